@@ -1,0 +1,74 @@
+// Command autorep trains CNNs, reduces their ReLUs with AutoReP or SNL and
+// runs them as two-party secure inference. Each subcommand is a thin layer
+// over the library packages; see `autorep help`.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+)
+
+// command is one subcommand. run receives the arguments after its name and
+// returns an error to print; flag.ErrHelp means usage was already shown.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string) error
+}
+
+var commands = map[string]*command{}
+
+// register adds a subcommand; called from init functions of the command files.
+func register(name, summary string, run func(args []string) error) {
+	commands[name] = &command{name: name, summary: summary, run: run}
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "autorep: private inference with automatic ReLU reduction\n\nUsage: autorep COMMAND [flags]\n\nCommands:\n")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintf(os.Stderr, "\nRun 'autorep COMMAND --help' for a command's flags.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
+		usage()
+		if len(os.Args) < 2 {
+			os.Exit(2)
+		}
+		return
+	}
+	c, ok := commands[os.Args[1]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "autorep: unknown command %q\n\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+	if err := c.run(os.Args[2:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "autorep %s: %v\n", c.name, err)
+		os.Exit(1)
+	}
+}
+
+// newFlags returns a FlagSet for a subcommand whose --help prints a usage
+// line, the summary and the flags.
+func newFlags(name, args, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: autorep %s %s\n\n%s\n\nFlags:\n", name, args, summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}

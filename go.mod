@@ -1,0 +1,3 @@
+module github.com/autorep/autorep
+
+go 1.26
