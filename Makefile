@@ -1,0 +1,22 @@
+# autorep: `make demo` sets up and runs the main job, `make test` runs the tests.
+SHELL := /bin/bash
+DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/datasets) $(AUTOREP_DATA))
+export AUTOREP_DATA := $(if $(AUTOREP_DATA),$(AUTOREP_DATA),$(DATA))
+
+.PHONY: deps build demo test bench
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	go build -o bin/autorep ./cmd/autorep
+
+demo: build
+	./bin/autorep demo
+
+test: deps
+	go vet ./...
+	go test -timeout 30m ./...
+
+bench: build
+	go test -run '^$$' -bench . -benchtime 1x ./...
