@@ -3,7 +3,7 @@ SHELL := /bin/bash
 DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/datasets) $(AUTOREP_DATA))
 export AUTOREP_DATA := $(if $(AUTOREP_DATA),$(AUTOREP_DATA),$(DATA))
 
-.PHONY: deps build demo test bench
+.PHONY: deps build demo test fuzz bench
 
 deps:
 	bash scripts/install-deps.sh
@@ -17,6 +17,10 @@ demo: build
 test: deps
 	go vet ./...
 	go test -timeout 30m ./...
+	bash scripts/fuzz.sh
 
 bench: build
 	go test -run '^$$' -bench . -benchtime 1x ./...
+
+fuzz:
+	FUZZTIME=30s bash scripts/fuzz.sh
