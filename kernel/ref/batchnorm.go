@@ -1,0 +1,91 @@
+package ref
+
+import "math"
+
+func checkBN(op string, n, c, hw int, x []float32, per ...[]float32) {
+	checkLen(op, "x", x, n*c*hw)
+	for _, s := range per {
+		checkLen(op, "per-channel slice", s, c)
+	}
+}
+
+// BatchNormTrainForward normalises x [N,C,HW] with its batch statistics:
+// y = gamma·(x − mean)/sqrt(variance + eps) + beta per channel. It writes
+// the batch mean and the biased batch variance (divided by N·HW) to mean
+// and variance; the caller updates its running statistics (PyTorch uses the
+// unbiased variance there: multiply by N·HW/(N·HW−1)).
+func BatchNormTrainForward(n, c, hw int, x, gamma, beta, y, mean, variance []float32, eps float32) {
+	checkBN("BatchNormTrainForward", n, c, hw, x, gamma, beta, mean, variance)
+	checkLen("BatchNormTrainForward", "y", y, len(x))
+	m := float64(n * hw)
+	for ch := 0; ch < c; ch++ {
+		var s float64
+		for i := 0; i < n; i++ {
+			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+				s += float64(v)
+			}
+		}
+		mu := s / m
+		var q float64
+		for i := 0; i < n; i++ {
+			for _, v := range x[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+				d := float64(v) - mu
+				q += d * d
+			}
+		}
+		mean[ch] = float32(mu)
+		variance[ch] = float32(q / m)
+	}
+	BatchNormInferForward(n, c, hw, x, gamma, beta, mean, variance, y, eps)
+}
+
+// BatchNormInferForward normalises x [N,C,HW] with given (running)
+// statistics: y = gamma·(x − mean)/sqrt(variance + eps) + beta.
+func BatchNormInferForward(n, c, hw int, x, gamma, beta, mean, variance, y []float32, eps float32) {
+	checkBN("BatchNormInferForward", n, c, hw, x, gamma, beta, mean, variance)
+	checkLen("BatchNormInferForward", "y", y, len(x))
+	for ch := 0; ch < c; ch++ {
+		inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
+		a := float64(gamma[ch]) * inv
+		b := float64(beta[ch]) - float64(mean[ch])*a
+		for i := 0; i < n; i++ {
+			o := (i*c + ch) * hw
+			for j, v := range x[o : o+hw] {
+				y[o+j] = float32(float64(v)*a + b)
+			}
+		}
+	}
+}
+
+// BatchNormBackward is the training-mode backward pass of
+// BatchNormTrainForward: given x, dy, gamma and the batch mean and variance
+// it writes dx, dgamma = Σ dy·x̂ and dbeta = Σ dy (x̂ the normalised input),
+// overwriting them.
+func BatchNormBackward(n, c, hw int, x, dy, gamma, mean, variance, dx, dgamma, dbeta []float32, eps float32) {
+	checkBN("BatchNormBackward", n, c, hw, x, gamma, mean, variance, dgamma, dbeta)
+	checkLen("BatchNormBackward", "dy", dy, len(x))
+	checkLen("BatchNormBackward", "dx", dx, len(x))
+	m := float64(n * hw)
+	for ch := 0; ch < c; ch++ {
+		inv := 1 / math.Sqrt(float64(variance[ch])+float64(eps))
+		mu := float64(mean[ch])
+		var sdy, sdyx float64
+		for i := 0; i < n; i++ {
+			o := (i*c + ch) * hw
+			for j, d := range dy[o : o+hw] {
+				sdy += float64(d)
+				sdyx += float64(d) * (float64(x[o+j]) - mu) * inv
+			}
+		}
+		dbeta[ch] = float32(sdy)
+		dgamma[ch] = float32(sdyx)
+		g := float64(gamma[ch]) * inv
+		for i := 0; i < n; i++ {
+			o := (i*c + ch) * hw
+			for j, d := range dy[o : o+hw] {
+				xh := (float64(x[o+j]) - mu) * inv
+				dx[o+j] = float32(g * (float64(d) - sdy/m - xh*sdyx/m))
+			}
+		}
+	}
+}
