@@ -1,0 +1,333 @@
+package reduce
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/tensor"
+)
+
+// Defaults of the AutoReP masked activation (reference settings).
+const (
+	DefaultThreshold = 0.003 // hysteresis threshold t
+	DefaultDegree    = 2     // polynomial degree
+	DefaultDaPaEvery = 10    // refit coefficients every this many training steps
+	DefaultDaPaSteps = 500   // ... during this many first training steps
+	DefaultSigmaMin  = 0.1   // floor on the running standard deviation fed to DaPa
+)
+
+// Masked is AutoReP's trainable mixed activation for one ReLU call site:
+//
+//	y = m ⊙ relu(x) + (1 − m) ⊙ p_c(x),  p_c(x) = Σ_k coef[c][k]·x^k
+//
+// m is a binary per-element mask (shape C×H×W, shared over the batch, 1 =
+// ReLU), driven by the trainable score a through the hysteresis rule
+// m ← m·[a > −t] + (1 − m)·[a > t] applied before every forward pass, and
+// receiving gradients through the straight-through estimator
+// ∂L/∂a = ∂L/∂m·softplus(a). The polynomial has per-channel trainable
+// coefficients, re-fitted with DaPa from running input statistics every
+// DaPaEvery training steps during the first DaPaSteps steps.
+//
+// Masked implements nn.Activation (Apply).
+type Masked struct {
+	// Name is the site's dotted name (e.g. "layer1.0.relu1").
+	Name string
+	// Shape is the per-image shape of the site (C, H, W or C).
+	Shape []int
+	// Mask holds the binary mask, len = prod(Shape); 1 = ReLU.
+	Mask []float32
+	// Score is the trainable real score a (shape Shape); nil when the mask
+	// is fixed (a binarised SNL result).
+	Score *autograd.Var
+	// Coef holds the polynomial coefficients [C, Degree+1] (c0, c1, ...).
+	Coef *autograd.Var
+	// Degree of the polynomial.
+	Degree int
+	// Threshold t of the hysteresis rule.
+	Threshold float32
+	// Frozen stops the hysteresis update and the score gradient
+	// (finetuning with a fixed mask).
+	Frozen bool
+	// Training enables running statistics and DaPa refits.
+	Training bool
+	// Stats are the running per-channel statistics of the input.
+	Stats *RunningStats
+	// Steps counts training forward passes (with gradient recording).
+	Steps int
+	// DaPaEvery and DaPaSteps control the DaPa refits (0 disables them).
+	DaPaEvery, DaPaSteps int
+	// SigmaMin floors the standard deviation passed to DaPa.
+	SigmaMin float64
+}
+
+// NewMasked returns an AutoReP activation for a site of the given
+// per-image shape: mask all ones, scores U(0,1) from rng, coefficients the
+// DaPa fit for N(0, 1) (they are re-fitted from data during training).
+func NewMasked(name string, shape []int, degree int, rng *rand.Rand) (*Masked, error) {
+	if len(shape) == 0 || tensor.Numel(shape) <= 0 {
+		return nil, fmt.Errorf("reduce: site %q: bad shape %v", name, shape)
+	}
+	if degree < 1 || degree > MaxDegree {
+		return nil, fmt.Errorf("reduce: site %q: degree %d outside 1..%d", name, degree, MaxDegree)
+	}
+	n := tensor.Numel(shape)
+	c := shape[0]
+	m := &Masked{
+		Name: name, Shape: append([]int(nil), shape...),
+		Mask: make([]float32, n), Degree: degree, Threshold: DefaultThreshold,
+		Stats: NewRunningStats(c), DaPaEvery: DefaultDaPaEvery, DaPaSteps: DefaultDaPaSteps,
+		SigmaMin: DefaultSigmaMin,
+	}
+	for i := range m.Mask {
+		m.Mask[i] = 1
+	}
+	score := tensor.New(shape...)
+	for i := range score.Data {
+		score.Data[i] = rng.Float32()
+	}
+	m.Score = autograd.Param(score)
+	m.Coef = autograd.Param(tensor.New(c, degree+1))
+	if err := m.Refit(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NewFixed returns a Masked activation with a fixed mask and given
+// per-channel coefficients [C][deg+1] (no score; Frozen). Use
+// Coef.SetRequiresGrad(false) to freeze the coefficients too.
+func NewFixed(name string, shape []int, mask []float32, coef [][]float32) (*Masked, error) {
+	n := tensor.Numel(shape)
+	if len(shape) == 0 || n <= 0 || len(mask) != n {
+		return nil, fmt.Errorf("reduce: site %q: mask of %d values for shape %v", name, len(mask), shape)
+	}
+	c := shape[0]
+	if len(coef) != c || len(coef[0]) < 1 {
+		return nil, fmt.Errorf("reduce: site %q: %d coefficient rows for %d channels", name, len(coef), c)
+	}
+	deg := len(coef[0]) - 1
+	ct := tensor.New(c, deg+1)
+	for i, row := range coef {
+		if len(row) != deg+1 {
+			return nil, fmt.Errorf("reduce: site %q: ragged coefficients", name)
+		}
+		copy(ct.Data[i*(deg+1):], row)
+	}
+	for _, v := range mask {
+		if v != 0 && v != 1 {
+			return nil, fmt.Errorf("reduce: site %q: mask value %g is not 0/1", name, v)
+		}
+	}
+	return &Masked{
+		Name: name, Shape: append([]int(nil), shape...), Mask: append([]float32(nil), mask...),
+		Coef: autograd.Param(ct), Degree: deg, Threshold: DefaultThreshold, Frozen: true,
+		Stats: NewRunningStats(c), SigmaMin: DefaultSigmaMin,
+	}, nil
+}
+
+// Count is the number of ReLUs kept (mask entries equal to 1).
+func (m *Masked) Count() int {
+	n := 0
+	for _, v := range m.Mask {
+		if v != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// Numel is the number of mask entries (ReLUs of the all-ReLU site).
+func (m *Masked) Numel() int { return len(m.Mask) }
+
+// UpdateMask applies the hysteresis rule m ← m·[a > −t] + (1 − m)·[a > t].
+// It does nothing when the mask is frozen or there is no score.
+func (m *Masked) UpdateMask() {
+	if m.Frozen || m.Score == nil {
+		return
+	}
+	t := m.Threshold
+	for i, a := range m.Score.Value.Data {
+		if m.Mask[i] != 0 {
+			if !(a > -t) {
+				m.Mask[i] = 0
+			}
+		} else if a > t {
+			m.Mask[i] = 1
+		}
+	}
+}
+
+// Refit sets the coefficients to the DaPa fit of the running statistics.
+func (m *Masked) Refit() error {
+	d := m.Degree + 1
+	for c := range m.Stats.Mean {
+		sigma := math.Sqrt(math.Max(m.Stats.Var[c], 0))
+		if sigma < m.SigmaMin || math.IsNaN(sigma) {
+			sigma = m.SigmaMin
+		}
+		if sigma <= 0 {
+			sigma = 1e-3
+		}
+		co, err := DaPa(m.Stats.Mean[c], sigma, m.Degree)
+		if err != nil {
+			return fmt.Errorf("reduce: site %q channel %d: %w", m.Name, c, err)
+		}
+		for k := 0; k < d; k++ {
+			m.Coef.Value.Data[c*d+k] = float32(co[k])
+		}
+	}
+	return nil
+}
+
+// SetTraining switches between training (statistics, refits) and eval.
+func (m *Masked) SetTraining(b bool) { m.Training = b }
+
+// Apply runs the activation on x of shape [N, Shape...]. Before the
+// forward pass it applies the hysteresis update; in training mode (with
+// gradient recording on) it also updates the running statistics and, on
+// schedule, re-fits the coefficients.
+func (m *Masked) Apply(x *autograd.Var) *autograd.Var {
+	numel := len(m.Mask)
+	if len(x.Value.Shape) < 2 || x.Value.Len()%numel != 0 || tensor.Numel(x.Value.Shape[1:]) != numel {
+		panic(fmt.Sprintf("reduce: site %q: input %v does not match site shape %v", m.Name, x.Value.Shape, m.Shape))
+	}
+	m.UpdateMask()
+	n := x.Value.Shape[0]
+	c := m.Shape[0]
+	s := numel / c
+	if m.Training && autograd.GradEnabled() {
+		m.Steps++
+		if m.DaPaEvery > 0 && m.Steps <= m.DaPaSteps {
+			m.Stats.Update(x.Value.Data, n, c, s)
+			if m.Steps%m.DaPaEvery == 0 {
+				if err := m.Refit(); err != nil {
+					panic(err) // unreachable: Refit floors sigma
+				}
+			}
+		}
+	}
+	y := maskedForward(x.Value, m.Mask, m.Coef.Value, c, s)
+	var score *autograd.Var
+	if !m.Frozen {
+		score = m.Score
+	}
+	return autograd.Result(y, func(g *tensor.Tensor) {
+		dx, dm, dc := maskedBackward(x.Value, g, m.Mask, m.Coef.Value, c, s,
+			x.RequiresGrad(), score != nil && score.RequiresGrad(), m.Coef.RequiresGrad())
+		if dx != nil {
+			x.AccumGrad(dx)
+		}
+		if dm != nil {
+			// Straight-through estimator: ∂L/∂a = ∂L/∂m · softplus(a).
+			for i, a := range score.Value.Data {
+				dm.Data[i] *= softplus(a)
+			}
+			score.AccumGrad(tensor.FromData(dm.Data, score.Value.Shape...))
+		}
+		if dc != nil {
+			m.Coef.AccumGrad(dc)
+		}
+	}, x, score, m.Coef)
+}
+
+// softplus is log(1 + e^a), computed stably.
+func softplus(a float32) float32 {
+	v := float64(a)
+	if v > 20 {
+		return a
+	}
+	if v < -20 {
+		return float32(math.Exp(v))
+	}
+	return float32(math.Log1p(math.Exp(v)))
+}
+
+// horner evaluates Σ_k co[k]·v^k and its derivative.
+func horner(co []float32, v float32) (p, dp float32) {
+	for k := len(co) - 1; k >= 0; k-- {
+		dp = dp*v + p
+		p = p*v + co[k]
+	}
+	return p, dp
+}
+
+// maskedForward computes m ⊙ relu(x) + (1 − m) ⊙ p_c(x) for a real-valued
+// mask (binary in use; real values let tests check the relaxed function).
+func maskedForward(x *tensor.Tensor, mask []float32, coef *tensor.Tensor, c, s int) *tensor.Tensor {
+	y := tensor.New(x.Shape...)
+	numel := c * s
+	d := coef.Shape[1]
+	for off := 0; off < len(x.Data); off += numel {
+		xs, ys := x.Data[off:off+numel], y.Data[off:off+numel]
+		for ch := 0; ch < c; ch++ {
+			co := coef.Data[ch*d : (ch+1)*d]
+			for i := ch * s; i < (ch+1)*s; i++ {
+				v, mv := xs[i], mask[i]
+				var r float32
+				if v > 0 {
+					r = v
+				}
+				if mv == 1 {
+					ys[i] = r
+					continue
+				}
+				p, _ := horner(co, v)
+				ys[i] = mv*r + (1-mv)*p
+			}
+		}
+	}
+	return y
+}
+
+// maskedBackward returns the gradients of maskedForward with respect to x,
+// the mask (summed over the batch) and the coefficients, each only when
+// asked for.
+func maskedBackward(x, g *tensor.Tensor, mask []float32, coef *tensor.Tensor, c, s int, wantX, wantM, wantC bool) (dx, dm, dc *tensor.Tensor) {
+	numel := c * s
+	d := coef.Shape[1]
+	if wantX {
+		dx = tensor.New(x.Shape...)
+	}
+	if wantM {
+		dm = tensor.New(len(mask))
+	}
+	if wantC {
+		dc = tensor.New(coef.Shape...)
+	}
+	for off := 0; off < len(x.Data); off += numel {
+		xs, gs := x.Data[off:off+numel], g.Data[off:off+numel]
+		for ch := 0; ch < c; ch++ {
+			co := coef.Data[ch*d : (ch+1)*d]
+			for i := ch * s; i < (ch+1)*s; i++ {
+				v, mv, gv := xs[i], mask[i], gs[i]
+				var r, dr float32
+				if v > 0 {
+					r, dr = v, 1
+				}
+				if mv == 1 && !wantM {
+					if dx != nil {
+						dx.Data[off+i] = gv * dr
+					}
+					continue
+				}
+				p, dp := horner(co, v)
+				if dx != nil {
+					dx.Data[off+i] = gv * (mv*dr + (1-mv)*dp)
+				}
+				if dm != nil {
+					dm.Data[i] += gv * (r - p)
+				}
+				if dc != nil && mv != 1 {
+					w := gv * (1 - mv)
+					for k := 0; k < d; k++ {
+						dc.Data[ch*d+k] += w
+						w *= v
+					}
+				}
+			}
+		}
+	}
+	return dx, dm, dc
+}
