@@ -1,0 +1,258 @@
+package fss
+
+import (
+	"fmt"
+
+	"github.com/autorep/autorep/ring"
+)
+
+// MaxPayload is the largest number of Z_2^64 payload words per DCF key.
+const MaxPayload = 16
+
+// dcfWords is the number of uint64 words of one DCF key with n input bits
+// and g payload words:
+//
+//	[0:2]                 root seed (lo, hi); the two low bits of lo are zero
+//	per level i < n:      seed correction (lo | tL<<1 | tR, hi), then g value corrections
+//	last g words:         leaf correction
+func dcfWords(n, g int) int { return 2 + n*(2+g) + g }
+
+// genDCFWords writes the two parties' keys for f(x) = beta if x < alpha
+// else 0 (x, alpha read as n-bit unsigned integers) into w0 and w1, which
+// must have length dcfWords(n, len(beta)). s0, s1 are the root seeds.
+//
+// This is the DCF of Boyle et al. (Eurocrypt 2021, Fig. 1) with the
+// "less-than" orientation used by LLAMA: walking the binary tree of the
+// input from the most significant bit, the path of alpha carries seeds that
+// differ between the parties; when x leaves the path to the left of alpha
+// (x < alpha at that bit) the value corrections make the accumulated sum
+// equal to beta, and from then on the parties' seeds and control bits are
+// equal so their further contributions cancel.
+func genDCFWords(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint64) {
+	g := len(beta)
+	var (
+		s              = [2]block{{s0.lo & seedMask, s0.hi}, {s1.lo & seedMask, s1.hi}}
+		t              = [2]uint64{0, 1}
+		vAlpha         [MaxPayload]uint64
+		vL, vR         [2][MaxPayload]uint64
+		sL, sR         [2]block
+		tL, tR         [2]uint64
+		vKeep0, vKeep1 []uint64
+		vLose0, vLose1 []uint64
+		sKeep0, sKeep1 block
+		sLose0, sLose1 block
+		tKeep0, tKeep1 uint64
+	)
+	w0[0], w0[1] = s[0].lo, s[0].hi
+	w1[0], w1[1] = s[1].lo, s[1].hi
+	for i := 0; i < n; i++ {
+		a := (alpha >> uint(n-1-i)) & 1
+		for b := 0; b < 2; b++ {
+			sL[b], tL[b] = seedOut(s[b], 0)
+			sR[b], tR[b] = seedOut(s[b], 1)
+			valOut(s[b], 0, vL[b][:g])
+			valOut(s[b], 1, vR[b][:g])
+		}
+		if a == 0 { // keep left, lose right
+			sKeep0, sKeep1, sLose0, sLose1 = sL[0], sL[1], sR[0], sR[1]
+			tKeep0, tKeep1 = tL[0], tL[1]
+			vKeep0, vKeep1, vLose0, vLose1 = vL[0][:g], vL[1][:g], vR[0][:g], vR[1][:g]
+		} else {
+			sKeep0, sKeep1, sLose0, sLose1 = sR[0], sR[1], sL[0], sL[1]
+			tKeep0, tKeep1 = tR[0], tR[1]
+			vKeep0, vKeep1, vLose0, vLose1 = vR[0][:g], vR[1][:g], vL[0][:g], vL[1][:g]
+		}
+		scw := block{sLose0.lo ^ sLose1.lo, sLose0.hi ^ sLose1.hi}
+		tLcw := tL[0] ^ tL[1] ^ a ^ 1
+		tRcw := tR[0] ^ tR[1] ^ a
+		base := 2 + i*(2+g)
+		w0[base] = scw.lo | tLcw<<1 | tRcw
+		w0[base+1] = scw.hi
+		for j := 0; j < g; j++ {
+			v := vLose1[j] - vLose0[j] - vAlpha[j]
+			if a == 1 { // x going left here means x < alpha
+				v += beta[j]
+			}
+			if t[1] == 1 {
+				v = -v
+			}
+			w0[base+2+j] = v
+			// Accumulated (party 0 − party 1) value along alpha's path.
+			if t[1] == 1 {
+				vAlpha[j] += vKeep0[j] - vKeep1[j] - v
+			} else {
+				vAlpha[j] += vKeep0[j] - vKeep1[j] + v
+			}
+		}
+		copy(w1[base:base+2+g], w0[base:base+2+g])
+		tKeepCW := tLcw
+		if a == 1 {
+			tKeepCW = tRcw
+		}
+		prev := t
+		s[0], s[1], t[0], t[1] = sKeep0, sKeep1, tKeep0, tKeep1
+		for b := 0; b < 2; b++ {
+			if prev[b] == 1 {
+				s[b].lo ^= scw.lo
+				s[b].hi ^= scw.hi
+				t[b] ^= tKeepCW
+			}
+		}
+	}
+	var c0, c1 [MaxPayload]uint64
+	valOut(s[0], 2, c0[:g])
+	valOut(s[1], 2, c1[:g])
+	base := 2 + n*(2+g)
+	for j := 0; j < g; j++ {
+		v := c1[j] - c0[j] - vAlpha[j]
+		if t[1] == 1 {
+			v = -v
+		}
+		w0[base+j] = v
+		w1[base+j] = v
+	}
+}
+
+// evalDCFWords evaluates one party's key w (n input bits, len(out) payload
+// words) at the low n bits of x and writes that party's additive share of
+// f(x) to out.
+func evalDCFWords(party int, n int, w []uint64, x uint64, out []uint64) {
+	g := len(out)
+	var acc, v [MaxPayload]uint64
+	s := block{w[0] & seedMask, w[1]}
+	t := uint64(party & 1)
+	for i := 0; i < n; i++ {
+		d := (x >> uint(n-1-i)) & 1
+		base := 2 + i*(2+g)
+		so, to := seedOut(s, d)
+		valOut(s, d, v[:g])
+		if t == 1 {
+			cw := w[base]
+			so.lo ^= cw & seedMask
+			so.hi ^= w[base+1]
+			to ^= (cw >> (1 - d)) & 1
+			vcw := w[base+2 : base+2+g]
+			for j := range g {
+				acc[j] += v[j] + vcw[j]
+			}
+		} else {
+			for j := range g {
+				acc[j] += v[j]
+			}
+		}
+		s, t = so, to
+	}
+	valOut(s, 2, v[:g])
+	fin := w[2+n*(2+g) : 2+n*(2+g)+g]
+	for j := range g {
+		acc[j] += v[j] + t*fin[j]
+	}
+	if party == 1 {
+		for j := range g {
+			out[j] = -acc[j]
+		}
+	} else {
+		copy(out, acc[:g])
+	}
+}
+
+// DCFKeys is one party's batch of distributed comparison function keys,
+// all with the same input width and payload length. Key i encodes
+//
+//	f_i(x) = beta_i  if x < alpha_i  else 0      (unsigned n-bit comparison, strict)
+//
+// with beta_i ∈ (Z_2^64)^g; evaluating party 0's and party 1's keys at the
+// same x gives additive shares of f_i(x) over Z_2^64. A single key reveals
+// nothing about alpha_i or beta_i (it is pseudo-random under the fixed-key
+// AES assumption).
+type DCFKeys struct {
+	party int
+	n, g  int
+	m     int
+	w     []uint64 // m keys of dcfWords(n, g) words each
+}
+
+// Party is the party (0 or 1) the keys belong to.
+func (k *DCFKeys) Party() int { return k.party }
+
+// Bits is the input width n in bits.
+func (k *DCFKeys) Bits() int { return k.n }
+
+// Payload is the number of Z_2^64 payload words g per key.
+func (k *DCFKeys) Payload() int { return k.g }
+
+// Len is the number of keys in the batch.
+func (k *DCFKeys) Len() int { return k.m }
+
+// KeyBytes is the size in bytes of one key (excluding the batch header).
+func (k *DCFKeys) KeyBytes() int { return DCFKeyBytes(k.n, k.g) }
+
+// DCFKeyBytes is the size in bytes of one DCF key with n input bits and g
+// payload words: 16 + n·(16 + 8g) + 8g.
+func DCFKeyBytes(n, g int) int { return 8 * dcfWords(n, g) }
+
+func checkDCFParams(n, g int) error {
+	if n < 1 || n > 64 {
+		return fmt.Errorf("fss: DCF input width %d bits outside [1, 64]", n)
+	}
+	if g < 1 || g > MaxPayload {
+		return fmt.Errorf("fss: DCF payload length %d outside [1, %d]", g, MaxPayload)
+	}
+	return nil
+}
+
+// GenDCF generates key batches for the comparison functions
+// f_i(x) = beta[i*g:(i+1)*g] if x < alpha[i] else 0 over n-bit unsigned
+// inputs (1 ≤ n ≤ 64, 1 ≤ g ≤ MaxPayload). Root seeds are drawn from prg;
+// key generation runs on all CPUs. Every alpha[i] must be below 2^n and
+// len(beta) must be g·len(alpha).
+func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err error) {
+	if err := checkDCFParams(n, g); err != nil {
+		return nil, nil, err
+	}
+	if len(beta) != g*len(alpha) {
+		return nil, nil, fmt.Errorf("fss: GenDCF: %d payload words for %d keys of %d words", len(beta), len(alpha), g)
+	}
+	for i, a := range alpha {
+		if n < 64 && a>>uint(n) != 0 {
+			return nil, nil, fmt.Errorf("fss: GenDCF: alpha[%d] = %d does not fit in %d bits", i, a, n)
+		}
+	}
+	m := len(alpha)
+	seeds := make([]uint64, 4*m)
+	prg.Uint64s(seeds)
+	stride := dcfWords(n, g)
+	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: make([]uint64, m*stride)}
+	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: make([]uint64, m*stride)}
+	parallel(m, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			sd := seeds[4*i : 4*i+4]
+			genDCFWords(n, alpha[i], beta[i*g:(i+1)*g], block{sd[0], sd[1]}, block{sd[2], sd[3]},
+				k0.w[i*stride:(i+1)*stride], k1.w[i*stride:(i+1)*stride])
+		}
+	})
+	return k0, k1, nil
+}
+
+// EvalDCF evaluates key i of the batch at the low n bits of x[i] and returns
+// party's shares, g words per key (key i at [i*g:(i+1)*g]). len(x) must equal
+// k.Len() and party must be the keys' party.
+func EvalDCF(party int, k *DCFKeys, x []uint64) ([]uint64, error) {
+	if k == nil {
+		return nil, fmt.Errorf("fss: EvalDCF: nil keys")
+	}
+	if party != k.party {
+		return nil, fmt.Errorf("fss: EvalDCF: party %d evaluating party %d's keys", party, k.party)
+	}
+	if len(x) != k.m {
+		return nil, fmt.Errorf("fss: EvalDCF: %d inputs for %d keys", len(x), k.m)
+	}
+	out := make([]uint64, k.m*k.g)
+	stride := dcfWords(k.n, k.g)
+	parallel(k.m, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			evalDCFWords(party, k.n, k.w[i*stride:(i+1)*stride], x[i], out[i*k.g:(i+1)*k.g])
+		}
+	})
+	return out, nil
+}
