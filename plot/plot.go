@@ -1,0 +1,128 @@
+// Package plot draws the project's figures as PNG files with gonum/plot:
+// test accuracy against ReLU count, one line per reduction method.
+package plot
+
+import (
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"sort"
+
+	gplot "gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// Point is one model: its method ("autorep", "snl", "baseline", ...), its
+// ReLU count and its test accuracy in percent.
+type Point struct {
+	Method   string
+	ReLUs    int
+	Accuracy float64
+	// Label optionally names the point (e.g. the file); not drawn.
+	Label string
+}
+
+// Options controls the figure.
+type Options struct {
+	// Title is drawn on top ("" for none).
+	Title string
+	// LogX uses a logarithmic ReLU axis (default when counts span more
+	// than a factor of 20).
+	LogX bool
+	// Width and Height in inches (default 6 × 4).
+	Width, Height float64
+}
+
+// ErrNoPoints is returned when there is nothing to draw.
+var ErrNoPoints = errors.New("plot: no points")
+
+// AccuracyVsReLUs writes a PNG (or SVG/PDF, by extension) of test accuracy
+// against ReLU count to out, one line per method with the points sorted by
+// ReLU count.
+func AccuracyVsReLUs(points []Point, out string, opt Options) error {
+	if len(points) == 0 {
+		return ErrNoPoints
+	}
+	byMethod := map[string][]Point{}
+	minR, maxR := math.Inf(1), math.Inf(-1)
+	for _, p := range points {
+		if p.ReLUs < 0 || math.IsNaN(p.Accuracy) || math.IsInf(p.Accuracy, 0) {
+			return fmt.Errorf("plot: bad point %+v", p)
+		}
+		m := p.Method
+		if m == "" {
+			m = "unknown"
+		}
+		byMethod[m] = append(byMethod[m], p)
+		minR = math.Min(minR, float64(p.ReLUs))
+		maxR = math.Max(maxR, float64(p.ReLUs))
+	}
+	logX := opt.LogX || (minR > 0 && maxR/minR > 20)
+	if minR <= 0 {
+		logX = false // zero ReLUs cannot be placed on a log axis
+	}
+	p := gplot.New()
+	if opt.Title != "" {
+		p.Title.Text = opt.Title
+	}
+	p.X.Label.Text = "ReLU count"
+	p.Y.Label.Text = "test accuracy (%)"
+	p.Add(plotter.NewGrid())
+	if logX {
+		p.X.Scale = gplot.LogScale{}
+		p.X.Tick.Marker = gplot.LogTicks{Prec: -1}
+	}
+	methods := make([]string, 0, len(byMethod))
+	for m := range byMethod {
+		methods = append(methods, m)
+	}
+	sort.Strings(methods)
+	for i, m := range methods {
+		pts := byMethod[m]
+		sort.Slice(pts, func(a, b int) bool { return pts[a].ReLUs < pts[b].ReLUs })
+		xy := make(plotter.XYs, len(pts))
+		for j, q := range pts {
+			xy[j].X, xy[j].Y = float64(q.ReLUs), q.Accuracy
+		}
+		line, scatter, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return fmt.Errorf("plot: method %s: %w", m, err)
+		}
+		c := plotutil.Color(i)
+		line.Color = c
+		line.Width = vg.Points(1.5)
+		scatter.Color = c
+		scatter.Shape = plotutil.Shape(i)
+		scatter.Radius = vg.Points(3)
+		if len(pts) == 1 {
+			line.Color = color.Transparent
+		}
+		p.Add(line, scatter)
+		p.Legend.Add(fmt.Sprintf("%s (%d)", m, len(pts)), line, scatter)
+	}
+	p.Legend.Top = false
+	p.Legend.Left = false
+	// Pad the axes a little so points are not on the frame.
+	if p.Y.Max-p.Y.Min < 1 {
+		p.Y.Min -= 0.5
+		p.Y.Max += 0.5
+	}
+	if !logX && p.X.Max == p.X.Min {
+		p.X.Min -= 1
+		p.X.Max += 1
+	}
+	w, h := opt.Width, opt.Height
+	if w <= 0 {
+		w = 6
+	}
+	if h <= 0 {
+		h = 4
+	}
+	if err := p.Save(vg.Length(w)*vg.Inch, vg.Length(h)*vg.Inch, out); err != nil {
+		return fmt.Errorf("plot: save %s: %w", out, err)
+	}
+	return nil
+}
