@@ -1,0 +1,156 @@
+package nn
+
+import (
+	"math/rand"
+
+	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/tensor"
+)
+
+// ReLU returns max(x, 0) elementwise.
+func ReLU(x *autograd.Var) *autograd.Var {
+	xd := x.Value.Data
+	out := tensor.New(x.Value.Shape...)
+	od := out.Data
+	parallelFor(len(xd), 1, func(lo, hi int) {
+		o, in := od[lo:hi], xd[lo:hi]
+		for i, v := range in {
+			if v > 0 {
+				o[i] = v
+			}
+		}
+	})
+	return autograd.Result(out, func(g *tensor.Tensor) {
+		// Reuse g: it belongs to this op's output and is dropped after.
+		gd := g.Data
+		parallelFor(len(gd), 1, func(lo, hi int) {
+			gg, o := gd[lo:hi], od[lo:hi]
+			for i, v := range o {
+				if v <= 0 {
+					gg[i] = 0
+				}
+			}
+		})
+		x.AccumGrad(g)
+	}, x)
+}
+
+// Plus returns a + b; the shapes must be equal.
+func Plus(a, b *autograd.Var) *autograd.Var {
+	if !tensor.SameShape(a.Value, b.Value) {
+		shapePanic("add", "shapes %v and %v differ", a.Value.Shape, b.Value.Shape)
+	}
+	ad, bd := a.Value.Data, b.Value.Data
+	out := tensor.New(a.Value.Shape...)
+	od := out.Data
+	parallelFor(len(od), 1, func(lo, hi int) {
+		o, x, y := od[lo:hi], ad[lo:hi], bd[lo:hi]
+		for i := range o {
+			o[i] = x[i] + y[i]
+		}
+	})
+	return autograd.Result(out, func(g *tensor.Tensor) {
+		ga, gb := a.RequiresGrad(), b.RequiresGrad()
+		switch {
+		case ga && gb:
+			b.AccumGrad(g.Clone())
+			a.AccumGrad(g)
+		case ga:
+			a.AccumGrad(g)
+		case gb:
+			b.AccumGrad(g)
+		}
+	}, a, b)
+}
+
+// Scale returns s·x.
+func Scale(x *autograd.Var, s float32) *autograd.Var {
+	out := x.Value.Clone()
+	out.Scale(s)
+	return autograd.Result(out, func(g *tensor.Tensor) {
+		g.Scale(s)
+		x.AccumGrad(g)
+	}, x)
+}
+
+// Sum returns the sum of all elements as a one-element tensor of shape [1].
+func Sum(x *autograd.Var) *autograd.Var {
+	out := tensor.FromData([]float32{float32(x.Value.Sum())}, 1)
+	return autograd.Result(out, func(g *tensor.Tensor) {
+		x.AccumGrad(tensor.Full(g.Data[0], x.Value.Shape...))
+	}, x)
+}
+
+// Mean returns the mean of all elements as a tensor of shape [1].
+func Mean(x *autograd.Var) *autograd.Var {
+	n := float32(x.Value.Len())
+	if n == 0 {
+		shapePanic("mean", "empty input")
+	}
+	return Scale(Sum(x), 1/n)
+}
+
+// Reshape returns x viewed with a new shape (one dimension may be -1).
+// The data is shared, not copied.
+func Reshape(x *autograd.Var, shape ...int) *autograd.Var {
+	n, infer := 1, -1
+	for i, s := range shape {
+		switch {
+		case s == -1 && infer < 0:
+			infer = i
+		case s <= 0:
+			shapePanic("reshape", "bad target shape %v", shape)
+		default:
+			n *= s
+		}
+	}
+	total := x.Value.Len()
+	if infer >= 0 {
+		if n == 0 || total%n != 0 {
+			shapePanic("reshape", "cannot view %v as %v", x.Value.Shape, shape)
+		}
+	} else if n != total {
+		shapePanic("reshape", "cannot view %v as %v", x.Value.Shape, shape)
+	}
+	out := x.Value.Reshape(shape...)
+	inShape := x.Value.Shape
+	return autograd.Result(out, func(g *tensor.Tensor) {
+		x.AccumGrad(tensor.FromData(g.Data, inShape...))
+	}, x)
+}
+
+// FlattenOp reshapes [N, ...] to [N, prod(...)].
+func FlattenOp(x *autograd.Var) *autograd.Var {
+	if len(x.Value.Shape) < 1 || x.Value.Shape[0] <= 0 {
+		shapePanic("flatten", "bad input shape %v", x.Value.Shape)
+	}
+	return Reshape(x, x.Value.Shape[0], -1)
+}
+
+// DropoutOp zeroes each element with probability p and scales the others
+// by 1/(1−p), drawing from rng. p must be in [0, 1).
+func DropoutOp(x *autograd.Var, p float32, rng *rand.Rand) *autograd.Var {
+	if p <= 0 {
+		return x
+	}
+	if p >= 1 {
+		shapePanic("dropout", "probability %v not in [0, 1)", p)
+	}
+	keep := 1 / (1 - p)
+	mask := make([]float32, x.Value.Len())
+	for i := range mask {
+		if rng.Float32() >= p {
+			mask[i] = keep
+		}
+	}
+	out := tensor.New(x.Value.Shape...)
+	for i, v := range x.Value.Data {
+		out.Data[i] = v * mask[i]
+	}
+	return autograd.Result(out, func(g *tensor.Tensor) {
+		for i := range g.Data {
+			g.Data[i] *= mask[i]
+		}
+		x.AccumGrad(g)
+	}, x)
+}

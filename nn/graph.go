@@ -1,0 +1,145 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/autorep/autorep/autograd"
+)
+
+// Node is one step of a Graph: Op applied to the outputs of earlier nodes.
+type Node struct {
+	// Name is the dotted PyTorch-style name ("layer1.0.conv1"); parameter
+	// names are "<Name>.weight" etc.
+	Name string
+	// Op is a concrete layer (*Conv2d, *BatchNorm2d, *Site, ...).
+	Op Module
+	// Inputs index earlier nodes; -1 is the graph input. Empty means the
+	// previous node (or the graph input for the first node).
+	Inputs []int
+}
+
+// Graph is a network as a list of nodes executed in order; the last node
+// is the output.
+type Graph struct {
+	Nodes []*Node
+}
+
+// Add appends a node named name applying op to the given inputs (none =
+// the previous node) and returns its index.
+func (g *Graph) Add(name string, op Module, inputs ...int) int {
+	g.Nodes = append(g.Nodes, &Node{Name: name, Op: op, Inputs: inputs})
+	return len(g.Nodes) - 1
+}
+
+// Find returns the node with the given name, or nil.
+func (g *Graph) Find(name string) *Node {
+	for _, n := range g.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// Validate checks the wiring: unique non-empty names, inputs referring to
+// earlier nodes, multiple inputs only for MultiInput ops.
+func (g *Graph) Validate() error {
+	if len(g.Nodes) == 0 {
+		return errors.New("nn: graph has no nodes")
+	}
+	seen := map[string]bool{}
+	for i, n := range g.Nodes {
+		if n == nil || n.Op == nil {
+			return fmt.Errorf("nn: graph node %d has no op", i)
+		}
+		if n.Name == "" || seen[n.Name] {
+			return fmt.Errorf("nn: graph node %d: empty or duplicate name %q", i, n.Name)
+		}
+		seen[n.Name] = true
+		for _, in := range n.Inputs {
+			if in < -1 || in >= i {
+				return fmt.Errorf("nn: graph node %q: input %d is not an earlier node", n.Name, in)
+			}
+		}
+		if _, ok := n.Op.(MultiInput); len(n.Inputs) > 1 && !ok {
+			return fmt.Errorf("nn: graph node %q: %T takes one input, has %d", n.Name, n.Op, len(n.Inputs))
+		}
+	}
+	return nil
+}
+
+// Run executes the graph on x, returning an error (naming the node)
+// instead of panicking when an op rejects its input's shape.
+func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	current := ""
+	defer func() {
+		if r := recover(); r != nil {
+			se, ok := r.(*ShapeError)
+			if !ok {
+				panic(r)
+			}
+			y, err = nil, fmt.Errorf("node %q: %w", current, se)
+		}
+	}()
+	outs := make([]*autograd.Var, len(g.Nodes))
+	// Release intermediate Vars as soon as no later node reads them (the
+	// autograd graph keeps what backward needs).
+	last := make([]int, len(g.Nodes))
+	for i, n := range g.Nodes {
+		for _, in := range g.inputs(i, n) {
+			if in >= 0 {
+				last[in] = i
+			}
+		}
+	}
+	var buf [4]*autograd.Var
+	for i, n := range g.Nodes {
+		current = n.Name
+		ins := buf[:0]
+		for _, in := range g.inputs(i, n) {
+			if in < 0 {
+				ins = append(ins, x)
+			} else {
+				ins = append(ins, outs[in])
+			}
+		}
+		var out *autograd.Var
+		if m, ok := n.Op.(MultiInput); ok && len(ins) > 1 {
+			out = m.ForwardN(ins)
+		} else {
+			out = n.Op.Forward(ins[0])
+		}
+		outs[i] = out
+		for _, in := range g.inputs(i, n) {
+			if in >= 0 && last[in] == i {
+				outs[in] = nil
+			}
+		}
+	}
+	return outs[len(outs)-1], nil
+}
+
+// inputs resolves a node's input list (empty = previous node).
+func (g *Graph) inputs(i int, n *Node) []int {
+	if len(n.Inputs) > 0 {
+		return n.Inputs
+	}
+	if i == 0 {
+		return []int{-1}
+	}
+	return []int{i - 1}
+}
+
+// Forward runs the graph and panics with a *ShapeError on error (so an
+// enclosing Graph.Run reports it); use Run to get the error directly.
+func (g *Graph) Forward(x *autograd.Var) *autograd.Var {
+	y, err := g.Run(x)
+	if err != nil {
+		panic(&ShapeError{Op: "graph", Msg: err.Error()})
+	}
+	return y
+}
