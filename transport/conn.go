@@ -1,0 +1,221 @@
+// Package transport moves messages between the two parties (and the dealer)
+// of a secure computation and counts the traffic.
+//
+// A Conn sends and receives whole messages ([]byte) in order. Two
+// implementations: Pipe, an in-memory buffered pair for tests and
+// in-process runs, and FramedConn, a length-prefixed framing over any
+// net.Conn (Dial, Listen, NewConn) with a maximum frame size and read/write
+// timeouts. Every Conn has Stats that count bytes, messages and rounds per
+// phase ("offline", "online") and per layer label.
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+)
+
+// Conn is a reliable, ordered, message-oriented connection to one peer.
+//
+// Send must not retain b after it returns (callers may reuse the buffer).
+// Recv returns a slice owned by the caller. One goroutine may Send while
+// another Recvs; concurrent Sends (or concurrent Recvs) are not allowed.
+type Conn interface {
+	// Send transmits one message. It may return before the peer receives it.
+	Send(b []byte) error
+	// Recv blocks until the next message arrives, the read timeout expires
+	// (the error wraps os.ErrDeadlineExceeded), or the connection fails; a
+	// peer that closed cleanly gives io.EOF.
+	Recv() ([]byte, error)
+	// Close releases the connection; the peer's pending and later Recvs
+	// fail after the messages already sent are drained.
+	Close() error
+	// Stats returns the connection's traffic counters.
+	Stats() *Stats
+}
+
+// Options configure a connection.
+type Options struct {
+	// MaxFrame is the largest message accepted, in bytes (at most
+	// MaxFrameLimit). Larger outgoing messages and incoming length prefixes
+	// are errors; nothing is allocated for an oversized prefix.
+	MaxFrame int
+	// ReadTimeout bounds how long Recv waits without progress (0: forever).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds how long Send may block (0: forever).
+	WriteTimeout time.Duration
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxFrame     = 1 << 30 // 1 GiB
+	MaxFrameLimit       = 1<<32 - 1
+	DefaultReadTimeout  = 10 * time.Minute
+	DefaultWriteTimeout = 10 * time.Minute
+)
+
+// DefaultOptions returns MaxFrame 1 GiB and 10-minute read and write
+// timeouts: generous enough for a slow peer computing a large layer, yet a
+// dead peer does not hang a party forever.
+func DefaultOptions() Options {
+	return Options{MaxFrame: DefaultMaxFrame, ReadTimeout: DefaultReadTimeout, WriteTimeout: DefaultWriteTimeout}
+}
+
+func (o Options) normalized() Options {
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = DefaultMaxFrame
+	}
+	if uint64(o.MaxFrame) > MaxFrameLimit {
+		o.MaxFrame = MaxFrameLimit
+	}
+	return o
+}
+
+// Errors returned by the transports.
+var (
+	// ErrClosed is returned by operations on a connection closed locally.
+	ErrClosed = errors.New("transport: connection closed")
+	// ErrFrameTooLarge is returned for a message above the maximum frame size.
+	ErrFrameTooLarge = errors.New("transport: frame too large")
+)
+
+func timeoutErr(op string, d time.Duration) error {
+	return fmt.Errorf("transport: %s: no data for %v: %w", op, d, os.ErrDeadlineExceeded)
+}
+
+// SetPhase attributes c's subsequent traffic to phase (PhaseOffline or
+// PhaseOnline).
+func SetPhase(c Conn, phase string) { c.Stats().SetPhase(phase) }
+
+// SetLayer attributes c's subsequent traffic to a layer label.
+func SetLayer(c Conn, label string) { c.Stats().SetLayer(label) }
+
+// asyncSender is implemented by this package's connections: it records the
+// send in the stats at once and transmits in the background, so that
+// Exchange counts rounds the same way whatever the goroutine schedule.
+type asyncSender interface {
+	sendAsync(b []byte) <-chan error
+}
+
+// Exchange sends out and receives the peer's message concurrently, so two
+// parties can both call Exchange without deadlock whatever the message
+// sizes. It returns the received message.
+func Exchange(c Conn, out []byte) ([]byte, error) {
+	var done <-chan error
+	if a, ok := c.(asyncSender); ok {
+		done = a.sendAsync(out)
+	} else {
+		ch := make(chan error, 1)
+		go func() { ch <- c.Send(out) }()
+		done = ch
+	}
+	in, rerr := c.Recv()
+	serr := <-done
+	if serr != nil {
+		return nil, fmt.Errorf("transport: exchange: send: %w", serr)
+	}
+	if rerr != nil {
+		return nil, fmt.Errorf("transport: exchange: recv: %w", rerr)
+	}
+	return in, nil
+}
+
+// bufPool holds encoding buffers for SendUint64s.
+var bufPool sync.Pool
+
+func getBuf(n int) *[]byte {
+	if p, ok := bufPool.Get().(*[]byte); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// EncodeUint64s writes v into dst (len(dst) must be 8·len(v)) as
+// little-endian words.
+func EncodeUint64s(dst []byte, v []uint64) {
+	if len(dst) != 8*len(v) {
+		panic(fmt.Sprintf("transport.EncodeUint64s: %d bytes for %d words", len(dst), len(v)))
+	}
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(dst[8*i:], x)
+	}
+}
+
+// DecodeUint64s reads little-endian words from b into dst; len(b) must be
+// exactly 8·len(dst).
+func DecodeUint64s(dst []uint64, b []byte) error {
+	if len(b) != 8*len(dst) {
+		return fmt.Errorf("transport: message of %d bytes, want %d (%d words)", len(b), 8*len(dst), len(dst))
+	}
+	for i := range dst {
+		dst[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return nil
+}
+
+// SendUint64s sends v as one message of little-endian words.
+func SendUint64s(c Conn, v []uint64) error {
+	p := getBuf(8 * len(v))
+	defer bufPool.Put(p)
+	EncodeUint64s(*p, v)
+	return c.Send(*p)
+}
+
+// RecvUint64s receives one message of little-endian words.
+func RecvUint64s(c Conn) ([]uint64, error) {
+	b, err := c.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if len(b)%8 != 0 {
+		return nil, fmt.Errorf("transport: message of %d bytes is not a whole number of words", len(b))
+	}
+	v := make([]uint64, len(b)/8)
+	_ = DecodeUint64s(v, b)
+	return v, nil
+}
+
+// RecvUint64sInto receives one message of exactly len(dst) words into dst.
+func RecvUint64sInto(c Conn, dst []uint64) error {
+	b, err := c.Recv()
+	if err != nil {
+		return err
+	}
+	return DecodeUint64s(dst, b)
+}
+
+// ExchangeUint64s sends out and receives the peer's words concurrently
+// (see Exchange).
+func ExchangeUint64s(c Conn, out []uint64) ([]uint64, error) {
+	p := getBuf(8 * len(out))
+	defer bufPool.Put(p)
+	EncodeUint64s(*p, out)
+	b, err := Exchange(c, *p)
+	if err != nil {
+		return nil, err
+	}
+	if len(b)%8 != 0 {
+		return nil, fmt.Errorf("transport: message of %d bytes is not a whole number of words", len(b))
+	}
+	v := make([]uint64, len(b)/8)
+	_ = DecodeUint64s(v, b)
+	return v, nil
+}
+
+// ExchangeUint64sInto is ExchangeUint64s receiving exactly len(dst) words
+// into dst (dst may alias out).
+func ExchangeUint64sInto(c Conn, out, dst []uint64) error {
+	p := getBuf(8 * len(out))
+	defer bufPool.Put(p)
+	EncodeUint64s(*p, out)
+	b, err := Exchange(c, *p)
+	if err != nil {
+		return err
+	}
+	return DecodeUint64s(dst, b)
+}

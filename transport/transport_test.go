@@ -1,0 +1,495 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tcpPair returns two FramedConns connected over loopback TCP.
+func tcpPair(t *testing.T, o Options) (*FramedConn, *FramedConn) {
+	t.Helper()
+	ln, err := ListenOptions("127.0.0.1:0", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type res struct {
+		c   *FramedConn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept(ctx)
+		ch <- res{c, err}
+	}()
+	a, err := DialOptions(ctx, ln.Addr().String(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { a.Close(); r.c.Close() })
+	return a, r.c
+}
+
+type pairFunc func(t *testing.T) (Conn, Conn)
+
+func pairs() map[string]pairFunc {
+	o := DefaultOptions()
+	o.ReadTimeout = 10 * time.Second
+	return map[string]pairFunc{
+		"pipe": func(t *testing.T) (Conn, Conn) {
+			a, b := PipeOptions(o)
+			t.Cleanup(func() { a.Close(); b.Close() })
+			return a, b
+		},
+		"tcp": func(t *testing.T) (Conn, Conn) { return tcpPair(t, o) },
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for name, mk := range pairs() {
+		t.Run(name, func(t *testing.T) {
+			a, b := mk(t)
+			msgs := [][]byte{[]byte("hello"), {}, bytes.Repeat([]byte{7}, 3<<20+5), {1, 2, 3}}
+			go func() {
+				for _, m := range msgs {
+					if err := a.Send(m); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+			for i, want := range msgs {
+				got, err := b.Recv()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("message %d: %d bytes, want %d", i, len(got), len(want))
+				}
+			}
+			v := []uint64{0, 1, 1 << 63, ^uint64(0), 0x0102030405060708}
+			if err := SendUint64s(b, v); err != nil {
+				t.Fatal(err)
+			}
+			got, err := RecvUint64s(a)
+			if err != nil || !slices.Equal(got, v) {
+				t.Fatalf("RecvUint64s = %v, %v", got, err)
+			}
+			if err := SendUint64s(a, v); err != nil {
+				t.Fatal(err)
+			}
+			dst := make([]uint64, len(v))
+			if err := RecvUint64sInto(b, dst); err != nil || !slices.Equal(dst, v) {
+				t.Fatalf("RecvUint64sInto = %v, %v", dst, err)
+			}
+			// Wrong word counts are errors.
+			_ = a.Send([]byte{1, 2, 3})
+			if _, err := RecvUint64s(b); err == nil {
+				t.Error("RecvUint64s of 3 bytes: no error")
+			}
+			_ = SendUint64s(a, v)
+			if err := RecvUint64sInto(b, make([]uint64, 2)); err == nil {
+				t.Error("RecvUint64sInto with wrong length: no error")
+			}
+		})
+	}
+}
+
+func TestSendReusesBuffer(t *testing.T) {
+	for name, mk := range pairs() {
+		t.Run(name, func(t *testing.T) {
+			a, b := mk(t)
+			buf := []byte{1, 2, 3}
+			if err := a.Send(buf); err != nil {
+				t.Fatal(err)
+			}
+			buf[0] = 9
+			if err := a.Send(buf); err != nil {
+				t.Fatal(err)
+			}
+			m1, _ := b.Recv()
+			m2, _ := b.Recv()
+			if m1[0] != 1 || m2[0] != 9 {
+				t.Errorf("got %v %v: Send kept the caller's buffer", m1, m2)
+			}
+		})
+	}
+}
+
+func TestExchangeConcurrent(t *testing.T) {
+	for name, mk := range pairs() {
+		t.Run(name, func(t *testing.T) {
+			a, b := mk(t)
+			// Large simultaneous messages would deadlock two blocking
+			// Sends over TCP; Exchange must not.
+			n := 4 << 20 / 8
+			va := make([]uint64, n)
+			vb := make([]uint64, n)
+			for i := range va {
+				va[i], vb[i] = uint64(i), ^uint64(i)
+			}
+			const rounds = 3
+			var wg sync.WaitGroup
+			for _, side := range []struct {
+				c         Conn
+				out, want []uint64
+			}{{a, va, vb}, {b, vb, va}} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for range rounds {
+						got, err := ExchangeUint64s(side.c, side.out)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if !slices.Equal(got, side.want) {
+							t.Error("exchange returned wrong data")
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			for _, c := range []Conn{a, b} {
+				tot := c.Stats().Total()
+				if tot.Rounds != rounds || tot.MsgsSent != rounds || tot.MsgsRecv != rounds ||
+					tot.BytesSent != int64(rounds*8*n) || tot.BytesRecv != int64(rounds*8*n) {
+					t.Errorf("stats after %d exchanges: %+v", rounds, tot)
+				}
+			}
+			dst := make([]uint64, n)
+			var wg2 sync.WaitGroup
+			wg2.Add(1)
+			go func() { defer wg2.Done(); _, _ = ExchangeUint64s(b, vb) }()
+			if err := ExchangeUint64sInto(a, va, dst); err != nil || !slices.Equal(dst, vb) {
+				t.Errorf("ExchangeUint64sInto: %v", err)
+			}
+			wg2.Wait()
+		})
+	}
+}
+
+func TestStatsRoundsPhasesLayers(t *testing.T) {
+	a, b := Pipe()
+	defer a.Close()
+	defer b.Close()
+	SetPhase(a, PhaseOffline)
+	SetPhase(b, PhaseOffline)
+	// Offline: a sends twice in a row (one round), b receives.
+	_ = a.Send(make([]byte, 10))
+	_ = a.Send(make([]byte, 20))
+	_, _ = b.Recv()
+	_, _ = b.Recv()
+	SetPhase(a, PhaseOnline)
+	SetPhase(b, PhaseOnline)
+	SetLayer(a, "conv1")
+	SetLayer(b, "conv1")
+	// Online ping-pong: a, b, a.
+	_ = a.Send(make([]byte, 8))
+	_, _ = b.Recv()
+	_ = b.Send(make([]byte, 16))
+	_, _ = a.Recv()
+	SetLayer(a, "relu1")
+	_ = a.Send(make([]byte, 4))
+	_, _ = b.Recv()
+
+	sa := a.Stats().Snapshot()
+	if want := (Counts{BytesSent: 42, BytesRecv: 16, MsgsSent: 4, MsgsRecv: 1, Rounds: 2}); sa.Total != want {
+		t.Errorf("a total %+v, want %+v", sa.Total, want)
+	}
+	if want := (Counts{BytesSent: 30, MsgsSent: 2, Rounds: 1}); sa.Phases[PhaseOffline] != want {
+		t.Errorf("a offline %+v, want %+v", sa.Phases[PhaseOffline], want)
+	}
+	if want := (Counts{BytesSent: 12, BytesRecv: 16, MsgsSent: 2, MsgsRecv: 1, Rounds: 1}); sa.Phases[PhaseOnline] != want {
+		t.Errorf("a online %+v, want %+v", sa.Phases[PhaseOnline], want)
+	}
+	wantLayers := []LayerCounts{
+		{PhaseOffline, "", Counts{BytesSent: 30, MsgsSent: 2, Rounds: 1}},
+		{PhaseOnline, "conv1", Counts{BytesSent: 8, BytesRecv: 16, MsgsSent: 1, MsgsRecv: 1}},
+		{PhaseOnline, "relu1", Counts{BytesSent: 4, MsgsSent: 1, Rounds: 1}},
+	}
+	if !slices.Equal(sa.Layers, wantLayers) {
+		t.Errorf("a layers %+v,\nwant %+v", sa.Layers, wantLayers)
+	}
+	sb := b.Stats().Snapshot()
+	if want := (Counts{BytesSent: 16, BytesRecv: 42, MsgsSent: 1, MsgsRecv: 4, Rounds: 1}); sb.Total != want {
+		t.Errorf("b total %+v, want %+v", sb.Total, want)
+	}
+	// JSON round trip.
+	js, err := json.Marshal(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Snapshot
+	if err := json.Unmarshal(js, &back); err != nil || back.Total != sa.Total || !slices.Equal(back.Layers, sa.Layers) {
+		t.Errorf("JSON round trip: %v\n%s", err, js)
+	}
+	if !bytes.Contains(js, []byte(`"bytes_sent":42`)) {
+		t.Errorf("JSON lacks bytes_sent: %s", js)
+	}
+	m := sa.Merge(sb)
+	if m.Total.Bytes() != 58*2 || m.Phases[PhaseOnline].Rounds != 2 {
+		t.Errorf("merge: %+v", m)
+	}
+	a.Stats().Reset()
+	if s := a.Stats().Snapshot(); s.Total != (Counts{}) || len(s.Layers) != 0 {
+		t.Errorf("after Reset: %+v", s)
+	}
+	if a.Stats().Phase() != PhaseOnline || a.Stats().Layer() != "relu1" {
+		t.Error("Reset changed phase or layer")
+	}
+	_ = a.Send([]byte{1})
+	if r := a.Stats().Total().Rounds; r != 1 {
+		t.Errorf("first send after Reset: %d rounds", r)
+	}
+}
+
+func TestFrameErrors(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteFrame(&buf, []byte("payload")); err != nil {
+		t.Fatal(err)
+	}
+	full := buf.Bytes()
+	if got, err := ReadFrame(bytes.NewReader(full), 100); err != nil || string(got) != "payload" {
+		t.Fatalf("ReadFrame = %q, %v", got, err)
+	}
+	if _, err := ReadFrame(bytes.NewReader(nil), 100); err != io.EOF {
+		t.Errorf("empty stream: %v, want io.EOF", err)
+	}
+	for cut := 1; cut < len(full); cut++ {
+		_, err := ReadFrame(bytes.NewReader(full[:cut]), 100)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("truncated at %d: %v", cut, err)
+		}
+	}
+	if _, err := ReadFrame(bytes.NewReader(full), 3); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("over max: %v", err)
+	}
+	// A 4 GiB prefix with no payload: an error without allocating.
+	huge := []byte{0xff, 0xff, 0xff, 0xff}
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := ReadFrame(bytes.NewReader(huge), DefaultMaxFrame); !errors.Is(err, ErrFrameTooLarge) {
+			t.Errorf("huge prefix: %v", err)
+		}
+	})
+	if allocs > 10 {
+		t.Errorf("%v allocations for a rejected prefix", allocs)
+	}
+	// A large announced frame that is cut short allocates a bounded amount.
+	var hdr [4]byte
+	binary.LittleEndian.PutUint32(hdr[:], 512<<20)
+	r := io.MultiReader(bytes.NewReader(hdr[:]), bytes.NewReader(make([]byte, 100)))
+	var before, after runtimeMem
+	before.read()
+	if _, err := ReadFrame(r, DefaultMaxFrame); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short large frame: %v", err)
+	}
+	after.read()
+	if d := after.total - before.total; d > 8<<20 {
+		t.Errorf("short 512 MiB frame allocated %d bytes", d)
+	}
+}
+
+func TestTCPOversizedPrefix(t *testing.T) {
+	o := DefaultOptions()
+	o.MaxFrame = 1000
+	o.ReadTimeout = 5 * time.Second
+	a, b := tcpPair(t, o)
+	if err := a.Send(make([]byte, 1001)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("send over max: %v", err)
+	}
+	// A raw oversized header from the peer.
+	if _, err := a.nc.Write([]byte{0, 0, 0, 0x40}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Recv(); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("recv oversized prefix: %v", err)
+	}
+	if _, err := b.Recv(); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("error not sticky: %v", err)
+	}
+	p, _ := PipeOptions(o)
+	if err := p.Send(make([]byte, 1001)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("pipe send over max: %v", err)
+	}
+}
+
+func TestPeerCloseMidFrame(t *testing.T) {
+	o := DefaultOptions()
+	o.ReadTimeout = 20 * time.Second // the test must end long before this
+	a, b := tcpPair(t, o)
+	var hdr [4]byte
+	binary.LittleEndian.PutUint32(hdr[:], 1000)
+	if _, err := a.nc.Write(append(hdr[:], make([]byte, 10)...)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := b.Recv(); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	a.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("peer closed mid-frame: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Recv hangs after the peer closed mid-frame")
+	}
+	// Clean close between frames gives io.EOF.
+	c, d := tcpPair(t, o)
+	_ = c.Send([]byte("x"))
+	c.Close()
+	if m, err := d.Recv(); err != nil || string(m) != "x" {
+		t.Fatalf("message before close: %q, %v", m, err)
+	}
+	if _, err := d.Recv(); err != io.EOF {
+		t.Errorf("after clean close: %v, want io.EOF", err)
+	}
+	if err := c.Send([]byte("y")); !errors.Is(err, ErrClosed) {
+		t.Errorf("send after own close: %v", err)
+	}
+}
+
+func TestPipeClose(t *testing.T) {
+	a, b := Pipe()
+	_ = a.Send([]byte("last"))
+	a.Close()
+	if m, err := b.Recv(); err != nil || string(m) != "last" {
+		t.Fatalf("drain after close: %q %v", m, err)
+	}
+	if _, err := b.Recv(); err != io.EOF {
+		t.Errorf("after peer close: %v, want io.EOF", err)
+	}
+	if err := b.Send([]byte("x")); err == nil {
+		t.Error("send to closed peer: no error")
+	}
+	if err := a.Send([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Errorf("send after own close: %v", err)
+	}
+	if _, err := a.Recv(); !errors.Is(err, ErrClosed) {
+		t.Errorf("recv after own close: %v", err)
+	}
+	// Close unblocks a pending Recv.
+	c, d := Pipe()
+	defer d.Close()
+	done := make(chan error, 1)
+	go func() { _, err := c.Recv(); done <- err }()
+	time.Sleep(10 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("pending Recv: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close does not unblock Recv")
+	}
+}
+
+func TestReadTimeout(t *testing.T) {
+	o := DefaultOptions()
+	o.ReadTimeout = 50 * time.Millisecond
+	pa, pb := PipeOptions(o)
+	defer pa.Close()
+	defer pb.Close()
+	ta, tb := tcpPair(t, o)
+	_ = ta
+	for name, c := range map[string]Conn{"pipe": pb, "tcp": tb} {
+		start := time.Now()
+		_, err := c.Recv()
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%s: %v, want deadline exceeded", name, err)
+		}
+		if el := time.Since(start); el > 3*time.Second {
+			t.Errorf("%s: timeout after %v", name, el)
+		}
+	}
+	// A stalled frame also times out.
+	tc, td := tcpPair(t, o)
+	if _, err := tc.nc.Write([]byte{100, 0, 0, 0, 1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := td.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("stalled frame: %v", err)
+	}
+}
+
+func TestAcceptCancel(t *testing.T) {
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if _, err := ln.Accept(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Accept after ctx deadline: %v", err)
+	}
+	// The listener still works afterwards.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	go func() {
+		if c, err := Dial(ctx2, ln.Addr().String()); err == nil {
+			_ = c.Send([]byte("hi"))
+			c.Close()
+		}
+	}()
+	c, err := ln.Accept(ctx2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if m, err := c.Recv(); err != nil || string(m) != "hi" {
+		t.Errorf("after cancelled Accept: %q %v", m, err)
+	}
+	// DialRetry gives up when ctx ends.
+	l2, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l2.Addr().String()
+	l2.Close()
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel3()
+	if _, err := DialRetry(ctx3, addr, 20*time.Millisecond, DefaultOptions()); err == nil {
+		t.Error("DialRetry to a closed port succeeded")
+	}
+}
+
+func FuzzReadFrame(f *testing.F) {
+	var buf bytes.Buffer
+	_ = WriteFrame(&buf, []byte("hello"))
+	f.Add(buf.Bytes())
+	f.Add([]byte{})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1})
+	f.Add([]byte{3, 0, 0, 0, 1, 2})
+	f.Add([]byte{0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := ReadFrame(bytes.NewReader(data), 1<<16)
+		if err != nil {
+			return
+		}
+		// A frame that decodes re-encodes to a prefix of the input.
+		var out bytes.Buffer
+		if err := WriteFrame(&out, b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(data, out.Bytes()) {
+			t.Fatalf("decoded %d bytes that do not re-encode to the input", len(b))
+		}
+	})
+}
