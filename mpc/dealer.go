@@ -1,0 +1,267 @@
+package mpc
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/autorep/autorep/fss"
+	"github.com/autorep/autorep/ring"
+)
+
+// Dealer generates both parties' correlated randomness. All randomness of
+// a request is derived from the master seed, the request's kind and label
+// and its index among the requests of that (kind, label) with
+// HMAC-SHA256, so a dealer is deterministic for a fixed seed (tests) and
+// cryptographic for a random one (NewRandomDealer). It is safe for
+// concurrent use. The network dealer serves Generate's halves over TCP;
+// LocalProviders serves them in process.
+type Dealer struct {
+	master ring.Seed
+}
+
+// NewDealer returns a dealer whose output is a deterministic function of
+// seed. Use it for tests; anyone knowing the seed knows all masks.
+func NewDealer(seed ring.Seed) *Dealer { return &Dealer{master: seed} }
+
+// NewRandomDealer returns a dealer with a fresh seed from crypto/rand.
+func NewRandomDealer() (*Dealer, error) {
+	s, err := ring.NewSeed()
+	if err != nil {
+		return nil, fmt.Errorf("mpc: dealer: %w", err)
+	}
+	return NewDealer(s), nil
+}
+
+// sessionKind reports kinds whose material is fixed for a label over the
+// whole session (always index 0).
+func sessionKind(k Kind) bool { return k == KindWeightMask || k == KindCoefMask }
+
+// prg returns the PRG of the request (kind, label, index).
+func (d *Dealer) prg(k Kind, label string, index uint64) *ring.PRG {
+	mac := hmac.New(sha256.New, d.master[:])
+	var hdr [9]byte
+	hdr[0] = byte(k)
+	binary.LittleEndian.PutUint64(hdr[1:], index)
+	mac.Write(hdr[:])
+	mac.Write([]byte(label))
+	var s ring.Seed
+	copy(s[:], mac.Sum(nil))
+	return ring.NewPRG(s)
+}
+
+// weightMaskSeed is the seed of label's weight mask B.
+func (d *Dealer) weightMaskSeed(label string) ring.Seed {
+	return d.prg(KindWeightMask, label, 0).Seed()
+}
+
+// coefMaskSeed is the seed of label's coefficient masks A.
+func (d *Dealer) coefMaskSeed(label string) ring.Seed {
+	return d.prg(KindCoefMask, label, 0).Seed()
+}
+
+// Generate returns the server's and the client's material for req, the
+// index-th request of its (kind, label) (ignored for session kinds).
+func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err error) {
+	if err := req.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if sessionKind(req.Kind) {
+		index = 0
+	}
+	prg := d.prg(req.Kind, req.Label, index)
+	m0 = &Material{Kind: req.Kind, Party: Server}
+	m1 = &Material{Kind: req.Kind, Party: Client}
+	// shared returns party 0's seeded share and party 1's explicit share of v.
+	shared := func(v []uint64) (Vec, Vec) {
+		v0 := SeededVec(prg.Seed(), len(v))
+		v1 := make([]uint64, len(v))
+		ring.SubVec(v1, v, v0.Data)
+		return v0, Vec{Data: v1}
+	}
+	// mask returns a uniform value shared with both shares seeded.
+	mask := func(n int) (r []uint64, r0, r1 Vec) {
+		r0, r1 = SeededVec(prg.Seed(), n), SeededVec(prg.Seed(), n)
+		r = make([]uint64, n)
+		ring.AddVec(r, r0.Data, r1.Data)
+		return r, r0, r1
+	}
+	switch req.Kind {
+	case KindWeightMask:
+		m0.Vecs = []Vec{SeededVec(d.weightMaskSeed(req.Label), req.Linear.WeightLen())}
+	case KindLinear:
+		p := req.Linear
+		b := ring.ExpandSeed(d.weightMaskSeed(req.Label), p.WeightLen()).Data
+		r := SeededVec(prg.Seed(), p.InLen())
+		c0, c1 := shared(conv(p, b, r.Data))
+		m0.Vecs = []Vec{c0}
+		m1.Vecs = []Vec{r, c1}
+	case KindCoefMask:
+		m0.Vecs = []Vec{SeededVec(d.coefMaskSeed(req.Label), 2*req.Act.C)}
+	case KindPoly:
+		_, _, ch := req.Act.split()
+		n := len(ch)
+		a := ring.ExpandSeed(d.coefMaskSeed(req.Label), 2*req.Act.C).Data
+		r, r0, r1 := mask(n)
+		sq, a2r, a2r2, a1r := make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		for i, c := range ch {
+			a1, a2 := a[2*c], a[2*c+1]
+			sq[i] = r[i] * r[i]
+			a2r[i] = a2 * r[i]
+			a2r2[i] = a2 * sq[i]
+			a1r[i] = a1 * r[i]
+		}
+		m0.Vecs, m1.Vecs = []Vec{r0}, []Vec{r1}
+		for _, v := range [][]uint64{sq, a2r, a2r2, a1r} {
+			v0, v1 := shared(v)
+			m0.Vecs = append(m0.Vecs, v0)
+			m1.Vecs = append(m1.Vecs, v1)
+		}
+	case KindTrunc, KindReLU, KindDReLU:
+		r, r0, r1 := mask(req.N)
+		var k0, k1 *fss.Keys
+		switch req.Kind {
+		case KindTrunc:
+			k0, k1, err = fss.GenTrunc(prg, r, req.ell(), int(req.Shift), true)
+			m0.Param, m1.Param = uint64(req.Shift), uint64(req.Shift)
+		case KindReLU:
+			k0, k1, err = fss.GenReLU(prg, r, req.ell())
+		default:
+			k0, k1, err = fss.GenDReLU(prg, r, req.ell())
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("mpc: dealer: %v %q: %w", req.Kind, req.Label, err)
+		}
+		m0.Vecs, m0.Gate = []Vec{r0}, k0
+		m1.Vecs, m1.Gate = []Vec{r1}, k1
+	case KindTriple:
+		a, a0, a1 := mask(req.N)
+		b, b0, b1 := mask(req.N)
+		c := make([]uint64, req.N)
+		ring.MulVec(c, a, b)
+		c0, c1 := shared(c)
+		m0.Vecs, m1.Vecs = []Vec{a0, b0, c0}, []Vec{a1, b1, c1}
+	case KindSquare:
+		a, a0, a1 := mask(req.N)
+		sq := make([]uint64, req.N)
+		ring.MulVec(sq, a, a)
+		s0, s1 := shared(sq)
+		m0.Vecs, m1.Vecs = []Vec{a0, s0}, []Vec{a1, s1}
+	}
+	return m0, m1, nil
+}
+
+// LocalProviders returns in-process providers for the server and the
+// client backed by d. Each pair keeps its own request counters, so a
+// fresh pair is a fresh session (same weight masks for the same dealer).
+func LocalProviders(d *Dealer) (server, client Provider) {
+	h := &hub{d: d, pending: map[pendKey]pendItem{}}
+	return &localProvider{h: h, party: Server, count: map[countKey]uint64{}},
+		&localProvider{h: h, party: Client, count: map[countKey]uint64{}}
+}
+
+type countKey struct {
+	kind  Kind
+	label string
+}
+
+type pendKey struct {
+	countKey
+	index uint64
+	party Party
+}
+
+type pendItem struct {
+	req Request
+	m   *Material
+}
+
+// hub holds generated halves until the other party fetches them.
+type hub struct {
+	d       *Dealer
+	mu      sync.Mutex
+	pending map[pendKey]pendItem
+}
+
+type localProvider struct {
+	h     *hub
+	party Party
+	mu    sync.Mutex
+	count map[countKey]uint64
+	stats OfflineStats
+}
+
+// Party returns the party served.
+func (p *localProvider) Party() Party { return p.party }
+
+// Offline returns the dealer bytes delivered to this party so far.
+func (p *localProvider) Offline() OfflineStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.ByKind = make(map[Kind]int64, len(p.stats.ByKind))
+	for k, v := range p.stats.ByKind {
+		s.ByKind[k] = v
+	}
+	return s
+}
+
+// Get returns this party's half of req, generating both halves on the
+// first of the two parties' matching requests.
+func (p *localProvider) Get(req Request) (*Material, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	ck := countKey{req.Kind, req.Label}
+	p.mu.Lock()
+	idx := uint64(0)
+	if !sessionKind(req.Kind) {
+		idx = p.count[ck]
+		p.count[ck]++
+	}
+	p.mu.Unlock()
+	mine := pendKey{ck, idx, p.party}
+	h := p.h
+	h.mu.Lock()
+	it, ok := h.pending[mine]
+	if ok {
+		delete(h.pending, mine)
+	}
+	h.mu.Unlock()
+	var m *Material
+	if ok {
+		if !it.req.sameAs(req) {
+			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: the parties asked for different material", req.Kind, req.Label, idx)
+		}
+		m = it.m
+	} else {
+		m0, m1, err := h.d.Generate(req, idx)
+		if err != nil {
+			return nil, err
+		}
+		m, other := m0, m1
+		if p.party == Client {
+			m, other = m1, m0
+		}
+		h.mu.Lock()
+		h.pending[pendKey{ck, idx, 1 - p.party}] = pendItem{req: req, m: other}
+		h.mu.Unlock()
+		return p.account(m), nil
+	}
+	return p.account(m), nil
+}
+
+func (p *localProvider) account(m *Material) *Material {
+	n := m.Size()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.Bytes += n
+	p.stats.Items++
+	if p.stats.ByKind == nil {
+		p.stats.ByKind = map[Kind]int64{}
+	}
+	p.stats.ByKind[m.Kind] += n
+	return m
+}

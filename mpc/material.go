@@ -1,0 +1,361 @@
+package mpc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/autorep/autorep/fss"
+	"github.com/autorep/autorep/ring"
+)
+
+// Kind names a type of correlated randomness.
+type Kind uint8
+
+// The material kinds. The comment of each lists the vectors of Material.Vecs
+// in order, for the server (party 0) and the client (party 1); "shared" means
+// additive shares of one value. Seeded vectors travel as 16-byte seeds.
+const (
+	// KindWeightMask (once per session per linear layer): server: B, the
+	// uniform mask of the weight tensor (seeded). Client: nothing.
+	KindWeightMask Kind = iota + 1
+	// KindLinear (per inference per linear layer): server: [B⊛R]₀ (seeded).
+	// Client: R, the input mask (seeded), then [B⊛R]₁ (explicit).
+	KindLinear
+	// KindCoefMask (once per session per polynomial layer): server: A, the
+	// uniform masks of the coefficients c1, c2 laid out [channel][a1, a2]
+	// (seeded). Client: nothing.
+	KindCoefMask
+	// KindPoly (per inference per polynomial layer, n positions): both:
+	// shared r, r², a2·r, a2·r², a1·r, where a1, a2 are the masks of the
+	// position's channel (party 0 all seeded; party 1 r seeded, others
+	// explicit).
+	KindPoly
+	// KindTrunc (n elements, Param = shift): both: shared input mask r
+	// (seeded), then the FSS truncation keys in Keys.
+	KindTrunc
+	// KindReLU (n elements): both: shared input mask r (seeded), FSS ReLU
+	// keys in Keys.
+	KindReLU
+	// KindDReLU (n elements): both: shared input mask r (seeded), FSS DReLU
+	// keys in Keys.
+	KindDReLU
+	// KindTriple (n Beaver triples): both: shared a, b (seeded), shared c =
+	// a·b (party 0 seeded, party 1 explicit).
+	KindTriple
+	// KindSquare (n square pairs): both: shared a (seeded), shared a²
+	// (party 0 seeded, party 1 explicit).
+	KindSquare
+	kindEnd
+)
+
+// String names the kind.
+func (k Kind) String() string {
+	names := [...]string{"", "weight-mask", "linear", "coef-mask", "poly", "trunc", "relu", "drelu", "triple", "square"}
+	if k > 0 && k < kindEnd {
+		return names[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// vecCount is the number of vectors of each kind for each party.
+func vecCount(k Kind, p Party) int {
+	switch k {
+	case KindWeightMask, KindCoefMask:
+		if p == Server {
+			return 1
+		}
+		return 0
+	case KindLinear:
+		if p == Server {
+			return 1
+		}
+		return 2
+	case KindPoly:
+		return 5
+	case KindTrunc, KindReLU, KindDReLU:
+		return 1
+	case KindTriple:
+		return 3
+	case KindSquare:
+		return 2
+	}
+	return -1
+}
+
+// hasKeys reports whether a kind carries FSS keys.
+func hasKeys(k Kind) bool { return k == KindTrunc || k == KindReLU || k == KindDReLU }
+
+// Vec is a vector of ring elements in dealer material. If Seed is set, Data
+// is the expansion of the seed (ring.ExpandSeed) and only the seed is
+// encoded.
+type Vec struct {
+	Data []uint64
+	Seed *ring.Seed
+}
+
+// SeededVec expands seed into n values.
+func SeededVec(seed ring.Seed, n int) Vec {
+	s := seed
+	return Vec{Data: ring.ExpandSeed(s, n).Data, Seed: &s}
+}
+
+// Material is one party's half of one request's correlated randomness.
+type Material struct {
+	Kind  Kind
+	Party Party
+	// Param is a kind-specific parameter: the shift of KindTrunc, else 0.
+	Param uint64
+	// Vecs are the kind's vectors in the documented order.
+	Vecs []Vec
+	// Gate holds the FSS keys of KindTrunc, KindReLU and KindDReLU (one
+	// per element of Vecs[0]); nil for the other kinds.
+	Gate *fss.Keys
+}
+
+const (
+	materialMagic = "AMT1"
+	// MaxMaterialElems bounds the length of one vector (2^28 values, 2 GiB)
+	// so that a corrupt length cannot trigger a huge allocation.
+	MaxMaterialElems = 1 << 28
+	// MaxKeyBytes bounds the FSS key blob of one material.
+	MaxKeyBytes = 1 << 40
+)
+
+// Size is the length of the binary encoding in bytes: what a network
+// dealer sends to this party for this material (the offline cost).
+func (m *Material) Size() int64 {
+	n := int64(len(materialMagic) + 2 + uvarintLen(m.Param) + uvarintLen(uint64(len(m.Vecs))))
+	for _, v := range m.Vecs {
+		n += 1 + int64(uvarintLen(uint64(len(v.Data))))
+		if v.Seed != nil {
+			n += ring.SeedSize
+		} else {
+			n += 8 * int64(len(v.Data))
+		}
+	}
+	k := int64(0)
+	if m.Gate != nil {
+		k = fssHeader + int64(m.Gate.Len())*int64(m.Gate.BytesPerElement())
+	}
+	return n + int64(uvarintLen(uint64(k))) + k
+}
+
+// fssHeader is the size of the fss key batch header.
+const fssHeader = 16
+
+func uvarintLen(x uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], x)
+}
+
+// MarshalBinary encodes the material: magic "AMT1", kind, party, uvarint
+// param, uvarint vector count, each vector as a mode byte (0 explicit, 1
+// seeded), uvarint length and the 16-byte seed or 8·length little-endian
+// bytes, then the uvarint key length and the key bytes.
+func (m *Material) MarshalBinary() ([]byte, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, m.Size())
+	b = append(b, materialMagic...)
+	b = append(b, byte(m.Kind), byte(m.Party))
+	b = binary.AppendUvarint(b, m.Param)
+	b = binary.AppendUvarint(b, uint64(len(m.Vecs)))
+	for _, v := range m.Vecs {
+		if v.Seed != nil {
+			b = append(b, 1)
+			b = binary.AppendUvarint(b, uint64(len(v.Data)))
+			b = append(b, v.Seed[:]...)
+			continue
+		}
+		b = append(b, 0)
+		b = binary.AppendUvarint(b, uint64(len(v.Data)))
+		for _, x := range v.Data {
+			b = binary.LittleEndian.AppendUint64(b, x)
+		}
+	}
+	if m.Gate == nil {
+		return binary.AppendUvarint(b, 0), nil
+	}
+	kb, err := m.Gate.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
+	}
+	b = binary.AppendUvarint(b, uint64(len(kb)))
+	return append(b, kb...), nil
+}
+
+// check validates the structure (not the key contents).
+func (m *Material) check() error {
+	if m.Kind == 0 || m.Kind >= kindEnd {
+		return fmt.Errorf("mpc: material: unknown kind %d", uint8(m.Kind))
+	}
+	if !m.Party.Valid() {
+		return fmt.Errorf("mpc: material: invalid party %d", int(m.Party))
+	}
+	if want := vecCount(m.Kind, m.Party); len(m.Vecs) != want {
+		return fmt.Errorf("mpc: %v material for the %v has %d vectors, want %d", m.Kind, m.Party, len(m.Vecs), want)
+	}
+	if err := m.checkGate(); err != nil {
+		return err
+	}
+	if m.Kind != KindTrunc && m.Param != 0 {
+		return fmt.Errorf("mpc: %v material has parameter %d, want 0", m.Kind, m.Param)
+	}
+	if m.Kind == KindTrunc && (m.Param == 0 || m.Param >= 63) {
+		return fmt.Errorf("mpc: truncation shift %d outside 1..63", m.Param)
+	}
+	for i, v := range m.Vecs {
+		if len(v.Data) > MaxMaterialElems {
+			return fmt.Errorf("mpc: material vector %d has %d values, limit %d", i, len(v.Data), MaxMaterialElems)
+		}
+	}
+	// Per-kind length consistency.
+	n := func(i int) int { return len(m.Vecs[i].Data) }
+	switch m.Kind {
+	case KindPoly, KindTriple, KindSquare:
+		for i := 1; i < len(m.Vecs); i++ {
+			if n(i) != n(0) {
+				return fmt.Errorf("mpc: %v material vectors of lengths %d and %d", m.Kind, n(0), n(i))
+			}
+		}
+	case KindCoefMask:
+		if m.Party == Server && n(0)%2 != 0 {
+			return fmt.Errorf("mpc: coefficient mask of odd length %d", n(0))
+		}
+	}
+	return nil
+}
+
+// UnmarshalMaterial decodes MarshalBinary's format strictly: unknown kinds,
+// wrong vector counts, inconsistent lengths, truncated or trailing bytes
+// are errors. FSS keys are checked by the kind's key decoder.
+func UnmarshalMaterial(b []byte) (*Material, error) {
+	d := decoder{b: b}
+	if string(d.take(len(materialMagic))) != materialMagic {
+		return nil, errors.New("mpc: material: bad magic")
+	}
+	hdr := d.take(2)
+	if d.err != nil {
+		return nil, fmt.Errorf("mpc: material: %w", d.err)
+	}
+	m := &Material{Kind: Kind(hdr[0]), Party: Party(hdr[1])}
+	m.Param = d.uvarint()
+	nv := d.uvarint()
+	if d.err == nil && nv > 8 {
+		return nil, fmt.Errorf("mpc: material: %d vectors", nv)
+	}
+	for i := uint64(0); i < nv && d.err == nil; i++ {
+		mode := d.take(1)
+		n := d.uvarint()
+		if d.err != nil {
+			break
+		}
+		if n > MaxMaterialElems {
+			return nil, fmt.Errorf("mpc: material: vector of %d values, limit %d", n, MaxMaterialElems)
+		}
+		switch mode[0] {
+		case 1:
+			var s ring.Seed
+			copy(s[:], d.take(ring.SeedSize))
+			if d.err == nil {
+				m.Vecs = append(m.Vecs, SeededVec(s, int(n)))
+			}
+		case 0:
+			if uint64(d.remaining()) < 8*n {
+				return nil, fmt.Errorf("mpc: material: vector of %d values truncated", n)
+			}
+			raw := d.take(int(8 * n))
+			v := make([]uint64, n)
+			for j := range v {
+				v[j] = binary.LittleEndian.Uint64(raw[8*j:])
+			}
+			m.Vecs = append(m.Vecs, Vec{Data: v})
+		default:
+			return nil, fmt.Errorf("mpc: material: vector mode %d", mode[0])
+		}
+	}
+	nk := d.uvarint()
+	if d.err == nil && (nk > MaxKeyBytes || nk > uint64(d.remaining())) {
+		return nil, fmt.Errorf("mpc: material: key blob of %d bytes, %d left", nk, d.remaining())
+	}
+	if d.err == nil && nk > 0 {
+		m.Gate = new(fss.Keys)
+		if err := m.Gate.UnmarshalBinary(d.take(int(nk))); err != nil {
+			return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
+		}
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("mpc: material: %w", d.err)
+	}
+	if d.remaining() != 0 {
+		return nil, fmt.Errorf("mpc: material: %d trailing bytes", d.remaining())
+	}
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// checkGate checks that the FSS keys fit the kind, party and mask length.
+func (m *Material) checkGate() error {
+	if !hasKeys(m.Kind) {
+		if m.Gate != nil {
+			return fmt.Errorf("mpc: %v material carries unexpected FSS keys", m.Kind)
+		}
+		return nil
+	}
+	g := m.Gate
+	if g == nil {
+		return fmt.Errorf("mpc: %v material without FSS keys", m.Kind)
+	}
+	want := map[Kind]fss.Gate{KindReLU: fss.GateReLU, KindDReLU: fss.GateDReLU, KindTrunc: fss.GateTruncExact}[m.Kind]
+	if g.Gate() != want {
+		return fmt.Errorf("mpc: %v material carries %v keys", m.Kind, g.Gate())
+	}
+	if g.Party() != int(m.Party) {
+		return fmt.Errorf("mpc: %v material for the %v carries party %d keys", m.Kind, m.Party, g.Party())
+	}
+	if len(m.Vecs) == 1 && g.Len() != len(m.Vecs[0].Data) {
+		return fmt.Errorf("mpc: %v material: %d keys for %d masks", m.Kind, g.Len(), len(m.Vecs[0].Data))
+	}
+	if m.Kind == KindTrunc && uint64(g.Shift()) != m.Param {
+		return fmt.Errorf("mpc: truncation material: keys shift %d, parameter %d", g.Shift(), m.Param)
+	}
+	return nil
+}
+
+// decoder reads a byte slice, remembering the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) remaining() int { return len(d.b) }
+
+func (d *decoder) take(n int) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.err = fmt.Errorf("truncated: need %d bytes, have %d", n, len(d.b))
+		return nil
+	}
+	r := d.b[:n]
+	d.b = d.b[n:]
+	return r
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	x, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.err = errors.New("bad varint")
+		return 0
+	}
+	d.b = d.b[k:]
+	return x
+}

@@ -1,0 +1,159 @@
+// Package mpc implements the two-party protocols of autorep's private
+// inference over additive secret shares in Z_2^64: linear layers with
+// server-held weights, Beaver multiplication and squaring, the AutoReP
+// polynomial activation with secret (server-held) coefficients, exact
+// truncation, ReLU/DReLU and max pooling through function secret sharing,
+// mixed ReLU/polynomial activation layers, input sharing and reveal to the
+// client.
+//
+// Party 0 is the server (it holds the weights and polynomial coefficients in
+// the clear), party 1 the client (it holds the input and learns only the
+// output). Correlated randomness comes from a Provider (the in-process dealer
+// in mpc/dealer, a network dealer, or a future two-party provider); the
+// protocols never depend on where it comes from.
+//
+// Every protocol works on whole layer tensors: one message per protocol step
+// per layer. Values are fixed point with Session.Frac fractional bits
+// (default ring.DefaultFrac). docs/PROTOCOLS.md documents each protocol's
+// message flow, bytes, rounds, error bounds and security argument.
+package mpc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// Party identifies a protocol participant.
+type Party int
+
+// The two parties.
+const (
+	Server Party = 0 // holds the weights, learns nothing
+	Client Party = 1 // holds the input, learns the output
+)
+
+// String names the party.
+func (p Party) String() string {
+	switch p {
+	case Server:
+		return "server"
+	case Client:
+		return "client"
+	}
+	return fmt.Sprintf("party(%d)", int(p))
+}
+
+// Valid reports whether p is Server or Client.
+func (p Party) Valid() bool { return p == Server || p == Client }
+
+// Session is one party's view of a two-party computation: its role, the
+// connection to the peer, the source of correlated randomness and the
+// fixed-point precision. A Session is not safe for concurrent use.
+type Session struct {
+	Party Party
+	Conn  transport.Conn
+	Prov  Provider
+	// Frac is the number of fractional bits of activations (and weights);
+	// 0 means ring.DefaultFrac.
+	Frac uint
+}
+
+// NewSession returns a session for party p; it checks that the provider
+// serves the same party.
+func NewSession(p Party, conn transport.Conn, prov Provider, frac uint) (*Session, error) {
+	if !p.Valid() {
+		return nil, fmt.Errorf("mpc: invalid party %d", int(p))
+	}
+	if conn == nil || prov == nil {
+		return nil, errors.New("mpc: session needs a connection and a provider")
+	}
+	if prov.Party() != p {
+		return nil, fmt.Errorf("mpc: provider serves the %v, session is the %v", prov.Party(), p)
+	}
+	if frac == 0 {
+		frac = ring.DefaultFrac
+	}
+	if frac > ring.MaxFrac {
+		return nil, fmt.Errorf("mpc: %d fractional bits, at most %d", frac, ring.MaxFrac)
+	}
+	return &Session{Party: p, Conn: conn, Prov: prov, Frac: frac}, nil
+}
+
+func (s *Session) frac() uint {
+	if s.Frac == 0 {
+		return ring.DefaultFrac
+	}
+	return s.Frac
+}
+
+// encodeVec serialises v as little-endian uint64 words.
+func encodeVec(v []uint64) []byte {
+	b := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(b[8*i:], x)
+	}
+	return b
+}
+
+// decodeVec parses exactly n little-endian uint64 words.
+func decodeVec(b []byte, n int) ([]uint64, error) {
+	if len(b) != 8*n {
+		return nil, fmt.Errorf("mpc: message of %d bytes, want %d (%d values)", len(b), 8*n, n)
+	}
+	v := make([]uint64, n)
+	for i := range v {
+		v[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	return v, nil
+}
+
+// sendVec sends v as one message.
+func (s *Session) sendVec(what string, v []uint64) error {
+	if err := s.Conn.Send(encodeVec(v)); err != nil {
+		return fmt.Errorf("mpc: %s: send: %w", what, err)
+	}
+	return nil
+}
+
+// recvVec receives one message of exactly n values.
+func (s *Session) recvVec(what string, n int) ([]uint64, error) {
+	b, err := s.Conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("mpc: %s: receive: %w", what, err)
+	}
+	v, err := decodeVec(b, n)
+	if err != nil {
+		return nil, fmt.Errorf("mpc: %s: %w", what, err)
+	}
+	return v, nil
+}
+
+// exchange sends mine and receives the peer's message of the same length:
+// one simultaneous round (transport.Exchange, deadlock-free).
+func (s *Session) exchange(what string, mine []uint64) ([]uint64, error) {
+	b, err := transport.Exchange(s.Conn, encodeVec(mine))
+	if err != nil {
+		return nil, fmt.Errorf("mpc: %s: %w", what, err)
+	}
+	theirs, err := decodeVec(b, len(mine))
+	if err != nil {
+		return nil, fmt.Errorf("mpc: %s: %w", what, err)
+	}
+	return theirs, nil
+}
+
+// open reconstructs x from this party's share xs in one simultaneous round
+// (8 bytes per element each way). Only ever called on masked values.
+func (s *Session) open(what string, xs []uint64) ([]uint64, error) {
+	theirs, err := s.exchange(what, xs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(xs))
+	ring.AddVec(out, xs, theirs)
+	return out, nil
+}

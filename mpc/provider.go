@@ -1,0 +1,303 @@
+package mpc
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Provider is one party's source of correlated randomness. Both parties
+// issue the same sequence of requests (same kinds, labels and specs, in the
+// same order per (kind, label)); the provider returns this party's half.
+// The in-process Dealer, a network dealer and a future two-party (OT/HE)
+// provider implement it; the protocols do not care which.
+type Provider interface {
+	// Party is the party this provider serves.
+	Party() Party
+	// Get returns this party's material for req.
+	Get(req Request) (*Material, error)
+	// Offline returns the dealer traffic received so far: the encoded
+	// size of all material delivered to this party.
+	Offline() OfflineStats
+}
+
+// OfflineStats counts dealer material delivered to one party.
+type OfflineStats struct {
+	Bytes  int64          `json:"bytes"`
+	Items  int64          `json:"items"`
+	ByKind map[Kind]int64 `json:"-"`
+}
+
+// LinearSpec is the public geometry of a linear layer: a 2-D convolution of
+// x [N,C,H,W] with weights [K, C/Groups, R, S] giving y [N, K, OH, OW]. A
+// dense layer is the 1×1 case over H = W = 1 (see DenseSpec).
+type LinearSpec struct {
+	N, C, H, W       int
+	K, R, S          int
+	StrideH, StrideW int
+	PadH, PadW       int
+	Groups           int
+}
+
+// DenseSpec is the spec of y [n, out] = x [n, in] · Wᵀ with W [out, in].
+func DenseSpec(n, in, out int) LinearSpec {
+	return LinearSpec{N: n, C: in, H: 1, W: 1, K: out, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 1}
+}
+
+// OutH is the output height.
+func (p LinearSpec) OutH() int { return (p.H+2*p.PadH-p.R)/p.StrideH + 1 }
+
+// OutW is the output width.
+func (p LinearSpec) OutW() int { return (p.W+2*p.PadW-p.S)/p.StrideW + 1 }
+
+// InLen is the number of input elements.
+func (p LinearSpec) InLen() int { return p.N * p.C * p.H * p.W }
+
+// OutLen is the number of output elements.
+func (p LinearSpec) OutLen() int { return p.N * p.K * p.OutH() * p.OutW() }
+
+// WeightLen is the number of weight elements.
+func (p LinearSpec) WeightLen() int { return p.K * (p.C / p.Groups) * p.R * p.S }
+
+// maxDim bounds every dimension so that products cannot overflow.
+const maxDim = 1 << 24
+
+// Validate checks the geometry.
+func (p LinearSpec) Validate() error {
+	for _, d := range []int{p.N, p.C, p.H, p.W, p.K, p.R, p.S, p.StrideH, p.StrideW, p.Groups} {
+		if d <= 0 || d > maxDim {
+			return fmt.Errorf("mpc: linear spec %+v: dimensions must be in 1..%d", p, maxDim)
+		}
+	}
+	if p.PadH < 0 || p.PadW < 0 || p.PadH > maxDim || p.PadW > maxDim {
+		return fmt.Errorf("mpc: linear spec %+v: negative padding", p)
+	}
+	if p.C%p.Groups != 0 || p.K%p.Groups != 0 {
+		return fmt.Errorf("mpc: linear spec %+v: groups must divide C and K", p)
+	}
+	if p.H+2*p.PadH < p.R || p.W+2*p.PadW < p.S {
+		return fmt.Errorf("mpc: linear spec %+v: kernel larger than padded input", p)
+	}
+	for _, n := range []int{p.InLen(), p.OutLen(), p.WeightLen()} {
+		if n <= 0 || n > MaxMaterialElems {
+			return fmt.Errorf("mpc: linear spec %+v: %d elements, limit %d", p, n, MaxMaterialElems)
+		}
+	}
+	return nil
+}
+
+// ActSpec is the public shape of an activation layer over x [N, C, H·W]:
+// ReLU[i] (i over C·H·W, shared by the batch) says whether position i is a
+// ReLU (true) or a polynomial (false). A nil ReLU means all polynomial.
+type ActSpec struct {
+	N, C, HW int
+	ReLU     []bool
+}
+
+// Len is the number of elements N·C·HW.
+func (a ActSpec) Len() int { return a.N * a.C * a.HW }
+
+// Validate checks the shape and mask length.
+func (a ActSpec) Validate() error {
+	for _, d := range []int{a.N, a.C, a.HW} {
+		if d <= 0 || d > maxDim {
+			return fmt.Errorf("mpc: activation spec %dx%dx%d: dimensions must be in 1..%d", a.N, a.C, a.HW, maxDim)
+		}
+	}
+	if n := a.Len(); n > MaxMaterialElems {
+		return fmt.Errorf("mpc: activation spec: %d elements, limit %d", n, MaxMaterialElems)
+	}
+	if a.ReLU != nil && len(a.ReLU) != a.C*a.HW {
+		return fmt.Errorf("mpc: activation spec: mask of %d entries for C·H·W = %d", len(a.ReLU), a.C*a.HW)
+	}
+	return nil
+}
+
+// split returns the flat indices (over N·C·HW) of the ReLU positions and of
+// the polynomial positions, and the channel of each polynomial position.
+func (a ActSpec) split() (relu, poly []int, polyCh []int) {
+	per := a.C * a.HW
+	for n := 0; n < a.N; n++ {
+		for i := 0; i < per; i++ {
+			if a.ReLU != nil && a.ReLU[i] {
+				relu = append(relu, n*per+i)
+			} else {
+				poly = append(poly, n*per+i)
+				polyCh = append(polyCh, i/a.HW)
+			}
+		}
+	}
+	return relu, poly, polyCh
+}
+
+// Request asks for one piece of correlated randomness. Which fields matter
+// depends on Kind:
+//
+//	KindWeightMask, KindLinear: Linear
+//	KindCoefMask:               Act.C (channels)
+//	KindPoly:                   Act (material for its polynomial positions)
+//	KindTrunc:                  N, Shift, Ell
+//	KindReLU, KindDReLU:        N, Ell
+//	KindTriple, KindSquare:     N
+//
+// Label names the layer (material of the same label and kind is matched
+// between the parties in request order). Session-level kinds
+// (KindWeightMask, KindCoefMask) return the same mask for a label however
+// often they are requested.
+type Request struct {
+	Kind   Kind
+	Label  string
+	N      int
+	Shift  uint
+	// Ell is the bit width of the (signed) gate input of KindTrunc,
+	// KindReLU and KindDReLU: inputs must lie in [−2^(Ell−1), 2^(Ell−1)).
+	// 0 means 64. Smaller widths give smaller FSS keys.
+	Ell    int
+	Linear LinearSpec
+	Act    ActSpec
+}
+
+// Validate checks that the fields needed by the kind are consistent.
+func (r Request) Validate() error {
+	if len(r.Label) > maxLabel {
+		return fmt.Errorf("mpc: request label of %d bytes, limit %d", len(r.Label), maxLabel)
+	}
+	switch r.Kind {
+	case KindWeightMask, KindLinear:
+		return r.Linear.Validate()
+	case KindCoefMask:
+		if r.Act.C <= 0 || r.Act.C > maxDim {
+			return fmt.Errorf("mpc: coefficient mask for %d channels", r.Act.C)
+		}
+		return nil
+	case KindPoly:
+		return r.Act.Validate()
+	case KindTrunc, KindReLU, KindDReLU:
+		if r.Ell != 0 && (r.Ell < 2 || r.Ell > 64) {
+			return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
+		}
+		if r.Kind == KindTrunc && (r.Shift == 0 || int(r.Shift) >= r.ell()) {
+			return fmt.Errorf("mpc: truncation shift %d outside 1..%d", r.Shift, r.ell()-1)
+		}
+		fallthrough
+	case KindTriple, KindSquare:
+		if r.N < 0 || r.N > MaxMaterialElems {
+			return fmt.Errorf("mpc: %v request for %d elements", r.Kind, r.N)
+		}
+		return nil
+	}
+	return fmt.Errorf("mpc: request of unknown kind %d", uint8(r.Kind))
+}
+
+// ell is the gate input width (Ell, default 64).
+func (r Request) ell() int {
+	if r.Ell == 0 {
+		return 64
+	}
+	return r.Ell
+}
+
+// sameAs reports whether two requests ask for the same material.
+func (r Request) sameAs(o Request) bool {
+	return r.Kind == o.Kind && r.Label == o.Label && r.N == o.N && r.Shift == o.Shift && r.Ell == o.Ell &&
+		r.Linear == o.Linear && r.Act.N == o.Act.N && r.Act.C == o.Act.C && r.Act.HW == o.Act.HW &&
+		slices.Equal(r.Act.ReLU, o.Act.ReLU)
+}
+
+const (
+	requestMagic = "ARQ1"
+	maxLabel     = 1 << 12
+)
+
+// MarshalBinary encodes the request: magic "ARQ1", kind byte, uvarint label
+// length and label, uvarints N, Shift, Ell, the 12 Linear fields, Act.N, Act.C,
+// Act.HW, then a flag byte (1 if Act.ReLU is set) followed by the mask as a
+// bitset of ⌈C·HW/8⌉ bytes (LSB first).
+func (r Request) MarshalBinary() ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	b := append([]byte(requestMagic), byte(r.Kind))
+	b = binary.AppendUvarint(b, uint64(len(r.Label)))
+	b = append(b, r.Label...)
+	l := r.Linear
+	for _, v := range []int{r.N, int(r.Shift), r.Ell, l.N, l.C, l.H, l.W, l.K, l.R, l.S, l.StrideH, l.StrideW, l.PadH, l.PadW, l.Groups, r.Act.N, r.Act.C, r.Act.HW} {
+		b = binary.AppendUvarint(b, uint64(v))
+	}
+	if r.Act.ReLU == nil {
+		return append(b, 0), nil
+	}
+	b = append(b, 1)
+	bits := make([]byte, (len(r.Act.ReLU)+7)/8)
+	for i, v := range r.Act.ReLU {
+		if v {
+			bits[i/8] |= 1 << (i % 8)
+		}
+	}
+	return append(b, bits...), nil
+}
+
+// UnmarshalRequest decodes MarshalBinary's format strictly and validates
+// the result.
+func UnmarshalRequest(b []byte) (Request, error) {
+	var r Request
+	d := decoder{b: b}
+	if string(d.take(len(requestMagic))) != requestMagic {
+		return r, errors.New("mpc: request: bad magic")
+	}
+	k := d.take(1)
+	if d.err != nil {
+		return r, fmt.Errorf("mpc: request: %w", d.err)
+	}
+	r.Kind = Kind(k[0])
+	ll := d.uvarint()
+	if d.err == nil && ll > maxLabel {
+		return r, fmt.Errorf("mpc: request: label of %d bytes", ll)
+	}
+	r.Label = string(d.take(int(ll)))
+	var v [18]int
+	for i := range v {
+		x := d.uvarint()
+		if x > maxDim {
+			return r, fmt.Errorf("mpc: request: field %d = %d too large", i, x)
+		}
+		v[i] = int(x)
+	}
+	r.N, r.Shift, r.Ell = v[0], uint(v[1]), v[2]
+	r.Linear = LinearSpec{N: v[3], C: v[4], H: v[5], W: v[6], K: v[7], R: v[8], S: v[9],
+		StrideH: v[10], StrideW: v[11], PadH: v[12], PadW: v[13], Groups: v[14]}
+	r.Act = ActSpec{N: v[15], C: v[16], HW: v[17]}
+	flag := d.take(1)
+	if d.err != nil {
+		return r, fmt.Errorf("mpc: request: %w", d.err)
+	}
+	switch flag[0] {
+	case 0:
+	case 1:
+		n := r.Act.C * r.Act.HW
+		if n <= 0 || n > MaxMaterialElems {
+			return r, fmt.Errorf("mpc: request: mask of %d entries", n)
+		}
+		bits := d.take((n + 7) / 8)
+		if d.err != nil {
+			return r, fmt.Errorf("mpc: request: %w", d.err)
+		}
+		if n%8 != 0 && bits[len(bits)-1]>>(n%8) != 0 {
+			return r, errors.New("mpc: request: mask padding bits set")
+		}
+		r.Act.ReLU = make([]bool, n)
+		for i := range r.Act.ReLU {
+			r.Act.ReLU[i] = bits[i/8]>>(i%8)&1 == 1
+		}
+	default:
+		return r, fmt.Errorf("mpc: request: mask flag %d", flag[0])
+	}
+	if d.remaining() != 0 {
+		return r, fmt.Errorf("mpc: request: %d trailing bytes", d.remaining())
+	}
+	if err := r.Validate(); err != nil {
+		return r, err
+	}
+	return r, nil
+}
