@@ -146,10 +146,10 @@ func (a ActSpec) split() (relu, poly []int, polyCh []int) {
 // (KindWeightMask, KindCoefMask) return the same mask for a label however
 // often they are requested.
 type Request struct {
-	Kind   Kind
-	Label  string
-	N      int
-	Shift  uint
+	Kind  Kind
+	Label string
+	N     int
+	Shift uint
 	// Ell is the bit width of the (signed) gate input of KindTrunc,
 	// KindReLU and KindDReLU: inputs must lie in [−2^(Ell−1), 2^(Ell−1)).
 	// 0 means 64. Smaller widths give smaller FSS keys.
