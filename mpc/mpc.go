@@ -60,6 +60,11 @@ type Session struct {
 	// Frac is the number of fractional bits of activations (and weights);
 	// 0 means ring.DefaultFrac.
 	Frac uint
+	// Ell is the bit width of the signed inputs of the FSS gates on
+	// activations (truncation before and ReLU in Act, pooling); 0 means 64.
+	// Inputs must lie in [−2^(Ell−1), 2^(Ell−1)); smaller widths give
+	// smaller keys (offline cost only).
+	Ell int
 }
 
 // NewSession returns a session for party p; it checks that the provider

@@ -1,0 +1,198 @@
+package mpc
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/autorep/autorep/ring"
+)
+
+// PoolSpec is the public geometry of a pooling layer over x [N, C, H, W]
+// with a K×K window, stride Stride and zero-based padding Pad (as
+// PyTorch's MaxPool2d/AvgPool2d with count_include_pad).
+type PoolSpec struct {
+	N, C, H, W     int
+	K, Stride, Pad int
+}
+
+// OutH is the output height.
+func (p PoolSpec) OutH() int { return (p.H+2*p.Pad-p.K)/p.Stride + 1 }
+
+// OutW is the output width.
+func (p PoolSpec) OutW() int { return (p.W+2*p.Pad-p.K)/p.Stride + 1 }
+
+// OutLen is the number of output elements.
+func (p PoolSpec) OutLen() int { return p.N * p.C * p.OutH() * p.OutW() }
+
+// Validate checks the geometry.
+func (p PoolSpec) Validate() error {
+	for _, d := range []int{p.N, p.C, p.H, p.W, p.K, p.Stride} {
+		if d <= 0 || d > maxDim {
+			return fmt.Errorf("mpc: pool spec %+v: dimensions must be in 1..%d", p, maxDim)
+		}
+	}
+	if p.Pad < 0 || 2*p.Pad > p.K {
+		return fmt.Errorf("mpc: pool spec %+v: padding must be in 0..K/2", p)
+	}
+	if p.H+2*p.Pad < p.K || p.W+2*p.Pad < p.K {
+		return fmt.Errorf("mpc: pool spec %+v: window larger than padded input", p)
+	}
+	if n := p.N * p.C * p.H * p.W; n > MaxMaterialElems {
+		return fmt.Errorf("mpc: pool spec %+v: %d elements", p, n)
+	}
+	return nil
+}
+
+// windows lists, for every output element, the flat input indices of its
+// window that lie inside the input.
+func (p PoolSpec) windows() [][]int {
+	oh, ow := p.OutH(), p.OutW()
+	out := make([][]int, 0, p.OutLen())
+	for nc := 0; nc < p.N*p.C; nc++ {
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				var w []int
+				for r := 0; r < p.K; r++ {
+					h := i*p.Stride - p.Pad + r
+					if h < 0 || h >= p.H {
+						continue
+					}
+					for c := 0; c < p.K; c++ {
+						x := j*p.Stride - p.Pad + c
+						if x >= 0 && x < p.W {
+							w = append(w, (nc*p.H+h)*p.W+x)
+						}
+					}
+				}
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
+// MaxPool returns shares of the window maxima of x (padding ignored, as
+// PyTorch's −∞ padding), with max(a, b) = b + ReLU(a − b) over a
+// tournament tree: ⌈log2(K²)⌉ rounds, each one ReLU gate (8 bytes each way
+// per comparison) for all windows at once; K² − 1 comparisons per output.
+// Differences must fit the session's Ell bits.
+func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if len(x) != p.N*p.C*p.H*p.W {
+		return nil, fmt.Errorf("mpc: maxpool %q: %d values for %+v", label, len(x), p)
+	}
+	cur := make([][]uint64, 0, p.OutLen())
+	for _, w := range p.windows() {
+		cur = append(cur, gather(x, w))
+	}
+	for {
+		var a, b []uint64
+		for _, c := range cur {
+			for i := 0; i+1 < len(c); i += 2 {
+				a = append(a, c[i])
+				b = append(b, c[i+1])
+			}
+		}
+		if len(a) == 0 {
+			break
+		}
+		d := make([]uint64, len(a))
+		ring.SubVec(d, a, b)
+		r, err := s.ReLU(label, d, s.Ell)
+		if err != nil {
+			return nil, err
+		}
+		ring.AddVec(r, r, b) // max(a, b)
+		k := 0
+		for j, c := range cur {
+			next := make([]uint64, 0, (len(c)+1)/2)
+			for i := 0; i+1 < len(c); i += 2 {
+				next = append(next, r[k])
+				k++
+			}
+			if len(c)%2 == 1 {
+				next = append(next, c[len(c)-1])
+			}
+			cur[j] = next
+		}
+	}
+	y := make([]uint64, len(cur))
+	for i, c := range cur {
+		y[i] = c[0]
+	}
+	return y, nil
+}
+
+// SumPool returns shares of the window sums of x (local, exact); AvgPool
+// divides them. Padding counts as zeros.
+func SumPool(p PoolSpec, x []uint64) ([]uint64, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if len(x) != p.N*p.C*p.H*p.W {
+		return nil, fmt.Errorf("mpc: sumpool: %d values for %+v", len(x), p)
+	}
+	ws := p.windows()
+	y := make([]uint64, len(ws))
+	for i, w := range ws {
+		for _, j := range w {
+			y[i] += x[j]
+		}
+	}
+	return y, nil
+}
+
+// AvgPool returns shares of the window averages of x (divisor K², as
+// count_include_pad): SumPool, then divide by the public K² in one
+// truncation round (8 bytes per output each way). A power-of-two divisor
+// is an exact floor shift; otherwise the sum is multiplied by
+// round(2^f/K²) and shifted by f, which adds a relative error of at most
+// K²/2^(f+1) besides the floor.
+func (s *Session) AvgPool(label string, p PoolSpec, x []uint64) ([]uint64, error) {
+	y, err := SumPool(p, x)
+	if err != nil {
+		return nil, err
+	}
+	return s.divide(label, y, p.K*p.K)
+}
+
+// GlobalSumPool returns shares of the per-(n, c) sums over the hw spatial
+// positions of x [N, C, hw] (local, exact). A caller can fold the divisor
+// into the next linear layer's weights instead of truncating.
+func GlobalSumPool(n, c, hw int, x []uint64) ([]uint64, error) {
+	if n <= 0 || c <= 0 || hw <= 0 || n*c*hw != len(x) {
+		return nil, fmt.Errorf("mpc: global pool: %d values for %dx%dx%d", len(x), n, c, hw)
+	}
+	y := make([]uint64, n*c)
+	for i := range y {
+		for _, v := range x[i*hw : (i+1)*hw] {
+			y[i] += v
+		}
+	}
+	return y, nil
+}
+
+// GlobalAvgPool returns shares of the per-(n, c) means of x [N, C, hw]:
+// GlobalSumPool and one truncation round as AvgPool.
+func (s *Session) GlobalAvgPool(label string, n, c, hw int, x []uint64) ([]uint64, error) {
+	y, err := GlobalSumPool(n, c, hw, x)
+	if err != nil {
+		return nil, err
+	}
+	return s.divide(label, y, hw)
+}
+
+// divide returns shares of ≈ y/d for a public d ≥ 1 (one truncation).
+func (s *Session) divide(label string, y []uint64, d int) ([]uint64, error) {
+	if d == 1 {
+		return y, nil
+	}
+	if d&(d-1) == 0 {
+		return s.Trunc(label, y, uint(bits.TrailingZeros(uint(d))), s.Ell)
+	}
+	f := s.frac()
+	m := (uint64(1)<<f + uint64(d)/2) / uint64(d)
+	return s.Trunc(label, Scale(y, m), f, s.Ell)
+}
