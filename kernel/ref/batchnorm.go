@@ -89,3 +89,45 @@ func BatchNormBackward(n, c, hw int, x, dy, gamma, mean, variance, dx, dgamma, d
 		}
 	}
 }
+
+// BatchNorm is batch normalisation of fixed shape [N,C,HW] and layout; the
+// methods are those of the BatchNorm* functions, which use NCHW.
+type BatchNorm struct {
+	n, c, hw int
+	eps      float32
+	l        Layout
+}
+
+// NewBatchNorm returns batch normalisation of x [N,C,HW] in layout l. It
+// panics if a size is not positive.
+func NewBatchNorm(n, c, hw int, eps float32, l Layout) *BatchNorm {
+	if n <= 0 || c <= 0 || hw <= 0 {
+		panic("ref.NewBatchNorm: sizes must be positive")
+	}
+	return &BatchNorm{n: n, c: c, hw: hw, eps: eps, l: l}
+}
+
+// TrainForward is BatchNormTrainForward in b's layout.
+func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
+	checkLen("BatchNorm.TrainForward", "y", y, b.n*b.c*b.hw)
+	yp, store := plainOut(b.l, b.n, b.c, b.hw, y)
+	BatchNormTrainForward(b.n, b.c, b.hw, toPlain(b.l, b.n, b.c, b.hw, x), gamma, beta, yp, mean, variance, b.eps)
+	store()
+}
+
+// InferForward is BatchNormInferForward in b's layout.
+func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
+	checkLen("BatchNorm.InferForward", "y", y, b.n*b.c*b.hw)
+	yp, store := plainOut(b.l, b.n, b.c, b.hw, y)
+	BatchNormInferForward(b.n, b.c, b.hw, toPlain(b.l, b.n, b.c, b.hw, x), gamma, beta, mean, variance, yp, b.eps)
+	store()
+}
+
+// Backward is BatchNormBackward in b's layout.
+func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
+	checkLen("BatchNorm.Backward", "dx", dx, b.n*b.c*b.hw)
+	dxp, store := plainOut(b.l, b.n, b.c, b.hw, dx)
+	BatchNormBackward(b.n, b.c, b.hw, toPlain(b.l, b.n, b.c, b.hw, x), toPlain(b.l, b.n, b.c, b.hw, dy),
+		gamma, mean, variance, dxp, dgamma, dbeta, b.eps)
+	store()
+}

@@ -2,23 +2,85 @@ package ref
 
 import "fmt"
 
+// ConvOpts are the options of NewConvOpts.
+type ConvOpts struct {
+	// Layout of the activations x, y, dx and dy (weights are always plain
+	// [K,C/G,R,S]).
+	Layout Layout
+	// ReLU fuses y = max(y, 0) into Forward; such a Conv is for inference
+	// only and its Backward methods panic.
+	ReLU bool
+}
+
 // Conv is a 2-D convolution of fixed shape. In package ref it holds only the
 // parameters; package kernel caches its oneDNN primitives in it.
 type Conv struct {
 	p ConvParams
+	o ConvOpts
 }
 
-// NewConv returns a convolution for p. It panics if p is invalid (see
-// ConvParams.Validate): shapes come from the program, not from data.
-func NewConv(p ConvParams) *Conv {
+// NewConv returns a convolution for p on NCHW tensors. It panics if p is
+// invalid (see ConvParams.Validate): shapes come from the program, not from
+// data.
+func NewConv(p ConvParams) *Conv { return NewConvOpts(p, ConvOpts{}) }
+
+// NewConvOpts returns a convolution for p with options o.
+func NewConvOpts(p ConvParams, o ConvOpts) *Conv {
 	if err := p.Validate(); err != nil {
 		panic("ref.NewConv: " + err.Error())
 	}
-	return &Conv{p: p.Norm()}
+	return &Conv{p: p.Norm(), o: o}
 }
 
 // Params returns the (normalised) parameters of c.
 func (c *Conv) Params() ConvParams { return c.p }
+
+// Opts returns the options of c.
+func (c *Conv) Opts() ConvOpts { return c.o }
+
+func (c *Conv) noReLU(op string) {
+	if c.o.ReLU {
+		panic("ref: " + op + " on a Conv with a fused ReLU (inference only)")
+	}
+}
+
+// Forward computes y = conv(x, w) + bias (then ReLU if fused). x is
+// [N,C,H,W] and y [N,K,OutH,OutW] in c's layout, w [K,C/G,R,S], bias [K]
+// or nil; y is overwritten.
+func (c *Conv) Forward(x, w, bias, y []float32) {
+	c.check("Conv.Forward", x, w, y)
+	p, l := c.p, c.o.Layout
+	yp, store := plainOut(l, p.N, p.K, p.OutH()*p.OutW(), y)
+	c.forward(toPlain(l, p.N, p.C, p.H*p.W, x), w, bias, yp)
+	if c.o.ReLU {
+		for i, v := range yp {
+			if v < 0 {
+				yp[i] = 0
+			}
+		}
+	}
+	store()
+}
+
+// BackwardData computes dx = ∂L/∂x from dy = ∂L/∂y and the weights w.
+// dx is overwritten.
+func (c *Conv) BackwardData(dy, w, dx []float32) {
+	c.noReLU("Conv.BackwardData")
+	c.check("Conv.BackwardData", dx, w, dy)
+	p, l := c.p, c.o.Layout
+	dxp, store := plainOut(l, p.N, p.C, p.H*p.W, dx)
+	c.backwardData(toPlain(l, p.N, p.K, p.OutH()*p.OutW(), dy), w, dxp)
+	store()
+}
+
+// BackwardWeights computes dw = ∂L/∂w and, if dbias is not nil,
+// dbias = ∂L/∂bias from the input x and dy. Outputs are overwritten.
+func (c *Conv) BackwardWeights(x, dy, dw, dbias []float32) {
+	c.noReLU("Conv.BackwardWeights")
+	c.check("Conv.BackwardWeights", x, dw, dy)
+	p, l := c.p, c.o.Layout
+	c.backwardWeights(toPlain(l, p.N, p.C, p.H*p.W, x), toPlain(l, p.N, p.K, p.OutH()*p.OutW(), dy), dw, dbias)
+}
 
 func (c *Conv) check(op string, x, w, y []float32) {
 	p := c.p
@@ -27,10 +89,7 @@ func (c *Conv) check(op string, x, w, y []float32) {
 	checkLen(op, "y", y, p.YLen())
 }
 
-// Forward computes y = conv(x, w) + bias. x is [N,C,H,W], w [K,C/G,R,S],
-// bias [K] or nil, y [N,K,OutH,OutW] (overwritten).
-func (c *Conv) Forward(x, w, bias, y []float32) {
-	c.check("Conv.Forward", x, w, y)
+func (c *Conv) forward(x, w, bias, y []float32) {
 	if bias != nil {
 		checkLen("Conv.Forward", "bias", bias, c.p.K)
 	}
@@ -70,10 +129,7 @@ func (c *Conv) Forward(x, w, bias, y []float32) {
 	}
 }
 
-// BackwardData computes dx = ∂L/∂x from dy = ∂L/∂y and the weights w.
-// dx is overwritten.
-func (c *Conv) BackwardData(dy, w, dx []float32) {
-	c.check("Conv.BackwardData", dx, w, dy)
+func (c *Conv) backwardData(dy, w, dx []float32) {
 	p := c.p
 	oh, ow := p.OutH(), p.OutW()
 	cg, kg := p.C/p.Groups, p.K/p.Groups
@@ -110,10 +166,7 @@ func (c *Conv) BackwardData(dy, w, dx []float32) {
 	}
 }
 
-// BackwardWeights computes dw = ∂L/∂w and, if dbias is not nil,
-// dbias = ∂L/∂bias from the input x and dy. Outputs are overwritten.
-func (c *Conv) BackwardWeights(x, dy, dw, dbias []float32) {
-	c.check("Conv.BackwardWeights", x, dw, dy)
+func (c *Conv) backwardWeights(x, dy, dw, dbias []float32) {
 	p := c.p
 	if dbias != nil {
 		checkLen("Conv.BackwardWeights", "dbias", dbias, p.K)
@@ -162,6 +215,6 @@ func (c *Conv) BackwardWeights(x, dy, dw, dbias []float32) {
 // String describes the convolution.
 func (c *Conv) String() string {
 	p := c.p
-	return fmt.Sprintf("conv N%d C%d %dx%d -> K%d %dx%d (k%dx%d s%d,%d p%d,%d g%d)",
-		p.N, p.C, p.H, p.W, p.K, p.OutH(), p.OutW(), p.R, p.S, p.StrideH, p.StrideW, p.PadH, p.PadW, p.Groups)
+	return fmt.Sprintf("conv N%d C%d %dx%d -> K%d %dx%d (k%dx%d s%d,%d p%d,%d g%d, %v)",
+		p.N, p.C, p.H, p.W, p.K, p.OutH(), p.OutW(), p.R, p.S, p.StrideH, p.StrideW, p.PadH, p.PadW, p.Groups, c.o.Layout)
 }

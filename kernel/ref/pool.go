@@ -8,14 +8,19 @@ import (
 // MaxPool is max pooling of fixed shape. Padding counts as −∞.
 type MaxPool struct {
 	p PoolParams
+	l Layout
 }
 
-// NewMaxPool returns max pooling for p; it panics if p is invalid.
-func NewMaxPool(p PoolParams) *MaxPool {
+// NewMaxPool returns max pooling for p on NCHW tensors; it panics if p is
+// invalid.
+func NewMaxPool(p PoolParams) *MaxPool { return NewMaxPoolLayout(p, NCHW) }
+
+// NewMaxPoolLayout returns max pooling for p with x, y, dx, dy in layout l.
+func NewMaxPoolLayout(p PoolParams, l Layout) *MaxPool {
 	if err := p.Validate(); err != nil {
 		panic("ref.NewMaxPool: " + err.Error())
 	}
-	return &MaxPool{p: p.Norm()}
+	return &MaxPool{p: p.Norm(), l: l}
 }
 
 // Params returns the (normalised) parameters.
@@ -34,6 +39,13 @@ func (m *MaxPool) Forward(x, y []float32, ws []byte) {
 	if ws != nil && len(ws) != m.WorkspaceSize() {
 		panic("MaxPool.Forward: workspace has the wrong size")
 	}
+	yp, store := plainOut(m.l, p.N, p.C, p.OutH()*p.OutW(), y)
+	m.forward(toPlain(m.l, p.N, p.C, p.H*p.W, x), yp, ws)
+	store()
+}
+
+func (m *MaxPool) forward(x, y []float32, ws []byte) {
+	p := m.p
 	oh, ow := p.OutH(), p.OutW()
 	for nc := 0; nc < p.N*p.C; nc++ {
 		xc := x[nc*p.H*p.W:]
@@ -74,6 +86,13 @@ func (m *MaxPool) Backward(dy []float32, ws []byte, dx []float32) {
 	if len(ws) != m.WorkspaceSize() {
 		panic("MaxPool.Backward: workspace has the wrong size")
 	}
+	dxp, store := plainOut(m.l, p.N, p.C, p.H*p.W, dx)
+	m.backward(toPlain(m.l, p.N, p.C, p.OutH()*p.OutW(), dy), ws, dxp)
+	store()
+}
+
+func (m *MaxPool) backward(dy []float32, ws []byte, dx []float32) {
+	p := m.p
 	clear(dx)
 	hw, ohw := p.H*p.W, p.OutH()*p.OutW()
 	for o, d := range dy {
@@ -89,14 +108,20 @@ func (m *MaxPool) Backward(dy []float32, ws []byte, dx []float32) {
 // (count_include_pad=True), divides by KH·KW, counting padding as zeros.
 type AvgPool struct {
 	p PoolParams
+	l Layout
 }
 
-// NewAvgPool returns average pooling for p; it panics if p is invalid.
-func NewAvgPool(p PoolParams) *AvgPool {
+// NewAvgPool returns average pooling for p on NCHW tensors; it panics if p
+// is invalid.
+func NewAvgPool(p PoolParams) *AvgPool { return NewAvgPoolLayout(p, NCHW) }
+
+// NewAvgPoolLayout returns average pooling for p with x, y, dx, dy in
+// layout l.
+func NewAvgPoolLayout(p PoolParams, l Layout) *AvgPool {
 	if err := p.Validate(); err != nil {
 		panic("ref.NewAvgPool: " + err.Error())
 	}
-	return &AvgPool{p: p.Norm()}
+	return &AvgPool{p: p.Norm(), l: l}
 }
 
 // Params returns the (normalised) parameters.
@@ -107,6 +132,13 @@ func (a *AvgPool) Forward(x, y []float32) {
 	p := a.p
 	checkLen("AvgPool.Forward", "x", x, p.XLen())
 	checkLen("AvgPool.Forward", "y", y, p.YLen())
+	yp, store := plainOut(a.l, p.N, p.C, p.OutH()*p.OutW(), y)
+	a.forward(toPlain(a.l, p.N, p.C, p.H*p.W, x), yp)
+	store()
+}
+
+func (a *AvgPool) forward(x, y []float32) {
+	p := a.p
 	oh, ow := p.OutH(), p.OutW()
 	div := float64(p.KH * p.KW)
 	for nc := 0; nc < p.N*p.C; nc++ {
@@ -137,6 +169,13 @@ func (a *AvgPool) Backward(dy, dx []float32) {
 	p := a.p
 	checkLen("AvgPool.Backward", "dx", dx, p.XLen())
 	checkLen("AvgPool.Backward", "dy", dy, p.YLen())
+	dxp, store := plainOut(a.l, p.N, p.C, p.H*p.W, dx)
+	a.backward(toPlain(a.l, p.N, p.C, p.OutH()*p.OutW(), dy), dxp)
+	store()
+}
+
+func (a *AvgPool) backward(dy, dx []float32) {
+	p := a.p
 	clear(dx)
 	oh, ow := p.OutH(), p.OutW()
 	div := float32(p.KH * p.KW)
@@ -186,4 +225,34 @@ func GlobalAvgPoolBackward(n, c, hw int, dy, dx []float32) {
 			dx[i*hw+j] = d
 		}
 	}
+}
+
+// GlobalAvgPool averages x [N,C,HW] in a given layout over HW into y [N,C]
+// (y is the same in both layouts).
+type GlobalAvgPool struct {
+	n, c, hw int
+	l        Layout
+}
+
+// NewGlobalAvgPool returns global average pooling of x [N,C,HW] in layout
+// l; it panics if a size is not positive.
+func NewGlobalAvgPool(n, c, hw int, l Layout) *GlobalAvgPool {
+	if n <= 0 || c <= 0 || hw <= 0 {
+		panic("ref.NewGlobalAvgPool: sizes must be positive")
+	}
+	return &GlobalAvgPool{n: n, c: c, hw: hw, l: l}
+}
+
+// Forward computes y [N,C] from x.
+func (g *GlobalAvgPool) Forward(x, y []float32) {
+	checkLen("GlobalAvgPool.Forward", "x", x, g.n*g.c*g.hw)
+	GlobalAvgPoolForward(g.n, g.c, g.hw, toPlain(g.l, g.n, g.c, g.hw, x), y)
+}
+
+// Backward computes dx (overwritten) from dy [N,C].
+func (g *GlobalAvgPool) Backward(dy, dx []float32) {
+	checkLen("GlobalAvgPool.Backward", "dx", dx, g.n*g.c*g.hw)
+	dxp, store := plainOut(g.l, g.n, g.c, g.hw, dx)
+	GlobalAvgPoolBackward(g.n, g.c, g.hw, dy, dxp)
+	store()
 }

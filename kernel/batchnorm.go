@@ -1,0 +1,126 @@
+package kernel
+
+/*
+#include "ak.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// BatchNorm is batch normalisation of fixed shape [N,C,HW], epsilon and
+// layout, holding its oneDNN primitives (training forward, inference
+// forward, backward).
+type BatchNorm struct {
+	n, c, hw int
+	eps      float32
+	l        Layout
+	b        *C.ak_bn
+}
+
+// NewBatchNorm returns batch normalisation of x [N,C,HW] in layout l. It
+// panics if a size is not positive.
+func NewBatchNorm(n, c, hw int, eps float32, l Layout) *BatchNorm {
+	if n <= 0 || c <= 0 || hw <= 0 {
+		panic(fmt.Sprintf("kernel.NewBatchNorm: sizes n=%d c=%d hw=%d must be positive", n, c, hw))
+	}
+	b := &BatchNorm{n: n, c: c, hw: hw, eps: eps, l: l}
+	mu.Lock()
+	defer mu.Unlock()
+	if s := C.ak_bn_create(&b.b, C.int64_t(n), C.int64_t(c), C.int64_t(hw), C.float(eps), layoutC(l)); s != 0 {
+		C.ak_bn_destroy(b.b)
+		check("NewBatchNorm", s)
+	}
+	runtime.AddCleanup(b, func(p *C.ak_bn) {
+		mu.Lock()
+		defer mu.Unlock()
+		C.ak_bn_destroy(p)
+	}, b.b)
+	return b
+}
+
+func (b *BatchNorm) checkArgs(op string, data [][]float32, per [][]float32) {
+	for i, s := range data {
+		checkLen(op, fmt.Sprintf("tensor argument %d", i+1), s, b.n*b.c*b.hw)
+	}
+	for i, s := range per {
+		checkLen(op, fmt.Sprintf("per-channel argument %d", i+1), s, b.c)
+	}
+}
+
+// TrainForward normalises x with its batch statistics,
+// y = gamma·(x − mean)/sqrt(variance + eps) + beta, and writes the batch
+// mean and biased variance.
+func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
+	b.checkArgs("BatchNorm.TrainForward", [][]float32{x, y}, [][]float32{gamma, beta, mean, variance})
+	mu.Lock()
+	defer mu.Unlock()
+	check("BatchNorm.TrainForward", C.ak_bn_train(b.b, ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(mean), ptr(variance)))
+	runtime.KeepAlive(b)
+}
+
+// InferForward normalises x with given (running) statistics.
+func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
+	b.checkArgs("BatchNorm.InferForward", [][]float32{x, y}, [][]float32{gamma, beta, mean, variance})
+	mu.Lock()
+	defer mu.Unlock()
+	check("BatchNorm.InferForward", C.ak_bn_infer(b.b, ptr(x), ptr(gamma), ptr(beta), ptr(mean), ptr(variance), ptr(y)))
+	runtime.KeepAlive(b)
+}
+
+// Backward is the training-mode backward pass: from x, dy, gamma and the
+// batch mean and variance it writes dx, dgamma and dbeta.
+func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
+	b.checkArgs("BatchNorm.Backward", [][]float32{x, dy, dx}, [][]float32{gamma, mean, variance, dgamma, dbeta})
+	mu.Lock()
+	defer mu.Unlock()
+	check("BatchNorm.Backward", C.ak_bn_backward(b.b, ptr(x), ptr(dy), ptr(gamma), ptr(mean), ptr(variance),
+		ptr(dx), ptr(dgamma), ptr(dbeta)))
+	runtime.KeepAlive(b)
+}
+
+type bnKey struct {
+	n, c, hw int
+	eps      float32
+}
+
+var (
+	bnCacheMu sync.Mutex
+	bnCache   = map[bnKey]*BatchNorm{}
+)
+
+// cachedBN returns the NCHW BatchNorm for a shape, creating it once.
+func cachedBN(n, c, hw int, eps float32) *BatchNorm {
+	k := bnKey{n, c, hw, eps}
+	bnCacheMu.Lock()
+	defer bnCacheMu.Unlock()
+	b := bnCache[k]
+	if b == nil {
+		b = NewBatchNorm(n, c, hw, eps, NCHW)
+		bnCache[k] = b
+	}
+	return b
+}
+
+// BatchNormTrainForward normalises x [N,C,HW] (NCHW) with its batch
+// statistics: y = gamma·(x − mean)/sqrt(variance + eps) + beta per channel,
+// writing the batch mean and the biased batch variance to mean and
+// variance. Primitives are cached per shape.
+func BatchNormTrainForward(n, c, hw int, x, gamma, beta, y, mean, variance []float32, eps float32) {
+	cachedBN(n, c, hw, eps).TrainForward(x, gamma, beta, y, mean, variance)
+}
+
+// BatchNormInferForward normalises x [N,C,HW] (NCHW) with given (running)
+// statistics.
+func BatchNormInferForward(n, c, hw int, x, gamma, beta, mean, variance, y []float32, eps float32) {
+	cachedBN(n, c, hw, eps).InferForward(x, gamma, beta, mean, variance, y)
+}
+
+// BatchNormBackward is the training-mode backward pass of
+// BatchNormTrainForward; it overwrites dx, dgamma and dbeta.
+func BatchNormBackward(n, c, hw int, x, dy, gamma, mean, variance, dx, dgamma, dbeta []float32, eps float32) {
+	cachedBN(n, c, hw, eps).Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta)
+}
