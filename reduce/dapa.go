@@ -136,9 +136,10 @@ func solve(a [][]float64) ([]float64, error) {
 // RunningStats tracks per-channel running mean and variance of a ReLU's
 // input, like batch norm's running statistics (momentum 0.1 by default,
 // unbiased batch variance). The first update copies the batch statistics
-// so the fit does not start from the arbitrary prior (0, 1).
+// so the fit does not start from the arbitrary prior (0, 1). The slices are
+// float32 so they can be exposed as live state-dict buffers.
 type RunningStats struct {
-	Mean, Var []float64
+	Mean, Var []float32
 	Momentum  float64
 	// Count is the number of batches seen.
 	Count int
@@ -146,7 +147,7 @@ type RunningStats struct {
 
 // NewRunningStats returns statistics for c channels (mean 0, variance 1).
 func NewRunningStats(c int) *RunningStats {
-	s := &RunningStats{Mean: make([]float64, c), Var: make([]float64, c), Momentum: 0.1}
+	s := &RunningStats{Mean: make([]float32, c), Var: make([]float32, c), Momentum: 0.1}
 	for i := range s.Var {
 		s.Var[i] = 1
 	}
@@ -160,15 +161,13 @@ func (s *RunningStats) Update(x []float32, n, c, spatial int) {
 	for ch := 0; ch < c; ch++ {
 		var sum, sq float64
 		for b := 0; b < n; b++ {
-			row := x[(b*c+ch)*spatial : (b*c+ch+1)*spatial]
-			for _, v := range row {
+			for _, v := range x[(b*c+ch)*spatial : (b*c+ch+1)*spatial] {
 				sum += float64(v)
 			}
 		}
 		mean := sum / cnt
 		for b := 0; b < n; b++ {
-			row := x[(b*c+ch)*spatial : (b*c+ch+1)*spatial]
-			for _, v := range row {
+			for _, v := range x[(b*c+ch)*spatial : (b*c+ch+1)*spatial] {
 				d := float64(v) - mean
 				sq += d * d
 			}
@@ -178,11 +177,11 @@ func (s *RunningStats) Update(x []float32, n, c, spatial int) {
 			v /= cnt - 1
 		}
 		if s.Count == 0 {
-			s.Mean[ch], s.Var[ch] = mean, v
+			s.Mean[ch], s.Var[ch] = float32(mean), float32(v)
 			continue
 		}
-		s.Mean[ch] = (1-s.Momentum)*s.Mean[ch] + s.Momentum*mean
-		s.Var[ch] = (1-s.Momentum)*s.Var[ch] + s.Momentum*v
+		s.Mean[ch] = float32((1-s.Momentum)*float64(s.Mean[ch]) + s.Momentum*mean)
+		s.Var[ch] = float32((1-s.Momentum)*float64(s.Var[ch]) + s.Momentum*v)
 	}
 	s.Count++
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
 )
 
@@ -54,8 +55,9 @@ type Masked struct {
 	Training bool
 	// Stats are the running per-channel statistics of the input.
 	Stats *RunningStats
-	// Steps counts training forward passes (with gradient recording).
-	Steps int
+	// counters holds the training-step count and the number of batches in
+	// Stats, as floats so they live in the state dict ("dapa_steps").
+	counters []float32
 	// DaPaEvery and DaPaSteps control the DaPa refits (0 disables them).
 	DaPaEvery, DaPaSteps int
 	// SigmaMin floors the standard deviation passed to DaPa.
@@ -78,7 +80,7 @@ func NewMasked(name string, shape []int, degree int, rng *rand.Rand) (*Masked, e
 		Name: name, Shape: append([]int(nil), shape...),
 		Mask: make([]float32, n), Degree: degree, Threshold: DefaultThreshold,
 		Stats: NewRunningStats(c), DaPaEvery: DefaultDaPaEvery, DaPaSteps: DefaultDaPaSteps,
-		SigmaMin: DefaultSigmaMin,
+		SigmaMin: DefaultSigmaMin, counters: make([]float32, 2),
 	}
 	for i := range m.Mask {
 		m.Mask[i] = 1
@@ -123,7 +125,7 @@ func NewFixed(name string, shape []int, mask []float32, coef [][]float32) (*Mask
 	return &Masked{
 		Name: name, Shape: append([]int(nil), shape...), Mask: append([]float32(nil), mask...),
 		Coef: autograd.Param(ct), Degree: deg, Threshold: DefaultThreshold, Frozen: true,
-		Stats: NewRunningStats(c), SigmaMin: DefaultSigmaMin,
+		Stats: NewRunningStats(c), SigmaMin: DefaultSigmaMin, counters: make([]float32, 2),
 	}, nil
 }
 
@@ -163,14 +165,14 @@ func (m *Masked) UpdateMask() {
 func (m *Masked) Refit() error {
 	d := m.Degree + 1
 	for c := range m.Stats.Mean {
-		sigma := math.Sqrt(math.Max(m.Stats.Var[c], 0))
+		sigma := math.Sqrt(math.Max(float64(m.Stats.Var[c]), 0))
 		if sigma < m.SigmaMin || math.IsNaN(sigma) {
 			sigma = m.SigmaMin
 		}
 		if sigma <= 0 {
 			sigma = 1e-3
 		}
-		co, err := DaPa(m.Stats.Mean[c], sigma, m.Degree)
+		co, err := DaPa(float64(m.Stats.Mean[c]), sigma, m.Degree)
 		if err != nil {
 			return fmt.Errorf("reduce: site %q channel %d: %w", m.Name, c, err)
 		}
@@ -179,6 +181,50 @@ func (m *Masked) Refit() error {
 		}
 	}
 	return nil
+}
+
+// Steps is the number of training forward passes seen (with gradient
+// recording on, in training mode).
+func (m *Masked) Steps() int { return int(m.counters[0]) }
+
+// Parameters implements nn.ParamHolder: "score" (a, when the mask is
+// searched) and "poly" (the coefficients [C, deg+1]), so the state dict of
+// a model under search holds "<site>.poly" like a final model file.
+func (m *Masked) Parameters() []nn.Named {
+	var out []nn.Named
+	if m.Score != nil {
+		out = append(out, nn.Named{Name: "score", Var: m.Score})
+	}
+	return append(out, nn.Named{Name: "poly", Var: m.Coef})
+}
+
+// Buffers implements nn.BufferHolder: "mask" (live, shape Shape),
+// "dapa_mean" and "dapa_var" (running input statistics, [C]) and
+// "dapa_steps" (training steps, batches in the statistics), so a
+// checkpoint of the state dict resumes the search exactly.
+func (m *Masked) Buffers() []nn.NamedTensor {
+	c := len(m.Stats.Mean)
+	return []nn.NamedTensor{
+		{Name: "mask", Tensor: tensor.FromData(m.Mask, m.Shape...)},
+		{Name: "dapa_mean", Tensor: tensor.FromData(m.Stats.Mean, c)},
+		{Name: "dapa_var", Tensor: tensor.FromData(m.Stats.Var, c)},
+		{Name: "dapa_steps", Tensor: tensor.FromData(m.counters, 2)},
+	}
+}
+
+// ReLUCount implements nn.ReLUCounter (same as Count).
+func (m *Masked) ReLUCount() int { return m.Count() }
+
+// PolyMask returns the frozen activation with m's current mask and
+// coefficients (copies), as saved in model files and used by eval and pi.
+func (m *Masked) PolyMask() *nn.PolyMask {
+	d := m.Degree + 1
+	c := len(m.Coef.Value.Data) / d
+	p := &nn.PolyMask{Mask: append([]float32(nil), m.Mask...), Coef: make([][]float32, c)}
+	for i := range p.Coef {
+		p.Coef[i] = append([]float32(nil), m.Coef.Value.Data[i*d:(i+1)*d]...)
+	}
+	return p
 }
 
 // SetTraining switches between training (statistics, refits) and eval.
@@ -191,17 +237,20 @@ func (m *Masked) SetTraining(b bool) { m.Training = b }
 func (m *Masked) Apply(x *autograd.Var) *autograd.Var {
 	numel := len(m.Mask)
 	if len(x.Value.Shape) < 2 || x.Value.Len()%numel != 0 || tensor.Numel(x.Value.Shape[1:]) != numel {
-		panic(fmt.Sprintf("reduce: site %q: input %v does not match site shape %v", m.Name, x.Value.Shape, m.Shape))
+		panic(&nn.ShapeError{Op: "reduce site " + m.Name, Msg: fmt.Sprintf("input %v does not match site shape %v", x.Value.Shape, m.Shape)})
 	}
 	m.UpdateMask()
 	n := x.Value.Shape[0]
 	c := m.Shape[0]
 	s := numel / c
 	if m.Training && autograd.GradEnabled() {
-		m.Steps++
-		if m.DaPaEvery > 0 && m.Steps <= m.DaPaSteps {
+		m.counters[0]++
+		steps := m.Steps()
+		if m.DaPaEvery > 0 && steps <= m.DaPaSteps {
+			m.Stats.Count = int(m.counters[1])
 			m.Stats.Update(x.Value.Data, n, c, s)
-			if m.Steps%m.DaPaEvery == 0 {
+			m.counters[1] = float32(m.Stats.Count)
+			if steps%m.DaPaEvery == 0 {
 				if err := m.Refit(); err != nil {
 					panic(err) // unreachable: Refit floors sigma
 				}

@@ -190,22 +190,22 @@ func TestDaPaRefitSchedule(t *testing.T) {
 		t.Fatal("coefficients refitted before DaPaEvery steps")
 	}
 	m.Apply(xv)
-	want, _ := DaPa(m.Stats.Mean[0], math.Sqrt(m.Stats.Var[0]), 2)
+	want, _ := DaPa(float64(m.Stats.Mean[0]), math.Sqrt(float64(m.Stats.Var[0])), 2)
 	for k := range want {
 		if math.Abs(float64(m.Coef.Value.Data[k])-want[k]) > 1e-5 {
-			t.Fatalf("after %d steps coef = %v, want DaPa %v", m.Steps, m.Coef.Value.Data, want)
+			t.Fatalf("after %d steps coef = %v, want DaPa %v", m.Steps(), m.Coef.Value.Data, want)
 		}
 	}
-	if math.Abs(m.Stats.Mean[0]-1) > 0.3 || math.Abs(math.Sqrt(m.Stats.Var[0])-2) > 0.4 {
+	if math.Abs(float64(m.Stats.Mean[0])-1) > 0.3 || math.Abs(math.Sqrt(float64(m.Stats.Var[0]))-2) > 0.4 {
 		t.Fatalf("running stats mean %g var %g, want about 1, 4", m.Stats.Mean[0], m.Stats.Var[0])
 	}
 	// Eval mode or no-grad: no steps counted.
 	m.SetTraining(false)
-	steps := m.Steps
+	steps := m.Steps()
 	m.Apply(xv)
 	m.SetTraining(true)
 	autograd.NoGrad(func() { m.Apply(xv) })
-	if m.Steps != steps {
+	if m.Steps() != steps {
 		t.Fatal("eval/no-grad forward counted as a training step")
 	}
 }

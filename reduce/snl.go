@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
 )
 
@@ -51,11 +52,17 @@ func (a *SNLAct) Count() int {
 // Numel is the number of elements of the site.
 func (a *SNLAct) Numel() int { return a.Alpha.Value.Len() }
 
+// Parameters implements nn.ParamHolder ("alpha").
+func (a *SNLAct) Parameters() []nn.Named { return []nn.Named{{Name: "alpha", Var: a.Alpha}} }
+
+// ReLUCount implements nn.ReLUCounter (same as Count).
+func (a *SNLAct) ReLUCount() int { return a.Count() }
+
 // Apply computes α ⊙ relu(x) + (1 − α) ⊙ x for x of shape [N, Shape...].
 func (a *SNLAct) Apply(x *autograd.Var) *autograd.Var {
 	numel := a.Alpha.Value.Len()
 	if len(x.Value.Shape) < 2 || tensor.Numel(x.Value.Shape[1:]) != numel {
-		panic(fmt.Sprintf("reduce: site %q: input %v does not match site shape %v", a.Name, x.Value.Shape, a.Shape))
+		panic(&nn.ShapeError{Op: "reduce site " + a.Name, Msg: fmt.Sprintf("input %v does not match site shape %v", x.Value.Shape, a.Shape)})
 	}
 	al := a.Alpha.Value.Data
 	y := tensor.New(x.Value.Shape...)

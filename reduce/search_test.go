@@ -1,0 +1,165 @@
+package reduce
+
+import (
+	"math/rand"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/tensor"
+)
+
+// toySet is a 3-class 1×6×6 problem: the class is the brightest third of
+// the image (rows 0-1, 2-3 or 4-5), with noise.
+func toySet(n int, seed int64) *data.Set {
+	rng := rand.New(rand.NewSource(seed))
+	s := &data.Set{Name: "toy", N: n, C: 1, H: 6, W: 6, Classes: 3,
+		Pixels: make([]uint8, n*36), Labels: make([]int32, n),
+		Mean: []float32{0.3}, Std: []float32{0.3}, ClassNames: []string{"a", "b", "c"}}
+	for i := 0; i < n; i++ {
+		c := rng.Intn(3)
+		s.Labels[i] = int32(c)
+		for p := 0; p < 36; p++ {
+			v := rng.Intn(90)
+			if p/12 == c {
+				v += 140
+			}
+			s.Pixels[i*36+p] = uint8(v)
+		}
+	}
+	return s
+}
+
+// toyNet is conv(1→4, 3×3, pad 1) → site → flatten → linear(144→3).
+func toyNet(seed int64) (*nn.Graph, []*nn.Site) {
+	rng := rand.New(rand.NewSource(seed))
+	g := &nn.Graph{}
+	g.Add("conv1", nn.NewConv2d(rng, 1, 4, 3, 1, 1, 1, true))
+	site := &nn.Site{Name: "relu1"}
+	g.Add("relu1", site)
+	g.Add("flatten", nn.Flatten{})
+	g.Add("fc", nn.NewLinear(rng, 144, 3, true))
+	// Dry forward fills the site's shape.
+	if _, err := g.Run(autograd.Const(tensor.New(1, 1, 6, 6))); err != nil {
+		panic(err)
+	}
+	return g, []*nn.Site{site}
+}
+
+// logWriter sends run logs to t.Log (shown with -v).
+type logWriter struct{ t *testing.T }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func quickConfig(t *testing.T, method string, budget int) Config {
+	return Config{Method: method, Budget: budget, Epochs: 3, FinetuneEpochs: 1, Batch: 32,
+		LR: 0.05, FinetuneLR: 0.01, Lambda: 20, Seed: 1, Log: logWriter{t}}
+}
+
+func TestRunAutoRePReachesBudgetAndResumes(t *testing.T) {
+	train, test := toySet(640, 1), toySet(192, 2)
+	student, sites := toyNet(7)
+	teacher, _ := toyNet(7)
+	budget := 30 // of 144
+	cfg := quickConfig(t, MethodAutoReP, budget)
+	cfg.Checkpoint = filepath.Join(t.TempDir(), "ckpt.safetensors")
+	res, err := Run(Net{Student: student, Sites: sites, Teacher: teacher}, train, test, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ReLUs > budget || res.Total != 144 || len(res.PerSite) != 1 || res.PerSite[0] != res.ReLUs {
+		t.Fatalf("result %+v", res)
+	}
+	pm, ok := sites[0].Act.(*nn.PolyMask)
+	if !ok || pm.ReLUCount() != res.ReLUs || len(pm.Coef) != 4 || len(pm.Coef[0]) != 3 {
+		t.Fatalf("site activation %T after Run", sites[0].Act)
+	}
+	if res.Accuracy < 60 {
+		t.Errorf("toy accuracy %.1f%% after reduction, want ≥ 60%%", res.Accuracy)
+	}
+	if len(res.History) != 4 {
+		t.Fatalf("history has %d epochs, want 3 search + 1 finetune", len(res.History))
+	}
+	// The reported accuracy is that of the returned model.
+	r := &runner{cfg: cfg, net: Net{Student: student, Sites: sites}, test: test}
+	acc, err := r.evaluate()
+	if err != nil || acc != res.Accuracy {
+		t.Fatalf("re-evaluated %.2f%% (%v), result says %.2f%%", acc, err, res.Accuracy)
+	}
+	// Resume: a finished checkpoint continues with one more finetune epoch.
+	student2, sites2 := toyNet(7)
+	cfg.FinetuneEpochs = 2
+	cfg.Resume = true
+	res2, err := Run(Net{Student: student2, Sites: sites2, Teacher: teacher}, train, test, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res2.History) != 5 || res2.History[4].Phase != "finetune" || res2.History[4].Epoch != 2 {
+		t.Fatalf("resumed history %+v", res2.History)
+	}
+	if res2.ReLUs > budget {
+		t.Fatalf("resumed result over budget: %d", res2.ReLUs)
+	}
+	// A checkpoint for another budget is refused.
+	student3, sites3 := toyNet(7)
+	cfg.Budget = 40
+	if _, err := Run(Net{Student: student3, Sites: sites3}, train, test, cfg); err == nil {
+		t.Fatal("resumed a checkpoint made for another budget")
+	}
+}
+
+func TestRunSNL(t *testing.T) {
+	train, test := toySet(640, 3), toySet(192, 4)
+	student, sites := toyNet(8)
+	teacher, _ := toyNet(8)
+	cfg := quickConfig(t, MethodSNL, 50)
+	cfg.Epochs = 2 // too short for the L1 phase: forces the top-B fallback
+	res, err := Run(Net{Student: student, Sites: sites, Teacher: teacher}, train, test, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ReLUs > 50 || !res.Forced || res.Degree != 1 {
+		t.Fatalf("SNL result %+v", res)
+	}
+	pm := sites[0].Act.(*nn.PolyMask)
+	for c, row := range pm.Coef {
+		if len(row) != 2 || row[0] != 0 || row[1] != 1 {
+			t.Fatalf("SNL channel %d polynomial %v, want identity (0, 1)", c, row)
+		}
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	train, test := toySet(64, 1), toySet(64, 2)
+	for _, cfg := range []Config{
+		{Method: "magic", Budget: 10, Epochs: 1},
+		{Method: MethodAutoReP, Budget: 145, Epochs: 1},
+		{Method: MethodAutoReP, Budget: -1, Epochs: 1},
+		{Method: MethodAutoReP, Budget: 10, Epochs: 0},
+		{Method: MethodAutoReP, Budget: 10, Epochs: 1, Degree: 9},
+		{Method: MethodAutoReP, Budget: 10, Epochs: 1, CostWeights: []float64{1, 2}},
+	} {
+		student, sites := toyNet(1)
+		if _, err := Run(Net{Student: student, Sites: sites}, train, test, cfg); err == nil {
+			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+	// A corrupt checkpoint is an error, not a panic.
+	path := filepath.Join(t.TempDir(), "bad.safetensors")
+	if err := modelfile.Write(path, map[string]*tensor.Tensor{"x": tensor.New(1)}, map[string]string{checkpointKey: "{not json"}); err != nil {
+		t.Fatal(err)
+	}
+	student, sites := toyNet(1)
+	cfg := quickConfig(t, MethodAutoReP, 10)
+	cfg.Checkpoint, cfg.Resume = path, true
+	if _, err := Run(Net{Student: student, Sites: sites}, train, test, cfg); err == nil {
+		t.Fatal("corrupt checkpoint accepted")
+	}
+}
