@@ -1,0 +1,232 @@
+package mpc_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+)
+
+// words returns all 64-bit words a party received.
+func words(r result) []uint64 {
+	var w []uint64
+	for _, m := range r.rec.recv {
+		for i := 0; i+8 <= len(m); i += 8 {
+			w = append(w, binary.LittleEndian.Uint64(m[i:]))
+		}
+	}
+	return w
+}
+
+// chi2 is the chi-square statistic of the 16-bucket histogram of the 4
+// bits of each word at bit offset shift, against the uniform law.
+func chi2(w []uint64, shift uint) float64 {
+	var h [16]float64
+	for _, v := range w {
+		h[(v>>shift)&15]++
+	}
+	e := float64(len(w)) / 16
+	var c float64
+	for _, o := range h {
+		c += (o - e) * (o - e) / e
+	}
+	return c
+}
+
+// chi2crit is the 0.1% critical value of chi-square with 15 degrees of
+// freedom: a uniform source exceeds it once in a thousand tests.
+const chi2crit = 37.70
+
+// twoSample is the chi-square homogeneity statistic of the top-4-bit
+// histograms of a and b (15 degrees of freedom).
+func twoSample(a, b []uint64) float64 {
+	var ha, hb [16]float64
+	for _, v := range a {
+		ha[v>>60]++
+	}
+	for _, v := range b {
+		hb[v>>60]++
+	}
+	na, nb := float64(len(a)), float64(len(b))
+	var c float64
+	for i := range ha {
+		tot := ha[i] + hb[i]
+		if tot == 0 {
+			continue
+		}
+		ea, eb := tot*na/(na+nb), tot*nb/(na+nb)
+		c += (ha[i]-ea)*(ha[i]-ea)/ea + (hb[i]-eb)*(hb[i]-eb)/eb
+	}
+	return c
+}
+
+// miniNet runs input sharing, a dense layer, a mixed activation layer, a
+// second dense layer and the reveal; it returns both parties' results and
+// the plaintext fixed-point reference logits.
+func miniNet(t *testing.T, x []uint64, seed byte) ([2]result, []uint64) {
+	const in, hid, out = 64, 48, 10
+	p1, p2 := mpc.DenseSpec(1, in, hid), mpc.DenseSpec(1, hid, out)
+	w1, w2 := randSigned(p1.WeightLen(), 15, 50), randSigned(p2.WeightLen(), 15, 51)
+	b1 := randSigned(hid, 20, 52)
+	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: make([]bool, hid)}
+	for i := range spec.ReLU {
+		spec.ReLU[i] = i%4 == 0
+	}
+	co := polyCoefs(hid)
+	r := run2rec(t, seed, func(s *mpc.Session) ([]uint64, error) {
+		var (
+			k1, k2 *mpc.LinearKey
+			pk     *mpc.PolyKey
+			err    error
+		)
+		if s.Party == mpc.Server {
+			if k1, err = s.SetupLinear("fc1", p1, w1, b1); err == nil {
+				if k2, err = s.SetupLinear("fc2", p2, w2, nil); err == nil {
+					pk, err = s.SetupPoly("act1", hid, co)
+				}
+			}
+		} else {
+			if k1, err = s.SetupLinear("fc1", p1, nil, nil); err == nil {
+				if k2, err = s.SetupLinear("fc2", p2, nil, nil); err == nil {
+					pk, err = s.SetupPoly("act1", hid, nil)
+				}
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		var xin []uint64
+		if s.Party == mpc.Client {
+			xin = x
+		}
+		h, err := s.ShareInput(xin, in)
+		if err != nil {
+			return nil, err
+		}
+		if h, err = s.Linear(k1, h); err != nil {
+			return nil, err
+		}
+		if h, err = s.Act("act1", pk, spec, h); err != nil {
+			return nil, err
+		}
+		if h, err = s.Linear(k2, h); err != nil {
+			return nil, err
+		}
+		return s.RevealToClient("logits", h)
+	})
+	z := refConv(p1, w1, x)
+	for i := range z {
+		z[i] += b1[i]
+	}
+	return r, refConv(p2, w2, actRef(spec, co, z))
+}
+
+func TestMiniNetEndToEnd(t *testing.T) {
+	x := randSigned(64, frac+1, 60) // inputs in [−1, 1)
+	r, want := miniNet(t, x, 11)
+	if r[0].out != nil {
+		t.Fatal("server got the logits")
+	}
+	equalVec(t, "logits", r[1].out, want)
+}
+
+// TestTranscriptHidesInputAndOutput searches the server's received bytes
+// for the client's input values and the logits in the clear.
+func TestTranscriptHidesInputAndOutput(t *testing.T) {
+	x := randSigned(64, frac+1, 61)
+	r, want := miniNet(t, x, 12)
+	var tr []byte
+	for _, m := range r[0].rec.recv {
+		tr = append(tr, m...)
+	}
+	if len(tr) == 0 {
+		t.Fatal("empty server transcript")
+	}
+	var b [8]byte
+	for what, vals := range map[string][]uint64{"input": x, "logit": want} {
+		for i, v := range vals {
+			if v == 0 {
+				continue
+			}
+			binary.LittleEndian.PutUint64(b[:], v)
+			if bytes.Contains(tr, b[:]) {
+				t.Errorf("server transcript contains %s %d in the clear", what, i)
+			}
+			binary.LittleEndian.PutUint64(b[:], -v)
+			if bytes.Contains(tr, b[:]) {
+				t.Errorf("server transcript contains −%s %d in the clear", what, i)
+			}
+		}
+	}
+}
+
+// TestOpenedValuesUniform checks that what each party receives is uniform
+// and does not depend on the secrets: two very different secret inputs
+// (all zero and all large) give transcripts that pass chi-square uniformity
+// tests on several bit windows and a two-sample homogeneity test.
+func TestOpenedValuesUniform(t *testing.T) {
+	const n = 4096
+	spec := mpc.ActSpec{N: 1, C: 8, HW: n / 8, ReLU: make([]bool, n)}
+	for i := range spec.ReLU {
+		spec.ReLU[i] = i%2 == 0
+	}
+	p := mpc.DenseSpec(n/64, 64, 16)
+	w := randSigned(p.WeightLen(), 16, 70)
+	co := polyCoefs(8)
+	transcripts := func(val float64, seed byte) [2][]uint64 {
+		x := make([]uint64, p.InLen())
+		z := make([]uint64, n)
+		for i := range x {
+			x[i] = ring.Encode(val, frac)
+		}
+		for i := range z {
+			z[i] = ring.Encode(val, 2*frac)
+		}
+		r := run2rec(t, seed, func(s *mpc.Session) ([]uint64, error) {
+			var k *mpc.LinearKey
+			var pk *mpc.PolyKey
+			var err error
+			if s.Party == mpc.Server {
+				if k, err = s.SetupLinear("fc", p, w, nil); err == nil {
+					pk, err = s.SetupPoly("act", 8, co)
+				}
+			} else if k, err = s.SetupLinear("fc", p, nil, nil); err == nil {
+				pk, err = s.SetupPoly("act", 8, nil)
+			}
+			if err != nil {
+				return nil, err
+			}
+			// The client holds the whole secret (server share zero).
+			var xin, zin []uint64
+			if s.Party == mpc.Client {
+				xin, zin = x, z
+			}
+			xs, _ := s.ShareInput(xin, len(x))
+			zs, _ := s.ShareInput(zin, len(z))
+			if _, err := s.Linear(k, xs); err != nil {
+				return nil, err
+			}
+			return s.Act("act", pk, spec, zs)
+		})
+		return [2][]uint64{words(r[0]), words(r[1])}
+	}
+	a := transcripts(0, 21)
+	b := transcripts(3.75, 22)
+	for p, name := range []string{"server", "client"} {
+		for _, tr := range [][]uint64{a[p], b[p]} {
+			if len(tr) < n {
+				t.Fatalf("%s received only %d words", name, len(tr))
+			}
+			for _, sh := range []uint{0, 16, 32, 60} {
+				if c := chi2(tr, sh); c > chi2crit {
+					t.Errorf("%s transcript bits %d..%d: chi2 = %.1f > %.1f", name, sh, sh+3, c, chi2crit)
+				}
+			}
+		}
+		if c := twoSample(a[p], b[p]); c > chi2crit {
+			t.Errorf("%s transcripts for two inputs differ: chi2 = %.1f", name, c)
+		}
+	}
+}
