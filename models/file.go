@@ -1,0 +1,70 @@
+package models
+
+import (
+	"fmt"
+
+	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/tensor"
+)
+
+// Load reads a model file: it builds the architecture named in the
+// metadata (autorep.arch, autorep.classes, autorep.input) with New, loads
+// the state dict, and installs a frozen nn.PolyMask on every site that has
+// "<site>.mask" and "<site>.poly" tensors. A corrupt or truncated file, or
+// tensors that are missing, unexpected or mis-shaped for the architecture,
+// give an error naming the file.
+func Load(path string) (*Model, error) {
+	f, err := modelfile.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("models: %w", err)
+	}
+	meta, err := f.Meta()
+	if err != nil {
+		return nil, fmt.Errorf("models: %s: %w", path, err)
+	}
+	if meta.Arch == "" || meta.Classes == 0 || meta.Input == [3]int{} {
+		return nil, fmt.Errorf("models: %s is not an autorep model file (missing %s, %s or %s metadata)",
+			path, modelfile.KeyArch, modelfile.KeyClasses, modelfile.KeyInput)
+	}
+	m, err := New(meta.Arch, meta.Classes, meta.Input)
+	if err != nil {
+		return nil, fmt.Errorf("models: %s: %w", path, err)
+	}
+	m.Meta = meta
+	if err := m.LoadTensors(f.Tensors); err != nil {
+		return nil, fmt.Errorf("models: %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// Save writes the model to path atomically (temporary file, fsync,
+// rename): the tensors of Tensors and the metadata m.Meta with the
+// architecture, classes and input shape filled in from m.
+func (m *Model) Save(path string) error {
+	ts, err := m.Tensors()
+	if err != nil {
+		return fmt.Errorf("models: saving %s: %w", path, err)
+	}
+	meta := m.Meta.Clone()
+	meta.Arch, meta.Classes, meta.Input = m.Arch, m.Classes, m.Input
+	if err := modelfile.Write(path, ts, meta.Map()); err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	return nil
+}
+
+// Tensors returns everything a model file stores: nn.StateDict of the
+// network, i.e. parameters and buffers by dotted name plus "<site>.mask"
+// [C,H,W] and "<site>.poly" [C,deg+1] for sites with an nn.PolyMask.
+// Parameter and buffer tensors are shared with the model.
+func (m *Model) Tensors() (map[string]*tensor.Tensor, error) {
+	return nn.StateDict(m.Net)
+}
+
+// LoadTensors is the inverse of Tensors (nn.LoadStateDict): it copies the
+// tensors into the network and installs PolyMasks. Missing, unexpected or
+// mis-shaped tensors are an error and leave the model unchanged.
+func (m *Model) LoadTensors(ts map[string]*tensor.Tensor) error {
+	return nn.LoadStateDict(m.Net, ts)
+}

@@ -1,0 +1,135 @@
+package train
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/optim"
+	"github.com/autorep/autorep/tensor"
+)
+
+// KeyCheckpoint is the metadata key holding a checkpoint's run state.
+const KeyCheckpoint = "autorep.checkpoint"
+
+// Tensor name prefixes inside a checkpoint file.
+const (
+	modelPrefix = "model."
+	optimPrefix = "optim."
+)
+
+// ckptState is the JSON run state stored under KeyCheckpoint.
+type ckptState struct {
+	Version    int                        `json:"version"`
+	Arch       string                     `json:"arch"`
+	Epoch      int                        `json:"epoch"`
+	GlobalStep int                        `json:"global_step"`
+	ElapsedNS  int64                      `json:"elapsed_ns"`
+	History    []EpochStats               `json:"history"`
+	Best       *EpochStats                `json:"best,omitempty"`
+	Optim      optim.State                `json:"optim"`
+	Extra      map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// SaveCheckpoint writes the model, optimiser state and run state to path
+// atomically (one .safetensors file: model tensors under "model.",
+// optimiser buffers under "optim.", run state in the metadata).
+func (t *Trainer) SaveCheckpoint(path string) error {
+	st := ckptState{Version: 1, Arch: t.Model.Arch, Epoch: t.Epoch(), GlobalStep: t.GlobalStep,
+		ElapsedNS: int64(t.Elapsed), History: t.History, Best: t.Best, Optim: t.Opt.State()}
+	if len(t.State) > 0 {
+		st.Extra = map[string]json.RawMessage{}
+		for name, s := range t.State {
+			raw, err := s.SaveState()
+			if err != nil {
+				return fmt.Errorf("train: checkpoint state %q: %w", name, err)
+			}
+			st.Extra[name] = raw
+		}
+	}
+	mt, err := t.Model.Tensors()
+	if err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	ts := map[string]*tensor.Tensor{}
+	for k, v := range mt {
+		ts[modelPrefix+k] = v
+	}
+	for k, v := range st.Optim.Tensors {
+		ts[optimPrefix+k] = v
+	}
+	meta := t.Model.Meta.Clone()
+	meta.Arch, meta.Classes, meta.Input = t.Model.Arch, t.Model.Classes, t.Model.Input
+	if err := meta.SetJSON(KeyCheckpoint, st); err != nil {
+		return err
+	}
+	if err := modelfile.Write(path, ts, meta.Map()); err != nil {
+		return fmt.Errorf("train: checkpoint: %w", err)
+	}
+	return nil
+}
+
+// Resume restores the state saved by SaveCheckpoint at path into t, whose
+// Model and Opt must be built exactly as in the interrupted run (same
+// architecture, same activations installed, same parameter groups). Run
+// then continues with the epoch after the last completed one.
+func (t *Trainer) Resume(path string) error {
+	if t.Model == nil || t.Opt == nil {
+		return fmt.Errorf("train: resume: model and optimiser must be set first")
+	}
+	f, err := modelfile.Read(path)
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	raw, ok := f.Metadata[KeyCheckpoint]
+	if !ok {
+		return fmt.Errorf("train: resume: %s is not a checkpoint (no %s metadata)", path, KeyCheckpoint)
+	}
+	var st ckptState
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return fmt.Errorf("train: resume: %s: bad checkpoint state: %w", path, err)
+	}
+	if st.Version != 1 {
+		return fmt.Errorf("train: resume: %s: unsupported checkpoint version %d", path, st.Version)
+	}
+	if st.Arch != t.Model.Arch {
+		return fmt.Errorf("train: resume: %s holds a %q model, this run trains %q", path, st.Arch, t.Model.Arch)
+	}
+	if st.Epoch != len(st.History) || st.Epoch < 0 || st.GlobalStep < 0 {
+		return fmt.Errorf("train: resume: %s: inconsistent checkpoint (epoch %d, %d history entries)", path, st.Epoch, len(st.History))
+	}
+	model := map[string]*tensor.Tensor{}
+	st.Optim.Tensors = map[string]*tensor.Tensor{}
+	for name, v := range f.Tensors {
+		switch {
+		case strings.HasPrefix(name, modelPrefix):
+			model[strings.TrimPrefix(name, modelPrefix)] = v
+		case strings.HasPrefix(name, optimPrefix):
+			st.Optim.Tensors[strings.TrimPrefix(name, optimPrefix)] = v
+		default:
+			return fmt.Errorf("train: resume: %s: unexpected tensor %q", path, name)
+		}
+	}
+	if err := t.Model.LoadTensors(model); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", path, err)
+	}
+	if err := t.Opt.LoadState(st.Optim); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", path, err)
+	}
+	for name, s := range t.State {
+		raw, ok := st.Extra[name]
+		if !ok {
+			return fmt.Errorf("train: resume: %s: no saved state for %q", path, name)
+		}
+		if err := s.LoadState(raw); err != nil {
+			return fmt.Errorf("train: resume: %s: state %q: %w", path, name, err)
+		}
+	}
+	t.History = st.History
+	t.Best = st.Best
+	t.GlobalStep = st.GlobalStep
+	t.Elapsed = time.Duration(st.ElapsedNS)
+	return nil
+}
