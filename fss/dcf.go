@@ -47,11 +47,25 @@ func genDCFWords(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint
 	w1[0], w1[1] = s[1].lo, s[1].hi
 	for i := 0; i < n; i++ {
 		a := (alpha >> uint(n-1-i)) & 1
-		for b := 0; b < 2; b++ {
-			sL[b], tL[b] = seedOut(s[b], 0)
-			sR[b], tR[b] = seedOut(s[b], 1)
-			valOut(s[b], 0, vL[b][:g])
-			valOut(s[b], 1, vR[b][:g])
+		if g <= 2 { // all eight PRG blocks of the level in one interleaved call
+			bl := [8]block{
+				{s[0].lo, s[0].hi}, {s[0].lo ^ 1, s[0].hi}, {s[1].lo, s[1].hi}, {s[1].lo ^ 1, s[1].hi},
+				{s[0].lo, s[0].hi}, {s[0].lo ^ 1, s[0].hi}, {s[1].lo, s[1].hi}, {s[1].lo ^ 1, s[1].hi},
+			}
+			prg8(&bl)
+			for b := 0; b < 2; b++ {
+				sL[b], tL[b] = splitSeed(bl[2*b])
+				sR[b], tR[b] = splitSeed(bl[2*b+1])
+				vL[b][0], vL[b][1] = bl[4+2*b].lo, bl[4+2*b].hi
+				vR[b][0], vR[b][1] = bl[5+2*b].lo, bl[5+2*b].hi
+			}
+		} else {
+			for b := 0; b < 2; b++ {
+				sL[b], tL[b] = seedOut(s[b], 0)
+				sR[b], tR[b] = seedOut(s[b], 1)
+				valOut(s[b], 0, vL[b][:g])
+				valOut(s[b], 1, vR[b][:g])
+			}
 		}
 		if a == 0 { // keep left, lose right
 			sKeep0, sKeep1, sLose0, sLose1 = sL[0], sL[1], sR[0], sR[1]
@@ -156,6 +170,86 @@ func evalDCFWords(party int, n int, w []uint64, x uint64, out []uint64) {
 	}
 }
 
+// evalDCFMany evaluates the DCF keys w[i*st+off:] (n input bits, g
+// payload words) at x[i] for every i and writes the shares to out[i*g:].
+// Groups of four keys with g ≤ 2 go through evalDCF4.
+func evalDCFMany(party, n, g int, w []uint64, st, off int, x, out []uint64) {
+	i := 0
+	if g <= 2 {
+		for ; i+4 <= len(x); i += 4 {
+			evalDCF4(party, n, g, w[i*st+off:], st, x[i:i+4], out[i*g:(i+4)*g])
+		}
+	}
+	dw := dcfWords(n, g)
+	for ; i < len(x); i++ {
+		evalDCFWords(party, n, w[i*st+off:i*st+off+dw], x[i], out[i*g:(i+1)*g])
+	}
+}
+
+// evalDCF4 is evalDCFWords for four keys (at w[0:], w[st:], w[2st:],
+// w[3st:]) with g ≤ 2 in lockstep, so each tree level is one interleaved
+// eight-block AES call (four seed blocks, four value blocks).
+func evalDCF4(party, n, g int, w []uint64, st int, x, out []uint64) {
+	var (
+		s   [4]block
+		t   [4]uint64
+		acc [4][2]uint64
+		bl  [8]block
+	)
+	for k := range 4 {
+		s[k] = block{w[k*st] & seedMask, w[k*st+1]}
+		t[k] = uint64(party & 1)
+	}
+	for i := 0; i < n; i++ {
+		sh := uint(n - 1 - i)
+		base := 2 + i*(2+g)
+		for k := range 4 {
+			d := (x[k] >> sh) & 1
+			bl[k] = block{s[k].lo ^ d, s[k].hi}
+			bl[4+k] = bl[k]
+		}
+		prg8(&bl)
+		for k := range 4 {
+			so, to := splitSeed(bl[k])
+			v0, v1 := bl[4+k].lo, bl[4+k].hi
+			if t[k] == 1 {
+				cw := w[k*st+base : k*st+base+2+g]
+				d := (x[k] >> sh) & 1
+				so.lo ^= cw[0] & seedMask
+				so.hi ^= cw[1]
+				to ^= (cw[0] >> (1 - d)) & 1
+				v0 += cw[2]
+				if g == 2 {
+					v1 += cw[3]
+				}
+			}
+			acc[k][0] += v0
+			acc[k][1] += v1
+			s[k], t[k] = so, to
+		}
+	}
+	for k := range 4 {
+		bl[k] = block{}
+		bl[4+k] = block{s[k].lo ^ 2, s[k].hi}
+	}
+	prg8(&bl)
+	fin := 2 + n*(2+g)
+	for k := range 4 {
+		f := w[k*st+fin : k*st+fin+g]
+		v := [2]uint64{acc[k][0] + bl[4+k].lo + t[k]*f[0], acc[k][1] + bl[4+k].hi}
+		if g == 2 {
+			v[1] += t[k] * f[1]
+		}
+		for j := range g {
+			if party == 1 {
+				out[k*g+j] = -v[j]
+			} else {
+				out[k*g+j] = v[j]
+			}
+		}
+	}
+}
+
 // DCFKeys is one party's batch of distributed comparison function keys,
 // all with the same input width and payload length. Key i encodes
 //
@@ -250,9 +344,7 @@ func EvalDCF(party int, k *DCFKeys, x []uint64) ([]uint64, error) {
 	out := make([]uint64, k.m*k.g)
 	stride := dcfWords(k.n, k.g)
 	parallel(k.m, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			evalDCFWords(party, k.n, k.w[i*stride:(i+1)*stride], x[i], out[i*k.g:(i+1)*k.g])
-		}
+		evalDCFMany(party, k.n, k.g, k.w[lo*stride:], stride, 0, x[lo:hi], out[lo*k.g:hi*k.g])
 	})
 	return out, nil
 }

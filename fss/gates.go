@@ -268,16 +268,18 @@ func EvalDReLU(party int, k *Keys, xhat []uint64) ([]uint64, error) {
 	b := uint64(party)
 	out := make([]uint64, k.m)
 	parallel(k.m, func(lo, hi int) {
-		var c [1]uint64
-		for i := lo; i < hi; i++ {
-			w := k.w[i*st : (i+1)*st]
-			xl := low(xhat[i], k.ell)
-			evalDCFWords(party, n, w[:dw], low(xl, n), c[:])
-			ws := w[dw] + c[0]
-			if xl>>uint(n) == 0 {
-				out[i] = ws
+		in := make([]uint64, hi-lo)
+		c := make([]uint64, hi-lo)
+		for i := range in {
+			in[i] = low(xhat[lo+i], n)
+		}
+		evalDCFMany(party, n, 1, k.w[lo*st:], st, 0, in, c)
+		for i := range in {
+			ws := k.w[(lo+i)*st+dw] + c[i] // share of w = q ⊕ c
+			if low(xhat[lo+i], k.ell)>>uint(n) == 0 {
+				out[lo+i] = ws
 			} else {
-				out[i] = b - ws
+				out[lo+i] = b - ws
 			}
 		}
 	})
@@ -297,18 +299,21 @@ func EvalReLU(party int, k *Keys, xhat []uint64) ([]uint64, error) {
 	b := uint64(party)
 	out := make([]uint64, k.m)
 	parallel(k.m, func(lo, hi int) {
-		var c [2]uint64
-		for i := lo; i < hi; i++ {
-			w := k.w[i*st : (i+1)*st]
-			xh := xhat[i]
-			xl := low(xh, k.ell)
-			evalDCFWords(party, n, w[:dw], low(xl, n), c[:])
-			ws := w[dw] + c[0]    // share of w = q ⊕ c
-			wr := w[dw+1] + c[1]  // share of w·r
-			if xl>>uint(n) == 0 { // p = 0: DReLU = w
-				out[i] = xh*ws - wr
+		in := make([]uint64, hi-lo)
+		c := make([]uint64, 2*(hi-lo))
+		for i := range in {
+			in[i] = low(xhat[lo+i], n)
+		}
+		evalDCFMany(party, n, 2, k.w[lo*st:], st, 0, in, c)
+		for i := range in {
+			w := k.w[(lo+i)*st+dw : (lo+i+1)*st]
+			xh := xhat[lo+i]
+			ws := w[0] + c[2*i]               // share of w = q ⊕ c
+			wr := w[1] + c[2*i+1]             // share of w·r
+			if low(xh, k.ell)>>uint(n) == 0 { // p = 0: DReLU = w
+				out[lo+i] = xh*ws - wr
 			} else { // p = 1: DReLU = 1 − w
-				out[i] = xh*(b-ws) - (w[dw+2] - wr)
+				out[lo+i] = xh*(b-ws) - (w[2] - wr)
 			}
 		}
 	})
@@ -325,24 +330,29 @@ func EvalTrunc(party int, k *Keys, xhat []uint64) ([]uint64, error) {
 	}
 	ell, s := k.ell, k.shift
 	dw := dcfWords(ell, 1)
-	dws := dcfWords(s, 1)
 	st := stride(k.gate, ell, s)
 	exact := k.gate == GateTruncExact
 	b := uint64(party)
 	half := uint64(1) << uint(ell-1)
 	out := make([]uint64, k.m)
 	parallel(k.m, func(lo, hi int) {
-		var c, cs [1]uint64
-		for i := lo; i < hi; i++ {
-			w := k.w[i*st : (i+1)*st]
-			xp := low(xhat[i]+half, ell)
-			evalDCFWords(party, ell, w[:dw], xp, c[:])
-			y := b*(xp>>uint(s)) + w[st-1] + c[0]
-			if exact {
-				evalDCFWords(party, s, w[dw:dw+dws], low(xp, s), cs[:])
-				y += cs[0]
+		xp := make([]uint64, hi-lo)
+		c := make([]uint64, hi-lo)
+		for i := range xp {
+			xp[i] = low(xhat[lo+i]+half, ell)
+		}
+		evalDCFMany(party, ell, 1, k.w[lo*st:], st, 0, xp, c)
+		for i := range xp {
+			out[lo+i] = b*(xp[i]>>uint(s)) + k.w[(lo+i+1)*st-1] + c[i]
+		}
+		if exact {
+			for i := range xp {
+				xp[i] = low(xp[i], s)
 			}
-			out[i] = y
+			evalDCFMany(party, s, 1, k.w[lo*st:], st, dw, xp, c)
+			for i := range xp {
+				out[lo+i] += c[i]
+			}
 		}
 	})
 	return out, nil

@@ -29,17 +29,89 @@ const seedMask = ^uint64(3)
 // through crypto/aes). Seeds have their two low bits clear, so the tweaks
 // never make two distinct (seed, tweak) pairs collide.
 var (
-	aesSeed = fixedCipher("autorep/fss seed PRG v1")
-	aesVal  = fixedCipher("autorep/fss value PRG v1")
+	keySeed = fixedKey("autorep/fss seed PRG v1")
+	keyVal  = fixedKey("autorep/fss value PRG v1")
+	aesSeed = fixedCipher(keySeed)
+	aesVal  = fixedCipher(keyVal)
+	// Expanded round keys for the interleaved AES-NI routine mmo8.
+	rkSeed = expandKey128(keySeed)
+	rkVal  = expandKey128(keyVal)
 )
 
-func fixedCipher(label string) cipher.Block {
+func fixedKey(label string) [16]byte {
 	k := sha256.Sum256([]byte(label))
-	c, err := aes.NewCipher(k[:16])
+	return [16]byte(k[:16])
+}
+
+func fixedCipher(k [16]byte) cipher.Block {
+	c, err := aes.NewCipher(k[:])
 	if err != nil {
 		panic("fss: AES-128 key setup: " + err.Error()) // unreachable: 16-byte key
 	}
 	return c
+}
+
+// sbox is the AES S-box, computed from its definition (inverse in GF(2^8)
+// followed by the affine map).
+var sbox = func() (s [256]byte) {
+	mul := func(a, b byte) (p byte) {
+		for ; b != 0; b >>= 1 {
+			if b&1 != 0 {
+				p ^= a
+			}
+			a = a<<1 ^ 0x1b*(a>>7)
+		}
+		return p
+	}
+	rotl := func(x byte, k uint) byte { return x<<k | x>>(8-k) }
+	for a := range 256 {
+		inv := byte(0)
+		if a != 0 {
+			inv = 1
+			for range 254 { // a^254 = a^-1
+				inv = mul(inv, byte(a))
+			}
+		}
+		s[a] = inv ^ rotl(inv, 1) ^ rotl(inv, 2) ^ rotl(inv, 3) ^ rotl(inv, 4) ^ 0x63
+	}
+	return s
+}()
+
+// expandKey128 is the FIPS-197 AES-128 key schedule: 11 round keys of 16
+// bytes, in the byte order AESENC expects.
+func expandKey128(key [16]byte) (rk [176]byte) {
+	copy(rk[:16], key[:])
+	rcon := byte(1)
+	for i := 16; i < 176; i += 4 {
+		t := [4]byte(rk[i-4 : i])
+		if i%16 == 0 {
+			t = [4]byte{sbox[t[1]] ^ rcon, sbox[t[2]], sbox[t[3]], sbox[t[0]]}
+			rcon = rcon<<1 ^ 0x1b*(rcon>>7)
+		}
+		for j := range 4 {
+			rk[i+j] = rk[i-16+j] ^ t[j]
+		}
+	}
+	return rk
+}
+
+// mmo8Generic is mmo8 through crypto/aes: blocks 0-3 under the seed key,
+// 4-7 under the value key.
+func mmo8Generic(b *[8]block) {
+	for i := range 4 {
+		b[i] = mmo(aesSeed, b[i])
+		b[i+4] = mmo(aesVal, b[i+4])
+	}
+}
+
+// prg8 applies the seed PRG to b[0:4] and the value PRG to b[4:8] in place
+// (b[i] ← H(b[i]); the caller XORs the tweaks in beforehand).
+func prg8(b *[8]block) {
+	if useAsm {
+		mmo8(&rkSeed, &rkVal, b)
+	} else {
+		mmo8Generic(b)
+	}
 }
 
 // mmo returns AES_c(x) ⊕ x.
@@ -58,6 +130,12 @@ func seedOut(s block, d uint64) (block, uint64) {
 	t := o.lo & 1
 	o.lo &= seedMask
 	return o, t
+}
+
+// splitSeed splits a seed-PRG output into the next seed (low two bits
+// cleared) and its control bit.
+func splitSeed(o block) (block, uint64) {
+	return block{o.lo & seedMask, o.hi}, o.lo & 1
 }
 
 // valOut writes the g payload words of G(s) in direction d (0, 1, or 2 for
