@@ -72,7 +72,9 @@ func Evaluate(m *models.Model, set *data.Set, opt EvalOptions) (Metrics, error) 
 			lossSum += float64(loss.Value.Data[0]) * float64(n)
 			res.Correct += nn.Accuracy(logits.Value, b.Y)
 			res.N += n
-			bar.Set(res.N, fmt.Sprintf("acc %.2f%%", 100*float64(res.Correct)/float64(res.N)))
+			if res.N < set.N {
+				bar.Set(res.N, fmt.Sprintf("acc %.2f%%", 100*float64(res.Correct)/float64(res.N)))
+			}
 		}
 	})
 	if runErr != nil {

@@ -199,7 +199,9 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 		lossSum += lv * float64(n)
 		correct += nn.Accuracy(logits.Value, b.Y)
 		seen += n
-		bar.Set(seen, fmt.Sprintf("loss %.4f acc %.2f%% lr %.3g", lossSum/float64(seen), 100*float64(correct)/float64(seen), lr))
+		if seen < total {
+			bar.Set(seen, fmt.Sprintf("loss %.4f acc %.2f%% lr %.3g", lossSum/float64(seen), 100*float64(correct)/float64(seen), lr))
+		}
 	}
 	if seen == 0 {
 		return false, fmt.Errorf("train: epoch %d produced no batches (dataset smaller than one batch?)", e+1)

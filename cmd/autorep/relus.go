@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/models"
+)
+
+func init() {
+	register("relus", "per-site and total ReLU counts of a model file or architecture", runReLUs)
+}
+
+// siteCount is one row of `autorep relus`.
+type siteCount struct {
+	Name  string `json:"name"`
+	Shape []int  `json:"shape"`
+	Kept  int    `json:"kept"`
+	Total int    `json:"total"`
+}
+
+func runReLUs(args []string) error {
+	fs := newFlags("relus", "(--model FILE | --arch NAME --dataset D) [--json]",
+		"Prints every ReLU site of a model with its activation shape and its ReLU count per\n"+
+			"image (kept/total when a mask replaces some ReLUs by polynomials), and the total.")
+	path := fs.String("model", "", "model file (.safetensors)")
+	arch := fs.String("arch", "", "architecture instead of a file: "+strings.Join(models.Names(), ", "))
+	dataset := fs.String("dataset", "", "dataset giving the input shape and classes for --arch")
+	dataDir := fs.String("data", "", "data directory (only needed for datasets of unknown shape)")
+	jsonOut := fs.Bool("json", false, "print the counts as one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var m *models.Model
+	var err error
+	switch {
+	case *path != "" && *arch != "":
+		return errors.New("give either --model FILE or --arch NAME, not both")
+	case *path != "":
+		m, err = models.Load(*path)
+	case *arch != "":
+		if *dataset == "" {
+			return errors.New("--arch needs --dataset (for the input shape and class count)")
+		}
+		in, classes, e := datasetShape(data.Dir(*dataDir), *dataset)
+		if e != nil {
+			return e
+		}
+		m, err = models.New(*arch, classes, in)
+	default:
+		return errors.New("give --model FILE or --arch NAME --dataset D")
+	}
+	if err != nil {
+		return err
+	}
+	perSite, total := m.ReLUCount()
+	rows := make([]siteCount, len(m.Sites))
+	full := 0
+	for i, s := range m.Sites {
+		rows[i] = siteCount{Name: s.Name, Shape: s.Shape, Kept: perSite[i], Total: s.Size()}
+		full += s.Size()
+	}
+	if *jsonOut {
+		return printJSONObject(map[string]any{"arch": m.Arch, "input": m.Input, "classes": m.Classes,
+			"sites": rows, "total": total, "all_relu": full})
+	}
+	tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "site\tshape\tReLUs\tof\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t\n", r.Name, shapeString(r.Shape), r.Kept, r.Total)
+	}
+	fmt.Fprintf(tw, "total (%d sites)\t\t%d\t%d\t\n", len(rows), total, full)
+	return tw.Flush()
+}
+
+func shapeString(s []int) string {
+	p := make([]string, len(s))
+	for i, v := range s {
+		p[i] = fmt.Sprint(v)
+	}
+	return strings.Join(p, "x")
+}

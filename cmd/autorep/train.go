@@ -1,0 +1,268 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/kernel"
+	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/optim"
+	"github.com/autorep/autorep/train"
+)
+
+func init() {
+	register("train", "train a model from scratch (checkpoint every epoch, --resume)", runTrain)
+}
+
+// trainOptions are the optimiser settings shared by train-like commands.
+type trainOptions struct {
+	opt       string
+	lr        float64
+	momentum  float64
+	nesterov  bool
+	wd        float64
+	noBNDecay bool
+	warmup    float64
+	minLR     float64
+	epochs    int
+	batch     int
+}
+
+// buildOptimizer makes the optimiser and per-step cosine schedule for net
+// parameters, with stepsPerEpoch batches per epoch.
+func buildOptimizer(m *models.Model, o trainOptions, stepsPerEpoch int) (optim.Optimizer, optim.Schedule, error) {
+	var params []optim.Param
+	for _, p := range nn.NamedParameters(m.Net) {
+		params = append(params, optim.Param{Name: p.Name, Var: p.Var})
+	}
+	var groups []optim.Group
+	if o.noBNDecay {
+		groups = optim.SplitDecay(params, o.wd)
+	} else {
+		groups = []optim.Group{{Params: params, WeightDecay: o.wd}}
+	}
+	var opt optim.Optimizer
+	var err error
+	switch o.opt {
+	case "sgd":
+		opt, err = optim.NewSGD(groups, optim.SGDConfig{LR: o.lr, Momentum: o.momentum, Nesterov: o.nesterov && o.momentum > 0})
+	case "adam":
+		opt, err = optim.NewAdam(groups, optim.AdamConfig{LR: o.lr})
+	case "adamw":
+		opt, err = optim.NewAdam(groups, optim.AdamConfig{LR: o.lr, Decoupled: true})
+	default:
+		return nil, nil, fmt.Errorf("unknown optimiser %q (want sgd, adam or adamw)", o.opt)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	total := o.epochs * stepsPerEpoch
+	warm := int(o.warmup * float64(stepsPerEpoch))
+	if warm > total {
+		warm = total
+	}
+	sched, err := optim.NewCosine(o.lr, o.minLR, warm, total)
+	if err != nil {
+		return nil, nil, err
+	}
+	return opt, sched, nil
+}
+
+// datasetShape returns the input shape and class count of a dataset known
+// by name without decoding it, or loads its test split otherwise.
+func datasetShape(dir, name string) ([3]int, int, error) {
+	shapes := map[string][3]int{
+		"mnist": {1, 28, 28}, "fashion-mnist": {1, 28, 28},
+		"cifar10": {3, 32, 32}, "cifar100": {3, 32, 32}, "tiny-imagenet": {3, 64, 64},
+	}
+	if info, ok := data.Lookup(name); ok {
+		if in, ok := shapes[info.Name]; ok {
+			return in, info.Classes, nil
+		}
+	}
+	s, err := data.Load(dir, name, false)
+	if err != nil {
+		return [3]int{}, 0, err
+	}
+	return [3]int{s.C, s.H, s.W}, s.Classes, nil
+}
+
+// applyThreads applies --threads (0 = all cores) to Go and the kernels.
+func applyThreads(n int) error {
+	if n < 0 {
+		return fmt.Errorf("--threads must be >= 0, got %d", n)
+	}
+	if n == 0 {
+		n = runtime.NumCPU()
+	}
+	runtime.GOMAXPROCS(n)
+	kernel.SetThreads(n)
+	return nil
+}
+
+func runTrain(args []string) error {
+	fs := newFlags("train", "--model ARCH --dataset D --epochs N --out FILE [flags]",
+		"Trains a model from scratch with SGD (or Adam), a cosine learning-rate schedule with\n"+
+			"linear warm-up, and per-dataset defaults: 1-channel sets (MNIST) use lr 0.05 and no\n"+
+			"augmentation, colour sets lr 0.1, one warm-up epoch, random crop + flip.\n"+
+			"A checkpoint OUT.ckpt is written after every epoch; --resume continues from it.")
+	arch := fs.String("model", "", "architecture: "+strings.Join(models.Names(), ", "))
+	dataset := fs.String("dataset", "", "dataset: "+strings.Join(data.Names(), ", ")+" or folder:PATH")
+	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
+	epochs := fs.Int("epochs", 0, "number of epochs (required)")
+	out := fs.String("out", "", "output model file (.safetensors; required)")
+	batch := fs.Int("batch", 128, "batch size")
+	lr := fs.Float64("lr", 0, "peak learning rate (default 0.05 SGD on 1-channel data, 0.1 SGD otherwise, 1e-3 Adam)")
+	opt := fs.String("opt", "sgd", "optimiser: sgd, adam or adamw")
+	momentum := fs.Float64("momentum", 0.9, "SGD momentum")
+	nesterov := fs.Bool("nesterov", true, "Nesterov momentum (SGD)")
+	wd := fs.Float64("wd", 5e-4, "weight decay")
+	noBNDecay := fs.Bool("no-bn-decay", false, "no weight decay on biases and batch-norm parameters")
+	warmupFlag := fs.String("warmup", "auto", "linear warm-up epochs: a number, or auto (1 on colour data, 0 otherwise)")
+	minLR := fs.Float64("min-lr", 0, "final learning rate of the cosine schedule")
+	smoothing := fs.Float64("label-smoothing", 0, "label smoothing of the cross-entropy")
+	augment := fs.String("augment", "auto", "random crop (pad 4) + flip: auto (colour data only), on or off")
+	seed := fs.Int64("seed", 1, "random seed (initialisation, shuffling, augmentation)")
+	threads := fs.Int("threads", 0, "compute threads (0 = all cores)")
+	limit := fs.Int("limit", 0, "train on the first N training images only (0 = all)")
+	testLimit := fs.Int("test-limit", 0, "evaluate on the first N test images only (0 = all)")
+	resume := fs.Bool("resume", false, "continue from OUT.ckpt, written after every completed epoch")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case *arch == "":
+		return errors.New("--model is required (one of " + strings.Join(models.Names(), ", ") + ")")
+	case *dataset == "":
+		return errors.New("--dataset is required")
+	case *epochs <= 0:
+		return errors.New("--epochs must be a positive number")
+	case *out == "":
+		return errors.New("--out is required")
+	case *batch <= 0:
+		return errors.New("--batch must be positive")
+	case *smoothing < 0 || *smoothing >= 1:
+		return errors.New("--label-smoothing must be in [0, 1)")
+	}
+	if err := applyThreads(*threads); err != nil {
+		return err
+	}
+	dir := data.Dir(*dataDir)
+	trainSet, err := data.Load(dir, *dataset, true)
+	if err != nil {
+		return err
+	}
+	testSet, err := data.Load(dir, *dataset, false)
+	if err != nil {
+		return err
+	}
+	if *limit > 0 {
+		trainSet = trainSet.Take(*limit)
+	}
+	if *testLimit > 0 {
+		testSet = testSet.Take(*testLimit)
+	}
+	colour := trainSet.DefaultAugment()
+	aug := colour
+	switch *augment {
+	case "auto":
+	case "on":
+		aug = true
+	case "off":
+		aug = false
+	default:
+		return fmt.Errorf("--augment must be auto, on or off, got %q", *augment)
+	}
+	if *lr == 0 {
+		switch {
+		case *opt != "sgd":
+			*lr = 1e-3
+		case colour:
+			*lr = 0.1
+		default:
+			*lr = 0.05
+		}
+	}
+	warmup := 0.0
+	if *warmupFlag == "auto" {
+		if colour {
+			warmup = 1
+		}
+	} else if warmup, err = strconv.ParseFloat(*warmupFlag, 64); err != nil || warmup < 0 {
+		return fmt.Errorf("--warmup must be auto or a non-negative number of epochs, got %q", *warmupFlag)
+	}
+	m, err := models.NewSeeded(*arch, trainSet.Classes, [3]int{trainSet.C, trainSet.H, trainSet.W}, *seed)
+	if err != nil {
+		return err
+	}
+	m.Meta.Dataset = *dataset
+	m.Meta.Mean = append([]float32(nil), trainSet.Mean...)
+	m.Meta.Std = append([]float32(nil), trainSet.Std...)
+	loader := data.NewLoader(trainSet, data.LoaderConfig{Batch: *batch, Shuffle: true, Seed: *seed, Augment: aug, DropLast: trainSet.N > *batch})
+	o := trainOptions{opt: *opt, lr: *lr, momentum: *momentum, nesterov: *nesterov, wd: *wd, noBNDecay: *noBNDecay,
+		warmup: warmup, minLR: *minLR, epochs: *epochs, batch: *batch}
+	optimizer, sched, err := buildOptimizer(m, o, loader.Len())
+	if err != nil {
+		return err
+	}
+	tr := &train.Trainer{
+		Model: m, Opt: optimizer, Schedule: sched, Train: loader, Test: testSet, Epochs: *epochs,
+		LabelSmoothing: float32(*smoothing), Checkpoint: *out + ".ckpt",
+		Progress: os.Stderr, Log: os.Stderr,
+	}
+	if *resume {
+		if err := tr.Resume(tr.Checkpoint); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "resuming %s after epoch %d of %d\n", tr.Checkpoint, tr.Epoch(), *epochs)
+	}
+	fmt.Fprintf(os.Stderr, "train %s on %s: %d images (%d test), batch %d, %s lr %g wd %g warm-up %g epochs, augment %v, %d threads\n",
+		*arch, *dataset, trainSet.N, testSet.N, *batch, *opt, *lr, *wd, warmup, aug, runtime.GOMAXPROCS(0))
+	start := time.Now()
+	if err := tr.Run(); err != nil {
+		return err
+	}
+	rec := tr.Record()
+	rec.Command = "autorep train " + strings.Join(args, " ")
+	rec.Dataset = *dataset
+	rec.Config = map[string]any{"arch": *arch, "batch": *batch, "opt": *opt, "lr": *lr, "momentum": *momentum,
+		"nesterov": *nesterov, "wd": *wd, "no_bn_decay": *noBNDecay, "warmup_epochs": warmup, "min_lr": *minLR,
+		"label_smoothing": *smoothing, "augment": aug, "seed": *seed, "limit": *limit, "threads": runtime.GOMAXPROCS(0)}
+	if err := m.Meta.SetJSON(modelfile.KeyTrain, rec); err != nil {
+		return err
+	}
+	if err := m.Save(*out); err != nil {
+		return err
+	}
+	_, relus := m.ReLUCount()
+	last := tr.History[len(tr.History)-1]
+	fmt.Fprintf(os.Stderr, "saved %s: test accuracy %.2f%% after %d epochs, %d ReLUs, %.0fs (this session %.0fs)\n",
+		*out, 100*last.TestAcc, tr.Epoch(), relus, rec.Seconds, time.Since(start).Seconds())
+	if *jsonOut {
+		return printJSONObject(map[string]any{
+			"model": *out, "arch": *arch, "dataset": *dataset, "epochs": tr.Epoch(),
+			"test_acc": last.TestAcc, "test_loss": last.TestLoss, "relus": relus,
+			"seconds": rec.Seconds, "history": tr.History,
+		})
+	}
+	return nil
+}
+
+// printJSONObject writes v as one JSON object on stdout.
+func printJSONObject(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	return enc.Encode(v)
+}
