@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/nn"
@@ -302,31 +304,57 @@ func horner(co []float32, v float32) (p, dp float32) {
 	return p, dp
 }
 
+// parallelImages runs f over image ranges [lo, hi) of n images on up to
+// GOMAXPROCS goroutines (one chunk each), serially when the work is small.
+// f receives its chunk index.
+func parallelImages(n, perImage int, f func(chunk, lo, hi int)) int {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 || n*perImage < 1<<15 {
+		f(0, 0, n)
+		return 1
+	}
+	size := (n + workers - 1) / workers
+	chunks := (n + size - 1) / size
+	var wg sync.WaitGroup
+	for k := 1; k < chunks; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			f(k, k*size, min((k+1)*size, n))
+		}(k)
+	}
+	f(0, 0, min(size, n))
+	wg.Wait()
+	return chunks
+}
+
 // maskedForward computes m ⊙ relu(x) + (1 − m) ⊙ p_c(x) for a real-valued
 // mask (binary in use; real values let tests check the relaxed function).
 func maskedForward(x *tensor.Tensor, mask []float32, coef *tensor.Tensor, c, s int) *tensor.Tensor {
 	y := tensor.New(x.Shape...)
 	numel := c * s
 	d := coef.Shape[1]
-	for off := 0; off < len(x.Data); off += numel {
-		xs, ys := x.Data[off:off+numel], y.Data[off:off+numel]
-		for ch := 0; ch < c; ch++ {
-			co := coef.Data[ch*d : (ch+1)*d]
-			for i := ch * s; i < (ch+1)*s; i++ {
-				v, mv := xs[i], mask[i]
-				var r float32
-				if v > 0 {
-					r = v
+	parallelImages(len(x.Data)/numel, numel, func(_, lo, hi int) {
+		for off := lo * numel; off < hi*numel; off += numel {
+			xs, ys := x.Data[off:off+numel], y.Data[off:off+numel]
+			for ch := 0; ch < c; ch++ {
+				co := coef.Data[ch*d : (ch+1)*d]
+				for i := ch * s; i < (ch+1)*s; i++ {
+					v, mv := xs[i], mask[i]
+					var r float32
+					if v > 0 {
+						r = v
+					}
+					if mv == 1 {
+						ys[i] = r
+						continue
+					}
+					p, _ := horner(co, v)
+					ys[i] = mv*r + (1-mv)*p
 				}
-				if mv == 1 {
-					ys[i] = r
-					continue
-				}
-				p, _ := horner(co, v)
-				ys[i] = mv*r + (1-mv)*p
 			}
 		}
-	}
+	})
 	return y
 }
 
@@ -336,45 +364,76 @@ func maskedForward(x *tensor.Tensor, mask []float32, coef *tensor.Tensor, c, s i
 func maskedBackward(x, g *tensor.Tensor, mask []float32, coef *tensor.Tensor, c, s int, wantX, wantM, wantC bool) (dx, dm, dc *tensor.Tensor) {
 	numel := c * s
 	d := coef.Shape[1]
+	n := len(x.Data) / numel
 	if wantX {
 		dx = tensor.New(x.Shape...)
 	}
+	// Per-chunk partial sums for the batch-reduced gradients.
+	workers := min(runtime.GOMAXPROCS(0), max(n, 1))
+	var dms, dcs [][]float32
+	if wantM {
+		dms = make([][]float32, workers)
+	}
+	if wantC {
+		dcs = make([][]float32, workers)
+	}
+	chunks := parallelImages(n, numel, func(k, lo, hi int) {
+		var pm, pc []float32
+		if wantM {
+			pm = make([]float32, numel)
+			dms[k] = pm
+		}
+		if wantC {
+			pc = make([]float32, len(coef.Data))
+			dcs[k] = pc
+		}
+		for off := lo * numel; off < hi*numel; off += numel {
+			xs, gs := x.Data[off:off+numel], g.Data[off:off+numel]
+			for ch := 0; ch < c; ch++ {
+				co := coef.Data[ch*d : (ch+1)*d]
+				for i := ch * s; i < (ch+1)*s; i++ {
+					v, mv, gv := xs[i], mask[i], gs[i]
+					var r, dr float32
+					if v > 0 {
+						r, dr = v, 1
+					}
+					if mv == 1 && pm == nil {
+						if dx != nil {
+							dx.Data[off+i] = gv * dr
+						}
+						continue
+					}
+					p, dp := horner(co, v)
+					if dx != nil {
+						dx.Data[off+i] = gv * (mv*dr + (1-mv)*dp)
+					}
+					if pm != nil {
+						pm[i] += gv * (r - p)
+					}
+					if pc != nil && mv != 1 {
+						w := gv * (1 - mv)
+						for k := 0; k < d; k++ {
+							pc[ch*d+k] += w
+							w *= v
+						}
+					}
+				}
+			}
+		}
+	})
 	if wantM {
 		dm = tensor.New(len(mask))
+		for k := 0; k < chunks; k++ {
+			for i, v := range dms[k] {
+				dm.Data[i] += v
+			}
+		}
 	}
 	if wantC {
 		dc = tensor.New(coef.Shape...)
-	}
-	for off := 0; off < len(x.Data); off += numel {
-		xs, gs := x.Data[off:off+numel], g.Data[off:off+numel]
-		for ch := 0; ch < c; ch++ {
-			co := coef.Data[ch*d : (ch+1)*d]
-			for i := ch * s; i < (ch+1)*s; i++ {
-				v, mv, gv := xs[i], mask[i], gs[i]
-				var r, dr float32
-				if v > 0 {
-					r, dr = v, 1
-				}
-				if mv == 1 && !wantM {
-					if dx != nil {
-						dx.Data[off+i] = gv * dr
-					}
-					continue
-				}
-				p, dp := horner(co, v)
-				if dx != nil {
-					dx.Data[off+i] = gv * (mv*dr + (1-mv)*dp)
-				}
-				if dm != nil {
-					dm.Data[i] += gv * (r - p)
-				}
-				if dc != nil && mv != 1 {
-					w := gv * (1 - mv)
-					for k := 0; k < d; k++ {
-						dc.Data[ch*d+k] += w
-						w *= v
-					}
-				}
+		for k := 0; k < chunks; k++ {
+			for i, v := range dcs[k] {
+				dc.Data[i] += v
 			}
 		}
 	}

@@ -293,3 +293,39 @@ func TestNewFixedValidates(t *testing.T) {
 		t.Error("empty shape accepted")
 	}
 }
+
+// TestMaskedParallelMatchesSerial checks the multi-goroutine path (large
+// batch) against image-by-image evaluation.
+func TestMaskedParallelMatchesSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	c, s, n := 8, 64, 64
+	mask := make([]float32, c*s)
+	for i := range mask {
+		mask[i] = float32(rng.IntN(2))
+	}
+	coef := randTensor(rng, 0.3, c, 3)
+	x := randTensor(rng, 1, n, c, 8, 8)
+	g := randTensor(rng, 1, n, c, 8, 8)
+	y := maskedForward(x, mask, coef, c, s)
+	dx, dm, dc := maskedBackward(x, g, mask, coef, c, s, true, true, true)
+	sumM, sumC := tensor.New(c*s), tensor.New(c, 3)
+	for b := 0; b < n; b++ {
+		xb := tensor.FromData(x.Data[b*c*s:(b+1)*c*s], 1, c, 8, 8)
+		gb := tensor.FromData(g.Data[b*c*s:(b+1)*c*s], 1, c, 8, 8)
+		yb := maskedForward(xb, mask, coef, c, s)
+		dxb, dmb, dcb := maskedBackward(xb, gb, mask, coef, c, s, true, true, true)
+		for i := range yb.Data {
+			if yb.Data[i] != y.Data[b*c*s+i] || dxb.Data[i] != dx.Data[b*c*s+i] {
+				t.Fatalf("image %d element %d differs", b, i)
+			}
+		}
+		sumM.AddInPlace(dmb)
+		sumC.AddInPlace(dcb)
+	}
+	if d := tensor.MaxAbsDiff(sumM, dm); d > 1e-4 {
+		t.Fatalf("mask gradient differs by %g", d)
+	}
+	if d := tensor.MaxAbsDiff(sumC, dc); d > 1e-3 {
+		t.Fatalf("coefficient gradient differs by %g", d)
+	}
+}
