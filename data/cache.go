@@ -162,6 +162,11 @@ func readCache(path, key string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseCache(b, key)
+}
+
+// parseCache decodes the bytes of a cache file (the Set's pixels alias b).
+func parseCache(b []byte, key string) (*Set, error) {
 	if len(b) < 16 || string(b[:8]) != cacheMagic {
 		return nil, errors.New("not a cache file")
 	}
@@ -170,7 +175,7 @@ func readCache(path, key string) (*Set, error) {
 		return nil, errors.New("checksum mismatch")
 	}
 	hl := int(binary.LittleEndian.Uint32(b[8:]))
-	if hl > len(body)-12 {
+	if hl < 0 || hl > len(body)-12 {
 		return nil, errors.New("header length out of range")
 	}
 	var h cacheHeader

@@ -249,11 +249,22 @@ func decodeItems(t tree, items []item, classes []string) (*Set, error) {
 	return s, nil
 }
 
+// maxSide bounds image width and height so that a corrupt or hostile
+// header cannot make the decoder allocate gigabytes.
+const maxSide = 4096
+
 // decodeOne reads and decodes one image file.
 func decodeOne(t tree, p string) (image.Image, error) {
 	b, err := t.read(p)
 	if err != nil {
 		return nil, err
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.where(p), err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxSide || cfg.Height > maxSide {
+		return nil, fmt.Errorf("%s: image size %dx%d outside 1..%d", t.where(p), cfg.Width, cfg.Height, maxSide)
 	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {

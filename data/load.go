@@ -370,3 +370,18 @@ func (i Info) Names() []string {
 	}
 	return nil
 }
+
+// Locate reports where dataset name would be loaded from in dir (both
+// splits' files must exist; nothing is decoded), or an error naming the
+// paths expected.
+func Locate(dir, name string) (string, error) {
+	var where string
+	for _, train := range []bool{true, false} {
+		src, _, err := locate(dir, name, train)
+		if err != nil {
+			return "", err
+		}
+		where = src.where
+	}
+	return where, nil
+}

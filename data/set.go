@@ -63,6 +63,15 @@ func (s *Set) Normalized(i int) *tensor.Tensor {
 	return t
 }
 
+// Get returns image i as a normalised [1,C,H,W] tensor with its label, or
+// an error if i is out of range (use it for indices from users).
+func (s *Set) Get(i int) (*tensor.Tensor, int32, error) {
+	if i < 0 || i >= s.N {
+		return nil, 0, fmt.Errorf("image index %d out of range: %s has %d images", i, s.Name, s.N)
+	}
+	return s.Normalized(i), s.Labels[i], nil
+}
+
 // normalizeInto writes the normalised values of one CHW image into dst.
 func (s *Set) normalizeInto(dst []float32, img []uint8) {
 	hw := s.H * s.W

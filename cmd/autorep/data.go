@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/autorep/autorep/data"
+)
+
+func init() {
+	register("data", "download datasets and show what is available (fetch, info, list)", runData)
+}
+
+const dataUsage = `Usage: autorep data SUBCOMMAND [flags]
+
+Subcommands:
+  fetch NAME [--data DIR] [--force] [--mirror URL]   download a dataset from its canonical source
+  info NAME [--data DIR] [--json]                    sizes, classes, normalisation, where it was found
+  list [--data DIR] [--json]                         known datasets and whether they are present
+
+NAME is one of: %s (info also accepts folder:PATH).
+The data directory is --data, else $AUTOREP_DATA, else ~/.cache/autorep/data.
+`
+
+func runData(args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(os.Stderr, dataUsage, strings.Join(data.Names(), ", "))
+		if len(args) == 0 {
+			return errors.New("missing subcommand")
+		}
+		return flag.ErrHelp
+	}
+	switch args[0] {
+	case "fetch":
+		return dataFetch(args[1:])
+	case "info":
+		return dataInfo(args[1:])
+	case "list":
+		return dataList(args[1:])
+	}
+	return fmt.Errorf("unknown subcommand %q (fetch, info, list)", args[0])
+}
+
+// parseWithName parses flags that may come before or after one positional
+// NAME argument and returns NAME.
+func parseWithName(fs *flag.FlagSet, args []string) (string, error) {
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return "", errors.New("missing dataset NAME")
+	}
+	name := rest[0]
+	if err := fs.Parse(rest[1:]); err != nil {
+		return "", err
+	}
+	if len(fs.Args()) > 0 {
+		return "", fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return name, nil
+}
+
+func dataFetch(args []string) error {
+	fs := newFlags("data fetch", "NAME [--data DIR]", "Download a dataset ("+strings.Join(data.Fetchable(), ", ")+
+		") from its canonical source, verify its checksum and unpack it into the data directory.")
+	dir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
+	force := fs.Bool("force", false, "download again even if the dataset is present")
+	mirror := fs.String("mirror", "", "fetch the files from this base URL instead of the canonical ones")
+	name, err := parseWithName(fs, args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	d := data.Dir(*dir)
+	where, err := data.Fetch(ctx, d, name, data.FetchOptions{Progress: os.Stderr, Force: *force, Mirror: *mirror})
+	if err != nil {
+		return err
+	}
+	fmt.Println(where)
+	return nil
+}
+
+// splitInfo is the JSON description of one split.
+type splitInfo struct {
+	N        int     `json:"n"`
+	Source   string  `json:"source"`
+	LoadSecs float64 `json:"load_seconds"`
+}
+
+// setInfo is the JSON output of `autorep data info`.
+type setInfo struct {
+	Name       string     `json:"name"`
+	DataDir    string     `json:"data_dir"`
+	Channels   int        `json:"channels"`
+	Height     int        `json:"height"`
+	Width      int        `json:"width"`
+	Classes    int        `json:"classes"`
+	ClassNames []string   `json:"class_names"`
+	Mean       []float32  `json:"mean"`
+	Std        []float32  `json:"std"`
+	Train      splitInfo  `json:"train"`
+	Test       *splitInfo `json:"test,omitempty"`
+	TestError  string     `json:"test_error,omitempty"`
+	CacheDir   string     `json:"cache_dir"`
+}
+
+func dataInfo(args []string) error {
+	fs := newFlags("data info", "NAME [--data DIR] [--json]", "Load a dataset (decoding and caching it on first use) and describe it.")
+	dir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
+	name, err := parseWithName(fs, args)
+	if err != nil {
+		return err
+	}
+	d := data.Dir(*dir)
+	load := func(train bool) (*data.Set, float64, error) {
+		t0 := time.Now()
+		s, err := data.Load(d, name, train)
+		return s, time.Since(t0).Seconds(), err
+	}
+	tr, secs, err := load(true)
+	if err != nil {
+		return err
+	}
+	info := setInfo{Name: tr.Name, DataDir: d, Channels: tr.C, Height: tr.H, Width: tr.W, Classes: tr.Classes,
+		ClassNames: tr.ClassNames, Mean: tr.Mean, Std: tr.Std, Train: splitInfo{N: tr.N, Source: tr.Source, LoadSecs: secs},
+		CacheDir: data.CacheDir()}
+	if te, secs, err := load(false); err != nil {
+		info.TestError = err.Error()
+	} else {
+		info.Test = &splitInfo{N: te.N, Source: te.Source, LoadSecs: secs}
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(info)
+	}
+	fmt.Printf("dataset   %s\n", info.Name)
+	fmt.Printf("found in  %s\n", info.Train.Source)
+	fmt.Printf("images    %d×%d×%d (C×H×W)\n", info.Channels, info.Height, info.Width)
+	fmt.Printf("train     %d images (loaded in %.2fs)\n", info.Train.N, info.Train.LoadSecs)
+	if info.Test != nil {
+		fmt.Printf("test      %d images (loaded in %.2fs)\n", info.Test.N, info.Test.LoadSecs)
+	} else {
+		fmt.Printf("test      unavailable: %s\n", info.TestError)
+	}
+	names := info.ClassNames
+	more := ""
+	if len(names) > 12 {
+		names, more = names[:12], fmt.Sprintf(" … (%d more)", len(info.ClassNames)-12)
+	}
+	fmt.Printf("classes   %d: %s%s\n", info.Classes, strings.Join(names, " "), more)
+	fmt.Printf("mean      %v\nstd       %v\n", info.Mean, info.Std)
+	fmt.Printf("cache     %s\n", info.CacheDir)
+	return nil
+}
+
+// listEntry is one dataset of `autorep data list --json`.
+type listEntry struct {
+	Name      string   `json:"name"`
+	Present   bool     `json:"present"`
+	Source    string   `json:"source,omitempty"`
+	Expected  []string `json:"expected"`
+	Fetchable bool     `json:"fetchable"`
+}
+
+func dataList(args []string) error {
+	fs := newFlags("data list", "[--data DIR] [--json]", "List the known datasets and where each is found (without decoding).")
+	dir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	d := data.Dir(*dir)
+	fetchable := map[string]bool{}
+	for _, n := range data.Fetchable() {
+		fetchable[n] = true
+	}
+	var out []listEntry
+	for _, n := range data.Names() {
+		info, _ := data.Lookup(n)
+		e := listEntry{Name: n, Expected: info.Layouts, Fetchable: fetchable[n]}
+		if where, err := data.Locate(d, n); err == nil {
+			e.Present, e.Source = true, where
+		}
+		out = append(out, e)
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"data_dir": d, "datasets": out})
+	}
+	fmt.Printf("data directory %s\n", d)
+	for _, e := range out {
+		status := "missing (looked for " + strings.Join(e.Expected, ", ") + ")"
+		if e.Present {
+			status = e.Source
+		}
+		fmt.Printf("  %-14s %s\n", e.Name, status)
+	}
+	return nil
+}
