@@ -1,0 +1,249 @@
+package ring
+
+import (
+	"fmt"
+	"sync"
+)
+
+// ConvParams describes a 2-D convolution on NCHW input x [N,C,H,W] with
+// weights [K, C/Groups, R, S] and output y [N,K,OutH,OutW]. Zero StrideH,
+// StrideW or Groups mean 1. The fields match kernel.ConvParams, so one
+// converts to the other with ring.ConvParams(p).
+type ConvParams struct {
+	N, C, H, W       int // input batch, channels, height, width
+	K, R, S          int // output channels, kernel height, kernel width
+	StrideH, StrideW int
+	PadH, PadW       int // symmetric zero padding
+	Groups           int
+}
+
+// Norm returns p with zero strides and groups replaced by 1.
+func (p ConvParams) Norm() ConvParams {
+	if p.StrideH == 0 {
+		p.StrideH = 1
+	}
+	if p.StrideW == 0 {
+		p.StrideW = 1
+	}
+	if p.Groups == 0 {
+		p.Groups = 1
+	}
+	return p
+}
+
+// OutH is the output height (H + 2·PadH − R)/StrideH + 1.
+func (p ConvParams) OutH() int {
+	p = p.Norm()
+	return (p.H+2*p.PadH-p.R)/p.StrideH + 1
+}
+
+// OutW is the output width (W + 2·PadW − S)/StrideW + 1.
+func (p ConvParams) OutW() int {
+	p = p.Norm()
+	return (p.W+2*p.PadW-p.S)/p.StrideW + 1
+}
+
+// XLen is the number of input elements N·C·H·W.
+func (p ConvParams) XLen() int { return p.N * p.C * p.H * p.W }
+
+// WLen is the number of weight elements K·(C/Groups)·R·S.
+func (p ConvParams) WLen() int {
+	p = p.Norm()
+	return p.K * (p.C / p.Groups) * p.R * p.S
+}
+
+// YLen is the number of output elements N·K·OutH·OutW.
+func (p ConvParams) YLen() int { return p.N * p.K * p.OutH() * p.OutW() }
+
+// MulAdds is the number of multiply-adds of the convolution.
+func (p ConvParams) MulAdds() float64 {
+	p = p.Norm()
+	return float64(p.N) * float64(p.K) * float64(p.OutH()*p.OutW()) * float64(p.C/p.Groups*p.R*p.S)
+}
+
+// Validate reports whether p describes a valid convolution of sane size.
+func (p ConvParams) Validate() error {
+	q := p.Norm()
+	switch {
+	case q.N <= 0 || q.C <= 0 || q.H <= 0 || q.W <= 0 || q.K <= 0 || q.R <= 0 || q.S <= 0:
+		return fmt.Errorf("ring: conv %+v: sizes must be positive", p)
+	case q.StrideH < 0 || q.StrideW < 0 || q.PadH < 0 || q.PadW < 0 || q.Groups < 0:
+		return fmt.Errorf("ring: conv %+v: negative stride, padding or groups", p)
+	case q.C%q.Groups != 0 || q.K%q.Groups != 0:
+		return fmt.Errorf("ring: conv %+v: channels %d and %d not divisible by groups %d", p, q.C, q.K, q.Groups)
+	case q.H+2*q.PadH < q.R || q.W+2*q.PadW < q.S:
+		return fmt.Errorf("ring: conv %+v: kernel larger than padded input", p)
+	}
+	oh, ow := q.OutH(), q.OutW()
+	for _, s := range [][]int{{q.N, q.C, q.H, q.W}, {q.N, q.K, oh, ow}, {q.C, q.R, q.S, oh, ow}, {q.K, q.C, q.R, q.S}} {
+		if checkShape(s) != nil {
+			return fmt.Errorf("ring: conv %+v: too large", p)
+		}
+	}
+	return nil
+}
+
+// Conv2d sets y = conv(x, w) mod 2^64 (no bias) for NCHW x [N,C,H,W],
+// weights [K,C/G,R,S] and y [N,K,OutH,OutW], as im2col + GEMM per image and
+// group (a 1×1 stride-1 unpadded convolution skips im2col). Work is spread
+// over all cores: across images and groups when there are enough, else
+// inside each GEMM.
+func Conv2d(p ConvParams, x, w, y []uint64) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if len(x) != p.XLen() || len(w) != p.WLen() || len(y) != p.YLen() {
+		return fmt.Errorf("ring: conv %+v: have x %d, w %d, y %d elements, want %d, %d, %d",
+			p, len(x), len(w), len(y), p.XLen(), p.WLen(), p.YLen())
+	}
+	conv2d(p.Norm(), x, w, y, Workers(), currentKernel())
+	return nil
+}
+
+func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
+	oh, ow := p.OutH(), p.OutW()
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	kdim, ndim := cg*p.R*p.S, oh*ow
+	direct := p.R == 1 && p.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
+	tasks := p.N * p.Groups
+	run := func(t int, col []uint64, gemmWorkers int) {
+		n, g := t/p.Groups, t%p.Groups
+		xg := x[(n*p.C+g*cg)*p.H*p.W:][:cg*p.H*p.W]
+		b := xg
+		if !direct {
+			im2col(p, xg, cg, oh, ow, col)
+			b = col
+		}
+		gemm(gemmArgs{m: kg, n: ndim, k: kdim,
+			a: w[g*kg*kdim:][:kg*kdim], b: b, c: y[(n*p.K+g*kg)*ndim:][:kg*ndim]}, gemmWorkers, kern)
+	}
+	colLen := 0
+	if !direct {
+		colLen = kdim * ndim
+	}
+	if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {
+		col := make([]uint64, colLen)
+		for t := range tasks {
+			run(t, col, workers)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for wk := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			col := make([]uint64, colLen)
+			for t := wk; t < tasks; t += workers {
+				run(t, col, 1)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// im2col writes the patches of one image's channel group x [cg,H,W] to col
+// [cg·R·S, oh·ow]: col[(c·R+r)·S+s][oy·ow+ox] = x[c, oy·sh−ph+r, ox·sw−pw+s]
+// (0 outside the image).
+func im2col(p ConvParams, x []uint64, cg, oh, ow int, col []uint64) {
+	row := 0
+	for c := range cg {
+		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
+		for r := range p.R {
+			for s := range p.S {
+				dst := col[row*oh*ow : (row+1)*oh*ow]
+				row++
+				// Output columns whose input column is inside the image:
+				// ox in [lo, hi).
+				lo := max(0, ceilDiv(p.PadW-s, p.StrideW))
+				hi := min(ow, ceilDiv(p.W+p.PadW-s, p.StrideW))
+				hi = max(hi, lo)
+				for oy := range oh {
+					d := dst[oy*ow : (oy+1)*ow]
+					iy := oy*p.StrideH - p.PadH + r
+					if iy < 0 || iy >= p.H {
+						clear(d)
+						continue
+					}
+					clear(d[:lo])
+					clear(d[hi:])
+					xr := xc[iy*p.W : (iy+1)*p.W]
+					ix := lo*p.StrideW - p.PadW + s
+					if p.StrideW == 1 {
+						copy(d[lo:hi], xr[ix:])
+						continue
+					}
+					for ox := lo; ox < hi; ox++ {
+						d[ox] = xr[ix]
+						ix += p.StrideW
+					}
+				}
+			}
+		}
+	}
+}
+
+// ceilDiv is ⌈a/b⌉ for b > 0 and any sign of a.
+func ceilDiv(a, b int) int {
+	if a <= 0 {
+		return -((-a) / b)
+	}
+	return (a + b - 1) / b
+}
+
+// convScalar is the reference convolution by direct summation; the tests
+// compare Conv2d against it.
+func convScalar(p ConvParams, x, w, y []uint64) {
+	p = p.Norm()
+	oh, ow := p.OutH(), p.OutW()
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	for n := range p.N {
+		for k := range p.K {
+			g := k / kg
+			for oy := range oh {
+				for ox := range ow {
+					var sum uint64
+					for c := range cg {
+						for r := range p.R {
+							iy := oy*p.StrideH - p.PadH + r
+							if iy < 0 || iy >= p.H {
+								continue
+							}
+							for s := range p.S {
+								ix := ox*p.StrideW - p.PadW + s
+								if ix < 0 || ix >= p.W {
+									continue
+								}
+								sum += x[((n*p.C+g*cg+c)*p.H+iy)*p.W+ix] * w[((k*cg+c)*p.R+r)*p.S+s]
+							}
+						}
+					}
+					y[((n*p.K+k)*oh+oy)*ow+ox] = sum
+				}
+			}
+		}
+	}
+}
+
+// Conv2dTensor returns conv(x, w) for tensors x [N,C,H,W] and w [K,C/G,R,S]
+// with the strides, padding and groups of p (p's sizes are taken from the
+// tensors).
+func Conv2dTensor(x, w *Tensor, p ConvParams) (*Tensor, error) {
+	if len(x.Shape) != 4 || len(w.Shape) != 4 {
+		return nil, fmt.Errorf("ring: conv of shapes %v and %v: want 4-D", x.Shape, w.Shape)
+	}
+	p.N, p.C, p.H, p.W = x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	p.K, p.R, p.S = w.Shape[0], w.Shape[2], w.Shape[3]
+	q := p.Norm()
+	if q.Groups > 0 && p.C%q.Groups == 0 && w.Shape[1] != p.C/q.Groups {
+		return nil, fmt.Errorf("ring: conv weight %v for %d input channels in %d groups", w.Shape, p.C, q.Groups)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	y := New(p.N, p.K, p.OutH(), p.OutW())
+	if err := Conv2d(p, x.Data, w.Data, y.Data); err != nil {
+		return nil, err
+	}
+	return y, nil
+}

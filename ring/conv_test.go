@@ -1,0 +1,138 @@
+package ring
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+var convCases = []ConvParams{
+	{N: 1, C: 1, H: 1, W: 1, K: 1, R: 1, S: 1},
+	{N: 2, C: 3, H: 7, W: 6, K: 4, R: 3, S: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	{N: 2, C: 4, H: 5, W: 5, K: 6, R: 3, S: 2, StrideH: 1, StrideW: 2, PadH: 0, PadW: 1, Groups: 2},
+	{N: 1, C: 4, H: 4, W: 4, K: 4, R: 3, S: 3, PadH: 1, PadW: 1, Groups: 4},
+	{N: 3, C: 2, H: 6, W: 5, K: 3, R: 1, S: 1, StrideH: 2, StrideW: 2},
+	{N: 3, C: 5, H: 6, W: 5, K: 7, R: 1, S: 1},
+	{N: 2, C: 16, H: 8, W: 8, K: 32, R: 3, S: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	{N: 1, C: 3, H: 9, W: 11, K: 5, R: 5, S: 3, StrideH: 3, StrideW: 1, PadH: 2, PadW: 3},
+	{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1},
+	{N: 4, C: 32, H: 6, W: 6, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, Groups: 2},
+	{N: 1, C: 2, H: 3, W: 3, K: 2, R: 3, S: 3, PadH: 2, PadW: 2, StrideH: 4, StrideW: 4},
+}
+
+func TestConv2dAgainstReference(t *testing.T) {
+	prg := NewPRG(seedOf(31))
+	for _, simd := range kernels() {
+		for _, p := range convCases {
+			x := prg.Rand(p.XLen()).Data
+			w := prg.Rand(p.WLen()).Data
+			want := make([]uint64, p.YLen())
+			convScalar(p, x, w, want)
+			for _, workers := range []int{1, 2, 3} {
+				got := prg.Rand(p.YLen()).Data // garbage that must be overwritten
+				withKernel(simd, func() { conv2d(p.Norm(), x, w, got, workers, currentKernel()) })
+				if !slices.Equal(got, want) {
+					t.Fatalf("simd=%v workers=%d %+v: differs from reference", simd, workers, p)
+				}
+			}
+			got := make([]uint64, p.YLen())
+			withKernel(simd, func() {
+				if err := Conv2d(p, x, w, got); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if !slices.Equal(got, want) {
+				t.Fatalf("simd=%v Conv2d %+v: differs from reference", simd, p)
+			}
+		}
+	}
+}
+
+// TestConv2dKnown checks a hand-computed case with negative (wrapped) values.
+func TestConv2dKnown(t *testing.T) {
+	// x 1×1×3×3 = 1..9, w 1×1×2×2 = [1 0; 0 -1], no padding: y = x[i,j] − x[i+1,j+1] = −4.
+	x := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	w := []uint64{1, 0, 0, neg(1)}
+	y := make([]uint64, 4)
+	p := ConvParams{N: 1, C: 1, H: 3, W: 3, K: 1, R: 2, S: 2}
+	if err := Conv2d(p, x, w, y); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range y {
+		if v != neg(4) {
+			t.Fatalf("y = %v, want all -4", y)
+		}
+	}
+	xt, _ := FromData(x, 1, 1, 3, 3)
+	wt, _ := FromData(w, 1, 1, 2, 2)
+	yt, err := Conv2dTensor(xt, wt, ConvParams{})
+	if err != nil || !slices.Equal(yt.Shape, []int{1, 1, 2, 2}) || !slices.Equal(yt.Data, y) {
+		t.Errorf("Conv2dTensor = %v, %v", yt, err)
+	}
+}
+
+func TestConv2dErrors(t *testing.T) {
+	ok := ConvParams{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3}
+	bad := []ConvParams{
+		{},
+		{N: 1, C: 3, H: 4, W: 4, K: 2, R: 3, S: 3, Groups: 2},
+		{N: 1, C: 2, H: 2, W: 2, K: 2, R: 3, S: 3},
+		{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, StrideH: -1},
+		{N: 1 << 30, C: 1 << 30, H: 1 << 30, W: 4, K: 2, R: 3, S: 3},
+	}
+	for _, p := range bad {
+		if err := Conv2d(p, nil, nil, nil); err == nil {
+			t.Errorf("Conv2d(%+v): no error", p)
+		}
+	}
+	if err := Conv2d(ok, make([]uint64, ok.XLen()-1), make([]uint64, ok.WLen()), make([]uint64, ok.YLen())); err == nil {
+		t.Error("short x: no error")
+	}
+	if err := Conv2d(ok, make([]uint64, ok.XLen()), make([]uint64, ok.WLen()), make([]uint64, ok.YLen()+1)); err == nil {
+		t.Error("long y: no error")
+	}
+	if _, err := Conv2dTensor(New(1, 2, 4, 4), New(2, 3, 3, 3), ConvParams{}); err == nil {
+		t.Error("Conv2dTensor with wrong weight channels: no error")
+	}
+	if _, err := Conv2dTensor(New(2, 4, 4), New(2, 2, 3, 3), ConvParams{}); err == nil {
+		t.Error("Conv2dTensor with 3-D input: no error")
+	}
+}
+
+// resnet20Convs are the 3×3 convolution shapes of ResNet-20 on CIFAR
+// (one image, as in private inference).
+var resnet20Convs = []struct {
+	name string
+	p    ConvParams
+}{
+	{"stem3to16", ConvParams{N: 1, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{"16to16", ConvParams{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{"16to32s2", ConvParams{N: 1, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+	{"32to32", ConvParams{N: 1, C: 32, H: 16, W: 16, K: 32, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{"64to64", ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{"16to16_batch8", ConvParams{N: 8, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}},
+}
+
+func BenchmarkConv2dResNet20(b *testing.B) {
+	prg := NewPRG(seedOf(3))
+	for _, c := range resnet20Convs {
+		for _, simd := range kernels() {
+			name := "scalar"
+			if simd {
+				name = "avx512"
+			}
+			b.Run(fmt.Sprintf("%s/%s", c.name, name), func(b *testing.B) {
+				x, w, y := prg.Rand(c.p.XLen()).Data, prg.Rand(c.p.WLen()).Data, make([]uint64, c.p.YLen())
+				withKernel(simd, func() {
+					c0 := cpuSeconds()
+					for b.Loop() {
+						if err := Conv2d(c.p, x, w, y); err != nil {
+							b.Fatal(err)
+						}
+					}
+					reportRate(b, c.p.MulAdds(), c0)
+				})
+			})
+		}
+	}
+}
