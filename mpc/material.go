@@ -231,7 +231,78 @@ func (m *Material) check() error {
 // UnmarshalMaterial decodes MarshalBinary's format strictly: unknown kinds,
 // wrong vector counts, inconsistent lengths, truncated or trailing bytes
 // are errors. FSS keys are checked by the kind's key decoder.
+//
+// A 16-byte seed can expand to MaxMaterialElems values, so a peer could
+// make the decoder allocate gigabytes; code that receives material for a
+// known request should use UnmarshalMaterialFor, which bounds every vector
+// by the request before expanding anything.
 func UnmarshalMaterial(b []byte) (*Material, error) {
+	return unmarshalMaterial(b, nil)
+}
+
+// UnmarshalMaterialFor decodes party p's material for req: as
+// UnmarshalMaterial, and the kind, party, parameter and every vector's
+// length must be what req asks for (checked before any allocation).
+func UnmarshalMaterialFor(b []byte, req Request, p Party) (*Material, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if !p.Valid() {
+		return nil, fmt.Errorf("mpc: material: invalid party %d", int(p))
+	}
+	want := expectedLens(req, p)
+	m, err := unmarshalMaterial(b, want)
+	if err != nil {
+		return nil, err
+	}
+	if m.Kind != req.Kind || m.Party != p {
+		return nil, fmt.Errorf("mpc: material: got %v for the %v, want %v for the %v", m.Kind, m.Party, req.Kind, p)
+	}
+	if req.Kind == KindTrunc && m.Param != uint64(req.Shift) {
+		return nil, fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
+	}
+	if hasKeys(req.Kind) && m.Gate.Ell() != req.ell() {
+		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.Gate.Ell(), req.ell())
+	}
+	return m, nil
+}
+
+// expectedLens returns the vector lengths of party p's material for req.
+func expectedLens(req Request, p Party) []int {
+	n := vecCount(req.Kind, p)
+	lens := make([]int, n)
+	l := -1
+	switch req.Kind {
+	case KindWeightMask:
+		l = req.Linear.WeightLen()
+	case KindLinear:
+		if p == Client {
+			return []int{req.Linear.InLen(), req.Linear.OutLen()}
+		}
+		l = req.Linear.OutLen()
+	case KindCoefMask:
+		l = 2 * req.Act.C
+	case KindPoly:
+		l = req.Act.Len()
+		if req.Act.ReLU != nil {
+			relu := 0
+			for _, v := range req.Act.ReLU {
+				if v {
+					relu++
+				}
+			}
+			l = req.Act.N * (len(req.Act.ReLU) - relu)
+		}
+	default:
+		l = req.N
+	}
+	for i := range lens {
+		lens[i] = l
+	}
+	return lens
+}
+
+func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 	d := decoder{b: b}
 	if string(d.take(len(materialMagic))) != materialMagic {
 		return nil, errors.New("mpc: material: bad magic")
@@ -254,6 +325,9 @@ func UnmarshalMaterial(b []byte) (*Material, error) {
 		}
 		if n > MaxMaterialElems {
 			return nil, fmt.Errorf("mpc: material: vector of %d values, limit %d", n, MaxMaterialElems)
+		}
+		if want != nil && (i >= uint64(len(want)) || n != uint64(want[i])) {
+			return nil, fmt.Errorf("mpc: material: vector %d of %d values does not match the request", i, n)
 		}
 		switch mode[0] {
 		case 1:
@@ -352,8 +426,8 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	x, k := binary.Uvarint(d.b)
-	if k <= 0 {
-		d.err = errors.New("bad varint")
+	if k <= 0 || k != uvarintLen(x) {
+		d.err = errors.New("bad or non-canonical varint")
 		return 0
 	}
 	d.b = d.b[k:]

@@ -1,0 +1,269 @@
+package mpc_test
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+)
+
+// sampleRequests covers every kind.
+func sampleRequests() []mpc.Request {
+	act := mpc.ActSpec{N: 2, C: 3, HW: 5, ReLU: []bool{true, false, true, true, false, false, false, true, false, true, true, true, false, false, true}}
+	return []mpc.Request{
+		{Kind: mpc.KindWeightMask, Label: "conv1", Linear: mpc.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
+		{Kind: mpc.KindLinear, Label: "conv1", Linear: mpc.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
+		{Kind: mpc.KindLinear, Label: "fc", Linear: mpc.DenseSpec(2, 7, 3)},
+		{Kind: mpc.KindCoefMask, Label: "act", Act: mpc.ActSpec{C: 3}},
+		{Kind: mpc.KindPoly, Label: "act", Act: act},
+		{Kind: mpc.KindPoly, Label: "act", Act: mpc.ActSpec{N: 1, C: 3, HW: 2}},
+		{Kind: mpc.KindTrunc, Label: "t", N: 9, Shift: 16},
+		{Kind: mpc.KindTrunc, Label: "t", N: 4, Shift: 12, Ell: 37},
+		{Kind: mpc.KindReLU, Label: "r", N: 6, Ell: 40},
+		{Kind: mpc.KindDReLU, Label: "d", N: 5},
+		{Kind: mpc.KindTriple, Label: "m", N: 8},
+		{Kind: mpc.KindSquare, Label: "s", N: 3},
+	}
+}
+
+func TestRequestRoundTrip(t *testing.T) {
+	for _, r := range sampleRequests() {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatalf("%v: %v", r.Kind, err)
+		}
+		got, err := mpc.UnmarshalRequest(b)
+		if err != nil {
+			t.Fatalf("%v: %v", r.Kind, err)
+		}
+		b2, _ := got.MarshalBinary()
+		if !bytes.Equal(b, b2) || got.Label != r.Label || !slices.Equal(got.Act.ReLU, r.Act.ReLU) || got.Linear != r.Linear {
+			t.Fatalf("%v: round trip changed the request", r.Kind)
+		}
+		for cut := 0; cut < len(b); cut++ {
+			if _, err := mpc.UnmarshalRequest(b[:cut]); err == nil {
+				t.Fatalf("%v: truncated request (%d of %d bytes) accepted", r.Kind, cut, len(b))
+			}
+		}
+		if _, err := mpc.UnmarshalRequest(append(b, 0)); err == nil {
+			t.Fatalf("%v: trailing byte accepted", r.Kind)
+		}
+	}
+	bad := []mpc.Request{
+		{Kind: 0},
+		{Kind: mpc.KindTrunc, N: 3, Shift: 0},
+		{Kind: mpc.KindTrunc, N: 3, Shift: 40, Ell: 40},
+		{Kind: mpc.KindReLU, N: -1},
+		{Kind: mpc.KindReLU, N: 1, Ell: 65},
+		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, Groups: 1}},
+		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 2}},
+		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: []bool{true}}},
+		{Kind: mpc.KindReLU, N: 1, Label: strings.Repeat("x", 5000)},
+	}
+	for i, r := range bad {
+		if err := r.Validate(); err == nil {
+			t.Errorf("bad request %d accepted", i)
+		}
+		if _, err := r.MarshalBinary(); err == nil {
+			t.Errorf("bad request %d marshalled", i)
+		}
+	}
+}
+
+func TestMaterialRoundTripAndDeterminism(t *testing.T) {
+	var seed ring.Seed
+	seed[3] = 7
+	d1, d2 := mpc.NewDealer(seed), mpc.NewDealer(seed)
+	seed[3] = 8
+	d3 := mpc.NewDealer(seed)
+	for _, r := range sampleRequests() {
+		a0, a1, err := d1.Generate(r, 2)
+		if err != nil {
+			t.Fatalf("%v: %v", r.Kind, err)
+		}
+		b0, b1, _ := d2.Generate(r, 2)
+		c0, _, _ := d3.Generate(r, 2)
+		for _, pair := range [][2]*mpc.Material{{a0, b0}, {a1, b1}} {
+			x, err := pair[0].MarshalBinary()
+			if err != nil {
+				t.Fatalf("%v: %v", r.Kind, err)
+			}
+			y, _ := pair[1].MarshalBinary()
+			if !bytes.Equal(x, y) {
+				t.Fatalf("%v: dealer with the same seed is not deterministic", r.Kind)
+			}
+			if int64(len(x)) != pair[0].Size() {
+				t.Fatalf("%v: Size %d, encoding %d bytes", r.Kind, pair[0].Size(), len(x))
+			}
+			m, err := mpc.UnmarshalMaterial(x)
+			if err != nil {
+				t.Fatalf("%v: %v", r.Kind, err)
+			}
+			if _, err := mpc.UnmarshalMaterialFor(x, r, pair[0].Party); err != nil {
+				t.Fatalf("%v: for its request: %v", r.Kind, err)
+			}
+			if _, err := mpc.UnmarshalMaterialFor(x, r, 1-pair[0].Party); err == nil {
+				t.Fatalf("%v: accepted for the other party", r.Kind)
+			}
+			other := r
+			other.N++
+			other.Act.C++
+			other.Linear.K++
+			if _, err := mpc.UnmarshalMaterialFor(x, other, pair[0].Party); err == nil && len(m.Vecs) > 0 {
+				t.Fatalf("%v: accepted for a request of another size", r.Kind)
+			}
+			z, _ := m.MarshalBinary()
+			if !bytes.Equal(x, z) {
+				t.Fatalf("%v: round trip changed the material", r.Kind)
+			}
+			for i := range m.Vecs {
+				if !slices.Equal(m.Vecs[i].Data, pair[0].Vecs[i].Data) {
+					t.Fatalf("%v: vector %d differs after decoding", r.Kind, i)
+				}
+			}
+			for _, cut := range []int{0, 3, 5, len(x) / 2, len(x) - 1} {
+				if cut < len(x) {
+					if _, err := mpc.UnmarshalMaterial(x[:cut]); err == nil {
+						t.Fatalf("%v: truncated material accepted", r.Kind)
+					}
+				}
+			}
+			if _, err := mpc.UnmarshalMaterial(append(x, 1)); err == nil {
+				t.Fatalf("%v: trailing byte accepted", r.Kind)
+			}
+		}
+		x, _ := a0.MarshalBinary()
+		y, _ := c0.MarshalBinary()
+		if len(a0.Vecs) > 0 && bytes.Equal(x, y) {
+			t.Fatalf("%v: different seeds gave the same material", r.Kind)
+		}
+	}
+}
+
+func TestMaterialRejectsInconsistent(t *testing.T) {
+	var seed ring.Seed
+	d := mpc.NewDealer(seed)
+	m0, m1, err := d.Generate(mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 4}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Party swapped: the keys belong to the other party.
+	m0.Party = mpc.Client
+	if _, err := m0.MarshalBinary(); err == nil {
+		t.Error("material with another party's keys accepted")
+	}
+	m0.Party = mpc.Server
+	// Kind mismatch with the keys.
+	m1.Kind = mpc.KindDReLU
+	if _, err := m1.MarshalBinary(); err == nil {
+		t.Error("ReLU keys accepted as DReLU material")
+	}
+	m1.Kind = mpc.KindReLU
+	// Fewer masks than keys.
+	m1.Vecs[0].Data = m1.Vecs[0].Data[:3]
+	m1.Vecs[0].Seed = nil
+	if _, err := m1.MarshalBinary(); err == nil {
+		t.Error("3 masks for 4 keys accepted")
+	}
+	t0, _, _ := d.Generate(mpc.Request{Kind: mpc.KindTriple, Label: "m", N: 4}, 0)
+	t0.Vecs[2] = mpc.Vec{Data: make([]uint64, 5)}
+	if _, err := t0.MarshalBinary(); err == nil {
+		t.Error("triple with vectors of different lengths accepted")
+	}
+	// Byte-level corruption: every single-byte change of a small encoding
+	// is either rejected or decodes to a well-formed material.
+	x, _ := m0.MarshalBinary()
+	for i := range x {
+		y := append([]byte(nil), x...)
+		y[i] ^= 0x41
+		if m, err := mpc.UnmarshalMaterial(y); err == nil {
+			if _, err := m.MarshalBinary(); err != nil {
+				t.Fatalf("byte %d: decoded material does not re-encode: %v", i, err)
+			}
+		}
+	}
+}
+
+func TestProvidersMismatchAndSession(t *testing.T) {
+	var seed ring.Seed
+	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
+	if _, err := p0.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p1.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 6}); err == nil {
+		t.Error("parties asking for different material was not detected")
+	}
+	if _, err := p1.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: -2}); err == nil {
+		t.Error("invalid request accepted")
+	}
+	if _, err := mpc.NewSession(mpc.Client, nil, p0, 0); err == nil {
+		t.Error("session without a connection accepted")
+	}
+	// Session-level masks are stable however often they are requested.
+	req := mpc.Request{Kind: mpc.KindWeightMask, Label: "w", Linear: mpc.DenseSpec(1, 4, 2)}
+	a, _ := p0.Get(req)
+	b, _ := p0.Get(req)
+	if !slices.Equal(a.Vecs[0].Data, b.Vecs[0].Data) {
+		t.Error("weight mask changed between requests")
+	}
+}
+
+// FuzzUnmarshalMaterial: decoding arbitrary bytes for a known request
+// never panics or over-allocates, and what decodes re-encodes to the same
+// bytes.
+func FuzzUnmarshalMaterial(f *testing.F) {
+	var seed ring.Seed
+	d := mpc.NewDealer(seed)
+	reqs := sampleRequests()
+	for i, r := range reqs {
+		m0, m1, err := d.Generate(r, 0)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for p, m := range []*mpc.Material{m0, m1} {
+			b, _ := m.MarshalBinary()
+			if len(b) < 1<<12 {
+				f.Add(uint8(i), uint8(p), b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, ri, p uint8, b []byte) {
+		req := reqs[int(ri)%len(reqs)]
+		m, err := mpc.UnmarshalMaterialFor(b, req, mpc.Party(p%2))
+		if err != nil {
+			return
+		}
+		c, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded material does not re-encode: %v", err)
+		}
+		if !bytes.Equal(b, c) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
+
+// FuzzUnmarshalRequest: decoding arbitrary bytes never panics, and what
+// decodes re-encodes to the same bytes.
+func FuzzUnmarshalRequest(f *testing.F) {
+	for _, r := range sampleRequests() {
+		b, _ := r.MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := mpc.UnmarshalRequest(b)
+		if err != nil {
+			return
+		}
+		c, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded request does not re-encode: %v", err)
+		}
+		if !bytes.Equal(b, c) {
+			t.Fatalf("re-encoding differs")
+		}
+	})
+}
