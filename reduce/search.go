@@ -1,22 +1,21 @@
 package reduce
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
-	"strings"
-	"time"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/internal/progress"
+	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/optim"
-	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/train"
 )
 
 // Method names.
@@ -27,9 +26,9 @@ const (
 
 // Defaults of a reduction run (AutoReP reference settings unless noted).
 const (
-	DefaultLambda      = 80.0 // budget-loss weight λ (reference default 10 is too slow for short searches, DESIGN §1.1)
+	DefaultLambda      = 80.0 // budget-loss weight λ (the reference default 10 is too slow for short searches, DESIGN §1.1)
 	DefaultBatch       = 128
-	DefaultLR          = 1e-3 // Adam (search) learning rate
+	DefaultLR          = 1e-3 // Adam learning rate of the search (and of SNL's L1 phase)
 	DefaultMinLR       = 1e-5 // cosine floor of the search
 	DefaultFinetuneLR  = 1e-3 // SGD finetune learning rate
 	DefaultMomentum    = 0.9
@@ -56,21 +55,30 @@ type Config struct {
 	// CostWeights holds one cost weight per site for the budget loss (nil =
 	// all 1); see Penalty.
 	CostWeights []float64
-	// Batch size, learning rates and finetune SGD settings.
-	Batch                             int
-	LR, MinLR, FinetuneLR             float64
-	Momentum, WeightDecay             float64
-	KDTemp                            float64
-	NoKD                              bool // train without the distillation term
-	Augment                           bool // crop+flip augmentation (CIFAR-style)
-	Seed                              int64
-	MaxStepsPerEpoch, EvalMaxExamples int // limits for quick runs and tests (0 = all)
-	// Checkpoint is the path of the per-epoch checkpoint ("" = none); the
-	// best snapshot goes to Checkpoint + ".best". Resume continues from it.
+	// Batch is the training batch size.
+	Batch int
+	// LR and MinLR bound the search's cosine schedule (Adam); FinetuneLR
+	// starts the finetune's cosine schedule (SGD with Momentum and
+	// WeightDecay).
+	LR, MinLR, FinetuneLR float64
+	Momentum, WeightDecay float64
+	// KDTemp is the distillation temperature; NoKD trains without the
+	// distillation term.
+	KDTemp float64
+	NoKD   bool
+	// Augment applies crop+flip augmentation (colour images).
+	Augment bool
+	// Seed drives the scores' initialisation and the shuffling.
+	Seed int64
+	// Checkpoint is the prefix of the per-phase checkpoints
+	// (Checkpoint+".search", ".l1", ".finetune") and of the best snapshot
+	// (Checkpoint+".best"); "" keeps everything in memory... except the best
+	// snapshot, which then goes to a temporary file. Resume continues from
+	// the checkpoints.
 	Checkpoint string
 	Resume     bool
-	// Log receives progress bars and per-epoch lines (nil = silent).
-	Log io.Writer
+	// Progress receives progress bars, Log per-epoch lines (nil = silent).
+	Progress, Log io.Writer
 }
 
 func (c *Config) defaults() {
@@ -124,8 +132,9 @@ func (c *Config) validate(total, sites int) error {
 	if c.Degree < 1 || c.Degree > MaxDegree {
 		return fmt.Errorf("reduce: degree %d outside 1..%d", c.Degree, MaxDegree)
 	}
-	if !(c.Lambda > 0) || !(c.Threshold >= 0) || c.Batch < 1 || !(c.LR > 0) || !(c.KDTemp > 0) {
-		return fmt.Errorf("reduce: invalid lambda/threshold/batch/lr/kd-temperature")
+	if !(c.Lambda > 0) || !(c.Threshold >= 0) || c.Batch < 1 || !(c.LR > 0) || !(c.MinLR >= 0) ||
+		!(c.FinetuneLR > 0) || !(c.KDTemp > 0) || c.Momentum < 0 || c.WeightDecay < 0 {
+		return fmt.Errorf("reduce: invalid lambda/threshold/batch/learning rate/momentum/weight decay/temperature")
 	}
 	if c.CostWeights != nil && len(c.CostWeights) != sites {
 		return fmt.Errorf("reduce: %d cost weights for %d sites", len(c.CostWeights), sites)
@@ -133,32 +142,13 @@ func (c *Config) validate(total, sites int) error {
 	return nil
 }
 
-// Net is the network to reduce.
-type Net struct {
-	// Student is trained; its Sites' activations are replaced.
-	Student nn.Module
-	// Sites are the student's ReLU sites (all plain ReLU, Shape set).
-	Sites []*nn.Site
-	// Teacher is the all-ReLU model for distillation (evaluated in eval
-	// mode without gradients); nil disables distillation.
-	Teacher nn.Module
-}
-
-// forward runs m on x, turning op shape panics into errors.
-func forward(m nn.Module, x *autograd.Var) (*autograd.Var, error) {
-	if g, ok := m.(*nn.Graph); ok {
-		return g.Run(x)
-	}
-	return m.Forward(x), nil
-}
-
 // EpochLog is one epoch of a run.
 type EpochLog struct {
-	Phase    string  `json:"phase"` // "search", "l1", "finetune"
+	Phase    string  `json:"phase"` // "search", "l1", "binarised", "finetune"
 	Epoch    int     `json:"epoch"` // 1-based within the phase
 	Loss     float64 `json:"loss"`
-	TrainAcc float64 `json:"train_acc"`
-	TestAcc  float64 `json:"test_acc"`
+	TrainAcc float64 `json:"train_acc"` // percent
+	TestAcc  float64 `json:"test_acc"`  // percent
 	ReLUs    int     `json:"relus"`
 	Eta      float64 `json:"eta,omitempty"`
 	Seconds  float64 `json:"seconds"`
@@ -187,76 +177,92 @@ type Result struct {
 
 // runner holds the state of one run.
 type runner struct {
-	cfg         Config
-	net         Net
-	train, test *data.Set
-	total       int
+	cfg              Config
+	student, teacher *models.Model
+	train, test      *data.Set
+	total            int
 
 	masked []*Masked
 	snl    []*SNLAct
 	pen    *Penalty
-	eta    *EtaSchedule
 
-	opt   optim.Optimizer
-	sched optim.Schedule
-	step  int // optimisation steps within the phase
-
-	phase    string
-	epoch    int // last completed epoch of phase
-	history  []EpochLog
-	best     map[string]*tensor.Tensor
-	bestAcc  float64
-	bestAt   EpochLog
-	forced   bool
-	l1Done   bool
-	haveBest bool
+	// state is saved in the checkpoints (as train.Stateful).
+	state runState
 }
 
-// Run reduces net's ReLUs to cfg.Budget with AutoReP or SNL on the train
-// set, evaluating on test after every epoch, and leaves the best model
-// within budget in net.Student (sites with nn.PolyMask). It checkpoints
-// every epoch when cfg.Checkpoint is set and resumes from it with
-// cfg.Resume.
-func Run(net Net, train, test *data.Set, cfg Config) (*Result, error) {
+// runState is the run's own bookkeeping, saved with each phase's
+// checkpoint: the epochs of the finished phases, the best candidate
+// within budget so far, and SNL's schedule.
+type runState struct {
+	History []EpochLog `json:"history"`
+	Best    *EpochLog  `json:"best,omitempty"`
+	Eta     float64    `json:"eta,omitempty"`
+	EtaBest int        `json:"eta_best,omitempty"`
+	L1Done  bool       `json:"l1_done,omitempty"`
+	Forced  bool       `json:"forced,omitempty"`
+}
+
+// SaveState implements train.Stateful.
+func (r *runner) SaveState() (json.RawMessage, error) { return json.Marshal(r.state) }
+
+// LoadState implements train.Stateful.
+func (r *runner) LoadState(b json.RawMessage) error {
+	var st runState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	if st.Eta < 0 || (st.Best != nil && st.Best.ReLUs < 0) {
+		return errors.New("invalid reduction state")
+	}
+	r.state = st
+	return nil
+}
+
+// Run reduces student's ReLUs to cfg.Budget with AutoReP or SNL on the
+// train set, evaluating on test after every epoch, and leaves the best
+// model within budget in student (sites with nn.PolyMask). teacher (the
+// all-ReLU input model, may be nil) provides the distillation targets. The
+// epochs run in package train's Trainer (one per phase), which checkpoints
+// every epoch; with cfg.Resume the run continues from the checkpoints.
+func Run(student, teacher *models.Model, trainSet, test *data.Set, cfg Config) (*Result, error) {
 	cfg.defaults()
-	if net.Student == nil || len(net.Sites) == 0 {
+	if student == nil || student.Net == nil || len(student.Sites) == 0 {
 		return nil, errors.New("reduce: the network has no ReLU sites")
 	}
-	if train == nil || test == nil || train.N == 0 || test.N == 0 {
+	if trainSet == nil || test == nil || trainSet.N == 0 || test.N == 0 {
 		return nil, errors.New("reduce: empty train or test set")
 	}
 	total := 0
-	for _, s := range net.Sites {
+	for _, s := range student.Sites {
 		if len(s.Shape) == 0 || s.Size() <= 0 {
-			return nil, fmt.Errorf("reduce: site %q has no shape (run a forward pass first)", s.Name)
+			return nil, fmt.Errorf("reduce: site %q has no shape", s.Name)
 		}
 		if s.Act != nil {
 			return nil, fmt.Errorf("reduce: site %q already has a reduced activation (%T); start from an all-ReLU model", s.Name, s.Act)
 		}
 		total += s.Size()
 	}
-	if err := cfg.validate(total, len(net.Sites)); err != nil {
+	if err := cfg.validate(total, len(student.Sites)); err != nil {
 		return nil, err
 	}
 	if cfg.NoKD {
-		net.Teacher = nil
+		teacher = nil
 	}
-	if net.Teacher != nil {
-		nn.SetTraining(net.Teacher, false)
+	if teacher != nil {
+		teacher.SetTraining(false)
 	}
-	r := &runner{cfg: cfg, net: net, train: train, test: test, total: total, bestAcc: -1}
+	if cfg.Checkpoint == "" {
+		dir, err := os.MkdirTemp("", "autorep-reduce-*")
+		if err != nil {
+			return nil, fmt.Errorf("reduce: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		cfg.Checkpoint = dir + "/run"
+		cfg.Resume = false
+	}
+	r := &runner{cfg: cfg, student: student, teacher: teacher, train: trainSet, test: test, total: total}
 	if err := r.install(); err != nil {
 		return nil, err
-	}
-	if cfg.Resume && cfg.Checkpoint != "" {
-		if _, err := os.Stat(cfg.Checkpoint); err == nil {
-			if err := r.load(); err != nil {
-				return nil, fmt.Errorf("reduce: resume from %s: %w", cfg.Checkpoint, err)
-			}
-			r.logf("resumed %s at %s epoch %d (best %.2f%%)\n", cfg.Checkpoint, r.phase, r.epoch, r.bestAcc)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("reduce: resume: %w", err)
-		}
 	}
 	var err error
 	switch cfg.Method {
@@ -277,13 +283,27 @@ func (r *runner) logf(format string, args ...any) {
 	}
 }
 
+func (r *runner) path(suffix string) string { return r.cfg.Checkpoint + "." + suffix }
+
+// exists reports whether a checkpoint file exists (errors other than
+// absence are returned).
+func exists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
 // install puts the method's trainable activations on every site.
 func (r *runner) install() error {
 	rng := rand.New(rand.NewPCG(uint64(r.cfg.Seed), 0x5eed))
-	r.phase = "search"
 	switch r.cfg.Method {
 	case MethodAutoReP:
-		for _, s := range r.net.Sites {
+		for _, s := range r.student.Sites {
 			m, err := NewMasked(s.Name, s.Shape, r.cfg.Degree, rng)
 			if err != nil {
 				return err
@@ -294,8 +314,7 @@ func (r *runner) install() error {
 		}
 		r.pen = &Penalty{Lambda: r.cfg.Lambda, Budget: float64(r.cfg.Budget), Weights: r.cfg.CostWeights}
 	case MethodSNL:
-		r.phase = "l1"
-		for _, s := range r.net.Sites {
+		for _, s := range r.student.Sites {
 			a, err := NewSNL(s.Name, s.Shape)
 			if err != nil {
 				return err
@@ -303,34 +322,16 @@ func (r *runner) install() error {
 			s.Act = a
 			r.snl = append(r.snl, a)
 		}
-		r.eta = NewEtaSchedule()
+		r.state.Eta = SNLEta0
+		r.state.EtaBest = -1
 	}
 	return nil
-}
-
-// count returns the current per-site and total ReLU counts.
-func (r *runner) count() (per []int, total int) {
-	per = make([]int, len(r.net.Sites))
-	for i, s := range r.net.Sites {
-		per[i] = s.ReLUCount()
-		total += per[i]
-	}
-	return per, total
-}
-
-// stepsPerEpoch is the number of batches per training epoch.
-func (r *runner) stepsPerEpoch() int {
-	n := (r.train.N + r.cfg.Batch - 1) / r.cfg.Batch
-	if r.cfg.MaxStepsPerEpoch > 0 && n > r.cfg.MaxStepsPerEpoch {
-		n = r.cfg.MaxStepsPerEpoch
-	}
-	return n
 }
 
 // trainable returns the student's parameters that require gradients.
 func (r *runner) trainable() []optim.Param {
 	var out []optim.Param
-	for _, p := range nn.NamedParameters(r.net.Student) {
+	for _, p := range nn.NamedParameters(r.student.Net) {
 		if p.Var.RequiresGrad() {
 			out = append(out, optim.Param{Name: p.Name, Var: p.Var})
 		}
@@ -338,371 +339,332 @@ func (r *runner) trainable() []optim.Param {
 	return out
 }
 
-// newOptimizer builds the phase's optimiser and schedule.
-func (r *runner) newOptimizer(phase string) error {
+// trainer builds the Trainer of one phase with its optimiser and
+// schedule; it resumes from the phase's checkpoint when asked and present.
+func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.Trainer, error) {
+	loader := data.NewLoader(r.train, data.LoaderConfig{Batch: r.cfg.Batch, Shuffle: true, Seed: r.cfg.Seed,
+		Augment: r.cfg.Augment, DropLast: r.train.N > r.cfg.Batch})
+	steps := max(1, loader.Len())
 	params := r.trainable()
-	steps := r.stepsPerEpoch()
+	t := &train.Trainer{Model: r.student, Train: loader, Test: r.test, Epochs: epochs, Step: step,
+		Checkpoint: r.path(phase), State: map[string]train.Stateful{"reduce": r},
+		Progress: r.cfg.Progress, Log: r.cfg.Log}
 	var err error
 	switch phase {
 	case "search":
-		r.opt, err = optim.NewAdam([]optim.Group{{Params: params}}, optim.AdamConfig{LR: r.cfg.LR})
+		t.Opt, err = optim.NewAdam([]optim.Group{{Params: params}}, optim.AdamConfig{LR: r.cfg.LR})
 		if err == nil {
-			r.sched, err = optim.NewCosine(r.cfg.LR, r.cfg.MinLR, 0, r.cfg.Epochs*steps)
+			t.Schedule, err = optim.NewCosine(r.cfg.LR, r.cfg.MinLR, 0, epochs*steps)
 		}
 	case "l1":
-		r.opt, err = optim.NewAdam([]optim.Group{{Params: params}}, optim.AdamConfig{LR: r.cfg.LR})
-		r.sched = optim.Constant(r.cfg.LR)
+		t.Opt, err = optim.NewAdam([]optim.Group{{Params: params}}, optim.AdamConfig{LR: r.cfg.LR})
 	case "finetune":
-		r.opt, err = optim.NewSGD(optim.SplitDecay(params, r.cfg.WeightDecay), optim.SGDConfig{LR: r.cfg.FinetuneLR, Momentum: r.cfg.Momentum})
+		t.Opt, err = optim.NewSGD(optim.SplitDecay(params, r.cfg.WeightDecay), optim.SGDConfig{LR: r.cfg.FinetuneLR, Momentum: r.cfg.Momentum})
 		if err == nil {
-			r.sched, err = optim.NewCosine(r.cfg.FinetuneLR, 0, 0, max(1, r.cfg.FinetuneEpochs*steps))
+			t.Schedule, err = optim.NewCosine(r.cfg.FinetuneLR, 0, 0, epochs*steps)
 		}
-	default:
-		err = fmt.Errorf("unknown phase %q", phase)
 	}
 	if err != nil {
-		return fmt.Errorf("reduce: %s optimiser: %w", phase, err)
+		return nil, fmt.Errorf("reduce: %s optimiser: %w", phase, err)
 	}
-	return nil
+	if phase != "l1" { // SNL's relaxed model is never a candidate
+		t.KeepBest = func(s train.EpochStats, _ *train.EpochStats) bool {
+			return r.consider(logOf(phase, s))
+		}
+		t.BestPath = r.path("best")
+	}
+	if r.cfg.Resume {
+		ok, err := exists(t.Checkpoint)
+		if err != nil {
+			return nil, fmt.Errorf("reduce: resume: %w", err)
+		}
+		if ok {
+			if err := t.Resume(t.Checkpoint); err != nil {
+				return nil, fmt.Errorf("reduce: %w", err)
+			}
+			r.logf("resumed %s phase from %s after epoch %d\n", phase, t.Checkpoint, t.Epoch())
+		}
+	}
+	r.logf("%s phase: %d epochs, %d steps each\n", phase, epochs, steps)
+	return t, nil
+}
+
+// logOf converts a Trainer epoch to the run's log entry.
+func logOf(phase string, s train.EpochStats) EpochLog {
+	return EpochLog{Phase: phase, Epoch: s.Epoch, Loss: s.TrainLoss, TrainAcc: 100 * s.TrainAcc,
+		TestAcc: 100 * s.TestAcc, ReLUs: s.ReLUs, Eta: s.Extra["eta"], Seconds: s.Seconds}
+}
+
+// consider reports whether e is the best candidate within budget so far
+// and records it (the Trainer then saves the model to the best path).
+func (r *runner) consider(e EpochLog) bool {
+	if e.ReLUs > r.cfg.Budget || (r.state.Best != nil && e.TestAcc <= r.state.Best.TestAcc) {
+		return false
+	}
+	r.state.Best = &e
+	return true
+}
+
+// forward runs the student and the teacher and returns the logits and CE
+// (+ KD) loss.
+func (r *runner) baseLoss(b data.Batch) (loss, logits *autograd.Var, err error) {
+	x := autograd.Const(b.X)
+	var teacher *autograd.Var
+	if r.teacher != nil {
+		autograd.NoGrad(func() { teacher, err = r.teacher.Forward(x) })
+		if err != nil {
+			return nil, nil, fmt.Errorf("teacher: %w", err)
+		}
+	}
+	logits, err = r.student.Forward(x)
+	if err != nil {
+		return nil, nil, err
+	}
+	loss, err = nn.CrossEntropy(logits, b.Y, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if teacher != nil {
+		kd, err := nn.KDLoss(logits, teacher, float32(r.cfg.KDTemp))
+		if err != nil {
+			return nil, nil, err
+		}
+		loss = nn.Plus(loss, kd)
+	}
+	return loss, logits, nil
+}
+
+// searchStep is AutoReP's loss: CE + KD + λ·max(0, density − B/total).
+func (r *runner) searchStep(b data.Batch) (loss, logits *autograd.Var, err error) {
+	loss, logits, err = r.baseLoss(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	pen, err := r.pen.Loss(r.masked)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nn.Plus(loss, pen), logits, nil
+}
+
+// l1Step is SNL's loss: CE + KD + η·Σ|α|.
+func (r *runner) l1Step(b data.Batch) (loss, logits *autograd.Var, err error) {
+	loss, logits, err = r.baseLoss(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nn.Plus(loss, L1(r.snl, r.state.Eta)), logits, nil
+}
+
+// appendHistory adds a finished phase's epochs to the run history.
+func (r *runner) appendHistory(phase string, t *train.Trainer) {
+	for _, s := range t.History {
+		r.state.History = append(r.state.History, logOf(phase, s))
+	}
 }
 
 func (r *runner) runAutoReP() error {
-	if r.phase == "search" {
-		if r.opt == nil {
-			if err := r.newOptimizer("search"); err != nil {
-				return err
-			}
+	resumeFT := false
+	if r.cfg.Resume && r.cfg.FinetuneEpochs > 0 {
+		var err error
+		if resumeFT, err = exists(r.path("finetune")); err != nil {
+			return fmt.Errorf("reduce: resume: %w", err)
 		}
-		for r.epoch < r.cfg.Epochs {
-			if err := r.trainEpoch(); err != nil {
-				return err
-			}
+	}
+	if !resumeFT {
+		t, err := r.trainer("search", r.cfg.Epochs, r.searchStep)
+		if err != nil {
+			return err
 		}
-		if !r.haveBest {
-			_, n := r.count()
+		if err := t.Run(); err != nil {
+			return fmt.Errorf("reduce: search: %w", err)
+		}
+		r.appendHistory("search", t)
+		if r.state.Best == nil {
+			_, n := r.student.ReLUCount()
 			return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d: raise --lambda or --epochs", n, r.cfg.Budget)
 		}
 		if r.cfg.FinetuneEpochs == 0 {
 			return nil
 		}
-		if err := r.startFinetune(); err != nil {
+		if err := r.loadBest(); err != nil {
 			return err
 		}
-		if err := r.saveCheckpoint(); err != nil {
+	}
+	for _, m := range r.masked {
+		m.Frozen = true
+		m.Score.SetRequiresGrad(false)
+	}
+	return r.finetune()
+}
+
+// finetune trains with the mask frozen (SGD, cosine), keeping the best.
+func (r *runner) finetune() error {
+	if r.cfg.FinetuneEpochs == 0 {
+		return nil
+	}
+	t, err := r.trainer("finetune", r.cfg.FinetuneEpochs, r.baseLoss)
+	if err != nil {
+		return err
+	}
+	if err := t.Run(); err != nil {
+		return fmt.Errorf("reduce: finetune: %w", err)
+	}
+	r.appendHistory("finetune", t)
+	return nil
+}
+
+func (r *runner) runSNL() error {
+	resumeFT := false
+	if r.cfg.Resume {
+		var err error
+		if resumeFT, err = exists(r.path("finetune")); err != nil {
+			return fmt.Errorf("reduce: resume: %w", err)
+		}
+	}
+	if resumeFT {
+		// The finetune checkpoint holds the binarised masks; start from
+		// all-ones fixed activations of the right shapes.
+		if err := r.binarizeSites(); err != nil {
 			return err
+		}
+		return r.finetune()
+	}
+	t, err := r.trainer("l1", r.cfg.Epochs, r.l1Step)
+	if err != nil {
+		return err
+	}
+	t.AfterEpoch = append(t.AfterEpoch, func(s *train.EpochStats) error {
+		if s.Extra == nil {
+			s.Extra = map[string]float64{}
+		}
+		s.Extra["eta"] = r.state.Eta
+		sched := EtaSchedule{Eta: r.state.Eta, Best: r.state.EtaBest}
+		sched.EndEpoch(s.Epoch, s.ReLUs)
+		r.state.Eta, r.state.EtaBest = sched.Eta, sched.Best
+		if s.ReLUs <= r.cfg.Budget {
+			r.state.L1Done = true
+			return train.ErrStop
+		}
+		return nil
+	})
+	if !r.state.L1Done {
+		if err := t.Run(); err != nil {
+			return fmt.Errorf("reduce: snl: %w", err)
+		}
+	}
+	r.appendHistory("l1", t)
+	if err := r.forceBudget(); err != nil {
+		return err
+	}
+	if err := r.binarizeSites(); err != nil {
+		return err
+	}
+	m, err := train.Evaluate(r.student, r.test, train.EvalOptions{})
+	if err != nil {
+		return fmt.Errorf("reduce: snl: %w", err)
+	}
+	_, n := r.student.ReLUCount()
+	e := EpochLog{Phase: "binarised", TestAcc: 100 * m.Accuracy, ReLUs: n}
+	r.logf("snl: binarised at %d ReLUs, test accuracy %.2f%%\n", n, e.TestAcc)
+	r.state.History = append(r.state.History, e)
+	if r.consider(e) {
+		if err := r.student.Save(r.path("best")); err != nil {
+			return fmt.Errorf("reduce: %w", err)
 		}
 	}
 	return r.finetune()
 }
 
-// startFinetune restores the best search state, freezes the masks and
-// switches to the SGD finetune.
-func (r *runner) startFinetune() error {
-	if err := nn.LoadStateDict(r.net.Student, r.best); err != nil {
-		return fmt.Errorf("reduce: restore best: %w", err)
+// forceBudget handles an SNL L1 phase that hit the epoch cap above budget:
+// it keeps the budget's largest α (set to at least 1) and zeroes the rest.
+func (r *runner) forceBudget() error {
+	count := 0
+	for _, a := range r.snl {
+		count += a.Count()
 	}
-	for _, m := range r.masked {
-		m.Frozen = true
-		if m.Score != nil {
-			m.Score.SetRequiresGrad(false)
-		}
-	}
-	r.phase, r.epoch, r.step = "finetune", 0, 0
-	return r.newOptimizer("finetune")
-}
-
-func (r *runner) finetune() error {
-	if r.cfg.FinetuneEpochs == 0 {
+	if count <= r.cfg.Budget {
 		return nil
 	}
-	if r.opt == nil {
-		if err := r.newOptimizer("finetune"); err != nil {
-			return err
+	r.state.Forced = true
+	r.logf("snl: %d ReLUs after %d epochs, above budget %d: keeping the %d largest α\n", count, r.cfg.Epochs, r.cfg.Budget, r.cfg.Budget)
+	type ref struct {
+		a *SNLAct
+		i int
+	}
+	var all []ref
+	for _, a := range r.snl {
+		for i := range a.Alpha.Value.Data {
+			all = append(all, ref{a, i})
 		}
 	}
-	for r.epoch < r.cfg.FinetuneEpochs {
-		if err := r.trainEpoch(); err != nil {
-			return err
+	sort.SliceStable(all, func(i, j int) bool {
+		return all[i].a.Alpha.Value.Data[all[i].i] > all[j].a.Alpha.Value.Data[all[j].i]
+	})
+	for k, e := range all {
+		v := &e.a.Alpha.Value.Data[e.i]
+		if k < r.cfg.Budget {
+			*v = max(*v, 1)
+		} else {
+			*v = 0
 		}
 	}
 	return nil
 }
 
-func (r *runner) runSNL() error {
-	if r.phase == "l1" {
-		if r.opt == nil {
-			if err := r.newOptimizer("l1"); err != nil {
-				return err
-			}
-		}
-		for !r.l1Done && r.epoch < r.cfg.Epochs {
-			if err := r.trainEpoch(); err != nil {
-				return err
-			}
-		}
-		if err := r.binarize(); err != nil {
-			return err
-		}
-		if err := r.saveCheckpoint(); err != nil {
-			return err
-		}
-	}
-	return r.finetune()
-}
-
-// binarize ends SNL's L1 phase: α > 0.01 become ReLUs, the rest identity.
-// If the count is still above budget (the epoch cap was hit), it keeps the
-// budget's largest α instead and marks the result as forced.
-func (r *runner) binarize() error {
-	count := 0
-	for _, a := range r.snl {
-		count += a.Count()
-	}
-	if count > r.cfg.Budget {
-		r.forced = true
-		r.logf("snl: %d ReLUs after %d epochs, above budget %d: keeping the %d largest α\n", count, r.epoch, r.cfg.Budget, r.cfg.Budget)
-		type ref struct {
-			a *SNLAct
-			i int
-		}
-		var all []ref
-		for _, a := range r.snl {
-			for i := range a.Alpha.Value.Data {
-				all = append(all, ref{a, i})
-			}
-		}
-		sort.SliceStable(all, func(i, j int) bool {
-			return all[i].a.Alpha.Value.Data[all[i].i] > all[j].a.Alpha.Value.Data[all[j].i]
-		})
-		for k, e := range all {
-			v := &e.a.Alpha.Value.Data[e.i]
-			if k < r.cfg.Budget {
-				*v = max(*v, 1)
-			} else {
-				*v = 0
-			}
-		}
-	}
+// binarizeSites replaces SNL's relaxed activations by fixed masks
+// (α > 0.01 → ReLU, else identity).
+func (r *runner) binarizeSites() error {
 	r.masked = r.masked[:0]
 	for i, a := range r.snl {
 		m, err := a.Binarize()
 		if err != nil {
 			return err
 		}
-		r.net.Sites[i].Act = m
+		r.student.Sites[i].Act = m
 		r.masked = append(r.masked, m)
 	}
 	r.snl = nil
-	r.phase, r.epoch, r.step, r.opt = "finetune", 0, 0, nil
-	// The binarised model is the first candidate.
-	acc, err := r.evaluate()
-	if err != nil {
-		return err
-	}
-	_, n := r.count()
-	r.logf("snl: binarised at %d ReLUs, test accuracy %.2f%%\n", n, acc)
-	r.consider(EpochLog{Phase: "binarised", TestAcc: acc, ReLUs: n})
 	return nil
 }
 
-// consider records e and snapshots the model if it is the best within
-// budget so far.
-func (r *runner) consider(e EpochLog) {
-	if e.ReLUs <= r.cfg.Budget && e.TestAcc > r.bestAcc {
-		sd, err := nn.StateDict(r.net.Student)
-		if err != nil {
-			return
-		}
-		r.best = make(map[string]*tensor.Tensor, len(sd))
-		for k, v := range sd {
-			r.best[k] = v.Clone()
-		}
-		r.bestAcc, r.bestAt, r.haveBest = e.TestAcc, e, true
-	}
-}
-
-// loss builds the training loss for a batch and returns it with the
-// number of correct predictions.
-func (r *runner) loss(b data.Batch) (*autograd.Var, int, error) {
-	x := autograd.Const(b.X)
-	var teacher *autograd.Var
-	if r.net.Teacher != nil {
-		var err error
-		autograd.NoGrad(func() { teacher, err = forward(r.net.Teacher, x) })
-		if err != nil {
-			return nil, 0, fmt.Errorf("teacher: %w", err)
-		}
-	}
-	out, err := forward(r.net.Student, x)
+// loadBest loads the best snapshot into the student (whose activations
+// must be of the kind the snapshot was taken with).
+func (r *runner) loadBest() error {
+	f, err := modelfile.Read(r.path("best"))
 	if err != nil {
-		return nil, 0, err
+		return fmt.Errorf("reduce: best snapshot: %w", err)
 	}
-	loss, err := nn.CrossEntropy(out, b.Y, 0)
-	if err != nil {
-		return nil, 0, err
+	if err := r.student.LoadTensors(f.Tensors); err != nil {
+		return fmt.Errorf("reduce: best snapshot %s: %w", r.path("best"), err)
 	}
-	if teacher != nil {
-		kd, err := nn.KDLoss(out, teacher, float32(r.cfg.KDTemp))
-		if err != nil {
-			return nil, 0, err
-		}
-		loss = nn.Plus(loss, kd)
-	}
-	switch {
-	case r.phase == "search":
-		pen, err := r.pen.Loss(r.masked)
-		if err != nil {
-			return nil, 0, err
-		}
-		loss = nn.Plus(loss, pen)
-	case r.phase == "l1":
-		loss = nn.Plus(loss, L1(r.snl, r.eta.Eta))
-	}
-	return loss, nn.Accuracy(out.Value, b.Y), nil
-}
-
-// setTraining switches the student (and the activations) between modes.
-func (r *runner) setTraining(t bool) {
-	nn.SetTraining(r.net.Student, t)
-	for _, m := range r.masked {
-		m.SetTraining(t)
-	}
-}
-
-// trainEpoch runs one epoch of the current phase, evaluates, logs,
-// updates the best snapshot and writes the checkpoint.
-func (r *runner) trainEpoch() error {
-	start := time.Now()
-	ep := r.epoch + 1
-	steps := r.stepsPerEpoch()
-	loader := data.NewLoader(r.train, data.LoaderConfig{
-		Batch: r.cfg.Batch, Shuffle: true, Seed: r.cfg.Seed + int64(len(r.history))*7919,
-		Augment: r.cfg.Augment, DropLast: true,
-	})
-	it := loader.Epoch(len(r.history))
-	defer it.Close()
-	label := fmt.Sprintf("%s %d/%d", r.phase, ep, r.phaseEpochs())
-	bar := progress.New(r.cfg.Log, label, steps, "batch")
-	r.setTraining(true)
-	var lossSum float64
-	correct, seen := 0, 0
-	for i := 0; i < steps; i++ {
-		b, ok := it.Next()
-		if !ok {
-			break
-		}
-		r.opt.SetLR(r.sched.LR(r.step))
-		r.opt.ZeroGrad()
-		loss, c, err := r.loss(b)
-		if err != nil {
-			return fmt.Errorf("reduce: %s epoch %d step %d: %w", r.phase, ep, i+1, err)
-		}
-		lv := float64(loss.Value.Data[0])
-		if math.IsNaN(lv) || math.IsInf(lv, 0) {
-			return fmt.Errorf("reduce: %s epoch %d step %d: loss is %g (try a lower learning rate)", r.phase, ep, i+1, lv)
-		}
-		loss.Backward()
-		r.opt.Step()
-		r.step++
-		lossSum += lv * float64(len(b.Y))
-		correct += c
-		seen += len(b.Y)
-		_, n := r.count()
-		bar.Set(i+1, fmt.Sprintf("loss %.3f acc %.1f%% relus %d", lossSum/float64(seen), 100*float64(correct)/float64(seen), n))
-	}
-	if seen == 0 {
-		return errors.New("reduce: the training set yields no full batch (lower --batch)")
-	}
-	acc, err := r.evaluate()
-	if err != nil {
-		return err
-	}
-	_, n := r.count()
-	e := EpochLog{Phase: r.phase, Epoch: ep, Loss: lossSum / float64(seen), TrainAcc: 100 * float64(correct) / float64(seen),
-		TestAcc: acc, ReLUs: n, Seconds: time.Since(start).Seconds()}
-	if r.eta != nil && r.phase == "l1" {
-		e.Eta = r.eta.Eta
-		r.eta.EndEpoch(ep, n)
-		if n <= r.cfg.Budget {
-			r.l1Done = true
-		}
-	}
-	bar.Finish(fmt.Sprintf("loss %.3f acc %.1f%% test %.2f%% relus %d", e.Loss, e.TrainAcc, acc, n))
-	r.logf("%s epoch %d: loss %.4f train %.2f%% test %.2f%% relus %d/%d (budget %d) %.0fs\n",
-		r.phase, ep, e.Loss, e.TrainAcc, acc, n, r.total, r.cfg.Budget, e.Seconds)
-	r.history = append(r.history, e)
-	r.epoch = ep
-	if r.phase != "l1" { // SNL's relaxed model is not a valid candidate
-		r.consider(e)
-	}
-	return r.saveCheckpoint()
-}
-
-func (r *runner) phaseEpochs() int {
-	if r.phase == "finetune" {
-		return r.cfg.FinetuneEpochs
-	}
-	return r.cfg.Epochs
-}
-
-// evaluate returns the student's test accuracy (%) in eval mode.
-func (r *runner) evaluate() (float64, error) {
-	r.setTraining(false)
-	defer r.setTraining(true)
-	set := r.test
-	n := set.N
-	if r.cfg.EvalMaxExamples > 0 && n > r.cfg.EvalMaxExamples {
-		set = set.Take(r.cfg.EvalMaxExamples)
-		n = set.N
-	}
-	loader := data.NewLoader(set, data.LoaderConfig{Batch: 256})
-	it := loader.Epoch(0)
-	defer it.Close()
-	correct := 0
-	var err error
-	autograd.NoGrad(func() {
-		for {
-			b, ok := it.Next()
-			if !ok {
-				return
-			}
-			var out *autograd.Var
-			out, err = forward(r.net.Student, autograd.Const(b.X))
-			if err != nil {
-				return
-			}
-			correct += nn.Accuracy(out.Value, b.Y)
-		}
-	})
-	if err != nil {
-		return 0, fmt.Errorf("reduce: evaluate: %w", err)
-	}
-	return 100 * float64(correct) / float64(n), nil
+	return nil
 }
 
 // finish restores the best snapshot, replaces the trainable activations
 // by frozen PolyMasks and builds the result.
 func (r *runner) finish() (*Result, error) {
-	if !r.haveBest {
-		_, n := r.count()
+	best := r.state.Best
+	if best == nil {
+		_, n := r.student.ReLUCount()
 		return nil, fmt.Errorf("reduce: no model within the budget %d (last count %d)", r.cfg.Budget, n)
 	}
-	if err := nn.LoadStateDict(r.net.Student, r.best); err != nil {
-		return nil, fmt.Errorf("reduce: restore best: %w", err)
+	if err := r.loadBest(); err != nil {
+		return nil, err
 	}
 	for i, m := range r.masked {
-		r.net.Sites[i].Act = m.PolyMask()
+		r.student.Sites[i].Act = m.PolyMask()
 	}
-	nn.SetTraining(r.net.Student, false)
-	per, n := r.count()
+	r.student.SetTraining(false)
+	per, n := r.student.ReLUCount()
 	if n > r.cfg.Budget {
 		return nil, fmt.Errorf("reduce: internal error: best model has %d ReLUs > budget %d", n, r.cfg.Budget)
 	}
 	res := &Result{
 		Method: r.cfg.Method, Budget: r.cfg.Budget, Total: r.total, ReLUs: n, PerSite: per,
-		Accuracy: r.bestAcc, Phase: r.bestAt.Phase, Epoch: r.bestAt.Epoch, Degree: r.cfg.Degree,
+		Accuracy: best.TestAcc, Phase: best.Phase, Epoch: best.Epoch, Degree: r.cfg.Degree,
 		Epochs: r.cfg.Epochs, Finetune: r.cfg.FinetuneEpochs, Weighted: r.cfg.CostWeights != nil,
-		Forced: r.forced, History: r.history,
+		Forced: r.state.Forced, History: r.state.History,
 	}
 	if r.cfg.Method == MethodAutoReP {
 		res.Lambda, res.Threshold = r.cfg.Lambda, r.cfg.Threshold
@@ -710,13 +672,4 @@ func (r *runner) finish() (*Result, error) {
 		res.Degree = 1
 	}
 	return res, nil
-}
-
-// sitesSummary formats per-site counts for logs.
-func sitesSummary(sites []*nn.Site) string {
-	parts := make([]string, len(sites))
-	for i, s := range sites {
-		parts[i] = fmt.Sprintf("%s=%d/%d", s.Name, s.ReLUCount(), s.Size())
-	}
-	return strings.Join(parts, " ")
 }

@@ -1,7 +1,9 @@
 package reduce
 
 import (
+	"math"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,8 +11,10 @@ import (
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
+	trainpkg "github.com/autorep/autorep/train"
 )
 
 // toySet is a 3-class 1×6×6 problem: the class is the brightest third of
@@ -35,7 +39,7 @@ func toySet(n int, seed int64) *data.Set {
 }
 
 // toyNet is conv(1→4, 3×3, pad 1) → site → flatten → linear(144→3).
-func toyNet(seed int64) (*nn.Graph, []*nn.Site) {
+func toyNet(seed int64) *models.Model {
 	rng := rand.New(rand.NewSource(seed))
 	g := &nn.Graph{}
 	g.Add("conv1", nn.NewConv2d(rng, 1, 4, 3, 1, 1, 1, true))
@@ -47,7 +51,7 @@ func toyNet(seed int64) (*nn.Graph, []*nn.Site) {
 	if _, err := g.Run(autograd.Const(tensor.New(1, 1, 6, 6))); err != nil {
 		panic(err)
 	}
-	return g, []*nn.Site{site}
+	return &models.Model{Arch: "toy", Classes: 3, Input: [3]int{1, 6, 6}, Net: g, Sites: []*nn.Site{site}}
 }
 
 // logWriter sends run logs to t.Log (shown with -v).
@@ -65,12 +69,12 @@ func quickConfig(t *testing.T, method string, budget int) Config {
 
 func TestRunAutoRePReachesBudgetAndResumes(t *testing.T) {
 	train, test := toySet(640, 1), toySet(192, 2)
-	student, sites := toyNet(7)
-	teacher, _ := toyNet(7)
+	student, teacher := toyNet(7), toyNet(7)
+	sites := student.Sites
 	budget := 30 // of 144
 	cfg := quickConfig(t, MethodAutoReP, budget)
-	cfg.Checkpoint = filepath.Join(t.TempDir(), "ckpt.safetensors")
-	res, err := Run(Net{Student: student, Sites: sites, Teacher: teacher}, train, test, cfg)
+	cfg.Checkpoint = filepath.Join(t.TempDir(), "ckpt")
+	res, err := Run(student, teacher, train, test, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,16 +92,15 @@ func TestRunAutoRePReachesBudgetAndResumes(t *testing.T) {
 		t.Fatalf("history has %d epochs, want 3 search + 1 finetune", len(res.History))
 	}
 	// The reported accuracy is that of the returned model.
-	r := &runner{cfg: cfg, net: Net{Student: student, Sites: sites}, test: test}
-	acc, err := r.evaluate()
-	if err != nil || acc != res.Accuracy {
-		t.Fatalf("re-evaluated %.2f%% (%v), result says %.2f%%", acc, err, res.Accuracy)
+	m, err := trainpkg.Evaluate(student, test, trainpkg.EvalOptions{})
+	if err != nil || math.Abs(100*m.Accuracy-res.Accuracy) > 1e-9 {
+		t.Fatalf("re-evaluated %.2f%% (%v), result says %.2f%%", 100*m.Accuracy, err, res.Accuracy)
 	}
 	// Resume: a finished checkpoint continues with one more finetune epoch.
-	student2, sites2 := toyNet(7)
+	student2 := toyNet(7)
 	cfg.FinetuneEpochs = 2
 	cfg.Resume = true
-	res2, err := Run(Net{Student: student2, Sites: sites2, Teacher: teacher}, train, test, cfg)
+	res2, err := Run(student2, teacher, train, test, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,21 +110,20 @@ func TestRunAutoRePReachesBudgetAndResumes(t *testing.T) {
 	if res2.ReLUs > budget {
 		t.Fatalf("resumed result over budget: %d", res2.ReLUs)
 	}
-	// A checkpoint for another budget is refused.
-	student3, sites3 := toyNet(7)
-	cfg.Budget = 40
-	if _, err := Run(Net{Student: student3, Sites: sites3}, train, test, cfg); err == nil {
-		t.Fatal("resumed a checkpoint made for another budget")
+	// Resuming with a different degree (other tensor shapes) is refused.
+	cfg.Degree = 3
+	if _, err := Run(toyNet(7), nil, train, test, cfg); err == nil {
+		t.Fatal("resumed a checkpoint made for another degree")
 	}
 }
 
 func TestRunSNL(t *testing.T) {
 	train, test := toySet(640, 3), toySet(192, 4)
-	student, sites := toyNet(8)
-	teacher, _ := toyNet(8)
+	student, teacher := toyNet(8), toyNet(8)
+	sites := student.Sites
 	cfg := quickConfig(t, MethodSNL, 50)
 	cfg.Epochs = 2 // too short for the L1 phase: forces the top-B fallback
-	res, err := Run(Net{Student: student, Sites: sites, Teacher: teacher}, train, test, cfg)
+	res, err := Run(student, teacher, train, test, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,20 +148,30 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{Method: MethodAutoReP, Budget: 10, Epochs: 1, Degree: 9},
 		{Method: MethodAutoReP, Budget: 10, Epochs: 1, CostWeights: []float64{1, 2}},
 	} {
-		student, sites := toyNet(1)
-		if _, err := Run(Net{Student: student, Sites: sites}, train, test, cfg); err == nil {
+		if _, err := Run(toyNet(1), nil, train, test, cfg); err == nil {
 			t.Errorf("config %+v accepted", cfg)
 		}
 	}
-	// A corrupt checkpoint is an error, not a panic.
-	path := filepath.Join(t.TempDir(), "bad.safetensors")
-	if err := modelfile.Write(path, map[string]*tensor.Tensor{"x": tensor.New(1)}, map[string]string{checkpointKey: "{not json"}); err != nil {
+	// Corrupt checkpoints are errors, not panics.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.search"), []byte("garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	student, sites := toyNet(1)
-	cfg := quickConfig(t, MethodAutoReP, 10)
-	cfg.Checkpoint, cfg.Resume = path, true
-	if _, err := Run(Net{Student: student, Sites: sites}, train, test, cfg); err == nil {
-		t.Fatal("corrupt checkpoint accepted")
+	if err := modelfile.Write(filepath.Join(dir, "b.search"), map[string]*tensor.Tensor{"x": tensor.New(1)},
+		map[string]string{trainpkg.KeyCheckpoint: "{not json"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		cfg := quickConfig(t, MethodAutoReP, 10)
+		cfg.Checkpoint, cfg.Resume = filepath.Join(dir, name), true
+		if _, err := Run(toyNet(1), nil, train, test, cfg); err == nil {
+			t.Fatalf("corrupt checkpoint %s accepted", name)
+		}
+	}
+	// An already reduced model is refused.
+	m := toyNet(1)
+	m.Sites[0].Act = nn.NewPolyMask(m.Sites[0].Shape, 2)
+	if _, err := Run(m, nil, train, test, quickConfig(t, MethodAutoReP, 10)); err == nil {
+		t.Fatal("reduced model accepted as input")
 	}
 }

@@ -24,7 +24,8 @@ from the input model) or the SNL baseline (L1-relaxed masks, identity
 replacements). The output model file carries the masks and polynomial
 coefficients ("<site>.mask", "<site>.poly") and a reduction record, so
 'autorep eval', 'relus', 'serve' and 'plot' use them. A checkpoint is written
-after every epoch (default OUT.ckpt); --resume continues from it.
+after every epoch (OUT.ckpt.search|l1|finetune, best snapshot OUT.ckpt.best);
+--resume continues from them.
 
 --budget is a ReLU count per image: 12900, 12.9k, 1.2M, or a percentage of
 the model's ReLUs (5%). --cost FILE (JSON {"site name": cost per ReLU, ...})
@@ -78,7 +79,7 @@ func runReduce(args []string) error {
 	noKD := fs.Bool("no-kd", false, "train without distillation from the input model")
 	augment := fs.String("augment", "auto", "crop+flip augmentation: auto (colour images), on, off")
 	costFile := fs.String("cost", "", "JSON file of per-site ReLU costs weighting the budget loss")
-	maxSteps := fs.Int("max-steps", 0, "limit batches per epoch (quick runs; 0 = all)")
+	trainLimit := fs.Int("train-limit", 0, "use only the first N training images (quick runs; 0 = all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -160,15 +161,21 @@ func runReduce(args []string) error {
 			return err
 		}
 	}
+	if *trainLimit < 0 {
+		return fmt.Errorf("--train-limit %d is negative", *trainLimit)
+	}
+	if *trainLimit > 0 && *trainLimit < train.N {
+		train = train.Take(*trainLimit)
+	}
 	cfg := reduce.Config{
 		Method: *method, Budget: budget, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
 		Degree: *degree, Lambda: *lambda, Threshold: *threshold, CostWeights: weights,
 		Batch: *batch, LR: *lr, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
-		MaxStepsPerEpoch: *maxSteps, Checkpoint: ckptPath, Resume: *resume, Log: os.Stderr,
+		Checkpoint: ckptPath, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
 	}
 	fmt.Fprintf(os.Stderr, "reduce %s: %s on %s (%d train / %d test images), %d → budget %d ReLUs, %d+%d epochs\n",
 		*modelPath, *method, name, train.N, test.N, total, budget, *epochs, *ftEpochs)
-	res, err := reduce.Run(reduce.Net{Student: student.Net, Sites: student.Sites, Teacher: teacher.Net}, train, test, cfg)
+	res, err := reduce.Run(student, teacher, train, test, cfg)
 	if err != nil {
 		return err
 	}
