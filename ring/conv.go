@@ -106,25 +106,26 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 	kdim, ndim := cg*p.R*p.S, oh*ow
 	direct := p.R == 1 && p.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 	tasks := p.N * p.Groups
+	colLen := 0
+	if !direct {
+		colLen = packedLen(kdim, ndim)
+	}
+	// run computes image n, group g with gemmWorkers goroutines.
 	run := func(t int, col []uint64, gemmWorkers int) {
 		n, g := t/p.Groups, t%p.Groups
 		xg := x[(n*p.C+g*cg)*p.H*p.W:][:cg*p.H*p.W]
-		b := xg
+		args := gemmArgs{m: kg, n: ndim, k: kdim, a: w[g*kg*kdim:][:kg*kdim], b: xg, c: y[(n*p.K+g*kg)*ndim:][:kg*ndim]}
 		if !direct {
-			im2col(p, xg, cg, oh, ow, col)
-			b = col
+			im2colPacked(p, xg, cg, oh, ow, col, gemmWorkers)
+			args.b, args.packedB = col, true
 		}
-		gemm(gemmArgs{m: kg, n: ndim, k: kdim,
-			a: w[g*kg*kdim:][:kg*kdim], b: b, c: y[(n*p.K+g*kg)*ndim:][:kg*ndim]}, gemmWorkers, kern)
-	}
-	colLen := 0
-	if !direct {
-		colLen = kdim * ndim
+		gemm(args, gemmWorkers, kern)
 	}
 	if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {
-		col := make([]uint64, colLen)
+		col := getCol(colLen)
+		defer colPool.Put(col)
 		for t := range tasks {
-			run(t, col, workers)
+			run(t, *col, workers)
 		}
 		return
 	}
@@ -133,50 +134,104 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			col := make([]uint64, colLen)
+			col := getCol(colLen)
+			defer colPool.Put(col)
 			for t := wk; t < tasks; t += workers {
-				run(t, col, 1)
+				run(t, *col, 1)
 			}
 		}()
 	}
 	wg.Wait()
 }
 
-// im2col writes the patches of one image's channel group x [cg,H,W] to col
-// [cg·R·S, oh·ow]: col[(c·R+r)·S+s][oy·ow+ox] = x[c, oy·sh−ph+r, ox·sw−pw+s]
-// (0 outside the image).
-func im2col(p ConvParams, x []uint64, cg, oh, ow int, col []uint64) {
-	row := 0
-	for c := range cg {
+var colPool sync.Pool
+
+func getCol(n int) *[]uint64 {
+	if c, ok := colPool.Get().(*[]uint64); ok && cap(*c) >= n {
+		*c = (*c)[:n]
+		return c
+	}
+	c := make([]uint64, n)
+	return &c
+}
+
+// im2colPacked writes the patch matrix of one image's channel group
+// x [cg,H,W] (rows (c·R+r)·S+s, columns oy·ow+ox; entry x[c, oy·sh−ph+r,
+// ox·sw−pw+s], 0 outside the image) straight into packed-B layout, split
+// over workers goroutines by channel.
+func im2colPacked(p ConvParams, x []uint64, cg, oh, ow int, dst []uint64, workers int) {
+	kdim, ndim := cg*p.R*p.S, oh*ow
+	if workers <= 1 || cg < 2 || kdim*ndim < parallelMin/8 {
+		im2colRows(p, x, 0, cg, oh, ow, dst)
+		return
+	}
+	workers = min(workers, cg)
+	var wg sync.WaitGroup
+	for wk := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			im2colRows(p, x, cg*wk/workers, cg*(wk+1)/workers, oh, ow, dst)
+		}()
+	}
+	wg.Wait()
+}
+
+// im2colRows fills the packed rows of channels [c0, c1).
+func im2colRows(p ConvParams, x []uint64, c0, c1, oh, ow int, dst []uint64) {
+	cg := len(x) / (p.H * p.W)
+	kdim, ndim := cg*p.R*p.S, oh*ow
+	npad := roundUp(ndim, nr)
+	for c := c0; c < c1; c++ {
 		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
 		for r := range p.R {
 			for s := range p.S {
-				dst := col[row*oh*ow : (row+1)*oh*ow]
-				row++
+				row := (c*p.R+r)*p.S + s
+				pc := row / kc * kc
+				kb := min(kc, kdim-pc)
+				base := pc*npad + (row-pc)*nr
 				// Output columns whose input column is inside the image:
 				// ox in [lo, hi).
 				lo := max(0, ceilDiv(p.PadW-s, p.StrideW))
-				hi := min(ow, ceilDiv(p.W+p.PadW-s, p.StrideW))
-				hi = max(hi, lo)
+				hi := max(lo, min(ow, ceilDiv(p.W+p.PadW-s, p.StrideW)))
+				j := 0
 				for oy := range oh {
-					d := dst[oy*ow : (oy+1)*ow]
 					iy := oy*p.StrideH - p.PadH + r
-					if iy < 0 || iy >= p.H {
-						clear(d)
-						continue
+					inside := iy >= 0 && iy < p.H
+					var xr []uint64
+					if inside {
+						xr = xc[iy*p.W : (iy+1)*p.W]
 					}
-					clear(d[:lo])
-					clear(d[hi:])
-					xr := xc[iy*p.W : (iy+1)*p.W]
-					ix := lo*p.StrideW - p.PadW + s
-					if p.StrideW == 1 {
-						copy(d[lo:hi], xr[ix:])
-						continue
+					for ox := 0; ox < ow; {
+						// The run of columns up to the end of j's panel.
+						n := min(nr-j%nr, ow-ox)
+						d := dst[base+j/nr*kb*nr+j%nr:][:n]
+						// Columns [a, b) of the run read the image; the rest
+						// are padding.
+						a, b := max(ox, lo), min(ox+n, hi)
+						if !inside || a >= b {
+							clear(d)
+						} else {
+							clear(d[:a-ox])
+							clear(d[b-ox:])
+							seg := d[a-ox : b-ox]
+							ix := a*p.StrideW - p.PadW + s
+							if p.StrideW == 1 {
+								copy(seg, xr[ix:])
+							} else {
+								for q := range seg {
+									seg[q] = xr[ix]
+									ix += p.StrideW
+								}
+							}
+						}
+						ox += n
+						j += n
 					}
-					for ox := lo; ox < hi; ox++ {
-						d[ox] = xr[ix]
-						ix += p.StrideW
-					}
+				}
+				// Zero the padding columns of the last panel.
+				if ndim < npad {
+					clear(dst[base+ndim/nr*kb*nr+ndim%nr:][:npad-ndim])
 				}
 			}
 		}

@@ -18,6 +18,9 @@ var convCases = []ConvParams{
 	{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1},
 	{N: 4, C: 32, H: 6, W: 6, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, Groups: 2},
 	{N: 1, C: 2, H: 3, W: 3, K: 2, R: 3, S: 3, PadH: 2, PadW: 2, StrideH: 4, StrideW: 4},
+	{N: 1, C: 32, H: 5, W: 7, K: 5, R: 3, S: 3, PadH: 1, PadW: 1},                          // depth 288 > kc
+	{N: 2, C: 60, H: 9, W: 9, K: 7, R: 3, S: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},  // depth 540
+	{N: 1, C: 3, H: 20, W: 37, K: 4, R: 7, S: 7, StrideH: 2, StrideW: 3, PadH: 3, PadW: 3}, // wide rows
 }
 
 func TestConv2dAgainstReference(t *testing.T) {

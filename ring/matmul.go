@@ -77,7 +77,7 @@ func Gemm(transA, transB, acc bool, m, n, k int, a, b, c []uint64) error {
 	if err := checkGemm(m, n, k, a, b, c); err != nil {
 		return err
 	}
-	gemm(gemmArgs{transA, transB, acc, m, n, k, a, b, c}, Workers(), currentKernel())
+	gemm(gemmArgs{transA: transA, transB: transB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: c}, Workers(), currentKernel())
 	return nil
 }
 
@@ -99,6 +99,24 @@ type gemmArgs struct {
 	transA, transB, acc bool
 	m, n, k             int
 	a, b, c             []uint64
+	// packedB: b is already in packed layout (see packedIndex) and transB
+	// is ignored.
+	packedB bool
+}
+
+// packedLen is the length of a k×n matrix in packed-B layout.
+func packedLen(k, n int) int { return k * roundUp(n, nr) }
+
+func roundUp(a, b int) int { return (a + b - 1) / b * b }
+
+// packedIndex returns where element (p, j) of a k×n matrix lives in the
+// packed-B layout: depth blocks of kc rows; inside a block of kb rows,
+// panels of nr columns (zero-padded to a multiple of nr), each kb×nr
+// row-major. gemmBlock reads such panels directly.
+func packedIndex(p, j, k, n int) int {
+	pc := p / kc * kc
+	kb := min(kc, k-pc)
+	return pc*roundUp(n, nr) + j/nr*kb*nr + (p-pc)*nr + j%nr
 }
 
 // at returns op(A)[i,p].
@@ -154,25 +172,62 @@ func gemm(g gemmArgs, workers int, kern microKernel) {
 	wg.Wait()
 }
 
-// gemmBlock computes C[i0:i1, j0:j1] on the calling goroutine.
+// packBufs are reusable packing buffers (one set per goroutine at a time).
+type packBufs struct{ a, b []uint64 }
+
+var packPool sync.Pool
+
+func getPackBufs(na, nb int) *packBufs {
+	pb, _ := packPool.Get().(*packBufs)
+	if pb == nil {
+		pb = &packBufs{}
+	}
+	if cap(pb.a) < na {
+		pb.a = make([]uint64, na)
+	}
+	if cap(pb.b) < nb {
+		pb.b = make([]uint64, nb)
+	}
+	pb.a, pb.b = pb.a[:na], pb.b[:nb]
+	return pb
+}
+
+// gemmBlock computes C[i0:i1, j0:j1] on the calling goroutine. Each B panel
+// is packed just before its first use (while computing the first row
+// block), so it is still in L1 for the micro-kernel, and reused by the
+// later row blocks.
 func gemmBlock(g *gemmArgs, i0, i1, j0, j1 int, kern microKernel) {
 	ncols := j1 - j0
 	panels := (ncols + nr - 1) / nr
 	kbMax := min(kc, g.k)
-	pb := make([]uint64, panels*kbMax*nr)
-	pa := make([]uint64, mc*kbMax)
+	nbuf := panels * kbMax * nr
+	if g.packedB {
+		nbuf = 0
+	}
+	bufs := getPackBufs(mc*kbMax, nbuf)
+	defer packPool.Put(bufs)
+	pa, pb := bufs.a, bufs.b
 	var tile [mr * nr]uint64
 	for pc := 0; pc < g.k; pc += kc {
 		kb := min(kc, g.k-pc)
 		add := g.acc || pc > 0
-		packB(g, pb, pc, kb, j0, j1)
 		for ic := i0; ic < i1; ic += mc {
 			mb := min(mc, i1-ic)
 			packA(g, pa, ic, mb, pc, kb)
 			for jp := range panels {
 				j := j0 + jp*nr
 				cols := min(nr, j1-j)
-				bp := pb[jp*kb*nr : (jp+1)*kb*nr]
+				var bp []uint64
+				if g.packedB {
+					// j0 is a multiple of nr (bands split on tiles).
+					off := pc*roundUp(g.n, nr) + (j/nr)*kb*nr
+					bp = g.b[off : off+kb*nr]
+				} else {
+					bp = pb[jp*kb*nr : (jp+1)*kb*nr]
+					if ic == i0 {
+						packB(g, bp, pc, kb, j, j+cols)
+					}
+				}
 				for ir := 0; ir < mb; ir += mr {
 					rows := min(mr, mb-ir)
 					ap := pa[ir*kb : (ir+mr)*kb]
@@ -294,7 +349,7 @@ func scalarKernel(kb int, pa, pb, c []uint64, ldc int, add bool) {
 // matMulScalar is the reference product C = op(A)·op(B) (+C if acc) by the
 // textbook triple loop; the tests compare the fast kernels against it.
 func matMulScalar(transA, transB, acc bool, m, n, k int, a, b, c []uint64) {
-	g := gemmArgs{transA, transB, acc, m, n, k, a, b, c}
+	g := gemmArgs{transA: transA, transB: transB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: c}
 	for i := range m {
 		crow := c[i*n : (i+1)*n]
 		if !acc {

@@ -43,7 +43,7 @@ func TestMatMulAgainstReference(t *testing.T) {
 					for _, workers := range []int{1, 2, 3} {
 						got := slices.Clone(c0)
 						withKernel(simd, func() {
-							gemm(gemmArgs{tr[0], tr[1], acc, m, n, k, a, b, got}, workers, currentKernel())
+							gemm(gemmArgs{transA: tr[0], transB: tr[1], acc: acc, m: m, n: n, k: k, a: a, b: b, c: got}, workers, currentKernel())
 						})
 						if !slices.Equal(got, want) {
 							t.Fatalf("simd=%v m=%d n=%d k=%d trans=%v acc=%v workers=%d: differs from reference",
