@@ -99,25 +99,10 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 		m0.Vecs = []Vec{c0}
 		m1.Vecs = []Vec{r, c1}
 	case KindCoefMask:
-		m0.Vecs = []Vec{SeededVec(d.coefMaskSeed(req.Label), 2*req.Act.C)}
+		m0.Vecs = []Vec{SeededVec(d.coefMaskSeed(req.Label), 4*req.Act.C)}
 	case KindPoly:
-		_, _, ch := req.Act.split()
-		n := len(ch)
-		a := ring.ExpandSeed(d.coefMaskSeed(req.Label), 2*req.Act.C).Data
-		r, r0, r1 := mask(n)
-		sq, a2r, a2r2, a1r := make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n)
-		for i, c := range ch {
-			a1, a2 := a[2*c], a[2*c+1]
-			sq[i] = r[i] * r[i]
-			a2r[i] = a2 * r[i]
-			a2r2[i] = a2 * sq[i]
-			a1r[i] = a1 * r[i]
-		}
-		m0.Vecs, m1.Vecs = []Vec{r0}, []Vec{r1}
-		for _, v := range [][]uint64{sq, a2r, a2r2, a1r} {
-			v0, v1 := shared(v)
-			m0.Vecs = append(m0.Vecs, v0)
-			m1.Vecs = append(m1.Vecs, v1)
+		if err := d.genPoly(req, prg, m0, m1); err != nil {
+			return nil, nil, err
 		}
 	case KindTrunc, KindReLU, KindDReLU:
 		r, r0, r1 := mask(req.N)
@@ -151,6 +136,49 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 		m0.Vecs, m1.Vecs = []Vec{a0, s0}, []Vec{a1, s1}
 	}
 	return m0, m1, nil
+}
+
+// genPoly fills the KindPoly material (see KindPoly).
+func (d *Dealer) genPoly(req Request, prg *ring.PRG, m0, m1 *Material) error {
+	_, _, ch := req.Act.split()
+	n := len(ch)
+	a := ring.ExpandSeed(d.coefMaskSeed(req.Label), 4*req.Act.C).Data
+	r0, r1 := SeededVec(prg.Seed(), n), SeededVec(prg.Seed(), n)
+	r := make([]uint64, n)
+	ring.AddVec(r, r0.Data, r1.Data)
+	vals := make([][]uint64, 5) // r, r², a2·r, a2·r², a1·r over Z_2^128
+	for j := range vals {
+		vals[j] = make([]uint64, 2*n)
+	}
+	beta := make([]uint64, polyDCFPayload*n)
+	for i, c := range ch {
+		a1, a2 := at(a, 2*c), at(a, 2*c+1)
+		ri := u128{r[i], 0}
+		sq := ri.mul(ri)
+		put(vals[0], i, ri)
+		put(vals[1], i, sq)
+		put(vals[2], i, a2.mul(ri))
+		put(vals[3], i, a2.mul(sq))
+		put(vals[4], i, a1.mul(ri))
+		b := beta[polyDCFPayload*i:]
+		b[0], b[1], b[2], b[3] = 1, a2.lo, a1.lo-2*a2.lo*r[i], r[i]
+	}
+	k0, k1, err := fss.GenDCF(prg, polyDCFBits, polyDCFPayload, r, beta)
+	if err != nil {
+		return fmt.Errorf("mpc: dealer: poly %q: %w", req.Label, err)
+	}
+	m0.Vecs, m1.Vecs = []Vec{r0}, []Vec{r1}
+	for _, v := range vals {
+		v0 := SeededVec(prg.Seed(), len(v))
+		v1 := make([]uint64, len(v))
+		for i := 0; i < n; i++ {
+			put(v1, i, at(v, i).sub(at(v0.Data, i)))
+		}
+		m0.Vecs = append(m0.Vecs, v0)
+		m1.Vecs = append(m1.Vecs, Vec{Data: v1})
+	}
+	m0.DCF, m1.DCF = k0, k1
+	return nil
 }
 
 // LocalProviders returns in-process providers for the server and the

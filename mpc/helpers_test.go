@@ -163,3 +163,23 @@ func equalVec(t *testing.T, what string, got, want []uint64) {
 		t.Fatalf("%s: %d of %d values differ", what, bad, len(got))
 	}
 }
+
+// closeVec asserts |got − want| ≤ tol (as signed differences) everywhere.
+func closeVec(t *testing.T, what string, got, want []uint64, tol int64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	bad := 0
+	for i := range got {
+		if d := int64(got[i] - want[i]); d > tol || d < -tol {
+			if bad < 5 {
+				t.Errorf("%s[%d] = %d, want %d ± %d", what, i, int64(got[i]), int64(want[i]), tol)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%s: %d of %d values off by more than %d", what, bad, len(got), tol)
+	}
+}

@@ -23,13 +23,15 @@ const (
 	// Client: R, the input mask (seeded), then [B⊛R]₁ (explicit).
 	KindLinear
 	// KindCoefMask (once per session per polynomial layer): server: A, the
-	// uniform masks of the coefficients c1, c2 laid out [channel][a1, a2]
-	// (seeded). Client: nothing.
+	// uniform 128-bit masks of the coefficients c1, c2 laid out
+	// [channel][a1.lo, a1.hi, a2.lo, a2.hi] (seeded). Client: nothing.
 	KindCoefMask
 	// KindPoly (per inference per polynomial layer, n positions): both:
-	// shared r, r², a2·r, a2·r², a1·r, where a1, a2 are the masks of the
-	// position's channel (party 0 all seeded; party 1 r seeded, others
-	// explicit).
+	// shares over Z_2^64 of the opening mask r (seeded), then shares over
+	// Z_2^128 (interleaved lo, hi words, 2n values each) of r, r², a2·r,
+	// a2·r², a1·r, where a1, a2 are the 128-bit masks of the position's
+	// channel (party 0 seeded, party 1 explicit), and in DCF the 64-bit
+	// DCF keys of w = 1{x̂ + 2^62 < r} with payload (1, a2, a1 − 2·a2·r, r).
 	KindPoly
 	// KindTrunc (n elements, Param = shift): both: shared input mask r
 	// (seeded), then the FSS truncation keys in Keys.
@@ -72,7 +74,7 @@ func vecCount(k Kind, p Party) int {
 		}
 		return 2
 	case KindPoly:
-		return 5
+		return 6
 	case KindTrunc, KindReLU, KindDReLU:
 		return 1
 	case KindTriple:
@@ -83,8 +85,14 @@ func vecCount(k Kind, p Party) int {
 	return -1
 }
 
-// hasKeys reports whether a kind carries FSS keys.
+// hasKeys reports whether a kind carries FSS gate keys.
 func hasKeys(k Kind) bool { return k == KindTrunc || k == KindReLU || k == KindDReLU }
+
+// Parameters of the polynomial protocol's DCF keys.
+const (
+	polyDCFBits    = 64
+	polyDCFPayload = 4
+)
 
 // Vec is a vector of ring elements in dealer material. If Seed is set, Data
 // is the expansion of the seed (ring.ExpandSeed) and only the seed is
@@ -111,6 +119,9 @@ type Material struct {
 	// Gate holds the FSS keys of KindTrunc, KindReLU and KindDReLU (one
 	// per element of Vecs[0]); nil for the other kinds.
 	Gate *fss.Keys
+	// DCF holds the DCF keys of KindPoly (one per position); nil for the
+	// other kinds.
+	DCF *fss.DCFKeys
 }
 
 const (
@@ -137,6 +148,9 @@ func (m *Material) Size() int64 {
 	k := int64(0)
 	if m.Gate != nil {
 		k = fssHeader + int64(m.Gate.Len())*int64(m.Gate.BytesPerElement())
+	}
+	if m.DCF != nil {
+		k = fssHeader + int64(m.DCF.Len())*int64(m.DCF.KeyBytes())
 	}
 	return n + int64(uvarintLen(uint64(k))) + k
 }
@@ -175,10 +189,16 @@ func (m *Material) MarshalBinary() ([]byte, error) {
 			b = binary.LittleEndian.AppendUint64(b, x)
 		}
 	}
-	if m.Gate == nil {
+	var kb []byte
+	var err error
+	switch {
+	case m.Gate != nil:
+		kb, err = m.Gate.MarshalBinary()
+	case m.DCF != nil:
+		kb, err = m.DCF.MarshalBinary()
+	default:
 		return binary.AppendUvarint(b, 0), nil
 	}
-	kb, err := m.Gate.MarshalBinary()
 	if err != nil {
 		return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
 	}
@@ -214,15 +234,21 @@ func (m *Material) check() error {
 	// Per-kind length consistency.
 	n := func(i int) int { return len(m.Vecs[i].Data) }
 	switch m.Kind {
-	case KindPoly, KindTriple, KindSquare:
+	case KindPoly:
+		for i := 1; i < len(m.Vecs); i++ {
+			if n(i) != 2*n(0) {
+				return fmt.Errorf("mpc: poly material vectors of lengths %d and %d", n(0), n(i))
+			}
+		}
+	case KindTriple, KindSquare:
 		for i := 1; i < len(m.Vecs); i++ {
 			if n(i) != n(0) {
 				return fmt.Errorf("mpc: %v material vectors of lengths %d and %d", m.Kind, n(0), n(i))
 			}
 		}
 	case KindCoefMask:
-		if m.Party == Server && n(0)%2 != 0 {
-			return fmt.Errorf("mpc: coefficient mask of odd length %d", n(0))
+		if m.Party == Server && n(0)%4 != 0 {
+			return fmt.Errorf("mpc: coefficient mask of length %d, not 4 per channel", n(0))
 		}
 	}
 	return nil
@@ -281,7 +307,7 @@ func expectedLens(req Request, p Party) []int {
 		}
 		l = req.Linear.OutLen()
 	case KindCoefMask:
-		l = 2 * req.Act.C
+		l = 4 * req.Act.C
 	case KindPoly:
 		l = req.Act.Len()
 		if req.Act.ReLU != nil {
@@ -293,6 +319,11 @@ func expectedLens(req Request, p Party) []int {
 			}
 			l = req.Act.N * (len(req.Act.ReLU) - relu)
 		}
+		for i := range lens {
+			lens[i] = 2 * l
+		}
+		lens[0] = l
+		return lens
 	default:
 		l = req.N
 	}
@@ -355,8 +386,15 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 		return nil, fmt.Errorf("mpc: material: key blob of %d bytes, %d left", nk, d.remaining())
 	}
 	if d.err == nil && nk > 0 {
-		m.Gate = new(fss.Keys)
-		if err := m.Gate.UnmarshalBinary(d.take(int(nk))); err != nil {
+		var err error
+		if m.Kind == KindPoly {
+			m.DCF = new(fss.DCFKeys)
+			err = m.DCF.UnmarshalBinary(d.take(int(nk)))
+		} else {
+			m.Gate = new(fss.Keys)
+			err = m.Gate.UnmarshalBinary(d.take(int(nk)))
+		}
+		if err != nil {
 			return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
 		}
 	}
@@ -374,6 +412,25 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 
 // checkGate checks that the FSS keys fit the kind, party and mask length.
 func (m *Material) checkGate() error {
+	if m.Kind == KindPoly {
+		k := m.DCF
+		switch {
+		case m.Gate != nil:
+			return fmt.Errorf("mpc: poly material carries gate keys")
+		case k == nil:
+			return fmt.Errorf("mpc: poly material without DCF keys")
+		case k.Party() != int(m.Party):
+			return fmt.Errorf("mpc: poly material for the %v carries party %d keys", m.Party, k.Party())
+		case k.Bits() != polyDCFBits || k.Payload() != polyDCFPayload:
+			return fmt.Errorf("mpc: poly material: DCF keys of %d bits and %d words, want %d and %d", k.Bits(), k.Payload(), polyDCFBits, polyDCFPayload)
+		case len(m.Vecs) > 0 && k.Len() != len(m.Vecs[0].Data):
+			return fmt.Errorf("mpc: poly material: %d keys for %d positions", k.Len(), len(m.Vecs[0].Data))
+		}
+		return nil
+	}
+	if m.DCF != nil {
+		return fmt.Errorf("mpc: %v material carries unexpected DCF keys", m.Kind)
+	}
 	if !hasKeys(m.Kind) {
 		if m.Gate != nil {
 			return fmt.Errorf("mpc: %v material carries unexpected FSS keys", m.Kind)

@@ -129,7 +129,18 @@ func TestMiniNetEndToEnd(t *testing.T) {
 	if r[0].out != nil {
 		t.Fatal("server got the logits")
 	}
-	equalVec(t, "logits", r[1].out, want)
+	// Polynomial outputs may be one unit (2^−16) above the floor; the
+	// second layer's weights (|w| < 2^14) spread that over its inputs.
+	closeVec(t, "logits", r[1].out, want, 48<<14)
+	near := 0
+	for i := range want {
+		if d := int64(r[1].out[i] - want[i]); d > -1<<20 && d < 1<<20 {
+			near++
+		}
+	}
+	if near != len(want) {
+		t.Fatalf("%d of %d logits far from the reference", len(want)-near, len(want))
+	}
 }
 
 // TestTranscriptHidesInputAndOutput searches the server's received bytes
