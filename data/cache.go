@@ -114,6 +114,19 @@ func cachePath(dir, name string, train bool, key string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%s-%s.bin", safe, split, key[:16]))
 }
 
+// pruneCache removes the cache files of the same dataset split decoded from
+// an older version of its source (same name and split, another key).
+func pruneCache(path string) {
+	base := filepath.Base(path)
+	prefix := base[:len(base)-len("0123456789abcdef.bin")]
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(path), prefix+"*.bin"))
+	for _, p := range old {
+		if p != path && len(filepath.Base(p)) == len(base) {
+			os.Remove(p)
+		}
+	}
+}
+
 // writeCache stores s at path atomically (temporary file, then rename).
 func writeCache(path, key string, s *Set) error {
 	hdr, err := json.Marshal(cacheHeader{Key: key, Name: s.Name, Train: s.Train, N: s.N, C: s.C, H: s.H, W: s.W,

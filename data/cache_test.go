@@ -77,7 +77,8 @@ func TestCacheRoundTripAndCorruption(t *testing.T) {
 			t.Fatalf("%s cache was not rewritten: %v", name, err)
 		}
 	}
-	// Changing the source changes the key: a new cache file, new pixels.
+	// Changing the source changes the key: a new cache file (replacing the
+	// old one), new pixels.
 	p := filepath.Join(dir, "cifar-10-batches-bin", "data_batch_3.bin")
 	b, _ := os.ReadFile(p)
 	b[1] = 77
@@ -90,8 +91,15 @@ func TestCacheRoundTripAndCorruption(t *testing.T) {
 	if got.Image(6)[0] != 77 {
 		t.Errorf("changed source not re-decoded: pixel %d", got.Image(6)[0])
 	}
+	if now := cacheFiles(t, cache); len(now) != 1 || now[0] == files[0] {
+		t.Errorf("cache files after the source changed: %v (before: %v)", now, files)
+	}
+	// The test split is cached separately and does not evict the train split.
+	if _, err := Load(dir, "cifar10", false); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(cacheFiles(t, cache)); n != 2 {
-		t.Errorf("%d cache files after the source changed, want 2", n)
+		t.Errorf("%d cache files for two splits, want 2", n)
 	}
 }
 

@@ -181,7 +181,9 @@ func loadCached(src *source, name string, train bool) (*Set, error) {
 		return nil, fmt.Errorf("%s: %w", src.where, err)
 	}
 	if path != "" {
-		_ = writeCache(path, key, s) // a read-only or full cache only costs speed
+		if writeCache(path, key, s) == nil { // a read-only or full cache only costs speed
+			pruneCache(path)
+		}
 	}
 	return s, nil
 }
@@ -337,7 +339,7 @@ func folderSource(kind, p string, train bool, list func(tree, string, bool) ([]s
 	return &source{kind: kind, where: p, paths: []string{p}, decode: func() (*Set, error) {
 		var t tree = osTree{root: p}
 		if !exists(p, true) {
-			mt, err := readTarGz(p, datasetMember)
+			mt, err := readTarGz(p, splitMembers(train))
 			if err != nil {
 				return nil, err
 			}

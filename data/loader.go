@@ -179,34 +179,45 @@ func (l *Loader) makeBatch(idx []int, epoch, b int) Batch {
 }
 
 // cropFlip writes the normalised crop of img shifted by (dy, dx) (pixels
-// outside the image are zero-valued padding), mirrored if flip.
+// outside the image are zero-valued padding), mirrored if flip: output
+// pixel (y, x) is source pixel (y+dy, x'+dx) where x' = x, or W-1-x if flip.
 func (l *Loader) cropFlip(out []float32, img []uint8, dy, dx int, flip bool) {
 	s := l.set
 	h, w, hw := s.H, s.W, s.H*s.W
+	// Output columns whose source column x'+dx lies inside the image.
+	x0, x1 := max(0, -dx), min(w, w-dx) // valid x' range
+	lo, hi := x0, x1
+	if flip {
+		lo, hi = w-x1, w-x0
+	}
 	for c := 0; c < s.C; c++ {
 		lut := &l.lut[c]
+		pad := lut[0]
 		src := img[c*hw : (c+1)*hw]
 		for yy := 0; yy < h; yy++ {
 			o := out[c*hw+yy*w : c*hw+(yy+1)*w]
 			sy := yy + dy
-			if sy < 0 || sy >= h {
+			if sy < 0 || sy >= h || lo >= hi {
 				for x := range o {
-					o[x] = lut[0]
+					o[x] = pad
 				}
 				continue
 			}
 			row := src[sy*w : (sy+1)*w]
-			for x := range o {
-				xs := x
-				if flip {
-					xs = w - 1 - x
+			for x := 0; x < lo; x++ {
+				o[x] = pad
+			}
+			if flip {
+				for x := lo; x < hi; x++ {
+					o[x] = lut[row[w-1-x+dx]]
 				}
-				xs += dx
-				if xs < 0 || xs >= w {
-					o[x] = lut[0]
-				} else {
-					o[x] = lut[row[xs]]
+			} else {
+				for x := lo; x < hi; x++ {
+					o[x] = lut[row[x+dx]]
 				}
+			}
+			for x := hi; x < w; x++ {
+				o[x] = pad
 			}
 		}
 	}

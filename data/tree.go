@@ -81,6 +81,9 @@ func (t *memTree) read(p string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: no such file in the archive", t.where(p))
 	}
+	if b == nil {
+		return nil, fmt.Errorf("%s: not loaded from the archive", t.where(p))
+	}
 	return b, nil
 }
 
@@ -114,7 +117,8 @@ func (t *memTree) add(name string, b []byte) {
 // maxMember bounds one archive member; dataset images are kilobytes.
 const maxMember = 64 << 20
 
-// readTarGz loads the members of a .tar.gz that keep(name) selects.
+// readTarGz lists every regular member of a .tar.gz and loads the contents
+// of those keep(name) selects (the others are listed but cannot be read).
 func readTarGz(archive string, keep func(name string) bool) (*memTree, error) {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -140,7 +144,11 @@ func readTarGz(archive string, keep func(name string) bool) (*memTree, error) {
 			continue
 		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
-		if name == "." || strings.HasPrefix(name, "../") || path.IsAbs(name) || !keep(name) {
+		if name == "." || name == ".." || strings.HasPrefix(name, "../") || path.IsAbs(name) {
+			continue
+		}
+		if !keep(name) {
+			t.add(name, nil)
 			continue
 		}
 		if h.Size > maxMember {
@@ -164,17 +172,25 @@ func isImageName(name string) bool {
 	return false
 }
 
-// datasetMember selects archive members a dataset may need: images and the
-// text files listing classes and annotations.
-func datasetMember(name string) bool {
-	if isImageName(name) {
-		return true
+// splitMembers selects the archive members one split may need: the text
+// files listing classes and annotations, and the images under a train/
+// directory (train=true) or a test/ or val/ directory (train=false).
+func splitMembers(train bool) func(name string) bool {
+	return func(name string) bool {
+		switch path.Base(name) {
+		case "wnids.txt", "val_annotations.txt":
+			return true
+		}
+		if !isImageName(name) {
+			return false
+		}
+		for _, c := range strings.Split(path.Dir(name), "/") {
+			if train && c == "train" || !train && (c == "test" || c == "val") {
+				return true
+			}
+		}
+		return false
 	}
-	switch path.Base(name) {
-	case "wnids.txt", "val_annotations.txt":
-		return true
-	}
-	return false
 }
 
 // hasDir reports whether directory p of t has a subdirectory called name.
