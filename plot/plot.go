@@ -18,11 +18,11 @@ import (
 // Point is one model: its method ("autorep", "snl", "baseline", ...), its
 // ReLU count and its test accuracy in percent.
 type Point struct {
-	Method   string
-	ReLUs    int
-	Accuracy float64
+	Method   string  `json:"method"`
+	ReLUs    int     `json:"relus"`
+	Accuracy float64 `json:"accuracy"`
 	// Label optionally names the point (e.g. the file); not drawn.
-	Label string
+	Label string `json:"label,omitempty"`
 }
 
 // Options controls the figure.
@@ -103,16 +103,22 @@ func AccuracyVsReLUs(points []Point, out string, opt Options) error {
 		p.Add(line, scatter)
 		p.Legend.Add(fmt.Sprintf("%s (%d)", m, len(pts)), line, scatter)
 	}
-	p.Legend.Top = false
-	p.Legend.Left = false
-	// Pad the axes a little so points are not on the frame.
-	if p.Y.Max-p.Y.Min < 1 {
-		p.Y.Min -= 0.5
-		p.Y.Max += 0.5
-	}
-	if !logX && p.X.Max == p.X.Min {
-		p.X.Min -= 1
-		p.X.Max += 1
+	// Accuracy usually falls with the ReLU count, so the top left is free.
+	p.Legend.Top = true
+	p.Legend.Left = true
+	p.Legend.XOffs = vg.Points(6)
+	p.Legend.YOffs = -vg.Points(6)
+	// Pad the axes so points are not on the frame (and the legend has room).
+	yr := math.Max(p.Y.Max-p.Y.Min, 1)
+	p.Y.Min -= 0.08 * yr
+	p.Y.Max += 0.25 * yr
+	if logX {
+		p.X.Min /= 1.3
+		p.X.Max *= 1.3
+	} else {
+		xr := math.Max(p.X.Max-p.X.Min, 1)
+		p.X.Min -= 0.05 * xr
+		p.X.Max += 0.05 * xr
 	}
 	w, h := opt.Width, opt.Height
 	if w <= 0 {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/data"
@@ -61,6 +62,9 @@ type Config struct {
 	// starts the finetune's cosine schedule (SGD with Momentum and
 	// WeightDecay).
 	LR, MinLR, FinetuneLR float64
+	// ScoreLR is the search learning rate of AutoReP's scores a (0 = LR);
+	// the reference scripts use 10×LR (w_mask_lr) for faster searches.
+	ScoreLR               float64
 	Momentum, WeightDecay float64
 	// KDTemp is the distillation temperature; NoKD trains without the
 	// distillation term.
@@ -133,7 +137,7 @@ func (c *Config) validate(total, sites int) error {
 		return fmt.Errorf("reduce: degree %d outside 1..%d", c.Degree, MaxDegree)
 	}
 	if !(c.Lambda > 0) || !(c.Threshold >= 0) || c.Batch < 1 || !(c.LR > 0) || !(c.MinLR >= 0) ||
-		!(c.FinetuneLR > 0) || !(c.KDTemp > 0) || c.Momentum < 0 || c.WeightDecay < 0 {
+		!(c.FinetuneLR > 0) || !(c.KDTemp > 0) || c.Momentum < 0 || c.WeightDecay < 0 || !(c.ScoreLR >= 0) {
 		return fmt.Errorf("reduce: invalid lambda/threshold/batch/learning rate/momentum/weight decay/temperature")
 	}
 	if c.CostWeights != nil && len(c.CostWeights) != sites {
@@ -352,7 +356,19 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 	var err error
 	switch phase {
 	case "search":
-		t.Opt, err = optim.NewAdam([]optim.Group{{Params: params}}, optim.AdamConfig{LR: r.cfg.LR})
+		groups := []optim.Group{{Params: params}}
+		if r.cfg.ScoreLR > 0 && r.cfg.ScoreLR != r.cfg.LR {
+			var rest, scores []optim.Param
+			for _, p := range params {
+				if strings.HasSuffix(p.Name, ".score") {
+					scores = append(scores, p)
+				} else {
+					rest = append(rest, p)
+				}
+			}
+			groups = []optim.Group{{Params: rest}, {Params: scores, LRScale: r.cfg.ScoreLR / r.cfg.LR}}
+		}
+		t.Opt, err = optim.NewAdam(groups, optim.AdamConfig{LR: r.cfg.LR})
 		if err == nil {
 			t.Schedule, err = optim.NewCosine(r.cfg.LR, r.cfg.MinLR, 0, epochs*steps)
 		}

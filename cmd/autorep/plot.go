@@ -31,15 +31,24 @@ func runPlot(args []string) error {
 	title := fs.String("title", "", "figure title")
 	logX := fs.Bool("logx", false, "logarithmic ReLU axis (automatic when counts span > 20x)")
 	jsonOut := fs.Bool("json", false, "print the plotted points as JSON on stdout")
-	if err := fs.Parse(args); err != nil {
-		return err
+	// Flags may come before or after the files.
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if *out == "" || fs.NArg() == 0 {
+	if *out == "" || len(paths) == 0 {
 		fs.Usage()
 		return errors.New("--out and at least one FILE or DIR are required")
 	}
 	var files []string
-	for _, a := range fs.Args() {
+	for _, a := range paths {
 		st, err := os.Stat(a)
 		if err != nil {
 			return err

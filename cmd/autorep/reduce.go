@@ -75,6 +75,7 @@ func runReduce(args []string) error {
 	out := fs.String("out", "", "output model file")
 	batch := fs.Int("batch", reduce.DefaultBatch, "batch size")
 	lr := fs.Float64("lr", reduce.DefaultLR, "search learning rate (Adam, cosine to 1e-5)")
+	scoreLR := fs.Float64("score-lr", 0, "AutoReP score learning rate (0 = --lr; the reference scripts use 10x)")
 	ftLR := fs.Float64("finetune-lr", reduce.DefaultFinetuneLR, "finetune learning rate (SGD)")
 	noKD := fs.Bool("no-kd", false, "train without distillation from the input model")
 	augment := fs.String("augment", "auto", "crop+flip augmentation: auto (colour images), on, off")
@@ -170,7 +171,7 @@ func runReduce(args []string) error {
 	cfg := reduce.Config{
 		Method: *method, Budget: budget, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
 		Degree: *degree, Lambda: *lambda, Threshold: *threshold, CostWeights: weights,
-		Batch: *batch, LR: *lr, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
+		Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
 		Checkpoint: ckptPath, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
 	}
 	fmt.Fprintf(os.Stderr, "reduce %s: %s on %s (%d train / %d test images), %d → budget %d ReLUs, %d+%d epochs\n",
