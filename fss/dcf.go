@@ -30,6 +30,10 @@ func dcfWords(n, g int) int { return 2 + n*(2+g) + g }
 // equal so their further contributions cancel.
 func genDCFWords(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint64) {
 	g := len(beta)
+	if g <= 2 {
+		genDCFSmall(n, alpha, beta, s0, s1, w0, w1)
+		return
+	}
 	var (
 		s              = [2]block{{s0.lo & seedMask, s0.hi}, {s1.lo & seedMask, s1.hi}}
 		t              = [2]uint64{0, 1}
@@ -47,25 +51,11 @@ func genDCFWords(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint
 	w1[0], w1[1] = s[1].lo, s[1].hi
 	for i := 0; i < n; i++ {
 		a := (alpha >> uint(n-1-i)) & 1
-		if g <= 2 { // all eight PRG blocks of the level in one interleaved call
-			bl := [8]block{
-				{s[0].lo, s[0].hi}, {s[0].lo ^ 1, s[0].hi}, {s[1].lo, s[1].hi}, {s[1].lo ^ 1, s[1].hi},
-				{s[0].lo, s[0].hi}, {s[0].lo ^ 1, s[0].hi}, {s[1].lo, s[1].hi}, {s[1].lo ^ 1, s[1].hi},
-			}
-			prg8(&bl)
-			for b := 0; b < 2; b++ {
-				sL[b], tL[b] = splitSeed(bl[2*b])
-				sR[b], tR[b] = splitSeed(bl[2*b+1])
-				vL[b][0], vL[b][1] = bl[4+2*b].lo, bl[4+2*b].hi
-				vR[b][0], vR[b][1] = bl[5+2*b].lo, bl[5+2*b].hi
-			}
-		} else {
-			for b := 0; b < 2; b++ {
-				sL[b], tL[b] = seedOut(s[b], 0)
-				sR[b], tR[b] = seedOut(s[b], 1)
-				valOut(s[b], 0, vL[b][:g])
-				valOut(s[b], 1, vR[b][:g])
-			}
+		for b := 0; b < 2; b++ {
+			sL[b], tL[b] = seedOut(s[b], 0)
+			sR[b], tR[b] = seedOut(s[b], 1)
+			valOut(s[b], 0, vL[b][:g])
+			valOut(s[b], 1, vR[b][:g])
 		}
 		if a == 0 { // keep left, lose right
 			sKeep0, sKeep1, sLose0, sLose1 = sL[0], sL[1], sR[0], sR[1]
@@ -124,6 +114,76 @@ func genDCFWords(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint
 		}
 		w0[base+j] = v
 		w1[base+j] = v
+	}
+}
+
+// genDCFSmall is genDCFWords for g ≤ 2: the same construction with the
+// eight PRG blocks of a level (two parties × two directions × seed/value)
+// computed by one interleaved AES call.
+func genDCFSmall(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint64) {
+	g := len(beta)
+	var be, va [2]uint64 // payload, accumulated (party 0 − party 1) value on alpha's path
+	copy(be[:], beta)
+	sa, sb := block{s0.lo & seedMask, s0.hi}, block{s1.lo & seedMask, s1.hi}
+	ta, tb := uint64(0), uint64(1)
+	w0[0], w0[1] = sa.lo, sa.hi
+	w1[0], w1[1] = sb.lo, sb.hi
+	for i := 0; i < n; i++ {
+		a := (alpha >> uint(n-1-i)) & 1
+		bl := [8]block{
+			{sa.lo, sa.hi}, {sa.lo ^ 1, sa.hi}, {sb.lo, sb.hi}, {sb.lo ^ 1, sb.hi},
+			{sa.lo, sa.hi}, {sa.lo ^ 1, sa.hi}, {sb.lo, sb.hi}, {sb.lo ^ 1, sb.hi},
+		}
+		prg8(&bl)
+		keep0, lose0, keep1, lose1 := bl[a], bl[1-a], bl[2+a], bl[3-a]
+		vk0, vl0, vk1, vl1 := bl[4+a], bl[5-a], bl[6+a], bl[7-a]
+		scw := block{(lose0.lo ^ lose1.lo) & seedMask, lose0.hi ^ lose1.hi}
+		tLcw := bl[0].lo&1 ^ bl[2].lo&1 ^ a ^ 1
+		tRcw := bl[1].lo&1 ^ bl[3].lo&1 ^ a
+		vcw := [2]uint64{vl1.lo - vl0.lo - va[0], vl1.hi - vl0.hi - va[1]}
+		if a == 1 { // x going left here means x < alpha
+			vcw[0] += be[0]
+			vcw[1] += be[1]
+		}
+		if tb == 1 {
+			vcw[0], vcw[1] = -vcw[0], -vcw[1]
+			va[0] += vk0.lo - vk1.lo - vcw[0]
+			va[1] += vk0.hi - vk1.hi - vcw[1]
+		} else {
+			va[0] += vk0.lo - vk1.lo + vcw[0]
+			va[1] += vk0.hi - vk1.hi + vcw[1]
+		}
+		base := 2 + i*(2+g)
+		w0[base], w1[base] = scw.lo|tLcw<<1|tRcw, scw.lo|tLcw<<1|tRcw
+		w0[base+1], w1[base+1] = scw.hi, scw.hi
+		w0[base+2], w1[base+2] = vcw[0], vcw[0]
+		if g == 2 {
+			w0[base+3], w1[base+3] = vcw[1], vcw[1]
+		}
+		tKeepCW := tLcw
+		if a == 1 {
+			tKeepCW = tRcw
+		}
+		na, nta := splitSeed(keep0)
+		nb, ntb := splitSeed(keep1)
+		if ta == 1 {
+			na.lo, na.hi, nta = na.lo^scw.lo, na.hi^scw.hi, nta^tKeepCW
+		}
+		if tb == 1 {
+			nb.lo, nb.hi, ntb = nb.lo^scw.lo, nb.hi^scw.hi, ntb^tKeepCW
+		}
+		sa, ta, sb, tb = na, nta, nb, ntb
+	}
+	var c0, c1 [2]uint64
+	valOut(sa, 2, c0[:g])
+	valOut(sb, 2, c1[:g])
+	fin := 2 + n*(2+g)
+	for j := range g {
+		v := c1[j] - c0[j] - va[j]
+		if tb == 1 {
+			v = -v
+		}
+		w0[fin+j], w1[fin+j] = v, v
 	}
 }
 
