@@ -96,8 +96,9 @@ func sourceKey(kind string, train bool, paths ...string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// cachePath is the cache file for a key.
-func cachePath(dir, name string, train bool, key string) string {
+// cachePath is the cache file for a split of a dataset decoded from source
+// with the given key: NAME-SPLIT-SOURCEHASH-KEY.bin.
+func cachePath(dir, name string, train bool, source, key string) string {
 	split := "test"
 	if train {
 		split = "train"
@@ -111,11 +112,16 @@ func cachePath(dir, name string, train bool, key string) string {
 	if len(safe) > 40 {
 		safe = safe[:40]
 	}
-	return filepath.Join(dir, fmt.Sprintf("%s-%s-%s.bin", safe, split, key[:16]))
+	abs, err := filepath.Abs(source)
+	if err != nil {
+		abs = source
+	}
+	sh := sha256.Sum256([]byte(abs))
+	return filepath.Join(dir, fmt.Sprintf("%s-%s-%x-%s.bin", safe, split, sh[:4], key[:16]))
 }
 
-// pruneCache removes the cache files of the same dataset split decoded from
-// an older version of its source (same name and split, another key).
+// pruneCache removes the cache files decoded from an older version of the
+// same source (same name, split and source path; another key).
 func pruneCache(path string) {
 	base := filepath.Base(path)
 	prefix := base[:len(base)-len("0123456789abcdef.bin")]

@@ -160,7 +160,7 @@ func loadCached(src *source, name string, train bool) (*Set, error) {
 	var key, path string
 	if dir != "" {
 		if k, err := sourceKey(src.kind, train, src.paths...); err == nil {
-			key, path = k, cachePath(dir, name, train, k)
+			key, path = k, cachePath(dir, name, train, src.where, k)
 			if s, err := readCache(path, key); err == nil {
 				return s, nil
 			}
