@@ -353,6 +353,10 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 	t := &train.Trainer{Model: r.student, Train: loader, Test: r.test, Epochs: epochs, Step: step,
 		Checkpoint: r.path(phase), State: map[string]train.Stateful{"reduce": r},
 		Progress: r.cfg.Progress, Log: r.cfg.Log}
+	t.BarInfo = func() string {
+		_, n := r.student.ReLUCount()
+		return fmt.Sprintf("relus %d", n)
+	}
 	var err error
 	switch phase {
 	case "search":

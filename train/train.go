@@ -99,6 +99,9 @@ type Trainer struct {
 	// none). Log receives one summary line per epoch (nil for none).
 	Progress io.Writer
 	Log      io.Writer
+	// BarInfo, if set, returns extra text for the progress bar (ReLU
+	// reduction shows the current ReLU count).
+	BarInfo func() string
 
 	// History holds the finished epochs (restored on resume).
 	History []EpochStats
@@ -200,7 +203,11 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 		correct += nn.Accuracy(logits.Value, b.Y)
 		seen += n
 		if seen < total {
-			bar.Set(seen, fmt.Sprintf("loss %.4f acc %.2f%% lr %.3g", lossSum/float64(seen), 100*float64(correct)/float64(seen), lr))
+			info := fmt.Sprintf("loss %.4f acc %.2f%% lr %.3g", lossSum/float64(seen), 100*float64(correct)/float64(seen), lr)
+			if t.BarInfo != nil {
+				info += " " + t.BarInfo()
+			}
+			bar.Set(seen, info)
 		}
 	}
 	if seen == 0 {
