@@ -240,7 +240,7 @@ func locateIDX(dir string, info Info, train bool) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w%s", err, fetchHint(info.Name))
 	}
-	names := info.Names()
+	names := info.FixedClassNames()
 	return &source{kind: "idx", where: d, paths: []string{images, labels}, decode: func() (*Set, error) {
 		s, err := decodeIDX(images, labels)
 		if err != nil {
@@ -357,9 +357,10 @@ func folderSource(kind, p string, train bool, list func(tree, string, bool) ([]s
 	}}
 }
 
-// Names returns the class names of a known dataset when they are fixed
-// (MNIST digits "0".."9", Fashion-MNIST's article names), else nil.
-func (i Info) Names() []string {
+// FixedClassNames returns the class names of a known dataset when they do
+// not depend on the files (MNIST digits "0".."9", Fashion-MNIST's articles,
+// the CIFAR classes), else nil.
+func (i Info) FixedClassNames() []string {
 	switch i.Name {
 	case "mnist":
 		return []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"iter"
 	"math/rand/v2"
 	"sync"
 
@@ -130,6 +131,22 @@ func (l *Loader) Epoch(epoch int) *Iter {
 		}
 	}()
 	return it
+}
+
+// Batches returns the batches of an epoch as a range-over-func sequence;
+// breaking out of the loop stops the background preparation:
+//
+//	for b := range loader.Batches(epoch) { ... }
+func (l *Loader) Batches(epoch int) iter.Seq[Batch] {
+	return func(yield func(Batch) bool) {
+		it := l.Epoch(epoch)
+		defer it.Close()
+		for b, ok := it.Next(); ok; b, ok = it.Next() {
+			if !yield(b) {
+				return
+			}
+		}
+	}
 }
 
 // Next returns the next batch, or false at the end of the epoch.

@@ -207,6 +207,24 @@ func TestLoaderCloseEarly(t *testing.T) {
 	if _, ok := it.Next(); ok {
 		t.Fatal("Next after Close returned a batch")
 	}
+	// Range-over-func with an early break.
+	n := 0
+	for b := range l.Batches(1) {
+		n += len(b.Y)
+		if n == 5 {
+			break
+		}
+	}
+	if n != 5 {
+		t.Fatalf("Batches yielded %d images before the break", n)
+	}
+	n = 0
+	for b := range l.Batches(2) {
+		n += len(b.Y)
+	}
+	if n != s.N {
+		t.Fatalf("Batches yielded %d images, want %d", n, s.N)
+	}
 	// Empty set: no batches.
 	if bs := collect(NewLoader(s.Take(0), LoaderConfig{}), 0); len(bs) != 0 {
 		t.Fatalf("%d batches from an empty set", len(bs))
