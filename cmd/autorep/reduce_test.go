@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/nn"
+)
+
+func TestReadCost(t *testing.T) {
+	m, err := models.New("lenet", 10, [3]int{1, 28, 28})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	w, err := readCost(write("ok.json", `{"relu1": 1, "relu2": 2.5, "relu3": 3, "relu4": 4}`), m)
+	if err != nil || len(w) != 4 || w[1] != 2.5 {
+		t.Fatalf("readCost = %v, %v", w, err)
+	}
+	for name, body := range map[string]string{
+		"missing.json": `{"relu1": 1, "relu2": 2, "relu3": 3}`,
+		"extra.json":   `{"relu1": 1, "relu2": 2, "relu3": 3, "relu4": 4, "relu9": 1}`,
+		"zero.json":    `{"relu1": 0, "relu2": 2, "relu3": 3, "relu4": 4}`,
+		"bad.json":     `[1, 2]`,
+	} {
+		if _, err := readCost(write(name, body), m); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if _, err := readCost(filepath.Join(dir, "absent.json"), m); err == nil {
+		t.Error("absent file accepted")
+	}
+}
+
+func TestRecordAccuracy(t *testing.T) {
+	for raw, want := range map[string]float64{
+		`{"test_acc": 0.9872}`: 98.72, `{"accuracy": 97.5}`: 97.5, `{"Test_Accuracy": 0.5}`: 50,
+	} {
+		got, ok := recordAccuracy(json.RawMessage(raw))
+		if !ok || got < want-1e-9 || got > want+1e-9 {
+			t.Errorf("recordAccuracy(%s) = %v, %v; want %v", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{``, `{}`, `{"epochs": 2}`, `not json`, `{"accuracy": "high"}`} {
+		if _, ok := recordAccuracy(json.RawMessage(raw)); ok {
+			t.Errorf("recordAccuracy(%q) found an accuracy", raw)
+		}
+	}
+}
+
+// TestReduceAndPlotCLI runs `autorep reduce` (SNL, tiny) on MNIST from an
+// untrained LeNet, checks the output file, and plots it.
+func TestReduceAndPlotCLI(t *testing.T) {
+	dataDir := os.Getenv("AUTOREP_DATA")
+	if dataDir == "" {
+		t.Skip("AUTOREP_DATA not set: skipping the MNIST reduce CLI test")
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "mnist")); err != nil {
+		t.Skipf("no mnist under AUTOREP_DATA=%s: %v", dataDir, err)
+	}
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.safetensors")
+	m, err := models.New("lenet", 10, [3]int{1, 28, 28})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Meta.Dataset = "mnist"
+	if err := m.Meta.SetJSON(modelfile.KeyTrain, map[string]any{"test_acc": 0.1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(base); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out", "snl.safetensors")
+	// Bad budgets are refused before any training.
+	for _, b := range []string{"7000", "-1", "x", "101%"} {
+		if err := runReduce([]string{"--model", base, "--budget", b, "--out", out}); err == nil {
+			t.Errorf("budget %q accepted", b)
+		}
+	}
+	err = runReduce([]string{"--model", base, "--method", "snl", "--budget", "5%", "--epochs", "1",
+		"--finetune-epochs", "1", "--train-limit", "256", "--batch", "64", "--out", out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := models.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per, total := got.ReLUCount()
+	if total > 325 || len(per) != 4 {
+		t.Fatalf("reduced model has %d ReLUs (%v), budget 325", total, per)
+	}
+	for _, s := range got.Sites {
+		if _, ok := s.Act.(*nn.PolyMask); !ok {
+			t.Fatalf("site %s has no PolyMask after load", s.Name)
+		}
+	}
+	var rec reduceRecord
+	if ok, err := got.Meta.GetJSON(modelfile.KeyReduce, &rec); !ok || err != nil {
+		t.Fatalf("reduction record: %v %v", ok, err)
+	}
+	if rec.Method != "snl" || rec.ReLUs != total || rec.Budget != 325 || rec.Total != 6508 {
+		t.Fatalf("record %+v", rec)
+	}
+	// Reducing an already reduced model is refused.
+	if err := runReduce([]string{"--model", out, "--budget", "100", "--out", filepath.Join(dir, "x.safetensors")}); err == nil {
+		t.Fatal("reduced model accepted as input")
+	}
+	png := filepath.Join(dir, "acc.png")
+	if err := runPlot([]string{"--out", png, base, out}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
+		t.Fatalf("plot output: %v", err)
+	}
+	if err := runPlot([]string{"--out", png, filepath.Join(dir, "out", "snl.safetensors.ckpt.best")}); err == nil {
+		t.Fatal("plot of a checkpoint-only input succeeded")
+	}
+}
