@@ -9,10 +9,20 @@
 // every forward pass the mask follows the scores a with hysteresis,
 // m ← m·[a > −t] + (1−m)·[a > t]; backward passes ∂L/∂a = ∂L/∂m·softplus(a).
 // Penalty is the budget loss λ·max(0, density − B/total), optionally with a
-// cost weight per site (see Penalty). The search (Search) trains weights,
-// coefficients and scores with Adam under CE + KD(T=4) + penalty, keeps the
-// best checkpoint within budget and optionally finetunes with the mask
-// frozen.
+// cost weight per site (see Penalty). Run installs the activations on a
+// models.Model and drives package train's Trainer: the search trains
+// weights, coefficients and scores with Adam (cosine to 1e-5) under
+// CE + KD(T=4) + penalty, keeps the best epoch within budget (by test
+// accuracy, as the reference does), and optionally finetunes with the mask
+// frozen (SGD, momentum 0.9, wd 5e-4, cosine). Every phase checkpoints each
+// epoch and resumes exactly; the masked activations expose their scores,
+// coefficients, masks and DaPa statistics as state-dict parameters and
+// buffers ("<site>.score", "<site>.poly", "<site>.mask", "<site>.dapa_*"),
+// so the checkpoint is the ordinary state dict. At the end every site gets
+// a frozen nn.PolyMask, saved as "<site>.mask" and "<site>.poly".
+//
+// Hysteresis follows the formula literally: a kept ReLU stays while a > −t
+// (a = −t drops it), a dropped one returns only when a > t.
 //
 // # DaPa: the correct formula
 //
