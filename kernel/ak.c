@@ -82,7 +82,7 @@ static void *slot(int i, size_t size) {
 // the inner buffer lives in an arena slot.
 typedef struct {
     dnnl_memory_t umem, imem;
-    dnnl_primitive_t reorder;
+    dnnl_primitive_t reorder, reorder_in; // reorder_in: for an output that is also read
     size_t isize;
     int slot, output;
 } port;
@@ -107,11 +107,18 @@ static int port_init(port *p, const dnnl_memory_desc_t *umd,
     dnnl_status_t s = dnnl_primitive_create(&p->reorder, rpd);
     dnnl_primitive_desc_destroy(rpd);
     CHECK(s);
+    if (output == 2) {
+        CHECK(dnnl_reorder_primitive_desc_create(&rpd, umd, g_eng, imd, g_eng, NULL));
+        s = dnnl_primitive_create(&p->reorder_in, rpd);
+        dnnl_primitive_desc_destroy(rpd);
+        CHECK(s);
+    }
     return 0;
 }
 
 static void port_destroy(port *p) {
     if (p->reorder) dnnl_primitive_destroy(p->reorder);
+    if (p->reorder_in) dnnl_primitive_destroy(p->reorder_in);
     if (p->imem && p->imem != p->umem) dnnl_memory_destroy(p->imem);
     if (p->umem) dnnl_memory_destroy(p->umem);
     memset(p, 0, sizeof *p);
@@ -123,8 +130,8 @@ static int run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to)
     return 0;
 }
 
-// port_bind points the port at the caller's buffer ptr and, for an input,
-// reorders it into the inner buffer.
+// port_bind points the port at the caller's buffer ptr and, for an input
+// (or an output that is also read), reorders it into the inner buffer.
 static int port_bind(port *p, void *ptr) {
     CHECK(dnnl_memory_set_data_handle(p->umem, ptr));
     if (!p->reorder) return 0;
@@ -132,6 +139,7 @@ static int port_bind(port *p, void *ptr) {
     if (!buf) return AK_ENOMEM;
     CHECK(dnnl_memory_set_data_handle(p->imem, buf));
     if (!p->output) return run_reorder(p->reorder, p->umem, p->imem);
+    if (p->reorder_in) return run_reorder(p->reorder_in, p->umem, p->imem);
     return 0;
 }
 
@@ -192,7 +200,7 @@ static dnnl_format_tag_t act_tag(int layout, int64_t c) {
 
 struct ak_conv {
     int64_t p[12];
-    int layout, post_relu;
+    int layout, post_relu, post_sum;
     dnnl_memory_desc_t xmd, wmd, bmd, ymd, anyx, anyw, anyy;
     dnnl_dims_t strides, padl, padr;
     float *zero_bias, *bias_grad;
@@ -218,7 +226,7 @@ struct ak_conv {
     port wx, wdy, wdw, wdb;
 };
 
-int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu) {
+int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, int post_sum) {
     *out = NULL;
     CHECKI(ak_init());
     ak_conv *c = calloc(1, sizeof *c);
@@ -227,6 +235,7 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu) {
     memcpy(c->p, p, sizeof c->p);
     c->layout = layout;
     c->post_relu = post_relu;
+    c->post_sum = post_sum;
     int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], R = p[5], S = p[6];
     int64_t SH = p[7], SW = p[8], PH = p[9], PW = p[10], G = p[11];
     int64_t OH = (H + 2 * PH - R) / SH + 1, OW = (W + 2 * PW - S) / SW + 1;
@@ -260,10 +269,11 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu) {
             c->strides, c->padl, c->padr));
     dnnl_primitive_attr_t attr;
     CHECKI(user_attr(&attr));
-    if (post_relu) {
+    if (post_relu || post_sum) {
         dnnl_post_ops_t po;
         CHECK(dnnl_post_ops_create(&po));
-        CHECK(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f));
+        if (post_sum) CHECK(dnnl_post_ops_append_sum(po, 1.f));
+        if (post_relu) CHECK(dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f));
         CHECK(dnnl_primitive_attr_set_post_ops(attr, po));
         dnnl_post_ops_destroy(po);
     }
@@ -275,7 +285,7 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu) {
     CHECKI(port_init(&c->fx, &c->xmd, query(c->fpd, dnnl_query_src_md), 0, SLOT_A));
     CHECKI(port_init(&c->fw, &c->wmd, query(c->fpd, dnnl_query_weights_md), 0, SLOT_B));
     CHECKI(port_init(&c->fb, &c->bmd, &c->bmd, 0, SLOT_D));
-    CHECKI(port_init(&c->fy, &c->ymd, query(c->fpd, dnnl_query_dst_md), 1, SLOT_C));
+    CHECKI(port_init(&c->fy, &c->ymd, query(c->fpd, dnnl_query_dst_md), post_sum ? 2 : 1, SLOT_C));
     return 0;
 }
 

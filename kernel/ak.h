@@ -18,7 +18,7 @@ void ak_set_threads(int n);
 const char *ak_status_str(int status);
 
 typedef struct ak_conv ak_conv;
-int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu);
+int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, int post_sum);
 int ak_conv_forward(ak_conv *c, void *x, void *w, void *b, void *y);
 int ak_conv_backward_data(ak_conv *c, void *dy, void *w, void *dx);
 int ak_conv_backward_weights(ak_conv *c, void *x, void *dy, void *dw, void *db);

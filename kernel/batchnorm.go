@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/autorep/autorep/kernel/ref"
 )
 
 // BatchNorm is batch normalisation of fixed shape [N,C,HW], epsilon and
@@ -123,4 +125,10 @@ func BatchNormInferForward(n, c, hw int, x, gamma, beta, mean, variance, y []flo
 // BatchNormTrainForward; it overwrites dx, dgamma and dbeta.
 func BatchNormBackward(n, c, hw int, x, dy, gamma, mean, variance, dx, dgamma, dbeta []float32, eps float32) {
 	cachedBN(n, c, hw, eps).Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta)
+}
+
+// FoldBatchNorm folds inference batch normalisation into the preceding
+// convolution or linear layer; see ref.FoldBatchNorm.
+func FoldBatchNorm(w, bias, gamma, beta, mean, variance []float32, eps float32) []float32 {
+	return ref.FoldBatchNorm(w, bias, gamma, beta, mean, variance, eps)
 }

@@ -29,8 +29,8 @@ type Conv struct {
 func NewConv(p ConvParams) *Conv { return NewConvOpts(p, ConvOpts{}) }
 
 // NewConvOpts returns a convolution for p with options: the layout of x, y,
-// dx and dy, and an optional fused ReLU after the forward pass (inference
-// only: Backward* panic on such a Conv).
+// dx and dy, and the oneDNN post-ops of the forward pass: Sum (accumulate
+// into y) and ReLU (inference only: Backward* panic on such a Conv).
 func NewConvOpts(p ConvParams, o ConvOpts) *Conv {
 	if err := p.Validate(); err != nil {
 		panic("kernel.NewConv: " + err.Error())
@@ -40,13 +40,16 @@ func NewConvOpts(p ConvParams, o ConvOpts) *Conv {
 	q := [12]C.int64_t{C.int64_t(p.N), C.int64_t(p.C), C.int64_t(p.H), C.int64_t(p.W), C.int64_t(p.K),
 		C.int64_t(p.R), C.int64_t(p.S), C.int64_t(p.StrideH), C.int64_t(p.StrideW),
 		C.int64_t(p.PadH), C.int64_t(p.PadW), C.int64_t(p.Groups)}
-	relu := C.int(0)
+	relu, sum := C.int(0), C.int(0)
 	if o.ReLU {
 		relu = 1
 	}
+	if o.Sum {
+		sum = 1
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	s := C.ak_conv_create(&c.c, &q[0], layoutC(o.Layout), relu)
+	s := C.ak_conv_create(&c.c, &q[0], layoutC(o.Layout), relu, sum)
 	if s != 0 {
 		C.ak_conv_destroy(c.c)
 		check("NewConv "+c.String(), s)
@@ -65,8 +68,9 @@ func (c *Conv) Params() ConvParams { return c.p }
 // Opts returns the options of c.
 func (c *Conv) Opts() ConvOpts { return c.o }
 
-// Forward computes y = conv(x, w) + bias. x is [N,C,H,W] in c's layout,
-// w [K,C/G,R,S] plain, bias [K] or nil, y [N,K,OutH,OutW] in c's layout.
+// Forward computes y = conv(x, w) + bias (y += … with Opts().Sum, then
+// max(·, 0) with Opts().ReLU). x is [N,C,H,W] in c's layout, w [K,C/G,R,S]
+// plain, bias [K] or nil, y [N,K,OutH,OutW] in c's layout.
 func (c *Conv) Forward(x, w, bias, y []float32) {
 	p := c.p
 	checkLen("Conv.Forward", "x", x, p.XLen())

@@ -82,26 +82,60 @@ func TestConvMatchesRef(t *testing.T) {
 	}
 }
 
-func TestConvFusedReLU(t *testing.T) {
+func TestConvPostOps(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
-	p := ConvParams{N: 2, C: 16, H: 6, W: 6, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}
-	for _, l := range []Layout{NCHW, Blocked} {
-		o := ConvOpts{Layout: l, ReLU: true}
-		c, r := NewConvOpts(p, o), ref.NewConvOpts(p, o)
-		x, w, b := randSlice(rng, p.XLen()), randSlice(rng, p.WLen()), randSlice(rng, p.K)
-		y, yr := make([]float32, p.YLen()), make([]float32, p.YLen())
-		c.Forward(x, w, b, y)
-		r.Forward(x, w, b, yr)
-		agree(t, "fused relu", y, yr, 1e-5)
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Error("BackwardData on a fused-ReLU conv did not panic")
+	for _, p := range []ConvParams{
+		{N: 2, C: 16, H: 6, W: 6, K: 16, R: 3, S: 3, PadH: 1, PadW: 1},
+		{N: 1, C: 3, H: 5, W: 7, K: 5, R: 3, S: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	} {
+		for _, l := range []Layout{NCHW, Blocked} {
+			for _, o := range []ConvOpts{{ReLU: true}, {Sum: true}, {Sum: true, ReLU: true}} {
+				o.Layout = l
+				name := fmt.Sprintf("%+v %+v", p, o)
+				c, r := NewConvOpts(p, o), ref.NewConvOpts(p, o)
+				x, w, b := randSlice(rng, p.XLen()), randSlice(rng, p.WLen()), randSlice(rng, p.K)
+				y := randSlice(rng, p.YLen())
+				yr := append([]float32(nil), y...)
+				c.Forward(x, w, b, y)
+				r.Forward(x, w, b, yr)
+				agree(t, name, y, yr, 1e-5)
+				if o.ReLU {
+					func() {
+						defer func() {
+							if recover() == nil {
+								t.Errorf("%s: BackwardData did not panic", name)
+							}
+						}()
+						c.BackwardData(y, w, x)
+					}()
+				} else {
+					dy := randSlice(rng, p.YLen())
+					dx, dxr := make([]float32, len(x)), make([]float32, len(x))
+					c.BackwardData(dy, w, dx)
+					r.BackwardData(dy, w, dxr)
+					agree(t, name+" backward data", dx, dxr, 1e-5)
 				}
-			}()
-			c.BackwardData(y, w, x)
-		}()
+			}
+		}
 	}
+}
+
+func TestFoldBatchNorm(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	p := ConvParams{N: 2, C: 16, H: 5, W: 5, K: 32, R: 3, S: 3, PadH: 1, PadW: 1}
+	x, w, b := randSlice(rng, p.XLen()), randSlice(rng, p.WLen()), randSlice(rng, p.K)
+	g, be, m, v := randSlice(rng, p.K), randSlice(rng, p.K), randSlice(rng, p.K), randSlice(rng, p.K)
+	for i := range v {
+		v[i] = v[i]*v[i] + 0.5
+	}
+	c := NewConvOpts(p, ConvOpts{Layout: Blocked})
+	y, z := make([]float32, p.YLen()), make([]float32, p.YLen())
+	c.Forward(x, w, b, y)
+	NewBatchNorm(p.N, p.K, p.OutH()*p.OutW(), 1e-5, Blocked).InferForward(y, g, be, m, v, z)
+	wf := append([]float32(nil), w...)
+	bf := FoldBatchNorm(wf, b, g, be, m, v, 1e-5)
+	c.Forward(x, wf, bf, y)
+	agree(t, "folded", y, z, 1e-5)
 }
 
 func TestBatchNormMatchesRef(t *testing.T) {
@@ -225,7 +259,7 @@ func TestGlobalAvgPoolMatchesRef(t *testing.T) {
 
 func TestLayoutRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewSource(6))
-	for _, s := range [][3]int{{2, 32, 9}, {1, 3, 4}, {3, 16, 1}} {
+	for _, s := range [][3]int{{2, 32, 9}, {1, 3, 4}, {3, 16, 1}, {1, 48, 5}} {
 		n, c, hw := s[0], s[1], s[2]
 		x := randSlice(rng, n*c*hw)
 		b, br, back := make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
@@ -237,8 +271,12 @@ func TestLayoutRoundTrip(t *testing.T) {
 		for img := 0; img < n; img++ {
 			for ch := 0; ch < c; ch++ {
 				for i := 0; i < hw; i++ {
-					if got, want := b[img*c*hw+Blocked.Offset(c, hw, ch, i)], x[(img*c+ch)*hw+i]; got != want {
+					off := Blocked.Offset(c, hw, ch, i)
+					if got, want := b[img*c*hw+off], x[(img*c+ch)*hw+i]; got != want {
 						t.Fatalf("%v: Offset(%d,%d) gives %g, want %g", s, ch, i, got, want)
+					}
+					if got := Blocked.Channel(c, hw, off); got != ch {
+						t.Fatalf("%v: Channel(%d) = %d, want %d", s, off, got, ch)
 					}
 				}
 			}
@@ -300,7 +338,9 @@ func TestBadArgumentsPanic(t *testing.T) {
 	c := NewConv(p)
 	mustPanic("short x", func() { c.Forward(make([]float32, 3), make([]float32, p.WLen()), nil, make([]float32, p.YLen())) })
 	mustPanic("bad params", func() { NewConv(ConvParams{N: 1, C: 3, H: 4, W: 4, K: 2, R: 3, S: 3, Groups: 2}) })
-	mustPanic("short gemm", func() { Sgemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2) })
+	mustPanic("short gemm", func() {
+		Sgemm(false, false, 2, 2, 2, 1, make([]float32, 3), 2, make([]float32, 4), 2, 0, make([]float32, 4), 2)
+	})
 	m := NewMaxPool(poolCases[0])
 	mustPanic("short workspace", func() { m.Backward(make([]float32, 4), make([]byte, 1), make([]float32, 16)) })
 }

@@ -1,6 +1,9 @@
 package ref
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 func checkBN(op string, n, c, hw int, x []float32, per ...[]float32) {
 	checkLen(op, "x", x, n*c*hw)
@@ -130,4 +133,36 @@ func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []f
 	BatchNormBackward(b.n, b.c, b.hw, toPlain(b.l, b.n, b.c, b.hw, x), toPlain(b.l, b.n, b.c, b.hw, dy),
 		gamma, mean, variance, dxp, dgamma, dbeta, b.eps)
 	store()
+}
+
+// FoldBatchNorm folds inference batch normalisation into the preceding
+// convolution or linear layer with k output channels: it scales each output
+// channel's weights in w (k·m values, m = len(w)/k) by
+// gamma/sqrt(variance+eps) in place and returns the folded bias
+// beta + (bias − mean)·gamma/sqrt(variance+eps); bias may be nil (zero).
+func FoldBatchNorm(w, bias, gamma, beta, mean, variance []float32, eps float32) []float32 {
+	k := len(gamma)
+	if k == 0 || len(w)%k != 0 {
+		panic(fmt.Sprintf("FoldBatchNorm: %d weights for %d channels", len(w), k))
+	}
+	checkLen("FoldBatchNorm", "beta", beta, k)
+	checkLen("FoldBatchNorm", "mean", mean, k)
+	checkLen("FoldBatchNorm", "variance", variance, k)
+	if bias != nil {
+		checkLen("FoldBatchNorm", "bias", bias, k)
+	}
+	m := len(w) / k
+	out := make([]float32, k)
+	for ch := 0; ch < k; ch++ {
+		s := float64(gamma[ch]) / math.Sqrt(float64(variance[ch])+float64(eps))
+		for i := range w[ch*m : (ch+1)*m] {
+			w[ch*m+i] = float32(float64(w[ch*m+i]) * s)
+		}
+		var b float64
+		if bias != nil {
+			b = float64(bias[ch])
+		}
+		out[ch] = float32(float64(beta[ch]) + (b-float64(mean[ch]))*s)
+	}
+	return out
 }

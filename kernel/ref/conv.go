@@ -7,8 +7,11 @@ type ConvOpts struct {
 	// Layout of the activations x, y, dx and dy (weights are always plain
 	// [K,C/G,R,S]).
 	Layout Layout
-	// ReLU fuses y = max(y, 0) into Forward; such a Conv is for inference
-	// only and its Backward methods panic.
+	// Sum makes Forward accumulate, y += conv(x, w) + bias (a fused
+	// residual addition); the backward passes are unaffected.
+	Sum bool
+	// ReLU fuses y = max(y, 0) into Forward (after Sum); such a Conv is
+	// for inference only and its Backward methods panic.
 	ReLU bool
 }
 
@@ -44,14 +47,24 @@ func (c *Conv) noReLU(op string) {
 	}
 }
 
-// Forward computes y = conv(x, w) + bias (then ReLU if fused). x is
-// [N,C,H,W] and y [N,K,OutH,OutW] in c's layout, w [K,C/G,R,S], bias [K]
-// or nil; y is overwritten.
+// Forward computes y = conv(x, w) + bias (y += … with Opts().Sum, then
+// max(·, 0) with Opts().ReLU). x is [N,C,H,W] and y [N,K,OutH,OutW] in c's
+// layout, w [K,C/G,R,S], bias [K] or nil.
 func (c *Conv) Forward(x, w, bias, y []float32) {
 	c.check("Conv.Forward", x, w, y)
 	p, l := c.p, c.o.Layout
 	yp, store := plainOut(l, p.N, p.K, p.OutH()*p.OutW(), y)
+	var old []float32
+	if c.o.Sum {
+		old = toPlain(l, p.N, p.K, p.OutH()*p.OutW(), y)
+		if &old[0] == &yp[0] {
+			old = append([]float32(nil), old...)
+		}
+	}
 	c.forward(toPlain(l, p.N, p.C, p.H*p.W, x), w, bias, yp)
+	for i := range old {
+		yp[i] += old[i]
+	}
 	if c.o.ReLU {
 		for i, v := range yp {
 			if v < 0 {

@@ -44,6 +44,15 @@ func (l Layout) Offset(c, hw, ch, i int) int {
 	return ch*hw + i
 }
 
+// Channel returns the channel of position j within one image of c channels
+// and hw spatial positions (the inverse of Offset for the channel).
+func (l Layout) Channel(c, hw, j int) int {
+	if l.IsBlocked(c) {
+		return (j/(16*hw))*16 + j%16
+	}
+	return j / hw
+}
+
 // ToLayout copies src [N,C,HW] in NCHW order to dst in layout l.
 func ToLayout(l Layout, n, c, hw int, src, dst []float32) {
 	checkLen("ToLayout", "src", src, n*c*hw)

@@ -320,3 +320,86 @@ func TestValidate(t *testing.T) {
 	}()
 	NewConv(bad[0])
 }
+
+func TestBlockedLayout(t *testing.T) {
+	// Two images of 32 channels, 2 spatial positions: element (n, ch, i)
+	// holds 1000n + 10ch + i; nChw16c puts the 16 channels of a block last.
+	n, c, hw := 2, 32, 2
+	x := make([]float32, n*c*hw)
+	for img := 0; img < n; img++ {
+		for ch := 0; ch < c; ch++ {
+			for i := 0; i < hw; i++ {
+				x[(img*c+ch)*hw+i] = float32(1000*img + 10*ch + i)
+			}
+		}
+	}
+	b := make([]float32, len(x))
+	ToLayout(Blocked, n, c, hw, x, b)
+	// image 0, block 0, position 1, channel 3 -> offset 0*32 + 1*16 + 3
+	if b[19] != 31 {
+		t.Fatalf("b[19] = %g, want 31", b[19])
+	}
+	// image 1, block 1 (channels 16..31), position 0, channel 17 -> 64 + 32 + 1
+	if b[97] != 1170 {
+		t.Fatalf("b[97] = %g, want 1170", b[97])
+	}
+	if Blocked.Offset(c, hw, 17, 0) != 33 || Blocked.Channel(c, hw, 33) != 17 || NCHW.Channel(c, hw, 33) != 16 {
+		t.Fatal("Offset/Channel disagree with the layout")
+	}
+	back := make([]float32, len(x))
+	FromLayout(Blocked, n, c, hw, b, back)
+	for i := range x {
+		if back[i] != x[i] {
+			t.Fatalf("round trip differs at %d", i)
+		}
+	}
+	// 3 channels are not blocked.
+	y := []float32{1, 2, 3}
+	z := make([]float32, 3)
+	ToLayout(Blocked, 1, 3, 1, y, z)
+	if z[0] != 1 || z[2] != 3 {
+		t.Fatalf("unblocked copy: %v", z)
+	}
+}
+
+func TestConvBlockedAndPostOps(t *testing.T) {
+	rng := rand.New(rand.NewSource(10))
+	p := ConvParams{N: 2, C: 16, H: 4, W: 4, K: 32, R: 3, S: 3, PadH: 1, PadW: 1}
+	x, w, b := randSlice(rng, p.XLen()), randSlice(rng, p.WLen()), randSlice(rng, p.K)
+	y := make([]float32, p.YLen())
+	NewConv(p).Forward(x, w, b, y)
+	// Blocked conv on blocked x gives blocked y.
+	xb, yb, want := make([]float32, len(x)), make([]float32, len(y)), make([]float32, len(y))
+	ToLayout(Blocked, p.N, p.C, p.H*p.W, x, xb)
+	NewConvOpts(p, ConvOpts{Layout: Blocked}).Forward(xb, w, b, yb)
+	ToLayout(Blocked, p.N, p.K, p.OutH()*p.OutW(), y, want)
+	for i := range yb {
+		if yb[i] != want[i] {
+			t.Fatalf("blocked forward differs at %d", i)
+		}
+	}
+	// Sum + ReLU: relu(prev + conv).
+	prev := randSlice(rng, len(y))
+	got := append([]float32(nil), prev...)
+	NewConvOpts(p, ConvOpts{Sum: true, ReLU: true}).Forward(x, w, b, got)
+	for i := range got {
+		if e := max(prev[i]+y[i], 0); math.Abs(float64(got[i]-e)) > 1e-5 {
+			t.Fatalf("sum+relu [%d] = %g, want %g", i, got[i], e)
+		}
+	}
+}
+
+func TestFoldBatchNorm(t *testing.T) {
+	w := []float32{1, 2, 3, 4} // two channels of two weights
+	b := FoldBatchNorm(w, []float32{1, 0}, []float32{2, 1}, []float32{0.5, 0}, []float32{1, 2}, []float32{3, 0}, 1)
+	// channel 0: s = 2/sqrt(3+1) = 1, b = 0.5 + (1−1)·1; channel 1: s = 1/sqrt(0+1) = 1, b = 0 + (0−2)·1.
+	if w[0] != 1 || w[1] != 2 || b[0] != 0.5 || b[1] != -2 {
+		t.Fatalf("w = %v, b = %v", w, b)
+	}
+	w = []float32{1, 2}
+	b = FoldBatchNorm(w, nil, []float32{4}, []float32{1}, []float32{1}, []float32{3}, 1)
+	// s = 4/2 = 2: w = [2 4], b = 1 + (0-1)·2 = -1
+	if w[0] != 2 || w[1] != 4 || b[0] != -1 {
+		t.Fatalf("w = %v, b = %v", w, b)
+	}
+}
