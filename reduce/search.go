@@ -70,6 +70,8 @@ type Config struct {
 	// distillation term.
 	KDTemp float64
 	NoKD   bool
+	// Eta0 is SNL's initial L1 weight (0 = SNLEta0).
+	Eta0 float64
 	// Augment applies crop+flip augmentation (colour images).
 	Augment bool
 	// Seed drives the scores' initialisation and the shuffling.
@@ -137,7 +139,7 @@ func (c *Config) validate(total, sites int) error {
 		return fmt.Errorf("reduce: degree %d outside 1..%d", c.Degree, MaxDegree)
 	}
 	if !(c.Lambda > 0) || !(c.Threshold >= 0) || c.Batch < 1 || !(c.LR > 0) || !(c.MinLR >= 0) ||
-		!(c.FinetuneLR > 0) || !(c.KDTemp > 0) || c.Momentum < 0 || c.WeightDecay < 0 || !(c.ScoreLR >= 0) {
+		!(c.FinetuneLR > 0) || !(c.KDTemp > 0) || c.Momentum < 0 || c.WeightDecay < 0 || !(c.ScoreLR >= 0) || !(c.Eta0 >= 0) {
 		return fmt.Errorf("reduce: invalid lambda/threshold/batch/learning rate/momentum/weight decay/temperature")
 	}
 	if c.CostWeights != nil && len(c.CostWeights) != sites {
@@ -327,6 +329,9 @@ func (r *runner) install() error {
 			r.snl = append(r.snl, a)
 		}
 		r.state.Eta = SNLEta0
+		if r.cfg.Eta0 > 0 {
+			r.state.Eta = r.cfg.Eta0
+		}
 		r.state.EtaBest = -1
 	}
 	return nil

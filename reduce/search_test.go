@@ -138,6 +138,41 @@ func TestRunSNL(t *testing.T) {
 	}
 }
 
+// TestRunSNLNaturalStop drives the L1 phase below budget (a large η) and
+// checks it stops early, without the top-B fallback, and resumes as done.
+func TestRunSNLNaturalStop(t *testing.T) {
+	train, test := toySet(640, 5), toySet(192, 6)
+	cfg := quickConfig(t, MethodSNL, 40)
+	cfg.Epochs, cfg.FinetuneEpochs, cfg.Eta0 = 20, 0, 0.05
+	cfg.Checkpoint = filepath.Join(t.TempDir(), "ckpt")
+	res, err := Run(toyNet(9), toyNet(9), train, test, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1 := 0
+	for _, e := range res.History {
+		if e.Phase == "l1" {
+			l1++
+		}
+	}
+	if res.Forced || res.ReLUs > 40 || l1 >= 20 || l1 == 0 {
+		t.Fatalf("forced %v, %d ReLUs, %d L1 epochs", res.Forced, res.ReLUs, l1)
+	}
+	last := res.History[l1-1]
+	if last.ReLUs > 40 || last.Eta <= 0 {
+		t.Fatalf("last L1 epoch %+v", last)
+	}
+	// Resuming the finished L1 phase trains no more L1 epochs.
+	cfg.Resume = true
+	res2, err := Run(toyNet(9), nil, train, test, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res2.History) != len(res.History) || res2.ReLUs != res.ReLUs {
+		t.Fatalf("resume changed the run: %d vs %d epochs, %d vs %d ReLUs", len(res2.History), len(res.History), res2.ReLUs, res.ReLUs)
+	}
+}
+
 func TestRunRejectsBadConfig(t *testing.T) {
 	train, test := toySet(64, 1), toySet(64, 2)
 	for _, cfg := range []Config{
