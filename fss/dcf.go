@@ -140,39 +140,27 @@ func genDCFSmall(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint
 		scw := block{(lose0.lo ^ lose1.lo) & seedMask, lose0.hi ^ lose1.hi}
 		tLcw := bl[0].lo&1 ^ bl[2].lo&1 ^ a ^ 1
 		tRcw := bl[1].lo&1 ^ bl[3].lo&1 ^ a
-		vcw := [2]uint64{vl1.lo - vl0.lo - va[0], vl1.hi - vl0.hi - va[1]}
-		if a == 1 { // x going left here means x < alpha
-			vcw[0] += be[0]
-			vcw[1] += be[1]
-		}
-		if tb == 1 {
-			vcw[0], vcw[1] = -vcw[0], -vcw[1]
-			va[0] += vk0.lo - vk1.lo - vcw[0]
-			va[1] += vk0.hi - vk1.hi - vcw[1]
-		} else {
-			va[0] += vk0.lo - vk1.lo + vcw[0]
-			va[1] += vk0.hi - vk1.hi + vcw[1]
-		}
+		// raw = (−1)^tb · V_CW; x going left here (a = 1) means x < alpha.
+		am := -a
+		raw0 := vl1.lo - vl0.lo - va[0] + be[0]&am
+		raw1 := vl1.hi - vl0.hi - va[1] + be[1]&am
+		va[0] += vk0.lo - vk1.lo + raw0
+		va[1] += vk0.hi - vk1.hi + raw1
+		tm := -tb // branch-free conditional negation by (−1)^tb
+		vcw0, vcw1 := (raw0^tm)+tb, (raw1^tm)+tb
 		base := 2 + i*(2+g)
-		w0[base], w1[base] = scw.lo|tLcw<<1|tRcw, scw.lo|tLcw<<1|tRcw
+		cw := scw.lo | tLcw<<1 | tRcw
+		w0[base], w1[base] = cw, cw
 		w0[base+1], w1[base+1] = scw.hi, scw.hi
-		w0[base+2], w1[base+2] = vcw[0], vcw[0]
+		w0[base+2], w1[base+2] = vcw0, vcw0
 		if g == 2 {
-			w0[base+3], w1[base+3] = vcw[1], vcw[1]
+			w0[base+3], w1[base+3] = vcw1, vcw1
 		}
-		tKeepCW := tLcw
-		if a == 1 {
-			tKeepCW = tRcw
-		}
-		na, nta := splitSeed(keep0)
-		nb, ntb := splitSeed(keep1)
-		if ta == 1 {
-			na.lo, na.hi, nta = na.lo^scw.lo, na.hi^scw.hi, nta^tKeepCW
-		}
-		if tb == 1 {
-			nb.lo, nb.hi, ntb = nb.lo^scw.lo, nb.hi^scw.hi, ntb^tKeepCW
-		}
-		sa, ta, sb, tb = na, nta, nb, ntb
+		tKeepCW := tLcw ^ (tLcw^tRcw)&a
+		ma, mb := -ta, -tb
+		sa = block{keep0.lo&seedMask ^ scw.lo&ma, keep0.hi ^ scw.hi&ma}
+		sb = block{keep1.lo&seedMask ^ scw.lo&mb, keep1.hi ^ scw.hi&mb}
+		ta, tb = keep0.lo&1^tKeepCW&ta, keep1.lo&1^tKeepCW&tb
 	}
 	var c0, c1 [2]uint64
 	valOut(sa, 2, c0[:g])
@@ -270,22 +258,16 @@ func evalDCF4(party, n, g int, w []uint64, st int, x, out []uint64) {
 		}
 		prg8(&bl)
 		for k := range 4 {
-			so, to := splitSeed(bl[k])
-			v0, v1 := bl[4+k].lo, bl[4+k].hi
-			if t[k] == 1 {
-				cw := w[k*st+base : k*st+base+2+g]
-				d := (x[k] >> sh) & 1
-				so.lo ^= cw[0] & seedMask
-				so.hi ^= cw[1]
-				to ^= (cw[0] >> (1 - d)) & 1
-				v0 += cw[2]
-				if g == 2 {
-					v1 += cw[3]
-				}
+			cw := w[k*st+base : k*st+base+2+g]
+			m := -t[k] // all ones when the control bit is set: apply the corrections
+			d := (x[k] >> sh) & 1
+			o := bl[k]
+			s[k] = block{o.lo&seedMask ^ cw[0]&seedMask&m, o.hi ^ cw[1]&m}
+			t[k] = o.lo&1 ^ (cw[0]>>(1-d))&1&m
+			acc[k][0] += bl[4+k].lo + cw[2]&m
+			if g == 2 {
+				acc[k][1] += bl[4+k].hi + cw[3]&m
 			}
-			acc[k][0] += v0
-			acc[k][1] += v1
-			s[k], t[k] = so, to
 		}
 	}
 	for k := range 4 {

@@ -29,3 +29,11 @@ func TestMMO8(t *testing.T) {
 		t.Log("no AES-NI routine on this platform; portable path only")
 	}
 }
+
+// BenchmarkPRG8 measures one interleaved eight-block fixed-key AES call.
+func BenchmarkPRG8(b *testing.B) {
+	var bl [8]block
+	for b.Loop() {
+		prg8(&bl)
+	}
+}
