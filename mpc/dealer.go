@@ -90,12 +90,16 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 	}
 	switch req.Kind {
 	case KindWeightMask:
-		m0.Vecs = []Vec{SeededVec(d.weightMaskSeed(req.Label), req.Linear.WeightLen())}
+		m0.Vecs = []Vec{SeededVec(d.weightMaskSeed(req.Label), req.Linear.WLen())}
 	case KindLinear:
 		p := req.Linear
-		b := ring.ExpandSeed(d.weightMaskSeed(req.Label), p.WeightLen()).Data
-		r := SeededVec(prg.Seed(), p.InLen())
-		c0, c1 := shared(conv(p, b, r.Data))
+		b := ring.ExpandSeed(d.weightMaskSeed(req.Label), p.WLen()).Data
+		r := SeededVec(prg.Seed(), p.XLen())
+		br, err := conv(p, b, r.Data)
+		if err != nil {
+			return nil, nil, err
+		}
+		c0, c1 := shared(br)
 		m0.Vecs = []Vec{c0}
 		m1.Vecs = []Vec{r, c1}
 	case KindCoefMask:

@@ -23,11 +23,11 @@ type LinearKey struct {
 // client (8 bytes per weight, one message, offline). The client passes nil
 // for both and receives Ŵ.
 func (s *Session) SetupLinear(label string, spec LinearSpec, w, bias []uint64) (*LinearKey, error) {
-	if err := spec.Validate(); err != nil {
+	if err := validateLinear(spec); err != nil {
 		return nil, err
 	}
 	k := &LinearKey{Label: label, Spec: spec}
-	nw := spec.WeightLen()
+	nw := spec.WLen()
 	if s.Party == Client {
 		what, err := s.recvVec("linear setup "+label, nw)
 		if err != nil {
@@ -69,12 +69,12 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("mpc: linear: nil key")
 	}
 	p := k.Spec
-	if len(x) != p.InLen() {
-		return nil, fmt.Errorf("mpc: linear %q: input of %d values, spec wants %d", k.Label, len(x), p.InLen())
+	if len(x) != p.XLen() {
+		return nil, fmt.Errorf("mpc: linear %q: input of %d values, spec wants %d", k.Label, len(x), p.XLen())
 	}
 	req := Request{Kind: KindLinear, Label: k.Label, Linear: p}
 	if s.Party == Client {
-		m, err := s.get(req, p.InLen(), p.OutLen())
+		m, err := s.get(req, p.XLen(), p.YLen())
 		if err != nil {
 			return nil, err
 		}
@@ -84,11 +84,14 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 		if err := s.sendVec("linear "+k.Label, d); err != nil {
 			return nil, err
 		}
-		y := conv(p, k.w, r)
+		y, err := conv(p, k.w, r)
+		if err != nil {
+			return nil, err
+		}
 		ring.AddVec(y, y, m.Vecs[1].Data)
 		return y, nil
 	}
-	m, err := s.get(req, p.OutLen())
+	m, err := s.get(req, p.YLen())
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +100,10 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 		return nil, err
 	}
 	ring.AddVec(d, d, x) // x − R
-	y := conv(p, k.w, d)
+	y, err := conv(p, k.w, d)
+	if err != nil {
+		return nil, err
+	}
 	ring.AddVec(y, y, m.Vecs[0].Data)
 	if k.bias != nil {
 		hw := p.OutH() * p.OutW()

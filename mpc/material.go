@@ -300,12 +300,12 @@ func expectedLens(req Request, p Party) []int {
 	l := -1
 	switch req.Kind {
 	case KindWeightMask:
-		l = req.Linear.WeightLen()
+		l = req.Linear.WLen()
 	case KindLinear:
 		if p == Client {
-			return []int{req.Linear.InLen(), req.Linear.OutLen()}
+			return []int{req.Linear.XLen(), req.Linear.YLen()}
 		}
-		l = req.Linear.OutLen()
+		l = req.Linear.YLen()
 	case KindCoefMask:
 		l = 4 * req.Act.C
 	case KindPoly:

@@ -68,7 +68,7 @@ func twoSample(a, b []uint64) float64 {
 func miniNet(t *testing.T, x []uint64, seed byte) ([2]result, []uint64) {
 	const in, hid, out = 64, 48, 10
 	p1, p2 := mpc.DenseSpec(1, in, hid), mpc.DenseSpec(1, hid, out)
-	w1, w2 := randSigned(p1.WeightLen(), 15, 50), randSigned(p2.WeightLen(), 15, 51)
+	w1, w2 := randSigned(p1.WLen(), 15, 50), randSigned(p2.WLen(), 15, 51)
 	b1 := randSigned(hid, 20, 52)
 	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: make([]bool, hid)}
 	for i := range spec.ReLU {
@@ -184,10 +184,10 @@ func TestOpenedValuesUniform(t *testing.T) {
 		spec.ReLU[i] = i%2 == 0
 	}
 	p := mpc.DenseSpec(n/64, 64, 16)
-	w := randSigned(p.WeightLen(), 16, 70)
+	w := randSigned(p.WLen(), 16, 70)
 	co := polyCoefs(8)
 	transcripts := func(val float64, seed byte) [2][]uint64 {
-		x := make([]uint64, p.InLen())
+		x := make([]uint64, p.XLen())
 		z := make([]uint64, n)
 		for i := range x {
 			x[i] = ring.Encode(val, frac)

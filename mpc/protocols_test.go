@@ -13,7 +13,7 @@ import (
 func refConv(p mpc.LinearSpec, w, x []uint64) []uint64 {
 	oh, ow := p.OutH(), p.OutW()
 	cg, kg := p.C/p.Groups, p.K/p.Groups
-	y := make([]uint64, p.OutLen())
+	y := make([]uint64, p.YLen())
 	for n := 0; n < p.N; n++ {
 		for k := 0; k < p.K; k++ {
 			for i := 0; i < oh; i++ {
@@ -45,8 +45,8 @@ func TestLinear(t *testing.T) {
 		{N: 1, C: 4, H: 7, W: 7, K: 4, R: 3, S: 2, StrideH: 2, StrideW: 1, PadH: 1, PadW: 0, Groups: 2},
 	}
 	for si, p := range specs {
-		w := randSigned(p.WeightLen(), 18, byte(10+si))
-		x := randSigned(p.InLen(), 20, byte(20+si))
+		w := randSigned(p.WLen(), 18, byte(10+si))
+		x := randSigned(p.XLen(), 20, byte(20+si))
 		bias := randSigned(p.K, 30, byte(30+si))
 		xs := split(x, byte(40+si))
 		r := run2(t, 1, func(s *mpc.Session) ([]uint64, error) {
@@ -76,13 +76,13 @@ func TestLinear(t *testing.T) {
 		equalVec(t, "linear", reconstruct(t, r), want)
 		// Online: the client sends 8 B per input element per inference;
 		// the server never sends, so the two messages form one round.
-		checkCost(t, r, 2*8*int64(p.InLen()), 0, 1)
+		checkCost(t, r, 2*8*int64(p.XLen()), 0, 1)
 		off := r[0].conn.Stats().Snapshot().Phases[transport.PhaseOffline]
-		if off.BytesSent != 8*int64(p.WeightLen()) {
-			t.Errorf("setup sent %d bytes, want %d", off.BytesSent, 8*p.WeightLen())
+		if off.BytesSent != 8*int64(p.WLen()) {
+			t.Errorf("setup sent %d bytes, want %d", off.BytesSent, 8*p.WLen())
 		}
 		// Dealer: the server gets seeds only; the client R's seed and [BR]₁.
-		if got, want := r[1].prov.Offline().ByKind[mpc.KindLinear], int64(2*8*p.OutLen()); got < want || got > want+200 {
+		if got, want := r[1].prov.Offline().ByKind[mpc.KindLinear], int64(2*8*p.YLen()); got < want || got > want+200 {
 			t.Errorf("client linear dealer bytes %d, want ≈ %d", got, want)
 		}
 		if got := r[0].prov.Offline().Bytes; got > 200 {

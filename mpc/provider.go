@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/autorep/autorep/ring"
 )
 
 // Provider is one party's source of correlated randomness. Both parties
@@ -30,56 +32,30 @@ type OfflineStats struct {
 }
 
 // LinearSpec is the public geometry of a linear layer: a 2-D convolution of
-// x [N,C,H,W] with weights [K, C/Groups, R, S] giving y [N, K, OH, OW]. A
-// dense layer is the 1×1 case over H = W = 1 (see DenseSpec).
-type LinearSpec struct {
-	N, C, H, W       int
-	K, R, S          int
-	StrideH, StrideW int
-	PadH, PadW       int
-	Groups           int
-}
+// x [N,C,H,W] with weights [K, C/Groups, R, S] giving y [N, K, OH, OW]
+// (ring.ConvParams; zero strides and groups mean 1). A dense layer is the
+// 1×1 case over H = W = 1 (see DenseSpec).
+type LinearSpec = ring.ConvParams
 
 // DenseSpec is the spec of y [n, out] = x [n, in] · Wᵀ with W [out, in].
 func DenseSpec(n, in, out int) LinearSpec {
 	return LinearSpec{N: n, C: in, H: 1, W: 1, K: out, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 1}
 }
 
-// OutH is the output height.
-func (p LinearSpec) OutH() int { return (p.H+2*p.PadH-p.R)/p.StrideH + 1 }
-
-// OutW is the output width.
-func (p LinearSpec) OutW() int { return (p.W+2*p.PadW-p.S)/p.StrideW + 1 }
-
-// InLen is the number of input elements.
-func (p LinearSpec) InLen() int { return p.N * p.C * p.H * p.W }
-
-// OutLen is the number of output elements.
-func (p LinearSpec) OutLen() int { return p.N * p.K * p.OutH() * p.OutW() }
-
-// WeightLen is the number of weight elements.
-func (p LinearSpec) WeightLen() int { return p.K * (p.C / p.Groups) * p.R * p.S }
-
 // maxDim bounds every dimension so that products cannot overflow.
 const maxDim = 1 << 24
 
-// Validate checks the geometry.
-func (p LinearSpec) Validate() error {
-	for _, d := range []int{p.N, p.C, p.H, p.W, p.K, p.R, p.S, p.StrideH, p.StrideW, p.Groups} {
-		if d <= 0 || d > maxDim {
-			return fmt.Errorf("mpc: linear spec %+v: dimensions must be in 1..%d", p, maxDim)
+// validateLinear checks a linear spec and bounds its sizes.
+func validateLinear(p LinearSpec) error {
+	for _, d := range []int{p.N, p.C, p.H, p.W, p.K, p.R, p.S, p.StrideH, p.StrideW, p.PadH, p.PadW, p.Groups} {
+		if d < 0 || d > maxDim {
+			return fmt.Errorf("mpc: linear spec %+v: dimensions must be in 0..%d", p, maxDim)
 		}
 	}
-	if p.PadH < 0 || p.PadW < 0 || p.PadH > maxDim || p.PadW > maxDim {
-		return fmt.Errorf("mpc: linear spec %+v: negative padding", p)
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("mpc: %w", err)
 	}
-	if p.C%p.Groups != 0 || p.K%p.Groups != 0 {
-		return fmt.Errorf("mpc: linear spec %+v: groups must divide C and K", p)
-	}
-	if p.H+2*p.PadH < p.R || p.W+2*p.PadW < p.S {
-		return fmt.Errorf("mpc: linear spec %+v: kernel larger than padded input", p)
-	}
-	for _, n := range []int{p.InLen(), p.OutLen(), p.WeightLen()} {
+	for _, n := range []int{p.XLen(), p.YLen(), p.WLen()} {
 		if n <= 0 || n > MaxMaterialElems {
 			return fmt.Errorf("mpc: linear spec %+v: %d elements, limit %d", p, n, MaxMaterialElems)
 		}
@@ -165,7 +141,7 @@ func (r Request) Validate() error {
 	}
 	switch r.Kind {
 	case KindWeightMask, KindLinear:
-		return r.Linear.Validate()
+		return validateLinear(r.Linear)
 	case KindCoefMask:
 		if r.Act.C <= 0 || r.Act.C > maxDim {
 			return fmt.Errorf("mpc: coefficient mask for %d channels", r.Act.C)

@@ -1,0 +1,157 @@
+package mpc_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// benchPair runs online(s) for both parties b.N times over a pipe. Before
+// each iteration (untimed) both parties prefetch reqs(s) from an
+// in-process dealer, so the timed part is the online phase only. It
+// reports online bytes (both directions) and rounds (per party) per
+// iteration, divided by per where a unit metric is wanted, dealer bytes
+// per party per unit and units per second.
+func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session) error,
+	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session) error) {
+	var seed ring.Seed
+	seed[0] = 99
+	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
+	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
+	c0, c1 := transport.Pipe()
+	var ss [2]*mpc.Session
+	for p, c := range []transport.Conn{c0, c1} {
+		s, err := mpc.NewSession(mpc.Party(p), c, bp[p], 16)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss[p] = s
+	}
+	both := func(f func(s *mpc.Session) error) {
+		var wg sync.WaitGroup
+		var errs [2]error
+		for p := range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[p] = f(ss[p]) }()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if setup != nil {
+		both(setup)
+	}
+	d0, d1 := p0.Offline().Bytes, p1.Offline().Bytes
+	c0.Stats().Reset()
+	c1.Stats().Reset()
+	var elapsed time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		both(func(s *mpc.Session) error { return bp[s.Party].Prefetch(reqs(s)...) })
+		b.StartTimer()
+		t0 := time.Now()
+		both(online)
+		elapsed += time.Since(t0)
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	u := n * float64(per)
+	t0, t1 := c0.Stats().Total(), c1.Stats().Total()
+	b.ReportMetric(float64(t0.BytesSent+t1.BytesSent)/u, "B/"+unit)
+	b.ReportMetric(float64(t0.Rounds)/n, "rounds")
+	b.ReportMetric(float64(p0.Offline().Bytes-d0)/u, "dealerB0/"+unit)
+	b.ReportMetric(float64(p1.Offline().Bytes-d1)/u, "dealerB1/"+unit)
+	b.ReportMetric(u/elapsed.Seconds(), unit+"/s")
+}
+
+const benchN = 1 << 14
+
+func BenchmarkReLUGate(b *testing.B) {
+	x := randSigned(benchN, 40, 1)
+	xs := split(x, 2)
+	benchPair(b, "relu", benchN, nil,
+		func(s *mpc.Session) []mpc.Request {
+			return []mpc.Request{{Kind: mpc.KindReLU, Label: "r", N: benchN}}
+		},
+		func(s *mpc.Session) error { _, err := s.ReLU("r", xs[s.Party], 0); return err })
+}
+
+// actBench benchmarks a full activation layer (truncation + ReLU or
+// polynomial) over benchN positions with the given fraction of ReLUs.
+func actBench(b *testing.B, unit string, reluEvery int) {
+	spec := mpc.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: make([]bool, benchN)}
+	for i := range spec.ReLU {
+		spec.ReLU[i] = reluEvery > 0 && i%reluEvery == 0
+	}
+	z := randSigned(benchN, 2*frac+4, 3)
+	zs := split(z, 4)
+	co := polyCoefs(16)
+	var keys [2]*mpc.PolyKey
+	benchPair(b, unit, benchN,
+		func(s *mpc.Session) error {
+			var c [][]float64
+			if s.Party == mpc.Server {
+				c = co
+			}
+			k, err := s.SetupPoly("act", 16, c)
+			keys[s.Party] = k
+			return err
+		},
+		func(s *mpc.Session) []mpc.Request { return s.ActRequests("act", "act", spec) },
+		func(s *mpc.Session) error { _, err := s.Act("act", keys[s.Party], spec, zs[s.Party]); return err })
+}
+
+// BenchmarkActReLU: an all-ReLU layer, truncation included.
+func BenchmarkActReLU(b *testing.B) { actBench(b, "relu", 1) }
+
+// BenchmarkActPoly: an all-polynomial layer, truncation included.
+func BenchmarkActPoly(b *testing.B) { actBench(b, "poly", 0) }
+
+// BenchmarkActMixed: one ReLU in 16 positions (per position metrics).
+func BenchmarkActMixed(b *testing.B) { actBench(b, "elem", 16) }
+
+// BenchmarkLinearConv: ResNet-20's 16→16 3×3 convolution on 32×32.
+func BenchmarkLinearConv(b *testing.B) {
+	p := mpc.LinearSpec{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	w := randSigned(p.WLen(), 16, 5)
+	x := randSigned(p.XLen(), 20, 6)
+	xs := split(x, 7)
+	var keys [2]*mpc.LinearKey
+	benchPair(b, "in", p.XLen(),
+		func(s *mpc.Session) error {
+			var ww []uint64
+			if s.Party == mpc.Server {
+				ww = w
+			}
+			k, err := s.SetupLinear("conv", p, ww, nil)
+			keys[s.Party] = k
+			return err
+		},
+		func(s *mpc.Session) []mpc.Request { return s.LinearRequests(keys[s.Party]) },
+		func(s *mpc.Session) error { _, err := s.Linear(keys[s.Party], xs[s.Party]); return err })
+}
+
+// BenchmarkDealerReLU measures dealer key generation for ReLU + truncation
+// (both parties' material) per activation.
+func BenchmarkDealerReLU(b *testing.B) {
+	var seed ring.Seed
+	d := mpc.NewDealer(seed)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindTrunc, Label: "t", N: benchN, Shift: 16}, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindReLU, Label: "r", N: benchN}, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*benchN)/b.Elapsed().Seconds(), "relu/s")
+}
