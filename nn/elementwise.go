@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"math"
 	"math/rand"
 
 	"github.com/autorep/autorep/autograd"
@@ -13,23 +14,13 @@ func ReLU(x *autograd.Var) *autograd.Var {
 	out := tensor.New(x.Value.Shape...)
 	od := out.Data
 	parallelFor(len(xd), 1, func(lo, hi int) {
-		o, in := od[lo:hi], xd[lo:hi]
-		for i, v := range in {
-			if v > 0 {
-				o[i] = v
-			}
-		}
+		reluSlice(od[lo:hi], xd[lo:hi])
 	})
 	return autograd.Result(out, func(g *tensor.Tensor) {
 		// Reuse g: it belongs to this op's output and is dropped after.
 		gd := g.Data
 		parallelFor(len(gd), 1, func(lo, hi int) {
-			gg, o := gd[lo:hi], od[lo:hi]
-			for i, v := range o {
-				if v <= 0 {
-					gg[i] = 0
-				}
-			}
+			reluMaskSlice(gd[lo:hi], od[lo:hi])
 		})
 		x.AccumGrad(g)
 	}, x)
@@ -153,4 +144,24 @@ func DropoutOp(x *autograd.Var, p float32, rng *rand.Rand) *autograd.Var {
 		}
 		x.AccumGrad(g)
 	}, x)
+}
+
+// reluSlice writes max(x, 0) into o without branches (random signs make
+// a branch mispredict half the time); −0 and negative values become +0.
+func reluSlice(o, x []float32) {
+	o = o[:len(x)]
+	for i, v := range x {
+		b := math.Float32bits(v)
+		o[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+	}
+}
+
+// reluMaskSlice zeroes g where the ReLU output y is 0 (y ≥ 0 always).
+func reluMaskSlice(g, y []float32) {
+	g = g[:len(y)]
+	for i, v := range y {
+		b := math.Float32bits(v)
+		keep := uint32(int32(b|-b) >> 31) // all ones iff y != +0
+		g[i] = math.Float32frombits(math.Float32bits(g[i]) & keep)
+	}
 }
