@@ -100,7 +100,7 @@ func TestTruncHarness(t *testing.T) {
 				off1 += d
 				maxErr = max(maxErr, d)
 			}
-			if next := done + m; next%10_000_000 < chunk && next >= 10_000_000 {
+			if next := done + m; next%5_000_000 < chunk && next >= 5_000_000 {
 				t.Logf("ℓ=%d exact=%v: %d done, max error so far %d", c.ell, c.exact, next, maxErr)
 			}
 		}
