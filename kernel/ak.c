@@ -289,6 +289,8 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, i
     return 0;
 }
 
+static int conv_bd_run(ak_conv *c, void *dy, void *w, void *dx);
+
 static int conv_init_bd(ak_conv *c) {
     if (c->have_bd) return 0;
     dnnl_convolution_desc_t cd;
@@ -320,9 +322,11 @@ static int conv_init_bw(ak_conv *c) {
     CHECK(s);
     CHECKI(make_prim(c->bwpd, &c->bw, &c->wscratch));
     CHECKI(scratch_mem(c->bwpd, &c->wscr));
-    CHECKI(port_init(&c->wx, &c->xmd, query(c->bwpd, dnnl_query_src_md), 0, SLOT_A));
-    CHECKI(port_init(&c->wdy, &c->ymd, query(c->bwpd, dnnl_query_diff_dst_md), 0, SLOT_B));
-    CHECKI(port_init(&c->wdw, &c->wmd, query(c->bwpd, dnnl_query_diff_weights_md), 1, SLOT_C));
+    // Slots chosen so that ak_conv_backward can reuse the reordered dy of
+    // the backward-data pass (slot A) after it finished with B and C.
+    CHECKI(port_init(&c->wx, &c->xmd, query(c->bwpd, dnnl_query_src_md), 0, SLOT_C));
+    CHECKI(port_init(&c->wdy, &c->ymd, query(c->bwpd, dnnl_query_diff_dst_md), 0, SLOT_A));
+    CHECKI(port_init(&c->wdw, &c->wmd, query(c->bwpd, dnnl_query_diff_weights_md), 1, SLOT_B));
     CHECKI(port_init(&c->wdb, &c->bmd, &c->bmd, 1, SLOT_D));
     c->have_bw = 1;
     return 0;
@@ -348,6 +352,50 @@ int ak_conv_backward_data(ak_conv *c, void *dy, void *w, void *dx) {
     enter();
     int r;
     if ((r = conv_init_bd(c))) return r;
+    return conv_bd_run(c, dy, w, dx);
+}
+
+// port_bind_reuse binds p to ptr like port_bind, but if p's inner buffer
+// would be an identical reorder of the same data that prev already holds in
+// the same slot, it only points p at it.
+static int port_bind_reuse(port *p, void *ptr, port *prev) {
+    if (!prev || !p->reorder || !prev->reorder || p->slot != prev->slot)
+        return port_bind(p, ptr);
+    const dnnl_memory_desc_t *a, *b;
+    CHECK(dnnl_memory_get_memory_desc(p->imem, &a));
+    CHECK(dnnl_memory_get_memory_desc(prev->imem, &b));
+    if (!dnnl_memory_desc_equal(a, b)) return port_bind(p, ptr);
+    CHECK(dnnl_memory_set_data_handle(p->umem, ptr));
+    void *buf = slot(p->slot, p->isize);
+    if (!buf) return AK_ENOMEM;
+    CHECK(dnnl_memory_set_data_handle(p->imem, buf));
+    return 0;
+}
+
+static int conv_bw_run(ak_conv *c, void *x, void *dy, void *dw, void *db, port *dy_prev) {
+    int r;
+    if ((r = port_bind(&c->wx, x)) || (r = port_bind_reuse(&c->wdy, dy, dy_prev)) || (r = port_bind(&c->wdw, dw)) ||
+            (r = port_bind(&c->wdb, db ? db : (void *)c->bias_grad)))
+        goto done;
+    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->wx.imem}, {DNNL_ARG_DIFF_DST, c->wdy.imem},
+            {DNNL_ARG_DIFF_WEIGHTS, c->wdw.imem}, {DNNL_ARG_DIFF_BIAS, c->wdb.imem}};
+    if ((r = exec(c->bw, a, 4, c->wscratch, c->wscr))) goto done;
+    r = port_finish(&c->wdw);
+done:
+    port_release(&c->wx); port_release(&c->wdy); port_release(&c->wdw); port_release(&c->wdb);
+    return r;
+}
+
+int ak_conv_backward_weights(ak_conv *c, void *x, void *dy, void *dw, void *db) {
+    if (c->post_relu) return AK_EINVAL;
+    enter();
+    int r;
+    if ((r = conv_init_bw(c))) return r;
+    return conv_bw_run(c, x, dy, dw, db, NULL);
+}
+
+static int conv_bd_run(ak_conv *c, void *dy, void *w, void *dx) {
+    int r;
     if ((r = port_bind(&c->ddy, dy)) || (r = port_bind(&c->dw, w)) || (r = port_bind(&c->ddx, dx)))
         goto done;
     dnnl_exec_arg_t a[4] = {{DNNL_ARG_DIFF_DST, c->ddy.imem}, {DNNL_ARG_WEIGHTS, c->dw.imem},
@@ -359,21 +407,15 @@ done:
     return r;
 }
 
-int ak_conv_backward_weights(ak_conv *c, void *x, void *dy, void *dw, void *db) {
+int ak_conv_backward(ak_conv *c, void *x, void *dy, void *w, void *dx, void *dw, void *db) {
     if (c->post_relu) return AK_EINVAL;
     enter();
     int r;
-    if ((r = conv_init_bw(c))) return r;
-    if ((r = port_bind(&c->wx, x)) || (r = port_bind(&c->wdy, dy)) || (r = port_bind(&c->wdw, dw)) ||
-            (r = port_bind(&c->wdb, db ? db : (void *)c->bias_grad)))
-        goto done;
-    dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, c->wx.imem}, {DNNL_ARG_DIFF_DST, c->wdy.imem},
-            {DNNL_ARG_DIFF_WEIGHTS, c->wdw.imem}, {DNNL_ARG_DIFF_BIAS, c->wdb.imem}};
-    if ((r = exec(c->bw, a, 4, c->wscratch, c->wscr))) goto done;
-    r = port_finish(&c->wdw);
-done:
-    port_release(&c->wx); port_release(&c->wdy); port_release(&c->wdw); port_release(&c->wdb);
-    return r;
+    if (dx && (r = conv_init_bd(c))) return r;
+    if (dw && (r = conv_init_bw(c))) return r;
+    if (dx && (r = conv_bd_run(c, dy, w, dx))) return r;
+    if (dw) return conv_bw_run(c, x, dy, dw, db, dx ? &c->ddy : NULL);
+    return 0;
 }
 
 const char *ak_conv_impl(ak_conv *c, int which) {

@@ -22,6 +22,9 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, i
 int ak_conv_forward(ak_conv *c, void *x, void *w, void *b, void *y);
 int ak_conv_backward_data(ak_conv *c, void *dy, void *w, void *dx);
 int ak_conv_backward_weights(ak_conv *c, void *x, void *dy, void *dw, void *db);
+// ak_conv_backward runs backward-data (if dx) then backward-weights (if dw),
+// reordering dy only once.
+int ak_conv_backward(ak_conv *c, void *x, void *dy, void *w, void *dx, void *dw, void *db);
 void ak_conv_destroy(ak_conv *c);
 const char *ak_conv_impl(ak_conv *c, int which);
 

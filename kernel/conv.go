@@ -115,6 +115,36 @@ func (c *Conv) BackwardWeights(x, dy, dw, dbias []float32) {
 	runtime.KeepAlive(c)
 }
 
+// Backward runs both backward passes: dx = ∂L/∂x (skipped if dx is nil)
+// and dw = ∂L/∂w with dbias = ∂L/∂bias (skipped if dw is nil; dbias may be
+// nil). It is BackwardData followed by BackwardWeights, but converts dy
+// to oneDNN's layout only once.
+func (c *Conv) Backward(x, dy, w, dx, dw, dbias []float32) {
+	p := c.p
+	c.noReLU("Conv.Backward")
+	checkLen("Conv.Backward", "dy", dy, p.YLen())
+	if dx != nil {
+		checkLen("Conv.Backward", "w", w, p.WLen())
+		checkLen("Conv.Backward", "dx", dx, p.XLen())
+	}
+	if dw != nil {
+		checkLen("Conv.Backward", "x", x, p.XLen())
+		checkLen("Conv.Backward", "dw", dw, p.WLen())
+		if dbias != nil {
+			checkLen("Conv.Backward", "dbias", dbias, p.K)
+		}
+	} else if dbias != nil {
+		panic("kernel: Conv.Backward: dbias without dw")
+	}
+	if dx == nil && dw == nil {
+		return
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	check("Conv.Backward", C.ak_conv_backward(c.c, ptr(x), ptr(dy), ptr(w), ptr(dx), ptr(dw), ptr(dbias)))
+	runtime.KeepAlive(c)
+}
+
 func (c *Conv) noReLU(op string) {
 	if c.o.ReLU {
 		panic("kernel: " + op + " on a Conv with a fused ReLU (inference only)")

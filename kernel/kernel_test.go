@@ -78,6 +78,19 @@ func TestConvMatchesRef(t *testing.T) {
 			agree(t, name+" backward bias", db, dbr, 1e-5)
 			c.BackwardWeights(x, dy, dw, nil)
 			agree(t, name+" backward weights, no bias", dw, dwr, 1e-5)
+			clear(dx)
+			clear(dw)
+			clear(db)
+			c.Backward(x, dy, w, dx, dw, db)
+			agree(t, name+" combined dx", dx, dxr, 1e-5)
+			agree(t, name+" combined dw", dw, dwr, 1e-5)
+			agree(t, name+" combined dbias", db, dbr, 1e-5)
+			clear(dw)
+			c.Backward(x, dy, nil, nil, dw, nil)
+			agree(t, name+" combined dw only", dw, dwr, 1e-5)
+			clear(dx)
+			c.Backward(nil, dy, w, dx, nil, nil)
+			agree(t, name+" combined dx only", dx, dxr, 1e-5)
 		}
 	}
 }

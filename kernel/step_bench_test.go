@@ -85,10 +85,7 @@ func (u *convBN) forward(x []float32) []float32 {
 // backward takes dz (∂L/∂z) and writes ∂L/∂x into dx if dx is not nil.
 func (u *convBN) backward(dz, dx []float32) {
 	u.bn.Backward(u.y, dz, u.g, u.m, u.v, u.dy, u.dg, u.db)
-	if dx != nil {
-		u.c.BackwardData(u.dy, u.w, dx)
-	}
-	u.c.BackwardWeights(u.x, u.dy, u.dw, nil)
+	u.c.Backward(u.x, u.dy, u.w, dx, u.dw, nil)
 }
 
 // block is a ResNet basic block with an optional 1×1 projection shortcut.

@@ -225,6 +225,21 @@ func (c *Conv) backwardWeights(x, dy, dw, dbias []float32) {
 	}
 }
 
+// Backward runs both backward passes: dx = ∂L/∂x (skipped if dx is nil)
+// and dw = ∂L/∂w with dbias = ∂L/∂bias (skipped if dw is nil; dbias may be
+// nil). Package kernel converts dy to oneDNN's layout only once here.
+func (c *Conv) Backward(x, dy, w, dx, dw, dbias []float32) {
+	if dw == nil && dbias != nil {
+		panic("ref: Conv.Backward: dbias without dw")
+	}
+	if dx != nil {
+		c.BackwardData(dy, w, dx)
+	}
+	if dw != nil {
+		c.BackwardWeights(x, dy, dw, dbias)
+	}
+}
+
 // String describes the convolution.
 func (c *Conv) String() string {
 	p := c.p
