@@ -86,11 +86,7 @@ func BatchNormTrainOp(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tens
 			var s, ss float64
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
-				var ls, lss float32
-				for _, v := range xd[base : base+hw] {
-					ls += v
-					lss += v * v
-				}
+				ls, lss := sumAndSquares(xd[base : base+hw])
 				s += float64(ls)
 				ss += float64(lss)
 			}
@@ -118,10 +114,7 @@ func BatchNormTrainOp(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tens
 			shift := bd[ch] - float32(mu)*scale
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
-				o := od[base : base+hw]
-				for j, v := range xd[base : base+hw] {
-					o[j] = v*scale + shift
-				}
+				affine(od[base:base+hw], xd[base:base+hw], scale, shift)
 			}
 			if runMean != nil {
 				runMean.Data[ch] = (1-momentum)*runMean.Data[ch] + momentum*float32(mu)
@@ -190,13 +183,7 @@ func bnBackward(x, gamma, beta *autograd.Var, g *tensor.Tensor, mean, invStd []f
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
-				dy := gdat[base : base+hw]
-				var a, b float32
-				for j, v := range xd[base : base+hw] {
-					d := dy[j]
-					a += d
-					b += d * (v - mu)
-				}
+				a, b := sumAndDot(gdat[base:base+hw], xd[base:base+hw], mu)
 				sdy += float64(a)
 				sdyx += float64(b)
 			}
@@ -233,5 +220,60 @@ func bnBackward(x, gamma, beta *autograd.Var, g *tensor.Tensor, mean, invStd []f
 	beta.AccumGrad(dbeta)
 	if wantX {
 		x.AccumGrad(g)
+	}
+}
+
+// sumAndSquares returns Σx and Σx² with four independent accumulators
+// each, so the loop is not bound by the latency of one addition chain.
+func sumAndSquares(x []float32) (sum, sq float32) {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0 += v[0]
+		s1 += v[1]
+		s2 += v[2]
+		s3 += v[3]
+		q0 += v[0] * v[0]
+		q1 += v[1] * v[1]
+		q2 += v[2] * v[2]
+		q3 += v[3] * v[3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+		q0 += x[i] * x[i]
+	}
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+}
+
+// sumAndDot returns Σdy and Σdy·(x − mu), four accumulators each.
+func sumAndDot(dy, x []float32, mu float32) (sum, dot float32) {
+	x = x[:len(dy)]
+	var s0, s1, s2, s3, d0, d1, d2, d3 float32
+	i := 0
+	for ; i+4 <= len(dy); i += 4 {
+		g := dy[i : i+4 : i+4]
+		v := x[i : i+4 : i+4]
+		s0 += g[0]
+		s1 += g[1]
+		s2 += g[2]
+		s3 += g[3]
+		d0 += g[0] * (v[0] - mu)
+		d1 += g[1] * (v[1] - mu)
+		d2 += g[2] * (v[2] - mu)
+		d3 += g[3] * (v[3] - mu)
+	}
+	for ; i < len(dy); i++ {
+		s0 += dy[i]
+		d0 += dy[i] * (x[i] - mu)
+	}
+	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
+}
+
+// affine writes x·scale + shift into o.
+func affine(o, x []float32, scale, shift float32) {
+	o = o[:len(x)]
+	for j, v := range x {
+		o[j] = v*scale + shift
 	}
 }
