@@ -122,6 +122,9 @@ func Load(dir, name string, train bool) (*Set, error) {
 		if s.C != len(info.Mean) {
 			return nil, fmt.Errorf("%s: %s images have %d channels, want %d", src.where, name, s.C, len(info.Mean))
 		}
+		if fixed := info.FixedClassNames(); fixed != nil && s.Classes != len(fixed) {
+			return nil, fmt.Errorf("%s: %s has %d classes, want %d", src.where, name, s.Classes, len(fixed))
+		}
 		s.Mean = append([]float32(nil), info.Mean...)
 		s.Std = append([]float32(nil), info.Std...)
 	case !train:

@@ -358,6 +358,16 @@ func TestFolderGrayAndErrors(t *testing.T) {
 	}
 }
 
+func TestCIFAR10FolderClassCount(t *testing.T) {
+	useTempCache(t)
+	dir := t.TempDir()
+	writeTree(t, filepath.Join(dir, "cifar-10-jpg"), folderFiles(false)) // 3 classes
+	_, err := Load(dir, "cifar10", true)
+	if err == nil || !strings.Contains(err.Error(), "has 3 classes, want 10") || !strings.Contains(err.Error(), filepath.Join(dir, "cifar-10-jpg")) {
+		t.Fatalf("3-class cifar-10-jpg: %v", err)
+	}
+}
+
 func TestTinyLayoutSynthetic(t *testing.T) {
 	useTempCache(t)
 	dir := t.TempDir()
