@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
@@ -71,13 +70,16 @@ func runReLUs(args []string) error {
 		return printJSONObject(map[string]any{"arch": m.Arch, "input": m.Input, "classes": m.Classes,
 			"sites": rows, "total": total, "all_relu": full})
 	}
-	tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "site\tshape\tReLUs\tof\t")
+	w := len("total (000 sites)")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t\n", r.Name, shapeString(r.Shape), r.Kept, r.Total)
+		w = max(w, len(r.Name))
 	}
-	fmt.Fprintf(tw, "total (%d sites)\t\t%d\t%d\t\n", len(rows), total, full)
-	return tw.Flush()
+	fmt.Fprintf(os.Stderr, "%-*s %12s %9s %9s\n", w, "site", "shape", "ReLUs", "of")
+	for _, r := range rows {
+		fmt.Fprintf(os.Stderr, "%-*s %12s %9d %9d\n", w, r.Name, shapeString(r.Shape), r.Kept, r.Total)
+	}
+	fmt.Fprintf(os.Stderr, "%-*s %12s %9d %9d\n", w, fmt.Sprintf("total (%d sites)", len(rows)), "", total, full)
+	return nil
 }
 
 func shapeString(s []int) string {
