@@ -36,8 +36,8 @@ func (b *graphBuilder) relu(name string, from int) int {
 
 // head appends global average pooling, flatten and the classifier.
 func (b *graphBuilder) head(from, c, classes int) {
-	b.add("avgpool", nn.GlobalAvgPool{}, from)
-	b.add("flatten", nn.Flatten{})
+	b.add("avgpool", &nn.GlobalAvgPool{}, from)
+	b.add("flatten", &nn.Flatten{})
 	b.add("fc", nn.NewLinear(b.rng, c, classes, true))
 }
 
@@ -54,7 +54,7 @@ func buildLeNet(b *graphBuilder, classes int, in [3]int) error {
 	b.add("conv2", nn.NewConv2d(b.rng, 6, 16, 5, 1, 0, 1, true))
 	b.relu("relu2", b.last())
 	b.add("pool2", &nn.MaxPool2d{Kernel: 2, Stride: 2})
-	b.add("flatten", nn.Flatten{})
+	b.add("flatten", &nn.Flatten{})
 	b.add("fc1", nn.NewLinear(b.rng, 16*(h/2)*(w/2), 120, true))
 	b.relu("relu3", b.last())
 	b.add("fc2", nn.NewLinear(b.rng, 120, 84, true))
@@ -77,7 +77,7 @@ func (b *graphBuilder) basicBlock(prefix string, from, in, out, stride int) int 
 		b.conv(prefix+".shortcut.0", from, in, out, 1, stride, 0, false)
 		short = b.bn(prefix+".shortcut.1", b.last(), out)
 	}
-	b.add(prefix+".add", nn.Add{}, main, short)
+	b.add(prefix+".add", &nn.Add{}, main, short)
 	return b.relu(prefix+".relu2", b.last())
 }
 
@@ -147,7 +147,7 @@ func (b *graphBuilder) preActBlock(prefix string, from, in, out, stride int) int
 	if stride != 1 || in != out {
 		short = b.conv(prefix+".convShortcut", act, in, out, 1, stride, 0, false)
 	}
-	return b.add(prefix+".add", nn.Add{}, main, short)
+	return b.add(prefix+".add", &nn.Add{}, main, short)
 }
 
 // buildWRN is the pre-activation WideResNet-depth-k (Zagoruyko &

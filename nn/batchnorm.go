@@ -46,6 +46,19 @@ func (b *BatchNorm2d) Forward(x *autograd.Var) *autograd.Var {
 	return BatchNormEvalOp(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Eps)
 }
 
+// ForwardReLU is relu(b.Forward(x)) computed in one pass (Graph uses it
+// when a batch norm feeds a plain ReLU site and nothing else).
+func (b *BatchNorm2d) ForwardReLU(x *autograd.Var) *autograd.Var {
+	_, c, _, _ := need4D("batchnorm", x)
+	if c != b.C {
+		shapePanic("batchnorm", "input has %d channels, layer expects %d", c, b.C)
+	}
+	if b.Training {
+		return BatchNormReLUTrainOp(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Momentum, b.Eps)
+	}
+	return BatchNormReLUEvalOp(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar, b.Eps)
+}
+
 // SetTraining switches between batch and running statistics.
 func (b *BatchNorm2d) SetTraining(t bool) { b.Training = t }
 
@@ -73,6 +86,16 @@ func bnCheck(x, gamma, beta *autograd.Var, rm, rv *tensor.Tensor) (n, c, hw int)
 // updates the running statistics: r ← (1−momentum)·r + momentum·batch,
 // with the unbiased variance for runVar.
 func BatchNormTrainOp(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tensor, momentum, eps float32) *autograd.Var {
+	return bnTrain(x, gamma, beta, runMean, runVar, momentum, eps, false)
+}
+
+// BatchNormReLUTrainOp is relu(BatchNormTrainOp(...)) in one pass.
+func BatchNormReLUTrainOp(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tensor, momentum, eps float32) *autograd.Var {
+	return bnTrain(x, gamma, beta, runMean, runVar, momentum, eps, true)
+}
+
+// bnTrain is the training-mode batch norm, optionally followed by a ReLU.
+func bnTrain(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tensor, momentum, eps float32, relu bool) *autograd.Var {
 	n, c, hw := bnCheck(x, gamma, beta, runMean, runVar)
 	m := n * hw
 	xd := x.Value.Data
@@ -114,7 +137,7 @@ func BatchNormTrainOp(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tens
 			shift := bd[ch] - float32(mu)*scale
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
-				affine(od[base:base+hw], xd[base:base+hw], scale, shift)
+				affine(od[base:base+hw], xd[base:base+hw], scale, shift, relu)
 			}
 			if runMean != nil {
 				runMean.Data[ch] = (1-momentum)*runMean.Data[ch] + momentum*float32(mu)
@@ -129,7 +152,7 @@ func BatchNormTrainOp(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tens
 		}
 	})
 	return autograd.Result(out, func(g *tensor.Tensor) {
-		bnBackward(x, gamma, beta, g, mean, invStd, n, c, hw, true)
+		bnBackward(x, gamma, beta, g, reluOut(relu, od), mean, invStd, n, c, hw, true)
 	}, x, gamma, beta)
 }
 
@@ -137,6 +160,16 @@ func BatchNormTrainOp(x, gamma, beta *autograd.Var, runMean, runVar *tensor.Tens
 // y = gamma·(x − mean)/√(var + eps) + beta. It is differentiable with
 // respect to x, gamma and beta; the statistics are constants.
 func BatchNormEvalOp(x, gamma, beta *autograd.Var, mean, variance *tensor.Tensor, eps float32) *autograd.Var {
+	return bnEval(x, gamma, beta, mean, variance, eps, false)
+}
+
+// BatchNormReLUEvalOp is relu(BatchNormEvalOp(...)) in one pass.
+func BatchNormReLUEvalOp(x, gamma, beta *autograd.Var, mean, variance *tensor.Tensor, eps float32) *autograd.Var {
+	return bnEval(x, gamma, beta, mean, variance, eps, true)
+}
+
+// bnEval is the evaluation-mode batch norm, optionally followed by a ReLU.
+func bnEval(x, gamma, beta *autograd.Var, mean, variance *tensor.Tensor, eps float32, relu bool) *autograd.Var {
 	n, c, hw := bnCheck(x, gamma, beta, mean, variance)
 	if mean == nil || variance == nil {
 		shapePanic("batchnorm", "evaluation needs running statistics")
@@ -156,22 +189,28 @@ func BatchNormEvalOp(x, gamma, beta *autograd.Var, mean, variance *tensor.Tensor
 			shift := bd[ch] - mu[ch]*scale
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
-				o := od[base : base+hw]
-				for j, v := range xd[base : base+hw] {
-					o[j] = v*scale + shift
-				}
+				affine(od[base:base+hw], xd[base:base+hw], scale, shift, relu)
 			}
 		}
 	})
 	return autograd.Result(out, func(g *tensor.Tensor) {
-		bnBackward(x, gamma, beta, g, mu, invStd, n, c, hw, false)
+		bnBackward(x, gamma, beta, g, reluOut(relu, od), mu, invStd, n, c, hw, false)
 	}, x, gamma, beta)
+}
+
+// reluOut returns y when the op ended in a fused ReLU, else nil.
+func reluOut(relu bool, y []float32) []float32 {
+	if relu {
+		return y
+	}
+	return nil
 }
 
 // bnBackward accumulates the gradients of a batch norm. With batchStats the
 // mean and variance depend on x (training mode); otherwise they are
-// constants. The output gradient g is overwritten with dx.
-func bnBackward(x, gamma, beta *autograd.Var, g *tensor.Tensor, mean, invStd []float32, n, c, hw int, batchStats bool) {
+// constants. If y is not nil the op ended in a ReLU with output y, and g is
+// first zeroed where y is 0. The output gradient g is overwritten with dx.
+func bnBackward(x, gamma, beta *autograd.Var, g *tensor.Tensor, y []float32, mean, invStd []float32, n, c, hw int, batchStats bool) {
 	xd, gdat := x.Value.Data, g.Data
 	gam := gamma.Value.Data
 	dgamma, dbeta := tensor.New(c), tensor.New(c)
@@ -183,6 +222,9 @@ func bnBackward(x, gamma, beta *autograd.Var, g *tensor.Tensor, mean, invStd []f
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
+				if y != nil {
+					reluMaskSlice(gdat[base:base+hw], y[base:base+hw])
+				}
 				a, b := sumAndDot(gdat[base:base+hw], xd[base:base+hw], mu)
 				sdy += float64(a)
 				sdyx += float64(b)
@@ -270,9 +312,16 @@ func sumAndDot(dy, x []float32, mu float32) (sum, dot float32) {
 	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
 }
 
-// affine writes x·scale + shift into o.
-func affine(o, x []float32, scale, shift float32) {
+// affine writes x·scale + shift, or relu of it, into o.
+func affine(o, x []float32, scale, shift float32, relu bool) {
 	o = o[:len(x)]
+	if relu {
+		for j, v := range x {
+			b := math.Float32bits(v*scale + shift)
+			o[j] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+		}
+		return
+	}
 	for j, v := range x {
 		o[j] = v*scale + shift
 	}

@@ -27,7 +27,12 @@ func ReLU(x *autograd.Var) *autograd.Var {
 }
 
 // Plus returns a + b; the shapes must be equal.
-func Plus(a, b *autograd.Var) *autograd.Var {
+func Plus(a, b *autograd.Var) *autograd.Var { return plus(a, b, false) }
+
+// PlusReLU returns relu(a + b) in one pass.
+func PlusReLU(a, b *autograd.Var) *autograd.Var { return plus(a, b, true) }
+
+func plus(a, b *autograd.Var, relu bool) *autograd.Var {
 	if !tensor.SameShape(a.Value, b.Value) {
 		shapePanic("add", "shapes %v and %v differ", a.Value.Shape, b.Value.Shape)
 	}
@@ -36,11 +41,24 @@ func Plus(a, b *autograd.Var) *autograd.Var {
 	od := out.Data
 	parallelFor(len(od), 1, func(lo, hi int) {
 		o, x, y := od[lo:hi], ad[lo:hi], bd[lo:hi]
-		for i := range o {
-			o[i] = x[i] + y[i]
+		y = y[:len(x)]
+		o = o[:len(x)]
+		if relu {
+			for i, v := range x {
+				s := math.Float32bits(v + y[i])
+				o[i] = math.Float32frombits(s &^ uint32(int32(s)>>31))
+			}
+			return
+		}
+		for i, v := range x {
+			o[i] = v + y[i]
 		}
 	})
 	return autograd.Result(out, func(g *tensor.Tensor) {
+		if relu {
+			gd := g.Data
+			parallelFor(len(gd), 1, func(lo, hi int) { reluMaskSlice(gd[lo:hi], od[lo:hi]) })
+		}
 		ga, gb := a.RequiresGrad(), b.RequiresGrad()
 		switch {
 		case ga && gb:

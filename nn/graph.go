@@ -23,6 +23,10 @@ type Node struct {
 // is the output.
 type Graph struct {
 	Nodes []*Node
+	// NoFusion turns off the fused execution of a BatchNorm2d or a
+	// two-input Add followed by a plain ReLU site (for tests and
+	// debugging; results are identical either way).
+	NoFusion bool
 }
 
 // Add appends a node named name applying op to the given inputs (none =
@@ -89,15 +93,18 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 	// Release intermediate Vars as soon as no later node reads them (the
 	// autograd graph keeps what backward needs).
 	last := make([]int, len(g.Nodes))
+	readers := make([]int, len(g.Nodes))
 	for i, n := range g.Nodes {
 		for _, in := range g.inputs(i, n) {
 			if in >= 0 {
 				last[in] = i
+				readers[in]++
 			}
 		}
 	}
 	var buf [4]*autograd.Var
-	for i, n := range g.Nodes {
+	for i := 0; i < len(g.Nodes); i++ {
+		n := g.Nodes[i]
 		current = n.Name
 		ins := buf[:0]
 		for _, in := range g.inputs(i, n) {
@@ -108,19 +115,66 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 			}
 		}
 		var out *autograd.Var
-		if m, ok := n.Op.(MultiInput); ok && len(ins) > 1 {
+		if site := g.fusableReLU(i, readers); site != nil {
+			// Node i and the plain ReLU site i+1 in one pass.
+			current = site.Name
+			if bn, ok := n.Op.(*BatchNorm2d); ok {
+				out = bn.ForwardReLU(ins[0])
+			} else {
+				out = PlusReLU(ins[0], ins[1])
+			}
+			if site.Shape == nil {
+				site.Shape = append([]int(nil), out.Value.Shape[1:]...)
+			}
+			i++
+		} else if m, ok := n.Op.(MultiInput); ok && len(ins) > 1 {
 			out = m.ForwardN(ins)
 		} else {
 			out = n.Op.Forward(ins[0])
 		}
 		outs[i] = out
-		for _, in := range g.inputs(i, n) {
+		for _, in := range g.inputs(i, g.Nodes[i]) {
 			if in >= 0 && last[in] == i {
 				outs[in] = nil
 			}
 		}
+		if i > 0 && g.Nodes[i] != n { // fused: release node i−1's inputs
+			for _, in := range g.inputs(i-1, n) {
+				if in >= 0 && last[in] == i-1 {
+					outs[in] = nil
+				}
+			}
+		}
 	}
 	return outs[len(outs)-1], nil
+}
+
+// fusableReLU returns the Site of node i+1 when node i (a BatchNorm2d or
+// a two-input Add) can run fused with it: the site is a plain ReLU reading
+// only node i, and nothing else reads node i.
+func (g *Graph) fusableReLU(i int, readers []int) *Site {
+	if g.NoFusion || i+1 >= len(g.Nodes) || readers[i] != 1 {
+		return nil
+	}
+	n, next := g.Nodes[i], g.Nodes[i+1]
+	site, ok := next.Op.(*Site)
+	if !ok || site.Act != nil {
+		return nil
+	}
+	if in := g.inputs(i+1, next); len(in) != 1 || in[0] != i {
+		return nil
+	}
+	switch n.Op.(type) {
+	case *BatchNorm2d:
+		if len(g.inputs(i, n)) == 1 {
+			return site
+		}
+	case *Add, Add:
+		if len(g.inputs(i, n)) == 2 {
+			return site
+		}
+	}
+	return nil
 }
 
 // inputs resolves a node's input list (empty = previous node).

@@ -300,3 +300,62 @@ func TestInitStatistics(t *testing.T) {
 		t.Error("seeded init differs")
 	}
 }
+
+// TestFusionIdentical checks that fused BN+ReLU and Add+ReLU execution
+// gives exactly the unfused outputs and gradients, in both modes.
+func TestFusionIdentical(t *testing.T) {
+	build := func() *Graph {
+		rng := rand.New(rand.NewSource(4))
+		g := &Graph{}
+		g.Add("conv1", NewConv2d(rng, 3, 4, 3, 1, 1, 1, false))
+		g.Add("bn1", NewBatchNorm2d(4))
+		g.Add("relu", &Site{Name: "relu"})
+		g.Add("conv2", NewConv2d(rng, 4, 4, 3, 1, 1, 1, false))
+		g.Add("bn2", NewBatchNorm2d(4))
+		g.Add("add", &Add{}, 4, 2)
+		g.Add("relu2", &Site{Name: "relu2"})
+		g.Add("bn3", NewBatchNorm2d(4))
+		g.Add("relu3", &Site{Name: "relu3", Act: NewPolyMask([]int{4, 5, 5}, 1)}) // not fusable
+		g.Add("pool", &GlobalAvgPool{})
+		return g
+	}
+	for _, training := range []bool{true, false} {
+		a, b := build(), build()
+		b.NoFusion = true
+		SetTraining(a, training)
+		SetTraining(b, training)
+		rng := rand.New(rand.NewSource(5))
+		x := randTensor(rng, 2, 3, 5, 5)
+		seed := randTensor(rng, 2, 4, 1, 1)
+		ya, err := a.Run(autograd.Const(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		yb, err := b.Run(autograd.Const(x))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ya.Backward(seed.Clone())
+		yb.Backward(seed.Clone())
+		if tensor.MaxAbsDiff(ya.Value, yb.Value) != 0 {
+			t.Errorf("training=%v: fused output differs", training)
+		}
+		pa, pb := NamedParameters(a), NamedParameters(b)
+		for i := range pa {
+			if tensor.MaxAbsDiff(pa[i].Var.Grad, pb[i].Var.Grad) != 0 {
+				t.Errorf("training=%v: gradient of %s differs", training, pa[i].Name)
+			}
+		}
+		ba, bb := NamedBuffers(a), NamedBuffers(b)
+		for i := range ba {
+			if tensor.MaxAbsDiff(ba[i].Tensor, bb[i].Tensor) != 0 {
+				t.Errorf("training=%v: buffer %s differs", training, ba[i].Name)
+			}
+		}
+		for _, s := range Sites(a) {
+			if s.Size() != 100 {
+				t.Errorf("site %s shape %v after fused run", s.Name, s.Shape)
+			}
+		}
+	}
+}
