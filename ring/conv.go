@@ -106,6 +106,27 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 	kdim, ndim := cg*p.R*p.S, oh*ow
 	direct := p.R == 1 && p.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 	tasks := p.N * p.Groups
+	if useDirect(p) {
+		ck := currentConvKernel()
+		if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {
+			for t := range tasks {
+				convDirect(p, x, w, y, t/p.Groups, t%p.Groups, workers, ck)
+			}
+			return
+		}
+		var wg sync.WaitGroup
+		for wk := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for t := wk; t < tasks; t += workers {
+					convDirect(p, x, w, y, t/p.Groups, t%p.Groups, 1, ck)
+				}
+			}()
+		}
+		wg.Wait()
+		return
+	}
 	colLen := 0
 	if !direct {
 		colLen = packedLen(kdim, ndim)

@@ -9,3 +9,6 @@ const simdAvailable = false
 // simdKernel is never selected in this build; it is the scalar kernel so
 // that the dispatch code is the same in every build.
 var simdKernel microKernel = scalarKernel
+
+// simdConvKernel is likewise the scalar direct-convolution kernel.
+var simdConvKernel convKernel = scalarConvKernel

@@ -14,7 +14,10 @@ func init() {
 	}
 }
 
-var simdKernel microKernel = avx512Kernel
+var (
+	simdKernel     microKernel = avx512Kernel
+	simdConvKernel convKernel  = avx512ConvKernel
+)
 
 // avx512Kernel is the mr×nr (3×16) micro-kernel: 6 accumulators of 8
 // lanes; per depth step two 8-lane loads of B, three broadcasts of A and six
@@ -56,4 +59,29 @@ func storeRow(dst []uint64, v0, v1 archsimd.Uint64x8, add bool) {
 	}
 	v0.Store(d0)
 	v1.Store(d1)
+}
+
+// avx512ConvKernel is avx512Kernel with B rows loaded from x at the given
+// offsets (direct convolution).
+func avx512ConvKernel(pa, x []uint64, offs []int, c []uint64, ldc int, add bool) {
+	var c00, c01, c10, c11, c20, c21 archsimd.Uint64x8
+	pa = pa[:len(offs)*mr]
+	for _, o := range offs {
+		b := x[o : o+nr : o+nr]
+		b0 := archsimd.LoadUint64x8((*[8]uint64)(b[0:8]))
+		b1 := archsimd.LoadUint64x8((*[8]uint64)(b[8:16]))
+		a0 := archsimd.BroadcastUint64x8(pa[0])
+		c00 = c00.Add(a0.Mul(b0))
+		c01 = c01.Add(a0.Mul(b1))
+		a1 := archsimd.BroadcastUint64x8(pa[1])
+		c10 = c10.Add(a1.Mul(b0))
+		c11 = c11.Add(a1.Mul(b1))
+		a2 := archsimd.BroadcastUint64x8(pa[2])
+		c20 = c20.Add(a2.Mul(b0))
+		c21 = c21.Add(a2.Mul(b1))
+		pa = pa[mr:]
+	}
+	storeRow(c[0*ldc:], c00, c01, add)
+	storeRow(c[1*ldc:], c10, c11, add)
+	storeRow(c[2*ldc:], c20, c21, add)
 }

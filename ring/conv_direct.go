@@ -1,0 +1,173 @@
+package ring
+
+import "sync"
+
+// Direct stride-1 convolution without im2col. The input of one image and
+// channel group is zero-padded into xp [cg, Hp, Wp] (Hp = H+2·PadH,
+// Wp = W+2·PadW). Output position (oy, ox) gets the flat index
+// j = oy·Wp + ox, and then
+//
+//	y[k, oy, ox] = Σ_{c,r,s} w[k,c,r,s] · xp[j + offs[(c·R+r)·S+s]],
+//	offs[(c·R+r)·S+s] = c·Hp·Wp + r·Wp + s,
+//
+// so nr consecutive outputs read nr consecutive inputs for every weight:
+// the micro-kernel loads its B vectors straight from xp at the offsets. The
+// Wp − ow positions per row that fall on padding columns are computed and
+// dropped (waste (S−1)/Wp).
+
+// convKernel computes the mr×nr tile Σ_p pa[p·mr+r]·x[offs[p]+j] over
+// p < len(offs), j < nr, and stores it to c[r·ldc+j] (add: adds it).
+type convKernel func(pa, x []uint64, offs []int, c []uint64, ldc int, add bool)
+
+// scalarConvKernel is the portable convKernel: 3×2 register blocks.
+func scalarConvKernel(pa, x []uint64, offs []int, c []uint64, ldc int, add bool) {
+	kb := len(offs)
+	pa = pa[:kb*mr]
+	r0 := c[0*ldc : 0*ldc+nr]
+	r1 := c[1*ldc : 1*ldc+nr]
+	r2 := c[2*ldc : 2*ldc+nr]
+	for q := 0; q < nr; q += 2 {
+		var c00, c01, c10, c11, c20, c21 uint64
+		for p, o := range offs {
+			a := pa[p*mr : p*mr+mr : p*mr+mr]
+			b := x[o+q : o+q+2 : o+q+2]
+			b0, b1 := b[0], b[1]
+			c00 += a[0] * b0
+			c01 += a[0] * b1
+			c10 += a[1] * b0
+			c11 += a[1] * b1
+			c20 += a[2] * b0
+			c21 += a[2] * b1
+		}
+		if add {
+			r0[q] += c00
+			r0[q+1] += c01
+			r1[q] += c10
+			r1[q+1] += c11
+			r2[q] += c20
+			r2[q+1] += c21
+		} else {
+			r0[q], r0[q+1] = c00, c01
+			r1[q], r1[q+1] = c10, c11
+			r2[q], r2[q+1] = c20, c21
+		}
+	}
+}
+
+func currentConvKernel() convKernel {
+	if useSIMD {
+		return simdConvKernel
+	}
+	return scalarConvKernel
+}
+
+// useDirect reports whether conv2d takes the direct path for p.
+func useDirect(p ConvParams) bool {
+	return p.StrideH == 1 && p.StrideW == 1 && !(p.R == 1 && p.S == 1 && p.PadH == 0 && p.PadW == 0)
+}
+
+// directBufs are one task's buffers.
+type directBufs struct{ xp, yf, pa []uint64 }
+
+var directPool sync.Pool
+
+func grow(s []uint64, n int) []uint64 {
+	if cap(s) < n {
+		return make([]uint64, n)
+	}
+	return s[:n]
+}
+
+// convDirect computes image n, group g of a stride-1 convolution with up to
+// workers goroutines (split over output tiles).
+func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int, kern convKernel) {
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	hp, wp := p.H+2*p.PadH, p.W+2*p.PadW
+	oh, ow := p.OutH(), p.OutW()
+	kdim := cg * p.R * p.S
+	lflat := oh * wp // flat output positions
+	lpad := roundUp(lflat, nr)
+	rowTiles := (kg + mr - 1) / mr
+
+	bufs, _ := directPool.Get().(*directBufs)
+	if bufs == nil {
+		bufs = &directBufs{}
+	}
+	defer directPool.Put(bufs)
+	// Slack so the last tile's loads at the largest offset stay in range.
+	bufs.xp = grow(bufs.xp, cg*hp*wp+wp+2*nr)
+	bufs.yf = grow(bufs.yf, rowTiles*mr*lpad)
+	bufs.pa = grow(bufs.pa, rowTiles*mr*kdim)
+	xp, yf, pa := bufs.xp, bufs.yf, bufs.pa
+
+	// Pad the input.
+	clear(xp)
+	xg := x[(n*p.C+g*cg)*p.H*p.W:][:cg*p.H*p.W]
+	for c := range cg {
+		for iy := range p.H {
+			src := xg[(c*p.H+iy)*p.W : (c*p.H+iy+1)*p.W]
+			copy(xp[(c*hp+iy+p.PadH)*wp+p.PadW:], src)
+		}
+	}
+	// Pack the weights [kg, kdim] as row panels of mr rows, depth-major
+	// (zero rows pad the last panel).
+	wg := w[g*kg*kdim:][:kg*kdim]
+	for t := range rowTiles {
+		d := pa[t*mr*kdim : (t+1)*mr*kdim]
+		for r := range mr {
+			k := t*mr + r
+			if k >= kg {
+				for q := range kdim {
+					d[q*mr+r] = 0
+				}
+				continue
+			}
+			for q, v := range wg[k*kdim : (k+1)*kdim] {
+				d[q*mr+r] = v
+			}
+		}
+	}
+	offs := make([]int, kdim)
+	for c := range cg {
+		for r := range p.R {
+			for s := range p.S {
+				offs[(c*p.R+r)*p.S+s] = c*hp*wp + r*wp + s
+			}
+		}
+	}
+
+	colTiles := lpad / nr
+	work := func(t0, t1 int) {
+		for pc := 0; pc < kdim; pc += kc {
+			kb := min(kc, kdim-pc)
+			of := offs[pc : pc+kb]
+			for jt := t0; jt < t1; jt++ {
+				j := jt * nr
+				for rt := range rowTiles {
+					kern(pa[rt*mr*kdim+pc*mr:], xp[j:], of, yf[rt*mr*lpad+j:], lpad, pc > 0)
+				}
+			}
+		}
+	}
+	workers = min(workers, colTiles)
+	if workers <= 1 || float64(kg)*float64(lpad)*float64(kdim) < parallelMin {
+		work(0, colTiles)
+	} else {
+		var wgp sync.WaitGroup
+		for wk := range workers {
+			wgp.Add(1)
+			go func() {
+				defer wgp.Done()
+				work(colTiles*wk/workers, colTiles*(wk+1)/workers)
+			}()
+		}
+		wgp.Wait()
+	}
+	// Drop the padding columns.
+	yg := y[(n*p.K+g*kg)*oh*ow:][:kg*oh*ow]
+	for k := range kg {
+		for oy := range oh {
+			copy(yg[(k*oh+oy)*ow:(k*oh+oy+1)*ow], yf[k*lpad+oy*wp:])
+		}
+	}
+}
