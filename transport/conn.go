@@ -93,11 +93,13 @@ func SetPhase(c Conn, phase string) { c.Stats().SetPhase(phase) }
 // SetLayer attributes c's subsequent traffic to a layer label.
 func SetLayer(c Conn, label string) { c.Stats().SetLayer(label) }
 
-// asyncSender is implemented by this package's connections: it records the
-// send in the stats at once and transmits in the background, so that
-// Exchange counts rounds the same way whatever the goroutine schedule.
-type asyncSender interface {
-	sendAsync(b []byte) <-chan error
+// AsyncSender is an optional interface of a Conn, implemented by Pipe and
+// FramedConn: SendAsync counts the message in Stats at once and transmits
+// it in the background; the channel delivers Send's result, and neither b
+// may be modified nor another message sent before then. Exchange uses it so that rounds are counted the
+// same whatever the goroutine schedule; a Conn wrapper should forward it.
+type AsyncSender interface {
+	SendAsync(b []byte) <-chan error
 }
 
 // Exchange sends out and receives the peer's message concurrently, so two
@@ -105,8 +107,8 @@ type asyncSender interface {
 // sizes. It returns the received message.
 func Exchange(c Conn, out []byte) ([]byte, error) {
 	var done <-chan error
-	if a, ok := c.(asyncSender); ok {
-		done = a.sendAsync(out)
+	if a, ok := c.(AsyncSender); ok {
+		done = a.SendAsync(out)
 	} else {
 		ch := make(chan error, 1)
 		go func() { ch <- c.Send(out) }()

@@ -186,7 +186,8 @@ func (c *FramedConn) checkSend(n int) error {
 	return nil
 }
 
-func (c *FramedConn) sendAsync(b []byte) <-chan error {
+// SendAsync implements AsyncSender.
+func (c *FramedConn) SendAsync(b []byte) <-chan error {
 	ch := make(chan error, 1)
 	if err := c.checkSend(len(b)); err != nil {
 		ch <- err

@@ -65,7 +65,8 @@ func (p *pipeEnd) Send(b []byte) error {
 	return p.push(b)
 }
 
-func (p *pipeEnd) sendAsync(b []byte) <-chan error {
+// SendAsync implements AsyncSender (a pipe send never blocks).
+func (p *pipeEnd) SendAsync(b []byte) <-chan error {
 	ch := make(chan error, 1)
 	ch <- p.Send(b)
 	return ch

@@ -493,3 +493,27 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+// plainConn hides the AsyncSender of the Conn it wraps.
+type plainConn struct{ Conn }
+
+func TestExchangeWithoutAsyncSender(t *testing.T) {
+	a, b := tcpPair(t, DefaultOptions())
+	pa, pb := plainConn{a}, plainConn{b}
+	big := make([]byte, 8<<20)
+	done := make(chan error, 1)
+	go func() {
+		in, err := Exchange(pb, big)
+		if err == nil && len(in) != len(big) {
+			err = io.ErrShortBuffer
+		}
+		done <- err
+	}()
+	in, err := Exchange(pa, big)
+	if err != nil || len(in) != len(big) {
+		t.Fatalf("Exchange: %d bytes, %v", len(in), err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
