@@ -44,20 +44,21 @@ func NewBatchNorm(n, c, hw int, eps float32, l Layout) *BatchNorm {
 	return b
 }
 
-func (b *BatchNorm) checkArgs(op string, data [][]float32, per [][]float32) {
-	for i, s := range data {
-		checkLen(op, fmt.Sprintf("tensor argument %d", i+1), s, b.n*b.c*b.hw)
-	}
-	for i, s := range per {
-		checkLen(op, fmt.Sprintf("per-channel argument %d", i+1), s, b.c)
-	}
-}
+// checkData and checkPer panic unless s has N·C·HW resp. C elements.
+func (b *BatchNorm) checkData(op, name string, s []float32) { checkLen(op, name, s, b.n*b.c*b.hw) }
+func (b *BatchNorm) checkPer(op, name string, s []float32)  { checkLen(op, name, s, b.c) }
 
 // TrainForward normalises x with its batch statistics,
 // y = gamma·(x − mean)/sqrt(variance + eps) + beta, and writes the batch
 // mean and biased variance.
 func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
-	b.checkArgs("BatchNorm.TrainForward", [][]float32{x, y}, [][]float32{gamma, beta, mean, variance})
+	const op = "BatchNorm.TrainForward"
+	b.checkData(op, "x", x)
+	b.checkData(op, "y", y)
+	b.checkPer(op, "gamma", gamma)
+	b.checkPer(op, "beta", beta)
+	b.checkPer(op, "mean", mean)
+	b.checkPer(op, "variance", variance)
 	mu.Lock()
 	defer mu.Unlock()
 	check("BatchNorm.TrainForward", C.ak_bn_train(b.b, ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(mean), ptr(variance)))
@@ -66,7 +67,13 @@ func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
 
 // InferForward normalises x with given (running) statistics.
 func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
-	b.checkArgs("BatchNorm.InferForward", [][]float32{x, y}, [][]float32{gamma, beta, mean, variance})
+	const op = "BatchNorm.InferForward"
+	b.checkData(op, "x", x)
+	b.checkData(op, "y", y)
+	b.checkPer(op, "gamma", gamma)
+	b.checkPer(op, "beta", beta)
+	b.checkPer(op, "mean", mean)
+	b.checkPer(op, "variance", variance)
 	mu.Lock()
 	defer mu.Unlock()
 	check("BatchNorm.InferForward", C.ak_bn_infer(b.b, ptr(x), ptr(gamma), ptr(beta), ptr(mean), ptr(variance), ptr(y)))
@@ -76,7 +83,15 @@ func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
 // Backward is the training-mode backward pass: from x, dy, gamma and the
 // batch mean and variance it writes dx, dgamma and dbeta.
 func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
-	b.checkArgs("BatchNorm.Backward", [][]float32{x, dy, dx}, [][]float32{gamma, mean, variance, dgamma, dbeta})
+	const op = "BatchNorm.Backward"
+	b.checkData(op, "x", x)
+	b.checkData(op, "dy", dy)
+	b.checkData(op, "dx", dx)
+	b.checkPer(op, "gamma", gamma)
+	b.checkPer(op, "mean", mean)
+	b.checkPer(op, "variance", variance)
+	b.checkPer(op, "dgamma", dgamma)
+	b.checkPer(op, "dbeta", dbeta)
 	mu.Lock()
 	defer mu.Unlock()
 	check("BatchNorm.Backward", C.ak_bn_backward(b.b, ptr(x), ptr(dy), ptr(gamma), ptr(mean), ptr(variance),

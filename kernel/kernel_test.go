@@ -378,3 +378,74 @@ func TestSetThreads(t *testing.T) {
 		t.Fatalf("Threads() = %d after SetThreads(0)", Threads())
 	}
 }
+
+// TestConcurrentUse runs convolutions and batch norms from several
+// goroutines at once: calls are serialised inside the package and must not
+// disturb each other's intermediate buffers.
+func TestConcurrentUse(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	type job struct {
+		c       *Conv
+		x, w, y []float32
+		want    []float32
+	}
+	var jobs []job
+	for i, p := range []ConvParams{convCases[5], convCases[6], convCases[1], convCases[9]} {
+		l := Layout(i % 2)
+		c := NewConvOpts(p, ConvOpts{Layout: l})
+		j := job{c: c, x: randSlice(rng, p.XLen()), w: randSlice(rng, p.WLen()), y: make([]float32, p.YLen()), want: make([]float32, p.YLen())}
+		ref.NewConvOpts(p, ConvOpts{Layout: l}).Forward(j.x, j.w, nil, j.want)
+		jobs = append(jobs, j)
+	}
+	errs := make(chan error, len(jobs))
+	for _, j := range jobs {
+		go func() {
+			for range 20 {
+				clear(j.y)
+				j.c.Forward(j.x, j.w, nil, j.y)
+				for i := range j.y {
+					if math.Abs(float64(j.y[i]-j.want[i])) > 1e-4*(1+math.Abs(float64(j.want[i]))) {
+						errs <- fmt.Errorf("%v: y[%d] = %g, want %g", j.c, i, j.y[i], j.want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range jobs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestNoAllocations checks that the hot-path calls do not allocate Go
+// memory once their primitives exist.
+func TestNoAllocations(t *testing.T) {
+	rng := rand.New(rand.NewSource(12))
+	p := convCases[5]
+	c := NewConvOpts(p, ConvOpts{Layout: Blocked})
+	x, w, y := randSlice(rng, p.XLen()), randSlice(rng, p.WLen()), make([]float32, p.YLen())
+	dx, dw := make([]float32, p.XLen()), make([]float32, p.WLen())
+	n, k, hw := p.N, p.K, p.OutH()*p.OutW()
+	bn := NewBatchNorm(n, k, hw, 1e-5, Blocked)
+	g, b, m, v := randSlice(rng, k), randSlice(rng, k), make([]float32, k), make([]float32, k)
+	z, dz := make([]float32, p.YLen()), make([]float32, p.YLen())
+	dg, db := make([]float32, k), make([]float32, k)
+	gap := NewGlobalAvgPool(n, k, hw, Blocked)
+	pooled := make([]float32, n*k)
+	step := func() {
+		c.Forward(x, w, nil, y)
+		bn.TrainForward(y, g, b, z, m, v)
+		gap.Forward(z, pooled)
+		gap.Backward(pooled, dz)
+		bn.Backward(y, dz, g, m, v, z, dg, db)
+		c.Backward(x, z, w, dx, dw, nil)
+		Sgemm(false, false, 4, 4, 4, 1, x, 4, x, 4, 0, dx, 4)
+	}
+	step()
+	if a := testing.AllocsPerRun(5, step); a != 0 {
+		t.Errorf("%v allocations per step, want 0", a)
+	}
+}
