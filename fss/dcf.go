@@ -220,12 +220,12 @@ func evalDCFWords(party int, n int, w []uint64, x uint64, out []uint64) {
 
 // evalDCFMany evaluates the DCF keys w[i*st+off:] (n input bits, g
 // payload words) at x[i] for every i and writes the shares to out[i*g:].
-// Groups of four keys with g ≤ 2 go through evalDCF4.
+// Groups of lanes keys with g ≤ 2 go through evalDCFLanes.
 func evalDCFMany(party, n, g int, w []uint64, st, off int, x, out []uint64) {
 	i := 0
 	if g <= 2 {
-		for ; i+4 <= len(x); i += 4 {
-			evalDCF4(party, n, g, w[i*st+off:], st, x[i:i+4], out[i*g:(i+4)*g])
+		for ; i+lanes <= len(x); i += lanes {
+			evalDCFLanes(party, n, g, w[i*st+off:], st, x[i:i+lanes], out[i*g:(i+lanes)*g])
 		}
 	}
 	dw := dcfWords(n, g)
@@ -234,51 +234,52 @@ func evalDCFMany(party, n, g int, w []uint64, st, off int, x, out []uint64) {
 	}
 }
 
-// evalDCF4 is evalDCFWords for four keys (at w[0:], w[st:], w[2st:],
-// w[3st:]) with g ≤ 2 in lockstep, so each tree level is one interleaved
-// eight-block AES call (four seed blocks, four value blocks).
-func evalDCF4(party, n, g int, w []uint64, st int, x, out []uint64) {
+// evalDCFLanes is evalDCFWords for L = len(x) = lanes keys (at w[0:],
+// w[st:], ...) with g ≤ 2 in lockstep, so each tree level is one
+// interleaved AES call over L seed blocks and L value blocks.
+func evalDCFLanes(party, n, g int, w []uint64, st int, x, out []uint64) {
+	L := len(x)
 	var (
-		s   [4]block
-		t   [4]uint64
-		acc [4][2]uint64
-		bl  [8]block
+		s   [8]block
+		t   [8]uint64
+		acc [8][2]uint64
+		bl  [16]block
 	)
-	for k := range 4 {
+	for k := range L {
 		s[k] = block{w[k*st] & seedMask, w[k*st+1]}
 		t[k] = uint64(party & 1)
 	}
 	for i := 0; i < n; i++ {
 		sh := uint(n - 1 - i)
 		base := 2 + i*(2+g)
-		for k := range 4 {
+		for k := range L {
 			d := (x[k] >> sh) & 1
 			bl[k] = block{s[k].lo ^ d, s[k].hi}
-			bl[4+k] = bl[k]
+			bl[L+k] = bl[k]
 		}
-		prg8(&bl)
-		for k := range 4 {
+		prgLanes(&bl, L)
+		for k := range L {
 			cw := w[k*st+base : k*st+base+2+g]
 			m := -t[k] // all ones when the control bit is set: apply the corrections
 			d := (x[k] >> sh) & 1
 			o := bl[k]
 			s[k] = block{o.lo&seedMask ^ cw[0]&seedMask&m, o.hi ^ cw[1]&m}
 			t[k] = o.lo&1 ^ (cw[0]>>(1-d))&1&m
-			acc[k][0] += bl[4+k].lo + cw[2]&m
+			acc[k][0] += bl[L+k].lo + cw[2]&m
 			if g == 2 {
-				acc[k][1] += bl[4+k].hi + cw[3]&m
+				acc[k][1] += bl[L+k].hi + cw[3]&m
 			}
 		}
 	}
-	for k := range 4 {
+	for k := range L {
 		bl[k] = block{}
-		bl[4+k] = block{s[k].lo ^ 2, s[k].hi}
+		bl[L+k] = block{s[k].lo ^ 2, s[k].hi}
 	}
-	prg8(&bl)
+	prgLanes(&bl, L)
 	fin := 2 + n*(2+g)
-	for k := range 4 {
+	for k := range L {
 		f := w[k*st+fin : k*st+fin+g]
-		v := [2]uint64{acc[k][0] + bl[4+k].lo + t[k]*f[0], acc[k][1] + bl[4+k].hi}
+		v := [2]uint64{acc[k][0] + bl[L+k].lo + t[k]*f[0], acc[k][1] + bl[L+k].hi}
 		if g == 2 {
 			v[1] += t[k] * f[1]
 		}

@@ -1,6 +1,7 @@
 package fss
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -51,7 +52,19 @@ func dcfCheck(t *testing.T, n, g int, alpha, x, beta []uint64, seed byte) {
 	}
 }
 
+// TestDCFCorrect checks random and edge (alpha, x) pairs for several widths
+// and payload lengths, with both lockstep widths (4 and 8 lanes).
 func TestDCFCorrect(t *testing.T) {
+	for _, L := range []int{4, 8} {
+		t.Run(fmt.Sprintf("lanes=%d", L), func(t *testing.T) {
+			defer func(old int) { lanes = old }(lanes)
+			lanes = L
+			testDCFCorrect(t)
+		})
+	}
+}
+
+func testDCFCorrect(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 2, 8, 37, 63, 64} {
 		for _, g := range []int{1, 2, 3} {

@@ -104,6 +104,32 @@ func mmo8Generic(b *[8]block) {
 	}
 }
 
+// mmo16Generic is mmo16 through crypto/aes: blocks 0-7 under the seed key,
+// 8-15 under the value key.
+func mmo16Generic(b *[16]block) {
+	for i := range 8 {
+		b[i] = mmo(aesSeed, b[i])
+		b[i+8] = mmo(aesVal, b[i+8])
+	}
+}
+
+// lanes is the number of DCF evaluations run in lockstep: 8 with VAES
+// (sixteen blocks per call), else 4. Tests switch it to cover both paths.
+var lanes = map[bool]int{true: 8, false: 4}[useVAES]
+
+// prgLanes applies the seed PRG to b[0:L] and the value PRG to b[L:2L],
+// L ∈ {4, 8}.
+func prgLanes(b *[16]block, L int) {
+	switch {
+	case L == 4:
+		prg8((*[8]block)(b[:8]))
+	case useVAES:
+		mmo16(&rkSeed, &rkVal, b)
+	default:
+		mmo16Generic(b)
+	}
+}
+
 // prg8 applies the seed PRG to b[0:4] and the value PRG to b[4:8] in place
 // (b[i] ← H(b[i]); the caller XORs the tweaks in beforehand).
 func prg8(b *[8]block) {

@@ -30,6 +30,48 @@ func TestMMO8(t *testing.T) {
 	}
 }
 
+// TestMMO16 checks the VAES routine (and its portable fallback) against
+// crypto/aes.
+func TestMMO16(t *testing.T) {
+	prg := testPRG(4)
+	for range 200 {
+		var in [16]block
+		for i := range in {
+			in[i] = block{prg.Uint64(), prg.Uint64()}
+		}
+		var want [16]block
+		for i := range 8 {
+			want[i] = mmo(aesSeed, in[i])
+			want[i+8] = mmo(aesVal, in[i+8])
+		}
+		g := in
+		mmo16Generic(&g)
+		if g != want {
+			t.Fatal("mmo16Generic differs from crypto/aes")
+		}
+		if useVAES {
+			a := in
+			mmo16(&rkSeed, &rkVal, &a)
+			if a != want {
+				t.Fatalf("mmo16 = %x\nwant %x", a, want)
+			}
+		}
+	}
+	t.Logf("AES-NI %v, VAES %v: %d DCF lanes", useAsm, useVAES, lanes)
+}
+
+// BenchmarkMMO16 measures one sixteen-block call (VAES when available).
+func BenchmarkMMO16(b *testing.B) {
+	var bl [16]block
+	for b.Loop() {
+		if useVAES {
+			mmo16(&rkSeed, &rkVal, &bl)
+		} else {
+			mmo16Generic(&bl)
+		}
+	}
+}
+
 // BenchmarkPRG8 measures one interleaved eight-block fixed-key AES call.
 func BenchmarkPRG8(b *testing.B) {
 	var bl [8]block
