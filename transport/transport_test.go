@@ -16,7 +16,7 @@ import (
 )
 
 // tcpPair returns two FramedConns connected over loopback TCP.
-func tcpPair(t *testing.T, o Options) (*FramedConn, *FramedConn) {
+func tcpPair(t testing.TB, o Options) (*FramedConn, *FramedConn) {
 	t.Helper()
 	ln, err := ListenOptions("127.0.0.1:0", o)
 	if err != nil {
