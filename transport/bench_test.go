@@ -41,4 +41,3 @@ func BenchmarkExchange(b *testing.B) {
 		}
 	}
 }
-
