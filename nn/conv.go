@@ -128,21 +128,31 @@ func ConvOp(x, w, b *autograd.Var, k *kernel.Conv, p kernel.ConvParams) *autogra
 	}
 	k.Forward(x.Value.Data, w.Value.Data, bias, out.Data)
 	return autograd.Result(out, func(g *tensor.Tensor) {
+		// Both passes in one kernel call (dy is converted to oneDNN's
+		// layout once); nil outputs skip a pass.
+		var dx, dw, db *tensor.Tensor
+		var dxd, dwd, dbd []float32
 		if x.RequiresGrad() {
-			dx := tensor.New(x.Value.Shape...)
-			k.BackwardData(g.Data, w.Value.Data, dx.Data)
-			x.AccumGrad(dx)
+			dx = tensor.New(x.Value.Shape...)
+			dxd = dx.Data
 		}
 		wantB := b != nil && b.RequiresGrad()
 		if w.RequiresGrad() || wantB {
-			dw := tensor.New(w.Value.Shape...)
-			var db *tensor.Tensor
-			var dbd []float32
+			dw = tensor.New(w.Value.Shape...)
+			dwd = dw.Data
 			if b != nil {
 				db = tensor.New(p.K)
 				dbd = db.Data
 			}
-			k.BackwardWeights(x.Value.Data, g.Data, dw.Data, dbd)
+		}
+		if dxd == nil && dwd == nil {
+			return
+		}
+		k.Backward(x.Value.Data, g.Data, w.Value.Data, dxd, dwd, dbd)
+		if dx != nil {
+			x.AccumGrad(dx)
+		}
+		if dw != nil {
 			w.AccumGrad(dw)
 			if wantB {
 				b.AccumGrad(db)
