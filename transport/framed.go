@@ -18,10 +18,15 @@ import (
 // HeaderSize is the size of a frame header in bytes.
 const HeaderSize = 4
 
-// readChunk is the most read (and allocated) at once for a large frame, so a
-// peer that announces a big frame and then stalls or disconnects costs at
-// most about this much memory beyond what it actually sent.
-const readChunk = 1 << 20
+// A frame is read in chunks of readChunk bytes (the read deadline is
+// extended after each). Its buffer starts at up to initialAlloc bytes and
+// doubles as data arrives, so a peer that announces a huge frame and then
+// stalls or disconnects costs at most about max(initialAlloc, 2× what it
+// sent) of memory.
+const (
+	readChunk    = 1 << 20
+	initialAlloc = 16 << 20
+)
 
 // WriteFrame writes b as one frame.
 func WriteFrame(w io.Writer, b []byte) error {
@@ -66,7 +71,7 @@ func readFrame(r io.Reader, maxSize int, progress func()) ([]byte, error) {
 		return nil, fmt.Errorf("transport: frame of %d bytes (max %d): %w", n, maxSize, ErrFrameTooLarge)
 	}
 	size := int(n)
-	buf := make([]byte, 0, min(size, readChunk))
+	buf := make([]byte, 0, min(size, initialAlloc))
 	for len(buf) < size {
 		step := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < step {
