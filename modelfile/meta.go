@@ -18,6 +18,16 @@ const (
 	KeyStd     = "autorep.std"     // per-channel normalisation std
 	KeyTrain   = "autorep.train"   // JSON training record
 	KeyReduce  = "autorep.reduce"  // JSON reduction record (method, budget, degree, relus)
+	// KeyCheckpoint marks a training checkpoint (package train): its JSON
+	// run state; the model's tensors are then prefixed with
+	// CheckpointModelPrefix and the optimiser's with CheckpointOptimPrefix.
+	KeyCheckpoint = "autorep.checkpoint"
+)
+
+// Tensor name prefixes inside a training checkpoint.
+const (
+	CheckpointModelPrefix = "model."
+	CheckpointOptimPrefix = "optim."
 )
 
 // FormatVersion is the value written under KeyFormat.

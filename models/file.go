@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/nn"
@@ -13,7 +14,8 @@ import (
 // the state dict, and installs a frozen nn.PolyMask on every site that has
 // "<site>.mask" and "<site>.poly" tensors. A corrupt or truncated file, or
 // tensors that are missing, unexpected or mis-shaped for the architecture,
-// give an error naming the file.
+// give an error naming the file. A training checkpoint (package train)
+// loads as the model it holds.
 func Load(path string) (*Model, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
@@ -31,8 +33,19 @@ func Load(path string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("models: %s: %w", path, err)
 	}
+	tensors := f.Tensors
+	if _, ok := f.Metadata[modelfile.KeyCheckpoint]; ok {
+		// A training checkpoint: load its model part.
+		tensors = map[string]*tensor.Tensor{}
+		for name, t := range f.Tensors {
+			if strings.HasPrefix(name, modelfile.CheckpointModelPrefix) {
+				tensors[strings.TrimPrefix(name, modelfile.CheckpointModelPrefix)] = t
+			}
+		}
+		delete(meta.Extra, modelfile.KeyCheckpoint)
+	}
 	m.Meta = meta
-	if err := m.LoadTensors(f.Tensors); err != nil {
+	if err := m.LoadTensors(tensors); err != nil {
 		return nil, fmt.Errorf("models: %s: %w", path, err)
 	}
 	return m, nil

@@ -12,12 +12,12 @@ import (
 )
 
 // KeyCheckpoint is the metadata key holding a checkpoint's run state.
-const KeyCheckpoint = "autorep.checkpoint"
+const KeyCheckpoint = modelfile.KeyCheckpoint
 
 // Tensor name prefixes inside a checkpoint file.
 const (
-	modelPrefix = "model."
-	optimPrefix = "optim."
+	modelPrefix = modelfile.CheckpointModelPrefix
+	optimPrefix = modelfile.CheckpointOptimPrefix
 )
 
 // ckptState is the JSON run state stored under KeyCheckpoint.

@@ -290,3 +290,44 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// TestCheckpointLoadsAsModel checks that models.Load accepts a checkpoint
+// and yields the checkpointed weights.
+func TestCheckpointLoadsAsModel(t *testing.T) {
+	m, err := models.New("lenet", 3, [3]int{1, 12, 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var params []optim.Param
+	for _, p := range nn.NamedParameters(m.Net) {
+		params = append(params, optim.Param{Name: p.Name, Var: p.Var})
+	}
+	o, err := optim.NewSGD([]optim.Group{{Params: params}}, optim.SGDConfig{LR: 0.05, Momentum: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := tinySet(40, 5) // 40·36 pixels, viewed as ten 12x12 images
+	big := &data.Set{Name: "t", N: 10, C: 1, H: 12, W: 12, Classes: 3, Pixels: set.Pixels[:10*144], Labels: set.Labels[:10],
+		Mean: []float32{0.3}, Std: []float32{0.3}}
+	ckpt := filepath.Join(t.TempDir(), "lenet.ckpt")
+	tr := &Trainer{Model: m, Opt: o, Train: data.NewLoader(big, data.LoaderConfig{Batch: 5}), Epochs: 1, Checkpoint: ckpt}
+	if err := tr.Run(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := models.Load(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Meta.Extra[KeyCheckpoint]; ok {
+		t.Fatal("checkpoint state leaked into the model metadata")
+	}
+	want, _ := m.Tensors()
+	have, _ := got.Tensors()
+	for name, w := range want {
+		for i := range w.Data {
+			if have[name].Data[i] != w.Data[i] {
+				t.Fatalf("%s differs after loading the checkpoint", name)
+			}
+		}
+	}
+}
