@@ -202,3 +202,84 @@ func BenchmarkResNet20Step(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkResNet20Infer times a ResNet-20 inference forward pass at batch
+// 128 with batch norm folded into the convolutions and the residual
+// addition and ReLU fused into them (ConvOpts Sum and ReLU), activations
+// kept in the layout under test, and reports images/s.
+func BenchmarkResNet20Infer(b *testing.B) {
+	old := Threads()
+	defer SetThreads(old)
+	for _, th := range []int{1, 2} {
+		for _, l := range []Layout{NCHW, Blocked} {
+			b.Run(fmt.Sprintf("%v/threads%d", l, th), func(b *testing.B) {
+				SetThreads(th)
+				const n = 128
+				rng := rand.New(rand.NewSource(1))
+				type conv struct {
+					c    *Conv
+					w, b []float32
+				}
+				mk := func(p ConvParams, o ConvOpts) conv {
+					o.Layout = l
+					return conv{NewConvOpts(p, o), randSlice(rng, p.Norm().WLen()), randSlice(rng, p.K)}
+				}
+				type blk struct {
+					a, b, proj conv
+					h, out     []float32
+				}
+				stem := mk(ConvParams{N: n, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}, ConvOpts{ReLU: true})
+				stemOut := make([]float32, n*16*1024)
+				var blocks []blk
+				cin, hw := 16, 32
+				for _, cout := range []int{16, 32, 64} {
+					for i := 0; i < 3; i++ {
+						s := 1
+						if i == 0 && cout != 16 {
+							s = 2
+						}
+						oh := hw / s
+						bl := blk{
+							a: mk(ConvParams{N: n, C: cin, H: hw, W: hw, K: cout, R: 3, S: 3, StrideH: s, StrideW: s, PadH: 1, PadW: 1}, ConvOpts{ReLU: true}),
+							b: mk(ConvParams{N: n, C: cout, H: oh, W: oh, K: cout, R: 3, S: 3, PadH: 1, PadW: 1}, ConvOpts{Sum: true, ReLU: true}),
+							h: make([]float32, n*cout*oh*oh), out: make([]float32, n*cout*oh*oh),
+						}
+						if s != 1 || cin != cout {
+							bl.proj = mk(ConvParams{N: n, C: cin, H: hw, W: hw, K: cout, R: 1, S: 1, StrideH: s, StrideW: s}, ConvOpts{})
+						}
+						blocks = append(blocks, bl)
+						cin, hw = cout, oh
+					}
+				}
+				gap := NewGlobalAvgPool(n, 64, 64, l)
+				pooled := make([]float32, n*64)
+				x := randSlice(rng, n*3*1024)
+				fwd := func() {
+					stem.c.Forward(x, stem.w, stem.b, stemOut)
+					h := stemOut
+					for _, bl := range blocks {
+						bl.a.c.Forward(h, bl.a.w, bl.a.b, bl.h)
+						if bl.proj.c != nil {
+							bl.proj.c.Forward(h, bl.proj.w, bl.proj.b, bl.out)
+						} else {
+							copy(bl.out, h)
+						}
+						bl.b.c.Forward(bl.h, bl.b.w, bl.b.b, bl.out)
+						h = bl.out
+					}
+					gap.Forward(h, pooled)
+				}
+				fwd()
+				b.ResetTimer()
+				best := time.Hour
+				for range b.N {
+					t0 := time.Now()
+					fwd()
+					best = min(best, time.Since(t0))
+				}
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
+				b.ReportMetric(float64(n)/best.Seconds(), "best_images/s")
+			})
+		}
+	}
+}
