@@ -41,6 +41,10 @@ type cacheHeader struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// decoderVersion is part of every cache key; bump it when decoding changes
+// the pixels (2: libjpeg-style fancy chroma upsampling).
+const decoderVersion = 2
+
 // cacheDirOverride replaces CacheDir in tests.
 var cacheDirOverride string
 
@@ -69,7 +73,7 @@ func CacheDir() string {
 // changed source invalidates the cache.
 func sourceKey(kind string, train bool, paths ...string) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%v\x00", cacheMagic, kind, train)
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%v\x00", cacheMagic, decoderVersion, kind, train)
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {

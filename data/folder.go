@@ -290,15 +290,7 @@ func toCHW(img image.Image, dst []uint8) (gray bool) {
 		}
 		return true
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				yi := m.YOffset(b.Min.X+x, b.Min.Y+y)
-				ci := m.COffset(b.Min.X+x, b.Min.Y+y)
-				rr, gg, bb := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				k := y*w + x
-				r[k], g[k], bl[k] = rr, gg, bb
-			}
-		}
+		ycbcrToCHW(m, dst)
 		return false
 	case *image.NRGBA:
 		for y := 0; y < h; y++ {
