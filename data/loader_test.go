@@ -255,3 +255,23 @@ func TestSubsetTake(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSample(t *testing.T) {
+	s := synthSet(50, 1, 2, 2)
+	a, b, c := s.Sample(20, 1), s.Sample(20, 1), s.Sample(20, 2)
+	if a.N != 20 || !slices.Equal(a.Pixels, b.Pixels) || slices.Equal(a.Pixels, c.Pixels) {
+		t.Fatalf("Sample: N=%d, same seed equal %v, other seed equal %v", a.N, slices.Equal(a.Pixels, b.Pixels), slices.Equal(a.Pixels, c.Pixels))
+	}
+	// Distinct images: pixel 0 of image i is (7i) % 256, distinct for i < 50.
+	seen := map[uint8]bool{}
+	for i := 0; i < a.N; i++ {
+		p := a.Image(i)[0]
+		if seen[p] {
+			t.Fatalf("image with pixel %d sampled twice", p)
+		}
+		seen[p] = true
+	}
+	if s.Sample(99, 0).N != 50 || s.Sample(-1, 0).N != 0 || s.Shape() != [3]int{1, 2, 2} {
+		t.Fatal("Sample bounds or Shape wrong")
+	}
+}

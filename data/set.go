@@ -1,17 +1,9 @@
-// Package data loads the image classification datasets autorep trains and
-// evaluates on (MNIST, Fashion-MNIST, CIFAR-10/100, Tiny-ImageNet and any
-// ImageFolder tree or .tar.gz of one), caches their decoded pixels, and feeds
-// them to training as normalised, optionally augmented float32 batches.
-//
-// Datasets live in a data directory chosen by [Dir] (the --data flag, else
-// $AUTOREP_DATA, else ~/.cache/autorep/data) under their standard names; see
-// [Load] for the lookup order. [Fetch] downloads them from their canonical
-// sources.
 package data
 
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/autorep/autorep/tensor"
 )
@@ -118,6 +110,8 @@ func (s *Set) Subset(idx []int) (*Set, error) {
 }
 
 // Take returns the first min(n, N) images as a Set sharing s's memory.
+// Sets decoded from ImageFolder trees are sorted by class, so their first
+// images are all of class 0: use Sample for a representative subset.
 func (s *Set) Take(n int) *Set {
 	if n < 0 {
 		n = 0
@@ -131,6 +125,26 @@ func (s *Set) Take(n int) *Set {
 	out.Labels = s.Labels[:n]
 	return out
 }
+
+// Sample returns min(n, N) distinct images chosen uniformly at random
+// (reproducibly for a given seed), in random order, as a new Set.
+func (s *Set) Sample(n int, seed int64) *Set {
+	n = min(max(n, 0), s.N)
+	idx := make([]int, s.N)
+	for i := range idx {
+		idx[i] = i
+	}
+	r := rand.NewPCG(uint64(seed), 0x5a3b1e)
+	for i := 0; i < n; i++ { // partial Fisher–Yates
+		j := i + intn(r, s.N-i)
+		idx[i], idx[j] = idx[j], idx[i]
+	}
+	out, _ := s.Subset(idx[:n]) // indices are in range by construction
+	return out
+}
+
+// Shape returns the image shape (C, H, W), as models.New takes it.
+func (s *Set) Shape() [3]int { return [3]int{s.C, s.H, s.W} }
 
 // header returns a copy of s without pixels and labels.
 func (s *Set) header() *Set {
