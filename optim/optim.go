@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
 )
 
@@ -175,6 +176,18 @@ func cloneSteps(m map[string]int64) map[string]int64 {
 	out := make(map[string]int64, len(m))
 	for k, v := range m {
 		out[k] = v
+	}
+	return out
+}
+
+// ParamsOf returns the trainable parameters of m (nn.NamedParameters
+// order) as optimiser Params, skipping frozen ones (RequiresGrad false).
+func ParamsOf(m nn.Module) []Param {
+	var out []Param
+	for _, p := range nn.NamedParameters(m) {
+		if p.Var.RequiresGrad() {
+			out = append(out, Param{Name: p.Name, Var: p.Var})
+		}
 	}
 	return out
 }

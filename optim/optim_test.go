@@ -2,9 +2,11 @@ package optim
 
 import (
 	"math"
+	"math/rand"
 	"testing"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
 )
 
@@ -189,5 +191,16 @@ func TestCosine(t *testing.T) {
 	}
 	if Constant(0.3).LR(7) != 0.3 {
 		t.Fatal("Constant")
+	}
+}
+
+func TestParamsOf(t *testing.T) {
+	g := &nn.Graph{}
+	lin := nn.NewLinear(rand.New(rand.NewSource(1)), 3, 2, true)
+	g.Add("fc", lin)
+	lin.Bias.SetRequiresGrad(false)
+	ps := ParamsOf(g)
+	if len(ps) != 1 || ps[0].Name != "fc.weight" || ps[0].Var != lin.Weight {
+		t.Fatalf("ParamsOf = %+v", ps)
 	}
 }

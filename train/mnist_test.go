@@ -7,7 +7,6 @@ import (
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/optim"
 )
 
@@ -30,10 +29,7 @@ func TestLeNetMNISTSubset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var params []optim.Param
-	for _, p := range nn.NamedParameters(m.Net) {
-		params = append(params, optim.Param{Name: p.Name, Var: p.Var})
-	}
+	params := optim.ParamsOf(m.Net)
 	opt, err := optim.NewSGD([]optim.Group{{Params: params, WeightDecay: 5e-4}},
 		optim.SGDConfig{LR: 0.05, Momentum: 0.9, Nesterov: true})
 	if err != nil {

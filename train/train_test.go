@@ -61,10 +61,7 @@ func (c *counter) LoadState(b json.RawMessage) error   { return json.Unmarshal(b
 func newTrainer(t *testing.T, ckpt string, stopAfter int, opt string) (*Trainer, *counter) {
 	t.Helper()
 	m := tinyModel(1)
-	var params []optim.Param
-	for _, p := range nn.NamedParameters(m.Net) {
-		params = append(params, optim.Param{Name: p.Name, Var: p.Var})
-	}
+	params := optim.ParamsOf(m.Net)
 	var o optim.Optimizer
 	var err error
 	if opt == "adam" {
@@ -298,10 +295,7 @@ func TestCheckpointLoadsAsModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var params []optim.Param
-	for _, p := range nn.NamedParameters(m.Net) {
-		params = append(params, optim.Param{Name: p.Name, Var: p.Var})
-	}
+	params := optim.ParamsOf(m.Net)
 	o, err := optim.NewSGD([]optim.Group{{Params: params}}, optim.SGDConfig{LR: 0.05, Momentum: 0.9})
 	if err != nil {
 		t.Fatal(err)

@@ -112,10 +112,7 @@ func runBenchTrain(args []string) error {
 	for i := range y {
 		y[i] = int32(rng.IntN(classes))
 	}
-	var params []optim.Param
-	for _, p := range nn.NamedParameters(m.Net) {
-		params = append(params, optim.Param{Name: p.Name, Var: p.Var})
-	}
+	params := optim.ParamsOf(m.Net)
 	opt, err := optim.NewSGD([]optim.Group{{Params: params, WeightDecay: 5e-4}}, optim.SGDConfig{LR: 0.1, Momentum: 0.9})
 	if err != nil {
 		return err

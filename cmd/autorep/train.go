@@ -15,7 +15,6 @@ import (
 	"github.com/autorep/autorep/kernel"
 	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/optim"
 	"github.com/autorep/autorep/train"
 )
@@ -41,10 +40,7 @@ type trainOptions struct {
 // buildOptimizer makes the optimiser and per-step cosine schedule for net
 // parameters, with stepsPerEpoch batches per epoch.
 func buildOptimizer(m *models.Model, o trainOptions, stepsPerEpoch int) (optim.Optimizer, optim.Schedule, error) {
-	var params []optim.Param
-	for _, p := range nn.NamedParameters(m.Net) {
-		params = append(params, optim.Param{Name: p.Name, Var: p.Var})
-	}
+	params := optim.ParamsOf(m.Net)
 	var groups []optim.Group
 	if o.noBNDecay {
 		groups = optim.SplitDecay(params, o.wd)
