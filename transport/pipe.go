@@ -55,8 +55,10 @@ func PipeOptions(o Options) (Conn, Conn) {
 		&pipeEnd{in: b, out: a, opts: o, stats: NewStats(), done: make(chan struct{})}
 }
 
+// Stats returns this end's counters.
 func (p *pipeEnd) Stats() *Stats { return p.stats }
 
+// Send queues a copy of b for the peer; it never blocks.
 func (p *pipeEnd) Send(b []byte) error {
 	if err := p.check(len(b)); err != nil {
 		return err
@@ -100,6 +102,7 @@ func (p *pipeEnd) push(b []byte) error {
 	return nil
 }
 
+// Recv returns the next queued message (see Conn).
 func (p *pipeEnd) Recv() ([]byte, error) {
 	var timeout <-chan time.Time
 	if d := p.opts.ReadTimeout; d > 0 {
@@ -141,6 +144,8 @@ func (p *pipeEnd) Recv() ([]byte, error) {
 	}
 }
 
+// Close closes both directions; the peer drains what was sent, then gets
+// io.EOF.
 func (p *pipeEnd) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.done)
