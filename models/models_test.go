@@ -327,3 +327,46 @@ func TestLeNetLearns(t *testing.T) {
 		t.Errorf("loss %v -> %v after 60 SGD steps", first, last)
 	}
 }
+
+// TestFoldedInferenceModels compares the fused inference path with plain
+// execution on every architecture (random BN statistics, eval mode).
+func TestFoldedInferenceModels(t *testing.T) {
+	for _, arch := range []string{"lenet", "resnet20", "resnet18", "wrn22_8"} {
+		in := [3]int{3, 16, 16}
+		m, err := New(arch, 5, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewSource(2))
+		for _, nb := range nn.NamedBuffers(m.Net) {
+			for i := range nb.Tensor.Data {
+				nb.Tensor.Data[i] = float32(0.5 + 0.5*rng.Float64())
+			}
+		}
+		m.SetTraining(false)
+		x := autograd.Const(tensor.New(2, in[0], in[1], in[2]))
+		for i := range x.Value.Data {
+			x.Value.Data[i] = float32(rng.NormFloat64())
+		}
+		var a, b *autograd.Var
+		autograd.NoGrad(func() {
+			a, err = m.Forward(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Net.NoFusion = true
+			b, err = m.Forward(x)
+			m.Net.NoFusion = false
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scale := 0.0
+		for _, v := range b.Value.Data {
+			scale = max(scale, float64(v), -float64(v))
+		}
+		if d := tensor.MaxAbsDiff(a.Value, b.Value); d > 1e-4*max(1, scale) {
+			t.Errorf("%s: fused inference differs by %g (scale %g)", arch, d, scale)
+		}
+	}
+}

@@ -19,7 +19,7 @@ type Conv2d struct {
 	Bias                                   *autograd.Var
 
 	mu    sync.Mutex
-	cache map[[3]int]*kernel.Conv
+	cache map[convKey]*kernel.Conv
 }
 
 // NewConv2d returns a convolution initialised like torchvision's ResNets:
@@ -69,18 +69,7 @@ func (c *Conv2d) Forward(x *autograd.Var) *autograd.Var {
 	}
 	p := c.Params(n, h, w)
 	checkConvParams(p)
-	c.mu.Lock()
-	if c.cache == nil {
-		c.cache = map[[3]int]*kernel.Conv{}
-	}
-	key := [3]int{n, h, w}
-	k := c.cache[key]
-	if k == nil {
-		k = kernel.NewConv(p)
-		c.cache[key] = k
-	}
-	c.mu.Unlock()
-	return ConvOp(x, c.Weight, c.Bias, k, p)
+	return ConvOp(x, c.Weight, c.Bias, c.kernelFor(n, h, w, false, false), p)
 }
 
 // Parameters returns weight (and bias when present).
@@ -159,4 +148,57 @@ func ConvOp(x, w, b *autograd.Var, k *kernel.Conv, p kernel.ConvParams) *autogra
 			}
 		}
 	}, x, w, b)
+}
+
+// convKey identifies a cached kernel primitive.
+type convKey struct {
+	n, h, w   int
+	sum, relu bool
+}
+
+// kernelFor returns the cached primitive for an input size and options.
+func (c *Conv2d) kernelFor(n, h, w int, sum, relu bool) *kernel.Conv {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cache == nil {
+		c.cache = map[convKey]*kernel.Conv{}
+	}
+	key := convKey{n, h, w, sum, relu}
+	k := c.cache[key]
+	if k == nil {
+		k = kernel.NewConvOpts(c.Params(n, h, w), kernel.ConvOpts{Sum: sum, ReLU: relu})
+		c.cache[key] = k
+	}
+	return k
+}
+
+// forwardFolded computes, without recording gradients, bn(conv(x)) with
+// bn (in evaluation mode) folded into the weights and bias, plus residual
+// if not nil, then relu if asked, in one oneDNN call.
+func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autograd.Var, relu bool) *autograd.Var {
+	n, ch, h, w := need4D("conv2d", x)
+	if ch != c.InC {
+		shapePanic("conv2d", "input has %d channels, layer expects %d", ch, c.InC)
+	}
+	if bn.C != c.OutC {
+		shapePanic("batchnorm", "layer has %d channels, convolution gives %d", bn.C, c.OutC)
+	}
+	p := c.Params(n, h, w)
+	checkConvParams(p)
+	out := tensor.New(n, c.OutC, p.OutH(), p.OutW())
+	if residual != nil {
+		if !tensor.SameShape(residual.Value, out) {
+			shapePanic("add", "shapes %v and %v differ", out.Shape, residual.Value.Shape)
+		}
+		copy(out.Data, residual.Value.Data)
+	}
+	wf := append([]float32(nil), c.Weight.Value.Data...)
+	var bias []float32
+	if c.Bias != nil {
+		bias = c.Bias.Value.Data
+	}
+	bf := kernel.FoldBatchNorm(wf, bias, bn.Weight.Value.Data, bn.Bias.Value.Data,
+		bn.RunningMean.Data, bn.RunningVar.Data, bn.Eps)
+	c.kernelFor(n, h, w, residual != nil, relu).Forward(x.Value.Data, wf, bf, out.Data)
+	return autograd.Const(out)
 }

@@ -103,19 +103,32 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 		}
 	}
 	var buf [4]*autograd.Var
+	get := func(j int) *autograd.Var {
+		if j < 0 {
+			return x
+		}
+		return outs[j]
+	}
 	for i := 0; i < len(g.Nodes); i++ {
 		n := g.Nodes[i]
 		current = n.Name
 		ins := buf[:0]
 		for _, in := range g.inputs(i, n) {
-			if in < 0 {
-				ins = append(ins, x)
-			} else {
-				ins = append(ins, outs[in])
-			}
+			ins = append(ins, get(in))
 		}
 		var out *autograd.Var
-		if site := g.fusableReLU(i, readers); site != nil {
+		end := i // the last node computed by this step
+		if f := g.foldable(i, readers); f.end > i {
+			// Inference: conv with the batch norm folded in, the
+			// residual and the ReLU as oneDNN post-ops.
+			var res *autograd.Var
+			if f.residual != noResidual {
+				res = get(f.residual)
+			}
+			current = g.Nodes[f.end].Name
+			out = n.Op.(*Conv2d).forwardFolded(ins[0], g.Nodes[i+1].Op.(*BatchNorm2d), res, f.relu)
+			end = f.end
+		} else if site := g.fusableReLU(i, readers); site != nil {
 			// Node i and the plain ReLU site i+1 in one pass.
 			current = site.Name
 			if bn, ok := n.Op.(*BatchNorm2d); ok {
@@ -123,28 +136,24 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 			} else {
 				out = PlusReLU(ins[0], ins[1])
 			}
-			if site.Shape == nil {
-				site.Shape = append([]int(nil), out.Value.Shape[1:]...)
-			}
-			i++
+			end = i + 1
 		} else if m, ok := n.Op.(MultiInput); ok && len(ins) > 1 {
 			out = m.ForwardN(ins)
 		} else {
 			out = n.Op.Forward(ins[0])
 		}
-		outs[i] = out
-		for _, in := range g.inputs(i, g.Nodes[i]) {
-			if in >= 0 && last[in] == i {
-				outs[in] = nil
-			}
+		if site, ok := g.Nodes[end].Op.(*Site); ok && end > i && site.Shape == nil {
+			site.Shape = append([]int(nil), out.Value.Shape[1:]...)
 		}
-		if i > 0 && g.Nodes[i] != n { // fused: release node i−1's inputs
-			for _, in := range g.inputs(i-1, n) {
-				if in >= 0 && last[in] == i-1 {
+		outs[end] = out
+		for j := i; j <= end; j++ {
+			for _, in := range g.inputs(j, g.Nodes[j]) {
+				if in >= 0 && last[in] <= end {
 					outs[in] = nil
 				}
 			}
 		}
+		i = end
 	}
 	return outs[len(outs)-1], nil
 }
@@ -175,6 +184,65 @@ func (g *Graph) fusableReLU(i int, readers []int) *Site {
 		}
 	}
 	return nil
+}
+
+// noResidual marks a folded step without a residual addition.
+const noResidual = -2
+
+// fold describes an inference step: nodes i..end computed by one
+// convolution with a folded batch norm, an optional residual addition of
+// node residual's output and an optional ReLU.
+type fold struct {
+	end, residual int
+	relu          bool
+}
+
+// foldable matches, when no gradient is recorded, a Conv2d at i feeding
+// only an evaluation-mode BatchNorm2d, optionally followed by a two-input
+// Add whose other input is already computed, optionally followed by a
+// plain ReLU site, each node read only by the next. end == i means no match.
+func (g *Graph) foldable(i int, readers []int) fold {
+	f := fold{end: i, residual: noResidual}
+	if g.NoFusion || autograd.GradEnabled() || i+1 >= len(g.Nodes) || readers[i] != 1 {
+		return f
+	}
+	if _, ok := g.Nodes[i].Op.(*Conv2d); !ok || len(g.inputs(i, g.Nodes[i])) != 1 {
+		return f
+	}
+	bn, ok := g.Nodes[i+1].Op.(*BatchNorm2d)
+	if !ok || bn.Training || !g.readsOnly(i+1, i) {
+		return f
+	}
+	f.end = i + 1
+	j := i + 2
+	if j < len(g.Nodes) && readers[i+1] == 1 {
+		switch g.Nodes[j].Op.(type) {
+		case *Add, Add:
+			in := g.inputs(j, g.Nodes[j])
+			if len(in) == 2 && (in[0] == i+1) != (in[1] == i+1) {
+				other := in[0]
+				if other == i+1 {
+					other = in[1]
+				}
+				if other < i {
+					f.end, f.residual = j, other
+					j++
+				}
+			}
+		}
+	}
+	if j < len(g.Nodes) && j == f.end+1 && readers[f.end] == 1 {
+		if site, ok := g.Nodes[j].Op.(*Site); ok && site.Act == nil && g.readsOnly(j, f.end) {
+			f.end, f.relu = j, true
+		}
+	}
+	return f
+}
+
+// readsOnly reports whether node j's only input is node i.
+func (g *Graph) readsOnly(j, i int) bool {
+	in := g.inputs(j, g.Nodes[j])
+	return len(in) == 1 && in[0] == i
 }
 
 // inputs resolves a node's input list (empty = previous node).

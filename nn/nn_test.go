@@ -359,3 +359,49 @@ func TestFusionIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldedInference checks the inference path (conv with folded BN,
+// residual and ReLU post-ops) against unfused execution.
+func TestFoldedInference(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	g := &Graph{}
+	g.Add("conv1", NewConv2d(rng, 4, 4, 3, 1, 1, 1, true))
+	g.Add("bn1", NewBatchNorm2d(4))
+	g.Add("relu1", &Site{Name: "relu1"})
+	g.Add("conv2", NewConv2d(rng, 4, 4, 3, 1, 1, 1, false))
+	g.Add("bn2", NewBatchNorm2d(4))
+	g.Add("add", &Add{}, -1, 4) // residual from the graph input
+	g.Add("relu2", &Site{Name: "relu2"})
+	g.Add("conv3", NewConv2d(rng, 4, 2, 1, 2, 0, 1, false))
+	g.Add("bn3", NewBatchNorm2d(2))
+	for _, nb := range NamedBuffers(g) {
+		for i := range nb.Tensor.Data {
+			nb.Tensor.Data[i] = float32(0.5 + rng.Float64())
+		}
+	}
+	for _, p := range NamedParameters(g) {
+		if strings.HasPrefix(p.Name, "bn") {
+			p.Var.Value = randTensor(rng, p.Var.Value.Shape...)
+		}
+	}
+	SetTraining(g, false)
+	x := autograd.Const(randTensor(rng, 2, 4, 6, 6))
+	keep := x.Value.Clone()
+	var fused, plain *autograd.Var
+	var err1, err2 error
+	autograd.NoGrad(func() {
+		fused, err1 = g.Run(x)
+		g.NoFusion = true
+		plain, err2 = g.Run(x)
+		g.NoFusion = false
+	})
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if !tensor.SameShape(fused.Value, plain.Value) || tensor.MaxAbsDiff(fused.Value, plain.Value) > 1e-5 {
+		t.Errorf("folded inference differs from plain by %g", tensor.MaxAbsDiff(fused.Value, plain.Value))
+	}
+	if tensor.MaxAbsDiff(keep, x.Value) != 0 {
+		t.Error("folded inference modified the graph input")
+	}
+}
