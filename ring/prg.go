@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 )
 
 // SeedSize is the size of a PRG seed in bytes (an AES-128 key).
@@ -35,6 +36,12 @@ type PRG struct {
 }
 
 const prgBuf = 4096
+
+// littleEndian reports whether uint64 memory holds little-endian bytes.
+var littleEndian = func() bool {
+	x := uint16(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
 
 var zeroBlock [prgBuf]byte
 
@@ -105,6 +112,20 @@ func (p *PRG) Uint64() uint64 {
 // value is 8 little-endian stream bytes, so the result does not depend on
 // how a stream is split across calls.
 func (p *PRG) Uint64s(dst []uint64) {
+	for len(dst) > 0 && p.pos < prgBuf {
+		dst[0] = p.Uint64()
+		dst = dst[1:]
+	}
+	// Large requests on a little-endian machine: run the key stream straight
+	// over dst's memory.
+	if littleEndian && len(dst) >= prgBuf/8 {
+		n := len(dst) / (prgBuf / 8) * (prgBuf / 8)
+		d := dst[:n]
+		clear(d)
+		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(d))), 8*n)
+		p.stream.XORKeyStream(b, b)
+		dst = dst[n:]
+	}
 	for len(dst) > 0 {
 		if p.pos > prgBuf-8 {
 			if p.pos < prgBuf {

@@ -177,3 +177,12 @@ func TestPRGBits(t *testing.T) {
 		t.Errorf("Read returned %d", n)
 	}
 }
+
+func BenchmarkPRGUint64s(b *testing.B) {
+	p := NewPRG(seedOf(5))
+	dst := make([]uint64, 1<<16)
+	b.SetBytes(8 << 16)
+	for b.Loop() {
+		p.Uint64s(dst)
+	}
+}
