@@ -56,3 +56,27 @@ func FuzzParseCache(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTinyItems feeds arbitrary wnids.txt and val_annotations.txt contents
+// to the Tiny-ImageNet lister: it must return an error or a consistent
+// listing, never panic.
+func FuzzTinyItems(f *testing.F) {
+	f.Add([]byte("n01\nn02\n"), []byte("val_0.JPEG\tn02\t0 0 1 1\nval_1.JPEG\tn01\t0 0 1 1\n"))
+	f.Add([]byte("n01 n01"), []byte("x"))
+	f.Add([]byte(""), []byte("\n\n"))
+	f.Fuzz(func(t *testing.T, wnids, ann []byte) {
+		mt := &memTree{archive: "a.tar.gz", files: map[string][]byte{}, dirs: map[string]map[string]bool{"": {}}}
+		mt.add("r/wnids.txt", wnids)
+		mt.add("r/val/val_annotations.txt", ann)
+		mt.add("r/train/n01/images/a.JPEG", []byte{1})
+		classes, items, err := tinyItems(mt, "r", false)
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			if it.label < 0 || int(it.label) >= len(classes) {
+				t.Fatalf("label %d of %s out of range", it.label, it.path)
+			}
+		}
+	})
+}

@@ -70,7 +70,7 @@ func parseWithName(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 func dataFetch(args []string) error {
-	fs := newFlags("data fetch", "NAME [--data DIR]", "Download a dataset ("+strings.Join(data.Fetchable(), ", ")+
+	fs := newFlags("data fetch", "NAME [--data DIR] [--force] [--mirror URL]", "Download a dataset ("+strings.Join(data.Fetchable(), ", ")+
 		") from its canonical source, verify its checksum and unpack it into the data directory.")
 	dir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	force := fs.Bool("force", false, "download again even if the dataset is present")
