@@ -87,9 +87,9 @@ func testCatalog(t *testing.T) (*fakeServer, string) {
 	catalog["cifar10"] = []remote{{urls: []string{ts.URL + "/c10.tgz"}, file: "cifar-10-binary.tar.gz", sum: sha(arch), extract: true}}
 	tf := map[string][]byte{"tiny-imagenet-200/wnids.txt": []byte("n1\nn2\n"),
 		"tiny-imagenet-200/val/val_annotations.txt": []byte("val_0.JPEG\tn2\t0 0 1 1\n"),
-		"tiny-imagenet-200/val/images/val_0.JPEG":   pngBytes(8, 8, 3, false)}
+		"tiny-imagenet-200/val/images/val_0.JPEG":   pngBytes(64, 64, 3, false)}
 	for _, c := range []string{"n1", "n2"} {
-		tf["tiny-imagenet-200/train/"+c+"/images/"+c+"_0.JPEG"] = pngBytes(8, 8, 1, false)
+		tf["tiny-imagenet-200/train/"+c+"/images/"+c+"_0.JPEG"] = pngBytes(64, 64, 1, false)
 	}
 	zb := zipBytes(t, tf)
 	srv.files["/tiny.zip"] = zb

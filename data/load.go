@@ -30,8 +30,11 @@ type Info struct {
 	Name string
 	// Mean and Std are the standard per-channel normalisation constants.
 	Mean, Std []float32
-	// Classes is the number of classes.
+	// Classes is the number of classes of the full dataset (a subset such
+	// as tiny-imagenet-200-subset20 has fewer: use Set.Classes).
 	Classes int
+	// Shape is the image shape (C, H, W).
+	Shape [3]int
 	// Layouts lists where Load looks, relative to the data directory, in
 	// order.
 	Layouts []string
@@ -39,15 +42,15 @@ type Info struct {
 
 var known = []Info{
 	{Name: "mnist", Mean: []float32{0.1307}, Std: []float32{0.3081}, Classes: 10,
-		Layouts: []string{"mnist/"}},
+		Shape: [3]int{1, 28, 28}, Layouts: []string{"mnist/"}},
 	{Name: "fashion-mnist", Mean: []float32{0.2860}, Std: []float32{0.3530}, Classes: 10,
-		Layouts: []string{"fashion-mnist/"}},
+		Shape: [3]int{1, 28, 28}, Layouts: []string{"fashion-mnist/"}},
 	{Name: "cifar10", Mean: []float32{0.4914, 0.4822, 0.4465}, Std: []float32{0.2470, 0.2435, 0.2616}, Classes: 10,
-		Layouts: []string{"cifar-10-batches-bin/", "cifar-10-jpg/", "cifar-10-jpg.tar.gz"}},
+		Shape: [3]int{3, 32, 32}, Layouts: []string{"cifar-10-batches-bin/", "cifar-10-jpg/", "cifar-10-jpg.tar.gz"}},
 	{Name: "cifar100", Mean: []float32{0.5071, 0.4865, 0.4409}, Std: []float32{0.2673, 0.2564, 0.2762}, Classes: 100,
-		Layouts: []string{"cifar-100-binary/"}},
+		Shape: [3]int{3, 32, 32}, Layouts: []string{"cifar-100-binary/"}},
 	{Name: "tiny-imagenet", Mean: []float32{0.4802, 0.4481, 0.3975}, Std: []float32{0.2770, 0.2691, 0.2821}, Classes: 200,
-		Layouts: []string{"tiny-imagenet-200/", "tiny-imagenet-200-subset20/", "tiny-imagenet-200-subset20.tar.gz"}},
+		Shape: [3]int{3, 64, 64}, Layouts: []string{"tiny-imagenet-200/", "tiny-imagenet-200-subset20/", "tiny-imagenet-200-subset20.tar.gz"}},
 }
 
 // aliases maps other spellings to canonical names.
@@ -119,11 +122,11 @@ func Load(dir, name string, train bool) (*Set, error) {
 	}
 	switch {
 	case info != nil:
-		if s.C != len(info.Mean) {
-			return nil, fmt.Errorf("%s: %s images have %d channels, want %d", src.where, name, s.C, len(info.Mean))
-		}
 		if fixed := info.FixedClassNames(); fixed != nil && s.Classes != len(fixed) {
 			return nil, fmt.Errorf("%s: %s has %d classes, want %d", src.where, name, s.Classes, len(fixed))
+		}
+		if s.Shape() != info.Shape {
+			return nil, fmt.Errorf("%s: %s images are %dx%dx%d, want %dx%dx%d", src.where, name, s.C, s.H, s.W, info.Shape[0], info.Shape[1], info.Shape[2])
 		}
 		s.Mean = append([]float32(nil), info.Mean...)
 		s.Std = append([]float32(nil), info.Std...)

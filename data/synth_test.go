@@ -358,6 +358,20 @@ func TestFolderGrayAndErrors(t *testing.T) {
 	}
 }
 
+func TestKnownShapeChecked(t *testing.T) {
+	useTempCache(t)
+	dir := t.TempDir()
+	files := map[string][]byte{}
+	for _, c := range cifar10Names {
+		files["train/"+c+"/0.png"] = pngBytes(16, 16, 1, false)
+		files["test/"+c+"/0.png"] = pngBytes(16, 16, 1, false)
+	}
+	writeTree(t, filepath.Join(dir, "cifar-10-jpg"), files)
+	if _, err := Load(dir, "cifar10", true); err == nil || !strings.Contains(err.Error(), "3x16x16, want 3x32x32") {
+		t.Fatalf("16x16 cifar10: %v", err)
+	}
+}
+
 func TestCIFAR10FolderClassCount(t *testing.T) {
 	useTempCache(t)
 	dir := t.TempDir()
@@ -374,12 +388,12 @@ func TestTinyLayoutSynthetic(t *testing.T) {
 	files := map[string][]byte{"wnids.txt": []byte("n02\nn01\n")}
 	for ci, c := range []string{"n01", "n02"} {
 		for i := 0; i < 2; i++ {
-			files["train/"+c+"/images/"+c+"_"+string(rune('0'+i))+".JPEG"] = pngBytes(4, 4, ci*10+i, false) // PNG bytes, JPEG name: decoded by content
+			files["train/"+c+"/images/"+c+"_"+string(rune('0'+i))+".JPEG"] = pngBytes(64, 64, ci*10+i, false) // PNG bytes, JPEG name: decoded by content
 		}
 		files["train/"+c+"/"+c+"_boxes.txt"] = []byte("ignored")
 	}
-	files["val/images/val_0.JPEG"] = pngBytes(4, 4, 50, false)
-	files["val/images/val_1.JPEG"] = pngBytes(4, 4, 51, true)
+	files["val/images/val_0.JPEG"] = pngBytes(64, 64, 50, false)
+	files["val/images/val_1.JPEG"] = pngBytes(64, 64, 51, true)
 	files["val/val_annotations.txt"] = []byte("val_1.JPEG\tn01\t0 0 3 3\nval_0.JPEG\tn02\t0 0 3 3\n")
 	writeFile(t, filepath.Join(dir, "tiny-imagenet-200-subset20.tar.gz"), tarGz(t, "tiny-imagenet-200-subset20/", files))
 	tr, err := Load(dir, "tiny-imagenet", true)
@@ -398,8 +412,8 @@ func TestTinyLayoutSynthetic(t *testing.T) {
 		t.Fatalf("tiny val N=%d labels=%v C=%d", va.N, va.Labels, va.C)
 	}
 	img := va.Image(1)
-	if img[0] != 51 || img[16] != 51 || img[32] != 51 {
-		t.Errorf("grey val image not replicated: %d %d %d", img[0], img[16], img[32])
+	if img[0] != 51 || img[4096] != 51 || img[8192] != 51 {
+		t.Errorf("grey val image not replicated: %d %d %d", img[0], img[4096], img[8192])
 	}
 	// Unknown class in the annotations.
 	files["val/val_annotations.txt"] = []byte("val_0.JPEG\tn99\t0 0 3 3\n")
