@@ -218,7 +218,7 @@ func parseCache(b []byte, key string) (*Set, error) {
 	for i := range s.Labels {
 		s.Labels[i] = int32(binary.LittleEndian.Uint32(rest[4*i:]))
 	}
-	if err := s.check(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -51,7 +51,7 @@ func FuzzParseCache(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := got.check(); err != nil {
+		if err := got.Validate(); err != nil {
 			t.Fatalf("accepted an inconsistent set: %v", err)
 		}
 	})

@@ -141,7 +141,7 @@ func Load(dir, name string, train bool) (*Set, error) {
 		}
 		s.Mean, s.Std = t.Mean, t.Std
 	}
-	if err := s.check(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", src.where, err)
 	}
 	return s, nil
@@ -183,7 +183,7 @@ func loadCached(src *source, name string, train bool) (*Set, error) {
 	if len(s.Mean) != s.C || len(s.Std) != s.C {
 		setOwnStats(s)
 	}
-	if err := s.check(); err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", src.where, err)
 	}
 	if path != "" {

@@ -251,7 +251,7 @@ func TestSubsetTake(t *testing.T) {
 	if tk.N != 3 || len(tk.Pixels) != 54 || len(tk.Labels) != 3 || s.Take(99).N != 10 {
 		t.Fatalf("Take: N=%d", tk.N)
 	}
-	if err := tk.check(); err != nil {
+	if err := tk.Validate(); err != nil {
 		t.Fatal(err)
 	}
 }

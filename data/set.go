@@ -161,8 +161,10 @@ func (s *Set) header() *Set {
 // which are trained without augmentation.
 func (s *Set) DefaultAugment() bool { return s.C == 3 }
 
-// check verifies that the set's sizes are consistent and its labels in range.
-func (s *Set) check() error {
+// Validate checks that the set's sizes are consistent (pixels, labels,
+// mean/std, class names) and its labels in range. Sets from Load are valid;
+// use it on Sets built by hand.
+func (s *Set) Validate() error {
 	if s.N < 0 || s.C <= 0 || s.H <= 0 || s.W <= 0 || s.Classes <= 0 {
 		return fmt.Errorf("bad shape N=%d C=%d H=%d W=%d classes=%d", s.N, s.C, s.H, s.W, s.Classes)
 	}
