@@ -20,9 +20,20 @@ type item struct {
 	label int32
 }
 
+// maxDepth bounds the directory nesting walkImages follows (and so
+// symbolic-link loops).
+const maxDepth = 16
+
 // walkImages appends every image file under dir (recursively, in sorted
 // order) to items with the given label.
 func walkImages(t tree, dir string, label int32, items []item) ([]item, error) {
+	return walkImagesDepth(t, dir, label, items, 0)
+}
+
+func walkImagesDepth(t tree, dir string, label int32, items []item, depth int) ([]item, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("%s: directories nested more than %d deep (a symbolic-link loop?)", t.where(dir), maxDepth)
+	}
 	ents, err := t.list(dir)
 	if err != nil {
 		return nil, err
@@ -31,7 +42,7 @@ func walkImages(t tree, dir string, label int32, items []item) ([]item, error) {
 		p := join(dir, e.name)
 		switch {
 		case e.dir:
-			if items, err = walkImages(t, p, label, items); err != nil {
+			if items, err = walkImagesDepth(t, p, label, items, depth+1); err != nil {
 				return nil, err
 			}
 		case isImageName(e.name):

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -96,8 +97,8 @@ func idxFiles(dir string, train bool) (images, labels string, err error) {
 	if train {
 		prefix = "train"
 	}
-	ib := dir + "/" + prefix + "-images-idx3-ubyte"
-	lb := dir + "/" + prefix + "-labels-idx1-ubyte"
+	ib := filepath.Join(dir, prefix+"-images-idx3-ubyte")
+	lb := filepath.Join(dir, prefix+"-labels-idx1-ubyte")
 	images, ok1 := findFile(ib+".gz", ib)
 	labels, ok2 := findFile(lb+".gz", lb)
 	if !ok1 || !ok2 {

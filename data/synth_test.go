@@ -345,6 +345,14 @@ func TestFolderGrayAndErrors(t *testing.T) {
 	if _, err := Load(dir, "folder:"+p, true); err == nil || !strings.Contains(err.Error(), p) {
 		t.Errorf("truncated archive: error %v", err)
 	}
+	// A symbolic-link loop is reported, not followed forever.
+	writeTree(t, filepath.Join(dir, "loop"), folderFiles(false))
+	if err := os.Symlink("..", filepath.Join(dir, "loop", "train", "a", "up")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir, "folder:loop", true); err == nil || !strings.Contains(err.Error(), "nested") {
+		t.Errorf("symlink loop: error %v", err)
+	}
 	// No test/ or val/ split.
 	files = folderFiles(false)
 	for k := range files {
