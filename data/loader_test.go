@@ -3,6 +3,7 @@ package data
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 // synthSet is a small set whose pixel values identify image, channel and
@@ -273,5 +274,25 @@ func TestSample(t *testing.T) {
 	}
 	if s.Sample(99, 0).N != 50 || s.Sample(-1, 0).N != 0 || s.Shape() != [3]int{1, 2, 2} {
 		t.Fatal("Sample bounds or Shape wrong")
+	}
+}
+
+// TestLoaderPrefetches checks that batches are prepared ahead of the
+// consumer, up to Prefetch of them, while it is busy.
+func TestLoaderPrefetches(t *testing.T) {
+	s := synthSet(40, 1, 4, 4)
+	l := NewLoader(s, LoaderConfig{Batch: 4, Prefetch: 3})
+	it := l.Epoch(0)
+	defer it.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(it.ch) < 3 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := len(it.ch); n != 3 {
+		t.Fatalf("%d batches ready while the consumer was idle, want 3", n)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if n := len(it.ch); n != 3 {
+		t.Fatalf("%d batches queued, more than Prefetch=3", n)
 	}
 }
