@@ -370,3 +370,32 @@ func TestFoldedInferenceModels(t *testing.T) {
 		}
 	}
 }
+
+// TestRunNeverPanics feeds the raw graphs inputs of many shapes: each run
+// must succeed or return an error, never panic.
+func TestRunNeverPanics(t *testing.T) {
+	shapes := [][]int{{1, 3, 8, 8}, {1, 3, 5, 7}, {1, 1, 2, 2}, {2, 3, 1, 1}, {1, 4, 9, 9}, {1, 3}, {3}, {1, 3, 16, 16, 1}}
+	for _, arch := range []string{"lenet", "resnet20", "resnet18", "wrn22_8"} {
+		m, err := New(arch, 3, [3]int{3, 16, 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range shapes {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s on %v panicked: %v", arch, s, r)
+					}
+				}()
+				y, err := m.Net.Run(autograd.Const(tensor.New(s...)))
+				if err == nil && (len(y.Value.Shape) != 2 || y.Value.Shape[1] != 3) {
+					t.Errorf("%s on %v gave %v", arch, s, y.Value.Shape)
+				}
+				// Shape inference agrees with execution.
+				if _, serr := m.Net.OutputShapes(s); (serr == nil) != (err == nil) {
+					t.Errorf("%s on %v: run error %v, shape inference error %v", arch, s, err, serr)
+				}
+			}()
+		}
+	}
+}

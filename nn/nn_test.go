@@ -405,3 +405,48 @@ func TestFoldedInference(t *testing.T) {
 		t.Error("folded inference modified the graph input")
 	}
 }
+
+// fakeAct is a trainable activation like those package reduce installs.
+type fakeAct struct {
+	alpha    *autograd.Var
+	mask     *tensor.Tensor
+	training bool
+}
+
+func (f *fakeAct) Apply(x *autograd.Var) *autograd.Var { return Scale(x, f.alpha.Value.Data[0]) }
+func (f *fakeAct) Parameters() []Named                 { return []Named{{"alpha", f.alpha}} }
+func (f *fakeAct) Buffers() []NamedTensor              { return []NamedTensor{{"mask", f.mask}} }
+func (f *fakeAct) SetTraining(t bool)                  { f.training = t }
+func (f *fakeAct) ReLUCount() int                      { return 3 }
+
+func TestSiteActivationState(t *testing.T) {
+	act := &fakeAct{alpha: autograd.Param(tensor.Full(0.5, 1)), mask: tensor.Full(1, 2, 2, 2)}
+	g := &Graph{}
+	g.Add("block", &Graph{Nodes: []*Node{{Name: "relu", Op: &Site{Name: "block.relu", Act: act}}}})
+	ps := NamedParameters(g)
+	bs := NamedBuffers(g)
+	if len(ps) != 1 || ps[0].Name != "block.relu.alpha" || len(bs) != 1 || bs[0].Name != "block.relu.mask" {
+		t.Fatalf("names %v %v", ps, bs)
+	}
+	SetTraining(g, true)
+	if !act.training || Sites(g)[0].ReLUCount() != 3 {
+		t.Error("mode or count not forwarded to the activation")
+	}
+	sd, err := StateDict(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd2 := map[string]*tensor.Tensor{"block.relu.alpha": tensor.Full(2, 1), "block.relu.mask": tensor.New(2, 2, 2)}
+	if err := LoadStateDict(g, sd2); err != nil {
+		t.Fatal(err)
+	}
+	if act.alpha.Value.Data[0] != 2 || act.mask.Data[0] != 0 || len(sd) != 2 {
+		t.Error("activation state not loaded")
+	}
+	unused, err := LoadStateDictLenient(g, map[string]*tensor.Tensor{
+		"block.relu.alpha": tensor.Full(3, 1), "block.relu.mask": tensor.New(2, 2, 2), "extra": tensor.New(1),
+		"bn.num_batches_tracked": tensor.New(1)})
+	if err != nil || len(unused) != 1 || unused[0] != "extra" {
+		t.Errorf("lenient load: %v %v", unused, err)
+	}
+}
