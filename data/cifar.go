@@ -57,6 +57,14 @@ func decodeCIFAR(paths []string, hundred bool) (*Set, error) {
 		rec, classes = 2+cifarImage, 100
 	}
 	s := &Set{C: 3, H: 32, W: 32, Classes: classes}
+	total := 0
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			total += int(st.Size()) / rec
+		}
+	}
+	s.Pixels = make([]uint8, 0, total*cifarImage)
+	s.Labels = make([]int32, 0, total)
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
