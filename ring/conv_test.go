@@ -139,3 +139,43 @@ func BenchmarkConv2dResNet20(b *testing.B) {
 		}
 	}
 }
+
+// FuzzConv2d checks random small geometries: Conv2d either rejects the
+// parameters or agrees with the reference, on both kernels; it never panics.
+func FuzzConv2d(f *testing.F) {
+	f.Add([]byte{1, 3, 7, 6, 4, 3, 3, 2, 2, 1, 1, 1, 0})
+	f.Add([]byte{2, 4, 5, 5, 6, 3, 2, 1, 2, 0, 1, 2, 1})
+	f.Add([]byte{1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 2})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 13 {
+			return
+		}
+		v := func(i, mod int) int { return int(b[i]) % mod }
+		p := ConvParams{
+			N: v(0, 3), C: v(1, 9), H: v(2, 12), W: v(3, 12), K: v(4, 9), R: v(5, 6), S: v(6, 6),
+			StrideH: v(7, 4), StrideW: v(8, 4), PadH: v(9, 4), PadW: v(10, 4), Groups: v(11, 4),
+		}
+		if err := p.Validate(); err != nil {
+			if Conv2d(p, nil, nil, nil) == nil {
+				t.Fatalf("%+v: Validate fails but Conv2d accepts", p)
+			}
+			return
+		}
+		prg := NewPRG(seedOf(b[12]))
+		x, w := prg.Rand(p.XLen()).Data, prg.Rand(p.WLen()).Data
+		want := make([]uint64, p.YLen())
+		convScalar(p, x, w, want)
+		for _, simd := range kernels() {
+			got := make([]uint64, p.YLen())
+			withKernel(simd, func() {
+				if err := Conv2d(p, x, w, got); err != nil {
+					t.Fatalf("%+v: %v", p, err)
+				}
+			})
+			if !slices.Equal(got, want) {
+				t.Fatalf("simd=%v %+v: differs from reference", simd, p)
+			}
+		}
+	})
+}

@@ -132,3 +132,28 @@ func BenchmarkMatMulShapes(b *testing.B) {
 		b.Run(fmt.Sprintf("%dx%dx%d/%s", s[0], s[1], s[2], Kernel()), func(b *testing.B) { benchMatMul(b, s[0], s[1], s[2]) })
 	}
 }
+
+// FuzzGemm checks random small shapes and transpositions against the
+// reference on every kernel and worker count.
+func FuzzGemm(f *testing.F) {
+	f.Add(uint8(5), uint8(17), uint8(3), uint8(0), uint8(1))
+	f.Add(uint8(40), uint8(33), uint8(70), uint8(7), uint8(2))
+	f.Fuzz(func(t *testing.T, m8, n8, k8, flags, seed uint8) {
+		m, n, k := int(m8%50), int(n8%50), int(k8)
+		tA, tB, acc := flags&1 != 0, flags&2 != 0, flags&4 != 0
+		workers := int(flags>>3)%3 + 1
+		p := NewPRG(seedOf(seed))
+		a, b, c0 := p.Rand(m*k).Data, p.Rand(k*n).Data, p.Rand(m*n).Data
+		want := slices.Clone(c0)
+		matMulScalar(tA, tB, acc, m, n, k, a, b, want)
+		for _, simd := range kernels() {
+			got := slices.Clone(c0)
+			withKernel(simd, func() {
+				gemm(gemmArgs{transA: tA, transB: tB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: got}, workers, currentKernel())
+			})
+			if !slices.Equal(got, want) {
+				t.Fatalf("simd=%v m=%d n=%d k=%d tA=%v tB=%v acc=%v workers=%d: differs", simd, m, n, k, tA, tB, acc, workers)
+			}
+		}
+	})
+}
