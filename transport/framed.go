@@ -105,6 +105,7 @@ type FramedConn struct {
 	r      *bufio.Reader
 	rerr   error // sticky: the stream is out of sync after a framing error
 	wmu    sync.Mutex
+	werr   error // sticky: a failed write may have left a partial frame
 	closed chan struct{}
 	once   sync.Once
 }
@@ -172,7 +173,9 @@ func (c *FramedConn) isClosed() bool {
 	}
 }
 
-// Send writes b as one frame.
+// Send writes b as one frame, waiting at most WriteTimeout. After a failed
+// write the stream may hold a partial frame, so every later Send returns the
+// same error.
 func (c *FramedConn) Send(b []byte) error {
 	if err := c.checkSend(len(b)); err != nil {
 		return err
@@ -206,6 +209,9 @@ func (c *FramedConn) SendAsync(b []byte) <-chan error {
 func (c *FramedConn) write(b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
 	if d := c.opts.WriteTimeout; d > 0 {
 		if err := c.nc.SetWriteDeadline(time.Now().Add(d)); err != nil {
 			return fmt.Errorf("transport: send: %w", err)
@@ -215,7 +221,8 @@ func (c *FramedConn) write(b []byte) error {
 		if c.isClosed() {
 			return ErrClosed
 		}
-		return fmt.Errorf("transport: send to %v: %w", c.nc.RemoteAddr(), err)
+		c.werr = fmt.Errorf("transport: send to %v: %w", c.nc.RemoteAddr(), err)
+		return c.werr
 	}
 	return nil
 }

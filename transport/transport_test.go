@@ -517,3 +517,21 @@ func TestExchangeWithoutAsyncSender(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWriteTimeout(t *testing.T) {
+	o := DefaultOptions()
+	o.WriteTimeout = 100 * time.Millisecond
+	a, _ := tcpPair(t, o)
+	// The peer never reads: the kernel buffers fill and Send must give up.
+	start := time.Now()
+	err := a.Send(make([]byte, 64<<20))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("blocked Send: %v, want deadline exceeded", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("write timeout after %v", el)
+	}
+	if err := a.Send([]byte{1}); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("Send after a failed write: %v, want the same error", err)
+	}
+}
