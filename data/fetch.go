@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -136,6 +137,7 @@ func Fetch(ctx context.Context, dir, name string, opts FetchOptions) (string, er
 	if client == nil {
 		client = &http.Client{Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
 			TLSHandshakeTimeout:   30 * time.Second,
 			ResponseHeaderTimeout: 60 * time.Second,
 		}}
@@ -238,6 +240,12 @@ func download(ctx context.Context, c *http.Client, url, target, sum string, prog
 			return nil
 		}
 	}
+	// A download that receives nothing for stallTimeout is abandoned.
+	parent := ctx
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	watchdog := time.AfterFunc(stallTimeout, cancel)
+	defer watchdog.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -267,11 +275,14 @@ func download(ctx context.Context, c *http.Client, url, target, sum string, prog
 	}
 	total := resp.ContentLength
 	bar := progress.New(progressOut, path.Base(url), int(max(total, 0)/1024), "KiB")
-	n, err := io.Copy(w, &countingReader{r: resp.Body, bar: bar})
+	n, err := io.Copy(w, &countingReader{r: resp.Body, bar: bar, alive: func() { watchdog.Reset(stallTimeout) }})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		if ctx.Err() != nil && parent.Err() == nil {
+			return fmt.Errorf("GET %s: no data for %v: %w", url, stallTimeout, err)
+		}
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	bar.Finish("")
@@ -306,15 +317,25 @@ func verifyFile(p, sum string) error {
 	return nil
 }
 
-// countingReader reports bytes read to a progress bar.
+// stallTimeout is how long a download may receive nothing before it is
+// abandoned (a variable so tests can shorten it).
+var stallTimeout = 60 * time.Second
+
+// countingReader reports bytes read to a progress bar and signals progress
+// to the stall watchdog.
 type countingReader struct {
-	r   io.Reader
-	n   int64
-	bar *progress.Bar
+	r     io.Reader
+	n     int64
+	bar   *progress.Bar
+	alive func()
 }
 
+// Read reads from the underlying reader and updates the bar.
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
+	if n > 0 {
+		c.alive()
+	}
 	c.n += int64(n)
 	c.bar.Set(int(c.n/1024), "")
 	return n, err

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeServer serves files by path and counts requests.
@@ -189,6 +190,25 @@ func TestFetchErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "evil.txt")); err == nil {
 		t.Fatal("archive wrote outside the data directory")
+	}
+	// A server that stops sending is abandoned after stallTimeout.
+	old := stallTimeout
+	stallTimeout = 200 * time.Millisecond
+	defer func() { stallTimeout = old }()
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer stall.Close()
+	start := time.Now()
+	_, err = Fetch(context.Background(), t.TempDir(), "cifar10", FetchOptions{Mirror: stall.URL})
+	if err == nil || !strings.Contains(err.Error(), "no data for") || time.Since(start) > 5*time.Second {
+		t.Fatalf("stalled download: %v after %v", err, time.Since(start))
 	}
 	// A cancelled context stops the download.
 	ctx, cancel := context.WithCancel(context.Background())
