@@ -84,10 +84,10 @@ func (p ConvParams) Validate() error {
 }
 
 // Conv2d sets y = conv(x, w) mod 2^64 (no bias) for NCHW x [N,C,H,W],
-// weights [K,C/G,R,S] and y [N,K,OutH,OutW], as im2col + GEMM per image and
-// group (a 1×1 stride-1 unpadded convolution skips im2col). Work is spread
-// over all cores: across images and groups when there are enough, else
-// inside each GEMM.
+// weights [K,C/G,R,S] and y [N,K,OutH,OutW]. It runs a direct convolution
+// kernel (see conv_direct.go; an unpadded 1×1 stride-1 convolution is a
+// plain GEMM). Work is spread over all cores: across images and groups when
+// there are enough, else across output tiles.
 func Conv2d(p ConvParams, x, w, y []uint64) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -101,52 +101,24 @@ func Conv2d(p ConvParams, x, w, y []uint64) error {
 }
 
 func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
-	oh, ow := p.OutH(), p.OutW()
-	cg, kg := p.C/p.Groups, p.K/p.Groups
-	kdim, ndim := cg*p.R*p.S, oh*ow
-	direct := p.R == 1 && p.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 	tasks := p.N * p.Groups
-	if useDirect(p) {
-		ck := currentConvKernel()
-		if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {
-			for t := range tasks {
-				convDirect(p, x, w, y, t/p.Groups, t%p.Groups, workers, ck)
-			}
-			return
-		}
-		var wg sync.WaitGroup
-		for wk := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for t := wk; t < tasks; t += workers {
-					convDirect(p, x, w, y, t/p.Groups, t%p.Groups, 1, ck)
-				}
-			}()
-		}
-		wg.Wait()
-		return
-	}
-	colLen := 0
-	if !direct {
-		colLen = packedLen(kdim, ndim)
-	}
-	// run computes image n, group g with gemmWorkers goroutines.
-	run := func(t int, col []uint64, gemmWorkers int) {
-		n, g := t/p.Groups, t%p.Groups
-		xg := x[(n*p.C+g*cg)*p.H*p.W:][:cg*p.H*p.W]
-		args := gemmArgs{m: kg, n: ndim, k: kdim, a: w[g*kg*kdim:][:kg*kdim], b: xg, c: y[(n*p.K+g*kg)*ndim:][:kg*ndim]}
-		if !direct {
-			im2colPacked(p, xg, cg, oh, ow, col, gemmWorkers)
-			args.b, args.packedB = col, true
-		}
-		gemm(args, gemmWorkers, kern)
-	}
-	if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {
-		col := getCol(colLen)
-		defer colPool.Put(col)
+	if !useDirect(p) {
+		// Unpadded 1×1 stride-1: y_g = W_g · x_g, a plain GEMM per image
+		// and group.
+		cg, kg, hw := p.C/p.Groups, p.K/p.Groups, p.H*p.W
 		for t := range tasks {
-			run(t, *col, workers)
+			n, g := t/p.Groups, t%p.Groups
+			gemm(gemmArgs{m: kg, n: hw, k: cg,
+				a: w[g*kg*cg:][:kg*cg],
+				b: x[(n*p.C+g*cg)*hw:][:cg*hw],
+				c: y[(n*p.K+g*kg)*hw:][:kg*hw]}, workers, kern)
+		}
+		return
+	}
+	ck := currentConvKernel()
+	if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {
+		for t := range tasks {
+			convDirect(p, x, w, y, t/p.Groups, t%p.Groups, workers, ck)
 		}
 		return
 	}
@@ -155,108 +127,12 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			col := getCol(colLen)
-			defer colPool.Put(col)
 			for t := wk; t < tasks; t += workers {
-				run(t, *col, 1)
+				convDirect(p, x, w, y, t/p.Groups, t%p.Groups, 1, ck)
 			}
 		}()
 	}
 	wg.Wait()
-}
-
-var colPool sync.Pool
-
-func getCol(n int) *[]uint64 {
-	if c, ok := colPool.Get().(*[]uint64); ok && cap(*c) >= n {
-		*c = (*c)[:n]
-		return c
-	}
-	c := make([]uint64, n)
-	return &c
-}
-
-// im2colPacked writes the patch matrix of one image's channel group
-// x [cg,H,W] (rows (c·R+r)·S+s, columns oy·ow+ox; entry x[c, oy·sh−ph+r,
-// ox·sw−pw+s], 0 outside the image) straight into packed-B layout, split
-// over workers goroutines by channel.
-func im2colPacked(p ConvParams, x []uint64, cg, oh, ow int, dst []uint64, workers int) {
-	kdim, ndim := cg*p.R*p.S, oh*ow
-	if workers <= 1 || cg < 2 || kdim*ndim < parallelMin/8 {
-		im2colRows(p, x, 0, cg, oh, ow, dst)
-		return
-	}
-	workers = min(workers, cg)
-	var wg sync.WaitGroup
-	for wk := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			im2colRows(p, x, cg*wk/workers, cg*(wk+1)/workers, oh, ow, dst)
-		}()
-	}
-	wg.Wait()
-}
-
-// im2colRows fills the packed rows of channels [c0, c1).
-func im2colRows(p ConvParams, x []uint64, c0, c1, oh, ow int, dst []uint64) {
-	cg := len(x) / (p.H * p.W)
-	kdim, ndim := cg*p.R*p.S, oh*ow
-	npad := roundUp(ndim, nr)
-	for c := c0; c < c1; c++ {
-		xc := x[c*p.H*p.W : (c+1)*p.H*p.W]
-		for r := range p.R {
-			for s := range p.S {
-				row := (c*p.R+r)*p.S + s
-				pc := row / kc * kc
-				kb := min(kc, kdim-pc)
-				base := pc*npad + (row-pc)*nr
-				// Output columns whose input column is inside the image:
-				// ox in [lo, hi).
-				lo := max(0, ceilDiv(p.PadW-s, p.StrideW))
-				hi := max(lo, min(ow, ceilDiv(p.W+p.PadW-s, p.StrideW)))
-				j := 0
-				for oy := range oh {
-					iy := oy*p.StrideH - p.PadH + r
-					inside := iy >= 0 && iy < p.H
-					var xr []uint64
-					if inside {
-						xr = xc[iy*p.W : (iy+1)*p.W]
-					}
-					for ox := 0; ox < ow; {
-						// The run of columns up to the end of j's panel.
-						n := min(nr-j%nr, ow-ox)
-						d := dst[base+j/nr*kb*nr+j%nr:][:n]
-						// Columns [a, b) of the run read the image; the rest
-						// are padding.
-						a, b := max(ox, lo), min(ox+n, hi)
-						if !inside || a >= b {
-							clear(d)
-						} else {
-							clear(d[:a-ox])
-							clear(d[b-ox:])
-							seg := d[a-ox : b-ox]
-							ix := a*p.StrideW - p.PadW + s
-							if p.StrideW == 1 {
-								copy(seg, xr[ix:])
-							} else {
-								for q := range seg {
-									seg[q] = xr[ix]
-									ix += p.StrideW
-								}
-							}
-						}
-						ox += n
-						j += n
-					}
-				}
-				// Zero the padding columns of the last panel.
-				if ndim < npad {
-					clear(dst[base+ndim/nr*kb*nr+ndim%nr:][:npad-ndim])
-				}
-			}
-		}
-	}
 }
 
 // ceilDiv is ⌈a/b⌉ for b > 0 and any sign of a.

@@ -2,9 +2,9 @@ package ring
 
 import "sync"
 
-// Direct stride-1 convolution without im2col. The input of one image and
-// channel group is zero-padded into xp [cg, Hp, Wp] (Hp = H+2·PadH,
-// Wp = W+2·PadW). Output position (oy, ox) gets the flat index
+// Direct convolution without im2col. For stride 1 the input of one image
+// and channel group is zero-padded into xp [cg, Hp, Wp] (Hp = H+2·PadH,
+// Wp = W+2·PadW); output position (oy, ox) gets the flat index
 // j = oy·Wp + ox, and then
 //
 //	y[k, oy, ox] = Σ_{c,r,s} w[k,c,r,s] · xp[j + offs[(c·R+r)·S+s]],
@@ -14,7 +14,11 @@ import "sync"
 // the micro-kernel loads its B vectors straight from xp at the offsets. The
 // Wp − ow positions per row that fall on padding columns are computed and
 // dropped (waste (S−1)/Wp).
-
+//
+// A stride (sh, sw) > 1 becomes stride 1 by splitting the padded input into
+// phases: phase (a, b) is xq_ab[c, i, j] = xpad[c, i·sh+a, j·sw+b], of size
+// Hq×Wq = ⌈Hp/sh⌉×⌈Wp/sw⌉, and tap (r, s) reads phase (r mod sh, s mod sw)
+// at (oy + ⌊r/sh⌋, ox + ⌊s/sw⌋). Only the phases some tap reads are built.
 // convKernel computes the mr×nr tile Σ_p pa[p·mr+r]·x[offs[p]+j] over
 // p < len(offs), j < nr, and stores it to c[r·ldc+j] (add: adds it).
 type convKernel func(pa, x []uint64, offs []int, c []uint64, ldc int, add bool)
@@ -61,9 +65,10 @@ func currentConvKernel() convKernel {
 	return scalarConvKernel
 }
 
-// useDirect reports whether conv2d takes the direct path for p.
+// useDirect reports whether conv2d takes the direct path for p: all but
+// unpadded 1×1 stride-1 convolutions, which are a plain GEMM.
 func useDirect(p ConvParams) bool {
-	return p.StrideH == 1 && p.StrideW == 1 && !(p.R == 1 && p.S == 1 && p.PadH == 0 && p.PadW == 0)
+	return !(p.R == 1 && p.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0)
 }
 
 // directBufs are one task's buffers.
@@ -78,14 +83,18 @@ func grow(s []uint64, n int) []uint64 {
 	return s[:n]
 }
 
-// convDirect computes image n, group g of a stride-1 convolution with up to
-// workers goroutines (split over output tiles).
+// convDirect computes image n, group g with up to workers goroutines
+// (split over output tiles).
 func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int, kern convKernel) {
 	cg, kg := p.C/p.Groups, p.K/p.Groups
+	sh, sw := p.StrideH, p.StrideW
 	hp, wp := p.H+2*p.PadH, p.W+2*p.PadW
+	hq, wq := (hp+sh-1)/sh, (wp+sw-1)/sw   // phase image size
+	pha, phb := min(sh, p.R), min(sw, p.S) // phases in use
+	plane := hq * wq
 	oh, ow := p.OutH(), p.OutW()
 	kdim := cg * p.R * p.S
-	lflat := oh * wp // flat output positions
+	lflat := oh * wq // flat output positions
 	lpad := roundUp(lflat, nr)
 	rowTiles := (kg + mr - 1) / mr
 
@@ -94,19 +103,44 @@ func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int, kern convKern
 		bufs = &directBufs{}
 	}
 	defer directPool.Put(bufs)
-	// Slack so the last tile's loads at the largest offset stay in range.
-	bufs.xp = grow(bufs.xp, cg*hp*wp+wp+2*nr)
+	// Slack so the last tile's loads at the largest offset stay in range
+	// (j + offs + nr ≤ cg·pha·phb·plane + wq + 2·nr).
+	bufs.xp = grow(bufs.xp, cg*pha*phb*plane+wq+2*nr)
 	bufs.yf = grow(bufs.yf, rowTiles*mr*lpad)
 	bufs.pa = grow(bufs.pa, rowTiles*mr*kdim)
 	xp, yf, pa := bufs.xp, bufs.yf, bufs.pa
 
-	// Pad the input.
+	// Pad (and for strides, split into phases) the input.
 	clear(xp)
 	xg := x[(n*p.C+g*cg)*p.H*p.W:][:cg*p.H*p.W]
 	for c := range cg {
-		for iy := range p.H {
-			src := xg[(c*p.H+iy)*p.W : (c*p.H+iy+1)*p.W]
-			copy(xp[(c*hp+iy+p.PadH)*wp+p.PadW:], src)
+		xc := xg[c*p.H*p.W : (c+1)*p.H*p.W]
+		if sh == 1 && sw == 1 {
+			for iy := range p.H {
+				copy(xp[(c*hp+iy+p.PadH)*wp+p.PadW:], xc[iy*p.W:(iy+1)*p.W])
+			}
+			continue
+		}
+		for a := range pha {
+			for b := range phb {
+				d := xp[((c*pha+a)*phb+b)*plane:][:plane]
+				// Phase columns j with 0 ≤ j·sw+b−PadW < W.
+				jlo := max(0, ceilDiv(p.PadW-b, sw))
+				jhi := max(jlo, min(wq, ceilDiv(p.W+p.PadW-b, sw)))
+				for i := range hq {
+					iy := i*sh + a - p.PadH
+					if iy < 0 || iy >= p.H {
+						continue
+					}
+					xr := xc[iy*p.W : (iy+1)*p.W]
+					ix := jlo*sw + b - p.PadW
+					dr := d[i*wq : (i+1)*wq]
+					for j := jlo; j < jhi; j++ {
+						dr[j] = xr[ix]
+						ix += sw
+					}
+				}
+			}
 		}
 	}
 	// Pack the weights [kg, kdim] as row panels of mr rows, depth-major
@@ -131,7 +165,7 @@ func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int, kern convKern
 	for c := range cg {
 		for r := range p.R {
 			for s := range p.S {
-				offs[(c*p.R+r)*p.S+s] = c*hp*wp + r*wp + s
+				offs[(c*p.R+r)*p.S+s] = ((c*pha+r%sh)*phb+s%sw)*plane + (r/sh)*wq + s/sw
 			}
 		}
 	}
@@ -167,7 +201,7 @@ func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int, kern convKern
 	yg := y[(n*p.K+g*kg)*oh*ow:][:kg*oh*ow]
 	for k := range kg {
 		for oy := range oh {
-			copy(yg[(k*oh+oy)*ow:(k*oh+oy+1)*ow], yf[k*lpad+oy*wp:])
+			copy(yg[(k*oh+oy)*ow:(k*oh+oy+1)*ow], yf[k*lpad+oy*wq:])
 		}
 	}
 }

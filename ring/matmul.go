@@ -99,25 +99,9 @@ type gemmArgs struct {
 	transA, transB, acc bool
 	m, n, k             int
 	a, b, c             []uint64
-	// packedB: b is already in packed layout (see packedIndex) and transB
-	// is ignored.
-	packedB bool
 }
-
-// packedLen is the length of a k×n matrix in packed-B layout.
-func packedLen(k, n int) int { return k * roundUp(n, nr) }
 
 func roundUp(a, b int) int { return (a + b - 1) / b * b }
-
-// packedIndex returns where element (p, j) of a k×n matrix lives in the
-// packed-B layout: depth blocks of kc rows; inside a block of kb rows,
-// panels of nr columns (zero-padded to a multiple of nr), each kb×nr
-// row-major. gemmBlock reads such panels directly.
-func packedIndex(p, j, k, n int) int {
-	pc := p / kc * kc
-	kb := min(kc, k-pc)
-	return pc*roundUp(n, nr) + j/nr*kb*nr + (p-pc)*nr + j%nr
-}
 
 // at returns op(A)[i,p].
 func (g *gemmArgs) atA(i, p int) uint64 {
@@ -200,11 +184,7 @@ func gemmBlock(g *gemmArgs, i0, i1, j0, j1 int, kern microKernel) {
 	ncols := j1 - j0
 	panels := (ncols + nr - 1) / nr
 	kbMax := min(kc, g.k)
-	nbuf := panels * kbMax * nr
-	if g.packedB {
-		nbuf = 0
-	}
-	bufs := getPackBufs(mc*kbMax, nbuf)
+	bufs := getPackBufs(mc*kbMax, panels*kbMax*nr)
 	defer packPool.Put(bufs)
 	pa, pb := bufs.a, bufs.b
 	var tile [mr * nr]uint64
@@ -217,16 +197,9 @@ func gemmBlock(g *gemmArgs, i0, i1, j0, j1 int, kern microKernel) {
 			for jp := range panels {
 				j := j0 + jp*nr
 				cols := min(nr, j1-j)
-				var bp []uint64
-				if g.packedB {
-					// j0 is a multiple of nr (bands split on tiles).
-					off := pc*roundUp(g.n, nr) + (j/nr)*kb*nr
-					bp = g.b[off : off+kb*nr]
-				} else {
-					bp = pb[jp*kb*nr : (jp+1)*kb*nr]
-					if ic == i0 {
-						packB(g, bp, pc, kb, j, j+cols)
-					}
+				bp := pb[jp*kb*nr : (jp+1)*kb*nr]
+				if ic == i0 {
+					packB(g, bp, pc, kb, j, j+cols)
 				}
 				for ir := 0; ir < mb; ir += mr {
 					rows := min(mr, mb-ir)
