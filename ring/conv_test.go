@@ -21,6 +21,8 @@ var convCases = []ConvParams{
 	{N: 1, C: 32, H: 5, W: 7, K: 5, R: 3, S: 3, PadH: 1, PadW: 1},                          // depth 288 > kc
 	{N: 2, C: 60, H: 9, W: 9, K: 7, R: 3, S: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},  // depth 540
 	{N: 1, C: 3, H: 20, W: 37, K: 4, R: 7, S: 7, StrideH: 2, StrideW: 3, PadH: 3, PadW: 3}, // wide rows
+	{N: 1, C: 64, H: 4, W: 4, K: 64, R: 3, S: 3, PadH: 1, PadW: 1},                         // split over rows
+	{N: 1, C: 16, H: 32, W: 32, K: 32, R: 1, S: 1},                                         // plain GEMM
 }
 
 func TestConv2dAgainstReference(t *testing.T) {
