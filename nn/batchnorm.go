@@ -222,10 +222,12 @@ func bnBackward(x, gamma, beta *autograd.Var, g *tensor.Tensor, y []float32, mea
 			var sdy, sdyx float64
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
+				var a, b float32
 				if y != nil {
-					reluMaskSlice(gdat[base:base+hw], y[base:base+hw])
+					a, b = maskedSumAndDot(gdat[base:base+hw], y[base:base+hw], xd[base:base+hw], mu)
+				} else {
+					a, b = sumAndDot(gdat[base:base+hw], xd[base:base+hw], mu)
 				}
-				a, b := sumAndDot(gdat[base:base+hw], xd[base:base+hw], mu)
 				sdy += float64(a)
 				sdyx += float64(b)
 			}
@@ -247,13 +249,15 @@ func bnBackward(x, gamma, beta *autograd.Var, g *tensor.Tensor, y []float32, mea
 			}
 			// dx = scale·(dy − mean(dy) − xhat·mean(dy·xhat)),
 			// xhat = (x − mu)·is.
+			// = scale·dy + bx·x + c0 with the constants below.
 			mdy := float32(sdy) / m
 			k := float32(sdyx) / m * is * is
+			bx, c0 := -scale*k, scale*(k*mu-mdy)
 			for i := 0; i < n; i++ {
 				base := (i*c + ch) * hw
 				dy := gdat[base : base+hw]
 				for j, v := range xd[base : base+hw] {
-					dy[j] = scale * (dy[j] - mdy - (v-mu)*k)
+					dy[j] = scale*dy[j] + bx*v + c0
 				}
 			}
 		}
@@ -308,6 +312,42 @@ func sumAndDot(dy, x []float32, mu float32) (sum, dot float32) {
 	for ; i < len(dy); i++ {
 		s0 += dy[i]
 		d0 += dy[i] * (x[i] - mu)
+	}
+	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
+}
+
+// maskedSumAndDot first zeroes dy where the ReLU output y is 0 (in place),
+// then returns Σdy and Σdy·(x − mu) summed exactly as sumAndDot does.
+func maskedSumAndDot(dy, y, x []float32, mu float32) (sum, dot float32) {
+	x = x[:len(dy)]
+	y = y[:len(dy)]
+	// keep returns g, or 0 where the ReLU output v is +0.
+	keep := func(g, v float32) float32 {
+		b := math.Float32bits(v)
+		return math.Float32frombits(math.Float32bits(g) & uint32(int32(b|-b)>>31))
+	}
+	var s0, s1, s2, s3, d0, d1, d2, d3 float32
+	i := 0
+	for ; i+4 <= len(dy); i += 4 {
+		g := dy[i : i+4 : i+4]
+		yy := y[i : i+4 : i+4]
+		v := x[i : i+4 : i+4]
+		g0, g1, g2, g3 := keep(g[0], yy[0]), keep(g[1], yy[1]), keep(g[2], yy[2]), keep(g[3], yy[3])
+		g[0], g[1], g[2], g[3] = g0, g1, g2, g3
+		s0 += g0
+		s1 += g1
+		s2 += g2
+		s3 += g3
+		d0 += g0 * (v[0] - mu)
+		d1 += g1 * (v[1] - mu)
+		d2 += g2 * (v[2] - mu)
+		d3 += g3 * (v[3] - mu)
+	}
+	for ; i < len(dy); i++ {
+		g := keep(dy[i], y[i])
+		dy[i] = g
+		s0 += g
+		d0 += g * (x[i] - mu)
 	}
 	return (s0 + s1) + (s2 + s3), (d0 + d1) + (d2 + d3)
 }
