@@ -61,6 +61,7 @@ type ShapeError struct {
 	Msg string
 }
 
+// Error formats the op and message.
 func (e *ShapeError) Error() string { return fmt.Sprintf("nn: %s: %s", e.Op, e.Msg) }
 
 // shapePanic panics with a *ShapeError.
