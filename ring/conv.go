@@ -115,10 +115,9 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 		}
 		return
 	}
-	ck := currentConvKernel()
 	if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {
 		for t := range tasks {
-			convDirect(p, x, w, y, t/p.Groups, t%p.Groups, workers, ck)
+			convDirect(p, x, w, y, t/p.Groups, t%p.Groups, workers)
 		}
 		return
 	}
@@ -128,7 +127,7 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 		go func() {
 			defer wg.Done()
 			for t := wk; t < tasks; t += workers {
-				convDirect(p, x, w, y, t/p.Groups, t%p.Groups, 1, ck)
+				convDirect(p, x, w, y, t/p.Groups, t%p.Groups, 1)
 			}
 		}()
 	}

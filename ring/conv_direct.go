@@ -58,11 +58,43 @@ func scalarConvKernel(pa, x []uint64, offs []int, c []uint64, ldc int, add bool)
 	}
 }
 
-func currentConvKernel() convKernel {
-	if useSIMD {
-		return simdConvKernel
+// convRowKernel is convKernel for a single row: the 1×nr tile
+// Σ_p pa[p·mr]·x[offs[p]+j], stored to (add: added to) c[0:nr]. It serves
+// the last row tile when the number of output channels is not a multiple
+// of mr, so no multiplies are spent on padding rows.
+type convRowKernel func(pa, x []uint64, offs []int, c []uint64, add bool)
+
+// scalarConvRowKernel is the portable convRowKernel.
+func scalarConvRowKernel(pa, x []uint64, offs []int, c []uint64, add bool) {
+	kb := len(offs)
+	pa = pa[:(kb-1)*mr+1]
+	r := c[:nr]
+	for q := 0; q < nr; q += 4 {
+		var c0, c1, c2, c3 uint64
+		for p, o := range offs {
+			a := pa[p*mr]
+			b := x[o+q : o+q+4 : o+q+4]
+			c0 += a * b[0]
+			c1 += a * b[1]
+			c2 += a * b[2]
+			c3 += a * b[3]
+		}
+		if add {
+			r[q] += c0
+			r[q+1] += c1
+			r[q+2] += c2
+			r[q+3] += c3
+		} else {
+			r[q], r[q+1], r[q+2], r[q+3] = c0, c1, c2, c3
+		}
 	}
-	return scalarConvKernel
+}
+
+func currentConvKernels() (convKernel, convRowKernel) {
+	if useSIMD {
+		return simdConvKernel, simdConvRowKernel
+	}
+	return scalarConvKernel, scalarConvRowKernel
 }
 
 // useDirect reports whether conv2d takes the direct path for p: all but
@@ -85,7 +117,8 @@ func grow(s []uint64, n int) []uint64 {
 
 // convDirect computes image n, group g with up to workers goroutines
 // (split over output tiles).
-func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int, kern convKernel) {
+func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int) {
+	kern, kern1 := currentConvKernels()
 	cg, kg := p.C/p.Groups, p.K/p.Groups
 	sh, sw := p.StrideH, p.StrideW
 	hp, wp := p.H+2*p.PadH, p.W+2*p.PadW
@@ -179,7 +212,14 @@ func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int, kern convKern
 			for jt := c0; jt < c1; jt++ {
 				j := jt * nr
 				for rt := r0; rt < r1; rt++ {
-					kern(pa[rt*mr*kdim+pc*mr:], xp[j:], of, yf[rt*mr*lpad+j:], lpad, pc > 0)
+					ap := pa[rt*mr*kdim+pc*mr:]
+					if rows := kg - rt*mr; rows < mr {
+						for r := range rows {
+							kern1(ap[r:], xp[j:], of, yf[(rt*mr+r)*lpad+j:], pc > 0)
+						}
+						continue
+					}
+					kern(ap, xp[j:], of, yf[rt*mr*lpad+j:], lpad, pc > 0)
 				}
 			}
 		}

@@ -10,5 +10,9 @@ const simdAvailable = false
 // that the dispatch code is the same in every build.
 var simdKernel microKernel = scalarKernel
 
-// simdConvKernel is likewise the scalar direct-convolution kernel.
-var simdConvKernel convKernel = scalarConvKernel
+// simdConvKernel and simdConvRowKernel are likewise the scalar
+// direct-convolution kernels.
+var (
+	simdConvKernel    convKernel    = scalarConvKernel
+	simdConvRowKernel convRowKernel = scalarConvRowKernel
+)

@@ -15,8 +15,9 @@ func init() {
 }
 
 var (
-	simdKernel     microKernel = avx512Kernel
-	simdConvKernel convKernel  = avx512ConvKernel
+	simdKernel        microKernel   = avx512Kernel
+	simdConvKernel    convKernel    = avx512ConvKernel
+	simdConvRowKernel convRowKernel = avx512ConvRowKernel
 )
 
 // avx512Kernel is the mr×nr (3×16) micro-kernel: 6 accumulators of 8
@@ -84,4 +85,17 @@ func avx512ConvKernel(pa, x []uint64, offs []int, c []uint64, ldc int, add bool)
 	storeRow(c[0*ldc:], c00, c01, add)
 	storeRow(c[1*ldc:], c10, c11, add)
 	storeRow(c[2*ldc:], c20, c21, add)
+}
+
+// avx512ConvRowKernel is the one-row direct-convolution kernel.
+func avx512ConvRowKernel(pa, x []uint64, offs []int, c []uint64, add bool) {
+	var c0, c1 archsimd.Uint64x8
+	pa = pa[:(len(offs)-1)*mr+1]
+	for p, o := range offs {
+		b := x[o : o+nr : o+nr]
+		a := archsimd.BroadcastUint64x8(pa[p*mr])
+		c0 = c0.Add(a.Mul(archsimd.LoadUint64x8((*[8]uint64)(b[0:8]))))
+		c1 = c1.Add(a.Mul(archsimd.LoadUint64x8((*[8]uint64)(b[8:16]))))
+	}
+	storeRow(c, c0, c1, add)
 }
