@@ -9,7 +9,9 @@ import (
 // Blocking of the uint64 GEMM (GotoBLAS style): C is computed in mr×nr
 // micro-tiles from packed panels of A (mr rows × kc depth) and B (kc depth ×
 // nr columns). The packed B panel (kc·nr·8 = 32 KiB) stays in L1 while the
-// micro-kernel walks the packed A block (mc·kc·8 = 128 KiB, L2).
+// micro-kernel walks the packed A block (mc·kc·8 = 120 KiB, L2). mc is a
+// multiple of mr. The 3×16 tile is the largest that fits the 16 vector
+// registers Go's register allocator uses (see kernel_simd.go).
 const (
 	mr = 3
 	nr = 16
@@ -103,7 +105,7 @@ type gemmArgs struct {
 
 func roundUp(a, b int) int { return (a + b - 1) / b * b }
 
-// at returns op(A)[i,p].
+// atA returns op(A)[i,p].
 func (g *gemmArgs) atA(i, p int) uint64 {
 	if g.transA {
 		return g.a[p*g.m+i]
@@ -127,7 +129,7 @@ func gemm(g gemmArgs, workers int, kern microKernel) {
 	}
 	rowTiles := (g.m + mr - 1) / mr
 	colTiles := (g.n + nr - 1) / nr
-	if workers < 1 || g.m*g.n*g.k < parallelMin {
+	if workers < 1 || float64(g.m)*float64(g.n)*float64(g.k) < parallelMin {
 		workers = 1
 	}
 	byCols := colTiles >= rowTiles
