@@ -3,6 +3,7 @@ package models
 import (
 	"math/rand"
 	"testing"
+	"time"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/nn"
@@ -46,10 +47,15 @@ func BenchmarkResNet20TrainStep(b *testing.B) {
 	}
 	step() // create the kernel primitives
 	b.ResetTimer()
+	best := time.Hour
 	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
 		step()
+		best = min(best, time.Since(t0))
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+	// The best step is the figure least disturbed by other load.
+	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
 }
 
 // BenchmarkResNet20Infer is an evaluation-mode forward pass of ResNet-20
@@ -71,8 +77,12 @@ func BenchmarkResNet20Infer(b *testing.B) {
 	}
 	run()
 	b.ResetTimer()
+	best := time.Hour
 	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
 		run()
+		best = min(best, time.Since(t0))
 	}
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
 }
