@@ -1,0 +1,462 @@
+// Package pi compiles a trained (and possibly ReLU-reduced) model into a
+// secure inference plan and runs it as the two parties of autorep's private
+// inference: the server holds the weights, the client the image, and the
+// client learns the logits.
+//
+// Compile walks the model's nn.Graph, folds batch norm into the preceding
+// convolution (or turns it into a per-channel affine, a depthwise 1×1
+// convolution, when it cannot be folded), encodes the weights in fixed point
+// and splits the plan into a Public part (architecture, shapes, per-site
+// ReLU/polynomial masks, fixed-point bookkeeping; known to both parties and
+// identified by Public.Hash) and a Secret part (weights, biases, polynomial
+// coefficients; the server's). The plan is a flat list of ring operations
+// (Step) whose fixed-point scale is decided at compile time, so the secure
+// executor (Server, Client) and the plaintext fixed-point executor
+// (Plan.EvalFixed) run exactly the same arithmetic.
+//
+// Scales: activations leave a ReLU/polynomial site with f fractional bits;
+// linear layers multiply by weights at f bits and produce 2f bits (no
+// truncation); the mixed activation layer truncates its 2f-bit input exactly
+// (FSS) by f. Average pooling is a local window sum whose public divisor is
+// carried along (Step.Div) and removed either by the client after the final
+// reveal or, when an activation needs it, by one exact truncation.
+package pi
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/autorep/autorep/ring"
+)
+
+// Op names the operation of a Step.
+type Op string
+
+// The step operations. Only OpLinear, OpAct, OpMaxPool and OpTrunc talk to
+// the peer; the others are local on shares.
+const (
+	// OpLinear is a convolution or dense layer with server-held weights
+	// (batch norm folded in; a non-foldable batch norm is a depthwise 1×1
+	// convolution). Output scale: input scale + f.
+	OpLinear Op = "linear"
+	// OpAct is a mixed ReLU/polynomial activation site: input at 2f
+	// fractional bits and divisor 1, output at f.
+	OpAct Op = "act"
+	// OpMaxPool is max pooling (FSS ReLU tournament, exact).
+	OpMaxPool Op = "maxpool"
+	// OpSumPool is the window sum of average pooling (local); the divisor
+	// K² is carried in Div.
+	OpSumPool Op = "sumpool"
+	// OpGlobalSum sums each channel plane (local); the divisor H·W is
+	// carried in Div.
+	OpGlobalSum Op = "globalsum"
+	// OpAdd adds two values of equal scale (local).
+	OpAdd Op = "add"
+	// OpScale multiplies by the public 2^Shift (local, exact).
+	OpScale Op = "scale"
+	// OpTrunc computes floor(x·Mul / 2^Shift) with the exact FSS
+	// truncation gate (one round).
+	OpTrunc Op = "trunc"
+)
+
+// Version is the plan format version, part of the public hash.
+const Version = 1
+
+// Geom is the per-image geometry of a linear step: a convolution of an
+// input [C, H, W] with weights [K, C/Groups, R, S] (a dense layer is the
+// 1×1 case over H = W = 1).
+type Geom struct {
+	C, H, W          int
+	K, R, S          int
+	StrideH, StrideW int
+	PadH, PadW       int
+	Groups           int
+}
+
+// Params returns the ring convolution parameters for a batch of n images.
+func (g Geom) Params(n int) ring.ConvParams {
+	return ring.ConvParams{N: n, C: g.C, H: g.H, W: g.W, K: g.K, R: g.R, S: g.S,
+		StrideH: g.StrideH, StrideW: g.StrideW, PadH: g.PadH, PadW: g.PadW, Groups: g.Groups}.Norm()
+}
+
+// Pool is the geometry of a pooling step: a K×K window with stride Stride and
+// padding Pad.
+type Pool struct {
+	K, Stride, Pad int
+}
+
+// Step is one operation of a plan, applied to the values of earlier steps.
+type Step struct {
+	// Name labels the step's traffic and dealer material; unique.
+	Name string `json:"name"`
+	// Node is the graph node the step comes from.
+	Node string `json:"node"`
+	// Op is the operation.
+	Op Op `json:"op"`
+	// In lists the input values: -1 is the plan input, i ≥ 0 the output
+	// of step i (< this step's index).
+	In []int `json:"in"`
+	// InShape is the per-image shape of the (first) input.
+	InShape []int `json:"in_shape"`
+	// Shape is the per-image shape of the output.
+	Shape []int `json:"shape"`
+	// Frac is the number of fractional bits of the output.
+	Frac uint `json:"frac"`
+	// Div is the public divisor still to be applied to the output: its
+	// real value is v / 2^Frac / Div.
+	Div int64 `json:"div"`
+	// Conv is the geometry of OpLinear.
+	Conv *Geom `json:"conv,omitempty"`
+	// Bias tells whether an OpLinear adds a bias.
+	Bias bool `json:"bias,omitempty"`
+	// Mask is the ReLU mask of OpAct as a bitset over C·H·W (LSB first,
+	// 1 = ReLU, 0 = polynomial).
+	Mask []byte `json:"mask,omitempty"`
+	// ReLUs is the number of ReLU positions of OpAct per image.
+	ReLUs int `json:"relus,omitempty"`
+	// Pool is the window of OpMaxPool and OpSumPool.
+	Pool *Pool `json:"pool,omitempty"`
+	// Shift is the shift of OpTrunc and OpScale.
+	Shift uint `json:"shift,omitempty"`
+	// Mul is the public multiplier of OpTrunc (1 for a plain shift).
+	Mul uint64 `json:"mul,omitempty"`
+}
+
+// Positions is the number of elements of the step's output per image.
+func (s *Step) Positions() int { return numel(s.Shape) }
+
+// ReLUMask returns the decoded mask of an OpAct step (true = ReLU).
+func (s *Step) ReLUMask() []bool {
+	n := numel(s.Shape)
+	m := make([]bool, n)
+	for i := range m {
+		if i/8 < len(s.Mask) {
+			m[i] = s.Mask[i/8]>>(i%8)&1 == 1
+		}
+	}
+	return m
+}
+
+// Public is the part of a plan both parties know: the architecture as a
+// list of steps with shapes, masks and fixed-point bookkeeping.
+type Public struct {
+	Version int       `json:"version"`
+	Arch    string    `json:"arch"`
+	Classes int       `json:"classes"`
+	Input   [3]int    `json:"input"`
+	Frac    uint      `json:"frac"`
+	Ell     int       `json:"ell"`
+	Mean    []float32 `json:"mean,omitempty"`
+	Std     []float32 `json:"std,omitempty"`
+	Steps   []Step    `json:"steps"`
+}
+
+// Secret is the server's part of a plan, indexed like Public.Steps.
+type Secret struct {
+	Steps []SecretStep
+}
+
+// SecretStep holds one step's secrets: fixed-point weights (at Frac bits)
+// and biases (at the step's output scale, multiplied by the input's
+// divisor) of an OpLinear, real polynomial coefficients [C][c0, c1, c2] of
+// an OpAct with polynomial positions.
+type SecretStep struct {
+	W    []uint64
+	Bias []uint64
+	Coef [][]float64
+}
+
+// Plan is a compiled model: the public description and the server's secrets.
+type Plan struct {
+	Public *Public
+	Secret *Secret
+}
+
+// PublicHash returns the hash of the public description (see Public.Hash).
+func (p *Plan) PublicHash() [32]byte { return p.Public.Hash() }
+
+// Hash returns the SHA-256 of the canonical JSON encoding of the public
+// description; the two parties compare it in the handshake.
+func (p *Public) Hash() [32]byte {
+	b, err := json.Marshal(p)
+	if err != nil { // cannot happen: plain data
+		panic(fmt.Sprintf("pi: encoding public plan: %v", err))
+	}
+	return sha256.Sum256(b)
+}
+
+// MarshalBinary encodes the public description (canonical JSON).
+func (p *Public) MarshalBinary() ([]byte, error) { return json.Marshal(p) }
+
+// UnmarshalPublic decodes and validates a public description.
+func UnmarshalPublic(b []byte) (*Public, error) {
+	var p Public
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("pi: decoding public plan: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Output returns the fixed-point bookkeeping of the plan's result: its
+// fractional bits and public divisor.
+func (p *Public) Output() (frac uint, div int64) {
+	s := &p.Steps[len(p.Steps)-1]
+	return s.Frac, s.Div
+}
+
+// InputLen is the number of input values per image.
+func (p *Public) InputLen() int { return p.Input[0] * p.Input[1] * p.Input[2] }
+
+// ReLUs returns the number of ReLU positions per image (mask entries equal
+// to 1 over all activation sites) and the number of max-pool comparisons.
+func (p *Public) ReLUs() (relus, comparisons int) {
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		switch s.Op {
+		case OpAct:
+			relus += s.ReLUs
+		case OpMaxPool:
+			comparisons += maxPoolComparisons(s)
+		}
+	}
+	return relus, comparisons
+}
+
+// maxPoolComparisons counts the ReLU gates of one image's max pooling.
+func maxPoolComparisons(s *Step) int {
+	n := 0
+	for _, r := range tournament(s, 1) {
+		n += r
+	}
+	return n
+}
+
+// maxDim bounds every dimension of a public description so that a hostile
+// description cannot ask for absurd allocations.
+const maxDim = 1 << 24
+
+// maxStepElems bounds the per-image size of one value.
+const maxStepElems = 1 << 26
+
+// Validate checks that the public description is self-consistent: shapes
+// agree with the operations, inputs refer to earlier steps, masks have the
+// right length. It does not check secrets.
+func (p *Public) Validate() error {
+	if p.Version != Version {
+		return fmt.Errorf("pi: plan version %d, want %d", p.Version, Version)
+	}
+	if p.Frac == 0 || p.Frac > 20 {
+		return fmt.Errorf("pi: %d fractional bits, want 1..20", p.Frac)
+	}
+	if p.Ell < 0 || p.Ell > 64 || (p.Ell != 0 && p.Ell < 2*int(p.Frac)+2) {
+		return fmt.Errorf("pi: gate width %d bits out of range", p.Ell)
+	}
+	if p.Classes <= 0 || p.Classes > maxDim {
+		return fmt.Errorf("pi: %d classes", p.Classes)
+	}
+	for _, d := range p.Input {
+		if d <= 0 || d > maxDim {
+			return fmt.Errorf("pi: input shape %v", p.Input)
+		}
+	}
+	if numel(p.Input[:]) > maxStepElems {
+		return fmt.Errorf("pi: input shape %v too large", p.Input)
+	}
+	if len(p.Steps) == 0 {
+		return fmt.Errorf("pi: plan has no steps")
+	}
+	names := map[string]bool{}
+	for i := range p.Steps {
+		s := &p.Steps[i]
+		if err := p.checkStep(i, s); err != nil {
+			return fmt.Errorf("pi: step %d (%s %q): %w", i, s.Op, s.Name, err)
+		}
+		if names[s.Name] {
+			return fmt.Errorf("pi: step %d: duplicate name %q", i, s.Name)
+		}
+		names[s.Name] = true
+	}
+	if out := p.Steps[len(p.Steps)-1].Positions(); out != p.Classes {
+		return fmt.Errorf("pi: plan output has %d values per image, want %d classes", out, p.Classes)
+	}
+	return nil
+}
+
+// inShape returns the per-image shape and scale of value v as seen by step i.
+func (p *Public) value(v int) (shape []int, frac uint, div int64) {
+	if v < 0 {
+		return p.Input[:], p.Frac, 1
+	}
+	s := &p.Steps[v]
+	return s.Shape, s.Frac, s.Div
+}
+
+func (p *Public) checkStep(i int, s *Step) error {
+	if s.Name == "" || len(s.Name) > 1024 {
+		return fmt.Errorf("bad name")
+	}
+	want := 1
+	if s.Op == OpAdd {
+		want = 2
+	}
+	if len(s.In) != want {
+		return fmt.Errorf("%d inputs, want %d", len(s.In), want)
+	}
+	for _, v := range s.In {
+		if v < -1 || v >= i {
+			return fmt.Errorf("input %d does not refer to an earlier step", v)
+		}
+	}
+	for _, d := range s.Shape {
+		if d <= 0 || d > maxDim {
+			return fmt.Errorf("shape %v", s.Shape)
+		}
+	}
+	if len(s.Shape) == 0 || len(s.Shape) > 3 || numel(s.Shape) > maxStepElems {
+		return fmt.Errorf("shape %v", s.Shape)
+	}
+	if s.Frac == 0 || s.Frac > 3*p.Frac || s.Div < 1 || s.Div > 1<<30 {
+		return fmt.Errorf("scale 2^%d·%d out of range", s.Frac, s.Div)
+	}
+	in0, frac, div := p.value(s.In[0])
+	in := s.InShape
+	if numel(in0) != numel(in) || len(in) == 0 || len(in) > 3 {
+		return fmt.Errorf("input shape %v, recorded %v", in0, in)
+	}
+	c, h, w := chw(in)
+	out := numel(s.Shape)
+	switch s.Op {
+	case OpLinear:
+		g := s.Conv
+		if g == nil {
+			return fmt.Errorf("no geometry")
+		}
+		if g.C*g.H*g.W != numel(in) {
+			return fmt.Errorf("geometry %+v for an input of shape %v", *g, in)
+		}
+		pr := g.Params(1)
+		if err := pr.Validate(); err != nil {
+			return err
+		}
+		if pr.YLen() != out {
+			return fmt.Errorf("geometry gives %d outputs, shape %v", pr.YLen(), s.Shape)
+		}
+		if frac != p.Frac || s.Frac != frac+p.Frac || s.Div != div {
+			return fmt.Errorf("scale bookkeeping")
+		}
+	case OpAct:
+		if frac != 2*p.Frac || div != 1 || s.Frac != p.Frac || s.Div != 1 || !equalInts(in, s.Shape) || out != numel(in) {
+			return fmt.Errorf("scale or shape bookkeeping")
+		}
+		if len(s.Mask) != (out+7)/8 {
+			return fmt.Errorf("mask of %d bytes for %d positions", len(s.Mask), out)
+		}
+		n := 0
+		for _, b := range s.ReLUMask() {
+			if b {
+				n++
+			}
+		}
+		if n != s.ReLUs {
+			return fmt.Errorf("mask has %d ReLUs, recorded %d", n, s.ReLUs)
+		}
+	case OpMaxPool, OpSumPool:
+		if s.Pool == nil || len(in) != 3 {
+			return fmt.Errorf("no window")
+		}
+		ps := poolSpec(s, 1)
+		if err := ps.Validate(); err != nil {
+			return err
+		}
+		if ps.OutLen() != out || s.Frac != frac {
+			return fmt.Errorf("pool output bookkeeping")
+		}
+		wantDiv := div
+		if s.Op == OpSumPool {
+			wantDiv = div * int64(s.Pool.K*s.Pool.K)
+		}
+		if s.Div != wantDiv {
+			return fmt.Errorf("divisor bookkeeping")
+		}
+	case OpGlobalSum:
+		if len(in) != 3 || out != c || s.Frac != frac || s.Div != div*int64(h*w) {
+			return fmt.Errorf("bookkeeping")
+		}
+	case OpAdd:
+		in2, frac2, div2 := p.value(s.In[1])
+		if numel(in) != numel(in2) {
+			return fmt.Errorf("adding shapes %v and %v", in, in2)
+		}
+		if frac != frac2 || div != div2 || s.Frac != frac || s.Div != div || numel(in) != out {
+			return fmt.Errorf("scale bookkeeping")
+		}
+	case OpScale:
+		if s.Shift == 0 || s.Frac != frac+s.Shift || s.Div != div || numel(in) != out {
+			return fmt.Errorf("scale bookkeeping")
+		}
+	case OpTrunc:
+		if s.Mul == 0 || s.Shift == 0 || s.Shift > 62 || numel(in) != out {
+			return fmt.Errorf("truncation parameters")
+		}
+		if s.Mul == 1 && s.Div == div {
+			if s.Frac+s.Shift != frac {
+				return fmt.Errorf("scale bookkeeping")
+			}
+		} else if s.Div != 1 || s.Frac != frac {
+			return fmt.Errorf("divisor bookkeeping")
+		}
+	default:
+		return fmt.Errorf("unknown operation")
+	}
+	return nil
+}
+
+func numel(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+// chw reads a per-image shape as C, H, W (a flat shape is C×1×1).
+func chw(s []int) (c, h, w int) {
+	c, h, w = 1, 1, 1
+	if len(s) > 0 {
+		c = s[0]
+	}
+	if len(s) > 1 {
+		h = s[1]
+	}
+	if len(s) > 2 {
+		w = s[2]
+	}
+	return
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeScaled encodes x·2^frac·mul, rounding half away from zero, with an
+// error when it does not fit a signed 64-bit value.
+func encodeScaled(x float64, frac uint, mul int64) (uint64, error) {
+	v := x * float64(mul)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("value %v is not finite", x)
+	}
+	return ring.EncodeChecked(v, frac)
+}

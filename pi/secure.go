@@ -1,0 +1,444 @@
+package pi
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/transport"
+)
+
+// Wire messages of the pi session protocol (besides the mpc protocol
+// messages). All are small and strictly parsed.
+const (
+	msgHello   = "PIH1" // client → server: magic + 32-byte public hash (all zero: send me the plan)
+	msgOK      = "PIOK" // server → client: accepted [+ public plan]
+	msgError   = "PIER" // server → client: refused + reason
+	msgRequest = "PIQ1" // client → server: uvarint number of images (0 = end of session)
+	msgReady   = "PIRD" // server → client: per-inference material fetched
+)
+
+// MaxBatch bounds the number of images of one inference request.
+const MaxBatch = 4096
+
+// maxBatchElems bounds the activation values of one request.
+const maxBatchElems = 1 << 28
+
+// secureBackend evaluates steps on shares through an mpc.Session.
+type secureBackend struct {
+	s     *mpc.Session
+	pub   *Public
+	lin   map[int]*mpc.LinearKey
+	poly  map[int]*mpc.PolyKey
+	masks map[int][]bool
+}
+
+// newSecureBackend runs the once-per-session setup of every linear and
+// polynomial step (sec is nil for the client).
+func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend, error) {
+	b := &secureBackend{s: s, pub: pub, lin: map[int]*mpc.LinearKey{}, poly: map[int]*mpc.PolyKey{}, masks: map[int][]bool{}}
+	for i := range pub.Steps {
+		st := &pub.Steps[i]
+		transport.SetLayer(s.Conn, st.Name)
+		switch st.Op {
+		case OpLinear:
+			var w, bias []uint64
+			if sec != nil {
+				w, bias = sec.Steps[i].W, sec.Steps[i].Bias
+			}
+			k, err := s.SetupLinear(st.Name, st.Conv.Params(1), w, bias)
+			if err != nil {
+				return nil, fmt.Errorf("pi: setup %q: %w", st.Name, err)
+			}
+			b.lin[i] = k
+		case OpAct:
+			b.masks[i] = st.ReLUMask()
+			if st.ReLUs == st.Positions() {
+				continue
+			}
+			var coef [][]float64
+			if sec != nil {
+				coef = sec.Steps[i].Coef
+			}
+			c, _, _ := chw(st.Shape)
+			k, err := s.SetupPoly(polyLabel(st), c, coef)
+			if err != nil {
+				return nil, fmt.Errorf("pi: setup %q: %w", st.Name, err)
+			}
+			b.poly[i] = k
+		}
+	}
+	transport.SetLayer(s.Conn, "")
+	return b, nil
+}
+
+func polyLabel(st *Step) string { return st.Name + "/poly" }
+
+func (b *secureBackend) actSpec(i int, st *Step, n int) mpc.ActSpec {
+	c, h, w := chw(st.Shape)
+	return mpc.ActSpec{N: n, C: c, HW: h * w, ReLU: b.masks[i]}
+}
+
+// requests lists the per-inference dealer requests of a batch of n images
+// in execution order (the offline phase prefetches them).
+func (b *secureBackend) requests(n int) []mpc.Request {
+	var reqs []mpc.Request
+	for i := range b.pub.Steps {
+		st := &b.pub.Steps[i]
+		switch st.Op {
+		case OpLinear:
+			k := *b.lin[i]
+			k.Spec.N = n
+			reqs = append(reqs, b.s.LinearRequests(&k)...)
+		case OpAct:
+			reqs = append(reqs, b.s.ActRequests(st.Name, polyLabel(st), b.actSpec(i, st, n))...)
+		case OpMaxPool:
+			for _, cnt := range tournament(st, n) {
+				reqs = append(reqs, mpc.Request{Kind: mpc.KindReLU, Label: st.Name, N: cnt, Ell: b.s.Ell})
+			}
+		case OpTrunc:
+			reqs = append(reqs, mpc.Request{Kind: mpc.KindTrunc, Label: st.Name, N: n * st.Positions(), Shift: st.Shift, Ell: b.s.Ell})
+		}
+	}
+	return reqs
+}
+
+// begin attributes the traffic of the next step to its name.
+func (b *secureBackend) begin(st *Step) { transport.SetLayer(b.s.Conn, st.Name) }
+
+func (b *secureBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	k := *b.lin[i]
+	k.Spec.N = n
+	return b.s.Linear(&k, x)
+}
+
+func (b *secureBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	return b.s.Act(st.Name, b.poly[i], b.actSpec(i, st, n), x)
+}
+
+func (b *secureBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	return b.s.MaxPool(st.Name, poolSpec(st, n), x)
+}
+
+func (b *secureBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
+	if st.Mul != 1 {
+		x = mpc.Scale(x, st.Mul)
+	}
+	return b.s.Trunc(st.Name, x, st.Shift, b.s.Ell)
+}
+
+// Server is the model owner's side of private inference.
+type Server struct {
+	// Plan is the compiled model (public part and secrets).
+	Plan *Plan
+	// Provider supplies the server's correlated randomness (mpc.Provider
+	// of party mpc.Server: the in-process dealer or a network dealer).
+	Provider mpc.Provider
+	// OnInference, if set, is called after each served request with the
+	// server's statistics of it.
+	OnInference func(Stats)
+}
+
+// Run serves one client session on conn: the handshake (the client's
+// public-plan hash must match, or the client asks for the public plan),
+// the once-per-session setup (offline phase), then inference requests
+// until the client ends the session (Run returns nil) or an error occurs.
+// Cancelling ctx closes conn.
+func (sv *Server) Run(ctx context.Context, conn transport.Conn) error {
+	if err := sv.Plan.check(); err != nil {
+		return err
+	}
+	if err := sv.Plan.Public.Validate(); err != nil {
+		return err
+	}
+	if sv.Provider == nil {
+		return errors.New("pi: server has no provider")
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	err := sv.run(conn)
+	if ctx.Err() != nil {
+		return fmt.Errorf("pi: server: %w", ctx.Err())
+	}
+	return err
+}
+
+func (sv *Server) run(conn transport.Conn) error {
+	pub := sv.Plan.Public
+	transport.SetPhase(conn, transport.PhaseOffline)
+	hello, err := conn.Recv()
+	if err != nil {
+		return fmt.Errorf("pi: server: handshake: %w", err)
+	}
+	want := pub.Hash()
+	if len(hello) != len(msgHello)+32 || string(hello[:4]) != msgHello {
+		conn.Send([]byte(msgError + "malformed hello"))
+		return fmt.Errorf("pi: server: malformed hello of %d bytes", len(hello))
+	}
+	got := hello[4:]
+	reply := []byte(msgOK)
+	if bytes.Equal(got, make([]byte, 32)) {
+		b, err := pub.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		reply = append(reply, b...)
+	} else if !bytes.Equal(got, want[:]) {
+		conn.Send([]byte(msgError + "public plan mismatch"))
+		return fmt.Errorf("pi: server: client's public plan %x differs from ours %x", got[:8], want[:8])
+	}
+	if err := conn.Send(reply); err != nil {
+		return fmt.Errorf("pi: server: handshake: %w", err)
+	}
+	prov := mpc.NewBuffered(sv.Provider)
+	s, err := mpc.NewSession(mpc.Server, conn, prov, pub.Frac)
+	if err != nil {
+		return err
+	}
+	s.Ell = pub.Ell
+	b, err := newSecureBackend(s, pub, sv.Plan.Secret)
+	if err != nil {
+		return err
+	}
+	for {
+		transport.SetPhase(conn, transport.PhaseOffline)
+		n, err := recvRequest(conn, pub)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		st := newStatsRecorder(conn, pub, sv.Provider, n)
+		t0 := time.Now()
+		if err := prov.Prefetch(b.requests(n)...); err != nil {
+			return fmt.Errorf("pi: server: offline: %w", err)
+		}
+		if err := conn.Send([]byte(msgReady)); err != nil {
+			return fmt.Errorf("pi: server: %w", err)
+		}
+		st.offlineDone(time.Since(t0))
+		transport.SetPhase(conn, transport.PhaseOnline)
+		t1 := time.Now()
+		x, err := s.ShareInput(nil, n*pub.InputLen())
+		if err != nil {
+			return err
+		}
+		y, err := execute(pub, b, n, x, st.hook)
+		if err != nil {
+			return fmt.Errorf("pi: server: %w", err)
+		}
+		transport.SetLayer(conn, "output")
+		if _, err := s.RevealToClient("output", y); err != nil {
+			return fmt.Errorf("pi: server: %w", err)
+		}
+		transport.SetLayer(conn, "")
+		if sv.OnInference != nil {
+			sv.OnInference(st.finish(time.Since(t1)))
+		}
+	}
+}
+
+// recvRequest reads an inference request: the number of images (0 = end).
+func recvRequest(conn transport.Conn, pub *Public) (int, error) {
+	m, err := conn.Recv()
+	if err != nil {
+		return 0, fmt.Errorf("pi: server: waiting for a request: %w", err)
+	}
+	if len(m) < 5 || string(m[:4]) != msgRequest {
+		return 0, fmt.Errorf("pi: server: malformed request of %d bytes", len(m))
+	}
+	n, k := binary.Uvarint(m[4:])
+	if k <= 0 || 4+k != len(m) {
+		return 0, fmt.Errorf("pi: server: malformed request")
+	}
+	if n > MaxBatch {
+		return 0, fmt.Errorf("pi: server: request for %d images, at most %d", n, MaxBatch)
+	}
+	for i := range pub.Steps {
+		if int(n)*pub.Steps[i].Positions() > maxBatchElems {
+			return 0, fmt.Errorf("pi: server: request for %d images is too large", n)
+		}
+	}
+	return int(n), nil
+}
+
+// Client is the image owner's side of private inference. One Client serves
+// one session (one connection); Infer may be called many times.
+type Client struct {
+	// Public is the public plan; if nil, the first Infer fetches it from
+	// the server.
+	Public *Public
+	// Provider supplies the client's correlated randomness (party
+	// mpc.Client).
+	Provider mpc.Provider
+
+	conn  transport.Conn
+	sess  *mpc.Session
+	prov  *mpc.Buffered
+	be    *secureBackend
+	Setup SetupStats
+}
+
+// SetupStats describes the once-per-session setup as seen by the client.
+type SetupStats struct {
+	// Offline are the setup messages (masked weights and coefficients,
+	// handshake) in both directions.
+	Offline transport.Counts `json:"offline"`
+	// Material is the dealer material received for the setup (bytes).
+	Material int64 `json:"material_bytes"`
+	// Time is the setup's wall time.
+	Time time.Duration `json:"time_ns"`
+}
+
+// Connect runs the handshake and the session setup on conn (Infer calls it
+// on first use).
+func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
+	if c.conn != nil {
+		if c.conn != conn {
+			return errors.New("pi: client is already connected to another peer")
+		}
+		return nil
+	}
+	if c.Provider == nil {
+		return errors.New("pi: client has no provider")
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	t0 := time.Now()
+	before := conn.Stats().Total()
+	mat0 := c.Provider.Offline().Bytes
+	transport.SetPhase(conn, transport.PhaseOffline)
+	hello := []byte(msgHello)
+	if c.Public != nil {
+		if err := c.Public.Validate(); err != nil {
+			return err
+		}
+		h := c.Public.Hash()
+		hello = append(hello, h[:]...)
+	} else {
+		hello = append(hello, make([]byte, 32)...)
+	}
+	if err := conn.Send(hello); err != nil {
+		return ctxErr(ctx, fmt.Errorf("pi: client: handshake: %w", err))
+	}
+	reply, err := conn.Recv()
+	if err != nil {
+		return ctxErr(ctx, fmt.Errorf("pi: client: handshake: %w", err))
+	}
+	switch {
+	case len(reply) >= 4 && string(reply[:4]) == msgError:
+		return fmt.Errorf("pi: client: server refused: %q", reply[4:min(len(reply), 200)])
+	case len(reply) < 4 || string(reply[:4]) != msgOK:
+		return fmt.Errorf("pi: client: malformed handshake reply")
+	}
+	if c.Public == nil {
+		p, err := UnmarshalPublic(reply[4:])
+		if err != nil {
+			return fmt.Errorf("pi: client: server's plan: %w", err)
+		}
+		c.Public = p
+	} else if len(reply) != 4 {
+		return fmt.Errorf("pi: client: malformed handshake reply")
+	}
+	c.prov = mpc.NewBuffered(c.Provider)
+	s, err := mpc.NewSession(mpc.Client, conn, c.prov, c.Public.Frac)
+	if err != nil {
+		return err
+	}
+	s.Ell = c.Public.Ell
+	b, err := newSecureBackend(s, c.Public, nil)
+	if err != nil {
+		return ctxErr(ctx, err)
+	}
+	c.conn, c.sess, c.be = conn, s, b
+	c.Setup = SetupStats{Offline: sub(conn.Stats().Total(), before), Material: c.Provider.Offline().Bytes - mat0, Time: time.Since(t0)}
+	return nil
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// Infer runs private inference on normalised images x [N, C, H, W] and
+// returns the logits [N, Classes] and the client's statistics. The first
+// call on a connection runs Connect. Cancelling ctx closes conn.
+func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tensor) (*tensor.Tensor, Stats, error) {
+	if err := c.Connect(ctx, conn); err != nil {
+		return nil, Stats{}, err
+	}
+	if c.conn != conn {
+		return nil, Stats{}, errors.New("pi: client is connected to another peer")
+	}
+	pub := c.Public
+	in, n, err := pub.EncodeInput(x)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	if n > MaxBatch {
+		return nil, Stats{}, fmt.Errorf("pi: %d images, at most %d per request", n, MaxBatch)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	st := newStatsRecorder(conn, pub, c.Provider, n)
+	t0 := time.Now()
+	transport.SetPhase(conn, transport.PhaseOffline)
+	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+	}
+	if err := c.prov.Prefetch(c.be.requests(n)...); err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
+	}
+	ready, err := conn.Recv()
+	if err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: waiting for the server: %w", err))
+	}
+	if string(ready) != msgReady {
+		return nil, Stats{}, fmt.Errorf("pi: client: malformed ready message")
+	}
+	st.offlineDone(time.Since(t0))
+	transport.SetPhase(conn, transport.PhaseOnline)
+	t1 := time.Now()
+	xs, err := c.sess.ShareInput(in, len(in))
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	y, err := execute(pub, c.be, n, xs, st.hook)
+	if err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+	}
+	transport.SetLayer(conn, "output")
+	out, err := c.sess.RevealToClient("output", y)
+	if err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+	}
+	transport.SetLayer(conn, "")
+	logits, err := pub.DecodeOutput(out, n)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return logits, st.finish(time.Since(t1)), nil
+}
+
+// Close ends the session: the server's Run returns nil. It does not close
+// the connection.
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	transport.SetPhase(c.conn, transport.PhaseOffline)
+	err := c.conn.Send(binary.AppendUvarint([]byte(msgRequest), 0))
+	c.conn = nil
+	if err != nil {
+		return fmt.Errorf("pi: client: close: %w", err)
+	}
+	return nil
+}
