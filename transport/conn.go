@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 	"time"
@@ -69,7 +70,7 @@ func (o Options) normalized() Options {
 		o.MaxFrame = DefaultMaxFrame
 	}
 	if uint64(o.MaxFrame) > MaxFrameLimit {
-		o.MaxFrame = MaxFrameLimit
+		o.MaxFrame = int(min(uint64(MaxFrameLimit), uint64(math.MaxInt)))
 	}
 	return o
 }
