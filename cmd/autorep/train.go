@@ -237,6 +237,8 @@ func runTrain(args []string) error {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "resuming %s after epoch %d of %d\n", tr.Checkpoint, tr.Epoch(), *epochs)
+	} else if _, err := os.Stat(tr.Checkpoint); err == nil {
+		fmt.Fprintf(os.Stderr, "note: %s exists and will be overwritten; pass --resume to continue that run instead\n", tr.Checkpoint)
 	}
 	fmt.Fprintf(os.Stderr, "train %s on %s: %d images (%d test), batch %d, %s lr %g wd %g warm-up %g epochs, augment %v, %d threads\n",
 		*arch, *dataset, trainSet.N, testSet.N, *batch, *opt, *lr, *wd, warmup, aug, runtime.GOMAXPROCS(0))
