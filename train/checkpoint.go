@@ -74,7 +74,10 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 // Resume restores the state saved by SaveCheckpoint at path into t, whose
 // Model and Opt must be built exactly as in the interrupted run (same
 // architecture, same activations installed, same parameter groups). Run
-// then continues with the epoch after the last completed one.
+// then continues with the epoch after the last completed one. The file is
+// validated before anything is restored, but the model, optimiser and
+// State entries are restored one after the other: after an error, do not
+// train with t.
 func (t *Trainer) Resume(path string) error {
 	if t.Model == nil || t.Opt == nil {
 		return fmt.Errorf("train: resume: model and optimiser must be set first")
