@@ -1,0 +1,223 @@
+package mpc_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// clientAgainst runs f as the client against a fake server that sends the
+// given raw messages and then closes; it returns f's error.
+func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) error {
+	t.Helper()
+	var seed ring.Seed
+	_, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
+	c0, c1 := transport.Pipe()
+	s, err := mpc.NewSession(mpc.Client, c1, p1, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, m := range msgs {
+			if err := c0.Send(m); err != nil {
+				return
+			}
+		}
+		c0.Close()
+	}()
+	err = f(s)
+	wg.Wait()
+	return err
+}
+
+func TestMalformedPeerMessages(t *testing.T) {
+	x := make([]uint64, 10)
+	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: []bool{true, true, false, true, false, true, true, true, false, true}}
+	cases := map[string]func(s *mpc.Session) error{
+		"reveal": func(s *mpc.Session) error { _, err := s.RevealToClient("o", x); return err },
+		"relu":   func(s *mpc.Session) error { _, err := s.ReLU("r", x, 0); return err },
+		"trunc":  func(s *mpc.Session) error { _, err := s.Trunc("t", x, 16, 0); return err },
+		"mul":    func(s *mpc.Session) error { _, err := s.Mul("m", x, x); return err },
+		"act": func(s *mpc.Session) error {
+			k, err := s.SetupPoly("p", 2, nil)
+			if err != nil {
+				return err
+			}
+			_, err = s.Act("a", k, spec, x)
+			return err
+		},
+		"setup": func(s *mpc.Session) error {
+			_, err := s.SetupLinear("l", mpc.DenseSpec(1, 10, 3), nil, nil)
+			return err
+		},
+	}
+	for name, f := range cases {
+		for _, msgs := range [][][]byte{
+			nil,                   // peer closes at once
+			{{1, 2, 3}},           // not a whole number of words
+			{make([]byte, 8*11)},  // one value too many
+			{make([]byte, 8*4*2)}, // too short for every case
+		} {
+			if err := clientAgainst(t, msgs, f); err == nil {
+				t.Errorf("%s: malformed peer messages %d accepted", name, len(msgs))
+			}
+		}
+	}
+}
+
+// badProvider corrupts the material of an honest provider.
+type badProvider struct {
+	mpc.Provider
+	corrupt func(m *mpc.Material)
+}
+
+func (b badProvider) Get(r mpc.Request) (*mpc.Material, error) {
+	m, err := b.Provider.Get(r)
+	if err != nil {
+		return nil, err
+	}
+	c := *m
+	c.Vecs = slices.Clone(m.Vecs)
+	b.corrupt(&c)
+	return &c, nil
+}
+
+func TestFaultyProvider(t *testing.T) {
+	var seed ring.Seed
+	corruptions := map[string]func(m *mpc.Material){
+		"party":   func(m *mpc.Material) { m.Party = 1 - m.Party },
+		"kind":    func(m *mpc.Material) { m.Kind = mpc.KindSquare },
+		"short":   func(m *mpc.Material) { m.Vecs[0] = mpc.Vec{Data: m.Vecs[0].Data[:len(m.Vecs[0].Data)-1]} },
+		"no keys": func(m *mpc.Material) { m.Gate, m.DCF = nil, nil },
+	}
+	for name, c := range corruptions {
+		p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
+		c0, _ := transport.Pipe()
+		s, err := mpc.NewSession(mpc.Server, c0, badProvider{p0, c}, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReLU("r", make([]uint64, 8), 0); err == nil {
+			t.Errorf("%s: corrupted ReLU material accepted", name)
+		}
+		if name == "no keys" {
+			continue // triples have no keys; Mul would wait for the peer
+		}
+		if _, err := s.Mul("m", make([]uint64, 8), make([]uint64, 8)); err == nil {
+			t.Errorf("%s: corrupted triple accepted", name)
+		}
+	}
+	// A provider that fails.
+	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
+	c0, _ := transport.Pipe()
+	s, _ := mpc.NewSession(mpc.Server, c0, errProvider{p0}, 16)
+	if _, err := s.Trunc("t", make([]uint64, 3), 16, 0); err == nil {
+		t.Error("provider error swallowed")
+	}
+}
+
+type errProvider struct{ mpc.Provider }
+
+func (errProvider) Get(mpc.Request) (*mpc.Material, error) { return nil, errors.New("dealer down") }
+
+func TestBadArguments(t *testing.T) {
+	r := run2(t, 30, func(s *mpc.Session) ([]uint64, error) {
+		var errs []error
+		_, err := s.Mul("m", make([]uint64, 3), make([]uint64, 4))
+		errs = append(errs, err)
+		_, err = s.Act("a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 4)) // polynomial positions without a key
+		errs = append(errs, err)
+		_, err = s.Act("a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 5))
+		errs = append(errs, err)
+		_, err = s.MaxPool("p", mpc.PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 3, Stride: 1}, make([]uint64, 4))
+		errs = append(errs, err)
+		_, err = s.Trunc("t", make([]uint64, 2), 64, 0)
+		errs = append(errs, err)
+		_, err = s.ShareInput(make([]uint64, 2), 3)
+		if s.Party == mpc.Client {
+			errs = append(errs, err)
+		}
+		_, err = s.SetupPoly("p", 0, nil)
+		errs = append(errs, err)
+		if s.Party == mpc.Server {
+			_, err = s.SetupLinear("l", mpc.DenseSpec(1, 3, 2), make([]uint64, 5), nil)
+			errs = append(errs, err)
+			_, err = s.SetupPoly("p", 2, [][]float64{{1, 2, 3, 4}, {1}})
+			errs = append(errs, err)
+		}
+		for i, e := range errs {
+			if e == nil {
+				t.Errorf("%v: bad call %d accepted", s.Party, i)
+			}
+		}
+		return nil, nil
+	})
+	_ = r
+}
+
+func TestBufferedPrefetch(t *testing.T) {
+	spec := mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: []bool{true, false, true, true, false, false, true, true}}
+	z := randSigned(spec.Len(), 2*frac+3, 31)
+	zs := split(z, 32)
+	co := polyCoefs(2)
+	var seed ring.Seed
+	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
+	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
+	c0, c1 := transport.Pipe()
+	conns := [2]transport.Conn{c0, c1}
+	var outs [2][]uint64
+	var wg sync.WaitGroup
+	for p := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, _ := mpc.NewSession(mpc.Party(p), conns[p], bp[p], frac)
+			var c [][]float64
+			if p == 0 {
+				c = co
+			}
+			k, err := s.SetupPoly("act", 2, c)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if err := bp[p].Prefetch(s.ActRequests("act", "act", spec)...); err != nil {
+				t.Error(err)
+				return
+			}
+			before := bp[p].Offline().Items
+			y, err := s.Act("act", k, spec, zs[p])
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if bp[p].Offline().Items != before {
+				t.Errorf("%v: online phase fetched material", mpc.Party(p))
+			}
+			outs[p] = y
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	got := make([]uint64, len(z))
+	ring.AddVec(got, outs[0], outs[1])
+	closeVec(t, "buffered act", got, actRef(spec, co, z), 1)
+	// A prefetched item that does not match the request is an error.
+	b := mpc.NewBuffered(p0)
+	if err := b.Prefetch(mpc.Request{Kind: mpc.KindReLU, Label: "x", N: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(mpc.Request{Kind: mpc.KindReLU, Label: "x", N: 4}); err == nil {
+		t.Error("mismatched prefetched material served")
+	}
+}
