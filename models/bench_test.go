@@ -2,6 +2,7 @@ package models
 
 import (
 	"math/rand"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,12 +48,14 @@ func BenchmarkResNet20TrainStep(b *testing.B) {
 	}
 	step() // create the kernel primitives
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	best := time.Hour
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		step()
 		best = min(best, time.Since(t0))
 	}
+	b.ReportMetric(float64(batch*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 	// The best step is the figure least disturbed by other load.
 	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
@@ -77,12 +80,24 @@ func BenchmarkResNet20Infer(b *testing.B) {
 	}
 	run()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	best := time.Hour
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		run()
 		best = min(best, time.Since(t0))
 	}
+	b.ReportMetric(float64(batch*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
+}
+
+// cpuTime is the process's user + system CPU time: throughput per CPU
+// second is less disturbed than wall time when other jobs share the CPU.
+func cpuTime() time.Duration {
+	var r syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
+		return 0
+	}
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }
