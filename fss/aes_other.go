@@ -8,7 +8,7 @@ const (
 )
 
 // mmo8 is the portable version of the AES-NI routine in aes_amd64.s.
-func mmo8(ks, kv *[176]byte, b *[8]block) { mmo8Generic(b) }
+func mmo8(ks, kv *[176]byte, b *[8]block) { mmo8Generic(ks, kv, b) }
 
 // mmo16 is the portable version of the VAES routine in aes_amd64.s.
-func mmo16(ks, kv *[176]byte, b *[16]block) { mmo16Generic(b) }
+func mmo16(ks, kv *[176]byte, b *[16]block) { mmo16Generic(ks, kv, b) }

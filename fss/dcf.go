@@ -30,7 +30,7 @@ func dcfWords(n, g int) int { return 2 + n*(2+g) + g }
 // equal so their further contributions cancel.
 func genDCFWords(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint64) {
 	g := len(beta)
-	if g <= 2 {
+	if g <= maxFast {
 		genDCFSmall(n, alpha, beta, s0, s1, w0, w1)
 		return
 	}
@@ -117,44 +117,66 @@ func genDCFWords(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint
 	}
 }
 
-// genDCFSmall is genDCFWords for g ≤ 2: the same construction with the
-// eight PRG blocks of a level (two parties × two directions × seed/value)
-// computed by one interleaved AES call.
+// maxFast is the largest payload length with the interleaved fast paths
+// (at most two value blocks per tree node).
+const maxFast = 4
+
+// valWord returns payload word j of the value blocks starting at bl[at].
+func valWord(bl *[16]block, at, j int) uint64 {
+	if j&1 == 0 {
+		return bl[at+j>>1].lo
+	}
+	return bl[at+j>>1].hi
+}
+
+// genDCFSmall is genDCFWords for g ≤ maxFast: the same construction with
+// all PRG blocks of a level (two parties × two directions × seed and
+// values) computed by one interleaved AES call. Seed blocks sit at
+// bl[2b+d] for party b, direction d; value blocks at bl[vo+vb·(2b+d)+j].
 func genDCFSmall(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint64) {
 	g := len(beta)
-	var be, va [2]uint64 // payload, accumulated (party 0 − party 1) value on alpha's path
+	vb := (g + 1) / 2 // value blocks per node
+	vo := 4           // prg8 layout for one value block
+	if vb == 2 {
+		vo = 8 // prg16 layout
+	}
+	var be, va [maxFast]uint64 // payload, accumulated (party 0 − party 1) value on alpha's path
 	copy(be[:], beta)
 	sa, sb := block{s0.lo & seedMask, s0.hi}, block{s1.lo & seedMask, s1.hi}
 	ta, tb := uint64(0), uint64(1)
 	w0[0], w0[1] = sa.lo, sa.hi
 	w1[0], w1[1] = sb.lo, sb.hi
+	var bl [16]block
 	for i := 0; i < n; i++ {
 		a := (alpha >> uint(n-1-i)) & 1
-		bl := [8]block{
-			{sa.lo, sa.hi}, {sa.lo ^ 1, sa.hi}, {sb.lo, sb.hi}, {sb.lo ^ 1, sb.hi},
-			{sa.lo, sa.hi}, {sa.lo ^ 1, sa.hi}, {sb.lo, sb.hi}, {sb.lo ^ 1, sb.hi},
+		bl[0], bl[1], bl[2], bl[3] = sa, block{sa.lo ^ 1, sa.hi}, sb, block{sb.lo ^ 1, sb.hi}
+		for node := range 4 {
+			for j := range vb {
+				bl[vo+vb*node+j] = block{bl[node].lo, bl[node].hi ^ uint64(j)}
+			}
 		}
-		prg8(&bl)
-		keep0, lose0, keep1, lose1 := bl[a], bl[1-a], bl[2+a], bl[3-a]
-		vk0, vl0, vk1, vl1 := bl[4+a], bl[5-a], bl[6+a], bl[7-a]
+		if vb == 1 {
+			prg8((*[8]block)(bl[:8]))
+		} else {
+			prg16(&bl)
+		}
+		ia := int(a)
+		keep0, lose0, keep1, lose1 := bl[ia], bl[1-ia], bl[2+ia], bl[3-ia]
+		ik0, il0, ik1, il1 := vo+vb*ia, vo+vb*(1-ia), vo+vb*(2+ia), vo+vb*(3-ia)
 		scw := block{(lose0.lo ^ lose1.lo) & seedMask, lose0.hi ^ lose1.hi}
 		tLcw := bl[0].lo&1 ^ bl[2].lo&1 ^ a ^ 1
 		tRcw := bl[1].lo&1 ^ bl[3].lo&1 ^ a
-		// raw = (−1)^tb · V_CW; x going left here (a = 1) means x < alpha.
-		am := -a
-		raw0 := vl1.lo - vl0.lo - va[0] + be[0]&am
-		raw1 := vl1.hi - vl0.hi - va[1] + be[1]&am
-		va[0] += vk0.lo - vk1.lo + raw0
-		va[1] += vk0.hi - vk1.hi + raw1
-		tm := -tb // branch-free conditional negation by (−1)^tb
-		vcw0, vcw1 := (raw0^tm)+tb, (raw1^tm)+tb
 		base := 2 + i*(2+g)
 		cw := scw.lo | tLcw<<1 | tRcw
 		w0[base], w1[base] = cw, cw
 		w0[base+1], w1[base+1] = scw.hi, scw.hi
-		w0[base+2], w1[base+2] = vcw0, vcw0
-		if g == 2 {
-			w0[base+3], w1[base+3] = vcw1, vcw1
+		am, tm := -a, -tb
+		for j := range g {
+			// raw = (−1)^tb · V_CW; x going left here (a = 1) means x < alpha.
+			raw := valWord(&bl, il1, j) - valWord(&bl, il0, j) - va[j] + be[j]&am
+			va[j] += valWord(&bl, ik0, j) - valWord(&bl, ik1, j) + raw
+			vcw := (raw ^ tm) + tb // branch-free conditional negation by (−1)^tb
+			w0[base+2+j], w1[base+2+j] = vcw, vcw
 		}
 		tKeepCW := tLcw ^ (tLcw^tRcw)&a
 		ma, mb := -ta, -tb
@@ -162,7 +184,7 @@ func genDCFSmall(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint
 		sb = block{keep1.lo&seedMask ^ scw.lo&mb, keep1.hi ^ scw.hi&mb}
 		ta, tb = keep0.lo&1^tKeepCW&ta, keep1.lo&1^tKeepCW&tb
 	}
-	var c0, c1 [2]uint64
+	var c0, c1 [maxFast]uint64
 	valOut(sa, 2, c0[:g])
 	valOut(sb, 2, c1[:g])
 	fin := 2 + n*(2+g)
@@ -220,12 +242,17 @@ func evalDCFWords(party int, n int, w []uint64, x uint64, out []uint64) {
 
 // evalDCFMany evaluates the DCF keys w[i*st+off:] (n input bits, g
 // payload words) at x[i] for every i and writes the shares to out[i*g:].
-// Groups of lanes keys with g ≤ 2 go through evalDCFLanes.
+// With g ≤ maxFast, groups of keys are evaluated in lockstep by
+// evalDCFLanes (lanes keys for g ≤ 2, four for g ≤ 4).
 func evalDCFMany(party, n, g int, w []uint64, st, off int, x, out []uint64) {
 	i := 0
-	if g <= 2 {
-		for ; i+lanes <= len(x); i += lanes {
-			evalDCFLanes(party, n, g, w[i*st+off:], st, x[i:i+lanes], out[i*g:(i+lanes)*g])
+	if g <= maxFast {
+		L := lanes
+		if g > 2 {
+			L = 4
+		}
+		for ; i+L <= len(x); i += L {
+			evalDCFLanes(party, n, g, w[i*st+off:], st, x[i:i+L], out[i*g:(i+L)*g])
 		}
 	}
 	dw := dcfWords(n, g)
@@ -234,15 +261,22 @@ func evalDCFMany(party, n, g int, w []uint64, st, off int, x, out []uint64) {
 	}
 }
 
-// evalDCFLanes is evalDCFWords for L = len(x) = lanes keys (at w[0:],
-// w[st:], ...) with g ≤ 2 in lockstep, so each tree level is one
-// interleaved AES call over L seed blocks and L value blocks.
+// evalDCFLanes is evalDCFWords for L = len(x) keys (at w[0:], w[st:], ...)
+// in lockstep, so each tree level is one interleaved AES call: L ∈ {4, 8}
+// for g ≤ 2 and L = 4 for g ≤ 4. Seed blocks sit at bl[k], value blocks at
+// bl[vo+vb·k+j].
 func evalDCFLanes(party, n, g int, w []uint64, st int, x, out []uint64) {
 	L := len(x)
+	vb := (g + 1) / 2
+	wide := L == 8 || vb == 2 // sixteen-block layout and prg16
+	vo := L
+	if wide {
+		vo = 8
+	}
 	var (
 		s   [8]block
 		t   [8]uint64
-		acc [8][2]uint64
+		acc [8][maxFast]uint64
 		bl  [16]block
 	)
 	for k := range L {
@@ -255,9 +289,15 @@ func evalDCFLanes(party, n, g int, w []uint64, st int, x, out []uint64) {
 		for k := range L {
 			d := (x[k] >> sh) & 1
 			bl[k] = block{s[k].lo ^ d, s[k].hi}
-			bl[L+k] = bl[k]
+			for j := range vb {
+				bl[vo+vb*k+j] = block{s[k].lo ^ d, s[k].hi ^ uint64(j)}
+			}
 		}
-		prgLanes(&bl, L)
+		if wide {
+			prg16(&bl)
+		} else {
+			prg8((*[8]block)(bl[:8]))
+		}
 		for k := range L {
 			cw := w[k*st+base : k*st+base+2+g]
 			m := -t[k] // all ones when the control bit is set: apply the corrections
@@ -265,30 +305,31 @@ func evalDCFLanes(party, n, g int, w []uint64, st int, x, out []uint64) {
 			o := bl[k]
 			s[k] = block{o.lo&seedMask ^ cw[0]&seedMask&m, o.hi ^ cw[1]&m}
 			t[k] = o.lo&1 ^ (cw[0]>>(1-d))&1&m
-			acc[k][0] += bl[L+k].lo + cw[2]&m
-			if g == 2 {
-				acc[k][1] += bl[L+k].hi + cw[3]&m
+			for j := range g {
+				acc[k][j] += valWord(&bl, vo+vb*k, j) + cw[2+j]&m
 			}
 		}
 	}
 	for k := range L {
 		bl[k] = block{}
-		bl[L+k] = block{s[k].lo ^ 2, s[k].hi}
+		for j := range vb {
+			bl[vo+vb*k+j] = block{s[k].lo ^ 2, s[k].hi ^ uint64(j)}
+		}
 	}
-	prgLanes(&bl, L)
+	if wide {
+		prg16(&bl)
+	} else {
+		prg8((*[8]block)(bl[:8]))
+	}
 	fin := 2 + n*(2+g)
 	for k := range L {
 		f := w[k*st+fin : k*st+fin+g]
-		v := [2]uint64{acc[k][0] + bl[L+k].lo + t[k]*f[0], acc[k][1] + bl[L+k].hi}
-		if g == 2 {
-			v[1] += t[k] * f[1]
-		}
 		for j := range g {
+			v := acc[k][j] + valWord(&bl, vo+vb*k, j) + t[k]*f[j]
 			if party == 1 {
-				out[k*g+j] = -v[j]
-			} else {
-				out[k*g+j] = v[j]
+				v = -v
 			}
+			out[k*g+j] = v
 		}
 	}
 }

@@ -67,7 +67,7 @@ func TestDCFCorrect(t *testing.T) {
 func testDCFCorrect(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 2, 8, 37, 63, 64} {
-		for _, g := range []int{1, 2, 3} {
+		for _, g := range []int{1, 2, 3, 4, 5, MaxPayload} {
 			top := maskBits(^uint64(0), n)
 			var alpha, x []uint64
 			edges := []uint64{0, 1, top, top - 1, top / 2, top/2 + 1}
@@ -79,7 +79,11 @@ func testDCFCorrect(t *testing.T) {
 					x = append(x, v) // high bits above n are ignored
 				}
 			}
-			for range 300 {
+			nr := 300
+			if g > maxFast { // slow generic path: fewer random pairs
+				nr = 30
+			}
+			for range nr {
 				a := maskBits(r.Uint64(), n)
 				alpha = append(alpha, a, a, a)
 				x = append(x, r.Uint64(), a, a-1)

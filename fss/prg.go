@@ -95,38 +95,30 @@ func expandKey128(key [16]byte) (rk [176]byte) {
 	return rk
 }
 
-// mmo8Generic is mmo8 through crypto/aes: blocks 0-3 under the seed key,
-// 4-7 under the value key.
-func mmo8Generic(b *[8]block) {
+// cipherFor maps an expanded fixed key to its crypto/aes cipher.
+func cipherFor(rk *[176]byte) cipher.Block {
+	if rk == &rkSeed {
+		return aesSeed
+	}
+	return aesVal
+}
+
+// mmo8Generic is mmo8 through crypto/aes: blocks 0-3 under ks, 4-7 under kv.
+func mmo8Generic(ks, kv *[176]byte, b *[8]block) {
+	cs, cv := cipherFor(ks), cipherFor(kv)
 	for i := range 4 {
-		b[i] = mmo(aesSeed, b[i])
-		b[i+4] = mmo(aesVal, b[i+4])
+		b[i] = mmo(cs, b[i])
+		b[i+4] = mmo(cv, b[i+4])
 	}
 }
 
-// mmo16Generic is mmo16 through crypto/aes: blocks 0-7 under the seed key,
-// 8-15 under the value key.
-func mmo16Generic(b *[16]block) {
+// mmo16Generic is mmo16 through crypto/aes: blocks 0-7 under ks, 8-15
+// under kv.
+func mmo16Generic(ks, kv *[176]byte, b *[16]block) {
+	cs, cv := cipherFor(ks), cipherFor(kv)
 	for i := range 8 {
-		b[i] = mmo(aesSeed, b[i])
-		b[i+8] = mmo(aesVal, b[i+8])
-	}
-}
-
-// lanes is the number of DCF evaluations run in lockstep: 8 with VAES
-// (sixteen blocks per call), else 4. Tests switch it to cover both paths.
-var lanes = map[bool]int{true: 8, false: 4}[useVAES]
-
-// prgLanes applies the seed PRG to b[0:L] and the value PRG to b[L:2L],
-// L ∈ {4, 8}.
-func prgLanes(b *[16]block, L int) {
-	switch {
-	case L == 4:
-		prg8((*[8]block)(b[:8]))
-	case useVAES:
-		mmo16(&rkSeed, &rkVal, b)
-	default:
-		mmo16Generic(b)
+		b[i] = mmo(cs, b[i])
+		b[i+8] = mmo(cv, b[i+8])
 	}
 }
 
@@ -136,9 +128,29 @@ func prg8(b *[8]block) {
 	if useAsm {
 		mmo8(&rkSeed, &rkVal, b)
 	} else {
-		mmo8Generic(b)
+		mmo8Generic(&rkSeed, &rkVal, b)
 	}
 }
+
+// prg16 applies the seed PRG to b[0:8] and the value PRG to b[8:16]: one
+// VAES call, or two AES-NI calls.
+func prg16(b *[16]block) {
+	switch {
+	case useVAES:
+		mmo16(&rkSeed, &rkVal, b)
+	case useAsm:
+		mmo8(&rkSeed, &rkSeed, (*[8]block)(b[:8]))
+		mmo8(&rkVal, &rkVal, (*[8]block)(b[8:]))
+	default:
+		mmo16Generic(&rkSeed, &rkVal, b)
+	}
+}
+
+// lanes is the number of DCF evaluations with g ≤ 2 run in lockstep: 8
+// with VAES (sixteen blocks per call), else 4 (one eight-block AES-NI
+// call). Payloads of 3-4 words always use 4 lanes and prg16. Tests switch
+// lanes to cover both paths.
+var lanes = map[bool]int{true: 8, false: 4}[useVAES]
 
 // mmo returns AES_c(x) ⊕ x.
 func mmo(c cipher.Block, x block) block {

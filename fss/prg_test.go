@@ -20,7 +20,7 @@ func TestMMO8(t *testing.T) {
 		}
 		a, g := in, in
 		prg8(&a)
-		mmo8Generic(&g)
+		mmo8Generic(&rkSeed, &rkVal, &g)
 		if a != want || g != want {
 			t.Fatalf("prg8 = %x\ngeneric = %x\nwant %x", a, g, want)
 		}
@@ -44,10 +44,19 @@ func TestMMO16(t *testing.T) {
 			want[i] = mmo(aesSeed, in[i])
 			want[i+8] = mmo(aesVal, in[i+8])
 		}
-		g := in
-		mmo16Generic(&g)
-		if g != want {
-			t.Fatal("mmo16Generic differs from crypto/aes")
+		g, p := in, in
+		mmo16Generic(&rkSeed, &rkVal, &g)
+		prg16(&p)
+		if g != want || p != want {
+			t.Fatal("mmo16Generic or prg16 differs from crypto/aes")
+		}
+		if useAsm { // the two-call AES-NI path used without VAES
+			q := in
+			mmo8(&rkSeed, &rkSeed, (*[8]block)(q[:8]))
+			mmo8(&rkVal, &rkVal, (*[8]block)(q[8:]))
+			if q != want {
+				t.Fatal("two mmo8 calls differ from crypto/aes")
+			}
 		}
 		if useVAES {
 			a := in
@@ -64,11 +73,7 @@ func TestMMO16(t *testing.T) {
 func BenchmarkMMO16(b *testing.B) {
 	var bl [16]block
 	for b.Loop() {
-		if useVAES {
-			mmo16(&rkSeed, &rkVal, &bl)
-		} else {
-			mmo16Generic(&bl)
-		}
+		prg16(&bl)
 	}
 }
 
