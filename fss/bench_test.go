@@ -91,3 +91,44 @@ func BenchmarkEval(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDCF measures plain DCF key generation and evaluation per key
+// (n = 64 bits; g = 4 is mpc's polynomial-layer DCF).
+func BenchmarkDCF(b *testing.B) {
+	alpha := testPRG(1).Rand(benchBatch).Data
+	x := testPRG(2).Rand(benchBatch).Data
+	for _, g := range []int{1, 2, 4} {
+		beta := testPRG(3).Rand(g * benchBatch).Data
+		prg := testPRG(4)
+		k0, _, err := GenDCF(prg, 64, g, alpha, beta)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dcfReport := func(b *testing.B, cpu0 time.Duration) {
+			el := float64(b.N) * benchBatch
+			b.ReportMetric(el/b.Elapsed().Seconds(), "keys/s")
+			if cpu1, ok := processCPU(); ok {
+				b.ReportMetric(float64(cpu1-cpu0)/el, "cpu-ns/key")
+			}
+			b.ReportMetric(float64(k0.KeyBytes()), "keyB/party")
+		}
+		b.Run(fmt.Sprintf("gen/n=64/g=%d", g), func(b *testing.B) {
+			cpu0 := startCPU()
+			for b.Loop() {
+				if _, _, err := GenDCF(prg, 64, g, alpha, beta); err != nil {
+					b.Fatal(err)
+				}
+			}
+			dcfReport(b, cpu0)
+		})
+		b.Run(fmt.Sprintf("eval/n=64/g=%d", g), func(b *testing.B) {
+			cpu0 := startCPU()
+			for b.Loop() {
+				if _, err := EvalDCF(0, k0, x); err != nil {
+					b.Fatal(err)
+				}
+			}
+			dcfReport(b, cpu0)
+		})
+	}
+}
