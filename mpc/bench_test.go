@@ -1,6 +1,7 @@
 package mpc_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -18,11 +19,43 @@ import (
 // per party per unit and units per second.
 func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session) error,
 	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session) error) {
+	benchPairConn(b, false, unit, per, setup, reqs, online)
+}
+
+// tcpPair returns the two ends of a framed TCP connection on loopback.
+func tcpPair(b *testing.B) (transport.Conn, transport.Conn) {
+	ln, err := transport.Listen("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	ch := make(chan transport.Conn, 1)
+	go func() {
+		c, err := ln.Accept(context.Background())
+		if err != nil {
+			b.Error(err)
+		}
+		ch <- c
+	}()
+	c1, err := transport.Dial(context.Background(), ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c0 := <-ch
+	b.Cleanup(func() { c0.Close(); c1.Close() })
+	return c0, c1
+}
+
+func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *mpc.Session) error,
+	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session) error) {
 	var seed ring.Seed
 	seed[0] = 99
 	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
 	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
 	c0, c1 := transport.Pipe()
+	if tcp {
+		c0, c1 = tcpPair(b)
+	}
 	var ss [2]*mpc.Session
 	for p, c := range []transport.Conn{c0, c1} {
 		s, err := mpc.NewSession(mpc.Party(p), c, bp[p], 16)
@@ -52,14 +85,16 @@ func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session) er
 	c0.Stats().Reset()
 	c1.Stats().Reset()
 	var elapsed time.Duration
+	var cpu float64
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
 		both(func(s *mpc.Session) error { return bp[s.Party].Prefetch(reqs(s)...) })
 		b.StartTimer()
-		t0 := time.Now()
+		t0, u0 := time.Now(), cpuSeconds()
 		both(online)
 		elapsed += time.Since(t0)
+		cpu += cpuSeconds() - u0
 	}
 	b.StopTimer()
 	n := float64(b.N)
@@ -70,6 +105,9 @@ func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session) er
 	b.ReportMetric(float64(p0.Offline().Bytes-d0)/u, "dealerB0/"+unit)
 	b.ReportMetric(float64(p1.Offline().Bytes-d1)/u, "dealerB1/"+unit)
 	b.ReportMetric(u/elapsed.Seconds(), unit+"/s")
+	if cpu > 0 {
+		b.ReportMetric(u/cpu, unit+"/cpu-s")
+	}
 }
 
 const benchN = 1 << 14
@@ -86,7 +124,9 @@ func BenchmarkReLUGate(b *testing.B) {
 
 // actBench benchmarks a full activation layer (truncation + ReLU or
 // polynomial) over benchN positions with the given fraction of ReLUs.
-func actBench(b *testing.B, unit string, reluEvery int) {
+func actBench(b *testing.B, unit string, reluEvery int) { actBenchConn(b, false, unit, reluEvery) }
+
+func actBenchConn(b *testing.B, tcp bool, unit string, reluEvery int) {
 	spec := mpc.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: make([]bool, benchN)}
 	for i := range spec.ReLU {
 		spec.ReLU[i] = reluEvery > 0 && i%reluEvery == 0
@@ -95,7 +135,7 @@ func actBench(b *testing.B, unit string, reluEvery int) {
 	zs := split(z, 4)
 	co := polyCoefs(16)
 	var keys [2]*mpc.PolyKey
-	benchPair(b, unit, benchN,
+	benchPairConn(b, tcp, unit, benchN,
 		func(s *mpc.Session) error {
 			var c [][]float64
 			if s.Party == mpc.Server {
@@ -111,6 +151,9 @@ func actBench(b *testing.B, unit string, reluEvery int) {
 
 // BenchmarkActReLU: an all-ReLU layer, truncation included.
 func BenchmarkActReLU(b *testing.B) { actBench(b, "relu", 1) }
+
+// BenchmarkActReLUTCP: BenchmarkActReLU over framed TCP on loopback.
+func BenchmarkActReLUTCP(b *testing.B) { actBenchConn(b, true, "relu", 1) }
 
 // BenchmarkActPoly: an all-polynomial layer, truncation included.
 func BenchmarkActPoly(b *testing.B) { actBench(b, "poly", 0) }
@@ -145,6 +188,7 @@ func BenchmarkDealerReLU(b *testing.B) {
 	var seed ring.Seed
 	d := mpc.NewDealer(seed)
 	b.ResetTimer()
+	u0 := cpuSeconds()
 	for i := range b.N {
 		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindTrunc, Label: "t", N: benchN, Shift: 16}, uint64(i)); err != nil {
 			b.Fatal(err)
@@ -154,4 +198,7 @@ func BenchmarkDealerReLU(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*benchN)/b.Elapsed().Seconds(), "relu/s")
+	if cpu := cpuSeconds() - u0; cpu > 0 {
+		b.ReportMetric(float64(b.N*benchN)/cpu, "relu/cpu-s")
+	}
 }
