@@ -186,12 +186,12 @@ func (d *Dealer) genPoly(req Request, prg *ring.PRG, m0, m1 *Material) error {
 }
 
 // LocalProviders returns in-process providers for the server and the
-// client backed by d. Each pair keeps its own request counters, so a
-// fresh pair is a fresh session (same weight masks for the same dealer).
+// client backed by d (through one Hub). A fresh pair is a fresh session
+// (its request counters start at zero; weight and coefficient masks are
+// the same for the same dealer and labels).
 func LocalProviders(d *Dealer) (server, client Provider) {
-	h := &hub{d: d, pending: map[pendKey]pendItem{}}
-	return &localProvider{h: h, party: Server, count: map[countKey]uint64{}},
-		&localProvider{h: h, party: Client, count: map[countKey]uint64{}}
+	h := NewHub(d)
+	return &localProvider{h: h, party: Server}, &localProvider{h: h, party: Client}
 }
 
 type countKey struct {
@@ -210,18 +210,72 @@ type pendItem struct {
 	m   *Material
 }
 
-// hub holds generated halves until the other party fetches them.
-type hub struct {
+// Hub matches the two parties' requests of one session to a Dealer: the
+// n-th request of a (kind, label) from either party is the n-th of the
+// other; the first of the two generates both halves and the other half
+// waits in the hub until its party asks. A network dealer serves each
+// party's connection with Get; LocalProviders wraps it in process. It is
+// safe for concurrent use.
+type Hub struct {
 	d       *Dealer
 	mu      sync.Mutex
+	count   [2]map[countKey]uint64
 	pending map[pendKey]pendItem
 }
 
+// NewHub starts a session on d.
+func NewHub(d *Dealer) *Hub {
+	return &Hub{d: d, pending: map[pendKey]pendItem{},
+		count: [2]map[countKey]uint64{{}, {}}}
+}
+
+// Get returns party p's half of its next request req. If the other party
+// made the matching request with a different spec, it is an error.
+func (h *Hub) Get(p Party, req Request) (*Material, error) {
+	if !p.Valid() {
+		return nil, fmt.Errorf("mpc: hub: invalid party %d", int(p))
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	ck := countKey{req.Kind, req.Label}
+	h.mu.Lock()
+	idx := uint64(0)
+	if !sessionKind(req.Kind) {
+		idx = h.count[p][ck]
+		h.count[p][ck]++
+	}
+	mine := pendKey{ck, idx, p}
+	it, ok := h.pending[mine]
+	if ok {
+		delete(h.pending, mine)
+	}
+	h.mu.Unlock()
+	if ok {
+		if !it.req.sameAs(req) {
+			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: the parties asked for different material", req.Kind, req.Label, idx)
+		}
+		return it.m, nil
+	}
+	m0, m1, err := h.d.Generate(req, idx)
+	if err != nil {
+		return nil, err
+	}
+	m, other := m0, m1
+	if p == Client {
+		m, other = m1, m0
+	}
+	h.mu.Lock()
+	h.pending[pendKey{ck, idx, 1 - p}] = pendItem{req: req, m: other}
+	h.mu.Unlock()
+	return m, nil
+}
+
+// localProvider serves one party from a Hub and counts its material.
 type localProvider struct {
-	h     *hub
+	h     *Hub
 	party Party
 	mu    sync.Mutex
-	count map[countKey]uint64
 	stats OfflineStats
 }
 
@@ -240,52 +294,12 @@ func (p *localProvider) Offline() OfflineStats {
 	return s
 }
 
-// Get returns this party's half of req, generating both halves on the
-// first of the two parties' matching requests.
+// Get returns this party's half of req.
 func (p *localProvider) Get(req Request) (*Material, error) {
-	if err := req.Validate(); err != nil {
+	m, err := p.h.Get(p.party, req)
+	if err != nil {
 		return nil, err
 	}
-	ck := countKey{req.Kind, req.Label}
-	p.mu.Lock()
-	idx := uint64(0)
-	if !sessionKind(req.Kind) {
-		idx = p.count[ck]
-		p.count[ck]++
-	}
-	p.mu.Unlock()
-	mine := pendKey{ck, idx, p.party}
-	h := p.h
-	h.mu.Lock()
-	it, ok := h.pending[mine]
-	if ok {
-		delete(h.pending, mine)
-	}
-	h.mu.Unlock()
-	var m *Material
-	if ok {
-		if !it.req.sameAs(req) {
-			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: the parties asked for different material", req.Kind, req.Label, idx)
-		}
-		m = it.m
-	} else {
-		m0, m1, err := h.d.Generate(req, idx)
-		if err != nil {
-			return nil, err
-		}
-		m, other := m0, m1
-		if p.party == Client {
-			m, other = m1, m0
-		}
-		h.mu.Lock()
-		h.pending[pendKey{ck, idx, 1 - p.party}] = pendItem{req: req, m: other}
-		h.mu.Unlock()
-		return p.account(m), nil
-	}
-	return p.account(m), nil
-}
-
-func (p *localProvider) account(m *Material) *Material {
 	n := m.Size()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -295,5 +309,5 @@ func (p *localProvider) account(m *Material) *Material {
 		p.stats.ByKind = map[Kind]int64{}
 	}
 	p.stats.ByKind[m.Kind] += n
-	return m
+	return m, nil
 }

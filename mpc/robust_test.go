@@ -221,3 +221,122 @@ func TestBufferedPrefetch(t *testing.T) {
 		t.Error("mismatched prefetched material served")
 	}
 }
+
+// wireProvider serves a party from a Hub through the binary encodings, as
+// a network dealer would.
+type wireProvider struct {
+	h     *mpc.Hub
+	party mpc.Party
+	bytes *int64
+}
+
+func (w wireProvider) Party() mpc.Party          { return w.party }
+func (w wireProvider) Offline() mpc.OfflineStats { return mpc.OfflineStats{Bytes: *w.bytes} }
+func (w wireProvider) Get(req mpc.Request) (*mpc.Material, error) {
+	rb, err := req.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	r2, err := mpc.UnmarshalRequest(rb)
+	if err != nil {
+		return nil, err
+	}
+	m, err := w.h.Get(w.party, r2)
+	if err != nil {
+		return nil, err
+	}
+	mb, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	*w.bytes += int64(len(mb))
+	return mpc.UnmarshalMaterialFor(mb, req, w.party)
+}
+
+func TestProtocolsThroughWireEncoding(t *testing.T) {
+	var seed ring.Seed
+	seed[5] = 1
+	h := mpc.NewHub(mpc.NewDealer(seed))
+	var n0, n1 int64
+	provs := [2]mpc.Provider{wireProvider{h, mpc.Server, &n0}, wireProvider{h, mpc.Client, &n1}}
+	p := mpc.LinearSpec{N: 1, C: 2, H: 5, W: 5, K: 3, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	spec := mpc.ActSpec{N: 1, C: 3, HW: 25, ReLU: make([]bool, 75)}
+	for i := range spec.ReLU {
+		spec.ReLU[i] = i%5 == 0
+	}
+	w := randSigned(p.WLen(), 15, 80)
+	x := randSigned(p.XLen(), frac+2, 81)
+	co := polyCoefs(3)
+	c0, c1 := transport.Pipe()
+	conns := [2]transport.Conn{c0, c1}
+	var outs [2][]uint64
+	var wg sync.WaitGroup
+	for party := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, _ := mpc.NewSession(mpc.Party(party), conns[party], provs[party], frac)
+			var ww []uint64
+			var cc [][]float64
+			var in []uint64
+			if party == 0 {
+				ww, cc = w, co
+			} else {
+				in = x
+			}
+			fail := func(err error) { t.Error(err); conns[party].Close() }
+			k, err := s.SetupLinear("conv", p, ww, nil)
+			if err != nil {
+				fail(err)
+				return
+			}
+			pk, err := s.SetupPoly("act", 3, cc)
+			if err != nil {
+				fail(err)
+				return
+			}
+			xs, _ := s.ShareInput(in, len(x))
+			z, err := s.Linear(k, xs)
+			if err != nil {
+				fail(err)
+				return
+			}
+			y, err := s.Act("act", pk, spec, z)
+			if err != nil {
+				fail(err)
+				return
+			}
+			m, err := s.MaxPool("mp", mpc.PoolSpec{N: 1, C: 3, H: 5, W: 5, K: 2, Stride: 2}, y)
+			if err != nil {
+				fail(err)
+				return
+			}
+			outs[party] = m
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	got := make([]uint64, len(outs[0]))
+	ring.AddVec(got, outs[0], outs[1])
+	a := actRef(spec, co, refConv(p, w, x))
+	var want []uint64
+	for c := 0; c < 3; c++ {
+		for i := 0; i < 2; i++ {
+			for j := 0; j < 2; j++ {
+				best := int64(-1 << 62)
+				for di := 0; di < 2; di++ {
+					for dj := 0; dj < 2; dj++ {
+						best = max(best, int64(a[c*25+(2*i+di)*5+2*j+dj]))
+					}
+				}
+				want = append(want, uint64(best))
+			}
+		}
+	}
+	closeVec(t, "wire", got, want, 1)
+	if n0 == 0 || n1 == 0 {
+		t.Error("no dealer bytes counted")
+	}
+}
