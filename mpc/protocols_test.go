@@ -1,9 +1,11 @@
 package mpc_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
+	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -170,10 +172,12 @@ func polyCoefs(C int) [][]float64 {
 }
 
 // polyRef is the plaintext fixed-point polynomial at scale 3f.
-func polyRef(co []float64, x uint64) uint64 {
-	c0 := ring.Encode(co[0], 3*frac)
-	c1 := ring.Encode(co[1], 2*frac)
-	c2 := ring.Encode(co[2], frac)
+func polyRef(co []float64, x uint64) uint64 { return polyRefF(co, x, frac) }
+
+func polyRefF(co []float64, x uint64, f uint) uint64 {
+	c0 := ring.Encode(co[0], 3*f)
+	c1 := ring.Encode(co[1], 2*f)
+	c2 := ring.Encode(co[2], f)
 	return c2*x*x + c1*x + c0
 }
 
@@ -223,6 +227,10 @@ func TestPoly(t *testing.T) {
 
 // actRef is the plaintext fixed-point mixed activation for z at 2f.
 func actRef(spec mpc.ActSpec, co [][]float64, z []uint64) []uint64 {
+	return actRefF(spec, co, z, frac)
+}
+
+func actRefF(spec mpc.ActSpec, co [][]float64, z []uint64, frac uint) []uint64 {
 	y := make([]uint64, len(z))
 	per := spec.C * spec.HW
 	for i, v := range z {
@@ -234,9 +242,53 @@ func actRef(spec mpc.ActSpec, co [][]float64, z []uint64) []uint64 {
 			}
 			continue
 		}
-		y[i] = uint64(int64(polyRef(co[pos/spec.HW], x)) >> (2 * frac))
+		y[i] = uint64(int64(polyRefF(co[pos/spec.HW], x, frac)) >> (2 * frac))
 	}
 	return y
+}
+
+// TestActPrecisions runs a mixed layer at other fixed-point precisions and
+// gate widths.
+func TestActPrecisions(t *testing.T) {
+	spec := mpc.ActSpec{N: 1, C: 3, HW: 20, ReLU: make([]bool, 60)}
+	for i := range spec.ReLU {
+		spec.ReLU[i] = i%2 == 0
+	}
+	co := polyCoefs(3)
+	for _, tc := range []struct {
+		f   uint
+		ell int
+	}{{12, 0}, {20, 0}, {16, 48}, {12, 30}} {
+		z := randSigned(spec.Len(), 2*tc.f+3, byte(tc.f)) // |z| < 4
+		zs := split(z, byte(tc.ell))
+		r := run2(t, 40, func(s *mpc.Session) ([]uint64, error) {
+			s.Frac, s.Ell = tc.f, tc.ell
+			var c [][]float64
+			if s.Party == mpc.Server {
+				c = co
+			}
+			k, err := s.SetupPoly("act", 3, c)
+			if err != nil {
+				return nil, err
+			}
+			return s.Act("act", k, spec, zs[s.Party])
+		})
+		closeVec(t, fmt.Sprintf("act f=%d ell=%d", tc.f, tc.ell), reconstruct(t, r), actRefF(spec, co, z, tc.f), 1)
+		if tc.ell != 0 {
+			want := int64(spec.Len()) * int64(fss.KeyBytes(fss.GateTruncExact, tc.ell, int(tc.f)))
+			if got := r[0].prov.Offline().ByKind[mpc.KindTrunc]; got < want || got > want+100 {
+				t.Errorf("ell=%d: truncation dealer bytes %d, want ≈ %d", tc.ell, got, want)
+			}
+		}
+	}
+	// A precision the polynomial cannot represent is refused.
+	run2(t, 41, func(s *mpc.Session) ([]uint64, error) {
+		s.Frac = 21
+		if _, err := s.SetupPoly("p", 1, [][]float64{{0, 1, 0}}); err == nil {
+			t.Error("f = 21 accepted for a polynomial")
+		}
+		return nil, nil
+	})
 }
 
 func TestActMixed(t *testing.T) {
