@@ -450,3 +450,37 @@ func TestSiteActivationState(t *testing.T) {
 		t.Errorf("lenient load: %v %v", unused, err)
 	}
 }
+
+func TestLoadMalformedTensors(t *testing.T) {
+	g := &Graph{}
+	g.Add("relu", &Site{Name: "relu", Shape: []int{2, 1, 1}})
+	bad := []map[string]*tensor.Tensor{
+		{"relu.mask": {Shape: []int{2, 1, 1}, Data: []float32{1}}, "relu.poly": tensor.New(2, 2)},
+		{"relu.mask": tensor.Full(1, 2, 1, 1), "relu.poly": {Shape: []int{2, 3}, Data: []float32{1, 2}}},
+		{"relu.mask": tensor.Full(1, 2, 1, 1), "relu.poly": tensor.New(6)},
+		{"relu.mask": tensor.Full(1, 3, 1, 1), "relu.poly": tensor.New(3, 2)},
+		{"relu.mask": nil, "relu.poly": tensor.New(2, 2)},
+	}
+	for i, sd := range bad {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("case %d panicked: %v", i, r)
+				}
+			}()
+			if err := LoadStateDict(g, sd); err == nil {
+				t.Errorf("case %d accepted", i)
+			}
+		}()
+	}
+	if Sites(g)[0].Act != nil {
+		t.Error("failed loads installed an activation")
+	}
+	bn := &Graph{}
+	bn.Add("bn", NewBatchNorm2d(2))
+	sd := map[string]*tensor.Tensor{"bn.weight": {Shape: []int{2}, Data: []float32{1}}, "bn.bias": tensor.New(2),
+		"bn.running_mean": tensor.New(2), "bn.running_var": tensor.New(2)}
+	if err := LoadStateDict(bn, sd); err == nil {
+		t.Error("tensor with too few values accepted")
+	}
+}

@@ -262,8 +262,11 @@ func polyMaskFrom(s *Site, mask, poly *tensor.Tensor) (*PolyMask, error) {
 	if s.Shape != nil && !sameInts(mask.Shape, s.Shape) {
 		return nil, fmt.Errorf("mask shape %v, site has %v", mask.Shape, s.Shape)
 	}
-	if len(poly.Shape) != 2 || poly.Shape[1] < 1 {
-		return nil, fmt.Errorf("poly shape %v, want [C, degree+1]", poly.Shape)
+	if len(poly.Shape) != 2 || poly.Shape[0] < 1 || poly.Shape[1] < 1 || len(poly.Data) != poly.Shape[0]*poly.Shape[1] {
+		return nil, fmt.Errorf("poly shape %v (%d values), want [C, degree+1]", poly.Shape, len(poly.Data))
+	}
+	if len(mask.Data) != tensor.Numel(mask.Shape) {
+		return nil, fmt.Errorf("mask has %d values for shape %v", len(mask.Data), mask.Shape)
 	}
 	for _, v := range mask.Data {
 		if v != 0 && v != 1 {
