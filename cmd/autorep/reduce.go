@@ -70,7 +70,7 @@ func runReduce(args []string) error {
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
 	resume := fs.Bool("resume", false, "resume from the checkpoint")
-	ckpt := fs.String("checkpoint", "", "checkpoint path (default OUT.ckpt)")
+	ckpt := fs.String("checkpoint", "", "checkpoint prefix: files PREFIX.search, .l1, .finetune, .best (default OUT.ckpt)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	out := fs.String("out", "", "output model file")
 	batch := fs.Int("batch", reduce.DefaultBatch, "batch size")
