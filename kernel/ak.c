@@ -1,5 +1,5 @@
-// ak.c: oneDNN 2.x primitives (convolution, batch normalisation, pooling,
-// reorders) and OpenBLAS sgemm for package kernel.
+// ak.c: oneDNN 2.x primitives (convolution, pooling, reorders) and OpenBLAS
+// sgemm for package kernel; batch normalisation is in bn.c.
 //
 // Calls are serialised by the Go side (one global mutex), so the
 // intermediate buffers of all primitives (reordered operands, scratchpads)
@@ -42,7 +42,8 @@ void ak_set_threads(int n) {
 
 // enter is called at the start of every executing function: the OpenMP
 // thread count is a per-OS-thread setting and Go may call from any thread.
-static void enter(void) { omp_set_num_threads(g_threads); }
+void ak_enter(void) { omp_set_num_threads(g_threads); }
+#define enter ak_enter
 
 const char *ak_status_str(int s) {
     switch (s) {
@@ -445,18 +446,7 @@ void ak_conv_destroy(ak_conv *c) {
     free(c);
 }
 
-// ---------------------------------------------------------------- batch norm
-
-struct ak_bn {
-    dnnl_memory_desc_t dmd, cmd;
-    dnnl_primitive_desc_t tpd, ipd, bpd;
-    dnnl_primitive_t tr, inf, bw;
-    size_t tscratch, iscratch, bscratch;
-    dnnl_memory_t tscr, iscr, bscr;
-    dnnl_memory_t x, y, dx, dy, gamma, beta, mean, var, dgamma, dbeta;
-    float eps;
-    float *zero_shift; // oneDNN 2.6 wants a shift argument in backward too
-};
+// ---------------------------------------------------------------- helpers
 
 static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md) {
     CHECK(dnnl_memory_create(m, md, g_eng, DNNL_MEMORY_NONE));
@@ -466,111 +456,6 @@ static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *md) {
 static int set(dnnl_memory_t m, void *p) {
     CHECK(dnnl_memory_set_data_handle(m, p));
     return 0;
-}
-
-int ak_bn_create(ak_bn **out, int64_t n, int64_t c, int64_t hw, float eps, int layout) {
-    *out = NULL;
-    CHECKI(ak_init());
-    ak_bn *b = calloc(1, sizeof *b);
-    if (!b) return AK_ENOMEM;
-    *out = b;
-    b->eps = eps;
-    b->zero_shift = calloc(c, sizeof(float));
-    if (!b->zero_shift) return AK_ENOMEM;
-    dnnl_dims_t dd = {n, c, hw, 1}, cd = {c};
-    CHECK(dnnl_memory_desc_init_by_tag(&b->dmd, 4, dd, dnnl_f32, act_tag(layout, c)));
-    CHECK(dnnl_memory_desc_init_by_tag(&b->cmd, 1, cd, dnnl_f32, dnnl_a));
-    unsigned flags = dnnl_use_scale | dnnl_use_shift;
-    dnnl_batch_normalization_desc_t d;
-    dnnl_primitive_attr_t attr;
-    CHECKI(user_attr(&attr));
-    dnnl_status_t s;
-    s = dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &b->dmd, eps, flags);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&b->tpd, &d, attr, g_eng, NULL);
-    if (s == dnnl_success)
-        s = dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_inference, &b->dmd, eps, flags | dnnl_use_global_stats);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&b->ipd, &d, attr, g_eng, NULL);
-    if (s == dnnl_success)
-        s = dnnl_batch_normalization_backward_desc_init(&d, dnnl_backward, &b->dmd, &b->dmd, eps, flags);
-    if (s == dnnl_success) s = dnnl_primitive_desc_create(&b->bpd, &d, attr, g_eng, b->tpd);
-    dnnl_primitive_attr_destroy(attr);
-    CHECK(s);
-    CHECKI(make_prim(b->tpd, &b->tr, &b->tscratch));
-    CHECKI(make_prim(b->ipd, &b->inf, &b->iscratch));
-    CHECKI(make_prim(b->bpd, &b->bw, &b->bscratch));
-    CHECKI(scratch_mem(b->tpd, &b->tscr));
-    CHECKI(scratch_mem(b->ipd, &b->iscr));
-    CHECKI(scratch_mem(b->bpd, &b->bscr));
-    dnnl_memory_t *dm[] = {&b->x, &b->y, &b->dx, &b->dy};
-    for (int i = 0; i < 4; i++) CHECKI(mem(dm[i], &b->dmd));
-    dnnl_memory_t *cm[] = {&b->gamma, &b->beta, &b->mean, &b->var, &b->dgamma, &b->dbeta};
-    for (int i = 0; i < 6; i++) CHECKI(mem(cm[i], &b->cmd));
-    return 0;
-}
-
-static void bn_release(ak_bn *b) {
-    dnnl_memory_t ms[] = {b->x, b->y, b->dx, b->dy, b->gamma, b->beta, b->mean, b->var, b->dgamma, b->dbeta};
-    for (int i = 0; i < 10; i++) dnnl_memory_set_data_handle(ms[i], DNNL_MEMORY_NONE);
-}
-
-int ak_bn_train(ak_bn *b, void *x, void *gamma, void *beta, void *y, void *mean, void *var) {
-    enter();
-    int r;
-    if ((r = set(b->x, x)) || (r = set(b->gamma, gamma)) || (r = set(b->beta, beta)) ||
-            (r = set(b->y, y)) || (r = set(b->mean, mean)) || (r = set(b->var, var)))
-        goto done;
-    dnnl_exec_arg_t a[7] = {{DNNL_ARG_SRC, b->x}, {DNNL_ARG_SCALE, b->gamma}, {DNNL_ARG_SHIFT, b->beta},
-            {DNNL_ARG_DST, b->y}, {DNNL_ARG_MEAN, b->mean}, {DNNL_ARG_VARIANCE, b->var}};
-    r = exec(b->tr, a, 6, b->tscratch, b->tscr);
-done:
-    bn_release(b);
-    return r;
-}
-
-int ak_bn_infer(ak_bn *b, void *x, void *gamma, void *beta, void *mean, void *var, void *y) {
-    enter();
-    int r;
-    if ((r = set(b->x, x)) || (r = set(b->gamma, gamma)) || (r = set(b->beta, beta)) ||
-            (r = set(b->y, y)) || (r = set(b->mean, mean)) || (r = set(b->var, var)))
-        goto done;
-    dnnl_exec_arg_t a[7] = {{DNNL_ARG_SRC, b->x}, {DNNL_ARG_SCALE, b->gamma}, {DNNL_ARG_SHIFT, b->beta},
-            {DNNL_ARG_DST, b->y}, {DNNL_ARG_MEAN, b->mean}, {DNNL_ARG_VARIANCE, b->var}};
-    r = exec(b->inf, a, 6, b->iscratch, b->iscr);
-done:
-    bn_release(b);
-    return r;
-}
-
-int ak_bn_backward(ak_bn *b, void *x, void *dy, void *gamma, void *mean, void *var, void *dx, void *dgamma, void *dbeta) {
-    enter();
-    int r;
-    if ((r = set(b->x, x)) || (r = set(b->dy, dy)) || (r = set(b->gamma, gamma)) || (r = set(b->mean, mean)) ||
-            (r = set(b->var, var)) || (r = set(b->dx, dx)) || (r = set(b->dgamma, dgamma)) ||
-            (r = set(b->dbeta, dbeta)) || (r = set(b->beta, b->zero_shift)))
-        goto done;
-    dnnl_exec_arg_t a[10] = {{DNNL_ARG_SRC, b->x}, {DNNL_ARG_DIFF_DST, b->dy}, {DNNL_ARG_SCALE, b->gamma},
-            {DNNL_ARG_MEAN, b->mean}, {DNNL_ARG_VARIANCE, b->var}, {DNNL_ARG_DIFF_SRC, b->dx},
-            {DNNL_ARG_DIFF_SCALE, b->dgamma}, {DNNL_ARG_DIFF_SHIFT, b->dbeta}, {DNNL_ARG_SHIFT, b->beta}};
-    r = exec(b->bw, a, 9, b->bscratch, b->bscr);
-done:
-    bn_release(b);
-    return r;
-}
-
-void ak_bn_destroy(ak_bn *b) {
-    if (!b) return;
-    dnnl_memory_t ms[] = {b->x, b->y, b->dx, b->dy, b->gamma, b->beta, b->mean, b->var, b->dgamma, b->dbeta,
-            b->tscr, b->iscr, b->bscr};
-    for (int i = 0; i < 13; i++)
-        if (ms[i]) dnnl_memory_destroy(ms[i]);
-    if (b->tr) dnnl_primitive_destroy(b->tr);
-    if (b->inf) dnnl_primitive_destroy(b->inf);
-    if (b->bw) dnnl_primitive_destroy(b->bw);
-    if (b->tpd) dnnl_primitive_desc_destroy(b->tpd);
-    if (b->ipd) dnnl_primitive_desc_destroy(b->ipd);
-    if (b->bpd) dnnl_primitive_desc_destroy(b->bpd);
-    free(b->zero_shift);
-    free(b);
 }
 
 // ---------------------------------------------------------------- pooling

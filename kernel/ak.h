@@ -15,6 +15,9 @@ enum { AK_PLAIN = 0, AK_BLOCKED = 1 };
 
 int ak_init(void);
 void ak_set_threads(int n);
+// ak_enter applies the thread count to the calling OS thread (OpenMP's
+// setting is per thread); every executing function calls it first.
+void ak_enter(void);
 const char *ak_status_str(int status);
 
 typedef struct ak_conv ak_conv;
@@ -28,12 +31,13 @@ int ak_conv_backward(ak_conv *c, void *x, void *dy, void *w, void *dx, void *dw,
 void ak_conv_destroy(ak_conv *c);
 const char *ak_conv_impl(ak_conv *c, int which);
 
-typedef struct ak_bn ak_bn;
-int ak_bn_create(ak_bn **out, int64_t n, int64_t c, int64_t hw, float eps, int layout);
-int ak_bn_train(ak_bn *b, void *x, void *gamma, void *beta, void *y, void *mean, void *var);
-int ak_bn_infer(ak_bn *b, void *x, void *gamma, void *beta, void *mean, void *var, void *y);
-int ak_bn_backward(ak_bn *b, void *x, void *dy, void *gamma, void *mean, void *var, void *dx, void *dgamma, void *dbeta);
-void ak_bn_destroy(ak_bn *b);
+// Batch norm in bn.c (no primitive objects; OpenMP over images).
+int ak_bn2_train(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
+        const float *beta, float *y, float *mean, float *var);
+int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
+        const float *beta, const float *mean, const float *var, float *y);
+int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
+        const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta);
 
 typedef struct ak_pool ak_pool;
 // p: N C H W KH KW SH SW PH PW. alg: 0 max, 1 avg including padding, 2 avg excluding padding.

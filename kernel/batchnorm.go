@@ -7,20 +7,17 @@ import "C"
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 
 	"github.com/autorep/autorep/kernel/ref"
 )
 
 // BatchNorm is batch normalisation of fixed shape [N,C,HW], epsilon and
-// layout, holding its oneDNN primitives (training forward, inference
-// forward, backward).
+// layout (implemented in bn.c, parallel over images).
 type BatchNorm struct {
 	n, c, hw int
 	eps      float32
 	l        Layout
-	b        *C.ak_bn
 }
 
 // NewBatchNorm returns batch normalisation of x [N,C,HW] in layout l. It
@@ -29,19 +26,7 @@ func NewBatchNorm(n, c, hw int, eps float32, l Layout) *BatchNorm {
 	if n <= 0 || c <= 0 || hw <= 0 {
 		panic(fmt.Sprintf("kernel.NewBatchNorm: sizes n=%d c=%d hw=%d must be positive", n, c, hw))
 	}
-	b := &BatchNorm{n: n, c: c, hw: hw, eps: eps, l: l}
-	mu.Lock()
-	defer mu.Unlock()
-	if s := C.ak_bn_create(&b.b, C.int64_t(n), C.int64_t(c), C.int64_t(hw), C.float(eps), layoutC(l)); s != 0 {
-		C.ak_bn_destroy(b.b)
-		check("NewBatchNorm", s)
-	}
-	runtime.AddCleanup(b, func(p *C.ak_bn) {
-		mu.Lock()
-		defer mu.Unlock()
-		C.ak_bn_destroy(p)
-	}, b.b)
-	return b
+	return &BatchNorm{n: n, c: c, hw: hw, eps: eps, l: l}
 }
 
 // checkData and checkPer panic unless s has N·C·HW resp. C elements.
@@ -61,8 +46,8 @@ func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
 	b.checkPer(op, "variance", variance)
 	mu.Lock()
 	defer mu.Unlock()
-	check("BatchNorm.TrainForward", C.ak_bn_train(b.b, ptr(x), ptr(gamma), ptr(beta), ptr(y), ptr(mean), ptr(variance)))
-	runtime.KeepAlive(b)
+	check(op, C.ak_bn2_train(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
+		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance)))
 }
 
 // InferForward normalises x with given (running) statistics.
@@ -76,8 +61,8 @@ func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
 	b.checkPer(op, "variance", variance)
 	mu.Lock()
 	defer mu.Unlock()
-	check("BatchNorm.InferForward", C.ak_bn_infer(b.b, ptr(x), ptr(gamma), ptr(beta), ptr(mean), ptr(variance), ptr(y)))
-	runtime.KeepAlive(b)
+	check(op, C.ak_bn2_infer(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
+		fptr(x), fptr(gamma), fptr(beta), fptr(mean), fptr(variance), fptr(y)))
 }
 
 // Backward is the training-mode backward pass: from x, dy, gamma and the
@@ -94,9 +79,8 @@ func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []f
 	b.checkPer(op, "dbeta", dbeta)
 	mu.Lock()
 	defer mu.Unlock()
-	check("BatchNorm.Backward", C.ak_bn_backward(b.b, ptr(x), ptr(dy), ptr(gamma), ptr(mean), ptr(variance),
-		ptr(dx), ptr(dgamma), ptr(dbeta)))
-	runtime.KeepAlive(b)
+	check(op, C.ak_bn2_backward(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
+		fptr(x), fptr(dy), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), fptr(dgamma), fptr(dbeta)))
 }
 
 type bnKey struct {

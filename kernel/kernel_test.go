@@ -449,3 +449,27 @@ func TestNoAllocations(t *testing.T) {
 		t.Errorf("%v allocations per step, want 0", a)
 	}
 }
+
+// TestBatchNormLargeMean checks the statistics when the mean dwarfs the
+// spread (one-pass unshifted sums would lose the variance).
+func TestBatchNormLargeMean(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	for _, l := range []Layout{NCHW, Blocked} {
+		n, c, hw := 8, 16, 300
+		x := randSlice(rng, n*c*hw)
+		for i := range x {
+			x[i] = 1000 + 0.01*x[i]
+		}
+		g, b := randSlice(rng, c), randSlice(rng, c)
+		y, yr := make([]float32, len(x)), make([]float32, len(x))
+		m, v, mr, vr := make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+		NewBatchNorm(n, c, hw, 1e-8, l).TrainForward(x, g, b, y, m, v)
+		ref.NewBatchNorm(n, c, hw, 1e-8, l).TrainForward(x, g, b, yr, mr, vr)
+		for i := range v {
+			if math.Abs(float64(v[i]-vr[i])) > 1e-3*float64(vr[i]) {
+				t.Fatalf("%v: variance[%d] = %g, want %g", l, i, v[i], vr[i])
+			}
+		}
+		agree(t, fmt.Sprint(l, " normalised"), y, yr, 2e-3)
+	}
+}
