@@ -24,6 +24,10 @@ func benchGates() []benchGate {
 	}
 	gs = append(gs, benchGate{"drelu/ell=64",
 		func(r []uint64) (*Keys, *Keys, error) { return GenDReLU(prg, r, 64) }, EvalDReLU})
+	for _, ell := range []int{64, 37} {
+		gs = append(gs, benchGate{fmt.Sprintf("relutrunc/ell=%d/s=16", ell),
+			func(r []uint64) (*Keys, *Keys, error) { return GenReLUTrunc(prg, r, ell, 16) }, EvalReLUTrunc})
+	}
 	for _, c := range []struct{ ell, s int }{{64, 12}, {64, 16}, {54, 16}} {
 		for _, exact := range []bool{true, false} {
 			name := fmt.Sprintf("trunc/ell=%d/s=%d/exact=%v", c.ell, c.s, exact)

@@ -35,6 +35,7 @@
 //	GateReLU        max(x, 0)                       (ℓ−1)-bit, g = 2          2,072
 //	GateTrunc       x >> s, error e ∈ {0, 1}        ℓ-bit, g = 1              1,568
 //	GateTruncExact  x >> s, exact (floor)           ℓ-bit + s-bit, g = 1      1,880 (s = 12), 1,976 (s = 16)
+//	GateReLUTrunc   ReLU(x) >> s, error e ∈ {0, 1}   (ℓ−1)-bit, g = 4          3,104
 //
 // KeyBytes gives the size for any parameters. x >> s is the arithmetic
 // shift floor(x / 2^s). GateTruncExact is exact for every x in range.
@@ -42,12 +43,18 @@
 // P(e = 1) = (x mod 2^s)/2^s over the dealer's randomness (stochastic
 // rounding, unbiased): it can never be off by more than one unit, unlike
 // local share truncation, which fails with probability ≈ |x|/2^64.
+// GateReLUTrunc fuses a ReLU with the truncation that precedes it after a
+// multiplication: 0 for x < 0, floor(x/2^s) + e as GateTrunc for x ≥ 0, in
+// one opening instead of two (a truncation key plus a ReLU key would be
+// 3,640 B per party at ℓ = 64 and need two rounds).
 //
 // Cost per element is one DCF evaluation (two for the exact truncation):
 // one 8-block AES call per tree level for four elements in lockstep, so
 // evaluation costs about ℓ/4 such calls per element and key generation ℓ
 // calls (both parties' keys). See docs/BENCHMARKS.md, section "FSS", for
 // measured rates.
+//
+// Eval dispatches on the gate of a key batch.
 //
 // # Typical use (package mpc)
 //

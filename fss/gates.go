@@ -23,6 +23,9 @@ const (
 	GateTrunc
 	// GateTruncExact computes x >> s (arithmetic, floor(x/2^s)) exactly.
 	GateTruncExact
+	// GateReLUTrunc computes ReLU(x) >> s in one evaluation: 0 for x < 0,
+	// else floor(x/2^s) + e with e ∈ {0, 1} distributed as in GateTrunc.
+	GateReLUTrunc
 )
 
 // String returns the gate's name.
@@ -36,6 +39,8 @@ func (g Gate) String() string {
 		return "trunc"
 	case GateTruncExact:
 		return "trunc-exact"
+	case GateReLUTrunc:
+		return "relu-trunc"
 	}
 	return fmt.Sprintf("gate(%d)", uint8(g))
 }
@@ -86,7 +91,7 @@ func (k *Keys) Slice(lo, hi int) (*Keys, error) {
 // KeyBytes is the per-element, per-party key size in bytes of gate g with
 // input width ell and shift (ignored for DReLU/ReLU), or 0 if the
 // parameters are invalid. Values for ℓ = 64: DReLU 1,544; ReLU 2,072;
-// Trunc 1,568; TruncExact (s = 12) 1,880.
+// Trunc 1,568; TruncExact (s = 12) 1,880; ReLUTrunc 3,104.
 func KeyBytes(g Gate, ell, shift int) int {
 	if checkGate(g, ell, shift) != nil {
 		return 0
@@ -105,6 +110,8 @@ func stride(g Gate, ell, shift int) int {
 		return dcfWords(ell, 1) + 1 // DCF + share of the constant
 	case GateTruncExact:
 		return dcfWords(ell, 1) + dcfWords(shift, 1) + 1
+	case GateReLUTrunc:
+		return dcfWords(ell-1, 4) + 4 // DCF + shares of q, q·K, K, 2^(ℓ−s)·m
 	}
 	return 0
 }
@@ -118,7 +125,7 @@ func checkGate(g Gate, ell, shift int) error {
 		if shift != 0 {
 			return fmt.Errorf("fss: %v: shift %d, want 0", g, shift)
 		}
-	case GateTrunc, GateTruncExact:
+	case GateTrunc, GateTruncExact, GateReLUTrunc:
 		if shift < 1 || shift >= ell {
 			return fmt.Errorf("fss: %v: shift %d outside [1, %d)", g, shift, ell)
 		}
@@ -232,6 +239,43 @@ func GenTrunc(prg *ring.PRG, rIn []uint64, ell, shift int, exact bool) (k0, k1 *
 			genDCFWords(shift, low(rl, shift), []uint64{^uint64(0)}, block{rnd[5], rnd[6]}, block{rnd[7], rnd[8]},
 				w0[dw:dw+dws], w1[dw:dw+dws])
 		}
+	})
+}
+
+// GenReLUTrunc generates keys for the fused gate ReLU(x) >> shift on
+// signed ℓ-bit x (2 ≤ ℓ ≤ 64, 1 ≤ shift < ℓ): the result is 0 for x < 0 and
+// floor(x/2^shift) + e, e ∈ {0, 1}, for x ≥ 0 (stochastic rounding as in
+// GateTrunc), sign-extended in Z_2^64. It replaces a truncation followed by
+// a ReLU (two openings) by one opening and one DCF evaluation.
+//
+// With the notation of GenTrunc and GenDReLU (ρ = r_in mod 2^ℓ, m = msb(ρ),
+// q = 1 − m, c = 1{x̂ mod 2^(ℓ−1) < ρ mod 2^(ℓ−1)}, p = msb(x̂), D = DReLU(x)
+// = p ⊕ q ⊕ c, w = 1{x̂' < ρ}, K = −(ρ >> s) − 2^(ℓ−1−s), Z = 2^(ℓ−s)):
+//
+//	ReLU(x) >> s ≈ D·((x̂' >> s) + K + Z·w) = (x̂' >> s)·D + D·K + Z·D·w.
+//
+// Since x̂' = x̂ + 2^(ℓ−1) differs from x̂ only in the top bit, the wrap
+// bit splits as w = (1 − u)·m + (1 − (u ⊕ m))·c with u = msb(x̂') = 1 − p,
+// and D·w = m + (1 − 2m)·c if p = 1, m·c if p = 0: every term is c times a
+// dealer value, or a dealer value. So one (ℓ−1)-bit DCF with the payload
+// (1 − 2q, (1 − 2q)·K, Z·(1 − 2m), Z·m) and shares of (q, q·K, K, Z·m)
+// suffices.
+func GenReLUTrunc(prg *ring.PRG, rIn []uint64, ell, shift int) (k0, k1 *Keys, err error) {
+	n := ell - 1
+	dw := dcfWords(n, 4)
+	return genKeys(prg, GateReLUTrunc, rIn, ell, shift, 8, func(r uint64, rnd, w0, w1 []uint64) {
+		rl := low(r, ell)
+		m := (rl >> uint(n)) & 1
+		q := 1 ^ m
+		sg := 1 - 2*q
+		k := -(rl >> uint(shift)) - 1<<uint(ell-1-shift)
+		z := uint64(1) << uint(ell-shift)
+		genDCFWords(n, low(rl, n), []uint64{sg, sg * k, z * (1 - 2*m), z * m},
+			block{rnd[0], rnd[1]}, block{rnd[2], rnd[3]}, w0[:dw], w1[:dw])
+		share(q, rnd[4], &w0[dw], &w1[dw])
+		share(q*k, rnd[5], &w0[dw+1], &w1[dw+1])
+		share(k, rnd[6], &w0[dw+2], &w1[dw+2])
+		share(z*m, rnd[7], &w0[dw+3], &w1[dw+3])
 	})
 }
 
@@ -356,4 +400,59 @@ func EvalTrunc(party int, k *Keys, xhat []uint64) ([]uint64, error) {
 		}
 	})
 	return out, nil
+}
+
+// EvalReLUTrunc returns party's additive shares of ReLU(x[i]) >> s (see
+// GenReLUTrunc for the guarantee) from the public masked inputs
+// xhat[i] = x[i] + r_in[i] (mod 2^64).
+func EvalReLUTrunc(party int, k *Keys, xhat []uint64) ([]uint64, error) {
+	if err := checkEval("EvalReLUTrunc", party, k, xhat, GateReLUTrunc); err != nil {
+		return nil, err
+	}
+	ell, s := k.ell, k.shift
+	n := ell - 1
+	dw := dcfWords(n, 4)
+	st := dw + 4
+	b := uint64(party)
+	half := uint64(1) << uint(n)
+	out := make([]uint64, k.m)
+	parallel(k.m, func(lo, hi int) {
+		in := make([]uint64, hi-lo)
+		c := make([]uint64, 4*(hi-lo))
+		for i := range in {
+			in[i] = low(xhat[lo+i], n)
+		}
+		evalDCFMany(party, n, 4, k.w[lo*st:], st, 0, in, c)
+		for i := range in {
+			w := k.w[(lo+i)*st+dw : (lo+i+1)*st]
+			e := c[4*i : 4*i+4]
+			a := low(xhat[lo+i]+half, ell) >> uint(s) // x̂' >> s
+			ws := w[0] + e[0]                         // share of q ⊕ c
+			wk := w[1] + e[1]                         // share of (q ⊕ c)·K
+			if low(xhat[lo+i], ell)>>uint(n) == 0 {   // p = 0: D = q ⊕ c, D·w = m·c
+				out[lo+i] = a*ws + wk + e[3]
+			} else { // p = 1: D = 1 − (q ⊕ c), D·w = m + (1 − 2m)·c
+				out[lo+i] = a*(b-ws) + (w[2] - wk) + w[3] + e[2]
+			}
+		}
+	})
+	return out, nil
+}
+
+// Eval evaluates keys of any gate (dispatching on k.Gate()).
+func Eval(party int, k *Keys, xhat []uint64) ([]uint64, error) {
+	if k == nil {
+		return nil, fmt.Errorf("fss: Eval: nil keys")
+	}
+	switch k.gate {
+	case GateDReLU:
+		return EvalDReLU(party, k, xhat)
+	case GateReLU:
+		return EvalReLU(party, k, xhat)
+	case GateTrunc, GateTruncExact:
+		return EvalTrunc(party, k, xhat)
+	case GateReLUTrunc:
+		return EvalReLUTrunc(party, k, xhat)
+	}
+	return nil, fmt.Errorf("fss: Eval: unknown gate %v", k.gate)
 }

@@ -141,6 +141,18 @@ func TestTrunc(t *testing.T) {
 				}
 			}
 		}
+		// Fused ReLU then truncation: exact 0 for x < 0, one-bit error above.
+		y := runGate(t, gateFn{
+			gen:  func(p *ring.PRG, m []uint64) (*Keys, *Keys, error) { return GenReLUTrunc(p, m, c.ell, c.s) },
+			eval: EvalReLUTrunc,
+		}, x, rIn, byte(c.ell+c.s))
+		for i, v := range x {
+			want := max(int64(v), 0) >> uint(c.s)
+			if d := int64(y[i]) - want; d != 0 && (d != 1 || int64(v) < 0) {
+				t.Fatalf("ℓ=%d s=%d: ReLU(%d) >> %d with mask %#x = %d, want %d (+1 allowed for x ≥ 0)",
+					c.ell, c.s, int64(v), c.s, rIn[i], int64(y[i]), want)
+			}
+		}
 	}
 }
 
@@ -236,7 +248,8 @@ func TestSliceAndSizes(t *testing.T) {
 	for _, c := range []struct {
 		g          Gate
 		ell, s, by int
-	}{{GateDReLU, 64, 0, 1544}, {GateTrunc, 64, 12, 1568}, {GateTruncExact, 64, 12, 1880}, {GateReLU, 2, 0, 88}, {GateReLU, 64, 3, 0}} {
+	}{{GateDReLU, 64, 0, 1544}, {GateTrunc, 64, 12, 1568}, {GateTruncExact, 64, 12, 1880}, {GateReLU, 2, 0, 88}, {GateReLU, 64, 3, 0},
+		{GateReLUTrunc, 64, 16, 3104}, {GateReLUTrunc, 64, 64, 0}, {Gate(99), 64, 0, 0}} {
 		if got := KeyBytes(c.g, c.ell, c.s); got != c.by {
 			t.Errorf("KeyBytes(%v, %d, %d) = %d, want %d", c.g, c.ell, c.s, got, c.by)
 		}

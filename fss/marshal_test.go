@@ -31,6 +31,7 @@ func sampleKeys(t testing.TB) (gate, dcf [][]byte) {
 	add(GenTrunc(prg, rIn, 9, 3, false))
 	add(GenTrunc(prg, rIn, 9, 3, true))
 	add(GenReLU(prg, nil, 64))
+	add(GenReLUTrunc(prg, rIn, 6, 2))
 	d0, d1, err := GenDCF(prg, 7, 2, []uint64{5, 127}, []uint64{1, 2, 3, 4})
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +49,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 		func() (*Keys, *Keys, error) { return GenReLU(prg, rIn, 37) },
 		func() (*Keys, *Keys, error) { return GenTrunc(prg, rIn, 64, 12, true) },
 		func() (*Keys, *Keys, error) { return GenTrunc(prg, rIn, 50, 16, false) },
+		func() (*Keys, *Keys, error) { return GenReLUTrunc(prg, rIn, 64, 16) },
 	} {
 		k0, _, err := gen()
 		if err != nil {
@@ -64,18 +66,8 @@ func TestMarshalRoundTrip(t *testing.T) {
 		if !bytes.Equal(marshalOrFatal(t, &back), b) {
 			t.Fatalf("%v: re-marshalled bytes differ", k0.Gate())
 		}
-		var y0, y1 []uint64
-		switch k0.Gate() {
-		case GateDReLU:
-			y0, _ = EvalDReLU(0, k0, x)
-			y1, err = EvalDReLU(0, &back, x)
-		case GateReLU:
-			y0, _ = EvalReLU(0, k0, x)
-			y1, err = EvalReLU(0, &back, x)
-		default:
-			y0, _ = EvalTrunc(0, k0, x)
-			y1, err = EvalTrunc(0, &back, x)
-		}
+		y0, _ := Eval(0, k0, x)
+		y1, err := Eval(0, &back, x)
 		if err != nil || !slices.Equal(y0, y1) {
 			t.Fatalf("%v: decoded keys evaluate differently (%v)", k0.Gate(), err)
 		}
@@ -145,17 +137,7 @@ func FuzzUnmarshalKeys(f *testing.F) {
 			if !bytes.Equal(marshalOrFatal(t, &k), b) {
 				t.Fatal("gate keys: round trip differs")
 			}
-			x := make([]uint64, k.Len())
-			var err error
-			switch k.Gate() {
-			case GateDReLU:
-				_, err = EvalDReLU(k.Party(), &k, x)
-			case GateReLU:
-				_, err = EvalReLU(k.Party(), &k, x)
-			default:
-				_, err = EvalTrunc(k.Party(), &k, x)
-			}
-			if err != nil {
+			if _, err := Eval(k.Party(), &k, make([]uint64, k.Len())); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -56,17 +56,18 @@ func fixedProducts(r *rand.Rand, x []uint64, first bool) {
 // products (see fixedProducts) through full FSS key generation and both
 // parties' evaluation, for the exact and the one-bit gate at ℓ = 64 and
 // the exact gate at ℓ = 54 (the smallest width holding |x| ≤ 2^52), and
-// asserts that no result is off by more than one unit in the last place
-// (and that the exact gate is never off at all).
+// the fused ReLU-then-truncate gate at ℓ = 64, and asserts that no result
+// is off by more than one unit in the last place (and that the exact gate
+// is never off at all, nor the fused gate for x ≤ 0).
 func TestTruncHarness(t *testing.T) {
 	n := truncN(t)
 	const s, chunk = 16, 8192
 	prg := testPRG(200)
 	cases := []struct {
-		ell   int
-		exact bool
-		n     int
-	}{{64, true, n}, {64, false, n}, {54, true, max(n/4, 1)}}
+		ell          int
+		exact, fused bool
+		n            int
+	}{{64, true, false, n}, {64, false, false, n}, {54, true, false, max(n/4, 1)}, {64, false, true, max(n/4, 1)}}
 	for _, c := range cases {
 		r := rand.New(rand.NewPCG(uint64(c.ell), 9))
 		x := make([]uint64, chunk)
@@ -77,34 +78,44 @@ func TestTruncHarness(t *testing.T) {
 			x, xhat := x[:m], xhat[:m]
 			fixedProducts(r, x, done == 0)
 			rIn := prg.Rand(m).Data
-			k0, k1, err := GenTrunc(prg, rIn, c.ell, s, c.exact)
+			var k0, k1 *Keys
+			var err error
+			if c.fused {
+				k0, k1, err = GenReLUTrunc(prg, rIn, c.ell, s)
+			} else {
+				k0, k1, err = GenTrunc(prg, rIn, c.ell, s, c.exact)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range x {
 				xhat[i] = x[i] + rIn[i]
 			}
-			y0, err := EvalTrunc(0, k0, xhat)
+			y0, err := Eval(0, k0, xhat)
 			if err != nil {
 				t.Fatal(err)
 			}
-			y1, err := EvalTrunc(1, k1, xhat)
+			y1, err := Eval(1, k1, xhat)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for i := range x {
-				d := int64(y0[i]+y1[i]) - int64(x[i])>>s
-				if d < 0 || d > 1 || c.exact && d != 0 {
-					t.Fatalf("ℓ=%d exact=%v: %d >> %d = %d (error %d)", c.ell, c.exact, int64(x[i]), s, int64(y0[i]+y1[i]), d)
+				v := int64(x[i])
+				if c.fused {
+					v = max(v, 0)
+				}
+				d := int64(y0[i]+y1[i]) - v>>s
+				if d < 0 || d > 1 || c.exact && d != 0 || c.fused && v == 0 && d != 0 {
+					t.Fatalf("ℓ=%d exact=%v fused=%v: %d >> %d = %d (error %d)", c.ell, c.exact, c.fused, int64(x[i]), s, int64(y0[i]+y1[i]), d)
 				}
 				off1 += d
 				maxErr = max(maxErr, d)
 			}
 			if next := done + m; next%5_000_000 < chunk && next >= 5_000_000 {
-				t.Logf("ℓ=%d exact=%v: %d done, max error so far %d", c.ell, c.exact, next, maxErr)
+				t.Logf("ℓ=%d exact=%v fused=%v: %d done, max error so far %d", c.ell, c.exact, c.fused, next, maxErr)
 			}
 		}
-		t.Logf("ℓ=%d s=%d exact=%v: %d truncations, max error %d ulp, %d results one ulp up (%.4f)",
-			c.ell, s, c.exact, c.n, maxErr, off1, float64(off1)/float64(c.n))
+		t.Logf("ℓ=%d s=%d exact=%v fused ReLU=%v: %d truncations, max error %d ulp, %d results one ulp up (%.4f)",
+			c.ell, s, c.exact, c.fused, c.n, maxErr, off1, float64(off1)/float64(c.n))
 	}
 }
