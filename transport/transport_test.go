@@ -535,3 +535,18 @@ func TestWriteTimeout(t *testing.T) {
 		t.Errorf("Send after a failed write: %v, want the same error", err)
 	}
 }
+
+func TestLinkCommTime(t *testing.T) {
+	c := Counts{BytesSent: 25_000_000, BytesRecv: 12_500_000, Rounds: 10} // 3e8 bits
+	// 3e8 bits at 3 Gbit/s = 100 ms, plus 10 × 0.3 ms.
+	if got, want := LAN.CommTime(c), 103*time.Millisecond; got != want {
+		t.Errorf("LAN: %v, want %v", got, want)
+	}
+	// 3e8 bits at 400 Mbit/s = 750 ms, plus 10 × 40 ms.
+	if got, want := WAN.CommTime(c), 1150*time.Millisecond; got != want {
+		t.Errorf("WAN: %v, want %v", got, want)
+	}
+	if got := (Link{RTT: time.Second}).CommTime(Counts{BytesSent: 1, Rounds: 2}); got != 2*time.Second {
+		t.Errorf("zero bandwidth: %v", got)
+	}
+}
