@@ -385,6 +385,9 @@ func checkDCFParams(n, g int) error {
 // key generation runs on all CPUs. Every alpha[i] must be below 2^n and
 // len(beta) must be g·len(alpha).
 func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err error) {
+	if prg == nil {
+		return nil, nil, fmt.Errorf("fss: GenDCF: nil PRG")
+	}
 	if err := checkDCFParams(n, g); err != nil {
 		return nil, nil, err
 	}

@@ -233,6 +233,18 @@ func TestGateErrors(t *testing.T) {
 	if _, _, err := GenDCF(prg, 0, 1, nil, nil); err == nil {
 		t.Error("n = 0: no error")
 	}
+	if _, _, err := GenDCF(nil, 8, 1, nil, nil); err == nil {
+		t.Error("GenDCF nil PRG: no error")
+	}
+	if _, _, err := GenReLUTrunc(prg, r, 64, 0); err == nil {
+		t.Error("fused shift 0: no error")
+	}
+	if _, err := Eval(0, &Keys{}, nil); err == nil {
+		t.Error("zero Keys: no error")
+	}
+	if _, err := EvalDCF(1, &DCFKeys{}, nil); err == nil {
+		t.Error("DCF wrong party: no error")
+	}
 }
 
 func TestSliceAndSizes(t *testing.T) {
