@@ -47,7 +47,8 @@ func (g Gate) String() string {
 
 // Keys is one party's batch of gate keys: element i of the batch evaluates
 // the gate on the masked input x̂[i] for the mask r_in[i] fixed at key
-// generation. Produce them with GenDReLU, GenReLU or GenTrunc; send them
+// generation. Produce them with GenDReLU, GenReLU, GenTrunc or
+// GenReLUTrunc, evaluate them with the matching EvalX or Eval; send them
 // with MarshalBinary/UnmarshalBinary.
 type Keys struct {
 	gate  Gate
