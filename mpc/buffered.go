@@ -78,12 +78,14 @@ func (s *Session) LinearRequests(k *LinearKey) []Request {
 // positions).
 func (s *Session) ActRequests(label, polyLabel string, spec ActSpec) []Request {
 	relu, poly, _ := spec.split()
-	reqs := []Request{{Kind: KindTrunc, Label: label + "/in", N: spec.Len(), Shift: s.frac(), Ell: s.Ell}}
+	var reqs []Request
 	if len(relu) > 0 {
-		reqs = append(reqs, Request{Kind: KindReLU, Label: label + "/relu", N: len(relu), Ell: s.Ell})
+		reqs = append(reqs, Request{Kind: KindReLUTrunc, Label: label + "/relu", N: len(relu), Shift: s.frac(), Ell: s.Ell})
 	}
 	if len(poly) > 0 {
-		reqs = append(reqs, Request{Kind: KindPoly, Label: polyLabel, Act: spec})
+		reqs = append(reqs,
+			Request{Kind: KindTrunc, Label: label + "/in", N: len(poly), Shift: s.frac(), Ell: s.Ell},
+			Request{Kind: KindPoly, Label: polyLabel, Act: spec})
 	}
 	return reqs
 }

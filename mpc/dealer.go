@@ -125,6 +125,34 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 		}
 		m0.Vecs, m0.Gate = []Vec{r0}, k0
 		m1.Vecs, m1.Gate = []Vec{r1}, k1
+	case KindReLUTrunc:
+		r, r0, r1 := mask(req.N)
+		ell, f := req.ell(), req.Shift
+		half := uint64(1) << uint(ell-1)
+		alpha := make([]uint64, 2*req.N)
+		beta := make([]uint64, 4*req.N)
+		c, ck := make([]uint64, req.N), make([]uint64, req.N)
+		for i, ri := range r {
+			rl := low(ri, ell)
+			q := uint64(0)
+			if rl >= half {
+				q = 1
+			}
+			k := rl>>f + half>>f
+			alpha[2*i], alpha[2*i+1] = rl, low(rl+half, ell)
+			beta[4*i], beta[4*i+1] = 1, k
+			beta[4*i+2], beta[4*i+3] = 1, k-q<<(uint(ell)-f)
+			c[i], ck[i] = 1-q, (1-q)*k
+		}
+		k0, k1, err := fss.GenDCF(prg, ell, 2, alpha, beta)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mpc: dealer: %v %q: %w", req.Kind, req.Label, err)
+		}
+		c0, c1 := shared(c)
+		ck0, ck1 := shared(ck)
+		m0.Vecs, m1.Vecs = []Vec{r0, c0, ck0}, []Vec{r1, c1, ck1}
+		m0.DCF, m1.DCF = k0, k1
+		m0.Param, m1.Param = uint64(f), uint64(f)
 	case KindTriple:
 		a, a0, a1 := mask(req.N)
 		b, b0, b1 := mask(req.N)
@@ -183,6 +211,14 @@ func (d *Dealer) genPoly(req Request, prg *ring.PRG, m0, m1 *Material) error {
 	}
 	m0.DCF, m1.DCF = k0, k1
 	return nil
+}
+
+// low returns the low n bits of v (1 ≤ n ≤ 64).
+func low(v uint64, n int) uint64 {
+	if n >= 64 {
+		return v
+	}
+	return v & (1<<uint(n) - 1)
 }
 
 // LocalProviders returns in-process providers for the server and the

@@ -112,3 +112,71 @@ func (s *Session) ReLU(label string, x []uint64, ell int) ([]uint64, error) {
 func (s *Session) DReLU(label string, x []uint64, ell int) ([]uint64, error) {
 	return s.runGate(Request{Kind: KindDReLU, Label: label, Ell: ell}, x)
 }
+
+// reluTruncOpening prepares ReLU(z) >> shift on the shared z (signed,
+// ell bits) with one opening, the fused gate of KindReLUTrunc. With
+// N = 2^ell, H = 2^(ell−1), ẑ' = ẑ + H mod N, r = r_in mod N:
+//
+//	z + H = ẑ' − r + N·w,  w = 1{ẑ' < r}
+//	t := (ẑ' >> f) − K + 2^(ell−f)·w,  K = (r >> f) + 2^(ell−1−f)
+//	  = floor(z/2^f) + 1{ẑ' mod 2^f < r mod 2^f}      (one-bit error)
+//	d = DReLU(z) = A − B + (1 − q),  d·w = A − q·B
+//
+// with A = 1{ẑ' < r}, B = 1{ẑ' < (r + H) mod N}, q = 1{r ≥ H}. So
+//
+//	d·t = (ẑ'>>f)·(A − B + 1 − q) − (K·A − K·B + (1−q)·K) + 2^(ell−f)·(A − q·B)
+//
+// is linear in the outputs of two DCFs at ẑ' with payloads (1, K) and
+// (1, K − q·2^(ell−f)) and in dealer shares of 1 − q and (1 − q)·K: no
+// communication besides opening ẑ. The result is 0 for z < 0 and
+// floor(z/2^f) or one more (stochastic rounding) for z ≥ 0.
+func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int, out *[]uint64) (opening, error) {
+	req := Request{Kind: KindReLUTrunc, Label: label, N: len(z), Shift: shift, Ell: ell}
+	n := len(z)
+	m, err := s.get(req, n, n, n)
+	if err != nil {
+		return opening{}, err
+	}
+	masked := make([]uint64, n)
+	ring.AddVec(masked, z, m.Vecs[0].Data)
+	return opening{masked: masked, finish: func(zh []uint64) error {
+		l := m.DCF.Bits()
+		half := uint64(1) << uint(l-1)
+		xs := make([]uint64, 2*n)
+		for i, v := range zh {
+			xp := low(v+half, l)
+			xs[2*i], xs[2*i+1] = xp, xp
+		}
+		ab, err := fss.EvalDCF(int(s.Party), m.DCF, xs)
+		if err != nil {
+			return fmt.Errorf("mpc: %v %q: %w", req.Kind, req.Label, err)
+		}
+		c, ck := m.Vecs[1].Data, m.Vecs[2].Data
+		top := uint64(1) << (uint(l) - shift)
+		y := make([]uint64, n)
+		for i := range y {
+			p := xs[2*i] >> shift
+			a, ak, b, bk := ab[4*i], ab[4*i+1], ab[4*i+2], ab[4*i+3]
+			y[i] = p*(a-b+c[i]) - ak + bk - ck[i] + top*a
+		}
+		*out = y
+		return nil
+	}}, nil
+}
+
+// ReLUTrunc returns shares of ReLU(z) >> shift for signed z in
+// [−2^(ell−1), 2^(ell−1)) (ell 0 means 64) in one round, 8 bytes per
+// element each way: 0 for z < 0, floor(z/2^shift) or one more (stochastic
+// rounding) for z ≥ 0. This fuses the truncation after a linear layer with
+// the following ReLU.
+func (s *Session) ReLUTrunc(label string, z []uint64, shift uint, ell int) ([]uint64, error) {
+	var y []uint64
+	op, err := s.reluTruncOpening(label, z, shift, ell, &y)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openAll("relu-trunc "+label, op); err != nil {
+		return nil, err
+	}
+	return y, nil
+}

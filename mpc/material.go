@@ -48,12 +48,17 @@ const (
 	// KindSquare (n square pairs): both: shared a (seeded), shared a²
 	// (party 0 seeded, party 1 explicit).
 	KindSquare
+	// KindReLUTrunc (n elements, Param = shift): both: shared input mask r
+	// (seeded), shares of 1 − q and (1 − q)·K (party 0 seeded, party 1
+	// explicit), and in DCF 2n DCF keys with 2-word payloads (see
+	// Session.ReLUTrunc).
+	KindReLUTrunc
 	kindEnd
 )
 
 // String names the kind.
 func (k Kind) String() string {
-	names := [...]string{"", "weight-mask", "linear", "coef-mask", "poly", "trunc", "relu", "drelu", "triple", "square"}
+	names := [...]string{"", "weight-mask", "linear", "coef-mask", "poly", "trunc", "relu", "drelu", "triple", "square", "relu-trunc"}
 	if k > 0 && k < kindEnd {
 		return names[k]
 	}
@@ -81,9 +86,14 @@ func vecCount(k Kind, p Party) int {
 		return 3
 	case KindSquare:
 		return 2
+	case KindReLUTrunc:
+		return 3
 	}
 	return -1
 }
+
+// hasDCF reports whether a kind carries DCF keys.
+func hasDCF(k Kind) bool { return k == KindPoly || k == KindReLUTrunc }
 
 // hasKeys reports whether a kind carries FSS gate keys.
 func hasKeys(k Kind) bool { return k == KindTrunc || k == KindReLU || k == KindDReLU }
@@ -220,11 +230,12 @@ func (m *Material) check() error {
 	if err := m.checkGate(); err != nil {
 		return err
 	}
-	if m.Kind != KindTrunc && m.Param != 0 {
+	shifted := m.Kind == KindTrunc || m.Kind == KindReLUTrunc
+	if !shifted && m.Param != 0 {
 		return fmt.Errorf("mpc: %v material has parameter %d, want 0", m.Kind, m.Param)
 	}
-	if m.Kind == KindTrunc && (m.Param == 0 || m.Param >= 63) {
-		return fmt.Errorf("mpc: truncation shift %d outside 1..63", m.Param)
+	if shifted && (m.Param == 0 || m.Param >= 63) {
+		return fmt.Errorf("mpc: truncation shift %d outside 1..62", m.Param)
 	}
 	for i, v := range m.Vecs {
 		if len(v.Data) > MaxMaterialElems {
@@ -240,7 +251,7 @@ func (m *Material) check() error {
 				return fmt.Errorf("mpc: poly material vectors of lengths %d and %d", n(0), n(i))
 			}
 		}
-	case KindTriple, KindSquare:
+	case KindTriple, KindSquare, KindReLUTrunc:
 		for i := 1; i < len(m.Vecs); i++ {
 			if n(i) != n(0) {
 				return fmt.Errorf("mpc: %v material vectors of lengths %d and %d", m.Kind, n(0), n(i))
@@ -284,11 +295,14 @@ func UnmarshalMaterialFor(b []byte, req Request, p Party) (*Material, error) {
 	if m.Kind != req.Kind || m.Party != p {
 		return nil, fmt.Errorf("mpc: material: got %v for the %v, want %v for the %v", m.Kind, m.Party, req.Kind, p)
 	}
-	if req.Kind == KindTrunc && m.Param != uint64(req.Shift) {
+	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc) && m.Param != uint64(req.Shift) {
 		return nil, fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
 	}
 	if hasKeys(req.Kind) && m.Gate.Ell() != req.ell() {
 		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.Gate.Ell(), req.ell())
+	}
+	if req.Kind == KindReLUTrunc && m.DCF.Bits() != req.ell() {
+		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.DCF.Bits(), req.ell())
 	}
 	return m, nil
 }
@@ -387,7 +401,7 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 	}
 	if d.err == nil && nk > 0 {
 		var err error
-		if m.Kind == KindPoly {
+		if hasDCF(m.Kind) {
 			m.DCF = new(fss.DCFKeys)
 			err = m.DCF.UnmarshalBinary(d.take(int(nk)))
 		} else {
@@ -412,19 +426,25 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 
 // checkGate checks that the FSS keys fit the kind, party and mask length.
 func (m *Material) checkGate() error {
-	if m.Kind == KindPoly {
+	if hasDCF(m.Kind) {
 		k := m.DCF
+		bits, payload, per := polyDCFBits, polyDCFPayload, 1
+		if m.Kind == KindReLUTrunc {
+			bits, payload, per = -1, 2, 2
+		}
 		switch {
 		case m.Gate != nil:
-			return fmt.Errorf("mpc: poly material carries gate keys")
+			return fmt.Errorf("mpc: %v material carries gate keys", m.Kind)
 		case k == nil:
-			return fmt.Errorf("mpc: poly material without DCF keys")
+			return fmt.Errorf("mpc: %v material without DCF keys", m.Kind)
 		case k.Party() != int(m.Party):
-			return fmt.Errorf("mpc: poly material for the %v carries party %d keys", m.Party, k.Party())
-		case k.Bits() != polyDCFBits || k.Payload() != polyDCFPayload:
-			return fmt.Errorf("mpc: poly material: DCF keys of %d bits and %d words, want %d and %d", k.Bits(), k.Payload(), polyDCFBits, polyDCFPayload)
-		case len(m.Vecs) > 0 && k.Len() != len(m.Vecs[0].Data):
-			return fmt.Errorf("mpc: poly material: %d keys for %d positions", k.Len(), len(m.Vecs[0].Data))
+			return fmt.Errorf("mpc: %v material for the %v carries party %d keys", m.Kind, m.Party, k.Party())
+		case bits > 0 && k.Bits() != bits || k.Payload() != payload:
+			return fmt.Errorf("mpc: %v material: DCF keys of %d bits and %d words", m.Kind, k.Bits(), k.Payload())
+		case m.Kind == KindReLUTrunc && uint64(k.Bits()) < m.Param+2:
+			return fmt.Errorf("mpc: %v material: %d-bit keys for shift %d", m.Kind, k.Bits(), m.Param)
+		case len(m.Vecs) > 0 && k.Len() != per*len(m.Vecs[0].Data):
+			return fmt.Errorf("mpc: %v material: %d keys for %d positions", m.Kind, k.Len(), len(m.Vecs[0].Data))
 		}
 		return nil
 	}

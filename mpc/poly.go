@@ -170,14 +170,18 @@ func (s *Session) Poly(k *PolyKey, spec ActSpec, x []uint64) ([]uint64, error) {
 // ReLU, the others the layer's polynomial (k may be nil if there are
 // none). It returns shares of the activation at scale f. Messages:
 //
-//	round 1: exact truncation of z by f at all positions (FSS, 8 B each way)
-//	round 2: ReLU gate at ReLU positions and the polynomial's opening at
-//	         polynomial positions, in one message (8 B each way)
+//	round 1: ReLU positions: the fused ReLU + truncation gate (ReLUTrunc);
+//	         polynomial positions: exact truncation of z by f; one message
+//	         each way for both (8 B per position each way)
+//	round 2: only with polynomial positions: the polynomial's opening
+//	         (8 B per polynomial position each way)
 //
-// so every position costs 32 bytes (16 for the shared truncation, 16 for
-// its ReLU or polynomial) and the layer 2 rounds. ReLU outputs are exact;
-// polynomial outputs are floor(p·2^f) or one more. Gate inputs must fit
-// the session's Ell bits (64 by default).
+// So a ReLU, truncation included, costs 16 bytes and a polynomial 32 bytes
+// (16 for its truncation, 16 for the polynomial); the layer takes 1 round
+// without polynomial positions and 2 with. Outputs are floor(y·2^f) or one
+// more (ReLU: stochastic rounding of the truncation; polynomial: local
+// truncation of its 128-bit shares). Gate inputs must fit the session's
+// Ell bits (64 by default).
 func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -185,23 +189,22 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 	if len(z) != spec.Len() {
 		return nil, fmt.Errorf("mpc: act %q: %d values for a %dx%dx%d layer", label, len(z), spec.N, spec.C, spec.HW)
 	}
-	x, err := s.Trunc(label+"/in", z, s.frac(), s.Ell)
-	if err != nil {
-		return nil, err
-	}
+	f := s.frac()
 	relu, poly, ch := spec.split()
-	xr, xp := gather(x, relu), gather(x, poly)
-	var yr, yp []uint64
+	if len(poly) > 0 && k == nil {
+		return nil, fmt.Errorf("mpc: act %q: polynomial positions without a PolyKey", label)
+	}
+	var yr, xp, yp []uint64
 	var ops []opening
 	if len(relu) > 0 {
-		op, err := s.gate(Request{Kind: KindReLU, Label: label + "/relu", Ell: s.Ell}, xr, &yr)
+		op, err := s.reluTruncOpening(label+"/relu", gather(z, relu), f, s.Ell, &yr)
 		if err != nil {
 			return nil, err
 		}
 		ops = append(ops, op)
 	}
 	if len(poly) > 0 {
-		op, err := s.polyOpening(k, spec, xp, ch, &yp)
+		op, err := s.gate(Request{Kind: KindTrunc, Label: label + "/in", Shift: f, Ell: s.Ell}, gather(z, poly), &xp)
 		if err != nil {
 			return nil, err
 		}
@@ -209,6 +212,15 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 	}
 	if err := s.openAll("act "+label, ops...); err != nil {
 		return nil, err
+	}
+	if len(poly) > 0 {
+		op, err := s.polyOpening(k, spec, xp, ch, &yp)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.openAll("act poly "+label, op); err != nil {
+			return nil, err
+		}
 	}
 	y := make([]uint64, len(z))
 	scatter(y, relu, yr)

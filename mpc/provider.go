@@ -113,7 +113,7 @@ func (a ActSpec) split() (relu, poly []int, polyCh []int) {
 //	KindWeightMask, KindLinear: Linear
 //	KindCoefMask:               Act.C (channels)
 //	KindPoly:                   Act (material for its polynomial positions)
-//	KindTrunc:                  N, Shift, Ell
+//	KindTrunc, KindReLUTrunc:   N, Shift, Ell
 //	KindReLU, KindDReLU:        N, Ell
 //	KindTriple, KindSquare:     N
 //
@@ -149,12 +149,18 @@ func (r Request) Validate() error {
 		return nil
 	case KindPoly:
 		return r.Act.Validate()
-	case KindTrunc, KindReLU, KindDReLU:
+	case KindTrunc, KindReLU, KindDReLU, KindReLUTrunc:
 		if r.Ell != 0 && (r.Ell < 2 || r.Ell > 64) {
 			return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
 		}
 		if r.Kind == KindTrunc && (r.Shift == 0 || int(r.Shift) >= r.ell()) {
 			return fmt.Errorf("mpc: truncation shift %d outside 1..%d", r.Shift, r.ell()-1)
+		}
+		if r.Kind == KindReLUTrunc && (r.Shift == 0 || int(r.Shift) >= r.ell()-1) {
+			return fmt.Errorf("mpc: ReLU-truncation shift %d outside 1..%d", r.Shift, r.ell()-2)
+		}
+		if r.Kind != KindTrunc && r.Kind != KindReLUTrunc && r.Shift != 0 {
+			return fmt.Errorf("mpc: %v request with shift %d", r.Kind, r.Shift)
 		}
 		fallthrough
 	case KindTriple, KindSquare:
