@@ -348,14 +348,20 @@ func Encode(w io.Writer, tensors map[string]*tensor.Tensor, metadata map[string]
 	if _, err := bw.Write(hj); err != nil {
 		return fmt.Errorf("modelfile: %w", err)
 	}
-	var buf [4]byte
+	buf := make([]byte, 0, 1<<16)
 	for _, n := range names {
 		for _, v := range tensors[n].Data {
-			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
-			if _, err := bw.Write(buf[:]); err != nil {
-				return fmt.Errorf("modelfile: %w", err)
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				if _, err := bw.Write(buf); err != nil {
+					return fmt.Errorf("modelfile: %w", err)
+				}
+				buf = buf[:0]
 			}
 		}
+	}
+	if _, err := bw.Write(buf); err != nil {
+		return fmt.Errorf("modelfile: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("modelfile: %w", err)
