@@ -54,7 +54,13 @@ func sameTensors(t *testing.T, want, got map[string]*tensor.Tensor) {
 
 func TestRoundTrip(t *testing.T) {
 	md := map[string]string{"autorep.arch": "lenet", "x": "y"}
-	b := encode(t, sample(), md)
+	want := sample()
+	big := tensor.New(7, 6007) // spans several encoder chunks
+	for i := range big.Data {
+		big.Data[i] = float32(i)*0.5 - 3
+	}
+	want["big"] = big
+	b := encode(t, want, md)
 	if hl := binary.LittleEndian.Uint64(b); hl%8 != 0 {
 		t.Errorf("header length %d not padded to 8", hl)
 	}
@@ -62,11 +68,11 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameTensors(t, sample(), f.Tensors)
+	sameTensors(t, want, f.Tensors)
 	if f.Metadata["autorep.arch"] != "lenet" || f.Metadata["x"] != "y" || len(f.Metadata) != 2 {
 		t.Fatalf("metadata %v", f.Metadata)
 	}
-	if got := f.Names(); strings.Join(got, ",") != "conv.weight,empty,fc.bias,scalar" {
+	if got := f.Names(); strings.Join(got, ",") != "big,conv.weight,empty,fc.bias,scalar" {
 		t.Fatalf("names %v", got)
 	}
 }
