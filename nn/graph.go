@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/tensor"
 )
 
 // Node is one step of a Graph: Op applied to the outputs of earlier nodes.
@@ -21,11 +22,17 @@ type Node struct {
 
 // Graph is a network as a list of nodes executed in order; the last node
 // is the output.
+//
+// Run fuses some node sequences when they are wired as a chain (each
+// node read only by the next): a BatchNorm2d or a two-input Add followed
+// by a plain ReLU site runs as one pass (same results, bit for bit); and
+// without gradient recording, a Conv2d followed by an evaluation-mode
+// BatchNorm2d (then optionally an Add with an already computed input,
+// then optionally a plain ReLU site) runs as one convolution with the
+// batch norm folded into its weights (same results up to rounding).
 type Graph struct {
 	Nodes []*Node
-	// NoFusion turns off the fused execution of a BatchNorm2d or a
-	// two-input Add followed by a plain ReLU site (for tests and
-	// debugging; results are identical either way).
+	// NoFusion turns the fused execution off (for tests and debugging).
 	NoFusion bool
 }
 
@@ -78,6 +85,9 @@ func (g *Graph) Validate() error {
 func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 	if err := g.Validate(); err != nil {
 		return nil, err
+	}
+	if x == nil || x.Value == nil || x.Value.Len() != tensor.Numel(x.Value.Shape) {
+		return nil, errors.New("nn: graph input is nil or inconsistent")
 	}
 	current := ""
 	defer func() {
