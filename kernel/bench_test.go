@@ -92,10 +92,14 @@ func BenchmarkReorder(b *testing.B) {
 	n, c, hw := 128, 16, 1024
 	x, y := make([]float32, n*c*hw), make([]float32, n*c*hw)
 	b.Run("to_blocked", func(b *testing.B) {
+		best := time.Hour
 		for range b.N {
+			t0 := time.Now()
 			ToLayout(Blocked, n, c, hw, x, y)
+			best = min(best, time.Since(t0))
 		}
 		b.ReportMetric(float64(b.N)*float64(8*n*c*hw)/b.Elapsed().Seconds()/1e9, "GB/s")
+		b.ReportMetric(float64(8*n*c*hw)/best.Seconds()/1e9, "best_GB/s")
 	})
 }
 
@@ -104,8 +108,12 @@ func BenchmarkSgemm(b *testing.B) {
 	const m = 512
 	rng := rand.New(rand.NewSource(3))
 	a, bb, c := randSlice(rng, m*m), randSlice(rng, m*m), make([]float32, m*m)
+	best := time.Hour
 	for range b.N {
+		t0 := time.Now()
 		Sgemm(false, false, m, m, m, 1, a, m, bb, m, 0, c, m)
+		best = min(best, time.Since(t0))
 	}
 	b.ReportMetric(2*m*m*m*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(2*m*m*m/best.Seconds()/1e9, "best_GFLOP/s")
 }
