@@ -399,3 +399,20 @@ func TestRunNeverPanics(t *testing.T) {
 		}
 	}
 }
+
+// TestExplicitInputs checks every node lists its inputs (package pi
+// compiles the graphs from Inputs) and only Add nodes have two.
+func TestExplicitInputs(t *testing.T) {
+	for _, arch := range Names() {
+		m, err := New(arch, 10, [3]int{3, 32, 32})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range m.Net.Nodes {
+			_, isAdd := n.Op.(*nn.Add)
+			if len(n.Inputs) == 0 || (len(n.Inputs) == 2) != isAdd || len(n.Inputs) > 2 {
+				t.Errorf("%s node %d %q (%T) inputs %v", arch, i, n.Name, n.Op, n.Inputs)
+			}
+		}
+	}
+}

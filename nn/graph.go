@@ -36,9 +36,15 @@ type Graph struct {
 	NoFusion bool
 }
 
-// Add appends a node named name applying op to the given inputs (none =
-// the previous node) and returns its index.
+// Add appends a node named name applying op to the given inputs and
+// returns its index. With no inputs the node reads the previous node (the
+// graph input for the first node); Inputs is always stored explicitly.
 func (g *Graph) Add(name string, op Module, inputs ...int) int {
+	if len(inputs) == 0 {
+		inputs = []int{len(g.Nodes) - 1}
+	} else {
+		inputs = append([]int(nil), inputs...)
+	}
 	g.Nodes = append(g.Nodes, &Node{Name: name, Op: op, Inputs: inputs})
 	return len(g.Nodes) - 1
 }
