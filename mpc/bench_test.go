@@ -182,18 +182,15 @@ func BenchmarkLinearConv(b *testing.B) {
 		func(s *mpc.Session) error { _, err := s.Linear(keys[s.Party], xs[s.Party]); return err })
 }
 
-// BenchmarkDealerReLU measures dealer key generation for ReLU + truncation
-// (both parties' material) per activation.
+// BenchmarkDealerReLU measures dealer key generation for the fused ReLU +
+// truncation gate (both parties' material) per activation.
 func BenchmarkDealerReLU(b *testing.B) {
 	var seed ring.Seed
 	d := mpc.NewDealer(seed)
 	b.ResetTimer()
 	u0 := cpuSeconds()
 	for i := range b.N {
-		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindTrunc, Label: "t", N: benchN, Shift: 16}, uint64(i)); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindReLU, Label: "r", N: benchN}, uint64(i)); err != nil {
+		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindReLUTrunc, Label: "rt", N: benchN, Shift: 16}, uint64(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
