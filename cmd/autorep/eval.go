@@ -22,7 +22,7 @@ func runEval(args []string) error {
 	path := fs.String("model", "", "model file (.safetensors; required)")
 	dataset := fs.String("dataset", "", "dataset (default: the one recorded in the model file)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
-	n := fs.Int("n", 0, "evaluate the first N test images only (0 = all)")
+	n := fs.Int("n", 0, "evaluate N images only, a fixed random subset (seed 1) (0 = all)")
 	batch := fs.Int("batch", 256, "batch size")
 	threads := fs.Int("threads", 0, "compute threads (0 = all cores)")
 	train_ := fs.Bool("train-split", false, "evaluate on the training split instead")
@@ -60,8 +60,11 @@ func runEval(args []string) error {
 	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
 		return fmt.Errorf("%s expects %v inputs and %d classes; dataset %s has %v and %d", *path, m.Input, m.Classes, name, in, set.Classes)
 	}
+	if set, err = sampleSet(set, *n, 1); err != nil {
+		return err
+	}
 	start := time.Now()
-	res, err := train.Evaluate(m, set, train.EvalOptions{Batch: *batch, Limit: *n, Progress: os.Stderr})
+	res, err := train.Evaluate(m, set, train.EvalOptions{Batch: *batch, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}

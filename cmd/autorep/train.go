@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"sort"
@@ -131,8 +132,8 @@ func runTrain(args []string) error {
 	augment := fs.String("augment", "auto", "random crop (pad 4) + flip: auto (colour data only), on or off")
 	seed := fs.Int64("seed", 1, "random seed (initialisation, shuffling, augmentation)")
 	threads := fs.Int("threads", 0, "compute threads (0 = all cores)")
-	limit := fs.Int("limit", 0, "train on the first N training images only (0 = all)")
-	testLimit := fs.Int("test-limit", 0, "evaluate on the first N test images only (0 = all)")
+	limit := fs.Int("limit", 0, "train on N training images only, a random subset fixed by --seed (0 = all)")
+	testLimit := fs.Int("test-limit", 0, "evaluate on N test images only, a random subset fixed by --seed (0 = all)")
 	resume := fs.Bool("resume", false, "continue from OUT.ckpt, written after every completed epoch")
 	keepCkpt := fs.Bool("keep-checkpoint", false, "keep OUT.ckpt after training finished (it is removed by default)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
@@ -168,11 +169,11 @@ func runTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *limit > 0 {
-		trainSet = trainSet.Take(*limit)
+	if trainSet, err = sampleSet(trainSet, *limit, *seed); err != nil {
+		return err
 	}
-	if *testLimit > 0 {
-		testSet = testSet.Take(*testLimit)
+	if testSet, err = sampleSet(testSet, *testLimit, *seed); err != nil {
+		return err
 	}
 	colour := trainSet.DefaultAugment()
 	aug := colour
@@ -315,4 +316,20 @@ func (c *configState) LoadState(raw json.RawMessage) error {
 		return fmt.Errorf("the checkpoint was made with other settings (%s); resume with the same flags", strings.Join(diffs, "; "))
 	}
 	return nil
+}
+
+// sampleSet returns n images of s chosen at random (fixed by seed, kept in
+// their original order), or s itself when n is 0 or at least s.N. A random
+// subset rather than the first n matters for ImageFolder sets, which are
+// stored class by class.
+func sampleSet(s *data.Set, n int, seed int64) (*data.Set, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("subset size must be >= 0, got %d", n)
+	}
+	if n == 0 || n >= s.N {
+		return s, nil
+	}
+	idx := rand.New(rand.NewPCG(uint64(seed), 0x5ab5e7)).Perm(s.N)[:n]
+	sort.Ints(idx)
+	return s.Subset(idx)
 }
