@@ -26,6 +26,8 @@ func sampleRequests() []mpc.Request {
 		{Kind: mpc.KindDReLU, Label: "d", N: 5},
 		{Kind: mpc.KindTriple, Label: "m", N: 8},
 		{Kind: mpc.KindSquare, Label: "s", N: 3},
+		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 16},
+		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 2, Shift: 12, Ell: 40},
 	}
 }
 
