@@ -3,6 +3,10 @@
 // batch norm, whose NCHW version is slow and whose blocked version uses
 // spinning barriers that stall for whole scheduler slices on a busy machine.
 //
+// Images are handed out dynamically in pairs, so that when the machine is
+// busy and one thread is descheduled the others take over its share instead
+// of waiting for it at the end of the loop.
+//
 // Statistics use shifted sums (shift = a sample of the channel) in float
 // over runs of at most RUN elements, accumulated in double.
 #include <math.h>
@@ -120,7 +124,7 @@ static int sums(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, c
     int nt = omp_get_max_threads();
     double *part = partials((size_t)nt * 2 * c);
     if (!part) return AK_ENOMEM;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
         double *p1 = part + (size_t)omp_get_thread_num() * 2 * c, *p2 = p1 + c;
         const float *xi = x + img * c * hw, *yi = y ? y + img * c * hw : NULL;
@@ -159,7 +163,7 @@ static double *vecs(int64_t c) {
 
 static void apply(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, float *y, const float *a,
         const float *b) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
         const float *xi = x + img * c * hw;
         float *yi = y + img * c * hw;
@@ -243,7 +247,7 @@ int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, con
         b[ch] = (float)B;
         cc[ch] = (float)(-A * db / m - B * mean[ch]);
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
         const float *xi = x + img * c * hw, *dyi = dy + img * c * hw;
         float *dxi = dx + img * c * hw;
