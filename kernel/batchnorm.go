@@ -109,7 +109,7 @@ func cachedBN(n, c, hw int, eps float32) *BatchNorm {
 // BatchNormTrainForward normalises x [N,C,HW] (NCHW) with its batch
 // statistics: y = gamma·(x − mean)/sqrt(variance + eps) + beta per channel,
 // writing the batch mean and the biased batch variance to mean and
-// variance. Primitives are cached per shape.
+// variance.
 func BatchNormTrainForward(n, c, hw int, x, gamma, beta, y, mean, variance []float32, eps float32) {
 	cachedBN(n, c, hw, eps).TrainForward(x, gamma, beta, y, mean, variance)
 }

@@ -6,11 +6,11 @@
 // exported API in plain Go and is the reference the tests compare against.
 //
 // Tensors are float32 slices in NCHW order, or, for the Blocked layout,
-// oneDNN's nChw16c order (see Layout). Objects (Conv, BatchNorm, MaxPool,
-// AvgPool) create their oneDNN primitives once per shape; reuse them.
+// oneDNN's nChw16c order (see Layout). Objects (Conv, MaxPool, AvgPool,
+// GlobalAvgPool) create their oneDNN primitives once per shape; reuse them.
 //
 // Calls are serialised by one package mutex: each call is itself parallel
-// over SetThreads threads (OpenMP inside oneDNN, pthreads inside OpenBLAS).
+// over SetThreads threads (OpenMP in oneDNN and bn.c, pthreads in OpenBLAS).
 // Slices of the wrong length and invalid shapes are programming errors and
 // panic with a message naming the argument; so does a oneDNN failure.
 package kernel
