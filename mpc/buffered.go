@@ -2,6 +2,7 @@ package mpc
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 )
 
@@ -88,4 +89,54 @@ func (s *Session) ActRequests(label, polyLabel string, spec ActSpec) []Request {
 			Request{Kind: KindPoly, Label: polyLabel, Act: spec})
 	}
 	return reqs
+}
+
+// MaxPoolRequests lists the per-inference requests of MaxPool(label, p, ·):
+// one ReLU request per tournament round. It returns nil for an invalid p.
+func (s *Session) MaxPoolRequests(label string, p PoolSpec) []Request {
+	if p.Validate() != nil {
+		return nil
+	}
+	sizes := make([]int, 0, p.OutLen())
+	for _, w := range p.windows() {
+		sizes = append(sizes, len(w))
+	}
+	var reqs []Request
+	for {
+		cnt := 0
+		for i, n := range sizes {
+			cnt += n / 2
+			sizes[i] = (n + 1) / 2
+		}
+		if cnt == 0 {
+			return reqs
+		}
+		reqs = append(reqs, Request{Kind: KindReLU, Label: label, N: cnt, Ell: s.Ell})
+	}
+}
+
+// AvgPoolRequests lists the per-inference requests of AvgPool(label, p, ·)
+// (nil for an invalid p).
+func (s *Session) AvgPoolRequests(label string, p PoolSpec) []Request {
+	if p.Validate() != nil {
+		return nil
+	}
+	return s.divideRequests(label, p.OutLen(), p.K*p.K)
+}
+
+// GlobalAvgPoolRequests lists the per-inference requests of
+// GlobalAvgPool(label, n, c, hw, ·).
+func (s *Session) GlobalAvgPoolRequests(label string, n, c, hw int) []Request {
+	return s.divideRequests(label, n*c, hw)
+}
+
+// divideRequests mirrors divide.
+func (s *Session) divideRequests(label string, n, d int) []Request {
+	switch {
+	case d <= 1:
+		return nil
+	case d&(d-1) == 0:
+		return []Request{{Kind: KindTrunc, Label: label, N: n, Shift: uint(bits.TrailingZeros(uint(d))), Ell: s.Ell}}
+	}
+	return []Request{{Kind: KindTrunc, Label: label, N: n, Shift: s.frac(), Ell: s.Ell}}
 }

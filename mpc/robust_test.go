@@ -340,3 +340,65 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 		t.Error("no dealer bytes counted")
 	}
 }
+
+// TestRequestListsComplete: after prefetching the listed requests, the
+// protocols fetch nothing more from the dealer.
+func TestRequestListsComplete(t *testing.T) {
+	mp := mpc.PoolSpec{N: 2, C: 2, H: 5, W: 5, K: 3, Stride: 2, Pad: 1}
+	ap := mpc.PoolSpec{N: 1, C: 2, H: 6, W: 6, K: 3, Stride: 3}
+	lin := mpc.LinearSpec{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	x := randSigned(100, 20, 90)
+	var seed ring.Seed
+	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
+	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
+	c0, c1 := transport.Pipe()
+	conns := [2]transport.Conn{c0, c1}
+	var wg sync.WaitGroup
+	for p := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, _ := mpc.NewSession(mpc.Party(p), conns[p], bp[p], frac)
+			var w []uint64
+			if p == 0 {
+				w = randSigned(lin.WLen(), 12, 91)
+			}
+			k, err := s.SetupLinear("lin", lin, w, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			var reqs []mpc.Request
+			reqs = append(reqs, s.MaxPoolRequests("mp", mp)...)
+			reqs = append(reqs, s.AvgPoolRequests("ap", ap)...)
+			reqs = append(reqs, s.AvgPoolRequests("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2})...)
+			reqs = append(reqs, s.GlobalAvgPoolRequests("gap", 1, 2, 7)...)
+			reqs = append(reqs, s.LinearRequests(k)...)
+			if err := bp[p].Prefetch(reqs...); err != nil {
+				t.Error(err)
+				return
+			}
+			before := bp[p].Offline().Items
+			steps := []func() error{
+				func() error { _, err := s.MaxPool("mp", mp, x[:100]); return err },
+				func() error { _, err := s.AvgPool("ap", ap, x[:72]); return err },
+				func() error {
+					_, err := s.AvgPool("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, x[:16])
+					return err
+				},
+				func() error { _, err := s.GlobalAvgPool("gap", 1, 2, 7, x[:14]); return err },
+				func() error { _, err := s.Linear(k, x[:32]); return err },
+			}
+			for i, f := range steps {
+				if err := f(); err != nil {
+					t.Errorf("step %d: %v", i, err)
+					return
+				}
+			}
+			if got := bp[p].Offline().Items; got != before {
+				t.Errorf("%v: %d requests were not in the lists", mpc.Party(p), got-before)
+			}
+		}()
+	}
+	wg.Wait()
+}
