@@ -97,12 +97,6 @@ func currentConvKernels() (convKernel, convRowKernel) {
 	return scalarConvKernel, scalarConvRowKernel
 }
 
-// useDirect reports whether conv2d takes the direct path for p: all but
-// unpadded 1×1 stride-1 convolutions, which are a plain GEMM.
-func useDirect(p ConvParams) bool {
-	return !(p.R == 1 && p.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0)
-}
-
 // directBufs are one task's buffers.
 type directBufs struct{ xp, yf, pa []uint64 }
 

@@ -25,7 +25,25 @@ var convCases = []ConvParams{
 	{N: 1, C: 16, H: 32, W: 32, K: 32, R: 1, S: 1},                                         // plain GEMM
 }
 
+// withDirectMin runs f with the direct-path threshold set to v.
+func withDirectMin(v int, f func()) {
+	old := directMinOutputs
+	directMinOutputs = v
+	defer func() { directMinOutputs = old }()
+	f()
+}
+
+// convPaths are thresholds forcing every non-1×1 convolution onto the
+// direct path (0) or onto im2col + GEMM (huge).
+var convPaths = []int{0, 1 << 30}
+
 func TestConv2dAgainstReference(t *testing.T) {
+	for _, dmin := range convPaths {
+		withDirectMin(dmin, func() { testConv2dAgainstReference(t, dmin) })
+	}
+}
+
+func testConv2dAgainstReference(t *testing.T, dmin int) {
 	prg := NewPRG(seedOf(31))
 	for _, simd := range kernels() {
 		for _, p := range convCases {
@@ -37,7 +55,7 @@ func TestConv2dAgainstReference(t *testing.T) {
 				got := prg.Rand(p.YLen()).Data // garbage that must be overwritten
 				withKernel(simd, func() { conv2d(p.Norm(), x, w, got, workers, currentKernel()) })
 				if !slices.Equal(got, want) {
-					t.Fatalf("simd=%v workers=%d %+v: differs from reference", simd, workers, p)
+					t.Fatalf("simd=%v directMin=%d workers=%d %+v: differs from reference", simd, dmin, workers, p)
 				}
 			}
 			got := make([]uint64, p.YLen())
@@ -47,7 +65,7 @@ func TestConv2dAgainstReference(t *testing.T) {
 				}
 			})
 			if !slices.Equal(got, want) {
-				t.Fatalf("simd=%v Conv2d %+v: differs from reference", simd, p)
+				t.Fatalf("simd=%v directMin=%d Conv2d %+v: differs from reference", simd, dmin, p)
 			}
 		}
 	}
@@ -104,8 +122,8 @@ func TestConv2dErrors(t *testing.T) {
 	}
 }
 
-// resnet20Convs are the 3×3 convolution shapes of ResNet-20 on CIFAR
-// (one image, as in private inference).
+// resnet20Convs are the 3×3 convolution shapes of ResNet-20 on CIFAR (one
+// image, as in private inference), and the four stages of ResNet-18.
 var resnet20Convs = []struct {
 	name string
 	p    ConvParams
@@ -116,6 +134,11 @@ var resnet20Convs = []struct {
 	{"32to32", ConvParams{N: 1, C: 32, H: 16, W: 16, K: 32, R: 3, S: 3, PadH: 1, PadW: 1}},
 	{"64to64", ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}},
 	{"16to16_batch8", ConvParams{N: 8, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}},
+	// ResNet-18 (CIFAR) stages.
+	{"r18_64to64", ConvParams{N: 1, C: 64, H: 32, W: 32, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{"r18_128to128", ConvParams{N: 1, C: 128, H: 16, W: 16, K: 128, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{"r18_256to256", ConvParams{N: 1, C: 256, H: 8, W: 8, K: 256, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{"r18_512to512", ConvParams{N: 1, C: 512, H: 4, W: 4, K: 512, R: 3, S: 3, PadH: 1, PadW: 1}},
 }
 
 func BenchmarkConv2dResNet20(b *testing.B) {
@@ -169,14 +192,18 @@ func FuzzConv2d(f *testing.F) {
 		want := make([]uint64, p.YLen())
 		convScalar(p, x, w, want)
 		for _, simd := range kernels() {
-			got := make([]uint64, p.YLen())
-			withKernel(simd, func() {
-				if err := Conv2d(p, x, w, got); err != nil {
-					t.Fatalf("%+v: %v", p, err)
+			for _, dmin := range convPaths {
+				got := make([]uint64, p.YLen())
+				withKernel(simd, func() {
+					withDirectMin(dmin, func() {
+						if err := Conv2d(p, x, w, got); err != nil {
+							t.Fatalf("%+v: %v", p, err)
+						}
+					})
+				})
+				if !slices.Equal(got, want) {
+					t.Fatalf("simd=%v directMin=%d %+v: differs from reference", simd, dmin, p)
 				}
-			})
-			if !slices.Equal(got, want) {
-				t.Fatalf("simd=%v %+v: differs from reference", simd, p)
 			}
 		}
 	})
