@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/ring"
@@ -19,12 +20,31 @@ import (
 // concurrent use. The network dealer serves Generate's halves over TCP;
 // LocalProviders serves them in process.
 type Dealer struct {
-	master ring.Seed
+	master   ring.Seed
+	sessions atomic.Uint64
 }
 
 // NewDealer returns a dealer whose output is a deterministic function of
 // seed. Use it for tests; anyone knowing the seed knows all masks.
 func NewDealer(seed ring.Seed) *Dealer { return &Dealer{master: seed} }
+
+// Session returns the dealer of session number id, whose masks are
+// independent of every other session's: its master seed is derived from
+// d's with HMAC-SHA256. Masks must never be reused across sessions (a
+// reused input mask R would show the server the difference of two
+// inputs), and request indices restart in every session, so each session
+// needs its own dealer; NewHub and LocalProviders take a fresh one each
+// time.
+func (d *Dealer) Session(id uint64) *Dealer {
+	mac := hmac.New(sha256.New, d.master[:])
+	var b [15]byte
+	copy(b[:], "session")
+	binary.LittleEndian.PutUint64(b[7:], id)
+	mac.Write(b[:])
+	var s ring.Seed
+	copy(s[:], mac.Sum(nil))
+	return NewDealer(s)
+}
 
 // NewRandomDealer returns a dealer with a fresh seed from crypto/rand.
 func NewRandomDealer() (*Dealer, error) {
@@ -222,9 +242,7 @@ func low(v uint64, n int) uint64 {
 }
 
 // LocalProviders returns in-process providers for the server and the
-// client backed by d (through one Hub). A fresh pair is a fresh session
-// (its request counters start at zero; weight and coefficient masks are
-// the same for the same dealer and labels).
+// client of a new session of d (through one Hub).
 func LocalProviders(d *Dealer) (server, client Provider) {
 	h := NewHub(d)
 	return &localProvider{h: h, party: Server}, &localProvider{h: h, party: Client}
@@ -259,9 +277,11 @@ type Hub struct {
 	pending map[pendKey]pendItem
 }
 
-// NewHub starts a session on d.
+// NewHub starts a new session of d: the hub generates with
+// d.Session(n) for the n-th hub of d (n = 1, 2, ...), so sessions never
+// share masks while a fixed seed still gives reproducible runs.
 func NewHub(d *Dealer) *Hub {
-	return &Hub{d: d, pending: map[pendKey]pendItem{},
+	return &Hub{d: d.Session(d.sessions.Add(1)), pending: map[pendKey]pendItem{},
 		count: [2]map[countKey]uint64{{}, {}}}
 }
 

@@ -269,3 +269,27 @@ func FuzzUnmarshalRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestSessionsDoNotShareMasks: two sessions of one dealer get independent
+// masks; the same seed reproduces the same sessions.
+func TestSessionsDoNotShareMasks(t *testing.T) {
+	var seed ring.Seed
+	seed[9] = 4
+	req := mpc.Request{Kind: mpc.KindLinear, Label: "fc", Linear: mpc.DenseSpec(1, 8, 3)}
+	first := func(d *mpc.Dealer) []uint64 {
+		_, p1 := mpc.LocalProviders(d)
+		m, err := p1.Get(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Vecs[0].Data // the client's input mask R
+	}
+	d := mpc.NewDealer(seed)
+	a, b := first(d), first(d)
+	if slices.Equal(a, b) {
+		t.Fatal("two sessions of one dealer reuse the input mask")
+	}
+	if c := first(mpc.NewDealer(seed)); !slices.Equal(a, c) {
+		t.Fatal("the same seed did not reproduce the first session")
+	}
+}
