@@ -293,3 +293,22 @@ func TestSessionsDoNotShareMasks(t *testing.T) {
 		t.Fatal("the same seed did not reproduce the first session")
 	}
 }
+
+func TestHugeSpecsRejected(t *testing.T) {
+	huge := []mpc.Request{
+		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 1 << 24, C: 1 << 24, HW: 1 << 16}},
+		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 1 << 20, C: 1 << 10, HW: 1 << 10}},
+		{Kind: mpc.KindLinear, Label: "l", Linear: mpc.LinearSpec{N: 1 << 24, C: 1 << 24, H: 1 << 24, W: 1 << 24, K: 1, R: 1, S: 1}},
+	}
+	for i, r := range huge {
+		if err := r.Validate(); err == nil {
+			t.Errorf("huge request %d accepted", i)
+		}
+	}
+	if err := (mpc.PoolSpec{N: 1 << 24, C: 1 << 24, H: 1 << 16, W: 1, K: 1, Stride: 1}).Validate(); err == nil {
+		t.Error("huge pool accepted")
+	}
+	if _, err := mpc.GlobalSumPool(1<<24, 1<<24, 1<<16, nil); err == nil {
+		t.Error("huge global pool accepted")
+	}
+}

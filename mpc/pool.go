@@ -37,8 +37,8 @@ func (p PoolSpec) Validate() error {
 	if p.H+2*p.Pad < p.K || p.W+2*p.Pad < p.K {
 		return fmt.Errorf("mpc: pool spec %+v: window larger than padded input", p)
 	}
-	if n := p.N * p.C * p.H * p.W; n > MaxMaterialElems {
-		return fmt.Errorf("mpc: pool spec %+v: %d elements", p, n)
+	if _, ok := boundedProduct(p.N, p.C, p.H, p.W); !ok {
+		return fmt.Errorf("mpc: pool spec %+v: more than %d elements", p, MaxMaterialElems)
 	}
 	return nil
 }
@@ -162,7 +162,7 @@ func (s *Session) AvgPool(label string, p PoolSpec, x []uint64) ([]uint64, error
 // positions of x [N, C, hw] (local, exact). A caller can fold the divisor
 // into the next linear layer's weights instead of truncating.
 func GlobalSumPool(n, c, hw int, x []uint64) ([]uint64, error) {
-	if n <= 0 || c <= 0 || hw <= 0 || n*c*hw != len(x) {
+	if tot, ok := boundedProduct(n, c, hw); !ok || tot != len(x) {
 		return nil, fmt.Errorf("mpc: global pool: %d values for %dx%dx%d", len(x), n, c, hw)
 	}
 	y := make([]uint64, n*c)

@@ -45,6 +45,19 @@ func DenseSpec(n, in, out int) LinearSpec {
 // maxDim bounds every dimension so that products cannot overflow.
 const maxDim = 1 << 24
 
+// boundedProduct returns the product of positive dims if it is at most
+// MaxMaterialElems (without overflowing on the way).
+func boundedProduct(dims ...int) (int, bool) {
+	n := 1
+	for _, d := range dims {
+		if d <= 0 || d > MaxMaterialElems || n > MaxMaterialElems/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
 // validateLinear checks a linear spec and bounds its sizes.
 func validateLinear(p LinearSpec) error {
 	for _, d := range []int{p.N, p.C, p.H, p.W, p.K, p.R, p.S, p.StrideH, p.StrideW, p.PadH, p.PadW, p.Groups} {
@@ -81,8 +94,8 @@ func (a ActSpec) Validate() error {
 			return fmt.Errorf("mpc: activation spec %dx%dx%d: dimensions must be in 1..%d", a.N, a.C, a.HW, maxDim)
 		}
 	}
-	if n := a.Len(); n > MaxMaterialElems {
-		return fmt.Errorf("mpc: activation spec: %d elements, limit %d", n, MaxMaterialElems)
+	if _, ok := boundedProduct(a.N, a.C, a.HW); !ok {
+		return fmt.Errorf("mpc: activation spec %dx%dx%d: more than %d elements", a.N, a.C, a.HW, MaxMaterialElems)
 	}
 	if a.ReLU != nil && len(a.ReLU) != a.C*a.HW {
 		return fmt.Errorf("mpc: activation spec: mask of %d entries for C·H·W = %d", len(a.ReLU), a.C*a.HW)
