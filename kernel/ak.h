@@ -21,7 +21,10 @@ void ak_enter(void);
 const char *ak_status_str(int status);
 
 typedef struct ak_conv ak_conv;
-int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, int post_sum);
+// Convolution algorithms: AK_ALGO_AUTO picks Winograd where it is known to
+// be faster (see conv_alg in ak.c), else direct.
+enum { AK_ALGO_AUTO = 0, AK_ALGO_DIRECT = 1, AK_ALGO_WINOGRAD = 2 };
+int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, int post_sum, int algo);
 int ak_conv_forward(ak_conv *c, void *x, void *w, void *b, void *y);
 int ak_conv_backward_data(ak_conv *c, void *dy, void *w, void *dx);
 int ak_conv_backward_weights(ak_conv *c, void *x, void *dy, void *dw, void *db);

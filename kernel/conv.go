@@ -49,7 +49,7 @@ func NewConvOpts(p ConvParams, o ConvOpts) *Conv {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	s := C.ak_conv_create(&c.c, &q[0], layoutC(o.Layout), relu, sum)
+	s := C.ak_conv_create(&c.c, &q[0], layoutC(o.Layout), relu, sum, C.int(o.Algo))
 	if s != 0 {
 		C.ak_conv_destroy(c.c)
 		check("NewConv "+c.String(), s)

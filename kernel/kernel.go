@@ -48,6 +48,16 @@ const (
 	Blocked = ref.Blocked
 )
 
+// Algo is a convolution algorithm; see ref.Algo.
+type Algo = ref.Algo
+
+// The convolution algorithms (ConvOpts.Algo).
+const (
+	AlgoAuto     = ref.AlgoAuto
+	AlgoDirect   = ref.AlgoDirect
+	AlgoWinograd = ref.AlgoWinograd
+)
+
 // mu serialises all calls into C: the arena of intermediate buffers in ak.c
 // is shared, and oneDNN already uses every thread for one call.
 var mu sync.Mutex

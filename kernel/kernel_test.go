@@ -48,6 +48,9 @@ var convCases = []ConvParams{
 	{N: 1, C: 3, H: 9, W: 9, K: 16, R: 3, S: 3, PadH: 1, PadW: 1},
 	{N: 2, C: 32, H: 6, W: 6, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, Groups: 2},
 	{N: 1, C: 5, H: 6, W: 6, K: 7, R: 2, S: 2, PadH: 2, PadW: 2},
+	{N: 2, C: 32, H: 8, W: 8, K: 32, R: 3, S: 3, PadH: 1, PadW: 1}, // Winograd under AlgoAuto
+	{N: 3, C: 64, H: 5, W: 7, K: 48, R: 3, S: 3, PadH: 1, PadW: 1}, // Winograd, odd spatial size
+	{N: 1, C: 32, H: 9, W: 9, K: 32, R: 3, S: 3, PadH: 0, PadW: 0}, // Winograd, no padding
 }
 
 func TestConvMatchesRef(t *testing.T) {
@@ -91,6 +94,46 @@ func TestConvMatchesRef(t *testing.T) {
 			clear(dx)
 			c.Backward(nil, dy, w, dx, nil, nil)
 			agree(t, name+" combined dx only", dx, dxr, 1e-5)
+		}
+	}
+}
+
+// TestConvAlgorithms forces each algorithm on Winograd-capable shapes and
+// compares with the reference (Winograd rounds differently: looser bound).
+func TestConvAlgorithms(t *testing.T) {
+	rng := rand.New(rand.NewSource(14))
+	for _, p := range []ConvParams{
+		{N: 2, C: 16, H: 8, W: 8, K: 16, R: 3, S: 3, PadH: 1, PadW: 1},
+		{N: 2, C: 32, H: 6, W: 10, K: 64, R: 3, S: 3, PadH: 1, PadW: 1},
+	} {
+		for _, a := range []Algo{AlgoDirect, AlgoWinograd} {
+			for _, l := range []Layout{NCHW, Blocked} {
+				for _, post := range []ConvOpts{{}, {Sum: true, ReLU: true}} {
+					o := post
+					o.Layout, o.Algo = l, a
+					name := fmt.Sprintf("%+v %+v", p, o)
+					c, r := NewConvOpts(p, o), ref.NewConvOpts(p, o)
+					x, w, b := randSlice(rng, p.XLen()), randSlice(rng, p.WLen()), randSlice(rng, p.K)
+					y := randSlice(rng, p.YLen())
+					yr := append([]float32(nil), y...)
+					c.Forward(x, w, b, y)
+					r.Forward(x, w, b, yr)
+					agree(t, name+" forward", y, yr, 1e-4)
+					if o.ReLU {
+						continue
+					}
+					dy := randSlice(rng, p.YLen())
+					dx, dxr := make([]float32, len(x)), make([]float32, len(x))
+					dw, dwr := make([]float32, len(w)), make([]float32, len(w))
+					db, dbr := make([]float32, p.K), make([]float32, p.K)
+					c.Backward(x, dy, w, dx, dw, db)
+					r.Backward(x, dy, w, dxr, dwr, dbr)
+					agree(t, name+" dx", dx, dxr, 1e-4)
+					agree(t, name+" dw", dw, dwr, 1e-4)
+					agree(t, name+" dbias", db, dbr, 1e-4)
+					t.Logf("%s: %q", name, c.Impl())
+				}
+			}
 		}
 	}
 }
