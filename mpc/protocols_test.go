@@ -505,3 +505,45 @@ func TestReLUTrunc(t *testing.T) {
 		checkCost(t, r, 16*n, 1, 1)
 	}
 }
+
+// TestLayerPipelining: a linear layer followed by a ReLU activation layer
+// costs one round per party in total, because the client's two messages
+// (masked input, its half of the activation's opening) go back to back.
+func TestLayerPipelining(t *testing.T) {
+	p1, p2 := mpc.DenseSpec(1, 12, 8), mpc.DenseSpec(1, 8, 3)
+	w1, w2 := randSigned(p1.WLen(), 14, 100), randSigned(p2.WLen(), 14, 101)
+	spec := mpc.ActSpec{N: 1, C: 8, HW: 1, ReLU: []bool{true, true, true, true, true, true, true, true}}
+	x := randSigned(12, frac+1, 102)
+	r := run2(t, 60, func(s *mpc.Session) ([]uint64, error) {
+		var a, b, in []uint64
+		if s.Party == mpc.Server {
+			a, b = w1, w2
+		} else {
+			in = x
+		}
+		k1, err := s.SetupLinear("fc1", p1, a, nil)
+		if err != nil {
+			return nil, err
+		}
+		k2, err := s.SetupLinear("fc2", p2, b, nil)
+		if err != nil {
+			return nil, err
+		}
+		s.Conn.Stats().Reset()
+		h, _ := s.ShareInput(in, 12)
+		if h, err = s.Linear(k1, h); err != nil {
+			return nil, err
+		}
+		if h, err = s.Act("act", nil, spec, h); err != nil {
+			return nil, err
+		}
+		if h, err = s.Linear(k2, h); err != nil {
+			return nil, err
+		}
+		return s.RevealToClient("out", h)
+	})
+	// Client: [x−R, act opening], [x₂−R₂]; server: [act opening], [reveal].
+	checkCost(t, r, 8*12+16*8+8*8+8*3, 2, 2)
+	want := refConv(p2, w2, actRef(spec, nil, refConv(p1, w1, x)))
+	closeVec(t, "pipelined logits", r[1].out, want, 8<<14)
+}
