@@ -85,9 +85,9 @@ func (p ConvParams) Validate() error {
 
 // Conv2d sets y = conv(x, w) mod 2^64 (no bias) for NCHW x [N,C,H,W],
 // weights [K,C/G,R,S] and y [N,K,OutH,OutW]. It runs a direct convolution
-// kernel (see conv_direct.go) on output planes of at least 10×10, and GEMM
-// over im2col on smaller ones (an unpadded 1×1 stride-1 convolution is a
-// plain GEMM). Work is spread over all cores: across images and groups when
+// kernel (see conv_direct.go), except on small output planes with large
+// weights, which take GEMM over im2col (an unpadded 1×1 stride-1
+// convolution is a plain GEMM). Work is spread over all cores: across images and groups when
 // there are enough, else across output tiles.
 func Conv2d(p ConvParams, x, w, y []uint64) error {
 	if err := p.Validate(); err != nil {
@@ -108,20 +108,27 @@ const (
 	pathIm2col        // im2col + GEMM
 )
 
-// directMinOutputs is the smallest output plane (oh·ow) that takes the
-// direct path. On small planes the direct kernel wastes much of each
-// 16-wide tile on padding columns (4×4 outputs: half) and re-reads the
-// weights once per tile, while GEMM over im2col reads them once: measured
-// on ResNet-18's 256→256 8×8 layer, 12–14 vs 10 G/cpu-s, on 512→512 4×4,
-// 9–10 vs 4; at 16×16 and above the direct kernel is as fast or faster
-// (32→32 at 16×16: 12–14 vs 8–13). Tests change it to cover both paths.
-var directMinOutputs = 100
+// The direct path is taken when the output plane (oh·ow) has at least
+// directMinOutputs positions or the group's weights have at most
+// directMaxWeights elements. On small planes the direct kernel wastes much
+// of each 16-wide tile on padding columns (4×4 outputs: half) and re-reads
+// the weights once per tile, which costs when they do not fit in L2; GEMM
+// over im2col reads them once. Measured (G/cpu-s, direct vs im2col):
+// ResNet-18 256→256 on 8×8 10 vs 12–14, 512→512 on 4×4 4 vs 9–10; ResNet-20
+// 64→64 on 8×8 (weights 288 KiB) 8–12 vs 4–8; on 16×16 and larger planes
+// direct is as fast or faster (32→32 on 16×16: 12–14 vs 8–13). Tests change
+// the thresholds to cover both paths.
+var (
+	directMinOutputs = 100
+	directMaxWeights = 64 << 10 // 512 KiB
+)
 
 func convPath(p ConvParams) int {
+	kw := p.K / p.Groups * (p.C / p.Groups) * p.R * p.S
 	switch {
 	case p.R == 1 && p.S == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0:
 		return pathGemm
-	case p.OutH()*p.OutW() >= directMinOutputs:
+	case p.OutH()*p.OutW() >= directMinOutputs || kw <= directMaxWeights:
 		return pathDirect
 	}
 	return pathIm2col

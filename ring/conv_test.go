@@ -25,16 +25,17 @@ var convCases = []ConvParams{
 	{N: 1, C: 16, H: 32, W: 32, K: 32, R: 1, S: 1},                                         // plain GEMM
 }
 
-// withDirectMin runs f with the direct-path threshold set to v.
+// withDirectMin runs f with the direct-path thresholds set so that every
+// convolution but unpadded 1×1 stride-1 takes the direct path (min 0) or
+// im2col + GEMM (min huge).
 func withDirectMin(v int, f func()) {
-	old := directMinOutputs
-	directMinOutputs = v
-	defer func() { directMinOutputs = old }()
+	oldMin, oldMax := directMinOutputs, directMaxWeights
+	directMinOutputs, directMaxWeights = v, -1
+	defer func() { directMinOutputs, directMaxWeights = oldMin, oldMax }()
 	f()
 }
 
-// convPaths are thresholds forcing every non-1×1 convolution onto the
-// direct path (0) or onto im2col + GEMM (huge).
+// convPaths are the thresholds for withDirectMin.
 var convPaths = []int{0, 1 << 30}
 
 func TestConv2dAgainstReference(t *testing.T) {
