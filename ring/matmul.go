@@ -2,6 +2,7 @@ package ring
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 )
@@ -31,11 +32,13 @@ type microKernel func(kb int, pa, pb, c []uint64, ldc int, add bool)
 var kernelName = "scalar"
 
 // useSIMD selects the SIMD micro-kernel when it is available (tests switch
-// it off to compare the paths).
-var useSIMD = simdAvailable
+// it off to compare the paths). AUTOREP_RING_KERNEL=scalar in the
+// environment switches it off for the whole process.
+var useSIMD = simdAvailable && os.Getenv("AUTOREP_RING_KERNEL") != "scalar"
 
 // Kernel reports which uint64 GEMM micro-kernel MatMul and Conv2d use:
-// "avx512" (GOEXPERIMENT=simd build on an AVX-512 CPU) or "scalar".
+// "avx512" (GOEXPERIMENT=simd build on an AVX-512 CPU, unless the
+// environment sets AUTOREP_RING_KERNEL=scalar) or "scalar".
 func Kernel() string {
 	if useSIMD {
 		return kernelName

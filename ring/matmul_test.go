@@ -158,3 +158,20 @@ func FuzzGemm(f *testing.F) {
 		}
 	})
 }
+
+func TestKernelName(t *testing.T) {
+	withKernel(false, func() {
+		if k := Kernel(); k != "scalar" {
+			t.Errorf("SIMD off: Kernel() = %q", k)
+		}
+	})
+	withKernel(true, func() {
+		want := "scalar"
+		if simdAvailable {
+			want = "avx512"
+		}
+		if k := Kernel(); k != want {
+			t.Errorf("SIMD on: Kernel() = %q, want %q", k, want)
+		}
+	})
+}
