@@ -149,28 +149,29 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 		r, r0, r1 := mask(req.N)
 		ell, f := req.ell(), req.Shift
 		half := uint64(1) << uint(ell-1)
-		alpha := make([]uint64, 2*req.N)
-		beta := make([]uint64, 4*req.N)
-		c, ck := make([]uint64, req.N), make([]uint64, req.N)
+		top := uint64(1) << (uint(ell) - f)
+		alpha := make([]uint64, req.N)
+		beta := make([]uint64, reluTruncPayload*req.N)
+		qv, kv, qk := make([]uint64, req.N), make([]uint64, req.N), make([]uint64, req.N)
 		for i, ri := range r {
 			rl := low(ri, ell)
-			q := uint64(0)
-			if rl >= half {
-				q = 1
-			}
+			q := rl >> uint(ell-1)
 			k := rl>>f + half>>f
-			alpha[2*i], alpha[2*i+1] = rl, low(rl+half, ell)
-			beta[4*i], beta[4*i+1] = 1, k
-			beta[4*i+2], beta[4*i+3] = 1, k-q<<(uint(ell)-f)
-			c[i], ck[i] = 1-q, (1-q)*k
+			sg := 1 - 2*q
+			alpha[i] = low(rl, ell-1)
+			beta[3*i], beta[3*i+1], beta[3*i+2] = sg, sg*k, q*top
+			qv[i], kv[i], qk[i] = q, k, q*k
 		}
-		k0, k1, err := fss.GenDCF(prg, ell, 2, alpha, beta)
+		k0, k1, err := fss.GenDCF(prg, ell-1, reluTruncPayload, alpha, beta)
 		if err != nil {
 			return nil, nil, fmt.Errorf("mpc: dealer: %v %q: %w", req.Kind, req.Label, err)
 		}
-		c0, c1 := shared(c)
-		ck0, ck1 := shared(ck)
-		m0.Vecs, m1.Vecs = []Vec{r0, c0, ck0}, []Vec{r1, c1, ck1}
+		m0.Vecs, m1.Vecs = []Vec{r0}, []Vec{r1}
+		for _, v := range [][]uint64{qv, kv, qk} {
+			v0, v1 := shared(v)
+			m0.Vecs = append(m0.Vecs, v0)
+			m1.Vecs = append(m1.Vecs, v1)
+		}
 		m0.DCF, m1.DCF = k0, k1
 		m0.Param, m1.Param = uint64(f), uint64(f)
 	case KindTriple:

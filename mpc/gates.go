@@ -115,49 +115,60 @@ func (s *Session) DReLU(label string, x []uint64, ell int) ([]uint64, error) {
 
 // reluTruncOpening prepares ReLU(z) >> shift on the shared z (signed,
 // ell bits) with one opening, the fused gate of KindReLUTrunc. With
-// N = 2^ell, H = 2^(ell−1), ẑ' = ẑ + H mod N, r = r_in mod N:
+// N = 2^ell, H = 2^(ell−1), ẑ' = ẑ + H mod N, r = r_in mod N, f = shift:
 //
 //	z + H = ẑ' − r + N·w,  w = 1{ẑ' < r}
 //	t := (ẑ' >> f) − K + 2^(ell−f)·w,  K = (r >> f) + 2^(ell−1−f)
 //	  = floor(z/2^f) + 1{ẑ' mod 2^f < r mod 2^f}      (one-bit error)
 //	d = DReLU(z) = A − B + (1 − q),  d·w = A − q·B
 //
-// with A = 1{ẑ' < r}, B = 1{ẑ' < (r + H) mod N}, q = 1{r ≥ H}. So
+// with A = w = 1{ẑ' < r}, B = 1{ẑ' < r ⊕ H} and q = msb(r). Both
+// comparisons follow from the public top bit p of ẑ' and one comparison
+// c = 1{ẑ' mod H < r mod H}: for p = 1, A = q·c and B = (1−q)·c; for
+// p = 0, A = q + (1−q)·c and B = (1−q) + q·c. Writing P = ẑ' >> f,
+// T = 2^(ell−f), s = 1 − 2q, y = d·t becomes
 //
-//	d·t = (ẑ'>>f)·(A − B + 1 − q) − (K·A − K·B + (1−q)·K) + 2^(ell−f)·(A − q·B)
+//	p = 1:  y = −P·(c·s) + c·s·K + c·q·T + P·(1 − q) − (K − q·K)
+//	p = 0:  y = P·q − q·K + T·q + (P + T)·(c·s) − c·s·K
 //
-// is linear in the outputs of two DCFs at ẑ' with payloads (1, K) and
-// (1, K − q·2^(ell−f)) and in dealer shares of 1 − q and (1 − q)·K: no
-// communication besides opening ẑ. The result is 0 for z < 0 and
-// floor(z/2^f) or one more (stochastic rounding) for z ≥ 0.
+// which is linear in one (ell−1)-bit DCF's shares of c·(s, s·K, q·T) and
+// the dealer's shares of q, K and q·K: no communication besides opening ẑ.
+// The result is 0 for z < 0 and floor(z/2^f) or one more (stochastic
+// rounding) for z ≥ 0.
 func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int, out *[]uint64) (opening, error) {
 	req := Request{Kind: KindReLUTrunc, Label: label, N: len(z), Shift: shift, Ell: ell}
 	n := len(z)
-	m, err := s.get(req, n, n, n)
+	m, err := s.get(req, n, n, n, n)
 	if err != nil {
 		return opening{}, err
 	}
 	masked := make([]uint64, n)
 	ring.AddVec(masked, z, m.Vecs[0].Data)
 	return opening{masked: masked, finish: func(zh []uint64) error {
-		l := m.DCF.Bits()
+		l := m.DCF.Bits() + 1
 		half := uint64(1) << uint(l-1)
-		xs := make([]uint64, 2*n)
+		xp := make([]uint64, n)
+		xl := make([]uint64, n)
 		for i, v := range zh {
-			xp := low(v+half, l)
-			xs[2*i], xs[2*i+1] = xp, xp
+			xp[i] = low(v+half, l)
+			xl[i] = low(xp[i], l-1)
 		}
-		ab, err := fss.EvalDCF(int(s.Party), m.DCF, xs)
+		cv, err := fss.EvalDCF(int(s.Party), m.DCF, xl)
 		if err != nil {
 			return fmt.Errorf("mpc: %v %q: %w", req.Kind, req.Label, err)
 		}
-		c, ck := m.Vecs[1].Data, m.Vecs[2].Data
-		top := uint64(1) << (uint(l) - shift)
+		q, k, qk := m.Vecs[1].Data, m.Vecs[2].Data, m.Vecs[3].Data
+		tp := uint64(1) << (uint(l) - shift)
+		one := uint64(1 - s.Party) // party 0 adds public constants
 		y := make([]uint64, n)
 		for i := range y {
-			p := xs[2*i] >> shift
-			a, ak, b, bk := ab[4*i], ab[4*i+1], ab[4*i+2], ab[4*i+3]
-			y[i] = p*(a-b+c[i]) - ak + bk - ck[i] + top*a
+			p := xp[i] >> shift
+			cs, csk, cqt := cv[3*i], cv[3*i+1], cv[3*i+2]
+			if xp[i]>>uint(l-1) == 1 {
+				y[i] = -(p * cs) + csk + cqt + p*(one-q[i]) - (k[i] - qk[i])
+			} else {
+				y[i] = p*q[i] - qk[i] + tp*q[i] + (p+tp)*cs - csk
+			}
 		}
 		*out = y
 		return nil

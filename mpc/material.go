@@ -49,8 +49,8 @@ const (
 	// (party 0 seeded, party 1 explicit).
 	KindSquare
 	// KindReLUTrunc (n elements, Param = shift): both: shared input mask r
-	// (seeded), shares of 1 − q and (1 − q)·K (party 0 seeded, party 1
-	// explicit), and in DCF 2n DCF keys with 2-word payloads (see
+	// (seeded), shares of q, K and q·K (party 0 seeded, party 1 explicit),
+	// and in DCF n DCF keys on ℓ−1 bits with 3-word payloads (see
 	// Session.ReLUTrunc).
 	KindReLUTrunc
 	kindEnd
@@ -87,7 +87,7 @@ func vecCount(k Kind, p Party) int {
 	case KindSquare:
 		return 2
 	case KindReLUTrunc:
-		return 3
+		return 4
 	}
 	return -1
 }
@@ -98,10 +98,12 @@ func hasDCF(k Kind) bool { return k == KindPoly || k == KindReLUTrunc }
 // hasKeys reports whether a kind carries FSS gate keys.
 func hasKeys(k Kind) bool { return k == KindTrunc || k == KindReLU || k == KindDReLU }
 
-// Parameters of the polynomial protocol's DCF keys.
+// Parameters of the DCF keys of the polynomial and ReLU-truncation
+// protocols.
 const (
-	polyDCFBits    = 64
-	polyDCFPayload = 4
+	polyDCFBits      = 64
+	polyDCFPayload   = 4
+	reluTruncPayload = 3
 )
 
 // Vec is a vector of ring elements in dealer material. If Seed is set, Data
@@ -301,8 +303,8 @@ func UnmarshalMaterialFor(b []byte, req Request, p Party) (*Material, error) {
 	if hasKeys(req.Kind) && m.Gate.Ell() != req.ell() {
 		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.Gate.Ell(), req.ell())
 	}
-	if req.Kind == KindReLUTrunc && m.DCF.Bits() != req.ell() {
-		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.DCF.Bits(), req.ell())
+	if req.Kind == KindReLUTrunc && m.DCF.Bits() != req.ell()-1 {
+		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.DCF.Bits()+1, req.ell())
 	}
 	return m, nil
 }
@@ -430,7 +432,7 @@ func (m *Material) checkGate() error {
 		k := m.DCF
 		bits, payload, per := polyDCFBits, polyDCFPayload, 1
 		if m.Kind == KindReLUTrunc {
-			bits, payload, per = -1, 2, 2
+			bits, payload, per = -1, reluTruncPayload, 1
 		}
 		switch {
 		case m.Gate != nil:
@@ -441,7 +443,7 @@ func (m *Material) checkGate() error {
 			return fmt.Errorf("mpc: %v material for the %v carries party %d keys", m.Kind, m.Party, k.Party())
 		case bits > 0 && k.Bits() != bits || k.Payload() != payload:
 			return fmt.Errorf("mpc: %v material: DCF keys of %d bits and %d words", m.Kind, k.Bits(), k.Payload())
-		case m.Kind == KindReLUTrunc && uint64(k.Bits()) < m.Param+2:
+		case m.Kind == KindReLUTrunc && uint64(k.Bits()) < m.Param+1:
 			return fmt.Errorf("mpc: %v material: %d-bit keys for shift %d", m.Kind, k.Bits(), m.Param)
 		case len(m.Vecs) > 0 && k.Len() != per*len(m.Vecs[0].Data):
 			return fmt.Errorf("mpc: %v material: %d keys for %d positions", m.Kind, k.Len(), len(m.Vecs[0].Data))
