@@ -139,6 +139,12 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 	oh, ow := p.OutH(), p.OutW()
 	kdim, ndim := cg*p.R*p.S, oh*ow
 	path := convPath(p)
+	if path == pathGemm && ndim == 1 && p.Groups == 1 {
+		// A dense layer (1×1 over H = W = 1): y [N,K] = x [N,C] · wᵀ in one
+		// GEMM over the batch instead of N matrix-vector products.
+		gemm(gemmArgs{transB: true, m: p.N, n: p.K, k: p.C, a: x, b: w, c: y}, workers, kern)
+		return
+	}
 	// one computes image n, group g on up to gw goroutines.
 	one := func(n, g, gw int) {
 		args := gemmArgs{m: kg, n: ndim, k: kdim,
