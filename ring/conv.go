@@ -97,7 +97,7 @@ func Conv2d(p ConvParams, x, w, y []uint64) error {
 		return fmt.Errorf("ring: conv %+v: have x %d, w %d, y %d elements, want %d, %d, %d",
 			p, len(x), len(w), len(y), p.XLen(), p.WLen(), p.YLen())
 	}
-	conv2d(p.Norm(), x, w, y, Workers(), currentKernel())
+	conv2d(p.Norm(), x, w, y, Workers())
 	return nil
 }
 
@@ -134,7 +134,7 @@ func convPath(p ConvParams) int {
 	return pathIm2col
 }
 
-func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
+func conv2d(p ConvParams, x, w, y []uint64, workers int) {
 	cg, kg := p.C/p.Groups, p.K/p.Groups
 	oh, ow := p.OutH(), p.OutW()
 	kdim, ndim := cg*p.R*p.S, oh*ow
@@ -142,7 +142,7 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 	if path == pathGemm && ndim == 1 && p.Groups == 1 {
 		// A dense layer (1×1 over H = W = 1): y [N,K] = x [N,C] · wᵀ in one
 		// GEMM over the batch instead of N matrix-vector products.
-		gemm(gemmArgs{transB: true, m: p.N, n: p.K, k: p.C, a: x, b: w, c: y}, workers, kern)
+		gemm(gemmArgs{transB: true, m: p.N, n: p.K, k: p.C, a: x, b: w, c: y}, workers)
 		return
 	}
 	// one computes image n, group g on up to gw goroutines.
@@ -161,7 +161,7 @@ func conv2d(p ConvParams, x, w, y []uint64, workers int, kern microKernel) {
 			im2col(p, args.b, cg, oh, ow, *col)
 			args.b = *col
 		}
-		gemm(args, gw, kern)
+		gemm(args, gw)
 	}
 	tasks := p.N * p.Groups
 	if workers <= 1 || tasks < workers || p.MulAdds() < parallelMin {

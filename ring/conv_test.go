@@ -54,7 +54,7 @@ func testConv2dAgainstReference(t *testing.T, dmin int) {
 			convScalar(p, x, w, want)
 			for _, workers := range []int{1, 2, 3} {
 				got := prg.Rand(p.YLen()).Data // garbage that must be overwritten
-				withKernel(simd, func() { conv2d(p.Norm(), x, w, got, workers, currentKernel()) })
+				withKernel(simd, func() { conv2d(p.Norm(), x, w, got, workers) })
 				if !slices.Equal(got, want) {
 					t.Fatalf("simd=%v directMin=%d workers=%d %+v: differs from reference", simd, dmin, workers, p)
 				}

@@ -82,7 +82,7 @@ func Gemm(transA, transB, acc bool, m, n, k int, a, b, c []uint64) error {
 	if err := checkGemm(m, n, k, a, b, c); err != nil {
 		return err
 	}
-	gemm(gemmArgs{transA: transA, transB: transB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: c}, Workers(), currentKernel())
+	gemm(gemmArgs{transA: transA, transB: transB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: c}, Workers())
 	return nil
 }
 
@@ -118,7 +118,7 @@ func (g *gemmArgs) atA(i, p int) uint64 {
 
 // gemm runs the blocked product on up to workers goroutines, splitting C
 // into row or column bands along the dimension with more micro-tiles.
-func gemm(g gemmArgs, workers int, kern microKernel) {
+func gemm(g gemmArgs, workers int) {
 	if g.m == 0 || g.n == 0 {
 		return
 	}
@@ -142,7 +142,7 @@ func gemm(g gemmArgs, workers int, kern microKernel) {
 	}
 	workers = min(workers, tiles)
 	if workers == 1 {
-		gemmBlock(&g, 0, g.m, 0, g.n, kern)
+		gemmBlock(&g, 0, g.m, 0, g.n)
 		return
 	}
 	var wg sync.WaitGroup
@@ -152,14 +152,23 @@ func gemm(g gemmArgs, workers int, kern microKernel) {
 		go func() {
 			defer wg.Done()
 			if byCols {
-				gemmBlock(&g, 0, g.m, t0*nr, min(t1*nr, g.n), kern)
+				gemmBlock(&g, 0, g.m, t0*nr, min(t1*nr, g.n))
 			} else {
-				gemmBlock(&g, t0*mr, min(t1*mr, g.m), 0, g.n, kern)
+				gemmBlock(&g, t0*mr, min(t1*mr, g.m), 0, g.n)
 			}
 		}()
 	}
 	wg.Wait()
 }
+
+// panelOffs[p] = p·nr: the offsets of a packed B panel's rows, so the
+// one-row direct-convolution kernel can serve as a one-row GEMM kernel.
+var panelOffs = func() (o [kc]int) {
+	for p := range o {
+		o[p] = p * nr
+	}
+	return o
+}()
 
 // packBufs are reusable packing buffers (one set per goroutine at a time).
 type packBufs struct{ a, b []uint64 }
@@ -185,7 +194,9 @@ func getPackBufs(na, nb int) *packBufs {
 // is packed just before its first use (while computing the first row
 // block), so it is still in L1 for the micro-kernel, and reused by the
 // later row blocks.
-func gemmBlock(g *gemmArgs, i0, i1, j0, j1 int, kern microKernel) {
+func gemmBlock(g *gemmArgs, i0, i1, j0, j1 int) {
+	kern := currentKernel()
+	_, kern1 := currentConvKernels()
 	ncols := j1 - j0
 	panels := (ncols + nr - 1) / nr
 	kbMax := min(kc, g.k)
@@ -212,6 +223,25 @@ func gemmBlock(g *gemmArgs, i0, i1, j0, j1 int, kern microKernel) {
 					i := ic + ir
 					if rows == mr && cols == nr {
 						kern(kb, ap, bp, g.c[i*g.n+j:], g.n, add)
+						continue
+					}
+					if rows < mr {
+						// Short last row tile: one-row kernel per row (the
+						// packed B panel read at offsets p·nr), no
+						// multiplies spent on padding rows.
+						for r := range rows {
+							if cols == nr {
+								kern1(ap[r:], bp, panelOffs[:kb], g.c[(i+r)*g.n+j:], add)
+								continue
+							}
+							kern1(ap[r:], bp, panelOffs[:kb], tile[:nr], false)
+							crow := g.c[(i+r)*g.n+j : (i+r)*g.n+j+cols]
+							if add {
+								AddVec(crow, crow, tile[:cols])
+							} else {
+								copy(crow, tile[:cols])
+							}
+						}
 						continue
 					}
 					kern(kb, ap, bp, tile[:], nr, false)

@@ -44,7 +44,7 @@ func TestMatMulAgainstReference(t *testing.T) {
 					for _, workers := range []int{1, 2, 3} {
 						got := slices.Clone(c0)
 						withKernel(simd, func() {
-							gemm(gemmArgs{transA: tr[0], transB: tr[1], acc: acc, m: m, n: n, k: k, a: a, b: b, c: got}, workers, currentKernel())
+							gemm(gemmArgs{transA: tr[0], transB: tr[1], acc: acc, m: m, n: n, k: k, a: a, b: b, c: got}, workers)
 						})
 						if !slices.Equal(got, want) {
 							t.Fatalf("simd=%v m=%d n=%d k=%d trans=%v acc=%v workers=%d: differs from reference",
@@ -150,7 +150,7 @@ func FuzzGemm(f *testing.F) {
 		for _, simd := range kernels() {
 			got := slices.Clone(c0)
 			withKernel(simd, func() {
-				gemm(gemmArgs{transA: tA, transB: tB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: got}, workers, currentKernel())
+				gemm(gemmArgs{transA: tA, transB: tB, acc: acc, m: m, n: n, k: k, a: a, b: b, c: got}, workers)
 			})
 			if !slices.Equal(got, want) {
 				t.Fatalf("simd=%v m=%d n=%d k=%d tA=%v tB=%v acc=%v workers=%d: differs", simd, m, n, k, tA, tB, acc, workers)
