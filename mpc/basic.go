@@ -24,6 +24,9 @@ func (s *Session) get(req Request, lens ...int) (*Material, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
+	if err := m.matches(req, s.Party); err != nil {
+		return nil, err
+	}
 	for i, n := range lens {
 		if n >= 0 && len(m.Vecs[i].Data) != n {
 			return nil, fmt.Errorf("mpc: %v material for %q: vector %d has %d values, want %d", req.Kind, req.Label, i, len(m.Vecs[i].Data), n)

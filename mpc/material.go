@@ -294,19 +294,28 @@ func UnmarshalMaterialFor(b []byte, req Request, p Party) (*Material, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Kind != req.Kind || m.Party != p {
-		return nil, fmt.Errorf("mpc: material: got %v for the %v, want %v for the %v", m.Kind, m.Party, req.Kind, p)
-	}
-	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc) && m.Param != uint64(req.Shift) {
-		return nil, fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
-	}
-	if hasKeys(req.Kind) && m.Gate.Ell() != req.ell() {
-		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.Gate.Ell(), req.ell())
-	}
-	if req.Kind == KindReLUTrunc && m.DCF.Bits() != req.ell()-1 {
-		return nil, fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.DCF.Bits()+1, req.ell())
+	if err := m.matches(req, p); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// matches checks that a well-formed material (check passed) answers req
+// for party p: kind, party, shift and key widths.
+func (m *Material) matches(req Request, p Party) error {
+	if m.Kind != req.Kind || m.Party != p {
+		return fmt.Errorf("mpc: material: got %v for the %v, want %v for the %v", m.Kind, m.Party, req.Kind, p)
+	}
+	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc) && m.Param != uint64(req.Shift) {
+		return fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
+	}
+	if hasKeys(req.Kind) && m.Gate.Ell() != req.ell() {
+		return fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.Gate.Ell(), req.ell())
+	}
+	if req.Kind == KindReLUTrunc && m.DCF.Bits() != req.ell()-1 {
+		return fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.DCF.Bits()+1, req.ell())
+	}
+	return nil
 }
 
 // expectedLens returns the vector lengths of party p's material for req.

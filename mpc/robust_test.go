@@ -97,6 +97,7 @@ func TestFaultyProvider(t *testing.T) {
 		"kind":    func(m *mpc.Material) { m.Kind = mpc.KindSquare },
 		"short":   func(m *mpc.Material) { m.Vecs[0] = mpc.Vec{Data: m.Vecs[0].Data[:len(m.Vecs[0].Data)-1]} },
 		"no keys": func(m *mpc.Material) { m.Gate, m.DCF = nil, nil },
+		"shift":   func(m *mpc.Material) { m.Param++ },
 	}
 	for name, c := range corruptions {
 		p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
@@ -105,10 +106,13 @@ func TestFaultyProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ReLU("r", make([]uint64, 8), 0); err == nil {
+		if _, err := s.ReLU("r", make([]uint64, 8), 0); err == nil && name != "shift" {
 			t.Errorf("%s: corrupted ReLU material accepted", name)
 		}
-		if name == "no keys" {
+		if _, err := s.Trunc("t", make([]uint64, 8), 16, 0); err == nil {
+			t.Errorf("%s: corrupted truncation material accepted", name)
+		}
+		if name == "no keys" || name == "shift" {
 			continue // triples have no keys; Mul would wait for the peer
 		}
 		if _, err := s.Mul("m", make([]uint64, 8), make([]uint64, 8)); err == nil {
@@ -401,4 +405,27 @@ func TestRequestListsComplete(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// skewProvider answers a different request than asked (another shift and
+// width): well-formed material that does not match.
+type skewProvider struct{ mpc.Provider }
+
+func (p skewProvider) Get(r mpc.Request) (*mpc.Material, error) {
+	r.Shift++
+	r.Ell = 60
+	return p.Provider.Get(r)
+}
+
+func TestMismatchedMaterialRejected(t *testing.T) {
+	var seed ring.Seed
+	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
+	c0, _ := transport.Pipe()
+	s, _ := mpc.NewSession(mpc.Server, c0, skewProvider{p0}, 16)
+	if _, err := s.Trunc("t", make([]uint64, 4), 16, 0); err == nil {
+		t.Error("truncation keys for another shift accepted")
+	}
+	if _, err := s.ReLUTrunc("rt", make([]uint64, 4), 16, 0); err == nil {
+		t.Error("ReLU-truncation keys for another shift accepted")
+	}
 }
