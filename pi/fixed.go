@@ -13,11 +13,12 @@ import (
 // EvalFixed runs the plan in the clear with exactly the ring arithmetic of
 // the secure protocols and returns the logits [N, Classes] for normalised
 // images x [N, C, H, W]. Linear layers, additions, pooling sums, exact
-// truncations, ReLUs and max pooling are bit-identical to the secure run;
-// a polynomial position computes floor(p(x)·2^f) where the secure protocol
-// gives that or one unit (2^−f) more (docs/PROTOCOLS.md), so secure logits
-// may differ from these by the propagation of such ±1-unit differences
-// (zero for a model without polynomial positions).
+// truncations and max pooling are bit-identical to the secure run. An
+// activation position computes floor(z/2^f) then ReLU, or floor(p(x)·2^f)
+// for a polynomial; the secure protocols (mpc.Session.Act: the fused
+// ReLU+truncation gate, the polynomial opening) give that or one unit
+// (2^−f) more (docs/PROTOCOLS.md), so secure logits differ from these only
+// by the propagation of such one-unit differences through later layers.
 func (p *Plan) EvalFixed(x *tensor.Tensor) (*tensor.Tensor, error) {
 	y, n, err := p.EvalFixedRaw(x)
 	if err != nil {

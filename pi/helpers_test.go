@@ -87,10 +87,11 @@ func newModel(t testing.TB, arch string, classes int, in [3]int, seed int64) *mo
 }
 
 // installPoly replaces the activation of every site with an nn.PolyMask
-// keeping each position as ReLU with probability keep and DaPa's degree-2
-// fit for N(0, 1) inputs (c2 = c0 = 0.19947, c1 = 0.5) perturbed per
-// channel elsewhere.
-func installPoly(m *models.Model, keep float64, seed int64) {
+// keeping each position as ReLU with probability keep and, elsewhere, a
+// per-channel quadratic near DaPa's fit for N(0, 1) inputs (c0 = c2 =
+// 0.19947, c1 = 0.5) with c2 scaled by curv (deep networks of random
+// quadratics blow up unless the curvature is small).
+func installPoly(m *models.Model, keep, curv float64, seed int64) {
 	r := rand.New(rand.NewSource(seed))
 	for _, s := range m.Sites {
 		p := nn.NewPolyMask(s.Shape, 2)
@@ -100,7 +101,7 @@ func installPoly(m *models.Model, keep float64, seed int64) {
 			}
 		}
 		for c := range p.Coef {
-			p.Coef[c] = []float32{float32(0.19947 + 0.05*r.NormFloat64()), float32(0.5 + 0.05*r.NormFloat64()), float32(0.19947 + 0.05*r.NormFloat64())}
+			p.Coef[c] = []float32{float32(0.19947 + 0.05*r.NormFloat64()), float32(0.5 + 0.05*r.NormFloat64()), float32(curv * (0.19947 + 0.05*r.NormFloat64()))}
 		}
 		s.Act = p
 	}
