@@ -87,8 +87,8 @@ func (p ConvParams) Validate() error {
 // weights [K,C/G,R,S] and y [N,K,OutH,OutW]. It runs a direct convolution
 // kernel (see conv_direct.go), except on small output planes with large
 // weights, which take GEMM over im2col (an unpadded 1×1 stride-1
-// convolution is a plain GEMM). Work is spread over all cores: across images and groups when
-// there are enough, else across output tiles.
+// convolution is a plain GEMM). Work is spread over all cores: across
+// images and groups when there are enough, else across output tiles.
 func Conv2d(p ConvParams, x, w, y []uint64) error {
 	if err := p.Validate(); err != nil {
 		return err
@@ -123,6 +123,7 @@ var (
 	directMaxWeights = 64 << 10 // 512 KiB
 )
 
+// convPath picks the strategy for a normalised p.
 func convPath(p ConvParams) int {
 	kw := p.K / p.Groups * (p.C / p.Groups) * p.R * p.S
 	switch {
