@@ -78,9 +78,9 @@ type Config struct {
 	Seed int64
 	// Checkpoint is the prefix of the per-phase checkpoints
 	// (Checkpoint+".search", ".l1", ".finetune") and of the best snapshot
-	// (Checkpoint+".best"); "" keeps everything in memory... except the best
-	// snapshot, which then goes to a temporary file. Resume continues from
-	// the checkpoints.
+	// (Checkpoint+".best"). With "" they go to a temporary directory that
+	// is removed at the end (no resume). Resume continues from the
+	// checkpoints.
 	Checkpoint string
 	Resume     bool
 	// Progress receives progress bars, Log per-epoch lines (nil = silent).
@@ -430,8 +430,8 @@ func (r *runner) consider(e EpochLog) bool {
 	return true
 }
 
-// forward runs the student and the teacher and returns the logits and CE
-// (+ KD) loss.
+// baseLoss runs the student (and the teacher, without gradients) and
+// returns the CE (+ KD) loss with the student's logits.
 func (r *runner) baseLoss(b data.Batch) (loss, logits *autograd.Var, err error) {
 	x := autograd.Const(b.X)
 	var teacher *autograd.Var
