@@ -142,6 +142,10 @@ type Server struct {
 	// OnInference, if set, is called after each served request with the
 	// server's statistics of it.
 	OnInference func(Stats)
+	// Lazy skips the prefetch of per-inference material: it is fetched
+	// layer by layer during the online phase (bounded memory for large
+	// networks; the online time then includes the dealer's work).
+	Lazy bool
 }
 
 // Run serves one client session on conn: the handshake (the client's
@@ -216,8 +220,10 @@ func (sv *Server) run(conn transport.Conn) error {
 		}
 		st := newStatsRecorder(conn, pub, sv.Provider, n)
 		t0 := time.Now()
-		if err := prov.Prefetch(b.requests(n)...); err != nil {
-			return fmt.Errorf("pi: server: offline: %w", err)
+		if !sv.Lazy {
+			if err := prov.Prefetch(b.requests(n)...); err != nil {
+				return fmt.Errorf("pi: server: offline: %w", err)
+			}
 		}
 		if err := conn.Send([]byte(msgReady)); err != nil {
 			return fmt.Errorf("pi: server: %w", err)
@@ -277,6 +283,8 @@ type Client struct {
 	// Provider supplies the client's correlated randomness (party
 	// mpc.Client).
 	Provider mpc.Provider
+	// Lazy skips the prefetch of per-inference material (see Server.Lazy).
+	Lazy bool
 
 	conn  transport.Conn
 	sess  *mpc.Session
@@ -394,8 +402,10 @@ func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tenso
 	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
-	if err := c.prov.Prefetch(c.be.requests(n)...); err != nil {
-		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
+	if !c.Lazy {
+		if err := c.prov.Prefetch(c.be.requests(n)...); err != nil {
+			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
+		}
 	}
 	ready, err := conn.Recv()
 	if err != nil {

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/internal/progress"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/transport"
+)
+
+func init() {
+	registerBench("pi", "private inference: agreement, error, bytes, rounds, latency per image", runBenchPI)
+}
+
+// netModel is a network setting of the cost model (DESIGN §2.4).
+type netModel struct {
+	Name string
+	Gbps float64 // bandwidth in Gbit/s
+	RTT  float64 // round trip in ms
+}
+
+var costNets = []netModel{{"lan", 3, 0.3}, {"wan", 0.4, 40}}
+
+// piLayer is one row of the per-layer breakdown.
+type piLayer struct {
+	Name   string  `json:"name"`
+	Op     string  `json:"op"`
+	ReLUs  int     `json:"relus"`
+	Bytes  int64   `json:"bytes"`
+	Rounds int64   `json:"rounds"`
+	Ms     float64 `json:"ms_mean"`
+}
+
+// piEstimate is the cost-model latency of one image on a network.
+type piEstimate struct {
+	Network string  `json:"network"`
+	Gbps    float64 `json:"gbit_s"`
+	RTTms   float64 `json:"rtt_ms"`
+	Ms      float64 `json:"latency_ms"`
+	// OfflineMs is the time to move the dealer material of one image to
+	// both parties over the same link.
+	OfflineMs float64 `json:"offline_ms"`
+}
+
+// piReport is the JSON output of `autorep bench pi`.
+type piReport struct {
+	Model          string       `json:"model"`
+	Arch           string       `json:"arch"`
+	RandomWeights  bool         `json:"random_weights,omitempty"`
+	Dataset        string       `json:"dataset"`
+	N              int          `json:"n"`
+	Transport      string       `json:"transport"`
+	Frac           uint         `json:"frac"`
+	Ell            int          `json:"ell"`
+	Lazy           bool         `json:"lazy,omitempty"`
+	ReLUs          int          `json:"relus"`
+	Comparisons    int          `json:"maxpool_comparisons"`
+	Agree          float64      `json:"agree"`
+	SecureAcc      float64      `json:"secure_accuracy"`
+	FloatAcc       float64      `json:"float_accuracy"`
+	MaxLogitErr    float64      `json:"max_abs_logit_err"`
+	MaxFixedErr    float64      `json:"max_abs_fixed_err"`
+	OnlineBytes    int64        `json:"online_bytes"`
+	OnlineRounds   int64        `json:"online_rounds"`
+	BytesPerReLU   float64      `json:"online_bytes_per_relu"`
+	OfflineBytes   int64        `json:"offline_bytes"`
+	ServerMaterial int64        `json:"offline_material_server"`
+	ClientMaterial int64        `json:"offline_material_client"`
+	RequestMsgs    int64        `json:"offline_msg_bytes"`
+	SetupBytes     int64        `json:"setup_bytes"`
+	SetupMaterial  int64        `json:"setup_material_client"`
+	SetupMs        float64      `json:"setup_ms"`
+	P50            float64      `json:"latency_ms_p50"`
+	P90            float64      `json:"latency_ms_p90"`
+	Mean           float64      `json:"latency_ms_mean"`
+	OfflineP50     float64      `json:"offline_ms_p50"`
+	Estimates      []piEstimate `json:"estimates"`
+	Layers         []piLayer    `json:"layers"`
+}
+
+func runBenchPI(args []string) error {
+	fs := newFlags("bench pi", "--model FILE --dataset D --n N [flags]",
+		"Runs N test images through plaintext (float and fixed-point) and secure inference\n"+
+			"(server and client in this process, in-process dealer) one image at a time and reports\n"+
+			"label agreement with the fixed-point executor, the logit error against the float model,\n"+
+			"online bytes and rounds, dealer material, latency percentiles, a per-layer breakdown and\n"+
+			"the DESIGN §2.4 cost model (rounds x RTT + bytes / bandwidth + measured online time)\n"+
+			"for LAN (3 Gbit/s, 0.3 ms) and WAN (400 Mbit/s, 40 ms). --model may also name an\n"+
+			"architecture (random weights, for cost figures).")
+	path := fs.String("model", "", "model file (.safetensors) or architecture name (random weights; required)")
+	dataset := fs.String("dataset", "", "dataset (default: the one recorded in the model file)")
+	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
+	n := fs.Int("n", 10, "number of test images (a fixed random subset, seed 1, unless all)")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	trans := fs.String("transport", "pipe", "pipe (in memory) or tcp (loopback)")
+	frac := fs.Uint("frac", 16, "fractional bits")
+	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs")
+	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *path == "" {
+		return errors.New("--model is required")
+	}
+	if *n <= 0 {
+		return errors.New("--n must be positive")
+	}
+	if *trans != "pipe" && *trans != "tcp" {
+		return fmt.Errorf("--transport %q: want pipe or tcp", *trans)
+	}
+	m, random, err := piLoadOrBuild(*path, *dataset, *dataDir)
+	if err != nil {
+		return err
+	}
+	name := *dataset
+	if name == "" {
+		name = m.Meta.Dataset
+	}
+	if name == "" {
+		return fmt.Errorf("%s records no dataset; pass --dataset", *path)
+	}
+	set, err := data.Load(data.Dir(*dataDir), name, false)
+	if err != nil {
+		return err
+	}
+	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
+		return fmt.Errorf("model takes %v inputs and %d classes, %s has %v and %d", m.Input, m.Classes, name, in, set.Classes)
+	}
+	if *n < set.N {
+		set = set.Sample(*n, 1)
+	}
+	total := min(*n, set.N)
+	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell})
+	if err != nil {
+		return err
+	}
+	rep := &piReport{Model: *path, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Transport: *trans,
+		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy}
+	rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
+	if err := benchPI(plan, m, set, total, *trans, *lazy, rep); err != nil {
+		return err
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printPIReport(rep)
+	return nil
+}
+
+// piLoadOrBuild loads a model file, or builds an architecture with random
+// weights (batch norm in evaluation mode) for the dataset's shape.
+func piLoadOrBuild(path, dataset, dataDir string) (*models.Model, bool, error) {
+	if _, err := os.Stat(path); err == nil || models.Describe(path) == "" {
+		m, err := models.Load(path)
+		return m, false, err
+	}
+	if dataset == "" {
+		return nil, false, fmt.Errorf("--model %s (random weights) needs --dataset", path)
+	}
+	info, err := data.Load(data.Dir(dataDir), dataset, false)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := models.New(path, info.Classes, info.Shape())
+	if err != nil {
+		return nil, false, err
+	}
+	m.Meta.Dataset = dataset
+	m.SetTraining(false)
+	return m, true, nil
+}
+
+// benchPI serves the plan to a client over the chosen transport and runs
+// the images one by one.
+func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string, lazy bool, rep *piReport) error {
+	dealer, err := mpc.NewRandomDealer()
+	if err != nil {
+		return err
+	}
+	p0, p1 := mpc.LocalProviders(dealer)
+	c0, c1, err := piConns(trans)
+	if err != nil {
+		return err
+	}
+	defer c0.Close()
+	defer c1.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var serverStats []pi.Stats
+	srv := &pi.Server{Plan: plan, Provider: p0, Lazy: lazy, OnInference: func(s pi.Stats) {
+		mu.Lock()
+		serverStats = append(serverStats, s)
+		mu.Unlock()
+	}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, c0) }()
+	cl := &pi.Client{Public: plan.Public, Provider: p1, Lazy: lazy}
+	if err := cl.Connect(ctx, c1); err != nil {
+		return piServerErr(err, done)
+	}
+	rep.SetupBytes, rep.SetupMaterial, rep.SetupMs = cl.Setup.Offline.Bytes(), cl.Setup.Material, piMs(cl.Setup.Time)
+	bar := progress.New(os.Stderr, "bench pi", n, "img")
+	var lat, off []float64
+	var layers []piLayer
+	agree, secOK, fltOK := 0, 0, 0
+	for i := 0; i < n; i++ {
+		x := set.Normalized(i)
+		y, st, err := cl.Infer(ctx, c1, x)
+		if err != nil {
+			return piServerErr(err, done)
+		}
+		fx, err := plan.EvalFixed(x)
+		if err != nil {
+			return err
+		}
+		fl, err := pi.ReferenceLogits(m, x)
+		if err != nil {
+			return err
+		}
+		ls, lf, lfl := piArgmax(y.Data), piArgmax(fx.Data), piArgmax(fl.Data)
+		if ls == lf {
+			agree++
+		}
+		if int32(ls) == set.Labels[i] {
+			secOK++
+		}
+		if int32(lfl) == set.Labels[i] {
+			fltOK++
+		}
+		rep.MaxLogitErr = math.Max(rep.MaxLogitErr, tensor.MaxAbsDiff(y, fl))
+		rep.MaxFixedErr = math.Max(rep.MaxFixedErr, tensor.MaxAbsDiff(y, fx))
+		lat = append(lat, piMs(st.OnlineTime))
+		off = append(off, piMs(st.OfflineTime))
+		if i == 0 {
+			rep.OnlineBytes, rep.OnlineRounds = st.Online.Bytes(), st.Online.Rounds
+			rep.ClientMaterial, rep.RequestMsgs = st.Material, st.OfflineMsgs.Bytes()
+			for _, l := range st.Layers {
+				layers = append(layers, piLayer{Name: l.Name, Op: string(l.Op), ReLUs: l.ReLUs, Bytes: l.Bytes, Rounds: l.Rounds})
+			}
+		} else if st.Online.Bytes() != rep.OnlineBytes {
+			return fmt.Errorf("image %d: %d online bytes, image 0 had %d", i, st.Online.Bytes(), rep.OnlineBytes)
+		}
+		for k := range layers {
+			if k < len(st.Layers) {
+				layers[k].Ms += piMs(st.Layers[k].Time) / float64(n)
+			}
+		}
+		bar.Set(i+1, fmt.Sprintf("agree %d/%d, p50 %.0f ms", agree, i+1, piPercentile(lat, 0.5)))
+	}
+	bar.Finish("")
+	if err := cl.Close(); err != nil {
+		return err
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	mu.Lock()
+	if len(serverStats) > 0 {
+		rep.ServerMaterial = serverStats[0].Material
+	}
+	mu.Unlock()
+	rep.Layers = layers
+	rep.Agree = float64(agree) / float64(n)
+	rep.SecureAcc = float64(secOK) / float64(n)
+	rep.FloatAcc = float64(fltOK) / float64(n)
+	rep.OfflineBytes = rep.ServerMaterial + rep.ClientMaterial + rep.RequestMsgs
+	if rep.ReLUs > 0 {
+		rep.BytesPerReLU = float64(rep.OnlineBytes) / float64(rep.ReLUs)
+	}
+	rep.P50, rep.P90 = piPercentile(lat, 0.5), piPercentile(lat, 0.9)
+	for _, v := range lat {
+		rep.Mean += v / float64(len(lat))
+	}
+	rep.OfflineP50 = piPercentile(off, 0.5)
+	for _, nm := range costNets {
+		bps := nm.Gbps * 1e9 / 8 // bytes per second
+		rep.Estimates = append(rep.Estimates, piEstimate{Network: nm.Name, Gbps: nm.Gbps, RTTms: nm.RTT,
+			Ms:        float64(rep.OnlineRounds)*nm.RTT + float64(rep.OnlineBytes)/bps*1e3 + rep.P50,
+			OfflineMs: float64(rep.ServerMaterial+rep.ClientMaterial) / bps * 1e3})
+	}
+	return nil
+}
+
+func piServerErr(err error, done chan error) error {
+	select {
+	case serr := <-done:
+		if serr != nil {
+			return fmt.Errorf("%w (server: %v)", err, serr)
+		}
+	case <-time.After(time.Second):
+	}
+	return err
+}
+
+// piBenchConns returns the server's and the client's connection.
+func piConns(trans string) (transport.Conn, transport.Conn, error) {
+	if trans == "pipe" {
+		a, b := transport.Pipe()
+		return a, b, nil
+	}
+	l, err := transport.Listen("127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	type acc struct {
+		c   transport.Conn
+		err error
+	}
+	ch := make(chan acc, 1)
+	go func() {
+		c, err := l.Accept(ctx)
+		ch <- acc{c, err}
+	}()
+	c1, err := transport.Dial(ctx, l.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	a := <-ch
+	if a.err != nil {
+		c1.Close()
+		return nil, nil, a.err
+	}
+	return a.c, c1, nil
+}
+
+func piMs(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func piArgmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// piPercentile returns the q-quantile (nearest rank) of v.
+func piPercentile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// printPIReport prints the human-readable report on stderr.
+func printPIReport(r *piReport) {
+	w := os.Stderr
+	kind := ""
+	if r.RandomWeights {
+		kind = " (random weights)"
+	}
+	fmt.Fprintf(w, "private inference: %s%s on %s, %d images, %s transport, f=%d, ell=%d\n", r.Arch, kind, r.Dataset, r.N, r.Transport, r.Frac, r.Ell)
+	fmt.Fprintf(w, "  ReLUs %d (+ %d max-pool comparisons)\n", r.ReLUs, r.Comparisons)
+	fmt.Fprintf(w, "  agree with fixed point %.4f   secure accuracy %.4f   float accuracy %.4f\n", r.Agree, r.SecureAcc, r.FloatAcc)
+	fmt.Fprintf(w, "  max |logit − float| %.3g   max |logit − fixed| %.3g\n", r.MaxLogitErr, r.MaxFixedErr)
+	fmt.Fprintf(w, "  online  %s, %d rounds, %.1f B/ReLU\n", piHumanBytes(r.OnlineBytes), r.OnlineRounds, r.BytesPerReLU)
+	fmt.Fprintf(w, "  offline %s per image (dealer material server %s, client %s; messages %s); setup %s once\n",
+		piHumanBytes(r.OfflineBytes), piHumanBytes(r.ServerMaterial), piHumanBytes(r.ClientMaterial), piHumanBytes(r.RequestMsgs), piHumanBytes(r.SetupBytes))
+	fmt.Fprintf(w, "  latency p50 %.1f ms  p90 %.1f ms  mean %.1f ms (online, measured); offline p50 %.1f ms\n", r.P50, r.P90, r.Mean, r.OfflineP50)
+	for _, e := range r.Estimates {
+		fmt.Fprintf(w, "  cost model %-3s (%.1f Gbit/s, %.1f ms RTT): %.1f ms online, %.1f ms to ship the dealer material\n", strings.ToUpper(e.Network), e.Gbps, e.RTTms, e.Ms, e.OfflineMs)
+	}
+	fmt.Fprintf(w, "\n  %-28s %-9s %9s %12s %6s %9s\n", "layer", "op", "ReLUs", "bytes", "rounds", "ms")
+	for _, l := range r.Layers {
+		fmt.Fprintf(w, "  %-28s %-9s %9d %12d %6d %9.2f\n", l.Name, l.Op, l.ReLUs, l.Bytes, l.Rounds, l.Ms)
+	}
+}
+
+func piHumanBytes(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
