@@ -2,15 +2,16 @@
 // inference over additive secret shares in Z_2^64: linear layers with
 // server-held weights, Beaver multiplication and squaring, the AutoReP
 // polynomial activation with secret (server-held) coefficients, exact
-// truncation, ReLU/DReLU and max pooling through function secret sharing,
-// mixed ReLU/polynomial activation layers, input sharing and reveal to the
-// client.
+// truncation, ReLU/DReLU, a fused ReLU-and-truncation gate and max pooling
+// through function secret sharing, mixed ReLU/polynomial activation
+// layers, input sharing and reveal to the client.
 //
 // Party 0 is the server (it holds the weights and polynomial coefficients in
 // the clear), party 1 the client (it holds the input and learns only the
-// output). Correlated randomness comes from a Provider (the in-process dealer
-// in mpc/dealer, a network dealer, or a future two-party provider); the
-// protocols never depend on where it comes from.
+// output). Correlated randomness comes from a Provider: the Dealer served
+// in process (LocalProviders) or over a connection (Hub, ServeParty,
+// RemoteProvider), or a future two-party provider; the protocols never
+// depend on where it comes from.
 //
 // Every protocol works on whole layer tensors: one message per protocol step
 // per layer. Values are fixed point with Session.Frac fractional bits
