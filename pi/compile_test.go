@@ -1,0 +1,374 @@
+package pi
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/transport"
+)
+
+// customModel builds a small graph exercising every compile path: a conv
+// whose batch norm folds, a conv read by a batch norm and an add (the
+// batch norm becomes a depthwise affine), 2×2 average pooling (power-of-two
+// divisor), 3×3 average pooling with stride 1 and padding (divisor 9,
+// removed before an activation by a multiply-and-truncate), max pooling
+// with padding, an add of values at different scales, dropout, a mixed
+// ReLU/polynomial site, global average pooling, flatten and a dense layer.
+func customModel(t testing.TB) *models.Model {
+	t.Helper()
+	r := rand.New(rand.NewSource(11))
+	g := &nn.Graph{}
+	bn := func(c int) *nn.BatchNorm2d {
+		b := nn.NewBatchNorm2d(c)
+		for k := 0; k < c; k++ {
+			b.Weight.Value.Data[k] = float32(0.5 + r.Float64())
+			b.Bias.Value.Data[k] = float32(0.2 * r.NormFloat64())
+			b.RunningMean.Data[k] = float32(0.1 * r.NormFloat64())
+			b.RunningVar.Data[k] = float32(0.5 + r.Float64())
+		}
+		return b
+	}
+	c1 := g.Add("conv1", nn.NewConv2d(r, 3, 8, 3, 1, 1, 1, true), -1) // 8x12x12
+	g.Add("bn1", bn(8), c1)
+	s1 := g.Add("relu1", &nn.Site{Name: "relu1"})
+	c2 := g.Add("conv2", nn.NewConv2d(r, 8, 8, 3, 1, 1, 2, false), s1) // grouped
+	b2 := g.Add("bn2", bn(8), c2)                                       // conv2 also feeds add1: not foldable
+	a1 := g.Add("add1", &nn.Add{}, b2, c2)
+	g.Add("avg1", &nn.AvgPool2d{Kernel: 2}, a1) // 8x6x6, divisor 4
+	s2 := g.Add("relu2", &nn.Site{Name: "relu2"})
+	g.Add("avg2", &nn.AvgPool2d{Kernel: 3, Stride: 1, Pad: 1}, s2) // divisor 9
+	s3 := g.Add("relu3", &nn.Site{Name: "relu3"})
+	mp := g.Add("pool", &nn.MaxPool2d{Kernel: 3, Stride: 2, Pad: 1}, s3) // 8x3x3
+	a2 := g.Add("add2", &nn.Add{}, mp, g.Add("conv3", nn.NewConv2d(r, 8, 8, 1, 1, 0, 1, true), mp))
+	g.Add("drop", nn.NewDropout(0.5, 1), a2)
+	g.Add("relu4", &nn.Site{Name: "relu4"})
+	g.Add("gap", &nn.GlobalAvgPool{})
+	g.Add("flatten", &nn.Flatten{})
+	g.Add("fc", nn.NewLinear(r, 8, 5, true))
+	m := &models.Model{Arch: "custom", Classes: 5, Input: [3]int{3, 12, 12}, Net: g}
+	for _, n := range g.Nodes {
+		if s, ok := n.Op.(*nn.Site); ok {
+			m.Sites = append(m.Sites, s)
+		}
+	}
+	m.SetTraining(false)
+	if _, err := ReferenceLogits(m, randomImages(1, 1, m.Input)); err != nil { // fills site shapes
+		t.Fatal(err)
+	}
+	p := nn.NewPolyMask(m.Sites[2].Shape, 2)
+	for i := range p.Mask {
+		if i%3 == 0 {
+			p.Mask[i] = 0
+		}
+	}
+	for c := range p.Coef {
+		p.Coef[c] = []float32{0.1, 0.5, float32(0.2 + 0.01*float64(c))}
+	}
+	m.Sites[2].Act = p
+	return m
+}
+
+func TestCompileCustomGraph(t *testing.T) {
+	m := customModel(t)
+	plan, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[Op]int{}
+	for _, st := range plan.Public.Steps {
+		ops[st.Op]++
+	}
+	// conv1(+bn1), conv2, bn2 (affine), conv3, fc; relu1..4; 1 maxpool;
+	// 2 sumpools; 1 globalsum; 2 adds.
+	want := map[Op]int{OpLinear: 5, OpAct: 4, OpMaxPool: 1, OpSumPool: 2, OpGlobalSum: 1, OpAdd: 2}
+	for op, n := range want {
+		if ops[op] != n {
+			t.Errorf("%d %s steps, want %d (plan ops %v)", ops[op], op, n, ops)
+		}
+	}
+	if ops[OpTrunc] == 0 || ops[OpScale] == 0 {
+		t.Errorf("expected truncation and scaling steps, got %v", ops)
+	}
+	var mulTrunc bool
+	for _, st := range plan.Public.Steps {
+		if st.Op == OpTrunc && st.Mul > 1 {
+			mulTrunc = true
+		}
+	}
+	if !mulTrunc {
+		t.Error("the divisor 9 should be removed by a multiply-and-truncate step")
+	}
+	x := randomImages(2, 2, m.Input)
+	fl, err := ReferenceLogits(m, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx, err := plan.EvalFixed(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tensor.MaxAbsDiff(fx, fl); d > 5e-3 {
+		t.Errorf("fixed point vs float: %g", d)
+	}
+	res := runSecure(t, plan, false, x, x)
+	for _, y := range res.logits {
+		if d := tensor.MaxAbsDiff(y, fx); d > 1e-3 {
+			t.Errorf("secure vs fixed point: %g", d)
+		}
+	}
+	if a, b := res.stats[0].Online, res.stats[1].Online; a.Bytes() != b.Bytes() || a.Rounds != b.Rounds {
+		t.Errorf("two identical requests cost %+v and %+v", a, b)
+	}
+}
+
+func TestPublicHashAndValidation(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	p1, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.PublicHash() != p2.PublicHash() {
+		t.Error("compiling twice gives different public hashes")
+	}
+	// Weights are secret: changing them must not change the hash.
+	m.Net.Find("conv1").Op.(*nn.Conv2d).Weight.Value.Data[0] += 1
+	p3, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3.PublicHash() != p1.PublicHash() {
+		t.Error("the public hash depends on the weights")
+	}
+	installPoly(m, 0.5, 1, 1)
+	p4, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p4.PublicHash() == p1.PublicHash() {
+		t.Error("the public hash ignores the ReLU masks")
+	}
+	if p5, _ := Compile(m, Config{FracBits: 12}); p5 == nil || p5.PublicHash() == p4.PublicHash() {
+		t.Error("the public hash ignores the fixed-point precision")
+	}
+	b, err := p4.Public.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := UnmarshalPublic(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Hash() != p4.PublicHash() {
+		t.Error("public plan does not round-trip")
+	}
+	// Corruptions are rejected.
+	corrupt := []func(p *Public){
+		func(p *Public) { p.Steps[0].In = []int{3} },
+		func(p *Public) { p.Steps[1].Mask = p.Steps[1].Mask[1:] },
+		func(p *Public) { p.Steps[1].ReLUs++ },
+		func(p *Public) { p.Steps[0].Conv.K = 7 },
+		func(p *Public) { p.Steps[0].Conv = nil },
+		func(p *Public) { p.Steps[2].Pool.K = 0 },
+		func(p *Public) { p.Steps[0].Frac = 64 },
+		func(p *Public) { p.Steps[0].Shape = []int{-1} },
+		func(p *Public) { p.Steps[0].Op = "softmax" },
+		func(p *Public) { p.Steps[3].Name = p.Steps[0].Name },
+		func(p *Public) { p.Classes = 11 },
+		func(p *Public) { p.Version = 99 },
+		func(p *Public) { p.Steps = nil },
+		func(p *Public) { p.Input[1] = 1 << 30 },
+	}
+	for i, f := range corrupt {
+		var c Public
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		f(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("corruption %d accepted", i)
+		}
+	}
+	for _, s := range []string{"", "{", "null", `{"version":1}`, string(b[:len(b)/2])} {
+		if _, err := UnmarshalPublic([]byte(s)); err == nil {
+			t.Errorf("UnmarshalPublic(%.20q) accepted", s)
+		}
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	if _, err := Compile(nil, Config{}); err == nil {
+		t.Error("nil model accepted")
+	}
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	if _, err := Compile(m, Config{FracBits: 30}); err == nil {
+		t.Error("30 fractional bits accepted")
+	}
+	if _, err := Compile(m, Config{Ell: 20}); err == nil {
+		t.Error("gate width below 2f accepted")
+	}
+	// Polynomial of degree 3.
+	installPoly(m, 0.5, 1, 1)
+	p := m.Sites[0].Act.(*nn.PolyMask)
+	p.Coef[0] = append(p.Coef[0], 0.5)
+	if _, err := Compile(m, Config{}); err == nil || !strings.Contains(err.Error(), "degree") {
+		t.Errorf("degree-3 polynomial: %v", err)
+	}
+	p.Coef[0] = p.Coef[0][:3]
+	p.Mask[0] = 0.5
+	if _, err := Compile(m, Config{}); err == nil || !strings.Contains(err.Error(), "mask") {
+		t.Errorf("non-binary mask: %v", err)
+	}
+	p.Mask[0] = 1
+	p.Coef[1][2] = 1e30
+	if _, err := Compile(m, Config{}); err == nil {
+		t.Error("unencodable coefficient accepted")
+	}
+	// Unsupported operation and activation.
+	m2 := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	m2.Net.Nodes[1].Op = unsupported{}
+	if _, err := Compile(m2, Config{}); err == nil || !strings.Contains(err.Error(), "unsupported") {
+		t.Errorf("unsupported op: %v", err)
+	}
+	m3 := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	m3.Sites[1].Act = otherAct{}
+	if _, err := Compile(m3, Config{}); err == nil || !strings.Contains(err.Error(), "activation") {
+		t.Errorf("unsupported activation: %v", err)
+	}
+	m4 := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	m4.Net.Find("conv2").Op.(*nn.Conv2d).Weight.Value.Data[3] = float32(1e20)
+	if _, err := Compile(m4, Config{}); err == nil || !strings.Contains(err.Error(), "weight") {
+		t.Errorf("unencodable weight: %v", err)
+	}
+}
+
+type unsupported struct{}
+
+func (unsupported) Forward(x *autograd.Var) *autograd.Var { return x }
+
+type otherAct struct{}
+
+func (otherAct) Apply(x *autograd.Var) *autograd.Var { return x }
+
+// serve starts a server for plan on one end of a pipe and returns the
+// other end and the server's result channel.
+func serve(t *testing.T, plan *Plan, prov mpc.Provider) (transport.Conn, chan error) {
+	t.Helper()
+	c0, c1 := transport.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		done <- (&Server{Plan: plan, Provider: prov}).Run(ctx, c0)
+		c0.Close()
+	}()
+	return c1, done
+}
+
+func TestHandshake(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	plan, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	installPoly(other, 0.5, 1, 2)
+	otherPlan, err := Compile(other, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	x := randomImages(3, 1, m.Input)
+
+	// Mismatched public plan: both sides fail cleanly.
+	p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{1}))
+	conn, done := serve(t, plan, p0)
+	cl := &Client{Public: otherPlan.Public, Provider: p1}
+	if _, _, err := cl.Infer(ctx, conn, x); err == nil || !strings.Contains(err.Error(), "mismatch") {
+		t.Errorf("client with another plan: %v", err)
+	}
+	if err := <-done; err == nil {
+		t.Error("server accepted another plan")
+	}
+
+	// A client without the plan fetches it.
+	p0, p1 = mpc.LocalProviders(mpc.NewDealer(ring.Seed{2}))
+	conn, done = serve(t, plan, p0)
+	cl = &Client{Provider: p1}
+	y, _, err := cl.Infer(ctx, conn, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cl.Public.Hash() != plan.PublicHash() {
+		t.Error("fetched plan differs")
+	}
+	fx, _ := plan.EvalFixed(x)
+	if d := tensor.MaxAbsDiff(y, fx); d > 1e-3 {
+		t.Errorf("secure vs fixed point after fetching the plan: %g", d)
+	}
+	if _, _, err := cl.Infer(ctx, conn, randomImages(3, 1, [3]int{3, 28, 28})); err == nil {
+		t.Error("wrongly shaped input accepted")
+	}
+	cl.Close()
+	if err := <-done; err != nil {
+		t.Errorf("server: %v", err)
+	}
+
+	// Malformed messages end the server with an error, no panic or hang.
+	for i, msg := range [][]byte{nil, []byte("PIH1"), []byte("XXXX" + strings.Repeat("\x00", 32))} {
+		p0, _ = mpc.LocalProviders(mpc.NewDealer(ring.Seed{3}))
+		conn, done = serve(t, plan, p0)
+		conn.Send(msg)
+		if err := <-done; err == nil {
+			t.Errorf("malformed hello %d accepted", i)
+		}
+	}
+	h := plan.PublicHash()
+	for i, req := range [][]byte{[]byte("PIQ1"), []byte("PIQ1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), []byte("PIQ1\x01\x00"), []byte("PIQ1\x80\x80\x04")} {
+		p0, _ = mpc.LocalProviders(mpc.NewDealer(ring.Seed{4}))
+		conn, done = serve(t, plan, p0)
+		conn.Send(append([]byte("PIH1"), h[:]...))
+		for {
+			b, err := conn.Recv() // the OK and the setup messages
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b) == 4 {
+				break
+			}
+		}
+		conn.Send(req)
+		if err := <-done; err == nil {
+			t.Errorf("malformed request %d accepted", i)
+		}
+	}
+
+	// Cancelling the context stops a server waiting for its client.
+	p0, _ = mpc.LocalProviders(mpc.NewDealer(ring.Seed{5}))
+	c0, _ := transport.Pipe()
+	cctx, cancel := context.WithCancel(ctx)
+	done = make(chan error, 1)
+	go func() { done <- (&Server{Plan: plan, Provider: p0}).Run(cctx, c0) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("cancelled server returned nil")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelled server did not return")
+	}
+}
