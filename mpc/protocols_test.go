@@ -547,3 +547,52 @@ func TestLayerPipelining(t *testing.T) {
 	want := refConv(p2, w2, actRef(spec, nil, refConv(p1, w1, x)))
 	closeVec(t, "pipelined logits", r[1].out, want, 8<<14)
 }
+
+func TestEdgeCases(t *testing.T) {
+	spec := mpc.ActSpec{N: 2, C: 2, HW: 3} // all polynomial
+	co := polyCoefs(2)
+	z := randSigned(spec.Len(), 2*frac+3, 110)
+	zs := split(z, 111)
+	x := randSigned(12, 20, 112)
+	xs := split(x, 113)
+	r := run2(t, 90, func(s *mpc.Session) ([]uint64, error) {
+		var c [][]float64
+		if s.Party == mpc.Server {
+			c = co
+		}
+		k, err := s.SetupPoly("act", 2, c)
+		if err != nil {
+			return nil, err
+		}
+		y, err := s.Act("act", k, spec, zs[s.Party])
+		if err != nil {
+			return nil, err
+		}
+		// Empty gate batches and 1×1 pools need no messages.
+		for _, f := range []func() ([]uint64, error){
+			func() ([]uint64, error) { return s.ReLU("e", nil, 0) },
+			func() ([]uint64, error) { return s.ReLUTrunc("e", nil, 16, 0) },
+			func() ([]uint64, error) { return s.Trunc("e", nil, 16, 0) },
+		} {
+			if e, err := f(); err != nil || len(e) != 0 {
+				t.Errorf("empty batch: %v, %d values", err, len(e))
+			}
+		}
+		p1 := mpc.PoolSpec{N: 1, C: 3, H: 2, W: 2, K: 1, Stride: 1}
+		m, err := s.MaxPool("mp1", p1, xs[s.Party])
+		if err != nil {
+			return nil, err
+		}
+		a, err := s.AvgPool("ap1", p1, xs[s.Party])
+		if err != nil {
+			return nil, err
+		}
+		return append(append(y, m...), a...), nil
+	})
+	got := reconstruct(t, r)
+	closeVec(t, "all-poly act", got[:spec.Len()], actRef(spec, co, z), 1)
+	equalVec(t, "1×1 max pool", got[spec.Len():spec.Len()+12], x)
+	equalVec(t, "1×1 avg pool", got[spec.Len()+12:], x)
+	// All-polynomial layer: 32 B per position, 2 rounds; nothing else.
+	checkCost(t, r, 32*int64(spec.Len())+32*2, 2, 2)
+}
