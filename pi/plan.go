@@ -68,6 +68,7 @@ const Version = 1
 // input [C, H, W] with weights [K, C/Groups, R, S] (a dense layer is the
 // 1×1 case over H = W = 1).
 type Geom struct {
+	// C, H, W is the input; K, R, S the output channels and window.
 	C, H, W          int
 	K, R, S          int
 	StrideH, StrideW int
@@ -84,6 +85,7 @@ func (g Geom) Params(n int) ring.ConvParams {
 // Pool is the geometry of a pooling step: a K×K window with stride Stride and
 // padding Pad.
 type Pool struct {
+	// K is the window size, Stride its step, Pad the padding.
 	K, Stride, Pad int
 }
 
@@ -142,19 +144,28 @@ func (s *Step) ReLUMask() []bool {
 // Public is the part of a plan both parties know: the architecture as a
 // list of steps with shapes, masks and fixed-point bookkeeping.
 type Public struct {
-	Version int       `json:"version"`
-	Arch    string    `json:"arch"`
-	Classes int       `json:"classes"`
-	Input   [3]int    `json:"input"`
-	Frac    uint      `json:"frac"`
-	Ell     int       `json:"ell"`
-	Mean    []float32 `json:"mean,omitempty"`
-	Std     []float32 `json:"std,omitempty"`
-	Steps   []Step    `json:"steps"`
+	// Version is the plan format (Version).
+	Version int `json:"version"`
+	// Arch, Classes and Input describe the model (input C, H, W).
+	Arch    string `json:"arch"`
+	Classes int    `json:"classes"`
+	Input   [3]int `json:"input"`
+	// Frac is the number of fractional bits of weights and activations.
+	Frac uint `json:"frac"`
+	// Ell is the bit width of the FSS gate inputs (64 by default).
+	Ell int `json:"ell"`
+	// Mean and Std are the input normalisation the client applies
+	// (x = (p/255 − Mean[c]) / Std[c]), if recorded in the model.
+	Mean []float32 `json:"mean,omitempty"`
+	Std  []float32 `json:"std,omitempty"`
+	// Steps are the operations in execution order; the last one's output
+	// is revealed to the client.
+	Steps []Step `json:"steps"`
 }
 
 // Secret is the server's part of a plan, indexed like Public.Steps.
 type Secret struct {
+	// Steps has one entry per public step (empty for steps without secrets).
 	Steps []SecretStep
 }
 
@@ -163,14 +174,19 @@ type Secret struct {
 // divisor) of an OpLinear, real polynomial coefficients [C][c0, c1, c2] of
 // an OpAct with polynomial positions.
 type SecretStep struct {
-	W    []uint64
+	// W holds the weights [K, C/Groups, R, S] of an OpLinear.
+	W []uint64
+	// Bias holds K biases of an OpLinear (nil without bias).
 	Bias []uint64
+	// Coef holds the polynomial coefficients of an OpAct.
 	Coef [][]float64
 }
 
 // Plan is a compiled model: the public description and the server's secrets.
 type Plan struct {
+	// Public is known to both parties.
 	Public *Public
+	// Secret is the server's.
 	Secret *Secret
 }
 
