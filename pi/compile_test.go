@@ -42,7 +42,7 @@ func customModel(t testing.TB) *models.Model {
 	g.Add("bn1", bn(8), c1)
 	s1 := g.Add("relu1", &nn.Site{Name: "relu1"})
 	c2 := g.Add("conv2", nn.NewConv2d(r, 8, 8, 3, 1, 1, 2, false), s1) // grouped
-	b2 := g.Add("bn2", bn(8), c2)                                       // conv2 also feeds add1: not foldable
+	b2 := g.Add("bn2", bn(8), c2)                                      // conv2 also feeds add1: not foldable
 	a1 := g.Add("add1", &nn.Add{}, b2, c2)
 	g.Add("avg1", &nn.AvgPool2d{Kernel: 2}, a1) // 8x6x6, divisor 4
 	s2 := g.Add("relu2", &nn.Site{Name: "relu2"})
