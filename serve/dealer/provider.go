@@ -1,0 +1,276 @@
+package dealer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/transport"
+)
+
+// Provider is one party's mpc.Provider backed by a connection to the
+// network dealer for one session. Prefetch fetches a request list in one
+// pipelined burst (the offline phase) and Get serves matching requests
+// from that queue in order; other requests cost one round trip each.
+// Safe for concurrent use (requests are serialised).
+type Provider struct {
+	conn  transport.Conn
+	party mpc.Party
+	// Refill, if set, lists the requests fetched together when Get misses
+	// the queue on a request equal to the list's first one (typically the
+	// requests of one more inference).
+	Refill func() []mpc.Request
+
+	mu    sync.Mutex // serialises the connection
+	qmu   sync.Mutex
+	queue map[qkey][]qitem
+	stats mpc.OfflineStats
+	used  int64
+}
+
+type qkey struct {
+	kind  mpc.Kind
+	label string
+}
+
+type qitem struct {
+	req []byte // the request's encoding, to compare specs
+	m   *mpc.Material
+	n   int // encoded size
+}
+
+// Join sends the hello for party p of session sid (with the public-plan
+// hash both parties must agree on) on conn and waits for the dealer's
+// answer. On success the Provider owns conn.
+func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, hash [32]byte) (*Provider, error) {
+	if !p.Valid() {
+		return nil, fmt.Errorf("dealer: invalid party %d", int(p))
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	transport.SetPhase(conn, transport.PhaseOffline)
+	if err := conn.Send(hello(byte(p), sid, hash)); err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("dealer: join session %s: %w", sid, err))
+	}
+	b, err := conn.Recv()
+	if err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("dealer: join session %s: %w", sid, err))
+	}
+	if reason, ok := isError(b); ok {
+		return nil, fmt.Errorf("dealer: join session %s refused: %s", sid, reason)
+	}
+	if string(b) != tagOK {
+		return nil, fmt.Errorf("dealer: join session %s: malformed answer", sid)
+	}
+	return &Provider{conn: conn, party: p, queue: map[qkey][]qitem{}}, nil
+}
+
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+// Party is the party served.
+func (p *Provider) Party() mpc.Party { return p.party }
+
+// Offline returns the material received so far (encoded bytes).
+func (p *Provider) Offline() mpc.OfflineStats {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	s := p.stats
+	s.ByKind = make(map[mpc.Kind]int64, len(p.stats.ByKind))
+	for k, v := range p.stats.ByKind {
+		s.ByKind[k] = v
+	}
+	return s
+}
+
+// Used returns the encoded bytes of the material handed out by Get so far
+// (Offline counts what was fetched, including unused prefetched items).
+func (p *Provider) Used() int64 {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	return p.used
+}
+
+// Queued returns the number of prefetched items not yet used.
+func (p *Provider) Queued() int {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	n := 0
+	for _, q := range p.queue {
+		n += len(q)
+	}
+	return n
+}
+
+// Close closes the connection to the dealer (ending the party's part of
+// the session).
+func (p *Provider) Close() error { return p.conn.Close() }
+
+// Conn returns the connection to the dealer (for its traffic counters).
+func (p *Provider) Conn() transport.Conn { return p.conn }
+
+// Ping checks that the dealer still serves the session (one round trip).
+func (p *Provider) Ping() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, err := transport.Exchange(p.conn, []byte(tagPing))
+	if err != nil {
+		return fmt.Errorf("dealer: ping: %w", err)
+	}
+	if reason, ok := isError(b); ok {
+		return fmt.Errorf("dealer: %s", reason)
+	}
+	if string(b) != tagPing {
+		return errors.New("dealer: malformed ping answer")
+	}
+	return nil
+}
+
+func (p *Provider) count(m *mpc.Material, n int) {
+	p.stats.Bytes += int64(n)
+	p.stats.Items++
+	if p.stats.ByKind == nil {
+		p.stats.ByKind = map[mpc.Kind]int64{}
+	}
+	p.stats.ByKind[m.Kind] += int64(n)
+}
+
+// Prefetch fetches the material of reqs now and queues it. The requests
+// are sent by one goroutine while the answers are read, so a long list
+// costs about one round trip.
+func (p *Provider) Prefetch(reqs []mpc.Request) error {
+	if len(reqs) == 0 {
+		return nil
+	}
+	enc := make([][]byte, len(reqs))
+	for i, r := range reqs {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("dealer: prefetch: %w", err)
+		}
+		enc[i] = b
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sendErr := make(chan error, 1)
+	go func() {
+		for _, b := range enc {
+			if err := p.conn.Send(b); err != nil {
+				sendErr <- err
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	got := make([]*mpc.Material, len(reqs))
+	sizes := make([]int, len(reqs))
+	var rerr error
+	for i, r := range reqs {
+		m, n, err := p.recv(r)
+		if err != nil {
+			rerr = err
+			p.conn.Close() // the stream is out of step; unblock the sender
+			break
+		}
+		got[i], sizes[i] = m, n
+	}
+	if serr := <-sendErr; serr != nil && rerr == nil {
+		rerr = fmt.Errorf("dealer: sending requests: %w", serr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("dealer: prefetch: %w", rerr)
+	}
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	for i, r := range reqs {
+		k := qkey{r.Kind, r.Label}
+		p.queue[k] = append(p.queue[k], qitem{enc[i], got[i], sizes[i]})
+		p.count(got[i], sizes[i])
+	}
+	return nil
+}
+
+// recv reads the answer to r.
+func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
+	b, err := p.conn.Recv()
+	if err != nil {
+		return nil, 0, err
+	}
+	if reason, ok := isError(b); ok {
+		return nil, 0, fmt.Errorf("dealer refused %v %q: %s", r.Kind, r.Label, reason)
+	}
+	m, err := mpc.UnmarshalMaterialFor(b, r, p.party)
+	if err != nil {
+		return nil, 0, fmt.Errorf("material for %v %q: %w", r.Kind, r.Label, err)
+	}
+	return m, len(b), nil
+}
+
+// Get returns the party's material for req: the next queued item of its
+// (kind, label) if any (which must be for the same spec), else fetched
+// now (with the Refill list when req starts it).
+func (p *Provider) Get(req mpc.Request) (*mpc.Material, error) {
+	enc, err := req.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	k := qkey{req.Kind, req.Label}
+	if m, ok, err := p.pop(k, enc); ok || err != nil {
+		return m, err
+	}
+	if p.Refill != nil {
+		if list := p.Refill(); len(list) > 0 {
+			if first, err := list[0].MarshalBinary(); err == nil && bytes.Equal(first, enc) {
+				if err := p.Prefetch(list); err != nil {
+					return nil, err
+				}
+				if m, ok, err := p.pop(k, enc); ok || err != nil {
+					return m, err
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.conn.Send(enc); err != nil {
+		return nil, fmt.Errorf("dealer: %v %q: %w", req.Kind, req.Label, err)
+	}
+	m, n, err := p.recv(req)
+	if err != nil {
+		p.conn.Close()
+		return nil, fmt.Errorf("dealer: %w", err)
+	}
+	p.qmu.Lock()
+	p.count(m, n)
+	p.used += int64(n)
+	p.qmu.Unlock()
+	return m, nil
+}
+
+// pop takes the head of k's queue if there is one.
+func (p *Provider) pop(k qkey, enc []byte) (*mpc.Material, bool, error) {
+	p.qmu.Lock()
+	defer p.qmu.Unlock()
+	q := p.queue[k]
+	if len(q) == 0 {
+		return nil, false, nil
+	}
+	it := q[0]
+	if len(q) == 1 {
+		delete(p.queue, k)
+	} else {
+		p.queue[k] = q[1:]
+	}
+	p.used += int64(it.n)
+	if !bytes.Equal(it.req, enc) {
+		return nil, false, fmt.Errorf("dealer: %v %q: request differs from the prefetched one (pooled material is for single-image requests)", k.kind, k.label)
+	}
+	return it.m, true, nil
+}

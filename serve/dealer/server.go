@@ -1,0 +1,305 @@
+package dealer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/serve/secnet"
+	"github.com/autorep/autorep/transport"
+)
+
+// Defaults of Server.
+const (
+	DefaultMaxSessions = 4096
+	DefaultMaxUsed     = 1 << 20
+	DefaultGrace       = 10 * time.Second
+	helloTimeout       = 10 * time.Second
+)
+
+// Server is the network dealer. Each connection serves one party of one
+// session; sessions are independent (a failing connection only ends its
+// own session's material). Safe for concurrent use; Serve may be called
+// once.
+type Server struct {
+	// Dealer generates the material (NewRandomDealer in production).
+	Dealer *mpc.Dealer
+	// MaxSessions bounds the sessions open at once (default 4096).
+	MaxSessions int
+	// MaxUsed bounds the remembered ended session ids used to refuse
+	// replays (default 2^20; the oldest are forgotten first).
+	MaxUsed int
+	// Grace is how long Serve waits for open connections to finish after
+	// ctx ends before closing them (default 10 s; negative: close at once).
+	Grace time.Duration
+	// Logf, if set, receives one line per session event.
+	Logf func(format string, args ...any)
+
+	mu        sync.Mutex
+	sessions  map[SessionID]*session
+	used      map[SessionID]struct{}
+	usedOrder []SessionID
+	conns     map[*transport.FramedConn]struct{}
+
+	served   atomic.Int64
+	material atomic.Int64
+}
+
+type session struct {
+	hub    *mpc.Hub
+	hash   [32]byte
+	joined [2]bool
+	active int
+}
+
+// Stats are a dealer's counters.
+type Stats struct {
+	// Sessions is the number of party connections that joined a session.
+	Sessions int64 `json:"sessions"`
+	// MaterialBytes is the encoded material sent.
+	MaterialBytes int64 `json:"material_bytes"`
+	// Open is the number of sessions open now.
+	Open int `json:"open"`
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	open := len(s.sessions)
+	s.mu.Unlock()
+	return Stats{Sessions: s.served.Load(), MaterialBytes: s.material.Load(), Open: open}
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+	}
+}
+
+// ErrReplay is returned (and sent to the party) for a session id that was
+// already joined by the same party or has ended.
+var ErrReplay = errors.New("session id already used (replay refused)")
+
+// join registers party p in session sid.
+func (s *Server) join(sid SessionID, p mpc.Party, hash [32]byte) (*mpc.Hub, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions == nil {
+		s.sessions = map[SessionID]*session{}
+		s.used = map[SessionID]struct{}{}
+	}
+	if _, ok := s.used[sid]; ok {
+		return nil, ErrReplay
+	}
+	se, ok := s.sessions[sid]
+	if !ok {
+		maxS := s.MaxSessions
+		if maxS <= 0 {
+			maxS = DefaultMaxSessions
+		}
+		if len(s.sessions) >= maxS {
+			return nil, fmt.Errorf("too many open sessions (%d)", maxS)
+		}
+		se = &session{hub: mpc.NewHub(s.Dealer), hash: hash}
+		s.sessions[sid] = se
+	}
+	if se.joined[p] {
+		return nil, ErrReplay
+	}
+	if se.hash != hash {
+		return nil, fmt.Errorf("public plan hash %x differs from the other party's %x", hash[:8], se.hash[:8])
+	}
+	se.joined[p] = true
+	se.active++
+	return se.hub, nil
+}
+
+// leave ends party p's connection to sid; the session ends (its id is
+// remembered as used) when no party is connected.
+func (s *Server) leave(sid SessionID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se, ok := s.sessions[sid]
+	if !ok {
+		return
+	}
+	se.active--
+	if se.active > 0 {
+		return
+	}
+	delete(s.sessions, sid)
+	s.used[sid] = struct{}{}
+	s.usedOrder = append(s.usedOrder, sid)
+	maxU := s.MaxUsed
+	if maxU <= 0 {
+		maxU = DefaultMaxUsed
+	}
+	for len(s.usedOrder) > maxU {
+		delete(s.used, s.usedOrder[0])
+		s.usedOrder = s.usedOrder[1:]
+	}
+}
+
+func (s *Server) track(c *transport.FramedConn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = map[*transport.FramedConn]struct{}{}
+	}
+	if add {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+}
+
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// Serve accepts parties on ln until ctx ends, then stops accepting, lets
+// open connections finish for Grace and closes the rest. It closes ln and
+// returns nil after a shutdown, or the accept error.
+func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
+	if s.Dealer == nil {
+		return errors.New("dealer: no mpc.Dealer")
+	}
+	var wg sync.WaitGroup
+	connCtx, cancelConns := context.WithCancel(context.Background())
+	defer cancelConns()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var acceptErr error
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() == nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				acceptErr = fmt.Errorf("dealer: accept: %w", err)
+			}
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(connCtx, ln, nc)
+		}()
+	}
+	ln.Close()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	grace := s.Grace
+	if grace == 0 {
+		grace = DefaultGrace
+	}
+	if grace > 0 {
+		t := time.NewTimer(grace)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	cancelConns()
+	s.closeAll()
+	<-done
+	return acceptErr
+}
+
+// handle serves one party connection.
+func (s *Server) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn) {
+	conn, err := ln.Handshake(ctx, nc)
+	if err != nil {
+		s.logf("dealer: %v", err)
+		return
+	}
+	s.track(conn, true)
+	defer s.track(conn, false)
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
+	b, err := conn.Recv()
+	timer.Stop()
+	if err != nil {
+		s.logf("dealer: %v: no hello: %v", conn.RemoteAddr(), err)
+		return
+	}
+	party, sid, hash, err := parseHello(b)
+	if err != nil {
+		s.logf("dealer: %v: %v", conn.RemoteAddr(), err)
+		conn.Send(errorFrame(err.Error()))
+		return
+	}
+	p := mpc.Party(party)
+	hub, err := s.join(sid, p, hash)
+	if err != nil {
+		s.logf("dealer: session %s %v refused: %v", sid, p, err)
+		conn.Send(errorFrame(err.Error()))
+		return
+	}
+	defer s.leave(sid)
+	s.served.Add(1)
+	if err := conn.Send([]byte(tagOK)); err != nil {
+		return
+	}
+	var items, bytes int64
+	err = s.loop(conn, hub, p, &items, &bytes)
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		s.logf("dealer: session %s %v done: %d items, %d bytes", sid, p, items, bytes)
+	default:
+		s.logf("dealer: session %s %v: %v (after %d items)", sid, p, err, items)
+	}
+}
+
+// loop answers requests and pings until the party leaves.
+func (s *Server) loop(conn transport.Conn, hub *mpc.Hub, p mpc.Party, items, bytes *int64) error {
+	for {
+		b, err := conn.Recv()
+		if err != nil {
+			return err
+		}
+		if string(b) == tagPing {
+			if err := conn.Send([]byte(tagPing)); err != nil {
+				return err
+			}
+			continue
+		}
+		req, err := mpc.UnmarshalRequest(b)
+		if err != nil {
+			conn.Send(errorFrame(err.Error()))
+			return err
+		}
+		m, err := hub.Get(p, req)
+		if err != nil {
+			conn.Send(errorFrame(err.Error()))
+			return err
+		}
+		out, err := m.MarshalBinary()
+		if err != nil {
+			conn.Send(errorFrame(err.Error()))
+			return err
+		}
+		if err := conn.Send(out); err != nil {
+			return err
+		}
+		*items++
+		*bytes += int64(len(out))
+		s.material.Add(int64(len(out)))
+	}
+}

@@ -1,0 +1,153 @@
+package serve
+
+import (
+	"context"
+	"math/rand"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/serve/dealer"
+	"github.com/autorep/autorep/serve/secnet"
+	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/transport"
+)
+
+// testModel is a reduced LeNet with both ReLU and polynomial positions.
+const testModel = "../models/lenet-mnist-autorep2.safetensors"
+
+var (
+	planOnce sync.Once
+	testPlan *pi.Plan
+	planErr  error
+)
+
+// loadPlan compiles the test model once.
+func loadPlan(t testing.TB) *pi.Plan {
+	t.Helper()
+	planOnce.Do(func() {
+		m, err := models.Load(testModel)
+		if err != nil {
+			planErr = err
+			return
+		}
+		testPlan, planErr = pi.Compile(m, pi.Config{})
+	})
+	if planErr != nil {
+		t.Fatalf("compiling %s: %v", testModel, planErr)
+	}
+	return testPlan
+}
+
+// image returns a random normalised image for the plan's input.
+func image(seed int64, in [3]int) *tensor.Tensor {
+	r := rand.New(rand.NewSource(seed))
+	x := tensor.New(1, in[0], in[1], in[2])
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+func fixedLabel(t testing.TB, p *pi.Plan, x *tensor.Tensor) int {
+	t.Helper()
+	y, err := p.EvalFixed(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best := 0
+	for i, v := range y.Data {
+		if v > y.Data[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// testOpts are short timeouts for tests.
+func testOpts() transport.Options {
+	o := transport.DefaultOptions()
+	o.ReadTimeout = 20 * time.Second
+	o.WriteTimeout = 20 * time.Second
+	return o
+}
+
+var insecure = secnet.Config{Insecure: true}
+
+func dialer(cfg secnet.Config) DialFunc {
+	return func(ctx context.Context, addr string) (transport.Conn, error) {
+		return secnet.Dial(ctx, addr, cfg, testOpts())
+	}
+}
+
+// running is a process-like service started by a test.
+type running struct {
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (r *running) stop(t testing.TB) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Errorf("shutdown of %s: %v", r.addr, err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("%s did not shut down", r.addr)
+	}
+}
+
+// startDealer runs a dealer on addr (127.0.0.1:0 for a free port).
+func startDealer(t testing.TB, addr string, cfg secnet.Config) (*running, *dealer.Server) {
+	t.Helper()
+	ln, err := secnet.Listen(addr, cfg, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dealer.Server{Dealer: mpc.NewDealer(ring.Seed{1, 2, 3}), Grace: -1, Logf: t.Logf}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- d.Serve(ctx, ln) }()
+	return r, d
+}
+
+// startServer runs a model server using the dealer at dealerAddr.
+func startServer(t testing.TB, plan *pi.Plan, dealerAddr string, pool int, cfg, dcfg secnet.Config) (*running, *Server) {
+	t.Helper()
+	ln, err := secnet.Listen("127.0.0.1:0", cfg, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Plan: plan, Dealer: dealerAddr, DialDealer: dialer(dcfg), Pool: pool, Grace: 5 * time.Second, Logf: t.Logf}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Serve(ctx, ln) }()
+	return r, s
+}
+
+// settleGoroutines waits until the goroutine count is back to at most
+// base (plus slack) and reports a leak otherwise.
+func settleGoroutines(t testing.TB, base int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= base+2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("goroutine leak: %d goroutines, %d before\n%s", n, base, buf)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

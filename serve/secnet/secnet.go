@@ -1,0 +1,190 @@
+// Package secnet opens the network connections of autorep's serving
+// processes: TLS listeners and dialers (crypto/tls) producing framed
+// transport.Conns, self-signed certificate generation for tests and demos,
+// and the --insecure mode, plain TCP restricted to loopback addresses.
+package secnet
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/autorep/autorep/transport"
+)
+
+// Config is one process's TLS settings.
+type Config struct {
+	// CertFile and KeyFile are the PEM certificate and key a listener
+	// presents (needed to listen unless Insecure).
+	CertFile, KeyFile string
+	// CAFile is a PEM bundle of the roots that verify the peers this
+	// process dials; empty means the system roots.
+	CAFile string
+	// ServerName overrides the name verified in a dialed peer's
+	// certificate (default: the host of the address).
+	ServerName string
+	// Insecure disables TLS: plain TCP, allowed only on loopback
+	// addresses (for experiments on one machine).
+	Insecure bool
+	// HandshakeTimeout bounds the TLS handshake (default 10 s).
+	HandshakeTimeout time.Duration
+}
+
+// DefaultHandshakeTimeout bounds a TLS handshake when Config sets none.
+const DefaultHandshakeTimeout = 10 * time.Second
+
+func (c Config) handshakeTimeout() time.Duration {
+	if c.HandshakeTimeout > 0 {
+		return c.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
+
+// ServerTLS returns the tls.Config of a listener (nil when Insecure).
+func (c Config) ServerTLS() (*tls.Config, error) {
+	if c.Insecure {
+		return nil, nil
+	}
+	if c.CertFile == "" || c.KeyFile == "" {
+		return nil, errors.New("secnet: listening needs --tls-cert and --tls-key (or --insecure on loopback)")
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("secnet: loading certificate %s / key %s: %w", c.CertFile, c.KeyFile, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, nil
+}
+
+// ClientTLS returns the tls.Config to dial addr (nil when Insecure).
+func (c Config) ClientTLS(addr string) (*tls.Config, error) {
+	if c.Insecure {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, ServerName: c.ServerName}
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("secnet: address %q: %w", addr, err)
+		}
+		cfg.ServerName = host
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("secnet: reading CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("secnet: %s holds no PEM certificate", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// CheckLoopback returns an error unless addr's host is a loopback address
+// (an IP in 127.0.0.0/8 or ::1, or "localhost"): --insecure is for
+// experiments on one machine only.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("secnet: address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("secnet: --insecure (no TLS) is only allowed on loopback addresses, not %q", addr)
+}
+
+// Listener accepts framed connections, with TLS unless the config is
+// insecure. The TLS handshake is done by Handshake, not by Accept, so a
+// slow peer never holds up the accept loop.
+type Listener struct {
+	ln   net.Listener
+	tls  *tls.Config
+	cfg  Config
+	opts transport.Options
+}
+
+// Listen listens on the TCP address addr; opts configure the accepted
+// connections (frame limit, timeouts).
+func Listen(addr string, cfg Config, opts transport.Options) (*Listener, error) {
+	if cfg.Insecure {
+		if err := CheckLoopback(addr); err != nil {
+			return nil, err
+		}
+	}
+	tc, err := cfg.ServerTLS()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("secnet: listen %s: %w", addr, err)
+	}
+	return &Listener{ln: ln, tls: tc, cfg: cfg, opts: opts}, nil
+}
+
+// Addr is the listening address.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops listening (pending Accepts return errors).
+func (l *Listener) Close() error { return l.ln.Close() }
+
+// Accept waits for the next TCP connection.
+func (l *Listener) Accept() (net.Conn, error) { return l.ln.Accept() }
+
+// Handshake runs the TLS handshake on an accepted connection (bounded by
+// the handshake timeout and ctx) and returns it as a framed Conn; on error
+// nc is closed.
+func (l *Listener) Handshake(ctx context.Context, nc net.Conn) (*transport.FramedConn, error) {
+	if l.tls == nil {
+		return transport.NewConnOptions(nc, l.opts), nil
+	}
+	tc := tls.Server(nc, l.tls)
+	hctx, cancel := context.WithTimeout(ctx, l.cfg.handshakeTimeout())
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("secnet: TLS handshake with %v: %w", nc.RemoteAddr(), err)
+	}
+	return transport.NewConnOptions(tc, l.opts), nil
+}
+
+// Dial connects to addr (TLS unless cfg is insecure) and returns a framed
+// Conn with opts.
+func Dial(ctx context.Context, addr string, cfg Config, opts transport.Options) (*transport.FramedConn, error) {
+	if cfg.Insecure {
+		if err := CheckLoopback(addr); err != nil {
+			return nil, err
+		}
+	}
+	tc, err := cfg.ClientTLS(addr)
+	if err != nil {
+		return nil, err
+	}
+	hctx, cancel := context.WithTimeout(ctx, cfg.handshakeTimeout())
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(hctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("secnet: dial %s: %w", addr, err)
+	}
+	if tc == nil {
+		return transport.NewConnOptions(nc, opts), nil
+	}
+	c := tls.Client(nc, tc)
+	if err := c.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("secnet: TLS handshake with %s: %w", addr, err)
+	}
+	return transport.NewConnOptions(c, opts), nil
+}
