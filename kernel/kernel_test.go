@@ -269,6 +269,8 @@ var poolCases = []PoolParams{
 	{N: 1, C: 2, H: 5, W: 6, KH: 3, KW: 2, StrideH: 1, StrideW: 2, PadH: 1},
 	{N: 2, C: 16, H: 8, W: 8, KH: 2, KW: 2, StrideH: 2, StrideW: 2},
 	{N: 3, C: 32, H: 9, W: 7, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	{N: 2, C: 3, H: 7, W: 7, KH: 2, KW: 2, StrideH: 3, StrideW: 3}, // stride > window
+	{N: 1, C: 16, H: 3, W: 5, KH: 1, KW: 1},                        // identity window
 }
 
 func TestPoolMatchesRef(t *testing.T) {
