@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/serve/dealer"
+	"github.com/autorep/autorep/serve/secnet"
+	"github.com/autorep/autorep/transport"
+)
+
+func init() {
+	register("dealer", "run the network dealer (correlated randomness for serve/infer sessions)", runDealer)
+}
+
+const dealerSummary = `Run the dealer of private inference: the model server and each client
+connect to it for every session (TLS) and receive their halves of the
+session's correlated randomness (masks, Beaver material, FSS keys). It never
+sees weights or inputs, and must not collude with either party.
+
+--gen-cert DIR writes a self-signed certificate (DIR/cert.pem, DIR/key.pem,
+valid for --hosts) for tests and demos, and exits; use cert.pem as --tls-ca
+on the processes that connect.`
+
+// tlsFlags are the TLS options shared by dealer, serve and infer.
+type tlsFlags struct {
+	cert, key, ca, name *string
+	insecure            *bool
+	timeout             *time.Duration
+}
+
+func addTLSFlags(fs *flag.FlagSet, listens bool) *tlsFlags {
+	t := &tlsFlags{}
+	if listens {
+		t.cert = fs.String("tls-cert", "", "PEM certificate presented to peers")
+		t.key = fs.String("tls-key", "", "PEM private key of --tls-cert")
+	}
+	t.ca = fs.String("tls-ca", "", "PEM CA bundle verifying the peers dialed (default: system roots)")
+	t.name = fs.String("tls-server-name", "", "name expected in dialed peers' certificates (default: the host of the address)")
+	t.insecure = fs.Bool("insecure", false, "no TLS: plain TCP, loopback addresses only (experiments)")
+	t.timeout = fs.Duration("timeout", 2*time.Minute, "read/write timeout of every connection")
+	return t
+}
+
+func (t *tlsFlags) config() secnet.Config {
+	c := secnet.Config{CAFile: *t.ca, ServerName: *t.name, Insecure: *t.insecure}
+	if t.cert != nil {
+		c.CertFile, c.KeyFile = *t.cert, *t.key
+	}
+	return c
+}
+
+func (t *tlsFlags) options() transport.Options {
+	o := transport.DefaultOptions()
+	o.ReadTimeout, o.WriteTimeout = *t.timeout, *t.timeout
+	return o
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func runDealer(args []string) error {
+	fs := newFlags("dealer", "--listen ADDR (--tls-cert FILE --tls-key FILE | --insecure)", dealerSummary)
+	listen := fs.String("listen", "127.0.0.1:7001", "address to listen on (host:port; port 0 picks one)")
+	tf := addTLSFlags(fs, true)
+	seed := fs.String("seed", "", "fixed master seed (32 hex digits; tests only: anyone knowing it knows all masks)")
+	maxSessions := fs.Int("max-sessions", dealer.DefaultMaxSessions, "maximum open sessions")
+	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, time given to open sessions before they are closed")
+	genCert := fs.String("gen-cert", "", "write a self-signed certificate and key to this directory and exit")
+	hosts := fs.String("hosts", "127.0.0.1,localhost", "with --gen-cert: comma-separated IPs and names the certificate is valid for")
+	quiet := fs.Bool("quiet", false, "do not log sessions")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *genCert != "" {
+		cert, key, err := secnet.GenerateSelfSigned(*genCert, strings.Split(*hosts, ","), 0)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s and %s (valid for %s)\n", cert, key, *hosts)
+		return nil
+	}
+	var d *mpc.Dealer
+	if *seed != "" {
+		b, err := hex.DecodeString(*seed)
+		if err != nil || len(b) != len(ring.Seed{}) {
+			return fmt.Errorf("--seed: want %d hex digits", 2*len(ring.Seed{}))
+		}
+		var s ring.Seed
+		copy(s[:], b)
+		d = mpc.NewDealer(s)
+		fmt.Fprintln(os.Stderr, "dealer: WARNING: fixed seed, for tests only")
+	} else {
+		var err error
+		if d, err = mpc.NewRandomDealer(); err != nil {
+			return err
+		}
+	}
+	ln, err := secnet.Listen(*listen, tf.config(), tf.options())
+	if err != nil {
+		return err
+	}
+	srv := &dealer.Server{Dealer: d, MaxSessions: *maxSessions, Grace: *grace}
+	if !*quiet {
+		srv.Logf = logf
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	mode := "TLS"
+	if *tf.insecure {
+		mode = "insecure, no TLS"
+	}
+	fmt.Fprintf(os.Stderr, "dealer: listening on %s (%s)\n", ln.Addr(), mode)
+	err = srv.Serve(ctx, ln)
+	st := srv.Stats()
+	fmt.Fprintf(os.Stderr, "dealer: stopped after %d party sessions, %d material bytes\n", st.Sessions, st.MaterialBytes)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// logf prints a timestamped line to stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/serve"
+	"github.com/autorep/autorep/serve/secnet"
+	"github.com/autorep/autorep/transport"
+)
+
+func init() {
+	register("serve", "serve private inference of a model (needs a dealer)", runServe)
+}
+
+const serveSummary = `Serve private inference of a model file to 'autorep infer' clients: the
+client learns the logits of its image, the server learns nothing about it.
+Each client session uses a fresh dealer session (random id, material bound to
+it). --pool N keeps N sessions ready, their dealer material (setup and one
+inference) fetched before clients arrive, so a client mostly waits for the
+online phase. SIGINT/SIGTERM: stop accepting, let sessions finish for
+--grace, then cancel them.`
+
+func runServe(args []string) error {
+	fs := newFlags("serve", "--model FILE --listen ADDR --dealer ADDR (--tls-cert FILE --tls-key FILE | --insecure)", serveSummary)
+	modelPath := fs.String("model", "", "model file (.safetensors)")
+	listen := fs.String("listen", "127.0.0.1:7002", "address to listen on (host:port; port 0 picks one)")
+	dealerAddr := fs.String("dealer", "127.0.0.1:7001", "dealer address")
+	advertise := fs.String("advertise-dealer", "", "dealer address sent to clients (default --dealer)")
+	pool := fs.Int("pool", 2, "sessions kept ready with their dealer material (0: fetch on demand)")
+	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions")
+	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, time given to in-flight sessions")
+	frac := fs.Uint("frac", 0, "fixed-point fractional bits (0: 16)")
+	ell := fs.Int("ell", 0, "bit width of FSS gate inputs (0: 64)")
+	quiet := fs.Bool("quiet", false, "do not log sessions")
+	tf := addTLSFlags(fs, true)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *modelPath == "" {
+		fs.Usage()
+		return errors.New("--model is required")
+	}
+	m, err := models.Load(*modelPath)
+	if err != nil {
+		return err
+	}
+	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell})
+	if err != nil {
+		return err
+	}
+	cfg := tf.config()
+	opts := tf.options()
+	ln, err := secnet.Listen(*listen, cfg, opts)
+	if err != nil {
+		return err
+	}
+	srv := &serve.Server{
+		Plan:        plan,
+		Dealer:      *dealerAddr,
+		Advertise:   *advertise,
+		Pool:        *pool,
+		MaxSessions: *maxSessions,
+		Grace:       *grace,
+		DialDealer: func(ctx context.Context, addr string) (transport.Conn, error) {
+			return secnet.Dial(ctx, addr, cfg, opts)
+		},
+	}
+	if !*quiet {
+		srv.Logf = logf
+	}
+	h := plan.PublicHash()
+	relus, _ := plan.Public.ReLUs()
+	fmt.Fprintf(os.Stderr, "serve: %s (%s, %d ReLUs), plan hash %s\n", *modelPath, m.Arch, relus, hex.EncodeToString(h[:]))
+	fmt.Fprintf(os.Stderr, "serve: listening on %s, dealer %s, pool %d\n", ln.Addr(), *dealerAddr, *pool)
+	ctx, stop := signalContext()
+	defer stop()
+	err = srv.Serve(ctx, ln)
+	st := srv.Stats()
+	fmt.Fprintf(os.Stderr, "serve: stopped after %d sessions (%d failed), %d inferences\n", st.Sessions, st.Failed, st.Inferences)
+	return err
+}
