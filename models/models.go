@@ -69,6 +69,15 @@ func New(arch string, classes int, in [3]int) (*Model, error) {
 	return NewSeeded(arch, classes, in, DefaultSeed)
 }
 
+// Limits on New's arguments. They are far above every dataset here and keep
+// a corrupt model file (whose metadata give classes and input) from making
+// Load allocate gigabytes of parameters.
+const (
+	maxClasses  = 100_000
+	maxChannels = 64
+	maxSide     = 512
+)
+
 // NewSeeded is New with an explicit initialisation seed.
 func NewSeeded(arch string, classes int, in [3]int, seed int64) (*Model, error) {
 	a, ok := archs[arch]
@@ -80,6 +89,10 @@ func NewSeeded(arch string, classes int, in [3]int, seed int64) (*Model, error) 
 	}
 	if in[0] < 1 || in[1] < 1 || in[2] < 1 {
 		return nil, fmt.Errorf("models: %s: bad input shape %v", arch, in)
+	}
+	if classes > maxClasses || in[0] > maxChannels || in[1] > maxSide || in[2] > maxSide {
+		return nil, fmt.Errorf("models: %s: %d classes and input %v exceed the limits (%d classes, %d channels, %dx%d pixels)",
+			arch, classes, in, maxClasses, maxChannels, maxSide, maxSide)
 	}
 	b := &graphBuilder{g: &nn.Graph{}, rng: rand.New(rand.NewSource(seed))}
 	if err := a.build(b, classes, in); err != nil {

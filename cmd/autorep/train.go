@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -159,6 +160,10 @@ func runTrain(args []string) error {
 	}
 	if err := applyThreads(*threads); err != nil {
 		return err
+	}
+	// Create the output directory now rather than fail at the first checkpoint.
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
 	}
 	dir := data.Dir(*dataDir)
 	trainSet, err := data.Load(dir, *dataset, true)
