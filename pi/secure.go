@@ -98,9 +98,7 @@ func (b *secureBackend) requests(n int) []mpc.Request {
 		case OpAct:
 			reqs = append(reqs, b.s.ActRequests(st.Name, polyLabel(st), b.actSpec(i, st, n))...)
 		case OpMaxPool:
-			for _, cnt := range tournament(st, n) {
-				reqs = append(reqs, mpc.Request{Kind: mpc.KindReLU, Label: st.Name, N: cnt, Ell: b.s.Ell})
-			}
+			reqs = append(reqs, b.s.MaxPoolRequests(st.Name, poolSpec(st, n))...)
 		case OpTrunc:
 			reqs = append(reqs, mpc.Request{Kind: mpc.KindTrunc, Label: st.Name, N: n * st.Positions(), Shift: st.Shift, Ell: b.s.Ell})
 		}
@@ -144,7 +142,10 @@ type Server struct {
 	OnInference func(Stats)
 	// Lazy skips the prefetch of per-inference material: it is fetched
 	// layer by layer during the online phase (bounded memory for large
-	// networks; the online time then includes the dealer's work).
+	// networks; the online time then includes the dealer's work). With
+	// the in-process mpc.Hub both parties then ask for each item at about
+	// the same time, and the Hub may generate it twice and keep the
+	// unclaimed copies; prefer it with a network dealer.
 	Lazy bool
 }
 
@@ -220,6 +221,10 @@ func (sv *Server) run(conn transport.Conn) error {
 		}
 		st := newStatsRecorder(conn, pub, sv.Provider, n)
 		t0 := time.Now()
+		// A fresh buffer per request: mpc.Buffered's queues keep
+		// consumed material reachable from their backing arrays.
+		prov = mpc.NewBuffered(sv.Provider)
+		s.Prov = prov
 		if !sv.Lazy {
 			if err := prov.Prefetch(b.requests(n)...); err != nil {
 				return fmt.Errorf("pi: server: offline: %w", err)
@@ -402,17 +407,23 @@ func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tenso
 	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
-	if !c.Lazy {
-		if err := c.prov.Prefetch(c.be.requests(n)...); err != nil {
-			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
-		}
-	}
+	// The client fetches its material after the server's: with an
+	// in-process dealer (mpc.Hub) the halves are then generated once,
+	// whereas two parties asking for the same item at the same moment
+	// both generate it.
 	ready, err := conn.Recv()
 	if err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: waiting for the server: %w", err))
 	}
 	if string(ready) != msgReady {
 		return nil, Stats{}, fmt.Errorf("pi: client: malformed ready message")
+	}
+	c.prov = mpc.NewBuffered(c.Provider) // fresh per request, see Server.run
+	c.sess.Prov = c.prov
+	if !c.Lazy {
+		if err := c.prov.Prefetch(c.be.requests(n)...); err != nil {
+			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
+		}
 	}
 	st.offlineDone(time.Since(t0))
 	transport.SetPhase(conn, transport.PhaseOnline)
