@@ -135,6 +135,9 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		}
 	}()
 	s.pic = &pi.Client{Public: s.Public, Provider: prov}
+	if err := s.pic.Connect(ctx, conn); err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
+	}
 	infer := InferenceRequests(s.Public, 1)
 	prov.Refill = func() []mpc.Request { return infer }
 	var reqs []mpc.Request
@@ -142,9 +145,6 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		reqs = append(reqs, infer...)
 	}
 	if err := prov.Prefetch(reqs); err != nil {
-		return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
-	}
-	if err := s.pic.Connect(ctx, conn); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
 	}
 	s.Connect.Bytes = conn.Stats().Total().Bytes()

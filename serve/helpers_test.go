@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
 	"runtime"
 	"sync"
@@ -18,34 +19,43 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
-// testModel is a reduced LeNet with both ReLU and polynomial positions.
-const testModel = "../models/lenet-mnist-autorep2.safetensors"
-
-var (
-	planOnce sync.Once
-	testPlan *pi.Plan
-	planErr  error
+// Test models: a reduced LeNet with both ReLU and polynomial positions
+// and the all-ReLU LeNet (less dealer material per inference).
+const (
+	testModel = "../models/lenet-mnist-autorep2.safetensors"
+	baseModel = "../models/lenet-mnist.safetensors"
 )
 
-// loadPlan compiles the test model once.
-func loadPlan(t testing.TB) *pi.Plan {
+var (
+	planMu sync.Mutex
+	plans  = map[string]*pi.Plan{}
+)
+
+// loadPlan compiles the reduced test model once.
+func loadPlan(t testing.TB) *pi.Plan { return loadPlanFile(t, testModel) }
+
+// loadPlanFile compiles a model file once.
+func loadPlanFile(t testing.TB, path string) *pi.Plan {
 	t.Helper()
-	planOnce.Do(func() {
-		m, err := models.Load(testModel)
-		if err != nil {
-			planErr = err
-			return
-		}
-		testPlan, planErr = pi.Compile(m, pi.Config{})
-	})
-	if planErr != nil {
-		t.Fatalf("compiling %s: %v", testModel, planErr)
+	planMu.Lock()
+	defer planMu.Unlock()
+	if p := plans[path]; p != nil {
+		return p
 	}
-	return testPlan
+	m, err := models.Load(path)
+	if err != nil {
+		t.Fatalf("loading %s: %v", path, err)
+	}
+	p, err := pi.Compile(m, pi.Config{})
+	if err != nil {
+		t.Fatalf("compiling %s: %v", path, err)
+	}
+	plans[path] = p
+	return p
 }
 
-// image returns a random normalised image for the plan's input.
-func image(seed int64, in [3]int) *tensor.Tensor {
+// randImage returns a random normalised image for the plan's input.
+func randImage(seed int64, in [3]int) *tensor.Tensor {
 	r := rand.New(rand.NewSource(seed))
 	x := tensor.New(1, in[0], in[1], in[2])
 	for i := range x.Data {
@@ -72,8 +82,8 @@ func fixedLabel(t testing.TB, p *pi.Plan, x *tensor.Tensor) int {
 // testOpts are short timeouts for tests.
 func testOpts() transport.Options {
 	o := transport.DefaultOptions()
-	o.ReadTimeout = 20 * time.Second
-	o.WriteTimeout = 20 * time.Second
+	o.ReadTimeout = 90 * time.Second
+	o.WriteTimeout = 90 * time.Second
 	return o
 }
 
@@ -150,4 +160,19 @@ func settleGoroutines(t testing.TB, base int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func runtimeGoroutines() int { return runtime.NumGoroutine() }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// tlsPair writes a self-signed certificate for 127.0.0.1 to dir and
+// returns the listener and dialer TLS configs.
+func tlsPair(t testing.TB, dir string) (listen, dial secnet.Config) {
+	t.Helper()
+	cert, key, err := secnet.GenerateSelfSigned(dir, []string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secnet.Config{CertFile: cert, KeyFile: key, CAFile: cert}, secnet.Config{CAFile: cert}
 }

@@ -19,7 +19,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		x := image(int64(i), plan.Public.Input)
+		x := randImage(int64(i), plan.Public.Input)
 		r, err := sess.Infer(ctx, x)
 		if err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/autorep/autorep/mpc"
@@ -201,6 +202,9 @@ func (p *Provider) Prefetch(reqs []mpc.Request) error {
 func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
 	b, err := p.conn.Recv()
 	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, 0, errors.New("the dealer closed the connection (restarted or shut down?)")
+		}
 		return nil, 0, err
 	}
 	if reason, ok := isError(b); ok {

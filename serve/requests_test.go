@@ -1,0 +1,92 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// recorder is a Provider that logs the requests it serves.
+type recorder struct {
+	mpc.Provider
+	mu   sync.Mutex
+	reqs []mpc.Request
+}
+
+func (r *recorder) Get(req mpc.Request) (*mpc.Material, error) {
+	r.mu.Lock()
+	r.reqs = append(r.reqs, req)
+	r.mu.Unlock()
+	return r.Provider.Get(req)
+}
+
+func encodeAll(t *testing.T, reqs []mpc.Request) [][]byte {
+	t.Helper()
+	out := make([][]byte, len(reqs))
+	for i, r := range reqs {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = b
+	}
+	return out
+}
+
+func sameRequests(t *testing.T, what string, got, want []mpc.Request) {
+	t.Helper()
+	g, w := encodeAll(t, got), encodeAll(t, want)
+	if len(g) != len(w) {
+		t.Fatalf("%s: pi made %d requests, the list has %d", what, len(g), len(w))
+	}
+	for i := range g {
+		if !bytes.Equal(g[i], w[i]) {
+			t.Fatalf("%s: request %d: pi asked %v %q, the list has %v %q", what, i, got[i].Kind, got[i].Label, want[i].Kind, want[i].Label)
+		}
+	}
+}
+
+// TestRequestLists checks SetupRequests and InferenceRequests against the
+// requests pi really makes, for each party, for 1 and 2 images.
+func TestRequestLists(t *testing.T) {
+	plan := loadPlan(t)
+	for _, n := range []int{1, 2} {
+		p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{9}))
+		r0, r1 := &recorder{Provider: p0}, &recorder{Provider: p1}
+		a, b := transport.Pipe()
+		ctx := context.Background()
+		errc := make(chan error, 1)
+		go func() { errc <- (&pi.Server{Plan: plan, Provider: r0}).Run(ctx, a) }()
+		c := &pi.Client{Public: plan.Public, Provider: r1}
+		if err := c.Connect(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		setup0 := len(r0.reqs)
+		sameRequests(t, "server setup", r0.reqs, SetupRequests(plan.Public, mpc.Server))
+		sameRequests(t, "client setup", r1.reqs, SetupRequests(plan.Public, mpc.Client))
+		x := randImage(1, plan.Public.Input)
+		if n == 2 {
+			x2 := randImage(2, plan.Public.Input)
+			x.Shape[0] = 2
+			x.Data = append(x.Data, x2.Data...)
+		}
+		if _, _, err := c.Infer(ctx, b, x); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		want := InferenceRequests(plan.Public, n)
+		sameRequests(t, "server inference", r0.reqs[setup0:], want)
+		sameRequests(t, "client inference", r1.reqs, want)
+	}
+}
