@@ -124,14 +124,17 @@ func TestLeNetMNIST(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		// Two requests of n/2 images on one session.
-		h := c.n / 2
-		x1 := &tensor.Tensor{Shape: []int{h, 1, 28, 28}, Data: x.Data[:h*784]}
-		x2 := &tensor.Tensor{Shape: []int{c.n - h, 1, 28, 28}, Data: x.Data[h*784 : c.n*784]}
-		res := runSecure(t, plan, false, x1, x2)
+		// Requests of 10 images on one session (bounded dealer memory).
+		var reqs []*tensor.Tensor
+		for i := 0; i < c.n; i += 10 {
+			k := min(10, c.n-i)
+			reqs = append(reqs, &tensor.Tensor{Shape: []int{k, 1, 28, 28}, Data: x.Data[i*784 : (i+k)*784]})
+		}
+		res := runSecure(t, plan, false, reqs...)
 		sec := tensor.New(c.n, 10)
-		copy(sec.Data, res.logits[0].Data)
-		copy(sec.Data[h*10:], res.logits[1].Data)
+		for i, y := range res.logits {
+			copy(sec.Data[i*100:], y.Data)
+		}
 		xs := &tensor.Tensor{Shape: []int{c.n, 1, 28, 28}, Data: x.Data[:c.n*784]}
 		compare(t, c.name, c.model, plan, xs, sec)
 		if c.name == "lenet-mnist.safetensors" {

@@ -1,0 +1,57 @@
+package pi
+
+import (
+	"context"
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// benchArch measures secure inference of one image per iteration (offline
+// and online phase; online time reported as online-ms/op) for a
+// random-weight architecture.
+func benchArch(b *testing.B, arch string, in [3]int) {
+	m := newModel(b, arch, 10, in, 1)
+	plan, err := Compile(m, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{1}))
+	c0, c1 := transport.Pipe()
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- (&Server{Plan: plan, Provider: p0}).Run(ctx, c0) }()
+	cl := &Client{Public: plan.Public, Provider: p1}
+	if err := cl.Connect(ctx, c1); err != nil {
+		b.Fatal(err)
+	}
+	x := randomImages(1, 1, in)
+	var online, bytes, rounds float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, st, err := cl.Infer(ctx, c1, x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		online += float64(st.OnlineTime.Microseconds()) / 1e3
+		bytes, rounds = float64(st.Online.Bytes()), float64(st.Online.Rounds)
+	}
+	b.StopTimer()
+	relus, _ := plan.Public.ReLUs()
+	b.ReportMetric(online/float64(b.N), "online-ms/op")
+	b.ReportMetric(bytes, "online-B/op")
+	b.ReportMetric(rounds, "rounds/op")
+	b.ReportMetric(bytes/float64(relus), "online-B/ReLU")
+	cl.Close()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkLeNet: go test -run '^$' -bench LeNet -benchtime 5x ./pi
+func BenchmarkLeNet(b *testing.B) { benchArch(b, "lenet", [3]int{1, 28, 28}) }
+
+// BenchmarkResNet20: go test -run '^$' -bench ResNet20 -benchtime 1x ./pi
+func BenchmarkResNet20(b *testing.B) { benchArch(b, "resnet20", [3]int{3, 32, 32}) }
