@@ -83,9 +83,16 @@ var crashRE = regexp.MustCompile(`(?m)^(panic: |fatal error: |goroutine \d+ \[|r
 // crashed (panic, runtime error, stack trace) or did not finish.
 func runCLI(t *testing.T, timeout time.Duration, args ...string) cliResult {
 	t.Helper()
+	return runCLIEnv(t, timeout, nil, args...)
+}
+
+// runCLIEnv is runCLI with extra environment variables ("KEY=value").
+func runCLIEnv(t *testing.T, timeout time.Duration, env []string, args ...string) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, autorepBin(t), args...)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
