@@ -37,6 +37,7 @@ type tlsFlags struct {
 	cert, key, ca, name *string
 	insecure            *bool
 	timeout             *time.Duration
+	link                *string
 }
 
 func addTLSFlags(fs *flag.FlagSet, listens bool) *tlsFlags {
@@ -48,16 +49,22 @@ func addTLSFlags(fs *flag.FlagSet, listens bool) *tlsFlags {
 	t.ca = fs.String("tls-ca", "", "PEM CA bundle verifying the peers dialed (default: system roots)")
 	t.name = fs.String("tls-server-name", "", "name expected in dialed peers' certificates (default: the host of the address)")
 	t.insecure = fs.Bool("insecure", false, "no TLS: plain TCP, loopback addresses only (experiments)")
-	t.timeout = fs.Duration("timeout", 2*time.Minute, "read/write timeout of every connection")
+	t.timeout = fs.Duration("timeout", 10*time.Minute, "read/write timeout of every connection")
+	t.link = fs.String("emulate-link", "", "shape this process's outgoing traffic like a network: lan, wan or RTT,RATE (e.g. 10ms,100mbit); all processes must set it (fallback for tc netem)")
 	return t
 }
 
-func (t *tlsFlags) config() secnet.Config {
+func (t *tlsFlags) config() (secnet.Config, error) {
 	c := secnet.Config{CAFile: *t.ca, ServerName: *t.name, Insecure: *t.insecure}
 	if t.cert != nil {
 		c.CertFile, c.KeyFile = *t.cert, *t.key
 	}
-	return c
+	l, err := secnet.ParseLink(*t.link)
+	if err != nil {
+		return c, fmt.Errorf("--emulate-link: %w", err)
+	}
+	c.Link = l
+	return c, nil
 }
 
 func (t *tlsFlags) options() transport.Options {
@@ -111,7 +118,11 @@ func runDealer(args []string) error {
 			return err
 		}
 	}
-	ln, err := secnet.Listen(*listen, tf.config(), tf.options())
+	cfg, err := tf.config()
+	if err != nil {
+		return err
+	}
+	ln, err := secnet.Listen(*listen, cfg, tf.options())
 	if err != nil {
 		return err
 	}

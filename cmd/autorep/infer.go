@@ -115,7 +115,11 @@ func runInfer(args []string) error {
 		}
 		cfg.Hash = h
 	}
-	sec, opts := tf.config(), tf.options()
+	sec, err := tf.config()
+	if err != nil {
+		return err
+	}
+	opts := tf.options()
 	cfg.Dial = func(ctx context.Context, addr string) (transport.Conn, error) {
 		return secnet.Dial(ctx, addr, sec, opts)
 	}

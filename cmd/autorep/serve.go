@@ -58,7 +58,10 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := tf.config()
+	cfg, err := tf.config()
+	if err != nil {
+		return err
+	}
 	opts := tf.options()
 	ln, err := secnet.Listen(*listen, cfg, opts)
 	if err != nil {

@@ -33,6 +33,10 @@ type Config struct {
 	Insecure bool
 	// HandshakeTimeout bounds the TLS handshake (default 10 s).
 	HandshakeTimeout time.Duration
+	// Link, if set, shapes everything this process writes on its
+	// connections like that network (Shape): emulation of a LAN or WAN
+	// where `tc netem` is unavailable.
+	Link *transport.Link
 }
 
 // DefaultHandshakeTimeout bounds a TLS handshake when Config sets none.
@@ -146,6 +150,9 @@ func (l *Listener) Accept() (net.Conn, error) { return l.ln.Accept() }
 // the handshake timeout and ctx) and returns it as a framed Conn; on error
 // nc is closed.
 func (l *Listener) Handshake(ctx context.Context, nc net.Conn) (*transport.FramedConn, error) {
+	if l.cfg.Link != nil {
+		nc = Shape(nc, *l.cfg.Link)
+	}
 	if l.tls == nil {
 		return transport.NewConnOptions(nc, l.opts), nil
 	}
@@ -177,6 +184,9 @@ func Dial(ctx context.Context, addr string, cfg Config, opts transport.Options) 
 	nc, err := d.DialContext(hctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("secnet: dial %s: %w", addr, err)
+	}
+	if cfg.Link != nil {
+		nc = Shape(nc, *cfg.Link)
 	}
 	if tc == nil {
 		return transport.NewConnOptions(nc, opts), nil
