@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/datasets) $(AUTOREP_DATA))
 export AUTOREP_DATA := $(if $(AUTOREP_DATA),$(AUTOREP_DATA),$(DATA))
+# Go 1.26's SIMD experiment gives the AVX-512 share-arithmetic kernel (package
+# ring); without it the scalar kernel is used. Both are tested.
+export GOEXPERIMENT ?= simd
 
 .PHONY: deps build demo test fuzz bench
 
@@ -17,6 +20,7 @@ demo: build
 test: deps
 	go vet ./...
 	go test -timeout 30m ./...
+	GOEXPERIMENT= go test ./ring/...
 	bash scripts/fuzz.sh
 
 bench: build
