@@ -102,6 +102,7 @@ func TestCorruptModelFiles(t *testing.T) {
 			{"eval", "--model", p, "--data", empty, "--json"},
 			{"reduce", "--model", p, "--budget", "10", "--data", empty, "--out", filepath.Join(dir, "r.safetensors")},
 			{"bench", "pi", "--model", p, "--data", empty, "--n", "1"},
+			{"serve", "--model", p, "--listen", "127.0.0.1:0", "--dealer", "127.0.0.1:1", "--insecure"},
 		} {
 			r := runCLI(t, short, args...)
 			if r.code != 1 || !strings.Contains(r.stderr, base) {
