@@ -463,3 +463,32 @@ func plotPoints(t *testing.T, files ...string) []struct {
 	}
 	return got.Points
 }
+
+// TestCLIDocCoversFlags checks that docs/CLI.md has a section for every
+// command and lists every flag its --help shows.
+func TestCLIDocCoversFlags(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "CLI.md"))
+	if err != nil {
+		t.Fatalf("docs/CLI.md: %v", err)
+	}
+	doc := string(b)
+	flagRE := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
+	for _, target := range helpTargets() {
+		name := strings.Join(target, " ")
+		head := regexp.MustCompile(`(?m)^#+ autorep ` + regexp.QuoteMeta(name) + `\n`).FindStringIndex(doc)
+		if head == nil {
+			t.Errorf("docs/CLI.md has no section \"autorep %s\"", name)
+			continue
+		}
+		section := doc[head[1]:]
+		if next := regexp.MustCompile(`(?m)^#+ `).FindStringIndex(section); next != nil {
+			section = section[:next[0]]
+		}
+		r := runCLI(t, short, append(target, "--help")...)
+		for _, m := range flagRE.FindAllStringSubmatch(r.stderr, -1) {
+			if !regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(m[1]) + `\b`).MatchString(section) {
+				t.Errorf("docs/CLI.md section \"autorep %s\" lacks its flag -%s (copy `autorep %s --help` into it)", name, m[1], name)
+			}
+		}
+	}
+}
