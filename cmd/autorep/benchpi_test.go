@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/pi"
+)
+
+func TestPiPercentile(t *testing.T) {
+	v := []float64{5, 1, 4, 2, 3}
+	for q, want := range map[float64]float64{0.5: 3, 0.9: 5, 0.2: 1, 1: 5, 0: 1} {
+		if got := piPercentile(v, q); got != want {
+			t.Errorf("piPercentile(%v) = %v, want %v", q, got, want)
+		}
+	}
+	if piPercentile(nil, 0.5) != 0 {
+		t.Error("empty percentile")
+	}
+	if v[0] != 5 {
+		t.Error("piPercentile sorted its input")
+	}
+}
+
+// TestBenchPILeNet runs the benchmark on a random-weight LeNet and two MNIST
+// images and checks the report against the protocol cost formulas.
+func TestBenchPILeNet(t *testing.T) {
+	dir := os.Getenv("AUTOREP_DATA")
+	if dir == "" {
+		t.Skip("AUTOREP_DATA not set: skipping the bench pi run on MNIST")
+	}
+	m, random, err := piLoadOrBuild("lenet", "mnist", dir)
+	if err != nil {
+		t.Skipf("mnist not available: %v", err)
+	}
+	if !random {
+		t.Fatal("an architecture name should give random weights")
+	}
+	set, err := data.Load(dir, "mnist", false)
+	if err != nil {
+		t.Skip(err)
+	}
+	set = set.Sample(2, 1)
+	plan, err := pi.Compile(m, pi.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, trans := range []string{"pipe", "tcp"} {
+		rep := &piReport{}
+		rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
+		if err := benchPI(plan, m, set, 2, trans, false, rep); err != nil {
+			t.Fatal(err)
+		}
+		// 16 B per ReLU (with its truncation) and per max-pool comparison,
+		// 8 B per input element of each linear layer, 8 B per logit.
+		linIn := 0
+		for _, st := range plan.Public.Steps {
+			if st.Op == pi.OpLinear {
+				linIn += st.Conv.C * st.Conv.H * st.Conv.W
+			}
+		}
+		want := int64(16*(rep.ReLUs+rep.Comparisons) + 8*linIn + 8*m.Classes)
+		if rep.OnlineBytes != want {
+			t.Errorf("%s: online bytes %d, formula %d", trans, rep.OnlineBytes, want)
+		}
+		if rep.Agree != 1 || rep.MaxLogitErr > 0.01 || rep.OnlineRounds < 5 || rep.P50 <= 0 || rep.P90 < rep.P50 {
+			t.Errorf("%s: implausible report %+v", trans, rep)
+		}
+		if rep.ServerMaterial == 0 || rep.ClientMaterial == 0 || len(rep.Layers) == 0 || len(rep.Estimates) != 2 {
+			t.Errorf("%s: incomplete report %+v", trans, rep)
+		}
+		if lan, wan := rep.Estimates[0], rep.Estimates[1]; !(lan.Ms < wan.Ms) || lan.Ms < rep.P50 {
+			t.Errorf("%s: cost model LAN %v, WAN %v, p50 %v", trans, lan.Ms, wan.Ms, rep.P50)
+		}
+	}
+}
