@@ -1,25 +1,3 @@
-// Package pi compiles a trained (and possibly ReLU-reduced) model into a
-// secure inference plan and runs it as the two parties of autorep's private
-// inference: the server holds the weights, the client the image, and the
-// client learns the logits.
-//
-// Compile walks the model's nn.Graph, folds batch norm into the preceding
-// convolution (or turns it into a per-channel affine, a depthwise 1×1
-// convolution, when it cannot be folded), encodes the weights in fixed point
-// and splits the plan into a Public part (architecture, shapes, per-site
-// ReLU/polynomial masks, fixed-point bookkeeping; known to both parties and
-// identified by Public.Hash) and a Secret part (weights, biases, polynomial
-// coefficients; the server's). The plan is a flat list of ring operations
-// (Step) whose fixed-point scale is decided at compile time, so the secure
-// executor (Server, Client) and the plaintext fixed-point executor
-// (Plan.EvalFixed) run exactly the same arithmetic.
-//
-// Scales: activations leave a ReLU/polynomial site with f fractional bits;
-// linear layers multiply by weights at f bits and produce 2f bits (no
-// truncation); the mixed activation layer truncates its 2f-bit input exactly
-// (FSS) by f. Average pooling is a local window sum whose public divisor is
-// carried along (Step.Div) and removed either by the client after the final
-// reveal or, when an activation needs it, by one exact truncation.
 package pi
 
 import (
