@@ -337,7 +337,7 @@ func TestHandshake(t *testing.T) {
 		}
 	}
 	h := plan.PublicHash()
-	for i, req := range [][]byte{[]byte("PIQ1"), []byte("PIQ1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), []byte("PIQ1\x01\x00"), []byte("PIQ1\x80\x80\x04")} {
+	for i, req := range [][]byte{[]byte("PIQ1"), []byte("PIQ1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), []byte("PIQ1\x01\x00"), []byte("PIQ1\x80\x80\x04"), []byte("PIQ1\x41")} {
 		p0, _ = mpc.LocalProviders(mpc.NewDealer(ring.Seed{4}))
 		conn, done = serve(t, plan, p0)
 		conn.Send(append([]byte("PIH1"), h[:]...))

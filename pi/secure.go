@@ -26,6 +26,10 @@ const (
 // MaxBatch bounds the number of images of one inference request.
 const MaxBatch = 4096
 
+// DefaultMaxImages is the server's default bound on the images of one
+// request (Server.MaxImages).
+const DefaultMaxImages = 64
+
 // maxBatchElems bounds the activation values of one request.
 const maxBatchElems = 1 << 28
 
@@ -140,6 +144,10 @@ type Server struct {
 	// OnInference, if set, is called after each served request with the
 	// server's statistics of it.
 	OnInference func(Stats)
+	// MaxImages bounds the images of one request (the dealer material of
+	// a request is held in memory); 0 means DefaultMaxImages, and
+	// MaxBatch is the hard limit.
+	MaxImages int
 	// Lazy skips the prefetch of per-inference material: it is fetched
 	// layer by layer during the online phase (bounded memory for large
 	// networks; the online time then includes the dealer's work). With
@@ -212,7 +220,7 @@ func (sv *Server) run(conn transport.Conn) error {
 	}
 	for {
 		transport.SetPhase(conn, transport.PhaseOffline)
-		n, err := recvRequest(conn, pub)
+		n, err := recvRequest(conn, pub, sv.maxImages())
 		if err != nil {
 			return err
 		}
@@ -255,8 +263,16 @@ func (sv *Server) run(conn transport.Conn) error {
 	}
 }
 
-// recvRequest reads an inference request: the number of images (0 = end).
-func recvRequest(conn transport.Conn, pub *Public) (int, error) {
+func (sv *Server) maxImages() int {
+	if sv.MaxImages <= 0 {
+		return DefaultMaxImages
+	}
+	return min(sv.MaxImages, MaxBatch)
+}
+
+// recvRequest reads an inference request: the number of images (0 = end,
+// at most limit).
+func recvRequest(conn transport.Conn, pub *Public, limit int) (int, error) {
 	m, err := conn.Recv()
 	if err != nil {
 		return 0, fmt.Errorf("pi: server: waiting for a request: %w", err)
@@ -268,8 +284,8 @@ func recvRequest(conn transport.Conn, pub *Public) (int, error) {
 	if k <= 0 || 4+k != len(m) {
 		return 0, fmt.Errorf("pi: server: malformed request")
 	}
-	if n > MaxBatch {
-		return 0, fmt.Errorf("pi: server: request for %d images, at most %d", n, MaxBatch)
+	if n > uint64(limit) {
+		return 0, fmt.Errorf("pi: server: request for %d images, at most %d", n, limit)
 	}
 	for i := range pub.Steps {
 		if int(n)*pub.Steps[i].Positions() > maxBatchElems {
