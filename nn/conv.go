@@ -154,19 +154,26 @@ func ConvOp(x, w, b *autograd.Var, k *kernel.Conv, p kernel.ConvParams) *autogra
 type convKey struct {
 	n, h, w   int
 	sum, relu bool
+	layout    kernel.Layout
 }
 
-// kernelFor returns the cached primitive for an input size and options.
+// kernelFor returns the cached NCHW primitive for an input size and options.
 func (c *Conv2d) kernelFor(n, h, w int, sum, relu bool) *kernel.Conv {
+	return c.kernelForLayout(n, h, w, sum, relu, kernel.NCHW)
+}
+
+// kernelForLayout returns the cached primitive for an input size, options
+// and activation layout.
+func (c *Conv2d) kernelForLayout(n, h, w int, sum, relu bool, l kernel.Layout) *kernel.Conv {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cache == nil {
 		c.cache = map[convKey]*kernel.Conv{}
 	}
-	key := convKey{n, h, w, sum, relu}
+	key := convKey{n, h, w, sum, relu, l}
 	k := c.cache[key]
 	if k == nil {
-		k = kernel.NewConvOpts(c.Params(n, h, w), kernel.ConvOpts{Sum: sum, ReLU: relu})
+		k = kernel.NewConvOpts(c.Params(n, h, w), kernel.ConvOpts{Layout: l, Sum: sum, ReLU: relu})
 		c.cache[key] = k
 	}
 	return k
@@ -174,8 +181,9 @@ func (c *Conv2d) kernelFor(n, h, w int, sum, relu bool) *kernel.Conv {
 
 // forwardFolded computes, without recording gradients, bn(conv(x)) with
 // bn (in evaluation mode) folded into the weights and bias, plus residual
-// if not nil, then relu if asked, in one oneDNN call.
-func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autograd.Var, relu bool) *autograd.Var {
+// if not nil, then relu if asked, in one oneDNN call. x is stored blocked
+// if xb; the output (and residual) are stored blocked if yb.
+func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autograd.Var, relu, xb, yb bool) *autograd.Var {
 	n, ch, h, w := need4D("conv2d", x)
 	if ch != c.InC {
 		shapePanic("conv2d", "input has %d channels, layer expects %d", ch, c.InC)
@@ -199,6 +207,7 @@ func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autog
 	}
 	bf := kernel.FoldBatchNorm(wf, bias, bn.Weight.Value.Data, bn.Bias.Value.Data,
 		bn.RunningMean.Data, bn.RunningVar.Data, bn.Eps)
-	c.kernelFor(n, h, w, residual != nil, relu).Forward(x.Value.Data, wf, bf, out.Data)
+	x = convert(x, xb, yb)
+	c.kernelForLayout(n, h, w, residual != nil, relu, layoutOf(yb)).Forward(x.Value.Data, wf, bf, out.Data)
 	return autograd.Const(out)
 }

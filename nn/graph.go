@@ -30,6 +30,10 @@ type Node struct {
 // BatchNorm2d (then optionally an Add with an already computed input,
 // then optionally a plain ReLU site) runs as one convolution with the
 // batch norm folded into its weights (same results up to rounding).
+// Run also keeps the activations of conv/batch-norm/ReLU/add chains with
+// channel counts that are multiples of 16 in oneDNN's blocked nChw16c
+// order (see layout.go; results equal up to rounding). NoFusion turns
+// both off.
 type Graph struct {
 	Nodes []*Node
 	// NoFusion turns the fused execution off (for tests and debugging).
@@ -118,6 +122,8 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 			}
 		}
 	}
+	blk := g.planLayouts()
+	isBlk := func(j int) bool { return j >= 0 && blk != nil && blk[j] }
 	var buf [4]*autograd.Var
 	get := func(j int) *autograd.Var {
 		if j < 0 {
@@ -142,17 +148,22 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 				res = get(f.residual)
 			}
 			current = g.Nodes[f.end].Name
-			out = n.Op.(*Conv2d).forwardFolded(ins[0], g.Nodes[i+1].Op.(*BatchNorm2d), res, f.relu)
+			out = n.Op.(*Conv2d).forwardFolded(ins[0], g.Nodes[i+1].Op.(*BatchNorm2d), res, f.relu,
+				isBlk(g.inputs(i, n)[0]), isBlk(f.end))
 			end = f.end
 		} else if site := g.fusableReLU(i, readers); site != nil {
 			// Node i and the plain ReLU site i+1 in one pass.
 			current = site.Name
-			if bn, ok := n.Op.(*BatchNorm2d); ok {
+			if bn, ok := n.Op.(*BatchNorm2d); ok && isBlk(i) {
+				out = bn.bnBlocked(ins[0], true)
+			} else if ok {
 				out = bn.ForwardReLU(ins[0])
 			} else {
 				out = PlusReLU(ins[0], ins[1])
 			}
 			end = i + 1
+		} else if o := g.blockedOp(i, isBlk); o != nil {
+			out = o(ins[0])
 		} else if m, ok := n.Op.(MultiInput); ok && len(ins) > 1 {
 			out = m.ForwardN(ins)
 		} else {
@@ -172,6 +183,29 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 		i = end
 	}
 	return outs[len(outs)-1], nil
+}
+
+// blockedOp returns how to run node i (a one-input convolution, batch
+// norm or global average pool) when its input or output is stored in the
+// Blocked layout, or nil when it runs as usual.
+func (g *Graph) blockedOp(i int, isBlk func(int) bool) func(*autograd.Var) *autograd.Var {
+	in := g.inputs(i, g.Nodes[i])
+	if len(in) != 1 {
+		return nil
+	}
+	xb, yb := isBlk(in[0]), isBlk(i)
+	if !xb && !yb {
+		return nil
+	}
+	switch op := g.Nodes[i].Op.(type) {
+	case *Conv2d:
+		return func(x *autograd.Var) *autograd.Var { return op.forwardLayout(x, xb, yb) }
+	case *BatchNorm2d:
+		return func(x *autograd.Var) *autograd.Var { return op.bnBlocked(x, false) }
+	case GlobalAvgPool, *GlobalAvgPool:
+		return globalAvgPoolBlocked
+	}
+	return nil
 }
 
 // fusableReLU returns the Site of node i+1 when node i (a BatchNorm2d or
