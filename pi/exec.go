@@ -2,6 +2,7 @@ package pi
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/autorep/autorep/mpc"
@@ -145,7 +146,8 @@ func tournament(st *Step, n int) []int {
 }
 
 // EncodeInput encodes normalised images x [N, C, H, W] at the plan's
-// fractional bits (saturating) and returns the number of images.
+// fractional bits (saturating large values; NaN or infinite values are an
+// error) and returns the number of images.
 func (p *Public) EncodeInput(x *tensor.Tensor) ([]uint64, int, error) {
 	if x == nil || len(x.Shape) != 4 || x.Shape[0] < 1 || x.Shape[1] != p.Input[0] || x.Shape[2] != p.Input[1] || x.Shape[3] != p.Input[2] {
 		var s []int
@@ -156,6 +158,11 @@ func (p *Public) EncodeInput(x *tensor.Tensor) ([]uint64, int, error) {
 	}
 	if len(x.Data) != numel(x.Shape) {
 		return nil, 0, fmt.Errorf("pi: input tensor has %d values for shape %v", len(x.Data), x.Shape)
+	}
+	for i, f := range x.Data {
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return nil, 0, fmt.Errorf("pi: input value %d is %v", i, f)
+		}
 	}
 	v := make([]uint64, len(x.Data))
 	ring.EncodeVec(v, x.Data, p.Frac)

@@ -2,11 +2,13 @@ package pi
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -105,5 +107,26 @@ func TestPeerFailure(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("cancelled client hangs")
+	}
+}
+
+func TestEncodeInputErrors(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	plan, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomImages(1, 1, m.Input)
+	x.Data[5] = float32(math.NaN())
+	if _, err := plan.EvalFixed(x); err == nil {
+		t.Error("NaN input accepted")
+	}
+	for _, bad := range []*tensor.Tensor{nil, tensor.New(1, 28, 28), tensor.New(1, 1, 28, 27), {Shape: []int{1, 1, 28, 28}, Data: make([]float32, 3)}} {
+		if _, err := plan.EvalFixed(bad); err == nil {
+			t.Errorf("input %v accepted", bad)
+		}
+	}
+	if _, err := plan.Public.DecodeOutput(make([]uint64, 9), 1); err == nil {
+		t.Error("short output accepted")
 	}
 }
