@@ -34,3 +34,54 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Logf("connect %+v; server %+v", sess.Connect, s.Stats())
 }
+
+// TestGracefulShutdown: after the server's context ends, new clients are
+// refused, an in-flight session may finish within the grace period, and a
+// session still open after it is cancelled; Serve then returns.
+func TestGracefulShutdown(t *testing.T) {
+	plan := loadPlan(t)
+	base := runtimeGoroutines()
+	d, _ := startDealer(t, "127.0.0.1:0", insecure)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, grace := range []time.Duration{10 * time.Second, 200 * time.Millisecond} {
+		srv, s := startServer(t, plan, d.addr, 0, insecure, insecure)
+		s.Grace = grace
+		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.cancel()
+		time.Sleep(50 * time.Millisecond)
+		if _, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)}); err == nil {
+			t.Error("a new session was accepted after shutdown began")
+		}
+		if grace > time.Second {
+			x := randImage(11, plan.Public.Input)
+			r, err := sess.Infer(ctx, x)
+			if err != nil {
+				t.Fatalf("in-flight session cut during the grace period: %v", err)
+			}
+			if want := fixedLabel(t, plan, x); r.Label != want {
+				t.Errorf("label %d, want %d", r.Label, want)
+			}
+			sess.Close()
+		} else {
+			time.Sleep(2 * grace)
+			if _, err := sess.Infer(ctx, randImage(12, plan.Public.Input)); err == nil {
+				t.Error("session still served after the grace period")
+			}
+			sess.Close()
+		}
+		select {
+		case err := <-srv.done:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatal("Serve did not return after shutdown")
+		}
+	}
+	d.stop(t)
+	settleGoroutines(t, base)
+}
