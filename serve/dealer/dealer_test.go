@@ -1,0 +1,137 @@
+package dealer
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/serve/secnet"
+	"github.com/autorep/autorep/transport"
+)
+
+// FuzzParseHello: arbitrary hellos are refused or round-trip.
+func FuzzParseHello(f *testing.F) {
+	f.Add(hello(1, SessionID{9}, [32]byte{1}))
+	f.Add([]byte("ADH1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, sid, h, err := parseHello(b)
+		if err == nil && !bytes.Equal(hello(p, sid, h), b) {
+			t.Fatalf("hello %x does not round-trip", b)
+		}
+		if r, ok := isError(b); ok && len(r) > 200 {
+			t.Fatalf("error reason of %d bytes", len(r))
+		}
+	})
+}
+
+// TestDealerSessions checks the dealer's session rules over TCP: both
+// parties' material matches (Beaver triple c = a·b), a wrong plan hash and
+// a second join of the same party are refused, an ended session id cannot
+// be reused, a malformed request ends only that connection, and pings and
+// pipelined prefetches work.
+func TestDealerSessions(t *testing.T) {
+	ln, err := secnet.Listen("127.0.0.1:0", secnet.Config{Insecure: true}, transport.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{4}), Grace: -1, Logf: t.Logf}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	addr := ln.Addr().String()
+	join := func(p mpc.Party, sid SessionID, h [32]byte) (*Provider, error) {
+		c, err := secnet.Dial(ctx, addr, secnet.Config{Insecure: true}, transport.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, err := Join(ctx, c, p, sid, h)
+		if err != nil {
+			c.Close()
+		}
+		return pr, err
+	}
+	sid, _ := NewSessionID()
+	hash := [32]byte{1}
+	p0, err := join(mpc.Server, sid, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := join(mpc.Client, sid, [32]byte{2}); err == nil || !strings.Contains(err.Error(), "hash") {
+		t.Errorf("wrong hash: %v", err)
+	}
+	p1, err := join(mpc.Client, sid, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := join(mpc.Server, sid, hash); err == nil || !strings.Contains(err.Error(), "replay") {
+		t.Errorf("second server join: %v", err)
+	}
+	reqs := []mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 5}, {Kind: mpc.KindTriple, Label: "t", N: 3}}
+	if err := p0.Prefetch(reqs); err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range reqs {
+		m0, err := p0.Get(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m1, err := p1.Get(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < r.N; j++ {
+			a := m0.Vecs[0].Data[j] + m1.Vecs[0].Data[j]
+			b := m0.Vecs[1].Data[j] + m1.Vecs[1].Data[j]
+			c := m0.Vecs[2].Data[j] + m1.Vecs[2].Data[j]
+			if a*b != c {
+				t.Fatalf("request %d element %d: c ≠ a·b", i, j)
+			}
+		}
+	}
+	if p0.Queued() != 0 || p0.Used() == 0 || p0.Offline().Bytes != p0.Used() {
+		t.Errorf("server provider: queued %d, used %d, fetched %d", p0.Queued(), p0.Used(), p0.Offline().Bytes)
+	}
+	// A request the other party made differently is an error for this
+	// session only.
+	if _, err := p0.Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p1.Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 3}); err == nil {
+		t.Error("mismatched request served")
+	}
+	p0.Close()
+	p1.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats().Open > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := join(mpc.Client, sid, hash); err == nil || !strings.Contains(err.Error(), "replay") {
+		t.Errorf("join of an ended session: %v", err)
+	}
+	// Malformed request: the connection ends with an error frame.
+	sid2, _ := NewSessionID()
+	p2, err := join(mpc.Server, sid2, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.conn.Send([]byte("ARQ1garbage")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := p2.conn.Recv(); err != nil {
+		t.Fatal(err)
+	} else if r, ok := isError(b); !ok || !strings.Contains(r, "request") {
+		t.Errorf("malformed request answered %q", b)
+	}
+	p2.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
