@@ -104,6 +104,17 @@ func runInfer(args []string) error {
 			return fmt.Errorf("--index %d --count %d outside the %d test images of %s", *index, *count, set.N, *dataset)
 		}
 	}
+	if *imagePath != "" { // fail before opening a session
+		f, err := os.Open(*imagePath)
+		if err != nil {
+			return err
+		}
+		_, _, err = image.DecodeConfig(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: not a PNG or JPEG image: %w", *imagePath, err)
+		}
+	}
 	if *pool <= 0 {
 		*pool = min(*count, 8)
 	}

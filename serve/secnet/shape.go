@@ -50,6 +50,7 @@ type shapedConn struct {
 	once     sync.Once
 }
 
+// Write queues b for delivery after its serialisation time and the delay.
 func (s *shapedConn) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	if s.closed {
