@@ -244,6 +244,13 @@ static dnnl_alg_kind_t conv_alg(const int64_t *p, int algo) {
     return dnnl_convolution_direct;
 }
 
+// is_ref reports whether pd is a reference (unoptimised) implementation.
+static int is_ref(dnnl_primitive_desc_t pd) {
+    const char *s = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s) != dnnl_success || !s) return 1;
+    return strncmp(s, "ref", 3) == 0 || strstr(s, ":ref") != NULL;
+}
+
 int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, int post_sum, int algo) {
     *out = NULL;
     CHECKI(ak_init());
@@ -292,14 +299,27 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, i
         dnnl_post_ops_destroy(po);
     }
     dnnl_status_t s;
+    // With blocked activations, first ask for the caller's layouts: left
+    // free ("any"), oneDNN 2.6 picks NHWC brgconv kernels for some
+    // inference convolutions and the activations get reordered twice per
+    // call. Fall back to "any" if that gives no optimised kernel.
+    int fixed = layout == AK_BLOCKED;
     for (;;) {
         dnnl_convolution_desc_t cd;
         s = dnnl_convolution_forward_desc_init(&cd, post_relu ? dnnl_forward_inference : dnnl_forward_training,
-                c->alg, &c->anyx, &c->anyw, &c->bmd, &c->anyy, c->strides, c->padl, c->padr);
+                c->alg, fixed ? &c->xmd : &c->anyx, &c->anyw, &c->bmd, fixed ? &c->ymd : &c->anyy,
+                c->strides, c->padl, c->padr);
         if (s == dnnl_success) s = dnnl_primitive_desc_create(&c->fpd, &cd, attr, g_eng, NULL);
+        if (fixed && (s == dnnl_unimplemented || (s == dnnl_success && is_ref(c->fpd)))) {
+            if (s == dnnl_success) dnnl_primitive_desc_destroy(c->fpd);
+            c->fpd = NULL;
+            fixed = 0;
+            continue;
+        }
         // Winograd chosen by the heuristic but not available: use direct.
         if (s == dnnl_unimplemented && algo == AK_ALGO_AUTO && c->alg == dnnl_convolution_winograd) {
             c->alg = dnnl_convolution_direct;
+            fixed = layout == AK_BLOCKED;
             continue;
         }
         break;
