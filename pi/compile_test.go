@@ -372,3 +372,27 @@ func TestHandshake(t *testing.T) {
 		t.Fatal("cancelled server did not return")
 	}
 }
+
+// TestCompileAllArchitectures compiles every architecture of package models
+// (random weights) and checks the plan's ReLU count against the model's.
+func TestCompileAllArchitectures(t *testing.T) {
+	for _, a := range models.Names() {
+		in := [3]int{3, 32, 32}
+		if a == "lenet" {
+			in = [3]int{1, 28, 28}
+		}
+		m, err := models.New(a, 10, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(m, Config{})
+		if err != nil {
+			t.Errorf("%s: %v", a, err)
+			continue
+		}
+		relus, _ := p.Public.ReLUs()
+		if _, want := m.ReLUCount(); relus != want {
+			t.Errorf("%s: plan has %d ReLUs, model %d", a, relus, want)
+		}
+	}
+}
