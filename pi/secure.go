@@ -307,10 +307,12 @@ type Client struct {
 	// Lazy skips the prefetch of per-inference material (see Server.Lazy).
 	Lazy bool
 
-	conn  transport.Conn
-	sess  *mpc.Session
-	prov  *mpc.Buffered
-	be    *secureBackend
+	conn   transport.Conn
+	sess   *mpc.Session
+	prov   *mpc.Buffered
+	be     *secureBackend
+	broken error
+	// Setup describes the session setup (after Connect).
 	Setup SetupStats
 }
 
@@ -415,8 +417,22 @@ func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tenso
 	if n > MaxBatch {
 		return nil, Stats{}, fmt.Errorf("pi: %d images, at most %d per request", n, MaxBatch)
 	}
+	if c.broken != nil {
+		return nil, Stats{}, fmt.Errorf("pi: client: session failed earlier: %w", c.broken)
+	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	logits, st, err := c.infer(ctx, conn, in, n)
+	if err != nil {
+		c.broken = err // the peers are out of step: no further requests
+		return nil, Stats{}, err
+	}
+	return logits, st, nil
+}
+
+// infer runs one request on the connected session.
+func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n int) (*tensor.Tensor, Stats, error) {
+	pub := c.Public
 	st := newStatsRecorder(conn, pub, c.Provider, n)
 	t0 := time.Now()
 	transport.SetPhase(conn, transport.PhaseOffline)
