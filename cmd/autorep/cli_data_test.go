@@ -7,9 +7,12 @@ import (
 	"image/png"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -312,4 +315,128 @@ func TestDataInfoMNIST(t *testing.T) {
 		t.Errorf("data list: %+v", list)
 	}
 	wantFail(t, runCLI(t, short, "data", "info", "cifar100", "--data", t.TempDir()), 1, "cifar-100-binary")
+}
+
+// TestDataFetchMirror downloads MNIST with `data fetch --mirror` from a
+// local HTTP server holding the files of $AUTOREP_DATA/mnist: the
+// checksums are verified, a damaged file is refused, and a present set is
+// not downloaded again.
+func TestDataFetchMirror(t *testing.T) {
+	src := filepath.Join(needData(t, "mnist"), "mnist")
+	var mu sync.Mutex
+	requests := 0
+	damage := ""
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		bad := damage != "" && strings.HasSuffix(r.URL.Path, "/"+damage)
+		mu.Unlock()
+		b, err := os.ReadFile(filepath.Join(src, filepath.Base(r.URL.Path)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		if bad {
+			b = append([]byte(nil), b...)
+			b[len(b)/2] ^= 0xff
+		}
+		w.Write(b)
+	}))
+	defer srv.Close()
+
+	// A damaged download fails the checksum and leaves nothing usable.
+	damage = "t10k-labels-idx1-ubyte.gz"
+	dir := t.TempDir()
+	r := runCLIEnv(t, time.Minute, noCache, "data", "fetch", "mnist", "--data", dir, "--mirror", srv.URL)
+	if r.code != 1 || !strings.Contains(strings.ToLower(r.stderr), "sha256") && !strings.Contains(strings.ToLower(r.stderr), "checksum") {
+		t.Errorf("damaged mirror: want exit 1 and a checksum error\n%s", r)
+	}
+	// The training files downloaded before the damaged one are kept; the
+	// test split is missing.
+	r = runCLIEnv(t, time.Minute, noCache, "data", "info", "mnist", "--data", dir, "--json")
+	if r.code == 0 {
+		var info setInfo
+		decodeJSON(t, r, &info)
+		if info.Test != nil || info.TestError == "" {
+			t.Errorf("test split usable after a damaged download: %+v", info)
+		}
+	}
+	parts, _ := filepath.Glob(filepath.Join(dir, "*", "*.part*"))
+	if len(parts) > 0 {
+		t.Errorf("partial downloads left behind: %v", parts)
+	}
+
+	mu.Lock()
+	damage = ""
+	mu.Unlock()
+	r = runCLIEnv(t, time.Minute, noCache, "data", "fetch", "--data", dir, "--mirror", srv.URL, "mnist")
+	wantOK(t, r)
+	if got := strings.TrimSpace(r.stdout); got != filepath.Join(dir, "mnist") {
+		t.Errorf("data fetch printed %q, want %s", got, filepath.Join(dir, "mnist"))
+	}
+	r = runCLIEnv(t, time.Minute, noCache, "data", "info", "mnist", "--data", dir, "--json")
+	wantOK(t, r)
+	var info setInfo
+	decodeJSON(t, r, &info)
+	if info.Train.N != 60000 || info.Test == nil || info.Test.N != 10000 {
+		t.Errorf("fetched mnist: %+v", info)
+	}
+	mu.Lock()
+	before := requests
+	mu.Unlock()
+	wantOK(t, runCLIEnv(t, time.Minute, noCache, "data", "fetch", "mnist", "--data", dir, "--mirror", srv.URL))
+	mu.Lock()
+	defer mu.Unlock()
+	if requests != before {
+		t.Errorf("data fetch of a present set made %d requests", requests-before)
+	}
+}
+
+// TestBenchJSON runs both benchmarks at toy sizes and checks their reports.
+func TestBenchJSON(t *testing.T) {
+	r := runCLI(t, time.Minute, "bench", "train", "--model", "lenet", "--dataset", "mnist", "--batch", "16",
+		"--steps", "2", "--warmup", "1", "--infer-batch", "16", "--infer-steps", "1", "--threads", "1", "--json")
+	wantOK(t, r)
+	var bt struct {
+		Model      string  `json:"model"`
+		Threads    int     `json:"threads"`
+		TrainSpeed float64 `json:"train_images_per_s"`
+		InferSpeed float64 `json:"infer_images_per_s"`
+	}
+	decodeJSON(t, r, &bt)
+	if bt.Model != "lenet" || bt.Threads != 1 || !(bt.TrainSpeed > 0) || !(bt.InferSpeed > 0) {
+		t.Errorf("bench train: %+v", bt)
+	}
+
+	needData(t, "mnist")
+	r = runCLI(t, 2*time.Minute, "bench", "pi", "--model", modelPath(t, "lenet-mnist-autorep10.safetensors"), "--n", "2", "--json")
+	wantOK(t, r)
+	var bp struct {
+		Arch      string  `json:"arch"`
+		N         int     `json:"n"`
+		ReLUs     int     `json:"relus"`
+		Agree     float64 `json:"agree"`
+		LogitErr  float64 `json:"max_abs_logit_err"`
+		Bytes     int64   `json:"online_bytes"`
+		Rounds    int64   `json:"online_rounds"`
+		Estimates []struct {
+			Network   string  `json:"network"`
+			LatencyMS float64 `json:"latency_ms"`
+		} `json:"estimates"`
+		Layers []struct {
+			Name  string `json:"name"`
+			Bytes int64  `json:"bytes"`
+		} `json:"layers"`
+	}
+	decodeJSON(t, r, &bp)
+	if bp.Arch != "lenet" || bp.N != 2 || bp.ReLUs != 610 || bp.Agree != 1 || !(bp.LogitErr < 0.05) || bp.Bytes <= 0 || bp.Rounds <= 0 {
+		t.Errorf("bench pi: %+v", bp)
+	}
+	var layerBytes int64
+	for _, l := range bp.Layers {
+		layerBytes += l.Bytes
+	}
+	if len(bp.Estimates) != 2 || len(bp.Layers) == 0 || layerBytes != bp.Bytes {
+		t.Errorf("bench pi: %d estimates, %d layers with %d bytes in all (online %d)", len(bp.Estimates), len(bp.Layers), layerBytes, bp.Bytes)
+	}
 }
