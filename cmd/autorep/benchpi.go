@@ -108,7 +108,7 @@ func runBenchPI(args []string) error {
 	trans := fs.String("transport", "pipe", "pipe (in memory) or tcp (loopback)")
 	frac := fs.Uint("frac", 16, "fractional bits")
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs")
-	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory)")
+	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
