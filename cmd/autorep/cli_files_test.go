@@ -171,6 +171,29 @@ func TestPlotCommittedModels(t *testing.T) {
 	if len(colours) < 3 {
 		t.Errorf("plot has %d colours: blank?", len(colours))
 	}
+	// A directory with one good and one corrupt file: the corrupt one is
+	// skipped with a message.
+	mixed := t.TempDir()
+	good, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"good.safetensors": good, "bad.safetensors": good[:100]} {
+		if err := os.WriteFile(filepath.Join(mixed, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = runCLI(t, short, "plot", "--out", out, "--json", mixed)
+	wantOK(t, r)
+	var res struct {
+		Points []struct {
+			Label string `json:"label"`
+		} `json:"points"`
+	}
+	decodeJSON(t, r, &res)
+	if len(res.Points) != 1 || !strings.HasSuffix(res.Points[0].Label, "good.safetensors") || !strings.Contains(r.stderr, "skipping "+filepath.Join(mixed, "bad.safetensors")) {
+		t.Errorf("plot of a mixed directory\n%s", r)
+	}
 	wantFail(t, runCLI(t, short, "plot", "--out", out), 1, "at least one FILE")
 	wantFail(t, runCLI(t, short, "plot", files[0]), 1, "--out")
 }

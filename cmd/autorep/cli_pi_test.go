@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"image"
+	"image/color"
 	"image/png"
 	"io"
 	"math"
@@ -205,6 +206,30 @@ func TestPrivateInference(t *testing.T) {
 		t.Errorf("infer --json: label %d (argmax %d), hash %s, arch %s, %d ReLUs (model %d), %d rounds",
 			res.Label, argmax(res.Logits), res.PlanHash, res.Arch, res.ReLUs, relus, res.Rounds)
 	}
+
+	// A larger colour image is converted to gray and resized; --no-resize
+	// refuses it; a file that is not an image is an error.
+	rgb := image.NewRGBA(image.Rect(0, 0, 56, 56))
+	for y := 8; y < 48; y++ {
+		for x := 24; x < 32; x++ {
+			rgb.Set(x, y, color.RGBA{R: 255, G: 255, B: 255, A: 255})
+		}
+	}
+	rgbPath := filepath.Join(dir, "big.png")
+	writePNG(t, rgbPath, rgb)
+	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", rgbPath, "--json")
+	wantOK(t, r)
+	var big inferJSON
+	decodeJSON(t, r, &big)
+	if len(big.Logits) != 10 || big.Label != argmax(big.Logits) {
+		t.Errorf("resized image: %+v", big)
+	}
+	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", rgbPath, "--no-resize"), 1, "56")
+	notImage := filepath.Join(dir, "not.png")
+	if err := os.WriteFile(notImage, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", notImage), 1, "not.png")
 
 	// The client refuses a server whose plan is not the expected one.
 	wrong := strings.Repeat("0", 64)
