@@ -81,8 +81,9 @@ func runDemo(args []string) error {
 	if *n < 1 {
 		return errors.New("--n must be ≥ 1")
 	}
-	ctx, stop := signalContext()
-	defer stop()
+	// Until child processes exist, Ctrl-C keeps its default effect (the
+	// training loops do not watch a context); afterwards it stops them.
+	ctx := context.Background()
 	t0 := time.Now()
 	if err := os.MkdirAll(*workdir, 0o755); err != nil {
 		return err
@@ -130,9 +131,8 @@ func runDemo(args []string) error {
 			return fmt.Errorf("reducing: %w", err)
 		}
 	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
+	ctx, stop := signalContext()
+	defer stop()
 
 	step("serve: dealer and two model servers as child processes (%s)", map[bool]string{true: "plain TCP, loopback", false: "TLS, self-signed certificate"}[*insecure])
 	sec := secnet.Config{Insecure: *insecure}
