@@ -209,6 +209,9 @@ func TestReduceArgumentErrors(t *testing.T) {
 		wantFail(t, r, 1, "--budget")
 	}
 	wantFail(t, runCLI(t, short, "reduce", "--model", base, "--budget", "100", "--method", "magic", "--out", out), 1, `--method "magic"`)
+	for _, bad := range [][]string{{"--epochs", "0"}, {"--finetune-epochs", "-1"}, {"--train-limit", "-5"}} {
+		wantFail(t, runCLI(t, short, append([]string{"reduce", "--model", base, "--budget", "100", "--data", dir, "--out", out}, bad...)...), 1, bad[0])
+	}
 	wantFail(t, runCLI(t, short, "reduce", "--model", base, "--out", out), 1, "--budget")
 	wantFail(t, runCLI(t, short, "reduce", "--budget", "100", "--out", out), 1, "--model")
 	wantFail(t, runCLI(t, short, "reduce", "--model", modelPath(t, "lenet-mnist-autorep10.safetensors"), "--budget", "100", "--out", out),

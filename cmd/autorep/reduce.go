@@ -94,6 +94,9 @@ func runReduce(args []string) error {
 	if *method != reduce.MethodAutoReP && *method != reduce.MethodSNL {
 		return fmt.Errorf("--method %q: want autorep or snl", *method)
 	}
+	if *epochs < 1 || *ftEpochs < 0 || *trainLimit < 0 {
+		return fmt.Errorf("--epochs must be at least 1, --finetune-epochs and --train-limit non-negative (got %d, %d, %d)", *epochs, *ftEpochs, *trainLimit)
+	}
 	start := time.Now()
 	student, err := models.Load(*modelPath)
 	if err != nil {
