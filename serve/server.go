@@ -43,7 +43,12 @@ type Server struct {
 	Advertise string
 	// Pool is the number of sessions kept ready: dealer session joined and
 	// the material of the setup and of one single-image inference fetched
-	// before a client arrives (0: fetch on demand).
+	// before a client arrives (0: fetch on demand). Pooled material is for
+	// single-image inference requests, which is what Session.Infer sends;
+	// a pi client batching several images per request needs Pool 0 (the
+	// dealer would otherwise see the parties ask for different material).
+	// Later inferences of a session are fetched one single-image request
+	// list at a time (dealer.Provider.Refill).
 	Pool int
 	// PoolTTL discards pooled sessions older than this (default 5 min).
 	PoolTTL time.Duration
