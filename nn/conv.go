@@ -183,7 +183,12 @@ func (c *Conv2d) kernelForLayout(n, h, w int, sum, relu bool, l kernel.Layout) *
 // bn (in evaluation mode) folded into the weights and bias, plus residual
 // if not nil, then relu if asked, in one oneDNN call. x is stored blocked
 // if xb; the output (and residual) are stored blocked if yb.
-func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autograd.Var, relu, xb, yb bool) *autograd.Var {
+//
+// The output goes to into when it is not nil (it may be residual's data:
+// then the residual is summed in place), else to a buffer from rec (nil
+// rec: a new tensor).
+func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autograd.Var, relu, xb, yb bool,
+	into []float32, rec *recycler) *autograd.Var {
 	n, ch, h, w := need4D("conv2d", x)
 	if ch != c.InC {
 		shapePanic("conv2d", "input has %d channels, layer expects %d", ch, c.InC)
@@ -193,11 +198,16 @@ func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autog
 	}
 	p := c.Params(n, h, w)
 	checkConvParams(p)
-	out := tensor.New(n, c.OutC, p.OutH(), p.OutW())
-	if residual != nil {
-		if !tensor.SameShape(residual.Value, out) {
-			shapePanic("add", "shapes %v and %v differ", out.Shape, residual.Value.Shape)
-		}
+	shape := []int{n, c.OutC, p.OutH(), p.OutW()}
+	size := tensor.Numel(shape)
+	if residual != nil && !tensor.SameShape(residual.Value, &tensor.Tensor{Shape: shape}) {
+		shapePanic("add", "shapes %v and %v differ", shape, residual.Value.Shape)
+	}
+	if len(into) != size {
+		into = rec.get(size)
+	}
+	out := &tensor.Tensor{Shape: shape, Data: into}
+	if residual != nil && &residual.Value.Data[0] != &into[0] {
 		copy(out.Data, residual.Value.Data)
 	}
 	wf := append([]float32(nil), c.Weight.Value.Data...)

@@ -122,6 +122,12 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 			}
 		}
 	}
+	// Without gradients, buffers of folded convolutions are recycled
+	// once no later node reads them.
+	var rec *recycler
+	if !g.NoFusion && !autograd.GradEnabled() {
+		rec = &recycler{owned: map[*float32]bool{}}
+	}
 	blk := g.planLayouts()
 	isBlk := func(j int) bool { return j >= 0 && blk != nil && blk[j] }
 	var buf [4]*autograd.Var
@@ -148,8 +154,16 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 				res = get(f.residual)
 			}
 			current = g.Nodes[f.end].Name
+			// Write into the residual when this step is its last
+			// reader, else into a recycled buffer.
+			var into []float32
+			if res != nil && f.residual >= 0 && last[f.residual] <= f.end && rec.owns(res.Value.Data) &&
+				!aliased(outs, f.residual, res.Value.Data) && &ins[0].Value.Data[0] != &res.Value.Data[0] {
+				into = res.Value.Data
+			}
 			out = n.Op.(*Conv2d).forwardFolded(ins[0], g.Nodes[i+1].Op.(*BatchNorm2d), res, f.relu,
-				isBlk(g.inputs(i, n)[0]), isBlk(f.end))
+				isBlk(g.inputs(i, n)[0]), isBlk(f.end), into, rec)
+			rec.own(out.Value.Data)
 			end = f.end
 		} else if site := g.fusableReLU(i, readers); site != nil {
 			// Node i and the plain ReLU site i+1 in one pass.
@@ -175,8 +189,12 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 		outs[end] = out
 		for j := i; j <= end; j++ {
 			for _, in := range g.inputs(j, g.Nodes[j]) {
-				if in >= 0 && last[in] <= end {
+				if in >= 0 && last[in] <= end && outs[in] != nil {
+					v := outs[in].Value.Data
 					outs[in] = nil
+					if rec.owns(v) && !aliased(outs, -1, v) {
+						rec.put(v)
+					}
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"math"
+	"sync"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/kernel"
@@ -297,4 +298,57 @@ func globalAvgPoolBlocked(x *autograd.Var) *autograd.Var {
 		}
 		x.AccumGrad(dx)
 	}, x)
+}
+
+// recycler hands out activation buffers during a Run without gradient
+// recording: buffers it produced go back to a pool (shared across runs)
+// when no later node reads them. A nil *recycler allocates fresh zeroed
+// buffers and recycles nothing.
+type recycler struct {
+	owned map[*float32]bool
+}
+
+// bufPools holds a *sync.Pool of []float32 per length.
+var bufPools sync.Map
+
+// get returns a buffer of n elements with arbitrary contents.
+func (r *recycler) get(n int) []float32 {
+	if r == nil || n == 0 {
+		return make([]float32, n)
+	}
+	if p, ok := bufPools.Load(n); ok {
+		if b, ok := p.(*sync.Pool).Get().(*[]float32); ok {
+			return *b
+		}
+	}
+	return make([]float32, n)
+}
+
+// own records that b is a buffer this run may recycle.
+func (r *recycler) own(b []float32) {
+	if r != nil && len(b) > 0 {
+		r.owned[&b[0]] = true
+	}
+}
+
+// owns reports whether b was recorded by own.
+func (r *recycler) owns(b []float32) bool {
+	return r != nil && len(b) > 0 && r.owned[&b[0]]
+}
+
+// put returns an owned buffer to the pool.
+func (r *recycler) put(b []float32) {
+	delete(r.owned, &b[0])
+	p, _ := bufPools.LoadOrStore(len(b), &sync.Pool{})
+	p.(*sync.Pool).Put(&b)
+}
+
+// aliased reports whether a live output other than outs[skip] holds data.
+func aliased(outs []*autograd.Var, skip int, data []float32) bool {
+	for k, o := range outs {
+		if k != skip && o != nil && len(o.Value.Data) > 0 && &o.Value.Data[0] == &data[0] {
+			return true
+		}
+	}
+	return false
 }

@@ -126,3 +126,52 @@ func TestBlockedMatchesPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestInferenceBufferReuse runs folded inference twice (the second run
+// gets recycled buffers) on a graph whose residual is also the input of
+// the convolution it is added to: both runs equal plain execution.
+func TestInferenceBufferReuse(t *testing.T) {
+	rng := rand.New(rand.NewSource(14))
+	g := &Graph{}
+	g.Add("conv0", NewConv2d(rng, 3, 16, 3, 1, 1, 1, false))  // 0
+	g.Add("bn0", NewBatchNorm2d(16))                          // 1
+	g.Add("relu0", &Site{Name: "relu0"})                      // 2
+	g.Add("conv1", NewConv2d(rng, 16, 16, 5, 1, 2, 1, false)) // direct: streams over its input
+	g.Add("bn1", NewBatchNorm2d(16))
+	g.Add("add1", &Add{}, 4, 2) // residual 2 is conv1's input
+	g.Add("relu1", &Site{Name: "relu1"})
+	g.Add("conv2", NewConv2d(rng, 16, 16, 3, 1, 1, 1, false)) // 7
+	g.Add("bn2", NewBatchNorm2d(16))
+	g.Add("relu2", &Site{Name: "relu2"}) // 9
+	g.Add("conv3", NewConv2d(rng, 16, 16, 3, 1, 1, 1, false))
+	g.Add("bn3", NewBatchNorm2d(16))
+	g.Add("add3", &Add{}, 11, 6) // residual 6 dead after: summed in place
+	g.Add("pool", &GlobalAvgPool{})
+	r := rand.New(rand.NewSource(15))
+	for _, nb := range NamedBuffers(g) {
+		for i := range nb.Tensor.Data {
+			nb.Tensor.Data[i] = float32(0.5 + 0.5*r.Float64())
+		}
+	}
+	SetTraining(g, false)
+	x := autograd.Const(randTensor(rng, 2, 3, 12, 12))
+	var plain *autograd.Var
+	var runs [3]*autograd.Var
+	autograd.NoGrad(func() {
+		var err error
+		for i := range runs {
+			if runs[i], err = g.Run(x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.NoFusion = true
+		if plain, err = g.Run(x); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for i, y := range runs {
+		if d := relDiff(y.Value, plain.Value); d > 1e-5 {
+			t.Errorf("run %d differs from plain execution by %g", i, d)
+		}
+	}
+}
