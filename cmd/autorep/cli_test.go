@@ -252,6 +252,16 @@ func TestTopLevelUsage(t *testing.T) {
 	}
 }
 
+func TestHelpCommand(t *testing.T) {
+	r := runCLI(t, short, "help", "relus")
+	wantOK(t, r)
+	if !strings.Contains(r.stderr, "Usage: autorep relus ") || !strings.Contains(r.stderr, "  -arch") {
+		t.Errorf("help relus\n%s", r)
+	}
+	wantOK(t, runCLI(t, short, "help", "data"))
+	wantFail(t, runCLI(t, short, "help", "frob"), 2, `unknown command "frob"`)
+}
+
 func TestContractCommandsRegistered(t *testing.T) {
 	for _, n := range []string{"train", "eval", "reduce", "relus", "dealer", "serve", "infer", "bench", "demo", "plot", "data"} {
 		if _, ok := commands[n]; !ok {

@@ -36,10 +36,13 @@ func usage() {
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintf(os.Stderr, "\nRun 'autorep COMMAND --help' for a command's flags.\n")
+	fmt.Fprintf(os.Stderr, "\nRun 'autorep COMMAND --help' (or 'autorep help COMMAND') for a command's flags.\n")
 }
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "help" { // autorep help COMMAND
+		os.Args = []string{os.Args[0], os.Args[2], "--help"}
+	}
 	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
 		usage()
 		if len(os.Args) < 2 {
