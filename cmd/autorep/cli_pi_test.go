@@ -179,6 +179,14 @@ func TestPrivateInference(t *testing.T) {
 	}
 	_, relus := m.ReLUCount()
 	dealerAddr, _ := startDaemon(t, "dealer", "--listen", "127.0.0.1:0", "--insecure", "--grace", "1s")
+	// An SNL model (identity replacements) shares the dealer.
+	snlFile := modelPath(t, "lenet-mnist-snl10.safetensors")
+	snl, err := models.Load(snlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snlAddr, _ := startDaemon(t, "serve", "--model", snlFile, "--listen", "127.0.0.1:0", "--dealer", dealerAddr,
+		"--insecure", "--pool", "0", "--grace", "1s")
 	serverAddr, server := startDaemon(t, "serve", "--model", modelFile, "--listen", "127.0.0.1:0", "--dealer", dealerAddr,
 		"--insecure", "--pool", "1", "--grace", "1s")
 	hash := regexp.MustCompile(`plan hash ([0-9a-f]{64})`).FindStringSubmatch(server.stderr())
@@ -206,6 +214,12 @@ func TestPrivateInference(t *testing.T) {
 		t.Errorf("infer --json: label %d (argmax %d), hash %s, arch %s, %d ReLUs (model %d), %d rounds",
 			res.Label, argmax(res.Logits), res.PlanHash, res.Arch, res.ReLUs, relus, res.Rounds)
 	}
+
+	r = runCLI(t, 2*time.Minute, "infer", "--server", snlAddr, "--insecure", "--image", imgPath, "--json")
+	wantOK(t, r)
+	var snlRes inferJSON
+	decodeJSON(t, r, &snlRes)
+	closeLogits(t, "SNL model, synthetic image", snlRes.Logits, plainLogits(t, snl, img))
 
 	// A larger colour image is converted to gray and resized; --no-resize
 	// refuses it; a file that is not an image is an error.

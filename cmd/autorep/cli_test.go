@@ -342,6 +342,8 @@ func TestReLUCountsByArch(t *testing.T) {
 		{"wrn22_8", "cifar10", 18, 1359872, [3]int{3, 32, 32}},
 		{"lenet", "mnist", 4, 6508, [3]int{1, 28, 28}},
 		{"resnet20", "tiny-imagenet", 19, 4 * 188416, [3]int{3, 64, 64}},
+		{"resnet18", "tiny-imagenet", 16, 4 * 491520, [3]int{3, 64, 64}},
+		{"wrn22_8", "tiny-imagenet", 18, 4 * 1359872, [3]int{3, 64, 64}},
 	} {
 		r := runCLI(t, short, "relus", "--arch", c.arch, "--dataset", c.dataset, "--json")
 		wantOK(t, r)
