@@ -86,6 +86,13 @@ typedef struct {
     dnnl_primitive_t reorder, reorder_in; // reorder_in: for an output that is also read
     size_t isize;
     int slot, output;
+    // Weight ports keep their reordered copy: ucopy holds the user data
+    // it was made from (usize bytes), inner the reordered data; a call
+    // with identical weights skips the reorder.
+    int keep;
+    size_t usize;
+    void *ucopy, *inner;
+    int valid;
 } port;
 
 static int port_init(port *p, const dnnl_memory_desc_t *umd,
@@ -117,7 +124,18 @@ static int port_init(port *p, const dnnl_memory_desc_t *umd,
     return 0;
 }
 
+// port_keep makes p a weight port that keeps its reordered copy.
+static void port_keep(port *p) {
+    if (!p->reorder) return;
+    p->keep = 1;
+    const dnnl_memory_desc_t *umd;
+    if (dnnl_memory_get_memory_desc(p->umem, &umd) == dnnl_success) p->usize = dnnl_memory_desc_get_size(umd);
+    else p->keep = 0;
+}
+
 static void port_destroy(port *p) {
+    free(p->ucopy);
+    free(p->inner);
     if (p->reorder) dnnl_primitive_destroy(p->reorder);
     if (p->reorder_in) dnnl_primitive_destroy(p->reorder_in);
     if (p->imem && p->imem != p->umem) dnnl_memory_destroy(p->imem);
@@ -136,6 +154,24 @@ static int run_reorder(dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to)
 static int port_bind(port *p, void *ptr) {
     CHECK(dnnl_memory_set_data_handle(p->umem, ptr));
     if (!p->reorder) return 0;
+    if (p->keep && !p->output) {
+        if (!p->inner) {
+            p->ucopy = malloc(p->usize ? p->usize : 1);
+            p->inner = aligned_alloc(4096, (p->isize + 4095) & ~(size_t)4095);
+            if (!p->ucopy || !p->inner) {
+                free(p->ucopy); free(p->inner);
+                p->ucopy = p->inner = NULL;
+                return AK_ENOMEM;
+            }
+        }
+        CHECK(dnnl_memory_set_data_handle(p->imem, p->inner));
+        if (p->valid && memcmp(p->ucopy, ptr, p->usize) == 0) return 0;
+        p->valid = 0;
+        CHECKI(run_reorder(p->reorder, p->umem, p->imem));
+        memcpy(p->ucopy, ptr, p->usize);
+        p->valid = 1;
+        return 0;
+    }
     void *buf = slot(p->slot, p->isize);
     if (!buf) return AK_ENOMEM;
     CHECK(dnnl_memory_set_data_handle(p->imem, buf));
@@ -330,6 +366,7 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, i
     CHECKI(scratch_mem(c->fpd, &c->fscr));
     CHECKI(port_init(&c->fx, &c->xmd, query(c->fpd, dnnl_query_src_md), 0, SLOT_A));
     CHECKI(port_init(&c->fw, &c->wmd, query(c->fpd, dnnl_query_weights_md), 0, SLOT_B));
+    port_keep(&c->fw);
     CHECKI(port_init(&c->fb, &c->bmd, &c->bmd, 0, SLOT_D));
     CHECKI(port_init(&c->fy, &c->ymd, query(c->fpd, dnnl_query_dst_md), post_sum ? 2 : 1, SLOT_C));
     return 0;
@@ -355,6 +392,7 @@ static int conv_init_bd(ak_conv *c) {
     CHECKI(scratch_mem(c->bdpd, &c->dscr));
     CHECKI(port_init(&c->ddy, &c->ymd, query(c->bdpd, dnnl_query_diff_dst_md), 0, SLOT_A));
     CHECKI(port_init(&c->dw, &c->wmd, query(c->bdpd, dnnl_query_weights_md), 0, SLOT_B));
+    port_keep(&c->dw);
     CHECKI(port_init(&c->ddx, &c->xmd, query(c->bdpd, dnnl_query_diff_src_md), 1, SLOT_C));
     c->have_bd = 1;
     return 0;

@@ -534,3 +534,40 @@ func TestBatchNormLargeMean(t *testing.T) {
 		agree(t, fmt.Sprint(l, " normalised"), y, yr, 2e-3)
 	}
 }
+
+// TestConvWeightCache checks that the kept reordered weights follow the
+// caller's data: the same buffer changed in place, a different buffer
+// with equal contents, and changed weights between forward and backward.
+func TestConvWeightCache(t *testing.T) {
+	rng := rand.New(rand.NewSource(21))
+	for _, p := range []ConvParams{
+		{N: 2, C: 16, H: 6, W: 6, K: 32, R: 3, S: 3, PadH: 1, PadW: 1},
+		{N: 2, C: 32, H: 6, W: 6, K: 16, R: 3, S: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1},
+	} {
+		for _, l := range []Layout{NCHW, Blocked} {
+			c, r := NewConvOpts(p, ConvOpts{Layout: l}), ref.NewConvOpts(p, ConvOpts{Layout: l})
+			x, w := randSlice(rng, p.XLen()), randSlice(rng, p.WLen())
+			y, yr := make([]float32, p.YLen()), make([]float32, p.YLen())
+			dy := randSlice(rng, p.YLen())
+			dx, dxr := make([]float32, p.XLen()), make([]float32, p.XLen())
+			for step := 0; step < 4; step++ {
+				switch step {
+				case 1: // same buffer, new values
+					for i := range w {
+						w[i] = float32(rng.NormFloat64())
+					}
+				case 2: // new buffer, same values
+					w = append([]float32(nil), w...)
+				case 3: // one value changed
+					w[len(w)-1] += 1
+				}
+				c.Forward(x, w, nil, y)
+				r.Forward(x, w, nil, yr)
+				agree(t, fmt.Sprintf("%v step %d forward", l, step), y, yr, 1e-4)
+				c.BackwardData(dy, w, dx)
+				r.BackwardData(dy, w, dxr)
+				agree(t, fmt.Sprintf("%v step %d dx", l, step), dx, dxr, 1e-4)
+			}
+		}
+	}
+}
