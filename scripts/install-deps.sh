@@ -13,4 +13,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
-command -v go >/dev/null || { echo "install-deps: Go 1.26 is required (https://go.dev/dl)"; exit 1; }
+command -v go >/dev/null || { echo "install-deps: Go 1.26 or newer is required (https://go.dev/dl)"; exit 1; }
+v=$(go env GOVERSION | sed 's/^go//')
+case "$v" in
+  1.2[6-9]*|1.[3-9]*|[2-9].*) ;;
+  *) echo "install-deps: Go $v found, 1.26 or newer is required (GOEXPERIMENT=simd)"; exit 1 ;;
+esac
