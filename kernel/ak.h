@@ -41,6 +41,12 @@ int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
         const float *beta, const float *mean, const float *var, float *y);
 int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
         const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta);
+// _relu variants: y = relu(bn(x)); backward takes that y (NULL = no ReLU).
+int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
+        const float *beta, float *y, float *mean, float *var, int relu);
+int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
+        const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dgamma,
+        float *dbeta);
 
 typedef struct ak_pool ak_pool;
 // p: N C H W KH KW SH SW PH PW. alg: 0 max, 1 avg including padding, 2 avg excluding padding.

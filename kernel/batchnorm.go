@@ -50,6 +50,21 @@ func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
 		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance)))
 }
 
+// TrainForwardReLU is TrainForward followed by y = max(y, 0), in one pass.
+func (b *BatchNorm) TrainForwardReLU(x, gamma, beta, y, mean, variance []float32) {
+	const op = "BatchNorm.TrainForwardReLU"
+	b.checkData(op, "x", x)
+	b.checkData(op, "y", y)
+	b.checkPer(op, "gamma", gamma)
+	b.checkPer(op, "beta", beta)
+	b.checkPer(op, "mean", mean)
+	b.checkPer(op, "variance", variance)
+	mu.Lock()
+	defer mu.Unlock()
+	check(op, C.ak_bn2_train_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
+		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance), 1))
+}
+
 // InferForward normalises x with given (running) statistics.
 func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
 	const op = "BatchNorm.InferForward"
@@ -81,6 +96,25 @@ func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []f
 	defer mu.Unlock()
 	check(op, C.ak_bn2_backward(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
 		fptr(x), fptr(dy), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), fptr(dgamma), fptr(dbeta)))
+}
+
+// BackwardReLU is Backward for y = relu(TrainForward(x)) (the output of
+// TrainForwardReLU): dy counts only where y > 0. dx may be dy.
+func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
+	const op = "BatchNorm.BackwardReLU"
+	b.checkData(op, "x", x)
+	b.checkData(op, "y", y)
+	b.checkData(op, "dy", dy)
+	b.checkData(op, "dx", dx)
+	b.checkPer(op, "gamma", gamma)
+	b.checkPer(op, "mean", mean)
+	b.checkPer(op, "variance", variance)
+	b.checkPer(op, "dgamma", dgamma)
+	b.checkPer(op, "dbeta", dbeta)
+	mu.Lock()
+	defer mu.Unlock()
+	check(op, C.ak_bn2_backward_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
+		fptr(x), fptr(dy), fptr(y), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), fptr(dgamma), fptr(dbeta)))
 }
 
 type bnKey struct {

@@ -34,8 +34,13 @@ static double *partials(size_t len) {
 
 // ---- plain: one channel of one image is a contiguous run of hw values
 
-CLONES static void plain_sums(const float *x, const float *y, int64_t len, float xs, double *s1, double *s2) {
+// keep returns g where the ReLU output m is positive, else 0.
+static inline float keep(float g, float m) { return m > 0 ? g : 0; }
+
+CLONES static void plain_sums(const float *x, const float *y, const float *m, int64_t len, float xs, double *s1,
+        double *s2) {
     // y == NULL: s1 += Σ(x−xs), s2 += Σ(x−xs)²; else s1 += Σy, s2 += Σ y·(x−xs)
+    // with y taken as 0 where m (if not NULL) is not positive
     for (int64_t o = 0; o < len; o += RUN) {
         int64_t e = o + RUN < len ? o + RUN : len;
         float a = 0, b = 0;
@@ -46,11 +51,18 @@ CLONES static void plain_sums(const float *x, const float *y, int64_t len, float
                 a += d;
                 b += d * d;
             }
-        } else {
+        } else if (!m) {
 #pragma omp simd reduction(+ : a, b)
             for (int64_t i = o; i < e; i++) {
                 a += y[i];
                 b += y[i] * (x[i] - xs);
+            }
+        } else {
+#pragma omp simd reduction(+ : a, b)
+            for (int64_t i = o; i < e; i++) {
+                float g = keep(y[i], m[i]);
+                a += g;
+                b += g * (x[i] - xs);
             }
         }
         *s1 += a;
@@ -58,12 +70,26 @@ CLONES static void plain_sums(const float *x, const float *y, int64_t len, float
     }
 }
 
-CLONES static void plain_affine(const float *x, float *y, int64_t len, float a, float b) {
+CLONES static void plain_affine(const float *x, float *y, int64_t len, float a, float b, int relu) {
+    if (relu) {
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++) {
+            float v = x[i] * a + b;
+            y[i] = v > 0 ? v : 0;
+        }
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < len; i++) y[i] = x[i] * a + b;
 }
 
-CLONES static void plain_bwd(const float *x, const float *dy, float *dx, int64_t len, float a, float b, float c) {
+CLONES static void plain_bwd(const float *x, const float *dy, const float *m, float *dx, int64_t len, float a,
+        float b, float c) {
+    if (m) {
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++) dx[i] = a * keep(dy[i], m[i]) + b * x[i] + c;
+        return;
+    }
 #pragma omp simd
     for (int64_t i = 0; i < len; i++) dx[i] = a * dy[i] + b * x[i] + c;
 }
@@ -81,7 +107,16 @@ static inline v16 ld(const float *p) {
 
 static inline void st(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
-CLONES static void blk_sums(const float *x, const float *y, int64_t hw, const float *xs, double *s1, double *s2) {
+typedef int v16i __attribute__((vector_size(64)));
+
+// vkeep returns g where the ReLU output m is positive, else 0.
+static inline v16 vkeep(v16 g, v16 m) {
+    v16 z = {0};
+    return (v16)((v16i)g & (m > z));
+}
+
+CLONES static void blk_sums(const float *x, const float *y, const float *m, int64_t hw, const float *xs,
+        double *s1, double *s2) {
     v16 sh = ld(xs);
     for (int64_t o = 0; o < hw; o += RUN) {
         int64_t e = o + RUN < hw ? o + RUN : hw;
@@ -92,9 +127,15 @@ CLONES static void blk_sums(const float *x, const float *y, int64_t hw, const fl
                 a += d;
                 b += d * d;
             }
-        } else {
+        } else if (!m) {
             for (int64_t i = o; i < e; i++) {
                 v16 g = ld(y + i * 16);
+                a += g;
+                b += g * (ld(x + i * 16) - sh);
+            }
+        } else {
+            for (int64_t i = o; i < e; i++) {
+                v16 g = vkeep(ld(y + i * 16), ld(m + i * 16));
                 a += g;
                 b += g * (ld(x + i * 16) - sh);
             }
@@ -106,20 +147,32 @@ CLONES static void blk_sums(const float *x, const float *y, int64_t hw, const fl
     }
 }
 
-CLONES static void blk_affine(const float *x, float *y, int64_t hw, const float *a, const float *b) {
-    v16 va = ld(a), vb = ld(b);
+CLONES static void blk_affine(const float *x, float *y, int64_t hw, const float *a, const float *b, int relu) {
+    v16 va = ld(a), vb = ld(b), z = {0};
+    if (relu) {
+        for (int64_t i = 0; i < hw; i++) {
+            v16 v = ld(x + i * 16) * va + vb;
+            st(y + i * 16, (v16)((v16i)v & (v > z)));
+        }
+        return;
+    }
     for (int64_t i = 0; i < hw; i++) st(y + i * 16, ld(x + i * 16) * va + vb);
 }
 
-CLONES static void blk_bwd(const float *x, const float *dy, float *dx, int64_t hw, const float *a, const float *b,
-        const float *c) {
+CLONES static void blk_bwd(const float *x, const float *dy, const float *m, float *dx, int64_t hw, const float *a,
+        const float *b, const float *c) {
     v16 va = ld(a), vb = ld(b), vc = ld(c);
+    if (m) {
+        for (int64_t i = 0; i < hw; i++)
+            st(dx + i * 16, va * vkeep(ld(dy + i * 16), ld(m + i * 16)) + vb * ld(x + i * 16) + vc);
+        return;
+    }
     for (int64_t i = 0; i < hw; i++) st(dx + i * 16, va * ld(dy + i * 16) + vb * ld(x + i * 16) + vc);
 }
 
 // sums computes per-channel s1, s2 (each c doubles) over all images: with
 // y == NULL the shifted sums of x, else Σy and Σy·(x − shift).
-static int sums(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, const float *y,
+static int sums(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, const float *y, const float *m,
         const float *shift, double *s1, double *s2) {
     int nt = omp_get_max_threads();
     double *part = partials((size_t)nt * 2 * c);
@@ -127,14 +180,15 @@ static int sums(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, c
 #pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
         double *p1 = part + (size_t)omp_get_thread_num() * 2 * c, *p2 = p1 + c;
-        const float *xi = x + img * c * hw, *yi = y ? y + img * c * hw : NULL;
+        const float *xi = x + img * c * hw, *yi = y ? y + img * c * hw : NULL, *mi = m ? m + img * c * hw : NULL;
         if (blocked) {
             for (int64_t cb = 0; cb < c / 16; cb++)
-                blk_sums(xi + cb * 16 * hw, yi ? yi + cb * 16 * hw : NULL, hw, shift + cb * 16, p1 + cb * 16,
-                        p2 + cb * 16);
+                blk_sums(xi + cb * 16 * hw, yi ? yi + cb * 16 * hw : NULL, mi ? mi + cb * 16 * hw : NULL, hw,
+                        shift + cb * 16, p1 + cb * 16, p2 + cb * 16);
         } else {
             for (int64_t ch = 0; ch < c; ch++)
-                plain_sums(xi + ch * hw, yi ? yi + ch * hw : NULL, hw, shift[ch], p1 + ch, p2 + ch);
+                plain_sums(xi + ch * hw, yi ? yi + ch * hw : NULL, mi ? mi + ch * hw : NULL, hw, shift[ch],
+                        p1 + ch, p2 + ch);
         }
     }
     memset(s1, 0, c * sizeof(double));
@@ -162,16 +216,16 @@ static double *vecs(int64_t c) {
 }
 
 static void apply(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, float *y, const float *a,
-        const float *b) {
+        const float *b, int relu) {
 #pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
         const float *xi = x + img * c * hw;
         float *yi = y + img * c * hw;
         if (blocked) {
             for (int64_t cb = 0; cb < c / 16; cb++)
-                blk_affine(xi + cb * 16 * hw, yi + cb * 16 * hw, hw, a + cb * 16, b + cb * 16);
+                blk_affine(xi + cb * 16 * hw, yi + cb * 16 * hw, hw, a + cb * 16, b + cb * 16, relu);
         } else {
-            for (int64_t ch = 0; ch < c; ch++) plain_affine(xi + ch * hw, yi + ch * hw, hw, a[ch], b[ch]);
+            for (int64_t ch = 0; ch < c; ch++) plain_affine(xi + ch * hw, yi + ch * hw, hw, a[ch], b[ch], relu);
         }
     }
 }
@@ -186,6 +240,11 @@ static void shift_of(int64_t c, int64_t hw, int blocked, const float *x, float *
 
 int ak_bn2_train(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
         const float *beta, float *y, float *mean, float *var) {
+    return ak_bn2_train_relu(n, c, hw, layout, eps, x, gamma, beta, y, mean, var, 0);
+}
+
+int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
+        const float *beta, float *y, float *mean, float *var, int relu) {
     int blk = blocked_for(layout, c);
     ak_enter();
     double *s1 = vecs(c);
@@ -193,7 +252,7 @@ int ak_bn2_train(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
     double *s2 = s1 + c;
     float *shift = (float *)(s2 + c), *a = shift + c, *b = a + c;
     shift_of(c, hw, blk, x, shift);
-    int r = sums(n, c, hw, blk, x, NULL, shift, s1, s2);
+    int r = sums(n, c, hw, blk, x, NULL, NULL, shift, s1, s2);
     if (r) return r;
     double m = (double)n * hw;
     for (int64_t ch = 0; ch < c; ch++) {
@@ -205,7 +264,7 @@ int ak_bn2_train(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
         a[ch] = (float)(gamma[ch] * inv);
         b[ch] = (float)(beta[ch] - mu * gamma[ch] * inv);
     }
-    apply(n, c, hw, blk, x, y, a, b);
+    apply(n, c, hw, blk, x, y, a, b, relu);
     return 0;
 }
 
@@ -221,12 +280,20 @@ int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
         a[ch] = (float)(gamma[ch] * inv);
         b[ch] = (float)(beta[ch] - (double)mean[ch] * gamma[ch] * inv);
     }
-    apply(n, c, hw, blk, x, y, a, b);
+    apply(n, c, hw, blk, x, y, a, b, 0);
     return 0;
 }
 
 int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
         const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta) {
+    return ak_bn2_backward_relu(n, c, hw, layout, eps, x, dy, NULL, gamma, mean, var, dx, dgamma, dbeta);
+}
+
+// ak_bn2_backward_relu is ak_bn2_backward for relu(bn(x)) with output y
+// (y == NULL: no ReLU): dy counts only where y > 0. dx may be dy.
+int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
+        const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dgamma,
+        float *dbeta) {
     int blk = blocked_for(layout, c);
     ak_enter();
     double *s1 = vecs(c);
@@ -234,7 +301,7 @@ int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, con
     double *s2 = s1 + c;
     float *a = (float *)(s2 + c), *b = a + c, *cc = b + c;
     // Σdy and Σdy·(x − mean) with the batch mean as the shift
-    int r = sums(n, c, hw, blk, x, dy, mean, s1, s2);
+    int r = sums(n, c, hw, blk, x, dy, y, mean, s1, s2);
     if (r) return r;
     double m = (double)n * hw;
     for (int64_t ch = 0; ch < c; ch++) {
@@ -249,15 +316,16 @@ int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, con
     }
 #pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
-        const float *xi = x + img * c * hw, *dyi = dy + img * c * hw;
+        const float *xi = x + img * c * hw, *dyi = dy + img * c * hw, *yi = y ? y + img * c * hw : NULL;
         float *dxi = dx + img * c * hw;
         if (blk) {
             for (int64_t cb = 0; cb < c / 16; cb++)
-                blk_bwd(xi + cb * 16 * hw, dyi + cb * 16 * hw, dxi + cb * 16 * hw, hw, a + cb * 16, b + cb * 16,
-                        cc + cb * 16);
+                blk_bwd(xi + cb * 16 * hw, dyi + cb * 16 * hw, yi ? yi + cb * 16 * hw : NULL, dxi + cb * 16 * hw, hw,
+                        a + cb * 16, b + cb * 16, cc + cb * 16);
         } else {
             for (int64_t ch = 0; ch < c; ch++)
-                plain_bwd(xi + ch * hw, dyi + ch * hw, dxi + ch * hw, hw, a[ch], b[ch], cc[ch]);
+                plain_bwd(xi + ch * hw, dyi + ch * hw, yi ? yi + ch * hw : NULL, dxi + ch * hw, hw, a[ch], b[ch],
+                        cc[ch]);
         }
     }
     return 0;

@@ -241,6 +241,16 @@ func TestBatchNormMatchesRef(t *testing.T) {
 			agree(t, name+" dx", dx, dxr, 1e-4)
 			agree(t, name+" dgamma", dg, dgr, 1e-4)
 			agree(t, name+" dbeta", dbt, dbtr, 1e-4)
+			// Fused ReLU; the backward pass in place (dx = dy).
+			b.TrainForwardReLU(x, gamma, beta, y, m, v)
+			r.TrainForwardReLU(x, gamma, beta, yr, mr, vr)
+			agree(t, name+" relu y", y, yr, 1e-4)
+			copy(dx, dy)
+			b.BackwardReLU(x, y, dx, gamma, m, v, dx, dg, dbt)
+			r.BackwardReLU(x, yr, dy, gamma, mr, vr, dxr, dgr, dbtr)
+			agree(t, name+" relu dx", dx, dxr, 1e-4)
+			agree(t, name+" relu dgamma", dg, dgr, 1e-4)
+			agree(t, name+" relu dbeta", dbt, dbtr, 1e-4)
 			rm, rv := randSlice(rng, c), randSlice(rng, c)
 			for i := range rv {
 				rv[i] = rv[i]*rv[i] + 0.1

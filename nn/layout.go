@@ -187,7 +187,11 @@ func (b *BatchNorm2d) bnBlocked(x *autograd.Var, relu bool) *autograd.Var {
 	od := out.Data
 	mean, variance := make([]float32, c), make([]float32, c)
 	if b.Training {
-		k.TrainForward(x.Value.Data, gamma.Value.Data, beta.Value.Data, od, mean, variance)
+		if relu {
+			k.TrainForwardReLU(x.Value.Data, gamma.Value.Data, beta.Value.Data, od, mean, variance)
+		} else {
+			k.TrainForward(x.Value.Data, gamma.Value.Data, beta.Value.Data, od, mean, variance)
+		}
 		m := n * hw
 		for ch := 0; ch < c; ch++ {
 			unbiased := variance[ch]
@@ -202,22 +206,24 @@ func (b *BatchNorm2d) bnBlocked(x *autograd.Var, relu bool) *autograd.Var {
 		copy(variance, b.RunningVar.Data)
 		k.InferForward(x.Value.Data, gamma.Value.Data, beta.Value.Data, mean, variance, od)
 	}
-	if relu {
+	if relu && !b.Training {
 		parallelFor(len(od), 1, func(lo, hi int) { reluSlice(od[lo:hi], od[lo:hi]) })
 	}
 	training := b.Training
 	eps := b.Eps
 	return autograd.Result(out, func(g *tensor.Tensor) {
 		gd := g.Data
-		if relu {
-			parallelFor(len(gd), 1, func(lo, hi int) { reluMaskSlice(gd[lo:hi], od[lo:hi]) })
-		}
 		dgamma, dbeta := tensor.New(c), tensor.New(c)
-		if training {
-			// dx overwrites g element by element (bn.c reads dy[i]
-			// before writing dx[i]).
+		switch {
+		case training && relu:
+			// dx overwrites g element by element.
+			k.BackwardReLU(x.Value.Data, od, gd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)
+		case training:
 			k.Backward(x.Value.Data, gd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)
-		} else {
+		default:
+			if relu {
+				parallelFor(len(gd), 1, func(lo, hi int) { reluMaskSlice(gd[lo:hi], od[lo:hi]) })
+			}
 			bnEvalBackwardBlocked(x.Value.Data, gd, gamma.Value.Data, mean, variance, eps, n, c, hw,
 				dgamma.Data, dbeta.Data)
 		}

@@ -166,3 +166,27 @@ func FoldBatchNorm(w, bias, gamma, beta, mean, variance []float32, eps float32) 
 	}
 	return out
 }
+
+// TrainForwardReLU is TrainForward followed by y = max(y, 0).
+func (b *BatchNorm) TrainForwardReLU(x, gamma, beta, y, mean, variance []float32) {
+	b.TrainForward(x, gamma, beta, y, mean, variance)
+	for i, v := range y {
+		if !(v > 0) {
+			y[i] = 0
+		}
+	}
+}
+
+// BackwardReLU is Backward for y = relu(TrainForward(x)): dy counts only
+// where y > 0. dx may be dy.
+func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
+	checkLen("BatchNorm.BackwardReLU", "y", y, b.n*b.c*b.hw)
+	checkLen("BatchNorm.BackwardReLU", "dy", dy, b.n*b.c*b.hw)
+	g := make([]float32, len(dy))
+	for i, v := range dy {
+		if y[i] > 0 {
+			g[i] = v
+		}
+	}
+	b.Backward(x, g, gamma, mean, variance, dx, dgamma, dbeta)
+}
