@@ -106,9 +106,7 @@ func (s *Session) ActRequests(label, polyLabel string, spec ActSpec) []Request {
 		reqs = append(reqs, Request{Kind: KindReLUTrunc, Label: label + "/relu", N: len(relu), Shift: s.frac(), Ell: s.Ell})
 	}
 	if len(poly) > 0 {
-		reqs = append(reqs,
-			Request{Kind: KindTrunc, Label: label + "/in", N: len(poly), Shift: s.frac(), Ell: s.Ell},
-			Request{Kind: KindPoly, Label: polyLabel, Act: spec})
+		reqs = append(reqs, Request{Kind: KindPoly, Label: polyLabel, Act: spec})
 	}
 	return reqs
 }
@@ -158,7 +156,7 @@ func (s *Session) divideRequests(label string, n, d int) []Request {
 	case d <= 1:
 		return nil
 	case d&(d-1) == 0:
-		return []Request{{Kind: KindTrunc, Label: label, N: n, Shift: uint(bits.TrailingZeros(uint(d))), Ell: s.Ell}}
+		return s.TruncMSBRequests(label, n, uint(bits.TrailingZeros(uint(d))))
 	}
-	return []Request{{Kind: KindTrunc, Label: label, N: n, Shift: s.frac(), Ell: s.Ell}}
+	return s.TruncMSBRequests(label, n, s.frac())
 }

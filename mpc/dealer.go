@@ -123,7 +123,7 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 		m0.Vecs = []Vec{c0}
 		m1.Vecs = []Vec{r, c1}
 	case KindCoefMask:
-		m0.Vecs = []Vec{SeededVec(d.coefMaskSeed(req.Label), 4*req.Act.C)}
+		m0.Vecs = []Vec{SeededVec(d.coefMaskSeed(req.Label), coefMaskWords*req.Act.C)}
 	case KindPoly:
 		if err := d.genPoly(req, prg, m0, m1); err != nil {
 			return nil, nil, err
@@ -174,6 +174,16 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 		}
 		m0.DCF, m1.DCF = k0, k1
 		m0.Param, m1.Param = uint64(f), uint64(f)
+	case KindTruncMSB:
+		r, r0, r1 := mask(req.N)
+		hi, msb := make([]uint64, req.N), make([]uint64, req.N)
+		for i, ri := range r {
+			hi[i], msb[i] = ri>>req.Shift, ri>>63
+		}
+		h0, h1 := shared(hi)
+		q0, q1 := shared(msb)
+		m0.Vecs, m1.Vecs = []Vec{r0, h0, q0}, []Vec{r1, h1, q1}
+		m0.Param, m1.Param = uint64(req.Shift), uint64(req.Shift)
 	case KindTriple:
 		a, a0, a1 := mask(req.N)
 		b, b0, b1 := mask(req.N)
@@ -191,46 +201,44 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 	return m0, m1, nil
 }
 
-// genPoly fills the KindPoly material (see KindPoly).
+// genPoly fills the KindPoly material (see KindPoly and Session.Act).
 func (d *Dealer) genPoly(req Request, prg *ring.PRG, m0, m1 *Material) error {
 	_, _, ch := req.Act.split()
 	n := len(ch)
-	a := ring.ExpandSeed(d.coefMaskSeed(req.Label), 4*req.Act.C).Data
+	b := ring.ExpandSeed(d.coefMaskSeed(req.Label), coefMaskWords*req.Act.C).Data
 	r0, r1 := SeededVec(prg.Seed(), n), SeededVec(prg.Seed(), n)
 	r := make([]uint64, n)
 	ring.AddVec(r, r0.Data, r1.Data)
-	vals := make([][]uint64, 5) // r, r², a2·r, a2·r², a1·r over Z_2^128
+	vals := make([][]uint64, polyVecs)
 	for j := range vals {
-		vals[j] = make([]uint64, 2*n)
+		vals[j] = make([]uint64, 3*n)
 	}
-	beta := make([]uint64, polyDCFPayload*n)
 	for i, c := range ch {
-		a1, a2 := at(a, 2*c), at(a, 2*c+1)
-		ri := u128{r[i], 0}
+		b1, b2 := at3(b, 2*c), at3(b, 2*c+1)
+		ri := bigU(r[i])
+		mi := bigU(r[i] >> 63)
 		sq := ri.mul(ri)
-		put(vals[0], i, ri)
-		put(vals[1], i, sq)
-		put(vals[2], i, a2.mul(ri))
-		put(vals[3], i, a2.mul(sq))
-		put(vals[4], i, a1.mul(ri))
-		b := beta[polyDCFPayload*i:]
-		b[0], b[1], b[2], b[3] = 1, a2.lo, a1.lo-2*a2.lo*r[i], r[i]
-	}
-	k0, k1, err := fss.GenDCF(prg, polyDCFBits, polyDCFPayload, r, beta)
-	if err != nil {
-		return fmt.Errorf("mpc: dealer: poly %q: %w", req.Label, err)
+		mr := mi.mul(ri)
+		b2m := b2.mul(mi)
+		put3(vals[0], i, ri)
+		put3(vals[1], i, mi)
+		put3(vals[2], i, sq)
+		put3(vals[3], i, mr)
+		put3(vals[4], i, b2.mul(ri))
+		put3(vals[5], i, b2m)
+		put3(vals[6], i, b2.mul(sq).sub(b1.mul(ri)))
+		put3(vals[7], i, b2m.shl(128).sub(b2.mul(mr).shl(65)).add(b1.mul(mi).shl(64)))
 	}
 	m0.Vecs, m1.Vecs = []Vec{r0}, []Vec{r1}
 	for _, v := range vals {
 		v0 := SeededVec(prg.Seed(), len(v))
 		v1 := make([]uint64, len(v))
 		for i := 0; i < n; i++ {
-			put(v1, i, at(v, i).sub(at(v0.Data, i)))
+			put3(v1, i, at3(v, i).sub(at3(v0.Data, i)))
 		}
 		m0.Vecs = append(m0.Vecs, v0)
 		m1.Vecs = append(m1.Vecs, Vec{Data: v1})
 	}
-	m0.DCF, m1.DCF = k0, k1
 	return nil
 }
 

@@ -22,16 +22,17 @@ const (
 	// KindLinear (per inference per linear layer): server: [B⊛R]₀ (seeded).
 	// Client: R, the input mask (seeded), then [B⊛R]₁ (explicit).
 	KindLinear
-	// KindCoefMask (once per session per polynomial layer): server: A, the
-	// uniform 128-bit masks of the coefficients c1, c2 laid out
-	// [channel][a1.lo, a1.hi, a2.lo, a2.hi] (seeded). Client: nothing.
+	// KindCoefMask (once per session per polynomial layer): server: the
+	// uniform Z_2^192 masks B1, B2 of the coefficients laid out
+	// [channel][B1 (3 words), B2 (3 words)] (seeded). Client: nothing.
 	KindCoefMask
 	// KindPoly (per inference per polynomial layer, n positions): both:
-	// shares over Z_2^64 of the opening mask r (seeded), then shares over
-	// Z_2^128 (interleaved lo, hi words, 2n values each) of r, r², a2·r,
-	// a2·r², a1·r, where a1, a2 are the 128-bit masks of the position's
-	// channel (party 0 seeded, party 1 explicit), and in DCF the 64-bit
-	// DCF keys of w = 1{x̂ + 2^62 < r} with payload (1, a2, a1 − 2·a2·r, r).
+	// shares over Z_2^64 of the opening mask r (seeded), then eight
+	// vectors of shares over Z_2^192 (3n little-endian words each, party 0
+	// seeded, party 1 explicit) of r, M = msb(r), r², M·r, B2·r, B2·M,
+	// B2·r² − B1·r and 2^128·B2·M − 2^65·B2·M·r + 2^64·B1·M, where B1, B2
+	// are the coefficient masks of the position's channel (see
+	// Session.Act). No FSS keys.
 	KindPoly
 	// KindTrunc (n elements, Param = shift): both: shared input mask r
 	// (seeded), then the FSS truncation keys in Keys.
@@ -53,12 +54,16 @@ const (
 	// and in DCF n DCF keys on ℓ−1 bits with 3-word payloads (see
 	// Session.ReLUTrunc).
 	KindReLUTrunc
+	// KindTruncMSB (n elements, Param = shift): both: shared input mask r
+	// (seeded), then shares of r >> shift and of M = msb(r) (party 0
+	// seeded, party 1 explicit); see Session.TruncMSB. No FSS keys.
+	KindTruncMSB
 	kindEnd
 )
 
 // String names the kind.
 func (k Kind) String() string {
-	names := [...]string{"", "weight-mask", "linear", "coef-mask", "poly", "trunc", "relu", "drelu", "triple", "square", "relu-trunc"}
+	names := [...]string{"", "weight-mask", "linear", "coef-mask", "poly", "trunc", "relu", "drelu", "triple", "square", "relu-trunc", "trunc-msb"}
 	if k > 0 && k < kindEnd {
 		return names[k]
 	}
@@ -79,7 +84,9 @@ func vecCount(k Kind, p Party) int {
 		}
 		return 2
 	case KindPoly:
-		return 6
+		return 1 + polyVecs
+	case KindTruncMSB:
+		return 3
 	case KindTrunc, KindReLU, KindDReLU:
 		return 1
 	case KindTriple:
@@ -93,18 +100,17 @@ func vecCount(k Kind, p Party) int {
 }
 
 // hasDCF reports whether a kind carries DCF keys.
-func hasDCF(k Kind) bool { return k == KindPoly || k == KindReLUTrunc }
+func hasDCF(k Kind) bool { return k == KindReLUTrunc }
 
 // hasKeys reports whether a kind carries FSS gate keys.
 func hasKeys(k Kind) bool { return k == KindTrunc || k == KindReLU || k == KindDReLU }
 
-// Parameters of the DCF keys of the polynomial and ReLU-truncation
-// protocols.
-const (
-	polyDCFBits      = 64
-	polyDCFPayload   = 4
-	reluTruncPayload = 3
-)
+// reluTruncPayload is the payload width of the ReLU-truncation DCF keys.
+const reluTruncPayload = 3
+
+// coefMaskWords is the number of words of the coefficient masks per
+// channel: B1 and B2 in Z_2^192.
+const coefMaskWords = 6
 
 // Vec is a vector of ring elements in dealer material. If Seed is set, Data
 // is the expansion of the seed (ring.ExpandSeed) and only the seed is
@@ -124,15 +130,16 @@ func SeededVec(seed ring.Seed, n int) Vec {
 type Material struct {
 	Kind  Kind
 	Party Party
-	// Param is a kind-specific parameter: the shift of KindTrunc, else 0.
+	// Param is a kind-specific parameter: the shift of KindTrunc,
+	// KindReLUTrunc and KindTruncMSB, else 0.
 	Param uint64
 	// Vecs are the kind's vectors in the documented order.
 	Vecs []Vec
 	// Gate holds the FSS keys of KindTrunc, KindReLU and KindDReLU (one
 	// per element of Vecs[0]); nil for the other kinds.
 	Gate *fss.Keys
-	// DCF holds the DCF keys of KindPoly (one per position); nil for the
-	// other kinds.
+	// DCF holds the DCF keys of KindReLUTrunc (one per position); nil for
+	// the other kinds.
 	DCF *fss.DCFKeys
 }
 
@@ -232,12 +239,15 @@ func (m *Material) check() error {
 	if err := m.checkGate(); err != nil {
 		return err
 	}
-	shifted := m.Kind == KindTrunc || m.Kind == KindReLUTrunc
+	shifted := m.Kind == KindTrunc || m.Kind == KindReLUTrunc || m.Kind == KindTruncMSB
 	if !shifted && m.Param != 0 {
 		return fmt.Errorf("mpc: %v material has parameter %d, want 0", m.Kind, m.Param)
 	}
 	if shifted && (m.Param == 0 || m.Param >= 63) {
 		return fmt.Errorf("mpc: truncation shift %d outside 1..62", m.Param)
+	}
+	if m.Kind == KindTruncMSB && m.Param > maxMSBShift {
+		return fmt.Errorf("mpc: MSB truncation shift %d outside 1..%d", m.Param, maxMSBShift)
 	}
 	for i, v := range m.Vecs {
 		if len(v.Data) > MaxMaterialElems {
@@ -249,19 +259,19 @@ func (m *Material) check() error {
 	switch m.Kind {
 	case KindPoly:
 		for i := 1; i < len(m.Vecs); i++ {
-			if n(i) != 2*n(0) {
+			if n(i) != 3*n(0) {
 				return fmt.Errorf("mpc: poly material vectors of lengths %d and %d", n(0), n(i))
 			}
 		}
-	case KindTriple, KindSquare, KindReLUTrunc:
+	case KindTriple, KindSquare, KindReLUTrunc, KindTruncMSB:
 		for i := 1; i < len(m.Vecs); i++ {
 			if n(i) != n(0) {
 				return fmt.Errorf("mpc: %v material vectors of lengths %d and %d", m.Kind, n(0), n(i))
 			}
 		}
 	case KindCoefMask:
-		if m.Party == Server && n(0)%4 != 0 {
-			return fmt.Errorf("mpc: coefficient mask of length %d, not 4 per channel", n(0))
+		if m.Party == Server && n(0)%coefMaskWords != 0 {
+			return fmt.Errorf("mpc: coefficient mask of length %d, not %d per channel", n(0), coefMaskWords)
 		}
 	}
 	return nil
@@ -306,7 +316,7 @@ func (m *Material) matches(req Request, p Party) error {
 	if m.Kind != req.Kind || m.Party != p {
 		return fmt.Errorf("mpc: material: got %v for the %v, want %v for the %v", m.Kind, m.Party, req.Kind, p)
 	}
-	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc) && m.Param != uint64(req.Shift) {
+	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc || req.Kind == KindTruncMSB) && m.Param != uint64(req.Shift) {
 		return fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
 	}
 	if hasKeys(req.Kind) && m.Gate.Ell() != req.ell() {
@@ -332,7 +342,7 @@ func expectedLens(req Request, p Party) []int {
 		}
 		l = req.Linear.YLen()
 	case KindCoefMask:
-		l = 4 * req.Act.C
+		l = coefMaskWords * req.Act.C
 	case KindPoly:
 		l = req.Act.Len()
 		if req.Act.ReLU != nil {
@@ -345,7 +355,7 @@ func expectedLens(req Request, p Party) []int {
 			l = req.Act.N * (len(req.Act.ReLU) - relu)
 		}
 		for i := range lens {
-			lens[i] = 2 * l
+			lens[i] = 3 * l
 		}
 		lens[0] = l
 		return lens
@@ -370,7 +380,7 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 	m := &Material{Kind: Kind(hdr[0]), Party: Party(hdr[1])}
 	m.Param = d.uvarint()
 	nv := d.uvarint()
-	if d.err == nil && nv > 8 {
+	if d.err == nil && nv > 16 {
 		return nil, fmt.Errorf("mpc: material: %d vectors", nv)
 	}
 	for i := uint64(0); i < nv && d.err == nil; i++ {
@@ -439,10 +449,6 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 func (m *Material) checkGate() error {
 	if hasDCF(m.Kind) {
 		k := m.DCF
-		bits, payload, per := polyDCFBits, polyDCFPayload, 1
-		if m.Kind == KindReLUTrunc {
-			bits, payload, per = -1, reluTruncPayload, 1
-		}
 		switch {
 		case m.Gate != nil:
 			return fmt.Errorf("mpc: %v material carries gate keys", m.Kind)
@@ -450,11 +456,11 @@ func (m *Material) checkGate() error {
 			return fmt.Errorf("mpc: %v material without DCF keys", m.Kind)
 		case k.Party() != int(m.Party):
 			return fmt.Errorf("mpc: %v material for the %v carries party %d keys", m.Kind, m.Party, k.Party())
-		case bits > 0 && k.Bits() != bits || k.Payload() != payload:
+		case k.Payload() != reluTruncPayload:
 			return fmt.Errorf("mpc: %v material: DCF keys of %d bits and %d words", m.Kind, k.Bits(), k.Payload())
-		case m.Kind == KindReLUTrunc && uint64(k.Bits()) < m.Param+1:
+		case uint64(k.Bits()) < m.Param+1:
 			return fmt.Errorf("mpc: %v material: %d-bit keys for shift %d", m.Kind, k.Bits(), m.Param)
-		case len(m.Vecs) > 0 && k.Len() != per*len(m.Vecs[0].Data):
+		case len(m.Vecs) > 0 && k.Len() != len(m.Vecs[0].Data):
 			return fmt.Errorf("mpc: %v material: %d keys for %d positions", m.Kind, k.Len(), len(m.Vecs[0].Data))
 		}
 		return nil

@@ -3,19 +3,20 @@ package mpc
 import (
 	"fmt"
 
-	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/ring"
 )
 
 // PolyKey is one party's per-session state of a polynomial activation
 // p_c(x) = c2·x² + c1·x + c0 with secret per-channel coefficients. Both
-// parties hold the masked coefficients ĉ1 = c1 − a1, ĉ2 = c2 − a2 over
-// Z_2^128 (uniform to the client; the masks a1, a2 come from the dealer to
-// the server); the server also holds c0, c1, c2.
+// parties hold the masked coefficients D1 = L1 − B1, D2 = C2 − B2 over
+// Z_2^192 (uniform to the client; the masks B1, B2 come from the dealer
+// to the server), where C2 is c2 encoded at f fractional bits and
+// L1 = 2^f·C1 with C1 = c1 encoded at 2f; the server also holds c0, c1,
+// c2.
 type PolyKey struct {
 	Label string
 	C     int
-	hat   []uint64 // [c][ĉ1 (lo, hi), ĉ2 (lo, hi)]
+	hat   []uint64 // [c][D1 (3 words), D2 (3 words)]
 	coef  []uint64 // server only: [c][c0, c1, c2] (scales 3f, 2f, f), signed
 }
 
@@ -23,12 +24,19 @@ type PolyKey struct {
 // encoded with 3f fractional bits in 64 bits.
 const maxPolyFrac = 20
 
+// polyOffset is added to the activation input before its opening (see
+// msbOffset).
+const polyOffset = msbOffset
+
+// polyVecs is the number of Z_2^192 vectors of KindPoly material.
+const polyVecs = 8
+
 // SetupPoly runs the once-per-session part of a polynomial layer with C
 // channels. The server passes coef[c] = (c0, c1[, c2]) as reals (degree ≤
-// 2); they are encoded with c2 at f, c1 at 2f and c0 at 3f fractional bits
-// so that p(x) for x at f bits is exact at 3f bits. The server fetches the
-// coefficient masks and sends ĉ1, ĉ2 (32 bytes per channel, one message,
-// offline). The client passes nil and receives them.
+// 2); they are encoded with c2 at f, c1 at 2f and c0 at 3f fractional
+// bits. The server fetches the coefficient masks and sends D1, D2 (48
+// bytes per channel, one message, offline). The client passes nil and
+// receives them.
 func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, error) {
 	if C <= 0 || C > maxDim {
 		return nil, fmt.Errorf("mpc: poly %q: %d channels", label, C)
@@ -39,7 +47,7 @@ func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, er
 	}
 	k := &PolyKey{Label: label, C: C}
 	if s.Party == Client {
-		h, err := s.recvVec("poly setup "+label, 4*C)
+		h, err := s.recvVec("poly setup "+label, coefMaskWords*C)
 		if err != nil {
 			return nil, err
 		}
@@ -62,15 +70,15 @@ func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, er
 			k.coef[3*c+d] = e
 		}
 	}
-	m, err := s.get(Request{Kind: KindCoefMask, Label: label, Act: ActSpec{C: C}}, 4*C)
+	m, err := s.get(Request{Kind: KindCoefMask, Label: label, Act: ActSpec{C: C}}, coefMaskWords*C)
 	if err != nil {
 		return nil, err
 	}
 	a := m.Vecs[0].Data
-	k.hat = make([]uint64, 4*C)
+	k.hat = make([]uint64, coefMaskWords*C)
 	for c := 0; c < C; c++ {
-		put(k.hat, 2*c, from64(k.coef[3*c+1]).sub(at(a, 2*c)))
-		put(k.hat, 2*c+1, from64(k.coef[3*c+2]).sub(at(a, 2*c+1)))
+		put3(k.hat, 2*c, big64(k.coef[3*c+1]).shl(f).sub(at3(a, 2*c)))
+		put3(k.hat, 2*c+1, big64(k.coef[3*c+2]).sub(at3(a, 2*c+1)))
 	}
 	if err := s.sendVec("poly setup "+label, k.hat); err != nil {
 		return nil, err
@@ -79,83 +87,104 @@ func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, er
 }
 
 // polyOpening prepares the evaluation of p at the polynomial positions of
-// spec: x holds their shares (scale f) in ActSpec order, ch their channels.
-// After opening x̂ = x + r (mod 2^64) the parties evaluate, without further
-// messages, shares over Z_2^128 of V = c2·x² + c1·x + c0 (scale 3f) from
+// an activation layer: z holds their shares (scale 2f, |z| < 2^61) in
+// ActSpec order, ch their channels. The parties open ẑ = z + 2^61 + r
+// (mod 2^64) and evaluate, without further messages, shares over Z_2^192
+// of
 //
-//	x = u − r + 2^64·w,  u = (x̂ + 2^62 mod 2^64) − 2^62,  w = 1{x̂ + 2^62 < r}
-//	V ≡ c2u² + c1u + c0 − 2u·(c2r) + c2r² − c1r + 2^64·w·(2c2(u − r) + c1)  (mod 2^128)
+//	P = C2·z² + L1·z + L0 = 2^5f·p(z/2^2f)      (L1 = 2^f·C1, L0 = 2^2f·C0)
 //
-// where c·r = ĉ·r + a·r, c·r² = ĉ·r² + a·r² use the dealer's shares of r,
-// r², a2r, a2r², a1r and the w terms the DCF keys' shares of w·(1, a2,
-// a1 − 2a2r, r); the server adds the terms it knows in the clear. Each
-// party then truncates its 128-bit share locally by 2f and keeps the low
-// 64 bits: shares of floor(V/2^2f) or one more, wrong (by 2^(128−2f))
-// only with probability below |V|/2^127 ≤ 2^−64 for |p(x)| < 2^15.
-func (s *Session) polyOpening(k *PolyKey, spec ActSpec, x []uint64, ch []int, out *[]uint64) (opening, error) {
+// from the exact integer identity (a = 1 − msb(ẑ), M = msb(r), public u)
+//
+//	z = u − r̃,  u = ẑ − 2^61,  r̃ = r − 2^64·a·M
+//	P = C2u² + L1u + L0 − 2u·[C2·r̃] + [C2·r̃² − L1·r̃]
+//	C2·r̃ = C2·r − 2^64·a·C2·M
+//	C2·r̃² − L1·r̃ = C2·r² − L1·r + a·(2^128·C2·M − 2^65·C2·M·r + 2^64·L1·M)
+//
+// where every secret coefficient times a shared value is D·[v] + [B·v]
+// (D public to both, B the server's mask), from the dealer's shares of r,
+// M, r², M·r, B2·r, B2·M, B2·r² − B1·r and 2^128·B2·M − 2^65·B2·M·r +
+// 2^64·B1·M; the server adds C2u² + L1u + L0, which it knows in the clear.
+// Each party then truncates its share locally by 4f (party 0: floor,
+// party 1: −floor(−·)) and keeps the low 64 bits: shares of floor(P/2^4f)
+// or one more, wrong only with probability below |P|/2^191 per position.
+func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, out *[]uint64) (opening, error) {
 	if k == nil {
 		return opening{}, fmt.Errorf("mpc: polynomial layer without a PolyKey")
 	}
 	if k.C != spec.C {
 		return opening{}, fmt.Errorf("mpc: poly %q has %d channels, layer %d", k.Label, k.C, spec.C)
 	}
-	n := len(x)
-	m, err := s.get(Request{Kind: KindPoly, Label: k.Label, Act: spec}, n, 2*n, 2*n, 2*n, 2*n, 2*n)
+	n := len(z)
+	lens := []int{n}
+	for range polyVecs {
+		lens = append(lens, 3*n)
+	}
+	m, err := s.get(Request{Kind: KindPoly, Label: k.Label, Act: spec}, lens...)
 	if err != nil {
 		return opening{}, err
 	}
 	masked := make([]uint64, n)
-	ring.AddVec(masked, x, m.Vecs[0].Data)
-	f2 := 2 * s.frac()
-	return opening{masked: masked, finish: func(xh []uint64) error {
-		const off = uint64(1) << 62
-		xo := make([]uint64, n)
-		for i, v := range xh {
-			xo[i] = v + off
+	ring.AddVec(masked, z, m.Vecs[0].Data)
+	if s.Party == Server {
+		for i := range masked {
+			masked[i] += polyOffset
 		}
-		wv, err := fss.EvalDCF(int(s.Party), m.DCF, xo)
-		if err != nil {
-			return fmt.Errorf("mpc: poly %q: %w", k.Label, err)
-		}
-		r, r2, a2r, a2r2, a1r := m.Vecs[1].Data, m.Vecs[2].Data, m.Vecs[3].Data, m.Vecs[4].Data, m.Vecs[5].Data
-		y := make([]uint64, n)
-		for i, c := range ch {
-			h1, h2 := at(k.hat, 2*c), at(k.hat, 2*c+1)
-			u := u128{xo[i], 0}.sub(u128{off, 0})
-			ri := at(r, i)
-			c2r := h2.mul(ri).add(at(a2r, i))
-			v := h2.mul(at(r2, i)).add(at(a2r2, i)).sub(h1.mul(ri)).sub(at(a1r, i))
-			v = v.sub(u.add(u).mul(c2r))
-			w := wv[polyDCFPayload*i:]
-			t := (2*u.lo*h2.lo+h1.lo)*w[0] + 2*u.lo*w[1] + w[2] - 2*h2.lo*w[3]
-			v.hi += t
-			if s.Party == Server {
-				c0, c1, c2 := from64(k.coef[3*c]), from64(k.coef[3*c+1]), from64(k.coef[3*c+2])
-				v = v.add(c2.mul(u).add(c1).mul(u)).add(c0)
-				y[i] = v.sar(f2).lo
-			} else {
-				y[i] = v.neg().sar(f2).neg().lo
-			}
-		}
-		*out = y
+	}
+	f := s.frac()
+	party := s.Party
+	return opening{masked: masked, finish: func(zh []uint64) error {
+		*out = polyEval(party, k, f, zh, ch, m.Vecs[1:])
 		return nil
 	}}, nil
 }
 
-// Poly evaluates the polynomial activation at every position of x [N, C,
-// HW] (scale f) and returns shares of p(x) at scale f (floor or one more,
+// polyEval is the local part of the polynomial protocol (see polyOpening)
+// for the opened values zh: v holds this party's Z_2^192 shares of r, M,
+// r², M·r, B2·r, B2·M, B2·r² − B1·r, 2^128·B2·M − 2^65·B2·M·r + 2^64·B1·M.
+func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) []uint64 {
+	r, mm, r2, mr, e1, e2, e3, e4 := v[0].Data, v[1].Data, v[2].Data, v[3].Data, v[4].Data, v[5].Data, v[6].Data, v[7].Data
+	y := make([]uint64, len(zh))
+	off := bigU(polyOffset)
+	for i, c := range ch {
+		d1, d2 := at3(k.hat, 2*c), at3(k.hat, 2*c+1)
+		u := bigU(zh[i]).sub(off)
+		ri, mi := at3(r, i), at3(mm, i)
+		// t = [C2·r̃], q = [C2·r̃² − L1·r̃]
+		t := d2.mul(ri).add(at3(e1, i))
+		q := d2.mul(at3(r2, i)).sub(d1.mul(ri)).add(at3(e3, i))
+		if zh[i]>>63 == 0 {
+			d2m := d2.mul(mi)
+			t = t.sub(d2m.add(at3(e2, i)).shl(64))
+			q = q.add(d2m.shl(128)).sub(d2.mul(at3(mr, i)).shl(65)).add(d1.mul(mi).shl(64)).add(at3(e4, i))
+		}
+		p := q.sub(u.shl(1).mul(t))
+		if party == Server {
+			c0, c1, c2 := big64(k.coef[3*c]), big64(k.coef[3*c+1]), big64(k.coef[3*c+2])
+			p = p.add(c2.mul(u).add(c1.shl(f)).mul(u)).add(c0.shl(2 * f))
+			y[i] = p.sar(4 * f)[0]
+		} else {
+			y[i] = p.neg().sar(4 * f).neg()[0]
+		}
+	}
+	return y
+}
+
+// Poly evaluates the polynomial activation at every position of z [N, C,
+// HW], which holds shares at scale 2f (a linear layer's output, |z| <
+// 2^61), and returns shares of p(z/2^2f) at scale f (floor or one more,
 // see polyOpening): one round, 8 bytes per element each way.
-func (s *Session) Poly(k *PolyKey, spec ActSpec, x []uint64) ([]uint64, error) {
+func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	spec.ReLU = nil
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	if len(x) != spec.Len() {
-		return nil, fmt.Errorf("mpc: poly: %d values for a %dx%dx%d layer", len(x), spec.N, spec.C, spec.HW)
+	if len(z) != spec.Len() {
+		return nil, fmt.Errorf("mpc: poly: %d values for a %dx%dx%d layer", len(z), spec.N, spec.C, spec.HW)
 	}
 	_, _, ch := spec.split()
 	var y []uint64
-	op, err := s.polyOpening(k, spec, x, ch, &y)
+	op, err := s.polyOpening(k, spec, z, ch, &y)
 	if err != nil {
 		return nil, err
 	}
@@ -168,20 +197,18 @@ func (s *Session) Poly(k *PolyKey, spec ActSpec, x []uint64) ([]uint64, error) {
 // Act evaluates a mixed activation layer: z [N, C, HW] holds shares of a
 // linear layer's output at scale 2f; positions with spec.ReLU[i] get
 // ReLU, the others the layer's polynomial (k may be nil if there are
-// none). It returns shares of the activation at scale f. Messages:
+// none). It returns shares of the activation at scale f. One message each
+// way (8 B per position each way) carries both kinds of openings:
 //
-//	round 1: ReLU positions: the fused ReLU + truncation gate (ReLUTrunc);
-//	         polynomial positions: exact truncation of z by f; one message
-//	         each way for both (8 B per position each way)
-//	round 2: only with polynomial positions: the polynomial's opening
-//	         (8 B per polynomial position each way)
+//	ReLU positions: the fused ReLU + truncation gate (ReLUTrunc);
+//	polynomial positions: ẑ = z + 2^61 + r, evaluated at scale 5f in
+//	Z_2^192 and truncated locally (polyOpening)
 //
-// So a ReLU, truncation included, costs 16 bytes and a polynomial 32 bytes
-// (16 for its truncation, 16 for the polynomial); the layer takes 1 round
-// without polynomial positions and 2 with. Outputs are floor(y·2^f) or one
-// more (ReLU: stochastic rounding of the truncation; polynomial: local
-// truncation of its 128-bit shares). Gate inputs must fit the session's
-// Ell bits (64 by default).
+// So every position, truncation included, costs 16 bytes and the layer 1
+// round. Outputs are floor(y·2^f) or one more (ReLU: stochastic rounding
+// of the truncation; polynomial: local truncation of its 192-bit shares).
+// ReLU inputs must fit the session's Ell bits (64 by default), polynomial
+// inputs |z| < 2^61.
 func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -194,7 +221,7 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 	if len(poly) > 0 && k == nil {
 		return nil, fmt.Errorf("mpc: act %q: polynomial positions without a PolyKey", label)
 	}
-	var yr, xp, yp []uint64
+	var yr, yp []uint64
 	var ops []opening
 	if len(relu) > 0 {
 		op, err := s.reluTruncOpening(label+"/relu", gather(z, relu), f, s.Ell, &yr)
@@ -204,7 +231,7 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 		ops = append(ops, op)
 	}
 	if len(poly) > 0 {
-		op, err := s.gate(Request{Kind: KindTrunc, Label: label + "/in", Shift: f, Ell: s.Ell}, gather(z, poly), &xp)
+		op, err := s.polyOpening(k, spec, gather(z, poly), ch, &yp)
 		if err != nil {
 			return nil, err
 		}
@@ -212,15 +239,6 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 	}
 	if err := s.openAll("act "+label, ops...); err != nil {
 		return nil, err
-	}
-	if len(poly) > 0 {
-		op, err := s.polyOpening(k, spec, xp, ch, &yp)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.openAll("act poly "+label, op); err != nil {
-			return nil, err
-		}
 	}
 	y := make([]uint64, len(z))
 	scatter(y, relu, yr)

@@ -190,9 +190,9 @@ func (s *Session) divide(label string, y []uint64, d int) ([]uint64, error) {
 		return y, nil
 	}
 	if d&(d-1) == 0 {
-		return s.Trunc(label, y, uint(bits.TrailingZeros(uint(d))), s.Ell)
+		return s.TruncMSB(label, y, uint(bits.TrailingZeros(uint(d))))
 	}
 	f := s.frac()
 	m := (uint64(1)<<f + uint64(d)/2) / uint64(d)
-	return s.Trunc(label, Scale(y, m), f, s.Ell)
+	return s.TruncMSB(label, Scale(y, m), f)
 }

@@ -3,9 +3,9 @@ package mpc_test
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"testing"
 
-	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -171,20 +171,30 @@ func polyCoefs(C int) [][]float64 {
 	return co
 }
 
-// polyRef is the plaintext fixed-point polynomial at scale 3f.
-func polyRef(co []float64, x uint64) uint64 { return polyRefF(co, x, frac) }
+// polyRef is the plaintext fixed-point polynomial of the protocol at
+// f = frac: see polyRefF.
+func polyRef(co []float64, z uint64) uint64 { return polyRefF(co, z, frac) }
 
-func polyRefF(co []float64, x uint64, f uint) uint64 {
-	c0 := ring.Encode(co[0], 3*f)
-	c1 := ring.Encode(co[1], 2*f)
-	c2 := ring.Encode(co[2], f)
-	return c2*x*x + c1*x + c0
+// polyRefF is the fixed-point semantics of the polynomial activation: for
+// z at scale 2f and C2, C1, C0 = c2, c1, c0 encoded at f, 2f, 3f
+// fractional bits, P = C2·z² + 2^f·C1·z + 2^2f·C0 (scale 5f, exact) and
+// the result is floor(P / 2^4f) at scale f (the protocol may add one).
+func polyRefF(co []float64, z uint64, f uint) uint64 {
+	c0 := big.NewInt(int64(ring.Encode(co[0], 3*f)))
+	c1 := big.NewInt(int64(ring.Encode(co[1], 2*f)))
+	c2 := big.NewInt(int64(ring.Encode(co[2], f)))
+	zb := big.NewInt(int64(z))
+	p := new(big.Int).Mul(c2, zb)
+	p.Mul(p, zb)
+	p.Add(p, new(big.Int).Lsh(new(big.Int).Mul(c1, zb), f))
+	p.Add(p, new(big.Int).Lsh(c0, 2*f))
+	return uint64(p.Rsh(p, 4*f).Int64())
 }
 
 func TestPoly(t *testing.T) {
 	spec := mpc.ActSpec{N: 2, C: 3, HW: 10}
 	co := polyCoefs(spec.C)
-	x := randSigned(spec.Len(), 20, 11) // |x| < 8 at f = 16
+	x := randSigned(spec.Len(), 2*frac+4, 11) // |z| < 8 at 2f
 	xs := split(x, 12)
 	r := run2(t, 5, func(s *mpc.Session) ([]uint64, error) {
 		transport.SetPhase(s.Conn, transport.PhaseOffline)
@@ -197,8 +207,8 @@ func TestPoly(t *testing.T) {
 			return nil, err
 		}
 		if s.Party == mpc.Server {
-			if off := s.Conn.Stats().Total().BytesSent; off != 32*int64(spec.C) {
-				t.Errorf("poly setup sent %d bytes, want %d", off, 32*spec.C)
+			if off := s.Conn.Stats().Total().BytesSent; off != 48*int64(spec.C) {
+				t.Errorf("poly setup sent %d bytes, want %d", off, 48*spec.C)
 			}
 		}
 		// A send burst spanning the phases would count as one round:
@@ -209,14 +219,14 @@ func TestPoly(t *testing.T) {
 	})
 	want := make([]uint64, len(x))
 	for i, v := range x {
-		want[i] = uint64(int64(polyRef(co[(i/spec.HW)%spec.C], v)) >> (2 * frac))
+		want[i] = polyRef(co[(i/spec.HW)%spec.C], v)
 	}
 	got := reconstruct(t, r)
 	closeVec(t, "poly", got, want, 1)
 	checkCost(t, r, 16*int64(len(x)), 1, 1)
 	// Real-valued sanity: decode and compare with float evaluation.
 	for i, v := range x {
-		xf := ring.Decode(v, frac)
+		xf := ring.Decode(v, 2*frac)
 		c := co[(i/spec.HW)%spec.C]
 		wf := c[2]*xf*xf + c[1]*xf + c[0]
 		if d := math.Abs(ring.Decode(got[i], frac) - wf); d > 1e-3 {
@@ -234,15 +244,14 @@ func actRefF(spec mpc.ActSpec, co [][]float64, z []uint64, frac uint) []uint64 {
 	y := make([]uint64, len(z))
 	per := spec.C * spec.HW
 	for i, v := range z {
-		x := uint64(int64(v) >> frac)
 		pos := i % per
 		if spec.ReLU != nil && spec.ReLU[pos] {
-			if int64(x) > 0 {
+			if x := uint64(int64(v) >> frac); int64(x) > 0 {
 				y[i] = x
 			}
 			continue
 		}
-		y[i] = uint64(int64(polyRefF(co[pos/spec.HW], x, frac)) >> (2 * frac))
+		y[i] = polyRefF(co[pos/spec.HW], v, frac)
 	}
 	return y
 }
@@ -274,11 +283,17 @@ func TestActPrecisions(t *testing.T) {
 			return s.Act("act", k, spec, zs[s.Party])
 		})
 		closeVec(t, fmt.Sprintf("act f=%d ell=%d", tc.f, tc.ell), reconstruct(t, r), actRefF(spec, co, z, tc.f), 1)
-		if tc.ell != 0 {
-			want := int64(spec.Len()/2) * int64(fss.KeyBytes(fss.GateTruncExact, tc.ell, int(tc.f)))
-			if got := r[0].prov.Offline().ByKind[mpc.KindTrunc]; got < want || got > want+100 {
-				t.Errorf("ell=%d: truncation dealer bytes %d, want ≈ %d", tc.ell, got, want)
-			}
+		// Polynomial positions need no FSS keys: the client gets eight
+		// 24-byte corrections per position, the server seeds only.
+		npoly := int64(spec.Len() / 2)
+		if got := r[1].prov.Offline().ByKind[mpc.KindPoly]; got < 192*npoly || got > 192*npoly+100 {
+			t.Errorf("ell=%d: client's poly dealer bytes %d, want ≈ %d", tc.ell, got, 192*npoly)
+		}
+		if got := r[0].prov.Offline().ByKind[mpc.KindPoly]; got > 200 {
+			t.Errorf("ell=%d: server's poly dealer bytes %d, want seeds only", tc.ell, got)
+		}
+		if got := r[0].prov.Offline().ByKind[mpc.KindTrunc]; got != 0 {
+			t.Errorf("ell=%d: %d truncation dealer bytes, want none", tc.ell, got)
 		}
 	}
 	// A precision the polynomial cannot represent is refused.
@@ -327,8 +342,9 @@ func TestActMixed(t *testing.T) {
 			t.Fatalf("act ReLU position %d = %d, want 0", i, int64(got[i]))
 		}
 	}
-	// ReLU (truncation fused): 16 B; polynomial: 16 B truncation + 16 B.
-	checkCost(t, r, int64(spec.N)*(16*int64(nrelu)+32*int64(npoly)), 2, 2)
+	// ReLU (truncation fused) and polynomial (truncation included): 16 B
+	// each, one round for the whole layer.
+	checkCost(t, r, int64(spec.N)*(16*int64(nrelu)+16*int64(npoly)), 1, 1)
 
 	// ReLU-only layer: 16 B per ReLU including its truncation, 1 round.
 	spec2 := mpc.ActSpec{N: 3, C: 2, HW: 8, ReLU: make([]bool, 16)}
@@ -411,7 +427,10 @@ func TestPooling(t *testing.T) {
 		}
 		want = append(want, uint64(int64(s*m)>>frac))
 	}
-	equalVec(t, "pools", got, want)
+	nmax := p.OutLen()
+	equalVec(t, "max pool", got[:nmax], want[:nmax])
+	// Average pools: MSB-trick truncation, floor or one more.
+	closeVec(t, "avg pools", got[nmax:], want[nmax:], 1)
 	// Max pool: ⌈log2 9⌉ = 4 ReLU rounds; avg and global avg: 1 round each.
 	outs := int64(p.OutLen())
 	checkCost(t, r, 16*8*outs-16*int64(missing(p))+16*8+16*2, 6, 6)
@@ -593,6 +612,7 @@ func TestEdgeCases(t *testing.T) {
 	closeVec(t, "all-poly act", got[:spec.Len()], actRef(spec, co, z), 1)
 	equalVec(t, "1×1 max pool", got[spec.Len():spec.Len()+12], x)
 	equalVec(t, "1×1 avg pool", got[spec.Len()+12:], x)
-	// All-polynomial layer: 32 B per position, 2 rounds; nothing else.
-	checkCost(t, r, 32*int64(spec.Len())+32*2, 2, 2)
+	// Setup (48 B per channel, server → client) and an all-polynomial
+	// layer (16 B per position) in one round; nothing else.
+	checkCost(t, r, 16*int64(spec.Len())+48*2, 1, 1)
 }

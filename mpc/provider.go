@@ -127,6 +127,7 @@ func (a ActSpec) split() (relu, poly []int, polyCh []int) {
 //	KindCoefMask:               Act.C (channels)
 //	KindPoly:                   Act (material for its polynomial positions)
 //	KindTrunc, KindReLUTrunc:   N, Shift, Ell
+//	KindTruncMSB:               N, Shift (Ell must be 0)
 //	KindReLU, KindDReLU:        N, Ell
 //	KindTriple, KindSquare:     N
 //
@@ -162,6 +163,17 @@ func (r Request) Validate() error {
 		return nil
 	case KindPoly:
 		return r.Act.Validate()
+	case KindTruncMSB:
+		if r.Ell != 0 {
+			return fmt.Errorf("mpc: %v request with bit width %d (inputs are |x| < 2^61)", r.Kind, r.Ell)
+		}
+		if r.Shift == 0 || r.Shift > maxMSBShift {
+			return fmt.Errorf("mpc: MSB truncation shift %d outside 1..%d", r.Shift, maxMSBShift)
+		}
+		if r.N < 0 || r.N > MaxMaterialElems {
+			return fmt.Errorf("mpc: %v request for %d elements", r.Kind, r.N)
+		}
+		return nil
 	case KindTrunc, KindReLU, KindDReLU, KindReLUTrunc:
 		if r.Ell != 0 && (r.Ell < 2 || r.Ell > 64) {
 			return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
