@@ -28,6 +28,8 @@ func sampleRequests() []mpc.Request {
 		{Kind: mpc.KindSquare, Label: "s", N: 3},
 		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 16},
 		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 2, Shift: 12, Ell: 40},
+		{Kind: mpc.KindTruncMSB, Label: "tm", N: 7, Shift: 16},
+		{Kind: mpc.KindTruncMSB, Label: "tm", N: 3, Shift: 61},
 	}
 }
 
@@ -64,6 +66,10 @@ func TestRequestRoundTrip(t *testing.T) {
 		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 2}},
 		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: []bool{true}}},
 		{Kind: mpc.KindReLU, N: 1, Label: strings.Repeat("x", 5000)},
+		{Kind: mpc.KindTruncMSB, N: 3, Shift: 0},
+		{Kind: mpc.KindTruncMSB, N: 3, Shift: 62},
+		{Kind: mpc.KindTruncMSB, N: 3, Shift: 16, Ell: 48},
+		{Kind: mpc.KindTruncMSB, N: -1, Shift: 16},
 	}
 	for i, r := range bad {
 		if err := r.Validate(); err == nil {

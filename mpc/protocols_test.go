@@ -616,3 +616,45 @@ func TestEdgeCases(t *testing.T) {
 	// layer (16 B per position) in one round; nothing else.
 	checkCost(t, r, 16*int64(spec.Len())+48*2, 1, 1)
 }
+
+// TestTruncMSB runs the MSB-trick truncation over the pipe: floor or one
+// more for inputs across |x| < 2^61, 16 B per element, one round, and the
+// dealer sends the client 16 B per element (two explicit shares) and the
+// server only seeds.
+func TestTruncMSB(t *testing.T) {
+	const n = 600
+	x := randSigned(n, 61, 120)
+	for i := 0; i < 8; i++ { // range ends
+		x[i] = uint64(1)<<61 - 1 - uint64(i)
+		x[8+i] = -x[i]
+	}
+	xs := split(x, 121)
+	for _, shift := range []uint{1, 16, 40, 61} {
+		r := run2(t, 122, func(s *mpc.Session) ([]uint64, error) {
+			return s.TruncMSB("t", xs[s.Party], shift)
+		})
+		want := make([]uint64, n)
+		for i, v := range x {
+			want[i] = uint64(int64(v) >> shift)
+		}
+		got := reconstruct(t, r)
+		for i := range got {
+			if d := got[i] - want[i]; d > 1 {
+				t.Fatalf("shift %d: trunc-msb(%d) = %d, want %d or one more", shift, int64(x[i]), int64(got[i]), int64(want[i]))
+			}
+		}
+		checkCost(t, r, 16*n, 1, 1)
+		if d := r[1].prov.Offline().ByKind[mpc.KindTruncMSB]; d < 16*n || d > 16*n+80 {
+			t.Errorf("client dealer bytes %d, want ≈ %d", d, 16*n)
+		}
+		if d := r[0].prov.Offline().ByKind[mpc.KindTruncMSB]; d > 80 {
+			t.Errorf("server dealer bytes %d, want seeds only", d)
+		}
+	}
+	run2(t, 123, func(s *mpc.Session) ([]uint64, error) {
+		if _, err := s.TruncMSB("t", xs[s.Party], 62); err == nil {
+			t.Error("shift 62 accepted")
+		}
+		return nil, nil
+	})
+}
