@@ -199,3 +199,32 @@ func BenchmarkDealerReLU(b *testing.B) {
 		b.ReportMetric(float64(b.N*benchN)/cpu, "relu/cpu-s")
 	}
 }
+
+// truncBench benchmarks a plain truncation by 16 of benchN activations at
+// scale 2f (|real| < 2^8) with the FSS gate or the MSB trick.
+func truncBench(b *testing.B, msb bool) {
+	x := randSigned(benchN, 2*frac+8, 5)
+	xs := split(x, 6)
+	benchPair(b, "elem", benchN, nil,
+		func(s *mpc.Session) []mpc.Request {
+			if msb {
+				return s.TruncMSBRequests("t", benchN, frac)
+			}
+			return []mpc.Request{{Kind: mpc.KindTrunc, Label: "t", N: benchN, Shift: frac}}
+		},
+		func(s *mpc.Session) error {
+			var err error
+			if msb {
+				_, err = s.TruncMSB("t", xs[s.Party], frac)
+			} else {
+				_, err = s.Trunc("t", xs[s.Party], frac, 0)
+			}
+			return err
+		})
+}
+
+// BenchmarkTruncFSS: exact truncation with the FSS (DCF) gate.
+func BenchmarkTruncFSS(b *testing.B) { truncBench(b, false) }
+
+// BenchmarkTruncMSB: one-bit-error truncation with the MSB trick.
+func BenchmarkTruncMSB(b *testing.B) { truncBench(b, true) }
