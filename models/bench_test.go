@@ -27,9 +27,22 @@ func benchBatch(n int) (*autograd.Var, []int32) {
 
 // BenchmarkResNet20TrainStep is one forward + backward pass of ResNet-20
 // in training mode on a batch of 128 CIFAR images (no optimiser step).
-func BenchmarkResNet20TrainStep(b *testing.B) {
+func BenchmarkResNet20TrainStep(b *testing.B) { benchTrainStep(b, "resnet20") }
+
+// BenchmarkResNet18TrainStep is the same for ResNet-18 (resnet18_in); it
+// also reports the process's peak resident set size.
+func BenchmarkResNet18TrainStep(b *testing.B) {
+	benchTrainStep(b, "resnet18")
+	var r syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err == nil {
+		b.ReportMetric(float64(r.Maxrss)/(1<<20), "peak_rss_GiB")
+	}
+}
+
+// benchTrainStep times forward + backward of arch at batch 128.
+func benchTrainStep(b *testing.B, arch string) {
 	const batch = 128
-	m, err := New("resnet20", 10, [3]int{3, 32, 32})
+	m, err := New(arch, 10, [3]int{3, 32, 32})
 	if err != nil {
 		b.Fatal(err)
 	}
