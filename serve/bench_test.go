@@ -18,8 +18,7 @@ func BenchmarkInference(b *testing.B) {
 			srvCfg, cliCfg := tlsPair(b, b.TempDir())
 			d, _ := startDealer(b, "127.0.0.1:0", srvCfg)
 			defer d.stop(b)
-			srv, s := startServer(b, plan, d.addr, 1, srvCfg, cliCfg)
-			s.Logf = nil
+			srv, _ := startServer(b, plan, d.addr, 1, srvCfg, cliCfg, func(s *Server) { s.Logf = nil })
 			defer srv.stop(b)
 			ctx := context.Background()
 			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(cliCfg), Pool: 1})

@@ -92,10 +92,8 @@ func TestFaults(t *testing.T) {
 	plan := loadPlan(t)
 	base := runtimeGoroutines()
 	dlog, slog := &logSink{t: t}, &logSink{t: t}
-	d, ds := startDealer(t, "127.0.0.1:0", insecure)
-	ds.Logf = dlog.logf
-	srv, s := startServer(t, plan, d.addr, 1, insecure, insecure)
-	s.Logf = slog.logf
+	d, ds := startDealer(t, "127.0.0.1:0", insecure, dlog.logf)
+	srv, s := startServer(t, plan, d.addr, 1, insecure, insecure, func(s *Server) { s.Logf = slog.logf })
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
@@ -220,7 +218,7 @@ func TestFaults(t *testing.T) {
 		} else if !strings.Contains(err.Error(), "dealer") {
 			t.Errorf("error does not name the dealer: %v", err)
 		}
-		d2, ds2 := startDealer(t, addr, insecure)
+		d2, ds2 := startDealer(t, addr, insecure, dlog.logf)
 		d = d2
 		ds = ds2
 		checkServes(t, srv.addr, 10)

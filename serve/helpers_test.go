@@ -116,13 +116,16 @@ func (r *running) stop(t testing.TB) {
 }
 
 // startDealer runs a dealer on addr (127.0.0.1:0 for a free port).
-func startDealer(t testing.TB, addr string, cfg secnet.Config) (*running, *dealer.Server) {
+func startDealer(t testing.TB, addr string, cfg secnet.Config, logf ...func(string, ...any)) (*running, *dealer.Server) {
 	t.Helper()
 	ln, err := secnet.Listen(addr, cfg, testOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &dealer.Server{Dealer: mpc.NewDealer(ring.Seed{1, 2, 3}), Grace: -1, Logf: t.Logf}
+	if len(logf) > 0 {
+		d.Logf = logf[0]
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- d.Serve(ctx, ln) }()
@@ -130,13 +133,16 @@ func startDealer(t testing.TB, addr string, cfg secnet.Config) (*running, *deale
 }
 
 // startServer runs a model server using the dealer at dealerAddr.
-func startServer(t testing.TB, plan *pi.Plan, dealerAddr string, pool int, cfg, dcfg secnet.Config) (*running, *Server) {
+func startServer(t testing.TB, plan *pi.Plan, dealerAddr string, pool int, cfg, dcfg secnet.Config, opts ...func(*Server)) (*running, *Server) {
 	t.Helper()
 	ln, err := secnet.Listen("127.0.0.1:0", cfg, testOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Plan: plan, Dealer: dealerAddr, DialDealer: dialer(dcfg), Pool: pool, Grace: 5 * time.Second, Logf: t.Logf}
+	for _, o := range opts {
+		o(s)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- s.Serve(ctx, ln) }()

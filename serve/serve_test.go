@@ -45,8 +45,7 @@ func TestGracefulShutdown(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, grace := range []time.Duration{10 * time.Second, 200 * time.Millisecond} {
-		srv, s := startServer(t, plan, d.addr, 0, insecure, insecure)
-		s.Grace = grace
+		srv, _ := startServer(t, plan, d.addr, 0, insecure, insecure, func(s *Server) { s.Grace = grace })
 		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)})
 		if err != nil {
 			t.Fatal(err)
