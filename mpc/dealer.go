@@ -211,7 +211,7 @@ func (d *Dealer) genPoly(req Request, prg *ring.PRG, m0, m1 *Material) error {
 	ring.AddVec(r, r0.Data, r1.Data)
 	vals := make([][]uint64, polyVecs)
 	for j := range vals {
-		vals[j] = make([]uint64, 3*n)
+		vals[j] = make([]uint64, polyWords[j]*n)
 	}
 	for i, c := range ch {
 		b1, b2 := at3(b, 2*c), at3(b, 2*c+1)
@@ -221,20 +221,24 @@ func (d *Dealer) genPoly(req Request, prg *ring.PRG, m0, m1 *Material) error {
 		mr := mi.mul(ri)
 		b2m := b2.mul(mi)
 		put3(vals[0], i, ri)
-		put3(vals[1], i, mi)
+		put2(vals[1], i, mi)
 		put3(vals[2], i, sq)
-		put3(vals[3], i, mr)
+		put2(vals[3], i, mr)
 		put3(vals[4], i, b2.mul(ri))
-		put3(vals[5], i, b2m)
+		put2(vals[5], i, b2m)
 		put3(vals[6], i, b2.mul(sq).sub(b1.mul(ri)))
-		put3(vals[7], i, b2m.shl(128).sub(b2.mul(mr).shl(65)).add(b1.mul(mi).shl(64)))
+		put2(vals[7], i, b2m.shl(64).sub(b2.mul(mr).shl(1)).add(b1.mul(mi)))
 	}
 	m0.Vecs, m1.Vecs = []Vec{r0}, []Vec{r1}
-	for _, v := range vals {
+	for j, v := range vals {
 		v0 := SeededVec(prg.Seed(), len(v))
 		v1 := make([]uint64, len(v))
 		for i := 0; i < n; i++ {
-			put3(v1, i, at3(v, i).sub(at3(v0.Data, i)))
+			if polyWords[j] == 3 {
+				put3(v1, i, at3(v, i).sub(at3(v0.Data, i)))
+			} else {
+				put2(v1, i, at2(v, i).sub(at2(v0.Data, i)))
+			}
 		}
 		m0.Vecs = append(m0.Vecs, v0)
 		m1.Vecs = append(m1.Vecs, Vec{Data: v1})

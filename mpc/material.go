@@ -28,11 +28,12 @@ const (
 	KindCoefMask
 	// KindPoly (per inference per polynomial layer, n positions): both:
 	// shares over Z_2^64 of the opening mask r (seeded), then eight
-	// vectors of shares over Z_2^192 (3n little-endian words each, party 0
-	// seeded, party 1 explicit) of r, M = msb(r), r², M·r, B2·r, B2·M,
-	// B2·r² − B1·r and 2^128·B2·M − 2^65·B2·M·r + 2^64·B1·M, where B1, B2
-	// are the coefficient masks of the position's channel (see
-	// Session.Act). No FSS keys.
+	// vectors of shares (party 0 seeded, party 1 explicit; little-endian
+	// words) of r, M = msb(r), r², M·r, B2·r, B2·M, B2·r² − B1·r and
+	// 2^64·B2·M − 2·B2·M·r + B1·M, where B1, B2 are the coefficient masks
+	// of the position's channel (see Session.Act): over Z_2^192 (3n words)
+	// for r, r², B2·r, B2·r² − B1·r, over Z_2^128 (2n words) for the
+	// others, which are only used multiplied by 2^64. No FSS keys.
 	KindPoly
 	// KindTrunc (n elements, Param = shift): both: shared input mask r
 	// (seeded), then the FSS truncation keys in Keys.
@@ -259,7 +260,7 @@ func (m *Material) check() error {
 	switch m.Kind {
 	case KindPoly:
 		for i := 1; i < len(m.Vecs); i++ {
-			if n(i) != 3*n(0) {
+			if n(i) != polyWords[i-1]*n(0) {
 				return fmt.Errorf("mpc: poly material vectors of lengths %d and %d", n(0), n(i))
 			}
 		}
@@ -354,10 +355,10 @@ func expectedLens(req Request, p Party) []int {
 			}
 			l = req.Act.N * (len(req.Act.ReLU) - relu)
 		}
-		for i := range lens {
-			lens[i] = 3 * l
-		}
 		lens[0] = l
+		for i, w := range polyWords {
+			lens[i+1] = w * l
+		}
 		return lens
 	default:
 		l = req.N

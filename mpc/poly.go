@@ -28,8 +28,14 @@ const maxPolyFrac = 20
 // msbOffset).
 const polyOffset = msbOffset
 
-// polyVecs is the number of Z_2^192 vectors of KindPoly material.
-const polyVecs = 8
+// polyWords is the number of words per position of each of the eight
+// big-ring vectors of KindPoly material: r, r², B2·r, B2·r² − B1·r are
+// shared over Z_2^192; M, M·r, B2·M and the last value divided by 2^64
+// are only ever multiplied by 2^64 (or 2^65), so Z_2^128 shares suffice.
+var polyWords = [8]int{3, 2, 3, 2, 3, 2, 3, 2}
+
+// polyVecs is the number of big-ring vectors of KindPoly material.
+const polyVecs = len(polyWords)
 
 // SetupPoly runs the once-per-session part of a polynomial layer with C
 // channels. The server passes coef[c] = (c0, c1[, c2]) as reals (degree ≤
@@ -103,8 +109,9 @@ func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, er
 //
 // where every secret coefficient times a shared value is D·[v] + [B·v]
 // (D public to both, B the server's mask), from the dealer's shares of r,
-// M, r², M·r, B2·r, B2·M, B2·r² − B1·r and 2^128·B2·M − 2^65·B2·M·r +
-// 2^64·B1·M; the server adds C2u² + L1u + L0, which it knows in the clear.
+// M, r², M·r, B2·r, B2·M, B2·r² − B1·r and (2^128·B2·M − 2^65·B2·M·r +
+// 2^64·B1·M)/2^64 (Z_2^128 shares for the values only used times 2^64,
+// see polyWords); the server adds C2u² + L1u + L0, which it knows in the clear.
 // Each party then truncates its share locally by 4f (party 0: floor,
 // party 1: −floor(−·)) and keeps the low 64 bits: shares of floor(P/2^4f)
 // or one more, wrong only with probability below |P|/2^191 per position.
@@ -117,8 +124,8 @@ func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, ou
 	}
 	n := len(z)
 	lens := []int{n}
-	for range polyVecs {
-		lens = append(lens, 3*n)
+	for _, w := range polyWords {
+		lens = append(lens, w*n)
 	}
 	m, err := s.get(Request{Kind: KindPoly, Label: k.Label, Act: spec}, lens...)
 	if err != nil {
@@ -140,8 +147,10 @@ func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, ou
 }
 
 // polyEval is the local part of the polynomial protocol (see polyOpening)
-// for the opened values zh: v holds this party's Z_2^192 shares of r, M,
-// r², M·r, B2·r, B2·M, B2·r² − B1·r, 2^128·B2·M − 2^65·B2·M·r + 2^64·B1·M.
+// for the opened values zh: v holds this party's shares of r, M, r², M·r,
+// B2·r, B2·M, B2·r² − B1·r and 2^64·B2·M − 2·B2·M·r + B1·M (that is
+// (2^128·B2·M − 2^65·B2·M·r + 2^64·B1·M) / 2^64), with the widths of
+// polyWords.
 func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) []uint64 {
 	r, mm, r2, mr, e1, e2, e3, e4 := v[0].Data, v[1].Data, v[2].Data, v[3].Data, v[4].Data, v[5].Data, v[6].Data, v[7].Data
 	y := make([]uint64, len(zh))
@@ -149,14 +158,15 @@ func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) [
 	for i, c := range ch {
 		d1, d2 := at3(k.hat, 2*c), at3(k.hat, 2*c+1)
 		u := bigU(zh[i]).sub(off)
-		ri, mi := at3(r, i), at3(mm, i)
+		ri := at3(r, i)
 		// t = [C2·r̃], q = [C2·r̃² − L1·r̃]
 		t := d2.mul(ri).add(at3(e1, i))
 		q := d2.mul(at3(r2, i)).sub(d1.mul(ri)).add(at3(e3, i))
 		if zh[i]>>63 == 0 {
+			mi := at2(mm, i)
 			d2m := d2.mul(mi)
-			t = t.sub(d2m.add(at3(e2, i)).shl(64))
-			q = q.add(d2m.shl(128)).sub(d2.mul(at3(mr, i)).shl(65)).add(d1.mul(mi).shl(64)).add(at3(e4, i))
+			t = t.sub(d2m.add(at2(e2, i)).shl(64))
+			q = q.add(d2m.shl(64).sub(d2.mul(at2(mr, i)).shl(1)).add(d1.mul(mi)).add(at2(e4, i)).shl(64))
 		}
 		p := q.sub(u.shl(1).mul(t))
 		if party == Server {

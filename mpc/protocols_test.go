@@ -283,11 +283,11 @@ func TestActPrecisions(t *testing.T) {
 			return s.Act("act", k, spec, zs[s.Party])
 		})
 		closeVec(t, fmt.Sprintf("act f=%d ell=%d", tc.f, tc.ell), reconstruct(t, r), actRefF(spec, co, z, tc.f), 1)
-		// Polynomial positions need no FSS keys: the client gets eight
-		// 24-byte corrections per position, the server seeds only.
+		// Polynomial positions need no FSS keys: the client gets four 24-byte
+		// and four 16-byte corrections per position, the server seeds only.
 		npoly := int64(spec.Len() / 2)
-		if got := r[1].prov.Offline().ByKind[mpc.KindPoly]; got < 192*npoly || got > 192*npoly+100 {
-			t.Errorf("ell=%d: client's poly dealer bytes %d, want ≈ %d", tc.ell, got, 192*npoly)
+		if got := r[1].prov.Offline().ByKind[mpc.KindPoly]; got < 160*npoly || got > 160*npoly+100 {
+			t.Errorf("ell=%d: client's poly dealer bytes %d, want ≈ %d", tc.ell, got, 160*npoly)
 		}
 		if got := r[0].prov.Offline().ByKind[mpc.KindPoly]; got > 200 {
 			t.Errorf("ell=%d: server's poly dealer bytes %d, want seeds only", tc.ell, got)

@@ -94,3 +94,11 @@ func at3(v []uint64, i int) u192 { return u192{v[3*i], v[3*i+1], v[3*i+2]} }
 
 // put3 stores a at element i of a vector of 3-word elements.
 func put3(v []uint64, i int, a u192) { v[3*i], v[3*i+1], v[3*i+2] = a[0], a[1], a[2] }
+
+// at2 returns element i of a vector of 2-word elements (values that are
+// only ever used multiplied by 2^64, so their shares live in Z_2^128).
+func at2(v []uint64, i int) u192 { return u192{v[2*i], v[2*i+1], 0} }
+
+// put2 stores the low 128 bits of a at element i of a vector of 2-word
+// elements.
+func put2(v []uint64, i int, a u192) { v[2*i], v[2*i+1] = a[0], a[1] }
