@@ -1,7 +1,8 @@
 // Package mpc implements the two-party protocols of autorep's private
 // inference over additive secret shares in Z_2^64: linear layers with
 // server-held weights, Beaver multiplication and squaring, the AutoReP
-// polynomial activation with secret (server-held) coefficients, exact
+// polynomial activation with secret (server-held) coefficients and a
+// one-bit-error truncation without comparisons (the MSB trick), exact
 // truncation, ReLU/DReLU, a fused ReLU-and-truncation gate and max pooling
 // through function secret sharing, mixed ReLU/polynomial activation
 // layers, input sharing and reveal to the client.
@@ -62,9 +63,11 @@ type Session struct {
 	// 0 means ring.DefaultFrac.
 	Frac uint
 	// Ell is the bit width of the signed inputs of the FSS gates on
-	// activations (truncation before and ReLU in Act, pooling); 0 means 64.
+	// activations (the ReLU positions of Act, max pooling); 0 means 64.
 	// Inputs must lie in [−2^(Ell−1), 2^(Ell−1)); smaller widths give
-	// smaller keys (offline cost only).
+	// smaller keys (offline cost only). The MSB-trick protocols (the
+	// polynomial positions of Act, TruncMSB and average pooling) do not
+	// use it: their inputs must satisfy |x| < 2^61.
 	Ell int
 }
 
