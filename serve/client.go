@@ -30,6 +30,9 @@ type ClientConfig struct {
 	// is fetched when the session opens (default 1); later ones are
 	// fetched one inference at a time before their online phase.
 	Pool int
+	// KeepAlive is the idle time after which the dealer connection is
+	// pinged (default 30 s; negative: never).
+	KeepAlive time.Duration
 }
 
 // Session is a client's open session with a server: one connection to
@@ -128,6 +131,7 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	s.prov = prov
+	prov.KeepAlive(keepAlive(cfg.KeepAlive))
 	ok := false
 	defer func() {
 		if !ok {

@@ -58,6 +58,10 @@ type Server struct {
 	// Grace is how long Serve lets in-flight sessions finish after ctx
 	// ends before cancelling them (default 10 s; negative: at once).
 	Grace time.Duration
+	// KeepAlive is the idle time after which a session's dealer
+	// connection is pinged (default 30 s; must be below the dealer's read
+	// timeout; negative: never).
+	KeepAlive time.Duration
 	// Logf, if set, receives one line per session event.
 	Logf func(format string, args ...any)
 	// OnInference, if set, receives the server's statistics of every
@@ -161,6 +165,7 @@ func (s *Server) newSession(ctx context.Context, prefetch bool) (*pooled, error)
 		return nil, err
 	}
 	prov.Refill = func() []mpc.Request { return s.infer }
+	prov.KeepAlive(keepAlive(s.KeepAlive))
 	if prefetch {
 		if err := prov.Prefetch(append(append([]mpc.Request(nil), s.setup...), s.infer...)); err != nil {
 			prov.Close()
@@ -168,6 +173,16 @@ func (s *Server) newSession(ctx context.Context, prefetch bool) (*pooled, error)
 		}
 	}
 	return &pooled{sid: sid, prov: prov, created: time.Now()}, nil
+}
+
+// DefaultKeepAlive is the default idle time before a dealer ping.
+const DefaultKeepAlive = 30 * time.Second
+
+func keepAlive(d time.Duration) time.Duration {
+	if d == 0 {
+		return DefaultKeepAlive
+	}
+	return d
 }
 
 // fillPool keeps the pool full until ctx ends, retrying with back-off

@@ -135,3 +135,43 @@ func TestDealerSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeepAlive: with a short dealer read timeout, an idle party's session
+// survives when it keeps alive and is ended when it does not.
+func TestKeepAlive(t *testing.T) {
+	opts := transport.DefaultOptions()
+	opts.ReadTimeout = 300 * time.Millisecond
+	ln, err := secnet.Listen("127.0.0.1:0", secnet.Config{Insecure: true}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{5}), Grace: -1}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	for _, alive := range []bool{true, false} {
+		c, err := secnet.Dial(ctx, ln.Addr().String(), secnet.Config{Insecure: true}, transport.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sid, _ := NewSessionID()
+		p, err := Join(ctx, c, mpc.Server, sid, [32]byte{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alive {
+			p.KeepAlive(100 * time.Millisecond)
+		}
+		time.Sleep(time.Second)
+		_, err = p.Get(mpc.Request{Kind: mpc.KindSquare, Label: "x", N: 4})
+		if alive && err != nil {
+			t.Errorf("kept-alive session ended: %v", err)
+		}
+		if !alive && (err == nil || !strings.Contains(err.Error(), "idle timeout")) {
+			t.Errorf("idle session without keep-alive: %v", err)
+		}
+		p.Close()
+	}
+	cancel()
+	<-done
+}

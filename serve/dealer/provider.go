@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/transport"
@@ -30,6 +32,10 @@ type Provider struct {
 	queue map[qkey][]qitem
 	stats mpc.OfflineStats
 	used  int64
+
+	lastUse   atomic.Int64 // unix nanoseconds of the last dealer traffic
+	stopAlive chan struct{}
+	closeOnce sync.Once
 }
 
 type qkey struct {
@@ -66,7 +72,37 @@ func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, 
 	if string(b) != tagOK {
 		return nil, fmt.Errorf("dealer: join session %s: malformed answer", sid)
 	}
-	return &Provider{conn: conn, party: p, queue: map[qkey][]qitem{}}, nil
+	pr := &Provider{conn: conn, party: p, queue: map[qkey][]qitem{}, stopAlive: make(chan struct{})}
+	pr.touch()
+	return pr, nil
+}
+
+func (p *Provider) touch() { p.lastUse.Store(time.Now().UnixNano()) }
+
+// KeepAlive pings the dealer whenever the connection has been idle for
+// interval, until Close, so that the dealer's read timeout ends a session
+// only when its party is gone, not while the party is busy elsewhere
+// (computing, or waiting for its user between inferences).
+func (p *Provider) KeepAlive(interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	go func() {
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stopAlive:
+				return
+			case <-t.C:
+				if time.Since(time.Unix(0, p.lastUse.Load())) >= interval {
+					if p.Ping() != nil {
+						return
+					}
+				}
+			}
+		}
+	}()
 }
 
 func ctxErr(ctx context.Context, err error) error {
@@ -112,7 +148,10 @@ func (p *Provider) Queued() int {
 
 // Close closes the connection to the dealer (ending the party's part of
 // the session).
-func (p *Provider) Close() error { return p.conn.Close() }
+func (p *Provider) Close() error {
+	p.closeOnce.Do(func() { close(p.stopAlive) })
+	return p.conn.Close()
+}
 
 // Conn returns the connection to the dealer (for its traffic counters).
 func (p *Provider) Conn() transport.Conn { return p.conn }
@@ -121,6 +160,7 @@ func (p *Provider) Conn() transport.Conn { return p.conn }
 func (p *Provider) Ping() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.touch()
 	b, err := transport.Exchange(p.conn, []byte(tagPing))
 	if err != nil {
 		return fmt.Errorf("dealer: ping: %w", err)
@@ -160,6 +200,7 @@ func (p *Provider) Prefetch(reqs []mpc.Request) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.touch()
 	sendErr := make(chan error, 1)
 	go func() {
 		for _, b := range enc {
@@ -203,7 +244,7 @@ func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
 	b, err := p.conn.Recv()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, 0, errors.New("the dealer closed the connection (restarted or shut down?)")
+			return nil, 0, errors.New("the dealer closed the connection (restarted, shut down, or idle timeout)")
 		}
 		return nil, 0, err
 	}
@@ -243,6 +284,7 @@ func (p *Provider) Get(req mpc.Request) (*mpc.Material, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.touch()
 	if err := p.conn.Send(enc); err != nil {
 		return nil, fmt.Errorf("dealer: %v %q: %w", req.Kind, req.Label, err)
 	}
