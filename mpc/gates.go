@@ -29,14 +29,24 @@ func (s *Session) openAll(what string, ops ...opening) error {
 		}
 		return nil
 	}
-	msg := make([]uint64, 0, n)
-	for _, o := range ops {
-		msg = append(msg, o.masked...)
-	}
-	xhat, err := s.open(what, msg)
+	xhat, err := s.open(what, concatMasked(ops))
 	if err != nil {
 		return err
 	}
+	return finishAll(ops, xhat)
+}
+
+// concatMasked concatenates the masked shares of ops (one message).
+func concatMasked(ops []opening) []uint64 {
+	var msg []uint64
+	for _, o := range ops {
+		msg = append(msg, o.masked...)
+	}
+	return msg
+}
+
+// finishAll runs the finishers of ops on their parts of the opened xhat.
+func finishAll(ops []opening, xhat []uint64) error {
 	for _, o := range ops {
 		k := len(o.masked)
 		if err := o.finish(xhat[:k:k]); err != nil {

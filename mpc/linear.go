@@ -74,6 +74,18 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 	}
 	req := Request{Kind: KindLinear, Label: k.Label, Linear: p}
 	if s.Party == Client {
+		pl, err := s.takePreLinear(k.Label, p)
+		if err != nil {
+			return nil, err
+		}
+		if pl != nil { // material and output share prepared by PreopenAct
+			d := make([]uint64, len(x))
+			ring.SubVec(d, x, pl.m.Vecs[0].Data)
+			if err := s.sendVec("linear "+k.Label, d); err != nil {
+				return nil, err
+			}
+			return pl.y, nil
+		}
 		m, err := s.get(req, p.XLen(), p.YLen())
 		if err != nil {
 			return nil, err

@@ -69,6 +69,9 @@ type Session struct {
 	// polynomial positions of Act, TruncMSB and average pooling) do not
 	// use it: their inputs must satisfy |x| < 2^61.
 	Ell int
+
+	preAct map[string]*preAct    // activation layers prepared by PreopenAct
+	preLin map[string]*preLinear // client: linear material fetched by PreopenAct
 }
 
 // NewSession returns a session for party p; it checks that the provider

@@ -218,7 +218,8 @@ func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 // round. Outputs are floor(y·2^f) or one more (ReLU: stochastic rounding
 // of the truncation; polynomial: local truncation of its 192-bit shares).
 // ReLU inputs must fit the session's Ell bits (64 by default), polynomial
-// inputs |z| < 2^61.
+// inputs |z| < 2^61. If the layer was prepared with PreopenAct, only the
+// server sends (8 B per position).
 func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -226,34 +227,59 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 	if len(z) != spec.Len() {
 		return nil, fmt.Errorf("mpc: act %q: %d values for a %dx%dx%d layer", label, len(z), spec.N, spec.C, spec.HW)
 	}
-	f := s.frac()
+	if pa, ok := s.preAct[label]; ok {
+		delete(s.preAct, label)
+		return s.actPreopened(label, k, spec, z, pa)
+	}
+	p, err := s.newActPlan(label, k, spec, z)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.openAll("act "+label, p.ops...); err != nil {
+		return nil, err
+	}
+	return p.result(), nil
+}
+
+// actPlan is an activation layer's openings with their material fetched.
+type actPlan struct {
+	ops        []opening
+	relu, poly []int
+	yr, yp     []uint64
+	n          int
+}
+
+// newActPlan fetches the material of Act(label, k, spec, ·) and prepares
+// the openings of z (this party's shares).
+func (s *Session) newActPlan(label string, k *PolyKey, spec ActSpec, z []uint64) (*actPlan, error) {
 	relu, poly, ch := spec.split()
 	if len(poly) > 0 && k == nil {
 		return nil, fmt.Errorf("mpc: act %q: polynomial positions without a PolyKey", label)
 	}
-	var yr, yp []uint64
-	var ops []opening
+	p := &actPlan{relu: relu, poly: poly, n: len(z)}
 	if len(relu) > 0 {
-		op, err := s.reluTruncOpening(label+"/relu", gather(z, relu), f, s.Ell, &yr)
+		op, err := s.reluTruncOpening(label+"/relu", gather(z, relu), s.frac(), s.Ell, &p.yr)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, op)
+		p.ops = append(p.ops, op)
 	}
 	if len(poly) > 0 {
-		op, err := s.polyOpening(k, spec, gather(z, poly), ch, &yp)
+		op, err := s.polyOpening(k, spec, gather(z, poly), ch, &p.yp)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, op)
+		p.ops = append(p.ops, op)
 	}
-	if err := s.openAll("act "+label, ops...); err != nil {
-		return nil, err
-	}
-	y := make([]uint64, len(z))
-	scatter(y, relu, yr)
-	scatter(y, poly, yp)
-	return y, nil
+	return p, nil
+}
+
+// result assembles the outputs after the finishers ran.
+func (p *actPlan) result() []uint64 {
+	y := make([]uint64, p.n)
+	scatter(y, p.relu, p.yr)
+	scatter(y, p.poly, p.yp)
+	return y
 }
 
 func gather(x []uint64, idx []int) []uint64 {

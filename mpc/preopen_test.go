@@ -1,0 +1,109 @@
+package mpc_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/transport"
+)
+
+// TestPreopenAct: dense → mixed activation → dense → reveal with the
+// activation's client half opened offline gives the same logits as the
+// plain run and costs 8 B per activation position online (server →
+// client only), with the same rounds.
+func TestPreopenAct(t *testing.T) {
+	const in, hid, out = 12, 16, 3
+	p1, p2 := mpc.DenseSpec(1, in, hid), mpc.DenseSpec(1, hid, out)
+	w1, w2 := randSigned(p1.WLen(), 14, 130), randSigned(p2.WLen(), 14, 131)
+	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: make([]bool, hid)}
+	for i := range spec.ReLU {
+		spec.ReLU[i] = i%3 == 0
+	}
+	co := polyCoefs(hid)
+	x := randSigned(in, frac+1, 132)
+	net := func(pre bool) [2]result {
+		return run2(t, 70, func(s *mpc.Session) ([]uint64, error) {
+			var a, b, xin []uint64
+			var c [][]float64
+			if s.Party == mpc.Server {
+				a, b, c = w1, w2, co
+			} else {
+				xin = x
+			}
+			transport.SetPhase(s.Conn, transport.PhaseOffline)
+			k1, err := s.SetupLinear("fc1", p1, a, nil)
+			if err != nil {
+				return nil, err
+			}
+			k2, err := s.SetupLinear("fc2", p2, b, nil)
+			if err != nil {
+				return nil, err
+			}
+			pk, err := s.SetupPoly("act", hid, c)
+			if err != nil {
+				return nil, err
+			}
+			if pre {
+				if err := s.PreopenAct(k1, "act", pk, spec); err != nil {
+					return nil, err
+				}
+				if err := s.PreopenAct(k1, "act", pk, spec); err == nil {
+					t.Error("a second PreopenAct of the same layer accepted")
+				}
+			}
+			s.Conn.Stats().Reset()
+			transport.SetPhase(s.Conn, transport.PhaseOnline)
+			h, _ := s.ShareInput(xin, in)
+			if h, err = s.Linear(k1, h); err != nil {
+				return nil, err
+			}
+			if h, err = s.Act("act", pk, spec, h); err != nil {
+				return nil, err
+			}
+			if h, err = s.Linear(k2, h); err != nil {
+				return nil, err
+			}
+			return s.RevealToClient("out", h)
+		})
+	}
+	plain, pre := net(false), net(true)
+	if !slices.Equal(plain[1].out, pre[1].out) {
+		t.Fatalf("preopened logits %v, plain %v", pre[1].out, plain[1].out)
+	}
+	want := refConv(p2, w2, actRef(spec, co, refConv(p1, w1, x)))
+	closeVec(t, "preopened logits", pre[1].out, want, 8<<14)
+	checkCost(t, plain, 8*in+16*hid+8*hid+8*out, 2, 2)
+	// Client: [x−R], [x₂−R₂]; server: [act opening], [reveal].
+	checkCost(t, pre, 8*in+8*hid+8*hid+8*out, 2, 2)
+}
+
+// TestPreopenActMisuse: a client input that is not the prepared linear
+// output, or a different spec, is an error.
+func TestPreopenActMisuse(t *testing.T) {
+	p := mpc.DenseSpec(1, 4, 4)
+	w := randSigned(p.WLen(), 14, 140)
+	spec := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: []bool{true, true, true, true}}
+	run2(t, 71, func(s *mpc.Session) ([]uint64, error) {
+		var a []uint64
+		if s.Party == mpc.Server {
+			a = w
+		}
+		k, err := s.SetupLinear("fc", p, a, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.PreopenAct(k, "act", nil, mpc.ActSpec{N: 1, C: 5, HW: 1, ReLU: make([]bool, 5)}); err == nil {
+			t.Error("activation of another size than the linear output accepted")
+		}
+		if err := s.PreopenAct(k, "act", nil, spec); err != nil {
+			return nil, err
+		}
+		if s.Party == mpc.Client {
+			if _, err := s.Act("act", nil, spec, make([]uint64, 4)); err == nil {
+				t.Error("client input other than the preopened share accepted")
+			}
+		}
+		return nil, nil
+	})
+}
