@@ -41,9 +41,10 @@ int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
         const float *beta, const float *mean, const float *var, float *y);
 int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
         const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta);
-// _relu variants: y = relu(bn(x)); backward takes that y (NULL = no ReLU).
+// _relu variants: y = relu(bn(x)), or relu(bn(x) + res) when res is not
+// NULL; backward takes that y (NULL = no ReLU).
 int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
-        const float *beta, float *y, float *mean, float *var, int relu);
+        const float *beta, float *y, float *mean, float *var, int relu, const float *res);
 int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
         const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dgamma,
         float *dbeta);

@@ -62,7 +62,25 @@ func (b *BatchNorm) TrainForwardReLU(x, gamma, beta, y, mean, variance []float32
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_train_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
-		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance), 1))
+		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance), 1, nil))
+}
+
+// TrainForwardAddReLU is TrainForward followed by y = max(y + res, 0) (a
+// residual add and ReLU after the batch norm), in one pass. Its backward
+// pass is BackwardReLU with this y (then ∂L/∂res is dy where y > 0).
+func (b *BatchNorm) TrainForwardAddReLU(x, res, gamma, beta, y, mean, variance []float32) {
+	const op = "BatchNorm.TrainForwardAddReLU"
+	b.checkData(op, "x", x)
+	b.checkData(op, "res", res)
+	b.checkData(op, "y", y)
+	b.checkPer(op, "gamma", gamma)
+	b.checkPer(op, "beta", beta)
+	b.checkPer(op, "mean", mean)
+	b.checkPer(op, "variance", variance)
+	mu.Lock()
+	defer mu.Unlock()
+	check(op, C.ak_bn2_train_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
+		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance), 1, fptr(res)))
 }
 
 // InferForward normalises x with given (running) statistics.

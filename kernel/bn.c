@@ -70,7 +70,16 @@ CLONES static void plain_sums(const float *x, const float *y, const float *m, in
     }
 }
 
-CLONES static void plain_affine(const float *x, float *y, int64_t len, float a, float b, int relu) {
+CLONES static void plain_affine(const float *x, const float *r, float *y, int64_t len, float a, float b,
+        int relu) {
+    if (r) {
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++) {
+            float v = x[i] * a + b + r[i];
+            y[i] = v > 0 ? v : 0;
+        }
+        return;
+    }
     if (relu) {
 #pragma omp simd
         for (int64_t i = 0; i < len; i++) {
@@ -147,8 +156,16 @@ CLONES static void blk_sums(const float *x, const float *y, const float *m, int6
     }
 }
 
-CLONES static void blk_affine(const float *x, float *y, int64_t hw, const float *a, const float *b, int relu) {
+CLONES static void blk_affine(const float *x, const float *r, float *y, int64_t hw, const float *a, const float *b,
+        int relu) {
     v16 va = ld(a), vb = ld(b), z = {0};
+    if (r) {
+        for (int64_t i = 0; i < hw; i++) {
+            v16 v = ld(x + i * 16) * va + vb + ld(r + i * 16);
+            st(y + i * 16, (v16)((v16i)v & (v > z)));
+        }
+        return;
+    }
     if (relu) {
         for (int64_t i = 0; i < hw; i++) {
             v16 v = ld(x + i * 16) * va + vb;
@@ -215,17 +232,20 @@ static double *vecs(int64_t c) {
     return g_vec;
 }
 
-static void apply(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, float *y, const float *a,
-        const float *b, int relu) {
+// apply writes y = x·a + b per channel; with res, y = max(y + res, 0);
+// else with relu, y = max(y, 0).
+static void apply(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, const float *res, float *y,
+        const float *a, const float *b, int relu) {
 #pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
-        const float *xi = x + img * c * hw;
+        const float *xi = x + img * c * hw, *ri = res ? res + img * c * hw : NULL;
         float *yi = y + img * c * hw;
         if (blocked) {
             for (int64_t cb = 0; cb < c / 16; cb++)
-                blk_affine(xi + cb * 16 * hw, yi + cb * 16 * hw, hw, a + cb * 16, b + cb * 16, relu);
+                blk_affine(xi + cb * 16 * hw, ri ? ri + cb * 16 * hw : NULL, yi + cb * 16 * hw, hw, a + cb * 16,
+                        b + cb * 16, relu);
         } else {
-            for (int64_t ch = 0; ch < c; ch++) plain_affine(xi + ch * hw, yi + ch * hw, hw, a[ch], b[ch], relu);
+            for (int64_t ch = 0; ch < c; ch++) plain_affine(xi + ch * hw, ri ? ri + ch * hw : NULL, yi + ch * hw, hw, a[ch], b[ch], relu);
         }
     }
 }
@@ -240,11 +260,11 @@ static void shift_of(int64_t c, int64_t hw, int blocked, const float *x, float *
 
 int ak_bn2_train(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
         const float *beta, float *y, float *mean, float *var) {
-    return ak_bn2_train_relu(n, c, hw, layout, eps, x, gamma, beta, y, mean, var, 0);
+    return ak_bn2_train_relu(n, c, hw, layout, eps, x, gamma, beta, y, mean, var, 0, NULL);
 }
 
 int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
-        const float *beta, float *y, float *mean, float *var, int relu) {
+        const float *beta, float *y, float *mean, float *var, int relu, const float *res) {
     int blk = blocked_for(layout, c);
     ak_enter();
     double *s1 = vecs(c);
@@ -264,7 +284,7 @@ int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, c
         a[ch] = (float)(gamma[ch] * inv);
         b[ch] = (float)(beta[ch] - mu * gamma[ch] * inv);
     }
-    apply(n, c, hw, blk, x, y, a, b, relu);
+    apply(n, c, hw, blk, x, res, y, a, b, relu);
     return 0;
 }
 
@@ -280,7 +300,7 @@ int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
         a[ch] = (float)(gamma[ch] * inv);
         b[ch] = (float)(beta[ch] - (double)mean[ch] * gamma[ch] * inv);
     }
-    apply(n, c, hw, blk, x, y, a, b, 0);
+    apply(n, c, hw, blk, x, NULL, y, a, b, 0);
     return 0;
 }
 

@@ -251,6 +251,10 @@ func TestBatchNormMatchesRef(t *testing.T) {
 			agree(t, name+" relu dx", dx, dxr, 1e-4)
 			agree(t, name+" relu dgamma", dg, dgr, 1e-4)
 			agree(t, name+" relu dbeta", dbt, dbtr, 1e-4)
+			res := randSlice(rng, len(x))
+			b.TrainForwardAddReLU(x, res, gamma, beta, y, m, v)
+			r.TrainForwardAddReLU(x, res, gamma, beta, yr, mr, vr)
+			agree(t, name+" add+relu y", y, yr, 1e-4)
 			rm, rv := randSlice(rng, c), randSlice(rng, c)
 			for i := range rv {
 				rv[i] = rv[i]*rv[i] + 0.1

@@ -165,6 +165,11 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 				isBlk(g.inputs(i, n)[0]), isBlk(f.end), into, rec)
 			rec.own(out.Value.Data)
 			end = f.end
+		} else if r := g.bnAddReLU(i, readers, isBlk); r != noResidual {
+			// Training: batch norm, residual add and ReLU in one pass.
+			current = g.Nodes[i+2].Name
+			out = n.Op.(*BatchNorm2d).bnAddReLUOp(ins[0], get(r))
+			end = i + 2
 		} else if site := g.fusableReLU(i, readers); site != nil {
 			// Node i and the plain ReLU site i+1 in one pass.
 			current = site.Name
@@ -224,6 +229,37 @@ func (g *Graph) blockedOp(i int, isBlk func(int) bool) func(*autograd.Var) *auto
 		return globalAvgPoolBlocked
 	}
 	return nil
+}
+
+// bnAddReLU matches a training-mode BatchNorm2d at i with blocked output
+// feeding only a two-input Add whose other input r is already computed,
+// feeding only a plain ReLU site; it returns r, or noResidual.
+func (g *Graph) bnAddReLU(i int, readers []int, isBlk func(int) bool) int {
+	if g.NoFusion || i+2 >= len(g.Nodes) || readers[i] != 1 || readers[i+1] != 1 || !isBlk(i) {
+		return noResidual
+	}
+	bn, ok := g.Nodes[i].Op.(*BatchNorm2d)
+	if !ok || !bn.Training || len(g.inputs(i, g.Nodes[i])) != 1 {
+		return noResidual
+	}
+	switch g.Nodes[i+1].Op.(type) {
+	case *Add, Add:
+	default:
+		return noResidual
+	}
+	in := g.inputs(i+1, g.Nodes[i+1])
+	if len(in) != 2 || (in[0] == i) == (in[1] == i) {
+		return noResidual
+	}
+	r := in[0]
+	if r == i {
+		r = in[1]
+	}
+	site, ok := g.Nodes[i+2].Op.(*Site)
+	if !ok || site.Act != nil || !g.readsOnly(i+2, i+1) {
+		return noResidual
+	}
+	return r
 }
 
 // fusableReLU returns the Site of node i+1 when node i (a BatchNorm2d or

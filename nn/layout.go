@@ -192,15 +192,7 @@ func (b *BatchNorm2d) bnBlocked(x *autograd.Var, relu bool) *autograd.Var {
 		} else {
 			k.TrainForward(x.Value.Data, gamma.Value.Data, beta.Value.Data, od, mean, variance)
 		}
-		m := n * hw
-		for ch := 0; ch < c; ch++ {
-			unbiased := variance[ch]
-			if m > 1 {
-				unbiased = float32(float64(variance[ch]) * float64(m) / float64(m-1))
-			}
-			b.RunningMean.Data[ch] = (1-b.Momentum)*b.RunningMean.Data[ch] + b.Momentum*mean[ch]
-			b.RunningVar.Data[ch] = (1-b.Momentum)*b.RunningVar.Data[ch] + b.Momentum*unbiased
-		}
+		b.updateRunning(mean, variance, n*hw)
 	} else {
 		copy(mean, b.RunningMean.Data)
 		copy(variance, b.RunningVar.Data)
@@ -233,6 +225,61 @@ func (b *BatchNorm2d) bnBlocked(x *autograd.Var, relu bool) *autograd.Var {
 			x.AccumGrad(g)
 		}
 	}, x, gamma, beta)
+}
+
+// updateRunning folds batch statistics over m values (biased variance)
+// into the running statistics.
+func (b *BatchNorm2d) updateRunning(mean, variance []float32, m int) {
+	for ch := range mean {
+		unbiased := variance[ch]
+		if m > 1 {
+			unbiased = float32(float64(variance[ch]) * float64(m) / float64(m-1))
+		}
+		b.RunningMean.Data[ch] = (1-b.Momentum)*b.RunningMean.Data[ch] + b.Momentum*mean[ch]
+		b.RunningVar.Data[ch] = (1-b.Momentum)*b.RunningVar.Data[ch] + b.Momentum*unbiased
+	}
+}
+
+// bnAddReLUOp is relu(bn(x) + res) for a training-mode batch norm on
+// blocked x and res, in one kernel pass.
+func (b *BatchNorm2d) bnAddReLUOp(x, res *autograd.Var) *autograd.Var {
+	n, c, hw := bnCheck(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar)
+	if c != b.C {
+		shapePanic("batchnorm", "input has %d channels, layer expects %d", c, b.C)
+	}
+	if !tensor.SameShape(x.Value, res.Value) {
+		shapePanic("add", "shapes %v and %v differ", x.Value.Shape, res.Value.Shape)
+	}
+	k := kernel.NewBatchNorm(n, c, hw, b.Eps, kernel.Blocked)
+	gamma, beta := b.Weight, b.Bias
+	out := tensor.New(x.Value.Shape...)
+	od := out.Data
+	mean, variance := make([]float32, c), make([]float32, c)
+	k.TrainForwardAddReLU(x.Value.Data, res.Value.Data, gamma.Value.Data, beta.Value.Data, od, mean, variance)
+	b.updateRunning(mean, variance, n*hw)
+	return autograd.Result(out, func(g *tensor.Tensor) {
+		gd := g.Data
+		dgamma, dbeta := tensor.New(c), tensor.New(c)
+		if res.RequiresGrad() {
+			// ∂L/∂res is g where the output is positive; the batch
+			// norm's input gradient then overwrites g.
+			dres := tensor.New(x.Value.Shape...)
+			dd := dres.Data
+			parallelFor(len(gd), 1, func(lo, hi int) {
+				copy(dd[lo:hi], gd[lo:hi])
+				reluMaskSlice(dd[lo:hi], od[lo:hi])
+			})
+			k.Backward(x.Value.Data, dd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)
+			res.AccumGrad(dres)
+		} else {
+			k.BackwardReLU(x.Value.Data, od, gd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)
+		}
+		gamma.AccumGrad(dgamma)
+		beta.AccumGrad(dbeta)
+		if x.RequiresGrad() {
+			x.AccumGrad(g)
+		}
+	}, x, gamma, beta, res)
 }
 
 // bnEvalBackwardBlocked is the backward pass of an evaluation-mode batch

@@ -190,3 +190,16 @@ func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, db
 	}
 	b.Backward(x, g, gamma, mean, variance, dx, dgamma, dbeta)
 }
+
+// TrainForwardAddReLU is TrainForward followed by y = max(y + res, 0).
+func (b *BatchNorm) TrainForwardAddReLU(x, res, gamma, beta, y, mean, variance []float32) {
+	checkLen("BatchNorm.TrainForwardAddReLU", "res", res, b.n*b.c*b.hw)
+	b.TrainForward(x, gamma, beta, y, mean, variance)
+	for i, v := range y {
+		v += res[i]
+		if !(v > 0) {
+			v = 0
+		}
+		y[i] = v
+	}
+}
