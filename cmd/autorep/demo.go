@@ -201,9 +201,11 @@ func runDemo(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "per inference: online = input to logits (what a user waits for once the session is open); offline = material\n"+
 		"left to fetch plus waiting for the server; material = client's dealer material. Total demo time %.0fs.\n", time.Since(t0).Seconds())
-	fmt.Fprintf(os.Stderr, "note: with this library's FSS ReLU fused with the truncation (16 B, 1 round, docs/PROTOCOLS.md) a polynomial\n"+
-		"position costs more than a ReLU (truncation + opening: 32 B, one more round per layer, twice the dealer keys);\n"+
-		"AutoReP's savings are against comparison-heavy ReLU protocols (CrypTen: ~464 B and ~9 rounds per ReLU).\n")
+	if a, b := reports[0], reports[1]; a.OnlineMS > 0 && a.OnlineBytes > 0 && a.Material > 0 {
+		fmt.Fprintf(os.Stderr, "reduced / all-ReLU: ReLUs ×%.3f, online time ×%.2f, online bytes ×%.2f, rounds %d vs %d, dealer material ×%.2f\n",
+			float64(b.ReLUs)/float64(a.ReLUs), b.OnlineMS/a.OnlineMS, float64(b.OnlineBytes)/float64(a.OnlineBytes),
+			b.Rounds, a.Rounds, float64(b.Material)/float64(a.Material))
+	}
 	if *jsonOut {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"images": *n, "models": reports, "seconds": time.Since(t0).Seconds()})
 	}
