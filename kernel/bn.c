@@ -18,7 +18,7 @@
 #define RUN 256
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-// grow-only buffer for per-thread partial sums (calls are serialised)
+// grow-only buffer for per-image partial sums (calls are serialised)
 static double *g_part;
 static size_t g_part_len;
 
@@ -191,12 +191,13 @@ CLONES static void blk_bwd(const float *x, const float *dy, const float *m, floa
 // y == NULL the shifted sums of x, else Σy and Σy·(x − shift).
 static int sums(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, const float *y, const float *m,
         const float *shift, double *s1, double *s2) {
-    int nt = omp_get_max_threads();
-    double *part = partials((size_t)nt * 2 * c);
+    // One slot of partial sums per image, added up in image order: the
+    // result does not depend on which thread took which image.
+    double *part = partials((size_t)n * 2 * c);
     if (!part) return AK_ENOMEM;
 #pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
-        double *p1 = part + (size_t)omp_get_thread_num() * 2 * c, *p2 = p1 + c;
+        double *p1 = part + (size_t)img * 2 * c, *p2 = p1 + c;
         const float *xi = x + img * c * hw, *yi = y ? y + img * c * hw : NULL, *mi = m ? m + img * c * hw : NULL;
         if (blocked) {
             for (int64_t cb = 0; cb < c / 16; cb++)
@@ -210,7 +211,7 @@ static int sums(int64_t n, int64_t c, int64_t hw, int blocked, const float *x, c
     }
     memset(s1, 0, c * sizeof(double));
     memset(s2, 0, c * sizeof(double));
-    for (int t = 0; t < nt; t++)
+    for (int64_t t = 0; t < n; t++)
         for (int64_t ch = 0; ch < c; ch++) {
             s1[ch] += part[(size_t)t * 2 * c + ch];
             s2[ch] += part[(size_t)t * 2 * c + c + ch];

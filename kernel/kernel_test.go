@@ -585,3 +585,35 @@ func TestConvWeightCache(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormDeterministic checks that batch norm gives bit-identical
+// results whatever the thread count and scheduling (training runs and
+// their resumed continuations must agree bit for bit).
+func TestBatchNormDeterministic(t *testing.T) {
+	defer SetThreads(Threads())
+	rng := rand.New(rand.NewSource(31))
+	const n, c, hw = 24, 32, 49
+	x, dy := randSlice(rng, n*c*hw), randSlice(rng, n*c*hw)
+	gamma, beta := randSlice(rng, c), randSlice(rng, c)
+	for _, l := range []Layout{NCHW, Blocked} {
+		var ref []float32
+		for run, threads := range []int{1, 2, 2, 3} {
+			SetThreads(threads)
+			b := NewBatchNorm(n, c, hw, 1e-5, l)
+			y, m, v := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			dx, dg, db := make([]float32, len(x)), make([]float32, c), make([]float32, c)
+			b.TrainForward(x, gamma, beta, y, m, v)
+			b.Backward(x, dy, gamma, m, v, dx, dg, db)
+			got := append(append(append(append(append(y, m...), v...), dx...), dg...), db...)
+			if run == 0 {
+				ref = got
+				continue
+			}
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%v, %d threads: value %d = %g, with 1 thread %g", l, threads, i, got[i], ref[i])
+				}
+			}
+		}
+	}
+}
