@@ -207,7 +207,7 @@ func (c *Conv2d) forwardFolded(x *autograd.Var, bn *BatchNorm2d, residual *autog
 		into = rec.get(size)
 	}
 	out := &tensor.Tensor{Shape: shape, Data: into}
-	if residual != nil && &residual.Value.Data[0] != &into[0] {
+	if residual != nil && !sameData(residual.Value.Data, into) {
 		copy(out.Data, residual.Value.Data)
 	}
 	wf := append([]float32(nil), c.Weight.Value.Data...)

@@ -32,8 +32,9 @@ type Node struct {
 // batch norm folded into its weights (same results up to rounding).
 // Run also keeps the activations of conv/batch-norm/ReLU/add chains with
 // channel counts that are multiples of 16 in oneDNN's blocked nChw16c
-// order (see layout.go; results equal up to rounding). NoFusion turns
-// both off.
+// order (see layout.go; results equal up to rounding), running a
+// training-mode batch norm followed by a residual Add and a plain ReLU
+// site there as one pass. NoFusion turns all of this off.
 type Graph struct {
 	Nodes []*Node
 	// NoFusion turns the fused execution off (for tests and debugging).
@@ -158,7 +159,7 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 			// reader, else into a recycled buffer.
 			var into []float32
 			if res != nil && f.residual >= 0 && last[f.residual] <= f.end && rec.owns(res.Value.Data) &&
-				!aliased(outs, f.residual, res.Value.Data) && &ins[0].Value.Data[0] != &res.Value.Data[0] {
+				!aliased(outs, f.residual, res.Value.Data) && !sameData(ins[0].Value.Data, res.Value.Data) {
 				into = res.Value.Data
 			}
 			out = n.Op.(*Conv2d).forwardFolded(ins[0], g.Nodes[i+1].Op.(*BatchNorm2d), res, f.relu,

@@ -396,10 +396,15 @@ func (r *recycler) put(b []float32) {
 	p.(*sync.Pool).Put(&b)
 }
 
+// sameData reports whether a and b start at the same element.
+func sameData(a, b []float32) bool {
+	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
+}
+
 // aliased reports whether a live output other than outs[skip] holds data.
 func aliased(outs []*autograd.Var, skip int, data []float32) bool {
 	for k, o := range outs {
-		if k != skip && o != nil && len(o.Value.Data) > 0 && &o.Value.Data[0] == &data[0] {
+		if k != skip && o != nil && sameData(o.Value.Data, data) {
 			return true
 		}
 	}
