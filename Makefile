@@ -1,6 +1,6 @@
 # autorep: `make demo` sets up and runs the main job, `make test` runs the tests.
 SHELL := /bin/bash
-DATA ?= $(firstword $(wildcard $(CURDIR)/../shared/datasets) $(AUTOREP_DATA))
+DATA ?= $(firstword $(realpath $(CURDIR)/../shared/datasets) $(AUTOREP_DATA))
 export AUTOREP_DATA := $(if $(AUTOREP_DATA),$(AUTOREP_DATA),$(DATA))
 # Go 1.26's SIMD experiment gives the AVX-512 share-arithmetic kernel (package
 # ring); without it the scalar kernel is used. Both are tested.

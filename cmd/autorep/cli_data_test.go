@@ -308,10 +308,10 @@ func TestDataInfoMNIST(t *testing.T) {
 	found := false
 	for _, e := range list.Datasets {
 		if e.Name == "mnist" {
-			found = e.Present && strings.HasPrefix(e.Source, dir)
+			found = e.Present && strings.HasPrefix(filepath.Clean(e.Source), filepath.Clean(dir))
 		}
 	}
-	if list.DataDir != dir || !found {
+	if filepath.Clean(list.DataDir) != filepath.Clean(dir) || !found {
 		t.Errorf("data list: %+v", list)
 	}
 	wantFail(t, runCLI(t, short, "data", "info", "cifar100", "--data", t.TempDir()), 1, "cifar-100-binary")
