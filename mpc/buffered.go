@@ -83,6 +83,7 @@ func (b *Buffered) Get(req Request) (*Material, error) {
 		return b.under.Get(req)
 	}
 	it := q[0]
+	q[0] = bufItem{} // drop the reference so used material can be collected
 	b.queue[k] = q[1:]
 	b.mu.Unlock()
 	if !it.req.sameAs(req) {

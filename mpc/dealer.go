@@ -284,10 +284,25 @@ type pendItem struct {
 // party's connection with Get; LocalProviders wraps it in process. It is
 // safe for concurrent use.
 type Hub struct {
-	d       *Dealer
-	mu      sync.Mutex
-	count   [2]map[countKey]uint64
-	pending map[pendKey]pendItem
+	d        *Dealer
+	mu       sync.Mutex
+	count    [2]map[countKey]uint64
+	pending  map[pendKey]pendItem
+	inflight map[genKey]*flight
+}
+
+// genKey names one generation of material: the n-th request of a (kind,
+// label), shared by both parties.
+type genKey struct {
+	countKey
+	index uint64
+}
+
+// flight is a generation in progress; the other party's Get waits on done
+// instead of generating the same item again.
+type flight struct {
+	done chan struct{}
+	err  error
 }
 
 // NewHub starts a new session of d: the hub generates with
@@ -295,7 +310,7 @@ type Hub struct {
 // share masks while a fixed seed still gives reproducible runs.
 func NewHub(d *Dealer) *Hub {
 	return &Hub{d: d.Session(d.sessions.Add(1)), pending: map[pendKey]pendItem{},
-		count: [2]map[countKey]uint64{{}, {}}}
+		count: [2]map[countKey]uint64{{}, {}}, inflight: map[genKey]*flight{}}
 }
 
 // Get returns party p's half of its next request req. If the other party
@@ -315,28 +330,52 @@ func (h *Hub) Get(p Party, req Request) (*Material, error) {
 		h.count[p][ck]++
 	}
 	mine := pendKey{ck, idx, p}
+	gk := genKey{ck, idx}
 	it, ok := h.pending[mine]
 	if ok {
 		delete(h.pending, mine)
+	} else if fl := h.inflight[gk]; fl != nil {
+		// The other party is generating this very item: wait for its
+		// half rather than generating (and stranding) a second copy.
+		h.mu.Unlock()
+		<-fl.done
+		if fl.err != nil {
+			return nil, fl.err
+		}
+		h.mu.Lock()
+		it, ok = h.pending[mine]
+		delete(h.pending, mine)
+		if !ok {
+			h.mu.Unlock()
+			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: material already taken", req.Kind, req.Label, idx)
+		}
 	}
-	h.mu.Unlock()
 	if ok {
+		h.mu.Unlock()
 		if !it.req.sameAs(req) {
 			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: the parties asked for different material", req.Kind, req.Label, idx)
 		}
 		return it.m, nil
 	}
+	fl := &flight{done: make(chan struct{})}
+	h.inflight[gk] = fl
+	h.mu.Unlock()
 	m0, m1, err := h.d.Generate(req, idx)
-	if err != nil {
-		return nil, err
-	}
 	m, other := m0, m1
 	if p == Client {
 		m, other = m1, m0
 	}
 	h.mu.Lock()
-	h.pending[pendKey{ck, idx, 1 - p}] = pendItem{req: req, m: other}
+	delete(h.inflight, gk)
+	if err == nil {
+		h.pending[pendKey{ck, idx, 1 - p}] = pendItem{req: req, m: other}
+	}
+	fl.err = err
 	h.mu.Unlock()
+	close(fl.done)
+	if err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
