@@ -3,77 +3,21 @@ package ring
 import (
 	"fmt"
 	"sync"
+
+	"github.com/autorep/autorep/tensor"
 )
 
 // ConvParams describes a 2-D convolution on NCHW input x [N,C,H,W] with
-// weights [K, C/Groups, R, S] and output y [N,K,OutH,OutW]. Zero StrideH,
-// StrideW or Groups mean 1. The fields match kernel.ConvParams, so one
-// converts to the other with ring.ConvParams(p).
-type ConvParams struct {
-	N, C, H, W       int // input batch, channels, height, width
-	K, R, S          int // output channels, kernel height, kernel width
-	StrideH, StrideW int
-	PadH, PadW       int // symmetric zero padding
-	Groups           int
-}
+// weights [K, C/Groups, R, S]; it is the same type as kernel.ConvParams.
+type ConvParams = tensor.ConvParams
 
-// Norm returns p with zero strides and groups replaced by 1.
-func (p ConvParams) Norm() ConvParams {
-	if p.StrideH == 0 {
-		p.StrideH = 1
+// validateConv checks p (tensor.ConvParams.Validate) and that every
+// buffer the ring kernels allocate for it has a representable size.
+func validateConv(p ConvParams) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("ring: %w", err)
 	}
-	if p.StrideW == 0 {
-		p.StrideW = 1
-	}
-	if p.Groups == 0 {
-		p.Groups = 1
-	}
-	return p
-}
-
-// OutH is the output height (H + 2·PadH − R)/StrideH + 1.
-func (p ConvParams) OutH() int {
-	p = p.Norm()
-	return (p.H+2*p.PadH-p.R)/p.StrideH + 1
-}
-
-// OutW is the output width (W + 2·PadW − S)/StrideW + 1.
-func (p ConvParams) OutW() int {
-	p = p.Norm()
-	return (p.W+2*p.PadW-p.S)/p.StrideW + 1
-}
-
-// XLen is the number of input elements N·C·H·W.
-func (p ConvParams) XLen() int { return p.N * p.C * p.H * p.W }
-
-// WLen is the number of weight elements K·(C/Groups)·R·S.
-func (p ConvParams) WLen() int {
-	p = p.Norm()
-	return p.K * (p.C / p.Groups) * p.R * p.S
-}
-
-// YLen is the number of output elements N·K·OutH·OutW.
-func (p ConvParams) YLen() int { return p.N * p.K * p.OutH() * p.OutW() }
-
-// MulAdds is the number of multiply-adds of the convolution.
-func (p ConvParams) MulAdds() float64 {
-	p = p.Norm()
-	return float64(p.N) * float64(p.K) * float64(p.OutH()*p.OutW()) * float64(p.C/p.Groups*p.R*p.S)
-}
-
-// Validate reports whether p describes a valid convolution of sane size.
-func (p ConvParams) Validate() error {
 	q := p.Norm()
-	switch {
-	case q.N <= 0 || q.C <= 0 || q.H <= 0 || q.W <= 0 || q.K <= 0 || q.R <= 0 || q.S <= 0:
-		return fmt.Errorf("ring: conv %+v: sizes must be positive", p)
-	case q.StrideH < 0 || q.StrideW < 0 || q.PadH < 0 || q.PadW < 0 || q.Groups < 0:
-		return fmt.Errorf("ring: conv %+v: negative stride, padding or groups", p)
-	case q.C%q.Groups != 0 || q.K%q.Groups != 0:
-		return fmt.Errorf("ring: conv %+v: channels %d and %d not divisible by groups %d", p, q.C, q.K, q.Groups)
-	case q.H+2*q.PadH < q.R || q.W+2*q.PadW < q.S:
-		return fmt.Errorf("ring: conv %+v: kernel larger than padded input", p)
-	}
 	oh, ow := q.OutH(), q.OutW()
 	for _, s := range [][]int{{q.N, q.C, q.H, q.W}, {q.N, q.K, oh, ow}, {q.C, q.R, q.S, oh, ow}, {q.K, q.C, q.R, q.S}} {
 		if checkShape(s) != nil {
@@ -90,7 +34,7 @@ func (p ConvParams) Validate() error {
 // convolution is a plain GEMM). Work is spread over all cores: across
 // images and groups when there are enough, else across output tiles.
 func Conv2d(p ConvParams, x, w, y []uint64) error {
-	if err := p.Validate(); err != nil {
+	if err := validateConv(p); err != nil {
 		return err
 	}
 	if len(x) != p.XLen() || len(w) != p.WLen() || len(y) != p.YLen() {
@@ -293,7 +237,7 @@ func Conv2dTensor(x, w *Tensor, p ConvParams) (*Tensor, error) {
 	if q.Groups > 0 && p.C%q.Groups == 0 && w.Shape[1] != p.C/q.Groups {
 		return nil, fmt.Errorf("ring: conv weight %v for %d input channels in %d groups", w.Shape, p.C, q.Groups)
 	}
-	if err := p.Validate(); err != nil {
+	if err := validateConv(p); err != nil {
 		return nil, err
 	}
 	y := New(p.N, p.K, p.OutH(), p.OutW())
