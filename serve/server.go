@@ -77,8 +77,7 @@ type Server struct {
 	sessions atomic.Int64
 	failed   atomic.Int64
 	served   atomic.Int64
-	mu       sync.Mutex
-	conns    map[transport.Conn]struct{}
+	conns    secnet.ConnSet
 }
 
 // pooled is a dealer session prepared ahead of a client.
@@ -141,7 +140,6 @@ func (s *Server) init() error {
 		return fmt.Errorf("serve: dealer address of %d bytes", len(s.Advertise))
 	}
 	s.pool = make(chan *pooled, max(s.Pool, 0))
-	s.conns = map[transport.Conn]struct{}{}
 	return nil
 }
 
@@ -241,24 +239,6 @@ func (s *Server) take(ctx context.Context) (*pooled, error) {
 	}
 }
 
-func (s *Server) track(c transport.Conn, add bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-}
-
-func (s *Server) closeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
-	}
-}
-
 // Serve accepts clients on ln until ctx ends; then it stops accepting,
 // lets in-flight sessions finish for Grace, cancels the rest, empties the
 // pool and returns (nil after a shutdown, else the accept error).
@@ -325,7 +305,7 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 		t.Stop()
 	}
 	cancelSessions()
-	s.closeAll()
+	s.conns.CloseAll()
 	<-done
 	return acceptErr
 }
@@ -338,8 +318,8 @@ func (s *Server) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn, s
 		s.logf("serve: %v", err)
 		return
 	}
-	s.track(conn, true)
-	defer s.track(conn, false)
+	s.conns.Add(conn)
+	defer s.conns.Remove(conn)
 	defer conn.Close()
 	err = s.session(ctx, conn, slots)
 	switch {

@@ -45,7 +45,7 @@ type Server struct {
 	sessions  map[SessionID]*session
 	used      map[SessionID]struct{}
 	usedOrder []SessionID
-	conns     map[*transport.FramedConn]struct{}
+	conns     secnet.ConnSet
 
 	served   atomic.Int64
 	material atomic.Int64
@@ -146,27 +146,6 @@ func (s *Server) leave(sid SessionID) {
 	}
 }
 
-func (s *Server) track(c *transport.FramedConn, add bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.conns == nil {
-		s.conns = map[*transport.FramedConn]struct{}{}
-	}
-	if add {
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-}
-
-func (s *Server) closeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
-	}
-}
-
 // Serve accepts parties on ln until ctx ends, then stops accepting, lets
 // open connections finish for Grace and closes the rest. It closes ln and
 // returns nil after a shutdown, or the accept error.
@@ -215,7 +194,7 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 		t.Stop()
 	}
 	cancelConns()
-	s.closeAll()
+	s.conns.CloseAll()
 	<-done
 	return acceptErr
 }
@@ -227,8 +206,8 @@ func (s *Server) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn) {
 		s.logf("dealer: %v", err)
 		return
 	}
-	s.track(conn, true)
-	defer s.track(conn, false)
+	s.conns.Add(conn)
+	defer s.conns.Remove(conn)
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
