@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/autorep/autorep/modelfile"
@@ -15,7 +17,12 @@ import (
 // "<site>.mask" and "<site>.poly" tensors. A corrupt or truncated file, or
 // tensors that are missing, unexpected or mis-shaped for the architecture,
 // give an error naming the file. A training checkpoint (package train)
-// loads as the model it holds.
+// loads as the model it holds. A reduce checkpoint (OUT.ckpt.best,
+// OUT.ckpt.search) loads as the masked model it describes: on a site with
+// "<site>.mask" and "<site>.poly", the training-only state of package
+// reduce ("<site>.score", "<site>.dapa_mean", "<site>.dapa_var",
+// "<site>.dapa_steps") is checked for shape and ignored; on other sites,
+// and any other unknown key, it is still an error.
 func Load(path string) (*Model, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
@@ -45,6 +52,9 @@ func Load(path string) (*Model, error) {
 		delete(meta.Extra, modelfile.KeyCheckpoint)
 	}
 	m.Meta = meta
+	if tensors, err = dropTrainingState(m, tensors); err != nil {
+		return nil, fmt.Errorf("models: %s: %w", path, err)
+	}
 	if err := m.LoadTensors(tensors); err != nil {
 		return nil, fmt.Errorf("models: %s: %w", path, err)
 	}
@@ -80,4 +90,53 @@ func (m *Model) Tensors() (map[string]*tensor.Tensor, error) {
 // mis-shaped tensors are an error and leave the model unchanged.
 func (m *Model) LoadTensors(ts map[string]*tensor.Tensor) error {
 	return nn.LoadStateDict(m.Net, ts)
+}
+
+// trainingOnly are the per-site tensors of a reduce search that a masked
+// model does not need, with their shapes given the site's [C,H,W].
+var trainingOnly = []struct {
+	suffix string
+	shape  func(chw []int) []int
+}{
+	{".score", func(chw []int) []int { return chw }},
+	{".dapa_mean", func(chw []int) []int { return chw[:1] }},
+	{".dapa_var", func(chw []int) []int { return chw[:1] }},
+	{".dapa_steps", func([]int) []int { return []int{2} }},
+}
+
+// dropTrainingState returns ts without the training-only tensors of the
+// sites that have a mask and a polynomial (see Load); ts is not modified.
+// A training-only tensor of the wrong shape is an error.
+func dropTrainingState(m *Model, ts map[string]*tensor.Tensor) (map[string]*tensor.Tensor, error) {
+	var out map[string]*tensor.Tensor
+	for _, s := range m.Sites {
+		if _, ok := ts[s.Name+".alpha"]; ok && ts[s.Name+nn.MaskSuffix] == nil {
+			return nil, fmt.Errorf("site %s has an SNL search's %s.alpha and no mask: an SNL search checkpoint is not a masked model yet (use the reduce output or its .ckpt.best)", s.Name, s.Name)
+		}
+		if ts[s.Name+nn.MaskSuffix] == nil || ts[s.Name+nn.PolySuffix] == nil || len(s.Shape) == 0 {
+			continue
+		}
+		for _, k := range trainingOnly {
+			t, ok := ts[s.Name+k.suffix]
+			if !ok {
+				continue
+			}
+			want := k.shape(s.Shape)
+			if t == nil || !slices.Equal(t.Shape, want) || len(t.Data) != tensor.Numel(want) {
+				var got []int
+				if t != nil {
+					got = t.Shape
+				}
+				return nil, fmt.Errorf("%s%s: shape %v, want %v", s.Name, k.suffix, got, want)
+			}
+			if out == nil {
+				out = maps.Clone(ts)
+			}
+			delete(out, s.Name+k.suffix)
+		}
+	}
+	if out == nil {
+		return ts, nil
+	}
+	return out, nil
 }

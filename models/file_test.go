@@ -184,3 +184,83 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadReduceCheckpoint: a reduce checkpoint's training-only site
+// tensors (score, DaPa statistics) are ignored on masked sites, as a plain
+// file and inside a training checkpoint; misplaced or mis-shaped ones are
+// still errors.
+func TestLoadReduceCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	m := maskedLeNet(t)
+	ts, err := m.Tensors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0, s2 := m.Sites[0], m.Sites[2] // masked, plain
+	c := s0.Shape[0]
+	write := func(name string, prefix string, mod func(map[string]*tensor.Tensor), md map[string]string) string {
+		cp := map[string]*tensor.Tensor{}
+		for k, v := range ts {
+			cp[prefix+k] = v.Clone()
+		}
+		extra := map[string]*tensor.Tensor{
+			s0.Name + ".score":      tensor.Full(0.5, s0.Shape...),
+			s0.Name + ".dapa_mean":  tensor.New(c),
+			s0.Name + ".dapa_var":   tensor.Full(1, c),
+			s0.Name + ".dapa_steps": tensor.New(2),
+		}
+		mod(extra)
+		for k, v := range extra {
+			cp[prefix+k] = v
+		}
+		meta := m.Meta.Clone()
+		meta.Arch, meta.Classes, meta.Input = m.Arch, m.Classes, m.Input
+		mm := meta.Map()
+		for k, v := range md {
+			mm[k] = v
+		}
+		p := filepath.Join(dir, name)
+		if err := modelfile.Write(p, cp, mm); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	x := tensor.New(2, 1, 28, 28)
+	for i := range x.Data {
+		x.Data[i] = float32(i%13) / 13
+	}
+	want := forward(t, m, x)
+	_, wantReLUs := m.ReLUCount()
+	for _, p := range []string{
+		write("best.safetensors", "", func(map[string]*tensor.Tensor) {}, nil),
+		write("search.safetensors", modelfile.CheckpointModelPrefix, func(map[string]*tensor.Tensor) {},
+			map[string]string{modelfile.KeyCheckpoint: `{"version":1}`}),
+	} {
+		got, err := Load(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if _, n := got.ReLUCount(); n != wantReLUs {
+			t.Fatalf("%s: %d ReLUs, want %d", p, n, wantReLUs)
+		}
+		if d := tensor.MaxAbsDiff(forward(t, got, x), want); d != 0 {
+			t.Fatalf("%s: output differs by %g", p, d)
+		}
+	}
+	bad := map[string]func(map[string]*tensor.Tensor){
+		"score wrong shape":   func(e map[string]*tensor.Tensor) { e[s0.Name+".score"] = tensor.New(c) },
+		"dapa wrong shape":    func(e map[string]*tensor.Tensor) { e[s0.Name+".dapa_mean"] = tensor.New(c + 1) },
+		"score on plain site": func(e map[string]*tensor.Tensor) { e[s2.Name+".score"] = tensor.New(s2.Shape...) },
+		"unknown site key":    func(e map[string]*tensor.Tensor) { e[s0.Name+".dapa_foo"] = tensor.New(c) },
+		"score of no site":    func(e map[string]*tensor.Tensor) { e["nosuch.score"] = tensor.New(c) },
+		"snl alpha (no mask)": func(e map[string]*tensor.Tensor) { e[s2.Name+".alpha"] = tensor.New(s2.Shape...) },
+	}
+	for name, mod := range bad {
+		p := write(strings.ReplaceAll(name, " ", "_")+".safetensors", "", mod, nil)
+		if _, err := Load(p); err == nil {
+			t.Errorf("%s: loaded", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+}
