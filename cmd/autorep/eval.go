@@ -8,6 +8,8 @@ import (
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/train"
 )
 
@@ -15,14 +17,33 @@ func init() {
 	register("eval", "evaluate a model file on a dataset's test split (accuracy, loss, ReLUs)", runEval)
 }
 
+const evalSummary = `Evaluates a model file (plaintext, with its PolyMasks) on the test split of a dataset
+and prints top-1 accuracy, mean cross-entropy and the ReLU count per image.
+--index I --count N [--stride S] evaluates the test images I, I+S, ... (N of
+them), the same images 'autorep infer' classifies with those flags;
+--predictions adds each image's predicted label (and with --fixed-point the
+label of the fixed-point executor that private inference reproduces), so the
+model owner can check a client's private labels.`
+
+// evalPrediction is one image of eval --predictions.
+type evalPrediction struct {
+	Index      int  `json:"index"`
+	Label      int  `json:"label"`
+	TrueLabel  int  `json:"true_label"`
+	FixedLabel *int `json:"fixed_label,omitempty"`
+}
+
 func runEval(args []string) error {
-	fs := newFlags("eval", "--model FILE [--dataset D] [flags]",
-		"Evaluates a model file (plaintext, with its PolyMasks) on the test split of a dataset\n"+
-			"and prints top-1 accuracy, mean cross-entropy and the ReLU count per image.")
+	fs := newFlags("eval", "--model FILE [--dataset D] [flags]", evalSummary)
 	path := fs.String("model", "", "model file (.safetensors; required)")
 	dataset := fs.String("dataset", "", "dataset (default: the one recorded in the model file)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	n := fs.Int("n", 0, "evaluate N images only, a fixed random subset (seed 1) (0 = all)")
+	index := fs.Int("index", -1, "evaluate the images from this index on (with --count; instead of --n)")
+	count := fs.Int("count", 0, "with --index: number of images")
+	stride := fs.Int("stride", 1, "with --index: step between the images")
+	preds := fs.Bool("predictions", false, "report every image's predicted label (JSON: predictions; else on stderr)")
+	fixed := fs.Bool("fixed-point", false, "with --predictions: also the fixed-point executor's label (pi, default --frac/--ell), as private inference computes it")
 	batch := fs.Int("batch", 256, "batch size")
 	threads := fs.Int("threads", 0, "compute threads (0 = all cores)")
 	train_ := fs.Bool("train-split", false, "evaluate on the training split instead")
@@ -38,6 +59,19 @@ func runEval(args []string) error {
 	}
 	if *n < 0 || *batch <= 0 {
 		return errors.New("--n must be >= 0 and --batch positive")
+	}
+	ranged := *index >= 0 || *count != 0
+	if ranged && (*index < 0 || *count < 1 || *stride < 1) {
+		return errors.New("--index I --count N [--stride S] need I >= 0, N >= 1, S >= 1")
+	}
+	if ranged && *n != 0 {
+		return errors.New("give either --n or --index/--count, not both")
+	}
+	if *fixed && !*preds {
+		return errors.New("--fixed-point needs --predictions")
+	}
+	if *preds && *n != 0 {
+		return errors.New("--predictions takes --index/--count (or the whole split), not --n")
 	}
 	if err := applyThreads(*threads); err != nil {
 		return err
@@ -60,13 +94,41 @@ func runEval(args []string) error {
 	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
 		return fmt.Errorf("%s expects %v inputs and %d classes; dataset %s has %v and %d", *path, m.Input, m.Classes, name, in, set.Classes)
 	}
-	if set, err = sampleSet(set, *n, 1); err != nil {
-		return err
+	var idx []int // dataset index of each evaluated image
+	if ranged {
+		if last := *index + (*count-1)**stride; last >= set.N {
+			return fmt.Errorf("--index %d --count %d --stride %d reaches image %d; %s has %d", *index, *count, *stride, last, name, set.N)
+		}
+		for k := 0; k < *count; k++ {
+			idx = append(idx, *index+k**stride)
+		}
+		if set, err = set.Subset(idx); err != nil {
+			return err
+		}
+	} else {
+		if set, err = sampleSet(set, *n, 1); err != nil {
+			return err
+		}
+		for i := range set.N {
+			idx = append(idx, i)
+		}
 	}
 	start := time.Now()
 	res, err := train.Evaluate(m, set, train.EvalOptions{Batch: *batch, Progress: os.Stderr})
 	if err != nil {
 		return err
+	}
+	var predictions []evalPrediction
+	fixedAgree := 0
+	if *preds {
+		if predictions, err = predictLabels(m, set, idx, *batch, *fixed); err != nil {
+			return err
+		}
+		for _, p := range predictions {
+			if p.FixedLabel != nil && *p.FixedLabel == p.Label {
+				fixedAgree++
+			}
+		}
 	}
 	secs := time.Since(start).Seconds()
 	_, relus := m.ReLUCount()
@@ -76,11 +138,73 @@ func runEval(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "%s on %s (%s, %d images): accuracy %.2f%%, loss %.4f, %d ReLUs, %.1fs\n",
 		*path, name, split, res.N, 100*res.Accuracy, res.Loss, relus, secs)
+	if *preds && !*jsonOut {
+		for _, p := range predictions {
+			fmt.Fprintf(os.Stderr, "image %d: label %d (true %d)", p.Index, p.Label, p.TrueLabel)
+			if p.FixedLabel != nil {
+				fmt.Fprintf(os.Stderr, ", fixed point %d", *p.FixedLabel)
+			}
+			fmt.Fprintln(os.Stderr)
+		}
+	}
+	if *fixed {
+		fmt.Fprintf(os.Stderr, "fixed-point labels equal to float labels: %d of %d (%.2f%%)\n", fixedAgree, len(predictions), 100*float64(fixedAgree)/float64(len(predictions)))
+	}
 	if *jsonOut {
-		return printJSONObject(map[string]any{
+		out := map[string]any{
 			"model": *path, "arch": m.Arch, "dataset": name, "split": split, "n": res.N,
 			"correct": res.Correct, "accuracy": res.Accuracy, "loss": res.Loss, "relus": relus, "seconds": secs,
-		})
+		}
+		if *preds {
+			out["predictions"] = predictions
+		}
+		if *fixed {
+			out["fixed_agreement"] = float64(fixedAgree) / float64(len(predictions))
+		}
+		return printJSONObject(out)
 	}
 	return nil
+}
+
+// predictLabels returns the float model's label of every image of set (and
+// the fixed-point executor's, if fixed), labelled with the dataset indices
+// idx, in batches of batch images.
+func predictLabels(m *models.Model, set *data.Set, idx []int, batch int, fixed bool) ([]evalPrediction, error) {
+	var plan *pi.Plan
+	if fixed {
+		var err error
+		if plan, err = pi.Compile(m, pi.Config{}); err != nil {
+			return nil, err
+		}
+	}
+	per := set.ImageSize()
+	out := make([]evalPrediction, 0, set.N)
+	for lo := 0; lo < set.N; lo += batch {
+		hi := min(lo+batch, set.N)
+		x := tensor.New(hi-lo, set.C, set.H, set.W)
+		for i := lo; i < hi; i++ {
+			copy(x.Data[(i-lo)*per:], set.Normalized(i).Data)
+		}
+		y, err := pi.ReferenceLogits(m, x)
+		if err != nil {
+			return nil, err
+		}
+		var yf *tensor.Tensor
+		if plan != nil {
+			if yf, err = plan.EvalFixed(x); err != nil {
+				return nil, err
+			}
+		}
+		classes := y.Shape[1]
+		for i := lo; i < hi; i++ {
+			k := i - lo
+			p := evalPrediction{Index: idx[i], Label: argmaxRow(y.Data[k*classes : (k+1)*classes]), TrueLabel: int(set.Labels[i])}
+			if yf != nil {
+				l := argmaxRow(yf.Data[k*classes : (k+1)*classes])
+				p.FixedLabel = &l
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }

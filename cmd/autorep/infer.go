@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -35,7 +34,7 @@ the session is ready.`
 
 // inferImage is the JSON report of one private inference.
 type inferImage struct {
-	Index     int       `json:"index,omitempty"`
+	Index     *int      `json:"index,omitempty"` // with --dataset
 	Label     int       `json:"label"`
 	TrueLabel *int      `json:"true_label,omitempty"`
 	Logits    []float32 `json:"logits"`
@@ -51,9 +50,8 @@ type inferImage struct {
 	Rounds int64 `json:"rounds"`
 }
 
-// inferReport is infer's JSON output.
-type inferReport struct {
-	inferImage
+// inferSession is the session part of infer's JSON output.
+type inferSession struct {
 	Session  string `json:"session"`
 	PlanHash string `json:"plan_hash"`
 	Arch     string `json:"arch"`
@@ -63,8 +61,89 @@ type inferReport struct {
 		Bytes    int64   `json:"bytes"`
 		Material int64   `json:"material_bytes"`
 	} `json:"connect"`
-	Images   []inferImage `json:"images,omitempty"`
+}
+
+// inferReport is infer's JSON output for one image.
+type inferReport struct {
+	inferSession
+	inferImage
+}
+
+// latencyStats summarises per-inference latencies (ms).
+type latencyStats struct {
+	Mean   float64 `json:"mean"`
+	Median float64 `json:"median"`
+	P90    float64 `json:"p90"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+func summarizeLatency(v []float64) latencyStats {
+	if len(v) == 0 {
+		return latencyStats{}
+	}
+	st := latencyStats{Median: piPercentile(v, 0.5), P90: piPercentile(v, 0.9), Min: v[0], Max: v[0]}
+	for _, x := range v {
+		st.Mean += x
+		st.Min, st.Max = min(st.Min, x), max(st.Max, x)
+	}
+	st.Mean /= float64(len(v))
+	return st
+}
+
+// inferBatchReport is infer's JSON output for --count > 1: the images and
+// aggregates over them.
+type inferBatchReport struct {
+	inferSession
+	Count    int          `json:"count"`
+	Images   []inferImage `json:"images"`
+	Correct  *int         `json:"correct,omitempty"`
 	Accuracy *float64     `json:"accuracy,omitempty"`
+	// LatencyMS summarises the per-image latencies.
+	LatencyMS struct {
+		Online  latencyStats `json:"online"`
+		Offline latencyStats `json:"offline"`
+	} `json:"latency_ms"`
+	// PerInference are means over the images.
+	PerInference struct {
+		OnlineBytes   float64 `json:"online_bytes"`
+		OfflineBytes  float64 `json:"offline_bytes"`
+		MaterialBytes float64 `json:"material_bytes"`
+		Rounds        float64 `json:"rounds"`
+	} `json:"per_inference"`
+	// Total sums over the images.
+	Total struct {
+		OnlineMS      float64 `json:"online_ms"`
+		OfflineMS     float64 `json:"offline_ms"`
+		OnlineBytes   int64   `json:"online_bytes"`
+		OfflineBytes  int64   `json:"offline_bytes"`
+		MaterialBytes int64   `json:"material_bytes"`
+		Rounds        int64   `json:"rounds"`
+	} `json:"total"`
+	// WallSeconds is the time from opening the session to the last result.
+	WallSeconds float64 `json:"wall_seconds"`
+}
+
+// summarize fills the aggregates from Images.
+func (r *inferBatchReport) summarize() {
+	on := make([]float64, len(r.Images))
+	off := make([]float64, len(r.Images))
+	t := &r.Total
+	for i, img := range r.Images {
+		on[i], off[i] = img.LatencyMS.Online, img.LatencyMS.Offline
+		t.OnlineMS += img.LatencyMS.Online
+		t.OfflineMS += img.LatencyMS.Offline
+		t.OnlineBytes += img.Bytes.Online
+		t.OfflineBytes += img.Bytes.Offline
+		t.MaterialBytes += img.Bytes.Material
+		t.Rounds += img.Rounds
+	}
+	r.LatencyMS.Online, r.LatencyMS.Offline = summarizeLatency(on), summarizeLatency(off)
+	if n := float64(len(r.Images)); n > 0 {
+		p := &r.PerInference
+		p.OnlineBytes, p.OfflineBytes = float64(t.OnlineBytes)/n, float64(t.OfflineBytes)/n
+		p.MaterialBytes, p.Rounds = float64(t.MaterialBytes)/n, float64(t.Rounds)/n
+	}
 }
 
 func runInfer(args []string) error {
@@ -76,6 +155,7 @@ func runInfer(args []string) error {
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	index := fs.Int("index", 0, "test image index with --dataset")
 	count := fs.Int("count", 1, "with --dataset: classify COUNT images from --index over one session")
+	stride := fs.Int("stride", 1, "with --count: step between the images (--index, --index+STRIDE, ...)")
 	noResize := fs.Bool("no-resize", false, "refuse images whose size differs from the model's input")
 	pool := fs.Int("pool", 0, "inferences whose dealer material is fetched when the session opens (default: --count, at most 8)")
 	expect := fs.String("expect-hash", "", "public-plan hash (hex, as printed by serve) the server must serve")
@@ -94,14 +174,17 @@ func runInfer(args []string) error {
 	if *count < 1 || *imagePath != "" && *count != 1 {
 		return errors.New("--count must be ≥ 1 and needs --dataset")
 	}
+	if *stride < 1 {
+		return errors.New("--stride must be ≥ 1")
+	}
 	var set *data.Set
 	if *dataset != "" {
 		var err error
 		if set, err = data.Load(data.Dir(*dataDir), *dataset, false); err != nil {
 			return err
 		}
-		if *index < 0 || *index+*count > set.N {
-			return fmt.Errorf("--index %d --count %d outside the %d test images of %s", *index, *count, set.N, *dataset)
+		if last := *index + (*count-1)**stride; *index < 0 || last >= set.N {
+			return fmt.Errorf("--index %d --count %d --stride %d outside the %d test images of %s", *index, *count, *stride, set.N, *dataset)
 		}
 	}
 	if *imagePath != "" { // fail before opening a session
@@ -142,21 +225,23 @@ func runInfer(args []string) error {
 	}
 	defer sess.Close()
 	pub := sess.Public
-	var rep inferReport
+	var info inferSession
 	h := pub.Hash()
-	rep.Session, rep.PlanHash, rep.Arch = sess.ID.String(), hex.EncodeToString(h[:]), pub.Arch
-	rep.ReLUs, _ = pub.ReLUs()
-	rep.Connect.MS = ms(sess.Connect.Time)
-	rep.Connect.Bytes, rep.Connect.Material = sess.Connect.Bytes, sess.Connect.Material
+	info.Session, info.PlanHash, info.Arch = sess.ID.String(), hex.EncodeToString(h[:]), pub.Arch
+	info.ReLUs, _ = pub.ReLUs()
+	info.Connect.MS = ms(sess.Connect.Time)
+	info.Connect.Bytes, info.Connect.Material = sess.Connect.Bytes, sess.Connect.Material
+	if set != nil && (set.C != pub.Input[0] || set.H != pub.Input[1] || set.W != pub.Input[2]) {
+		return fmt.Errorf("%s images are %dx%dx%d, the served model (%s) takes %v", *dataset, set.C, set.H, set.W, pub.Arch, pub.Input)
+	}
+	t0 := time.Now()
+	images := make([]inferImage, 0, *count)
 	correct := 0
 	for k := 0; k < *count; k++ {
 		var x *tensor.Tensor
 		var truth *int
+		i := *index + k**stride
 		if set != nil {
-			i := *index + k
-			if set.C != pub.Input[0] || set.H != pub.Input[1] || set.W != pub.Input[2] {
-				return fmt.Errorf("%s images are %dx%dx%d, the served model (%s) takes %v", *dataset, set.C, set.H, set.W, pub.Arch, pub.Input)
-			}
 			x = set.Normalized(i)
 			l := int(set.Labels[i])
 			truth = &l
@@ -165,11 +250,11 @@ func runInfer(args []string) error {
 		}
 		r, err := sess.Infer(ctx, x)
 		if err != nil {
-			return err
+			return fmt.Errorf("image %d: %w", i, err)
 		}
-		img := inferImage{Index: *index + k, Label: r.Label, TrueLabel: truth, Logits: r.Logits, Rounds: r.Stats.Online.Rounds}
-		if set == nil {
-			img.Index = 0
+		img := inferImage{Label: r.Label, TrueLabel: truth, Logits: r.Logits, Rounds: r.Stats.Online.Rounds}
+		if set != nil {
+			img.Index = &i
 		}
 		img.LatencyMS.Online, img.LatencyMS.Offline = ms(r.Stats.OnlineTime), ms(r.Stats.OfflineTime)
 		img.Bytes.Online, img.Bytes.Offline, img.Bytes.Material = r.Stats.Online.Bytes(), r.Stats.OfflineMsgs.Bytes(), r.Material
@@ -177,36 +262,47 @@ func runInfer(args []string) error {
 			correct++
 		}
 		if !*jsonOut {
-			fmt.Fprintf(os.Stderr, "image %d: label %d", img.Index, img.Label)
+			name := *imagePath
+			if set != nil {
+				name = fmt.Sprint(i)
+			}
+			fmt.Fprintf(os.Stderr, "image %s: label %d", name, img.Label)
 			if truth != nil {
 				fmt.Fprintf(os.Stderr, " (true %d)", *truth)
 			}
 			fmt.Fprintf(os.Stderr, "  online %.1f ms, %d B, %d rounds; offline %.1f ms, material %d B\n",
 				img.LatencyMS.Online, img.Bytes.Online, img.Rounds, img.LatencyMS.Offline, img.Bytes.Material)
 		}
-		if *count == 1 {
-			rep.inferImage = img
-		} else {
-			rep.Images = append(rep.Images, img)
-		}
+		images = append(images, img)
 	}
-	if set != nil && *count > 1 {
-		a := float64(correct) / float64(*count)
-		rep.Accuracy = &a
-	}
+	wall := time.Since(t0).Seconds()
 	if !*jsonOut {
 		fmt.Fprintf(os.Stderr, "session %s: opened in %.1f ms (%d B to the server, %d B dealer material prefetched)\n",
-			rep.Session, rep.Connect.MS, rep.Connect.Bytes, rep.Connect.Material)
-		if rep.Accuracy != nil {
-			fmt.Fprintf(os.Stderr, "accuracy %.2f%% over %d images\n", 100**rep.Accuracy, *count)
+			info.Session, info.Connect.MS, info.Connect.Bytes, info.Connect.Material)
+	}
+	if *count == 1 {
+		if !*jsonOut {
+			fmt.Println(images[0].Label)
+			return nil
 		}
-		if *count == 1 {
-			fmt.Println(rep.Label)
+		return printJSONObject(inferReport{inferSession: info, inferImage: images[0]})
+	}
+	rep := inferBatchReport{inferSession: info, Count: *count, Images: images, WallSeconds: wall}
+	rep.summarize()
+	if set != nil {
+		a := float64(correct) / float64(*count)
+		rep.Correct, rep.Accuracy = &correct, &a
+	}
+	if !*jsonOut {
+		l := rep.LatencyMS.Online
+		fmt.Fprintf(os.Stderr, "%d images in %.1f s: online ms mean %.1f, median %.1f, p90 %.1f, min %.1f; per inference %.0f B online, %.1f rounds, %.0f B material; offline ms mean %.1f\n",
+			*count, wall, l.Mean, l.Median, l.P90, l.Min, rep.PerInference.OnlineBytes, rep.PerInference.Rounds, rep.PerInference.MaterialBytes, rep.LatencyMS.Offline.Mean)
+		if rep.Accuracy != nil {
+			fmt.Fprintf(os.Stderr, "accuracy %.2f%% (%d of %d images)\n", 100**rep.Accuracy, correct, *count)
 		}
 		return nil
 	}
-	enc := json.NewEncoder(os.Stdout)
-	return enc.Encode(rep)
+	return printJSONObject(rep)
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# serve-bench.sh — private inference of N test images with three OS processes
+# (autorep dealer, autorep serve, autorep infer) over loopback TCP with TLS,
+# checked against the model owner's plaintext labels (autorep eval
+# --predictions), with latency, bytes, rounds, dealer material and each
+# process's peak RSS.
+#
+# Usage:
+#   scripts/serve-bench.sh --model FILE --dataset D [--n N] [--link loopback|lan|wan]
+#       [--index I] [--stride S|auto] [--server-pool P] [--client-pool P]
+#       [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
+#
+#   --model        model file served (required)
+#   --dataset      dataset of the test images (required; e.g. mnist, cifar10)
+#   --n            number of test images (default 20)
+#   --link         loopback (default), or lan / wan: every process shapes its
+#                  outgoing traffic with --emulate-link (3 Gbit/s, 0.3 ms RTT /
+#                  400 Mbit/s, 40 ms RTT; DESIGN §2.4), the fallback
+#                  scripts/netem.sh uses where the kernel has no netem qdisc
+#   --index        first test image (default 0)
+#   --stride       step between images (default auto: test size / N, so the
+#                  images cover every class of sorted ImageFolder sets such as
+#                  the CIFAR-10 JPEG copy)
+#   --server-pool  serve --pool (default 2); --client-pool: infer --pool
+#                  (default 1: the session prefetches one inference's material,
+#                  later ones are fetched per inference, in the offline phase)
+#   --timeout      read/write timeout of every connection (default 10m)
+#   --bin          autorep binary (default ./bin/autorep)
+#   --out          directory for the reports (default ./serve-bench-results)
+#   --label        model name in the markdown row (default the file name)
+#
+# Output: OUT/NAME-LINK-N.json (summary), .infer.json, .eval.json, the
+# processes' logs; the summary JSON on stdout and a markdown table row on
+# stderr. Exit status 0 only if every private label equals the plaintext
+# (float) label; 3 if some differ; 1 on any other failure. Certificates go to
+# a temporary directory; the dealer and server are stopped (SIGTERM) on exit,
+# errors and Ctrl-C. Peak RSS: VmHWM of the dealer and server (read from
+# /proc just before they are stopped), /usr/bin/time's maximum RSS for the
+# client.
+set -euo pipefail
+
+model=
+dataset=
+n=20
+link=loopback
+index=0
+stride=auto
+spool=2
+cpool=1
+timeout=10m
+bin=./bin/autorep
+out=./serve-bench-results
+label=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--model) model=$2; shift ;;
+	--dataset) dataset=$2; shift ;;
+	--n) n=$2; shift ;;
+	--link) link=$2; shift ;;
+	--index) index=$2; shift ;;
+	--stride) stride=$2; shift ;;
+	--server-pool) spool=$2; shift ;;
+	--client-pool) cpool=$2; shift ;;
+	--timeout) timeout=$2; shift ;;
+	--bin) bin=$2; shift ;;
+	--out) out=$2; shift ;;
+	--label) label=$2; shift ;;
+	-h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+	*) echo "serve-bench.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
+	esac
+	shift
+done
+
+die() { echo "serve-bench.sh: $*" >&2; exit 1; }
+[ -n "$model" ] || die "--model FILE is required"
+[ -n "$dataset" ] || die "--dataset D is required"
+[ -f "$model" ] || die "no model file $model"
+[ -x "$bin" ] || die "no autorep binary at $bin (go build -o bin/autorep ./cmd/autorep, or --bin)"
+command -v python3 > /dev/null || die "python3 is needed for the summary"
+[[ "$n" =~ ^[1-9][0-9]*$ ]] || die "--n must be a positive integer"
+[[ "$index" =~ ^[0-9]+$ ]] || die "--index must be a non-negative integer"
+[[ "$stride" = auto || "$stride" =~ ^[1-9][0-9]*$ ]] || die "--stride must be auto or a positive integer"
+emu=()
+case "$link" in
+loopback) ;;
+lan | wan) emu=(--emulate-link "$link") ;;
+*) die "--link must be loopback, lan or wan" ;;
+esac
+bin=$(realpath "$bin")
+model=$(realpath "$model")
+mkdir -p "$out"
+out=$(realpath "$out")
+[ -n "$label" ] || label=$(basename "$model" .safetensors)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/serve-bench.XXXXXX")
+pids=()
+cleanup() {
+	local rc=$?
+	set +e
+	for p in "${pids[@]}"; do kill -TERM "$p" 2> /dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2> /dev/null; done
+	rm -rf "$tmp"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$stride" = auto ]; then
+	total=$("$bin" data info "$dataset" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["test"]["n"])')
+	stride=$(( (total - index) / n ))
+	[ "$stride" -ge 1 ] || die "--index $index --n $n: the test split of $dataset has only $total images"
+fi
+base="$out/$label-$link-$n"
+range=(--dataset "$dataset" --index "$index" --count "$n" --stride "$stride")
+echo "== $label on $dataset: $n test images (index $index, stride $stride), link $link" >&2
+
+# 1. The model owner's plaintext labels (float, and the fixed-point executor's).
+"$bin" eval --model "$model" "${range[@]}" --predictions --fixed-point --json > "$base.eval.json" 2> "$base.eval.log" ||
+	die "eval failed: $(tail -1 "$base.eval.log")"
+
+# 2. Dealer and server, each its own process, TLS with a fresh certificate.
+"$bin" dealer --gen-cert "$tmp/tls" 2> /dev/null
+cert="$tmp/tls/cert.pem"
+tls=(--tls-cert "$cert" --tls-key "$tmp/tls/key.pem" --tls-ca "$cert")
+# wait_listen LOG PID: the address of the "listening on ADDR" line.
+wait_listen() {
+	local log=$1 pid=$2 addr
+	for _ in $(seq 600); do
+		addr=$(sed -n 's/.*listening on \([^ ,]*\).*/\1/p' "$log" 2> /dev/null | head -1)
+		if [ -n "$addr" ]; then echo "$addr"; return 0; fi
+		kill -0 "$pid" 2> /dev/null || { echo "serve-bench.sh: process $pid exited: $(tail -3 "$log")" >&2; return 1; }
+		sleep 0.1
+	done
+	echo "serve-bench.sh: no 'listening on' line in $log after 60 s" >&2
+	return 1
+}
+"$bin" dealer --listen 127.0.0.1:0 "${tls[@]}" "${emu[@]}" --timeout "$timeout" --quiet 2> "$base.dealer.log" &
+dpid=$!
+pids+=("$dpid")
+daddr=$(wait_listen "$base.dealer.log" "$dpid")
+"$bin" serve --model "$model" --listen 127.0.0.1:0 --dealer "$daddr" --pool "$spool" "${tls[@]}" "${emu[@]}" \
+	--timeout "$timeout" --quiet 2> "$base.serve.log" &
+spid=$!
+pids+=("$spid")
+saddr=$(wait_listen "$base.serve.log" "$spid")
+
+# 3. The client.
+timecmd=()
+if [ -x /usr/bin/time ]; then timecmd=(/usr/bin/time -f %M -o "$tmp/infer.maxrss"); fi
+t0=$(date +%s.%N)
+if ! "${timecmd[@]}" "$bin" infer --server "$saddr" --tls-ca "$cert" "${range[@]}" --pool "$cpool" \
+	"${emu[@]}" --timeout "$timeout" --json > "$base.infer.json" 2> "$base.infer.log"; then
+	die "infer failed: $(tail -2 "$base.infer.log")"
+fi
+t1=$(date +%s.%N)
+hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2> /dev/null || true; }
+dealer_kb=$(hwm "$dpid")
+server_kb=$(hwm "$spid")
+client_kb=$(cat "$tmp/infer.maxrss" 2> /dev/null || true)
+kill -TERM "$spid" "$dpid" 2> /dev/null || true
+wait "$spid" "$dpid" 2> /dev/null || true
+pids=()
+
+# 4. Summary.
+python3 - "$base" "$label" "$link" "$model" "$dataset" "$index" "$stride" "${dealer_kb:-0}" "${server_kb:-0}" "${client_kb:-0}" "$t0" "$t1" << 'PY'
+import json, sys
+base, label, link, model, dataset, index, stride, dkb, skb, ckb, t0, t1 = sys.argv[1:]
+inf = json.load(open(base + ".infer.json"))
+ev = json.load(open(base + ".eval.json"))
+imgs = inf["images"] if "images" in inf else [inf]
+plain = {p["index"]: p for p in ev["predictions"]}
+n = len(imgs)
+equal = sum(1 for i in imgs if plain[i["index"]]["label"] == i["label"])
+fixed = sum(1 for i in imgs if plain[i["index"]].get("fixed_label") == i["label"])
+diff = [{"index": i["index"], "private": i["label"], "plaintext": plain[i["index"]]["label"],
+         "fixed_point": plain[i["index"]].get("fixed_label")} for i in imgs if plain[i["index"]]["label"] != i["label"]]
+on = sorted(i["latency_ms"]["online"] for i in imgs)
+off = [i["latency_ms"]["offline"] for i in imgs]
+def q(v, p):  # nearest rank, as autorep infer
+    import math
+    return v[max(0, min(len(v) - 1, math.ceil(p * len(v)) - 1))]
+mb = lambda kb: round(int(kb) / 1024, 1) if int(kb) > 0 else None
+s = {
+    "model": model, "label": label, "dataset": dataset, "link": link, "n": n,
+    "index": int(index), "stride": int(stride), "arch": inf["arch"], "relus": inf["relus"],
+    "labels_equal_plaintext": equal, "labels_equal_fraction": equal / n,
+    "labels_equal_fixed_point": fixed, "differ": diff,
+    "private_accuracy": sum(1 for i in imgs if i.get("true_label") == i["label"]) / n,
+    "plaintext_accuracy": ev["accuracy"],
+    "online_ms": {"mean": sum(on) / n, "median": q(on, 0.5), "p90": q(on, 0.9), "min": on[0], "max": on[-1]},
+    "offline_ms_mean": sum(off) / n,
+    "online_bytes_per_inference": sum(i["bytes"]["online"] for i in imgs) / n,
+    "rounds_per_inference": sum(i["rounds"] for i in imgs) / n,
+    "material_bytes_per_inference": sum(i["bytes"]["material"] for i in imgs) / n,
+    "session_open_ms": inf["connect"]["ms"], "session_open_bytes": inf["connect"]["bytes"],
+    "session_open_material_bytes": inf["connect"]["material_bytes"],
+    "client_wall_seconds": float(t1) - float(t0),
+    "peak_rss_mb": {"dealer": mb(dkb), "server": mb(skb), "client": mb(ckb)},
+}
+json.dump(s, open(base + ".json", "w"), indent=1)
+print(json.dumps(s))
+o = s["online_ms"]
+f = lambda x: "n/a" if x is None else f"{x:,.0f}"
+print(f"| {label} | {link} | {n} | {equal}/{n} ({100*equal/n:.1f}%) | "
+      f"{o['mean']:,.1f} / {o['median']:,.1f} / {o['p90']:,.1f} / {o['min']:,.1f} | "
+      f"{s['online_bytes_per_inference']/1e6:,.2f} MB | {s['rounds_per_inference']:.0f} | {s['offline_ms_mean']:,.0f} | "
+      f"{s['material_bytes_per_inference']/1e6:,.1f} MB | {s['session_open_ms']:,.0f} ms | "
+      f"{f(s['peak_rss_mb']['dealer'])} / {f(s['peak_rss_mb']['server'])} / {f(s['peak_rss_mb']['client'])} MB |", file=sys.stderr)
+if diff:
+    print(f"serve-bench.sh: {len(diff)} private labels differ from the plaintext ones: {diff[:10]}", file=sys.stderr)
+    sys.exit(3)
+PY
