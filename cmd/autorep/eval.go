@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -39,7 +40,7 @@ func runEval(args []string) error {
 	dataset := fs.String("dataset", "", "dataset (default: the one recorded in the model file)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	n := fs.Int("n", 0, "evaluate N images only, a fixed random subset (seed 1) (0 = all)")
-	index := fs.Int("index", -1, "evaluate the images from this index on (with --count; instead of --n)")
+	index := fs.Int("index", 0, "with --count: first image evaluated (instead of --n)")
 	count := fs.Int("count", 0, "with --index: number of images")
 	stride := fs.Int("stride", 1, "with --index: step between the images")
 	preds := fs.Bool("predictions", false, "report every image's predicted label (JSON: predictions; else on stderr)")
@@ -60,7 +61,8 @@ func runEval(args []string) error {
 	if *n < 0 || *batch <= 0 {
 		return errors.New("--n must be >= 0 and --batch positive")
 	}
-	ranged := *index >= 0 || *count != 0
+	ranged := *count != 0
+	fs.Visit(func(f *flag.Flag) { ranged = ranged || f.Name == "index" || f.Name == "stride" })
 	if ranged && (*index < 0 || *count < 1 || *stride < 1) {
 		return errors.New("--index I --count N [--stride S] need I >= 0, N >= 1, S >= 1")
 	}

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"image"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/models"
+)
+
+// evalPredJSON is the part of `autorep eval --predictions --json` the tests
+// check.
+type evalPredJSON struct {
+	N           int     `json:"n"`
+	Correct     int     `json:"correct"`
+	Accuracy    float64 `json:"accuracy"`
+	Predictions []struct {
+		Index      int  `json:"index"`
+		Label      int  `json:"label"`
+		TrueLabel  int  `json:"true_label"`
+		FixedLabel *int `json:"fixed_label"`
+	} `json:"predictions"`
+	FixedAgreement *float64 `json:"fixed_agreement"`
+}
+
+// mnistDigit returns test image i of set as a gray image.
+func mnistDigit(set *data.Set, i int) *image.Gray {
+	img := image.NewGray(image.Rect(0, 0, 28, 28))
+	copy(img.Pix, set.Pixels[i*28*28:(i+1)*28*28])
+	return img
+}
+
+func TestEvalPredictions(t *testing.T) {
+	dir := needData(t, "mnist")
+	set, err := data.Load(dir, "mnist", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := modelPath(t, "lenet-mnist-autorep10.safetensors")
+	m, err := models.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, 2*time.Minute, "eval", "--model", file, "--index", "5", "--count", "4", "--stride", "3",
+		"--predictions", "--fixed-point", "--json")
+	wantOK(t, r)
+	var res evalPredJSON
+	decodeJSON(t, r, &res)
+	if res.N != 4 || len(res.Predictions) != 4 || res.FixedAgreement == nil {
+		t.Fatalf("eval --predictions: %s", r.stdout)
+	}
+	correct := 0
+	for k, p := range res.Predictions {
+		i := 5 + 3*k
+		want := argmax(plainLogits(t, m, mnistDigit(set, i)))
+		if p.Index != i || p.TrueLabel != int(set.Labels[i]) || p.Label != want || p.FixedLabel == nil {
+			t.Errorf("prediction %d: %+v, want index %d, label %d, true label %d, a fixed-point label", k, p, i, want, set.Labels[i])
+		}
+		if p.Label == p.TrueLabel {
+			correct++
+		}
+	}
+	if res.Correct != correct || math.Abs(res.Accuracy-float64(correct)/4) > 1e-9 {
+		t.Errorf("correct %d, accuracy %v; predictions give %d", res.Correct, res.Accuracy, correct)
+	}
+	// Human output: one line per image on stderr, nothing on stdout.
+	r = runCLI(t, 2*time.Minute, "eval", "--model", file, "--index", "0", "--count", "2", "--predictions")
+	wantOK(t, r)
+	if r.stdout != "" || !strings.Contains(r.stderr, "image 1: label") || !strings.Contains(r.stderr, "accuracy") {
+		t.Errorf("eval --predictions without --json\n%s", r)
+	}
+	wantFail(t, runCLI(t, short, "eval", "--model", file, "--index", "9999", "--count", "2"), 1, "10000")
+	wantFail(t, runCLI(t, short, "eval", "--model", file, "--n", "5", "--predictions"), 1, "--predictions")
+	wantFail(t, runCLI(t, short, "eval", "--model", file, "--fixed-point"), 1, "--predictions")
+	wantFail(t, runCLI(t, short, "eval", "--model", file, "--index", "0", "--count", "0"), 1, "--count")
+	wantFail(t, runCLI(t, short, "eval", "--model", file, "--index", "0", "--count", "3", "--n", "5"), 1, "--n")
+}
+
+// inferBatchJSON is `autorep infer --count N --json`.
+type inferBatchJSON struct {
+	Session string `json:"session"`
+	Count   int    `json:"count"`
+	Images  []struct {
+		Index     *int      `json:"index"`
+		Label     int       `json:"label"`
+		TrueLabel *int      `json:"true_label"`
+		Logits    []float32 `json:"logits"`
+		LatencyMS struct {
+			Online  float64 `json:"online"`
+			Offline float64 `json:"offline"`
+		} `json:"latency_ms"`
+		Bytes struct {
+			Online   int64 `json:"online"`
+			Offline  int64 `json:"offline"`
+			Material int64 `json:"material"`
+		} `json:"bytes"`
+		Rounds int64 `json:"rounds"`
+	} `json:"images"`
+	Correct   *int     `json:"correct"`
+	Accuracy  *float64 `json:"accuracy"`
+	LatencyMS struct {
+		Online, Offline struct {
+			Mean, Median, P90, Min, Max float64
+		}
+	} `json:"latency_ms"`
+	PerInference struct {
+		OnlineBytes   float64 `json:"online_bytes"`
+		MaterialBytes float64 `json:"material_bytes"`
+		Rounds        float64 `json:"rounds"`
+	} `json:"per_inference"`
+	Total struct {
+		OnlineMS      float64 `json:"online_ms"`
+		OnlineBytes   int64   `json:"online_bytes"`
+		MaterialBytes int64   `json:"material_bytes"`
+		Rounds        int64   `json:"rounds"`
+	} `json:"total"`
+	WallSeconds float64 `json:"wall_seconds"`
+}
+
+// TestInferCountJSON: infer --count N --json reports per-image results and
+// aggregates and no misleading top-level label; the private labels equal
+// the model owner's plaintext labels from eval --predictions (what
+// scripts/serve-bench.sh checks); one image keeps the single-image shape.
+func TestInferCountJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the multi-process private inference test")
+	}
+	needData(t, "mnist")
+	file := modelPath(t, "lenet-mnist-autorep10.safetensors")
+	dealerAddr, _ := startDaemon(t, "dealer", "--listen", "127.0.0.1:0", "--insecure", "--grace", "1s", "--quiet")
+	serverAddr, _ := startDaemon(t, "serve", "--model", file, "--listen", "127.0.0.1:0", "--dealer", dealerAddr,
+		"--insecure", "--pool", "1", "--grace", "1s", "--quiet")
+	r := runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist",
+		"--index", "2", "--count", "3", "--stride", "4", "--json")
+	wantOK(t, r)
+	var top map[string]json.RawMessage
+	decodeJSON(t, r, &top)
+	for _, k := range []string{"label", "logits", "rounds", "bytes", "true_label"} {
+		if _, ok := top[k]; ok {
+			t.Errorf("infer --count 3 --json has a top-level %q\n%s", k, r.stdout)
+		}
+	}
+	var res inferBatchJSON
+	decodeJSON(t, r, &res)
+	if res.Count != 3 || len(res.Images) != 3 || res.Correct == nil || res.Accuracy == nil || res.Session == "" {
+		t.Fatalf("infer --count 3: %s", r.stdout)
+	}
+	var on []float64
+	var sumOn float64
+	var bytes, material, rounds int64
+	correct := 0
+	for k, img := range res.Images {
+		if img.Index == nil || *img.Index != 2+4*k || img.TrueLabel == nil || len(img.Logits) != 10 || img.Label != argmax(img.Logits) {
+			t.Errorf("image %d: %+v", k, img)
+			continue
+		}
+		if img.Label == *img.TrueLabel {
+			correct++
+		}
+		on = append(on, img.LatencyMS.Online)
+		sumOn += img.LatencyMS.Online
+		bytes += img.Bytes.Online
+		material += img.Bytes.Material
+		rounds += img.Rounds
+	}
+	sort.Float64s(on)
+	l := res.LatencyMS.Online
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 1e-6*max(1, math.Abs(b)) }
+	if !near(l.Mean, sumOn/3) || l.Min != on[0] || l.Median != on[1] || l.P90 != on[2] || l.Max != on[2] {
+		t.Errorf("online latency summary %+v, images %v", l, on)
+	}
+	if res.Total.OnlineBytes != bytes || res.Total.MaterialBytes != material || res.Total.Rounds != rounds ||
+		!near(res.Total.OnlineMS, sumOn) || !near(res.PerInference.OnlineBytes, float64(bytes)/3) ||
+		!near(res.PerInference.Rounds, float64(rounds)/3) || !near(res.PerInference.MaterialBytes, float64(material)/3) {
+		t.Errorf("totals %+v, per inference %+v; images sum to %d B, %d rounds, %d B material", res.Total, res.PerInference, bytes, rounds, material)
+	}
+	if *res.Correct != correct || !near(*res.Accuracy, float64(correct)/3) || res.WallSeconds <= 0 || bytes <= 0 || rounds <= 0 {
+		t.Errorf("correct %d, accuracy %v, wall %v s", *res.Correct, *res.Accuracy, res.WallSeconds)
+	}
+
+	// The model owner's plaintext labels of the same images.
+	r = runCLI(t, 2*time.Minute, "eval", "--model", file, "--dataset", "mnist", "--index", "2", "--count", "3", "--stride", "4",
+		"--predictions", "--json")
+	wantOK(t, r)
+	var ev evalPredJSON
+	decodeJSON(t, r, &ev)
+	for k, p := range ev.Predictions {
+		if p.Index != *res.Images[k].Index || p.Label != res.Images[k].Label {
+			t.Errorf("image %d: plaintext label %d, private %d", p.Index, p.Label, res.Images[k].Label)
+		}
+	}
+
+	// One image: the single-image shape (top-level label and logits, no images).
+	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist", "--index", "7", "--json")
+	wantOK(t, r)
+	top = nil
+	decodeJSON(t, r, &top)
+	if _, ok := top["images"]; ok {
+		t.Errorf("one image: has images\n%s", r.stdout)
+	}
+	var one inferJSON
+	decodeJSON(t, r, &one)
+	if len(one.Logits) != 10 || one.Label != argmax(one.Logits) || one.TrueLabel == nil || string(top["index"]) != "7" {
+		t.Errorf("one image: %s", r.stdout)
+	}
+	wantFail(t, runCLI(t, short, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist", "--index", "9990",
+		"--count", "3", "--stride", "5"), 1, "--stride 5")
+}
