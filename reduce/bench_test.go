@@ -2,10 +2,16 @@ package reduce
 
 import (
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/train"
 )
 
 // BenchmarkMaskedSite measures forward+backward of one AutoReP site the
@@ -32,4 +38,128 @@ func BenchmarkMaskedSite(b *testing.B) {
 		m.Coef.ZeroGrad()
 		m.Apply(x).Backward(g)
 	}
+}
+
+// BenchmarkResNet20Step times one reduction step of ResNet-20 on a random
+// CIFAR-sized batch of 128 as package reduce runs it (student forward and
+// backward through the installed activations, teacher forward for KD, the
+// method's extra loss; no optimiser step), beside a plain training step of
+// the same network for comparison:
+//
+//	train     CE only, plain ReLU sites
+//	autorep   AutoReP search step (mask about half replaced)
+//	snl       SNL L1 step
+//	finetune  AutoReP finetune step (frozen mask, about half replaced)
+func BenchmarkResNet20Step(b *testing.B) {
+	for _, mode := range []string{"train", "autorep", "snl", "finetune"} {
+		b.Run(mode, func(b *testing.B) { benchResNet20Step(b, mode) })
+	}
+}
+
+func benchResNet20Step(b *testing.B, mode string) {
+	const batch = 128
+	student, err := models.New("resnet20", 10, [3]int{3, 32, 32})
+	if err != nil {
+		b.Fatal(err)
+	}
+	teacher, err := models.NewSeeded("resnet20", 10, [3]int{3, 32, 32}, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	teacher.SetTraining(false)
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := tensor.New(batch, 3, 32, 32)
+	for i := range x.Data {
+		x.Data[i] = float32(rng.NormFloat64())
+	}
+	y := make([]int32, batch)
+	for i := range y {
+		y[i] = int32(rng.IntN(10))
+	}
+	bt := data.Batch{X: x, Y: y}
+	total := 0
+	for _, s := range student.Sites {
+		total += s.Size()
+	}
+	method := MethodAutoReP
+	if mode == "snl" {
+		method = MethodSNL
+	}
+	cfg := Config{Method: method, Budget: total / 2, Epochs: 1}
+	cfg.defaults()
+	r := &runner{cfg: cfg, student: student, teacher: teacher, total: total}
+	var step train.StepFunc
+	switch mode {
+	case "train":
+		step = func(b data.Batch) (*autograd.Var, *autograd.Var, error) {
+			logits, err := student.Forward(autograd.Const(b.X))
+			if err != nil {
+				return nil, nil, err
+			}
+			loss, err := nn.CrossEntropy(logits, b.Y, 0)
+			return loss, logits, err
+		}
+	case "autorep", "finetune":
+		if err := r.install(); err != nil {
+			b.Fatal(err)
+		}
+		for _, m := range r.masked {
+			for i := range m.Mask {
+				// Half the elements replaced, the scores keeping the mask.
+				if rng.IntN(2) == 0 {
+					m.Mask[i], m.Score.Value.Data[i] = 0, -0.5
+				} else {
+					m.Score.Value.Data[i] = 0.5
+				}
+			}
+			if mode == "finetune" {
+				m.Frozen = true
+				m.Score.SetRequiresGrad(false)
+			}
+		}
+		step = r.searchStep
+		if mode == "finetune" {
+			step = r.baseLoss
+		}
+	case "snl":
+		if err := r.install(); err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range r.snl {
+			for i := range a.Alpha.Value.Data {
+				a.Alpha.Value.Data[i] = rng.Float32()
+			}
+		}
+		step = r.l1Step
+	}
+	student.SetTraining(true)
+	run := func() {
+		nn.ZeroGrad(student.Net)
+		loss, _, err := step(bt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		loss.Backward()
+	}
+	run() // create the kernel primitives
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	best := time.Hour
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		run()
+		best = min(best, time.Since(t0))
+	}
+	b.ReportMetric(float64(batch*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
+	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
+}
+
+// cpuTime is the process's user + system CPU time.
+func cpuTime() time.Duration {
+	var r syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
+		return 0
+	}
+	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }

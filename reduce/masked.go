@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
-	"sync"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/nn"
@@ -259,26 +257,34 @@ func (m *Masked) Apply(x *autograd.Var) *autograd.Var {
 			}
 		}
 	}
-	y := maskedForward(x.Value, m.Mask, m.Coef.Value, c, s)
+	t := newPolyTables(m.Mask, m.Coef.Value.Data, c, s, nil)
+	y := tensor.New(x.Value.Shape...)
+	t.forward(x.Value.Data, y.Data)
 	var score *autograd.Var
 	if !m.Frozen {
 		score = m.Score
 	}
 	return autograd.Result(y, func(g *tensor.Tensor) {
-		dx, dm, dc := maskedBackward(x.Value, g, m.Mask, m.Coef.Value, c, s,
-			x.RequiresGrad(), score != nil && score.RequiresGrad(), m.Coef.RequiresGrad())
+		var dx *tensor.Tensor
+		var dxd []float32
+		if x.RequiresGrad() {
+			dx = tensor.New(x.Value.Shape...)
+			dxd = dx.Data
+		}
+		wantM := score != nil && score.RequiresGrad()
+		dm, dc := t.backward(x.Value.Data, g.Data, dxd, wantM, m.Coef.RequiresGrad())
 		if dx != nil {
 			x.AccumGrad(dx)
 		}
 		if dm != nil {
 			// Straight-through estimator: ∂L/∂a = ∂L/∂m · softplus(a).
 			for i, a := range score.Value.Data {
-				dm.Data[i] *= softplus(a)
+				dm[i] *= softplus(a)
 			}
-			score.AccumGrad(tensor.FromData(dm.Data, score.Value.Shape...))
+			score.AccumGrad(tensor.FromData(dm, score.Value.Shape...))
 		}
 		if dc != nil {
-			m.Coef.AccumGrad(dc)
+			m.Coef.AccumGrad(tensor.FromData(dc, m.Coef.Value.Shape...))
 		}
 	}, x, score, m.Coef)
 }
@@ -293,149 +299,4 @@ func softplus(a float32) float32 {
 		return float32(math.Exp(v))
 	}
 	return float32(math.Log1p(math.Exp(v)))
-}
-
-// horner evaluates Σ_k co[k]·v^k and its derivative.
-func horner(co []float32, v float32) (p, dp float32) {
-	for k := len(co) - 1; k >= 0; k-- {
-		dp = dp*v + p
-		p = p*v + co[k]
-	}
-	return p, dp
-}
-
-// parallelImages runs f over image ranges [lo, hi) of n images on up to
-// GOMAXPROCS goroutines (one chunk each), serially when the work is small.
-// f receives its chunk index.
-func parallelImages(n, perImage int, f func(chunk, lo, hi int)) int {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 || n*perImage < 1<<15 {
-		f(0, 0, n)
-		return 1
-	}
-	size := (n + workers - 1) / workers
-	chunks := (n + size - 1) / size
-	var wg sync.WaitGroup
-	for k := 1; k < chunks; k++ {
-		wg.Add(1)
-		go func(k int) {
-			defer wg.Done()
-			f(k, k*size, min((k+1)*size, n))
-		}(k)
-	}
-	f(0, 0, min(size, n))
-	wg.Wait()
-	return chunks
-}
-
-// maskedForward computes m ⊙ relu(x) + (1 − m) ⊙ p_c(x) for a real-valued
-// mask (binary in use; real values let tests check the relaxed function).
-func maskedForward(x *tensor.Tensor, mask []float32, coef *tensor.Tensor, c, s int) *tensor.Tensor {
-	y := tensor.New(x.Shape...)
-	numel := c * s
-	d := coef.Shape[1]
-	parallelImages(len(x.Data)/numel, numel, func(_, lo, hi int) {
-		for off := lo * numel; off < hi*numel; off += numel {
-			xs, ys := x.Data[off:off+numel], y.Data[off:off+numel]
-			for ch := 0; ch < c; ch++ {
-				co := coef.Data[ch*d : (ch+1)*d]
-				for i := ch * s; i < (ch+1)*s; i++ {
-					v, mv := xs[i], mask[i]
-					var r float32
-					if v > 0 {
-						r = v
-					}
-					if mv == 1 {
-						ys[i] = r
-						continue
-					}
-					p, _ := horner(co, v)
-					ys[i] = mv*r + (1-mv)*p
-				}
-			}
-		}
-	})
-	return y
-}
-
-// maskedBackward returns the gradients of maskedForward with respect to x,
-// the mask (summed over the batch) and the coefficients, each only when
-// asked for.
-func maskedBackward(x, g *tensor.Tensor, mask []float32, coef *tensor.Tensor, c, s int, wantX, wantM, wantC bool) (dx, dm, dc *tensor.Tensor) {
-	numel := c * s
-	d := coef.Shape[1]
-	n := len(x.Data) / numel
-	if wantX {
-		dx = tensor.New(x.Shape...)
-	}
-	// Per-chunk partial sums for the batch-reduced gradients.
-	workers := min(runtime.GOMAXPROCS(0), max(n, 1))
-	var dms, dcs [][]float32
-	if wantM {
-		dms = make([][]float32, workers)
-	}
-	if wantC {
-		dcs = make([][]float32, workers)
-	}
-	chunks := parallelImages(n, numel, func(k, lo, hi int) {
-		var pm, pc []float32
-		if wantM {
-			pm = make([]float32, numel)
-			dms[k] = pm
-		}
-		if wantC {
-			pc = make([]float32, len(coef.Data))
-			dcs[k] = pc
-		}
-		for off := lo * numel; off < hi*numel; off += numel {
-			xs, gs := x.Data[off:off+numel], g.Data[off:off+numel]
-			for ch := 0; ch < c; ch++ {
-				co := coef.Data[ch*d : (ch+1)*d]
-				for i := ch * s; i < (ch+1)*s; i++ {
-					v, mv, gv := xs[i], mask[i], gs[i]
-					var r, dr float32
-					if v > 0 {
-						r, dr = v, 1
-					}
-					if mv == 1 && pm == nil {
-						if dx != nil {
-							dx.Data[off+i] = gv * dr
-						}
-						continue
-					}
-					p, dp := horner(co, v)
-					if dx != nil {
-						dx.Data[off+i] = gv * (mv*dr + (1-mv)*dp)
-					}
-					if pm != nil {
-						pm[i] += gv * (r - p)
-					}
-					if pc != nil && mv != 1 {
-						w := gv * (1 - mv)
-						for k := 0; k < d; k++ {
-							pc[ch*d+k] += w
-							w *= v
-						}
-					}
-				}
-			}
-		}
-	})
-	if wantM {
-		dm = tensor.New(len(mask))
-		for k := 0; k < chunks; k++ {
-			for i, v := range dms[k] {
-				dm.Data[i] += v
-			}
-		}
-	}
-	if wantC {
-		dc = tensor.New(coef.Shape...)
-		for k := 0; k < chunks; k++ {
-			for i, v := range dcs[k] {
-				dc.Data[i] += v
-			}
-		}
-	}
-	return dx, dm, dc
 }

@@ -295,7 +295,7 @@ func TestNewFixedValidates(t *testing.T) {
 }
 
 // TestMaskedParallelMatchesSerial checks the multi-goroutine path (large
-// batch) against image-by-image evaluation.
+// batch) of the kernels against image-by-image evaluation.
 func TestMaskedParallelMatchesSerial(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	c, s, n := 8, 64, 64
@@ -306,26 +306,29 @@ func TestMaskedParallelMatchesSerial(t *testing.T) {
 	coef := randTensor(rng, 0.3, c, 3)
 	x := randTensor(rng, 1, n, c, 8, 8)
 	g := randTensor(rng, 1, n, c, 8, 8)
-	y := maskedForward(x, mask, coef, c, s)
-	dx, dm, dc := maskedBackward(x, g, mask, coef, c, s, true, true, true)
+	tb := newPolyTables(mask, coef.Data, c, s, nil)
+	y, dx := tensor.New(x.Shape...), tensor.New(x.Shape...)
+	tb.forward(x.Data, y.Data)
+	dm, dc := tb.backward(x.Data, g.Data, dx.Data, true, true)
 	sumM, sumC := tensor.New(c*s), tensor.New(c, 3)
 	for b := 0; b < n; b++ {
-		xb := tensor.FromData(x.Data[b*c*s:(b+1)*c*s], 1, c, 8, 8)
-		gb := tensor.FromData(g.Data[b*c*s:(b+1)*c*s], 1, c, 8, 8)
-		yb := maskedForward(xb, mask, coef, c, s)
-		dxb, dmb, dcb := maskedBackward(xb, gb, mask, coef, c, s, true, true, true)
-		for i := range yb.Data {
-			if yb.Data[i] != y.Data[b*c*s+i] || dxb.Data[i] != dx.Data[b*c*s+i] {
+		xb := x.Data[b*c*s : (b+1)*c*s]
+		gb := g.Data[b*c*s : (b+1)*c*s]
+		yb, dxb := make([]float32, c*s), make([]float32, c*s)
+		tb.forward(xb, yb)
+		dmb, dcb := tb.backward(xb, gb, dxb, true, true)
+		for i := range yb {
+			if yb[i] != y.Data[b*c*s+i] || dxb[i] != dx.Data[b*c*s+i] {
 				t.Fatalf("image %d element %d differs", b, i)
 			}
 		}
-		sumM.AddInPlace(dmb)
-		sumC.AddInPlace(dcb)
+		sumM.AddInPlace(tensor.FromData(dmb, c*s))
+		sumC.AddInPlace(tensor.FromData(dcb, c, 3))
 	}
-	if d := tensor.MaxAbsDiff(sumM, dm); d > 1e-4 {
+	if d := tensor.MaxAbsDiff(sumM, tensor.FromData(dm, c*s)); d > 1e-4 {
 		t.Fatalf("mask gradient differs by %g", d)
 	}
-	if d := tensor.MaxAbsDiff(sumC, dc); d > 1e-3 {
+	if d := tensor.MaxAbsDiff(sumC, tensor.FromData(dc, c, 3)); d > 1e-3 {
 		t.Fatalf("coefficient gradient differs by %g", d)
 	}
 }

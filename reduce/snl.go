@@ -66,47 +66,20 @@ func (a *SNLAct) Apply(x *autograd.Var) *autograd.Var {
 	}
 	al := a.Alpha.Value.Data
 	y := tensor.New(x.Value.Shape...)
-	for off := 0; off < len(x.Value.Data); off += numel {
-		xs, ys := x.Value.Data[off:off+numel], y.Data[off:off+numel]
-		for i, v := range xs {
-			if v > 0 {
-				ys[i] = v
-			} else {
-				ys[i] = (1 - al[i]) * v
-			}
-		}
-	}
+	snlForward(x.Value.Data, y.Data, al)
 	return autograd.Result(y, func(g *tensor.Tensor) {
-		var dx, da *tensor.Tensor
+		var dx *tensor.Tensor
+		var dxd []float32
 		if x.RequiresGrad() {
 			dx = tensor.New(x.Value.Shape...)
+			dxd = dx.Data
 		}
-		if a.Alpha.RequiresGrad() {
-			da = tensor.New(a.Alpha.Value.Shape...)
-		}
-		for off := 0; off < len(x.Value.Data); off += numel {
-			xs, gs := x.Value.Data[off:off+numel], g.Data[off:off+numel]
-			for i, v := range xs {
-				if v > 0 {
-					if dx != nil {
-						dx.Data[off+i] = gs[i]
-					}
-					continue
-				}
-				// relu(x) − x = −x for x ≤ 0.
-				if dx != nil {
-					dx.Data[off+i] = gs[i] * (1 - al[i])
-				}
-				if da != nil {
-					da.Data[i] -= gs[i] * v
-				}
-			}
-		}
+		da := snlBackward(x.Value.Data, g.Data, dxd, al, nil, a.Alpha.RequiresGrad())
 		if dx != nil {
 			x.AccumGrad(dx)
 		}
 		if da != nil {
-			a.Alpha.AccumGrad(da)
+			a.Alpha.AccumGrad(tensor.FromData(da, a.Alpha.Value.Shape...))
 		}
 	}, x, a.Alpha)
 }
