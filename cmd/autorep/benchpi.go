@@ -89,6 +89,8 @@ type piReport struct {
 	OfflineP50     float64      `json:"offline_ms_p50"`
 	Estimates      []piEstimate `json:"estimates"`
 	Layers         []piLayer    `json:"layers"`
+	// SiteCosts is set with --cost-out.
+	SiteCosts []siteCost `json:"site_costs,omitempty"`
 }
 
 func runBenchPI(args []string) error {
@@ -99,7 +101,10 @@ func runBenchPI(args []string) error {
 			"online bytes and rounds, dealer material, latency percentiles, a per-layer breakdown and\n"+
 			"the DESIGN §2.4 cost model (rounds x RTT + bytes / bandwidth + measured online time)\n"+
 			"for LAN (3 Gbit/s, 0.3 ms) and WAN (400 Mbit/s, 40 ms). --model may also name an\n"+
-			"architecture (random weights, for cost figures).")
+			"architecture (random weights, for cost figures).\n\n"+
+			"--cost-out FILE (all-ReLU models) runs the same images again with every ReLU replaced\n"+
+			"by a polynomial and writes each site's measured cost per ReLU (online time saved plus\n"+
+			"the dealer material saved, as microseconds on the LAN link) for 'autorep reduce --cost'.")
 	path := fs.String("model", "", "model file (.safetensors) or architecture name (random weights; required)")
 	dataset := fs.String("dataset", "", "dataset (default: the one recorded in the model file)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -108,6 +113,7 @@ func runBenchPI(args []string) error {
 	trans := fs.String("transport", "pipe", "pipe (in memory) or tcp (loopback)")
 	frac := fs.Uint("frac", 16, "fractional bits")
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs")
+	costOut := fs.String("cost-out", "", "also measure every site with polynomials instead of ReLUs and write the per-site cost per ReLU to this JSON file (for reduce --cost; all-ReLU models)")
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -146,7 +152,13 @@ func runBenchPI(args []string) error {
 		set = set.Sample(*n, 1)
 	}
 	total := min(*n, set.N)
-	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell})
+	if *costOut != "" {
+		if err := allReLU(m); err != nil {
+			return err
+		}
+	}
+	cfg := pi.Config{FracBits: *frac, Ell: *ell}
+	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		return err
 	}
@@ -155,6 +167,14 @@ func runBenchPI(args []string) error {
 	rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
 	if err := benchPI(plan, m, set, total, *trans, *lazy, rep); err != nil {
 		return err
+	}
+	if *costOut != "" {
+		if rep.SiteCosts, err = measureSiteCosts(m, cfg, set, total, *trans, *lazy, rep); err != nil {
+			return err
+		}
+		if err := writeCostFile(*costOut, rep.SiteCosts); err != nil {
+			return err
+		}
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(os.Stdout)
@@ -389,6 +409,13 @@ func printPIReport(r *piReport) {
 	fmt.Fprintf(w, "\n  %-28s %-9s %9s %12s %6s %9s\n", "layer", "op", "ReLUs", "bytes", "rounds", "ms")
 	for _, l := range r.Layers {
 		fmt.Fprintf(w, "  %-28s %-9s %9d %12d %6d %9.2f\n", l.Name, l.Op, l.ReLUs, l.Bytes, l.Rounds, l.Ms)
+	}
+	if len(r.SiteCosts) > 0 {
+		fmt.Fprintf(w, "\n  cost per ReLU (µs on the LAN link: online time + dealer material saved by a polynomial)\n")
+		fmt.Fprintf(w, "  %-28s %9s %9s %9s %9s %9s\n", "site", "ReLUs", "relu ms", "poly ms", "online", "cost")
+		for _, c := range r.SiteCosts {
+			fmt.Fprintf(w, "  %-28s %9d %9.2f %9.2f %9.3f %9.3f\n", c.Site, c.ReLUs, c.ReLUMs, c.PolyMs, c.OnlineUs, c.Cost)
+		}
 	}
 }
 
