@@ -289,6 +289,7 @@ type Hub struct {
 	count    [2]map[countKey]uint64
 	pending  map[pendKey]pendItem
 	inflight map[genKey]*flight
+	held     int64 // encoded bytes of the pending halves
 }
 
 // genKey names one generation of material: the n-th request of a (kind,
@@ -333,7 +334,7 @@ func (h *Hub) Get(p Party, req Request) (*Material, error) {
 	gk := genKey{ck, idx}
 	it, ok := h.pending[mine]
 	if ok {
-		delete(h.pending, mine)
+		h.take(mine, it)
 	} else if fl := h.inflight[gk]; fl != nil {
 		// The other party is generating this very item: wait for its
 		// half rather than generating (and stranding) a second copy.
@@ -344,7 +345,9 @@ func (h *Hub) Get(p Party, req Request) (*Material, error) {
 		}
 		h.mu.Lock()
 		it, ok = h.pending[mine]
-		delete(h.pending, mine)
+		if ok {
+			h.take(mine, it)
+		}
 		if !ok {
 			h.mu.Unlock()
 			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: material already taken", req.Kind, req.Label, idx)
@@ -369,6 +372,7 @@ func (h *Hub) Get(p Party, req Request) (*Material, error) {
 	delete(h.inflight, gk)
 	if err == nil {
 		h.pending[pendKey{ck, idx, 1 - p}] = pendItem{req: req, m: other}
+		h.held += other.Size()
 	}
 	fl.err = err
 	h.mu.Unlock()
@@ -377,6 +381,41 @@ func (h *Hub) Get(p Party, req Request) (*Material, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// take removes a pending half (h.mu held).
+func (h *Hub) take(k pendKey, it pendItem) {
+	delete(h.pending, k)
+	h.held -= it.m.Size()
+}
+
+// Pending returns the encoded size of the halves generated for one party
+// and waiting in the hub until that party asks for them (what a network
+// dealer holds in memory for the session).
+func (h *Hub) Pending() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.held
+}
+
+// Generates reports whether Get(p, req) called now would generate new
+// material, rather than return the half that the other party's matching
+// request generated or is generating.
+func (h *Hub) Generates(p Party, req Request) bool {
+	if !p.Valid() {
+		return false
+	}
+	ck := countKey{req.Kind, req.Label}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	idx := uint64(0)
+	if !sessionKind(req.Kind) {
+		idx = h.count[p][ck]
+	}
+	if _, ok := h.pending[pendKey{ck, idx, p}]; ok {
+		return false
+	}
+	return h.inflight[genKey{ck, idx}] == nil
 }
 
 // localProvider serves one party from a Hub and counts its material.

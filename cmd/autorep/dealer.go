@@ -88,11 +88,28 @@ func runDealer(args []string) error {
 	genCert := fs.String("gen-cert", "", "write a self-signed certificate and key to this directory and exit")
 	hosts := fs.String("hosts", "127.0.0.1,localhost", "with --gen-cert: comma-separated IPs and names the certificate is valid for")
 	quiet := fs.Bool("quiet", false, "do not log sessions")
+	maxMem := fs.String("max-memory", "", "bound on the material held for parties that have not fetched it (e.g. 4GiB; default: a quarter of the RAM; off: none); a session that would exceed it waits --memory-wait, then fails")
+	memWait := fs.Duration("memory-wait", dealer.DefaultMemoryWait, "how long a request waits for memory under --max-memory before its session fails")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	limit := dealer.DefaultMaxMemory()
+	switch strings.ToLower(*maxMem) {
+	case "":
+	case "off", "none":
+		limit = -1
+	default:
+		n, err := dealer.ParseBytes(*maxMem)
+		if err != nil || n == 0 {
+			return fmt.Errorf("--max-memory: want a positive size such as 4GiB, or off (%q)", *maxMem)
+		}
+		limit = n
+	}
+	if *memWait <= 0 {
+		return errors.New("--memory-wait must be positive")
 	}
 	if *genCert != "" {
 		cert, key, err := secnet.GenerateSelfSigned(*genCert, strings.Split(*hosts, ","), 0)
@@ -126,7 +143,7 @@ func runDealer(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &dealer.Server{Dealer: d, MaxSessions: *maxSessions, Grace: *grace}
+	srv := &dealer.Server{Dealer: d, MaxSessions: *maxSessions, Grace: *grace, MaxMemory: limit, MemoryWait: *memWait}
 	if !*quiet {
 		srv.Logf = logf
 	}
@@ -136,10 +153,14 @@ func runDealer(args []string) error {
 	if *tf.insecure {
 		mode = "insecure, no TLS"
 	}
-	fmt.Fprintf(os.Stderr, "dealer: listening on %s (%s)\n", ln.Addr(), mode)
+	memNote := "no memory bound"
+	if limit > 0 {
+		memNote = "material held in memory ≤ " + dealer.FormatBytes(limit)
+	}
+	fmt.Fprintf(os.Stderr, "dealer: listening on %s (%s, %s)\n", ln.Addr(), mode, memNote)
 	err = srv.Serve(ctx, ln)
 	st := srv.Stats()
-	fmt.Fprintf(os.Stderr, "dealer: stopped after %d party sessions, %d material bytes\n", st.Sessions, st.MaterialBytes)
+	fmt.Fprintf(os.Stderr, "dealer: stopped after %d party sessions, %d material bytes, %d sessions failed by the memory bound\n", st.Sessions, st.MaterialBytes, st.MemoryRefused)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -20,6 +20,7 @@ const (
 	DefaultMaxSessions = 4096
 	DefaultMaxUsed     = 1 << 20
 	DefaultGrace       = 10 * time.Second
+	DefaultMemoryWait  = 30 * time.Second
 	helloTimeout       = 10 * time.Second
 )
 
@@ -38,6 +39,19 @@ type Server struct {
 	// Grace is how long Serve waits for open connections to finish after
 	// ctx ends before closing them (default 10 s; negative: close at once).
 	Grace time.Duration
+	// MaxMemory bounds the material held in memory: the halves generated
+	// for one party and waiting until it asks for them (what a pooled
+	// session costs before its client arrives; about 0.5 GB for an
+	// all-ReLU ResNet-20 inference). A request that would generate new
+	// material while this much is held waits up to MemoryWait for it to
+	// fall, then fails its session with ErrMemory (the other sessions go
+	// on). The check is made before each generation, so concurrent
+	// generations may exceed the bound by one request's material each.
+	// 0: DefaultMaxMemory(); negative: no bound.
+	MaxMemory int64
+	// MemoryWait is how long a request waits for memory (default 30 s;
+	// keep it below the parties' read timeouts).
+	MemoryWait time.Duration
 	// Logf, if set, receives one line per session event.
 	Logf func(format string, args ...any)
 
@@ -49,6 +63,7 @@ type Server struct {
 
 	served   atomic.Int64
 	material atomic.Int64
+	refused  atomic.Int64 // requests refused for memory
 }
 
 type session struct {
@@ -66,6 +81,11 @@ type Stats struct {
 	MaterialBytes int64 `json:"material_bytes"`
 	// Open is the number of sessions open now.
 	Open int `json:"open"`
+	// Held is the material held in memory for parties now (see
+	// Server.MaxMemory).
+	Held int64 `json:"held_bytes"`
+	// MemoryRefused is the number of sessions failed by the memory bound.
+	MemoryRefused int64 `json:"memory_refused"`
 }
 
 // Stats returns the counters.
@@ -73,7 +93,70 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	open := len(s.sessions)
 	s.mu.Unlock()
-	return Stats{Sessions: s.served.Load(), MaterialBytes: s.material.Load(), Open: open}
+	return Stats{Sessions: s.served.Load(), MaterialBytes: s.material.Load(), Open: open, Held: s.held(), MemoryRefused: s.refused.Load()}
+}
+
+// ErrMemory is returned (and sent to the party) when a request would
+// generate material while the dealer holds MaxMemory for longer than
+// MemoryWait.
+var ErrMemory = errors.New("dealer memory limit reached")
+
+// held returns the material held for parties over all open sessions.
+func (s *Server) held() int64 {
+	s.mu.Lock()
+	hubs := make([]*mpc.Hub, 0, len(s.sessions))
+	for _, se := range s.sessions {
+		hubs = append(hubs, se.hub)
+	}
+	s.mu.Unlock()
+	var n int64
+	for _, h := range hubs {
+		n += h.Pending()
+	}
+	return n
+}
+
+// maxMemory is the effective bound (negative: none).
+func (s *Server) maxMemory() int64 {
+	if s.MaxMemory == 0 {
+		return DefaultMaxMemory()
+	}
+	return s.MaxMemory
+}
+
+// admit waits until party p's request may be served: at once when it
+// collects the other party's half or the held material is below the
+// bound, else until it falls below it, for at most MemoryWait.
+func (s *Server) admit(ctx context.Context, hub *mpc.Hub, p mpc.Party, req mpc.Request) error {
+	limit := s.maxMemory()
+	if limit < 0 {
+		return nil
+	}
+	wait := s.MemoryWait
+	if wait <= 0 {
+		wait = DefaultMemoryWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if !hub.Generates(p, req) {
+			return nil
+		}
+		held := s.held()
+		if held < limit {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.refused.Add(1)
+			return fmt.Errorf("%w: %s of material waiting for parties (limit %s) for %v; retry later", ErrMemory, FormatBytes(held), FormatBytes(limit), wait)
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -237,7 +320,7 @@ func (s *Server) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn) {
 		return
 	}
 	var items, bytes int64
-	err = s.loop(conn, hub, p, &items, &bytes)
+	err = s.loop(ctx, conn, hub, p, &items, &bytes)
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
 		s.logf("dealer: session %s %v done: %d items, %d bytes", sid, p, items, bytes)
@@ -247,7 +330,7 @@ func (s *Server) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn) {
 }
 
 // loop answers requests and pings until the party leaves.
-func (s *Server) loop(conn transport.Conn, hub *mpc.Hub, p mpc.Party, items, bytes *int64) error {
+func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p mpc.Party, items, bytes *int64) error {
 	for {
 		b, err := conn.Recv()
 		if err != nil {
@@ -261,6 +344,10 @@ func (s *Server) loop(conn transport.Conn, hub *mpc.Hub, p mpc.Party, items, byt
 		}
 		req, err := mpc.UnmarshalRequest(b)
 		if err != nil {
+			conn.Send(errorFrame(err.Error()))
+			return err
+		}
+		if err := s.admit(ctx, hub, p, req); err != nil {
 			conn.Send(errorFrame(err.Error()))
 			return err
 		}

@@ -1,0 +1,45 @@
+package mpc
+
+import (
+	"testing"
+
+	"github.com/autorep/autorep/ring"
+)
+
+// TestHubPending: Pending counts the halves waiting for their party and
+// Generates tells a request that would generate from one that would
+// collect the other party's generated half.
+func TestHubPending(t *testing.T) {
+	h := NewHub(NewDealer(ring.Seed{1}))
+	req := Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
+	if h.Pending() != 0 || !h.Generates(Server, req) || !h.Generates(Client, req) {
+		t.Fatal("fresh hub: something pending")
+	}
+	var want int64
+	for i := 0; i < 3; i++ {
+		if _, err := h.Get(Server, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The client's three halves wait; their size is what the client gets.
+	if !h.Generates(Server, req) || h.Generates(Client, req) {
+		t.Fatal("after three server requests: Generates wrong")
+	}
+	for i := 0; i < 3; i++ {
+		if h.Pending() <= 0 {
+			t.Fatalf("item %d: nothing pending", i)
+		}
+		before := h.Pending()
+		m, err := h.Get(Client, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := before - h.Pending(); got != m.Size() {
+			t.Fatalf("item %d: pending fell by %d, the half is %d bytes", i, got, m.Size())
+		}
+		want += m.Size()
+	}
+	if h.Pending() != 0 || want == 0 || !h.Generates(Client, req) {
+		t.Fatalf("after collecting: %d bytes pending", h.Pending())
+	}
+}
