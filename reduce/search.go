@@ -291,6 +291,26 @@ func (r *runner) logf(format string, args ...any) {
 
 func (r *runner) path(suffix string) string { return r.cfg.Checkpoint + "." + suffix }
 
+// Phases lists the checkpointed phases of a run; phase P's checkpoint is
+// Config.Checkpoint + "." + P.
+var Phases = []string{"search", "l1", "finetune"}
+
+// CheckpointFiles returns the per-phase checkpoint files of the run with
+// checkpoint prefix prefix that exist (what Config.Resume continues from).
+func CheckpointFiles(prefix string) ([]string, error) {
+	var out []string
+	for _, p := range Phases {
+		ok, err := exists(prefix + "." + p)
+		if err != nil {
+			return nil, fmt.Errorf("reduce: %w", err)
+		}
+		if ok {
+			out = append(out, prefix+"."+p)
+		}
+	}
+	return out, nil
+}
+
 // exists reports whether a checkpoint file exists (errors other than
 // absence are returned).
 func exists(path string) (bool, error) {

@@ -177,6 +177,9 @@ func runReduce(args []string) error {
 		Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
 		Checkpoint: ckptPath, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
 	}
+	if err := noteCheckpoints(ckptPath, *resume); err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, "reduce %s: %s on %s (%d train / %d test images), %d → budget %d ReLUs, %d+%d epochs\n",
 		*modelPath, *method, name, train.N, test.N, total, budget, *epochs, *ftEpochs)
 	res, err := reduce.Run(student, teacher, train, test, cfg)
@@ -257,4 +260,21 @@ func readCost(path string, m *models.Model) ([]float64, error) {
 		return nil, fmt.Errorf("--cost %s: unknown site %q", path, k)
 	}
 	return w, nil
+}
+
+// noteCheckpoints tells on stderr, as 'autorep train' does, when --resume
+// finds no checkpoint (the run starts from the beginning) and when a run
+// without --resume will overwrite existing checkpoints.
+func noteCheckpoints(prefix string, resume bool) error {
+	files, err := reduce.CheckpointFiles(prefix)
+	if err != nil {
+		return err
+	}
+	switch {
+	case resume && len(files) == 0:
+		fmt.Fprintf(os.Stderr, "note: no checkpoint at %s.{%s}; starting from the beginning\n", prefix, strings.Join(reduce.Phases, ","))
+	case !resume && len(files) > 0:
+		fmt.Fprintf(os.Stderr, "note: %s exists and will be overwritten; pass --resume to continue that run instead\n", strings.Join(files, ", "))
+	}
+	return nil
 }

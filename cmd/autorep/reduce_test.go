@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/modelfile"
@@ -89,10 +91,26 @@ func TestReduceAndPlotCLI(t *testing.T) {
 			t.Errorf("budget %q accepted", b)
 		}
 	}
-	err = runReduce([]string{"--model", base, "--method", "snl", "--budget", "5%", "--epochs", "1",
-		"--finetune-epochs", "1", "--train-limit", "256", "--batch", "64", "--out", out})
+	// --resume without a checkpoint starts from the beginning, saying so.
+	stderr, err := captureStderr(t, func() error {
+		return runReduce([]string{"--model", base, "--method", "snl", "--budget", "5%", "--epochs", "1",
+			"--finetune-epochs", "1", "--train-limit", "256", "--batch", "64", "--out", out, "--resume"})
+	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := "no checkpoint at " + out + ".ckpt."; !strings.Contains(stderr, want) || !strings.Contains(stderr, "starting from the beginning") {
+		t.Errorf("--resume without a checkpoint: stderr lacks %q ... starting from the beginning:\n%s", want, stderr)
+	}
+	// Without --resume, existing checkpoints are reported as overwritten.
+	if stderr, err = captureStderr(t, func() error { return noteCheckpoints(out+".ckpt", false) }); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, out+".ckpt.finetune exists and will be overwritten") {
+		t.Errorf("no overwrite note for an existing checkpoint: %q", stderr)
+	}
+	if stderr, err = captureStderr(t, func() error { return noteCheckpoints(out+".ckpt", true) }); err != nil || stderr != "" {
+		t.Errorf("--resume with a checkpoint: note %q, error %v", stderr, err)
 	}
 	got, err := models.Load(out)
 	if err != nil {
@@ -128,4 +146,26 @@ func TestReduceAndPlotCLI(t *testing.T) {
 	if err := runPlot([]string{"--out", png, filepath.Join(dir, "out", "snl.safetensors.ckpt.best")}); err == nil {
 		t.Fatal("plot of a checkpoint-only input succeeded")
 	}
+}
+
+// captureStderr runs f with os.Stderr redirected and returns what it wrote.
+func captureStderr(t *testing.T, f func() error) (string, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	ferr := f()
+	os.Stderr = saved
+	w.Close()
+	out := <-done
+	r.Close()
+	return out, ferr
 }
