@@ -90,6 +90,12 @@ func (v *Var) AccumGrad(g *tensor.Tensor) {
 	v.Grad.AddInPlace(g)
 }
 
+// Pending reports whether v is an op result whose backward step has not
+// run yet. Backward drops such a Var's gradient once that step has run,
+// so a buffer that only becomes its gradient may be reused afterwards;
+// a leaf (Param, Const, Detach) keeps its gradient.
+func (v *Var) Pending() bool { return v.backward != nil }
+
 // ZeroGrad drops the accumulated gradient.
 func (v *Var) ZeroGrad() { v.Grad = nil }
 

@@ -106,11 +106,18 @@ func Conv2dFn(x, w, b *autograd.Var, stride, pad, groups int) *autograd.Var {
 // optional bias b, recording the backward pass (data and weight gradients
 // only for the inputs that need them).
 func ConvOp(x, w, b *autograd.Var, k *kernel.Conv, p kernel.ConvParams) *autograd.Var {
+	return convOp(x, w, b, k, p, nil)
+}
+
+// convOp is ConvOp with the output and input gradient from sb (nil: new
+// tensors).
+func convOp(x, w, b *autograd.Var, k *kernel.Conv, p kernel.ConvParams, sb *stepBufs) *autograd.Var {
 	if x.Value.Len() != p.N*p.C*p.H*p.W || w.Value.Len() != p.K*(p.C/p.Groups)*p.R*p.S ||
 		(b != nil && b.Value.Len() != p.K) {
 		shapePanic("conv2d", "tensors %v, %v do not match parameters %+v", x.Value.Shape, w.Value.Shape, p)
 	}
-	out := tensor.New(p.N, p.K, p.OutH(), p.OutW())
+	shape := []int{p.N, p.K, p.OutH(), p.OutW()}
+	out := &tensor.Tensor{Shape: shape, Data: sb.get(tensor.Numel(shape))}
 	var bias []float32
 	if b != nil {
 		bias = b.Value.Data
@@ -122,7 +129,7 @@ func ConvOp(x, w, b *autograd.Var, k *kernel.Conv, p kernel.ConvParams) *autogra
 		var dx, dw, db *tensor.Tensor
 		var dxd, dwd, dbd []float32
 		if x.RequiresGrad() {
-			dx = tensor.New(x.Value.Shape...)
+			dx = &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: sb.grad(x, x.Value.Len())}
 			dxd = dx.Data
 		}
 		wantB := b != nil && b.RequiresGrad()

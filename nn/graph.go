@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/tensor"
@@ -39,6 +40,9 @@ type Graph struct {
 	Nodes []*Node
 	// NoFusion turns the fused execution off (for tests and debugging).
 	NoFusion bool
+
+	bufsMu sync.Mutex
+	bufs   *stepBufs // reused training buffers, see ReleaseBuffers
 }
 
 // Add appends a node named name applying op to the given inputs and
@@ -130,6 +134,7 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 		rec = &recycler{owned: map[*float32]bool{}}
 	}
 	blk := g.planLayouts()
+	sb := g.stepBuffers(x)
 	isBlk := func(j int) bool { return j >= 0 && blk != nil && blk[j] }
 	var buf [4]*autograd.Var
 	get := func(j int) *autograd.Var {
@@ -169,20 +174,20 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 		} else if r := g.bnAddReLU(i, readers, isBlk); r != noResidual {
 			// Training: batch norm, residual add and ReLU in one pass.
 			current = g.Nodes[i+2].Name
-			out = n.Op.(*BatchNorm2d).bnAddReLUOp(ins[0], get(r))
+			out = n.Op.(*BatchNorm2d).bnAddReLUOp(ins[0], get(r), sb)
 			end = i + 2
 		} else if site := g.fusableReLU(i, readers); site != nil {
 			// Node i and the plain ReLU site i+1 in one pass.
 			current = site.Name
 			if bn, ok := n.Op.(*BatchNorm2d); ok && isBlk(i) {
-				out = bn.bnBlocked(ins[0], true)
+				out = bn.bnBlocked(ins[0], true, sb)
 			} else if ok {
 				out = bn.ForwardReLU(ins[0])
 			} else {
 				out = PlusReLU(ins[0], ins[1])
 			}
 			end = i + 1
-		} else if o := g.blockedOp(i, isBlk); o != nil {
+		} else if o := g.blockedOp(i, isBlk, sb); o != nil {
 			out = o(ins[0])
 		} else if m, ok := n.Op.(MultiInput); ok && len(ins) > 1 {
 			out = m.ForwardN(ins)
@@ -212,7 +217,8 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 // blockedOp returns how to run node i (a one-input convolution, batch
 // norm or global average pool) when its input or output is stored in the
 // Blocked layout, or nil when it runs as usual.
-func (g *Graph) blockedOp(i int, isBlk func(int) bool) func(*autograd.Var) *autograd.Var {
+// Its buffers come from sb (nil: fresh allocations).
+func (g *Graph) blockedOp(i int, isBlk func(int) bool, sb *stepBufs) func(*autograd.Var) *autograd.Var {
 	in := g.inputs(i, g.Nodes[i])
 	if len(in) != 1 {
 		return nil
@@ -223,11 +229,11 @@ func (g *Graph) blockedOp(i int, isBlk func(int) bool) func(*autograd.Var) *auto
 	}
 	switch op := g.Nodes[i].Op.(type) {
 	case *Conv2d:
-		return func(x *autograd.Var) *autograd.Var { return op.forwardLayout(x, xb, yb) }
+		return func(x *autograd.Var) *autograd.Var { return op.forwardLayout(x, xb, yb, sb) }
 	case *BatchNorm2d:
-		return func(x *autograd.Var) *autograd.Var { return op.bnBlocked(x, false) }
+		return func(x *autograd.Var) *autograd.Var { return op.bnBlocked(x, false, sb) }
 	case GlobalAvgPool, *GlobalAvgPool:
-		return globalAvgPoolBlocked
+		return func(x *autograd.Var) *autograd.Var { return globalAvgPoolBlocked(x, sb) }
 	}
 	return nil
 }

@@ -162,8 +162,8 @@ func move(from, to bool, n, c, hw int, src, dst []float32) {
 }
 
 // forwardLayout is Forward with x stored blocked if xb and the output
-// stored blocked if yb.
-func (c *Conv2d) forwardLayout(x *autograd.Var, xb, yb bool) *autograd.Var {
+// stored blocked if yb; buffers come from sb (nil: fresh ones).
+func (c *Conv2d) forwardLayout(x *autograd.Var, xb, yb bool, sb *stepBufs) *autograd.Var {
 	n, ch, h, w := need4D("conv2d", x)
 	if ch != c.InC {
 		shapePanic("conv2d", "input has %d channels, layer expects %d", ch, c.InC)
@@ -171,19 +171,20 @@ func (c *Conv2d) forwardLayout(x *autograd.Var, xb, yb bool) *autograd.Var {
 	p := c.Params(n, h, w)
 	checkConvParams(p)
 	x = convert(x, xb, yb)
-	return ConvOp(x, c.Weight, c.Bias, c.kernelForLayout(n, h, w, false, false, layoutOf(yb)), p)
+	return convOp(x, c.Weight, c.Bias, c.kernelForLayout(n, h, w, false, false, layoutOf(yb)), p, sb)
 }
 
 // bnBlocked is the batch norm (optionally followed by a ReLU) of x stored
-// in the Blocked layout, through kernel.BatchNorm.
-func (b *BatchNorm2d) bnBlocked(x *autograd.Var, relu bool) *autograd.Var {
+// in the Blocked layout, through kernel.BatchNorm; the output comes from
+// sb (nil: a new tensor).
+func (b *BatchNorm2d) bnBlocked(x *autograd.Var, relu bool, sb *stepBufs) *autograd.Var {
 	n, c, hw := bnCheck(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar)
 	if c != b.C {
 		shapePanic("batchnorm", "input has %d channels, layer expects %d", c, b.C)
 	}
 	k := kernel.NewBatchNorm(n, c, hw, b.Eps, kernel.Blocked)
 	gamma, beta := b.Weight, b.Bias
-	out := tensor.New(x.Value.Shape...)
+	out := &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: sb.get(x.Value.Len())}
 	od := out.Data
 	mean, variance := make([]float32, c), make([]float32, c)
 	if b.Training {
@@ -241,8 +242,9 @@ func (b *BatchNorm2d) updateRunning(mean, variance []float32, m int) {
 }
 
 // bnAddReLUOp is relu(bn(x) + res) for a training-mode batch norm on
-// blocked x and res, in one kernel pass.
-func (b *BatchNorm2d) bnAddReLUOp(x, res *autograd.Var) *autograd.Var {
+// blocked x and res, in one kernel pass; buffers come from sb (nil: new
+// tensors).
+func (b *BatchNorm2d) bnAddReLUOp(x, res *autograd.Var, sb *stepBufs) *autograd.Var {
 	n, c, hw := bnCheck(x, b.Weight, b.Bias, b.RunningMean, b.RunningVar)
 	if c != b.C {
 		shapePanic("batchnorm", "input has %d channels, layer expects %d", c, b.C)
@@ -252,7 +254,7 @@ func (b *BatchNorm2d) bnAddReLUOp(x, res *autograd.Var) *autograd.Var {
 	}
 	k := kernel.NewBatchNorm(n, c, hw, b.Eps, kernel.Blocked)
 	gamma, beta := b.Weight, b.Bias
-	out := tensor.New(x.Value.Shape...)
+	out := &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: sb.get(x.Value.Len())}
 	od := out.Data
 	mean, variance := make([]float32, c), make([]float32, c)
 	k.TrainForwardAddReLU(x.Value.Data, res.Value.Data, gamma.Value.Data, beta.Value.Data, od, mean, variance)
@@ -263,7 +265,7 @@ func (b *BatchNorm2d) bnAddReLUOp(x, res *autograd.Var) *autograd.Var {
 		if res.RequiresGrad() {
 			// ∂L/∂res is g where the output is positive; the batch
 			// norm's input gradient then overwrites g.
-			dres := tensor.New(x.Value.Shape...)
+			dres := &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: sb.grad(res, x.Value.Len())}
 			dd := dres.Data
 			parallelFor(len(gd), 1, func(lo, hi int) {
 				copy(dd[lo:hi], gd[lo:hi])
@@ -313,8 +315,9 @@ func bnEvalBackwardBlocked(x, g, gamma, mean, variance []float32, eps float32, n
 }
 
 // globalAvgPoolBlocked is GlobalAvgPoolOp for x stored in the Blocked
-// layout (C a multiple of 16); the [N,C,1,1] output is plain.
-func globalAvgPoolBlocked(x *autograd.Var) *autograd.Var {
+// layout (C a multiple of 16); the [N,C,1,1] output is plain. The input
+// gradient comes from sb (nil: a new tensor).
+func globalAvgPoolBlocked(x *autograd.Var, sb *stepBufs) *autograd.Var {
 	n, c, h, w := need4D("globalavgpool", x)
 	hw := h * w
 	out := tensor.New(n, c, 1, 1)
@@ -336,7 +339,7 @@ func globalAvgPoolBlocked(x *autograd.Var) *autograd.Var {
 		}
 	}
 	return autograd.Result(out, func(g *tensor.Tensor) {
-		dx := tensor.New(x.Value.Shape...)
+		dx := &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: sb.grad(x, x.Value.Len())}
 		for i := 0; i < n; i++ {
 			for cb := 0; cb < c/16; cb++ {
 				var v [16]float32
@@ -369,10 +372,8 @@ func (r *recycler) get(n int) []float32 {
 	if r == nil || n == 0 {
 		return make([]float32, n)
 	}
-	if p, ok := bufPools.Load(n); ok {
-		if b, ok := p.(*sync.Pool).Get().(*[]float32); ok {
-			return *b
-		}
+	if b := pooled(n); b != nil {
+		return b
 	}
 	return make([]float32, n)
 }
@@ -392,8 +393,7 @@ func (r *recycler) owns(b []float32) bool {
 // put returns an owned buffer to the pool.
 func (r *recycler) put(b []float32) {
 	delete(r.owned, &b[0])
-	p, _ := bufPools.LoadOrStore(len(b), &sync.Pool{})
-	p.(*sync.Pool).Put(&b)
+	putPooled(b)
 }
 
 // sameData reports whether a and b start at the same element.

@@ -202,6 +202,9 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 		lossSum += lv * float64(n)
 		correct += nn.Accuracy(logits.Value, b.Y)
 		seen += n
+		// Nothing of this step is used any more: its activation and
+		// gradient buffers go back to the graph's pool for the next.
+		t.Model.Net.ReleaseBuffers()
 		if seen < total {
 			info := fmt.Sprintf("loss %.4f acc %.2f%% lr %.3g", lossSum/float64(seen), 100*float64(correct)/float64(seen), lr)
 			if t.BarInfo != nil {

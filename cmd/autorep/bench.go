@@ -131,6 +131,8 @@ func runBenchTrain(args []string) error {
 		}
 		loss.Backward()
 		opt.Step()
+		// The step's activations and gradients are dead: reuse them.
+		m.Net.ReleaseBuffers()
 		return nil
 	}
 	fmt.Fprintf(os.Stderr, "bench train %s: batch %d, %d+%d steps, %d threads\n", *arch, *batch, *warm, *steps, runtime.GOMAXPROCS(0))
