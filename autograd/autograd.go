@@ -9,6 +9,8 @@
 package autograd
 
 import (
+	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/autorep/autorep/tensor"
@@ -87,7 +89,36 @@ func (v *Var) AccumGrad(g *tensor.Tensor) {
 		v.Grad = g
 		return
 	}
-	v.Grad.AddInPlace(g)
+	addInPlace(v.Grad, g)
+}
+
+// parallelAddMin is the gradient size from which AccumGrad's sum is split
+// over GOMAXPROCS goroutines (the residual gradients of a ResNet are
+// millions of elements; summing them on one goroutine idles the other
+// cores).
+const parallelAddMin = 1 << 16
+
+// addInPlace is t.AddInPlace(o), in parallel for large tensors.
+func addInPlace(t, o *tensor.Tensor) {
+	n := len(o.Data)
+	workers := runtime.GOMAXPROCS(0)
+	if n < parallelAddMin || workers < 2 || len(t.Data) < n {
+		t.AddInPlace(o)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	chunk = (chunk + 15) &^ 15
+	var wg sync.WaitGroup
+	for lo := chunk; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			(&tensor.Tensor{Data: t.Data[lo:hi]}).AddInPlace(&tensor.Tensor{Data: o.Data[lo:hi]})
+		}()
+	}
+	(&tensor.Tensor{Data: t.Data[:min(chunk, n)]}).AddInPlace(&tensor.Tensor{Data: o.Data[:min(chunk, n)]})
+	wg.Wait()
 }
 
 // Pending reports whether v is an op result whose backward step has not

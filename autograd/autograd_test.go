@@ -48,3 +48,27 @@ func TestNoGradAndConst(t *testing.T) {
 		t.Fatalf("grads x=%v c=%v", x.Grad, c.Grad)
 	}
 }
+
+// TestAccumGradLarge checks the parallel sum of large gradients against
+// element-by-element addition, for sizes around the chunk boundaries.
+func TestAccumGradLarge(t *testing.T) {
+	for _, n := range []int{parallelAddMin - 1, parallelAddMin, parallelAddMin + 17, 3*parallelAddMin + 5} {
+		a, b := tensor.New(n), tensor.New(n)
+		for i := range a.Data {
+			a.Data[i] = float32(i%97) * 0.25
+			b.Data[i] = float32(i%89) - 40
+		}
+		want := make([]float32, n)
+		for i := range want {
+			want[i] = a.Data[i] + b.Data[i]
+		}
+		v := Param(tensor.New(n))
+		v.AccumGrad(a)
+		v.AccumGrad(b)
+		for i, w := range want {
+			if v.Grad.Data[i] != w {
+				t.Fatalf("n=%d: element %d = %g, want %g", n, i, v.Grad.Data[i], w)
+			}
+		}
+	}
+}

@@ -42,12 +42,13 @@ int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
 int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
         const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta);
 // _relu variants: y = relu(bn(x)), or relu(bn(x) + res) when res is not
-// NULL; backward takes that y (NULL = no ReLU).
+// NULL; backward takes that y (NULL = no ReLU) and, if dres is not NULL,
+// also writes the residual's gradient there (dy where y > 0).
 int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
         const float *beta, float *y, float *mean, float *var, int relu, const float *res);
 int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
-        const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dgamma,
-        float *dbeta);
+        const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dres,
+        float *dgamma, float *dbeta);
 
 typedef struct ak_pool ak_pool;
 // p: N C H W KH KW SH SW PH PW. alg: 0 max, 1 avg including padding, 2 avg excluding padding.

@@ -132,7 +132,33 @@ func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, db
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_backward_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
-		fptr(x), fptr(dy), fptr(y), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), fptr(dgamma), fptr(dbeta)))
+		fptr(x), fptr(dy), fptr(y), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), nil, fptr(dgamma), fptr(dbeta)))
+}
+
+// BackwardAddReLU is the backward pass of TrainForwardAddReLU with its
+// output y: like BackwardReLU, and it also writes the residual's gradient
+// dres = dy where y > 0, else 0, in the same pass. dx may be dy; dres must
+// not overlap dy.
+func (b *BatchNorm) BackwardAddReLU(x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
+	const op = "BatchNorm.BackwardAddReLU"
+	b.checkData(op, "x", x)
+	b.checkData(op, "y", y)
+	b.checkData(op, "dy", dy)
+	b.checkData(op, "dx", dx)
+	b.checkData(op, "dres", dres)
+	b.checkPer(op, "gamma", gamma)
+	b.checkPer(op, "mean", mean)
+	b.checkPer(op, "variance", variance)
+	b.checkPer(op, "dgamma", dgamma)
+	b.checkPer(op, "dbeta", dbeta)
+	if &dres[0] == &dy[0] {
+		panic("kernel: " + op + ": dres is dy")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	check(op, C.ak_bn2_backward_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
+		fptr(x), fptr(dy), fptr(y), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), fptr(dres), fptr(dgamma),
+		fptr(dbeta)))
 }
 
 type bnKey struct {

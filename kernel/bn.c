@@ -92,8 +92,17 @@ CLONES static void plain_affine(const float *x, const float *r, float *y, int64_
     for (int64_t i = 0; i < len; i++) y[i] = x[i] * a + b;
 }
 
-CLONES static void plain_bwd(const float *x, const float *dy, const float *m, float *dx, int64_t len, float a,
-        float b, float c) {
+CLONES static void plain_bwd(const float *x, const float *dy, const float *m, float *dx, float *dr, int64_t len,
+        float a, float b, float c) {
+    if (dr) {
+#pragma omp simd
+        for (int64_t i = 0; i < len; i++) {
+            float g = keep(dy[i], m[i]);
+            dr[i] = g;
+            dx[i] = a * g + b * x[i] + c;
+        }
+        return;
+    }
     if (m) {
 #pragma omp simd
         for (int64_t i = 0; i < len; i++) dx[i] = a * keep(dy[i], m[i]) + b * x[i] + c;
@@ -176,9 +185,17 @@ CLONES static void blk_affine(const float *x, const float *r, float *y, int64_t 
     for (int64_t i = 0; i < hw; i++) st(y + i * 16, ld(x + i * 16) * va + vb);
 }
 
-CLONES static void blk_bwd(const float *x, const float *dy, const float *m, float *dx, int64_t hw, const float *a,
-        const float *b, const float *c) {
+CLONES static void blk_bwd(const float *x, const float *dy, const float *m, float *dx, float *dr, int64_t hw,
+        const float *a, const float *b, const float *c) {
     v16 va = ld(a), vb = ld(b), vc = ld(c);
+    if (dr) {
+        for (int64_t i = 0; i < hw; i++) {
+            v16 g = vkeep(ld(dy + i * 16), ld(m + i * 16));
+            st(dr + i * 16, g);
+            st(dx + i * 16, va * g + vb * ld(x + i * 16) + vc);
+        }
+        return;
+    }
     if (m) {
         for (int64_t i = 0; i < hw; i++)
             st(dx + i * 16, va * vkeep(ld(dy + i * 16), ld(m + i * 16)) + vb * ld(x + i * 16) + vc);
@@ -307,14 +324,16 @@ int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
 
 int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
         const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta) {
-    return ak_bn2_backward_relu(n, c, hw, layout, eps, x, dy, NULL, gamma, mean, var, dx, dgamma, dbeta);
+    return ak_bn2_backward_relu(n, c, hw, layout, eps, x, dy, NULL, gamma, mean, var, dx, NULL, dgamma, dbeta);
 }
 
 // ak_bn2_backward_relu is ak_bn2_backward for relu(bn(x)) with output y
-// (y == NULL: no ReLU): dy counts only where y > 0. dx may be dy.
+// (y == NULL: no ReLU): dy counts only where y > 0. dx may be dy. If dres
+// is not NULL (y must not be), it receives dy where y > 0, else 0.
 int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
-        const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dgamma,
-        float *dbeta) {
+        const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dres,
+        float *dgamma, float *dbeta) {
+    if (dres && !y) return AK_EINVAL;
     int blk = blocked_for(layout, c);
     ak_enter();
     double *s1 = vecs(c);
@@ -338,15 +357,15 @@ int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps
 #pragma omp parallel for schedule(dynamic, 2)
     for (int64_t img = 0; img < n; img++) {
         const float *xi = x + img * c * hw, *dyi = dy + img * c * hw, *yi = y ? y + img * c * hw : NULL;
-        float *dxi = dx + img * c * hw;
+        float *dxi = dx + img * c * hw, *dri = dres ? dres + img * c * hw : NULL;
         if (blk) {
             for (int64_t cb = 0; cb < c / 16; cb++)
-                blk_bwd(xi + cb * 16 * hw, dyi + cb * 16 * hw, yi ? yi + cb * 16 * hw : NULL, dxi + cb * 16 * hw, hw,
-                        a + cb * 16, b + cb * 16, cc + cb * 16);
+                blk_bwd(xi + cb * 16 * hw, dyi + cb * 16 * hw, yi ? yi + cb * 16 * hw : NULL, dxi + cb * 16 * hw,
+                        dri ? dri + cb * 16 * hw : NULL, hw, a + cb * 16, b + cb * 16, cc + cb * 16);
         } else {
             for (int64_t ch = 0; ch < c; ch++)
-                plain_bwd(xi + ch * hw, dyi + ch * hw, yi ? yi + ch * hw : NULL, dxi + ch * hw, hw, a[ch], b[ch],
-                        cc[ch]);
+                plain_bwd(xi + ch * hw, dyi + ch * hw, yi ? yi + ch * hw : NULL, dxi + ch * hw,
+                        dri ? dri + ch * hw : NULL, hw, a[ch], b[ch], cc[ch]);
         }
     }
     return 0;

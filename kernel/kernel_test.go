@@ -255,6 +255,14 @@ func TestBatchNormMatchesRef(t *testing.T) {
 			b.TrainForwardAddReLU(x, res, gamma, beta, y, m, v)
 			r.TrainForwardAddReLU(x, res, gamma, beta, yr, mr, vr)
 			agree(t, name+" add+relu y", y, yr, 1e-4)
+			dres, dresr := make([]float32, len(x)), make([]float32, len(x))
+			copy(dx, dy)
+			b.BackwardAddReLU(x, y, dx, gamma, m, v, dx, dres, dg, dbt)
+			r.BackwardAddReLU(x, yr, dy, gamma, mr, vr, dxr, dresr, dgr, dbtr)
+			agree(t, name+" add+relu dx", dx, dxr, 1e-4)
+			agree(t, name+" add+relu dres", dres, dresr, 1e-6)
+			agree(t, name+" add+relu dgamma", dg, dgr, 1e-4)
+			agree(t, name+" add+relu dbeta", dbt, dbtr, 1e-4)
 			rm, rv := randSlice(rng, c), randSlice(rng, c)
 			for i := range rv {
 				rv[i] = rv[i]*rv[i] + 0.1

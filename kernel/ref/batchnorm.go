@@ -191,6 +191,22 @@ func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, db
 	b.Backward(x, g, gamma, mean, variance, dx, dgamma, dbeta)
 }
 
+// BackwardAddReLU is the backward pass of TrainForwardAddReLU with its
+// output y: BackwardReLU, plus the residual's gradient dres = dy where
+// y > 0, else 0. dx may be dy; dres must not overlap dy.
+func (b *BatchNorm) BackwardAddReLU(x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
+	checkLen("BatchNorm.BackwardAddReLU", "y", y, b.n*b.c*b.hw)
+	checkLen("BatchNorm.BackwardAddReLU", "dy", dy, b.n*b.c*b.hw)
+	checkLen("BatchNorm.BackwardAddReLU", "dres", dres, b.n*b.c*b.hw)
+	for i, v := range dy {
+		dres[i] = 0
+		if y[i] > 0 {
+			dres[i] = v
+		}
+	}
+	b.Backward(x, dres, gamma, mean, variance, dx, dgamma, dbeta)
+}
+
 // TrainForwardAddReLU is TrainForward followed by y = max(y + res, 0).
 func (b *BatchNorm) TrainForwardAddReLU(x, res, gamma, beta, y, mean, variance []float32) {
 	checkLen("BatchNorm.TrainForwardAddReLU", "res", res, b.n*b.c*b.hw)
