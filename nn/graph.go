@@ -215,7 +215,7 @@ func (g *Graph) Run(x *autograd.Var) (y *autograd.Var, err error) {
 }
 
 // blockedOp returns how to run node i (a one-input convolution, batch
-// norm or global average pool) when its input or output is stored in the
+// norm, global average pool or LayoutActivation site) when its input or output is stored in the
 // Blocked layout, or nil when it runs as usual.
 // Its buffers come from sb (nil: fresh allocations).
 func (g *Graph) blockedOp(i int, isBlk func(int) bool, sb *stepBufs) func(*autograd.Var) *autograd.Var {
@@ -232,6 +232,8 @@ func (g *Graph) blockedOp(i int, isBlk func(int) bool, sb *stepBufs) func(*autog
 		return func(x *autograd.Var) *autograd.Var { return op.forwardLayout(x, xb, yb, sb) }
 	case *BatchNorm2d:
 		return func(x *autograd.Var) *autograd.Var { return op.bnBlocked(x, false, sb) }
+	case *Site:
+		return op.blockedForward(xb)
 	case GlobalAvgPool, *GlobalAvgPool:
 		return func(x *autograd.Var) *autograd.Var { return globalAvgPoolBlocked(x, sb) }
 	}

@@ -17,12 +17,12 @@ import (
 // the activations of conv → batch norm → plain ReLU → residual add chains
 // in kernel.Blocked order. Layouts are planned per run over classes of
 // tensors that must share a layout: an element-wise node (batch norm,
-// plain ReLU site, Add) has the layout of its inputs; a convolution may
+// plain ReLU or LayoutActivation site, Add) has the layout of its inputs; a convolution may
 // convert; GlobalAvgPool reads either (its [N,C,1,1] output is the same in
 // both). A class is blocked only when every member has a channel count
 // that is a multiple of 16, every member is produced by one of those ops
 // and every reader of a member is one of them. Everything else (the graph
-// input and output, sites with an installed activation, pools, Linear,
+// input and output, sites with another activation, pools, Linear,
 // ...) sees plain NCHW tensors exactly as before. Gradients have the
 // layout of their values.
 
@@ -112,13 +112,13 @@ func (g *Graph) planLayouts() []bool {
 
 // elementwiseOp reports whether op is computed element by element (or per
 // channel) so that its output shares its inputs' layout: batch norm, a
-// plain ReLU site, Add.
+// plain ReLU or LayoutActivation site, Add.
 func elementwiseOp(op Module) bool {
 	switch o := op.(type) {
 	case *BatchNorm2d, *Add, Add:
 		return true
 	case *Site:
-		return o.Act == nil
+		return o.keepsLayout()
 	}
 	return false
 }
@@ -264,10 +264,14 @@ func (b *BatchNorm2d) bnAddReLUOp(x, res *autograd.Var, sb *stepBufs) *autograd.
 		dgamma, dbeta := tensor.New(c), tensor.New(c)
 		if res.RequiresGrad() {
 			// ∂L/∂res is g where the output is positive; the batch
-			// norm's input gradient overwrites g in the same pass.
+			// norm's input gradient then overwrites g.
 			dres := &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: sb.grad(res, x.Value.Len())}
-			k.BackwardAddReLU(x.Value.Data, od, gd, gamma.Value.Data, mean, variance, gd, dres.Data,
-				dgamma.Data, dbeta.Data)
+			dd := dres.Data
+			parallelFor(len(gd), 1, func(lo, hi int) {
+				copy(dd[lo:hi], gd[lo:hi])
+				reluMaskSlice(dd[lo:hi], od[lo:hi])
+			})
+			k.Backward(x.Value.Data, dd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)
 			res.AccumGrad(dres)
 		} else {
 			k.BackwardReLU(x.Value.Data, od, gd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)

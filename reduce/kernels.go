@@ -4,6 +4,9 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/autorep/autorep/kernel"
+	"github.com/autorep/autorep/tensor"
 )
 
 // Element-wise kernels of the trainable activations.
@@ -59,6 +62,30 @@ func parallelImages(n, perImage int, f func(chunk, lo, hi int)) int {
 
 // workersFor is the number of chunks parallelImages uses at most.
 func workersFor(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
+
+// storageOrder returns the order table of a site of per-image shape
+// shape stored in layout l: nil for NCHW (and for channel counts the
+// blocked layout leaves in NCHW order), else the C·H·W position of every
+// stored element of kernel.Blocked's nChw16c order (element (c, p) of an
+// image at ((c/16)·S + p)·16 + c%16), cached in *cache.
+func storageOrder(shape []int, l kernel.Layout, cache *[]int32) []int32 {
+	if l != kernel.Blocked || len(shape) == 0 || shape[0]%16 != 0 {
+		return nil
+	}
+	c := shape[0]
+	s := tensor.Numel(shape) / c
+	if len(*cache) == c*s {
+		return *cache
+	}
+	order := make([]int32, c*s)
+	for ch := 0; ch < c; ch++ {
+		for p := 0; p < s; p++ {
+			order[((ch/16)*s+p)*16+ch%16] = int32(ch*s + p)
+		}
+	}
+	*cache = order
+	return order
+}
 
 // stored returns v (C·H·W order) permuted to storage order.
 func stored(v []float32, order []int32) []float32 {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/kernel"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
 )
@@ -62,6 +63,8 @@ type Masked struct {
 	DaPaEvery, DaPaSteps int
 	// SigmaMin floors the standard deviation passed to DaPa.
 	SigmaMin float64
+	// order caches the blocked storage order of the site.
+	order []int32
 }
 
 // NewMasked returns an AutoReP activation for a site of the given
@@ -234,7 +237,12 @@ func (m *Masked) SetTraining(b bool) { m.Training = b }
 // forward pass it applies the hysteresis update; in training mode (with
 // gradient recording on) it also updates the running statistics and, on
 // schedule, re-fits the coefficients.
-func (m *Masked) Apply(x *autograd.Var) *autograd.Var {
+func (m *Masked) Apply(x *autograd.Var) *autograd.Var { return m.ApplyLayout(x, kernel.NCHW) }
+
+// ApplyLayout implements nn.LayoutActivation: Apply for x [N, C, H, W]
+// stored in layout l (kernel.Blocked keeps oneDNN's nChw16c order through
+// the site; the mask and coefficients are laid out to match).
+func (m *Masked) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 	numel := len(m.Mask)
 	if len(x.Value.Shape) < 2 || x.Value.Len()%numel != 0 || tensor.Numel(x.Value.Shape[1:]) != numel {
 		panic(&nn.ShapeError{Op: "reduce site " + m.Name, Msg: fmt.Sprintf("input %v does not match site shape %v", x.Value.Shape, m.Shape)})
@@ -243,12 +251,18 @@ func (m *Masked) Apply(x *autograd.Var) *autograd.Var {
 	n := x.Value.Shape[0]
 	c := m.Shape[0]
 	s := numel / c
+	order := storageOrder(m.Shape, l, &m.order)
 	if m.Training && autograd.GradEnabled() {
 		m.counters[0]++
 		steps := m.Steps()
 		if m.DaPaEvery > 0 && steps <= m.DaPaSteps {
 			m.Stats.Count = int(m.counters[1])
-			m.Stats.Update(x.Value.Data, n, c, s)
+			xs := x.Value.Data
+			if order != nil {
+				xs = make([]float32, len(xs))
+				kernel.FromLayout(l, n, c, s, x.Value.Data, xs)
+			}
+			m.Stats.Update(xs, n, c, s)
 			m.counters[1] = float32(m.Stats.Count)
 			if steps%m.DaPaEvery == 0 {
 				if err := m.Refit(); err != nil {
@@ -257,7 +271,7 @@ func (m *Masked) Apply(x *autograd.Var) *autograd.Var {
 			}
 		}
 	}
-	t := newPolyTables(m.Mask, m.Coef.Value.Data, c, s, nil)
+	t := newPolyTables(m.Mask, m.Coef.Value.Data, c, s, order)
 	y := tensor.New(x.Value.Shape...)
 	t.forward(x.Value.Data, y.Data)
 	var score *autograd.Var

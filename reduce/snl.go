@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/kernel"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
 )
@@ -28,6 +29,8 @@ type SNLAct struct {
 	Shape []int
 	// Alpha is the trainable α.
 	Alpha *autograd.Var
+	// order caches the blocked storage order of the site.
+	order []int32
 }
 
 // NewSNL returns an SNL activation with α = 1 (plain ReLU).
@@ -59,12 +62,17 @@ func (a *SNLAct) Parameters() []nn.Named { return []nn.Named{{Name: "alpha", Var
 func (a *SNLAct) ReLUCount() int { return a.Count() }
 
 // Apply computes α ⊙ relu(x) + (1 − α) ⊙ x for x of shape [N, Shape...].
-func (a *SNLAct) Apply(x *autograd.Var) *autograd.Var {
+func (a *SNLAct) Apply(x *autograd.Var) *autograd.Var { return a.ApplyLayout(x, kernel.NCHW) }
+
+// ApplyLayout implements nn.LayoutActivation: Apply for x [N, C, H, W]
+// stored in layout l (α is laid out to match).
+func (a *SNLAct) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 	numel := a.Alpha.Value.Len()
 	if len(x.Value.Shape) < 2 || tensor.Numel(x.Value.Shape[1:]) != numel {
 		panic(&nn.ShapeError{Op: "reduce site " + a.Name, Msg: fmt.Sprintf("input %v does not match site shape %v", x.Value.Shape, a.Shape)})
 	}
-	al := a.Alpha.Value.Data
+	order := storageOrder(a.Shape, l, &a.order)
+	al := stored(a.Alpha.Value.Data, order)
 	y := tensor.New(x.Value.Shape...)
 	snlForward(x.Value.Data, y.Data, al)
 	return autograd.Result(y, func(g *tensor.Tensor) {
@@ -74,7 +82,7 @@ func (a *SNLAct) Apply(x *autograd.Var) *autograd.Var {
 			dx = tensor.New(x.Value.Shape...)
 			dxd = dx.Data
 		}
-		da := snlBackward(x.Value.Data, g.Data, dxd, al, nil, a.Alpha.RequiresGrad())
+		da := snlBackward(x.Value.Data, g.Data, dxd, al, order, a.Alpha.RequiresGrad())
 		if dx != nil {
 			x.AccumGrad(dx)
 		}
