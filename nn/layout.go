@@ -264,14 +264,10 @@ func (b *BatchNorm2d) bnAddReLUOp(x, res *autograd.Var, sb *stepBufs) *autograd.
 		dgamma, dbeta := tensor.New(c), tensor.New(c)
 		if res.RequiresGrad() {
 			// ∂L/∂res is g where the output is positive; the batch
-			// norm's input gradient then overwrites g.
+			// norm's input gradient overwrites g in the same pass.
 			dres := &tensor.Tensor{Shape: append([]int(nil), x.Value.Shape...), Data: sb.grad(res, x.Value.Len())}
-			dd := dres.Data
-			parallelFor(len(gd), 1, func(lo, hi int) {
-				copy(dd[lo:hi], gd[lo:hi])
-				reluMaskSlice(dd[lo:hi], od[lo:hi])
-			})
-			k.Backward(x.Value.Data, dd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)
+			k.BackwardAddReLU(x.Value.Data, od, gd, gamma.Value.Data, mean, variance, gd, dres.Data,
+				dgamma.Data, dbeta.Data)
 			res.AccumGrad(dres)
 		} else {
 			k.BackwardReLU(x.Value.Data, od, gd, gamma.Value.Data, mean, variance, gd, dgamma.Data, dbeta.Data)
