@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"image"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/tensor"
 )
 
 // evalPredJSON is the part of `autorep eval --predictions --json` the tests
@@ -37,6 +41,7 @@ func mnistDigit(set *data.Set, i int) *image.Gray {
 
 func TestEvalPredictions(t *testing.T) {
 	dir := needData(t, "mnist")
+	autorepBin(t) // build outside the commands' time limits
 	set, err := data.Load(dir, "mnist", false)
 	if err != nil {
 		t.Fatal(err)
@@ -210,4 +215,75 @@ func TestInferCountJSON(t *testing.T) {
 	}
 	wantFail(t, runCLI(t, short, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist", "--index", "9990",
 		"--count", "3", "--stride", "5"), 1, "--stride 5")
+}
+
+// TestReduceCheckpointCLI: relus and eval open a reduce checkpoint (a
+// masked model file with the search's scores and DaPa statistics) as the
+// masked model it holds.
+func TestReduceCheckpointCLI(t *testing.T) {
+	autorepBin(t) // build outside the commands' time limits
+	file := modelPath(t, "lenet-mnist-autorep10.safetensors")
+	f, err := modelfile.Read(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want := m.ReLUCount()
+	for _, s := range m.Sites {
+		if _, ok := f.Tensors[s.Name+".mask"]; !ok {
+			continue
+		}
+		f.Tensors[s.Name+".score"] = tensor.Full(0.5, s.Shape...)
+		f.Tensors[s.Name+".dapa_mean"] = tensor.New(s.Shape[0])
+		f.Tensors[s.Name+".dapa_var"] = tensor.Full(1, s.Shape[0])
+		f.Tensors[s.Name+".dapa_steps"] = tensor.New(2)
+	}
+	ckpt := filepath.Join(t.TempDir(), "out.safetensors.ckpt.best")
+	if err := modelfile.Write(ckpt, f.Tensors, f.Metadata); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, short, "relus", "--model", ckpt, "--json")
+	wantOK(t, r)
+	var rel struct {
+		Total int `json:"total"`
+	}
+	decodeJSON(t, r, &rel)
+	if rel.Total != want {
+		t.Errorf("relus of the checkpoint: %d, want %d", rel.Total, want)
+	}
+	if os.Getenv("AUTOREP_DATA") != "" {
+		needData(t, "mnist")
+		r = runCLI(t, time.Minute, "eval", "--model", ckpt, "--n", "50", "--json")
+		wantOK(t, r)
+		var ev struct {
+			N     int `json:"n"`
+			ReLUs int `json:"relus"`
+		}
+		decodeJSON(t, r, &ev)
+		if ev.N != 50 || ev.ReLUs != want {
+			t.Errorf("eval of the checkpoint: %s", r.stdout)
+		}
+	}
+}
+
+// TestDemoScoreLR: the demo's AutoReP search raises the scores' learning
+// rate so that the cosine-averaged travel S·lr/2 over its S steps is at
+// least 2 (1 epoch reached the 15% budget with it: 639 of 976 ReLUs, see
+// docs/CLI.md), keeps a higher --reduce-lr, and refuses 0 epochs.
+func TestDemoScoreLR(t *testing.T) {
+	for _, epochs := range []int{1, 2, 3, 10} {
+		steps := float64(epochs * 469)
+		lr := demoScoreLR(1e-4, epochs)
+		if travel := steps * lr / 2; travel < 2 || travel > 2.01 {
+			t.Errorf("%d epochs: score lr %g, travel %.3f", epochs, lr, travel)
+		}
+	}
+	if lr := demoScoreLR(0.05, 1); lr != 0.05 {
+		t.Errorf("a higher --reduce-lr is lowered to %g", lr)
+	}
+	wantFail(t, runCLI(t, 2*time.Minute, "demo", "--reduce-epochs", "0"), 1, "--reduce-epochs")
+	wantFail(t, runCLI(t, short, "demo", "--reduce-lr", "-1"), 1, "--reduce-lr")
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/reduce"
 	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/tensor"
@@ -44,9 +45,9 @@ type demoModel struct {
 	Name         string  `json:"name"`
 	File         string  `json:"file"`
 	ReLUs        int     `json:"relus"`
-	PlainAcc     float64 `json:"plaintext_accuracy"`
-	PrivateAcc   float64 `json:"private_accuracy"`
-	Agree        float64 `json:"label_agreement"`
+	PlainAcc     float64 `json:"plaintext_accuracy"` // fraction
+	PrivateAcc   float64 `json:"private_accuracy"`   // fraction
+	Agree        float64 `json:"label_agreement"`    // fraction of private labels equal to the plaintext ones
 	Images       int     `json:"images"`
 	OnlineMS     float64 `json:"online_ms_per_inference"`
 	OfflineMS    float64 `json:"offline_ms_per_inference"`
@@ -66,7 +67,7 @@ func runDemo(args []string) error {
 	n := fs.Int("n", 100, "test images classified privately")
 	epochs := fs.Int("epochs", 2, "training epochs of the all-ReLU LeNet")
 	redEpochs := fs.Int("reduce-epochs", 2, "AutoReP search epochs")
-	redLR := fs.Float64("reduce-lr", 0.004, "AutoReP search learning rate (higher than reduce's default so that a short search reaches the budget)")
+	redLR := fs.Float64("reduce-lr", 0.004, "AutoReP search learning rate (higher than reduce's default so that a short search reaches the budget); the scores' rate is raised to at least 4/(search steps) so that any --reduce-epochs reaches it")
 	budget := fs.String("budget", "15%", "ReLU budget of the reduced model")
 	fresh := fs.Bool("fresh", false, "train and reduce again even if the work dir has models")
 	insecure := fs.Bool("insecure", false, "plain TCP on loopback instead of TLS")
@@ -80,6 +81,12 @@ func runDemo(args []string) error {
 	}
 	if *n < 1 {
 		return errors.New("--n must be ≥ 1")
+	}
+	if *epochs < 1 || *redEpochs < 1 {
+		return errors.New("--epochs and --reduce-epochs must be ≥ 1")
+	}
+	if !(*redLR > 0) {
+		return errors.New("--reduce-lr must be positive")
 	}
 	// Until child processes exist, Ctrl-C keeps its default effect (the
 	// training loops do not watch a context); afterwards it stops them.
@@ -124,9 +131,11 @@ func runDemo(args []string) error {
 	if exists(reduced) {
 		step("reduce: reusing %s (--fresh to reduce again)", reduced)
 	} else {
-		step("reduce: AutoReP to %s of the ReLUs, %d search epochs", *budget, *redEpochs)
+		scoreLR := demoScoreLR(*redLR, *redEpochs)
+		step("reduce: AutoReP to %s of the ReLUs, %d search epochs (lr %g, scores %.3g)", *budget, *redEpochs, *redLR, scoreLR)
 		if err := runReduce([]string{"--model", base, "--method", "autorep", "--budget", *budget,
 			"--epochs", strconv.Itoa(*redEpochs), "--lr", strconv.FormatFloat(*redLR, 'g', -1, 64),
+			"--score-lr", strconv.FormatFloat(scoreLR, 'g', 6, 64),
 			"--data", dir, "--out", reduced}); err != nil {
 			return fmt.Errorf("reducing: %w", err)
 		}
@@ -196,7 +205,7 @@ func runDemo(args []string) error {
 	step("summary (%d MNIST test images, loopback, %s)", *n, map[bool]string{true: "no TLS", false: "TLS"}[*insecure])
 	fmt.Fprintf(os.Stderr, "%-22s %7s %9s %9s %7s %11s %7s %10s %11s %12s\n", "model", "ReLUs", "plain acc", "priv acc", "agree", "online B", "rounds", "online ms", "offline ms", "material B")
 	for _, r := range reports {
-		fmt.Fprintf(os.Stderr, "%-22s %7d %8.2f%% %8.2f%% %6.1f%% %11d %7d %10.1f %11.1f %12d\n", r.Name, r.ReLUs, r.PlainAcc, r.PrivateAcc, r.Agree,
+		fmt.Fprintf(os.Stderr, "%-22s %7d %8.2f%% %8.2f%% %6.2f%% %11d %7d %10.1f %11.1f %12d\n", r.Name, r.ReLUs, 100*r.PlainAcc, 100*r.PrivateAcc, 100*r.Agree,
 			r.OnlineBytes, r.Rounds, r.OnlineMS, r.OfflineMS, r.Material)
 	}
 	fmt.Fprintf(os.Stderr, "per inference: online = input to logits (what a user waits for once the session is open); offline = material\n"+
@@ -210,6 +219,22 @@ func runDemo(args []string) error {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"images": *n, "models": reports, "seconds": time.Since(t0).Seconds()})
 	}
 	return nil
+}
+
+// mnistTrainImages is the size of MNIST's training split.
+const mnistTrainImages = 60000
+
+// demoScoreLR is the AutoReP score learning rate of the demo's search: lr,
+// raised so that the scores can travel far enough in epochs epochs. Adam
+// moves a score by about the learning rate per step and the cosine
+// schedule averages half the initial rate, so over S steps a score moves
+// about S·lr/2; from U(0,1) scores the budget needs a travel of about 2
+// (DESIGN §1.1: the search needs ≳ 1/lr steps). 4/S gives that: 2 epochs
+// (938 steps of 128 images) need 0.0043, close to the 0.004 that reaches
+// the 15% budget in 2 epochs; 1 epoch needs 0.0085.
+func demoScoreLR(lr float64, epochs int) float64 {
+	steps := epochs * ((mnistTrainImages + reduce.DefaultBatch - 1) / reduce.DefaultBatch)
+	return max(lr, 4/float64(steps))
 }
 
 func exists(path string) bool {
@@ -269,12 +294,12 @@ func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, te
 		r.Rounds += res.Stats.Online.Rounds
 		r.Material += res.Material
 		if (i+1)%10 == 0 || i+1 == n {
-			fmt.Fprintf(os.Stderr, "\r%s: %d/%d images, private accuracy %.1f%%, online %.1f ms/inference ", name, i+1, n, 100*float64(privOK)/float64(i+1), r.OnlineMS/float64(i+1))
+			fmt.Fprintf(os.Stderr, "\r%s: %d/%d images, private accuracy %.2f%%, online %.1f ms/inference ", name, i+1, n, 100*float64(privOK)/float64(i+1), r.OnlineMS/float64(i+1))
 		}
 	}
 	fmt.Fprintln(os.Stderr)
 	f := float64(n)
-	r.PlainAcc, r.PrivateAcc, r.Agree = 100*float64(plainOK)/f, 100*float64(privOK)/f, 100*float64(agree)/f
+	r.PlainAcc, r.PrivateAcc, r.Agree = float64(plainOK)/f, float64(privOK)/f, float64(agree)/f
 	r.OnlineMS, r.OfflineMS = r.OnlineMS/f, r.OfflineMS/f
 	r.OnlineBytes, r.Rounds, r.Material = r.OnlineBytes/int64(n), r.Rounds/int64(n), r.Material/int64(n)
 	r.WallSeconds = time.Since(t0).Seconds()
