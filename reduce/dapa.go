@@ -155,33 +155,37 @@ func NewRunningStats(c int) *RunningStats {
 }
 
 // Update folds one batch x (N·C·S values, NC(S) layout: S spatial values
-// per channel) into the running statistics.
+// per channel) into the running statistics. Channels are processed in
+// parallel (each channel's sums are computed the same way whatever the
+// split).
 func (s *RunningStats) Update(x []float32, n, c, spatial int) {
 	cnt := float64(n * spatial)
-	for ch := 0; ch < c; ch++ {
-		var sum, sq float64
-		for b := 0; b < n; b++ {
-			for _, v := range x[(b*c+ch)*spatial : (b*c+ch+1)*spatial] {
-				sum += float64(v)
+	parallelImages(c, n*spatial, func(_, lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var sum, sq float64
+			for b := 0; b < n; b++ {
+				for _, v := range x[(b*c+ch)*spatial : (b*c+ch+1)*spatial] {
+					sum += float64(v)
+				}
 			}
-		}
-		mean := sum / cnt
-		for b := 0; b < n; b++ {
-			for _, v := range x[(b*c+ch)*spatial : (b*c+ch+1)*spatial] {
-				d := float64(v) - mean
-				sq += d * d
+			mean := sum / cnt
+			for b := 0; b < n; b++ {
+				for _, v := range x[(b*c+ch)*spatial : (b*c+ch+1)*spatial] {
+					d := float64(v) - mean
+					sq += d * d
+				}
 			}
+			v := sq
+			if cnt > 1 {
+				v /= cnt - 1
+			}
+			if s.Count == 0 {
+				s.Mean[ch], s.Var[ch] = float32(mean), float32(v)
+				continue
+			}
+			s.Mean[ch] = float32((1-s.Momentum)*float64(s.Mean[ch]) + s.Momentum*mean)
+			s.Var[ch] = float32((1-s.Momentum)*float64(s.Var[ch]) + s.Momentum*v)
 		}
-		v := sq
-		if cnt > 1 {
-			v /= cnt - 1
-		}
-		if s.Count == 0 {
-			s.Mean[ch], s.Var[ch] = float32(mean), float32(v)
-			continue
-		}
-		s.Mean[ch] = float32((1-s.Momentum)*float64(s.Mean[ch]) + s.Momentum*mean)
-		s.Var[ch] = float32((1-s.Momentum)*float64(s.Var[ch]) + s.Momentum*v)
-	}
+	})
 	s.Count++
 }

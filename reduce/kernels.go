@@ -298,6 +298,27 @@ func polyBackwardBinary(xs, gs, dx []float32, sel_ []uint32, c0, c1, c2, pm []fl
 	n := len(xs)
 	gs, sel_ = gs[:n], sel_[:n]
 	c0, c1, c2 = c0[:n], c1[:n], c2[:n]
+	if dx != nil && pm != nil && pc != nil {
+		// The search step wants all three: one pass.
+		dx, pm = dx[:n], pm[:n]
+		p0, p1, p2 := pc[0][:n], pc[1][:n], pc[2][:n]
+		for i, v := range xs {
+			g, k, pos := gs[i], sel_[i], posBits(v)
+			dr := math.Float32frombits(pos & one)
+			dp := c2[i]*v + (c2[i]*v + c1[i])
+			dx[i] = sel(k, g*dr, g*dp)
+			r := math.Float32frombits(math.Float32bits(v) & pos)
+			p := (c2[i]*v+c1[i])*v + c0[i]
+			pm[i] += g * (r - p)
+			w := math.Float32frombits(math.Float32bits(g) &^ k)
+			p0[i] += w
+			w *= v
+			p1[i] += w
+			w *= v
+			p2[i] += w
+		}
+		return
+	}
 	if dx != nil {
 		dx = dx[:n]
 		for i, v := range xs {

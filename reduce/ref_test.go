@@ -115,13 +115,16 @@ func TestMaskedMatchesReference(t *testing.T) {
 		n, c, h, w int
 		degree     int
 		real       bool
+		frozen     bool // finetune: no score gradient
 	}{
-		{"binary deg2 small", 3, 2, 3, 3, 2, false},
-		{"binary deg2 parallel", 16, 16, 8, 8, 2, false},
-		{"binary deg1 parallel", 16, 16, 8, 8, 1, false},
-		{"binary deg0", 4, 3, 2, 2, 0, false},
-		{"real mask deg2", 5, 4, 3, 2, 2, true},
-		{"binary deg3 parallel", 16, 16, 8, 8, 3, false},
+		{"binary deg2 small", 3, 2, 3, 3, 2, false, false},
+		{"binary deg2 parallel", 16, 16, 8, 8, 2, false, false},
+		{"binary deg1 parallel", 16, 16, 8, 8, 1, false, false},
+		{"binary deg0", 4, 3, 2, 2, 0, false, false},
+		{"real mask deg2", 5, 4, 3, 2, 2, true, false},
+		{"binary deg3 parallel", 16, 16, 8, 8, 3, false, false},
+		{"binary deg2 frozen parallel", 16, 16, 8, 8, 2, false, true},
+		{"binary deg2 frozen small", 2, 3, 2, 2, 2, false, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,7 +155,7 @@ func TestMaskedMatchesReference(t *testing.T) {
 			for i := range m.Score.Value.Data {
 				m.Score.Value.Data[i] = float32(rng.NormFloat64())
 			}
-			m.Frozen = false
+			m.Frozen = tc.frozen
 			m.Threshold = 100
 			xt := randTensor(rng, 1.5, tc.n, tc.c, tc.h, tc.w)
 			for i := 0; i < len(xt.Data); i += 7 {
@@ -175,7 +178,11 @@ func TestMaskedMatchesReference(t *testing.T) {
 			for i, a := range m.Score.Value.Data {
 				wantDm.Data[i] *= softplus(a)
 			}
-			if d := closeTo(m.Score.Grad.Data, wantDm.Data); d > 1e-5 {
+			if tc.frozen {
+				if m.Score.Grad != nil {
+					t.Error("frozen mask: the score got a gradient")
+				}
+			} else if d := closeTo(m.Score.Grad.Data, wantDm.Data); d > 1e-5 {
 				t.Errorf("score gradient differs by %g", d)
 			}
 			if d := closeTo(m.Coef.Grad.Data, wantDc.Data); d > 1e-5 {
