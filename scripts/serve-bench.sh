@@ -36,7 +36,14 @@
 # a temporary directory; the dealer and server are stopped (SIGTERM) on exit,
 # errors and Ctrl-C. Peak RSS: VmHWM of the dealer and server (read from
 # /proc just before they are stopped), /usr/bin/time's maximum RSS for the
-# client.
+# client; CPU seconds likewise (/proc/PID/stat, /usr/bin/time), summed over
+# the three processes and divided by N in cpu_seconds_per_inference (a
+# figure that load on the machine does not inflate, unlike latencies).
+#
+# Markdown row: model | link | N | labels equal to plaintext | online ms
+# mean / median / p90 / min | online bytes | rounds | offline ms (mean) |
+# material per inference | session open | peak RSS dealer / server / client
+# | CPU s per inference (three processes).
 set -euo pipefail
 
 model=
@@ -146,7 +153,7 @@ saddr=$(wait_listen "$base.serve.log" "$spid")
 
 # 3. The client.
 timecmd=()
-if [ -x /usr/bin/time ]; then timecmd=(/usr/bin/time -f %M -o "$tmp/infer.maxrss"); fi
+if [ -x /usr/bin/time ]; then timecmd=(/usr/bin/time -f "%M %U %S" -o "$tmp/infer.time"); fi
 t0=$(date +%s.%N)
 if ! "${timecmd[@]}" "$bin" infer --server "$saddr" --tls-ca "$cert" "${range[@]}" --pool "$cpool" \
 	"${emu[@]}" --timeout "$timeout" --json > "$base.infer.json" 2> "$base.infer.log"; then
@@ -154,17 +161,28 @@ if ! "${timecmd[@]}" "$bin" infer --server "$saddr" --tls-ca "$cert" "${range[@]
 fi
 t1=$(date +%s.%N)
 hwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2> /dev/null || true; }
+# cpu PID: user+system CPU seconds of a running process (fields 14, 15 of
+# /proc/PID/stat, after the parenthesised command name).
+cpu() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2> /dev/null) || return 0
+	echo "${stat##*) }" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
+}
 dealer_kb=$(hwm "$dpid")
 server_kb=$(hwm "$spid")
-client_kb=$(cat "$tmp/infer.maxrss" 2> /dev/null || true)
+dealer_cpu=$(cpu "$dpid")
+server_cpu=$(cpu "$spid")
+read -r client_kb client_user client_sys < "$tmp/infer.time" 2> /dev/null || true
+client_cpu=$(awk -v u="${client_user:-0}" -v s="${client_sys:-0}" 'BEGIN { printf "%.2f", u + s }')
 kill -TERM "$spid" "$dpid" 2> /dev/null || true
 wait "$spid" "$dpid" 2> /dev/null || true
 pids=()
 
 # 4. Summary.
-python3 - "$base" "$label" "$link" "$model" "$dataset" "$index" "$stride" "${dealer_kb:-0}" "${server_kb:-0}" "${client_kb:-0}" "$t0" "$t1" << 'PY'
+python3 - "$base" "$label" "$link" "$model" "$dataset" "$index" "$stride" "${dealer_kb:-0}" "${server_kb:-0}" "${client_kb:-0}" "$t0" "$t1" \
+	"${dealer_cpu:-}" "${server_cpu:-}" "${client_cpu:-}" << 'PY'
 import json, sys
-base, label, link, model, dataset, index, stride, dkb, skb, ckb, t0, t1 = sys.argv[1:]
+base, label, link, model, dataset, index, stride, dkb, skb, ckb, t0, t1, dcpu, scpu, ccpu = sys.argv[1:]
 inf = json.load(open(base + ".infer.json"))
 ev = json.load(open(base + ".eval.json"))
 imgs = inf["images"] if "images" in inf else [inf]
@@ -196,7 +214,13 @@ s = {
     "session_open_material_bytes": inf["connect"]["material_bytes"],
     "client_wall_seconds": float(t1) - float(t0),
     "peak_rss_mb": {"dealer": mb(dkb), "server": mb(skb), "client": mb(ckb)},
+    # CPU seconds of each process over the whole run (dealer and server
+    # include their pool's work and the session opening).
+    "cpu_seconds": {"dealer": float(dcpu) if dcpu else None, "server": float(scpu) if scpu else None,
+                    "client": float(ccpu) if ccpu and float(ccpu) > 0 else None},
 }
+if None not in s["cpu_seconds"].values():
+    s["cpu_seconds_per_inference"] = sum(s["cpu_seconds"].values()) / n
 json.dump(s, open(base + ".json", "w"), indent=1)
 print(json.dumps(s))
 o = s["online_ms"]
@@ -205,7 +229,8 @@ print(f"| {label} | {link} | {n} | {equal}/{n} ({100*equal/n:.1f}%) | "
       f"{o['mean']:,.1f} / {o['median']:,.1f} / {o['p90']:,.1f} / {o['min']:,.1f} | "
       f"{s['online_bytes_per_inference']/1e6:,.2f} MB | {s['rounds_per_inference']:.0f} | {s['offline_ms_mean']:,.0f} | "
       f"{s['material_bytes_per_inference']/1e6:,.1f} MB | {s['session_open_ms']:,.0f} ms | "
-      f"{f(s['peak_rss_mb']['dealer'])} / {f(s['peak_rss_mb']['server'])} / {f(s['peak_rss_mb']['client'])} MB |", file=sys.stderr)
+      f"{f(s['peak_rss_mb']['dealer'])} / {f(s['peak_rss_mb']['server'])} / {f(s['peak_rss_mb']['client'])} MB | "
+      f"{s.get('cpu_seconds_per_inference', float('nan')):.2f} |", file=sys.stderr)
 if diff:
     print(f"serve-bench.sh: {len(diff)} private labels differ from the plaintext ones: {diff[:10]}", file=sys.stderr)
     sys.exit(3)
