@@ -86,47 +86,6 @@ func TestEvalPredictions(t *testing.T) {
 	wantFail(t, runCLI(t, short, "eval", "--model", file, "--index", "0", "--count", "3", "--n", "5"), 1, "--n")
 }
 
-// inferBatchJSON is `autorep infer --count N --json`.
-type inferBatchJSON struct {
-	Session string `json:"session"`
-	Count   int    `json:"count"`
-	Images  []struct {
-		Index     *int      `json:"index"`
-		Label     int       `json:"label"`
-		TrueLabel *int      `json:"true_label"`
-		Logits    []float32 `json:"logits"`
-		LatencyMS struct {
-			Online  float64 `json:"online"`
-			Offline float64 `json:"offline"`
-		} `json:"latency_ms"`
-		Bytes struct {
-			Online   int64 `json:"online"`
-			Offline  int64 `json:"offline"`
-			Material int64 `json:"material"`
-		} `json:"bytes"`
-		Rounds int64 `json:"rounds"`
-	} `json:"images"`
-	Correct   *int     `json:"correct"`
-	Accuracy  *float64 `json:"accuracy"`
-	LatencyMS struct {
-		Online, Offline struct {
-			Mean, Median, P90, Min, Max float64
-		}
-	} `json:"latency_ms"`
-	PerInference struct {
-		OnlineBytes   float64 `json:"online_bytes"`
-		MaterialBytes float64 `json:"material_bytes"`
-		Rounds        float64 `json:"rounds"`
-	} `json:"per_inference"`
-	Total struct {
-		OnlineMS      float64 `json:"online_ms"`
-		OnlineBytes   int64   `json:"online_bytes"`
-		MaterialBytes int64   `json:"material_bytes"`
-		Rounds        int64   `json:"rounds"`
-	} `json:"total"`
-	WallSeconds float64 `json:"wall_seconds"`
-}
-
 // TestInferCountJSON: infer --count N --json reports per-image results and
 // aggregates and no misleading top-level label; the private labels equal
 // the model owner's plaintext labels from eval --predictions (what
@@ -150,7 +109,7 @@ func TestInferCountJSON(t *testing.T) {
 			t.Errorf("infer --count 3 --json has a top-level %q\n%s", k, r.stdout)
 		}
 	}
-	var res inferBatchJSON
+	var res inferBatchReport // infer.go's own type: the test checks the values
 	decodeJSON(t, r, &res)
 	if res.Count != 3 || len(res.Images) != 3 || res.Correct == nil || res.Accuracy == nil || res.Session == "" {
 		t.Fatalf("infer --count 3: %s", r.stdout)
