@@ -60,9 +60,6 @@ func parallelImages(n, perImage int, f func(chunk, lo, hi int)) int {
 	return chunks
 }
 
-// workersFor is the number of chunks parallelImages uses at most.
-func workersFor(n int) int { return max(1, min(runtime.GOMAXPROCS(0), n)) }
-
 // storageOrder returns the order table of a site of per-image shape
 // shape stored in layout l: nil for NCHW (and for channel counts the
 // blocked layout leaves in NCHW order), else the C·H·W position of every
@@ -113,21 +110,24 @@ func unstore(dst, src []float32, order []int32) {
 }
 
 // polyTables are a masked activation's per-element tables in storage
-// order: the mask (as a select pattern for binary masks, as values
-// otherwise) and the polynomial coefficients.
+// order. Binary masks with degree ≤ 2 (the fast path) use quad: four
+// float32 per element, c0, c1, c2 (zero-padded) and the select pattern
+// (all ones where the mask is 1) as float bits, so a kernel reads one
+// table. Other masks and degrees use mask and cf.
 type polyTables struct {
-	// binary is true when every mask value is 0 or 1 and the degree is at
-	// most 2: the fast kernels apply (sel, cf[0..2]).
 	binary bool
-	sel    []uint32    // all ones where the mask is 1 (binary only)
-	mask   []float32   // mask values (general path only)
-	cf     [][]float32 // cf[k][j]: coefficient k of stored element j
+	quad   []float32   // fast path: c0, c1, c2, select bits per element
+	mask   []float32   // general path: mask values
+	cf     [][]float32 // general path: cf[k][j], coefficient k of element j
 	ch     []int32     // channel of stored element j
 	d      int         // coefficients per channel (degree + 1)
 	order  []int32     // storage order (nil = C·H·W)
 	numel  int         // elements per image
 	chans  int         // channels
 }
+
+// quadSel is the select pattern of a quad (all ones: ReLU).
+func quadSel(q []float32) uint32 { return math.Float32bits(q[3]) }
 
 // newPolyTables lays out mask (C·H·W) and coef ([C, d]) for s spatial
 // elements per channel in the given storage order.
@@ -149,71 +149,98 @@ func newPolyTables(mask, coef []float32, c, s int, order []int32) *polyTables {
 		}
 		t.ch[j] = int32(i / s)
 	}
-	nk := d
 	if t.binary {
-		nk = 3 // padded with zeros: p = c0 + v·(c1 + v·c2) with c2 = 0
-	}
-	t.cf = make([][]float32, nk)
-	for k := range t.cf {
-		t.cf[k] = make([]float32, numel)
-		if k >= d {
-			continue
-		}
+		t.quad = make([]float32, 4*numel)
 		for j, ch := range t.ch {
-			t.cf[k][j] = coef[int(ch)*d+k]
-		}
-	}
-	if t.binary {
-		t.sel = make([]uint32, numel)
-		for j := range t.sel {
+			q := t.quad[4*j : 4*j+4]
+			copy(q, coef[int(ch)*d:int(ch+1)*d]) // p = c0 + v·(c1 + v·c2), missing terms 0
 			i := j
 			if order != nil {
 				i = int(order[j])
 			}
 			if mask[i] == 1 {
-				t.sel[j] = ^uint32(0)
+				q[3] = math.Float32frombits(^uint32(0))
 			}
 		}
-	} else {
-		t.mask = stored(mask, order)
+		return t
 	}
+	t.cf = make([][]float32, d)
+	for k := range t.cf {
+		t.cf[k] = make([]float32, numel)
+		for j, ch := range t.ch {
+			t.cf[k][j] = coef[int(ch)*d+k]
+		}
+	}
+	t.mask = stored(mask, order)
 	return t
+}
+
+// tileSize is the number of element positions the kernels process for
+// every image before moving on, so that a tile's tables and gradient sums
+// stay in cache while the images stream through.
+const tileSize = 1024
+
+// overTiles runs f over the position tiles [t0, t1) of [0, numel) for n
+// images, the tiles split over the CPUs in contiguous ranges. Every
+// position is handled by one goroutine, which sums over the images in
+// order, so the results do not depend on the number of CPUs.
+func overTiles(numel, n int, f func(t0, t1 int)) {
+	tiles := (numel + tileSize - 1) / tileSize
+	parallelImages(tiles, n*tileSize, func(_, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			f(k*tileSize, min((k+1)*tileSize, numel))
+		}
+	})
+}
+
+// general returns the general-path tables of positions [t0, t1).
+func (t *polyTables) general(t0, t1 int) (mask []float32, cf [][]float32) {
+	cf = make([][]float32, len(t.cf))
+	for k := range cf {
+		cf[k] = t.cf[k][t0:t1]
+	}
+	return t.mask[t0:t1], cf
 }
 
 // forward computes y = m ⊙ relu(x) + (1 − m) ⊙ p_c(x) for x and y in
 // storage order (whole images).
 func (t *polyTables) forward(x, y []float32) {
 	numel := t.numel
-	parallelImages(len(x)/numel, numel, func(_, lo, hi int) {
-		for off := lo * numel; off < hi*numel; off += numel {
-			if t.binary {
-				polyForwardBinary(x[off:off+numel], y[off:off+numel], t.sel, t.cf[0], t.cf[1], t.cf[2])
-			} else {
-				t.forwardGeneral(x[off:off+numel], y[off:off+numel])
+	n := len(x) / numel
+	overTiles(numel, n, func(t0, t1 int) {
+		if t.binary {
+			q := t.quad[4*t0 : 4*t1]
+			for off := 0; off < n*numel; off += numel {
+				polyForwardBinary(x[off+t0:off+t1], y[off+t0:off+t1], q)
 			}
+			return
+		}
+		mask, cf := t.general(t0, t1)
+		for off := 0; off < n*numel; off += numel {
+			polyForwardGeneral(x[off+t0:off+t1], y[off+t0:off+t1], mask, cf)
 		}
 	})
 }
 
-// polyForwardBinary is the forward pass of one image with a binary mask
-// and a polynomial of degree ≤ 2.
-func polyForwardBinary(xs, ys []float32, sel_ []uint32, c0, c1, c2 []float32) {
+// polyForwardBinary is the forward pass over a run of elements with a
+// binary mask and a polynomial of degree ≤ 2 (quad tables q).
+func polyForwardBinary(xs, ys, q []float32) {
 	ys = ys[:len(xs)]
-	sel_ = sel_[:len(xs)]
-	c0, c1, c2 = c0[:len(xs)], c1[:len(xs)], c2[:len(xs)]
+	q = q[:4*len(xs)]
 	for i, v := range xs {
+		c := q[4*i : 4*i+4 : 4*i+4]
 		r := math.Float32frombits(math.Float32bits(v) & posBits(v))
-		p := (c2[i]*v+c1[i])*v + c0[i]
-		ys[i] = sel(sel_[i], r, p)
+		p := (c[2]*v+c[1])*v + c[0]
+		ys[i] = sel(quadSel(c), r, p)
 	}
 }
 
-// forwardGeneral is the forward pass of one image for real-valued masks
-// or higher degrees.
-func (t *polyTables) forwardGeneral(xs, ys []float32) {
-	co := make([]float32, len(t.cf))
+// polyForwardGeneral is the forward pass over a run of elements for
+// real-valued masks or higher degrees.
+func polyForwardGeneral(xs, ys, mask []float32, cf [][]float32) {
+	co := make([]float32, len(cf))
 	for i, v := range xs {
-		mv := t.mask[i]
+		mv := mask[i]
 		var r float32
 		if v > 0 {
 			r = v
@@ -223,7 +250,7 @@ func (t *polyTables) forwardGeneral(xs, ys []float32) {
 			continue
 		}
 		for k := range co {
-			co[k] = t.cf[k][i]
+			co[k] = cf[k][i]
 		}
 		p, _ := horner(co, v)
 		ys[i] = mv*r + (1-mv)*p
@@ -231,58 +258,82 @@ func (t *polyTables) forwardGeneral(xs, ys []float32) {
 }
 
 // backward returns the gradients with respect to x (storage order, into
-// dx when not nil), the mask (C·H·W order, summed over the batch; when
-// wantM) and the coefficients ([C, d]; when wantC).
+// dx when not nil; dx may be g), the mask (C·H·W order, summed over the
+// batch; when wantM) and the coefficients ([C, d]; when wantC).
 func (t *polyTables) backward(x, g, dx []float32, wantM, wantC bool) (dm, dc []float32) {
 	numel := t.numel
 	n := len(x) / numel
-	w := workersFor(n)
-	var pms [][]float32
-	var pcs [][][]float32
-	if wantM {
-		pms = make([][]float32, w)
+	// Per stored element j, summed over the images: acc[4j] = Σ g·(relu(x)
+	// − p(x)) (mask), acc[4j+1+k] = Σ g·(1−m)·x^k (coefficients; fast
+	// path). The general path keeps pm and pc[k] apart.
+	var acc, pm []float32
+	var pc [][]float32
+	if t.binary && (wantM || wantC) {
+		acc = make([]float32, 4*numel)
 	}
-	if wantC {
-		pcs = make([][][]float32, w)
+	if !t.binary && wantM {
+		pm = make([]float32, numel)
 	}
-	chunks := parallelImages(n, numel, func(k, lo, hi int) {
-		var pm []float32
-		var pc [][]float32
-		if wantM {
-			pm = make([]float32, numel)
-			pms[k] = pm
+	if !t.binary && wantC {
+		pc = make([][]float32, t.d)
+		for k := range pc {
+			pc[k] = make([]float32, numel)
 		}
-		if wantC {
-			pc = make([][]float32, len(t.cf))
-			for i := range pc {
-				pc[i] = make([]float32, numel)
+	}
+	overTiles(numel, n, func(t0, t1 int) {
+		if t.binary {
+			q := t.quad[4*t0 : 4*t1]
+			var a []float32
+			if acc != nil {
+				a = acc[4*t0 : 4*t1]
 			}
-			pcs[k] = pc
+			for off := 0; off < n*numel; off += numel {
+				var dxs []float32
+				if dx != nil {
+					dxs = dx[off+t0 : off+t1]
+				}
+				polyBackwardBinary(x[off+t0:off+t1], g[off+t0:off+t1], dxs, q, a, wantM, wantC)
+			}
+			return
 		}
-		for off := lo * numel; off < hi*numel; off += numel {
+		mask, cf := t.general(t0, t1)
+		var pmt []float32
+		var pct [][]float32
+		if pm != nil {
+			pmt = pm[t0:t1]
+		}
+		if pc != nil {
+			pct = make([][]float32, len(pc))
+			for k := range pct {
+				pct[k] = pc[k][t0:t1]
+			}
+		}
+		for off := 0; off < n*numel; off += numel {
 			var dxs []float32
 			if dx != nil {
-				dxs = dx[off : off+numel]
+				dxs = dx[off+t0 : off+t1]
 			}
-			if t.binary {
-				polyBackwardBinary(x[off:off+numel], g[off:off+numel], dxs, t.sel, t.cf[0], t.cf[1], t.cf[2], pm, pc)
-			} else {
-				t.backwardGeneral(x[off:off+numel], g[off:off+numel], dxs, pm, pc)
-			}
+			polyBackwardGeneral(x[off+t0:off+t1], g[off+t0:off+t1], dxs, mask, cf, pmt, pct)
 		}
 	})
 	if wantM {
-		dm = make([]float32, numel)
-		for k := 0; k < chunks; k++ {
-			unstore(dm, pms[k], t.order)
+		if acc != nil {
+			pm = make([]float32, numel)
+			for j := range pm {
+				pm[j] = acc[4*j]
+			}
 		}
+		dm = make([]float32, numel)
+		unstore(dm, pm, t.order)
 	}
 	if wantC {
 		dc = make([]float32, t.chans*t.d)
-		for k := 0; k < chunks; k++ {
-			for i := 0; i < t.d; i++ {
-				for j, v := range pcs[k][i] {
-					dc[int(t.ch[j])*t.d+i] += v
+		for j, ch := range t.ch {
+			for k := 0; k < t.d; k++ {
+				if acc != nil {
+					dc[int(ch)*t.d+k] += acc[4*j+1+k]
+				} else {
+					dc[int(ch)*t.d+k] += pc[k][j]
 				}
 			}
 		}
@@ -290,70 +341,93 @@ func (t *polyTables) backward(x, g, dx []float32, wantM, wantC bool) (dm, dc []f
 	return dm, dc
 }
 
-// polyBackwardBinary is the backward pass of one image with a binary mask
-// and a polynomial of degree ≤ 2: dx (when not nil) = g·(m ? [x>0] : p'(x));
-// pm (when not nil) += g·(relu(x) − p(x)); pc[k] (when not nil) +=
-// g·(1−m)·x^k.
-func polyBackwardBinary(xs, gs, dx []float32, sel_ []uint32, c0, c1, c2, pm []float32, pc [][]float32) {
+// polyBackwardBinary is the backward pass over a run of elements with a
+// binary mask and a polynomial of degree ≤ 2 (quad tables q): dx (when
+// not nil; may alias gs) = g·(m ? [x>0] : p'(x)); when wantM, acc[4i] +=
+// g·(relu(x) − p(x)); when wantC, acc[4i+1+k] += g·(1−m)·x^k.
+func polyBackwardBinary(xs, gs, dx, q, acc []float32, wantM, wantC bool) {
 	n := len(xs)
-	gs, sel_ = gs[:n], sel_[:n]
-	c0, c1, c2 = c0[:n], c1[:n], c2[:n]
-	if dx != nil && pm != nil && pc != nil {
+	gs, q = gs[:n], q[:4*n]
+	switch {
+	case dx != nil && wantM && wantC:
 		// The search step wants all three: one pass.
-		dx, pm = dx[:n], pm[:n]
-		p0, p1, p2 := pc[0][:n], pc[1][:n], pc[2][:n]
+		dx, acc = dx[:n], acc[:4*n]
 		for i, v := range xs {
-			g, k, pos := gs[i], sel_[i], posBits(v)
+			c := q[4*i : 4*i+4 : 4*i+4]
+			a := acc[4*i : 4*i+4 : 4*i+4]
+			g, k, pos := gs[i], quadSel(c), posBits(v)
 			dr := math.Float32frombits(pos & one)
-			dp := c2[i]*v + (c2[i]*v + c1[i])
-			dx[i] = sel(k, g*dr, g*dp)
+			dp := c[2]*v + (c[2]*v + c[1])
 			r := math.Float32frombits(math.Float32bits(v) & pos)
-			p := (c2[i]*v+c1[i])*v + c0[i]
-			pm[i] += g * (r - p)
+			p := (c[2]*v+c[1])*v + c[0]
+			dx[i] = sel(k, g*dr, g*dp)
+			a[0] += g * (r - p)
 			w := math.Float32frombits(math.Float32bits(g) &^ k)
-			p0[i] += w
+			a[1] += w
 			w *= v
-			p1[i] += w
+			a[2] += w
 			w *= v
-			p2[i] += w
+			a[3] += w
 		}
 		return
+	case dx != nil && !wantM && wantC:
+		// Finetune: input and coefficient gradients.
+		dx, acc = dx[:n], acc[:4*n]
+		for i, v := range xs {
+			c := q[4*i : 4*i+4 : 4*i+4]
+			a := acc[4*i : 4*i+4 : 4*i+4]
+			g, k := gs[i], quadSel(c)
+			dr := math.Float32frombits(posBits(v) & one)
+			dp := c[2]*v + (c[2]*v + c[1])
+			dx[i] = sel(k, g*dr, g*dp)
+			w := math.Float32frombits(math.Float32bits(g) &^ k)
+			a[1] += w
+			w *= v
+			a[2] += w
+			w *= v
+			a[3] += w
+		}
+		return
+	}
+	// Other combinations (rare): the sums first, dx last (it may alias g).
+	if wantM || wantC {
+		acc = acc[:4*n]
+		for i, v := range xs {
+			c := q[4*i : 4*i+4 : 4*i+4]
+			a := acc[4*i : 4*i+4 : 4*i+4]
+			g := gs[i]
+			if wantM {
+				r := math.Float32frombits(math.Float32bits(v) & posBits(v))
+				p := (c[2]*v+c[1])*v + c[0]
+				a[0] += g * (r - p)
+			}
+			if wantC {
+				w := math.Float32frombits(math.Float32bits(g) &^ quadSel(c))
+				a[1] += w
+				w *= v
+				a[2] += w
+				w *= v
+				a[3] += w
+			}
+		}
 	}
 	if dx != nil {
 		dx = dx[:n]
 		for i, v := range xs {
+			c := q[4*i : 4*i+4 : 4*i+4]
 			dr := math.Float32frombits(posBits(v) & one)
-			dp := c2[i]*v + (c2[i]*v + c1[i])
-			dx[i] = sel(sel_[i], gs[i]*dr, gs[i]*dp)
-		}
-	}
-	if pm != nil {
-		pm = pm[:n]
-		for i, v := range xs {
-			r := math.Float32frombits(math.Float32bits(v) & posBits(v))
-			p := (c2[i]*v+c1[i])*v + c0[i]
-			pm[i] += gs[i] * (r - p)
-		}
-	}
-	if pc != nil {
-		p0, p1, p2 := pc[0][:n], pc[1][:n], pc[2][:n]
-		for i, v := range xs {
-			w := math.Float32frombits(math.Float32bits(gs[i]) &^ sel_[i])
-			p0[i] += w
-			w *= v
-			p1[i] += w
-			w *= v
-			p2[i] += w
+			dp := c[2]*v + (c[2]*v + c[1])
+			dx[i] = sel(quadSel(c), gs[i]*dr, gs[i]*dp)
 		}
 	}
 }
 
-// backwardGeneral is the backward pass of one image for real-valued masks
-// or higher degrees.
-func (t *polyTables) backwardGeneral(xs, gs, dx, pm []float32, pc [][]float32) {
-	co := make([]float32, len(t.cf))
+// polyBackwardGeneral is the backward pass over a run of elements for
+// real-valued masks or higher degrees.
+func polyBackwardGeneral(xs, gs, dx, mask []float32, cf [][]float32, pm []float32, pc [][]float32) {
+	co := make([]float32, len(cf))
 	for i, v := range xs {
-		mv, gv := t.mask[i], gs[i]
+		mv, gv := mask[i], gs[i]
 		var r, dr float32
 		if v > 0 {
 			r, dr = v, 1
@@ -365,7 +439,7 @@ func (t *polyTables) backwardGeneral(xs, gs, dx, pm []float32, pc [][]float32) {
 			continue
 		}
 		for k := range co {
-			co[k] = t.cf[k][i]
+			co[k] = cf[k][i]
 		}
 		p, dp := horner(co, v)
 		if dx != nil {
@@ -397,60 +471,58 @@ func horner(co []float32, v float32) (p, dp float32) {
 // order.
 func snlForward(x, y, al []float32) {
 	numel := len(al)
-	parallelImages(len(x)/numel, numel, func(_, lo, hi int) {
-		for off := lo * numel; off < hi*numel; off += numel {
-			xs, ys := x[off:off+numel], y[off:off+numel]
-			ys = ys[:len(xs)]
-			al := al[:len(xs)]
+	n := len(x) / numel
+	overTiles(numel, n, func(t0, t1 int) {
+		al := al[t0:t1]
+		for off := 0; off < n*numel; off += numel {
+			xs, ys := x[off+t0:off+t1], y[off+t0:off+t1]
+			ys, al := ys[:len(xs)], al[:len(xs)]
 			for i, v := range xs {
 				// relu(x) − x = −x for x ≤ 0: y = x for x > 0, (1 − α)·x else.
-				k := posBits(v)
-				ys[i] = sel(k, v, (1-al[i])*v)
+				ys[i] = sel(posBits(v), v, (1-al[i])*v)
 			}
 		}
 	})
 }
 
-// snlBackward returns dx (into dx when not nil) and, when wantA, dα in
+// snlBackward returns dx (into dx when not nil; dx may be g) and, when wantA, dα in
 // C·H·W order summed over the batch.
 func snlBackward(x, g, dx, al []float32, order []int32, wantA bool) (da []float32) {
 	numel := len(al)
 	n := len(x) / numel
-	var pas [][]float32
+	var pa []float32
 	if wantA {
-		pas = make([][]float32, workersFor(n))
+		pa = make([]float32, numel)
 	}
-	chunks := parallelImages(n, numel, func(k, lo, hi int) {
-		var pa []float32
-		if wantA {
-			pa = make([]float32, numel)
-			pas[k] = pa
+	overTiles(numel, n, func(t0, t1 int) {
+		al := al[t0:t1]
+		var pat []float32
+		if pa != nil {
+			pat = pa[t0:t1]
 		}
-		for off := lo * numel; off < hi*numel; off += numel {
-			xs, gs := x[off:off+numel], g[off:off+numel]
-			gs = gs[:len(xs)]
-			al := al[:len(xs)]
+		for off := 0; off < n*numel; off += numel {
+			xs, gs := x[off+t0:off+t1], g[off+t0:off+t1]
+			gs, al := gs[:len(xs)], al[:len(xs)]
+			// dα first: dx may alias g.
+			if pat != nil {
+				pat := pat[:len(xs)]
+				for i, v := range xs {
+					// ∂y/∂α = relu(x) − x = −x for x ≤ 0, 0 otherwise.
+					pat[i] -= gs[i] * math.Float32frombits(math.Float32bits(v)&^posBits(v))
+				}
+			}
 			if dx != nil {
-				d := dx[off : off+numel]
+				d := dx[off+t0 : off+t1]
 				d = d[:len(xs)]
 				for i, v := range xs {
 					d[i] = sel(posBits(v), gs[i], gs[i]*(1-al[i]))
-				}
-			}
-			if pa != nil {
-				pa = pa[:len(xs)]
-				for i, v := range xs {
-					// ∂y/∂α = relu(x) − x = −x for x ≤ 0, 0 otherwise.
-					pa[i] -= gs[i] * math.Float32frombits(math.Float32bits(v)&^posBits(v))
 				}
 			}
 		}
 	})
 	if wantA {
 		da = make([]float32, numel)
-		for k := 0; k < chunks; k++ {
-			unstore(da, pas[k], order)
-		}
+		unstore(da, pa, order)
 	}
 	return da
 }

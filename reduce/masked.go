@@ -279,16 +279,15 @@ func (m *Masked) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 		score = m.Score
 	}
 	return autograd.Result(y, func(g *tensor.Tensor) {
-		var dx *tensor.Tensor
+		// dx overwrites g, which belongs to this op's output.
 		var dxd []float32
 		if x.RequiresGrad() {
-			dx = tensor.New(x.Value.Shape...)
-			dxd = dx.Data
+			dxd = g.Data
 		}
 		wantM := score != nil && score.RequiresGrad()
 		dm, dc := t.backward(x.Value.Data, g.Data, dxd, wantM, m.Coef.RequiresGrad())
-		if dx != nil {
-			x.AccumGrad(dx)
+		if dxd != nil {
+			x.AccumGrad(g)
 		}
 		if dm != nil {
 			// Straight-through estimator: ∂L/∂a = ∂L/∂m · softplus(a).

@@ -76,15 +76,14 @@ func (a *SNLAct) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 	y := tensor.New(x.Value.Shape...)
 	snlForward(x.Value.Data, y.Data, al)
 	return autograd.Result(y, func(g *tensor.Tensor) {
-		var dx *tensor.Tensor
+		// dx overwrites g, which belongs to this op's output.
 		var dxd []float32
 		if x.RequiresGrad() {
-			dx = tensor.New(x.Value.Shape...)
-			dxd = dx.Data
+			dxd = g.Data
 		}
 		da := snlBackward(x.Value.Data, g.Data, dxd, al, order, a.Alpha.RequiresGrad())
-		if dx != nil {
-			x.AccumGrad(dx)
+		if dxd != nil {
+			x.AccumGrad(g)
 		}
 		if da != nil {
 			a.Alpha.AccumGrad(tensor.FromData(da, a.Alpha.Value.Shape...))
