@@ -122,6 +122,13 @@ func plotPoint(path string) (plot.Point, error) {
 		return plot.Point{}, err
 	}
 	_, total := m.ReLUCount()
+	full := 0
+	for _, s := range m.Sites {
+		full += s.Size()
+	}
+	if total < full { // e.g. a reduce checkpoint (OUT.ckpt.best): its accuracy is not recorded
+		return plot.Point{}, fmt.Errorf("%d of %d ReLUs kept but no reduction record (a reduce checkpoint?): plot the reduce output instead", total, full)
+	}
 	return plot.Point{Method: "baseline", ReLUs: total, Accuracy: acc, Label: path}, nil
 }
 
