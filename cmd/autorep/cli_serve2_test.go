@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"image"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -245,4 +247,61 @@ func TestDemoScoreLR(t *testing.T) {
 	}
 	wantFail(t, runCLI(t, 2*time.Minute, "demo", "--reduce-epochs", "0"), 1, "--reduce-epochs")
 	wantFail(t, runCLI(t, short, "demo", "--reduce-lr", "-1"), 1, "--reduce-lr")
+}
+
+// TestServeBenchScript runs scripts/serve-bench.sh on LeNet with a few
+// MNIST images: three processes, labels checked against eval's, summary
+// JSON on stdout, processes stopped at the end.
+func TestServeBenchScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the serve-bench.sh run")
+	}
+	dataDir := needData(t, "mnist")
+	for _, tool := range []string{"bash", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s: %v", tool, err)
+		}
+	}
+	bin := autorepBin(t)
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "serve-bench.sh"),
+		"--bin", bin, "--model", modelPath(t, "lenet-mnist-autorep10.safetensors"), "--dataset", "mnist",
+		"--n", "3", "--out", out, "--label", "lenet")
+	cmd.Env = append(os.Environ(), "AUTOREP_DATA="+dataDir)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("serve-bench.sh: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	var sum struct {
+		N       int                      `json:"n"`
+		Equal   int                      `json:"labels_equal_plaintext"`
+		Stride  int                      `json:"stride"`
+		Rounds  float64                  `json:"rounds_per_inference"`
+		Online  struct{ Median float64 } `json:"online_ms"`
+		PeakRSS map[string]*float64      `json:"peak_rss_mb"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &sum); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout.String())
+	}
+	if sum.N != 3 || sum.Equal != 3 || sum.Stride != 3333 || sum.Rounds <= 0 || sum.Online.Median <= 0 ||
+		sum.PeakRSS["dealer"] == nil || sum.PeakRSS["server"] == nil {
+		t.Errorf("summary %s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "| lenet | loopback | 3 | 3/3 (100.0%) |") {
+		t.Errorf("no markdown row on stderr:\n%s", stderr.String())
+	}
+	for _, f := range []string{"lenet-loopback-3.json", "lenet-loopback-3.infer.json", "lenet-loopback-3.eval.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, f := range []string{"lenet-loopback-3.dealer.log", "lenet-loopback-3.serve.log"} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		if err != nil || !strings.Contains(string(b), "stopped after") {
+			t.Errorf("%s: not stopped cleanly (%v):\n%s", f, err, b)
+		}
+	}
 }
