@@ -397,7 +397,7 @@ func printPIReport(r *piReport) {
 	}
 	fmt.Fprintf(w, "private inference: %s%s on %s, %d images, %s transport, f=%d, ell=%d\n", r.Arch, kind, r.Dataset, r.N, r.Transport, r.Frac, r.Ell)
 	fmt.Fprintf(w, "  ReLUs %d (+ %d max-pool comparisons)\n", r.ReLUs, r.Comparisons)
-	fmt.Fprintf(w, "  agree with fixed point %.4f   secure accuracy %.4f   float accuracy %.4f\n", r.Agree, r.SecureAcc, r.FloatAcc)
+	fmt.Fprintf(w, "  agree with fixed point %.2f%%   secure accuracy %.2f%%   float accuracy %.2f%%\n", 100*r.Agree, 100*r.SecureAcc, 100*r.FloatAcc)
 	fmt.Fprintf(w, "  max |logit − float| %.3g   max |logit − fixed| %.3g\n", r.MaxLogitErr, r.MaxFixedErr)
 	fmt.Fprintf(w, "  online  %s, %d rounds, %.1f B/ReLU\n", piHumanBytes(r.OnlineBytes), r.OnlineRounds, r.BytesPerReLU)
 	fmt.Fprintf(w, "  offline %s per image (dealer material server %s, client %s; messages %s); setup %s once\n",
