@@ -112,8 +112,9 @@ func unstore(dst, src []float32, order []int32) {
 // polyTables are a masked activation's per-element tables in storage
 // order. Binary masks with degree ≤ 2 (the fast path) use quad: four
 // float32 per element, c0, c1, c2 (zero-padded) and the select pattern
-// (all ones where the mask is 1) as float bits, so a kernel reads one
-// table. Other masks and degrees use mask and cf.
+// (all ones where the mask is 1) as float bits, grouped by 16 elements
+// (see quadAt) so that a kernel reads one table, 16 lanes at a time.
+// Other masks and degrees use mask and cf.
 type polyTables struct {
 	binary bool
 	quad   []float32   // fast path: c0, c1, c2, select bits per element
@@ -126,8 +127,13 @@ type polyTables struct {
 	chans  int         // channels
 }
 
-// quadSel is the select pattern of a quad (all ones: ReLU).
-func quadSel(q []float32) uint32 { return math.Float32bits(q[3]) }
+// quadAt is the index in a quad table of slot k (0-2: c0-c2, 3: select
+// bits) of element j: groups of 16 elements hold 16 c0, 16 c1, 16 c2 and
+// 16 select patterns. The tables are padded to whole groups.
+func quadAt(j, k int) int { return (j&^15)*4 + k*16 + j&15 }
+
+// quadLen is the length of a quad table for n elements.
+func quadLen(n int) int { return (n + 15) &^ 15 * 4 }
 
 // newPolyTables lays out mask (C·H·W) and coef ([C, d]) for s spatial
 // elements per channel in the given storage order.
@@ -150,16 +156,18 @@ func newPolyTables(mask, coef []float32, c, s int, order []int32) *polyTables {
 		t.ch[j] = int32(i / s)
 	}
 	if t.binary {
-		t.quad = make([]float32, 4*numel)
+		t.quad = make([]float32, quadLen(numel))
 		for j, ch := range t.ch {
-			q := t.quad[4*j : 4*j+4]
-			copy(q, coef[int(ch)*d:int(ch+1)*d]) // p = c0 + v·(c1 + v·c2), missing terms 0
+			// p = c0 + v·(c1 + v·c2), missing terms 0.
+			for k := 0; k < d; k++ {
+				t.quad[quadAt(j, k)] = coef[int(ch)*d+k]
+			}
 			i := j
 			if order != nil {
 				i = int(order[j])
 			}
 			if mask[i] == 1 {
-				q[3] = math.Float32frombits(^uint32(0))
+				t.quad[quadAt(j, 3)] = math.Float32frombits(^uint32(0))
 			}
 		}
 		return t
@@ -209,7 +217,7 @@ func (t *polyTables) forward(x, y []float32) {
 	n := len(x) / numel
 	overTiles(numel, n, func(t0, t1 int) {
 		if t.binary {
-			q := t.quad[4*t0 : 4*t1]
+			q := t.quad[4*t0:] // t0 is a multiple of 16
 			for off := 0; off < n*numel; off += numel {
 				polyForwardBinary(x[off+t0:off+t1], y[off+t0:off+t1], q)
 			}
@@ -222,16 +230,18 @@ func (t *polyTables) forward(x, y []float32) {
 	})
 }
 
-// polyForwardBinary is the forward pass over a run of elements with a
-// binary mask and a polynomial of degree ≤ 2 (quad tables q).
-func polyForwardBinary(xs, ys, q []float32) {
+// polyForwardScalar is the forward pass over a run of elements with a
+// binary mask and a polynomial of degree ≤ 2 (quad tables q, starting at
+// a group boundary).
+func polyForwardScalar(xs, ys, q []float32) {
 	ys = ys[:len(xs)]
-	q = q[:4*len(xs)]
+	q = q[:quadLen(len(xs))]
 	for i, v := range xs {
-		c := q[4*i : 4*i+4 : 4*i+4]
+		b := quadAt(i, 0)
+		c := q[b : b+49 : b+49]
 		r := math.Float32frombits(math.Float32bits(v) & posBits(v))
-		p := (c[2]*v+c[1])*v + c[0]
-		ys[i] = sel(quadSel(c), r, p)
+		p := (c[32]*v+c[16])*v + c[0]
+		ys[i] = sel(math.Float32bits(c[48]), r, p)
 	}
 }
 
@@ -263,13 +273,13 @@ func polyForwardGeneral(xs, ys, mask []float32, cf [][]float32) {
 func (t *polyTables) backward(x, g, dx []float32, wantM, wantC bool) (dm, dc []float32) {
 	numel := t.numel
 	n := len(x) / numel
-	// Per stored element j, summed over the images: acc[4j] = Σ g·(relu(x)
-	// − p(x)) (mask), acc[4j+1+k] = Σ g·(1−m)·x^k (coefficients; fast
-	// path). The general path keeps pm and pc[k] apart.
+	// Per stored element j, summed over the images (fast path, quad
+	// layout): slot 0 Σ g·(relu(x) − p(x)) (mask), slot 1+k Σ g·(1−m)·x^k
+	// (coefficients). The general path keeps pm and pc[k] apart.
 	var acc, pm []float32
 	var pc [][]float32
 	if t.binary && (wantM || wantC) {
-		acc = make([]float32, 4*numel)
+		acc = make([]float32, quadLen(numel))
 	}
 	if !t.binary && wantM {
 		pm = make([]float32, numel)
@@ -282,10 +292,10 @@ func (t *polyTables) backward(x, g, dx []float32, wantM, wantC bool) (dm, dc []f
 	}
 	overTiles(numel, n, func(t0, t1 int) {
 		if t.binary {
-			q := t.quad[4*t0 : 4*t1]
+			q := t.quad[4*t0:] // t0 is a multiple of 16
 			var a []float32
 			if acc != nil {
-				a = acc[4*t0 : 4*t1]
+				a = acc[4*t0:]
 			}
 			for off := 0; off < n*numel; off += numel {
 				var dxs []float32
@@ -320,7 +330,7 @@ func (t *polyTables) backward(x, g, dx []float32, wantM, wantC bool) (dm, dc []f
 		if acc != nil {
 			pm = make([]float32, numel)
 			for j := range pm {
-				pm[j] = acc[4*j]
+				pm[j] = acc[quadAt(j, 0)]
 			}
 		}
 		dm = make([]float32, numel)
@@ -331,7 +341,7 @@ func (t *polyTables) backward(x, g, dx []float32, wantM, wantC bool) (dm, dc []f
 		for j, ch := range t.ch {
 			for k := 0; k < t.d; k++ {
 				if acc != nil {
-					dc[int(ch)*t.d+k] += acc[4*j+1+k]
+					dc[int(ch)*t.d+k] += acc[quadAt(j, 1+k)]
 				} else {
 					dc[int(ch)*t.d+k] += pc[k][j]
 				}
@@ -341,83 +351,44 @@ func (t *polyTables) backward(x, g, dx []float32, wantM, wantC bool) (dm, dc []f
 	return dm, dc
 }
 
-// polyBackwardBinary is the backward pass over a run of elements with a
-// binary mask and a polynomial of degree ≤ 2 (quad tables q): dx (when
-// not nil; may alias gs) = g·(m ? [x>0] : p'(x)); when wantM, acc[4i] +=
-// g·(relu(x) − p(x)); when wantC, acc[4i+1+k] += g·(1−m)·x^k.
-func polyBackwardBinary(xs, gs, dx, q, acc []float32, wantM, wantC bool) {
+// polyBackwardScalar is the backward pass over a run of elements with a
+// binary mask and a polynomial of degree ≤ 2 (quad tables q and sums acc,
+// starting at a group boundary): dx (when not nil; may alias gs) =
+// g·(m ? [x>0] : p'(x)); when wantM, slot 0 of acc += g·(relu(x) − p(x));
+// when wantC, slot 1+k += g·(1−m)·x^k.
+func polyBackwardScalar(xs, gs, dx, q, acc []float32, wantM, wantC bool) {
 	n := len(xs)
-	gs, q = gs[:n], q[:4*n]
-	switch {
-	case dx != nil && wantM && wantC:
-		// The search step wants all three: one pass.
-		dx, acc = dx[:n], acc[:4*n]
-		for i, v := range xs {
-			c := q[4*i : 4*i+4 : 4*i+4]
-			a := acc[4*i : 4*i+4 : 4*i+4]
-			g, k, pos := gs[i], quadSel(c), posBits(v)
-			dr := math.Float32frombits(pos & one)
-			dp := c[2]*v + (c[2]*v + c[1])
-			r := math.Float32frombits(math.Float32bits(v) & pos)
-			p := (c[2]*v+c[1])*v + c[0]
-			dx[i] = sel(k, g*dr, g*dp)
-			a[0] += g * (r - p)
-			w := math.Float32frombits(math.Float32bits(g) &^ k)
-			a[1] += w
-			w *= v
-			a[2] += w
-			w *= v
-			a[3] += w
-		}
-		return
-	case dx != nil && !wantM && wantC:
-		// Finetune: input and coefficient gradients.
-		dx, acc = dx[:n], acc[:4*n]
-		for i, v := range xs {
-			c := q[4*i : 4*i+4 : 4*i+4]
-			a := acc[4*i : 4*i+4 : 4*i+4]
-			g, k := gs[i], quadSel(c)
-			dr := math.Float32frombits(posBits(v) & one)
-			dp := c[2]*v + (c[2]*v + c[1])
-			dx[i] = sel(k, g*dr, g*dp)
-			w := math.Float32frombits(math.Float32bits(g) &^ k)
-			a[1] += w
-			w *= v
-			a[2] += w
-			w *= v
-			a[3] += w
-		}
-		return
+	gs, q = gs[:n], q[:quadLen(n)]
+	if dx != nil {
+		dx = dx[:n]
 	}
-	// Other combinations (rare): the sums first, dx last (it may alias g).
 	if wantM || wantC {
-		acc = acc[:4*n]
-		for i, v := range xs {
-			c := q[4*i : 4*i+4 : 4*i+4]
-			a := acc[4*i : 4*i+4 : 4*i+4]
-			g := gs[i]
+		acc = acc[:quadLen(n)]
+	}
+	for i, v := range xs {
+		b := quadAt(i, 0)
+		c := q[b : b+49 : b+49]
+		g, k, pos := gs[i], math.Float32bits(c[48]), posBits(v)
+		if wantM || wantC {
+			a := acc[b : b+49 : b+49]
 			if wantM {
-				r := math.Float32frombits(math.Float32bits(v) & posBits(v))
-				p := (c[2]*v+c[1])*v + c[0]
+				r := math.Float32frombits(math.Float32bits(v) & pos)
+				p := (c[32]*v+c[16])*v + c[0]
 				a[0] += g * (r - p)
 			}
 			if wantC {
-				w := math.Float32frombits(math.Float32bits(g) &^ quadSel(c))
-				a[1] += w
+				w := math.Float32frombits(math.Float32bits(g) &^ k)
+				a[16] += w
 				w *= v
-				a[2] += w
+				a[32] += w
 				w *= v
-				a[3] += w
+				a[48] += w
 			}
 		}
-	}
-	if dx != nil {
-		dx = dx[:n]
-		for i, v := range xs {
-			c := q[4*i : 4*i+4 : 4*i+4]
-			dr := math.Float32frombits(posBits(v) & one)
-			dp := c[2]*v + (c[2]*v + c[1])
-			dx[i] = sel(quadSel(c), gs[i]*dr, gs[i]*dp)
+		if dx != nil {
+			dr := math.Float32frombits(pos & one)
+			dp := c[32]*v + (c[32]*v + c[16])
+			dx[i] = sel(k, g*dr, g*dp)
 		}
 	}
 }
@@ -475,12 +446,7 @@ func snlForward(x, y, al []float32) {
 	overTiles(numel, n, func(t0, t1 int) {
 		al := al[t0:t1]
 		for off := 0; off < n*numel; off += numel {
-			xs, ys := x[off+t0:off+t1], y[off+t0:off+t1]
-			ys, al := ys[:len(xs)], al[:len(xs)]
-			for i, v := range xs {
-				// relu(x) − x = −x for x ≤ 0: y = x for x > 0, (1 − α)·x else.
-				ys[i] = sel(posBits(v), v, (1-al[i])*v)
-			}
+			snlForwardRun(x[off+t0:off+t1], y[off+t0:off+t1], al)
 		}
 	})
 }
@@ -501,23 +467,11 @@ func snlBackward(x, g, dx, al []float32, order []int32, wantA bool) (da []float3
 			pat = pa[t0:t1]
 		}
 		for off := 0; off < n*numel; off += numel {
-			xs, gs := x[off+t0:off+t1], g[off+t0:off+t1]
-			gs, al := gs[:len(xs)], al[:len(xs)]
-			// dα first: dx may alias g.
-			if pat != nil {
-				pat := pat[:len(xs)]
-				for i, v := range xs {
-					// ∂y/∂α = relu(x) − x = −x for x ≤ 0, 0 otherwise.
-					pat[i] -= gs[i] * math.Float32frombits(math.Float32bits(v)&^posBits(v))
-				}
-			}
+			var d []float32
 			if dx != nil {
-				d := dx[off+t0 : off+t1]
-				d = d[:len(xs)]
-				for i, v := range xs {
-					d[i] = sel(posBits(v), gs[i], gs[i]*(1-al[i]))
-				}
+				d = dx[off+t0 : off+t1]
 			}
+			snlBackwardRun(x[off+t0:off+t1], g[off+t0:off+t1], d, al, pat)
 		}
 	})
 	if wantA {
@@ -525,4 +479,34 @@ func snlBackward(x, g, dx, al []float32, order []int32, wantA bool) (da []float3
 		unstore(da, pa, order)
 	}
 	return da
+}
+
+// snlForwardScalar is y = x for x > 0, (1 − α)·x otherwise over a run.
+func snlForwardScalar(xs, ys, al []float32) {
+	ys, al = ys[:len(xs)], al[:len(xs)]
+	for i, v := range xs {
+		ys[i] = sel(posBits(v), v, (1-al[i])*v)
+	}
+}
+
+// snlBackwardScalar is SNL's backward pass over a run: pa (when not nil)
+// −= g·min(x, 0)·[x ≤ 0] (∂y/∂α = relu(x) − x), then dx (when not nil; may
+// alias gs) = g for x > 0, g·(1 − α) otherwise.
+func snlBackwardScalar(xs, gs, dx, al, pa []float32) {
+	gs, al = gs[:len(xs)], al[:len(xs)]
+	if pa != nil {
+		pa = pa[:len(xs)]
+	}
+	if dx != nil {
+		dx = dx[:len(xs)]
+	}
+	for i, v := range xs {
+		g, pos := gs[i], posBits(v)
+		if pa != nil {
+			pa[i] -= g * math.Float32frombits(math.Float32bits(v)&^pos)
+		}
+		if dx != nil {
+			dx[i] = sel(pos, g, g*(1-al[i]))
+		}
+	}
 }

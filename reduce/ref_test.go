@@ -1,6 +1,7 @@
 package reduce
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -224,4 +225,82 @@ func TestSNLMatchesReference(t *testing.T) {
 			t.Errorf("n=%d: dα differs by %g", n, d)
 		}
 	}
+}
+
+// TestFastKernelsMatchScalar checks the run kernels (AVX-512 under Go's
+// SIMD experiment on a capable CPU, else the scalar ones) against the
+// scalar kernels on runs whose length is not a multiple of 16, for every
+// combination of wanted gradients: the results are equal.
+func TestFastKernelsMatchScalar(t *testing.T) {
+	t.Logf("AVX-512 kernels: %v", simdKernels)
+	rng := rand.New(rand.NewPCG(51, 52))
+	const n = 16*13 + 7
+	rnd := func(k int, scale float32) []float32 {
+		v := make([]float32, k)
+		for i := range v {
+			v[i] = scale * float32(rng.NormFloat64())
+		}
+		return v
+	}
+	xs := rnd(n, 1)
+	for i := 0; i < n; i += 9 {
+		xs[i] = 0
+	}
+	gs := rnd(n, 1)
+	q := rnd(quadLen(n), 0.5)
+	for j := 0; j < n; j++ {
+		if rng.IntN(2) == 0 {
+			q[quadAt(j, 3)] = 0
+		} else {
+			q[quadAt(j, 3)] = math.Float32frombits(^uint32(0))
+		}
+	}
+	equal := func(what string, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s[%d]: fast %g, scalar %g", what, i, a[i], b[i])
+			}
+		}
+	}
+	y1, y2 := make([]float32, n), make([]float32, n)
+	polyForwardBinary(xs, y1, q)
+	polyForwardScalar(xs, y2, q)
+	equal("poly y", y1, y2)
+	for _, mode := range []struct{ dx, m, c bool }{{true, true, true}, {true, false, true}, {true, true, false}, {true, false, false}, {false, true, true}} {
+		acc0 := rnd(quadLen(n), 1)
+		acc1, acc2 := append([]float32(nil), acc0...), append([]float32(nil), acc0...)
+		var d1, d2 []float32
+		if mode.dx {
+			d1, d2 = make([]float32, n), make([]float32, n)
+		}
+		polyBackwardBinary(xs, gs, d1, q, acc1, mode.m, mode.c)
+		polyBackwardScalar(xs, gs, d2, q, acc2, mode.m, mode.c)
+		equal("poly dx", d1, d2)
+		equal("poly sums", acc1, acc2)
+		// dx may be written over g.
+		if mode.dx {
+			g := append([]float32(nil), gs...)
+			acc3 := append([]float32(nil), acc0...)
+			polyBackwardBinary(xs, g, g, q, acc3, mode.m, mode.c)
+			equal("poly dx in place", g, d2)
+			equal("poly sums in place", acc3, acc2)
+		}
+	}
+	al := rnd(n, 0.5)
+	snlForwardRun(xs, y1, al)
+	snlForwardScalar(xs, y2, al)
+	equal("snl y", y1, y2)
+	pa0 := rnd(n, 1)
+	pa1, pa2 := append([]float32(nil), pa0...), append([]float32(nil), pa0...)
+	d1, d2 := make([]float32, n), make([]float32, n)
+	snlBackwardRun(xs, gs, d1, al, pa1)
+	snlBackwardScalar(xs, gs, d2, al, pa2)
+	equal("snl dx", d1, d2)
+	equal("snl dα", pa1, pa2)
+	g := append([]float32(nil), gs...)
+	pa3 := append([]float32(nil), pa0...)
+	snlBackwardRun(xs, g, g, al, pa3)
+	equal("snl dx in place", g, d2)
+	equal("snl dα in place", pa3, pa2)
 }
