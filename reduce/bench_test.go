@@ -49,12 +49,15 @@ func BenchmarkMaskedSite(b *testing.B) {
 // method's extra loss; no optimiser step), beside a plain training step of
 // the same network for comparison:
 //
-//	train     CE only, plain ReLU sites
-//	autorep   AutoReP search step (mask about half replaced)
-//	snl       SNL L1 step
-//	finetune  AutoReP finetune step (frozen mask, about half replaced)
+//	train         CE only, plain ReLU sites
+//	autorep       AutoReP search step (mask about half replaced), after
+//	              the first DaPaSteps steps
+//	autorep-dapa  the same during the first DaPaSteps steps (running
+//	              statistics of every site's input)
+//	snl           SNL L1 step
+//	finetune      AutoReP finetune step (frozen mask, about half replaced)
 func BenchmarkResNet20Step(b *testing.B) {
-	for _, mode := range []string{"train", "autorep", "snl", "finetune"} {
+	for _, mode := range []string{"train", "autorep", "autorep-dapa", "snl", "finetune"} {
 		b.Run(mode, func(b *testing.B) { benchResNet20Step(b, mode) })
 	}
 }
@@ -102,7 +105,7 @@ func benchResNet20Step(b *testing.B, mode string) {
 			loss, err := nn.CrossEntropy(logits, b.Y, 0)
 			return loss, logits, err
 		}
-	case "autorep", "finetune":
+	case "autorep", "autorep-dapa", "finetune":
 		if err := r.install(); err != nil {
 			b.Fatal(err)
 		}
@@ -114,6 +117,9 @@ func benchResNet20Step(b *testing.B, mode string) {
 				} else {
 					m.Score.Value.Data[i] = 0.5
 				}
+			}
+			if mode != "autorep-dapa" {
+				m.counters[0] = float32(m.DaPaSteps) // past the statistics phase
 			}
 			if mode == "finetune" {
 				m.Frozen = true
