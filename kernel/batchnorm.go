@@ -119,20 +119,7 @@ func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []f
 // BackwardReLU is Backward for y = relu(TrainForward(x)) (the output of
 // TrainForwardReLU): dy counts only where y > 0. dx may be dy.
 func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
-	const op = "BatchNorm.BackwardReLU"
-	b.checkData(op, "x", x)
-	b.checkData(op, "y", y)
-	b.checkData(op, "dy", dy)
-	b.checkData(op, "dx", dx)
-	b.checkPer(op, "gamma", gamma)
-	b.checkPer(op, "mean", mean)
-	b.checkPer(op, "variance", variance)
-	b.checkPer(op, "dgamma", dgamma)
-	b.checkPer(op, "dbeta", dbeta)
-	mu.Lock()
-	defer mu.Unlock()
-	check(op, C.ak_bn2_backward_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
-		fptr(x), fptr(dy), fptr(y), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), nil, fptr(dgamma), fptr(dbeta)))
+	b.backwardReLU("BatchNorm.BackwardReLU", x, y, dy, gamma, mean, variance, dx, nil, dgamma, dbeta)
 }
 
 // BackwardAddReLU is the backward pass of TrainForwardAddReLU with its
@@ -141,19 +128,25 @@ func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, db
 // not overlap dy.
 func (b *BatchNorm) BackwardAddReLU(x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
 	const op = "BatchNorm.BackwardAddReLU"
+	b.checkData(op, "dres", dres)
+	if &dres[0] == &dy[0] {
+		panic("kernel: " + op + ": dres is dy")
+	}
+	b.backwardReLU(op, x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta)
+}
+
+// backwardReLU checks the arguments of BackwardReLU / BackwardAddReLU
+// (dres nil: no residual gradient) and runs bn.c's backward pass.
+func (b *BatchNorm) backwardReLU(op string, x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
 	b.checkData(op, "x", x)
 	b.checkData(op, "y", y)
 	b.checkData(op, "dy", dy)
 	b.checkData(op, "dx", dx)
-	b.checkData(op, "dres", dres)
 	b.checkPer(op, "gamma", gamma)
 	b.checkPer(op, "mean", mean)
 	b.checkPer(op, "variance", variance)
 	b.checkPer(op, "dgamma", dgamma)
 	b.checkPer(op, "dbeta", dbeta)
-	if &dres[0] == &dy[0] {
-		panic("kernel: " + op + ": dres is dy")
-	}
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_backward_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
