@@ -128,6 +128,7 @@ func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, db
 // not overlap dy.
 func (b *BatchNorm) BackwardAddReLU(x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
 	const op = "BatchNorm.BackwardAddReLU"
+	b.checkData(op, "dy", dy)
 	b.checkData(op, "dres", dres)
 	if &dres[0] == &dy[0] {
 		panic("kernel: " + op + ": dres is dy")
