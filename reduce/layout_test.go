@@ -137,15 +137,15 @@ func TestApplyLayoutBlocked(t *testing.T) {
 
 // TestResNet20SitesBlocked installs AutoReP and SNL activations on
 // ResNet-20 and checks that the planned execution (blocked layouts
-// through the sites) gives the same logits and gradients as plain NCHW
-// execution (NoFusion).
+// through the sites) gives the same logits and gradients in training, and
+// the same logits in inference, as plain NCHW execution (NoFusion).
 func TestResNet20SitesBlocked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(47, 48))
 	x := randTensor(rng, 1, 4, 3, 32, 32)
 	labels := []int32{1, 2, 3, 4}
 	for _, method := range []string{MethodAutoReP, MethodSNL} {
 		var grads [2][]*tensor.Tensor
-		var logits [2]*tensor.Tensor
+		var logits, inferred [2]*tensor.Tensor
 		for k, noFusion := range []bool{false, true} {
 			m, err := models.New("resnet20", 10, [3]int{3, 32, 32})
 			if err != nil {
@@ -184,9 +184,19 @@ func TestResNet20SitesBlocked(t *testing.T) {
 				}
 				grads[k] = append(grads[k], p.Var.Grad)
 			}
+			// Inference (folded convolutions, no gradients).
+			m.SetTraining(false)
+			autograd.NoGrad(func() { y, err = m.Forward(autograd.Const(x)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			inferred[k] = y.Value
 		}
 		if d := closeTo(logits[0].Data, logits[1].Data); d > 1e-4 {
 			t.Errorf("%s: logits differ by %g", method, d)
+		}
+		if d := closeTo(inferred[0].Data, inferred[1].Data); d > 1e-4 {
+			t.Errorf("%s: inference logits differ by %g", method, d)
 		}
 		for i := range grads[0] {
 			if d := scaledDiff(grads[0][i], grads[1][i]); d > 1e-3 {
