@@ -251,6 +251,7 @@ static dnnl_format_tag_t act_tag(int layout, int64_t c) {
 struct ak_conv {
     int64_t p[12];
     int layout, post_relu, post_sum;
+    int algo;            // requested (AK_ALGO_*)
     dnnl_alg_kind_t alg; // of the forward pass; backward passes try it first
     dnnl_memory_desc_t xmd, wmd, bmd, ymd, anyx, anyw, anyy;
     dnnl_dims_t strides, padl, padr;
@@ -310,6 +311,7 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, i
     c->layout = layout;
     c->post_relu = post_relu;
     c->post_sum = post_sum;
+    c->algo = algo;
     int64_t N = p[0], C = p[1], H = p[2], W = p[3], K = p[4], R = p[5], S = p[6];
     int64_t SH = p[7], SW = p[8], PH = p[9], PW = p[10], G = p[11];
     int64_t OH = (H + 2 * PH - R) / SH + 1, OW = (W + 2 * PW - S) / SW + 1;
@@ -392,7 +394,15 @@ static int conv_init_bd(ak_conv *c) {
     dnnl_primitive_attr_t attr;
     CHECKI(user_attr(&attr));
     dnnl_status_t s = dnnl_unimplemented;
-    dnnl_alg_kind_t algs[2] = {c->alg, dnnl_convolution_direct};
+    // Under AK_ALGO_AUTO the 16-channel Winograd backward-data pass is
+    // replaced by the direct one: no faster on one core (5.4 vs 5.3 ms,
+    // see conv_alg) and, with 2 threads, slower (N=128, 16ch 32×32,
+    // interleaved calls on a loaded machine: min 7.4–10.6 vs 4.0–5.8 ms,
+    // median 25–29 vs 12–14 ms; Winograd runs 3 OpenMP parallel regions
+    // per call, direct 1). From 32 channels Winograd stays faster.
+    dnnl_alg_kind_t first = c->alg;
+    if (c->algo == AK_ALGO_AUTO && (c->p[1] < 32 || c->p[4] < 32)) first = dnnl_convolution_direct;
+    dnnl_alg_kind_t algs[2] = {first, dnnl_convolution_direct};
     for (int i = 0; i < 2 && s == dnnl_unimplemented; i++) {
         dnnl_convolution_desc_t cd;
         s = dnnl_convolution_backward_data_desc_init(&cd, algs[i], &c->anyx, &c->anyw, &c->anyy,
