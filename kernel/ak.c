@@ -252,7 +252,7 @@ struct ak_conv {
     int64_t p[12];
     int layout, post_relu, post_sum;
     int algo;            // requested (AK_ALGO_*)
-    dnnl_alg_kind_t alg; // of the forward pass; backward passes try it first
+    dnnl_alg_kind_t alg; // of the forward pass
     dnnl_memory_desc_t xmd, wmd, bmd, ymd, anyx, anyw, anyy;
     dnnl_dims_t strides, padl, padr;
     float *zero_bias, *bias_grad;
@@ -278,20 +278,31 @@ struct ak_conv {
     port wx, wdy, wdw, wdb;
 };
 
-// conv_alg picks the algorithm for algo (AK_ALGO_*): under AK_ALGO_AUTO,
-// Winograd F(4×4,3×3) for 3×3 stride-1 ungrouped convolutions with input
-// and output channels multiples of 16, where oneDNN's avx512_core Winograd
-// kernels measured faster than direct ones on one core (thread CPU time,
-// N=128; direct → Winograd ms): 16ch 32×32 fwd 7.0 → 5.3, bwd-data 5.3 →
-// 5.4, bwd-weights 6.0 → 3.8; 32ch 16×16 4.8/4.9/5.4 → 2.7/2.7/2.8; 64ch
-// 8×8 4.4/4.4/5.3 → 2.0/2.0/2.4.
-static dnnl_alg_kind_t conv_alg(const int64_t *p, int algo) {
+enum { PASS_FWD, PASS_BWD_DATA, PASS_BWD_WEIGHTS };
+
+// conv_alg picks the algorithm of a pass for algo (AK_ALGO_*). Under
+// AK_ALGO_AUTO: Winograd F(4×4,3×3) for 3×3 stride-1 ungrouped
+// convolutions with input and output channels multiples of 16, where
+// oneDNN's avx512_core Winograd kernels measured faster than direct ones
+// on one core (thread CPU time, N=128; direct → Winograd ms): 16ch 32×32
+// fwd 7.0 → 5.3, bwd-data 5.3 → 5.4, bwd-weights 6.0 → 3.8; 32ch 16×16
+// 4.8/4.9/5.4 → 2.7/2.7/2.8; 64ch 8×8 4.4/4.4/5.3 → 2.0/2.0/2.4 — except
+// the forward and backward-data passes of 16-channel convolutions, which
+// stay direct: with 2 threads Winograd was slower there (each call runs 3
+// OpenMP parallel regions, direct 1). In a ResNet-20 `bench train` under
+// load (DNNL_VERBOSE, 78 calls each, min / median ms, Winograd → direct):
+// 16ch 32×32 bwd-data 7.6 / 19.5 → 2.7 / 8.3, forward 5.9 / 19.5 → 3.8 /
+// 11.7, inference forward (N=256) 14.7 / 27.5 → 11.7 / 19.3; interleaved
+// single-shape calls agreed, while 16ch bwd-weights and every 32/64-channel
+// pass stayed faster with Winograd.
+static dnnl_alg_kind_t conv_alg(const int64_t *p, int algo, int pass) {
     if (algo == AK_ALGO_DIRECT) return dnnl_convolution_direct;
     if (algo == AK_ALGO_WINOGRAD) return dnnl_convolution_winograd;
     int64_t C = p[1], K = p[4], R = p[5], S = p[6], SH = p[7], SW = p[8], G = p[11];
-    if (R == 3 && S == 3 && SH == 1 && SW == 1 && G == 1 && C >= 16 && K >= 16 && C % 16 == 0 && K % 16 == 0)
-        return dnnl_convolution_winograd;
-    return dnnl_convolution_direct;
+    if (!(R == 3 && S == 3 && SH == 1 && SW == 1 && G == 1 && C >= 16 && K >= 16 && C % 16 == 0 && K % 16 == 0))
+        return dnnl_convolution_direct;
+    if ((C < 32 || K < 32) && pass != PASS_BWD_WEIGHTS) return dnnl_convolution_direct;
+    return dnnl_convolution_winograd;
 }
 
 // is_ref reports whether pd is a reference (unoptimised) implementation.
@@ -338,7 +349,7 @@ int ak_conv_create(ak_conv **out, const int64_t *p, int layout, int post_relu, i
     c->padl[0] = PH; c->padl[1] = PW;
     c->padr[0] = PH; c->padr[1] = PW;
 
-    c->alg = conv_alg(p, algo);
+    c->alg = conv_alg(p, algo, PASS_FWD);
     dnnl_primitive_attr_t attr;
     CHECKI(user_attr(&attr));
     if (post_relu || post_sum) {
@@ -394,15 +405,7 @@ static int conv_init_bd(ak_conv *c) {
     dnnl_primitive_attr_t attr;
     CHECKI(user_attr(&attr));
     dnnl_status_t s = dnnl_unimplemented;
-    // Under AK_ALGO_AUTO the 16-channel Winograd backward-data pass is
-    // replaced by the direct one: no faster on one core (5.4 vs 5.3 ms,
-    // see conv_alg) and, with 2 threads, slower (N=128, 16ch 32×32,
-    // interleaved calls on a loaded machine: min 7.4–10.6 vs 4.0–5.8 ms,
-    // median 25–29 vs 12–14 ms; Winograd runs 3 OpenMP parallel regions
-    // per call, direct 1). From 32 channels Winograd stays faster.
-    dnnl_alg_kind_t first = c->alg;
-    if (c->algo == AK_ALGO_AUTO && (c->p[1] < 32 || c->p[4] < 32)) first = dnnl_convolution_direct;
-    dnnl_alg_kind_t algs[2] = {first, dnnl_convolution_direct};
+    dnnl_alg_kind_t algs[2] = {conv_alg(c->p, c->algo, PASS_BWD_DATA), dnnl_convolution_direct};
     for (int i = 0; i < 2 && s == dnnl_unimplemented; i++) {
         dnnl_convolution_desc_t cd;
         s = dnnl_convolution_backward_data_desc_init(&cd, algs[i], &c->anyx, &c->anyw, &c->anyy,
@@ -426,7 +429,7 @@ static int conv_init_bw(ak_conv *c) {
     dnnl_primitive_attr_t attr;
     CHECKI(user_attr(&attr));
     dnnl_status_t s = dnnl_unimplemented;
-    dnnl_alg_kind_t algs[2] = {c->alg, dnnl_convolution_direct};
+    dnnl_alg_kind_t algs[2] = {conv_alg(c->p, c->algo, PASS_BWD_WEIGHTS), dnnl_convolution_direct};
     for (int i = 0; i < 2 && s == dnnl_unimplemented; i++) {
         dnnl_convolution_desc_t cd;
         s = dnnl_convolution_backward_weights_desc_init(&cd, algs[i], &c->anyx, &c->anyw, &c->bmd, &c->anyy,

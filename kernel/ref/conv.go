@@ -25,7 +25,9 @@ type Algo int
 // ungrouped convolutions whose input and output channels are multiples of
 // 16 (with oneDNN's avx512_core kernels 1.2–2.3× faster than direct on
 // ResNet-20's layers; results differ from direct by rounding, ~1e-5
-// relative) and direct otherwise.
+// relative) and direct otherwise — except that with fewer than 32 input
+// or output channels only the backward-weights pass uses Winograd (see
+// conv_alg in kernel/ak.c).
 const (
 	AlgoAuto Algo = iota
 	AlgoDirect
