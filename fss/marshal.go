@@ -3,6 +3,8 @@ package fss
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/autorep/autorep/ring"
 )
 
 // Serialized layouts (all integers little endian):
@@ -25,43 +27,46 @@ var (
 	magicDCF  = [4]byte{'F', 'S', 'S', 'D'}
 )
 
-func appendWords(b []byte, w []uint64) []byte {
-	for _, v := range w {
-		b = binary.LittleEndian.AppendUint64(b, v)
-	}
-	return b
-}
-
 // readWords decodes the body after the header: count elements of stride
-// words each, with strict length checking.
-func readWords(what string, body []byte, count uint32, stride int) ([]uint64, error) {
+// words each, with strict length checking. With alias the words may share
+// body's memory (see decodeWords).
+func readWords(what string, body []byte, count uint32, stride int, alias bool) ([]uint64, error) {
 	per := 8 * stride
 	if uint64(len(body)) != uint64(count)*uint64(per) {
 		return nil, fmt.Errorf("fss: %s: %d body bytes for %d keys of %d bytes", what, len(body), count, per)
 	}
-	w := make([]uint64, len(body)/8)
-	for i := range w {
-		w[i] = binary.LittleEndian.Uint64(body[8*i:])
-	}
-	return w, nil
+	return ring.DecodeWords(body, alias), nil
 }
 
 // MarshalBinary encodes the keys (header + key words).
 func (k *Keys) MarshalBinary() ([]byte, error) {
+	return k.AppendBinary(make([]byte, 0, headerSize+8*len(k.w)))
+}
+
+// AppendBinary appends MarshalBinary's encoding to b.
+func (k *Keys) AppendBinary(b []byte) ([]byte, error) {
 	if uint64(k.m) > 1<<32-1 {
 		return nil, fmt.Errorf("fss: %d keys is too many for one batch", k.m)
 	}
-	b := make([]byte, 0, headerSize+8*len(k.w))
 	b = append(b, magicGate[:]...)
 	b = append(b, version, byte(k.gate), byte(k.party), byte(k.ell), byte(k.shift), 0, 0, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(k.m))
-	return appendWords(b, k.w), nil
+	return ring.AppendWords(b, k.w), nil
 }
 
 // UnmarshalBinary decodes keys written by MarshalBinary. Malformed input
 // (wrong magic, version, parameters or length) gives an error and leaves k
 // unchanged.
-func (k *Keys) UnmarshalBinary(data []byte) error {
+func (k *Keys) UnmarshalBinary(data []byte) error { return k.unmarshal(data, false) }
+
+// UnmarshalOwned is UnmarshalBinary for a buffer the caller hands over:
+// when the key words in data are 8-byte aligned (data[headerSize:]) the
+// keys use data's memory instead of a copy, so the caller must not modify
+// or reuse data afterwards. For large batches received from the network
+// this saves an allocation and a copy of the whole key material.
+func (k *Keys) UnmarshalOwned(data []byte) error { return k.unmarshal(data, true) }
+
+func (k *Keys) unmarshal(data []byte, alias bool) error {
 	if len(data) < headerSize {
 		return fmt.Errorf("fss: gate keys: %d bytes, shorter than the %d-byte header", len(data), headerSize)
 	}
@@ -83,7 +88,7 @@ func (k *Keys) UnmarshalBinary(data []byte) error {
 	}
 	count := binary.LittleEndian.Uint32(data[12:])
 	st := stride(g, ell, shift)
-	w, err := readWords("gate keys", data[headerSize:], count, st)
+	w, err := readWords("gate keys", data[headerSize:], count, st, alias)
 	if err != nil {
 		return err
 	}
@@ -99,19 +104,29 @@ func (k *Keys) UnmarshalBinary(data []byte) error {
 
 // MarshalBinary encodes the DCF keys (header + key words).
 func (k *DCFKeys) MarshalBinary() ([]byte, error) {
+	return k.AppendBinary(make([]byte, 0, headerSize+8*len(k.w)))
+}
+
+// AppendBinary appends MarshalBinary's encoding to b.
+func (k *DCFKeys) AppendBinary(b []byte) ([]byte, error) {
 	if uint64(k.m) > 1<<32-1 {
 		return nil, fmt.Errorf("fss: %d DCF keys is too many for one batch", k.m)
 	}
-	b := make([]byte, 0, headerSize+8*len(k.w))
 	b = append(b, magicDCF[:]...)
 	b = append(b, version, byte(k.party), byte(k.n), byte(k.g), 0, 0, 0, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(k.m))
-	return appendWords(b, k.w), nil
+	return ring.AppendWords(b, k.w), nil
 }
 
 // UnmarshalBinary decodes DCF keys written by MarshalBinary. Malformed
 // input gives an error and leaves k unchanged.
-func (k *DCFKeys) UnmarshalBinary(data []byte) error {
+func (k *DCFKeys) UnmarshalBinary(data []byte) error { return k.unmarshal(data, false) }
+
+// UnmarshalOwned is UnmarshalBinary for a buffer the caller hands over:
+// the keys may use data's memory (see Keys.UnmarshalOwned).
+func (k *DCFKeys) UnmarshalOwned(data []byte) error { return k.unmarshal(data, true) }
+
+func (k *DCFKeys) unmarshal(data []byte, alias bool) error {
 	if len(data) < headerSize {
 		return fmt.Errorf("fss: DCF keys: %d bytes, shorter than the %d-byte header", len(data), headerSize)
 	}
@@ -133,7 +148,7 @@ func (k *DCFKeys) UnmarshalBinary(data []byte) error {
 	}
 	count := binary.LittleEndian.Uint32(data[12:])
 	st := dcfWords(n, g)
-	w, err := readWords("DCF keys", data[headerSize:], count, st)
+	w, err := readWords("DCF keys", data[headerSize:], count, st, alias)
 	if err != nil {
 		return err
 	}

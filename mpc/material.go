@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/ring"
@@ -205,25 +206,28 @@ func (m *Material) MarshalBinary() ([]byte, error) {
 		}
 		b = append(b, 0)
 		b = binary.AppendUvarint(b, uint64(len(v.Data)))
-		for _, x := range v.Data {
-			b = binary.LittleEndian.AppendUint64(b, x)
-		}
+		b = ring.AppendWords(b, v.Data)
 	}
-	var kb []byte
+	// The keys are appended in place after their length (known from the
+	// sizes), not encoded separately and copied.
 	var err error
 	switch {
 	case m.Gate != nil:
-		kb, err = m.Gate.MarshalBinary()
+		b = binary.AppendUvarint(b, uint64(fssHeader+m.Gate.Len()*m.Gate.BytesPerElement()))
+		b, err = m.Gate.AppendBinary(b)
 	case m.DCF != nil:
-		kb, err = m.DCF.MarshalBinary()
+		b = binary.AppendUvarint(b, uint64(fssHeader+m.DCF.Len()*m.DCF.KeyBytes()))
+		b, err = m.DCF.AppendBinary(b)
 	default:
 		return binary.AppendUvarint(b, 0), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
 	}
-	b = binary.AppendUvarint(b, uint64(len(kb)))
-	return append(b, kb...), nil
+	if int64(len(b)) != m.Size() {
+		return nil, fmt.Errorf("mpc: %v material: encoded %d bytes, expected %d", m.Kind, len(b), m.Size())
+	}
+	return b, nil
 }
 
 // check validates the structure (not the key contents).
@@ -287,13 +291,27 @@ func (m *Material) check() error {
 // known request should use UnmarshalMaterialFor, which bounds every vector
 // by the request before expanding anything.
 func UnmarshalMaterial(b []byte) (*Material, error) {
-	return unmarshalMaterial(b, nil)
+	return unmarshalMaterial(b, nil, false)
 }
 
 // UnmarshalMaterialFor decodes party p's material for req: as
 // UnmarshalMaterial, and the kind, party, parameter and every vector's
 // length must be what req asks for (checked before any allocation).
 func UnmarshalMaterialFor(b []byte, req Request, p Party) (*Material, error) {
+	return unmarshalMaterialFor(b, req, p, false)
+}
+
+// UnmarshalMaterialOwned is UnmarshalMaterialFor for a buffer the caller
+// hands over (typically a frame just received from the dealer): the FSS
+// keys are decoded in place, sharing b's memory instead of being copied
+// (the key bytes may be moved by up to 7 bytes within b to align them), so
+// b must not be used afterwards. This saves allocating and copying the
+// keys, nearly all of the material of a ReLU layer.
+func UnmarshalMaterialOwned(b []byte, req Request, p Party) (*Material, error) {
+	return unmarshalMaterialFor(b, req, p, true)
+}
+
+func unmarshalMaterialFor(b []byte, req Request, p Party, owned bool) (*Material, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -301,7 +319,7 @@ func UnmarshalMaterialFor(b []byte, req Request, p Party) (*Material, error) {
 		return nil, fmt.Errorf("mpc: material: invalid party %d", int(p))
 	}
 	want := expectedLens(req, p)
-	m, err := unmarshalMaterial(b, want)
+	m, err := unmarshalMaterial(b, want, owned)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +387,9 @@ func expectedLens(req Request, p Party) []int {
 	return lens
 }
 
-func unmarshalMaterial(b []byte, want []int) (*Material, error) {
+// unmarshalMaterial decodes b; with owned, FSS keys are decoded in place
+// (see UnmarshalMaterialOwned).
+func unmarshalMaterial(b []byte, want []int, owned bool) (*Material, error) {
 	d := decoder{b: b}
 	if string(d.take(len(materialMagic))) != materialMagic {
 		return nil, errors.New("mpc: material: bad magic")
@@ -408,11 +428,7 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 				return nil, fmt.Errorf("mpc: material: vector of %d values truncated", n)
 			}
 			raw := d.take(int(8 * n))
-			v := make([]uint64, n)
-			for j := range v {
-				v[j] = binary.LittleEndian.Uint64(raw[8*j:])
-			}
-			m.Vecs = append(m.Vecs, Vec{Data: v})
+			m.Vecs = append(m.Vecs, Vec{Data: ring.DecodeWords(raw, false)})
 		default:
 			return nil, fmt.Errorf("mpc: material: vector mode %d", mode[0])
 		}
@@ -422,13 +438,25 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 		return nil, fmt.Errorf("mpc: material: key blob of %d bytes, %d left", nk, d.remaining())
 	}
 	if d.err == nil && nk > 0 {
+		off := len(b) - d.remaining()
+		kb := d.take(int(nk))
+		if owned {
+			kb = alignInPlace(b, off, len(kb))
+		}
 		var err error
-		if hasDCF(m.Kind) {
+		switch {
+		case hasDCF(m.Kind) && owned:
 			m.DCF = new(fss.DCFKeys)
-			err = m.DCF.UnmarshalBinary(d.take(int(nk)))
-		} else {
+			err = m.DCF.UnmarshalOwned(kb)
+		case hasDCF(m.Kind):
+			m.DCF = new(fss.DCFKeys)
+			err = m.DCF.UnmarshalBinary(kb)
+		case owned:
 			m.Gate = new(fss.Keys)
-			err = m.Gate.UnmarshalBinary(d.take(int(nk)))
+			err = m.Gate.UnmarshalOwned(kb)
+		default:
+			m.Gate = new(fss.Keys)
+			err = m.Gate.UnmarshalBinary(kb)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
@@ -444,6 +472,24 @@ func unmarshalMaterial(b []byte, want []int) (*Material, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// alignInPlace returns the n bytes at b[off:], moved down within b by up
+// to 7 bytes to an 8-byte aligned address when b[:off] leaves room (those
+// bytes are overwritten: only already-decoded headers lie there, explicit
+// vectors having been copied out).
+func alignInPlace(b []byte, off, n int) []byte {
+	if n == 0 {
+		return b[off:off]
+	}
+	to := off - int(uintptr(unsafe.Pointer(&b[off]))%8)
+	if to < 0 {
+		return b[off : off+n]
+	}
+	if to != off {
+		copy(b[to:to+n], b[off:off+n])
+	}
+	return b[to : to+n]
 }
 
 // checkGate checks that the FSS keys fit the kind, party and mask length.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -57,38 +58,42 @@ type piEstimate struct {
 
 // piReport is the JSON output of `autorep bench pi`.
 type piReport struct {
-	Model          string       `json:"model"`
-	Arch           string       `json:"arch"`
-	RandomWeights  bool         `json:"random_weights,omitempty"`
-	Dataset        string       `json:"dataset"`
-	N              int          `json:"n"`
-	Transport      string       `json:"transport"`
-	Frac           uint         `json:"frac"`
-	Ell            int          `json:"ell"`
-	Lazy           bool         `json:"lazy,omitempty"`
-	ReLUs          int          `json:"relus"`
-	Comparisons    int          `json:"maxpool_comparisons"`
-	Agree          float64      `json:"agree"`
-	SecureAcc      float64      `json:"secure_accuracy"`
-	FloatAcc       float64      `json:"float_accuracy"`
-	MaxLogitErr    float64      `json:"max_abs_logit_err"`
-	MaxFixedErr    float64      `json:"max_abs_fixed_err"`
-	OnlineBytes    int64        `json:"online_bytes"`
-	OnlineRounds   int64        `json:"online_rounds"`
-	BytesPerReLU   float64      `json:"online_bytes_per_relu"`
-	OfflineBytes   int64        `json:"offline_bytes"`
-	ServerMaterial int64        `json:"offline_material_server"`
-	ClientMaterial int64        `json:"offline_material_client"`
-	RequestMsgs    int64        `json:"offline_msg_bytes"`
-	SetupBytes     int64        `json:"setup_bytes"`
-	SetupMaterial  int64        `json:"setup_material_client"`
-	SetupMs        float64      `json:"setup_ms"`
-	P50            float64      `json:"latency_ms_p50"`
-	P90            float64      `json:"latency_ms_p90"`
-	Mean           float64      `json:"latency_ms_mean"`
-	OfflineP50     float64      `json:"offline_ms_p50"`
-	Estimates      []piEstimate `json:"estimates"`
-	Layers         []piLayer    `json:"layers"`
+	Model          string  `json:"model"`
+	Arch           string  `json:"arch"`
+	RandomWeights  bool    `json:"random_weights,omitempty"`
+	Dataset        string  `json:"dataset"`
+	N              int     `json:"n"`
+	Transport      string  `json:"transport"`
+	Frac           uint    `json:"frac"`
+	Ell            int     `json:"ell"`
+	Lazy           bool    `json:"lazy,omitempty"`
+	ReLUs          int     `json:"relus"`
+	Comparisons    int     `json:"maxpool_comparisons"`
+	Agree          float64 `json:"agree"`
+	SecureAcc      float64 `json:"secure_accuracy"`
+	FloatAcc       float64 `json:"float_accuracy"`
+	MaxLogitErr    float64 `json:"max_abs_logit_err"`
+	MaxFixedErr    float64 `json:"max_abs_fixed_err"`
+	OnlineBytes    int64   `json:"online_bytes"`
+	OnlineRounds   int64   `json:"online_rounds"`
+	BytesPerReLU   float64 `json:"online_bytes_per_relu"`
+	OfflineBytes   int64   `json:"offline_bytes"`
+	ServerMaterial int64   `json:"offline_material_server"`
+	ClientMaterial int64   `json:"offline_material_client"`
+	RequestMsgs    int64   `json:"offline_msg_bytes"`
+	SetupBytes     int64   `json:"setup_bytes"`
+	SetupMaterial  int64   `json:"setup_material_client"`
+	SetupMs        float64 `json:"setup_ms"`
+	P50            float64 `json:"latency_ms_p50"`
+	P90            float64 `json:"latency_ms_p90"`
+	Mean           float64 `json:"latency_ms_mean"`
+	OfflineP50     float64 `json:"offline_ms_p50"`
+	// CPUPerImage is the process CPU time (user + system, getrusage) of
+	// the secure inferences per image: dealer, server and client together,
+	// offline and online phases, without the plaintext checks.
+	CPUPerImage float64      `json:"cpu_s_per_image"`
+	Estimates   []piEstimate `json:"estimates"`
+	Layers      []piLayer    `json:"layers"`
 	// SiteCosts is set with --cost-out.
 	SiteCosts []siteCost `json:"site_costs,omitempty"`
 }
@@ -115,8 +120,16 @@ func runBenchPI(args []string) error {
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs")
 	costOut := fs.String("cost-out", "", "also measure every site with polynomials instead of ReLUs and write the per-site cost per ReLU to this JSON file (for reduce --cost; all-ReLU models)")
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -244,10 +257,12 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 	agree, secOK, fltOK := 0, 0, 0
 	for i := 0; i < n; i++ {
 		x := set.Normalized(i)
+		cpu0 := cpuSeconds()
 		y, st, err := cl.Infer(ctx, c1, x)
 		if err != nil {
 			return piServerErr(err, done)
 		}
+		rep.CPUPerImage += (cpuSeconds() - cpu0) / float64(n)
 		fx, err := plan.EvalFixed(x)
 		if err != nil {
 			return err
@@ -365,6 +380,25 @@ func piConns(trans string) (transport.Conn, transport.Conn, error) {
 	return a.c, c1, nil
 }
 
+// startCPUProfile starts a Go CPU profile written to path; stop ends it
+// and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "autorep: --cpuprofile %s: %v\n", path, err)
+		}
+	}, nil
+}
+
 func piMs(d time.Duration) float64 { return float64(d) / 1e6 }
 
 func piArgmax(v []float32) int {
@@ -403,6 +437,7 @@ func printPIReport(r *piReport) {
 	fmt.Fprintf(w, "  offline %s per image (dealer material server %s, client %s; messages %s); setup %s once\n",
 		piHumanBytes(r.OfflineBytes), piHumanBytes(r.ServerMaterial), piHumanBytes(r.ClientMaterial), piHumanBytes(r.RequestMsgs), piHumanBytes(r.SetupBytes))
 	fmt.Fprintf(w, "  latency p50 %.1f ms  p90 %.1f ms  mean %.1f ms (online, measured); offline p50 %.1f ms\n", r.P50, r.P90, r.Mean, r.OfflineP50)
+	fmt.Fprintf(w, "  CPU %.3f s per image (dealer, server and client, offline + online; process user + system time)\n", r.CPUPerImage)
 	for _, e := range r.Estimates {
 		fmt.Fprintf(w, "  cost model %-3s (%.1f Gbit/s, %.1f ms RTT): %.1f ms online, %.1f ms to ship the dealer material\n", strings.ToUpper(e.Network), e.Gbps, e.RTTms, e.Ms, e.OfflineMs)
 	}

@@ -251,7 +251,9 @@ func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
 	if reason, ok := isError(b); ok {
 		return nil, 0, fmt.Errorf("dealer refused %v %q: %s", r.Kind, r.Label, reason)
 	}
-	m, err := mpc.UnmarshalMaterialFor(b, r, p.party)
+	// b is this frame's own buffer (nothing else refers to it), so the
+	// keys may be decoded in place.
+	m, err := mpc.UnmarshalMaterialOwned(b, r, p.party)
 	if err != nil {
 		return nil, 0, fmt.Errorf("material for %v %q: %w", r.Kind, r.Label, err)
 	}
