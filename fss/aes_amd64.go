@@ -2,13 +2,16 @@
 
 package fss
 
-// mmo8 and mmo16 are implemented in aes_amd64.s.
+// mmo8, mmo16 and mmo24 are implemented in aes_amd64.s.
 //
 //go:noescape
 func mmo8(ks, kv *[176]byte, b *[8]block)
 
 //go:noescape
 func mmo16(ks, kv *[176]byte, b *[16]block)
+
+//go:noescape
+func mmo24(ks, kv *[176]byte, b *[24]block)
 
 //go:noescape
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)

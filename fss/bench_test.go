@@ -2,6 +2,7 @@ package fss
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -101,10 +102,19 @@ func BenchmarkEval(b *testing.B) {
 func BenchmarkDCF(b *testing.B) {
 	alpha := testPRG(1).Rand(benchBatch).Data
 	x := testPRG(2).Rand(benchBatch).Data
-	for _, g := range []int{1, 2, 4} {
+	// g = 3 on 63 bits is the fused ReLU + truncation gate of mpc.
+	for _, c := range []struct{ n, g int }{{64, 1}, {64, 2}, {63, 3}, {64, 4}} {
+		n, g := c.n, c.g
+		alpha := alpha
+		if n < 64 {
+			alpha = slices.Clone(alpha)
+			for i := range alpha {
+				alpha[i] &= 1<<n - 1
+			}
+		}
 		beta := testPRG(3).Rand(g * benchBatch).Data
 		prg := testPRG(4)
-		k0, _, err := GenDCF(prg, 64, g, alpha, beta)
+		k0, _, err := GenDCF(prg, n, g, alpha, beta)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -116,16 +126,16 @@ func BenchmarkDCF(b *testing.B) {
 			}
 			b.ReportMetric(float64(k0.KeyBytes()), "keyB/party")
 		}
-		b.Run(fmt.Sprintf("gen/n=64/g=%d", g), func(b *testing.B) {
+		b.Run(fmt.Sprintf("gen/n=%d/g=%d", n, g), func(b *testing.B) {
 			cpu0 := startCPU()
 			for b.Loop() {
-				if _, _, err := GenDCF(prg, 64, g, alpha, beta); err != nil {
+				if _, _, err := GenDCF(prg, n, g, alpha, beta); err != nil {
 					b.Fatal(err)
 				}
 			}
 			dcfReport(b, cpu0)
 		})
-		b.Run(fmt.Sprintf("eval/n=64/g=%d", g), func(b *testing.B) {
+		b.Run(fmt.Sprintf("eval/n=%d/g=%d", n, g), func(b *testing.B) {
 			cpu0 := startCPU()
 			for b.Loop() {
 				if _, err := EvalDCF(0, k0, x); err != nil {

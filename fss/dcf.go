@@ -197,6 +197,125 @@ func genDCFSmall(n int, alpha uint64, beta []uint64, s0, s1 block, w0, w1 []uint
 	}
 }
 
+// word24 returns payload word j of the value blocks starting at bl[at].
+func word24(bl *[24]block, at, j int) uint64 {
+	if j&1 == 0 {
+		return bl[at+j>>1].lo
+	}
+	return bl[at+j>>1].hi
+}
+
+// pairKey is the state of one key of genDCFPair along alpha's path.
+type pairKey struct {
+	sa, sb block     // party 0's and party 1's seeds
+	ta, tb uint64    // their control bits
+	va     [4]uint64 // accumulated (party 0 − party 1) value
+	be     [4]uint64 // payload
+	alpha  uint64
+}
+
+// level writes the correction words of one tree level (bit a of alpha)
+// to x0 and x1 (2+g words each) from the PRG outputs of the key's four
+// nodes: seeds sd[2b+d], value blocks v[2(2b+d)+j] for party b, direction
+// d. Selections are branch-free (keep = the child on alpha's path).
+func (k *pairKey) level(sd *[4]block, v *[8]block, a uint64, x0, x1 []uint64) {
+	g := len(x0) - 2
+	am := -a
+	keep0 := block{sd[0].lo ^ (sd[0].lo^sd[1].lo)&am, sd[0].hi ^ (sd[0].hi^sd[1].hi)&am}
+	lose0 := block{sd[1].lo ^ (sd[0].lo^sd[1].lo)&am, sd[1].hi ^ (sd[0].hi^sd[1].hi)&am}
+	keep1 := block{sd[2].lo ^ (sd[2].lo^sd[3].lo)&am, sd[2].hi ^ (sd[2].hi^sd[3].hi)&am}
+	lose1 := block{sd[3].lo ^ (sd[2].lo^sd[3].lo)&am, sd[3].hi ^ (sd[2].hi^sd[3].hi)&am}
+	scw := block{(lose0.lo ^ lose1.lo) & seedMask, lose0.hi ^ lose1.hi}
+	tLcw := sd[0].lo&1 ^ sd[2].lo&1 ^ a ^ 1
+	tRcw := sd[1].lo&1 ^ sd[3].lo&1 ^ a
+	cw := scw.lo | tLcw<<1 | tRcw
+	x0[0], x1[0] = cw, cw
+	x0[1], x1[1] = scw.hi, scw.hi
+	l0 := [4]uint64{v[0].lo, v[0].hi, v[1].lo, v[1].hi}
+	r0 := [4]uint64{v[2].lo, v[2].hi, v[3].lo, v[3].hi}
+	l1 := [4]uint64{v[4].lo, v[4].hi, v[5].lo, v[5].hi}
+	r1 := [4]uint64{v[6].lo, v[6].hi, v[7].lo, v[7].hi}
+	tb := k.tb
+	tm := -tb
+	for j := range g {
+		j &= 3
+		d0, d1 := (l0[j]^r0[j])&am, (l1[j]^r1[j])&am
+		// raw = (−1)^tb · V_CW; x going left here (a = 1) means x < alpha.
+		raw := (r1[j] ^ d1) - (r0[j] ^ d0) - k.va[j] + k.be[j]&am
+		k.va[j] += (l0[j] ^ d0) - (l1[j] ^ d1) + raw
+		vcw := (raw ^ tm) + tb
+		x0[2+j], x1[2+j] = vcw, vcw
+	}
+	tKeepCW := tLcw ^ (tLcw^tRcw)&a
+	ma, mb := -k.ta, -tb
+	k.sa = block{keep0.lo&seedMask ^ scw.lo&ma, keep0.hi ^ scw.hi&ma}
+	k.sb = block{keep1.lo&seedMask ^ scw.lo&mb, keep1.hi ^ scw.hi&mb}
+	k.ta, k.tb = keep0.lo&1^tKeepCW&k.ta, keep1.lo&1^tKeepCW&tb
+}
+
+// nodes writes the PRG inputs of the key's four nodes: seed blocks to sd,
+// value blocks to v (layout of level).
+func (k *pairKey) nodes(sd *[4]block, v *[8]block) {
+	a, b := k.sa, k.sb
+	sd[0], sd[1], sd[2], sd[3] = a, block{a.lo ^ 1, a.hi}, b, block{b.lo ^ 1, b.hi}
+	v[0], v[1] = a, block{a.lo, a.hi ^ 1}
+	v[2], v[3] = sd[1], block{a.lo ^ 1, a.hi ^ 1}
+	v[4], v[5] = b, block{b.lo, b.hi ^ 1}
+	v[6], v[7] = sd[3], block{b.lo ^ 1, b.hi ^ 1}
+}
+
+// genDCFPair is genDCFSmall for two keys with 3-4 payload words, built in
+// lockstep: one prg24 call per level serves both trees (seed blocks of key
+// q at bl[4q:4q+4], its value blocks at bl[8+8q:16+8q]), so the AES
+// latency of one key's level overlaps with the other key's instead of
+// stalling a single chain. Output is identical to two genDCFSmall calls.
+func genDCFPair(n int, alpha [2]uint64, beta [2][]uint64, s0, s1 [2]block, w0, w1 [2][]uint64) {
+	g := len(beta[0])
+	var ks [2]pairKey
+	var bl [24]block
+	sd0, sd1 := (*[4]block)(bl[0:4]), (*[4]block)(bl[4:8])
+	v0, v1 := (*[8]block)(bl[8:16]), (*[8]block)(bl[16:24])
+	for q := range 2 {
+		k := &ks[q]
+		copy(k.be[:], beta[q])
+		k.alpha = alpha[q]
+		k.sa, k.sb = block{s0[q].lo & seedMask, s0[q].hi}, block{s1[q].lo & seedMask, s1[q].hi}
+		k.tb = 1
+		w0[q][0], w0[q][1] = k.sa.lo, k.sa.hi
+		w1[q][0], w1[q][1] = k.sb.lo, k.sb.hi
+	}
+	a, b := &ks[0], &ks[1]
+	for i := 0; i < n; i++ {
+		a.nodes(sd0, v0)
+		b.nodes(sd1, v1)
+		prg24(&bl)
+		sh := uint(n - 1 - i)
+		lo, hi := 2+i*(2+g), 4+i*(2+g)+g
+		a.level(sd0, v0, (a.alpha>>sh)&1, w0[0][lo:hi], w1[0][lo:hi])
+		b.level(sd1, v1, (b.alpha>>sh)&1, w0[1][lo:hi], w1[1][lo:hi])
+	}
+	// Leaf corrections: one prg24 call for both keys' value blocks
+	// (direction tweak 2; the seed slots are unused).
+	for q := range 2 {
+		v := (*[8]block)(bl[8+8*q : 16+8*q])
+		sa, sb := ks[q].sa, ks[q].sb
+		v[0], v[1] = block{sa.lo ^ 2, sa.hi}, block{sa.lo ^ 2, sa.hi ^ 1}
+		v[2], v[3] = block{sb.lo ^ 2, sb.hi}, block{sb.lo ^ 2, sb.hi ^ 1}
+	}
+	prg24(&bl)
+	fin := 2 + n*(2+g)
+	for q := range 2 {
+		k := &ks[q]
+		for j := range g {
+			v := word24(&bl, 8+8*q+2, j) - word24(&bl, 8+8*q, j) - k.va[j]
+			if k.tb == 1 {
+				v = -v
+			}
+			w0[q][fin+j], w1[q][fin+j] = v, v
+		}
+	}
+}
+
 // evalDCFWords evaluates one party's key w (n input bits, len(out) payload
 // words) at the low n bits of x and writes that party's additive share of
 // f(x) to out.
@@ -243,9 +362,15 @@ func evalDCFWords(party int, n int, w []uint64, x uint64, out []uint64) {
 // evalDCFMany evaluates the DCF keys w[i*st+off:] (n input bits, g
 // payload words) at x[i] for every i and writes the shares to out[i*g:].
 // With g ≤ maxFast, groups of keys are evaluated in lockstep by
-// evalDCFLanes (lanes keys for g ≤ 2, four for g ≤ 4).
+// evalDCFLanes (lanes keys for g ≤ 2, four for g ≤ 4) or, for g of 3-4
+// with eight lanes, evalDCFLanes8.
 func evalDCFMany(party, n, g int, w []uint64, st, off int, x, out []uint64) {
 	i := 0
+	if g > 2 && g <= maxFast && lanes == 8 {
+		for ; i+8 <= len(x); i += 8 {
+			evalDCFLanes8(party, n, g, w[i*st+off:], st, x[i:i+8], out[i*g:(i+8)*g])
+		}
+	}
 	if g <= maxFast {
 		L := lanes
 		if g > 2 {
@@ -334,6 +459,63 @@ func evalDCFLanes(party, n, g int, w []uint64, st int, x, out []uint64) {
 	}
 }
 
+// evalDCFLanes8 is evalDCFLanes for eight keys with 3-4 payload words:
+// seed blocks at bl[k], value blocks at bl[8+2k+j], one prg24 call per
+// level.
+func evalDCFLanes8(party, n, g int, w []uint64, st int, x, out []uint64) {
+	var (
+		s   [8]block
+		t   [8]uint64
+		acc [8][maxFast]uint64
+		bl  [24]block
+	)
+	x = x[:8]
+	for k := range 8 {
+		s[k] = block{w[k*st] & seedMask, w[k*st+1]}
+		t[k] = uint64(party & 1)
+	}
+	for i := 0; i < n; i++ {
+		sh := uint(n - 1 - i)
+		base := 2 + i*(2+g)
+		for k := range 8 {
+			in := block{s[k].lo ^ (x[k]>>sh)&1, s[k].hi}
+			bl[k], bl[8+2*k], bl[9+2*k] = in, in, block{in.lo, in.hi ^ 1}
+		}
+		prg24(&bl)
+		for k := range 8 {
+			cw := w[k*st+base : k*st+base+2+g]
+			m := -t[k] // all ones when the control bit is set: apply the corrections
+			d := (x[k] >> sh) & 1
+			o := bl[k]
+			s[k] = block{o.lo&seedMask ^ cw[0]&seedMask&m, o.hi ^ cw[1]&m}
+			t[k] = o.lo&1 ^ (cw[0]>>(1-d))&1&m
+			v0, v1 := bl[8+2*k], bl[9+2*k]
+			a := &acc[k]
+			a[0] += v0.lo + cw[2]&m
+			a[1] += v0.hi + cw[3]&m
+			a[2] += v1.lo + cw[4]&m
+			if g == 4 {
+				a[3] += v1.hi + cw[5]&m
+			}
+		}
+	}
+	for k := range 8 {
+		bl[8+2*k], bl[9+2*k] = block{s[k].lo ^ 2, s[k].hi}, block{s[k].lo ^ 2, s[k].hi ^ 1}
+	}
+	prg24(&bl)
+	fin := 2 + n*(2+g)
+	for k := range 8 {
+		f := w[k*st+fin : k*st+fin+g]
+		for j := range g {
+			v := acc[k][j] + word24(&bl, 8+2*k, j) + t[k]*f[j]
+			if party == 1 {
+				v = -v
+			}
+			out[k*g+j] = v
+		}
+	}
+}
+
 // DCFKeys is one party's batch of distributed comparison function keys,
 // all with the same input width and payload length. Key i encodes
 //
@@ -406,7 +588,17 @@ func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err
 	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: make([]uint64, m*stride)}
 	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: make([]uint64, m*stride)}
 	parallel(m, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
+		i := lo
+		if g > 2 && g <= maxFast { // two keys in lockstep
+			for ; i+2 <= hi; i += 2 {
+				sd := seeds[4*i : 4*i+8]
+				genDCFPair(n, [2]uint64{alpha[i], alpha[i+1]}, [2][]uint64{beta[i*g : (i+1)*g], beta[(i+1)*g : (i+2)*g]},
+					[2]block{{sd[0], sd[1]}, {sd[4], sd[5]}}, [2]block{{sd[2], sd[3]}, {sd[6], sd[7]}},
+					[2][]uint64{k0.w[i*stride : (i+1)*stride], k0.w[(i+1)*stride : (i+2)*stride]},
+					[2][]uint64{k1.w[i*stride : (i+1)*stride], k1.w[(i+1)*stride : (i+2)*stride]})
+			}
+		}
+		for ; i < hi; i++ {
 			sd := seeds[4*i : 4*i+4]
 			genDCFWords(n, alpha[i], beta[i*g:(i+1)*g], block{sd[0], sd[1]}, block{sd[2], sd[3]},
 				k0.w[i*stride:(i+1)*stride], k1.w[i*stride:(i+1)*stride])

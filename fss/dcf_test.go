@@ -3,6 +3,7 @@ package fss
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/autorep/autorep/ring"
@@ -109,4 +110,35 @@ func TestDCFExhaustive(t *testing.T) {
 		}
 	}
 	dcfCheck(t, n, 1, alpha, x, beta, 9)
+}
+
+// TestDCFPairEqualsSingle checks that the two-key lockstep generator
+// writes exactly the keys of the one-key generator.
+func TestDCFPairEqualsSingle(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 17, 63, 64} {
+		for _, g := range []int{3, 4} {
+			var alpha [2]uint64
+			var beta [2][]uint64
+			var s0, s1 [2]block
+			var w0, w1, v0, v1 [2][]uint64
+			for q := range 2 {
+				alpha[q] = maskBits(r.Uint64(), n)
+				beta[q] = make([]uint64, g)
+				for j := range beta[q] {
+					beta[q][j] = r.Uint64()
+				}
+				s0[q], s1[q] = block{r.Uint64(), r.Uint64()}, block{r.Uint64(), r.Uint64()}
+				w0[q], w1[q] = make([]uint64, dcfWords(n, g)), make([]uint64, dcfWords(n, g))
+				v0[q], v1[q] = make([]uint64, dcfWords(n, g)), make([]uint64, dcfWords(n, g))
+				genDCFSmall(n, alpha[q], beta[q], s0[q], s1[q], v0[q], v1[q])
+			}
+			genDCFPair(n, alpha, beta, s0, s1, w0, w1)
+			for q := range 2 {
+				if !slices.Equal(w0[q], v0[q]) || !slices.Equal(w1[q], v1[q]) {
+					t.Fatalf("n=%d g=%d key %d: pair generator differs from genDCFSmall", n, g, q)
+				}
+			}
+		}
+	}
 }

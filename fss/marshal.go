@@ -45,13 +45,32 @@ func (k *Keys) MarshalBinary() ([]byte, error) {
 
 // AppendBinary appends MarshalBinary's encoding to b.
 func (k *Keys) AppendBinary(b []byte) ([]byte, error) {
+	b, body, err := k.AppendBinaryParts(b)
+	return append(b, body...), err
+}
+
+// AppendBinaryParts appends the 16-byte header of MarshalBinary's
+// encoding to b and returns the rest, the key words, as body. On
+// little-endian machines body is a view of the keys' own memory (no copy;
+// it must not be modified), so large batches can be written out without
+// building their encoding.
+func (k *Keys) AppendBinaryParts(b []byte) (head, body []byte, err error) {
 	if uint64(k.m) > 1<<32-1 {
-		return nil, fmt.Errorf("fss: %d keys is too many for one batch", k.m)
+		return nil, nil, fmt.Errorf("fss: %d keys is too many for one batch", k.m)
 	}
 	b = append(b, magicGate[:]...)
 	b = append(b, version, byte(k.gate), byte(k.party), byte(k.ell), byte(k.shift), 0, 0, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(k.m))
-	return ring.AppendWords(b, k.w), nil
+	return b, wordsBody(k.w), nil
+}
+
+// wordsBody is the little-endian encoding of w: a view of w's memory on
+// little-endian machines, else a copy.
+func wordsBody(w []uint64) []byte {
+	if v := ring.WordBytes(w); ring.NativeLE {
+		return v
+	}
+	return ring.AppendWords(nil, w)
 }
 
 // UnmarshalBinary decodes keys written by MarshalBinary. Malformed input
@@ -109,13 +128,22 @@ func (k *DCFKeys) MarshalBinary() ([]byte, error) {
 
 // AppendBinary appends MarshalBinary's encoding to b.
 func (k *DCFKeys) AppendBinary(b []byte) ([]byte, error) {
+	b, body, err := k.AppendBinaryParts(b)
+	return append(b, body...), err
+}
+
+// AppendBinaryParts appends the 16-byte header of MarshalBinary's
+// encoding to b and returns the key words as body (see
+// Keys.AppendBinaryParts: a read-only view of the keys on little-endian
+// machines).
+func (k *DCFKeys) AppendBinaryParts(b []byte) (head, body []byte, err error) {
 	if uint64(k.m) > 1<<32-1 {
-		return nil, fmt.Errorf("fss: %d DCF keys is too many for one batch", k.m)
+		return nil, nil, fmt.Errorf("fss: %d DCF keys is too many for one batch", k.m)
 	}
 	b = append(b, magicDCF[:]...)
 	b = append(b, version, byte(k.party), byte(k.n), byte(k.g), 0, 0, 0, 0)
 	b = binary.LittleEndian.AppendUint32(b, uint32(k.m))
-	return ring.AppendWords(b, k.w), nil
+	return b, wordsBody(k.w), nil
 }
 
 // UnmarshalBinary decodes DCF keys written by MarshalBinary. Malformed

@@ -146,6 +146,34 @@ func prg16(b *[16]block) {
 	}
 }
 
+// mmo24Generic is mmo24 through crypto/aes: blocks 0-7 under ks, 8-23
+// under kv.
+func mmo24Generic(ks, kv *[176]byte, b *[24]block) {
+	cs, cv := cipherFor(ks), cipherFor(kv)
+	for i := range 8 {
+		b[i] = mmo(cs, b[i])
+	}
+	for i := 8; i < 24; i++ {
+		b[i] = mmo(cv, b[i])
+	}
+}
+
+// prg24 applies the seed PRG to b[0:8] and the value PRG to b[8:24]: one
+// VAES call, or three AES-NI calls. It serves eight DCF nodes with two
+// value blocks each (payloads of 3-4 words).
+func prg24(b *[24]block) {
+	switch {
+	case useVAES:
+		mmo24(&rkSeed, &rkVal, b)
+	case useAsm:
+		mmo8(&rkSeed, &rkSeed, (*[8]block)(b[:8]))
+		mmo8(&rkVal, &rkVal, (*[8]block)(b[8:16]))
+		mmo8(&rkVal, &rkVal, (*[8]block)(b[16:]))
+	default:
+		mmo24Generic(&rkSeed, &rkVal, b)
+	}
+}
+
 // lanes is the number of DCF evaluations with g ≤ 2 run in lockstep: 8
 // with VAES (sixteen blocks per call), else 4 (one eight-block AES-NI
 // call). Payloads of 3-4 words always use 4 lanes and prg16. Tests switch

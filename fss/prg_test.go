@@ -66,6 +66,30 @@ func TestMMO16(t *testing.T) {
 			}
 		}
 	}
+	for range 20 {
+		var in, want [24]block
+		for i := range in {
+			in[i] = block{prg.Uint64(), prg.Uint64()}
+			c := aesVal
+			if i < 8 {
+				c = aesSeed
+			}
+			want[i] = mmo(c, in[i])
+		}
+		g, p := in, in
+		mmo24Generic(&rkSeed, &rkVal, &g)
+		prg24(&p)
+		if g != want || p != want {
+			t.Fatal("mmo24Generic or prg24 differs from crypto/aes")
+		}
+		if useVAES {
+			a := in
+			mmo24(&rkSeed, &rkVal, &a)
+			if a != want {
+				t.Fatalf("mmo24 = %x\nwant %x", a, want)
+			}
+		}
+	}
 	t.Logf("AES-NI %v, VAES %v: %d DCF lanes", useAsm, useVAES, lanes)
 }
 

@@ -189,10 +189,36 @@ func uvarintLen(x uint64) int {
 // seeded), uvarint length and the 16-byte seed or 8·length little-endian
 // bytes, then the uvarint key length and the key bytes.
 func (m *Material) MarshalBinary() ([]byte, error) {
-	if err := m.check(); err != nil {
+	head, body, err := m.marshalParts(m.Size())
+	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, m.Size())
+	return append(head, body...), nil
+}
+
+// MarshalParts returns MarshalBinary's encoding in two parts whose
+// concatenation is the encoding: head (everything up to and including the
+// FSS key header, in a new buffer) and body, the FSS key words (nil
+// without keys). On little-endian machines body is a read-only view of the
+// keys' memory, not a copy, so a dealer can write large material to a
+// connection (transport.SendParts) without building its encoding.
+func (m *Material) MarshalParts() (head, body []byte, err error) {
+	n := m.Size()
+	if m.Gate != nil {
+		n -= int64(m.Gate.Len()) * int64(m.Gate.BytesPerElement())
+	}
+	if m.DCF != nil {
+		n -= int64(m.DCF.Len()) * int64(m.DCF.KeyBytes())
+	}
+	return m.marshalParts(n)
+}
+
+// marshalParts is MarshalParts with head's initial capacity.
+func (m *Material) marshalParts(capacity int64) (head, body []byte, err error) {
+	if err := m.check(); err != nil {
+		return nil, nil, err
+	}
+	b := make([]byte, 0, capacity)
 	b = append(b, materialMagic...)
 	b = append(b, byte(m.Kind), byte(m.Party))
 	b = binary.AppendUvarint(b, m.Param)
@@ -208,26 +234,23 @@ func (m *Material) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(v.Data)))
 		b = ring.AppendWords(b, v.Data)
 	}
-	// The keys are appended in place after their length (known from the
-	// sizes), not encoded separately and copied.
-	var err error
 	switch {
 	case m.Gate != nil:
 		b = binary.AppendUvarint(b, uint64(fssHeader+m.Gate.Len()*m.Gate.BytesPerElement()))
-		b, err = m.Gate.AppendBinary(b)
+		b, body, err = m.Gate.AppendBinaryParts(b)
 	case m.DCF != nil:
 		b = binary.AppendUvarint(b, uint64(fssHeader+m.DCF.Len()*m.DCF.KeyBytes()))
-		b, err = m.DCF.AppendBinary(b)
+		b, body, err = m.DCF.AppendBinaryParts(b)
 	default:
-		return binary.AppendUvarint(b, 0), nil
+		return binary.AppendUvarint(b, 0), nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
+		return nil, nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
 	}
-	if int64(len(b)) != m.Size() {
-		return nil, fmt.Errorf("mpc: %v material: encoded %d bytes, expected %d", m.Kind, len(b), m.Size())
+	if n := int64(len(b) + len(body)); n != m.Size() {
+		return nil, nil, fmt.Errorf("mpc: %v material: encoded %d bytes, expected %d", m.Kind, n, m.Size())
 	}
-	return b, nil
+	return b, body, nil
 }
 
 // check validates the structure (not the key contents).

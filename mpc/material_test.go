@@ -359,3 +359,31 @@ func TestUnmarshalMaterialOwned(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalParts checks that the two parts concatenate to MarshalBinary's
+// encoding for every kind.
+func TestMarshalParts(t *testing.T) {
+	d := mpc.NewDealer(ring.Seed{5})
+	for _, r := range sampleRequests() {
+		m0, m1, err := d.Generate(r, 0)
+		if err != nil {
+			t.Fatalf("%v: %v", r.Kind, err)
+		}
+		for _, m := range []*mpc.Material{m0, m1} {
+			want, err := m.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			head, body, err := m.MarshalParts()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(slices.Concat(head, body), want) {
+				t.Fatalf("%v: parts differ from MarshalBinary", r.Kind)
+			}
+			if (m.DCF != nil || m.Gate != nil) != (len(body) > 0) {
+				t.Fatalf("%v: body of %d bytes", r.Kind, len(body))
+			}
+		}
+	}
+}

@@ -11,6 +11,10 @@ import (
 // words.
 var nativeLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
+// NativeLE reports whether this machine stores uint64 little endian, so
+// that WordBytes is also the little-endian wire encoding.
+var NativeLE = nativeLE
+
 // WordBytes views w as its 8·len(w) bytes in memory order (no copy).
 func WordBytes(w []uint64) []byte {
 	if len(w) == 0 {

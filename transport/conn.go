@@ -103,6 +103,32 @@ type AsyncSender interface {
 	SendAsync(b []byte) <-chan error
 }
 
+// PartsSender is an optional interface of a Conn, implemented by
+// FramedConn: SendParts sends the concatenation of parts as one message
+// (the same bytes, counters and framing as Send) without building it, so
+// a large message assembled from existing buffers is written out without
+// copying it first. A Conn wrapper should forward it.
+type PartsSender interface {
+	SendParts(parts ...[]byte) error
+}
+
+// SendParts sends the concatenation of parts as one message on c: through
+// PartsSender when c has it, else by concatenating and calling Send.
+func SendParts(c Conn, parts ...[]byte) error {
+	if p, ok := c.(PartsSender); ok {
+		return p.SendParts(parts...)
+	}
+	n := 0
+	for _, b := range parts {
+		n += len(b)
+	}
+	msg := make([]byte, 0, n)
+	for _, b := range parts {
+		msg = append(msg, b...)
+	}
+	return c.Send(msg)
+}
+
 // Exchange sends out and receives the peer's message concurrently, so two
 // parties can both call Exchange without deadlock whatever the message
 // sizes. It returns the received message.

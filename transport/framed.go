@@ -29,13 +29,20 @@ const (
 )
 
 // WriteFrame writes b as one frame.
-func WriteFrame(w io.Writer, b []byte) error {
-	if uint64(len(b)) > MaxFrameLimit {
-		return fmt.Errorf("transport: write %d bytes: %w", len(b), ErrFrameTooLarge)
+func WriteFrame(w io.Writer, b []byte) error { return writeFrameParts(w, b) }
+
+// writeFrameParts writes the concatenation of parts as one frame.
+func writeFrameParts(w io.Writer, parts ...[]byte) error {
+	n := uint64(0)
+	for _, b := range parts {
+		n += uint64(len(b))
+	}
+	if n > MaxFrameLimit {
+		return fmt.Errorf("transport: write %d bytes: %w", n, ErrFrameTooLarge)
 	}
 	var hdr [HeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[:], uint32(len(b)))
-	bufs := net.Buffers{hdr[:], b}
+	binary.LittleEndian.PutUint32(hdr[:], uint32(n))
+	bufs := append(net.Buffers{hdr[:]}, parts...)
 	if _, err := bufs.WriteTo(w); err != nil {
 		return fmt.Errorf("transport: write frame: %w", err)
 	}
@@ -184,6 +191,20 @@ func (c *FramedConn) Send(b []byte) error {
 	return c.write(b)
 }
 
+// SendParts implements PartsSender: the concatenation of parts is sent as
+// one frame, as Send would, without building it.
+func (c *FramedConn) SendParts(parts ...[]byte) error {
+	n := 0
+	for _, b := range parts {
+		n += len(b)
+	}
+	if err := c.checkSend(n); err != nil {
+		return err
+	}
+	c.stats.RecordSend(n)
+	return c.write(parts...)
+}
+
 func (c *FramedConn) checkSend(n int) error {
 	if c.isClosed() {
 		return ErrClosed
@@ -206,7 +227,7 @@ func (c *FramedConn) SendAsync(b []byte) <-chan error {
 	return ch
 }
 
-func (c *FramedConn) write(b []byte) error {
+func (c *FramedConn) write(parts ...[]byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.werr != nil {
@@ -217,7 +238,7 @@ func (c *FramedConn) write(b []byte) error {
 			return fmt.Errorf("transport: send: %w", err)
 		}
 	}
-	if err := WriteFrame(c.nc, b); err != nil {
+	if err := writeFrameParts(c.nc, parts...); err != nil {
 		if c.isClosed() {
 			return ErrClosed
 		}

@@ -550,3 +550,33 @@ func TestLinkCommTime(t *testing.T) {
 		t.Errorf("zero bandwidth: %v", got)
 	}
 }
+
+// TestSendParts checks that SendParts delivers the concatenation as one
+// message and counts it like Send, on every Conn (FramedConn's own
+// implementation and the concatenating fallback).
+func TestSendParts(t *testing.T) {
+	for name, mk := range pairs() {
+		t.Run(name, func(t *testing.T) {
+			a, b := mk(t)
+			defer a.Close()
+			defer b.Close()
+			parts := [][]byte{[]byte("head"), nil, bytes.Repeat([]byte{7}, 70000), []byte("x")}
+			want := slices.Concat(parts...)
+			errc := make(chan error, 1)
+			go func() { errc <- SendParts(a, parts...) }()
+			got, err := b.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("received %d bytes, want the %d-byte concatenation", len(got), len(want))
+			}
+			if s := a.Stats().Total(); s.BytesSent != int64(len(want)) || s.MsgsSent != 1 {
+				t.Fatalf("stats %+v, want one message of %d bytes", s, len(want))
+			}
+		})
+	}
+}

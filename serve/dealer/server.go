@@ -356,16 +356,19 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p 
 			conn.Send(errorFrame(err.Error()))
 			return err
 		}
-		out, err := m.MarshalBinary()
+		// The FSS keys go out from their own memory (no encoded copy of
+		// the material is built).
+		head, body, err := m.MarshalParts()
 		if err != nil {
 			conn.Send(errorFrame(err.Error()))
 			return err
 		}
-		if err := conn.Send(out); err != nil {
+		if err := transport.SendParts(conn, head, body); err != nil {
 			return err
 		}
+		n := int64(len(head) + len(body))
 		*items++
-		*bytes += int64(len(out))
-		s.material.Add(int64(len(out)))
+		*bytes += n
+		s.material.Add(n)
 	}
 }
