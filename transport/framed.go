@@ -19,10 +19,13 @@ import (
 const HeaderSize = 4
 
 // A frame is read in chunks of readChunk bytes (the read deadline is
-// extended after each). Its buffer starts at up to initialAlloc bytes and
-// doubles as data arrives, so a peer that announces a huge frame and then
-// stalls or disconnects costs at most about max(initialAlloc, 2× what it
-// sent) of memory.
+// extended after each). Its buffer starts at up to initialAlloc bytes, or
+// at the size of the largest frame the peer has completed on this
+// connection, and doubles as data arrives, so a peer that announces a huge
+// frame and then stalls or disconnects costs at most about
+// max(initialAlloc, its largest earlier frame, 2× what it sent) of memory,
+// while a stream of large frames of similar sizes (dealer material) is
+// read into buffers of the right size at once, without regrowing copies.
 const (
 	readChunk    = 1 << 20
 	initialAlloc = 16 << 20
@@ -54,12 +57,13 @@ func writeFrameParts(w io.Writer, parts ...[]byte) error {
 // wrapping io.ErrUnexpectedEOF; a length above maxSize gives an error
 // wrapping ErrFrameTooLarge without reading or allocating the payload.
 func ReadFrame(r io.Reader, maxSize int) ([]byte, error) {
-	return readFrame(r, maxSize, nil)
+	return readFrame(r, maxSize, nil, 0)
 }
 
 // readFrame is ReadFrame calling progress (if not nil) before each read, to
-// extend a deadline.
-func readFrame(r io.Reader, maxSize int, progress func()) ([]byte, error) {
+// extend a deadline; the buffer starts at up to max(initialAlloc, prealloc)
+// bytes.
+func readFrame(r io.Reader, maxSize int, progress func(), prealloc int) ([]byte, error) {
 	if progress != nil {
 		progress()
 	}
@@ -78,7 +82,7 @@ func readFrame(r io.Reader, maxSize int, progress func()) ([]byte, error) {
 		return nil, fmt.Errorf("transport: frame of %d bytes (max %d): %w", n, maxSize, ErrFrameTooLarge)
 	}
 	size := int(n)
-	buf := make([]byte, 0, min(size, initialAlloc))
+	buf := make([]byte, 0, min(size, max(initialAlloc, prealloc)))
 	for len(buf) < size {
 		step := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < step {
@@ -111,6 +115,7 @@ type FramedConn struct {
 	rmu    sync.Mutex
 	r      *bufio.Reader
 	rerr   error // sticky: the stream is out of sync after a framing error
+	rmax   int   // largest frame received so far (its size may be allocated at once)
 	wmu    sync.Mutex
 	werr   error // sticky: a failed write may have left a partial frame
 	closed chan struct{}
@@ -264,7 +269,7 @@ func (c *FramedConn) Recv() ([]byte, error) {
 	if d := c.opts.ReadTimeout; d > 0 {
 		progress = func() { _ = c.nc.SetReadDeadline(time.Now().Add(d)) }
 	}
-	b, err := readFrame(c.r, c.opts.MaxFrame, progress)
+	b, err := readFrame(c.r, c.opts.MaxFrame, progress, c.rmax)
 	if err != nil {
 		if c.isClosed() {
 			return nil, ErrClosed
@@ -275,6 +280,7 @@ func (c *FramedConn) Recv() ([]byte, error) {
 		c.rerr = err
 		return nil, err
 	}
+	c.rmax = max(c.rmax, len(b))
 	c.stats.RecordRecv(len(b))
 	return b, nil
 }

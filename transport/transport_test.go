@@ -580,3 +580,48 @@ func TestSendParts(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeFramesPresized checks that after a large frame, a frame of up
+// to the same size is read into one buffer of its size (no regrowing
+// copies), while the first one still grows from initialAlloc.
+func TestLargeFramesPresized(t *testing.T) {
+	const size = 3*initialAlloc + 12345
+	msg := make([]byte, size)
+	msg[size-1] = 9
+	var frames bytes.Buffer
+	for range 2 {
+		if err := WriteFrame(&frames, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := NewConn(&readerConn{Reader: &frames})
+	var before, mid, after runtimeMem
+	before.read()
+	if b, err := c.Recv(); err != nil || len(b) != size || b[size-1] != 9 {
+		t.Fatalf("first frame: %d bytes, %v", len(b), err)
+	}
+	mid.read()
+	if b, err := c.Recv(); err != nil || len(b) != size || b[size-1] != 9 {
+		t.Fatalf("second frame: %d bytes, %v", len(b), err)
+	}
+	after.read()
+	if d := mid.total - before.total; d < size+initialAlloc {
+		t.Errorf("first frame allocated %d bytes: expected growth from %d", d, initialAlloc)
+	}
+	if d := after.total - mid.total; d > size+(1<<20) {
+		t.Errorf("second frame allocated %d bytes for %d", d, size)
+	}
+}
+
+// readerConn is a net.Conn reading from a Reader (writes are discarded).
+type readerConn struct {
+	io.Reader
+	net.Conn
+}
+
+func (r *readerConn) Read(p []byte) (int, error)       { return r.Reader.Read(p) }
+func (r *readerConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (r *readerConn) SetReadDeadline(time.Time) error  { return nil }
+func (r *readerConn) SetWriteDeadline(time.Time) error { return nil }
+func (r *readerConn) Close() error                     { return nil }
+func (r *readerConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
