@@ -535,6 +535,14 @@ type DCFKeys struct {
 // Party is the party (0 or 1) the keys belong to.
 func (k *DCFKeys) Party() int { return k.party }
 
+// Release hands the keys' memory back for reuse (ring.PutWords) once they
+// have been evaluated or sent; k is empty afterwards and nothing may use
+// the keys' words (or a buffer they were decoded from in place) again.
+func (k *DCFKeys) Release() {
+	ring.PutWords(k.w)
+	k.w, k.m = nil, 0
+}
+
 // Bits is the input width n in bits.
 func (k *DCFKeys) Bits() int { return k.n }
 
@@ -585,8 +593,10 @@ func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err
 	seeds := make([]uint64, 4*m)
 	prg.Uint64s(seeds)
 	stride := dcfWords(n, g)
-	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: make([]uint64, m*stride)}
-	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: make([]uint64, m*stride)}
+	// Every word of every key is written below, so recycled buffers
+	// (ring.GetWords) need no clearing.
+	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: ring.GetWords(m * stride)}
+	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: ring.GetWords(m * stride)}
 	parallel(m, func(lo, hi int) {
 		i := lo
 		if g > 2 && g <= maxFast { // two keys in lockstep

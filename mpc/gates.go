@@ -167,6 +167,7 @@ func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int
 		if err != nil {
 			return fmt.Errorf("mpc: %v %q: %w", req.Kind, req.Label, err)
 		}
+		m.Release() // the keys are spent: recycle their memory
 		q, k, qk := m.Vecs[1].Data, m.Vecs[2].Data, m.Vecs[3].Data
 		tp := uint64(1) << (uint(l) - shift)
 		one := uint64(1 - s.Party) // party 0 adds public constants

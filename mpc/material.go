@@ -143,6 +143,27 @@ type Material struct {
 	// DCF holds the DCF keys of KindReLUTrunc (one per position); nil for
 	// the other kinds.
 	DCF *fss.DCFKeys
+	// frame is the received buffer the keys were decoded from in place
+	// (UnmarshalMaterialOwned), returned to the buffer pool by Release.
+	frame []byte
+}
+
+// Release hands the memory of m's DCF keys (or of the frame they were
+// decoded from in place) back for reuse by later key generation and frame
+// reads (ring.PutBuffer), once the keys have been evaluated or sent: the
+// large buffers are then not mapped in afresh for every inference. m's
+// keys are gone afterwards; nothing may use them, or slices of them,
+// again. Releasing twice, or a material without DCF keys, does nothing.
+func (m *Material) Release() {
+	switch {
+	case m.frame != nil:
+		ring.PutBuffer(m.frame)
+	case m.DCF != nil:
+		m.DCF.Release()
+	default:
+		return
+	}
+	m.frame, m.DCF = nil, nil
 }
 
 const (
@@ -471,6 +492,7 @@ func unmarshalMaterial(b []byte, want []int, owned bool) (*Material, error) {
 		case hasDCF(m.Kind) && owned:
 			m.DCF = new(fss.DCFKeys)
 			err = m.DCF.UnmarshalOwned(kb)
+			m.frame = b
 		case hasDCF(m.Kind):
 			m.DCF = new(fss.DCFKeys)
 			err = m.DCF.UnmarshalBinary(kb)

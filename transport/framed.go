@@ -10,6 +10,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/autorep/autorep/ring"
 )
 
 // Wire format: each message is a frame of a 4-byte little-endian payload
@@ -82,7 +84,12 @@ func readFrame(r io.Reader, maxSize int, progress func(), prealloc int) ([]byte,
 		return nil, fmt.Errorf("transport: frame of %d bytes (max %d): %w", n, maxSize, ErrFrameTooLarge)
 	}
 	size := int(n)
-	buf := make([]byte, 0, min(size, max(initialAlloc, prealloc)))
+	var buf []byte
+	if c := min(size, max(initialAlloc, prealloc)); c == size && size >= ring.MinPooled {
+		buf = ring.GetBuffer(size)[:0] // recycled dealer material, if any (see mpc.Material.Release)
+	} else {
+		buf = make([]byte, 0, c)
+	}
 	for len(buf) < size {
 		step := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < step {

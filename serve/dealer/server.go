@@ -367,6 +367,7 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p 
 			return err
 		}
 		n := int64(len(head) + len(body))
+		m.Release() // sent, and held by nobody else: recycle the keys' memory
 		*items++
 		*bytes += n
 		s.material.Add(n)
