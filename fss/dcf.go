@@ -426,10 +426,7 @@ func evalDCFLanes(party, n, g int, w []uint64, st int, x, out []uint64) {
 		for k := range L {
 			cw := w[k*st+base : k*st+base+2+g]
 			m := -t[k] // all ones when the control bit is set: apply the corrections
-			d := (x[k] >> sh) & 1
-			o := bl[k]
-			s[k] = block{o.lo&seedMask ^ cw[0]&seedMask&m, o.hi ^ cw[1]&m}
-			t[k] = o.lo&1 ^ (cw[0]>>(1-d))&1&m
+			s[k], t[k] = stepSeed(bl[k], cw[0], cw[1], m, (x[k]>>sh)&1)
 			for j := range g {
 				acc[k][j] += valWord(&bl, vo+vb*k, j) + cw[2+j]&m
 			}
@@ -459,6 +456,13 @@ func evalDCFLanes(party, n, g int, w []uint64, st int, x, out []uint64) {
 	}
 }
 
+// stepSeed turns the seed-PRG output o of direction d into the next seed
+// and control bit, applying the level's correction words cw0, cw1 where m
+// is all ones (the control bit was set).
+func stepSeed(o block, cw0, cw1, m, d uint64) (block, uint64) {
+	return block{o.lo&seedMask ^ cw0&seedMask&m, o.hi ^ cw1&m}, o.lo&1 ^ (cw0>>(1-d))&1&m
+}
+
 // evalDCFLanes8 is evalDCFLanes for eight keys with 3-4 payload words:
 // seed blocks at bl[k], value blocks at bl[8+2k+j], one prg24 call per
 // level.
@@ -485,10 +489,7 @@ func evalDCFLanes8(party, n, g int, w []uint64, st int, x, out []uint64) {
 		for k := range 8 {
 			cw := w[k*st+base : k*st+base+2+g]
 			m := -t[k] // all ones when the control bit is set: apply the corrections
-			d := (x[k] >> sh) & 1
-			o := bl[k]
-			s[k] = block{o.lo&seedMask ^ cw[0]&seedMask&m, o.hi ^ cw[1]&m}
-			t[k] = o.lo&1 ^ (cw[0]>>(1-d))&1&m
+			s[k], t[k] = stepSeed(bl[k], cw[0], cw[1], m, (x[k]>>sh)&1)
 			v0, v1 := bl[8+2*k], bl[9+2*k]
 			a := &acc[k]
 			a[0] += v0.lo + cw[2]&m
