@@ -84,17 +84,15 @@ func readFrame(r io.Reader, maxSize int, progress func(), prealloc int) ([]byte,
 		return nil, fmt.Errorf("transport: frame of %d bytes (max %d): %w", n, maxSize, ErrFrameTooLarge)
 	}
 	size := int(n)
-	var buf []byte
-	if c := min(size, max(initialAlloc, prealloc)); c == size && size >= ring.MinPooled {
-		buf = ring.GetBuffer(size)[:0] // recycled dealer material, if any (see mpc.Material.Release)
-	} else {
-		buf = make([]byte, 0, c)
-	}
+	// Buffers of a megabyte or more come from the pool of recycled dealer
+	// material (see mpc.Material.Release), and outgrown ones go back to it.
+	buf := frameBuf(0, min(size, max(initialAlloc, prealloc)))
 	for len(buf) < size {
 		step := min(size-len(buf), readChunk)
 		if cap(buf)-len(buf) < step {
-			nb := make([]byte, len(buf), min(size, max(2*cap(buf), len(buf)+step)))
+			nb := frameBuf(len(buf), min(size, max(2*cap(buf), len(buf)+step)))
 			copy(nb, buf)
+			ring.PutBuffer(buf)
 			buf = nb
 		}
 		if progress != nil {
@@ -110,6 +108,15 @@ func readFrame(r io.Reader, maxSize int, progress func(), prealloc int) ([]byte,
 		}
 	}
 	return buf, nil
+}
+
+// frameBuf returns a buffer of length n and capacity at least c for a
+// frame, from the buffer pool when large.
+func frameBuf(n, c int) []byte {
+	if c >= ring.MinPooled {
+		return ring.GetBuffer(c)[:n]
+	}
+	return make([]byte, n, c)
 }
 
 // FramedConn is a Conn over a net.Conn (TCP, Unix socket, ...) using
