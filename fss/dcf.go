@@ -217,7 +217,8 @@ type pairKey struct {
 // level writes the correction words of one tree level (bit a of alpha)
 // to x0 and x1 (2+g words each) from the PRG outputs of the key's four
 // nodes: seeds sd[2b+d], value blocks v[2(2b+d)+j] for party b, direction
-// d. Selections are branch-free (keep = the child on alpha's path).
+// d; g = len(x0) − 2 is 3 or 4. Selections are branch-free (keep = the
+// child on alpha's path).
 func (k *pairKey) level(sd *[4]block, v *[8]block, a uint64, x0, x1 []uint64) {
 	g := len(x0) - 2
 	am := -a
@@ -231,26 +232,36 @@ func (k *pairKey) level(sd *[4]block, v *[8]block, a uint64, x0, x1 []uint64) {
 	cw := scw.lo | tLcw<<1 | tRcw
 	x0[0], x1[0] = cw, cw
 	x0[1], x1[1] = scw.hi, scw.hi
-	l0 := [4]uint64{v[0].lo, v[0].hi, v[1].lo, v[1].hi}
-	r0 := [4]uint64{v[2].lo, v[2].hi, v[3].lo, v[3].hi}
-	l1 := [4]uint64{v[4].lo, v[4].hi, v[5].lo, v[5].hi}
-	r1 := [4]uint64{v[6].lo, v[6].hi, v[7].lo, v[7].hi}
+	// Payload word j of node (b, d) is word j&1 of value block v[2(2b+d)+j>>1].
 	tb := k.tb
 	tm := -tb
-	for j := range g {
-		j &= 3
-		d0, d1 := (l0[j]^r0[j])&am, (l1[j]^r1[j])&am
-		// raw = (−1)^tb · V_CW; x going left here (a = 1) means x < alpha.
-		raw := (r1[j] ^ d1) - (r0[j] ^ d0) - k.va[j] + k.be[j]&am
-		k.va[j] += (l0[j] ^ d0) - (l1[j] ^ d1) + raw
-		vcw := (raw ^ tm) + tb
-		x0[2+j], x1[2+j] = vcw, vcw
+	c := k.vcw(0, v[0].lo, v[2].lo, v[4].lo, v[6].lo, am, tm, tb)
+	x0[2], x1[2] = c, c
+	c = k.vcw(1, v[0].hi, v[2].hi, v[4].hi, v[6].hi, am, tm, tb)
+	x0[3], x1[3] = c, c
+	c = k.vcw(2, v[1].lo, v[3].lo, v[5].lo, v[7].lo, am, tm, tb)
+	x0[4], x1[4] = c, c
+	if g == 4 {
+		c = k.vcw(3, v[1].hi, v[3].hi, v[5].hi, v[7].hi, am, tm, tb)
+		x0[5], x1[5] = c, c
 	}
 	tKeepCW := tLcw ^ (tLcw^tRcw)&a
 	ma, mb := -k.ta, -tb
 	k.sa = block{keep0.lo&seedMask ^ scw.lo&ma, keep0.hi ^ scw.hi&ma}
 	k.sb = block{keep1.lo&seedMask ^ scw.lo&mb, keep1.hi ^ scw.hi&mb}
 	k.ta, k.tb = keep0.lo&1^tKeepCW&k.ta, keep1.lo&1^tKeepCW&tb
+}
+
+// vcw returns the value correction word of payload word j from that word
+// of the four nodes' value outputs (party 0 left/right l0, r0, party 1
+// l1, r1) and updates the path accumulator; am is all ones when alpha's
+// bit is 1 (keep right), tm = −tb.
+func (k *pairKey) vcw(j int, l0, r0, l1, r1, am, tm, tb uint64) uint64 {
+	d0, d1 := (l0^r0)&am, (l1^r1)&am
+	// raw = (−1)^tb · V_CW; x going left here (a = 1) means x < alpha.
+	raw := (r1 ^ d1) - (r0 ^ d0) - k.va[j] + k.be[j]&am
+	k.va[j] += (l0 ^ d0) - (l1 ^ d1) + raw
+	return (raw ^ tm) + tb // branch-free conditional negation by (−1)^tb
 }
 
 // nodes writes the PRG inputs of the key's four nodes: seed blocks to sd,
