@@ -2,6 +2,7 @@ package fss
 
 import (
 	"fmt"
+	"github.com/autorep/autorep/internal/cputime"
 	"slices"
 	"testing"
 	"time"
@@ -46,14 +47,14 @@ func report(b *testing.B, k *Keys, cpu0 time.Duration) {
 	el := float64(b.N) * benchBatch
 	b.ReportMetric(b.Elapsed().Seconds()*1e9/el, "ns/elem")
 	b.ReportMetric(el/b.Elapsed().Seconds(), "elem/s")
-	if cpu1, ok := processCPU(); ok {
+	if cpu1, ok := cputime.Process(); ok {
 		b.ReportMetric(float64(cpu1-cpu0)/el, "cpu-ns/elem")
 	}
 	b.ReportMetric(float64(k.BytesPerElement()), "keyB/party")
 }
 
 func startCPU() time.Duration {
-	c, _ := processCPU()
+	c, _ := cputime.Process()
 	return c
 }
 
@@ -121,7 +122,7 @@ func BenchmarkDCF(b *testing.B) {
 		dcfReport := func(b *testing.B, cpu0 time.Duration) {
 			el := float64(b.N) * benchBatch
 			b.ReportMetric(el/b.Elapsed().Seconds(), "keys/s")
-			if cpu1, ok := processCPU(); ok {
+			if cpu1, ok := cputime.Process(); ok {
 				b.ReportMetric(float64(cpu1-cpu0)/el, "cpu-ns/key")
 			}
 			b.ReportMetric(float64(k0.KeyBytes()), "keyB/party")

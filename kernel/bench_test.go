@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"github.com/autorep/autorep/internal/cputime"
 	"math"
 	"math/rand"
 	"testing"
@@ -45,14 +46,14 @@ func BenchmarkConv(b *testing.B) {
 				b.Run(fmt.Sprintf("%v/%s/%s", l, cs.name, ps.name), func(b *testing.B) {
 					ps.f() // create primitives outside the timing
 					b.ResetTimer()
-					cpu0 := cpuTime()
+					cpu0 := cputime.Used()
 					best := time.Duration(math.MaxInt64)
 					for range b.N {
 						t0 := time.Now()
 						ps.f()
 						best = min(best, time.Since(t0))
 					}
-					cpu := (cpuTime() - cpu0).Seconds()
+					cpu := (cputime.Used() - cpu0).Seconds()
 					b.ReportMetric(p.FLOPs()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 					b.ReportMetric(p.FLOPs()*float64(b.N)/cpu/1e9, "GFLOP/cpu-s")
 					// The machine is shared: the fastest call shows what the

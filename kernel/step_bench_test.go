@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"github.com/autorep/autorep/internal/cputime"
 	"math/rand"
 	"sync"
 	"testing"
@@ -190,7 +191,7 @@ func BenchmarkResNet20Step(b *testing.B) {
 				}
 				step()
 				b.ResetTimer()
-				cpu0 := cpuTime()
+				cpu0 := cputime.Used()
 				best := time.Hour
 				for range b.N {
 					t0 := time.Now()
@@ -198,7 +199,7 @@ func BenchmarkResNet20Step(b *testing.B) {
 					best = min(best, time.Since(t0))
 				}
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
-				b.ReportMetric(float64(n*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+				b.ReportMetric(float64(n*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
 				b.ReportMetric(float64(n)/best.Seconds(), "best_images/s")
 			})
 		}
@@ -273,7 +274,7 @@ func BenchmarkResNet20Infer(b *testing.B) {
 				}
 				fwd()
 				b.ResetTimer()
-				cpu0 := cpuTime()
+				cpu0 := cputime.Used()
 				best := time.Hour
 				for range b.N {
 					t0 := time.Now()
@@ -281,7 +282,7 @@ func BenchmarkResNet20Infer(b *testing.B) {
 					best = min(best, time.Since(t0))
 				}
 				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
-				b.ReportMetric(float64(n*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+				b.ReportMetric(float64(n*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
 				b.ReportMetric(float64(n)/best.Seconds(), "best_images/s")
 			})
 		}

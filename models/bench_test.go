@@ -1,8 +1,8 @@
 package models
 
 import (
+	"github.com/autorep/autorep/internal/cputime"
 	"math/rand"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,9 +33,8 @@ func BenchmarkResNet20TrainStep(b *testing.B) { benchTrainStep(b, "resnet20") }
 // also reports the process's peak resident set size.
 func BenchmarkResNet18TrainStep(b *testing.B) {
 	benchTrainStep(b, "resnet18")
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err == nil {
-		b.ReportMetric(float64(r.Maxrss)/(1<<20), "peak_rss_GiB")
+	if rss := cputime.PeakRSS(); rss > 0 {
+		b.ReportMetric(float64(rss)/(1<<30), "peak_rss_GiB")
 	}
 }
 
@@ -61,14 +60,14 @@ func benchTrainStep(b *testing.B, arch string) {
 	}
 	step() // create the kernel primitives
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	best := time.Hour
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		step()
 		best = min(best, time.Since(t0))
 	}
-	b.ReportMetric(float64(batch*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+	b.ReportMetric(float64(batch*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 	// The best step is the figure least disturbed by other load.
 	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
@@ -93,24 +92,14 @@ func BenchmarkResNet20Infer(b *testing.B) {
 	}
 	run()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	best := time.Hour
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		run()
 		best = min(best, time.Since(t0))
 	}
-	b.ReportMetric(float64(batch*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+	b.ReportMetric(float64(batch*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
-}
-
-// cpuTime is the process's user + system CPU time: throughput per CPU
-// second is less disturbed than wall time when other jobs share the CPU.
-func cpuTime() time.Duration {
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }

@@ -2,6 +2,7 @@ package mpc_test
 
 import (
 	"context"
+	"github.com/autorep/autorep/internal/cputime"
 	"sync"
 	"testing"
 	"time"
@@ -91,10 +92,10 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 		b.StopTimer()
 		both(func(s *mpc.Session) error { return bp[s.Party].Prefetch(reqs(s)...) })
 		b.StartTimer()
-		t0, u0 := time.Now(), cpuSeconds()
+		t0, u0 := time.Now(), cputime.Seconds()
 		both(online)
 		elapsed += time.Since(t0)
-		cpu += cpuSeconds() - u0
+		cpu += cputime.Seconds() - u0
 	}
 	b.StopTimer()
 	n := float64(b.N)
@@ -188,14 +189,14 @@ func BenchmarkDealerReLU(b *testing.B) {
 	var seed ring.Seed
 	d := mpc.NewDealer(seed)
 	b.ResetTimer()
-	u0 := cpuSeconds()
+	u0 := cputime.Seconds()
 	for i := range b.N {
 		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindReLUTrunc, Label: "rt", N: benchN, Shift: 16}, uint64(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(b.N*benchN)/b.Elapsed().Seconds(), "relu/s")
-	if cpu := cpuSeconds() - u0; cpu > 0 {
+	if cpu := cputime.Seconds() - u0; cpu > 0 {
 		b.ReportMetric(float64(b.N*benchN)/cpu, "relu/cpu-s")
 	}
 }

@@ -1,8 +1,8 @@
 package reduce
 
 import (
+	"github.com/autorep/autorep/internal/cputime"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,14 +33,14 @@ func BenchmarkMaskedSite(b *testing.B) {
 	g := tensor.Full(1, 128, 128, 16, 16)
 	b.SetBytes(int64(4 * len(x.Value.Data)))
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	for i := 0; i < b.N; i++ {
 		x.ZeroGrad()
 		m.Score.ZeroGrad()
 		m.Coef.ZeroGrad()
 		m.Apply(x).Backward(g.Clone())
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N*len(x.Value.Data)), "cpu-ns/elem")
+	b.ReportMetric(float64(cputime.Used()-cpu0)/float64(b.N*len(x.Value.Data)), "cpu-ns/elem")
 }
 
 // BenchmarkResNet20Step times one reduction step of ResNet-20 on a random
@@ -152,23 +152,14 @@ func benchResNet20Step(b *testing.B, mode string) {
 	}
 	run() // create the kernel primitives
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Used()
 	best := time.Hour
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		run()
 		best = min(best, time.Since(t0))
 	}
-	b.ReportMetric(float64(batch*b.N)/(cpuTime()-cpu0).Seconds(), "images/cpu-s")
+	b.ReportMetric(float64(batch*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
 	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
 	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
-}
-
-// cpuTime is the process's user + system CPU time.
-func cpuTime() time.Duration {
-	var r syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &r); err != nil {
-		return 0
-	}
-	return time.Duration(r.Utime.Nano() + r.Stime.Nano())
 }

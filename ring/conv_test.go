@@ -2,6 +2,7 @@ package ring
 
 import (
 	"fmt"
+	"github.com/autorep/autorep/internal/cputime"
 	"slices"
 	"testing"
 )
@@ -153,7 +154,7 @@ func BenchmarkConv2dResNet20(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", c.name, name), func(b *testing.B) {
 				x, w, y := prg.Rand(c.p.XLen()).Data, prg.Rand(c.p.WLen()).Data, make([]uint64, c.p.YLen())
 				withKernel(simd, func() {
-					c0 := cpuSeconds()
+					c0 := cputime.Seconds()
 					for b.Loop() {
 						if err := Conv2d(c.p, x, w, y); err != nil {
 							b.Fatal(err)

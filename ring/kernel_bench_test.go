@@ -1,6 +1,10 @@
 package ring
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/autorep/autorep/internal/cputime"
+)
 
 // BenchmarkMicroKernel measures the single-core micro-kernel on L1-resident
 // panels.
@@ -17,7 +21,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			withKernel(simd, func() {
 				kern := currentKernel()
-				c0 := cpuSeconds()
+				c0 := cputime.Seconds()
 				for b.Loop() {
 					kern(kb, pa, pb, c, nr, true)
 				}
@@ -33,7 +37,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 func reportRate(b *testing.B, muladdsPerOp float64, cpu0 float64) {
 	total := muladdsPerOp * float64(b.N)
 	b.ReportMetric(total/b.Elapsed().Seconds()/1e9, "Gmuladd/s")
-	if cpu := cpuSeconds() - cpu0; cpu0 > 0 && cpu > 0 {
+	if cpu := cputime.Seconds() - cpu0; cpu0 > 0 && cpu > 0 {
 		b.ReportMetric(total/cpu/1e9, "Gmuladd/cpu-s")
 	}
 }

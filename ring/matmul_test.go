@@ -2,6 +2,7 @@ package ring
 
 import (
 	"fmt"
+	"github.com/autorep/autorep/internal/cputime"
 	"math"
 	"slices"
 	"testing"
@@ -109,7 +110,7 @@ func TestMatMulErrors(t *testing.T) {
 func benchMatMul(b *testing.B, m, n, k int) {
 	p := NewPRG(seedOf(1))
 	a, bb, c := p.Rand(m*k).Data, p.Rand(k*n).Data, make([]uint64, m*n)
-	c0 := cpuSeconds()
+	c0 := cputime.Seconds()
 	for b.Loop() {
 		if err := MatMul(m, n, k, a, bb, c); err != nil {
 			b.Fatal(err)

@@ -3,12 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/autorep/autorep/internal/cputime"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/autorep/autorep/autograd"
@@ -141,14 +141,14 @@ func runBenchTrain(args []string) error {
 			return err
 		}
 	}
-	t0, c0 := time.Now(), cpuSeconds()
+	t0, c0 := time.Now(), cputime.Seconds()
 	for i := 0; i < *steps; i++ {
 		if err := step(); err != nil {
 			return err
 		}
 	}
 	trainIPS := float64(*steps**batch) / time.Since(t0).Seconds()
-	trainCPU := float64(*steps**batch) / (cpuSeconds() - c0)
+	trainCPU := float64(*steps**batch) / (cputime.Seconds() - c0)
 
 	nn.SetTraining(m.Net, false)
 	xb := randn(*inferBatch, in[0], in[1], in[2])
@@ -160,14 +160,14 @@ func runBenchTrain(args []string) error {
 				return
 			}
 		}
-		t, c := time.Now(), cpuSeconds()
+		t, c := time.Now(), cputime.Seconds()
 		for i := 0; i < *inferSteps; i++ {
 			if _, runErr = m.Net.Run(autograd.Const(xb)); runErr != nil {
 				return
 			}
 		}
 		inferIPS = float64(*inferSteps**inferBatch) / time.Since(t).Seconds()
-		inferCPU = float64(*inferSteps**inferBatch) / (cpuSeconds() - c)
+		inferCPU = float64(*inferSteps**inferBatch) / (cputime.Seconds() - c)
 	})
 	if runErr != nil {
 		return runErr
@@ -180,16 +180,4 @@ func runBenchTrain(args []string) error {
 			"train_images_per_cpu_s": trainCPU, "infer_images_per_cpu_s": inferCPU})
 	}
 	return nil
-}
-
-// cpuSeconds is the user + system CPU time of this process so far. On a
-// shared machine, images per CPU-second show the code's speed independent
-// of how much CPU the scheduler grants.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
 }

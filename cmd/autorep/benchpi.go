@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/autorep/autorep/internal/cputime"
 	"math"
 	"os"
 	"runtime/pprof"
@@ -257,12 +258,12 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 	agree, secOK, fltOK := 0, 0, 0
 	for i := 0; i < n; i++ {
 		x := set.Normalized(i)
-		cpu0 := cpuSeconds()
+		cpu0 := cputime.Seconds()
 		y, st, err := cl.Infer(ctx, c1, x)
 		if err != nil {
 			return piServerErr(err, done)
 		}
-		rep.CPUPerImage += (cpuSeconds() - cpu0) / float64(n)
+		rep.CPUPerImage += (cputime.Seconds() - cpu0) / float64(n)
 		fx, err := plan.EvalFixed(x)
 		if err != nil {
 			return err
