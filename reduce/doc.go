@@ -40,7 +40,10 @@
 // below by var_min, 1 in its scripts) and then rescales the result (c0/5,
 // c2/10, c1/scale_x1), so its "DaPa" polynomial is not the least-squares fit
 // of the measured distribution. This package uses the standard deviation,
-// floors it at SigmaMin (default 0.1) to keep c2 = φ/(2σ) bounded, and
+// floors it at SigmaMin (default 1, `--sigma-min`; the reference clips the
+// variance at 1) to keep c2 = φ/(2σ) ≤ 0.2 — with a floor of 0.1, degree-2
+// searches on ResNet-20 diverged (quadratics of outliers carried by the
+// residual shortcuts) — and
 // applies no rescaling; the tests check the coefficients against numerical
 // least squares by quadrature to 1e-6. Unlike the reference, the first
 // training batch initialises the running statistics directly (rather than

@@ -17,7 +17,7 @@ const (
 	DefaultDegree    = 2     // polynomial degree
 	DefaultDaPaEvery = 10    // refit coefficients every this many training steps
 	DefaultDaPaSteps = 500   // ... during this many first training steps
-	DefaultSigmaMin  = 0.1   // floor on the running standard deviation fed to DaPa
+	DefaultSigmaMin  = 1.0   // floor on the running standard deviation fed to DaPa (bounds c2 ≤ φ(0)/2 ≈ 0.2; 0.1 let degree-2 ResNet-20 searches diverge)
 )
 
 // Masked is AutoReP's trainable mixed activation for one ReLU call site:

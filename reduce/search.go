@@ -49,6 +49,11 @@ type Config struct {
 	FinetuneEpochs int
 	// Degree of AutoReP's polynomial (default 2).
 	Degree int
+	// SigmaMin floors the standard deviation DaPa fits to (0 =
+	// DefaultSigmaMin). A small floor lets c2 = φ(z)/(2σ) grow large on
+	// narrow channels, and the quadratic then explodes on outliers carried
+	// by residual shortcuts.
+	SigmaMin float64
 	// Lambda is AutoReP's budget-loss weight λ.
 	Lambda float64
 	// Threshold is AutoReP's hysteresis threshold t (default 0.003).
@@ -97,6 +102,9 @@ func (c *Config) defaults() {
 	if c.Threshold == 0 {
 		c.Threshold = DefaultThreshold
 	}
+	if c.SigmaMin == 0 {
+		c.SigmaMin = DefaultSigmaMin
+	}
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
 	}
@@ -141,6 +149,9 @@ func (c *Config) validate(total, sites int) error {
 	if !(c.Lambda > 0) || !(c.Threshold >= 0) || c.Batch < 1 || !(c.LR > 0) || !(c.MinLR >= 0) ||
 		!(c.FinetuneLR > 0) || !(c.KDTemp > 0) || c.Momentum < 0 || c.WeightDecay < 0 || !(c.ScoreLR >= 0) || !(c.Eta0 >= 0) {
 		return fmt.Errorf("reduce: invalid lambda/threshold/batch/learning rate/momentum/weight decay/temperature")
+	}
+	if !(c.SigmaMin > 0) || c.SigmaMin > 1e6 {
+		return fmt.Errorf("reduce: sigma floor %g: want a positive number", c.SigmaMin)
 	}
 	if c.CostWeights != nil && len(c.CostWeights) != sites {
 		return fmt.Errorf("reduce: %d cost weights for %d sites", len(c.CostWeights), sites)
@@ -335,6 +346,7 @@ func (r *runner) install() error {
 				return err
 			}
 			m.Threshold = float32(r.cfg.Threshold)
+			m.SigmaMin = r.cfg.SigmaMin
 			s.Act = m
 			r.masked = append(r.masked, m)
 		}

@@ -66,6 +66,7 @@ func runReduce(args []string) error {
 	degree := fs.Int("degree", reduce.DefaultDegree, "AutoReP polynomial degree (1, 2 or 3)")
 	lambda := fs.Float64("lambda", reduce.DefaultLambda, "AutoReP budget-loss weight λ")
 	threshold := fs.Float64("threshold", reduce.DefaultThreshold, "AutoReP hysteresis threshold t")
+	sigmaMin := fs.Float64("sigma-min", reduce.DefaultSigmaMin, "AutoReP: floor on the standard deviation DaPa fits to (bounds the quadratic term)")
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
@@ -173,7 +174,7 @@ func runReduce(args []string) error {
 	}
 	cfg := reduce.Config{
 		Method: *method, Budget: budget, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
-		Degree: *degree, Lambda: *lambda, Threshold: *threshold, CostWeights: weights,
+		Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, CostWeights: weights,
 		Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
 		Checkpoint: ckptPath, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
 	}
