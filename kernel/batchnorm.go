@@ -33,17 +33,22 @@ func NewBatchNorm(n, c, hw int, eps float32, l Layout) *BatchNorm {
 func (b *BatchNorm) checkData(op, name string, s []float32) { checkLen(op, name, s, b.n*b.c*b.hw) }
 func (b *BatchNorm) checkPer(op, name string, s []float32)  { checkLen(op, name, s, b.c) }
 
-// TrainForward normalises x with its batch statistics,
-// y = gamma·(x − mean)/sqrt(variance + eps) + beta, and writes the batch
-// mean and biased variance.
-func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
-	const op = "BatchNorm.TrainForward"
+// checkForward checks the arguments every forward pass shares.
+func (b *BatchNorm) checkForward(op string, x, y, gamma, beta, mean, variance []float32) {
 	b.checkData(op, "x", x)
 	b.checkData(op, "y", y)
 	b.checkPer(op, "gamma", gamma)
 	b.checkPer(op, "beta", beta)
 	b.checkPer(op, "mean", mean)
 	b.checkPer(op, "variance", variance)
+}
+
+// TrainForward normalises x with its batch statistics,
+// y = gamma·(x − mean)/sqrt(variance + eps) + beta, and writes the batch
+// mean and biased variance.
+func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
+	const op = "BatchNorm.TrainForward"
+	b.checkForward(op, x, y, gamma, beta, mean, variance)
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_train(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
@@ -53,12 +58,7 @@ func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
 // TrainForwardReLU is TrainForward followed by y = max(y, 0), in one pass.
 func (b *BatchNorm) TrainForwardReLU(x, gamma, beta, y, mean, variance []float32) {
 	const op = "BatchNorm.TrainForwardReLU"
-	b.checkData(op, "x", x)
-	b.checkData(op, "y", y)
-	b.checkPer(op, "gamma", gamma)
-	b.checkPer(op, "beta", beta)
-	b.checkPer(op, "mean", mean)
-	b.checkPer(op, "variance", variance)
+	b.checkForward(op, x, y, gamma, beta, mean, variance)
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_train_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
@@ -70,13 +70,8 @@ func (b *BatchNorm) TrainForwardReLU(x, gamma, beta, y, mean, variance []float32
 // pass is BackwardReLU with this y (then ∂L/∂res is dy where y > 0).
 func (b *BatchNorm) TrainForwardAddReLU(x, res, gamma, beta, y, mean, variance []float32) {
 	const op = "BatchNorm.TrainForwardAddReLU"
-	b.checkData(op, "x", x)
+	b.checkForward(op, x, y, gamma, beta, mean, variance)
 	b.checkData(op, "res", res)
-	b.checkData(op, "y", y)
-	b.checkPer(op, "gamma", gamma)
-	b.checkPer(op, "beta", beta)
-	b.checkPer(op, "mean", mean)
-	b.checkPer(op, "variance", variance)
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_train_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
@@ -86,12 +81,7 @@ func (b *BatchNorm) TrainForwardAddReLU(x, res, gamma, beta, y, mean, variance [
 // InferForward normalises x with given (running) statistics.
 func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
 	const op = "BatchNorm.InferForward"
-	b.checkData(op, "x", x)
-	b.checkData(op, "y", y)
-	b.checkPer(op, "gamma", gamma)
-	b.checkPer(op, "beta", beta)
-	b.checkPer(op, "mean", mean)
-	b.checkPer(op, "variance", variance)
+	b.checkForward(op, x, y, gamma, beta, mean, variance)
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_infer(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),

@@ -53,8 +53,7 @@ for out in "${outs[@]}"; do
   python3 - "$logs/$name.json" "$relus" "$name" <<'PY' || fail=1
 import json, sys
 r = json.load(open(sys.argv[1])); relus = int(sys.argv[2])
-acc = r.get("test_accuracy", r.get("accuracy"))
-acc = acc * 100 if acc is not None and acc <= 1 else acc
+acc = r["accuracy"]  # percent in reduce --json (docs/CLI.md)
 print(f"| {sys.argv[3]} | {r.get('method')} | {r.get('budget')} | {relus} | {acc:.2f}% |")
 if relus > int(r["budget"]):
     print(f"reduce-sweep: {sys.argv[3]}: {relus} ReLUs above the budget {r['budget']}", file=sys.stderr); sys.exit(1)
