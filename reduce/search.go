@@ -35,6 +35,7 @@ const (
 	DefaultMomentum    = 0.9
 	DefaultWeightDecay = 5e-4
 	DefaultKDTemp      = 4.0
+	DefaultBNBatches   = 50 // training batches that recompute batch-norm statistics before each evaluation
 )
 
 // Config configures a reduction run. Zero fields take the defaults above.
@@ -54,6 +55,15 @@ type Config struct {
 	// narrow channels, and the quadratic then explodes on outliers carried
 	// by residual shortcuts.
 	SigmaMin float64
+	// BNBatches is the number of training batches from which the
+	// batch-norm running statistics are recomputed (train.RecalibrateBN)
+	// before every evaluation, so that a candidate is evaluated and saved
+	// with statistics of its current masks (0 = DefaultBNBatches,
+	// negative = keep the running averages). The averages lag a mask that
+	// changes every step and, with polynomial sites, absorb rare blown-up
+	// batches: without recalibration a ResNet-20 AutoReP search that
+	// trains at 91% evaluated at 10%.
+	BNBatches int
 	// Lambda is AutoReP's budget-loss weight λ.
 	Lambda float64
 	// Threshold is AutoReP's hysteresis threshold t (default 0.003).
@@ -125,6 +135,9 @@ func (c *Config) defaults() {
 	}
 	if c.KDTemp == 0 {
 		c.KDTemp = DefaultKDTemp
+	}
+	if c.BNBatches == 0 {
+		c.BNBatches = DefaultBNBatches
 	}
 }
 
@@ -394,6 +407,7 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 		_, n := r.student.ReLUCount()
 		return fmt.Sprintf("relus %d", n)
 	}
+	t.Recalibrate = r.recalibration(0)
 	var err error
 	switch phase {
 	case "search":
@@ -444,6 +458,15 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 	}
 	r.logf("%s phase: %d epochs, %d steps each\n", phase, epochs, steps)
 	return t, nil
+}
+
+// recalibration returns the batch-norm recalibration options (nil when
+// disabled); offset varies the batches drawn.
+func (r *runner) recalibration(offset int) *train.RecalibrateOptions {
+	if r.cfg.BNBatches < 0 {
+		return nil
+	}
+	return &train.RecalibrateOptions{Batches: r.cfg.BNBatches, Batch: r.cfg.Batch, Seed: r.cfg.Seed + int64(offset)}
 }
 
 // logOf converts a Trainer epoch to the run's log entry.
@@ -616,6 +639,11 @@ func (r *runner) runSNL() error {
 	}
 	if err := r.binarizeSites(); err != nil {
 		return err
+	}
+	if opt := r.recalibration(r.cfg.Epochs); opt != nil {
+		if err := train.RecalibrateBN(r.student, r.train, *opt); err != nil {
+			return fmt.Errorf("reduce: snl: %w", err)
+		}
 	}
 	m, err := train.Evaluate(r.student, r.test, train.EvalOptions{})
 	if err != nil {

@@ -210,3 +210,50 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Fatal("reduced model accepted as input")
 	}
 }
+
+// toyBNNet is toyNet with a batch norm before the site.
+func toyBNNet(seed int64) *models.Model {
+	rng := rand.New(rand.NewSource(seed))
+	g := &nn.Graph{}
+	g.Add("conv1", nn.NewConv2d(rng, 1, 4, 3, 1, 1, 1, false))
+	g.Add("bn1", nn.NewBatchNorm2d(4))
+	site := &nn.Site{Name: "relu1", Shape: []int{4, 6, 6}}
+	g.Add("relu1", site)
+	g.Add("flatten", nn.Flatten{})
+	g.Add("fc", nn.NewLinear(rng, 144, 3, true))
+	return &models.Model{Arch: "toy", Classes: 3, Input: [3]int{1, 6, 6}, Net: g, Sites: []*nn.Site{site}}
+}
+
+// The returned model carries batch-norm statistics recomputed for its
+// final masks (not the running averages of the search), and its reported
+// accuracy is measured with them.
+func TestRunRecalibratesBatchNorm(t *testing.T) {
+	train, test := toySet(640, 1), toySet(192, 2)
+	student := toyBNNet(7)
+	cfg := quickConfig(t, MethodAutoReP, 30)
+	cfg.FinetuneEpochs = 0
+	cfg.BNBatches = 8
+	res, err := Run(student, toyBNNet(7), train, test, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bn := student.Net.Nodes[1].Op.(*nn.BatchNorm2d)
+	got := [][]float32{append([]float32(nil), bn.RunningMean.Data...), append([]float32(nil), bn.RunningVar.Data...)}
+	// The search recalibrated before evaluating epoch res.Epoch (seed
+	// offset epoch−1); doing it again must change nothing.
+	opt := trainpkg.RecalibrateOptions{Batches: 8, Batch: cfg.Batch, Seed: cfg.Seed + int64(res.Epoch-1)}
+	if err := trainpkg.RecalibrateBN(student, train, opt); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range [][]float32{bn.RunningMean.Data, bn.RunningVar.Data} {
+		for c := range want {
+			if math.Abs(float64(got[k][c]-want[c])) > 1e-4*(1+math.Abs(float64(want[c]))) {
+				t.Fatalf("statistic %d channel %d: result carries %g, recalibration gives %g", k, c, got[k][c], want[c])
+			}
+		}
+	}
+	m, err := trainpkg.Evaluate(student, test, trainpkg.EvalOptions{})
+	if err != nil || math.Abs(100*m.Accuracy-res.Accuracy) > 1e-9 {
+		t.Fatalf("re-evaluated %.2f%% (%v), result says %.2f%%", 100*m.Accuracy, err, res.Accuracy)
+	}
+}

@@ -73,6 +73,12 @@ type Trainer struct {
 	LabelSmoothing float32
 	// EvalBatch is the evaluation batch size (default 256).
 	EvalBatch int
+	// Recalibrate, if not nil, recomputes the batch-norm running
+	// statistics from the training set (RecalibrateBN) before each
+	// evaluation, so the evaluated and saved model carries statistics of
+	// its current weights and activations, not a moving average that
+	// lags them (ReLU reduction changes the activations every step).
+	Recalibrate *RecalibrateOptions
 
 	// Step replaces the default loss (see StepFunc).
 	Step StepFunc
@@ -218,6 +224,13 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 	}
 	bar.Finish(fmt.Sprintf("loss %.4f acc %.2f%%", lossSum/float64(seen), 100*float64(correct)/float64(seen)))
 	s := EpochStats{Epoch: e + 1, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen), LR: lr}
+	if t.Recalibrate != nil {
+		opt := *t.Recalibrate
+		opt.Seed += int64(e)
+		if err := RecalibrateBN(t.Model, t.Train.Set(), opt); err != nil {
+			return false, fmt.Errorf("train: epoch %d: %w", e+1, err)
+		}
+	}
 	if t.Test != nil {
 		m, err := Evaluate(t.Model, t.Test, EvalOptions{Batch: t.EvalBatch, Progress: t.Progress})
 		if err != nil {

@@ -67,6 +67,7 @@ func runReduce(args []string) error {
 	lambda := fs.Float64("lambda", reduce.DefaultLambda, "AutoReP budget-loss weight λ")
 	threshold := fs.Float64("threshold", reduce.DefaultThreshold, "AutoReP hysteresis threshold t")
 	sigmaMin := fs.Float64("sigma-min", reduce.DefaultSigmaMin, "AutoReP: floor on the standard deviation DaPa fits to (bounds the quadratic term)")
+	bnBatches := fs.Int("bn-batches", reduce.DefaultBNBatches, "training batches that recompute the batch-norm statistics before each evaluation (0 = keep running averages)")
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
@@ -172,8 +173,15 @@ func runReduce(args []string) error {
 	if *trainLimit > 0 && *trainLimit < train.N {
 		train = train.Take(*trainLimit)
 	}
+	if *bnBatches < 0 {
+		return fmt.Errorf("--bn-batches %d is negative", *bnBatches)
+	}
+	if *bnBatches == 0 {
+		*bnBatches = -1 // reduce.Config: negative = off
+	}
 	cfg := reduce.Config{
-		Method: *method, Budget: budget, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
+		BNBatches: *bnBatches,
+		Method:    *method, Budget: budget, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
 		Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, CostWeights: weights,
 		Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
 		Checkpoint: ckptPath, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
