@@ -325,3 +325,40 @@ func TestCheckpointLoadsAsModel(t *testing.T) {
 		}
 	}
 }
+
+// nanEvery sets every k-th row of its input (by position in the batch) to NaN.
+type nanEvery struct{ k int }
+
+func (o nanEvery) Forward(x *autograd.Var) *autograd.Var {
+	y := x.Value.Clone()
+	n, k := y.Shape[0], y.Shape[1]
+	for i := 0; i < n; i += o.k {
+		for j := range k {
+			y.Data[i*k+j] = float32(math.NaN())
+		}
+	}
+	return autograd.Const(y)
+}
+
+// Images whose logits overflow count as wrong and stay out of the loss;
+// only a network that overflows on every image is an error.
+func TestEvaluateNonFiniteLogits(t *testing.T) {
+	m := tinyModel(3)
+	set := tinySet(50, 4)
+	clean, err := Evaluate(m, set, EvalOptions{Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Net.Add("poison", nanEvery{3})
+	got, err := Evaluate(m, set, EvalOptions{Batch: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.N != 50 || got.NonFinite != 19 || got.Correct > clean.Correct || math.IsNaN(got.Loss) || math.IsInf(got.Loss, 0) {
+		t.Fatalf("with every third row NaN: %+v (clean %+v), want 19 non-finite of 50 and a finite loss", got, clean)
+	}
+	m.Net.Nodes[len(m.Net.Nodes)-1].Op = nanEvery{1}
+	if _, err := Evaluate(m, set, EvalOptions{Batch: 16}); err == nil {
+		t.Fatal("all logits NaN: no error")
+	}
+}
