@@ -33,36 +33,32 @@ func NewBatchNorm(n, c, hw int, eps float32, l Layout) *BatchNorm {
 func (b *BatchNorm) checkData(op, name string, s []float32) { checkLen(op, name, s, b.n*b.c*b.hw) }
 func (b *BatchNorm) checkPer(op, name string, s []float32)  { checkLen(op, name, s, b.c) }
 
-// checkForward checks the arguments every forward pass shares.
-func (b *BatchNorm) checkForward(op string, x, y, gamma, beta, mean, variance []float32) {
+// checkInput checks the arguments every pass, forward or backward, shares:
+// the input x, the scale gamma and the statistics mean and variance.
+func (b *BatchNorm) checkInput(op string, x, gamma, mean, variance []float32) {
 	b.checkData(op, "x", x)
-	b.checkData(op, "y", y)
 	b.checkPer(op, "gamma", gamma)
-	b.checkPer(op, "beta", beta)
 	b.checkPer(op, "mean", mean)
 	b.checkPer(op, "variance", variance)
+}
+
+// checkForward checks the arguments every forward pass shares.
+func (b *BatchNorm) checkForward(op string, x, y, gamma, beta, mean, variance []float32) {
+	b.checkInput(op, x, gamma, mean, variance)
+	b.checkData(op, "y", y)
+	b.checkPer(op, "beta", beta)
 }
 
 // TrainForward normalises x with its batch statistics,
 // y = gamma·(x − mean)/sqrt(variance + eps) + beta, and writes the batch
 // mean and biased variance.
 func (b *BatchNorm) TrainForward(x, gamma, beta, y, mean, variance []float32) {
-	const op = "BatchNorm.TrainForward"
-	b.checkForward(op, x, y, gamma, beta, mean, variance)
-	mu.Lock()
-	defer mu.Unlock()
-	check(op, C.ak_bn2_train(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
-		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance)))
+	b.trainForward("BatchNorm.TrainForward", false, x, nil, gamma, beta, y, mean, variance)
 }
 
 // TrainForwardReLU is TrainForward followed by y = max(y, 0), in one pass.
 func (b *BatchNorm) TrainForwardReLU(x, gamma, beta, y, mean, variance []float32) {
-	const op = "BatchNorm.TrainForwardReLU"
-	b.checkForward(op, x, y, gamma, beta, mean, variance)
-	mu.Lock()
-	defer mu.Unlock()
-	check(op, C.ak_bn2_train_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
-		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance), 1, nil))
+	b.trainForward("BatchNorm.TrainForwardReLU", true, x, nil, gamma, beta, y, mean, variance)
 }
 
 // TrainForwardAddReLU is TrainForward followed by y = max(y + res, 0) (a
@@ -70,12 +66,23 @@ func (b *BatchNorm) TrainForwardReLU(x, gamma, beta, y, mean, variance []float32
 // pass is BackwardReLU with this y (then ∂L/∂res is dy where y > 0).
 func (b *BatchNorm) TrainForwardAddReLU(x, res, gamma, beta, y, mean, variance []float32) {
 	const op = "BatchNorm.TrainForwardAddReLU"
-	b.checkForward(op, x, y, gamma, beta, mean, variance)
 	b.checkData(op, "res", res)
+	b.trainForward(op, true, x, res, gamma, beta, y, mean, variance)
+}
+
+// trainForward checks the arguments of the training forward passes and
+// runs bn.c's: y = bn(x) (+ res when res is not nil), then max(y, 0) with
+// relu. The caller checks res.
+func (b *BatchNorm) trainForward(op string, relu bool, x, res, gamma, beta, y, mean, variance []float32) {
+	b.checkForward(op, x, y, gamma, beta, mean, variance)
+	r := C.int(0)
+	if relu {
+		r = 1
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	check(op, C.ak_bn2_train_relu(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
-		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance), 1, fptr(res)))
+		fptr(x), fptr(gamma), fptr(beta), fptr(y), fptr(mean), fptr(variance), r, fptr(res)))
 }
 
 // InferForward normalises x with given (running) statistics.
@@ -91,25 +98,15 @@ func (b *BatchNorm) InferForward(x, gamma, beta, mean, variance, y []float32) {
 // Backward is the training-mode backward pass: from x, dy, gamma and the
 // batch mean and variance it writes dx, dgamma and dbeta.
 func (b *BatchNorm) Backward(x, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
-	const op = "BatchNorm.Backward"
-	b.checkData(op, "x", x)
-	b.checkData(op, "dy", dy)
-	b.checkData(op, "dx", dx)
-	b.checkPer(op, "gamma", gamma)
-	b.checkPer(op, "mean", mean)
-	b.checkPer(op, "variance", variance)
-	b.checkPer(op, "dgamma", dgamma)
-	b.checkPer(op, "dbeta", dbeta)
-	mu.Lock()
-	defer mu.Unlock()
-	check(op, C.ak_bn2_backward(C.int64_t(b.n), C.int64_t(b.c), C.int64_t(b.hw), layoutC(b.l), C.float(b.eps),
-		fptr(x), fptr(dy), fptr(gamma), fptr(mean), fptr(variance), fptr(dx), fptr(dgamma), fptr(dbeta)))
+	b.backward("BatchNorm.Backward", x, nil, dy, gamma, mean, variance, dx, nil, dgamma, dbeta)
 }
 
 // BackwardReLU is Backward for y = relu(TrainForward(x)) (the output of
 // TrainForwardReLU): dy counts only where y > 0. dx may be dy.
 func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, dbeta []float32) {
-	b.backwardReLU("BatchNorm.BackwardReLU", x, y, dy, gamma, mean, variance, dx, nil, dgamma, dbeta)
+	const op = "BatchNorm.BackwardReLU"
+	b.checkData(op, "y", y)
+	b.backward(op, x, y, dy, gamma, mean, variance, dx, nil, dgamma, dbeta)
 }
 
 // BackwardAddReLU is the backward pass of TrainForwardAddReLU with its
@@ -118,24 +115,22 @@ func (b *BatchNorm) BackwardReLU(x, y, dy, gamma, mean, variance, dx, dgamma, db
 // not overlap dy.
 func (b *BatchNorm) BackwardAddReLU(x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
 	const op = "BatchNorm.BackwardAddReLU"
+	b.checkData(op, "y", y)
 	b.checkData(op, "dy", dy)
 	b.checkData(op, "dres", dres)
 	if &dres[0] == &dy[0] {
 		panic("kernel: " + op + ": dres is dy")
 	}
-	b.backwardReLU(op, x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta)
+	b.backward(op, x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta)
 }
 
-// backwardReLU checks the arguments of BackwardReLU / BackwardAddReLU
-// (dres nil: no residual gradient) and runs bn.c's backward pass.
-func (b *BatchNorm) backwardReLU(op string, x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
-	b.checkData(op, "x", x)
-	b.checkData(op, "y", y)
+// backward checks the arguments every backward pass shares and runs bn.c's
+// backward pass: y nil means no ReLU, dres nil no residual gradient. The
+// caller checks y and dres.
+func (b *BatchNorm) backward(op string, x, y, dy, gamma, mean, variance, dx, dres, dgamma, dbeta []float32) {
+	b.checkInput(op, x, gamma, mean, variance)
 	b.checkData(op, "dy", dy)
 	b.checkData(op, "dx", dx)
-	b.checkPer(op, "gamma", gamma)
-	b.checkPer(op, "mean", mean)
-	b.checkPer(op, "variance", variance)
 	b.checkPer(op, "dgamma", dgamma)
 	b.checkPer(op, "dbeta", dbeta)
 	mu.Lock()
