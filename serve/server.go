@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve/dealer"
+	"github.com/autorep/autorep/serve/internal/acceptloop"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
 )
@@ -77,7 +77,6 @@ type Server struct {
 	sessions atomic.Int64
 	failed   atomic.Int64
 	served   atomic.Int64
-	conns    secnet.ConnSet
 }
 
 // pooled is a dealer session prepared ahead of a client.
@@ -252,76 +251,42 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 		maxS = DefaultMaxSessions
 	}
 	slots := make(chan struct{}, maxS)
-	sessCtx, cancelSessions := context.WithCancel(context.Background())
-	defer cancelSessions()
 	poolCtx, stopPool := context.WithCancel(ctx)
 	defer stopPool()
-	var wg, poolWG sync.WaitGroup
+	var poolWG sync.WaitGroup
 	if s.Pool > 0 {
 		poolWG.Add(1)
 		go func() { defer poolWG.Done(); s.fillPool(poolCtx) }()
 	}
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var acceptErr error
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() == nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				acceptErr = fmt.Errorf("serve: accept: %w", err)
-			}
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.handle(sessCtx, ln, nc, slots)
-		}()
-	}
-	ln.Close()
-	stopPool()
-	poolWG.Wait()
-	for len(s.pool) > 0 {
-		(<-s.pool).prov.Close()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	grace := s.Grace
 	if grace == 0 {
 		grace = DefaultGrace
 	}
-	if grace > 0 {
-		t := time.NewTimer(grace)
-		select {
-		case <-done:
-		case <-t.C:
+	loop := &acceptloop.Loop{
+		Name:  "serve",
+		Grace: grace,
+		Handle: func(ctx context.Context, conn *transport.FramedConn) {
+			s.handle(ctx, conn, slots)
+		},
+		Stopped: func() {
+			stopPool()
+			poolWG.Wait()
+			for len(s.pool) > 0 {
+				(<-s.pool).prov.Close()
+			}
+		},
+		Expired: func() {
 			s.logf("serve: cancelling %d sessions still running after %v", s.active.Load(), grace)
-		}
-		t.Stop()
+		},
+		Logf: s.Logf,
 	}
-	cancelSessions()
-	s.conns.CloseAll()
-	<-done
-	return acceptErr
+	return loop.Run(ctx, ln)
 }
 
-// handle runs one client session.
-func (s *Server) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn, slots chan struct{}) {
-	remote := nc.RemoteAddr()
-	conn, err := ln.Handshake(ctx, nc)
-	if err != nil {
-		s.logf("serve: %v", err)
-		return
-	}
-	s.conns.Add(conn)
-	defer s.conns.Remove(conn)
-	defer conn.Close()
-	err = s.session(ctx, conn, slots)
+// handle runs one client session on a connection past its handshake.
+func (s *Server) handle(ctx context.Context, conn *transport.FramedConn, slots chan struct{}) {
+	remote := conn.RemoteAddr()
+	err := s.session(ctx, conn, slots)
 	switch {
 	case err == nil:
 	case errors.Is(err, errRefused):

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/serve/internal/acceptloop"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
 )
@@ -59,7 +59,6 @@ type Server struct {
 	sessions  map[SessionID]*session
 	used      map[SessionID]struct{}
 	usedOrder []SessionID
-	conns     secnet.ConnSet
 
 	served   atomic.Int64
 	material atomic.Int64
@@ -236,62 +235,16 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 	if s.Dealer == nil {
 		return errors.New("dealer: no mpc.Dealer")
 	}
-	var wg sync.WaitGroup
-	connCtx, cancelConns := context.WithCancel(context.Background())
-	defer cancelConns()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var acceptErr error
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() == nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					time.Sleep(10 * time.Millisecond)
-					continue
-				}
-				acceptErr = fmt.Errorf("dealer: accept: %w", err)
-			}
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.handle(connCtx, ln, nc)
-		}()
-	}
-	ln.Close()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
 	grace := s.Grace
 	if grace == 0 {
 		grace = DefaultGrace
 	}
-	if grace > 0 {
-		t := time.NewTimer(grace)
-		select {
-		case <-done:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	cancelConns()
-	s.conns.CloseAll()
-	<-done
-	return acceptErr
+	loop := &acceptloop.Loop{Name: "dealer", Grace: grace, Handle: s.handle, Logf: s.Logf}
+	return loop.Run(ctx, ln)
 }
 
-// handle serves one party connection.
-func (s *Server) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn) {
-	conn, err := ln.Handshake(ctx, nc)
-	if err != nil {
-		s.logf("dealer: %v", err)
-		return
-	}
-	s.conns.Add(conn)
-	defer s.conns.Remove(conn)
-	defer conn.Close()
+// handle serves one party connection past its handshake.
+func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
