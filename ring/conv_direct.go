@@ -218,32 +218,10 @@ func convDirect(p ConvParams, x, w, y []uint64, n, g, workers int) {
 			}
 		}
 	}
-	if workers <= 1 || float64(kg)*float64(lpad)*float64(kdim) < parallelMin {
-		work(0, colTiles, 0, rowTiles)
-	} else {
-		// Split the dimension with more tiles (balance matters: 5 column
-		// tiles on 2 cores would leave one idle 1/5 of the time).
-		byCols := colTiles >= rowTiles
-		tiles := rowTiles
-		if byCols {
-			tiles = colTiles
-		}
-		workers = min(workers, tiles)
-		var wgp sync.WaitGroup
-		for wk := range workers {
-			t0, t1 := tiles*wk/workers, tiles*(wk+1)/workers
-			wgp.Add(1)
-			go func() {
-				defer wgp.Done()
-				if byCols {
-					work(t0, t1, 0, rowTiles)
-				} else {
-					work(0, colTiles, t0, t1)
-				}
-			}()
-		}
-		wgp.Wait()
+	if float64(kg)*float64(lpad)*float64(kdim) < parallelMin {
+		workers = 1
 	}
+	splitTiles(rowTiles, colTiles, workers, work)
 	// Drop the padding columns.
 	yg := y[(n*p.K+g*kg)*oh*ow:][:kg*oh*ow]
 	for k := range kg {

@@ -132,17 +132,28 @@ func gemm(g gemmArgs, workers int) {
 	}
 	rowTiles := (g.m + mr - 1) / mr
 	colTiles := (g.n + nr - 1) / nr
-	if workers < 1 || float64(g.m)*float64(g.n)*float64(g.k) < parallelMin {
+	if float64(g.m)*float64(g.n)*float64(g.k) < parallelMin {
 		workers = 1
 	}
+	splitTiles(rowTiles, colTiles, workers, func(c0, c1, r0, r1 int) {
+		gemmBlock(&g, r0*mr, min(r1*mr, g.m), c0*nr, min(c1*nr, g.n))
+	})
+}
+
+// splitTiles runs work(c0, c1, r0, r1) over the micro-tiles [r0, r1) ×
+// [c0, c1) of a rowTiles×colTiles grid, on up to workers goroutines that
+// split the dimension with more tiles into contiguous bands (balance
+// matters: 5 column tiles on 2 cores would leave one idle 1/5 of the
+// time). With one worker it runs work on the calling goroutine.
+func splitTiles(rowTiles, colTiles, workers int, work func(c0, c1, r0, r1 int)) {
 	byCols := colTiles >= rowTiles
 	tiles := rowTiles
 	if byCols {
 		tiles = colTiles
 	}
 	workers = min(workers, tiles)
-	if workers == 1 {
-		gemmBlock(&g, 0, g.m, 0, g.n)
+	if workers <= 1 {
+		work(0, colTiles, 0, rowTiles)
 		return
 	}
 	var wg sync.WaitGroup
@@ -152,9 +163,9 @@ func gemm(g gemmArgs, workers int) {
 		go func() {
 			defer wg.Done()
 			if byCols {
-				gemmBlock(&g, 0, g.m, t0*nr, min(t1*nr, g.n))
+				work(t0, t1, 0, rowTiles)
 			} else {
-				gemmBlock(&g, t0*mr, min(t1*mr, g.m), 0, g.n)
+				work(0, colTiles, t0, t1)
 			}
 		}()
 	}
@@ -162,7 +173,8 @@ func gemm(g gemmArgs, workers int) {
 }
 
 // panelOffs[p] = p·nr: the offsets of a packed B panel's rows, so the
-// one-row direct-convolution kernel can serve as a one-row GEMM kernel.
+// direct-convolution kernels can serve as GEMM kernels (scalarKernel, and
+// the one-row kernel for short row tiles).
 var panelOffs = func() (o [kc]int) {
 	for p := range o {
 		o[p] = p * nr
@@ -317,41 +329,11 @@ func packB(g *gemmArgs, dst []uint64, pc, kb, j0, j1 int) {
 	}
 }
 
-// scalarKernel is the portable micro-kernel: 3×2 register blocks (six
-// accumulators) over the mr×nr tile.
+// scalarKernel is the portable micro-kernel (kb ≤ kc): the portable
+// direct-convolution kernel (3×2 register blocks) reading the packed B
+// panel at the offsets p·nr of its rows.
 func scalarKernel(kb int, pa, pb, c []uint64, ldc int, add bool) {
-	pa = pa[:kb*mr]
-	pb = pb[:kb*nr]
-	r0 := c[0*ldc : 0*ldc+nr]
-	r1 := c[1*ldc : 1*ldc+nr]
-	r2 := c[2*ldc : 2*ldc+nr]
-	for q := 0; q < nr; q += 2 {
-		var c00, c01, c10, c11, c20, c21 uint64
-		a, b := pa, pb[q:]
-		for p := 0; p < kb; p++ {
-			a := a[p*mr : p*mr+mr : p*mr+mr]
-			bp := b[p*nr : p*nr+2 : p*nr+2]
-			b0, b1 := bp[0], bp[1]
-			c00 += a[0] * b0
-			c01 += a[0] * b1
-			c10 += a[1] * b0
-			c11 += a[1] * b1
-			c20 += a[2] * b0
-			c21 += a[2] * b1
-		}
-		if add {
-			r0[q] += c00
-			r0[q+1] += c01
-			r1[q] += c10
-			r1[q+1] += c11
-			r2[q] += c20
-			r2[q+1] += c21
-		} else {
-			r0[q], r0[q+1] = c00, c01
-			r1[q], r1[q+1] = c10, c11
-			r2[q], r2[q+1] = c20, c21
-		}
-	}
+	scalarConvKernel(pa, pb[:kb*nr], panelOffs[:kb], c, ldc, add)
 }
 
 // matMulScalar is the reference product C = op(A)·op(B) (+C if acc) by the
