@@ -1,27 +1,18 @@
 package models
 
 import (
-	"github.com/autorep/autorep/internal/cputime"
-	"math/rand"
+	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/internal/benchutil"
+	"github.com/autorep/autorep/internal/cputime"
 	"github.com/autorep/autorep/nn"
-	"github.com/autorep/autorep/tensor"
 )
 
 // benchBatch returns a random CIFAR-sized batch and labels.
 func benchBatch(n int) (*autograd.Var, []int32) {
-	rng := rand.New(rand.NewSource(1))
-	x := tensor.New(n, 3, 32, 32)
-	for i := range x.Data {
-		x.Data[i] = float32(rng.NormFloat64())
-	}
-	y := make([]int32, n)
-	for i := range y {
-		y[i] = int32(rng.Intn(10))
-	}
+	x, y := benchutil.CIFARBatch(rand.New(rand.NewPCG(1, 2)), n)
 	return autograd.Const(x), y
 }
 
@@ -58,19 +49,7 @@ func benchTrainStep(b *testing.B, arch string) {
 		}
 		loss.Backward()
 	}
-	step() // create the kernel primitives
-	b.ResetTimer()
-	cpu0 := cputime.Used()
-	best := time.Hour
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		step()
-		best = min(best, time.Since(t0))
-	}
-	b.ReportMetric(float64(batch*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
-	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
-	// The best step is the figure least disturbed by other load.
-	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
+	benchutil.Images(b, batch, step)
 }
 
 // BenchmarkResNet20Infer is an evaluation-mode forward pass of ResNet-20
@@ -90,16 +69,5 @@ func BenchmarkResNet20Infer(b *testing.B) {
 			}
 		})
 	}
-	run()
-	b.ResetTimer()
-	cpu0 := cputime.Used()
-	best := time.Hour
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		run()
-		best = min(best, time.Since(t0))
-	}
-	b.ReportMetric(float64(batch*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
-	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
-	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
+	benchutil.Images(b, batch, run)
 }

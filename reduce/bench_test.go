@@ -1,13 +1,13 @@
 package reduce
 
 import (
-	"github.com/autorep/autorep/internal/cputime"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/internal/benchutil"
+	"github.com/autorep/autorep/internal/cputime"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
@@ -74,14 +74,7 @@ func benchResNet20Step(b *testing.B, mode string) {
 	}
 	teacher.SetTraining(false)
 	rng := rand.New(rand.NewPCG(3, 4))
-	x := tensor.New(batch, 3, 32, 32)
-	for i := range x.Data {
-		x.Data[i] = float32(rng.NormFloat64())
-	}
-	y := make([]int32, batch)
-	for i := range y {
-		y[i] = int32(rng.IntN(10))
-	}
+	x, y := benchutil.CIFARBatch(rng, batch)
 	bt := data.Batch{X: x, Y: y}
 	total := 0
 	for _, s := range student.Sites {
@@ -150,16 +143,5 @@ func benchResNet20Step(b *testing.B, mode string) {
 		}
 		loss.Backward()
 	}
-	run() // create the kernel primitives
-	b.ResetTimer()
-	cpu0 := cputime.Used()
-	best := time.Hour
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		run()
-		best = min(best, time.Since(t0))
-	}
-	b.ReportMetric(float64(batch*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
-	b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "images/s")
-	b.ReportMetric(float64(batch)/best.Seconds(), "best_images/s")
+	benchutil.Images(b, batch, run)
 }
