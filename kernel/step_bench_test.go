@@ -2,11 +2,11 @@ package kernel
 
 import (
 	"fmt"
-	"github.com/autorep/autorep/internal/cputime"
 	"math/rand"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/autorep/autorep/internal/benchutil"
 )
 
 // parallel runs f over [0,n) split in runtime.NumCPU-sized chunks.
@@ -141,69 +141,74 @@ func (bl *block) backward(dout []float32) []float32 {
 	return bl.dx
 }
 
-// BenchmarkResNet20Step times the kernel work of one ResNet-20 training
-// step at batch 128 (all convolutions, batch norms, ReLUs and residual adds
-// forward and backward, global pooling; no optimiser, no final linear
-// layer) with activations kept in the layout under test, and reports
-// images/s. It bounds what package nn can reach with these kernels.
-func BenchmarkResNet20Step(b *testing.B) {
+// resnet20Blocks calls f for each of ResNet-20's nine basic blocks on
+// 32×32 images, in order: input and output channels, input size, stride.
+func resnet20Blocks(f func(cin, cout, hw, stride int)) {
+	cin, hw := 16, 32
+	for _, cout := range []int{16, 32, 64} {
+		for i := range 3 {
+			stride := 1
+			if i == 0 && cout != 16 {
+				stride = 2
+			}
+			f(cin, cout, hw, stride)
+			cin, hw = cout, hw/stride
+		}
+	}
+}
+
+// benchLayouts runs f as a sub-benchmark "layout/threadsT" for each layout
+// (NCHW, Blocked) and kernel thread count T (1, 2), restoring the thread
+// count afterwards.
+func benchLayouts(b *testing.B, f func(b *testing.B, l Layout)) {
 	old := Threads()
 	defer SetThreads(old)
 	for _, th := range []int{1, 2} {
 		for _, l := range []Layout{NCHW, Blocked} {
 			b.Run(fmt.Sprintf("%v/threads%d", l, th), func(b *testing.B) {
 				SetThreads(th)
-				const n = 128
-				rng := rand.New(rand.NewSource(1))
-				stem := newConvBN(rng, ConvParams{N: n, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}, l)
-				stemOut, dstem := make([]float32, n*16*1024), make([]float32, n*16*1024)
-				var blocks []*block
-				cin, hw := 16, 32
-				for _, cout := range []int{16, 32, 64} {
-					for i := 0; i < 3; i++ {
-						stride := 1
-						if i == 0 && cout != 16 {
-							stride = 2
-						}
-						blocks = append(blocks, newBlock(rng, n, cin, cout, hw, stride, l))
-						hw /= stride
-						cin = cout
-					}
-				}
-				gap := NewGlobalAvgPool(n, 64, 64, l)
-				pooled, dpooled := make([]float32, n*64), randSlice(rng, n*64)
-				dlast := make([]float32, n*64*64)
-				x := randSlice(rng, n*3*1024)
-				step := func() {
-					reluFwd(stem.forward(x), stemOut)
-					h := stemOut
-					for _, bl := range blocks {
-						h = bl.forward(h)
-					}
-					gap.Forward(h, pooled)
-					gap.Backward(dpooled, dlast)
-					d := dlast
-					for i := len(blocks) - 1; i >= 0; i-- {
-						d = blocks[i].backward(d)
-					}
-					reluBwd(stem.z, d, dstem)
-					stem.backward(dstem, nil)
-				}
-				step()
-				b.ResetTimer()
-				cpu0 := cputime.Used()
-				best := time.Hour
-				for range b.N {
-					t0 := time.Now()
-					step()
-					best = min(best, time.Since(t0))
-				}
-				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
-				b.ReportMetric(float64(n*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
-				b.ReportMetric(float64(n)/best.Seconds(), "best_images/s")
+				f(b, l)
 			})
 		}
 	}
+}
+
+// BenchmarkResNet20Step times the kernel work of one ResNet-20 training
+// step at batch 128 (all convolutions, batch norms, ReLUs and residual adds
+// forward and backward, global pooling; no optimiser, no final linear
+// layer) with activations kept in the layout under test, and reports
+// images/s. It bounds what package nn can reach with these kernels.
+func BenchmarkResNet20Step(b *testing.B) {
+	benchLayouts(b, func(b *testing.B, l Layout) {
+		const n = 128
+		rng := rand.New(rand.NewSource(1))
+		stem := newConvBN(rng, ConvParams{N: n, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}, l)
+		stemOut, dstem := make([]float32, n*16*1024), make([]float32, n*16*1024)
+		var blocks []*block
+		resnet20Blocks(func(cin, cout, hw, stride int) {
+			blocks = append(blocks, newBlock(rng, n, cin, cout, hw, stride, l))
+		})
+		gap := NewGlobalAvgPool(n, 64, 64, l)
+		pooled, dpooled := make([]float32, n*64), randSlice(rng, n*64)
+		dlast := make([]float32, n*64*64)
+		x := randSlice(rng, n*3*1024)
+		step := func() {
+			reluFwd(stem.forward(x), stemOut)
+			h := stemOut
+			for _, bl := range blocks {
+				h = bl.forward(h)
+			}
+			gap.Forward(h, pooled)
+			gap.Backward(dpooled, dlast)
+			d := dlast
+			for i := len(blocks) - 1; i >= 0; i-- {
+				d = blocks[i].backward(d)
+			}
+			reluBwd(stem.z, d, dstem)
+			stem.backward(dstem, nil)
+		}
+		benchutil.Images(b, n, step)
+	})
 }
 
 // BenchmarkResNet20Infer times a ResNet-20 inference forward pass at batch
@@ -211,80 +216,54 @@ func BenchmarkResNet20Step(b *testing.B) {
 // addition and ReLU fused into them (ConvOpts Sum and ReLU), activations
 // kept in the layout under test, and reports images/s.
 func BenchmarkResNet20Infer(b *testing.B) {
-	old := Threads()
-	defer SetThreads(old)
-	for _, th := range []int{1, 2} {
-		for _, l := range []Layout{NCHW, Blocked} {
-			b.Run(fmt.Sprintf("%v/threads%d", l, th), func(b *testing.B) {
-				SetThreads(th)
-				const n = 128
-				rng := rand.New(rand.NewSource(1))
-				type conv struct {
-					c    *Conv
-					w, b []float32
-				}
-				mk := func(p ConvParams, o ConvOpts) conv {
-					o.Layout = l
-					return conv{NewConvOpts(p, o), randSlice(rng, p.Norm().WLen()), randSlice(rng, p.K)}
-				}
-				type blk struct {
-					a, b, proj conv
-					h, out     []float32
-				}
-				stem := mk(ConvParams{N: n, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}, ConvOpts{ReLU: true})
-				stemOut := make([]float32, n*16*1024)
-				var blocks []blk
-				cin, hw := 16, 32
-				for _, cout := range []int{16, 32, 64} {
-					for i := 0; i < 3; i++ {
-						s := 1
-						if i == 0 && cout != 16 {
-							s = 2
-						}
-						oh := hw / s
-						bl := blk{
-							a: mk(ConvParams{N: n, C: cin, H: hw, W: hw, K: cout, R: 3, S: 3, StrideH: s, StrideW: s, PadH: 1, PadW: 1}, ConvOpts{ReLU: true}),
-							b: mk(ConvParams{N: n, C: cout, H: oh, W: oh, K: cout, R: 3, S: 3, PadH: 1, PadW: 1}, ConvOpts{Sum: true, ReLU: true}),
-							h: make([]float32, n*cout*oh*oh), out: make([]float32, n*cout*oh*oh),
-						}
-						if s != 1 || cin != cout {
-							bl.proj = mk(ConvParams{N: n, C: cin, H: hw, W: hw, K: cout, R: 1, S: 1, StrideH: s, StrideW: s}, ConvOpts{})
-						}
-						blocks = append(blocks, bl)
-						cin, hw = cout, oh
-					}
-				}
-				gap := NewGlobalAvgPool(n, 64, 64, l)
-				pooled := make([]float32, n*64)
-				x := randSlice(rng, n*3*1024)
-				fwd := func() {
-					stem.c.Forward(x, stem.w, stem.b, stemOut)
-					h := stemOut
-					for _, bl := range blocks {
-						bl.a.c.Forward(h, bl.a.w, bl.a.b, bl.h)
-						if bl.proj.c != nil {
-							bl.proj.c.Forward(h, bl.proj.w, bl.proj.b, bl.out)
-						} else {
-							copy(bl.out, h)
-						}
-						bl.b.c.Forward(bl.h, bl.b.w, bl.b.b, bl.out)
-						h = bl.out
-					}
-					gap.Forward(h, pooled)
-				}
-				fwd()
-				b.ResetTimer()
-				cpu0 := cputime.Used()
-				best := time.Hour
-				for range b.N {
-					t0 := time.Now()
-					fwd()
-					best = min(best, time.Since(t0))
-				}
-				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "images/s")
-				b.ReportMetric(float64(n*b.N)/(cputime.Used()-cpu0).Seconds(), "images/cpu-s")
-				b.ReportMetric(float64(n)/best.Seconds(), "best_images/s")
-			})
+	benchLayouts(b, func(b *testing.B, l Layout) {
+		const n = 128
+		rng := rand.New(rand.NewSource(1))
+		type conv struct {
+			c    *Conv
+			w, b []float32
 		}
-	}
+		mk := func(p ConvParams, o ConvOpts) conv {
+			o.Layout = l
+			return conv{NewConvOpts(p, o), randSlice(rng, p.Norm().WLen()), randSlice(rng, p.K)}
+		}
+		type blk struct {
+			a, b, proj conv
+			h, out     []float32
+		}
+		stem := mk(ConvParams{N: n, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}, ConvOpts{ReLU: true})
+		stemOut := make([]float32, n*16*1024)
+		var blocks []blk
+		resnet20Blocks(func(cin, cout, hw, s int) {
+			oh := hw / s
+			bl := blk{
+				a: mk(ConvParams{N: n, C: cin, H: hw, W: hw, K: cout, R: 3, S: 3, StrideH: s, StrideW: s, PadH: 1, PadW: 1}, ConvOpts{ReLU: true}),
+				b: mk(ConvParams{N: n, C: cout, H: oh, W: oh, K: cout, R: 3, S: 3, PadH: 1, PadW: 1}, ConvOpts{Sum: true, ReLU: true}),
+				h: make([]float32, n*cout*oh*oh), out: make([]float32, n*cout*oh*oh),
+			}
+			if s != 1 || cin != cout {
+				bl.proj = mk(ConvParams{N: n, C: cin, H: hw, W: hw, K: cout, R: 1, S: 1, StrideH: s, StrideW: s}, ConvOpts{})
+			}
+			blocks = append(blocks, bl)
+		})
+		gap := NewGlobalAvgPool(n, 64, 64, l)
+		pooled := make([]float32, n*64)
+		x := randSlice(rng, n*3*1024)
+		fwd := func() {
+			stem.c.Forward(x, stem.w, stem.b, stemOut)
+			h := stemOut
+			for _, bl := range blocks {
+				bl.a.c.Forward(h, bl.a.w, bl.a.b, bl.h)
+				if bl.proj.c != nil {
+					bl.proj.c.Forward(h, bl.proj.w, bl.proj.b, bl.out)
+				} else {
+					copy(bl.out, h)
+				}
+				bl.b.c.Forward(bl.h, bl.b.w, bl.b.b, bl.out)
+				h = bl.out
+			}
+			gap.Forward(h, pooled)
+		}
+		benchutil.Images(b, n, fwd)
+	})
 }
