@@ -35,15 +35,11 @@ void ak_conv_destroy(ak_conv *c);
 const char *ak_conv_impl(ak_conv *c, int which);
 
 // Batch norm in bn.c (no primitive objects; OpenMP over images).
-int ak_bn2_train(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
-        const float *beta, float *y, float *mean, float *var);
 int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
         const float *beta, const float *mean, const float *var, float *y);
-int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
-        const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta);
-// _relu variants: y = relu(bn(x)), or relu(bn(x) + res) when res is not
-// NULL; backward takes that y (NULL = no ReLU) and, if dres is not NULL,
-// also writes the residual's gradient there (dy where y > 0).
+// Training forward and backward: y = bn(x) (relu 0, res NULL), relu(bn(x)),
+// or relu(bn(x) + res); backward takes that y (NULL = no ReLU) and, if dres
+// is not NULL, also writes the residual's gradient there (dy where y > 0).
 int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
         const float *beta, float *y, float *mean, float *var, int relu, const float *res);
 int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,

@@ -276,11 +276,6 @@ static void shift_of(int64_t c, int64_t hw, int blocked, const float *x, float *
         shift[ch] = blocked ? x[(ch / 16) * 16 * hw + ch % 16] : x[ch * hw];
 }
 
-int ak_bn2_train(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
-        const float *beta, float *y, float *mean, float *var) {
-    return ak_bn2_train_relu(n, c, hw, layout, eps, x, gamma, beta, y, mean, var, 0, NULL);
-}
-
 int ak_bn2_train_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *gamma,
         const float *beta, float *y, float *mean, float *var, int relu, const float *res) {
     int blk = blocked_for(layout, c);
@@ -322,13 +317,8 @@ int ak_bn2_infer(int64_t n, int64_t c, int64_t hw, int layout, float eps, const 
     return 0;
 }
 
-int ak_bn2_backward(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
-        const float *gamma, const float *mean, const float *var, float *dx, float *dgamma, float *dbeta) {
-    return ak_bn2_backward_relu(n, c, hw, layout, eps, x, dy, NULL, gamma, mean, var, dx, NULL, dgamma, dbeta);
-}
-
-// ak_bn2_backward_relu is ak_bn2_backward for relu(bn(x)) with output y
-// (y == NULL: no ReLU): dy counts only where y > 0. dx may be dy. If dres
+// ak_bn2_backward_relu is the batch-norm backward pass, for relu(bn(x))
+// with output y (y == NULL: no ReLU): dy counts only where y > 0. dx may be dy. If dres
 // is not NULL (y must not be), it receives dy where y > 0, else 0.
 int ak_bn2_backward_relu(int64_t n, int64_t c, int64_t hw, int layout, float eps, const float *x, const float *dy,
         const float *y, const float *gamma, const float *mean, const float *var, float *dx, float *dres,
