@@ -217,11 +217,11 @@ func runReduce(args []string) error {
 	fmt.Fprintf(os.Stderr, "wrote %s: %s, %d of %d ReLUs (budget %d), test accuracy %.2f%% (best at %s epoch %d)\n",
 		*out, res.Method, res.ReLUs, res.Total, res.Budget, res.Accuracy, res.Phase, res.Epoch)
 	if *jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(map[string]any{
-			"out": *out, "method": res.Method, "budget": res.Budget, "relus": res.ReLUs, "total": res.Total,
-			"accuracy": res.Accuracy, "per_site": rec.PerSite, "degree": res.Degree, "best_phase": res.Phase,
-			"best_epoch": res.Epoch, "seconds": rec.Seconds, "history": res.History,
-		})
+		// The record stored in the model file, and where it went.
+		return json.NewEncoder(os.Stdout).Encode(struct {
+			Out string `json:"out"`
+			reduceRecord
+		}{*out, rec})
 	}
 	return nil
 }
