@@ -8,7 +8,7 @@
 # Usage:
 #   scripts/serve-bench.sh --model FILE --dataset D [--n N] [--link loopback|lan|wan]
 #       [--index I] [--stride S|auto] [--server-pool P] [--client-pool P]
-#       [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
+#       [--frac F] [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
 #
 #   --model        model file served (required)
 #   --dataset      dataset of the test images (required; e.g. mnist, cifar10)
@@ -24,6 +24,8 @@
 #   --server-pool  serve --pool (default 2); --client-pool: infer --pool
 #                  (default 1: the session prefetches one inference's material,
 #                  later ones are fetched per inference, in the offline phase)
+#   --frac         fixed-point fractional bits of the served plan and of the
+#                  owner's fixed-point labels (serve/eval --frac; default 16)
 #   --timeout      read/write timeout of every connection (default 10m)
 #   --bin          autorep binary (default ./bin/autorep)
 #   --out          directory for the reports (default ./serve-bench-results)
@@ -55,6 +57,7 @@ stride=auto
 spool=2
 cpool=1
 timeout=10m
+frac=0
 bin=./bin/autorep
 out=./serve-bench-results
 label=
@@ -69,10 +72,11 @@ while [ $# -gt 0 ]; do
 	--server-pool) spool=$2; shift ;;
 	--client-pool) cpool=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
+	--frac) frac=$2; shift ;;
 	--bin) bin=$2; shift ;;
 	--out) out=$2; shift ;;
 	--label) label=$2; shift ;;
-	-h | --help) sed -n '2,40p' "$0"; exit 0 ;;
+	-h | --help) awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0"; exit 0 ;;
 	*) echo "serve-bench.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
 	esac
 	shift
@@ -122,7 +126,7 @@ range=(--dataset "$dataset" --index "$index" --count "$n" --stride "$stride")
 echo "== $label on $dataset: $n test images (index $index, stride $stride), link $link" >&2
 
 # 1. The model owner's plaintext labels (float, and the fixed-point executor's).
-"$bin" eval --model "$model" "${range[@]}" --predictions --fixed-point --json > "$base.eval.json" 2> "$base.eval.log" ||
+"$bin" eval --model "$model" "${range[@]}" --predictions --fixed-point --frac "$frac" --json > "$base.eval.json" 2> "$base.eval.log" ||
 	die "eval failed: $(tail -1 "$base.eval.log")"
 
 # 2. Dealer and server, each its own process, TLS with a fresh certificate.
@@ -145,7 +149,7 @@ wait_listen() {
 dpid=$!
 pids+=("$dpid")
 daddr=$(wait_listen "$base.dealer.log" "$dpid")
-"$bin" serve --model "$model" --listen 127.0.0.1:0 --dealer "$daddr" --pool "$spool" "${tls[@]}" "${emu[@]}" \
+"$bin" serve --model "$model" --frac "$frac" --listen 127.0.0.1:0 --dealer "$daddr" --pool "$spool" "${tls[@]}" "${emu[@]}" \
 	--timeout "$timeout" --quiet 2> "$base.serve.log" &
 spid=$!
 pids+=("$spid")

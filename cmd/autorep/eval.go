@@ -45,6 +45,8 @@ func runEval(args []string) error {
 	stride := fs.Int("stride", 1, "with --index: step between the images")
 	preds := fs.Bool("predictions", false, "report every image's predicted label (JSON: predictions; else on stderr)")
 	fixed := fs.Bool("fixed-point", false, "with --predictions: also the fixed-point executor's label (pi, default --frac/--ell), as private inference computes it")
+	frac := fs.Uint("frac", 0, "with --fixed-point: fractional bits, as serve --frac (0: 16)")
+	ell := fs.Int("ell", 0, "with --fixed-point: bit width of FSS gate inputs, as serve --ell (0: 64)")
 	batch := fs.Int("batch", 256, "batch size")
 	threads := fs.Int("threads", 0, "compute threads (0 = all cores)")
 	train_ := fs.Bool("train-split", false, "evaluate on the training split instead")
@@ -123,7 +125,7 @@ func runEval(args []string) error {
 	var predictions []evalPrediction
 	fixedAgree := 0
 	if *preds {
-		if predictions, err = predictLabels(m, set, idx, *batch, *fixed); err != nil {
+		if predictions, err = predictLabels(m, set, idx, *batch, *fixed, pi.Config{FracBits: *frac, Ell: *ell}); err != nil {
 			return err
 		}
 		for _, p := range predictions {
@@ -169,13 +171,13 @@ func runEval(args []string) error {
 }
 
 // predictLabels returns the float model's label of every image of set (and
-// the fixed-point executor's, if fixed), labelled with the dataset indices
+// the fixed-point executor's compiled with cfg, if fixed), labelled with the dataset indices
 // idx, in batches of batch images.
-func predictLabels(m *models.Model, set *data.Set, idx []int, batch int, fixed bool) ([]evalPrediction, error) {
+func predictLabels(m *models.Model, set *data.Set, idx []int, batch int, fixed bool, cfg pi.Config) ([]evalPrediction, error) {
 	var plan *pi.Plan
 	if fixed {
 		var err error
-		if plan, err = pi.Compile(m, pi.Config{}); err != nil {
+		if plan, err = pi.Compile(m, cfg); err != nil {
 			return nil, err
 		}
 	}
