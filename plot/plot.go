@@ -1,5 +1,7 @@
 // Package plot draws the project's figures as PNG files with gonum/plot:
-// test accuracy against ReLU count, one line per reduction method.
+// test accuracy against ReLU count, one line per reduction method, and
+// private-inference costs (latency, dealer material, CPU time) against ReLU
+// count, one line per measured or estimated series.
 package plot
 
 import (
@@ -8,6 +10,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -21,6 +24,16 @@ type Point struct {
 	Method   string  `json:"method"`
 	ReLUs    int     `json:"relus"`
 	Accuracy float64 `json:"accuracy"`
+	// Label optionally names the point (e.g. the file); not drawn.
+	Label string `json:"label,omitempty"`
+}
+
+// Value is one point of a cost figure: the series it belongs to (e.g.
+// "measured p50", "LAN estimate"), the model's ReLU count and the cost.
+type Value struct {
+	Series string  `json:"series"`
+	ReLUs  int     `json:"relus"`
+	Value  float64 `json:"value"`
 	// Label optionally names the point (e.g. the file); not drawn.
 	Label string `json:"label,omitempty"`
 }
@@ -40,15 +53,12 @@ type Options struct {
 var ErrNoPoints = errors.New("plot: no points")
 
 // AccuracyVsReLUs writes a PNG (or SVG/PDF, by extension) of test accuracy
-// against ReLU count to out, one line per method with the points sorted by
-// ReLU count.
+// against ReLU count to out, one line per method (in name order, the legend
+// giving each method's number of models) with the points sorted by ReLU
+// count.
 func AccuracyVsReLUs(points []Point, out string, opt Options) error {
-	if len(points) == 0 {
-		return ErrNoPoints
-	}
-	byMethod := map[string][]Point{}
-	minR, maxR := math.Inf(1), math.Inf(-1)
-	for _, p := range points {
+	vals := make([]Value, len(points))
+	for i, p := range points {
 		if p.ReLUs < 0 || math.IsNaN(p.Accuracy) || math.IsInf(p.Accuracy, 0) {
 			return fmt.Errorf("plot: bad point %+v", p)
 		}
@@ -56,9 +66,55 @@ func AccuracyVsReLUs(points []Point, out string, opt Options) error {
 		if m == "" {
 			m = "unknown"
 		}
-		byMethod[m] = append(byMethod[m], p)
-		minR = math.Min(minR, float64(p.ReLUs))
-		maxR = math.Max(maxR, float64(p.ReLUs))
+		vals[i] = Value{Series: m, ReLUs: p.ReLUs, Value: p.Accuracy, Label: p.Label}
+	}
+	return draw(vals, out, opt, axes{yLabel: "test accuracy (%)", sortSeries: true, legendCounts: true})
+}
+
+// CostVsReLUs writes a PNG (or SVG/PDF, by extension) of a cost against
+// ReLU count to out: one line per series, in order of first appearance,
+// with the points sorted by ReLU count. yLabel names the cost and its unit;
+// the cost axis starts at zero. Costs must be finite and non-negative.
+func CostVsReLUs(vals []Value, out, yLabel string, opt Options) error {
+	for _, v := range vals {
+		if v.ReLUs < 0 || v.Value < 0 || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+			return fmt.Errorf("plot: bad point %+v", v)
+		}
+		if v.Series == "" {
+			return fmt.Errorf("plot: point %+v has no series", v)
+		}
+	}
+	return draw(vals, out, opt, axes{yLabel: yLabel, yFromZero: true})
+}
+
+// axes is what distinguishes the figures drawn by draw.
+type axes struct {
+	yLabel       string
+	sortSeries   bool // series in name order (else first appearance)
+	legendCounts bool // legend entries "name (points)"
+	yFromZero    bool // the value axis starts at 0
+}
+
+// draw is the one renderer behind every figure: values against ReLU count,
+// one line (with markers) per series, a legend in the free top left corner
+// and a logarithmic ReLU axis when asked for or when counts span > 20x.
+func draw(vals []Value, out string, opt Options, ax axes) error {
+	if len(vals) == 0 {
+		return ErrNoPoints
+	}
+	bySeries := map[string][]Value{}
+	var names []string
+	minR, maxR := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		if _, ok := bySeries[v.Series]; !ok {
+			names = append(names, v.Series)
+		}
+		bySeries[v.Series] = append(bySeries[v.Series], v)
+		minR = math.Min(minR, float64(v.ReLUs))
+		maxR = math.Max(maxR, float64(v.ReLUs))
+	}
+	if ax.sortSeries {
+		sort.Strings(names)
 	}
 	logX := opt.LogX || (minR > 0 && maxR/minR > 20)
 	if minR <= 0 {
@@ -69,27 +125,23 @@ func AccuracyVsReLUs(points []Point, out string, opt Options) error {
 		p.Title.Text = opt.Title
 	}
 	p.X.Label.Text = "ReLU count"
-	p.Y.Label.Text = "test accuracy (%)"
+	p.Y.Label.Text = ax.yLabel
 	p.Add(plotter.NewGrid())
+	p.X.Tick.Marker = countTicks{gplot.DefaultTicks{}}
 	if logX {
 		p.X.Scale = gplot.LogScale{}
-		p.X.Tick.Marker = gplot.LogTicks{Prec: -1}
+		p.X.Tick.Marker = countTicks{gplot.LogTicks{Prec: -1}}
 	}
-	methods := make([]string, 0, len(byMethod))
-	for m := range byMethod {
-		methods = append(methods, m)
-	}
-	sort.Strings(methods)
-	for i, m := range methods {
-		pts := byMethod[m]
-		sort.Slice(pts, func(a, b int) bool { return pts[a].ReLUs < pts[b].ReLUs })
+	for i, name := range names {
+		pts := append([]Value(nil), bySeries[name]...)
+		sort.SliceStable(pts, func(a, b int) bool { return pts[a].ReLUs < pts[b].ReLUs })
 		xy := make(plotter.XYs, len(pts))
 		for j, q := range pts {
-			xy[j].X, xy[j].Y = float64(q.ReLUs), q.Accuracy
+			xy[j].X, xy[j].Y = float64(q.ReLUs), q.Value
 		}
 		line, scatter, err := plotter.NewLinePoints(xy)
 		if err != nil {
-			return fmt.Errorf("plot: method %s: %w", m, err)
+			return fmt.Errorf("plot: series %s: %w", name, err)
 		}
 		c := plotutil.Color(i)
 		line.Color = c
@@ -101,16 +153,26 @@ func AccuracyVsReLUs(points []Point, out string, opt Options) error {
 			line.Color = color.Transparent
 		}
 		p.Add(line, scatter)
-		p.Legend.Add(fmt.Sprintf("%s (%d)", m, len(pts)), line, scatter)
+		entry := name
+		if ax.legendCounts {
+			entry = fmt.Sprintf("%s (%d)", name, len(pts))
+		}
+		p.Legend.Add(entry, line, scatter)
 	}
-	// Accuracy usually falls with the ReLU count, so the top left is free.
+	// Accuracy usually falls, and costs grow, with the ReLU count, so the
+	// top left is free.
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Legend.XOffs = vg.Points(6)
 	p.Legend.YOffs = -vg.Points(6)
 	// Pad the axes so points are not on the frame (and the legend has room).
+	if ax.yFromZero {
+		p.Y.Min = 0
+	}
 	yr := math.Max(p.Y.Max-p.Y.Min, 1)
-	p.Y.Min -= 0.08 * yr
+	if !ax.yFromZero {
+		p.Y.Min -= 0.08 * yr
+	}
 	p.Y.Max += 0.25 * yr
 	if logX {
 		p.X.Min /= 1.3
@@ -131,4 +193,32 @@ func AccuracyVsReLUs(points []Point, out string, opt Options) error {
 		return fmt.Errorf("plot: save %s: %w", out, err)
 	}
 	return nil
+}
+
+// countTicks relabels another ticker's labelled ticks as short counts
+// (25K, 1.5M) so ReLU axes read easily.
+type countTicks struct{ gplot.Ticker }
+
+// Ticks returns the wrapped ticker's ticks with count labels.
+func (c countTicks) Ticks(min, max float64) []gplot.Tick {
+	ts := c.Ticker.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = shortCount(ts[i].Value)
+		}
+	}
+	return ts
+}
+
+// shortCount formats a count with a K or M suffix: 25000 → "25K",
+// 1500000 → "1.5M", 800 → "800".
+func shortCount(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', 4, 64) + "M"
+	case a >= 1e3:
+		return strconv.FormatFloat(v/1e3, 'g', 4, 64) + "K"
+	default:
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
 }

@@ -6,21 +6,17 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	gplot "gonum.org/v1/plot"
 )
 
-func TestAccuracyVsReLUs(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "acc.png")
-	pts := []Point{
-		{Method: "snl", ReLUs: 12900, Accuracy: 88.2}, {Method: "snl", ReLUs: 99900, Accuracy: 93.5},
-		{Method: "snl", ReLUs: 25000, Accuracy: 90.9},
-		{Method: "autorep", ReLUs: 12900, Accuracy: 94.3},
-		{Method: "baseline", ReLUs: 491520, Accuracy: 95.1},
-	}
-	if err := AccuracyVsReLUs(pts, out, Options{Title: "CIFAR-10"}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(out)
+// checkPNG fails unless path is a PNG of at least 300×200 pixels that is
+// not blank.
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +42,20 @@ func TestAccuracyVsReLUs(t *testing.T) {
 	}
 }
 
+func TestAccuracyVsReLUs(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "acc.png")
+	pts := []Point{
+		{Method: "snl", ReLUs: 12900, Accuracy: 88.2}, {Method: "snl", ReLUs: 99900, Accuracy: 93.5},
+		{Method: "snl", ReLUs: 25000, Accuracy: 90.9},
+		{Method: "autorep", ReLUs: 12900, Accuracy: 94.3},
+		{Method: "baseline", ReLUs: 491520, Accuracy: 95.1},
+	}
+	if err := AccuracyVsReLUs(pts, out, Options{Title: "CIFAR-10"}); err != nil {
+		t.Fatal(err)
+	}
+	checkPNG(t, out)
+}
+
 func TestAccuracyVsReLUsErrors(t *testing.T) {
 	dir := t.TempDir()
 	if err := AccuracyVsReLUs(nil, filepath.Join(dir, "a.png"), Options{}); err != ErrNoPoints {
@@ -64,4 +74,66 @@ func TestAccuracyVsReLUsErrors(t *testing.T) {
 	if err := AccuracyVsReLUs([]Point{{Method: "x", ReLUs: 0, Accuracy: 50}}, filepath.Join(dir, "e.png"), Options{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestCostVsReLUs(t *testing.T) {
+	dir := t.TempDir()
+	vals := []Value{
+		{Series: "measured p50", ReLUs: 188416, Value: 330}, {Series: "LAN estimate", ReLUs: 188416, Value: 349},
+		{Series: "measured p50", ReLUs: 12894, Value: 171}, {Series: "LAN estimate", ReLUs: 12894, Value: 190},
+		{Series: "WAN estimate", ReLUs: 12894, Value: 1065},
+	}
+	for _, opt := range []Options{{Title: "ResNet-20"}, {LogX: true, Width: 5, Height: 3}} {
+		out := filepath.Join(dir, "cost.png")
+		if err := CostVsReLUs(vals, out, "latency (ms)", opt); err != nil {
+			t.Fatal(err)
+		}
+		checkPNG(t, out)
+	}
+	// SVG by extension.
+	svg := filepath.Join(dir, "cost.svg")
+	if err := CostVsReLUs(vals, svg, "latency (ms)", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(svg); err != nil || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "latency (ms)") {
+		t.Fatalf("SVG output: %v", err)
+	}
+}
+
+func TestCostVsReLUsErrors(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "c.png")
+	for name, vals := range map[string][]Value{
+		"negative cost": {{Series: "s", ReLUs: 10, Value: -1}},
+		"NaN cost":      {{Series: "s", ReLUs: 10, Value: math.NaN()}},
+		"Inf cost":      {{Series: "s", ReLUs: 10, Value: math.Inf(1)}},
+		"negative ReLU": {{Series: "s", ReLUs: -10, Value: 1}},
+		"no series":     {{ReLUs: 10, Value: 1}},
+	} {
+		if err := CostVsReLUs(vals, out, "y", Options{}); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if err := CostVsReLUs(nil, out, "y", Options{}); err != ErrNoPoints {
+		t.Errorf("no points: %v", err)
+	}
+}
+
+func TestShortCount(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 800: "800", 1000: "1K", 12900: "12.9K", 25000: "25K",
+		100000: "100K", 175000: "175K", 1.5e6: "1.5M", 1e7: "10M"} {
+		if got := shortCount(v); got != want {
+			t.Errorf("shortCount(%v) = %q, want %q", v, got, want)
+		}
+	}
+	ts := countTicks{stubTicker{}}.Ticks(0, 1)
+	if len(ts) != 2 || ts[0].Label != "25K" || ts[1].Label != "" {
+		t.Errorf("countTicks relabelled %+v", ts)
+	}
+}
+
+// stubTicker returns one labelled and one unlabelled (minor) tick.
+type stubTicker struct{}
+
+func (stubTicker) Ticks(min, max float64) []gplot.Tick {
+	return []gplot.Tick{{Value: 25000, Label: "25000.00"}, {Value: 30000}}
 }

@@ -16,17 +16,33 @@ import (
 )
 
 func init() {
-	register("plot", "plot test accuracy against ReLU count for model files (PNG)", runPlot)
+	register("plot", "plot accuracy or private-inference cost against ReLU count (PNG)", runPlot)
 }
 
-const plotSummary = `Draw test accuracy against ReLU count, one line per method, from model
-files (or every *.safetensors in a directory). The method, ReLU count and
-accuracy come from each file's reduction record (autorep reduce); files
-without one are plotted as "baseline" with their ReLU count and the
-accuracy of their training record.`
+const plotSummary = `Draw test accuracy (--metric accuracy, the default) or a private-inference
+cost (--metric latency, material or cpu) against ReLU count.
+
+accuracy: one line per method, from model files (or every *.safetensors in
+a directory). The method, ReLU count and accuracy come from each file's
+reduction record (autorep reduce); files without one are plotted as
+"baseline" with their ReLU count and the accuracy of their training record.
+
+latency, material, cpu: from JSON files written by autorep bench pi --json
+(or every *.json in a directory), one point per file. latency draws the
+measured online p50 and the LAN and WAN cost-model estimates (ms per image),
+material the dealer material per image (MB), cpu the CPU seconds per image.`
+
+// plotCosts maps the cost metrics of autorep plot --metric to their value
+// axis labels.
+var plotCosts = map[string]string{
+	"latency":  "online latency per image (ms)",
+	"material": "dealer material per image (MB)",
+	"cpu":      "CPU time per image (s)",
+}
 
 func runPlot(args []string) error {
-	fs := newFlags("plot", "--out FILE.png [--title T] FILE|DIR...", plotSummary)
+	fs := newFlags("plot", "--out FILE.png [--metric M] [--title T] FILE|DIR...", plotSummary)
+	metric := fs.String("metric", "accuracy", "what to plot against the ReLU count: accuracy (model files), or latency, material or cpu (bench pi --json files)")
 	out := fs.String("out", "", "output image (.png; .svg and .pdf also work)")
 	title := fs.String("title", "", "figure title")
 	logX := fs.Bool("logx", false, "logarithmic ReLU axis (automatic when counts span > 20x)")
@@ -47,22 +63,39 @@ func runPlot(args []string) error {
 		fs.Usage()
 		return errors.New("--out and at least one FILE or DIR are required")
 	}
-	var files []string
-	for _, a := range paths {
-		st, err := os.Stat(a)
+	yLabel, isCost := plotCosts[*metric]
+	if *metric != "accuracy" && !isCost {
+		return fmt.Errorf("plot: unknown --metric %q (want accuracy, latency, material or cpu)", *metric)
+	}
+	opt := plot.Options{Title: *title, LogX: *logX}
+	if isCost {
+		files, err := expandPlotPaths(paths, "*.json")
 		if err != nil {
 			return err
 		}
-		if !st.IsDir() {
-			files = append(files, a)
-			continue
+		var vals []plot.Value
+		for _, f := range files {
+			v, err := benchPIValues(f, *metric)
+			if err != nil {
+				return err
+			}
+			vals = append(vals, v...)
 		}
-		m, err := filepath.Glob(filepath.Join(a, "*.safetensors"))
-		if err != nil {
+		if len(vals) == 0 {
+			return fmt.Errorf("plot: no bench pi JSON files among %s", strings.Join(paths, " "))
+		}
+		if err := plot.CostVsReLUs(vals, *out, yLabel, opt); err != nil {
 			return err
 		}
-		sort.Strings(m)
-		files = append(files, m...)
+		fmt.Fprintf(os.Stderr, "wrote %s (%d files)\n", *out, len(files))
+		if *jsonOut {
+			return json.NewEncoder(os.Stdout).Encode(map[string]any{"out": *out, "metric": *metric, "unit": yLabel, "points": vals})
+		}
+		return nil
+	}
+	files, err := expandPlotPaths(paths, "*.safetensors")
+	if err != nil {
+		return err
 	}
 	var pts []plot.Point
 	for _, f := range files {
@@ -76,7 +109,7 @@ func runPlot(args []string) error {
 	if len(pts) == 0 {
 		return fmt.Errorf("no plottable model files among %d", len(files))
 	}
-	if err := plot.AccuracyVsReLUs(pts, *out, plot.Options{Title: *title, LogX: *logX}); err != nil {
+	if err := plot.AccuracyVsReLUs(pts, *out, opt); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s (%d models)\n", *out, len(pts))
@@ -84,6 +117,111 @@ func runPlot(args []string) error {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"out": *out, "points": pts})
 	}
 	return nil
+}
+
+// expandPlotPaths lists the files named by paths, replacing each directory
+// by its entries matching pattern (in name order).
+func expandPlotPaths(paths []string, pattern string) ([]string, error) {
+	var files []string
+	for _, a := range paths {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		m, err := filepath.Glob(filepath.Join(a, pattern))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(m)
+		files = append(files, m...)
+	}
+	return files, nil
+}
+
+// benchPIKeys lists, per cost metric, the fields of an autorep bench pi
+// --json output that the metric needs (besides relus).
+var benchPIKeys = map[string][]string{
+	"latency":  {"latency_ms_p50", "estimates"},
+	"material": {"offline_bytes"},
+	"cpu":      {"cpu_s_per_image"},
+}
+
+// benchPIValues reads one autorep bench pi --json output and returns its
+// points for a cost metric (see plotCosts), labelled with the file name.
+// Files that are not such an output, or lack the metric's fields, are
+// errors naming the file.
+func benchPIValues(path, metric string) ([]plot.Value, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, fmt.Errorf("plot: %s: empty file (want autorep bench pi --json output)", path)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("plot: %s: not an autorep bench pi --json output: %w", path, err)
+	}
+	var missing []string
+	for _, k := range append([]string{"relus"}, benchPIKeys[metric]...) {
+		if v, ok := raw[k]; !ok || string(v) == "null" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("plot: %s: not an autorep bench pi --json output for --metric %s (missing %s)", path, metric, strings.Join(missing, ", "))
+	}
+	var rep piReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("plot: %s: %w", path, err)
+	}
+	if rep.ReLUs < 0 {
+		return nil, fmt.Errorf("plot: %s: negative relus %d", path, rep.ReLUs)
+	}
+	val := func(series string, v float64) plot.Value {
+		return plot.Value{Series: series, ReLUs: rep.ReLUs, Value: v, Label: path}
+	}
+	var vals []plot.Value
+	switch metric {
+	case "latency":
+		vals = append(vals, val("measured p50", rep.P50))
+		var ests []map[string]json.RawMessage
+		if err := json.Unmarshal(raw["estimates"], &ests); err != nil {
+			return nil, fmt.Errorf("plot: %s: estimates: %w", path, err)
+		}
+		if len(ests) == 0 {
+			return nil, fmt.Errorf("plot: %s: no cost-model estimates", path)
+		}
+		for i, e := range ests {
+			for _, k := range []string{"network", "latency_ms"} {
+				if _, ok := e[k]; !ok {
+					return nil, fmt.Errorf("plot: %s: estimates[%d] lacks %s", path, i, k)
+				}
+			}
+			est := rep.Estimates[i]
+			name := strings.ToUpper(est.Network) + " estimate"
+			if est.Gbps > 0 {
+				name += fmt.Sprintf(" (%g Gbit/s, %g ms RTT)", est.Gbps, est.RTTms)
+			}
+			vals = append(vals, val(name, est.Ms))
+		}
+	case "material":
+		vals = append(vals, val("dealer material", float64(rep.OfflineBytes)/1e6))
+	case "cpu":
+		vals = append(vals, val("measured", rep.CPUPerImage))
+	default:
+		return nil, fmt.Errorf("plot: unknown cost metric %q", metric)
+	}
+	for _, v := range vals {
+		if v.Value < 0 || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+			return nil, fmt.Errorf("plot: %s: bad %s value %v", path, v.Series, v.Value)
+		}
+	}
+	return vals, nil
 }
 
 // plotPoint reads one model file's method, ReLU count and test accuracy.
