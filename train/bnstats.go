@@ -67,17 +67,16 @@ func RecalibrateBN(m *models.Model, set *data.Set, opt RecalibrateOptions) (err 
 	}()
 	m.SetTraining(true)
 	loader := data.NewLoader(set, data.LoaderConfig{Batch: opt.Batch, Shuffle: true, Seed: opt.Seed})
-	for e := 0; ; e++ {
-		done := false
+	seen := 0 // batches collected
+	for e := 0; seen < opt.Batches; e++ {
 		it := loader.Epoch(e)
 		autograd.NoGrad(func() {
-			for len(means[0][0]) < opt.Batches {
+			for seen < opt.Batches {
 				b, ok := it.Next()
 				if !ok {
-					return
+					return // next epoch: a set smaller than Batches batches
 				}
 				if _, err = m.Forward(autograd.Const(b.X)); err != nil {
-					done = true
 					return
 				}
 				for i, bn := range bns {
@@ -86,15 +85,12 @@ func RecalibrateBN(m *models.Model, set *data.Set, opt RecalibrateOptions) (err 
 						vars[i][c] = append(vars[i][c], bn.RunningVar.Data[c])
 					}
 				}
+				seen++
 			}
-			done = true
 		})
 		it.Close()
 		if err != nil {
 			return fmt.Errorf("train: recalibrate batch norm: %w", err)
-		}
-		if done {
-			break
 		}
 	}
 	for i, bn := range bns {
