@@ -104,6 +104,9 @@ func TestApplyLayoutBlocked(t *testing.T) {
 		if ma.Stats.Mean[c] != mb.Stats.Mean[c] || ma.Stats.Var[c] != mb.Stats.Var[c] {
 			t.Fatalf("channel %d: statistics differ", c)
 		}
+		if ma.Range[c] != mb.Range[c] || !(ma.Range[c] > 0) {
+			t.Fatalf("channel %d: input range %g (NCHW) vs %g (blocked)", c, ma.Range[c], mb.Range[c])
+		}
 	}
 
 	runSNL := func(l kernel.Layout) (y, dx, da *tensor.Tensor) {

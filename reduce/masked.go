@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/kernel"
@@ -18,6 +19,8 @@ const (
 	DefaultDaPaEvery = 10    // refit coefficients every this many training steps
 	DefaultDaPaSteps = 500   // ... during this many first training steps
 	DefaultSigmaMin  = 1.0   // floor on the running standard deviation fed to DaPa (bounds c2 ≤ φ(0)/2 ≈ 0.2; 0.1 let degree-2 ResNet-20 searches diverge)
+	DefaultPolyBound = 0.25  // κ: each term of degree ≥ 2 stays within κ·|x| over the site's input range (see Masked.PolyBound)
+	rangeMomentum    = 0.1   // momentum of the running per-channel input range
 )
 
 // Masked is AutoReP's trainable mixed activation for one ReLU call site:
@@ -63,6 +66,18 @@ type Masked struct {
 	DaPaEvery, DaPaSteps int
 	// SigmaMin floors the standard deviation passed to DaPa.
 	SigmaMin float64
+	// PolyBound κ (0 = off) keeps every term of degree k ≥ 2 within κ·|x|
+	// on the channel's input range R (a running average of the batch
+	// maxima of |x|): |c_k| ≤ κ/R^(k−1), enforced before every forward
+	// pass. Without it a polynomial that amplifies large inputs
+	// (c2·|x| > 1) squares an outlier again at every following site: the
+	// inputs of sites after residual additions are not normalised, and
+	// degree-2 ResNet-20 searches collapsed that way. The least-squares
+	// fit is kept where it is within the bound.
+	PolyBound float64
+	// Range is the running per-channel range R of |x| (0 until the first
+	// training batch).
+	Range []float32
 	// order caches the blocked storage order of the site.
 	order []int32
 }
@@ -83,7 +98,8 @@ func NewMasked(name string, shape []int, degree int, rng *rand.Rand) (*Masked, e
 		Name: name, Shape: append([]int(nil), shape...),
 		Mask: make([]float32, n), Degree: degree, Threshold: DefaultThreshold,
 		Stats: NewRunningStats(c), DaPaEvery: DefaultDaPaEvery, DaPaSteps: DefaultDaPaSteps,
-		SigmaMin: DefaultSigmaMin, counters: make([]float32, 2),
+		SigmaMin: DefaultSigmaMin, PolyBound: DefaultPolyBound, Range: make([]float32, c),
+		counters: make([]float32, 2),
 	}
 	for i := range m.Mask {
 		m.Mask[i] = 1
@@ -128,7 +144,8 @@ func NewFixed(name string, shape []int, mask []float32, coef [][]float32) (*Mask
 	return &Masked{
 		Name: name, Shape: append([]int(nil), shape...), Mask: append([]float32(nil), mask...),
 		Coef: autograd.Param(ct), Degree: deg, Threshold: DefaultThreshold, Frozen: true,
-		Stats: NewRunningStats(c), SigmaMin: DefaultSigmaMin, counters: make([]float32, 2),
+		Stats: NewRunningStats(c), SigmaMin: DefaultSigmaMin, Range: make([]float32, c),
+		counters: make([]float32, 2),
 	}, nil
 }
 
@@ -186,6 +203,66 @@ func (m *Masked) Refit() error {
 	return nil
 }
 
+// Bound clamps the coefficients of degree ≥ 2 to |c_k| ≤ κ/R^(k−1) per
+// channel (see PolyBound); channels whose range is not known yet are left
+// alone.
+func (m *Masked) Bound() {
+	if m.PolyBound <= 0 || m.Degree < 2 {
+		return
+	}
+	d := m.Degree + 1
+	for c, r := range m.Range {
+		if !(r > 0) {
+			continue
+		}
+		lim := m.PolyBound
+		for k := 2; k < d; k++ {
+			lim /= float64(r)
+			v := &m.Coef.Value.Data[c*d+k]
+			*v = float32(math.Max(-lim, math.Min(lim, float64(*v))))
+		}
+	}
+}
+
+// updateRange folds the batch's per-channel maxima of |x| into Range.
+func (m *Masked) updateRange(xs []float32, n, s int, order []int32) {
+	c := len(m.Range)
+	numel := c * s
+	var mu sync.Mutex
+	batch := make([]float32, c)
+	parallelImages(n, numel, func(_, lo, hi int) {
+		loc := make([]float32, c)
+		for b := lo; b < hi; b++ {
+			for j, v := range xs[b*numel : (b+1)*numel] {
+				i := j
+				if order != nil {
+					i = int(order[j])
+				}
+				if a := float32(math.Abs(float64(v))); a > loc[i/s] || a != a {
+					loc[i/s] = a
+				}
+			}
+		}
+		mu.Lock()
+		for ch, v := range loc {
+			if v > batch[ch] || v != v {
+				batch[ch] = v
+			}
+		}
+		mu.Unlock()
+	})
+	for ch, v := range batch {
+		if v != v || math.IsInf(float64(v), 0) {
+			continue // a non-finite batch says nothing about the range
+		}
+		if m.Range[ch] == 0 {
+			m.Range[ch] = v
+		} else {
+			m.Range[ch] = float32((1-rangeMomentum)*float64(m.Range[ch]) + rangeMomentum*float64(v))
+		}
+	}
+}
+
 // Steps is the number of training forward passes seen (with gradient
 // recording on, in training mode).
 func (m *Masked) Steps() int { return int(m.counters[0]) }
@@ -203,7 +280,8 @@ func (m *Masked) Parameters() []nn.Named {
 
 // Buffers implements nn.BufferHolder: "mask" (live, shape Shape),
 // "dapa_mean" and "dapa_var" (running input statistics, [C]) and
-// "dapa_steps" (training steps, batches in the statistics), so a
+// "dapa_steps" (training steps, batches in the statistics) and
+// "poly_range" (the running input range of PolyBound, [C]), so a
 // checkpoint of the state dict resumes the search exactly.
 func (m *Masked) Buffers() []nn.NamedTensor {
 	c := len(m.Stats.Mean)
@@ -212,6 +290,7 @@ func (m *Masked) Buffers() []nn.NamedTensor {
 		{Name: "dapa_mean", Tensor: tensor.FromData(m.Stats.Mean, c)},
 		{Name: "dapa_var", Tensor: tensor.FromData(m.Stats.Var, c)},
 		{Name: "dapa_steps", Tensor: tensor.FromData(m.counters, 2)},
+		{Name: "poly_range", Tensor: tensor.FromData(m.Range, c)},
 	}
 }
 
@@ -221,6 +300,7 @@ func (m *Masked) ReLUCount() int { return m.Count() }
 // PolyMask returns the frozen activation with m's current mask and
 // coefficients (copies), as saved in model files and used by eval and pi.
 func (m *Masked) PolyMask() *nn.PolyMask {
+	m.Bound()
 	d := m.Degree + 1
 	c := len(m.Coef.Value.Data) / d
 	p := &nn.PolyMask{Mask: append([]float32(nil), m.Mask...), Coef: make([][]float32, c)}
@@ -236,7 +316,8 @@ func (m *Masked) SetTraining(b bool) { m.Training = b }
 // Apply runs the activation on x of shape [N, Shape...]. Before the
 // forward pass it applies the hysteresis update; in training mode (with
 // gradient recording on) it also updates the running statistics and, on
-// schedule, re-fits the coefficients.
+// schedule, re-fits the coefficients, and it tracks the input range that
+// bounds the coefficients (PolyBound) before they are used.
 func (m *Masked) Apply(x *autograd.Var) *autograd.Var { return m.ApplyLayout(x, kernel.NCHW) }
 
 // ApplyLayout implements nn.LayoutActivation: Apply for x [N, C, H, W]
@@ -270,7 +351,11 @@ func (m *Masked) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 				}
 			}
 		}
+		if m.PolyBound > 0 && m.Degree >= 2 {
+			m.updateRange(x.Value.Data, n, s, order)
+		}
 	}
+	m.Bound()
 	t := newPolyTables(m.Mask, m.Coef.Value.Data, c, s, order)
 	y := tensor.New(x.Value.Shape...)
 	t.forward(x.Value.Data, y.Data)

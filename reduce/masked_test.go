@@ -176,6 +176,7 @@ func TestFrozenMaskNoScoreGradient(t *testing.T) {
 func TestDaPaRefitSchedule(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	m, _ := NewMasked("s", []int{1, 4}, 2, rng)
+	m.PolyBound = 0 // the exact least-squares fit (TestPolyBound covers the bound)
 	m.SetTraining(true)
 	before := m.Coef.Value.Clone()
 	x := randTensor(rng, 2, 64, 1, 4)
@@ -330,5 +331,79 @@ func TestMaskedParallelMatchesSerial(t *testing.T) {
 	}
 	if d := tensor.MaxAbsDiff(sumC, tensor.FromData(dc, c, 3)); d > 1e-3 {
 		t.Fatalf("coefficient gradient differs by %g", d)
+	}
+}
+
+func TestPolyBound(t *testing.T) {
+	for _, degree := range []int{2, 3} {
+		rng := rand.New(rand.NewPCG(11, uint64(degree)))
+		m, _ := NewMasked("s", []int{2, 1, 8}, degree, rng)
+		m.SetTraining(true)
+		d := degree + 1
+		// Channel 0 sees |x| up to 10, channel 1 up to 0.5.
+		x := tensor.New(4, 2, 1, 8)
+		for b := 0; b < 4; b++ {
+			for p := 0; p < 8; p++ {
+				x.Data[(b*2)*8+p] = float32(rng.Float64()*16 - 8)
+				x.Data[(b*2+1)*8+p] = float32(rng.Float64() - 0.5)
+			}
+		}
+		x.Data[3] = -10
+		x.Data[(1*2+1)*8+5] = 0.5
+		for i := range m.Coef.Value.Data {
+			m.Coef.Value.Data[i] = 1
+		}
+		m.Apply(autograd.Param(x))
+		if m.Range[0] != 10 || m.Range[1] != 0.5 {
+			t.Fatalf("degree %d: range %v after the first batch, want [10 0.5]", degree, m.Range)
+		}
+		for c, r := range []float64{10, 0.5} {
+			lim := m.PolyBound
+			for k := 0; k < d; k++ {
+				got := float64(m.Coef.Value.Data[c*d+k])
+				want := 1.0
+				if k >= 2 {
+					lim /= r
+					want = math.Min(1, lim)
+				}
+				if math.Abs(got-want) > 1e-6*want {
+					t.Errorf("degree %d channel %d c%d = %g, want %g", degree, c, k, got, want)
+				}
+				// Within the range the term stays within κ·|x|.
+				if k >= 2 && got*math.Pow(r, float64(k)) > m.PolyBound*r*(1+1e-6) && want < 1 {
+					t.Errorf("degree %d channel %d: |c%d|·R^%d = %g > κR", degree, c, k, k, got*math.Pow(r, float64(k)))
+				}
+			}
+		}
+		// The range is a running average of batch maxima.
+		x2 := tensor.Full(-20, 4, 2, 1, 8)
+		m.Apply(autograd.Param(x2))
+		want := float32(0.9*10 + 0.1*20)
+		if math.Abs(float64(m.Range[0]-want)) > 1e-5 {
+			t.Errorf("degree %d: running range %g, want %g", degree, m.Range[0], want)
+		}
+		// A non-finite batch leaves it alone; eval mode does not update it.
+		x2.Data[0] = float32(math.NaN())
+		m.Apply(autograd.Param(x2))
+		m.SetTraining(false)
+		m.Apply(autograd.Param(tensor.Full(100, 4, 2, 1, 8)))
+		if math.Abs(float64(m.Range[0]-want)) > 1e-5 {
+			t.Errorf("degree %d: range %g after a NaN batch and an eval pass, want %g", degree, m.Range[0], want)
+		}
+		// Exported coefficients are bounded too.
+		m.Coef.Value.Data[d-1] = 5
+		if got := m.PolyMask().Coef[0][d-1]; float64(got) > m.PolyBound/math.Pow(float64(want), float64(d-2))*(1+1e-6) {
+			t.Errorf("degree %d: PolyMask exports unbounded c%d = %g", degree, d-1, got)
+		}
+	}
+	// Degree 1 and PolyBound 0 are left alone.
+	rng := rand.New(rand.NewPCG(12, 13))
+	m, _ := NewMasked("s", []int{1, 4}, 2, rng)
+	m.PolyBound = 0
+	m.SetTraining(true)
+	before := m.Coef.Value.Clone()
+	m.Apply(autograd.Param(tensor.Full(50, 2, 1, 4)))
+	if tensor.MaxAbsDiff(before, m.Coef.Value) != 0 {
+		t.Error("PolyBound 0 changed the coefficients")
 	}
 }

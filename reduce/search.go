@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -55,6 +56,10 @@ type Config struct {
 	// narrow channels, and the quadratic then explodes on outliers carried
 	// by residual shortcuts.
 	SigmaMin float64
+	// PolyBound is κ of Masked.PolyBound: every polynomial term of degree
+	// ≥ 2 stays within κ·|x| over its channel's input range (0 =
+	// DefaultPolyBound, negative = unbounded least-squares coefficients).
+	PolyBound float64
 	// BNBatches is the number of training batches from which the
 	// batch-norm running statistics are recomputed (train.RecalibrateBN)
 	// before every evaluation, so that a candidate is evaluated and saved
@@ -115,6 +120,9 @@ func (c *Config) defaults() {
 	if c.SigmaMin == 0 {
 		c.SigmaMin = DefaultSigmaMin
 	}
+	if c.PolyBound == 0 {
+		c.PolyBound = DefaultPolyBound
+	}
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
 	}
@@ -166,6 +174,9 @@ func (c *Config) validate(total, sites int) error {
 	if !(c.SigmaMin > 0) || c.SigmaMin > 1e6 {
 		return fmt.Errorf("reduce: sigma floor %g: want a positive number", c.SigmaMin)
 	}
+	if math.IsNaN(c.PolyBound) || math.IsInf(c.PolyBound, 0) {
+		return fmt.Errorf("reduce: polynomial bound %g: want a finite number", c.PolyBound)
+	}
 	if c.CostWeights != nil && len(c.CostWeights) != sites {
 		return fmt.Errorf("reduce: %d cost weights for %d sites", len(c.CostWeights), sites)
 	}
@@ -198,6 +209,7 @@ type Result struct {
 	Degree    int        `json:"degree"`
 	Lambda    float64    `json:"lambda,omitempty"`
 	Threshold float64    `json:"threshold,omitempty"`
+	PolyBound float64    `json:"poly_bound,omitempty"` // κ of the coefficient bound (AutoReP, degree ≥ 2)
 	Epochs    int        `json:"epochs"`
 	Finetune  int        `json:"finetune_epochs"`
 	Weighted  bool       `json:"cost_weighted,omitempty"`
@@ -360,6 +372,7 @@ func (r *runner) install() error {
 			}
 			m.Threshold = float32(r.cfg.Threshold)
 			m.SigmaMin = r.cfg.SigmaMin
+			m.PolyBound = max(r.cfg.PolyBound, 0)
 			s.Act = m
 			r.masked = append(r.masked, m)
 		}
@@ -753,6 +766,9 @@ func (r *runner) finish() (*Result, error) {
 	}
 	if r.cfg.Method == MethodAutoReP {
 		res.Lambda, res.Threshold = r.cfg.Lambda, r.cfg.Threshold
+		if r.cfg.Degree >= 2 {
+			res.PolyBound = max(r.cfg.PolyBound, 0)
+		}
 	} else {
 		res.Degree = 1
 	}

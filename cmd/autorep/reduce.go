@@ -42,6 +42,7 @@ type reduceRecord struct {
 	Degree         int               `json:"degree"`
 	Lambda         float64           `json:"lambda,omitempty"`
 	Threshold      float64           `json:"threshold,omitempty"`
+	PolyBound      float64           `json:"poly_bound,omitempty"`
 	Epochs         int               `json:"epochs"`
 	FinetuneEpochs int               `json:"finetune_epochs"`
 	BestPhase      string            `json:"best_phase"`
@@ -67,6 +68,7 @@ func runReduce(args []string) error {
 	lambda := fs.Float64("lambda", reduce.DefaultLambda, "AutoReP budget-loss weight λ")
 	threshold := fs.Float64("threshold", reduce.DefaultThreshold, "AutoReP hysteresis threshold t")
 	sigmaMin := fs.Float64("sigma-min", reduce.DefaultSigmaMin, "AutoReP: floor on the standard deviation DaPa fits to (bounds the quadratic term)")
+	polyBound := fs.Float64("poly-bound", reduce.DefaultPolyBound, "AutoReP: keep each polynomial term of degree ≥ 2 within κ·|x| over its channel's input range (0 = unbounded least squares)")
 	bnBatches := fs.Int("bn-batches", reduce.DefaultBNBatches, "training batches that recompute the batch-norm statistics before each evaluation (0 = keep running averages)")
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -179,10 +181,16 @@ func runReduce(args []string) error {
 	if *bnBatches == 0 {
 		*bnBatches = -1 // reduce.Config: negative = off
 	}
+	if *polyBound < 0 {
+		return fmt.Errorf("--poly-bound %g is negative", *polyBound)
+	}
+	if *polyBound == 0 {
+		*polyBound = -1 // reduce.Config: negative = off
+	}
 	cfg := reduce.Config{
 		BNBatches: *bnBatches,
 		Method:    *method, Budget: budget, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
-		Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, CostWeights: weights,
+		Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, PolyBound: *polyBound, CostWeights: weights,
 		Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
 		Checkpoint: ckptPath, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
 	}
@@ -197,7 +205,7 @@ func runReduce(args []string) error {
 	}
 	rec := reduceRecord{
 		Method: res.Method, Budget: res.Budget, ReLUs: res.ReLUs, Total: res.Total, PerSite: map[string]int{},
-		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold,
+		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound,
 		Epochs: res.Epochs, FinetuneEpochs: res.Finetune, BestPhase: res.Phase, BestEpoch: res.Epoch,
 		Dataset: name, Base: *modelPath, Cost: costRec, Forced: res.Forced, Seed: *seed,
 		Seconds: time.Since(start).Seconds(), Command: "autorep reduce " + strings.Join(args, " "), History: res.History,
