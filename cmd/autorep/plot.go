@@ -13,6 +13,7 @@ import (
 	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/plot"
+	"github.com/autorep/autorep/reduce"
 )
 
 func init() {
@@ -24,7 +25,8 @@ cost (--metric latency, material or cpu) against ReLU count.
 
 accuracy: one line per method, from model files (or every *.safetensors in
 a directory). The method, ReLU count and accuracy come from each file's
-reduction record (autorep reduce); files without one are plotted as
+reduction record (autorep reduce); AutoReP models of different polynomial
+degrees get one line per degree. Files without a record are plotted as
 "baseline" with their ReLU count and the accuracy of their training record.
 
 latency, material, cpu: from JSON files written by autorep bench pi --json
@@ -98,14 +100,17 @@ func runPlot(args []string) error {
 		return err
 	}
 	var pts []plot.Point
+	var degrees []int
 	for _, f := range files {
-		p, err := plotPoint(f)
+		p, degree, err := plotPoint(f)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "plot: skipping %s: %v\n", f, err)
 			continue
 		}
 		pts = append(pts, p)
+		degrees = append(degrees, degree)
 	}
+	splitByDegree(pts, degrees)
 	if len(pts) == 0 {
 		return fmt.Errorf("no plottable model files among %d", len(files))
 	}
@@ -224,40 +229,62 @@ func benchPIValues(path, metric string) ([]plot.Value, error) {
 	return vals, nil
 }
 
-// plotPoint reads one model file's method, ReLU count and test accuracy.
-func plotPoint(path string) (plot.Point, error) {
+// splitByDegree labels AutoReP points "autorep (degree d)" when the
+// AutoReP models plotted together use more than one polynomial degree, so
+// that each degree gets its own line.
+func splitByDegree(pts []plot.Point, degrees []int) {
+	seen := map[int]bool{}
+	for i, p := range pts {
+		if p.Method == reduce.MethodAutoReP {
+			seen[degrees[i]] = true
+		}
+	}
+	if len(seen) < 2 {
+		return
+	}
+	for i := range pts {
+		if pts[i].Method == reduce.MethodAutoReP {
+			pts[i].Method = fmt.Sprintf("%s (degree %d)", reduce.MethodAutoReP, degrees[i])
+		}
+	}
+}
+
+// plotPoint reads one model file's method, ReLU count and test accuracy,
+// and the polynomial degree of a reduced model (0 for a baseline).
+func plotPoint(path string) (plot.Point, int, error) {
 	f, err := modelfile.Read(path)
 	if err != nil {
-		return plot.Point{}, err
+		return plot.Point{}, 0, err
 	}
 	meta, err := f.Meta()
 	if err != nil {
-		return plot.Point{}, err
+		return plot.Point{}, 0, err
 	}
 	if meta.Arch == "" {
-		return plot.Point{}, errors.New("not a model file (no architecture metadata)")
+		return plot.Point{}, 0, errors.New("not a model file (no architecture metadata)")
 	}
 	if len(meta.Reduce) > 0 {
 		var rec struct {
 			Method   string   `json:"method"`
 			ReLUs    *int     `json:"relus"`
 			Accuracy *float64 `json:"accuracy"`
+			Degree   int      `json:"degree"`
 		}
 		if err := json.Unmarshal(meta.Reduce, &rec); err != nil {
-			return plot.Point{}, fmt.Errorf("reduction record: %w", err)
+			return plot.Point{}, 0, fmt.Errorf("reduction record: %w", err)
 		}
 		if rec.ReLUs == nil || rec.Accuracy == nil || rec.Method == "" {
-			return plot.Point{}, errors.New("reduction record lacks method, relus or accuracy")
+			return plot.Point{}, 0, errors.New("reduction record lacks method, relus or accuracy")
 		}
-		return plot.Point{Method: rec.Method, ReLUs: *rec.ReLUs, Accuracy: *rec.Accuracy, Label: path}, nil
+		return plot.Point{Method: rec.Method, ReLUs: *rec.ReLUs, Accuracy: *rec.Accuracy, Label: path}, rec.Degree, nil
 	}
 	acc, ok := recordAccuracy(meta.Train)
 	if !ok {
-		return plot.Point{}, errors.New("no reduction record and no accuracy in the training record")
+		return plot.Point{}, 0, errors.New("no reduction record and no accuracy in the training record")
 	}
 	m, err := models.Load(path)
 	if err != nil {
-		return plot.Point{}, err
+		return plot.Point{}, 0, err
 	}
 	_, total := m.ReLUCount()
 	full := 0
@@ -265,9 +292,9 @@ func plotPoint(path string) (plot.Point, error) {
 		full += s.Size()
 	}
 	if total < full { // e.g. a reduce checkpoint (OUT.ckpt.best): its accuracy is not recorded
-		return plot.Point{}, fmt.Errorf("%d of %d ReLUs kept but no reduction record (a reduce checkpoint?): plot the reduce output instead", total, full)
+		return plot.Point{}, 0, fmt.Errorf("%d of %d ReLUs kept but no reduction record (a reduce checkpoint?): plot the reduce output instead", total, full)
 	}
-	return plot.Point{Method: "baseline", ReLUs: total, Accuracy: acc, Label: path}, nil
+	return plot.Point{Method: "baseline", ReLUs: total, Accuracy: acc, Label: path}, 0, nil
 }
 
 // recordAccuracy finds a test accuracy (percent) in a JSON training record,

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/autorep/autorep/plot"
 )
 
 // benchPIFixture is a small autorep bench pi --json output (the fields the
@@ -167,4 +169,21 @@ func TestPlotCostMetrics(t *testing.T) {
 	wantFail(t, runCLI(t, short, "plot", "--metric", "cpu", "--out", out, t.TempDir()), 1, "no bench pi JSON files")
 	// A model file is not a bench pi output.
 	wantFail(t, runCLI(t, short, "plot", "--metric", "latency", "--out", out, modelPath(t, "lenet-mnist-snl10.safetensors")), 1, "not an autorep bench pi --json output")
+}
+
+func TestSplitByDegree(t *testing.T) {
+	pts := []plot.Point{{Method: "autorep"}, {Method: "snl"}, {Method: "autorep"}, {Method: "baseline"}}
+	splitByDegree(pts, []int{2, 1, 2, 0})
+	for i, want := range []string{"autorep", "snl", "autorep", "baseline"} {
+		if pts[i].Method != want {
+			t.Errorf("one degree: point %d labelled %q, want %q", i, pts[i].Method, want)
+		}
+	}
+	pts = append(pts, plot.Point{Method: "autorep"})
+	splitByDegree(pts, []int{2, 1, 2, 0, 1})
+	for i, want := range []string{"autorep (degree 2)", "snl", "autorep (degree 2)", "baseline", "autorep (degree 1)"} {
+		if pts[i].Method != want {
+			t.Errorf("two degrees: point %d labelled %q, want %q", i, pts[i].Method, want)
+		}
+	}
 }
