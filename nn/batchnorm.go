@@ -69,7 +69,7 @@ func (b *BatchNorm2d) Parameters() []Named {
 
 // Buffers returns running_mean and running_var.
 func (b *BatchNorm2d) Buffers() []NamedTensor {
-	return []NamedTensor{{"running_mean", b.RunningMean}, {"running_var", b.RunningVar}}
+	return []NamedTensor{{Name: "running_mean", Tensor: b.RunningMean}, {Name: "running_var", Tensor: b.RunningVar}}
 }
 
 // bnCheck validates the per-channel tensors against x.

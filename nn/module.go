@@ -27,6 +27,9 @@ type Named struct {
 type NamedTensor struct {
 	Name   string
 	Tensor *tensor.Tensor
+	// Optional buffers may be missing from a state dict being loaded
+	// (one written before they existed); they then keep their value.
+	Optional bool
 }
 
 // ParamHolder is implemented by modules and activations that own trainable

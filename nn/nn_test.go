@@ -410,14 +410,21 @@ func TestFoldedInference(t *testing.T) {
 type fakeAct struct {
 	alpha    *autograd.Var
 	mask     *tensor.Tensor
+	extra    *tensor.Tensor // optional buffer (nil = none)
 	training bool
 }
 
 func (f *fakeAct) Apply(x *autograd.Var) *autograd.Var { return Scale(x, f.alpha.Value.Data[0]) }
 func (f *fakeAct) Parameters() []Named                 { return []Named{{"alpha", f.alpha}} }
-func (f *fakeAct) Buffers() []NamedTensor              { return []NamedTensor{{"mask", f.mask}} }
-func (f *fakeAct) SetTraining(t bool)                  { f.training = t }
-func (f *fakeAct) ReLUCount() int                      { return 3 }
+func (f *fakeAct) Buffers() []NamedTensor {
+	out := []NamedTensor{{Name: "mask", Tensor: f.mask}}
+	if f.extra != nil {
+		out = append(out, NamedTensor{Name: "extra", Tensor: f.extra, Optional: true})
+	}
+	return out
+}
+func (f *fakeAct) SetTraining(t bool) { f.training = t }
+func (f *fakeAct) ReLUCount() int     { return 3 }
 
 func TestSiteActivationState(t *testing.T) {
 	act := &fakeAct{alpha: autograd.Param(tensor.Full(0.5, 1)), mask: tensor.Full(1, 2, 2, 2)}
@@ -482,5 +489,35 @@ func TestLoadMalformedTensors(t *testing.T) {
 		"bn.running_mean": tensor.New(2), "bn.running_var": tensor.New(2)}
 	if err := LoadStateDict(bn, sd); err == nil {
 		t.Error("tensor with too few values accepted")
+	}
+}
+
+func TestLoadStateDictOptionalBuffer(t *testing.T) {
+	act := &fakeAct{alpha: autograd.Param(tensor.Full(0.5, 1)), mask: tensor.Full(1, 2), extra: tensor.Full(7, 3)}
+	g := &Graph{}
+	g.Add("relu", &Site{Name: "relu", Act: act})
+	// A state dict from before the optional buffer existed loads; the
+	// buffer keeps its value.
+	old := map[string]*tensor.Tensor{"relu.alpha": tensor.Full(2, 1), "relu.mask": tensor.Full(0, 2)}
+	if err := LoadStateDict(g, old); err != nil {
+		t.Fatalf("state dict without the optional buffer: %v", err)
+	}
+	if act.alpha.Value.Data[0] != 2 || act.mask.Data[0] != 0 || act.extra.Data[0] != 7 {
+		t.Fatalf("loaded alpha %v mask %v extra %v", act.alpha.Value.Data, act.mask.Data, act.extra.Data)
+	}
+	// Present, it is loaded and checked like any buffer.
+	old["relu.extra"] = tensor.Full(9, 3)
+	if err := LoadStateDict(g, old); err != nil || act.extra.Data[2] != 9 {
+		t.Fatalf("optional buffer present: err %v, value %v", err, act.extra.Data)
+	}
+	old["relu.extra"] = tensor.Full(9, 4)
+	if err := LoadStateDict(g, old); err == nil || !strings.Contains(err.Error(), "relu.extra") {
+		t.Fatalf("optional buffer of the wrong shape: err %v", err)
+	}
+	// Required buffers are still required.
+	delete(old, "relu.mask")
+	delete(old, "relu.extra")
+	if err := LoadStateDict(g, old); err == nil || !strings.Contains(err.Error(), "missing relu.mask") {
+		t.Fatalf("missing required buffer: err %v", err)
 	}
 }

@@ -66,7 +66,7 @@ func NamedBuffers(m Module) []NamedTensor {
 	walk(m, "", func(prefix string, mod Module) {
 		if b, ok := mod.(BufferHolder); ok {
 			for _, n := range b.Buffers() {
-				out = append(out, NamedTensor{join(prefix, n.Name), n.Tensor})
+				out = append(out, NamedTensor{Name: join(prefix, n.Name), Tensor: n.Tensor, Optional: n.Optional})
 			}
 		}
 	})
@@ -161,7 +161,8 @@ func StateDict(m Module) (map[string]*tensor.Tensor, error) {
 // LoadStateDict copies sd into m's parameters and buffers. It installs a
 // PolyMask on every site (with a nil Act or a PolyMask) for which sd has
 // "<site>.mask" and "<site>.poly". It fails, changing nothing, when a key
-// of m is missing from sd, a shape differs, or sd has keys m does not know
+// of m is missing from sd (except optional buffers, which keep their
+// value), a shape differs, or sd has keys m does not know
 // (".num_batches_tracked" keys are ignored); the error lists them all.
 func LoadStateDict(m Module, sd map[string]*tensor.Tensor) error {
 	unused, err := LoadStateDictLenient(m, sd)
@@ -198,6 +199,9 @@ func LoadStateDictLenient(m Module, sd map[string]*tensor.Tensor) (unused []stri
 		check(p.Name, p.Var.Value)
 	}
 	for _, b := range NamedBuffers(m) {
+		if src, ok := sd[b.Name]; b.Optional && (!ok || src == nil) {
+			continue
+		}
 		check(b.Name, b.Tensor)
 	}
 	type install struct {

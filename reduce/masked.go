@@ -290,7 +290,9 @@ func (m *Masked) Buffers() []nn.NamedTensor {
 		{Name: "dapa_mean", Tensor: tensor.FromData(m.Stats.Mean, c)},
 		{Name: "dapa_var", Tensor: tensor.FromData(m.Stats.Var, c)},
 		{Name: "dapa_steps", Tensor: tensor.FromData(m.counters, 2)},
-		{Name: "poly_range", Tensor: tensor.FromData(m.Range, c)},
+		// Optional: search checkpoints written before the bound existed
+		// resume with the range re-learned from the next batches.
+		{Name: "poly_range", Tensor: tensor.FromData(m.Range, c), Optional: true},
 	}
 }
 

@@ -334,6 +334,15 @@ func TestMaskedParallelMatchesSerial(t *testing.T) {
 	}
 }
 
+// m0 is a fresh degree-2 site.
+func m0(t *testing.T) *Masked {
+	m, err := NewMasked("s", []int{2, 1, 2}, 2, rand.New(rand.NewPCG(1, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func TestPolyBound(t *testing.T) {
 	for _, degree := range []int{2, 3} {
 		rng := rand.New(rand.NewPCG(11, uint64(degree)))
@@ -395,6 +404,14 @@ func TestPolyBound(t *testing.T) {
 		if got := m.PolyMask().Coef[0][d-1]; float64(got) > m.PolyBound/math.Pow(float64(want), float64(d-2))*(1+1e-6) {
 			t.Errorf("degree %d: PolyMask exports unbounded c%d = %g", degree, d-1, got)
 		}
+	}
+	// Checkpoints from before the bound (no poly_range) still resume.
+	optional := false
+	for _, b := range m0(t).Buffers() {
+		optional = optional || (b.Name == "poly_range" && b.Optional)
+	}
+	if !optional {
+		t.Error("poly_range is not an optional buffer")
 	}
 	// Degree 1 and PolyBound 0 are left alone.
 	rng := rand.New(rand.NewPCG(12, 13))
