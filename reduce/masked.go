@@ -301,6 +301,8 @@ func (m *Masked) ReLUCount() int { return m.Count() }
 
 // PolyMask returns the frozen activation with m's current mask and
 // coefficients (copies), as saved in model files and used by eval and pi.
+// It applies the bound first, in case an optimiser step came after the
+// last forward pass.
 func (m *Masked) PolyMask() *nn.PolyMask {
 	m.Bound()
 	d := m.Degree + 1
