@@ -83,33 +83,6 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 
 func polyLabel(st *Step) string { return st.Name + "/poly" }
 
-func (b *secureBackend) actSpec(i int, st *Step, n int) mpc.ActSpec {
-	c, h, w := chw(st.Shape)
-	return mpc.ActSpec{N: n, C: c, HW: h * w, ReLU: b.masks[i]}
-}
-
-// requests lists the per-inference dealer requests of a batch of n images
-// in execution order (the offline phase prefetches them).
-func (b *secureBackend) requests(n int) []mpc.Request {
-	var reqs []mpc.Request
-	for i := range b.pub.Steps {
-		st := &b.pub.Steps[i]
-		switch st.Op {
-		case OpLinear:
-			k := *b.lin[i]
-			k.Spec.N = n
-			reqs = append(reqs, b.s.LinearRequests(&k)...)
-		case OpAct:
-			reqs = append(reqs, b.s.ActRequests(st.Name, polyLabel(st), b.actSpec(i, st, n))...)
-		case OpMaxPool:
-			reqs = append(reqs, b.s.MaxPoolRequests(st.Name, poolSpec(st, n))...)
-		case OpTrunc:
-			reqs = append(reqs, mpc.Request{Kind: mpc.KindTrunc, Label: st.Name, N: n * st.Positions(), Shift: st.Shift, Ell: b.s.Ell})
-		}
-	}
-	return reqs
-}
-
 // begin attributes the traffic of the next step to its name.
 func (b *secureBackend) begin(st *Step) { transport.SetLayer(b.s.Conn, st.Name) }
 
@@ -120,7 +93,7 @@ func (b *secureBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, er
 }
 
 func (b *secureBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
-	return b.s.Act(st.Name, b.poly[i], b.actSpec(i, st, n), x)
+	return b.s.Act(st.Name, b.poly[i], actSpec(st, n, b.masks[i]), x)
 }
 
 func (b *secureBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
@@ -234,7 +207,7 @@ func (sv *Server) run(conn transport.Conn) error {
 		prov = mpc.NewBuffered(sv.Provider)
 		s.Prov = prov
 		if !sv.Lazy {
-			if err := prov.Prefetch(b.requests(n)...); err != nil {
+			if err := prov.Prefetch(InferenceRequests(b.pub, n)...); err != nil {
 				return fmt.Errorf("pi: server: offline: %w", err)
 			}
 		}
@@ -453,7 +426,7 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 	c.prov = mpc.NewBuffered(c.Provider) // fresh per request, see Server.run
 	c.sess.Prov = c.prov
 	if !c.Lazy {
-		if err := c.prov.Prefetch(c.be.requests(n)...); err != nil {
+		if err := c.prov.Prefetch(InferenceRequests(c.Public, n)...); err != nil {
 			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
 		}
 	}

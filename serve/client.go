@@ -142,7 +142,7 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 	if err := s.pic.Connect(ctx, conn); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
 	}
-	infer := InferenceRequests(s.Public, 1)
+	infer := pi.InferenceRequests(s.Public, 1)
 	prov.Refill = func() []mpc.Request { return infer }
 	var reqs []mpc.Request
 	for range max(cfg.Pool, 1) {

@@ -52,8 +52,11 @@ func sameRequests(t *testing.T, what string, got, want []mpc.Request) {
 	}
 }
 
-// TestRequestLists checks SetupRequests and InferenceRequests against the
-// requests pi really makes, for each party, for 1 and 2 images.
+// TestRequestLists checks pi.SetupRequests and pi.InferenceRequests, the
+// lists the dealer serves from, against the requests pi's protocols
+// really make, for each party, for 1 and 2 images. Both parties run Lazy:
+// material is fetched as each protocol asks for it, not prefetched from
+// the list under test.
 func TestRequestLists(t *testing.T) {
 	plan := loadPlan(t)
 	for _, n := range []int{1, 2} {
@@ -62,14 +65,14 @@ func TestRequestLists(t *testing.T) {
 		a, b := transport.Pipe()
 		ctx := context.Background()
 		errc := make(chan error, 1)
-		go func() { errc <- (&pi.Server{Plan: plan, Provider: r0}).Run(ctx, a) }()
-		c := &pi.Client{Public: plan.Public, Provider: r1}
+		go func() { errc <- (&pi.Server{Plan: plan, Provider: r0, Lazy: true}).Run(ctx, a) }()
+		c := &pi.Client{Public: plan.Public, Provider: r1, Lazy: true}
 		if err := c.Connect(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 		setup0 := len(r0.reqs)
-		sameRequests(t, "server setup", r0.reqs, SetupRequests(plan.Public, mpc.Server))
-		sameRequests(t, "client setup", r1.reqs, SetupRequests(plan.Public, mpc.Client))
+		sameRequests(t, "server setup", r0.reqs, pi.SetupRequests(plan.Public, mpc.Server))
+		sameRequests(t, "client setup", r1.reqs, pi.SetupRequests(plan.Public, mpc.Client))
 		x := randImage(1, plan.Public.Input)
 		if n == 2 {
 			x2 := randImage(2, plan.Public.Input)
@@ -85,7 +88,7 @@ func TestRequestLists(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}
-		want := InferenceRequests(plan.Public, n)
+		want := pi.InferenceRequests(plan.Public, n)
 		sameRequests(t, "server inference", r0.reqs[setup0:], want)
 		sameRequests(t, "client inference", r1.reqs, want)
 	}

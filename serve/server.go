@@ -130,8 +130,8 @@ func (s *Server) init() error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	s.hash, s.plan = s.Plan.Public.Hash(), plan
-	s.setup = SetupRequests(s.Plan.Public, mpc.Server)
-	s.infer = InferenceRequests(s.Plan.Public, 1)
+	s.setup = pi.SetupRequests(s.Plan.Public, mpc.Server)
+	s.infer = pi.InferenceRequests(s.Plan.Public, 1)
 	if s.Advertise == "" {
 		s.Advertise = s.Dealer
 	}
