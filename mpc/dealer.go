@@ -433,12 +433,7 @@ func (p *localProvider) Party() Party { return p.party }
 func (p *localProvider) Offline() OfflineStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := p.stats
-	s.ByKind = make(map[Kind]int64, len(p.stats.ByKind))
-	for k, v := range p.stats.ByKind {
-		s.ByKind[k] = v
-	}
-	return s
+	return p.stats.Clone()
 }
 
 // Get returns this party's half of req.

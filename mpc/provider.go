@@ -31,6 +31,17 @@ type OfflineStats struct {
 	ByKind map[Kind]int64 `json:"-"`
 }
 
+// Clone returns a copy of s that shares no map with it (a provider's
+// Offline hands out a snapshot of its running stats).
+func (s OfflineStats) Clone() OfflineStats {
+	c := s
+	c.ByKind = make(map[Kind]int64, len(s.ByKind))
+	for k, v := range s.ByKind {
+		c.ByKind[k] = v
+	}
+	return c
+}
+
 // LinearSpec is the public geometry of a linear layer: a 2-D convolution of
 // x [N,C,H,W] with weights [K, C/Groups, R, S] giving y [N, K, OH, OW]
 // (ring.ConvParams; zero strides and groups mean 1). A dense layer is the

@@ -91,12 +91,7 @@ func (r *RemoteProvider) Party() Party { return r.party }
 func (r *RemoteProvider) Offline() OfflineStats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := r.stats
-	s.ByKind = make(map[Kind]int64, len(r.stats.ByKind))
-	for k, v := range r.stats.ByKind {
-		s.ByKind[k] = v
-	}
-	return s
+	return r.stats.Clone()
 }
 
 // Get asks the dealer for req (one round trip).

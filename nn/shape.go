@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/autorep/autorep/tensor"
 )
@@ -108,7 +109,7 @@ func (g *Graph) OutputShapes(in []int) ([][]int, error) {
 		}
 		first := get(ins[0])
 		for _, j := range ins[1:] {
-			if s := get(j); !sameInts(s, first) {
+			if s := get(j); !slices.Equal(s, first) {
 				return nil, fmt.Errorf("nn: node %q: input shapes %v and %v differ", n.Name, first, s)
 			}
 		}

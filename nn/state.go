@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -263,7 +264,7 @@ func LoadStateDictLenient(m Module, sd map[string]*tensor.Tensor) (unused []stri
 
 // polyMaskFrom builds a PolyMask for site s from its state tensors.
 func polyMaskFrom(s *Site, mask, poly *tensor.Tensor) (*PolyMask, error) {
-	if s.Shape != nil && !sameInts(mask.Shape, s.Shape) {
+	if s.Shape != nil && !slices.Equal(mask.Shape, s.Shape) {
 		return nil, fmt.Errorf("mask shape %v, site has %v", mask.Shape, s.Shape)
 	}
 	if len(poly.Shape) != 2 || poly.Shape[0] < 1 || poly.Shape[1] < 1 || len(poly.Data) != poly.Shape[0]*poly.Shape[1] {
@@ -286,16 +287,4 @@ func polyMaskFrom(s *Site, mask, poly *tensor.Tensor) (*PolyMask, error) {
 		return nil, err
 	}
 	return pm, nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/autorep/autorep/ring"
 )
@@ -344,7 +345,7 @@ func (p *Public) checkStep(i int, s *Step) error {
 			return fmt.Errorf("scale bookkeeping")
 		}
 	case OpAct:
-		if frac != 2*p.Frac || div != 1 || s.Frac != p.Frac || s.Div != 1 || !equalInts(in, s.Shape) || out != numel(in) {
+		if frac != 2*p.Frac || div != 1 || s.Frac != p.Frac || s.Div != 1 || !slices.Equal(in, s.Shape) || out != numel(in) {
 			return fmt.Errorf("scale or shape bookkeeping")
 		}
 		if len(s.Mask) != (out+7)/8 {
@@ -431,18 +432,6 @@ func chw(s []int) (c, h, w int) {
 		w = s[2]
 	}
 	return
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // encodeScaled encodes x·2^frac·mul, rounding half away from zero, with an

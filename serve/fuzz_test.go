@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/serve/dealer"
 )
 
@@ -15,7 +16,7 @@ func FuzzParseMessages(f *testing.F) {
 	h[3] = 7
 	f.Add(clientHello(h))
 	f.Add(okMessage(dealer.SessionID{1, 2}, "127.0.0.1:7001", []byte(`{"version":1}`)))
-	f.Add(errorMessage("busy"))
+	f.Add(frame.Error(tagError, "busy"))
 	f.Add([]byte("ASOK"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve/dealer"
@@ -314,19 +315,19 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		err = fmt.Errorf("model hash mismatch: client expects %x, this server serves %x", want[:8], s.hash[:8])
 	}
 	if err != nil {
-		conn.Send(errorMessage(err.Error()))
+		conn.Send(frame.Error(tagError, err.Error()))
 		return fmt.Errorf("%w: %v", errRefused, err)
 	}
 	select {
 	case slots <- struct{}{}:
 		defer func() { <-slots }()
 	default:
-		conn.Send(errorMessage("server busy"))
+		conn.Send(frame.Error(tagError, "server busy"))
 		return fmt.Errorf("%w: busy (%d sessions)", errRefused, cap(slots))
 	}
 	p, err := s.take(ctx)
 	if err != nil {
-		conn.Send(errorMessage("dealer unavailable"))
+		conn.Send(frame.Error(tagError, "dealer unavailable"))
 		return fmt.Errorf("joining the dealer: %w", err)
 	}
 	defer p.prov.Close()

@@ -31,6 +31,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/serve/dealer"
 )
 
@@ -78,8 +79,8 @@ func okMessage(sid dealer.SessionID, dealerAddr string, plan []byte) []byte {
 }
 
 func parseOK(b []byte) (sid dealer.SessionID, dealerAddr string, plan []byte, err error) {
-	if len(b) >= 4 && string(b[:4]) == tagError {
-		return sid, "", nil, fmt.Errorf("server refused: %s", sanitize(b[4:min(len(b), 204)]))
+	if reason, ok := frame.Reason(tagError, b); ok {
+		return sid, "", nil, fmt.Errorf("server refused: %s", reason)
 	}
 	if len(b) < 4+len(sid)+1 || string(b[:4]) != tagOK {
 		return sid, "", nil, fmt.Errorf("malformed answer to hello (%d bytes)", len(b))
@@ -92,23 +93,4 @@ func parseOK(b []byte) (sid dealer.SessionID, dealerAddr string, plan []byte, er
 	}
 	dealerAddr = string(rest[k : k+int(n)])
 	return sid, dealerAddr, rest[k+int(n):], nil
-}
-
-func errorMessage(reason string) []byte {
-	if len(reason) > 200 {
-		reason = reason[:200]
-	}
-	return append([]byte(tagError), reason...)
-}
-
-func sanitize(b []byte) string {
-	out := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c >= 0x20 && c < 0x7f {
-			out = append(out, c)
-		} else {
-			out = append(out, '?')
-		}
-	}
-	return string(out)
 }

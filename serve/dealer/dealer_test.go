@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
@@ -22,7 +23,7 @@ func FuzzParseHello(f *testing.F) {
 		if err == nil && !bytes.Equal(hello(p, sid, h), b) {
 			t.Fatalf("hello %x does not round-trip", b)
 		}
-		if r, ok := isError(b); ok && len(r) > 200 {
+		if r, ok := frame.Reason(tagError, b); ok && len(r) > 200 {
 			t.Fatalf("error reason of %d bytes", len(r))
 		}
 	})
@@ -126,7 +127,7 @@ func TestDealerSessions(t *testing.T) {
 	}
 	if b, err := p2.conn.Recv(); err != nil {
 		t.Fatal(err)
-	} else if r, ok := isError(b); !ok || !strings.Contains(r, "request") {
+	} else if r, ok := frame.Reason(tagError, b); !ok || !strings.Contains(r, "request") {
 		t.Errorf("malformed request answered %q", b)
 	}
 	p2.Close()

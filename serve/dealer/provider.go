@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/transport"
 )
@@ -66,7 +67,7 @@ func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, 
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("dealer: join session %s: %w", sid, err))
 	}
-	if reason, ok := isError(b); ok {
+	if reason, ok := frame.Reason(tagError, b); ok {
 		return nil, fmt.Errorf("dealer: join session %s refused: %s", sid, reason)
 	}
 	if string(b) != tagOK {
@@ -119,12 +120,7 @@ func (p *Provider) Party() mpc.Party { return p.party }
 func (p *Provider) Offline() mpc.OfflineStats {
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
-	s := p.stats
-	s.ByKind = make(map[mpc.Kind]int64, len(p.stats.ByKind))
-	for k, v := range p.stats.ByKind {
-		s.ByKind[k] = v
-	}
-	return s
+	return p.stats.Clone()
 }
 
 // Used returns the encoded bytes of the material handed out by Get so far
@@ -165,7 +161,7 @@ func (p *Provider) Ping() error {
 	if err != nil {
 		return fmt.Errorf("dealer: ping: %w", err)
 	}
-	if reason, ok := isError(b); ok {
+	if reason, ok := frame.Reason(tagError, b); ok {
 		return fmt.Errorf("dealer: %s", reason)
 	}
 	if string(b) != tagPing {
@@ -248,7 +244,7 @@ func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
 		}
 		return nil, 0, err
 	}
-	if reason, ok := isError(b); ok {
+	if reason, ok := frame.Reason(tagError, b); ok {
 		return nil, 0, fmt.Errorf("dealer refused %v %q: %s", r.Kind, r.Label, reason)
 	}
 	// b is this frame's own buffer (nothing else refers to it), so the

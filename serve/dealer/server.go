@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/serve/internal/acceptloop"
 	"github.com/autorep/autorep/serve/secnet"
@@ -257,14 +258,14 @@ func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
 	party, sid, hash, err := parseHello(b)
 	if err != nil {
 		s.logf("dealer: %v: %v", conn.RemoteAddr(), err)
-		conn.Send(errorFrame(err.Error()))
+		conn.Send(frame.Error(tagError, err.Error()))
 		return
 	}
 	p := mpc.Party(party)
 	hub, err := s.join(sid, p, hash)
 	if err != nil {
 		s.logf("dealer: session %s %v refused: %v", sid, p, err)
-		conn.Send(errorFrame(err.Error()))
+		conn.Send(frame.Error(tagError, err.Error()))
 		return
 	}
 	defer s.leave(sid)
@@ -297,23 +298,23 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p 
 		}
 		req, err := mpc.UnmarshalRequest(b)
 		if err != nil {
-			conn.Send(errorFrame(err.Error()))
+			conn.Send(frame.Error(tagError, err.Error()))
 			return err
 		}
 		if err := s.admit(ctx, hub, p, req); err != nil {
-			conn.Send(errorFrame(err.Error()))
+			conn.Send(frame.Error(tagError, err.Error()))
 			return err
 		}
 		m, err := hub.Get(p, req)
 		if err != nil {
-			conn.Send(errorFrame(err.Error()))
+			conn.Send(frame.Error(tagError, err.Error()))
 			return err
 		}
 		// The FSS keys go out from their own memory (no encoded copy of
 		// the material is built).
 		head, body, err := m.MarshalParts()
 		if err != nil {
-			conn.Send(errorFrame(err.Error()))
+			conn.Send(frame.Error(tagError, err.Error()))
 			return err
 		}
 		if err := transport.SendParts(conn, head, body); err != nil {

@@ -79,32 +79,3 @@ func parseHello(b []byte) (party byte, sid SessionID, hash [32]byte, err error) 
 	copy(hash[:], b[22:])
 	return party, sid, hash, nil
 }
-
-// errorFrame encodes a refusal or error with its reason (cut to 200 bytes).
-func errorFrame(reason string) []byte {
-	if len(reason) > 200 {
-		reason = reason[:200]
-	}
-	return append([]byte(tagError), reason...)
-}
-
-// isError reports whether a frame is an error frame and returns its reason.
-func isError(b []byte) (string, bool) {
-	if len(b) >= 4 && string(b[:4]) == tagError {
-		return sanitize(b[4:min(len(b), 204)]), true
-	}
-	return "", false
-}
-
-// sanitize keeps printable ASCII of a peer-supplied reason.
-func sanitize(b []byte) string {
-	out := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c >= 0x20 && c < 0x7f {
-			out = append(out, c)
-		} else {
-			out = append(out, '?')
-		}
-	}
-	return string(out)
-}
