@@ -214,7 +214,7 @@ func TestReduceArgumentErrors(t *testing.T) {
 		wantFail(t, r, 1, "--budget")
 	}
 	wantFail(t, runCLI(t, short, "reduce", "--model", base, "--budget", "100", "--method", "magic", "--out", out), 1, `--method "magic"`)
-	for _, bad := range [][]string{{"--epochs", "0"}, {"--finetune-epochs", "-1"}, {"--train-limit", "-5"}} {
+	for _, bad := range [][]string{{"--epochs", "0"}, {"--finetune-epochs", "-1"}, {"--train-limit", "-5"}, {"--augment", "maybe"}} {
 		wantFail(t, runCLI(t, short, append([]string{"reduce", "--model", base, "--budget", "100", "--data", dir, "--out", out}, bad...)...), 1, bad[0])
 	}
 	wantFail(t, runCLI(t, short, "reduce", "--model", base, "--out", out), 1, "--budget")
@@ -224,4 +224,13 @@ func TestReduceArgumentErrors(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("%s written by a failed reduce", out)
 	}
+}
+
+// TestTrainAugmentFlag: a wrong --augment value is refused before any data
+// is read (the data dir is empty), and names the flag.
+func TestTrainAugmentFlag(t *testing.T) {
+	dir := t.TempDir()
+	r := runCLI(t, short, "train", "--model", "lenet", "--dataset", "mnist", "--epochs", "1", "--data", dir,
+		"--out", filepath.Join(dir, "m.safetensors"), "--augment", "maybe")
+	wantFail(t, r, 1, `--augment "maybe"`)
 }

@@ -75,3 +75,17 @@ func newFlags(name, args, summary string) *flag.FlagSet {
 	}
 	return fs
 }
+
+// parseAugment reads an --augment value: "auto" keeps def (the dataset's
+// default: on for colour images), "on" and "off" force it.
+func parseAugment(v string, def bool) (bool, error) {
+	switch v {
+	case "auto":
+		return def, nil
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("--augment %q: want auto, on or off", v)
+}

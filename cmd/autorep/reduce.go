@@ -88,6 +88,9 @@ func runReduce(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if _, err := parseAugment(*augment, false); err != nil {
+		return err // before any data is loaded
+	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %v", fs.Args())
 	}
@@ -150,15 +153,9 @@ func runReduce(args []string) error {
 		}
 		costRec = map[string]string{"file": *costFile}
 	}
-	aug := train.DefaultAugment()
-	switch *augment {
-	case "auto":
-	case "on":
-		aug = true
-	case "off":
-		aug = false
-	default:
-		return fmt.Errorf("--augment %q: want auto, on or off", *augment)
+	aug, err := parseAugment(*augment, train.DefaultAugment())
+	if err != nil {
+		return err
 	}
 	ckptPath := *ckpt
 	if ckptPath == "" {

@@ -141,6 +141,9 @@ func runTrain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if _, err := parseAugment(*augment, false); err != nil {
+		return err // before any data is loaded
+	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -181,15 +184,9 @@ func runTrain(args []string) error {
 		return err
 	}
 	colour := trainSet.DefaultAugment()
-	aug := colour
-	switch *augment {
-	case "auto":
-	case "on":
-		aug = true
-	case "off":
-		aug = false
-	default:
-		return fmt.Errorf("--augment must be auto, on or off, got %q", *augment)
+	aug, err := parseAugment(*augment, colour)
+	if err != nil {
+		return err
 	}
 	if *lr == 0 {
 		switch {
