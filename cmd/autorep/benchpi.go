@@ -148,12 +148,9 @@ func runBenchPI(args []string) error {
 	if err != nil {
 		return err
 	}
-	name := *dataset
-	if name == "" {
-		name = m.Meta.Dataset
-	}
-	if name == "" {
-		return fmt.Errorf("%s records no dataset; pass --dataset", *path)
+	name, err := datasetOf(*dataset, *path, m)
+	if err != nil {
+		return err
 	}
 	set, err := data.Load(data.Dir(*dataDir), name, false)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/autorep/autorep/models"
 )
 
 // corruptModels writes damaged copies of a committed model file into dir
@@ -233,4 +235,25 @@ func TestTrainAugmentFlag(t *testing.T) {
 	r := runCLI(t, short, "train", "--model", "lenet", "--dataset", "mnist", "--epochs", "1", "--data", dir,
 		"--out", filepath.Join(dir, "m.safetensors"), "--augment", "maybe")
 	wantFail(t, r, 1, `--augment "maybe"`)
+}
+
+// TestModelWithoutDataset: eval, reduce and bench pi on a model file that
+// records no dataset ask for --dataset instead of guessing.
+func TestModelWithoutDataset(t *testing.T) {
+	m, err := models.New("lenet", 10, [3]int{1, 28, 28})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nodata.safetensors")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"eval", "--model", path, "--data", dir},
+		{"reduce", "--model", path, "--budget", "100", "--data", dir, "--out", filepath.Join(dir, "r.safetensors")},
+		{"bench", "pi", "--model", path, "--data", dir, "--n", "1"},
+	} {
+		wantFail(t, runCLI(t, short, args...), 1, "records no dataset; pass --dataset")
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/autorep/autorep/models"
 )
 
 // command is one subcommand. run receives the arguments after its name and
@@ -88,4 +90,16 @@ func parseAugment(v string, def bool) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("--augment %q: want auto, on or off", v)
+}
+
+// datasetOf returns the dataset to use with model file path: flag if
+// given, else the one the file records.
+func datasetOf(flag, path string, m *models.Model) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if m.Meta.Dataset == "" {
+		return "", fmt.Errorf("%s records no dataset; pass --dataset", path)
+	}
+	return m.Meta.Dataset, nil
 }

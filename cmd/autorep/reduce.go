@@ -123,12 +123,9 @@ func runReduce(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--budget: %w", err)
 	}
-	name := *dataset
-	if name == "" {
-		name = student.Meta.Dataset
-	}
-	if name == "" {
-		return fmt.Errorf("%s records no dataset: pass --dataset", *modelPath)
+	name, err := datasetOf(*dataset, *modelPath, student)
+	if err != nil {
+		return err
 	}
 	dir := data.Dir(*dataDir)
 	train, err := data.Load(dir, name, true)
