@@ -284,6 +284,18 @@ func decodeOne(t tree, p string) (image.Image, error) {
 	return img, nil
 }
 
+// rgbaToCHW splits 4-byte RGBA pixels (NRGBA or RGBA; alpha dropped) of a
+// w×h image with row stride stride into the planes r, g and b.
+func rgbaToCHW(pix []uint8, stride, w, h int, r, g, b []uint8) {
+	for y := 0; y < h; y++ {
+		row := pix[y*stride : y*stride+4*w]
+		for x := 0; x < w; x++ {
+			k := y*w + x
+			r[k], g[k], b[k] = row[4*x], row[4*x+1], row[4*x+2]
+		}
+	}
+}
+
 // toCHW writes img as three CHW planes into dst (len 3*H*W) and reports
 // whether the image is greyscale.
 func toCHW(img image.Image, dst []uint8) (gray bool) {
@@ -304,22 +316,10 @@ func toCHW(img image.Image, dst []uint8) (gray bool) {
 		ycbcrToCHW(m, dst)
 		return false
 	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			for x := 0; x < w; x++ {
-				k := y*w + x
-				r[k], g[k], bl[k] = row[4*x], row[4*x+1], row[4*x+2]
-			}
-		}
+		rgbaToCHW(m.Pix, m.Stride, w, h, r, g, bl)
 		return false
 	case *image.RGBA:
-		for y := 0; y < h; y++ {
-			row := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			for x := 0; x < w; x++ {
-				k := y*w + x
-				r[k], g[k], bl[k] = row[4*x], row[4*x+1], row[4*x+2]
-			}
-		}
+		rgbaToCHW(m.Pix, m.Stride, w, h, r, g, bl)
 		return false
 	}
 	gray = img.ColorModel() == color.GrayModel || img.ColorModel() == color.Gray16Model

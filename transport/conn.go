@@ -201,6 +201,11 @@ func RecvUint64s(c Conn) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return words(b)
+}
+
+// words decodes a message of little-endian words.
+func words(b []byte) ([]uint64, error) {
 	if len(b)%8 != 0 {
 		return nil, fmt.Errorf("transport: message of %d bytes is not a whole number of words", len(b))
 	}
@@ -228,12 +233,7 @@ func ExchangeUint64s(c Conn, out []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b)%8 != 0 {
-		return nil, fmt.Errorf("transport: message of %d bytes is not a whole number of words", len(b))
-	}
-	v := make([]uint64, len(b)/8)
-	_ = DecodeUint64s(v, b)
-	return v, nil
+	return words(b)
 }
 
 // ExchangeUint64sInto is ExchangeUint64s receiving exactly len(dst) words
