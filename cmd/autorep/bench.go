@@ -3,15 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/autorep/autorep/internal/cputime"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/internal/cputime"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/optim"
@@ -70,7 +72,9 @@ func runBenchTrain(args []string) error {
 	fs := newFlags("bench train", "[--model ARCH] [flags]",
 		"Measures plaintext training (forward, backward, SGD step) and inference throughput\n"+
 			"in images/s on random data, like ../shared/anchors/torch_resnet20_speed.py: warm-up\n"+
-			"steps are excluded from the timing.")
+			"steps are excluded from the timing. --rounds repeats the timing and reports medians;\n"+
+			"--anchor runs that PyTorch script after each round and reports the speed ratios\n"+
+			"(DESIGN §4: compare ratios taken in the same minutes).")
 	arch := fs.String("model", "resnet20", "architecture: "+strings.Join(models.Names(), ", "))
 	dataset := fs.String("dataset", "cifar10", "dataset whose input shape and classes to use")
 	batch := fs.Int("batch", 128, "training batch size")
@@ -79,6 +83,9 @@ func runBenchTrain(args []string) error {
 	inferBatch := fs.Int("infer-batch", 256, "inference batch size")
 	inferSteps := fs.Int("infer-steps", 10, "timed inference batches (after 2 untimed)")
 	threads := fs.Int("threads", 2, "compute threads (0 = all cores)")
+	rounds := fs.Int("rounds", 1, "timed rounds (training then inference); figures are medians over rounds")
+	anchor := fs.String("anchor", "", "PyTorch anchor script (e.g. ../shared/anchors/torch_resnet20_speed.py) to run after each round (resnet20, batch 128 and 256 only)")
+	python := fs.String("python", "/usr/bin/python3", "with --anchor: the Python with torch that runs it")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,8 +93,16 @@ func runBenchTrain(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *batch <= 0 || *steps <= 0 || *warm < 0 || *inferBatch <= 0 || *inferSteps <= 0 {
-		return errors.New("--batch, --steps, --infer-batch and --infer-steps must be positive, --warmup >= 0")
+	if *batch <= 0 || *steps <= 0 || *warm < 0 || *inferBatch <= 0 || *inferSteps <= 0 || *rounds <= 0 {
+		return errors.New("--batch, --steps, --infer-batch, --infer-steps and --rounds must be positive, --warmup >= 0")
+	}
+	if *anchor != "" && (*arch != "resnet20" || *dataset != "cifar10" || *batch != 128 || *inferBatch != 256) {
+		return errors.New("--anchor measures PyTorch's ResNet-20 on CIFAR shapes at batch 128 (inference 256): use those settings")
+	}
+	if *anchor != "" {
+		if _, err := os.Stat(*anchor); err != nil {
+			return fmt.Errorf("--anchor: %w", err)
+		}
 	}
 	if err := applyThreads(*threads); err != nil {
 		return err
@@ -100,6 +115,87 @@ func runBenchTrain(args []string) error {
 	if err != nil {
 		return err
 	}
+	b, err := newTrainBench(m, in, classes, *batch, *inferBatch)
+	if err != nil {
+		return err
+	}
+	th := runtime.GOMAXPROCS(0)
+	fmt.Fprintf(os.Stderr, "bench train %s: batch %d, %d+%d steps, %d threads, %d round(s)\n", *arch, *batch, *warm, *steps, th, *rounds)
+	for i := 0; i < *warm; i++ {
+		if err := b.step(); err != nil {
+			return err
+		}
+	}
+	var runs []benchRound
+	var anchors []anchorRun
+	for r := 0; r < *rounds; r++ {
+		rd, err := b.round(*steps, *inferSteps)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, rd)
+		fmt.Fprintf(os.Stderr, "%s threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f (per CPU-second: train %.1f, infer %.1f)\n",
+			*arch, th, rd.Train, rd.Infer, rd.TrainCPU, rd.InferCPU)
+		if *anchor != "" {
+			a, err := runAnchor(*python, *anchor, th)
+			if err != nil {
+				return err
+			}
+			anchors = append(anchors, a)
+			fmt.Fprintf(os.Stderr, "pytorch threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f\n", th, a.Train, a.Infer)
+		}
+	}
+	med := func(f func(benchRound) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		return median64(v)
+	}
+	res := map[string]any{"model": *arch, "threads": th, "batch": *batch, "steps": *steps, "infer_batch": *inferBatch,
+		"train_images_per_s":     med(func(r benchRound) float64 { return r.Train }),
+		"infer_images_per_s":     med(func(r benchRound) float64 { return r.Infer }),
+		"train_images_per_cpu_s": med(func(r benchRound) float64 { return r.TrainCPU }),
+		"infer_images_per_cpu_s": med(func(r benchRound) float64 { return r.InferCPU })}
+	if *rounds > 1 {
+		res["rounds"] = runs
+	}
+	if len(anchors) > 0 {
+		tt, ti := make([]float64, len(anchors)), make([]float64, len(anchors))
+		for i, a := range anchors {
+			tt[i], ti[i] = a.Train, a.Infer
+		}
+		torch := map[string]any{"train_images_per_s": median64(tt), "infer_images_per_s": median64(ti), "runs": anchors}
+		res["pytorch"] = torch
+		res["train_ratio"] = res["train_images_per_s"].(float64) / median64(tt)
+		res["infer_ratio"] = res["infer_images_per_s"].(float64) / median64(ti)
+		fmt.Fprintf(os.Stderr, "medians over %d round(s): autorep %.1f / %.1f, PyTorch %.1f / %.1f images/s (train / infer): %.2fx / %.2fx\n",
+			*rounds, res["train_images_per_s"], res["infer_images_per_s"], median64(tt), median64(ti), res["train_ratio"], res["infer_ratio"])
+	}
+	if *jsonOut {
+		return printJSONObject(res)
+	}
+	return nil
+}
+
+// benchRound is one timed round of bench train, in images/s and images
+// per CPU-second of the process.
+type benchRound struct {
+	Train    float64 `json:"train_images_per_s"`
+	Infer    float64 `json:"infer_images_per_s"`
+	TrainCPU float64 `json:"train_images_per_cpu_s"`
+	InferCPU float64 `json:"infer_images_per_cpu_s"`
+}
+
+// trainBench holds a model with its random batches and optimiser.
+type trainBench struct {
+	m     *models.Model
+	x, xb *tensor.Tensor
+	y     []int32
+	opt   optim.Optimizer
+}
+
+func newTrainBench(m *models.Model, in [3]int, classes, batch, inferBatch int) (*trainBench, error) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	randn := func(shape ...int) *tensor.Tensor {
 		t := tensor.New(shape...)
@@ -108,76 +204,125 @@ func runBenchTrain(args []string) error {
 		}
 		return t
 	}
-	x := randn(*batch, in[0], in[1], in[2])
-	y := make([]int32, *batch)
-	for i := range y {
-		y[i] = int32(rng.IntN(classes))
+	b := &trainBench{m: m, x: randn(batch, in[0], in[1], in[2]), y: make([]int32, batch)}
+	for i := range b.y {
+		b.y[i] = int32(rng.IntN(classes))
 	}
-	params := optim.ParamsOf(m.Net)
-	opt, err := optim.NewSGD([]optim.Group{{Params: params, WeightDecay: 5e-4}}, optim.SGDConfig{LR: 0.1, Momentum: 0.9})
+	b.xb = randn(inferBatch, in[0], in[1], in[2])
+	opt, err := optim.NewSGD([]optim.Group{{Params: optim.ParamsOf(m.Net), WeightDecay: 5e-4}}, optim.SGDConfig{LR: 0.1, Momentum: 0.9})
+	if err != nil {
+		return nil, err
+	}
+	b.opt = opt
+	return b, nil
+}
+
+// step is one training step (forward, backward, SGD).
+func (b *trainBench) step() error {
+	nn.SetTraining(b.m.Net, true)
+	b.opt.ZeroGrad()
+	logits, err := b.m.Net.Run(autograd.Const(b.x))
 	if err != nil {
 		return err
 	}
-	nn.SetTraining(m.Net, true)
-	step := func() error {
-		opt.ZeroGrad()
-		logits, err := m.Net.Run(autograd.Const(x))
-		if err != nil {
-			return err
-		}
-		loss, err := nn.CrossEntropy(logits, y, 0)
-		if err != nil {
-			return err
-		}
-		loss.Backward()
-		opt.Step()
-		// The step's activations and gradients are dead: reuse them.
-		m.Net.ReleaseBuffers()
-		return nil
+	loss, err := nn.CrossEntropy(logits, b.y, 0)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench train %s: batch %d, %d+%d steps, %d threads\n", *arch, *batch, *warm, *steps, runtime.GOMAXPROCS(0))
-	for i := 0; i < *warm; i++ {
-		if err := step(); err != nil {
-			return err
-		}
-	}
-	t0, c0 := time.Now(), cputime.Seconds()
-	for i := 0; i < *steps; i++ {
-		if err := step(); err != nil {
-			return err
-		}
-	}
-	trainIPS := float64(*steps**batch) / time.Since(t0).Seconds()
-	trainCPU := float64(*steps**batch) / (cputime.Seconds() - c0)
+	loss.Backward()
+	b.opt.Step()
+	// The step's activations and gradients are dead: reuse them.
+	b.m.Net.ReleaseBuffers()
+	return nil
+}
 
-	nn.SetTraining(m.Net, false)
-	xb := randn(*inferBatch, in[0], in[1], in[2])
-	var inferIPS, inferCPU float64
+// round times steps training steps, then inferSteps inference batches
+// after 2 untimed ones.
+func (b *trainBench) round(steps, inferSteps int) (benchRound, error) {
+	var r benchRound
+	n := float64(steps * b.x.Shape[0])
+	t0, c0 := time.Now(), cputime.Seconds()
+	for i := 0; i < steps; i++ {
+		if err := b.step(); err != nil {
+			return r, err
+		}
+	}
+	r.Train, r.TrainCPU = n/time.Since(t0).Seconds(), n/(cputime.Seconds()-c0)
+	nn.SetTraining(b.m.Net, false)
 	var runErr error
 	autograd.NoGrad(func() {
 		for i := 0; i < 2; i++ {
-			if _, runErr = m.Net.Run(autograd.Const(xb)); runErr != nil {
+			if _, runErr = b.m.Net.Run(autograd.Const(b.xb)); runErr != nil {
 				return
 			}
 		}
+		n := float64(inferSteps * b.xb.Shape[0])
 		t, c := time.Now(), cputime.Seconds()
-		for i := 0; i < *inferSteps; i++ {
-			if _, runErr = m.Net.Run(autograd.Const(xb)); runErr != nil {
+		for i := 0; i < inferSteps; i++ {
+			if _, runErr = b.m.Net.Run(autograd.Const(b.xb)); runErr != nil {
 				return
 			}
 		}
-		inferIPS = float64(*inferSteps**inferBatch) / time.Since(t).Seconds()
-		inferCPU = float64(*inferSteps**inferBatch) / (cputime.Seconds() - c)
+		r.Infer, r.InferCPU = n/time.Since(t).Seconds(), n/(cputime.Seconds()-c)
 	})
-	if runErr != nil {
-		return runErr
+	return r, runErr
+}
+
+// anchorRun is one run of the PyTorch anchor script.
+type anchorRun struct {
+	Train float64 `json:"train_images_per_s"`
+	Infer float64 `json:"infer_images_per_s"`
+}
+
+// runAnchor runs `python script threads` and reads the
+// train_images_per_s=… infer_images_per_s=… figures it prints.
+func runAnchor(python, script string, threads int) (anchorRun, error) {
+	out, err := exec.Command(python, script, strconv.Itoa(threads)).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, lastLine(string(ee.Stderr)))
+		}
+		return anchorRun{}, fmt.Errorf("anchor %s %s: %w", python, script, err)
 	}
-	fmt.Fprintf(os.Stderr, "%s threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f (per CPU-second: train %.1f, infer %.1f)\n",
-		*arch, runtime.GOMAXPROCS(0), trainIPS, inferIPS, trainCPU, inferCPU)
-	if *jsonOut {
-		return printJSONObject(map[string]any{"model": *arch, "threads": runtime.GOMAXPROCS(0), "batch": *batch,
-			"steps": *steps, "train_images_per_s": trainIPS, "infer_batch": *inferBatch, "infer_images_per_s": inferIPS,
-			"train_images_per_cpu_s": trainCPU, "infer_images_per_cpu_s": inferCPU})
+	var a anchorRun
+	var haveT, haveI bool
+	for _, f := range strings.Fields(string(out)) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		x, perr := strconv.ParseFloat(v, 64)
+		switch {
+		case k == "train_images_per_s" && perr == nil && x > 0:
+			a.Train, haveT = x, true
+		case k == "infer_images_per_s" && perr == nil && x > 0:
+			a.Infer, haveI = x, true
+		}
 	}
-	return nil
+	if !haveT || !haveI {
+		return a, fmt.Errorf("anchor %s printed no positive train_images_per_s and infer_images_per_s: %q", script, lastLine(string(out)))
+	}
+	return a, nil
+}
+
+// lastLine returns the last non-empty line of s, cut to 200 bytes.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := lines[len(lines)-1]
+	if len(l) > 200 {
+		l = l[:200]
+	}
+	return l
+}
+
+// median64 returns the median of v (the mean of the middle two for an
+// even count); v is reordered.
+func median64(v []float64) float64 {
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
