@@ -2,10 +2,10 @@ package train
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 )
@@ -95,20 +95,9 @@ func RecalibrateBN(m *models.Model, set *data.Set, opt RecalibrateOptions) (err 
 	}
 	for i, bn := range bns {
 		for c := range bn.C {
-			bn.RunningMean.Data[c] = median(means[i][c])
-			bn.RunningVar.Data[c] = median(vars[i][c])
+			bn.RunningMean.Data[c] = stat.Median(means[i][c])
+			bn.RunningVar.Data[c] = stat.Median(vars[i][c])
 		}
 	}
 	return nil
-}
-
-// median returns the median of xs (the mean of the middle two for an even
-// count); it reorders xs.
-func median(xs []float32) float32 {
-	slices.Sort(xs)
-	n := len(xs)
-	if n%2 == 1 {
-		return xs[n/2]
-	}
-	return (xs[n/2-1] + xs[n/2]) / 2
 }

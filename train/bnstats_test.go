@@ -92,14 +92,3 @@ func TestRecalibrateBNEmptySet(t *testing.T) {
 		t.Fatal("no error for an empty dataset")
 	}
 }
-
-func TestMedian(t *testing.T) {
-	for _, c := range []struct {
-		in   []float32
-		want float32
-	}{{[]float32{3}, 3}, {[]float32{5, 1, 3}, 3}, {[]float32{4, 1, 1e9, 2}, 3}} {
-		if got := median(c.in); got != c.want {
-			t.Errorf("median %v = %g, want %g", c.in, got, c.want)
-		}
-	}
-}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/optim"
@@ -150,7 +151,7 @@ func runBenchTrain(args []string) error {
 		for i, r := range runs {
 			v[i] = f(r)
 		}
-		return median64(v)
+		return stat.Median(v)
 	}
 	res := map[string]any{"model": *arch, "threads": th, "batch": *batch, "steps": *steps, "infer_batch": *inferBatch,
 		"train_images_per_s":     med(func(r benchRound) float64 { return r.Train }),
@@ -165,12 +166,12 @@ func runBenchTrain(args []string) error {
 		for i, a := range anchors {
 			tt[i], ti[i] = a.Train, a.Infer
 		}
-		torch := map[string]any{"train_images_per_s": median64(tt), "infer_images_per_s": median64(ti), "runs": anchors}
+		torch := map[string]any{"train_images_per_s": stat.Median(tt), "infer_images_per_s": stat.Median(ti), "runs": anchors}
 		res["pytorch"] = torch
-		res["train_ratio"] = res["train_images_per_s"].(float64) / median64(tt)
-		res["infer_ratio"] = res["infer_images_per_s"].(float64) / median64(ti)
+		res["train_ratio"] = res["train_images_per_s"].(float64) / stat.Median(tt)
+		res["infer_ratio"] = res["infer_images_per_s"].(float64) / stat.Median(ti)
 		fmt.Fprintf(os.Stderr, "medians over %d round(s): autorep %.1f / %.1f, PyTorch %.1f / %.1f images/s (train / infer): %.2fx / %.2fx\n",
-			*rounds, res["train_images_per_s"], res["infer_images_per_s"], median64(tt), median64(ti), res["train_ratio"], res["infer_ratio"])
+			*rounds, res["train_images_per_s"], res["infer_images_per_s"], stat.Median(tt), stat.Median(ti), res["train_ratio"], res["infer_ratio"])
 	}
 	if *jsonOut {
 		return printJSONObject(res)
@@ -314,15 +315,4 @@ func lastLine(s string) string {
 		l = l[:200]
 	}
 	return l
-}
-
-// median64 returns the median of v (the mean of the middle two for an
-// even count); v is reordered.
-func median64(v []float64) float64 {
-	sort.Float64s(v)
-	n := len(v)
-	if n%2 == 1 {
-		return v[n/2]
-	}
-	return (v[n/2-1] + v[n/2]) / 2
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/autorep/autorep/internal/stat"
 )
 
 // fakePython writes an executable standing in for `python3 anchor.py N`:
@@ -57,7 +59,7 @@ func TestBenchTrainAnchor(t *testing.T) {
 		t.Fatalf("rounds / anchor runs not reported:\n%s", r)
 	}
 	tr := []float64{out.Rounds[0].Train, out.Rounds[1].Train, out.Rounds[2].Train}
-	if med := median64(tr); out.TrainIPS != med || out.TrainIPS <= 0 {
+	if med := stat.Median(tr); out.TrainIPS != med || out.TrainIPS <= 0 {
 		t.Errorf("train_images_per_s %v is not the median of %v", out.TrainIPS, tr)
 	}
 	if math.Abs(ratios.Train-out.TrainIPS/100) > 1e-9 || math.Abs(ratios.Infer-out.InferIPS/400) > 1e-9 {
