@@ -502,5 +502,19 @@ func TestCLIDocCoversFlags(t *testing.T) {
 				t.Errorf("docs/CLI.md section \"autorep %s\" lacks its flag -%s (copy `autorep %s --help` into it)", name, m[1], name)
 			}
 		}
+		// A section's flag block, where it has one, is the --help text
+		// itself, defaults included.
+		block := regexp.MustCompile("(?s)Flags \\(`autorep " + regexp.QuoteMeta(name) + " --help`\\):\\s*```\n(.*?)```").FindStringSubmatch(section)
+		if block == nil {
+			continue
+		}
+		_, help, ok := strings.Cut(r.stderr, "Flags:\n")
+		if !ok {
+			t.Errorf("autorep %s --help prints no \"Flags:\"", name)
+			continue
+		}
+		if strings.TrimRight(block[1], "\n") != strings.TrimRight(help, "\n") {
+			t.Errorf("docs/CLI.md section \"autorep %s\": flag block differs from `autorep %s --help`; copy it again", name, name)
+		}
 	}
 }
