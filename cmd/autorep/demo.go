@@ -61,8 +61,7 @@ type demoModel struct {
 
 func runDemo(args []string) error {
 	fs := newFlags("demo", "[--workdir DIR] [--data DIR] [--n N] [--fresh]", demoSummary)
-	cache, _ := os.UserCacheDir()
-	workdir := fs.String("workdir", filepath.Join(cache, "autorep", "demo"), "work directory (models, certificates, logs)")
+	workdir := fs.String("workdir", "", "work directory (models, certificates, logs) (default ~/.cache/autorep/demo, the user cache directory)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	n := fs.Int("n", 100, "test images classified privately")
 	epochs := fs.Int("epochs", 2, "training epochs of the all-ReLU LeNet")
@@ -78,6 +77,13 @@ func runDemo(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *workdir == "" {
+		cache, err := os.UserCacheDir()
+		if err != nil {
+			return fmt.Errorf("no user cache directory for the work dir (%v): pass --workdir", err)
+		}
+		*workdir = filepath.Join(cache, "autorep", "demo")
 	}
 	if *n < 1 {
 		return errors.New("--n must be ≥ 1")
