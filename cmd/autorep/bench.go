@@ -153,9 +153,9 @@ func runBenchTrain(args []string) error {
 		}
 		return stat.Median(v)
 	}
+	train, infer := med(func(r benchRound) float64 { return r.Train }), med(func(r benchRound) float64 { return r.Infer })
 	res := map[string]any{"model": *arch, "threads": th, "batch": *batch, "steps": *steps, "infer_batch": *inferBatch,
-		"train_images_per_s":     med(func(r benchRound) float64 { return r.Train }),
-		"infer_images_per_s":     med(func(r benchRound) float64 { return r.Infer }),
+		"train_images_per_s": train, "infer_images_per_s": infer,
 		"train_images_per_cpu_s": med(func(r benchRound) float64 { return r.TrainCPU }),
 		"infer_images_per_cpu_s": med(func(r benchRound) float64 { return r.InferCPU })}
 	if *rounds > 1 {
@@ -166,12 +166,11 @@ func runBenchTrain(args []string) error {
 		for i, a := range anchors {
 			tt[i], ti[i] = a.Train, a.Infer
 		}
-		torch := map[string]any{"train_images_per_s": stat.Median(tt), "infer_images_per_s": stat.Median(ti), "runs": anchors}
-		res["pytorch"] = torch
-		res["train_ratio"] = res["train_images_per_s"].(float64) / stat.Median(tt)
-		res["infer_ratio"] = res["infer_images_per_s"].(float64) / stat.Median(ti)
+		ptTrain, ptInfer := stat.Median(tt), stat.Median(ti)
+		res["pytorch"] = map[string]any{"train_images_per_s": ptTrain, "infer_images_per_s": ptInfer, "runs": anchors}
+		res["train_ratio"], res["infer_ratio"] = train/ptTrain, infer/ptInfer
 		fmt.Fprintf(os.Stderr, "medians over %d round(s): autorep %.1f / %.1f, PyTorch %.1f / %.1f images/s (train / infer): %.2fx / %.2fx\n",
-			*rounds, res["train_images_per_s"], res["infer_images_per_s"], stat.Median(tt), stat.Median(ti), res["train_ratio"], res["infer_ratio"])
+			*rounds, train, infer, ptTrain, ptInfer, train/ptTrain, infer/ptInfer)
 	}
 	if *jsonOut {
 		return printJSONObject(res)
