@@ -291,6 +291,7 @@ func (t *Trainer) defaultStep(b data.Batch) (loss, logits *autograd.Var, err err
 type Record struct {
 	Command  string       `json:"command,omitempty"`
 	Dataset  string       `json:"dataset,omitempty"`
+	Source   string       `json:"source,omitempty"` // the file or directory the training set was read from
 	Epochs   int          `json:"epochs"`
 	Steps    int          `json:"steps"`
 	Seconds  float64      `json:"seconds"`

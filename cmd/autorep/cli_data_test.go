@@ -70,6 +70,7 @@ type trainJSON struct {
 	Model    string  `json:"model"`
 	Arch     string  `json:"arch"`
 	Dataset  string  `json:"dataset"`
+	Source   string  `json:"source"`
 	Epochs   int     `json:"epochs"`
 	TestAcc  float64 `json:"test_acc"`
 	TestLoss float64 `json:"test_loss"`
@@ -86,6 +87,7 @@ type evalJSON struct {
 	Model    string  `json:"model"`
 	Arch     string  `json:"arch"`
 	Dataset  string  `json:"dataset"`
+	Source   string  `json:"source"`
 	Split    string  `json:"split"`
 	N        int     `json:"n"`
 	Correct  int     `json:"correct"`
@@ -192,6 +194,11 @@ func TestTrainResumeEvalFolder(t *testing.T) {
 	decodeJSON(t, r, &e)
 	if e.Dataset != ds || e.Split != "test" || e.N != 32 || e.ReLUs != 6508 || e.Arch != "lenet" {
 		t.Errorf("eval --json: %+v", e)
+	}
+	// Both name the directory the images came from, so a figure says which
+	// copy of a dataset it was measured on.
+	if e.Source != root || res.Source != root {
+		t.Errorf("source: eval %q, train %q, want %q", e.Source, res.Source, root)
 	}
 	if math.Abs(e.Accuracy-res.TestAcc) > 1e-9 || e.Correct != int(math.Round(e.Accuracy*float64(e.N))) {
 		t.Errorf("eval accuracy %v (%d/%d), training's last test accuracy %v", e.Accuracy, e.Correct, e.N, res.TestAcc)

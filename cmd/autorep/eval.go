@@ -137,8 +137,8 @@ func runEval(args []string) error {
 	if *train_ {
 		split = "train"
 	}
-	fmt.Fprintf(os.Stderr, "%s on %s (%s, %d images): accuracy %.2f%%, loss %.4f, %d ReLUs, %.1fs\n",
-		*path, name, split, res.N, 100*res.Accuracy, res.Loss, relus, secs)
+	fmt.Fprintf(os.Stderr, "%s on %s (%s, %s, %d images): accuracy %.2f%%, loss %.4f, %d ReLUs, %.1fs\n",
+		*path, name, set.Source, split, res.N, 100*res.Accuracy, res.Loss, relus, secs)
 	if *preds && !*jsonOut {
 		for _, p := range predictions {
 			fmt.Fprintf(os.Stderr, "image %d: label %d (true %d)", p.Index, p.Label, p.TrueLabel)
@@ -153,7 +153,7 @@ func runEval(args []string) error {
 	}
 	if *jsonOut {
 		out := map[string]any{
-			"model": *path, "arch": m.Arch, "dataset": name, "split": split, "n": res.N,
+			"model": *path, "arch": m.Arch, "dataset": name, "source": set.Source, "split": split, "n": res.N,
 			"correct": res.Correct, "accuracy": res.Accuracy, "loss": res.Loss, "relus": relus, "seconds": secs,
 		}
 		if *preds {

@@ -243,15 +243,15 @@ func runTrain(args []string) error {
 	} else if _, err := os.Stat(tr.Checkpoint); err == nil {
 		fmt.Fprintf(os.Stderr, "note: %s exists and will be overwritten; pass --resume to continue that run instead\n", tr.Checkpoint)
 	}
-	fmt.Fprintf(os.Stderr, "train %s on %s: %d images (%d test), batch %d, %s lr %g wd %g warm-up %g epochs, augment %v, %d threads\n",
-		*arch, *dataset, trainSet.N, testSet.N, *batch, *opt, *lr, *wd, warmup, aug, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(os.Stderr, "train %s on %s (%s): %d images (%d test), batch %d, %s lr %g wd %g warm-up %g epochs, augment %v, %d threads\n",
+		*arch, *dataset, trainSet.Source, trainSet.N, testSet.N, *batch, *opt, *lr, *wd, warmup, aug, runtime.GOMAXPROCS(0))
 	start := time.Now()
 	if err := tr.Run(); err != nil {
 		return err
 	}
 	rec := tr.Record()
 	rec.Command = "autorep train " + strings.Join(args, " ")
-	rec.Dataset = *dataset
+	rec.Dataset, rec.Source = *dataset, trainSet.Source
 	rec.Config = runConfig
 	if err := m.Meta.SetJSON(modelfile.KeyTrain, rec); err != nil {
 		return err
@@ -270,7 +270,7 @@ func runTrain(args []string) error {
 		*out, 100*last.TestAcc, tr.Epoch(), relus, rec.Seconds, time.Since(start).Seconds())
 	if *jsonOut {
 		return printJSONObject(map[string]any{
-			"model": *out, "arch": *arch, "dataset": *dataset, "epochs": tr.Epoch(),
+			"model": *out, "arch": *arch, "dataset": *dataset, "source": rec.Source, "epochs": tr.Epoch(),
 			"test_acc": last.TestAcc, "test_loss": last.TestLoss, "relus": relus,
 			"seconds": rec.Seconds, "history": tr.History,
 		})
