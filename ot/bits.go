@@ -1,0 +1,85 @@
+package ot
+
+import "fmt"
+
+// bitWriter packs values of 1 to 64 bits, least significant bit first,
+// into little-endian bytes: the wire form of OT payloads, so an ℓ-bit
+// message costs ℓ bits, not a whole word.
+type bitWriter struct {
+	buf  []byte
+	acc  uint64 // pending bits, low nacc of them valid
+	nacc uint
+}
+
+func newBitWriter(bits int) *bitWriter { return &bitWriter{buf: make([]byte, 0, (bits+7)/8)} }
+
+// write appends the low w bits of v (1 ≤ w ≤ 64).
+func (b *bitWriter) write(v uint64, w uint) {
+	if w < 64 {
+		v &= 1<<w - 1
+	}
+	for w > 0 {
+		k := min(w, 64-b.nacc)
+		b.acc |= v << b.nacc
+		b.nacc += k
+		if k < 64 {
+			v >>= k
+		} else {
+			v = 0
+		}
+		w -= k
+		for b.nacc >= 8 {
+			b.buf = append(b.buf, byte(b.acc))
+			b.acc >>= 8
+			b.nacc -= 8
+		}
+	}
+}
+
+// bytes flushes the last partial byte and returns the packed message.
+func (b *bitWriter) bytes() []byte {
+	if b.nacc > 0 {
+		b.buf = append(b.buf, byte(b.acc))
+		b.acc, b.nacc = 0, 0
+	}
+	return b.buf
+}
+
+// bitReader reads what a bitWriter wrote.
+type bitReader struct {
+	buf  []byte
+	pos  uint64 // bit position
+	size uint64 // bits available
+}
+
+// newBitReader checks that msg holds exactly ⌈bits/8⌉ bytes.
+func newBitReader(msg []byte, bits int, what string) (*bitReader, error) {
+	if want := (bits + 7) / 8; len(msg) != want {
+		return nil, fmt.Errorf("ot: %s: message has %d bytes, want %d", what, len(msg), want)
+	}
+	return &bitReader{buf: msg, size: uint64(len(msg)) * 8}, nil
+}
+
+// read returns the next w bits (1 ≤ w ≤ 64); the caller never reads past
+// the size newBitReader checked.
+func (b *bitReader) read(w uint) uint64 {
+	var v uint64
+	var got uint
+	for got < w {
+		byteI := b.pos / 8
+		off := uint(b.pos % 8)
+		k := min(w-got, 8-off)
+		v |= uint64(b.buf[byteI]>>off) & (1<<k - 1) << got
+		got += k
+		b.pos += uint64(k)
+	}
+	return v
+}
+
+// mask returns the low-w-bit mask (w ≤ 64).
+func mask(w uint) uint64 {
+	if w >= 64 {
+		return ^uint64(0)
+	}
+	return 1<<w - 1
+}

@@ -1,0 +1,377 @@
+package ot
+
+import (
+	"crypto/rand"
+	"fmt"
+
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// Kappa is the computational security parameter: the number of base OTs
+// of the IKNP extension and the width of its rows (bits).
+const Kappa = 128
+
+// IKNP OT extension (Ishai, Kilian, Nissim and Petrank, Crypto 2003) in
+// its correlated form with a global Δ (as emp-ot and SCI's IKNP):
+//
+//   - setup: the extension's sender S picks Δ ∈ {0,1}^128 and receives, by
+//     128 base OTs in which it is the base receiver with choice bits Δ, one
+//     of two seeds k_j^0, k_j^1 held by the extension's receiver R.
+//   - extend n OTs with R's choice bits r: R expands t^j = G(k_j^0) and
+//     sends the columns u^j = t^j ⊕ G(k_j^1) ⊕ r (128·n bits); S computes
+//     q^j = G(k_j^{Δ_j}) ⊕ Δ_j·u^j = t^j ⊕ Δ_j·r. Transposed into rows:
+//     q_i = t_i ⊕ r_i·Δ.
+//
+// So each row pair is a correlated OT (COT): S holds q_i and Δ, R holds
+// t_i = q_i ⊕ r_i·Δ. Random, chosen-message and additively correlated OTs
+// follow by hashing rows with the TCCR hash H (hash.go): S's two random
+// messages are H(i, q_i) and H(i, q_i ⊕ Δ), R's is H(i, t_i). G is AES-128
+// in counter mode keyed by the seed (ring.PRG), a PRG under the usual
+// assumption that AES is a pseudo-random permutation. Semi-honest security.
+//
+// Every OT has an index, the tweak of its hash, counted identically by both
+// sides over the life of a Sender/Receiver pair; the two sides must call
+// matching methods with matching sizes in the same order.
+
+// Sender is the extension's sender: it holds Δ.
+type Sender struct {
+	c     transport.Conn
+	delta Block
+	dmask [Kappa]uint64 // all ones where Δ_j = 1
+	prg   [Kappa]*ring.PRG
+	next  uint64
+}
+
+// Receiver is the extension's receiver: it holds the choice bits.
+type Receiver struct {
+	c    transport.Conn
+	prg  [Kappa][2]*ring.PRG
+	next uint64
+}
+
+// NewSender sets up the sender's side of an extension over c (128 base
+// OTs as base receiver; the peer calls NewReceiver).
+func NewSender(c transport.Conn) (*Sender, error) {
+	var db [16]byte
+	if _, err := rand.Read(db[:]); err != nil {
+		return nil, fmt.Errorf("ot: drawing Δ: %w", err)
+	}
+	s := &Sender{c: c}
+	s.delta = blockFromBytes(db[:])
+	choices := make([]byte, Kappa)
+	for j := range Kappa {
+		choices[j] = s.delta.Bit(j)
+		s.dmask[j] = -uint64(choices[j])
+	}
+	seeds, err := BaseReceive(c, choices)
+	if err != nil {
+		return nil, err
+	}
+	for j, sd := range seeds {
+		s.prg[j] = ring.NewPRG(sd)
+	}
+	return s, nil
+}
+
+// NewReceiver sets up the receiver's side of an extension over c (the peer
+// calls NewSender).
+func NewReceiver(c transport.Conn) (*Receiver, error) {
+	keys, err := BaseSend(c, Kappa)
+	if err != nil {
+		return nil, err
+	}
+	r := &Receiver{c: c}
+	for j, k := range keys {
+		r.prg[j] = [2]*ring.PRG{ring.NewPRG(k[0]), ring.NewPRG(k[1])}
+	}
+	return r, nil
+}
+
+// Delta returns the sender's global correlation Δ.
+func (s *Sender) Delta() Block { return s.delta }
+
+func blockFromBytes(b []byte) Block {
+	var x Block
+	for k := range 8 {
+		x.Lo |= uint64(b[k]) << (8 * k)
+		x.Hi |= uint64(b[8+k]) << (8 * k)
+	}
+	return x
+}
+
+// padded returns the number of words of a column of n OTs (rows padded to
+// a multiple of 128 for the transpose).
+func padded(n int) int { return (n + 127) / 128 * 2 }
+
+// rowsOf transposes 128 columns of words 64-bit words each into n rows.
+func rowsOf(cols *[Kappa][]uint64, n int) []Block {
+	rows := make([]Block, n)
+	var in, out [128]Block
+	for b := 0; b*128 < n; b++ {
+		for j := range Kappa {
+			in[j] = Block{cols[j][2*b], cols[j][2*b+1]}
+		}
+		transpose128(&in, &out)
+		copy(rows[b*128:], out[:min(128, n-b*128)])
+	}
+	return rows
+}
+
+// COT extends n correlated OTs: it returns q_1..q_n, of which the receiver
+// gets t_i = q_i ⊕ r_i·Δ. It receives one message of 16·⌈n/128⌉·128 bytes.
+func (s *Sender) COT(n int) ([]Block, error) {
+	q, _, err := s.cot(n)
+	return q, err
+}
+
+func (s *Sender) cot(n int) ([]Block, uint64, error) {
+	if n <= 0 {
+		return nil, 0, fmt.Errorf("ot: %d OTs", n)
+	}
+	w := padded(n)
+	msg, err := s.c.Recv()
+	if err != nil {
+		return nil, 0, fmt.Errorf("ot: receiving the extension matrix: %w", err)
+	}
+	if len(msg) != Kappa*w*8 {
+		return nil, 0, fmt.Errorf("ot: extension matrix has %d bytes, want %d (%d OTs)", len(msg), Kappa*w*8, n)
+	}
+	var cols [Kappa][]uint64
+	u := make([]uint64, w)
+	for j := range Kappa {
+		cols[j] = make([]uint64, w)
+		s.prg[j].Uint64s(cols[j])
+		if err := transport.DecodeUint64s(u, msg[j*w*8:(j+1)*w*8]); err != nil {
+			return nil, 0, fmt.Errorf("ot: extension matrix: %w", err)
+		}
+		for k := range w {
+			cols[j][k] ^= u[k] & s.dmask[j]
+		}
+	}
+	base := s.next
+	s.next += uint64(n)
+	return rowsOf(&cols, n), base, nil
+}
+
+// COT extends len(choice) correlated OTs with the given choice bits (one
+// 0/1 per byte) and returns t_i = q_i ⊕ choice_i·Δ. It sends one message.
+func (r *Receiver) COT(choice []byte) ([]Block, error) {
+	t, _, err := r.cot(choice)
+	return t, err
+}
+
+func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
+	n := len(choice)
+	if n == 0 {
+		return nil, 0, fmt.Errorf("ot: 0 OTs")
+	}
+	w := padded(n)
+	rw := make([]uint64, w)
+	for i, b := range choice {
+		if b > 1 {
+			return nil, 0, fmt.Errorf("ot: choice %d is %d, not a bit", i, b)
+		}
+		rw[i/64] |= uint64(b) << (i % 64)
+	}
+	var cols [Kappa][]uint64
+	msg := make([]byte, Kappa*w*8)
+	u := make([]uint64, w)
+	for j := range Kappa {
+		cols[j] = make([]uint64, w)
+		r.prg[j][0].Uint64s(cols[j])
+		r.prg[j][1].Uint64s(u)
+		for k := range w {
+			u[k] ^= cols[j][k] ^ rw[k]
+		}
+		transport.EncodeUint64s(msg[j*w*8:(j+1)*w*8], u)
+	}
+	if err := r.c.Send(msg); err != nil {
+		return nil, 0, fmt.Errorf("ot: sending the extension matrix: %w", err)
+	}
+	base := r.next
+	r.next += uint64(n)
+	return rowsOf(&cols, n), base, nil
+}
+
+// ROT extends n random OTs: the sender gets two random 128-bit messages
+// per OT, m0[i] and m1[i]; the receiver gets m_{choice_i}[i].
+func (s *Sender) ROT(n int) (m0, m1 []Block, err error) {
+	q, base, err := s.cot(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	m0, m1 = make([]Block, n), make([]Block, n)
+	for i, x := range q {
+		m0[i] = tccr(base+uint64(i), x)
+		m1[i] = tccr(base+uint64(i), x.Xor(s.delta))
+	}
+	return m0, m1, nil
+}
+
+// ROT is the receiver's side of Sender.ROT.
+func (r *Receiver) ROT(choice []byte) ([]Block, error) {
+	t, base, err := r.cot(choice)
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range t {
+		t[i] = tccr(base+uint64(i), x)
+	}
+	return t, nil
+}
+
+func checkWidth(ell int) error {
+	if ell < 1 || ell > 64 {
+		return fmt.Errorf("ot: message width %d bits, want 1..64", ell)
+	}
+	return nil
+}
+
+// Send runs len(m0) chosen-message OTs of ell-bit messages (1 ≤ ell ≤ 64;
+// higher bits are ignored): the receiver learns m0[i] or m1[i] by its
+// choice bit and nothing about the other. Two messages: the extension
+// matrix in, 2·ell bits per OT out.
+func (s *Sender) Send(m0, m1 []uint64, ell int) error {
+	if err := checkWidth(ell); err != nil {
+		return err
+	}
+	if len(m0) != len(m1) {
+		return fmt.Errorf("ot: %d and %d messages", len(m0), len(m1))
+	}
+	q, base, err := s.cot(len(m0))
+	if err != nil {
+		return err
+	}
+	bw := newBitWriter(2 * ell * len(q))
+	for i, x := range q {
+		bw.write(m0[i]^tccr(base+uint64(i), x).Lo, uint(ell))
+		bw.write(m1[i]^tccr(base+uint64(i), x.Xor(s.delta)).Lo, uint(ell))
+	}
+	if err := s.c.Send(bw.bytes()); err != nil {
+		return fmt.Errorf("ot: sending masked messages: %w", err)
+	}
+	return nil
+}
+
+// Receive is the receiver's side of Sender.Send.
+func (r *Receiver) Receive(choice []byte, ell int) ([]uint64, error) {
+	if err := checkWidth(ell); err != nil {
+		return nil, err
+	}
+	t, base, err := r.cot(choice)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := r.c.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("ot: receiving masked messages: %w", err)
+	}
+	br, err := newBitReader(msg, 2*ell*len(t), "masked messages")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(t))
+	for i, x := range t {
+		y0 := br.read(uint(ell))
+		y1 := br.read(uint(ell))
+		y := y0
+		if choice[i] == 1 {
+			y = y1
+		}
+		out[i] = (y ^ tccr(base+uint64(i), x).Lo) & mask(uint(ell))
+	}
+	return out, nil
+}
+
+// SendCorrelated runs len(delta) additively correlated OTs over Z_2^ell:
+// it returns the sender's random x[i]; the receiver gets x[i] + c_i·delta[i]
+// mod 2^ell for its choice bit c_i. One message of ell bits per OT goes out
+// after the extension matrix comes in.
+func (s *Sender) SendCorrelated(delta []uint64, ell int) ([]uint64, error) {
+	if err := checkWidth(ell); err != nil {
+		return nil, err
+	}
+	return s.SendCorrelatedWidths(delta, uniform(len(delta), ell))
+}
+
+// ReceiveCorrelated is the receiver's side of SendCorrelated.
+func (r *Receiver) ReceiveCorrelated(choice []byte, ell int) ([]uint64, error) {
+	if err := checkWidth(ell); err != nil {
+		return nil, err
+	}
+	return r.ReceiveCorrelatedWidths(choice, uniform(len(choice), ell))
+}
+
+func uniform(n, ell int) []uint8 {
+	w := make([]uint8, n)
+	for i := range w {
+		w[i] = uint8(ell)
+	}
+	return w
+}
+
+// SendCorrelatedWidths is SendCorrelated with a width per OT: OT i works
+// modulo 2^widths[i] and costs widths[i] bits (Gilboa's multiplication
+// needs ℓ−j bits for bit j).
+func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64, error) {
+	if len(widths) != len(delta) {
+		return nil, fmt.Errorf("ot: %d correlations and %d widths", len(delta), len(widths))
+	}
+	total := 0
+	for _, w := range widths {
+		if err := checkWidth(int(w)); err != nil {
+			return nil, err
+		}
+		total += int(w)
+	}
+	q, base, err := s.cot(len(delta))
+	if err != nil {
+		return nil, err
+	}
+	x := make([]uint64, len(q))
+	bw := newBitWriter(total)
+	for i, row := range q {
+		w := uint(widths[i])
+		x[i] = tccr(base+uint64(i), row).Lo & mask(w)
+		bw.write(x[i]+delta[i]-tccr(base+uint64(i), row.Xor(s.delta)).Lo, w)
+	}
+	if err := s.c.Send(bw.bytes()); err != nil {
+		return nil, fmt.Errorf("ot: sending correlations: %w", err)
+	}
+	return x, nil
+}
+
+// ReceiveCorrelatedWidths is the receiver's side of SendCorrelatedWidths.
+func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uint64, error) {
+	if len(widths) != len(choice) {
+		return nil, fmt.Errorf("ot: %d choices and %d widths", len(choice), len(widths))
+	}
+	total := 0
+	for _, w := range widths {
+		if err := checkWidth(int(w)); err != nil {
+			return nil, err
+		}
+		total += int(w)
+	}
+	t, base, err := r.cot(choice)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := r.c.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("ot: receiving correlations: %w", err)
+	}
+	br, err := newBitReader(msg, total, "correlations")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, len(t))
+	for i, row := range t {
+		w := uint(widths[i])
+		d := br.read(w)
+		h := tccr(base+uint64(i), row).Lo
+		out[i] = (h + uint64(choice[i])*d) & mask(w)
+	}
+	return out, nil
+}

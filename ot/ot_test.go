@@ -1,0 +1,229 @@
+package ot
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/autorep/autorep/transport"
+)
+
+func TestTranspose128(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var in, out, back [128]Block
+	for i := range in {
+		in[i] = Block{rng.Uint64(), rng.Uint64()}
+	}
+	transpose128(&in, &out)
+	for i := range 128 {
+		for j := range 128 {
+			if out[i].Bit(j) != in[j].Bit(i) {
+				t.Fatalf("out[%d] bit %d = %d, in[%d] bit %d = %d", i, j, out[i].Bit(j), j, i, in[j].Bit(i))
+			}
+		}
+	}
+	transpose128(&out, &back)
+	if back != in {
+		t.Fatal("transpose is not an involution")
+	}
+}
+
+func TestBitPacking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	widths := make([]uint, 1000)
+	vals := make([]uint64, len(widths))
+	total := 0
+	for i := range widths {
+		widths[i] = uint(1 + rng.IntN(64))
+		vals[i] = rng.Uint64()
+		total += int(widths[i])
+	}
+	bw := newBitWriter(total)
+	for i, v := range vals {
+		bw.write(v, widths[i])
+	}
+	msg := bw.bytes()
+	br, err := newBitReader(msg, total, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if got := br.read(widths[i]); got != v&mask(widths[i]) {
+			t.Fatalf("value %d (%d bits): got %x want %x", i, widths[i], got, v&mask(widths[i]))
+		}
+	}
+	if _, err := newBitReader(msg[1:], total, "test"); err == nil {
+		t.Fatal("short message accepted")
+	}
+}
+
+// run runs the two sides of a protocol over a pipe, each in its own
+// goroutine, and returns their errors.
+func run(t testing.TB, a, b func(c transport.Conn) error) (transport.Conn, transport.Conn) {
+	t.Helper()
+	ca, cb := transport.Pipe()
+	errs := make(chan error, 2)
+	go func() { errs <- a(ca) }()
+	go func() { errs <- b(cb) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, cb
+}
+
+func randBits(rng *rand.Rand, n int) []byte {
+	c := make([]byte, n)
+	for i := range c {
+		c[i] = byte(rng.IntN(2))
+	}
+	return c
+}
+
+func TestBaseOT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	choices := randBits(rng, 64)
+	var keys [][2][16]byte
+	var got [][16]byte
+	run(t, func(c transport.Conn) error {
+		k, err := BaseSend(c, len(choices))
+		for _, p := range k {
+			keys = append(keys, [2][16]byte{p[0], p[1]})
+		}
+		return err
+	}, func(c transport.Conn) error {
+		k, err := BaseReceive(c, choices)
+		for _, s := range k {
+			got = append(got, s)
+		}
+		return err
+	})
+	for i, ch := range choices {
+		if got[i] != keys[i][ch] || got[i] == keys[i][1-ch] {
+			t.Fatalf("base OT %d: receiver's key does not match exactly the chosen one", i)
+		}
+	}
+}
+
+// pair sets up a Sender on one end of a pipe and a Receiver on the other.
+func pair(t testing.TB) (*Sender, *Receiver) {
+	var s *Sender
+	var r *Receiver
+	run(t, func(c transport.Conn) (err error) { s, err = NewSender(c); return },
+		func(c transport.Conn) (err error) { r, err = NewReceiver(c); return })
+	return s, r
+}
+
+func TestCOT(t *testing.T) {
+	s, r := pair(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1, 127, 128, 129, 1000} {
+		choice := randBits(rng, n)
+		var q, tt []Block
+		errs := make(chan error, 1)
+		go func() { var err error; q, err = s.COT(n); errs <- err }()
+		tt, err := r.COT(choice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			want := q[i]
+			if choice[i] == 1 {
+				want = want.Xor(s.Delta())
+			}
+			if tt[i] != want {
+				t.Fatalf("n=%d OT %d: t != q ⊕ r·Δ", n, i)
+			}
+		}
+	}
+}
+
+func TestROT(t *testing.T) {
+	s, r := pair(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	n := 500
+	choice := randBits(rng, n)
+	var m0, m1 []Block
+	errs := make(chan error, 1)
+	go func() { var err error; m0, m1, err = s.ROT(n); errs <- err }()
+	got, err := r.ROT(choice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		want, other := m0[i], m1[i]
+		if choice[i] == 1 {
+			want, other = other, want
+		}
+		if got[i] != want || got[i] == other {
+			t.Fatalf("ROT %d: receiver's message is not exactly the chosen one", i)
+		}
+	}
+}
+
+func TestChosenOT(t *testing.T) {
+	s, r := pair(t)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, ell := range []int{1, 2, 17, 32, 63, 64} {
+		n := 300
+		choice := randBits(rng, n)
+		m0, m1 := make([]uint64, n), make([]uint64, n)
+		for i := range n {
+			m0[i], m1[i] = rng.Uint64()&mask(uint(ell)), rng.Uint64()&mask(uint(ell))
+		}
+		errs := make(chan error, 1)
+		go func() { errs <- s.Send(m0, m1, ell) }()
+		got, err := r.Receive(choice, ell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			want := m0[i]
+			if choice[i] == 1 {
+				want = m1[i]
+			}
+			if got[i] != want {
+				t.Fatalf("ell=%d OT %d: got %x want %x", ell, i, got[i], want)
+			}
+		}
+	}
+}
+
+func TestCorrelatedOT(t *testing.T) {
+	s, r := pair(t)
+	rng := rand.New(rand.NewPCG(13, 14))
+	n := 400
+	choice := randBits(rng, n)
+	delta := make([]uint64, n)
+	widths := make([]uint8, n)
+	for i := range n {
+		delta[i] = rng.Uint64()
+		widths[i] = uint8(1 + rng.IntN(64))
+	}
+	var x []uint64
+	errs := make(chan error, 1)
+	go func() { var err error; x, err = s.SendCorrelatedWidths(delta, widths); errs <- err }()
+	got, err := r.ReceiveCorrelatedWidths(choice, widths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		w := uint(widths[i])
+		want := (x[i] + uint64(choice[i])*delta[i]) & mask(w)
+		if got[i] != want || x[i] != x[i]&mask(w) {
+			t.Fatalf("OT %d (%d bits): got %x want %x", i, w, got[i], want)
+		}
+	}
+}
