@@ -1,6 +1,7 @@
 package ot
 
 import (
+	"math/bits"
 	"math/rand/v2"
 	"testing"
 
@@ -224,6 +225,64 @@ func TestCorrelatedOT(t *testing.T) {
 		want := (x[i] + uint64(choice[i])*delta[i]) & mask(w)
 		if got[i] != want || x[i] != x[i]&mask(w) {
 			t.Fatalf("OT %d (%d bits): got %x want %x", i, w, got[i], want)
+		}
+	}
+}
+
+// sessions sets up two Sessions over a pipe.
+func sessions(t testing.TB) (*Session, *Session, transport.Conn, transport.Conn) {
+	var s0, s1 *Session
+	c0, c1 := run(t, func(c transport.Conn) (err error) { s0, err = NewSession(c, 0); return },
+		func(c transport.Conn) (err error) { s1, err = NewSession(c, 1); return })
+	return s0, s1, c0, c1
+}
+
+func TestOneOfN(t *testing.T) {
+	s0, s1, _, _ := sessions(t)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, tc := range []struct{ n, nn, ell int }{{1, 2, 1}, {200, 16, 2}, {129, 256, 64}, {300, 5, 7}} {
+		// Both directions: party 0 sends to party 1 and the reverse.
+		for dir := range 2 {
+			snd, rcv := s0.NSend, s1.NRecv
+			if dir == 1 {
+				snd, rcv = s1.NSend, s0.NRecv
+			}
+			msgs := make([]uint64, tc.n*tc.nn)
+			for i := range msgs {
+				msgs[i] = rng.Uint64() & mask(uint(tc.ell))
+			}
+			choice := make([]uint8, tc.n)
+			for i := range choice {
+				choice[i] = uint8(rng.IntN(tc.nn))
+			}
+			errs := make(chan error, 1)
+			go func() { errs <- snd.Send(msgs, tc.nn, tc.ell) }()
+			got, err := rcv.Receive(choice, tc.nn, tc.ell)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			for i := range tc.n {
+				if want := msgs[i*tc.nn+int(choice[i])]; got[i] != want {
+					t.Fatalf("%+v dir %d OT %d: got %x want %x", tc, dir, i, got[i], want)
+				}
+			}
+		}
+	}
+}
+
+func TestCodewordDistance(t *testing.T) {
+	for x := range MaxN {
+		for y := x + 1; y < MaxN; y++ {
+			d := 0
+			for k := range 4 {
+				d += bits.OnesCount64(codewords[x][k] ^ codewords[y][k])
+			}
+			if d != 128 {
+				t.Fatalf("C(%d), C(%d) differ in %d bits, want 128", x, y, d)
+			}
 		}
 	}
 }
