@@ -27,7 +27,6 @@
 package privacytest
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -336,10 +335,15 @@ var Multiples = []int64{1, -1, 2, -2, 3, -3, 4, -4}
 // search for.
 func NoSecrets(t testing.TB, what string, v View, secrets []Secret) {
 	t.Helper()
-	searched := 0
-	var pat [8]byte
-	for _, s := range secrets {
-		found := 0
+	type pattern struct {
+		secret int // index into secrets
+		k      int64
+		w      uint64
+		big    bool // also searched in material
+	}
+	pats := map[uint64]pattern{}
+	var filter [1 << 16]bool // on the low 16 bits: most windows stop here
+	for si, s := range secrets {
 		for _, w := range s.Words {
 			for _, k := range Multiples {
 				x := uint64(k) * w
@@ -350,37 +354,44 @@ func NoSecrets(t testing.TB, what string, v View, secrets []Secret) {
 				if mag < MinSecret {
 					continue
 				}
-				searched++
-				binary.LittleEndian.PutUint64(pat[:], x)
-				in := ""
-				for i, b := range v.Msgs {
-					if bytes.Contains(b, pat[:]) {
-						in = fmt.Sprintf("message %d", i)
-						break
-					}
-				}
-				if in == "" && mag >= MinMaterialSecret {
-					for i, b := range v.Material {
-						if bytes.Contains(b, pat[:]) {
-							in = fmt.Sprintf("material item %d", i)
-							break
-						}
-					}
-				}
-				if in != "" {
-					found++
-					if found <= 3 {
-						t.Errorf("%s: %s holds %d × %s word %#x in the clear", what, in, k, s.Name, w)
-					}
+				if _, dup := pats[x]; !dup {
+					pats[x] = pattern{si, k, w, mag >= MinMaterialSecret}
+					filter[x&0xffff] = true
 				}
 			}
 		}
-		if found > 3 {
-			t.Errorf("%s: %d occurrences of %s words in all", what, found, s.Name)
+	}
+	if len(pats) == 0 {
+		if len(secrets) > 0 {
+			t.Errorf("%s: no secret word to search for", what)
+		}
+		return
+	}
+	found := make([]int, len(secrets))
+	scan := func(kind string, blobs [][]byte, material bool) {
+		for i, b := range blobs {
+			for j := 0; j+8 <= len(b); j++ {
+				x := binary.LittleEndian.Uint64(b[j:])
+				if !filter[x&0xffff] {
+					continue
+				}
+				p, ok := pats[x]
+				if !ok || (material && !p.big) {
+					continue
+				}
+				found[p.secret]++
+				if found[p.secret] <= 3 {
+					t.Errorf("%s: %s %d (byte %d) holds %d × %s word %#x in the clear", what, kind, i, j, p.k, secrets[p.secret].Name, p.w)
+				}
+			}
 		}
 	}
-	if searched == 0 && len(secrets) > 0 {
-		t.Errorf("%s: no secret word to search for", what)
+	scan("message", v.Msgs, false)
+	scan("material item", v.Material, true)
+	for si, n := range found {
+		if n > 3 {
+			t.Errorf("%s: %d occurrences of %s words in all", what, n, secrets[si].Name)
+		}
 	}
 }
 
