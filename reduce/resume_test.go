@@ -1,0 +1,340 @@
+package reduce
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/tensor"
+)
+
+// quadrantSet is a 4-class C×S×S problem: the class is the brightest
+// quadrant of the image, with enough noise that a few epochs do not
+// reach 100%.
+func quadrantSet(n, c, s int, seed int64) *data.Set {
+	rng := rand.New(rand.NewSource(seed))
+	per := c * s * s
+	set := &data.Set{Name: "quadrant", N: n, C: c, H: s, W: s, Classes: 4,
+		Pixels: make([]uint8, n*per), Labels: make([]int32, n),
+		ClassNames: []string{"tl", "tr", "bl", "br"}}
+	for ch := 0; ch < c; ch++ {
+		set.Mean = append(set.Mean, 0.3)
+		set.Std = append(set.Std, 0.3)
+	}
+	for i := 0; i < n; i++ {
+		q := rng.Intn(4)
+		set.Labels[i] = int32(q)
+		for p := 0; p < per; p++ {
+			y, x := (p%(s*s))/s, p%s
+			v := rng.Intn(100)
+			if (2*y/s)*2+2*x/s == q {
+				v += 25
+			}
+			set.Pixels[i*per+p] = uint8(v)
+		}
+	}
+	return set
+}
+
+// errCrash is the value a crashLog panics with: a simulated kill.
+type errCrash struct{ at string }
+
+// crashLog is a run's Log writer that kills the run (panics with errCrash)
+// when the trainer of phase logs its epoch line for epoch, i.e. after that
+// epoch trained, was evaluated and (if best) saved its best snapshot, but
+// before its checkpoint was written: the epoch's work is lost, as when the
+// process dies during it. With epoch 0 it kills at the first log line that
+// starts with line instead.
+type crashLog struct {
+	name  string // subtest name
+	t     *testing.T
+	phase string // current phase, from the "<phase> phase:" lines
+	at    string
+	epoch int
+	line  string
+}
+
+func (w *crashLog) Write(p []byte) (int, error) {
+	s := string(p)
+	if f := strings.Fields(s); len(f) > 1 && f[1] == "phase:" {
+		w.phase = f[0]
+	}
+	w.t.Log(strings.TrimRight(s, "\n"))
+	if (w.epoch > 0 && w.phase == w.at && strings.HasPrefix(s, fmt.Sprintf("epoch %d/", w.epoch))) ||
+		(w.epoch == 0 && w.line != "" && strings.HasPrefix(s, w.line)) {
+		panic(errCrash{fmt.Sprintf("%s %d %q", w.at, w.epoch, w.line)})
+	}
+	return len(p), nil
+}
+
+// runOutcome is everything a finished run leaves: its result (epoch
+// times zeroed), the student's tensors and the checkpoint files.
+type runOutcome struct {
+	res     *Result
+	tensors map[string]*tensor.Tensor
+	files   map[string]*modelfile.File // by suffix: search, l1, finetune, best
+}
+
+func outcome(t *testing.T, res *Result, student *models.Model, prefix string) runOutcome {
+	t.Helper()
+	o := runOutcome{res: res, files: map[string]*modelfile.File{}}
+	for i := range res.History {
+		res.History[i].Seconds = 0
+	}
+	var err error
+	if o.tensors, err = student.Tensors(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range append(append([]string(nil), Phases...), "best") {
+		f, err := modelfile.Read(prefix + "." + p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.files[p] = f
+	}
+	return o
+}
+
+// sameTensors requires bit-identical tensor sets.
+func sameTensors(t *testing.T, what string, want, got map[string]*tensor.Tensor) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Fatalf("%s: %d tensors uninterrupted, %d resumed", what, len(want), len(got))
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Fatalf("%s: %q missing after resume", what, name)
+		}
+		if !reflect.DeepEqual(w.Shape, g.Shape) {
+			t.Fatalf("%s: %q shape %v uninterrupted, %v resumed", what, name, w.Shape, g.Shape)
+		}
+		for i := range w.Data {
+			if math.Float32bits(w.Data[i]) != math.Float32bits(g.Data[i]) {
+				t.Fatalf("%s: %s[%d] = %v uninterrupted, %v resumed", what, name, i, w.Data[i], g.Data[i])
+			}
+		}
+	}
+}
+
+// dropTimes removes wall-clock fields (epoch seconds, elapsed time) from a
+// decoded JSON value; everything else must match exactly.
+func dropTimes(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k := range x {
+			if k == "seconds" || k == "elapsed_ns" || k == "finished" {
+				delete(x, k)
+			} else {
+				x[k] = dropTimes(x[k])
+			}
+		}
+	case []any:
+		for i := range x {
+			x[i] = dropTimes(x[i])
+		}
+	}
+	return v
+}
+
+// sameMetadata compares metadata maps; JSON values (the checkpoint's run
+// state, history, optimiser step counts, the run's own state) are compared
+// without their wall-clock fields.
+func sameMetadata(t *testing.T, what string, want, got map[string]string) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Fatalf("%s: metadata keys %d vs %d", what, len(want), len(got))
+	}
+	for k, w := range want {
+		g := got[k]
+		var wv, gv any
+		if json.Unmarshal([]byte(w), &wv) == nil && json.Unmarshal([]byte(g), &gv) == nil {
+			wv, gv = dropTimes(wv), dropTimes(gv)
+			// The reduce state is a JSON string inside the checkpoint state.
+			if !reflect.DeepEqual(wv, gv) {
+				wb, _ := json.Marshal(wv)
+				gb, _ := json.Marshal(gv)
+				t.Fatalf("%s: metadata %q differs:\nuninterrupted %s\nresumed       %s", what, k, wb, gb)
+			}
+			continue
+		}
+		if w != g {
+			t.Fatalf("%s: metadata %q = %q uninterrupted, %q resumed", what, k, w, g)
+		}
+	}
+}
+
+func sameOutcome(t *testing.T, want, got runOutcome) {
+	t.Helper()
+	if !reflect.DeepEqual(want.res, got.res) {
+		wb, _ := json.Marshal(want.res)
+		gb, _ := json.Marshal(got.res)
+		t.Fatalf("results differ:\nuninterrupted %s\nresumed       %s", wb, gb)
+	}
+	sameTensors(t, "returned model", want.tensors, got.tensors)
+	if len(want.files) != len(got.files) {
+		t.Fatalf("checkpoint files: %d uninterrupted, %d resumed", len(want.files), len(got.files))
+	}
+	for p, wf := range want.files {
+		gf, ok := got.files[p]
+		if !ok {
+			t.Fatalf("checkpoint %s missing after resume", p)
+		}
+		sameTensors(t, "checkpoint "+p, wf.Tensors, gf.Tensors)
+		sameMetadata(t, "checkpoint "+p, wf.Metadata, gf.Metadata)
+	}
+}
+
+// resumeCase is one model and run configuration interrupted at several
+// points.
+type resumeCase struct {
+	name        string
+	model       func() *models.Model
+	train, test *data.Set
+	cfg         Config
+	crashes     []crashLog
+}
+
+func runResumeCase(t *testing.T, rc resumeCase) runOutcome {
+	dir := t.TempDir()
+	cfg := rc.cfg
+	cfg.Checkpoint = filepath.Join(dir, "full")
+	cfg.Log = logWriter{t}
+	student := rc.model()
+	res, err := Run(student, rc.model(), rc.train, rc.test, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := outcome(t, res, student, cfg.Checkpoint)
+	for _, c := range rc.crashes {
+		name := c.name
+		t.Run(name, func(t *testing.T) {
+			cfg := rc.cfg
+			cfg.Checkpoint = filepath.Join(dir, name)
+			crash := c
+			crash.t = t
+			cfg.Log = &crash
+			crashed := func() (crashed bool) {
+				defer func() {
+					if v := recover(); v != nil {
+						if _, ok := v.(errCrash); !ok {
+							panic(v)
+						}
+						crashed = true
+					}
+				}()
+				_, err := Run(rc.model(), rc.model(), rc.train, rc.test, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return false
+			}()
+			if !crashed {
+				t.Fatalf("the run never reached the crash point %+v", c)
+			}
+			// A new process: fresh models, the same flags plus --resume.
+			cfg.Resume = true
+			cfg.Log = logWriter{t}
+			student := rc.model()
+			res, err := Run(student, rc.model(), rc.train, rc.test, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameOutcome(t, want, outcome(t, res, student, cfg.Checkpoint))
+		})
+	}
+	return want
+}
+
+// tinyResNet is ResNet-20 on 3×8×8 inputs: batch norm (recalibrated
+// before each evaluation), residual sites, blocked layouts, coefficient
+// bounds, in well under a second per epoch.
+func tinyResNet() *models.Model {
+	m, err := models.NewSeeded("resnet20", 4, [3]int{3, 8, 8}, 3)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// TestAutoRePResumeExact interrupts an AutoReP run in the middle of its
+// search, at the search's end and in the middle of its finetune; each
+// resumed run must end bit-identical to the uninterrupted one: returned
+// model, result and history, and every checkpoint file (weights, scores,
+// masks, coefficients, DaPa statistics and step counters, coefficient
+// ranges, batch-norm statistics, Adam/SGD state, run state).
+func TestAutoRePResumeExact(t *testing.T) {
+	// 200 images in batches of 32: 6 steps an epoch, so an epoch boundary
+	// is not a DaPa refit boundary (every 10 steps).
+	train, test := quadrantSet(200, 3, 8, 1), quadrantSet(64, 3, 8, 2)
+	model := tinyResNet
+	_, total := model().ReLUCount()
+	cfg := Config{Method: MethodAutoReP, Budget: total / 2, Epochs: 3, FinetuneEpochs: 2, Batch: 32,
+		LR: 0.01, ScoreLR: 0.1, FinetuneLR: 0.01, Lambda: 20, Seed: 5, BNBatches: 4}
+	want := runResumeCase(t, resumeCase{name: "autorep", model: model, train: train, test: test, cfg: cfg,
+		crashes: []crashLog{
+			{name: "search", at: "search", epoch: 2},
+			{name: "search-done", at: "finetune", epoch: 1}, // search finished and checkpointed, finetune not yet
+			{name: "finetune", at: "finetune", epoch: 2},
+		}})
+	if len(want.res.History) != 5 {
+		t.Fatalf("history %+v, want 3 search + 2 finetune epochs", want.res.History)
+	}
+	// The step counters in the search checkpoint count every search step:
+	// DaPa's schedule resumes where it stopped.
+	steps := float32(3 * 6)
+	n := 0
+	for name, v := range want.files["search"].Tensors {
+		if strings.HasSuffix(name, ".dapa_steps") {
+			n++
+			if v.Data[0] != steps {
+				t.Fatalf("%s = %v, want %v training steps", name, v.Data, steps)
+			}
+		}
+	}
+	if n != len(model().Sites) {
+		t.Fatalf("%d sites with dapa_steps in the search checkpoint, want %d", n, len(model().Sites))
+	}
+}
+
+// TestSNLResumeExact interrupts an SNL run in its L1 phase (after η has
+// started to grow), between the binarisation and the first finetune
+// checkpoint, and in its finetune; each resumed run must end bit-identical
+// to the uninterrupted one (α, masks, weights, optimiser state, η schedule
+// and history).
+func TestSNLResumeExact(t *testing.T) {
+	train, test := quadrantSet(200, 3, 8, 3), quadrantSet(64, 3, 8, 4)
+	model := tinyResNet
+	_, total := model().ReLUCount()
+	cfg := Config{Method: MethodSNL, Budget: total / 3, Epochs: 7, FinetuneEpochs: 2, Batch: 32,
+		LR: 0.02, FinetuneLR: 0.01, Eta0: 1e-4, Seed: 6, BNBatches: 4}
+	want := runResumeCase(t, resumeCase{name: "snl", model: model, train: train, test: test, cfg: cfg,
+		crashes: []crashLog{
+			{name: "l1", at: "l1", epoch: 6},
+			{name: "binarised", line: "snl: binarised"}, // L1 finished and checkpointed, finetune not yet
+			{name: "finetune", at: "finetune", epoch: 2},
+		}})
+	var etas []float64
+	for _, e := range want.res.History {
+		if e.Phase == "l1" {
+			etas = append(etas, e.Eta)
+		}
+	}
+	t.Logf("η per L1 epoch: %v", etas)
+	if len(etas) < 6 || etas[len(etas)-1] <= etas[0] {
+		t.Fatalf("η %v: the L1 phase must run past epoch %d with η growing for the test to cover the schedule", etas, SNLEtaFromEp)
+	}
+}
