@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"testing"
 
+	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -51,6 +52,7 @@ func TestLinear(t *testing.T) {
 		x := randSigned(p.XLen(), 20, byte(20+si))
 		bias := randSigned(p.K, 30, byte(30+si))
 		xs := split(x, byte(40+si))
+		var first [2][]uint64 // each party's share from the first inference
 		r := run2(t, 1, func(s *mpc.Session) ([]uint64, error) {
 			transport.SetPhase(s.Conn, transport.PhaseOffline)
 			var k *mpc.LinearKey
@@ -64,10 +66,13 @@ func TestLinear(t *testing.T) {
 				return nil, err
 			}
 			transport.SetPhase(s.Conn, transport.PhaseOnline)
-			// Two inferences: fresh masks each time.
-			if _, err := s.Linear(k, xs[s.Party]); err != nil {
+			// Two inferences of the same input: fresh masks each time
+			// (checked below).
+			y, err := s.Linear(k, xs[s.Party])
+			if err != nil {
 				return nil, err
 			}
+			first[s.Party] = y
 			return s.Linear(k, xs[s.Party])
 		})
 		want := refConv(p, w, x)
@@ -76,6 +81,12 @@ func TestLinear(t *testing.T) {
 			want[i] += bias[(i/hw)%p.K]
 		}
 		equalVec(t, "linear", reconstruct(t, r), want)
+		equalVec(t, "linear, first inference", reconstruct(t, [2]result{{out: first[0]}, {out: first[1]}}), want)
+		// A reused input mask R would repeat both parties' shares (the
+		// server's W ⊛ (x − R) + [B⊛R]₀, the client's Ŵ ⊛ R + [B⊛R]₁).
+		for q := range 2 {
+			privacytest.FreshWords(t, fmt.Sprintf("%v's output shares of two inferences", mpc.Party(q)), first[q], r[q].out)
+		}
 		// Online: the client sends 8 B per input element per inference;
 		// the server never sends, so the two messages form one round.
 		checkCost(t, r, 2*8*int64(p.XLen()), 0, 1)
