@@ -82,8 +82,9 @@ type Config struct {
 	// starts the finetune's cosine schedule (SGD with Momentum and
 	// WeightDecay).
 	LR, MinLR, FinetuneLR float64
-	// ScoreLR is the search learning rate of AutoReP's scores a (0 = LR);
-	// the reference scripts use 10×LR (w_mask_lr) for faster searches.
+	// ScoreLR is the search learning rate of AutoReP's scores a (0 =
+	// SearchScoreLR(LR, search steps), so that short searches reach the
+	// budget); the reference scripts use 10×LR (w_mask_lr).
 	ScoreLR               float64
 	Momentum, WeightDecay float64
 	// KDTemp is the distillation temperature; NoKD trains without the
@@ -210,6 +211,7 @@ type Result struct {
 	Lambda    float64    `json:"lambda,omitempty"`
 	Threshold float64    `json:"threshold,omitempty"`
 	PolyBound float64    `json:"poly_bound,omitempty"` // κ of the coefficient bound (AutoReP, degree ≥ 2)
+	ScoreLR   float64    `json:"score_lr,omitempty"`   // AutoReP: the scores' search learning rate (set or derived)
 	Epochs    int        `json:"epochs"`
 	Finetune  int        `json:"finetune_epochs"`
 	Weighted  bool       `json:"cost_weighted,omitempty"`
@@ -425,6 +427,13 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 	switch phase {
 	case "search":
 		groups := []optim.Group{{Params: params}}
+		if r.cfg.Method == MethodAutoReP && r.cfg.ScoreLR == 0 {
+			r.cfg.ScoreLR = SearchScoreLR(r.cfg.LR, epochs*steps)
+			if r.cfg.Log != nil && r.cfg.ScoreLR != r.cfg.LR {
+				fmt.Fprintf(r.cfg.Log, "score learning rate %.3g: 4/(%d search steps), so that the scores can reach the budget (--score-lr sets it)\n",
+					r.cfg.ScoreLR, epochs*steps)
+			}
+		}
 		if r.cfg.ScoreLR > 0 && r.cfg.ScoreLR != r.cfg.LR {
 			var rest, scores []optim.Param
 			for _, p := range params {
@@ -575,7 +584,7 @@ func (r *runner) runAutoReP() error {
 		r.appendHistory("search", t)
 		if r.state.Best == nil {
 			_, n := r.student.ReLUCount()
-			return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d: raise --lambda or --epochs", n, r.cfg.Budget)
+			return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d: raise --score-lr, --lambda or --epochs", n, r.cfg.Budget)
 		}
 		if r.cfg.FinetuneEpochs == 0 {
 			return nil
@@ -765,7 +774,7 @@ func (r *runner) finish() (*Result, error) {
 		Forced: r.state.Forced, History: r.state.History,
 	}
 	if r.cfg.Method == MethodAutoReP {
-		res.Lambda, res.Threshold = r.cfg.Lambda, r.cfg.Threshold
+		res.Lambda, res.Threshold, res.ScoreLR = r.cfg.Lambda, r.cfg.Threshold, r.cfg.ScoreLR
 		if r.cfg.Degree >= 2 {
 			res.PolyBound = max(r.cfg.PolyBound, 0)
 		}

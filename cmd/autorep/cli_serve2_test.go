@@ -230,21 +230,10 @@ func TestReduceCheckpointCLI(t *testing.T) {
 	}
 }
 
-// TestDemoScoreLR: the demo's AutoReP search raises the scores' learning
-// rate so that the cosine-averaged travel S·lr/2 over its S steps is at
-// least 2 (1 epoch reached the 15% budget with it: 639 of 976 ReLUs, see
-// docs/CLI.md), keeps a higher --reduce-lr, and refuses 0 epochs.
-func TestDemoScoreLR(t *testing.T) {
-	for _, epochs := range []int{1, 2, 3, 10} {
-		steps := float64(epochs * 469)
-		lr := demoScoreLR(1e-4, epochs)
-		if travel := steps * lr / 2; travel < 2 || travel > 2.01 {
-			t.Errorf("%d epochs: score lr %g, travel %.3f", epochs, lr, travel)
-		}
-	}
-	if lr := demoScoreLR(0.05, 1); lr != 0.05 {
-		t.Errorf("a higher --reduce-lr is lowered to %g", lr)
-	}
+// TestDemoBadFlags: the demo refuses 0 search epochs and a negative
+// learning rate before doing anything. (Its scores' learning rate is
+// reduce's rule, reduce.SearchScoreLR, tested there.)
+func TestDemoBadFlags(t *testing.T) {
 	wantFail(t, runCLI(t, 2*time.Minute, "demo", "--reduce-epochs", "0"), 1, "--reduce-epochs")
 	wantFail(t, runCLI(t, short, "demo", "--reduce-lr", "-1"), 1, "--reduce-lr")
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
-	"github.com/autorep/autorep/reduce"
 	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/tensor"
@@ -66,7 +65,7 @@ func runDemo(args []string) error {
 	n := fs.Int("n", 100, "test images classified privately")
 	epochs := fs.Int("epochs", 2, "training epochs of the all-ReLU LeNet")
 	redEpochs := fs.Int("reduce-epochs", 2, "AutoReP search epochs")
-	redLR := fs.Float64("reduce-lr", 0.004, "AutoReP search learning rate (higher than reduce's default so that a short search reaches the budget); the scores' rate is raised to at least 4/(search steps) so that any --reduce-epochs reaches it")
+	redLR := fs.Float64("reduce-lr", 0.004, "AutoReP search learning rate (higher than reduce's default for a short search); the scores' rate is reduce's: at least 4/(search steps), so that any --reduce-epochs reaches the budget")
 	budget := fs.String("budget", "15%", "ReLU budget of the reduced model")
 	fresh := fs.Bool("fresh", false, "train and reduce again even if the work dir has models")
 	insecure := fs.Bool("insecure", false, "plain TCP on loopback instead of TLS")
@@ -137,11 +136,9 @@ func runDemo(args []string) error {
 	if exists(reduced) {
 		step("reduce: reusing %s (--fresh to reduce again)", reduced)
 	} else {
-		scoreLR := demoScoreLR(*redLR, *redEpochs)
-		step("reduce: AutoReP to %s of the ReLUs, %d search epochs (lr %g, scores %.3g)", *budget, *redEpochs, *redLR, scoreLR)
+		step("reduce: AutoReP to %s of the ReLUs, %d search epochs (lr %g)", *budget, *redEpochs, *redLR)
 		if err := runReduce([]string{"--model", base, "--method", "autorep", "--budget", *budget,
 			"--epochs", strconv.Itoa(*redEpochs), "--lr", strconv.FormatFloat(*redLR, 'g', -1, 64),
-			"--score-lr", strconv.FormatFloat(scoreLR, 'g', 6, 64),
 			"--data", dir, "--out", reduced}); err != nil {
 			return fmt.Errorf("reducing: %w", err)
 		}
@@ -225,22 +222,6 @@ func runDemo(args []string) error {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"images": *n, "models": reports, "seconds": time.Since(t0).Seconds()})
 	}
 	return nil
-}
-
-// mnistTrainImages is the size of MNIST's training split.
-const mnistTrainImages = 60000
-
-// demoScoreLR is the AutoReP score learning rate of the demo's search: lr,
-// raised so that the scores can travel far enough in epochs epochs. Adam
-// moves a score by about the learning rate per step and the cosine
-// schedule averages half the initial rate, so over S steps a score moves
-// about S·lr/2; from U(0,1) scores the budget needs a travel of about 2
-// (DESIGN §1.1: the search needs ≳ 1/lr steps). 4/S gives that: 2 epochs
-// (938 steps of 128 images) need 0.0043, close to the 0.004 that reaches
-// the 15% budget in 2 epochs; 1 epoch needs 0.0085.
-func demoScoreLR(lr float64, epochs int) float64 {
-	steps := epochs * ((mnistTrainImages + reduce.DefaultBatch - 1) / reduce.DefaultBatch)
-	return max(lr, 4/float64(steps))
 }
 
 func exists(path string) bool {

@@ -43,6 +43,7 @@ type reduceRecord struct {
 	Lambda         float64           `json:"lambda,omitempty"`
 	Threshold      float64           `json:"threshold,omitempty"`
 	PolyBound      float64           `json:"poly_bound,omitempty"`
+	ScoreLR        float64           `json:"score_lr,omitempty"`
 	Epochs         int               `json:"epochs"`
 	FinetuneEpochs int               `json:"finetune_epochs"`
 	BestPhase      string            `json:"best_phase"`
@@ -79,7 +80,7 @@ func runReduce(args []string) error {
 	out := fs.String("out", "", "output model file")
 	batch := fs.Int("batch", reduce.DefaultBatch, "batch size")
 	lr := fs.Float64("lr", reduce.DefaultLR, "search learning rate (Adam, cosine to 1e-5)")
-	scoreLR := fs.Float64("score-lr", 0, "AutoReP score learning rate (0 = --lr; the reference scripts use 10x)")
+	scoreLR := fs.Float64("score-lr", 0, "AutoReP score learning rate (0 = max(--lr, 4/search steps), so that short searches reach the budget; the reference scripts use 10x --lr)")
 	ftLR := fs.Float64("finetune-lr", reduce.DefaultFinetuneLR, "finetune learning rate (SGD)")
 	noKD := fs.Bool("no-kd", false, "train without distillation from the input model")
 	augment := fs.String("augment", "auto", "crop+flip augmentation: auto (colour images), on, off")
@@ -199,7 +200,7 @@ func runReduce(args []string) error {
 	}
 	rec := reduceRecord{
 		Method: res.Method, Budget: res.Budget, ReLUs: res.ReLUs, Total: res.Total, PerSite: map[string]int{},
-		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound,
+		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound, ScoreLR: res.ScoreLR,
 		Epochs: res.Epochs, FinetuneEpochs: res.Finetune, BestPhase: res.Phase, BestEpoch: res.Epoch,
 		Dataset: name, Base: *modelPath, Cost: costRec, Forced: res.Forced, Seed: *seed,
 		Seconds: time.Since(start).Seconds(), Command: "autorep reduce " + strings.Join(args, " "), History: res.History,
