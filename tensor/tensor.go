@@ -127,20 +127,94 @@ func (t *Tensor) Sum() float64 {
 	return s
 }
 
-// MaxAbsDiff returns max |a_i - b_i|; the shapes must have equal sizes.
+// MaxAbsDiff returns max |a_i − b_i|, the distance tests and benchmarks
+// compare against a tolerance. It never understates a mismatch: it is +Inf
+// when the shapes differ (see SameShape) and when a pair differs through a
+// NaN or an infinity (a NaN equals nothing, not even a NaN; equal
+// infinities are equal), so both "d > tol" and "d != 0" fail. Use Close
+// for an error that says which element or shape disagrees.
 func MaxAbsDiff(a, b *Tensor) float64 {
-	var m float64
-	for i := range a.Data {
-		if d := math.Abs(float64(a.Data[i] - b.Data[i])); d > m {
-			m = d
+	if a == nil || b == nil {
+		if a == b {
+			return 0
 		}
+		return math.Inf(1)
+	}
+	if !sameLayout(a, b) {
+		return math.Inf(1)
+	}
+	var m float64
+	for i, x := range a.Data {
+		y := b.Data[i]
+		if x == y { // also equal infinities, whose difference is NaN
+			continue
+		}
+		// float64 keeps the difference of two finite float32s exact and
+		// finite; it is NaN or infinite only through a NaN or an infinity.
+		d := math.Abs(float64(x) - float64(y))
+		if d != d || math.IsInf(d, 0) {
+			return math.Inf(1)
+		}
+		m = max(m, d)
 	}
 	return m
 }
 
-// ArgMaxRows returns, for a [N, K] tensor, the index of each row's maximum.
+// sameLayout reports whether a and b have the same shape and each holds as
+// many values as its shape says.
+func sameLayout(a, b *Tensor) bool {
+	return SameShape(a, b) && len(a.Data) == len(b.Data) && len(a.Data) == Numel(a.Shape)
+}
+
+// Close reports whether got matches want element by element within
+// |got_i − want_i| ≤ atol + rtol·|want_i| (numpy's isclose, want being the
+// reference), or else returns an error naming the differing shapes or the
+// worst element and how far it is off. NaN is close to nothing; an
+// infinity only to the same infinity.
+func Close(got, want *Tensor, atol, rtol float64) error {
+	if got == nil || want == nil {
+		if got == want {
+			return nil
+		}
+		return fmt.Errorf("tensor: comparing %v with %v", got, want)
+	}
+	if !sameLayout(got, want) {
+		return fmt.Errorf("tensor: shape %v (%d values) vs %v (%d values)", got.Shape, len(got.Data), want.Shape, len(want.Data))
+	}
+	worst, excess, bad := -1, 0.0, 0
+	for i, g := range got.Data {
+		w := want.Data[i]
+		if g == w { // covers equal infinities
+			continue
+		}
+		d := math.Abs(float64(g) - float64(w))
+		e := d - (atol + rtol*math.Abs(float64(w)))
+		if d != d || math.IsInf(d, 0) {
+			e = math.Inf(1)
+		}
+		if !(e <= 0) {
+			bad++
+			if worst < 0 || e > excess {
+				worst, excess = i, e
+			}
+		}
+	}
+	if worst >= 0 {
+		g, w := got.Data[worst], want.Data[worst]
+		return fmt.Errorf("tensor: %d of %d values differ beyond atol %g + rtol %g; worst at %d: %v vs %v (diff %g)",
+			bad, len(got.Data), atol, rtol, worst, g, w, math.Abs(float64(g)-float64(w)))
+	}
+	return nil
+}
+
+// ArgMaxRows returns, for a [N, K] tensor, the index of each row's maximum
+// (the first on ties; a NaN wins only in column 0, as nothing compares
+// greater than it).
 func (t *Tensor) ArgMaxRows() []int {
 	n := t.Shape[0]
+	if n == 0 {
+		return []int{}
+	}
 	k := len(t.Data) / n
 	out := make([]int, n)
 	for i := 0; i < n; i++ {
