@@ -20,7 +20,9 @@
 # older commit, e.g. the commit before a test was added, to show that the
 # test is what kills a mutant. --keep keeps the scratch directory and the
 # logs (printed at the end). Environment: GOEXPERIMENT (default simd, as the
-# Makefile), MUTANT_TIMEOUT (go test -timeout, default 10m).
+# Makefile), MUTANT_TIMEOUT (go test -timeout, default 10m), MUTANT_TESTFLAGS
+# (extra go test flags for the baseline and every mutant, e.g.
+# "-skip TestProcesses" when a test cannot run in the scratch copy).
 #
 # A mutant is one file scripts/mutants/NAME.sh, sourced by bash in the
 # scratch copy's root. It sets
@@ -53,6 +55,8 @@ while [ $# -gt 0 ]; do
 done
 export GOEXPERIMENT=${GOEXPERIMENT-simd}
 timeout=${MUTANT_TIMEOUT:-10m}
+# shellcheck disable=SC2206
+extra=(${MUTANT_TESTFLAGS:-})
 mdir=$root/scripts/mutants
 if [ ${#names[@]} -eq 0 ]; then
 	for f in "$mdir"/*.sh; do
@@ -125,7 +129,7 @@ if [ $baseline -eq 1 ]; then
 	mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
 	fresh
 	echo "baseline: go test ${pkgs[*]}"
-	if ! (cd "$work" && go test -count=1 -timeout "$timeout" "${pkgs[@]}") >"$tmp/logs/baseline.log" 2>&1; then
+	if ! (cd "$work" && go test -count=1 -timeout "$timeout" "${extra[@]}" "${pkgs[@]}") >"$tmp/logs/baseline.log" 2>&1; then
 		echo "BASELINE FAILS (failing: $(failing "$tmp/logs/baseline.log")); see $tmp/logs/baseline.log" >&2
 		keep=1
 		exit 2
@@ -146,7 +150,7 @@ for n in "${names[@]}"; do
 		status=ERROR
 	else
 		# shellcheck disable=SC2086
-		if (cd "$work" && go test -count=1 -timeout "$timeout" $TESTFLAGS $PACKAGES) >>"$log" 2>&1; then
+		if (cd "$work" && go test -count=1 -timeout "$timeout" "${extra[@]}" $TESTFLAGS $PACKAGES) >>"$log" 2>&1; then
 			status=SURVIVED
 		else
 			status=KILLED
