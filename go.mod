@@ -4,6 +4,8 @@ go 1.26
 
 require gonum.org/v1/plot v0.15.2
 
+require google.golang.org/protobuf v1.36.11
+
 require (
 	codeberg.org/go-fonts/liberation v0.4.1 // indirect
 	codeberg.org/go-latex/latex v0.0.1 // indirect
