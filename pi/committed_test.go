@@ -1,0 +1,106 @@
+package pi
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/tensor"
+)
+
+// securePin is the exact online cost of one image of a committed model,
+// as `autorep bench pi` measures it (docs/BENCHMARKS.md "Private
+// inference"): payload bytes of both directions and the client's rounds.
+type securePin struct {
+	file   string
+	frac   uint // bench pi's --frac of the documented run
+	relus  int
+	pools  int // max-pool comparisons per image
+	bytes  int64
+	rounds int64
+	images int // test images checked (bench pi's fixed sample, seed 1)
+}
+
+// LeNet-5 (MNIST): every activation position costs 16 B in one round per
+// layer whether ReLU or polynomial, so all reductions cost the all-ReLU
+// network's 200,368 B and 9 rounds (4 of them the max-pool tournaments);
+// ResNet-20 12.9K AutoReP, degree 1 and 2 (CIFAR-10): 4,710,992 B and 20
+// rounds, as the all-ReLU ResNet-20. `bench pi --n 3 [--frac 20] --json`
+// printed these numbers for every file on 2026-12-05.
+var securePins = []securePin{
+	{"lenet-mnist.safetensors", 16, 6508, 4728, 200368, 9, 2},
+	{"lenet-mnist-autorep10.safetensors", 16, 610, 4728, 200368, 9, 2},
+	{"lenet-mnist-autorep10-cost.safetensors", 16, 605, 4728, 200368, 9, 1},
+	{"lenet-mnist-autorep5.safetensors", 16, 296, 4728, 200368, 9, 1},
+	{"lenet-mnist-autorep2.safetensors", 16, 106, 4728, 200368, 9, 1},
+	{"lenet-mnist-autorep0.5.safetensors", 16, 17, 4728, 200368, 9, 1},
+	{"lenet-mnist-snl10.safetensors", 16, 651, 4728, 200368, 9, 1},
+	{"lenet-mnist-snl2.safetensors", 16, 130, 4728, 200368, 9, 1},
+	{"resnet20-cifar10-autorep12.9k.safetensors", 20, 12894, 0, 4710992, 20, 3},
+	{"resnet20-cifar10-autorep12.9k-d2.safetensors", 20, 12869, 0, 4710992, 20, 3},
+}
+
+// TestCommittedModelsSecurePins runs the committed LeNet-5 and ResNet-20
+// 12.9K models through secure inference (in-process dealer, one image per
+// request, as bench pi) on real test images and requires the documented
+// online bytes and rounds exactly (client and server), labels equal to the
+// fixed-point executor's (plan.EvalFixed) and to the float model's, and
+// logits within compare's bounds of both.
+func TestCommittedModelsSecurePins(t *testing.T) {
+	for _, pin := range securePins {
+		t.Run(strings.TrimSuffix(pin.file, ".safetensors"), func(t *testing.T) {
+			p := modelFile(pin.file)
+			if p == "" {
+				t.Fatalf("models/%s is missing: the pins are for the committed files", pin.file)
+			}
+			m, err := models.Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if testing.Short() && m.Arch != "lenet" {
+				t.Skip("short mode")
+			}
+			set := loadSet(t, m.Meta.Dataset).Sample(pin.images, 1)
+			plan, err := Compile(m, Config{FracBits: pin.frac})
+			if err != nil {
+				t.Fatal(err)
+			}
+			relus, pools := plan.Public.ReLUs()
+			if relus != pin.relus || pools != pin.pools {
+				t.Fatalf("plan has %d ReLUs and %d max-pool comparisons, want %d and %d", relus, pools, pin.relus, pin.pools)
+			}
+			var xs []*tensor.Tensor
+			for i := 0; i < set.N; i++ {
+				xs = append(xs, set.Normalized(i))
+			}
+			res := runSecure(t, plan, false, xs...)
+			for i, x := range xs {
+				st, sv := res.stats[i], res.server[i]
+				if st.Online.Bytes() != pin.bytes || st.Online.Rounds != pin.rounds {
+					t.Errorf("image %d: client counts %d online bytes in %d rounds, want %d in %d",
+						i, st.Online.Bytes(), st.Online.Rounds, pin.bytes, pin.rounds)
+				}
+				if sv.Online.Bytes() != pin.bytes {
+					t.Errorf("image %d: server counts %d online bytes, want %d", i, sv.Online.Bytes(), pin.bytes)
+				}
+				name := filepath.Base(p)
+				compare(t, name, m, plan, x, res.logits[i])
+				fx, err := plan.EvalFixed(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fl, err := ReferenceLogits(m, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ls, _ := argmax(res.logits[i], 0)
+				lf, _ := argmax(fx, 0)
+				lfl, _ := argmax(fl, 0)
+				if ls != lf || ls != lfl {
+					t.Errorf("image %d: secure label %d, fixed-point %d, float %d", i, ls, lf, lfl)
+				}
+			}
+		})
+	}
+}
