@@ -1,0 +1,80 @@
+package otgates
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// The expected traffic of each gate, both directions, from the protocol
+// descriptions: an IKNP OT costs 16 bytes of matrix (columns padded to 128
+// OTs), a 1-of-16 KK13 OT 32 bytes (same padding), plus the payloads.
+
+func pad(n int) int { return (n + 127) / 128 * 128 }
+
+func ceil8(bits int) int { return (bits + 7) / 8 }
+
+// lessThanBytes is LessThan of n values of the given width.
+func lessThanBytes(n, bits int) int {
+	q := (bits + LeafBits - 1) / LeafBits
+	b := 32*pad(n*q) + ceil8(n*q*16*2)
+	for q > 1 {
+		pairs, k := q/2, 2
+		if q == 2 {
+			k = 1
+		}
+		b += 2*16*pad(n*pairs) + 2*ceil8(n*pairs*(k+1)) // ROT both ways, open both ways
+		q = (q + 1) / 2
+	}
+	return b
+}
+
+// lessThanRounds is the rounds of LessThan counted by party 0's Stats
+// (transport.Counts: a round is a burst of sends after a receive): the
+// leaf OT (party 1 sends the matrix, party 0 the messages) is one, and
+// each tree level one more (party 0 receives party 1's ROT matrix, then
+// sends its own ROT matrix and its opening in one burst). Party 0's
+// multiplexer adds one (correction and its own matrix in one burst).
+func lessThanRounds(bits int) int {
+	q := (bits + LeafBits - 1) / LeafBits
+	r := 1
+	for q > 1 {
+		r++
+		q = (q + 1) / 2
+	}
+	return r
+}
+
+func selectBytes(n, ell int) int { return 2 * (16*pad(n) + ceil8(n*ell)) }
+
+func TestCosts(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, ell := range []int{8, 32, 64} {
+		n := 1000
+		lo, hi := quarterRange(ell)
+		x := inputs(rng, n, ell, lo, hi)
+		x0, x1 := share(rng, x, ell)
+		xs := [][]uint64{x0, x1}
+		for _, tc := range []struct {
+			name  string
+			bytes  int
+			rounds int
+			f      func(p *Party) ([]uint64, error)
+		}{
+			{"relu", lessThanBytes(n, ell-1) + selectBytes(n, ell), lessThanRounds(ell-1) + 1, func(p *Party) ([]uint64, error) { return p.ReLU(xs[p.ID], ell) }},
+			{"trunc", 16*pad(n) + ceil8(n*6), 1, func(p *Party) ([]uint64, error) { return p.Trunc(xs[p.ID], ell, 6) }},
+			{"square", 16*pad(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
+		} {
+			p0.Conn.Stats().Reset()
+			run(t, p0, p1, tc.f)
+			got := p0.Conn.Stats().Total()
+			if int(got.Bytes()) != tc.bytes {
+				t.Errorf("ℓ=%d %s: %d bytes, want %d", ell, tc.name, got.Bytes(), tc.bytes)
+			}
+			if int(got.Rounds) != tc.rounds {
+				t.Errorf("ℓ=%d %s: %d rounds (party 0), want %d", ell, tc.name, got.Rounds, tc.rounds)
+			}
+			t.Logf("ℓ=%d %s: %.1f B/element, %d rounds (party 0)", ell, tc.name, float64(got.Bytes())/float64(n), got.Rounds)
+		}
+	}
+}
