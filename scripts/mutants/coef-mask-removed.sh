@@ -1,0 +1,17 @@
+# Issue 20 (b): SetupPoly sends the coefficients without their masks
+# (D = C instead of C − B): the client receives the server's polynomial
+# coefficients in the clear. The results are then wrong too (the dealer's
+# [B·v] shares still assume the mask), so correctness tests (TestPoly,
+# TestAct, ...) kill it anyway; the question here, as in the issue, is
+# whether the privacy tests notice: they run alone (TESTFLAGS). Killed by
+# mpc TestSuitePrivacy (coefficient encodings found in the client's setup
+# message, which is also not uniform). Before it: survived
+# TestOpenedValuesUniform, TestMSBOpeningsUniform and
+# TestTranscriptHidesInputAndOutput.
+DESCRIPTION="SetupPoly: coefficient mask not subtracted (client receives the coefficients)"
+PACKAGES="./mpc"
+TESTFLAGS="-run Privacy|Uniform|Transcript"
+apply() {
+	mutate mpc/poly.go 's/big64\(k\.coef\[3\*c\+1\]\)\.shl\(f\)\.sub\(at3\(a, 2\*c\)\)/big64(k.coef[3*c+1]).shl(f)/'
+	mutate mpc/poly.go 's/big64\(k\.coef\[3\*c\+2\]\)\.sub\(at3\(a, 2\*c\+1\)\)/big64(k.coef[3*c+2])/'
+}
