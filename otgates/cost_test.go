@@ -17,12 +17,20 @@ func ceil8(bits int) int { return (bits + 7) / 8 }
 func lessThanBytes(n, bits int) int {
 	q := (bits + LeafBits - 1) / LeafBits
 	b := 32*pad(n*q) + ceil8(n*q*16*2)
+	total := 0
+	for l := q; l > 1; l = (l + 1) / 2 {
+		total += n * (l / 2)
+	}
+	if total > 0 { // triples for all levels, both ways
+		g := (total + oleSlots - 1) / oleSlots // 1-of-16 OTs per direction
+		b += 2 * (32*pad(g) + ceil8(g*16*oleSlots*2))
+	}
 	for q > 1 {
 		pairs, k := q/2, 2
 		if q == 2 {
 			k = 1
 		}
-		b += 2*16*pad(n*pairs) + 2*ceil8(n*pairs*(k+1)) // ROT both ways, open both ways
+		b += 2 * ceil8(n*pairs*(k+1)) // open both ways
 		q = (q + 1) / 2
 	}
 	return b
@@ -30,13 +38,15 @@ func lessThanBytes(n, bits int) int {
 
 // lessThanRounds is the rounds of LessThan counted by party 0's Stats
 // (transport.Counts: a round is a burst of sends after a receive): the
-// leaf OT (party 1 sends the matrix, party 0 the messages) is one, and
-// each tree level one more (party 0 receives party 1's ROT matrix, then
-// sends its own ROT matrix and its opening in one burst). Party 0's
+// triples of all levels (one), the leaf OT (party 1 sends the matrix,
+// party 0 the messages: one) and one opening per tree level. Party 0's
 // multiplexer adds one (correction and its own matrix in one burst).
 func lessThanRounds(bits int) int {
 	q := (bits + LeafBits - 1) / LeafBits
 	r := 1
+	if q > 1 {
+		r++ // the triples: party 0 answers party 1's matrix and sends its own in one burst
+	}
 	for q > 1 {
 		r++
 		q = (q + 1) / 2
@@ -56,7 +66,7 @@ func TestCosts(t *testing.T) {
 		x0, x1 := share(rng, x, ell)
 		xs := [][]uint64{x0, x1}
 		for _, tc := range []struct {
-			name  string
+			name   string
 			bytes  int
 			rounds int
 			f      func(p *Party) ([]uint64, error)

@@ -72,7 +72,19 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 			lt[k], eq[k] = uint8(g&1), uint8(g>>1)
 		}
 	}
-	// AND tree over the digits of every element at once.
+	// AND tree over the digits of every element at once, on triples made
+	// for all levels in one batch.
+	total := 0
+	for l := q; l > 1; l = (l + 1) / 2 {
+		total += n * (l / 2)
+	}
+	var ts *tripleSet
+	if total > 0 {
+		var err error
+		if ts, err = p.newTriples(total, 2); err != nil {
+			return nil, err
+		}
+	}
 	for q > 1 {
 		pairs := q / 2
 		final := q == 2
@@ -92,7 +104,7 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 				y = append(y, eq[hi])
 			}
 		}
-		z, err := p.andShared(x, y, k)
+		z, err := p.andShared(x, y, k, ts)
 		if err != nil {
 			return nil, fmt.Errorf("otgates: comparison tree: %w", err)
 		}
