@@ -282,8 +282,10 @@ func TestAutoRePResumeExact(t *testing.T) {
 	train, test := quadrantSet(200, 3, 8, 1), quadrantSet(64, 3, 8, 2)
 	model := tinyResNet
 	_, total := model().ReLUCount()
+	// Augmentation (crop and flip, as the CLI's default for CIFAR) draws
+	// its randomness per epoch and batch, so it must replay too.
 	cfg := Config{Method: MethodAutoReP, Budget: total / 2, Epochs: 3, FinetuneEpochs: 2, Batch: 32,
-		LR: 0.01, ScoreLR: 0.1, FinetuneLR: 0.01, Lambda: 20, Seed: 5, BNBatches: 4}
+		LR: 0.01, ScoreLR: 0.1, FinetuneLR: 0.01, Lambda: 20, Seed: 5, BNBatches: 4, Augment: true}
 	want := runResumeCase(t, resumeCase{name: "autorep", model: model, train: train, test: test, cfg: cfg,
 		crashes: []crashLog{
 			{name: "search", at: "search", epoch: 2},
