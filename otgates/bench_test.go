@@ -11,7 +11,7 @@ import (
 
 const benchN = 1 << 14
 
-func benchGate(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
+func benchLoop(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
 	p0, p1 := parties(b)
 	rng := rand.New(rand.NewPCG(1, 1))
 	lo, hi := quarterRange(ell)
@@ -33,17 +33,17 @@ func benchGate(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
 }
 
 func BenchmarkReLU32(b *testing.B) {
-	benchGate(b, 32, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 32); return err })
+	benchLoop(b, 32, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 32); return err })
 }
 
 func BenchmarkReLU64(b *testing.B) {
-	benchGate(b, 64, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 64); return err })
+	benchLoop(b, 64, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 64); return err })
 }
 
 func BenchmarkTrunc32(b *testing.B) {
-	benchGate(b, 32, func(p *Party, x []uint64) error { _, err := p.Trunc(x, 32, 12); return err })
+	benchLoop(b, 32, func(p *Party, x []uint64) error { _, err := p.Trunc(x, 32, 12); return err })
 }
 
 func BenchmarkSquare32(b *testing.B) {
-	benchGate(b, 32, func(p *Party, x []uint64) error { _, err := p.Square(x, 32); return err })
+	benchLoop(b, 32, func(p *Party, x []uint64) error { _, err := p.Square(x, 32); return err })
 }

@@ -1,0 +1,257 @@
+package otgates
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/transport"
+)
+
+// BenchConfig sets up Bench.
+type BenchConfig struct {
+	Ell  int    // ring width ℓ (2..64)
+	N    int    // elements per gate (outputs for maxpool2x2)
+	Frac int    // fractional bits: the truncation shift of trunc, relu_trunc and poly2
+	Seed uint64 // inputs and input shares (the protocols' own randomness is fresh)
+}
+
+// GateCost is what one gate cost per element, both parties in one
+// process (one goroutine each) over an in-memory pipe.
+type GateCost struct {
+	Bytes        float64 `json:"bytes"`         // offline + online, both directions, per element
+	OnlineBytes  float64 `json:"online_bytes"`  // traffic that depends on the inputs
+	OfflineBytes float64 `json:"offline_bytes"` // input-independent traffic (bit triples)
+	Rounds       int64   `json:"rounds"`        // party 0's rounds for the whole batch (transport.Counts)
+	PerS         float64 `json:"per_s"`         // elements per second of wall time
+	PerCPUS      float64 `json:"per_cpu_s"`     // elements per second of process CPU time (both parties)
+	Mismatches   int     `json:"mismatches"`    // outputs outside what the plaintext function allows
+}
+
+// BenchReport is the result of Bench: one GateCost per gate name.
+type BenchReport struct {
+	Suite string              `json:"suite"`
+	Ell   int                 `json:"ell"`
+	N     int                 `json:"n"`
+	Frac  int                 `json:"frac"`
+	Gates map[string]GateCost `json:"gates"`
+}
+
+// BenchGates lists the gates Bench runs, in order.
+var BenchGates = []string{"relu", "drelu", "trunc", "relu_trunc", "square", "poly2", "maxpool2x2"}
+
+// poly2 coefficients (DaPa's degree-2 fit of ReLU for μ = 0, σ = 1).
+const c2, c1, c0 = 0.19947, 0.5, 0.19947
+
+// Bench runs every gate of BenchGates once on N random shared inputs,
+// both parties over an in-memory pipe, checks every output against the
+// plaintext function (exact, or within the stated one-unit truncation
+// error) and measures traffic, rounds and speed. The OT session's setup
+// (base OTs) is not counted.
+func Bench(cfg BenchConfig) (*BenchReport, error) {
+	if cfg.Ell < 2 || cfg.Ell > 64 {
+		return nil, fmt.Errorf("otgates: bench: ℓ = %d, want 2..64", cfg.Ell)
+	}
+	if cfg.N < 1 {
+		return nil, fmt.Errorf("otgates: bench: n = %d, want ≥ 1", cfg.N)
+	}
+	if cfg.Frac < 1 || 2*cfg.Frac+6 > cfg.Ell-2 {
+		return nil, fmt.Errorf("otgates: bench: %d fractional bits do not fit poly2's x² in ℓ = %d bits (need 2·frac + 8 ≤ ℓ)", cfg.Frac, cfg.Ell)
+	}
+	c0n, c1n := transport.Pipe()
+	var p1 *Party
+	errs := make(chan error, 1)
+	go func() { var err error; p1, err = New(c1n, 1); errs <- err }()
+	p0, err := New(c0n, 0)
+	if e := <-errs; err == nil {
+		err = e
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer c0n.Close()
+	defer c1n.Close()
+	rep := &BenchReport{Suite: "twoparty", Ell: cfg.Ell, N: cfg.N, Frac: cfg.Frac, Gates: map[string]GateCost{}}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6f74))
+	for _, name := range BenchGates {
+		g, err := benchGate(p0, p1, rng, name, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("otgates: bench %s: %w", name, err)
+		}
+		rep.Gates[name] = g
+	}
+	return rep, nil
+}
+
+// sample returns n signed values in [−2^bits, 2^bits) as ℓ-bit words,
+// the edge values 0, ±1 and the extremes first.
+func sample(rng *rand.Rand, n, ell, bits int) []uint64 {
+	m := mask(ell)
+	lim := int64(1)<<uint(bits) - 1
+	if bits >= 63 {
+		lim = 1<<63 - 1
+	}
+	x := make([]uint64, 0, n)
+	for _, e := range []int64{0, 1, -1, lim, -lim - 1, lim / 2, -lim / 2} {
+		if len(x) < n {
+			x = append(x, uint64(e)&m)
+		}
+	}
+	for len(x) < n {
+		x = append(x, rng.Uint64()>>uint(63-bits)&m) // bits+1 random bits, sign included
+	}
+	return x
+}
+
+func fixed(c float64, frac int) uint64 { return uint64(int64(c*float64(int64(1)<<uint(frac)) + 0.5)) }
+
+func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig) (GateCost, error) {
+	ell, n, f := cfg.Ell, cfg.N, cfg.Frac
+	m := mask(ell)
+	sgn := func(v uint64) int64 { return int64(v<<uint(64-ell)) >> uint(64-ell) }
+	var x []uint64
+	switch name {
+	case "relu", "drelu", "square":
+		x = sample(rng, n, ell, ell-1)
+	case "trunc", "relu_trunc":
+		x = sample(rng, n, ell, ell-2)
+	case "poly2":
+		x = sample(rng, n, ell, f+2) // |x| < 4.0
+	case "maxpool2x2":
+		x = sample(rng, 4*n, ell, ell-2)
+	}
+	x0 := make([]uint64, len(x))
+	x1 := make([]uint64, len(x))
+	for i, v := range x {
+		x0[i] = rng.Uint64() & m
+		x1[i] = (v - x0[i]) & m
+	}
+	k2, k1, k0 := fixed(c2, f), fixed(c1, f), fixed(c0, 2*f)
+	gate := func(p *Party, xs []uint64) ([]uint64, error) {
+		switch name {
+		case "relu":
+			return p.ReLU(xs, ell)
+		case "drelu":
+			d, err := p.DReLU(xs, ell)
+			if err != nil {
+				return nil, err
+			}
+			return p.B2A(d, ell) // to compare like the others; B2A's traffic is not counted below
+		case "trunc":
+			return p.Trunc(xs, ell, f)
+		case "relu_trunc":
+			r, err := p.ReLU(xs, ell)
+			if err != nil {
+				return nil, err
+			}
+			return p.TruncNonNeg(r, ell, f)
+		case "square":
+			return p.Square(xs, ell)
+		case "poly2":
+			sq, err := p.Square(xs, ell)
+			if err != nil {
+				return nil, err
+			}
+			y, err := p.TruncNonNeg(sq, ell, f) // x² at scale f
+			if err != nil {
+				return nil, err
+			}
+			z := make([]uint64, len(xs))
+			for i := range xs {
+				z[i] = k2*y[i] + k1*xs[i] // scale 2f
+				if p.ID == 0 {
+					z[i] += k0
+				}
+				z[i] &= m
+			}
+			return p.Trunc(z, ell, f)
+		default: // maxpool2x2
+			return p.MaxPool2x2(xs, ell)
+		}
+	}
+	var stop0 transport.Snapshot
+	var rounds int64
+	var r1 []uint64
+	errs := make(chan error, 1)
+	p0.Conn.Stats().Reset()
+	cpu0 := cputime.Seconds()
+	t0 := time.Now()
+	go func() { var err error; r1, err = gate(p1, x1); errs <- err }()
+	// drelu's B2A is not part of the gate: stop counting before it.
+	r0, err := func() ([]uint64, error) {
+		if name != "drelu" {
+			return gate(p0, x0)
+		}
+		d, err := p0.DReLU(x0, ell)
+		if err != nil {
+			return nil, err
+		}
+		stop0 = p0.Conn.Stats().Snapshot()
+		rounds = p0.Conn.Stats().Total().Rounds
+		return p0.B2A(d, ell)
+	}()
+	if e := <-errs; err == nil {
+		err = e
+	}
+	if err != nil {
+		return GateCost{}, err
+	}
+	wall := time.Since(t0).Seconds()
+	cpu := cputime.Seconds() - cpu0
+	if name != "drelu" {
+		stop0 = p0.Conn.Stats().Snapshot()
+		rounds = stop0.Total.Rounds
+	}
+	g := GateCost{
+		Bytes:        float64(stop0.Total.Bytes()) / float64(n),
+		OnlineBytes:  float64(stop0.Phases[transport.PhaseOnline].Bytes()) / float64(n),
+		OfflineBytes: float64(stop0.Phases[transport.PhaseOffline].Bytes()) / float64(n),
+		Rounds:       rounds,
+		PerS:         float64(n) / wall,
+	}
+	if cpu > 0 {
+		g.PerCPUS = float64(n) / cpu
+	}
+	// Check every output against the plaintext function.
+	floorShift := func(v int64, s int) int64 { return v >> uint(s) }
+	for i := range r0 {
+		got := sgn((r0[i] + r1[i]) & m)
+		var lo, hi int64 // allowed range
+		switch name {
+		case "relu":
+			lo = max(sgn(x[i]), 0)
+			hi = lo
+		case "drelu":
+			if sgn(x[i]) >= 0 {
+				lo = 1
+			}
+			hi = lo
+		case "trunc":
+			hi = floorShift(sgn(x[i]), f)
+			lo = hi - 1
+		case "relu_trunc":
+			hi = floorShift(max(sgn(x[i]), 0), f)
+			lo = hi - 1
+		case "square":
+			lo = sgn(x[i] * x[i] & m)
+			hi = lo
+		case "poly2":
+			v := sgn(x[i])
+			y := floorShift(v*v, f) // y or y − 1
+			zs := [2]int64{int64(k2)*y + int64(k1)*v + int64(k0), int64(k2)*(y-1) + int64(k1)*v + int64(k0)}
+			hi = floorShift(zs[0], f)
+			lo = floorShift(zs[1], f) - 1
+		case "maxpool2x2":
+			lo = sgn(x[4*i])
+			for _, v := range x[4*i+1 : 4*i+4] {
+				lo = max(lo, sgn(v))
+			}
+			hi = lo
+		}
+		if got < lo || got > hi {
+			g.Mismatches++
+		}
+	}
+	return g, nil
+}

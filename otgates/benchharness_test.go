@@ -1,0 +1,38 @@
+package otgates
+
+import (
+	"math"
+	"testing"
+)
+
+func TestBench(t *testing.T) {
+	for _, ell := range []int{32, 64} {
+		rep, err := Bench(BenchConfig{Ell: ell, N: 300, Frac: 12, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range BenchGates {
+			g, ok := rep.Gates[name]
+			if !ok {
+				t.Fatalf("ℓ=%d: no %s", ell, name)
+			}
+			if g.Mismatches != 0 {
+				t.Errorf("ℓ=%d %s: %d outputs differ from the plaintext function", ell, name, g.Mismatches)
+			}
+			if g.Bytes <= 0 || g.Bytes != g.OnlineBytes+g.OfflineBytes || g.Rounds <= 0 || g.PerS <= 0 {
+				t.Errorf("ℓ=%d %s: implausible costs %+v", ell, name, g)
+			}
+		}
+		// ReLU and DReLU differ by the multiplexer: 2·(16 + ℓ/8) bytes per
+		// element, padding aside (300 elements pad to 384 OTs).
+		mux := float64(2*(16*384+ceil8(300*ell))) / 300
+		if d := rep.Gates["relu"].Bytes - rep.Gates["drelu"].Bytes; math.Abs(d-mux) > 1e-9 {
+			t.Errorf("ℓ=%d: relu − drelu = %.2f bytes, want the multiplexer's %.2f", ell, d, mux)
+		}
+	}
+	for _, bad := range []BenchConfig{{Ell: 1, N: 1, Frac: 1}, {Ell: 32, N: 0, Frac: 12}, {Ell: 32, N: 1, Frac: 13}} {
+		if _, err := Bench(bad); err == nil {
+			t.Errorf("Bench(%+v) accepted", bad)
+		}
+	}
+}
