@@ -99,7 +99,7 @@ func sample(rng *rand.Rand, n, ell, bits int) []uint64 {
 		}
 	}
 	for len(x) < n {
-		x = append(x, rng.Uint64()>>uint(63-bits)&m) // bits+1 random bits, sign included
+		x = append(x, uint64(int64(rng.Uint64())>>uint(63-bits))&m) // uniform in [−2^bits, 2^bits)
 	}
 	return x
 }
