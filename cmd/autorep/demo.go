@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/internal/progress"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
@@ -259,6 +260,10 @@ func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, te
 	defer sess.Close()
 	r.ConnectMS, r.ConnectBytes = ms(sess.Connect.Time), sess.Connect.Bytes
 	var plainOK, privOK, agree int
+	bar := progress.New(os.Stderr, name, n, "img")
+	status := func(done int) string {
+		return fmt.Sprintf("private accuracy %.2f%% online %.1f ms/inference", 100*float64(privOK)/float64(done), r.OnlineMS/float64(done))
+	}
 	for i := 0; i < n; i++ {
 		res, err := sess.Infer(ctx, test.Normalized(i))
 		if err != nil {
@@ -280,11 +285,9 @@ func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, te
 		r.OnlineBytes += res.Stats.Online.Bytes()
 		r.Rounds += res.Stats.Online.Rounds
 		r.Material += res.Material
-		if (i+1)%10 == 0 || i+1 == n {
-			fmt.Fprintf(os.Stderr, "\r%s: %d/%d images, private accuracy %.2f%%, online %.1f ms/inference ", name, i+1, n, 100*float64(privOK)/float64(i+1), r.OnlineMS/float64(i+1))
-		}
+		bar.Set(i+1, status(i+1))
 	}
-	fmt.Fprintln(os.Stderr)
+	bar.Finish(status(n))
 	f := float64(n)
 	r.PlainAcc, r.PrivateAcc, r.Agree = float64(plainOK)/f, float64(privOK)/f, float64(agree)/f
 	r.OnlineMS, r.OfflineMS = r.OnlineMS/f, r.OfflineMS/f

@@ -1,5 +1,6 @@
 // Package progress draws a one-line progress bar with rate and ETA on a
-// terminal (or plain periodic lines when the output is not a terminal).
+// terminal; into a pipe or file a bar prints one line when it finishes
+// (one per epoch or phase), so that logs stay readable.
 package progress
 
 import (
@@ -26,20 +27,25 @@ type Bar struct {
 }
 
 // New returns a bar writing to w (usually os.Stderr) for total items of unit
-// (e.g. "img"). A nil w disables output.
+// (e.g. "img"). A nil w disables output. The bar redraws in place only
+// when w is a terminal (a character device).
 func New(w io.Writer, label string, total int, unit string) *Bar {
-	b := &Bar{w: w, label: label, total: total, unit: unit, start: time.Now()}
+	tty := false
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			b.tty = true
+			tty = true
 		}
 	}
-	return b
+	return newBar(w, label, total, unit, tty)
+}
+
+func newBar(w io.Writer, label string, total int, unit string, tty bool) *Bar {
+	return &Bar{w: w, label: label, total: total, unit: unit, start: time.Now(), tty: tty}
 }
 
 // Set records that done items are finished and shows extra (e.g.
-// "loss 0.31 acc 91.2%"). Redraws at most 10 times a second on a terminal
-// and every 10 seconds otherwise.
+// "loss 0.31 acc 91.2%"). On a terminal it redraws at most 10 times a
+// second; otherwise it only records (Finish prints the line).
 func (b *Bar) Set(done int, extra string) {
 	if b == nil || b.w == nil {
 		return
@@ -47,19 +53,19 @@ func (b *Bar) Set(done int, extra string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done = done
-	now := time.Now()
-	every := 100 * time.Millisecond
 	if !b.tty {
-		every = 10 * time.Second
+		return
 	}
-	if now.Sub(b.last) < every && done < b.total {
+	now := time.Now()
+	if now.Sub(b.last) < 100*time.Millisecond && done < b.total {
 		return
 	}
 	b.last = now
 	b.draw(extra)
 }
 
-// Finish draws the final state and ends the line.
+// Finish draws the final state and ends the line (into a pipe or file:
+// the bar's only line).
 func (b *Bar) Finish(extra string) {
 	if b == nil || b.w == nil {
 		return

@@ -1,0 +1,76 @@
+package progress
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTerminalRedraws: on a terminal each Set may redraw the line in place
+// (carriage return, clear to end of line) and Finish ends it.
+func TestTerminalRedraws(t *testing.T) {
+	var buf bytes.Buffer
+	b := newBar(&buf, "epoch 1/2", 100, "img", true)
+	b.Set(10, "loss 1.0")
+	b.Set(100, "loss 0.5") // done: drawn whatever the time since the last draw
+	b.Finish("loss 0.5")
+	out := buf.String()
+	if n := strings.Count(out, "\r\033[K"); n != 3 {
+		t.Errorf("%d redraws, want 3:\n%q", n, out)
+	}
+	if !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 {
+		t.Errorf("terminal output should end its one line once:\n%q", out)
+	}
+	if !strings.Contains(out, "epoch 1/2 [") || !strings.Contains(out, "100/100") {
+		t.Errorf("bar text:\n%q", out)
+	}
+}
+
+// TestPipeOneLine: into a pipe or file a bar prints exactly one plain line,
+// when it finishes, whatever the number of updates.
+func TestPipeOneLine(t *testing.T) {
+	var buf bytes.Buffer
+	b := newBar(&buf, "private inference", 50, "img", false)
+	for i := 1; i <= 50; i++ {
+		b.Set(i, "acc 98%")
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("updates printed before Finish:\n%q", buf.String())
+	}
+	b.Finish("acc 98%")
+	b.Finish("again") // a second Finish prints nothing
+	out := buf.String()
+	if strings.Count(out, "\n") != 1 || strings.ContainsAny(out, "\r\033") {
+		t.Fatalf("want one plain line, got:\n%q", out)
+	}
+	if !strings.HasPrefix(out, "private inference [") || !strings.Contains(out, "50/50") || !strings.HasSuffix(out, "acc 98%\n") {
+		t.Errorf("line: %q", out)
+	}
+}
+
+// TestNewDetectsTerminal: a pipe and a regular file are not terminals; a
+// nil writer or bar prints nothing.
+func TestNewDetectsTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, out := range []*os.File{w, f} {
+		if b := New(out, "x", 1, "img"); b.tty {
+			t.Errorf("%s taken for a terminal", out.Name())
+		}
+	}
+	New(nil, "x", 1, "img").Set(1, "")
+	var nilBar *Bar
+	nilBar.Set(1, "")
+	nilBar.Finish("")
+}
