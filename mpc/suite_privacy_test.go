@@ -264,10 +264,15 @@ func suiteCases() []privacytest.Case {
 			y, err := p.s.Poly(k, spec, in(p, spec.Len(), v))
 			return outShare(p, y, err)
 		}),
+		// Two ReLU layers on the same input: masks shared between layers
+		// would repeat the opened words.
 		cs("ReLU, DReLU", 2, func(p *party, v int) error {
 			x := in(p, 128, v)
 			y, err := p.s.ReLU("relu", x, 0)
 			if err != nil {
+				return err
+			}
+			if _, err := p.s.ReLU("relu2", x, 0); err != nil {
 				return err
 			}
 			d, err := p.s.DReLU("drelu", x, 0)
