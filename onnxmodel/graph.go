@@ -1,0 +1,898 @@
+// Package onnxmodel converts between ONNX models (package onnx) and
+// autorep models (package models): Import maps a CNN exported by
+// torch.onnx.export (opsets 11–17) onto an autorep architecture, with every
+// Relu a named, maskable ReLU site; Export writes an autorep model, reduced
+// or not, as an opset-13 ONNX graph whose mixed activations use only Mul
+// and Add.
+package onnxmodel
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"slices"
+	"strings"
+
+	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/onnx"
+	"github.com/autorep/autorep/tensor"
+)
+
+// Supported lists the ONNX operators Import reads (default domain).
+var Supported = []string{"Add", "AveragePool", "BatchNormalization", "Constant", "Conv", "Dropout", "Flatten",
+	"Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape"}
+
+// Opset range Import accepts for the default domain.
+const (
+	MinOpset = 11
+	MaxOpset = 17
+)
+
+// value is an ONNX tensor of the graph being converted: the output of an
+// nn node (-1 = the graph input) with its shape (batch 1), and a pending
+// zero padding of H and W from a Pad node, which the consuming Conv or
+// AveragePool absorbs.
+type value struct {
+	node  int
+	shape []int
+	pad   int
+}
+
+// converter turns an ONNX graph into an nn.Graph, one node at a time.
+type converter struct {
+	g      *nn.Graph
+	consts map[string]*onnx.Tensor
+	vals   map[string]*value
+	shapes [][]int // output shape of each nn node (batch 1)
+	in     [3]int
+	names  map[string]bool
+	rng    *rand.Rand
+	skip   map[*onnx.Node]bool      // nodes folded into a mixed activation
+	mixed  map[*onnx.Node]*mixedAct // Relu node → its mixed activation
+}
+
+// nodeError is the error for an ONNX node that cannot be converted.
+func nodeError(n *onnx.Node, format string, a ...any) error {
+	return fmt.Errorf("onnx node %q (%s): %s", n.Name, n.OpType, fmt.Sprintf(format, a...))
+}
+
+// toGraph converts an ONNX model of a classifier to a generic nn.Graph.
+// It returns the graph, the input shape C,H,W and the number of classes.
+func toGraph(m *onnx.Model) (*nn.Graph, [3]int, int, error) {
+	g, in, out, err := convertGraph(m)
+	if err != nil {
+		return nil, in, 0, err
+	}
+	if len(out) != 2 {
+		return nil, in, 0, fmt.Errorf("onnx: graph output %q has shape %v; want [N, classes]", m.Graph.Outputs[0].Name, out)
+	}
+	return g, in, out[1], nil
+}
+
+// convertGraph converts an ONNX model to a generic nn.Graph. It returns
+// the graph, the input shape C,H,W and the output shape (batch 1).
+func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
+	var in [3]int
+	if op := m.Opset(); op < MinOpset || op > MaxOpset {
+		return nil, in, nil, fmt.Errorf("onnx: model imports opset %d of the default domain; supported: %d to %d (re-export with torch.onnx.export(..., opset_version=13))", op, MinOpset, MaxOpset)
+	}
+	g := m.Graph
+	c := &converter{g: &nn.Graph{}, consts: map[string]*onnx.Tensor{}, vals: map[string]*value{},
+		names: map[string]bool{}, rng: rand.New(rand.NewSource(1))}
+	for _, t := range g.Initializers {
+		c.consts[t.Name] = t
+	}
+	var input *onnx.ValueInfo
+	for _, v := range g.Inputs {
+		if _, ok := c.consts[v.Name]; ok {
+			continue
+		}
+		if input != nil {
+			return nil, in, nil, fmt.Errorf("onnx: graph has several inputs (%q, %q); want one image batch", input.Name, v.Name)
+		}
+		input = v
+	}
+	if input == nil {
+		return nil, in, nil, fmt.Errorf("onnx: graph has no input")
+	}
+	if input.NotTensor || input.ElemType != onnx.Float || !input.HasShape || len(input.Shape) != 4 {
+		return nil, in, nil, fmt.Errorf("onnx: graph input %q must be a float tensor [N,C,H,W] (got type %v, shape %v)", input.Name, input.ElemType, input.Shape)
+	}
+	for i := 1; i < 4; i++ {
+		d := input.Shape[i].Value
+		if d <= 0 || d > 4096 {
+			return nil, in, nil, fmt.Errorf("onnx: graph input %q: dimension %d is %v; want fixed C, H, W", input.Name, i, input.Shape[i])
+		}
+		in[i-1] = int(d)
+	}
+	c.in = in
+	c.vals[input.Name] = &value{node: -1, shape: []int{1, in[0], in[1], in[2]}}
+	if err := c.findMixed(g); err != nil {
+		return nil, in, nil, err
+	}
+	for _, n := range g.Nodes {
+		if c.skip[n] {
+			continue
+		}
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			return nil, in, nil, nodeError(n, "operator of domain %q; supported: the default ONNX domain (%s)", n.Domain, strings.Join(Supported, ", "))
+		}
+		if err := c.convert(n); err != nil {
+			return nil, in, nil, err
+		}
+	}
+	if len(g.Outputs) != 1 {
+		return nil, in, nil, fmt.Errorf("onnx: graph has %d outputs; want one (the logits)", len(g.Outputs))
+	}
+	out, ok := c.vals[g.Outputs[0].Name]
+	if !ok || len(c.g.Nodes) == 0 || out.node != len(c.g.Nodes)-1 || out.pad != 0 {
+		return nil, in, nil, fmt.Errorf("onnx: graph output %q is not the result of the last layer", g.Outputs[0].Name)
+	}
+	if err := c.g.FillSiteShapes([]int{1, in[0], in[1], in[2]}); err != nil {
+		return nil, in, nil, fmt.Errorf("onnx: %w", err)
+	}
+	return c.g, in, out.shape, nil
+}
+
+// get returns the value of input i of n, which must be a computed tensor.
+func (c *converter) get(n *onnx.Node, i int) (*value, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == "" {
+		return nil, nodeError(n, "missing input %d", i)
+	}
+	v, ok := c.vals[n.Inputs[i]]
+	if !ok {
+		if _, isConst := c.consts[n.Inputs[i]]; isConst {
+			return nil, nodeError(n, "input %d (%q) is a constant; supported: a computed tensor there", i, n.Inputs[i])
+		}
+		return nil, nodeError(n, "input %q is not produced by an earlier node", n.Inputs[i])
+	}
+	return v, nil
+}
+
+// constant returns input i of n as floats with its dims; optional inputs
+// that are absent give nil.
+func (c *converter) constant(n *onnx.Node, i int, optional bool) ([]float32, []int64, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == "" {
+		if optional {
+			return nil, nil, nil
+		}
+		return nil, nil, nodeError(n, "missing input %d", i)
+	}
+	t, ok := c.consts[n.Inputs[i]]
+	if !ok {
+		return nil, nil, nodeError(n, "input %d (%q) must be a constant (initializer or Constant); a computed tensor there is not supported", i, n.Inputs[i])
+	}
+	v, err := t.Floats()
+	if err != nil {
+		return nil, nil, nodeError(n, "%v", err)
+	}
+	return v, t.Dims, nil
+}
+
+// add appends an nn node reading from and binds n's first output to it.
+func (c *converter) add(n *onnx.Node, op nn.Module, from ...int) error {
+	name := c.nodeName(n)
+	idx := c.g.Add(name, op, from...)
+	ins := make([][]int, len(from))
+	for i, f := range from {
+		if f < 0 {
+			ins[i] = []int{1, c.in[0], c.in[1], c.in[2]}
+		} else {
+			ins[i] = c.shapes[f]
+		}
+	}
+	for _, s := range ins[1:] {
+		if !slices.Equal(s, ins[0]) {
+			return nodeError(n, "input shapes %v and %v differ; supported: equal shapes (no broadcasting)", ins[0], s)
+		}
+	}
+	out, err := nn.OutShape(op, ins[0])
+	if err != nil {
+		return nodeError(n, "%v", err)
+	}
+	c.shapes = append(c.shapes, out)
+	if len(n.Outputs) == 0 {
+		return nodeError(n, "no output")
+	}
+	c.vals[n.Outputs[0]] = &value{node: idx, shape: out}
+	return nil
+}
+
+// nodeName derives a dotted name from a torch scope name
+// ("/layer2/layer2.0/shortcut/shortcut.0/Conv" → "layer2.0.shortcut.0.conv"),
+// unique within the graph.
+func (c *converter) nodeName(n *onnx.Node) string {
+	var parts []string
+	for _, p := range strings.Split(n.Name, "/") {
+		if p == "" {
+			continue
+		}
+		if k := len(parts); k > 0 && strings.HasPrefix(p, parts[k-1]+".") {
+			parts[k-1] = p
+			continue
+		}
+		parts = append(parts, p)
+	}
+	name := strings.ToLower(strings.Join(parts, "."))
+	name = strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' {
+			return r
+		}
+		return '_'
+	}, name)
+	if name == "" {
+		name = strings.ToLower(n.OpType)
+	}
+	base := name
+	for i := 1; c.names[name]; i++ {
+		name = fmt.Sprintf("%s_%d", base, i)
+	}
+	c.names[name] = true
+	return name
+}
+
+// ints returns an INTS attribute (def if absent).
+func ints(n *onnx.Node, name string, def []int64) ([]int64, error) {
+	a := n.Attr(name)
+	if a == nil {
+		return def, nil
+	}
+	if a.Type != onnx.AttrInts {
+		return nil, nodeError(n, "attribute %s has type %d, want INTS", name, a.Type)
+	}
+	return a.Ints, nil
+}
+
+// intAttr returns an INT attribute (def if absent).
+func intAttr(n *onnx.Node, name string, def int64) (int64, error) {
+	a := n.Attr(name)
+	if a == nil {
+		return def, nil
+	}
+	if a.Type != onnx.AttrInt {
+		return 0, nodeError(n, "attribute %s has type %d, want INT", name, a.Type)
+	}
+	return a.I, nil
+}
+
+// floatAttr returns a FLOAT attribute (def if absent).
+func floatAttr(n *onnx.Node, name string, def float32) (float32, error) {
+	a := n.Attr(name)
+	if a == nil {
+		return def, nil
+	}
+	if a.Type != onnx.AttrFloat {
+		return 0, nodeError(n, "attribute %s has type %d, want FLOAT", name, a.Type)
+	}
+	return a.F, nil
+}
+
+// checkAttrs rejects attributes outside known.
+func checkAttrs(n *onnx.Node, known ...string) error {
+	for _, a := range n.Attributes {
+		if !slices.Contains(known, a.Name) {
+			return nodeError(n, "attribute %q is not supported (supported: %s)", a.Name, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// window reads the 2-D kernel_shape, strides, pads and dilations of a Conv
+// or pooling node, which must be square, symmetric and undilated.
+func window(n *onnx.Node, kernelFromWeight int64) (k, s, p int, err error) {
+	if a := n.Attr("auto_pad"); a != nil && string(a.S) != "NOTSET" && string(a.S) != "" {
+		return 0, 0, 0, nodeError(n, "auto_pad %q is not supported (supported: NOTSET with explicit pads)", a.S)
+	}
+	ks, err := ints(n, "kernel_shape", nil)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if ks == nil && kernelFromWeight > 0 {
+		ks = []int64{kernelFromWeight, kernelFromWeight}
+	}
+	if len(ks) != 2 || ks[0] != ks[1] || ks[0] <= 0 || (kernelFromWeight > 0 && ks[0] != kernelFromWeight) {
+		return 0, 0, 0, nodeError(n, "kernel_shape %v is not supported (supported: square 2-D kernels)", ks)
+	}
+	st, err := ints(n, "strides", []int64{1, 1})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if len(st) != 2 || st[0] != st[1] || st[0] <= 0 {
+		return 0, 0, 0, nodeError(n, "strides %v are not supported (supported: equal positive strides)", st)
+	}
+	pd, err := ints(n, "pads", []int64{0, 0, 0, 0})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if len(pd) != 4 || pd[0] != pd[1] || pd[0] != pd[2] || pd[0] != pd[3] || pd[0] < 0 {
+		return 0, 0, 0, nodeError(n, "pads %v are not supported (supported: the same padding on all four sides)", pd)
+	}
+	dl, err := ints(n, "dilations", []int64{1, 1})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if !slices.Equal(dl, []int64{1, 1}) {
+		return 0, 0, 0, nodeError(n, "dilations %v are not supported (supported: 1)", dl)
+	}
+	return int(ks[0]), int(st[0]), int(pd[0]), nil
+}
+
+// param makes a trainable parameter from values and shape.
+func param(v []float32, shape ...int) *autograd.Var {
+	return autograd.Param(tensor.FromData(v, shape...))
+}
+
+// convert appends the nn node(s) of one ONNX node.
+func (c *converter) convert(n *onnx.Node) error {
+	switch n.OpType {
+	case "Constant":
+		if err := checkAttrs(n, "value"); err != nil {
+			return err
+		}
+		a := n.Attr("value")
+		if a == nil || a.T == nil || len(n.Outputs) != 1 {
+			return nodeError(n, "supported: a Constant with a tensor 'value'")
+		}
+		c.consts[n.Outputs[0]] = a.T
+		return nil
+	case "Identity", "Dropout":
+		if err := checkAttrs(n, "seed", "ratio"); err != nil {
+			return err
+		}
+		if len(n.Inputs) > 1 && n.Inputs[1] != "" || len(n.Outputs) > 1 && n.Outputs[1] != "" {
+			return nodeError(n, "only the inference form (one input, one output) is supported")
+		}
+		if t, ok := c.consts[n.Inputs[0]]; ok && n.OpType == "Identity" {
+			c.consts[n.Outputs[0]] = t
+			return nil
+		}
+		v, err := c.get(n, 0)
+		if err != nil {
+			return err
+		}
+		c.vals[n.Outputs[0]] = v
+		return nil
+	case "Conv":
+		return c.conv(n)
+	case "BatchNormalization":
+		return c.batchNorm(n)
+	case "Relu":
+		return c.relu(n)
+	case "Add":
+		return c.addOp(n)
+	case "Gemm", "MatMul":
+		return c.linear(n)
+	case "MaxPool", "AveragePool":
+		return c.pool(n)
+	case "GlobalAveragePool":
+		x, err := c.get(n, 0)
+		if err != nil {
+			return err
+		}
+		if x.pad != 0 {
+			return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
+		}
+		return c.add(n, &nn.GlobalAvgPool{}, x.node)
+	case "Flatten":
+		if err := checkAttrs(n, "axis"); err != nil {
+			return err
+		}
+		if ax, err := intAttr(n, "axis", 1); err != nil || ax != 1 {
+			return nodeError(n, "axis %d is not supported (supported: 1)", ax)
+		}
+		return c.flatten(n)
+	case "Reshape":
+		if err := checkAttrs(n, "allowzero"); err != nil {
+			return err
+		}
+		x, err := c.get(n, 0)
+		if err != nil {
+			return err
+		}
+		t, ok := c.consts[n.Inputs[min(1, len(n.Inputs)-1)]]
+		if !ok || len(n.Inputs) < 2 {
+			return nodeError(n, "the target shape must be a constant; supported: Reshape to [N, -1] (a flatten)")
+		}
+		sh, err := t.Ints()
+		if err != nil {
+			return nodeError(n, "%v", err)
+		}
+		rest := tensor.Numel(x.shape[1:])
+		if len(sh) != 2 || !(sh[0] == 0 || sh[0] == -1 || sh[0] == 1) || !(sh[1] == -1 || sh[1] == int64(rest)) {
+			return nodeError(n, "target shape %v is not supported (supported: [N, -1], a flatten of %v)", sh, x.shape)
+		}
+		return c.flatten(n)
+	case "Pad":
+		return c.padOp(n)
+	case "Mul":
+		return nodeError(n, "Mul is supported only inside the mixed activation m·Relu(x) + (1−m)·p(x) that autorep export writes")
+	}
+	return nodeError(n, "operator not supported; supported: %s", strings.Join(Supported, ", "))
+}
+
+func (c *converter) flatten(n *onnx.Node) error {
+	x, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.pad != 0 {
+		return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
+	}
+	if len(x.shape) == 2 {
+		c.vals[n.Outputs[0]] = x
+		return nil
+	}
+	return c.add(n, &nn.Flatten{}, x.node)
+}
+
+func (c *converter) conv(n *onnx.Node) error {
+	if err := checkAttrs(n, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"); err != nil {
+		return err
+	}
+	x, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	w, wd, err := c.constant(n, 1, false)
+	if err != nil {
+		return err
+	}
+	b, bd, err := c.constant(n, 2, true)
+	if err != nil {
+		return err
+	}
+	if len(x.shape) != 4 || len(wd) != 4 || wd[2] != wd[3] {
+		return nodeError(n, "input %v, weight %v; supported: 2-D convolution of [N,C,H,W] with a square kernel", x.shape, wd)
+	}
+	k, s, p, err := window(n, wd[2])
+	if err != nil {
+		return err
+	}
+	groups, err := intAttr(n, "group", 1)
+	if err != nil {
+		return err
+	}
+	inC, outC := x.shape[1], int(wd[0])
+	if groups <= 0 || inC%int(groups) != 0 || outC%int(groups) != 0 || int(wd[1]) != inC/int(groups) {
+		return nodeError(n, "weight %v does not fit %d input channels in %d groups", wd, inC, groups)
+	}
+	if b != nil && (len(bd) != 1 || int(bd[0]) != outC) {
+		return nodeError(n, "bias dims %v, want [%d]", bd, outC)
+	}
+	op := nn.NewConv2d(c.rng, inC, outC, k, s, p+x.pad, int(groups), b != nil)
+	copy(op.Weight.Value.Data, w)
+	if b != nil {
+		copy(op.Bias.Value.Data, b)
+	}
+	return c.add(n, op, x.node)
+}
+
+func (c *converter) batchNorm(n *onnx.Node) error {
+	if err := checkAttrs(n, "epsilon", "momentum", "training_mode", "spatial"); err != nil {
+		return err
+	}
+	if tm, _ := intAttr(n, "training_mode", 0); tm != 0 {
+		return nodeError(n, "training_mode %d is not supported (export the model in eval mode)", tm)
+	}
+	for _, o := range n.Outputs[1:] {
+		if o != "" {
+			return nodeError(n, "extra outputs (running statistics) are not supported (export in eval mode)")
+		}
+	}
+	x, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.pad != 0 || len(x.shape) != 4 {
+		return nodeError(n, "input %v; supported: a [N,C,H,W] tensor not padded by Pad", x.shape)
+	}
+	ch := x.shape[1]
+	bn := nn.NewBatchNorm2d(ch)
+	eps, err := floatAttr(n, "epsilon", 1e-5)
+	if err != nil {
+		return err
+	}
+	bn.Eps = eps
+	dst := []*tensor.Tensor{bn.Weight.Value, bn.Bias.Value, bn.RunningMean, bn.RunningVar}
+	for i, t := range dst {
+		v, dims, err := c.constant(n, i+1, false)
+		if err != nil {
+			return err
+		}
+		if len(v) != ch || len(dims) != 1 {
+			return nodeError(n, "input %d has dims %v, want [%d]", i+1, dims, ch)
+		}
+		copy(t.Data, v)
+	}
+	bn.Training = false
+	return c.add(n, bn, x.node)
+}
+
+func (c *converter) relu(n *onnx.Node) error {
+	if err := checkAttrs(n); err != nil {
+		return err
+	}
+	x, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	if x.pad != 0 {
+		return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
+	}
+	site := &nn.Site{}
+	if err := c.add(n, site, x.node); err != nil {
+		return err
+	}
+	site.Name = c.g.Nodes[len(c.g.Nodes)-1].Name
+	if mx := c.mixed[n]; mx != nil {
+		pm, err := mx.polyMask(x.shape[1:])
+		if err != nil {
+			return nodeError(n, "mixed activation: %v", err)
+		}
+		site.Act = pm
+		c.vals[mx.out] = c.vals[n.Outputs[0]]
+	}
+	return nil
+}
+
+// linearOp returns the nn.Linear an nn node holds, or nil.
+func (c *converter) linearOp(v *value) *nn.Linear {
+	if v.node < 0 {
+		return nil
+	}
+	l, _ := c.g.Nodes[v.node].Op.(*nn.Linear)
+	return l
+}
+
+func (c *converter) addOp(n *onnx.Node) error {
+	if err := checkAttrs(n); err != nil {
+		return err
+	}
+	if len(n.Inputs) != 2 {
+		return nodeError(n, "%d inputs, want 2", len(n.Inputs))
+	}
+	// MatMul + Add of a constant vector is a Linear layer with a bias.
+	for i := 0; i < 2; i++ {
+		if _, ok := c.consts[n.Inputs[i]]; !ok {
+			continue
+		}
+		x, err := c.get(n, 1-i)
+		if err != nil {
+			return err
+		}
+		b, dims, err := c.constant(n, i, false)
+		if err != nil {
+			return err
+		}
+		l := c.linearOp(x)
+		if l == nil || l.Bias != nil || len(b) != l.Out || len(dims) == 0 || int(dims[len(dims)-1]) != l.Out {
+			return nodeError(n, "adding constant %q is supported only as the bias of a bias-free MatMul/Gemm (a [%d] vector)", n.Inputs[i], len(b))
+		}
+		l.Bias = param(b, l.Out)
+		c.vals[n.Outputs[0]] = x
+		return nil
+	}
+	a, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := c.get(n, 1)
+	if err != nil {
+		return err
+	}
+	if a.pad != 0 || b.pad != 0 {
+		return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
+	}
+	return c.add(n, &nn.Add{}, a.node, b.node)
+}
+
+func (c *converter) linear(n *onnx.Node) error {
+	if err := checkAttrs(n, "alpha", "beta", "transA", "transB"); err != nil {
+		return err
+	}
+	x, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	if len(x.shape) != 2 {
+		return nodeError(n, "input shape %v; supported: [N, features] (insert a Flatten)", x.shape)
+	}
+	w, wd, err := c.constant(n, 1, false)
+	if err != nil {
+		return err
+	}
+	transB := int64(0)
+	var b []float32
+	var bd []int64
+	if n.OpType == "Gemm" {
+		alpha, _ := floatAttr(n, "alpha", 1)
+		beta, _ := floatAttr(n, "beta", 1)
+		transA, _ := intAttr(n, "transA", 0)
+		if transB, err = intAttr(n, "transB", 0); err != nil {
+			return err
+		}
+		if alpha != 1 || beta != 1 || transA != 0 {
+			return nodeError(n, "alpha %v, beta %v, transA %d are not supported (supported: 1, 1, 0)", alpha, beta, transA)
+		}
+		if b, bd, err = c.constant(n, 2, true); err != nil {
+			return err
+		}
+	} else if len(n.Inputs) != 2 {
+		return nodeError(n, "%d inputs, want 2", len(n.Inputs))
+	}
+	if len(wd) != 2 {
+		return nodeError(n, "weight dims %v, want 2-D", wd)
+	}
+	in, out := int(wd[0]), int(wd[1])
+	if transB == 1 {
+		in, out = out, in
+	}
+	if in != x.shape[1] {
+		return nodeError(n, "weight dims %v do not fit input %v", wd, x.shape)
+	}
+	l := nn.NewLinear(c.rng, in, out, b != nil)
+	if transB == 1 {
+		copy(l.Weight.Value.Data, w)
+	} else {
+		for i := 0; i < in; i++ {
+			for o := 0; o < out; o++ {
+				l.Weight.Value.Data[o*in+i] = w[i*out+o]
+			}
+		}
+	}
+	if b != nil {
+		if len(b) != out || len(bd) == 0 || int(bd[len(bd)-1]) != out {
+			return nodeError(n, "bias dims %v are not supported (supported: [%d] or [1,%d])", bd, out, out)
+		}
+		copy(l.Bias.Value.Data, b)
+	}
+	return c.add(n, l, x.node)
+}
+
+func (c *converter) pool(n *onnx.Node) error {
+	if err := checkAttrs(n, "auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "storage_order", "strides"); err != nil {
+		return err
+	}
+	x, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	if len(x.shape) != 4 {
+		return nodeError(n, "input shape %v, want [N,C,H,W]", x.shape)
+	}
+	k, s, p, err := window(n, 0)
+	if err != nil {
+		return err
+	}
+	if cm, _ := intAttr(n, "ceil_mode", 0); cm != 0 {
+		return nodeError(n, "ceil_mode 1 is not supported (supported: 0, floor)")
+	}
+	if so, _ := intAttr(n, "storage_order", 0); so != 0 {
+		return nodeError(n, "storage_order %d is not supported", so)
+	}
+	if len(n.Outputs) > 1 && n.Outputs[1] != "" {
+		return nodeError(n, "the indices output is not supported")
+	}
+	if n.OpType == "MaxPool" {
+		if x.pad != 0 {
+			return nodeError(n, "input is zero-padded by a Pad node (max pooling pads with −∞); supported: MaxPool's own pads")
+		}
+		return c.add(n, &nn.MaxPool2d{Kernel: k, Stride: s, Pad: p}, x.node)
+	}
+	if cip, _ := intAttr(n, "count_include_pad", 0); p > 0 && cip != 1 {
+		return nodeError(n, "count_include_pad 0 with pads is not supported (supported: count_include_pad 1, PyTorch's default)")
+	}
+	return c.add(n, &nn.AvgPool2d{Kernel: k, Stride: s, Pad: p + x.pad}, x.node)
+}
+
+func (c *converter) padOp(n *onnx.Node) error {
+	if err := checkAttrs(n, "mode", "pads", "value"); err != nil {
+		return err
+	}
+	if a := n.Attr("mode"); a != nil && string(a.S) != "constant" {
+		return nodeError(n, "mode %q is not supported (supported: constant)", a.S)
+	}
+	x, err := c.get(n, 0)
+	if err != nil {
+		return err
+	}
+	var pads []int64
+	if len(n.Inputs) > 1 && n.Inputs[1] != "" {
+		t, ok := c.consts[n.Inputs[1]]
+		if !ok {
+			return nodeError(n, "pads must be a constant")
+		}
+		if pads, err = t.Ints(); err != nil {
+			return nodeError(n, "%v", err)
+		}
+	} else if pads, err = ints(n, "pads", nil); err != nil {
+		return err
+	}
+	if len(n.Inputs) > 2 && n.Inputs[2] != "" {
+		v, _, err := c.constant(n, 2, false)
+		if err != nil {
+			return err
+		}
+		if len(v) != 1 || v[0] != 0 {
+			return nodeError(n, "constant value %v is not supported (supported: 0)", v)
+		}
+	}
+	if f, _ := floatAttr(n, "value", 0); f != 0 {
+		return nodeError(n, "constant value %v is not supported (supported: 0)", f)
+	}
+	if len(n.Inputs) > 3 && n.Inputs[3] != "" {
+		return nodeError(n, "the axes input is not supported")
+	}
+	p := int64(-1)
+	if len(pads) == 8 && pads[0] == 0 && pads[1] == 0 && pads[4] == 0 && pads[5] == 0 &&
+		pads[2] == pads[3] && pads[2] == pads[6] && pads[2] == pads[7] && pads[2] >= 0 && pads[2] <= 64 {
+		p = pads[2]
+	}
+	if p < 0 || len(x.shape) != 4 {
+		return nodeError(n, "pads %v of a %v tensor are not supported (supported: the same zero padding on all sides of H and W)", pads, x.shape)
+	}
+	sh := slices.Clone(x.shape)
+	sh[2] += 2 * int(p)
+	sh[3] += 2 * int(p)
+	c.vals[n.Outputs[0]] = &value{node: x.node, shape: sh, pad: x.pad + int(p)}
+	return nil
+}
+
+// mixedAct is an exported mixed activation y = m·Relu(x) + (1−m)·p(x).
+type mixedAct struct {
+	mask []float32   // m, C·H·W
+	coef [][]float32 // c0, c1, ... each of C or 1 values
+	out  string      // the ONNX name of y
+}
+
+// polyMask builds the nn.PolyMask for a site of the given per-image shape.
+func (mx *mixedAct) polyMask(shape []int) (*nn.PolyMask, error) {
+	if len(mx.mask) != tensor.Numel(shape) || len(shape) == 0 {
+		return nil, fmt.Errorf("mask of %d values for activation %v", len(mx.mask), shape)
+	}
+	ch := shape[0]
+	pm := &nn.PolyMask{Mask: mx.mask, Coef: make([][]float32, ch)}
+	for c := range pm.Coef {
+		pm.Coef[c] = make([]float32, len(mx.coef))
+		for d, v := range mx.coef {
+			switch len(v) {
+			case 1:
+				pm.Coef[c][d] = v[0]
+			case ch:
+				pm.Coef[c][d] = v[c]
+			default:
+				return nil, fmt.Errorf("coefficient c%d has %d values for %d channels", d, len(v), ch)
+			}
+		}
+	}
+	return pm, nil
+}
+
+// findMixed finds the mixed activations Export writes:
+//
+//	r = Relu(x); a = Mul(r, M); t = Mul(x, Cd); t = Add(t, Cd-1); t = Mul(t, x); ...;
+//	p = Add(t, C0); b = Mul(p, K); y = Add(a, b)
+//
+// with constants M (0/1), K = 1−M and per-channel Ci; their Mul and Add
+// nodes are folded into the Relu's site.
+func (c *converter) findMixed(g *onnx.Graph) error {
+	c.skip, c.mixed = map[*onnx.Node]bool{}, map[*onnx.Node]*mixedAct{}
+	producer := map[string]*onnx.Node{}
+	readers := map[string][]*onnx.Node{}
+	for _, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			producer[o] = n
+		}
+		for _, i := range n.Inputs {
+			readers[i] = append(readers[i], n)
+		}
+	}
+	c.collectConstants(g)
+	// one returns the single reader of name if it is an op node.
+	one := func(name, op string) *onnx.Node {
+		if r := readers[name]; len(r) == 1 && r[0].OpType == op && len(r[0].Inputs) == 2 && len(r[0].Outputs) == 1 {
+			return r[0]
+		}
+		return nil
+	}
+	// split returns the constant and the other input of a binary node.
+	split := func(n *onnx.Node) ([]float32, string) {
+		for i := 0; i < 2; i++ {
+			if t, ok := c.consts[n.Inputs[i]]; ok {
+				v, err := t.Floats()
+				if err != nil {
+					return nil, ""
+				}
+				return v, n.Inputs[1-i]
+			}
+		}
+		return nil, ""
+	}
+	for _, relu := range g.Nodes {
+		if relu.OpType != "Relu" || len(relu.Inputs) != 1 || len(relu.Outputs) != 1 {
+			continue
+		}
+		x := relu.Inputs[0]
+		mulM := one(relu.Outputs[0], "Mul")
+		if mulM == nil {
+			continue
+		}
+		mask, _ := split(mulM)
+		final := one(mulM.Outputs[0], "Add")
+		if mask == nil || final == nil {
+			continue
+		}
+		other := final.Inputs[0]
+		if other == mulM.Outputs[0] {
+			other = final.Inputs[1]
+		}
+		mulK := producer[other]
+		if mulK == nil || mulK.OpType != "Mul" || len(mulK.Inputs) != 2 || len(readers[other]) != 1 {
+			continue
+		}
+		k, p := split(mulK)
+		if k == nil || len(k) != len(mask) {
+			continue
+		}
+		// Walk the Horner chain back from p: Add(t, c_i), then Mul(t, x) or Mul(x, c_d).
+		var coef [][]float32
+		nodes := []*onnx.Node{mulM, final, mulK}
+		ok := false
+		for cur := p; ; {
+			add := producer[cur]
+			if add == nil || add.OpType != "Add" || len(add.Inputs) != 2 || len(readers[cur]) != 1 {
+				break
+			}
+			ci, t := split(add)
+			mul := producer[t]
+			if ci == nil || mul == nil || mul.OpType != "Mul" || len(mul.Inputs) != 2 || len(readers[t]) != 1 {
+				break
+			}
+			coef = append(coef, ci)
+			nodes = append(nodes, add, mul)
+			if cd, y := split(mul); cd != nil && y == x {
+				coef = append(coef, cd)
+				ok = true
+				break
+			}
+			switch {
+			case mul.Inputs[0] == x:
+				cur = mul.Inputs[1]
+			case mul.Inputs[1] == x:
+				cur = mul.Inputs[0]
+			default:
+				cur = ""
+			}
+			if cur == "" {
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		for i, m := range mask {
+			if (m != 0 && m != 1) || k[i] != 1-m {
+				return nodeError(mulM, "mixed activation: mask entry %d is %v and its complement %v; want 0/1 and 1−m", i, m, k[i])
+			}
+		}
+		for _, n := range nodes {
+			c.skip[n] = true
+		}
+		c.mixed[relu] = &mixedAct{mask: mask, coef: coef, out: final.Outputs[0]}
+	}
+	return nil
+}
+
+// collectConstants registers the outputs of Constant nodes early, so the
+// mixed-activation search sees their values.
+func (c *converter) collectConstants(g *onnx.Graph) {
+	for _, n := range g.Nodes {
+		if a := n.Attr("value"); n.OpType == "Constant" && a != nil && a.T != nil && len(n.Outputs) == 1 {
+			c.consts[n.Outputs[0]] = a.T
+		}
+	}
+}
+
+// isClose reports |a−b| ≤ tol·max(1,|b|).
+func isClose(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }

@@ -1,0 +1,437 @@
+package onnxmodel
+
+import (
+	"errors"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/onnx"
+	"github.com/autorep/autorep/tensor"
+)
+
+// readPB reads a TensorProto file as a float tensor.
+func readPB(t testing.TB, path string) *tensor.Tensor {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := onnx.UnmarshalTensor(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	v, err := tp.Floats()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	shape := make([]int, len(tp.Dims))
+	for i, d := range tp.Dims {
+		shape[i] = int(d)
+	}
+	return tensor.FromData(v, shape...)
+}
+
+// forward runs m in evaluation mode without gradients.
+func forward(t testing.TB, m *models.Model, x *tensor.Tensor) *tensor.Tensor {
+	t.Helper()
+	m.SetTraining(false)
+	var y *autograd.Var
+	var err error
+	autograd.NoGrad(func() { y, err = m.Forward(autograd.Const(x)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return y.Value
+}
+
+// maxDiff is the largest |a−b|; shapes must agree.
+func maxDiff(t testing.TB, a, b *tensor.Tensor) float64 {
+	t.Helper()
+	if len(a.Data) != len(b.Data) {
+		t.Fatalf("shapes %v and %v", a.Shape, b.Shape)
+	}
+	d := 0.0
+	for i := range a.Data {
+		d = math.Max(d, math.Abs(float64(a.Data[i]-b.Data[i])))
+	}
+	return d
+}
+
+func importFixture(t testing.TB, name, arch string) (*models.Model, *Report) {
+	t.Helper()
+	om, err := onnx.ReadFile(filepath.Join("testdata", name+".onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, rep, err := Import(om, arch)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return m, rep
+}
+
+// TestImportMatchesPyTorch imports the torch.onnx.export fixtures of
+// scripts/onnx-fixtures.py and compares the logits with PyTorch's.
+func TestImportMatchesPyTorch(t *testing.T) {
+	for _, tc := range []struct {
+		name, arch      string
+		sites, foldedBN int
+	}{
+		{"lenet", "lenet", 4, 0},
+		{"resnet20", "resnet20", 19, 21},
+		{"resnet20-bn", "resnet20", 19, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, rep := importFixture(t, tc.name, "")
+			if rep.Arch != tc.arch || rep.Sites != tc.sites || rep.FoldedBN != tc.foldedBN || rep.Mixed != 0 {
+				t.Errorf("report %+v, want arch %s, %d sites, %d folded batch norms", rep, tc.arch, tc.sites, tc.foldedBN)
+			}
+			x := readPB(t, filepath.Join("testdata", tc.name+".input.pb"))
+			want := readPB(t, filepath.Join("testdata", tc.name+".logits.pb"))
+			got := forward(t, m, x)
+			if d := maxDiff(t, got, want); d > 1e-4 {
+				t.Errorf("logits differ from PyTorch's by %g (> 1e-4)", d)
+			} else {
+				t.Logf("max |logit − PyTorch| = %.2g", d)
+			}
+			// The same through a model file.
+			path := filepath.Join(t.TempDir(), "m.safetensors")
+			if err := m.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			m2, err := models.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(t, forward(t, m2, x), got); d != 0 {
+				t.Errorf("saved and loaded model differs by %g", d)
+			}
+		})
+	}
+}
+
+// TestImportArchMismatch: asking for the wrong architecture is an error,
+// and a graph of no known architecture says so.
+func TestImportArchMismatch(t *testing.T) {
+	om, err := onnx.ReadFile("testdata/lenet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Import(om, "resnet20"); err == nil || !strings.Contains(err.Error(), "does not match architecture resnet20") {
+		t.Errorf("lenet as resnet20: %v", err)
+	}
+	if _, _, err := Import(om, "nosuch"); err == nil {
+		t.Error("unknown architecture accepted")
+	}
+	om, err = onnx.ReadFile("testdata/avgnet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Import(om, ""); !errors.Is(err, ErrNoArch) {
+		t.Errorf("avgnet: %v, want ErrNoArch", err)
+	}
+}
+
+// TestGenericGraphMatchesPyTorch runs the converted graph of a network of
+// no known architecture (Pad + AveragePool, MatMul + Add, batch norm after
+// a biased conv) against PyTorch's logits.
+func TestGenericGraphMatchesPyTorch(t *testing.T) {
+	om, err := onnx.ReadFile("testdata/avgnet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, in, classes, err := toGraph(om)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in != [3]int{3, 16, 16} || classes != 5 || len(nn.Sites(g)) != 2 {
+		t.Fatalf("input %v, %d classes, %d sites", in, classes, len(nn.Sites(g)))
+	}
+	if ap, ok := g.Find("pool1.averagepool").Op.(*nn.AvgPool2d); !ok || ap.Pad != 1 || ap.Kernel != 3 || ap.Stride != 2 {
+		t.Errorf("Pad + AveragePool became %+v", g.Find("pool1.averagepool"))
+	}
+	x := readPB(t, "testdata/avgnet.input.pb")
+	want := readPB(t, "testdata/avgnet.logits.pb")
+	nn.SetTraining(g, false)
+	var y *autograd.Var
+	autograd.NoGrad(func() { y, err = g.Run(autograd.Const(x)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(t, y.Value, want); d > 1e-4 {
+		t.Errorf("logits differ from PyTorch's by %g", d)
+	}
+}
+
+// randomReduce installs degree-deg PolyMasks dropping about half the ReLUs.
+func randomReduce(m *models.Model, deg int, seed int64) {
+	rng := rand.New(rand.NewSource(seed))
+	for _, s := range m.Sites {
+		pm := nn.NewPolyMask(s.Shape, deg)
+		for i := range pm.Mask {
+			if rng.Intn(2) == 0 {
+				pm.Mask[i] = 0
+			}
+		}
+		for _, row := range pm.Coef {
+			for d := range row {
+				row[d] = float32(rng.NormFloat64() * 0.3)
+			}
+		}
+		s.Act = pm
+	}
+}
+
+// arch names the fixtures' architectures (detection is tested once, in
+// TestImportMatchesPyTorch: it builds every candidate architecture).
+var arch = map[string]string{"lenet": "lenet", "resnet20": "resnet20", "resnet20-bn": "resnet20"}
+
+// TestExportRoundTrip: export → bytes → import gives the same logits, for
+// plain and reduced models (degrees 1 and 2), and the same masks.
+func TestExportRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		fixture string
+		deg     int
+	}{{"lenet", 0}, {"lenet", 2}, {"resnet20", 2}, {"resnet20-bn", 1}} {
+		m, _ := importFixture(t, tc.fixture, arch[tc.fixture])
+		if tc.deg > 0 {
+			randomReduce(m, tc.deg, 5)
+		}
+		om, err := Export(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := onnx.Marshal(om)
+		if err != nil {
+			t.Fatal(err)
+		}
+		om2, err := onnx.Unmarshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if om2.Opset() != ExportOpset {
+			t.Errorf("opset %d", om2.Opset())
+		}
+		for _, n := range om2.Graph.Nodes {
+			if n.OpType == "Pow" || n.OpType == "Where" {
+				t.Errorf("exported graph uses %s", n.OpType)
+			}
+		}
+		m2, rep, err := Import(om2, m.Arch)
+		if err != nil {
+			t.Fatalf("%s deg %d: re-import: %v", tc.fixture, tc.deg, err)
+		}
+		wantMixed := 0
+		if tc.deg > 0 {
+			wantMixed = len(m.Sites)
+		}
+		if rep.Arch != m.Arch || rep.Mixed != wantMixed {
+			t.Errorf("%s deg %d: re-import report %+v", tc.fixture, tc.deg, rep)
+		}
+		_, total := m.ReLUCount()
+		_, total2 := m2.ReLUCount()
+		if total != total2 {
+			t.Errorf("%s deg %d: %d ReLUs after the round trip, want %d", tc.fixture, tc.deg, total2, total)
+		}
+		x := readPB(t, filepath.Join("testdata", tc.fixture+".input.pb"))
+		if d := maxDiff(t, forward(t, m2, x), forward(t, m, x)); d > 1e-5 {
+			t.Errorf("%s deg %d: logits differ by %g after export → import", tc.fixture, tc.deg, d)
+		}
+	}
+}
+
+// TestExportPassesChecker runs python3-onnx's checker on exported files
+// (plain and reduced) when /usr/bin/python3 has onnx.
+func TestExportPassesChecker(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import onnx").Run(); err != nil {
+		t.Skipf("%s with onnx not available (apt-get install python3-onnx): %v", py, err)
+	}
+	dir := t.TempDir()
+	var paths []string
+	for _, deg := range []int{0, 2} {
+		m, _ := importFixture(t, "resnet20", "resnet20")
+		if deg > 0 {
+			randomReduce(m, deg, 9)
+		}
+		om, err := Export(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "r20-"+string(rune('0'+deg))+".onnx")
+		if err := onnx.WriteFile(p, om); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	script := "import onnx, sys\nfor p in sys.argv[1:]:\n    onnx.checker.check_model(onnx.load(p), full_check=True)\n"
+	out, err := exec.Command(py, append([]string{"-c", script}, paths...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("onnx.checker: %v\n%s", err, out)
+	}
+}
+
+// TestCorruptFiles: truncated and damaged fixtures are errors, not panics.
+func TestCorruptFiles(t *testing.T) {
+	b, err := os.ReadFile("testdata/lenet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 10, 100, len(b) / 2, len(b) - 40, len(b) - 1} {
+		om, err := onnx.Unmarshal(b[:n])
+		if err == nil {
+			_, _, err = Import(om, "")
+		}
+		if err == nil {
+			t.Errorf("truncated to %d bytes: accepted", n)
+		}
+	}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 200; i++ {
+		c := append([]byte(nil), b...)
+		for j := 0; j < 4; j++ {
+			c[rng.Intn(len(c))] = byte(rng.Intn(256))
+		}
+		if om, err := onnx.Unmarshal(c); err == nil {
+			Import(om, "lenet") // may succeed (weights damaged) but must not panic
+		}
+	}
+}
+
+// tinyModel is a hand-built graph: input [1,1,4,4] → nodes → output.
+func tinyModel(opset int64, nodes []*onnx.Node, inits ...*onnx.Tensor) *onnx.Model {
+	return &onnx.Model{IRVersion: 7, OpsetImports: []onnx.OpsetID{{Version: opset}}, Graph: &onnx.Graph{
+		Nodes: nodes, Initializers: inits,
+		Inputs:  []*onnx.ValueInfo{{Name: "x", ElemType: onnx.Float, HasShape: true, Shape: []onnx.Dim{{Param: "N"}, {Value: 1}, {Value: 4}, {Value: 4}}}},
+		Outputs: []*onnx.ValueInfo{{Name: "y", ElemType: onnx.Float}},
+	}}
+}
+
+// TestUnsupportedErrors: unsupported operators and attributes are errors
+// naming the node, its operator and what is supported.
+func TestUnsupportedErrors(t *testing.T) {
+	w := onnx.FloatTensor("w", []int64{2, 1, 3, 3}, make([]float32, 18))
+	conv := func(attrs ...*onnx.Attribute) *onnx.Node {
+		return &onnx.Node{Name: "/c/Conv", OpType: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"y"}, Attributes: attrs}
+	}
+	for _, tc := range []struct {
+		name string
+		m    *onnx.Model
+		want []string
+	}{
+		{"operator", tinyModel(13, []*onnx.Node{{Name: "/s/Sigmoid", OpType: "Sigmoid", Inputs: []string{"x"}, Outputs: []string{"y"}}}),
+			[]string{`"/s/Sigmoid"`, "(Sigmoid)", "operator not supported", "Conv", "Relu"}},
+		{"dilation", tinyModel(13, []*onnx.Node{conv(intsAttr("dilations", 2, 2))}, w), []string{`"/c/Conv"`, "(Conv)", "dilations [2 2]", "supported: 1"}},
+		{"asymmetric pads", tinyModel(13, []*onnx.Node{conv(intsAttr("pads", 0, 1, 0, 1))}, w), []string{"pads [0 1 0 1]", "same padding"}},
+		{"unknown attribute", tinyModel(13, []*onnx.Node{conv(intsAttr("output_padding", 1))}, w), []string{`attribute "output_padding"`}},
+		{"opset 9", tinyModel(9, []*onnx.Node{{OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{"opset 9", "11 to 17"}},
+		{"opset 18", tinyModel(18, []*onnx.Node{{OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{"opset 18"}},
+		{"lone Mul", tinyModel(13, []*onnx.Node{{Name: "m", OpType: "Mul", Inputs: []string{"x", "x"}, Outputs: []string{"y"}}}), []string{"(Mul)", "mixed activation"}},
+		{"edge pad", tinyModel(13, []*onnx.Node{{Name: "p", OpType: "Pad", Inputs: []string{"x", "pads"}, Outputs: []string{"y"},
+			Attributes: []*onnx.Attribute{{Name: "mode", Type: onnx.AttrString, S: []byte("edge")}}}}), []string{"(Pad)", `mode "edge"`}},
+		{"other domain", tinyModel(13, []*onnx.Node{{Name: "q", OpType: "Relu", Domain: "com.microsoft", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{`domain "com.microsoft"`}},
+		{"4-D output", tinyModel(13, []*onnx.Node{{Name: "r", OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{"want [N, classes]"}},
+		{"weight not constant", tinyModel(13, []*onnx.Node{{Name: "c", OpType: "Conv", Inputs: []string{"x", "x"}, Outputs: []string{"y"}}}), []string{"must be a constant"}},
+	} {
+		_, _, err := Import(tc.m, "")
+		if err == nil {
+			t.Errorf("%s: accepted", tc.name)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q lacks %q", tc.name, err, w)
+			}
+		}
+	}
+}
+
+// TestBackendNodeTests runs the libonnx-testdata node tests of the
+// supported operators whose inputs fit an image graph: inputs after the
+// first become initializers, the converted graph runs on input_0 and must
+// give output_0.
+func TestBackendNodeTests(t *testing.T) {
+	root := "/usr/share/libonnx-testdata/data/node"
+	if _, err := os.Stat(root); err != nil {
+		t.Skip("libonnx-testdata not installed (apt-get install libonnx-testdata)")
+	}
+	for _, name := range []string{
+		"test_conv_with_strides_padding", "test_conv_with_strides_no_padding",
+		"test_maxpool_2d_default", "test_maxpool_2d_strides", "test_maxpool_2d_precomputed_pads",
+		"test_averagepool_2d_default", "test_averagepool_2d_strides",
+		"test_averagepool_2d_precomputed_pads_count_include_pad", "test_globalaveragepool", "test_globalaveragepool_precomputed",
+		"test_batchnorm_example", "test_batchnorm_epsilon", "test_flatten_axis1", "test_flatten_default_axis",
+	} {
+		t.Run(name, func(t *testing.T) {
+			om := backendModel(t, filepath.Join(root, name))
+			set := filepath.Join(root, name, "test_data_set_0")
+			ng, _, _, err := convertGraph(om)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := readPB(t, filepath.Join(set, "input_0.pb"))
+			want := readPB(t, filepath.Join(set, "output_0.pb"))
+			nn.SetTraining(ng, false)
+			var y *autograd.Var
+			autograd.NoGrad(func() { y, err = ng.Run(autograd.Const(x)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tensor.Numel(y.Value.Shape) != tensor.Numel(want.Shape) {
+				t.Fatalf("output shape %v, want %v", y.Value.Shape, want.Shape)
+			}
+			if d := maxDiff(t, y.Value, want); d > 1e-4*math.Max(1, maxAbs(want)) {
+				t.Errorf("output differs by %g", d)
+			}
+		})
+	}
+	// Node tests of unsupported forms must be clear errors.
+	for _, name := range []string{"test_constant_pad", "test_maxpool_2d_ceil", "test_maxpool_2d_dilations", "test_averagepool_2d_pads", "test_conv_with_autopad_same"} {
+		if _, _, _, err := convertGraph(backendModel(t, filepath.Join(root, name))); err == nil || !strings.Contains(err.Error(), "supported") {
+			t.Errorf("%s: %v, want an error saying what is supported", name, err)
+		}
+	}
+}
+
+// backendModel reads a node test's model with the inputs after the first
+// turned into initializers (from test_data_set_0), at opset ≥ MinOpset.
+func backendModel(t *testing.T, dir string) *onnx.Model {
+	t.Helper()
+	om, err := onnx.ReadFile(filepath.Join(dir, "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := om.Graph
+	for k, in := range g.Inputs[1:] {
+		tp, err := os.ReadFile(filepath.Join(dir, "test_data_set_0", "input_"+string(rune('1'+k))+".pb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt, err := onnx.UnmarshalTensor(tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tt.Name = in.Name
+		g.Initializers = append(g.Initializers, tt)
+	}
+	if om.Opset() < MinOpset {
+		om.OpsetImports = []onnx.OpsetID{{Version: MinOpset}}
+	}
+	return om
+}
+
+func maxAbs(t *tensor.Tensor) float64 {
+	m := 0.0
+	for _, v := range t.Data {
+		m = math.Max(m, math.Abs(float64(v)))
+	}
+	return m
+}
