@@ -279,8 +279,14 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 		if int32(lfl) == set.Labels[i] {
 			fltOK++
 		}
-		rep.MaxLogitErr = math.Max(rep.MaxLogitErr, tensor.MaxAbsDiff(y, fl))
-		rep.MaxFixedErr = math.Max(rep.MaxFixedErr, tensor.MaxAbsDiff(y, fx))
+		dl, dx := tensor.MaxAbsDiff(y, fl), tensor.MaxAbsDiff(y, fx)
+		if math.IsInf(dl, 1) || math.IsInf(dx, 1) {
+			// A shape mismatch or a NaN/Inf logit, not an error to average away.
+			return fmt.Errorf("image %d: secure logits %v %v are not comparable with the float %v and fixed-point %v references (max |diff| %g, %g)",
+				i, y, y.Data, fl, fx, dl, dx)
+		}
+		rep.MaxLogitErr = math.Max(rep.MaxLogitErr, dl)
+		rep.MaxFixedErr = math.Max(rep.MaxFixedErr, dx)
 		lat = append(lat, piMs(st.OnlineTime))
 		off = append(off, piMs(st.OfflineTime))
 		if i == 0 {
