@@ -15,7 +15,13 @@ type BenchConfig struct {
 	N    int    // elements per gate (outputs for maxpool2x2)
 	Frac int    // fractional bits: the truncation shift of trunc, relu_trunc and poly2
 	Seed uint64 // inputs and input shares (the protocols' own randomness is fresh)
+	// Batch is the most elements one gate call takes (0: DefaultBatch);
+	// larger N runs in several calls, so memory stays bounded.
+	Batch int
 }
+
+// DefaultBatch is BenchConfig.Batch's default.
+const DefaultBatch = 1 << 15
 
 // GateCost is what one gate cost per element, both parties in one
 // process (one goroutine each) over an in-memory pipe.
@@ -23,7 +29,7 @@ type GateCost struct {
 	Bytes        float64 `json:"bytes"`         // offline + online, both directions, per element
 	OnlineBytes  float64 `json:"online_bytes"`  // traffic that depends on the inputs
 	OfflineBytes float64 `json:"offline_bytes"` // input-independent traffic (bit triples)
-	Rounds       int64   `json:"rounds"`        // party 0's rounds for the whole batch (transport.Counts)
+	Rounds       int64   `json:"rounds"`        // party 0's rounds for one call (one batch; transport.Counts)
 	PerS         float64 `json:"per_s"`         // elements per second of wall time
 	PerCPUS      float64 `json:"per_cpu_s"`     // elements per second of process CPU time (both parties)
 	Mismatches   int     `json:"mismatches"`    // outputs outside what the plaintext function allows
@@ -72,21 +78,49 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 	}
 	defer c0n.Close()
 	defer c1n.Close()
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
 	rep := &BenchReport{Suite: "twoparty", Ell: cfg.Ell, N: cfg.N, Frac: cfg.Frac, Gates: map[string]GateCost{}}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6f74))
 	for _, name := range BenchGates {
-		g, err := benchGate(p0, p1, rng, name, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("otgates: bench %s: %w", name, err)
+		var sum GateCost
+		var wall, cpu float64
+		for done := 0; done < cfg.N; {
+			b := min(cfg.Batch, cfg.N-done)
+			c := cfg
+			c.N = b
+			g, w, u, err := benchGate(p0, p1, rng, name, c, done == 0)
+			if err != nil {
+				return nil, fmt.Errorf("otgates: bench %s: %w", name, err)
+			}
+			sum.Bytes += g.Bytes * float64(b)
+			sum.OnlineBytes += g.OnlineBytes * float64(b)
+			sum.OfflineBytes += g.OfflineBytes * float64(b)
+			sum.Mismatches += g.Mismatches
+			if done == 0 {
+				sum.Rounds = g.Rounds
+			}
+			wall += w
+			cpu += u
+			done += b
 		}
-		rep.Gates[name] = g
+		n := float64(cfg.N)
+		sum.Bytes /= n
+		sum.OnlineBytes /= n
+		sum.OfflineBytes /= n
+		sum.PerS = n / wall
+		if cpu > 0 {
+			sum.PerCPUS = n / cpu
+		}
+		rep.Gates[name] = sum
 	}
 	return rep, nil
 }
 
 // sample returns n signed values in [−2^bits, 2^bits) as ℓ-bit words,
-// the edge values 0, ±1 and the extremes first.
-func sample(rng *rand.Rand, n, ell, bits int) []uint64 {
+// with edges (0, ±1, the extremes, half the extremes) first.
+func sample(rng *rand.Rand, n, ell, bits int, edges bool) []uint64 {
 	m := mask(ell)
 	lim := int64(1)<<uint(bits) - 1
 	if bits >= 63 {
@@ -94,7 +128,7 @@ func sample(rng *rand.Rand, n, ell, bits int) []uint64 {
 	}
 	x := make([]uint64, 0, n)
 	for _, e := range []int64{0, 1, -1, lim, -lim - 1, lim / 2, -lim / 2} {
-		if len(x) < n {
+		if edges && len(x) < n {
 			x = append(x, uint64(e)&m)
 		}
 	}
@@ -106,20 +140,22 @@ func sample(rng *rand.Rand, n, ell, bits int) []uint64 {
 
 func fixed(c float64, frac int) uint64 { return uint64(int64(c*float64(int64(1)<<uint(frac)) + 0.5)) }
 
-func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig) (GateCost, error) {
+// benchGate runs one call of gate name on cfg.N elements (edge values
+// first if edges) and returns its costs, wall and CPU seconds.
+func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edges bool) (GateCost, float64, float64, error) {
 	ell, n, f := cfg.Ell, cfg.N, cfg.Frac
 	m := mask(ell)
 	sgn := func(v uint64) int64 { return int64(v<<uint(64-ell)) >> uint(64-ell) }
 	var x []uint64
 	switch name {
 	case "relu", "drelu", "square":
-		x = sample(rng, n, ell, ell-1)
+		x = sample(rng, n, ell, ell-1, edges)
 	case "trunc", "relu_trunc":
-		x = sample(rng, n, ell, ell-2)
+		x = sample(rng, n, ell, ell-2, edges)
 	case "poly2":
-		x = sample(rng, n, ell, f+2) // |x| < 4.0
+		x = sample(rng, n, ell, f+2, edges) // |x| < 4.0
 	case "maxpool2x2":
-		x = sample(rng, 4*n, ell, ell-2)
+		x = sample(rng, 4*n, ell, ell-2, edges)
 	}
 	x0 := make([]uint64, len(x))
 	x1 := make([]uint64, len(x))
@@ -195,7 +231,7 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig) (Gat
 		err = e
 	}
 	if err != nil {
-		return GateCost{}, err
+		return GateCost{}, 0, 0, err
 	}
 	wall := time.Since(t0).Seconds()
 	cpu := cputime.Seconds() - cpu0
@@ -208,10 +244,6 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig) (Gat
 		OnlineBytes:  float64(stop0.Phases[transport.PhaseOnline].Bytes()) / float64(n),
 		OfflineBytes: float64(stop0.Phases[transport.PhaseOffline].Bytes()) / float64(n),
 		Rounds:       rounds,
-		PerS:         float64(n) / wall,
-	}
-	if cpu > 0 {
-		g.PerCPUS = float64(n) / cpu
 	}
 	// Check every output against the plaintext function.
 	floorShift := func(v int64, s int) int64 { return v >> uint(s) }
@@ -253,5 +285,5 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig) (Gat
 			g.Mismatches++
 		}
 	}
-	return g, nil
+	return g, wall, cpu, nil
 }

@@ -7,7 +7,7 @@ import (
 
 func TestBench(t *testing.T) {
 	for _, ell := range []int{32, 64} {
-		rep, err := Bench(BenchConfig{Ell: ell, N: 300, Frac: 12, Seed: 1})
+		rep, err := Bench(BenchConfig{Ell: ell, N: 300, Frac: 12, Seed: 1, Batch: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,6 +28,20 @@ func TestBench(t *testing.T) {
 		mux := float64(2*(16*384+ceil8(300*ell))) / 300
 		if d := rep.Gates["relu"].Bytes - rep.Gates["drelu"].Bytes; math.Abs(d-mux) > 1e-9 {
 			t.Errorf("ℓ=%d: relu − drelu = %.2f bytes, want the multiplexer's %.2f", ell, d, mux)
+		}
+	}
+	// Batches: the same traffic per element as one call of the batch size.
+	rep, err := Bench(BenchConfig{Ell: 32, N: 600, Frac: 12, Seed: 2, Batch: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := Bench(BenchConfig{Ell: 32, N: 300, Frac: 12, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range BenchGates {
+		if a, b := rep.Gates[name], one.Gates[name]; a.Mismatches != 0 || math.Abs(a.Bytes-b.Bytes) > 1e-9 || a.Rounds != b.Rounds {
+			t.Errorf("%s: two batches of 300 %+v, one %+v", name, a, b)
 		}
 	}
 	for _, bad := range []BenchConfig{{Ell: 1, N: 1, Frac: 1}, {Ell: 32, N: 0, Frac: 12}, {Ell: 32, N: 1, Frac: 13}} {

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/autorep/autorep/otgates"
+)
+
+func init() {
+	registerBench("gates", "non-linear gates of a protocol suite: bytes, rounds, elements/s", runBenchGates)
+}
+
+func runBenchGates(args []string) error {
+	fs := newFlags("bench gates", "[--suite twoparty] [--ell N] [--n N] [--json]",
+		"Runs each non-linear gate (relu, drelu, trunc, relu_trunc, square, poly2, maxpool2x2)\n"+
+			"on N random shared inputs, both parties in this process (one goroutine each, in-memory\n"+
+			"pipe), checks every output against the plaintext function and reports per element the\n"+
+			"traffic (both directions; offline = input-independent), the rounds of the batch and the\n"+
+			"elements per second (wall and CPU). The OT setup (base OTs) is not counted.")
+	suite := fs.String("suite", "twoparty", "protocol suite: twoparty (OT-based, no dealer)")
+	ell := fs.Int("ell", 32, "ring width ℓ in bits (2·frac + 8 ≤ ℓ ≤ 64)")
+	n := fs.Int("n", 10000, "elements per gate (outputs for maxpool2x2)")
+	frac := fs.Int("frac", 12, "fractional bits: the shift of trunc, relu_trunc and poly2 (2·frac + 8 ≤ ℓ)")
+	seed := fs.Uint64("seed", 1, "seed of the inputs and their shares")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *suite != "twoparty" {
+		return fmt.Errorf("--suite %q: this command measures the twoparty suite; the dealer suite's gates are measured by 'bench pi' until the suites share one gate interface (issue 13)", *suite)
+	}
+	rep, err := otgates.Bench(otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed})
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return printJSONObject(rep)
+	}
+	fmt.Fprintf(os.Stderr, "suite %s, ℓ = %d, n = %d, frac = %d (per element, both directions)\n", rep.Suite, rep.Ell, rep.N, rep.Frac)
+	fmt.Fprintf(os.Stderr, "%-11s %10s %10s %10s %7s %11s %11s %10s\n", "gate", "bytes", "online", "offline", "rounds", "per_s", "per_cpu_s", "mismatches")
+	bad := 0
+	for _, name := range otgates.BenchGates {
+		g := rep.Gates[name]
+		fmt.Fprintf(os.Stderr, "%-11s %10.1f %10.1f %10.1f %7d %11.0f %11.0f %10d\n", name, g.Bytes, g.OnlineBytes, g.OfflineBytes, g.Rounds, g.PerS, g.PerCPUS, g.Mismatches)
+		bad += g.Mismatches
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d outputs differ from the plaintext functions", bad)
+	}
+	return nil
+}
