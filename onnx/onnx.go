@@ -330,7 +330,7 @@ func ReadFile(path string) (*Model, error) {
 	}
 	m, err := Unmarshal(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s is not a valid ONNX model: %w", path, err)
 	}
 	return m, nil
 }

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestImportExportCLI: a reduced LeNet exported to ONNX and imported back
+// keeps its ReLU count and its test accuracy exactly (with data), the
+// committed PyTorch fixture imports as LeNet, and bad input is a clear
+// error.
+func TestImportExportCLI(t *testing.T) {
+	dir := t.TempDir()
+	onnxPath := filepath.Join(dir, "l10.onnx")
+	back := filepath.Join(dir, "back.safetensors")
+	orig := modelPath(t, "lenet-mnist-autorep10.safetensors")
+	wantOK(t, runCLI(t, short, "export", "--onnx", orig, "--out", onnxPath))
+	var imp struct {
+		Arch  string `json:"arch"`
+		ReLUs int    `json:"relus"`
+		Mixed int    `json:"mixed_sites"`
+	}
+	r := runCLI(t, short, "import", "--onnx", onnxPath, "--dataset", "mnist", "--out", back, "--json")
+	wantOK(t, r)
+	decodeJSON(t, r, &imp)
+	if imp.Arch != "lenet" || imp.ReLUs != 610 || imp.Mixed != 4 {
+		t.Errorf("import report %+v, want lenet, 610 ReLUs, 4 mixed sites", imp)
+	}
+	fixture := filepath.Join("..", "..", "onnxmodel", "testdata", "lenet.onnx")
+	wantOK(t, runCLI(t, short, "import", "--onnx", fixture, "--dataset", "mnist", "--out", filepath.Join(dir, "pt.safetensors"), "--arch", "lenet"))
+	wantFail(t, runCLI(t, short, "import", "--onnx", fixture, "--dataset", "cifar10", "--out", filepath.Join(dir, "x.safetensors")), 1,
+		"dataset cifar10 has images [3 32 32]")
+	wantFail(t, runCLI(t, short, "import", "--onnx", orig, "--dataset", "mnist", "--out", filepath.Join(dir, "x.safetensors")), 1, "is not a valid ONNX model")
+	wantFail(t, runCLI(t, short, "import", "--onnx", fixture, "--out", filepath.Join(dir, "x.safetensors")), 1, "required")
+	wantFail(t, runCLI(t, short, "export", "--onnx", fixture, "--out", filepath.Join(dir, "x.onnx")), 1, "safetensors")
+
+	needData(t, "mnist")
+	type evalOut struct {
+		Accuracy float64 `json:"accuracy"`
+		ReLUs    int     `json:"relus"`
+	}
+	var a, b evalOut
+	r = runCLI(t, 2*short, "eval", "--model", orig, "--n", "500", "--json")
+	wantOK(t, r)
+	decodeJSON(t, r, &a)
+	r = runCLI(t, 2*short, "eval", "--model", back, "--n", "500", "--json")
+	wantOK(t, r)
+	decodeJSON(t, r, &b)
+	if a != b {
+		t.Errorf("eval of the original %+v and of export → import %+v differ", a, b)
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/onnx"
+	"github.com/autorep/autorep/onnxmodel"
+)
+
+func init() {
+	register("import", "turn an ONNX model exported from PyTorch into an autorep model file", runImport)
+	register("export", "write an autorep model (reduced or not) as an ONNX file", runExport)
+}
+
+// keyImport is the metadata key of the import record.
+const keyImport = "autorep.import"
+
+func runImport(args []string) error {
+	fs := newFlags("import", "--onnx FILE.onnx --dataset D --out MODEL.safetensors [--arch NAME]",
+		"Reads a CNN exported by torch.onnx.export (opsets "+fmt.Sprint(onnxmodel.MinOpset)+" to "+fmt.Sprint(onnxmodel.MaxOpset)+"; operators\n"+
+			strings.Join(onnxmodel.Supported, ", ")+")\n"+
+			"and maps it onto an autorep architecture: every Relu becomes the architecture's\n"+
+			"named, maskable ReLU site, so eval, relus, reduce, bench pi and serve work on the\n"+
+			"result. Batch norm folded into the convolutions by the exporter becomes the\n"+
+			"architecture's batch norm as identity plus the folded bias. The model must take\n"+
+			"inputs normalised with the dataset's standard mean and std (see docs/CLI.md).")
+	in := fs.String("onnx", "", "ONNX file to import (required)")
+	dataset := fs.String("dataset", "", "dataset the model classifies (required): gives the input shape, classes and normalisation recorded in the file")
+	dataDir := fs.String("data", "", "data directory (only needed for datasets of unknown shape)")
+	out := fs.String("out", "", "model file to write (.safetensors; required)")
+	arch := fs.String("arch", "", "architecture to map onto (default: the first that matches): "+strings.Join(models.Names(), ", "))
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *in == "" || *dataset == "" || *out == "" {
+		return errors.New("--onnx, --dataset and --out are required")
+	}
+	om, err := onnx.ReadFile(*in)
+	if err != nil {
+		return err
+	}
+	m, rep, err := onnxmodel.Import(om, *arch)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *in, err)
+	}
+	shape, classes, err := datasetShape(data.Dir(*dataDir), *dataset)
+	if err != nil {
+		return err
+	}
+	if shape != m.Input || classes != m.Classes {
+		return fmt.Errorf("%s takes input %v with %d outputs; dataset %s has images %v and %d classes", *in, m.Input, m.Classes, *dataset, shape, classes)
+	}
+	m.Meta.Dataset = *dataset
+	if info, ok := data.Lookup(*dataset); ok {
+		m.Meta.Mean, m.Meta.Std = info.Mean, info.Std
+	} else {
+		s, err := data.Load(data.Dir(*dataDir), *dataset, false)
+		if err != nil {
+			return err
+		}
+		m.Meta.Mean, m.Meta.Std = s.Mean, s.Std
+	}
+	record := map[string]any{"source": *in, "opset": om.Opset(), "producer": strings.TrimSpace(om.ProducerName + " " + om.ProducerVersion),
+		"arch": rep.Arch, "folded_bn": rep.FoldedBN, "mixed_sites": rep.Mixed}
+	if err := m.Meta.SetJSON(keyImport, record); err != nil {
+		return err
+	}
+	if err := m.Save(*out); err != nil {
+		return err
+	}
+	_, relus := m.ReLUCount()
+	if *jsonOut {
+		return printJSONObject(map[string]any{"out": *out, "arch": rep.Arch, "input": m.Input, "classes": m.Classes,
+			"sites": rep.Sites, "mixed_sites": rep.Mixed, "relus": relus, "folded_bn": rep.FoldedBN, "opset": om.Opset()})
+	}
+	fmt.Fprintf(os.Stderr, "imported %s (opset %d) as %s: %d ReLU sites (%d mixed), %d ReLUs, %d folded batch norms; wrote %s\n",
+		*in, om.Opset(), rep.Arch, rep.Sites, rep.Mixed, relus, rep.FoldedBN, *out)
+	return nil
+}
+
+func runExport(args []string) error {
+	fs := newFlags("export", "--onnx MODEL.safetensors --out FILE.onnx",
+		"Writes an autorep model file as ONNX (opset "+fmt.Sprint(onnxmodel.ExportOpset)+"): Conv, BatchNormalization, Relu, Add, Gemm,\n"+
+			"pooling and Flatten; a reduced model's mixed activations as\n"+
+			"m·Relu(x) + (1−m)·(c2·x·x + c1·x + c0) with Mul and Add only (Horner form).")
+	in := fs.String("onnx", "", "autorep model file to export (.safetensors; required)")
+	out := fs.String("out", "", "ONNX file to write (required)")
+	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *in == "" || *out == "" {
+		return errors.New("--onnx and --out are required")
+	}
+	m, err := models.Load(*in)
+	if err != nil {
+		return err
+	}
+	om, err := onnxmodel.Export(m)
+	if err != nil {
+		return err
+	}
+	if err := onnx.WriteFile(*out, om); err != nil {
+		return err
+	}
+	_, relus := m.ReLUCount()
+	if *jsonOut {
+		return printJSONObject(map[string]any{"out": *out, "arch": m.Arch, "opset": onnxmodel.ExportOpset,
+			"nodes": len(om.Graph.Nodes), "initializers": len(om.Graph.Initializers), "relus": relus})
+	}
+	fmt.Fprintf(os.Stderr, "exported %s (%s, %d ReLUs) as %s: opset %d, %d nodes\n", *in, m.Arch, relus, *out, onnxmodel.ExportOpset, len(om.Graph.Nodes))
+	return nil
+}
