@@ -119,10 +119,17 @@ type secureResult struct {
 // loopback TCP) with an in-process dealer and infers each batch in turn.
 func runSecure(t testing.TB, plan *Plan, tcp bool, batches ...*tensor.Tensor) secureResult {
 	t.Helper()
+	c0, c1 := connPair(t, tcp)
+	return runSecureOn(t, plan, c0, c1, batches...)
+}
+
+// runSecureOn is runSecure over the server's and the client's given
+// connections (closed at the end).
+func runSecureOn(t testing.TB, plan *Plan, c0, c1 transport.Conn, batches ...*tensor.Tensor) secureResult {
+	t.Helper()
 	var sd ring.Seed
 	sd[0] = 7
 	p0, p1 := mpc.LocalProviders(mpc.NewDealer(sd))
-	c0, c1 := connPair(t, tcp)
 	defer c0.Close()
 	defer c1.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -1,0 +1,53 @@
+package pi
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/autorep/autorep/internal/privacytest"
+	"github.com/autorep/autorep/transport"
+)
+
+// TestTwoInferencesFresh runs the same image twice in one session of the
+// plan executor (custom graph: convolutions, mixed ReLU/polynomial
+// activations, max and average pooling, residual adds) and compares what
+// each party receives: every protocol message of the second inference
+// differs at every word from the first's, so no mask is reused within a
+// session through the executor's prefetch path (mpc.Buffered over the
+// dealer). The session's control messages (request, ready) are public and
+// left out.
+func TestTwoInferencesFresh(t *testing.T) {
+	plan, err := Compile(customModel(t), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomImages(5, 1, plan.Public.Input)
+	c0, c1 := transport.Pipe()
+	r0, r1 := privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)
+	res := runSecureOn(t, plan, r0, r1, x, x)
+	if d := maxAbs(res.logits[0], res.logits[1]); d > 1e-3 {
+		t.Errorf("two runs of one image differ by %g", d)
+	}
+	for who, rec := range map[string]*privacytest.Recorder{"server": r0, "client": r1} {
+		var runs [][][]byte // protocol messages of each inference
+		for _, m := range rec.Messages(0) {
+			switch {
+			case bytes.HasPrefix(m, []byte(msgRequest)):
+				runs = append(runs, nil) // the server's view of a new request
+			case string(m) == msgReady:
+				runs = append(runs, nil) // the client's view of a new request
+			case bytes.HasPrefix(m, []byte(msgOK)), len(runs) == 0:
+				// handshake
+			default:
+				runs[len(runs)-1] = append(runs[len(runs)-1], m)
+			}
+		}
+		if who == "server" && len(runs) == 3 && len(runs[2]) == 0 {
+			runs = runs[:2] // the closing request for 0 images
+		}
+		if len(runs) != 2 {
+			t.Fatalf("%s: %d inferences recorded, want 2", who, len(runs))
+		}
+		privacytest.Fresh(t, "pi "+who, runs[0], runs[1])
+	}
+}
