@@ -2,8 +2,8 @@
 # so a session reuses each layer's masks on every inference and every
 # max-pool round. A real server would see (x1 − R) and (x2 − R) and learn
 # x1 − x2. Killed by mpc TestDealerIndexFresh, TestRepeatedRequestsFresh,
-# TestTwoInferencesFresh, TestLinear (fresh output shares) and serve/dealer
-# TestNetworkDealerFresh.
+# TestTwoInferencesFresh, TestLinear (fresh output shares), pi
+# TestTwoInferencesFresh and serve/dealer TestNetworkDealerFresh.
 DESCRIPTION="dealer: per-item index forced to 0 (masks reused within a session)"
 PACKAGES="./mpc ./fss ./pi ./serve ./serve/dealer"
 apply() {
