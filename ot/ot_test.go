@@ -286,3 +286,16 @@ func TestCodewordDistance(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCost: a session's setup is 128 base OTs each way (the sender
+// key A and 128 receiver elements of 32 bytes) and 256 random OTs each way
+// for the 1-out-of-N base seeds (IKNP matrices of 128·256 bits).
+func TestSessionCost(t *testing.T) {
+	_, _, c0, _ := sessions(t)
+	want := 2*(elemSize+Kappa*elemSize) + 2*(Kappa*padded(KKWidth)*8)
+	got := c0.Stats().Total()
+	if int(got.Bytes()) != want {
+		t.Fatalf("session setup: %d bytes, want %d", got.Bytes(), want)
+	}
+	t.Logf("session setup: %d bytes, %d rounds (party 0)", got.Bytes(), got.Rounds)
+}
