@@ -43,9 +43,10 @@ statistics before the pass; shared by the cases of a network),
 a training-mode pass).
 """
 
+import copy
+import importlib.util
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -128,7 +129,7 @@ def randomise_bn(model, gen, running):
 def run(model, x, labels, teacher, training, dtype):
     """One forward/backward pass of a copy of model in dtype."""
     m = {torch.float64: lambda mm: mm.double(), torch.float32: lambda mm: mm.float()}[dtype](
-        _copy(model))
+        copy.deepcopy(model))
     m.train(training)
     logits = m(x.to(dtype))
     loss = loss_fn(logits, labels, teacher.to(dtype))
@@ -136,11 +137,6 @@ def run(model, x, labels, teacher, training, dtype):
     grads = {n: p.grad.detach().clone() for n, p in m.named_parameters()}
     after = {n: b.detach().clone() for n, b in m.named_buffers() if not n.endswith("num_batches_tracked")}
     return loss.detach(), logits.detach(), grads, after
-
-
-def _copy(model):
-    import copy
-    return copy.deepcopy(model)
 
 
 def rel_err(got, want):
@@ -176,23 +172,12 @@ def case(out, meta, name, net, model, x, labels, teacher, training, buffers_afte
 
 
 def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    blobs, off = [], 0
-    for name in sorted(tensors):
-        a = tensors[name].detach().cpu().to(torch.float32).contiguous().numpy().astype("<f4", copy=False)
-        b = a.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+    """The ResNet-20 script's writer (one safetensors writer for both)."""
+    spec = importlib.util.spec_from_file_location(
+        "torch_resnet20_cifar", os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch-resnet20-cifar.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.write_safetensors(path, {k: v.detach().cpu().to(torch.float32).contiguous() for k, v in tensors.items()}, metadata)
 
 
 def main():
