@@ -3,11 +3,13 @@ package otgates
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/autorep/autorep/internal/cputime"
 )
 
 // The gate benchmarks run both parties in one process, one goroutine each,
-// over an in-memory pipe: elements per second of wall time and bytes per
-// element (both directions).
+// over an in-memory pipe: elements per second of wall time and of process
+// CPU time (both parties) and bytes per element (both directions).
 
 const benchN = 1 << 14
 
@@ -19,6 +21,7 @@ func benchLoop(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
 	x0, x1 := share(rng, x, ell)
 	p0.Conn.Stats().Reset()
 	errs := make(chan error, 1)
+	cpu0 := cputime.Seconds()
 	for b.Loop() {
 		go func() { errs <- f(p1, x1) }()
 		if err := f(p0, x0); err != nil {
@@ -29,6 +32,9 @@ func benchLoop(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
 		}
 	}
 	b.ReportMetric(float64(benchN*b.N)/b.Elapsed().Seconds(), "elem/s")
+	if cpu := cputime.Seconds() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(benchN*b.N)/cpu, "elem/cpu-s")
+	}
 	b.ReportMetric(float64(p0.Conn.Stats().Total().Bytes())/float64(benchN*b.N), "B/elem")
 }
 
