@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 )
@@ -22,18 +23,7 @@ func words(r result) []uint64 {
 
 // chi2 is the chi-square statistic of the 16-bucket histogram of the 4
 // bits of each word at bit offset shift, against the uniform law.
-func chi2(w []uint64, shift uint) float64 {
-	var h [16]float64
-	for _, v := range w {
-		h[(v>>shift)&15]++
-	}
-	e := float64(len(w)) / 16
-	var c float64
-	for _, o := range h {
-		c += (o - e) * (o - e) / e
-	}
-	return c
-}
+func chi2(w []uint64, shift uint) float64 { return privacytest.Chi2(w, shift) }
 
 // chi2crit is the 0.1% critical value of chi-square with 15 degrees of
 // freedom: a uniform source exceeds it once in a thousand tests.
@@ -41,26 +31,7 @@ const chi2crit = 37.70
 
 // twoSample is the chi-square homogeneity statistic of the top-4-bit
 // histograms of a and b (15 degrees of freedom).
-func twoSample(a, b []uint64) float64 {
-	var ha, hb [16]float64
-	for _, v := range a {
-		ha[v>>60]++
-	}
-	for _, v := range b {
-		hb[v>>60]++
-	}
-	na, nb := float64(len(a)), float64(len(b))
-	var c float64
-	for i := range ha {
-		tot := ha[i] + hb[i]
-		if tot == 0 {
-			continue
-		}
-		ea, eb := tot*na/(na+nb), tot*nb/(na+nb)
-		c += (ha[i]-ea)*(ha[i]-ea)/ea + (hb[i]-eb)*(hb[i]-eb)/eb
-	}
-	return c
-}
+func twoSample(a, b []uint64) float64 { return privacytest.TwoSample(a, b, 60) }
 
 // miniNet runs input sharing, a dense layer, a mixed activation layer, a
 // second dense layer and the reveal; it returns both parties' results and

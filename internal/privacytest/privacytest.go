@@ -252,16 +252,17 @@ func Uniform(t testing.TB, what string, w []uint64) {
 		}
 	}
 	for sh := uint(0); sh < 64; sh += 4 {
-		if c := chi2(w, sh); c > Chi2Crit {
+		if c := Chi2(w, sh); c > Chi2Crit {
 			t.Errorf("%s: bits %d..%d: chi2 = %.1f > %.1f", what, sh, sh+3, c, Chi2Crit)
 			return
 		}
 	}
 }
 
-// chi2 is the chi-square statistic of the histogram of the 4 bits of each
-// word at offset sh against the uniform law.
-func chi2(w []uint64, sh uint) float64 {
+// Chi2 is the chi-square statistic (15 degrees of freedom) of the
+// histogram of the 4 bits of each word at offset sh against the uniform
+// law.
+func Chi2(w []uint64, sh uint) float64 {
 	var h [16]float64
 	for _, v := range w {
 		h[v>>sh&15]++
@@ -283,16 +284,16 @@ func SameDistribution(t testing.TB, what string, a, b []uint64) {
 		return
 	}
 	for sh := uint(0); sh < 64; sh += 4 {
-		if c := twoSample(a, b, sh); c > Chi2Crit {
+		if c := TwoSample(a, b, sh); c > Chi2Crit {
 			t.Errorf("%s: bits %d..%d differ between the two secrets: chi2 = %.1f > %.1f", what, sh, sh+3, c, Chi2Crit)
 			return
 		}
 	}
 }
 
-// twoSample is the chi-square homogeneity statistic of the 4-bit window at
-// sh of a and b.
-func twoSample(a, b []uint64, sh uint) float64 {
+// TwoSample is the chi-square homogeneity statistic (15 degrees of
+// freedom) of the 4-bit window at sh of a and b.
+func TwoSample(a, b []uint64, sh uint) float64 {
 	var ha, hb [16]float64
 	for _, v := range a {
 		ha[v>>sh&15]++
