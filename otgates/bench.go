@@ -3,6 +3,8 @@ package otgates
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/autorep/autorep/internal/cputime"
@@ -18,6 +20,8 @@ type BenchConfig struct {
 	// Batch is the most elements one gate call takes (0: DefaultBatch);
 	// larger N runs in several calls, so memory stays bounded.
 	Batch int
+	// Gates are the gates to run, a subset of BenchGates (nil: all).
+	Gates []string
 }
 
 // DefaultBatch is BenchConfig.Batch's default.
@@ -65,6 +69,18 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 	if cfg.Frac < 1 || 2*cfg.Frac+6 > cfg.Ell-2 {
 		return nil, fmt.Errorf("otgates: bench: %d fractional bits do not fit poly2's x² in ℓ = %d bits (need 2·frac + 8 ≤ ℓ)", cfg.Frac, cfg.Ell)
 	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	gates := cfg.Gates
+	if gates == nil {
+		gates = BenchGates
+	}
+	for _, g := range gates {
+		if !slices.Contains(BenchGates, g) {
+			return nil, fmt.Errorf("otgates: bench: unknown gate %q (have %s)", g, strings.Join(BenchGates, ", "))
+		}
+	}
 	c0n, c1n := transport.Pipe()
 	var p1 *Party
 	errs := make(chan error, 1)
@@ -78,12 +94,9 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 	}
 	defer c0n.Close()
 	defer c1n.Close()
-	if cfg.Batch <= 0 {
-		cfg.Batch = DefaultBatch
-	}
 	rep := &BenchReport{Suite: "twoparty", Ell: cfg.Ell, N: cfg.N, Frac: cfg.Frac, Gates: map[string]GateCost{}}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6f74))
-	for _, name := range BenchGates {
+	for _, name := range gates {
 		var sum GateCost
 		var wall, cpu float64
 		for done := 0; done < cfg.N; {

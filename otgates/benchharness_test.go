@@ -44,7 +44,14 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s: two batches of 300 %+v, one %+v", name, a, b)
 		}
 	}
-	for _, bad := range []BenchConfig{{Ell: 1, N: 1, Frac: 1}, {Ell: 32, N: 0, Frac: 12}, {Ell: 32, N: 1, Frac: 13}} {
+	sub, err := Bench(BenchConfig{Ell: 32, N: 50, Frac: 12, Gates: []string{"trunc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sub.Gates) != 1 || sub.Gates["trunc"].Mismatches != 0 {
+		t.Errorf("--gates trunc: %+v", sub.Gates)
+	}
+	for _, bad := range []BenchConfig{{Ell: 1, N: 1, Frac: 1}, {Ell: 32, N: 0, Frac: 12}, {Ell: 32, N: 1, Frac: 13}, {Ell: 32, N: 1, Frac: 12, Gates: []string{"relu", "sigmoid"}}} {
 		if _, err := Bench(bad); err == nil {
 			t.Errorf("Bench(%+v) accepted", bad)
 		}

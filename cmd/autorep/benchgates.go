@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/autorep/autorep/otgates"
 )
@@ -12,7 +13,7 @@ func init() {
 }
 
 func runBenchGates(args []string) error {
-	fs := newFlags("bench gates", "[--suite twoparty] [--ell N] [--n N] [--json]",
+	fs := newFlags("bench gates", "[--suite twoparty] [--ell N] [--n N] [--gates LIST] [--json]",
 		"Runs each non-linear gate (relu, drelu, trunc, relu_trunc, square, poly2, maxpool2x2)\n"+
 			"on N random shared inputs, both parties in this process (one goroutine each, in-memory\n"+
 			"pipe), checks every output against the plaintext function and reports per element the\n"+
@@ -23,6 +24,7 @@ func runBenchGates(args []string) error {
 	n := fs.Int("n", 10000, "elements per gate (outputs for maxpool2x2)")
 	frac := fs.Int("frac", 12, "fractional bits: the shift of trunc, relu_trunc and poly2 (2·frac + 8 ≤ ℓ)")
 	seed := fs.Uint64("seed", 1, "seed of the inputs and their shares")
+	gates := fs.String("gates", strings.Join(otgates.BenchGates, ","), "comma-separated gates to run")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,7 +35,7 @@ func runBenchGates(args []string) error {
 	if *suite != "twoparty" {
 		return fmt.Errorf("--suite %q: this command measures the twoparty suite; the dealer suite's gates are measured by 'bench pi' until the suites share one gate interface (issue 13)", *suite)
 	}
-	rep, err := otgates.Bench(otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed})
+	rep, err := otgates.Bench(otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed, Gates: strings.Split(*gates, ",")})
 	if err != nil {
 		return err
 	}
@@ -44,7 +46,10 @@ func runBenchGates(args []string) error {
 	fmt.Fprintf(os.Stderr, "%-11s %10s %10s %10s %7s %11s %11s %10s\n", "gate", "bytes", "online", "offline", "rounds", "per_s", "per_cpu_s", "mismatches")
 	bad := 0
 	for _, name := range otgates.BenchGates {
-		g := rep.Gates[name]
+		g, ok := rep.Gates[name]
+		if !ok {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "%-11s %10.1f %10.1f %10.1f %7d %11.0f %11.0f %10d\n", name, g.Bytes, g.OnlineBytes, g.OfflineBytes, g.Rounds, g.PerS, g.PerCPUS, g.Mismatches)
 		bad += g.Mismatches
 	}
