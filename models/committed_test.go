@@ -1,6 +1,8 @@
 package models_test
 
 import (
+	"fmt"
+	"hash/crc32"
 	"math"
 	"os"
 	"path/filepath"
@@ -86,8 +88,8 @@ func dataDir(t *testing.T) string {
 // testSet loads the test split a model's accuracy was recorded on, or
 // skips when that copy is absent. data.Load prefers the original CIFAR-10
 // when both copies are present, so a JPEG-copy record is then read through
-// a directory that holds the JPEG copy alone.
-func testSet(t *testing.T, dir, dataset, source string) *data.Set {
+// jpegOnly(t), a directory that holds the JPEG copy alone.
+func testSet(t *testing.T, dir, dataset, source string, jpegOnly func(*testing.T) string) *data.Set {
 	t.Helper()
 	if dataset == "cifar10" {
 		orig := filepath.Join(dir, cifarOriginal)
@@ -100,15 +102,7 @@ func testSet(t *testing.T, dir, dataset, source string) *data.Set {
 			}
 		case cifarJPEG:
 			if hasOrig {
-				only := t.TempDir()
-				for _, p := range []string{"cifar-10-jpg", "cifar-10-jpg.tar.gz"} {
-					if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
-						if err := os.Symlink(filepath.Join(dir, p), filepath.Join(only, p)); err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-				dir = only
+				dir = jpegOnly(t)
 			}
 		}
 	}
@@ -149,6 +143,33 @@ func TestCommittedModelsAccuracy(t *testing.T) {
 		t.Fatalf("no committed models found (%v)", err)
 	}
 	all := os.Getenv("AUTOREP_MODEL_TESTS") == "all"
+	// A fixed directory (per data directory) that links the JPEG copy
+	// alone: the decoded-image cache is keyed by the source path, so the
+	// copy is decoded once, not on every run.
+	jpegOnly := func(st *testing.T) string {
+		dir, err := filepath.Abs(os.Getenv("AUTOREP_DATA"))
+		if err != nil {
+			st.Fatal(err)
+		}
+		only := filepath.Join(os.TempDir(), fmt.Sprintf("autorep-cifar10-jpeg-only-%08x", crc32.ChecksumIEEE([]byte(dir))))
+		if err := os.MkdirAll(only, 0o755); err != nil {
+			st.Fatal(err)
+		}
+		for _, p := range []string{"cifar-10-jpg", "cifar-10-jpg.tar.gz"} {
+			src, dst := filepath.Join(dir, p), filepath.Join(only, p)
+			if _, err := os.Stat(src); err != nil {
+				continue
+			}
+			if l, err := os.Readlink(dst); err == nil && l == src {
+				continue
+			}
+			os.Remove(dst)
+			if err := os.Symlink(src, dst); err != nil {
+				st.Fatal(err)
+			}
+		}
+		return only
+	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(f, ".safetensors"), func(t *testing.T) {
 			m, err := models.Load(f)
@@ -167,7 +188,7 @@ func TestCommittedModelsAccuracy(t *testing.T) {
 				t.Skip("short mode")
 			}
 			dir := dataDir(t)
-			set := testSet(t, dir, m.Meta.Dataset, sourceKind(m.Meta.Dataset, f, rec.source))
+			set := testSet(t, dir, m.Meta.Dataset, sourceKind(m.Meta.Dataset, f, rec.source), jpegOnly)
 			want := rec.acc * float64(set.N)
 			if math.Abs(want-math.Round(want)) > 1e-6 {
 				t.Fatalf("recorded accuracy %v is not a count of %d images", rec.acc, set.N)
