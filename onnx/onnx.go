@@ -347,6 +347,10 @@ func WriteFile(path string, m *Model) error {
 		return fmt.Errorf("onnx: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("onnx: %w", err)
+	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return fmt.Errorf("onnx: writing %s: %w", path, err)
