@@ -71,6 +71,14 @@ func (p *Party) Select(d []uint8, x []uint64, ell int) ([]uint64, error) {
 	n := len(x)
 	m := mask(ell)
 	out := make([]uint64, n)
+	if n == 0 {
+		return out, nil
+	}
+	for i, b := range d {
+		if b > 1 {
+			return nil, fmt.Errorf("otgates: select bit %d is %d, not a bit", i, b)
+		}
+	}
 	send := func() error {
 		delta := make([]uint64, n)
 		for i := range n {

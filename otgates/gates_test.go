@@ -260,3 +260,34 @@ func TestMaxPool2x2(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyAndBadInputs(t *testing.T) {
+	p0, p1 := parties(t)
+	r0, r1 := run(t, p0, p1, func(p *Party) ([]uint64, error) { return p.ReLU(nil, 32) })
+	if len(r0) != 0 || len(r1) != 0 {
+		t.Fatal("ReLU of nothing returned something")
+	}
+	if _, err := p0.Select([]uint8{2}, []uint64{1}, 32); err == nil {
+		t.Error("Select accepted a non-bit")
+	}
+	if _, err := p0.Select([]uint8{1}, []uint64{1, 2}, 32); err == nil {
+		t.Error("Select accepted operands of different lengths")
+	}
+	if _, err := p0.Max([]uint64{1}, nil, 32); err == nil {
+		t.Error("Max accepted operands of different lengths")
+	}
+	if _, err := p0.MaxPool2x2(make([]uint64, 3), 32); err == nil {
+		t.Error("MaxPool2x2 accepted 3 values")
+	}
+	for _, ell := range []int{0, 65} {
+		if _, err := p0.ReLU([]uint64{1}, ell); err == nil {
+			t.Errorf("ReLU accepted ℓ = %d", ell)
+		}
+	}
+	if _, err := p0.Trunc([]uint64{1}, 32, 31); err == nil {
+		t.Error("Trunc accepted s = ℓ−1")
+	}
+	if _, err := p0.LessThan([]uint64{1}, 65); err == nil {
+		t.Error("LessThan accepted 65 bits")
+	}
+}

@@ -23,7 +23,11 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
-// Party is one side of a dealer-free session.
+// Party is one side of a dealer-free session. Its OT state (hash tweaks,
+// PRG streams) advances in step with the peer's, so the two parties must
+// call the same gates with the same sizes in the same order; after an
+// error the session is out of step and must be discarded. A Party is not
+// safe for concurrent use.
 type Party struct {
 	ID   int
 	Conn transport.Conn
