@@ -526,7 +526,9 @@ func writeMember(p string, r io.Reader) error {
 	return f.Close()
 }
 
-func extractTarGz(archive, root string) error {
+// walkTarGz calls fn for each entry of a .tar.gz archive, in order, until
+// fn returns an error.
+func walkTarGz(archive string, fn func(h *tar.Header, r io.Reader) error) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return err
@@ -543,25 +545,31 @@ func extractTarGz(archive, root string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: corrupt archive: %w", archive, err)
+			return fmt.Errorf("%s: corrupt or truncated archive: %w", archive, err)
 		}
+		if err := fn(h, tr); err != nil {
+			return err
+		}
+	}
+}
+
+func extractTarGz(archive, root string) error {
+	return walkTarGz(archive, func(h *tar.Header, r io.Reader) error {
 		if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeDir {
-			continue // links and devices are not part of datasets
+			return nil // links and devices are not part of datasets
 		}
 		p, err := safeJoin(root, h.Name)
 		if err != nil {
 			return fmt.Errorf("%s: %w", archive, err)
 		}
 		if h.Typeflag == tar.TypeDir {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				return err
-			}
-			continue
+			return os.MkdirAll(p, 0o755)
 		}
-		if err := writeMember(p, tr); err != nil {
+		if err := writeMember(p, r); err != nil {
 			return fmt.Errorf("%s: member %s: %w", archive, h.Name, err)
 		}
-	}
+		return nil
+	})
 }
 
 func extractZip(archive, root string) error {

