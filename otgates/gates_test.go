@@ -195,6 +195,16 @@ func checkTrunc(t *testing.T, what string, x []uint64, z0, z1 []uint64, ell, s i
 	}
 }
 
+// checkExact checks that got is ⌊x/2^s⌋.
+func checkExact(t *testing.T, what string, x []uint64, z0, z1 []uint64, ell, s int) {
+	t.Helper()
+	for i, v := range x {
+		if got, want := signed((z0[i]+z1[i])&mask(ell), ell), signed(v, ell)>>uint(s); got != want {
+			t.Fatalf("%s ℓ=%d s=%d: %d >> %d gave %d, want %d", what, ell, s, signed(v, ell), s, got, want)
+		}
+	}
+}
+
 func TestTrunc(t *testing.T) {
 	p0, p1 := parties(t)
 	rng := rand.New(rand.NewPCG(4, 4))
@@ -214,6 +224,16 @@ func TestTrunc(t *testing.T) {
 				return p.TruncNonNeg([][]uint64{x0, x1}[p.ID], ell, s)
 			})
 			checkTrunc(t, "TruncNonNeg", x, z0, z1, ell, s)
+			z0, z1 = run(t, p0, p1, func(p *Party) ([]uint64, error) {
+				return p.TruncExactNonNeg([][]uint64{x0, x1}[p.ID], ell, s)
+			})
+			checkExact(t, "TruncExactNonNeg", x, z0, z1, ell, s)
+			x = inputs(rng, nTest, ell, lo, hi)
+			x0, x1 = share(rng, x, ell)
+			z0, z1 = run(t, p0, p1, func(p *Party) ([]uint64, error) {
+				return p.TruncExact([][]uint64{x0, x1}[p.ID], ell, s)
+			})
+			checkExact(t, "TruncExact", x, z0, z1, ell, s)
 		}
 	}
 }
