@@ -36,7 +36,7 @@ func Load(path string) (*Model, error) {
 		return nil, fmt.Errorf("models: %s is not an autorep model file (missing %s, %s or %s metadata)",
 			path, modelfile.KeyArch, modelfile.KeyClasses, modelfile.KeyInput)
 	}
-	m, err := New(meta.Arch, meta.Classes, meta.Input)
+	m, err := newForMeta(meta)
 	if err != nil {
 		return nil, fmt.Errorf("models: %s: %w", path, err)
 	}

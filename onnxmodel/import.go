@@ -23,13 +23,11 @@ type Report struct {
 	Sites, Mixed int
 }
 
-// ErrNoArch is wrapped by Import's error when the graph matches none of
-// the known architectures.
-var ErrNoArch = errors.New("the graph matches no autorep architecture")
-
 // Import converts an ONNX model onto an autorep architecture: arch, or
 // when arch is "" the first of models.Names() whose graph (for the model's
-// input shape and class count) the ONNX graph matches node for node.
+// input shape and class count) the ONNX graph matches node for node, else
+// the graph itself as a generic models.GraphArch model (its structure is
+// stored in the model file, so every command loads it like any other).
 //
 // Every Relu becomes the architecture's named ReLU site; a mixed activation
 // written by Export becomes the site's mask and polynomial. Batch norm
@@ -74,7 +72,29 @@ func Import(m *onnx.Model, arch string) (*models.Model, *Report, error) {
 	if arch != "" {
 		return nil, nil, fmt.Errorf("onnx graph (input %v, %d classes) does not match architecture %s: %w", in, classes, arch, firstErr)
 	}
-	return nil, nil, fmt.Errorf("onnx graph (input %v, %d classes, %d nodes): %w (tried %v)", in, classes, len(g.Nodes), ErrNoArch, names)
+	// No known architecture: the graph itself, as a models.GraphArch model.
+	spec, err := models.SpecOf(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	gm, err := models.NewFromSpec(spec, classes, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	sd, err := nn.StateDict(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := gm.LoadTensors(sd); err != nil {
+		return nil, nil, fmt.Errorf("onnx graph: %w", err)
+	}
+	rep := &Report{Arch: models.GraphArch, Sites: len(gm.Sites)}
+	for _, s := range gm.Sites {
+		if s.Act != nil {
+			rep.Mixed++
+		}
+	}
+	return gm, rep, nil
 }
 
 // matcher pairs the nodes of an architecture graph a with those of an

@@ -1,7 +1,6 @@
 package onnxmodel
 
 import (
-	"errors"
 	"math"
 	"math/rand"
 	"os"
@@ -118,8 +117,7 @@ func TestImportMatchesPyTorch(t *testing.T) {
 	}
 }
 
-// TestImportArchMismatch: asking for the wrong architecture is an error,
-// and a graph of no known architecture says so.
+// TestImportArchMismatch: asking for the wrong architecture is an error.
 func TestImportArchMismatch(t *testing.T) {
 	om, err := onnx.ReadFile("testdata/lenet.onnx")
 	if err != nil {
@@ -131,12 +129,52 @@ func TestImportArchMismatch(t *testing.T) {
 	if _, _, err := Import(om, "nosuch"); err == nil {
 		t.Error("unknown architecture accepted")
 	}
-	om, err = onnx.ReadFile("testdata/avgnet.onnx")
+}
+
+// TestImportGenericGraph: a network of no known architecture imports as a
+// models.GraphArch model that matches PyTorch, survives a model file and
+// an export → import round trip, reduced or not.
+func TestImportGenericGraph(t *testing.T) {
+	m, rep := importFixture(t, "avgnet", "")
+	if rep.Arch != models.GraphArch || rep.Sites != 2 || m.Arch != models.GraphArch {
+		t.Fatalf("report %+v", rep)
+	}
+	x := readPB(t, "testdata/avgnet.input.pb")
+	want := readPB(t, "testdata/avgnet.logits.pb")
+	got := forward(t, m, x)
+	if d := maxDiff(t, got, want); d > 1e-4 {
+		t.Errorf("logits differ from PyTorch's by %g", d)
+	}
+	path := filepath.Join(t.TempDir(), "g.safetensors")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := models.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Import(om, ""); !errors.Is(err, ErrNoArch) {
-		t.Errorf("avgnet: %v, want ErrNoArch", err)
+	if d := maxDiff(t, forward(t, m2, x), got); d != 0 {
+		t.Errorf("loaded generic model differs by %g", d)
+	}
+	randomReduce(m2, 2, 3)
+	om, err := Export(m2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := onnx.Marshal(om)
+	om2, err := onnx.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m3, rep3, err := Import(om2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep3.Arch != models.GraphArch || rep3.Mixed != 2 {
+		t.Errorf("re-import report %+v", rep3)
+	}
+	if d := maxDiff(t, forward(t, m3, x), forward(t, m2, x)); d > 1e-5 {
+		t.Errorf("reduced generic model: logits differ by %g after export → import", d)
 	}
 }
 
