@@ -88,7 +88,9 @@ func (r *Recorder) Messages(from int) [][]byte {
 
 // View is what one party received in one run.
 type View struct {
-	// Msgs are the peer's messages, in order.
+	// Msgs are the peer's messages, in order. Check reads them as
+	// little-endian 64-bit words and rejects other lengths (a suite with
+	// bit-packed messages would need byte-level variants of the tests).
 	Msgs [][]byte
 	// Material is the encoded correlated randomness the party received
 	// (searched for secrets; keys need not be uniform byte by byte).
