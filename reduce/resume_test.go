@@ -285,15 +285,28 @@ func TestAutoRePResumeExact(t *testing.T) {
 	// Augmentation (crop and flip, as the CLI's default for CIFAR) draws
 	// its randomness per epoch and batch, so it must replay too.
 	cfg := Config{Method: MethodAutoReP, Budget: total / 2, Epochs: 3, FinetuneEpochs: 2, Batch: 32,
-		LR: 0.01, ScoreLR: 0.1, FinetuneLR: 0.01, Lambda: 20, Seed: 5, BNBatches: 4, Augment: true}
+		LR: 0.01, ScoreLR: 0.1, FinetuneLR: 0.01, Lambda: 20, Seed: 6, BNBatches: 4, Augment: true}
 	want := runResumeCase(t, resumeCase{name: "autorep", model: model, train: train, test: test, cfg: cfg,
 		crashes: []crashLog{
 			{name: "search", at: "search", epoch: 2},
-			{name: "search-done", at: "finetune", epoch: 1}, // search finished and checkpointed, finetune not yet
+			// Search finished and checkpointed, finetune epoch 1 trained and
+			// saved as the best snapshot (it beats the search), not yet
+			// checkpointed.
+			{name: "search-done", at: "finetune", epoch: 1},
 			{name: "finetune", at: "finetune", epoch: 2},
 		}})
-	if len(want.res.History) != 5 {
-		t.Fatalf("history %+v, want 3 search + 2 finetune epochs", want.res.History)
+	h := want.res.History
+	if len(h) != 5 {
+		t.Fatalf("history %+v, want 3 search + 2 finetune epochs", h)
+	}
+	var searchBest float64
+	for _, e := range h[:3] {
+		if e.ReLUs <= cfg.Budget {
+			searchBest = max(searchBest, e.TestAcc)
+		}
+	}
+	if !(h[3].TestAcc > searchBest) {
+		t.Fatalf("finetune epoch 1 (%.2f%%) does not beat the search (%.2f%%): the search-done case does not cover an overwritten best snapshot", h[3].TestAcc, searchBest)
 	}
 	// The step counters in the search checkpoint count every search step:
 	// DaPa's schedule resumes where it stopped.

@@ -609,6 +609,17 @@ func (r *runner) finetune() error {
 	if err != nil {
 		return err
 	}
+	if t.Epoch() == 0 {
+		// Checkpoint the finetune's starting point (AutoReP: the search's
+		// best snapshot; SNL: the binarised model) before its first epoch.
+		// The best snapshot is overwritten as soon as a finetune epoch
+		// beats it, so a run killed after that save but before the
+		// epoch's checkpoint used to resume the finetune from that later
+		// model instead of the search's best.
+		if err := t.SaveCheckpoint(t.Checkpoint); err != nil {
+			return fmt.Errorf("reduce: finetune: %w", err)
+		}
+	}
 	if err := t.Run(); err != nil {
 		return fmt.Errorf("reduce: finetune: %w", err)
 	}
