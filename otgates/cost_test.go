@@ -56,6 +56,23 @@ func lessThanRounds(bits int) int {
 
 func selectBytes(n, ell int) int { return 2 * (16*pad(n) + ceil8(n*ell)) }
 
+// TestReLUBelowSCI: the per-ReLU traffic at ℓ = 32 and 64 (large
+// batches, no padding) stays below CrypTFlow2/SCI's measured 531.5 and
+// 1,105 bytes (DESIGN §2.3), the first target.
+func TestReLUBelowSCI(t *testing.T) {
+	n := 128 * 1024
+	for _, c := range []struct {
+		ell    int
+		anchor float64
+	}{{32, 531.5}, {64, 1105}} {
+		b := float64(lessThanBytes(n, c.ell-1)+selectBytes(n, c.ell)) / float64(n)
+		if b > c.anchor {
+			t.Errorf("ℓ=%d: ReLU %.1f bytes, above SCI's %.1f", c.ell, b, c.anchor)
+		}
+		t.Logf("ℓ=%d: ReLU %.2f bytes (SCI %.1f)", c.ell, b, c.anchor)
+	}
+}
+
 func TestCosts(t *testing.T) {
 	p0, p1 := parties(t)
 	rng := rand.New(rand.NewPCG(7, 7))
