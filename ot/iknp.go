@@ -303,6 +303,21 @@ func (r *Receiver) ReceiveCorrelated(choice []byte, ell int) ([]uint64, error) {
 	return r.ReceiveCorrelatedWidths(choice, uniform(len(choice), ell))
 }
 
+// checkWidths checks n per-OT widths and returns their sum in bits.
+func checkWidths(widths []uint8, n int) (int, error) {
+	if len(widths) != n {
+		return 0, fmt.Errorf("ot: %d OTs and %d widths", n, len(widths))
+	}
+	total := 0
+	for _, w := range widths {
+		if err := checkWidth(int(w)); err != nil {
+			return 0, err
+		}
+		total += int(w)
+	}
+	return total, nil
+}
+
 func uniform(n, ell int) []uint8 {
 	w := make([]uint8, n)
 	for i := range w {
@@ -315,15 +330,9 @@ func uniform(n, ell int) []uint8 {
 // modulo 2^widths[i] and costs widths[i] bits (Gilboa's multiplication
 // needs ℓ−j bits for bit j).
 func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64, error) {
-	if len(widths) != len(delta) {
-		return nil, fmt.Errorf("ot: %d correlations and %d widths", len(delta), len(widths))
-	}
-	total := 0
-	for _, w := range widths {
-		if err := checkWidth(int(w)); err != nil {
-			return nil, err
-		}
-		total += int(w)
+	total, err := checkWidths(widths, len(delta))
+	if err != nil {
+		return nil, err
 	}
 	q, base, err := s.cot(len(delta))
 	if err != nil {
@@ -344,15 +353,9 @@ func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64,
 
 // ReceiveCorrelatedWidths is the receiver's side of SendCorrelatedWidths.
 func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uint64, error) {
-	if len(widths) != len(choice) {
-		return nil, fmt.Errorf("ot: %d choices and %d widths", len(choice), len(widths))
-	}
-	total := 0
-	for _, w := range widths {
-		if err := checkWidth(int(w)); err != nil {
-			return nil, err
-		}
-		total += int(w)
+	total, err := checkWidths(widths, len(choice))
+	if err != nil {
+		return nil, err
 	}
 	t, base, err := r.cot(choice)
 	if err != nil {

@@ -214,6 +214,12 @@ func (p *Party) TruncNonNeg(x []uint64, ell, s int) ([]uint64, error) {
 // value non-negative below 2^(ℓ−1), truncates by TruncNonNeg and
 // subtracts 2^(ℓ−2−s). Same cost as TruncNonNeg.
 func (p *Party) Trunc(x []uint64, ell, s int) ([]uint64, error) {
+	return p.signedTrunc(x, ell, s, p.TruncNonNeg)
+}
+
+// signedTrunc applies trunc, a truncation of values in [0, 2^(ℓ−1)), to
+// signed x with |x| < 2^(ℓ−2) through the bias 2^(ℓ−2).
+func (p *Party) signedTrunc(x []uint64, ell, s int, trunc func([]uint64, int, int) ([]uint64, error)) ([]uint64, error) {
 	if err := checkEll(ell); err != nil {
 		return nil, err
 	}
@@ -229,7 +235,7 @@ func (p *Party) Trunc(x []uint64, ell, s int) ([]uint64, error) {
 			y[i] = (y[i] + bias) & m
 		}
 	}
-	z, err := p.TruncNonNeg(y, ell, s)
+	z, err := trunc(y, ell, s)
 	if err != nil {
 		return nil, err
 	}

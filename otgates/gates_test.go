@@ -11,6 +11,12 @@ import (
 func parties(t testing.TB) (*Party, *Party) {
 	t.Helper()
 	c0, c1 := transport.Pipe()
+	return partiesOver(t, c0, c1)
+}
+
+// partiesOver sets up the two parties over the two ends c0, c1.
+func partiesOver(t testing.TB, c0, c1 transport.Conn) (*Party, *Party) {
+	t.Helper()
 	var p0, p1 *Party
 	errs := make(chan error, 1)
 	go func() { var err error; p1, err = New(c1, 1); errs <- err }()

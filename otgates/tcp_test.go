@@ -36,16 +36,7 @@ func TestReLUOverTCP(t *testing.T) {
 	c0, c1 := transport.NewConn(nc0), transport.NewConn(nc1)
 	defer c0.Close()
 	defer c1.Close()
-	var p1 *Party
-	errs := make(chan error, 1)
-	go func() { var err error; p1, err = New(c1, 1); errs <- err }()
-	p0, err := New(c0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	p0, p1 := partiesOver(t, c0, c1)
 	rng := rand.New(rand.NewPCG(9, 9))
 	ell := 32
 	lo, hi := fullRange(ell)

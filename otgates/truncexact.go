@@ -38,29 +38,5 @@ func (p *Party) TruncExactNonNeg(x []uint64, ell, s int) ([]uint64, error) {
 // TruncExact returns shares of ⌊x/2^s⌋ exactly for shared signed x with
 // |x| < 2^(ℓ−2) (s ≤ ℓ−2), by the bias of Trunc around TruncExactNonNeg.
 func (p *Party) TruncExact(x []uint64, ell, s int) ([]uint64, error) {
-	if err := checkEll(ell); err != nil {
-		return nil, err
-	}
-	if ell < 2 || s > ell-2 || s < 0 {
-		return nil, fmt.Errorf("otgates: signed truncation by %d bits of ℓ = %d, want 0 ≤ s ≤ ℓ−2", s, ell)
-	}
-	m := mask(ell)
-	bias := uint64(1) << uint(ell-2)
-	y := make([]uint64, len(x))
-	for i, v := range x {
-		y[i] = v & m
-		if p.ID == 0 {
-			y[i] = (y[i] + bias) & m
-		}
-	}
-	z, err := p.TruncExactNonNeg(y, ell, s)
-	if err != nil {
-		return nil, err
-	}
-	if p.ID == 0 {
-		for i := range z {
-			z[i] = (z[i] - bias>>uint(s)) & m
-		}
-	}
-	return z, nil
+	return p.signedTrunc(x, ell, s, p.TruncExactNonNeg)
 }
