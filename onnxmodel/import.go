@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
@@ -16,8 +17,9 @@ type Report struct {
 	// Arch is the autorep architecture the graph was mapped onto.
 	Arch string
 	// FoldedBN counts batch norms of the architecture that torch had folded
-	// into the preceding convolution (see Import).
+	// into the preceding convolution (see Import); Folded names them.
 	FoldedBN int
+	Folded   []string
 	// Sites is the number of ReLU sites; Mixed of them carry an exported
 	// mixed activation (mask and polynomial).
 	Sites, Mixed int
@@ -36,8 +38,9 @@ type Report struct {
 // the convolution (its default for eval-mode export), the architecture's
 // convolution gets the folded weights and its batch norm becomes the
 // identity plus the folded bias (weight 1, bias b, mean 0, variance 1−ε):
-// the same function in evaluation mode; in training mode (reduce) it
-// normalises the convolution's batch statistics like any fresh batch norm.
+// the same function in evaluation mode; CalibrateFolded then gives those
+// batch norms data statistics so training mode (reduce) starts from the
+// same function too.
 // Unsupported operators or attributes are errors naming the node.
 func Import(m *onnx.Model, arch string) (*models.Model, *Report, error) {
 	if m == nil || m.Graph == nil {
@@ -256,6 +259,7 @@ func mapOnto(g *nn.Graph, a *models.Model) (*Report, error) {
 		case *nn.BatchNorm2d:
 			if mt.folded[ai] {
 				rep.FoldedBN++
+				rep.Folded = append(rep.Folded, an.Name)
 				gc := gn.Op.(*nn.Conv2d)
 				fill(ao.Weight.Value, 1)
 				copy(ao.Bias.Value.Data, gc.Bias.Value.Data)
@@ -292,6 +296,7 @@ func mapOnto(g *nn.Graph, a *models.Model) (*Report, error) {
 			}
 		}
 	}
+	slices.Sort(rep.Folded)
 	return rep, nil
 }
 

@@ -473,3 +473,40 @@ func maxAbs(t *tensor.Tensor) float64 {
 	}
 	return m
 }
+
+// TestCalibrateFolded: after calibration on a batch, the imported ResNet-20
+// (all 21 batch norms folded by torch) still matches PyTorch in evaluation
+// mode, and in training mode on that batch computes the same logits (batch
+// statistics = calibrated statistics); uncalibrated it does not.
+func TestCalibrateFolded(t *testing.T) {
+	m, rep := importFixture(t, "resnet20", "resnet20")
+	if len(rep.Folded) != 21 {
+		t.Fatalf("%d folded batch norms named", len(rep.Folded))
+	}
+	x := readPB(t, "testdata/resnet20.input.pb")
+	want := readPB(t, "testdata/resnet20.logits.pb")
+	trainLogits := func() *tensor.Tensor {
+		m.SetTraining(true)
+		defer m.SetTraining(false)
+		var y *autograd.Var
+		var err error
+		autograd.NoGrad(func() { y, err = m.Forward(autograd.Const(x)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y.Value
+	}
+	before := maxDiff(t, trainLogits(), want)
+	m, rep = importFixture(t, "resnet20", "resnet20") // fresh running statistics
+	if err := CalibrateFolded(m, rep, x); err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(t, forward(t, m, x), want); d > 1e-4 {
+		t.Errorf("calibrated model: eval logits differ from PyTorch's by %g", d)
+	}
+	after := maxDiff(t, trainLogits(), want)
+	if after > 1e-3 || before < 100*after {
+		t.Errorf("training-mode logits differ from PyTorch's eval logits by %g (uncalibrated: %g)", after, before)
+	}
+	t.Logf("training-mode logit error: %.3g uncalibrated, %.3g calibrated", before, after)
+}

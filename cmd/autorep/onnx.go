@@ -10,6 +10,7 @@ import (
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/onnx"
 	"github.com/autorep/autorep/onnxmodel"
+	"github.com/autorep/autorep/tensor"
 )
 
 func init() {
@@ -24,22 +25,27 @@ func runImport(args []string) error {
 	fs := newFlags("import", "--onnx FILE.onnx --dataset D --out MODEL.safetensors [--arch NAME]",
 		"Reads a CNN exported by torch.onnx.export (opsets "+fmt.Sprint(onnxmodel.MinOpset)+" to "+fmt.Sprint(onnxmodel.MaxOpset)+"; operators\n"+
 			strings.Join(onnxmodel.Supported, ", ")+")\n"+
-			"and maps it onto an autorep architecture: every Relu becomes the architecture's\n"+
-			"named, maskable ReLU site, so eval, relus, reduce, bench pi and serve work on the\n"+
-			"result. Batch norm folded into the convolutions by the exporter becomes the\n"+
-			"architecture's batch norm as identity plus the folded bias. The model must take\n"+
+			"and maps it onto an autorep architecture, or else keeps its graph (arch \"graph\").\n"+
+			"Every Relu becomes a named, maskable ReLU site, so eval, relus, reduce, bench pi\n"+
+			"and serve work on the result. Batch norm folded into the convolutions by the exporter becomes the\n"+
+			"architecture's batch norm, calibrated on training images to compute the same\n"+
+			"function in evaluation and training mode. The model must take\n"+
 			"inputs normalised with the dataset's standard mean and std (see docs/CLI.md).")
 	in := fs.String("onnx", "", "ONNX file to import (required)")
 	dataset := fs.String("dataset", "", "dataset the model classifies (required): gives the input shape, classes and normalisation recorded in the file")
-	dataDir := fs.String("data", "", "data directory (only needed for datasets of unknown shape)")
+	dataDir := fs.String("data", "", "data directory (training images for --calibrate; datasets of unknown shape)")
 	out := fs.String("out", "", "model file to write (.safetensors; required)")
-	arch := fs.String("arch", "", "architecture to map onto (default: the first that matches): "+strings.Join(models.Names(), ", "))
+	arch := fs.String("arch", "", "architecture to map onto (default: the first that matches, else the graph itself): "+strings.Join(models.Names(), ", "))
+	calib := fs.Int("calibrate", 512, "training images (random, seed 1) giving batch norms folded by the exporter their statistics (0 = keep identity statistics)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *calib < 0 {
+		return fmt.Errorf("--calibrate must be >= 0, got %d", *calib)
 	}
 	if *in == "" || *dataset == "" || *out == "" {
 		return errors.New("--onnx, --dataset and --out are required")
@@ -69,8 +75,24 @@ func runImport(args []string) error {
 		}
 		m.Meta.Mean, m.Meta.Std = s.Mean, s.Std
 	}
+	calibrated := 0
+	if rep.FoldedBN > 0 && *calib > 0 {
+		trainSet, err := data.Load(data.Dir(*dataDir), *dataset, true)
+		if err != nil {
+			return fmt.Errorf("loading the training images for --calibrate (0 skips it): %w", err)
+		}
+		sub := trainSet.Sample(*calib, 1)
+		x := tensor.New(sub.N, sub.C, sub.H, sub.W)
+		for i := 0; i < sub.N; i++ {
+			copy(x.Data[i*sub.ImageSize():], sub.Normalized(i).Data)
+		}
+		if err := onnxmodel.CalibrateFolded(m, rep, x); err != nil {
+			return err
+		}
+		calibrated = sub.N
+	}
 	record := map[string]any{"source": *in, "opset": om.Opset(), "producer": strings.TrimSpace(om.ProducerName + " " + om.ProducerVersion),
-		"arch": rep.Arch, "folded_bn": rep.FoldedBN, "mixed_sites": rep.Mixed}
+		"arch": rep.Arch, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "mixed_sites": rep.Mixed}
 	if err := m.Meta.SetJSON(keyImport, record); err != nil {
 		return err
 	}
@@ -80,10 +102,10 @@ func runImport(args []string) error {
 	_, relus := m.ReLUCount()
 	if *jsonOut {
 		return printJSONObject(map[string]any{"out": *out, "arch": rep.Arch, "input": m.Input, "classes": m.Classes,
-			"sites": rep.Sites, "mixed_sites": rep.Mixed, "relus": relus, "folded_bn": rep.FoldedBN, "opset": om.Opset()})
+			"sites": rep.Sites, "mixed_sites": rep.Mixed, "relus": relus, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "opset": om.Opset()})
 	}
-	fmt.Fprintf(os.Stderr, "imported %s (opset %d) as %s: %d ReLU sites (%d mixed), %d ReLUs, %d folded batch norms; wrote %s\n",
-		*in, om.Opset(), rep.Arch, rep.Sites, rep.Mixed, relus, rep.FoldedBN, *out)
+	fmt.Fprintf(os.Stderr, "imported %s (opset %d) as %s: %d ReLU sites (%d mixed), %d ReLUs, %d folded batch norms (calibrated on %d images); wrote %s\n",
+		*in, om.Opset(), rep.Arch, rep.Sites, rep.Mixed, relus, rep.FoldedBN, calibrated, *out)
 	return nil
 }
 
