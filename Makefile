@@ -6,7 +6,20 @@ export AUTOREP_DATA := $(if $(AUTOREP_DATA),$(AUTOREP_DATA),$(DATA))
 # ring); without it the scalar kernel is used. Both are tested.
 export GOEXPERIMENT ?= simd
 
-.PHONY: deps build demo test fuzz bench
+# Packages whose code shares state between goroutines, run a second time
+# under the race detector: the connections and their byte counters
+# (transport), the dealer hub and buffered material (mpc; its hub test only
+# means something with -race), the parallel gate evaluation (fss), the
+# servers, the network dealer and their connection sets (serve/...), the
+# parallel kernels and gradient sums (kernel, ring, nn, autograd, reduce),
+# the data loader (data) and the progress bar. -short skips the large-n
+# exhaustive checks and the OS-process tests: the plain run covers them and
+# they add no concurrency. About 4 CPU-minutes (docs/BENCHMARKS.md, "Race
+# detector").
+RACE_PKGS := ./transport ./mpc ./fss ./serve/... ./kernel ./ring ./nn ./autograd ./reduce ./data ./internal/progress
+RACE_TEST := go test -race -short -timeout 20m $(RACE_PKGS)
+
+.PHONY: deps build demo test test-race fuzz bench
 
 deps:
 	bash scripts/install-deps.sh
@@ -20,8 +33,12 @@ demo: build
 test: deps
 	go vet ./...
 	go test -timeout 30m ./...
+	$(RACE_TEST)
 	GOEXPERIMENT= go test ./ring/...
 	bash scripts/fuzz.sh
+
+test-race:
+	$(RACE_TEST)
 
 bench: build
 	go test -run '^$$' -bench . -benchtime 1x ./...
