@@ -20,8 +20,8 @@ import (
 )
 
 // Supported lists the ONNX operators Import reads (default domain).
-var Supported = []string{"Add", "AveragePool", "BatchNormalization", "Constant", "Conv", "Dropout", "Flatten",
-	"Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape"}
+var Supported = []string{"Add", "AveragePool", "BatchNormalization", "Concat", "Constant", "Conv", "Dropout", "Flatten",
+	"Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape", "Shape", "Unsqueeze"}
 
 // Opset range Import accepts for the default domain.
 const (
@@ -48,6 +48,7 @@ type converter struct {
 	in     [3]int
 	names  map[string]bool
 	rng    *rand.Rand
+	syms   map[string]symInts       // shape arithmetic of x.view(x.size(0), -1)
 	skip   map[*onnx.Node]bool      // nodes folded into a mixed activation
 	mixed  map[*onnx.Node]*mixedAct // Relu node → its mixed activation
 }
@@ -78,7 +79,7 @@ func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
 		return nil, in, nil, fmt.Errorf("onnx: model imports opset %d of the default domain; supported: %d to %d (re-export with torch.onnx.export(..., opset_version=13))", op, MinOpset, MaxOpset)
 	}
 	g := m.Graph
-	c := &converter{g: &nn.Graph{}, consts: map[string]*onnx.Tensor{}, vals: map[string]*value{},
+	c := &converter{g: &nn.Graph{}, consts: map[string]*onnx.Tensor{}, vals: map[string]*value{}, syms: map[string]symInts{},
 		names: map[string]bool{}, rng: rand.New(rand.NewSource(1))}
 	for _, t := range g.Initializers {
 		c.consts[t.Name] = t
@@ -390,21 +391,22 @@ func (c *converter) convert(n *onnx.Node) error {
 		if err != nil {
 			return err
 		}
-		t, ok := c.consts[n.Inputs[min(1, len(n.Inputs)-1)]]
-		if !ok || len(n.Inputs) < 2 {
-			return nodeError(n, "the target shape must be a constant; supported: Reshape to [N, -1] (a flatten)")
+		if len(n.Inputs) < 2 {
+			return nodeError(n, "missing target shape")
 		}
-		sh, err := t.Ints()
+		sh, err := c.ints(n, n.Inputs[1])
 		if err != nil {
-			return nodeError(n, "%v", err)
+			return err
 		}
 		rest := tensor.Numel(x.shape[1:])
-		if len(sh) != 2 || !(sh[0] == 0 || sh[0] == -1 || sh[0] == 1) || !(sh[1] == -1 || sh[1] == int64(rest)) {
+		if len(sh.v) != 2 || !(sh.v[0] == 0 || sh.v[0] == -1 || sh.v[0] == 1 || sh.v[0] == batchDim) || !(sh.v[1] == -1 || sh.v[1] == int64(rest)) {
 			return nodeError(n, "target shape %v is not supported (supported: [N, -1], a flatten of %v)", sh, x.shape)
 		}
 		return c.flatten(n)
 	case "Pad":
 		return c.padOp(n)
+	case "Shape", "Gather", "Unsqueeze", "Concat":
+		return c.shapeOp(n)
 	case "Mul":
 		return nodeError(n, "Mul is supported only inside the mixed activation m·Relu(x) + (1−m)·p(x) that autorep export writes")
 	}
@@ -736,6 +738,123 @@ func (c *converter) padOp(n *onnx.Node) error {
 	sh[2] += 2 * int(p)
 	sh[3] += 2 * int(p)
 	c.vals[n.Outputs[0]] = &value{node: x.node, shape: sh, pad: x.pad + int(p)}
+	return nil
+}
+
+// batchDim stands for the (dynamic) batch size in shape arithmetic.
+const batchDim = math.MinInt64
+
+// symInts is an integer vector (or a scalar) computed from shapes, as
+// torch writes x.view(x.size(0), -1) with dynamic axes: Shape, Gather,
+// Unsqueeze, Concat, then Reshape.
+type symInts struct {
+	v      []int64
+	scalar bool
+}
+
+// ints returns the integer vector named name: a constant or shape arithmetic.
+func (c *converter) ints(n *onnx.Node, name string) (symInts, error) {
+	if s, ok := c.syms[name]; ok {
+		return s, nil
+	}
+	if t, ok := c.consts[name]; ok {
+		v, err := t.Ints()
+		if err != nil {
+			return symInts{}, nodeError(n, "%v", err)
+		}
+		return symInts{v: v, scalar: len(t.Dims) == 0}, nil
+	}
+	return symInts{}, nodeError(n, "input %q must be a constant or shape arithmetic (Shape, Gather, Unsqueeze, Concat)", name)
+}
+
+// shapeOp evaluates the shape arithmetic nodes torch writes for
+// x.view(x.size(0), -1).
+func (c *converter) shapeOp(n *onnx.Node) error {
+	if len(n.Inputs) == 0 || len(n.Outputs) != 1 {
+		return nodeError(n, "want inputs and one output")
+	}
+	var out symInts
+	switch n.OpType {
+	case "Shape":
+		if err := checkAttrs(n); err != nil {
+			return err
+		}
+		x, err := c.get(n, 0)
+		if err != nil {
+			return err
+		}
+		out.v = make([]int64, len(x.shape))
+		for i, d := range x.shape {
+			out.v[i] = int64(d)
+		}
+		out.v[0] = batchDim
+	case "Gather":
+		if err := checkAttrs(n, "axis"); err != nil {
+			return err
+		}
+		if ax, _ := intAttr(n, "axis", 0); ax != 0 || len(n.Inputs) != 2 {
+			return nodeError(n, "supported: Gather on axis 0 of a shape")
+		}
+		data, err := c.ints(n, n.Inputs[0])
+		if err != nil {
+			return err
+		}
+		idx, err := c.ints(n, n.Inputs[1])
+		if err != nil {
+			return err
+		}
+		out.scalar = idx.scalar
+		for _, i := range idx.v {
+			if i < 0 {
+				i += int64(len(data.v))
+			}
+			if i < 0 || i >= int64(len(data.v)) {
+				return nodeError(n, "index %d out of range for %d values", i, len(data.v))
+			}
+			out.v = append(out.v, data.v[i])
+		}
+	case "Unsqueeze":
+		if err := checkAttrs(n, "axes"); err != nil {
+			return err
+		}
+		x, err := c.ints(n, n.Inputs[0])
+		if err != nil {
+			return err
+		}
+		axes, _ := ints(n, "axes", nil)
+		if len(n.Inputs) > 1 {
+			a, err := c.ints(n, n.Inputs[1])
+			if err != nil {
+				return err
+			}
+			axes = a.v
+		}
+		if !x.scalar || len(axes) != 1 || axes[0] != 0 {
+			return nodeError(n, "supported: Unsqueeze of a scalar on axis 0")
+		}
+		out.v = x.v
+	case "Concat":
+		if err := checkAttrs(n, "axis"); err != nil {
+			return err
+		}
+		if ax, _ := intAttr(n, "axis", 0); ax != 0 {
+			return nodeError(n, "supported: Concat on axis 0 of integer vectors")
+		}
+		for _, in := range n.Inputs {
+			v, err := c.ints(n, in)
+			if err != nil {
+				return err
+			}
+			if v.scalar {
+				return nodeError(n, "cannot concatenate a scalar")
+			}
+			out.v = append(out.v, v.v...)
+		}
+	}
+	if len(out.v) > 8 {
+		return nodeError(n, "supported: shape arithmetic on short vectors")
+	}
+	c.syms[n.Outputs[0]] = out
 	return nil
 }
 

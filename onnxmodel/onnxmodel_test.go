@@ -377,6 +377,11 @@ func TestUnsupportedErrors(t *testing.T) {
 			Attributes: []*onnx.Attribute{{Name: "mode", Type: onnx.AttrString, S: []byte("edge")}}}}), []string{"(Pad)", `mode "edge"`}},
 		{"other domain", tinyModel(13, []*onnx.Node{{Name: "q", OpType: "Relu", Domain: "com.microsoft", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{`domain "com.microsoft"`}},
 		{"4-D output", tinyModel(13, []*onnx.Node{{Name: "r", OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{"want [N, classes]"}},
+		{"gather axis 1", tinyModel(13, []*onnx.Node{{Name: "s", OpType: "Shape", Inputs: []string{"x"}, Outputs: []string{"sh"}},
+			{Name: "g", OpType: "Gather", Inputs: []string{"sh", "i"}, Outputs: []string{"y"}, Attributes: []*onnx.Attribute{intAttrOf("axis", 1)}}},
+			onnx.Int64Tensor("i", nil, []int64{0})), []string{`"g" (Gather)`, "axis 0"}},
+		{"reshape computed", tinyModel(13, []*onnx.Node{{Name: "r", OpType: "Reshape", Inputs: []string{"x", "x"}, Outputs: []string{"y"}}}),
+			[]string{"(Reshape)", "shape arithmetic"}},
 		{"weight not constant", tinyModel(13, []*onnx.Node{{Name: "c", OpType: "Conv", Inputs: []string{"x", "x"}, Outputs: []string{"y"}}}), []string{"must be a constant"}},
 	} {
 		_, _, err := Import(tc.m, "")

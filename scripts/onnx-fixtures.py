@@ -19,7 +19,9 @@ PyTorch logits for them.
     avgnet.onnx         a small network of no known architecture: Conv (bias)
                         + BatchNormalization + Relu, AvgPool2d(padding=1)
                         (torch writes Pad + AveragePool), a residual Add,
-                        MaxPool, Flatten, Linear with MatMul + Add; opset 12
+                        MaxPool, x.view(x.size(0), -1) (Shape, Gather,
+                        Unsqueeze, Concat, Reshape), Linear with MatMul +
+                        Add; opset 12
 """
 
 import importlib.util
@@ -80,7 +82,8 @@ class AvgNet(nn.Module):
     def forward(self, x):
         x = self.pool1(F.relu(self.bn1(self.conv1(x))))
         x = F.relu(x + self.conv2(x))
-        x = torch.flatten(self.pool2(x), 1)
+        x = self.pool2(x)
+        x = x.view(x.size(0), -1)  # Shape, Gather, Unsqueeze, Concat, Reshape with a dynamic batch
         return x @ self.w + self.b
 
 
