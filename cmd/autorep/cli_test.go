@@ -89,9 +89,10 @@ func runCLI(t *testing.T, timeout time.Duration, args ...string) cliResult {
 // runCLIEnv is runCLI with extra environment variables ("KEY=value").
 func runCLIEnv(t *testing.T, timeout time.Duration, env []string, args ...string) cliResult {
 	t.Helper()
+	bin := autorepBin(t) // built first: the timeout is the command's, not the build's
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, autorepBin(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
