@@ -515,3 +515,32 @@ func TestCalibrateFolded(t *testing.T) {
 	}
 	t.Logf("training-mode logit error: %.3g uncalibrated, %.3g calibrated", before, after)
 }
+
+// TestTorchFileLogits compares the logits of an imported model with
+// PyTorch's for the model scripts/torch-onnx-roundtrip.py exported (set
+// AUTOREP_ONNX_CHECK=OUT.onnx; it wrote OUT.input.pb and OUT.logits.pb).
+func TestTorchFileLogits(t *testing.T) {
+	path := os.Getenv("AUTOREP_ONNX_CHECK")
+	if path == "" {
+		t.Skip("AUTOREP_ONNX_CHECK not set (an ONNX file written by scripts/torch-onnx-roundtrip.py)")
+	}
+	om, err := onnx.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, rep, err := Import(om, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stem := strings.TrimSuffix(path, filepath.Ext(path))
+	x := readPB(t, stem+".input.pb")
+	want := readPB(t, stem+".logits.pb")
+	if err := CalibrateFolded(m, rep, x); err != nil {
+		t.Fatal(err)
+	}
+	d := maxDiff(t, forward(t, m, x), want)
+	t.Logf("%s: imported as %s (%d folded batch norms); max |logit − PyTorch| over %d images = %.3g", path, rep.Arch, rep.FoldedBN, x.Shape[0], d)
+	if d > 1e-4 {
+		t.Errorf("logits differ from PyTorch's by %g (> 1e-4)", d)
+	}
+}

@@ -12,8 +12,12 @@ norm folded, opset 13). Then
     autorep import --onnx OUT.onnx --dataset cifar10 --out back.safetensors
     autorep eval --model back.safetensors --dataset cifar10
 
-should give the same accuracy as the original file. Prints one JSON object:
-torch_accuracy, n, onnx.
+should give the same accuracy as the original file. It also writes OUT.input.pb and OUT.logits.pb (the first
+8 test images and PyTorch's logits) for
+
+    AUTOREP_ONNX_CHECK=OUT.onnx go test ./onnxmodel -run TestTorchFileLogits
+
+Prints one JSON object: torch_accuracy (null with --skip-eval), n, onnx.
 
     /usr/bin/python3 scripts/torch-onnx-roundtrip.py --model models/resnet20-cifar10-lossless.safetensors \\
         --data /root/autorep-data --out /tmp/r20.onnx
@@ -40,6 +44,7 @@ def main():
     ap.add_argument("--out", required=True, help="ONNX file to write")
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--skip-eval", action="store_true", help="do not evaluate the whole test split")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     spec = importlib.util.spec_from_file_location("tr20", os.path.join(HERE, "torch-resnet20-cifar.py"))
@@ -61,7 +66,18 @@ def main():
         x, y = read_cifar_test(ddir)
         norm = tr20.Normalizer()
     model.eval()
-    _, acc = tr20.evaluate(model, x, y, norm)
+    acc = None if args.skip_eval else tr20.evaluate(model, x, y, norm)[1]
+    # The first 8 test images and PyTorch's logits for them, as TensorProto
+    # files next to the ONNX file (OUT.input.pb, OUT.logits.pb): the
+    # AUTOREP_ONNX_CHECK test of package onnxmodel compares autorep's.
+    import onnx.numpy_helper
+    xin = torch.from_numpy(np.ascontiguousarray(norm(x[:8])))
+    with torch.no_grad():
+        logits = model(xin)
+    stem = os.path.splitext(args.out)[0]
+    for suffix, t in (("input", xin), ("logits", logits)):
+        with open("%s.%s.pb" % (stem, suffix), "wb") as f:
+            f.write(onnx.numpy_helper.from_array(t.numpy().astype(np.float32), name=suffix).SerializeToString())
 
     torch.onnx.export(model, torch.zeros(1, *shape), args.out, opset_version=args.opset,
                       input_names=["input"], output_names=["logits"],
