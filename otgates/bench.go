@@ -51,9 +51,6 @@ type BenchReport struct {
 // BenchGates lists the gates Bench runs, in order.
 var BenchGates = []string{"relu", "drelu", "trunc", "relu_trunc", "square", "poly2", "maxpool2x2"}
 
-// poly2 coefficients (DaPa's degree-2 fit of ReLU for μ = 0, σ = 1).
-const c2, c1, c0 = 0.19947, 0.5, 0.19947
-
 // Bench runs every gate of BenchGates once on N random shared inputs,
 // both parties over an in-memory pipe, checks every output against the
 // plaintext function (exact, or within the stated one-unit truncation
@@ -176,7 +173,18 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 		x0[i] = rng.Uint64() & m
 		x1[i] = (v - x0[i]) & m
 	}
-	k2, k1, k0 := fixed(c2, f), fixed(c1, f), fixed(c0, 2*f)
+	// poly2's coefficients are the server's secret (party 0's), one per
+	// element, around DaPa's fit of ReLU (c2 ∈ [0, 0.5), c1 ∈ [0, 1),
+	// c0 ∈ [0, 0.5)); c0 is encoded at 2f to add at the products' scale.
+	var k2, k1, k0 []uint64
+	if name == "poly2" {
+		k2, k1, k0 = make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		for i := range n {
+			k2[i] = fixed(rng.Float64()/2, f)
+			k1[i] = fixed(rng.Float64(), f)
+			k0[i] = fixed(rng.Float64()/2, 2*f)
+		}
+	}
 	gate := func(p *Party, xs []uint64) ([]uint64, error) {
 		switch name {
 		case "relu":
@@ -206,11 +214,20 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 			if err != nil {
 				return nil, err
 			}
+			// c2·y + c1·x at scale 2f: one MulPrivate call for both.
+			var coef []uint64
+			if p.ID == 0 {
+				coef = append(append(coef, k2...), k1...)
+			}
+			t, err := p.MulPrivate(coef, append(append([]uint64(nil), y...), xs...), ell)
+			if err != nil {
+				return nil, err
+			}
 			z := make([]uint64, len(xs))
 			for i := range xs {
-				z[i] = k2*y[i] + k1*xs[i] // scale 2f
+				z[i] = t[i] + t[len(xs)+i]
 				if p.ID == 0 {
-					z[i] += k0
+					z[i] += k0[i]
 				}
 				z[i] &= m
 			}
@@ -284,7 +301,7 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 		case "poly2":
 			v := sgn(x[i])
 			y := floorShift(v*v, f) // y or y − 1
-			zs := [2]int64{int64(k2)*y + int64(k1)*v + int64(k0), int64(k2)*(y-1) + int64(k1)*v + int64(k0)}
+			zs := [2]int64{int64(k2[i])*y + int64(k1[i])*v + int64(k0[i]), int64(k2[i])*(y-1) + int64(k1[i])*v + int64(k0[i])}
 			hi = floorShift(zs[0], f)
 			lo = floorShift(zs[1], f) - 1
 		case "maxpool2x2":

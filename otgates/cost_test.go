@@ -91,6 +91,12 @@ func TestCosts(t *testing.T) {
 			{"relu", lessThanBytes(n, ell-1) + selectBytes(n, ell), lessThanRounds(ell-1) + 1, func(p *Party) ([]uint64, error) { return p.ReLU(xs[p.ID], ell) }},
 			{"trunc", 16*pad(n) + ceil8(n*6), 1, func(p *Party) ([]uint64, error) { return p.Trunc(xs[p.ID], ell, 6) }},
 			{"trunc_exact", 16*pad(n) + ceil8(n*6) + lessThanBytes(n, 6) + 16*pad(n) + ceil8(n*ell), 2 + lessThanRounds(6), func(p *Party) ([]uint64, error) { return p.TruncExact(xs[p.ID], ell, 6) }},
+			{"mul_private", 16*pad(n*ell) + ceil8(n*ell*(ell+1)/2), 1, func(p *Party) ([]uint64, error) {
+				if p.ID == 0 {
+					return p.MulPrivate(x, xs[0], ell)
+				}
+				return p.MulPrivate(nil, xs[1], ell)
+			}},
 			{"square", 16*pad(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
 		} {
 			p0.Conn.Stats().Reset()

@@ -265,6 +265,32 @@ func TestSquare(t *testing.T) {
 	}
 }
 
+func TestMulPrivate(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, ell := range []int{1, 2, 17, 32, 64} {
+		lo, hi := int64(0), int64(2)
+		if ell > 1 {
+			lo, hi = fullRange(ell)
+		}
+		x := inputs(rng, nTest, ell, lo, hi)
+		a := inputs(rng, nTest, ell, lo, hi)
+		rng.Shuffle(len(a), func(i, j int) { a[i], a[j] = a[j], a[i] })
+		x0, x1 := share(rng, x, ell)
+		z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+			if p.ID == 0 {
+				return p.MulPrivate(a, x0, ell)
+			}
+			return p.MulPrivate(nil, x1, ell)
+		})
+		for i := range x {
+			if got, want := (z0[i]+z1[i])&mask(ell), a[i]*x[i]&mask(ell); got != want {
+				t.Fatalf("ℓ=%d: %d·%d = %d, want %d", ell, a[i], x[i], got, want)
+			}
+		}
+	}
+}
+
 func TestMaxPool2x2(t *testing.T) {
 	p0, p1 := parties(t)
 	rng := rand.New(rand.NewPCG(6, 6))

@@ -3,68 +3,112 @@ package otgates
 import "fmt"
 
 // Square returns shares of x² mod 2^ℓ. x² = x0² + x1² + 2·x0·x1, and the
-// cross product comes from Gilboa's multiplication over correlated OT:
-// for each bit j of party 1's share, party 0 sends the correlation x0 to
-// choice bit x1_j, modulo 2^(ℓ−1−j) (2·x0·x1 mod 2^ℓ only needs x0·x1 mod
-// 2^(ℓ−1), and bit j's term is shifted up by j). Cost per element: ℓ−1
-// IKNP OTs (16 bytes each) and Σ_{j<ℓ−1} (ℓ−1−j) = ℓ(ℓ−1)/2 bits; one
-// direction, two messages.
+// cross product x0·x1 is needed mod 2^(ℓ−1) only (it is doubled): one
+// crossProduct of width ℓ−1, (ℓ−1) IKNP OTs and ℓ(ℓ−1)/2 bits, one
+// direction, one round.
 func (p *Party) Square(x []uint64, ell int) ([]uint64, error) {
 	if err := checkEll(ell); err != nil {
 		return nil, err
 	}
-	n := len(x)
 	m := mask(ell)
-	out := make([]uint64, n)
+	out := make([]uint64, len(x))
 	for i, v := range x {
 		out[i] = v * v & m
 	}
-	k := ell - 1 // OTs per element
-	if n == 0 || k == 0 {
+	if ell == 1 { // 2·x0·x1 vanishes mod 2
 		return out, nil
 	}
-	widths := make([]uint8, n*k)
+	c, err := p.crossProduct(x, ell-1)
+	if err != nil {
+		return nil, fmt.Errorf("otgates: square: %w", err)
+	}
+	for i := range out {
+		out[i] = (out[i] + 2*c[i]) & m
+	}
+	return out, nil
+}
+
+// MulPrivate returns shares of a·x mod 2^ℓ for a value a known to party 0
+// only (party 1 passes nil) and shared x: a·x0 is party 0's own, a·x1 one
+// crossProduct of width ℓ: ℓ IKNP OTs and ℓ(ℓ+1)/2 bits, one round. This
+// is the product of a layer's secret coefficient (the server's) with an
+// activation.
+func (p *Party) MulPrivate(a, x []uint64, ell int) ([]uint64, error) {
+	if err := checkEll(ell); err != nil {
+		return nil, err
+	}
+	if p.ID == 0 && len(a) != len(x) {
+		return nil, fmt.Errorf("otgates: %d private factors for %d shares", len(a), len(x))
+	}
+	in := x
+	if p.ID == 0 {
+		in = a
+	}
+	c, err := p.crossProduct(in, ell)
+	if err != nil {
+		return nil, fmt.Errorf("otgates: private product: %w", err)
+	}
+	if p.ID == 0 {
+		for i := range c {
+			c[i] = (c[i] + a[i]*x[i]) & mask(ell)
+		}
+	}
+	return c, nil
+}
+
+// crossProduct returns additive shares mod 2^w of u·v, u party 0's value,
+// v party 1's (each passes its own), by Gilboa's multiplication over
+// correlated OT: for each bit j < w of v, party 0 sends the correlation u
+// modulo 2^(w−j) to choice bit v_j, and bit j's term is shifted up by j.
+// w IKNP OTs and w(w+1)/2 bits per element.
+func (p *Party) crossProduct(in []uint64, w int) ([]uint64, error) {
+	n := len(in)
+	out := make([]uint64, n)
+	if n == 0 {
+		return out, nil
+	}
+	widths := make([]uint8, n*w)
 	for i := range n {
-		for j := range k {
-			widths[i*k+j] = uint8(k - j)
+		for j := range w {
+			widths[i*w+j] = uint8(w - j)
 		}
 	}
 	if p.ID == 0 {
-		delta := make([]uint64, n*k)
+		delta := make([]uint64, n*w)
 		for i := range n {
-			for j := range k {
-				delta[i*k+j] = x[i]
+			for j := range w {
+				delta[i*w+j] = in[i]
 			}
 		}
 		X, err := p.OT.Send.SendCorrelatedWidths(delta, widths)
 		if err != nil {
-			return nil, fmt.Errorf("otgates: square: %w", err)
+			return nil, err
 		}
 		for i := range n {
 			var s uint64
-			for j := range k {
-				s += X[i*k+j] << uint(j)
+			for j := range w {
+				s += X[i*w+j] << uint(j)
 			}
-			out[i] = (out[i] - 2*s) & m
+			out[i] = -s & mask(w)
 		}
 		return out, nil
 	}
-	choice := make([]uint8, n*k)
+	choice := make([]uint8, n*w)
 	for i := range n {
-		for j := range k {
-			choice[i*k+j] = uint8(x[i] >> uint(j) & 1)
+		for j := range w {
+			choice[i*w+j] = uint8(in[i] >> uint(j) & 1)
 		}
 	}
 	Y, err := p.OT.Recv.ReceiveCorrelatedWidths(choice, widths)
 	if err != nil {
-		return nil, fmt.Errorf("otgates: square: %w", err)
+		return nil, err
 	}
 	for i := range n {
 		var s uint64
-		for j := range k {
-			s += Y[i*k+j] << uint(j)
+		for j := range w {
+			s += Y[i*w+j] << uint(j)
 		}
-		out[i] = (out[i] + 2*s) & m
+		out[i] = s & mask(w)
 	}
 	return out, nil
 }
