@@ -3,9 +3,9 @@
 # fixed-point executor and the secure run share the plan, so they still
 # agree with each other; the committed models' secure logits leave the
 # float model's and labels change. Killed by pi
-# TestCommittedModelsSecurePins (|secure − float|; run alone here: the
-# random-weight and trained-model tests TestLeNetMNIST, TestResNet20CIFAR
-# kill it too).
+# TestCommittedModelsSecurePins (|secure − float|; run alone here:
+# TestCompileCustomGraph, TestLeNetRandomSecureMatchesFixed, TestLeNetMNIST
+# and TestResNet20CIFAR kill it too).
 DESCRIPTION="pi: biases encoded at half scale (secure = fixed point, both wrong)"
 PACKAGES="./pi"
 TESTFLAGS="-run TestCommittedModelsSecurePins"
