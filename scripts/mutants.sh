@@ -113,9 +113,15 @@ load() {
 	declare -F apply >/dev/null || { echo "mutant $1: no apply function" >&2; return 1; }
 }
 
-# failing LOG: the names of the failed tests in a go test log.
+# failing LOG: the failed tests in a go test log, by package ("mpc:
+# TestA,TestB; pi: TestC"); subtests are named by their top-level test.
 failing() {
-	grep -o -- '--- FAIL: [^ ]*' "$1" | sed 's/--- FAIL: //' | awk -F/ '!seen[$1]++ {print $1}' | head -8 | paste -sd, - || true
+	local module
+	module=$(awk '/^module /{print $2; exit}' "$root/go.mod")
+	awk -v mod="$module/" '
+		/^--- FAIL: / { n = $3; sub(/\/.*/, "", n); if (!(n in seen)) { seen[n] = 1; buf = buf (buf ? "," : "") n } }
+		/^FAIL\t/ { if (buf != "") { p = $2; sub(mod, "", p); out = out (out ? "; " : "") p ": " buf; buf = ""; delete seen } }
+		END { print out }' "$1"
 }
 
 echo "mutants of $(git -C "$root" log -1 --format='%h %s' "$commit" | cut -c1-72)"
