@@ -326,6 +326,12 @@ func param(v []float32, shape ...int) *autograd.Var {
 
 // convert appends the nn node(s) of one ONNX node.
 func (c *converter) convert(n *onnx.Node) error {
+	if len(n.Outputs) == 0 || n.Outputs[0] == "" {
+		return nodeError(n, "no output")
+	}
+	if len(n.Inputs) == 0 && n.OpType != "Constant" {
+		return nodeError(n, "no inputs")
+	}
 	switch n.OpType {
 	case "Constant":
 		if err := checkAttrs(n, "value"); err != nil {
@@ -958,7 +964,8 @@ func (c *converter) findMixed(g *onnx.Graph) error {
 		var coef [][]float32
 		nodes := []*onnx.Node{mulM, final, mulK}
 		ok := false
-		for cur := p; ; {
+		// A malformed graph may be cyclic: the chain is at most as long as the graph.
+		for cur, steps := p, 0; steps < len(g.Nodes); steps++ {
 			add := producer[cur]
 			if add == nil || add.OpType != "Add" || len(add.Inputs) != 2 || len(readers[cur]) != 1 {
 				break

@@ -392,6 +392,14 @@ func TestUnsupportedErrors(t *testing.T) {
 			onnx.Int64Tensor("i", nil, []int64{0})), []string{`"g" (Gather)`, "axis 0"}},
 		{"reshape computed", tinyModel(13, []*onnx.Node{{Name: "r", OpType: "Reshape", Inputs: []string{"x", "x"}, Outputs: []string{"y"}}}),
 			[]string{"(Reshape)", "shape arithmetic"}},
+		{"cyclic mixed pattern", tinyModel(13, []*onnx.Node{
+			{Name: "r", OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"r"}},
+			{Name: "m", OpType: "Mul", Inputs: []string{"r", "k"}, Outputs: []string{"a"}},
+			{Name: "mk", OpType: "Mul", Inputs: []string{"t", "k"}, Outputs: []string{"b"}},
+			{Name: "f", OpType: "Add", Inputs: []string{"a", "b"}, Outputs: []string{"y"}},
+			{Name: "t", OpType: "Add", Inputs: []string{"u", "k"}, Outputs: []string{"t"}},
+			{Name: "u", OpType: "Mul", Inputs: []string{"t", "x"}, Outputs: []string{"u"}}},
+			onnx.FloatTensor("k", []int64{1}, []float32{1})), []string{"onnx node"}},
 		{"weight not constant", tinyModel(13, []*onnx.Node{{Name: "c", OpType: "Conv", Inputs: []string{"x", "x"}, Outputs: []string{"y"}}}), []string{"must be a constant"}},
 	} {
 		_, _, err := Import(tc.m, "")
@@ -616,4 +624,35 @@ func TestExportMatchesOnnxRuntime(t *testing.T) {
 			t.Errorf("%s degree %d: onnxruntime's logits differ by %g", tc.fixture, tc.deg, d)
 		}
 	}
+}
+
+// FuzzImport: whatever bytes decode as an ONNX model, Import returns a
+// model or an error, never panics.
+func FuzzImport(f *testing.F) {
+	if b, err := os.ReadFile("testdata/avgnet.onnx"); err == nil {
+		f.Add(b)
+	}
+	w := onnx.FloatTensor("w", []int64{2, 1, 3, 3}, make([]float32, 18))
+	for _, m := range []*onnx.Model{
+		tinyModel(13, []*onnx.Node{{Name: "c", OpType: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"c"}},
+			{Name: "r", OpType: "Relu", Inputs: []string{"c"}, Outputs: []string{"r"}},
+			{Name: "f", OpType: "Flatten", Inputs: []string{"r"}, Outputs: []string{"y"}}}, w),
+		tinyModel(13, []*onnx.Node{{Name: "p", OpType: "Pad", Inputs: []string{"x", "pads"}, Outputs: []string{"p"}},
+			{Name: "a", OpType: "AveragePool", Inputs: []string{"p"}, Outputs: []string{"y"}, Attributes: []*onnx.Attribute{intsAttr("kernel_shape", 2, 2)}}},
+			onnx.Int64Tensor("pads", []int64{8}, []int64{0, 0, 1, 1, 0, 0, 1, 1})),
+	} {
+		b, err := onnx.Marshal(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		om, err := onnx.Unmarshal(data)
+		if err != nil {
+			return
+		}
+		Import(om, "lenet")
+		convertGraph(om)
+	})
 }
