@@ -7,6 +7,16 @@ require gonum.org/v1/plot v0.15.2
 require google.golang.org/protobuf v1.36.11
 
 require (
+	github.com/ALTree/bigfloat v0.2.0 // indirect
+	github.com/davecgh/go-spew v1.1.1 // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
+	github.com/stretchr/testify v1.10.0 // indirect
+	github.com/tuneinsight/lattigo/v6 v6.2.0
+	golang.org/x/exp v0.0.0-20250506013437-ce4c2cf36ca6 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
+
+require (
 	codeberg.org/go-fonts/liberation v0.4.1 // indirect
 	codeberg.org/go-latex/latex v0.0.1 // indirect
 	codeberg.org/go-pdf/fpdf v0.10.0 // indirect

@@ -1,0 +1,165 @@
+package helinear
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// pair sets up a server and a client over an in-process pipe.
+func pair(t testing.TB, ell uint) (*Server, *Client) {
+	t.Helper()
+	a, b := transport.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	var cl *Client
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		cl, err = NewClient(b, ell)
+		errc <- err
+	}()
+	s, err := NewServer(a, ell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return s, cl
+}
+
+// both runs the server's and the client's sides concurrently.
+func both(srv func() ([]uint64, error), cli func() ([]uint64, error)) (ys, yc []uint64, err error) {
+	type res struct {
+		y   []uint64
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() { y, err := cli(); ch <- res{y, err} }()
+	ys, errS := srv()
+	r := <-ch
+	return ys, r.y, errors.Join(errS, r.err)
+}
+
+func randVec(rng *rand.Rand, n int) []uint64 {
+	v := make([]uint64, n)
+	for i := range v {
+		v[i] = rng.Uint64()
+	}
+	return v
+}
+
+// checkShares asserts that ys + yc ≡ want (mod 2^ℓ) elementwise.
+func checkShares(t *testing.T, what string, ell uint, ys, yc, want []uint64) {
+	t.Helper()
+	m := ^uint64(0) >> (64 - ell)
+	if len(ys) != len(want) || len(yc) != len(want) {
+		t.Fatalf("%s: lengths %d, %d, want %d", what, len(ys), len(yc), len(want))
+	}
+	bad := 0
+	for i := range want {
+		if (ys[i]+yc[i])&m != want[i]&m || ys[i]&^m != 0 || yc[i]&^m != 0 {
+			if bad < 3 {
+				t.Errorf("%s: y[%d] = %#x + %#x, want %#x (mod 2^%d)", what, i, ys[i], yc[i], want[i]&m, ell)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%s: %d of %d outputs wrong", what, bad, len(want))
+	}
+}
+
+func runConv(t *testing.T, s *Server, cl *Client, rng *rand.Rand, p ring.ConvParams, withBias bool) {
+	t.Helper()
+	x, xs := randVec(rng, p.XLen()), randVec(rng, p.XLen())
+	xc := make([]uint64, len(x))
+	for i := range x {
+		xc[i] = x[i] - xs[i]
+	}
+	w := randVec(rng, p.WLen())
+	var bias []uint64
+	if withBias {
+		bias = randVec(rng, p.K)
+	}
+	want := make([]uint64, p.YLen())
+	if err := ring.Conv2d(p, x, w, want); err != nil {
+		t.Fatal(err)
+	}
+	if bias != nil {
+		plane := p.OutH() * p.OutW()
+		for i := range want {
+			want[i] += bias[i/plane%p.K]
+		}
+	}
+	ys, yc, err := both(func() ([]uint64, error) { return s.Conv2d(p, w, bias, xs) },
+		func() ([]uint64, error) { return cl.Conv2d(p, xc) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkShares(t, "conv", s.P.Ell, ys, yc, want)
+}
+
+func TestConvResNet20Shapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, ell := range []uint{64, 37} {
+		s, cl := pair(t, ell)
+		for _, p := range []ring.ConvParams{
+			{N: 1, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1},
+			{N: 1, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2},
+			{N: 2, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1},
+			{N: 1, C: 32, H: 16, W: 16, K: 64, R: 1, S: 1, StrideH: 2, StrideW: 2},
+		} {
+			runConv(t, s, cl, rng, p, true)
+		}
+	}
+}
+
+func TestConvRandomShapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, ell := range []uint{1, 16, 41, 64} {
+		s, cl := pair(t, ell)
+		for range 4 {
+			g := 1 + rng.IntN(3)
+			p := ring.ConvParams{N: 1 + rng.IntN(2), C: g * (1 + rng.IntN(4)), H: 1 + rng.IntN(12), W: 1 + rng.IntN(12),
+				K: g * (1 + rng.IntN(4)), R: 1 + rng.IntN(3), S: 1 + rng.IntN(3),
+				StrideH: 1 + rng.IntN(2), StrideW: 1 + rng.IntN(3), PadH: rng.IntN(2), PadW: rng.IntN(2), Groups: g}
+			if p.H+2*p.PadH < p.R || p.W+2*p.PadW < p.S {
+				continue
+			}
+			runConv(t, s, cl, rng, p, rng.IntN(2) == 0)
+		}
+	}
+}
+
+func TestFC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, ell := range []uint{64, 32, 8} {
+		s, cl := pair(t, ell)
+		for _, sh := range [][3]int{{2, 64, 10}, {1, 1, 1}, {3, 500, 7}, {1, 9000, 3}, {2, 100, 300}} {
+			batch, in, out := sh[0], sh[1], sh[2]
+			x, xs := randVec(rng, batch*in), randVec(rng, batch*in)
+			xc := make([]uint64, len(x))
+			for i := range x {
+				xc[i] = x[i] - xs[i]
+			}
+			w, bias := randVec(rng, in*out), randVec(rng, out)
+			want := make([]uint64, batch*out)
+			if err := ring.MatMulTransB(batch, out, in, x, w, want); err != nil {
+				t.Fatal(err)
+			}
+			for i := range want {
+				want[i] += bias[i%out]
+			}
+			ys, yc, err := both(func() ([]uint64, error) { return s.FC(batch, in, out, w, bias, xs) },
+				func() ([]uint64, error) { return cl.FC(batch, in, out, xc) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkShares(t, "fc", ell, ys, yc, want)
+		}
+	}
+}

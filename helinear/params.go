@@ -1,0 +1,314 @@
+// Package helinear computes linear layers (fully connected, 2-D
+// convolution with stride, padding and groups) of the dealer-free
+// two-party mode by homomorphic encryption, in the style of Cheetah (Huang
+// et al., USENIX Security 2022): the client encrypts its additive share of
+// the input in the coefficients of RLWE plaintexts (no slots, no
+// rotations), the server multiplies by its plaintext-encoded weights so
+// that chosen coefficients of the polynomial products are the entries of
+// W·x, adds a fresh uniform mask, floods the noise and re-randomises, and
+// returns the ciphertexts; the client decrypts. Each party ends with an
+// additive share over Z_2^ℓ of W·x + b (the bias is added on the server's
+// side; batch norm is folded into W and b by the caller).
+//
+// Shares are plain []uint64 reduced mod 2^ℓ (1 ≤ ℓ ≤ 64; high bits are
+// ignored on input and zero on output). Party 1 is the client (holds the
+// secret key), party 0 the server (holds the weights), as in otgates.
+//
+// # Plaintext modulus 2^ℓ
+//
+// bgv.NewParameters refuses a power-of-two plaintext modulus, and a prime
+// plaintext modulus would need a field→ring conversion of every output (an
+// extra OT-based protocol). Instead this package encodes m ∈ Z_2^ℓ as
+// ⌊Q·m/2^ℓ⌉ in R_Q = Z_Q[X]/(X^N+1) (Cheetah's Δ-scaling, in the rounded
+// form that makes plaintext multiplication exact: ⌊Qm/t⌉·w = (Q/t)·[mw]_t +
+// Q·k + ε·w with |ε| ≤ ½, so the wrap-around of m·w mod t costs no noise),
+// built on lattigo's ring (RNS NTT arithmetic) with its own encryption and
+// decoding, both exact in uint64 RNS arithmetic (params.go).
+//
+// # Parameters and security
+//
+// N = 8192, ternary secret, error from the centred binomial distribution
+// with η = 21 (σ = √10.5 ≈ 3.24, |e| ≤ 21), Q a product of k NTT-friendly
+// primes with log Q ≤ 218 and no special modulus P (no key switching is
+// used): the HE standard's table (Albrecht et al., 2018) gives ≥ 128-bit
+// classical security for N = 8192, log QP ≤ 218, σ ≈ 3.2. log Q is the
+// smallest that holds the noise bound for ℓ (2ℓ + κ + 31 bits, see
+// NewParams): 200 bits at ℓ = 64.
+//
+// # Circuit privacy and decryption error
+//
+// The noise of a product, Σ_k (e_k + ε_k)·w_k, depends on W. The server
+// adds to every coefficient a uniform integer in [−F, F) with F ≥
+// 2^(κ+1)·E_W, where E_W = (21 + ½)·L·2^(ℓ−1) bounds that noise (L is the
+// number of weight coefficients summed into one output polynomial), so
+// the statistical distance of each returned coefficient from a W-free
+// distribution is ≤ 2^−(κ+2), κ = 40 (Kappa); it adds an encryption of
+// zero under the client's public key so that the second component, Σ
+// a_k·w_k + a'·u + e, is pseudo-random (RLWE) instead of a linear function
+// of W; and it adds a uniform mask to every one of the N coefficients (not
+// only the outputs), so the decrypted message is uniform. Decryption is
+// exact when E_W + F + E_pk + 1 < Q/2^(ℓ+1), E_pk = 21·(2N+1) the noise of
+// the public-key encryption; each layer checks this bound when it is
+// planned and returns an error instead of running with a smaller margin.
+package helinear
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
+
+	lring "github.com/tuneinsight/lattigo/v6/ring"
+
+	"github.com/autorep/autorep/ring"
+)
+
+const (
+	// LogN is log2 of the ring degree.
+	LogN = 13
+	// N is the ring degree (coefficients per polynomial).
+	N = 1 << LogN
+	// Kappa is the statistical security parameter of noise flooding
+	// (per returned coefficient, distance ≤ 2^−(Kappa+2)).
+	Kappa = 40
+	// MaxLogQ is the largest log Q at 128-bit classical security for
+	// N = 8192 (HE standard, ternary secret, σ ≈ 3.2).
+	MaxLogQ = 218
+	// eta is the centred-binomial parameter of the error distribution.
+	eta = 21
+	// maxLogL is the largest log2 of the number of weight coefficients
+	// summed into one output polynomial that NewParams provisions for.
+	maxLogL = 22
+)
+
+// Params are the HE parameters for one share width ℓ.
+type Params struct {
+	Ell  uint     // share width: shares live in Z_2^ℓ
+	Q    []uint64 // RNS primes, each ≡ 1 mod 2N
+	LogQ float64  // log2 of their product
+
+	r       *lring.Ring
+	mask    uint64   // 2^ℓ − 1
+	qModT   uint64   // Q mod 2^ℓ
+	tInv    []uint64 // (2^ℓ)^−1 mod q_i
+	qHatInv []uint64 // (Q/q_i)^−1 mod q_i
+	twoTo64 []uint64 // 2^64 mod q_i
+}
+
+// NewParams returns the parameters for shares over Z_2^ℓ, 1 ≤ ℓ ≤ 64: the
+// fewest primes (at most 60 bits each) whose product holds 2ℓ + κ + 31
+// bits, enough for the decryption bound of any layer that sums at most
+// 2^22 weight coefficients into one output polynomial.
+func NewParams(ell uint) (*Params, error) {
+	if ell < 1 || ell > 64 {
+		return nil, fmt.Errorf("helinear: share width ℓ = %d outside 1..64", ell)
+	}
+	need := 2*int(ell) + Kappa + 31
+	k := (need + 59) / 60
+	bitsPer := (need + k - 1) / k
+	if k*bitsPer > MaxLogQ {
+		return nil, fmt.Errorf("helinear: ℓ = %d needs log Q = %d > %d", ell, k*bitsPer, MaxLogQ)
+	}
+	gen := lring.NewNTTFriendlyPrimesGenerator(uint64(bitsPer), 2*N)
+	qs, err := gen.NextDownstreamPrimes(k)
+	if err != nil {
+		return nil, fmt.Errorf("helinear: primes: %w", err)
+	}
+	r, err := lring.NewRing(N, qs)
+	if err != nil {
+		return nil, fmt.Errorf("helinear: ring: %w", err)
+	}
+	p := &Params{Ell: ell, Q: qs, r: r, mask: ^uint64(0) >> (64 - ell)}
+	bigQ := r.Modulus()
+	f, _ := new(big.Float).SetInt(bigQ).Float64()
+	p.LogQ = math.Log2(f)
+	t := new(big.Int).Lsh(big.NewInt(1), ell)
+	p.qModT = new(big.Int).Mod(bigQ, t).Uint64()
+	for _, q := range qs {
+		bq := new(big.Int).SetUint64(q)
+		p.tInv = append(p.tInv, new(big.Int).ModInverse(new(big.Int).Mod(t, bq), bq).Uint64())
+		qHat := new(big.Int).Div(bigQ, bq)
+		p.qHatInv = append(p.qHatInv, new(big.Int).ModInverse(qHat.Mod(qHat, bq), bq).Uint64())
+		p.twoTo64 = append(p.twoTo64, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), 64), bq).Uint64())
+	}
+	return p, nil
+}
+
+// polyWords is the number of uint64 words of one polynomial.
+func (p *Params) polyWords() int { return N * len(p.Q) }
+
+// mulMod returns a·b mod q.
+func mulMod(a, b, q uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return bits.Rem64(hi, lo, q)
+}
+
+// signedMod returns v mod q for a signed v.
+func signedMod(v int64, q uint64) uint64 {
+	if v >= 0 {
+		return uint64(v) % q
+	}
+	r := (uint64(-v)) % q // -MinInt64 wraps to 2^63, still correct as uint64
+	if r == 0 {
+		return 0
+	}
+	return q - r
+}
+
+// encodeScaled sets pt (coefficient domain) to ⌊Q·m/2^ℓ⌉ coefficient-wise
+// for m ∈ Z_2^ℓ. Since q_i | Q, ⌊Qm/t⌋ ≡ −[Qm]_t·t^−1 (mod q_i), so the
+// encoding needs no multi-precision arithmetic.
+func (p *Params) encodeScaled(m []uint64, pt lring.Poly) {
+	half := uint64(1) << (p.Ell - 1)
+	for i, q := range p.Q {
+		c := pt.Coeffs[i]
+		for j, v := range m {
+			rem := (p.qModT * v) & p.mask
+			f := mulMod(q-rem%q, p.tInv[i], q) // ⌊Qm/t⌋ mod q
+			if rem >= half {
+				f++ // round half up
+				if f == q {
+					f = 0
+				}
+			}
+			c[j] = f
+		}
+	}
+}
+
+// decodeAt writes ⌊2^ℓ·c/Q⌉ mod 2^ℓ of coefficient j of c (coefficient
+// domain) to the return value. With y_i = c_i·(Q/q_i)^−1 mod q_i,
+// t·c/Q ≡ Σ_i y_i·t/q_i (mod t); each term is split exactly into an
+// integer part (bits.Div64) and a fraction, and only the sum of the k
+// fractions is rounded in float64, whose error (< k·2^−52) is far inside
+// the margin the noise bound leaves around ½.
+func (p *Params) decodeAt(c lring.Poly, j int) uint64 {
+	var whole uint64
+	var frac float64
+	for i, q := range p.Q {
+		y := mulMod(c.Coeffs[i][j], p.qHatInv[i], q)
+		var hi, lo uint64
+		if p.Ell == 64 {
+			hi, lo = y, 0
+		} else {
+			hi, lo = y>>(64-p.Ell), y<<p.Ell
+		}
+		quo, rem := bits.Div64(hi, lo, q)
+		whole += quo
+		frac += float64(rem) / float64(q)
+	}
+	return (whole + uint64(math.Round(frac))) & p.mask
+}
+
+// uniformPoly fills pl with uniform residues mod each q_i (rejection
+// sampling on the prime's bit length).
+func (p *Params) uniformPoly(prg *ring.PRG, pl lring.Poly) {
+	for i, q := range p.Q {
+		m := ^uint64(0) >> bits.LeadingZeros64(q)
+		c := pl.Coeffs[i]
+		for j := range c {
+			for {
+				v := prg.Uint64() & m
+				if v < q {
+					c[j] = v
+					break
+				}
+			}
+		}
+	}
+}
+
+// smallPoly fills pl with a small signed polynomial: ternary (uniform in
+// {−1, 0, 1}) or centred binomial with parameter eta.
+func (p *Params) smallPoly(prg *ring.PRG, pl lring.Poly, ternary bool) {
+	v := make([]int64, N)
+	for j := range v {
+		if ternary {
+			for {
+				b := prg.Uint64() & 3
+				if b != 3 {
+					v[j] = int64(b) - 1
+					break
+				}
+			}
+		} else {
+			w := prg.Uint64()
+			const m = 1<<eta - 1
+			v[j] = int64(bits.OnesCount64(w&m)) - int64(bits.OnesCount64(w>>eta&m))
+		}
+	}
+	for i, q := range p.Q {
+		for j, x := range v {
+			pl.Coeffs[i][j] = signedMod(x, q)
+		}
+	}
+}
+
+// addFlood adds to every coefficient of pl a uniform integer in
+// [−2^(fb−1), 2^(fb−1)), fb ≤ 192 bits, reduced mod each q_i.
+func (p *Params) addFlood(prg *ring.PRG, pl lring.Poly, fb int) {
+	words := (fb + 63) / 64
+	top := uint(fb - 64*(words-1)) // bits used in the most significant word
+	var w [3]uint64
+	half := make([]uint64, len(p.Q))
+	for i := range p.Q {
+		half[i] = p.pow2Mod(fb-1, i)
+	}
+	for j := range N {
+		for x := range words {
+			w[x] = prg.Uint64()
+		}
+		w[words-1] &= ^uint64(0) >> (64 - top)
+		for i, q := range p.Q {
+			// Horner over the words, most significant first.
+			r := w[words-1] % q
+			for x := words - 2; x >= 0; x-- {
+				r = bits.Rem64(r, w[x], q)
+			}
+			c := &pl.Coeffs[i][j]
+			*c = addMod(*c, r, q)
+			*c = addMod(*c, q-half[i], q)
+		}
+	}
+}
+
+// pow2Mod returns 2^e mod q_i.
+func (p *Params) pow2Mod(e, i int) uint64 {
+	q := p.Q[i]
+	r := uint64(1)
+	for range e / 32 {
+		r = mulMod(r, (1<<32)%q, q)
+	}
+	return mulMod(r, (1<<uint(e%32))%q, q)
+}
+
+func addMod(a, b, q uint64) uint64 {
+	s := a + b
+	if s >= q || s < a {
+		s -= q
+	}
+	return s
+}
+
+// checkPoly reports whether every residue of the polynomial words w is
+// reduced (hostile input must not reach lattigo's lazy arithmetic with
+// values ≥ q).
+func (p *Params) checkPoly(w []uint64) error {
+	for i, q := range p.Q {
+		for _, v := range w[i*N : (i+1)*N] {
+			if v >= q {
+				return fmt.Errorf("helinear: ciphertext residue %d ≥ modulus %d", v, q)
+			}
+		}
+	}
+	return nil
+}
+
+// polyFromWords returns a Poly backed by w (len polyWords).
+func (p *Params) polyFromWords(w []uint64) lring.Poly {
+	c := make([][]uint64, len(p.Q))
+	for i := range c {
+		c[i] = w[i*N : (i+1)*N : (i+1)*N]
+	}
+	return lring.Poly{Coeffs: c}
+}

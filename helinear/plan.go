@@ -1,0 +1,212 @@
+package helinear
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/autorep/autorep/ring"
+)
+
+// entry places element idx of a tensor at coefficient coef of a polynomial.
+type entry struct{ coef, idx int32 }
+
+// term is one product of an output polynomial: input polynomial in times
+// weight polynomial w.
+type term struct{ in, w int }
+
+// outPoly is one output polynomial: the sum of its terms' products, whose
+// coefficients targets[i].coef hold output elements targets[i].idx.
+type outPoly struct {
+	terms   []term
+	targets []entry
+}
+
+// plan is the coefficient encoding of one image's linear layer, shared by
+// both parties: which input elements go in which client polynomial,
+// which weights in which server polynomial, and where the outputs land.
+// A batch repeats it per image with offsets xLen and yLen.
+type plan struct {
+	ins        [][]entry // input polynomial → (coefficient, x index)
+	ws         [][]entry // weight polynomial → (coefficient, w index)
+	outs       []outPoly
+	xLen, yLen int // per image
+	wLen       int
+	floodBits  int // F = 2^(floodBits−1)
+}
+
+// Conv plans a 2-D convolution: the input is padded, cut into tiles of
+// C_b channels × H_b × W_b positions with C_b·H_b·W_b ≤ N, overlapping by
+// R−1 rows and S−1 columns. Input coefficient c·H_b·W_b + i·W_b + j holds
+// x[c][r0+i][c0+j]; the weight of output channel k is placed at O −
+// (c·H_b·W_b + l·W_b + l') with O = (C_b−1)·H_b·W_b + (R−1)·W_b + S−1, so
+// coefficient O + i·W_b + j of the product is the stride-1 output at
+// (r0+i, c0+j), and no other pair of indices lands there (products of
+// degree ≥ N wrap to degrees below O). Strided outputs are the
+// stride-1 positions that are multiples of the stride. The tile shape
+// minimises the number of polynomials sent (client: one per tile and
+// channel block; server: two per tile and output channel).
+func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("helinear: %w", err)
+	}
+	if p.N < 1 {
+		return nil, fmt.Errorf("helinear: conv batch %d", p.N)
+	}
+	p = p.Norm()
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	hp, wp := p.H+2*p.PadH, p.W+2*p.PadW
+	oh, ow := p.OutH(), p.OutW()
+	needH, needW := (oh-1)*p.StrideH+1, (ow-1)*p.StrideW+1 // stride-1 rows/cols used
+	if p.R*p.S > N {
+		return nil, fmt.Errorf("helinear: kernel %d×%d larger than N = %d", p.R, p.S, N)
+	}
+	bestCost, hb, wb, cb := math.MaxInt, 0, 0, 0
+	for h := p.R; h <= needH+p.R-1; h++ {
+		for w := p.S; w <= needW+p.S-1 && h*w <= N; w++ {
+			c := min(cg, N/(h*w))
+			tiles := ceilDiv(needH, h-p.R+1) * ceilDiv(needW, w-p.S+1)
+			cost := tiles * (ceilDiv(cg, c) + 2*kg)
+			if cost < bestCost {
+				bestCost, hb, wb, cb = cost, h, w, c
+			}
+		}
+	}
+	pl := &plan{xLen: p.C * p.H * p.W, yLen: p.K * oh * ow, wLen: p.WLen()}
+	nCB := ceilDiv(cg, cb)
+	o := (cb-1)*hb*wb + (p.R-1)*wb + p.S - 1
+	// Weight polynomials: group g, output channel k, channel block b.
+	wPoly := func(g, k, b int) int { return (g*kg+k)*nCB + b }
+	for g := range p.Groups {
+		for k := range kg {
+			for b := range nCB {
+				var e []entry
+				for c := b * cb; c < min(cg, (b+1)*cb); c++ {
+					for l := range p.R {
+						for l2 := range p.S {
+							coef := o - ((c-b*cb)*hb*wb + l*wb + l2)
+							idx := (((g*kg+k)*cg+c)*p.R+l)*p.S + l2
+							e = append(e, entry{int32(coef), int32(idx)})
+						}
+					}
+				}
+				pl.ws = append(pl.ws, e)
+			}
+		}
+	}
+	for g := range p.Groups {
+		for r0 := 0; r0 < needH; r0 += hb - p.R + 1 {
+			for c0 := 0; c0 < needW; c0 += wb - p.S + 1 {
+				first := len(pl.ins)
+				for b := range nCB {
+					var e []entry
+					for c := b * cb; c < min(cg, (b+1)*cb); c++ {
+						for i := range hb {
+							for j := range wb {
+								row, col := r0+i-p.PadH, c0+j-p.PadW
+								if r0+i >= hp || c0+j >= wp || row < 0 || row >= p.H || col < 0 || col >= p.W {
+									continue // zero padding or beyond the tile's edge
+								}
+								coef := (c-b*cb)*hb*wb + i*wb + j
+								idx := ((g*cg+c)*p.H+row)*p.W + col
+								e = append(e, entry{int32(coef), int32(idx)})
+							}
+						}
+					}
+					pl.ins = append(pl.ins, e)
+				}
+				for k := range kg {
+					var op outPoly
+					for b := range nCB {
+						op.terms = append(op.terms, term{first + b, wPoly(g, k, b)})
+					}
+					for i := 0; i <= hb-p.R; i++ {
+						for j := 0; j <= wb-p.S; j++ {
+							gr, gc := r0+i, c0+j
+							if gr >= needH || gc >= needW || gr%p.StrideH != 0 || gc%p.StrideW != 0 {
+								continue
+							}
+							idx := ((g*kg+k)*oh+gr/p.StrideH)*ow + gc/p.StrideW
+							op.targets = append(op.targets, entry{int32(o + i*wb + j), int32(idx)})
+						}
+					}
+					pl.outs = append(pl.outs, op)
+				}
+			}
+		}
+	}
+	return pl, pl.budget(pr)
+}
+
+// planFC plans y = W·x for W [out, in] (row-major, a linear layer's
+// weight): input block b of n_b elements sits in coefficients 0..n_b−1;
+// row i of an output block of m_b rows is placed reversed at i·n_b +
+// n_b−1−j, so coefficient i·n_b + n_b−1 of the product is the block's dot
+// product and no other index pair reaches it (m_b·n_b ≤ N keeps wrapped
+// terms below the first target). Block sizes minimise polynomials sent.
+func planFC(in, out int, pr *Params) (*plan, error) {
+	if in < 1 || out < 1 {
+		return nil, fmt.Errorf("helinear: fully connected %d→%d", in, out)
+	}
+	if in > math.MaxInt32 || out > math.MaxInt32 || int64(in)*int64(out) > math.MaxInt32 {
+		return nil, fmt.Errorf("helinear: fully connected %d→%d too large", in, out)
+	}
+	bestCost, nb := math.MaxInt, 0
+	for n := 1; n <= min(in, N); n++ {
+		m := min(out, N/n)
+		if cost := ceilDiv(in, n) + 2*ceilDiv(out, m); cost < bestCost {
+			bestCost, nb = cost, n
+		}
+	}
+	mb := min(out, N/nb)
+	nIB, nOB := ceilDiv(in, nb), ceilDiv(out, mb)
+	pl := &plan{xLen: in, yLen: out, wLen: in * out}
+	for b := range nIB {
+		var e []entry
+		for j := b * nb; j < min(in, (b+1)*nb); j++ {
+			e = append(e, entry{int32(j - b*nb), int32(j)})
+		}
+		pl.ins = append(pl.ins, e)
+	}
+	for ob := range nOB {
+		var op outPoly
+		for b := range nIB {
+			var e []entry
+			for i := ob * mb; i < min(out, (ob+1)*mb); i++ {
+				for j := b * nb; j < min(in, (b+1)*nb); j++ {
+					e = append(e, entry{int32((i-ob*mb)*nb + nb - 1 - (j - b*nb)), int32(i*in + j)})
+				}
+			}
+			op.terms = append(op.terms, term{b, len(pl.ws)})
+			pl.ws = append(pl.ws, e)
+		}
+		for i := ob * mb; i < min(out, (ob+1)*mb); i++ {
+			op.targets = append(op.targets, entry{int32((i-ob*mb)*nb + nb - 1), int32(i)})
+		}
+		pl.outs = append(pl.outs, op)
+	}
+	return pl, pl.budget(pr)
+}
+
+// budget sets the flooding width and checks the decryption bound (package
+// doc): E_W = (η + ½)·L·2^(ℓ−1), F = 2^(floodBits−1) ≥ 2^(κ+1)·E_W, and
+// E_W + F + E_pk + 1 < Q/2^(ℓ+1).
+func (pl *plan) budget(pr *Params) error {
+	maxL := 0
+	for _, op := range pl.outs {
+		l := 0
+		for _, t := range op.terms {
+			l += len(pl.ws[t.w])
+		}
+		maxL = max(maxL, l)
+	}
+	logEW := math.Log2((eta+0.5)*float64(max(maxL, 1))) + float64(pr.Ell) - 1
+	pl.floodBits = Kappa + 2 + int(math.Ceil(logEW))
+	total := math.Exp2(logEW) + math.Exp2(float64(pl.floodBits-1)) + eta*(2*N+1) + 1
+	if limit := pr.LogQ - float64(pr.Ell) - 1; math.Log2(total) >= limit-1 { // one bit of slack for float rounding
+		return fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",
+			maxL, math.Log2(total), limit, pr.Ell)
+	}
+	return nil
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

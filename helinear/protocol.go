@@ -1,0 +1,287 @@
+package helinear
+
+import (
+	"fmt"
+
+	lring "github.com/tuneinsight/lattigo/v6/ring"
+
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// Client is the party holding the secret key (party 1): it encrypts its
+// input shares and decrypts the server's masked results. Not safe for
+// concurrent use; after an error the session must be discarded.
+type Client struct {
+	P    *Params
+	Conn transport.Conn
+	sk   lring.Poly // NTT domain
+	prg  *ring.PRG
+}
+
+// Server is the party holding the weights (party 0). Not safe for
+// concurrent use; after an error the session must be discarded.
+type Server struct {
+	P        *Params
+	Conn     transport.Conn
+	pk0, pk1 lring.Poly // client's public key (−a'·s + e', a'), NTT domain
+	prg      *ring.PRG
+}
+
+// NewClient generates the client's keys and sends its public key (one
+// polynomial and a 16-byte seed for the uniform one) over c.
+func NewClient(c transport.Conn, ell uint) (*Client, error) {
+	p, err := NewParams(ell)
+	if err != nil {
+		return nil, err
+	}
+	prg, err := ring.NewRandomPRG()
+	if err != nil {
+		return nil, err
+	}
+	cl := &Client{P: p, Conn: c, sk: p.r.NewPoly(), prg: prg}
+	p.smallPoly(prg, cl.sk, true)
+	p.r.NTT(cl.sk, cl.sk)
+	msg, err := cl.encryptWith(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Send(msg); err != nil {
+		return nil, fmt.Errorf("helinear: sending public key: %w", err)
+	}
+	return cl, nil
+}
+
+// NewServer receives the client's public key over c.
+func NewServer(c transport.Conn, ell uint) (*Server, error) {
+	p, err := NewParams(ell)
+	if err != nil {
+		return nil, err
+	}
+	prg, err := ring.NewRandomPRG()
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("helinear: receiving public key: %w", err)
+	}
+	c0, c1, err := p.parseFresh(b, 1)
+	if err != nil {
+		return nil, fmt.Errorf("helinear: public key: %w", err)
+	}
+	return &Server{P: p, Conn: c, pk0: c0[0], pk1: c1[0], prg: prg}, nil
+}
+
+// encryptWith encrypts each message of ms (nil: one encryption of zero)
+// under the secret key in NTT form, c0 = −a·s + e + ⌊Qm/t⌉, c1 = a with
+// all a drawn from one fresh seed, and returns the wire message: the seed
+// followed by the c0 words.
+func (cl *Client) encryptWith(ms [][]uint64) ([]byte, error) {
+	p := cl.P
+	seed, err := ring.NewSeed()
+	if err != nil {
+		return nil, err
+	}
+	n := max(len(ms), 1)
+	out := make([]byte, ring.SeedSize+8*n*p.polyWords())
+	copy(out, seed[:])
+	aPRG := ring.NewPRG(seed)
+	a, e, m := p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly()
+	words := make([]uint64, p.polyWords())
+	for x := range n {
+		p.uniformPoly(aPRG, a)
+		p.smallPoly(cl.prg, e, false)
+		if ms != nil {
+			p.encodeScaled(ms[x], m)
+			p.r.Add(e, m, e)
+		}
+		p.r.NTT(e, e)
+		p.r.MulCoeffsBarrett(a, cl.sk, a)
+		p.r.Sub(e, a, e)
+		for i := range p.Q {
+			copy(words[i*N:], e.Coeffs[i])
+		}
+		off := ring.SeedSize + 8*x*p.polyWords()
+		transport.EncodeUint64s(out[off:off+8*p.polyWords()], words)
+	}
+	return out, nil
+}
+
+// parseFresh checks and expands a message of n fresh encryptions: c0 from
+// the words, c1 from the seed.
+func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
+	if want := ring.SeedSize + 8*n*p.polyWords(); len(b) != want {
+		return nil, nil, fmt.Errorf("helinear: ciphertext message of %d bytes, want %d (%d polynomials)", len(b), want, n)
+	}
+	var seed ring.Seed
+	copy(seed[:], b)
+	w := make([]uint64, n*p.polyWords())
+	if err := transport.DecodeUint64s(w, b[ring.SeedSize:]); err != nil {
+		return nil, nil, fmt.Errorf("helinear: %w", err)
+	}
+	aPRG := ring.NewPRG(seed)
+	for x := range n {
+		pw := w[x*p.polyWords() : (x+1)*p.polyWords()]
+		if err := p.checkPoly(pw); err != nil {
+			return nil, nil, err
+		}
+		c0 = append(c0, p.polyFromWords(pw))
+		a := p.r.NewPoly()
+		p.uniformPoly(aPRG, a)
+		c1 = append(c1, a)
+	}
+	return c0, c1, nil
+}
+
+// run is the client's side of one layer: it encrypts the input polynomials
+// of every image, sends them, and decrypts the targets of the returned
+// polynomials into y (its share of W·x, batch × pl.yLen).
+func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
+	p := cl.P
+	ms := make([][]uint64, 0, batch*len(pl.ins))
+	for n := range batch {
+		xs := x[n*pl.xLen:]
+		for _, in := range pl.ins {
+			m := make([]uint64, N)
+			for _, e := range in {
+				m[e.coef] = xs[e.idx] & p.mask
+			}
+			ms = append(ms, m)
+		}
+	}
+	msg, err := cl.encryptWith(ms)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Conn.Send(msg); err != nil {
+		return nil, fmt.Errorf("helinear: sending input ciphertexts: %w", err)
+	}
+	b, err := cl.Conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("helinear: receiving result ciphertexts: %w", err)
+	}
+	nOut := batch * len(pl.outs)
+	pw := p.polyWords()
+	if want := 8 * 2 * nOut * pw; len(b) != want {
+		return nil, fmt.Errorf("helinear: result message of %d bytes, want %d (%d ciphertexts)", len(b), want, nOut)
+	}
+	w := make([]uint64, 2*nOut*pw)
+	if err := transport.DecodeUint64s(w, b); err != nil {
+		return nil, fmt.Errorf("helinear: %w", err)
+	}
+	for x := range 2 * nOut {
+		if err := p.checkPoly(w[x*pw : (x+1)*pw]); err != nil {
+			return nil, err
+		}
+	}
+	y := make([]uint64, batch*pl.yLen)
+	for n := range batch {
+		for o, op := range pl.outs {
+			x := n*len(pl.outs) + o
+			c0 := p.polyFromWords(w[2*x*pw : (2*x+1)*pw])
+			c1 := p.polyFromWords(w[(2*x+1)*pw : (2*x+2)*pw])
+			p.r.NTT(c1, c1)
+			p.r.MulCoeffsBarrett(c1, cl.sk, c1)
+			p.r.INTT(c1, c1)
+			p.r.Add(c0, c1, c0)
+			for _, t := range op.targets {
+				y[n*pl.yLen+int(t.idx)] = p.decodeAt(c0, int(t.coef))
+			}
+		}
+	}
+	return y, nil
+}
+
+// weights encodes the server's weight polynomials (centred residues, NTT
+// domain).
+func (s *Server) weights(pl *plan, w []uint64) []lring.Poly {
+	p := s.P
+	half := uint64(1) << (p.Ell - 1)
+	ws := make([]lring.Poly, len(pl.ws))
+	for i, es := range pl.ws {
+		pw := p.r.NewPoly()
+		for _, e := range es {
+			v := w[e.idx] & p.mask
+			var c int64
+			if p.Ell == 64 {
+				c = int64(v)
+			} else if v >= half {
+				c = int64(v) - int64(half<<1)
+			} else {
+				c = int64(v)
+			}
+			for k, q := range p.Q {
+				pw.Coeffs[k][e.coef] = signedMod(c, q)
+			}
+		}
+		p.r.NTT(pw, pw)
+		ws[i] = pw
+	}
+	return ws
+}
+
+// run is the server's side of one layer: it returns the mask share
+// −r (batch × pl.yLen) whose sum with the client's output is W·x_c.
+func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
+	p := s.P
+	ws := s.weights(pl, w)
+	b, err := s.Conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("helinear: receiving input ciphertexts: %w", err)
+	}
+	c0s, c1s, err := p.parseFresh(b, batch*len(pl.ins))
+	if err != nil {
+		return nil, err
+	}
+	pw := p.polyWords()
+	nOut := batch * len(pl.outs)
+	out := make([]uint64, 2*nOut*pw)
+	y := make([]uint64, batch*pl.yLen)
+	acc0, acc1, u, e, mask := p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly()
+	r := make([]uint64, N)
+	for n := range batch {
+		for o, op := range pl.outs {
+			acc0.Zero()
+			acc1.Zero()
+			for _, t := range op.terms {
+				in := n*len(pl.ins) + t.in
+				p.r.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], acc0)
+				p.r.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], acc1)
+			}
+			// Re-randomise: + (pk0·u + e0, pk1·u + e1).
+			p.smallPoly(s.prg, u, true)
+			p.r.NTT(u, u)
+			p.r.MulCoeffsBarrettThenAdd(s.pk0, u, acc0)
+			p.r.MulCoeffsBarrettThenAdd(s.pk1, u, acc1)
+			p.r.INTT(acc0, acc0)
+			p.r.INTT(acc1, acc1)
+			p.smallPoly(s.prg, e, false)
+			p.r.Add(acc0, e, acc0)
+			p.smallPoly(s.prg, e, false)
+			p.r.Add(acc1, e, acc1)
+			// Mask every coefficient, then flood the noise.
+			s.prg.Uint64s(r)
+			for j := range r {
+				r[j] &= p.mask
+			}
+			p.encodeScaled(r, mask)
+			p.r.Add(acc0, mask, acc0)
+			p.addFlood(s.prg, acc0, pl.floodBits)
+			for _, t := range op.targets {
+				y[n*pl.yLen+int(t.idx)] = -r[t.coef] & p.mask
+			}
+			x := n*len(pl.outs) + o
+			for i := range p.Q {
+				copy(out[2*x*pw+i*N:], acc0.Coeffs[i])
+				copy(out[(2*x+1)*pw+i*N:], acc1.Coeffs[i])
+			}
+		}
+	}
+	msg := make([]byte, 8*len(out))
+	transport.EncodeUint64s(msg, out)
+	if err := s.Conn.Send(msg); err != nil {
+		return nil, fmt.Errorf("helinear: sending result ciphertexts: %w", err)
+	}
+	return y, nil
+}
