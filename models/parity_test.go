@@ -2,6 +2,7 @@ package models
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"math/rand"
 	"sort"
@@ -77,7 +78,8 @@ func scaleOf(want *tensor.Tensor) float64 {
 }
 
 // TestTorchParity runs one forward and backward pass of LeNet and a small
-// ResNet (batch norm in training and in evaluation mode) on the fixture's
+// ResNet (batch norm in training and in evaluation mode; and with two ReLU
+// sites reduced to PolyMask activations) on the fixture's
 // weights and inputs, with cross-entropy (label smoothing) plus the KD
 // loss, and requires PyTorch's loss, logits, parameter gradients and
 // updated running statistics, with and without autorep's fused paths (and,
@@ -90,6 +92,7 @@ func TestTorchParity(t *testing.T) {
 	}
 	var cases map[string]struct {
 		Net      string
+		Extra    string // prefix of PolyMask masks and coefficients to add
 		Training bool
 	}
 	if err := json.Unmarshal([]byte(f.Metadata["cases"]), &cases); err != nil || len(cases) == 0 {
@@ -116,7 +119,11 @@ func TestTorchParity(t *testing.T) {
 			t.Run(name+"/"+mode, func(t *testing.T) {
 				g := parityNet(t, c.Net)
 				g.NoFusion = !fused
-				if err := nn.LoadStateDict(g, prefixed(f, c.Net+"/param/")); err != nil {
+				sd := prefixed(f, c.Net+"/param/")
+				if c.Extra != "" {
+					maps.Copy(sd, prefixed(f, c.Extra+"/param/"))
+				}
+				if err := nn.LoadStateDict(g, sd); err != nil {
 					t.Fatal(err)
 				}
 				nn.SetTraining(g, c.Training)

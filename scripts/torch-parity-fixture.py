@@ -19,8 +19,12 @@ Networks (names as autorep's models package gives them):
                average pooling; fc. Input 3x8x8. Widths of 16 and 32 make
                autorep run its blocked (nChw16c) and fused paths.
 Cases: lenet (training mode), resnet_train (batch statistics; the running
-statistics it leaves behind are recorded too) and resnet_eval (running
-statistics, set to non-trivial values), the last two with the same weights.
+statistics it leaves behind are recorded too), resnet_eval (running
+statistics, set to non-trivial values) and resnet_poly (training mode, two
+ReLU sites replaced by autorep's PolyMask activation: half the ReLUs of each
+become per-channel degree-2 polynomials), the last three with the same
+weights. resnet_poly's masks and coefficients are "resnet_poly/param/<site>.mask"
+and ".poly" (metadata "extra").
 The metadata "cases" maps each case to its network and mode.
 
 Loss: autorep's two losses (nn.CrossEntropy, which `train` uses with label
@@ -82,13 +86,14 @@ class BasicBlock(nn.Module):
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
+        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()  # autorep's ReLU sites
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != cout:
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(y + self.shortcut(x))
+        y = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(y + self.shortcut(x))
 
 
 class SmallResNet(nn.Module):
@@ -96,14 +101,47 @@ class SmallResNet(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU()
         self.layer1 = nn.Sequential(BasicBlock(16, 16, 1))
         self.layer2 = nn.Sequential(BasicBlock(16, 32, 2))
         self.fc = nn.Linear(32, 10)
 
     def forward(self, x):
-        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn1(self.conv1(x)))
         x = self.layer2(self.layer1(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class PolyMask(nn.Module):
+    """autorep's nn.PolyMask, the activation of a reduced network:
+    y = m*relu(x) + (1 - m)*(c0 + c1*x + c2*x^2 + ...), mask m [C,H,W]
+    shared over the batch, coefficients per channel; stored as the buffers
+    "<site>.mask" and "<site>.poly" [C, degree+1], as autorep names them."""
+
+    def __init__(self, mask, poly):
+        super().__init__()
+        self.register_buffer("mask", mask)
+        self.register_buffer("poly", poly)
+
+    def forward(self, x):
+        c, d1 = self.poly.shape
+        p = self.poly[:, d1 - 1].reshape(1, c, 1, 1)
+        for k in range(d1 - 2, -1, -1):  # Horner, as autorep
+            p = p * x + self.poly[:, k].reshape(1, c, 1, 1)
+        return self.mask * F.relu(x) + (1 - self.mask) * p
+
+
+def with_polymasks(model, sites, gen):
+    """A copy of model whose given ReLU sites (name: per-image shape) are
+    PolyMasks with a random half of the ReLUs replaced by random degree-2
+    polynomials near DaPa's fit for N(0, 1) (0.2 + 0.5x + 0.2x^2)."""
+    m = copy.deepcopy(model)
+    for name, (c, h, w) in sites.items():
+        mask = (torch.rand(c, h, w, generator=gen) < 0.5).float()
+        poly = torch.tensor([0.2, 0.5, 0.2]) + (torch.rand(c, 3, generator=gen) - 0.5) * 0.2
+        parent, _, leaf = name.rpartition(".")
+        setattr(m.get_submodule(parent) if parent else m, leaf, PolyMask(mask, poly))
+    return m
 
 
 def loss_fn(logits, labels, teacher):
@@ -145,10 +183,13 @@ def rel_err(got, want):
     return float((got.double() - want.double()).abs().max()) / scale
 
 
-def case(out, meta, name, net, model, x, labels, teacher, training, buffers_after):
+def case(out, meta, name, net, model, x, labels, teacher, training, buffers_after, extra=""):
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     for k, v in sd.items():
-        out["%s/param/%s" % (net, k)] = v
+        if k.endswith(".mask") or k.endswith(".poly"):
+            out["%s/param/%s" % (extra, k)] = v
+        else:
+            out["%s/param/%s" % (net, k)] = v
     out[name + "/input"] = x
     out[name + "/labels"] = labels.to(torch.float32)
     out[name + "/teacher"] = teacher
@@ -159,7 +200,8 @@ def case(out, meta, name, net, model, x, labels, teacher, training, buffers_afte
         out["%s/grad/%s" % (name, k)] = g
     if buffers_after:
         for k, b in after.items():
-            out["%s/after/%s" % (name, k)] = b
+            if not (k.endswith(".mask") or k.endswith(".poly")):
+                out["%s/after/%s" % (name, k)] = b
     # PyTorch's own float32 error against the float64 reference.
     l32, z32, g32, a32 = run(model, x, labels, teacher, training, torch.float32)
     err = {"loss": rel_err(l32.reshape(1), loss.reshape(1)), "logits": rel_err(z32, logits),
@@ -168,6 +210,8 @@ def case(out, meta, name, net, model, x, labels, teacher, training, buffers_afte
         err["after"] = max(rel_err(a32[k], after[k]) for k in after)
     meta["torch_f32_err"][name] = err
     meta["cases"][name] = {"net": net, "training": training}
+    if extra:
+        meta["cases"][name]["extra"] = extra
     print("%-13s loss %.9f  torch float32 error vs float64: %s" % (name, float(loss), json.dumps(err)))
 
 
@@ -201,6 +245,10 @@ def main():
     teacher = torch.randn(4, 10, generator=gen) * 3
     case(out, meta, "resnet_train", "resnet", net, x, labels, teacher, True, True)
     case(out, meta, "resnet_eval", "resnet", net, x, labels, teacher, False, False)
+    # The same weights with two sites reduced (one after a batch norm, one
+    # after the residual add), in training mode.
+    poly = with_polymasks(net, {"layer1.0.relu1": (16, 8, 8), "layer2.0.relu2": (32, 4, 4)}, gen)
+    case(out, meta, "resnet_poly", "resnet", poly, x, labels, teacher, True, True, extra="resnet_poly")
 
     write_safetensors(sys.argv[1], out, {
         "generator": "scripts/torch-parity-fixture.py",
