@@ -179,18 +179,25 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 	for n := range batch {
 		for o, op := range pl.outs {
 			x := n*len(pl.outs) + o
-			c0 := p.polyFromWords(w[2*x*pw : (2*x+1)*pw])
-			c1 := p.polyFromWords(w[(2*x+1)*pw : (2*x+2)*pw])
-			p.r.NTT(c1, c1)
-			p.r.MulCoeffsBarrett(c1, cl.sk, c1)
-			p.r.INTT(c1, c1)
-			p.r.Add(c0, c1, c0)
+			c0 := cl.phase(w[2*x*pw:(2*x+2)*pw])
 			for _, t := range op.targets {
 				y[n*pl.yLen+int(t.idx)] = p.decodeAt(c0, int(t.coef))
 			}
 		}
 	}
 	return y, nil
+}
+
+// phase returns c0 + c1·s (coefficient domain) of the returned
+// ciphertext in words (c0 then c1, coefficient domain); it overwrites words.
+func (cl *Client) phase(words []uint64) lring.Poly {
+	p, pw := cl.P, cl.P.polyWords()
+	c0, c1 := p.polyFromWords(words[:pw]), p.polyFromWords(words[pw:2*pw])
+	p.r.NTT(c1, c1)
+	p.r.MulCoeffsBarrett(c1, cl.sk, c1)
+	p.r.INTT(c1, c1)
+	p.r.Add(c0, c1, c0)
+	return c0
 }
 
 // weights encodes the server's weight polynomials (centred residues, NTT

@@ -1,0 +1,218 @@
+package helinear
+
+import (
+	"bytes"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/autorep/autorep/internal/privacytest"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// clientView runs one convolution with weights w and returns, for every
+// coefficient of every returned ciphertext, the decrypted message m and
+// the signed noise e = (c0 + c1·s) − ⌊Q·m/t⌉ (what the client can compute).
+func clientView(t *testing.T, ell uint, p ring.ConvParams, w []uint64, seed uint64) (msgs []uint64, noise []*big.Int, pl *plan) {
+	t.Helper()
+	a, b := transport.Pipe()
+	defer a.Close()
+	rec := privacytest.NewRecorder(b)
+	var cl *Client
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		cl, err = NewClient(rec, ell)
+		done <- err
+	}()
+	s, err := NewServer(a, ell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	xs, xc := randVec(rng, p.XLen()), randVec(rng, p.XLen())
+	if _, _, err := both(func() ([]uint64, error) { return s.Conv2d(p, w, nil, xs) },
+		func() ([]uint64, error) { return cl.Conv2d(p, xc) }); err != nil {
+		t.Fatal(err)
+	}
+	pl, err = planConv(p, cl.P)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := rec.Messages(0)
+	words := privacytest.Words(reply[len(reply)-1])
+	pr := cl.P
+	pw := pr.polyWords()
+	bigQ := pr.r.Modulus()
+	halfQ := new(big.Int).Rsh(bigQ, 1)
+	coeffs := make([]*big.Int, N)
+	enc := pr.r.NewPoly()
+	for x := 0; x < len(words)/(2*pw); x++ {
+		ph := cl.phase(words[2*x*pw : (2*x+2)*pw])
+		m := make([]uint64, N)
+		for j := range m {
+			m[j] = pr.decodeAt(ph, j)
+		}
+		pr.encodeScaled(m, enc)
+		pr.r.Sub(ph, enc, ph)
+		pr.r.PolyToBigint(ph, 1, coeffs)
+		for j := range coeffs {
+			e := new(big.Int).Set(coeffs[j])
+			if e.Cmp(halfQ) > 0 {
+				e.Sub(e, bigQ)
+			}
+			noise = append(noise, e)
+		}
+		msgs = append(msgs, m...)
+	}
+	return msgs, noise, pl
+}
+
+// TestCircuitPrivacy checks what the client sees: the decrypted messages
+// are uniform (every coefficient is masked, not only the outputs) and
+// distributed alike for two weight sets (all-zero and random), and the
+// noise is flooded: uniform over its interval, alike for both weight
+// sets, and inside the decryption bound with the expected width.
+func TestCircuitPrivacy(t *testing.T) {
+	const ell = 64
+	p := ring.ConvParams{N: 1, C: 4, H: 6, W: 6, K: 2, R: 3, S: 3, PadH: 1, PadW: 1}
+	rng := rand.New(rand.NewPCG(9, 9))
+	wRand := randVec(rng, p.WLen())
+	wZero := make([]uint64, p.WLen())
+	m1, e1, pl := clientView(t, ell, p, wRand, 1)
+	m2, e2, _ := clientView(t, ell, p, wZero, 2)
+	privacytest.Uniform(t, "decrypted messages (random W)", m1)
+	privacytest.Uniform(t, "decrypted messages (zero W)", m2)
+	privacytest.SameDistribution(t, "decrypted messages", m1, m2)
+
+	// The flood is uniform in [−F, F), F = 2^(floodBits−1); the rest of
+	// the noise is ≤ 2^−(κ+1)·F. Map e ↦ (e + F)·2^(64−floodBits) to a
+	// 64-bit word whose high bits are then uniform; without flooding they
+	// would be constant.
+	fb := pl.floodBits
+	pr, _ := NewParams(ell)
+	limit := math.Exp2(pr.LogQ - ell - 1)
+	words := func(es []*big.Int) []uint64 {
+		out := make([]uint64, len(es))
+		F := new(big.Int).Lsh(big.NewInt(1), uint(fb-1))
+		var maxAbs float64
+		for i, e := range es {
+			f, _ := new(big.Float).SetInt(e).Float64()
+			maxAbs = max(maxAbs, math.Abs(f))
+			v := new(big.Int).Add(e, F)
+			v.Lsh(v, 64).Rsh(v, uint(fb)) // top 64 bits of a fb-bit value
+			out[i] = v.Uint64()
+		}
+		if maxAbs >= limit {
+			t.Errorf("noise 2^%.1f reaches the decryption limit 2^%.1f", math.Log2(maxAbs), math.Log2(limit))
+		}
+		if maxAbs < math.Exp2(float64(fb-2)) {
+			t.Errorf("noise only 2^%.1f: flooding to 2^%d missing", math.Log2(maxAbs), fb-1)
+		}
+		t.Logf("flood 2^%d, max |noise| 2^%.2f, decryption limit 2^%.1f", fb-1, math.Log2(maxAbs), math.Log2(limit))
+		return out
+	}
+	n1, n2 := words(e1), words(e2)
+	privacytest.Uniform(t, "flooded noise (random W)", n1)
+	privacytest.SameDistribution(t, "flooded noise", n1, n2)
+}
+
+// TestMalformed feeds truncated, oversized and out-of-range messages to
+// every receiving step: each must be a clear error, never a panic.
+func TestMalformed(t *testing.T) {
+	const ell = 32
+	pr, err := NewParams(ell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ring.ConvParams{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, PadH: 1, PadW: 1}
+	good := ring.SeedSize + 8*pr.polyWords()
+	bad := map[string][]byte{
+		"empty":     {},
+		"truncated": make([]byte, good-1),
+		"long":      make([]byte, good+8),
+		"residue ≥ q": func() []byte {
+			b := make([]byte, good)
+			for i := ring.SeedSize; i < len(b); i++ {
+				b[i] = 0xff
+			}
+			return b
+		}(),
+	}
+	for name, msg := range bad {
+		// Server receiving a bad public key.
+		a, b := transport.Pipe()
+		go func() { _ = b.Send(msg) }()
+		if _, err := NewServer(a, ell); err == nil || !strings.Contains(err.Error(), "helinear") {
+			t.Errorf("public key %s: err = %v", name, err)
+		}
+		a.Close()
+		b.Close()
+	}
+	for name, msg := range bad {
+		// Server receiving bad input ciphertexts, client receiving a bad result.
+		s, cl := pair(t, ell)
+		go func() { _ = cl.Conn.Send(msg) }()
+		if _, err := s.Conv2d(p, make([]uint64, p.WLen()), nil, make([]uint64, p.XLen())); err == nil {
+			t.Errorf("server, input %s: no error", name)
+		}
+		go func() { _, _ = s.Conn.Recv(); _ = s.Conn.Send(msg) }()
+		if _, err := cl.Conv2d(p, make([]uint64, p.XLen())); err == nil {
+			t.Errorf("client, result %s: no error", name)
+		}
+	}
+	// Bad shapes and lengths.
+	s, cl := pair(t, ell)
+	for _, q := range []ring.ConvParams{{}, {N: 1, C: 3, H: 4, W: 4, K: 2, R: 3, S: 3, Groups: 2}, {N: 1, C: 1, H: 2, W: 2, K: 1, R: 3, S: 3}} {
+		if _, err := s.Conv2d(q, nil, nil, nil); err == nil {
+			t.Errorf("server conv %+v: no error", q)
+		}
+		if _, err := cl.Conv2d(q, nil); err == nil {
+			t.Errorf("client conv %+v: no error", q)
+		}
+	}
+	if _, err := s.FC(1, 4, 2, make([]uint64, 7), nil, make([]uint64, 4)); err == nil {
+		t.Error("fc with short weights: no error")
+	}
+	if _, err := cl.FC(0, 4, 2, nil); err == nil {
+		t.Error("fc with batch 0: no error")
+	}
+	if _, err := NewParams(0); err == nil {
+		t.Error("ℓ = 0: no error")
+	}
+	if _, err := NewParams(65); err == nil {
+		t.Error("ℓ = 65: no error")
+	}
+}
+
+// FuzzParse feeds arbitrary bytes to the server's ciphertext parser and to
+// the client's result handling: errors only, never a panic.
+func FuzzParse(f *testing.F) {
+	pr, err := NewParams(16)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{1, 2, 3})
+	f.Add(bytes.Repeat([]byte{0xff}, ring.SeedSize+8*pr.polyWords()))
+	f.Add(make([]byte, ring.SeedSize+8*pr.polyWords()))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _, _ = pr.parseFresh(b, 1)
+		a, c := transport.Pipe()
+		defer a.Close()
+		defer c.Close()
+		cl := &Client{P: pr, Conn: a, sk: pr.r.NewPoly()}
+		cl.prg, _ = ring.NewRandomPRG()
+		go func() { _, _ = c.Recv(); _ = c.Send(b) }()
+		pl, err := planFC(4, 2, pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = cl.run(pl, 1, make([]uint64, 4))
+	})
+}
