@@ -39,6 +39,24 @@ func Unmarshal(b []byte) (*Model, error) {
 				o, err = decodeOpset(sub)
 				m.OpsetImports = append(m.OpsetImports, o)
 			}
+		case 14:
+			var sub []byte
+			if sub, err = f.bytes(); err == nil {
+				var e StringEntry
+				err = fields(sub, "StringStringEntryProto", func(f *field) error {
+					var err error
+					switch f.num {
+					case 1:
+						e.Key, err = f.string()
+					case 2:
+						e.Value, err = f.string()
+					default:
+						f.skip = true
+					}
+					return err
+				})
+				m.Metadata = append(m.Metadata, e)
+			}
 		default:
 			f.skip = true
 		}

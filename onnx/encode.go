@@ -27,6 +27,12 @@ func Marshal(m *Model) ([]byte, error) {
 		s = appendVarint(s, 2, uint64(o.Version))
 		b = appendMessage(b, 8, s)
 	}
+	for _, e := range m.Metadata {
+		var s []byte
+		s = appendString(s, 1, e.Key)
+		s = appendString(s, 2, e.Value)
+		b = appendMessage(b, 14, s)
+	}
 	return b, nil
 }
 

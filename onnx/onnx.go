@@ -30,6 +30,23 @@ type Model struct {
 	ModelVersion    int64
 	DocString       string
 	Graph           *Graph
+	// Metadata is metadata_props: free key/value pairs.
+	Metadata []StringEntry
+}
+
+// StringEntry is a StringStringEntryProto.
+type StringEntry struct {
+	Key, Value string
+}
+
+// Meta returns the metadata value of key ("" if absent).
+func (m *Model) Meta(key string) string {
+	for _, e := range m.Metadata {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return ""
 }
 
 // OpsetID is an OperatorSetIdProto: the operator set version a model uses

@@ -115,6 +115,7 @@ func TestRoundTripAllFields(t *testing.T) {
 	m := &Model{
 		IRVersion: 8, ProducerName: "autorep", ProducerVersion: "1", Domain: "d", ModelVersion: 3, DocString: "doc",
 		OpsetImports: []OpsetID{{Domain: "", Version: 13}, {Domain: "com.x", Version: 1}},
+		Metadata:     []StringEntry{{Key: "autorep.dataset", Value: "mnist"}, {Key: "k", Value: ""}},
 		Graph: &Graph{
 			Name: "g", DocString: "gd",
 			Nodes: []*Node{{
@@ -163,6 +164,9 @@ func TestRoundTripAllFields(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if got.Meta("autorep.dataset") != "mnist" || got.Meta("absent") != "" {
+		t.Errorf("metadata %v", got.Metadata)
+	}
 	v, _ := got.Graph.Initializers[4].Floats()
 	if !slices.Equal(v, []float32{2.5}) {
 		t.Errorf("double tensor as floats: %v", v)
@@ -205,8 +209,8 @@ func TestTruncatedAndCorrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	full, _ := Marshal(m)
-	// In our encoding the graph (field 7) precedes the opset imports, so a
-	// cut anywhere inside the graph's bytes is detected.
+	// In our encoding the graph (field 7) precedes the opset imports (and
+	// the metadata, none here), so a cut inside the graph's bytes is detected.
 	graphEnd := len(full) - len(encodeOpsets(m))
 	for n := 0; n < graphEnd; n++ {
 		if _, err := Unmarshal(full[:n]); err == nil {

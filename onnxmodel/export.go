@@ -3,6 +3,7 @@ package onnxmodel
 import (
 	"fmt"
 
+	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/onnx"
@@ -50,9 +51,19 @@ func Export(m *models.Model) (*onnx.Model, error) {
 		Shape: []onnx.Dim{{Param: "N"}, {Value: int64(m.Input[0])}, {Value: int64(m.Input[1])}, {Value: int64(m.Input[2])}}}}
 	e.g.Outputs = []*onnx.ValueInfo{{Name: "logits", ElemType: onnx.Float, HasShape: true,
 		Shape: []onnx.Dim{{Param: "N"}, {Value: int64(m.Classes)}}}}
+	// The input normalisation and dataset travel as metadata_props, under
+	// the model file's own keys (autorep import reads the dataset back).
+	meta := m.Meta.Clone()
+	meta.Arch, meta.Classes, meta.Input = m.Arch, m.Classes, m.Input
+	var props []onnx.StringEntry
+	for _, k := range []string{modelfile.KeyArch, modelfile.KeyDataset, modelfile.KeyMean, modelfile.KeyStd} {
+		if v := meta.Get(k); v != "" {
+			props = append(props, onnx.StringEntry{Key: k, Value: v})
+		}
+	}
 	return &onnx.Model{IRVersion: 7, ProducerName: "autorep", OpsetImports: []onnx.OpsetID{{Version: ExportOpset}},
 		DocString: fmt.Sprintf("autorep %s, input %v, %d classes, dataset %q", m.Arch, m.Input, m.Classes, m.Meta.Dataset),
-		Graph:     e.g}, nil
+		Graph:     e.g, Metadata: props}, nil
 }
 
 type exporter struct {

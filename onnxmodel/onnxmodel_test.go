@@ -265,8 +265,8 @@ func TestExportRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if om2.Opset() != ExportOpset {
-			t.Errorf("opset %d", om2.Opset())
+		if om2.Opset() != ExportOpset || om2.Meta("autorep.arch") != m.Arch {
+			t.Errorf("opset %d, metadata %v", om2.Opset(), om2.Metadata)
 		}
 		for _, n := range om2.Graph.Nodes {
 			if n.OpType == "Pow" || n.OpType == "Where" {

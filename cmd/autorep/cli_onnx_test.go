@@ -26,12 +26,14 @@ func TestImportExportCLI(t *testing.T) {
 	if imp.Arch != "lenet" || imp.ReLUs != 610 || imp.Mixed != 4 {
 		t.Errorf("import report %+v, want lenet, 610 ReLUs, 4 mixed sites", imp)
 	}
+	// The exported file names its dataset (metadata_props): --dataset may go.
+	wantOK(t, runCLI(t, short, "import", "--onnx", onnxPath, "--out", filepath.Join(dir, "nods.safetensors")))
 	fixture := filepath.Join("..", "..", "onnxmodel", "testdata", "lenet.onnx")
 	wantOK(t, runCLI(t, short, "import", "--onnx", fixture, "--dataset", "mnist", "--out", filepath.Join(dir, "pt.safetensors"), "--arch", "lenet"))
 	wantFail(t, runCLI(t, short, "import", "--onnx", fixture, "--dataset", "cifar10", "--out", filepath.Join(dir, "x.safetensors")), 1,
 		"dataset cifar10 has images [3 32 32]")
 	wantFail(t, runCLI(t, short, "import", "--onnx", orig, "--dataset", "mnist", "--out", filepath.Join(dir, "x.safetensors")), 1, "is not a valid ONNX model")
-	wantFail(t, runCLI(t, short, "import", "--onnx", fixture, "--out", filepath.Join(dir, "x.safetensors")), 1, "required")
+	wantFail(t, runCLI(t, short, "import", "--onnx", fixture, "--out", filepath.Join(dir, "x.safetensors")), 1, "--dataset is required")
 	wantFail(t, runCLI(t, short, "export", "--onnx", fixture, "--out", filepath.Join(dir, "x.onnx")), 1, "safetensors")
 
 	needData(t, "mnist")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/onnx"
 	"github.com/autorep/autorep/onnxmodel"
@@ -32,7 +33,7 @@ func runImport(args []string) error {
 			"function in evaluation and training mode. The model must take\n"+
 			"inputs normalised with the dataset's standard mean and std (see docs/CLI.md).")
 	in := fs.String("onnx", "", "ONNX file to import (required)")
-	dataset := fs.String("dataset", "", "dataset the model classifies (required): gives the input shape, classes and normalisation recorded in the file")
+	dataset := fs.String("dataset", "", "dataset the model classifies (required unless the file is from autorep export): gives the input shape, classes and normalisation recorded in the file")
 	dataDir := fs.String("data", "", "data directory (training images for --calibrate; datasets of unknown shape)")
 	out := fs.String("out", "", "model file to write (.safetensors; required)")
 	arch := fs.String("arch", "", "architecture to map onto (default: the first that matches, else the graph itself): "+strings.Join(models.Names(), ", "))
@@ -47,12 +48,18 @@ func runImport(args []string) error {
 	if *calib < 0 {
 		return fmt.Errorf("--calibrate must be >= 0, got %d", *calib)
 	}
-	if *in == "" || *dataset == "" || *out == "" {
-		return errors.New("--onnx, --dataset and --out are required")
+	if *in == "" || *out == "" {
+		return errors.New("--onnx and --out are required")
 	}
 	om, err := onnx.ReadFile(*in)
 	if err != nil {
 		return err
+	}
+	if *dataset == "" {
+		// A file from autorep export names its dataset.
+		if *dataset = om.Meta(modelfile.KeyDataset); *dataset == "" {
+			return fmt.Errorf("--dataset is required (%s records no %s)", *in, modelfile.KeyDataset)
+		}
 	}
 	m, rep, err := onnxmodel.Import(om, *arch)
 	if err != nil {
