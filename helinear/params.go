@@ -84,54 +84,93 @@ const (
 // Params are the HE parameters for one share width ℓ.
 type Params struct {
 	Ell  uint     // share width: shares live in Z_2^ℓ
-	Q    []uint64 // RNS primes, each ≡ 1 mod 2N
+	Q    []uint64 // RNS primes, each ≡ 1 mod 2N; the first ReplyPrimes form Q'
 	LogQ float64  // log2 of their product
+	// ReplyPrimes is the number of primes the server's answers keep after
+	// modulus switching (Q' = q_0⋯q_{k'−1}, ≥ ℓ + 18 bits).
+	ReplyPrimes int
+	LogQReply   float64
 
-	r       *lring.Ring
-	mask    uint64   // 2^ℓ − 1
-	qModT   uint64   // Q mod 2^ℓ
-	tInv    []uint64 // (2^ℓ)^−1 mod q_i
-	qHatInv []uint64 // (Q/q_i)^−1 mod q_i
-	twoTo64 []uint64 // 2^64 mod q_i
+	r, rr *lring.Ring // R_Q and R_Q'
+	full  *basis      // constants for Q
+	reply *basis      // constants for Q'
+	mask  uint64      // 2^ℓ − 1
 }
 
-// NewParams returns the parameters for shares over Z_2^ℓ, 1 ≤ ℓ ≤ 64: the
-// fewest primes (at most 60 bits each) whose product holds 2ℓ + κ + 31
-// bits, enough for the decryption bound of any layer that sums at most
-// 2^22 weight coefficients into one output polynomial.
+// basis holds the encoding and decoding constants of one RNS basis.
+type basis struct {
+	q       []uint64
+	qModT   uint64   // (∏q) mod 2^ℓ
+	tInv    []uint64 // (2^ℓ)^−1 mod q_i
+	qHatInv []uint64 // (∏q/q_i)^−1 mod q_i
+}
+
+func newBasis(qs []uint64, ell uint) *basis {
+	b := &basis{q: qs}
+	bigQ := big.NewInt(1)
+	for _, q := range qs {
+		bigQ.Mul(bigQ, new(big.Int).SetUint64(q))
+	}
+	t := new(big.Int).Lsh(big.NewInt(1), ell)
+	b.qModT = new(big.Int).Mod(bigQ, t).Uint64()
+	for _, q := range qs {
+		bq := new(big.Int).SetUint64(q)
+		b.tInv = append(b.tInv, new(big.Int).ModInverse(new(big.Int).Mod(t, bq), bq).Uint64())
+		qHat := new(big.Int).Div(bigQ, bq)
+		b.qHatInv = append(b.qHatInv, new(big.Int).ModInverse(qHat.Mod(qHat, bq), bq).Uint64())
+	}
+	return b
+}
+
+func log2Prod(qs []uint64) float64 {
+	var l float64
+	for _, q := range qs {
+		l += math.Log2(float64(q))
+	}
+	return l
+}
+
+// NewParams returns the parameters for shares over Z_2^ℓ, 1 ≤ ℓ ≤ 64. Q
+// holds 2ℓ + κ + 31 bits, enough for the decryption bound of any layer
+// that sums at most 2^22 weight coefficients into one output polynomial;
+// its first primes hold the ℓ + 18 bits (at least 30) the answers keep
+// after modulus switching (the switch adds at most (N+1)/2 of noise,
+// < 2^13, under Q'/2^(ℓ+2)), the rest the primes (≤ 60 bits) of the
+// remainder.
 func NewParams(ell uint) (*Params, error) {
 	if ell < 1 || ell > 64 {
 		return nil, fmt.Errorf("helinear: share width ℓ = %d outside 1..64", ell)
 	}
 	need := 2*int(ell) + Kappa + 31
-	k := (need + 59) / 60
-	bitsPer := (need + k - 1) / k
-	if k*bitsPer > MaxLogQ {
-		return nil, fmt.Errorf("helinear: ℓ = %d needs log Q = %d > %d", ell, k*bitsPer, MaxLogQ)
+	replyNeed := max(int(ell)+18, 30)
+	split := func(bits int) (k, per int) {
+		k = (bits + 59) / 60
+		return k, (bits + k - 1) / k
 	}
-	gen := lring.NewNTTFriendlyPrimesGenerator(uint64(bitsPer), 2*N)
-	qs, err := gen.NextDownstreamPrimes(k)
-	if err != nil {
-		return nil, fmt.Errorf("helinear: primes: %w", err)
+	k1, b1 := split(replyNeed)
+	k2, b2 := split(need - k1*b1)
+	if k1*b1+k2*b2 > MaxLogQ {
+		return nil, fmt.Errorf("helinear: ℓ = %d needs log Q = %d > %d", ell, k1*b1+k2*b2, MaxLogQ)
+	}
+	var qs []uint64
+	for _, kb := range [][2]int{{k1, b1}, {k2, b2}} {
+		gen := lring.NewNTTFriendlyPrimesGenerator(uint64(kb[1]), 2*N)
+		ps, err := gen.NextDownstreamPrimes(kb[0])
+		if err != nil {
+			return nil, fmt.Errorf("helinear: primes: %w", err)
+		}
+		qs = append(qs, ps...)
 	}
 	r, err := lring.NewRing(N, qs)
 	if err != nil {
 		return nil, fmt.Errorf("helinear: ring: %w", err)
 	}
-	p := &Params{Ell: ell, Q: qs, r: r, mask: ^uint64(0) >> (64 - ell)}
-	bigQ := r.Modulus()
-	f, _ := new(big.Float).SetInt(bigQ).Float64()
-	p.LogQ = math.Log2(f)
-	t := new(big.Int).Lsh(big.NewInt(1), ell)
-	p.qModT = new(big.Int).Mod(bigQ, t).Uint64()
-	for _, q := range qs {
-		bq := new(big.Int).SetUint64(q)
-		p.tInv = append(p.tInv, new(big.Int).ModInverse(new(big.Int).Mod(t, bq), bq).Uint64())
-		qHat := new(big.Int).Div(bigQ, bq)
-		p.qHatInv = append(p.qHatInv, new(big.Int).ModInverse(qHat.Mod(qHat, bq), bq).Uint64())
-		p.twoTo64 = append(p.twoTo64, new(big.Int).Mod(new(big.Int).Lsh(big.NewInt(1), 64), bq).Uint64())
+	rr, err := lring.NewRing(N, qs[:k1])
+	if err != nil {
+		return nil, fmt.Errorf("helinear: ring: %w", err)
 	}
-	return p, nil
+	return &Params{Ell: ell, Q: qs, LogQ: log2Prod(qs), ReplyPrimes: k1, LogQReply: log2Prod(qs[:k1]),
+		r: r, rr: rr, full: newBasis(qs, ell), reply: newBasis(qs[:k1], ell), mask: ^uint64(0) >> (64 - ell)}, nil
 }
 
 // polyWords is the number of uint64 words of one polynomial.
@@ -158,13 +197,13 @@ func signedMod(v int64, q uint64) uint64 {
 // encodeScaled sets pt (coefficient domain) to ⌊Q·m/2^ℓ⌉ coefficient-wise
 // for m ∈ Z_2^ℓ. Since q_i | Q, ⌊Qm/t⌋ ≡ −[Qm]_t·t^−1 (mod q_i), so the
 // encoding needs no multi-precision arithmetic.
-func (p *Params) encodeScaled(m []uint64, pt lring.Poly) {
+func (p *Params) encodeScaled(b *basis, m []uint64, pt lring.Poly) {
 	half := uint64(1) << (p.Ell - 1)
-	for i, q := range p.Q {
+	for i, q := range b.q {
 		c := pt.Coeffs[i]
 		for j, v := range m {
-			rem := (p.qModT * v) & p.mask
-			f := mulMod(q-rem%q, p.tInv[i], q) // ⌊Qm/t⌋ mod q
+			rem := (b.qModT * v) & p.mask
+			f := mulMod(q-rem%q, b.tInv[i], q) // ⌊Qm/t⌋ mod q
 			if rem >= half {
 				f++ // round half up
 				if f == q {
@@ -182,11 +221,11 @@ func (p *Params) encodeScaled(m []uint64, pt lring.Poly) {
 // integer part (bits.Div64) and a fraction, and only the sum of the k
 // fractions is rounded in float64, whose error (< k·2^−52) is far inside
 // the margin the noise bound leaves around ½.
-func (p *Params) decodeAt(c lring.Poly, j int) uint64 {
+func (p *Params) decodeAt(b *basis, c lring.Poly, j int) uint64 {
 	var whole uint64
 	var frac float64
-	for i, q := range p.Q {
-		y := mulMod(c.Coeffs[i][j], p.qHatInv[i], q)
+	for i, q := range b.q {
+		y := mulMod(c.Coeffs[i][j], b.qHatInv[i], q)
 		var hi, lo uint64
 		if p.Ell == 64 {
 			hi, lo = y, 0
@@ -290,12 +329,12 @@ func addMod(a, b, q uint64) uint64 {
 	return s
 }
 
-// checkPoly reports whether every residue of the polynomial words w is
-// reduced (hostile input must not reach lattigo's lazy arithmetic with
-// values ≥ q).
-func (p *Params) checkPoly(w []uint64) error {
-	for i, q := range p.Q {
-		for _, v := range w[i*N : (i+1)*N] {
+// checkPoly reports whether every residue of w, n words per prime of
+// p.Q[:len(w)/n], is reduced (hostile input must not reach lattigo's lazy
+// arithmetic with values ≥ q).
+func (p *Params) checkPoly(w []uint64, n int) error {
+	for i, q := range p.Q[:len(w)/n] {
+		for _, v := range w[i*n : (i+1)*n] {
 			if v >= q {
 				return fmt.Errorf("helinear: ciphertext residue %d ≥ modulus %d", v, q)
 			}
@@ -304,9 +343,9 @@ func (p *Params) checkPoly(w []uint64) error {
 	return nil
 }
 
-// polyFromWords returns a Poly backed by w (len polyWords).
+// polyFromWords returns a Poly with len(w)/N residues backed by w.
 func (p *Params) polyFromWords(w []uint64) lring.Poly {
-	c := make([][]uint64, len(p.Q))
+	c := make([][]uint64, len(w)/N)
 	for i := range c {
 		c[i] = w[i*N : (i+1)*N : (i+1)*N]
 	}

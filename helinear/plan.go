@@ -189,7 +189,8 @@ func planFC(in, out int, pr *Params) (*plan, error) {
 
 // budget sets the flooding width and checks the decryption bound (package
 // doc): E_W = (η + ½)·L·2^(ℓ−1), F = 2^(floodBits−1) ≥ 2^(κ+1)·E_W, and
-// E_W + F + E_pk + 1 < Q/2^(ℓ+1).
+// E_W + F + E_pk + 1 < Q/2^(ℓ+2), and the same bound after the switch to
+// Q', each with one bit of slack.
 func (pl *plan) budget(pr *Params) error {
 	maxL := 0
 	for _, op := range pl.outs {
@@ -205,6 +206,12 @@ func (pl *plan) budget(pr *Params) error {
 	if limit := pr.LogQ - float64(pr.Ell) - 1; math.Log2(total) >= limit-1 { // one bit of slack for float rounding
 		return fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",
 			maxL, math.Log2(total), limit, pr.Ell)
+	}
+	// After switching to Q' the noise is scaled by Q'/Q, plus at most
+	// (N+1)/2 of rounding per dropped prime.
+	scaled := math.Exp2(math.Log2(total)+pr.LogQReply-pr.LogQ) + float64(len(pr.Q)-pr.ReplyPrimes)*(N+1)/2
+	if limit := pr.LogQReply - float64(pr.Ell) - 1; math.Log2(scaled) >= limit-1 {
+		return fmt.Errorf("helinear: switched noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d", math.Log2(scaled), limit, pr.Ell)
 	}
 	return nil
 }

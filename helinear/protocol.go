@@ -93,7 +93,7 @@ func (cl *Client) encryptWith(ms [][]uint64) ([]byte, error) {
 		p.uniformPoly(aPRG, a)
 		p.smallPoly(cl.prg, e, false)
 		if ms != nil {
-			p.encodeScaled(ms[x], m)
+			p.encodeScaled(p.full, ms[x], m)
 			p.r.Add(e, m, e)
 		}
 		p.r.NTT(e, e)
@@ -123,7 +123,7 @@ func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
 	aPRG := ring.NewPRG(seed)
 	for x := range n {
 		pw := w[x*p.polyWords() : (x+1)*p.polyWords()]
-		if err := p.checkPoly(pw); err != nil {
+		if err := p.checkPoly(pw, N); err != nil {
 			return nil, nil, err
 		}
 		c0 = append(c0, p.polyFromWords(pw))
@@ -161,43 +161,64 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving result ciphertexts: %w", err)
 	}
-	nOut := batch * len(pl.outs)
-	pw := p.polyWords()
-	if want := 8 * 2 * nOut * pw; len(b) != want {
-		return nil, fmt.Errorf("helinear: result message of %d bytes, want %d (%d ciphertexts)", len(b), want, nOut)
+	kr := p.ReplyPrimes
+	want := 0
+	for _, op := range pl.outs {
+		want += 8 * batch * kr * (N + len(op.targets))
 	}
-	w := make([]uint64, 2*nOut*pw)
+	if len(b) != want {
+		return nil, fmt.Errorf("helinear: result message of %d bytes, want %d (%d ciphertexts)", len(b), want, batch*len(pl.outs))
+	}
+	w := make([]uint64, len(b)/8)
 	if err := transport.DecodeUint64s(w, b); err != nil {
 		return nil, fmt.Errorf("helinear: %w", err)
 	}
-	for x := range 2 * nOut {
-		if err := p.checkPoly(w[x*pw : (x+1)*pw]); err != nil {
-			return nil, err
-		}
-	}
 	y := make([]uint64, batch*pl.yLen)
+	off := 0
 	for n := range batch {
-		for o, op := range pl.outs {
-			x := n*len(pl.outs) + o
-			c0 := cl.phase(w[2*x*pw:(2*x+2)*pw])
+		for _, op := range pl.outs {
+			c1w := w[off : off+kr*N]
+			c0w := w[off+kr*N : off+kr*(N+len(op.targets))]
+			off += kr * (N + len(op.targets))
+			ph, err := cl.phase(op, c1w, c0w)
+			if err != nil {
+				return nil, err
+			}
 			for _, t := range op.targets {
-				y[n*pl.yLen+int(t.idx)] = p.decodeAt(c0, int(t.coef))
+				y[n*pl.yLen+int(t.idx)] = p.decodeAt(p.reply, ph, int(t.coef))
 			}
 		}
 	}
 	return y, nil
 }
 
-// phase returns c0 + c1·s (coefficient domain) of the returned
-// ciphertext in words (c0 then c1, coefficient domain); it overwrites words.
-func (cl *Client) phase(words []uint64) lring.Poly {
-	p, pw := cl.P, cl.P.polyWords()
-	c0, c1 := p.polyFromWords(words[:pw]), p.polyFromWords(words[pw:2*pw])
-	p.r.NTT(c1, c1)
-	p.r.MulCoeffsBarrett(c1, cl.sk, c1)
-	p.r.INTT(c1, c1)
-	p.r.Add(c0, c1, c0)
-	return c0
+// phase checks one returned ciphertext (c1 in full, c0 at the targets
+// only, both mod Q' and prime-major) and returns c1·s + c0 mod Q', valid
+// at the target coefficients.
+func (cl *Client) phase(op outPoly, c1w, c0w []uint64) (lring.Poly, error) {
+	p := cl.P
+	if err := p.checkPoly(c1w, N); err != nil {
+		return lring.Poly{}, err
+	}
+	nt := len(op.targets)
+	if nt > 0 {
+		if err := p.checkPoly(c0w, nt); err != nil {
+			return lring.Poly{}, err
+		}
+	}
+	ph := p.rr.NewPoly()
+	for i := range p.ReplyPrimes {
+		copy(ph.Coeffs[i], c1w[i*N:(i+1)*N])
+	}
+	p.rr.NTT(ph, ph)
+	p.rr.MulCoeffsBarrett(ph, cl.sk, ph)
+	p.rr.INTT(ph, ph)
+	for i, q := range p.Q[:p.ReplyPrimes] {
+		for x, t := range op.targets {
+			ph.Coeffs[i][t.coef] = addMod(ph.Coeffs[i][t.coef], c0w[i*nt+x], q)
+		}
+	}
+	return ph, nil
 }
 
 // weights encodes the server's weight polynomials (centred residues, NTT
@@ -241,14 +262,12 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	pw := p.polyWords()
-	nOut := batch * len(pl.outs)
-	out := make([]uint64, 2*nOut*pw)
+	var out []uint64
 	y := make([]uint64, batch*pl.yLen)
 	acc0, acc1, u, e, mask := p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly()
 	r := make([]uint64, N)
 	for n := range batch {
-		for o, op := range pl.outs {
+		for _, op := range pl.outs {
 			acc0.Zero()
 			acc1.Zero()
 			for _, t := range op.terms {
@@ -272,16 +291,25 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 			for j := range r {
 				r[j] &= p.mask
 			}
-			p.encodeScaled(r, mask)
+			p.encodeScaled(p.full, r, mask)
 			p.r.Add(acc0, mask, acc0)
 			p.addFlood(s.prg, acc0, pl.floodBits)
 			for _, t := range op.targets {
 				y[n*pl.yLen+int(t.idx)] = -r[t.coef] & p.mask
 			}
-			x := n*len(pl.outs) + o
-			for i := range p.Q {
-				copy(out[2*x*pw+i*N:], acc0.Coeffs[i])
-				copy(out[(2*x+1)*pw+i*N:], acc1.Coeffs[i])
+			// Switch to Q' (rounded division by the dropped primes) and
+			// send c1 in full, c0 at the targets only.
+			for lvl := len(p.Q) - 1; lvl >= p.ReplyPrimes; lvl-- {
+				p.r.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
+				p.r.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
+			}
+			for i := range p.ReplyPrimes {
+				out = append(out, acc1.Coeffs[i]...)
+			}
+			for i := range p.ReplyPrimes {
+				for _, t := range op.targets {
+					out = append(out, acc0.Coeffs[i][t.coef])
+				}
 			}
 		}
 	}
