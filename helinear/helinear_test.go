@@ -163,3 +163,21 @@ func TestFC(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanPacking checks that the 64-channel 8×8 ResNet-20 layer packs
+// several kernels per weight polynomial (fewer answers than channels):
+// TestConvResNet20Shapes checks that this packing computes the right values.
+func TestPlanPacking(t *testing.T) {
+	pr, err := NewParams(37)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := planConv(ring.ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("64×8×8 conv: %d client polynomials, %d answers", len(pl.ins), len(pl.outs))
+	if len(pl.outs) >= 64 {
+		t.Errorf("%d answers for 64 output channels: no kernel packing", len(pl.outs))
+	}
+}

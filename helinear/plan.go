@@ -41,10 +41,14 @@ type plan struct {
 // (c·H_b·W_b + l·W_b + l') with O = (C_b−1)·H_b·W_b + (R−1)·W_b + S−1, so
 // coefficient O + i·W_b + j of the product is the stride-1 output at
 // (r0+i, c0+j), and no other pair of indices lands there (products of
-// degree ≥ N wrap to degrees below O). Strided outputs are the
-// stride-1 positions that are multiples of the stride. The tile shape
-// minimises the number of polynomials sent (client: one per tile and
-// channel block; server: two per tile and output channel).
+// degree ≥ N wrap to degrees below O). M_b > 1 output channels share a
+// weight polynomial at offsets m·D, D = C_b·H_b·W_b + O, when M_b·D ≤ N
+// (the products of different kernels then occupy disjoint degree ranges
+// and nothing wraps). Strided outputs are the stride-1 positions that are
+// multiples of the stride. The tile shape, C_b and M_b minimise the words
+// sent: k primes per client polynomial (one per tile and channel block),
+// k' per answer (one per tile and output-channel block; its c0 only at
+// the outputs).
 func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("helinear: %w", err)
@@ -60,32 +64,44 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if p.R*p.S > N {
 		return nil, fmt.Errorf("helinear: kernel %d×%d larger than N = %d", p.R, p.S, N)
 	}
-	bestCost, hb, wb, cb := math.MaxInt, 0, 0, 0
+	// Polynomial cost in words per coefficient: k primes up, k' down.
+	up, down := len(pr.Q), pr.ReplyPrimes
+	bestCost, hb, wb, cb, mb := math.MaxInt, 0, 0, 0, 0
 	for h := p.R; h <= needH+p.R-1; h++ {
 		for w := p.S; w <= needW+p.S-1 && h*w <= N; w++ {
-			c := min(cg, N/(h*w))
 			tiles := ceilDiv(needH, h-p.R+1) * ceilDiv(needW, w-p.S+1)
-			cost := tiles * (ceilDiv(cg, c) + 2*kg)
-			if cost < bestCost {
-				bestCost, hb, wb, cb = cost, h, w, c
+			for c := 1; c <= min(cg, N/(h*w)); c++ {
+				o := (c-1)*h*w + (p.R-1)*w + p.S - 1
+				for m := 1; m <= kg; m++ {
+					if m > 1 && m*(c*h*w+o) > N {
+						break
+					}
+					cost := tiles * (ceilDiv(cg, c)*up + ceilDiv(kg, m)*down)
+					if cost < bestCost {
+						bestCost, hb, wb, cb, mb = cost, h, w, c, m
+					}
+				}
 			}
 		}
 	}
 	pl := &plan{xLen: p.C * p.H * p.W, yLen: p.K * oh * ow, wLen: p.WLen()}
-	nCB := ceilDiv(cg, cb)
+	nCB, nMB := ceilDiv(cg, cb), ceilDiv(kg, mb)
 	o := (cb-1)*hb*wb + (p.R-1)*wb + p.S - 1
-	// Weight polynomials: group g, output channel k, channel block b.
-	wPoly := func(g, k, b int) int { return (g*kg+k)*nCB + b }
+	d := cb*hb*wb + o // offset between the kernels packed in one polynomial
+	// Weight polynomials: group g, output-channel block kb, channel block b.
+	wPoly := func(g, kb, b int) int { return (g*nMB+kb)*nCB + b }
 	for g := range p.Groups {
-		for k := range kg {
+		for kb := range nMB {
 			for b := range nCB {
 				var e []entry
-				for c := b * cb; c < min(cg, (b+1)*cb); c++ {
-					for l := range p.R {
-						for l2 := range p.S {
-							coef := o - ((c-b*cb)*hb*wb + l*wb + l2)
-							idx := (((g*kg+k)*cg+c)*p.R+l)*p.S + l2
-							e = append(e, entry{int32(coef), int32(idx)})
+				for k := kb * mb; k < min(kg, (kb+1)*mb); k++ {
+					for c := b * cb; c < min(cg, (b+1)*cb); c++ {
+						for l := range p.R {
+							for l2 := range p.S {
+								coef := (k-kb*mb)*d + o - ((c-b*cb)*hb*wb + l*wb + l2)
+								idx := (((g*kg+k)*cg+c)*p.R+l)*p.S + l2
+								e = append(e, entry{int32(coef), int32(idx)})
+							}
 						}
 					}
 				}
@@ -114,19 +130,21 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 					}
 					pl.ins = append(pl.ins, e)
 				}
-				for k := range kg {
+				for kb := range nMB {
 					var op outPoly
 					for b := range nCB {
-						op.terms = append(op.terms, term{first + b, wPoly(g, k, b)})
+						op.terms = append(op.terms, term{first + b, wPoly(g, kb, b)})
 					}
-					for i := 0; i <= hb-p.R; i++ {
-						for j := 0; j <= wb-p.S; j++ {
-							gr, gc := r0+i, c0+j
-							if gr >= needH || gc >= needW || gr%p.StrideH != 0 || gc%p.StrideW != 0 {
-								continue
+					for k := kb * mb; k < min(kg, (kb+1)*mb); k++ {
+						for i := 0; i <= hb-p.R; i++ {
+							for j := 0; j <= wb-p.S; j++ {
+								gr, gc := r0+i, c0+j
+								if gr >= needH || gc >= needW || gr%p.StrideH != 0 || gc%p.StrideW != 0 {
+									continue
+								}
+								idx := ((g*kg+k)*oh+gr/p.StrideH)*ow + gc/p.StrideW
+								op.targets = append(op.targets, entry{int32((k-kb*mb)*d + o + i*wb + j), int32(idx)})
 							}
-							idx := ((g*kg+k)*oh+gr/p.StrideH)*ow + gc/p.StrideW
-							op.targets = append(op.targets, entry{int32(o + i*wb + j), int32(idx)})
 						}
 					}
 					pl.outs = append(pl.outs, op)
