@@ -23,7 +23,8 @@ var benchLayers = []struct {
 
 // BenchmarkLayer runs one linear layer per iteration, both parties in one
 // process (one goroutine each), at ℓ = 37 and ℓ = 64, and reports the bytes
-// each direction per image and the polynomials sent; key setup is outside
+// each direction per image and the messages (one each way: one round
+// trip); key setup is outside
 // the timed loop (setup_B reports its size).
 func BenchmarkLayer(b *testing.B) {
 	for _, ell := range []uint{37, 64} {
@@ -55,7 +56,7 @@ func BenchmarkLayer(b *testing.B) {
 				n := float64(b.N)
 				b.ReportMetric(float64(c1.BytesSent-c0.BytesSent)/n, "up_B")
 				b.ReportMetric(float64(c1.BytesRecv-c0.BytesRecv)/n, "down_B")
-				b.ReportMetric(float64(c1.Rounds-c0.Rounds)/n, "rounds")
+				b.ReportMetric(float64(c1.MsgsSent+c1.MsgsRecv-c0.MsgsSent-c0.MsgsRecv)/n, "msgs")
 				b.ReportMetric(float64(setup), "setup_B")
 			})
 		}
