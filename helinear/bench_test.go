@@ -2,7 +2,9 @@ package helinear
 
 import (
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/autorep/autorep/ring"
 )
@@ -25,7 +27,8 @@ var benchLayers = []struct {
 // process (one goroutine each), at ℓ = 37 and ℓ = 64, and reports the bytes
 // each direction per image and the messages (one each way: one round
 // trip); key setup is outside
-// the timed loop (setup_B reports its size).
+// the timed loop (setup_B reports its size); cpu_ms is process CPU time
+// per layer.
 func BenchmarkLayer(b *testing.B) {
 	for _, ell := range []uint{37, 64} {
 		for _, l := range benchLayers {
@@ -46,6 +49,7 @@ func BenchmarkLayer(b *testing.B) {
 					cli = func() ([]uint64, error) { return cl.FC(1, in, out, xc) }
 				}
 				c0 := cl.Conn.Stats().Total()
+				cpu0 := cpuTime()
 				b.ResetTimer()
 				for b.Loop() {
 					if _, _, err := both(srv, cli); err != nil {
@@ -54,6 +58,7 @@ func BenchmarkLayer(b *testing.B) {
 				}
 				c1 := cl.Conn.Stats().Total()
 				n := float64(b.N)
+				b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/n, "cpu_ms")
 				b.ReportMetric(float64(c1.BytesSent-c0.BytesSent)/n, "up_B")
 				b.ReportMetric(float64(c1.BytesRecv-c0.BytesRecv)/n, "down_B")
 				b.ReportMetric(float64(c1.MsgsSent+c1.MsgsRecv-c0.MsgsSent-c0.MsgsRecv)/n, "msgs")
@@ -61,6 +66,17 @@ func BenchmarkLayer(b *testing.B) {
 			})
 		}
 	}
+}
+
+// cpuTime is the process's user + system CPU time (both parties): on a
+// loaded machine it measures the work where wall time measures the
+// scheduler.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func itoa(n int) string {
