@@ -181,3 +181,24 @@ func TestPlanPacking(t *testing.T) {
 		t.Errorf("%d answers for 64 output channels: no kernel packing", len(pl.outs))
 	}
 }
+
+// TestParams checks every ℓ: log Q within the 128-bit bound for N = 8192,
+// and Q' wide enough for the answers (ℓ + 18 bits less rounding down of
+// the primes).
+func TestParams(t *testing.T) {
+	for ell := uint(1); ell <= 64; ell++ {
+		p, err := NewParams(ell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.LogQ > MaxLogQ {
+			t.Errorf("ℓ = %d: log Q = %.1f > %d", ell, p.LogQ, MaxLogQ)
+		}
+		if p.LogQReply < float64(ell)+17 {
+			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 17", ell, p.LogQReply)
+		}
+		if ell == 16 || ell == 32 || ell == 37 || ell == 64 {
+			t.Logf("ℓ = %d: %d primes, log Q = %.1f, Q' = first %d (log %.1f)", ell, len(p.Q), p.LogQ, p.ReplyPrimes, p.LogQReply)
+		}
+	}
+}

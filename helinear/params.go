@@ -153,8 +153,14 @@ func NewParams(ell uint) (*Params, error) {
 		return nil, fmt.Errorf("helinear: ℓ = %d needs log Q = %d > %d", ell, k1*b1+k2*b2, MaxLogQ)
 	}
 	var qs []uint64
+	gens := map[int]*lring.NTTFriendlyPrimesGenerator{} // one per size: primes distinct
 	for _, kb := range [][2]int{{k1, b1}, {k2, b2}} {
-		gen := lring.NewNTTFriendlyPrimesGenerator(uint64(kb[1]), 2*N)
+		gen, ok := gens[kb[1]]
+		if !ok {
+			g := lring.NewNTTFriendlyPrimesGenerator(uint64(kb[1]), 2*N)
+			gen = &g
+			gens[kb[1]] = gen
+		}
 		ps, err := gen.NextDownstreamPrimes(kb[0])
 		if err != nil {
 			return nil, fmt.Errorf("helinear: primes: %w", err)
