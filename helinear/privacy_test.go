@@ -46,7 +46,7 @@ func clientView(t *testing.T, ell uint, p ring.ConvParams, w []uint64, seed uint
 		t.Fatal(err)
 	}
 	reply := rec.Messages(0)
-	words := privacytest.Words(reply[len(reply)-1])
+	msg := reply[len(reply)-1]
 	pr := cl.P
 	kr := pr.ReplyPrimes
 	bigQ := big.NewInt(1)
@@ -54,14 +54,13 @@ func clientView(t *testing.T, ell uint, p ring.ConvParams, w []uint64, seed uint
 		bigQ.Mul(bigQ, new(big.Int).SetUint64(q))
 	}
 	halfQ := new(big.Int).Rsh(bigQ, 1)
-	off := 0
 	for _, op := range pl.outs {
-		nt := len(op.targets)
-		ph, err := cl.phase(op, words[off:off+kr*N], words[off+kr*N:off+kr*(N+nt)])
+		var c1w, c0w []uint64
+		c1w, c0w, msg = pr.unpackReply(msg, len(op.targets))
+		ph, err := cl.phase(op, c1w, c0w)
 		if err != nil {
 			t.Fatal(err)
 		}
-		off += kr * (N + nt)
 		m := make([]uint64, N)
 		for _, tg := range op.targets {
 			m[tg.coef] = pr.decodeAt(pr.reply, ph, int(tg.coef))
@@ -173,7 +172,7 @@ func TestMalformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := ring.ConvParams{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, PadH: 1, PadW: 1}
-	good := ring.SeedSize + 8*pr.polyWords()
+	good := ring.SeedSize + pr.freshBytes()
 	bad := map[string][]byte{
 		"empty":     {},
 		"truncated": make([]byte, good-1),
@@ -240,8 +239,8 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add([]byte{1, 2, 3})
-	f.Add(bytes.Repeat([]byte{0xff}, ring.SeedSize+8*pr.polyWords()))
-	f.Add(make([]byte, ring.SeedSize+8*pr.polyWords()))
+	f.Add(bytes.Repeat([]byte{0xff}, ring.SeedSize+pr.freshBytes()))
+	f.Add(make([]byte, ring.SeedSize+pr.freshBytes()))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _, _ = pr.parseFresh(b, 1)
 		a, c := transport.Pipe()

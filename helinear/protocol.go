@@ -84,11 +84,10 @@ func (cl *Client) encryptWith(ms [][]uint64) ([]byte, error) {
 		return nil, err
 	}
 	n := max(len(ms), 1)
-	out := make([]byte, ring.SeedSize+8*n*p.polyWords())
+	out := make([]byte, ring.SeedSize, ring.SeedSize+n*p.freshBytes())
 	copy(out, seed[:])
 	aPRG := ring.NewPRG(seed)
 	a, e, m := p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly()
-	words := make([]uint64, p.polyWords())
 	for x := range n {
 		p.uniformPoly(aPRG, a)
 		p.smallPoly(cl.prg, e, false)
@@ -100,29 +99,67 @@ func (cl *Client) encryptWith(ms [][]uint64) ([]byte, error) {
 		p.r.MulCoeffsBarrett(a, cl.sk, a)
 		p.r.Sub(e, a, e)
 		for i := range p.Q {
-			copy(words[i*N:], e.Coeffs[i])
+			out = packSeg(out, e.Coeffs[i], p.width(i))
 		}
-		off := ring.SeedSize + 8*x*p.polyWords()
-		transport.EncodeUint64s(out[off:off+8*p.polyWords()], words)
 	}
 	return out, nil
+}
+
+// freshBytes is the packed size of one fresh ciphertext's c0.
+func (p *Params) freshBytes() int {
+	n := 0
+	for i := range p.Q {
+		n += segBytes(N, p.width(i))
+	}
+	return n
+}
+
+// replyBytes is the packed size of one answer with nt targets.
+func (p *Params) replyBytes(nt int) int {
+	n := 0
+	for i := range p.ReplyPrimes {
+		n += segBytes(N, p.width(i)) + segBytes(nt, p.width(i))
+	}
+	return n
+}
+
+// unpackReply reads one answer with nt targets from b (which the caller
+// has checked holds it): c1 mod Q' in full and c0 at the targets, prime
+// by prime; it returns the rest of b.
+func (p *Params) unpackReply(b []byte, nt int) (c1w, c0w []uint64, rest []byte) {
+	kr := p.ReplyPrimes
+	c1w, c0w = make([]uint64, kr*N), make([]uint64, kr*nt)
+	for i := range kr {
+		sb := segBytes(N, p.width(i))
+		unpackSeg(b[:sb], c1w[i*N:(i+1)*N], p.width(i))
+		b = b[sb:]
+	}
+	for i := range kr {
+		sb := segBytes(nt, p.width(i))
+		unpackSeg(b[:sb], c0w[i*nt:(i+1)*nt], p.width(i))
+		b = b[sb:]
+	}
+	return c1w, c0w, b
 }
 
 // parseFresh checks and expands a message of n fresh encryptions: c0 from
 // the words, c1 from the seed.
 func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
-	if want := ring.SeedSize + 8*n*p.polyWords(); len(b) != want {
+	if want := ring.SeedSize + n*p.freshBytes(); len(b) != want {
 		return nil, nil, fmt.Errorf("helinear: ciphertext message of %d bytes, want %d (%d polynomials)", len(b), want, n)
 	}
 	var seed ring.Seed
 	copy(seed[:], b)
+	b = b[ring.SeedSize:]
 	w := make([]uint64, n*p.polyWords())
-	if err := transport.DecodeUint64s(w, b[ring.SeedSize:]); err != nil {
-		return nil, nil, fmt.Errorf("helinear: %w", err)
-	}
 	aPRG := ring.NewPRG(seed)
 	for x := range n {
 		pw := w[x*p.polyWords() : (x+1)*p.polyWords()]
+		for i := range p.Q {
+			sb := segBytes(N, p.width(i))
+			unpackSeg(b[:sb], pw[i*N:(i+1)*N], p.width(i))
+			b = b[sb:]
+		}
 		if err := p.checkPoly(pw, N); err != nil {
 			return nil, nil, err
 		}
@@ -161,25 +198,18 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving result ciphertexts: %w", err)
 	}
-	kr := p.ReplyPrimes
 	want := 0
 	for _, op := range pl.outs {
-		want += 8 * batch * kr * (N + len(op.targets))
+		want += batch * p.replyBytes(len(op.targets))
 	}
 	if len(b) != want {
 		return nil, fmt.Errorf("helinear: result message of %d bytes, want %d (%d ciphertexts)", len(b), want, batch*len(pl.outs))
 	}
-	w := make([]uint64, len(b)/8)
-	if err := transport.DecodeUint64s(w, b); err != nil {
-		return nil, fmt.Errorf("helinear: %w", err)
-	}
 	y := make([]uint64, batch*pl.yLen)
-	off := 0
 	for n := range batch {
 		for _, op := range pl.outs {
-			c1w := w[off : off+kr*N]
-			c0w := w[off+kr*N : off+kr*(N+len(op.targets))]
-			off += kr * (N + len(op.targets))
+			var c1w, c0w []uint64
+			c1w, c0w, b = p.unpackReply(b, len(op.targets))
 			ph, err := cl.phase(op, c1w, c0w)
 			if err != nil {
 				return nil, err
@@ -262,10 +292,10 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []uint64
+	var msg []byte
 	y := make([]uint64, batch*pl.yLen)
 	acc0, acc1, u, e, mask := p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly()
-	r := make([]uint64, N)
+	r, tw := make([]uint64, N), make([]uint64, N)
 	for n := range batch {
 		for _, op := range pl.outs {
 			acc0.Zero()
@@ -304,17 +334,16 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 				p.r.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
 			}
 			for i := range p.ReplyPrimes {
-				out = append(out, acc1.Coeffs[i]...)
+				msg = packSeg(msg, acc1.Coeffs[i], p.width(i))
 			}
 			for i := range p.ReplyPrimes {
-				for _, t := range op.targets {
-					out = append(out, acc0.Coeffs[i][t.coef])
+				for x, t := range op.targets {
+					tw[x] = acc0.Coeffs[i][t.coef]
 				}
+				msg = packSeg(msg, tw[:len(op.targets)], p.width(i))
 			}
 		}
 	}
-	msg := make([]byte, 8*len(out))
-	transport.EncodeUint64s(msg, out)
 	if err := s.Conn.Send(msg); err != nil {
 		return nil, fmt.Errorf("helinear: sending result ciphertexts: %w", err)
 	}
