@@ -34,21 +34,26 @@ type plan struct {
 	floodBits  int // F = 2^(floodBits−1)
 }
 
-// Conv plans a 2-D convolution: the input is padded, cut into tiles of
-// C_b channels × H_b × W_b positions with C_b·H_b·W_b ≤ N, overlapping by
-// R−1 rows and S−1 columns. Input coefficient c·H_b·W_b + i·W_b + j holds
-// x[c][r0+i][c0+j]; the weight of output channel k is placed at O −
-// (c·H_b·W_b + l·W_b + l') with O = (C_b−1)·H_b·W_b + (R−1)·W_b + S−1, so
-// coefficient O + i·W_b + j of the product is the stride-1 output at
-// (r0+i, c0+j), and no other pair of indices lands there (products of
-// degree ≥ N wrap to degrees below O). M_b > 1 output channels share a
-// weight polynomial at offsets m·D, D = C_b·H_b·W_b + O, when M_b·D ≤ N
-// (the products of different kernels then occupy disjoint degree ranges
-// and nothing wraps). Strided outputs are the stride-1 positions that are
-// multiples of the stride. The tile shape, C_b and M_b minimise the words
-// sent: k primes per client polynomial (one per tile and channel block),
-// k' per answer (one per tile and output-channel block; its c0 only at
-// the outputs).
+// Conv plans a 2-D convolution. A stride (s_h, s_w) is first removed by
+// the polyphase decomposition: input phase (a, b) of channel c is
+// x[c][s_h·i + a][s_w·j + b] (padded coordinates), its kernel phase
+// w[k][c][s_h·l + a][s_w·l' + b], and the strided convolution is the sum
+// over phases of stride-1 convolutions of kernel ⌈R/s_h⌉×⌈S/s_w⌉; phases
+// whose kernel is empty (a ≥ R or b ≥ S, e.g. all but one for a strided
+// 1×1 convolution) are dropped. The resulting stride-1 convolution of C'
+// channels is cut into tiles of C_b channels × H_b × W_b positions with
+// C_b·H_b·W_b ≤ N, overlapping by R'−1 rows and S'−1 columns. Input
+// coefficient c·H_b·W_b + i·W_b + j holds channel c at (r0+i, c0+j); the
+// weight of output channel k is placed at O − (c·H_b·W_b + l·W_b + l')
+// with O = (C_b−1)·H_b·W_b + (R'−1)·W_b + S'−1, so coefficient O + i·W_b +
+// j of the product is the output at (r0+i, c0+j), and no other pair of
+// indices lands there (products of degree ≥ N wrap to degrees below O).
+// M_b > 1 output channels share a weight polynomial at offsets m·D, D =
+// C_b·H_b·W_b + O, when M_b·D ≤ N (the products of different kernels then
+// occupy disjoint degree ranges and nothing wraps). The tile shape, C_b
+// and M_b minimise the words sent: k primes per client polynomial (one per
+// tile and channel block), k' per answer (one per tile and output-channel
+// block; its c0 only at the outputs).
 func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("helinear: %w", err)
@@ -57,26 +62,40 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 		return nil, fmt.Errorf("helinear: conv batch %d", p.N)
 	}
 	p = p.Norm()
+	if int64(p.C)*int64(p.H)*int64(p.W) > math.MaxInt32 || int64(p.WLen()) > math.MaxInt32 || int64(p.K)*int64(p.OutH())*int64(p.OutW()) > math.MaxInt32 {
+		return nil, fmt.Errorf("helinear: conv %+v too large", p)
+	}
 	cg, kg := p.C/p.Groups, p.K/p.Groups
-	hp, wp := p.H+2*p.PadH, p.W+2*p.PadW
+	sh, sw := p.StrideH, p.StrideW
 	oh, ow := p.OutH(), p.OutW()
-	needH, needW := (oh-1)*p.StrideH+1, (ow-1)*p.StrideW+1 // stride-1 rows/cols used
-	if p.R*p.S > N {
+	rv, sv := ceilDiv(p.R, sh), ceilDiv(p.S, sw) // phase kernel
+	if rv*sv > N {
 		return nil, fmt.Errorf("helinear: kernel %d×%d larger than N = %d", p.R, p.S, N)
 	}
+	// Live phase channels: (c, a, b) with a < R and b < S.
+	type phase struct{ c, a, b int }
+	var ph []phase
+	for c := range cg {
+		for a := range min(sh, p.R) {
+			for b := range min(sw, p.S) {
+				ph = append(ph, phase{c, a, b})
+			}
+		}
+	}
+	cv := len(ph)
 	// Polynomial cost in words per coefficient: k primes up, k' down.
 	up, down := len(pr.Q), pr.ReplyPrimes
 	bestCost, hb, wb, cb, mb := math.MaxInt, 0, 0, 0, 0
-	for h := p.R; h <= needH+p.R-1; h++ {
-		for w := p.S; w <= needW+p.S-1 && h*w <= N; w++ {
-			tiles := ceilDiv(needH, h-p.R+1) * ceilDiv(needW, w-p.S+1)
-			for c := 1; c <= min(cg, N/(h*w)); c++ {
-				o := (c-1)*h*w + (p.R-1)*w + p.S - 1
+	for h := rv; h <= oh+rv-1; h++ {
+		for w := sv; w <= ow+sv-1 && h*w <= N; w++ {
+			tiles := ceilDiv(oh, h-rv+1) * ceilDiv(ow, w-sv+1)
+			for c := 1; c <= min(cv, N/(h*w)); c++ {
+				o := (c-1)*h*w + (rv-1)*w + sv - 1
 				for m := 1; m <= kg; m++ {
 					if m > 1 && m*(c*h*w+o) > N {
 						break
 					}
-					cost := tiles * (ceilDiv(cg, c)*up + ceilDiv(kg, m)*down)
+					cost := tiles * (ceilDiv(cv, c)*up + ceilDiv(kg, m)*down)
 					if cost < bestCost {
 						bestCost, hb, wb, cb, mb = cost, h, w, c, m
 					}
@@ -85,8 +104,8 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 		}
 	}
 	pl := &plan{xLen: p.C * p.H * p.W, yLen: p.K * oh * ow, wLen: p.WLen()}
-	nCB, nMB := ceilDiv(cg, cb), ceilDiv(kg, mb)
-	o := (cb-1)*hb*wb + (p.R-1)*wb + p.S - 1
+	nCB, nMB := ceilDiv(cv, cb), ceilDiv(kg, mb)
+	o := (cb-1)*hb*wb + (rv-1)*wb + sv - 1
 	d := cb*hb*wb + o // offset between the kernels packed in one polynomial
 	// Weight polynomials: group g, output-channel block kb, channel block b.
 	wPoly := func(g, kb, b int) int { return (g*nMB+kb)*nCB + b }
@@ -95,11 +114,16 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 			for b := range nCB {
 				var e []entry
 				for k := kb * mb; k < min(kg, (kb+1)*mb); k++ {
-					for c := b * cb; c < min(cg, (b+1)*cb); c++ {
-						for l := range p.R {
-							for l2 := range p.S {
+					for c := b * cb; c < min(cv, (b+1)*cb); c++ {
+						f := ph[c]
+						for l := range rv {
+							for l2 := range sv {
+								r, s := sh*l+f.a, sw*l2+f.b
+								if r >= p.R || s >= p.S {
+									continue
+								}
 								coef := (k-kb*mb)*d + o - ((c-b*cb)*hb*wb + l*wb + l2)
-								idx := (((g*kg+k)*cg+c)*p.R+l)*p.S + l2
+								idx := (((g*kg+k)*cg+f.c)*p.R+r)*p.S + s
 								e = append(e, entry{int32(coef), int32(idx)})
 							}
 						}
@@ -110,20 +134,21 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 		}
 	}
 	for g := range p.Groups {
-		for r0 := 0; r0 < needH; r0 += hb - p.R + 1 {
-			for c0 := 0; c0 < needW; c0 += wb - p.S + 1 {
+		for r0 := 0; r0 < oh; r0 += hb - rv + 1 {
+			for c0 := 0; c0 < ow; c0 += wb - sv + 1 {
 				first := len(pl.ins)
 				for b := range nCB {
 					var e []entry
-					for c := b * cb; c < min(cg, (b+1)*cb); c++ {
+					for c := b * cb; c < min(cv, (b+1)*cb); c++ {
+						f := ph[c]
 						for i := range hb {
 							for j := range wb {
-								row, col := r0+i-p.PadH, c0+j-p.PadW
-								if r0+i >= hp || c0+j >= wp || row < 0 || row >= p.H || col < 0 || col >= p.W {
-									continue // zero padding or beyond the tile's edge
+								row, col := sh*(r0+i)+f.a-p.PadH, sw*(c0+j)+f.b-p.PadW
+								if row < 0 || row >= p.H || col < 0 || col >= p.W {
+									continue // zero padding or beyond the input
 								}
 								coef := (c-b*cb)*hb*wb + i*wb + j
-								idx := ((g*cg+c)*p.H+row)*p.W + col
+								idx := ((g*cg+f.c)*p.H+row)*p.W + col
 								e = append(e, entry{int32(coef), int32(idx)})
 							}
 						}
@@ -136,13 +161,9 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 						op.terms = append(op.terms, term{first + b, wPoly(g, kb, b)})
 					}
 					for k := kb * mb; k < min(kg, (kb+1)*mb); k++ {
-						for i := 0; i <= hb-p.R; i++ {
-							for j := 0; j <= wb-p.S; j++ {
-								gr, gc := r0+i, c0+j
-								if gr >= needH || gc >= needW || gr%p.StrideH != 0 || gc%p.StrideW != 0 {
-									continue
-								}
-								idx := ((g*kg+k)*oh+gr/p.StrideH)*ow + gc/p.StrideW
+						for i := 0; i <= hb-rv && r0+i < oh; i++ {
+							for j := 0; j <= wb-sv && c0+j < ow; j++ {
+								idx := ((g*kg+k)*oh+r0+i)*ow + c0 + j
 								op.targets = append(op.targets, entry{int32((k-kb*mb)*d + o + i*wb + j), int32(idx)})
 							}
 						}
