@@ -119,6 +119,14 @@ func TestConvResNet20Shapes(t *testing.T) {
 }
 
 func TestConvRandomShapes(t *testing.T) {
+	for _, f := range []int{1, 2} { // both stride decompositions
+		forceFactor = f
+		convRandomShapes(t)
+	}
+	forceFactor = 0
+}
+
+func convRandomShapes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, ell := range []uint{1, 16, 41, 64} {
 		s, cl := pair(t, ell)

@@ -34,13 +34,15 @@ type plan struct {
 	floodBits  int // F = 2^(floodBits−1)
 }
 
-// Conv plans a 2-D convolution. A stride (s_h, s_w) is first removed by
-// the polyphase decomposition: input phase (a, b) of channel c is
+// Conv plans a 2-D convolution. A stride (s_h, s_w) is either kept (the
+// products compute stride-1 outputs and the answers carry those on the
+// stride grid) or removed by the polyphase decomposition, whichever sends
+// fewer bits: input phase (a, b) of channel c is
 // x[c][s_h·i + a][s_w·j + b] (padded coordinates), its kernel phase
 // w[k][c][s_h·l + a][s_w·l' + b], and the strided convolution is the sum
 // over phases of stride-1 convolutions of kernel ⌈R/s_h⌉×⌈S/s_w⌉; phases
 // whose kernel is empty (a ≥ R or b ≥ S, e.g. all but one for a strided
-// 1×1 convolution) are dropped. The resulting stride-1 convolution of C'
+// 1×1 convolution) are dropped. The resulting convolution of C'
 // channels is cut into tiles of C_b channels × H_b × W_b positions with
 // C_b·H_b·W_b ≤ N, overlapping by R'−1 rows and S'−1 columns. Input
 // coefficient c·H_b·W_b + i·W_b + j holds channel c at (r0+i, c0+j); the
@@ -51,8 +53,8 @@ type plan struct {
 // M_b > 1 output channels share a weight polynomial at offsets m·D, D =
 // C_b·H_b·W_b + O, when M_b·D ≤ N (the products of different kernels then
 // occupy disjoint degree ranges and nothing wraps). The tile shape, C_b
-// and M_b minimise the words sent: k primes per client polynomial (one per
-// tile and channel block), k' per answer (one per tile and output-channel
+// and M_b minimise the bits sent: Σ log q_i per client polynomial (one per
+// tile and channel block), Σ_{i<k'} log q_i per answer (one per tile and output-channel
 // block; its c0 only at the outputs).
 func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if err := p.Validate(); err != nil {
@@ -66,40 +68,61 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 		return nil, fmt.Errorf("helinear: conv %+v too large", p)
 	}
 	cg, kg := p.C/p.Groups, p.K/p.Groups
-	sh, sw := p.StrideH, p.StrideW
 	oh, ow := p.OutH(), p.OutW()
-	rv, sv := ceilDiv(p.R, sh), ceilDiv(p.S, sw) // phase kernel
-	if rv*sv > N {
+	if p.R*p.S > N {
 		return nil, fmt.Errorf("helinear: kernel %d×%d larger than N = %d", p.R, p.S, N)
 	}
+	// Bits per client polynomial and per answer (c1; c0 at the outputs is
+	// small beside it).
+	var up, down int
+	for i := range pr.Q {
+		up += int(pr.width(i))
+		if i < pr.ReplyPrimes {
+			down += int(pr.width(i))
+		}
+	}
+	// Try the decomposition factor f = 1 (stride-1 products, outputs on
+	// the stride grid) and f = stride (polyphase): fewer wasted outputs but
+	// larger kernels, so fewer kernels per polynomial; keep the cheaper.
+	type shape struct{ fh, fw, rv, sv, s1h, s1w, needH, needW, cv, hb, wb, cb, mb, cost int }
+	best := shape{cost: math.MaxInt}
+	for n, f := range [][2]int{{1, 1}, {p.StrideH, p.StrideW}} {
+		if forceFactor != 0 && n != forceFactor-1 {
+			continue
+		}
+		x := shape{fh: f[0], fw: f[1], rv: ceilDiv(p.R, f[0]), sv: ceilDiv(p.S, f[1]),
+			s1h: p.StrideH / f[0], s1w: p.StrideW / f[1], cost: math.MaxInt}
+		x.needH, x.needW = (oh-1)*x.s1h+1, (ow-1)*x.s1w+1
+		x.cv = cg * min(x.fh, p.R) * min(x.fw, p.S)
+		for h := x.rv; h <= x.needH+x.rv-1; h++ {
+			for w := x.sv; w <= x.needW+x.sv-1 && h*w <= N; w++ {
+				tiles := ceilDiv(x.needH, h-x.rv+1) * ceilDiv(x.needW, w-x.sv+1)
+				for c := 1; c <= min(x.cv, N/(h*w)); c++ {
+					o := (c-1)*h*w + (x.rv-1)*w + x.sv - 1
+					for m := 1; m <= kg; m++ {
+						if m > 1 && m*(c*h*w+o) > N {
+							break
+						}
+						if cost := tiles * (ceilDiv(x.cv, c)*up + ceilDiv(kg, m)*down); cost < x.cost {
+							x.hb, x.wb, x.cb, x.mb, x.cost = h, w, c, m, cost
+						}
+					}
+				}
+			}
+		}
+		if x.cost < best.cost {
+			best = x
+		}
+	}
+	fh, fw, rv, sv, s1h, s1w, needH, needW := best.fh, best.fw, best.rv, best.sv, best.s1h, best.s1w, best.needH, best.needW
+	hb, wb, cb, mb, cv := best.hb, best.wb, best.cb, best.mb, best.cv
 	// Live phase channels: (c, a, b) with a < R and b < S.
 	type phase struct{ c, a, b int }
 	var ph []phase
 	for c := range cg {
-		for a := range min(sh, p.R) {
-			for b := range min(sw, p.S) {
+		for a := range min(fh, p.R) {
+			for b := range min(fw, p.S) {
 				ph = append(ph, phase{c, a, b})
-			}
-		}
-	}
-	cv := len(ph)
-	// Polynomial cost in words per coefficient: k primes up, k' down.
-	up, down := len(pr.Q), pr.ReplyPrimes
-	bestCost, hb, wb, cb, mb := math.MaxInt, 0, 0, 0, 0
-	for h := rv; h <= oh+rv-1; h++ {
-		for w := sv; w <= ow+sv-1 && h*w <= N; w++ {
-			tiles := ceilDiv(oh, h-rv+1) * ceilDiv(ow, w-sv+1)
-			for c := 1; c <= min(cv, N/(h*w)); c++ {
-				o := (c-1)*h*w + (rv-1)*w + sv - 1
-				for m := 1; m <= kg; m++ {
-					if m > 1 && m*(c*h*w+o) > N {
-						break
-					}
-					cost := tiles * (ceilDiv(cv, c)*up + ceilDiv(kg, m)*down)
-					if cost < bestCost {
-						bestCost, hb, wb, cb, mb = cost, h, w, c, m
-					}
-				}
 			}
 		}
 	}
@@ -118,7 +141,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 						f := ph[c]
 						for l := range rv {
 							for l2 := range sv {
-								r, s := sh*l+f.a, sw*l2+f.b
+								r, s := fh*l+f.a, fw*l2+f.b
 								if r >= p.R || s >= p.S {
 									continue
 								}
@@ -134,8 +157,8 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 		}
 	}
 	for g := range p.Groups {
-		for r0 := 0; r0 < oh; r0 += hb - rv + 1 {
-			for c0 := 0; c0 < ow; c0 += wb - sv + 1 {
+		for r0 := 0; r0 < needH; r0 += hb - rv + 1 {
+			for c0 := 0; c0 < needW; c0 += wb - sv + 1 {
 				first := len(pl.ins)
 				for b := range nCB {
 					var e []entry
@@ -143,7 +166,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 						f := ph[c]
 						for i := range hb {
 							for j := range wb {
-								row, col := sh*(r0+i)+f.a-p.PadH, sw*(c0+j)+f.b-p.PadW
+								row, col := fh*(r0+i)+f.a-p.PadH, fw*(c0+j)+f.b-p.PadW
 								if row < 0 || row >= p.H || col < 0 || col >= p.W {
 									continue // zero padding or beyond the input
 								}
@@ -161,9 +184,13 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 						op.terms = append(op.terms, term{first + b, wPoly(g, kb, b)})
 					}
 					for k := kb * mb; k < min(kg, (kb+1)*mb); k++ {
-						for i := 0; i <= hb-rv && r0+i < oh; i++ {
-							for j := 0; j <= wb-sv && c0+j < ow; j++ {
-								idx := ((g*kg+k)*oh+r0+i)*ow + c0 + j
+						for i := 0; i <= hb-rv; i++ {
+							for j := 0; j <= wb-sv; j++ {
+								gr, gc := r0+i, c0+j
+								if gr >= needH || gc >= needW || gr%s1h != 0 || gc%s1w != 0 {
+									continue
+								}
+								idx := ((g*kg+k)*oh+gr/s1h)*ow + gc/s1w
 								op.targets = append(op.targets, entry{int32((k-kb*mb)*d + o + i*wb + j), int32(idx)})
 							}
 						}
@@ -254,5 +281,9 @@ func (pl *plan) budget(pr *Params) error {
 	}
 	return nil
 }
+
+// forceFactor, set by tests only, forces the stride decomposition: 1
+// keeps the stride, 2 takes the polyphase form; 0 chooses by cost.
+var forceFactor int
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
