@@ -210,3 +210,42 @@ func TestParams(t *testing.T) {
 		}
 	}
 }
+
+// TestCosts checks the traffic counted on the transport against the
+// formulas of docs/PROTOCOLS.md: setup one public key, then per layer one
+// message each way, 16 B per message + Σ_i N·⌈log q_i⌉/8 per client polynomial up and
+// Σ_{i<k'} (N + outputs)·⌈log q_i⌉/8 per answer down.
+func TestCosts(t *testing.T) {
+	const ell = 37
+	s, cl := pair(t, ell)
+	pr := cl.P
+	if got, want := cl.Conn.Stats().Total().BytesSent, int64(ring.SeedSize+pr.freshBytes()); got != want {
+		t.Errorf("setup: %d B, want %d", got, want)
+	}
+	p := ring.ConvParams{N: 2, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2}
+	pl, err := planConv(p, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up, down int64 = int64(ring.SeedSize + p.N*len(pl.ins)*pr.freshBytes()), 0
+	outputs := 0
+	for _, op := range pl.outs {
+		down += int64(p.N * pr.replyBytes(len(op.targets)))
+		outputs += len(op.targets)
+	}
+	if outputs != p.YLen()/p.N {
+		t.Errorf("answers carry %d outputs, want %d", outputs, p.YLen()/p.N)
+	}
+	c0 := cl.Conn.Stats().Total()
+	rng := rand.New(rand.NewPCG(1, 1))
+	if _, _, err := both(func() ([]uint64, error) { return s.Conv2d(p, randVec(rng, p.WLen()), nil, randVec(rng, p.XLen())) },
+		func() ([]uint64, error) { return cl.Conv2d(p, randVec(rng, p.XLen())) }); err != nil {
+		t.Fatal(err)
+	}
+	c1 := cl.Conn.Stats().Total()
+	if c1.BytesSent-c0.BytesSent != up || c1.BytesRecv-c0.BytesRecv != down || c1.MsgsSent-c0.MsgsSent != 1 || c1.MsgsRecv-c0.MsgsRecv != 1 {
+		t.Errorf("layer: sent %d B in %d msgs, received %d B in %d msgs; want %d B, %d B, one message each way",
+			c1.BytesSent-c0.BytesSent, c1.MsgsSent-c0.MsgsSent, c1.BytesRecv-c0.BytesRecv, c1.MsgsRecv-c0.MsgsRecv, up, down)
+	}
+	t.Logf("batch 2: %d B up, %d B down", up, down)
+}
