@@ -5,8 +5,9 @@
 // the input in the coefficients of RLWE plaintexts (no slots, no
 // rotations), the server multiplies by its plaintext-encoded weights so
 // that chosen coefficients of the polynomial products are the entries of
-// W·x, adds a fresh uniform mask, floods the noise and re-randomises, and
-// returns the ciphertexts; the client decrypts. Each party ends with an
+// W·x, adds a fresh uniform mask, floods the noise and re-randomises,
+// switches to a small modulus Q' and returns the ciphertexts (c0 only at
+// the output coefficients); the client decrypts. Each party ends with an
 // additive share over Z_2^ℓ of W·x + b (the bias is added on the server's
 // side; batch norm is folded into W and b by the caller).
 //
@@ -41,15 +42,18 @@
 // adds to every coefficient a uniform integer in [−F, F) with F ≥
 // 2^(κ+1)·E_W, where E_W = (21 + ½)·L·2^(ℓ−1) bounds that noise (L is the
 // number of weight coefficients summed into one output polynomial), so
-// the statistical distance of each returned coefficient from a W-free
-// distribution is ≤ 2^−(κ+2), κ = 40 (Kappa); it adds an encryption of
+// the statistical distance of each coefficient from a W-free distribution
+// is ≤ 2^−(κ+2), κ = 40 (Kappa), and the later modulus switch is public
+// post-processing; it adds an encryption of
 // zero under the client's public key so that the second component, Σ
 // a_k·w_k + a'·u + e, is pseudo-random (RLWE) instead of a linear function
 // of W; and it adds a uniform mask to every one of the N coefficients (not
 // only the outputs), so the decrypted message is uniform. Decryption is
-// exact when E_W + F + E_pk + 1 < Q/2^(ℓ+1), E_pk = 21·(2N+1) the noise of
-// the public-key encryption; each layer checks this bound when it is
-// planned and returns an error instead of running with a smaller margin.
+// exact when E_W + F + E_pk + 1 < Q/2^(ℓ+2), E_pk = 21·(2N+1) the noise of
+// the public-key encryption, and when that noise scaled by Q'/Q plus the
+// switch's rounding, (N+1)/2 per dropped prime, is < Q'/2^(ℓ+2); each
+// layer checks both bounds when it is planned and returns an error
+// instead of running with a smaller margin.
 package helinear
 
 import (
