@@ -238,8 +238,9 @@ func TestCosts(t *testing.T) {
 	}
 	c0 := cl.Conn.Stats().Total()
 	rng := rand.New(rand.NewPCG(1, 1))
-	if _, _, err := both(func() ([]uint64, error) { return s.Conv2d(p, randVec(rng, p.WLen()), nil, randVec(rng, p.XLen())) },
-		func() ([]uint64, error) { return cl.Conv2d(p, randVec(rng, p.XLen())) }); err != nil {
+	w, xs, xc := randVec(rng, p.WLen()), randVec(rng, p.XLen()), randVec(rng, p.XLen())
+	if _, _, err := both(func() ([]uint64, error) { return s.Conv2d(p, w, nil, xs) },
+		func() ([]uint64, error) { return cl.Conv2d(p, xc) }); err != nil {
 		t.Fatal(err)
 	}
 	c1 := cl.Conn.Stats().Total()
