@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/autorep/autorep/fss"
+	"github.com/autorep/autorep/internal/bufpool"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -150,14 +151,14 @@ type Material struct {
 
 // Release hands the memory of m's DCF keys (or of the frame they were
 // decoded from in place) back for reuse by later key generation and frame
-// reads (ring.PutBuffer), once the keys have been evaluated or sent: the
+// reads (bufpool.PutBuffer), once the keys have been evaluated or sent: the
 // large buffers are then not mapped in afresh for every inference. m's
 // keys are gone afterwards; nothing may use them, or slices of them,
 // again. Releasing twice, or a material without DCF keys, does nothing.
 func (m *Material) Release() {
 	switch {
 	case m.frame != nil:
-		ring.PutBuffer(m.frame)
+		bufpool.PutBuffer(m.frame)
 	case m.DCF != nil:
 		m.DCF.Release()
 	default:
