@@ -115,25 +115,11 @@ func (s *Session) ActRequests(label, polyLabel string, spec ActSpec) []Request {
 // MaxPoolRequests lists the per-inference requests of MaxPool(label, p, ·):
 // one ReLU request per tournament round. It returns nil for an invalid p.
 func (s *Session) MaxPoolRequests(label string, p PoolSpec) []Request {
-	if p.Validate() != nil {
-		return nil
-	}
-	sizes := make([]int, 0, p.OutLen())
-	for _, w := range p.windows() {
-		sizes = append(sizes, len(w))
-	}
 	var reqs []Request
-	for {
-		cnt := 0
-		for i, n := range sizes {
-			cnt += n / 2
-			sizes[i] = (n + 1) / 2
-		}
-		if cnt == 0 {
-			return reqs
-		}
+	for _, cnt := range MaxPoolRounds(p) {
 		reqs = append(reqs, Request{Kind: KindReLU, Label: label, N: cnt, Ell: s.Ell})
 	}
+	return reqs
 }
 
 // AvgPoolRequests lists the per-inference requests of AvgPool(label, p, ·)

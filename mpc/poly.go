@@ -282,8 +282,9 @@ func (p *actPlan) result() []uint64 {
 	return y
 }
 
-func gather(x []uint64, idx []int) []uint64 {
-	out := make([]uint64, len(idx))
+// gather returns x at the indices idx.
+func gather[T any](x []T, idx []int) []T {
+	out := make([]T, len(idx))
 	for i, j := range idx {
 		out[i] = x[j]
 	}

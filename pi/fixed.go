@@ -6,6 +6,7 @@ import (
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
 )
@@ -156,36 +157,14 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 }
 
 func (b *fixedBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
-	ps := poolSpec(st, n)
-	oh, ow := ps.OutH(), ps.OutW()
-	y := make([]uint64, 0, ps.OutLen())
-	for pl := 0; pl < ps.N*ps.C; pl++ {
-		base := pl * ps.H * ps.W
-		for r := 0; r < oh; r++ {
-			for q := 0; q < ow; q++ {
-				first := true
-				var m int64
-				for dr := 0; dr < ps.K; dr++ {
-					h := r*ps.Stride - ps.Pad + dr
-					if h < 0 || h >= ps.H {
-						continue
-					}
-					for dc := 0; dc < ps.K; dc++ {
-						w := q*ps.Stride - ps.Pad + dc
-						if w < 0 || w >= ps.W {
-							continue
-						}
-						v := int64(x[base+h*ps.W+w])
-						if first || v > m {
-							m, first = v, false
-						}
-					}
-				}
-				y = append(y, uint64(m))
+	return mpc.Tournament(poolSpec(st, n), x, func(a, c []uint64) ([]uint64, error) {
+		for j := range a {
+			if int64(c[j]) > int64(a[j]) {
+				a[j] = c[j]
 			}
 		}
-	}
-	return y, nil
+		return a, nil
+	})
 }
 
 func (b *fixedBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
