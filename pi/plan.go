@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -150,15 +151,16 @@ type Secret struct {
 
 // SecretStep holds one step's secrets: fixed-point weights (at Frac bits)
 // and biases (at the step's output scale, multiplied by the input's
-// divisor) of an OpLinear, real polynomial coefficients [C][c0, c1, c2] of
-// an OpAct with polynomial positions.
+// divisor) of an OpLinear, the encoded polynomial coefficients of an OpAct
+// with polynomial positions.
 type SecretStep struct {
 	// W holds the weights [K, C/Groups, R, S] of an OpLinear.
 	W []uint64
 	// Bias holds K biases of an OpLinear (nil without bias).
 	Bias []uint64
-	// Coef holds the polynomial coefficients of an OpAct.
-	Coef [][]float64
+	// Coef holds the polynomial coefficients of an OpAct, encoded at the
+	// plan's Frac (mpc.EncodePolyCoefs).
+	Coef mpc.PolyCoefs
 }
 
 // Plan is a compiled model: the public description and the server's secrets.

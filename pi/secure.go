@@ -65,12 +65,12 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 			if st.ReLUs == st.Positions() {
 				continue
 			}
-			var coef [][]float64
+			var coef mpc.PolyCoefs
 			if sec != nil {
 				coef = sec.Steps[i].Coef
 			}
 			c, _, _ := chw(st.Shape)
-			k, err := s.SetupPoly(polyLabel(st), c, coef)
+			k, err := s.SetupPolyCoefs(polyLabel(st), c, coef)
 			if err != nil {
 				return nil, fmt.Errorf("pi: setup %q: %w", st.Name, err)
 			}
