@@ -2,7 +2,6 @@ package mpc
 
 import (
 	"fmt"
-	"math/bits"
 	"sync"
 )
 
@@ -90,60 +89,4 @@ func (b *Buffered) Get(req Request) (*Material, error) {
 		return nil, fmt.Errorf("mpc: %v %q: request differs from the prefetched one", req.Kind, req.Label)
 	}
 	return it.m, nil
-}
-
-// LinearRequests lists the per-inference requests of Linear(k, ·).
-func (s *Session) LinearRequests(k *LinearKey) []Request {
-	return []Request{{Kind: KindLinear, Label: k.Label, Linear: k.Spec}}
-}
-
-// ActRequests lists the per-inference requests of Act(label, k, spec, ·)
-// in order (polyLabel is the PolyKey's label; unused without polynomial
-// positions).
-func (s *Session) ActRequests(label, polyLabel string, spec ActSpec) []Request {
-	relu, poly, _ := spec.split()
-	var reqs []Request
-	if len(relu) > 0 {
-		reqs = append(reqs, Request{Kind: KindReLUTrunc, Label: label + "/relu", N: len(relu), Shift: s.frac(), Ell: s.Ell})
-	}
-	if len(poly) > 0 {
-		reqs = append(reqs, Request{Kind: KindPoly, Label: polyLabel, Act: spec})
-	}
-	return reqs
-}
-
-// MaxPoolRequests lists the per-inference requests of MaxPool(label, p, ·):
-// one ReLU request per tournament round. It returns nil for an invalid p.
-func (s *Session) MaxPoolRequests(label string, p PoolSpec) []Request {
-	var reqs []Request
-	for _, cnt := range MaxPoolRounds(p) {
-		reqs = append(reqs, Request{Kind: KindReLU, Label: label, N: cnt, Ell: s.Ell})
-	}
-	return reqs
-}
-
-// AvgPoolRequests lists the per-inference requests of AvgPool(label, p, ·)
-// (nil for an invalid p).
-func (s *Session) AvgPoolRequests(label string, p PoolSpec) []Request {
-	if p.Validate() != nil {
-		return nil
-	}
-	return s.divideRequests(label, p.OutLen(), p.K*p.K)
-}
-
-// GlobalAvgPoolRequests lists the per-inference requests of
-// GlobalAvgPool(label, n, c, hw, ·).
-func (s *Session) GlobalAvgPoolRequests(label string, n, c, hw int) []Request {
-	return s.divideRequests(label, n*c, hw)
-}
-
-// divideRequests mirrors divide.
-func (s *Session) divideRequests(label string, n, d int) []Request {
-	switch {
-	case d <= 1:
-		return nil
-	case d&(d-1) == 0:
-		return s.TruncMSBRequests(label, n, uint(bits.TrailingZeros(uint(d))))
-	}
-	return s.TruncMSBRequests(label, n, s.frac())
 }

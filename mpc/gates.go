@@ -108,19 +108,19 @@ func (s *Session) runGate(req Request, x []uint64) ([]uint64, error) {
 // 64), with the FSS truncation gate: one round, 8 bytes per element each
 // way. There is no failure probability inside that range.
 func (s *Session) Trunc(label string, x []uint64, shift uint, ell int) ([]uint64, error) {
-	return s.runGate(Request{Kind: KindTrunc, Label: label, Shift: shift, Ell: ell}, x)
+	return s.runGate(gateRequest(KindTrunc, label, len(x), shift, ell), x)
 }
 
 // ReLU returns shares of max(x, 0) for signed x in [−2^(ell−1), 2^(ell−1))
 // with the FSS ReLU gate: one round, 8 bytes per element each way.
 func (s *Session) ReLU(label string, x []uint64, ell int) ([]uint64, error) {
-	return s.runGate(Request{Kind: KindReLU, Label: label, Ell: ell}, x)
+	return s.runGate(gateRequest(KindReLU, label, len(x), 0, ell), x)
 }
 
 // DReLU returns arithmetic shares of the bit 1{x ≥ 0}: one round, 8 bytes
 // per element each way.
 func (s *Session) DReLU(label string, x []uint64, ell int) ([]uint64, error) {
-	return s.runGate(Request{Kind: KindDReLU, Label: label, Ell: ell}, x)
+	return s.runGate(gateRequest(KindDReLU, label, len(x), 0, ell), x)
 }
 
 // reluTruncOpening prepares ReLU(z) >> shift on the shared z (signed,
@@ -146,7 +146,7 @@ func (s *Session) DReLU(label string, x []uint64, ell int) ([]uint64, error) {
 // The result is 0 for z < 0 and floor(z/2^f) or one more (stochastic
 // rounding) for z ≥ 0.
 func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int, out *[]uint64) (opening, error) {
-	req := Request{Kind: KindReLUTrunc, Label: label, N: len(z), Shift: shift, Ell: ell}
+	req := reluTruncRequest(label, len(z), shift, ell)
 	n := len(z)
 	m, err := s.get(req, n, n, n, n)
 	if err != nil {

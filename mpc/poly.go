@@ -118,7 +118,7 @@ func (s *Session) SetupPolyCoefs(label string, C int, coef PolyCoefs) (*PolyKey,
 		return nil, fmt.Errorf("mpc: poly %q: coefficients for %d channels, want %d", label, len(coef)/3, C)
 	}
 	k.coef = coef
-	m, err := s.get(Request{Kind: KindCoefMask, Label: label, Act: ActSpec{C: C}}, coefMaskWords*C)
+	m, err := s.get(coefMaskRequest(label, C), coefMaskWords*C)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, ou
 	for _, w := range polyWords {
 		lens = append(lens, w*n)
 	}
-	m, err := s.get(Request{Kind: KindPoly, Label: k.Label, Act: spec}, lens...)
+	m, err := s.get(polyRequest(k.Label, spec), lens...)
 	if err != nil {
 		return opening{}, err
 	}
@@ -227,7 +227,7 @@ func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) [
 // 2^61), and returns shares of p(z/2^2f) at scale f (floor or one more,
 // see polyOpening): one round, 8 bytes per element each way.
 func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
-	spec.ReLU = nil
+	spec.ReLU, spec.part = nil, nil
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}

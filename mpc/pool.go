@@ -2,7 +2,6 @@ package mpc
 
 import (
 	"fmt"
-	"math/bits"
 
 	"github.com/autorep/autorep/ring"
 )
@@ -224,15 +223,16 @@ func (s *Session) GlobalAvgPool(label string, n, c, hw int, x []uint64) ([]uint6
 	return s.divide(label, y, hw)
 }
 
-// divide returns shares of ≈ y/d for a public d ≥ 1 (one truncation).
+// divide returns shares of ≈ y/d for a public d ≥ 1 (one truncation,
+// DivideLayer's needs).
 func (s *Session) divide(label string, y []uint64, d int) ([]uint64, error) {
 	if d == 1 {
 		return y, nil
 	}
-	if d&(d-1) == 0 {
-		return s.TruncMSB(label, y, uint(bits.TrailingZeros(uint(d))))
-	}
 	f := s.frac()
-	m := (uint64(1)<<f + uint64(d)/2) / uint64(d)
-	return s.TruncMSB(label, Scale(y, m), f)
+	shift := divideShift(d, f)
+	if d&(d-1) != 0 {
+		y = Scale(y, (uint64(1)<<f+uint64(d)/2)/uint64(d))
+	}
+	return s.TruncMSB(label, y, shift)
 }

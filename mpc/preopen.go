@@ -66,7 +66,7 @@ func (s *Session) PreopenAct(lk *LinearKey, label string, k *PolyKey, spec ActSp
 		s.preAct[label] = &preAct{spec: spec, theirs: theirs}
 		return nil
 	}
-	m, err := s.get(Request{Kind: KindLinear, Label: lk.Label, Linear: p}, p.XLen(), p.YLen())
+	m, err := s.get(linearRequest(lk.Label, p), p.XLen(), p.YLen())
 	if err != nil {
 		return err
 	}

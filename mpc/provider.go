@@ -93,6 +93,17 @@ func validateLinear(p LinearSpec) error {
 type ActSpec struct {
 	N, C, HW int
 	ReLU     []bool
+
+	// part is the split of one image's positions, computed once by
+	// NewActLayer and shared by the specs of every batch (nil: computed
+	// from ReLU when needed).
+	part *actPart
+}
+
+// actPart is the split of one image's C·HW positions of an activation
+// layer: the ReLU positions, the polynomial positions and their channels.
+type actPart struct {
+	relu, poly, polyCh []int
 }
 
 // Len is the number of elements N·C·HW.
@@ -114,19 +125,44 @@ func (a ActSpec) Validate() error {
 	return nil
 }
 
-// split returns the flat indices (over N·C·HW) of the ReLU positions and of
-// the polynomial positions, and the channel of each polynomial position.
-func (a ActSpec) split() (relu, poly []int, polyCh []int) {
-	per := a.C * a.HW
-	for n := 0; n < a.N; n++ {
-		for i := 0; i < per; i++ {
-			if a.ReLU != nil && a.ReLU[i] {
-				relu = append(relu, n*per+i)
-			} else {
-				poly = append(poly, n*per+i)
-				polyCh = append(polyCh, i/a.HW)
-			}
+// partition splits one image's positions by the mask.
+func (a ActSpec) partition() *actPart {
+	p := &actPart{}
+	for i := 0; i < a.C*a.HW; i++ {
+		if a.ReLU != nil && a.ReLU[i] {
+			p.relu = append(p.relu, i)
+		} else {
+			p.poly = append(p.poly, i)
+			p.polyCh = append(p.polyCh, i/a.HW)
 		}
+	}
+	return p
+}
+
+// split1 is the split of one image (the computed one if the spec has it).
+func (a ActSpec) split1() *actPart {
+	if a.part != nil {
+		return a.part
+	}
+	return a.partition()
+}
+
+// split returns the flat indices (over N·C·HW) of the ReLU positions and of
+// the polynomial positions, and the channel of each polynomial position:
+// one image's split repeated over the batch.
+func (a ActSpec) split() (relu, poly []int, polyCh []int) {
+	p, per := a.split1(), a.C*a.HW
+	relu = make([]int, 0, a.N*len(p.relu))
+	poly = make([]int, 0, a.N*len(p.poly))
+	polyCh = make([]int, 0, a.N*len(p.poly))
+	for n := 0; n < a.N; n++ {
+		for _, i := range p.relu {
+			relu = append(relu, n*per+i)
+		}
+		for _, i := range p.poly {
+			poly = append(poly, n*per+i)
+		}
+		polyCh = append(polyCh, p.polyCh...)
 	}
 	return relu, poly, polyCh
 }

@@ -74,7 +74,7 @@ func TestRemoteDealer(t *testing.T) {
 				return
 			}
 			// Offline: one pipelined batch; online: nothing from the dealer.
-			reqs := append(s.LinearRequests(k), s.ActRequests("act", "act", spec)...)
+			reqs := append(linearNeeds(k), actNeeds(t, s, "act", "act", spec)...)
 			if err := bp[p].Prefetch(reqs...); err != nil {
 				fail(err)
 				return

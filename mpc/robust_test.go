@@ -193,7 +193,7 @@ func TestBufferedPrefetch(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if err := bp[p].Prefetch(s.ActRequests("act", "act", spec)...); err != nil {
+			if err := bp[p].Prefetch(actNeeds(t, s, "act", "act", spec)...); err != nil {
 				t.Error(err)
 				return
 			}
@@ -373,11 +373,16 @@ func TestRequestListsComplete(t *testing.T) {
 				return
 			}
 			var reqs []mpc.Request
-			reqs = append(reqs, s.MaxPoolRequests("mp", mp)...)
-			reqs = append(reqs, s.AvgPoolRequests("ap", ap)...)
-			reqs = append(reqs, s.AvgPoolRequests("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2})...)
-			reqs = append(reqs, s.GlobalAvgPoolRequests("gap", 1, 2, 7)...)
-			reqs = append(reqs, s.LinearRequests(k)...)
+			mpl, err := mpc.NewMaxPoolLayer("mp", mp, s.Ell)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			reqs = append(reqs, mpl.Needs(mp.N)...)
+			reqs = append(reqs, mpc.AvgPoolLayer("ap", ap, s.Frac).Needs(ap.N)...)
+			reqs = append(reqs, mpc.AvgPoolLayer("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, s.Frac).Needs(1)...)
+			reqs = append(reqs, mpc.GlobalAvgPoolLayer("gap", 2, 7, s.Frac).Needs(1)...)
+			reqs = append(reqs, linearNeeds(k)...)
 			if err := bp[p].Prefetch(reqs...); err != nil {
 				t.Error(err)
 				return

@@ -102,10 +102,6 @@ func poolSpec(st *Step, n int) mpc.PoolSpec {
 	return mpc.PoolSpec{N: n, C: c, H: h, W: w, K: st.Pool.K, Stride: st.Pool.Stride, Pad: st.Pool.Pad}
 }
 
-// tournament returns the number of comparisons of each round of a max-pool
-// step's tournament for n images (mpc.MaxPoolRounds).
-func tournament(st *Step, n int) []int { return mpc.MaxPoolRounds(poolSpec(st, n)) }
-
 // EncodeInput encodes normalised images x [N, C, H, W] at the plan's
 // fractional bits (saturating large values; NaN or infinite values are an
 // error) and returns the number of images.

@@ -227,7 +227,7 @@ func (p *Public) ReLUs() (relus, comparisons int) {
 // maxPoolComparisons counts the ReLU gates of one image's max pooling.
 func maxPoolComparisons(s *Step) int {
 	n := 0
-	for _, r := range tournament(s, 1) {
+	for _, r := range mpc.MaxPoolRounds(poolSpec(s, 1)) {
 		n += r
 	}
 	return n
