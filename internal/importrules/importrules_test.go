@@ -29,7 +29,7 @@ var arithmetic = []string{"tensor", "kernel/...", "ring/...", "fss/...", "ot/...
 var rules = []rule{
 	{pkg: "transport", banned: arithmetic, why: "the transport moves bytes and imports no arithmetic"},
 	{pkg: "internal/bufpool", banned: append(slices.Clone(arithmetic), "transport"), why: "the buffer pool sits below transport and arithmetic"},
-	{pkg: "fss", banned: []string{"mpc/...", "ot/...", "transport/...", "pi/...", "serve/..."}, why: "the FSS family imports neither the core, another family, nor anything above"},
+	{pkg: "fss", banned: []string{"mpc/...", "ot/...", "pi/...", "serve/..."}, why: "the FSS family imports neither the core, another family, nor anything above"},
 	{pkg: "ot", banned: []string{"mpc/...", "fss/...", "pi/...", "serve/..."}, why: "the OT family imports neither the core, another family, nor anything above"},
 	{pkg: "mpc", exact: true, banned: []string{"ot/...", "pi/...", "serve/..."}, why: "the core imports no other family and nothing above it"},
 	{pkg: "serve/dealer", banned: []string{"pi/...", "serve"}, why: "a correlations source imports neither pi nor the service"},
