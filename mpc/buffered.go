@@ -5,6 +5,70 @@ import (
 	"sync"
 )
 
+// Queue holds prefetched material per (kind, label) in request order: the
+// one prefetch queue of the correlation sources (Buffered, the network
+// dealer's provider) and its one "same request" test (a queued item must
+// have been fetched for exactly the spec asked for). Safe for concurrent
+// use; the zero value is empty and ready.
+type Queue struct {
+	mu    sync.Mutex
+	items map[countKey][]queued
+	n     int
+}
+
+type queued struct {
+	req  Request
+	m    *Material
+	size int64
+}
+
+// Put appends m, fetched for req (size: its encoded bytes, for the
+// caller's accounting), to the queue of req's (kind, label).
+func (q *Queue) Put(req Request, m *Material, size int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.items == nil {
+		q.items = map[countKey][]queued{}
+	}
+	k := countKey{req.Kind, req.Label}
+	q.items[k] = append(q.items[k], queued{req, m, size})
+	q.n++
+}
+
+// Take removes the head of req's (kind, label) queue and returns its
+// material and size; ok is false if that queue is empty. An item queued
+// for a different spec is removed and reported as an error (the request
+// order diverged from the prefetch order).
+func (q *Queue) Take(req Request) (m *Material, size int64, ok bool, err error) {
+	k := countKey{req.Kind, req.Label}
+	q.mu.Lock()
+	l := q.items[k]
+	if len(l) == 0 {
+		q.mu.Unlock()
+		return nil, 0, false, nil
+	}
+	it := l[0]
+	if len(l) == 1 {
+		delete(q.items, k) // drop the backing array: used material can be collected
+	} else {
+		l[0] = queued{}
+		q.items[k] = l[1:]
+	}
+	q.n--
+	q.mu.Unlock()
+	if !it.req.Same(req) {
+		return nil, it.size, false, fmt.Errorf("mpc: %v %q: request differs from the prefetched one", req.Kind, req.Label)
+	}
+	return it.m, it.size, true, nil
+}
+
+// Len returns the number of queued items.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
 // Buffered is a Provider that fetches material ahead of time: Prefetch
 // asks the underlying provider for a list of requests (the offline phase)
 // and Get then serves matching requests from that queue in order, so the
@@ -12,18 +76,12 @@ import (
 // underlying provider. It is safe for concurrent use.
 type Buffered struct {
 	under Provider
-	mu    sync.Mutex
-	queue map[countKey][]bufItem
-}
-
-type bufItem struct {
-	req Request
-	m   *Material
+	queue Queue
 }
 
 // NewBuffered wraps p.
 func NewBuffered(p Provider) *Buffered {
-	return &Buffered{under: p, queue: map[countKey][]bufItem{}}
+	return &Buffered{under: p}
 }
 
 // Party returns the underlying provider's party.
@@ -62,10 +120,7 @@ func (b *Buffered) Prefetch(reqs ...Request) error {
 				return fmt.Errorf("mpc: prefetch: %w", err)
 			}
 		}
-		k := countKey{r.Kind, r.Label}
-		b.mu.Lock()
-		b.queue[k] = append(b.queue[k], bufItem{r, m})
-		b.mu.Unlock()
+		b.queue.Put(r, m, 0)
 	}
 	return nil
 }
@@ -74,19 +129,12 @@ func (b *Buffered) Prefetch(reqs ...Request) error {
 // else from the underlying provider. A queued item for a different spec
 // is an error (the request order diverged from the prefetch order).
 func (b *Buffered) Get(req Request) (*Material, error) {
-	k := countKey{req.Kind, req.Label}
-	b.mu.Lock()
-	q := b.queue[k]
-	if len(q) == 0 {
-		b.mu.Unlock()
+	m, _, ok, err := b.queue.Take(req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return b.under.Get(req)
 	}
-	it := q[0]
-	q[0] = bufItem{} // drop the reference so used material can be collected
-	b.queue[k] = q[1:]
-	b.mu.Unlock()
-	if !it.req.sameAs(req) {
-		return nil, fmt.Errorf("mpc: %v %q: request differs from the prefetched one", req.Kind, req.Label)
-	}
-	return it.m, nil
+	return m, nil
 }

@@ -355,7 +355,7 @@ func (h *Hub) Get(p Party, req Request) (*Material, error) {
 	}
 	if ok {
 		h.mu.Unlock()
-		if !it.req.sameAs(req) {
+		if !it.req.Same(req) {
 			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: the parties asked for different material", req.Kind, req.Label, idx)
 		}
 		return it.m, nil
@@ -445,11 +445,6 @@ func (p *localProvider) Get(req Request) (*Material, error) {
 	n := m.Size()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stats.Bytes += n
-	p.stats.Items++
-	if p.stats.ByKind == nil {
-		p.stats.ByKind = map[Kind]int64{}
-	}
-	p.stats.ByKind[m.Kind] += n
+	p.stats.Add(m.Kind, n)
 	return m, nil
 }

@@ -31,6 +31,17 @@ type OfflineStats struct {
 	ByKind map[Kind]int64 `json:"-"`
 }
 
+// Add counts one item of n encoded bytes of kind k: the one place offline
+// material is accounted, whichever source delivered it.
+func (s *OfflineStats) Add(k Kind, n int64) {
+	s.Bytes += n
+	s.Items++
+	if s.ByKind == nil {
+		s.ByKind = map[Kind]int64{}
+	}
+	s.ByKind[k] += n
+}
+
 // Clone returns a copy of s that shares no map with it (a provider's
 // Offline hands out a snapshot of its running stats).
 func (s OfflineStats) Clone() OfflineStats {
@@ -252,8 +263,9 @@ func (r Request) ell() int {
 	return r.Ell
 }
 
-// sameAs reports whether two requests ask for the same material.
-func (r Request) sameAs(o Request) bool {
+// Same reports whether two requests ask for the same material: the one
+// "same request" test (prefetch queues, pairing of the parties' requests).
+func (r Request) Same(o Request) bool {
 	return r.Kind == o.Kind && r.Label == o.Label && r.N == o.N && r.Shift == o.Shift && r.Ell == o.Ell &&
 		r.Linear == o.Linear && r.Act.N == o.Act.N && r.Act.C == o.Act.C && r.Act.HW == o.Act.HW &&
 		slices.Equal(r.Act.ReLU, o.Act.ReLU)

@@ -148,12 +148,7 @@ func (r *RemoteProvider) GetMany(reqs []Request) ([]*Material, error) {
 			first = fmt.Errorf("mpc: dealer reply %v %q: %w", q.Kind, q.Label, err)
 			continue
 		}
-		r.stats.Bytes += int64(len(b) - 1)
-		r.stats.Items++
-		if r.stats.ByKind == nil {
-			r.stats.ByKind = map[Kind]int64{}
-		}
-		r.stats.ByKind[q.Kind] += int64(len(b) - 1)
+		r.stats.Add(q.Kind, int64(len(b)-1))
 		out = append(out, m)
 	}
 	if err := <-errc; err != nil {
