@@ -128,10 +128,7 @@ func BenchmarkReLUGate(b *testing.B) {
 func actBench(b *testing.B, unit string, reluEvery int) { actBenchConn(b, false, unit, reluEvery) }
 
 func actBenchConn(b *testing.B, tcp bool, unit string, reluEvery int) {
-	spec := mpc.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: make([]bool, benchN)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = reluEvery > 0 && i%reluEvery == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: maskWhere(benchN, func(i int) bool { return reluEvery > 0 && i%reluEvery == 0 })}
 	z := randSigned(benchN, 2*frac+4, 3)
 	zs := split(z, 4)
 	co := polyCoefs(16)

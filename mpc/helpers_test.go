@@ -199,3 +199,12 @@ func actNeeds(t testing.TB, s *mpc.Session, label, polyLabel string, spec mpc.Ac
 func linearNeeds(k *mpc.LinearKey) []mpc.Request {
 	return (&mpc.LinearLayer{Label: k.Label, Spec: k.Spec}).Needs(k.Spec.N)
 }
+
+// maskWhere is the ReLU mask of n positions that is a ReLU where relu(i).
+func maskWhere(n int, relu func(i int) bool) mpc.ReLUMask {
+	b := make([]bool, n)
+	for i := range b {
+		b[i] = relu(i)
+	}
+	return mpc.MaskOf(b)
+}

@@ -69,9 +69,8 @@ type ActLayer struct {
 }
 
 // NewActLayer returns the activation layer over C channels of HW
-// positions with ReLU mask relu (C·HW entries, true = ReLU; nil = all
-// polynomial).
-func NewActLayer(label, polyLabel string, C, HW int, relu []bool, frac uint, ell int) (*ActLayer, error) {
+// positions with ReLU mask relu (nil = all polynomial).
+func NewActLayer(label, polyLabel string, C, HW int, relu ReLUMask, frac uint, ell int) (*ActLayer, error) {
 	spec := ActSpec{N: 1, C: C, HW: HW, ReLU: relu}
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("mpc: act %q: %w", label, err)

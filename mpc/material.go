@@ -410,13 +410,7 @@ func expectedLens(req Request, p Party) []int {
 	case KindPoly:
 		l = req.Act.Len()
 		if req.Act.ReLU != nil {
-			relu := 0
-			for _, v := range req.Act.ReLU {
-				if v {
-					relu++
-				}
-			}
-			l = req.Act.N * (len(req.Act.ReLU) - relu)
+			l = req.Act.N * (req.Act.C*req.Act.HW - req.Act.ReLU.Count())
 		}
 		lens[0] = l
 		for i, w := range polyWords {

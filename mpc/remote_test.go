@@ -40,7 +40,7 @@ func remotePair(t *testing.T, seed byte) (p0, p1 *mpc.RemoteProvider, wait func(
 
 func TestRemoteDealer(t *testing.T) {
 	r0, r1, _ := remotePair(t, 70)
-	spec := mpc.ActSpec{N: 1, C: 2, HW: 9, ReLU: []bool{true, false, true, true, false, true, true, true, false, true, true, false, true, true, true, false, true, true}}
+	spec := mpc.ActSpec{N: 1, C: 2, HW: 9, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, true, true, true, false, true, true, false, true, true, true, false, true, true})}
 	lin := mpc.LinearSpec{N: 1, C: 1, H: 3, W: 3, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	w := randSigned(lin.WLen(), 14, 71)
 	x := randSigned(lin.XLen(), frac+1, 72)

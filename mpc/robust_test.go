@@ -40,7 +40,7 @@ func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) er
 
 func TestMalformedPeerMessages(t *testing.T) {
 	x := make([]uint64, 10)
-	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: []bool{true, true, false, true, false, true, true, true, false, true}}
+	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: mpc.MaskOf([]bool{true, true, false, true, false, true, true, true, false, true})}
 	cases := map[string]func(s *mpc.Session) error{
 		"reveal": func(s *mpc.Session) error { _, err := s.RevealToClient("o", x); return err },
 		"relu":   func(s *mpc.Session) error { _, err := s.ReLU("r", x, 0); return err },
@@ -168,7 +168,7 @@ func TestBadArguments(t *testing.T) {
 }
 
 func TestBufferedPrefetch(t *testing.T) {
-	spec := mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: []bool{true, false, true, true, false, false, true, true}}
+	spec := mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, true, true})}
 	z := randSigned(spec.Len(), 2*frac+3, 31)
 	zs := split(z, 32)
 	co := polyCoefs(2)
@@ -264,10 +264,7 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 	var n0, n1 int64
 	provs := [2]mpc.Provider{wireProvider{h, mpc.Server, &n0}, wireProvider{h, mpc.Client, &n1}}
 	p := mpc.LinearSpec{N: 1, C: 2, H: 5, W: 5, K: 3, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
-	spec := mpc.ActSpec{N: 1, C: 3, HW: 25, ReLU: make([]bool, 75)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%5 == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: 3, HW: 25, ReLU: maskWhere(75, func(i int) bool { return i%5 == 0 })}
 	w := randSigned(p.WLen(), 15, 80)
 	x := randSigned(p.XLen(), frac+2, 81)
 	co := polyCoefs(3)

@@ -435,7 +435,7 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 	x = c.toFrac(x, 2*c.f)
 	n := numel(x.shape)
 	ch, _, _ := chw(x.shape)
-	mask := make([]byte, (n+7)/8)
+	mask := make(mpc.ReLUMask, (n+7)/8)
 	var sec SecretStep
 	relus := n
 	switch act := site.Act.(type) {

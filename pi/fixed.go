@@ -110,8 +110,8 @@ func (b *fixedBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, err
 
 func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	f := b.plan.Public.Frac
-	mask := st.ReLUMask()
-	per := len(mask)
+	mask := st.Mask
+	per := st.Positions()
 	c, _, _ := chw(st.Shape)
 	hw := per / c
 	coef := b.plan.Secret.Steps[i].Coef
@@ -119,7 +119,7 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 	for j, v := range x {
 		t := uint64(int64(v) >> f) // exact truncation
 		pos := j % per
-		if mask[pos] {
+		if mask.At(pos) {
 			if int64(t) > 0 {
 				y[j] = t
 			}

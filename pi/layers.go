@@ -22,7 +22,7 @@ func compileLayers(pub *Public) ([]mpc.Layer, error) {
 			layers[i] = &mpc.LinearLayer{Label: st.Name, Spec: st.Conv.Params(1)}
 		case OpAct:
 			c, h, w := chw(st.Shape)
-			layers[i], err = mpc.NewActLayer(st.Name, polyLabel(st), c, h*w, st.ReLUMask(), pub.Frac, pub.Ell)
+			layers[i], err = mpc.NewActLayer(st.Name, polyLabel(st), c, h*w, st.Mask, pub.Frac, pub.Ell)
 		case OpMaxPool:
 			if st.Pool == nil {
 				return nil, fmt.Errorf("pi: step %q: pooling step without a window", st.Name)
