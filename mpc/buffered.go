@@ -91,34 +91,12 @@ func (b *Buffered) Party() Party { return b.under.Party() }
 // is counted when it is fetched).
 func (b *Buffered) Offline() OfflineStats { return b.under.Offline() }
 
-// ManyGetter is implemented by providers that can fetch a batch of
-// requests at once (RemoteProvider pipelines them in one round trip);
-// Buffered.Prefetch uses it when available.
-type ManyGetter interface {
-	GetMany(reqs []Request) ([]*Material, error)
-}
-
 // Prefetch fetches the material of reqs now, in order.
 func (b *Buffered) Prefetch(reqs ...Request) error {
-	var ms []*Material
-	if mg, ok := b.under.(ManyGetter); ok {
-		var err error
-		if ms, err = mg.GetMany(reqs); err != nil {
+	for _, r := range reqs {
+		m, err := b.under.Get(r)
+		if err != nil {
 			return fmt.Errorf("mpc: prefetch: %w", err)
-		}
-		if len(ms) != len(reqs) {
-			return fmt.Errorf("mpc: prefetch: %d materials for %d requests", len(ms), len(reqs))
-		}
-	}
-	for i, r := range reqs {
-		var m *Material
-		if ms != nil {
-			m = ms[i]
-		} else {
-			var err error
-			if m, err = b.under.Get(r); err != nil {
-				return fmt.Errorf("mpc: prefetch: %w", err)
-			}
 		}
 		b.queue.Put(r, m, 0)
 	}
