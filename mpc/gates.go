@@ -74,11 +74,11 @@ func (s *Session) gate(req Request, x []uint64, out *[]uint64) (opening, error) 
 		var err error
 		switch req.Kind {
 		case KindTrunc:
-			y, err = fss.EvalTrunc(party, m.Gate, xhat)
+			y, err = fss.EvalTrunc(party, m.gateKeys(), xhat)
 		case KindReLU:
-			y, err = fss.EvalReLU(party, m.Gate, xhat)
+			y, err = fss.EvalReLU(party, m.gateKeys(), xhat)
 		case KindDReLU:
-			y, err = fss.EvalDReLU(party, m.Gate, xhat)
+			y, err = fss.EvalDReLU(party, m.gateKeys(), xhat)
 		default:
 			err = fmt.Errorf("mpc: %v is not a gate", req.Kind)
 		}
@@ -155,7 +155,7 @@ func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int
 	masked := make([]uint64, n)
 	ring.AddVec(masked, z, m.Vecs[0].Data)
 	return opening{masked: masked, finish: func(zh []uint64) error {
-		l := m.DCF.Bits() + 1
+		l := m.dcfKeys().Bits() + 1
 		half := uint64(1) << uint(l-1)
 		xp := make([]uint64, n)
 		xl := make([]uint64, n)
@@ -163,7 +163,7 @@ func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int
 			xp[i] = low(v+half, l)
 			xl[i] = low(xp[i], l-1)
 		}
-		cv, err := fss.EvalDCF(int(s.Party), m.DCF, xl)
+		cv, err := fss.EvalDCF(int(s.Party), m.dcfKeys(), xl)
 		if err != nil {
 			return fmt.Errorf("mpc: %v %q: %w", req.Kind, req.Label, err)
 		}

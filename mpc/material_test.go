@@ -382,7 +382,7 @@ func TestMarshalParts(t *testing.T) {
 			if !bytes.Equal(slices.Concat(head, body), want) {
 				t.Fatalf("%v: parts differ from MarshalBinary", r.Kind)
 			}
-			if (m.DCF != nil || m.Gate != nil) != (len(body) > 0) {
+			if (m.Keys != nil) != (len(body) > 0) {
 				t.Fatalf("%v: body of %d bytes", r.Kind, len(body))
 			}
 		}

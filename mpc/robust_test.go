@@ -96,7 +96,7 @@ func TestFaultyProvider(t *testing.T) {
 		"party":   func(m *mpc.Material) { m.Party = 1 - m.Party },
 		"kind":    func(m *mpc.Material) { m.Kind = mpc.KindSquare },
 		"short":   func(m *mpc.Material) { m.Vecs[0] = mpc.Vec{Data: m.Vecs[0].Data[:len(m.Vecs[0].Data)-1]} },
-		"no keys": func(m *mpc.Material) { m.Gate, m.DCF = nil, nil },
+		"no keys": func(m *mpc.Material) { m.Keys = nil },
 		"shift":   func(m *mpc.Material) { m.Param++ },
 	}
 	for name, c := range corruptions {
