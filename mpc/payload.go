@@ -76,13 +76,7 @@ const fssHeader = 16
 
 var gateKeysCodec = payloadCodec{
 	decode: func(b []byte, owned bool) (Payload, error) {
-		k := new(fss.Keys)
-		var err error
-		if owned {
-			err = k.UnmarshalOwned(b)
-		} else {
-			err = k.UnmarshalBinary(b)
-		}
+		k, err := decodeKeys[fss.Keys](b, owned)
 		return GateKeys{k}, err
 	},
 	check: func(m *Material, p Payload) error {
@@ -116,13 +110,7 @@ var gateKeysCodec = payloadCodec{
 
 var dcfKeysCodec = payloadCodec{
 	decode: func(b []byte, owned bool) (Payload, error) {
-		k := new(fss.DCFKeys)
-		var err error
-		if owned {
-			err = k.UnmarshalOwned(b)
-		} else {
-			err = k.UnmarshalBinary(b)
-		}
+		k, err := decodeKeys[fss.DCFKeys](b, owned)
 		return DCFKeys{k}, err
 	},
 	ownsFrame: true,
@@ -150,6 +138,19 @@ var dcfKeysCodec = payloadCodec{
 		}
 		return nil
 	},
+}
+
+// decodeKeys decodes an fss key batch, in place (aliasing b) with owned.
+func decodeKeys[K any, PK interface {
+	*K
+	UnmarshalOwned([]byte) error
+	UnmarshalBinary([]byte) error
+}](b []byte, owned bool) (*K, error) {
+	k := PK(new(K))
+	if owned {
+		return k, k.UnmarshalOwned(b)
+	}
+	return k, k.UnmarshalBinary(b)
 }
 
 // checkPayload checks that m carries the payload its kind needs, and that
