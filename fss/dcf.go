@@ -3,6 +3,7 @@ package fss
 import (
 	"fmt"
 
+	"github.com/autorep/autorep/internal/bufpool"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -547,11 +548,11 @@ type DCFKeys struct {
 // Party is the party (0 or 1) the keys belong to.
 func (k *DCFKeys) Party() int { return k.party }
 
-// Release hands the keys' memory back for reuse (ring.PutWords) once they
+// Release hands the keys' memory back for reuse (bufpool.PutWords) once they
 // have been evaluated or sent; k is empty afterwards and nothing may use
 // the keys' words (or a buffer they were decoded from in place) again.
 func (k *DCFKeys) Release() {
-	ring.PutWords(k.w)
+	bufpool.PutWords(k.w)
 	k.w, k.m = nil, 0
 }
 
@@ -606,9 +607,9 @@ func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err
 	prg.Uint64s(seeds)
 	stride := dcfWords(n, g)
 	// Every word of every key is written below, so recycled buffers
-	// (ring.GetWords) need no clearing.
-	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: ring.GetWords(m * stride)}
-	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: ring.GetWords(m * stride)}
+	// (bufpool.GetWords) need no clearing.
+	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: bufpool.GetWords(m * stride)}
+	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: bufpool.GetWords(m * stride)}
 	parallel(m, func(lo, hi int) {
 		i := lo
 		if g > 2 && g <= maxFast { // two keys in lockstep

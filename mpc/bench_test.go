@@ -128,10 +128,7 @@ func BenchmarkReLUGate(b *testing.B) {
 func actBench(b *testing.B, unit string, reluEvery int) { actBenchConn(b, false, unit, reluEvery) }
 
 func actBenchConn(b *testing.B, tcp bool, unit string, reluEvery int) {
-	spec := mpc.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: make([]bool, benchN)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = reluEvery > 0 && i%reluEvery == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: maskWhere(benchN, func(i int) bool { return reluEvery > 0 && i%reluEvery == 0 })}
 	z := randSigned(benchN, 2*frac+4, 3)
 	zs := split(z, 4)
 	co := polyCoefs(16)
@@ -146,7 +143,7 @@ func actBenchConn(b *testing.B, tcp bool, unit string, reluEvery int) {
 			keys[s.Party] = k
 			return err
 		},
-		func(s *mpc.Session) []mpc.Request { return s.ActRequests("act", "act", spec) },
+		func(s *mpc.Session) []mpc.Request { return actNeeds(b, s, "act", "act", spec) },
 		func(s *mpc.Session) error { _, err := s.Act("act", keys[s.Party], spec, zs[s.Party]); return err })
 }
 
@@ -179,7 +176,7 @@ func BenchmarkLinearConv(b *testing.B) {
 			keys[s.Party] = k
 			return err
 		},
-		func(s *mpc.Session) []mpc.Request { return s.LinearRequests(keys[s.Party]) },
+		func(s *mpc.Session) []mpc.Request { return linearNeeds(keys[s.Party]) },
 		func(s *mpc.Session) error { _, err := s.Linear(keys[s.Party], xs[s.Party]); return err })
 }
 
@@ -209,7 +206,7 @@ func truncBench(b *testing.B, msb bool) {
 	benchPair(b, "elem", benchN, nil,
 		func(s *mpc.Session) []mpc.Request {
 			if msb {
-				return s.TruncMSBRequests("t", benchN, frac)
+				return []mpc.Request{{Kind: mpc.KindTruncMSB, Label: "t", N: benchN, Shift: frac}}
 			}
 			return []mpc.Request{{Kind: mpc.KindTrunc, Label: "t", N: benchN, Shift: frac}}
 		},

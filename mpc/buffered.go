@@ -2,9 +2,72 @@ package mpc
 
 import (
 	"fmt"
-	"math/bits"
 	"sync"
 )
+
+// Queue holds prefetched material per (kind, label) in request order: the
+// one prefetch queue of the correlation sources (Buffered, the network
+// dealer's provider) and its one "same request" test (a queued item must
+// have been fetched for exactly the spec asked for). Safe for concurrent
+// use; the zero value is empty and ready.
+type Queue struct {
+	mu    sync.Mutex
+	items map[countKey][]queued
+	n     int
+}
+
+type queued struct {
+	req  Request
+	m    *Material
+	size int64
+}
+
+// Put appends m, fetched for req (size: its encoded bytes, for the
+// caller's accounting), to the queue of req's (kind, label).
+func (q *Queue) Put(req Request, m *Material, size int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.items == nil {
+		q.items = map[countKey][]queued{}
+	}
+	k := countKey{req.Kind, req.Label}
+	q.items[k] = append(q.items[k], queued{req, m, size})
+	q.n++
+}
+
+// Take removes the head of req's (kind, label) queue and returns its
+// material and size; ok is false if that queue is empty. An item queued
+// for a different spec is removed and reported as an error (the request
+// order diverged from the prefetch order).
+func (q *Queue) Take(req Request) (m *Material, size int64, ok bool, err error) {
+	k := countKey{req.Kind, req.Label}
+	q.mu.Lock()
+	l := q.items[k]
+	if len(l) == 0 {
+		q.mu.Unlock()
+		return nil, 0, false, nil
+	}
+	it := l[0]
+	if len(l) == 1 {
+		delete(q.items, k) // drop the backing array: used material can be collected
+	} else {
+		l[0] = queued{}
+		q.items[k] = l[1:]
+	}
+	q.n--
+	q.mu.Unlock()
+	if !it.req.Same(req) {
+		return nil, it.size, false, fmt.Errorf("mpc: %v %q: request differs from the prefetched one", req.Kind, req.Label)
+	}
+	return it.m, it.size, true, nil
+}
+
+// Len returns the number of queued items.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
 
 // Buffered is a Provider that fetches material ahead of time: Prefetch
 // asks the underlying provider for a list of requests (the offline phase)
@@ -13,18 +76,12 @@ import (
 // underlying provider. It is safe for concurrent use.
 type Buffered struct {
 	under Provider
-	mu    sync.Mutex
-	queue map[countKey][]bufItem
-}
-
-type bufItem struct {
-	req Request
-	m   *Material
+	queue Queue
 }
 
 // NewBuffered wraps p.
 func NewBuffered(p Provider) *Buffered {
-	return &Buffered{under: p, queue: map[countKey][]bufItem{}}
+	return &Buffered{under: p}
 }
 
 // Party returns the underlying provider's party.
@@ -34,39 +91,14 @@ func (b *Buffered) Party() Party { return b.under.Party() }
 // is counted when it is fetched).
 func (b *Buffered) Offline() OfflineStats { return b.under.Offline() }
 
-// ManyGetter is implemented by providers that can fetch a batch of
-// requests at once (RemoteProvider pipelines them in one round trip);
-// Buffered.Prefetch uses it when available.
-type ManyGetter interface {
-	GetMany(reqs []Request) ([]*Material, error)
-}
-
 // Prefetch fetches the material of reqs now, in order.
 func (b *Buffered) Prefetch(reqs ...Request) error {
-	var ms []*Material
-	if mg, ok := b.under.(ManyGetter); ok {
-		var err error
-		if ms, err = mg.GetMany(reqs); err != nil {
+	for _, r := range reqs {
+		m, err := b.under.Get(r)
+		if err != nil {
 			return fmt.Errorf("mpc: prefetch: %w", err)
 		}
-		if len(ms) != len(reqs) {
-			return fmt.Errorf("mpc: prefetch: %d materials for %d requests", len(ms), len(reqs))
-		}
-	}
-	for i, r := range reqs {
-		var m *Material
-		if ms != nil {
-			m = ms[i]
-		} else {
-			var err error
-			if m, err = b.under.Get(r); err != nil {
-				return fmt.Errorf("mpc: prefetch: %w", err)
-			}
-		}
-		k := countKey{r.Kind, r.Label}
-		b.mu.Lock()
-		b.queue[k] = append(b.queue[k], bufItem{r, m})
-		b.mu.Unlock()
+		b.queue.Put(r, m, 0)
 	}
 	return nil
 }
@@ -75,89 +107,12 @@ func (b *Buffered) Prefetch(reqs ...Request) error {
 // else from the underlying provider. A queued item for a different spec
 // is an error (the request order diverged from the prefetch order).
 func (b *Buffered) Get(req Request) (*Material, error) {
-	k := countKey{req.Kind, req.Label}
-	b.mu.Lock()
-	q := b.queue[k]
-	if len(q) == 0 {
-		b.mu.Unlock()
+	m, _, ok, err := b.queue.Take(req)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
 		return b.under.Get(req)
 	}
-	it := q[0]
-	q[0] = bufItem{} // drop the reference so used material can be collected
-	b.queue[k] = q[1:]
-	b.mu.Unlock()
-	if !it.req.sameAs(req) {
-		return nil, fmt.Errorf("mpc: %v %q: request differs from the prefetched one", req.Kind, req.Label)
-	}
-	return it.m, nil
-}
-
-// LinearRequests lists the per-inference requests of Linear(k, ·).
-func (s *Session) LinearRequests(k *LinearKey) []Request {
-	return []Request{{Kind: KindLinear, Label: k.Label, Linear: k.Spec}}
-}
-
-// ActRequests lists the per-inference requests of Act(label, k, spec, ·)
-// in order (polyLabel is the PolyKey's label; unused without polynomial
-// positions).
-func (s *Session) ActRequests(label, polyLabel string, spec ActSpec) []Request {
-	relu, poly, _ := spec.split()
-	var reqs []Request
-	if len(relu) > 0 {
-		reqs = append(reqs, Request{Kind: KindReLUTrunc, Label: label + "/relu", N: len(relu), Shift: s.frac(), Ell: s.Ell})
-	}
-	if len(poly) > 0 {
-		reqs = append(reqs, Request{Kind: KindPoly, Label: polyLabel, Act: spec})
-	}
-	return reqs
-}
-
-// MaxPoolRequests lists the per-inference requests of MaxPool(label, p, ·):
-// one ReLU request per tournament round. It returns nil for an invalid p.
-func (s *Session) MaxPoolRequests(label string, p PoolSpec) []Request {
-	if p.Validate() != nil {
-		return nil
-	}
-	sizes := make([]int, 0, p.OutLen())
-	for _, w := range p.windows() {
-		sizes = append(sizes, len(w))
-	}
-	var reqs []Request
-	for {
-		cnt := 0
-		for i, n := range sizes {
-			cnt += n / 2
-			sizes[i] = (n + 1) / 2
-		}
-		if cnt == 0 {
-			return reqs
-		}
-		reqs = append(reqs, Request{Kind: KindReLU, Label: label, N: cnt, Ell: s.Ell})
-	}
-}
-
-// AvgPoolRequests lists the per-inference requests of AvgPool(label, p, ·)
-// (nil for an invalid p).
-func (s *Session) AvgPoolRequests(label string, p PoolSpec) []Request {
-	if p.Validate() != nil {
-		return nil
-	}
-	return s.divideRequests(label, p.OutLen(), p.K*p.K)
-}
-
-// GlobalAvgPoolRequests lists the per-inference requests of
-// GlobalAvgPool(label, n, c, hw, ·).
-func (s *Session) GlobalAvgPoolRequests(label string, n, c, hw int) []Request {
-	return s.divideRequests(label, n*c, hw)
-}
-
-// divideRequests mirrors divide.
-func (s *Session) divideRequests(label string, n, d int) []Request {
-	switch {
-	case d <= 1:
-		return nil
-	case d&(d-1) == 0:
-		return s.TruncMSBRequests(label, n, uint(bits.TrailingZeros(uint(d))))
-	}
-	return s.TruncMSBRequests(label, n, s.frac())
+	return m, nil
 }

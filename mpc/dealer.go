@@ -143,8 +143,8 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 		if err != nil {
 			return nil, nil, fmt.Errorf("mpc: dealer: %v %q: %w", req.Kind, req.Label, err)
 		}
-		m0.Vecs, m0.Gate = []Vec{r0}, k0
-		m1.Vecs, m1.Gate = []Vec{r1}, k1
+		m0.Vecs, m0.Keys = []Vec{r0}, GateKeys{k0}
+		m1.Vecs, m1.Keys = []Vec{r1}, GateKeys{k1}
 	case KindReLUTrunc:
 		r, r0, r1 := mask(req.N)
 		ell, f := req.ell(), req.Shift
@@ -172,7 +172,7 @@ func (d *Dealer) Generate(req Request, index uint64) (m0, m1 *Material, err erro
 			m0.Vecs = append(m0.Vecs, v0)
 			m1.Vecs = append(m1.Vecs, v1)
 		}
-		m0.DCF, m1.DCF = k0, k1
+		m0.Keys, m1.Keys = DCFKeys{k0}, DCFKeys{k1}
 		m0.Param, m1.Param = uint64(f), uint64(f)
 	case KindTruncMSB:
 		r, r0, r1 := mask(req.N)
@@ -355,7 +355,7 @@ func (h *Hub) Get(p Party, req Request) (*Material, error) {
 	}
 	if ok {
 		h.mu.Unlock()
-		if !it.req.sameAs(req) {
+		if !it.req.Same(req) {
 			return nil, fmt.Errorf("mpc: dealer: %v %q #%d: the parties asked for different material", req.Kind, req.Label, idx)
 		}
 		return it.m, nil
@@ -445,11 +445,6 @@ func (p *localProvider) Get(req Request) (*Material, error) {
 	n := m.Size()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stats.Bytes += n
-	p.stats.Items++
-	if p.stats.ByKind == nil {
-		p.stats.ByKind = map[Kind]int64{}
-	}
-	p.stats.ByKind[m.Kind] += n
+	p.stats.Add(m.Kind, n)
 	return m, nil
 }

@@ -26,7 +26,7 @@ func Example() {
 	w2 := enc([]float64{1, 1, 1, -1}, f)                  // [1][4]
 	x := enc([]float64{1.5, -0.25}, f)
 	l1, l2 := mpc.DenseSpec(1, 2, 4), mpc.DenseSpec(1, 4, 1)
-	act := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: []bool{true, true, false, false}}
+	act := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, false, false})}
 	coef := [][]float64{{0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}}
 
 	dealer, _ := mpc.NewRandomDealer()

@@ -74,11 +74,11 @@ func (s *Session) gate(req Request, x []uint64, out *[]uint64) (opening, error) 
 		var err error
 		switch req.Kind {
 		case KindTrunc:
-			y, err = fss.EvalTrunc(party, m.Gate, xhat)
+			y, err = fss.EvalTrunc(party, m.gateKeys(), xhat)
 		case KindReLU:
-			y, err = fss.EvalReLU(party, m.Gate, xhat)
+			y, err = fss.EvalReLU(party, m.gateKeys(), xhat)
 		case KindDReLU:
-			y, err = fss.EvalDReLU(party, m.Gate, xhat)
+			y, err = fss.EvalDReLU(party, m.gateKeys(), xhat)
 		default:
 			err = fmt.Errorf("mpc: %v is not a gate", req.Kind)
 		}
@@ -108,19 +108,19 @@ func (s *Session) runGate(req Request, x []uint64) ([]uint64, error) {
 // 64), with the FSS truncation gate: one round, 8 bytes per element each
 // way. There is no failure probability inside that range.
 func (s *Session) Trunc(label string, x []uint64, shift uint, ell int) ([]uint64, error) {
-	return s.runGate(Request{Kind: KindTrunc, Label: label, Shift: shift, Ell: ell}, x)
+	return s.runGate(gateRequest(KindTrunc, label, len(x), shift, ell), x)
 }
 
 // ReLU returns shares of max(x, 0) for signed x in [−2^(ell−1), 2^(ell−1))
 // with the FSS ReLU gate: one round, 8 bytes per element each way.
 func (s *Session) ReLU(label string, x []uint64, ell int) ([]uint64, error) {
-	return s.runGate(Request{Kind: KindReLU, Label: label, Ell: ell}, x)
+	return s.runGate(gateRequest(KindReLU, label, len(x), 0, ell), x)
 }
 
 // DReLU returns arithmetic shares of the bit 1{x ≥ 0}: one round, 8 bytes
 // per element each way.
 func (s *Session) DReLU(label string, x []uint64, ell int) ([]uint64, error) {
-	return s.runGate(Request{Kind: KindDReLU, Label: label, Ell: ell}, x)
+	return s.runGate(gateRequest(KindDReLU, label, len(x), 0, ell), x)
 }
 
 // reluTruncOpening prepares ReLU(z) >> shift on the shared z (signed,
@@ -146,7 +146,7 @@ func (s *Session) DReLU(label string, x []uint64, ell int) ([]uint64, error) {
 // The result is 0 for z < 0 and floor(z/2^f) or one more (stochastic
 // rounding) for z ≥ 0.
 func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int, out *[]uint64) (opening, error) {
-	req := Request{Kind: KindReLUTrunc, Label: label, N: len(z), Shift: shift, Ell: ell}
+	req := reluTruncRequest(label, len(z), shift, ell)
 	n := len(z)
 	m, err := s.get(req, n, n, n, n)
 	if err != nil {
@@ -155,7 +155,7 @@ func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int
 	masked := make([]uint64, n)
 	ring.AddVec(masked, z, m.Vecs[0].Data)
 	return opening{masked: masked, finish: func(zh []uint64) error {
-		l := m.DCF.Bits() + 1
+		l := m.dcfKeys().Bits() + 1
 		half := uint64(1) << uint(l-1)
 		xp := make([]uint64, n)
 		xl := make([]uint64, n)
@@ -163,7 +163,7 @@ func (s *Session) reluTruncOpening(label string, z []uint64, shift uint, ell int
 			xp[i] = low(v+half, l)
 			xl[i] = low(xp[i], l-1)
 		}
-		cv, err := fss.EvalDCF(int(s.Party), m.DCF, xl)
+		cv, err := fss.EvalDCF(int(s.Party), m.dcfKeys(), xl)
 		if err != nil {
 			return fmt.Errorf("mpc: %v %q: %w", req.Kind, req.Label, err)
 		}

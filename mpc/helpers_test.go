@@ -183,3 +183,28 @@ func closeVec(t *testing.T, what string, got, want []uint64, tol int64) {
 		t.Fatalf("%s: %d of %d values off by more than %d", what, bad, len(got), tol)
 	}
 }
+
+// actNeeds is what Act(label, k, spec, ·) asks for on s (k labelled
+// polyLabel): the needs of the layer object.
+func actNeeds(t testing.TB, s *mpc.Session, label, polyLabel string, spec mpc.ActSpec) []mpc.Request {
+	l, err := mpc.NewActLayer(label, polyLabel, spec.C, spec.HW, spec.ReLU, s.Frac, s.Ell)
+	if err != nil { // t.Error: callers run in the parties' goroutines
+		t.Error(err)
+		return nil
+	}
+	return l.Needs(spec.N)
+}
+
+// linearNeeds is what Linear(k, ·) asks for.
+func linearNeeds(k *mpc.LinearKey) []mpc.Request {
+	return (&mpc.LinearLayer{Label: k.Label, Spec: k.Spec}).Needs(k.Spec.N)
+}
+
+// maskWhere is the ReLU mask of n positions that is a ReLU where relu(i).
+func maskWhere(n int, relu func(i int) bool) mpc.ReLUMask {
+	b := make([]bool, n)
+	for i := range b {
+		b[i] = relu(i)
+	}
+	return mpc.MaskOf(b)
+}

@@ -42,7 +42,7 @@ func (s *Session) SetupLinear(label string, spec LinearSpec, w, bias []uint64) (
 	if bias != nil && len(bias) != spec.K {
 		return nil, fmt.Errorf("mpc: linear %q: %d biases for %d outputs", label, len(bias), spec.K)
 	}
-	m, err := s.get(Request{Kind: KindWeightMask, Label: label, Linear: spec}, nw)
+	m, err := s.get(weightMaskRequest(label, spec), nw)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 	if len(x) != p.XLen() {
 		return nil, fmt.Errorf("mpc: linear %q: input of %d values, spec wants %d", k.Label, len(x), p.XLen())
 	}
-	req := Request{Kind: KindLinear, Label: k.Label, Linear: p}
+	req := linearRequest(k.Label, p)
 	if s.Party == Client {
 		pl, err := s.takePreLinear(k.Label, p)
 		if err != nil {

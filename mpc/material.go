@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"unsafe"
 
-	"github.com/autorep/autorep/fss"
+	"github.com/autorep/autorep/internal/bufpool"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -53,7 +53,7 @@ const (
 	KindSquare
 	// KindReLUTrunc (n elements, Param = shift): both: shared input mask r
 	// (seeded), shares of q, K and q·K (party 0 seeded, party 1 explicit),
-	// and in DCF n DCF keys on ℓ−1 bits with 3-word payloads (see
+	// and in Keys (DCFKeys) n DCF keys on ℓ−1 bits with 3-word payloads (see
 	// Session.ReLUTrunc).
 	KindReLUTrunc
 	// KindTruncMSB (n elements, Param = shift): both: shared input mask r
@@ -101,12 +101,6 @@ func vecCount(k Kind, p Party) int {
 	return -1
 }
 
-// hasDCF reports whether a kind carries DCF keys.
-func hasDCF(k Kind) bool { return k == KindReLUTrunc }
-
-// hasKeys reports whether a kind carries FSS gate keys.
-func hasKeys(k Kind) bool { return k == KindTrunc || k == KindReLU || k == KindDReLU }
-
 // reluTruncPayload is the payload width of the ReLU-truncation DCF keys.
 const reluTruncPayload = 3
 
@@ -137,33 +131,32 @@ type Material struct {
 	Param uint64
 	// Vecs are the kind's vectors in the documented order.
 	Vecs []Vec
-	// Gate holds the FSS keys of KindTrunc, KindReLU and KindDReLU (one
-	// per element of Vecs[0]); nil for the other kinds.
-	Gate *fss.Keys
-	// DCF holds the DCF keys of KindReLUTrunc (one per position); nil for
-	// the other kinds.
-	DCF *fss.DCFKeys
+	// Keys is the protocol-specific payload of the kinds that carry one
+	// (GateKeys for KindTrunc, KindReLU and KindDReLU, one per element of
+	// Vecs[0]; DCFKeys for KindReLUTrunc, one per position); nil for the
+	// other kinds.
+	Keys Payload
 	// frame is the received buffer the keys were decoded from in place
 	// (UnmarshalMaterialOwned), returned to the buffer pool by Release.
 	frame []byte
 }
 
-// Release hands the memory of m's DCF keys (or of the frame they were
-// decoded from in place) back for reuse by later key generation and frame
-// reads (ring.PutBuffer), once the keys have been evaluated or sent: the
+// Release hands the memory of m's keys (or of the frame they were decoded
+// from in place) back for reuse by later key generation and frame reads
+// (bufpool.PutBuffer), once the keys have been evaluated or sent: the
 // large buffers are then not mapped in afresh for every inference. m's
 // keys are gone afterwards; nothing may use them, or slices of them,
-// again. Releasing twice, or a material without DCF keys, does nothing.
+// again. Releasing twice, or a material without keys, does nothing.
 func (m *Material) Release() {
 	switch {
 	case m.frame != nil:
-		ring.PutBuffer(m.frame)
-	case m.DCF != nil:
-		m.DCF.Release()
+		bufpool.PutBuffer(m.frame)
+	case m.Keys != nil:
+		m.Keys.Release()
 	default:
 		return
 	}
-	m.frame, m.DCF = nil, nil
+	m.frame, m.Keys = nil, nil
 }
 
 const (
@@ -188,17 +181,11 @@ func (m *Material) Size() int64 {
 		}
 	}
 	k := int64(0)
-	if m.Gate != nil {
-		k = fssHeader + int64(m.Gate.Len())*int64(m.Gate.BytesPerElement())
-	}
-	if m.DCF != nil {
-		k = fssHeader + int64(m.DCF.Len())*int64(m.DCF.KeyBytes())
+	if m.Keys != nil {
+		k = m.Keys.EncodedLen()
 	}
 	return n + int64(uvarintLen(uint64(k))) + k
 }
-
-// fssHeader is the size of the fss key batch header.
-const fssHeader = 16
 
 func uvarintLen(x uint64) int {
 	var b [binary.MaxVarintLen64]byte
@@ -219,17 +206,14 @@ func (m *Material) MarshalBinary() ([]byte, error) {
 
 // MarshalParts returns MarshalBinary's encoding in two parts whose
 // concatenation is the encoding: head (everything up to and including the
-// FSS key header, in a new buffer) and body, the FSS key words (nil
-// without keys). On little-endian machines body is a read-only view of the
-// keys' memory, not a copy, so a dealer can write large material to a
+// key header, in a new buffer) and body, the key words (nil without
+// keys). On little-endian machines body is a read-only view of the keys'
+// memory, not a copy, so a dealer can write large material to a
 // connection (transport.SendParts) without building its encoding.
 func (m *Material) MarshalParts() (head, body []byte, err error) {
 	n := m.Size()
-	if m.Gate != nil {
-		n -= int64(m.Gate.Len()) * int64(m.Gate.BytesPerElement())
-	}
-	if m.DCF != nil {
-		n -= int64(m.DCF.Len()) * int64(m.DCF.KeyBytes())
+	if m.Keys != nil {
+		n -= m.Keys.EncodedLen() - 64 // head capacity: the payload's header at most
 	}
 	return m.marshalParts(n)
 }
@@ -255,16 +239,11 @@ func (m *Material) marshalParts(capacity int64) (head, body []byte, err error) {
 		b = binary.AppendUvarint(b, uint64(len(v.Data)))
 		b = ring.AppendWords(b, v.Data)
 	}
-	switch {
-	case m.Gate != nil:
-		b = binary.AppendUvarint(b, uint64(fssHeader+m.Gate.Len()*m.Gate.BytesPerElement()))
-		b, body, err = m.Gate.AppendBinaryParts(b)
-	case m.DCF != nil:
-		b = binary.AppendUvarint(b, uint64(fssHeader+m.DCF.Len()*m.DCF.KeyBytes()))
-		b, body, err = m.DCF.AppendBinaryParts(b)
-	default:
+	if m.Keys == nil {
 		return binary.AppendUvarint(b, 0), nil, nil
 	}
+	b = binary.AppendUvarint(b, uint64(m.Keys.EncodedLen()))
+	b, body, err = m.Keys.AppendBinaryParts(b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
 	}
@@ -285,7 +264,7 @@ func (m *Material) check() error {
 	if want := vecCount(m.Kind, m.Party); len(m.Vecs) != want {
 		return fmt.Errorf("mpc: %v material for the %v has %d vectors, want %d", m.Kind, m.Party, len(m.Vecs), want)
 	}
-	if err := m.checkGate(); err != nil {
+	if err := m.checkPayload(); err != nil {
 		return err
 	}
 	shifted := m.Kind == KindTrunc || m.Kind == KindReLUTrunc || m.Kind == KindTruncMSB
@@ -382,11 +361,8 @@ func (m *Material) matches(req Request, p Party) error {
 	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc || req.Kind == KindTruncMSB) && m.Param != uint64(req.Shift) {
 		return fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
 	}
-	if hasKeys(req.Kind) && m.Gate.Ell() != req.ell() {
-		return fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.Gate.Ell(), req.ell())
-	}
-	if req.Kind == KindReLUTrunc && m.DCF.Bits() != req.ell()-1 {
-		return fmt.Errorf("mpc: material: keys for %d-bit inputs, want %d", m.DCF.Bits()+1, req.ell())
+	if c, ok := payloadCodecs[req.Kind]; ok {
+		return c.matches(req, m.Keys)
 	}
 	return nil
 }
@@ -409,13 +385,7 @@ func expectedLens(req Request, p Party) []int {
 	case KindPoly:
 		l = req.Act.Len()
 		if req.Act.ReLU != nil {
-			relu := 0
-			for _, v := range req.Act.ReLU {
-				if v {
-					relu++
-				}
-			}
-			l = req.Act.N * (len(req.Act.ReLU) - relu)
+			l = req.Act.N * (req.Act.C*req.Act.HW - req.Act.ReLU.Count())
 		}
 		lens[0] = l
 		for i, w := range polyWords {
@@ -487,24 +457,16 @@ func unmarshalMaterial(b []byte, want []int, owned bool) (*Material, error) {
 		if owned {
 			kb = alignInPlace(b, off, len(kb))
 		}
-		var err error
-		switch {
-		case hasDCF(m.Kind) && owned:
-			m.DCF = new(fss.DCFKeys)
-			err = m.DCF.UnmarshalOwned(kb)
-			m.frame = b
-		case hasDCF(m.Kind):
-			m.DCF = new(fss.DCFKeys)
-			err = m.DCF.UnmarshalBinary(kb)
-		case owned:
-			m.Gate = new(fss.Keys)
-			err = m.Gate.UnmarshalOwned(kb)
-		default:
-			m.Gate = new(fss.Keys)
-			err = m.Gate.UnmarshalBinary(kb)
+		c, ok := payloadCodecs[m.Kind]
+		if !ok {
+			return nil, fmt.Errorf("mpc: %v material carries %d bytes of keys", m.Kind, nk)
 		}
-		if err != nil {
+		var err error
+		if m.Keys, err = c.decode(kb, owned); err != nil {
 			return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
+		}
+		if owned && c.ownsFrame {
+			m.frame = b
 		}
 	}
 	if d.err != nil {
@@ -535,55 +497,6 @@ func alignInPlace(b []byte, off, n int) []byte {
 		copy(b[to:to+n], b[off:off+n])
 	}
 	return b[to : to+n]
-}
-
-// checkGate checks that the FSS keys fit the kind, party and mask length.
-func (m *Material) checkGate() error {
-	if hasDCF(m.Kind) {
-		k := m.DCF
-		switch {
-		case m.Gate != nil:
-			return fmt.Errorf("mpc: %v material carries gate keys", m.Kind)
-		case k == nil:
-			return fmt.Errorf("mpc: %v material without DCF keys", m.Kind)
-		case k.Party() != int(m.Party):
-			return fmt.Errorf("mpc: %v material for the %v carries party %d keys", m.Kind, m.Party, k.Party())
-		case k.Payload() != reluTruncPayload:
-			return fmt.Errorf("mpc: %v material: DCF keys of %d bits and %d words", m.Kind, k.Bits(), k.Payload())
-		case uint64(k.Bits()) < m.Param+1:
-			return fmt.Errorf("mpc: %v material: %d-bit keys for shift %d", m.Kind, k.Bits(), m.Param)
-		case len(m.Vecs) > 0 && k.Len() != len(m.Vecs[0].Data):
-			return fmt.Errorf("mpc: %v material: %d keys for %d positions", m.Kind, k.Len(), len(m.Vecs[0].Data))
-		}
-		return nil
-	}
-	if m.DCF != nil {
-		return fmt.Errorf("mpc: %v material carries unexpected DCF keys", m.Kind)
-	}
-	if !hasKeys(m.Kind) {
-		if m.Gate != nil {
-			return fmt.Errorf("mpc: %v material carries unexpected FSS keys", m.Kind)
-		}
-		return nil
-	}
-	g := m.Gate
-	if g == nil {
-		return fmt.Errorf("mpc: %v material without FSS keys", m.Kind)
-	}
-	want := map[Kind]fss.Gate{KindReLU: fss.GateReLU, KindDReLU: fss.GateDReLU, KindTrunc: fss.GateTruncExact}[m.Kind]
-	if g.Gate() != want {
-		return fmt.Errorf("mpc: %v material carries %v keys", m.Kind, g.Gate())
-	}
-	if g.Party() != int(m.Party) {
-		return fmt.Errorf("mpc: %v material for the %v carries party %d keys", m.Kind, m.Party, g.Party())
-	}
-	if len(m.Vecs) == 1 && g.Len() != len(m.Vecs[0].Data) {
-		return fmt.Errorf("mpc: %v material: %d keys for %d masks", m.Kind, g.Len(), len(m.Vecs[0].Data))
-	}
-	if m.Kind == KindTrunc && uint64(g.Shift()) != m.Param {
-		return fmt.Errorf("mpc: truncation material: keys shift %d, parameter %d", g.Shift(), m.Param)
-	}
-	return nil
 }
 
 // decoder reads a byte slice, remembering the first error.

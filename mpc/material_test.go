@@ -12,7 +12,7 @@ import (
 
 // sampleRequests covers every kind.
 func sampleRequests() []mpc.Request {
-	act := mpc.ActSpec{N: 2, C: 3, HW: 5, ReLU: []bool{true, false, true, true, false, false, false, true, false, true, true, true, false, false, true}}
+	act := mpc.ActSpec{N: 2, C: 3, HW: 5, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, false, true, false, true, true, true, false, false, true})}
 	return []mpc.Request{
 		{Kind: mpc.KindWeightMask, Label: "conv1", Linear: mpc.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
 		{Kind: mpc.KindLinear, Label: "conv1", Linear: mpc.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
@@ -64,7 +64,8 @@ func TestRequestRoundTrip(t *testing.T) {
 		{Kind: mpc.KindReLU, N: 1, Ell: 65},
 		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, Groups: 1}},
 		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 2}},
-		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: []bool{true}}},
+		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: mpc.ReLUMask{1, 0}}}, // 2 bytes for 4 positions
+		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: mpc.ReLUMask{0x11}}}, // padding bit set
 		{Kind: mpc.KindReLU, N: 1, Label: strings.Repeat("x", 5000)},
 		{Kind: mpc.KindTruncMSB, N: 3, Shift: 0},
 		{Kind: mpc.KindTruncMSB, N: 3, Shift: 62},
@@ -381,7 +382,7 @@ func TestMarshalParts(t *testing.T) {
 			if !bytes.Equal(slices.Concat(head, body), want) {
 				t.Fatalf("%v: parts differ from MarshalBinary", r.Kind)
 			}
-			if (m.DCF != nil || m.Gate != nil) != (len(body) > 0) {
+			if (m.Keys != nil) != (len(body) > 0) {
 				t.Fatalf("%v: body of %d bytes", r.Kind, len(body))
 			}
 		}

@@ -10,9 +10,9 @@
 // Party 0 is the server (it holds the weights and polynomial coefficients in
 // the clear), party 1 the client (it holds the input and learns only the
 // output). Correlated randomness comes from a Provider: the Dealer served
-// in process (LocalProviders) or over a connection (Hub, ServeParty,
-// RemoteProvider), or a future two-party provider; the protocols never
-// depend on where it comes from.
+// in process (LocalProviders) or by the network dealer (package
+// serve/dealer, over a Hub), or a future two-party provider; the protocols
+// never depend on where it comes from.
 //
 // Every protocol works on whole layer tensors: one message per protocol step
 // per layer. Values are fixed point with Session.Frac fractional bits

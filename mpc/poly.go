@@ -16,8 +16,8 @@ import (
 type PolyKey struct {
 	Label string
 	C     int
-	hat   []uint64 // [c][D1 (3 words), D2 (3 words)]
-	coef  []uint64 // server only: [c][c0, c1, c2] (scales 3f, 2f, f), signed
+	hat   []uint64  // [c][D1 (3 words), D2 (3 words)]
+	coef  PolyCoefs // server only
 }
 
 // maxPolyFrac is the largest precision the polynomial supports: c0 is
@@ -37,13 +37,67 @@ var polyWords = [8]int{3, 2, 3, 2, 3, 2, 3, 2}
 // polyVecs is the number of big-ring vectors of KindPoly material.
 const polyVecs = len(polyWords)
 
-// SetupPoly runs the once-per-session part of a polynomial layer with C
-// channels. The server passes coef[c] = (c0, c1[, c2]) as reals (degree ≤
-// 2); they are encoded with c2 at f, c1 at 2f and c0 at 3f fractional
-// bits. The server fetches the coefficient masks and sends D1, D2 (48
-// bytes per channel, one message, offline). The client passes nil and
-// receives them.
+// PolyCoefs are the encoded coefficients of a per-channel polynomial
+// activation p_c(x) = c2·x² + c1·x + c0: [c][c0, c1, c2] as signed 64-bit
+// values with c0 at 3f, c1 at 2f and c2 at f fractional bits. They are
+// encoded and range-checked once (EncodePolyCoefs, when a model is
+// compiled); the secure protocol (SetupPolyCoefs) and the plaintext
+// fixed-point reference (Eval) read the same values.
+type PolyCoefs []uint64
+
+// EncodePolyCoefs encodes coef[c] = (c0[, c1[, c2]]) (reals, degree ≤ 2;
+// missing terms are 0) at f fractional bits (f ≤ 20). A coefficient that
+// does not fit is an error.
+func EncodePolyCoefs(coef [][]float64, f uint) (PolyCoefs, error) {
+	if f > maxPolyFrac {
+		return nil, fmt.Errorf("mpc: polynomial with %d fractional bits, at most %d", f, maxPolyFrac)
+	}
+	out := make(PolyCoefs, 3*len(coef))
+	for c, cs := range coef {
+		if len(cs) == 0 || len(cs) > 3 {
+			return nil, fmt.Errorf("mpc: polynomial channel %d: %d coefficients, want 1..3 (degree ≤ 2)", c, len(cs))
+		}
+		for d, v := range cs {
+			e, err := ring.EncodeChecked(v, (3-uint(d))*f)
+			if err != nil {
+				return nil, fmt.Errorf("mpc: polynomial channel %d coefficient %d: %w", c, d, err)
+			}
+			out[3*c+d] = e
+		}
+	}
+	return out, nil
+}
+
+// Channels is the number of channels.
+func (p PolyCoefs) Channels() int { return len(p) / 3 }
+
+// Eval is the plaintext fixed-point value of channel c's polynomial at t
+// (scale f): floor((C2·t² + C1·t + C0) / 2^2f) at scale f, computed in
+// Z_2^192 like the protocol, so exact for |t| < 2^63.
+func (p PolyCoefs) Eval(c int, t uint64, f uint) uint64 {
+	u := big64(t)
+	v := big64(p[3*c+2]).mul(u).add(big64(p[3*c+1])).mul(u).add(big64(p[3*c]))
+	return v.sar(2 * f)[0]
+}
+
+// SetupPoly is SetupPolyCoefs with the server's coefficients given as reals
+// (EncodePolyCoefs at the session's precision); the client passes nil.
 func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, error) {
+	var enc PolyCoefs
+	if s.Party == Server {
+		var err error
+		if enc, err = EncodePolyCoefs(coef, s.frac()); err != nil {
+			return nil, fmt.Errorf("mpc: poly %q: %w", label, err)
+		}
+	}
+	return s.SetupPolyCoefs(label, C, enc)
+}
+
+// SetupPolyCoefs runs the once-per-session part of a polynomial layer with
+// C channels. The server passes the coefficients encoded at the session's
+// precision, fetches the coefficient masks and sends D1, D2 (48 bytes per
+// channel, one message, offline). The client passes nil and receives them.
+func (s *Session) SetupPolyCoefs(label string, C int, coef PolyCoefs) (*PolyKey, error) {
 	if C <= 0 || C > maxDim {
 		return nil, fmt.Errorf("mpc: poly %q: %d channels", label, C)
 	}
@@ -60,23 +114,11 @@ func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, er
 		k.hat = h
 		return k, nil
 	}
-	if len(coef) != C {
-		return nil, fmt.Errorf("mpc: poly %q: coefficients for %d channels, want %d", label, len(coef), C)
+	if len(coef) != 3*C {
+		return nil, fmt.Errorf("mpc: poly %q: coefficients for %d channels, want %d", label, len(coef)/3, C)
 	}
-	k.coef = make([]uint64, 3*C)
-	for c, cs := range coef {
-		if len(cs) == 0 || len(cs) > 3 {
-			return nil, fmt.Errorf("mpc: poly %q channel %d: %d coefficients, want 1..3 (degree ≤ 2)", label, c, len(cs))
-		}
-		for d, v := range cs {
-			e, err := ring.EncodeChecked(v, (3-uint(d))*f)
-			if err != nil {
-				return nil, fmt.Errorf("mpc: poly %q channel %d coefficient %d: %w", label, c, d, err)
-			}
-			k.coef[3*c+d] = e
-		}
-	}
-	m, err := s.get(Request{Kind: KindCoefMask, Label: label, Act: ActSpec{C: C}}, coefMaskWords*C)
+	k.coef = coef
+	m, err := s.get(coefMaskRequest(label, C), coefMaskWords*C)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +169,7 @@ func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, ou
 	for _, w := range polyWords {
 		lens = append(lens, w*n)
 	}
-	m, err := s.get(Request{Kind: KindPoly, Label: k.Label, Act: spec}, lens...)
+	m, err := s.get(polyRequest(k.Label, spec), lens...)
 	if err != nil {
 		return opening{}, err
 	}
@@ -185,7 +227,7 @@ func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) [
 // 2^61), and returns shares of p(z/2^2f) at scale f (floor or one more,
 // see polyOpening): one round, 8 bytes per element each way.
 func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
-	spec.ReLU = nil
+	spec.ReLU, spec.part = nil, nil
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -282,8 +324,9 @@ func (p *actPlan) result() []uint64 {
 	return y
 }
 
-func gather(x []uint64, idx []int) []uint64 {
-	out := make([]uint64, len(idx))
+// gather returns x at the indices idx.
+func gather[T any](x []T, idx []int) []T {
+	out := make([]T, len(idx))
 	for i, j := range idx {
 		out[i] = x[j]
 	}

@@ -2,7 +2,6 @@ package mpc
 
 import (
 	"fmt"
-	"math/bits"
 
 	"github.com/autorep/autorep/ring"
 )
@@ -43,9 +42,9 @@ func (p PoolSpec) Validate() error {
 	return nil
 }
 
-// windows lists, for every output element, the flat input indices of its
-// window that lie inside the input.
-func (p PoolSpec) windows() [][]int {
+// Windows lists, for every output element, the flat input indices of its
+// window that lie inside the input (padding positions are left out).
+func (p PoolSpec) Windows() [][]int {
 	oh, ow := p.OutH(), p.OutW()
 	out := make([][]int, 0, p.OutLen())
 	for nc := 0; nc < p.N*p.C; nc++ {
@@ -71,24 +70,26 @@ func (p PoolSpec) windows() [][]int {
 	return out
 }
 
-// MaxPool returns shares of the window maxima of x (padding ignored, as
-// PyTorch's −∞ padding), with max(a, b) = b + ReLU(a − b) over a
-// tournament tree: ⌈log2(K²)⌉ rounds, each one ReLU gate (8 bytes each way
-// per comparison) for all windows at once; K² − 1 comparisons per output.
-// Differences must fit the session's Ell bits.
-func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error) {
+// Tournament reduces every window of p over x to one value with a
+// knock-out tournament: each round pairs the neighbours of every window
+// (an odd last element passes through) and play(a, b) returns the winners
+// of all pairs of the round at once (a[i] against b[i]). It is the one
+// schedule of max pooling: MaxPool plays it on shares (one ReLU gate per
+// round), the fixed-point executor in the clear, and MaxPoolRounds counts
+// it; ⌈log2(K²)⌉ rounds and K² − 1 comparisons per full window.
+func Tournament[T any](p PoolSpec, x []T, play func(a, b []T) ([]T, error)) ([]T, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	if len(x) != p.N*p.C*p.H*p.W {
-		return nil, fmt.Errorf("mpc: maxpool %q: %d values for %+v", label, len(x), p)
+		return nil, fmt.Errorf("mpc: pool: %d values for %+v", len(x), p)
 	}
-	cur := make([][]uint64, 0, p.OutLen())
-	for _, w := range p.windows() {
+	cur := make([][]T, 0, p.OutLen())
+	for _, w := range p.Windows() {
 		cur = append(cur, gather(x, w))
 	}
 	for {
-		var a, b []uint64
+		var a, b []T
 		for _, c := range cur {
 			for i := 0; i+1 < len(c); i += 2 {
 				a = append(a, c[i])
@@ -98,16 +99,16 @@ func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error
 		if len(a) == 0 {
 			break
 		}
-		d := make([]uint64, len(a))
-		ring.SubVec(d, a, b)
-		r, err := s.ReLU(label, d, s.Ell)
+		r, err := play(a, b)
 		if err != nil {
 			return nil, err
 		}
-		ring.AddVec(r, r, b) // max(a, b)
+		if len(r) != len(a) {
+			return nil, fmt.Errorf("mpc: pool round: %d winners for %d pairs", len(r), len(a))
+		}
 		k := 0
 		for j, c := range cur {
-			next := make([]uint64, 0, (len(c)+1)/2)
+			next := c[:0] // winners overwrite the window in place
 			for i := 0; i+1 < len(c); i += 2 {
 				next = append(next, r[k])
 				k++
@@ -118,11 +119,49 @@ func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error
 			cur[j] = next
 		}
 	}
-	y := make([]uint64, len(cur))
+	y := make([]T, len(cur))
 	for i, c := range cur {
 		y[i] = c[0]
 	}
 	return y, nil
+}
+
+// MaxPoolRounds returns the number of comparisons of each round of p's
+// tournament (nil for an invalid p): what MaxPool asks of the ReLU gate.
+func MaxPoolRounds(p PoolSpec) []int {
+	var rounds []int
+	_, err := Tournament(p, make([]struct{}, p.N*p.C*p.H*p.W), func(a, _ []struct{}) ([]struct{}, error) {
+		rounds = append(rounds, len(a))
+		return a, nil
+	})
+	if err != nil {
+		return nil
+	}
+	return rounds
+}
+
+// MaxPool returns shares of the window maxima of x (padding ignored, as
+// PyTorch's −∞ padding), with max(a, b) = b + ReLU(a − b) over the
+// Tournament: ⌈log2(K²)⌉ rounds, each one ReLU gate (8 bytes each way
+// per comparison) for all windows at once; K² − 1 comparisons per output.
+// Differences must fit the session's Ell bits.
+func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	if len(x) != p.N*p.C*p.H*p.W {
+		return nil, fmt.Errorf("mpc: maxpool %q: %d values for %+v", label, len(x), p)
+	}
+	return Tournament(p, x, func(a, b []uint64) ([]uint64, error) {
+		d := make([]uint64, len(a))
+		ring.SubVec(d, a, b)
+		r, err := s.ReLU(label, d, s.Ell)
+		if err != nil {
+			return nil, err
+		}
+		ring.AddVec(r, r, b) // max(a, b)
+		return r, nil
+	})
 }
 
 // SumPool returns shares of the window sums of x (local, exact); AvgPool
@@ -134,7 +173,7 @@ func SumPool(p PoolSpec, x []uint64) ([]uint64, error) {
 	if len(x) != p.N*p.C*p.H*p.W {
 		return nil, fmt.Errorf("mpc: sumpool: %d values for %+v", len(x), p)
 	}
-	ws := p.windows()
+	ws := p.Windows()
 	y := make([]uint64, len(ws))
 	for i, w := range ws {
 		for _, j := range w {
@@ -184,15 +223,16 @@ func (s *Session) GlobalAvgPool(label string, n, c, hw int, x []uint64) ([]uint6
 	return s.divide(label, y, hw)
 }
 
-// divide returns shares of ≈ y/d for a public d ≥ 1 (one truncation).
+// divide returns shares of ≈ y/d for a public d ≥ 1 (one truncation,
+// DivideLayer's needs).
 func (s *Session) divide(label string, y []uint64, d int) ([]uint64, error) {
 	if d == 1 {
 		return y, nil
 	}
-	if d&(d-1) == 0 {
-		return s.TruncMSB(label, y, uint(bits.TrailingZeros(uint(d))))
-	}
 	f := s.frac()
-	m := (uint64(1)<<f + uint64(d)/2) / uint64(d)
-	return s.TruncMSB(label, Scale(y, m), f)
+	shift := divideShift(d, f)
+	if d&(d-1) != 0 {
+		y = Scale(y, (uint64(1)<<f+uint64(d)/2)/uint64(d))
+	}
+	return s.TruncMSB(label, y, shift)
 }

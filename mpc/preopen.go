@@ -1,6 +1,7 @@
 package mpc
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -66,7 +67,7 @@ func (s *Session) PreopenAct(lk *LinearKey, label string, k *PolyKey, spec ActSp
 		s.preAct[label] = &preAct{spec: spec, theirs: theirs}
 		return nil
 	}
-	m, err := s.get(Request{Kind: KindLinear, Label: lk.Label, Linear: p}, p.XLen(), p.YLen())
+	m, err := s.get(linearRequest(lk.Label, p), p.XLen(), p.YLen())
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,7 @@ func (s *Session) takePreLinear(label string, spec LinearSpec) (*preLinear, erro
 // server sends its masked shares and both open with the client's
 // offline ones.
 func (s *Session) actPreopened(label string, k *PolyKey, spec ActSpec, z []uint64, pa *preAct) ([]uint64, error) {
-	if spec.N != pa.spec.N || spec.C != pa.spec.C || spec.HW != pa.spec.HW || !slices.Equal(spec.ReLU, pa.spec.ReLU) {
+	if spec.N != pa.spec.N || spec.C != pa.spec.C || spec.HW != pa.spec.HW || !bytes.Equal(spec.ReLU, pa.spec.ReLU) {
 		return nil, fmt.Errorf("mpc: act %q: spec differs from the preopened one", label)
 	}
 	if s.Party == Client {

@@ -16,10 +16,7 @@ func TestPreopenAct(t *testing.T) {
 	const in, hid, out = 12, 16, 3
 	p1, p2 := mpc.DenseSpec(1, in, hid), mpc.DenseSpec(1, hid, out)
 	w1, w2 := randSigned(p1.WLen(), 14, 130), randSigned(p2.WLen(), 14, 131)
-	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: make([]bool, hid)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%3 == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%3 == 0 })}
 	co := polyCoefs(hid)
 	x := randSigned(in, frac+1, 132)
 	net := func(pre bool) [2]result {
@@ -83,7 +80,7 @@ func TestPreopenAct(t *testing.T) {
 func TestPreopenActMisuse(t *testing.T) {
 	p := mpc.DenseSpec(1, 4, 4)
 	w := randSigned(p.WLen(), 14, 140)
-	spec := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: []bool{true, true, true, true}}
+	spec := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, true, true})}
 	run2(t, 71, func(s *mpc.Session) ([]uint64, error) {
 		var a []uint64
 		if s.Party == mpc.Server {
@@ -93,7 +90,7 @@ func TestPreopenActMisuse(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.PreopenAct(k, "act", nil, mpc.ActSpec{N: 1, C: 5, HW: 1, ReLU: make([]bool, 5)}); err == nil {
+		if err := s.PreopenAct(k, "act", nil, mpc.ActSpec{N: 1, C: 5, HW: 1, ReLU: mpc.MaskOf(make([]bool, 5))}); err == nil {
 			t.Error("activation of another size than the linear output accepted")
 		}
 		if err := s.PreopenAct(k, "act", nil, spec); err != nil {

@@ -41,10 +41,7 @@ func miniNet(t *testing.T, x []uint64, seed byte) ([2]result, []uint64) {
 	p1, p2 := mpc.DenseSpec(1, in, hid), mpc.DenseSpec(1, hid, out)
 	w1, w2 := randSigned(p1.WLen(), 15, 50), randSigned(p2.WLen(), 15, 51)
 	b1 := randSigned(hid, 20, 52)
-	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: make([]bool, hid)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%4 == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%4 == 0 })}
 	co := polyCoefs(hid)
 	r := run2rec(t, seed, func(s *mpc.Session) ([]uint64, error) {
 		var (
@@ -150,10 +147,7 @@ func TestTranscriptHidesInputAndOutput(t *testing.T) {
 // tests on several bit windows and a two-sample homogeneity test.
 func TestOpenedValuesUniform(t *testing.T) {
 	const n = 4096
-	spec := mpc.ActSpec{N: 1, C: 8, HW: n / 8, ReLU: make([]bool, n)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%2 == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: 8, HW: n / 8, ReLU: maskWhere(n, func(i int) bool { return i%2 == 0 })}
 	p := mpc.DenseSpec(n/64, 64, 16)
 	w := randSigned(p.WLen(), 16, 70)
 	co := polyCoefs(8)

@@ -256,7 +256,7 @@ func actRefF(spec mpc.ActSpec, co [][]float64, z []uint64, frac uint) []uint64 {
 	per := spec.C * spec.HW
 	for i, v := range z {
 		pos := i % per
-		if spec.ReLU != nil && spec.ReLU[pos] {
+		if spec.ReLU != nil && spec.ReLU.At(pos) {
 			if x := uint64(int64(v) >> frac); int64(x) > 0 {
 				y[i] = x
 			}
@@ -270,10 +270,7 @@ func actRefF(spec mpc.ActSpec, co [][]float64, z []uint64, frac uint) []uint64 {
 // TestActPrecisions runs a mixed layer at other fixed-point precisions and
 // gate widths.
 func TestActPrecisions(t *testing.T) {
-	spec := mpc.ActSpec{N: 1, C: 3, HW: 20, ReLU: make([]bool, 60)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%2 == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: 3, HW: 20, ReLU: maskWhere(60, func(i int) bool { return i%2 == 0 })}
 	co := polyCoefs(3)
 	for _, tc := range []struct {
 		f   uint
@@ -319,14 +316,8 @@ func TestActPrecisions(t *testing.T) {
 
 func TestActMixed(t *testing.T) {
 	spec := mpc.ActSpec{N: 2, C: 4, HW: 9}
-	spec.ReLU = make([]bool, spec.C*spec.HW)
-	nrelu := 0
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%3 != 1
-		if spec.ReLU[i] {
-			nrelu++
-		}
-	}
+	spec.ReLU = maskWhere(spec.C*spec.HW, func(i int) bool { return i%3 != 1 })
+	nrelu := spec.ReLU.Count()
 	npoly := spec.C*spec.HW - nrelu
 	co := polyCoefs(spec.C)
 	z := randSigned(spec.Len(), 2*frac+4, 13) // |z| < 8 at 2f
@@ -349,7 +340,7 @@ func TestActMixed(t *testing.T) {
 	want := actRef(spec, co, z)
 	closeVec(t, "act", got, want, 1)
 	for i := range got { // ReLU of a negative input is exactly 0
-		if spec.ReLU[i%len(spec.ReLU)] && int64(z[i]) < 0 && got[i] != 0 {
+		if spec.ReLU.At(i%(spec.C*spec.HW)) && int64(z[i]) < 0 && got[i] != 0 {
 			t.Fatalf("act ReLU position %d = %d, want 0", i, int64(got[i]))
 		}
 	}
@@ -358,10 +349,7 @@ func TestActMixed(t *testing.T) {
 	checkCost(t, r, int64(spec.N)*(16*int64(nrelu)+16*int64(npoly)), 1, 1)
 
 	// ReLU-only layer: 16 B per ReLU including its truncation, 1 round.
-	spec2 := mpc.ActSpec{N: 3, C: 2, HW: 8, ReLU: make([]bool, 16)}
-	for i := range spec2.ReLU {
-		spec2.ReLU[i] = true
-	}
+	spec2 := mpc.ActSpec{N: 3, C: 2, HW: 8, ReLU: maskWhere(16, func(i int) bool { return true })}
 	z2 := randSigned(spec2.Len(), 2*frac+6, 15)
 	zs2 := split(z2, 16)
 	r2 := run2(t, 7, func(s *mpc.Session) ([]uint64, error) {
@@ -542,7 +530,7 @@ func TestReLUTrunc(t *testing.T) {
 func TestLayerPipelining(t *testing.T) {
 	p1, p2 := mpc.DenseSpec(1, 12, 8), mpc.DenseSpec(1, 8, 3)
 	w1, w2 := randSigned(p1.WLen(), 14, 100), randSigned(p2.WLen(), 14, 101)
-	spec := mpc.ActSpec{N: 1, C: 8, HW: 1, ReLU: []bool{true, true, true, true, true, true, true, true}}
+	spec := mpc.ActSpec{N: 1, C: 8, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, true, true, true, true, true, true})}
 	x := randSigned(12, frac+1, 102)
 	r := run2(t, 60, func(s *mpc.Session) ([]uint64, error) {
 		var a, b, in []uint64

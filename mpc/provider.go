@@ -1,9 +1,11 @@
 package mpc
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 
 	"github.com/autorep/autorep/ring"
@@ -29,6 +31,17 @@ type OfflineStats struct {
 	Bytes  int64          `json:"bytes"`
 	Items  int64          `json:"items"`
 	ByKind map[Kind]int64 `json:"-"`
+}
+
+// Add counts one item of n encoded bytes of kind k: the one place offline
+// material is accounted, whichever source delivered it.
+func (s *OfflineStats) Add(k Kind, n int64) {
+	s.Bytes += n
+	s.Items++
+	if s.ByKind == nil {
+		s.ByKind = map[Kind]int64{}
+	}
+	s.ByKind[k] += n
 }
 
 // Clone returns a copy of s that shares no map with it (a provider's
@@ -87,12 +100,63 @@ func validateLinear(p LinearSpec) error {
 	return nil
 }
 
+// ReLUMask is the ReLU mask of an activation layer: a bitset over its
+// C·H·W positions (LSB first, 1 = ReLU, 0 = polynomial; padding bits 0).
+// It is the one form the mask takes from the compiled plan (pi.Step.Mask)
+// to the dealer request's encoding.
+type ReLUMask []byte
+
+// MaskOf returns the mask of relu (true = ReLU).
+func MaskOf(relu []bool) ReLUMask {
+	m := make(ReLUMask, (len(relu)+7)/8)
+	for i, v := range relu {
+		if v {
+			m[i/8] |= 1 << (i % 8)
+		}
+	}
+	return m
+}
+
+// At reports whether position i is a ReLU.
+func (m ReLUMask) At(i int) bool { return m[i/8]>>(i%8)&1 == 1 }
+
+// Count returns the number of ReLU positions.
+func (m ReLUMask) Count() int {
+	n := 0
+	for _, b := range m {
+		n += bits.OnesCount8(b)
+	}
+	return n
+}
+
+// check verifies that m is a mask of n positions (length and padding).
+func (m ReLUMask) check(n int) error {
+	if len(m) != (n+7)/8 {
+		return fmt.Errorf("mask of %d bytes for %d positions", len(m), n)
+	}
+	if n%8 != 0 && m[len(m)-1]>>(n%8) != 0 {
+		return errors.New("mask padding bits set")
+	}
+	return nil
+}
+
 // ActSpec is the public shape of an activation layer over x [N, C, H·W]:
-// ReLU[i] (i over C·H·W, shared by the batch) says whether position i is a
-// ReLU (true) or a polynomial (false). A nil ReLU means all polynomial.
+// ReLU.At(i) (i over C·H·W, shared by the batch) says whether position i
+// is a ReLU or a polynomial. A nil ReLU means all polynomial.
 type ActSpec struct {
 	N, C, HW int
-	ReLU     []bool
+	ReLU     ReLUMask
+
+	// part is the split of one image's positions, computed once by
+	// NewActLayer and shared by the specs of every batch (nil: computed
+	// from ReLU when needed).
+	part *actPart
+}
+
+// actPart is the split of one image's C·HW positions of an activation
+// layer: the ReLU positions, the polynomial positions and their channels.
+type actPart struct {
+	relu, poly, polyCh []int
 }
 
 // Len is the number of elements N·C·HW.
@@ -108,25 +172,52 @@ func (a ActSpec) Validate() error {
 	if _, ok := boundedProduct(a.N, a.C, a.HW); !ok {
 		return fmt.Errorf("mpc: activation spec %dx%dx%d: more than %d elements", a.N, a.C, a.HW, MaxMaterialElems)
 	}
-	if a.ReLU != nil && len(a.ReLU) != a.C*a.HW {
-		return fmt.Errorf("mpc: activation spec: mask of %d entries for C·H·W = %d", len(a.ReLU), a.C*a.HW)
+	if a.ReLU != nil {
+		if err := a.ReLU.check(a.C * a.HW); err != nil {
+			return fmt.Errorf("mpc: activation spec: %w", err)
+		}
 	}
 	return nil
 }
 
-// split returns the flat indices (over N·C·HW) of the ReLU positions and of
-// the polynomial positions, and the channel of each polynomial position.
-func (a ActSpec) split() (relu, poly []int, polyCh []int) {
-	per := a.C * a.HW
-	for n := 0; n < a.N; n++ {
-		for i := 0; i < per; i++ {
-			if a.ReLU != nil && a.ReLU[i] {
-				relu = append(relu, n*per+i)
-			} else {
-				poly = append(poly, n*per+i)
-				polyCh = append(polyCh, i/a.HW)
-			}
+// partition splits one image's positions by the mask.
+func (a ActSpec) partition() *actPart {
+	p := &actPart{}
+	for i := 0; i < a.C*a.HW; i++ {
+		if a.ReLU != nil && a.ReLU.At(i) {
+			p.relu = append(p.relu, i)
+		} else {
+			p.poly = append(p.poly, i)
+			p.polyCh = append(p.polyCh, i/a.HW)
 		}
+	}
+	return p
+}
+
+// split1 is the split of one image (the computed one if the spec has it).
+func (a ActSpec) split1() *actPart {
+	if a.part != nil {
+		return a.part
+	}
+	return a.partition()
+}
+
+// split returns the flat indices (over N·C·HW) of the ReLU positions and of
+// the polynomial positions, and the channel of each polynomial position:
+// one image's split repeated over the batch.
+func (a ActSpec) split() (relu, poly []int, polyCh []int) {
+	p, per := a.split1(), a.C*a.HW
+	relu = make([]int, 0, a.N*len(p.relu))
+	poly = make([]int, 0, a.N*len(p.poly))
+	polyCh = make([]int, 0, a.N*len(p.poly))
+	for n := 0; n < a.N; n++ {
+		for _, i := range p.relu {
+			relu = append(relu, n*per+i)
+		}
+		for _, i := range p.poly {
+			poly = append(poly, n*per+i)
+		}
+		polyCh = append(polyCh, p.polyCh...)
 	}
 	return relu, poly, polyCh
 }
@@ -216,11 +307,12 @@ func (r Request) ell() int {
 	return r.Ell
 }
 
-// sameAs reports whether two requests ask for the same material.
-func (r Request) sameAs(o Request) bool {
+// Same reports whether two requests ask for the same material: the one
+// "same request" test (prefetch queues, pairing of the parties' requests).
+func (r Request) Same(o Request) bool {
 	return r.Kind == o.Kind && r.Label == o.Label && r.N == o.N && r.Shift == o.Shift && r.Ell == o.Ell &&
 		r.Linear == o.Linear && r.Act.N == o.Act.N && r.Act.C == o.Act.C && r.Act.HW == o.Act.HW &&
-		slices.Equal(r.Act.ReLU, o.Act.ReLU)
+		(r.Act.ReLU == nil) == (o.Act.ReLU == nil) && bytes.Equal(r.Act.ReLU, o.Act.ReLU)
 }
 
 const (
@@ -247,13 +339,7 @@ func (r Request) MarshalBinary() ([]byte, error) {
 		return append(b, 0), nil
 	}
 	b = append(b, 1)
-	bits := make([]byte, (len(r.Act.ReLU)+7)/8)
-	for i, v := range r.Act.ReLU {
-		if v {
-			bits[i/8] |= 1 << (i % 8)
-		}
-	}
-	return append(b, bits...), nil
+	return append(b, r.Act.ReLU...), nil
 }
 
 // UnmarshalRequest decodes MarshalBinary's format strictly and validates
@@ -297,17 +383,14 @@ func UnmarshalRequest(b []byte) (Request, error) {
 		if n <= 0 || n > MaxMaterialElems {
 			return r, fmt.Errorf("mpc: request: mask of %d entries", n)
 		}
-		bits := d.take((n + 7) / 8)
+		m := ReLUMask(d.take((n + 7) / 8))
 		if d.err != nil {
 			return r, fmt.Errorf("mpc: request: %w", d.err)
 		}
-		if n%8 != 0 && bits[len(bits)-1]>>(n%8) != 0 {
-			return r, errors.New("mpc: request: mask padding bits set")
+		if err := m.check(n); err != nil {
+			return r, fmt.Errorf("mpc: request: %w", err)
 		}
-		r.Act.ReLU = make([]bool, n)
-		for i := range r.Act.ReLU {
-			r.Act.ReLU[i] = bits[i/8]>>(i%8)&1 == 1
-		}
+		r.Act.ReLU = slices.Clone(m)
 	default:
 		return r, fmt.Errorf("mpc: request: mask flag %d", flag[0])
 	}

@@ -40,7 +40,7 @@ func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) er
 
 func TestMalformedPeerMessages(t *testing.T) {
 	x := make([]uint64, 10)
-	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: []bool{true, true, false, true, false, true, true, true, false, true}}
+	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: mpc.MaskOf([]bool{true, true, false, true, false, true, true, true, false, true})}
 	cases := map[string]func(s *mpc.Session) error{
 		"reveal": func(s *mpc.Session) error { _, err := s.RevealToClient("o", x); return err },
 		"relu":   func(s *mpc.Session) error { _, err := s.ReLU("r", x, 0); return err },
@@ -96,7 +96,7 @@ func TestFaultyProvider(t *testing.T) {
 		"party":   func(m *mpc.Material) { m.Party = 1 - m.Party },
 		"kind":    func(m *mpc.Material) { m.Kind = mpc.KindSquare },
 		"short":   func(m *mpc.Material) { m.Vecs[0] = mpc.Vec{Data: m.Vecs[0].Data[:len(m.Vecs[0].Data)-1]} },
-		"no keys": func(m *mpc.Material) { m.Gate, m.DCF = nil, nil },
+		"no keys": func(m *mpc.Material) { m.Keys = nil },
 		"shift":   func(m *mpc.Material) { m.Param++ },
 	}
 	for name, c := range corruptions {
@@ -168,7 +168,7 @@ func TestBadArguments(t *testing.T) {
 }
 
 func TestBufferedPrefetch(t *testing.T) {
-	spec := mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: []bool{true, false, true, true, false, false, true, true}}
+	spec := mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, true, true})}
 	z := randSigned(spec.Len(), 2*frac+3, 31)
 	zs := split(z, 32)
 	co := polyCoefs(2)
@@ -193,7 +193,7 @@ func TestBufferedPrefetch(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if err := bp[p].Prefetch(s.ActRequests("act", "act", spec)...); err != nil {
+			if err := bp[p].Prefetch(actNeeds(t, s, "act", "act", spec)...); err != nil {
 				t.Error(err)
 				return
 			}
@@ -264,10 +264,7 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 	var n0, n1 int64
 	provs := [2]mpc.Provider{wireProvider{h, mpc.Server, &n0}, wireProvider{h, mpc.Client, &n1}}
 	p := mpc.LinearSpec{N: 1, C: 2, H: 5, W: 5, K: 3, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
-	spec := mpc.ActSpec{N: 1, C: 3, HW: 25, ReLU: make([]bool, 75)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%5 == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: 3, HW: 25, ReLU: maskWhere(75, func(i int) bool { return i%5 == 0 })}
 	w := randSigned(p.WLen(), 15, 80)
 	x := randSigned(p.XLen(), frac+2, 81)
 	co := polyCoefs(3)
@@ -373,11 +370,16 @@ func TestRequestListsComplete(t *testing.T) {
 				return
 			}
 			var reqs []mpc.Request
-			reqs = append(reqs, s.MaxPoolRequests("mp", mp)...)
-			reqs = append(reqs, s.AvgPoolRequests("ap", ap)...)
-			reqs = append(reqs, s.AvgPoolRequests("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2})...)
-			reqs = append(reqs, s.GlobalAvgPoolRequests("gap", 1, 2, 7)...)
-			reqs = append(reqs, s.LinearRequests(k)...)
+			mpl, err := mpc.NewMaxPoolLayer("mp", mp, s.Ell)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			reqs = append(reqs, mpl.Needs(mp.N)...)
+			reqs = append(reqs, mpc.AvgPoolLayer("ap", ap, s.Frac).Needs(ap.N)...)
+			reqs = append(reqs, mpc.AvgPoolLayer("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, s.Frac).Needs(1)...)
+			reqs = append(reqs, mpc.GlobalAvgPoolLayer("gap", 2, 7, s.Frac).Needs(1)...)
+			reqs = append(reqs, linearNeeds(k)...)
 			if err := bp[p].Prefetch(reqs...); err != nil {
 				t.Error(err)
 				return

@@ -200,10 +200,7 @@ func outShare(p *party, y []uint64, err error) error {
 
 // mixedSpec is an activation layer with every other position a ReLU.
 func mixedSpec(c, hw int) mpc.ActSpec {
-	spec := mpc.ActSpec{N: 1, C: c, HW: hw, ReLU: make([]bool, c*hw)}
-	for i := range spec.ReLU {
-		spec.ReLU[i] = i%2 == 0
-	}
+	spec := mpc.ActSpec{N: 1, C: c, HW: hw, ReLU: maskWhere(c*hw, func(i int) bool { return i%2 == 0 })}
 	return spec
 }
 
@@ -304,10 +301,7 @@ func suiteCases() []privacytest.Case {
 		}),
 		cs("network + RevealToClient", 2, func(p *party, v int) error {
 			s1, s2 := mpc.DenseSpec(4, 64, 64), mpc.DenseSpec(4, 64, 64)
-			spec := mpc.ActSpec{N: 4, C: 64, HW: 1, ReLU: make([]bool, 64)}
-			for i := range spec.ReLU {
-				spec.ReLU[i] = i%2 == 0
-			}
+			spec := mpc.ActSpec{N: 4, C: 64, HW: 1, ReLU: maskWhere(64, func(i int) bool { return i%2 == 0 })}
 			k1, err := linearSetup(p, "fc1", s1, v, 3)
 			if err != nil {
 				return err

@@ -25,7 +25,7 @@ const msbOffset = uint64(1) << 61
 // of the low bits), no larger error for any |x| < 2^61.
 func (s *Session) truncMSBOpening(label string, x []uint64, shift uint, out *[]uint64) (opening, error) {
 	n := len(x)
-	req := Request{Kind: KindTruncMSB, Label: label, N: n, Shift: shift}
+	req := truncMSBRequest(label, n, shift)
 	if err := req.Validate(); err != nil {
 		return opening{}, err
 	}
@@ -84,10 +84,4 @@ func (s *Session) TruncMSB(label string, x []uint64, shift uint) ([]uint64, erro
 		return nil, err
 	}
 	return y, nil
-}
-
-// TruncMSBRequests lists the per-inference requests of
-// TruncMSB(label, x, shift) for n elements.
-func (s *Session) TruncMSBRequests(label string, n int, shift uint) []Request {
-	return []Request{{Kind: KindTruncMSB, Label: label, N: n, Shift: shift}}
 }

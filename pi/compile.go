@@ -6,6 +6,7 @@ import (
 	"math/bits"
 
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/ring"
 )
@@ -434,7 +435,7 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 	x = c.toFrac(x, 2*c.f)
 	n := numel(x.shape)
 	ch, _, _ := chw(x.shape)
-	mask := make([]byte, (n+7)/8)
+	mask := make(mpc.ReLUMask, (n+7)/8)
 	var sec SecretStep
 	relus := n
 	switch act := site.Act.(type) {
@@ -461,7 +462,7 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 			}
 		}
 		if relus < n {
-			sec.Coef = make([][]float64, ch)
+			rows := make([][]float64, ch)
 			for k, row := range act.Coef {
 				if len(row) == 0 {
 					return value{}, fmt.Errorf("channel %d has no coefficients", k)
@@ -471,15 +472,16 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 						return value{}, fmt.Errorf("channel %d: polynomial of degree %d, at most 2 supported", k, len(row)-1)
 					}
 				}
-				cs := make([]float64, min(len(row), 3))
-				for d := range cs {
-					cs[d] = float64(row[d])
-					if _, err := ring.EncodeChecked(cs[d], (3-uint(d))*c.f); err != nil {
-						return value{}, fmt.Errorf("channel %d coefficient %d: %w", k, d, err)
-					}
+				rows[k] = make([]float64, min(len(row), 3))
+				for d := range rows[k] {
+					rows[k][d] = float64(row[d])
 				}
-				sec.Coef[k] = cs
 			}
+			enc, err := mpc.EncodePolyCoefs(rows, c.f)
+			if err != nil {
+				return value{}, err
+			}
+			sec.Coef = enc
 		}
 	default:
 		return value{}, fmt.Errorf("unsupported activation %T (freeze it into an nn.PolyMask first)", site.Act)

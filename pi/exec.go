@@ -102,49 +102,6 @@ func poolSpec(st *Step, n int) mpc.PoolSpec {
 	return mpc.PoolSpec{N: n, C: c, H: h, W: w, K: st.Pool.K, Stride: st.Pool.Stride, Pad: st.Pool.Pad}
 }
 
-// tournament returns the number of comparisons of each round of a max-pool
-// step's tournament for n images (mpc.MaxPool's pairing: each round pairs
-// neighbours of every window, an odd last element passes through).
-func tournament(st *Step, n int) []int {
-	ps := poolSpec(st, 1)
-	if ps.Validate() != nil {
-		return nil
-	}
-	oh, ow := ps.OutH(), ps.OutW()
-	var sizes []int
-	for i := 0; i < oh; i++ {
-		for j := 0; j < ow; j++ {
-			k := 0
-			for r := 0; r < ps.K; r++ {
-				h := i*ps.Stride - ps.Pad + r
-				if h < 0 || h >= ps.H {
-					continue
-				}
-				for c := 0; c < ps.K; c++ {
-					x := j*ps.Stride - ps.Pad + c
-					if x >= 0 && x < ps.W {
-						k++
-					}
-				}
-			}
-			sizes = append(sizes, k)
-		}
-	}
-	planes := n * ps.C
-	var rounds []int
-	for {
-		cnt := 0
-		for i, s := range sizes {
-			cnt += s / 2
-			sizes[i] = (s + 1) / 2
-		}
-		if cnt == 0 {
-			return rounds
-		}
-		rounds = append(rounds, cnt*planes)
-	}
-}
-
 // EncodeInput encodes normalised images x [N, C, H, W] at the plan's
 // fractional bits (saturating large values; NaN or infinite values are an
 // error) and returns the number of images.

@@ -2,10 +2,10 @@ package pi
 
 import (
 	"fmt"
-	"math/bits"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
 )
@@ -37,7 +37,7 @@ func (p *Plan) EvalFixedRaw(x *tensor.Tensor) ([]uint64, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	b := &fixedBackend{plan: p, coef: map[int][]u128{}}
+	b := &fixedBackend{plan: p}
 	y, err := execute(p.Public, b, n, in, nil)
 	if err != nil {
 		return nil, 0, err
@@ -66,13 +66,8 @@ func (p *Plan) check() error {
 			}
 		case OpAct:
 			c, _, _ := chw(st.Shape)
-			if st.ReLUs < st.Positions() && len(sec.Coef) != c {
-				return fmt.Errorf("pi: step %q: %d coefficient rows for %d channels", st.Name, len(sec.Coef), c)
-			}
-			for _, row := range sec.Coef {
-				if len(row) == 0 || len(row) > 3 {
-					return fmt.Errorf("pi: step %q: polynomial with %d coefficients", st.Name, len(row))
-				}
+			if st.ReLUs < st.Positions() && sec.Coef.Channels() != c {
+				return fmt.Errorf("pi: step %q: coefficients of %d channels for %d", st.Name, sec.Coef.Channels(), c)
 			}
 		}
 	}
@@ -95,7 +90,6 @@ func ReferenceLogits(m *models.Model, x *tensor.Tensor) (*tensor.Tensor, error) 
 // fixedBackend evaluates steps in the clear on ring values.
 type fixedBackend struct {
 	plan *Plan
-	coef map[int][]u128 // encoded (c0, c1, c2) per channel of each OpAct
 }
 
 func (b *fixedBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
@@ -116,76 +110,35 @@ func (b *fixedBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, err
 
 func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	f := b.plan.Public.Frac
-	mask := st.ReLUMask()
-	per := len(mask)
+	mask := st.Mask
+	per := st.Positions()
 	c, _, _ := chw(st.Shape)
 	hw := per / c
-	var coef []u128
-	if st.ReLUs < per {
-		var ok bool
-		if coef, ok = b.coef[i]; !ok {
-			coef = make([]u128, 3*c)
-			for ch, row := range b.plan.Secret.Steps[i].Coef {
-				for d, v := range row {
-					e, err := ring.EncodeChecked(v, (3-uint(d))*f)
-					if err != nil {
-						return nil, fmt.Errorf("coefficient: %w", err)
-					}
-					coef[3*ch+d] = from64(e)
-				}
-			}
-			b.coef[i] = coef
-		}
-	}
+	coef := b.plan.Secret.Steps[i].Coef
 	y := make([]uint64, len(x))
 	for j, v := range x {
 		t := uint64(int64(v) >> f) // exact truncation
 		pos := j % per
-		if mask[pos] {
+		if mask.At(pos) {
 			if int64(t) > 0 {
 				y[j] = t
 			}
 			continue
 		}
-		ch := pos / hw
-		u := from64(t)
-		V := coef[3*ch+2].mul(u).add(coef[3*ch+1]).mul(u).add(coef[3*ch])
-		y[j] = V.sar(2 * f).lo
+		y[j] = coef.Eval(pos/hw, t, f)
 	}
 	return y, nil
 }
 
 func (b *fixedBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
-	ps := poolSpec(st, n)
-	oh, ow := ps.OutH(), ps.OutW()
-	y := make([]uint64, 0, ps.OutLen())
-	for pl := 0; pl < ps.N*ps.C; pl++ {
-		base := pl * ps.H * ps.W
-		for r := 0; r < oh; r++ {
-			for q := 0; q < ow; q++ {
-				first := true
-				var m int64
-				for dr := 0; dr < ps.K; dr++ {
-					h := r*ps.Stride - ps.Pad + dr
-					if h < 0 || h >= ps.H {
-						continue
-					}
-					for dc := 0; dc < ps.K; dc++ {
-						w := q*ps.Stride - ps.Pad + dc
-						if w < 0 || w >= ps.W {
-							continue
-						}
-						v := int64(x[base+h*ps.W+w])
-						if first || v > m {
-							m, first = v, false
-						}
-					}
-				}
-				y = append(y, uint64(m))
+	return mpc.Tournament(poolSpec(st, n), x, func(a, c []uint64) ([]uint64, error) {
+		for j := range a {
+			if int64(c[j]) > int64(a[j]) {
+				a[j] = c[j]
 			}
 		}
-	}
-	return y, nil
+		return a, nil
+	})
 }
 
 func (b *fixedBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
@@ -194,25 +147,4 @@ func (b *fixedBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
 		y[j] = uint64(int64(v*st.Mul) >> st.Shift)
 	}
 	return y, nil
-}
-
-// u128 is an element of Z_2^128 (two's complement when read as signed).
-type u128 struct{ lo, hi uint64 }
-
-// from64 sign-extends a signed 64-bit value.
-func from64(v uint64) u128 { return u128{v, uint64(int64(v) >> 63)} }
-
-func (a u128) add(b u128) u128 {
-	lo, c := bits.Add64(a.lo, b.lo, 0)
-	return u128{lo, a.hi + b.hi + c}
-}
-
-func (a u128) mul(b u128) u128 {
-	hi, lo := bits.Mul64(a.lo, b.lo)
-	return u128{lo, hi + a.lo*b.hi + a.hi*b.lo}
-}
-
-// sar is the arithmetic right shift by d (0 < d < 64).
-func (a u128) sar(d uint) u128 {
-	return u128{a.lo>>d | a.hi<<(64-d), uint64(int64(a.hi) >> d)}
 }

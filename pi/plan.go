@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -93,8 +94,8 @@ type Step struct {
 	// Bias tells whether an OpLinear adds a bias.
 	Bias bool `json:"bias,omitempty"`
 	// Mask is the ReLU mask of OpAct as a bitset over C·H·W (LSB first,
-	// 1 = ReLU, 0 = polynomial).
-	Mask []byte `json:"mask,omitempty"`
+	// 1 = ReLU, 0 = polynomial), the form mpc's layers and requests use.
+	Mask mpc.ReLUMask `json:"mask,omitempty"`
 	// ReLUs is the number of ReLU positions of OpAct per image.
 	ReLUs int `json:"relus,omitempty"`
 	// Pool is the window of OpMaxPool and OpSumPool.
@@ -107,18 +108,6 @@ type Step struct {
 
 // Positions is the number of elements of the step's output per image.
 func (s *Step) Positions() int { return numel(s.Shape) }
-
-// ReLUMask returns the decoded mask of an OpAct step (true = ReLU).
-func (s *Step) ReLUMask() []bool {
-	n := numel(s.Shape)
-	m := make([]bool, n)
-	for i := range m {
-		if i/8 < len(s.Mask) {
-			m[i] = s.Mask[i/8]>>(i%8)&1 == 1
-		}
-	}
-	return m
-}
 
 // Public is the part of a plan both parties know: the architecture as a
 // list of steps with shapes, masks and fixed-point bookkeeping.
@@ -150,15 +139,16 @@ type Secret struct {
 
 // SecretStep holds one step's secrets: fixed-point weights (at Frac bits)
 // and biases (at the step's output scale, multiplied by the input's
-// divisor) of an OpLinear, real polynomial coefficients [C][c0, c1, c2] of
-// an OpAct with polynomial positions.
+// divisor) of an OpLinear, the encoded polynomial coefficients of an OpAct
+// with polynomial positions.
 type SecretStep struct {
 	// W holds the weights [K, C/Groups, R, S] of an OpLinear.
 	W []uint64
 	// Bias holds K biases of an OpLinear (nil without bias).
 	Bias []uint64
-	// Coef holds the polynomial coefficients of an OpAct.
-	Coef [][]float64
+	// Coef holds the polynomial coefficients of an OpAct, encoded at the
+	// plan's Frac (mpc.EncodePolyCoefs).
+	Coef mpc.PolyCoefs
 }
 
 // Plan is a compiled model: the public description and the server's secrets.
@@ -225,7 +215,7 @@ func (p *Public) ReLUs() (relus, comparisons int) {
 // maxPoolComparisons counts the ReLU gates of one image's max pooling.
 func maxPoolComparisons(s *Step) int {
 	n := 0
-	for _, r := range tournament(s, 1) {
+	for _, r := range mpc.MaxPoolRounds(poolSpec(s, 1)) {
 		n += r
 	}
 	return n
@@ -348,16 +338,11 @@ func (p *Public) checkStep(i int, s *Step) error {
 		if frac != 2*p.Frac || div != 1 || s.Frac != p.Frac || s.Div != 1 || !slices.Equal(in, s.Shape) || out != numel(in) {
 			return fmt.Errorf("scale or shape bookkeeping")
 		}
-		if len(s.Mask) != (out+7)/8 {
-			return fmt.Errorf("mask of %d bytes for %d positions", len(s.Mask), out)
+		c, h, w := chw(s.Shape)
+		if err := (mpc.ActSpec{N: 1, C: c, HW: h * w, ReLU: s.Mask}).Validate(); err != nil {
+			return err
 		}
-		n := 0
-		for _, b := range s.ReLUMask() {
-			if b {
-				n++
-			}
-		}
-		if n != s.ReLUs {
+		if n := s.Mask.Count(); n != s.ReLUs {
 			return fmt.Errorf("mask has %d ReLUs, recorded %d", n, s.ReLUs)
 		}
 	case OpMaxPool, OpSumPool:

@@ -35,42 +35,45 @@ const maxBatchElems = 1 << 28
 
 // secureBackend evaluates steps on shares through an mpc.Session.
 type secureBackend struct {
-	s     *mpc.Session
-	pub   *Public
-	lin   map[int]*mpc.LinearKey
-	poly  map[int]*mpc.PolyKey
-	masks map[int][]bool
+	s      *mpc.Session
+	pub    *Public
+	layers []mpc.Layer // per step (compileLayers)
+	lin    map[int]*mpc.LinearKey
+	poly   map[int]*mpc.PolyKey
 }
 
-// newSecureBackend runs the once-per-session setup of every linear and
-// polynomial step (sec is nil for the client).
+// newSecureBackend compiles the steps' layer objects and runs the
+// once-per-session setup of every linear and polynomial step (sec is nil
+// for the client).
 func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend, error) {
-	b := &secureBackend{s: s, pub: pub, lin: map[int]*mpc.LinearKey{}, poly: map[int]*mpc.PolyKey{}, masks: map[int][]bool{}}
+	layers, err := compileLayers(pub)
+	if err != nil {
+		return nil, err
+	}
+	b := &secureBackend{s: s, pub: pub, layers: layers, lin: map[int]*mpc.LinearKey{}, poly: map[int]*mpc.PolyKey{}}
 	for i := range pub.Steps {
 		st := &pub.Steps[i]
 		transport.SetLayer(s.Conn, st.Name)
-		switch st.Op {
-		case OpLinear:
+		switch l := layers[i].(type) {
+		case *mpc.LinearLayer:
 			var w, bias []uint64
 			if sec != nil {
 				w, bias = sec.Steps[i].W, sec.Steps[i].Bias
 			}
-			k, err := s.SetupLinear(st.Name, st.Conv.Params(1), w, bias)
+			k, err := s.SetupLinear(l.Label, l.Spec, w, bias)
 			if err != nil {
 				return nil, fmt.Errorf("pi: setup %q: %w", st.Name, err)
 			}
 			b.lin[i] = k
-		case OpAct:
-			b.masks[i] = st.ReLUMask()
+		case *mpc.ActLayer:
 			if st.ReLUs == st.Positions() {
 				continue
 			}
-			var coef [][]float64
+			var coef mpc.PolyCoefs
 			if sec != nil {
 				coef = sec.Steps[i].Coef
 			}
-			c, _, _ := chw(st.Shape)
-			k, err := s.SetupPoly(polyLabel(st), c, coef)
+			k, err := s.SetupPolyCoefs(l.PolyLabel, l.Spec.C, coef)
 			if err != nil {
 				return nil, fmt.Errorf("pi: setup %q: %w", st.Name, err)
 			}
@@ -80,6 +83,9 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 	transport.SetLayer(s.Conn, "")
 	return b, nil
 }
+
+// needs lists the requests of one inference of n images.
+func (b *secureBackend) needs(n int) []mpc.Request { return mpc.Needs(b.layers, n) }
 
 func polyLabel(st *Step) string { return st.Name + "/poly" }
 
@@ -93,11 +99,13 @@ func (b *secureBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, er
 }
 
 func (b *secureBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
-	return b.s.Act(st.Name, b.poly[i], actSpec(st, n, b.masks[i]), x)
+	l := b.layers[i].(*mpc.ActLayer)
+	return b.s.Act(l.Label, b.poly[i], l.Batch(n), x)
 }
 
 func (b *secureBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
-	return b.s.MaxPool(st.Name, poolSpec(st, n), x)
+	l := b.layers[i].(*mpc.MaxPoolLayer)
+	return b.s.MaxPool(l.Label, l.Batch(n), x)
 }
 
 func (b *secureBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
@@ -200,14 +208,14 @@ func (sv *Server) run(conn transport.Conn) error {
 		if n == 0 {
 			return nil
 		}
-		st := newStatsRecorder(conn, pub, sv.Provider, n)
+		st := newStatsRecorder(conn, b, sv.Provider, n)
 		t0 := time.Now()
 		// A fresh buffer per request: mpc.Buffered's queues keep
 		// consumed material reachable from their backing arrays.
 		prov = mpc.NewBuffered(sv.Provider)
 		s.Prov = prov
 		if !sv.Lazy {
-			if err := prov.Prefetch(InferenceRequests(b.pub, n)...); err != nil {
+			if err := prov.Prefetch(b.needs(n)...); err != nil {
 				return fmt.Errorf("pi: server: offline: %w", err)
 			}
 		}
@@ -406,7 +414,7 @@ func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tenso
 // infer runs one request on the connected session.
 func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n int) (*tensor.Tensor, Stats, error) {
 	pub := c.Public
-	st := newStatsRecorder(conn, pub, c.Provider, n)
+	st := newStatsRecorder(conn, c.be, c.Provider, n)
 	t0 := time.Now()
 	transport.SetPhase(conn, transport.PhaseOffline)
 	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
@@ -426,7 +434,7 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 	c.prov = mpc.NewBuffered(c.Provider) // fresh per request, see Server.run
 	c.sess.Prov = c.prov
 	if !c.Lazy {
-		if err := c.prov.Prefetch(InferenceRequests(c.Public, n)...); err != nil {
+		if err := c.prov.Prefetch(c.be.needs(n)...); err != nil {
 			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
 		}
 	}

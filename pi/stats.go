@@ -49,6 +49,7 @@ type LayerStats struct {
 type statsRecorder struct {
 	conn             transport.Conn
 	pub              *Public
+	layers           []mpc.Layer // per step, for the ReLU counts
 	prov             mpc.Provider
 	mat0             int64
 	n                int
@@ -56,9 +57,9 @@ type statsRecorder struct {
 	stats            Stats
 }
 
-func newStatsRecorder(conn transport.Conn, pub *Public, prov mpc.Provider, n int) *statsRecorder {
+func newStatsRecorder(conn transport.Conn, b *secureBackend, prov mpc.Provider, n int) *statsRecorder {
 	t := conn.Stats().Total()
-	return &statsRecorder{conn: conn, pub: pub, prov: prov, n: n, mat0: prov.Offline().Bytes, start: t, last: t}
+	return &statsRecorder{conn: conn, pub: b.pub, layers: b.layers, prov: prov, n: n, mat0: prov.Offline().Bytes, start: t, last: t}
 }
 
 // offlineDone closes the offline phase.
@@ -80,7 +81,9 @@ func (r *statsRecorder) hook(i int, d time.Duration) {
 	case OpAct:
 		l.ReLUs = r.n * st.ReLUs
 	case OpMaxPool:
-		l.ReLUs = r.n * maxPoolComparisons(st)
+		if mp, ok := r.layers[i].(*mpc.MaxPoolLayer); ok {
+			l.ReLUs = r.n * mp.Comparisons()
+		}
 	}
 	r.stats.Layers = append(r.stats.Layers, l)
 }

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/internal/bufpool"
 )
 
 // Wire format: each message is a frame of a 4-byte little-endian payload
@@ -92,7 +92,7 @@ func readFrame(r io.Reader, maxSize int, progress func(), prealloc int) ([]byte,
 		if cap(buf)-len(buf) < step {
 			nb := frameBuf(len(buf), min(size, max(2*cap(buf), len(buf)+step)))
 			copy(nb, buf)
-			ring.PutBuffer(buf)
+			bufpool.PutBuffer(buf)
 			buf = nb
 		}
 		if progress != nil {
@@ -113,8 +113,8 @@ func readFrame(r io.Reader, maxSize int, progress func(), prealloc int) ([]byte,
 // frameBuf returns a buffer of length n and capacity at least c for a
 // frame, from the buffer pool when large.
 func frameBuf(n, c int) []byte {
-	if c >= ring.MinPooled {
-		return ring.GetBuffer(c)[:n]
+	if c >= bufpool.MinPooled {
+		return bufpool.GetBuffer(c)[:n]
 	}
 	return make([]byte, n, c)
 }

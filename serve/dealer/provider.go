@@ -1,7 +1,6 @@
 package dealer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -29,25 +28,14 @@ type Provider struct {
 	Refill func() []mpc.Request
 
 	mu    sync.Mutex // serialises the connection
-	qmu   sync.Mutex
-	queue map[qkey][]qitem
+	queue mpc.Queue  // prefetched material
+	qmu   sync.Mutex // guards stats and used
 	stats mpc.OfflineStats
 	used  int64
 
 	lastUse   atomic.Int64 // unix nanoseconds of the last dealer traffic
 	stopAlive chan struct{}
 	closeOnce sync.Once
-}
-
-type qkey struct {
-	kind  mpc.Kind
-	label string
-}
-
-type qitem struct {
-	req []byte // the request's encoding, to compare specs
-	m   *mpc.Material
-	n   int // encoded size
 }
 
 // Join sends the hello for party p of session sid (with the public-plan
@@ -73,7 +61,7 @@ func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, 
 	if string(b) != tagOK {
 		return nil, fmt.Errorf("dealer: join session %s: malformed answer", sid)
 	}
-	pr := &Provider{conn: conn, party: p, queue: map[qkey][]qitem{}, stopAlive: make(chan struct{})}
+	pr := &Provider{conn: conn, party: p, stopAlive: make(chan struct{})}
 	pr.touch()
 	return pr, nil
 }
@@ -132,15 +120,7 @@ func (p *Provider) Used() int64 {
 }
 
 // Queued returns the number of prefetched items not yet used.
-func (p *Provider) Queued() int {
-	p.qmu.Lock()
-	defer p.qmu.Unlock()
-	n := 0
-	for _, q := range p.queue {
-		n += len(q)
-	}
-	return n
-}
+func (p *Provider) Queued() int { return p.queue.Len() }
 
 // Close closes the connection to the dealer (ending the party's part of
 // the session).
@@ -168,15 +148,6 @@ func (p *Provider) Ping() error {
 		return errors.New("dealer: malformed ping answer")
 	}
 	return nil
-}
-
-func (p *Provider) count(m *mpc.Material, n int) {
-	p.stats.Bytes += int64(n)
-	p.stats.Items++
-	if p.stats.ByKind == nil {
-		p.stats.ByKind = map[mpc.Kind]int64{}
-	}
-	p.stats.ByKind[m.Kind] += int64(n)
 }
 
 // Prefetch fetches the material of reqs now and queues it. The requests
@@ -226,11 +197,12 @@ func (p *Provider) Prefetch(reqs []mpc.Request) error {
 		return fmt.Errorf("dealer: prefetch: %w", rerr)
 	}
 	p.qmu.Lock()
-	defer p.qmu.Unlock()
+	for i := range reqs {
+		p.stats.Add(got[i].Kind, int64(sizes[i]))
+	}
+	p.qmu.Unlock()
 	for i, r := range reqs {
-		k := qkey{r.Kind, r.Label}
-		p.queue[k] = append(p.queue[k], qitem{enc[i], got[i], sizes[i]})
-		p.count(got[i], sizes[i])
+		p.queue.Put(r, got[i], int64(sizes[i]))
 	}
 	return nil
 }
@@ -264,19 +236,16 @@ func (p *Provider) Get(req mpc.Request) (*mpc.Material, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := qkey{req.Kind, req.Label}
-	if m, ok, err := p.pop(k, enc); ok || err != nil {
+	if m, ok, err := p.pop(req); ok || err != nil {
 		return m, err
 	}
 	if p.Refill != nil {
-		if list := p.Refill(); len(list) > 0 {
-			if first, err := list[0].MarshalBinary(); err == nil && bytes.Equal(first, enc) {
-				if err := p.Prefetch(list); err != nil {
-					return nil, err
-				}
-				if m, ok, err := p.pop(k, enc); ok || err != nil {
-					return m, err
-				}
+		if list := p.Refill(); len(list) > 0 && list[0].Same(req) {
+			if err := p.Prefetch(list); err != nil {
+				return nil, err
+			}
+			if m, ok, err := p.pop(req); ok || err != nil {
+				return m, err
 			}
 		}
 	}
@@ -292,29 +261,22 @@ func (p *Provider) Get(req mpc.Request) (*mpc.Material, error) {
 		return nil, fmt.Errorf("dealer: %w", err)
 	}
 	p.qmu.Lock()
-	p.count(m, n)
+	p.stats.Add(m.Kind, int64(n))
 	p.used += int64(n)
 	p.qmu.Unlock()
 	return m, nil
 }
 
-// pop takes the head of k's queue if there is one.
-func (p *Provider) pop(k qkey, enc []byte) (*mpc.Material, bool, error) {
-	p.qmu.Lock()
-	defer p.qmu.Unlock()
-	q := p.queue[k]
-	if len(q) == 0 {
-		return nil, false, nil
+// pop takes the head of req's queue if there is one.
+func (p *Provider) pop(req mpc.Request) (*mpc.Material, bool, error) {
+	m, size, ok, err := p.queue.Take(req)
+	if ok || err != nil {
+		p.qmu.Lock()
+		p.used += size
+		p.qmu.Unlock()
 	}
-	it := q[0]
-	if len(q) == 1 {
-		delete(p.queue, k)
-	} else {
-		p.queue[k] = q[1:]
+	if err != nil {
+		return nil, false, fmt.Errorf("dealer: %w (pooled material is for single-image requests)", err)
 	}
-	p.used += int64(it.n)
-	if !bytes.Equal(it.req, enc) {
-		return nil, false, fmt.Errorf("dealer: %v %q: request differs from the prefetched one (pooled material is for single-image requests)", k.kind, k.label)
-	}
-	return it.m, true, nil
+	return m, ok, nil
 }

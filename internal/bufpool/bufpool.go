@@ -1,4 +1,7 @@
-package ring
+// Package bufpool recycles large byte and word buffers (dealer material,
+// FSS key batches, the frames they travel in) for the secure-side packages
+// and the transport, which must not import any arithmetic package to get it.
+package bufpool
 
 import (
 	"sync"

@@ -1,0 +1,264 @@
+package mpc
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// Layer is the public spec of one interactive layer of a secure network,
+// compiled once (shapes, masks, tournament schedule, precision). It reports
+// the correlated randomness its protocol asks for, in the order the
+// protocol asks for it, so that a caller can fetch it ahead of time without
+// running the protocol.
+type Layer interface {
+	// SetupNeeds lists what party p asks for in the layer's
+	// once-per-session setup.
+	SetupNeeds(p Party) []Request
+	// Needs lists what one inference of n images asks for (the same for
+	// both parties).
+	Needs(n int) []Request
+}
+
+// LinearLayer is a linear layer (convolution or dense) with server-held
+// weights; Spec.N is ignored (the batch comes with each inference).
+type LinearLayer struct {
+	Label string
+	Spec  LinearSpec
+}
+
+// SetupNeeds is the server's weight mask (SetupLinear).
+func (l *LinearLayer) SetupNeeds(p Party) []Request {
+	if p != Server {
+		return nil
+	}
+	return []Request{weightMaskRequest(l.Label, linearBatch(l.Spec, 1))}
+}
+
+// Needs is the linear material of n images (Linear).
+func (l *LinearLayer) Needs(n int) []Request {
+	return []Request{linearRequest(l.Label, linearBatch(l.Spec, n))}
+}
+
+// linearBatch is spec for n images.
+func linearBatch(spec LinearSpec, n int) LinearSpec {
+	spec.N = n
+	return spec
+}
+
+func weightMaskRequest(label string, spec LinearSpec) Request {
+	return Request{Kind: KindWeightMask, Label: label, Linear: spec}
+}
+
+func linearRequest(label string, spec LinearSpec) Request {
+	return Request{Kind: KindLinear, Label: label, Linear: spec}
+}
+
+// ActLayer is a mixed activation layer (Act): its ReLU/polynomial split is
+// computed once, when the layer is made (NewActLayer).
+type ActLayer struct {
+	// Label names the layer's ReLU material (Label + "/relu"); PolyLabel
+	// is the label of its PolyKey (polynomial material).
+	Label, PolyLabel string
+	// Spec is the layer's shape and mask for one image (not to be changed
+	// after NewActLayer, which computed its split).
+	Spec ActSpec
+	// Frac is the session's precision (the fused truncation's shift) and
+	// Ell the gate width of the ReLU positions (0: 64).
+	Frac uint
+	Ell  int
+}
+
+// NewActLayer returns the activation layer over C channels of HW
+// positions with ReLU mask relu (nil = all polynomial).
+func NewActLayer(label, polyLabel string, C, HW int, relu ReLUMask, frac uint, ell int) (*ActLayer, error) {
+	spec := ActSpec{N: 1, C: C, HW: HW, ReLU: relu}
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("mpc: act %q: %w", label, err)
+	}
+	spec.part = spec.partition() // once, for every batch and request
+	return &ActLayer{Label: label, PolyLabel: polyLabel, Spec: spec, Frac: frac, Ell: ell}, nil
+}
+
+// Batch is the layer's spec for n images (sharing the computed split).
+func (l *ActLayer) Batch(n int) ActSpec {
+	s := l.Spec
+	s.N = n
+	return s
+}
+
+// SetupNeeds is the server's coefficient mask (SetupPolyCoefs) if the layer
+// has polynomial positions.
+func (l *ActLayer) SetupNeeds(p Party) []Request {
+	if p != Server || len(l.Spec.split1().poly) == 0 {
+		return nil
+	}
+	return []Request{coefMaskRequest(l.PolyLabel, l.Spec.C)}
+}
+
+// Needs is the fused ReLU-truncation material of the ReLU positions and
+// the polynomial material of the others (Act).
+func (l *ActLayer) Needs(n int) []Request {
+	part := l.Spec.split1()
+	var reqs []Request
+	if k := len(part.relu); k > 0 {
+		reqs = append(reqs, reluTruncRequest(l.Label+"/relu", n*k, l.Frac, l.Ell))
+	}
+	if len(part.poly) > 0 {
+		reqs = append(reqs, polyRequest(l.PolyLabel, l.Batch(n)))
+	}
+	return reqs
+}
+
+func coefMaskRequest(label string, C int) Request {
+	return Request{Kind: KindCoefMask, Label: label, Act: ActSpec{C: C}}
+}
+
+func reluTruncRequest(label string, n int, shift uint, ell int) Request {
+	return Request{Kind: KindReLUTrunc, Label: label, N: n, Shift: shift, Ell: ell}
+}
+
+func polyRequest(label string, spec ActSpec) Request {
+	return Request{Kind: KindPoly, Label: label, Act: spec}
+}
+
+// MaxPoolLayer is a max-pooling layer (MaxPool): its tournament schedule
+// is computed once (NewMaxPoolLayer).
+type MaxPoolLayer struct {
+	Label string
+	// Pool is the geometry of one image (N = 1).
+	Pool PoolSpec
+	// Ell is the gate width of the comparisons (0: 64).
+	Ell    int
+	rounds []int // comparisons per tournament round for one image
+}
+
+// NewMaxPoolLayer returns the max-pooling layer of geometry p (p.N is
+// ignored).
+func NewMaxPoolLayer(label string, p PoolSpec, ell int) (*MaxPoolLayer, error) {
+	p.N = 1
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("mpc: maxpool %q: %w", label, err)
+	}
+	return &MaxPoolLayer{Label: label, Pool: p, Ell: ell, rounds: MaxPoolRounds(p)}, nil
+}
+
+// Batch is the layer's geometry for n images.
+func (l *MaxPoolLayer) Batch(n int) PoolSpec {
+	p := l.Pool
+	p.N = n
+	return p
+}
+
+// Comparisons is the number of ReLU gates of one image.
+func (l *MaxPoolLayer) Comparisons() int {
+	t := 0
+	for _, c := range l.rounds {
+		t += c
+	}
+	return t
+}
+
+// SetupNeeds is empty: max pooling has no setup.
+func (l *MaxPoolLayer) SetupNeeds(Party) []Request { return nil }
+
+// Needs is one ReLU gate per tournament round (every window of every
+// image plays its round at once).
+func (l *MaxPoolLayer) Needs(n int) []Request {
+	reqs := make([]Request, len(l.rounds))
+	for i, c := range l.rounds {
+		reqs[i] = gateRequest(KindReLU, l.Label, n*c, 0, l.Ell)
+	}
+	return reqs
+}
+
+func gateRequest(kind Kind, label string, n int, shift uint, ell int) Request {
+	return Request{Kind: kind, Label: label, N: n, Shift: shift, Ell: ell}
+}
+
+// TruncLayer is an exact FSS truncation by Shift of Positions values per
+// image (Trunc).
+type TruncLayer struct {
+	Label     string
+	Positions int
+	Shift     uint
+	// Ell is the input width (0: 64).
+	Ell int
+}
+
+// SetupNeeds is empty: truncation has no setup.
+func (l *TruncLayer) SetupNeeds(Party) []Request { return nil }
+
+// Needs is one truncation gate for the n images.
+func (l *TruncLayer) Needs(n int) []Request {
+	return []Request{gateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
+}
+
+// DivideLayer divides Positions values per image by a public Divisor with
+// one MSB-trick truncation (the last step of AvgPool and GlobalAvgPool);
+// Frac is the session's precision.
+type DivideLayer struct {
+	Label     string
+	Positions int
+	Divisor   int
+	Frac      uint
+}
+
+// AvgPoolLayer is AvgPool's division for geometry p (p.N ignored).
+func AvgPoolLayer(label string, p PoolSpec, frac uint) *DivideLayer {
+	p.N = 1
+	return &DivideLayer{Label: label, Positions: p.OutLen(), Divisor: p.K * p.K, Frac: frac}
+}
+
+// GlobalAvgPoolLayer is GlobalAvgPool's division for c channels of hw
+// positions.
+func GlobalAvgPoolLayer(label string, c, hw int, frac uint) *DivideLayer {
+	return &DivideLayer{Label: label, Positions: c, Divisor: hw, Frac: frac}
+}
+
+// SetupNeeds is empty: division has no setup.
+func (l *DivideLayer) SetupNeeds(Party) []Request { return nil }
+
+// Needs is the truncation of divide: none for a divisor of 1, a shift for
+// a power of two, else a shift by Frac after the multiplication.
+func (l *DivideLayer) Needs(n int) []Request {
+	if l.Divisor <= 1 {
+		return nil
+	}
+	return []Request{truncMSBRequest(l.Label, n*l.Positions, divideShift(l.Divisor, l.Frac))}
+}
+
+// divideShift is divide's truncation shift for divisor d > 1.
+func divideShift(d int, frac uint) uint {
+	if d&(d-1) == 0 {
+		return uint(bits.TrailingZeros(uint(d)))
+	}
+	return frac
+}
+
+func truncMSBRequest(label string, n int, shift uint) Request {
+	return Request{Kind: KindTruncMSB, Label: label, N: n, Shift: shift}
+}
+
+// Needs concatenates the per-inference needs of layers for n images in
+// order (nil entries, local layers, need nothing).
+func Needs(layers []Layer, n int) []Request {
+	var reqs []Request
+	for _, l := range layers {
+		if l != nil {
+			reqs = append(reqs, l.Needs(n)...)
+		}
+	}
+	return reqs
+}
+
+// SetupNeeds concatenates the setup needs of party p for layers in order
+// (nil entries need nothing).
+func SetupNeeds(layers []Layer, p Party) []Request {
+	var reqs []Request
+	for _, l := range layers {
+		if l != nil {
+			reqs = append(reqs, l.SetupNeeds(p)...)
+		}
+	}
+	return reqs
+}
