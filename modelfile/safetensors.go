@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sort"
@@ -128,12 +129,12 @@ func Decode(b []byte) (*File, error) {
 		if end > uint64(len(data)) {
 			return nil, fmt.Errorf("%w: tensor %q: data ends at byte %d but the data section has %d bytes (truncated?)", ErrFormat, name, end, len(data))
 		}
-		numel, err := shapeNumel(e.Shape)
+		nbytes, err := shapeBytes(e.Shape, uint64(size))
 		if err != nil {
 			return nil, fmt.Errorf("%w: tensor %q: %v", ErrFormat, name, err)
 		}
-		if numel*uint64(size) != end-begin {
-			return nil, fmt.Errorf("%w: tensor %q: shape %v of %s needs %d bytes, data_offsets give %d", ErrFormat, name, e.Shape, e.Dtype, numel*uint64(size), end-begin)
+		if nbytes != end-begin {
+			return nil, fmt.Errorf("%w: tensor %q: shape %v of %s needs %d bytes, data_offsets give %d", ErrFormat, name, e.Shape, e.Dtype, nbytes, end-begin)
 		}
 		spans = append(spans, span{name, begin, end})
 	}
@@ -159,20 +160,27 @@ func Decode(b []byte) (*File, error) {
 	return f, nil
 }
 
-// shapeNumel validates a shape and returns its element count, refusing
-// negative dimensions and counts that overflow.
-func shapeNumel(shape []int64) (uint64, error) {
+// shapeBytes validates a shape and returns the byte size of its elements
+// at elemSize bytes each, refusing negative dimensions and any product that
+// does not fit in 64 bits: a wrapped size could match small data_offsets
+// and yield a tensor whose shape claims far more elements than its data.
+func shapeBytes(shape []int64, elemSize uint64) (uint64, error) {
 	n := uint64(1)
 	for _, s := range shape {
 		if s < 0 {
 			return 0, fmt.Errorf("negative dimension in shape %v", shape)
 		}
-		if s != 0 && n > (1<<62)/uint64(s) {
+		hi, lo := bits.Mul64(n, uint64(s))
+		if hi != 0 {
 			return 0, fmt.Errorf("shape %v is too large", shape)
 		}
-		n *= uint64(s)
+		n = lo
 	}
-	return n, nil
+	hi, size := bits.Mul64(n, elemSize)
+	if hi != 0 {
+		return 0, fmt.Errorf("shape %v of %d-byte elements is too large", shape, elemSize)
+	}
+	return size, nil
 }
 
 // parseHeader decodes the JSON header, rejecting duplicate keys, unknown

@@ -180,6 +180,9 @@ func TestCorrupt(t *testing.T) {
 		"three offsets": handMade(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}`, make([]byte, 8)),
 		"negative dim":  handMade(`{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, make([]byte, 8)),
 		"huge shape":    handMade(`{"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}}`, make([]byte, 8)),
+		// 2^62 F32 elements need 2^64 bytes, which wraps to 0 in uint64.
+		"wrapping size": handMade(`{"a":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}}`, nil),
+		"wrapping dims": handMade(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`, nil),
 		"missing shape": handMade(`{"a":{"dtype":"F32","data_offsets":[0,4]}}`, make([]byte, 8)),
 		"unknown field": handMade(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"zz":1}}`, make([]byte, 8)),
 		"duplicate key": handMade(`{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, make([]byte, 8)),
