@@ -264,6 +264,14 @@ func decodeItems(t tree, items []item, classes []string) (*Set, error) {
 // header cannot make the decoder allocate gigabytes.
 const maxSide = 4096
 
+// checkSide refuses an image whose header gives a size outside 1..maxSide.
+func checkSide(where string, cfg image.Config) error {
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxSide || cfg.Height > maxSide {
+		return fmt.Errorf("%s: image size %dx%d outside 1..%d", where, cfg.Width, cfg.Height, maxSide)
+	}
+	return nil
+}
+
 // decodeOne reads and decodes one image file.
 func decodeOne(t tree, p string) (image.Image, error) {
 	b, err := t.read(p)
@@ -274,8 +282,8 @@ func decodeOne(t tree, p string) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.where(p), err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxSide || cfg.Height > maxSide {
-		return nil, fmt.Errorf("%s: image size %dx%d outside 1..%d", t.where(p), cfg.Width, cfg.Height, maxSide)
+	if err := checkSide(t.where(p), cfg); err != nil {
+		return nil, err
 	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {

@@ -2,10 +2,30 @@ package data
 
 import (
 	"fmt"
+	"image"
 	"os"
 
 	"github.com/autorep/autorep/tensor"
 )
+
+// ImageConfig reads only the header of a JPEG or PNG file and returns its
+// size and format, refusing sizes ReadImage would refuse (beyond 4096
+// pixels a side) so that a caller can fail before any costly work.
+func ImageConfig(path string) (image.Config, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return image.Config{}, "", err
+	}
+	defer f.Close()
+	cfg, format, err := image.DecodeConfig(f)
+	if err != nil {
+		return image.Config{}, "", fmt.Errorf("%s: not a PNG or JPEG image: %w", path, err)
+	}
+	if err := checkSide(path, cfg); err != nil {
+		return image.Config{}, "", err
+	}
+	return cfg, format, nil
+}
 
 // ReadImage decodes one JPEG or PNG file (as a dataset image is decoded)
 // into CHW uint8 pixels of the given shape (C, H, W): colour images become

@@ -76,3 +76,31 @@ func TestNormalizePixels(t *testing.T) {
 		t.Error("short mean accepted")
 	}
 }
+
+func TestImageConfig(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.png")
+	writeFile(t, p, pngBytes(6, 5, 10, false))
+	cfg, format, err := ImageConfig(p)
+	if err != nil || cfg.Width != 6 || cfg.Height != 5 || format != "png" {
+		t.Fatalf("ImageConfig: %+v %q %v, want 6x5 png", cfg, format, err)
+	}
+	// One pixel past the side limit is refused from the header alone, by
+	// ImageConfig and by ReadImage.
+	wide := filepath.Join(dir, "wide.png")
+	writeFile(t, wide, pngBytes(maxSide+1, 1, 0, true))
+	want := "image size 4097x1 outside 1..4096"
+	if _, _, err := ImageConfig(wide); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "wide.png") {
+		t.Errorf("ImageConfig(wide): %v, want %q naming the file", err, want)
+	}
+	if _, err := ReadImage(wide, [3]int{1, 5, 6}); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("ReadImage(wide): %v, want %q", err, want)
+	}
+	if _, _, err := ImageConfig(filepath.Join(dir, "none.png")); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+	writeFile(t, filepath.Join(dir, "bad.jpg"), []byte("\xff\xd8 not really"))
+	if _, _, err := ImageConfig(filepath.Join(dir, "bad.jpg")); err == nil || !strings.Contains(err.Error(), "not a PNG or JPEG") {
+		t.Errorf("corrupt file: %v", err)
+	}
+}

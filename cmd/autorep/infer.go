@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
 	_ "image/jpeg" // decoders for --image
 	_ "image/png"
 	"os"
@@ -188,14 +187,8 @@ func runInfer(args []string) error {
 		}
 	}
 	if *imagePath != "" { // fail before opening a session
-		f, err := os.Open(*imagePath)
-		if err != nil {
+		if _, _, err := data.ImageConfig(*imagePath); err != nil {
 			return err
-		}
-		_, _, err = image.DecodeConfig(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: not a PNG or JPEG image: %w", *imagePath, err)
 		}
 	}
 	if *pool <= 0 {
@@ -310,14 +303,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // loadImage reads a PNG/JPEG file as a normalised [1, C, H, W] input of
 // the plan.
 func loadImage(path string, pub *pi.Public, resize bool) (*tensor.Tensor, error) {
-	f, err := os.Open(path)
+	cfg, format, err := data.ImageConfig(path)
 	if err != nil {
 		return nil, err
-	}
-	cfg, format, err := image.DecodeConfig(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s: not a PNG or JPEG image: %w", path, err)
 	}
 	in := pub.Input
 	if !resize && (cfg.Width != in[2] || cfg.Height != in[1]) {
