@@ -23,3 +23,15 @@ func TestInferImageTooLarge(t *testing.T) {
 	}
 	wantFail(t, runCLI(t, time.Minute, "infer", "--server", "127.0.0.1:1", "--insecure", "--image", p), 1, "wide.png", "4097x1 outside 1..4096")
 }
+
+// TestTimeoutZeroRefused: every command taking --timeout refuses 0 and
+// negative values, which would disable the connection deadlines.
+func TestTimeoutZeroRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"dealer", "--listen", "127.0.0.1:0", "--insecure", "--timeout", "0"},
+		{"serve", "--listen", "127.0.0.1:0", "--insecure", "--model", "none.safetensors", "--timeout", "0s"},
+		{"infer", "--server", "127.0.0.1:1", "--insecure", "--dataset", "mnist", "--timeout", "-1s"},
+	} {
+		wantFail(t, runCLI(t, time.Minute, args...), 1, "--timeout must be positive")
+	}
+}

@@ -56,6 +56,11 @@ func addTLSFlags(fs *flag.FlagSet, listens bool) *tlsFlags {
 
 func (t *tlsFlags) config() (secnet.Config, error) {
 	c := secnet.Config{CAFile: *t.ca, ServerName: *t.name, Insecure: *t.insecure}
+	// The transport reads 0 as "no deadline": a stalled peer would then hold
+	// its connection (and session) forever.
+	if *t.timeout <= 0 {
+		return c, fmt.Errorf("--timeout must be positive (got %v): 0 would disable every read/write deadline", *t.timeout)
+	}
 	if t.cert != nil {
 		c.CertFile, c.KeyFile = *t.cert, *t.key
 	}

@@ -166,6 +166,10 @@ func runInfer(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	sec, err := tf.config()
+	if err != nil {
+		return err // before any costly work
+	}
 	if (*imagePath == "") == (*dataset == "") {
 		fs.Usage()
 		return errors.New("give exactly one of --image and --dataset")
@@ -201,10 +205,6 @@ func runInfer(args []string) error {
 			return err
 		}
 		cfg.Hash = h
-	}
-	sec, err := tf.config()
-	if err != nil {
-		return err
 	}
 	opts := tf.options()
 	cfg.Dial = func(ctx context.Context, addr string) (transport.Conn, error) {

@@ -46,6 +46,10 @@ func runServe(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	cfg, err := tf.config()
+	if err != nil {
+		return err // before any costly work
+	}
 	if *modelPath == "" {
 		fs.Usage()
 		return errors.New("--model is required")
@@ -55,10 +59,6 @@ func runServe(args []string) error {
 		return err
 	}
 	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell})
-	if err != nil {
-		return err
-	}
-	cfg, err := tf.config()
 	if err != nil {
 		return err
 	}
