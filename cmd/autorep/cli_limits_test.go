@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -33,5 +34,26 @@ func TestTimeoutZeroRefused(t *testing.T) {
 		{"infer", "--server", "127.0.0.1:1", "--insecure", "--dataset", "mnist", "--timeout", "-1s"},
 	} {
 		wantFail(t, runCLI(t, time.Minute, args...), 1, "--timeout must be positive")
+	}
+}
+
+// TestDealerSeedNeedsLoopback: a fixed seed reveals every mask, so dealer
+// refuses it unless it listens on loopback only.
+func TestDealerSeedNeedsLoopback(t *testing.T) {
+	seed := "000102030405060708090a0b0c0d0e0f"
+	for _, listen := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:7001"} {
+		wantFail(t, runCLI(t, time.Minute, "dealer", "--listen", listen, "--tls-cert", "c.pem", "--tls-key", "k.pem", "--seed", seed),
+			1, "--seed is for tests only and needs a loopback --listen address")
+	}
+	// On loopback the seed passes this check and the dealer goes on to
+	// parse it, then to load the (missing) certificate.
+	for _, listen := range []string{"127.0.0.1:0", "localhost:0", "[::1]:0"} {
+		wantFail(t, runCLI(t, time.Minute, "dealer", "--listen", listen, "--tls-cert", "c.pem", "--tls-key", "k.pem", "--seed", "abc"),
+			1, "--seed: want 32 hex digits")
+		r := runCLI(t, time.Minute, "dealer", "--listen", listen, "--tls-cert", "c.pem", "--tls-key", "k.pem", "--seed", seed)
+		wantFail(t, r, 1, "c.pem")
+		if strings.Contains(r.stderr, "needs a loopback") {
+			t.Errorf("loopback %s refused:\n%s", listen, r)
+		}
 	}
 }

@@ -126,6 +126,11 @@ func runDealer(args []string) error {
 	}
 	var d *mpc.Dealer
 	if *seed != "" {
+		// Anyone who knows a fixed seed recomputes every weight and input
+		// mask of every session, so it must never serve other machines.
+		if secnet.CheckLoopback(*listen) != nil {
+			return fmt.Errorf("--seed is for tests only and needs a loopback --listen address (127.0.0.1, ::1 or localhost), not %q: anyone knowing the seed knows every mask", *listen)
+		}
 		b, err := hex.DecodeString(*seed)
 		if err != nil || len(b) != len(ring.Seed{}) {
 			return fmt.Errorf("--seed: want %d hex digits", 2*len(ring.Seed{}))
