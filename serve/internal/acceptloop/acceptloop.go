@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/autorep/autorep/serve/secnet"
@@ -38,18 +39,55 @@ type Loop struct {
 	// Expired, if set, runs when the grace period ends with handlers still
 	// running, before they are cancelled.
 	Expired func()
-	// Logf, if set, receives one line per failed handshake.
+	// Logf, if set, receives one line per failed handshake and per retried
+	// accept error.
 	Logf func(format string, args ...any)
 
 	conns secnet.ConnSet
 }
 
-// Run accepts connections on ln until ctx ends or Accept fails (accept
-// timeouts are retried), handling each in its own goroutine. Then it
-// closes ln, runs Stopped, waits up to Grace for the running handlers,
-// cancels the rest, closes their connections and waits for them. It
-// returns nil after a shutdown, or the accept error.
+// Run accepts connections on ln until ctx ends or Accept fails, handling
+// each in its own goroutine. Temporary accept errors (timeouts, and running
+// out of file descriptors or buffers, as a flood of raw connections causes)
+// are retried after a back-off, as net/http does, instead of ending the
+// process. Then it closes ln, runs Stopped, waits up to Grace for the
+// running handlers, cancels the rest, closes their connections and waits
+// for them. It returns nil after a shutdown, or the accept error.
 func (l *Loop) Run(ctx context.Context, ln *secnet.Listener) error {
+	return l.run(ctx, ln)
+}
+
+// listener is the part of *secnet.Listener that Run uses; tests substitute
+// one whose Accept fails.
+type listener interface {
+	Accept() (net.Conn, error)
+	Close() error
+	Handshake(ctx context.Context, nc net.Conn) (*transport.FramedConn, error)
+}
+
+// Back-off bounds after a temporary accept error (those of net/http).
+const (
+	minAcceptDelay = 5 * time.Millisecond
+	maxAcceptDelay = time.Second
+)
+
+// temporary reports whether an accept error may pass: a timeout, or a lack
+// of file descriptors, buffers or memory, or a connection aborted before it
+// was accepted.
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Loop) run(ctx context.Context, ln listener) error {
 	if l.Handle == nil {
 		ln.Close()
 		return fmt.Errorf("%s: no connection handler", l.Name)
@@ -60,19 +98,29 @@ func (l *Loop) Run(ctx context.Context, ln *secnet.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var acceptErr error
+	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() == nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					time.Sleep(10 * time.Millisecond)
-					continue
+				if temporary(err) {
+					delay = min(max(2*delay, minAcceptDelay), maxAcceptDelay)
+					if l.Logf != nil {
+						l.Logf("%s: accept: %v; retrying in %v", l.Name, err, delay)
+					}
+					t := time.NewTimer(delay)
+					select {
+					case <-t.C:
+					case <-ctx.Done():
+					}
+					t.Stop()
+					continue // after a shutdown, Accept fails on the closed ln
 				}
 				acceptErr = fmt.Errorf("%s: accept: %w", l.Name, err)
 			}
 			break
 		}
+		delay = 0
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -104,7 +152,7 @@ func (l *Loop) Run(ctx context.Context, ln *secnet.Listener) error {
 
 // handle runs the handshake on nc and, if it succeeds, Handle; the
 // connection is tracked so that the shutdown can close it.
-func (l *Loop) handle(ctx context.Context, ln *secnet.Listener, nc net.Conn) {
+func (l *Loop) handle(ctx context.Context, ln listener, nc net.Conn) {
 	conn, err := ln.Handshake(ctx, nc)
 	if err != nil {
 		if l.Logf != nil {
