@@ -1,6 +1,7 @@
 package pi
 
 import (
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,6 +90,38 @@ func TestCommittedModelsSecurePins(t *testing.T) {
 				if agree, _ := compare(t, filepath.Base(p), m, plan, x, res.logits[i]); agree != 1 {
 					t.Errorf("image %d: the secure label differs from the fixed-point executor's", i)
 				}
+			}
+		})
+	}
+}
+
+// TestCommittedCostsWithoutData pins the online bytes and rounds of the
+// committed LeNet-5 files on a synthetic image, so that a change of the
+// protocol's cost fails even where the datasets of
+// TestCommittedModelsSecurePins are absent (the cost does not depend on
+// the image).
+func TestCommittedCostsWithoutData(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, pin := range securePins[:2] {
+		t.Run(strings.TrimSuffix(pin.file, ".safetensors"), func(t *testing.T) {
+			m, err := models.Load(modelFile(pin.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := Compile(m, Config{FracBits: pin.frac})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := plan.Public.Input
+			x := tensor.New(1, in[0], in[1], in[2])
+			for i := range x.Data {
+				x.Data[i] = float32(rng.NormFloat64())
+			}
+			res := runSecure(t, plan, false, x)
+			st, sv := res.stats[0], res.server[0]
+			if st.Online.Bytes() != pin.bytes || st.Online.Rounds != pin.rounds || sv.Online.Bytes() != pin.bytes {
+				t.Errorf("client %d B in %d rounds, server %d B; want %d B in %d rounds",
+					st.Online.Bytes(), st.Online.Rounds, sv.Online.Bytes(), pin.bytes, pin.rounds)
 			}
 		})
 	}

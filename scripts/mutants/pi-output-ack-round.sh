@@ -2,7 +2,8 @@
 # acknowledges the revealed output with a one-byte message the server waits
 # for (a plausible protocol change that leaks nothing but costs an RTT per
 # image: LeNet-5 10 rounds instead of 9, ResNet-20 21 instead of 20).
-# Killed by pi TestCommittedModelsSecurePins (exact bytes and rounds of
+# Killed by pi TestCommittedCostsWithoutData (no dataset needed) and
+# TestCommittedModelsSecurePins (exact bytes and rounds of
 # the committed models).
 DESCRIPTION="pi: extra output-acknowledgement round (LeNet 10, ResNet-20 21 rounds)"
 PACKAGES="./pi"
