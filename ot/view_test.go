@@ -6,22 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/autorep/autorep/transport"
+	"github.com/autorep/autorep/internal/privacytest"
 )
-
-// tapConn records the messages a party receives: its view.
-type tapConn struct {
-	transport.Conn
-	got [][]byte
-}
-
-func (t *tapConn) Recv() ([]byte, error) {
-	b, err := t.Conn.Recv()
-	if err == nil {
-		t.got = append(t.got, append([]byte(nil), b...))
-	}
-	return b, err
-}
 
 // balanced fails unless ones out of total bits is within 6σ of total/2 (a
 // fair coin per bit); a leak of the hidden input shows as ones = 0 or total.
@@ -45,7 +31,7 @@ func TestSenderView(t *testing.T) {
 	for i := range choice {
 		choice[i] = 1
 	}
-	tap := &tapConn{Conn: s.c}
+	tap := privacytest.NewRecorder(s.c)
 	s.c = tap
 	var q []Block
 	errs := make(chan error, 1)
@@ -56,7 +42,7 @@ func TestSenderView(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	u := tap.got[0]
+	u := tap.Messages(0)[0]
 	w := padded(n)
 	for _, dj := range []uint8{0, 1} {
 		ones, total := 0, 0
@@ -81,7 +67,7 @@ func TestReceiverView(t *testing.T) {
 	s, r := pair(t)
 	n, ell := 4096, 64
 	choice := randBits(rand.New(rand.NewPCG(19, 20)), n)
-	tap := &tapConn{Conn: r.c}
+	tap := privacytest.NewRecorder(r.c)
 	r.c = tap
 	zero := make([]uint64, n)
 	errs := make(chan error, 1)
@@ -126,7 +112,7 @@ func TestNReceiverView(t *testing.T) {
 	for i := range choice {
 		choice[i] = uint8(rng.IntN(nn))
 	}
-	tap := &tapConn{Conn: s1.NRecv.c}
+	tap := privacytest.NewRecorder(s1.NRecv.c)
 	s1.NRecv.c = tap
 	errs := make(chan error, 1)
 	go func() { errs <- s0.NSend.Send(make([]uint64, n*nn), nn, ell) }()
@@ -144,7 +130,7 @@ func TestNReceiverView(t *testing.T) {
 	}
 	// Recompute the receiver's keys from its masked chosen messages (they
 	// decrypt to 0, so the key is the masked value itself).
-	br, err := newBitReader(tap.got[0], n*nn*ell, "view")
+	br, err := newBitReader(tap.Messages(0)[0], n*nn*ell, "view")
 	if err != nil {
 		t.Fatal(err)
 	}

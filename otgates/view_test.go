@@ -5,22 +5,9 @@ import (
 	"math/bits"
 	"testing"
 
+	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/transport"
 )
-
-// tapConn records the messages a party receives: its view.
-type tapConn struct {
-	transport.Conn
-	got [][]byte
-}
-
-func (t *tapConn) Recv() ([]byte, error) {
-	b, err := t.Conn.Recv()
-	if err == nil {
-		t.got = append(t.got, append([]byte(nil), b...))
-	}
-	return b, err
-}
 
 // TestViewBalanced: with every input zero (shares 0 and 0, the most
 // structured case), what each party receives during a ReLU — the other
@@ -30,7 +17,7 @@ func (t *tapConn) Recv() ([]byte, error) {
 // all ones and fail the 6σ bound on its own.
 func TestViewBalanced(t *testing.T) {
 	c0, c1 := transport.Pipe()
-	taps := [2]*tapConn{{Conn: c0}, {Conn: c1}}
+	taps := [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 	var p [2]*Party
 	errs := make(chan error, 1)
 	go func() { var err error; p[1], err = New(taps[1], 1); errs <- err }()
@@ -41,7 +28,7 @@ func TestViewBalanced(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	taps[0].got, taps[1].got = nil, nil
+	from := [2]int{taps[0].Len(), taps[1].Len()} // the setup's messages are not part of the ReLU's view
 	n, ell := 4096, 32
 	zero := make([]uint64, n)
 	y0, y1 := run(t, p[0], p[1], func(q *Party) ([]uint64, error) { return q.ReLU(zero, ell) })
@@ -57,7 +44,8 @@ func TestViewBalanced(t *testing.T) {
 		}
 	}
 	for id, tap := range taps {
-		for k, msg := range tap.got {
+		view := tap.Messages(from[id])
+		for k, msg := range view {
 			ones := 0
 			for _, b := range msg {
 				ones += bits.OnesCount8(b)
@@ -69,7 +57,7 @@ func TestViewBalanced(t *testing.T) {
 				t.Errorf("party %d, message %d (%d bytes): %d ones in %d bits, %.1fσ from half", id, k, len(msg), ones, total, d/sigma)
 			}
 		}
-		if len(tap.got) == 0 {
+		if len(view) == 0 {
 			t.Errorf("party %d received nothing", id)
 		}
 	}
