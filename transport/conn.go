@@ -131,7 +131,11 @@ func SendParts(c Conn, parts ...[]byte) error {
 
 // Exchange sends out and receives the peer's message concurrently, so two
 // parties can both call Exchange without deadlock whatever the message
-// sizes. It returns the received message.
+// sizes. It returns the received message. When the receive fails, Exchange
+// closes c before it returns: the stream is out of step anyway, and a send
+// still blocked on a peer that stopped reading would otherwise keep Exchange
+// (and its sending goroutine) waiting for up to the write timeout, or
+// forever without one.
 func Exchange(c Conn, out []byte) ([]byte, error) {
 	var done <-chan error
 	if a, ok := c.(AsyncSender); ok {
@@ -142,12 +146,15 @@ func Exchange(c Conn, out []byte) ([]byte, error) {
 		done = ch
 	}
 	in, rerr := c.Recv()
-	serr := <-done
-	if serr != nil {
-		return nil, fmt.Errorf("transport: exchange: send: %w", serr)
+	if rerr != nil {
+		c.Close() // unblocks the send
 	}
+	serr := <-done
 	if rerr != nil {
 		return nil, fmt.Errorf("transport: exchange: recv: %w", rerr)
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("transport: exchange: send: %w", serr)
 	}
 	return in, nil
 }

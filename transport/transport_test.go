@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -621,3 +623,51 @@ func (r *readerConn) SetReadDeadline(time.Time) error  { return nil }
 func (r *readerConn) SetWriteDeadline(time.Time) error { return nil }
 func (r *readerConn) Close() error                     { return nil }
 func (r *readerConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+
+// settledGoroutines waits up to 5 s for the goroutine count to fall to at
+// most want (goroutines end asynchronously) and returns the last count.
+func settledGoroutines(want int) int {
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(5 * time.Second); n > want && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n
+}
+
+// TestExchangeFailedRecvLeavesNoSender: a peer that neither reads nor
+// sends makes the receive time out while the send is blocked on full
+// kernel buffers (no write timeout); Exchange must return at once, without
+// a goroutine left waiting for that send (issue 19, finding 8).
+func TestExchangeFailedRecvLeavesNoSender(t *testing.T) {
+	o := DefaultOptions()
+	o.ReadTimeout, o.WriteTimeout = 100*time.Millisecond, 0
+	for _, async := range []bool{true, false} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) {
+			base := runtime.NumGoroutine()
+			a, _ := tcpPair(t, o)
+			var c Conn = a
+			if !async {
+				c = plainConn{a}
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := Exchange(c, make([]byte, 64<<20))
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("Exchange: %v, want the receive timeout", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Exchange still waiting for its send 10 s after the receive failed")
+			}
+			// The pair's two conns are still open (closed by Cleanup): only
+			// the sender must be gone, so at most base is allowed.
+			if n := settledGoroutines(base); n > base {
+				buf := make([]byte, 1<<16)
+				t.Errorf("%d goroutines after Exchange, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+			}
+		})
+	}
+}
