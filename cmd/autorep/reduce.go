@@ -12,6 +12,7 @@ import (
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/reduce"
+	"github.com/autorep/autorep/reduce/sitecost"
 )
 
 func init() {
@@ -28,8 +29,9 @@ after every epoch (OUT.ckpt.search|l1|finetune, best snapshot OUT.ckpt.best);
 --resume continues from them.
 
 --budget is a ReLU count per image: 12900, 12.9k, 1.2M, or a percentage of
-the model's ReLUs (5%). --cost FILE (JSON {"site name": cost per ReLU, ...})
-weights each site's ReLUs in the budget loss by its measured cost.`
+the model's ReLUs (5%). --cost FILE (a site-cost file as 'bench pi --cost-out' writes it, or the
+older JSON {"site name": cost per ReLU, ...}) weights each site's ReLUs in
+the budget loss by its measured cost.`
 
 // reduceRecord is the JSON stored under autorep.reduce in the output file.
 type reduceRecord struct {
@@ -245,31 +247,20 @@ func fitSet(s *data.Set, m *models.Model) error {
 	return nil
 }
 
-// readCost reads a JSON object of per-site ReLU costs and returns the
-// weights in site order. Every site must be listed with a positive cost.
+// readCost reads a site-cost file (package sitecost) and returns the
+// weights in m's site order. Every site must be listed.
 func readCost(path string, m *models.Model) ([]float64, error) {
-	b, err := os.ReadFile(path)
+	f, err := sitecost.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("--cost: %w", err)
 	}
-	var costs map[string]float64
-	if err := json.Unmarshal(b, &costs); err != nil {
-		return nil, fmt.Errorf("--cost %s: want a JSON object {\"site\": cost, ...}: %w", path, err)
-	}
-	w := make([]float64, len(m.Sites))
+	names := make([]string, len(m.Sites))
 	for i, s := range m.Sites {
-		c, ok := costs[s.Name]
-		if !ok {
-			return nil, fmt.Errorf("--cost %s: no cost for site %q", path, s.Name)
-		}
-		if !(c > 0) {
-			return nil, fmt.Errorf("--cost %s: site %q has cost %g, want > 0", path, s.Name, c)
-		}
-		w[i] = c
-		delete(costs, s.Name)
+		names[i] = s.Name
 	}
-	for k := range costs {
-		return nil, fmt.Errorf("--cost %s: unknown site %q", path, k)
+	w, err := f.Weights(names)
+	if err != nil {
+		return nil, fmt.Errorf("--cost %s: %w", path, err)
 	}
 	return w, nil
 }
