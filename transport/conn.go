@@ -103,6 +103,45 @@ type AsyncSender interface {
 	SendAsync(b []byte) <-chan error
 }
 
+// LimitedReceiver is an optional interface of a Conn, implemented by
+// FramedConn and Pipe: RecvMax is Recv for a message of at most max bytes.
+// A receiver that knows the size of the message it expects (a hello, a
+// protocol message of a known shape) uses it through RecvMax so that a
+// peer cannot make it read, or allocate, a frame up to the connection's
+// MaxFrame first. A Conn wrapper should forward it.
+type LimitedReceiver interface {
+	RecvMax(max int) ([]byte, error)
+}
+
+// HandshakeMaxFrame is the frame limit for hellos and handshake answers:
+// far above any of autorep's (at most a few hundred bytes, an error reason
+// included), far below a protocol message.
+const HandshakeMaxFrame = 4 << 10
+
+// RecvMax receives one message of at most max bytes from c. Through
+// LimitedReceiver (FramedConn) a longer message is refused from its length
+// prefix, before it is read or allocated; other Conns receive it and then
+// refuse it. The error wraps ErrFrameTooLarge; the connection is out of
+// step afterwards.
+func RecvMax(c Conn, max int) ([]byte, error) {
+	if l, ok := c.(LimitedReceiver); ok {
+		return l.RecvMax(max)
+	}
+	b, err := c.Recv()
+	if err != nil {
+		return nil, err
+	}
+	return checkMax(b, max)
+}
+
+// checkMax refuses a received message longer than max.
+func checkMax(b []byte, max int) ([]byte, error) {
+	if len(b) > max {
+		return nil, fmt.Errorf("transport: message of %d bytes (max %d): %w", len(b), max, ErrFrameTooLarge)
+	}
+	return b, nil
+}
+
 // PartsSender is an optional interface of a Conn, implemented by
 // FramedConn: SendParts sends the concatenation of parts as one message
 // (the same bytes, counters and framing as Send) without building it, so

@@ -270,7 +270,15 @@ func (c *FramedConn) write(parts ...[]byte) error {
 // Recv reads the next frame. Each read waits at most ReadTimeout for
 // progress. After an error (timeout, truncated or oversized frame) the
 // stream is out of step, so every later Recv returns the same error.
-func (c *FramedConn) Recv() ([]byte, error) {
+func (c *FramedConn) Recv() ([]byte, error) { return c.recv(c.opts.MaxFrame) }
+
+// RecvMax implements LimitedReceiver: Recv for a frame of at most max
+// bytes (and MaxFrame). A longer frame is refused from its header, before
+// anything is read or allocated for it, and the error is sticky as for
+// any framing error.
+func (c *FramedConn) RecvMax(max int) ([]byte, error) { return c.recv(min(max, c.opts.MaxFrame)) }
+
+func (c *FramedConn) recv(maxSize int) ([]byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.isClosed() {
@@ -283,7 +291,7 @@ func (c *FramedConn) Recv() ([]byte, error) {
 	if d := c.opts.ReadTimeout; d > 0 {
 		progress = func() { _ = c.nc.SetReadDeadline(time.Now().Add(d)) }
 	}
-	b, err := readFrame(c.r, c.opts.MaxFrame, progress, c.rmax)
+	b, err := readFrame(c.r, maxSize, progress, min(c.rmax, maxSize))
 	if err != nil {
 		if c.isClosed() {
 			return nil, ErrClosed

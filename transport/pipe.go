@@ -102,6 +102,16 @@ func (p *pipeEnd) push(b []byte) error {
 	return nil
 }
 
+// RecvMax implements LimitedReceiver. The message is already in memory,
+// so a longer one is consumed and refused.
+func (p *pipeEnd) RecvMax(max int) ([]byte, error) {
+	b, err := p.Recv()
+	if err != nil {
+		return nil, err
+	}
+	return checkMax(b, max)
+}
+
 // Recv returns the next queued message (see Conn).
 func (p *pipeEnd) Recv() ([]byte, error) {
 	var timeout <-chan time.Time

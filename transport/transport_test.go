@@ -671,3 +671,50 @@ func TestExchangeFailedRecvLeavesNoSender(t *testing.T) {
 		})
 	}
 }
+
+// TestRecvMax: a frame within the connection's MaxFrame but above the
+// receiver's own limit is refused from its header, without reading or
+// allocating it; on a pipe and a wrapper without LimitedReceiver it is
+// refused after receipt (issue 19, finding 5).
+func TestRecvMax(t *testing.T) {
+	o := DefaultOptions()
+	o.ReadTimeout = 5 * time.Second
+	a, b := tcpPair(t, o)
+	if err := a.Send([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := RecvMax(b, 5); err != nil || string(got) != "hello" {
+		t.Fatalf("RecvMax at the limit: %q, %v", got, err)
+	}
+	// A header announcing 512 MiB and then nothing: the refusal must not
+	// wait for the payload nor allocate a buffer for it.
+	var hdr [HeaderSize]byte
+	binary.LittleEndian.PutUint32(hdr[:], 512<<20)
+	if _, err := a.nc.Write(hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := RecvMax(b, HandshakeMaxFrame)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("oversized frame: %v, want ErrFrameTooLarge", err)
+	}
+	if d := after.TotalAlloc - before.TotalAlloc; d > 1<<20 {
+		t.Errorf("refusing a 512 MiB header allocated %d bytes", d)
+	}
+	if _, err := b.Recv(); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("refusal not sticky: %v", err)
+	}
+
+	p, q := PipeOptions(o)
+	defer p.Close()
+	for _, c := range []Conn{q, plainConn{q}} {
+		if err := p.Send(make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RecvMax(c, 9); !errors.Is(err, ErrFrameTooLarge) {
+			t.Errorf("%T: 10 bytes with max 9: %v", c, err)
+		}
+	}
+}

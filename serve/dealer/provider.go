@@ -51,7 +51,7 @@ func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, 
 	if err := conn.Send(hello(byte(p), sid, hash)); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("dealer: join session %s: %w", sid, err))
 	}
-	b, err := conn.Recv()
+	b, err := transport.RecvMax(conn, transport.HandshakeMaxFrame)
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("dealer: join session %s: %w", sid, err))
 	}

@@ -249,7 +249,7 @@ func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
-	b, err := conn.Recv()
+	b, err := transport.RecvMax(conn, helloLen) // a longer hello is refused unread
 	timer.Stop()
 	if err != nil {
 		s.logf("dealer: %v: no hello: %v", conn.RemoteAddr(), err)
@@ -286,7 +286,7 @@ func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
 // loop answers requests and pings until the party leaves.
 func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p mpc.Party, items, bytes *int64) error {
 	for {
-		b, err := conn.Recv()
+		b, err := transport.RecvMax(conn, maxRequestFrame)
 		if err != nil {
 			return err
 		}

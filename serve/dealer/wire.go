@@ -22,6 +22,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/autorep/autorep/mpc"
 )
 
 // Version is the dealer protocol version.
@@ -37,6 +39,12 @@ const (
 
 // helloLen is the length of a hello message.
 const helloLen = len(tagHello) + 2 + len(SessionID{}) + 32
+
+// maxRequestFrame bounds a request frame (mpc.Request.MarshalBinary):
+// magic, kind, a label of at most 4 KiB with its length, 18 uvarints of at
+// most 10 bytes, the mask flag and a mask of at most mpc.MaxMaterialElems
+// bits. A longer frame is refused from its header.
+const maxRequestFrame = 4 + 1 + 2 + 4<<10 + 18*10 + 1 + mpc.MaxMaterialElems/8
 
 // SessionID names one session at the dealer: random, chosen by the model
 // server, presented by both parties.
