@@ -187,6 +187,10 @@ func DialRetry(ctx context.Context, addr string, interval time.Duration, o Optio
 // Stats returns the connection's counters.
 func (c *FramedConn) Stats() *Stats { return c.stats }
 
+// NetConn returns the underlying connection (a *tls.Conn over TLS), for
+// its peer's identity; reading or writing it directly breaks the framing.
+func (c *FramedConn) NetConn() net.Conn { return c.nc }
+
 // RemoteAddr is the peer's network address.
 func (c *FramedConn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 

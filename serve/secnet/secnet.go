@@ -28,6 +28,16 @@ type Config struct {
 	// ServerName overrides the name verified in a dialed peer's
 	// certificate (default: the host of the address).
 	ServerName string
+	// ClientCAFile, on a listener, is a PEM bundle of the roots that verify
+	// client certificates: a peer may present one (it is not required at
+	// the handshake), and PeerVerified reports whether it did and it
+	// verified, so that the service decides per role (the network dealer
+	// requires it of the model server, --server-ca).
+	ClientCAFile string
+	// ClientCertFile and ClientKeyFile, on a dialer, are the PEM
+	// certificate and key presented to the peer when it asks for one
+	// (the model server authenticating to the dealer).
+	ClientCertFile, ClientKeyFile string
 	// Insecure disables TLS: plain TCP, allowed only on loopback
 	// addresses (for experiments on one machine).
 	Insecure bool
@@ -61,7 +71,28 @@ func (c Config) ServerTLS() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secnet: loading certificate %s / key %s: %w", c.CertFile, c.KeyFile, err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, nil
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
+	if c.ClientCAFile != "" {
+		pool, err := loadPool(c.ClientCAFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
+}
+
+// loadPool reads a PEM bundle of certificates.
+func loadPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("secnet: reading CA bundle: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("secnet: %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // ClientTLS returns the tls.Config to dial addr (nil when Insecure).
@@ -78,18 +109,41 @@ func (c Config) ClientTLS(addr string) (*tls.Config, error) {
 		cfg.ServerName = host
 	}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := loadPool(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("secnet: reading CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("secnet: %s holds no PEM certificate", c.CAFile)
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}
+	if c.ClientCertFile != "" || c.ClientKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.ClientCertFile, c.ClientKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("secnet: loading client certificate %s / key %s: %w", c.ClientCertFile, c.ClientKeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
 	return cfg, nil
 }
+
+// PeerVerified reports whether the peer of conn, accepted by a Listener
+// with ClientCAFile, presented a client certificate that verified against
+// it (false on an insecure connection). name is the verified
+// certificate's subject common name, for logs.
+func PeerVerified(conn *transport.FramedConn) (name string, ok bool) {
+	tc, isTLS := conn.NetConn().(*tls.Conn)
+	if !isTLS {
+		return "", false
+	}
+	st := tc.ConnectionState()
+	if len(st.VerifiedChains) == 0 || len(st.VerifiedChains[0]) == 0 {
+		return "", false
+	}
+	return st.VerifiedChains[0][0].Subject.CommonName, true
+}
+
+// VerifiesClients reports whether the listener asks for and verifies
+// client certificates (ClientCAFile is set).
+func (l *Listener) VerifiesClients() bool { return l.tls != nil && l.tls.ClientCAs != nil }
 
 // CheckLoopback returns an error unless addr's host is a loopback address
 // (an IP in 127.0.0.0/8 or ::1, or "localhost"): --insecure is for
