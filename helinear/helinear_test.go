@@ -227,7 +227,7 @@ func TestCosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var up, down int64 = int64(ring.SeedSize + p.N*len(pl.ins)*pr.freshBytes()), 0
+	var up, down int64 = int64(ring.SeedSize + p.N*len(pl.ins)*pl.lv.freshBytes()), 0
 	outputs := 0
 	for _, op := range pl.outs {
 		down += int64(p.N * pr.replyBytes(len(op.targets)))

@@ -61,6 +61,9 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"slices"
+	"sort"
+	"sync"
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
@@ -87,18 +90,41 @@ const (
 
 // Params are the HE parameters for one share width ℓ.
 type Params struct {
-	Ell  uint     // share width: shares live in Z_2^ℓ
-	Q    []uint64 // RNS primes, each ≡ 1 mod 2N; the first ReplyPrimes form Q'
-	LogQ float64  // log2 of their product
+	Ell uint // share width: shares live in Z_2^ℓ
+	// WeightBits bounds the server's weights: each, centred in
+	// [−2^(ℓ−1), 2^(ℓ−1)), lies in [−2^(WeightBits−1), 2^(WeightBits−1)).
+	// It is public (both parties must use the same value); the
+	// W-dependent noise, hence the flood and Q, grow with it.
+	WeightBits uint
+	// Q holds every RNS prime of the session (each ≡ 1 mod 2N, product
+	// ≤ 2^MaxLogQ, the modulus of the public key): the first ReplyPrimes
+	// form Q', the rest are the tail from which each layer takes the
+	// smallest subset its noise needs (a level).
+	Q    []uint64
+	LogQ float64 // log2 of the product of all of Q
 	// ReplyPrimes is the number of primes the server's answers keep after
 	// modulus switching (Q' = q_0⋯q_{k'−1}, ≥ ℓ + 18 bits).
 	ReplyPrimes int
 	LogQReply   float64
 
-	r, rr *lring.Ring // R_Q and R_Q'
-	full  *basis      // constants for Q
-	reply *basis      // constants for Q'
-	mask  uint64      // 2^ℓ − 1
+	r, rr  *lring.Ring // R_Q over all primes and R_Q'
+	full   *basis      // constants for all of Q
+	reply  *basis      // constants for Q'
+	mask   uint64      // 2^ℓ − 1
+	levels []*level    // Q' times each subset of the tail, by ascending log Q
+
+	mu sync.Mutex // guards the lazily built rings of levels
+}
+
+// level is one modulus of the session: Q' times a subset of the tail
+// primes. A layer encrypts, computes and floods at the smallest level
+// whose decryption bound holds, so narrow layers send fewer bits.
+type level struct {
+	rows []int    // indexes into Params.Q, the reply primes first
+	q    []uint64 // Params.Q[rows]
+	logQ float64
+	r    *lring.Ring // built on first use
+	b    *basis
 }
 
 // basis holds the encoding and decoding constants of one RNS basis.
@@ -134,42 +160,51 @@ func log2Prod(qs []uint64) float64 {
 	return l
 }
 
-// NewParams returns the parameters for shares over Z_2^ℓ, 1 ≤ ℓ ≤ 64. Q
-// holds 2ℓ + κ + 31 bits, enough for the decryption bound of any layer
-// that sums at most 2^22 weight coefficients into one output polynomial;
-// its first primes hold the ℓ + 18 bits (at least 30) the answers keep
-// after modulus switching (the switch adds at most (N+1)/2 of noise,
-// < 2^13, under Q'/2^(ℓ+2)), the rest the primes (≤ 60 bits) of the
-// remainder.
-func NewParams(ell uint) (*Params, error) {
+// tailSizes are the bit sizes the tail primes are drawn from, largest
+// first: a few primes whose subset sums step by ≤ 18 bits (fine levels,
+// few NTTs).
+var tailSizes = []int{60, 48, 36, 28, 22, 18}
+
+// NewParams returns the parameters for shares over Z_2^ℓ, 1 ≤ ℓ ≤ 64,
+// and weights of any size (WeightBits = ℓ); NewParamsW bounds them.
+func NewParams(ell uint) (*Params, error) { return NewParamsW(ell, ell) }
+
+// NewParamsW returns the parameters for shares over Z_2^ℓ and server
+// weights of at most weightBits bits (two's complement, 1 ≤ weightBits ≤
+// ℓ). Q' holds the ℓ + 18 bits (at least 30) the answers keep after
+// modulus switching (the switch adds at most (N+1)/2 of noise per dropped
+// prime, < 2^13, under Q'/2^(ℓ+2)); the tail primes fill what the 128-bit
+// bound leaves (MaxLogQ in all), and each layer takes the smallest subset
+// that holds its noise (plan.budget), or fails when even all of them do
+// not.
+func NewParamsW(ell, weightBits uint) (*Params, error) {
 	if ell < 1 || ell > 64 {
 		return nil, fmt.Errorf("helinear: share width ℓ = %d outside 1..64", ell)
 	}
-	need := 2*int(ell) + Kappa + 31
-	replyNeed := max(int(ell)+18, 30)
-	split := func(bits int) (k, per int) {
-		k = (bits + 59) / 60
-		return k, (bits + k - 1) / k
+	if weightBits < 1 || weightBits > ell {
+		return nil, fmt.Errorf("helinear: weight bound of %d bits outside 1..ℓ = %d", weightBits, ell)
 	}
-	k1, b1 := split(replyNeed)
-	k2, b2 := split(need - k1*b1)
-	if k1*b1+k2*b2 > MaxLogQ {
-		return nil, fmt.Errorf("helinear: ℓ = %d needs log Q = %d > %d", ell, k1*b1+k2*b2, MaxLogQ)
+	replyNeed := max(int(ell)+18, 30)
+	k1 := (replyNeed + 59) / 60
+	b1 := (replyNeed + k1 - 1) / k1
+	sizes := make([]int, k1, k1+len(tailSizes))
+	for i := range sizes {
+		sizes[i] = b1
+	}
+	room := MaxLogQ - k1*b1 - 1 // primes of b bits are < 2^b: one bit of slack
+	for _, b := range tailSizes {
+		if b <= room {
+			sizes = append(sizes, b)
+			room -= b
+		}
 	}
 	var qs []uint64
-	gens := map[int]*lring.NTTFriendlyPrimesGenerator{} // one per size: primes distinct
-	for _, kb := range [][2]int{{k1, b1}, {k2, b2}} {
-		gen, ok := gens[kb[1]]
-		if !ok {
-			g := lring.NewNTTFriendlyPrimesGenerator(uint64(kb[1]), 2*N)
-			gen = &g
-			gens[kb[1]] = gen
-		}
-		ps, err := gen.NextDownstreamPrimes(kb[0])
+	for _, b := range sizes {
+		q, err := nttPrime(b, qs)
 		if err != nil {
-			return nil, fmt.Errorf("helinear: primes: %w", err)
+			return nil, err
 		}
-		qs = append(qs, ps...)
+		qs = append(qs, q)
 	}
 	r, err := lring.NewRing(N, qs)
 	if err != nil {
@@ -179,12 +214,82 @@ func NewParams(ell uint) (*Params, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helinear: ring: %w", err)
 	}
-	return &Params{Ell: ell, Q: qs, LogQ: log2Prod(qs), ReplyPrimes: k1, LogQReply: log2Prod(qs[:k1]),
-		r: r, rr: rr, full: newBasis(qs, ell), reply: newBasis(qs[:k1], ell), mask: ^uint64(0) >> (64 - ell)}, nil
+	p := &Params{Ell: ell, WeightBits: weightBits, Q: qs, LogQ: log2Prod(qs), ReplyPrimes: k1, LogQReply: log2Prod(qs[:k1]),
+		r: r, rr: rr, full: newBasis(qs, ell), reply: newBasis(qs[:k1], ell), mask: ^uint64(0) >> (64 - ell)}
+	tail := len(qs) - k1
+	for set := range 1 << tail {
+		lv := &level{}
+		for i := range k1 {
+			lv.rows = append(lv.rows, i)
+		}
+		for i := range tail {
+			if set>>i&1 == 1 {
+				lv.rows = append(lv.rows, k1+i)
+			}
+		}
+		for _, i := range lv.rows {
+			lv.q = append(lv.q, qs[i])
+		}
+		lv.logQ = log2Prod(lv.q)
+		p.levels = append(p.levels, lv)
+	}
+	// Ascending log Q; among equal sizes the fewer primes (less work).
+	sort.SliceStable(p.levels, func(i, j int) bool {
+		if a, b := p.levels[i], p.levels[j]; a.logQ != b.logQ {
+			return a.logQ < b.logQ
+		}
+		return len(p.levels[i].q) < len(p.levels[j].q)
+	})
+	p.top().r, p.top().b = r, p.full // all primes, in the order of Q
+	return p, nil
 }
 
-// polyWords is the number of uint64 words of one polynomial.
-func (p *Params) polyWords() int { return N * len(p.Q) }
+// nttPrime returns the largest prime q < 2^b, q ≡ 1 mod 2N, not in used.
+func nttPrime(b int, used []uint64) (uint64, error) {
+	for q := (uint64(1)<<b-1)/(2*N)*(2*N) + 1; q > uint64(1)<<(b-1); q -= 2 * N {
+		if q < uint64(1)<<b && !slices.Contains(used, q) && new(big.Int).SetUint64(q).ProbablyPrime(20) {
+			return q, nil
+		}
+	}
+	return 0, fmt.Errorf("helinear: no %d-bit prime ≡ 1 mod %d", b, 2*N)
+}
+
+// ring returns the level's ring and basis, building them on first use.
+func (p *Params) ring(lv *level) (*lring.Ring, *basis, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if lv.r == nil {
+		r, err := lring.NewRing(N, lv.q)
+		if err != nil {
+			return nil, nil, fmt.Errorf("helinear: ring: %w", err)
+		}
+		lv.r, lv.b = r, newBasis(lv.q, p.Ell)
+	}
+	return lv.r, lv.b, nil
+}
+
+// rows returns the residues of pl (over all of Q, NTT or coefficient
+// domain: the NTT of each residue depends only on its prime) at the
+// level's primes, sharing pl's memory.
+func (lv *level) rowsOf(pl lring.Poly) lring.Poly {
+	c := make([][]uint64, len(lv.rows))
+	for i, r := range lv.rows {
+		c[i] = pl.Coeffs[r]
+	}
+	return lring.Poly{Coeffs: c}
+}
+
+// width returns the bits of a residue mod the level's i-th prime.
+func (lv *level) width(i int) uint { return uint(bits.Len64(lv.q[i])) }
+
+// freshBytes is the packed size of one fresh ciphertext's c0 at lv.
+func (lv *level) freshBytes() int {
+	n := 0
+	for i := range lv.q {
+		n += segBytes(N, lv.width(i))
+	}
+	return n
+}
 
 // mulMod returns a·b mod q.
 func mulMod(a, b, q uint64) uint64 {
@@ -249,10 +354,10 @@ func (p *Params) decodeAt(b *basis, c lring.Poly, j int) uint64 {
 	return (whole + uint64(math.Round(frac))) & p.mask
 }
 
-// uniformPoly fills pl with uniform residues mod each q_i (rejection
-// sampling on the prime's bit length).
-func (p *Params) uniformPoly(prg *ring.PRG, pl lring.Poly) {
-	for i, q := range p.Q {
+// uniformPoly fills pl with uniform residues mod each q_i of qs
+// (rejection sampling on the prime's bit length).
+func uniformPoly(prg *ring.PRG, qs []uint64, pl lring.Poly) {
+	for i, q := range qs {
 		m := ^uint64(0) >> bits.LeadingZeros64(q)
 		c := pl.Coeffs[i]
 		for j := range c {
@@ -267,9 +372,9 @@ func (p *Params) uniformPoly(prg *ring.PRG, pl lring.Poly) {
 	}
 }
 
-// smallPoly fills pl with a small signed polynomial: ternary (uniform in
-// {−1, 0, 1}) or centred binomial with parameter eta.
-func (p *Params) smallPoly(prg *ring.PRG, pl lring.Poly, ternary bool) {
+// smallPoly fills pl (residues mod qs) with a small signed polynomial:
+// ternary (uniform in {−1, 0, 1}) or centred binomial with parameter eta.
+func smallPoly(prg *ring.PRG, qs []uint64, pl lring.Poly, ternary bool) {
 	v := make([]int64, N)
 	for j := range v {
 		if ternary {
@@ -286,29 +391,29 @@ func (p *Params) smallPoly(prg *ring.PRG, pl lring.Poly, ternary bool) {
 			v[j] = int64(bits.OnesCount64(w&m)) - int64(bits.OnesCount64(w>>eta&m))
 		}
 	}
-	for i, q := range p.Q {
+	for i, q := range qs {
 		for j, x := range v {
 			pl.Coeffs[i][j] = signedMod(x, q)
 		}
 	}
 }
 
-// addFlood adds to every coefficient of pl a uniform integer in
-// [−2^(fb−1), 2^(fb−1)), fb ≤ 192 bits, reduced mod each q_i.
-func (p *Params) addFlood(prg *ring.PRG, pl lring.Poly, fb int) {
+// addFlood adds to every coefficient of pl (residues mod qs) a uniform
+// integer in [−2^(fb−1), 2^(fb−1)), fb ≤ 192 bits.
+func addFlood(prg *ring.PRG, qs []uint64, pl lring.Poly, fb int) {
 	words := (fb + 63) / 64
 	top := uint(fb - 64*(words-1)) // bits used in the most significant word
 	var w [3]uint64
-	half := make([]uint64, len(p.Q))
-	for i := range p.Q {
-		half[i] = p.pow2Mod(fb-1, i)
+	half := make([]uint64, len(qs))
+	for i, q := range qs {
+		half[i] = pow2Mod(fb-1, q)
 	}
 	for j := range N {
 		for x := range words {
 			w[x] = prg.Uint64()
 		}
 		w[words-1] &= ^uint64(0) >> (64 - top)
-		for i, q := range p.Q {
+		for i, q := range qs {
 			// Horner over the words, most significant first.
 			r := w[words-1] % q
 			for x := words - 2; x >= 0; x-- {
@@ -321,9 +426,8 @@ func (p *Params) addFlood(prg *ring.PRG, pl lring.Poly, fb int) {
 	}
 }
 
-// pow2Mod returns 2^e mod q_i.
-func (p *Params) pow2Mod(e, i int) uint64 {
-	q := p.Q[i]
+// pow2Mod returns 2^e mod q.
+func pow2Mod(e int, q uint64) uint64 {
 	r := uint64(1)
 	for range e / 32 {
 		r = mulMod(r, (1<<32)%q, q)
@@ -340,10 +444,10 @@ func addMod(a, b, q uint64) uint64 {
 }
 
 // checkPoly reports whether every residue of w, n words per prime of
-// p.Q[:len(w)/n], is reduced (hostile input must not reach lattigo's lazy
+// qs[:len(w)/n], is reduced (hostile input must not reach lattigo's lazy
 // arithmetic with values ≥ q).
-func (p *Params) checkPoly(w []uint64, n int) error {
-	for i, q := range p.Q[:len(w)/n] {
+func checkPoly(qs []uint64, w []uint64, n int) error {
+	for i, q := range qs[:len(w)/n] {
 		for _, v := range w[i*n : (i+1)*n] {
 			if v >= q {
 				return fmt.Errorf("helinear: ciphertext residue %d ≥ modulus %d", v, q)
@@ -354,7 +458,7 @@ func (p *Params) checkPoly(w []uint64, n int) error {
 }
 
 // polyFromWords returns a Poly with len(w)/N residues backed by w.
-func (p *Params) polyFromWords(w []uint64) lring.Poly {
+func polyFromWords(w []uint64) lring.Poly {
 	c := make([][]uint64, len(w)/N)
 	for i := range c {
 		c[i] = w[i*N : (i+1)*N : (i+1)*N]

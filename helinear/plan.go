@@ -31,7 +31,8 @@ type plan struct {
 	outs       []outPoly
 	xLen, yLen int // per image
 	wLen       int
-	floodBits  int // F = 2^(floodBits−1)
+	floodBits  int    // F = 2^(floodBits−1)
+	lv         *level // the modulus the layer runs at
 }
 
 // Conv plans a 2-D convolution. A stride (s_h, s_w) is either kept (the
@@ -51,11 +52,16 @@ type plan struct {
 // j of the product is the output at (r0+i, c0+j), and no other pair of
 // indices lands there (products of degree ≥ N wrap to degrees below O).
 // M_b > 1 output channels share a weight polynomial at offsets m·D, D =
-// C_b·H_b·W_b + O, when M_b·D ≤ N (the products of different kernels then
-// occupy disjoint degree ranges and nothing wraps). The tile shape, C_b
-// and M_b minimise the bits sent: Σ log q_i per client polynomial (one per
-// tile and channel block), Σ_{i<k'} log q_i per answer (one per tile and output-channel
-// block; its c0 only at the outputs).
+// C_b·H_b·W_b, when M_b·D ≤ N: kernel m's product spans degrees [m·D,
+// m·D + O + D) and its outputs [m·D + O, m·D + D + O − (D − last output
+// offset)], so the products of other kernels overlap only its non-output
+// coefficients (the part of kernel m−1's product above m·D + O − 1 is
+// empty, kernel m+1's starts after kernel m's last output), and what
+// wraps past N lands below O, under no output. The tile shape, C_b and
+// M_b minimise the bits sent: Σ log q_i of the layer's level (which
+// depends on the weights summed per answer) per client polynomial (one
+// per tile and channel block), Σ_{i<k'} log q_i per answer (one per tile
+// and output-channel block; its c0 only at the outputs).
 func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("helinear: %w", err)
@@ -72,14 +78,26 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if p.R*p.S > N {
 		return nil, fmt.Errorf("helinear: kernel %d×%d larger than N = %d", p.R, p.S, N)
 	}
-	// Bits per client polynomial and per answer (c1; c0 at the outputs is
-	// small beside it).
-	var up, down int
-	for i := range pr.Q {
-		up += int(pr.width(i))
-		if i < pr.ReplyPrimes {
-			down += int(pr.width(i))
+	// Bits per answer (c1; c0 at the outputs is small beside it) and per
+	// client polynomial (its level's, by the weights summed per answer).
+	down := 0
+	for i := range pr.ReplyPrimes {
+		down += int(pr.width(i))
+	}
+	upBits := map[int]int{}
+	up := func(l int) int {
+		if b, ok := upBits[l]; ok {
+			return b
 		}
+		b := math.MaxInt / 4 // no level holds the noise
+		if lv, _, err := pr.fit(l); err == nil {
+			b = 0
+			for i := range lv.q {
+				b += int(lv.width(i))
+			}
+		}
+		upBits[l] = b
+		return b
 	}
 	// Try the decomposition factor f = 1 (stride-1 products, outputs on
 	// the stride grid) and f = stride (polyphase): fewer wasted outputs but
@@ -98,12 +116,11 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 			for w := x.sv; w <= x.needW+x.sv-1 && h*w <= N; w++ {
 				tiles := ceilDiv(x.needH, h-x.rv+1) * ceilDiv(x.needW, w-x.sv+1)
 				for c := 1; c <= min(x.cv, N/(h*w)); c++ {
-					o := (c-1)*h*w + (x.rv-1)*w + x.sv - 1
 					for m := 1; m <= kg; m++ {
-						if m > 1 && m*(c*h*w+o) > N {
+						if m > 1 && m*c*h*w > N {
 							break
 						}
-						if cost := tiles * (ceilDiv(x.cv, c)*up + ceilDiv(kg, m)*down); cost < x.cost {
+						if cost := tiles * (ceilDiv(x.cv, c)*up(x.cv*x.rv*x.sv*m) + ceilDiv(kg, m)*down); cost < x.cost {
 							x.hb, x.wb, x.cb, x.mb, x.cost = h, w, c, m, cost
 						}
 					}
@@ -129,7 +146,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	pl := &plan{xLen: p.C * p.H * p.W, yLen: p.K * oh * ow, wLen: p.WLen()}
 	nCB, nMB := ceilDiv(cv, cb), ceilDiv(kg, mb)
 	o := (cb-1)*hb*wb + (rv-1)*wb + sv - 1
-	d := cb*hb*wb + o // offset between the kernels packed in one polynomial
+	d := cb * hb * wb // offset between the kernels packed in one polynomial
 	// Weight polynomials: group g, output-channel block kb, channel block b.
 	wPoly := func(g, kb, b int) int { return (g*nMB+kb)*nCB + b }
 	for g := range p.Groups {
@@ -216,12 +233,29 @@ func planFC(in, out int, pr *Params) (*plan, error) {
 	if in > math.MaxInt32 || out > math.MaxInt32 || int64(in)*int64(out) > math.MaxInt32 {
 		return nil, fmt.Errorf("helinear: fully connected %d→%d too large", in, out)
 	}
+	// Bits sent: the level's per client polynomial (it depends on the
+	// weights summed per answer, ⌈in/n⌉·n·m), Q' per answer.
+	down := 0
+	for i := range pr.ReplyPrimes {
+		down += int(pr.width(i))
+	}
 	bestCost, nb := math.MaxInt, 0
 	for n := 1; n <= min(in, N); n++ {
 		m := min(out, N/n)
-		if cost := ceilDiv(in, n) + 2*ceilDiv(out, m); cost < bestCost {
+		lv, _, err := pr.fit(ceilDiv(in, n) * n * m)
+		if err != nil {
+			continue
+		}
+		up := 0
+		for i := range lv.q {
+			up += int(lv.width(i))
+		}
+		if cost := ceilDiv(in, n)*up + ceilDiv(out, m)*down; cost < bestCost {
 			bestCost, nb = cost, n
 		}
+	}
+	if nb == 0 {
+		nb = min(in, N) // no level holds the noise: budget reports it
 	}
 	mb := min(out, N/nb)
 	nIB, nOB := ceilDiv(in, nb), ceilDiv(out, mb)
@@ -253,10 +287,8 @@ func planFC(in, out int, pr *Params) (*plan, error) {
 	return pl, pl.budget(pr)
 }
 
-// budget sets the flooding width and checks the decryption bound (package
-// doc): E_W = (η + ½)·L·2^(ℓ−1), F = 2^(floodBits−1) ≥ 2^(κ+1)·E_W, and
-// E_W + F + E_pk + 1 < Q/2^(ℓ+2), and the same bound after the switch to
-// Q', each with one bit of slack.
+// budget sets the layer's level and flooding width from the number of
+// weight coefficients summed into one answer (Params.fit).
 func (pl *plan) budget(pr *Params) error {
 	maxL := 0
 	for _, op := range pl.outs {
@@ -266,20 +298,33 @@ func (pl *plan) budget(pr *Params) error {
 		}
 		maxL = max(maxL, l)
 	}
-	logEW := math.Log2((eta+0.5)*float64(max(maxL, 1))) + float64(pr.Ell) - 1
-	pl.floodBits = Kappa + 2 + int(math.Ceil(logEW))
-	total := math.Exp2(logEW) + math.Exp2(float64(pl.floodBits-1)) + eta*(2*N+1) + 1
-	if limit := pr.LogQ - float64(pr.Ell) - 1; math.Log2(total) >= limit-1 { // one bit of slack for float rounding
-		return fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",
-			maxL, math.Log2(total), limit, pr.Ell)
+	var err error
+	pl.lv, pl.floodBits, err = pr.fit(maxL)
+	return err
+}
+
+// fit returns the smallest level whose decryption bound (package doc)
+// holds for an answer that sums l weight coefficients, and the flooding
+// width: E_W = (η + ½)·l·2^(WeightBits−1), F = 2^(floodBits−1) ≥
+// 2^(κ+1)·E_W, E_W + F + E_pk + 1 < Q/2^(ℓ+2), and the same bound after
+// the switch to Q', each with one bit of slack.
+func (p *Params) fit(l int) (*level, int, error) {
+	logEW := math.Log2((eta+0.5)*float64(max(l, 1))) + float64(p.WeightBits) - 1
+	fb := Kappa + 2 + int(math.Ceil(logEW))
+	total := math.Log2(math.Exp2(logEW) + math.Exp2(float64(fb-1)) + eta*(2*N+1) + 1)
+	for _, lv := range p.levels {
+		if total >= lv.logQ-float64(p.Ell)-2 { // one bit of slack for float rounding
+			continue
+		}
+		// After switching to Q' the noise is scaled by Q'/Q, plus at most
+		// (N+1)/2 of rounding per dropped prime.
+		scaled := math.Exp2(total+p.LogQReply-lv.logQ) + float64(len(lv.q)-p.ReplyPrimes)*(N+1)/2
+		if math.Log2(scaled) < p.LogQReply-float64(p.Ell)-2 {
+			return lv, fb, nil
+		}
 	}
-	// After switching to Q' the noise is scaled by Q'/Q, plus at most
-	// (N+1)/2 of rounding per dropped prime.
-	scaled := math.Exp2(math.Log2(total)+pr.LogQReply-pr.LogQ) + float64(len(pr.Q)-pr.ReplyPrimes)*(N+1)/2
-	if limit := pr.LogQReply - float64(pr.Ell) - 1; math.Log2(scaled) >= limit-1 {
-		return fmt.Errorf("helinear: switched noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d", math.Log2(scaled), limit, pr.Ell)
-	}
-	return nil
+	return nil, 0, fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",
+		l, total, p.LogQ-float64(p.Ell)-1, p.Ell)
 }
 
 // forceFactor, set by tests only, forces the stride decomposition: 1

@@ -144,7 +144,7 @@ func TestFlood(t *testing.T) {
 	}
 	for _, fb := range []int{70, 119, 150} {
 		pl := pr.r.NewPoly()
-		pr.addFlood(prg, pl, fb)
+		addFlood(prg, pr.Q, pl, fb)
 		vals := make([]*big.Int, N)
 		for j := range vals {
 			vals[j] = new(big.Int)
@@ -242,7 +242,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xff}, ring.SeedSize+pr.freshBytes()))
 	f.Add(make([]byte, ring.SeedSize+pr.freshBytes()))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _, _ = pr.parseFresh(b, 1)
+		_, _, _ = pr.parseFresh(b, 1, pr.top())
 		a, c := transport.Pipe()
 		defer a.Close()
 		defer c.Close()

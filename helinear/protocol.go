@@ -29,20 +29,28 @@ type Server struct {
 }
 
 // NewClient generates the client's keys and sends its public key (one
-// polynomial and a 16-byte seed for the uniform one) over c.
+// polynomial and a 16-byte seed for the uniform one) over c, for weights
+// of any size (NewParams).
 func NewClient(c transport.Conn, ell uint) (*Client, error) {
 	p, err := NewParams(ell)
 	if err != nil {
 		return nil, err
 	}
+	return NewClientParams(c, p)
+}
+
+// NewClientParams is NewClient with parameters of the caller's choice
+// (NewParamsW: a public bound on the weights); the server must use the
+// same.
+func NewClientParams(c transport.Conn, p *Params) (*Client, error) {
 	prg, err := ring.NewRandomPRG()
 	if err != nil {
 		return nil, err
 	}
 	cl := &Client{P: p, Conn: c, sk: p.r.NewPoly(), prg: prg}
-	p.smallPoly(prg, cl.sk, true)
+	smallPoly(prg, p.Q, cl.sk, true)
 	p.r.NTT(cl.sk, cl.sk)
-	msg, err := cl.encryptWith(nil)
+	msg, err := cl.encryptWith(p.top(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -52,12 +60,19 @@ func NewClient(c transport.Conn, ell uint) (*Client, error) {
 	return cl, nil
 }
 
-// NewServer receives the client's public key over c.
+// NewServer receives the client's public key over c (weights of any
+// size: NewParams).
 func NewServer(c transport.Conn, ell uint) (*Server, error) {
 	p, err := NewParams(ell)
 	if err != nil {
 		return nil, err
 	}
+	return NewServerParams(c, p)
+}
+
+// NewServerParams is NewServer with parameters of the caller's choice
+// (NewParamsW); the client must use the same.
+func NewServerParams(c transport.Conn, p *Params) (*Server, error) {
 	prg, err := ring.NewRandomPRG()
 	if err != nil {
 		return nil, err
@@ -66,7 +81,7 @@ func NewServer(c transport.Conn, ell uint) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving public key: %w", err)
 	}
-	c0, c1, err := p.parseFresh(b, 1)
+	c0, c1, err := p.parseFresh(b, 1, p.top())
 	if err != nil {
 		return nil, fmt.Errorf("helinear: public key: %w", err)
 	}
@@ -74,45 +89,48 @@ func NewServer(c transport.Conn, ell uint) (*Server, error) {
 }
 
 // encryptWith encrypts each message of ms (nil: one encryption of zero)
-// under the secret key in NTT form, c0 = −a·s + e + ⌊Qm/t⌉, c1 = a with
-// all a drawn from one fresh seed, and returns the wire message: the seed
-// followed by the c0 words.
-func (cl *Client) encryptWith(ms [][]uint64) ([]byte, error) {
+// at level lv under the secret key in NTT form, c0 = −a·s + e + ⌊Qm/t⌉,
+// c1 = a with all a drawn from one fresh seed, and returns the wire
+// message: the seed followed by the c0 words.
+func (cl *Client) encryptWith(lv *level, ms [][]uint64) ([]byte, error) {
 	p := cl.P
+	r, b, err := p.ring(lv)
+	if err != nil {
+		return nil, err
+	}
 	seed, err := ring.NewSeed()
 	if err != nil {
 		return nil, err
 	}
 	n := max(len(ms), 1)
-	out := make([]byte, ring.SeedSize, ring.SeedSize+n*p.freshBytes())
+	out := make([]byte, ring.SeedSize, ring.SeedSize+n*lv.freshBytes())
 	copy(out, seed[:])
 	aPRG := ring.NewPRG(seed)
-	a, e, m := p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly()
+	a, e, m := r.NewPoly(), r.NewPoly(), r.NewPoly()
+	sk := lv.rowsOf(cl.sk)
 	for x := range n {
-		p.uniformPoly(aPRG, a)
-		p.smallPoly(cl.prg, e, false)
+		uniformPoly(aPRG, lv.q, a)
+		smallPoly(cl.prg, lv.q, e, false)
 		if ms != nil {
-			p.encodeScaled(p.full, ms[x], m)
-			p.r.Add(e, m, e)
+			p.encodeScaled(b, ms[x], m)
+			r.Add(e, m, e)
 		}
-		p.r.NTT(e, e)
-		p.r.MulCoeffsBarrett(a, cl.sk, a)
-		p.r.Sub(e, a, e)
-		for i := range p.Q {
-			out = packSeg(out, e.Coeffs[i], p.width(i))
+		r.NTT(e, e)
+		r.MulCoeffsBarrett(a, sk, a)
+		r.Sub(e, a, e)
+		for i := range lv.q {
+			out = packSeg(out, e.Coeffs[i], lv.width(i))
 		}
 	}
 	return out, nil
 }
 
-// freshBytes is the packed size of one fresh ciphertext's c0.
-func (p *Params) freshBytes() int {
-	n := 0
-	for i := range p.Q {
-		n += segBytes(N, p.width(i))
-	}
-	return n
-}
+// top is the level of all primes (the public key's).
+func (p *Params) top() *level { return p.levels[len(p.levels)-1] }
+
+// freshBytes is the packed size of one fresh ciphertext's c0 over all
+// primes (the public key).
+func (p *Params) freshBytes() int { return p.top().freshBytes() }
 
 // replyBytes is the packed size of one answer with nt targets.
 func (p *Params) replyBytes(nt int) int {
@@ -142,30 +160,35 @@ func (p *Params) unpackReply(b []byte, nt int) (c1w, c0w []uint64, rest []byte) 
 	return c1w, c0w, b
 }
 
-// parseFresh checks and expands a message of n fresh encryptions: c0 from
-// the words, c1 from the seed.
-func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
-	if want := ring.SeedSize + n*p.freshBytes(); len(b) != want {
+// parseFresh checks and expands a message of n fresh encryptions at
+// level lv: c0 from the words, c1 from the seed.
+func (p *Params) parseFresh(b []byte, n int, lv *level) (c0, c1 []lring.Poly, err error) {
+	if want := ring.SeedSize + n*lv.freshBytes(); len(b) != want {
 		return nil, nil, fmt.Errorf("helinear: ciphertext message of %d bytes, want %d (%d polynomials)", len(b), want, n)
+	}
+	r, _, err := p.ring(lv)
+	if err != nil {
+		return nil, nil, err
 	}
 	var seed ring.Seed
 	copy(seed[:], b)
 	b = b[ring.SeedSize:]
-	w := make([]uint64, n*p.polyWords())
+	words := N * len(lv.q)
+	w := make([]uint64, n*words)
 	aPRG := ring.NewPRG(seed)
 	for x := range n {
-		pw := w[x*p.polyWords() : (x+1)*p.polyWords()]
-		for i := range p.Q {
-			sb := segBytes(N, p.width(i))
-			unpackSeg(b[:sb], pw[i*N:(i+1)*N], p.width(i))
+		pw := w[x*words : (x+1)*words]
+		for i := range lv.q {
+			sb := segBytes(N, lv.width(i))
+			unpackSeg(b[:sb], pw[i*N:(i+1)*N], lv.width(i))
 			b = b[sb:]
 		}
-		if err := p.checkPoly(pw, N); err != nil {
+		if err := checkPoly(lv.q, pw, N); err != nil {
 			return nil, nil, err
 		}
-		c0 = append(c0, p.polyFromWords(pw))
-		a := p.r.NewPoly()
-		p.uniformPoly(aPRG, a)
+		c0 = append(c0, polyFromWords(pw))
+		a := r.NewPoly()
+		uniformPoly(aPRG, lv.q, a)
 		c1 = append(c1, a)
 	}
 	return c0, c1, nil
@@ -187,7 +210,7 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 			ms = append(ms, m)
 		}
 	}
-	msg, err := cl.encryptWith(ms)
+	msg, err := cl.encryptWith(pl.lv, ms)
 	if err != nil {
 		return nil, err
 	}
@@ -227,12 +250,12 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 // at the target coefficients.
 func (cl *Client) phase(op outPoly, c1w, c0w []uint64) (lring.Poly, error) {
 	p := cl.P
-	if err := p.checkPoly(c1w, N); err != nil {
+	if err := checkPoly(p.Q, c1w, N); err != nil {
 		return lring.Poly{}, err
 	}
 	nt := len(op.targets)
 	if nt > 0 {
-		if err := p.checkPoly(c0w, nt); err != nil {
+		if err := checkPoly(p.Q, c0w, nt); err != nil {
 			return lring.Poly{}, err
 		}
 	}
@@ -251,14 +274,16 @@ func (cl *Client) phase(op outPoly, c1w, c0w []uint64) (lring.Poly, error) {
 	return ph, nil
 }
 
-// weights encodes the server's weight polynomials (centred residues, NTT
-// domain).
-func (s *Server) weights(pl *plan, w []uint64) []lring.Poly {
+// weights encodes the server's weight polynomials at the layer's level
+// (centred residues, NTT domain); a weight outside WeightBits is an
+// error (the flood would not cover its noise).
+func (s *Server) weights(pl *plan, r *lring.Ring, w []uint64) ([]lring.Poly, error) {
 	p := s.P
 	half := uint64(1) << (p.Ell - 1)
+	lim := int64(-1) << (p.WeightBits - 1) // −2^(WeightBits−1)
 	ws := make([]lring.Poly, len(pl.ws))
 	for i, es := range pl.ws {
-		pw := p.r.NewPoly()
+		pw := r.NewPoly()
 		for _, e := range es {
 			v := w[e.idx] & p.mask
 			var c int64
@@ -269,32 +294,43 @@ func (s *Server) weights(pl *plan, w []uint64) []lring.Poly {
 			} else {
 				c = int64(v)
 			}
-			for k, q := range p.Q {
+			if p.WeightBits < 64 && (c < lim || c >= -lim) {
+				return nil, fmt.Errorf("helinear: weight %d (element %d) outside the %d-bit bound", c, e.idx, p.WeightBits)
+			}
+			for k, q := range pl.lv.q {
 				pw.Coeffs[k][e.coef] = signedMod(c, q)
 			}
 		}
-		p.r.NTT(pw, pw)
+		r.NTT(pw, pw)
 		ws[i] = pw
 	}
-	return ws
+	return ws, nil
 }
 
 // run is the server's side of one layer: it returns the mask share
 // −r (batch × pl.yLen) whose sum with the client's output is W·x_c.
 func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
-	p := s.P
-	ws := s.weights(pl, w)
+	p, lv := s.P, pl.lv
+	pr, lb, err := p.ring(lv)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.weights(pl, pr, w)
+	if err != nil {
+		return nil, err
+	}
 	b, err := s.Conn.Recv()
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving input ciphertexts: %w", err)
 	}
-	c0s, c1s, err := p.parseFresh(b, batch*len(pl.ins))
+	c0s, c1s, err := p.parseFresh(b, batch*len(pl.ins), lv)
 	if err != nil {
 		return nil, err
 	}
+	pk0, pk1 := lv.rowsOf(s.pk0), lv.rowsOf(s.pk1)
 	var msg []byte
 	y := make([]uint64, batch*pl.yLen)
-	acc0, acc1, u, e, mask := p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly(), p.r.NewPoly()
+	acc0, acc1, u, e, mask := pr.NewPoly(), pr.NewPoly(), pr.NewPoly(), pr.NewPoly(), pr.NewPoly()
 	r, tw := make([]uint64, N), make([]uint64, N)
 	for n := range batch {
 		for _, op := range pl.outs {
@@ -302,36 +338,36 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 			acc1.Zero()
 			for _, t := range op.terms {
 				in := n*len(pl.ins) + t.in
-				p.r.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], acc0)
-				p.r.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], acc1)
+				pr.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], acc0)
+				pr.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], acc1)
 			}
 			// Re-randomise: + (pk0·u + e0, pk1·u + e1).
-			p.smallPoly(s.prg, u, true)
-			p.r.NTT(u, u)
-			p.r.MulCoeffsBarrettThenAdd(s.pk0, u, acc0)
-			p.r.MulCoeffsBarrettThenAdd(s.pk1, u, acc1)
-			p.r.INTT(acc0, acc0)
-			p.r.INTT(acc1, acc1)
-			p.smallPoly(s.prg, e, false)
-			p.r.Add(acc0, e, acc0)
-			p.smallPoly(s.prg, e, false)
-			p.r.Add(acc1, e, acc1)
+			smallPoly(s.prg, lv.q, u, true)
+			pr.NTT(u, u)
+			pr.MulCoeffsBarrettThenAdd(pk0, u, acc0)
+			pr.MulCoeffsBarrettThenAdd(pk1, u, acc1)
+			pr.INTT(acc0, acc0)
+			pr.INTT(acc1, acc1)
+			smallPoly(s.prg, lv.q, e, false)
+			pr.Add(acc0, e, acc0)
+			smallPoly(s.prg, lv.q, e, false)
+			pr.Add(acc1, e, acc1)
 			// Mask every coefficient, then flood the noise.
 			s.prg.Uint64s(r)
 			for j := range r {
 				r[j] &= p.mask
 			}
-			p.encodeScaled(p.full, r, mask)
-			p.r.Add(acc0, mask, acc0)
-			p.addFlood(s.prg, acc0, pl.floodBits)
+			p.encodeScaled(lb, r, mask)
+			pr.Add(acc0, mask, acc0)
+			addFlood(s.prg, lv.q, acc0, pl.floodBits)
 			for _, t := range op.targets {
 				y[n*pl.yLen+int(t.idx)] = -r[t.coef] & p.mask
 			}
 			// Switch to Q' (rounded division by the dropped primes) and
 			// send c1 in full, c0 at the targets only.
-			for lvl := len(p.Q) - 1; lvl >= p.ReplyPrimes; lvl-- {
-				p.r.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
-				p.r.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
+			for lvl := len(lv.q) - 1; lvl >= p.ReplyPrimes; lvl-- {
+				pr.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
+				pr.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
 			}
 			for i := range p.ReplyPrimes {
 				msg = packSeg(msg, acc1.Coeffs[i], p.width(i))
