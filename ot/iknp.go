@@ -40,6 +40,7 @@ type Sender struct {
 	delta Block
 	dmask [Kappa]uint64 // all ones where Δ_j = 1
 	prg   [Kappa]*ring.PRG
+	ss    *ssSide // non-nil: SoftSpoken columns (softspoken.go) instead of IKNP's
 	next  uint64
 }
 
@@ -47,12 +48,23 @@ type Sender struct {
 type Receiver struct {
 	c    transport.Conn
 	prg  [Kappa][2]*ring.PRG
+	ss   *ssSide // non-nil: SoftSpoken columns
 	next uint64
 }
 
-// NewSender sets up the sender's side of an extension over c (128 base
-// OTs as base receiver; the peer calls NewReceiver).
-func NewSender(c transport.Conn) (*Sender, error) {
+// NewSender sets up the sender's side of an IKNP extension over c (128
+// base OTs as base receiver; the peer calls NewReceiver).
+func NewSender(c transport.Conn) (*Sender, error) { return NewSenderK(c, 0) }
+
+// NewSenderK is NewSender with SoftSpoken parameter k (1..MaxSoftSpokenK;
+// 0 selects IKNP): an OT then costs ⌈128/k⌉ bits instead of 128. The peer
+// calls NewReceiverK with the same k.
+func NewSenderK(c transport.Conn, k int) (*Sender, error) {
+	if k != 0 {
+		if err := checkSoftSpokenK(k); err != nil {
+			return nil, err
+		}
+	}
 	var db [16]byte
 	if _, err := rand.Read(db[:]); err != nil {
 		return nil, fmt.Errorf("ot: drawing Δ: %w", err)
@@ -68,20 +80,41 @@ func NewSender(c transport.Conn) (*Sender, error) {
 	if err != nil {
 		return nil, err
 	}
+	if k != 0 {
+		if s.ss, err = ssSetupSender(c, k, s.delta, seeds); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	for j, sd := range seeds {
 		s.prg[j] = ring.NewPRG(sd)
 	}
 	return s, nil
 }
 
-// NewReceiver sets up the receiver's side of an extension over c (the peer
-// calls NewSender).
-func NewReceiver(c transport.Conn) (*Receiver, error) {
+// NewReceiver sets up the receiver's side of an IKNP extension over c (the
+// peer calls NewSender).
+func NewReceiver(c transport.Conn) (*Receiver, error) { return NewReceiverK(c, 0) }
+
+// NewReceiverK is NewReceiver with SoftSpoken parameter k (0: IKNP); the
+// peer calls NewSenderK with the same k.
+func NewReceiverK(c transport.Conn, k int) (*Receiver, error) {
+	if k != 0 {
+		if err := checkSoftSpokenK(k); err != nil {
+			return nil, err
+		}
+	}
 	keys, err := BaseSend(c, Kappa)
 	if err != nil {
 		return nil, err
 	}
 	r := &Receiver{c: c}
+	if k != 0 {
+		if r.ss, err = ssSetupReceiver(c, k, keys); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
 	for j, k := range keys {
 		r.prg[j] = [2]*ring.PRG{ring.NewPRG(k[0]), ring.NewPRG(k[1])}
 	}
@@ -134,10 +167,22 @@ func (s *Sender) cot(n int) ([]Block, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("ot: receiving the extension matrix: %w", err)
 	}
-	if len(msg) != Kappa*w*8 {
-		return nil, 0, fmt.Errorf("ot: extension matrix has %d bytes, want %d (%d OTs)", len(msg), Kappa*w*8, n)
+	want := Kappa * w * 8
+	if s.ss != nil {
+		want = s.ss.msgBytes(w)
+	}
+	if len(msg) != want {
+		return nil, 0, fmt.Errorf("ot: extension matrix has %d bytes, want %d (%d OTs)", len(msg), want, n)
 	}
 	var cols [Kappa][]uint64
+	if s.ss != nil {
+		if err := s.ss.senderCols(&cols, msg, w); err != nil {
+			return nil, 0, err
+		}
+		base := s.next
+		s.next += uint64(n)
+		return rowsOf(&cols, n), base, nil
+	}
 	u := make([]uint64, w)
 	for j := range Kappa {
 		cols[j] = make([]uint64, w)
@@ -175,16 +220,21 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 		rw[i/64] |= uint64(b) << (i % 64)
 	}
 	var cols [Kappa][]uint64
-	msg := make([]byte, Kappa*w*8)
-	u := make([]uint64, w)
-	for j := range Kappa {
-		cols[j] = make([]uint64, w)
-		r.prg[j][0].Uint64s(cols[j])
-		r.prg[j][1].Uint64s(u)
-		for k := range w {
-			u[k] ^= cols[j][k] ^ rw[k]
+	var msg []byte
+	if r.ss != nil {
+		msg = r.ss.receiverCols(&cols, rw)
+	} else {
+		msg = make([]byte, Kappa*w*8)
+		u := make([]uint64, w)
+		for j := range Kappa {
+			cols[j] = make([]uint64, w)
+			r.prg[j][0].Uint64s(cols[j])
+			r.prg[j][1].Uint64s(u)
+			for k := range w {
+				u[k] ^= cols[j][k] ^ rw[k]
+			}
+			transport.EncodeUint64s(msg[j*w*8:(j+1)*w*8], u)
 		}
-		transport.EncodeUint64s(msg[j*w*8:(j+1)*w*8], u)
 	}
 	if err := r.c.Send(msg); err != nil {
 		return nil, 0, fmt.Errorf("ot: sending the extension matrix: %w", err)

@@ -1,0 +1,185 @@
+package ot
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/transport"
+)
+
+// pairK sets up a SoftSpoken (k > 0) or IKNP (k = 0) Sender and Receiver.
+func pairK(t testing.TB, k int) (*Sender, *Receiver, transport.Conn, transport.Conn) {
+	var s *Sender
+	var r *Receiver
+	cs, cr := run(t, func(c transport.Conn) (err error) { s, err = NewSenderK(c, k); return },
+		func(c transport.Conn) (err error) { r, err = NewReceiverK(c, k); return })
+	return s, r, cs, cr
+}
+
+// TestSoftSpokenCOT checks t = q ⊕ r·Δ for every k (divisors of 128 and
+// not), over several calls so the leaf streams continue across them, and
+// the correction message's size: ⌈128/k⌉ bits per OT, padded to 128 OTs.
+func TestSoftSpokenCOT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	for k := 1; k <= MaxSoftSpokenK; k++ {
+		s, r, _, cr := pairK(t, k)
+		blocks := (Kappa + k - 1) / k
+		for _, n := range []int{1, 129, 5000, 64} {
+			choice := randBits(rng, n)
+			var q []Block
+			errs := make(chan error, 1)
+			cr.Stats().Reset()
+			go func() { var err error; q, err = s.COT(n); errs <- err }()
+			tt, err := r.COT(choice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				want := q[i]
+				if choice[i] == 1 {
+					want = want.Xor(s.Delta())
+				}
+				if tt[i] != want {
+					t.Fatalf("k=%d n=%d OT %d: t != q ⊕ r·Δ", k, n, i)
+				}
+			}
+			if got, want := cr.Stats().Total().Bytes(), int64(blocks*padded(n)*8); got != want {
+				t.Errorf("k=%d n=%d: receiver sent %d bytes, want %d", k, n, got, want)
+			}
+		}
+	}
+}
+
+// TestSoftSpokenCorrelated runs the derived OTs (ROT, chosen, correlated)
+// over a SoftSpoken source.
+func TestSoftSpokenCorrelated(t *testing.T) {
+	s, r, _, _ := pairK(t, 5)
+	rng := rand.New(rand.NewPCG(33, 34))
+	n := 700
+	choice := randBits(rng, n)
+	delta := make([]uint64, n)
+	for i := range delta {
+		delta[i] = rng.Uint64()
+	}
+	var x []uint64
+	errs := make(chan error, 1)
+	go func() { var err error; x, err = s.SendCorrelated(delta, 37); errs <- err }()
+	got, err := r.ReceiveCorrelated(choice, 37)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if want := (x[i] + uint64(choice[i])*delta[i]) & mask(37); got[i] != want {
+			t.Fatalf("OT %d: got %x want %x", i, got[i], want)
+		}
+	}
+}
+
+// TestSoftSpokenSenderView: the correction the sender receives is u ⊕ r
+// with u pseudo-random, so even all-zero choices give balanced bits; a
+// missing pad (u = 0) would show r itself.
+func TestSoftSpokenSenderView(t *testing.T) {
+	for _, k := range []int{2, 8} {
+		s, r, cs, _ := pairK(t, k)
+		n := 1 << 12
+		var msg []byte
+		tap := &tapRecv{Conn: cs, got: &msg}
+		s.c = tap
+		errs := make(chan error, 1)
+		go func() { _, err := s.COT(n); errs <- err }()
+		if _, err := r.COT(make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		ones := 0
+		for _, b := range msg {
+			for j := range 8 {
+				ones += int(b >> j & 1)
+			}
+		}
+		bitsN := float64(8 * len(msg))
+		if d := float64(ones) - bitsN/2; d*d > 36*bitsN/4 {
+			t.Errorf("k=%d: %d ones in %.0f correction bits, not within 6σ of half", k, ones, bitsN)
+		}
+	}
+}
+
+// tapRecv keeps the last message received.
+type tapRecv struct {
+	transport.Conn
+	got *[]byte
+}
+
+func (c *tapRecv) Recv() ([]byte, error) {
+	m, err := c.Conn.Recv()
+	*c.got = append([]byte(nil), m...)
+	return m, err
+}
+
+// TestSoftSpokenMalformed: bad k, a short tree message, a short or long
+// correction are errors.
+func TestSoftSpokenMalformed(t *testing.T) {
+	a, _ := transport.Pipe()
+	for _, k := range []int{-1, 9} {
+		if _, err := NewSenderK(a, k); err == nil {
+			t.Errorf("k=%d accepted", k)
+		}
+		if _, err := NewReceiverK(a, k); err == nil {
+			t.Errorf("receiver k=%d accepted", k)
+		}
+	}
+	// A tree message one byte short.
+	var err error
+	ca, cb := transport.Pipe()
+	go func() {
+		keys, e := BaseSend(cb, Kappa)
+		if e == nil {
+			_ = keys
+			e = cb.Send(make([]byte, 32*Kappa-1))
+		}
+		_ = e
+	}()
+	if _, err = NewSenderK(ca, 4); err == nil {
+		t.Fatal("short SoftSpoken tree message accepted")
+	}
+	s, _, _, cr := pairK(t, 4)
+	for _, size := range []int{0, 32*2*8 - 1, 32*2*8 + 8} {
+		go func() { _ = cr.Send(make([]byte, size)) }()
+		if _, err := s.COT(100); err == nil {
+			t.Errorf("correction of %d bytes accepted", size)
+		}
+	}
+}
+
+// BenchmarkCOTK: correlated OTs from IKNP (k=0) and SoftSpoken (k=1..8),
+// both parties in one process.
+func BenchmarkCOTK(b *testing.B) {
+	for _, k := range []int{0, 2, 4, 6, 8} {
+		b.Run("k="+string(rune('0'+k)), func(b *testing.B) {
+			s, r, cs, _ := pairK(b, k)
+			cs.Stats().Reset()
+			choice := randBits(rand.New(rand.NewPCG(1, 2)), benchN)
+			errs := make(chan error, 1)
+			cpu0 := cputime.Seconds()
+			for b.Loop() {
+				go func() { _, err := s.COT(benchN); errs <- err }()
+				if _, err := r.COT(choice); err != nil {
+					b.Fatal(err)
+				}
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOT(b, benchN, cs, cpu0)
+		})
+	}
+}
