@@ -20,8 +20,8 @@ import (
 )
 
 // Supported lists the ONNX operators Import reads (default domain).
-var Supported = []string{"Add", "AveragePool", "BatchNormalization", "Concat", "Constant", "Conv", "Dropout", "Flatten",
-	"Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape", "Shape", "Unsqueeze"}
+var Supported = []string{"Add", "AveragePool", "BatchNormalization", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
+	"Gather", "Gemm", "GlobalAveragePool", "Identity", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape", "Shape", "Sub", "Unsqueeze"}
 
 // Opset range Import accepts for the default domain.
 const (
@@ -37,6 +37,7 @@ type value struct {
 	node  int
 	shape []int
 	pad   int
+	aff   *affine // pending constant affine, applied before pad
 }
 
 // converter turns an ONNX graph into an nn.Graph, one node at a time.
@@ -51,6 +52,9 @@ type converter struct {
 	syms   map[string]symInts       // shape arithmetic of x.view(x.size(0), -1)
 	skip   map[*onnx.Node]bool      // nodes folded into a mixed activation
 	mixed  map[*onnx.Node]*mixedAct // Relu node → its mixed activation
+	// readers counts the nodes (and graph outputs) reading each tensor,
+	// so a constant affine folds into a layer only if nothing else reads it.
+	readers map[string]int
 }
 
 // nodeError is the error for an ONNX node that cannot be converted.
@@ -80,7 +84,7 @@ func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
 	}
 	g := m.Graph
 	c := &converter{g: &nn.Graph{}, consts: map[string]*onnx.Tensor{}, vals: map[string]*value{}, syms: map[string]symInts{},
-		names: map[string]bool{}, rng: rand.New(rand.NewSource(1))}
+		names: map[string]bool{}, readers: map[string]int{}, rng: rand.New(rand.NewSource(1))}
 	for _, t := range g.Initializers {
 		c.consts[t.Name] = t
 	}
@@ -113,6 +117,16 @@ func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
 		return nil, in, nil, err
 	}
 	for _, n := range g.Nodes {
+		if !c.skip[n] {
+			for _, i := range n.Inputs {
+				c.readers[i]++
+			}
+		}
+	}
+	for _, o := range g.Outputs {
+		c.readers[o.Name]++
+	}
+	for _, n := range g.Nodes {
 		if c.skip[n] {
 			continue
 		}
@@ -127,6 +141,9 @@ func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
 		return nil, in, nil, fmt.Errorf("onnx: graph has %d outputs; want one (the logits)", len(g.Outputs))
 	}
 	out, ok := c.vals[g.Outputs[0].Name]
+	if ok && out.aff != nil {
+		return nil, in, nil, fmt.Errorf("onnx: graph output %q ends in a constant Mul/Add/Sub/Div (node %q) that folds into no layer; supported: after a Conv, Gemm/MatMul or BatchNormalization read by nothing else", g.Outputs[0].Name, out.aff.from)
+	}
 	if !ok || len(c.g.Nodes) == 0 || out.node != len(c.g.Nodes)-1 || out.pad != 0 {
 		return nil, in, nil, fmt.Errorf("onnx: graph output %q is not the result of the last layer", g.Outputs[0].Name)
 	}
@@ -149,6 +166,16 @@ func (c *converter) get(n *onnx.Node, i int) (*value, error) {
 		return nil, nodeError(n, "input %q is not produced by an earlier node", n.Inputs[i])
 	}
 	return v, nil
+}
+
+// plain returns the value of input i of n with any pending constant affine
+// given its own layer: the form layers that cannot absorb one read.
+func (c *converter) plain(n *onnx.Node, i int) (*value, error) {
+	v, err := c.get(n, i)
+	if err != nil {
+		return nil, err
+	}
+	return v, c.materialize(n, v)
 }
 
 // constant returns input i of n as floats with its dims; optional inputs
@@ -204,8 +231,16 @@ func (c *converter) add(n *onnx.Node, op nn.Module, from ...int) error {
 // ("/layer2/layer2.0/shortcut/shortcut.0/Conv" → "layer2.0.shortcut.0.conv"),
 // unique within the graph.
 func (c *converter) nodeName(n *onnx.Node) string {
+	if strings.Trim(n.Name, "/") == "" {
+		return c.uniqueName(strings.ToLower(n.OpType))
+	}
+	return c.uniqueName(n.Name)
+}
+
+// uniqueName is nodeName for a scope name.
+func (c *converter) uniqueName(scope string) string {
 	var parts []string
-	for _, p := range strings.Split(n.Name, "/") {
+	for _, p := range strings.Split(scope, "/") {
 		if p == "" {
 			continue
 		}
@@ -223,7 +258,7 @@ func (c *converter) nodeName(n *onnx.Node) string {
 		return '_'
 	}, name)
 	if name == "" {
-		name = strings.ToLower(n.OpType)
+		name = "node"
 	}
 	base := name
 	for i := 1; c.names[name]; i++ {
@@ -279,46 +314,6 @@ func checkAttrs(n *onnx.Node, known ...string) error {
 	return nil
 }
 
-// window reads the 2-D kernel_shape, strides, pads and dilations of a Conv
-// or pooling node, which must be square, symmetric and undilated.
-func window(n *onnx.Node, kernelFromWeight int64) (k, s, p int, err error) {
-	if a := n.Attr("auto_pad"); a != nil && string(a.S) != "NOTSET" && string(a.S) != "" {
-		return 0, 0, 0, nodeError(n, "auto_pad %q is not supported (supported: NOTSET with explicit pads)", a.S)
-	}
-	ks, err := ints(n, "kernel_shape", nil)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	if ks == nil && kernelFromWeight > 0 {
-		ks = []int64{kernelFromWeight, kernelFromWeight}
-	}
-	if len(ks) != 2 || ks[0] != ks[1] || ks[0] <= 0 || (kernelFromWeight > 0 && ks[0] != kernelFromWeight) {
-		return 0, 0, 0, nodeError(n, "kernel_shape %v is not supported (supported: square 2-D kernels)", ks)
-	}
-	st, err := ints(n, "strides", []int64{1, 1})
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	if len(st) != 2 || st[0] != st[1] || st[0] <= 0 {
-		return 0, 0, 0, nodeError(n, "strides %v are not supported (supported: equal positive strides)", st)
-	}
-	pd, err := ints(n, "pads", []int64{0, 0, 0, 0})
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	if len(pd) != 4 || pd[0] != pd[1] || pd[0] != pd[2] || pd[0] != pd[3] || pd[0] < 0 {
-		return 0, 0, 0, nodeError(n, "pads %v are not supported (supported: the same padding on all four sides)", pd)
-	}
-	dl, err := ints(n, "dilations", []int64{1, 1})
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	if !slices.Equal(dl, []int64{1, 1}) {
-		return 0, 0, 0, nodeError(n, "dilations %v are not supported (supported: 1)", dl)
-	}
-	return int(ks[0]), int(st[0]), int(pd[0]), nil
-}
-
 // param makes a trainable parameter from values and shape.
 func param(v []float32, shape ...int) *autograd.Var {
 	return autograd.Param(tensor.FromData(v, shape...))
@@ -366,14 +361,14 @@ func (c *converter) convert(n *onnx.Node) error {
 		return c.batchNorm(n)
 	case "Relu":
 		return c.relu(n)
-	case "Add":
-		return c.addOp(n)
+	case "Add", "Mul", "Sub", "Div":
+		return c.arith(n)
 	case "Gemm", "MatMul":
 		return c.linear(n)
 	case "MaxPool", "AveragePool":
 		return c.pool(n)
 	case "GlobalAveragePool":
-		x, err := c.get(n, 0)
+		x, err := c.plain(n, 0)
 		if err != nil {
 			return err
 		}
@@ -413,14 +408,12 @@ func (c *converter) convert(n *onnx.Node) error {
 		return c.padOp(n)
 	case "Shape", "Gather", "Unsqueeze", "Concat":
 		return c.shapeOp(n)
-	case "Mul":
-		return nodeError(n, "Mul is supported only inside the mixed activation m·Relu(x) + (1−m)·p(x) that autorep export writes")
 	}
 	return nodeError(n, "operator not supported; supported: %s", strings.Join(Supported, ", "))
 }
 
 func (c *converter) flatten(n *onnx.Node) error {
-	x, err := c.get(n, 0)
+	x, err := c.plain(n, 0)
 	if err != nil {
 		return err
 	}
@@ -450,10 +443,10 @@ func (c *converter) conv(n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
-	if len(x.shape) != 4 || len(wd) != 4 || wd[2] != wd[3] {
-		return nodeError(n, "input %v, weight %v; supported: 2-D convolution of [N,C,H,W] with a square kernel", x.shape, wd)
+	if len(x.shape) != 4 || len(wd) != 4 || wd[2] <= 0 || wd[3] <= 0 {
+		return nodeError(n, "input %v, weight %v; supported: 2-D convolution of [N,C,H,W]", x.shape, wd)
 	}
-	k, s, p, err := window(n, wd[2])
+	win, err := readWindow(n, wd[2], wd[3], x.shape[2], x.shape[3])
 	if err != nil {
 		return err
 	}
@@ -468,12 +461,48 @@ func (c *converter) conv(n *onnx.Node) error {
 	if b != nil && (len(bd) != 1 || int(bd[0]) != outC) {
 		return nodeError(n, "bias dims %v, want [%d]", bd, outC)
 	}
-	op := nn.NewConv2d(c.rng, inC, outC, k, s, p+x.pad, int(groups), b != nil)
+	op, err := c.convLayer(n, x, win, w, b, int(groups))
+	if err != nil {
+		return err
+	}
+	return c.add(n, op, x.node)
+}
+
+// convLayer builds the nn.Conv2d of window win (plus the pending Pad of x)
+// with weights w [O, I/groups, kh, kw] and bias b (nil: none). A square,
+// undilated, equally padded window maps directly; any other is rewritten
+// exactly as a square kernel (squareEmbedding). A pending affine of x is
+// folded into the weights and bias where exact, else added as its own
+// layer first (x.node then names it).
+func (c *converter) convLayer(n *onnx.Node, x *value, win window, w, b []float32, groups int) (*nn.Conv2d, error) {
+	win.top, win.left, win.bottom, win.right = win.top+x.pad, win.left+x.pad, win.bottom+x.pad, win.right+x.pad
+	inC, outC := x.shape[1], len(w)/(x.shape[1]/groups*win.kh*win.kw)
+	if x.aff != nil {
+		// A scale commutes with zero padding; a shift only folds when
+		// nothing is padded (padded zeros would otherwise shift too).
+		if x.hasShift() && win.top+win.left+win.bottom+win.right != 0 {
+			if err := c.materialize(n, x); err != nil {
+				return nil, err
+			}
+		} else {
+			w, b = x.aff.foldInto(w, b, outC, inC/groups, win.kh*win.kw)
+		}
+	}
+	k, p, stride := win.kh, win.top, win.s
+	if !win.symmetric() {
+		kk, pp, oh, ow, ok := squareEmbedding(win, x.shape[2]-2*x.pad, x.shape[3]-2*x.pad)
+		if !ok {
+			return nil, nodeError(n, "%s on a %d×%d input has no equivalent square kernel with equal padding (what autorep's convolution and its secure executor compute); supported: square kernels with equal padding, or windows an up-to-%d×%d square kernel can express",
+				win.describe(), x.shape[2]-2*x.pad, x.shape[3]-2*x.pad, maxKernel, maxKernel)
+		}
+		w, k, p = embedKernel(w, win, kk, oh, ow), kk, pp
+	}
+	op := nn.NewConv2d(c.rng, inC, outC, k, stride, p, groups, b != nil)
 	copy(op.Weight.Value.Data, w)
 	if b != nil {
 		copy(op.Bias.Value.Data, b)
 	}
-	return c.add(n, op, x.node)
+	return op, nil
 }
 
 func (c *converter) batchNorm(n *onnx.Node) error {
@@ -494,6 +523,9 @@ func (c *converter) batchNorm(n *onnx.Node) error {
 	}
 	if x.pad != 0 || len(x.shape) != 4 {
 		return nodeError(n, "input %v; supported: a [N,C,H,W] tensor not padded by Pad", x.shape)
+	}
+	if err := c.materialize(n, x); err != nil {
+		return err
 	}
 	ch := x.shape[1]
 	bn := nn.NewBatchNorm2d(ch)
@@ -521,7 +553,7 @@ func (c *converter) relu(n *onnx.Node) error {
 	if err := checkAttrs(n); err != nil {
 		return err
 	}
-	x, err := c.get(n, 0)
+	x, err := c.plain(n, 0)
 	if err != nil {
 		return err
 	}
@@ -553,39 +585,13 @@ func (c *converter) linearOp(v *value) *nn.Linear {
 	return l
 }
 
-func (c *converter) addOp(n *onnx.Node) error {
-	if err := checkAttrs(n); err != nil {
-		return err
-	}
-	if len(n.Inputs) != 2 {
-		return nodeError(n, "%d inputs, want 2", len(n.Inputs))
-	}
-	// MatMul + Add of a constant vector is a Linear layer with a bias.
-	for i := 0; i < 2; i++ {
-		if _, ok := c.consts[n.Inputs[i]]; !ok {
-			continue
-		}
-		x, err := c.get(n, 1-i)
-		if err != nil {
-			return err
-		}
-		b, dims, err := c.constant(n, i, false)
-		if err != nil {
-			return err
-		}
-		l := c.linearOp(x)
-		if l == nil || l.Bias != nil || len(b) != l.Out || len(dims) == 0 || int(dims[len(dims)-1]) != l.Out {
-			return nodeError(n, "adding constant %q is supported only as the bias of a bias-free MatMul/Gemm (a [%d] vector)", n.Inputs[i], len(b))
-		}
-		l.Bias = param(b, l.Out)
-		c.vals[n.Outputs[0]] = x
-		return nil
-	}
-	a, err := c.get(n, 0)
+// addTensors converts the Add of two computed tensors of equal shape.
+func (c *converter) addTensors(n *onnx.Node) error {
+	a, err := c.plain(n, 0)
 	if err != nil {
 		return err
 	}
-	b, err := c.get(n, 1)
+	b, err := c.plain(n, 1)
 	if err != nil {
 		return err
 	}
@@ -655,6 +661,18 @@ func (c *converter) linear(n *onnx.Node) error {
 		}
 		copy(l.Bias.Value.Data, b)
 	}
+	if x.aff != nil {
+		// A per-feature affine before a dense layer always folds exactly.
+		var bias []float32
+		if l.Bias != nil {
+			bias = l.Bias.Value.Data
+		}
+		nw, nb := x.aff.foldInto(l.Weight.Value.Data, bias, out, in, 1)
+		copy(l.Weight.Value.Data, nw)
+		if nb != nil {
+			l.Bias = param(nb, out)
+		}
+	}
 	return c.add(n, l, x.node)
 }
 
@@ -669,12 +687,9 @@ func (c *converter) pool(n *onnx.Node) error {
 	if len(x.shape) != 4 {
 		return nodeError(n, "input shape %v, want [N,C,H,W]", x.shape)
 	}
-	k, s, p, err := window(n, 0)
+	win, err := readWindow(n, 0, 0, x.shape[2], x.shape[3])
 	if err != nil {
 		return err
-	}
-	if cm, _ := intAttr(n, "ceil_mode", 0); cm != 0 {
-		return nodeError(n, "ceil_mode 1 is not supported (supported: 0, floor)")
 	}
 	if so, _ := intAttr(n, "storage_order", 0); so != 0 {
 		return nodeError(n, "storage_order %d is not supported", so)
@@ -686,12 +701,35 @@ func (c *converter) pool(n *onnx.Node) error {
 		if x.pad != 0 {
 			return nodeError(n, "input is zero-padded by a Pad node (max pooling pads with −∞); supported: MaxPool's own pads")
 		}
-		return c.add(n, &nn.MaxPool2d{Kernel: k, Stride: s, Pad: p}, x.node)
+		if !win.symmetric() {
+			return nodeError(n, "%s is not supported: autorep's max pooling and its secure executor take a square window with the same padding on all four sides (check auto_pad, pads and ceil_mode)", win.describe())
+		}
+		if err := c.materialize(n, x); err != nil {
+			return err
+		}
+		return c.add(n, &nn.MaxPool2d{Kernel: win.kh, Stride: win.s, Pad: win.top}, x.node)
 	}
-	if cip, _ := intAttr(n, "count_include_pad", 0); p > 0 && cip != 1 {
-		return nodeError(n, "count_include_pad 0 with pads is not supported (supported: count_include_pad 1, PyTorch's default)")
+	if cip, _ := intAttr(n, "count_include_pad", 0); win.top+win.left+win.bottom+win.right > 0 && cip != 1 {
+		return nodeError(n, "count_include_pad 0 with pads %v is not supported (supported: count_include_pad 1, PyTorch's default)", [4]int{win.top, win.left, win.bottom, win.right})
 	}
-	return c.add(n, &nn.AvgPool2d{Kernel: k, Stride: s, Pad: p + x.pad}, x.node)
+	if !win.symmetric() {
+		// Average pooling with zero padding counted is a depthwise
+		// convolution with weights 1/(kh·kw); convLayer rewrites its window.
+		ch := x.shape[1]
+		w := make([]float32, ch*win.kh*win.kw)
+		for i := range w {
+			w[i] = 1 / float32(win.kh*win.kw)
+		}
+		op, err := c.convLayer(n, x, win, w, nil, ch)
+		if err != nil {
+			return err
+		}
+		return c.add(n, op, x.node)
+	}
+	if err := c.materialize(n, x); err != nil {
+		return err
+	}
+	return c.add(n, &nn.AvgPool2d{Kernel: win.kh, Stride: win.s, Pad: win.top + x.pad}, x.node)
 }
 
 func (c *converter) padOp(n *onnx.Node) error {
@@ -743,7 +781,7 @@ func (c *converter) padOp(n *onnx.Node) error {
 	sh := slices.Clone(x.shape)
 	sh[2] += 2 * int(p)
 	sh[3] += 2 * int(p)
-	c.vals[n.Outputs[0]] = &value{node: x.node, shape: sh, pad: x.pad + int(p)}
+	c.vals[n.Outputs[0]] = &value{node: x.node, shape: sh, pad: x.pad + int(p), aff: x.aff}
 	return nil
 }
 

@@ -377,8 +377,23 @@ func TestUnsupportedErrors(t *testing.T) {
 	}{
 		{"operator", tinyModel(13, []*onnx.Node{{Name: "/s/Sigmoid", OpType: "Sigmoid", Inputs: []string{"x"}, Outputs: []string{"y"}}}),
 			[]string{`"/s/Sigmoid"`, "(Sigmoid)", "operator not supported", "Conv", "Relu"}},
-		{"dilation", tinyModel(13, []*onnx.Node{conv(intsAttr("dilations", 2, 2))}, w), []string{`"/c/Conv"`, "(Conv)", "dilations [2 2]", "supported: 1"}},
-		{"asymmetric pads", tinyModel(13, []*onnx.Node{conv(intsAttr("pads", 0, 1, 0, 1))}, w), []string{"pads [0 1 0 1]", "same padding"}},
+		{"dilation too wide", tinyModel(13, []*onnx.Node{conv(intsAttr("dilations", 2, 2))}, w), []string{`"/c/Conv"`, "(Conv)", "window 5×5", "larger than the padded 4×4 input"}},
+		{"asymmetric pads", tinyModel(13, []*onnx.Node{conv(intsAttr("pads", 0, 1, 0, 1))}, w), []string{"(Conv)", "pads [0 1 0 1]", "no equivalent square kernel", "supported: square kernels with equal padding"}},
+		{"unequal strides", tinyModel(13, []*onnx.Node{conv(intsAttr("strides", 1, 2))}, w), []string{"(Conv)", "strides [1 2]", "same positive stride"}},
+		{"auto_pad", tinyModel(13, []*onnx.Node{conv(&onnx.Attribute{Name: "auto_pad", Type: onnx.AttrString, S: []byte("SAME")})}, w), []string{"(Conv)", `auto_pad "SAME"`, "SAME_UPPER"}},
+		{"max pool ceil_mode", tinyModel(13, []*onnx.Node{{Name: "mp", OpType: "MaxPool", Inputs: []string{"x"}, Outputs: []string{"y"},
+			Attributes: []*onnx.Attribute{intsAttr("kernel_shape", 3, 3), intsAttr("strides", 2, 2), intAttrOf("ceil_mode", 1)}}}), []string{`"mp" (MaxPool)`, "ceil_mode 1", "partial window", "supported: ceil_mode 0"}},
+		{"max pool same_upper", tinyModel(13, []*onnx.Node{{Name: "mp", OpType: "MaxPool", Inputs: []string{"x"}, Outputs: []string{"y"},
+			Attributes: []*onnx.Attribute{intsAttr("kernel_shape", 2, 2), {Name: "auto_pad", Type: onnx.AttrString, S: []byte("SAME_UPPER")}}}}), []string{"(MaxPool)", "pads [0 0 1 1]", "same padding on all four sides"}},
+		{"max pool dilation", tinyModel(13, []*onnx.Node{{Name: "mp", OpType: "MaxPool", Inputs: []string{"x"}, Outputs: []string{"y"},
+			Attributes: []*onnx.Attribute{intsAttr("kernel_shape", 2, 2), intsAttr("dilations", 2, 2)}}}), []string{"(MaxPool)", "dilations [2 2]", "only for Conv"}},
+		{"constant / tensor", tinyModel(13, []*onnx.Node{{Name: "d", OpType: "Div", Inputs: []string{"k", "x"}, Outputs: []string{"y"}}},
+			onnx.FloatTensor("k", nil, []float32{2})), []string{`"d" (Div)`, "not affine"}},
+		{"divide by zero", tinyModel(13, []*onnx.Node{{Name: "d", OpType: "Div", Inputs: []string{"x", "k"}, Outputs: []string{"y"}}},
+			onnx.FloatTensor("k", nil, []float32{0})), []string{`"d" (Div)`, "divisor 0", "non-zero"}},
+		{"spatial constant", tinyModel(13, []*onnx.Node{{Name: "s", OpType: "Sub", Inputs: []string{"x", "k"}, Outputs: []string{"y"}}},
+			onnx.FloatTensor("k", []int64{4}, []float32{1, 2, 3, 4})), []string{`"s" (Sub)`, `constant "k" of dims [4]`, "[C,1,1]"}},
+		{"sub of tensors", tinyModel(13, []*onnx.Node{{Name: "s", OpType: "Sub", Inputs: []string{"x", "x"}, Outputs: []string{"y"}}}), []string{"Sub of two computed tensors"}},
 		{"unknown attribute", tinyModel(13, []*onnx.Node{conv(intsAttr("output_padding", 1))}, w), []string{`attribute "output_padding"`}},
 		{"opset 9", tinyModel(9, []*onnx.Node{{OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{"opset 9", "11 to 17"}},
 		{"opset 18", tinyModel(18, []*onnx.Node{{OpType: "Relu", Inputs: []string{"x"}, Outputs: []string{"y"}}}), []string{"opset 18"}},
@@ -425,7 +440,7 @@ func TestBackendNodeTests(t *testing.T) {
 		t.Skip("libonnx-testdata not installed (apt-get install libonnx-testdata)")
 	}
 	for _, name := range []string{
-		"test_conv_with_strides_padding", "test_conv_with_strides_no_padding",
+		"test_conv_with_strides_padding", "test_conv_with_strides_no_padding", "test_conv_with_autopad_same",
 		"test_maxpool_2d_default", "test_maxpool_2d_strides", "test_maxpool_2d_precomputed_pads",
 		"test_averagepool_2d_default", "test_averagepool_2d_strides",
 		"test_averagepool_2d_precomputed_pads_count_include_pad", "test_globalaveragepool", "test_globalaveragepool_precomputed",
@@ -455,7 +470,9 @@ func TestBackendNodeTests(t *testing.T) {
 		})
 	}
 	// Node tests of unsupported forms must be clear errors.
-	for _, name := range []string{"test_constant_pad", "test_maxpool_2d_ceil", "test_maxpool_2d_dilations", "test_averagepool_2d_pads", "test_conv_with_autopad_same"} {
+	for _, name := range []string{"test_constant_pad", "test_maxpool_2d_ceil", "test_maxpool_2d_dilations", "test_averagepool_2d_pads",
+		"test_averagepool_2d_ceil", "test_maxpool_2d_same_upper", "test_maxpool_2d_same_lower", "test_averagepool_2d_same_upper",
+		"test_averagepool_2d_same_lower", "test_conv_with_strides_and_asymmetric_padding"} {
 		if _, _, _, err := convertGraph(backendModel(t, filepath.Join(root, name))); err == nil || !strings.Contains(err.Error(), "supported") {
 			t.Errorf("%s: %v, want an error saying what is supported", name, err)
 		}
