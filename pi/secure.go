@@ -16,7 +16,8 @@ import (
 // Wire messages of the pi session protocol (besides the mpc protocol
 // messages). All are small and strictly parsed.
 const (
-	msgHello   = "PIH1" // client → server: magic + 32-byte public hash (all zero: send me the plan)
+	msgHello   = "PIH1" // client → server: magic + 32-byte public hash (all zero: send me the plan); the dealer suite
+	msgHello2  = "PIH2" // client → server: as msgHello + ℓ (1 byte, 0: plan unknown) + suite name, for the other suites
 	msgOK      = "PIOK" // server → client: accepted [+ public plan]
 	msgError   = "PIER" // server → client: refused + reason
 	msgRequest = "PIQ1" // client → server: uvarint number of images (0 = end of session)
@@ -120,8 +121,12 @@ type Server struct {
 	// Plan is the compiled model (public part and secrets).
 	Plan *Plan
 	// Provider supplies the server's correlated randomness (mpc.Provider
-	// of party mpc.Server: the in-process dealer or a network dealer).
+	// of party mpc.Server: the in-process dealer or a network dealer);
+	// required by the dealer suite only (ignored by SuiteTwoParty).
 	Provider mpc.Provider
+	// Suite is the protocol suite served (SuiteDealer or SuiteTwoParty;
+	// "" is SuiteDealer). A client asking for another suite is refused.
+	Suite string
 	// OnInference, if set, is called after each served request with the
 	// server's statistics of it.
 	OnInference func(Stats)
@@ -150,8 +155,11 @@ func (sv *Server) Run(ctx context.Context, conn transport.Conn) error {
 	if err := sv.Plan.Public.Validate(); err != nil {
 		return err
 	}
-	if sv.Provider == nil {
-		return errors.New("pi: server has no provider")
+	if err := ValidSuite(sv.Suite); err != nil {
+		return err
+	}
+	if suiteName(sv.Suite) == SuiteDealer && sv.Provider == nil {
+		return errors.New("pi: server has no provider (the dealer suite needs one)")
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -165,29 +173,11 @@ func (sv *Server) Run(ctx context.Context, conn transport.Conn) error {
 func (sv *Server) run(conn transport.Conn) error {
 	pub := sv.Plan.Public
 	transport.SetPhase(conn, transport.PhaseOffline)
-	hello, err := conn.Recv()
-	if err != nil {
-		return fmt.Errorf("pi: server: handshake: %w", err)
+	if err := sv.handshake(conn, pub); err != nil {
+		return err
 	}
-	want := pub.Hash()
-	if len(hello) != len(msgHello)+32 || string(hello[:4]) != msgHello {
-		conn.Send([]byte(msgError + "malformed hello"))
-		return fmt.Errorf("pi: server: malformed hello of %d bytes", len(hello))
-	}
-	got := hello[4:]
-	reply := []byte(msgOK)
-	if bytes.Equal(got, make([]byte, 32)) {
-		b, err := pub.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		reply = append(reply, b...)
-	} else if !bytes.Equal(got, want[:]) {
-		conn.Send([]byte(msgError + "public plan mismatch"))
-		return fmt.Errorf("pi: server: client's public plan %x differs from ours %x", got[:8], want[:8])
-	}
-	if err := conn.Send(reply); err != nil {
-		return fmt.Errorf("pi: server: handshake: %w", err)
+	if suiteName(sv.Suite) == SuiteTwoParty {
+		return sv.runTwoParty(conn)
 	}
 	prov := mpc.NewBuffered(sv.Provider)
 	s, err := mpc.NewSession(mpc.Server, conn, prov, pub.Frac)
@@ -208,7 +198,7 @@ func (sv *Server) run(conn transport.Conn) error {
 		if n == 0 {
 			return nil
 		}
-		st := newStatsRecorder(conn, b, sv.Provider, n)
+		st := newStatsRecorder(conn, pub, b.layers, sv.Provider, n)
 		t0 := time.Now()
 		// A fresh buffer per request: mpc.Buffered's queues keep
 		// consumed material reachable from their backing arrays.
@@ -236,6 +226,126 @@ func (sv *Server) run(conn transport.Conn) error {
 		transport.SetLayer(conn, "output")
 		if _, err := s.RevealToClient("output", y); err != nil {
 			return fmt.Errorf("pi: server: %w", err)
+		}
+		transport.SetLayer(conn, "")
+		if sv.OnInference != nil {
+			sv.OnInference(st.finish(time.Since(t1)))
+		}
+	}
+}
+
+// handshake reads the client's hello and answers it: the suites must be
+// the same, and the client's public-plan hash must match ours (or the
+// client asks for the public plan).
+func (sv *Server) handshake(conn transport.Conn, pub *Public) error {
+	hello, err := conn.Recv()
+	if err != nil {
+		return fmt.Errorf("pi: server: handshake: %w", err)
+	}
+	got, suite, ell, err := parseHello(hello)
+	if err != nil {
+		conn.Send([]byte(msgError + "malformed hello"))
+		return fmt.Errorf("pi: server: %w", err)
+	}
+	if ours := suiteName(sv.Suite); suite != ours {
+		msg := fmt.Sprintf("client wants suite %s, server runs %s", suite, ours)
+		conn.Send([]byte(msgError + msg))
+		return fmt.Errorf("pi: server: %s", msg)
+	}
+	if ell != 0 && ell != effEll(pub.Ell) {
+		msg := fmt.Sprintf("client's suite %s runs at ℓ = %d, server's plan at ℓ = %d", suite, ell, effEll(pub.Ell))
+		conn.Send([]byte(msgError + msg))
+		return fmt.Errorf("pi: server: %s", msg)
+	}
+	want := pub.Hash()
+	reply := []byte(msgOK)
+	if bytes.Equal(got, make([]byte, 32)) {
+		b, err := pub.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		reply = append(reply, b...)
+	} else if !bytes.Equal(got, want[:]) {
+		conn.Send([]byte(msgError + "public plan mismatch"))
+		return fmt.Errorf("pi: server: client's public plan %x differs from ours %x", got[:8], want[:8])
+	}
+	if err := conn.Send(reply); err != nil {
+		return fmt.Errorf("pi: server: handshake: %w", err)
+	}
+	return nil
+}
+
+// maxSuiteName bounds the suite name of a hello.
+const maxSuiteName = 32
+
+// appendHello appends the client's hello for suite (ell 0: plan not known
+// yet) and public-plan hash h (all zero: send me the plan). The dealer
+// suite keeps the original 36-byte hello, so its setup bytes are unchanged.
+func appendHello(b []byte, suite string, ell int, h []byte) []byte {
+	if suiteName(suite) == SuiteDealer {
+		return append(append(b, msgHello...), h...)
+	}
+	b = append(append(b, msgHello2...), h...)
+	return append(append(b, byte(ell)), suite...)
+}
+
+// parseHello reads a hello: the public-plan hash, the suite and ℓ (0 when
+// the hello does not give it).
+func parseHello(m []byte) (hash []byte, suite string, ell int, err error) {
+	switch {
+	case len(m) == len(msgHello)+32 && string(m[:4]) == msgHello:
+		return m[4:], SuiteDealer, 0, nil
+	case len(m) > len(msgHello2)+33 && len(m) <= len(msgHello2)+33+maxSuiteName && string(m[:4]) == msgHello2:
+		suite = string(m[37:])
+		if ValidSuite(suite) != nil || suite == "" {
+			return nil, "", 0, fmt.Errorf("hello names an unknown suite %q", suite)
+		}
+		ell = int(m[36])
+		if ell > 64 {
+			return nil, "", 0, fmt.Errorf("hello gives ℓ = %d", ell)
+		}
+		return m[4:36], suite, ell, nil
+	}
+	return nil, "", 0, fmt.Errorf("malformed hello of %d bytes", len(m))
+}
+
+// effEll is a plan's gate width (0 means 64).
+func effEll(ell int) int {
+	if ell == 0 {
+		return 64
+	}
+	return ell
+}
+
+// runTwoParty serves a session of the two-party suite: the setup (base
+// OTs, the client's HE key), then requests until the client ends the
+// session.
+func (sv *Server) runTwoParty(conn transport.Conn) error {
+	pub := sv.Plan.Public
+	b, err := newTwoPartyBackend(conn, pub, sv.Plan.Secret, tpServer)
+	if err != nil {
+		return err
+	}
+	for {
+		transport.SetPhase(conn, transport.PhaseOffline)
+		n, err := recvRequest(conn, pub, sv.maxImages())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		st := newStatsRecorder(conn, pub, b.layers, nil, n)
+		st.offlineDone(0)
+		transport.SetPhase(conn, transport.PhaseOnline)
+		t1 := time.Now()
+		y, err := execute(pub, b, n, b.inputShares(nil, n*pub.InputLen()), st.hook)
+		if err != nil {
+			return fmt.Errorf("pi: server: %w", err)
+		}
+		transport.SetLayer(conn, "output")
+		if _, err := b.revealToClient(y); err != nil {
+			return fmt.Errorf("pi: server: output: %w", err)
 		}
 		transport.SetLayer(conn, "")
 		if sv.OnInference != nil {
@@ -283,15 +393,19 @@ type Client struct {
 	// the server.
 	Public *Public
 	// Provider supplies the client's correlated randomness (party
-	// mpc.Client).
+	// mpc.Client); required by the dealer suite only.
 	Provider mpc.Provider
+	// Suite is the protocol suite asked for in the handshake (SuiteDealer
+	// or SuiteTwoParty; "" is SuiteDealer).
+	Suite string
 	// Lazy skips the prefetch of per-inference material (see Server.Lazy).
 	Lazy bool
 
 	conn   transport.Conn
 	sess   *mpc.Session
 	prov   *mpc.Buffered
-	be     *secureBackend
+	be     *secureBackend   // dealer suite
+	tp     *twoPartyBackend // two-party suite
 	broken error
 	// Setup describes the session setup (after Connect).
 	Setup SetupStats
@@ -317,24 +431,31 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 		}
 		return nil
 	}
-	if c.Provider == nil {
-		return errors.New("pi: client has no provider")
+	if err := ValidSuite(c.Suite); err != nil {
+		return err
+	}
+	dealer := suiteName(c.Suite) == SuiteDealer
+	if dealer && c.Provider == nil {
+		return errors.New("pi: client has no provider (the dealer suite needs one)")
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	t0 := time.Now()
 	before := conn.Stats().Total()
-	mat0 := c.Provider.Offline().Bytes
+	var mat0 int64
+	if dealer {
+		mat0 = c.Provider.Offline().Bytes
+	}
 	transport.SetPhase(conn, transport.PhaseOffline)
-	hello := []byte(msgHello)
+	var hello []byte
 	if c.Public != nil {
 		if err := c.Public.Validate(); err != nil {
 			return err
 		}
 		h := c.Public.Hash()
-		hello = append(hello, h[:]...)
+		hello = appendHello(nil, c.Suite, effEll(c.Public.Ell), h[:])
 	} else {
-		hello = append(hello, make([]byte, 32)...)
+		hello = appendHello(nil, c.Suite, 0, make([]byte, 32))
 	}
 	if err := conn.Send(hello); err != nil {
 		return ctxErr(ctx, fmt.Errorf("pi: client: handshake: %w", err))
@@ -357,6 +478,15 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 		c.Public = p
 	} else if len(reply) != 4 {
 		return fmt.Errorf("pi: client: malformed handshake reply")
+	}
+	if !dealer {
+		b, err := newTwoPartyBackend(conn, c.Public, nil, tpClient)
+		if err != nil {
+			return ctxErr(ctx, err)
+		}
+		c.conn, c.tp = conn, b
+		c.Setup = SetupStats{Offline: sub(conn.Stats().Total(), before), Time: time.Since(t0)}
+		return nil
 	}
 	c.prov = mpc.NewBuffered(c.Provider)
 	s, err := mpc.NewSession(mpc.Client, conn, c.prov, c.Public.Frac)
@@ -413,8 +543,11 @@ func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tenso
 
 // infer runs one request on the connected session.
 func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n int) (*tensor.Tensor, Stats, error) {
+	if c.tp != nil {
+		return c.inferTwoParty(ctx, conn, in, n)
+	}
 	pub := c.Public
-	st := newStatsRecorder(conn, c.be, c.Provider, n)
+	st := newStatsRecorder(conn, pub, c.be.layers, c.Provider, n)
 	t0 := time.Now()
 	transport.SetPhase(conn, transport.PhaseOffline)
 	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
@@ -453,6 +586,37 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 	out, err := c.sess.RevealToClient("output", y)
 	if err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+	}
+	transport.SetLayer(conn, "")
+	logits, err := pub.DecodeOutput(out, n)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return logits, st.finish(time.Since(t1)), nil
+}
+
+// inferTwoParty runs one request of the two-party suite: the request,
+// then the steps on shares (the client's share of the input is the input,
+// the server's zero) and the output reveal.
+func (c *Client) inferTwoParty(ctx context.Context, conn transport.Conn, in []uint64, n int) (*tensor.Tensor, Stats, error) {
+	pub := c.Public
+	st := newStatsRecorder(conn, pub, c.tp.layers, nil, n)
+	t0 := time.Now()
+	transport.SetPhase(conn, transport.PhaseOffline)
+	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+	}
+	st.offlineDone(time.Since(t0))
+	transport.SetPhase(conn, transport.PhaseOnline)
+	t1 := time.Now()
+	y, err := execute(pub, c.tp, n, c.tp.inputShares(in, len(in)), st.hook)
+	if err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+	}
+	transport.SetLayer(conn, "output")
+	out, err := c.tp.revealToClient(y)
+	if err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: output: %w", err))
 	}
 	transport.SetLayer(conn, "")
 	logits, err := pub.DecodeOutput(out, n)

@@ -18,6 +18,10 @@ type Stats struct {
 	Online transport.Counts `json:"online"`
 	// OfflineMsgs is the request/ready exchange around the prefetch.
 	OfflineMsgs transport.Counts `json:"offline_msgs"`
+	// OfflineInline is the input-independent traffic a suite makes while
+	// the online phase runs (the two-party suite's bit triples, counted in
+	// transport.PhaseOffline by otgates); zero for the dealer suite.
+	OfflineInline transport.Counts `json:"offline_inline"`
 	// Material is the dealer material this party received for the
 	// request (the encoded size, mpc.Material.Size), in bytes.
 	Material int64 `json:"material_bytes"`
@@ -35,9 +39,12 @@ type Stats struct {
 type LayerStats struct {
 	Name string `json:"name"`
 	Op   Op     `json:"op"`
-	// Bytes in both directions and rounds of this party.
+	// Bytes in both directions and rounds of this party (online phase).
 	Bytes  int64 `json:"bytes"`
 	Rounds int64 `json:"rounds"`
+	// OfflineBytes and OfflineRounds are the step's OfflineInline share.
+	OfflineBytes  int64 `json:"offline_bytes,omitempty"`
+	OfflineRounds int64 `json:"offline_rounds,omitempty"`
 	// ReLUs is the number of ReLU gates of the step for the request
 	// (activation ReLU positions and max-pool comparisons).
 	ReLUs int `json:"relus"`
@@ -47,36 +54,59 @@ type LayerStats struct {
 
 // statsRecorder accumulates a Stats from a connection's counters.
 type statsRecorder struct {
-	conn             transport.Conn
-	pub              *Public
-	layers           []mpc.Layer // per step, for the ReLU counts
-	prov             mpc.Provider
-	mat0             int64
-	n                int
-	start, off, last transport.Counts
-	stats            Stats
+	conn   transport.Conn
+	pub    *Public
+	layers []mpc.Layer  // per step, for the ReLU counts
+	prov   mpc.Provider // nil without a dealer
+	mat0   int64
+	n      int
+	start  transport.Counts
+	off    counts2 // at the start of the online phase
+	last   counts2 // at the end of the last step
+	stats  Stats
 }
 
-func newStatsRecorder(conn transport.Conn, b *secureBackend, prov mpc.Provider, n int) *statsRecorder {
-	t := conn.Stats().Total()
-	return &statsRecorder{conn: conn, pub: b.pub, layers: b.layers, prov: prov, n: n, mat0: prov.Offline().Bytes, start: t, last: t}
+// counts2 is a connection's total and offline-phase counters.
+type counts2 struct{ total, offline transport.Counts }
+
+func (r *statsRecorder) now() counts2 {
+	s := r.conn.Stats().Snapshot()
+	return counts2{s.Total, s.Phases[transport.PhaseOffline]}
+}
+
+// since returns the counters now and the traffic since c outside and in
+// the offline phase.
+func (r *statsRecorder) since(c counts2) (now counts2, online, offline transport.Counts) {
+	now = r.now()
+	offline = sub(now.offline, c.offline)
+	return now, sub(sub(now.total, c.total), offline), offline
+}
+
+func newStatsRecorder(conn transport.Conn, pub *Public, layers []mpc.Layer, prov mpc.Provider, n int) *statsRecorder {
+	r := &statsRecorder{conn: conn, pub: pub, layers: layers, prov: prov, n: n}
+	if prov != nil {
+		r.mat0 = prov.Offline().Bytes
+	}
+	r.last = r.now()
+	r.start = r.last.total
+	return r
 }
 
 // offlineDone closes the offline phase.
 func (r *statsRecorder) offlineDone(d time.Duration) {
-	t := r.conn.Stats().Total()
-	r.stats.OfflineMsgs = sub(t, r.start)
+	t := r.now()
+	r.stats.OfflineMsgs = sub(t.total, r.start)
 	r.stats.OfflineTime = d
 	r.off, r.last = t, t
 }
 
 // hook records step i's traffic and time.
 func (r *statsRecorder) hook(i int, d time.Duration) {
-	t := r.conn.Stats().Total()
-	delta := sub(t, r.last)
+	t, on, off := r.since(r.last)
 	r.last = t
 	st := &r.pub.Steps[i]
-	l := LayerStats{Name: st.Name, Op: st.Op, Bytes: delta.Bytes(), Rounds: delta.Rounds, Time: d}
+	l := LayerStats{Name: st.Name, Op: st.Op, Bytes: on.Bytes(), Rounds: on.Rounds,
+		OfflineBytes: off.Bytes(), OfflineRounds: off.Rounds, Time: d}
 	switch st.Op {
 	case OpAct:
 		l.ReLUs = r.n * st.ReLUs
@@ -90,14 +120,17 @@ func (r *statsRecorder) hook(i int, d time.Duration) {
 
 // finish closes the online phase.
 func (r *statsRecorder) finish(d time.Duration) Stats {
-	t := r.conn.Stats().Total()
-	if delta := sub(t, r.last); delta.Bytes() > 0 || delta.Rounds > 0 {
-		r.stats.Layers = append(r.stats.Layers, LayerStats{Name: "output", Op: "reveal", Bytes: delta.Bytes(), Rounds: delta.Rounds})
+	if _, on, _ := r.since(r.last); on.Bytes() > 0 || on.Rounds > 0 {
+		r.stats.Layers = append(r.stats.Layers, LayerStats{Name: "output", Op: "reveal", Bytes: on.Bytes(), Rounds: on.Rounds})
 	}
+	_, on, off := r.since(r.off)
 	r.stats.Images = r.n
-	r.stats.Online = sub(t, r.off)
+	r.stats.Online = on
+	r.stats.OfflineInline = off
 	r.stats.OnlineTime = d
-	r.stats.Material = r.prov.Offline().Bytes - r.mat0
+	if r.prov != nil {
+		r.stats.Material = r.prov.Offline().Bytes - r.mat0
+	}
 	return r.stats
 }
 

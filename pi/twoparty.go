@@ -1,0 +1,268 @@
+package pi
+
+import (
+	"fmt"
+
+	"github.com/autorep/autorep/helinear"
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/otgates"
+	"github.com/autorep/autorep/transport"
+)
+
+// The protocol suites of private inference: which machinery makes the
+// correlations behind the secure steps.
+const (
+	// SuiteDealer computes on shares over Z_2^64 with function secret
+	// sharing and correlated randomness from a dealer (mpc.Provider).
+	SuiteDealer = "dealer"
+	// SuiteTwoParty needs no dealer: linear steps by homomorphic
+	// encryption (helinear), the other secure steps by oblivious-transfer
+	// gates (otgates), on shares over Z_2^ℓ with ℓ the plan's Ell.
+	SuiteTwoParty = "twoparty"
+)
+
+// ValidSuite returns nil for a known suite name ("" is the dealer suite)
+// and an error naming the known suites otherwise.
+func ValidSuite(name string) error {
+	switch name {
+	case "", SuiteDealer, SuiteTwoParty:
+		return nil
+	}
+	return fmt.Errorf("pi: unknown suite %q (known: %s, %s)", name, SuiteDealer, SuiteTwoParty)
+}
+
+// suiteName returns the suite's canonical name ("" → SuiteDealer).
+func suiteName(name string) string {
+	if name == "" {
+		return SuiteDealer
+	}
+	return name
+}
+
+// Parties of the two-party suite: the server holds the weights and is
+// party 0 of otgates and helinear, the client holds the input and the HE
+// secret key.
+const (
+	tpServer = 0
+	tpClient = 1
+)
+
+// twoPartyBackend evaluates steps on additive shares over Z_2^ℓ without
+// a dealer. Every step reproduces the fixed-point executor (fixedBackend)
+// exactly as long as the values fit the gates' ranges (|x| < 2^(ℓ−2)
+// before an exact truncation, as the dealer suite assumes |x| < 2^(ℓ−1)).
+type twoPartyBackend struct {
+	party  int
+	conn   transport.Conn
+	pub    *Public
+	sec    *Secret // server only
+	ell    int
+	layers []mpc.Layer // per step (compileLayers), for the statistics
+	gates  *otgates.Party
+	hs     *helinear.Server // server only
+	hc     *helinear.Client // client only
+}
+
+// newTwoPartyBackend runs the once-per-session setup on conn: base OTs
+// both ways (otgates.New), then the client's HE key (helinear). sec is nil
+// for the client.
+func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int) (*twoPartyBackend, error) {
+	layers, err := compileLayers(pub)
+	if err != nil {
+		return nil, err
+	}
+	ell := pub.Ell
+	if ell == 0 {
+		ell = 64
+	}
+	b := &twoPartyBackend{party: party, conn: conn, pub: pub, sec: sec, ell: ell, layers: layers}
+	transport.SetLayer(conn, "setup/ot")
+	if b.gates, err = otgates.New(conn, party); err != nil {
+		return nil, fmt.Errorf("pi: twoparty setup: %w", err)
+	}
+	transport.SetLayer(conn, "setup/he")
+	if party == tpServer {
+		b.hs, err = helinear.NewServer(conn, uint(ell))
+	} else {
+		b.hc, err = helinear.NewClient(conn, uint(ell))
+	}
+	transport.SetLayer(conn, "")
+	if err != nil {
+		return nil, fmt.Errorf("pi: twoparty setup: %w", err)
+	}
+	return b, nil
+}
+
+// begin attributes the traffic of the next step to its name.
+func (b *twoPartyBackend) begin(st *Step) { transport.SetLayer(b.conn, st.Name) }
+
+// isDense tells whether a linear step is a dense layer (helinear.FC packs
+// it more tightly than a 1×1 convolution).
+func isDense(g *Geom) bool {
+	return g.H == 1 && g.W == 1 && g.R == 1 && g.S == 1 && (g.Groups <= 1) && g.StrideH <= 1 && g.StrideW <= 1 && g.PadH == 0 && g.PadW == 0
+}
+
+func (b *twoPartyBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	g := st.Conv
+	pr := g.Params(n)
+	if b.party == tpClient {
+		if isDense(g) {
+			return b.hc.FC(n, g.C, g.K, x)
+		}
+		return b.hc.Conv2d(pr, x)
+	}
+	sec := &b.sec.Steps[i]
+	if isDense(g) {
+		return b.hs.FC(n, g.C, g.K, sec.W, sec.Bias, x)
+	}
+	return b.hs.Conv2d(pr, sec.W, sec.Bias, x)
+}
+
+// act computes, per position, t = ⌊z/2^f⌋ exactly (TruncExact), then
+// ReLU(t) at ReLU positions and the plan's polynomial
+// ⌊(C2·t² + C1·t + C0)/2^2f⌋ (mpc.PolyCoefs.Eval) elsewhere: Square,
+// one MulPrivate for C2·t² and C1·t together (the coefficients are the
+// server's), and a second exact truncation. The sign of t is taken at
+// ℓ−f bits (|t| < 2^(ℓ−2−f)), which makes the comparison cheaper.
+func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	f := int(b.pub.Frac)
+	t, err := b.gates.TruncExact(x, b.ell, f)
+	if err != nil {
+		return nil, err
+	}
+	per := st.Positions()
+	nr := n * st.ReLUs
+	if nr == len(t) {
+		return b.relu(t, f)
+	}
+	c, _, _ := chw(st.Shape)
+	hw := per / c
+	relu := make([]int, 0, nr)
+	poly := make([]int, 0, len(t)-nr)
+	for j := range t {
+		if st.Mask.At(j % per) {
+			relu = append(relu, j)
+		} else {
+			poly = append(poly, j)
+		}
+	}
+	y := make([]uint64, len(t))
+	if len(relu) > 0 {
+		r, err := b.relu(gatherIdx(t, relu), f)
+		if err != nil {
+			return nil, err
+		}
+		scatterIdx(y, relu, r)
+	}
+	tp := gatherIdx(t, poly)
+	sq, err := b.gates.Square(tp, b.ell)
+	if err != nil {
+		return nil, err
+	}
+	k := len(poly)
+	xs := append(sq, tp...)
+	var coef []uint64
+	if b.party == tpServer {
+		pc := b.sec.Steps[i].Coef
+		coef = make([]uint64, 2*k)
+		for q, j := range poly {
+			ch := (j % per) / hw
+			coef[q], coef[k+q] = pc[3*ch+2], pc[3*ch+1]
+		}
+	}
+	m, err := b.gates.MulPrivate(coef, xs, b.ell)
+	if err != nil {
+		return nil, err
+	}
+	u := m[:k]
+	for q, j := range poly {
+		u[q] += m[k+q]
+		if b.party == tpServer {
+			u[q] += b.sec.Steps[i].Coef[3*((j%per)/hw)]
+		}
+	}
+	p, err := b.gates.TruncExact(u, b.ell, 2*f)
+	if err != nil {
+		return nil, err
+	}
+	scatterIdx(y, poly, p)
+	return y, nil
+}
+
+// relu is max(t, 0) for values t already truncated by f bits: the sign at
+// ℓ−f bits, then the multiplexer at ℓ.
+func (b *twoPartyBackend) relu(t []uint64, f int) ([]uint64, error) {
+	d, err := b.gates.DReLU(t, b.ell-f)
+	if err != nil {
+		return nil, err
+	}
+	return b.gates.Select(d, t, b.ell)
+}
+
+func (b *twoPartyBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	return mpc.Tournament(poolSpec(st, n), x, func(a, c []uint64) ([]uint64, error) {
+		return b.gates.Max(a, c, b.ell)
+	})
+}
+
+func (b *twoPartyBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
+	if int(st.Shift) > b.ell-2 {
+		return nil, fmt.Errorf("truncation by %d bits needs ℓ ≥ %d, plan has %d", st.Shift, st.Shift+2, b.ell)
+	}
+	if st.Mul != 1 {
+		x = mpc.Scale(x, st.Mul)
+	}
+	return b.gates.TruncExact(x, b.ell, int(st.Shift))
+}
+
+// inputShares returns the party's share of the client's encoded input
+// (n images): the client's is the input itself, the server's is zero.
+func (b *twoPartyBackend) inputShares(in []uint64, size int) []uint64 {
+	if b.party == tpClient {
+		return in
+	}
+	return make([]uint64, size)
+}
+
+// revealToClient sends the server's output shares to the client, which
+// returns the values mod 2^ℓ sign-extended to 64 bits (the fixed-point
+// executor's values when they fit ℓ bits).
+func (b *twoPartyBackend) revealToClient(y []uint64) ([]uint64, error) {
+	mask := ^uint64(0) >> (64 - b.ell)
+	if b.party == tpServer {
+		out := make([]uint64, len(y))
+		for j, v := range y {
+			out[j] = v & mask
+		}
+		return nil, transport.SendUint64s(b.conn, out)
+	}
+	s, err := transport.RecvUint64s(b.conn)
+	if err != nil {
+		return nil, err
+	}
+	if len(s) != len(y) {
+		return nil, fmt.Errorf("server sent %d output shares, want %d", len(s), len(y))
+	}
+	out := make([]uint64, len(y))
+	sh := uint(64 - b.ell)
+	for j := range y {
+		out[j] = uint64(int64((s[j]+y[j])<<sh) >> sh)
+	}
+	return out, nil
+}
+
+// gatherIdx returns x[idx[0]], x[idx[1]], ….
+func gatherIdx(x []uint64, idx []int) []uint64 {
+	out := make([]uint64, len(idx))
+	for q, j := range idx {
+		out[q] = x[j]
+	}
+	return out
+}
+
+// scatterIdx sets y[idx[q]] = v[q].
+func scatterIdx(y []uint64, idx []int, v []uint64) {
+	for q, j := range idx {
+		y[j] = v[q]
+	}
+}

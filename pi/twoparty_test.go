@@ -1,0 +1,212 @@
+package pi
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/transport"
+)
+
+// runTwoParty serves plan with the two-party suite to a client over a
+// pipe and infers each batch in turn.
+func runTwoParty(t testing.TB, plan *Plan, batches ...*tensor.Tensor) secureResult {
+	t.Helper()
+	c0, c1 := transport.Pipe()
+	defer c0.Close()
+	defer c1.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var res secureResult
+	var mu sync.Mutex
+	srv := &Server{Plan: plan, Suite: SuiteTwoParty, OnInference: func(s Stats) {
+		mu.Lock()
+		res.server = append(res.server, s)
+		mu.Unlock()
+	}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, c0) }()
+	cl := &Client{Public: plan.Public, Suite: SuiteTwoParty}
+	res.client = cl
+	for _, x := range batches {
+		y, st, err := cl.Infer(ctx, c1, x)
+		if err != nil {
+			t.Fatalf("infer: %v (server: %v)", err, drain(done))
+		}
+		res.logits = append(res.logits, y)
+		res.stats = append(res.stats, st)
+	}
+	if err := cl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("server: %v", err)
+	}
+	return res
+}
+
+// checkTwoPartyExact runs x through the two-party suite and requires the
+// logits to equal the fixed-point executor's bit for bit.
+func checkTwoPartyExact(t *testing.T, plan *Plan, x *tensor.Tensor) secureResult {
+	t.Helper()
+	want, err := plan.EvalFixed(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runTwoParty(t, plan, x)
+	got := res.logits[0]
+	for i := range want.Data {
+		if got.Data[i] != want.Data[i] {
+			t.Fatalf("logit %d: twoparty %v, EvalFixed %v (all: %v vs %v)", i, got.Data[i], want.Data[i], got.Data, want.Data)
+		}
+	}
+	st := res.stats[0]
+	if st.Online.Bytes() == 0 || st.Online.Rounds == 0 || res.client.Setup.Offline.Bytes() == 0 {
+		t.Errorf("no traffic recorded: online %+v, setup %+v", st.Online, res.client.Setup)
+	}
+	if st.Material != 0 || res.client.Setup.Material != 0 {
+		t.Errorf("dealer material %d / %d without a dealer", st.Material, res.client.Setup.Material)
+	}
+	var sum int64
+	for _, l := range st.Layers {
+		sum += l.Bytes
+	}
+	if sum != st.Online.Bytes() {
+		t.Errorf("per-step online bytes sum to %d, online total %d", sum, st.Online.Bytes())
+	}
+	if s := res.server[0]; s.Online.Bytes() != st.Online.Bytes() {
+		t.Errorf("server saw %d online bytes, client %d", s.Online.Bytes(), st.Online.Bytes())
+	}
+	return res
+}
+
+// TestTwoPartyExactSynthetic: a LeNet with random weights, a mixed
+// ReLU/polynomial activation and max pooling, two random images in one
+// request at ℓ = 64 and at a small ℓ, equals EvalFixed exactly (no data
+// needed).
+func TestTwoPartyExactSynthetic(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 21)
+	installPoly(m, 0.5, 1, 22)
+	x := randomImages(23, 2, m.Input)
+	for _, cfg := range []Config{{FracBits: 12}, {FracBits: 8, Ell: 40}} {
+		plan, err := Compile(m, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := checkTwoPartyExact(t, plan, x)
+		t.Logf("frac %d ell %d: online %d B, %d rounds; inline offline %d B; setup %d B",
+			cfg.FracBits, plan.Public.Ell, res.stats[0].Online.Bytes(), res.stats[0].Online.Rounds,
+			res.stats[0].OfflineInline.Bytes(), res.client.Setup.Offline.Bytes())
+	}
+}
+
+// TestTwoPartyExactMNIST: the committed LeNet-5 models (all ReLU, and the
+// AutoReP one with polynomials) on two MNIST test images equal EvalFixed
+// exactly.
+func TestTwoPartyExactMNIST(t *testing.T) {
+	set := loadSet(t, "mnist")
+	for _, name := range []string{"lenet-mnist.safetensors", "lenet-mnist-autorep10.safetensors"} {
+		path := modelFile(name)
+		if path == "" {
+			t.Fatalf("models/%s is missing", name)
+		}
+		m, err := models.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := Compile(m, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := batch(set, []int{0, 1})
+		checkTwoPartyExact(t, plan, x)
+	}
+}
+
+// TestSuiteMismatch: a client and a server of different suites refuse each
+// other with an error naming both suites, either way round.
+func TestSuiteMismatch(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	plan, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, c := range []struct{ server, client string }{{SuiteDealer, SuiteTwoParty}, {SuiteTwoParty, ""}} {
+		p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{5}))
+		c0, c1 := transport.Pipe()
+		done := make(chan error, 1)
+		go func() { done <- (&Server{Plan: plan, Provider: p0, Suite: c.server}).Run(ctx, c0) }()
+		err := (&Client{Public: plan.Public, Provider: p1, Suite: c.client}).Connect(ctx, c1)
+		want := "client wants suite " + suiteName(c.client) + ", server runs " + suiteName(c.server)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("client %q, server %q: client error %v, want %q", c.client, c.server, err, want)
+		}
+		if serr := <-done; serr == nil || !strings.Contains(serr.Error(), want) {
+			t.Errorf("client %q, server %q: server error %v, want %q", c.client, c.server, serr, want)
+		}
+		c0.Close()
+		c1.Close()
+	}
+	if err := ValidSuite("fss"); err == nil || !strings.Contains(err.Error(), SuiteTwoParty) {
+		t.Errorf("ValidSuite(fss) = %v", err)
+	}
+	if err := (&Client{Public: plan.Public, Suite: "fss"}).Connect(ctx, nil); err == nil {
+		t.Error("client accepted an unknown suite")
+	}
+}
+
+// TestTwoPartyPeerFailure: a client whose server vanishes in the middle of
+// an inference, and a server whose client does, return an error instead of
+// hanging.
+func TestTwoPartyPeerFailure(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
+	plan, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomImages(4, 1, m.Input)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, side := range []string{"server", "client"} {
+		c0, c1 := transport.Pipe()
+		// Close one side once its party has sent some online traffic
+		// (the first step's messages).
+		victim := c0
+		if side == "client" {
+			victim = c1
+		}
+		go func() {
+			for victim.Stats().Snapshot().Phases[transport.PhaseOnline].MsgsSent < 3 {
+				time.Sleep(time.Millisecond)
+			}
+			victim.Close()
+		}()
+		done := make(chan error, 1)
+		go func() { done <- (&Server{Plan: plan, Suite: SuiteTwoParty}).Run(ctx, c0) }()
+		cerr := make(chan error, 1)
+		go func() {
+			_, _, err := (&Client{Public: plan.Public, Suite: SuiteTwoParty}).Infer(ctx, c1, x)
+			cerr <- err
+		}()
+		for _, ch := range []chan error{done, cerr} {
+			select {
+			case err := <-ch:
+				if err == nil {
+					t.Errorf("%s closed mid-inference: a party returned nil", side)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s closed mid-inference: a party hangs", side)
+			}
+		}
+		c0.Close()
+		c1.Close()
+	}
+}
