@@ -70,7 +70,7 @@ func TestBenchTrainAnchor(t *testing.T) {
 	wantFail(t, runCLI(t, 2*time.Minute, append(quick, "--anchor", anchor, "--python", bad)...), 1, "printed no positive train_images_per_s")
 	crash := fakePython(t, "ModuleNotFoundError: No module named torch", 1)
 	wantFail(t, runCLI(t, 2*time.Minute, append(quick, "--anchor", anchor, "--python", crash)...), 1, "anchor")
-	wantFail(t, runCLI(t, short, append(quick, "--anchor", filepath.Join(t.TempDir(), "missing.py"))...), 1, "--anchor")
-	wantFail(t, runCLI(t, short, append(quick, "--anchor", anchor, "--model", "lenet", "--dataset", "mnist")...), 1, "--anchor measures PyTorch's ResNet-20")
-	wantFail(t, runCLI(t, short, append(quick, "--rounds", "0")...), 1, "--rounds")
+	wantFail(t, runCLI(t, short, append(quick, "--anchor", filepath.Join(t.TempDir(), "missing.py"))...), 1, "anchor: ")
+	wantFail(t, runCLI(t, short, append(quick, "--anchor", anchor, "--model", "lenet", "--dataset", "mnist")...), 1, "the anchor measures PyTorch's ResNet-20")
+	wantFail(t, runCLI(t, short, append(quick, "--rounds", "0")...), 1, "rounds must be positive")
 }

@@ -1,0 +1,306 @@
+// Package bench measures plaintext training and inference throughput of a
+// model on random data (what `autorep bench train` reports): warm-up steps
+// excluded, one or more timed rounds, medians over rounds, and optionally
+// the PyTorch anchor script run after each round so that speed ratios are
+// taken in the same minutes (DESIGN §4).
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/internal/stat"
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/optim"
+	"github.com/autorep/autorep/tensor"
+)
+
+// Config sets what Train measures.
+type Config struct {
+	// Arch, Input and Classes build the model (models.New).
+	Arch    string
+	Input   [3]int
+	Classes int
+	// Batch is the training batch; Warmup untimed steps come first, then
+	// Steps timed ones per round.
+	Batch, Warmup, Steps int
+	// InferBatch is the inference batch; each round times InferSteps
+	// batches after 2 untimed ones.
+	InferBatch, InferSteps int
+	// Rounds is the number of timed rounds (training then inference).
+	Rounds int
+	// Anchor, if set, is a PyTorch script run as `Python Anchor threads`
+	// after each round; it prints train_images_per_s=… infer_images_per_s=….
+	Anchor, Python string
+	// Log receives one line per round (nil = none).
+	Log io.Writer
+}
+
+// Round is one timed round, in images/s and images per CPU-second of the
+// process.
+type Round struct {
+	Train    float64 `json:"train_images_per_s"`
+	Infer    float64 `json:"infer_images_per_s"`
+	TrainCPU float64 `json:"train_images_per_cpu_s"`
+	InferCPU float64 `json:"infer_images_per_cpu_s"`
+}
+
+// AnchorRun is one run of the PyTorch anchor script.
+type AnchorRun struct {
+	Train float64 `json:"train_images_per_s"`
+	Infer float64 `json:"infer_images_per_s"`
+}
+
+// PyTorch is the anchor's medians over rounds and its runs.
+type PyTorch struct {
+	Infer float64     `json:"infer_images_per_s"`
+	Runs  []AnchorRun `json:"runs"`
+	Train float64     `json:"train_images_per_s"`
+}
+
+// Result is the report of Train; its JSON is `autorep bench train --json`
+// (fields in key order, as the command's earlier map printed them).
+type Result struct {
+	Batch      int     `json:"batch"`
+	InferBatch int     `json:"infer_batch"`
+	InferCPU   float64 `json:"infer_images_per_cpu_s"`
+	Infer      float64 `json:"infer_images_per_s"`
+	// InferRatio and TrainRatio are autorep over PyTorch (with an anchor).
+	InferRatio float64  `json:"infer_ratio,omitempty"`
+	Model      string   `json:"model"`
+	PyTorch    *PyTorch `json:"pytorch,omitempty"`
+	// Rounds lists every round when there is more than one.
+	Rounds     []Round `json:"rounds,omitempty"`
+	Steps      int     `json:"steps"`
+	Threads    int     `json:"threads"`
+	TrainCPU   float64 `json:"train_images_per_cpu_s"`
+	Train      float64 `json:"train_images_per_s"`
+	TrainRatio float64 `json:"train_ratio,omitempty"`
+}
+
+// Validate checks the settings before anything is built or run.
+func (c Config) Validate() error {
+	if c.Batch <= 0 || c.Steps <= 0 || c.Warmup < 0 || c.InferBatch <= 0 || c.InferSteps <= 0 || c.Rounds <= 0 {
+		return errors.New("batch, steps, inference batch, inference steps and rounds must be positive, warm-up >= 0")
+	}
+	if c.Classes <= 0 {
+		return fmt.Errorf("%d classes", c.Classes)
+	}
+	if c.Anchor != "" {
+		if c.Arch != "resnet20" || c.Input != [3]int{3, 32, 32} || c.Classes != 10 || c.Batch != 128 || c.InferBatch != 256 {
+			return errors.New("the anchor measures PyTorch's ResNet-20 on CIFAR-10 shapes at batch 128 (inference 256): use those settings")
+		}
+		if _, err := os.Stat(c.Anchor); err != nil {
+			return fmt.Errorf("anchor: %w", err)
+		}
+	}
+	return nil
+}
+
+// Train builds the model, runs the warm-up and the timed rounds (and the
+// anchor after each) on GOMAXPROCS threads, and returns the medians.
+func Train(c Config) (*Result, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := models.New(c.Arch, c.Classes, c.Input)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newTrainBench(m, c.Input, c.Classes, c.Batch, c.InferBatch)
+	if err != nil {
+		return nil, err
+	}
+	log := c.Log
+	if log == nil {
+		log = io.Discard
+	}
+	th := runtime.GOMAXPROCS(0)
+	for i := 0; i < c.Warmup; i++ {
+		if err := b.step(); err != nil {
+			return nil, err
+		}
+	}
+	var runs []Round
+	var anchors []AnchorRun
+	for r := 0; r < c.Rounds; r++ {
+		rd, err := b.round(c.Steps, c.InferSteps)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, rd)
+		fmt.Fprintf(log, "%s threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f (per CPU-second: train %.1f, infer %.1f)\n",
+			c.Arch, th, rd.Train, rd.Infer, rd.TrainCPU, rd.InferCPU)
+		if c.Anchor != "" {
+			a, err := RunAnchor(c.Python, c.Anchor, th)
+			if err != nil {
+				return nil, err
+			}
+			anchors = append(anchors, a)
+			fmt.Fprintf(log, "pytorch threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f\n", th, a.Train, a.Infer)
+		}
+	}
+	med := func(f func(Round) float64) float64 {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		return stat.Median(v)
+	}
+	res := &Result{Model: c.Arch, Threads: th, Batch: c.Batch, Steps: c.Steps, InferBatch: c.InferBatch,
+		Train: med(func(r Round) float64 { return r.Train }), Infer: med(func(r Round) float64 { return r.Infer }),
+		TrainCPU: med(func(r Round) float64 { return r.TrainCPU }), InferCPU: med(func(r Round) float64 { return r.InferCPU })}
+	if c.Rounds > 1 {
+		res.Rounds = runs
+	}
+	if len(anchors) > 0 {
+		tt, ti := make([]float64, len(anchors)), make([]float64, len(anchors))
+		for i, a := range anchors {
+			tt[i], ti[i] = a.Train, a.Infer
+		}
+		res.PyTorch = &PyTorch{Train: stat.Median(tt), Infer: stat.Median(ti), Runs: anchors}
+		res.TrainRatio, res.InferRatio = res.Train/res.PyTorch.Train, res.Infer/res.PyTorch.Infer
+		fmt.Fprintf(log, "medians over %d round(s): autorep %.1f / %.1f, PyTorch %.1f / %.1f images/s (train / infer): %.2fx / %.2fx\n",
+			c.Rounds, res.Train, res.Infer, res.PyTorch.Train, res.PyTorch.Infer, res.TrainRatio, res.InferRatio)
+	}
+	return res, nil
+}
+
+// trainBench holds a model with its random batches and optimiser.
+type trainBench struct {
+	m     *models.Model
+	x, xb *tensor.Tensor
+	y     []int32
+	opt   optim.Optimizer
+}
+
+func newTrainBench(m *models.Model, in [3]int, classes, batch, inferBatch int) (*trainBench, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	randn := func(shape ...int) *tensor.Tensor {
+		t := tensor.New(shape...)
+		for i := range t.Data {
+			t.Data[i] = float32(rng.NormFloat64())
+		}
+		return t
+	}
+	b := &trainBench{m: m, x: randn(batch, in[0], in[1], in[2]), y: make([]int32, batch)}
+	for i := range b.y {
+		b.y[i] = int32(rng.IntN(classes))
+	}
+	b.xb = randn(inferBatch, in[0], in[1], in[2])
+	opt, err := optim.NewSGD([]optim.Group{{Params: optim.ParamsOf(m.Net), WeightDecay: 5e-4}}, optim.SGDConfig{LR: 0.1, Momentum: 0.9})
+	if err != nil {
+		return nil, err
+	}
+	b.opt = opt
+	return b, nil
+}
+
+// step is one training step (forward, backward, SGD).
+func (b *trainBench) step() error {
+	nn.SetTraining(b.m.Net, true)
+	b.opt.ZeroGrad()
+	logits, err := b.m.Net.Run(autograd.Const(b.x))
+	if err != nil {
+		return err
+	}
+	loss, err := nn.CrossEntropy(logits, b.y, 0)
+	if err != nil {
+		return err
+	}
+	loss.Backward()
+	b.opt.Step()
+	// The step's activations and gradients are dead: reuse them.
+	b.m.Net.ReleaseBuffers()
+	return nil
+}
+
+// round times steps training steps, then inferSteps inference batches
+// after 2 untimed ones.
+func (b *trainBench) round(steps, inferSteps int) (Round, error) {
+	var r Round
+	n := float64(steps * b.x.Shape[0])
+	t0, c0 := time.Now(), cputime.Seconds()
+	for i := 0; i < steps; i++ {
+		if err := b.step(); err != nil {
+			return r, err
+		}
+	}
+	r.Train, r.TrainCPU = n/time.Since(t0).Seconds(), n/(cputime.Seconds()-c0)
+	nn.SetTraining(b.m.Net, false)
+	var runErr error
+	autograd.NoGrad(func() {
+		for i := 0; i < 2; i++ {
+			if _, runErr = b.m.Net.Run(autograd.Const(b.xb)); runErr != nil {
+				return
+			}
+		}
+		n := float64(inferSteps * b.xb.Shape[0])
+		t, c := time.Now(), cputime.Seconds()
+		for i := 0; i < inferSteps; i++ {
+			if _, runErr = b.m.Net.Run(autograd.Const(b.xb)); runErr != nil {
+				return
+			}
+		}
+		r.Infer, r.InferCPU = n/time.Since(t).Seconds(), n/(cputime.Seconds()-c)
+	})
+	return r, runErr
+}
+
+// RunAnchor runs `python script threads` and reads the
+// train_images_per_s=… infer_images_per_s=… figures it prints.
+func RunAnchor(python, script string, threads int) (AnchorRun, error) {
+	out, err := exec.Command(python, script, strconv.Itoa(threads)).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, lastLine(string(ee.Stderr)))
+		}
+		return AnchorRun{}, fmt.Errorf("anchor %s %s: %w", python, script, err)
+	}
+	return parseAnchor(script, string(out))
+}
+
+// parseAnchor reads an anchor's output.
+func parseAnchor(script, out string) (AnchorRun, error) {
+	var a AnchorRun
+	var haveT, haveI bool
+	for _, f := range strings.Fields(out) {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			continue
+		}
+		x, perr := strconv.ParseFloat(v, 64)
+		switch {
+		case k == "train_images_per_s" && perr == nil && x > 0:
+			a.Train, haveT = x, true
+		case k == "infer_images_per_s" && perr == nil && x > 0:
+			a.Infer, haveI = x, true
+		}
+	}
+	if !haveT || !haveI {
+		return a, fmt.Errorf("anchor %s printed no positive train_images_per_s and infer_images_per_s: %q", script, lastLine(out))
+	}
+	return a, nil
+}
+
+// lastLine returns the last non-empty line of s, cut to 200 bytes.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	l := lines[len(lines)-1]
+	if len(l) > 200 {
+		l = l[:200]
+	}
+	return l
+}
