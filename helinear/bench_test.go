@@ -7,55 +7,167 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
 )
 
-// benchLayers are the layers BenchmarkLayer measures (batch 1).
-var benchLayers = []struct {
-	name string
+// resnet20Layers are ResNet-20's (CIFAR-10) linear layers with their
+// number per image, as pi compiles the committed models.
+var resnet20Layers = []struct {
+	n    int
 	conv ring.ConvParams
-	fc   [2]int // in, out when conv is zero
 }{
-	{name: "resnet20_conv16x32x32", conv: ring.ConvParams{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}},
-	{name: "resnet20_conv16to32_s2", conv: ring.ConvParams{N: 1, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2}},
-	{name: "resnet20_conv64x8x8", conv: ring.ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}},
-	{name: "resnet20_fc64to10", fc: [2]int{64, 10}},
-	{name: "lenet_conv1", conv: ring.ConvParams{N: 1, C: 1, H: 28, W: 28, K: 6, R: 5, S: 5, PadH: 2, PadW: 2}},
-	{name: "lenet_conv2", conv: ring.ConvParams{N: 1, C: 6, H: 14, W: 14, K: 16, R: 5, S: 5}},
-	// Cheetah's anchor layer (ResNet-50 conv1 on ImageNet: 0.807 s, 2.86 MB).
-	{name: "resnet50_conv1", conv: ring.ConvParams{N: 1, C: 3, H: 224, W: 224, K: 64, R: 7, S: 7, PadH: 3, PadW: 3, StrideH: 2, StrideW: 2}},
+	{1, ring.ConvParams{N: 1, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{6, ring.ConvParams{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{1, ring.ConvParams{N: 1, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2}},
+	{1, ring.ConvParams{N: 1, C: 16, H: 32, W: 32, K: 32, R: 1, S: 1, StrideH: 2, StrideW: 2}},
+	{5, ring.ConvParams{N: 1, C: 32, H: 16, W: 16, K: 32, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{1, ring.ConvParams{N: 1, C: 32, H: 16, W: 16, K: 64, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2}},
+	{1, ring.ConvParams{N: 1, C: 32, H: 16, W: 16, K: 64, R: 1, S: 1, StrideH: 2, StrideW: 2}},
+	{5, ring.ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}},
+	{1, ring.ConvParams{N: 1, C: 64, H: 1, W: 1, K: 10, R: 1, S: 1}}, // fc 64 → 10 (helinear.FC)
+}
+
+// benchLayers are the layers BenchmarkLayer measures (batch 1): ResNet-20's
+// shapes, LeNet's convolutions and Cheetah's anchor layer (ResNet-50
+// conv1 on ImageNet: 0.807 s, 2.86 MB).
+func benchLayers() []ring.ConvParams {
+	var ls []ring.ConvParams
+	for _, l := range resnet20Layers {
+		ls = append(ls, l.conv)
+	}
+	return append(ls,
+		ring.ConvParams{N: 1, C: 1, H: 28, W: 28, K: 6, R: 5, S: 5, PadH: 2, PadW: 2},
+		ring.ConvParams{N: 1, C: 6, H: 14, W: 14, K: 16, R: 5, S: 5},
+		ring.ConvParams{N: 1, C: 3, H: 224, W: 224, K: 64, R: 7, S: 7, PadH: 3, PadW: 3, StrideH: 2, StrideW: 2})
+}
+
+// benchWeightBits are the weight bounds measured: any weight (ℓ bits) and
+// 24 bits, which holds the committed ResNet-20 and LeNet models' folded
+// weights at 16 and 20 fractional bits (at most 24 bits measured).
+var benchWeightBits = []uint{0, 24}
+
+// layerName names a layer for the benchmarks.
+func layerName(p ring.ConvParams) string {
+	if isFC(p) {
+		return "fc" + itoa(p.C) + "to" + itoa(p.K)
+	}
+	n := "conv" + itoa(p.C) + "x" + itoa(p.H) + "x" + itoa(p.W) + "to" + itoa(p.K) + "_" + itoa(p.R) + "x" + itoa(p.S)
+	if p.StrideH > 1 {
+		n += "_s" + itoa(p.StrideH)
+	}
+	return n
+}
+
+// isFC tells a 1×1 layer on a 1×1 input, run as helinear.FC.
+func isFC(p ring.ConvParams) bool { return p.H == 1 && p.W == 1 && p.R == 1 && p.S == 1 }
+
+// benchPair is pair with parameters of weight bound wb (0: ℓ).
+func benchPair(b *testing.B, ell, wb uint) (*Server, *Client) {
+	if wb == 0 {
+		return pair(b, ell)
+	}
+	a, c := transport.Pipe()
+	b.Cleanup(func() { a.Close(); c.Close() })
+	var cl *Client
+	errc := make(chan error, 1)
+	go func() {
+		p, err := NewParamsW(ell, wb)
+		if err == nil {
+			cl, err = NewClientParams(c, p)
+		}
+		errc <- err
+	}()
+	p, err := NewParamsW(ell, wb)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewServerParams(a, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	return s, cl
+}
+
+// layerFuncs returns the two parties' sides of layer p on random shares
+// and weights of at most wb bits (0: any).
+func layerFuncs(rng *rand.Rand, s *Server, cl *Client, p ring.ConvParams, wb uint) (srv, cli func() ([]uint64, error)) {
+	w, xs, xc := randVec(rng, p.WLen()), randVec(rng, p.XLen()), randVec(rng, p.XLen())
+	if wb != 0 {
+		for i := range w {
+			w[i] = uint64(int64(w[i]) >> (64 - wb)) // uniform in [−2^(wb−1), 2^(wb−1))
+		}
+	}
+	if isFC(p) {
+		return func() ([]uint64, error) { return s.FC(p.N, p.C, p.K, w, nil, xs) },
+			func() ([]uint64, error) { return cl.FC(p.N, p.C, p.K, xc) }
+	}
+	return func() ([]uint64, error) { return s.Conv2d(p, w, nil, xs) },
+		func() ([]uint64, error) { return cl.Conv2d(p, xc) }
 }
 
 // BenchmarkLayer runs one linear layer per iteration, both parties in one
-// process (one goroutine each), at ℓ = 37 and ℓ = 64, and reports the bytes
-// each direction per image and the messages (one each way: one round
-// trip); key setup is outside
-// the timed loop (setup_B reports its size); cpu_ms is process CPU time
-// per layer.
+// process (one goroutine each), at ℓ = 37 and ℓ = 64 and each weight
+// bound (wb=0: any weight), and reports the bytes each direction per
+// image and the messages (one each way: one round trip); key setup is
+// outside the timed loop (setup_B reports its size); cpu_ms is process
+// CPU time per layer.
 func BenchmarkLayer(b *testing.B) {
 	for _, ell := range []uint{37, 64} {
-		for _, l := range benchLayers {
-			b.Run(l.name+"/ell="+itoa(int(ell)), func(b *testing.B) {
-				s, cl := pair(b, ell)
-				setup := cl.Conn.Stats().Total().BytesSent
+		for _, wb := range benchWeightBits {
+			for _, l := range benchLayers() {
+				b.Run(layerName(l)+"/ell="+itoa(int(ell))+"/wb="+itoa(int(wb)), func(b *testing.B) {
+					s, cl := benchPair(b, ell, wb)
+					setup := cl.Conn.Stats().Total().BytesSent
+					srv, cli := layerFuncs(rand.New(rand.NewPCG(1, 1)), s, cl, l, wb)
+					c0 := cl.Conn.Stats().Total()
+					cpu0 := cpuTime()
+					b.ResetTimer()
+					for b.Loop() {
+						if _, _, err := both(srv, cli); err != nil {
+							b.Fatal(err)
+						}
+					}
+					c1 := cl.Conn.Stats().Total()
+					n := float64(b.N)
+					b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/n, "cpu_ms")
+					b.ReportMetric(float64(c1.BytesSent-c0.BytesSent)/n, "up_B")
+					b.ReportMetric(float64(c1.BytesRecv-c0.BytesRecv)/n, "down_B")
+					b.ReportMetric(float64(c1.MsgsSent+c1.MsgsRecv-c0.MsgsSent-c0.MsgsRecv)/n, "msgs")
+					b.ReportMetric(float64(setup), "setup_B")
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkResNet20 runs all 22 linear layers of one ResNet-20 image per
+// iteration (each shape as often as the network has it) and reports the
+// per-image sums: bytes each way, messages, process CPU time.
+func BenchmarkResNet20(b *testing.B) {
+	for _, ell := range []uint{37, 64} {
+		for _, wb := range benchWeightBits {
+			b.Run("ell="+itoa(int(ell))+"/wb="+itoa(int(wb)), func(b *testing.B) {
+				s, cl := benchPair(b, ell, wb)
 				rng := rand.New(rand.NewPCG(1, 1))
-				var srv, cli func() ([]uint64, error)
-				if l.conv.N > 0 {
-					p := l.conv
-					w, xs, xc := randVec(rng, p.WLen()), randVec(rng, p.XLen()), randVec(rng, p.XLen())
-					srv = func() ([]uint64, error) { return s.Conv2d(p, w, nil, xs) }
-					cli = func() ([]uint64, error) { return cl.Conv2d(p, xc) }
-				} else {
-					in, out := l.fc[0], l.fc[1]
-					w, xs, xc := randVec(rng, in*out), randVec(rng, in), randVec(rng, in)
-					srv = func() ([]uint64, error) { return s.FC(1, in, out, w, nil, xs) }
-					cli = func() ([]uint64, error) { return cl.FC(1, in, out, xc) }
+				type fs struct{ srv, cli func() ([]uint64, error) }
+				var layers []fs
+				for _, l := range resnet20Layers {
+					srv, cli := layerFuncs(rng, s, cl, l.conv, wb)
+					for range l.n {
+						layers = append(layers, fs{srv, cli})
+					}
 				}
 				c0 := cl.Conn.Stats().Total()
 				cpu0 := cpuTime()
 				b.ResetTimer()
 				for b.Loop() {
-					if _, _, err := both(srv, cli); err != nil {
-						b.Fatal(err)
+					for _, l := range layers {
+						if _, _, err := both(l.srv, l.cli); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
 				c1 := cl.Conn.Stats().Total()
@@ -64,7 +176,6 @@ func BenchmarkLayer(b *testing.B) {
 				b.ReportMetric(float64(c1.BytesSent-c0.BytesSent)/n, "up_B")
 				b.ReportMetric(float64(c1.BytesRecv-c0.BytesRecv)/n, "down_B")
 				b.ReportMetric(float64(c1.MsgsSent+c1.MsgsRecv-c0.MsgsSent-c0.MsgsRecv)/n, "msgs")
-				b.ReportMetric(float64(setup), "setup_B")
 			})
 		}
 	}
