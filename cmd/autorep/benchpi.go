@@ -44,6 +44,9 @@ type piLayer struct {
 	Bytes  int64   `json:"bytes"`
 	Rounds int64   `json:"rounds"`
 	Ms     float64 `json:"ms_mean"`
+	// OfflineBytes is the input-independent traffic the step made while
+	// it ran (the twoparty suite's bit triples).
+	OfflineBytes int64 `json:"offline_bytes,omitempty"`
 }
 
 // piEstimate is the cost-model latency of one image on a network.
@@ -60,6 +63,7 @@ type piEstimate struct {
 // piReport is the JSON output of `autorep bench pi`.
 type piReport struct {
 	Model          string  `json:"model"`
+	Suite          string  `json:"suite"`
 	Arch           string  `json:"arch"`
 	RandomWeights  bool    `json:"random_weights,omitempty"`
 	Dataset        string  `json:"dataset"`
@@ -85,10 +89,23 @@ type piReport struct {
 	SetupBytes     int64   `json:"setup_bytes"`
 	SetupMaterial  int64   `json:"setup_material_client"`
 	SetupMs        float64 `json:"setup_ms"`
-	P50            float64 `json:"latency_ms_p50"`
-	P90            float64 `json:"latency_ms_p90"`
-	Mean           float64 `json:"latency_ms_mean"`
-	OfflineP50     float64 `json:"offline_ms_p50"`
+	// OfflineInlineBytes and OfflineInlineRounds are the twoparty suite's
+	// input-independent traffic made during the online phase (bit
+	// triples; part of OfflineBytes), per image.
+	OfflineInlineBytes  int64 `json:"offline_inline_bytes"`
+	OfflineInlineRounds int64 `json:"offline_inline_rounds"`
+	// TotalBytes is everything one image costs in a session of its own,
+	// both directions: setup (messages and the client's setup material)
+	// + offline (dealer material of both parties, request messages, inline
+	// offline traffic) + online.
+	TotalBytes int64   `json:"total_bytes"`
+	P50        float64 `json:"latency_ms_p50"`
+	P90        float64 `json:"latency_ms_p90"`
+	Mean       float64 `json:"latency_ms_mean"`
+	OfflineP50 float64 `json:"offline_ms_p50"`
+	// OfflineMs is the mean wall time of the offline phase per image (the
+	// twoparty suite's inline offline work is inside the online latency).
+	OfflineMs float64 `json:"offline_ms"`
 	// CPUPerImage is the process CPU time (user + system, getrusage) of
 	// the secure inferences per image: dealer, server and client together,
 	// offline and online phases, without the plaintext checks.
@@ -108,6 +125,7 @@ func runBenchPI(args []string) error {
 			"the DESIGN §2.4 cost model (rounds x RTT + bytes / bandwidth + measured online time)\n"+
 			"for LAN (3 Gbit/s, 0.3 ms) and WAN (400 Mbit/s, 40 ms). --model may also name an\n"+
 			"architecture (random weights, for cost figures).\n\n"+
+			"--suite twoparty runs the dealer-free suite instead (HE linear layers, OT gates; no dealer).\n\n"+
 			"--cost-out FILE (all-ReLU models) runs the same images again with every ReLU replaced\n"+
 			"by a polynomial and writes each site's measured cost per ReLU (online time saved plus\n"+
 			"the dealer material saved, as microseconds on the LAN link) for 'autorep reduce --cost'.")
@@ -117,6 +135,7 @@ func runBenchPI(args []string) error {
 	n := fs.Int("n", 10, "number of test images (a fixed random subset, seed 1, unless all)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	trans := fs.String("transport", "pipe", "pipe (in memory) or tcp (loopback)")
+	suite := fs.String("suite", pi.SuiteDealer, "protocol suite: dealer or twoparty (no dealer)")
 	frac := fs.Uint("frac", 16, "fractional bits")
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs")
 	costOut := fs.String("cost-out", "", "also measure every site with polynomials instead of ReLUs and write the per-site cost per ReLU to this JSON file (for reduce --cost; all-ReLU models)")
@@ -143,6 +162,15 @@ func runBenchPI(args []string) error {
 	}
 	if *trans != "pipe" && *trans != "tcp" {
 		return fmt.Errorf("--transport %q: want pipe or tcp", *trans)
+	}
+	if err := pi.ValidSuite(*suite); err != nil {
+		return fmt.Errorf("--suite: %w", err)
+	}
+	if *suite == pi.SuiteTwoParty && *lazy {
+		return errors.New("--lazy applies to the dealer suite's material; the twoparty suite has none")
+	}
+	if *suite == pi.SuiteTwoParty && *costOut != "" {
+		return errors.New("--cost-out measures the dealer suite only (not yet the twoparty suite)")
 	}
 	m, random, err := piLoadOrBuild(*path, *dataset, *dataDir)
 	if err != nil {
@@ -173,7 +201,7 @@ func runBenchPI(args []string) error {
 	if err != nil {
 		return err
 	}
-	rep := &piReport{Model: *path, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Transport: *trans,
+	rep := &piReport{Model: *path, Suite: *suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Transport: *trans,
 		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy}
 	rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
 	if err := benchPI(plan, m, set, total, *trans, *lazy, rep); err != nil {
@@ -220,13 +248,20 @@ func piLoadOrBuild(path, dataset, dataDir string) (*models.Model, bool, error) {
 }
 
 // benchPI serves the plan to a client over the chosen transport and runs
-// the images one by one.
+// the images one by one, with the suite rep.Suite ("": the dealer suite,
+// with an in-process dealer).
 func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string, lazy bool, rep *piReport) error {
-	dealer, err := mpc.NewRandomDealer()
-	if err != nil {
-		return err
+	if rep.Suite == "" {
+		rep.Suite = pi.SuiteDealer
 	}
-	p0, p1 := mpc.LocalProviders(dealer)
+	var p0, p1 mpc.Provider
+	if rep.Suite == pi.SuiteDealer {
+		dealer, err := mpc.NewRandomDealer()
+		if err != nil {
+			return err
+		}
+		p0, p1 = mpc.LocalProviders(dealer)
+	}
 	c0, c1, err := piConns(trans)
 	if err != nil {
 		return err
@@ -237,14 +272,14 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 	defer cancel()
 	var mu sync.Mutex
 	var serverStats []pi.Stats
-	srv := &pi.Server{Plan: plan, Provider: p0, Lazy: lazy, OnInference: func(s pi.Stats) {
+	srv := &pi.Server{Plan: plan, Provider: p0, Suite: rep.Suite, Lazy: lazy, OnInference: func(s pi.Stats) {
 		mu.Lock()
 		serverStats = append(serverStats, s)
 		mu.Unlock()
 	}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, c0) }()
-	cl := &pi.Client{Public: plan.Public, Provider: p1, Lazy: lazy}
+	cl := &pi.Client{Public: plan.Public, Provider: p1, Suite: rep.Suite, Lazy: lazy}
 	if err := cl.Connect(ctx, c1); err != nil {
 		return piServerErr(err, done)
 	}
@@ -289,11 +324,13 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 		rep.MaxFixedErr = math.Max(rep.MaxFixedErr, dx)
 		lat = append(lat, piMs(st.OnlineTime))
 		off = append(off, piMs(st.OfflineTime))
+		rep.OfflineMs += piMs(st.OfflineTime) / float64(n)
 		if i == 0 {
 			rep.OnlineBytes, rep.OnlineRounds = st.Online.Bytes(), st.Online.Rounds
 			rep.ClientMaterial, rep.RequestMsgs = st.Material, st.OfflineMsgs.Bytes()
+			rep.OfflineInlineBytes, rep.OfflineInlineRounds = st.OfflineInline.Bytes(), st.OfflineInline.Rounds
 			for _, l := range st.Layers {
-				layers = append(layers, piLayer{Name: l.Name, Op: string(l.Op), ReLUs: l.ReLUs, Bytes: l.Bytes, Rounds: l.Rounds})
+				layers = append(layers, piLayer{Name: l.Name, Op: string(l.Op), ReLUs: l.ReLUs, Bytes: l.Bytes, Rounds: l.Rounds, OfflineBytes: l.OfflineBytes})
 			}
 		} else if st.Online.Bytes() != rep.OnlineBytes {
 			return fmt.Errorf("image %d: %d online bytes, image 0 had %d", i, st.Online.Bytes(), rep.OnlineBytes)
@@ -321,7 +358,8 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 	rep.Agree = float64(agree) / float64(n)
 	rep.SecureAcc = float64(secOK) / float64(n)
 	rep.FloatAcc = float64(fltOK) / float64(n)
-	rep.OfflineBytes = rep.ServerMaterial + rep.ClientMaterial + rep.RequestMsgs
+	rep.OfflineBytes = rep.ServerMaterial + rep.ClientMaterial + rep.RequestMsgs + rep.OfflineInlineBytes
+	rep.TotalBytes = rep.SetupBytes + rep.SetupMaterial + rep.OfflineBytes + rep.OnlineBytes
 	if rep.ReLUs > 0 {
 		rep.BytesPerReLU = float64(rep.OnlineBytes) / float64(rep.ReLUs)
 	}
@@ -332,8 +370,11 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 	rep.OfflineP50 = piPercentile(off, 0.5)
 	for _, nm := range costNets {
 		bps := nm.Gbps * 1e9 / 8 // bytes per second
+		// The twoparty suite's inline offline traffic and rounds are on
+		// the online phase's critical path (zero for the dealer suite).
+		rounds, bytes := rep.OnlineRounds+rep.OfflineInlineRounds, rep.OnlineBytes+rep.OfflineInlineBytes
 		rep.Estimates = append(rep.Estimates, piEstimate{Network: nm.Name, Gbps: nm.Gbps, RTTms: nm.RTT,
-			Ms:        float64(rep.OnlineRounds)*nm.RTT + float64(rep.OnlineBytes)/bps*1e3 + rep.P50,
+			Ms:        float64(rounds)*nm.RTT + float64(bytes)/bps*1e3 + rep.P50,
 			OfflineMs: float64(rep.ServerMaterial+rep.ClientMaterial) / bps * 1e3})
 	}
 	return nil
@@ -433,21 +474,23 @@ func printPIReport(r *piReport) {
 	if r.RandomWeights {
 		kind = " (random weights)"
 	}
-	fmt.Fprintf(w, "private inference: %s%s on %s, %d images, %s transport, f=%d, ell=%d\n", r.Arch, kind, r.Dataset, r.N, r.Transport, r.Frac, r.Ell)
+	fmt.Fprintf(w, "private inference (%s suite): %s%s on %s, %d images, %s transport, f=%d, ell=%d\n", r.Suite, r.Arch, kind, r.Dataset, r.N, r.Transport, r.Frac, r.Ell)
 	fmt.Fprintf(w, "  ReLUs %d (+ %d max-pool comparisons)\n", r.ReLUs, r.Comparisons)
 	fmt.Fprintf(w, "  agree with fixed point %.2f%%   secure accuracy %.2f%%   float accuracy %.2f%%\n", 100*r.Agree, 100*r.SecureAcc, 100*r.FloatAcc)
 	fmt.Fprintf(w, "  max |logit − float| %.3g   max |logit − fixed| %.3g\n", r.MaxLogitErr, r.MaxFixedErr)
 	fmt.Fprintf(w, "  online  %s, %d rounds, %.1f B/ReLU\n", piHumanBytes(r.OnlineBytes), r.OnlineRounds, r.BytesPerReLU)
-	fmt.Fprintf(w, "  offline %s per image (dealer material server %s, client %s; messages %s); setup %s once\n",
-		piHumanBytes(r.OfflineBytes), piHumanBytes(r.ServerMaterial), piHumanBytes(r.ClientMaterial), piHumanBytes(r.RequestMsgs), piHumanBytes(r.SetupBytes))
+	fmt.Fprintf(w, "  offline %s per image (dealer material server %s, client %s; messages %s; inline %s, %d rounds); setup %s once\n",
+		piHumanBytes(r.OfflineBytes), piHumanBytes(r.ServerMaterial), piHumanBytes(r.ClientMaterial), piHumanBytes(r.RequestMsgs),
+		piHumanBytes(r.OfflineInlineBytes), r.OfflineInlineRounds, piHumanBytes(r.SetupBytes))
+	fmt.Fprintf(w, "  total %s for one image in a session of its own (setup + offline + online, both directions)\n", piHumanBytes(r.TotalBytes))
 	fmt.Fprintf(w, "  latency p50 %.1f ms  p90 %.1f ms  mean %.1f ms (online, measured); offline p50 %.1f ms\n", r.P50, r.P90, r.Mean, r.OfflineP50)
 	fmt.Fprintf(w, "  CPU %.3f s per image (dealer, server and client, offline + online; process user + system time)\n", r.CPUPerImage)
 	for _, e := range r.Estimates {
 		fmt.Fprintf(w, "  cost model %-3s (%.1f Gbit/s, %.1f ms RTT): %.1f ms online, %.1f ms to ship the dealer material\n", strings.ToUpper(e.Network), e.Gbps, e.RTTms, e.Ms, e.OfflineMs)
 	}
-	fmt.Fprintf(w, "\n  %-28s %-9s %9s %12s %6s %9s\n", "layer", "op", "ReLUs", "bytes", "rounds", "ms")
+	fmt.Fprintf(w, "\n  %-28s %-9s %9s %12s %6s %9s %12s\n", "layer", "op", "ReLUs", "bytes", "rounds", "ms", "inline off.")
 	for _, l := range r.Layers {
-		fmt.Fprintf(w, "  %-28s %-9s %9d %12d %6d %9.2f\n", l.Name, l.Op, l.ReLUs, l.Bytes, l.Rounds, l.Ms)
+		fmt.Fprintf(w, "  %-28s %-9s %9d %12d %6d %9.2f %12d\n", l.Name, l.Op, l.ReLUs, l.Bytes, l.Rounds, l.Ms, l.OfflineBytes)
 	}
 	if len(r.SiteCosts) > 0 {
 		fmt.Fprintf(w, "\n  cost per ReLU (µs on the LAN link: online time + dealer material saved by a polynomial)\n")

@@ -75,3 +75,47 @@ func TestBenchPILeNet(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchPITwoParty runs the benchmark with the dealer-free suite on one
+// MNIST image over loopback TCP: the logits equal the fixed-point
+// executor's, no dealer material, and the byte totals add up.
+func TestBenchPITwoParty(t *testing.T) {
+	dir := os.Getenv("AUTOREP_DATA")
+	if dir == "" {
+		t.Skip("AUTOREP_DATA not set: skipping the bench pi run on MNIST")
+	}
+	m, _, err := piLoadOrBuild("lenet", "mnist", dir)
+	if err != nil {
+		t.Skipf("mnist not available: %v", err)
+	}
+	set, err := data.Load(dir, "mnist", false)
+	if err != nil {
+		t.Skip(err)
+	}
+	set = set.Sample(1, 1)
+	plan, err := pi.Compile(m, pi.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &piReport{Suite: pi.SuiteTwoParty}
+	if err := benchPI(plan, m, set, 1, "tcp", false, rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Agree != 1 || rep.MaxFixedErr != 0 {
+		t.Errorf("twoparty: agree %v, max |logit − fixed| %v, want 1 and 0", rep.Agree, rep.MaxFixedErr)
+	}
+	if rep.ServerMaterial != 0 || rep.ClientMaterial != 0 || rep.SetupMaterial != 0 {
+		t.Errorf("twoparty: dealer material %d, %d, %d", rep.ServerMaterial, rep.ClientMaterial, rep.SetupMaterial)
+	}
+	var sum, off int64
+	for _, l := range rep.Layers {
+		sum += l.Bytes
+		off += l.OfflineBytes
+	}
+	if sum != rep.OnlineBytes || off != rep.OfflineInlineBytes || rep.OfflineInlineBytes == 0 {
+		t.Errorf("twoparty: layers sum to %d online, %d inline offline bytes; report %d, %d", sum, off, rep.OnlineBytes, rep.OfflineInlineBytes)
+	}
+	if rep.TotalBytes != rep.SetupBytes+rep.OfflineBytes+rep.OnlineBytes || rep.SetupBytes == 0 {
+		t.Errorf("twoparty: total %d ≠ setup %d + offline %d + online %d", rep.TotalBytes, rep.SetupBytes, rep.OfflineBytes, rep.OnlineBytes)
+	}
+}
