@@ -2,7 +2,11 @@ package helinear
 
 import (
 	"errors"
+	"math"
+	"math/big"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/ring"
@@ -249,4 +253,130 @@ func TestCosts(t *testing.T) {
 			c1.BytesSent-c0.BytesSent, c1.MsgsSent-c0.MsgsSent, c1.BytesRecv-c0.BytesRecv, c1.MsgsRecv-c0.MsgsRecv, up, down)
 	}
 	t.Logf("batch 2: %d B up, %d B down", up, down)
+}
+
+// TestLevels checks the session's primes (distinct, prime, ≡ 1 mod 2N,
+// product within the 128-bit bound: every level is a subset) and that a
+// layer runs at the smallest level its noise allows: a narrow layer and a
+// smaller weight bound take fewer bits, and each chosen level holds the
+// decryption bound that plan.budget states.
+func TestLevels(t *testing.T) {
+	for _, ell := range []uint{1, 16, 37, 64} {
+		p, err := NewParams(ell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range p.Q {
+			if q%(2*N) != 1 || !new(big.Int).SetUint64(q).ProbablyPrime(20) || slices.Contains(p.Q[:i], q) {
+				t.Errorf("ℓ = %d: prime %d: %d not a distinct NTT prime", ell, i, q)
+			}
+		}
+		if p.LogQ > MaxLogQ {
+			t.Errorf("ℓ = %d: log Q = %.1f > %d", ell, p.LogQ, MaxLogQ)
+		}
+	}
+	small, err := NewParams(37)
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow, err := NewParamsW(37, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := planFC(64, 10, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv, err := planConv(ring.ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	convW, err := planConv(ring.ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}, narrow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ℓ = 37: fc 64→10 at log Q %.1f, conv 64×8×8 at %.1f, with 24-bit weights %.1f (all primes %.1f)",
+		fc.lv.logQ, conv.lv.logQ, convW.lv.logQ, small.LogQ)
+	if fc.lv.logQ >= small.LogQ || convW.lv.logQ >= conv.lv.logQ {
+		t.Errorf("levels not chosen by noise: fc %.1f, conv %.1f, conv with 24-bit weights %.1f, all %.1f",
+			fc.lv.logQ, conv.lv.logQ, convW.lv.logQ, small.LogQ)
+	}
+	for _, pl := range []*plan{fc, conv} {
+		// E_W + F + E_pk + 1 < Q/2^(ℓ+2) at the chosen level, by the
+		// bound's own terms (plan.budget keeps a bit of slack on top).
+		l := 0
+		for _, op := range pl.outs {
+			n := 0
+			for _, tm := range op.terms {
+				n += len(pl.ws[tm.w])
+			}
+			l = max(l, n)
+		}
+		total := math.Log2((eta+0.5)*float64(l)*math.Exp2(36) + math.Exp2(float64(pl.floodBits-1)) + eta*(2*N+1) + 1)
+		if total >= pl.lv.logQ-37-2 || float64(pl.floodBits-1) < Kappa+1+math.Log2((eta+0.5)*float64(l))+36 {
+			t.Errorf("level log Q %.1f, flood 2^%d: noise 2^%.1f for %d weights", pl.lv.logQ, pl.floodBits-1, total, l)
+		}
+	}
+}
+
+// TestWeightBound runs a convolution with a 24-bit weight bound (exact,
+// weights at both ends of the range) and checks that a weight outside it
+// is refused with an error before anything is sent back.
+func TestWeightBound(t *testing.T) {
+	const ell, wb = 37, 24
+	a, b := transport.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	var cl *Client
+	errc := make(chan error, 1)
+	go func() {
+		p, err := NewParamsW(ell, wb)
+		if err == nil {
+			cl, err = NewClientParams(b, p)
+		}
+		errc <- err
+	}()
+	p, err := NewParamsW(ell, wb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewServerParams(a, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	cp := ring.ConvParams{N: 1, C: 4, H: 6, W: 6, K: 3, R: 3, S: 3, PadH: 1, PadW: 1}
+	rng := rand.New(rand.NewPCG(11, 12))
+	x, xs := randVec(rng, cp.XLen()), randVec(rng, cp.XLen())
+	xc := make([]uint64, len(x))
+	for i := range x {
+		xc[i] = x[i] - xs[i]
+	}
+	w := randVec(rng, cp.WLen())
+	for i := range w {
+		w[i] = uint64(int64(w[i]) >> (64 - wb))
+	}
+	lo := int64(-1) << (wb - 1)
+	w[0], w[1] = uint64(-lo-1), uint64(lo) // the extremes
+	want := make([]uint64, cp.YLen())
+	if err := ring.Conv2d(cp, x, w, want); err != nil {
+		t.Fatal(err)
+	}
+	ys, yc, err := both(func() ([]uint64, error) { return s.Conv2d(cp, w, nil, xs) },
+		func() ([]uint64, error) { return cl.Conv2d(cp, xc) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkShares(t, "conv, 24-bit weights", ell, ys, yc, want)
+	w[2] = uint64(1) << (wb - 1)
+	if _, err := s.Conv2d(cp, w, nil, xs); err == nil || !strings.Contains(err.Error(), "bound") {
+		t.Errorf("weight 2^%d with a %d-bit bound: err = %v", wb-1, wb, err)
+	}
+	if _, err := NewParamsW(37, 38); err == nil {
+		t.Error("38-bit weight bound at ℓ = 37: no error")
+	}
+	if _, err := NewParamsW(37, 0); err == nil {
+		t.Error("0-bit weight bound: no error")
+	}
 }
