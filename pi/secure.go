@@ -413,10 +413,12 @@ type Client struct {
 
 // SetupStats describes the once-per-session setup as seen by the client.
 type SetupStats struct {
-	// Offline are the setup messages (masked weights and coefficients,
-	// handshake) in both directions.
+	// Offline are the setup messages in both directions: the handshake,
+	// then the dealer suite's masked weights and coefficients or the
+	// two-party suite's base OTs and HE public key.
 	Offline transport.Counts `json:"offline"`
-	// Material is the dealer material received for the setup (bytes).
+	// Material is the dealer material received for the setup (bytes; 0
+	// for the two-party suite).
 	Material int64 `json:"material_bytes"`
 	// Time is the setup's wall time.
 	Time time.Duration `json:"time_ns"`
