@@ -229,23 +229,39 @@ func TestCorrelatedOT(t *testing.T) {
 	}
 }
 
-// sessions sets up two Sessions over a pipe.
+// sessions sets up two Sessions over a pipe with IKNP and KK13 (the
+// extensions most tests here exercise).
 func sessions(t testing.TB) (*Session, *Session, transport.Conn, transport.Conn) {
+	return sessionsCfg(t, Config{KK: true})
+}
+
+// sessionsCfg sets up two Sessions with configuration cfg.
+func sessionsCfg(t testing.TB, cfg Config) (*Session, *Session, transport.Conn, transport.Conn) {
 	var s0, s1 *Session
-	c0, c1 := run(t, func(c transport.Conn) (err error) { s0, err = NewSession(c, 0); return },
-		func(c transport.Conn) (err error) { s1, err = NewSession(c, 1); return })
+	c0, c1 := run(t, func(c transport.Conn) (err error) { s0, err = NewSessionConfig(c, 0, cfg); return },
+		func(c transport.Conn) (err error) { s1, err = NewSessionConfig(c, 1, cfg); return })
 	return s0, s1, c0, c1
 }
 
+// TestOneOfN runs 1-out-of-N OT by KK13 and from COTs (IKNP and SoftSpoken).
 func TestOneOfN(t *testing.T) {
-	s0, s1, _, _ := sessions(t)
+	for _, cfg := range []Config{{KK: true}, {}, {K: 3}, DefaultConfig} {
+		testOneOfN(t, cfg)
+	}
+}
+
+func testOneOfN(t *testing.T, cfg Config) {
+	s0, s1, _, _ := sessionsCfg(t, cfg)
+	if (s0.NSend != nil) != cfg.KK {
+		t.Fatalf("%v: KK13 sender %v", cfg, s0.NSend)
+	}
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, tc := range []struct{ n, nn, ell int }{{1, 2, 1}, {200, 16, 2}, {129, 256, 64}, {300, 5, 7}} {
+	for _, tc := range []struct{ n, nn, ell int }{{1, 2, 1}, {200, 16, 2}, {129, 256, 64}, {300, 5, 7}, {70, 3, 64}} {
 		// Both directions: party 0 sends to party 1 and the reverse.
 		for dir := range 2 {
-			snd, rcv := s0.NSend, s1.NRecv
+			snd, rcv := s0, s1
 			if dir == 1 {
-				snd, rcv = s1.NSend, s0.NRecv
+				snd, rcv = s1, s0
 			}
 			msgs := make([]uint64, tc.n*tc.nn)
 			for i := range msgs {
@@ -256,8 +272,8 @@ func TestOneOfN(t *testing.T) {
 				choice[i] = uint8(rng.IntN(tc.nn))
 			}
 			errs := make(chan error, 1)
-			go func() { errs <- snd.Send(msgs, tc.nn, tc.ell) }()
-			got, err := rcv.Receive(choice, tc.nn, tc.ell)
+			go func() { errs <- snd.SendN(msgs, tc.nn, tc.ell) }()
+			got, err := rcv.ReceiveN(choice, tc.nn, tc.ell)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +282,7 @@ func TestOneOfN(t *testing.T) {
 			}
 			for i := range tc.n {
 				if want := msgs[i*tc.nn+int(choice[i])]; got[i] != want {
-					t.Fatalf("%+v dir %d OT %d: got %x want %x", tc, dir, i, got[i], want)
+					t.Fatalf("%v %+v dir %d OT %d: got %x want %x", cfg, tc, dir, i, got[i], want)
 				}
 			}
 		}

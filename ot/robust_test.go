@@ -19,6 +19,8 @@ var fuzzState struct {
 	r    *Receiver
 	ns   *NSender
 	nr   *NReceiver
+	ss   *Sender   // SoftSpoken (DefaultConfig)
+	cr   *Receiver // its peer's receiver, for 1-of-N from COTs
 	err  error
 }
 
@@ -31,6 +33,8 @@ func fuzzObjects(t testing.TB) {
 		s0, s1, _, _ := sessions(t)
 		fuzzState.s, fuzzState.r = s0.Send, s1.Recv
 		fuzzState.ns, fuzzState.nr = s0.NSend, s1.NRecv
+		d0, d1, _, _ := sessionsCfg(t, DefaultConfig)
+		fuzzState.ss, fuzzState.cr = d0.Send, d1.Recv
 	})
 }
 
@@ -54,7 +58,7 @@ func step(t *testing.T, data []byte, f func(c transport.Conn) error) {
 }
 
 func FuzzMessages(f *testing.F) {
-	for sel := range uint8(7) {
+	for sel := range uint8(9) {
 		for _, n := range []uint16{1, 130} {
 			f.Add(sel, n, []byte{})
 			f.Add(sel, n, make([]byte, 31))
@@ -63,6 +67,8 @@ func FuzzMessages(f *testing.F) {
 			f.Add(sel, n, make([]byte, Kappa*padded(int(n))*8))
 			f.Add(sel, n, make([]byte, 2*KKWidth*padded(int(n))*8))
 			f.Add(sel, n, make([]byte, 2*int(n)*16/8))
+			f.Add(sel, n, make([]byte, 16*padded(int(n))*8))
+			f.Add(sel, n, make([]byte, int(n)*16*2/8))
 		}
 	}
 	f.Fuzz(func(t *testing.T, sel uint8, n16 uint16, data []byte) {
@@ -71,7 +77,7 @@ func FuzzMessages(f *testing.F) {
 		rng := rand.New(rand.NewPCG(uint64(n), 1))
 		choice := randBits(rng, n)
 		st := &fuzzState
-		switch sel % 7 {
+		switch sel % 9 {
 		case 0: // base receiver: data is A
 			step(t, data, func(c transport.Conn) error { _, err := BaseReceive(c, choice); return err })
 		case 1: // base sender: data is the B's
@@ -109,6 +115,21 @@ func FuzzMessages(f *testing.F) {
 				r.c = c
 				ch := make([]uint8, n)
 				_, err := r.Receive(ch, 16, 2)
+				return err
+			})
+		case 7: // SoftSpoken extension sender: data is the correction
+			step(t, data, func(c transport.Conn) error {
+				s := *st.ss
+				s.c = c
+				_, err := s.COT(n)
+				return err
+			})
+		case 8: // 1-of-N-from-COT receiver: data is the masked messages
+			// (its COT matrix goes to a peer that does not read it).
+			step(t, data, func(c transport.Conn) error {
+				r := *st.cr
+				r.c = c
+				_, err := NewCNReceiver(&r).Receive(make([]uint8, n), 16, 2)
 				return err
 			})
 		}

@@ -102,21 +102,34 @@ func TestReceiverView(t *testing.T) {
 	balanced(t, "chosen masked message", onesChosen, n*ell)
 }
 
-// TestNReceiverView is TestReceiverView for 1-out-of-16 OT: each of the 15
-// other messages (all zero) under the receiver's key must be balanced.
+// TestNReceiverView is TestReceiverView for 1-out-of-16 OT, by KK13 and
+// from COTs: each of the 15 other messages (all zero) under the receiver's
+// key must be balanced, and so must the XOR of the keys of the four
+// messages 4a..4a+3 (a "rectangle": a key made of independent per-bit
+// hashes, K_y = ⊕_j h_j(y_j), would make it 0 and leak one message from
+// three).
 func TestNReceiverView(t *testing.T) {
-	s0, s1, _, _ := sessions(t)
+	for _, cfg := range []Config{{KK: true}, {}, DefaultConfig} {
+		testNReceiverView(t, cfg)
+	}
+}
+
+func testNReceiverView(t *testing.T, cfg Config) {
+	s0, s1, _, c1 := sessionsCfg(t, cfg)
 	n, nn, ell := 2048, 16, 8
 	rng := rand.New(rand.NewPCG(21, 22))
 	choice := make([]uint8, n)
 	for i := range choice {
 		choice[i] = uint8(rng.IntN(nn))
 	}
-	tap := privacytest.NewRecorder(s1.NRecv.c)
-	s1.NRecv.c = tap
+	tap := privacytest.NewRecorder(c1)
+	s1.Recv.c = tap
+	if s1.NRecv != nil {
+		s1.NRecv.c = tap
+	}
 	errs := make(chan error, 1)
-	go func() { errs <- s0.NSend.Send(make([]uint64, n*nn), nn, ell) }()
-	got, err := s1.NRecv.Receive(choice, nn, ell)
+	go func() { errs <- s0.SendN(make([]uint64, n*nn), nn, ell) }()
+	got, err := s1.ReceiveN(choice, nn, ell)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,16 +138,17 @@ func TestNReceiverView(t *testing.T) {
 	}
 	for i, v := range got {
 		if v != 0 {
-			t.Fatalf("OT %d: got %x, want 0", i, v)
+			t.Fatalf("%v OT %d: got %x, want 0", cfg, i, v)
 		}
 	}
 	// Recompute the receiver's keys from its masked chosen messages (they
 	// decrypt to 0, so the key is the masked value itself).
-	br, err := newBitReader(tap.Messages(0)[0], n*nn*ell, "view")
+	msgs := tap.Messages(0)
+	br, err := newBitReader(msgs[len(msgs)-1], n*nn*ell, "view")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ones := 0
+	ones, rect := 0, 0
 	for i := range n {
 		ys := make([]uint64, nn)
 		for k := range ys {
@@ -146,6 +160,10 @@ func TestNReceiverView(t *testing.T) {
 				ones += bits.OnesCount64(y ^ key)
 			}
 		}
+		for a := range nn / 4 {
+			rect += bits.OnesCount64(ys[4*a] ^ ys[4*a+1] ^ ys[4*a+2] ^ ys[4*a+3])
+		}
 	}
-	balanced(t, "other messages under the receiver's key", ones, n*(nn-1)*ell)
+	balanced(t, cfg.String()+": other messages under the receiver's key", ones, n*(nn-1)*ell)
+	balanced(t, cfg.String()+": XOR of four keys 4a..4a+3", rect, n*nn/4*ell)
 }

@@ -51,7 +51,7 @@ func (p *Party) triples(n, k int) (a, b, c []uint8, err error) {
 				msgs[o*nn+ch] = m
 			}
 		}
-		return p.OT.NSend.Send(msgs, nn, oleSlots*k)
+		return p.OT.SendN(msgs, nn, oleSlots*k)
 	}
 	recv := func() error {
 		choice := make([]uint8, g)
@@ -59,7 +59,7 @@ func (p *Party) triples(n, k int) (a, b, c []uint8, err error) {
 			choice[i/oleSlots] |= b[i] << (i % oleSlots)
 		}
 		var err error
-		v, err = p.OT.NRecv.Receive(choice, nn, oleSlots*k)
+		v, err = p.OT.ReceiveN(choice, nn, oleSlots*k)
 		return err
 	}
 	if err := p.both(send, recv); err != nil {

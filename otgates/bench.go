@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/ot"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -22,6 +23,8 @@ type BenchConfig struct {
 	Batch int
 	// Gates are the gates to run, a subset of BenchGates (nil: all).
 	Gates []string
+	// OT is the OT extensions' configuration (nil: ot.DefaultConfig).
+	OT *ot.Config
 }
 
 // DefaultBatch is BenchConfig.Batch's default.
@@ -42,6 +45,7 @@ type GateCost struct {
 // BenchReport is the result of Bench: one GateCost per gate name.
 type BenchReport struct {
 	Suite string              `json:"suite"`
+	OT    string              `json:"ot,omitempty"` // the OT extensions (twoparty suite)
 	Ell   int                 `json:"ell"`
 	N     int                 `json:"n"`
 	Frac  int                 `json:"frac"`
@@ -78,11 +82,15 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 			return nil, fmt.Errorf("otgates: bench: unknown gate %q (have %s)", g, strings.Join(BenchGates, ", "))
 		}
 	}
+	otc := ot.DefaultConfig
+	if cfg.OT != nil {
+		otc = *cfg.OT
+	}
 	c0n, c1n := transport.Pipe()
 	var p1 *Party
 	errs := make(chan error, 1)
-	go func() { var err error; p1, err = New(c1n, 1); errs <- err }()
-	p0, err := New(c0n, 0)
+	go func() { var err error; p1, err = NewConfig(c1n, 1, otc); errs <- err }()
+	p0, err := NewConfig(c0n, 0, otc)
 	if e := <-errs; err == nil {
 		err = e
 	}
@@ -91,7 +99,7 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 	}
 	defer c0n.Close()
 	defer c1n.Close()
-	rep := &BenchReport{Suite: "twoparty", Ell: cfg.Ell, N: cfg.N, Frac: cfg.Frac, Gates: map[string]GateCost{}}
+	rep := &BenchReport{Suite: "twoparty", OT: otc.String(), Ell: cfg.Ell, N: cfg.N, Frac: cfg.Frac, Gates: map[string]GateCost{}}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6f74))
 	for _, name := range gates {
 		var sum GateCost

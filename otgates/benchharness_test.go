@@ -23,9 +23,9 @@ func TestBench(t *testing.T) {
 				t.Errorf("ℓ=%d %s: implausible costs %+v", ell, name, g)
 			}
 		}
-		// ReLU and DReLU differ by the multiplexer: 2·(16 + ℓ/8) bytes per
-		// element, padding aside (300 elements pad to 384 OTs).
-		mux := float64(2*(16*384+ceil8(300*ell))) / 300
+		// ReLU and DReLU differ by the multiplexer: two COTs and 2·ℓ bits
+		// per element (300 elements pad to 384 OTs).
+		mux := float64(2*(cotBytes(300)+ceil8(300*ell))) / 300
 		if d := rep.Gates["relu"].Bytes - rep.Gates["drelu"].Bytes; math.Abs(d-mux) > 1e-9 {
 			t.Errorf("ℓ=%d: relu − drelu = %.2f bytes, want the multiplexer's %.2f", ell, d, mux)
 		}

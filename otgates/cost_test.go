@@ -3,27 +3,40 @@ package otgates
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/autorep/autorep/ot"
 )
 
 // The expected traffic of each gate, both directions, from the protocol
-// descriptions: an IKNP OT costs 16 bytes of matrix (columns padded to 128
-// OTs), a 1-of-16 KK13 OT 32 bytes (same padding), plus the payloads.
+// descriptions: a batch of n correlated OTs costs ⌈128/k⌉ bits per OT of
+// SoftSpoken correction (IKNP: 128; columns padded to 128 OTs), a 1-of-16
+// OT four of them, plus the payloads.
 
 func pad(n int) int { return (n + 127) / 128 * 128 }
+
+// cotBytes is the extension traffic of one batch of n correlated OTs
+// under ot.DefaultConfig.
+func cotBytes(n int) int {
+	cols := ot.Kappa
+	if k := ot.DefaultConfig.K; k > 0 {
+		cols = (ot.Kappa + k - 1) / k
+	}
+	return cols * pad(n) / 8
+}
 
 func ceil8(bits int) int { return (bits + 7) / 8 }
 
 // lessThanBytes is LessThan of n values of the given width.
 func lessThanBytes(n, bits int) int {
 	q := (bits + LeafBits - 1) / LeafBits
-	b := 32*pad(n*q) + ceil8(n*q*16*2)
+	b := cotBytes(4*n*q) + ceil8(n*q*16*2)
 	total := 0
 	for l := q; l > 1; l = (l + 1) / 2 {
 		total += n * (l / 2)
 	}
 	if total > 0 { // triples for all levels, both ways
 		g := (total + oleSlots - 1) / oleSlots // 1-of-16 OTs per direction
-		b += 2 * (32*pad(g) + ceil8(g*16*oleSlots*2))
+		b += 2 * (cotBytes(4*g) + ceil8(g*16*oleSlots*2))
 	}
 	for q > 1 {
 		pairs, k := q/2, 2
@@ -54,7 +67,7 @@ func lessThanRounds(bits int) int {
 	return r
 }
 
-func selectBytes(n, ell int) int { return 2 * (16*pad(n) + ceil8(n*ell)) }
+func selectBytes(n, ell int) int { return 2 * (cotBytes(n) + ceil8(n*ell)) }
 
 // TestReLUBelowSCI: the per-ReLU traffic at ℓ = 32 and 64 (large
 // batches, no padding) stays below CrypTFlow2/SCI's measured 531.5 and
@@ -89,15 +102,15 @@ func TestCosts(t *testing.T) {
 			f      func(p *Party) ([]uint64, error)
 		}{
 			{"relu", lessThanBytes(n, ell-1) + selectBytes(n, ell), lessThanRounds(ell-1) + 1, func(p *Party) ([]uint64, error) { return p.ReLU(xs[p.ID], ell) }},
-			{"trunc", 16*pad(n) + ceil8(n*6), 1, func(p *Party) ([]uint64, error) { return p.Trunc(xs[p.ID], ell, 6) }},
-			{"trunc_exact", 16*pad(n) + ceil8(n*6) + lessThanBytes(n, 6) + 16*pad(n) + ceil8(n*ell), 2 + lessThanRounds(6), func(p *Party) ([]uint64, error) { return p.TruncExact(xs[p.ID], ell, 6) }},
-			{"mul_private", 16*pad(n*ell) + ceil8(n*ell*(ell+1)/2), 1, func(p *Party) ([]uint64, error) {
+			{"trunc", cotBytes(n) + ceil8(n*6), 1, func(p *Party) ([]uint64, error) { return p.Trunc(xs[p.ID], ell, 6) }},
+			{"trunc_exact", cotBytes(n) + ceil8(n*6) + lessThanBytes(n, 6) + cotBytes(n) + ceil8(n*ell), 2 + lessThanRounds(6), func(p *Party) ([]uint64, error) { return p.TruncExact(xs[p.ID], ell, 6) }},
+			{"mul_private", cotBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 1, func(p *Party) ([]uint64, error) {
 				if p.ID == 0 {
 					return p.MulPrivate(x, xs[0], ell)
 				}
 				return p.MulPrivate(nil, xs[1], ell)
 			}},
-			{"square", 16*pad(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
+			{"square", cotBytes(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
 		} {
 			p0.Conn.Stats().Reset()
 			run(t, p0, p1, tc.f)

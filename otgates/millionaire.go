@@ -54,7 +54,7 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 				}
 			}
 		}
-		if err := p.OT.NSend.Send(msgs, nn, 2); err != nil {
+		if err := p.OT.SendN(msgs, nn, 2); err != nil {
 			return nil, fmt.Errorf("otgates: comparison leaves: %w", err)
 		}
 	} else {
@@ -64,7 +64,7 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 				choice[i*q+j] = uint8(digit(x, j))
 			}
 		}
-		got, err := p.OT.NRecv.Receive(choice, nn, 2)
+		got, err := p.OT.ReceiveN(choice, nn, 2)
 		if err != nil {
 			return nil, fmt.Errorf("otgates: comparison leaves: %w", err)
 		}

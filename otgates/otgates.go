@@ -36,9 +36,16 @@ type Party struct {
 }
 
 // New sets up party id (0 or 1) over c: the OT session (base OTs both
-// ways) and a private PRG for the party's own randomness.
+// ways, ot.DefaultConfig) and a private PRG for the party's own randomness.
 func New(c transport.Conn, id int) (*Party, error) {
-	s, err := ot.NewSession(c, id)
+	return NewConfig(c, id, ot.DefaultConfig)
+}
+
+// NewConfig is New with the OT extensions of cfg (both parties must pass
+// the same); New's default is the measured best, the others are there to
+// compare (IKNP, smaller SoftSpoken k, KK13).
+func NewConfig(c transport.Conn, id int, cfg ot.Config) (*Party, error) {
+	s, err := ot.NewSessionConfig(c, id, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("otgates: OT setup: %w", err)
 	}

@@ -1,0 +1,145 @@
+package ot
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// 1-out-of-N OT from log N correlated OTs (the construction of Naor and
+// Pinkas, "Efficient oblivious transfer protocols", SODA 2001, §4, with
+// the PRF of each key instantiated by the tweakable correlation-robust
+// hash): for N ≤ 2^L the receiver's choice x is L choice bits of L COTs,
+// (q_j, t_j = q_j ⊕ x_j·Δ), j < L. The key of message y is
+//
+//	K_y = ⊕_{j<L} H((idx_j, 1 + y mod 2^{j+1}), q_j ⊕ y_j·Δ)
+//
+// with H(w, x) = π(π(x) ⊕ w) ⊕ π(x) (hash.go) and the tweak w = (the COT's
+// index, the prefix of y up to bit j). The receiver computes K_x from its
+// t_j. For y ≠ x let j be the highest bit where they differ: the term of
+// (j, y mod 2^{j+1}) hashes t_j ⊕ Δ under a tweak used for no other input,
+// so by TCCR (Guo–Katz–Wang–Yu, S&P 2020) it is pseudo-random given
+// everything the receiver sees; each y ≠ x owns a distinct such term
+// (y is its prefix plus x's higher bits) and the other unknown terms of
+// K_y sit at lower bits, so the N−1 keys are jointly pseudo-random by a
+// triangular argument. Every tweak is queried on one input only (TCCR's
+// condition). Cost: L COTs (L·⌈128/k⌉ bits with SoftSpoken) plus N·ℓ
+// message bits; the sender hashes the 2^{L+1} − 2 tree nodes once each.
+// This replaces the Kolesnikov–Kumaresan OT (kk.go), whose 256-bit rows
+// need a wider hash than one AES block gives, once COTs are cheap.
+
+// CNSender is the sender of 1-out-of-N OTs built on a Sender's COTs.
+type CNSender struct{ s *Sender }
+
+// CNReceiver is the receiver of 1-out-of-N OTs built on a Receiver's COTs.
+type CNReceiver struct{ r *Receiver }
+
+// NewCNSender returns a 1-out-of-N sender drawing its COTs from s (the
+// peer wraps the matching Receiver in NewCNReceiver); no setup traffic.
+func NewCNSender(s *Sender) *CNSender { return &CNSender{s} }
+
+// NewCNReceiver is the receiver's side of NewCNSender.
+func NewCNReceiver(r *Receiver) *CNReceiver { return &CNReceiver{r} }
+
+// logN returns L = ⌈log2 nn⌉, the COTs per 1-out-of-nn OT.
+func logN(nn int) int { return bits.Len(uint(nn - 1)) }
+
+// nodeTweak is the tweak of tree node (COT index idx, prefix p).
+func nodeTweak(idx uint64, p int) Block { return Block{idx, uint64(p) + 1} }
+
+// Send runs 1-out-of-nn OTs of ell-bit messages with the layout of
+// NSender.Send (OT i's message y at msgs[i·nn+y]): the COT matrix in,
+// nn·ell bits per OT out.
+func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
+	if err := checkN(nn, ell); err != nil {
+		return err
+	}
+	if len(msgs)%nn != 0 || len(msgs) == 0 {
+		return fmt.Errorf("ot: %d messages is not a positive multiple of N = %d", len(msgs), nn)
+	}
+	n, L := len(msgs)/nn, logN(nn)
+	q, base, err := c.s.cot(n * L)
+	if err != nil {
+		return err
+	}
+	delta := c.s.delta
+	m := mask(uint(ell))
+	keys := make([]uint64, 2<<L) // keys of level j at [2^{j+1}, 2^{j+2})
+	bw := newBitWriter(n * nn * ell)
+	for i := range n {
+		keys[1] = 0 // the empty prefix (level −1 sits at index 1)
+		for j := range L {
+			idx := base + uint64(i*L+j)
+			p0 := perm(q[i*L+j])
+			p1 := perm(q[i*L+j].Xor(delta))
+			lo := 1 << j // prefixes of level j−1 at [lo, 2lo)
+			for p := range 2 * lo {
+				pi := p0
+				if p>>j&1 == 1 {
+					pi = p1
+				}
+				h := perm(pi.Xor(nodeTweak(idx, p))).Xor(pi).Lo
+				keys[2*lo+p] = keys[lo+p&(lo-1)] ^ h
+			}
+		}
+		top := 1 << L
+		for y := range nn {
+			bw.write((msgs[i*nn+y]^keys[top+y])&m, uint(ell))
+		}
+	}
+	if err := c.s.c.Send(bw.bytes()); err != nil {
+		return fmt.Errorf("ot: sending 1-of-N messages: %w", err)
+	}
+	return nil
+}
+
+// Receive is the receiver's side of CNSender.Send: choice[i] < nn picks
+// OT i's message.
+func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
+	if err := checkN(nn, ell); err != nil {
+		return nil, err
+	}
+	n := len(choice)
+	if n == 0 {
+		return nil, fmt.Errorf("ot: 0 OTs")
+	}
+	L := logN(nn)
+	cb := make([]byte, n*L)
+	for i, x := range choice {
+		if int(x) >= nn {
+			return nil, fmt.Errorf("ot: choice %d is %d, want < %d", i, x, nn)
+		}
+		for j := range L {
+			cb[i*L+j] = x >> j & 1
+		}
+	}
+	t, base, err := c.r.cot(cb)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := c.r.c.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("ot: receiving 1-of-N messages: %w", err)
+	}
+	br, err := newBitReader(msg, n*nn*ell, "1-of-N messages")
+	if err != nil {
+		return nil, err
+	}
+	res := make([]uint64, n)
+	for i, x := range choice {
+		var key uint64
+		for j := range L {
+			p := int(x) & (2<<j - 1)
+			pi := perm(t[i*L+j])
+			key ^= perm(pi.Xor(nodeTweak(base+uint64(i*L+j), p))).Xor(pi).Lo
+		}
+		var y uint64
+		for k := range nn {
+			v := br.read(uint(ell))
+			if k == int(x) {
+				y = v
+			}
+		}
+		res[i] = (y ^ key) & mask(uint(ell))
+	}
+	return res, nil
+}
