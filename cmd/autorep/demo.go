@@ -18,6 +18,7 @@ import (
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/internal/progress"
+	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
@@ -270,7 +271,7 @@ func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, te
 		if err != nil {
 			return nil, fmt.Errorf("%s, image %d: %w", name, i, err)
 		}
-		pl := argmaxRow(plain.Data[i*classes : (i+1)*classes])
+		pl := stat.Argmax(plain.Data[i*classes : (i+1)*classes])
 		truth := int(test.Labels[i])
 		if pl == truth {
 			plainOK++
@@ -295,16 +296,6 @@ func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, te
 	r.OnlineBytes, r.Rounds, r.Material = r.OnlineBytes/int64(n), r.Rounds/int64(n), r.Material/int64(n)
 	r.WallSeconds = time.Since(t0).Seconds()
 	return r, nil
-}
-
-func argmaxRow(v []float32) int {
-	b := 0
-	for i, x := range v {
-		if x > v[b] {
-			b = i
-		}
-	}
-	return b
 }
 
 // child is a dealer or server child process.

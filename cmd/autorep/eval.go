@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/tensor"
@@ -199,9 +200,9 @@ func predictLabels(m *models.Model, set *data.Set, idx []int, batch int, fixed b
 		classes := y.Shape[1]
 		for i := lo; i < hi; i++ {
 			k := i - lo
-			p := evalPrediction{Index: idx[i], Label: argmaxRow(y.Data[k*classes : (k+1)*classes]), TrueLabel: int(set.Labels[i])}
+			p := evalPrediction{Index: idx[i], Label: stat.Argmax(y.Data[k*classes : (k+1)*classes]), TrueLabel: int(set.Labels[i])}
 			if yf != nil {
-				l := argmaxRow(yf.Data[k*classes : (k+1)*classes])
+				l := stat.Argmax(yf.Data[k*classes : (k+1)*classes])
 				p.FixedLabel = &l
 			}
 			out = append(out, p)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,75 +24,8 @@ func init() {
 	register("train", "train a model from scratch (checkpoint every epoch, --resume)", runTrain)
 }
 
-// trainOptions are the optimiser settings shared by train-like commands.
-type trainOptions struct {
-	opt       string
-	lr        float64
-	momentum  float64
-	nesterov  bool
-	wd        float64
-	noBNDecay bool
-	warmup    float64
-	minLR     float64
-	epochs    int
-	batch     int
-}
-
-// buildOptimizer makes the optimiser and per-step cosine schedule for net
-// parameters, with stepsPerEpoch batches per epoch.
-func buildOptimizer(m *models.Model, o trainOptions, stepsPerEpoch int) (optim.Optimizer, optim.Schedule, error) {
-	params := optim.ParamsOf(m.Net)
-	var groups []optim.Group
-	if o.noBNDecay {
-		groups = optim.SplitDecay(params, o.wd)
-	} else {
-		groups = []optim.Group{{Params: params, WeightDecay: o.wd}}
-	}
-	var opt optim.Optimizer
-	var err error
-	switch o.opt {
-	case "sgd":
-		opt, err = optim.NewSGD(groups, optim.SGDConfig{LR: o.lr, Momentum: o.momentum, Nesterov: o.nesterov && o.momentum > 0})
-	case "adam":
-		opt, err = optim.NewAdam(groups, optim.AdamConfig{LR: o.lr})
-	case "adamw":
-		opt, err = optim.NewAdam(groups, optim.AdamConfig{LR: o.lr, Decoupled: true})
-	default:
-		return nil, nil, fmt.Errorf("unknown optimiser %q (want sgd, adam or adamw)", o.opt)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	total := o.epochs * stepsPerEpoch
-	warm := int(o.warmup * float64(stepsPerEpoch))
-	if warm > total {
-		warm = total
-	}
-	sched, err := optim.NewCosine(o.lr, o.minLR, warm, total)
-	if err != nil {
-		return nil, nil, err
-	}
-	return opt, sched, nil
-}
-
-// datasetShape returns the input shape and class count of a dataset known
-// by name without decoding it, or loads its test split otherwise.
-func datasetShape(dir, name string) ([3]int, int, error) {
-	shapes := map[string][3]int{
-		"mnist": {1, 28, 28}, "fashion-mnist": {1, 28, 28},
-		"cifar10": {3, 32, 32}, "cifar100": {3, 32, 32}, "tiny-imagenet": {3, 64, 64},
-	}
-	if info, ok := data.Lookup(name); ok {
-		if in, ok := shapes[info.Name]; ok {
-			return in, info.Classes, nil
-		}
-	}
-	s, err := data.Load(dir, name, false)
-	if err != nil {
-		return [3]int{}, 0, err
-	}
-	return [3]int{s.C, s.H, s.W}, s.Classes, nil
-}
+// datasetShape returns the input shape and class count of a dataset.
+var datasetShape = data.ShapeOf
 
 // applyThreads applies --threads (0 = all cores) to Go and the kernels.
 func applyThreads(n int) error {
@@ -220,9 +152,8 @@ func runTrain(args []string) error {
 	m.Meta.Mean = append([]float32(nil), trainSet.Mean...)
 	m.Meta.Std = append([]float32(nil), trainSet.Std...)
 	loader := data.NewLoader(trainSet, data.LoaderConfig{Batch: *batch, Shuffle: true, Seed: *seed, Augment: aug, DropLast: trainSet.N > *batch})
-	o := trainOptions{opt: *opt, lr: *lr, momentum: *momentum, nesterov: *nesterov, wd: *wd, noBNDecay: *noBNDecay,
-		warmup: warmup, minLR: *minLR, epochs: *epochs, batch: *batch}
-	optimizer, sched, err := buildOptimizer(m, o, loader.Len())
+	optimizer, sched, err := optim.Build(optim.ParamsOf(m.Net), optim.Settings{Name: *opt, LR: *lr, MinLR: *minLR, Momentum: *momentum,
+		Nesterov: *nesterov, WeightDecay: *wd, NoBNDecay: *noBNDecay, WarmupEpochs: warmup, Epochs: *epochs}, loader.Len())
 	if err != nil {
 		return err
 	}
@@ -320,8 +251,8 @@ func (c *configState) LoadState(raw json.RawMessage) error {
 	return nil
 }
 
-// sampleSet returns n images of s chosen at random (fixed by seed, kept in
-// their original order), or s itself when n is 0 or at least s.N. A random
+// sampleSet returns n images of s chosen at random (data.Set.Sample,
+// fixed by seed), or s itself when n is 0 or at least s.N. A random
 // subset rather than the first n matters for ImageFolder sets, which are
 // stored class by class.
 func sampleSet(s *data.Set, n int, seed int64) (*data.Set, error) {
@@ -331,7 +262,5 @@ func sampleSet(s *data.Set, n int, seed int64) (*data.Set, error) {
 	if n == 0 || n >= s.N {
 		return s, nil
 	}
-	idx := rand.New(rand.NewPCG(uint64(seed), 0x5ab5e7)).Perm(s.N)[:n]
-	sort.Ints(idx)
-	return s.Subset(idx)
+	return s.Sample(n, seed), nil
 }
