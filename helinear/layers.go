@@ -24,20 +24,58 @@ func (s *Server) Conv2d(p ring.ConvParams, w, bias, xs []uint64) ([]uint64, erro
 	if err != nil {
 		return nil, err
 	}
-	// The server's own share contributes W·x_s + b, computed in the clear.
-	local := make([]uint64, p.YLen())
-	if err := ring.Conv2d(p, xs, w, local); err != nil {
-		return nil, fmt.Errorf("helinear: %w", err)
+	return y, s.addLocal(convShape(p), w, bias, xs, y)
+}
+
+// shape is one linear layer: a convolution, or (fc) a fully connected
+// layer on a batch.
+type shape struct {
+	conv           ring.ConvParams
+	fc             bool
+	batch, in, out int
+}
+
+func convShape(p ring.ConvParams) shape { return shape{conv: p} }
+func fcShape(batch, in, out int) shape  { return shape{fc: true, batch: batch, in: in, out: out} }
+
+func (sh shape) xLen() int {
+	if sh.fc {
+		return sh.batch * sh.in
 	}
-	plane := p.OutH() * p.OutW()
+	return sh.conv.XLen()
+}
+
+func (sh shape) yLen() int {
+	if sh.fc {
+		return sh.batch * sh.out
+	}
+	return sh.conv.YLen()
+}
+
+// addLocal adds the server's own contribution W·x_s + b, computed in the
+// clear on the ring kernels, to y (its share of W·x_c), mod 2^ℓ.
+func (s *Server) addLocal(sh shape, w, bias, xs, y []uint64) error {
+	local := make([]uint64, sh.yLen())
+	per := sh.out // bias index = output index mod per / plane
+	plane := 1
+	if sh.fc {
+		if err := ring.MatMulTransB(sh.batch, sh.out, sh.in, xs, w, local); err != nil {
+			return fmt.Errorf("helinear: %w", err)
+		}
+	} else {
+		if err := ring.Conv2d(sh.conv, xs, w, local); err != nil {
+			return fmt.Errorf("helinear: %w", err)
+		}
+		per, plane = sh.conv.K, sh.conv.OutH()*sh.conv.OutW()
+	}
 	for i := range y {
 		v := local[i]
 		if bias != nil {
-			v += bias[i/plane%p.K]
+			v += bias[i/plane%per]
 		}
 		y[i] = (y[i] + v) & s.P.mask
 	}
-	return y, nil
+	return nil
 }
 
 // Conv2d is the client's side of Server.Conv2d: xc is its share of x; it
@@ -69,18 +107,7 @@ func (s *Server) FC(batch, in, out int, w, bias, xs []uint64) ([]uint64, error) 
 	if err != nil {
 		return nil, err
 	}
-	local := make([]uint64, batch*out)
-	if err := ring.MatMulTransB(batch, out, in, xs, w, local); err != nil {
-		return nil, fmt.Errorf("helinear: %w", err)
-	}
-	for i := range y {
-		v := local[i]
-		if bias != nil {
-			v += bias[i%out]
-		}
-		y[i] = (y[i] + v) & s.P.mask
-	}
-	return y, nil
+	return y, s.addLocal(fcShape(batch, in, out), w, bias, xs, y)
 }
 
 // FC is the client's side of Server.FC: xc is its share of x [batch, in].
