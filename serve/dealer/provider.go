@@ -22,6 +22,7 @@ import (
 type Provider struct {
 	conn  transport.Conn
 	party mpc.Party
+	tag   SessionTag
 	// Refill, if set, lists the requests fetched together when Get misses
 	// the queue on a request equal to the list's first one (typically the
 	// requests of one more inference).
@@ -40,15 +41,22 @@ type Provider struct {
 
 // Join sends the hello for party p of session sid (with the public-plan
 // hash both parties must agree on) on conn and waits for the dealer's
-// answer. On success the Provider owns conn.
+// answer. On success the Provider owns conn. It presents no ticket: see
+// JoinTicket for a dealer that requires one.
 func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, hash [32]byte) (*Provider, error) {
+	return JoinTicket(ctx, conn, p, sid, hash, Ticket{})
+}
+
+// JoinTicket is Join presenting a join ticket (see Ticket; the zero
+// Ticket is none).
+func JoinTicket(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, hash [32]byte, t Ticket) (*Provider, error) {
 	if !p.Valid() {
 		return nil, fmt.Errorf("dealer: invalid party %d", int(p))
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	transport.SetPhase(conn, transport.PhaseOffline)
-	if err := conn.Send(hello(byte(p), sid, hash)); err != nil {
+	if err := conn.Send(helloMsg{party: byte(p), sid: sid, hash: hash, ticket: t}.encode()); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("dealer: join session %s: %w", sid, err))
 	}
 	b, err := transport.RecvMax(conn, transport.HandshakeMaxFrame)
@@ -58,13 +66,18 @@ func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, 
 	if reason, ok := frame.Reason(tagError, b); ok {
 		return nil, fmt.Errorf("dealer: join session %s refused: %s", sid, reason)
 	}
-	if string(b) != tagOK {
+	if len(b) != okLen || string(b[:len(tagOK)]) != tagOK {
 		return nil, fmt.Errorf("dealer: join session %s: malformed answer", sid)
 	}
 	pr := &Provider{conn: conn, party: p, stopAlive: make(chan struct{})}
+	copy(pr.tag[:], b[len(tagOK):])
 	pr.touch()
 	return pr, nil
 }
+
+// Tag is the session tag the dealer answered (see SessionTag): the
+// parties compare theirs before setup.
+func (p *Provider) Tag() SessionTag { return p.tag }
 
 func (p *Provider) touch() { p.lastUse.Store(time.Now().UnixNano()) }
 
@@ -209,7 +222,9 @@ func (p *Provider) Prefetch(reqs []mpc.Request) error {
 
 // recv reads the answer to r.
 func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
-	b, err := p.conn.Recv()
+	// The answer's exact size is known from the request: a longer frame
+	// is refused from its header.
+	b, err := transport.RecvMax(p.conn, int(max(RequestCost(r).Bytes[p.party], int64(len(tagError)+frame.MaxReason))))
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, 0, errors.New("the dealer closed the connection (restarted, shut down, or idle timeout)")

@@ -2,14 +2,19 @@ package dealer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/autorep/autorep/internal/frame"
+	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/serve/internal/acceptloop"
 	"github.com/autorep/autorep/serve/secnet"
@@ -22,6 +27,22 @@ const (
 	DefaultMaxUsed     = 1 << 20
 	DefaultGrace       = 10 * time.Second
 	DefaultMemoryWait  = 30 * time.Second
+	// DefaultMaxRequestElems bounds one request's elements (2^24: 16 Mi,
+	// 256 images of a 64-channel 32×32 layer).
+	DefaultMaxRequestElems = 1 << 24
+	// DefaultMaxRequestMACs bounds one linear request's multiply-adds
+	// (2^35, tens of seconds of generation on one core; ResNet-50's
+	// largest convolution is about 2^27 per image).
+	DefaultMaxRequestMACs = 1 << 35
+	// DefaultMaxRequestBytes bounds one request's encoded material, both
+	// parties' halves (8 GiB).
+	DefaultMaxRequestBytes = 8 << 30
+	// DefaultMaxSessionCPU bounds the time one session's requests spend
+	// generating.
+	DefaultMaxSessionCPU = 30 * time.Minute
+	// DefaultIdleTimeout ends a session that asked for no material for
+	// this long (pings do not count).
+	DefaultIdleTimeout = 15 * time.Minute
 	helloTimeout       = 10 * time.Second
 )
 
@@ -29,6 +50,18 @@ const (
 // session; sessions are independent (a failing connection only ends its
 // own session's material). Safe for concurrent use; Serve may be called
 // once.
+//
+// Admission and quotas: every check that can refuse a party is made
+// before anything is generated for it, and each refusal is counted by
+// cause (Stats.Refused). A hello must name a valid role (with a client
+// certificate for the server role when RequireServerCert; with a ticket
+// when TicketKey is set); a request must be within MaxRequestElems,
+// MaxRequestMACs and MaxRequestBytes; a request that generates waits
+// while its session holds MaxSessionHeld of unclaimed material or the
+// dealer MaxMemory, fails when its session has generated for
+// MaxSessionCPU, and runs when one of MaxGenerating slots is free. A
+// session idle for IdleTimeout is ended, and the generations it waits for
+// are abandoned.
 type Server struct {
 	// Dealer generates the material (NewRandomDealer in production).
 	Dealer *mpc.Dealer
@@ -37,8 +70,10 @@ type Server struct {
 	// MaxUsed bounds the remembered ended session ids used to refuse
 	// replays (default 2^20; the oldest are forgotten first).
 	MaxUsed int
-	// Grace is how long Serve waits for open connections to finish after
-	// ctx ends before closing them (default 10 s; negative: close at once).
+	// Grace is how long Serve drains after ctx ends: it reports not ready
+	// (Ready), refuses new sessions, lets the open ones go on (their
+	// parties may still join and fetch) until none is left or Grace has
+	// passed, then closes the rest (default 10 s; negative: close at once).
 	Grace time.Duration
 	// MaxMemory bounds the material held in memory: the halves generated
 	// for one party and waiting until it asks for them (what a pooled
@@ -50,27 +85,104 @@ type Server struct {
 	// generations may exceed the bound by one request's material each.
 	// 0: DefaultMaxMemory(); negative: no bound.
 	MaxMemory int64
+	// MaxSessionHeld bounds the unclaimed material of one session, as
+	// MaxMemory does for all (same wait, then ErrMemory), so that one
+	// session (a party that prefetches and whose peer never comes) cannot
+	// take the whole of MaxMemory from the others. 0: half of MaxMemory
+	// (none without a MaxMemory); negative: no bound.
+	MaxSessionHeld int64
 	// MemoryWait is how long a request waits for memory (default 30 s;
 	// keep it below the parties' read timeouts).
 	MemoryWait time.Duration
-	// Logf, if set, receives one line per session event.
+	// MaxRequestElems, MaxRequestMACs and MaxRequestBytes bound one
+	// request (see Cost): its elements, its multiply-adds and its encoded
+	// material (both halves). A request above any of them is refused with
+	// ErrRequestLimit, nothing generated. 0: the defaults; negative: no
+	// bound (mpc's own validation still applies).
+	MaxRequestElems, MaxRequestMACs, MaxRequestBytes int64
+	// MaxSessionCPU bounds the time one session's requests spend
+	// generating (wall time of the generations its parties caused; a
+	// generation runs on one goroutine, so about its CPU time). A request
+	// that would generate after that fails its session with ErrQuota.
+	// 0: DefaultMaxSessionCPU; negative: no bound.
+	MaxSessionCPU time.Duration
+	// IdleTimeout ends a session (closing its parties' connections) when
+	// neither party has asked for material for this long; pings do not
+	// count. 0: DefaultIdleTimeout; negative: never.
+	IdleTimeout time.Duration
+	// MaxGenerating bounds the generations running at once over all
+	// sessions (0: GOMAXPROCS), so that a burst of sessions shares the
+	// CPU instead of multiplying its working memory; a waiting request
+	// gives up when its session ends.
+	MaxGenerating int
+	// RequireServerCert reserves the server role (party 0) to peers that
+	// presented a client certificate verified by the listener's
+	// secnet.Config.ClientCAFile (--server-ca); Serve refuses to start
+	// when the listener does not verify client certificates.
+	RequireServerCert bool
+	// TicketKey, if set (at least MinTicketKey bytes, from a file: see
+	// ReadSecretFile), makes every hello carry its party's Ticket, except
+	// a server authenticated by its certificate under RequireServerCert.
+	TicketKey []byte
+	// Logger receives one structured record per session event (attributes
+	// session, party, cause, ...). If nil, Logf receives them as text
+	// lines; if both are nil nothing is logged.
+	Logger *slog.Logger
+	// Logf, if set and Logger is nil, receives one line per session event.
 	Logf func(format string, args ...any)
 
 	mu        sync.Mutex
 	sessions  map[SessionID]*session
 	used      map[SessionID]struct{}
 	usedOrder []SessionID
+	draining  atomic.Bool
+	started   atomic.Bool
+	stopped   atomic.Bool
 
-	served   atomic.Int64
-	material atomic.Int64
-	refused  atomic.Int64 // requests refused for memory
+	genOnce sync.Once
+	genSem  chan struct{}
+	logOnce sync.Once
+	log     *slog.Logger
+
+	served    atomic.Int64
+	material  atomic.Int64
+	requests  atomic.Int64
+	generated atomic.Int64
+	genBytes  atomic.Int64
+	genNanos  atomic.Int64
+	reaped    atomic.Int64
+	refusedMu sync.Mutex
+	refused   map[string]int64
+	genHist   *metrics.Histogram
 }
+
+// Refusal causes (Stats.Refused keys, the "cause" log attribute).
+const (
+	CauseHello         = "hello"          // no hello, or malformed
+	CauseAuth          = "auth"           // server role without a verified certificate
+	CauseTicket        = "ticket"         // missing or wrong ticket
+	CauseReplay        = "replay"         // session id already used
+	CauseSessions      = "sessions"       // MaxSessions open
+	CauseDraining      = "draining"       // new session while draining
+	CauseHash          = "hash"           // plan hash differs from the other party's
+	CauseRequest       = "request"        // malformed request
+	CauseRequestLimit  = "request_limit"  // request above a MaxRequest* bound
+	CauseMemory        = "memory"         // MaxMemory held for MemoryWait
+	CauseSessionMemory = "session_memory" // MaxSessionHeld held for MemoryWait
+	CauseSessionCPU    = "session_cpu"    // MaxSessionCPU spent
+	CauseMismatch      = "mismatch"       // the parties asked for different material
+)
 
 type session struct {
 	hub    *mpc.Hub
 	hash   [32]byte
+	tag    SessionTag
 	joined [2]bool
 	active int
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	last   atomic.Int64 // unix nanoseconds of the last request (or the join)
+	cpu    atomic.Int64 // nanoseconds spent generating
 }
 
 // Stats are a dealer's counters.
@@ -79,13 +191,27 @@ type Stats struct {
 	Sessions int64 `json:"sessions"`
 	// MaterialBytes is the encoded material sent.
 	MaterialBytes int64 `json:"material_bytes"`
+	// Requests is the number of material requests served.
+	Requests int64 `json:"requests"`
+	// Generated is the number of generations (a pair of halves each), and
+	// GeneratedBytes their encoded material, both halves.
+	Generated      int64 `json:"generated"`
+	GeneratedBytes int64 `json:"generated_bytes"`
+	// GenerateSeconds is the time spent generating.
+	GenerateSeconds float64 `json:"generate_seconds"`
 	// Open is the number of sessions open now.
 	Open int `json:"open"`
 	// Held is the material held in memory for parties now (see
 	// Server.MaxMemory).
 	Held int64 `json:"held_bytes"`
-	// MemoryRefused is the number of sessions failed by the memory bound.
+	// MemoryRefused is the number of sessions failed by the memory bounds
+	// (Refused["memory"] + Refused["session_memory"]).
 	MemoryRefused int64 `json:"memory_refused"`
+	// Reaped is the number of sessions ended by IdleTimeout.
+	Reaped int64 `json:"reaped"`
+	// Refused counts refused hellos and requests by cause (the Cause*
+	// constants).
+	Refused map[string]int64 `json:"refused"`
 }
 
 // Stats returns the counters.
@@ -93,13 +219,94 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	open := len(s.sessions)
 	s.mu.Unlock()
-	return Stats{Sessions: s.served.Load(), MaterialBytes: s.material.Load(), Open: open, Held: s.held(), MemoryRefused: s.refused.Load()}
+	st := Stats{Sessions: s.served.Load(), MaterialBytes: s.material.Load(), Requests: s.requests.Load(),
+		Generated: s.generated.Load(), GeneratedBytes: s.genBytes.Load(),
+		GenerateSeconds: time.Duration(s.genNanos.Load()).Seconds(),
+		Open:            open, Held: s.held(), Reaped: s.reaped.Load(), Refused: map[string]int64{}}
+	s.refusedMu.Lock()
+	for k, v := range s.refused {
+		st.Refused[k] = v
+	}
+	s.refusedMu.Unlock()
+	st.MemoryRefused = st.Refused[CauseMemory] + st.Refused[CauseSessionMemory]
+	return st
 }
 
-// ErrMemory is returned (and sent to the party) when a request would
-// generate material while the dealer holds MaxMemory for longer than
-// MemoryWait.
-var ErrMemory = errors.New("dealer memory limit reached")
+// Ready reports whether the dealer takes new sessions: Serve has started
+// and is not draining (the readiness probe).
+func (s *Server) Ready() bool { return s.started.Load() && !s.draining.Load() && !s.stopped.Load() }
+
+// Register adds the dealer's metrics to r (names autorep_dealer_*; see
+// docs/SECURITY.md for what each means to an operator).
+func (s *Server) Register(r *metrics.Registry) {
+	s.genOnce.Do(s.initGen)
+	stat := func(f func(Stats) float64) func() float64 { return func() float64 { return f(s.Stats()) } }
+	r.CounterFunc("autorep_dealer_party_sessions_total", "Party connections that joined a session.", stat(func(st Stats) float64 { return float64(st.Sessions) }))
+	r.GaugeFunc("autorep_dealer_sessions_open", "Sessions open now.", stat(func(st Stats) float64 { return float64(st.Open) }))
+	r.CounterFunc("autorep_dealer_requests_total", "Material requests served.", stat(func(st Stats) float64 { return float64(st.Requests) }))
+	r.CounterFunc("autorep_dealer_material_sent_bytes_total", "Encoded material sent to parties.", stat(func(st Stats) float64 { return float64(st.MaterialBytes) }))
+	r.CounterFunc("autorep_dealer_generations_total", "Generations (both halves of one request each).", stat(func(st Stats) float64 { return float64(st.Generated) }))
+	r.CounterFunc("autorep_dealer_generated_bytes_total", "Encoded material generated, both halves.", stat(func(st Stats) float64 { return float64(st.GeneratedBytes) }))
+	r.GaugeFunc("autorep_dealer_material_held_bytes", "Generated halves held until their party fetches them.", stat(func(st Stats) float64 { return float64(st.Held) }))
+	r.CounterFunc("autorep_dealer_sessions_reaped_total", "Sessions ended by the idle timeout.", stat(func(st Stats) float64 { return float64(st.Reaped) }))
+	r.LabeledCounterFunc("autorep_dealer_refused_total", "Hellos and requests refused, by cause.", "cause", func() map[string]float64 {
+		m := map[string]float64{}
+		for k, v := range s.Stats().Refused {
+			m[k] = float64(v)
+		}
+		return m
+	})
+	r.Histogram("autorep_dealer_generate_seconds", "Time of one generation.", s.genHist)
+	r.GaugeFunc("autorep_dealer_ready", "1 while the dealer takes new sessions, 0 while starting or draining.", func() float64 {
+		if s.Ready() {
+			return 1
+		}
+		return 0
+	})
+}
+
+// Errors returned (and sent to the party) by the admission checks.
+var (
+	// ErrMemory: a request would generate material while the dealer holds
+	// MaxMemory, or its session MaxSessionHeld, for longer than
+	// MemoryWait.
+	ErrMemory = errors.New("dealer memory limit reached")
+	// ErrRequestLimit: a request above MaxRequestElems, MaxRequestMACs
+	// or MaxRequestBytes.
+	ErrRequestLimit = errors.New("request above the dealer's per-request limit")
+	// ErrQuota: a session spent MaxSessionCPU generating.
+	ErrQuota = errors.New("session generation quota spent")
+	// ErrNotServer: a hello claiming the server role without the client
+	// certificate RequireServerCert asks for.
+	ErrNotServer = errors.New("the server role needs a client certificate signed by the dealer's --server-ca")
+	// ErrReplay: a session id already joined by the same party or ended.
+	ErrReplay = errors.New("session id already used (replay refused)")
+	// ErrDraining: a new session while the dealer shuts down.
+	ErrDraining = errors.New("dealer shutting down; no new sessions")
+	// errIdle ends a session idle for IdleTimeout.
+	errIdle = errors.New("session idle too long")
+)
+
+// refusal is an error with its cause for the counters.
+type refusal struct {
+	cause string
+	err   error
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+func (r *refusal) Unwrap() error { return r.err }
+
+func refuse(cause string, err error) error { return &refusal{cause, err} }
+
+// count records a refusal.
+func (s *Server) count(cause string) {
+	s.refusedMu.Lock()
+	defer s.refusedMu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]int64{}
+	}
+	s.refused[cause]++
+}
 
 // held returns the material held for parties over all open sessions.
 func (s *Server) held() int64 {
@@ -116,95 +323,197 @@ func (s *Server) held() int64 {
 	return n
 }
 
-// maxMemory is the effective bound (negative: none).
-func (s *Server) maxMemory() int64 {
-	if s.MaxMemory == 0 {
-		return DefaultMaxMemory()
+// bound resolves a limit: v if positive, def for 0, none (-1) if negative.
+func bound(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return -1
 	}
-	return s.MaxMemory
+	return v
 }
 
-// admit waits until party p's request may be served: at once when it
-// collects the other party's half or the held material is below the
-// bound, else until it falls below it, for at most MemoryWait.
-func (s *Server) admit(ctx context.Context, hub *mpc.Hub, p mpc.Party, req mpc.Request) error {
-	limit := s.maxMemory()
-	if limit < 0 {
-		return nil
+// maxMemory is the effective bound (negative: none).
+func (s *Server) maxMemory() int64 { return bound(s.MaxMemory, DefaultMaxMemory()) }
+
+// maxSessionHeld is the effective per-session bound (negative: none).
+func (s *Server) maxSessionHeld() int64 {
+	def := int64(-1)
+	if m := s.maxMemory(); m > 0 {
+		def = max(m/2, 1)
 	}
+	return bound(s.MaxSessionHeld, def)
+}
+
+// checkRequest applies the per-request bounds.
+func (s *Server) checkRequest(req mpc.Request, c Cost) error {
+	for _, l := range []struct {
+		what     string
+		got, max int64
+		flag     string
+	}{
+		{"elements", c.Elems, bound(s.MaxRequestElems, DefaultMaxRequestElems), "--max-request-elems"},
+		{"multiply-adds", c.MACs, bound(s.MaxRequestMACs, DefaultMaxRequestMACs), "--max-request-macs"},
+		{"bytes of material", c.Total(), bound(s.MaxRequestBytes, DefaultMaxRequestBytes), "--max-request-bytes"},
+	} {
+		if l.max >= 0 && l.got > l.max {
+			return refuse(CauseRequestLimit, fmt.Errorf("%w: %v %q: %d %s, limit %d (dealer %s)", ErrRequestLimit, req.Kind, req.Label, l.got, l.what, l.max, l.flag))
+		}
+	}
+	return nil
+}
+
+// admit waits until a request that generates may: while the dealer holds
+// MaxMemory or the session MaxSessionHeld, for at most MemoryWait; and it
+// fails when the session has spent MaxSessionCPU.
+func (s *Server) admit(ctx context.Context, se *session) error {
+	if q := time.Duration(bound(int64(s.MaxSessionCPU), int64(DefaultMaxSessionCPU))); q >= 0 {
+		if spent := time.Duration(se.cpu.Load()); spent >= q {
+			return refuse(CauseSessionCPU, fmt.Errorf("%w: %v of generation (limit %v, dealer --session-cpu)", ErrQuota, spent.Round(time.Millisecond), q))
+		}
+	}
+	limit, sessLimit := s.maxMemory(), s.maxSessionHeld()
 	wait := s.MemoryWait
 	if wait <= 0 {
 		wait = DefaultMemoryWait
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		if !hub.Generates(p, req) {
-			return nil
+		var err error
+		if h := se.hub.Pending(); sessLimit >= 0 && h >= sessLimit {
+			err = refuse(CauseSessionMemory, fmt.Errorf("%w: this session holds %s of material its other party has not fetched (limit %s per session) for %v; retry later", ErrMemory, FormatBytes(h), FormatBytes(sessLimit), wait))
+		} else if h := s.held(); limit >= 0 && h >= limit {
+			err = refuse(CauseMemory, fmt.Errorf("%w: %s of material waiting for parties (limit %s) for %v; retry later", ErrMemory, FormatBytes(h), FormatBytes(limit), wait))
 		}
-		held := s.held()
-		if held < limit {
+		if err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			s.refused.Add(1)
-			return fmt.Errorf("%w: %s of material waiting for parties (limit %s) for %v; retry later", ErrMemory, FormatBytes(held), FormatBytes(limit), wait)
+			return err
 		}
 		t := time.NewTimer(20 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return context.Cause(ctx)
 		case <-t.C:
 		}
 	}
 }
 
-func (s *Server) logf(format string, args ...any) {
-	if s.Logf != nil {
-		s.Logf(format, args...)
+func (s *Server) initGen() {
+	n := s.MaxGenerating
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
 	}
+	s.genSem = make(chan struct{}, n)
+	s.genHist = metrics.NewHistogram(GenerateBuckets)
 }
 
-// ErrReplay is returned (and sent to the party) for a session id that was
-// already joined by the same party or has ended.
-var ErrReplay = errors.New("session id already used (replay refused)")
+// GenerateBuckets are the bounds (seconds) of the generation-time
+// histogram: 1 ms to about 30 s.
+var GenerateBuckets = []float64{0.001, 0.004, 0.016, 0.064, 0.25, 1, 4, 16, 32}
 
-// join registers party p in session sid.
-func (s *Server) join(sid SessionID, p mpc.Party, hash [32]byte) (*mpc.Hub, error) {
+// generate runs hub.Get for a request that generates, holding one of the
+// MaxGenerating slots, and charges its time to the session.
+func (s *Server) generate(ctx context.Context, se *session, p mpc.Party, req mpc.Request, c Cost) (*mpc.Material, error) {
+	s.genOnce.Do(s.initGen)
+	select {
+	case s.genSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	start := time.Now()
+	m, err := se.hub.Get(p, req)
+	el := time.Since(start)
+	<-s.genSem
+	se.cpu.Add(int64(el))
+	s.genNanos.Add(int64(el))
+	s.genHist.Observe(el.Seconds())
+	if err == nil {
+		s.generated.Add(1)
+		s.genBytes.Add(c.Total())
+	}
+	return m, err
+}
+
+// logger returns the structured logger (Logger, or one writing to Logf).
+func (s *Server) logger() *slog.Logger {
+	s.logOnce.Do(func() {
+		switch {
+		case s.Logger != nil:
+			s.log = s.Logger
+		case s.Logf != nil:
+			s.log = slog.New(slog.NewTextHandler(logfWriter(s.Logf), &slog.HandlerOptions{
+				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+					if a.Key == slog.TimeKey {
+						return slog.Attr{} // Logf's sink adds its own time
+					}
+					return a
+				}}))
+		default:
+			s.log = slog.New(slog.DiscardHandler)
+		}
+	})
+	return s.log
+}
+
+// logfWriter adapts a Logf function to the io.Writer of a slog handler
+// (one record per Write).
+type logfWriter func(format string, args ...any)
+
+func (w logfWriter) Write(b []byte) (int, error) {
+	w("dealer: %s", strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
+}
+
+// join registers party p in session h.sid, creating the session for its
+// first party.
+func (s *Server) join(h helloMsg, p mpc.Party) (*session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sessions == nil {
 		s.sessions = map[SessionID]*session{}
 		s.used = map[SessionID]struct{}{}
 	}
-	if _, ok := s.used[sid]; ok {
-		return nil, ErrReplay
+	if _, ok := s.used[h.sid]; ok {
+		return nil, refuse(CauseReplay, ErrReplay)
 	}
-	se, ok := s.sessions[sid]
+	se, ok := s.sessions[h.sid]
 	if !ok {
+		if s.draining.Load() {
+			return nil, refuse(CauseDraining, ErrDraining)
+		}
 		maxS := s.MaxSessions
 		if maxS <= 0 {
 			maxS = DefaultMaxSessions
 		}
 		if len(s.sessions) >= maxS {
-			return nil, fmt.Errorf("too many open sessions (%d)", maxS)
+			return nil, refuse(CauseSessions, fmt.Errorf("too many open sessions (%d)", maxS))
 		}
-		se = &session{hub: mpc.NewHub(s.Dealer), hash: hash}
-		s.sessions[sid] = se
+		se = &session{hub: mpc.NewHub(s.Dealer), hash: h.hash}
+		if _, err := rand.Read(se.tag[:]); err != nil {
+			return nil, fmt.Errorf("session tag: %w", err)
+		}
+		se.ctx, se.cancel = context.WithCancelCause(context.Background())
+		s.sessions[h.sid] = se
 	}
 	if se.joined[p] {
-		return nil, ErrReplay
+		return nil, refuse(CauseReplay, ErrReplay)
 	}
-	if se.hash != hash {
-		return nil, fmt.Errorf("public plan hash %x differs from the other party's %x", hash[:8], se.hash[:8])
+	if se.hash != h.hash {
+		return nil, refuse(CauseHash, fmt.Errorf("public plan hash %x differs from the other party's %x", h.hash[:8], se.hash[:8]))
 	}
 	se.joined[p] = true
 	se.active++
-	return se.hub, nil
+	se.last.Store(time.Now().UnixNano())
+	return se, nil
 }
 
 // leave ends party p's connection to sid; the session ends (its id is
-// remembered as used) when no party is connected.
+// remembered as used, its waiting work is cancelled) when no party is
+// connected.
 func (s *Server) leave(sid SessionID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -216,6 +525,7 @@ func (s *Server) leave(sid SessionID) {
 	if se.active > 0 {
 		return
 	}
+	se.cancel(errors.New("session ended"))
 	delete(s.sessions, sid)
 	s.used[sid] = struct{}{}
 	s.usedOrder = append(s.usedOrder, sid)
@@ -229,64 +539,195 @@ func (s *Server) leave(sid SessionID) {
 	}
 }
 
-// Serve accepts parties on ln until ctx ends, then stops accepting, lets
-// open connections finish for Grace and closes the rest. It closes ln and
-// returns nil after a shutdown, or the accept error.
+// reap ends the sessions idle for longer than the idle timeout and
+// returns how many.
+func (s *Server) reap(now time.Time, idle time.Duration) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for sid, se := range s.sessions {
+		if se.ctx.Err() == nil && now.Sub(time.Unix(0, se.last.Load())) > idle {
+			se.cancel(fmt.Errorf("%w (no request for %v)", errIdle, idle))
+			s.reaped.Add(1)
+			s.logger().Info("session reaped", "session", sid.String(), "idle", idle.String())
+			n++
+		}
+	}
+	return n
+}
+
+// Serve accepts parties on ln until ctx ends, then drains (see Grace). It
+// closes ln and returns nil after a shutdown, or the accept error.
 func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 	if s.Dealer == nil {
 		return errors.New("dealer: no mpc.Dealer")
 	}
+	if s.RequireServerCert && !ln.VerifiesClients() {
+		ln.Close()
+		return errors.New("dealer: RequireServerCert needs a TLS listener with ClientCAFile (--server-ca)")
+	}
+	if s.TicketKey != nil && len(s.TicketKey) < MinTicketKey {
+		ln.Close()
+		return fmt.Errorf("dealer: ticket key of %d bytes, want at least %d", len(s.TicketKey), MinTicketKey)
+	}
+	if !s.started.CompareAndSwap(false, true) {
+		ln.Close()
+		return errors.New("dealer: Serve called twice")
+	}
+	defer s.stopped.Store(true)
 	grace := s.Grace
 	if grace == 0 {
 		grace = DefaultGrace
 	}
-	loop := &acceptloop.Loop{Name: "dealer", Grace: grace, Handle: s.handle, Logf: s.Logf}
-	return loop.Run(ctx, ln)
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	defer stopLoop()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-loopCtx.Done():
+			return
+		}
+		s.drain(grace)
+		stopLoop()
+	}()
+	if idle := time.Duration(bound(int64(s.IdleTimeout), int64(DefaultIdleTimeout))); idle > 0 {
+		go func() {
+			t := time.NewTicker(min(max(idle/4, 10*time.Millisecond), time.Minute))
+			defer t.Stop()
+			for {
+				select {
+				case <-loopCtx.Done():
+					return
+				case now := <-t.C:
+					s.reap(now, idle)
+				}
+			}
+		}()
+	}
+	// The drain already gave the sessions their grace: close what is left.
+	loop := &acceptloop.Loop{Name: "dealer", Grace: -1, Handle: s.handle, Logf: s.Logf}
+	return loop.Run(loopCtx, ln)
+}
+
+// drain marks the dealer not ready, refuses new sessions, and waits up to
+// grace for the open ones to end.
+func (s *Server) drain(grace time.Duration) {
+	s.draining.Store(true)
+	if grace <= 0 {
+		return
+	}
+	open := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.sessions)
+	}
+	s.logger().Info("draining", "open_sessions", open(), "grace", grace.String())
+	deadline := time.Now().Add(grace)
+	for open() > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// authenticate checks that the hello's party may take its role.
+func (s *Server) authenticate(conn *transport.FramedConn, h helloMsg) error {
+	p := mpc.Party(h.party)
+	if p == mpc.Server && s.RequireServerCert {
+		if _, ok := secnet.PeerVerified(conn); !ok {
+			return refuse(CauseAuth, ErrNotServer)
+		}
+		return nil // the certificate admits the server; no ticket needed
+	}
+	if s.TicketKey != nil {
+		if err := VerifyTicket(s.TicketKey, p, h.sid, h.hash, h.ticket); err != nil {
+			return refuse(CauseTicket, err)
+		}
+	}
+	return nil
 }
 
 // handle serves one party connection past its handshake.
 func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
+	log := s.logger().With("peer", conn.RemoteAddr().String())
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
 	b, err := transport.RecvMax(conn, helloLen) // a longer hello is refused unread
 	timer.Stop()
 	if err != nil {
-		s.logf("dealer: %v: no hello: %v", conn.RemoteAddr(), err)
+		s.count(CauseHello)
+		log.Info("no hello", "cause", CauseHello, "err", err)
 		return
 	}
-	party, sid, hash, err := parseHello(b)
+	h, err := parseHello(b)
+	if err == nil {
+		err = s.authenticate(conn, h)
+	} else {
+		err = refuse(CauseHello, err)
+	}
+	var se *session
+	if err == nil {
+		se, err = s.join(h, mpc.Party(h.party))
+	}
 	if err != nil {
-		s.logf("dealer: %v: %v", conn.RemoteAddr(), err)
+		cause := "error"
+		if r := (*refusal)(nil); errors.As(err, &r) {
+			cause = r.cause
+		}
+		s.count(cause)
+		log.Info("refused", "session", h.sid.String(), "party", int(h.party), "cause", cause, "err", err)
 		conn.Send(frame.Error(tagError, err.Error()))
 		return
 	}
-	p := mpc.Party(party)
-	hub, err := s.join(sid, p, hash)
-	if err != nil {
-		s.logf("dealer: session %s %v refused: %v", sid, p, err)
-		conn.Send(frame.Error(tagError, err.Error()))
-		return
-	}
-	defer s.leave(sid)
+	p := mpc.Party(h.party)
+	defer s.leave(h.sid)
+	log = log.With("session", h.sid.String(), "party", p.String())
+	// The connection ends with its session (idle, quota, drain).
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stopS := context.AfterFunc(se.ctx, func() { cancel(context.Cause(se.ctx)); conn.Close() })
+	defer stopS()
 	s.served.Add(1)
-	if err := conn.Send([]byte(tagOK)); err != nil {
+	log.Info("joined", "tag", se.tag.String()[:16])
+	if err := conn.Send(append([]byte(tagOK), se.tag[:]...)); err != nil {
 		return
 	}
 	var items, bytes int64
-	err = s.loop(ctx, conn, hub, p, &items, &bytes)
+	err = s.loop(cctx, conn, se, p, &items, &bytes)
 	switch {
 	case err == nil, errors.Is(err, io.EOF):
-		s.logf("dealer: session %s %v done: %d items, %d bytes", sid, p, items, bytes)
+		log.Info("done", "items", items, "bytes", bytes)
+	case context.Cause(cctx) != nil && context.Cause(cctx) != context.Canceled:
+		log.Info("ended", "cause", context.Cause(cctx).Error(), "items", items, "bytes", bytes)
 	default:
-		s.logf("dealer: session %s %v: %v (after %d items)", sid, p, err, items)
+		cause := ""
+		if r := (*refusal)(nil); errors.As(err, &r) {
+			cause = r.cause
+		}
+		log.Info("failed", "cause", cause, "err", err, "items", items)
 	}
 }
 
+// requestFrame bounds a request frame: its ReLU mask has a bit per
+// position, at most the request's elements.
+func (s *Server) requestFrame() int {
+	if e := bound(s.MaxRequestElems, DefaultMaxRequestElems); e >= 0 && e < mpc.MaxMaterialElems {
+		return maxRequestFrame - mpc.MaxMaterialElems/8 + int(e+7)/8
+	}
+	return maxRequestFrame
+}
+
 // loop answers requests and pings until the party leaves.
-func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p mpc.Party, items, bytes *int64) error {
+func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p mpc.Party, items, bytes *int64) error {
+	maxFrame := s.requestFrame()
+	fail := func(err error) error {
+		if r := (*refusal)(nil); errors.As(err, &r) {
+			s.count(r.cause)
+		}
+		conn.Send(frame.Error(tagError, err.Error()))
+		return err
+	}
 	for {
-		b, err := transport.RecvMax(conn, maxRequestFrame)
+		b, err := transport.RecvMax(conn, maxFrame)
 		if err != nil {
 			return err
 		}
@@ -298,24 +739,37 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p 
 		}
 		req, err := mpc.UnmarshalRequest(b)
 		if err != nil {
-			conn.Send(frame.Error(tagError, err.Error()))
-			return err
+			return fail(refuse(CauseRequest, err))
 		}
-		if err := s.admit(ctx, hub, p, req); err != nil {
-			conn.Send(frame.Error(tagError, err.Error()))
-			return err
+		c := RequestCost(req)
+		if err := s.checkRequest(req, c); err != nil {
+			return fail(err)
 		}
-		m, err := hub.Get(p, req)
+		se.last.Store(time.Now().UnixNano())
+		var m *mpc.Material
+		if se.hub.Generates(p, req) {
+			if err := s.admit(ctx, se); err != nil {
+				return fail(err)
+			}
+			m, err = s.generate(ctx, se, p, req, c)
+		} else {
+			m, err = se.hub.Get(p, req)
+		}
 		if err != nil {
-			conn.Send(frame.Error(tagError, err.Error()))
-			return err
+			if strings.Contains(err.Error(), "different material") {
+				err = refuse(CauseMismatch, err)
+			}
+			return fail(err)
+		}
+		if ctx.Err() != nil { // the session ended during the generation
+			m.Release()
+			return context.Cause(ctx)
 		}
 		// The FSS keys go out from their own memory (no encoded copy of
 		// the material is built).
 		head, body, err := m.MarshalParts()
 		if err != nil {
-			conn.Send(frame.Error(tagError, err.Error()))
-			return err
+			return fail(err)
 		}
 		if err := transport.SendParts(conn, head, body); err != nil {
 			return err
@@ -324,6 +778,7 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, hub *mpc.Hub, p 
 		m.Release() // sent, and held by nobody else: recycle the keys' memory
 		*items++
 		*bytes += n
+		s.requests.Add(1)
 		s.material.Add(n)
 	}
 }
