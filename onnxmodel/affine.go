@@ -65,6 +65,10 @@ func (c *converter) materialize(n *onnx.Node, v *value) error {
 	if v.aff == nil {
 		return nil
 	}
+	if v.aff.identity() {
+		v.aff = nil
+		return nil
+	}
 	if len(v.shape) != 4 {
 		return nodeError(n, "the constant Mul/Add/Sub/Div %q on a %v tensor must fold into a neighbouring Gemm/MatMul (supported: a Gemm or MatMul right before or after it)", v.aff.from, v.shape)
 	}
@@ -75,7 +79,8 @@ func (c *converter) materialize(n *onnx.Node, v *value) error {
 		op.Bias.Value.Data[i] = float32(v.aff.shift[i])
 	}
 	// The affine acts before a pending Pad: its layer reads the unpadded tensor.
-	sh := []int{1, ch, v.shape[2] - 2*v.pad, v.shape[3] - 2*v.pad}
+	h, w := v.pad.unpadded(v.shape)
+	sh := []int{1, ch, h, w}
 	idx := c.g.Add(c.uniqueName(v.aff.from+"/affine"), op, v.node)
 	c.shapes = append(c.shapes, sh)
 	v.node, v.aff = idx, nil
@@ -144,10 +149,14 @@ func (c *converter) arith(n *onnx.Node) error {
 		}
 	}
 	// A pending Pad came first: a scale commutes with its zeros, a shift does not.
-	if x.pad != 0 && (n.OpType == "Add" || n.OpType == "Sub") && slices.ContainsFunc(k, func(v float64) bool { return v != 0 }) {
+	if x.pad.any() && (n.OpType == "Add" || n.OpType == "Sub") && slices.ContainsFunc(k, func(v float64) bool { return v != 0 }) {
 		return nodeError(n, "adding a constant after a Pad is not supported (supported: Pad, then Conv or AveragePool)")
 	}
-	if x.aff == nil && x.pad == 0 && c.foldBack(n, x, a) {
+	if a.identity() {
+		c.vals[n.Outputs[0]] = &value{node: x.node, shape: x.shape, pad: x.pad}
+		return nil
+	}
+	if x.aff == nil && !x.pad.any() && c.foldBack(n, x, a) {
 		return nil
 	}
 	c.vals[n.Outputs[0]] = &value{node: x.node, shape: x.shape, pad: x.pad, aff: a}
@@ -246,4 +255,15 @@ func (a *affine) hasShift() bool {
 		}
 	}
 	return false
+}
+
+// identity reports whether a is exactly y = x (e.g. a dataset
+// normalisation undone and redone with the same constants).
+func (a *affine) identity() bool {
+	for i := range a.scale {
+		if a.scale[i] != 1 || a.shift[i] != 0 {
+			return false
+		}
+	}
+	return true
 }

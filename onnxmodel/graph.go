@@ -36,9 +36,18 @@ const (
 type value struct {
 	node  int
 	shape []int
-	pad   int
+	pad   pads
 	aff   *affine // pending constant affine, applied before pad
 }
+
+// pads is a zero padding of H and W: top, left, bottom, right.
+type pads [4]int
+
+// any reports whether p pads anything.
+func (p pads) any() bool { return p != pads{} }
+
+// unpadded returns the height and width of a tensor of shape sh without p.
+func (p pads) unpadded(sh []int) (int, int) { return sh[2] - p[0] - p[2], sh[3] - p[1] - p[3] }
 
 // converter turns an ONNX graph into an nn.Graph, one node at a time.
 type converter struct {
@@ -64,8 +73,10 @@ func nodeError(n *onnx.Node, format string, a ...any) error {
 
 // toGraph converts an ONNX model of a classifier to a generic nn.Graph.
 // It returns the graph, the input shape C,H,W and the number of classes.
-func toGraph(m *onnx.Model) (*nn.Graph, [3]int, int, error) {
-	g, in, out, err := convertGraph(m)
+// pix, if not nil, is a constant affine applied to the input first (see
+// Options.PixelMean).
+func toGraph(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, int, error) {
+	g, in, out, err := convertGraphWith(m, pix)
 	if err != nil {
 		return nil, in, 0, err
 	}
@@ -78,6 +89,12 @@ func toGraph(m *onnx.Model) (*nn.Graph, [3]int, int, error) {
 // convertGraph converts an ONNX model to a generic nn.Graph. It returns
 // the graph, the input shape C,H,W and the output shape (batch 1).
 func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
+	return convertGraphWith(m, nil)
+}
+
+// convertGraphWith is convertGraph with a constant affine pix (nil: none)
+// applied to the input first.
+func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, error) {
 	var in [3]int
 	if op := m.Opset(); op < MinOpset || op > MaxOpset {
 		return nil, in, nil, fmt.Errorf("onnx: model imports opset %d of the default domain; supported: %d to %d (re-export with torch.onnx.export(..., opset_version=13))", op, MinOpset, MaxOpset)
@@ -113,6 +130,17 @@ func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
 	}
 	c.in = in
 	c.vals[input.Name] = &value{node: -1, shape: []int{1, in[0], in[1], in[2]}}
+	if pix != nil {
+		if len(pix.scale) != 1 && len(pix.scale) != in[0] {
+			return nil, in, nil, fmt.Errorf("onnx: %d pixel mean/std values for %d input channels", len(pix.scale), in[0])
+		}
+		a := &affine{from: pix.from}
+		for i := 0; i < in[0]; i++ {
+			j := min(i, len(pix.scale)-1)
+			a.scale, a.shift = append(a.scale, pix.scale[j]), append(a.shift, pix.shift[j])
+		}
+		c.vals[input.Name].aff = a
+	}
 	if err := c.findMixed(g); err != nil {
 		return nil, in, nil, err
 	}
@@ -144,7 +172,7 @@ func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
 	if ok && out.aff != nil {
 		return nil, in, nil, fmt.Errorf("onnx: graph output %q ends in a constant Mul/Add/Sub/Div (node %q) that folds into no layer; supported: after a Conv, Gemm/MatMul or BatchNormalization read by nothing else", g.Outputs[0].Name, out.aff.from)
 	}
-	if !ok || len(c.g.Nodes) == 0 || out.node != len(c.g.Nodes)-1 || out.pad != 0 {
+	if !ok || len(c.g.Nodes) == 0 || out.node != len(c.g.Nodes)-1 || out.pad.any() {
 		return nil, in, nil, fmt.Errorf("onnx: graph output %q is not the result of the last layer", g.Outputs[0].Name)
 	}
 	if err := c.g.FillSiteShapes([]int{1, in[0], in[1], in[2]}); err != nil {
@@ -175,7 +203,36 @@ func (c *converter) plain(n *onnx.Node, i int) (*value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v, c.materialize(n, v)
+	return v, c.materializeAll(n, v)
+}
+
+// materializeAll gives a pending affine and then a pending Pad of v
+// layers of their own.
+func (c *converter) materializeAll(n *onnx.Node, v *value) error {
+	if err := c.materialize(n, v); err != nil {
+		return err
+	}
+	if !v.pad.any() {
+		return nil
+	}
+	if len(v.shape) != 4 {
+		return nodeError(n, "a Pad of a %v tensor", v.shape)
+	}
+	// Zero padding is the depthwise identity convolution with that
+	// padding (convLayer rewrites an asymmetric one exactly).
+	ch := v.shape[1]
+	w := make([]float32, ch)
+	for i := range w {
+		w[i] = 1
+	}
+	op, err := c.convLayer(n, v, window{kh: 1, kw: 1, s: 1, dh: 1, dw: 1}, w, nil, ch)
+	if err != nil {
+		return err
+	}
+	idx := c.g.Add(c.uniqueName(n.Name+"/pad"), op, v.node)
+	c.shapes = append(c.shapes, slices.Clone(v.shape))
+	v.node, v.pad = idx, pads{}
+	return nil
 }
 
 // constant returns input i of n as floats with its dims; optional inputs
@@ -372,9 +429,6 @@ func (c *converter) convert(n *onnx.Node) error {
 		if err != nil {
 			return err
 		}
-		if x.pad != 0 {
-			return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
-		}
 		return c.add(n, &nn.GlobalAvgPool{}, x.node)
 	case "Flatten":
 		if err := checkAttrs(n, "axis"); err != nil {
@@ -416,9 +470,6 @@ func (c *converter) flatten(n *onnx.Node) error {
 	x, err := c.plain(n, 0)
 	if err != nil {
 		return err
-	}
-	if x.pad != 0 {
-		return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
 	}
 	if len(x.shape) == 2 {
 		c.vals[n.Outputs[0]] = x
@@ -475,7 +526,11 @@ func (c *converter) conv(n *onnx.Node) error {
 // folded into the weights and bias where exact, else added as its own
 // layer first (x.node then names it).
 func (c *converter) convLayer(n *onnx.Node, x *value, win window, w, b []float32, groups int) (*nn.Conv2d, error) {
-	win.top, win.left, win.bottom, win.right = win.top+x.pad, win.left+x.pad, win.bottom+x.pad, win.right+x.pad
+	win.top, win.left, win.bottom, win.right = win.top+x.pad[0], win.left+x.pad[1], win.bottom+x.pad[2], win.right+x.pad[3]
+	inH, inW := x.pad.unpadded(x.shape)
+	if max(win.top, win.left, win.bottom, win.right) > maxPad {
+		return nil, nodeError(n, "pads %v (with Pad nodes before) exceed %d", [4]int{win.top, win.left, win.bottom, win.right}, maxPad)
+	}
 	inC, outC := x.shape[1], len(w)/(x.shape[1]/groups*win.kh*win.kw)
 	if x.aff != nil {
 		// A scale commutes with zero padding; a shift only folds when
@@ -490,10 +545,10 @@ func (c *converter) convLayer(n *onnx.Node, x *value, win window, w, b []float32
 	}
 	k, p, stride := win.kh, win.top, win.s
 	if !win.symmetric() {
-		kk, pp, oh, ow, ok := squareEmbedding(win, x.shape[2]-2*x.pad, x.shape[3]-2*x.pad)
+		kk, pp, oh, ow, ok := squareEmbedding(win, inH, inW)
 		if !ok {
 			return nil, nodeError(n, "%s on a %d×%d input has no equivalent square kernel with equal padding (what autorep's convolution and its secure executor compute); supported: square kernels with equal padding, or windows an up-to-%d×%d square kernel can express",
-				win.describe(), x.shape[2]-2*x.pad, x.shape[3]-2*x.pad, maxKernel, maxKernel)
+				win.describe(), inH, inW, maxKernel, maxKernel)
 		}
 		w, k, p = embedKernel(w, win, kk, oh, ow), kk, pp
 	}
@@ -517,15 +572,12 @@ func (c *converter) batchNorm(n *onnx.Node) error {
 			return nodeError(n, "extra outputs (running statistics) are not supported (export in eval mode)")
 		}
 	}
-	x, err := c.get(n, 0)
+	x, err := c.plain(n, 0)
 	if err != nil {
 		return err
 	}
-	if x.pad != 0 || len(x.shape) != 4 {
-		return nodeError(n, "input %v; supported: a [N,C,H,W] tensor not padded by Pad", x.shape)
-	}
-	if err := c.materialize(n, x); err != nil {
-		return err
+	if len(x.shape) != 4 {
+		return nodeError(n, "input %v; supported: a [N,C,H,W] tensor", x.shape)
 	}
 	ch := x.shape[1]
 	bn := nn.NewBatchNorm2d(ch)
@@ -556,9 +608,6 @@ func (c *converter) relu(n *onnx.Node) error {
 	x, err := c.plain(n, 0)
 	if err != nil {
 		return err
-	}
-	if x.pad != 0 {
-		return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
 	}
 	site := &nn.Site{}
 	if err := c.add(n, site, x.node); err != nil {
@@ -594,9 +643,6 @@ func (c *converter) addTensors(n *onnx.Node) error {
 	b, err := c.plain(n, 1)
 	if err != nil {
 		return err
-	}
-	if a.pad != 0 || b.pad != 0 {
-		return nodeError(n, "input is zero-padded by a Pad node; supported: Pad before Conv or AveragePool")
 	}
 	return c.add(n, &nn.Add{}, a.node, b.node)
 }
@@ -698,13 +744,11 @@ func (c *converter) pool(n *onnx.Node) error {
 		return nodeError(n, "the indices output is not supported")
 	}
 	if n.OpType == "MaxPool" {
-		if x.pad != 0 {
-			return nodeError(n, "input is zero-padded by a Pad node (max pooling pads with −∞); supported: MaxPool's own pads")
-		}
 		if !win.symmetric() {
 			return nodeError(n, "%s is not supported: autorep's max pooling and its secure executor take a square window with the same padding on all four sides (check auto_pad, pads and ceil_mode)", win.describe())
 		}
-		if err := c.materialize(n, x); err != nil {
+		// A Pad node's zeros are values to max over (not −∞ padding): a layer of their own.
+		if err := c.materializeAll(n, x); err != nil {
 			return err
 		}
 		return c.add(n, &nn.MaxPool2d{Kernel: win.kh, Stride: win.s, Pad: win.top}, x.node)
@@ -712,7 +756,9 @@ func (c *converter) pool(n *onnx.Node) error {
 	if cip, _ := intAttr(n, "count_include_pad", 0); win.top+win.left+win.bottom+win.right > 0 && cip != 1 {
 		return nodeError(n, "count_include_pad 0 with pads %v is not supported (supported: count_include_pad 1, PyTorch's default)", [4]int{win.top, win.left, win.bottom, win.right})
 	}
-	if !win.symmetric() {
+	all := win
+	all.top, all.left, all.bottom, all.right = win.top+x.pad[0], win.left+x.pad[1], win.bottom+x.pad[2], win.right+x.pad[3]
+	if !all.symmetric() {
 		// Average pooling with zero padding counted is a depthwise
 		// convolution with weights 1/(kh·kw); convLayer rewrites its window.
 		ch := x.shape[1]
@@ -729,7 +775,7 @@ func (c *converter) pool(n *onnx.Node) error {
 	if err := c.materialize(n, x); err != nil {
 		return err
 	}
-	return c.add(n, &nn.AvgPool2d{Kernel: win.kh, Stride: win.s, Pad: win.top + x.pad}, x.node)
+	return c.add(n, &nn.AvgPool2d{Kernel: all.kh, Stride: all.s, Pad: all.top}, x.node)
 }
 
 func (c *converter) padOp(n *onnx.Node) error {
@@ -770,18 +816,22 @@ func (c *converter) padOp(n *onnx.Node) error {
 	if len(n.Inputs) > 3 && n.Inputs[3] != "" {
 		return nodeError(n, "the axes input is not supported")
 	}
-	p := int64(-1)
-	if len(pads) == 8 && pads[0] == 0 && pads[1] == 0 && pads[4] == 0 && pads[5] == 0 &&
-		pads[2] == pads[3] && pads[2] == pads[6] && pads[2] == pads[7] && pads[2] >= 0 && pads[2] <= 64 {
-		p = pads[2]
+	// ONNX pads: begins of every axis, then ends; H and W are axes 2 and 3.
+	ok := len(pads) == 8 && len(x.shape) == 4 && pads[0] == 0 && pads[1] == 0 && pads[4] == 0 && pads[5] == 0
+	for _, p := range pads {
+		ok = ok && p >= 0 && p <= maxPad
 	}
-	if p < 0 || len(x.shape) != 4 {
-		return nodeError(n, "pads %v of a %v tensor are not supported (supported: the same zero padding on all sides of H and W)", pads, x.shape)
+	if !ok {
+		return nodeError(n, "pads %v of a %v tensor are not supported (supported: zero padding of H and W, 0 to %d per side)", pads, x.shape, maxPad)
+	}
+	p := x.pad
+	for i, q := range []int64{pads[2], pads[3], pads[6], pads[7]} {
+		p[i] += int(q)
 	}
 	sh := slices.Clone(x.shape)
-	sh[2] += 2 * int(p)
-	sh[3] += 2 * int(p)
-	c.vals[n.Outputs[0]] = &value{node: x.node, shape: sh, pad: x.pad + int(p), aff: x.aff}
+	sh[2] += int(pads[2] + pads[6])
+	sh[3] += int(pads[3] + pads[7])
+	c.vals[n.Outputs[0]] = &value{node: x.node, shape: sh, pad: p, aff: x.aff}
 	return nil
 }
 

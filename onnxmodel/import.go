@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/autorep/autorep/models"
@@ -43,10 +44,45 @@ type Report struct {
 // same function too.
 // Unsupported operators or attributes are errors naming the node.
 func Import(m *onnx.Model, arch string) (*models.Model, *Report, error) {
+	return ImportWith(m, Options{Arch: arch})
+}
+
+// Options adjust ImportWith.
+type Options struct {
+	// Arch is the architecture to map onto; "" tries every one, then the
+	// generic graph.
+	Arch string
+	// PixelMean and PixelStd (one value per input channel, or one for
+	// all) say that the ONNX graph takes images on the [0,1] scale and
+	// normalises them itself, as torchvision-style models do, while autorep
+	// feeds z = (x − PixelMean)/PixelStd (the dataset's normalisation). The
+	// graph then reads x = PixelStd·z + PixelMean, a constant affine that
+	// cancels exactly against the graph's own Sub/Div where the constants
+	// agree, and otherwise folds or becomes a layer like any other.
+	PixelMean, PixelStd []float32
+}
+
+// ImportWith is Import with options.
+func ImportWith(m *onnx.Model, opt Options) (*models.Model, *Report, error) {
 	if m == nil || m.Graph == nil {
 		return nil, nil, errors.New("onnx: no model")
 	}
-	g, in, classes, err := toGraph(m)
+	arch := opt.Arch
+	var pix *affine
+	if opt.PixelMean != nil || opt.PixelStd != nil {
+		if len(opt.PixelMean) != len(opt.PixelStd) || len(opt.PixelMean) == 0 {
+			return nil, nil, fmt.Errorf("onnx: pixel mean %v and std %v: want one value per channel each", opt.PixelMean, opt.PixelStd)
+		}
+		pix = &affine{from: "input_pixels"}
+		for i := range opt.PixelMean {
+			if !(opt.PixelStd[i] > 0) || math.IsInf(float64(opt.PixelStd[i]), 0) || math.IsNaN(float64(opt.PixelMean[i])) || math.IsInf(float64(opt.PixelMean[i]), 0) {
+				return nil, nil, fmt.Errorf("onnx: pixel std %v must be positive and finite, mean finite", opt.PixelStd[i])
+			}
+			pix.scale = append(pix.scale, float64(opt.PixelStd[i]))
+			pix.shift = append(pix.shift, float64(opt.PixelMean[i]))
+		}
+	}
+	g, in, classes, err := toGraph(m, pix)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -194,7 +195,7 @@ func TestGenericGraphMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, in, classes, err := toGraph(om)
+	g, in, classes, err := toGraph(om, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -672,4 +673,145 @@ func FuzzImport(f *testing.F) {
 		Import(om, "lenet")
 		convertGraph(om)
 	})
+}
+
+// TestConstantsAndWindows imports the fixtures with constant Mul/Sub/Div
+// and the window forms autorep rewrites (dilation, a 1×3 kernel, auto_pad,
+// asymmetric pads, ceil_mode without a partial window, asymmetric average
+// pooling) and compares the logits with PyTorch's; each model also
+// survives a model file and an export → import round trip.
+func TestConstantsAndWindows(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sites int
+		// layers: the converted graph's node kinds, in order
+		layers string
+	}{
+		// (x − 0.1307)/0.3081 cannot fold into conv1 (padding 2): a depthwise 1×1 conv.
+		{"lenet-norm", 4, "conv conv relu maxpool conv relu maxpool flatten linear relu linear relu linear"},
+		// The input normalisation becomes a layer (conv a pads 1); Mul by
+		// the gain folds into conv c, Sub of the offset into the unpadded
+		// conv d, Div by 2 into conv d, the final Mul 0.5 into the Gemm.
+		{"tvnet", 4, "conv conv relu conv relu conv relu maxpool conv relu avgpool flatten linear"},
+		// SAME_UPPER stride 2, pads [0,0,2,2], asymmetric AveragePool (a
+		// depthwise conv), SAME_LOWER 2×2, then a Pad node before a Relu:
+		// a depthwise identity conv with that padding.
+		{"padnet", 3, "conv relu conv relu conv conv conv relu flatten linear"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, rep := importFixture(t, tc.name, "")
+			if rep.Arch != models.GraphArch || rep.Sites != tc.sites {
+				t.Errorf("report %+v, want a generic graph with %d sites", rep, tc.sites)
+			}
+			var kinds []string
+			for _, n := range m.Net.Nodes {
+				spec, err := models.SpecOf(&nn.Graph{Nodes: []*nn.Node{n}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				kinds = append(kinds, spec[0].Op)
+			}
+			if got := strings.Join(kinds, " "); got != tc.layers {
+				t.Errorf("layers\n%s\nwant\n%s", got, tc.layers)
+			}
+			x := readPB(t, filepath.Join("testdata", tc.name+".input.pb"))
+			want := readPB(t, filepath.Join("testdata", tc.name+".logits.pb"))
+			got := forward(t, m, x)
+			d := maxDiff(t, got, want)
+			t.Logf("max |logit − PyTorch| = %.2g (max |logit| %.3g)", d, maxAbs(want))
+			if d > 1e-4*maxAbs(want) {
+				t.Errorf("logits differ from PyTorch's by %g", d)
+			}
+			path := filepath.Join(t.TempDir(), "m.safetensors")
+			if err := m.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			m2, err := models.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(t, forward(t, m2, x), got); d != 0 {
+				t.Errorf("saved and loaded model differs by %g", d)
+			}
+			om, err := Export(m2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := onnx.Marshal(om)
+			om2, err := onnx.Unmarshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m3, _, err := Import(om2, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(t, forward(t, m3, x), got); d > 1e-5*maxAbs(got) {
+				t.Errorf("export → import changes the logits by %g", d)
+			}
+		})
+	}
+}
+
+// TestPixelInput: a model normalising [0,1] pixels itself, imported for
+// inputs normalised with the same constants (Options.PixelMean/Std), loses
+// its normalisation exactly — the committed trained LeNet comes back as
+// architecture lenet with the same weights, bit for bit — and with other
+// constants keeps a layer computing the difference.
+func TestPixelInput(t *testing.T) {
+	om, err := onnx.ReadFile("testdata/lenet-norm.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, rep, err := ImportWith(om, Options{PixelMean: []float32{0.1307}, PixelStd: []float32{0.3081}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Arch != "lenet" {
+		t.Fatalf("imported as %s, want lenet", rep.Arch)
+	}
+	orig, err := models.Load("../models/lenet-mnist.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := nn.StateDict(orig.Net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := nn.StateDict(m.Net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range a {
+		if w := b[k]; w == nil || !slices.Equal(w.Data, v.Data) {
+			t.Errorf("%s differs from models/lenet-mnist.safetensors", k)
+		}
+	}
+	x := readPB(t, "testdata/lenet-norm.input.pb")
+	want := readPB(t, "testdata/lenet-norm.logits.pb")
+	z := x.Clone()
+	for i, v := range z.Data {
+		z.Data[i] = (v - 0.1307) / 0.3081
+	}
+	if d := maxDiff(t, forward(t, m, z), want); d > 1e-4 {
+		t.Errorf("logits on normalised inputs differ from PyTorch's on pixels by %g", d)
+	}
+	// Normalised as if the mean were 0.5 and the std 0.25: the graph must
+	// turn z back into pixels and then normalise them its own way.
+	m2, rep2, err := ImportWith(om, Options{PixelMean: []float32{0.5}, PixelStd: []float32{0.25}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range x.Data {
+		z.Data[i] = (v - 0.5) / 0.25
+	}
+	if d := maxDiff(t, forward(t, m2, z), want); rep2.Arch != models.GraphArch || d > 1e-4 {
+		t.Errorf("other constants: arch %s, logits differ by %g", rep2.Arch, d)
+	}
+	if _, _, err := ImportWith(om, Options{PixelMean: []float32{0.1, 0.2}, PixelStd: []float32{0.3, 0.3}}); err == nil || !strings.Contains(err.Error(), "2 pixel mean/std values for 1 input channels") {
+		t.Errorf("two channels of constants for one: %v", err)
+	}
+	if _, _, err := ImportWith(om, Options{PixelMean: []float32{0.1}, PixelStd: []float32{0}}); err == nil || !strings.Contains(err.Error(), "positive") {
+		t.Errorf("std 0: %v", err)
+	}
 }

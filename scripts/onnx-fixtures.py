@@ -22,6 +22,23 @@ PyTorch logits for them.
                         MaxPool, x.view(x.size(0), -1) (Shape, Gather,
                         Unsqueeze, Concat, Reshape), Linear with MatMul +
                         Add; opset 12
+    lenet-norm.onnx     the trained models/lenet-mnist.safetensors with the
+                        MNIST normalisation inside: forward((x − 0.1307) /
+                        0.3081) on [0,1] pixels (Sub and Div), opset 13
+    tvnet.onnx          3x32x32, 10 classes, random weights: torchvision-style
+                        per-channel normalisation inside (Sub, Div by
+                        [1,3,1,1] constants), a padded conv, a dilated conv,
+                        a 1x3 conv, Mul by a per-channel constant, MaxPool
+                        with ceil_mode where it adds no window, Sub before
+                        an unpadded conv, Div after a conv, AvgPool2d with
+                        padding, Gemm then Mul by a scalar; opset 13
+    padnet.onnx         written node by node (torch exports no such
+                        attributes): Conv auto_pad SAME_UPPER stride 2 (pads
+                        0,0,1,1), Conv pads [0,0,2,2], AveragePool pads
+                        [1,1,0,0] with count_include_pad, Conv auto_pad
+                        SAME_LOWER with a 2x2 kernel, a Pad node [0,0,1,0,
+                        0,0,0,1], Flatten, Gemm; PyTorch computes the
+                        reference logits with F.pad; opset 13
 """
 
 import importlib.util
@@ -38,12 +55,17 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def torch_resnet20():
-    """The ResNet20 class of scripts/torch-resnet20-cifar.py (same layout as autorep)."""
-    spec = importlib.util.spec_from_file_location("tr20", os.path.join(HERE, "torch-resnet20-cifar.py"))
+def torch_module(script):
+    """Loads one of the scripts next to this one as a module."""
+    spec = importlib.util.spec_from_file_location(script.replace("-", "_")[:-3], os.path.join(HERE, script))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.ResNet20
+    return mod
+
+
+def torch_resnet20():
+    """The ResNet20 class of scripts/torch-resnet20-cifar.py (same layout as autorep)."""
+    return torch_module("torch-resnet20-cifar.py").ResNet20
 
 
 class LeNet(nn.Module):
@@ -87,6 +109,99 @@ class AvgNet(nn.Module):
         return x @ self.w + self.b
 
 
+class Normalized(nn.Module):
+    """A model that takes [0,1] pixels and normalises them itself, as
+    torchvision-style exports do."""
+
+    def __init__(self, inner, mean, std):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, x):
+        return self.inner((x - self.mean) / self.std)
+
+
+class TvNet(nn.Module):
+    """Constant Mul/Sub/Div anywhere, dilation, a non-square kernel, ceil_mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 8, 3, padding=2, dilation=2)
+        self.c = nn.Conv2d(8, 8, (1, 3), padding=(0, 1))
+        self.pool = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.d = nn.Conv2d(8, 16, 3, stride=2)
+        self.avg = nn.AvgPool2d(3, 2, padding=1)
+        self.fc = nn.Linear(16 * 4 * 4, 10)
+        self.register_buffer("gain", torch.rand(1, 8, 1, 1) + 0.5)
+        self.register_buffer("offset", torch.randn(1, 8, 1, 1) * 0.1)
+
+    def forward(self, x):
+        x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        x = F.relu(self.a(x))
+        x = F.relu(self.b(x)) * self.gain
+        x = self.pool(F.relu(self.c(x)))
+        x = self.d(x - self.offset) / 2.0
+        x = self.avg(F.relu(x))
+        return self.fc(torch.flatten(x, 1)) * 0.5
+
+
+def padnet(outdir, gen):
+    """Writes padnet.onnx node by node, with PyTorch's logits as reference."""
+    from onnx import helper, numpy_helper, TensorProto
+
+    w1 = torch.randn(4, 3, 3, 3, generator=gen) * 0.3
+    w2 = torch.randn(4, 4, 3, 3, generator=gen) * 0.3
+    w3 = torch.randn(4, 4, 2, 2, generator=gen) * 0.3
+    b3 = torch.randn(4, generator=gen) * 0.1
+    wf = torch.randn(5, 4 * 5 * 5, generator=gen) * 0.1
+    bf = torch.randn(5, generator=gen) * 0.1
+    x = torch.randn(3, 3, 8, 8, generator=gen)
+
+    def ref(x):
+        y = F.relu(F.conv2d(F.pad(x, (0, 1, 0, 1)), w1, stride=2))  # SAME_UPPER: 8 -> 4
+        y = F.relu(F.conv2d(F.pad(y, (0, 2, 0, 2)), w2))  # pads [0,0,2,2]: 4 -> 4
+        y = F.avg_pool2d(F.pad(y, (1, 0, 1, 0)), 2, 1)  # pads [1,1,0,0], count_include_pad: 4 -> 4
+        y = F.conv2d(F.pad(y, (1, 0, 1, 0)), w3, b3)  # SAME_LOWER, 2x2: 4 -> 4
+        y = F.pad(y, (0, 1, 1, 0))  # Pad node: H begin 1, W end 1 -> 5x5
+        return F.linear(torch.flatten(F.relu(y), 1), wf, bf)
+
+    with torch.no_grad():
+        y = ref(x)
+    inits = [numpy_helper.from_array(t.numpy(), name=n) for n, t in
+             (("w1", w1), ("w2", w2), ("w3", w3), ("b3", b3), ("wf", wf), ("bf", bf))]
+    inits.append(numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 0, 1], dtype=np.int64), name="pads"))
+    nodes = [
+        helper.make_node("Conv", ["input", "w1"], ["c1"], name="/c1/Conv", kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER"),
+        helper.make_node("Relu", ["c1"], ["r1"], name="/r1/Relu"),
+        helper.make_node("Conv", ["r1", "w2"], ["c2"], name="/c2/Conv", pads=[0, 0, 2, 2]),
+        helper.make_node("Relu", ["c2"], ["r2"], name="/r2/Relu"),
+        helper.make_node("AveragePool", ["r2"], ["a"], name="/a/AveragePool", kernel_shape=[2, 2], pads=[1, 1, 0, 0], count_include_pad=1),
+        helper.make_node("Conv", ["a", "w3", "b3"], ["c3"], name="/c3/Conv", kernel_shape=[2, 2], auto_pad="SAME_LOWER"),
+        helper.make_node("Pad", ["c3", "pads"], ["p"], name="/p/Pad", mode="constant"),
+        helper.make_node("Relu", ["p"], ["r3"], name="/r3/Relu"),
+        helper.make_node("Flatten", ["r3"], ["f"], name="/f/Flatten", axis=1),
+        helper.make_node("Gemm", ["f", "wf", "bf"], ["logits"], name="/fc/Gemm", transB=1),
+    ]
+    graph = helper.make_graph(nodes, "padnet", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 5])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="onnx-fixtures.py")
+    onnx.checker.check_model(model)
+    path = os.path.join(outdir, "padnet.onnx")
+    onnx.save(model, path)
+    save_pair(outdir, "padnet", x, y)
+    print("%s: %d bytes, opset 13, written node by node" % (path, os.path.getsize(path)))
+
+
+def save_pair(outdir, name, x, y):
+    for suffix, t in (("input", x), ("logits", y)):
+        tp = onnx.numpy_helper.from_array(t.numpy().astype(np.float32), name=suffix)
+        with open(os.path.join(outdir, "%s.%s.pb" % (name, suffix)), "wb") as f:
+            f.write(tp.SerializeToString())
+
+
 def randomize_bn(model, gen):
     """Non-trivial batch-norm statistics, so folding them is tested."""
     with torch.no_grad():
@@ -99,10 +214,10 @@ def randomize_bn(model, gen):
                 m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
 
 
-def write(outdir, name, model, shape, opset, training=torch.onnx.TrainingMode.EVAL):
+def write(outdir, name, model, shape, opset, training=torch.onnx.TrainingMode.EVAL, pixels=False):
     model.eval()
     gen = torch.Generator().manual_seed(7)
-    x = torch.randn(3, *shape, generator=gen)
+    x = torch.rand(3, *shape, generator=gen) if pixels else torch.randn(3, *shape, generator=gen)
     with torch.no_grad():
         y = model(x)
     path = os.path.join(outdir, name + ".onnx")
@@ -110,10 +225,7 @@ def write(outdir, name, model, shape, opset, training=torch.onnx.TrainingMode.EV
                       input_names=["input"], output_names=["logits"],
                       dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
     onnx.checker.check_model(onnx.load(path))
-    for suffix, t in (("input", x), ("logits", y)):
-        tp = onnx.numpy_helper.from_array(t.numpy().astype(np.float32), name=suffix)
-        with open(os.path.join(outdir, "%s.%s.pb" % (name, suffix)), "wb") as f:
-            f.write(tp.SerializeToString())
+    save_pair(outdir, name, x, y)
     ops = sorted({n.op_type for n in onnx.load(path).graph.node})
     print("%s: %d bytes, opset %d, ops %s" % (path, os.path.getsize(path), opset, " ".join(ops)))
 
@@ -135,6 +247,13 @@ def main():
     avg = AvgNet()
     randomize_bn(avg, gen)
     write(outdir, "avgnet", avg, (3, 16, 16), 12, training=torch.onnx.TrainingMode.PRESERVE)
+    lenet = LeNet()
+    tensors, _ = torch_module("torch-resnet20-cifar.py").read_safetensors(os.path.join(HERE, "..", "models", "lenet-mnist.safetensors"))
+    lenet.load_state_dict(tensors, strict=True)
+    write(outdir, "lenet-norm", Normalized(lenet, [0.1307], [0.3081]), (1, 28, 28), 13, pixels=True)
+    torch.manual_seed(5)
+    write(outdir, "tvnet", TvNet(), (3, 32, 32), 13, pixels=True)
+    padnet(outdir, torch.Generator().manual_seed(6))
 
 
 if __name__ == "__main__":

@@ -31,12 +31,14 @@ func runImport(args []string) error {
 			"and serve work on the result. Batch norm folded into the convolutions by the exporter becomes the\n"+
 			"architecture's batch norm, calibrated on training images to compute the same\n"+
 			"function in evaluation and training mode. The model must take\n"+
-			"inputs normalised with the dataset's standard mean and std (see docs/CLI.md).")
+			"inputs normalised with the dataset's standard mean and std (see docs/CLI.md),\n"+
+			"or, with --pixels, [0,1] pixels that its graph normalises itself.")
 	in := fs.String("onnx", "", "ONNX file to import (required)")
 	dataset := fs.String("dataset", "", "dataset the model classifies (required unless the file is from autorep export): gives the input shape, classes and normalisation recorded in the file")
 	dataDir := fs.String("data", "", "data directory (training images for --calibrate; datasets of unknown shape)")
 	out := fs.String("out", "", "model file to write (.safetensors; required)")
 	arch := fs.String("arch", "", "architecture to map onto (default: the first that matches, else the graph itself): "+strings.Join(models.Names(), ", "))
+	pixels := fs.Bool("pixels", false, "the model takes [0,1] pixels and normalises them in its graph ((x − mean)/std, torchvision style): import prepends the inverse of the dataset's normalisation, which cancels against the model's own where the constants agree")
 	calib := fs.Int("calibrate", 512, "training images (random, seed 1) giving batch norms folded by the exporter their statistics (0 = keep identity statistics)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {
@@ -61,7 +63,13 @@ func runImport(args []string) error {
 			return fmt.Errorf("--dataset is required (%s records no %s)", *in, modelfile.KeyDataset)
 		}
 	}
-	m, rep, err := onnxmodel.Import(om, *arch)
+	opt := onnxmodel.Options{Arch: *arch}
+	if *pixels {
+		if opt.PixelMean, opt.PixelStd, err = datasetNorm(*dataDir, *dataset); err != nil {
+			return err
+		}
+	}
+	m, rep, err := onnxmodel.ImportWith(om, opt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *in, err)
 	}
@@ -73,14 +81,8 @@ func runImport(args []string) error {
 		return fmt.Errorf("%s takes input %v with %d outputs; dataset %s has images %v and %d classes", *in, m.Input, m.Classes, *dataset, shape, classes)
 	}
 	m.Meta.Dataset = *dataset
-	if info, ok := data.Lookup(*dataset); ok {
-		m.Meta.Mean, m.Meta.Std = info.Mean, info.Std
-	} else {
-		s, err := data.Load(data.Dir(*dataDir), *dataset, false)
-		if err != nil {
-			return err
-		}
-		m.Meta.Mean, m.Meta.Std = s.Mean, s.Std
+	if m.Meta.Mean, m.Meta.Std, err = datasetNorm(*dataDir, *dataset); err != nil {
+		return err
 	}
 	calibrated := 0
 	if rep.FoldedBN > 0 && *calib > 0 {
@@ -98,7 +100,7 @@ func runImport(args []string) error {
 		}
 		calibrated = sub.N
 	}
-	record := map[string]any{"source": *in, "opset": om.Opset(), "producer": strings.TrimSpace(om.ProducerName + " " + om.ProducerVersion),
+	record := map[string]any{"source": *in, "pixels": *pixels, "opset": om.Opset(), "producer": strings.TrimSpace(om.ProducerName + " " + om.ProducerVersion),
 		"arch": rep.Arch, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "mixed_sites": rep.Mixed}
 	if err := m.Meta.SetJSON(keyImport, record); err != nil {
 		return err
@@ -151,4 +153,18 @@ func runExport(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "exported %s (%s, %d ReLUs) as %s: opset %d, %d nodes\n", *in, m.Arch, relus, *out, onnxmodel.ExportOpset, len(om.Graph.Nodes))
 	return nil
+}
+
+// datasetNorm returns the per-channel mean and std a dataset's images are
+// normalised with: the standard constants of a known dataset, else its
+// training split's statistics.
+func datasetNorm(dir, name string) (mean, std []float32, err error) {
+	if info, ok := data.Lookup(name); ok {
+		return info.Mean, info.Std, nil
+	}
+	s, err := data.Load(data.Dir(dir), name, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.Mean, s.Std, nil
 }
