@@ -234,7 +234,7 @@ func TestTrainArgumentErrors(t *testing.T) {
 		{[]string{"--model", "lenet", "--dataset", "mnist", "--out", out}, "--epochs"},
 		{[]string{"--model", "lenet", "--dataset", "mnist", "--epochs", "-1", "--out", out}, "--epochs"},
 		{[]string{"--model", "lenet", "--dataset", "mnist", "--epochs", "1"}, "--out is required"},
-		{[]string{"--model", "lenet", "--dataset", "mnist", "--epochs", "1", "--out", out, "--label-smoothing", "1"}, "--label-smoothing"},
+		{[]string{"--model", "lenet", "--dataset", "mnist", "--epochs", "1", "--out", out, "--label-smoothing", "1"}, "label smoothing must be in [0, 1)"},
 		{[]string{"--model", "lenet", "--dataset", "mnist", "--epochs", "1", "--out", out, "--threads", "-2"}, "--threads"},
 		{[]string{"--model", "lenet", "--dataset", "nodata", "--epochs", "1", "--out", out}, `unknown dataset "nodata"`},
 	} {

@@ -108,8 +108,8 @@ func runEval(args []string) error {
 			return err
 		}
 	} else {
-		if set, err = sampleSet(set, *n, 1); err != nil {
-			return err
+		if *n > 0 && *n < set.N {
+			set = set.Sample(*n, 1)
 		}
 		for i := range set.N {
 			idx = append(idx, i)

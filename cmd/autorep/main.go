@@ -78,18 +78,17 @@ func newFlags(name, args, summary string) *flag.FlagSet {
 	return fs
 }
 
-// parseAugment reads an --augment value: "auto" keeps def (the dataset's
-// default: on for colour images), "on" and "off" force it.
-func parseAugment(v string, def bool) (bool, error) {
+// augmentFlag reads an --augment value: "auto" (nil: the dataset's
+// default, on for colour images), "on" or "off".
+func augmentFlag(v string) (*bool, error) {
 	switch v {
 	case "auto":
-		return def, nil
-	case "on":
-		return true, nil
-	case "off":
-		return false, nil
+		return nil, nil
+	case "on", "off":
+		on := v == "on"
+		return &on, nil
 	}
-	return false, fmt.Errorf("--augment %q: want auto, on or off", v)
+	return nil, fmt.Errorf("--augment %q: want auto, on or off", v)
 }
 
 // datasetOf returns the dataset to use with model file path: flag if

@@ -91,7 +91,8 @@ func runReduce(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if _, err := parseAugment(*augment, false); err != nil {
+	augFlag, err := augmentFlag(*augment)
+	if err != nil {
 		return err // before any data is loaded
 	}
 	if fs.NArg() > 0 {
@@ -153,9 +154,9 @@ func runReduce(args []string) error {
 		}
 		costRec = map[string]string{"file": *costFile}
 	}
-	aug, err := parseAugment(*augment, train.DefaultAugment())
-	if err != nil {
-		return err
+	aug := train.DefaultAugment()
+	if augFlag != nil {
+		aug = *augFlag
 	}
 	ckptPath := *ckpt
 	if ckptPath == "" {
