@@ -137,7 +137,7 @@ func runBenchPI(args []string) error {
 	trans := fs.String("transport", "pipe", "pipe (in memory) or tcp (loopback)")
 	suite := fs.String("suite", pi.SuiteDealer, "protocol suite: dealer or twoparty (no dealer)")
 	frac := fs.Uint("frac", 16, "fractional bits")
-	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs")
+	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs (dealer suite) or of the shares, Z_2^ell (twoparty suite)")
 	costOut := fs.String("cost-out", "", "also measure every site with polynomials instead of ReLUs and write the per-site cost per ReLU to this JSON file (for reduce --cost; all-ReLU models)")
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (go tool pprof)")
