@@ -195,7 +195,7 @@ func TestPlanPacking(t *testing.T) {
 }
 
 // TestParams checks every ℓ: log Q within the 128-bit bound for N = 8192,
-// and Q' wide enough for the answers (ℓ + 18 bits less rounding down of
+// and Q' wide enough for the answers (ℓ + 16 bits less rounding down of
 // the primes).
 func TestParams(t *testing.T) {
 	for ell := uint(1); ell <= 64; ell++ {
@@ -206,8 +206,14 @@ func TestParams(t *testing.T) {
 		if p.LogQ > MaxLogQ {
 			t.Errorf("ℓ = %d: log Q = %.1f > %d", ell, p.LogQ, MaxLogQ)
 		}
-		if p.LogQReply < float64(ell)+17 {
-			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 17", ell, p.LogQReply)
+		// The switch's rounding, (N+1)/2 ≈ 2^12, must stay near 2^−(ℓ+4)
+		// of Q' (fit's budget is 2^−(ℓ+2) in all), and the smallest layer
+		// must fit.
+		if p.LogQReply < float64(ell)+15.9 {
+			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 15.9", ell, p.LogQReply)
+		}
+		if _, _, err := p.fit(1); err != nil {
+			t.Errorf("ℓ = %d: %v", ell, err)
 		}
 		if ell == 16 || ell == 32 || ell == 37 || ell == 64 {
 			t.Logf("ℓ = %d: %d primes, log Q = %.1f, Q' = first %d (log %.1f)", ell, len(p.Q), p.LogQ, p.ReplyPrimes, p.LogQReply)

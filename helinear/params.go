@@ -103,9 +103,13 @@ type Params struct {
 	Q    []uint64
 	LogQ float64 // log2 of the product of all of Q
 	// ReplyPrimes is the number of primes the server's answers keep after
-	// modulus switching (Q' = q_0⋯q_{k'−1}, ≥ ℓ + 18 bits).
+	// modulus switching (Q' = q_0⋯q_{k'−1}, ≥ ℓ + 16 bits).
 	ReplyPrimes int
 	LogQReply   float64
+	// C0Bits, when not 0, is the width of the answers' c0 at the outputs:
+	// with one reply prime q', c0 is switched on to 2^C0Bits (ℓ + 4 bits,
+	// adding at most 2^−(ℓ+5) to the relative noise of the phase).
+	C0Bits uint
 
 	r, rr  *lring.Ring // R_Q over all primes and R_Q'
 	full   *basis      // constants for all of Q
@@ -171,9 +175,9 @@ func NewParams(ell uint) (*Params, error) { return NewParamsW(ell, ell) }
 
 // NewParamsW returns the parameters for shares over Z_2^ℓ and server
 // weights of at most weightBits bits (two's complement, 1 ≤ weightBits ≤
-// ℓ). Q' holds the ℓ + 18 bits (at least 30) the answers keep after
-// modulus switching (the switch adds at most (N+1)/2 of noise per dropped
-// prime, < 2^13, under Q'/2^(ℓ+2)); the tail primes fill what the 128-bit
+// ℓ). Q' holds the ℓ + 16 bits (at least 30) the answers keep after
+// modulus switching (the switch adds at most (N+1)/2·(1 + 2^−16) of
+// noise, ≤ Q'/2^(ℓ+4), see Params.fit); the tail primes fill what the 128-bit
 // bound leaves (MaxLogQ in all), and each layer takes the smallest subset
 // that holds its noise (plan.budget), or fails when even all of them do
 // not.
@@ -184,7 +188,7 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	if weightBits < 1 || weightBits > ell {
 		return nil, fmt.Errorf("helinear: weight bound of %d bits outside 1..ℓ = %d", weightBits, ell)
 	}
-	replyNeed := max(int(ell)+18, 30)
+	replyNeed := max(int(ell)+16, 30)
 	k1 := (replyNeed + 59) / 60
 	b1 := (replyNeed + k1 - 1) / k1
 	sizes := make([]int, k1, k1+len(tailSizes))
@@ -216,6 +220,9 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	}
 	p := &Params{Ell: ell, WeightBits: weightBits, Q: qs, LogQ: log2Prod(qs), ReplyPrimes: k1, LogQReply: log2Prod(qs[:k1]),
 		r: r, rr: rr, full: newBasis(qs, ell), reply: newBasis(qs[:k1], ell), mask: ^uint64(0) >> (64 - ell)}
+	if k1 == 1 {
+		p.C0Bits = ell + 4
+	}
 	tail := len(qs) - k1
 	for set := range 1 << tail {
 		lv := &level{}
@@ -352,6 +359,26 @@ func (p *Params) decodeAt(b *basis, c lring.Poly, j int) uint64 {
 		frac += float64(rem) / float64(q)
 	}
 	return (whole + uint64(math.Round(frac))) & p.mask
+}
+
+// switchC0 switches c mod q' (one reply prime) to ⌊2^C0Bits·c/q'⌉ mod
+// 2^C0Bits (c·2^C0Bits < q'·2^64: bits.Div64 is exact).
+func (p *Params) switchC0(c uint64) uint64 {
+	q, b := p.Q[0], p.C0Bits
+	lo, carry := bits.Add64(c<<b, q>>1, 0)
+	quo, _ := bits.Div64(c>>(64-b)+carry, lo, q)
+	return quo & (1<<b - 1)
+}
+
+// decodeSplit decodes a phase given as u = (c1·s)_j mod q' and v = c0 mod
+// 2^C0Bits: ⌊2^ℓ·(u/q' + v/2^C0Bits)⌉ mod 2^ℓ, the integer parts exact
+// and the two fractions (each known to 2^−52) summed in float64 (ℓ ≤ 42
+// here, as q' < 2^60).
+func (p *Params) decodeSplit(u, v uint64) uint64 {
+	q, sh := p.Q[0], p.C0Bits-p.Ell
+	quo, rem := bits.Div64(u>>(64-p.Ell), u<<p.Ell, q)
+	frac := float64(rem)/float64(q) + float64(v&(1<<sh-1))/float64(uint64(1)<<sh)
+	return (quo + v>>sh + uint64(math.Round(frac))) & p.mask
 }
 
 // uniformPoly fills pl with uniform residues mod each q_i of qs

@@ -303,28 +303,34 @@ func (pl *plan) budget(pr *Params) error {
 	return err
 }
 
-// fit returns the smallest level whose decryption bound (package doc)
-// holds for an answer that sums l weight coefficients, and the flooding
-// width: E_W = (η + ½)·l·2^(WeightBits−1), F = 2^(floodBits−1) ≥
-// 2^(κ+1)·E_W, E_W + F + E_pk + 1 < Q/2^(ℓ+2), and the same bound after
-// the switch to Q', each with one bit of slack.
+// fit returns the smallest level at which an answer that sums l weight
+// coefficients decrypts exactly, and the flooding width: with E_W =
+// (η + ½)·l·2^(WeightBits−1) (the W-dependent noise), F =
+// 2^(floodBits−1) ≥ 2^(κ+1)·E_W and E_pk = η·(2N+1) (re-randomisation),
+// the noise at Q is at most E = E_W + F + E_pk + 1 (the mask's rounding);
+// the switch to Q' scales it by Q'/Q and adds at most (N+1)/2·(1 +
+// 2^−16) (rounding each coefficient, ≤ ½ + Σ_k ½/q_k over the dropped
+// primes, times s, ‖s‖₁ ≤ N, and c0's own), and switching c0 on to
+// 2^C0Bits adds 2^−(C0Bits+1) relative. Decoding is exact while the
+// relative noise is < 2^−(ℓ+1); fit requires ≤ 2^−(ℓ+2), a factor 2 to
+// spare for the floating-point estimate.
 func (p *Params) fit(l int) (*level, int, error) {
 	logEW := math.Log2((eta+0.5)*float64(max(l, 1))) + float64(p.WeightBits) - 1
 	fb := Kappa + 2 + int(math.Ceil(logEW))
 	total := math.Log2(math.Exp2(logEW) + math.Exp2(float64(fb-1)) + eta*(2*N+1) + 1)
+	limit := math.Exp2(-float64(p.Ell) - 2)
+	var rel float64 // relative noise of the switches, independent of Q
+	rel = float64(N+1) / 2 * (1 + math.Exp2(-16)) / math.Exp2(p.LogQReply)
+	if p.C0Bits > 0 {
+		rel += math.Exp2(-float64(p.C0Bits) - 1)
+	}
 	for _, lv := range p.levels {
-		if total >= lv.logQ-float64(p.Ell)-2 { // one bit of slack for float rounding
-			continue
-		}
-		// After switching to Q' the noise is scaled by Q'/Q, plus at most
-		// (N+1)/2 of rounding per dropped prime.
-		scaled := math.Exp2(total+p.LogQReply-lv.logQ) + float64(len(lv.q)-p.ReplyPrimes)*(N+1)/2
-		if math.Log2(scaled) < p.LogQReply-float64(p.Ell)-2 {
+		if math.Exp2(total-lv.logQ)+rel <= limit {
 			return lv, fb, nil
 		}
 	}
 	return nil, 0, fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",
-		l, total, p.LogQ-float64(p.Ell)-1, p.Ell)
+		l, total, p.LogQ-float64(p.Ell)-2, p.Ell)
 }
 
 // forceFactor, set by tests only, forces the stride decomposition: 1

@@ -136,22 +136,35 @@ func (p *Params) freshBytes() int { return p.top().freshBytes() }
 func (p *Params) replyBytes(nt int) int {
 	n := 0
 	for i := range p.ReplyPrimes {
-		n += segBytes(N, p.width(i)) + segBytes(nt, p.width(i))
+		n += segBytes(N, p.width(i))
+		if p.C0Bits == 0 {
+			n += segBytes(nt, p.width(i))
+		}
+	}
+	if p.C0Bits > 0 {
+		n += segBytes(nt, p.C0Bits)
 	}
 	return n
 }
 
 // unpackReply reads one answer with nt targets from b (which the caller
 // has checked holds it): c1 mod Q' in full and c0 at the targets, prime
-// by prime; it returns the rest of b.
+// by prime (or, with C0Bits, mod 2^C0Bits); it returns the rest of b.
 func (p *Params) unpackReply(b []byte, nt int) (c1w, c0w []uint64, rest []byte) {
 	kr := p.ReplyPrimes
-	c1w, c0w = make([]uint64, kr*N), make([]uint64, kr*nt)
+	c1w = make([]uint64, kr*N)
 	for i := range kr {
 		sb := segBytes(N, p.width(i))
 		unpackSeg(b[:sb], c1w[i*N:(i+1)*N], p.width(i))
 		b = b[sb:]
 	}
+	if p.C0Bits > 0 {
+		c0w = make([]uint64, nt)
+		sb := segBytes(nt, p.C0Bits)
+		unpackSeg(b[:sb], c0w, p.C0Bits)
+		return c1w, c0w, b[sb:]
+	}
+	c0w = make([]uint64, kr*nt)
 	for i := range kr {
 		sb := segBytes(nt, p.width(i))
 		unpackSeg(b[:sb], c0w[i*nt:(i+1)*nt], p.width(i))
@@ -237,8 +250,12 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 			if err != nil {
 				return nil, err
 			}
-			for _, t := range op.targets {
-				y[n*pl.yLen+int(t.idx)] = p.decodeAt(p.reply, ph, int(t.coef))
+			for x, t := range op.targets {
+				if p.C0Bits > 0 {
+					y[n*pl.yLen+int(t.idx)] = p.decodeSplit(ph.Coeffs[0][t.coef], c0w[x])
+				} else {
+					y[n*pl.yLen+int(t.idx)] = p.decodeAt(p.reply, ph, int(t.coef))
+				}
 			}
 		}
 	}
@@ -247,14 +264,15 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 
 // phase checks one returned ciphertext (c1 in full, c0 at the targets
 // only, both mod Q' and prime-major) and returns c1·s + c0 mod Q', valid
-// at the target coefficients.
+// at the target coefficients; with C0Bits it returns c1·s only (c0 is
+// mod 2^C0Bits: decodeSplit adds it).
 func (cl *Client) phase(op outPoly, c1w, c0w []uint64) (lring.Poly, error) {
 	p := cl.P
 	if err := checkPoly(p.Q, c1w, N); err != nil {
 		return lring.Poly{}, err
 	}
 	nt := len(op.targets)
-	if nt > 0 {
+	if nt > 0 && p.C0Bits == 0 {
 		if err := checkPoly(p.Q, c0w, nt); err != nil {
 			return lring.Poly{}, err
 		}
@@ -266,6 +284,9 @@ func (cl *Client) phase(op outPoly, c1w, c0w []uint64) (lring.Poly, error) {
 	p.rr.NTT(ph, ph)
 	p.rr.MulCoeffsBarrett(ph, cl.sk, ph)
 	p.rr.INTT(ph, ph)
+	if p.C0Bits > 0 {
+		return ph, nil
+	}
 	for i, q := range p.Q[:p.ReplyPrimes] {
 		for x, t := range op.targets {
 			ph.Coeffs[i][t.coef] = addMod(ph.Coeffs[i][t.coef], c0w[i*nt+x], q)
@@ -371,6 +392,13 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 			}
 			for i := range p.ReplyPrimes {
 				msg = packSeg(msg, acc1.Coeffs[i], p.width(i))
+			}
+			if p.C0Bits > 0 {
+				for x, t := range op.targets {
+					tw[x] = p.switchC0(acc0.Coeffs[0][t.coef])
+				}
+				msg = packSeg(msg, tw[:len(op.targets)], p.C0Bits)
+				continue
 			}
 			for i := range p.ReplyPrimes {
 				for x, t := range op.targets {
