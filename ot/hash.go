@@ -23,9 +23,13 @@ import (
 // queries. The tweak binds every hash to one OT, so two OTs whose rows
 // happen to coincide still give unrelated keys. The key is a public
 // constant (SHA-256 of a label) so no party chooses it.
-var fixedAES = func() cipher.Block {
+var fixedKeyBytes = func() []byte {
 	k := sha256.Sum256([]byte("autorep/ot fixed-key AES v1"))
-	c, err := aes.NewCipher(k[:16])
+	return k[:16]
+}()
+
+var fixedAES = func() cipher.Block {
+	c, err := aes.NewCipher(fixedKeyBytes)
 	if err != nil {
 		panic("ot: AES-128 key setup: " + err.Error()) // unreachable: 16-byte key
 	}

@@ -251,12 +251,7 @@ func (s *Sender) ROT(n int) (m0, m1 []Block, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	m0, m1 = make([]Block, n), make([]Block, n)
-	for i, x := range q {
-		m0[i] = tccr(base+uint64(i), x)
-		m1[i] = tccr(base+uint64(i), x.Xor(s.delta))
-	}
-	return m0, m1, nil
+	return rowHashes(q, base, Block{}), rowHashes(q, base, s.delta), nil
 }
 
 // ROT is the receiver's side of Sender.ROT.
@@ -265,10 +260,20 @@ func (r *Receiver) ROT(choice []byte) ([]Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, x := range t {
-		t[i] = tccr(base+uint64(i), x)
+	return rowHashes(t, base, Block{}), nil
+}
+
+// rowHashes returns H(base+i, rows[i] ⊕ d) for every row: the random
+// message of OT i (d = 0 or Δ), batched through permBlocks.
+func rowHashes(rows []Block, base uint64, d Block) []Block {
+	x := make([]Block, len(rows))
+	tw := make([]Block, len(rows))
+	for i, r := range rows {
+		x[i] = r.Xor(d)
+		tw[i] = Block{base + uint64(i), 0}
 	}
-	return t, nil
+	tccrBlocks(x, x, tw)
+	return x
 }
 
 func checkWidth(ell int) error {
@@ -293,10 +298,11 @@ func (s *Sender) Send(m0, m1 []uint64, ell int) error {
 	if err != nil {
 		return err
 	}
+	h0, h1 := rowHashes(q, base, Block{}), rowHashes(q, base, s.delta)
 	bw := newBitWriter(2 * ell * len(q))
-	for i, x := range q {
-		bw.write(m0[i]^tccr(base+uint64(i), x).Lo, uint(ell))
-		bw.write(m1[i]^tccr(base+uint64(i), x.Xor(s.delta)).Lo, uint(ell))
+	for i := range q {
+		bw.write(m0[i]^h0[i].Lo, uint(ell))
+		bw.write(m1[i]^h1[i].Lo, uint(ell))
 	}
 	if err := s.c.Send(bw.bytes()); err != nil {
 		return fmt.Errorf("ot: sending masked messages: %w", err)
@@ -321,15 +327,16 @@ func (r *Receiver) Receive(choice []byte, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
+	h := rowHashes(t, base, Block{})
 	out := make([]uint64, len(t))
-	for i, x := range t {
+	for i := range t {
 		y0 := br.read(uint(ell))
 		y1 := br.read(uint(ell))
 		y := y0
 		if choice[i] == 1 {
 			y = y1
 		}
-		out[i] = (y ^ tccr(base+uint64(i), x).Lo) & mask(uint(ell))
+		out[i] = (y ^ h[i].Lo) & mask(uint(ell))
 	}
 	return out, nil
 }
@@ -388,12 +395,13 @@ func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64,
 	if err != nil {
 		return nil, err
 	}
+	h0, h1 := rowHashes(q, base, Block{}), rowHashes(q, base, s.delta)
 	x := make([]uint64, len(q))
 	bw := newBitWriter(total)
-	for i, row := range q {
+	for i := range q {
 		w := uint(widths[i])
-		x[i] = tccr(base+uint64(i), row).Lo & mask(w)
-		bw.write(x[i]+delta[i]-tccr(base+uint64(i), row.Xor(s.delta)).Lo, w)
+		x[i] = h0[i].Lo & mask(w)
+		bw.write(x[i]+delta[i]-h1[i].Lo, w)
 	}
 	if err := s.c.Send(bw.bytes()); err != nil {
 		return nil, fmt.Errorf("ot: sending correlations: %w", err)
@@ -419,12 +427,12 @@ func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uin
 	if err != nil {
 		return nil, err
 	}
+	h := rowHashes(t, base, Block{})
 	out := make([]uint64, len(t))
-	for i, row := range t {
+	for i := range t {
 		w := uint(widths[i])
 		d := br.read(w)
-		h := tccr(base+uint64(i), row).Lo
-		out[i] = (h + uint64(choice[i])*d) & mask(w)
+		out[i] = (h[i].Lo + uint64(choice[i])*d) & mask(w)
 	}
 	return out, nil
 }

@@ -63,27 +63,50 @@ func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
 	}
 	delta := c.s.delta
 	m := mask(uint(ell))
-	keys := make([]uint64, 2<<L) // keys of level j at [2^{j+1}, 2^{j+2})
+	nodes := 2<<L - 2 // tree nodes per OT: 2^{j+1} at level j
+	keys := make([]uint64, 2<<L)
 	bw := newBitWriter(n * nn * ell)
-	for i := range n {
-		keys[1] = 0 // the empty prefix (level −1 sits at index 1)
-		for j := range L {
-			idx := base + uint64(i*L+j)
-			p0 := perm(q[i*L+j])
-			p1 := perm(q[i*L+j].Xor(delta))
-			lo := 1 << j // prefixes of level j−1 at [lo, 2lo)
-			for p := range 2 * lo {
-				pi := p0
-				if p>>j&1 == 1 {
-					pi = p1
+	// Hash in chunks of OTs so the batches stay in cache.
+	const chunk = 64
+	pq := make([]Block, 2*chunk*L)
+	in := make([]Block, chunk*nodes)
+	for i0 := 0; i0 < n; i0 += chunk {
+		cn := min(chunk, n-i0)
+		// π(q) and π(q ⊕ Δ) of every COT of the chunk.
+		for r := range cn * L {
+			pq[2*r] = q[i0*L+r]
+			pq[2*r+1] = q[i0*L+r].Xor(delta)
+		}
+		permBlocks(pq[:2*cn*L], pq[:2*cn*L])
+		// Node (j, p) of OT i hashes π(q_j ⊕ p_j·Δ) ⊕ tweak.
+		k := 0
+		for i := range cn {
+			for j := range L {
+				r := i*L + j
+				idx := base + uint64((i0+i)*L+j)
+				for p := range 2 << j {
+					in[k] = pq[2*r+p>>j&1].Xor(nodeTweak(idx, p))
+					k++
 				}
-				h := perm(pi.Xor(nodeTweak(idx, p))).Xor(pi).Lo
-				keys[2*lo+p] = keys[lo+p&(lo-1)] ^ h
 			}
 		}
-		top := 1 << L
-		for y := range nn {
-			bw.write((msgs[i*nn+y]^keys[top+y])&m, uint(ell))
+		permBlocks(in[:k], in[:k])
+		k = 0
+		for i := range cn {
+			keys[1] = 0 // the empty prefix (level −1 sits at index 1)
+			for j := range L {
+				r := i*L + j
+				lo := 1 << j // prefixes of level j−1 at [lo, 2lo)
+				for p := range 2 * lo {
+					h := in[k].Xor(pq[2*r+p>>j&1]).Lo
+					keys[2*lo+p] = keys[lo+p&(lo-1)] ^ h
+					k++
+				}
+			}
+			top := 1 << L
+			for y := range nn {
+				bw.write((msgs[(i0+i)*nn+y]^keys[top+y])&m, uint(ell))
+			}
 		}
 	}
 	if err := c.s.c.Send(bw.bytes()); err != nil {
@@ -124,13 +147,18 @@ func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
+	tw := make([]Block, n*L)
+	for i, x := range choice {
+		for j := range L {
+			tw[i*L+j] = nodeTweak(base+uint64(i*L+j), int(x)&(2<<j-1))
+		}
+	}
+	tccrBlocks(t, t, tw)
 	res := make([]uint64, n)
 	for i, x := range choice {
 		var key uint64
 		for j := range L {
-			p := int(x) & (2<<j - 1)
-			pi := perm(t[i*L+j])
-			key ^= perm(pi.Xor(nodeTweak(base+uint64(i*L+j), p))).Xor(pi).Lo
+			key ^= t[i*L+j].Lo
 		}
 		var y uint64
 		for k := range nn {
