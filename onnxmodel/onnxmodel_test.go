@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/autograd"
+	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/onnx"
@@ -552,33 +553,101 @@ func TestCalibrateFolded(t *testing.T) {
 	t.Logf("training-mode logit error: %.3g uncalibrated, %.3g calibrated", before, after)
 }
 
-// TestTorchFileLogits compares the logits of an imported model with
-// PyTorch's for the model scripts/torch-onnx-roundtrip.py exported (set
-// AUTOREP_ONNX_CHECK=OUT.onnx; it wrote OUT.input.pb and OUT.logits.pb).
-func TestTorchFileLogits(t *testing.T) {
-	path := os.Getenv("AUTOREP_ONNX_CHECK")
-	if path == "" {
-		t.Skip("AUTOREP_ONNX_CHECK not set (an ONNX file written by scripts/torch-onnx-roundtrip.py)")
+// TestTrainedModelLogits: the committed trained ResNet-20
+// (models/resnet20-cifar10-lossless.safetensors) loaded into PyTorch and
+// exported by torch.onnx.export (testdata/resnet20-trained.onnx, with the
+// first 8 CIFAR-10 test images and PyTorch's logits, written by
+//
+//	/usr/bin/python3 scripts/torch-onnx-roundtrip.py --model models/resnet20-cifar10-lossless.safetensors \
+//	    --data DIR --out onnxmodel/testdata/resnet20-trained.onnx --skip-eval
+//
+// ) imports with logits within 1e-4 of PyTorch's and of the original
+// file's, and the same labels; with CIFAR-10 in AUTOREP_DATA also on the
+// first 500 test images. AUTOREP_ONNX_CHECK=OUT.onnx adds any file that
+// script wrote (OUT.input.pb and OUT.logits.pb next to it).
+func TestTrainedModelLogits(t *testing.T) {
+	files := []struct{ onnx, orig string }{{"testdata/resnet20-trained.onnx", "../models/resnet20-cifar10-lossless.safetensors"}}
+	if p := os.Getenv("AUTOREP_ONNX_CHECK"); p != "" {
+		files = append(files, struct{ onnx, orig string }{p, ""})
 	}
-	om, err := onnx.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	for _, f := range files {
+		t.Run(filepath.Base(f.onnx), func(t *testing.T) {
+			om, err := onnx.ReadFile(f.onnx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, rep, err := Import(om, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			stem := strings.TrimSuffix(f.onnx, filepath.Ext(f.onnx))
+			x := readPB(t, stem+".input.pb")
+			want := readPB(t, stem+".logits.pb")
+			if err := CalibrateFolded(m, rep, x); err != nil {
+				t.Fatal(err)
+			}
+			got := forward(t, m, x)
+			d := maxDiff(t, got, want)
+			t.Logf("%s: imported as %s (%d folded batch norms); max |logit − PyTorch| over %d images = %.3g", f.onnx, rep.Arch, rep.FoldedBN, x.Shape[0], d)
+			if d > 1e-4 {
+				t.Errorf("logits differ from PyTorch's by %g (> 1e-4)", d)
+			}
+			if f.orig == "" {
+				return
+			}
+			orig, err := models.Load(f.orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(t, forward(t, orig, x), want); d > 1e-4 {
+				t.Fatalf("%s gives logits %g from the fixture's PyTorch logits: re-run scripts/torch-onnx-roundtrip.py (see the test's comment)", f.orig, d)
+			}
+			for i, l := range labels(got) {
+				if w := labels(want)[i]; l != w {
+					t.Errorf("image %d: label %d, PyTorch %d", i, l, w)
+				}
+			}
+			t.Run("cifar10-test-500", func(t *testing.T) {
+				set, err := data.Load(data.Dir(""), "cifar10", false)
+				if err != nil {
+					t.Skipf("CIFAR-10 test split not available (set AUTOREP_DATA): %v", err)
+				}
+				const n = 500
+				xs := tensor.New(n, set.C, set.H, set.W)
+				for i := 0; i < n; i++ {
+					copy(xs.Data[i*set.ImageSize():], set.Normalized(i).Data)
+				}
+				a, b := labels(forward(t, orig, xs)), labels(forward(t, m, xs))
+				same, correct := 0, 0
+				for i := range a {
+					if a[i] == b[i] {
+						same++
+					}
+					if b[i] == int(set.Labels[i]) {
+						correct++
+					}
+				}
+				t.Logf("first %d test images: %d labels equal to the original file's; imported model correct on %d", n, same, correct)
+				if same != n {
+					t.Errorf("imported model's labels differ from the original's on %d of %d images", n-same, n)
+				}
+			})
+		})
 	}
-	m, rep, err := Import(om, "")
-	if err != nil {
-		t.Fatal(err)
+}
+
+// labels returns the argmax of each row of logits [N, classes].
+func labels(y *tensor.Tensor) []int {
+	n, k := y.Shape[0], y.Shape[1]
+	out := make([]int, n)
+	for i := range out {
+		for j := 1; j < k; j++ {
+			if y.Data[i*k+j] > y.Data[i*k+out[i]] {
+				out[i] = j
+			}
+		}
 	}
-	stem := strings.TrimSuffix(path, filepath.Ext(path))
-	x := readPB(t, stem+".input.pb")
-	want := readPB(t, stem+".logits.pb")
-	if err := CalibrateFolded(m, rep, x); err != nil {
-		t.Fatal(err)
-	}
-	d := maxDiff(t, forward(t, m, x), want)
-	t.Logf("%s: imported as %s (%d folded batch norms); max |logit − PyTorch| over %d images = %.3g", path, rep.Arch, rep.FoldedBN, x.Shape[0], d)
-	if d > 1e-4 {
-		t.Errorf("logits differ from PyTorch's by %g (> 1e-4)", d)
-	}
+	return out
 }
 
 // TestExportMatchesOnnxRuntime runs exported models — reduced LeNet,
