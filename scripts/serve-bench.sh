@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# serve-bench.sh — private inference of N test images with three OS processes
-# (autorep dealer, autorep serve, autorep infer) over loopback TCP with TLS,
+# serve-bench.sh — private inference of N test images with OS processes over
+# loopback TCP with TLS: autorep dealer, autorep serve, autorep infer (suite
+# dealer), or autorep serve --suite twoparty and autorep infer (no dealer),
 # checked against the model owner's plaintext labels (autorep eval
 # --predictions), with latency, bytes, rounds, dealer material and each
 # process's peak RSS.
 #
 # Usage:
-#   scripts/serve-bench.sh --model FILE --dataset D [--n N] [--link loopback|lan|wan]
+#   scripts/serve-bench.sh --model FILE --dataset D [--n N] [--suite dealer|twoparty] [--link loopback|lan|wan]
 #       [--index I] [--stride S|auto] [--server-pool P] [--client-pool P]
 #       [--frac F] [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
 #
 #   --model        model file served (required)
 #   --dataset      dataset of the test images (required; e.g. mnist, cifar10)
 #   --n            number of test images (default 20)
+#   --suite        dealer (default: three processes) or twoparty (server and
+#                  client only)
 #   --link         loopback (default), or lan / wan: every process shapes its
 #                  outgoing traffic with --emulate-link (3 Gbit/s, 0.3 ms RTT /
 #                  400 Mbit/s, 40 ms RTT; DESIGN §2.4), the fallback
@@ -21,7 +24,7 @@
 #   --stride       step between images (default auto: test size / N, so the
 #                  images cover every class of sorted ImageFolder sets such as
 #                  the CIFAR-10 JPEG copy)
-#   --server-pool  serve --pool (default 2); --client-pool: infer --pool
+#   --server-pool  serve --pool (dealer suite; default 2); --client-pool: infer --pool
 #                  (default 1: the session prefetches one inference's material,
 #                  later ones are fetched per inference, in the offline phase)
 #   --frac         fixed-point fractional bits of the served plan and of the
@@ -31,26 +34,30 @@
 #   --out          directory for the reports (default ./serve-bench-results)
 #   --label        model name in the markdown row (default the file name)
 #
-# Output: OUT/NAME-LINK-N.json (summary), .infer.json, .eval.json, the
+# Output: OUT/NAME-LINK-N.json (twoparty: OUT/NAME-twoparty-LINK-N.json;
+# summary), .infer.json, .eval.json, the
 # processes' logs; the summary JSON on stdout and a markdown table row on
 # stderr. Exit status 0 only if every private label equals the plaintext
 # (float) label; 3 if some differ; 1 on any other failure. Certificates go to
-# a temporary directory; the dealer and server are stopped (SIGTERM) on exit,
+# a temporary directory (dealer and server each have their own key: the
+# client verifies the dealer with the dealer's certificate only and pins its
+# address); the dealer and server are stopped (SIGTERM) on exit,
 # errors and Ctrl-C. Peak RSS: VmHWM of the dealer and server (read from
 # /proc just before they are stopped), /usr/bin/time's maximum RSS for the
 # client; CPU seconds likewise (/proc/PID/stat, /usr/bin/time), summed over
 # the three processes and divided by N in cpu_seconds_per_inference (a
 # figure that load on the machine does not inflate, unlike latencies).
 #
-# Markdown row: model | link | N | labels equal to plaintext | online ms
+# Markdown row: model | suite | link | N | labels equal to plaintext | online ms
 # mean / median / p90 / min | online bytes | rounds | offline ms (mean) |
 # material per inference | session open | peak RSS dealer / server / client
-# | CPU s per inference (three processes).
+# | CPU s per inference (all processes).
 set -euo pipefail
 
 model=
 dataset=
 n=20
+suite=dealer
 link=loopback
 index=0
 stride=auto
@@ -66,6 +73,7 @@ while [ $# -gt 0 ]; do
 	--model) model=$2; shift ;;
 	--dataset) dataset=$2; shift ;;
 	--n) n=$2; shift ;;
+	--suite) suite=$2; shift ;;
 	--link) link=$2; shift ;;
 	--index) index=$2; shift ;;
 	--stride) stride=$2; shift ;;
@@ -91,6 +99,7 @@ command -v python3 > /dev/null || die "python3 is needed for the summary"
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "--n must be a positive integer"
 [[ "$index" =~ ^[0-9]+$ ]] || die "--index must be a non-negative integer"
 [[ "$stride" = auto || "$stride" =~ ^[1-9][0-9]*$ ]] || die "--stride must be auto or a positive integer"
+[ "$suite" = dealer ] || [ "$suite" = twoparty ] || die "--suite must be dealer or twoparty"
 emu=()
 case "$link" in
 loopback) ;;
@@ -122,17 +131,18 @@ if [ "$stride" = auto ]; then
 	[ "$stride" -ge 1 ] || die "--index $index --n $n: the test split of $dataset has only $total images"
 fi
 base="$out/$label-$link-$n"
+[ "$suite" = dealer ] || base="$out/$label-$suite-$link-$n"
 range=(--dataset "$dataset" --index "$index" --count "$n" --stride "$stride")
-echo "== $label on $dataset: $n test images (index $index, stride $stride), link $link" >&2
+echo "== $label on $dataset: $n test images (index $index, stride $stride), suite $suite, link $link" >&2
 
 # 1. The model owner's plaintext labels (float, and the fixed-point executor's).
 "$bin" eval --model "$model" "${range[@]}" --predictions --fixed-point --frac "$frac" --json > "$base.eval.json" 2> "$base.eval.log" ||
 	die "eval failed: $(tail -1 "$base.eval.log")"
 
-# 2. Dealer and server, each its own process, TLS with a fresh certificate.
-"$bin" dealer --gen-cert "$tmp/tls" 2> /dev/null
-cert="$tmp/tls/cert.pem"
-tls=(--tls-cert "$cert" --tls-key "$tmp/tls/key.pem" --tls-ca "$cert")
+# 2. Dealer (dealer suite) and server, each its own process and key, TLS
+# with fresh certificates.
+"$bin" dealer --gen-cert "$tmp/server" 2> /dev/null
+cert="$tmp/server/cert.pem"
 # wait_listen LOG PID: the address of the "listening on ADDR" line.
 wait_listen() {
 	local log=$1 pid=$2 addr
@@ -145,12 +155,24 @@ wait_listen() {
 	echo "serve-bench.sh: no 'listening on' line in $log after 60 s" >&2
 	return 1
 }
-"$bin" dealer --listen 127.0.0.1:0 "${tls[@]}" "${emu[@]}" --timeout "$timeout" --quiet 2> "$base.dealer.log" &
-dpid=$!
-pids+=("$dpid")
-daddr=$(wait_listen "$base.dealer.log" "$dpid")
-"$bin" serve --model "$model" --frac "$frac" --listen 127.0.0.1:0 --dealer "$daddr" --pool "$spool" "${tls[@]}" "${emu[@]}" \
-	--timeout "$timeout" --quiet 2> "$base.serve.log" &
+dpid=
+suiteargs=(--suite "$suite")
+dealerargs=()
+if [ "$suite" = dealer ]; then
+	"$bin" dealer --gen-cert "$tmp/dealer" 2> /dev/null
+	dcert="$tmp/dealer/cert.pem"
+	"$bin" dealer --listen 127.0.0.1:0 --tls-cert "$dcert" --tls-key "$tmp/dealer/key.pem" "${emu[@]}" --timeout "$timeout" \
+		--quiet 2> "$base.dealer.log" &
+	dpid=$!
+	pids+=("$dpid")
+	daddr=$(wait_listen "$base.dealer.log" "$dpid")
+	# The server verifies the dealer with the dealer's certificate; so does
+	# the client, which pins the dealer's address.
+	suiteargs+=(--dealer "$daddr" --pool "$spool" --tls-ca "$dcert")
+	dealerargs=(--dealer "$daddr" --dealer-ca "$dcert")
+fi
+"$bin" serve --model "$model" --frac "$frac" --listen 127.0.0.1:0 "${suiteargs[@]}" \
+	--tls-cert "$cert" --tls-key "$tmp/server/key.pem" "${emu[@]}" --timeout "$timeout" --quiet 2> "$base.serve.log" &
 spid=$!
 pids+=("$spid")
 saddr=$(wait_listen "$base.serve.log" "$spid")
@@ -159,7 +181,7 @@ saddr=$(wait_listen "$base.serve.log" "$spid")
 timecmd=()
 if [ -x /usr/bin/time ]; then timecmd=(/usr/bin/time -f "%M %U %S" -o "$tmp/infer.time"); fi
 t0=$(date +%s.%N)
-if ! "${timecmd[@]}" "$bin" infer --server "$saddr" --tls-ca "$cert" "${range[@]}" --pool "$cpool" \
+if ! "${timecmd[@]}" "$bin" infer --server "$saddr" --tls-ca "$cert" --suite "$suite" "${dealerargs[@]}" "${range[@]}" --pool "$cpool" \
 	"${emu[@]}" --timeout "$timeout" --json > "$base.infer.json" 2> "$base.infer.log"; then
 	die "infer failed: $(tail -2 "$base.infer.log")"
 fi
@@ -172,21 +194,25 @@ cpu() {
 	stat=$(cat "/proc/$1/stat" 2> /dev/null) || return 0
 	echo "${stat##*) }" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
 }
-dealer_kb=$(hwm "$dpid")
+dealer_kb=
+dealer_cpu=
+if [ -n "$dpid" ]; then
+	dealer_kb=$(hwm "$dpid")
+	dealer_cpu=$(cpu "$dpid")
+fi
 server_kb=$(hwm "$spid")
-dealer_cpu=$(cpu "$dpid")
 server_cpu=$(cpu "$spid")
 read -r client_kb client_user client_sys < "$tmp/infer.time" 2> /dev/null || true
 client_cpu=$(awk -v u="${client_user:-0}" -v s="${client_sys:-0}" 'BEGIN { printf "%.2f", u + s }')
-kill -TERM "$spid" "$dpid" 2> /dev/null || true
-wait "$spid" "$dpid" 2> /dev/null || true
+kill -TERM "${pids[@]}" 2> /dev/null || true
+wait "${pids[@]}" 2> /dev/null || true
 pids=()
 
 # 4. Summary.
-python3 - "$base" "$label" "$link" "$model" "$dataset" "$index" "$stride" "${dealer_kb:-0}" "${server_kb:-0}" "${client_kb:-0}" "$t0" "$t1" \
+python3 - "$base" "$label" "$suite" "$link" "$model" "$dataset" "$index" "$stride" "${dealer_kb:-0}" "${server_kb:-0}" "${client_kb:-0}" "$t0" "$t1" \
 	"${dealer_cpu:-}" "${server_cpu:-}" "${client_cpu:-}" << 'PY'
 import json, sys
-base, label, link, model, dataset, index, stride, dkb, skb, ckb, t0, t1, dcpu, scpu, ccpu = sys.argv[1:]
+base, label, suite, link, model, dataset, index, stride, dkb, skb, ckb, t0, t1, dcpu, scpu, ccpu = sys.argv[1:]
 inf = json.load(open(base + ".infer.json"))
 ev = json.load(open(base + ".eval.json"))
 imgs = inf["images"] if "images" in inf else [inf]
@@ -203,7 +229,7 @@ def q(v, p):  # nearest rank, as autorep infer
     return v[max(0, min(len(v) - 1, math.ceil(p * len(v)) - 1))]
 mb = lambda kb: round(int(kb) / 1024, 1) if int(kb) > 0 else None
 s = {
-    "model": model, "label": label, "dataset": dataset, "link": link, "n": n,
+    "model": model, "label": label, "suite": suite, "dataset": dataset, "link": link, "n": n,
     "index": int(index), "stride": int(stride), "arch": inf["arch"], "relus": inf["relus"],
     "labels_equal_plaintext": equal, "labels_equal_fraction": equal / n,
     "labels_equal_fixed_point": fixed, "differ": diff,
@@ -219,17 +245,20 @@ s = {
     "client_wall_seconds": float(t1) - float(t0),
     "peak_rss_mb": {"dealer": mb(dkb), "server": mb(skb), "client": mb(ckb)},
     # CPU seconds of each process over the whole run (dealer and server
-    # include their pool's work and the session opening).
-    "cpu_seconds": {"dealer": float(dcpu) if dcpu else None, "server": float(scpu) if scpu else None,
+    # include their pool's work and the session opening); no dealer in the
+    # twoparty suite.
+    "cpu_seconds": {"server": float(scpu) if scpu else None,
                     "client": float(ccpu) if ccpu and float(ccpu) > 0 else None},
 }
+if suite == "dealer":
+    s["cpu_seconds"]["dealer"] = float(dcpu) if dcpu else None
 if None not in s["cpu_seconds"].values():
     s["cpu_seconds_per_inference"] = sum(s["cpu_seconds"].values()) / n
 json.dump(s, open(base + ".json", "w"), indent=1)
 print(json.dumps(s))
 o = s["online_ms"]
 f = lambda x: "n/a" if x is None else f"{x:,.0f}"
-print(f"| {label} | {link} | {n} | {equal}/{n} ({100*equal/n:.1f}%) | "
+print(f"| {label} | {suite} | {link} | {n} | {equal}/{n} ({100*equal/n:.1f}%) | "
       f"{o['mean']:,.1f} / {o['median']:,.1f} / {o['p90']:,.1f} / {o['min']:,.1f} | "
       f"{s['online_bytes_per_inference']/1e6:,.2f} MB | {s['rounds_per_inference']:.0f} | {s['offline_ms_mean']:,.0f} | "
       f"{s['material_bytes_per_inference']/1e6:,.1f} MB | {s['session_open_ms']:,.0f} ms | "

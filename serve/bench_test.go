@@ -21,7 +21,7 @@ func BenchmarkInference(b *testing.B) {
 			srv, _ := startServer(b, plan, d.addr, 1, srvCfg, cliCfg, func(s *Server) { s.Logf = nil })
 			defer srv.stop(b)
 			ctx := context.Background()
-			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(cliCfg), Pool: 1})
+			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(cliCfg), Pool: 1})
 			if err != nil {
 				b.Fatal(err)
 			}

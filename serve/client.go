@@ -13,15 +13,31 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
-// ClientConfig says how a client reaches the server and the dealer.
+// ClientConfig says how a client reaches the server and, in the dealer
+// suite, which dealer it trusts.
 type ClientConfig struct {
 	// Server is the model server's address.
 	Server string
-	// Dealer is the dealer's address; empty means the one the server
-	// advertises.
-	Dealer string
-	// Dial opens connections (secnet.Dial with the TLS settings).
+	// Dial opens connections to the server (secnet.Dial with the TLS
+	// settings that verify the server).
 	Dial DialFunc
+	// Suite, if set, is the protocol suite the client insists on ("dealer"
+	// or "twoparty"); otherwise it runs the suite the server announces.
+	Suite string
+	// Dealer pins the dealer of the dealer suite: the session goes ahead
+	// only if the server advertises exactly this address. The dealer sees
+	// the client's input masks, so it must be one the client trusts not to
+	// collude with the server, not one the server picks for it.
+	Dealer string
+	// DialDealer opens the dealer connection with the dealer's own TLS
+	// settings (its CA and name: whoever vouches for the server must not
+	// be able to impersonate the dealer); nil means Dial.
+	DialDealer DialFunc
+	// TrustServerDealer lets a client without Dealer use the dealer the
+	// server advertises (the server could then run or choose a dealer that
+	// tells it the client's masks); without either, a dealer-suite session
+	// is refused.
+	TrustServerDealer bool
 	// Hash, if set, is the public-plan hash the client insists on (the
 	// server refuses the session if it serves another model); otherwise
 	// the client accepts the plan the server sends.
@@ -36,20 +52,22 @@ type ClientConfig struct {
 }
 
 // Session is a client's open session with a server: one connection to
-// the server, one to the dealer. Infer may be called repeatedly (not
-// concurrently).
+// the server and, in the dealer suite, one to the dealer. Infer may be
+// called repeatedly (not concurrently).
 type Session struct {
-	// ID is the dealer session id.
+	// ID is the session id (the dealer session's in the dealer suite).
 	ID dealer.SessionID
+	// Suite is the protocol suite the session runs.
+	Suite string
 	// Public is the server's public plan.
 	Public *pi.Public
-	// DealerAddr is the dealer used.
+	// DealerAddr is the dealer used ("" in the twoparty suite).
 	DealerAddr string
 	// Connect describes opening the session (offline).
 	Connect ConnectStats
 
 	conn transport.Conn
-	prov *dealer.Provider
+	prov *dealer.Provider // nil without a dealer
 	pic  *pi.Client
 }
 
@@ -66,10 +84,16 @@ type ConnectStats struct {
 }
 
 // Dial opens a session: TLS connection and handshake with the server,
-// dealer join, prefetch of Pool inferences' material, pi's setup.
+// then in the dealer suite the dealer join and the prefetch of Pool
+// inferences' material, and pi's setup.
 func Dial(ctx context.Context, cfg ClientConfig) (*Session, error) {
 	if cfg.Dial == nil {
 		return nil, errors.New("serve: client has no dialer")
+	}
+	if cfg.Suite != "" {
+		if _, err := checkSuite(cfg.Suite); err != nil {
+			return nil, fmt.Errorf("serve: %w", err)
+		}
 	}
 	t0 := time.Now()
 	conn, err := cfg.Dial(ctx, cfg.Server)
@@ -85,6 +109,29 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Session, error) {
 	return s, nil
 }
 
+// ErrUntrustedDealer is returned when a dealer-suite session would use a
+// dealer the client did not choose: one other than the pinned
+// ClientConfig.Dealer, or the server's without TrustServerDealer.
+var ErrUntrustedDealer = errors.New("untrusted dealer")
+
+// chooseDealer returns the dealer a dealer-suite client joins, given the
+// one the server advertises.
+func chooseDealer(cfg ClientConfig, advertised string) (string, error) {
+	switch {
+	case cfg.Dealer != "" && advertised != cfg.Dealer:
+		return "", fmt.Errorf("%w: the server uses dealer %q, this client pinned %q; refusing, since a dealer of the server's choosing may tell it the image's masks",
+			ErrUntrustedDealer, advertised, cfg.Dealer)
+	case cfg.Dealer != "":
+		return cfg.Dealer, nil
+	case advertised == "":
+		return "", errors.New("no dealer address (the server advertises none)")
+	case !cfg.TrustServerDealer:
+		return "", fmt.Errorf("%w: the server advertises dealer %q; pin the dealer you trust not to collude with the server (--dealer with --dealer-ca), or accept the server's choice (--trust-server-dealer)",
+			ErrUntrustedDealer, advertised)
+	}
+	return advertised, nil
+}
+
 func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session, error) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -93,68 +140,92 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		want = *cfg.Hash
 	}
 	transport.SetPhase(conn, transport.PhaseOffline)
-	if err := conn.Send(clientHello(want)); err != nil {
+	if err := conn.Send(clientHello(want, cfg.Suite)); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("serve: hello to %s: %w", cfg.Server, err))
 	}
 	b, err := conn.Recv()
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("serve: hello to %s: %w", cfg.Server, err))
 	}
-	sid, advertised, planJSON, err := parseOK(b)
+	ans, err := parseOK(b)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
 	}
-	s := &Session{ID: sid, conn: conn}
-	pub, err := pi.UnmarshalPublic(planJSON)
+	suite, err := checkSuite(ans.suite)
+	switch {
+	case ans.suite == "":
+		err = errors.New("the server names no suite")
+	case err == nil && cfg.Suite != "" && cfg.Suite != suite:
+		err = fmt.Errorf("client wants suite %s, server runs %s", cfg.Suite, suite)
+	case err == nil && suite != suiteDealer && ans.dealer != "":
+		err = fmt.Errorf("the server advertises a dealer in suite %s, which has none", suite)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
+	}
+	s := &Session{ID: ans.sid, Suite: suite, conn: conn}
+	pub, err := pi.UnmarshalPublic(ans.plan)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
 	}
 	if h := pub.Hash(); cfg.Hash != nil && h != want {
 		return nil, fmt.Errorf("serve: %s sent plan %x, expected %x", cfg.Server, h[:8], want[:8])
 	}
-	want = pub.Hash()
 	s.Public = pub
-	s.DealerAddr = cfg.Dealer
-	if s.DealerAddr == "" {
-		s.DealerAddr = advertised
+	var prov mpc.Provider
+	if suite == suiteDealer {
+		if s.DealerAddr, err = chooseDealer(cfg, ans.dealer); err != nil {
+			return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
+		}
+		if s.prov, err = joinDealer(ctx, cfg, s.DealerAddr, s.ID, pub.Hash()); err != nil {
+			return nil, err
+		}
+		prov = s.prov
 	}
-	if s.DealerAddr == "" {
-		return nil, errors.New("serve: no dealer address (the server advertises none)")
+	ok := false
+	defer func() {
+		if !ok && s.prov != nil {
+			s.prov.Close()
+		}
+	}()
+	s.pic = &pi.Client{Public: s.Public, Suite: suite, Provider: prov}
+	if err := s.pic.Connect(ctx, conn); err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
 	}
-	dc, err := cfg.Dial(ctx, s.DealerAddr)
+	if s.prov != nil {
+		infer := pi.InferenceRequests(s.Public, 1)
+		s.prov.Refill = func() []mpc.Request { return infer }
+		var reqs []mpc.Request
+		for range max(cfg.Pool, 1) {
+			reqs = append(reqs, infer...)
+		}
+		if err := s.prov.Prefetch(reqs); err != nil {
+			return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
+		}
+		s.Connect.Material = s.prov.Offline().Bytes
+	}
+	s.Connect.Bytes = conn.Stats().Total().Bytes()
+	ok = true
+	return s, nil
+}
+
+// joinDealer joins the dealer session sid at addr as the client.
+func joinDealer(ctx context.Context, cfg ClientConfig, addr string, sid dealer.SessionID, hash [32]byte) (*dealer.Provider, error) {
+	dial := cfg.DialDealer
+	if dial == nil {
+		dial = cfg.Dial
+	}
+	dc, err := dial(ctx, addr)
 	if err != nil {
-		return nil, fmt.Errorf("serve: dealer %s: %w", s.DealerAddr, err)
+		return nil, fmt.Errorf("serve: dealer %s: %w", addr, err)
 	}
-	prov, err := dealer.Join(ctx, dc, mpc.Client, sid, want)
+	prov, err := dealer.Join(ctx, dc, mpc.Client, sid, hash)
 	if err != nil {
 		dc.Close()
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	s.prov = prov
 	prov.KeepAlive(keepAlive(cfg.KeepAlive))
-	ok := false
-	defer func() {
-		if !ok {
-			prov.Close()
-		}
-	}()
-	s.pic = &pi.Client{Public: s.Public, Provider: prov}
-	if err := s.pic.Connect(ctx, conn); err != nil {
-		return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
-	}
-	infer := pi.InferenceRequests(s.Public, 1)
-	prov.Refill = func() []mpc.Request { return infer }
-	var reqs []mpc.Request
-	for range max(cfg.Pool, 1) {
-		reqs = append(reqs, infer...)
-	}
-	if err := prov.Prefetch(reqs); err != nil {
-		return nil, ctxErr(ctx, fmt.Errorf("serve: %w", err))
-	}
-	s.Connect.Bytes = conn.Stats().Total().Bytes()
-	s.Connect.Material = prov.Offline().Bytes
-	ok = true
-	return s, nil
+	return prov, nil
 }
 
 func ctxErr(ctx context.Context, err error) error {
@@ -191,12 +262,18 @@ func (s *Session) Infer(ctx context.Context, x *tensor.Tensor) (*Result, error) 
 	if x.Shape[1] != in[0] || x.Shape[2] != in[1] || x.Shape[3] != in[2] {
 		return nil, fmt.Errorf("serve: image of shape %v, the model takes %v", x.Shape[1:], in)
 	}
-	used := s.prov.Used()
+	var used int64
+	if s.prov != nil {
+		used = s.prov.Used()
+	}
 	logits, st, err := s.pic.Infer(ctx, s.conn, x)
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Logits: append([]float32(nil), logits.Data...), Stats: st, Material: s.prov.Used() - used}
+	r := &Result{Logits: append([]float32(nil), logits.Data...), Stats: st}
+	if s.prov != nil {
+		r.Material = s.prov.Used() - used
+	}
 	for i, v := range r.Logits {
 		if v > r.Logits[r.Label] {
 			r.Label = i
@@ -220,7 +297,9 @@ func (s *Session) Close() error {
 	}
 	err := s.pic.Close()
 	s.pic = nil
-	s.prov.Close()
+	if s.prov != nil {
+		s.prov.Close()
+	}
 	// Wait briefly for the server to close its side, so that it reads the
 	// end of session before the connection goes away.
 	done := make(chan struct{})

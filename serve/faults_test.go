@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
@@ -58,7 +59,7 @@ func checkServes(t *testing.T, addr string, seed int64) {
 	plan := loadPlan(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sess, err := Dial(ctx, ClientConfig{Server: addr, Dial: dialer(insecure)})
+	sess, err := Dial(ctx, ClientConfig{Server: addr, TrustServerDealer: true, Dial: dialer(insecure)})
 	if err != nil {
 		t.Fatalf("server no longer serves: %v", err)
 	}
@@ -97,66 +98,16 @@ func TestFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 
-	t.Run("wrong model hash", func(t *testing.T) {
-		bad := plan.Public.Hash()
-		bad[0] ^= 1
-		_, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Hash: &bad})
-		if err == nil || !strings.Contains(err.Error(), "model hash mismatch") {
-			t.Fatalf("got %v, want a model hash mismatch", err)
-		}
-		checkServes(t, srv.addr, 1)
-	})
-
-	t.Run("truncated frame", func(t *testing.T) {
-		c := rawFrame(t, srv.addr, 100, []byte("ASH1"))
-		c.Close()
-		slog.waitFor(t, "truncated frame")
-		checkServes(t, srv.addr, 2)
-	})
-
-	t.Run("oversized length prefix", func(t *testing.T) {
-		c := rawFrame(t, srv.addr, 0xFFFFFFFF, nil)
-		defer c.Close()
-		slog.waitFor(t, "frame too large")
+	peerFaults(t, ctx, srv.addr, s, slog)
+	t.Run("dealer's port: oversized length prefix", func(t *testing.T) {
 		c2 := rawFrame(t, d.addr, 0xFFFFFFF0, nil)
 		defer c2.Close()
 		dlog.waitFor(t, "frame too large")
 		checkServes(t, srv.addr, 3)
 	})
 
-	t.Run("client killed mid-inference", func(t *testing.T) {
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { // a well-behaved client at the same time
-			defer wg.Done()
-			checkServes(t, srv.addr, 4)
-		}()
-		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		failed := s.Stats().Failed
-		go func() {
-			time.Sleep(30 * time.Millisecond)
-			sess.conn.Close() // the client vanishes
-		}()
-		if _, err := sess.Infer(ctx, randImage(5, plan.Public.Input)); err == nil {
-			t.Log("inference finished before the connection was cut")
-		}
-		sess.prov.Close()
-		wg.Wait()
-		deadline := time.Now().Add(10 * time.Second)
-		for s.Stats().Failed == failed && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if s.Stats().Failed == failed {
-			t.Error("the server did not report the broken session")
-		}
-		checkServes(t, srv.addr, 6)
-	})
-
 	t.Run("replayed session id", func(t *testing.T) {
-		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)})
+		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +149,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("dealer restart", func(t *testing.T) {
-		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)})
+		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +164,7 @@ func TestFaults(t *testing.T) {
 			t.Logf("without dealer: %v", err)
 		}
 		sess.Close()
-		if _, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)}); err == nil {
+		if _, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)}); err == nil {
 			t.Error("session opened without a dealer")
 		} else if !strings.Contains(err.Error(), "dealer") {
 			t.Errorf("error does not name the dealer: %v", err)
@@ -227,4 +178,115 @@ func TestFaults(t *testing.T) {
 	srv.stop(t)
 	d.stop(t)
 	settleGoroutines(t, base)
+}
+
+// peerFaults are the faults of a client or a stranger on the server's port,
+// the same for every suite: each leaves the server serving the next honest
+// client (checkServes).
+func peerFaults(t *testing.T, ctx context.Context, addr string, s *Server, slog *logSink) {
+	plan := s.Plan
+	t.Run("wrong model hash", func(t *testing.T) {
+		bad := plan.Public.Hash()
+		bad[0] ^= 1
+		_, err := Dial(ctx, ClientConfig{Server: addr, TrustServerDealer: true, Dial: dialer(insecure), Hash: &bad})
+		if err == nil || !strings.Contains(err.Error(), "model hash mismatch") {
+			t.Fatalf("got %v, want a model hash mismatch", err)
+		}
+		checkServes(t, addr, 1)
+	})
+	t.Run("wrong protocol version", func(t *testing.T) {
+		c, err := secnet.Dial(ctx, addr, insecure, testOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		hello := clientHello([32]byte{}, "")
+		hello[4] = 1
+		c.Send(hello)
+		b, err := c.Recv()
+		if reason, ok := frame.Reason(tagError, b); err != nil || !ok || !strings.Contains(reason, "unsupported protocol version 1") {
+			t.Errorf("version 1 hello: answer %q, %v", b, err)
+		}
+	})
+	t.Run("malformed hello", func(t *testing.T) {
+		for _, b := range [][]byte{[]byte("ASH1\x02short"), append(clientHello([32]byte{}, "twoparty"), 'x'), []byte("GET / HTTP/1.1\r\n\r\n")} {
+			c, err := secnet.Dial(ctx, addr, insecure, testOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Send(b)
+			ans, err := c.Recv()
+			c.Close()
+			if reason, ok := frame.Reason(tagError, ans); err != nil || !ok || !strings.Contains(reason, "malformed hello") {
+				t.Errorf("hello %q: answer %q, %v", b, ans, err)
+			}
+		}
+		checkServes(t, addr, 31)
+	})
+	t.Run("truncated frame", func(t *testing.T) {
+		c := rawFrame(t, addr, 100, []byte("ASH1"))
+		c.Close()
+		slog.waitFor(t, "truncated frame")
+		checkServes(t, addr, 2)
+	})
+
+	t.Run("oversized length prefix", func(t *testing.T) {
+		c := rawFrame(t, addr, 0xFFFFFFFF, nil)
+		defer c.Close()
+		slog.waitFor(t, "frame too large")
+		checkServes(t, addr, 3)
+	})
+
+	t.Run("client killed mid-inference", func(t *testing.T) {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { // a well-behaved client at the same time
+			defer wg.Done()
+			checkServes(t, addr, 4)
+		}()
+		sess, err := Dial(ctx, ClientConfig{Server: addr, TrustServerDealer: true, Dial: dialer(insecure)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := s.Stats().Failed
+		go func() {
+			time.Sleep(30 * time.Millisecond)
+			sess.conn.Close() // the client vanishes
+		}()
+		if _, err := sess.Infer(ctx, randImage(5, plan.Public.Input)); err == nil {
+			t.Log("inference finished before the connection was cut")
+		}
+		if sess.prov != nil {
+			sess.prov.Close()
+		}
+		wg.Wait()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Stats().Failed == failed && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if s.Stats().Failed == failed {
+			t.Error("the server did not report the broken session")
+		}
+		checkServes(t, addr, 6)
+	})
+	t.Run("client gone after the handshake", func(t *testing.T) {
+		failed := s.Stats().Failed
+		c, err := secnet.Dial(ctx, addr, insecure, testOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Send(clientHello([32]byte{}, ""))
+		if _, err := c.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		c.Close() // before pi's handshake and setup
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Stats().Failed == failed && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if s.Stats().Failed == failed {
+			t.Error("the server did not report the abandoned session")
+		}
+		checkServes(t, addr, 7)
+	})
 }

@@ -14,26 +14,28 @@ import (
 func FuzzParseMessages(f *testing.F) {
 	var h [32]byte
 	h[3] = 7
-	f.Add(clientHello(h))
-	f.Add(okMessage(dealer.SessionID{1, 2}, "127.0.0.1:7001", []byte(`{"version":1}`)))
+	f.Add(clientHello(h, ""))
+	f.Add(clientHello(h, suiteTwoParty))
+	f.Add(okAnswer{dealer.SessionID{1, 2}, suiteDealer, "127.0.0.1:7001", []byte(`{"version":1}`)}.encode())
+	f.Add(okAnswer{dealer.SessionID{3}, suiteTwoParty, "", []byte(`{}`)}.encode())
 	f.Add(frame.Error(tagError, "busy"))
 	f.Add([]byte("ASOK"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, err := parseClientHello(b); err == nil && !bytes.Equal(clientHello(got), b) {
-			t.Fatalf("hello %x decoded to %x", b, got)
+		if got, suite, err := parseClientHello(b); err == nil && (len(suite) > maxSuite || !bytes.Equal(clientHello(got, suite), b)) {
+			t.Fatalf("hello %x decoded to %x, suite %q", b, got, suite)
 		}
-		sid, addr, plan, err := parseOK(b)
+		a, err := parseOK(b)
 		if err != nil {
 			return
 		}
-		if len(addr) > maxAddr {
-			t.Fatalf("address of %d bytes accepted", len(addr))
+		if len(a.dealer) > maxAddr || len(a.suite) > maxSuite {
+			t.Fatalf("address of %d bytes or suite of %d accepted", len(a.dealer), len(a.suite))
 		}
-		if re := okMessage(sid, addr, plan); !bytes.Equal(re, b) {
+		if re := a.encode(); !bytes.Equal(re, b) {
 			// A non-minimal uvarint may encode the same length: the
 			// decoded fields must still re-encode consistently.
-			if s2, a2, p2, err := parseOK(re); err != nil || s2 != sid || a2 != addr || !bytes.Equal(p2, plan) {
+			if a2, err := parseOK(re); err != nil || a2.sid != a.sid || a2.suite != a.suite || a2.dealer != a.dealer || !bytes.Equal(a2.plan, a.plan) {
 				t.Fatalf("answer %x does not round-trip", b)
 			}
 		}

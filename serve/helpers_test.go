@@ -135,11 +135,24 @@ func startDealer(t testing.TB, addr string, cfg secnet.Config, logf ...func(stri
 // startServer runs a model server using the dealer at dealerAddr.
 func startServer(t testing.TB, plan *pi.Plan, dealerAddr string, pool int, cfg, dcfg secnet.Config, opts ...func(*Server)) (*running, *Server) {
 	t.Helper()
+	s := &Server{Plan: plan, Dealer: &DealerConfig{Addr: dealerAddr, Dial: dialer(dcfg), Pool: pool}, Grace: 5 * time.Second, Logf: t.Logf}
+	return runServer(t, s, cfg, opts...)
+}
+
+// startTwoParty runs a model server of the twoparty suite (no dealer).
+func startTwoParty(t testing.TB, plan *pi.Plan, cfg secnet.Config, opts ...func(*Server)) (*running, *Server) {
+	t.Helper()
+	s := &Server{Plan: plan, Suite: suiteTwoParty, Grace: 5 * time.Second, Logf: t.Logf}
+	return runServer(t, s, cfg, opts...)
+}
+
+// runServer applies opts to s and serves it on a fresh loopback port.
+func runServer(t testing.TB, s *Server, cfg secnet.Config, opts ...func(*Server)) (*running, *Server) {
+	t.Helper()
 	ln, err := secnet.Listen("127.0.0.1:0", cfg, testOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Plan: plan, Dealer: dealerAddr, DialDealer: dialer(dcfg), Pool: pool, Grace: 5 * time.Second, Logf: t.Logf}
 	for _, o := range opts {
 		o(s)
 	}

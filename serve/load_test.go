@@ -28,7 +28,7 @@ func TestConcurrentClients(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(cliCfg), Pool: 1})
+			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(cliCfg), Pool: 1})
 			if err != nil {
 				errs <- fmt.Errorf("client %d: %w", c, err)
 				return

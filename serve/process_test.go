@@ -125,13 +125,19 @@ func TestProcesses(t *testing.T) {
 	bin := autorepBinary(t)
 	plan := loadPlan(t)
 	dir := t.TempDir()
-	if out, err := exec.Command(bin, "dealer", "--gen-cert", filepath.Join(dir, "tls"), "--hosts", "127.0.0.1").CombinedOutput(); err != nil {
-		t.Fatalf("dealer --gen-cert: %v\n%s", err, out)
+	// Dealer and server have keys of their own: a certificate the server
+	// holds must not vouch for the dealer the client trusts.
+	gen := func(name string) (cert, key string) {
+		if out, err := exec.Command(bin, "dealer", "--gen-cert", filepath.Join(dir, name), "--hosts", "127.0.0.1").CombinedOutput(); err != nil {
+			t.Fatalf("dealer --gen-cert: %v\n%s", err, out)
+		}
+		return filepath.Join(dir, name, "cert.pem"), filepath.Join(dir, name, "key.pem")
 	}
-	cert, key := filepath.Join(dir, "tls", "cert.pem"), filepath.Join(dir, "tls", "key.pem")
-	tlsArgs := []string{"--tls-cert", cert, "--tls-key", key, "--tls-ca", cert}
-	d := startProc(t, bin, append([]string{"dealer", "--listen", "127.0.0.1:0"}, tlsArgs...)...)
-	s := startProc(t, bin, append([]string{"serve", "--model", testModel, "--listen", "127.0.0.1:0", "--dealer", d.addr, "--pool", "1"}, tlsArgs...)...)
+	dcert, dkey := gen("dealer")
+	cert, key := gen("server")
+	d := startProc(t, bin, "dealer", "--listen", "127.0.0.1:0", "--tls-cert", dcert, "--tls-key", dkey)
+	s := startProc(t, bin, "serve", "--model", testModel, "--listen", "127.0.0.1:0", "--dealer", d.addr, "--pool", "1",
+		"--tls-cert", cert, "--tls-key", key, "--tls-ca", dcert)
 
 	// A 28×28 grey PNG.
 	img := image.NewGray(image.Rect(0, 0, 28, 28))
@@ -152,7 +158,7 @@ func TestProcesses(t *testing.T) {
 	}
 	f.Close()
 
-	out, err := exec.Command(bin, "infer", "--server", s.addr, "--tls-ca", cert, "--image", pngPath, "--json").Output()
+	out, err := exec.Command(bin, "infer", "--server", s.addr, "--tls-ca", cert, "--dealer", d.addr, "--dealer-ca", dcert, "--image", pngPath, "--json").Output()
 	if err != nil {
 		t.Fatalf("infer: %v\n%s", err, errText(err))
 	}
@@ -191,11 +197,22 @@ func TestProcesses(t *testing.T) {
 	bf, _ := os.Create(big)
 	png.Encode(bf, image.NewGray(image.Rect(0, 0, 40, 30)))
 	bf.Close()
-	if _, err := exec.Command(bin, "infer", "--server", s.addr, "--tls-ca", cert, "--image", big, "--no-resize").Output(); err == nil || !strings.Contains(errText(err), "40x30") {
+	if _, err := exec.Command(bin, "infer", "--server", s.addr, "--tls-ca", cert, "--dealer", d.addr, "--dealer-ca", dcert, "--image", big, "--no-resize").Output(); err == nil || !strings.Contains(errText(err), "40x30") {
 		t.Errorf("wrong-size image: %v %s", err, errText(err))
 	}
 	if _, err := exec.Command(bin, "infer", "--server", s.addr, "--image", pngPath).Output(); err == nil || !strings.Contains(errText(err), "certificate") {
 		t.Errorf("client without the CA: %v %s", err, errText(err))
+	}
+	// The server's CA does not vouch for the dealer; an unpinned dealer is
+	// refused unless the client accepts the server's choice.
+	if _, err := exec.Command(bin, "infer", "--server", s.addr, "--tls-ca", cert, "--dealer", d.addr, "--dealer-ca", cert, "--image", pngPath).Output(); err == nil || !strings.Contains(errText(err), "certificate") {
+		t.Errorf("dealer verified with the server's CA: %v %s", err, errText(err))
+	}
+	if _, err := exec.Command(bin, "infer", "--server", s.addr, "--tls-ca", cert, "--image", pngPath).Output(); err == nil || !strings.Contains(errText(err), "--trust-server-dealer") {
+		t.Errorf("unpinned dealer: %v %s", err, errText(err))
+	}
+	if out, err := exec.Command(bin, "infer", "--server", s.addr, "--tls-ca", cert, "--trust-server-dealer", "--dealer-ca", dcert, "--image", pngPath).CombinedOutput(); err != nil || !strings.Contains(string(out), "WARNING") {
+		t.Errorf("--trust-server-dealer: %v %s", err, out)
 	}
 	if _, err := exec.Command(bin, "infer", "--server", s.addr, "--insecure", "--image", pngPath, "--timeout", "5s").Output(); err == nil {
 		t.Error("a plain-TCP client was served by a TLS server")

@@ -14,7 +14,7 @@ func TestEndToEnd(t *testing.T) {
 	defer srv.stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Pool: 2})
+	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure), Pool: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +46,13 @@ func TestGracefulShutdown(t *testing.T) {
 	defer cancel()
 	for _, grace := range []time.Duration{10 * time.Second, 200 * time.Millisecond} {
 		srv, _ := startServer(t, plan, d.addr, 0, insecure, insecure, func(s *Server) { s.Grace = grace })
-		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)})
+		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		srv.cancel()
 		time.Sleep(50 * time.Millisecond)
-		if _, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure)}); err == nil {
+		if _, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)}); err == nil {
 			t.Error("a new session was accepted after shutdown began")
 		}
 		if grace > time.Second {

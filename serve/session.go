@@ -1,30 +1,39 @@
 // Package serve runs autorep's private inference as network services: the
 // model server (Server, `autorep serve`) and its clients (Dial, Session,
-// `autorep infer`), with correlated randomness from the network dealer
-// (package serve/dealer, `autorep dealer`) over TLS connections (package
-// serve/secnet).
+// `autorep infer`), over TLS connections (package serve/secnet), in one of
+// pi's protocol suites: "dealer" (correlated randomness from the network
+// dealer, package serve/dealer, `autorep dealer`) or "twoparty" (no third
+// party: OT and HE between the two parties).
 //
 // Session protocol (framed transport.Conn client → server, TLS unless
 // --insecure on loopback):
 //
 //  1. client → server: "ASH1", the protocol version byte, the 32-byte
-//     public-plan hash it expects (all zero: "send me the plan");
-//  2. server → client: "ASER" and a reason (unsupported version, hash
-//     mismatch, busy, dealer unreachable) and the connection closes, or
-//     "ASOK", the 16-byte random session id, the uvarint-prefixed dealer
-//     address the server uses, and the public plan's JSON (the client
-//     checks it against the hash it expects, if any);
-//  3. both parties join the dealer session with that id (each id once per
-//     party; replays are refused by the dealer), then run pi's protocol on
-//     the same connection: pi's own handshake (hash check again), the
-//     once-per-session setup, any number of inference requests.
+//     public-plan hash it expects (all zero: "send me the plan"), and the
+//     suite it insists on (one length byte and the name; empty: any);
+//  2. server → client: "ASER" and a reason (unsupported version, hash or
+//     suite mismatch, busy, dealer unreachable) and the connection
+//     closes, or "ASOK", the 16-byte random session id, the suite the
+//     server runs (one length byte and the name), the uvarint-prefixed
+//     dealer address the server uses (dealer suite only; empty otherwise),
+//     and the public plan's JSON (the client checks it against the hash it
+//     expects, if any). The suite is settled here, before anything depends
+//     on it, as a TLS cipher suite is;
+//  3. dealer suite: both parties join the dealer session with that id
+//     (each id once per party; replays are refused by the dealer); the
+//     client joins only a dealer it chose itself (ClientConfig.Dealer) or
+//     one it was told to trust (ClientConfig.TrustServerDealer), since a
+//     dealer the server controls learns the client's input masks;
+//  4. both run pi's protocol on the same connection: pi's own handshake
+//     (hash and suite checked again), the once-per-session setup (twoparty:
+//     base OTs and HE keys), any number of inference requests.
 //
-// Offline/online split: the server keeps a pool of sessions whose dealer
-// material (setup and one single-image inference) is fetched before any
-// client arrives (Server.Pool); a client prefetches its material for
-// Pool inferences when it connects; so an inference's online phase (input
-// to logits) does no dealer work. Every read has a deadline; a failing
-// client or dealer connection ends only its own session.
+// Offline/online split (dealer suite): the server keeps a pool of sessions
+// whose dealer material (setup and one single-image inference) is fetched
+// before any client arrives (DealerConfig.Pool); a client prefetches its
+// material for Pool inferences when it connects; so an inference's online
+// phase (input to logits) does no dealer work. Every read has a deadline;
+// a failing client or dealer connection ends only its own session.
 package serve
 
 import (
@@ -35,8 +44,9 @@ import (
 	"github.com/autorep/autorep/serve/dealer"
 )
 
-// Version is the session protocol version.
-const Version = 1
+// Version is the session protocol version (2: the suite in hello and
+// answer).
+const Version = 2
 
 // Message tags.
 const (
@@ -45,52 +55,73 @@ const (
 	tagError = "ASER"
 )
 
-const helloLen = len(tagHello) + 1 + 32
+// maxSuite bounds a suite name on the wire.
+const maxSuite = 32
 
-func clientHello(hash [32]byte) []byte {
+const helloMin = len(tagHello) + 1 + 32 + 1
+
+func clientHello(hash [32]byte, suite string) []byte {
 	b := append([]byte(tagHello), Version)
-	return append(b, hash[:]...)
+	b = append(b, hash[:]...)
+	b = append(b, byte(len(suite)))
+	return append(b, suite...)
 }
 
-// parseClientHello returns the hash a client expects (zero: none).
-func parseClientHello(b []byte) ([32]byte, error) {
-	var h [32]byte
+// parseClientHello returns the hash (zero: none) and suite ("": any) a
+// client expects.
+func parseClientHello(b []byte) (h [32]byte, suite string, err error) {
 	if len(b) < len(tagHello)+1 || string(b[:4]) != tagHello {
-		return h, fmt.Errorf("malformed hello (%d bytes)", len(b))
+		return h, "", fmt.Errorf("malformed hello (%d bytes)", len(b))
 	}
 	if b[4] != Version {
-		return h, fmt.Errorf("unsupported protocol version %d (this server speaks %d)", b[4], Version)
+		return h, "", fmt.Errorf("unsupported protocol version %d (this server speaks %d)", b[4], Version)
 	}
-	if len(b) != helloLen {
-		return h, fmt.Errorf("malformed hello (%d bytes)", len(b))
+	if len(b) < helloMin || int(b[helloMin-1]) > maxSuite || len(b) != helloMin+int(b[helloMin-1]) {
+		return h, "", fmt.Errorf("malformed hello (%d bytes)", len(b))
 	}
 	copy(h[:], b[5:])
-	return h, nil
+	return h, string(b[helloMin:]), nil
 }
 
 // maxAddr bounds the advertised dealer address.
 const maxAddr = 512
 
-func okMessage(sid dealer.SessionID, dealerAddr string, plan []byte) []byte {
-	b := append([]byte(tagOK), sid[:]...)
-	b = binary.AppendUvarint(b, uint64(len(dealerAddr)))
-	b = append(b, dealerAddr...)
-	return append(b, plan...)
+// okAnswer is the server's acceptance of a hello.
+type okAnswer struct {
+	sid    dealer.SessionID
+	suite  string
+	dealer string // dealer suite: the address the server advertises
+	plan   []byte // the public plan's JSON
 }
 
-func parseOK(b []byte) (sid dealer.SessionID, dealerAddr string, plan []byte, err error) {
+func (a okAnswer) encode() []byte {
+	b := append([]byte(tagOK), a.sid[:]...)
+	b = append(b, byte(len(a.suite)))
+	b = append(b, a.suite...)
+	b = binary.AppendUvarint(b, uint64(len(a.dealer)))
+	b = append(b, a.dealer...)
+	return append(b, a.plan...)
+}
+
+func parseOK(b []byte) (a okAnswer, err error) {
 	if reason, ok := frame.Reason(tagError, b); ok {
-		return sid, "", nil, fmt.Errorf("server refused: %s", reason)
+		return a, fmt.Errorf("server refused: %s", reason)
 	}
-	if len(b) < 4+len(sid)+1 || string(b[:4]) != tagOK {
-		return sid, "", nil, fmt.Errorf("malformed answer to hello (%d bytes)", len(b))
+	malformed := fmt.Errorf("malformed answer to hello (%d bytes)", len(b))
+	if len(b) < 4+len(a.sid)+1 || string(b[:4]) != tagOK {
+		return a, malformed
 	}
-	copy(sid[:], b[4:])
-	rest := b[4+len(sid):]
+	copy(a.sid[:], b[4:])
+	rest := b[4+len(a.sid):]
+	ns := int(rest[0])
+	if ns > maxSuite || len(rest) < 1+ns {
+		return a, malformed
+	}
+	a.suite, rest = string(rest[1:1+ns]), rest[1+ns:]
 	n, k := binary.Uvarint(rest)
 	if k <= 0 || n > maxAddr || uint64(len(rest)-k) < n {
-		return sid, "", nil, fmt.Errorf("malformed answer to hello")
+		return a, malformed
 	}
-	dealerAddr = string(rest[k : k+int(n)])
-	return sid, dealerAddr, rest[k+int(n):], nil
+	a.dealer, a.plan = string(rest[k:k+int(n)]), rest[k+int(n):]
+	return a, nil
 }

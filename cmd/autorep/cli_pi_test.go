@@ -204,7 +204,7 @@ func TestPrivateInference(t *testing.T) {
 	dir := t.TempDir()
 	imgPath := filepath.Join(dir, "one.png")
 	writePNG(t, imgPath, img)
-	r := runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", imgPath, "--expect-hash", hash[1], "--json")
+	r := runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--image", imgPath, "--expect-hash", hash[1], "--json")
 	wantOK(t, r)
 	var res inferJSON
 	decodeJSON(t, r, &res)
@@ -215,7 +215,7 @@ func TestPrivateInference(t *testing.T) {
 			res.Label, argmax(res.Logits), res.PlanHash, res.Arch, res.ReLUs, relus, res.Rounds)
 	}
 
-	r = runCLI(t, 2*time.Minute, "infer", "--server", snlAddr, "--insecure", "--image", imgPath, "--json")
+	r = runCLI(t, 2*time.Minute, "infer", "--server", snlAddr, "--dealer", dealerAddr, "--insecure", "--image", imgPath, "--json")
 	wantOK(t, r)
 	var snlRes inferJSON
 	decodeJSON(t, r, &snlRes)
@@ -231,23 +231,23 @@ func TestPrivateInference(t *testing.T) {
 	}
 	rgbPath := filepath.Join(dir, "big.png")
 	writePNG(t, rgbPath, rgb)
-	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", rgbPath, "--json")
+	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--image", rgbPath, "--json")
 	wantOK(t, r)
 	var big inferJSON
 	decodeJSON(t, r, &big)
 	if len(big.Logits) != 10 || big.Label != argmax(big.Logits) {
 		t.Errorf("resized image: %+v", big)
 	}
-	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", rgbPath, "--no-resize"), 1, "56")
+	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--image", rgbPath, "--no-resize"), 1, "56")
 	notImage := filepath.Join(dir, "not.png")
 	if err := os.WriteFile(notImage, []byte("not an image"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", notImage), 1, "not.png")
+	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--image", notImage), 1, "not.png")
 
 	// The client refuses a server whose plan is not the expected one.
 	wrong := strings.Repeat("0", 64)
-	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--insecure", "--image", imgPath, "--expect-hash", wrong), 1, "expected "+wrong[:16])
+	wantFail(t, runCLI(t, time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--image", imgPath, "--expect-hash", wrong), 1, "expected "+wrong[:16])
 	// Nothing listening: a quick, clear error.
 	wantFail(t, runCLI(t, short, "infer", "--server", "127.0.0.1:1", "--insecure", "--image", imgPath), 1, "127.0.0.1:1")
 
@@ -265,7 +265,7 @@ func TestPrivateInference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist", "--index", "3", "--count", "2", "--json")
+	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--dataset", "mnist", "--index", "3", "--count", "2", "--json")
 	wantOK(t, r)
 	decodeJSON(t, r, &res)
 	if len(res.Images) != 2 || res.Accuracy == nil {

@@ -101,7 +101,7 @@ func TestInferCountJSON(t *testing.T) {
 	dealerAddr, _ := startDaemon(t, "dealer", "--listen", "127.0.0.1:0", "--insecure", "--grace", "1s", "--quiet")
 	serverAddr, _ := startDaemon(t, "serve", "--model", file, "--listen", "127.0.0.1:0", "--dealer", dealerAddr,
 		"--insecure", "--pool", "1", "--grace", "1s", "--quiet")
-	r := runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist",
+	r := runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--dataset", "mnist",
 		"--index", "2", "--count", "3", "--stride", "4", "--json")
 	wantOK(t, r)
 	var top map[string]json.RawMessage
@@ -162,7 +162,7 @@ func TestInferCountJSON(t *testing.T) {
 	}
 
 	// One image: the single-image shape (top-level label and logits, no images).
-	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist", "--index", "7", "--json")
+	r = runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--dataset", "mnist", "--index", "7", "--json")
 	wantOK(t, r)
 	top = nil
 	decodeJSON(t, r, &top)
@@ -174,7 +174,7 @@ func TestInferCountJSON(t *testing.T) {
 	if len(one.Logits) != 10 || one.Label != argmax(one.Logits) || one.TrueLabel == nil || string(top["index"]) != "7" {
 		t.Errorf("one image: %s", r.stdout)
 	}
-	wantFail(t, runCLI(t, short, "infer", "--server", serverAddr, "--insecure", "--dataset", "mnist", "--index", "9990",
+	wantFail(t, runCLI(t, short, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--dataset", "mnist", "--index", "9990",
 		"--count", "3", "--stride", "5"), 1, "--stride 5")
 }
 
@@ -279,7 +279,7 @@ func TestServeBenchScript(t *testing.T) {
 		sum.PeakRSS["dealer"] == nil || sum.PeakRSS["server"] == nil {
 		t.Errorf("summary %s", stdout.String())
 	}
-	if !strings.Contains(stderr.String(), "| lenet | loopback | 3 | 3/3 (100.0%) |") {
+	if !strings.Contains(stderr.String(), "| lenet | dealer | loopback | 3 | 3/3 (100.0%) |") {
 		t.Errorf("no markdown row on stderr:\n%s", stderr.String())
 	}
 	for _, f := range []string{"lenet-loopback-3.json", "lenet-loopback-3.infer.json", "lenet-loopback-3.eval.json"} {

@@ -29,7 +29,18 @@ file (converted to the model's channels, resized to its input size unless
 test image of a dataset (--count N: N consecutive images over one session).
 Latency is split into the offline phase (session opening, dealer material)
 and the online phase (input to logits), which is what a user waits for once
-the session is ready.`
+the session is ready.
+
+The suite (dealer or twoparty) is the server's; --suite refuses any other.
+Dealer suite: the dealer learns the masks that hide the image, so it must be
+a party you trust not to collude with the server. Pin it with --dealer (the
+server must advertise that same address) and verify it with its own
+--dealer-ca/--dealer-name, never the server's: a server could otherwise run
+the dealer, or have its certificate vouch for one, and read the image.
+Without --dealer, infer refuses a dealer-suite server unless
+--trust-server-dealer accepts the dealer it advertises (a warning is still
+printed): a refusal, not a warning, by default, since a warning in a script's
+log is easily missed and what leaks is the image itself.`
 
 // inferImage is the JSON report of one private inference.
 type inferImage struct {
@@ -52,6 +63,8 @@ type inferImage struct {
 // inferSession is the session part of infer's JSON output.
 type inferSession struct {
 	Session  string `json:"session"`
+	Suite    string `json:"suite"`
+	Dealer   string `json:"dealer,omitempty"` // dealer suite: the dealer joined
 	PlanHash string `json:"plan_hash"`
 	Arch     string `json:"arch"`
 	ReLUs    int    `json:"relus"`
@@ -146,9 +159,13 @@ func (r *inferBatchReport) summarize() {
 }
 
 func runInfer(args []string) error {
-	fs := newFlags("infer", "--server ADDR [--dealer ADDR] (--image FILE | --dataset D --index I) [--json]", inferSummary)
-	server := fs.String("server", "127.0.0.1:7002", "model server address")
-	dealerAddr := fs.String("dealer", "", "dealer address (default: the one the server advertises)")
+	fs := newFlags("infer", "--server ADDR [--dealer ADDR --dealer-ca FILE | --trust-server-dealer] (--image FILE | --dataset D --index I) [--json]", inferSummary)
+	server := fs.String("server", "127.0.0.1:7002", "model server address (verified with --tls-ca/--tls-server-name)")
+	suite := fs.String("suite", "", "protocol suite to insist on: dealer or twoparty (default: the server's)")
+	dealerAddr := fs.String("dealer", "", "dealer suite: the dealer you trust not to collude with the server; the server must advertise this address")
+	dealerCA := fs.String("dealer-ca", "", "PEM CA bundle verifying the dealer (default: system roots; not --tls-ca, so the server's CA cannot vouch for a dealer)")
+	dealerName := fs.String("dealer-name", "", "name expected in the dealer's certificate (default: the host of its address)")
+	trustDealer := fs.Bool("trust-server-dealer", false, "dealer suite without --dealer: use the dealer the server advertises (a server running or choosing it can read the image)")
 	imagePath := fs.String("image", "", "PNG or JPEG image to classify")
 	dataset := fs.String("dataset", "", "dataset to take a test image from")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -180,6 +197,12 @@ func runInfer(args []string) error {
 	if *stride < 1 {
 		return errors.New("--stride must be ≥ 1")
 	}
+	if *suite != "" && *suite != "dealer" && *suite != "twoparty" {
+		return fmt.Errorf("--suite %q: want dealer or twoparty", *suite)
+	}
+	if *dealerAddr != "" && *trustDealer {
+		return errors.New("give --dealer (your own dealer) or --trust-server-dealer (the server's), not both")
+	}
 	var set *data.Set
 	if *dataset != "" {
 		var err error
@@ -198,7 +221,7 @@ func runInfer(args []string) error {
 	if *pool <= 0 {
 		*pool = min(*count, 8)
 	}
-	cfg := serve.ClientConfig{Server: *server, Dealer: *dealerAddr, Pool: *pool}
+	cfg := serve.ClientConfig{Server: *server, Suite: *suite, Dealer: *dealerAddr, TrustServerDealer: *trustDealer, Pool: *pool}
 	if *expect != "" {
 		h, err := serve.HashHex(*expect)
 		if err != nil {
@@ -210,6 +233,11 @@ func runInfer(args []string) error {
 	cfg.Dial = func(ctx context.Context, addr string) (transport.Conn, error) {
 		return secnet.Dial(ctx, addr, sec, opts)
 	}
+	// The dealer is verified with its own roots and name, not the server's.
+	dsec := secnet.Config{CAFile: *dealerCA, ServerName: *dealerName, Insecure: sec.Insecure, Link: sec.Link}
+	cfg.DialDealer = func(ctx context.Context, addr string) (transport.Conn, error) {
+		return secnet.Dial(ctx, addr, dsec, opts)
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	sess, err := serve.Dial(ctx, cfg)
@@ -217,10 +245,17 @@ func runInfer(args []string) error {
 		return err
 	}
 	defer sess.Close()
+	switch {
+	case sess.Suite != "dealer" && *dealerAddr != "":
+		fmt.Fprintf(os.Stderr, "infer: note: the server runs suite %s, which uses no dealer; --dealer is not used\n", sess.Suite)
+	case sess.Suite == "dealer" && *dealerAddr == "":
+		fmt.Fprintf(os.Stderr, "infer: WARNING: using the dealer the server advertises (%s) as --trust-server-dealer asked: if the server runs or chooses it, it can read your image; pin your own with --dealer\n", sess.DealerAddr)
+	}
 	pub := sess.Public
 	var info inferSession
 	h := pub.Hash()
 	info.Session, info.PlanHash, info.Arch = sess.ID.String(), hex.EncodeToString(h[:]), pub.Arch
+	info.Suite, info.Dealer = sess.Suite, sess.DealerAddr
 	info.ReLUs, _ = pub.ReLUs()
 	info.Connect.MS = ms(sess.Connect.Time)
 	info.Connect.Bytes, info.Connect.Material = sess.Connect.Bytes, sess.Connect.Material

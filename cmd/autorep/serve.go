@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -16,24 +17,28 @@ import (
 )
 
 func init() {
-	register("serve", "serve private inference of a model (needs a dealer)", runServe)
+	register("serve", "serve private inference of a model (dealer suite: needs a dealer; twoparty: none)", runServe)
 }
 
 const serveSummary = `Serve private inference of a model file to 'autorep infer' clients: the
 client learns the logits of its image, the server learns nothing about it.
-Each client session uses a fresh dealer session (random id, material bound to
-it). --pool N keeps N sessions ready, their dealer material (setup and one
-inference) fetched before clients arrive, so a client mostly waits for the
-online phase. SIGINT/SIGTERM: stop accepting, let sessions finish for
---grace, then cancel them.`
+--suite dealer (default): each client session uses a fresh session of the
+dealer at --dealer (random id, material bound to it); --pool N keeps N
+sessions ready, their dealer material (setup and one inference) fetched
+before clients arrive, so a client mostly waits for the online phase.
+--suite twoparty: no third party (OT and HE between server and client; the
+per-client setup runs when the client connects); --dealer, --advertise-dealer
+and --pool do not apply. SIGINT/SIGTERM: stop accepting, let sessions finish
+for --grace, then cancel them.`
 
 func runServe(args []string) error {
-	fs := newFlags("serve", "--model FILE --listen ADDR --dealer ADDR (--tls-cert FILE --tls-key FILE | --insecure)", serveSummary)
+	fs := newFlags("serve", "--model FILE --listen ADDR [--suite dealer --dealer ADDR | --suite twoparty] (--tls-cert FILE --tls-key FILE | --insecure)", serveSummary)
 	modelPath := fs.String("model", "", "model file (.safetensors)")
 	listen := fs.String("listen", "127.0.0.1:7002", "address to listen on (host:port; port 0 picks one)")
-	dealerAddr := fs.String("dealer", "127.0.0.1:7001", "dealer address")
-	advertise := fs.String("advertise-dealer", "", "dealer address sent to clients (default --dealer)")
-	pool := fs.Int("pool", 2, "sessions kept ready with their dealer material (0: fetch on demand)")
+	suite := fs.String("suite", "dealer", "protocol suite: dealer (a third party supplies correlated randomness) or twoparty (no third party)")
+	dealerAddr := fs.String("dealer", "127.0.0.1:7001", "dealer address (dealer suite; verified with --tls-ca/--tls-server-name)")
+	advertise := fs.String("advertise-dealer", "", "dealer address sent to clients (dealer suite; default --dealer); clients that pin their dealer check it")
+	pool := fs.Int("pool", 2, "dealer suite: sessions kept ready with their dealer material (0: fetch on demand)")
 	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions")
 	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, time given to in-flight sessions")
 	frac := fs.Uint("frac", 0, "fixed-point fractional bits (0: 16)")
@@ -49,6 +54,16 @@ func runServe(args []string) error {
 	cfg, err := tf.config()
 	if err != nil {
 		return err // before any costly work
+	}
+	if *suite != "dealer" && *suite != "twoparty" {
+		return fmt.Errorf("--suite %q: want dealer or twoparty", *suite)
+	}
+	if *suite == "twoparty" {
+		for _, name := range []string{"dealer", "advertise-dealer", "pool"} {
+			if flagSet(fs, name) {
+				return fmt.Errorf("--%s: suite twoparty uses no dealer", name)
+			}
+		}
 	}
 	if *modelPath == "" {
 		fs.Usage()
@@ -67,16 +82,14 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &serve.Server{
-		Plan:        plan,
-		Dealer:      *dealerAddr,
-		Advertise:   *advertise,
-		Pool:        *pool,
-		MaxSessions: *maxSessions,
-		Grace:       *grace,
-		DialDealer: func(ctx context.Context, addr string) (transport.Conn, error) {
-			return secnet.Dial(ctx, addr, cfg, opts)
-		},
+	srv := &serve.Server{Plan: plan, Suite: *suite, MaxSessions: *maxSessions, Grace: *grace}
+	where := "no dealer"
+	if *suite == "dealer" {
+		srv.Dealer = &serve.DealerConfig{Addr: *dealerAddr, Advertise: *advertise, Pool: *pool,
+			Dial: func(ctx context.Context, addr string) (transport.Conn, error) {
+				return secnet.Dial(ctx, addr, cfg, opts)
+			}}
+		where = fmt.Sprintf("dealer %s, pool %d", *dealerAddr, *pool)
 	}
 	if !*quiet {
 		srv.Logf = logf
@@ -84,11 +97,18 @@ func runServe(args []string) error {
 	h := plan.PublicHash()
 	relus, _ := plan.Public.ReLUs()
 	fmt.Fprintf(os.Stderr, "serve: %s (%s, %d ReLUs), plan hash %s\n", *modelPath, m.Arch, relus, hex.EncodeToString(h[:]))
-	fmt.Fprintf(os.Stderr, "serve: listening on %s, dealer %s, pool %d\n", ln.Addr(), *dealerAddr, *pool)
+	fmt.Fprintf(os.Stderr, "serve: listening on %s, suite %s, %s\n", ln.Addr(), *suite, where)
 	ctx, stop := signalContext()
 	defer stop()
 	err = srv.Serve(ctx, ln)
 	st := srv.Stats()
 	fmt.Fprintf(os.Stderr, "serve: stopped after %d sessions (%d failed), %d inferences\n", st.Sessions, st.Failed, st.Inferences)
 	return err
+}
+
+// flagSet reports whether the command line set flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

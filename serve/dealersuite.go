@@ -1,0 +1,179 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/serve/dealer"
+)
+
+// DealerConfig is how a dealer-suite server reaches its network dealer
+// (Server.Dealer).
+type DealerConfig struct {
+	// Addr is the dealer's address and Dial opens a connection to it (one
+	// per session), with the TLS settings that verify the dealer.
+	Addr string
+	Dial DialFunc
+	// Advertise is the dealer address sent to clients (default Addr). A
+	// client checks it against the dealer it pinned, if any.
+	Advertise string
+	// Pool is the number of sessions kept ready: dealer session joined and
+	// the material of the setup and of one single-image inference fetched
+	// before a client arrives (0: fetch on demand). Pooled material is for
+	// single-image inference requests, which is what Session.Infer sends;
+	// a pi client batching several images per request needs Pool 0 (the
+	// dealer would otherwise see the parties ask for different material).
+	// Later inferences of a session are fetched one single-image request
+	// list at a time (dealer.Provider.Refill).
+	Pool int
+	// PoolTTL discards pooled sessions older than this (default 5 min).
+	PoolTTL time.Duration
+	// KeepAlive is the idle time after which a session's dealer
+	// connection is pinged (default 30 s; must be below the dealer's read
+	// timeout; negative: never).
+	KeepAlive time.Duration
+}
+
+// dealerSuite is the dealer suite of a server: a pool of dealer sessions
+// prepared ahead of clients.
+type dealerSuite struct {
+	cfg   DealerConfig
+	hash  [32]byte
+	setup []mpc.Request
+	infer []mpc.Request
+	pool  chan *suiteSession
+	logf  func(format string, args ...any)
+}
+
+func newDealerSuite(cfg *DealerConfig, plan *pi.Plan, logf func(string, ...any)) (*dealerSuite, error) {
+	if cfg == nil || cfg.Dial == nil || cfg.Addr == "" {
+		return nil, errors.New("serve: the dealer suite needs a dealer (Server.Dealer with Addr and Dial)")
+	}
+	d := &dealerSuite{cfg: *cfg, hash: plan.Public.Hash(), logf: logf}
+	if d.cfg.Advertise == "" {
+		d.cfg.Advertise = d.cfg.Addr
+	}
+	if len(d.cfg.Advertise) > maxAddr {
+		return nil, fmt.Errorf("serve: dealer address of %d bytes", len(d.cfg.Advertise))
+	}
+	d.setup = pi.SetupRequests(plan.Public, mpc.Server)
+	d.infer = pi.InferenceRequests(plan.Public, 1)
+	d.pool = make(chan *suiteSession, max(d.cfg.Pool, 0))
+	return d, nil
+}
+
+// newSession joins a fresh dealer session; with prefetch, it also fetches
+// the material of the setup and of one single-image inference.
+func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSession, error) {
+	sid, err := dealer.NewSessionID()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := d.cfg.Dial(ctx, d.cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dealer %s: %w", d.cfg.Addr, err)
+	}
+	prov, err := dealer.Join(ctx, conn, mpc.Server, sid, d.hash)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	prov.Refill = func() []mpc.Request { return d.infer }
+	prov.KeepAlive(keepAlive(d.cfg.KeepAlive))
+	if prefetch {
+		if err := prov.Prefetch(append(append([]mpc.Request(nil), d.setup...), d.infer...)); err != nil {
+			prov.Close()
+			return nil, err
+		}
+	}
+	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, prov: prov, created: time.Now(), ping: prov.Ping, close: func() { prov.Close() }}, nil
+}
+
+// DefaultKeepAlive is the default idle time before a dealer ping.
+const DefaultKeepAlive = 30 * time.Second
+
+func keepAlive(d time.Duration) time.Duration {
+	if d == 0 {
+		return DefaultKeepAlive
+	}
+	return d
+}
+
+func (d *dealerSuite) pooled() int { return len(d.pool) }
+
+// start keeps the pool full until ctx ends, retrying with back-off while
+// the dealer is unreachable.
+func (d *dealerSuite) start(ctx context.Context) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if d.cfg.Pool > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.fill(ctx) }()
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+		for len(d.pool) > 0 {
+			(<-d.pool).close()
+		}
+	}
+}
+
+func (d *dealerSuite) fill(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		p, err := d.newSession(ctx, true)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			d.logf("serve: pool: %v (retrying in %v)", err, backoff)
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		select {
+		case d.pool <- p:
+		case <-ctx.Done():
+			p.close()
+			return
+		}
+	}
+}
+
+// open returns a pooled session that still answers, or a new one.
+func (d *dealerSuite) open(ctx context.Context) (*suiteSession, error) {
+	ttl := d.cfg.PoolTTL
+	if ttl <= 0 {
+		ttl = DefaultPoolTTL
+	}
+	for {
+		select {
+		case p := <-d.pool:
+			if time.Since(p.created) > ttl {
+				p.close()
+				continue
+			}
+			if err := p.ping(); err != nil {
+				d.logf("serve: pooled session %s is dead: %v", p.sid, err)
+				p.close()
+				continue
+			}
+			return p, nil
+		default:
+			return d.newSession(ctx, false)
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/transport"
+)
+
+// TestDealerPinning: a client joins only the dealer it pinned, dialed with
+// its own dialer; a server advertising another dealer, or any dealer to a
+// client that neither pinned one nor trusts the server's, is refused
+// before the client contacts a dealer (issue 19, finding 1).
+func TestDealerPinning(t *testing.T) {
+	plan := loadPlan(t)
+	mine, mineSrv := startDealer(t, "127.0.0.1:0", insecure) // the client's choice
+	defer mine.stop(t)
+	theirs, theirsSrv := startDealer(t, "127.0.0.1:0", insecure) // the server's
+	defer theirs.stop(t)
+	srv, _ := startServer(t, plan, theirs.addr, 0, insecure, insecure)
+	defer srv.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	var dealerDials atomic.Int64
+	ownDial := func(ctx context.Context, addr string) (transport.Conn, error) {
+		dealerDials.Add(1)
+		return dialer(insecure)(ctx, addr)
+	}
+	joined := theirsSrv.Stats().Sessions
+	_, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Dealer: mine.addr, DialDealer: ownDial})
+	if !errors.Is(err, ErrUntrustedDealer) || !strings.Contains(err.Error(), theirs.addr) || !strings.Contains(err.Error(), mine.addr) {
+		t.Fatalf("advertised dealer differs from the pinned one: %v, want an untrusted-dealer error naming both", err)
+	}
+	_, err = Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), DialDealer: ownDial})
+	if !errors.Is(err, ErrUntrustedDealer) || !strings.Contains(err.Error(), "--trust-server-dealer") {
+		t.Fatalf("unpinned dealer without trust: %v, want an untrusted-dealer error", err)
+	}
+	if n := dealerDials.Load(); n != 0 {
+		t.Errorf("the client dialed a dealer %d times while refusing", n)
+	}
+	if st := mineSrv.Stats(); st.Sessions != 0 {
+		t.Errorf("the pinned dealer saw %d joins", st.Sessions)
+	}
+	// The server joined its dealer for each refused session; the client's
+	// half was never asked for.
+	deadline := time.Now().Add(5 * time.Second)
+	for theirsSrv.Stats().Open > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := theirsSrv.Stats().Sessions - joined; got != 2 {
+		t.Errorf("the server's dealer saw %d joins for two refused sessions, want the server's 2 only", got)
+	}
+
+	// Pinning the dealer the server uses works, through the client's own
+	// dialer only.
+	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Dealer: theirs.addr, DialDealer: ownDial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if sess.Suite != suiteDealer || sess.DealerAddr != theirs.addr || dealerDials.Load() != 1 {
+		t.Errorf("session suite %q dealer %q, %d dials of the client's dealer dialer", sess.Suite, sess.DealerAddr, dealerDials.Load())
+	}
+	x := randImage(21, plan.Public.Input)
+	r, err := sess.Infer(ctx, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fixedLabel(t, plan, x); r.Label != want {
+		t.Errorf("label %d, want %d", r.Label, want)
+	}
+}
+
+// TestSuiteConfig: a server's suite and dealer settings are checked when
+// it starts, a client's suite before it dials.
+func TestSuiteConfig(t *testing.T) {
+	plan := loadPlan(t)
+	dcfg := &DealerConfig{Addr: "127.0.0.1:1", Dial: dialer(insecure)}
+	for _, c := range []struct {
+		s    *Server
+		want string
+	}{
+		{&Server{Plan: plan, Suite: suiteTwoParty, Dealer: dcfg}, "uses no dealer"},
+		{&Server{Plan: plan, Suite: "threeparty"}, `unknown suite "threeparty"`},
+		{&Server{Plan: plan}, "needs a dealer"},
+		{&Server{Plan: plan, Suite: suiteDealer, Dealer: &DealerConfig{Addr: "127.0.0.1:1"}}, "needs a dealer"},
+	} {
+		if err := c.s.init(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("suite %q, dealer %+v: %v, want an error with %q", c.s.Suite, c.s.Dealer, err, c.want)
+		}
+	}
+	dials := 0
+	_, err := Dial(context.Background(), ClientConfig{Server: "127.0.0.1:1", Suite: "fss", Dial: func(context.Context, string) (transport.Conn, error) {
+		dials++
+		return nil, errors.New("dialed")
+	}})
+	if err == nil || !strings.Contains(err.Error(), `unknown suite "fss"`) || dials != 0 {
+		t.Errorf("client suite fss: %v after %d dials", err, dials)
+	}
+}
+
+// TestSuiteMismatch: a client insisting on the suite the server does not
+// run is refused with both names, and the server goes on serving.
+func TestSuiteMismatch(t *testing.T) {
+	plan := loadPlan(t)
+	d, _ := startDealer(t, "127.0.0.1:0", insecure)
+	defer d.stop(t)
+	srv, s := startServer(t, plan, d.addr, 0, insecure, insecure)
+	defer srv.stop(t)
+	two, s2 := startTwoParty(t, plan, insecure)
+	defer two.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		addr, suite, runs string
+		s                 *Server
+	}{{srv.addr, suiteTwoParty, suiteDealer, s}, {two.addr, suiteDealer, suiteTwoParty, s2}} {
+		_, err := Dial(ctx, ClientConfig{Server: c.addr, Dial: dialer(insecure), Suite: c.suite, TrustServerDealer: true})
+		want := "client wants suite " + c.suite + ", server runs " + c.runs
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("client wants %s from a %s server: %v, want %q", c.suite, c.runs, err, want)
+		}
+		if st := c.s.Stats(); st.Sessions != 0 || st.Failed != 0 {
+			t.Errorf("a refused hello counted as a session: %+v", st)
+		}
+	}
+	checkServes(t, srv.addr, 22)
+}

@@ -1,0 +1,67 @@
+package serve
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestTwoPartyEndToEnd: a twoparty server and a client with no dealer
+// anywhere; private labels equal the fixed-point executor's, over TLS,
+// with a client that does not trust any server-chosen dealer (none is
+// needed).
+func TestTwoPartyEndToEnd(t *testing.T) {
+	plan := loadPlan(t)
+	srvCfg, cliCfg := tlsPair(t, t.TempDir())
+	srv, s := startTwoParty(t, plan, srvCfg)
+	defer srv.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(cliCfg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Suite != suiteTwoParty || sess.DealerAddr != "" || sess.prov != nil || sess.Connect.Material != 0 || sess.Connect.Bytes <= 0 {
+		t.Errorf("session suite %q, dealer %q, connect %+v", sess.Suite, sess.DealerAddr, sess.Connect)
+	}
+	for i := range 2 {
+		x := randImage(int64(40+i), plan.Public.Input)
+		r, err := sess.Infer(ctx, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fixedLabel(t, plan, x); r.Label != want {
+			t.Errorf("image %d: private label %d, fixed-point label %d", i, r.Label, want)
+		}
+		if r.Material != 0 || r.Stats.Online.Bytes() <= 0 || r.Stats.Online.Rounds <= 0 {
+			t.Errorf("image %d: material %d, online %d B in %d rounds", i, r.Material, r.Stats.Online.Bytes(), r.Stats.Online.Rounds)
+		}
+		t.Logf("image %d: label %d online %v offline %v bytes %d rounds %d", i, r.Label, r.Stats.OnlineTime, r.Stats.OfflineTime, r.Stats.Online.Bytes(), r.Stats.Online.Rounds)
+	}
+	if err := sess.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats().Active > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := s.Stats(); st.Sessions != 1 || st.Inferences != 2 || st.Failed != 0 || st.Pooled != 0 {
+		t.Errorf("server stats %+v, want 1 session, 2 inferences", st)
+	}
+	t.Logf("connect %+v", sess.Connect)
+}
+
+// TestTwoPartyFaults: hostile bytes, malformed hellos, a wrong hash and
+// clients vanishing during setup or mid-inference leave a twoparty server
+// serving the next honest client, with no goroutine left behind.
+func TestTwoPartyFaults(t *testing.T) {
+	plan := loadPlan(t)
+	base := runtimeGoroutines()
+	slog := &logSink{t: t}
+	srv, s := startTwoParty(t, plan, insecure, func(s *Server) { s.Logf = slog.logf })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	defer cancel()
+	peerFaults(t, ctx, srv.addr, s, slog)
+	srv.stop(t)
+	settleGoroutines(t, base)
+}
