@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/ring"
-	"github.com/autorep/autorep/transport"
 )
 
 // resnet20Layers are ResNet-20's (CIFAR-10) linear layers with their
@@ -66,29 +65,7 @@ func benchPair(b *testing.B, ell, wb uint) (*Server, *Client) {
 	if wb == 0 {
 		return pair(b, ell)
 	}
-	a, c := transport.Pipe()
-	b.Cleanup(func() { a.Close(); c.Close() })
-	var cl *Client
-	errc := make(chan error, 1)
-	go func() {
-		p, err := NewParamsW(ell, wb)
-		if err == nil {
-			cl, err = NewClientParams(c, p)
-		}
-		errc <- err
-	}()
-	p, err := NewParamsW(ell, wb)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := NewServerParams(a, p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		b.Fatal(err)
-	}
-	return s, cl
+	return pairWith(b, func() (*Params, error) { return NewParamsW(ell, wb) }, nil)
 }
 
 // layerFuncs returns the two parties' sides of layer p on random shares

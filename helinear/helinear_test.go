@@ -16,16 +16,34 @@ import (
 // pair sets up a server and a client over an in-process pipe.
 func pair(t testing.TB, ell uint) (*Server, *Client) {
 	t.Helper()
+	return pairWith(t, func() (*Params, error) { return NewParams(ell) }, nil)
+}
+
+// pairWith sets up a server and a client with parameters from mk (each
+// party its own), the server's end of the pipe wrapped by wrap (nil: as
+// is).
+func pairWith(t testing.TB, mk func() (*Params, error), wrap func(transport.Conn) transport.Conn) (*Server, *Client) {
+	t.Helper()
 	a, b := transport.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
 	var cl *Client
 	errc := make(chan error, 1)
 	go func() {
-		var err error
-		cl, err = NewClient(b, ell)
+		p, err := mk()
+		if err == nil {
+			cl, err = NewClientParams(b, p)
+		}
 		errc <- err
 	}()
-	s, err := NewServer(a, ell)
+	p, err := mk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sc transport.Conn = a
+	if wrap != nil {
+		sc = wrap(a)
+	}
+	s, err := NewServerParams(sc, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,28 +348,7 @@ func TestLevels(t *testing.T) {
 // is refused with an error before anything is sent back.
 func TestWeightBound(t *testing.T) {
 	const ell, wb = 37, 24
-	a, b := transport.Pipe()
-	t.Cleanup(func() { a.Close(); b.Close() })
-	var cl *Client
-	errc := make(chan error, 1)
-	go func() {
-		p, err := NewParamsW(ell, wb)
-		if err == nil {
-			cl, err = NewClientParams(b, p)
-		}
-		errc <- err
-	}()
-	p, err := NewParamsW(ell, wb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewServerParams(a, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	s, cl := pairWith(t, func() (*Params, error) { return NewParamsW(ell, wb) }, nil)
 	cp := ring.ConvParams{N: 1, C: 4, H: 6, W: 6, K: 3, R: 3, S: 3, PadH: 1, PadW: 1}
 	rng := rand.New(rand.NewPCG(11, 12))
 	x, xs := randVec(rng, cp.XLen()), randVec(rng, cp.XLen())

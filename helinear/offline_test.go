@@ -99,23 +99,9 @@ func TestOffline(t *testing.T) {
 // d = x_c − r is uniform even for an all-zero client share.
 func TestOfflineUniform(t *testing.T) {
 	const ell, in = 64, 2048
-	a, b := transport.Pipe()
-	t.Cleanup(func() { a.Close(); b.Close() })
-	rec := privacytest.NewRecorder(a)
-	var cl *Client
-	errc := make(chan error, 1)
-	go func() {
-		var err error
-		cl, err = NewClient(b, ell)
-		errc <- err
-	}()
-	s, err := NewServer(rec, ell)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
+	var rec *privacytest.Recorder
+	s, cl := pairWith(t, func() (*Params, error) { return NewParams(ell) },
+		func(c transport.Conn) transport.Conn { rec = privacytest.NewRecorder(c); return rec })
 	w := make([]uint64, in)
 	var sp *ServerPre
 	var cp *ClientPre
