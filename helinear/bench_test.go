@@ -175,3 +175,71 @@ func itoa(n int) string {
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
 }
+
+// BenchmarkResNet20Split runs one ResNet-20 image's 22 linear layers
+// through the offline/online split per iteration: all precomputations
+// (offline), then all online steps, reporting each phase's bytes each
+// way and process CPU time per image.
+func BenchmarkResNet20Split(b *testing.B) {
+	for _, ell := range []uint{37, 64} {
+		b.Run("ell="+itoa(int(ell)), func(b *testing.B) {
+			s, cl := pair(b, ell)
+			rng := rand.New(rand.NewPCG(1, 1))
+			type layer struct {
+				p     ring.ConvParams
+				w, xs []uint64
+				xc    []uint64
+				sPre  *ServerPre
+				cPre  *ClientPre
+			}
+			var ls []*layer
+			for _, l := range resnet20Layers {
+				for range l.n {
+					p := l.conv
+					ly := &layer{p: p, w: randVec(rng, p.WLen()), xs: randVec(rng, p.XLen()), xc: randVec(rng, p.XLen())}
+					ls = append(ls, ly)
+				}
+			}
+			var off, on [2]int64
+			var offCPU, onCPU time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				c0, t0 := cl.Conn.Stats().Total(), cpuTime()
+				for _, l := range ls {
+					var err error
+					if isFC(l.p) {
+						_, _, err = both(func() ([]uint64, error) { var e error; l.sPre, e = s.PrecomputeFC(1, l.p.C, l.p.K, l.w); return nil, e },
+							func() ([]uint64, error) { var e error; l.cPre, e = cl.PrecomputeFC(1, l.p.C, l.p.K); return nil, e })
+					} else {
+						_, _, err = both(func() ([]uint64, error) { var e error; l.sPre, e = s.PrecomputeConv2d(l.p, l.w); return nil, e },
+							func() ([]uint64, error) { var e error; l.cPre, e = cl.PrecomputeConv2d(l.p); return nil, e })
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				c1, t1 := cl.Conn.Stats().Total(), cpuTime()
+				for _, l := range ls {
+					if _, _, err := both(func() ([]uint64, error) { return s.Online(l.sPre, l.w, nil, l.xs) },
+						func() ([]uint64, error) { return cl.Online(l.cPre, l.xc) }); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c2, t2 := cl.Conn.Stats().Total(), cpuTime()
+				off[0] += c1.BytesSent - c0.BytesSent
+				off[1] += c1.BytesRecv - c0.BytesRecv
+				on[0] += c2.BytesSent - c1.BytesSent
+				on[1] += c2.BytesRecv - c1.BytesRecv
+				offCPU += t1 - t0
+				onCPU += t2 - t1
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(off[0])/n, "off_up_B")
+			b.ReportMetric(float64(off[1])/n, "off_down_B")
+			b.ReportMetric(float64(on[0])/n, "on_up_B")
+			b.ReportMetric(float64(on[1])/n, "on_down_B")
+			b.ReportMetric(float64(offCPU.Milliseconds())/n, "off_cpu_ms")
+			b.ReportMetric(float64(onCPU.Milliseconds())/n, "on_cpu_ms")
+		})
+	}
+}
