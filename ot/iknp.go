@@ -436,3 +436,87 @@ func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uin
 	}
 	return out, nil
 }
+
+// SendCorrelatedPair is SendCorrelatedWidths with two correlations per OT
+// on the same choice bit: OT i gives the receiver x[i] + c_i·d0[i] mod
+// 2^w0[i] and y[i] + c_i·d1[i] mod 2^w1[i] (widths 0..64; a zero width
+// sends nothing). The two pads are the two halves of the same 128-bit
+// hash, independent pseudo-random values, so the pair costs one OT and
+// w0 + w1 bits (Gilboa products that share a multiplier share its OTs).
+func (s *Sender) SendCorrelatedPair(d0, d1 []uint64, w0, w1 []uint8) (x, y []uint64, err error) {
+	n := len(d0)
+	total, err := checkPairWidths(n, len(d1), w0, w1)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, base, err := s.cot(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	h0, h1 := rowHashes(q, base, Block{}), rowHashes(q, base, s.delta)
+	x, y = make([]uint64, n), make([]uint64, n)
+	bw := newBitWriter(total)
+	for i := range q {
+		a, b := uint(w0[i]), uint(w1[i])
+		x[i], y[i] = h0[i].Lo&mask(a), h0[i].Hi&mask(b)
+		if a > 0 {
+			bw.write(x[i]+d0[i]-h1[i].Lo, a)
+		}
+		if b > 0 {
+			bw.write(y[i]+d1[i]-h1[i].Hi, b)
+		}
+	}
+	if err := s.c.Send(bw.bytes()); err != nil {
+		return nil, nil, fmt.Errorf("ot: sending correlations: %w", err)
+	}
+	return x, y, nil
+}
+
+// ReceiveCorrelatedPair is the receiver's side of SendCorrelatedPair.
+func (r *Receiver) ReceiveCorrelatedPair(choice []byte, w0, w1 []uint8) (x, y []uint64, err error) {
+	total, err := checkPairWidths(len(choice), len(choice), w0, w1)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, base, err := r.cot(choice)
+	if err != nil {
+		return nil, nil, err
+	}
+	msg, err := r.c.Recv()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ot: receiving correlations: %w", err)
+	}
+	br, err := newBitReader(msg, total, "correlations")
+	if err != nil {
+		return nil, nil, err
+	}
+	h := rowHashes(t, base, Block{})
+	x, y = make([]uint64, len(t)), make([]uint64, len(t))
+	for i := range t {
+		a, b := uint(w0[i]), uint(w1[i])
+		c := uint64(choice[i])
+		if a > 0 {
+			x[i] = (h[i].Lo + c*br.read(a)) & mask(a)
+		}
+		if b > 0 {
+			y[i] = (h[i].Hi + c*br.read(b)) & mask(b)
+		}
+	}
+	return x, y, nil
+}
+
+// checkPairWidths checks the pair's sizes and widths (0..64) and returns
+// the payload bits.
+func checkPairWidths(n, n1 int, w0, w1 []uint8) (int, error) {
+	if n1 != n || len(w0) != n || len(w1) != n {
+		return 0, fmt.Errorf("ot: %d OTs with %d second correlations and %d, %d widths", n, n1, len(w0), len(w1))
+	}
+	total := 0
+	for i := range w0 {
+		if w0[i] > 64 || w1[i] > 64 {
+			return 0, fmt.Errorf("ot: OT %d has widths %d and %d, want 0..64", i, w0[i], w1[i])
+		}
+		total += int(w0[i]) + int(w1[i])
+	}
+	return total, nil
+}

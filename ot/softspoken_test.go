@@ -215,3 +215,43 @@ func TestPermBatch(t *testing.T) {
 	}
 	t.Logf("batched AES: %v", permBatch != nil)
 }
+
+// TestCorrelatedPair: both correlations of each OT, zero widths included,
+// and bad widths rejected.
+func TestCorrelatedPair(t *testing.T) {
+	s, r, _, _ := pairK(t, 8)
+	rng := rand.New(rand.NewPCG(37, 38))
+	n := 500
+	choice := randBits(rng, n)
+	d0, d1 := make([]uint64, n), make([]uint64, n)
+	w0, w1 := make([]uint8, n), make([]uint8, n)
+	for i := range n {
+		d0[i], d1[i] = rng.Uint64(), rng.Uint64()
+		w0[i], w1[i] = uint8(rng.IntN(65)), uint8(rng.IntN(65))
+	}
+	var x, y []uint64
+	errs := make(chan error, 1)
+	go func() { var err error; x, y, err = s.SendCorrelatedPair(d0, d1, w0, w1); errs <- err }()
+	gx, gy, err := r.ReceiveCorrelatedPair(choice, w0, w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		c := uint64(choice[i])
+		if want := (x[i] + c*d0[i]) & mask(uint(w0[i])); gx[i] != want {
+			t.Fatalf("OT %d first: got %x want %x", i, gx[i], want)
+		}
+		if want := (y[i] + c*d1[i]) & mask(uint(w1[i])); gy[i] != want {
+			t.Fatalf("OT %d second: got %x want %x", i, gy[i], want)
+		}
+	}
+	if _, _, err := s.SendCorrelatedPair(d0, d1, w0, append([]uint8{65}, w1[1:]...)); err == nil {
+		t.Error("width 65 accepted")
+	}
+	if _, _, err := r.ReceiveCorrelatedPair(choice[:3], w0, w1); err == nil {
+		t.Error("mismatched sizes accepted")
+	}
+}

@@ -214,32 +214,10 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 		case "square":
 			return p.Square(xs, ell)
 		case "poly2":
-			sq, err := p.Square(xs, ell)
-			if err != nil {
-				return nil, err
-			}
-			y, err := p.TruncNonNeg(sq, ell, f) // x² at scale f
-			if err != nil {
-				return nil, err
-			}
-			// c2·y + c1·x at scale 2f: one MulPrivate call for both.
-			var coef []uint64
 			if p.ID == 0 {
-				coef = append(append(coef, k2...), k1...)
+				return p.Poly2(k2, k1, k0, xs, ell, f)
 			}
-			t, err := p.MulPrivate(coef, append(append([]uint64(nil), y...), xs...), ell)
-			if err != nil {
-				return nil, err
-			}
-			z := make([]uint64, len(xs))
-			for i := range xs {
-				z[i] = t[i] + t[len(xs)+i]
-				if p.ID == 0 {
-					z[i] += k0[i]
-				}
-				z[i] &= m
-			}
-			return p.Trunc(z, ell, f)
+			return p.Poly2(nil, nil, nil, xs, ell, f)
 		default: // maxpool2x2
 			return p.MaxPool2x2(xs, ell)
 		}

@@ -111,6 +111,15 @@ func TestCosts(t *testing.T) {
 				return p.MulPrivate(nil, xs[1], ell)
 			}},
 			{"square", cotBytes(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
+			// Square and b·x on one batch of ℓ OTs, the known-sign
+			// truncation, a·y, the signed truncation.
+			{"poly2", cotBytes(n*ell) + ceil8(n*ell*ell) + 2*(cotBytes(n)+ceil8(n*2)) + cotBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 4, func(p *Party) ([]uint64, error) {
+				// The traffic does not depend on the values.
+				if p.ID == 0 {
+					return p.Poly2(x, x, x, xs[0], ell, 2)
+				}
+				return p.Poly2(nil, nil, nil, xs[1], ell, 2)
+			}},
 		} {
 			p0.Conn.Stats().Reset()
 			run(t, p0, p1, tc.f)

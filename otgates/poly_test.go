@@ -1,0 +1,59 @@
+package otgates
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestPoly2 checks Poly2 against the plaintext polynomial with the two
+// one-unit truncation errors allowed, at several ℓ and scales, with signed
+// coefficients (negative a and b included) and the edge inputs.
+func TestPoly2(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(41, 41))
+	for _, tc := range []struct{ ell, f int }{{8, 2}, {17, 4}, {32, 12}, {37, 12}, {64, 16}} {
+		ell, f := tc.ell, tc.f
+		m := mask(ell)
+		// |x| < 2^(f+2) keeps x² and the polynomial in range for every tc.
+		xb := min(f+2, (ell-3)/2)
+		x := inputs(rng, nTest, ell, -(int64(1) << uint(xb)), int64(1)<<uint(xb))
+		x0, x1 := share(rng, x, ell)
+		a, b, c := make([]uint64, nTest), make([]uint64, nTest), make([]uint64, nTest)
+		cb := min(f, ell-2-2*xb-2) // coefficient magnitude bits that keep the products in range
+		for i := range a {
+			a[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
+			b[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
+			c[i] = uint64(rng.Int64N(int64(1)<<uint(xb+f))) & m
+		}
+		z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+			if p.ID == 0 {
+				return p.Poly2(a, b, c, x0, ell, f)
+			}
+			return p.Poly2(nil, nil, nil, x1, ell, f)
+		})
+		for i := range x {
+			v := signed(x[i], ell)
+			y := (v * v) >> uint(f)
+			A, B, C := signed(a[i], ell), signed(b[i], ell), signed(c[i], ell)
+			ok := false
+			for _, yy := range []int64{y, y - 1} {
+				w := (A*yy + B*v + C) >> uint(f)
+				for _, e := range []int64{0, -1} {
+					if got := signed((z0[i]+z1[i])&m, ell); got == w+e {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				t.Fatalf("ℓ=%d f=%d: poly(%d) with a=%d b=%d c=%d = %d, outside the truncation bound", ell, f, v, A, B, C, signed((z0[i]+z1[i])&m, ell))
+			}
+		}
+	}
+	// Bad inputs: missing coefficients, a scale that does not fit.
+	if _, err := p0.Poly2(nil, nil, nil, make([]uint64, 3), 32, 12); err == nil {
+		t.Error("party 0 without coefficients accepted")
+	}
+	if _, err := p0.Poly2(nil, nil, nil, nil, 32, 16); err == nil {
+		t.Error("f = 16 at ℓ = 32 accepted")
+	}
+}
