@@ -131,7 +131,16 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 }
 
 func (b *fixedBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	return b.maxPoolWith(st, n, x, nil)
+}
+
+// maxPoolWith is maxPool calling see (if set) on each round's pairs
+// before they are compared.
+func (b *fixedBackend) maxPoolWith(st *Step, n int, x []uint64, see func(a, c []uint64)) ([]uint64, error) {
 	return mpc.Tournament(poolSpec(st, n), x, func(a, c []uint64) ([]uint64, error) {
+		if see != nil {
+			see(a, c)
+		}
 		for j := range a {
 			if int64(c[j]) > int64(a[j]) {
 				a[j] = c[j]

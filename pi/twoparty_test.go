@@ -88,13 +88,24 @@ func checkTwoPartyExact(t *testing.T, plan *Plan, x *tensor.Tensor) secureResult
 
 // TestTwoPartyExactSynthetic: a LeNet with random weights, a mixed
 // ReLU/polynomial activation and max pooling, two random images in one
-// request at ℓ = 64 and at a small ℓ, equals EvalFixed exactly (no data
-// needed).
+// request at ℓ = 64 and at the smallest ℓ MinEll gives for them, equals
+// EvalFixed exactly (no data needed).
 func TestTwoPartyExactSynthetic(t *testing.T) {
 	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 21)
 	installPoly(m, 0.5, 1, 22)
 	x := randomImages(23, 2, m.Input)
-	for _, cfg := range []Config{{FracBits: 12}, {FracBits: 8, Ell: 40}} {
+	p8, err := Compile(m, Config{FracBits: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ell, err := p8.MinEll(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ell < 2*8+2 || ell >= 64 {
+		t.Fatalf("MinEll = %d at f = 8, want a width in 18..63", ell)
+	}
+	for _, cfg := range []Config{{FracBits: 12}, {FracBits: 8, Ell: ell}} {
 		plan, err := Compile(m, cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -98,7 +98,10 @@ type piReport struct {
 	// both directions: setup (messages and the client's setup material)
 	// + offline (dealer material of both parties, request messages, inline
 	// offline traffic) + online.
-	TotalBytes int64   `json:"total_bytes"`
+	TotalBytes int64 `json:"total_bytes"`
+	// MinEll (twoparty suite) is the smallest share width at which these
+	// images' logits stay exact (pi.Plan.MinEll, the largest over them).
+	MinEll     int     `json:"min_ell,omitempty"`
 	P50        float64 `json:"latency_ms_p50"`
 	P90        float64 `json:"latency_ms_p90"`
 	Mean       float64 `json:"latency_ms_mean"`
@@ -300,6 +303,13 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 		if err != nil {
 			return err
 		}
+		if rep.Suite == pi.SuiteTwoParty {
+			e, err := plan.MinEll(x)
+			if err != nil {
+				return fmt.Errorf("image %d: %w", i, err)
+			}
+			rep.MinEll = max(rep.MinEll, e)
+		}
 		fl, err := pi.ReferenceLogits(m, x)
 		if err != nil {
 			return err
@@ -483,6 +493,9 @@ func printPIReport(r *piReport) {
 		piHumanBytes(r.OfflineBytes), piHumanBytes(r.ServerMaterial), piHumanBytes(r.ClientMaterial), piHumanBytes(r.RequestMsgs),
 		piHumanBytes(r.OfflineInlineBytes), r.OfflineInlineRounds, piHumanBytes(r.SetupBytes))
 	fmt.Fprintf(w, "  total %s for one image in a session of its own (setup + offline + online, both directions)\n", piHumanBytes(r.TotalBytes))
+	if r.MinEll > 0 {
+		fmt.Fprintf(w, "  these images stay exact down to ell = %d (pi.Plan.MinEll)\n", r.MinEll)
+	}
 	fmt.Fprintf(w, "  latency p50 %.1f ms  p90 %.1f ms  mean %.1f ms (online, measured); offline p50 %.1f ms\n", r.P50, r.P90, r.Mean, r.OfflineP50)
 	fmt.Fprintf(w, "  CPU %.3f s per image (dealer, server and client, offline + online; process user + system time)\n", r.CPUPerImage)
 	for _, e := range r.Estimates {

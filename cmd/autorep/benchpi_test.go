@@ -101,8 +101,8 @@ func TestBenchPITwoParty(t *testing.T) {
 	if err := benchPI(plan, m, set, 1, "tcp", false, rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Agree != 1 || rep.MaxFixedErr != 0 {
-		t.Errorf("twoparty: agree %v, max |logit − fixed| %v, want 1 and 0", rep.Agree, rep.MaxFixedErr)
+	if rep.Agree != 1 || rep.MaxFixedErr != 0 || rep.MinEll < 34 || rep.MinEll > 64 {
+		t.Errorf("twoparty: agree %v, max |logit − fixed| %v, min ell %d; want 1, 0 and 34..64 (2f+2 at f = 16)", rep.Agree, rep.MaxFixedErr, rep.MinEll)
 	}
 	if rep.ServerMaterial != 0 || rep.ClientMaterial != 0 || rep.SetupMaterial != 0 {
 		t.Errorf("twoparty: dealer material %d, %d, %d", rep.ServerMaterial, rep.ClientMaterial, rep.SetupMaterial)
