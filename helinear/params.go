@@ -29,31 +29,40 @@
 // # Parameters and security
 //
 // N = 8192, ternary secret, error from the centred binomial distribution
-// with η = 21 (σ = √10.5 ≈ 3.24, |e| ≤ 21), Q a product of k NTT-friendly
-// primes with log Q ≤ 218 and no special modulus P (no key switching is
-// used): the HE standard's table (Albrecht et al., 2018) gives ≥ 128-bit
-// classical security for N = 8192, log QP ≤ 218, σ ≈ 3.2. log Q is the
-// smallest that holds the noise bound for ℓ (2ℓ + κ + 31 bits, see
-// NewParams): 200 bits at ℓ = 64.
+// with η = 21 (σ = √10.5 ≈ 3.24, |e| ≤ 21), no special modulus P (no key
+// switching is used). A session's primes (NTT-friendly, distinct) have a
+// product of at most 2^218, the public key's modulus: the HE standard's
+// table (Albrecht et al., 2018) gives ≥ 128-bit classical security for
+// N = 8192, log QP ≤ 218, σ ≈ 3.2. Each layer runs at a level, Q' times
+// the subset of the other primes with the smallest product that holds its
+// noise (Params.fit): a smaller modulus, the same key, at least as
+// secure. A public bound on the weights (NewParamsW) lowers the noise and
+// so the level.
 //
 // # Circuit privacy and decryption error
 //
 // The noise of a product, Σ_k (e_k + ε_k)·w_k, depends on W. The server
 // adds to every coefficient a uniform integer in [−F, F) with F ≥
-// 2^(κ+1)·E_W, where E_W = (21 + ½)·L·2^(ℓ−1) bounds that noise (L is the
-// number of weight coefficients summed into one output polynomial), so
-// the statistical distance of each coefficient from a W-free distribution
-// is ≤ 2^−(κ+2), κ = 40 (Kappa), and the later modulus switch is public
-// post-processing; it adds an encryption of
+// 2^(κ+1)·E_W, where E_W = (21 + ½)·L·2^(wb−1) bounds that noise (L is the
+// number of weight coefficients summed into one output polynomial, wb
+// the weight bound), so the statistical distance of each coefficient from
+// a W-free distribution is ≤ 2^−(κ+2), κ = 40 (Kappa), and the later
+// modulus switch is public post-processing; it adds an encryption of
 // zero under the client's public key so that the second component, Σ
 // a_k·w_k + a'·u + e, is pseudo-random (RLWE) instead of a linear function
 // of W; and it adds a uniform mask to every one of the N coefficients (not
 // only the outputs), so the decrypted message is uniform. Decryption is
-// exact when E_W + F + E_pk + 1 < Q/2^(ℓ+2), E_pk = 21·(2N+1) the noise of
-// the public-key encryption, and when that noise scaled by Q'/Q plus the
-// switch's rounding, (N+1)/2 per dropped prime, is < Q'/2^(ℓ+2); each
-// layer checks both bounds when it is planned and returns an error
-// instead of running with a smaller margin.
+// exact while the noise relative to the modulus stays below 2^−(ℓ+1);
+// Params.fit keeps it ≤ 2^−(ℓ+2), counting the flooded noise at the
+// level, the switch's rounding and, with one reply prime, c0's switch to
+// 2^(ℓ+4), and a layer that no level holds is an error instead of a run
+// with a smaller margin.
+//
+// # Offline/online split
+//
+// PrecomputeConv2d and PrecomputeFC run the protocol on a client mask
+// before the input exists; Online then finishes the layer with one
+// message of ℓ bits per input element (offline.go).
 package helinear
 
 import (
