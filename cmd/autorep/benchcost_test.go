@@ -8,6 +8,7 @@ import (
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/reduce/sitecost"
 )
 
 // TestSiteCostsLeNet measures per-site ReLU costs on a random-weight LeNet
@@ -61,9 +62,17 @@ func TestSiteCostsLeNet(t *testing.T) {
 	if err := writeCostFile(path, costs); err != nil {
 		t.Fatal(err)
 	}
-	w, err := readCost(path, fresh)
+	f, err := sitecost.Read(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	names := make([]string, len(fresh.Sites))
+	for i, s := range fresh.Sites {
+		names[i] = s.Name
+	}
+	w, err := f.Weights(names)
+	if err != nil || f.Suite != "dealer" {
+		t.Fatalf("weights %v, %v; suite %q", w, err, f.Suite)
 	}
 	for i := range w {
 		if w[i] != costs[i].Cost {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/reduce"
 )
 
 var (
@@ -439,7 +440,7 @@ func TestReLUsOfModelFiles(t *testing.T) {
 			}
 			continue
 		}
-		var rec reduceRecord
+		var rec reduce.Record
 		if err := json.Unmarshal(meta.Reduce, &rec); err != nil {
 			t.Fatalf("%s: reduction record: %v", f, err)
 		}

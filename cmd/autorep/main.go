@@ -93,12 +93,4 @@ func augmentFlag(v string) (*bool, error) {
 
 // datasetOf returns the dataset to use with model file path: flag if
 // given, else the one the file records.
-func datasetOf(flag, path string, m *models.Model) (string, error) {
-	if flag != "" {
-		return flag, nil
-	}
-	if m.Meta.Dataset == "" {
-		return "", fmt.Errorf("%s records no dataset; pass --dataset", path)
-	}
-	return m.Meta.Dataset, nil
-}
+func datasetOf(flag, path string, m *models.Model) (string, error) { return m.DatasetName(flag, path) }

@@ -5,14 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/reduce"
-	"github.com/autorep/autorep/reduce/sitecost"
 )
 
 func init() {
@@ -32,33 +27,6 @@ after every epoch (OUT.ckpt.search|l1|finetune, best snapshot OUT.ckpt.best);
 the model's ReLUs (5%). --cost FILE (a site-cost file as 'bench pi --cost-out' writes it, or the
 older JSON {"site name": cost per ReLU, ...}) weights each site's ReLUs in
 the budget loss by its measured cost.`
-
-// reduceRecord is the JSON stored under autorep.reduce in the output file.
-type reduceRecord struct {
-	Method         string            `json:"method"`
-	Budget         int               `json:"budget"`
-	ReLUs          int               `json:"relus"`
-	Total          int               `json:"total"`
-	PerSite        map[string]int    `json:"per_site"`
-	Accuracy       float64           `json:"accuracy"`
-	Degree         int               `json:"degree"`
-	Lambda         float64           `json:"lambda,omitempty"`
-	Threshold      float64           `json:"threshold,omitempty"`
-	PolyBound      float64           `json:"poly_bound,omitempty"`
-	ScoreLR        float64           `json:"score_lr,omitempty"`
-	Epochs         int               `json:"epochs"`
-	FinetuneEpochs int               `json:"finetune_epochs"`
-	BestPhase      string            `json:"best_phase"`
-	BestEpoch      int               `json:"best_epoch"`
-	Dataset        string            `json:"dataset"`
-	Base           string            `json:"base"`
-	Cost           map[string]string `json:"cost,omitempty"`
-	Forced         bool              `json:"forced,omitempty"`
-	Seed           int64             `json:"seed"`
-	Seconds        float64           `json:"seconds"`
-	Command        string            `json:"command"`
-	History        []reduce.EpochLog `json:"history"`
-}
 
 func runReduce(args []string) error {
 	fs := newFlags("reduce", "--model FILE --method autorep|snl --budget B --epochs N --out FILE", reduceSummary)
@@ -91,7 +59,7 @@ func runReduce(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	augFlag, err := augmentFlag(*augment)
+	aug, err := augmentFlag(*augment)
 	if err != nil {
 		return err // before any data is loaded
 	}
@@ -101,77 +69,6 @@ func runReduce(args []string) error {
 	if *modelPath == "" || *out == "" || *budgetFlag == "" {
 		fs.Usage()
 		return errors.New("--model, --budget and --out are required")
-	}
-	if *method != reduce.MethodAutoReP && *method != reduce.MethodSNL {
-		return fmt.Errorf("--method %q: want autorep or snl", *method)
-	}
-	if *epochs < 1 || *ftEpochs < 0 || *trainLimit < 0 {
-		return fmt.Errorf("--epochs must be at least 1, --finetune-epochs and --train-limit non-negative (got %d, %d, %d)", *epochs, *ftEpochs, *trainLimit)
-	}
-	start := time.Now()
-	student, err := models.Load(*modelPath)
-	if err != nil {
-		return err
-	}
-	teacher, err := models.Load(*modelPath)
-	if err != nil {
-		return err
-	}
-	for _, s := range student.Sites {
-		if s.Act != nil {
-			return fmt.Errorf("%s is already reduced (site %s has masks); start from the all-ReLU model", *modelPath, s.Name)
-		}
-	}
-	_, total := student.ReLUCount()
-	budget, err := reduce.ParseBudget(*budgetFlag, total)
-	if err != nil {
-		return fmt.Errorf("--budget: %w", err)
-	}
-	name, err := datasetOf(*dataset, *modelPath, student)
-	if err != nil {
-		return err
-	}
-	dir := data.Dir(*dataDir)
-	train, err := data.Load(dir, name, true)
-	if err != nil {
-		return err
-	}
-	test, err := data.Load(dir, name, false)
-	if err != nil {
-		return err
-	}
-	for _, s := range []*data.Set{train, test} {
-		if err := fitSet(s, student); err != nil {
-			return err
-		}
-	}
-	var weights []float64
-	var costRec map[string]string
-	if *costFile != "" {
-		weights, err = readCost(*costFile, student)
-		if err != nil {
-			return err
-		}
-		costRec = map[string]string{"file": *costFile}
-	}
-	aug := train.DefaultAugment()
-	if augFlag != nil {
-		aug = *augFlag
-	}
-	ckptPath := *ckpt
-	if ckptPath == "" {
-		ckptPath = *out + ".ckpt"
-	}
-	if dir := filepath.Dir(*out); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	if *trainLimit < 0 {
-		return fmt.Errorf("--train-limit %d is negative", *trainLimit)
-	}
-	if *trainLimit > 0 && *trainLimit < train.N {
-		train = train.Take(*trainLimit)
 	}
 	if *bnBatches < 0 {
 		return fmt.Errorf("--bn-batches %d is negative", *bnBatches)
@@ -185,100 +82,26 @@ func runReduce(args []string) error {
 	if *polyBound == 0 {
 		*polyBound = -1 // reduce.Config: negative = off
 	}
-	cfg := reduce.Config{
-		BNBatches: *bnBatches,
-		Method:    *method, Budget: budget, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
-		Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, PolyBound: *polyBound, CostWeights: weights,
-		Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Augment: aug, Seed: *seed,
-		Checkpoint: ckptPath, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
-	}
-	if err := noteCheckpoints(ckptPath, *resume); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "reduce %s: %s on %s (%d train / %d test images), %d → budget %d ReLUs, %d+%d epochs\n",
-		*modelPath, *method, name, train.N, test.N, total, budget, *epochs, *ftEpochs)
-	res, err := reduce.Run(student, teacher, train, test, cfg)
+	run := reduce.FileRun{Model: *modelPath, Out: *out, Budget: *budgetFlag, Dataset: *dataset, DataDir: *dataDir,
+		CostFile: *costFile, TrainLimit: *trainLimit, Augment: aug,
+		Command: "autorep reduce " + strings.Join(args, " "),
+		Config: reduce.Config{
+			BNBatches: *bnBatches,
+			Method:    *method, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
+			Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, PolyBound: *polyBound,
+			Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Seed: *seed,
+			Checkpoint: *ckpt, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
+		}}
+	rec, err := run.Run()
 	if err != nil {
 		return err
 	}
-	rec := reduceRecord{
-		Method: res.Method, Budget: res.Budget, ReLUs: res.ReLUs, Total: res.Total, PerSite: map[string]int{},
-		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound, ScoreLR: res.ScoreLR,
-		Epochs: res.Epochs, FinetuneEpochs: res.Finetune, BestPhase: res.Phase, BestEpoch: res.Epoch,
-		Dataset: name, Base: *modelPath, Cost: costRec, Forced: res.Forced, Seed: *seed,
-		Seconds: time.Since(start).Seconds(), Command: "autorep reduce " + strings.Join(args, " "), History: res.History,
-	}
-	for i, s := range student.Sites {
-		rec.PerSite[s.Name] = res.PerSite[i]
-	}
-	if student.Meta.Dataset == "" {
-		student.Meta.Dataset = name
-	}
-	if err := student.Meta.SetJSON("autorep.reduce", rec); err != nil {
-		return err
-	}
-	if err := student.Save(*out); err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "wrote %s: %s, %d of %d ReLUs (budget %d), test accuracy %.2f%% (best at %s epoch %d)\n",
-		*out, res.Method, res.ReLUs, res.Total, res.Budget, res.Accuracy, res.Phase, res.Epoch)
 	if *jsonOut {
 		// The record stored in the model file, and where it went.
 		return json.NewEncoder(os.Stdout).Encode(struct {
 			Out string `json:"out"`
-			reduceRecord
+			*reduce.Record
 		}{*out, rec})
-	}
-	return nil
-}
-
-// fitSet checks that s matches the model's input and classes and
-// normalises it with the model's recorded mean and std.
-func fitSet(s *data.Set, m *models.Model) error {
-	if s.C != m.Input[0] || s.H != m.Input[1] || s.W != m.Input[2] {
-		return fmt.Errorf("dataset %s has %dx%dx%d images, model %s expects %dx%dx%d", s.Name, s.C, s.H, s.W, m.Arch, m.Input[0], m.Input[1], m.Input[2])
-	}
-	if s.Classes != m.Classes {
-		return fmt.Errorf("dataset %s has %d classes, model has %d", s.Name, s.Classes, m.Classes)
-	}
-	if len(m.Meta.Mean) == s.C && len(m.Meta.Std) == s.C {
-		s.Mean = append([]float32(nil), m.Meta.Mean...)
-		s.Std = append([]float32(nil), m.Meta.Std...)
-	}
-	return nil
-}
-
-// readCost reads a site-cost file (package sitecost) and returns the
-// weights in m's site order. Every site must be listed.
-func readCost(path string, m *models.Model) ([]float64, error) {
-	f, err := sitecost.Read(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cost: %w", err)
-	}
-	names := make([]string, len(m.Sites))
-	for i, s := range m.Sites {
-		names[i] = s.Name
-	}
-	w, err := f.Weights(names)
-	if err != nil {
-		return nil, fmt.Errorf("--cost %s: %w", path, err)
-	}
-	return w, nil
-}
-
-// noteCheckpoints tells on stderr, as 'autorep train' does, when --resume
-// finds no checkpoint (the run starts from the beginning) and when a run
-// without --resume will overwrite existing checkpoints.
-func noteCheckpoints(prefix string, resume bool) error {
-	files, err := reduce.CheckpointFiles(prefix)
-	if err != nil {
-		return err
-	}
-	switch {
-	case resume && len(files) == 0:
-		fmt.Fprintf(os.Stderr, "note: no checkpoint at %s.{%s}; starting from the beginning\n", prefix, strings.Join(reduce.Phases, ","))
-	case !resume && len(files) > 0:
-		fmt.Fprintf(os.Stderr, "note: %s exists and will be overwritten; pass --resume to continue that run instead\n", strings.Join(files, ", "))
 	}
 	return nil
 }

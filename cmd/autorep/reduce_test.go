@@ -11,39 +11,8 @@ import (
 	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/reduce"
 )
-
-func TestReadCost(t *testing.T) {
-	m, err := models.New("lenet", 10, [3]int{1, 28, 28})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	w, err := readCost(write("ok.json", `{"relu1": 1, "relu2": 2.5, "relu3": 3, "relu4": 4}`), m)
-	if err != nil || len(w) != 4 || w[1] != 2.5 {
-		t.Fatalf("readCost = %v, %v", w, err)
-	}
-	for name, body := range map[string]string{
-		"missing.json": `{"relu1": 1, "relu2": 2, "relu3": 3}`,
-		"extra.json":   `{"relu1": 1, "relu2": 2, "relu3": 3, "relu4": 4, "relu9": 1}`,
-		"zero.json":    `{"relu1": 0, "relu2": 2, "relu3": 3, "relu4": 4}`,
-		"bad.json":     `[1, 2]`,
-	} {
-		if _, err := readCost(write(name, body), m); err == nil {
-			t.Errorf("%s accepted", name)
-		}
-	}
-	if _, err := readCost(filepath.Join(dir, "absent.json"), m); err == nil {
-		t.Error("absent file accepted")
-	}
-}
 
 func TestRecordAccuracy(t *testing.T) {
 	for raw, want := range map[string]float64{
@@ -102,16 +71,6 @@ func TestReduceAndPlotCLI(t *testing.T) {
 	if want := "no checkpoint at " + out + ".ckpt."; !strings.Contains(stderr, want) || !strings.Contains(stderr, "starting from the beginning") {
 		t.Errorf("--resume without a checkpoint: stderr lacks %q ... starting from the beginning:\n%s", want, stderr)
 	}
-	// Without --resume, existing checkpoints are reported as overwritten.
-	if stderr, err = captureStderr(t, func() error { return noteCheckpoints(out+".ckpt", false) }); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(stderr, out+".ckpt.finetune exists and will be overwritten") {
-		t.Errorf("no overwrite note for an existing checkpoint: %q", stderr)
-	}
-	if stderr, err = captureStderr(t, func() error { return noteCheckpoints(out+".ckpt", true) }); err != nil || stderr != "" {
-		t.Errorf("--resume with a checkpoint: note %q, error %v", stderr, err)
-	}
 	got, err := models.Load(out)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +84,7 @@ func TestReduceAndPlotCLI(t *testing.T) {
 			t.Fatalf("site %s has no PolyMask after load", s.Name)
 		}
 	}
-	var rec reduceRecord
+	var rec reduce.Record
 	if ok, err := got.Meta.GetJSON(modelfile.KeyReduce, &rec); !ok || err != nil {
 		t.Fatalf("reduction record: %v %v", ok, err)
 	}
