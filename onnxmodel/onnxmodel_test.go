@@ -724,6 +724,12 @@ func FuzzImport(f *testing.F) {
 		tinyModel(13, []*onnx.Node{{Name: "c", OpType: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"c"}},
 			{Name: "r", OpType: "Relu", Inputs: []string{"c"}, Outputs: []string{"r"}},
 			{Name: "f", OpType: "Flatten", Inputs: []string{"r"}, Outputs: []string{"y"}}}, w),
+		tinyModel(13, []*onnx.Node{{Name: "s", OpType: "Sub", Inputs: []string{"x", "k"}, Outputs: []string{"s"}},
+			{Name: "d", OpType: "Div", Inputs: []string{"s", "k"}, Outputs: []string{"d"}},
+			{Name: "c", OpType: "Conv", Inputs: []string{"d", "w"}, Outputs: []string{"c"}, Attributes: []*onnx.Attribute{
+				intsAttr("dilations", 1, 2), {Name: "auto_pad", Type: onnx.AttrString, S: []byte("SAME_UPPER")}}},
+			{Name: "m", OpType: "Mul", Inputs: []string{"c", "k"}, Outputs: []string{"m"}},
+			{Name: "f", OpType: "Flatten", Inputs: []string{"m"}, Outputs: []string{"y"}}}, w, onnx.FloatTensor("k", nil, []float32{0.5})),
 		tinyModel(13, []*onnx.Node{{Name: "p", OpType: "Pad", Inputs: []string{"x", "pads"}, Outputs: []string{"p"}},
 			{Name: "a", OpType: "AveragePool", Inputs: []string{"p"}, Outputs: []string{"y"}, Attributes: []*onnx.Attribute{intsAttr("kernel_shape", 2, 2)}}},
 			onnx.Int64Tensor("pads", []int64{8}, []int64{0, 0, 1, 1, 0, 0, 1, 1})),
@@ -882,5 +888,74 @@ func TestPixelInput(t *testing.T) {
 	}
 	if _, _, err := ImportWith(om, Options{PixelMean: []float32{0.1}, PixelStd: []float32{0}}); err == nil || !strings.Contains(err.Error(), "positive") {
 		t.Errorf("std 0: %v", err)
+	}
+}
+
+// TestWindowRewrite: for random windows (kernel sizes, stride, dilations,
+// pads, input size) a Conv node converts to a graph whose output equals a
+// direct ONNX-semantics convolution, or to an error saying what is
+// supported; never to a wrong result.
+func TestWindowRewrite(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	converted := 0
+	for trial := 0; trial < 300; trial++ {
+		kh, kw, s := 1+rng.Intn(3), 1+rng.Intn(3), 1+rng.Intn(2)
+		dh, dw := 1+rng.Intn(2), 1+rng.Intn(2)
+		pd := []int64{int64(rng.Intn(3)), int64(rng.Intn(3)), int64(rng.Intn(3)), int64(rng.Intn(3))}
+		h, w := 4+rng.Intn(5), 4+rng.Intn(5)
+		wt := make([]float32, 2*kh*kw)
+		for i := range wt {
+			wt[i] = float32(rng.NormFloat64())
+		}
+		node := &onnx.Node{Name: "c", OpType: "Conv", Inputs: []string{"x", "w"}, Outputs: []string{"c"}, Attributes: []*onnx.Attribute{
+			intsAttr("strides", int64(s), int64(s)), intsAttr("dilations", int64(dh), int64(dw)), intsAttr("pads", pd...)}}
+		m := tinyModel(13, []*onnx.Node{node, {Name: "f", OpType: "Flatten", Inputs: []string{"c"}, Outputs: []string{"y"}}},
+			onnx.FloatTensor("w", []int64{2, 1, int64(kh), int64(kw)}, wt))
+		m.Graph.Inputs[0].Shape[2].Value, m.Graph.Inputs[0].Shape[3].Value = int64(h), int64(w)
+		g, _, _, err := convertGraph(m)
+		if err != nil {
+			if !strings.Contains(err.Error(), "supported") && !strings.Contains(err.Error(), "larger than the padded") {
+				t.Errorf("kernel %dx%d stride %d dilations %d,%d pads %v on %dx%d: unclear error %v", kh, kw, s, dh, dw, pd, h, w, err)
+			}
+			continue
+		}
+		converted++
+		x := tensor.New(1, 1, h, w)
+		for i := range x.Data {
+			x.Data[i] = float32(rng.NormFloat64())
+		}
+		nn.SetTraining(g, false)
+		var y *autograd.Var
+		autograd.NoGrad(func() { y, err = g.Run(autograd.Const(x)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		eh, ew := (kh-1)*dh+1, (kw-1)*dw+1
+		oh, ow := (h+int(pd[0]+pd[2])-eh)/s+1, (w+int(pd[1]+pd[3])-ew)/s+1
+		if len(y.Value.Data) != 2*oh*ow {
+			t.Fatalf("kernel %dx%d stride %d dilations %d,%d pads %v on %dx%d: %d outputs, want %d", kh, kw, s, dh, dw, pd, h, w, len(y.Value.Data), 2*oh*ow)
+		}
+		for o := 0; o < 2; o++ {
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					var sum float64
+					for r := 0; r < kh; r++ {
+						for c := 0; c < kw; c++ {
+							yy, xx := i*s-int(pd[0])+r*dh, j*s-int(pd[1])+c*dw
+							if yy >= 0 && yy < h && xx >= 0 && xx < w {
+								sum += float64(wt[(o*kh+r)*kw+c]) * float64(x.Data[yy*w+xx])
+							}
+						}
+					}
+					if got := float64(y.Value.Data[(o*oh+i)*ow+j]); math.Abs(got-sum) > 1e-4 {
+						t.Fatalf("kernel %dx%d stride %d dilations %d,%d pads %v on %dx%d: output %d,%d,%d = %v, want %v", kh, kw, s, dh, dw, pd, h, w, o, i, j, got, sum)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d of 300 random windows converted (the others: clear errors)", converted)
+	if converted < 50 {
+		t.Errorf("only %d of 300 random windows converted", converted)
 	}
 }
