@@ -1,11 +1,20 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
+	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ot"
 	"github.com/autorep/autorep/otgates"
+	"github.com/autorep/autorep/transport"
 )
 
 func init() {
@@ -13,13 +22,17 @@ func init() {
 }
 
 func runBenchGates(args []string) error {
-	fs := newFlags("bench gates", "[--suite twoparty] [--ell N] [--n N] [--gates LIST] [--json]",
+	fs := newFlags("bench gates", "[--suite twoparty|dealer] [--ell N] [--n N] [--gates LIST] [--ot-k K] [--kk] [--json]",
 		"Runs each non-linear gate (relu, drelu, trunc, relu_trunc, square, poly2, maxpool2x2)\n"+
 			"on N random shared inputs, both parties in this process (one goroutine each, in-memory\n"+
 			"pipe), checks every output against the plaintext function and reports per element the\n"+
 			"traffic (both directions; offline = input-independent), the rounds of the batch and the\n"+
-			"elements per second (wall and CPU). The OT setup (base OTs) is not counted.")
-	suite := fs.String("suite", "twoparty", "protocol suite: twoparty (OT-based, no dealer)")
+			"elements per second (wall and CPU). The OT setup (base OTs) is not counted.\n"+
+			"--suite dealer runs the same table on the dealer suite's FSS gates (offline = the\n"+
+			"dealer material both parties receive, generated in this process and timed).")
+	suite := fs.String("suite", "twoparty", "protocol suite: twoparty (OT-based, no dealer) or dealer (FSS, trusted dealer)")
+	otK := fs.Int("ot-k", ot.DefaultConfig.K, "twoparty: SoftSpoken k of the OT extension (1..8; 0 = IKNP)")
+	kk := fs.Bool("kk", false, "twoparty: 1-out-of-N OT by Kolesnikov–Kumaresan instead of from correlated OTs")
 	ell := fs.Int("ell", 32, "ring width ℓ in bits (2·frac + 8 ≤ ℓ ≤ 64)")
 	n := fs.Int("n", 10000, "elements per gate (outputs for maxpool2x2)")
 	frac := fs.Int("frac", 12, "fractional bits: the shift of trunc, relu_trunc and poly2 (2·frac + 8 ≤ ℓ)")
@@ -32,17 +45,28 @@ func runBenchGates(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *suite != "twoparty" {
-		return fmt.Errorf("--suite %q: this command measures the twoparty suite; the dealer suite's gates are measured by 'bench pi' until the suites share one gate interface (issue 13)", *suite)
+	cfg := otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed, Gates: strings.Split(*gates, ","), OT: &ot.Config{K: *otK, KK: *kk}}
+	var rep *otgates.BenchReport
+	var err error
+	switch *suite {
+	case "twoparty":
+		rep, err = otgates.Bench(cfg)
+	case "dealer":
+		rep, err = benchDealer(cfg)
+	default:
+		return fmt.Errorf("--suite %q: want twoparty or dealer", *suite)
 	}
-	rep, err := otgates.Bench(otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed, Gates: strings.Split(*gates, ",")})
 	if err != nil {
 		return err
 	}
 	if *jsonOut {
 		return printJSONObject(rep)
 	}
-	fmt.Fprintf(os.Stderr, "suite %s, ℓ = %d, n = %d, frac = %d (per element, both directions)\n", rep.Suite, rep.Ell, rep.N, rep.Frac)
+	suiteName := rep.Suite
+	if rep.OT != "" {
+		suiteName += " (" + rep.OT + ")"
+	}
+	fmt.Fprintf(os.Stderr, "suite %s, ℓ = %d, n = %d, frac = %d (per element, both directions)\n", suiteName, rep.Ell, rep.N, rep.Frac)
 	fmt.Fprintf(os.Stderr, "%-11s %10s %10s %10s %7s %11s %11s %10s\n", "gate", "bytes", "online", "offline", "rounds", "per_s", "per_cpu_s", "mismatches")
 	bad := 0
 	for _, name := range otgates.BenchGates {
@@ -57,4 +81,213 @@ func runBenchGates(args []string) error {
 		return fmt.Errorf("%d outputs differ from the plaintext functions", bad)
 	}
 	return nil
+}
+
+// benchDealer measures the dealer suite's gates (package mpc over the FSS
+// material of an in-process dealer) on the table of otgates.Bench: the
+// same gates, inputs and checks, so the two suites compare line by line.
+// Offline bytes are the dealer material both parties receive; online
+// bytes the traffic between them; per_s includes the dealer's generation
+// of the material (on demand, in this process). Differences from the
+// twoparty gates: trunc is exact (floor); relu_trunc may round up by one;
+// square works mod 2^64 (compared mod 2^ℓ); poly2 takes its input at
+// scale 2f (a linear layer's output) with the coefficients fixed per
+// channel by a once-per-session setup that is not counted (one channel per
+// element here), and returns the value at scale f, floor or one more.
+func benchDealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
+	if cfg.Ell < 2 || cfg.Ell > 64 {
+		return nil, fmt.Errorf("bench gates: ℓ = %d, want 2..64", cfg.Ell)
+	}
+	if cfg.N < 1 {
+		return nil, fmt.Errorf("bench gates: n = %d, want ≥ 1", cfg.N)
+	}
+	if cfg.Frac < 1 || 2*cfg.Frac+6 > cfg.Ell-2 {
+		return nil, fmt.Errorf("bench gates: %d fractional bits do not fit poly2's x² in ℓ = %d bits (need 2·frac + 8 ≤ ℓ)", cfg.Frac, cfg.Ell)
+	}
+	gates := cfg.Gates
+	if gates == nil {
+		gates = otgates.BenchGates
+	}
+	for _, g := range gates {
+		if !slices.Contains(otgates.BenchGates, g) {
+			return nil, fmt.Errorf("bench gates: unknown gate %q (have %s)", g, strings.Join(otgates.BenchGates, ", "))
+		}
+	}
+	dealer, err := mpc.NewRandomDealer()
+	if err != nil {
+		return nil, err
+	}
+	prov0, prov1 := mpc.LocalProviders(dealer)
+	provs := [2]mpc.Provider{prov0, prov1}
+	c0, c1 := transport.Pipe()
+	defer c0.Close()
+	defer c1.Close()
+	var ss [2]*mpc.Session
+	for p, c := range []transport.Conn{c0, c1} {
+		if ss[p], err = mpc.NewSession(mpc.Party(p), c, provs[p], uint(cfg.Frac)); err != nil {
+			return nil, err
+		}
+		ss[p].Ell = cfg.Ell
+	}
+	ell, n, f := cfg.Ell, cfg.N, cfg.Frac
+	m := uint64(1)<<uint(ell) - 1
+	if ell == 64 {
+		m = ^uint64(0)
+	}
+	sgn := func(v uint64) int64 { return int64(v<<uint(64-ell)) >> uint(64-ell) }
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6465))
+	sample := func(k, bits int) []uint64 {
+		lim := int64(1)<<uint(bits) - 1
+		x := []uint64{}
+		for _, e := range []int64{0, 1, -1, lim, -lim - 1, lim / 2, -lim / 2} {
+			if len(x) < k {
+				x = append(x, uint64(e)&m)
+			}
+		}
+		for len(x) < k {
+			x = append(x, uint64(int64(rng.Uint64())>>uint(63-bits))&m)
+		}
+		return x
+	}
+	rep := &otgates.BenchReport{Suite: "dealer", Ell: ell, N: n, Frac: f, Gates: map[string]otgates.GateCost{}}
+	for gi, name := range gates {
+		var x []uint64
+		switch name {
+		case "relu", "drelu", "square":
+			x = sample(n, ell-1)
+		case "trunc", "relu_trunc":
+			x = sample(n, ell-2)
+		case "poly2":
+			x = sample(n, f+2) // |x| < 4.0 at scale f, fed at scale 2f
+		case "maxpool2x2":
+			x = sample(4*n, ell-2)
+		}
+		var coefs mpc.PolyCoefs
+		var keys [2]*mpc.PolyKey
+		if name == "poly2" {
+			for i := range x {
+				x[i] = x[i] << uint(f) & m // the same reals at scale 2f
+			}
+			cs := make([][]float64, n)
+			for i := range cs {
+				cs[i] = []float64{rng.Float64() / 2, rng.Float64(), rng.Float64() / 2} // c0, c1, c2 as otgates.Bench
+			}
+			if coefs, err = mpc.EncodePolyCoefs(cs, uint(f)); err != nil {
+				return nil, err
+			}
+			label := fmt.Sprintf("poly%d", gi)
+			if err := bothParties(func(p int) error {
+				var err error
+				keys[p], err = ss[p].SetupPolyCoefs(label, n, [2]mpc.PolyCoefs{coefs, nil}[p])
+				return err
+			}); err != nil {
+				return nil, err
+			}
+		}
+		var sh [2][]uint64
+		sh[0], sh[1] = make([]uint64, len(x)), make([]uint64, len(x))
+		for i, v := range x {
+			sh[0][i] = rng.Uint64() & m
+			sh[1][i] = (v - sh[0][i]) & m
+		}
+		// Signed shares for the 64-bit ring of the dealer's gates: the
+		// ℓ-bit value sign-extended, split as party 0's share and the rest.
+		for i, v := range x {
+			sh[1][i] = uint64(sgn(v)) - sh[0][i]
+		}
+		label := fmt.Sprintf("bench%d", gi)
+		gate := func(p int) ([]uint64, error) {
+			s, xs := ss[p], sh[p]
+			switch name {
+			case "relu":
+				return s.ReLU(label, xs, ell)
+			case "drelu":
+				return s.DReLU(label, xs, ell)
+			case "trunc":
+				return s.Trunc(label, xs, uint(f), ell)
+			case "relu_trunc":
+				return s.ReLUTrunc(label, xs, uint(f), ell)
+			case "square":
+				return s.Square(label, xs)
+			case "poly2":
+				return s.Poly(keys[p], mpc.ActSpec{N: 1, C: n, HW: 1}, xs)
+			default:
+				return s.MaxPool(label, mpc.PoolSpec{N: 1, C: n, H: 2, W: 2, K: 2, Stride: 2}, xs)
+			}
+		}
+		off0 := prov0.Offline().Bytes + prov1.Offline().Bytes
+		c0.Stats().Reset()
+		var out [2][]uint64
+		cpu0 := cputime.Seconds()
+		t0 := time.Now()
+		if err := bothParties(func(p int) error { var err error; out[p], err = gate(p); return err }); err != nil {
+			return nil, fmt.Errorf("bench gates %s: %w", name, err)
+		}
+		wall := time.Since(t0).Seconds()
+		cpu := cputime.Seconds() - cpu0
+		st := c0.Stats().Total()
+		off := float64(prov0.Offline().Bytes + prov1.Offline().Bytes - off0)
+		g := otgates.GateCost{
+			OnlineBytes:  float64(st.Bytes()) / float64(n),
+			OfflineBytes: off / float64(n),
+			Rounds:       st.Rounds,
+			PerS:         float64(n) / wall,
+		}
+		g.Bytes = g.OnlineBytes + g.OfflineBytes
+		if cpu > 0 {
+			g.PerCPUS = float64(n) / cpu
+		}
+		for i := range out[0] {
+			got := int64(out[0][i] + out[1][i])
+			if name != "poly2" {
+				got = sgn(uint64(got) & m)
+			}
+			var lo, hi int64
+			switch name {
+			case "relu":
+				lo = max(sgn(x[i]), 0)
+				hi = lo
+			case "drelu":
+				if sgn(x[i]) >= 0 {
+					lo = 1
+				}
+				hi = lo
+			case "trunc":
+				lo = sgn(x[i]) >> uint(f)
+				hi = lo
+			case "relu_trunc":
+				lo = max(sgn(x[i]), 0) >> uint(f)
+				hi = lo + 1
+			case "square":
+				lo = sgn(x[i] * x[i] & m)
+				hi = lo
+			case "poly2":
+				lo = int64(coefs.Eval(i, uint64(sgn(x[i])>>uint(f)), uint(f))) // Eval takes t at scale f
+				hi = lo + 1
+			case "maxpool2x2":
+				lo = sgn(x[4*i])
+				for _, v := range x[4*i+1 : 4*i+4] {
+					lo = max(lo, sgn(v))
+				}
+				hi = lo
+			}
+			if got < lo || got > hi {
+				g.Mismatches++
+			}
+		}
+		rep.Gates[name] = g
+	}
+	return rep, nil
+}
+
+// bothParties runs f(0) and f(1) concurrently and returns the first error.
+func bothParties(f func(p int) error) error {
+	var errs [2]error
+	var wg sync.WaitGroup
+	for p := range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[p] = f(p) }()
+	}
+	wg.Wait()
+	return errors.Join(errs[0], errs[1])
 }

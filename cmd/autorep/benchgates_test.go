@@ -24,9 +24,33 @@ func TestBenchGatesCLI(t *testing.T) {
 			t.Errorf("%s: %+v (present %v)", name, g, ok)
 		}
 	}
-	r = runCLI(t, short, "bench", "gates", "--suite", "dealer")
-	if r.code != 1 || !strings.Contains(r.stderr, "twoparty") {
-		t.Errorf("--suite dealer: want exit 1 naming the twoparty suite\n%s", r)
+	// The dealer suite: the same table from the FSS gates, every output
+	// checked (a mismatch exits 1).
+	r = runCLI(t, 4*short, "bench", "gates", "--suite", "dealer", "--n", "40", "--json")
+	if r.code != 0 {
+		t.Fatalf("--suite dealer: want exit 0\n%s", r)
+	}
+	var drep otgates.BenchReport
+	decodeJSON(t, r, &drep)
+	if drep.Suite != "dealer" || drep.Ell != 32 || drep.N != 40 {
+		t.Errorf("dealer header %+v", drep)
+	}
+	for _, name := range otgates.BenchGates {
+		g, ok := drep.Gates[name]
+		if !ok || g.Mismatches != 0 || g.OnlineBytes <= 0 || g.Rounds < 1 {
+			t.Errorf("dealer %s: %+v (present %v)", name, g, ok)
+		}
+	}
+	// The twoparty suite with IKNP: the OT's 16 bytes per COT show.
+	r = runCLI(t, 4*short, "bench", "gates", "--n", "40", "--gates", "trunc", "--ot-k", "0", "--json")
+	var irep otgates.BenchReport
+	decodeJSON(t, r, &irep)
+	if irep.OT != "iknp" || irep.Gates["trunc"].Bytes < 16 {
+		t.Errorf("--ot-k 0: %+v", irep)
+	}
+	r = runCLI(t, short, "bench", "gates", "--suite", "thirdparty")
+	if r.code != 1 || !strings.Contains(r.stderr, "twoparty or dealer") {
+		t.Errorf("--suite thirdparty: want exit 1 naming the suites\n%s", r)
 	}
 	r = runCLI(t, short, "bench", "gates", "--ell", "20")
 	if r.code != 1 || !strings.Contains(r.stderr, "fractional bits") {
