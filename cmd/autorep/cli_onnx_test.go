@@ -3,6 +3,8 @@ package main
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/autorep/autorep/data"
 )
 
 // TestImportExportCLI: a reduced LeNet exported to ONNX and imported back
@@ -50,5 +52,46 @@ func TestImportExportCLI(t *testing.T) {
 	decodeJSON(t, r, &b)
 	if a != b {
 		t.Errorf("eval of the original %+v and of export → import %+v differ", a, b)
+	}
+}
+
+// TestImportPixelsPrivate: models that normalise [0,1] pixels in their
+// graph. The trained LeNet exported with (x − 0.1307)/0.3081 inside
+// imports with --pixels as plain lenet; tvnet (torchvision-style
+// normalisation, a dilated and a 1×3 conv, constant Mul/Sub/Div) imports
+// as a graph whose normalisation is a layer, and bench pi on it gives the
+// plaintext labels.
+func TestImportPixelsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	fixture := func(name string) string { return filepath.Join("..", "..", "onnxmodel", "testdata", name+".onnx") }
+	var imp struct {
+		Arch  string `json:"arch"`
+		ReLUs int    `json:"relus"`
+	}
+	r := runCLI(t, short, "import", "--onnx", fixture("lenet-norm"), "--dataset", "mnist", "--pixels", "--out", filepath.Join(dir, "ln.safetensors"), "--json")
+	wantOK(t, r)
+	decodeJSON(t, r, &imp)
+	if imp.Arch != "lenet" || imp.ReLUs != 6508 {
+		t.Errorf("lenet-norm --pixels: %+v, want lenet with 6508 ReLUs", imp)
+	}
+	tv := filepath.Join(dir, "tv.safetensors")
+	r = runCLI(t, short, "import", "--onnx", fixture("tvnet"), "--dataset", "cifar10", "--pixels", "--out", tv, "--json")
+	wantOK(t, r)
+	decodeJSON(t, r, &imp)
+	if imp.Arch != "graph" {
+		t.Errorf("tvnet: %+v, want a generic graph", imp)
+	}
+	if _, err := data.Load(data.Dir(""), "cifar10", false); err != nil {
+		t.Skipf("CIFAR-10 test split not available (set AUTOREP_DATA): %v", err)
+	}
+	var pi struct {
+		Agree  float64 `json:"agree"`
+		LogErr float64 `json:"max_abs_logit_err"`
+	}
+	r = runCLI(t, 2*short, "bench", "pi", "--model", tv, "--n", "2", "--json")
+	wantOK(t, r)
+	decodeJSON(t, r, &pi)
+	if pi.Agree != 1 || pi.LogErr > 1e-3 {
+		t.Errorf("bench pi on the imported tvnet: %+v, want private labels = plaintext labels", pi)
 	}
 }
