@@ -253,7 +253,7 @@ func TestServeBenchScript(t *testing.T) {
 	}
 	bin := autorepBin(t)
 	out := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "serve-bench.sh"),
 		"--bin", bin, "--model", modelPath(t, "lenet-mnist-autorep10.safetensors"), "--dataset", "mnist",
@@ -292,5 +292,41 @@ func TestServeBenchScript(t *testing.T) {
 		if err != nil || !strings.Contains(string(b), "stopped after") {
 			t.Errorf("%s: not stopped cleanly (%v):\n%s", f, err, b)
 		}
+	}
+
+	// The twoparty suite: server and client only.
+	cmd = exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "serve-bench.sh"),
+		"--bin", bin, "--model", modelPath(t, "lenet-mnist-autorep10.safetensors"), "--dataset", "mnist",
+		"--n", "1", "--suite", "twoparty", "--out", out, "--label", "lenet")
+	cmd.Env = append(os.Environ(), "AUTOREP_DATA="+dataDir)
+	stdout.Reset()
+	stderr.Reset()
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("serve-bench.sh --suite twoparty: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	var two struct {
+		Suite   string              `json:"suite"`
+		N       int                 `json:"n"`
+		Equal   int                 `json:"labels_equal_plaintext"`
+		PeakRSS map[string]*float64 `json:"peak_rss_mb"`
+		CPU     map[string]*float64 `json:"cpu_seconds"`
+	}
+	if err := json.Unmarshal([]byte(stdout.String()), &two); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout.String())
+	}
+	if _, dealer := two.CPU["dealer"]; two.Suite != "twoparty" || two.N != 1 || two.Equal != 1 || two.PeakRSS["dealer"] != nil || two.PeakRSS["server"] == nil || dealer {
+		t.Errorf("twoparty summary %s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "| lenet | twoparty | loopback | 1 | 1/1 (100.0%) |") {
+		t.Errorf("no twoparty markdown row on stderr:\n%s", stderr.String())
+	}
+	for _, f := range []string{"lenet-twoparty-loopback-1.json", "lenet-twoparty-loopback-1.serve.log"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "lenet-twoparty-loopback-1.dealer.log")); err == nil {
+		t.Error("the twoparty run started a dealer")
 	}
 }
