@@ -215,3 +215,11 @@ func noteCheckpoints(log io.Writer, prefix string, resume bool) error {
 	}
 	return nil
 }
+
+// WithDefaults returns c with its zero fields set to the defaults Run
+// uses (DefaultDegree, DefaultLambda, ...), so that two configurations can
+// be compared as Run sees them.
+func (c Config) WithDefaults() Config {
+	c.defaults()
+	return c
+}

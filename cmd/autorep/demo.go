@@ -21,9 +21,11 @@ import (
 	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/reduce"
 	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/train"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -131,8 +133,10 @@ func runDemo(args []string) error {
 		step("train: reusing %s (--fresh to retrain)", base)
 	} else {
 		step("train: LeNet on MNIST, %d epochs", *epochs)
-		if err := runTrain([]string{"--model", "lenet", "--dataset", "mnist", "--data", dir,
-			"--epochs", strconv.Itoa(*epochs), "--out", base}); err != nil {
+		if err := applyThreads(0); err != nil {
+			return err
+		}
+		if _, err := demoTrain(dir, *epochs, base).Run(); err != nil {
 			return fmt.Errorf("training: %w", err)
 		}
 	}
@@ -140,9 +144,7 @@ func runDemo(args []string) error {
 		step("reduce: reusing %s (--fresh to reduce again)", reduced)
 	} else {
 		step("reduce: AutoReP to %s of the ReLUs, %d search epochs (lr %g)", *budget, *redEpochs, *redLR)
-		if err := runReduce([]string{"--model", base, "--method", "autorep", "--budget", *budget,
-			"--epochs", strconv.Itoa(*redEpochs), "--lr", strconv.FormatFloat(*redLR, 'g', -1, 64),
-			"--data", dir, "--out", reduced}); err != nil {
+		if _, err := demoReduce(dir, base, *budget, *redEpochs, *redLR, reduced).Run(); err != nil {
 			return fmt.Errorf("reducing: %w", err)
 		}
 	}
@@ -225,6 +227,24 @@ func runDemo(args []string) error {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"images": *n, "models": reports, "seconds": time.Since(t0).Seconds()})
 	}
 	return nil
+}
+
+// demoTrain is the demo's training run: what `autorep train --model lenet
+// --dataset mnist --data DIR --epochs N --out OUT` runs.
+func demoTrain(dir string, epochs int, out string) train.Scratch {
+	s := train.NewScratch("lenet", "mnist", epochs, out)
+	s.DataDir, s.Progress, s.Log = dir, os.Stderr, os.Stderr
+	s.Command = fmt.Sprintf("autorep train --model lenet --dataset mnist --data %s --epochs %d --out %s", dir, epochs, out)
+	return s
+}
+
+// demoReduce is the demo's AutoReP run: what `autorep reduce --model BASE
+// --method autorep --budget B --epochs N --lr LR --data DIR --out OUT` runs.
+func demoReduce(dir, base, budget string, epochs int, lr float64, out string) reduce.FileRun {
+	return reduce.FileRun{Model: base, Out: out, Budget: budget, DataDir: dir,
+		Command: fmt.Sprintf("autorep reduce --model %s --method autorep --budget %s --epochs %d --lr %s --data %s --out %s",
+			base, budget, epochs, strconv.FormatFloat(lr, 'g', -1, 64), dir, out),
+		Config: reduce.Config{Method: reduce.MethodAutoReP, Epochs: epochs, LR: lr, Seed: 1, Progress: os.Stderr, Log: os.Stderr}}
 }
 
 func exists(path string) bool {

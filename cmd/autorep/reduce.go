@@ -29,6 +29,27 @@ older JSON {"site name": cost per ReLU, ...}) weights each site's ReLUs in
 the budget loss by its measured cost.`
 
 func runReduce(args []string) error {
+	run, jsonOut, err := reduceFlags(args)
+	if err != nil {
+		return err
+	}
+	rec, err := run.Run()
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		// The record stored in the model file, and where it went.
+		return json.NewEncoder(os.Stdout).Encode(struct {
+			Out string `json:"out"`
+			*reduce.Record
+		}{run.Out, rec})
+	}
+	return nil
+}
+
+// reduceFlags parses reduce's flags into the run (logging to stderr) and
+// --json.
+func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	fs := newFlags("reduce", "--model FILE --method autorep|snl --budget B --epochs N --out FILE", reduceSummary)
 	modelPath := fs.String("model", "", "input model file (trained, all ReLU)")
 	method := fs.String("method", reduce.MethodAutoReP, "reduction method: autorep or snl")
@@ -46,7 +67,7 @@ func runReduce(args []string) error {
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
 	resume := fs.Bool("resume", false, "resume from the checkpoint")
 	ckpt := fs.String("checkpoint", "", "checkpoint prefix: files PREFIX.search, .l1, .finetune, .best (default OUT.ckpt)")
-	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	fs.BoolVar(&jsonOut, "json", false, "print the result as one JSON object on stdout")
 	out := fs.String("out", "", "output model file")
 	batch := fs.Int("batch", reduce.DefaultBatch, "batch size")
 	lr := fs.Float64("lr", reduce.DefaultLR, "search learning rate (Adam, cosine to 1e-5)")
@@ -56,33 +77,34 @@ func runReduce(args []string) error {
 	augment := fs.String("augment", "auto", "crop+flip augmentation: auto (colour images), on, off")
 	costFile := fs.String("cost", "", "JSON file of per-site ReLU costs weighting the budget loss")
 	trainLimit := fs.Int("train-limit", 0, "use only the first N training images (quick runs; 0 = all)")
+	fail := func(e error) (reduce.FileRun, bool, error) { return reduce.FileRun{}, false, e }
 	if err := fs.Parse(args); err != nil {
-		return err
+		return fail(err)
 	}
 	aug, err := augmentFlag(*augment)
 	if err != nil {
-		return err // before any data is loaded
+		return fail(err) // before any data is loaded
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %v", fs.Args())
+		return fail(fmt.Errorf("unexpected arguments %v", fs.Args()))
 	}
 	if *modelPath == "" || *out == "" || *budgetFlag == "" {
 		fs.Usage()
-		return errors.New("--model, --budget and --out are required")
+		return fail(errors.New("--model, --budget and --out are required"))
 	}
 	if *bnBatches < 0 {
-		return fmt.Errorf("--bn-batches %d is negative", *bnBatches)
+		return fail(fmt.Errorf("--bn-batches %d is negative", *bnBatches))
 	}
 	if *bnBatches == 0 {
 		*bnBatches = -1 // reduce.Config: negative = off
 	}
 	if *polyBound < 0 {
-		return fmt.Errorf("--poly-bound %g is negative", *polyBound)
+		return fail(fmt.Errorf("--poly-bound %g is negative", *polyBound))
 	}
 	if *polyBound == 0 {
 		*polyBound = -1 // reduce.Config: negative = off
 	}
-	run := reduce.FileRun{Model: *modelPath, Out: *out, Budget: *budgetFlag, Dataset: *dataset, DataDir: *dataDir,
+	run = reduce.FileRun{Model: *modelPath, Out: *out, Budget: *budgetFlag, Dataset: *dataset, DataDir: *dataDir,
 		CostFile: *costFile, TrainLimit: *trainLimit, Augment: aug,
 		Command: "autorep reduce " + strings.Join(args, " "),
 		Config: reduce.Config{
@@ -92,16 +114,5 @@ func runReduce(args []string) error {
 			Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Seed: *seed,
 			Checkpoint: *ckpt, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
 		}}
-	rec, err := run.Run()
-	if err != nil {
-		return err
-	}
-	if *jsonOut {
-		// The record stored in the model file, and where it went.
-		return json.NewEncoder(os.Stdout).Encode(struct {
-			Out string `json:"out"`
-			*reduce.Record
-		}{*out, rec})
-	}
-	return nil
+	return run, jsonOut, nil
 }

@@ -36,6 +36,30 @@ func applyThreads(n int) error {
 }
 
 func runTrain(args []string) error {
+	sc, threads, jsonOut, err := trainFlags(args)
+	if err != nil {
+		return err
+	}
+	if err := applyThreads(threads); err != nil {
+		return err
+	}
+	res, err := sc.Run()
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		return printJSONObject(map[string]any{
+			"model": sc.Out, "arch": sc.Arch, "dataset": sc.Dataset, "source": res.Source, "epochs": res.Epochs,
+			"test_acc": res.Last.TestAcc, "test_loss": res.Last.TestLoss, "relus": res.ReLUs,
+			"seconds": res.Record.Seconds, "history": res.Record.History,
+		})
+	}
+	return nil
+}
+
+// trainFlags parses train's flags into the run (logging to stderr), the
+// --threads value and --json.
+func trainFlags(args []string) (sc train.Scratch, threads int, jsonOut bool, err error) {
 	def := train.NewScratch("", "", 0, "")
 	fs := newFlags("train", "--model ARCH --dataset D --epochs N --out FILE [flags]",
 		"Trains a model from scratch with SGD (Nesterov momentum 0.9, weight decay 5e-4) or Adam,\n"+
@@ -60,58 +84,45 @@ func runTrain(args []string) error {
 	smoothing := fs.Float64("label-smoothing", 0, "label smoothing of the cross-entropy")
 	augment := fs.String("augment", "auto", "random crop (pad 4) + flip: auto (colour data only), on or off")
 	seed := fs.Int64("seed", def.Seed, "random seed (initialisation, shuffling, augmentation)")
-	threads := fs.Int("threads", 0, "compute threads (0 = all cores)")
+	fs.IntVar(&threads, "threads", 0, "compute threads (0 = all cores)")
 	limit := fs.Int("limit", 0, "train on N training images only, a random subset fixed by --seed (0 = all)")
 	testLimit := fs.Int("test-limit", 0, "evaluate on N test images only, a random subset fixed by --seed (0 = all)")
 	resume := fs.Bool("resume", false, "continue from OUT.ckpt, written after every completed epoch")
 	keepCkpt := fs.Bool("keep-checkpoint", false, "keep OUT.ckpt after training finished (it is removed by default)")
-	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
+	fs.BoolVar(&jsonOut, "json", false, "print the result as one JSON object on stdout")
+	fail := func(e error) (train.Scratch, int, bool, error) { return train.Scratch{}, 0, false, e }
 	if err := fs.Parse(args); err != nil {
-		return err
+		return fail(err)
 	}
 	aug, err := augmentFlag(*augment)
 	if err != nil {
-		return err // before any data is loaded
+		return fail(err) // before any data is loaded
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
 	}
 	switch {
 	case *arch == "":
-		return errors.New("--model is required (one of " + strings.Join(models.Names(), ", ") + ")")
+		return fail(errors.New("--model is required (one of " + strings.Join(models.Names(), ", ") + ")"))
 	case *dataset == "":
-		return errors.New("--dataset is required")
+		return fail(errors.New("--dataset is required"))
 	case *epochs <= 0:
-		return errors.New("--epochs must be a positive number")
+		return fail(errors.New("--epochs must be a positive number"))
 	case *out == "":
-		return errors.New("--out is required")
+		return fail(errors.New("--out is required"))
 	}
 	warmup := -1.0 // auto
 	if *warmupFlag != "auto" {
 		if warmup, err = strconv.ParseFloat(*warmupFlag, 64); err != nil || warmup < 0 {
-			return fmt.Errorf("--warmup must be auto or a non-negative number of epochs, got %q", *warmupFlag)
+			return fail(fmt.Errorf("--warmup must be auto or a non-negative number of epochs, got %q", *warmupFlag))
 		}
 	}
-	if err := applyThreads(*threads); err != nil {
-		return err
-	}
-	sc := train.Scratch{Arch: *arch, Dataset: *dataset, DataDir: *dataDir, Epochs: *epochs, Out: *out,
+	sc = train.Scratch{Arch: *arch, Dataset: *dataset, DataDir: *dataDir, Epochs: *epochs, Out: *out,
 		Opt: *opt, LR: *lr, Batch: *batch, Momentum: *momentum, Nesterov: *nesterov, WeightDecay: *wd, NoBNDecay: *noBNDecay,
 		Warmup: warmup, MinLR: *minLR, LabelSmoothing: *smoothing, Augment: aug, Seed: *seed, Limit: *limit, TestLimit: *testLimit,
 		Resume: *resume, KeepCheckpoint: *keepCkpt, Command: "autorep train " + strings.Join(args, " "),
 		Progress: os.Stderr, Log: os.Stderr}
-	res, err := sc.Run()
-	if err != nil {
-		return err
-	}
-	if *jsonOut {
-		return printJSONObject(map[string]any{
-			"model": *out, "arch": *arch, "dataset": *dataset, "source": res.Source, "epochs": res.Epochs,
-			"test_acc": res.Last.TestAcc, "test_loss": res.Last.TestLoss, "relus": res.ReLUs,
-			"seconds": res.Record.Seconds, "history": res.Record.History,
-		})
-	}
-	return nil
+	return sc, threads, jsonOut, nil
 }
 
 // printJSONObject writes v as one JSON object on stdout.
