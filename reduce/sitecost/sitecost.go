@@ -24,7 +24,8 @@
 // Only "site" and "cost_us_per_relu" are needed to read a file; the other
 // fields record how the cost was measured. Every cost is finite and > 0,
 // every site listed once. Unknown fields are an error (a misspelt field
-// would otherwise be silently ignored), and so is a version other than 1.
+// would otherwise be silently ignored; as in encoding/json, names match
+// case-insensitively), and so is a version other than 1.
 //
 // Version 0 is the unversioned file written before: a JSON object
 // {"site": cost, ...} (docs/costs/lenet-mnist-cost.json); Read accepts it.
