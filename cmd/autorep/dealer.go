@@ -120,6 +120,8 @@ func runDealer(args []string) error {
 	maxMACs := fs.Int64("max-request-macs", dealer.DefaultMaxRequestMACs, "largest linear request, in multiply-adds")
 	maxBytes := fs.String("max-request-bytes", "8GiB", "largest request, in encoded material of both parties")
 	maxGen := fs.Int("max-generating", 0, "generations running at once (default: the number of CPUs)")
+	maxPending := fs.Int("max-pending", dealer.DefaultMaxPending, "connections not yet in a session (TLS handshake, hello) at once; more are closed")
+	maxPendingHost := fs.Int("max-pending-per-host", dealer.DefaultMaxPendingPerHost, "the same bound per source IP address")
 	serverCA := fs.String("server-ca", "", "PEM CA whose client certificates admit model servers: only they may take the server role")
 	serverCAKey := fs.String("server-ca-key", "", "with --gen-server-cert: the key of --server-ca")
 	ticketKey := fs.String("ticket-key", "", "file holding the join-ticket key shared with the model server (hex, at least 32 bytes, mode 0600): every party needs a ticket, except a server admitted by --server-ca")
@@ -153,8 +155,8 @@ func runDealer(args []string) error {
 			return fmt.Errorf("%s must be positive", d.name)
 		}
 	}
-	if *maxElems <= 0 || *maxMACs <= 0 {
-		return errors.New("--max-request-elems and --max-request-macs must be positive")
+	if *maxElems <= 0 || *maxMACs <= 0 || *maxPending <= 0 || *maxPendingHost <= 0 {
+		return errors.New("--max-request-elems, --max-request-macs, --max-pending and --max-pending-per-host must be positive")
 	}
 	switch {
 	case *genCert != "":
@@ -218,6 +220,7 @@ func runDealer(args []string) error {
 	srv := &dealer.Server{Dealer: d, MaxSessions: *maxSessions, Grace: *grace, MaxMemory: limit, MemoryWait: *memWait,
 		MaxSessionHeld: sessLimit, MaxSessionCPU: *sessCPU, IdleTimeout: *idle, MaxGenerating: *maxGen,
 		MaxRequestElems: *maxElems, MaxRequestMACs: *maxMACs, MaxRequestBytes: reqBytes,
+		MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost,
 		RequireServerCert: *serverCA != "", TicketKey: tk}
 	if !*quiet {
 		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)

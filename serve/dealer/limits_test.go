@@ -74,3 +74,46 @@ func TestOversizedHelloRefusedUnread(t *testing.T) {
 		t.Errorf("refusing a 512 MiB hello allocated %d bytes", d)
 	}
 }
+
+// TestStalledConnectionsBounded: connections that never send their hello
+// hold at most MaxPendingPerHost slots, and only for HelloTimeout: an
+// honest party from the same host is refused while they stall and joins
+// within about HelloTimeout after they started (issue 19, finding 3).
+func TestStalledConnectionsBounded(t *testing.T) {
+	const hello = 400 * time.Millisecond
+	srv := &Server{MaxPendingPerHost: 64, HelloTimeout: hello}
+	addr := serveTest(t, srv, secnet.Config{})
+	start := time.Now()
+	for range 64 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Stats().Refused[CausePendingHost] == 0 && time.Now().Before(deadline) {
+		// Until the stalled ones time out, an honest join is refused at
+		// once (its connection closed before the handshake).
+		sid, _ := NewSessionID()
+		if _, err := joinAt(t, addr, secnet.Config{}, mpc.Server, sid, [32]byte{}, Ticket{}); err == nil {
+			break
+		}
+	}
+	if srv.Stats().Refused[CausePendingHost] == 0 {
+		t.Fatal("no connection refused with 64 stalled ones from this host")
+	}
+	var joined time.Duration
+	for time.Now().Before(deadline) {
+		sid, _ := NewSessionID()
+		if _, err := joinAt(t, addr, secnet.Config{}, mpc.Server, sid, [32]byte{}, Ticket{}); err == nil {
+			joined = time.Since(start)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if joined == 0 || joined > hello+2*time.Second {
+		t.Errorf("honest party joined after %v with 64 stalled connections (hello timeout %v)", joined, hello)
+	}
+	t.Logf("joined %v after the stall began; refused %v", joined.Round(time.Millisecond), srv.Stats().Refused)
+}

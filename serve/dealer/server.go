@@ -43,7 +43,12 @@ const (
 	// DefaultIdleTimeout ends a session that asked for no material for
 	// this long (pings do not count).
 	DefaultIdleTimeout = 15 * time.Minute
-	helloTimeout       = 10 * time.Second
+	// DefaultMaxPending and DefaultMaxPendingPerHost bound the
+	// connections not yet in a session (see Server.MaxPending).
+	DefaultMaxPending        = 1024
+	DefaultMaxPendingPerHost = 64
+	// DefaultHelloTimeout bounds the wait for a connection's hello.
+	DefaultHelloTimeout = 10 * time.Second
 )
 
 // Server is the network dealer. Each connection serves one party of one
@@ -115,6 +120,16 @@ type Server struct {
 	// CPU instead of multiplying its working memory; a waiting request
 	// gives up when its session ends.
 	MaxGenerating int
+	// MaxPending and MaxPendingPerHost bound the connections that have not
+	// joined a session yet (TLS handshake and hello), overall and per
+	// source IP address; more are closed at once (refusal causes
+	// "pending", "pending_host"). 0: DefaultMaxPending and
+	// DefaultMaxPendingPerHost; negative: no bound.
+	MaxPending, MaxPendingPerHost int
+	// HelloTimeout is how long a connection may take to send its hello
+	// (default 10 s): with MaxPendingPerHost, it bounds how long stalled
+	// connections from one host can keep others from that host out.
+	HelloTimeout time.Duration
 	// RequireServerCert reserves the server role (party 0) to peers that
 	// presented a client certificate verified by the listener's
 	// secnet.Config.ClientCAFile (--server-ca); Serve refuses to start
@@ -159,6 +174,8 @@ type Server struct {
 // Refusal causes (Stats.Refused keys, the "cause" log attribute).
 const (
 	CauseHello         = "hello"          // no hello, or malformed
+	CausePending       = "pending"        // MaxPending connections not yet in a session
+	CausePendingHost   = "pending_host"   // MaxPendingPerHost from the peer's address
 	CauseAuth          = "auth"           // server role without a verified certificate
 	CauseTicket        = "ticket"         // missing or wrong ticket
 	CauseReplay        = "replay"         // session id already used
@@ -605,7 +622,15 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 		}()
 	}
 	// The drain already gave the sessions their grace: close what is left.
-	loop := &acceptloop.Loop{Name: "dealer", Grace: -1, Handle: s.handle, Logf: s.Logf}
+	loop := &acceptloop.Loop{Name: "dealer", Grace: -1, Handle: s.handle, Logf: s.Logf,
+		MaxPending: int(bound(int64(s.MaxPending), DefaultMaxPending)), MaxPendingPerHost: int(bound(int64(s.MaxPendingPerHost), DefaultMaxPendingPerHost)),
+		Rejected: func(host string, perHost bool) {
+			cause := CausePending
+			if perHost {
+				cause = CausePendingHost
+			}
+			s.count(cause)
+		}}
 	return loop.Run(loopCtx, ln)
 }
 
@@ -650,7 +675,11 @@ func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
 	log := s.logger().With("peer", conn.RemoteAddr().String())
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
+	hto := s.HelloTimeout
+	if hto <= 0 {
+		hto = DefaultHelloTimeout
+	}
+	timer := time.AfterFunc(hto, func() { conn.Close() })
 	b, err := transport.RecvMax(conn, helloLen) // a longer hello is refused unread
 	timer.Stop()
 	if err != nil {
@@ -678,6 +707,7 @@ func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
 		conn.Send(frame.Error(tagError, err.Error()))
 		return
 	}
+	acceptloop.Authenticated(ctx) // in a session: no longer counts as pending
 	p := mpc.Party(h.party)
 	defer s.leave(h.sid)
 	log = log.With("session", h.sid.String(), "party", p.String())

@@ -42,8 +42,78 @@ type Loop struct {
 	// Logf, if set, receives one line per failed handshake and per retried
 	// accept error.
 	Logf func(format string, args ...any)
+	// MaxPending bounds the connections not yet authenticated (from
+	// accept until the handler calls Authenticated, or returns) over all
+	// peers, and MaxPendingPerHost those of one source IP address; a
+	// connection above either is closed at once, before its handshake, so
+	// a flood of stalled connections costs a bounded number of goroutines
+	// and cannot hold every slot for the handshake and hello timeouts. 0:
+	// no bound.
+	MaxPending, MaxPendingPerHost int
+	// Rejected, if set, is called for each connection closed by
+	// MaxPending (perHost false) or MaxPendingPerHost (perHost true).
+	Rejected func(host string, perHost bool)
 
-	conns secnet.ConnSet
+	conns   secnet.ConnSet
+	pmu     sync.Mutex
+	pending int
+	perHost map[string]int
+}
+
+// slotKey carries a connection's pending slot in its handler's context.
+type slotKey struct{}
+
+// slot is one pending connection's place under MaxPending; release frees
+// it once.
+type slot struct {
+	once    sync.Once
+	release func()
+}
+
+// Authenticated tells the loop that the connection of the handler running
+// with ctx has authenticated (its peer proved who it is, or joined a
+// session), so it no longer counts under MaxPending and
+// MaxPendingPerHost. Calling it again, or outside a handler, does nothing.
+func Authenticated(ctx context.Context) {
+	if s, ok := ctx.Value(slotKey{}).(*slot); ok {
+		s.once.Do(s.release)
+	}
+}
+
+// host is the IP address of a connection's peer (the whole address if it
+// has no port).
+func host(nc net.Conn) string {
+	a := nc.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(a); err == nil {
+		return h
+	}
+	return a
+}
+
+// reserve takes a pending slot for a connection from h, or reports which
+// bound refuses it.
+func (l *Loop) reserve(h string) (s *slot, ok, perHost bool) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	if l.MaxPending > 0 && l.pending >= l.MaxPending {
+		return nil, false, false
+	}
+	if l.MaxPendingPerHost > 0 && l.perHost[h] >= l.MaxPendingPerHost {
+		return nil, false, true
+	}
+	if l.perHost == nil {
+		l.perHost = map[string]int{}
+	}
+	l.pending++
+	l.perHost[h]++
+	return &slot{release: func() {
+		l.pmu.Lock()
+		defer l.pmu.Unlock()
+		l.pending--
+		if l.perHost[h]--; l.perHost[h] <= 0 {
+			delete(l.perHost, h)
+		}
+	}}, true, false
 }
 
 // Run accepts connections on ln until ctx ends or Accept fails, handling
@@ -121,10 +191,20 @@ func (l *Loop) run(ctx context.Context, ln listener) error {
 			break
 		}
 		delay = 0
+		h := host(nc)
+		sl, ok, perHost := l.reserve(h)
+		if !ok {
+			nc.Close()
+			if l.Rejected != nil {
+				l.Rejected(h, perHost)
+			}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l.handle(connCtx, ln, nc)
+			defer sl.once.Do(sl.release)
+			l.handle(context.WithValue(connCtx, slotKey{}, sl), ln, nc)
 		}()
 	}
 	ln.Close()
