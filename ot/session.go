@@ -11,20 +11,32 @@ type Config struct {
 	// K is the SoftSpoken parameter of both 1-out-of-2 extensions
 	// (1..MaxSoftSpokenK: ⌈128/K⌉ bits per OT); 0 selects IKNP (128 bits).
 	K int
+	// KMul, when neither 0 nor K, gives the session a second pair of
+	// 1-out-of-2 extensions with SoftSpoken parameter KMul for the
+	// multiplications (MulSend, MulRecv): their OTs carry long payloads,
+	// so fewer correction bits per OT pay there for more PRG work, while
+	// the comparisons' many short OTs run faster with a smaller K.
+	KMul int
 	// KK makes 1-out-of-N OT by Kolesnikov–Kumaresan (256 bits per OT,
 	// SHA-256 keys; kk.go) instead of from ⌈log2 N⌉ COTs (ncot.go).
 	KK bool
 }
 
-// DefaultConfig is what NewSession uses: SoftSpoken with k = 8 (2 bytes per
-// correlated OT) and 1-out-of-N from COTs. Measured choice
-// (docs/BENCHMARKS.md, "bench gates"): fewer bytes than any smaller k or
-// IKNP for every gate, and the ReLU is faster than with IKNP or KK13.
-var DefaultConfig = Config{K: 8}
+// DefaultConfig is what NewSession uses: SoftSpoken with k = 4 (4 bytes per
+// correlated OT) for comparisons, k = 8 (2 bytes) for multiplications, and
+// 1-out-of-N from COTs. Measured choice (docs/BENCHMARKS.md, "bench
+// gates"): at ℓ = 32 a ReLU over k = 4 runs about 1.7 times as fast as
+// over k = 8 for 293 instead of 197 bytes, while a square needs k = 8 to
+// stay within 133 bytes with its truncation.
+var DefaultConfig = Config{K: 4, KMul: 8}
 
 func (c Config) check() error {
-	if c.K != 0 {
-		return checkSoftSpokenK(c.K)
+	for _, k := range []int{c.K, c.KMul} {
+		if k != 0 {
+			if err := checkSoftSpokenK(k); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -34,6 +46,9 @@ func (c Config) String() string {
 	s := "iknp"
 	if c.K != 0 {
 		s = fmt.Sprintf("softspoken k=%d", c.K)
+	}
+	if c.KMul != 0 && c.KMul != c.K {
+		s += fmt.Sprintf(", mul k=%d", c.KMul)
 	}
 	if c.KK {
 		s += "+kk13"
@@ -54,6 +69,10 @@ type Session struct {
 	Recv   *Receiver
 	NSend  *NSender
 	NRecv  *NReceiver
+	// MulSend and MulRecv are the multiplication extensions (Config.KMul;
+	// Send and Recv themselves when KMul is 0 or K).
+	MulSend *Sender
+	MulRecv *Receiver
 }
 
 // NewSession sets up a session over c with DefaultConfig. party is 0 or
@@ -78,13 +97,25 @@ func NewSessionConfig(c transport.Conn, party int, cfg Config) (*Session, error)
 	// Party 0's extensions are set up first; each step is one-directional
 	// so the order is what makes the two sides meet.
 	sendFirst := party == 0
-	for step := range 2 {
-		if (step == 0) == sendFirst {
-			s.Send, err = NewSenderK(c, cfg.K)
-		} else {
-			s.Recv, err = NewReceiverK(c, cfg.K)
+	pair := func(k int) (snd *Sender, rcv *Receiver, err error) {
+		for step := range 2 {
+			if (step == 0) == sendFirst {
+				snd, err = NewSenderK(c, k)
+			} else {
+				rcv, err = NewReceiverK(c, k)
+			}
+			if err != nil {
+				return nil, nil, err
+			}
 		}
-		if err != nil {
+		return snd, rcv, nil
+	}
+	if s.Send, s.Recv, err = pair(cfg.K); err != nil {
+		return nil, err
+	}
+	s.MulSend, s.MulRecv = s.Send, s.Recv
+	if cfg.KMul != 0 && cfg.KMul != cfg.K {
+		if s.MulSend, s.MulRecv, err = pair(cfg.KMul); err != nil {
 			return nil, err
 		}
 	}

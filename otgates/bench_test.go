@@ -2,9 +2,12 @@ package otgates
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/ot"
+	"github.com/autorep/autorep/transport"
 )
 
 // The gate benchmarks run both parties in one process, one goroutine each,
@@ -14,7 +17,21 @@ import (
 const benchN = 1 << 14
 
 func benchLoop(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
-	p0, p1 := parties(b)
+	benchLoopConfig(b, ot.DefaultConfig, ell, f)
+}
+
+func benchLoopConfig(b *testing.B, cfg ot.Config, ell int, f func(p *Party, x []uint64) error) {
+	c0, c1 := transport.Pipe()
+	var p1 *Party
+	perr := make(chan error, 1)
+	go func() { var err error; p1, err = NewConfig(c1, 1, cfg); perr <- err }()
+	p0, err := NewConfig(c0, 0, cfg)
+	if err == nil {
+		err = <-perr
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
 	rng := rand.New(rand.NewPCG(1, 1))
 	lo, hi := quarterRange(ell)
 	x := inputs(rng, benchN, ell, lo, hi)
@@ -40,6 +57,15 @@ func benchLoop(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
 
 func BenchmarkReLU32(b *testing.B) {
 	benchLoop(b, 32, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 32); return err })
+}
+
+// BenchmarkReLU32OT: the ReLU over each OT extension (IKNP, SoftSpoken k).
+func BenchmarkReLU32OT(b *testing.B) {
+	for _, cfg := range []ot.Config{{KK: true}, {}, {K: 2}, {K: 4}, {K: 6}, {K: 8}} {
+		b.Run(strings.ReplaceAll(cfg.String(), " ", "_"), func(b *testing.B) {
+			benchLoopConfig(b, cfg, 32, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 32); return err })
+		})
+	}
 }
 
 func BenchmarkReLU64(b *testing.B) {

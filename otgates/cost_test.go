@@ -15,10 +15,20 @@ import (
 func pad(n int) int { return (n + 127) / 128 * 128 }
 
 // cotBytes is the extension traffic of one batch of n correlated OTs
-// under ot.DefaultConfig.
-func cotBytes(n int) int {
+// under ot.DefaultConfig, mulBytes the same for the multiplications'
+// extension.
+func cotBytes(n int) int { return cotBytesK(n, ot.DefaultConfig.K) }
+
+func mulBytes(n int) int {
+	if k := ot.DefaultConfig.KMul; k != 0 {
+		return cotBytesK(n, k)
+	}
+	return cotBytes(n)
+}
+
+func cotBytesK(n, k int) int {
 	cols := ot.Kappa
-	if k := ot.DefaultConfig.K; k > 0 {
+	if k > 0 {
 		cols = (ot.Kappa + k - 1) / k
 	}
 	return cols * pad(n) / 8
@@ -104,16 +114,16 @@ func TestCosts(t *testing.T) {
 			{"relu", lessThanBytes(n, ell-1) + selectBytes(n, ell), lessThanRounds(ell-1) + 1, func(p *Party) ([]uint64, error) { return p.ReLU(xs[p.ID], ell) }},
 			{"trunc", cotBytes(n) + ceil8(n*6), 1, func(p *Party) ([]uint64, error) { return p.Trunc(xs[p.ID], ell, 6) }},
 			{"trunc_exact", cotBytes(n) + ceil8(n*6) + lessThanBytes(n, 6) + cotBytes(n) + ceil8(n*ell), 2 + lessThanRounds(6), func(p *Party) ([]uint64, error) { return p.TruncExact(xs[p.ID], ell, 6) }},
-			{"mul_private", cotBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 1, func(p *Party) ([]uint64, error) {
+			{"mul_private", mulBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 1, func(p *Party) ([]uint64, error) {
 				if p.ID == 0 {
 					return p.MulPrivate(x, xs[0], ell)
 				}
 				return p.MulPrivate(nil, xs[1], ell)
 			}},
-			{"square", cotBytes(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
+			{"square", mulBytes(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
 			// Square and b·x on one batch of ℓ OTs, the known-sign
 			// truncation, a·y, the signed truncation.
-			{"poly2", cotBytes(n*ell) + ceil8(n*ell*ell) + 2*(cotBytes(n)+ceil8(n*2)) + cotBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 4, func(p *Party) ([]uint64, error) {
+			{"poly2", mulBytes(n*ell) + ceil8(n*ell*ell) + 2*(cotBytes(n)+ceil8(n*2)) + mulBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 4, func(p *Party) ([]uint64, error) {
 				// The traffic does not depend on the values.
 				if p.ID == 0 {
 					return p.Poly2(x, x, x, xs[0], ell, 2)

@@ -86,7 +86,7 @@ func (p *Party) squareAndScale(x, b []uint64, ell int) (sq, bx []uint64, err err
 				d0[i*ell+j], d1[i*ell+j] = x[i], b[i]
 			}
 		}
-		X, Y, err := p.OT.Send.SendCorrelatedPair(d0, d1, w0, w1)
+		X, Y, err := p.OT.MulSend.SendCorrelatedPair(d0, d1, w0, w1)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -102,7 +102,7 @@ func (p *Party) squareAndScale(x, b []uint64, ell int) (sq, bx []uint64, err err
 			choice[i*ell+j] = uint8(x[i] >> uint(j) & 1)
 		}
 	}
-	X, Y, err := p.OT.Recv.ReceiveCorrelatedPair(choice, w0, w1)
+	X, Y, err := p.OT.MulRecv.ReceiveCorrelatedPair(choice, w0, w1)
 	if err != nil {
 		return nil, nil, err
 	}

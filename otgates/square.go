@@ -80,7 +80,7 @@ func (p *Party) crossProduct(in []uint64, w int) ([]uint64, error) {
 				delta[i*w+j] = in[i]
 			}
 		}
-		X, err := p.OT.Send.SendCorrelatedWidths(delta, widths)
+		X, err := p.OT.MulSend.SendCorrelatedWidths(delta, widths)
 		if err != nil {
 			return nil, err
 		}
@@ -99,7 +99,7 @@ func (p *Party) crossProduct(in []uint64, w int) ([]uint64, error) {
 			choice[i*w+j] = uint8(in[i] >> uint(j) & 1)
 		}
 	}
-	Y, err := p.OT.Recv.ReceiveCorrelatedWidths(choice, widths)
+	Y, err := p.OT.MulRecv.ReceiveCorrelatedWidths(choice, widths)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ func init() {
 }
 
 func runBenchGates(args []string) error {
-	fs := newFlags("bench gates", "[--suite twoparty|dealer] [--ell N] [--n N] [--gates LIST] [--ot-k K] [--kk] [--json]",
+	fs := newFlags("bench gates", "[--suite twoparty|dealer] [--ell N] [--n N] [--gates LIST] [--ot-k K] [--ot-kmul K] [--kk] [--json]",
 		"Runs each non-linear gate (relu, drelu, trunc, relu_trunc, square, poly2, maxpool2x2)\n"+
 			"on N random shared inputs, both parties in this process (one goroutine each, in-memory\n"+
 			"pipe), checks every output against the plaintext function and reports per element the\n"+
@@ -32,6 +32,7 @@ func runBenchGates(args []string) error {
 			"dealer material both parties receive, generated in this process and timed).")
 	suite := fs.String("suite", "twoparty", "protocol suite: twoparty (OT-based, no dealer) or dealer (FSS, trusted dealer)")
 	otK := fs.Int("ot-k", ot.DefaultConfig.K, "twoparty: SoftSpoken k of the OT extension (1..8; 0 = IKNP)")
+	otKMul := fs.Int("ot-kmul", ot.DefaultConfig.KMul, "twoparty: SoftSpoken k of the multiplications' OT extension (0: the same as --ot-k)")
 	kk := fs.Bool("kk", false, "twoparty: 1-out-of-N OT by Kolesnikov–Kumaresan instead of from correlated OTs")
 	ell := fs.Int("ell", 32, "ring width ℓ in bits (2·frac + 8 ≤ ℓ ≤ 64)")
 	n := fs.Int("n", 10000, "elements per gate (outputs for maxpool2x2)")
@@ -45,7 +46,7 @@ func runBenchGates(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed, Gates: strings.Split(*gates, ","), OT: &ot.Config{K: *otK, KK: *kk}}
+	cfg := otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed, Gates: strings.Split(*gates, ","), OT: &ot.Config{K: *otK, KMul: *otKMul, KK: *kk}}
 	var rep *otgates.BenchReport
 	var err error
 	switch *suite {

@@ -42,7 +42,7 @@ func TestBenchGatesCLI(t *testing.T) {
 		}
 	}
 	// The twoparty suite with IKNP: the OT's 16 bytes per COT show.
-	r = runCLI(t, 4*short, "bench", "gates", "--n", "40", "--gates", "trunc", "--ot-k", "0", "--json")
+	r = runCLI(t, 4*short, "bench", "gates", "--n", "40", "--gates", "trunc", "--ot-k", "0", "--ot-kmul", "0", "--json")
 	var irep otgates.BenchReport
 	decodeJSON(t, r, &irep)
 	if irep.OT != "iknp" || irep.Gates["trunc"].Bytes < 16 {
