@@ -125,18 +125,18 @@ func runConv(t *testing.T, s *Server, cl *Client, rng *rand.Rand, p ring.ConvPar
 	checkShares(t, "conv", s.P.Ell, ys, yc, want)
 }
 
+// TestConvResNet20Shapes checks every ResNet-20 layer shape exactly at
+// ℓ = 64 and 37.
 func TestConvResNet20Shapes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, ell := range []uint{64, 37} {
 		s, cl := pair(t, ell)
-		for _, p := range []ring.ConvParams{
-			{N: 1, C: 3, H: 32, W: 32, K: 16, R: 3, S: 3, PadH: 1, PadW: 1},
-			{N: 1, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2},
-			{N: 2, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1},
-			{N: 1, C: 32, H: 16, W: 16, K: 64, R: 1, S: 1, StrideH: 2, StrideW: 2},
-		} {
-			runConv(t, s, cl, rng, p, true)
+		// Every ResNet-20 shape (the fully connected one as a 1×1
+		// convolution), and one at batch 2.
+		for _, l := range resnet20Layers {
+			runConv(t, s, cl, rng, l.conv, true)
 		}
+		runConv(t, s, cl, rng, ring.ConvParams{N: 2, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}, true)
 	}
 }
 
