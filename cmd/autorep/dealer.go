@@ -124,6 +124,7 @@ func runDealer(args []string) error {
 	maxPendingHost := fs.Int("max-pending-per-host", dealer.DefaultMaxPendingPerHost, "the same bound per source IP address")
 	serverCA := fs.String("server-ca", "", "PEM CA whose client certificates admit model servers: only they may take the server role")
 	serverCAKey := fs.String("server-ca-key", "", "with --gen-server-cert: the key of --server-ca")
+	requirePlan := fs.Bool("require-plan", false, "serve a session's requests only after its server registered its plan (the requests of setup and of each inference, and how many inferences); a registered plan is enforced either way")
 	ticketKey := fs.String("ticket-key", "", "file holding the join-ticket key shared with the model server (hex, at least 32 bytes, mode 0600): every party needs a ticket, except a server admitted by --server-ca")
 	genServerCA := fs.String("gen-server-ca", "", "write a CA for model servers (ca.pem, ca-key.pem) to this directory and exit")
 	genServerCert := fs.String("gen-server-cert", "", "write a model server's client certificate (client-cert.pem, client-key.pem), signed by --server-ca and --server-ca-key, to this directory and exit")
@@ -221,7 +222,7 @@ func runDealer(args []string) error {
 		MaxSessionHeld: sessLimit, MaxSessionCPU: *sessCPU, IdleTimeout: *idle, MaxGenerating: *maxGen,
 		MaxRequestElems: *maxElems, MaxRequestMACs: *maxMACs, MaxRequestBytes: reqBytes,
 		MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost,
-		RequireServerCert: *serverCA != "", TicketKey: tk}
+		RequireServerCert: *serverCA != "", TicketKey: tk, RequirePlan: *requirePlan}
 	if !*quiet {
 		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
 		if *logJSON {

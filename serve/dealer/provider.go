@@ -150,15 +150,24 @@ func (p *Provider) Ping() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer p.touch()
-	b, err := transport.Exchange(p.conn, []byte(tagPing))
-	if err != nil {
+	if err := p.conn.Send([]byte(tagPing)); err != nil {
 		return fmt.Errorf("dealer: ping: %w", err)
 	}
-	if reason, ok := frame.Reason(tagError, b); ok {
-		return fmt.Errorf("dealer: %s", reason)
+	return p.answer(tagPing, "ping")
+}
+
+// answer reads the dealer's one-tag answer to what was just sent (p.mu
+// held).
+func (p *Provider) answer(tag, what string) error {
+	b, err := transport.RecvMax(p.conn, transport.HandshakeMaxFrame)
+	if err != nil {
+		return fmt.Errorf("dealer: %s: %w", what, err)
 	}
-	if string(b) != tagPing {
-		return errors.New("dealer: malformed ping answer")
+	if reason, ok := frame.Reason(tagError, b); ok {
+		return fmt.Errorf("dealer: %s: %s", what, reason)
+	}
+	if string(b) != tag {
+		return fmt.Errorf("dealer: malformed %s answer", what)
 	}
 	return nil
 }

@@ -135,6 +135,10 @@ type Server struct {
 	// secnet.Config.ClientCAFile (--server-ca); Serve refuses to start
 	// when the listener does not verify client certificates.
 	RequireServerCert bool
+	// RequirePlan refuses every request of a session until its server
+	// has registered the session's plan (Provider.RegisterPlan); with or
+	// without it, a registered plan is enforced.
+	RequirePlan bool
 	// TicketKey, if set (at least MinTicketKey bytes, from a file: see
 	// ReadSecretFile), makes every hello carry its party's Ticket, except
 	// a server authenticated by its certificate under RequireServerCert.
@@ -188,6 +192,7 @@ const (
 	CauseSessionMemory = "session_memory" // MaxSessionHeld held for MemoryWait
 	CauseSessionCPU    = "session_cpu"    // MaxSessionCPU spent
 	CauseMismatch      = "mismatch"       // the parties asked for different material
+	CausePlan          = "plan"           // request outside the registered plan, or a bad registration
 )
 
 type session struct {
@@ -200,6 +205,7 @@ type session struct {
 	cancel context.CancelCauseFunc
 	last   atomic.Int64 // unix nanoseconds of the last request (or the join)
 	cpu    atomic.Int64 // nanoseconds spent generating
+	plan   atomic.Pointer[plan]
 }
 
 // Stats are a dealer's counters.
@@ -737,6 +743,21 @@ func (s *Server) handle(ctx context.Context, conn *transport.FramedConn) {
 	}
 }
 
+// registerPlan records the plan party p registered for session se.
+func (s *Server) registerPlan(se *session, p mpc.Party, b []byte) error {
+	if p != mpc.Server {
+		return refuse(CausePlan, errors.New("only the server registers the plan"))
+	}
+	pl, err := parsePlan(b, func(r mpc.Request) error { return s.checkRequest(r, RequestCost(r)) })
+	if err != nil {
+		return refuse(CausePlan, err)
+	}
+	if !se.plan.CompareAndSwap(nil, pl) {
+		return refuse(CausePlan, errors.New("plan already registered"))
+	}
+	return nil
+}
+
 // requestFrame bounds a request frame: its ReLU mask has a bit per
 // position, at most the request's elements.
 func (s *Server) requestFrame() int {
@@ -749,6 +770,9 @@ func (s *Server) requestFrame() int {
 // loop answers requests and pings until the party leaves.
 func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p mpc.Party, items, bytes *int64) error {
 	maxFrame := s.requestFrame()
+	if p == mpc.Server && se.plan.Load() == nil {
+		maxFrame = max(maxFrame, maxPlanFrame) // until the plan is registered
+	}
 	fail := func(err error) error {
 		if r := (*refusal)(nil); errors.As(err, &r) {
 			s.count(r.cause)
@@ -767,6 +791,16 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 			}
 			continue
 		}
+		if len(b) >= len(tagPlan) && string(b[:len(tagPlan)]) == tagPlan {
+			if err := s.registerPlan(se, p, b); err != nil {
+				return fail(err)
+			}
+			maxFrame = s.requestFrame()
+			if err := conn.Send([]byte(tagPlan)); err != nil {
+				return err
+			}
+			continue
+		}
 		req, err := mpc.UnmarshalRequest(b)
 		if err != nil {
 			return fail(refuse(CauseRequest, err))
@@ -774,6 +808,13 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 		c := RequestCost(req)
 		if err := s.checkRequest(req, c); err != nil {
 			return fail(err)
+		}
+		if pl := se.plan.Load(); pl != nil {
+			if err := pl.allow(p, req); err != nil {
+				return fail(err)
+			}
+		} else if s.RequirePlan {
+			return fail(refuse(CausePlan, fmt.Errorf("%w: the server has not registered one (dealer requires it)", ErrPlan)))
 		}
 		se.last.Store(time.Now().UnixNano())
 		var m *mpc.Material
