@@ -628,7 +628,8 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 		}()
 	}
 	// The drain already gave the sessions their grace: close what is left.
-	loop := &acceptloop.Loop{Name: "dealer", Grace: -1, Handle: s.handle, Logf: s.Logf,
+	loopLog := func(format string, args ...any) { s.logger().Info(fmt.Sprintf(format, args...)) }
+	loop := &acceptloop.Loop{Name: "dealer", Grace: -1, Handle: s.handle, Logf: loopLog,
 		MaxPending: int(bound(int64(s.MaxPending), DefaultMaxPending)), MaxPendingPerHost: int(bound(int64(s.MaxPendingPerHost), DefaultMaxPendingPerHost)),
 		Rejected: func(host string, perHost bool) {
 			cause := CausePending
