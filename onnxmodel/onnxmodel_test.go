@@ -112,17 +112,7 @@ func TestImportMatchesPyTorch(t *testing.T) {
 				t.Logf("max |logit − PyTorch| = %.2g", d)
 			}
 			// The same through a model file.
-			path := filepath.Join(t.TempDir(), "m.safetensors")
-			if err := m.Save(path); err != nil {
-				t.Fatal(err)
-			}
-			m2, err := models.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := maxDiff(t, forward(t, m2, x), got); d != 0 {
-				t.Errorf("saved and loaded model differs by %g", d)
-			}
+			viaFile(t, m, x, got)
 		})
 	}
 }
@@ -155,31 +145,9 @@ func TestImportGenericGraph(t *testing.T) {
 	if d := maxDiff(t, got, want); d > 1e-4 {
 		t.Errorf("logits differ from PyTorch's by %g", d)
 	}
-	path := filepath.Join(t.TempDir(), "g.safetensors")
-	if err := m.Save(path); err != nil {
-		t.Fatal(err)
-	}
-	m2, err := models.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := maxDiff(t, forward(t, m2, x), got); d != 0 {
-		t.Errorf("loaded generic model differs by %g", d)
-	}
+	m2 := viaFile(t, m, x, got)
 	randomReduce(m2, 2, 3)
-	om, err := Export(m2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := onnx.Marshal(om)
-	om2, err := onnx.Unmarshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m3, rep3, err := Import(om2, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m3, rep3, _ := reimport(t, m2, "")
 	if rep3.Arch != models.GraphArch || rep3.Mixed != 2 {
 		t.Errorf("re-import report %+v", rep3)
 	}
@@ -219,6 +187,47 @@ func TestGenericGraphMatchesPyTorch(t *testing.T) {
 	}
 }
 
+// viaFile saves m to a model file and loads it back; the loaded model
+// must give the logits got on x exactly.
+func viaFile(t *testing.T, m *models.Model, x, got *tensor.Tensor) *models.Model {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := models.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxDiff(t, forward(t, m2, x), got); d != 0 {
+		t.Errorf("saved and loaded model differs by %g", d)
+	}
+	return m2
+}
+
+// reimport exports m, encodes and decodes the ONNX model and imports it
+// (onto arch, "" = detect); it also returns the decoded ONNX model.
+func reimport(t *testing.T, m *models.Model, arch string) (*models.Model, *Report, *onnx.Model) {
+	t.Helper()
+	om, err := Export(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := onnx.Marshal(om)
+	if err != nil {
+		t.Fatal(err)
+	}
+	om2, err := onnx.Unmarshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, rep, err := Import(om2, arch)
+	if err != nil {
+		t.Fatalf("re-import: %v", err)
+	}
+	return m2, rep, om2
+}
+
 // randomReduce installs degree-deg PolyMasks dropping about half the ReLUs.
 func randomReduce(m *models.Model, deg int, seed int64) {
 	rng := rand.New(rand.NewSource(seed))
@@ -255,18 +264,7 @@ func TestExportRoundTrip(t *testing.T) {
 		if tc.deg > 0 {
 			randomReduce(m, tc.deg, 5)
 		}
-		om, err := Export(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := onnx.Marshal(om)
-		if err != nil {
-			t.Fatal(err)
-		}
-		om2, err := onnx.Unmarshal(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m2, rep, om2 := reimport(t, m, m.Arch)
 		if om2.Opset() != ExportOpset || om2.Meta("autorep.arch") != m.Arch {
 			t.Errorf("opset %d, metadata %v", om2.Opset(), om2.Metadata)
 		}
@@ -274,10 +272,6 @@ func TestExportRoundTrip(t *testing.T) {
 			if n.OpType == "Pow" || n.OpType == "Where" {
 				t.Errorf("exported graph uses %s", n.OpType)
 			}
-		}
-		m2, rep, err := Import(om2, m.Arch)
-		if err != nil {
-			t.Fatalf("%s deg %d: re-import: %v", tc.fixture, tc.deg, err)
 		}
 		wantMixed := 0
 		if tc.deg > 0 {
@@ -797,30 +791,7 @@ func TestConstantsAndWindows(t *testing.T) {
 			if d > 1e-4*maxAbs(want) {
 				t.Errorf("logits differ from PyTorch's by %g", d)
 			}
-			path := filepath.Join(t.TempDir(), "m.safetensors")
-			if err := m.Save(path); err != nil {
-				t.Fatal(err)
-			}
-			m2, err := models.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := maxDiff(t, forward(t, m2, x), got); d != 0 {
-				t.Errorf("saved and loaded model differs by %g", d)
-			}
-			om, err := Export(m2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := onnx.Marshal(om)
-			om2, err := onnx.Unmarshal(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m3, _, err := Import(om2, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			m3, _, _ := reimport(t, viaFile(t, m, x, got), "")
 			if d := maxDiff(t, forward(t, m3, x), got); d > 1e-5*maxAbs(got) {
 				t.Errorf("export → import changes the logits by %g", d)
 			}
