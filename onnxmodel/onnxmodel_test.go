@@ -645,8 +645,11 @@ func labels(y *tensor.Tensor) []int {
 }
 
 // TestExportMatchesOnnxRuntime runs exported models — reduced LeNet,
-// ResNet-20 and the generic avgnet — in onnxruntime-node, an independent
-// ONNX implementation, and compares its logits with autorep's. It runs when
+// ResNet-20, the generic avgnet, tvnet and padnet — and the fixtures
+// tvnet, padnet and lenet-norm themselves in onnxruntime-node, an
+// independent ONNX implementation, and compares its logits with autorep's
+// (for the fixtures: with the import of constants and rewritten windows).
+// It runs when
 // AUTOREP_ORT_NODE_PATH names a node_modules directory holding
 // onnxruntime-node (npm install --ignore-scripts onnxruntime-node@1.17.0).
 func TestExportMatchesOnnxRuntime(t *testing.T) {
@@ -659,21 +662,28 @@ func TestExportMatchesOnnxRuntime(t *testing.T) {
 		t.Skipf("node not found: %v", err)
 	}
 	dir := t.TempDir()
+	// deg −1: onnxruntime runs the fixture itself, an independent reading
+	// of its Sub/Div/Mul, auto_pad, asymmetric pads, dilations and
+	// ceil_mode against the import's rewrites.
 	for _, tc := range []struct {
 		fixture string
 		deg     int
-	}{{"lenet", 2}, {"resnet20", 2}, {"resnet20-bn", 1}, {"avgnet", 2}, {"lenet", 0}} {
+	}{{"lenet", 2}, {"resnet20", 2}, {"resnet20-bn", 1}, {"avgnet", 2}, {"lenet", 0},
+		{"tvnet", -1}, {"padnet", -1}, {"lenet-norm", -1}, {"tvnet", 2}, {"padnet", 1}} {
 		m, _ := importFixture(t, tc.fixture, "")
 		if tc.deg > 0 {
 			randomReduce(m, tc.deg, 11)
 		}
-		om, err := Export(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mp := filepath.Join(dir, tc.fixture+".onnx")
-		if err := onnx.WriteFile(mp, om); err != nil {
-			t.Fatal(err)
+		mp := filepath.Join("testdata", tc.fixture+".onnx")
+		if tc.deg >= 0 {
+			om, err := Export(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mp = filepath.Join(dir, tc.fixture+".onnx")
+			if err := onnx.WriteFile(mp, om); err != nil {
+				t.Fatal(err)
+			}
 		}
 		x := readPB(t, filepath.Join("testdata", tc.fixture+".input.pb"))
 		raw := make([]byte, 4*len(x.Data))
