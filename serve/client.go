@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/autorep/autorep/mpc"
@@ -63,12 +64,21 @@ type Session struct {
 	Public *pi.Public
 	// DealerAddr is the dealer used ("" in the twoparty suite).
 	DealerAddr string
+	// MaxInferences is the server's limit on this session's inferences
+	// (0: none); Infer refuses beyond it (open a new session).
+	MaxInferences int
+	// IdleTimeout is how long the server keeps the session open between
+	// requests (0: no limit; the bound before the first request is the
+	// server's, usually longer).
+	IdleTimeout time.Duration
 	// Connect describes opening the session (offline).
 	Connect ConnectStats
 
-	conn transport.Conn
-	prov *dealer.Provider // nil without a dealer
-	pic  *pi.Client
+	conn  transport.Conn
+	prov  *dealer.Provider // nil without a dealer
+	pic   *pi.Client
+	count int       // inferences run
+	last  time.Time // end of the last request (or of the opening)
 }
 
 // ConnectStats describes the opening of a session: handshakes, dealer
@@ -108,6 +118,10 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Session, error) {
 	s.Connect.Time = time.Since(t0)
 	return s, nil
 }
+
+// ErrSessionLimit is returned by Infer on a session the server ended or
+// will end by its limits (Session.MaxInferences, Session.IdleTimeout).
+var ErrSessionLimit = errors.New("session limit")
 
 // ErrUntrustedDealer is returned when a dealer-suite session would use a
 // dealer the client did not choose: one other than the pinned
@@ -163,7 +177,8 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
 	}
-	s := &Session{ID: ans.sid, Suite: suite, conn: conn}
+	s := &Session{ID: ans.sid, Suite: suite, conn: conn, IdleTimeout: time.Duration(ans.limits.idleMS) * time.Millisecond}
+	s.MaxInferences = int(min(ans.limits.inferences, math.MaxInt32))
 	pub, err := pi.UnmarshalPublic(ans.plan)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
@@ -205,6 +220,7 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		s.Connect.Material = s.prov.Offline().Bytes
 	}
 	s.Connect.Bytes = conn.Stats().Total().Bytes()
+	s.last = time.Now()
 	ok = true
 	return s, nil
 }
@@ -262,14 +278,23 @@ func (s *Session) Infer(ctx context.Context, x *tensor.Tensor) (*Result, error) 
 	if x.Shape[1] != in[0] || x.Shape[2] != in[1] || x.Shape[3] != in[2] {
 		return nil, fmt.Errorf("serve: image of shape %v, the model takes %v", x.Shape[1:], in)
 	}
+	if s.MaxInferences > 0 && s.count >= s.MaxInferences {
+		return nil, fmt.Errorf("serve: %w: the server allows %d inferences per session; open a new session", ErrSessionLimit, s.MaxInferences)
+	}
 	var used int64
 	if s.prov != nil {
 		used = s.prov.Used()
 	}
+	idle := time.Since(s.last)
 	logits, st, err := s.pic.Infer(ctx, s.conn, x)
+	s.last = time.Now()
 	if err != nil {
+		if s.count > 0 && s.IdleTimeout > 0 && idle >= s.IdleTimeout {
+			return nil, fmt.Errorf("serve: %w: idle for %v, the server closes sessions idle for %v; open a new session (%v)", ErrSessionLimit, idle.Round(time.Millisecond), s.IdleTimeout, err)
+		}
 		return nil, err
 	}
+	s.count++
 	r := &Result{Logits: append([]float32(nil), logits.Data...), Stats: st}
 	if s.prov != nil {
 		r.Material = s.prov.Used() - used

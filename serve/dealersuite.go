@@ -91,7 +91,8 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 			return nil, err
 		}
 	}
-	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, prov: prov, created: time.Now(), ping: prov.Ping, close: func() { prov.Close() }}, nil
+	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, prov: prov, created: time.Now(), ping: prov.Ping,
+		activity: func() int64 { return prov.Offline().Bytes }, close: func() { prov.Close() }}, nil
 }
 
 // DefaultKeepAlive is the default idle time before a dealer ping.

@@ -24,6 +24,22 @@ const (
 	DefaultPoolTTL     = 5 * time.Minute
 	DefaultGrace       = 10 * time.Second
 	helloTimeout       = 10 * time.Second
+	// DefaultMaxImages bounds the images of one inference request: one,
+	// so a request never makes the server hold (or fetch from the dealer)
+	// the material of a batch before the client has shown any work.
+	DefaultMaxImages = 1
+	// DefaultIdleTimeout closes a session that waits this long for its
+	// next request with nothing moving, so idle clients cannot hold the
+	// session slots.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultOpenTimeout is the idle bound before a session's first
+	// request: longer, since the client may be fetching the dealer
+	// material of several inferences then, which the server cannot see.
+	DefaultOpenTimeout = 2 * time.Minute
+	// DefaultMaxInferences bounds the inference requests of one session.
+	DefaultMaxInferences = 1000
+	// DefaultRetryAfter is the wait a busy server suggests.
+	DefaultRetryAfter = 5 * time.Second
 )
 
 // DialFunc opens a framed connection to addr.
@@ -41,8 +57,25 @@ type Server struct {
 	// must be nil with twoparty, which has no third party).
 	Dealer *DealerConfig
 	// MaxSessions bounds concurrent client sessions (default 64); further
-	// clients are refused with "busy".
+	// clients are refused with "busy" and a time to retry after
+	// (RetryAfter, default 5 s; a client sees a *BusyError).
 	MaxSessions int
+	RetryAfter  time.Duration
+	// MaxImages bounds the images of one inference request (default 1,
+	// at most pi.MaxBatch).
+	MaxImages int
+	// IdleTimeout closes a session whose connection moves nothing (and,
+	// in the dealer suite, receives no dealer material) for this long
+	// while it waits for its next request (default 30 s; negative: never);
+	// OpenTimeout (default 2 min) is that bound before the first request,
+	// while the client may still be prefetching its material. The online
+	// phase is bounded by the connection's own timeouts instead.
+	IdleTimeout time.Duration
+	OpenTimeout time.Duration
+	// MaxInferences bounds the inference requests of one session (default
+	// 1000; negative: none); the session ends after the last one and the
+	// client opens a new one.
+	MaxInferences int
 	// Grace is how long Serve lets in-flight sessions finish after ctx
 	// ends before cancelling them (default 10 s; negative: at once).
 	Grace time.Duration
@@ -204,7 +237,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 	case slots <- struct{}{}:
 		defer func() { <-slots }()
 	default:
-		conn.Send(frame.Error(tagError, "server busy"))
+		conn.Send(frame.Error(tagError, busyReason(cap(slots), orDefault(s.RetryAfter, DefaultRetryAfter))))
 		return fmt.Errorf("%w: busy (%d sessions)", errRefused, cap(slots))
 	}
 	ss, err := s.suites.open(ctx)
@@ -217,24 +250,112 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		return err
 	}
 	defer ss.close()
+	lim := s.limits()
+	var ended atomic.Value // why the server ended the session, if it did
+	var served atomic.Bool
 	n := 0
-	srv := piServer(s.Plan, s.suite, ss, 0, func(st pi.Stats) {
+	srv := piServer(s.Plan, s.suite, ss, s.maxImages(), func(st pi.Stats) {
+		served.Store(true)
 		n++
 		s.served.Add(1)
 		if s.OnInference != nil {
 			s.OnInference(st)
 		}
+		if lim.inferences > 0 && uint64(n) >= lim.inferences {
+			// The logits are sent: Close delivers them, then pi's wait
+			// for the next request fails and the session ends.
+			ended.Store(fmt.Sprintf("limit of %d inferences reached", lim.inferences))
+			conn.Close()
+		}
 	})
-	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, plan: s.plan}.encode()); err != nil {
+	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, limits: lim, plan: s.plan}.encode()); err != nil {
 		return err
 	}
 	s.sessions.Add(1)
 	s.active.Add(1)
 	defer s.active.Add(-1)
 	t0 := time.Now()
-	if err := srv.Run(ctx, conn); err != nil {
+	if open := orDefault(s.OpenTimeout, DefaultOpenTimeout); lim.idleMS > 0 || open > 0 {
+		timeout := func() time.Duration {
+			if served.Load() {
+				return time.Duration(lim.idleMS) * time.Millisecond
+			}
+			return open
+		}
+		stop := watchIdle(conn, ss.activity, timeout, func(idle time.Duration) {
+			ended.Store(fmt.Sprintf("idle for %v", idle.Round(time.Millisecond)))
+			conn.Close()
+		})
+		defer stop()
+	}
+	err = srv.Run(ctx, conn)
+	if why, _ := ended.Load().(string); why != "" && ctx.Err() == nil {
+		s.logf("serve: session %s (%s) closed by the server after %d inferences in %v: %s", ss.sid, s.suite, n, time.Since(t0).Round(time.Millisecond), why)
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("session %s (%s) after %d inferences: %w", ss.sid, s.suite, n, err)
 	}
 	s.logf("serve: session %s (%s): %d inferences in %v", ss.sid, s.suite, n, time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+func (s *Server) maxImages() int {
+	if s.MaxImages <= 0 {
+		return DefaultMaxImages
+	}
+	return min(s.MaxImages, pi.MaxBatch)
+}
+
+// limits are the session limits the server enforces and announces.
+func (s *Server) limits() sessionLimits {
+	var l sessionLimits
+	switch {
+	case s.MaxInferences == 0:
+		l.inferences = DefaultMaxInferences
+	case s.MaxInferences > 0:
+		l.inferences = uint64(s.MaxInferences)
+	}
+	if d := orDefault(s.IdleTimeout, DefaultIdleTimeout); d > 0 {
+		l.idleMS = uint64(max(d.Milliseconds(), 1))
+	}
+	return l
+}
+
+// watchIdle calls idle once if conn spends timeout() (≤ 0: no bound) in
+// the offline phase (setup, or waiting for a request) with no byte moving
+// on it and no change in activity (the dealer material received); the
+// online phase is left to the connection's read timeout. stop ends the
+// watch.
+func watchIdle(conn transport.Conn, activity func() int64, timeout func() time.Duration, idle func(time.Duration)) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		last, lastAct, since := conn.Stats().Total().Bytes(), activity(), time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				b, a := conn.Stats().Total().Bytes(), activity()
+				if b != last || a != lastAct || conn.Stats().Phase() != transport.PhaseOffline {
+					last, lastAct, since = b, a, now
+					continue
+				}
+				if d, t := now.Sub(since), timeout(); t > 0 && d >= t {
+					idle(d)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -16,9 +16,12 @@
 //     closes, or "ASOK", the 16-byte random session id, the suite the
 //     server runs (one length byte and the name), the uvarint-prefixed
 //     dealer address the server uses (dealer suite only; empty otherwise),
-//     and the public plan's JSON (the client checks it against the hash it
-//     expects, if any). The suite is settled here, before anything depends
-//     on it, as a TLS cipher suite is;
+//     the session's limits (uvarints: inferences per session, idle timeout
+//     in ms; 0: none), and the public plan's JSON (the client checks it
+//     against the hash it expects, if any). The suite is settled here,
+//     before anything depends on it, as a TLS cipher suite is. A busy
+//     server's refusal says when to retry ("server busy ...; retry after
+//     5s", BusyError);
 //  3. dealer suite: both parties join the dealer session with that id
 //     (each id once per party; replays are refused by the dealer); the
 //     client joins only a dealer it chose itself (ClientConfig.Dealer) or
@@ -39,6 +42,8 @@ package serve
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/serve/dealer"
@@ -91,7 +96,14 @@ type okAnswer struct {
 	sid    dealer.SessionID
 	suite  string
 	dealer string // dealer suite: the address the server advertises
+	limits sessionLimits
 	plan   []byte // the public plan's JSON
+}
+
+// sessionLimits are what a server allows one session (0: no limit).
+type sessionLimits struct {
+	inferences uint64 // inference requests
+	idleMS     uint64 // time between requests, in ms
 }
 
 func (a okAnswer) encode() []byte {
@@ -100,11 +112,34 @@ func (a okAnswer) encode() []byte {
 	b = append(b, a.suite...)
 	b = binary.AppendUvarint(b, uint64(len(a.dealer)))
 	b = append(b, a.dealer...)
+	b = binary.AppendUvarint(b, a.limits.inferences)
+	b = binary.AppendUvarint(b, a.limits.idleMS)
 	return append(b, a.plan...)
 }
 
+// busyReason is a busy server's refusal.
+func busyReason(sessions int, retry time.Duration) string {
+	return fmt.Sprintf("server busy (all %d sessions taken)%s%v", sessions, retryAfter, retry)
+}
+
+const retryAfter = "; retry after "
+
+// BusyError is a busy server's refusal of a session: try again after
+// RetryAfter.
+type BusyError struct {
+	RetryAfter time.Duration
+	Reason     string
+}
+
+func (e *BusyError) Error() string { return "server refused: " + e.Reason }
+
 func parseOK(b []byte) (a okAnswer, err error) {
 	if reason, ok := frame.Reason(tagError, b); ok {
+		if i := strings.LastIndex(reason, retryAfter); i >= 0 && strings.HasPrefix(reason, "server busy") {
+			if d, err := time.ParseDuration(reason[i+len(retryAfter):]); err == nil && d >= 0 {
+				return a, &BusyError{RetryAfter: d, Reason: reason}
+			}
+		}
 		return a, fmt.Errorf("server refused: %s", reason)
 	}
 	malformed := fmt.Errorf("malformed answer to hello (%d bytes)", len(b))
@@ -122,6 +157,13 @@ func parseOK(b []byte) (a okAnswer, err error) {
 	if k <= 0 || n > maxAddr || uint64(len(rest)-k) < n {
 		return a, malformed
 	}
-	a.dealer, a.plan = string(rest[k:k+int(n)]), rest[k+int(n):]
+	a.dealer, rest = string(rest[k:k+int(n)]), rest[k+int(n):]
+	for _, v := range []*uint64{&a.limits.inferences, &a.limits.idleMS} {
+		if *v, k = binary.Uvarint(rest); k <= 0 {
+			return a, malformed
+		}
+		rest = rest[k:]
+	}
+	a.plan = rest
 	return a, nil
 }

@@ -47,6 +47,7 @@ type suiteSession struct {
 	prov      mpc.Provider // the server's correlated randomness (nil without a dealer)
 	created   time.Time
 	ping      func() error // checks a pooled session still answers
+	activity  func() int64 // grows while the session's dealer material arrives
 	close     func()
 }
 
@@ -63,7 +64,7 @@ func (twoParty) open(context.Context) (*suiteSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &suiteSession{sid: sid, close: func() {}}, nil
+	return &suiteSession{sid: sid, activity: func() int64 { return 0 }, close: func() {}}, nil
 }
 
 // piServer is pi's server of one session in suite.

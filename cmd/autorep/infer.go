@@ -245,6 +245,9 @@ func runInfer(args []string) error {
 		return err
 	}
 	defer sess.Close()
+	if m := sess.MaxInferences; m > 0 && *count > m {
+		return fmt.Errorf("--count %d: the server allows %d inferences per session", *count, m)
+	}
 	switch {
 	case sess.Suite != "dealer" && *dealerAddr != "":
 		fmt.Fprintf(os.Stderr, "infer: note: the server runs suite %s, which uses no dealer; --dealer is not used\n", sess.Suite)

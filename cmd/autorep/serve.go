@@ -39,7 +39,10 @@ func runServe(args []string) error {
 	dealerAddr := fs.String("dealer", "127.0.0.1:7001", "dealer address (dealer suite; verified with --tls-ca/--tls-server-name)")
 	advertise := fs.String("advertise-dealer", "", "dealer address sent to clients (dealer suite; default --dealer); clients that pin their dealer check it")
 	pool := fs.Int("pool", 2, "dealer suite: sessions kept ready with their dealer material (0: fetch on demand)")
-	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions")
+	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions; more are refused with \"busy; retry after\"")
+	maxImages := fs.Int("max-images", serve.DefaultMaxImages, "maximum images per inference request (a batch's material is held at once)")
+	idle := fs.Duration("idle-timeout", serve.DefaultIdleTimeout, "close a session idle this long between requests (a client's opening prefetch of dealer material counts; negative: never)")
+	maxInf := fs.Int("max-inferences", serve.DefaultMaxInferences, "maximum inference requests per session (negative: no limit)")
 	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, time given to in-flight sessions")
 	frac := fs.Uint("frac", 0, "fixed-point fractional bits (0: 16)")
 	ell := fs.Int("ell", 0, "bit width of FSS gate inputs (0: 64)")
@@ -57,6 +60,12 @@ func runServe(args []string) error {
 	}
 	if *suite != "dealer" && *suite != "twoparty" {
 		return fmt.Errorf("--suite %q: want dealer or twoparty", *suite)
+	}
+	if *maxImages < 1 || *maxImages > pi.MaxBatch {
+		return fmt.Errorf("--max-images %d: want 1..%d", *maxImages, pi.MaxBatch)
+	}
+	if *idle == 0 || *maxInf == 0 {
+		return errors.New("--idle-timeout and --max-inferences must not be 0 (negative: no limit)")
 	}
 	if *suite == "twoparty" {
 		for _, name := range []string{"dealer", "advertise-dealer", "pool"} {
@@ -82,7 +91,8 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &serve.Server{Plan: plan, Suite: *suite, MaxSessions: *maxSessions, Grace: *grace}
+	srv := &serve.Server{Plan: plan, Suite: *suite, MaxSessions: *maxSessions, Grace: *grace,
+		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf}
 	where := "no dealer"
 	if *suite == "dealer" {
 		srv.Dealer = &serve.DealerConfig{Addr: *dealerAddr, Advertise: *advertise, Pool: *pool,

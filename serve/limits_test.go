@@ -1,0 +1,159 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// bothSuites runs f against a fresh server of each suite (a dealer-suite
+// server gets its own dealer), with opts applied to the server.
+func bothSuites(t *testing.T, opts func(*Server), f func(t *testing.T, addr string, s *Server, log *logSink)) {
+	plan := loadPlan(t)
+	for _, suite := range []string{suiteDealer, suiteTwoParty} {
+		t.Run(suite, func(t *testing.T) {
+			log := &logSink{t: t}
+			o := func(s *Server) { s.Logf = log.logf; opts(s) }
+			var srv *running
+			var s *Server
+			if suite == suiteDealer {
+				d, _ := startDealer(t, "127.0.0.1:0", insecure)
+				defer d.stop(t)
+				srv, s = startServer(t, plan, d.addr, 0, insecure, insecure, o)
+			} else {
+				srv, s = startTwoParty(t, plan, insecure, o)
+			}
+			defer srv.stop(t)
+			f(t, srv.addr, s, log)
+		})
+	}
+}
+
+// TestBusyRetryAfter: with every session slot taken, a client is refused
+// with a BusyError that says when to retry; once the slot is free it is
+// served.
+func TestBusyRetryAfter(t *testing.T) {
+	bothSuites(t, func(s *Server) { s.MaxSessions, s.RetryAfter = 1, 1500*time.Millisecond }, func(t *testing.T, addr string, s *Server, _ *logSink) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cfg := ClientConfig{Server: addr, Dial: dialer(insecure), TrustServerDealer: true}
+		a, err := Dial(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Dial(ctx, cfg)
+		var busy *BusyError
+		if !errors.As(err, &busy) || busy.RetryAfter != 1500*time.Millisecond || !strings.Contains(err.Error(), "all 1 sessions taken") {
+			t.Fatalf("second client: %v, want a BusyError to retry after 1.5s", err)
+		}
+		a.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Stats().Active > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b, err := Dial(ctx, cfg)
+		if err != nil {
+			t.Fatalf("after the slot was freed: %v", err)
+		}
+		b.Close()
+	})
+}
+
+// TestIdleTimeout: the server closes a session that waits longer than
+// IdleTimeout for its next request, or OpenTimeout for its first one (slot
+// freed, not counted as a failure), and the client's next Infer says why;
+// a session that keeps working stays open.
+func TestIdleTimeout(t *testing.T) {
+	const idle, open = 400 * time.Millisecond, 1500 * time.Millisecond
+	bothSuites(t, func(s *Server) { s.IdleTimeout, s.OpenTimeout = idle, open }, func(t *testing.T, addr string, s *Server, log *logSink) {
+		plan := s.Plan
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		defer cancel()
+		cfg := ClientConfig{Server: addr, Dial: dialer(insecure), TrustServerDealer: true}
+		sess, err := Dial(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		if sess.IdleTimeout != idle {
+			t.Errorf("the session announces an idle timeout of %v, want %v", sess.IdleTimeout, idle)
+		}
+		for i := range 2 { // requests closer together than the timeout
+			time.Sleep(idle / 4)
+			x := randImage(int64(60+i), plan.Public.Input)
+			r, err := sess.Infer(ctx, x)
+			if err != nil {
+				t.Fatalf("inference %d of a working session: %v", i, err)
+			}
+			if want := fixedLabel(t, plan, x); r.Label != want {
+				t.Errorf("label %d, want %d", r.Label, want)
+			}
+		}
+		log.waitFor(t, "closed by the server after 2 inferences", "idle for")
+		if _, err := sess.Infer(ctx, randImage(62, plan.Public.Input)); !errors.Is(err, ErrSessionLimit) || !strings.Contains(err.Error(), "idle") {
+			t.Errorf("inference after the idle timeout: %v, want a session-limit error naming idleness", err)
+		}
+
+		// No request at all: closed after OpenTimeout.
+		t0 := time.Now()
+		quiet, err := Dial(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer quiet.Close()
+		log.waitFor(t, "closed by the server after 0 inferences", "idle for")
+		if d := time.Since(t0); d < open {
+			t.Errorf("a session without requests was closed after %v, before OpenTimeout %v", d, open)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for s.Stats().Active > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if st := s.Stats(); st.Failed != 0 || st.Active != 0 {
+			t.Errorf("server stats %+v: an idle close is no failure and frees the slot", st)
+		}
+	})
+}
+
+// TestMaxInferences: the session ends after MaxInferences requests; the
+// client refuses more with ErrSessionLimit, and the server enforces it even
+// on a client that does not.
+func TestMaxInferences(t *testing.T) {
+	plan := loadPlan(t)
+	d, _ := startDealer(t, "127.0.0.1:0", insecure)
+	defer d.stop(t)
+	log := &logSink{t: t}
+	srv, s := startServer(t, plan, d.addr, 0, insecure, insecure, func(s *Server) { s.MaxInferences, s.Logf = 2, log.logf })
+	defer srv.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, honest := range []bool{true, false} {
+		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), TrustServerDealer: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sess.MaxInferences != 2 {
+			t.Errorf("the session announces %d inferences, want 2", sess.MaxInferences)
+		}
+		for i := range 2 {
+			x := randImage(int64(70+i), plan.Public.Input)
+			if r, err := sess.Infer(ctx, x); err != nil || r.Label != fixedLabel(t, plan, x) {
+				t.Fatalf("inference %d: %v", i, err)
+			}
+		}
+		if !honest {
+			sess.MaxInferences = 0 // a client that ignores the limit
+		}
+		_, err = sess.Infer(ctx, randImage(72, plan.Public.Input))
+		if honest && !errors.Is(err, ErrSessionLimit) || !honest && err == nil {
+			t.Errorf("third inference (client keeps the limit: %v): %v", honest, err)
+		}
+		sess.Close()
+	}
+	log.waitFor(t, "limit of 2 inferences reached")
+	if st := s.Stats(); st.Failed != 0 || st.Inferences != 4 {
+		t.Errorf("server stats %+v, want 4 inferences and no failure", st)
+	}
+}
