@@ -149,6 +149,48 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 	return rep, nil
 }
 
+// BenchInputs returns the inputs Bench draws for gate name: n signed
+// ℓ-bit values (4n for maxpool2x2) in the gate's valid range (poly2:
+// |x| < 4.0 at scale 2^frac), the edge values first if edges. The dealer
+// suite's table (cmd/autorep) draws the same.
+func BenchInputs(rng *rand.Rand, name string, n, ell, frac int, edges bool) []uint64 {
+	switch name {
+	case "relu", "drelu", "square":
+		return sample(rng, n, ell, ell-1, edges)
+	case "trunc", "relu_trunc":
+		return sample(rng, n, ell, ell-2, edges)
+	case "poly2":
+		return sample(rng, n, ell, frac+2, edges)
+	default: // maxpool2x2
+		return sample(rng, 4*n, ell, ell-2, edges)
+	}
+}
+
+// ExactOutput returns output i of the gates that are exact in every suite
+// (relu, drelu, square, maxpool2x2) as a signed ℓ-bit value, from Bench's
+// inputs x; ok is false for the others (their bounds differ by suite).
+func ExactOutput(name string, x []uint64, i, ell int) (v int64, ok bool) {
+	sgn := func(v uint64) int64 { return int64(v<<uint(64-ell)) >> uint(64-ell) }
+	switch name {
+	case "relu":
+		return max(sgn(x[i]), 0), true
+	case "drelu":
+		if sgn(x[i]) >= 0 {
+			return 1, true
+		}
+		return 0, true
+	case "square":
+		return sgn(x[i] * x[i] & mask(ell)), true
+	case "maxpool2x2":
+		v = sgn(x[4*i])
+		for _, u := range x[4*i+1 : 4*i+4] {
+			v = max(v, sgn(u))
+		}
+		return v, true
+	}
+	return 0, false
+}
+
 // sample returns n signed values in [−2^bits, 2^bits) as ℓ-bit words,
 // with edges (0, ±1, the extremes, half the extremes) first.
 func sample(rng *rand.Rand, n, ell, bits int, edges bool) []uint64 {
@@ -177,17 +219,7 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 	ell, n, f := cfg.Ell, cfg.N, cfg.Frac
 	m := mask(ell)
 	sgn := func(v uint64) int64 { return int64(v<<uint(64-ell)) >> uint(64-ell) }
-	var x []uint64
-	switch name {
-	case "relu", "drelu", "square":
-		x = sample(rng, n, ell, ell-1, edges)
-	case "trunc", "relu_trunc":
-		x = sample(rng, n, ell, ell-2, edges)
-	case "poly2":
-		x = sample(rng, n, ell, f+2, edges) // |x| < 4.0
-	case "maxpool2x2":
-		x = sample(rng, 4*n, ell, ell-2, edges)
-	}
+	x := BenchInputs(rng, name, n, ell, f, edges)
 	x0 := make([]uint64, len(x))
 	x1 := make([]uint64, len(x))
 	for i, v := range x {
@@ -278,37 +310,22 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 	floorShift := func(v int64, s int) int64 { return v >> uint(s) }
 	for i := range r0 {
 		got := sgn((r0[i] + r1[i]) & m)
-		var lo, hi int64 // allowed range
-		switch name {
-		case "relu":
-			lo = max(sgn(x[i]), 0)
-			hi = lo
-		case "drelu":
-			if sgn(x[i]) >= 0 {
-				lo = 1
-			}
-			hi = lo
-		case "trunc":
+		lo, exact := ExactOutput(name, x, i, ell) // allowed range [lo, hi]
+		hi := lo
+		switch {
+		case exact:
+		case name == "trunc":
 			hi = floorShift(sgn(x[i]), f)
 			lo = hi - 1
-		case "relu_trunc":
+		case name == "relu_trunc":
 			hi = floorShift(max(sgn(x[i]), 0), f)
 			lo = hi - 1
-		case "square":
-			lo = sgn(x[i] * x[i] & m)
-			hi = lo
-		case "poly2":
+		default: // poly2
 			v := sgn(x[i])
 			y := floorShift(v*v, f) // y or y − 1
 			zs := [2]int64{int64(k2[i])*y + int64(k1[i])*v + int64(k0[i]), int64(k2[i])*(y-1) + int64(k1[i])*v + int64(k0[i])}
 			hi = floorShift(zs[0], f)
 			lo = floorShift(zs[1], f) - 1
-		case "maxpool2x2":
-			lo = sgn(x[4*i])
-			for _, v := range x[4*i+1 : 4*i+4] {
-				lo = max(lo, sgn(v))
-			}
-			hi = lo
 		}
 		if got < lo || got > hi {
 			g.Mismatches++
