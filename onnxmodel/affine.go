@@ -116,6 +116,13 @@ func (c *converter) arith(n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	// A pending Pad came first: a scale commutes with its zeros, a shift
+	// does not, so the Pad (and any affine before it) gets its layer first.
+	if x.pad.any() && (n.OpType == "Add" || n.OpType == "Sub") && slices.ContainsFunc(k, func(v float64) bool { return v != 0 }) {
+		if err := c.materializeAll(n, x); err != nil {
+			return err
+		}
+	}
 	a := &affine{scale: make([]float64, len(k)), shift: make([]float64, len(k)), from: n.Name}
 	if x.aff != nil {
 		copy(a.scale, x.aff.scale)
@@ -147,10 +154,6 @@ func (c *converter) arith(n *onnx.Node) error {
 		if math.IsInf(a.scale[i], 0) || math.IsInf(a.shift[i], 0) || math.IsNaN(a.scale[i]) || math.IsNaN(a.shift[i]) {
 			return nodeError(n, "the combined constant affine overflows in channel %d", i)
 		}
-	}
-	// A pending Pad came first: a scale commutes with its zeros, a shift does not.
-	if x.pad.any() && (n.OpType == "Add" || n.OpType == "Sub") && slices.ContainsFunc(k, func(v float64) bool { return v != 0 }) {
-		return nodeError(n, "adding a constant after a Pad is not supported (supported: Pad, then Conv or AveragePool)")
 	}
 	if a.identity() {
 		c.vals[n.Outputs[0]] = &value{node: x.node, shape: x.shape, pad: x.pad}

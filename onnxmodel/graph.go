@@ -169,8 +169,11 @@ func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, err
 		return nil, in, nil, fmt.Errorf("onnx: graph has %d outputs; want one (the logits)", len(g.Outputs))
 	}
 	out, ok := c.vals[g.Outputs[0].Name]
-	if ok && out.aff != nil {
-		return nil, in, nil, fmt.Errorf("onnx: graph output %q ends in a constant Mul/Add/Sub/Div (node %q) that folds into no layer; supported: after a Conv, Gemm/MatMul or BatchNormalization read by nothing else", g.Outputs[0].Name, out.aff.from)
+	if ok {
+		// A constant affine or Pad still pending at the output gets its layer.
+		if err := c.materializeAll(&onnx.Node{Name: g.Outputs[0].Name, OpType: "graph output"}, out); err != nil {
+			return nil, in, nil, err
+		}
 	}
 	if !ok || len(c.g.Nodes) == 0 || out.node != len(c.g.Nodes)-1 || out.pad.any() {
 		return nil, in, nil, fmt.Errorf("onnx: graph output %q is not the result of the last layer", g.Outputs[0].Name)

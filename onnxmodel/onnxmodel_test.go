@@ -940,3 +940,81 @@ func TestWindowRewrite(t *testing.T) {
 		t.Errorf("only %d of 300 random windows converted", converted)
 	}
 }
+
+// TestConstantEdges: a shift after a Pad (the padded zeros shift too), a
+// per-feature constant between Flatten and Gemm (folded into the Gemm), and
+// a scale at the graph output compute what ONNX defines; a constant on a
+// [N,F] tensor that folds nowhere is a clear error.
+func TestConstantEdges(t *testing.T) {
+	run := func(m *onnx.Model, x *tensor.Tensor) *tensor.Tensor {
+		t.Helper()
+		g, _, _, err := convertGraph(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var y *autograd.Var
+		autograd.NoGrad(func() { y, err = g.Run(autograd.Const(x)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return y.Value
+	}
+	x := tensor.New(1, 1, 4, 4)
+	for i := range x.Data {
+		x.Data[i] = float32(i%5) - 2
+	}
+	// Pad (H begin 1, W end 1) → Add −0.5 → Relu → Flatten → Mul 3.
+	m := tinyModel(13, []*onnx.Node{{Name: "p", OpType: "Pad", Inputs: []string{"x", "pads"}, Outputs: []string{"p"}},
+		{Name: "a", OpType: "Add", Inputs: []string{"p", "k"}, Outputs: []string{"a"}},
+		{Name: "r", OpType: "Relu", Inputs: []string{"a"}, Outputs: []string{"r"}},
+		{Name: "f", OpType: "Flatten", Inputs: []string{"r"}, Outputs: []string{"f"}},
+		{Name: "m", OpType: "Mul", Inputs: []string{"three", "f"}, Outputs: []string{"y"}}},
+		onnx.Int64Tensor("pads", []int64{8}, []int64{0, 0, 1, 0, 0, 0, 0, 1}), onnx.FloatTensor("k", nil, []float32{-0.5}),
+		onnx.FloatTensor("three", nil, []float32{3}))
+	if _, _, _, err := convertGraph(m); err == nil || !strings.Contains(err.Error(), `"y" (graph output)`) || !strings.Contains(err.Error(), "Gemm") {
+		t.Errorf("scale of a [N,F] output after a Relu: %v, want an error naming the output and Gemm", err)
+	}
+	m.Graph.Nodes[4] = &onnx.Node{Name: "m", OpType: "Mul", Inputs: []string{"three", "r"}, Outputs: []string{"m"}}
+	m.Graph.Nodes = append(m.Graph.Nodes, &onnx.Node{Name: "f2", OpType: "Flatten", Inputs: []string{"m"}, Outputs: []string{"y"}})
+	y := run(m, x)
+	for i := 0; i < 5; i++ {
+		for j := 0; j < 5; j++ {
+			v := float32(0)
+			if i >= 1 && j < 4 {
+				v = x.Data[(i-1)*4+j]
+			}
+			if want := 3 * max(v-0.5, 0); y.Data[i*5+j] != want {
+				t.Fatalf("pad, add, relu, mul: output %d,%d = %v, want %v", i, j, y.Data[i*5+j], want)
+			}
+		}
+	}
+	// Flatten → Sub per-feature → Div 2 → Gemm: folds into the Gemm.
+	sub := make([]float32, 16)
+	w := make([]float32, 2*16)
+	for i := range sub {
+		sub[i] = float32(i) / 8
+		w[i], w[16+i] = float32(i%3)-1, 0.25
+	}
+	m = tinyModel(13, []*onnx.Node{{Name: "f", OpType: "Flatten", Inputs: []string{"x"}, Outputs: []string{"f"}},
+		{Name: "s", OpType: "Sub", Inputs: []string{"f", "c"}, Outputs: []string{"s"}},
+		{Name: "d", OpType: "Div", Inputs: []string{"s", "two"}, Outputs: []string{"d"}},
+		{Name: "g", OpType: "Gemm", Inputs: []string{"d", "w"}, Outputs: []string{"y"}, Attributes: []*onnx.Attribute{intAttrOf("transB", 1)}}},
+		onnx.FloatTensor("c", []int64{16}, sub), onnx.FloatTensor("two", nil, []float32{2}), onnx.FloatTensor("w", []int64{2, 16}, w))
+	g, _, _, err := convertGraph(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 2 {
+		t.Errorf("%d layers, want flatten and linear (the constants folded)", len(g.Nodes))
+	}
+	y = run(m, x)
+	for o := 0; o < 2; o++ {
+		var want float64
+		for i := 0; i < 16; i++ {
+			want += float64(w[o*16+i]) * float64(x.Data[i]-sub[i]) / 2
+		}
+		if math.Abs(float64(y.Data[o])-want) > 1e-5 {
+			t.Errorf("output %d = %v, want %v", o, y.Data[o], want)
+		}
+	}
+}
