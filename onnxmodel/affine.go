@@ -151,7 +151,8 @@ func (c *converter) arith(n *onnx.Node) error {
 		default: // k − x
 			a.scale[i], a.shift[i] = -a.scale[i], v-a.shift[i]
 		}
-		if math.IsInf(a.scale[i], 0) || math.IsInf(a.shift[i], 0) || math.IsNaN(a.scale[i]) || math.IsNaN(a.shift[i]) {
+		// The folded weights are float32: the combined constants must be too.
+		if !(math.Abs(a.scale[i]) <= math.MaxFloat32 && math.Abs(a.shift[i]) <= math.MaxFloat32) {
 			return nodeError(n, "the combined constant affine overflows in channel %d", i)
 		}
 	}
