@@ -30,9 +30,11 @@ const (
 )
 
 // value is an ONNX tensor of the graph being converted: the output of an
-// nn node (-1 = the graph input) with its shape (batch 1), and a pending
-// zero padding of H and W from a Pad node, which the consuming Conv or
-// AveragePool absorbs.
+// nn node (-1 = the graph input) with its shape (batch 1, padding
+// included), then a pending constant affine (Mul/Div/Add/Sub) and a
+// pending zero padding of H and W from Pad nodes, which the consuming
+// Conv or AveragePool absorbs into its window and any other layer gets as
+// layers of their own first (plain).
 type value struct {
 	node  int
 	shape []int
