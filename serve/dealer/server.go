@@ -30,9 +30,10 @@ const (
 	// DefaultMaxRequestElems bounds one request's elements (2^24: 16 Mi,
 	// 256 images of a 64-channel 32×32 layer).
 	DefaultMaxRequestElems = 1 << 24
-	// DefaultMaxRequestMACs bounds one linear request's multiply-adds
-	// (2^35, tens of seconds of generation on one core; ResNet-50's
-	// largest convolution is about 2^27 per image).
+	// DefaultMaxRequestMACs bounds one linear request's multiply-adds:
+	// 2^35, 256 times ResNet-50's largest convolution (about 2^27 per
+	// image), whose generation took 0.10-0.13 s on a loaded 2-core machine
+	// (BenchmarkGenerateLinear), so about half a minute at most.
 	DefaultMaxRequestMACs = 1 << 35
 	// DefaultMaxRequestBytes bounds one request's encoded material, both
 	// parties' halves (8 GiB).

@@ -1,0 +1,24 @@
+package dealer
+
+import (
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+)
+
+// BenchmarkGenerateLinear times the generation of ResNet-50's largest
+// 3×3 convolution (256 → 256 channels at 14×14, about 2^27
+// multiply-adds), the unit behind DefaultMaxRequestMACs: its ns/op times
+// 2^35 / RequestCost().MACs is the longest generation the default admits.
+func BenchmarkGenerateLinear(b *testing.B) {
+	conv := mpc.LinearSpec{N: 1, C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, PadH: 1, PadW: 1}
+	r := mpc.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}
+	d := mpc.NewDealer(ring.Seed{})
+	for i := 0; b.Loop(); i++ {
+		if _, _, err := d.Generate(r, uint64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(RequestCost(r).MACs), "MACs/op")
+}
