@@ -2,6 +2,7 @@ package ot
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/internal/cputime"
@@ -253,5 +254,36 @@ func TestCorrelatedPair(t *testing.T) {
 	}
 	if _, _, err := r.ReceiveCorrelatedPair(choice[:3], w0, w1); err == nil {
 		t.Error("mismatched sizes accepted")
+	}
+}
+
+// BenchmarkOneOf16Config: 1-out-of-16 OTs of 2-bit messages (the millionaires'
+// leaves) by KK13 (SHA-256 keys) and from COTs (tree-tweaked AES keys)
+// over IKNP and SoftSpoken.
+func BenchmarkOneOf16Config(b *testing.B) {
+	for _, cfg := range []Config{{KK: true}, {}, {K: 4}, {K: 8}} {
+		b.Run(strings.ReplaceAll(cfg.String(), " ", "_"), func(b *testing.B) {
+			s0, s1, c0, _ := sessionsCfg(b, cfg)
+			c0.Stats().Reset()
+			n := benchN / 4
+			rng := rand.New(rand.NewPCG(1, 4))
+			choice := make([]uint8, n)
+			for i := range choice {
+				choice[i] = uint8(rng.IntN(16))
+			}
+			msgs := make([]uint64, 16*n)
+			errs := make(chan error, 1)
+			cpu0 := cputime.Seconds()
+			for b.Loop() {
+				go func() { errs <- s0.SendN(msgs, 16, 2) }()
+				if _, err := s1.ReceiveN(choice, 16, 2); err != nil {
+					b.Fatal(err)
+				}
+				if err := <-errs; err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportOT(b, n, c0, cpu0)
+		})
 	}
 }
