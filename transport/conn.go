@@ -175,7 +175,15 @@ func SendParts(c Conn, parts ...[]byte) error {
 // still blocked on a peer that stopped reading would otherwise keep Exchange
 // (and its sending goroutine) waiting for up to the write timeout, or
 // forever without one.
-func Exchange(c Conn, out []byte) ([]byte, error) {
+func Exchange(c Conn, out []byte) ([]byte, error) { return exchange(c, out, c.Recv) }
+
+// ExchangeMax is Exchange receiving a message of at most max bytes (see
+// RecvMax): for a party that knows the size of the peer's message.
+func ExchangeMax(c Conn, out []byte, max int) ([]byte, error) {
+	return exchange(c, out, func() ([]byte, error) { return RecvMax(c, max) })
+}
+
+func exchange(c Conn, out []byte, recv func() ([]byte, error)) ([]byte, error) {
 	var done <-chan error
 	if a, ok := c.(AsyncSender); ok {
 		done = a.SendAsync(out)
@@ -184,7 +192,7 @@ func Exchange(c Conn, out []byte) ([]byte, error) {
 		go func() { ch <- c.Send(out) }()
 		done = ch
 	}
-	in, rerr := c.Recv()
+	in, rerr := recv()
 	if rerr != nil {
 		c.Close() // unblocks the send
 	}
@@ -260,9 +268,10 @@ func words(b []byte) ([]uint64, error) {
 	return v, nil
 }
 
-// RecvUint64sInto receives one message of exactly len(dst) words into dst.
+// RecvUint64sInto receives one message of exactly len(dst) words into dst;
+// a longer one is refused from its length prefix (RecvMax).
 func RecvUint64sInto(c Conn, dst []uint64) error {
-	b, err := c.Recv()
+	b, err := RecvMax(c, 8*len(dst))
 	if err != nil {
 		return err
 	}
@@ -283,12 +292,13 @@ func ExchangeUint64s(c Conn, out []uint64) ([]uint64, error) {
 }
 
 // ExchangeUint64sInto is ExchangeUint64s receiving exactly len(dst) words
-// into dst (dst may alias out).
+// into dst (dst may alias out); a longer message is refused from its
+// length prefix (ExchangeMax).
 func ExchangeUint64sInto(c Conn, out, dst []uint64) error {
 	p := getBuf(8 * len(out))
 	defer bufPool.Put(p)
 	EncodeUint64s(*p, out)
-	b, err := Exchange(c, *p)
+	b, err := ExchangeMax(c, *p, 8*len(dst))
 	if err != nil {
 		return err
 	}

@@ -718,3 +718,33 @@ func TestRecvMax(t *testing.T) {
 		}
 	}
 }
+
+// TestExchangeMaxAndWordsInto: the receivers that know the exact size
+// (ExchangeMax, RecvUint64sInto, ExchangeUint64sInto) refuse a longer
+// message with ErrFrameTooLarge and accept one of the right size.
+func TestExchangeMaxAndWordsInto(t *testing.T) {
+	o := DefaultOptions()
+	o.ReadTimeout = 5 * time.Second
+	a, b := tcpPair(t, o)
+	go func() {
+		ExchangeUint64s(b, make([]uint64, 3))
+		SendUint64s(b, make([]uint64, 3))
+	}()
+	if err := ExchangeUint64sInto(a, make([]uint64, 2), make([]uint64, 2)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("ExchangeUint64sInto of 3 words into 2: %v", err)
+	}
+	c, d := tcpPair(t, o)
+	go SendUint64s(d, make([]uint64, 3))
+	if err := RecvUint64sInto(c, make([]uint64, 2)); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("RecvUint64sInto of 3 words into 2: %v", err)
+	}
+	e, f := tcpPair(t, o)
+	go Exchange(f, []byte("12345"))
+	if got, err := ExchangeMax(e, []byte("x"), 5); err != nil || string(got) != "12345" {
+		t.Errorf("ExchangeMax at the limit: %q %v", got, err)
+	}
+	go Exchange(f, []byte("123456"))
+	if _, err := ExchangeMax(e, []byte("x"), 5); !errors.Is(err, ErrFrameTooLarge) {
+		t.Errorf("ExchangeMax over the limit: %v", err)
+	}
+}
