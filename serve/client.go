@@ -192,7 +192,9 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		if s.DealerAddr, err = chooseDealer(cfg, ans.dealer); err != nil {
 			return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
 		}
-		if s.prov, err = joinDealer(ctx, cfg, s.DealerAddr, s.ID, pub.Hash()); err != nil {
+		var ticket dealer.Ticket
+		copy(ticket[:], ans.ticket)
+		if s.prov, err = joinDealer(ctx, cfg, s.DealerAddr, s.ID, pub.Hash(), ticket); err != nil {
 			return nil, err
 		}
 		prov = s.prov
@@ -225,8 +227,9 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 	return s, nil
 }
 
-// joinDealer joins the dealer session sid at addr as the client.
-func joinDealer(ctx context.Context, cfg ClientConfig, addr string, sid dealer.SessionID, hash [32]byte) (*dealer.Provider, error) {
+// joinDealer joins the dealer session sid at addr as the client, with the
+// ticket the server issued (zero: none).
+func joinDealer(ctx context.Context, cfg ClientConfig, addr string, sid dealer.SessionID, hash [32]byte, ticket dealer.Ticket) (*dealer.Provider, error) {
 	dial := cfg.DialDealer
 	if dial == nil {
 		dial = cfg.Dial
@@ -235,7 +238,7 @@ func joinDealer(ctx context.Context, cfg ClientConfig, addr string, sid dealer.S
 	if err != nil {
 		return nil, fmt.Errorf("serve: dealer %s: %w", addr, err)
 	}
-	prov, err := dealer.Join(ctx, dc, mpc.Client, sid, hash)
+	prov, err := dealer.JoinTicket(ctx, dc, mpc.Client, sid, hash, ticket)
 	if err != nil {
 		dc.Close()
 		return nil, fmt.Errorf("serve: %w", err)

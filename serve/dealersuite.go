@@ -37,6 +37,11 @@ type DealerConfig struct {
 	// connection is pinged (default 30 s; must be below the dealer's read
 	// timeout; negative: never).
 	KeepAlive time.Duration
+	// TicketKey, if set, is the join-ticket key shared with the dealer
+	// (dealer --ticket-key): the server joins each session with its
+	// ticket and hands the client the client's, so only the parties of a
+	// session this server opened can join it.
+	TicketKey []byte
 }
 
 // dealerSuite is the dealer suite of a server: a pool of dealer sessions
@@ -47,14 +52,20 @@ type dealerSuite struct {
 	setup []mpc.Request
 	infer []mpc.Request
 	pool  chan *suiteSession
-	logf  func(format string, args ...any)
+	// images is the number of single-image inferences each session's
+	// plan registration grants (0: no registration).
+	images int
+	logf   func(format string, args ...any)
 }
 
-func newDealerSuite(cfg *DealerConfig, plan *pi.Plan, logf func(string, ...any)) (*dealerSuite, error) {
+func newDealerSuite(cfg *DealerConfig, plan *pi.Plan, images int, logf func(string, ...any)) (*dealerSuite, error) {
 	if cfg == nil || cfg.Dial == nil || cfg.Addr == "" {
 		return nil, errors.New("serve: the dealer suite needs a dealer (Server.Dealer with Addr and Dial)")
 	}
-	d := &dealerSuite{cfg: *cfg, hash: plan.Public.Hash(), logf: logf}
+	if cfg.TicketKey != nil && len(cfg.TicketKey) < dealer.MinTicketKey {
+		return nil, fmt.Errorf("serve: dealer ticket key of %d bytes, want at least %d", len(cfg.TicketKey), dealer.MinTicketKey)
+	}
+	d := &dealerSuite{cfg: *cfg, hash: plan.Public.Hash(), images: images, logf: logf}
 	if d.cfg.Advertise == "" {
 		d.cfg.Advertise = d.cfg.Addr
 	}
@@ -78,10 +89,31 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 	if err != nil {
 		return nil, fmt.Errorf("dealer %s: %w", d.cfg.Addr, err)
 	}
-	prov, err := dealer.Join(ctx, conn, mpc.Server, sid, d.hash)
+	var mine dealer.Ticket
+	var theirs []byte
+	if d.cfg.TicketKey != nil {
+		c, err := dealer.IssueTicket(d.cfg.TicketKey, mpc.Client, sid, d.hash)
+		if err == nil {
+			mine, err = dealer.IssueTicket(d.cfg.TicketKey, mpc.Server, sid, d.hash)
+		}
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		theirs = c[:]
+	}
+	prov, err := dealer.JoinTicket(ctx, conn, mpc.Server, sid, d.hash, mine)
 	if err != nil {
 		conn.Close()
 		return nil, err
+	}
+	// The dealer then serves both parties only this plan's requests, at
+	// most as often as the session's inferences need.
+	if d.images > 0 {
+		if err := prov.RegisterPlan(d.setup, d.infer, d.images); err != nil {
+			prov.Close()
+			return nil, err
+		}
 	}
 	prov.Refill = func() []mpc.Request { return d.infer }
 	prov.KeepAlive(keepAlive(d.cfg.KeepAlive))
@@ -91,7 +123,7 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 			return nil, err
 		}
 	}
-	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, prov: prov, created: time.Now(), ping: prov.Ping,
+	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, ticket: theirs, prov: prov, created: time.Now(), ping: prov.Ping,
 		activity: func() int64 { return prov.Offline().Bytes }, close: func() { prov.Close() }}, nil
 }
 

@@ -6,6 +6,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/serve/dealer"
+	"github.com/autorep/autorep/serve/secnet"
 )
 
 // bothSuites runs f against a fresh server of each suite (a dealer-suite
@@ -155,5 +160,57 @@ func TestMaxInferences(t *testing.T) {
 	log.waitFor(t, "limit of 2 inferences reached")
 	if st := s.Stats(); st.Failed != 0 || st.Inferences != 4 {
 		t.Errorf("server stats %+v, want 4 inferences and no failure", st)
+	}
+}
+
+// TestDealerTicketsAndPlan: against a dealer that admits only parties with
+// a ticket and serves only registered plans, the server joins with its
+// ticket, registers the session's plan and hands the client its ticket;
+// private labels are right, and a party without a ticket is refused.
+func TestDealerTicketsAndPlan(t *testing.T) {
+	plan := loadPlan(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	ln, err := secnet.Listen("127.0.0.1:0", insecure, testOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := &dealer.Server{Dealer: mpc.NewDealer(ring.Seed{4}), Grace: -1, Logf: t.Logf, TicketKey: key, RequirePlan: true}
+	dctx, dcancel := context.WithCancel(context.Background())
+	d := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
+	go func() { d.done <- ds.Serve(dctx, ln) }()
+	defer d.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, pool := range []int{0, 1} {
+		srv, _ := startServer(t, plan, d.addr, pool, insecure, insecure, func(s *Server) { s.Dealer.TicketKey = key })
+		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Dealer: d.addr})
+		if err != nil {
+			t.Fatalf("pool %d: %v", pool, err)
+		}
+		for i := range 2 {
+			x := randImage(int64(80+i), plan.Public.Input)
+			if r, err := sess.Infer(ctx, x); err != nil || r.Label != fixedLabel(t, plan, x) {
+				t.Fatalf("pool %d, inference %d: %v", pool, i, err)
+			}
+		}
+		// Someone who learnt the session id but holds no ticket.
+		c, err := secnet.Dial(ctx, d.addr, insecure, testOpts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := dealer.Join(ctx, c, mpc.Client, sess.ID, plan.Public.Hash()); err == nil || !strings.Contains(err.Error(), "ticket") {
+			if p != nil {
+				p.Close()
+			}
+			t.Errorf("a join without a ticket: %v, want a ticket refusal", err)
+		}
+		sess.Close()
+		srv.stop(t)
+	}
+	// A server without the key cannot open sessions on this dealer.
+	srv, _ := startServer(t, plan, d.addr, 0, insecure, insecure)
+	defer srv.stop(t)
+	if _, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Dealer: d.addr}); err == nil || !strings.Contains(err.Error(), "dealer unavailable") {
+		t.Errorf("server without the ticket key: %v, want dealer unavailable", err)
 	}
 }

@@ -138,7 +138,13 @@ func (s *Server) init() error {
 	s.suite = suite
 	switch suite {
 	case suiteDealer:
-		if s.suites, err = newDealerSuite(s.Dealer, s.Plan, s.logf); err != nil {
+		// A plan registration grants the session's inferences of one
+		// image each: with larger requests, or no limit, there is none.
+		images := 0
+		if l := s.limits(); s.maxImages() == 1 && l.inferences > 0 {
+			images = int(min(l.inferences, 1<<20))
+		}
+		if s.suites, err = newDealerSuite(s.Dealer, s.Plan, images, s.logf); err != nil {
 			return err
 		}
 	default:
@@ -268,7 +274,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 			conn.Close()
 		}
 	})
-	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, limits: lim, plan: s.plan}.encode()); err != nil {
+	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, limits: lim, plan: s.plan}.encode()); err != nil {
 		return err
 	}
 	s.sessions.Add(1)

@@ -16,6 +16,8 @@
 //     closes, or "ASOK", the 16-byte random session id, the suite the
 //     server runs (one length byte and the name), the uvarint-prefixed
 //     dealer address the server uses (dealer suite only; empty otherwise),
+//     the client's dealer join ticket (one length byte, 0 or 32, and the
+//     ticket the server issued under the key it shares with the dealer),
 //     the session's limits (uvarints: inferences per session, idle timeout
 //     in ms; 0: none), and the public plan's JSON (the client checks it
 //     against the hash it expects, if any). The suite is settled here,
@@ -96,6 +98,7 @@ type okAnswer struct {
 	sid    dealer.SessionID
 	suite  string
 	dealer string // dealer suite: the address the server advertises
+	ticket []byte // dealer suite: the client's join ticket (none or dealer.Ticket)
 	limits sessionLimits
 	plan   []byte // the public plan's JSON
 }
@@ -112,6 +115,8 @@ func (a okAnswer) encode() []byte {
 	b = append(b, a.suite...)
 	b = binary.AppendUvarint(b, uint64(len(a.dealer)))
 	b = append(b, a.dealer...)
+	b = append(b, byte(len(a.ticket)))
+	b = append(b, a.ticket...)
 	b = binary.AppendUvarint(b, a.limits.inferences)
 	b = binary.AppendUvarint(b, a.limits.idleMS)
 	return append(b, a.plan...)
@@ -158,6 +163,13 @@ func parseOK(b []byte) (a okAnswer, err error) {
 		return a, malformed
 	}
 	a.dealer, rest = string(rest[k:k+int(n)]), rest[k+int(n):]
+	if len(rest) < 1 || rest[0] != 0 && int(rest[0]) != len(dealer.Ticket{}) || len(rest) < 1+int(rest[0]) {
+		return a, malformed
+	}
+	if rest[0] > 0 {
+		a.ticket = rest[1 : 1+rest[0]]
+	}
+	rest = rest[1+int(rest[0]):]
 	for _, v := range []*uint64{&a.limits.inferences, &a.limits.idleMS} {
 		if *v, k = binary.Uvarint(rest); k <= 0 {
 			return a, malformed

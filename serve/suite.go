@@ -44,6 +44,7 @@ type suiteServer interface {
 type suiteSession struct {
 	sid       dealer.SessionID
 	advertise string       // dealer address sent to the client ("" without a dealer)
+	ticket    []byte       // the client's dealer join ticket, if any
 	prov      mpc.Provider // the server's correlated randomness (nil without a dealer)
 	created   time.Time
 	ping      func() error // checks a pooled session still answers

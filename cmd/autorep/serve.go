@@ -12,6 +12,7 @@ import (
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
+	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
 )
@@ -39,6 +40,7 @@ func runServe(args []string) error {
 	dealerAddr := fs.String("dealer", "127.0.0.1:7001", "dealer address (dealer suite; verified with --tls-ca/--tls-server-name)")
 	advertise := fs.String("advertise-dealer", "", "dealer address sent to clients (dealer suite; default --dealer); clients that pin their dealer check it")
 	pool := fs.Int("pool", 2, "dealer suite: sessions kept ready with their dealer material (0: fetch on demand)")
+	ticketKey := fs.String("dealer-ticket-key", "", "dealer suite: file of the join-ticket key shared with the dealer (dealer --ticket-key): the server joins with its ticket and issues each client its own")
 	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions; more are refused with \"busy; retry after\"")
 	maxImages := fs.Int("max-images", serve.DefaultMaxImages, "maximum images per inference request (a batch's material is held at once)")
 	idle := fs.Duration("idle-timeout", serve.DefaultIdleTimeout, "close a session idle this long between requests (a client's opening prefetch of dealer material counts; negative: never)")
@@ -68,10 +70,19 @@ func runServe(args []string) error {
 		return errors.New("--idle-timeout and --max-inferences must not be 0 (negative: no limit)")
 	}
 	if *suite == "twoparty" {
-		for _, name := range []string{"dealer", "advertise-dealer", "pool"} {
+		for _, name := range []string{"dealer", "advertise-dealer", "pool", "dealer-ticket-key"} {
 			if flagSet(fs, name) {
 				return fmt.Errorf("--%s: suite twoparty uses no dealer", name)
 			}
+		}
+	}
+	var tk []byte
+	if *ticketKey != "" {
+		if tk, err = dealer.ReadSecretFile(*ticketKey); err != nil {
+			return fmt.Errorf("--dealer-ticket-key: %w", err)
+		}
+		if len(tk) < dealer.MinTicketKey {
+			return fmt.Errorf("--dealer-ticket-key: %d bytes, want at least %d (dealer --gen-ticket-key writes one)", len(tk), dealer.MinTicketKey)
 		}
 	}
 	if *modelPath == "" {
@@ -95,7 +106,7 @@ func runServe(args []string) error {
 		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf}
 	where := "no dealer"
 	if *suite == "dealer" {
-		srv.Dealer = &serve.DealerConfig{Addr: *dealerAddr, Advertise: *advertise, Pool: *pool,
+		srv.Dealer = &serve.DealerConfig{Addr: *dealerAddr, Advertise: *advertise, Pool: *pool, TicketKey: tk,
 			Dial: func(ctx context.Context, addr string) (transport.Conn, error) {
 				return secnet.Dial(ctx, addr, cfg, opts)
 			}}
