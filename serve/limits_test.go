@@ -3,7 +3,10 @@ package serve
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,4 +216,36 @@ func TestDealerTicketsAndPlan(t *testing.T) {
 	if _, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Dealer: d.addr}); err == nil || !strings.Contains(err.Error(), "dealer unavailable") {
 		t.Errorf("server without the ticket key: %v, want dealer unavailable", err)
 	}
+}
+
+// TestMaxPending: connections stalled before their hello hold at most
+// MaxPending places; more are closed at once, and an honest client is
+// served once the stalled ones are gone.
+func TestMaxPending(t *testing.T) {
+	plan := loadPlan(t)
+	srv, _ := startTwoParty(t, plan, insecure, func(s *Server) { s.MaxPending = 2 })
+	defer srv.stop(t)
+	var stalled []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, c)
+	}
+	time.Sleep(100 * time.Millisecond) // accepted and pending
+	c, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("a third pending connection was not closed at once: %v", err)
+	}
+	c.Close()
+	for _, c := range stalled {
+		c.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	checkServes(t, srv.addr, 90)
 }

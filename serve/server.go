@@ -40,6 +40,11 @@ const (
 	DefaultMaxInferences = 1000
 	// DefaultRetryAfter is the wait a busy server suggests.
 	DefaultRetryAfter = 5 * time.Second
+	// DefaultMaxPending and DefaultMaxPendingPerHost bound the connections
+	// still in their TLS handshake or hello, overall and per source IP
+	// address (as the dealer's).
+	DefaultMaxPending        = 1024
+	DefaultMaxPendingPerHost = 64
 )
 
 // DialFunc opens a framed connection to addr.
@@ -76,6 +81,12 @@ type Server struct {
 	// 1000; negative: none); the session ends after the last one and the
 	// client opens a new one.
 	MaxInferences int
+	// MaxPending and MaxPendingPerHost bound the connections that have not
+	// yet had their hello accepted, overall and per source IP (0:
+	// DefaultMaxPending, DefaultMaxPendingPerHost; negative: no bound);
+	// more are closed at once, so a flood of stalled connections costs a
+	// bounded number of goroutines (issue 19, finding 3).
+	MaxPending, MaxPendingPerHost int
 	// Grace is how long Serve lets in-flight sessions finish after ctx
 	// ends before cancelling them (default 10 s; negative: at once).
 	Grace time.Duration
@@ -180,13 +191,12 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 	var once sync.Once
 	stopSuite := s.suites.start(ctx)
 	defer once.Do(stopSuite)
-	grace := s.Grace
-	if grace == 0 {
-		grace = DefaultGrace
-	}
+	grace := orDefault(s.Grace, DefaultGrace)
 	loop := &acceptloop.Loop{
-		Name:  "serve",
-		Grace: grace,
+		Name:              "serve",
+		Grace:             grace,
+		MaxPending:        pendingBound(s.MaxPending, DefaultMaxPending),
+		MaxPendingPerHost: pendingBound(s.MaxPendingPerHost, DefaultMaxPendingPerHost),
 		Handle: func(ctx context.Context, conn *transport.FramedConn) {
 			s.handle(ctx, conn, slots)
 		},
@@ -277,6 +287,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, limits: lim, plan: s.plan}.encode()); err != nil {
 		return err
 	}
+	acceptloop.Authenticated(ctx) // past the hello: the session slot bounds it now
 	s.sessions.Add(1)
 	s.active.Add(1)
 	defer s.active.Add(-1)
@@ -304,6 +315,17 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 	}
 	s.logf("serve: session %s (%s): %d inferences in %v", ss.sid, s.suite, n, time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// pendingBound resolves a MaxPending field (acceptloop: 0 is no bound).
+func pendingBound(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 func orDefault(d, def time.Duration) time.Duration {

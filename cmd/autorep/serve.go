@@ -42,6 +42,8 @@ func runServe(args []string) error {
 	pool := fs.Int("pool", 2, "dealer suite: sessions kept ready with their dealer material (0: fetch on demand)")
 	ticketKey := fs.String("dealer-ticket-key", "", "dealer suite: file of the join-ticket key shared with the dealer (dealer --ticket-key): the server joins with its ticket and issues each client its own")
 	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions; more are refused with \"busy; retry after\"")
+	maxPending := fs.Int("max-pending", serve.DefaultMaxPending, "connections still in their TLS handshake or hello at once; more are closed")
+	maxPendingHost := fs.Int("max-pending-per-host", serve.DefaultMaxPendingPerHost, "the same bound per source IP address")
 	maxImages := fs.Int("max-images", serve.DefaultMaxImages, "maximum images per inference request (a batch's material is held at once)")
 	idle := fs.Duration("idle-timeout", serve.DefaultIdleTimeout, "close a session idle this long between requests (a client's opening prefetch of dealer material counts; negative: never)")
 	maxInf := fs.Int("max-inferences", serve.DefaultMaxInferences, "maximum inference requests per session (negative: no limit)")
@@ -103,7 +105,7 @@ func runServe(args []string) error {
 		return err
 	}
 	srv := &serve.Server{Plan: plan, Suite: *suite, MaxSessions: *maxSessions, Grace: *grace,
-		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf}
+		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf, MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost}
 	where := "no dealer"
 	if *suite == "dealer" {
 		srv.Dealer = &serve.DealerConfig{Addr: *dealerAddr, Advertise: *advertise, Pool: *pool, TicketKey: tk,
