@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/autorep/autorep/transport"
 )
@@ -314,4 +315,13 @@ func TestSessionCost(t *testing.T) {
 		t.Fatalf("session setup: %d bytes, want %d", got.Bytes(), want)
 	}
 	t.Logf("session setup: %d bytes, %d rounds (party 0)", got.Bytes(), got.Rounds)
+	// The default: two SoftSpoken pairs (K and KMul), each 128 base OTs
+	// and the 4,096-byte tree message per direction, no KK13.
+	start := time.Now()
+	_, _, d0, _ := sessionsCfg(t, DefaultConfig)
+	want = 4 * (elemSize + Kappa*elemSize + 32*Kappa)
+	if got := d0.Stats().Total(); int(got.Bytes()) != want {
+		t.Fatalf("default session setup: %d bytes, want %d", got.Bytes(), want)
+	}
+	t.Logf("default session setup: %d bytes, %v", want, time.Since(start))
 }

@@ -85,11 +85,18 @@ func ssLayout(k int) []ssBlock {
 	return bs
 }
 
-// ggmChildren expands a tree node into its two children.
+// ggmChildren expands a tree node into its two children, AES_s(0) and
+// AES_s(1) (the first two blocks of ring.PRG's counter-mode stream,
+// without its buffer: the trees have up to 2^9 nodes per block).
 func ggmChildren(s ring.Seed) (l, r ring.Seed) {
-	var b [32]byte
-	ring.NewPRG(s).Bytes(b[:])
-	return ring.Seed(b[:16]), ring.Seed(b[16:])
+	c, err := aes.NewCipher(s[:])
+	if err != nil {
+		panic("ot: AES-128 key setup: " + err.Error()) // unreachable: 16-byte key
+	}
+	r[15] = 1
+	c.Encrypt(l[:], l[:])
+	c.Encrypt(r[:], r[:])
+	return l, r
 }
 
 func leafStream(s ring.Seed) cipher.Stream {
