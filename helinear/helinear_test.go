@@ -194,21 +194,29 @@ func TestFC(t *testing.T) {
 	}
 }
 
-// TestPlanPacking checks that the 64-channel 8×8 ResNet-20 layer packs
-// several kernels per weight polynomial (fewer answers than channels):
-// TestConvResNet20Shapes checks that this packing computes the right values.
+// TestPlanPacking checks that every ResNet-20 layer's answers are packed
+// densely (galois.go): at most 3·⌈outputs/N⌉ returned ciphertexts per
+// image (the 64×8×8 layer sent 64 answers before packing with
+// automorphisms, 16 with kernel packing alone); TestConvResNet20Shapes
+// checks that the packed answers decrypt to the right values.
 func TestPlanPacking(t *testing.T) {
-	pr, err := NewParams(37)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := planConv(ring.ConvParams{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("64×8×8 conv: %d client polynomials, %d answers", len(pl.ins), len(pl.outs))
-	if len(pl.outs) >= 64 {
-		t.Errorf("%d answers for 64 output channels: no kernel packing", len(pl.outs))
+	for _, ell := range []uint{37, 64} {
+		pr, err := NewParams(ell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range resnet20Layers {
+			pl, err := planConv(l.conv, pr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, lower := len(pl.groups(1)), ceilDiv(pl.yLen, N)
+			t.Logf("ℓ = %d, %dx%dx%d→%d: %d client polynomials, %d answers packed 2^%d to %d ciphertexts (≥ %d)",
+				ell, l.conv.C, l.conv.H, l.conv.W, l.conv.K, len(pl.ins), len(pl.outs), pl.packLog, got, lower)
+			if got > 3*lower {
+				t.Errorf("ℓ = %d, %+v: %d ciphertexts for %d outputs", ell, l.conv, got, pl.yLen)
+			}
+		}
 	}
 }
 
@@ -230,8 +238,10 @@ func TestParams(t *testing.T) {
 		if p.LogQReply < float64(ell)+15.9 {
 			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 15.9", ell, p.LogQReply)
 		}
-		if _, _, err := p.fit(1); err != nil {
-			t.Errorf("ℓ = %d: %v", ell, err)
+		for k := range p.PackLog + 1 {
+			if _, _, err := p.fit(1, k); err != nil {
+				t.Errorf("ℓ = %d, packing 2^%d: %v", ell, k, err)
+			}
 		}
 		if ell == 16 || ell == 32 || ell == 37 || ell == 64 {
 			t.Logf("ℓ = %d: %d primes, log Q = %.1f, Q' = first %d (log %.1f)", ell, len(p.Q), p.LogQ, p.ReplyPrimes, p.LogQReply)
@@ -240,14 +250,16 @@ func TestParams(t *testing.T) {
 }
 
 // TestCosts checks the traffic counted on the transport against the
-// formulas of docs/PROTOCOLS.md: setup one public key, then per layer one
-// message each way, 16 B per message + Σ_i N·⌈log q_i⌉/8 per client polynomial up and
-// Σ_{i<k'} (N + outputs)·⌈log q_i⌉/8 per answer down.
+// formulas of docs/PROTOCOLS.md: setup one public key and the Galois keys
+// (a seed and PackLog·(k'+1) polynomials over Q″·P), then per layer one
+// message each way, 16 B per message + Σ_i N·⌈log q_i⌉/8 per client
+// polynomial up and Σ_{i<k'} N·⌈log q_i⌉/8 + c0 at its outputs per packed
+// answer down.
 func TestCosts(t *testing.T) {
 	const ell = 37
 	s, cl := pair(t, ell)
 	pr := cl.P
-	if got, want := cl.Conn.Stats().Total().BytesSent, int64(ring.SeedSize+pr.freshBytes()); got != want {
+	if got, want := cl.Conn.Stats().Total().BytesSent, int64(2*ring.SeedSize+pr.freshBytes()+pr.keyBytes()); got != want {
 		t.Errorf("setup: %d B, want %d", got, want)
 	}
 	p := ring.ConvParams{N: 2, C: 16, H: 32, W: 32, K: 32, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2}
@@ -257,12 +269,12 @@ func TestCosts(t *testing.T) {
 	}
 	var up, down int64 = int64(ring.SeedSize + p.N*len(pl.ins)*pl.lv.freshBytes()), 0
 	outputs := 0
-	for _, op := range pl.outs {
-		down += int64(p.N * pr.replyBytes(len(op.targets)))
-		outputs += len(op.targets)
+	for _, g := range pl.groups(p.N) {
+		down += int64(pr.replyBytes(pl.groupTargets(g)))
+		outputs += pl.groupTargets(g)
 	}
-	if outputs != p.YLen()/p.N {
-		t.Errorf("answers carry %d outputs, want %d", outputs, p.YLen()/p.N)
+	if outputs != p.YLen() {
+		t.Errorf("answers carry %d outputs, want %d", outputs, p.YLen())
 	}
 	c0 := cl.Conn.Stats().Total()
 	rng := rand.New(rand.NewPCG(1, 1))

@@ -119,8 +119,17 @@ type Params struct {
 	// with one reply prime q', c0 is switched on to 2^C0Bits (ℓ + 4 bits,
 	// adding at most 2^−(ℓ+5) to the relative noise of the phase).
 	C0Bits uint
+	// PackLog is the largest k for which answers are packed 2^k to a
+	// ciphertext (galois.go): the client sends Galois keys for τ_1, …,
+	// τ_PackLog with its public key. P is their special prime (not in Q).
+	PackLog int
+	P       uint64
 
 	r, rr  *lring.Ring // R_Q over all primes and R_Q'
+	pp, ks *lring.Ring // R_Q″ (Q' and the first tail prime) and R_Q″P
+	ppQ    []uint64    // Q″
+	ksQ    []uint64    // Q″ then P
+	inv2   [][]uint64  // inv2[i][k] = 2^−k mod ppQ[i]
 	full   *basis      // constants for all of Q
 	reply  *basis      // constants for Q'
 	mask   uint64      // 2^ℓ − 1
@@ -232,6 +241,9 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	if k1 == 1 {
 		p.C0Bits = ell + 4
 	}
+	if err := p.setPacking(packLogMax); err != nil {
+		return nil, err
+	}
 	tail := len(qs) - k1
 	for set := range 1 << tail {
 		lv := &level{}
@@ -259,6 +271,51 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	p.top().r, p.top().b = r, p.full // all primes, in the order of Q
 	return p, nil
 }
+
+// packLogMax is the PackLog of new parameters: packing up to 2^5
+// answers per ciphertext (the keys for more cost more setup bytes than
+// ResNet-20's layers save, see docs/BENCHMARKS.md).
+var packLogMax = 5
+
+// setPacking sets the packing modulus Q″ = Q'·q_x (q_x the first, largest
+// tail prime), the special prime P and the constants of packing up to
+// 2^k answers (k = 0: none); log(Q″·P) must stay within MaxLogQ.
+func (p *Params) setPacking(k int) error {
+	p.PackLog = k
+	k1 := p.ReplyPrimes
+	if k == 0 || len(p.Q) <= k1 {
+		p.PackLog = 0
+		return nil
+	}
+	P, err := nttPrime(61, p.Q)
+	if err != nil {
+		return err
+	}
+	p.P = P
+	p.ppQ = p.Q[: k1+1 : k1+1]
+	p.ksQ = append(slices.Clone(p.ppQ), P)
+	if lq := log2Prod(p.ksQ); lq > MaxLogQ {
+		return fmt.Errorf("helinear: Galois key modulus 2^%.1f above the 128-bit bound 2^%d", lq, MaxLogQ)
+	}
+	if p.pp, err = lring.NewRing(N, p.ppQ); err != nil {
+		return fmt.Errorf("helinear: ring: %w", err)
+	}
+	if p.ks, err = lring.NewRing(N, p.ksQ); err != nil {
+		return fmt.Errorf("helinear: ring: %w", err)
+	}
+	p.inv2 = make([][]uint64, len(p.ppQ))
+	for i, q := range p.ppQ {
+		half := (q + 1) / 2 // 2^−1 mod q
+		v := uint64(1)
+		for range k + 1 {
+			p.inv2[i] = append(p.inv2[i], v)
+			v = mulMod(v, half, q)
+		}
+	}
+	return nil
+}
+
+func bitsLen(q uint64) int { return bits.Len64(q) }
 
 // nttPrime returns the largest prime q < 2^b, q ≡ 1 mod 2N, not in used.
 func nttPrime(b int, used []uint64) (uint64, error) {

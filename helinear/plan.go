@@ -3,6 +3,7 @@ package helinear
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/autorep/autorep/ring"
 )
@@ -33,6 +34,10 @@ type plan struct {
 	wLen       int
 	floodBits  int    // F = 2^(floodBits−1)
 	lv         *level // the modulus the layer runs at
+	// packLog is k: the answers (all images of a batch in turn) are
+	// packed 2^k to a ciphertext; every target lies in the class
+	// 2^k − 1 mod 2^k (galois.go).
+	packLog int
 }
 
 // Conv plans a 2-D convolution. A stride (s_h, s_w) is either kept (the
@@ -45,23 +50,28 @@ type plan struct {
 // whose kernel is empty (a ≥ R or b ≥ S, e.g. all but one for a strided
 // 1×1 convolution) are dropped. The resulting convolution of C'
 // channels is cut into tiles of C_b channels × H_b × W_b positions with
-// C_b·H_b·W_b ≤ N, overlapping by R'−1 rows and S'−1 columns. Input
-// coefficient c·H_b·W_b + i·W_b + j holds channel c at (r0+i, c0+j); the
-// weight of output channel k is placed at O − (c·H_b·W_b + l·W_b + l')
-// with O = (C_b−1)·H_b·W_b + (R'−1)·W_b + S'−1, so coefficient O + i·W_b +
-// j of the product is the output at (r0+i, c0+j), and no other pair of
-// indices lands there (products of degree ≥ N wrap to degrees below O).
+// C_b·H_b·W_b ≤ N, overlapping by R'−1 rows and S'−1 columns. Channels
+// are minor: input coefficient c + C_b·(i·W_b + j) holds channel c at
+// (r0+i, c0+j); the weight of output channel k is placed at O − (c +
+// C_b·(l·W_b + l')) with O = C_b·((R'−1)·W_b + S'−1) + C_b − 1, so
+// coefficient O + C_b·(i·W_b + j) of the product is the output at (r0+i,
+// c0+j): a product lands on a multiple of C_b plus O only when its
+// channels match (|c − c'| < C_b), and then only from the right window
+// (j + l' < W_b), and products of degree ≥ N wrap to degrees below O.
+// Every output is ≡ C_b − 1 mod C_b, so answers pack 2^k to a ciphertext
+// for 2^k | C_b (galois.go).
 // M_b > 1 output channels share a weight polynomial at offsets m·D, D =
 // C_b·H_b·W_b, when M_b·D ≤ N: kernel m's product spans degrees [m·D,
 // m·D + O + D) and its outputs [m·D + O, m·D + D + O − (D − last output
 // offset)], so the products of other kernels overlap only its non-output
 // coefficients (the part of kernel m−1's product above m·D + O − 1 is
 // empty, kernel m+1's starts after kernel m's last output), and what
-// wraps past N lands below O, under no output. The tile shape, C_b and
-// M_b minimise the bits sent: Σ log q_i of the layer's level (which
-// depends on the weights summed per answer) per client polynomial (one
-// per tile and channel block), Σ_{i<k'} log q_i per answer (one per tile
-// and output-channel block; its c0 only at the outputs).
+// wraps past N lands below O, under no output. The tile shape, C_b, M_b
+// and k minimise the bits sent: Σ log q_i of the layer's level (which
+// depends on the weights summed per answer, and must hold Q″ when k ≥ 1)
+// per client polynomial (one per tile and channel block), Σ_{i<k'} log
+// q_i per packed answer (2^k answers, one per tile and output-channel
+// block; its c0 only at the outputs).
 func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("helinear: %w", err)
@@ -84,25 +94,25 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	for i := range pr.ReplyPrimes {
 		down += int(pr.width(i))
 	}
-	upBits := map[int]int{}
-	up := func(l int) int {
-		if b, ok := upBits[l]; ok {
+	upBits := map[[2]int]int{}
+	up := func(l, k int) int {
+		if b, ok := upBits[[2]int{l, k}]; ok {
 			return b
 		}
 		b := math.MaxInt / 4 // no level holds the noise
-		if lv, _, err := pr.fit(l); err == nil {
+		if lv, _, err := pr.fit(l, k); err == nil {
 			b = 0
 			for i := range lv.q {
 				b += int(lv.width(i))
 			}
 		}
-		upBits[l] = b
+		upBits[[2]int{l, k}] = b
 		return b
 	}
 	// Try the decomposition factor f = 1 (stride-1 products, outputs on
 	// the stride grid) and f = stride (polyphase): fewer wasted outputs but
 	// larger kernels, so fewer kernels per polynomial; keep the cheaper.
-	type shape struct{ fh, fw, rv, sv, s1h, s1w, needH, needW, cv, hb, wb, cb, mb, cost int }
+	type shape struct{ fh, fw, rv, sv, s1h, s1w, needH, needW, cv, hb, wb, cb, mb, k, cost int }
 	best := shape{cost: math.MaxInt}
 	for n, f := range [][2]int{{1, 1}, {p.StrideH, p.StrideW}} {
 		if forceFactor != 0 && n != forceFactor-1 {
@@ -120,8 +130,18 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 						if m > 1 && m*c*h*w > N {
 							break
 						}
-						if cost := tiles * (ceilDiv(x.cv, c)*up(x.cv*x.rv*x.sv*m) + ceilDiv(kg, m)*down); cost < x.cost {
-							x.hb, x.wb, x.cb, x.mb, x.cost = h, w, c, m, cost
+						// Answers of the whole batch, packed 2^k a
+						// ciphertext (2^k | C_b keeps the targets in one
+						// class); a larger k than the answers need only
+						// costs key switches.
+						ans := p.N * p.Groups * tiles * ceilDiv(kg, m)
+						for k := 0; k <= min(pr.PackLog, bits.TrailingZeros(uint(c))); k++ {
+							if k > 0 && 1<<(k-1) >= ans {
+								break
+							}
+							if cost := p.N*p.Groups*tiles*ceilDiv(x.cv, c)*up(x.cv*x.rv*x.sv*m, k) + ceilDiv(ans, 1<<k)*down; cost < x.cost {
+								x.hb, x.wb, x.cb, x.mb, x.k, x.cost = h, w, c, m, k, cost
+							}
 						}
 					}
 				}
@@ -143,9 +163,9 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 			}
 		}
 	}
-	pl := &plan{xLen: p.C * p.H * p.W, yLen: p.K * oh * ow, wLen: p.WLen()}
+	pl := &plan{xLen: p.C * p.H * p.W, yLen: p.K * oh * ow, wLen: p.WLen(), packLog: best.k}
 	nCB, nMB := ceilDiv(cv, cb), ceilDiv(kg, mb)
-	o := (cb-1)*hb*wb + (rv-1)*wb + sv - 1
+	o := cb*((rv-1)*wb+sv-1) + cb - 1
 	d := cb * hb * wb // offset between the kernels packed in one polynomial
 	// Weight polynomials: group g, output-channel block kb, channel block b.
 	wPoly := func(g, kb, b int) int { return (g*nMB+kb)*nCB + b }
@@ -162,7 +182,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 								if r >= p.R || s >= p.S {
 									continue
 								}
-								coef := (k-kb*mb)*d + o - ((c-b*cb)*hb*wb + l*wb + l2)
+								coef := (k-kb*mb)*d + o - (c - b*cb + cb*(l*wb+l2))
 								idx := (((g*kg+k)*cg+f.c)*p.R+r)*p.S + s
 								e = append(e, entry{int32(coef), int32(idx)})
 							}
@@ -187,7 +207,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 								if row < 0 || row >= p.H || col < 0 || col >= p.W {
 									continue // zero padding or beyond the input
 								}
-								coef := (c-b*cb)*hb*wb + i*wb + j
+								coef := c - b*cb + cb*(i*wb+j)
 								idx := ((g*cg+f.c)*p.H+row)*p.W + col
 								e = append(e, entry{int32(coef), int32(idx)})
 							}
@@ -208,7 +228,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 									continue
 								}
 								idx := ((g*kg+k)*oh+gr/s1h)*ow + gc/s1w
-								op.targets = append(op.targets, entry{int32((k-kb*mb)*d + o + i*wb + j), int32(idx)})
+								op.targets = append(op.targets, entry{int32((k-kb*mb)*d + o + cb*(i*wb+j)), int32(idx)})
 							}
 						}
 					}
@@ -239,19 +259,26 @@ func planFC(in, out int, pr *Params) (*plan, error) {
 	for i := range pr.ReplyPrimes {
 		down += int(pr.width(i))
 	}
-	bestCost, nb := math.MaxInt, 0
+	// Answers pack 2^k to a ciphertext for 2^k | n_b (targets ≡ n_b − 1).
+	bestCost, nb, bk := math.MaxInt, 0, 0
 	for n := 1; n <= min(in, N); n++ {
 		m := min(out, N/n)
-		lv, _, err := pr.fit(ceilDiv(in, n) * n * m)
-		if err != nil {
-			continue
-		}
-		up := 0
-		for i := range lv.q {
-			up += int(lv.width(i))
-		}
-		if cost := ceilDiv(in, n)*up + ceilDiv(out, m)*down; cost < bestCost {
-			bestCost, nb = cost, n
+		ans := ceilDiv(out, m)
+		for k := 0; k <= min(pr.PackLog, bits.TrailingZeros(uint(n))); k++ {
+			if k > 0 && 1<<(k-1) >= ans {
+				break
+			}
+			lv, _, err := pr.fit(ceilDiv(in, n)*n*m, k)
+			if err != nil {
+				continue
+			}
+			up := 0
+			for i := range lv.q {
+				up += int(lv.width(i))
+			}
+			if cost := ceilDiv(in, n)*up + ceilDiv(ans, 1<<k)*down; cost < bestCost {
+				bestCost, nb, bk = cost, n, k
+			}
 		}
 	}
 	if nb == 0 {
@@ -259,7 +286,7 @@ func planFC(in, out int, pr *Params) (*plan, error) {
 	}
 	mb := min(out, N/nb)
 	nIB, nOB := ceilDiv(in, nb), ceilDiv(out, mb)
-	pl := &plan{xLen: in, yLen: out, wLen: in * out}
+	pl := &plan{xLen: in, yLen: out, wLen: in * out, packLog: bk}
 	for b := range nIB {
 		var e []entry
 		for j := b * nb; j < min(in, (b+1)*nb); j++ {
@@ -298,33 +325,58 @@ func (pl *plan) budget(pr *Params) error {
 		}
 		maxL = max(maxL, l)
 	}
+	k := pl.packLog
+	for _, op := range pl.outs {
+		for _, t := range op.targets {
+			if int(t.coef)%(1<<k) != 1<<k-1 {
+				return fmt.Errorf("helinear: target %d outside the packing class mod 2^%d", t.coef, k)
+			}
+		}
+	}
 	var err error
-	pl.lv, pl.floodBits, err = pr.fit(maxL)
+	pl.lv, pl.floodBits, err = pr.fit(maxL, k)
 	return err
 }
 
 // fit returns the smallest level at which an answer that sums l weight
-// coefficients decrypts exactly, and the flooding width: with E_W =
-// (η + ½)·l·2^(WeightBits−1) (the W-dependent noise), F =
-// 2^(floodBits−1) ≥ 2^(κ+1)·E_W and E_pk = η·(2N+1) (re-randomisation),
-// the noise at Q is at most E = E_W + F + E_pk + 1 (the mask's rounding);
-// the switch to Q' scales it by Q'/Q and adds at most (N+1)/2·(1 +
-// 2^−16) (rounding each coefficient, ≤ ½ + Σ_k ½/q_k over the dropped
-// primes, times s, ‖s‖₁ ≤ N, and c0's own), and switching c0 on to
-// 2^C0Bits adds 2^−(C0Bits+1) relative. Decoding is exact while the
-// relative noise is < 2^−(ℓ+1); fit requires ≤ 2^−(ℓ+2), a factor 2 to
-// spare for the floating-point estimate.
-func (p *Params) fit(l int) (*level, int, error) {
+// coefficients decrypts exactly, packed 2^k to a ciphertext (k = 0: not
+// packed), and the flooding width: with E_W = (η + ½)·l·2^(WeightBits−1)
+// (the W-dependent noise), F = 2^(floodBits−1) ≥ 2^(κ+1)·E_W and E_pk =
+// η·(2N+1) (re-randomisation), the noise at Q is at most E = E_W + F +
+// E_pk + 1 (the mask's rounding); each switch to a smaller modulus Q₂
+// scales it by Q₂/Q and adds at most (N+1)/2·(1 + 2^−16) (rounding each
+// coefficient, ≤ ½ + Σ_k ½/q_k over the dropped primes, times s, ‖s‖₁ ≤
+// N, and c0's own); packing (k ≥ 1, at Q″, which the level must
+// contain) adds at most (4^k − 1)/3 key switches of ≤ η·N·Σ_{q∈Q″} q/P +
+// (N+1)/2 each (galois.go), and switching c0 on to 2^C0Bits adds
+// 2^−(C0Bits+1) relative. Decoding is exact while the relative noise is
+// < 2^−(ℓ+1); fit requires ≤ 2^−(ℓ+2), a factor 2 to spare for the
+// floating-point estimate.
+func (p *Params) fit(l, k int) (*level, int, error) {
+	if k > p.PackLog {
+		return nil, 0, fmt.Errorf("helinear: packing 2^%d answers, the keys allow 2^%d", k, p.PackLog)
+	}
 	logEW := math.Log2((eta+0.5)*float64(max(l, 1))) + float64(p.WeightBits) - 1
 	fb := Kappa + 2 + int(math.Ceil(logEW))
 	total := math.Log2(math.Exp2(logEW) + math.Exp2(float64(fb-1)) + eta*(2*N+1) + 1)
 	limit := math.Exp2(-float64(p.Ell) - 2)
-	var rel float64 // relative noise of the switches, independent of Q
-	rel = float64(N+1) / 2 * (1 + math.Exp2(-16)) / math.Exp2(p.LogQReply)
+	sw := float64(N+1) / 2 * (1 + math.Exp2(-16))
+	rel := sw / math.Exp2(p.LogQReply) // relative noise of the switches, independent of Q
 	if p.C0Bits > 0 {
 		rel += math.Exp2(-float64(p.C0Bits) - 1)
 	}
+	if k > 0 {
+		var sq float64
+		for _, q := range p.ppQ {
+			sq += float64(q)
+		}
+		eks := eta*N*sq/float64(p.P) + sw
+		rel += (sw + (math.Exp2(2*float64(k))-1)/3*eks) / math.Exp2(log2Prod(p.ppQ))
+	}
 	for _, lv := range p.levels {
+		if k > 0 && (len(lv.rows) <= p.ReplyPrimes || lv.rows[p.ReplyPrimes] != p.ReplyPrimes) {
+			continue // packing needs q_x
+		}
 		if math.Exp2(total-lv.logQ)+rel <= limit {
 			return lv, fb, nil
 		}

@@ -54,28 +54,34 @@ func clientView(t *testing.T, ell uint, p ring.ConvParams, w []uint64, seed uint
 		bigQ.Mul(bigQ, new(big.Int).SetUint64(q))
 	}
 	halfQ := new(big.Int).Rsh(bigQ, 1)
-	for _, op := range pl.outs {
+	for _, g := range pl.groups(p.N) {
 		var c1w, c0w []uint64
-		c1w, c0w, msg = pr.unpackReply(msg, len(op.targets))
-		ph, err := cl.phase(op, c1w, c0w)
+		c1w, c0w, msg = pr.unpackReply(msg, pl.groupTargets(g))
+		var coefs []int32
+		for a, lf := range g {
+			for _, tg := range pl.outs[lf.op].targets {
+				coefs = append(coefs, pl.packedCoef(tg.coef, a))
+			}
+		}
+		ph, err := cl.phase(coefs, c1w, c0w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := make([]uint64, N)
-		for _, tg := range op.targets {
-			m[tg.coef] = pr.decodeAt(pr.reply, ph, int(tg.coef))
+		for _, c := range coefs {
+			m[c] = pr.decodeAt(pr.reply, ph, int(c))
 		}
 		enc := pr.rr.NewPoly()
 		pr.encodeScaled(pr.reply, m, enc)
 		pr.rr.Sub(ph, enc, ph)
-		for _, tg := range op.targets {
+		for _, c := range coefs {
 			// CRT of the residues at this coefficient.
 			e := new(big.Int)
 			for i, q := range pr.Q[:kr] {
 				bq := new(big.Int).SetUint64(q)
 				qHat := new(big.Int).Div(bigQ, bq)
 				term := new(big.Int).ModInverse(new(big.Int).Mod(qHat, bq), bq)
-				term.Mul(term, new(big.Int).SetUint64(ph.Coeffs[i][tg.coef])).Mul(term, qHat)
+				term.Mul(term, new(big.Int).SetUint64(ph.Coeffs[i][c])).Mul(term, qHat)
 				e.Add(e, term)
 			}
 			e.Mod(e, bigQ)
@@ -83,7 +89,7 @@ func clientView(t *testing.T, ell uint, p ring.ConvParams, w []uint64, seed uint
 				e.Sub(e, bigQ)
 			}
 			noise = append(noise, e)
-			msgs = append(msgs, m[tg.coef])
+			msgs = append(msgs, m[c])
 		}
 	}
 	return msgs, noise, pl

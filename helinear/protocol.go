@@ -24,13 +24,15 @@ type Client struct {
 type Server struct {
 	P        *Params
 	Conn     transport.Conn
-	pk0, pk1 lring.Poly // client's public key (−a'·s + e', a'), NTT domain
+	pk0, pk1 lring.Poly  // client's public key (−a'·s + e', a'), NTT domain
+	keys     []galoisKey // client's Galois keys (packing)
 	prg      *ring.PRG
 }
 
 // NewClient generates the client's keys and sends its public key (one
-// polynomial and a 16-byte seed for the uniform one) over c, for weights
-// of any size (NewParams).
+// polynomial and a 16-byte seed for the uniform one) and its Galois keys
+// (Params.PackLog of them, a seed and the b polynomials) in one message
+// over c, for weights of any size (NewParams).
 func NewClient(c transport.Conn, ell uint) (*Client, error) {
 	p, err := NewParams(ell)
 	if err != nil {
@@ -48,10 +50,14 @@ func NewClientParams(c transport.Conn, p *Params) (*Client, error) {
 		return nil, err
 	}
 	cl := &Client{P: p, Conn: c, sk: p.r.NewPoly(), prg: prg}
-	smallPoly(prg, p.Q, cl.sk, true)
+	s := ternary(prg)
+	setSigned(p.Q, s, cl.sk)
 	p.r.NTT(cl.sk, cl.sk)
 	msg, err := cl.encryptWith(p.top(), nil)
 	if err != nil {
+		return nil, err
+	}
+	if msg, err = cl.genKeys(s, msg); err != nil {
 		return nil, err
 	}
 	if err := c.Send(msg); err != nil {
@@ -81,11 +87,16 @@ func NewServerParams(c transport.Conn, p *Params) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving public key: %w", err)
 	}
-	c0, c1, err := p.parseFresh(b, 1, p.top())
+	n := min(len(b), ring.SeedSize+p.freshBytes())
+	c0, c1, err := p.parseFresh(b[:n], 1, p.top())
 	if err != nil {
 		return nil, fmt.Errorf("helinear: public key: %w", err)
 	}
-	return &Server{P: p, Conn: c, pk0: c0[0], pk1: c1[0], prg: prg}, nil
+	keys, err := p.parseKeys(b[n:])
+	if err != nil {
+		return nil, err
+	}
+	return &Server{P: p, Conn: c, pk0: c0[0], pk1: c1[0], keys: keys, prg: prg}, nil
 }
 
 // encryptWith encrypts each message of ms (nil: one encryption of zero)
@@ -234,44 +245,88 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving result ciphertexts: %w", err)
 	}
+	gs := pl.groups(batch)
 	want := 0
-	for _, op := range pl.outs {
-		want += batch * p.replyBytes(len(op.targets))
+	for _, g := range gs {
+		want += p.replyBytes(pl.groupTargets(g))
 	}
 	if len(b) != want {
-		return nil, fmt.Errorf("helinear: result message of %d bytes, want %d (%d ciphertexts)", len(b), want, batch*len(pl.outs))
+		return nil, fmt.Errorf("helinear: result message of %d bytes, want %d (%d ciphertexts)", len(b), want, len(gs))
 	}
 	y := make([]uint64, batch*pl.yLen)
-	for n := range batch {
-		for _, op := range pl.outs {
-			var c1w, c0w []uint64
-			c1w, c0w, b = p.unpackReply(b, len(op.targets))
-			ph, err := cl.phase(op, c1w, c0w)
-			if err != nil {
-				return nil, err
+	var coefs []int32
+	for _, g := range gs {
+		var c1w, c0w []uint64
+		c1w, c0w, b = p.unpackReply(b, pl.groupTargets(g))
+		coefs = coefs[:0]
+		for a, lf := range g {
+			for _, t := range pl.outs[lf.op].targets {
+				coefs = append(coefs, pl.packedCoef(t.coef, a))
 			}
-			for x, t := range op.targets {
+		}
+		ph, err := cl.phase(coefs, c1w, c0w)
+		if err != nil {
+			return nil, err
+		}
+		x := 0
+		for _, lf := range g {
+			for _, t := range pl.outs[lf.op].targets {
 				if p.C0Bits > 0 {
-					y[n*pl.yLen+int(t.idx)] = p.decodeSplit(ph.Coeffs[0][t.coef], c0w[x])
+					y[lf.n*pl.yLen+int(t.idx)] = p.decodeSplit(ph.Coeffs[0][coefs[x]], c0w[x])
 				} else {
-					y[n*pl.yLen+int(t.idx)] = p.decodeAt(p.reply, ph, int(t.coef))
+					y[lf.n*pl.yLen+int(t.idx)] = p.decodeAt(p.reply, ph, int(coefs[x]))
 				}
+				x++
 			}
 		}
 	}
 	return y, nil
 }
 
-// phase checks one returned ciphertext (c1 in full, c0 at the targets
-// only, both mod Q' and prime-major) and returns c1·s + c0 mod Q', valid
-// at the target coefficients; with C0Bits it returns c1·s only (c0 is
-// mod 2^C0Bits: decodeSplit adds it).
-func (cl *Client) phase(op outPoly, c1w, c0w []uint64) (lring.Poly, error) {
+// leaf is one answer: image n's output polynomial op.
+type leaf struct{ n, op int }
+
+// groups lists the answers of a batch (image-major) in packs of 2^k.
+func (pl *plan) groups(batch int) [][]leaf {
+	var gs [][]leaf
+	for n := range batch {
+		for op := range pl.outs {
+			if len(gs) == 0 || len(gs[len(gs)-1]) == 1<<pl.packLog {
+				gs = append(gs, nil)
+			}
+			gs[len(gs)-1] = append(gs[len(gs)-1], leaf{n, op})
+		}
+	}
+	return gs
+}
+
+// groupTargets is the number of outputs a packed answer carries.
+func (pl *plan) groupTargets(g []leaf) int {
+	n := 0
+	for _, lf := range g {
+		n += len(pl.outs[lf.op].targets)
+	}
+	return n
+}
+
+// packedCoef is where coefficient u of the a-th answer of a pack lands.
+func (pl *plan) packedCoef(u int32, a int) int32 {
+	if pl.packLog == 0 {
+		return u
+	}
+	return u - (1<<pl.packLog - 1) + int32(a)
+}
+
+// phase checks one returned ciphertext (c1 in full, c0 at the target
+// coefficients coefs only, both mod Q' and prime-major) and returns c1·s +
+// c0 mod Q', valid at the targets; with C0Bits it returns c1·s only (c0
+// is mod 2^C0Bits: decodeSplit adds it).
+func (cl *Client) phase(coefs []int32, c1w, c0w []uint64) (lring.Poly, error) {
 	p := cl.P
 	if err := checkPoly(p.Q, c1w, N); err != nil {
 		return lring.Poly{}, err
 	}
-	nt := len(op.targets)
+	nt := len(coefs)
 	if nt > 0 && p.C0Bits == 0 {
 		if err := checkPoly(p.Q, c0w, nt); err != nil {
 			return lring.Poly{}, err
@@ -288,8 +343,8 @@ func (cl *Client) phase(op outPoly, c1w, c0w []uint64) (lring.Poly, error) {
 		return ph, nil
 	}
 	for i, q := range p.Q[:p.ReplyPrimes] {
-		for x, t := range op.targets {
-			ph.Coeffs[i][t.coef] = addMod(ph.Coeffs[i][t.coef], c0w[i*nt+x], q)
+		for x, c := range coefs {
+			ph.Coeffs[i][c] = addMod(ph.Coeffs[i][c], c0w[i*nt+x], q)
 		}
 	}
 	return ph, nil
@@ -352,9 +407,50 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	var msg []byte
 	y := make([]uint64, batch*pl.yLen)
 	acc0, acc1, u, e, mask := pr.NewPoly(), pr.NewPoly(), pr.NewPoly(), pr.NewPoly(), pr.NewPoly()
-	r, tw := make([]uint64, N), make([]uint64, N)
-	for n := range batch {
-		for _, op := range pl.outs {
+	r, tw := make([]uint64, N), make([]uint64, 0, N)
+	k := pl.packLog
+	var pk *packer
+	if k > 0 {
+		if len(s.keys) < k {
+			return nil, fmt.Errorf("helinear: packing 2^%d answers without the Galois keys", k)
+		}
+		pk = newPacker(p, s.keys)
+	}
+	// send switches a (packed) answer to Q' and appends c1 in full and c0
+	// at the targets of its answers g.
+	send := func(c0, c1 lring.Poly, at int, g []leaf) {
+		for lvl := at; lvl >= p.ReplyPrimes; lvl-- {
+			pr.AtLevel(lvl).DivRoundByLastModulus(c0, c0)
+			pr.AtLevel(lvl).DivRoundByLastModulus(c1, c1)
+		}
+		for i := range p.ReplyPrimes {
+			msg = packSeg(msg, c1.Coeffs[i], p.width(i))
+		}
+		for i := range p.ReplyPrimes {
+			if p.C0Bits > 0 && i > 0 {
+				break
+			}
+			tw = tw[:0]
+			for a, lf := range g {
+				for _, t := range pl.outs[lf.op].targets {
+					v := c0.Coeffs[i][pl.packedCoef(t.coef, a)]
+					if p.C0Bits > 0 {
+						v = p.switchC0(v)
+					}
+					tw = append(tw, v)
+				}
+			}
+			if p.C0Bits > 0 {
+				msg = packSeg(msg, tw, p.C0Bits)
+			} else {
+				msg = packSeg(msg, tw, p.width(i))
+			}
+		}
+	}
+	for _, g := range pl.groups(batch) {
+		leaves := make([]*ct, 1<<k)
+		for a, lf := range g {
+			n, op := lf.n, pl.outs[lf.op]
 			acc0.Zero()
 			acc1.Zero()
 			for _, t := range op.terms {
@@ -384,28 +480,26 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 			for _, t := range op.targets {
 				y[n*pl.yLen+int(t.idx)] = -r[t.coef] & p.mask
 			}
-			// Switch to Q' (rounded division by the dropped primes) and
-			// send c1 in full, c0 at the targets only.
-			for lvl := len(lv.q) - 1; lvl >= p.ReplyPrimes; lvl-- {
+			if k == 0 {
+				send(acc0, acc1, len(lv.q)-1, g)
+				continue
+			}
+			// Switch to Q″ (the level's first k'+1 primes) and pack.
+			for lvl := len(lv.q) - 1; lvl > p.ReplyPrimes; lvl-- {
 				pr.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
 				pr.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
 			}
-			for i := range p.ReplyPrimes {
-				msg = packSeg(msg, acc1.Coeffs[i], p.width(i))
+			c := &ct{p.pp.NewPoly(), p.pp.NewPoly()}
+			for i := range p.ppQ {
+				copy(c.c0.Coeffs[i], acc0.Coeffs[i])
+				copy(c.c1.Coeffs[i], acc1.Coeffs[i])
 			}
-			if p.C0Bits > 0 {
-				for x, t := range op.targets {
-					tw[x] = p.switchC0(acc0.Coeffs[0][t.coef])
-				}
-				msg = packSeg(msg, tw[:len(op.targets)], p.C0Bits)
-				continue
-			}
-			for i := range p.ReplyPrimes {
-				for x, t := range op.targets {
-					tw[x] = acc0.Coeffs[i][t.coef]
-				}
-				msg = packSeg(msg, tw[:len(op.targets)], p.width(i))
-			}
+			pk.prepare(c, k, 1<<k-1)
+			leaves[a] = c
+		}
+		if k > 0 {
+			c := pk.pack(leaves, k)
+			send(c.c0, c.c1, p.ReplyPrimes, g)
 		}
 	}
 	if err := s.Conn.Send(msg); err != nil {

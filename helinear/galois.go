@@ -1,0 +1,310 @@
+package helinear
+
+import (
+	"fmt"
+
+	lring "github.com/tuneinsight/lattigo/v6/ring"
+
+	"github.com/autorep/autorep/ring"
+)
+
+// Dense answers (packing with automorphisms, after Chen, Dai, Kim and
+// Song, ACNS 2021, as Cheetah uses it).
+//
+// An answer holds its outputs in one residue class mod 2^k of its
+// coefficients (planConv places channels minor, so every output of an
+// answer is ≡ C_b − 1 mod C_b, and planFC's are ≡ n_b − 1 mod n_b), and
+// garbage (partial sums no one may see) everywhere else. For g_l =
+// N/2^(l−1) + 1 the automorphism τ_l: X ↦ X^(g_l) fixes every coefficient
+// at a multiple of 2^l and negates those ≡ 2^(l−1) mod 2^l, so with A and
+// B whose wanted coefficients lie at multiples of 2^l,
+//
+//	(A + X^s·B) + τ_l(A − X^s·B),  s = 2^(l−1),
+//
+// is 2A at the multiples of 2^l and 2B (shifted by s) at the others ≡ s
+// mod 2^l: two answers merged, clean on the multiples of 2^(l−1). k
+// rounds (l = k, …, 1) merge 2^k answers, each first multiplied by
+// X^−(r) (its class r moved to 0) and by 2^−k mod Q″ (Q″ is odd, so
+// the factor 2^k the rounds add cancels exactly); leaf a of a group ends
+// at offset a: coefficient u of leaf a is coefficient u − r + a of the
+// packed answer. Everything off the wanted classes cancels exactly; the
+// only new noise is the key switching that brings τ_l(c1) back under s.
+//
+// The server packs after masking, flooding and switching to Q″ = Q'·q_x
+// (q_x, the largest tail prime, is in every level a packing layer runs
+// at), then switches to Q': packing is public post-processing of
+// ciphertexts that are already within 2^−(κ+2) per coefficient of a
+// W-free law, so circuit privacy is that of the leaves, and its noise
+// (≤ (4^k − 1)/3 key switches, each ≤ 21·N·Σq_i/P + (N+1)/2) is tiny
+// beside Q″ (Params.fit counts it).
+//
+// Key switching is the hybrid RNS form with one special prime P: a key
+// for τ_l holds, per prime q_i of Q″, (b_i, a_i) = (−a_i·s + e_i +
+// P·ĝ_i·τ_l(s), a_i) mod Q″·P, ĝ_i ≡ δ_ij mod q_j; the digits of c are
+// its residues [c]_{q_i}. log(Q″·P) ≤ 201 < MaxLogQ: the 128-bit bound
+// holds for the keys too.
+
+// galoisKey is the key switching key for τ_l (NTT domain, over Q″·P).
+type galoisKey struct{ b, a []lring.Poly }
+
+// packGen returns g_l = N/2^(l−1) + 1.
+func packGen(l int) uint64 { return uint64(N>>(l-1)) + 1 }
+
+// keyBytes is the packed size of the Galois keys (without their seed).
+func (p *Params) keyBytes() int {
+	n := 0
+	for _, q := range p.ksQ {
+		n += segBytes(N, uint(bitsLen(q)))
+	}
+	return p.PackLog * (p.ReplyPrimes + 1) * n
+}
+
+// ternary draws a uniform ternary vector of N coefficients.
+func ternary(prg *ring.PRG) []int64 {
+	v := make([]int64, N)
+	for j := range v {
+		for {
+			b := prg.Uint64() & 3
+			if b != 3 {
+				v[j] = int64(b) - 1
+				break
+			}
+		}
+	}
+	return v
+}
+
+// setSigned writes the signed coefficients v into pl's residues mod qs.
+func setSigned(qs []uint64, v []int64, pl lring.Poly) {
+	for i, q := range qs {
+		for j, x := range v {
+			pl.Coeffs[i][j] = signedMod(x, q)
+		}
+	}
+}
+
+// automorphism sets out = in(X^g) (coefficient domain, g odd; out ≠ in).
+func automorphism(qs []uint64, in lring.Poly, g uint64, out lring.Poly) {
+	for j := range uint64(N) {
+		d := j * g % (2 * N)
+		neg := d >= N
+		d %= N
+		for i, q := range qs {
+			v := in.Coeffs[i][j]
+			if neg && v != 0 {
+				v = q - v
+			}
+			out.Coeffs[i][d] = v
+		}
+	}
+}
+
+// genKeys appends the Galois keys for τ_1, …, τ_PackLog under the secret
+// s (its signed coefficients) to msg: a 16-byte seed for every a_i, then
+// every b_i.
+func (cl *Client) genKeys(s []int64, msg []byte) ([]byte, error) {
+	p := cl.P
+	if p.PackLog == 0 {
+		return msg, nil
+	}
+	seed, err := ring.NewSeed()
+	if err != nil {
+		return nil, err
+	}
+	msg = append(msg, seed[:]...)
+	aPRG := ring.NewPRG(seed)
+	r := p.ks
+	sk, ts, a, b, as := r.NewPoly(), r.NewPoly(), r.NewPoly(), r.NewPoly(), r.NewPoly()
+	setSigned(p.ksQ, s, sk)
+	r.NTT(sk, sk)
+	tv := make([]int64, N)
+	for l := 1; l <= p.PackLog; l++ {
+		g := packGen(l)
+		for j := range uint64(N) {
+			d := j * g % (2 * N)
+			if d >= N {
+				tv[d-N] = -s[j]
+			} else {
+				tv[d] = s[j]
+			}
+		}
+		setSigned(p.ksQ, tv, ts)
+		r.NTT(ts, ts)
+		for i := range p.ReplyPrimes + 1 {
+			uniformPoly(aPRG, p.ksQ, a)
+			smallPoly(cl.prg, p.ksQ, b, false)
+			r.NTT(b, b)
+			r.MulCoeffsBarrett(a, sk, as)
+			r.Sub(b, as, b)
+			q := p.ksQ[i]
+			pm := p.ksQ[len(p.ksQ)-1] % q
+			row := b.Coeffs[i]
+			for j, v := range ts.Coeffs[i] {
+				row[j] = addMod(row[j], mulMod(pm, v, q), q)
+			}
+			for x, q := range p.ksQ {
+				msg = packSeg(msg, b.Coeffs[x], uint(bitsLen(q)))
+			}
+		}
+	}
+	return msg, nil
+}
+
+// parseKeys reads the Galois keys genKeys wrote (b must hold exactly
+// them).
+func (p *Params) parseKeys(b []byte) ([]galoisKey, error) {
+	if p.PackLog == 0 {
+		if len(b) != 0 {
+			return nil, fmt.Errorf("helinear: %d unexpected bytes after the public key", len(b))
+		}
+		return nil, nil
+	}
+	if want := ring.SeedSize + p.keyBytes(); len(b) != want {
+		return nil, fmt.Errorf("helinear: Galois keys of %d bytes, want %d", len(b), want)
+	}
+	var seed ring.Seed
+	copy(seed[:], b)
+	b = b[ring.SeedSize:]
+	aPRG := ring.NewPRG(seed)
+	keys := make([]galoisKey, p.PackLog)
+	for l := range keys {
+		for range p.ReplyPrimes + 1 {
+			a := p.ks.NewPoly()
+			uniformPoly(aPRG, p.ksQ, a)
+			w := make([]uint64, len(p.ksQ)*N)
+			for x, q := range p.ksQ {
+				sb := segBytes(N, uint(bitsLen(q)))
+				unpackSeg(b[:sb], w[x*N:(x+1)*N], uint(bitsLen(q)))
+				b = b[sb:]
+			}
+			if err := checkPoly(p.ksQ, w, N); err != nil {
+				return nil, fmt.Errorf("helinear: Galois key: %w", err)
+			}
+			keys[l].a = append(keys[l].a, a)
+			keys[l].b = append(keys[l].b, polyFromWords(w))
+		}
+	}
+	return keys, nil
+}
+
+// packer holds the server's buffers for packing at Q″.
+type packer struct {
+	p    *Params
+	keys []galoisKey
+	d, acc0, acc1,
+	t0, t1 lring.Poly // over Q″·P
+	u0, u1 lring.Poly // over Q″
+}
+
+func newPacker(p *Params, keys []galoisKey) *packer {
+	return &packer{p: p, keys: keys, d: p.ks.NewPoly(), acc0: p.ks.NewPoly(), acc1: p.ks.NewPoly(),
+		t0: p.ks.NewPoly(), t1: p.ks.NewPoly(), u0: p.pp.NewPoly(), u1: p.pp.NewPoly()}
+}
+
+// ct is a ciphertext at Q″ in the coefficient domain.
+type ct struct{ c0, c1 lring.Poly }
+
+// keySwitch adds to (o0, o1) the switch of c (under τ_l(s)) to s with
+// the key of τ_l: ⌊Σ_i [c]_{q_i}·(b_i, a_i) / P⌉.
+func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
+	p, r := pk.p, pk.p.ks
+	kq := len(p.ksQ)
+	pk.acc0.Zero()
+	pk.acc1.Zero()
+	for i := range p.ReplyPrimes + 1 {
+		src := c.Coeffs[i]
+		for x, q := range p.ksQ {
+			dst := pk.d.Coeffs[x]
+			if x == i {
+				copy(dst, src)
+				continue
+			}
+			for j, v := range src {
+				dst[j] = v % q
+			}
+		}
+		r.NTT(pk.d, pk.d)
+		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].b[i], pk.acc0)
+		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].a[i], pk.acc1)
+	}
+	r.INTT(pk.acc0, pk.acc0)
+	r.INTT(pk.acc1, pk.acc1)
+	r.DivRoundByLastModulus(pk.acc0, pk.acc0)
+	r.DivRoundByLastModulus(pk.acc1, pk.acc1)
+	for x, q := range p.ksQ[:kq-1] {
+		for j := range N {
+			o0.Coeffs[x][j] = addMod(o0.Coeffs[x][j], pk.acc0.Coeffs[x][j], q)
+			o1.Coeffs[x][j] = addMod(o1.Coeffs[x][j], pk.acc1.Coeffs[x][j], q)
+		}
+	}
+}
+
+// prepare multiplies a leaf by 2^−k·X^−r in place.
+func (pk *packer) prepare(c *ct, k, r int) {
+	p := pk.p
+	for _, pl := range []lring.Poly{c.c0, c.c1} {
+		if r != 0 {
+			p.pp.MultByMonomial(pl, 2*N-r, pl)
+		}
+		for x, q := range p.ppQ {
+			inv := p.inv2[x][k]
+			row := pl.Coeffs[x]
+			for j, v := range row {
+				row[j] = mulMod(v, inv, q)
+			}
+		}
+	}
+}
+
+// combine returns (A + X^s·B) + τ_l(A − X^s·B) (A, B may be nil: absent);
+// it reuses A's or B's memory.
+func (pk *packer) combine(a, b *ct, l int) *ct {
+	if a == nil && b == nil {
+		return nil
+	}
+	p, r := pk.p, pk.p.pp
+	s := 1 << (l - 1)
+	var sum, diff *ct
+	switch {
+	case b == nil:
+		sum = a
+		diff = a
+	default:
+		r.MultByMonomial(b.c0, s, b.c0)
+		r.MultByMonomial(b.c1, s, b.c1)
+		if a == nil {
+			sum = b
+			diff = &ct{pk.u0, pk.u1}
+			r.Neg(b.c0, diff.c0)
+			r.Neg(b.c1, diff.c1)
+		} else {
+			diff = b // becomes A − X^s·B, sum A + X^s·B
+			for _, x := range [][3]lring.Poly{{a.c0, b.c0, pk.u0}, {a.c1, b.c1, pk.u1}} {
+				r.Add(x[0], x[1], x[2])
+				r.Sub(x[0], x[1], x[1])
+			}
+			a.c0, pk.u0 = pk.u0, a.c0
+			a.c1, pk.u1 = pk.u1, a.c1
+			sum = a
+		}
+	}
+	g := packGen(l)
+	t0, t1 := lring.Poly{Coeffs: pk.t0.Coeffs[:len(p.ppQ)]}, lring.Poly{Coeffs: pk.t1.Coeffs[:len(p.ppQ)]}
+	automorphism(p.ppQ, diff.c0, g, t0)
+	automorphism(p.ppQ, diff.c1, g, t1)
+	r.Add(sum.c0, t0, sum.c0)
+	pk.keySwitch(l, t1, sum.c0, sum.c1)
+	return sum
+}
+
+// pack merges up to 2^k prepared leaves (nil: absent) into one ciphertext
+// whose coefficient u − r + a holds leaf a's coefficient u.
+func (pk *packer) pack(leaves []*ct, k int) *ct {
+	for l := k; l >= 1; l-- {
+		s := 1 << (l - 1)
+		for i := range s {
+			leaves[i] = pk.combine(leaves[i], leaves[i+s], l)
+		}
+	}
+	return leaves[0]
+}
