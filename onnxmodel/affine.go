@@ -1,6 +1,7 @@
 package onnxmodel
 
 import (
+	"fmt"
 	"math"
 	"slices"
 
@@ -81,8 +82,10 @@ func (c *converter) materialize(n *onnx.Node, v *value) error {
 	// The affine acts before a pending Pad: its layer reads the unpadded tensor.
 	h, w := v.pad.unpadded(v.shape)
 	sh := []int{1, ch, h, w}
-	idx := c.g.Add(c.uniqueName(v.aff.from+"/affine"), op, v.node)
+	name := c.uniqueName(v.aff.from + "/affine")
+	idx := c.g.Add(name, op, v.node)
 	c.shapes = append(c.shapes, sh)
+	c.notes = append(c.notes, fmt.Sprintf("constants from %q (read by %q) fold into no neighbouring layer: depthwise 1×1 conv %s", v.aff.from, n.Name, name))
 	v.node, v.aff = idx, nil
 	return nil
 }

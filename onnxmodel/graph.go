@@ -66,6 +66,9 @@ type converter struct {
 	// readers counts the nodes (and graph outputs) reading each tensor,
 	// so a constant affine folds into a layer only if nothing else reads it.
 	readers map[string]int
+	// notes says which layers the conversion added (constants and Pads
+	// that fold nowhere) and which windows it rewrote, for Report.
+	notes []string
 }
 
 // nodeError is the error for an ONNX node that cannot be converted.
@@ -77,29 +80,31 @@ func nodeError(n *onnx.Node, format string, a ...any) error {
 // It returns the graph, the input shape C,H,W and the number of classes.
 // pix, if not nil, is a constant affine applied to the input first (see
 // Options.PixelMean).
-func toGraph(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, int, error) {
-	g, in, out, err := convertGraphWith(m, pix)
+// notes lists the layers the conversion added and the windows it rewrote.
+func toGraph(m *onnx.Model, pix *affine) (g *nn.Graph, in [3]int, classes int, notes []string, err error) {
+	g, in, out, notes, err := convertGraphWith(m, pix)
 	if err != nil {
-		return nil, in, 0, err
+		return nil, in, 0, nil, err
 	}
 	if len(out) != 2 {
-		return nil, in, 0, fmt.Errorf("onnx: graph output %q has shape %v; want [N, classes]", m.Graph.Outputs[0].Name, out)
+		return nil, in, 0, nil, fmt.Errorf("onnx: graph output %q has shape %v; want [N, classes]", m.Graph.Outputs[0].Name, out)
 	}
-	return g, in, out[1], nil
+	return g, in, out[1], notes, nil
 }
 
 // convertGraph converts an ONNX model to a generic nn.Graph. It returns
 // the graph, the input shape C,H,W and the output shape (batch 1).
 func convertGraph(m *onnx.Model) (*nn.Graph, [3]int, []int, error) {
-	return convertGraphWith(m, nil)
+	g, in, out, _, err := convertGraphWith(m, nil)
+	return g, in, out, err
 }
 
 // convertGraphWith is convertGraph with a constant affine pix (nil: none)
-// applied to the input first.
-func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, error) {
+// applied to the input first; it also returns the converter's notes.
+func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, []string, error) {
 	var in [3]int
 	if op := m.Opset(); op < MinOpset || op > MaxOpset {
-		return nil, in, nil, fmt.Errorf("onnx: model imports opset %d of the default domain; supported: %d to %d (re-export with torch.onnx.export(..., opset_version=13))", op, MinOpset, MaxOpset)
+		return nil, in, nil, nil, fmt.Errorf("onnx: model imports opset %d of the default domain; supported: %d to %d (re-export with torch.onnx.export(..., opset_version=13))", op, MinOpset, MaxOpset)
 	}
 	g := m.Graph
 	c := &converter{g: &nn.Graph{}, consts: map[string]*onnx.Tensor{}, vals: map[string]*value{}, syms: map[string]symInts{},
@@ -113,20 +118,20 @@ func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, err
 			continue
 		}
 		if input != nil {
-			return nil, in, nil, fmt.Errorf("onnx: graph has several inputs (%q, %q); want one image batch", input.Name, v.Name)
+			return nil, in, nil, nil, fmt.Errorf("onnx: graph has several inputs (%q, %q); want one image batch", input.Name, v.Name)
 		}
 		input = v
 	}
 	if input == nil {
-		return nil, in, nil, fmt.Errorf("onnx: graph has no input")
+		return nil, in, nil, nil, fmt.Errorf("onnx: graph has no input")
 	}
 	if input.NotTensor || input.ElemType != onnx.Float || !input.HasShape || len(input.Shape) != 4 {
-		return nil, in, nil, fmt.Errorf("onnx: graph input %q must be a float tensor [N,C,H,W] (got type %v, shape %v)", input.Name, input.ElemType, input.Shape)
+		return nil, in, nil, nil, fmt.Errorf("onnx: graph input %q must be a float tensor [N,C,H,W] (got type %v, shape %v)", input.Name, input.ElemType, input.Shape)
 	}
 	for i := 1; i < 4; i++ {
 		d := input.Shape[i].Value
 		if d <= 0 || d > 4096 {
-			return nil, in, nil, fmt.Errorf("onnx: graph input %q: dimension %d is %v; want fixed C, H, W", input.Name, i, input.Shape[i])
+			return nil, in, nil, nil, fmt.Errorf("onnx: graph input %q: dimension %d is %v; want fixed C, H, W", input.Name, i, input.Shape[i])
 		}
 		in[i-1] = int(d)
 	}
@@ -134,7 +139,7 @@ func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, err
 	c.vals[input.Name] = &value{node: -1, shape: []int{1, in[0], in[1], in[2]}}
 	if pix != nil {
 		if len(pix.scale) != 1 && len(pix.scale) != in[0] {
-			return nil, in, nil, fmt.Errorf("onnx: %d pixel mean/std values for %d input channels", len(pix.scale), in[0])
+			return nil, in, nil, nil, fmt.Errorf("onnx: %d pixel mean/std values for %d input channels", len(pix.scale), in[0])
 		}
 		a := &affine{from: pix.from}
 		for i := 0; i < in[0]; i++ {
@@ -144,7 +149,7 @@ func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, err
 		c.vals[input.Name].aff = a
 	}
 	if err := c.findMixed(g); err != nil {
-		return nil, in, nil, err
+		return nil, in, nil, nil, err
 	}
 	for _, n := range g.Nodes {
 		if !c.skip[n] {
@@ -161,29 +166,29 @@ func convertGraphWith(m *onnx.Model, pix *affine) (*nn.Graph, [3]int, []int, err
 			continue
 		}
 		if n.Domain != "" && n.Domain != "ai.onnx" {
-			return nil, in, nil, nodeError(n, "operator of domain %q; supported: the default ONNX domain (%s)", n.Domain, strings.Join(Supported, ", "))
+			return nil, in, nil, nil, nodeError(n, "operator of domain %q; supported: the default ONNX domain (%s)", n.Domain, strings.Join(Supported, ", "))
 		}
 		if err := c.convert(n); err != nil {
-			return nil, in, nil, err
+			return nil, in, nil, nil, err
 		}
 	}
 	if len(g.Outputs) != 1 {
-		return nil, in, nil, fmt.Errorf("onnx: graph has %d outputs; want one (the logits)", len(g.Outputs))
+		return nil, in, nil, nil, fmt.Errorf("onnx: graph has %d outputs; want one (the logits)", len(g.Outputs))
 	}
 	out, ok := c.vals[g.Outputs[0].Name]
 	if ok {
 		// A constant affine or Pad still pending at the output gets its layer.
 		if err := c.materializeAll(&onnx.Node{Name: g.Outputs[0].Name, OpType: "graph output"}, out); err != nil {
-			return nil, in, nil, err
+			return nil, in, nil, nil, err
 		}
 	}
 	if !ok || len(c.g.Nodes) == 0 || out.node != len(c.g.Nodes)-1 || out.pad.any() {
-		return nil, in, nil, fmt.Errorf("onnx: graph output %q is not the result of the last layer", g.Outputs[0].Name)
+		return nil, in, nil, nil, fmt.Errorf("onnx: graph output %q is not the result of the last layer", g.Outputs[0].Name)
 	}
 	if err := c.g.FillSiteShapes([]int{1, in[0], in[1], in[2]}); err != nil {
-		return nil, in, nil, fmt.Errorf("onnx: %w", err)
+		return nil, in, nil, nil, fmt.Errorf("onnx: %w", err)
 	}
-	return c.g, in, out.shape, nil
+	return c.g, in, out.shape, c.notes, nil
 }
 
 // get returns the value of input i of n, which must be a computed tensor.
@@ -234,7 +239,9 @@ func (c *converter) materializeAll(n *onnx.Node, v *value) error {
 	if err != nil {
 		return err
 	}
-	idx := c.g.Add(c.uniqueName(n.Name+"/pad"), op, v.node)
+	name := c.uniqueName(n.Name + "/pad")
+	idx := c.g.Add(name, op, v.node)
+	c.notes = append(c.notes, fmt.Sprintf("Pad %v before %q (%s): depthwise identity conv %s", [4]int(v.pad), n.Name, n.OpType, name))
 	c.shapes = append(c.shapes, slices.Clone(v.shape))
 	v.node, v.pad = idx, pads{}
 	return nil
@@ -521,6 +528,9 @@ func (c *converter) conv(n *onnx.Node) error {
 	if err != nil {
 		return err
 	}
+	if op.Kernel != win.kh || op.Kernel != win.kw {
+		c.notes = append(c.notes, fmt.Sprintf("%q (Conv): %s rewritten as a %d×%d kernel with padding %d", n.Name, win.describe(), op.Kernel, op.Kernel, op.Pad))
+	}
 	return c.add(n, op, x.node)
 }
 
@@ -775,6 +785,7 @@ func (c *converter) pool(n *onnx.Node) error {
 		if err != nil {
 			return err
 		}
+		c.notes = append(c.notes, fmt.Sprintf("%q (AveragePool): %s as a depthwise %d×%d conv with padding %d", n.Name, win.describe(), op.Kernel, op.Kernel, op.Pad))
 		return c.add(n, op, x.node)
 	}
 	if err := c.materialize(n, x); err != nil {

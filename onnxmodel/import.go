@@ -24,6 +24,11 @@ type Report struct {
 	// Sites is the number of ReLU sites; Mixed of them carry an exported
 	// mixed activation (mask and polynomial).
 	Sites, Mixed int
+	// Rewrites lists, one line each, the layers the import added (a
+	// constant Mul/Div/Add/Sub or a Pad that folds into no neighbour: a
+	// linear step in private inference) and the windows it rewrote as an
+	// equivalent square kernel.
+	Rewrites []string
 }
 
 // Import converts an ONNX model onto an autorep architecture: arch, or
@@ -82,7 +87,7 @@ func ImportWith(m *onnx.Model, opt Options) (*models.Model, *Report, error) {
 			pix.shift = append(pix.shift, float64(opt.PixelMean[i]))
 		}
 	}
-	g, in, classes, err := toGraph(m, pix)
+	g, in, classes, notes, err := toGraph(m, pix)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -101,7 +106,7 @@ func ImportWith(m *onnx.Model, opt Options) (*models.Model, *Report, error) {
 		}
 		rep, err := mapOnto(g, a)
 		if err == nil {
-			rep.Arch = name
+			rep.Arch, rep.Rewrites = name, notes
 			return a, rep, nil
 		}
 		if firstErr == nil || arch != "" {
@@ -127,7 +132,7 @@ func ImportWith(m *onnx.Model, opt Options) (*models.Model, *Report, error) {
 	if err := gm.LoadTensors(sd); err != nil {
 		return nil, nil, fmt.Errorf("onnx graph: %w", err)
 	}
-	rep := &Report{Arch: models.GraphArch, Sites: len(gm.Sites)}
+	rep := &Report{Arch: models.GraphArch, Sites: len(gm.Sites), Rewrites: notes}
 	for _, s := range gm.Sites {
 		if s.Act != nil {
 			rep.Mixed++

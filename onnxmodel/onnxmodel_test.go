@@ -164,7 +164,7 @@ func TestGenericGraphMatchesPyTorch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, in, classes, err := toGraph(om, nil)
+	g, in, classes, _, err := toGraph(om, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -768,22 +768,27 @@ func TestConstantsAndWindows(t *testing.T) {
 		sites int
 		// layers: the converted graph's node kinds, in order
 		layers string
+		// rewrites: layers added and windows rewritten (Report.Rewrites)
+		rewrites int
 	}{
 		// (x − 0.1307)/0.3081 cannot fold into conv1 (padding 2): a depthwise 1×1 conv.
-		{"lenet-norm", 4, "conv conv relu maxpool conv relu maxpool flatten linear relu linear relu linear"},
+		{"lenet-norm", 4, "conv conv relu maxpool conv relu maxpool flatten linear relu linear relu linear", 1},
 		// The input normalisation becomes a layer (conv a pads 1); Mul by
 		// the gain folds into conv c, Sub of the offset into the unpadded
 		// conv d, Div by 2 into conv d, the final Mul 0.5 into the Gemm.
-		{"tvnet", 4, "conv conv relu conv relu conv relu maxpool conv relu avgpool flatten linear"},
+		{"tvnet", 4, "conv conv relu conv relu conv relu maxpool conv relu avgpool flatten linear", 3},
 		// SAME_UPPER stride 2, pads [0,0,2,2], asymmetric AveragePool (a
 		// depthwise conv), SAME_LOWER 2×2, then a Pad node before a Relu:
 		// a depthwise identity conv with that padding.
-		{"padnet", 3, "conv relu conv relu conv conv conv relu flatten linear"},
+		{"padnet", 3, "conv relu conv relu conv conv conv relu flatten linear", 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, rep := importFixture(t, tc.name, "")
-			if rep.Arch != models.GraphArch || rep.Sites != tc.sites {
-				t.Errorf("report %+v, want a generic graph with %d sites", rep, tc.sites)
+			if rep.Arch != models.GraphArch || rep.Sites != tc.sites || len(rep.Rewrites) != tc.rewrites {
+				t.Errorf("report %+v, want a generic graph with %d sites and %d rewrites", rep, tc.sites, tc.rewrites)
+			}
+			for _, r := range rep.Rewrites {
+				t.Log(r)
 			}
 			var kinds []string
 			for _, n := range m.Net.Nodes {

@@ -65,21 +65,24 @@ func TestImportPixelsPrivate(t *testing.T) {
 	dir := t.TempDir()
 	fixture := func(name string) string { return filepath.Join("..", "..", "onnxmodel", "testdata", name+".onnx") }
 	var imp struct {
-		Arch  string `json:"arch"`
-		ReLUs int    `json:"relus"`
+		Arch     string   `json:"arch"`
+		ReLUs    int      `json:"relus"`
+		Rewrites []string `json:"rewrites"`
 	}
 	r := runCLI(t, short, "import", "--onnx", fixture("lenet-norm"), "--dataset", "mnist", "--pixels", "--out", filepath.Join(dir, "ln.safetensors"), "--json")
 	wantOK(t, r)
 	decodeJSON(t, r, &imp)
-	if imp.Arch != "lenet" || imp.ReLUs != 6508 {
+	if imp.Arch != "lenet" || imp.ReLUs != 6508 || imp.Rewrites == nil || len(imp.Rewrites) != 0 {
 		t.Errorf("lenet-norm --pixels: %+v, want lenet with 6508 ReLUs", imp)
 	}
 	tv := filepath.Join(dir, "tv.safetensors")
 	r = runCLI(t, short, "import", "--onnx", fixture("tvnet"), "--dataset", "cifar10", "--pixels", "--out", tv, "--json")
 	wantOK(t, r)
 	decodeJSON(t, r, &imp)
-	if imp.Arch != "graph" {
-		t.Errorf("tvnet: %+v, want a generic graph", imp)
+	// The normalisation (ImageNet constants, not CIFAR-10's) as a layer,
+	// the dilated and the 1×3 convolutions rewritten.
+	if imp.Arch != "graph" || len(imp.Rewrites) != 3 {
+		t.Errorf("tvnet: %+v, want a generic graph with 3 rewrites", imp)
 	}
 	if _, err := data.Load(data.Dir(""), "cifar10", false); err != nil {
 		t.Skipf("CIFAR-10 test split not available (set AUTOREP_DATA): %v", err)

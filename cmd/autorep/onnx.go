@@ -100,8 +100,12 @@ func runImport(args []string) error {
 		}
 		calibrated = sub.N
 	}
+	rewrites := rep.Rewrites
+	if rewrites == nil {
+		rewrites = []string{} // JSON [] rather than null
+	}
 	record := map[string]any{"source": *in, "pixels": *pixels, "opset": om.Opset(), "producer": strings.TrimSpace(om.ProducerName + " " + om.ProducerVersion),
-		"arch": rep.Arch, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "mixed_sites": rep.Mixed}
+		"arch": rep.Arch, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "mixed_sites": rep.Mixed, "rewrites": rewrites}
 	if err := m.Meta.SetJSON(keyImport, record); err != nil {
 		return err
 	}
@@ -111,10 +115,13 @@ func runImport(args []string) error {
 	_, relus := m.ReLUCount()
 	if *jsonOut {
 		return printJSONObject(map[string]any{"out": *out, "arch": rep.Arch, "input": m.Input, "classes": m.Classes,
-			"sites": rep.Sites, "mixed_sites": rep.Mixed, "relus": relus, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "opset": om.Opset()})
+			"sites": rep.Sites, "mixed_sites": rep.Mixed, "relus": relus, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "opset": om.Opset(), "rewrites": rewrites})
 	}
 	fmt.Fprintf(os.Stderr, "imported %s (opset %d) as %s: %d ReLU sites (%d mixed), %d ReLUs, %d folded batch norms (calibrated on %d images); wrote %s\n",
 		*in, om.Opset(), rep.Arch, rep.Sites, rep.Mixed, relus, rep.FoldedBN, calibrated, *out)
+	for _, r := range rep.Rewrites {
+		fmt.Fprintf(os.Stderr, "  %s\n", r)
+	}
 	return nil
 }
 
