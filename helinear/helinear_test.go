@@ -235,6 +235,11 @@ func TestParams(t *testing.T) {
 		// The switch's rounding, (N+1)/2 ≈ 2^12, must stay near 2^−(ℓ+4)
 		// of Q' (fit's budget is 2^−(ℓ+2) in all), and the smallest layer
 		// must fit.
+		// The Galois keys' modulus Q″·P is within the bound too, and P is
+		// not one of the session's primes.
+		if lq := log2Prod(p.ksQ); p.PackLog < 1 || lq > MaxLogQ || slices.Contains(p.Q, p.P) || !new(big.Int).SetUint64(p.P).ProbablyPrime(20) || p.P%(2*N) != 1 {
+			t.Errorf("ℓ = %d: packing 2^%d, Galois keys mod 2^%.1f, P = %d", ell, p.PackLog, lq, p.P)
+		}
 		if p.LogQReply < float64(ell)+15.9 {
 			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 15.9", ell, p.LogQReply)
 		}

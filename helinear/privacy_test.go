@@ -102,13 +102,18 @@ func clientView(t *testing.T, ell uint, p ring.ConvParams, w []uint64, seed uint
 // sets, and inside the decryption bound with the expected width.
 func TestCircuitPrivacy(t *testing.T) {
 	const ell = 64
-	p := ring.ConvParams{N: 1, C: 4, H: 16, W: 16, K: 2, R: 3, S: 3, PadH: 1, PadW: 1}
+	p := ring.ConvParams{N: 1, C: 16, H: 16, W: 16, K: 8, R: 3, S: 3, PadH: 1, PadW: 1}
 	rng := rand.New(rand.NewPCG(9, 9))
 	wRand := randVec(rng, p.WLen())
 	wZero := make([]uint64, p.WLen())
 	m1, e1, pl := clientView(t, ell, p, wRand, 1)
-	_ = pl
 	m2, e2, _ := clientView(t, ell, p, wZero, 2)
+	// The answers are packed (galois.go): the client sees packed
+	// ciphertexts, so the checks below are on them.
+	if pl.packLog == 0 || len(pl.groups(p.N)) >= len(pl.outs) {
+		t.Fatalf("answers not packed (2^%d, %d answers in %d ciphertexts)", pl.packLog, len(pl.outs), len(pl.groups(p.N)))
+	}
+	t.Logf("%d answers packed 2^%d to %d ciphertexts, %d outputs", len(pl.outs), pl.packLog, len(pl.groups(p.N)), len(m1))
 	privacytest.Uniform(t, "decrypted messages (random W)", m1)
 	privacytest.Uniform(t, "decrypted messages (zero W)", m2)
 	privacytest.SameDistribution(t, "decrypted messages", m1, m2)
@@ -186,6 +191,15 @@ func TestMalformed(t *testing.T) {
 		"residue ≥ q": func() []byte {
 			b := make([]byte, good)
 			for i := ring.SeedSize; i < len(b); i++ {
+				b[i] = 0xff
+			}
+			return b
+		}(),
+		// A well-formed public key, bad Galois keys.
+		"keys truncated": make([]byte, good+ring.SeedSize+pr.keyBytes()-1),
+		"key residue ≥ q": func() []byte {
+			b := make([]byte, good+ring.SeedSize+pr.keyBytes())
+			for i := good + ring.SeedSize; i < len(b); i++ {
 				b[i] = 0xff
 			}
 			return b
