@@ -251,11 +251,7 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 		case "trunc":
 			return p.Trunc(xs, ell, f)
 		case "relu_trunc":
-			r, err := p.ReLU(xs, ell)
-			if err != nil {
-				return nil, err
-			}
-			return p.TruncNonNeg(r, ell, f)
+			return p.ReLUTrunc(xs, ell, f)
 		case "square":
 			return p.Square(xs, ell)
 		case "poly2":

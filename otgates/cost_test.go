@@ -112,6 +112,11 @@ func TestCosts(t *testing.T) {
 			f      func(p *Party) ([]uint64, error)
 		}{
 			{"relu", lessThanBytes(n, ell-1) + selectBytes(n, ell), lessThanRounds(ell-1) + 1, func(p *Party) ([]uint64, error) { return p.ReLU(xs[p.ID], ell) }},
+			// The multiplexer on the truncated shares plus d·w mod 2^s: two
+			// more OTs and 3s bits, in the multiplexer's round.
+			{"relu_trunc", lessThanBytes(n, ell-1) + selectBytes(n, ell) + cotBytes(2*n+n) - cotBytes(n) + ceil8(n*ell+n*6*3) - ceil8(n*ell), lessThanRounds(ell-1) + 1, func(p *Party) ([]uint64, error) {
+				return p.ReLUTrunc(xs[p.ID], ell, 6)
+			}},
 			{"trunc", cotBytes(n) + ceil8(n*6), 1, func(p *Party) ([]uint64, error) { return p.Trunc(xs[p.ID], ell, 6) }},
 			{"trunc_exact", cotBytes(n) + ceil8(n*6) + lessThanBytes(n, 6) + cotBytes(n) + ceil8(n*ell), 2 + lessThanRounds(6), func(p *Party) ([]uint64, error) { return p.TruncExact(xs[p.ID], ell, 6) }},
 			{"mul_private", mulBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 1, func(p *Party) ([]uint64, error) {
