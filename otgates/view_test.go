@@ -14,8 +14,23 @@ import (
 // party's OT matrices, masked OT messages, opened bits and correlations —
 // must be balanced bits. A message sent unmasked (a leaf's eq bit, an
 // opened AND input, a multiplexer correction) would be all zeros or
-// all ones and fail the 6σ bound on its own.
+// all ones and fail the 6σ bound on its own. The same for the fused
+// ReLU with truncation, whose extra correlations (d·w) join the
+// multiplexer's messages, and for Poly2 with zero coefficients.
 func TestViewBalanced(t *testing.T) {
+	n, ell := 4096, 32
+	zero := make([]uint64, n)
+	testView(t, "relu", func(q *Party) ([]uint64, error) { return q.ReLU(zero, ell) })
+	testView(t, "relu_trunc", func(q *Party) ([]uint64, error) { return q.ReLUTrunc(zero, ell, 12) })
+	testView(t, "poly2", func(q *Party) ([]uint64, error) {
+		if q.ID == 0 {
+			return q.Poly2(zero, zero, zero, zero, ell, 12)
+		}
+		return q.Poly2(nil, nil, nil, zero, ell, 12)
+	})
+}
+
+func testView(t *testing.T, gate string, f func(q *Party) ([]uint64, error)) {
 	c0, c1 := transport.Pipe()
 	taps := [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 	var p [2]*Party
@@ -29,18 +44,16 @@ func TestViewBalanced(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := [2]int{taps[0].Len(), taps[1].Len()} // the setup's messages are not part of the ReLU's view
-	n, ell := 4096, 32
-	zero := make([]uint64, n)
-	y0, y1 := run(t, p[0], p[1], func(q *Party) ([]uint64, error) { return q.ReLU(zero, ell) })
+	y0, y1 := run(t, p[0], p[1], f)
 	// Each party's output share alone is uniform too (their sum is 0).
 	for id, y := range [][]uint64{y0, y1} {
 		ones := 0
 		for _, v := range y {
 			ones += bits.OnesCount64(v)
 		}
-		total := n * ell
+		total := len(y) * 32
 		if d := math.Abs(float64(ones) - float64(total)/2); d > 3*math.Sqrt(float64(total)) {
-			t.Errorf("party %d's output shares: %d ones in %d bits", id, ones, total)
+			t.Errorf("%s: party %d's output shares: %d ones in %d bits", gate, id, ones, total)
 		}
 	}
 	for id, tap := range taps {
@@ -54,11 +67,11 @@ func TestViewBalanced(t *testing.T) {
 			// The last byte of a bit-packed message may be padding zeros.
 			sigma := math.Sqrt(float64(total)) / 2
 			if d := math.Abs(float64(ones) - float64(total)/2); d > 6*sigma+8 {
-				t.Errorf("party %d, message %d (%d bytes): %d ones in %d bits, %.1fσ from half", id, k, len(msg), ones, total, d/sigma)
+				t.Errorf("%s: party %d, message %d (%d bytes): %d ones in %d bits, %.1fσ from half", gate, id, k, len(msg), ones, total, d/sigma)
 			}
 		}
 		if len(view) == 0 {
-			t.Errorf("party %d received nothing", id)
+			t.Errorf("%s: party %d received nothing", gate, id)
 		}
 	}
 }
