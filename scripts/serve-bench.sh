@@ -9,7 +9,7 @@
 # Usage:
 #   scripts/serve-bench.sh --model FILE --dataset D [--n N] [--suite dealer|twoparty] [--link loopback|lan|wan]
 #       [--index I] [--stride S|auto] [--server-pool P] [--client-pool P]
-#       [--frac F] [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
+#       [--frac F] [--ell L] [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
 #
 #   --model        model file served (required)
 #   --dataset      dataset of the test images (required; e.g. mnist, cifar10)
@@ -29,6 +29,8 @@
 #                  later ones are fetched per inference, in the offline phase)
 #   --frac         fixed-point fractional bits of the served plan and of the
 #                  owner's fixed-point labels (serve/eval --frac; default 16)
+#   --ell          bit width of the served plan's gates (serve --ell; default
+#                  0: 64); the twoparty suite's shares are then over Z_2^L
 #   --timeout      read/write timeout of every connection (default 10m)
 #   --bin          autorep binary (default ./bin/autorep)
 #   --out          directory for the reports (default ./serve-bench-results)
@@ -65,6 +67,7 @@ spool=2
 cpool=1
 timeout=10m
 frac=0
+ell=0
 bin=./bin/autorep
 out=./serve-bench-results
 label=
@@ -81,6 +84,7 @@ while [ $# -gt 0 ]; do
 	--client-pool) cpool=$2; shift ;;
 	--timeout) timeout=$2; shift ;;
 	--frac) frac=$2; shift ;;
+	--ell) ell=$2; shift ;;
 	--bin) bin=$2; shift ;;
 	--out) out=$2; shift ;;
 	--label) label=$2; shift ;;
@@ -97,6 +101,7 @@ die() { echo "serve-bench.sh: $*" >&2; exit 1; }
 [ -x "$bin" ] || die "no autorep binary at $bin (go build -o bin/autorep ./cmd/autorep, or --bin)"
 command -v python3 > /dev/null || die "python3 is needed for the summary"
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "--n must be a positive integer"
+[[ "$ell" =~ ^[0-9]+$ ]] || die "--ell must be a non-negative integer"
 [[ "$index" =~ ^[0-9]+$ ]] || die "--index must be a non-negative integer"
 [[ "$stride" = auto || "$stride" =~ ^[1-9][0-9]*$ ]] || die "--stride must be auto or a positive integer"
 [ "$suite" = dealer ] || [ "$suite" = twoparty ] || die "--suite must be dealer or twoparty"
@@ -171,7 +176,7 @@ if [ "$suite" = dealer ]; then
 	suiteargs+=(--dealer "$daddr" --pool "$spool" --tls-ca "$dcert")
 	dealerargs=(--dealer "$daddr" --dealer-ca "$dcert")
 fi
-"$bin" serve --model "$model" --frac "$frac" --listen 127.0.0.1:0 "${suiteargs[@]}" \
+"$bin" serve --model "$model" --frac "$frac" --ell "$ell" --listen 127.0.0.1:0 "${suiteargs[@]}" \
 	--tls-cert "$cert" --tls-key "$tmp/server/key.pem" "${emu[@]}" --timeout "$timeout" --quiet 2> "$base.serve.log" &
 spid=$!
 pids+=("$spid")
