@@ -85,16 +85,15 @@ func setSigned(qs []uint64, v []int64, pl lring.Poly) {
 
 // automorphism sets out = in(X^g) (coefficient domain, g odd; out ≠ in).
 func automorphism(qs []uint64, in lring.Poly, g uint64, out lring.Poly) {
-	for j := range uint64(N) {
-		d := j * g % (2 * N)
-		neg := d >= N
-		d %= N
-		for i, q := range qs {
-			v := in.Coeffs[i][j]
-			if neg && v != 0 {
+	for i, q := range qs {
+		src, dst := in.Coeffs[i], out.Coeffs[i]
+		for j := range uint64(N) {
+			d := j * g & (2*N - 1)
+			v := src[j]
+			if d >= N && v != 0 {
 				v = q - v
 			}
-			out.Coeffs[i][d] = v
+			dst[d&(N-1)] = v
 		}
 	}
 }

@@ -272,10 +272,11 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	return p, nil
 }
 
-// packLogMax is the PackLog of new parameters: packing up to 2^5
-// answers per ciphertext (the keys for more cost more setup bytes than
-// ResNet-20's layers save, see docs/BENCHMARKS.md).
-var packLogMax = 5
+// packLogMax is the PackLog of new parameters: packing up to 2^6
+// answers per ciphertext. For ResNet-20 at ℓ = 37 (docs/BENCHMARKS.md)
+// 2^5 → 2^6 saves 0.38 MB per image for 0.36 MB more keys; 2^7 saves
+// nothing more (no layer's C_b or answer count reaches it).
+var packLogMax = 6
 
 // setPacking sets the packing modulus Q″ = Q'·q_x (q_x the first, largest
 // tail prime), the special prime P and the constants of packing up to
