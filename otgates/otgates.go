@@ -4,8 +4,10 @@
 // dealer: the millionaires' comparison of CrypTFlow2 (Rathee et al., CCS
 // 2020) with 1-out-of-16 OT leaves and an AND tree on bit triples from
 // random OT, DReLU, the multiplexer and ReLU, boolean-to-arithmetic
-// conversion, truncation with a one-bit error, squaring by Gilboa's
-// multiplication over correlated OT, and 2×2 max pooling.
+// conversion, truncation with a one-bit error, ReLU with its truncation
+// fused (ReLUTrunc), squaring by Gilboa's multiplication over correlated
+// OT, the degree-2 polynomial with secret coefficients (Poly2), and 2×2
+// max pooling.
 //
 // Shares are plain []uint64 values reduced mod 2^ℓ (the high bits are
 // ignored on input and zero on output); boolean shares are []uint8 bits
