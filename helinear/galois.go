@@ -218,8 +218,9 @@ func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
 				copy(dst, src)
 				continue
 			}
+			bc := r.SubRings[x].BRedConstant
 			for j, v := range src {
-				dst[j] = v % q
+				dst[j] = lring.BRedAdd(v, q, bc)
 			}
 		}
 		r.NTT(pk.d, pk.d)
@@ -245,12 +246,8 @@ func (pk *packer) prepare(c *ct, k, r int) {
 		if r != 0 {
 			p.pp.MultByMonomial(pl, 2*N-r, pl)
 		}
-		for x, q := range p.ppQ {
-			inv := p.inv2[x][k]
-			row := pl.Coeffs[x]
-			for j, v := range row {
-				row[j] = mulMod(v, inv, q)
-			}
+		for x := range p.ppQ {
+			p.pp.SubRings[x].MulScalarMontgomery(pl.Coeffs[x], p.inv2[x][k], pl.Coeffs[x])
 		}
 	}
 }

@@ -129,7 +129,7 @@ type Params struct {
 	pp, ks *lring.Ring // R_Q″ (Q' and the first tail prime) and R_Q″P
 	ppQ    []uint64    // Q″
 	ksQ    []uint64    // Q″ then P
-	inv2   [][]uint64  // inv2[i][k] = 2^−k mod ppQ[i]
+	inv2   [][]uint64  // inv2[i][k] = 2^−k mod ppQ[i], Montgomery form
 	full   *basis      // constants for all of Q
 	reply  *basis      // constants for Q'
 	mask   uint64      // 2^ℓ − 1
@@ -309,7 +309,7 @@ func (p *Params) setPacking(k int) error {
 		half := (q + 1) / 2 // 2^−1 mod q
 		v := uint64(1)
 		for range k + 1 {
-			p.inv2[i] = append(p.inv2[i], v)
+			p.inv2[i] = append(p.inv2[i], lring.MForm(v, q, p.pp.SubRings[i].BRedConstant))
 			v = mulMod(v, half, q)
 		}
 	}
