@@ -162,6 +162,16 @@ func runServer(t testing.TB, s *Server, cfg secnet.Config, opts ...func(*Server)
 	return r, s
 }
 
+// eventually polls cond for up to 10 s and reports whether it came true.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 // settleGoroutines waits until the goroutine count is back to at most
 // base (plus slack) and reports a leak otherwise.
 func settleGoroutines(t testing.TB, base int) {

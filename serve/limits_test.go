@@ -57,10 +57,7 @@ func TestBusyRetryAfter(t *testing.T) {
 			t.Fatalf("second client: %v, want a BusyError to retry after 1.5s", err)
 		}
 		a.Close()
-		deadline := time.Now().Add(10 * time.Second)
-		for s.Stats().Active > 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		eventually(func() bool { return s.Stats().Active == 0 })
 		b, err := Dial(ctx, cfg)
 		if err != nil {
 			t.Fatalf("after the slot was freed: %v", err)
@@ -115,10 +112,7 @@ func TestIdleTimeout(t *testing.T) {
 		if d := time.Since(t0); d < open {
 			t.Errorf("a session without requests was closed after %v, before OpenTimeout %v", d, open)
 		}
-		deadline := time.Now().Add(5 * time.Second)
-		for s.Stats().Active > 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
+		eventually(func() bool { return s.Stats().Active == 0 })
 		if st := s.Stats(); st.Failed != 0 || st.Active != 0 {
 			t.Errorf("server stats %+v: an idle close is no failure and frees the slot", st)
 		}

@@ -48,10 +48,7 @@ func TestDealerPinning(t *testing.T) {
 	}
 	// The server joined its dealer for each refused session; the client's
 	// half was never asked for.
-	deadline := time.Now().Add(5 * time.Second)
-	for theirsSrv.Stats().Open > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(func() bool { return theirsSrv.Stats().Open == 0 })
 	if got := theirsSrv.Stats().Sessions - joined; got != 2 {
 		t.Errorf("the server's dealer saw %d joins for two refused sessions, want the server's 2 only", got)
 	}

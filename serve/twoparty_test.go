@@ -41,10 +41,7 @@ func TestTwoPartyEndToEnd(t *testing.T) {
 	if err := sess.Close(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Stats().Active > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(func() bool { return s.Stats().Active == 0 })
 	if st := s.Stats(); st.Sessions != 1 || st.Inferences != 2 || st.Failed != 0 || st.Pooled != 0 {
 		t.Errorf("server stats %+v, want 1 session, 2 inferences", st)
 	}
