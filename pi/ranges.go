@@ -1,7 +1,6 @@
 package pi
 
 import (
-	"fmt"
 	"math/big"
 	"math/bits"
 
@@ -14,8 +13,10 @@ import (
 // C2·t² + C1·t + C0 at 3f fractional bits, a truncation step's x·Mul)
 // within |v| < 2^(ℓ−2), every max-pool difference and the output within
 // the signed ℓ-bit range, and ℓ at least what the plan's shifts need
-// (2f + 2). It runs the fixed-point executor once, so the answer holds for
-// these images only: a margin for other inputs is the caller's choice.
+// (2f + 2). A result above 64 means that no width of the suite (ℓ ≤ 64)
+// is guaranteed exact on x. It runs the fixed-point executor once, so the
+// answer holds for these images only: a margin for other inputs is the
+// caller's choice.
 func (p *Plan) MinEll(x *tensor.Tensor) (int, error) {
 	if err := p.check(); err != nil {
 		return 0, err
@@ -30,9 +31,6 @@ func (p *Plan) MinEll(x *tensor.Tensor) (int, error) {
 		return 0, err
 	}
 	b.fit(y, 1)
-	if b.need > 64 {
-		return 0, fmt.Errorf("pi: values need %d-bit shares, more than 64", b.need)
-	}
 	return b.need, nil
 }
 

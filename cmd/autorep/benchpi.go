@@ -100,7 +100,8 @@ type piReport struct {
 	// offline traffic) + online.
 	TotalBytes int64 `json:"total_bytes"`
 	// MinEll (twoparty suite) is the smallest share width at which these
-	// images' logits stay exact (pi.Plan.MinEll, the largest over them).
+	// images' logits stay exact (pi.Plan.MinEll, the largest over them;
+	// above 64: not guaranteed at any width).
 	MinEll     int     `json:"min_ell,omitempty"`
 	P50        float64 `json:"latency_ms_p50"`
 	P90        float64 `json:"latency_ms_p90"`
@@ -494,7 +495,11 @@ func printPIReport(r *piReport) {
 		piHumanBytes(r.OfflineInlineBytes), r.OfflineInlineRounds, piHumanBytes(r.SetupBytes))
 	fmt.Fprintf(w, "  total %s for one image in a session of its own (setup + offline + online, both directions)\n", piHumanBytes(r.TotalBytes))
 	if r.MinEll > 0 {
-		fmt.Fprintf(w, "  these images stay exact down to ell = %d (pi.Plan.MinEll)\n", r.MinEll)
+		note := ""
+		if r.MinEll > 64 {
+			note = ": more than 64, so no ell guarantees exact logits on them"
+		}
+		fmt.Fprintf(w, "  these images need ell >= %d to be guaranteed exact (pi.Plan.MinEll)%s\n", r.MinEll, note)
 	}
 	fmt.Fprintf(w, "  latency p50 %.1f ms  p90 %.1f ms  mean %.1f ms (online, measured); offline p50 %.1f ms\n", r.P50, r.P90, r.Mean, r.OfflineP50)
 	fmt.Fprintf(w, "  CPU %.3f s per image (dealer, server and client, offline + online; process user + system time)\n", r.CPUPerImage)
