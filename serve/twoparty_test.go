@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -59,6 +60,50 @@ func TestTwoPartyFaults(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
 	peerFaults(t, ctx, srv.addr, s, slog)
+	srv.stop(t)
+	settleGoroutines(t, base)
+}
+
+// TestTwoPartyConcurrentClients: three clients at once against one
+// twoparty server over TLS (the all-ReLU LeNet, the suite's cheapest
+// model); every label equals the fixed-point executor's.
+func TestTwoPartyConcurrentClients(t *testing.T) {
+	plan := loadPlanFile(t, baseModel)
+	base := runtimeGoroutines()
+	srvCfg, cliCfg := tlsPair(t, t.TempDir())
+	srv, s := startTwoParty(t, plan, srvCfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	defer cancel()
+	const clients = 3
+	errs := make(chan error, clients)
+	for c := range clients {
+		go func() {
+			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(cliCfg), Suite: suiteTwoParty})
+			if err != nil {
+				errs <- fmt.Errorf("client %d: %w", c, err)
+				return
+			}
+			defer sess.Close()
+			x := randImage(int64(200+c), plan.Public.Input)
+			r, err := sess.Infer(ctx, x)
+			if err == nil && r.Label != fixedLabel(t, plan, x) {
+				err = fmt.Errorf("label %d, want %d", r.Label, fixedLabel(t, plan, x))
+			}
+			if err != nil {
+				err = fmt.Errorf("client %d: %w", c, err)
+			}
+			errs <- err
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	eventually(func() bool { return s.Stats().Active == 0 })
+	if st := s.Stats(); st.Sessions != clients || st.Inferences != clients || st.Failed != 0 {
+		t.Errorf("server stats %+v", st)
+	}
 	srv.stop(t)
 	settleGoroutines(t, base)
 }
