@@ -96,6 +96,21 @@ func TestReLUBelowSCI(t *testing.T) {
 	}
 }
 
+// TestSquareTruncTarget: a square with its known-sign truncation at
+// ℓ = 32 (f = 12, large batches) stays within the 133 bytes and
+// takes fewer rounds than a ReLU (2 against lessThanRounds(31) + 1).
+func TestSquareTruncTarget(t *testing.T) {
+	n, ell, f := 128*1024, 32, 12
+	b := float64(mulBytes(n*(ell-1))+ceil8(n*ell*(ell-1)/2)+cotBytes(n)+ceil8(n*f)) / float64(n)
+	if b > 133 {
+		t.Errorf("square + truncation: %.1f bytes, above 133", b)
+	}
+	if r := lessThanRounds(ell-1) + 1; 2 >= r {
+		t.Errorf("square + truncation: 2 rounds, the ReLU %d", r)
+	}
+	t.Logf("square + truncation at ℓ = 32: %.2f bytes, 2 rounds", b)
+}
+
 func TestCosts(t *testing.T) {
 	p0, p1 := parties(t)
 	rng := rand.New(rand.NewPCG(7, 7))
