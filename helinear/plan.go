@@ -112,7 +112,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	// Try the decomposition factor f = 1 (stride-1 products, outputs on
 	// the stride grid) and f = stride (polyphase): fewer wasted outputs but
 	// larger kernels, so fewer kernels per polynomial; keep the cheaper.
-	type shape struct{ fh, fw, rv, sv, s1h, s1w, needH, needW, cv, hb, wb, cb, mb, k, cost int }
+	type shape struct{ fh, fw, rv, sv, s1h, s1w, needH, needW, cv, hb, wb, cb, mb, k, cost, ans int }
 	best := shape{cost: math.MaxInt}
 	for n, f := range [][2]int{{1, 1}, {p.StrideH, p.StrideW}} {
 		if forceFactor != 0 && n != forceFactor-1 {
@@ -139,15 +139,18 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 							if k > 0 && 1<<(k-1) >= ans {
 								break
 							}
-							if cost := p.N*p.Groups*tiles*ceilDiv(x.cv, c)*up(x.cv*x.rv*x.sv*m, k) + ceilDiv(ans, 1<<k)*down; cost < x.cost {
-								x.hb, x.wb, x.cb, x.mb, x.k, x.cost = h, w, c, m, k, cost
+							// Among equal bytes, fewer answers: each costs
+							// about a key switch of CPU.
+							cost := p.N*p.Groups*tiles*ceilDiv(x.cv, c)*up(x.cv*x.rv*x.sv*m, k) + ceilDiv(ans, 1<<k)*down
+							if cost < x.cost || cost == x.cost && ans < x.ans {
+								x.hb, x.wb, x.cb, x.mb, x.k, x.cost, x.ans = h, w, c, m, k, cost, ans
 							}
 						}
 					}
 				}
 			}
 		}
-		if x.cost < best.cost {
+		if x.cost < best.cost || x.cost == best.cost && x.ans < best.ans {
 			best = x
 		}
 	}
