@@ -114,6 +114,7 @@ func TestSquareTruncTarget(t *testing.T) {
 func TestCosts(t *testing.T) {
 	p0, p1 := parties(t)
 	rng := rand.New(rand.NewPCG(7, 7))
+	ab := 2 + PolyCoefBits // poly2's a·y multiplier bits at f = 2
 	for _, ell := range []int{8, 32, 64} {
 		n := 1000
 		lo, hi := quarterRange(ell)
@@ -142,11 +143,13 @@ func TestCosts(t *testing.T) {
 			}},
 			{"square", mulBytes(n*(ell-1)) + ceil8(n*ell*(ell-1)/2), 1, func(p *Party) ([]uint64, error) { return p.Square(xs[p.ID], ell) }},
 			// Square and b·x on one batch of ℓ OTs, the known-sign
-			// truncation, a·y, the signed truncation.
-			{"poly2", mulBytes(n*ell) + ceil8(n*ell*ell) + 2*(cotBytes(n)+ceil8(n*2)) + mulBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 4, func(p *Party) ([]uint64, error) {
-				// The traffic does not depend on the values.
+			// truncation, a·y on the f + PolyCoefBits bits of a (party 0's
+			// matrix rides with its truncation message: no round), the
+			// signed truncation.
+			{"poly2", mulBytes(n*ell) + ceil8(n*ell*ell) + 2*(cotBytes(n)+ceil8(n*2)) + mulBytes(n*ab) + ceil8(n*(ab*ell-ab*(ab-1)/2)), 3, func(p *Party) ([]uint64, error) {
+				// The traffic does not depend on the values; a = 0 is in range.
 				if p.ID == 0 {
-					return p.Poly2(x, x, x, xs[0], ell, 2)
+					return p.Poly2(make([]uint64, n), x, x, xs[0], ell, 2)
 				}
 				return p.Poly2(nil, nil, nil, xs[1], ell, 2)
 			}},

@@ -13,8 +13,10 @@ import "fmt"
 // Gilboa's products x0·x1 (for x²) and b·x1 use the same multiplier bits
 // x1, so they share one batch of ℓ correlated OTs, each carrying both
 // correlations (ot.Sender.SendCorrelatedPair); the known-sign truncation
-// of x², a·y by MulPrivate and the final signed truncation follow: 2ℓ OTs,
-// ℓ² + ℓ(ℓ+1)/2 bits of payload and two bit products, 4 rounds.
+// of x², a·y on the bits of a (mulCoef: |a| < 2^(f+PolyCoefBits−1), so
+// f + PolyCoefBits OTs, not ℓ) and the final signed truncation follow:
+// ℓ + f + PolyCoefBits OTs, ℓ² bits and those of a·y, two bit products, 3
+// rounds. A coefficient a outside that range is an error.
 func (p *Party) Poly2(a, b, c, x []uint64, ell, f int) ([]uint64, error) {
 	if err := checkEll(ell); err != nil {
 		return nil, err
@@ -27,6 +29,17 @@ func (p *Party) Poly2(a, b, c, x []uint64, ell, f int) ([]uint64, error) {
 		return nil, fmt.Errorf("otgates: poly2: %d, %d, %d coefficients for %d shares", len(a), len(b), len(c), n)
 	}
 	m := mask(ell)
+	ab := min(f+PolyCoefBits, ell)
+	if p.ID == 0 {
+		// Checked before any message, so party 0 fails before the
+		// protocol starts (party 1 then sees a closed connection).
+		off := uint64(1) << uint(ab-1)
+		for i := range a {
+			if (a[i]+off)&m >= 2*off {
+				return nil, fmt.Errorf("otgates: poly2: coefficient a[%d] is %d (scaled by 2^%d), outside [−2^%d, 2^%d)", i, int64(a[i]<<uint(64-ell))>>uint(64-ell), f, ab-1, ab-1)
+			}
+		}
+	}
 	sq, bx, err := p.squareAndScale(x, b, ell)
 	if err != nil {
 		return nil, fmt.Errorf("otgates: poly2: %w", err)
@@ -35,7 +48,7 @@ func (p *Party) Poly2(a, b, c, x []uint64, ell, f int) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otgates: poly2: %w", err)
 	}
-	ay, err := p.MulPrivate(a, y, ell)
+	ay, err := p.mulCoef(a, y, ell, ab)
 	if err != nil {
 		return nil, fmt.Errorf("otgates: poly2: %w", err)
 	}
@@ -48,6 +61,75 @@ func (p *Party) Poly2(a, b, c, x []uint64, ell, f int) ([]uint64, error) {
 		z[i] &= m
 	}
 	return p.Trunc(z, ell, f)
+}
+
+// PolyCoefBits is the public bound on Poly2's a beyond its scale: a
+// encoded at f fractional bits must lie in [−2^(f+PolyCoefBits−1),
+// 2^(f+PolyCoefBits−1)), |a| < 4.0 (a ReLU fit's x² coefficient is below
+// 1). Its bits are the multiplier of a·y, so the bound is part of the
+// protocol (like ℓ and f) and the cost.
+const PolyCoefBits = 3
+
+// mulCoef returns shares of a·y mod 2^ℓ for party 0's a (party 1 passes
+// nil) in [−2^(ab−1), 2^(ab−1)) (the caller checks), ab ≤ ℓ, and shared y, by Gilboa's product on the
+// ab bits of a' = a + 2^(ab−1) ≥ 0 (party 0 chooses, party 1 sends y1 mod
+// 2^(ℓ−j) for bit j): a'·y1 − 2^(ab−1)·y1 = a·y1, the second term party
+// 1's own. ab OTs and Σ_j (ℓ−j) bits instead of MulPrivate's ℓ OTs; party
+// 0's choices do not depend on the input, so its OT matrix goes out with
+// its previous message (no round of its own).
+func (p *Party) mulCoef(a, y []uint64, ell, ab int) ([]uint64, error) {
+	n := len(y)
+	m := mask(ell)
+	out := make([]uint64, n)
+	if n == 0 {
+		return out, nil
+	}
+	off := uint64(1) << uint(ab-1)
+	widths := make([]uint8, n*ab)
+	for i := range n {
+		for j := range ab {
+			widths[i*ab+j] = uint8(ell - j)
+		}
+	}
+	if p.ID == 0 {
+		choice := make([]uint8, n*ab)
+		for i := range n {
+			ap := (a[i] + off) & m // in [0, 2^ab): Poly2 checked the range
+			for j := range ab {
+				choice[i*ab+j] = uint8(ap >> uint(j) & 1)
+			}
+		}
+		R, err := p.OT.MulRecv.ReceiveCorrelatedWidths(choice, widths)
+		if err != nil {
+			return nil, err
+		}
+		for i := range n {
+			s := a[i] * y[i]
+			for j := range ab {
+				s += R[i*ab+j] << uint(j)
+			}
+			out[i] = s & m
+		}
+		return out, nil
+	}
+	delta := make([]uint64, n*ab)
+	for i := range n {
+		for j := range ab {
+			delta[i*ab+j] = y[i]
+		}
+	}
+	X, err := p.OT.MulSend.SendCorrelatedWidths(delta, widths)
+	if err != nil {
+		return nil, err
+	}
+	for i := range n {
+		s := -off * y[i]
+		for j := range ab {
+			s -= X[i*ab+j] << uint(j)
+		}
+		out[i] = s & m
+	}
+	return out, nil
 }
 
 // squareAndScale returns shares of x² and of b·x mod 2^ℓ (b party 0's,

@@ -56,4 +56,10 @@ func TestPoly2(t *testing.T) {
 	if _, err := p0.Poly2(nil, nil, nil, nil, 32, 16); err == nil {
 		t.Error("f = 16 at ℓ = 32 accepted")
 	}
+	// a = 4.0 at f = 12 is outside |a| < 2^(PolyCoefBits−1): refused before
+	// any message (party 1 is not called, nothing is waited for).
+	big := []uint64{4 << 12}
+	if _, err := p0.Poly2(big, []uint64{0}, []uint64{0}, []uint64{0}, 32, 12); err == nil {
+		t.Error("a = 4.0 accepted")
+	}
 }
