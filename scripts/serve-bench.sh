@@ -162,6 +162,8 @@ wait_listen() {
 }
 dpid=
 suiteargs=(--suite "$suite")
+# All N images run in one session: raise serve's per-session limit if needed.
+[ "$n" -le 1000 ] || suiteargs+=(--max-inferences "$n")
 dealerargs=()
 if [ "$suite" = dealer ]; then
 	"$bin" dealer --gen-cert "$tmp/dealer" 2> /dev/null
