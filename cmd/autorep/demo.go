@@ -87,7 +87,7 @@ type demoModel struct {
 }
 
 func runDemo(args []string) error {
-	fs := newFlags("demo", "[--workdir DIR] [--data DIR] [--n N] [--fresh]", demoSummary)
+	fs := newFlags("demo", "[--workdir DIR] [--data DIR] [--n N] [--twoparty-n N] [--fresh]", demoSummary)
 	workdir := fs.String("workdir", "", "work directory (models, certificates, logs) (default ~/.cache/autorep/demo, the user cache directory)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	n := fs.Int("n", 100, "test images classified privately in the dealer suite")
