@@ -239,12 +239,33 @@ func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
 	}
 }
 
+// monomial multiplies pl (over Q″, coefficient domain) by X^e in place,
+// 0 < e < 2N (lattigo's MultByMonomial allocates a polynomial a call).
+func (pk *packer) monomial(pl lring.Poly, e int) {
+	for i, q := range pk.p.ppQ {
+		src, tmp := pl.Coeffs[i], pk.t0.Coeffs[0]
+		for j, v := range src {
+			d := j + e
+			neg := false
+			for d >= N {
+				d -= N
+				neg = !neg
+			}
+			if neg && v != 0 {
+				v = q - v
+			}
+			tmp[d] = v
+		}
+		copy(src, tmp)
+	}
+}
+
 // prepare multiplies a leaf by 2^−k·X^−r in place.
 func (pk *packer) prepare(c *ct, k, r int) {
 	p := pk.p
 	for _, pl := range []lring.Poly{c.c0, c.c1} {
 		if r != 0 {
-			p.pp.MultByMonomial(pl, 2*N-r, pl)
+			pk.monomial(pl, 2*N-r)
 		}
 		for x := range p.ppQ {
 			p.pp.SubRings[x].MulScalarMontgomery(pl.Coeffs[x], p.inv2[x][k], pl.Coeffs[x])
@@ -266,8 +287,8 @@ func (pk *packer) combine(a, b *ct, l int) *ct {
 		sum = a
 		diff = a
 	default:
-		r.MultByMonomial(b.c0, s, b.c0)
-		r.MultByMonomial(b.c1, s, b.c1)
+		pk.monomial(b.c0, s)
+		pk.monomial(b.c1, s)
 		if a == nil {
 			sum = b
 			diff = &ct{pk.u0, pk.u1}
