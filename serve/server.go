@@ -97,6 +97,7 @@ type Server struct {
 	OnInference func(pi.Stats)
 
 	suite    string
+	suitesMu sync.Mutex // Stats may run while Serve sets suites
 	suites   suiteServer
 	hash     [32]byte
 	plan     []byte
@@ -123,9 +124,11 @@ type ServerStats struct {
 // Stats returns the counters.
 func (s *Server) Stats() ServerStats {
 	p := 0
+	s.suitesMu.Lock()
 	if s.suites != nil {
 		p = s.suites.pooled()
 	}
+	s.suitesMu.Unlock()
 	return ServerStats{Sessions: s.sessions.Load(), Failed: s.failed.Load(), Inferences: s.served.Load(), Active: s.active.Load(), Pooled: p}
 }
 
@@ -155,14 +158,16 @@ func (s *Server) init() error {
 		if l := s.limits(); s.maxImages() == 1 && l.inferences > 0 {
 			images = int(min(l.inferences, 1<<20))
 		}
-		if s.suites, err = newDealerSuite(s.Dealer, s.Plan, images, s.logf); err != nil {
+		d, err := newDealerSuite(s.Dealer, s.Plan, images, s.logf)
+		if err != nil {
 			return err
 		}
+		s.setSuites(d)
 	default:
 		if s.Dealer != nil {
 			return fmt.Errorf("serve: suite %s uses no dealer, but a dealer is configured", suite)
 		}
-		s.suites = twoParty{}
+		s.setSuites(twoParty{})
 	}
 	plan, err := s.Plan.Public.MarshalBinary()
 	if err != nil {
@@ -170,6 +175,12 @@ func (s *Server) init() error {
 	}
 	s.hash, s.plan = s.Plan.Public.Hash(), plan
 	return nil
+}
+
+func (s *Server) setSuites(ss suiteServer) {
+	s.suitesMu.Lock()
+	s.suites = ss
+	s.suitesMu.Unlock()
 }
 
 // Hash returns the public-plan hash clients must present.
