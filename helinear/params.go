@@ -152,9 +152,10 @@ type level struct {
 // basis holds the encoding and decoding constants of one RNS basis.
 type basis struct {
 	q       []uint64
-	qModT   uint64   // (∏q) mod 2^ℓ
-	tInv    []uint64 // (2^ℓ)^−1 mod q_i
-	qHatInv []uint64 // (∏q/q_i)^−1 mod q_i
+	qModT   uint64      // (∏q) mod 2^ℓ
+	tInv    []uint64    // (2^ℓ)^−1 mod q_i
+	qHatInv []uint64    // (∏q/q_i)^−1 mod q_i
+	bred    [][2]uint64 // Barrett constants of q_i
 }
 
 func newBasis(qs []uint64, ell uint) *basis {
@@ -166,6 +167,7 @@ func newBasis(qs []uint64, ell uint) *basis {
 	t := new(big.Int).Lsh(big.NewInt(1), ell)
 	b.qModT = new(big.Int).Mod(bigQ, t).Uint64()
 	for _, q := range qs {
+		b.bred = append(b.bred, lring.GenBRedConstant(q))
 		bq := new(big.Int).SetUint64(q)
 		b.tInv = append(b.tInv, new(big.Int).ModInverse(new(big.Int).Mod(t, bq), bq).Uint64())
 		qHat := new(big.Int).Div(bigQ, bq)
@@ -389,10 +391,10 @@ func signedMod(v int64, q uint64) uint64 {
 func (p *Params) encodeScaled(b *basis, m []uint64, pt lring.Poly) {
 	half := uint64(1) << (p.Ell - 1)
 	for i, q := range b.q {
-		c := pt.Coeffs[i]
+		c, bc := pt.Coeffs[i], b.bred[i]
 		for j, v := range m {
 			rem := (b.qModT * v) & p.mask
-			f := mulMod(q-rem%q, b.tInv[i], q) // ⌊Qm/t⌋ mod q
+			f := lring.BRed(q-lring.BRedAdd(rem, q, bc), b.tInv[i], q, bc) // ⌊Qm/t⌋ mod q
 			if rem >= half {
 				f++ // round half up
 				if f == q {
@@ -486,8 +488,13 @@ func smallPoly(prg *ring.PRG, qs []uint64, pl lring.Poly, ternary bool) {
 		}
 	}
 	for i, q := range qs {
-		for j, x := range v {
-			pl.Coeffs[i][j] = signedMod(x, q)
+		c := pl.Coeffs[i]
+		for j, x := range v { // |x| ≤ eta < q: no division
+			if x < 0 {
+				c[j] = q - uint64(-x)
+			} else {
+				c[j] = uint64(x)
+			}
 		}
 	}
 }
@@ -498,9 +505,12 @@ func addFlood(prg *ring.PRG, qs []uint64, pl lring.Poly, fb int) {
 	words := (fb + 63) / 64
 	top := uint(fb - 64*(words-1)) // bits used in the most significant word
 	var w [3]uint64
-	half := make([]uint64, len(qs))
+	half, c64 := make([]uint64, len(qs)), make([]uint64, len(qs))
+	bc := make([][2]uint64, len(qs))
 	for i, q := range qs {
 		half[i] = pow2Mod(fb-1, q)
+		c64[i] = pow2Mod(64, q)
+		bc[i] = lring.GenBRedConstant(q)
 	}
 	for j := range N {
 		for x := range words {
@@ -508,10 +518,11 @@ func addFlood(prg *ring.PRG, qs []uint64, pl lring.Poly, fb int) {
 		}
 		w[words-1] &= ^uint64(0) >> (64 - top)
 		for i, q := range qs {
-			// Horner over the words, most significant first.
-			r := w[words-1] % q
+			// Horner over the words, most significant first, by Barrett
+			// reductions (r·2^64 + w ≡ r·(2^64 mod q) + w).
+			r := lring.BRedAdd(w[words-1], q, bc[i])
 			for x := words - 2; x >= 0; x-- {
-				r = bits.Rem64(r, w[x], q)
+				r = addMod(lring.BRed(r, c64[i], q, bc[i]), lring.BRedAdd(w[x], q, bc[i]), q)
 			}
 			c := &pl.Coeffs[i][j]
 			*c = addMod(*c, r, q)
