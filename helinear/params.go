@@ -6,8 +6,10 @@
 // rotations), the server multiplies by its plaintext-encoded weights so
 // that chosen coefficients of the polynomial products are the entries of
 // W·x, adds a fresh uniform mask, floods the noise and re-randomises,
-// switches to a small modulus Q' and returns the ciphertexts (c0 only at
-// the output coefficients); the client decrypts. Each party ends with an
+// packs up to 2^PackLog answers into one ciphertext with automorphisms
+// and key switching (galois.go), switches to a small modulus Q' and
+// returns the ciphertexts (c0 only at the output coefficients); the
+// client decrypts. Each party ends with an
 // additive share over Z_2^ℓ of W·x + b (the bias is added on the server's
 // side; batch norm is folded into W and b by the caller).
 //
@@ -29,11 +31,12 @@
 // # Parameters and security
 //
 // N = 8192, ternary secret, error from the centred binomial distribution
-// with η = 21 (σ = √10.5 ≈ 3.24, |e| ≤ 21), no special modulus P (no key
-// switching is used). A session's primes (NTT-friendly, distinct) have a
-// product of at most 2^218, the public key's modulus: the HE standard's
-// table (Albrecht et al., 2018) gives ≥ 128-bit classical security for
-// N = 8192, log QP ≤ 218, σ ≈ 3.2. Each layer runs at a level, Q' times
+// with η = 21 (σ = √10.5 ≈ 3.24, |e| ≤ 21). A session's primes
+// (NTT-friendly, distinct) have a product of at most 2^218, the public
+// key's modulus: the HE standard's table (Albrecht et al., 2018) gives
+// ≥ 128-bit classical security for N = 8192, log QP ≤ 218, σ ≈ 3.2. The
+// Galois keys are at Q″·P (Q' times the largest tail prime, times a
+// special 61-bit prime P outside Q), at most 2^201. Each layer runs at a level, Q' times
 // the subset of the other primes with the smallest product that holds its
 // noise (Params.fit): a smaller modulus, the same key, at least as
 // secure. A public bound on the weights (NewParamsW) lowers the noise and
