@@ -353,8 +353,18 @@ func TestLevels(t *testing.T) {
 			}
 			l = max(l, n)
 		}
-		total := math.Log2((eta+0.5)*float64(l)*math.Exp2(36) + math.Exp2(float64(pl.floodBits-1)) + eta*(2*N+1) + 1)
-		if total >= pl.lv.logQ-37-2 || float64(pl.floodBits-1) < Kappa+1+math.Log2((eta+0.5)*float64(l))+36 {
+		ew := math.Log2((eta+0.5)*float64(l)) + 36
+		if pl.packLog > 0 {
+			// Packed: flooded at Q″ over E_W scaled to Q″ (at least), and
+			// the flood within Q″/2^(ℓ+2).
+			logQ2 := log2Prod(small.ppQ)
+			if float64(pl.floodBits-1) < Kappa+1+ew-pl.lv.logQ+logQ2 || float64(pl.floodBits) >= logQ2-37-2 {
+				t.Errorf("packed 2^%d at level log Q %.1f, flood 2^%d at Q″ = 2^%.1f for %d weights", pl.packLog, pl.lv.logQ, pl.floodBits-1, logQ2, l)
+			}
+			continue
+		}
+		total := math.Log2(math.Exp2(ew) + math.Exp2(float64(pl.floodBits-1)) + eta*(2*N+1) + 1)
+		if total >= pl.lv.logQ-37-2 || float64(pl.floodBits-1) < Kappa+1+ew {
 			t.Errorf("level log Q %.1f, flood 2^%d: noise 2^%.1f for %d weights", pl.lv.logQ, pl.floodBits-1, total, l)
 		}
 	}

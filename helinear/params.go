@@ -133,6 +133,7 @@ type Params struct {
 	ppQ    []uint64    // Q″
 	ksQ    []uint64    // Q″ then P
 	inv2   [][]uint64  // inv2[i][k] = 2^−k mod ppQ[i], Montgomery form
+	ppB    *basis      // constants for Q″
 	full   *basis      // constants for all of Q
 	reply  *basis      // constants for Q'
 	mask   uint64      // 2^ℓ − 1
@@ -309,6 +310,7 @@ func (p *Params) setPacking(k int) error {
 	if p.ks, err = lring.NewRing(N, p.ksQ); err != nil {
 		return fmt.Errorf("helinear: ring: %w", err)
 	}
+	p.ppB = newBasis(p.ppQ, p.Ell)
 	p.inv2 = make([][]uint64, len(p.ppQ))
 	for i, q := range p.ppQ {
 		half := (q + 1) / 2 // 2^−1 mod q

@@ -369,19 +369,32 @@ func (p *Params) fit(l, k int) (*level, int, error) {
 		rel += math.Exp2(-float64(p.C0Bits) - 1)
 	}
 	if k > 0 {
+		// Packed: no flood at the level; the answers are switched to Q″
+		// and packed, and the packed ciphertext is re-randomised, masked
+		// and flooded at Q″ (F ≥ 2^(κ+1) times all its noise: E_W scaled
+		// to Q″, the switch, the packing, E_pk), then switched to Q'.
+		logQ2 := log2Prod(p.ppQ)
 		var sq float64
 		for _, q := range p.ppQ {
 			sq += float64(q)
 		}
 		eks := eta*N*sq/float64(p.P) + sw
-		rel += (sw + (math.Exp2(2*float64(k))-1)/3*eks) / math.Exp2(log2Prod(p.ppQ))
-	}
-	for _, lv := range p.levels {
-		if k > 0 && (len(lv.rows) <= p.ReplyPrimes || lv.rows[p.ReplyPrimes] != p.ReplyPrimes) {
-			continue // packing needs q_x
+		epack := (math.Exp2(2*float64(k)) - 1) / 3 * eks
+		for _, lv := range p.levels {
+			if len(lv.rows) <= p.ReplyPrimes || lv.rows[p.ReplyPrimes] != p.ReplyPrimes {
+				continue // packing needs q_x
+			}
+			e2 := math.Exp2(logEW-lv.logQ+logQ2) + sw + epack + eta*(2*N+1)
+			fb2 := Kappa + 2 + int(math.Ceil(math.Log2(e2)))
+			if fb2 <= 192 && (math.Exp2(float64(fb2-1))+e2+1)/math.Exp2(logQ2)+rel <= limit {
+				return lv, fb2, nil
+			}
 		}
-		if math.Exp2(total-lv.logQ)+rel <= limit {
-			return lv, fb, nil
+	} else {
+		for _, lv := range p.levels {
+			if math.Exp2(total-lv.logQ)+rel <= limit {
+				return lv, fb, nil
+			}
 		}
 	}
 	return nil, 0, fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",

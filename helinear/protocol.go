@@ -406,7 +406,7 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	pk0, pk1 := lv.rowsOf(s.pk0), lv.rowsOf(s.pk1)
 	var msg []byte
 	y := make([]uint64, batch*pl.yLen)
-	acc0, acc1, u, e, mask := pr.NewPoly(), pr.NewPoly(), pr.NewPoly(), pr.NewPoly(), pr.NewPoly()
+	acc0, acc1 := pr.NewPoly(), pr.NewPoly()
 	r, tw := make([]uint64, N), make([]uint64, 0, N)
 	k := pl.packLog
 	var pk *packer
@@ -458,47 +458,39 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 				pr.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], acc0)
 				pr.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], acc1)
 			}
-			// Re-randomise: + (pk0·u + e0, pk1·u + e1).
-			smallPoly(s.prg, lv.q, u, true)
-			pr.NTT(u, u)
-			pr.MulCoeffsBarrettThenAdd(pk0, u, acc0)
-			pr.MulCoeffsBarrettThenAdd(pk1, u, acc1)
-			pr.INTT(acc0, acc0)
-			pr.INTT(acc1, acc1)
-			smallPoly(s.prg, lv.q, e, false)
-			pr.Add(acc0, e, acc0)
-			smallPoly(s.prg, lv.q, e, false)
-			pr.Add(acc1, e, acc1)
-			// Mask every coefficient, then flood the noise.
-			s.prg.Uint64s(r)
-			for j := range r {
-				r[j] &= p.mask
+			if k > 0 {
+				// Switch to Q″ (the level's first k'+1 primes) and pack;
+				// re-randomise, mask and flood the packed answer.
+				pr.INTT(acc0, acc0)
+				pr.INTT(acc1, acc1)
+				for lvl := len(lv.q) - 1; lvl > p.ReplyPrimes; lvl-- {
+					pr.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
+					pr.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
+				}
+				c := &ct{p.pp.NewPoly(), p.pp.NewPoly()}
+				for i := range p.ppQ {
+					copy(c.c0.Coeffs[i], acc0.Coeffs[i])
+					copy(c.c1.Coeffs[i], acc1.Coeffs[i])
+				}
+				pk.prepare(c, k, 1<<k-1)
+				leaves[a] = c
+				continue
 			}
-			p.encodeScaled(lb, r, mask)
-			pr.Add(acc0, mask, acc0)
-			addFlood(s.prg, lv.q, acc0, pl.floodBits)
+			s.hide(pr, lv.q, lb, pk0, pk1, acc0, acc1, true, pl.floodBits, r)
 			for _, t := range op.targets {
 				y[n*pl.yLen+int(t.idx)] = -r[t.coef] & p.mask
 			}
-			if k == 0 {
-				send(acc0, acc1, len(lv.q)-1, g)
-				continue
-			}
-			// Switch to Q″ (the level's first k'+1 primes) and pack.
-			for lvl := len(lv.q) - 1; lvl > p.ReplyPrimes; lvl-- {
-				pr.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
-				pr.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
-			}
-			c := &ct{p.pp.NewPoly(), p.pp.NewPoly()}
-			for i := range p.ppQ {
-				copy(c.c0.Coeffs[i], acc0.Coeffs[i])
-				copy(c.c1.Coeffs[i], acc1.Coeffs[i])
-			}
-			pk.prepare(c, k, 1<<k-1)
-			leaves[a] = c
+			send(acc0, acc1, len(lv.q)-1, g)
 		}
 		if k > 0 {
 			c := pk.pack(leaves, k)
+			kp := len(p.ppQ)
+			s.hide(p.pp, p.ppQ, p.ppB, lring.Poly{Coeffs: s.pk0.Coeffs[:kp]}, lring.Poly{Coeffs: s.pk1.Coeffs[:kp]}, c.c0, c.c1, false, pl.floodBits, r)
+			for a, lf := range g {
+				for _, t := range pl.outs[lf.op].targets {
+					y[lf.n*pl.yLen+int(t.idx)] = -r[pl.packedCoef(t.coef, a)] & p.mask
+				}
+			}
 			send(c.c0, c.c1, p.ReplyPrimes, g)
 		}
 	}
@@ -506,4 +498,35 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("helinear: sending result ciphertexts: %w", err)
 	}
 	return y, nil
+}
+
+// hide re-randomises (c0, c1) over the primes qs of ring rg with the
+// public key's residues pk0, pk1 (NTT domain), adds ⌊Q·r/2^ℓ⌉ for a fresh
+// uniform r (returned in r) to every coefficient and floods c0 with a
+// uniform integer in [−2^(fb−1), 2^(fb−1)). ntt tells whether (c0, c1)
+// are in the NTT domain; they are returned in the coefficient domain.
+func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lring.Poly, ntt bool, fb int, r []uint64) {
+	p := s.P
+	u, e := rg.NewPoly(), rg.NewPoly()
+	smallPoly(s.prg, qs, u, true)
+	rg.NTT(u, u)
+	if !ntt {
+		rg.NTT(c0, c0)
+		rg.NTT(c1, c1)
+	}
+	rg.MulCoeffsBarrettThenAdd(pk0, u, c0)
+	rg.MulCoeffsBarrettThenAdd(pk1, u, c1)
+	rg.INTT(c0, c0)
+	rg.INTT(c1, c1)
+	smallPoly(s.prg, qs, e, false)
+	rg.Add(c0, e, c0)
+	smallPoly(s.prg, qs, e, false)
+	rg.Add(c1, e, c1)
+	s.prg.Uint64s(r)
+	for j := range r {
+		r[j] &= p.mask
+	}
+	p.encodeScaled(b, r, e)
+	rg.Add(c0, e, c0)
+	addFlood(s.prg, qs, c0, fb)
 }
