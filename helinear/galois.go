@@ -30,13 +30,19 @@ import (
 // packed answer. Everything off the wanted classes cancels exactly; the
 // only new noise is the key switching that brings τ_l(c1) back under s.
 //
-// The server packs after masking, flooding and switching to Q″ = Q'·q_x
-// (q_x, the largest tail prime, is in every level a packing layer runs
-// at), then switches to Q': packing is public post-processing of
-// ciphertexts that are already within 2^−(κ+2) per coefficient of a
-// W-free law, so circuit privacy is that of the leaves, and its noise
-// (≤ (4^k − 1)/3 key switches, each ≤ 21·N·Σq_i/P + (N+1)/2) is tiny
-// beside Q″ (Params.fit counts it).
+// The server switches each answer's products to Q″ = Q'·q_x (q_x, the
+// largest tail prime, is in every level a packing layer runs at), packs,
+// and only then re-randomises with the public key, masks every
+// coefficient and floods the packed ciphertext at Q″ (Params.fit: F ≥
+// 2^(κ+1) times all its noise, the W-dependent products scaled to Q″,
+// the switch's rounding, the packing's key switches, ≤ (4^k − 1)/3 of
+// ≤ η·N·Σq_i/P + (N+1)/2 each, and E_pk), then switches to Q'. So the
+// noise that depends on W or on c1 (the key switching's) is all under
+// the flood, c1 is pseudo-random, and every coefficient's message is
+// masked: circuit privacy as for an unpacked answer, with one flood and
+// mask per packed ciphertext instead of per answer. The level needs the
+// same bits as flooding there would (the flood-to-noise ratio does not
+// depend on the modulus).
 //
 // Key switching is the hybrid RNS form with one special prime P: a key
 // for τ_l holds, per prime q_i of Q″, (b_i, a_i) = (−a_i·s + e_i +
