@@ -18,33 +18,30 @@ import "fmt"
 // ℓ + f + PolyCoefBits OTs, ℓ² bits and those of a·y, two bit products, 3
 // rounds. A coefficient a outside that range is an error.
 func (p *Party) Poly2(a, b, c, x []uint64, ell, f int) ([]uint64, error) {
-	if err := checkEll(ell); err != nil {
+	if err := checkPolyArgs("poly2", p.ID, ell, f, len(x), a, b, c); err != nil {
 		return nil, err
 	}
-	if f < 1 || 2*f > ell-2 {
-		return nil, fmt.Errorf("otgates: poly2: %d fractional bits in ℓ = %d (want 1 ≤ 2f ≤ ℓ−2)", f, ell)
-	}
+	return p.poly2(a, b, c, x, ell, f, p.TruncNonNeg, p.Trunc)
+}
+
+// poly2 is Poly2 with the given known-sign truncation of x² and signed
+// final truncation (the one-unit ones or the exact ones).
+func (p *Party) poly2(a, b, c, x []uint64, ell, f int, truncNN, trunc func([]uint64, int, int) ([]uint64, error)) ([]uint64, error) {
 	n := len(x)
-	if p.ID == 0 && (len(a) != n || len(b) != n || len(c) != n) {
-		return nil, fmt.Errorf("otgates: poly2: %d, %d, %d coefficients for %d shares", len(a), len(b), len(c), n)
-	}
 	m := mask(ell)
 	ab := min(f+PolyCoefBits, ell)
 	if p.ID == 0 {
 		// Checked before any message, so party 0 fails before the
 		// protocol starts (party 1 then sees a closed connection).
-		off := uint64(1) << uint(ab-1)
-		for i := range a {
-			if (a[i]+off)&m >= 2*off {
-				return nil, fmt.Errorf("otgates: poly2: coefficient a[%d] is %d (scaled by 2^%d), outside [−2^%d, 2^%d)", i, int64(a[i]<<uint(64-ell))>>uint(64-ell), f, ab-1, ab-1)
-			}
+		if err := checkCoef("poly2", "a", a, ell, f, ab); err != nil {
+			return nil, err
 		}
 	}
 	sq, bx, err := p.squareAndScale(x, b, ell)
 	if err != nil {
 		return nil, fmt.Errorf("otgates: poly2: %w", err)
 	}
-	y, err := p.TruncNonNeg(sq, ell, f)
+	y, err := truncNN(sq, ell, f)
 	if err != nil {
 		return nil, fmt.Errorf("otgates: poly2: %w", err)
 	}
@@ -60,7 +57,20 @@ func (p *Party) Poly2(a, b, c, x []uint64, ell, f int) ([]uint64, error) {
 		}
 		z[i] &= m
 	}
-	return p.Trunc(z, ell, f)
+	return trunc(z, ell, f)
+}
+
+// checkCoef returns an error naming the first of party 0's coefficients
+// (scaled by 2^f) outside mulCoef's range [−2^(ab−1), 2^(ab−1)).
+func checkCoef(gate, name string, a []uint64, ell, f, ab int) error {
+	m := mask(ell)
+	off := uint64(1) << uint(ab-1)
+	for i := range a {
+		if (a[i]+off)&m >= 2*off {
+			return fmt.Errorf("otgates: %s: coefficient %s[%d] is %d (scaled by 2^%d), outside [−2^%d, 2^%d)", gate, name, i, int64(a[i]<<uint(64-ell))>>uint(64-ell), f, ab-1, ab-1)
+		}
+	}
+	return nil
 }
 
 // PolyCoefBits is the public bound on Poly2's a beyond its scale: a

@@ -63,3 +63,57 @@ func TestPoly2(t *testing.T) {
 		t.Error("a = 4.0 accepted")
 	}
 }
+
+// TestPolyExact checks Poly2Exact and Poly1Exact against the exact
+// plaintext value ⌊(a·⌊x²/2^f⌋ + b·x + c)/2^f⌋ (no error allowed).
+func TestPolyExact(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(43, 43))
+	for _, tc := range []struct{ ell, f int }{{8, 2}, {17, 4}, {37, 12}, {40, 16}, {64, 16}} {
+		ell, f := tc.ell, tc.f
+		m := mask(ell)
+		xb := min(f+2, (ell-3)/2)
+		x := inputs(rng, nTest, ell, -(int64(1) << uint(xb)), int64(1)<<uint(xb))
+		x0, x1 := share(rng, x, ell)
+		a, b, c := make([]uint64, nTest), make([]uint64, nTest), make([]uint64, nTest)
+		cb := min(f+1, ell-2-2*xb-2)
+		for i := range a {
+			a[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
+			b[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
+			c[i] = uint64(rng.Int64N(int64(1)<<uint(xb+f))-int64(1)<<uint(xb+f-1)) & m
+		}
+		for _, deg := range []int{1, 2} {
+			z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+				switch {
+				case deg == 2 && p.ID == 0:
+					return p.Poly2Exact(a, b, c, x0, ell, f)
+				case deg == 2:
+					return p.Poly2Exact(nil, nil, nil, x1, ell, f)
+				case p.ID == 0:
+					return p.Poly1Exact(b, c, x0, ell, f)
+				}
+				return p.Poly1Exact(nil, nil, x1, ell, f)
+			})
+			for i := range x {
+				v := signed(x[i], ell)
+				A, B, C := signed(a[i], ell), signed(b[i], ell), signed(c[i], ell)
+				if deg == 1 {
+					A = 0
+				}
+				want := (A*((v*v)>>uint(f)) + B*v + C) >> uint(f)
+				if got := signed((z0[i]+z1[i])&m, ell); got != want {
+					t.Fatalf("ℓ=%d f=%d degree %d: poly(%d) with a=%d b=%d c=%d = %d, want %d", ell, f, deg, v, A, B, C, got, want)
+				}
+			}
+		}
+	}
+	if _, err := p0.Poly1Exact(nil, nil, make([]uint64, 3), 32, 12); err == nil {
+		t.Error("party 0 without coefficients accepted")
+	}
+	if _, err := p0.Poly1Exact([]uint64{4 << 12}, []uint64{0}, []uint64{0}, 32, 12); err == nil {
+		t.Error("b = 4.0 accepted")
+	}
+	if _, err := p0.Poly2Exact(nil, nil, nil, nil, 32, 16); err == nil {
+		t.Error("f = 16 at ℓ = 32 accepted")
+	}
+}
