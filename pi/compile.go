@@ -22,6 +22,9 @@ type Config struct {
 	// widths give smaller dealer keys but the activations (at 2·FracBits
 	// bits before truncation) must fit.
 	Ell int
+	// Poly is the fixed-point form of the polynomials: "" (default, the
+	// dealer suite's) or PolyNarrow (the two-party suite's; PolyFormFor).
+	Poly string
 }
 
 // value is a compile-time description of an intermediate tensor.
@@ -78,13 +81,22 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	if c.pub.Ell == 0 {
 		c.pub.Ell = 64
 	}
+	if err := validPolyForm(cfg.Poly); err != nil {
+		return nil, err
+	}
 	if err := c.run(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)
+	}
+	plan := &Plan{Public: c.pub, Secret: c.sec}
+	if cfg.Poly == PolyNarrow {
+		if err := plan.setNarrow(); err != nil {
+			return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)
+		}
 	}
 	if err := c.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: internal error: %w", m.Arch, err)
 	}
-	return &Plan{Public: c.pub, Secret: c.sec}, nil
+	return plan, nil
 }
 
 // inputsOf resolves a node's inputs (empty = previous node).

@@ -15,7 +15,7 @@ import (
 // images x [N, C, H, W]. Linear layers, additions, pooling sums, exact
 // truncations and max pooling are bit-identical to the secure run. An
 // activation position computes floor(z/2^f) then ReLU, or floor(p(x)·2^f)
-// for a polynomial; the secure protocols (mpc.Session.Act: the fused
+// for a polynomial (in the plan's form, Public.Poly); the secure protocols (mpc.Session.Act: the fused
 // ReLU+truncation gate, the polynomial opening) give that or one unit
 // (2^−f) more (docs/PROTOCOLS.md), so secure logits differ from these only
 // by the propagation of such one-unit differences through later layers.
@@ -69,6 +69,11 @@ func (p *Plan) check() error {
 			if st.ReLUs < st.Positions() && sec.Coef.Channels() != c {
 				return fmt.Errorf("pi: step %q: coefficients of %d channels for %d", st.Name, sec.Coef.Channels(), c)
 			}
+			for ch := range c {
+				if st.PolyDeg == 1 && st.ReLUs < st.Positions() && sec.Coef[3*ch+2] != 0 {
+					return fmt.Errorf("pi: step %q: marked degree 1 but channel %d has an x² coefficient", st.Name, ch)
+				}
+			}
 		}
 	}
 	return nil
@@ -115,6 +120,7 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 	c, _, _ := chw(st.Shape)
 	hw := per / c
 	coef := b.plan.Secret.Steps[i].Coef
+	narrow := b.plan.Public.Poly == PolyNarrow
 	y := make([]uint64, len(x))
 	for j, v := range x {
 		t := uint64(int64(v) >> f) // exact truncation
@@ -125,7 +131,12 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 			}
 			continue
 		}
-		y[j] = coef.Eval(pos/hw, t, f)
+		if narrow {
+			a, b, c := narrowCoef(coef, pos/hw, f)
+			y[j] = evalNarrow(a, b, c, t, f)
+		} else {
+			y[j] = coef.Eval(pos/hw, t, f)
+		}
 	}
 	return y, nil
 }

@@ -104,6 +104,9 @@ type Step struct {
 	Shift uint `json:"shift,omitempty"`
 	// Mul is the public multiplier of OpTrunc (1 for a plain shift).
 	Mul uint64 `json:"mul,omitempty"`
+	// PolyDeg is 1 for an OpAct whose polynomials are all of degree ≤ 1
+	// in the narrow form (its gate skips the square), 0 otherwise.
+	PolyDeg int `json:"poly_deg,omitempty"`
 }
 
 // Positions is the number of elements of the step's output per image.
@@ -122,6 +125,10 @@ type Public struct {
 	Frac uint `json:"frac"`
 	// Ell is the bit width of the FSS gate inputs (64 by default).
 	Ell int `json:"ell"`
+	// Poly is the fixed-point form of the activation polynomials: "" for
+	// the default (mpc.PolyCoefs.Eval), PolyNarrow for the two-party
+	// suite's. Omitted when empty, so default plans hash as before.
+	Poly string `json:"poly,omitempty"`
 	// Mean and Std are the input normalisation the client applies
 	// (x = (p/255 − Mean[c]) / Std[c]), if recorded in the model.
 	Mean []float32 `json:"mean,omitempty"`
@@ -241,6 +248,9 @@ func (p *Public) Validate() error {
 	if p.Ell < 0 || p.Ell > 64 || (p.Ell != 0 && p.Ell < 2*int(p.Frac)+2) {
 		return fmt.Errorf("pi: gate width %d bits out of range", p.Ell)
 	}
+	if err := validPolyForm(p.Poly); err != nil {
+		return err
+	}
 	if p.Classes <= 0 || p.Classes > maxDim {
 		return fmt.Errorf("pi: %d classes", p.Classes)
 	}
@@ -260,6 +270,9 @@ func (p *Public) Validate() error {
 		s := &p.Steps[i]
 		if err := p.checkStep(i, s); err != nil {
 			return fmt.Errorf("pi: step %d (%s %q): %w", i, s.Op, s.Name, err)
+		}
+		if s.PolyDeg != 0 && (s.PolyDeg != 1 || p.Poly != PolyNarrow || s.Op != OpAct) {
+			return fmt.Errorf("pi: step %d (%s %q): polynomial degree mark %d outside the narrow form's activations", i, s.Op, s.Name, s.PolyDeg)
 		}
 		if names[s.Name] {
 			return fmt.Errorf("pi: step %d: duplicate name %q", i, s.Name)

@@ -10,7 +10,8 @@ import (
 // MinEll returns the smallest share width ℓ at which the two-party suite
 // computes exactly EvalFixed's logits on the images x: every exact
 // truncation's input (an activation's input, a polynomial's value
-// C2·t² + C1·t + C0 at 3f fractional bits, a truncation step's x·Mul)
+// C2·t² + C1·t + C0 at 3f fractional bits — in the narrow form (PolyNarrow)
+// t² and a·⌊t²/2^f⌋ + b·t + c at 2f —, a truncation step's x·Mul)
 // within |v| < 2^(ℓ−2), every max-pool difference and the output within
 // the signed ℓ-bit range, and ℓ at least what the plan's shifts need
 // (2f + 2). A result above 64 means that no width of the suite (ℓ ≤ 64)
@@ -65,12 +66,18 @@ func (b *rangeBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 		c, _, _ := chw(st.Shape)
 		hw := per / c
 		coef := b.plan.Secret.Steps[i].Coef
+		narrow := b.plan.Public.Poly == PolyNarrow
 		var u, t, k big.Int
 		for j, v := range x {
 			if st.Mask.At(j % per) {
 				continue
 			}
 			ch := (j % per) / hw
+			if narrow {
+				a, bb, c := narrowCoef(coef, ch, f)
+				b.need = max(b.need, narrowWidth(a, bb, c, uint64(int64(v)>>f), f, st.PolyDeg == 1))
+				continue
+			}
 			t.SetInt64(int64(v) >> f)
 			u.SetInt64(int64(coef[3*ch+2]))
 			u.Mul(&u, &t)

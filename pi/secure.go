@@ -47,6 +47,9 @@ type secureBackend struct {
 // once-per-session setup of every linear and polynomial step (sec is nil
 // for the client).
 func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend, error) {
+	if pub.Poly != "" {
+		return nil, fmt.Errorf("pi: the dealer suite computes the default polynomial form, not %q", pub.Poly)
+	}
 	layers, err := compileLayers(pub)
 	if err != nil {
 		return nil, err

@@ -119,8 +119,9 @@ func (b *twoPartyBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, 
 }
 
 // act computes, per position, t = ⌊z/2^f⌋ exactly (TruncExact), then
-// ReLU(t) at ReLU positions and the plan's polynomial
-// ⌊(C2·t² + C1·t + C0)/2^2f⌋ (mpc.PolyCoefs.Eval) elsewhere: Square,
+// ReLU(t) at ReLU positions and the plan's polynomial elsewhere: in the
+// narrow form narrowPoly, in the default form ⌊(C2·t² + C1·t + C0)/2^2f⌋
+// (mpc.PolyCoefs.Eval): Square,
 // one MulPrivate for C2·t² and C1·t together (the coefficients are the
 // server's), and a second exact truncation. The sign of t is taken at
 // ℓ−f bits (|t| < 2^(ℓ−2−f)), which makes the comparison cheaper.
@@ -155,6 +156,14 @@ func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, err
 		scatterIdx(y, relu, r)
 	}
 	tp := gatherIdx(t, poly)
+	if b.pub.Poly == PolyNarrow {
+		p, err := b.narrowPoly(i, st, tp, poly, per, hw, f)
+		if err != nil {
+			return nil, err
+		}
+		scatterIdx(y, poly, p)
+		return y, nil
+	}
 	sq, err := b.gates.Square(tp, b.ell)
 	if err != nil {
 		return nil, err
@@ -187,6 +196,26 @@ func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, err
 	}
 	scatterIdx(y, poly, p)
 	return y, nil
+}
+
+// narrowPoly evaluates the narrow form (PolyNarrow) at the positions idx
+// of the step's output, t their truncated inputs: otgates.Poly2Exact (the
+// square and b·t on one batch of OTs, a·s on the bits of a, exact
+// truncations), or Poly1Exact without the square for a degree-1 step. The
+// coefficients are the server's; the client passes none.
+func (b *twoPartyBackend) narrowPoly(i int, st *Step, t []uint64, idx []int, per, hw, f int) ([]uint64, error) {
+	var ca, cb, cc []uint64
+	if b.party == tpServer {
+		coef := b.sec.Steps[i].Coef
+		ca, cb, cc = make([]uint64, len(idx)), make([]uint64, len(idx)), make([]uint64, len(idx))
+		for q, j := range idx {
+			ca[q], cb[q], cc[q] = narrowCoef(coef, (j%per)/hw, uint(f))
+		}
+	}
+	if st.PolyDeg == 1 {
+		return b.gates.Poly1Exact(cb, cc, t, b.ell, f)
+	}
+	return b.gates.Poly2Exact(ca, cb, cc, t, b.ell, f)
 }
 
 // relu is max(t, 0) for values t already truncated by f bits: the sign at
