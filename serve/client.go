@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -198,6 +199,10 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 			return nil, err
 		}
 		prov = s.prov
+		if err := checkTag(ans.tag, s.prov.Tag()); err != nil {
+			s.prov.Close()
+			return nil, fmt.Errorf("serve: %s: dealer %s: %w", cfg.Server, s.DealerAddr, err)
+		}
 	}
 	ok := false
 	defer func() {
@@ -225,6 +230,24 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 	s.last = time.Now()
 	ok = true
 	return s, nil
+}
+
+// ErrDealerSession is returned when the client's dealer join answered a
+// session tag other than the server's: the parties reached different
+// dealer sessions (two dealer replicas behind one name, a wrong pinned
+// dealer), whose material would give wrong logits.
+var ErrDealerSession = errors.New("different dealer sessions")
+
+// checkTag compares the server's dealer session tag with the client's.
+func checkTag(server []byte, client dealer.SessionTag) error {
+	const prefix = 8 // bytes shown: enough to tell sessions apart in logs
+	switch {
+	case len(server) == 0:
+		return fmt.Errorf("%w: the server sent no dealer session tag (client's %x…)", ErrDealerSession, client[:prefix])
+	case !bytes.Equal(server, client[:]):
+		return fmt.Errorf("%w: the server's dealer session tag is %x…, the client's %x…", ErrDealerSession, server[:prefix], client[:prefix])
+	}
+	return nil
 }
 
 // joinDealer joins the dealer session sid at addr as the client, with the

@@ -123,7 +123,8 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 			return nil, err
 		}
 	}
-	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, ticket: theirs, prov: prov, created: time.Now(), ping: prov.Ping,
+	tag := prov.Tag()
+	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, ticket: theirs, tag: tag[:], prov: prov, created: time.Now(), ping: prov.Ping,
 		activity: func() int64 { return prov.Offline().Bytes }, close: func() { prov.Close() }}, nil
 }
 

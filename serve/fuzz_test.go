@@ -16,8 +16,8 @@ func FuzzParseMessages(f *testing.F) {
 	h[3] = 7
 	f.Add(clientHello(h, ""))
 	f.Add(clientHello(h, suiteTwoParty))
-	f.Add(okAnswer{dealer.SessionID{1, 2}, suiteDealer, "127.0.0.1:7001", make([]byte, 32), sessionLimits{1000, 30000}, []byte(`{"version":1}`)}.encode())
-	f.Add(okAnswer{dealer.SessionID{3}, suiteTwoParty, "", nil, sessionLimits{}, []byte(`{}`)}.encode())
+	f.Add(okAnswer{dealer.SessionID{1, 2}, suiteDealer, "127.0.0.1:7001", make([]byte, 32), make([]byte, 32), sessionLimits{1000, 30000}, []byte(`{"version":1}`)}.encode())
+	f.Add(okAnswer{dealer.SessionID{3}, suiteTwoParty, "", nil, nil, sessionLimits{}, []byte(`{}`)}.encode())
 	f.Add(frame.Error(tagError, "busy"))
 	f.Add([]byte("ASOK"))
 	f.Add([]byte{})
@@ -35,7 +35,7 @@ func FuzzParseMessages(f *testing.F) {
 		if re := a.encode(); !bytes.Equal(re, b) {
 			// A non-minimal uvarint may encode the same length: the
 			// decoded fields must still re-encode consistently.
-			if a2, err := parseOK(re); err != nil || a2.sid != a.sid || a2.suite != a.suite || a2.dealer != a.dealer || a2.limits != a.limits || !bytes.Equal(a2.ticket, a.ticket) || !bytes.Equal(a2.plan, a.plan) {
+			if a2, err := parseOK(re); err != nil || a2.sid != a.sid || a2.suite != a.suite || a2.dealer != a.dealer || a2.limits != a.limits || !bytes.Equal(a2.ticket, a.ticket) || !bytes.Equal(a2.tag, a.tag) || !bytes.Equal(a2.plan, a.plan) {
 				t.Fatalf("answer %x does not round-trip", b)
 			}
 		}

@@ -295,7 +295,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 			conn.Close()
 		}
 	})
-	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, limits: lim, plan: s.plan}.encode()); err != nil {
+	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, tag: ss.tag, limits: lim, plan: s.plan}.encode()); err != nil {
 		return err
 	}
 	acceptloop.Authenticated(ctx) // past the hello: the session slot bounds it now

@@ -18,7 +18,11 @@
 //     dealer address the server uses (dealer suite only; empty otherwise),
 //     the client's dealer join ticket (one length byte, 0 or 32, and the
 //     ticket the server issued under the key it shares with the dealer),
-//     the session's limits (uvarints: inferences per session, idle timeout
+//     the server's dealer session tag (one length byte, 0 or 32, and
+//     dealer.Provider.Tag: the client compares it with the tag its own
+//     join answered, so parties that reached different dealer sessions
+//     stop before setup instead of computing wrong logits), the
+//     session's limits (uvarints: inferences per session, idle timeout
 //     in ms; 0: none), and the public plan's JSON (the client checks it
 //     against the hash it expects, if any). The suite is settled here,
 //     before anything depends on it, as a TLS cipher suite is. A busy
@@ -52,8 +56,8 @@ import (
 )
 
 // Version is the session protocol version (2: the suite in hello and
-// answer).
-const Version = 2
+// answer; 3: the dealer session tag in the answer).
+const Version = 3
 
 // Message tags.
 const (
@@ -99,6 +103,7 @@ type okAnswer struct {
 	suite  string
 	dealer string // dealer suite: the address the server advertises
 	ticket []byte // dealer suite: the client's join ticket (none or dealer.Ticket)
+	tag    []byte // dealer suite: the server's dealer session tag (dealer.SessionTag)
 	limits sessionLimits
 	plan   []byte // the public plan's JSON
 }
@@ -117,6 +122,8 @@ func (a okAnswer) encode() []byte {
 	b = append(b, a.dealer...)
 	b = append(b, byte(len(a.ticket)))
 	b = append(b, a.ticket...)
+	b = append(b, byte(len(a.tag)))
+	b = append(b, a.tag...)
 	b = binary.AppendUvarint(b, a.limits.inferences)
 	b = binary.AppendUvarint(b, a.limits.idleMS)
 	return append(b, a.plan...)
@@ -168,6 +175,13 @@ func parseOK(b []byte) (a okAnswer, err error) {
 	}
 	if rest[0] > 0 {
 		a.ticket = rest[1 : 1+rest[0]]
+	}
+	rest = rest[1+int(rest[0]):]
+	if len(rest) < 1 || rest[0] != 0 && int(rest[0]) != len(dealer.SessionTag{}) || len(rest) < 1+int(rest[0]) {
+		return a, malformed
+	}
+	if rest[0] > 0 {
+		a.tag = rest[1 : 1+rest[0]]
 	}
 	rest = rest[1+int(rest[0]):]
 	for _, v := range []*uint64{&a.limits.inferences, &a.limits.idleMS} {

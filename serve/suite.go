@@ -45,6 +45,7 @@ type suiteSession struct {
 	sid       dealer.SessionID
 	advertise string       // dealer address sent to the client ("" without a dealer)
 	ticket    []byte       // the client's dealer join ticket, if any
+	tag       []byte       // the dealer session tag the server's join answered, if any
 	prov      mpc.Provider // the server's correlated randomness (nil without a dealer)
 	created   time.Time
 	ping      func() error // checks a pooled session still answers

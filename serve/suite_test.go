@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -127,4 +128,68 @@ func TestSuiteMismatch(t *testing.T) {
 		}
 	}
 	checkServes(t, srv.addr, 22)
+}
+
+// TestDealerSessionTag: two dealer replicas behind one advertised name
+// give the parties different dealer sessions; the client compares the
+// server's dealer session tag with its own before setup and stops with an
+// error naming both, instead of running on unrelated material (issue 19,
+// finding 6). The same name reaching the server's dealer works.
+func TestDealerSessionTag(t *testing.T) {
+	plan := loadPlan(t)
+	a, _ := startDealer(t, "127.0.0.1:0", insecure)
+	defer a.stop(t)
+	b, bSrv := startDealer(t, "127.0.0.1:0", insecure)
+	defer b.stop(t)
+	const name = "dealer.example:7001"
+	srv, srvS := startServer(t, plan, a.addr, 0, insecure, insecure, func(s *Server) { s.Dealer.Advertise = name })
+	defer srv.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	to := func(addr string) DialFunc {
+		return func(ctx context.Context, _ string) (transport.Conn, error) { return dialer(insecure)(ctx, addr) }
+	}
+	_, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Dealer: name, DialDealer: to(b.addr)})
+	if !errors.Is(err, ErrDealerSession) || strings.Count(err.Error(), "…") != 2 {
+		t.Fatalf("client reached another dealer replica: %v, want a dealer-session error naming both tags", err)
+	}
+	if bSrv.Stats().Sessions != 1 {
+		t.Errorf("the replica saw %d joins, want the client's 1", bSrv.Stats().Sessions)
+	}
+	if !eventually(func() bool { return srvS.Stats().Active == 0 }) || srvS.Stats().Inferences != 0 {
+		t.Errorf("server after the mismatch: %+v, want no session left and no inference", srvS.Stats())
+	}
+
+	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Dealer: name, DialDealer: to(a.addr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	x := randImage(22, plan.Public.Input)
+	r, err := sess.Infer(ctx, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fixedLabel(t, plan, x); r.Label != want {
+		t.Errorf("label %d, want %d", r.Label, want)
+	}
+}
+
+// TestCheckTag: a missing or different server tag is an error naming the
+// tag prefixes; the same tag passes.
+func TestCheckTag(t *testing.T) {
+	var c dealer.SessionTag
+	c[0], c[31] = 0xab, 1
+	s := c
+	s[31] = 2
+	if err := checkTag(c[:], c); err != nil {
+		t.Errorf("same tag: %v", err)
+	}
+	if err := checkTag(nil, c); !errors.Is(err, ErrDealerSession) || !strings.Contains(err.Error(), "ab00") {
+		t.Errorf("no server tag: %v", err)
+	}
+	// The prefixes shown may coincide; the full tags differ.
+	if err := checkTag(s[:], c); !errors.Is(err, ErrDealerSession) {
+		t.Errorf("different tags: %v", err)
+	}
 }
