@@ -200,7 +200,7 @@ func runBenchPI(args []string) error {
 			return err
 		}
 	}
-	cfg := pi.Config{FracBits: *frac, Ell: *ell}
+	cfg := pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite)}
 	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		return err

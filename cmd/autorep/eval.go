@@ -48,6 +48,7 @@ func runEval(args []string) error {
 	fixed := fs.Bool("fixed-point", false, "with --predictions: also the fixed-point executor's label (pi, default --frac/--ell), as private inference computes it")
 	frac := fs.Uint("frac", 0, "with --fixed-point: fractional bits, as serve --frac (0: 16)")
 	ell := fs.Int("ell", 0, "with --fixed-point: bit width of FSS gate inputs, as serve --ell (0: 64)")
+	suite := fs.String("suite", "dealer", "with --fixed-point: the suite whose polynomial form to compute, as serve --suite (dealer or twoparty)")
 	batch := fs.Int("batch", 256, "batch size")
 	threads := fs.Int("threads", 0, "compute threads (0 = all cores)")
 	train_ := fs.Bool("train-split", false, "evaluate on the training split instead")
@@ -74,6 +75,9 @@ func runEval(args []string) error {
 	}
 	if *fixed && !*preds {
 		return errors.New("--fixed-point needs --predictions")
+	}
+	if err := pi.ValidSuite(*suite); err != nil {
+		return err
 	}
 	if *preds && *n != 0 {
 		return errors.New("--predictions takes --index/--count (or the whole split), not --n")
@@ -123,7 +127,7 @@ func runEval(args []string) error {
 	var predictions []evalPrediction
 	fixedAgree := 0
 	if *preds {
-		if predictions, err = predictLabels(m, set, idx, *batch, *fixed, pi.Config{FracBits: *frac, Ell: *ell}); err != nil {
+		if predictions, err = predictLabels(m, set, idx, *batch, *fixed, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite)}); err != nil {
 			return err
 		}
 		for _, p := range predictions {

@@ -95,7 +95,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell})
+	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite)})
 	if err != nil {
 		return err
 	}
