@@ -140,3 +140,57 @@ func TestNarrowExactMNIST(t *testing.T) {
 	}
 	checkNarrow(t, m, 16, batch(set, []int{0, 1}))
 }
+
+// actBytes sums the online and inline offline bytes of a run's activation
+// steps (one party's view, both directions).
+func actBytes(st Stats) (online, offline int64) {
+	for _, l := range st.Layers {
+		if l.Op == OpAct {
+			online += l.Bytes
+			offline += l.OfflineBytes
+		}
+	}
+	return online, offline
+}
+
+// TestNarrowBytesPin pins the activation traffic of the narrow form on a
+// small synthetic plan whose activations are all polynomial (LeNet, random
+// weights, f = 8, ℓ = 24, one image): a change of the gates' composition
+// shows here. The default form at its own MinEll on the same image is
+// logged beside it, and must cost more.
+func TestNarrowBytesPin(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 41)
+	installPoly(m, 0, 1, 42)
+	x := randomImages(43, 1, m.Input)
+	const f, ell = 8, 24
+	nar, err := Compile(m, Config{FracBits: f, Ell: ell, Poly: PolyNarrow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if need, err := nar.MinEll(x); err != nil || need > ell {
+		t.Fatalf("narrow MinEll %d (%v), the pin runs at ℓ = %d", need, err, ell)
+	}
+	res := checkTwoPartyExact(t, nar, x)
+	on, off := actBytes(res.stats[0])
+	const wantOn, wantOff = 2125528, 315936
+	wide, err := Compile(m, Config{FracBits: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	we, err := wide.MinEll(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide, err = Compile(m, Config{FracBits: f, Ell: we}); err != nil {
+		t.Fatal(err)
+	}
+	wres := checkTwoPartyExact(t, wide, x)
+	won, woff := actBytes(wres.stats[0])
+	t.Logf("activation bytes: narrow ℓ=%d online %d + inline offline %d; default ℓ=%d online %d + inline offline %d", ell, on, off, we, won, woff)
+	if on != wantOn || off != wantOff {
+		t.Errorf("narrow activation bytes online %d, inline offline %d; pinned %d, %d", on, off, wantOn, wantOff)
+	}
+	if on+off >= won+woff {
+		t.Errorf("narrow form %d B not below the default form's %d B", on+off, won+woff)
+	}
+}
