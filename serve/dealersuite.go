@@ -56,6 +56,9 @@ type dealerSuite struct {
 	// plan registration grants (0: no registration).
 	images int
 	logf   func(format string, args ...any)
+	// live are the providers of the pooled and running sessions.
+	liveMu sync.Mutex
+	live   map[*dealer.Provider]bool
 }
 
 func newDealerSuite(cfg *DealerConfig, plan *pi.Plan, images int, logf func(string, ...any)) (*dealerSuite, error) {
@@ -124,8 +127,29 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 		}
 	}
 	tag := prov.Tag()
+	d.liveMu.Lock()
+	if d.live == nil {
+		d.live = map[*dealer.Provider]bool{}
+	}
+	d.live[prov] = true
+	d.liveMu.Unlock()
 	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, ticket: theirs, tag: tag[:], prov: prov, created: time.Now(), ping: prov.Ping,
-		activity: func() int64 { return prov.Offline().Bytes }, close: func() { prov.Close() }}, nil
+		activity: func() int64 { return prov.Offline().Bytes }, close: func() {
+			d.liveMu.Lock()
+			delete(d.live, prov)
+			d.liveMu.Unlock()
+			prov.Close()
+		}}, nil
+}
+
+func (d *dealerSuite) held() int64 {
+	d.liveMu.Lock()
+	defer d.liveMu.Unlock()
+	var n int64
+	for p := range d.live {
+		n += p.Offline().Bytes - p.Used()
+	}
+	return n
 }
 
 // DefaultKeepAlive is the default idle time before a dealer ping.

@@ -98,7 +98,7 @@ func TestIdleTimeout(t *testing.T) {
 				t.Errorf("label %d, want %d", r.Label, want)
 			}
 		}
-		log.waitFor(t, "closed by the server after 2 inferences", "idle for")
+		log.waitFor(t, "closed by the server", "cause=idle", "inferences=2")
 		if _, err := sess.Infer(ctx, randImage(62, plan.Public.Input)); !errors.Is(err, ErrSessionLimit) || !strings.Contains(err.Error(), "idle") {
 			t.Errorf("inference after the idle timeout: %v, want a session-limit error naming idleness", err)
 		}
@@ -110,7 +110,7 @@ func TestIdleTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer quiet.Close()
-		log.waitFor(t, "closed by the server after 0 inferences", "idle for")
+		log.waitFor(t, "closed by the server", "cause=idle", "inferences=0")
 		if d := time.Since(t0); d < open {
 			t.Errorf("a session without requests was closed after %v, before OpenTimeout %v", d, open)
 		}
@@ -156,7 +156,7 @@ func TestMaxInferences(t *testing.T) {
 		}
 		sess.Close()
 	}
-	log.waitFor(t, "limit of 2 inferences reached")
+	log.waitFor(t, "closed by the server", "cause=inferences", "inferences=2")
 	if st := s.Stats(); st.Failed != 0 || st.Inferences != 4 {
 		t.Errorf("server stats %+v, want 4 inferences and no failure", st)
 	}

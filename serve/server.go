@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +92,11 @@ type Server struct {
 	// Grace is how long Serve lets in-flight sessions finish after ctx
 	// ends before cancelling them (default 10 s; negative: at once).
 	Grace time.Duration
-	// Logf, if set, receives one line per session event.
+	// Logger receives one structured record per session event (attributes
+	// plan, session, remote, cause, inferences, ...). If nil, Logf receives
+	// them as text lines.
+	Logger *slog.Logger
+	// Logf, if set and Logger is nil, receives one line per session event.
 	Logf func(format string, args ...any)
 	// OnInference, if set, receives the server's statistics of every
 	// served inference request.
@@ -105,6 +111,11 @@ type Server struct {
 	sessions atomic.Int64
 	failed   atomic.Int64
 	served   atomic.Int64
+	counters counters
+	started  atomic.Bool // Serve is accepting
+	draining atomic.Bool // Serve's context ended
+	logOnce  sync.Once
+	log      *slog.Logger
 }
 
 // ServerStats are a server's counters.
@@ -119,23 +130,40 @@ type ServerStats struct {
 	Active int64 `json:"active"`
 	// Pooled is the number of prepared sessions waiting for clients.
 	Pooled int `json:"pooled"`
+	// Suite is the server's protocol suite ("" before Serve).
+	Suite string `json:"suite"`
+	// Bytes and Rounds are the traffic of client connections (both
+	// directions; added after each inference and at each session's end).
+	Bytes  int64 `json:"bytes"`
+	Rounds int64 `json:"rounds"`
+	// MaterialHeld is the dealer material fetched and not yet used by the
+	// pooled and running sessions (encoded bytes).
+	MaterialHeld int64 `json:"material_held_bytes"`
+	// Refused counts connections refused before their session, by cause
+	// (Cause*); Closed counts sessions the server ended, by cause (Closed*).
+	Refused map[string]int64 `json:"refused"`
+	Closed  map[string]int64 `json:"closed"`
 }
 
 // Stats returns the counters.
 func (s *Server) Stats() ServerStats {
-	p := 0
+	p, held := 0, int64(0)
 	s.suitesMu.Lock()
 	if s.suites != nil {
-		p = s.suites.pooled()
+		p, held = s.suites.pooled(), s.suites.held()
 	}
+	suite := s.suite
 	s.suitesMu.Unlock()
-	return ServerStats{Sessions: s.sessions.Load(), Failed: s.failed.Load(), Inferences: s.served.Load(), Active: s.active.Load(), Pooled: p}
+	c := &s.counters
+	return ServerStats{Sessions: s.sessions.Load(), Failed: s.failed.Load(), Inferences: s.served.Load(), Active: s.active.Load(), Pooled: p,
+		Suite: suite, Bytes: c.bytes.Load(), Rounds: c.rounds.Load(), MaterialHeld: held,
+		Refused: c.snapshot(c.refused), Closed: c.snapshot(c.closed)}
 }
 
+// logf logs a free-form event (pool and accept-loop messages) through the
+// structured logger.
 func (s *Server) logf(format string, args ...any) {
-	if s.Logf != nil {
-		s.Logf(format, args...)
-	}
+	s.logger().Info(strings.TrimPrefix(fmt.Sprintf(format, args...), "serve: "))
 }
 
 func (s *Server) init() error {
@@ -149,7 +177,9 @@ func (s *Server) init() error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	s.suitesMu.Lock()
 	s.suite = suite
+	s.suitesMu.Unlock()
 	switch suite {
 	case suiteDealer:
 		// A plan registration grants the session's inferences of one
@@ -203,6 +233,12 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 	stopSuite := s.suites.start(ctx)
 	defer once.Do(stopSuite)
 	grace := orDefault(s.Grace, DefaultGrace)
+	s.started.Store(true)
+	defer s.started.Store(false)
+	defer context.AfterFunc(ctx, func() {
+		s.draining.Store(true)
+		s.logger().Info("draining", "sessions", s.active.Load(), "grace", grace)
+	})()
 	loop := &acceptloop.Loop{
 		Name:              "serve",
 		Grace:             grace,
@@ -213,28 +249,42 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 		},
 		Stopped: func() { once.Do(stopSuite) },
 		Expired: func() {
-			s.logf("serve: cancelling %d sessions still running after %v", s.active.Load(), grace)
+			s.logger().Warn("cancelling sessions still running after the grace period", "sessions", s.active.Load(), "grace", grace)
 		},
-		Logf: s.Logf,
+		Rejected: func(host string, perHost bool) {
+			s.counters.count(&s.counters.refused, map[bool]string{false: CausePending, true: CausePendingHost}[perHost])
+		},
+		Logf: s.logf,
 	}
 	return loop.Run(ctx, ln)
 }
 
 // handle runs one client session on a connection past its handshake.
 func (s *Server) handle(ctx context.Context, conn *transport.FramedConn, slots chan struct{}) {
-	remote := conn.RemoteAddr()
+	remote := conn.RemoteAddr().String()
 	err := s.session(ctx, conn, slots)
+	var r *refusal
 	switch {
 	case err == nil:
-	case errors.Is(err, errRefused):
-		s.logf("serve: %v: %v", remote, err)
+	case errors.As(err, &r):
+		s.counters.count(&s.counters.refused, r.cause)
+		s.logger().Info("refused", "remote", remote, "cause", r.cause, "err", r.err)
 	default:
 		s.failed.Add(1)
-		s.logf("serve: %v: session failed: %v", remote, err)
+		s.logger().Warn("session failed", "remote", remote, "err", err)
 	}
 }
 
-var errRefused = errors.New("refused")
+// refusal is a connection turned away before its session, for a cause
+// (Cause*).
+type refusal struct {
+	cause string
+	err   error
+}
+
+func (r *refusal) Error() string { return "refused: " + r.err.Error() }
+
+func refuse(cause string, err error) error { return &refusal{cause, err} }
 
 func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots chan struct{}) error {
 	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
@@ -242,57 +292,70 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 	timer.Stop()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: closed before the hello", errRefused)
+			return refuse(CauseMalformed, errors.New("closed before the hello"))
 		}
-		return fmt.Errorf("%w: no hello: %v", errRefused, err)
+		return refuse(CauseMalformed, fmt.Errorf("no hello: %v", err))
 	}
+	cause := CauseMalformed
 	want, suite, err := parseClientHello(b)
 	if err == nil && want != ([32]byte{}) && !bytes.Equal(want[:], s.hash[:]) {
-		err = fmt.Errorf("model hash mismatch: client expects %x, this server serves %x", want[:8], s.hash[:8])
+		cause, err = CausePlan, fmt.Errorf("model hash mismatch: client expects %x, this server serves %x", want[:8], s.hash[:8])
 	}
 	if err == nil && suite != "" && suite != s.suite {
 		if _, bad := checkSuite(suite); bad != nil {
 			suite = strconv.Quote(suite) // the peer's bytes
 		}
-		err = fmt.Errorf("client wants suite %s, server runs %s", suite, s.suite)
+		cause, err = CauseSuite, fmt.Errorf("client wants suite %s, server runs %s", suite, s.suite)
 	}
 	if err != nil {
 		conn.Send(frame.Error(tagError, err.Error()))
-		return fmt.Errorf("%w: %v", errRefused, err)
+		return refuse(cause, err)
 	}
 	select {
 	case slots <- struct{}{}:
 		defer func() { <-slots }()
 	default:
 		conn.Send(frame.Error(tagError, busyReason(cap(slots), orDefault(s.RetryAfter, DefaultRetryAfter))))
-		return fmt.Errorf("%w: busy (%d sessions)", errRefused, cap(slots))
+		return refuse(CauseBusy, fmt.Errorf("busy (%d sessions)", cap(slots)))
 	}
 	ss, err := s.suites.open(ctx)
 	if err != nil {
 		if s.suite == suiteDealer {
 			conn.Send(frame.Error(tagError, "dealer unavailable"))
-			return fmt.Errorf("joining the dealer: %w", err)
+			return refuse(CauseDealer, fmt.Errorf("joining the dealer: %w", err))
 		}
 		conn.Send(frame.Error(tagError, "session unavailable"))
 		return err
 	}
 	defer ss.close()
+	log := s.logger().With("session", ss.sid.String(), "remote", conn.RemoteAddr().String())
 	lim := s.limits()
-	var ended atomic.Value // why the server ended the session, if it did
+	var ended atomic.Value // why (Closed*) the server ended the session, if it did
+	end := func(cause string) {
+		ended.CompareAndSwap(nil, cause)
+		conn.Close()
+	}
 	var served atomic.Bool
 	n := 0
+	meter := &connMeter{c: &s.counters, conn: conn}
+	defer meter.flush()
+	hist := s.counters.hist()
 	srv := piServer(s.Plan, s.suite, ss, s.maxImages(), func(st pi.Stats) {
 		served.Store(true)
 		n++
 		s.served.Add(1)
+		meter.flush()
+		hist.Observe((st.OfflineTime + st.OnlineTime).Seconds())
 		if s.OnInference != nil {
 			s.OnInference(st)
 		}
-		if lim.inferences > 0 && uint64(n) >= lim.inferences {
-			// The logits are sent: Close delivers them, then pi's wait
-			// for the next request fails and the session ends.
-			ended.Store(fmt.Sprintf("limit of %d inferences reached", lim.inferences))
-			conn.Close()
+		// The logits are sent: Close delivers them, then pi's wait for
+		// the next request fails and the session ends.
+		switch {
+		case lim.inferences > 0 && uint64(n) >= lim.inferences:
+			end(ClosedInferences)
+		case s.draining.Load():
+			end(ClosedDraining)
 		}
 	})
 	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, tag: ss.tag, limits: lim, plan: s.plan}.encode()); err != nil {
@@ -302,6 +365,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 	s.sessions.Add(1)
 	s.active.Add(1)
 	defer s.active.Add(-1)
+	log.Info("session opened", "suite", s.suite)
 	t0 := time.Now()
 	if open := orDefault(s.OpenTimeout, DefaultOpenTimeout); lim.idleMS > 0 || open > 0 {
 		timeout := func() time.Duration {
@@ -310,21 +374,20 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 			}
 			return open
 		}
-		stop := watchIdle(conn, ss.activity, timeout, func(idle time.Duration) {
-			ended.Store(fmt.Sprintf("idle for %v", idle.Round(time.Millisecond)))
-			conn.Close()
-		})
+		stop := watchIdle(conn, ss.activity, timeout, func(time.Duration) { end(ClosedIdle) })
 		defer stop()
 	}
 	err = srv.Run(ctx, conn)
+	took := time.Since(t0).Round(time.Millisecond)
 	if why, _ := ended.Load().(string); why != "" && ctx.Err() == nil {
-		s.logf("serve: session %s (%s) closed by the server after %d inferences in %v: %s", ss.sid, s.suite, n, time.Since(t0).Round(time.Millisecond), why)
+		s.counters.count(&s.counters.closed, why)
+		log.Info("session closed by the server", "cause", why, "inferences", n, "time", took)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("session %s (%s) after %d inferences: %w", ss.sid, s.suite, n, err)
 	}
-	s.logf("serve: session %s (%s): %d inferences in %v", ss.sid, s.suite, n, time.Since(t0).Round(time.Millisecond))
+	log.Info("session done", "inferences", n, "time", took)
 	return nil
 }
 

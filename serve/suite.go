@@ -38,6 +38,9 @@ type suiteServer interface {
 	open(ctx context.Context) (*suiteSession, error)
 	// pooled is the number of sessions prepared ahead of clients.
 	pooled() int
+	// held is the dealer material fetched and not yet used by the pooled
+	// and running sessions (encoded bytes).
+	held() int64
 }
 
 // suiteSession is one client session's suite state.
@@ -60,6 +63,7 @@ type twoParty struct{}
 
 func (twoParty) start(context.Context) func() { return func() {} }
 func (twoParty) pooled() int                  { return 0 }
+func (twoParty) held() int64                  { return 0 }
 
 func (twoParty) open(context.Context) (*suiteSession, error) {
 	sid, err := dealer.NewSessionID() // a random id for logs

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
+	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
@@ -29,8 +31,10 @@ sessions ready, their dealer material (setup and one inference) fetched
 before clients arrive, so a client mostly waits for the online phase.
 --suite twoparty: no third party (OT and HE between server and client; the
 per-client setup runs when the client connects); --dealer, --advertise-dealer
-and --pool do not apply. SIGINT/SIGTERM: stop accepting, let sessions finish
-for --grace, then cancel them.`
+and --pool do not apply. --metrics serves Prometheus metrics, /healthz and
+/readyz. SIGINT/SIGTERM: report not ready and stop accepting; each open
+session is closed after its next inference (or when it ends) within --grace,
+then the rest are cancelled.`
 
 func runServe(args []string) error {
 	fs := newFlags("serve", "--model FILE --listen ADDR [--suite dealer --dealer ADDR | --suite twoparty] (--tls-cert FILE --tls-key FILE | --insecure)", serveSummary)
@@ -51,6 +55,8 @@ func runServe(args []string) error {
 	frac := fs.Uint("frac", 0, "fixed-point fractional bits (0: 16)")
 	ell := fs.Int("ell", 0, "bit width of FSS gate inputs (0: 64)")
 	quiet := fs.Bool("quiet", false, "do not log sessions")
+	logJSON := fs.Bool("log-json", false, "log sessions as JSON records (log/slog) instead of text")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (/metrics), /healthz and /readyz over HTTP on this address (host:port; keep it private)")
 	tf := addTLSFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -115,7 +121,11 @@ func runServe(args []string) error {
 		where = fmt.Sprintf("dealer %s, pool %d", *dealerAddr, *pool)
 	}
 	if !*quiet {
-		srv.Logf = logf
+		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+		if *logJSON {
+			h = slog.NewJSONHandler(os.Stderr, nil)
+		}
+		srv.Logger = slog.New(h).With("process", "serve")
 	}
 	h := plan.PublicHash()
 	relus, _ := plan.Public.ReLUs()
@@ -123,6 +133,19 @@ func runServe(args []string) error {
 	fmt.Fprintf(os.Stderr, "serve: listening on %s, suite %s, %s\n", ln.Addr(), *suite, where)
 	ctx, stop := signalContext()
 	defer stop()
+	if *metricsAddr != "" {
+		reg := metrics.NewRegistry()
+		reg.RegisterProcess()
+		srv.Register(reg)
+		mctx, cancel := context.WithCancel(context.Background()) // outlives the drain
+		defer cancel()
+		a, err := (&metrics.Endpoint{Registry: reg, Ready: srv.Ready}).Listen(mctx, *metricsAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "serve: metrics on http://%s/metrics\n", a)
+	}
 	err = srv.Serve(ctx, ln)
 	st := srv.Stats()
 	fmt.Fprintf(os.Stderr, "serve: stopped after %d sessions (%d failed), %d inferences\n", st.Sessions, st.Failed, st.Inferences)

@@ -469,13 +469,7 @@ func (s *Server) logger() *slog.Logger {
 		case s.Logger != nil:
 			s.log = s.Logger
 		case s.Logf != nil:
-			s.log = slog.New(slog.NewTextHandler(logfWriter(s.Logf), &slog.HandlerOptions{
-				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-					if a.Key == slog.TimeKey {
-						return slog.Attr{} // Logf's sink adds its own time
-					}
-					return a
-				}}))
+			s.log = LogfLogger("dealer: ", s.Logf)
 		default:
 			s.log = slog.New(slog.DiscardHandler)
 		}
@@ -483,12 +477,28 @@ func (s *Server) logger() *slog.Logger {
 	return s.log
 }
 
+// LogfLogger returns a structured text logger writing each record, without
+// its time (the sink adds its own), as one line to logf after prefix:
+// for processes and tests that pass a Logf function (t.Logf, log.Printf).
+func LogfLogger(prefix string, logf func(format string, args ...any)) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logfWriter{prefix, logf}, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+}
+
 // logfWriter adapts a Logf function to the io.Writer of a slog handler
 // (one record per Write).
-type logfWriter func(format string, args ...any)
+type logfWriter struct {
+	prefix string
+	logf   func(format string, args ...any)
+}
 
 func (w logfWriter) Write(b []byte) (int, error) {
-	w("dealer: %s", strings.TrimSuffix(string(b), "\n"))
+	w.logf("%s%s", w.prefix, strings.TrimSuffix(string(b), "\n"))
 	return len(b), nil
 }
 
