@@ -40,6 +40,9 @@ type ClientConfig struct {
 	// tells it the client's masks); without either, a dealer-suite session
 	// is refused.
 	TrustServerDealer bool
+	// Token is the client's credential for a server with Server.Clients
+	// (at most MaxToken bytes; nil: none).
+	Token []byte
 	// Hash, if set, is the public-plan hash the client insists on (the
 	// server refuses the session if it serves another model); otherwise
 	// the client accepts the plan the server sends.
@@ -106,6 +109,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Session, error) {
 			return nil, fmt.Errorf("serve: %w", err)
 		}
 	}
+	if len(cfg.Token) > MaxToken {
+		return nil, fmt.Errorf("serve: client token of %d bytes, at most %d", len(cfg.Token), MaxToken)
+	}
 	t0 := time.Now()
 	conn, err := cfg.Dial(ctx, cfg.Server)
 	if err != nil {
@@ -155,7 +161,7 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		want = *cfg.Hash
 	}
 	transport.SetPhase(conn, transport.PhaseOffline)
-	if err := conn.Send(clientHello(want, cfg.Suite)); err != nil {
+	if err := conn.Send(clientHello(want, cfg.Suite, cfg.Token)); err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("serve: hello to %s: %w", cfg.Server, err))
 	}
 	b, err := conn.Recv()

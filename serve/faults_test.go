@@ -200,7 +200,7 @@ func peerFaults(t *testing.T, ctx context.Context, addr string, s *Server, slog 
 			t.Fatal(err)
 		}
 		defer c.Close()
-		hello := clientHello([32]byte{}, "")
+		hello := clientHello([32]byte{}, "", nil)
 		hello[4] = 1
 		c.Send(hello)
 		b, err := c.Recv()
@@ -209,7 +209,7 @@ func peerFaults(t *testing.T, ctx context.Context, addr string, s *Server, slog 
 		}
 	})
 	t.Run("malformed hello", func(t *testing.T) {
-		for _, b := range [][]byte{[]byte("ASH1\x03short"), append(clientHello([32]byte{}, "twoparty"), 'x'), []byte("GET / HTTP/1.1\r\n\r\n")} {
+		for _, b := range [][]byte{[]byte("ASH1\x03short"), append(clientHello([32]byte{}, "twoparty", nil), 'x'), []byte("GET / HTTP/1.1\r\n\r\n")} {
 			c, err := secnet.Dial(ctx, addr, insecure, testOpts())
 			if err != nil {
 				t.Fatal(err)
@@ -271,7 +271,7 @@ func peerFaults(t *testing.T, ctx context.Context, addr string, s *Server, slog 
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Send(clientHello([32]byte{}, ""))
+		c.Send(clientHello([32]byte{}, "", nil))
 		if _, err := c.Recv(); err != nil {
 			t.Fatal(err)
 		}

@@ -14,15 +14,15 @@ import (
 func FuzzParseMessages(f *testing.F) {
 	var h [32]byte
 	h[3] = 7
-	f.Add(clientHello(h, ""))
-	f.Add(clientHello(h, suiteTwoParty))
+	f.Add(clientHello(h, "", nil))
+	f.Add(clientHello(h, suiteTwoParty, []byte("token")))
 	f.Add(okAnswer{dealer.SessionID{1, 2}, suiteDealer, "127.0.0.1:7001", make([]byte, 32), make([]byte, 32), sessionLimits{1000, 30000}, []byte(`{"version":1}`)}.encode())
 	f.Add(okAnswer{dealer.SessionID{3}, suiteTwoParty, "", nil, nil, sessionLimits{}, []byte(`{}`)}.encode())
 	f.Add(frame.Error(tagError, "busy"))
 	f.Add([]byte("ASOK"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, suite, err := parseClientHello(b); err == nil && (len(suite) > maxSuite || !bytes.Equal(clientHello(got, suite), b)) {
+		if got, suite, token, err := parseClientHello(b); err == nil && (len(suite) > maxSuite || len(token) > MaxToken || len(b) > maxHello || !bytes.Equal(clientHello(got, suite, token), b)) {
 			t.Fatalf("hello %x decoded to %x, suite %q", b, got, suite)
 		}
 		a, err := parseOK(b)

@@ -98,6 +98,10 @@ type Server struct {
 	Logger *slog.Logger
 	// Logf, if set and Logger is nil, receives one line per session event.
 	Logf func(format string, args ...any)
+	// Clients, if set, are the only clients served: a hello without a
+	// listed token is refused (CauseAuth) before any session state or
+	// dealer work, and each client's Quota holds (CauseQuota, ClosedBudget).
+	Clients *Clients
 	// OnInference, if set, receives the server's statistics of every
 	// served inference request.
 	OnInference func(pi.Stats)
@@ -288,7 +292,7 @@ func refuse(cause string, err error) error { return &refusal{cause, err} }
 
 func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots chan struct{}) error {
 	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
-	b, err := conn.Recv()
+	b, err := transport.RecvMax(conn, maxHello)
 	timer.Stop()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -297,7 +301,19 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		return refuse(CauseMalformed, fmt.Errorf("no hello: %v", err))
 	}
 	cause := CauseMalformed
-	want, suite, err := parseClientHello(b)
+	want, suite, token, err := parseClientHello(b)
+	var client string
+	var spend func(images int) bool
+	if err == nil && s.Clients != nil {
+		var release func()
+		if client, spend, release, err = s.Clients.admit(token); err == nil {
+			defer release()
+		} else if errors.Is(err, errQuota) {
+			cause = CauseQuota
+		} else {
+			cause = CauseAuth
+		}
+	}
 	if err == nil && want != ([32]byte{}) && !bytes.Equal(want[:], s.hash[:]) {
 		cause, err = CausePlan, fmt.Errorf("model hash mismatch: client expects %x, this server serves %x", want[:8], s.hash[:8])
 	}
@@ -329,6 +345,9 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 	}
 	defer ss.close()
 	log := s.logger().With("session", ss.sid.String(), "remote", conn.RemoteAddr().String())
+	if client != "" {
+		log = log.With("client", client)
+	}
 	lim := s.limits()
 	var ended atomic.Value // why (Closed*) the server ended the session, if it did
 	end := func(cause string) {
@@ -352,6 +371,8 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		// The logits are sent: Close delivers them, then pi's wait for
 		// the next request fails and the session ends.
 		switch {
+		case spend != nil && spend(st.Images):
+			end(ClosedBudget)
 		case lim.inferences > 0 && uint64(n) >= lim.inferences:
 			end(ClosedInferences)
 		case s.draining.Load():

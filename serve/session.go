@@ -9,8 +9,10 @@
 // --insecure on loopback):
 //
 //  1. client → server: "ASH1", the protocol version byte, the 32-byte
-//     public-plan hash it expects (all zero: "send me the plan"), and the
-//     suite it insists on (one length byte and the name; empty: any);
+//     public-plan hash it expects (all zero: "send me the plan"), the
+//     suite it insists on (one length byte and the name; empty: any), and
+//     its client token (one length byte, at most MaxToken, and the token;
+//     empty: none), checked first by a server with Server.Clients;
 //  2. server → client: "ASER" and a reason (unsupported version, hash or
 //     suite mismatch, busy, dealer unreachable) and the connection
 //     closes, or "ASOK", the 16-byte random session id, the suite the
@@ -56,7 +58,8 @@ import (
 )
 
 // Version is the session protocol version (2: the suite in hello and
-// answer; 3: the dealer session tag in the answer).
+// answer; 3: the dealer session tag in the answer, the client token in
+// the hello).
 const Version = 3
 
 // Message tags.
@@ -71,27 +74,41 @@ const maxSuite = 32
 
 const helloMin = len(tagHello) + 1 + 32 + 1
 
-func clientHello(hash [32]byte, suite string) []byte {
+// maxHello bounds a hello frame, read under this limit.
+const maxHello = helloMin + maxSuite + 1 + MaxToken
+
+func clientHello(hash [32]byte, suite string, token []byte) []byte {
 	b := append([]byte(tagHello), Version)
 	b = append(b, hash[:]...)
 	b = append(b, byte(len(suite)))
-	return append(b, suite...)
+	b = append(b, suite...)
+	b = append(b, byte(len(token)))
+	return append(b, token...)
 }
 
 // parseClientHello returns the hash (zero: none) and suite ("": any) a
-// client expects.
-func parseClientHello(b []byte) (h [32]byte, suite string, err error) {
+// client expects, and its token (nil: none).
+func parseClientHello(b []byte) (h [32]byte, suite string, token []byte, err error) {
 	if len(b) < len(tagHello)+1 || string(b[:4]) != tagHello {
-		return h, "", fmt.Errorf("malformed hello (%d bytes)", len(b))
+		return h, "", nil, fmt.Errorf("malformed hello (%d bytes)", len(b))
 	}
 	if b[4] != Version {
-		return h, "", fmt.Errorf("unsupported protocol version %d (this server speaks %d)", b[4], Version)
+		return h, "", nil, fmt.Errorf("unsupported protocol version %d (this server speaks %d)", b[4], Version)
 	}
-	if len(b) < helloMin || int(b[helloMin-1]) > maxSuite || len(b) != helloMin+int(b[helloMin-1]) {
-		return h, "", fmt.Errorf("malformed hello (%d bytes)", len(b))
+	malformed := fmt.Errorf("malformed hello (%d bytes)", len(b))
+	if len(b) < helloMin || int(b[helloMin-1]) > maxSuite || len(b) < helloMin+int(b[helloMin-1])+1 {
+		return h, "", nil, malformed
 	}
 	copy(h[:], b[5:])
-	return h, string(b[helloMin:]), nil
+	rest := b[helloMin:]
+	suite, rest = string(rest[:b[helloMin-1]]), rest[b[helloMin-1]:]
+	if int(rest[0]) > MaxToken || len(rest) != 1+int(rest[0]) {
+		return h, "", nil, malformed
+	}
+	if rest[0] > 0 {
+		token = rest[1:]
+	}
+	return h, suite, token, nil
 }
 
 // maxAddr bounds the advertised dealer address.

@@ -13,6 +13,7 @@ import (
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
+	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -175,6 +176,7 @@ func runInfer(args []string) error {
 	noResize := fs.Bool("no-resize", false, "refuse images whose size differs from the model's input")
 	pool := fs.Int("pool", 0, "inferences whose dealer material is fetched when the session opens (default: --count, at most 8)")
 	expect := fs.String("expect-hash", "", "public-plan hash (hex, as printed by serve) the server must serve")
+	tokenFile := fs.String("token-file", "", "file of this client's token (hex, mode 0600; serve --gen-client-token writes one) for a server with --token-file")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	tf := addTLSFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
@@ -222,6 +224,16 @@ func runInfer(args []string) error {
 		*pool = min(*count, 8)
 	}
 	cfg := serve.ClientConfig{Server: *server, Suite: *suite, Dealer: *dealerAddr, TrustServerDealer: *trustDealer, Pool: *pool}
+	if *tokenFile != "" {
+		tok, err := dealer.ReadSecretFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		if len(tok) > serve.MaxToken {
+			return fmt.Errorf("--token-file: token of %d bytes, at most %d", len(tok), serve.MaxToken)
+		}
+		cfg.Token = tok
+	}
 	if *expect != "" {
 		h, err := serve.HashHex(*expect)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/autorep/autorep/internal/metrics"
@@ -32,7 +33,10 @@ before clients arrive, so a client mostly waits for the online phase.
 --suite twoparty: no third party (OT and HE between server and client; the
 per-client setup runs when the client connects); --dealer, --advertise-dealer
 and --pool do not apply. --metrics serves Prometheus metrics, /healthz and
-/readyz. SIGINT/SIGTERM: report not ready and stop accepting; each open
+/readyz. --token-file admits only listed clients (lines NAME:SHA256HEX of
+their tokens, optional sessions=N per-day=N), each within its quotas;
+--gen-client-token FILE --client-name NAME writes a client's token and
+prints its line. SIGINT/SIGTERM: report not ready and stop accepting; each open
 session is closed after its next inference (or when it ends) within --grace,
 then the rest are cancelled.`
 
@@ -56,6 +60,11 @@ func runServe(args []string) error {
 	ell := fs.Int("ell", 0, "bit width of FSS gate inputs (0: 64)")
 	quiet := fs.Bool("quiet", false, "do not log sessions")
 	logJSON := fs.Bool("log-json", false, "log sessions as JSON records (log/slog) instead of text")
+	tokenFile := fs.String("token-file", "", "serve only the clients listed in this file (NAME:SHA256HEX of the token, optional sessions=N per-day=N), refusing others before any session work")
+	clientSessions := fs.Int("client-sessions", 4, "with --token-file: default sessions at once per client (0: no bound)")
+	clientPerDay := fs.Int64("client-per-day", 0, "with --token-file: default images per client per UTC day, its query budget (0: no bound)")
+	genToken := fs.String("gen-client-token", "", "write a new client token (32 random bytes, hex, mode 0600) to this file, print its --token-file line and exit")
+	clientName := fs.String("client-name", "", "with --gen-client-token: the client's name in the line")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (/metrics), /healthz and /readyz over HTTP on this address (host:port; keep it private)")
 	tf := addTLSFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
@@ -64,9 +73,23 @@ func runServe(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if *genToken != "" {
+		return genClientToken(*genToken, *clientName)
+	}
 	cfg, err := tf.config()
 	if err != nil {
 		return err // before any costly work
+	}
+	var clients *serve.Clients
+	if *tokenFile != "" {
+		if *clientSessions < 0 || *clientPerDay < 0 {
+			return errors.New("--client-sessions and --client-per-day must not be negative (0: no bound)")
+		}
+		if clients, err = serve.LoadClients(*tokenFile, serve.Quota{Sessions: *clientSessions, PerDay: *clientPerDay}); err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+	} else if flagSet(fs, "client-sessions") || flagSet(fs, "client-per-day") {
+		return errors.New("--client-sessions and --client-per-day need --token-file")
 	}
 	if *suite != "dealer" && *suite != "twoparty" {
 		return fmt.Errorf("--suite %q: want dealer or twoparty", *suite)
@@ -111,7 +134,7 @@ func runServe(args []string) error {
 		return err
 	}
 	srv := &serve.Server{Plan: plan, Suite: *suite, MaxSessions: *maxSessions, Grace: *grace,
-		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf, MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost}
+		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf, MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost, Clients: clients}
 	where := "no dealer"
 	if *suite == "dealer" {
 		srv.Dealer = &serve.DealerConfig{Addr: *dealerAddr, Advertise: *advertise, Pool: *pool, TicketKey: tk,
@@ -150,6 +173,27 @@ func runServe(args []string) error {
 	st := srv.Stats()
 	fmt.Fprintf(os.Stderr, "serve: stopped after %d sessions (%d failed), %d inferences\n", st.Sessions, st.Failed, st.Inferences)
 	return err
+}
+
+// genClientToken writes a client token file and prints its token-file
+// line (the hash only: the server never holds the token).
+func genClientToken(path, name string) error {
+	if name == "" {
+		return errors.New("--gen-client-token needs --client-name")
+	}
+	if _, err := serve.ParseClients(strings.NewReader(serve.TokenLine(name, nil)), serve.Quota{}); err != nil {
+		return fmt.Errorf("--client-name %q: letters, digits and ._@- only, at most 64", name)
+	}
+	if err := dealer.WriteSecretFile(path, 32); err != nil {
+		return err
+	}
+	tok, err := dealer.ReadSecretFile(path)
+	if err != nil {
+		return err
+	}
+	fmt.Println(serve.TokenLine(name, tok))
+	fmt.Fprintf(os.Stderr, "serve: client token for %s in %s (give it to the client: infer --token-file); add the line above to serve's --token-file\n", name, path)
+	return nil
 }
 
 // flagSet reports whether the command line set flag name.
