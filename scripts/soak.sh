@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# soak.sh — load and soak test of one model server (issue 19): N concurrent
+# `autorep infer` clients, each running M private inferences of test images
+# over one session, against one `autorep serve` and one `autorep dealer`
+# (dealer suite, real processes over loopback TCP), sampling the resident
+# memory (VmRSS) of every process and the servers' metrics over time.
+#
+# Usage:
+#   scripts/soak.sh [--clients N] [--inferences M] [--model FILE] [--dataset D]
+#       [--interval SECONDS] [--pool P] [--bin PATH] [--out DIR]
+#
+#   --clients     concurrent clients (default 32)
+#   --inferences  inferences per client, one session each (default 200)
+#   --model       model served (default models/lenet-mnist.safetensors)
+#   --dataset     dataset of the test images (default mnist); client k
+#                 classifies images k*M .. k*M+M-1 (mod the test set)
+#   --interval    sampling period in seconds (default 2)
+#   --pool        serve --pool (default 2)
+#   --bin         autorep binary (default ./bin/autorep)
+#   --out         directory for the results (default ./soak-results)
+#
+# Output in OUT: rss.csv (time s, dealer/serve RSS MiB, clients running
+# and their summed RSS MiB, serve's inferences_total and material held
+# from its --metrics endpoint), client-K.json (infer --json), the
+# processes' logs, metrics-{start,end}-{serve,dealer}.txt, and summary.json
+# (throughput, latency p50/p99 of online and online+offline time per
+# inference, RSS of dealer and serve after warm-up (first quarter of the
+# run) and at the end). The summary JSON also goes to stdout. Exit status
+# 0 only if every client finished all its inferences.
+#
+# The run is insecure loopback (no TLS: the handshake costs once per
+# session and is not what a soak measures). The issue's full size is the
+# default, 32 x 200, for an idle machine; on a loaded 2-core machine use
+# e.g. --clients 8 --inferences 50.
+set -euo pipefail
+
+clients=32
+inferences=200
+model=models/lenet-mnist.safetensors
+dataset=mnist
+interval=2
+pool=2
+bin=./bin/autorep
+out=./soak-results
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--clients) clients=$2; shift 2 ;;
+	--inferences) inferences=$2; shift 2 ;;
+	--model) model=$2; shift 2 ;;
+	--dataset) dataset=$2; shift 2 ;;
+	--interval) interval=$2; shift 2 ;;
+	--pool) pool=$2; shift 2 ;;
+	--bin) bin=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+	*) echo "soak.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
+	esac
+done
+for v in "$clients" "$inferences" "$pool"; do
+	case "$v" in '' | *[!0-9]*) echo "soak.sh: --clients, --inferences and --pool take whole numbers" >&2; exit 1 ;; esac
+done
+[ "$clients" -ge 1 ] && [ "$inferences" -ge 1 ] || { echo "soak.sh: --clients and --inferences must be at least 1" >&2; exit 1; }
+[ -x "$bin" ] || { echo "soak.sh: no binary $bin (make build, or --bin)" >&2; exit 1; }
+[ -f "$model" ] || { echo "soak.sh: no model $model" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "soak.sh: python3 is needed for the summary" >&2; exit 1; }
+mkdir -p "$out"
+rm -f "$out"/client-*.json "$out"/client-*.log
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# addr LOG WORD: the address a daemon logged after WORD ("listening on",
+# "metrics on http://").
+addr() {
+	local i
+	for i in $(seq 1 600); do
+		if grep -q "$2" "$1" 2>/dev/null; then
+			grep -o "$2[^ /,]*" "$1" | head -1 | sed "s#$2##"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "soak.sh: no '$2' in $1:" >&2
+	cat "$1" >&2
+	return 1
+}
+
+"$bin" dealer --listen 127.0.0.1:0 --insecure --metrics 127.0.0.1:0 --quiet 2>"$out/dealer.log" &
+dealer_pid=$!
+pids+=("$dealer_pid")
+dealer_addr=$(addr "$out/dealer.log" "listening on ")
+dealer_metrics=$(addr "$out/dealer.log" "metrics on http://")
+"$bin" serve --model "$model" --listen 127.0.0.1:0 --dealer "$dealer_addr" --insecure --pool "$pool" \
+	--max-sessions $((clients + 8)) --metrics 127.0.0.1:0 --quiet 2>"$out/serve.log" &
+serve_pid=$!
+pids+=("$serve_pid")
+serve_addr=$(addr "$out/serve.log" "listening on ")
+serve_metrics=$(addr "$out/serve.log" "metrics on http://")
+sleep 2 # the pool fills
+
+scrape() { python3 -c 'import sys,urllib.request; print(urllib.request.urlopen("http://"+sys.argv[1]+"/metrics", timeout=5).read().decode())' "$1"; }
+metric() { awk -v n="$2" '$1 == n { print $2 }' <<<"$1"; }
+rss() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+scrape "$serve_metrics" >"$out/metrics-start-serve.txt"
+scrape "$dealer_metrics" >"$out/metrics-start-dealer.txt"
+
+total=10000 # test images of MNIST, Fashion-MNIST and CIFAR-10
+t0=$(date +%s.%N)
+cpids=()
+for k in $(seq 0 $((clients - 1))); do
+	idx=$(((k * inferences) % (total - inferences + 1)))
+	"$bin" infer --server "$serve_addr" --dealer "$dealer_addr" --insecure --dataset "$dataset" \
+		--index "$idx" --count "$inferences" --json >"$out/client-$k.json" 2>"$out/client-$k.log" &
+	cpids+=($!)
+done
+
+echo "t_s,dealer_rss_mib,serve_rss_mib,clients_running,clients_rss_mib,serve_inferences,serve_material_held_mib" >"$out/rss.csv"
+sample() {
+	local now running=0 crss=0 p m
+	now=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
+	for p in "${cpids[@]}"; do
+		if [ -e "/proc/$p/status" ]; then
+			running=$((running + 1))
+			crss=$(awk -v a="$crss" -v b="$(rss "$p")" 'BEGIN { print a + b }')
+		fi
+	done
+	m=$(scrape "$serve_metrics" 2>/dev/null || true)
+	echo "$now,$(rss "$dealer_pid"),$(rss "$serve_pid"),$running,$crss,$(metric "$m" autorep_serve_inferences_total),$(awk -v a="$(metric "$m" autorep_serve_material_held_bytes)" 'BEGIN { printf "%.1f", a / 1048576 }')" >>"$out/rss.csv"
+	[ "$running" -gt 0 ]
+}
+while sample; do sleep "$interval"; done
+fail=0
+for p in "${cpids[@]}"; do wait "$p" || fail=$((fail + 1)); done
+t1=$(date +%s.%N)
+sleep "$interval"
+sample || true # after the clients: what the servers keep
+scrape "$serve_metrics" >"$out/metrics-end-serve.txt"
+scrape "$dealer_metrics" >"$out/metrics-end-dealer.txt"
+
+python3 - "$out" "$clients" "$inferences" "$t0" "$t1" "$fail" <<'EOF'
+import csv, glob, json, sys
+out, clients, inferences, t0, t1, fail = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+online, total = [], []
+for f in glob.glob(out + "/client-*.json"):
+    try:
+        r = json.load(open(f))
+    except ValueError:
+        continue
+    for im in r.get("images", []):
+        online.append(im["latency_ms"]["online"])
+        total.append(im["latency_ms"]["online"] + im["latency_ms"]["offline"])
+def pct(v, p):
+    v = sorted(v)
+    return round(v[min(len(v) - 1, int(p / 100 * len(v)))], 1) if v else None
+rows = list(csv.DictReader(open(out + "/rss.csv")))
+busy = [r for r in rows if int(r["clients_running"]) > 0]
+warm = busy[len(busy) // 4] if busy else None
+end = busy[-1] if busy else None
+after = rows[-1] if rows else None
+def mib(r, k):
+    return float(r[k]) if r else None
+wall = t1 - t0
+s = {
+    "clients": clients, "inferences_per_client": inferences, "clients_failed": fail,
+    "inferences_done": len(total), "wall_s": round(wall, 1),
+    "throughput_per_s": round(len(total) / wall, 2) if wall > 0 else None,
+    "latency_ms": {"online_p50": pct(online, 50), "online_p99": pct(online, 99), "total_p50": pct(total, 50), "total_p99": pct(total, 99)},
+    "rss_mib": {
+        "dealer_after_warmup": mib(warm, "dealer_rss_mib"), "dealer_end": mib(end, "dealer_rss_mib"), "dealer_max": max((float(r["dealer_rss_mib"]) for r in rows), default=None),
+        "serve_after_warmup": mib(warm, "serve_rss_mib"), "serve_end": mib(end, "serve_rss_mib"), "serve_max": max((float(r["serve_rss_mib"]) for r in rows), default=None),
+        "dealer_after_clients": mib(after, "dealer_rss_mib"), "serve_after_clients": mib(after, "serve_rss_mib"),
+        "clients_sum_max": max((float(r["clients_rss_mib"]) for r in rows), default=None),
+    },
+    "samples": len(rows),
+}
+json.dump(s, open(out + "/summary.json", "w"), indent=1)
+print(json.dumps(s, indent=1))
+sys.exit(0 if fail == 0 and len(total) == clients * inferences else 1)
+EOF
