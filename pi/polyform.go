@@ -74,7 +74,7 @@ func narrowWidth(a, b, c, t uint64, f uint, deg1 bool) int {
 		need = s.BitLen() + 1
 	}
 	s.Rsh(&s, f) // ⌊t²/2^f⌋ (t² ≥ 0)
-	u.Mul(s.Set(&s), big.NewInt(int64(a)))
+	u.Mul(&s, big.NewInt(int64(a)))
 	u.Add(&u, new(big.Int).Mul(tv, big.NewInt(int64(b))))
 	u.Add(&u, big.NewInt(int64(c)))
 	return max(need, u.BitLen()+2)
