@@ -7,7 +7,7 @@
 #
 # Usage:
 #   scripts/soak.sh [--clients N] [--inferences M] [--model FILE] [--dataset D]
-#       [--interval SECONDS] [--pool P] [--bin PATH] [--out DIR]
+#       [--interval SECONDS] [--pool P] [--client-pool P] [--bin PATH] [--out DIR]
 #
 #   --clients     concurrent clients (default 32)
 #   --inferences  inferences per client, one session each (default 200)
@@ -16,6 +16,8 @@
 #                 classifies images k*M .. k*M+M-1 (mod the test set)
 #   --interval    sampling period in seconds (default 2)
 #   --pool        serve --pool (default 2)
+#   --client-pool infer --pool: inferences whose material each client
+#                 fetches when its session opens (default 2)
 #   --bin         autorep binary (default ./bin/autorep)
 #   --out         directory for the results (default ./soak-results)
 #
@@ -40,6 +42,7 @@ model=models/lenet-mnist.safetensors
 dataset=mnist
 interval=2
 pool=2
+cpool=2
 bin=./bin/autorep
 out=./soak-results
 
@@ -51,14 +54,15 @@ while [ $# -gt 0 ]; do
 	--dataset) dataset=$2; shift 2 ;;
 	--interval) interval=$2; shift 2 ;;
 	--pool) pool=$2; shift 2 ;;
+	--client-pool) cpool=$2; shift 2 ;;
 	--bin) bin=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,36p' "$0"; exit 0 ;;
 	*) echo "soak.sh: unknown argument $1 (see --help)" >&2; exit 1 ;;
 	esac
 done
-for v in "$clients" "$inferences" "$pool"; do
-	case "$v" in '' | *[!0-9]*) echo "soak.sh: --clients, --inferences and --pool take whole numbers" >&2; exit 1 ;; esac
+for v in "$clients" "$inferences" "$pool" "$cpool"; do
+	case "$v" in '' | *[!0-9]*) echo "soak.sh: --clients, --inferences, --pool and --client-pool take whole numbers" >&2; exit 1 ;; esac
 done
 [ "$clients" -ge 1 ] && [ "$inferences" -ge 1 ] || { echo "soak.sh: --clients and --inferences must be at least 1" >&2; exit 1; }
 [ -x "$bin" ] || { echo "soak.sh: no binary $bin (make build, or --bin)" >&2; exit 1; }
@@ -68,11 +72,13 @@ mkdir -p "$out"
 rm -f "$out"/client-*.json "$out"/client-*.log
 
 pids=()
+cpids=()
 cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${cpids[@]}" "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # addr LOG WORD: the address a daemon logged after WORD ("listening on",
 # "metrics on http://").
@@ -103,7 +109,12 @@ serve_addr=$(addr "$out/serve.log" "listening on ")
 serve_metrics=$(addr "$out/serve.log" "metrics on http://")
 sleep 2 # the pool fills
 
-scrape() { python3 -c 'import sys,urllib.request; print(urllib.request.urlopen("http://"+sys.argv[1]+"/metrics", timeout=5).read().decode())' "$1"; }
+py=$(python3 -c 'import sys; print(sys.executable)') # past any version-manager shim: sampling stays cheap
+if command -v curl >/dev/null; then
+	scrape() { curl -fsS --max-time 5 "http://$1/metrics"; }
+else
+	scrape() { "$py" -c 'import sys,urllib.request; print(urllib.request.urlopen("http://"+sys.argv[1]+"/metrics", timeout=5).read().decode())' "$1"; }
+fi
 metric() { awk -v n="$2" '$1 == n { print $2 }' <<<"$1"; }
 rss() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 scrape "$serve_metrics" >"$out/metrics-start-serve.txt"
@@ -111,11 +122,10 @@ scrape "$dealer_metrics" >"$out/metrics-start-dealer.txt"
 
 total=10000 # test images of MNIST, Fashion-MNIST and CIFAR-10
 t0=$(date +%s.%N)
-cpids=()
 for k in $(seq 0 $((clients - 1))); do
 	idx=$(((k * inferences) % (total - inferences + 1)))
 	"$bin" infer --server "$serve_addr" --dealer "$dealer_addr" --insecure --dataset "$dataset" \
-		--index "$idx" --count "$inferences" --json >"$out/client-$k.json" 2>"$out/client-$k.log" &
+		--index "$idx" --count "$inferences" --pool "$cpool" --json >"$out/client-$k.json" 2>"$out/client-$k.log" &
 	cpids+=($!)
 done
 
@@ -142,7 +152,7 @@ sample || true # after the clients: what the servers keep
 scrape "$serve_metrics" >"$out/metrics-end-serve.txt"
 scrape "$dealer_metrics" >"$out/metrics-end-dealer.txt"
 
-python3 - "$out" "$clients" "$inferences" "$t0" "$t1" "$fail" <<'EOF'
+"$py" - "$out" "$clients" "$inferences" "$t0" "$t1" "$fail" <<'EOF'
 import csv, glob, json, sys
 out, clients, inferences, t0, t1, fail = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 online, total = [], []
