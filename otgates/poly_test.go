@@ -14,17 +14,7 @@ func TestPoly2(t *testing.T) {
 	for _, tc := range []struct{ ell, f int }{{8, 2}, {17, 4}, {32, 12}, {37, 12}, {64, 16}} {
 		ell, f := tc.ell, tc.f
 		m := mask(ell)
-		// |x| < 2^(f+2) keeps x² and the polynomial in range for every tc.
-		xb := min(f+2, (ell-3)/2)
-		x := inputs(rng, nTest, ell, -(int64(1) << uint(xb)), int64(1)<<uint(xb))
-		x0, x1 := share(rng, x, ell)
-		a, b, c := make([]uint64, nTest), make([]uint64, nTest), make([]uint64, nTest)
-		cb := min(f, ell-2-2*xb-2) // coefficient magnitude bits that keep the products in range
-		for i := range a {
-			a[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
-			b[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
-			c[i] = uint64(rng.Int64N(int64(1)<<uint(xb+f))) & m
-		}
+		x, x0, x1, a, b, c := polyCase(rng, ell, f, f, false)
 		z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
 			if p.ID == 0 {
 				return p.Poly2(a, b, c, x0, ell, f)
@@ -72,16 +62,7 @@ func TestPolyExact(t *testing.T) {
 	for _, tc := range []struct{ ell, f int }{{8, 2}, {17, 4}, {37, 12}, {40, 16}, {64, 16}} {
 		ell, f := tc.ell, tc.f
 		m := mask(ell)
-		xb := min(f+2, (ell-3)/2)
-		x := inputs(rng, nTest, ell, -(int64(1) << uint(xb)), int64(1)<<uint(xb))
-		x0, x1 := share(rng, x, ell)
-		a, b, c := make([]uint64, nTest), make([]uint64, nTest), make([]uint64, nTest)
-		cb := min(f+1, ell-2-2*xb-2)
-		for i := range a {
-			a[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
-			b[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
-			c[i] = uint64(rng.Int64N(int64(1)<<uint(xb+f))-int64(1)<<uint(xb+f-1)) & m
-		}
+		x, x0, x1, a, b, c := polyCase(rng, ell, f, f+1, true)
 		for _, deg := range []int{1, 2} {
 			z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
 				switch {
@@ -116,4 +97,27 @@ func TestPolyExact(t *testing.T) {
 	if _, err := p0.Poly2Exact(nil, nil, nil, nil, 32, 16); err == nil {
 		t.Error("f = 16 at ℓ = 32 accepted")
 	}
+}
+
+// polyCase returns nTest inputs x (|x| < 2^(f+2), which keeps x² and the
+// polynomial in range at every ℓ of the tests) with their shares, and
+// coefficients a, b of up to cb magnitude bits (fewer if the products would
+// leave the range) and c in [0, 2^(xb+f)), or centred on 0 if signedC.
+func polyCase(rng *rand.Rand, ell, f, cb int, signedC bool) (x, x0, x1, a, b, c []uint64) {
+	m := mask(ell)
+	xb := min(f+2, (ell-3)/2)
+	x = inputs(rng, nTest, ell, -(int64(1) << uint(xb)), int64(1)<<uint(xb))
+	x0, x1 = share(rng, x, ell)
+	a, b, c = make([]uint64, nTest), make([]uint64, nTest), make([]uint64, nTest)
+	cb = min(cb, ell-2-2*xb-2)
+	var cOff int64
+	if signedC {
+		cOff = int64(1) << uint(xb+f-1)
+	}
+	for i := range a {
+		a[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
+		b[i] = uint64(rng.Int64N(int64(1)<<uint(cb+1))-int64(1)<<uint(cb)) & m
+		c[i] = uint64(rng.Int64N(int64(1)<<uint(xb+f))-cOff) & m
+	}
+	return x, x0, x1, a, b, c
 }
