@@ -91,6 +91,9 @@ type Server struct {
 	MaxPending, MaxPendingPerHost int
 	// Grace is how long Serve lets in-flight sessions finish after ctx
 	// ends before cancelling them (default 10 s; negative: at once).
+	// While draining, Ready is false and each session is closed after
+	// its next inference (ClosedDraining), so a long session does not
+	// hold the shutdown for the whole grace period.
 	Grace time.Duration
 	// Logger receives one structured record per session event (attributes
 	// plan, session, remote, cause, inferences, ...). If nil, Logf receives
