@@ -53,6 +53,7 @@ func TestTwoPartyEndToEnd(t *testing.T) {
 // clients vanishing during setup or mid-inference leave a twoparty server
 // serving the next honest client, with no goroutine left behind.
 func TestTwoPartyFaults(t *testing.T) {
+	skipShortTwoParty(t)
 	plan := loadPlan(t)
 	base := runtimeGoroutines()
 	slog := &logSink{t: t}
@@ -68,6 +69,7 @@ func TestTwoPartyFaults(t *testing.T) {
 // twoparty server over TLS (the all-ReLU LeNet, the suite's cheapest
 // model); every label equals the fixed-point executor's.
 func TestTwoPartyConcurrentClients(t *testing.T) {
+	skipShortTwoParty(t)
 	plan := loadPlanFile(t, baseModel)
 	base := runtimeGoroutines()
 	srvCfg, cliCfg := tlsPair(t, t.TempDir())
@@ -106,4 +108,16 @@ func TestTwoPartyConcurrentClients(t *testing.T) {
 	}
 	srv.stop(t)
 	settleGoroutines(t, base)
+}
+
+// skipShortTwoParty skips a test of many twoparty sessions under -short:
+// the -race pass (make test-race) runs with -short, and there one
+// twoparty inference takes most of a minute, so these tests alone took
+// over 7 minutes. The plain pass runs them; TestTwoPartyEndToEnd keeps
+// the suite's service path under the race detector.
+func skipShortTwoParty(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: many twoparty sessions take minutes under the race detector; the plain pass runs this test")
+	}
 }
