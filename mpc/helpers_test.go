@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -72,7 +73,7 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := mpc.NewSession(mpc.Party(p), conns[p], provs[p], frac)
+			s, err := newSession(mpc.Party(p), conns[p], provs[p], frac)
 			if err != nil {
 				errs[p] = err
 				conns[p].Close()
@@ -207,4 +208,13 @@ func maskWhere(n int, relu func(i int) bool) mpc.ReLUMask {
 		b[i] = relu(i)
 	}
 	return mpc.MaskOf(b)
+}
+
+// newSession is mpc.NewSession with the dealer suite's comparison gates.
+func newSession(p mpc.Party, conn transport.Conn, prov mpc.Provider, frac uint) (*mpc.Session, error) {
+	s, err := mpc.NewSession(p, conn, prov, frac)
+	if err == nil {
+		s.Gates = fssgates.Gates{}
+	}
+	return s, err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -114,7 +115,7 @@ func TestTruncExact(t *testing.T) {
 		x := randSigned(n, tc.bits, 3)
 		xs := split(x, 4)
 		r := run2(t, 2, func(s *mpc.Session) ([]uint64, error) {
-			return s.Trunc("t", xs[s.Party], tc.shift, tc.ell)
+			return fssgates.Trunc(s, "t", xs[s.Party], tc.shift, tc.ell)
 		})
 		want := make([]uint64, n)
 		for i, v := range x {
@@ -131,11 +132,11 @@ func TestReLUAndDReLU(t *testing.T) {
 	x[0], x[1], x[2] = 0, ^uint64(0), 1 // 0, −1, 1
 	xs := split(x, 6)
 	r := run2(t, 3, func(s *mpc.Session) ([]uint64, error) {
-		y, err := s.ReLU("r", xs[s.Party], 0)
+		y, err := fssgates.ReLU(s, "r", xs[s.Party], 0)
 		if err != nil {
 			return nil, err
 		}
-		d, err := s.DReLU("d", xs[s.Party], 41)
+		d, err := fssgates.DReLU(s, "d", xs[s.Party], 41)
 		return append(y, d...), err
 	})
 	got := reconstruct(t, r)
@@ -467,7 +468,7 @@ func TestInputAndReveal(t *testing.T) {
 			return nil, err
 		}
 		// Re-randomise through a ReLU so the server's share is non-trivial.
-		y, err := s.ReLU("r", sh, 0)
+		y, err := fssgates.ReLU(s, "r", sh, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -500,7 +501,7 @@ func TestReLUTrunc(t *testing.T) {
 		z[0], z[1], z[2], z[3] = 0, ^uint64(0), 1<<tc.shift, 1<<tc.shift-1
 		zs := split(z, 8)
 		r := run2(t, 50, func(s *mpc.Session) ([]uint64, error) {
-			return s.ReLUTrunc("rt", zs[s.Party], tc.shift, tc.ell)
+			return fssgates.ReLUTrunc(s, "rt", zs[s.Party], tc.shift, tc.ell)
 		})
 		got := reconstruct(t, r)
 		ups := 0
@@ -588,9 +589,9 @@ func TestEdgeCases(t *testing.T) {
 		}
 		// Empty gate batches and 1×1 pools need no messages.
 		for _, f := range []func() ([]uint64, error){
-			func() ([]uint64, error) { return s.ReLU("e", nil, 0) },
-			func() ([]uint64, error) { return s.ReLUTrunc("e", nil, 16, 0) },
-			func() ([]uint64, error) { return s.Trunc("e", nil, 16, 0) },
+			func() ([]uint64, error) { return fssgates.ReLU(s, "e", nil, 0) },
+			func() ([]uint64, error) { return fssgates.ReLUTrunc(s, "e", nil, 16, 0) },
+			func() ([]uint64, error) { return fssgates.Trunc(s, "e", nil, 16, 0) },
 		} {
 			if e, err := f(); err != nil || len(e) != 0 {
 				t.Errorf("empty batch: %v, %d values", err, len(e))

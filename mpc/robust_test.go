@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -18,7 +19,7 @@ func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) er
 	var seed ring.Seed
 	_, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
 	c0, c1 := transport.Pipe()
-	s, err := mpc.NewSession(mpc.Client, c1, p1, 16)
+	s, err := newSession(mpc.Client, c1, p1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +44,8 @@ func TestMalformedPeerMessages(t *testing.T) {
 	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: mpc.MaskOf([]bool{true, true, false, true, false, true, true, true, false, true})}
 	cases := map[string]func(s *mpc.Session) error{
 		"reveal": func(s *mpc.Session) error { _, err := s.RevealToClient("o", x); return err },
-		"relu":   func(s *mpc.Session) error { _, err := s.ReLU("r", x, 0); return err },
-		"trunc":  func(s *mpc.Session) error { _, err := s.Trunc("t", x, 16, 0); return err },
+		"relu":   func(s *mpc.Session) error { _, err := fssgates.ReLU(s, "r", x, 0); return err },
+		"trunc":  func(s *mpc.Session) error { _, err := fssgates.Trunc(s, "t", x, 16, 0); return err },
 		"mul":    func(s *mpc.Session) error { _, err := s.Mul("m", x, x); return err },
 		"act": func(s *mpc.Session) error {
 			k, err := s.SetupPoly("p", 2, nil)
@@ -102,14 +103,14 @@ func TestFaultyProvider(t *testing.T) {
 	for name, c := range corruptions {
 		p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
 		c0, _ := transport.Pipe()
-		s, err := mpc.NewSession(mpc.Server, c0, badProvider{p0, c}, 16)
+		s, err := newSession(mpc.Server, c0, badProvider{p0, c}, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ReLU("r", make([]uint64, 8), 0); err == nil && name != "shift" {
+		if _, err := fssgates.ReLU(s, "r", make([]uint64, 8), 0); err == nil && name != "shift" {
 			t.Errorf("%s: corrupted ReLU material accepted", name)
 		}
-		if _, err := s.Trunc("t", make([]uint64, 8), 16, 0); err == nil {
+		if _, err := fssgates.Trunc(s, "t", make([]uint64, 8), 16, 0); err == nil {
 			t.Errorf("%s: corrupted truncation material accepted", name)
 		}
 		if name == "no keys" || name == "shift" {
@@ -122,8 +123,8 @@ func TestFaultyProvider(t *testing.T) {
 	// A provider that fails.
 	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
 	c0, _ := transport.Pipe()
-	s, _ := mpc.NewSession(mpc.Server, c0, errProvider{p0}, 16)
-	if _, err := s.Trunc("t", make([]uint64, 3), 16, 0); err == nil {
+	s, _ := newSession(mpc.Server, c0, errProvider{p0}, 16)
+	if _, err := fssgates.Trunc(s, "t", make([]uint64, 3), 16, 0); err == nil {
 		t.Error("provider error swallowed")
 	}
 }
@@ -143,7 +144,7 @@ func TestBadArguments(t *testing.T) {
 		errs = append(errs, err)
 		_, err = s.MaxPool("p", mpc.PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 3, Stride: 1}, make([]uint64, 4))
 		errs = append(errs, err)
-		_, err = s.Trunc("t", make([]uint64, 2), 64, 0)
+		_, err = fssgates.Trunc(s, "t", make([]uint64, 2), 64, 0)
 		errs = append(errs, err)
 		_, err = s.ShareInput(make([]uint64, 2), 3)
 		if s.Party == mpc.Client {
@@ -183,7 +184,7 @@ func TestBufferedPrefetch(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, _ := mpc.NewSession(mpc.Party(p), conns[p], bp[p], frac)
+			s, _ := newSession(mpc.Party(p), conns[p], bp[p], frac)
 			var c [][]float64
 			if p == 0 {
 				c = co
@@ -276,7 +277,7 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, _ := mpc.NewSession(mpc.Party(party), conns[party], provs[party], frac)
+			s, _ := newSession(mpc.Party(party), conns[party], provs[party], frac)
 			var ww []uint64
 			var cc [][]float64
 			var in []uint64
@@ -359,7 +360,7 @@ func TestRequestListsComplete(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, _ := mpc.NewSession(mpc.Party(p), conns[p], bp[p], frac)
+			s, _ := newSession(mpc.Party(p), conns[p], bp[p], frac)
 			var w []uint64
 			if p == 0 {
 				w = randSigned(lin.WLen(), 12, 91)
@@ -423,11 +424,11 @@ func TestMismatchedMaterialRejected(t *testing.T) {
 	var seed ring.Seed
 	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
 	c0, _ := transport.Pipe()
-	s, _ := mpc.NewSession(mpc.Server, c0, skewProvider{p0}, 16)
-	if _, err := s.Trunc("t", make([]uint64, 4), 16, 0); err == nil {
+	s, _ := newSession(mpc.Server, c0, skewProvider{p0}, 16)
+	if _, err := fssgates.Trunc(s, "t", make([]uint64, 4), 16, 0); err == nil {
 		t.Error("truncation keys for another shift accepted")
 	}
-	if _, err := s.ReLUTrunc("rt", make([]uint64, 4), 16, 0); err == nil {
+	if _, err := fssgates.ReLUTrunc(s, "rt", make([]uint64, 4), 16, 0); err == nil {
 		t.Error("ReLU-truncation keys for another shift accepted")
 	}
 }

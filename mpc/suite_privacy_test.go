@@ -13,6 +13,7 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -80,7 +81,7 @@ func runViews(t testing.TB, seed uint64, f func(p *party) error) ([2]privacytest
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := mpc.NewSession(mpc.Party(i), recs[i], provs[i], frac)
+			s, err := newSession(mpc.Party(i), recs[i], provs[i], frac)
 			if err != nil {
 				errs[i] = err
 				recs[i].Close()
@@ -265,18 +266,18 @@ func suiteCases() []privacytest.Case {
 		// would repeat the opened words.
 		cs("ReLU, DReLU", 2, func(p *party, v int) error {
 			x := in(p, 128, v)
-			y, err := p.s.ReLU("relu", x, 0)
+			y, err := fssgates.ReLU(p.s, "relu", x, 0)
 			if err != nil {
 				return err
 			}
-			if _, err := p.s.ReLU("relu2", x, 0); err != nil {
+			if _, err := fssgates.ReLU(p.s, "relu2", x, 0); err != nil {
 				return err
 			}
-			d, err := p.s.DReLU("drelu", x, 0)
+			d, err := fssgates.DReLU(p.s, "drelu", x, 0)
 			return outShare(p, append(y, d...), err)
 		}),
 		cs("Trunc (FSS)", 1, func(p *party, v int) error {
-			y, err := p.s.Trunc("trunc", in(p, 256, v), frac, 0)
+			y, err := fssgates.Trunc(p.s, "trunc", in(p, 256, v), frac, 0)
 			return outShare(p, y, err)
 		}),
 		cs("TruncMSB", 1, func(p *party, v int) error {
