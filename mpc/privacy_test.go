@@ -13,7 +13,7 @@ import (
 // words returns all 64-bit words a party received.
 func words(r result) []uint64 {
 	var w []uint64
-	for _, m := range r.Rec.Received {
+	for _, m := range r.Rec.Messages(0) {
 		for i := 0; i+8 <= len(m); i += 8 {
 			w = append(w, binary.LittleEndian.Uint64(m[i:]))
 		}
@@ -117,7 +117,7 @@ func TestTranscriptHidesInputAndOutput(t *testing.T) {
 	x := randSigned(64, frac+1, 61)
 	r, want := miniNet(t, x, 12)
 	var tr []byte
-	for _, m := range r[0].Rec.Received {
+	for _, m := range r[0].Rec.Messages(0) {
 		tr = append(tr, m...)
 	}
 	if len(tr) == 0 {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
@@ -28,30 +29,11 @@ func NewSession(p mpc.Party, conn transport.Conn, prov mpc.Provider, frac uint) 
 	return s, err
 }
 
-// RecConn records the messages a party receives.
-type RecConn struct {
-	transport.Conn
-	mu sync.Mutex
-	// Received are the messages received so far (copies).
-	Received [][]byte
-}
-
-// Recv receives and records one message.
-func (c *RecConn) Recv() ([]byte, error) {
-	b, err := c.Conn.Recv()
-	if err == nil {
-		c.mu.Lock()
-		c.Received = append(c.Received, append([]byte(nil), b...))
-		c.mu.Unlock()
-	}
-	return b, err
-}
-
 // Result is one party's run.
 type Result struct {
 	Out  []uint64
 	Conn transport.Conn
-	Rec  *RecConn // nil unless recording
+	Rec  *privacytest.Recorder // nil unless recording
 	Prov mpc.Provider
 }
 
@@ -63,9 +45,8 @@ func Run2(t testing.TB, seed byte, f func(s *mpc.Session) ([]uint64, error)) [2]
 	return runParties(t, seed, false, f)
 }
 
-// Run2Rec is Run2 recording the messages each party receives. (Round
-// counts of a recording connection may differ: it hides the pipe's
-// asynchronous send from transport.Exchange.)
+// Run2Rec is Run2 recording the messages each party receives
+// (privacytest.Recorder).
 func Run2Rec(t testing.TB, seed byte, f func(s *mpc.Session) ([]uint64, error)) [2]Result {
 	t.Helper()
 	return runParties(t, seed, true, f)
@@ -78,9 +59,9 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]
 	p0, p1 := mpc.LocalProviders(mpc.NewDealer(sd))
 	c0, c1 := transport.Pipe()
 	conns := [2]transport.Conn{c0, c1}
-	var recs [2]*RecConn
+	var recs [2]*privacytest.Recorder
 	if record {
-		recs = [2]*RecConn{{Conn: c0}, {Conn: c1}}
+		recs = [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 		conns = [2]transport.Conn{recs[0], recs[1]}
 	}
 	provs := [2]mpc.Provider{p0, p1}
