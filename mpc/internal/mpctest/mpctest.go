@@ -66,24 +66,34 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]
 	}
 	provs := [2]mpc.Provider{p0, p1}
 	var res [2]Result
+	Run(t, conns, provs, func(s *mpc.Session) error {
+		out, err := f(s)
+		res[s.Party] = Result{Out: out, Conn: conns[s.Party], Rec: recs[s.Party], Prov: provs[s.Party]}
+		return err
+	})
+	return res
+}
+
+// Run runs f as the server and the client, each in its own goroutine on a
+// session (NewSession) over conns[p] with provider provs[p]. A party's
+// error closes its connection, so that the peer does not wait for it, and
+// fails t once both have returned.
+func Run(t testing.TB, conns [2]transport.Conn, provs [2]mpc.Provider, f func(s *mpc.Session) error) {
+	t.Helper()
 	var errs [2]error
 	var wg sync.WaitGroup
-	for p := 0; p < 2; p++ {
+	for p := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			s, err := NewSession(mpc.Party(p), conns[p], provs[p], Frac)
-			if err != nil {
-				errs[p] = err
-				conns[p].Close()
-				return
+			if err == nil {
+				err = f(s)
 			}
-			out, err := f(s)
 			if err != nil {
 				errs[p] = fmt.Errorf("%v: %w", mpc.Party(p), err)
 				conns[p].Close()
 			}
-			res[p] = Result{Out: out, Conn: conns[p], Rec: recs[p], Prov: provs[p]}
 		}()
 	}
 	wg.Wait()
@@ -92,7 +102,6 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]
 			t.Fatal(err)
 		}
 	}
-	return res
 }
 
 // Reconstruct adds both parties' outputs.
