@@ -56,7 +56,7 @@
 //
 // Eval dispatches on the gate of a key batch.
 //
-// # Typical use (package mpc)
+// # Typical use (package mpc/fssgates)
 //
 //	// dealer
 //	rIn := prg.Rand(m).Data

@@ -6,11 +6,11 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// get fetches this party's material for req and checks that it is
-// well-formed for this party and has vectors of the expected lengths
-// (lens[i] for vector i; -1 skips a vector), so that a faulty provider
-// gives an error rather than a panic.
-func (s *Session) get(req Request, lens ...int) (*Material, error) {
+// Fetch returns this party's material for req from the session's provider,
+// checked: well-formed for this party, answering req, and with vectors of
+// the expected lengths (lens[i] for vector i; -1 skips a vector), so that
+// a faulty provider gives an error rather than a panic.
+func (s *Session) Fetch(req Request, lens ...int) (*Material, error) {
 	m, err := s.Prov.Get(req)
 	if err != nil {
 		return nil, fmt.Errorf("mpc: %v material for %q: %w", req.Kind, req.Label, err)
@@ -103,7 +103,7 @@ func (s *Session) Mul(label string, x, y []uint64) ([]uint64, error) {
 	if len(y) != n {
 		return nil, fmt.Errorf("mpc: mul of %d and %d values", n, len(y))
 	}
-	m, err := s.get(Request{Kind: KindTriple, Label: label, N: n}, n, n, n)
+	m, err := s.Fetch(Request{Kind: KindTriple, Label: label, N: n}, n, n, n)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func (s *Session) Mul(label string, x, y []uint64) ([]uint64, error) {
 // a² + 2e·a + e².
 func (s *Session) Square(label string, x []uint64) ([]uint64, error) {
 	n := len(x)
-	m, err := s.get(Request{Kind: KindSquare, Label: label, N: n}, n, n)
+	m, err := s.Fetch(Request{Kind: KindSquare, Label: label, N: n}, n, n)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -59,7 +60,7 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 	}
 	var ss [2]*mpc.Session
 	for p, c := range []transport.Conn{c0, c1} {
-		s, err := mpc.NewSession(mpc.Party(p), c, bp[p], 16)
+		s, err := newSession(mpc.Party(p), c, bp[p], 16)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -120,7 +121,7 @@ func BenchmarkReLUGate(b *testing.B) {
 		func(s *mpc.Session) []mpc.Request {
 			return []mpc.Request{{Kind: mpc.KindReLU, Label: "r", N: benchN}}
 		},
-		func(s *mpc.Session) error { _, err := s.ReLU("r", xs[s.Party], 0); return err })
+		func(s *mpc.Session) error { _, err := fssgates.ReLU(s, "r", xs[s.Party], 0); return err })
 }
 
 // actBench benchmarks a full activation layer (truncation + ReLU or
@@ -215,7 +216,7 @@ func truncBench(b *testing.B, msb bool) {
 			if msb {
 				_, err = s.TruncMSB("t", xs[s.Party], frac)
 			} else {
-				_, err = s.Trunc("t", xs[s.Party], frac, 0)
+				_, err = fssgates.Trunc(s, "t", xs[s.Party], frac, 0)
 			}
 			return err
 		})

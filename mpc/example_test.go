@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -12,7 +13,8 @@ import (
 // A two-layer network y = W2 · act(W1 · x) with a mixed activation (ReLU
 // on the first two units, the polynomial 0.25x² + 0.5x + 0.2 on the
 // others), run by the server (weights, coefficients) and the client
-// (input) with an in-process dealer. Only the client learns y.
+// (input) with an in-process dealer; the ReLU positions use the FSS
+// protocol family's gates (package mpc/fssgates). Only the client learns y.
 func Example() {
 	const f = 16
 	enc := func(v []float64, frac uint) []uint64 {
@@ -33,6 +35,7 @@ func Example() {
 	p0, p1 := mpc.LocalProviders(dealer)
 	c0, c1 := transport.Pipe()
 	run := func(s *mpc.Session, w1, w2, x []uint64, coef [][]float64) ([]uint64, error) {
+		s.Gates = fssgates.Gates{}                   // the ReLU positions use the FSS gates
 		k1, err := s.SetupLinear("fc1", l1, w1, nil) // once per session
 		if err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -212,13 +213,13 @@ func TestTwoInferencesFresh(t *testing.T) {
 			if _, err := p.s.Square("square", x); err != nil {
 				return err
 			}
-			if _, err := p.s.Trunc("trunc", x, frac, 0); err != nil {
+			if _, err := fssgates.Trunc(p.s, "trunc", x, frac, 0); err != nil {
 				return err
 			}
-			if _, err := p.s.ReLU("relu", x, 0); err != nil {
+			if _, err := fssgates.ReLU(p.s, "relu", x, 0); err != nil {
 				return err
 			}
-			if _, err := p.s.DReLU("drelu", x, 0); err != nil {
+			if _, err := fssgates.DReLU(p.s, "drelu", x, 0); err != nil {
 				return err
 			}
 			_, err := p.s.TruncMSB("tmsb", x, frac)

@@ -101,7 +101,7 @@ func (l *ActLayer) Needs(n int) []Request {
 	part := l.Spec.split1()
 	var reqs []Request
 	if k := len(part.relu); k > 0 {
-		reqs = append(reqs, reluTruncRequest(l.Label+"/relu", n*k, l.Frac, l.Ell))
+		reqs = append(reqs, ReLUTruncRequest(l.Label+"/relu", n*k, l.Frac, l.Ell))
 	}
 	if len(part.poly) > 0 {
 		reqs = append(reqs, polyRequest(l.PolyLabel, l.Batch(n)))
@@ -113,7 +113,9 @@ func coefMaskRequest(label string, C int) Request {
 	return Request{Kind: KindCoefMask, Label: label, Act: ActSpec{C: C}}
 }
 
-func reluTruncRequest(label string, n int, shift uint, ell int) Request {
+// ReLUTruncRequest is the request of a fused ReLU-truncation gate on n
+// values of ell bits (the ReLU positions of an ActLayer).
+func ReLUTruncRequest(label string, n int, shift uint, ell int) Request {
 	return Request{Kind: KindReLUTrunc, Label: label, N: n, Shift: shift, Ell: ell}
 }
 
@@ -166,16 +168,19 @@ func (l *MaxPoolLayer) SetupNeeds(Party) []Request { return nil }
 func (l *MaxPoolLayer) Needs(n int) []Request {
 	reqs := make([]Request, len(l.rounds))
 	for i, c := range l.rounds {
-		reqs[i] = gateRequest(KindReLU, l.Label, n*c, 0, l.Ell)
+		reqs[i] = GateRequest(KindReLU, l.Label, n*c, 0, l.Ell)
 	}
 	return reqs
 }
 
-func gateRequest(kind Kind, label string, n int, shift uint, ell int) Request {
+// GateRequest is the request of a gate of kind (KindReLU, KindDReLU,
+// KindTrunc) on n values of ell bits: what MaxPoolLayer and TruncLayer
+// need and the gates of a family fetch.
+func GateRequest(kind Kind, label string, n int, shift uint, ell int) Request {
 	return Request{Kind: kind, Label: label, N: n, Shift: shift, Ell: ell}
 }
 
-// TruncLayer is an exact FSS truncation by Shift of Positions values per
+// TruncLayer is an exact (FSS) truncation by Shift of Positions values per
 // image (Trunc).
 type TruncLayer struct {
 	Label     string
@@ -190,7 +195,7 @@ func (l *TruncLayer) SetupNeeds(Party) []Request { return nil }
 
 // Needs is one truncation gate for the n images.
 func (l *TruncLayer) Needs(n int) []Request {
-	return []Request{gateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
+	return []Request{GateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
 }
 
 // DivideLayer divides Positions values per image by a public Divisor with

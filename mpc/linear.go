@@ -42,7 +42,7 @@ func (s *Session) SetupLinear(label string, spec LinearSpec, w, bias []uint64) (
 	if bias != nil && len(bias) != spec.K {
 		return nil, fmt.Errorf("mpc: linear %q: %d biases for %d outputs", label, len(bias), spec.K)
 	}
-	m, err := s.get(weightMaskRequest(label, spec), nw)
+	m, err := s.Fetch(weightMaskRequest(label, spec), nw)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 			}
 			return pl.y, nil
 		}
-		m, err := s.get(req, p.XLen(), p.YLen())
+		m, err := s.Fetch(req, p.XLen(), p.YLen())
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +103,7 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 		ring.AddVec(y, y, m.Vecs[1].Data)
 		return y, nil
 	}
-	m, err := s.get(req, p.YLen())
+	m, err := s.Fetch(req, p.YLen())
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ const (
 	// KindReLUTrunc (n elements, Param = shift): both: shared input mask r
 	// (seeded), shares of q, K and q·K (party 0 seeded, party 1 explicit),
 	// and in Keys (DCFKeys) n DCF keys on ℓ−1 bits with 3-word payloads (see
-	// Session.ReLUTrunc).
+	// fssgates.ReLUTrunc).
 	KindReLUTrunc
 	// KindTruncMSB (n elements, Param = shift): both: shared input mask r
 	// (seeded), then shares of r >> shift and of M = msb(r) (party 0
@@ -101,9 +101,6 @@ func vecCount(k Kind, p Party) int {
 	return -1
 }
 
-// reluTruncPayload is the payload width of the ReLU-truncation DCF keys.
-const reluTruncPayload = 3
-
 // coefMaskWords is the number of words of the coefficient masks per
 // channel: B1 and B2 in Z_2^192.
 const coefMaskWords = 6
@@ -132,9 +129,9 @@ type Material struct {
 	// Vecs are the kind's vectors in the documented order.
 	Vecs []Vec
 	// Keys is the protocol-specific payload of the kinds that carry one
-	// (GateKeys for KindTrunc, KindReLU and KindDReLU, one per element of
-	// Vecs[0]; DCFKeys for KindReLUTrunc, one per position); nil for the
-	// other kinds.
+	// (the FSS family's fssgates.GateKeys for KindTrunc, KindReLU and
+	// KindDReLU, one per element of Vecs[0]; fssgates.DCFKeys for
+	// KindReLUTrunc, one per position); nil for the other kinds.
 	Keys Payload
 	// frame is the received buffer the keys were decoded from in place
 	// (UnmarshalMaterialOwned), returned to the buffer pool by Release.
@@ -361,10 +358,11 @@ func (m *Material) matches(req Request, p Party) error {
 	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc || req.Kind == KindTruncMSB) && m.Param != uint64(req.Shift) {
 		return fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
 	}
-	if c, ok := payloadCodecs[req.Kind]; ok {
-		return c.matches(req, m.Keys)
+	c, ok, err := payloadImpl(req.Kind)
+	if err != nil || !ok {
+		return err
 	}
-	return nil
+	return c.Matches(req, m.Keys)
 }
 
 // expectedLens returns the vector lengths of party p's material for req.
@@ -457,15 +455,17 @@ func unmarshalMaterial(b []byte, want []int, owned bool) (*Material, error) {
 		if owned {
 			kb = alignInPlace(b, off, len(kb))
 		}
-		c, ok := payloadCodecs[m.Kind]
+		c, ok, err := payloadImpl(m.Kind)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			return nil, fmt.Errorf("mpc: %v material carries %d bytes of keys", m.Kind, nk)
 		}
-		var err error
-		if m.Keys, err = c.decode(kb, owned); err != nil {
+		if m.Keys, err = c.Decode(kb, owned); err != nil {
 			return nil, fmt.Errorf("mpc: %v material: %w", m.Kind, err)
 		}
-		if owned && c.ownsFrame {
+		if owned && c.OwnsFrame {
 			m.frame = b
 		}
 	}

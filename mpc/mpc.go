@@ -3,9 +3,11 @@
 // server-held weights, Beaver multiplication and squaring, the AutoReP
 // polynomial activation with secret (server-held) coefficients and a
 // one-bit-error truncation without comparisons (the MSB trick), exact
-// truncation, ReLU/DReLU, a fused ReLU-and-truncation gate and max pooling
-// through function secret sharing, mixed ReLU/polynomial activation
-// layers, input sharing and reveal to the client.
+// truncation, max pooling and mixed ReLU/polynomial activation layers
+// (whose comparisons come from a protocol family through the Gates plug
+// point: package mpc/fssgates has the FSS gates, their key generation and
+// key payloads), input sharing and reveal to the client. The core imports
+// no protocol family.
 //
 // Party 0 is the server (it holds the weights and polynomial coefficients in
 // the clear), party 1 the client (it holds the input and learns only the
@@ -69,6 +71,10 @@ type Session struct {
 	// polynomial positions of Act, TruncMSB and average pooling) do not
 	// use it: their inputs must satisfy |x| < 2^61.
 	Ell int
+	// Gates are the comparison gates of Act's ReLU positions and of
+	// MaxPool, from a protocol family (fssgates.Gates for the dealer
+	// suite); nil fails those layers with an error.
+	Gates Gates
 
 	preAct map[string]*preAct    // activation layers prepared by PreopenAct
 	preLin map[string]*preLinear // client: linear material fetched by PreopenAct

@@ -118,7 +118,7 @@ func (s *Session) SetupPolyCoefs(label string, C int, coef PolyCoefs) (*PolyKey,
 		return nil, fmt.Errorf("mpc: poly %q: coefficients for %d channels, want %d", label, len(coef)/3, C)
 	}
 	k.coef = coef
-	m, err := s.get(coefMaskRequest(label, C), coefMaskWords*C)
+	m, err := s.Fetch(coefMaskRequest(label, C), coefMaskWords*C)
 	if err != nil {
 		return nil, err
 	}
@@ -157,21 +157,21 @@ func (s *Session) SetupPolyCoefs(label string, C int, coef PolyCoefs) (*PolyKey,
 // Each party then truncates its share locally by 4f (party 0: floor,
 // party 1: −floor(−·)) and keeps the low 64 bits: shares of floor(P/2^4f)
 // or one more, wrong only with probability below |P|/2^191 per position.
-func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, out *[]uint64) (opening, error) {
+func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, out *[]uint64) (Opening, error) {
 	if k == nil {
-		return opening{}, fmt.Errorf("mpc: polynomial layer without a PolyKey")
+		return Opening{}, fmt.Errorf("mpc: polynomial layer without a PolyKey")
 	}
 	if k.C != spec.C {
-		return opening{}, fmt.Errorf("mpc: poly %q has %d channels, layer %d", k.Label, k.C, spec.C)
+		return Opening{}, fmt.Errorf("mpc: poly %q has %d channels, layer %d", k.Label, k.C, spec.C)
 	}
 	n := len(z)
 	lens := []int{n}
 	for _, w := range polyWords {
 		lens = append(lens, w*n)
 	}
-	m, err := s.get(polyRequest(k.Label, spec), lens...)
+	m, err := s.Fetch(polyRequest(k.Label, spec), lens...)
 	if err != nil {
-		return opening{}, err
+		return Opening{}, err
 	}
 	masked := make([]uint64, n)
 	ring.AddVec(masked, z, m.Vecs[0].Data)
@@ -182,7 +182,7 @@ func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, ou
 	}
 	f := s.frac()
 	party := s.Party
-	return opening{masked: masked, finish: func(zh []uint64) error {
+	return Opening{Masked: masked, Finish: func(zh []uint64) error {
 		*out = polyEval(party, k, f, zh, ch, m.Vecs[1:])
 		return nil
 	}}, nil
@@ -240,7 +240,7 @@ func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.openAll("poly "+k.Label, op); err != nil {
+	if err := s.OpenAll("poly "+k.Label, op); err != nil {
 		return nil, err
 	}
 	return y, nil
@@ -252,7 +252,7 @@ func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 // none). It returns shares of the activation at scale f. One message each
 // way (8 B per position each way) carries both kinds of openings:
 //
-//	ReLU positions: the fused ReLU + truncation gate (ReLUTrunc);
+//	ReLU positions: the fused ReLU + truncation gate (Gates.ReLUTrunc);
 //	polynomial positions: ẑ = z + 2^61 + r, evaluated at scale 5f in
 //	Z_2^192 and truncated locally (polyOpening)
 //
@@ -277,7 +277,7 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 	if err != nil {
 		return nil, err
 	}
-	if err := s.openAll("act "+label, p.ops...); err != nil {
+	if err := s.OpenAll("act "+label, p.ops...); err != nil {
 		return nil, err
 	}
 	return p.result(), nil
@@ -285,7 +285,7 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 
 // actPlan is an activation layer's openings with their material fetched.
 type actPlan struct {
-	ops        []opening
+	ops        []Opening
 	relu, poly []int
 	yr, yp     []uint64
 	n          int
@@ -300,7 +300,11 @@ func (s *Session) newActPlan(label string, k *PolyKey, spec ActSpec, z []uint64)
 	}
 	p := &actPlan{relu: relu, poly: poly, n: len(z)}
 	if len(relu) > 0 {
-		op, err := s.reluTruncOpening(label+"/relu", gather(z, relu), s.frac(), s.Ell, &p.yr)
+		g, err := s.gates("act " + label)
+		if err != nil {
+			return nil, err
+		}
+		op, err := g.ReLUTrunc(s, label+"/relu", gather(z, relu), s.frac(), s.Ell, &p.yr)
 		if err != nil {
 			return nil, err
 		}

@@ -152,11 +152,19 @@ func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error
 	if len(x) != p.N*p.C*p.H*p.W {
 		return nil, fmt.Errorf("mpc: maxpool %q: %d values for %+v", label, len(x), p)
 	}
+	g, err := s.gates("maxpool " + label)
+	if err != nil {
+		return nil, err
+	}
 	return Tournament(p, x, func(a, b []uint64) ([]uint64, error) {
 		d := make([]uint64, len(a))
 		ring.SubVec(d, a, b)
-		r, err := s.ReLU(label, d, s.Ell)
+		var r []uint64
+		op, err := g.ReLU(s, label, d, s.Ell, &r)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.OpenAll("relu "+label, op); err != nil {
 			return nil, err
 		}
 		ring.AddVec(r, r, b) // max(a, b)

@@ -67,7 +67,7 @@ func (s *Session) PreopenAct(lk *LinearKey, label string, k *PolyKey, spec ActSp
 		s.preAct[label] = &preAct{spec: spec, theirs: theirs}
 		return nil
 	}
-	m, err := s.get(linearRequest(lk.Label, p), p.XLen(), p.YLen())
+	m, err := s.Fetch(linearRequest(lk.Label, p), p.XLen(), p.YLen())
 	if err != nil {
 		return err
 	}

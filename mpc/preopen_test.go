@@ -65,11 +65,11 @@ func TestPreopenAct(t *testing.T) {
 		})
 	}
 	plain, pre := net(false), net(true)
-	if !slices.Equal(plain[1].out, pre[1].out) {
-		t.Fatalf("preopened logits %v, plain %v", pre[1].out, plain[1].out)
+	if !slices.Equal(plain[1].Out, pre[1].Out) {
+		t.Fatalf("preopened logits %v, plain %v", pre[1].Out, plain[1].Out)
 	}
 	want := refConv(p2, w2, actRef(spec, co, refConv(p1, w1, x)))
-	closeVec(t, "preopened logits", pre[1].out, want, 8<<14)
+	closeVec(t, "preopened logits", pre[1].Out, want, 8<<14)
 	checkCost(t, plain, 8*in+16*hid+8*hid+8*out, 2, 2)
 	// Client: [x−R], [x₂−R₂]; server: [act opening], [reveal].
 	checkCost(t, pre, 8*in+8*hid+8*hid+8*out, 2, 2)

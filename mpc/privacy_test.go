@@ -13,7 +13,7 @@ import (
 // words returns all 64-bit words a party received.
 func words(r result) []uint64 {
 	var w []uint64
-	for _, m := range r.rec.recv {
+	for _, m := range r.Rec.Messages(0) {
 		for i := 0; i+8 <= len(m); i += 8 {
 			w = append(w, binary.LittleEndian.Uint64(m[i:]))
 		}
@@ -94,15 +94,15 @@ func miniNet(t *testing.T, x []uint64, seed byte) ([2]result, []uint64) {
 func TestMiniNetEndToEnd(t *testing.T) {
 	x := randSigned(64, frac+1, 60) // inputs in [−1, 1)
 	r, want := miniNet(t, x, 11)
-	if r[0].out != nil {
+	if r[0].Out != nil {
 		t.Fatal("server got the logits")
 	}
 	// Polynomial outputs may be one unit (2^−16) above the floor; the
 	// second layer's weights (|w| < 2^14) spread that over its inputs.
-	closeVec(t, "logits", r[1].out, want, 48<<14)
+	closeVec(t, "logits", r[1].Out, want, 48<<14)
 	near := 0
 	for i := range want {
-		if d := int64(r[1].out[i] - want[i]); d > -1<<20 && d < 1<<20 {
+		if d := int64(r[1].Out[i] - want[i]); d > -1<<20 && d < 1<<20 {
 			near++
 		}
 	}
@@ -117,7 +117,7 @@ func TestTranscriptHidesInputAndOutput(t *testing.T) {
 	x := randSigned(64, frac+1, 61)
 	r, want := miniNet(t, x, 12)
 	var tr []byte
-	for _, m := range r[0].rec.recv {
+	for _, m := range r[0].Rec.Messages(0) {
 		tr = append(tr, m...)
 	}
 	if len(tr) == 0 {

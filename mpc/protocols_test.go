@@ -8,6 +8,7 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -81,75 +82,26 @@ func TestLinear(t *testing.T) {
 			want[i] += bias[(i/hw)%p.K]
 		}
 		equalVec(t, "linear", reconstruct(t, r), want)
-		equalVec(t, "linear, first inference", reconstruct(t, [2]result{{out: first[0]}, {out: first[1]}}), want)
+		equalVec(t, "linear, first inference", reconstruct(t, [2]result{{Out: first[0]}, {Out: first[1]}}), want)
 		// A reused input mask R would repeat both parties' shares (the
 		// server's W ⊛ (x − R) + [B⊛R]₀, the client's Ŵ ⊛ R + [B⊛R]₁).
 		for q := range 2 {
-			privacytest.FreshWords(t, fmt.Sprintf("%v's output shares of two inferences", mpc.Party(q)), first[q], r[q].out)
+			privacytest.FreshWords(t, fmt.Sprintf("%v's output shares of two inferences", mpc.Party(q)), first[q], r[q].Out)
 		}
 		// Online: the client sends 8 B per input element per inference;
 		// the server never sends, so the two messages form one round.
 		checkCost(t, r, 2*8*int64(p.XLen()), 0, 1)
-		off := r[0].conn.Stats().Snapshot().Phases[transport.PhaseOffline]
+		off := r[0].Conn.Stats().Snapshot().Phases[transport.PhaseOffline]
 		if off.BytesSent != 8*int64(p.WLen()) {
 			t.Errorf("setup sent %d bytes, want %d", off.BytesSent, 8*p.WLen())
 		}
 		// Dealer: the server gets seeds only; the client R's seed and [BR]₁.
-		if got, want := r[1].prov.Offline().ByKind[mpc.KindLinear], int64(2*8*p.YLen()); got < want || got > want+200 {
+		if got, want := r[1].Prov.Offline().ByKind[mpc.KindLinear], int64(2*8*p.YLen()); got < want || got > want+200 {
 			t.Errorf("client linear dealer bytes %d, want ≈ %d", got, want)
 		}
-		if got := r[0].prov.Offline().Bytes; got > 200 {
+		if got := r[0].Prov.Offline().Bytes; got > 200 {
 			t.Errorf("server dealer bytes %d, want only seeds", got)
 		}
-	}
-}
-
-func TestTruncExact(t *testing.T) {
-	const n = 2000
-	for _, tc := range []struct {
-		ell   int
-		shift uint
-		bits  uint
-	}{{64, 16, 50}, {64, 32, 63}, {40, 12, 40}} {
-		x := randSigned(n, tc.bits, 3)
-		xs := split(x, 4)
-		r := run2(t, 2, func(s *mpc.Session) ([]uint64, error) {
-			return s.Trunc("t", xs[s.Party], tc.shift, tc.ell)
-		})
-		want := make([]uint64, n)
-		for i, v := range x {
-			want[i] = uint64(int64(v) >> tc.shift)
-		}
-		equalVec(t, "trunc", reconstruct(t, r), want)
-		checkCost(t, r, 16*n, 1, 1)
-	}
-}
-
-func TestReLUAndDReLU(t *testing.T) {
-	const n = 1500
-	x := randSigned(n, 40, 5)
-	x[0], x[1], x[2] = 0, ^uint64(0), 1 // 0, −1, 1
-	xs := split(x, 6)
-	r := run2(t, 3, func(s *mpc.Session) ([]uint64, error) {
-		y, err := s.ReLU("r", xs[s.Party], 0)
-		if err != nil {
-			return nil, err
-		}
-		d, err := s.DReLU("d", xs[s.Party], 41)
-		return append(y, d...), err
-	})
-	got := reconstruct(t, r)
-	want := make([]uint64, 2*n)
-	for i, v := range x {
-		if int64(v) >= 0 {
-			want[i], want[n+i] = v, 1
-		}
-	}
-	equalVec(t, "relu|drelu", got, want)
-	checkCost(t, r, 2*16*n, 2, 2)
-	// Dealer bytes per ReLU ≈ the FSS key plus a little framing.
-	if per := float64(r[0].prov.Offline().ByKind[mpc.KindReLU]) / n; per < 2072 || per > 2100 {
-		t.Errorf("dealer bytes per ReLU %.1f, want ≈ 2072", per)
 	}
 }
 
@@ -294,13 +246,13 @@ func TestActPrecisions(t *testing.T) {
 		// Polynomial positions need no FSS keys: the client gets four 24-byte
 		// and four 16-byte corrections per position, the server seeds only.
 		npoly := int64(spec.Len() / 2)
-		if got := r[1].prov.Offline().ByKind[mpc.KindPoly]; got < 160*npoly || got > 160*npoly+100 {
+		if got := r[1].Prov.Offline().ByKind[mpc.KindPoly]; got < 160*npoly || got > 160*npoly+100 {
 			t.Errorf("ell=%d: client's poly dealer bytes %d, want ≈ %d", tc.ell, got, 160*npoly)
 		}
-		if got := r[0].prov.Offline().ByKind[mpc.KindPoly]; got > 200 {
+		if got := r[0].Prov.Offline().ByKind[mpc.KindPoly]; got > 200 {
 			t.Errorf("ell=%d: server's poly dealer bytes %d, want seeds only", tc.ell, got)
 		}
-		if got := r[0].prov.Offline().ByKind[mpc.KindTrunc]; got != 0 {
+		if got := r[0].Prov.Offline().ByKind[mpc.KindTrunc]; got != 0 {
 			t.Errorf("ell=%d: %d truncation dealer bytes, want none", tc.ell, got)
 		}
 	}
@@ -467,13 +419,13 @@ func TestInputAndReveal(t *testing.T) {
 			return nil, err
 		}
 		// Re-randomise through a ReLU so the server's share is non-trivial.
-		y, err := s.ReLU("r", sh, 0)
+		y, err := fssgates.ReLU(s, "r", sh, 0)
 		if err != nil {
 			return nil, err
 		}
 		return s.RevealToClient("out", y)
 	})
-	if r[0].out != nil {
+	if r[0].Out != nil {
 		t.Fatal("the server learned the output")
 	}
 	want := make([]uint64, len(x))
@@ -482,45 +434,10 @@ func TestInputAndReveal(t *testing.T) {
 			want[i] = v
 		}
 	}
-	equalVec(t, "revealed", r[1].out, want)
+	equalVec(t, "revealed", r[1].Out, want)
 	c0 := online(r[0])
 	if c0.BytesRecv != 8*100 {
 		t.Errorf("server received %d bytes, want %d (ReLU opening only)", c0.BytesRecv, 800)
-	}
-}
-
-func TestReLUTrunc(t *testing.T) {
-	const n = 3000
-	for _, tc := range []struct {
-		ell   int
-		shift uint
-		bits  uint
-	}{{0, 16, 50}, {64, 16, 63}, {48, 16, 48}, {40, 12, 40}, {20, 4, 20}} {
-		z := randSigned(n, tc.bits, byte(tc.ell+int(tc.shift)))
-		z[0], z[1], z[2], z[3] = 0, ^uint64(0), 1<<tc.shift, 1<<tc.shift-1
-		zs := split(z, 8)
-		r := run2(t, 50, func(s *mpc.Session) ([]uint64, error) {
-			return s.ReLUTrunc("rt", zs[s.Party], tc.shift, tc.ell)
-		})
-		got := reconstruct(t, r)
-		ups := 0
-		for i, v := range z {
-			fl := int64(v) >> tc.shift
-			g := int64(got[i])
-			switch {
-			case int64(v) < 0 && g != 0:
-				t.Fatalf("ell=%d: ReLUTrunc(%d) = %d, want 0", tc.ell, int64(v), g)
-			case int64(v) >= 0 && g != fl && g != fl+1:
-				t.Fatalf("ell=%d: ReLUTrunc(%d) = %d, want %d or %d", tc.ell, int64(v), g, fl, fl+1)
-			case int64(v) >= 0 && g == fl+1:
-				ups++
-			}
-		}
-		// Stochastic rounding: about half the non-negative values round up.
-		if ups < n/4-200 || ups > n/4+200 {
-			t.Errorf("ell=%d: %d of ~%d non-negative values rounded up, want about half", tc.ell, ups, n/2)
-		}
-		checkCost(t, r, 16*n, 1, 1)
 	}
 }
 
@@ -563,7 +480,7 @@ func TestLayerPipelining(t *testing.T) {
 	// Client: [x−R, act opening], [x₂−R₂]; server: [act opening], [reveal].
 	checkCost(t, r, 8*12+16*8+8*8+8*3, 2, 2)
 	want := refConv(p2, w2, actRef(spec, nil, refConv(p1, w1, x)))
-	closeVec(t, "pipelined logits", r[1].out, want, 8<<14)
+	closeVec(t, "pipelined logits", r[1].Out, want, 8<<14)
 }
 
 func TestEdgeCases(t *testing.T) {
@@ -588,9 +505,9 @@ func TestEdgeCases(t *testing.T) {
 		}
 		// Empty gate batches and 1×1 pools need no messages.
 		for _, f := range []func() ([]uint64, error){
-			func() ([]uint64, error) { return s.ReLU("e", nil, 0) },
-			func() ([]uint64, error) { return s.ReLUTrunc("e", nil, 16, 0) },
-			func() ([]uint64, error) { return s.Trunc("e", nil, 16, 0) },
+			func() ([]uint64, error) { return fssgates.ReLU(s, "e", nil, 0) },
+			func() ([]uint64, error) { return fssgates.ReLUTrunc(s, "e", nil, 16, 0) },
+			func() ([]uint64, error) { return fssgates.Trunc(s, "e", nil, 16, 0) },
 		} {
 			if e, err := f(); err != nil || len(e) != 0 {
 				t.Errorf("empty batch: %v, %d values", err, len(e))
@@ -643,10 +560,10 @@ func TestTruncMSB(t *testing.T) {
 			}
 		}
 		checkCost(t, r, 16*n, 1, 1)
-		if d := r[1].prov.Offline().ByKind[mpc.KindTruncMSB]; d < 16*n || d > 16*n+80 {
+		if d := r[1].Prov.Offline().ByKind[mpc.KindTruncMSB]; d < 16*n || d > 16*n+80 {
 			t.Errorf("client dealer bytes %d, want ≈ %d", d, 16*n)
 		}
-		if d := r[0].prov.Offline().ByKind[mpc.KindTruncMSB]; d > 80 {
+		if d := r[0].Prov.Offline().ByKind[mpc.KindTruncMSB]; d > 80 {
 			t.Errorf("server dealer bytes %d, want seeds only", d)
 		}
 	}

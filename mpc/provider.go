@@ -280,11 +280,11 @@ func (r Request) Validate() error {
 		if r.Ell != 0 && (r.Ell < 2 || r.Ell > 64) {
 			return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
 		}
-		if r.Kind == KindTrunc && (r.Shift == 0 || int(r.Shift) >= r.ell()) {
-			return fmt.Errorf("mpc: truncation shift %d outside 1..%d", r.Shift, r.ell()-1)
+		if r.Kind == KindTrunc && (r.Shift == 0 || int(r.Shift) >= r.InputBits()) {
+			return fmt.Errorf("mpc: truncation shift %d outside 1..%d", r.Shift, r.InputBits()-1)
 		}
-		if r.Kind == KindReLUTrunc && (r.Shift == 0 || int(r.Shift) >= r.ell()-1) {
-			return fmt.Errorf("mpc: ReLU-truncation shift %d outside 1..%d", r.Shift, r.ell()-2)
+		if r.Kind == KindReLUTrunc && (r.Shift == 0 || int(r.Shift) >= r.InputBits()-1) {
+			return fmt.Errorf("mpc: ReLU-truncation shift %d outside 1..%d", r.Shift, r.InputBits()-2)
 		}
 		if r.Kind != KindTrunc && r.Kind != KindReLUTrunc && r.Shift != 0 {
 			return fmt.Errorf("mpc: %v request with shift %d", r.Kind, r.Shift)
@@ -299,8 +299,8 @@ func (r Request) Validate() error {
 	return fmt.Errorf("mpc: request of unknown kind %d", uint8(r.Kind))
 }
 
-// ell is the gate input width (Ell, default 64).
-func (r Request) ell() int {
+// InputBits is the gate input width: Ell, or 64 if Ell is 0.
+func (r Request) InputBits() int {
 	if r.Ell == 0 {
 		return 64
 	}

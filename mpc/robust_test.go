@@ -2,11 +2,14 @@ package mpc_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
+	"github.com/autorep/autorep/mpc/internal/mpctest"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -18,7 +21,7 @@ func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) er
 	var seed ring.Seed
 	_, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
 	c0, c1 := transport.Pipe()
-	s, err := mpc.NewSession(mpc.Client, c1, p1, 16)
+	s, err := newSession(mpc.Client, c1, p1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +46,8 @@ func TestMalformedPeerMessages(t *testing.T) {
 	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: mpc.MaskOf([]bool{true, true, false, true, false, true, true, true, false, true})}
 	cases := map[string]func(s *mpc.Session) error{
 		"reveal": func(s *mpc.Session) error { _, err := s.RevealToClient("o", x); return err },
-		"relu":   func(s *mpc.Session) error { _, err := s.ReLU("r", x, 0); return err },
-		"trunc":  func(s *mpc.Session) error { _, err := s.Trunc("t", x, 16, 0); return err },
+		"relu":   func(s *mpc.Session) error { _, err := fssgates.ReLU(s, "r", x, 0); return err },
+		"trunc":  func(s *mpc.Session) error { _, err := fssgates.Trunc(s, "t", x, 16, 0); return err },
 		"mul":    func(s *mpc.Session) error { _, err := s.Mul("m", x, x); return err },
 		"act": func(s *mpc.Session) error {
 			k, err := s.SetupPoly("p", 2, nil)
@@ -102,14 +105,14 @@ func TestFaultyProvider(t *testing.T) {
 	for name, c := range corruptions {
 		p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
 		c0, _ := transport.Pipe()
-		s, err := mpc.NewSession(mpc.Server, c0, badProvider{p0, c}, 16)
+		s, err := newSession(mpc.Server, c0, badProvider{p0, c}, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ReLU("r", make([]uint64, 8), 0); err == nil && name != "shift" {
+		if _, err := fssgates.ReLU(s, "r", make([]uint64, 8), 0); err == nil && name != "shift" {
 			t.Errorf("%s: corrupted ReLU material accepted", name)
 		}
-		if _, err := s.Trunc("t", make([]uint64, 8), 16, 0); err == nil {
+		if _, err := fssgates.Trunc(s, "t", make([]uint64, 8), 16, 0); err == nil {
 			t.Errorf("%s: corrupted truncation material accepted", name)
 		}
 		if name == "no keys" || name == "shift" {
@@ -122,8 +125,8 @@ func TestFaultyProvider(t *testing.T) {
 	// A provider that fails.
 	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
 	c0, _ := transport.Pipe()
-	s, _ := mpc.NewSession(mpc.Server, c0, errProvider{p0}, 16)
-	if _, err := s.Trunc("t", make([]uint64, 3), 16, 0); err == nil {
+	s, _ := newSession(mpc.Server, c0, errProvider{p0}, 16)
+	if _, err := fssgates.Trunc(s, "t", make([]uint64, 3), 16, 0); err == nil {
 		t.Error("provider error swallowed")
 	}
 }
@@ -143,7 +146,7 @@ func TestBadArguments(t *testing.T) {
 		errs = append(errs, err)
 		_, err = s.MaxPool("p", mpc.PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 3, Stride: 1}, make([]uint64, 4))
 		errs = append(errs, err)
-		_, err = s.Trunc("t", make([]uint64, 2), 64, 0)
+		_, err = fssgates.Trunc(s, "t", make([]uint64, 2), 64, 0)
 		errs = append(errs, err)
 		_, err = s.ShareInput(make([]uint64, 2), 3)
 		if s.Party == mpc.Client {
@@ -176,43 +179,31 @@ func TestBufferedPrefetch(t *testing.T) {
 	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
 	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
 	c0, c1 := transport.Pipe()
-	conns := [2]transport.Conn{c0, c1}
 	var outs [2][]uint64
-	var wg sync.WaitGroup
-	for p := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, _ := mpc.NewSession(mpc.Party(p), conns[p], bp[p], frac)
-			var c [][]float64
-			if p == 0 {
-				c = co
-			}
-			k, err := s.SetupPoly("act", 2, c)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if err := bp[p].Prefetch(actNeeds(t, s, "act", "act", spec)...); err != nil {
-				t.Error(err)
-				return
-			}
-			before := bp[p].Offline().Items
-			y, err := s.Act("act", k, spec, zs[p])
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if bp[p].Offline().Items != before {
-				t.Errorf("%v: online phase fetched material", mpc.Party(p))
-			}
-			outs[p] = y
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session) error {
+		p := s.Party
+		var c [][]float64
+		if p == mpc.Server {
+			c = co
+		}
+		k, err := s.SetupPoly("act", 2, c)
+		if err != nil {
+			return err
+		}
+		if err := bp[p].Prefetch(actNeeds(t, s, "act", "act", spec)...); err != nil {
+			return err
+		}
+		before := bp[p].Offline().Items
+		y, err := s.Act("act", k, spec, zs[p])
+		if err != nil {
+			return err
+		}
+		if bp[p].Offline().Items != before {
+			t.Errorf("%v: online phase fetched material", p)
+		}
+		outs[p] = y
+		return nil
+	})
 	got := make([]uint64, len(z))
 	ring.AddVec(got, outs[0], outs[1])
 	closeVec(t, "buffered act", got, actRef(spec, co, z), 1)
@@ -269,56 +260,40 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 	x := randSigned(p.XLen(), frac+2, 81)
 	co := polyCoefs(3)
 	c0, c1 := transport.Pipe()
-	conns := [2]transport.Conn{c0, c1}
 	var outs [2][]uint64
-	var wg sync.WaitGroup
-	for party := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, _ := mpc.NewSession(mpc.Party(party), conns[party], provs[party], frac)
-			var ww []uint64
-			var cc [][]float64
-			var in []uint64
-			if party == 0 {
-				ww, cc = w, co
-			} else {
-				in = x
-			}
-			fail := func(err error) { t.Error(err); conns[party].Close() }
-			k, err := s.SetupLinear("conv", p, ww, nil)
-			if err != nil {
-				fail(err)
-				return
-			}
-			pk, err := s.SetupPoly("act", 3, cc)
-			if err != nil {
-				fail(err)
-				return
-			}
-			xs, _ := s.ShareInput(in, len(x))
-			z, err := s.Linear(k, xs)
-			if err != nil {
-				fail(err)
-				return
-			}
-			y, err := s.Act("act", pk, spec, z)
-			if err != nil {
-				fail(err)
-				return
-			}
-			m, err := s.MaxPool("mp", mpc.PoolSpec{N: 1, C: 3, H: 5, W: 5, K: 2, Stride: 2}, y)
-			if err != nil {
-				fail(err)
-				return
-			}
-			outs[party] = m
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		return
-	}
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, provs, func(s *mpc.Session) error {
+		var ww []uint64
+		var cc [][]float64
+		var in []uint64
+		if s.Party == mpc.Server {
+			ww, cc = w, co
+		} else {
+			in = x
+		}
+		k, err := s.SetupLinear("conv", p, ww, nil)
+		if err != nil {
+			return err
+		}
+		pk, err := s.SetupPoly("act", 3, cc)
+		if err != nil {
+			return err
+		}
+		xs, _ := s.ShareInput(in, len(x))
+		z, err := s.Linear(k, xs)
+		if err != nil {
+			return err
+		}
+		y, err := s.Act("act", pk, spec, z)
+		if err != nil {
+			return err
+		}
+		m, err := s.MaxPool("mp", mpc.PoolSpec{N: 1, C: 3, H: 5, W: 5, K: 2, Stride: 2}, y)
+		if err != nil {
+			return err
+		}
+		outs[s.Party] = m
+		return nil
+	})
 	got := make([]uint64, len(outs[0]))
 	ring.AddVec(got, outs[0], outs[1])
 	a := actRef(spec, co, refConv(p, w, x))
@@ -353,60 +328,50 @@ func TestRequestListsComplete(t *testing.T) {
 	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
 	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
 	c0, c1 := transport.Pipe()
-	conns := [2]transport.Conn{c0, c1}
-	var wg sync.WaitGroup
-	for p := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, _ := mpc.NewSession(mpc.Party(p), conns[p], bp[p], frac)
-			var w []uint64
-			if p == 0 {
-				w = randSigned(lin.WLen(), 12, 91)
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session) error {
+		p := s.Party
+		var w []uint64
+		if p == mpc.Server {
+			w = randSigned(lin.WLen(), 12, 91)
+		}
+		k, err := s.SetupLinear("lin", lin, w, nil)
+		if err != nil {
+			return err
+		}
+		var reqs []mpc.Request
+		mpl, err := mpc.NewMaxPoolLayer("mp", mp, s.Ell)
+		if err != nil {
+			return err
+		}
+		reqs = append(reqs, mpl.Needs(mp.N)...)
+		reqs = append(reqs, mpc.AvgPoolLayer("ap", ap, s.Frac).Needs(ap.N)...)
+		reqs = append(reqs, mpc.AvgPoolLayer("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, s.Frac).Needs(1)...)
+		reqs = append(reqs, mpc.GlobalAvgPoolLayer("gap", 2, 7, s.Frac).Needs(1)...)
+		reqs = append(reqs, linearNeeds(k)...)
+		if err := bp[p].Prefetch(reqs...); err != nil {
+			return err
+		}
+		before := bp[p].Offline().Items
+		steps := []func() error{
+			func() error { _, err := s.MaxPool("mp", mp, x[:100]); return err },
+			func() error { _, err := s.AvgPool("ap", ap, x[:72]); return err },
+			func() error {
+				_, err := s.AvgPool("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, x[:16])
+				return err
+			},
+			func() error { _, err := s.GlobalAvgPool("gap", 1, 2, 7, x[:14]); return err },
+			func() error { _, err := s.Linear(k, x[:32]); return err },
+		}
+		for i, f := range steps {
+			if err := f(); err != nil {
+				return fmt.Errorf("step %d: %w", i, err)
 			}
-			k, err := s.SetupLinear("lin", lin, w, nil)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			var reqs []mpc.Request
-			mpl, err := mpc.NewMaxPoolLayer("mp", mp, s.Ell)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			reqs = append(reqs, mpl.Needs(mp.N)...)
-			reqs = append(reqs, mpc.AvgPoolLayer("ap", ap, s.Frac).Needs(ap.N)...)
-			reqs = append(reqs, mpc.AvgPoolLayer("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, s.Frac).Needs(1)...)
-			reqs = append(reqs, mpc.GlobalAvgPoolLayer("gap", 2, 7, s.Frac).Needs(1)...)
-			reqs = append(reqs, linearNeeds(k)...)
-			if err := bp[p].Prefetch(reqs...); err != nil {
-				t.Error(err)
-				return
-			}
-			before := bp[p].Offline().Items
-			steps := []func() error{
-				func() error { _, err := s.MaxPool("mp", mp, x[:100]); return err },
-				func() error { _, err := s.AvgPool("ap", ap, x[:72]); return err },
-				func() error {
-					_, err := s.AvgPool("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, x[:16])
-					return err
-				},
-				func() error { _, err := s.GlobalAvgPool("gap", 1, 2, 7, x[:14]); return err },
-				func() error { _, err := s.Linear(k, x[:32]); return err },
-			}
-			for i, f := range steps {
-				if err := f(); err != nil {
-					t.Errorf("step %d: %v", i, err)
-					return
-				}
-			}
-			if got := bp[p].Offline().Items; got != before {
-				t.Errorf("%v: %d requests were not in the lists", mpc.Party(p), got-before)
-			}
-		}()
-	}
-	wg.Wait()
+		}
+		if got := bp[p].Offline().Items; got != before {
+			t.Errorf("%v: %d requests were not in the lists", p, got-before)
+		}
+		return nil
+	})
 }
 
 // skewProvider answers a different request than asked (another shift and
@@ -423,11 +388,11 @@ func TestMismatchedMaterialRejected(t *testing.T) {
 	var seed ring.Seed
 	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
 	c0, _ := transport.Pipe()
-	s, _ := mpc.NewSession(mpc.Server, c0, skewProvider{p0}, 16)
-	if _, err := s.Trunc("t", make([]uint64, 4), 16, 0); err == nil {
+	s, _ := newSession(mpc.Server, c0, skewProvider{p0}, 16)
+	if _, err := fssgates.Trunc(s, "t", make([]uint64, 4), 16, 0); err == nil {
 		t.Error("truncation keys for another shift accepted")
 	}
-	if _, err := s.ReLUTrunc("rt", make([]uint64, 4), 16, 0); err == nil {
+	if _, err := fssgates.ReLUTrunc(s, "rt", make([]uint64, 4), 16, 0); err == nil {
 		t.Error("ReLU-truncation keys for another shift accepted")
 	}
 }

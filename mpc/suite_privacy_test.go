@@ -7,12 +7,13 @@ package mpc_test
 
 import (
 	"encoding/binary"
-	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
+	"github.com/autorep/autorep/mpc/internal/mpctest"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -74,31 +75,10 @@ func runViews(t testing.TB, seed uint64, f func(p *party) error) ([2]privacytest
 	c0, c1 := transport.Pipe()
 	recs := [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 	var parties [2]*party
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s, err := mpc.NewSession(mpc.Party(i), recs[i], provs[i], frac)
-			if err != nil {
-				errs[i] = err
-				recs[i].Close()
-				return
-			}
-			parties[i] = &party{s: s, rec: recs[i]}
-			if err := f(parties[i]); err != nil {
-				errs[i] = fmt.Errorf("%v: %w", mpc.Party(i), err)
-				recs[i].Close()
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	mpctest.Run(t, [2]transport.Conn{recs[0], recs[1]}, [2]mpc.Provider{provs[0], provs[1]}, func(s *mpc.Session) error {
+		parties[s.Party] = &party{s: s, rec: recs[s.Party]}
+		return f(parties[s.Party])
+	})
 	var v [2]privacytest.View
 	for i := range 2 {
 		v[i] = privacytest.View{Msgs: recs[i].Messages(0), Material: provs[i].material,
@@ -265,18 +245,18 @@ func suiteCases() []privacytest.Case {
 		// would repeat the opened words.
 		cs("ReLU, DReLU", 2, func(p *party, v int) error {
 			x := in(p, 128, v)
-			y, err := p.s.ReLU("relu", x, 0)
+			y, err := fssgates.ReLU(p.s, "relu", x, 0)
 			if err != nil {
 				return err
 			}
-			if _, err := p.s.ReLU("relu2", x, 0); err != nil {
+			if _, err := fssgates.ReLU(p.s, "relu2", x, 0); err != nil {
 				return err
 			}
-			d, err := p.s.DReLU("drelu", x, 0)
+			d, err := fssgates.DReLU(p.s, "drelu", x, 0)
 			return outShare(p, append(y, d...), err)
 		}),
 		cs("Trunc (FSS)", 1, func(p *party, v int) error {
-			y, err := p.s.Trunc("trunc", in(p, 256, v), frac, 0)
+			y, err := fssgates.Trunc(p.s, "trunc", in(p, 256, v), frac, 0)
 			return outShare(p, y, err)
 		}),
 		cs("TruncMSB", 1, func(p *party, v int) error {

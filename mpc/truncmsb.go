@@ -23,15 +23,15 @@ const msbOffset = uint64(1) << 61
 //
 // from the dealer's shares of r >> s and M: one bit of error (the borrow
 // of the low bits), no larger error for any |x| < 2^61.
-func (s *Session) truncMSBOpening(label string, x []uint64, shift uint, out *[]uint64) (opening, error) {
+func (s *Session) truncMSBOpening(label string, x []uint64, shift uint, out *[]uint64) (Opening, error) {
 	n := len(x)
 	req := truncMSBRequest(label, n, shift)
 	if err := req.Validate(); err != nil {
-		return opening{}, err
+		return Opening{}, err
 	}
-	m, err := s.get(req, n, n, n)
+	m, err := s.Fetch(req, n, n, n)
 	if err != nil {
-		return opening{}, err
+		return Opening{}, err
 	}
 	masked := make([]uint64, n)
 	ring.AddVec(masked, x, m.Vecs[0].Data)
@@ -41,7 +41,7 @@ func (s *Session) truncMSBOpening(label string, x []uint64, shift uint, out *[]u
 		}
 	}
 	party := s.Party
-	return opening{masked: masked, finish: func(xh []uint64) error {
+	return Opening{Masked: masked, Finish: func(xh []uint64) error {
 		*out = truncMSBEval(party, shift, xh, m.Vecs[1].Data, m.Vecs[2].Data)
 		return nil
 	}}, nil
@@ -80,7 +80,7 @@ func (s *Session) TruncMSB(label string, x []uint64, shift uint) ([]uint64, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := s.openAll("trunc-msb "+label, op); err != nil {
+	if err := s.OpenAll("trunc-msb "+label, op); err != nil {
 		return nil, err
 	}
 	return y, nil

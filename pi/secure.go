@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
 )
@@ -55,6 +56,7 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 		return nil, err
 	}
 	b := &secureBackend{s: s, pub: pub, layers: layers, lin: map[int]*mpc.LinearKey{}, poly: map[int]*mpc.PolyKey{}}
+	s.Gates = fssgates.Gates{} // the dealer suite's comparison gates
 	for i := range pub.Steps {
 		st := &pub.Steps[i]
 		transport.SetLayer(s.Conn, st.Name)
@@ -116,7 +118,7 @@ func (b *secureBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
 	if st.Mul != 1 {
 		x = mpc.Scale(x, st.Mul)
 	}
-	return b.s.Trunc(st.Name, x, st.Shift, b.s.Ell)
+	return fssgates.Trunc(b.s, st.Name, x, st.Shift, b.s.Ell)
 }
 
 // Server is the model owner's side of private inference.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/autorep/autorep/internal/cputime"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ot"
 	"github.com/autorep/autorep/otgates"
 	"github.com/autorep/autorep/transport"
@@ -129,6 +130,7 @@ func benchDealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 			return nil, err
 		}
 		ss[p].Ell = cfg.Ell
+		ss[p].Gates = fssgates.Gates{} // the dealer suite's comparison gates (maxpool)
 	}
 	ell, n, f := cfg.Ell, cfg.N, cfg.Frac
 	m := uint64(1)<<uint(ell) - 1
@@ -146,7 +148,7 @@ func benchDealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 		if p == 1 {
 			xs = make([]uint64, len(warm)) // shares of the inputs themselves
 		}
-		_, err := ss[p].ReLU("warm-up", xs, ell)
+		_, err := fssgates.ReLU(ss[p], "warm-up", xs, ell)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("bench gates warm-up: %w", err)
@@ -191,13 +193,13 @@ func benchDealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 			s, xs := ss[p], sh[p]
 			switch name {
 			case "relu":
-				return s.ReLU(label, xs, ell)
+				return fssgates.ReLU(s, label, xs, ell)
 			case "drelu":
-				return s.DReLU(label, xs, ell)
+				return fssgates.DReLU(s, label, xs, ell)
 			case "trunc":
-				return s.Trunc(label, xs, uint(f), ell)
+				return fssgates.Trunc(s, label, xs, uint(f), ell)
 			case "relu_trunc":
-				return s.ReLUTrunc(label, xs, uint(f), ell)
+				return fssgates.ReLUTrunc(s, label, xs, uint(f), ell)
 			case "square":
 				return s.Square(label, xs)
 			case "poly2":

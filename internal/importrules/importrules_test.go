@@ -33,7 +33,8 @@ var rules = []rule{
 	{pkg: "ot", banned: []string{"mpc/...", "fss/...", "helinear/...", "pi/...", "serve/..."}, why: "the OT family imports neither the core, another family, nor anything above"},
 	{pkg: "otgates", banned: []string{"mpc/...", "fss/...", "helinear/...", "pi/...", "serve/..."}, why: "the OT family imports neither the core, another family, nor anything above"},
 	{pkg: "helinear", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "pi/...", "serve/..."}, why: "the HE family imports neither the core, another family, nor anything above"},
-	{pkg: "mpc", exact: true, banned: []string{"ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the core imports no other family and nothing above it"},
+	{pkg: "mpc/fssgates", banned: []string{"ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the FSS gates import neither another family, a source, nor anything above"},
+	{pkg: "mpc", exact: true, banned: []string{"fss/...", "mpc/fssgates", "ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the core imports no protocol family and nothing above it"},
 	{pkg: "serve/dealer", banned: []string{"pi/...", "serve"}, why: "a correlations source imports neither pi nor the service"},
 	{pkg: "pi", banned: []string{"serve/..."}, why: "pi is below the service"},
 }

@@ -1,0 +1,65 @@
+package fssgates_test
+
+import (
+	"testing"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+)
+
+// TestKeyChecks: the family's payload checks refuse keys of another party,
+// of another kind's payload type, of another shift, and keys for another
+// input width than the request's, when encoding and when decoding for a
+// request.
+func TestKeyChecks(t *testing.T) {
+	d := mpc.NewDealer(ring.Seed{3})
+	gen := func(req mpc.Request) (m0, m1 *mpc.Material) {
+		t.Helper()
+		m0, m1, err := d.Generate(req, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m0, m1
+	}
+	reluReq := mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 4, Ell: 40}
+	rtReq := mpc.Request{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 12, Ell: 40}
+	truncReq := mpc.Request{Kind: mpc.KindTrunc, Label: "t", N: 4, Shift: 12}
+	relu0, _ := gen(reluReq)
+	rt0, rt1 := gen(rtReq)
+	tr0, _ := gen(truncReq)
+
+	bad := map[string]*mpc.Material{
+		"DCF keys of the other party":    {Kind: mpc.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: rt1.Keys},
+		"gate keys in ReLUTrunc":         {Kind: mpc.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: relu0.Keys},
+		"DCF keys in ReLU":               {Kind: mpc.KindReLU, Party: mpc.Server, Vecs: relu0.Vecs, Keys: rt0.Keys},
+		"truncation keys of shift 12/13": {Kind: mpc.KindTrunc, Party: mpc.Server, Param: 13, Vecs: tr0.Vecs, Keys: tr0.Keys},
+		"ReLU keys as truncation":        {Kind: mpc.KindTrunc, Party: mpc.Server, Param: 12, Vecs: relu0.Vecs, Keys: relu0.Keys},
+	}
+	for name, m := range bad {
+		if _, err := m.MarshalBinary(); err == nil {
+			t.Errorf("%s: encoded", name)
+		}
+	}
+	for _, c := range []struct {
+		m   *mpc.Material
+		req mpc.Request
+	}{
+		{relu0, mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 4}},                // 40-bit keys, 64-bit request
+		{rt0, mpc.Request{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 12}}, // likewise
+	} {
+		b, err := c.m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mpc.UnmarshalMaterialFor(b, c.req, mpc.Server); err == nil {
+			t.Errorf("%v: keys for 40-bit inputs accepted for a 64-bit request", c.m.Kind)
+		}
+		want := reluReq
+		if c.m.Kind == mpc.KindReLUTrunc {
+			want = rtReq
+		}
+		if _, err := mpc.UnmarshalMaterialFor(b, want, mpc.Server); err != nil {
+			t.Errorf("%v: own request refused: %v", c.m.Kind, err)
+		}
+	}
+}
