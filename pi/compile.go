@@ -25,6 +25,9 @@ type Config struct {
 	// Poly is the fixed-point form of the polynomials: "" (default, the
 	// dealer suite's) or PolyNarrow (the two-party suite's; PolyFormFor).
 	Poly string
+	// Trunc is the two-party suite's truncation mode: "" (exact, the
+	// fixed-point executor's values) or TruncFaithful.
+	Trunc string
 }
 
 // value is a compile-time description of an intermediate tensor.
@@ -72,7 +75,7 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	c := &compiler{
 		m: m, f: f,
 		pub: &Public{Version: Version, Arch: m.Arch, Classes: m.Classes, Input: m.Input, Frac: f, Ell: cfg.Ell,
-			Mean: m.Meta.Mean, Std: m.Meta.Std},
+			Trunc: cfg.Trunc, Mean: m.Meta.Mean, Std: m.Meta.Std},
 		sec:    &Secret{},
 		vals:   map[int]value{},
 		conv:   map[string]int{},
@@ -82,6 +85,9 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 		c.pub.Ell = 64
 	}
 	if err := validPolyForm(cfg.Poly); err != nil {
+		return nil, err
+	}
+	if err := validTruncMode(cfg.Trunc); err != nil {
 		return nil, err
 	}
 	if err := c.run(); err != nil {

@@ -129,6 +129,11 @@ type Public struct {
 	// the default (mpc.PolyCoefs.Eval), PolyNarrow for the two-party
 	// suite's. Omitted when empty, so default plans hash as before.
 	Poly string `json:"poly,omitempty"`
+	// Trunc is the two-party suite's truncation mode: "" for exact
+	// truncations, TruncFaithful for one-unit errors. Omitted when empty,
+	// so exact plans hash as before and the hello's plan hash makes both
+	// parties agree on it.
+	Trunc string `json:"trunc,omitempty"`
 	// Mean and Std are the input normalisation the client applies
 	// (x = (p/255 − Mean[c]) / Std[c]), if recorded in the model.
 	Mean []float32 `json:"mean,omitempty"`
@@ -249,6 +254,9 @@ func (p *Public) Validate() error {
 		return fmt.Errorf("pi: gate width %d bits out of range", p.Ell)
 	}
 	if err := validPolyForm(p.Poly); err != nil {
+		return err
+	}
+	if err := validTruncMode(p.Trunc); err != nil {
 		return err
 	}
 	if p.Classes <= 0 || p.Classes > maxDim {

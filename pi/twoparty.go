@@ -119,34 +119,22 @@ func (b *twoPartyBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, 
 }
 
 // act computes, per position, t = ⌊z/2^f⌋ exactly (TruncExact), then
-// ReLU(t) at ReLU positions and the plan's polynomial elsewhere: in the
-// narrow form narrowPoly, in the default form ⌊(C2·t² + C1·t + C0)/2^2f⌋
-// (mpc.PolyCoefs.Eval): Square,
-// one MulPrivate for C2·t² and C1·t together (the coefficients are the
-// server's), and a second exact truncation. The sign of t is taken at
-// ℓ−f bits (|t| < 2^(ℓ−2−f)), which makes the comparison cheaper.
+// ReLU(t) at ReLU positions and the plan's polynomial elsewhere (polyAt).
+// The sign of t is taken at ℓ−f bits (|t| < 2^(ℓ−2−f)), which makes the
+// comparison cheaper. The faithful mode has its own (actFaithful).
 func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	if b.pub.Trunc == TruncFaithful {
+		return b.actFaithful(i, st, n, x)
+	}
 	f := int(b.pub.Frac)
 	t, err := b.gates.TruncExact(x, b.ell, f)
 	if err != nil {
 		return nil, err
 	}
-	per := st.Positions()
-	nr := n * st.ReLUs
-	if nr == len(t) {
+	if n*st.ReLUs == len(t) {
 		return b.relu(t, f)
 	}
-	c, _, _ := chw(st.Shape)
-	hw := per / c
-	relu := make([]int, 0, nr)
-	poly := make([]int, 0, len(t)-nr)
-	for j := range t {
-		if st.Mask.At(j % per) {
-			relu = append(relu, j)
-		} else {
-			poly = append(poly, j)
-		}
-	}
+	relu, poly := splitAct(st, n, len(t))
 	y := make([]uint64, len(t))
 	if len(relu) > 0 {
 		r, err := b.relu(gatherIdx(t, relu), f)
@@ -155,26 +143,58 @@ func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, err
 		}
 		scatterIdx(y, relu, r)
 	}
-	tp := gatherIdx(t, poly)
-	if b.pub.Poly == PolyNarrow {
-		p, err := b.narrowPoly(i, st, tp, poly, per, hw, f)
-		if err != nil {
-			return nil, err
-		}
-		scatterIdx(y, poly, p)
-		return y, nil
+	p, err := b.polyAt(i, st, gatherIdx(t, poly), poly, f)
+	if err != nil {
+		return nil, err
 	}
+	scatterIdx(y, poly, p)
+	return y, nil
+}
+
+// splitAct returns the indices of the ReLU and of the polynomial positions
+// among the m = n·Positions() outputs of activation step st.
+func splitAct(st *Step, n, m int) (relu, poly []int) {
+	per := st.Positions()
+	relu = make([]int, 0, n*st.ReLUs)
+	poly = make([]int, 0, m-n*st.ReLUs)
+	for j := range m {
+		if st.Mask.At(j % per) {
+			relu = append(relu, j)
+		} else {
+			poly = append(poly, j)
+		}
+	}
+	return relu, poly
+}
+
+// polyAt evaluates the step's polynomials at the positions idx, tp their
+// inputs truncated to f fractional bits: the narrow form (narrowPoly) or
+// the default one (widePoly).
+func (b *twoPartyBackend) polyAt(i int, st *Step, tp []uint64, idx []int, f int) ([]uint64, error) {
+	per := st.Positions()
+	c, _, _ := chw(st.Shape)
+	hw := per / c
+	if b.pub.Poly == PolyNarrow {
+		return b.narrowPoly(i, st, tp, idx, per, hw, f)
+	}
+	return b.widePoly(i, tp, idx, per, hw, f)
+}
+
+// widePoly is the default form ⌊(C2·t² + C1·t + C0)/2^2f⌋ at the positions
+// idx: Square, one MulPrivate for C2·t² and C1·t together (the
+// coefficients are the server's), then the final truncation (truncate).
+func (b *twoPartyBackend) widePoly(i int, tp []uint64, idx []int, per, hw, f int) ([]uint64, error) {
 	sq, err := b.gates.Square(tp, b.ell)
 	if err != nil {
 		return nil, err
 	}
-	k := len(poly)
+	k := len(idx)
 	xs := append(sq, tp...)
 	var coef []uint64
 	if b.party == tpServer {
 		pc := b.sec.Steps[i].Coef
 		coef = make([]uint64, 2*k)
-		for q, j := range poly {
+		for q, j := range idx {
 			ch := (j % per) / hw
 			coef[q], coef[k+q] = pc[3*ch+2], pc[3*ch+1]
 		}
@@ -184,18 +204,13 @@ func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, err
 		return nil, err
 	}
 	u := m[:k]
-	for q, j := range poly {
+	for q, j := range idx {
 		u[q] += m[k+q]
 		if b.party == tpServer {
 			u[q] += b.sec.Steps[i].Coef[3*((j%per)/hw)]
 		}
 	}
-	p, err := b.gates.TruncExact(u, b.ell, 2*f)
-	if err != nil {
-		return nil, err
-	}
-	scatterIdx(y, poly, p)
-	return y, nil
+	return b.truncate(u, 2*f)
 }
 
 // narrowPoly evaluates the narrow form (PolyNarrow) at the positions idx
@@ -211,6 +226,9 @@ func (b *twoPartyBackend) narrowPoly(i int, st *Step, t []uint64, idx []int, per
 		for q, j := range idx {
 			ca[q], cb[q], cc[q] = narrowCoef(coef, (j%per)/hw, uint(f))
 		}
+	}
+	if b.pub.Trunc == TruncFaithful {
+		return b.faithfulNarrow(st, ca, cb, cc, t, f)
 	}
 	if st.PolyDeg == 1 {
 		return b.gates.Poly1Exact(cb, cc, t, b.ell, f)
@@ -241,7 +259,7 @@ func (b *twoPartyBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
 	if st.Mul != 1 {
 		x = mpc.Scale(x, st.Mul)
 	}
-	return b.gates.TruncExact(x, b.ell, int(st.Shift))
+	return b.truncate(x, int(st.Shift))
 }
 
 // inputShares returns the party's share of the client's encoded input
