@@ -72,6 +72,7 @@ type piReport struct {
 	Frac           uint    `json:"frac"`
 	Ell            int     `json:"ell"`
 	Lazy           bool    `json:"lazy,omitempty"`
+	Trunc          string  `json:"trunc,omitempty"`
 	ReLUs          int     `json:"relus"`
 	Comparisons    int     `json:"maxpool_comparisons"`
 	Agree          float64 `json:"agree"`
@@ -144,6 +145,7 @@ func runBenchPI(args []string) error {
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs (dealer suite) or of the shares, Z_2^ell (twoparty suite)")
 	costOut := fs.String("cost-out", "", "also measure every site with polynomials instead of ReLUs and write the per-site cost per ReLU to this JSON file (for reduce --cost; all-ReLU models)")
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
+	truncMode := fs.String("trunc", "exact", "twoparty suite's truncations: exact (logits equal the fixed-point executor's) or faithful (one-unit errors, cheaper)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -169,6 +171,13 @@ func runBenchPI(args []string) error {
 	}
 	if err := pi.ValidSuite(*suite); err != nil {
 		return fmt.Errorf("--suite: %w", err)
+	}
+	tm, err := pi.ParseTruncMode(*truncMode)
+	if err != nil {
+		return fmt.Errorf("--trunc: %w", err)
+	}
+	if tm != "" && *suite != pi.SuiteTwoParty {
+		return errors.New("--trunc faithful applies to the twoparty suite only")
 	}
 	if *suite == pi.SuiteTwoParty && *lazy {
 		return errors.New("--lazy applies to the dealer suite's material; the twoparty suite has none")
@@ -200,13 +209,13 @@ func runBenchPI(args []string) error {
 			return err
 		}
 	}
-	cfg := pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite)}
+	cfg := pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: tm}
 	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		return err
 	}
 	rep := &piReport{Model: *path, Suite: *suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Transport: *trans,
-		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy}
+		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy, Trunc: plan.Public.Trunc}
 	rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
 	if err := benchPI(plan, m, set, total, *trans, *lazy, rep); err != nil {
 		return err
