@@ -58,10 +58,12 @@ func (c *counters) count(m *map[string]int64, cause string) {
 	c.mu.Unlock()
 }
 
-func (c *counters) snapshot(m map[string]int64) map[string]int64 {
+// snapshot copies *m under the lock: count may replace the map itself,
+// so the field is read under the lock too.
+func (c *counters) snapshot(m *map[string]int64) map[string]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return maps.Clone(m)
+	return maps.Clone(*m)
 }
 
 func (c *counters) hist() *metrics.Histogram {

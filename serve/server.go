@@ -164,7 +164,7 @@ func (s *Server) Stats() ServerStats {
 	c := &s.counters
 	return ServerStats{Sessions: s.sessions.Load(), Failed: s.failed.Load(), Inferences: s.served.Load(), Active: s.active.Load(), Pooled: p,
 		Suite: suite, Bytes: c.bytes.Load(), Rounds: c.rounds.Load(), MaterialHeld: held,
-		Refused: c.snapshot(c.refused), Closed: c.snapshot(c.closed)}
+		Refused: c.snapshot(&c.refused), Closed: c.snapshot(&c.closed)}
 }
 
 // logf logs a free-form event (pool and accept-loop messages) through the
@@ -242,10 +242,19 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 	grace := orDefault(s.Grace, DefaultGrace)
 	s.started.Store(true)
 	defer s.started.Store(false)
-	defer context.AfterFunc(ctx, func() {
+	// Serve returns only after the drain notice, if it started, is done:
+	// nothing logs after Serve has returned.
+	drained := make(chan struct{})
+	stopDrain := context.AfterFunc(ctx, func() {
+		defer close(drained)
 		s.draining.Store(true)
 		s.logger().Info("draining", "sessions", s.active.Load(), "grace", grace)
-	})()
+	})
+	defer func() {
+		if !stopDrain() {
+			<-drained
+		}
+	}()
 	loop := &acceptloop.Loop{
 		Name:              "serve",
 		Grace:             grace,
