@@ -6,14 +6,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/dealer"
@@ -224,26 +222,17 @@ func runDealer(args []string) error {
 		MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost,
 		RequireServerCert: *serverCA != "", TicketKey: tk, RequirePlan: *requirePlan}
 	if !*quiet {
-		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-		if *logJSON {
-			h = slog.NewJSONHandler(os.Stderr, nil)
-		}
-		srv.Logger = slog.New(h).With("process", "dealer")
+		srv.Logger = processLogger("dealer", *logJSON)
 	}
 	ctx, stop := signalContext()
 	defer stop()
 	if *metricsAddr != "" {
-		reg := metrics.NewRegistry()
-		reg.RegisterProcess()
-		srv.Register(reg)
-		mctx, cancel := context.WithCancel(context.Background()) // outlives the drain
-		defer cancel()
-		a, err := (&metrics.Endpoint{Registry: reg, Ready: srv.Ready}).Listen(mctx, *metricsAddr)
+		stopMetrics, err := serveMetrics("dealer", srv, *metricsAddr)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "dealer: metrics on http://%s/metrics\n", a)
+		defer stopMetrics()
 	}
 	mode := "TLS"
 	switch {

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
@@ -144,11 +142,7 @@ func runServe(args []string) error {
 		where = fmt.Sprintf("dealer %s, pool %d", *dealerAddr, *pool)
 	}
 	if !*quiet {
-		var h slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-		if *logJSON {
-			h = slog.NewJSONHandler(os.Stderr, nil)
-		}
-		srv.Logger = slog.New(h).With("process", "serve")
+		srv.Logger = processLogger("serve", *logJSON)
 	}
 	h := plan.PublicHash()
 	relus, _ := plan.Public.ReLUs()
@@ -157,17 +151,12 @@ func runServe(args []string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	if *metricsAddr != "" {
-		reg := metrics.NewRegistry()
-		reg.RegisterProcess()
-		srv.Register(reg)
-		mctx, cancel := context.WithCancel(context.Background()) // outlives the drain
-		defer cancel()
-		a, err := (&metrics.Endpoint{Registry: reg, Ready: srv.Ready}).Listen(mctx, *metricsAddr)
+		stopMetrics, err := serveMetrics("serve", srv, *metricsAddr)
 		if err != nil {
 			ln.Close()
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "serve: metrics on http://%s/metrics\n", a)
+		defer stopMetrics()
 	}
 	err = srv.Serve(ctx, ln)
 	st := srv.Stats()
