@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/internal/privacytest"
+	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -49,5 +50,48 @@ func TestTwoInferencesFresh(t *testing.T) {
 			t.Fatalf("%s: %d inferences recorded, want 2", who, len(runs))
 		}
 		privacytest.Fresh(t, "pi "+who, runs[0], runs[1])
+	}
+}
+
+// TestTwoPartyInferencesFresh is TestTwoInferencesFresh for the twoparty
+// suite (OT gates and HE linear layers, no dealer): one session of one
+// inference and one of two of the same image give, as the difference of
+// their message counts, each inference's share of a party's view; every
+// message of the second inference must differ from the first's.
+func TestTwoPartyInferencesFresh(t *testing.T) {
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 31)
+	installPoly(m, 0.5, 1, 32)
+	plan, err := Compile(m, Config{FracBits: 8, Poly: PolyFormFor(SuiteTwoParty)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomImages(33, 1, m.Input)
+	views := func(batches ...*tensor.Tensor) [2][][]byte {
+		c0, c1 := transport.Pipe()
+		r0, r1 := privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)
+		runSuiteOn(t, plan, SuiteTwoParty, r0, r1, batches...)
+		return [2][][]byte{r0.Messages(0), r1.Messages(0)}
+	}
+	one, two := views(x), views(x, x)
+	for p, who := range []string{"server", "client"} {
+		k := len(two[p]) - len(one[p]) // messages of one inference
+		if k <= 0 {
+			t.Fatalf("%s: %d messages in one inference", who, k)
+		}
+		n := len(two[p])
+		if who == "server" {
+			n-- // the closing request for 0 images
+		}
+		second, first := two[p][n-k:n], two[p][n-2*k:n-k]
+		var a, b [][]byte
+		for i := range first { // the request messages are public
+			if !bytes.HasPrefix(first[i], []byte(msgRequest)) {
+				a, b = append(a, first[i]), append(b, second[i])
+			}
+		}
+		if len(a) == 0 {
+			t.Fatalf("%s: no protocol messages in an inference", who)
+		}
+		privacytest.Fresh(t, "pi twoparty "+who, a, b)
 	}
 }

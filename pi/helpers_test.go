@@ -127,23 +127,33 @@ func runSecure(t testing.TB, plan *Plan, tcp bool, batches ...*tensor.Tensor) se
 // connections (closed at the end).
 func runSecureOn(t testing.TB, plan *Plan, c0, c1 transport.Conn, batches ...*tensor.Tensor) secureResult {
 	t.Helper()
-	var sd ring.Seed
-	sd[0] = 7
-	p0, p1 := mpc.LocalProviders(mpc.NewDealer(sd))
+	return runSuiteOn(t, plan, SuiteDealer, c0, c1, batches...)
+}
+
+// runSuiteOn is runSecureOn in the given suite (the dealer suite gets an
+// in-process dealer, the twoparty suite none).
+func runSuiteOn(t testing.TB, plan *Plan, suite string, c0, c1 transport.Conn, batches ...*tensor.Tensor) secureResult {
+	t.Helper()
+	var p0, p1 mpc.Provider
+	if suite == SuiteDealer {
+		var sd ring.Seed
+		sd[0] = 7
+		p0, p1 = mpc.LocalProviders(mpc.NewDealer(sd))
+	}
 	defer c0.Close()
 	defer c1.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var res secureResult
 	var mu sync.Mutex
-	srv := &Server{Plan: plan, Provider: p0, OnInference: func(s Stats) {
+	srv := &Server{Plan: plan, Suite: suite, Provider: p0, OnInference: func(s Stats) {
 		mu.Lock()
 		res.server = append(res.server, s)
 		mu.Unlock()
 	}}
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx, c0) }()
-	cl := &Client{Public: plan.Public, Provider: p1}
+	cl := &Client{Public: plan.Public, Suite: suite, Provider: p1}
 	res.client = cl
 	for _, x := range batches {
 		y, st, err := cl.Infer(ctx, c1, x)

@@ -3,7 +3,6 @@ package pi
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,36 +18,7 @@ import (
 func runTwoParty(t testing.TB, plan *Plan, batches ...*tensor.Tensor) secureResult {
 	t.Helper()
 	c0, c1 := transport.Pipe()
-	defer c0.Close()
-	defer c1.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var res secureResult
-	var mu sync.Mutex
-	srv := &Server{Plan: plan, Suite: SuiteTwoParty, OnInference: func(s Stats) {
-		mu.Lock()
-		res.server = append(res.server, s)
-		mu.Unlock()
-	}}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, c0) }()
-	cl := &Client{Public: plan.Public, Suite: SuiteTwoParty}
-	res.client = cl
-	for _, x := range batches {
-		y, st, err := cl.Infer(ctx, c1, x)
-		if err != nil {
-			t.Fatalf("infer: %v (server: %v)", err, drain(done))
-		}
-		res.logits = append(res.logits, y)
-		res.stats = append(res.stats, st)
-	}
-	if err := cl.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("server: %v", err)
-	}
-	return res
+	return runSuiteOn(t, plan, SuiteTwoParty, c0, c1, batches...)
 }
 
 // checkTwoPartyExact runs x through the two-party suite and requires the
