@@ -134,6 +134,12 @@ type Public struct {
 	// so exact plans hash as before and the hello's plan hash makes both
 	// parties agree on it.
 	Trunc string `json:"trunc,omitempty"`
+	// TopK is the output mode, chosen by the server: 0 reveals the
+	// logits; K ≥ 1 reveals only the indices of the K largest logits, in
+	// order (1 = the label), computed by a secure argmax. Omitted when 0,
+	// so logits plans hash as before and the hello's plan hash makes both
+	// parties agree on it.
+	TopK int `json:"topk,omitempty"`
 	// Mean and Std are the input normalisation the client applies
 	// (x = (p/255 − Mean[c]) / Std[c]), if recorded in the model.
 	Mean []float32 `json:"mean,omitempty"`
@@ -261,6 +267,9 @@ func (p *Public) Validate() error {
 	}
 	if p.Classes <= 0 || p.Classes > maxDim {
 		return fmt.Errorf("pi: %d classes", p.Classes)
+	}
+	if p.TopK < 0 || p.TopK > p.Classes {
+		return fmt.Errorf("pi: output of the %d best labels for %d classes", p.TopK, p.Classes)
 	}
 	for _, d := range p.Input {
 		if d <= 0 || d > maxDim {
