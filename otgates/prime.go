@@ -1,0 +1,236 @@
+package otgates
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// Conversions between additive shares mod 2^ℓ and additive shares mod an
+// odd prime P (the plaintext modulus of homomorphic encryption, package
+// hesimd), both with Cheetah's known-MSB trick: once a value is biased
+// into the lower half of its modulus, whether its two shares wrap is
+// a0 ∨ a1 = a0 + a1 − a0·a1 for the parties' own "upper half" bits a_b,
+// and only the product a0·a1 needs an OT. Shares mod P are []uint64
+// values in [0, P).
+
+// MaxPrime bounds the prime moduli of the conversions: below 2^62 a sum of
+// two residues stays below 2^63, so the mod-P arithmetic here never
+// overflows.
+const MaxPrime = 1 << 62
+
+func checkPrime(P uint64) error {
+	if P < 3 || P >= MaxPrime || P&1 == 0 {
+		return fmt.Errorf("otgates: modulus %d, want an odd prime in [3, 2^62)", P)
+	}
+	return nil
+}
+
+// mulMod is a·b mod P.
+func mulMod(a, b, P uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return bits.Rem64(hi, lo, P)
+}
+
+// pow2Mod is 2^k mod P.
+func pow2Mod(k int, P uint64) uint64 {
+	if k < 64 {
+		return (uint64(1) << uint(k)) % P
+	}
+	return mulMod(1<<32, pow2Mod(k-32, P), P)
+}
+
+// ToPrime converts shares mod 2^ℓ of signed x, |x| < 2^(ℓ−2), into shares
+// mod P of x mod P (2 ≤ ℓ ≤ 64; P an odd prime below 2^62 — P > 2^(ℓ−1)
+// makes the signed value recoverable, |x| < P/2). Cost: one correlated OT
+// and ⌈log2 P⌉ bits per element, one round.
+func (p *Party) ToPrime(x []uint64, ell int, P uint64) ([]uint64, error) {
+	return p.ToPrimeTrunc(x, ell, 0, P)
+}
+
+// ToPrimeTrunc is ToPrime of ⌊x/2^s⌋ − e, e ∈ {0, 1} (0 ≤ s ≤ ℓ−2): the
+// faithful truncation of Trunc fused into the conversion at no extra cost.
+//
+// Party 0 adds 2^(ℓ−2), so x' = x + 2^(ℓ−2) ∈ [0, 2^(ℓ−1)); its shares
+// x0' + x1' = x' + w·2^ℓ wrap exactly when w = a0 ∨ a1, a_b = msb(x_b').
+// Then (x0' >> s) + (x1' >> s) − w·2^(ℓ−s) − 2^(ℓ−2−s) = ⌊x/2^s⌋ − e over
+// the integers (e the carry of the discarded low bits), and every term is
+// a party's own value except w's product a0·a1, which one correlated OT
+// mod P gives (mulPrime).
+func (p *Party) ToPrimeTrunc(x []uint64, ell, s int, P uint64) ([]uint64, error) {
+	if err := checkEll(ell); err != nil {
+		return nil, err
+	}
+	if err := checkPrime(P); err != nil {
+		return nil, err
+	}
+	if ell < 2 || s < 0 || s > ell-2 {
+		return nil, fmt.Errorf("otgates: conversion to mod P with truncation by %d bits of ℓ = %d, want 0 ≤ s ≤ ℓ−2", s, ell)
+	}
+	n := len(x)
+	m := mask(ell)
+	bias := uint64(1) << uint(ell-2)
+	a := make([]uint8, n)
+	y := make([]uint64, n)
+	for i, v := range x {
+		v &= m
+		if p.ID == 0 {
+			v = (v + bias) & m
+		}
+		a[i] = uint8(v >> uint(ell-1))
+		y[i] = (v >> uint(s)) % P
+	}
+	prod, err := p.bitProductMod(a, P)
+	if err != nil {
+		return nil, err
+	}
+	k := pow2Mod(ell-s, P)
+	corr := (bias >> uint(s)) % P
+	for i := range y {
+		// This party's share of w = a0 + a1 − a0·a1, times 2^(ℓ−s).
+		w := (uint64(a[i]) + P - prod[i]) % P
+		y[i] = (y[i] + P - mulMod(w, k, P)) % P
+		if p.ID == 0 {
+			y[i] = (y[i] + P - corr) % P
+		}
+	}
+	return y, nil
+}
+
+// FromPrime converts shares mod P of y, |y| < P/4 (y as a signed residue),
+// into shares mod 2^ℓ of y (1 ≤ ℓ ≤ 64; y is recovered as a signed ℓ-bit
+// value when |y| < 2^(ℓ−1), and mod 2^ℓ in any case). Input shares are
+// reduced mod P. Cost: one correlated OT and ℓ bits per element, one
+// round.
+//
+// Party 0 adds ⌊P/4⌋, so y' ∈ [0, P/2); the shares, integers in [0, P),
+// then wrap (y0 + y1 = y' + P) exactly when one of them is at least P/2,
+// w = a0 ∨ a1 with a_b = [y_b > (P−1)/2], and y' = y0 + y1 − w·P over the
+// integers, hence mod 2^ℓ: the product a0·a1 by bitProduct mod 2^ℓ.
+func (p *Party) FromPrime(y []uint64, P uint64, ell int) ([]uint64, error) {
+	if err := checkEll(ell); err != nil {
+		return nil, err
+	}
+	if err := checkPrime(P); err != nil {
+		return nil, err
+	}
+	n := len(y)
+	bias := P / 4
+	half := (P - 1) / 2
+	v := make([]uint64, n)
+	a := make([]uint8, n)
+	for i, u := range y {
+		u %= P
+		if p.ID == 0 {
+			u = (u + bias) % P
+		}
+		v[i] = u
+		if u > half {
+			a[i] = 1
+		}
+	}
+	prod, err := p.bitProduct(a, ell)
+	if err != nil {
+		return nil, err
+	}
+	m := mask(ell)
+	out := make([]uint64, n)
+	for i, u := range v {
+		out[i] = (u - (uint64(a[i])-prod[i])*P) & m
+		if p.ID == 0 {
+			out[i] = (out[i] - bias) & m
+		}
+	}
+	return out, nil
+}
+
+// bitProductMod returns shares mod P of a0·a1, party 0's bit times party
+// 1's, by one correlated OT mod P from party 0 to party 1 on the
+// multiplication extension: from a random OT (pads H0, H1 per OT) party 0
+// keeps X = H0 mod P and sends X + a0 − H1 mod P (⌈log2 P⌉ bits); party 1
+// with choice a1 gets X, or X + a0 from the correction. Party 0's share is
+// −X.
+func (p *Party) bitProductMod(a []uint8, P uint64) ([]uint64, error) {
+	n := len(a)
+	out := make([]uint64, n)
+	if n == 0 {
+		return out, nil
+	}
+	for i, b := range a {
+		if b > 1 {
+			return nil, fmt.Errorf("otgates: boolean share %d is %d, not a bit", i, b)
+		}
+	}
+	w := bits.Len64(P - 1)
+	if p.ID == 0 {
+		h0, h1, err := p.OT.MulSend.ROT(n)
+		if err != nil {
+			return nil, fmt.Errorf("otgates: bit product mod P: %w", err)
+		}
+		corr := make([]uint64, n)
+		for i := range n {
+			x := bits.Rem64(h0[i].Hi, h0[i].Lo, P)
+			pad := bits.Rem64(h1[i].Hi, h1[i].Lo, P)
+			corr[i] = (x + uint64(a[i]) + P - pad) % P
+			out[i] = (P - x) % P
+		}
+		if err := p.Conn.Send(packUints(corr, w)); err != nil {
+			return nil, fmt.Errorf("otgates: bit product mod P: %w", err)
+		}
+		return out, nil
+	}
+	h, err := p.OT.MulRecv.ROT(a)
+	if err != nil {
+		return nil, fmt.Errorf("otgates: bit product mod P: %w", err)
+	}
+	msg, err := p.Conn.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("otgates: bit product mod P: %w", err)
+	}
+	corr, err := unpackUints(msg, n, w)
+	if err != nil {
+		return nil, err
+	}
+	for i := range n {
+		if corr[i] >= P {
+			return nil, fmt.Errorf("otgates: bit product mod P: correction %d is not below the modulus", i)
+		}
+		out[i] = bits.Rem64(h[i].Hi, h[i].Lo, P)
+		if a[i] == 1 {
+			out[i] = (out[i] + corr[i]) % P
+		}
+	}
+	return out, nil
+}
+
+// packUints packs the low w bits (1 ≤ w ≤ 64) of each value, little-endian.
+func packUints(v []uint64, w int) []byte {
+	out := make([]byte, (len(v)*w+7)/8)
+	pos := 0
+	for _, x := range v {
+		for k := 0; k < w; {
+			take := min(8-pos%8, w-k)
+			out[pos/8] |= byte(x>>uint(k)&(1<<uint(take)-1)) << uint(pos%8)
+			pos += take
+			k += take
+		}
+	}
+	return out
+}
+
+// unpackUints is packUints' inverse for n values.
+func unpackUints(msg []byte, n, w int) ([]uint64, error) {
+	if len(msg) != (n*w+7)/8 {
+		return nil, fmt.Errorf("otgates: message of %d bytes, want %d for %d values of %d bits", len(msg), (n*w+7)/8, n, w)
+	}
+	out := make([]uint64, n)
+	pos := 0
+	for i := range out {
+		for k := 0; k < w; {
+			take := min(8-pos%8, w-k)
+			out[i] |= uint64(msg[pos/8]>>uint(pos%8)&(1<<uint(take)-1)) << uint(k)
+			pos += take
+			k += take
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,231 @@
+package otgates
+
+import (
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+// primeBelow returns the largest prime below 2^k (odd, k ≥ 2).
+func primeBelow(k int) uint64 {
+	q := uint64(1)<<uint(k) - 1
+	for !new(big.Int).SetUint64(q).ProbablyPrime(20) {
+		q -= 2
+	}
+	return q
+}
+
+// smallestPrimeAbove returns the smallest prime above 2^k.
+func smallestPrimeAbove(k int) uint64 {
+	q := uint64(1)<<uint(k) + 1
+	for !new(big.Int).SetUint64(q).ProbablyPrime(20) {
+		q += 2
+	}
+	return q
+}
+
+// residue is v mod P for signed v.
+func residue(v int64, P uint64) uint64 {
+	r := v % int64(P)
+	if r < 0 {
+		r += int64(P)
+	}
+	return uint64(r)
+}
+
+// TestToPrime: shares mod 2^ℓ of x become shares mod P of ⌊x/2^s⌋ − e,
+// e ∈ {0, 1} (e = 0 for s = 0), for edge and random x with |x| < 2^(ℓ−2),
+// over widths, shifts and moduli of both sides of 2^ℓ (the identity holds
+// for any P; P > 2^(ℓ−1−s) makes it a signed value).
+func TestToPrime(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(15, 1))
+	type tc struct{ ell, s, pBits, n int }
+	cases := []tc{{40, 12, 47, 100000}, {40, 0, 47, 100000}}
+	for _, ell := range []int{2, 3, 8, 17, 32, 51, 64} {
+		for _, s := range []int{0, min(1, ell-2), min(12, ell-2), ell - 2} {
+			for _, pb := range []int{2, 20, ell - s + 1, 62} {
+				if pb >= 2 && pb <= 62 {
+					cases = append(cases, tc{ell, s, pb, 2000})
+				}
+			}
+		}
+	}
+	for _, c := range cases {
+		P := primeBelow(c.pBits)
+		lo, hi := quarterRange(c.ell)
+		x := inputs(rng, c.n, c.ell, lo, hi)
+		x0, x1 := share(rng, x, c.ell)
+		z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+			return p.ToPrimeTrunc([][]uint64{x0, x1}[p.ID], c.ell, c.s, P)
+		})
+		for i, v := range x {
+			if z0[i] >= P || z1[i] >= P {
+				t.Fatalf("ℓ=%d s=%d P=%d: shares %d, %d not reduced", c.ell, c.s, P, z0[i], z1[i])
+			}
+			want := signed(v, c.ell) >> uint(c.s)
+			got := (z0[i] + z1[i]) % P
+			if got != residue(want, P) && (c.s == 0 || got != residue(want-1, P)) {
+				t.Fatalf("ℓ=%d s=%d P=%d: x = %d gave %d mod P, want %d (or one less)", c.ell, c.s, P, signed(v, c.ell), got, residue(want, P))
+			}
+		}
+	}
+	// ToPrime is the s = 0 case.
+	P := smallestPrimeAbove(39)
+	x := inputs(rng, 1000, 40, -(1 << 38), 1<<38)
+	x0, x1 := share(rng, x, 40)
+	z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) { return p.ToPrime([][]uint64{x0, x1}[p.ID], 40, P) })
+	for i, v := range x {
+		if got, want := (z0[i]+z1[i])%P, residue(signed(v, 40), P); got != want {
+			t.Fatalf("ToPrime(%d) = %d mod P, want %d", signed(v, 40), got, want)
+		}
+	}
+}
+
+// TestFromPrime: shares mod P of y, |y| < P/4, become shares mod 2^ℓ of y
+// exactly, for edge values, edge shares (0, P−1, around P/2) and random
+// ones.
+func TestFromPrime(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(15, 2))
+	type tc struct{ pBits, ell, n int }
+	cases := []tc{{47, 51, 100000}, {47, 64, 100000}}
+	for _, pb := range []int{2, 3, 13, 32, 47, 62} {
+		for _, ell := range []int{1, 8, pb, pb + 2, 64} {
+			if ell <= 64 {
+				cases = append(cases, tc{pb, ell, 2000})
+			}
+		}
+	}
+	for _, c := range cases {
+		P := primeBelow(c.pBits)
+		lim := int64(P / 4) // |y| ≤ ⌊P/4⌋ < P/4 (P odd)
+		edges := []int64{0, 1, -1, lim, -lim, lim - 1, -lim + 1}
+		shares := []uint64{0, 1, P - 1, (P - 1) / 2, (P + 1) / 2, P / 4, P - P/4}
+		var y []int64
+		var y0, y1 []uint64
+		add := func(v int64, s uint64) {
+			y = append(y, v)
+			y0 = append(y0, s)
+			y1 = append(y1, (residue(v, P)+P-s)%P)
+		}
+		for _, v := range edges {
+			if v >= -lim && v <= lim {
+				for _, s := range shares {
+					add(v, s)
+				}
+			}
+		}
+		for len(y) < c.n {
+			add(rng.Int64N(2*lim+1)-lim, rng.Uint64N(P))
+		}
+		z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+			return p.FromPrime([][]uint64{y0, y1}[p.ID], P, c.ell)
+		})
+		for i, v := range y {
+			if got, want := (z0[i]+z1[i])&mask(c.ell), uint64(v)&mask(c.ell); got != want {
+				t.Fatalf("P=%d ℓ=%d: y = %d (shares %d, %d) gave %d, want %d", P, c.ell, v, y0[i], y1[i], got, want)
+			}
+			if z0[i] > mask(c.ell) || z1[i] > mask(c.ell) {
+				t.Fatalf("P=%d ℓ=%d: output shares above 2^ℓ", P, c.ell)
+			}
+		}
+	}
+}
+
+// TestPrimeRoundTrip: ToPrime then FromPrime returns the input (s = 0),
+// the composition the two-party suite's polynomial path uses.
+func TestPrimeRoundTrip(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(15, 3))
+	P := primeBelow(45)
+	x := inputs(rng, 5000, 40, -(1 << 38), 1<<38)
+	x0, x1 := share(rng, x, 40)
+	z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+		y, err := p.ToPrime([][]uint64{x0, x1}[p.ID], 40, P)
+		if err != nil {
+			return nil, err
+		}
+		return p.FromPrime(y, P, 40)
+	})
+	checkExact(t, "round trip", x, z0, z1, 40, 0)
+}
+
+func TestPrimeBadInputs(t *testing.T) {
+	p0, p1 := parties(t)
+	P := primeBelow(31)
+	for _, bad := range []uint64{0, 1, 2, 1 << 40, 1 << 62, 1<<63 + 1} {
+		if _, err := p0.ToPrime([]uint64{1}, 32, bad); err == nil {
+			t.Errorf("ToPrime accepted modulus %d", bad)
+		}
+		if _, err := p0.FromPrime([]uint64{1}, bad, 32); err == nil {
+			t.Errorf("FromPrime accepted modulus %d", bad)
+		}
+	}
+	if _, err := p0.ToPrimeTrunc([]uint64{1}, 32, 31, P); err == nil {
+		t.Error("ToPrimeTrunc accepted s = ℓ−1")
+	}
+	if _, err := p0.ToPrime([]uint64{1}, 65, P); err == nil {
+		t.Error("ToPrime accepted ℓ = 65")
+	}
+	if _, err := p0.FromPrime([]uint64{1}, P, 0); err == nil {
+		t.Error("FromPrime accepted ℓ = 0")
+	}
+	if _, err := p0.bitProductMod([]uint8{2}, P); err == nil {
+		t.Error("bitProductMod accepted a non-bit")
+	}
+	r0, r1 := run(t, p0, p1, func(p *Party) ([]uint64, error) { return p.ToPrime(nil, 32, P) })
+	if len(r0) != 0 || len(r1) != 0 {
+		t.Fatal("ToPrime of nothing returned something")
+	}
+}
+
+// TestPrimeMalformed: a correction message of the wrong length or with a
+// value not below P is an error for the receiver, not a wrong share or a
+// panic.
+func TestPrimeMalformed(t *testing.T) {
+	P := primeBelow(31)
+	w := 31
+	for name, msg := range map[string][]byte{
+		"short":     make([]byte, (4*w+7)/8-1),
+		"long":      make([]byte, (4*w+7)/8+1),
+		"not mod P": packUints([]uint64{0, 0, 1<<31 - 1, 0}, w),
+		"empty":     nil,
+	} {
+		p0, p1 := parties(t)
+		done := make(chan error, 1)
+		go func() {
+			if _, _, err := p0.OT.MulSend.ROT(4); err != nil {
+				done <- err
+				return
+			}
+			done <- p0.Conn.Send(msg)
+		}()
+		_, err := p1.ToPrime([]uint64{1, 2, 3, 4}, 32, P)
+		if e := <-done; e != nil {
+			t.Fatal(e)
+		}
+		if err == nil {
+			t.Errorf("%s: ToPrime accepted a malformed correction", name)
+		}
+	}
+}
+
+func TestPackUints(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 4))
+	for _, w := range []int{1, 7, 8, 13, 47, 63, 64} {
+		v := make([]uint64, 37)
+		for i := range v {
+			v[i] = rng.Uint64() & (^uint64(0) >> uint(64-w))
+		}
+		got, err := unpackUints(packUints(v, w), len(v), w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range v {
+			if got[i] != v[i] {
+				t.Fatalf("w=%d: value %d: %x, want %x", w, i, got[i], v[i])
+			}
+		}
+	}
+}
