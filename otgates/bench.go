@@ -3,6 +3,7 @@ package otgates
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ type BenchConfig struct {
 const DefaultBatch = 1 << 15
 
 // GateCost is what one gate cost per element, both parties in one
-// process (one goroutine each) over an in-memory pipe.
+// process (each on its own OS thread) over an in-memory pipe.
 type GateCost struct {
 	Bytes        float64 `json:"bytes"`         // offline + online, both directions, per element
 	OnlineBytes  float64 `json:"online_bytes"`  // traffic that depends on the inputs
@@ -39,7 +40,18 @@ type GateCost struct {
 	Rounds       int64   `json:"rounds"`        // party 0's rounds for one call (one batch; transport.Counts)
 	PerS         float64 `json:"per_s"`         // elements per second of wall time
 	PerCPUS      float64 `json:"per_cpu_s"`     // elements per second of process CPU time (both parties)
-	Mismatches   int     `json:"mismatches"`    // outputs outside what the plaintext function allows
+	// PerThreadCPUS is elements per CPU-second of one party's thread, the
+	// figure to set beside SCI's "ReLUs per second, one thread per party":
+	// each party runs on its own OS thread (runtime.LockOSThread), and the
+	// CPU time charged to the busier party is the process's CPU time minus
+	// the other party's thread time, so the Go runtime's own threads
+	// (garbage collector, scheduler) count against it too. It is a rate
+	// per CPU-second, not per wall second: waiting for the peer costs no
+	// CPU, so with one idle core per party the wall rate would be lower
+	// by the time each party waits. 0 where thread CPU clocks are
+	// unavailable (Linux only).
+	PerThreadCPUS float64 `json:"per_thread_cpu_s,omitempty"`
+	Mismatches    int     `json:"mismatches"` // outputs outside what the plaintext function allows
 }
 
 // BenchReport is the result of Bench: one GateCost per gate name.
@@ -112,16 +124,16 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 		if gi == 0 {
 			w.N = min(cfg.N, cfg.Batch)
 		}
-		if _, _, _, err := benchGate(p0, p1, rng, name, w, true); err != nil {
+		if _, _, _, _, err := benchGate(p0, p1, rng, name, w, true); err != nil {
 			return nil, fmt.Errorf("otgates: bench %s: %w", name, err)
 		}
 		var sum GateCost
-		var wall, cpu float64
+		var wall, cpu, party float64
 		for done := 0; done < cfg.N; {
 			b := min(cfg.Batch, cfg.N-done)
 			c := cfg
 			c.N = b
-			g, w, u, err := benchGate(p0, p1, rng, name, c, done == 0)
+			g, w, u, pu, err := benchGate(p0, p1, rng, name, c, done == 0)
 			if err != nil {
 				return nil, fmt.Errorf("otgates: bench %s: %w", name, err)
 			}
@@ -134,6 +146,7 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 			}
 			wall += w
 			cpu += u
+			party += pu
 			done += b
 		}
 		n := float64(cfg.N)
@@ -143,6 +156,9 @@ func Bench(cfg BenchConfig) (*BenchReport, error) {
 		sum.PerS = n / wall
 		if cpu > 0 {
 			sum.PerCPUS = n / cpu
+		}
+		if party > 0 {
+			sum.PerThreadCPUS = n / party
 		}
 		rep.Gates[name] = sum
 	}
@@ -213,9 +229,46 @@ func sample(rng *rand.Rand, n, ell, bits int, edges bool) []uint64 {
 
 func fixed(c float64, frac int) uint64 { return uint64(int64(c*float64(int64(1)<<uint(frac)) + 0.5)) }
 
+// runParties runs f0 (party 0's side of a protocol) and f1 (party 1's)
+// concurrently, each on a goroutine locked to its own OS thread, and
+// returns the wall seconds, the process's CPU seconds and the busier
+// party's CPU seconds as GateCost.PerThreadCPUS defines them (0 when
+// thread clocks are unavailable).
+func runParties(f0, f1 func() error) (wall, cpu, party float64, err error) {
+	var tcpu [2]time.Duration
+	var tok [2]bool
+	errs := make(chan error, 2)
+	run := func(i int, f func() error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		t0, ok0 := threadCPU()
+		e := f()
+		t1, ok1 := threadCPU()
+		tcpu[i], tok[i] = t1-t0, ok0 && ok1
+		errs <- e
+	}
+	cpu0 := cputime.Seconds()
+	start := time.Now()
+	go run(1, f1)
+	go run(0, f0)
+	for range 2 {
+		if e := <-errs; err == nil {
+			err = e
+		}
+	}
+	wall = time.Since(start).Seconds()
+	cpu = cputime.Seconds() - cpu0
+	if tok[0] && tok[1] {
+		hi := max(tcpu[0], tcpu[1]).Seconds()
+		party = max(cpu-min(tcpu[0], tcpu[1]).Seconds(), hi)
+	}
+	return wall, cpu, party, err
+}
+
 // benchGate runs one call of gate name on cfg.N elements (edge values
-// first if edges) and returns its costs, wall and CPU seconds.
-func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edges bool) (GateCost, float64, float64, error) {
+// first if edges) and returns its costs, wall and CPU seconds and the
+// busier party's CPU seconds (runParties).
+func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edges bool) (GateCost, float64, float64, float64, error) {
 	ell, n, f := cfg.Ell, cfg.N, cfg.Frac
 	m := mask(ell)
 	sgn := func(v uint64) int64 { return int64(v<<uint(64-ell)) >> uint(64-ell) }
@@ -265,33 +318,27 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 	}
 	var stop0 transport.Snapshot
 	var rounds int64
-	var r1 []uint64
-	errs := make(chan error, 1)
+	var r0, r1 []uint64
 	p0.Conn.Stats().Reset()
-	cpu0 := cputime.Seconds()
-	t0 := time.Now()
-	go func() { var err error; r1, err = gate(p1, x1); errs <- err }()
-	// drelu's B2A is not part of the gate: stop counting before it.
-	r0, err := func() ([]uint64, error) {
+	wall, cpu, party, err := runParties(func() error {
+		var err error
 		if name != "drelu" {
-			return gate(p0, x0)
+			r0, err = gate(p0, x0)
+			return err
 		}
+		// drelu's B2A is not part of the gate: stop counting before it.
 		d, err := p0.DReLU(x0, ell)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		stop0 = p0.Conn.Stats().Snapshot()
 		rounds = p0.Conn.Stats().Total().Rounds
-		return p0.B2A(d, ell)
-	}()
-	if e := <-errs; err == nil {
-		err = e
-	}
+		r0, err = p0.B2A(d, ell)
+		return err
+	}, func() error { var err error; r1, err = gate(p1, x1); return err })
 	if err != nil {
-		return GateCost{}, 0, 0, err
+		return GateCost{}, 0, 0, 0, err
 	}
-	wall := time.Since(t0).Seconds()
-	cpu := cputime.Seconds() - cpu0
 	if name != "drelu" {
 		stop0 = p0.Conn.Stats().Snapshot()
 		rounds = stop0.Total.Rounds
@@ -327,5 +374,5 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 			g.Mismatches++
 		}
 	}
-	return g, wall, cpu, nil
+	return g, wall, cpu, party, nil
 }

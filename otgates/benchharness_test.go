@@ -22,6 +22,10 @@ func TestBench(t *testing.T) {
 			if g.Bytes <= 0 || math.Abs(g.Bytes-g.OnlineBytes-g.OfflineBytes) > 1e-9 || g.Rounds <= 0 || g.PerS <= 0 {
 				t.Errorf("ℓ=%d %s: implausible costs %+v", ell, name, g)
 			}
+			// One party's thread uses at most the process's CPU time.
+			if _, ok := threadCPU(); ok && g.PerThreadCPUS < g.PerCPUS {
+				t.Errorf("ℓ=%d %s: %.0f per thread CPU-s below %.0f per process CPU-s", ell, name, g.PerThreadCPUS, g.PerCPUS)
+			}
 		}
 		// ReLU and DReLU differ by the multiplexer: two COTs and 2·ℓ bits
 		// per element (300 elements pad to 384 OTs).

@@ -69,14 +69,14 @@ func runBenchGates(args []string) error {
 		suiteName += " (" + rep.OT + ")"
 	}
 	fmt.Fprintf(os.Stderr, "suite %s, ℓ = %d, n = %d, frac = %d (per element, both directions)\n", suiteName, rep.Ell, rep.N, rep.Frac)
-	fmt.Fprintf(os.Stderr, "%-11s %10s %10s %10s %7s %11s %11s %10s\n", "gate", "bytes", "online", "offline", "rounds", "per_s", "per_cpu_s", "mismatches")
+	fmt.Fprintf(os.Stderr, "%-11s %10s %10s %10s %7s %11s %11s %11s %10s\n", "gate", "bytes", "online", "offline", "rounds", "per_s", "per_cpu_s", "per_thread", "mismatches")
 	bad := 0
 	for _, name := range otgates.BenchGates {
 		g, ok := rep.Gates[name]
 		if !ok {
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "%-11s %10.1f %10.1f %10.1f %7d %11.0f %11.0f %10d\n", name, g.Bytes, g.OnlineBytes, g.OfflineBytes, g.Rounds, g.PerS, g.PerCPUS, g.Mismatches)
+		fmt.Fprintf(os.Stderr, "%-11s %10.1f %10.1f %10.1f %7d %11.0f %11.0f %11.0f %10d\n", name, g.Bytes, g.OnlineBytes, g.OfflineBytes, g.Rounds, g.PerS, g.PerCPUS, g.PerThreadCPUS, g.Mismatches)
 		bad += g.Mismatches
 	}
 	if bad > 0 {
