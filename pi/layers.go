@@ -53,7 +53,8 @@ func SetupRequests(pub *Public, p mpc.Party) []mpc.Request {
 
 // InferenceRequests lists, in execution order, the dealer requests of one
 // inference of n images on pub, the same for both parties: what the
-// offline phase prefetches (the layers' needs; the secure run prefetches
+// offline phase prefetches (the layers' needs, then the secure argmax's in
+// top-k output mode; the secure run prefetches
 // the same list, so a dealer that serves it serves exactly what the run
 // asks for). It returns nil for a public plan that does not validate.
 func InferenceRequests(pub *Public, n int) []mpc.Request {
@@ -61,5 +62,5 @@ func InferenceRequests(pub *Public, n int) []mpc.Request {
 	if err != nil {
 		return nil
 	}
-	return mpc.Needs(layers, n)
+	return append(mpc.Needs(layers, n), argmaxRequests(pub, n)...)
 }

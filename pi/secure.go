@@ -91,7 +91,9 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 }
 
 // needs lists the requests of one inference of n images.
-func (b *secureBackend) needs(n int) []mpc.Request { return mpc.Needs(b.layers, n) }
+func (b *secureBackend) needs(n int) []mpc.Request {
+	return append(mpc.Needs(b.layers, n), argmaxRequests(b.pub, n)...)
+}
 
 func polyLabel(st *Step) string { return st.Name + "/poly" }
 
@@ -225,6 +227,9 @@ func (sv *Server) run(conn transport.Conn) error {
 			return err
 		}
 		y, err := execute(pub, b, n, x, st.hook)
+		if err == nil {
+			y, err = runTopK(b, conn, pub, n, y, st)
+		}
 		if err != nil {
 			return fmt.Errorf("pi: server: %w", err)
 		}
@@ -345,6 +350,9 @@ func (sv *Server) runTwoParty(conn transport.Conn) error {
 		transport.SetPhase(conn, transport.PhaseOnline)
 		t1 := time.Now()
 		y, err := execute(pub, b, n, b.inputShares(nil, n*pub.InputLen()), st.hook)
+		if err == nil {
+			y, err = runTopK(b, conn, pub, n, y, st)
+		}
 		if err != nil {
 			return fmt.Errorf("pi: server: %w", err)
 		}
@@ -518,7 +526,9 @@ func ctxErr(ctx context.Context, err error) error {
 }
 
 // Infer runs private inference on normalised images x [N, C, H, W] and
-// returns the logits [N, Classes] and the client's statistics. The first
+// returns the logits [N, Classes] — or, when the plan's output mode is
+// top-k (Public.TopK = K ≥ 1), only the K best class numbers of each
+// image, largest logit first, as [N, K] — and the client's statistics. The first
 // call on a connection runs Connect. Cancelling ctx closes conn.
 func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tensor) (*tensor.Tensor, Stats, error) {
 	if err := c.Connect(ctx, conn); err != nil {
@@ -586,6 +596,9 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 		return nil, Stats{}, err
 	}
 	y, err := execute(pub, c.be, n, xs, st.hook)
+	if err == nil {
+		y, err = runTopK(c.be, conn, pub, n, y, st)
+	}
 	if err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
@@ -595,7 +608,7 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
 	transport.SetLayer(conn, "")
-	logits, err := pub.DecodeOutput(out, n)
+	logits, err := pub.decodeResult(out, n)
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -617,6 +630,9 @@ func (c *Client) inferTwoParty(ctx context.Context, conn transport.Conn, in []ui
 	transport.SetPhase(conn, transport.PhaseOnline)
 	t1 := time.Now()
 	y, err := execute(pub, c.tp, n, c.tp.inputShares(in, len(in)), st.hook)
+	if err == nil {
+		y, err = runTopK(c.tp, conn, pub, n, y, st)
+	}
 	if err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
@@ -626,7 +642,7 @@ func (c *Client) inferTwoParty(ctx context.Context, conn transport.Conn, in []ui
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: output: %w", err))
 	}
 	transport.SetLayer(conn, "")
-	logits, err := pub.DecodeOutput(out, n)
+	logits, err := pub.decodeResult(out, n)
 	if err != nil {
 		return nil, Stats{}, err
 	}
