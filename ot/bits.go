@@ -1,47 +1,48 @@
 package ot
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // bitWriter packs values of 1 to 64 bits, least significant bit first,
 // into little-endian bytes: the wire form of OT payloads, so an ℓ-bit
-// message costs ℓ bits, not a whole word.
+// message costs ℓ bits, not a whole word. Bits collect in a 64-bit
+// accumulator that is flushed a whole word at a time.
 type bitWriter struct {
 	buf  []byte
 	acc  uint64 // pending bits, low nacc of them valid
-	nacc uint
+	nacc uint   // < 64
 }
 
 func newBitWriter(bits int) *bitWriter { return &bitWriter{buf: make([]byte, 0, (bits+7)/8)} }
 
 // write appends the low w bits of v (1 ≤ w ≤ 64).
 func (b *bitWriter) write(v uint64, w uint) {
-	if w < 64 {
-		v &= 1<<w - 1
+	v &= mask(w)
+	b.acc |= v << b.nacc // Go shifts by ≥ 64 give 0
+	if b.nacc+w < 64 {
+		b.nacc += w
+		return
 	}
-	for w > 0 {
-		k := min(w, 64-b.nacc)
-		b.acc |= v << b.nacc
-		b.nacc += k
-		if k < 64 {
-			v >>= k
-		} else {
-			v = 0
-		}
-		w -= k
-		for b.nacc >= 8 {
-			b.buf = append(b.buf, byte(b.acc))
-			b.acc >>= 8
-			b.nacc -= 8
-		}
+	b.buf = binary.LittleEndian.AppendUint64(b.buf, b.acc)
+	// The bits of v that did not fit (none when nacc was 0).
+	if b.nacc == 0 {
+		b.acc = 0
+	} else {
+		b.acc = v >> (64 - b.nacc)
 	}
+	b.nacc = b.nacc + w - 64
 }
 
-// bytes flushes the last partial byte and returns the packed message.
+// bytes flushes the last partial word and returns the packed message.
 func (b *bitWriter) bytes() []byte {
-	if b.nacc > 0 {
+	for b.nacc > 0 {
 		b.buf = append(b.buf, byte(b.acc))
-		b.acc, b.nacc = 0, 0
+		b.acc >>= 8
+		b.nacc -= min(8, b.nacc)
 	}
+	b.acc = 0
 	return b.buf
 }
 
@@ -61,8 +62,19 @@ func newBitReader(msg []byte, bits int, what string) (*bitReader, error) {
 }
 
 // read returns the next w bits (1 ≤ w ≤ 64); the caller never reads past
-// the size newBitReader checked.
+// the size newBitReader checked. Where eight bytes follow the position it
+// loads them as one word (and a ninth byte if the value straddles it).
 func (b *bitReader) read(w uint) uint64 {
+	byteI := b.pos / 8
+	off := uint(b.pos % 8)
+	if byteI+8 <= uint64(len(b.buf)) {
+		v := binary.LittleEndian.Uint64(b.buf[byteI:]) >> off
+		if off+w > 64 {
+			v |= uint64(b.buf[byteI+8]) << (64 - off)
+		}
+		b.pos += uint64(w)
+		return v & mask(w)
+	}
 	var v uint64
 	var got uint
 	for got < w {

@@ -1,6 +1,7 @@
 package ot
 
 import (
+	"bytes"
 	"math/bits"
 	"math/rand/v2"
 	"testing"
@@ -44,6 +45,19 @@ func TestBitPacking(t *testing.T) {
 		bw.write(v, widths[i])
 	}
 	msg := bw.bytes()
+	// The wire form: value i's bits, least significant first, packed
+	// from bit 0 of byte 0 on.
+	want := make([]byte, (total+7)/8)
+	pos := 0
+	for i, v := range vals {
+		for j := range widths[i] {
+			want[pos/8] |= byte(v>>j&1) << (pos % 8)
+			pos++
+		}
+	}
+	if !bytes.Equal(msg, want) {
+		t.Fatal("packed bytes differ from the bit-by-bit packing")
+	}
 	br, err := newBitReader(msg, total, "test")
 	if err != nil {
 		t.Fatal(err)

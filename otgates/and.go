@@ -33,25 +33,35 @@ func (p *Party) triples(n, k int) (a, b, c []uint8, err error) {
 	send := func() error {
 		rb := p.randomBits(g * oleSlots * k)
 		copy(u, rb)
-		msgs := make([]uint64, g*nn)
-		for o := range g {
-			for ch := range nn {
-				var m uint64
-				for j := range oleSlots {
-					cj := uint8(ch >> j & 1)
-					for t := range k {
-						idx := (o*oleSlots+j)*k + t
-						bit := rb[idx]
-						if idx < n*k {
-							bit ^= a[idx] & cj
-						}
-						m |= uint64(bit) << (j*k + t)
-					}
+		// OT o's message for choice ch is R_o ⊕ (A_o ∧ S_ch): R_o packs
+		// the slots' random bits (slot j's k bits at j·k), A_o the a bits
+		// the same way, S_ch is all ones in the slots whose bit of ch is
+		// set.
+		var sel [nn]uint64
+		for ch := range nn {
+			for j := range oleSlots {
+				if ch>>j&1 == 1 {
+					sel[ch] |= (1<<uint(k) - 1) << uint(j*k)
 				}
-				msgs[o*nn+ch] = m
 			}
 		}
-		return p.OT.SendN(msgs, nn, oleSlots*k)
+		w := oleSlots * k
+		msgs := make([]uint64, g*nn)
+		for o := range g {
+			var r, am uint64
+			for t, bit := range rb[o*w : o*w+w] {
+				r |= uint64(bit) << uint(t)
+			}
+			if lo := o * w; lo < n*k {
+				for t, bit := range a[lo:min(lo+w, n*k)] {
+					am |= uint64(bit) << uint(t)
+				}
+			}
+			for ch := range nn {
+				msgs[o*nn+ch] = r ^ am&sel[ch]
+			}
+		}
+		return p.OT.SendN(msgs, nn, w)
 	}
 	recv := func() error {
 		choice := make([]uint8, g)

@@ -9,6 +9,22 @@ import "fmt"
 // every extra digit adds an AND-tree node of two correlated triples.
 const LeafBits = 4
 
+// leafMsgs[d][y] is a leaf's message before masking: 1{d < y} in bit 0,
+// 1{d = y} in bit 1.
+var leafMsgs = func() (t [1 << LeafBits][1 << LeafBits]uint64) {
+	for d := range t {
+		for y := range t[d] {
+			if d < y {
+				t[d][y] |= 1
+			}
+			if d == y {
+				t[d][y] |= 2
+			}
+		}
+	}
+	return t
+}()
+
 // LessThan compares the two parties' private values: party 0 holds a,
 // party 1 holds b (each bits wide, 1 ≤ bits ≤ 64); both get XOR shares of
 // 1{a[i] < b[i]} (unsigned). Party 0 is the 1-out-of-16 OT sender.
@@ -41,16 +57,13 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 		msgs := make([]uint64, n*q*nn)
 		for i, x := range v {
 			for j := range q {
-				d := digit(x, j)
-				for y := range uint64(nn) {
-					var l, e uint8
-					if d < y {
-						l = 1
-					}
-					if d == y {
-						e = 1
-					}
-					msgs[(i*q+j)*nn+int(y)] = uint64(lt[i*q+j]^l) | uint64(eq[i*q+j]^e)<<1
+				// leafMsgs[d][y] = 1{d < y} | 1{d = y}<<1, masked by the
+				// shares (lt0, eq0).
+				s := uint64(lt[i*q+j]) | uint64(eq[i*q+j])<<1
+				row := &leafMsgs[digit(x, j)]
+				out := msgs[(i*q+j)*nn : (i*q+j+1)*nn : (i*q+j+1)*nn]
+				for y := range out {
+					out[y] = row[y] ^ s
 				}
 			}
 		}
