@@ -23,8 +23,12 @@ type Config struct {
 	// bits before truncation) must fit.
 	Ell int
 	// Poly is the fixed-point form of the polynomials: "" (default, the
-	// dealer suite's) or PolyNarrow (the two-party suite's; PolyFormFor).
+	// dealer suite's), PolyNarrow or PolyHE (the two-party suite's;
+	// PolyFormFor).
 	Poly string
+	// PBits is the PolyHE form's prime width (Public.PBits); 0 means
+	// defaultPBits. Only with PolyHE.
+	PBits int
 	// Trunc is the two-party suite's truncation mode: "" (exact, the
 	// fixed-point executor's values) or TruncFaithful.
 	Trunc string
@@ -90,14 +94,23 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	if err := validTruncMode(cfg.Trunc); err != nil {
 		return nil, err
 	}
+	if cfg.Poly == PolyHE && cfg.Trunc != TruncFaithful {
+		return nil, fmt.Errorf("pi: compile: polynomial form %q needs truncation mode %q; use %q for exact truncations", PolyHE, TruncFaithful, PolyNarrow)
+	}
+	if cfg.PBits != 0 && (cfg.Poly != PolyHE || cfg.PBits < 2*int(f)+2 || cfg.PBits > MaxPBits) {
+		return nil, fmt.Errorf("pi: compile: prime width %d bits, want %d..%d and form %q", cfg.PBits, 2*f+2, MaxPBits, PolyHE)
+	}
 	if err := c.run(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)
 	}
 	plan := &Plan{Public: c.pub, Secret: c.sec}
-	if cfg.Poly == PolyNarrow {
+	switch cfg.Poly {
+	case PolyNarrow:
 		if err := plan.setNarrow(); err != nil {
 			return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)
 		}
+	case PolyHE:
+		plan.setHE(cfg.PBits)
 	}
 	if err := c.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: internal error: %w", m.Arch, err)

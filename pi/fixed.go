@@ -134,7 +134,7 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 		if narrow {
 			a, b, c := narrowCoef(coef, pos/hw, f)
 			y[j] = evalNarrow(a, b, c, t, f)
-		} else {
+		} else { // the default form, also PolyHE's value
 			y[j] = coef.Eval(pos/hw, t, f)
 		}
 	}

@@ -134,6 +134,10 @@ type Public struct {
 	// so exact plans hash as before and the hello's plan hash makes both
 	// parties agree on it.
 	Trunc string `json:"trunc,omitempty"`
+	// PBits is the bit width of the prime plaintext modulus P of the
+	// PolyHE form (0 for the other forms; omitted then, so their plans
+	// hash as before).
+	PBits int `json:"pbits,omitempty"`
 	// TopK is the output mode, chosen by the server: 0 reveals the
 	// logits; K ≥ 1 reveals only the indices of the K largest logits, in
 	// order (1 = the label), computed by a secure argmax. Omitted when 0,
@@ -265,6 +269,9 @@ func (p *Public) Validate() error {
 	if err := validTruncMode(p.Trunc); err != nil {
 		return err
 	}
+	if err := p.checkPBits(); err != nil {
+		return err
+	}
 	if p.Classes <= 0 || p.Classes > maxDim {
 		return fmt.Errorf("pi: %d classes", p.Classes)
 	}
@@ -288,8 +295,8 @@ func (p *Public) Validate() error {
 		if err := p.checkStep(i, s); err != nil {
 			return fmt.Errorf("pi: step %d (%s %q): %w", i, s.Op, s.Name, err)
 		}
-		if s.PolyDeg != 0 && (s.PolyDeg != 1 || p.Poly != PolyNarrow || s.Op != OpAct) {
-			return fmt.Errorf("pi: step %d (%s %q): polynomial degree mark %d outside the narrow form's activations", i, s.Op, s.Name, s.PolyDeg)
+		if s.PolyDeg != 0 && (s.PolyDeg != 1 || (p.Poly != PolyNarrow && p.Poly != PolyHE) || s.Op != OpAct) {
+			return fmt.Errorf("pi: step %d (%s %q): polynomial degree mark %d outside the narrow and HE forms' activations", i, s.Op, s.Name, s.PolyDeg)
 		}
 		if names[s.Name] {
 			return fmt.Errorf("pi: step %d: duplicate name %q", i, s.Name)

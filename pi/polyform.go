@@ -30,8 +30,8 @@ func PolyFormFor(suite string) string {
 
 // validPolyForm returns nil for a known polynomial form.
 func validPolyForm(form string) error {
-	if form != "" && form != PolyNarrow {
-		return fmt.Errorf("pi: unknown polynomial form %q (known: default \"\", %q)", form, PolyNarrow)
+	if form != "" && form != PolyNarrow && form != PolyHE {
+		return fmt.Errorf("pi: unknown polynomial form %q (known: default \"\", %q, %q)", form, PolyNarrow, PolyHE)
 	}
 	return nil
 }
@@ -94,18 +94,14 @@ func (p *Plan) setNarrow() error {
 			continue
 		}
 		coef := p.Secret.Steps[i].Coef
-		deg1 := true
 		for ch := range coef.Channels() {
 			a, b, _ := narrowCoef(coef, ch, f)
 			if int64(a) < -lim || int64(a) >= lim || int64(b) < -lim || int64(b) >= lim {
 				return fmt.Errorf("pi: step %q channel %d: polynomial coefficients %.4g, %.4g outside the narrow form's bound ±%d (use the default form)",
 					st.Name, ch, float64(int64(a))/float64(uint64(1)<<f), float64(int64(b))/float64(uint64(1)<<f), lim>>f)
 			}
-			deg1 = deg1 && a == 0
-		}
-		if deg1 {
-			st.PolyDeg = 1
 		}
 	}
+	p.markDegree1()
 	return nil
 }

@@ -19,27 +19,43 @@ import (
 // answer holds for these images only: a margin for other inputs is the
 // caller's choice.
 func (p *Plan) MinEll(x *tensor.Tensor) (int, error) {
+	ell, _, err := p.MinWidths(x)
+	return ell, err
+}
+
+// MinWidths is MinEll and, for the PolyHE form, the smallest prime width
+// (Public.PBits) at which every polynomial value v = C2·t² + C1·t + C0 (at
+// 3f fractional bits) of these images has |v| < P/4 for any P of that
+// many bits (|v| < 2^(PBits−3)) and the truncation by 2f fits (PBits ≥
+// 2f + 2): the width at which the HE path reproduces EvalFixed's values
+// up to its one-unit truncation errors. pBits is 0 for the other forms;
+// in the PolyHE form the polynomial values do not count towards ℓ.
+func (p *Plan) MinWidths(x *tensor.Tensor) (ell, pBits int, err error) {
 	if err := p.check(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	in, n, err := p.Public.EncodeInput(x)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	b := &rangeBackend{fixedBackend: fixedBackend{plan: p}, need: 2*int(p.Public.Frac) + 2}
+	if p.Public.Poly == PolyHE {
+		b.pNeed = 2*int(p.Public.Frac) + 2
+	}
 	y, err := execute(p.Public, b, n, in, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	b.fit(y, 1)
-	return b.need, nil
+	return b.need, b.pNeed, nil
 }
 
 // rangeBackend is the fixed-point executor recording the width each
-// two-party gate needs (twoPartyBackend's ranges).
+// two-party gate needs (twoPartyBackend's ranges): need for ℓ, pNeed for
+// the PolyHE form's prime.
 type rangeBackend struct {
 	fixedBackend
-	need int
+	need, pNeed int
 }
 
 // bitsOf is the bit length of |v| for a signed 64-bit value.
@@ -84,6 +100,10 @@ func (b *rangeBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 			u.Add(&u, k.SetInt64(int64(coef[3*ch+1])))
 			u.Mul(&u, &t)
 			u.Add(&u, k.SetInt64(int64(coef[3*ch])))
+			if b.plan.Public.Poly == PolyHE {
+				b.pNeed = max(b.pNeed, u.BitLen()+3)
+				continue
+			}
 			b.need = max(b.need, u.BitLen()+2)
 		}
 	}

@@ -1,0 +1,91 @@
+package pi
+
+import (
+	"fmt"
+)
+
+// PolyHE is the two-party suite's polynomial form by homomorphic
+// encryption (Public.Poly): the value is the default form's,
+// ⌊(C2·t² + C1·t + C0)/2^2f⌋ with t = ⌊z/2^f⌋ and the coefficients of
+// mpc.EncodePolyCoefs (C2 at f, C1 at 2f, C0 at 3f fractional bits;
+// mpc.PolyCoefs.Eval, which EvalFixed runs), but the integer
+// v = C2·t² + C1·t + C0 (at 3f bits) is computed modulo a prime P of
+// Public.PBits bits by SIMD homomorphic encryption (hesimd.Quad, the
+// server's coefficients in the plaintexts), not by OT products. The secure
+// path per polynomial position (polyHE):
+//
+//	z (Z_2^ℓ) → otgates.ToPrimeTrunc by f → t mod P → hesimd Quad → v mod P
+//	→ otgates.FromPrime into Z_2^PBits → otgates.Trunc by 2f → mask to ℓ
+//
+// Both truncations may be one unit low, so the form needs the faithful
+// truncation mode (TruncFaithful; Compile refuses the exact one). Exact
+// values need |v| < P/4 — PBits ≥ bits(|v|) + 3, which MinWidths measures
+// — and, for the truncation in Z_2^PBits, PBits ≥ 2f + 2. The share width
+// ℓ no longer carries v: the form is as narrow in ℓ as the narrow one.
+const PolyHE = "he"
+
+// DefaultPBitsMargin sets the width of P when Config.PBits is 0: 3f +
+// DefaultPBitsMargin bits (at most MaxPBits), so exact while
+// |C2·t² + C1·t + C0| < 2^(3f+DefaultPBitsMargin−3). MinWidths on 20 test
+// images of each committed model asks for 3f + 6 (ResNet-20 AutoReP
+// 12.9K, degree 2 and 1) and 3f + 8 (LeNet-5 AutoReP 10%) at f = 10..16;
+// the default leaves two bits above the larger.
+const DefaultPBitsMargin = 10
+
+// MaxPBits bounds Public.PBits: otgates' conversions need P < 2^62.
+const MaxPBits = 62
+
+// defaultPBits is the PBits Compile gives the PolyHE form at f fractional
+// bits when the configuration leaves it 0.
+func defaultPBits(f uint) int {
+	return min(MaxPBits, 3*int(f)+DefaultPBitsMargin)
+}
+
+// checkPBits checks the public P width against the form and f.
+func (p *Public) checkPBits() error {
+	if p.Poly != PolyHE {
+		if p.PBits != 0 {
+			return fmt.Errorf("pi: prime width %d bits with polynomial form %q (only %q has one)", p.PBits, p.Poly, PolyHE)
+		}
+		return nil
+	}
+	if p.PBits < 2*int(p.Frac)+2 || p.PBits > MaxPBits {
+		return fmt.Errorf("pi: prime width %d bits, want %d..%d (2f + 2 for the truncation by 2f)", p.PBits, 2*p.Frac+2, MaxPBits)
+	}
+	if p.Trunc != TruncFaithful {
+		return fmt.Errorf("pi: polynomial form %q needs truncation mode %q (its conversions truncate with one-unit errors); use %q for exact truncations", PolyHE, TruncFaithful, PolyNarrow)
+	}
+	return nil
+}
+
+// setHE switches a compiled plan to the PolyHE form with P of pBits bits
+// (0: defaultPBits): it marks the activation steps whose polynomials all
+// have C2 = 0 as degree 1 (public: their Quad skips the square).
+func (p *Plan) setHE(pBits int) {
+	if pBits == 0 {
+		pBits = defaultPBits(p.Public.Frac)
+	}
+	p.Public.Poly = PolyHE
+	p.Public.PBits = pBits
+	p.markDegree1()
+}
+
+// markDegree1 sets PolyDeg = 1 on every activation step with polynomial
+// positions whose channels all have C2 = 0 (the narrow and the HE form
+// then skip the square).
+func (p *Plan) markDegree1() {
+	for i := range p.Public.Steps {
+		st := &p.Public.Steps[i]
+		if st.Op != OpAct || st.ReLUs == st.Positions() {
+			continue
+		}
+		coef := p.Secret.Steps[i].Coef
+		deg1 := true
+		for ch := range coef.Channels() {
+			deg1 = deg1 && coef[3*ch+2] == 0
+		}
+		if deg1 {
+			st.PolyDeg = 1
+		}
+	}
+}
