@@ -205,7 +205,14 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 			return nil, err
 		}
 		prov = s.prov
-		if err := checkTag(ans.tag, s.prov.Tag()); err != nil {
+		// The server compares the tag too: send it before our own check,
+		// so a mismatch is logged on both sides.
+		mine := s.prov.Tag()
+		if err := conn.Send(tagMessage(mine)); err != nil {
+			s.prov.Close()
+			return nil, ctxErr(ctx, fmt.Errorf("serve: %s: %w", cfg.Server, err))
+		}
+		if err := checkTag(ans.tag, mine); err != nil {
 			s.prov.Close()
 			return nil, fmt.Errorf("serve: %s: dealer %s: %w", cfg.Server, s.DealerAddr, err)
 		}
@@ -244,7 +251,8 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 // dealer), whose material would give wrong logits.
 var ErrDealerSession = errors.New("different dealer sessions")
 
-// checkTag compares the server's dealer session tag with the client's.
+// checkTag compares the server's dealer session tag with the client's
+// (on either side).
 func checkTag(server []byte, client dealer.SessionTag) error {
 	const prefix = 8 // bytes shown: enough to tell sessions apart in logs
 	switch {
@@ -285,10 +293,13 @@ func ctxErr(ctx context.Context, err error) error {
 
 // Result is one private inference as seen by the client.
 type Result struct {
-	// Label is the argmax of Logits.
+	// Label is the argmax of the logits (ties: the lowest class).
 	Label int `json:"label"`
-	// Logits are the revealed logits.
-	Logits []float32 `json:"logits"`
+	// Logits are the revealed logits (logits output mode only).
+	Logits []float32 `json:"logits,omitempty"`
+	// Labels are the K best classes, best first, when the server's plan
+	// reveals only them (pi.Public.TopK = K ≥ 1; Label is Labels[0]).
+	Labels []int `json:"labels,omitempty"`
 	// Stats are pi's statistics of the request (online traffic and time,
 	// offline time: fetching material left to fetch, waiting for the
 	// server's readiness).
@@ -327,10 +338,18 @@ func (s *Session) Infer(ctx context.Context, x *tensor.Tensor) (*Result, error) 
 		return nil, err
 	}
 	s.count++
-	r := &Result{Logits: append([]float32(nil), logits.Data...), Stats: st}
+	r := &Result{Stats: st}
 	if s.prov != nil {
 		r.Material = s.prov.Used() - used
 	}
+	if s.Public.TopK > 0 { // pi returned the labels [1, K]
+		for _, v := range logits.Data {
+			r.Labels = append(r.Labels, int(v))
+		}
+		r.Label = r.Labels[0]
+		return r, nil
+	}
+	r.Logits = append([]float32(nil), logits.Data...)
 	for i, v := range r.Logits {
 		if v > r.Logits[r.Label] {
 			r.Label = i

@@ -209,7 +209,7 @@ func peerFaults(t *testing.T, ctx context.Context, addr string, s *Server, slog 
 		}
 	})
 	t.Run("malformed hello", func(t *testing.T) {
-		for _, b := range [][]byte{[]byte("ASH1\x03short"), append(clientHello([32]byte{}, "twoparty", nil), 'x'), []byte("GET / HTTP/1.1\r\n\r\n")} {
+		for _, b := range [][]byte{append([]byte(tagHello), Version, 's', 'h', 'o', 'r', 't'), append(clientHello([32]byte{}, "twoparty", nil), 'x'), []byte("GET / HTTP/1.1\r\n\r\n")} {
 			c, err := secnet.Dial(ctx, addr, insecure, testOpts())
 			if err != nil {
 				t.Fatal(err)

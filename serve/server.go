@@ -410,6 +410,13 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		stop := watchIdle(conn, ss.activity, timeout, func(time.Duration) { end(ClosedIdle) })
 		defer stop()
 	}
+	if s.suite == suiteDealer {
+		// Parties in different dealer sessions would compute garbage on
+		// unrelated material: the server stops too, not only the client.
+		if err := recvTag(conn, ss.tag); err != nil {
+			return fmt.Errorf("session %s: dealer %s: %w", ss.sid, ss.advertise, err)
+		}
+	}
 	err = srv.Run(ctx, conn)
 	took := time.Since(t0).Round(time.Millisecond)
 	if why, _ := ended.Load().(string); why != "" && ctx.Err() == nil {

@@ -34,7 +34,10 @@
 //     (each id once per party; replays are refused by the dealer); the
 //     client joins only a dealer it chose itself (ClientConfig.Dealer) or
 //     one it was told to trust (ClientConfig.TrustServerDealer), since a
-//     dealer the server controls learns the client's input masks;
+//     dealer the server controls learns the client's input masks; then
+//     client → server: "ASTG" and the 32-byte dealer session tag the
+//     client's join answered, which the server compares with its own
+//     (each side stops on a mismatch, ErrDealerSession);
 //  4. both run pi's protocol on the same connection: pi's own handshake
 //     (hash and suite checked again), the once-per-session setup (twoparty:
 //     base OTs and HE keys), any number of inference requests.
@@ -55,19 +58,39 @@ import (
 
 	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/serve/dealer"
+	"github.com/autorep/autorep/transport"
 )
 
 // Version is the session protocol version (2: the suite in hello and
 // answer; 3: the dealer session tag in the answer, the client token in
-// the hello).
-const Version = 3
+// the hello; 4: the client's dealer session tag to the server).
+const Version = 4
 
 // Message tags.
 const (
 	tagHello = "ASH1"
 	tagOK    = "ASOK"
 	tagError = "ASER"
+	tagTag   = "ASTG" // the client's dealer session tag
 )
+
+// tagMessage is the client's dealer session tag message.
+func tagMessage(tag dealer.SessionTag) []byte { return append([]byte(tagTag), tag[:]...) }
+
+// recvTag reads the client's dealer session tag and compares it with the
+// server's own (checkTag).
+func recvTag(conn transport.Conn, server []byte) error {
+	b, err := transport.RecvMax(conn, len(tagTag)+len(dealer.SessionTag{}))
+	if err != nil {
+		return fmt.Errorf("waiting for the client's dealer session tag: %w", err)
+	}
+	var client dealer.SessionTag
+	if len(b) != len(tagTag)+len(client) || string(b[:len(tagTag)]) != tagTag {
+		return fmt.Errorf("malformed dealer session tag message (%d bytes)", len(b))
+	}
+	copy(client[:], b[len(tagTag):])
+	return checkTag(server, client)
+}
 
 // maxSuite bounds a suite name on the wire.
 const maxSuite = 32
