@@ -24,9 +24,10 @@ func permBlocks(dst, src []Block) {
 }
 
 // tccrBlocks sets out[i] = H(tw[i], x[i]) = π(π(x_i) ⊕ tw_i) ⊕ π(x_i), the
-// TCCR hash of hash.go, in two batched passes (out may be x).
-func tccrBlocks(out, x, tw []Block) {
-	p := make([]Block, len(x))
+// TCCR hash of hash.go, in two batched passes (out may be x); tmp is
+// scratch for π(x).
+func tccrBlocks(out, x, tw []Block, tmp *[]Block) {
+	p := grow(tmp, len(x))
 	permBlocks(p, x)
 	for i := range p {
 		out[i] = p[i].Xor(tw[i])

@@ -3,6 +3,7 @@ package ot
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -42,6 +43,7 @@ type Sender struct {
 	prg   [Kappa]*ring.PRG
 	ss    *ssSide // non-nil: SoftSpoken columns (softspoken.go) instead of IKNP's
 	next  uint64
+	sc    scratch
 }
 
 // Receiver is the extension's receiver: it holds the choice bits.
@@ -50,6 +52,7 @@ type Receiver struct {
 	prg  [Kappa][2]*ring.PRG
 	ss   *ssSide // non-nil: SoftSpoken columns
 	next uint64
+	sc   scratch
 }
 
 // NewSender sets up the sender's side of an IKNP extension over c (128
@@ -137,9 +140,10 @@ func blockFromBytes(b []byte) Block {
 // a multiple of 128 for the transpose).
 func padded(n int) int { return (n + 127) / 128 * 2 }
 
-// rowsOf transposes 128 columns of words 64-bit words each into n rows.
-func rowsOf(cols *[Kappa][]uint64, n int) []Block {
-	rows := make([]Block, n)
+// rowsOf transposes 128 columns of words 64-bit words each into n rows,
+// in the buffer *dst.
+func rowsOf(cols *[Kappa][]uint64, n int, dst *[]Block) []Block {
+	rows := grow(dst, n)
 	var in, out [128]Block
 	for b := 0; b*128 < n; b++ {
 		for j := range Kappa {
@@ -155,9 +159,10 @@ func rowsOf(cols *[Kappa][]uint64, n int) []Block {
 // gets t_i = q_i ⊕ r_i·Δ. It receives one message of 16·⌈n/128⌉·128 bytes.
 func (s *Sender) COT(n int) ([]Block, error) {
 	q, _, err := s.cot(n)
-	return q, err
+	return slices.Clone(q), err
 }
 
+// cot is COT with the rows in s's scratch: valid until the next call.
 func (s *Sender) cot(n int) ([]Block, uint64, error) {
 	if n <= 0 {
 		return nil, 0, fmt.Errorf("ot: %d OTs", n)
@@ -175,17 +180,17 @@ func (s *Sender) cot(n int) ([]Block, uint64, error) {
 		return nil, 0, fmt.Errorf("ot: extension matrix has %d bytes, want %d (%d OTs)", len(msg), want, n)
 	}
 	var cols [Kappa][]uint64
+	columnsOf(&cols, &s.sc.cols, w)
 	if s.ss != nil {
-		if err := s.ss.senderCols(&cols, msg, w); err != nil {
+		if err := s.ss.senderCols(&cols, msg, w, &s.sc.aux); err != nil {
 			return nil, 0, err
 		}
 		base := s.next
 		s.next += uint64(n)
-		return rowsOf(&cols, n), base, nil
+		return rowsOf(&cols, n, &s.sc.rows), base, nil
 	}
-	u := make([]uint64, w)
+	u := grow(&s.sc.aux, w)
 	for j := range Kappa {
-		cols[j] = make([]uint64, w)
 		s.prg[j].Uint64s(cols[j])
 		if err := transport.DecodeUint64s(u, msg[j*w*8:(j+1)*w*8]); err != nil {
 			return nil, 0, fmt.Errorf("ot: extension matrix: %w", err)
@@ -196,16 +201,17 @@ func (s *Sender) cot(n int) ([]Block, uint64, error) {
 	}
 	base := s.next
 	s.next += uint64(n)
-	return rowsOf(&cols, n), base, nil
+	return rowsOf(&cols, n, &s.sc.rows), base, nil
 }
 
 // COT extends len(choice) correlated OTs with the given choice bits (one
 // 0/1 per byte) and returns t_i = q_i ⊕ choice_i·Δ. It sends one message.
 func (r *Receiver) COT(choice []byte) ([]Block, error) {
 	t, _, err := r.cot(choice)
-	return t, err
+	return slices.Clone(t), err
 }
 
+// cot is COT with the rows in r's scratch: valid until the next call.
 func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 	n := len(choice)
 	if n == 0 {
@@ -220,14 +226,14 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 		rw[i/64] |= uint64(b) << (i % 64)
 	}
 	var cols [Kappa][]uint64
+	columnsOf(&cols, &r.sc.cols, w)
 	var msg []byte
 	if r.ss != nil {
-		msg = r.ss.receiverCols(&cols, rw)
+		msg = r.ss.receiverCols(&cols, rw, &r.sc.aux)
 	} else {
 		msg = make([]byte, Kappa*w*8)
-		u := make([]uint64, w)
+		u := grow(&r.sc.aux, w)
 		for j := range Kappa {
-			cols[j] = make([]uint64, w)
 			r.prg[j][0].Uint64s(cols[j])
 			r.prg[j][1].Uint64s(u)
 			for k := range w {
@@ -241,7 +247,7 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 	}
 	base := r.next
 	r.next += uint64(n)
-	return rowsOf(&cols, n), base, nil
+	return rowsOf(&cols, n, &r.sc.rows), base, nil
 }
 
 // ROT extends n random OTs: the sender gets two random 128-bit messages
@@ -251,7 +257,7 @@ func (s *Sender) ROT(n int) (m0, m1 []Block, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return rowHashes(q, base, Block{}), rowHashes(q, base, s.delta), nil
+	return rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc), nil
 }
 
 // ROT is the receiver's side of Sender.ROT.
@@ -260,19 +266,20 @@ func (r *Receiver) ROT(choice []byte) ([]Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rowHashes(t, base, Block{}), nil
+	return rowHashes(t, base, Block{}, &r.sc), nil
 }
 
 // rowHashes returns H(base+i, rows[i] ⊕ d) for every row: the random
-// message of OT i (d = 0 or Δ), batched through permBlocks.
-func rowHashes(rows []Block, base uint64, d Block) []Block {
+// message of OT i (d = 0 or Δ), batched through permBlocks (sc's tweak
+// and hash buffers as scratch).
+func rowHashes(rows []Block, base uint64, d Block, sc *scratch) []Block {
 	x := make([]Block, len(rows))
-	tw := make([]Block, len(rows))
+	tw := grow(&sc.tw, len(rows))
 	for i, r := range rows {
 		x[i] = r.Xor(d)
 		tw[i] = Block{base + uint64(i), 0}
 	}
-	tccrBlocks(x, x, tw)
+	tccrBlocks(x, x, tw, &sc.tmp)
 	return x
 }
 
@@ -298,7 +305,7 @@ func (s *Sender) Send(m0, m1 []uint64, ell int) error {
 	if err != nil {
 		return err
 	}
-	h0, h1 := rowHashes(q, base, Block{}), rowHashes(q, base, s.delta)
+	h0, h1 := rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc)
 	bw := newBitWriter(2 * ell * len(q))
 	for i := range q {
 		bw.write(m0[i]^h0[i].Lo, uint(ell))
@@ -327,7 +334,7 @@ func (r *Receiver) Receive(choice []byte, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := rowHashes(t, base, Block{})
+	h := rowHashes(t, base, Block{}, &r.sc)
 	out := make([]uint64, len(t))
 	for i := range t {
 		y0 := br.read(uint(ell))
@@ -395,7 +402,7 @@ func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64,
 	if err != nil {
 		return nil, err
 	}
-	h0, h1 := rowHashes(q, base, Block{}), rowHashes(q, base, s.delta)
+	h0, h1 := rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc)
 	x := make([]uint64, len(q))
 	bw := newBitWriter(total)
 	for i := range q {
@@ -427,7 +434,7 @@ func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uin
 	if err != nil {
 		return nil, err
 	}
-	h := rowHashes(t, base, Block{})
+	h := rowHashes(t, base, Block{}, &r.sc)
 	out := make([]uint64, len(t))
 	for i := range t {
 		w := uint(widths[i])
@@ -453,7 +460,7 @@ func (s *Sender) SendCorrelatedPair(d0, d1 []uint64, w0, w1 []uint8) (x, y []uin
 	if err != nil {
 		return nil, nil, err
 	}
-	h0, h1 := rowHashes(q, base, Block{}), rowHashes(q, base, s.delta)
+	h0, h1 := rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc)
 	x, y = make([]uint64, n), make([]uint64, n)
 	bw := newBitWriter(total)
 	for i := range q {
@@ -490,7 +497,7 @@ func (r *Receiver) ReceiveCorrelatedPair(choice []byte, w0, w1 []uint8) (x, y []
 	if err != nil {
 		return nil, nil, err
 	}
-	h := rowHashes(t, base, Block{})
+	h := rowHashes(t, base, Block{}, &r.sc)
 	x, y = make([]uint64, len(t)), make([]uint64, len(t))
 	for i := range t {
 		a, b := uint(w0[i]), uint(w1[i])

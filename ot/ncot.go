@@ -147,13 +147,13 @@ func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	tw := make([]Block, n*L)
+	tw := grow(&c.r.sc.tw, n*L)
 	for i, x := range choice {
 		for j := range L {
 			tw[i*L+j] = nodeTweak(base+uint64(i*L+j), int(x)&(2<<j-1))
 		}
 	}
-	tccrBlocks(t, t, tw)
+	tccrBlocks(t, t, tw, &c.r.sc.tmp)
 	res := make([]uint64, n)
 	for i, x := range choice {
 		var key uint64

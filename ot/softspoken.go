@@ -217,15 +217,12 @@ var littleEndian = func() bool {
 }()
 
 // columns expands the next w words of every leaf and writes, per block,
-// the k columns (v_c on the receiver, w_c on the sender) into cols and the
+// the k columns (into cols, zeroed by the caller) (v_c on the receiver, w_c on the sender) into cols and the
 // receiver's u into us[bi] (sender: us is nil). The sender relabels its
 // leaves by y = x ⊕ δ_b, so both sides run the same tree sum: with G_y the
 // leaf of index y (zero where unknown), the sum over pairs that differ in
 // bit c of the right halves is ⊕_{y: y_c=1} G_y.
 func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender bool) {
-	for j := range Kappa {
-		cols[j] = make([]uint64, w)
-	}
 	for bi := range s.blocks {
 		b := &s.blocks[bi]
 		nl := 1 << b.k
@@ -271,13 +268,15 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 	}
 }
 
-// receiverCols makes the receiver's columns t^j for choice words rw and
-// the correction message (u ⊕ r per block, w words each).
-func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64) []byte {
+// receiverCols makes the receiver's columns t^j (cols zeroed) for choice
+// words rw and the correction message (u ⊕ r per block, w words each);
+// aux is scratch for the u's.
+func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64) []byte {
 	w := len(rw)
+	slab := grow(aux, len(s.blocks)*w)
 	us := make([][]uint64, len(s.blocks))
 	for bi := range us {
-		us[bi] = make([]uint64, w)
+		us[bi] = slab[bi*w : (bi+1)*w : (bi+1)*w]
 	}
 	s.columns(cols, us, w, false)
 	msg := make([]byte, len(s.blocks)*w*8)
@@ -293,11 +292,12 @@ func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64) []byte {
 // msgBytes is the size of the correction message for w words per column.
 func (s *ssSide) msgBytes(w int) int { return len(s.blocks) * w * 8 }
 
-// senderCols makes the sender's columns q^j from the receiver's
-// correction message (already checked to be msgBytes(w) long).
-func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int) error {
+// senderCols makes the sender's columns q^j (cols zeroed) from the
+// receiver's correction message (already checked to be msgBytes(w)
+// long); aux is scratch.
+func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int, aux *[]uint64) error {
 	s.columns(cols, nil, w, true)
-	d := make([]uint64, w)
+	d := grow(aux, w)
 	for bi := range s.blocks {
 		b := &s.blocks[bi]
 		if err := transport.DecodeUint64s(d, msg[bi*w*8:(bi+1)*w*8]); err != nil {

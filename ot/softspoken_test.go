@@ -206,7 +206,7 @@ func TestPermBatch(t *testing.T) {
 			tw[i] = Block{uint64(i), 7}
 		}
 		h := make([]Block, n)
-		tccrBlocks(h, x, tw)
+		tccrBlocks(h, x, tw, new([]Block))
 		for i := range x {
 			p := perm(x[i])
 			if want := perm(p.Xor(tw[i])).Xor(p); h[i] != want {

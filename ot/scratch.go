@@ -1,0 +1,31 @@
+package ot
+
+// scratch holds one extension side's working buffers, reused from call
+// to call so that a batch of OTs allocates only what it returns or sends
+// (a Sender or Receiver is used by one goroutine at a time).
+type scratch struct {
+	cols []uint64 // the 128 columns, one slab
+	aux  []uint64 // a column's worth of correction words
+	rows []Block  // the transposed rows (cot's result, valid until the next call)
+	tmp  []Block  // π(x) in tccrBlocks
+	tw   []Block  // tweaks
+}
+
+// grow returns (*b)[:n], reallocating when the capacity is short; the
+// contents are not cleared.
+func grow[T any](b *[]T, n int) []T {
+	if cap(*b) < n {
+		*b = make([]T, n)
+	}
+	return (*b)[:n]
+}
+
+// columnsOf points cols[j] at consecutive w-word pieces of slab,
+// zeroed.
+func columnsOf(cols *[Kappa][]uint64, slab *[]uint64, w int) {
+	s := grow(slab, Kappa*w)
+	clear(s)
+	for j := range cols {
+		cols[j] = s[j*w : (j+1)*w : (j+1)*w]
+	}
+}
