@@ -55,6 +55,7 @@ type Record struct {
 	Lambda         float64           `json:"lambda,omitempty"`
 	Threshold      float64           `json:"threshold,omitempty"`
 	PolyBound      float64           `json:"poly_bound,omitempty"`
+	ScaleX2        float64           `json:"scale_x2,omitempty"`
 	ScoreLR        float64           `json:"score_lr,omitempty"`
 	Epochs         int               `json:"epochs"`
 	FinetuneEpochs int               `json:"finetune_epochs"`
@@ -161,7 +162,7 @@ func (f FileRun) Run() (*Record, error) {
 	}
 	rec := &Record{
 		Method: res.Method, Budget: res.Budget, ReLUs: res.ReLUs, Total: res.Total, PerSite: map[string]int{},
-		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound, ScoreLR: res.ScoreLR,
+		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound, ScaleX2: res.ScaleX2, ScoreLR: res.ScoreLR,
 		Epochs: res.Epochs, FinetuneEpochs: res.Finetune, BestPhase: res.Phase, BestEpoch: res.Epoch,
 		Dataset: name, Base: f.Model, Cost: costRec, Forced: res.Forced, Seed: cfg.Seed,
 		Seconds: time.Since(start).Seconds(), Command: f.Command, History: res.History,

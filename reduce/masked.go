@@ -78,6 +78,14 @@ type Masked struct {
 	// Range is the running per-channel range R of |x| (0 until the first
 	// training batch).
 	Range []float32
+	// ScaleX2 S (0 or 1 = off) is the AutoReP reference code's --scale_x2:
+	// the quadratic term is S·θ2·x², with θ2 the trainable coefficient
+	// that DaPa refits set to the least-squares c2. So the fit's quadratic
+	// enters shrunk by S, and under Adam (whose steps do not depend on the
+	// gradient's scale) the effective c2 = S·θ2 moves S times slower than
+	// the other coefficients. Coef holds θ; PolyMask exports the effective
+	// coefficients, so model files and private inference never see S.
+	ScaleX2 float64
 	// order caches the blocked storage order of the site.
 	order []int32
 }
@@ -203,9 +211,34 @@ func (m *Masked) Refit() error {
 	return nil
 }
 
+// x2Scale is the factor of the stored x² coefficient in the polynomial
+// (ScaleX2, 1 when off or when there is no x² term).
+func (m *Masked) x2Scale() float32 {
+	if m.ScaleX2 == 0 || m.Degree < 2 {
+		return 1
+	}
+	return float32(m.ScaleX2)
+}
+
+// effCoef returns the coefficients the polynomial applies ([C, Degree+1]):
+// Coef with the x² column times ScaleX2 (Coef itself when unscaled).
+func (m *Masked) effCoef() []float32 {
+	s := m.x2Scale()
+	if s == 1 {
+		return m.Coef.Value.Data
+	}
+	d := m.Degree + 1
+	out := append([]float32(nil), m.Coef.Value.Data...)
+	for i := 2; i < len(out); i += d {
+		out[i] *= s
+	}
+	return out
+}
+
 // Bound clamps the coefficients of degree ≥ 2 to |c_k| ≤ κ/R^(k−1) per
 // channel (see PolyBound); channels whose range is not known yet are left
-// alone.
+// alone. The bound is on the applied coefficient: with ScaleX2 S the
+// stored θ2 is clamped to κ/(S·R).
 func (m *Masked) Bound() {
 	if m.PolyBound <= 0 || m.Degree < 2 {
 		return
@@ -218,8 +251,12 @@ func (m *Masked) Bound() {
 		lim := m.PolyBound
 		for k := 2; k < d; k++ {
 			lim /= float64(r)
+			l := lim
+			if k == 2 {
+				l /= float64(m.x2Scale())
+			}
 			v := &m.Coef.Value.Data[c*d+k]
-			*v = float32(math.Max(-lim, math.Min(lim, float64(*v))))
+			*v = float32(math.Max(-l, math.Min(l, float64(*v))))
 		}
 	}
 }
@@ -300,16 +337,17 @@ func (m *Masked) Buffers() []nn.NamedTensor {
 func (m *Masked) ReLUCount() int { return m.Count() }
 
 // PolyMask returns the frozen activation with m's current mask and
-// coefficients (copies), as saved in model files and used by eval and pi.
-// It applies the bound first, in case an optimiser step came after the
-// last forward pass.
+// applied coefficients (copies; ScaleX2 folded in), as saved in model
+// files and used by eval and pi. It applies the bound first, in case an
+// optimiser step came after the last forward pass.
 func (m *Masked) PolyMask() *nn.PolyMask {
 	m.Bound()
 	d := m.Degree + 1
-	c := len(m.Coef.Value.Data) / d
+	coef := m.effCoef()
+	c := len(coef) / d
 	p := &nn.PolyMask{Mask: append([]float32(nil), m.Mask...), Coef: make([][]float32, c)}
 	for i := range p.Coef {
-		p.Coef[i] = append([]float32(nil), m.Coef.Value.Data[i*d:(i+1)*d]...)
+		p.Coef[i] = append([]float32(nil), coef[i*d:(i+1)*d]...)
 	}
 	return p
 }
@@ -360,7 +398,8 @@ func (m *Masked) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 		}
 	}
 	m.Bound()
-	t := newPolyTables(m.Mask, m.Coef.Value.Data, c, s, order)
+	t := newPolyTables(m.Mask, m.effCoef(), c, s, order)
+	x2s := m.x2Scale()
 	y := tensor.New(x.Value.Shape...)
 	t.forward(x.Value.Data, y.Data)
 	var score *autograd.Var
@@ -386,6 +425,11 @@ func (m *Masked) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 			score.AccumGrad(tensor.FromData(dm, score.Value.Shape...))
 		}
 		if dc != nil {
+			if x2s != 1 { // ∂L/∂θ2 = S·∂L/∂c2
+				for i := 2; i < len(dc); i += m.Degree + 1 {
+					dc[i] *= x2s
+				}
+			}
 			m.Coef.AccumGrad(tensor.FromData(dc, m.Coef.Value.Shape...))
 		}
 	}, x, score, m.Coef)

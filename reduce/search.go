@@ -60,6 +60,11 @@ type Config struct {
 	// ≥ 2 stays within κ·|x| over its channel's input range (0 =
 	// DefaultPolyBound, negative = unbounded least-squares coefficients).
 	PolyBound float64
+	// ScaleX2 is Masked.ScaleX2, the reference code's --scale_x2: the
+	// quadratic term is ScaleX2·θ2·x² with θ2 trainable and DaPa-fitted
+	// (0 or 1 = off; AutoReP, degree ≥ 2). The model file holds the
+	// applied coefficients.
+	ScaleX2 float64
 	// BNBatches is the number of training batches from which the
 	// batch-norm running statistics are recomputed (train.RecalibrateBN)
 	// before every evaluation, so that a candidate is evaluated and saved
@@ -106,6 +111,14 @@ type Config struct {
 	Resume     bool
 	// Progress receives progress bars, Log per-epoch lines (nil = silent).
 	Progress, Log io.Writer
+}
+
+// scaleX2 is the x² scale in effect: 0 when off (ScaleX2 0 or 1).
+func (c *Config) scaleX2() float64 {
+	if c.ScaleX2 == 1 {
+		return 0
+	}
+	return c.ScaleX2
 }
 
 func (c *Config) defaults() {
@@ -178,6 +191,12 @@ func (c *Config) validate(total, sites int) error {
 	if math.IsNaN(c.PolyBound) || math.IsInf(c.PolyBound, 0) {
 		return fmt.Errorf("reduce: polynomial bound %g: want a finite number", c.PolyBound)
 	}
+	if !(c.ScaleX2 >= 0) || c.ScaleX2 > 1e6 {
+		return fmt.Errorf("reduce: x² scale %g: want a positive number (0 = off)", c.ScaleX2)
+	}
+	if c.scaleX2() != 0 && c.Method == MethodAutoReP && c.Degree < 2 {
+		return fmt.Errorf("reduce: x² scale %g needs a polynomial of degree 2 or more (degree %d)", c.ScaleX2, c.Degree)
+	}
 	if c.CostWeights != nil && len(c.CostWeights) != sites {
 		return fmt.Errorf("reduce: %d cost weights for %d sites", len(c.CostWeights), sites)
 	}
@@ -211,6 +230,7 @@ type Result struct {
 	Lambda    float64    `json:"lambda,omitempty"`
 	Threshold float64    `json:"threshold,omitempty"`
 	PolyBound float64    `json:"poly_bound,omitempty"` // κ of the coefficient bound (AutoReP, degree ≥ 2)
+	ScaleX2   float64    `json:"scale_x2,omitempty"`   // the reference's x² scale (AutoReP, degree ≥ 2; 0 = off)
 	ScoreLR   float64    `json:"score_lr,omitempty"`   // AutoReP: the scores' search learning rate (set or derived)
 	Epochs    int        `json:"epochs"`
 	Finetune  int        `json:"finetune_epochs"`
@@ -244,6 +264,10 @@ type runState struct {
 	EtaBest int        `json:"eta_best,omitempty"`
 	L1Done  bool       `json:"l1_done,omitempty"`
 	Forced  bool       `json:"forced,omitempty"`
+	// ScaleX2 is the x² scale the checkpointed coefficients θ were
+	// trained with (0 = off): resuming with another would change the
+	// function they compute.
+	ScaleX2 float64 `json:"scale_x2,omitempty"`
 }
 
 // SaveState implements train.Stateful.
@@ -257,6 +281,9 @@ func (r *runner) LoadState(b json.RawMessage) error {
 	}
 	if st.Eta < 0 || (st.Best != nil && st.Best.ReLUs < 0) {
 		return errors.New("invalid reduction state")
+	}
+	if want := r.cfg.scaleX2(); r.cfg.Method == MethodAutoReP && st.ScaleX2 != want {
+		return fmt.Errorf("checkpoint trained with x² scale %g (0 = off), this run has %g", st.ScaleX2, want)
 	}
 	r.state = st
 	return nil
@@ -375,10 +402,12 @@ func (r *runner) install() error {
 			m.Threshold = float32(r.cfg.Threshold)
 			m.SigmaMin = r.cfg.SigmaMin
 			m.PolyBound = max(r.cfg.PolyBound, 0)
+			m.ScaleX2 = r.cfg.scaleX2()
 			s.Act = m
 			r.masked = append(r.masked, m)
 		}
 		r.pen = &Penalty{Lambda: r.cfg.Lambda, Budget: float64(r.cfg.Budget), Weights: r.cfg.CostWeights}
+		r.state.ScaleX2 = r.cfg.scaleX2()
 	case MethodSNL:
 		for _, s := range r.student.Sites {
 			a, err := NewSNL(s.Name, s.Shape)
@@ -788,6 +817,7 @@ func (r *runner) finish() (*Result, error) {
 		res.Lambda, res.Threshold, res.ScoreLR = r.cfg.Lambda, r.cfg.Threshold, r.cfg.ScoreLR
 		if r.cfg.Degree >= 2 {
 			res.PolyBound = max(r.cfg.PolyBound, 0)
+			res.ScaleX2 = r.cfg.scaleX2()
 		}
 	} else {
 		res.Degree = 1

@@ -217,9 +217,12 @@ func TestReduceArgumentErrors(t *testing.T) {
 	}
 	wantFail(t, runCLI(t, short, "reduce", "--model", base, "--budget", "100", "--method", "magic", "--out", out), 1, `method "magic"`)
 	for _, bad := range [][]string{{"--epochs", "0", "epochs must be at least 1"}, {"--finetune-epochs", "-1", "finetune epochs"},
-		{"--train-limit", "-5", "training limit"}, {"--augment", "maybe", "--augment"}} {
+		{"--train-limit", "-5", "training limit"}, {"--augment", "maybe", "--augment"},
+		{"--scale-x2", "0", "--scale-x2"}, {"--scale-x2", "NaN", "--scale-x2"}} {
 		wantFail(t, runCLI(t, short, append([]string{"reduce", "--model", base, "--budget", "100", "--data", dir, "--out", out}, bad[:2]...)...), 1, bad[2])
 	}
+	wantFail(t, runCLI(t, short, "reduce", "--model", base, "--budget", "100", "--data", dir, "--out", out,
+		"--scale-x2", "0.1", "--degree", "1"), 1, "--scale-x2 0.1 needs degree")
 	wantFail(t, runCLI(t, short, "reduce", "--model", base, "--out", out), 1, "--budget")
 	wantFail(t, runCLI(t, short, "reduce", "--budget", "100", "--out", out), 1, "--model")
 	wantFail(t, runCLI(t, short, "reduce", "--model", modelPath(t, "lenet-mnist-autorep10.safetensors"), "--budget", "100", "--out", out),

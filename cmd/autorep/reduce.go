@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -61,6 +62,7 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	threshold := fs.Float64("threshold", reduce.DefaultThreshold, "AutoReP hysteresis threshold t")
 	sigmaMin := fs.Float64("sigma-min", reduce.DefaultSigmaMin, "AutoReP: floor on the standard deviation DaPa fits to (bounds the quadratic term)")
 	polyBound := fs.Float64("poly-bound", reduce.DefaultPolyBound, "AutoReP: keep each polynomial term of degree ≥ 2 within κ·|x| over its channel's input range (0 = unbounded least squares)")
+	scaleX2 := fs.Float64("scale-x2", 1, "AutoReP: the reference code's x² scale S: the quadratic term is S·θ2·x² with θ2 trainable and DaPa-fitted, so it starts S times the fit and learns S times slower (1 = off; the model file holds the applied coefficients)")
 	bnBatches := fs.Int("bn-batches", reduce.DefaultBNBatches, "training batches that recompute the batch-norm statistics before each evaluation (0 = keep running averages)")
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -101,6 +103,12 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	if *polyBound < 0 {
 		return fail(fmt.Errorf("--poly-bound %g is negative", *polyBound))
 	}
+	if !(*scaleX2 > 0) || math.IsInf(*scaleX2, 0) {
+		return fail(fmt.Errorf("--scale-x2 %g: want a positive number (1 = off)", *scaleX2))
+	}
+	if *scaleX2 != 1 && *method == reduce.MethodAutoReP && *degree < 2 {
+		return fail(fmt.Errorf("--scale-x2 %g needs degree 2 or more (--degree %d has no x² term)", *scaleX2, *degree))
+	}
 	if *polyBound == 0 {
 		*polyBound = -1 // reduce.Config: negative = off
 	}
@@ -110,7 +118,7 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 		Config: reduce.Config{
 			BNBatches: *bnBatches,
 			Method:    *method, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
-			Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, PolyBound: *polyBound,
+			Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, PolyBound: *polyBound, ScaleX2: *scaleX2,
 			Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Seed: *seed,
 			Checkpoint: *ckpt, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
 		}}
