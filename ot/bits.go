@@ -88,6 +88,9 @@ func (b *bitReader) read(w uint) uint64 {
 	return v
 }
 
+// skip moves past the next n ≥ 0 bits.
+func (b *bitReader) skip(n int) { b.pos += uint64(n) }
+
 // mask returns the low-w-bit mask (w ≤ 64).
 func mask(w uint) uint64 {
 	if w >= 64 {

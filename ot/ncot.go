@@ -62,7 +62,6 @@ func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
 		return err
 	}
 	delta := c.s.delta
-	m := mask(uint(ell))
 	nodes := 2<<L - 2 // tree nodes per OT: 2^{j+1} at level j
 	keys := make([]uint64, 2<<L)
 	bw := newBitWriter(n * nn * ell)
@@ -78,16 +77,21 @@ func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
 			pq[2*r+1] = q[i0*L+r].Xor(delta)
 		}
 		permBlocks(pq[:2*cn*L], pq[:2*cn*L])
-		// Node (j, p) of OT i hashes π(q_j ⊕ p_j·Δ) ⊕ tweak.
+		// Node (j, p) of OT i hashes π(q_j ⊕ p_j·Δ) ⊕ tweak: the prefixes
+		// p < 2^j have bit j clear (π(q_j)), the others set (π(q_j ⊕ Δ)).
 		k := 0
 		for i := range cn {
 			for j := range L {
 				r := i*L + j
 				idx := base + uint64((i0+i)*L+j)
-				for p := range 2 << j {
-					in[k] = pq[2*r+p>>j&1].Xor(nodeTweak(idx, p))
-					k++
+				half := 1 << j
+				a, b := pq[2*r], pq[2*r+1]
+				dst := in[k : k+2*half : k+2*half]
+				for p := range half {
+					dst[p] = Block{a.Lo ^ idx, a.Hi ^ uint64(p+1)}
+					dst[half+p] = Block{b.Lo ^ idx, b.Hi ^ uint64(half+p+1)}
 				}
+				k += 2 * half
 			}
 		}
 		permBlocks(in[:k], in[:k])
@@ -97,22 +101,42 @@ func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
 			for j := range L {
 				r := i*L + j
 				lo := 1 << j // prefixes of level j−1 at [lo, 2lo)
-				for p := range 2 * lo {
-					h := in[k].Xor(pq[2*r+p>>j&1]).Lo
-					keys[2*lo+p] = keys[lo+p&(lo-1)] ^ h
-					k++
+				aLo, bLo := pq[2*r].Lo, pq[2*r+1].Lo
+				prev, next := keys[lo:2*lo:2*lo], keys[2*lo:4*lo:4*lo]
+				src := in[k : k+2*lo : k+2*lo]
+				for p := range lo {
+					next[p] = prev[p] ^ src[p].Lo ^ aLo
+					next[lo+p] = prev[p] ^ src[lo+p].Lo ^ bLo
 				}
+				k += 2 * lo
 			}
 			top := 1 << L
-			for y := range nn {
-				bw.write((msgs[(i0+i)*nn+y]^keys[top+y])&m, uint(ell))
-			}
+			writeMessages(bw, msgs[(i0+i)*nn:(i0+i+1)*nn], keys[top:top+nn], ell)
 		}
 	}
 	if err := c.s.c.Send(bw.bytes()); err != nil {
 		return fmt.Errorf("ot: sending 1-of-N messages: %w", err)
 	}
 	return nil
+}
+
+// writeMessages writes msgs[y] ⊕ keys[y], ell bits each, gathering as
+// many as fit in one word per bitWriter call.
+func writeMessages(bw *bitWriter, msgs, keys []uint64, ell int) {
+	m, w := mask(uint(ell)), uint(ell)
+	var acc uint64
+	var nacc uint
+	for y, v := range msgs {
+		if nacc+w > 64 {
+			bw.write(acc, nacc)
+			acc, nacc = 0, 0
+		}
+		acc |= (v ^ keys[y]) & m << nacc
+		nacc += w
+	}
+	if nacc > 0 {
+		bw.write(acc, nacc)
+	}
 }
 
 // Receive is the receiver's side of CNSender.Send: choice[i] < nn picks
@@ -160,13 +184,9 @@ func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 		for j := range L {
 			key ^= t[i*L+j].Lo
 		}
-		var y uint64
-		for k := range nn {
-			v := br.read(uint(ell))
-			if k == int(x) {
-				y = v
-			}
-		}
+		br.skip(int(x) * ell)
+		y := br.read(uint(ell))
+		br.skip((nn - 1 - int(x)) * ell)
 		res[i] = (y ^ key) & mask(uint(ell))
 	}
 	return res, nil
