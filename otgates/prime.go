@@ -102,28 +102,43 @@ func (p *Party) ToPrimeTrunc(x []uint64, ell, s int, P uint64) ([]uint64, error)
 // reduced mod P. Cost: one correlated OT and ℓ bits per element, one
 // round.
 //
-// Party 0 adds ⌊P/4⌋, so y' ∈ [0, P/2); the shares, integers in [0, P),
-// then wrap (y0 + y1 = y' + P) exactly when one of them is at least P/2,
-// w = a0 ∨ a1 with a_b = [y_b > (P−1)/2], and y' = y0 + y1 − w·P over the
-// integers, hence mod 2^ℓ: the product a0·a1 by bitProduct mod 2^ℓ.
+// Party 0 adds a bias B ≈ P/4, so y' = y + B ∈ [0, P/2); the shares,
+// integers in [0, P), then wrap (y0 + y1 = y' + P) exactly when one of
+// them is at least P/2, w = a0 ∨ a1 with a_b = [y_b > (P−1)/2], and
+// y' = y0 + y1 − w·P over the integers, hence mod 2^ℓ: the product a0·a1
+// by bitProduct mod 2^ℓ.
 func (p *Party) FromPrime(y []uint64, P uint64, ell int) ([]uint64, error) {
+	return p.FromPrimeTrunc(y, P, ell, 0)
+}
+
+// FromPrimeTrunc is FromPrime of ⌊y/2^s⌋ + e, e ∈ {−1, 0, 1} (e = 0 for
+// s = 0), for |y| < P/4 − 2^s: the truncation after a product mod P fused
+// into the conversion at no extra cost (one OT and ℓ bits per element; a
+// separate Trunc would cost a second OT). The bias B is ⌊P/4⌋ rounded down
+// to a multiple of 2^s; with y_b = q_b·2^s + r_b and P = Q·2^s + R each
+// party takes q_b − w_b·Q, and the dropped r0 + r1 − w·R lies in
+// (−2^s, 2^(s+1)): the result is ⌊y/2^s⌋ up to one unit either way.
+func (p *Party) FromPrimeTrunc(y []uint64, P uint64, ell, s int) ([]uint64, error) {
 	if err := checkEll(ell); err != nil {
 		return nil, err
 	}
 	if err := checkPrime(P); err != nil {
 		return nil, err
 	}
+	if s < 0 || (s > 0 && (s >= 62 || uint64(1)<<uint(s) >= P/4)) {
+		return nil, fmt.Errorf("otgates: conversion from mod P = %d with truncation by %d bits, want 2^s < P/4", P, s)
+	}
 	n := len(y)
-	bias := P / 4
+	bias := P / 4 &^ (uint64(1)<<uint(s) - 1)
 	half := (P - 1) / 2
-	v := make([]uint64, n)
+	q := make([]uint64, n)
 	a := make([]uint8, n)
 	for i, u := range y {
 		u %= P
 		if p.ID == 0 {
 			u = (u + bias) % P
 		}
-		v[i] = u
+		q[i] = u >> uint(s)
 		if u > half {
 			a[i] = 1
 		}
@@ -133,11 +148,12 @@ func (p *Party) FromPrime(y []uint64, P uint64, ell int) ([]uint64, error) {
 		return nil, err
 	}
 	m := mask(ell)
+	Q := P >> uint(s)
 	out := make([]uint64, n)
-	for i, u := range v {
-		out[i] = (u - (uint64(a[i])-prod[i])*P) & m
+	for i, v := range q {
+		out[i] = (v - (uint64(a[i])-prod[i])*Q) & m
 		if p.ID == 0 {
-			out[i] = (out[i] - bias) & m
+			out[i] = (out[i] - bias>>uint(s)) & m
 		}
 	}
 	return out, nil

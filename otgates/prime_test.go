@@ -133,6 +133,58 @@ func TestFromPrime(t *testing.T) {
 	}
 }
 
+// TestFromPrimeTrunc: shares mod P of y, |y| < P/4 − 2^s, become shares
+// mod 2^ℓ of ⌊y/2^s⌋ up to one unit either way, for edge and random y and
+// edge shares; an error of 2 units or a wrong sign fails.
+func TestFromPrimeTrunc(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(15, 5))
+	type tc struct{ pBits, ell, s, n int }
+	cases := []tc{{46, 40, 24, 100000}}
+	for _, pb := range []int{8, 32, 47, 62} {
+		for _, s := range []int{1, 3, pb - 5} {
+			for _, ell := range []int{pb - s - 1, 40, 64} {
+				if s >= 1 && ell >= 2 && ell >= pb-s-1 { // |⌊y/2^s⌋| < 2^(pb−2−s) fits ℓ
+
+					cases = append(cases, tc{pb, ell, s, 2000})
+				}
+			}
+		}
+	}
+	for _, c := range cases {
+		P := primeBelow(c.pBits)
+		lim := int64(P/4) - int64(1)<<uint(c.s) // |y| ≤ lim < P/4 − 2^s
+		var y []int64
+		var y0, y1 []uint64
+		add := func(v int64, sh uint64) {
+			y = append(y, v)
+			y0 = append(y0, sh)
+			y1 = append(y1, (residue(v, P)+P-sh)%P)
+		}
+		for _, v := range []int64{0, 1, -1, lim, -lim, int64(1) << uint(c.s), -(int64(1) << uint(c.s))} {
+			for _, sh := range []uint64{0, 1, P - 1, (P - 1) / 2, (P + 1) / 2} {
+				add(v, sh)
+			}
+		}
+		for len(y) < c.n {
+			add(rng.Int64N(2*lim+1)-lim, rng.Uint64N(P))
+		}
+		z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+			return p.FromPrimeTrunc([][]uint64{y0, y1}[p.ID], P, c.ell, c.s)
+		})
+		for i, v := range y {
+			want := v >> uint(c.s)
+			got := signed((z0[i]+z1[i])&mask(c.ell), c.ell)
+			if d := got - want; d < -1 || d > 1 {
+				t.Fatalf("P=%d ℓ=%d s=%d: y = %d (shares %d, %d) gave %d, want %d ± 1", P, c.ell, c.s, v, y0[i], y1[i], got, want)
+			}
+		}
+	}
+	if _, err := p0.FromPrimeTrunc([]uint64{1}, primeBelow(20), 32, 18); err == nil {
+		t.Error("FromPrimeTrunc accepted 2^s ≥ P/4")
+	}
+}
+
 // TestPrimeRoundTrip: ToPrime then FromPrime returns the input (s = 0),
 // the composition the two-party suite's polynomial path uses.
 func TestPrimeRoundTrip(t *testing.T) {
