@@ -8,6 +8,8 @@ import (
 	_ "image/jpeg" // decoders for --image
 	_ "image/png"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/autorep/autorep/data"
@@ -48,7 +50,10 @@ type inferImage struct {
 	Index     *int      `json:"index,omitempty"` // with --dataset
 	Label     int       `json:"label"`
 	TrueLabel *int      `json:"true_label,omitempty"`
-	Logits    []float32 `json:"logits"`
+	Logits    []float32 `json:"logits,omitempty"`
+	// Labels are the K best classes, best first, when the server reveals
+	// only them (serve --output topk:K or label).
+	Labels    []int `json:"labels,omitempty"`
 	LatencyMS struct {
 		Online  float64 `json:"online"`
 		Offline float64 `json:"offline"`
@@ -69,7 +74,9 @@ type inferSession struct {
 	PlanHash string `json:"plan_hash"`
 	Arch     string `json:"arch"`
 	ReLUs    int    `json:"relus"`
-	Connect  struct {
+	// Output is what the server reveals: logits, label or topk:K.
+	Output  string `json:"output"`
+	Connect struct {
 		MS       float64 `json:"ms"`
 		Bytes    int64   `json:"bytes"`
 		Material int64   `json:"material_bytes"`
@@ -272,6 +279,7 @@ func runInfer(args []string) error {
 	info.Session, info.PlanHash, info.Arch = sess.ID.String(), hex.EncodeToString(h[:]), pub.Arch
 	info.Suite, info.Dealer = sess.Suite, sess.DealerAddr
 	info.ReLUs, _ = pub.ReLUs()
+	info.Output = pi.OutputName(pub.TopK)
 	info.Connect.MS = ms(sess.Connect.Time)
 	info.Connect.Bytes, info.Connect.Material = sess.Connect.Bytes, sess.Connect.Material
 	if set != nil && (set.C != pub.Input[0] || set.H != pub.Input[1] || set.W != pub.Input[2]) {
@@ -295,7 +303,7 @@ func runInfer(args []string) error {
 		if err != nil {
 			return fmt.Errorf("image %d: %w", i, err)
 		}
-		img := inferImage{Label: r.Label, TrueLabel: truth, Logits: r.Logits, Rounds: r.Stats.Online.Rounds}
+		img := inferImage{Label: r.Label, TrueLabel: truth, Logits: r.Logits, Labels: r.Labels, Rounds: r.Stats.Online.Rounds}
 		if set != nil {
 			img.Index = &i
 		}
@@ -310,6 +318,9 @@ func runInfer(args []string) error {
 				name = fmt.Sprint(i)
 			}
 			fmt.Fprintf(os.Stderr, "image %s: label %d", name, img.Label)
+			if len(img.Labels) > 1 {
+				fmt.Fprintf(os.Stderr, " (top %d: %s)", len(img.Labels), labelList(img.Labels))
+			}
 			if truth != nil {
 				fmt.Fprintf(os.Stderr, " (true %d)", *truth)
 			}
@@ -325,7 +336,11 @@ func runInfer(args []string) error {
 	}
 	if *count == 1 {
 		if !*jsonOut {
-			fmt.Println(images[0].Label)
+			if len(images[0].Labels) > 1 {
+				fmt.Println(labelList(images[0].Labels))
+			} else {
+				fmt.Println(images[0].Label)
+			}
 			return nil
 		}
 		return printJSONObject(inferReport{inferSession: info, inferImage: images[0]})
@@ -373,4 +388,13 @@ func loadImage(path string, pub *pi.Public, resize bool) (*tensor.Tensor, error)
 		return nil, fmt.Errorf("the served plan has no normalisation for %d channels (mean %v, std %v)", in[0], mean, std)
 	}
 	return data.NormalizePixels(pix, in, mean, std)
+}
+
+// labelList prints labels space-separated, best first.
+func labelList(labels []int) string {
+	s := make([]string, len(labels))
+	for i, l := range labels {
+		s[i] = strconv.Itoa(l)
+	}
+	return strings.Join(s, " ")
 }

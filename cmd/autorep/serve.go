@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -23,11 +24,16 @@ func init() {
 }
 
 const serveSummary = `Serve private inference of a model file to 'autorep infer' clients: the
-client learns the logits of its image, the server learns nothing about it.
+client learns the logits of its image (or, with --output label or topk:K,
+only its label or K best labels, by a secure argmax), the server learns
+nothing about it.
 --suite dealer (default): each client session uses a fresh session of the
 dealer at --dealer (random id, material bound to it); --pool N keeps N
 sessions ready, their dealer material (setup and one inference) fetched
 before clients arrive, so a client mostly waits for the online phase.
+--dealer-cert/--dealer-key present a client certificate to a dealer
+started with --server-ca (dealer --gen-server-cert writes one), which then
+admits this server's role without join tickets.
 --suite twoparty: no third party (OT and HE between server and client; the
 per-client setup runs when the client connects); --dealer, --advertise-dealer
 and --pool do not apply. --metrics serves Prometheus metrics, /healthz and
@@ -46,6 +52,9 @@ func runServe(args []string) error {
 	dealerAddr := fs.String("dealer", "127.0.0.1:7001", "dealer address (dealer suite; verified with --tls-ca/--tls-server-name)")
 	advertise := fs.String("advertise-dealer", "", "dealer address sent to clients (dealer suite; default --dealer); clients that pin their dealer check it")
 	pool := fs.Int("pool", 2, "dealer suite: sessions kept ready with their dealer material (0: fetch on demand)")
+	dealerCert := fs.String("dealer-cert", "", "dealer suite: PEM client certificate presented to the dealer (dealer --gen-server-cert), admitting the server role at a dealer with --server-ca")
+	dealerKey := fs.String("dealer-key", "", "PEM private key of --dealer-cert")
+	output := fs.String("output", "logits", "what each client learns: logits, label (secure argmax, nothing else) or topk:K (the K best labels in order)")
 	ticketKey := fs.String("dealer-ticket-key", "", "dealer suite: file of the join-ticket key shared with the dealer (dealer --ticket-key): the server joins with its ticket and issues each client its own")
 	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions; more are refused with \"busy; retry after\"")
 	maxPending := fs.Int("max-pending", serve.DefaultMaxPending, "connections still in their TLS handshake or hello at once; more are closed")
@@ -98,8 +107,23 @@ func runServe(args []string) error {
 	if *idle == 0 || *maxInf == 0 {
 		return errors.New("--idle-timeout and --max-inferences must not be 0 (negative: no limit)")
 	}
+	topK, err := pi.ParseOutput(*output)
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	if (*dealerCert == "") != (*dealerKey == "") {
+		return errors.New("--dealer-cert and --dealer-key go together")
+	}
+	if *dealerCert != "" {
+		if cfg.Insecure {
+			return errors.New("--dealer-cert needs TLS (not --insecure)")
+		}
+		if _, err := tls.LoadX509KeyPair(*dealerCert, *dealerKey); err != nil {
+			return fmt.Errorf("--dealer-cert/--dealer-key: %w", err)
+		}
+	}
 	if *suite == "twoparty" {
-		for _, name := range []string{"dealer", "advertise-dealer", "pool", "dealer-ticket-key"} {
+		for _, name := range []string{"dealer", "advertise-dealer", "pool", "dealer-ticket-key", "dealer-cert", "dealer-key"} {
 			if flagSet(fs, name) {
 				return fmt.Errorf("--%s: suite twoparty uses no dealer", name)
 			}
@@ -126,6 +150,12 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The output mode is public: part of the plan and its hash, which the
+	// client receives and checks.
+	plan.Public.TopK = topK
+	if err := plan.Public.Validate(); err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
 	opts := tf.options()
 	ln, err := secnet.Listen(*listen, cfg, opts)
 	if err != nil {
@@ -135,9 +165,11 @@ func runServe(args []string) error {
 		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf, MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost, Clients: clients}
 	where := "no dealer"
 	if *suite == "dealer" {
+		dcfg := cfg
+		dcfg.ClientCertFile, dcfg.ClientKeyFile = *dealerCert, *dealerKey
 		srv.Dealer = &serve.DealerConfig{Addr: *dealerAddr, Advertise: *advertise, Pool: *pool, TicketKey: tk,
 			Dial: func(ctx context.Context, addr string) (transport.Conn, error) {
-				return secnet.Dial(ctx, addr, cfg, opts)
+				return secnet.Dial(ctx, addr, dcfg, opts)
 			}}
 		where = fmt.Sprintf("dealer %s, pool %d", *dealerAddr, *pool)
 	}
@@ -147,7 +179,7 @@ func runServe(args []string) error {
 	h := plan.PublicHash()
 	relus, _ := plan.Public.ReLUs()
 	fmt.Fprintf(os.Stderr, "serve: %s (%s, %d ReLUs), plan hash %s\n", *modelPath, m.Arch, relus, hex.EncodeToString(h[:]))
-	fmt.Fprintf(os.Stderr, "serve: listening on %s, suite %s, %s\n", ln.Addr(), *suite, where)
+	fmt.Fprintf(os.Stderr, "serve: listening on %s, suite %s, %s, output %s\n", ln.Addr(), *suite, where, pi.OutputName(topK))
 	ctx, stop := signalContext()
 	defer stop()
 	if *metricsAddr != "" {
