@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,7 +31,8 @@ type FileRun struct {
 	// DataDir the data directory (data.Dir resolves "").
 	Dataset, DataDir string
 	// CostFile, if set, is a sitecost file whose costs weigh each site's
-	// ReLUs in the budget loss.
+	// ReLUs in the budget loss: the saving a replacement by the search's
+	// polynomial degree brings (replacementDegree; see Penalty).
 	CostFile string
 	// TrainLimit uses only the first N training images (0 = all).
 	TrainLimit int
@@ -133,10 +135,11 @@ func (f FileRun) Run() (*Record, error) {
 		for i, s := range student.Sites {
 			names[i] = s.Name
 		}
-		if cfg.CostWeights, err = cf.Weights(names); err != nil {
+		deg := cfg.replacementDegree()
+		if cfg.CostWeights, err = cf.Weights(names, deg); err != nil {
 			return nil, fmt.Errorf("cost file %s: %w", f.CostFile, err)
 		}
-		costRec = map[string]string{"file": f.CostFile}
+		costRec = map[string]string{"file": f.CostFile, "degree": strconv.Itoa(deg)}
 	}
 	cfg.Augment = train.DefaultAugment()
 	if f.Augment != nil {

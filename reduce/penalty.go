@@ -11,12 +11,22 @@ import (
 // optional cost weight per site.
 //
 // Without weights, density = Σ m / total (the fraction of ReLUs kept) and
-// total is the number of ReLUs of the all-ReLU network. With weights w_s
-// (the measured private-inference cost of one ReLU of site s, any unit),
-// density = Σ_s w_s·count_s / Σ_s w_s·n_s is the fraction of the network's
-// ReLU *cost* that is kept, compared with the same B/total: the search then
-// spends the budget where ReLUs are cheap. Weights all equal reduce to the
-// unweighted loss.
+// total is the number of ReLUs of the all-ReLU network. With weights w_s,
+// density = Σ_s w_s·count_s / Σ_s w_s·n_s, compared with the same
+// B/total; weights all equal reduce to the unweighted loss.
+//
+// What the weights should be: a mask's private-inference cost is
+// C(m) = C_poly + Σ_s w_s·count_s, where C_poly is the cost of the network
+// with every position a polynomial and w_s = cost(ReLU) − cost(polynomial)
+// is the saving one replaced position of site s brings (package sitecost,
+// measured per degree: in the two-party suite a polynomial position is
+// not free, and a degree-1 one costs less than a degree-2 one). So the
+// weighted density is (C(m) − C_poly)/(C_relu − C_poly), the fraction of
+// the cost the search can remove that is still spent: the loss pushes on
+// the sites where a replacement saves the most, and a site where it saves
+// nothing (w_s floored near 0) keeps its ReLUs for free. The weights must
+// be those of the degree the search replaces with (Config.Degree for
+// AutoReP, 1 for SNL's identity; Config.replacementDegree).
 type Penalty struct {
 	// Lambda is the penalty weight λ.
 	Lambda float64
@@ -107,4 +117,16 @@ func (p *Penalty) Loss(sites []*Masked) (*autograd.Var, error) {
 		}
 	}, parents...)
 	return out, nil
+}
+
+// replacementDegree is the polynomial degree a search replaces ReLUs with:
+// AutoReP's Degree (DefaultDegree when unset), 1 for SNL (identity).
+func (c *Config) replacementDegree() int {
+	switch {
+	case c.Method == MethodSNL:
+		return 1
+	case c.Degree == 0:
+		return DefaultDegree
+	}
+	return c.Degree
 }

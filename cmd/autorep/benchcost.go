@@ -25,50 +25,77 @@ func allReLU(m *models.Model) error {
 	return nil
 }
 
+// costDegrees are the polynomial degrees --cost-out measures: the ones
+// private inference evaluates (a suite may run degree 1 cheaper).
+var costDegrees = []int{1, 2}
+
 // measureSiteCosts runs the same n images through m with every site a
-// polynomial and compares each activation step with the all-ReLU report
-// base (measured by the caller on the unmodified m). m is modified.
-func measureSiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, trans string, lazy bool, base *piReport) ([]siteCost, error) {
-	if err := reduce.PolyTwin(m.Sites); err != nil {
-		return nil, err
+// polynomial of each degree of costDegrees, in the suite and configuration
+// of base (the all-ReLU report, measured by the caller on the unmodified
+// m), and derives each site's saving per replaced position. It returns the
+// file to write. m is modified.
+func measureSiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, trans string, lazy bool, base *piReport) (sitecost.File, error) {
+	f := sitecost.File{Suite: base.Suite, LinkGbps: costNets[0].Gbps, Runs: []sitecost.RunInfo{runInfo("relu", base)}}
+	twins := map[int]*piReport{}
+	for _, d := range costDegrees {
+		if err := reduce.PolyTwinDegree(m.Sites, d); err != nil {
+			return f, err
+		}
+		plan, err := pi.Compile(m, cfg)
+		if err != nil {
+			return f, fmt.Errorf("all-polynomial twin of degree %d: %w", d, err)
+		}
+		twin := &piReport{Suite: base.Suite, N: n}
+		if err := benchPI(plan, m, set, n, trans, lazy, twin); err != nil {
+			return f, fmt.Errorf("all-polynomial twin of degree %d: %w", d, err)
+		}
+		twins[d] = twin
+		f.Runs = append(f.Runs, runInfo(fmt.Sprintf("poly%d", d), twin))
 	}
-	plan, err := pi.Compile(m, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("all-polynomial twin: %w", err)
-	}
-	twin := &piReport{}
-	if err := benchPI(plan, m, set, n, trans, lazy, twin); err != nil {
-		return nil, fmt.Errorf("all-polynomial twin: %w", err)
-	}
-	return siteCosts(base, twin, m.Sites)
+	var err error
+	f.Sites, err = siteCosts(base, twins, m.Sites)
+	return f, err
 }
 
-// siteCosts derives the per-site costs from an all-ReLU and an
-// all-polynomial report of the same plan shape, material counted on the
-// LAN link of the cost model.
-func siteCosts(relu, poly *piReport, sites []*nn.Site) ([]siteCost, error) {
+// runInfo is the cost file's record of a bench pi run.
+func runInfo(name string, r *piReport) sitecost.RunInfo {
+	return sitecost.RunInfo{Name: name, Images: r.N, CPU: r.CPUPerImage, Bytes: r.OfflineBytes + r.OnlineBytes, LatencyMs: r.P50}
+}
+
+// siteCosts derives the per-site costs from an all-ReLU report and the
+// all-polynomial reports of each degree, of the same plan shape, bytes
+// counted on the LAN link of the cost model.
+func siteCosts(relu *piReport, poly map[int]*piReport, sites []*nn.Site) ([]siteCost, error) {
 	sizes := make([]sitecost.SiteSize, len(sites))
 	for i, s := range sites {
 		sizes[i] = sitecost.SiteSize{Name: s.Name, ReLUs: s.Size()}
 	}
-	return sitecost.Derive(sizes, costRun(relu), costRun(poly), costNets[0].Gbps)
+	runs := make(map[int]sitecost.Run, len(poly))
+	for d, r := range poly {
+		runs[d] = costRun(r)
+	}
+	return sitecost.Derive(sizes, costRun(relu), runs, costNets[0].Gbps)
 }
 
-// costRun is what sitecost.Derive needs of a bench pi report.
+// costRun is what sitecost.Derive needs of a bench pi report: per image,
+// each activation step's wall time and traffic (online and the offline
+// traffic made during the step), all traffic but the session setup, and
+// the process CPU time.
 func costRun(r *piReport) sitecost.Run {
-	run := sitecost.Run{ActMs: map[string]float64{}, Material: r.ServerMaterial + r.ClientMaterial}
+	run := sitecost.Run{ActMs: map[string]float64{}, ActBytes: map[string]int64{}, Bytes: r.OfflineBytes + r.OnlineBytes, CPU: r.CPUPerImage}
 	for _, l := range r.Layers {
 		if l.Op == string(pi.OpAct) {
 			run.ActMs[l.Name] = l.Ms
+			run.ActBytes[l.Name] = l.Bytes + l.OfflineBytes
 		}
 	}
 	return run
 }
 
-// writeCostFile writes the costs measured with the dealer suite (the one
-// benchPI runs) as `autorep reduce --cost` reads them.
-func writeCostFile(path string, costs []siteCost) error {
-	if err := sitecost.Write(path, sitecost.File{Suite: "dealer", Sites: costs}); err != nil {
+// writeCostFile writes the measured costs as `autorep reduce --cost` reads
+// them.
+func writeCostFile(path string, f sitecost.File) error {
+	if err := sitecost.Write(path, f); err != nil {
 		return fmt.Errorf("--cost-out: %w", err)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,12 +13,18 @@ import (
 )
 
 // TestSiteCostsLeNet measures per-site ReLU costs on a random-weight LeNet
-// and feeds the file to reduce's --cost reader.
+// in each suite and feeds the file to reduce's --cost reader.
 func TestSiteCostsLeNet(t *testing.T) {
 	dir := os.Getenv("AUTOREP_DATA")
 	if dir == "" {
 		t.Skip("AUTOREP_DATA not set: skipping the cost measurement on MNIST")
 	}
+	for _, suite := range []string{pi.SuiteDealer, pi.SuiteTwoParty} {
+		t.Run(suite, func(t *testing.T) { siteCostsLeNet(t, dir, suite) })
+	}
+}
+
+func siteCostsLeNet(t *testing.T, dir, suite string) {
 	m, _, err := piLoadOrBuild("lenet", "mnist", dir)
 	if err != nil {
 		t.Skipf("mnist not available: %v", err)
@@ -26,19 +33,21 @@ func TestSiteCostsLeNet(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	set = set.Sample(2, 1)
+	const n = 1
+	set = set.Sample(n, 1)
 	if err := allReLU(m); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := pi.Compile(m, pi.Config{})
+	cfg := pi.Config{Poly: pi.PolyFormFor(suite)}
+	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := &piReport{}
-	if err := benchPI(plan, m, set, 2, "pipe", false, base); err != nil {
+	base := &piReport{Suite: suite, N: n}
+	if err := benchPI(plan, m, set, n, "pipe", false, base); err != nil {
 		t.Fatal(err)
 	}
-	costs, err := measureSiteCosts(m, pi.Config{}, set, 2, "pipe", false, base)
+	cf, err := measureSiteCosts(m, cfg, set, n, "pipe", false, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,20 +55,49 @@ func TestSiteCostsLeNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(costs) != len(fresh.Sites) {
-		t.Fatalf("%d costs for %d sites", len(costs), len(fresh.Sites))
+	costs := cf.Sites
+	if len(costs) != len(fresh.Sites) || cf.Suite != suite || len(cf.Runs) != 3 || cf.Runs[0].Name != "relu" || cf.Runs[2].Name != "poly2" {
+		t.Fatalf("%d costs for %d sites; file %+v", len(costs), len(fresh.Sites), cf)
+	}
+	steps := map[string]piLayer{}
+	for _, l := range base.Layers {
+		steps[l.Name] = l
+	}
+	var positions int
+	for _, s := range fresh.Sites {
+		positions += s.Size()
 	}
 	for i, c := range costs {
-		if c.Site != fresh.Sites[i].Name || c.ReLUs != fresh.Sites[i].Size() {
-			t.Errorf("cost %d: %+v, site %s of %d", i, c, fresh.Sites[i].Name, fresh.Sites[i].Size())
+		if c.Site != fresh.Sites[i].Name || c.ReLUs != fresh.Sites[i].Size() || len(c.Degrees) != 2 {
+			t.Fatalf("cost %d: %+v, site %s of %d", i, c, fresh.Sites[i].Name, fresh.Sites[i].Size())
 		}
-		// A ReLU needs a DCF key, a polynomial position a few ring elements.
-		if !(c.MaterialUs > 0) || !(c.Cost > 0) || c.ReLUMs <= 0 || c.PolyMs <= 0 {
-			t.Errorf("site %s: implausible cost %+v", c.Site, c)
+		// The ReLU traffic is the all-ReLU run's step, offline part included.
+		if l := steps[c.Site]; c.ReLUBytes != l.Bytes+l.OfflineBytes || c.ReLUBytes <= 0 || c.ReLUMs <= 0 {
+			t.Errorf("site %s: relu bytes %d, step %+v", c.Site, c.ReLUBytes, l)
+		}
+		for k, d := range c.Degrees {
+			// CPU saved is the runs' difference spread over all positions.
+			wantCPU := (cf.Runs[0].CPU - cf.Runs[k+1].CPU) * 1e6 / float64(positions)
+			if d.Degree != k+1 || d.PolyBytes <= 0 || math.Abs(d.CPUUs-wantCPU) > 1e-6*math.Abs(wantCPU)+1e-9 ||
+				math.Abs(d.BytesUs-d.BytesSaved/(costNets[0].Gbps*1e9/8)*1e6) > 1e-9 || !(d.Cost > 0) ||
+				(d.CPUUs+d.BytesUs > 0 && d.Cost < d.CPUUs+d.BytesUs-1e-9) {
+				t.Errorf("site %s degree %d: implausible %+v (want cpu %g)", c.Site, d.Degree, d, wantCPU)
+			}
+		}
+		if c.Cost != c.Degrees[1].Cost {
+			t.Errorf("site %s: cost %g, degree 2's %g", c.Site, c.Cost, c.Degrees[1].Cost)
+		}
+		if suite == pi.SuiteTwoParty && c.Degrees[0].PolyBytes >= c.Degrees[1].PolyBytes {
+			// The twoparty suite skips the square at degree 1.
+			t.Errorf("site %s: degree 1 %d B, degree 2 %d B", c.Site, c.Degrees[0].PolyBytes, c.Degrees[1].PolyBytes)
+		}
+		if suite == pi.SuiteDealer && !(c.Degrees[1].BytesSaved > 0) {
+			// A ReLU needs a DCF key, a polynomial position a few ring elements.
+			t.Errorf("site %s: a polynomial saves %g B", c.Site, c.Degrees[1].BytesSaved)
 		}
 	}
 	path := filepath.Join(t.TempDir(), "cost.json")
-	if err := writeCostFile(path, costs); err != nil {
+	if err := writeCostFile(path, cf); err != nil {
 		t.Fatal(err)
 	}
 	f, err := sitecost.Read(path)
@@ -70,13 +108,16 @@ func TestSiteCostsLeNet(t *testing.T) {
 	for i, s := range fresh.Sites {
 		names[i] = s.Name
 	}
-	w, err := f.Weights(names)
-	if err != nil || f.Suite != "dealer" {
-		t.Fatalf("weights %v, %v; suite %q", w, err, f.Suite)
-	}
-	for i := range w {
-		if w[i] != costs[i].Cost {
-			t.Errorf("weight %d = %v, want %v", i, w[i], costs[i].Cost)
+	// Each degree's weights are its own measured savings.
+	for deg := 1; deg <= 2; deg++ {
+		w, err := f.Weights(names, deg)
+		if err != nil || f.Suite != suite {
+			t.Fatalf("weights %v, %v; suite %q", w, err, f.Suite)
+		}
+		for i := range w {
+			if w[i] != costs[i].Degrees[deg-1].Cost {
+				t.Errorf("degree %d weight %d = %v, want %v", deg, i, w[i], costs[i].Degrees[deg-1].Cost)
+			}
 		}
 	}
 	// The twin is all polynomial now: not a model to measure costs on.
@@ -91,16 +132,18 @@ func TestSiteCostsFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relu, poly := &piReport{ServerMaterial: 1 << 20}, &piReport{}
+	relu, poly := &piReport{OfflineBytes: 1 << 20, CPUPerImage: 0.5}, &piReport{CPUPerImage: 0.6}
 	for i, s := range m.Sites {
-		ms := float64(i + 1)
+		b := int64(i + 1)
 		if i == 0 {
-			ms = 0 // the polynomial run was slower here
+			b = 0 // the polynomial was dearer here
 		}
-		relu.Layers = append(relu.Layers, piLayer{Name: s.Name, Op: string(pi.OpAct), Ms: ms})
-		poly.Layers = append(poly.Layers, piLayer{Name: s.Name, Op: string(pi.OpAct), Ms: 0.5})
+		relu.Layers = append(relu.Layers, piLayer{Name: s.Name, Op: string(pi.OpAct), Ms: 1, Bytes: b << 20})
+		poly.Layers = append(poly.Layers, piLayer{Name: s.Name, Op: string(pi.OpAct), Ms: 0.5, OfflineBytes: 1 << 20})
 	}
-	costs, err := siteCosts(relu, poly, m.Sites)
+	relu.OnlineBytes = 10 << 20
+	poly.OnlineBytes = 4 << 20
+	costs, err := siteCosts(relu, map[int]*piReport{2: poly}, m.Sites)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +152,7 @@ func TestSiteCostsFloor(t *testing.T) {
 			t.Errorf("site %s: cost %v", c.Site, c.Cost)
 		}
 	}
-	if _, err := siteCosts(relu, &piReport{}, m.Sites); err == nil {
+	if _, err := siteCosts(relu, map[int]*piReport{2: {}}, m.Sites); err == nil {
 		t.Error("a twin without activation steps was accepted")
 	}
 }

@@ -115,9 +115,14 @@ type piReport struct {
 	// CPUPerImage is the process CPU time (user + system, getrusage) of
 	// the secure inferences per image: dealer, server and client together,
 	// offline and online phases, without the plaintext checks.
-	CPUPerImage float64      `json:"cpu_s_per_image"`
-	Estimates   []piEstimate `json:"estimates"`
-	Layers      []piLayer    `json:"layers"`
+	CPUPerImage float64 `json:"cpu_s_per_image"`
+	// PeakRSSMiB is the peak resident set size of this process
+	// (getrusage Maxrss) at the end of the run, in MiB: server, client
+	// and the dealer suite's dealer all run in it, so it bounds no single
+	// party's memory; the --cost-out runs are included.
+	PeakRSSMiB float64      `json:"peak_rss_mib"`
+	Estimates  []piEstimate `json:"estimates"`
+	Layers     []piLayer    `json:"layers"`
 	// SiteCosts is set with --cost-out.
 	SiteCosts []siteCost `json:"site_costs,omitempty"`
 }
@@ -132,9 +137,13 @@ func runBenchPI(args []string) error {
 			"for LAN (3 Gbit/s, 0.3 ms) and WAN (400 Mbit/s, 40 ms). --model may also name an\n"+
 			"architecture (random weights, for cost figures).\n\n"+
 			"--suite twoparty runs the dealer-free suite instead (HE linear layers, OT gates; no dealer).\n\n"+
-			"--cost-out FILE (all-ReLU models) runs the same images again with every ReLU replaced\n"+
-			"by a polynomial and writes each site's measured cost per ReLU (online time saved plus\n"+
-			"the dealer material saved, as microseconds on the LAN link) for 'autorep reduce --cost'.")
+			"--cost-out FILE (all-ReLU models, either suite) runs the same images again with every\n"+
+			"ReLU replaced by a polynomial of degree 1, then of degree 2, and writes each site's\n"+
+			"measured saving per replaced ReLU for each degree (CPU time saved, both parties, plus\n"+
+			"the bytes saved, offline + online without setup, as microseconds on the LAN link) for\n"+
+			"'autorep reduce --cost'.\n\n"+
+			"peak_rss_mib is the process's peak resident set size (getrusage): server, client and,\n"+
+			"for the dealer suite, the dealer all run in this one process.")
 	path := fs.String("model", "", "model file (.safetensors) or architecture name (random weights; required)")
 	dataset := fs.String("dataset", "", "dataset (default: the one recorded in the model file)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -144,7 +153,7 @@ func runBenchPI(args []string) error {
 	suite := fs.String("suite", pi.SuiteDealer, "protocol suite: dealer or twoparty (no dealer)")
 	frac := fs.Uint("frac", 16, "fractional bits")
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs (dealer suite) or of the shares, Z_2^ell (twoparty suite)")
-	costOut := fs.String("cost-out", "", "also measure every site with polynomials instead of ReLUs and write the per-site cost per ReLU to this JSON file (for reduce --cost; all-ReLU models)")
+	costOut := fs.String("cost-out", "", "also measure every site with polynomials of degree 1 and 2 instead of ReLUs and write the per-site saving per replaced ReLU to this JSON file (for reduce --cost; all-ReLU models)")
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
 	truncMode := fs.String("trunc", "exact", "twoparty suite's truncations: exact (logits equal the fixed-point executor's) or faithful (one-unit errors, cheaper)")
 	output := fs.String("output", "logits", "what the client learns: logits, label (secure argmax) or topk:K (the K best labels in order)")
@@ -191,9 +200,6 @@ func runBenchPI(args []string) error {
 	if *suite == pi.SuiteTwoParty && *lazy {
 		return errors.New("--lazy applies to the dealer suite's material; the twoparty suite has none")
 	}
-	if *suite == pi.SuiteTwoParty && *costOut != "" {
-		return errors.New("--cost-out measures the dealer suite only (not yet the twoparty suite)")
-	}
 	m, random, err := piLoadOrBuild(*path, *dataset, *dataDir)
 	if err != nil {
 		return err
@@ -237,13 +243,16 @@ func runBenchPI(args []string) error {
 		return err
 	}
 	if *costOut != "" {
-		if rep.SiteCosts, err = measureSiteCosts(m, cfg, set, total, *trans, *lazy, rep); err != nil {
+		cf, err := measureSiteCosts(m, cfg, set, total, *trans, *lazy, rep)
+		if err != nil {
 			return err
 		}
-		if err := writeCostFile(*costOut, rep.SiteCosts); err != nil {
+		if err := writeCostFile(*costOut, cf); err != nil {
 			return err
 		}
+		rep.SiteCosts = cf.Sites
 	}
+	rep.PeakRSSMiB = float64(cputime.PeakRSS()) / (1 << 20)
 	if *jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -533,7 +542,7 @@ func printPIReport(r *piReport) {
 		fmt.Fprintf(w, "  these images need ell >= %d to be guaranteed exact (pi.Plan.MinEll)%s\n", r.MinEll, note)
 	}
 	fmt.Fprintf(w, "  latency p50 %.1f ms  p90 %.1f ms  mean %.1f ms (online, measured); offline p50 %.1f ms\n", r.P50, r.P90, r.Mean, r.OfflineP50)
-	fmt.Fprintf(w, "  CPU %.3f s per image (dealer, server and client, offline + online; process user + system time)\n", r.CPUPerImage)
+	fmt.Fprintf(w, "  CPU %.3f s per image (dealer, server and client, offline + online; process user + system time); peak RSS %.0f MiB (all parties, one process)\n", r.CPUPerImage, r.PeakRSSMiB)
 	for _, e := range r.Estimates {
 		fmt.Fprintf(w, "  cost model %-3s (%.1f Gbit/s, %.1f ms RTT): %.1f ms online, %.1f ms to ship the dealer material\n", strings.ToUpper(e.Network), e.Gbps, e.RTTms, e.Ms, e.OfflineMs)
 	}
@@ -542,10 +551,12 @@ func printPIReport(r *piReport) {
 		fmt.Fprintf(w, "  %-28s %-9s %9d %12d %6d %9.2f %12d\n", l.Name, l.Op, l.ReLUs, l.Bytes, l.Rounds, l.Ms, l.OfflineBytes)
 	}
 	if len(r.SiteCosts) > 0 {
-		fmt.Fprintf(w, "\n  cost per ReLU (µs on the LAN link: online time + dealer material saved by a polynomial)\n")
-		fmt.Fprintf(w, "  %-28s %9s %9s %9s %9s %9s\n", "site", "ReLUs", "relu ms", "poly ms", "online", "cost")
+		fmt.Fprintf(w, "\n  saving per replaced ReLU (µs: CPU + bytes on the LAN link saved by a polynomial of the degree; step ms recorded, not counted)\n")
+		fmt.Fprintf(w, "  %-28s %9s %3s %9s %9s %11s %11s %9s %9s %9s\n", "site", "ReLUs", "deg", "relu ms", "poly ms", "relu B", "poly B", "cpu", "bytes", "cost")
 		for _, c := range r.SiteCosts {
-			fmt.Fprintf(w, "  %-28s %9d %9.2f %9.2f %9.3f %9.3f\n", c.Site, c.ReLUs, c.ReLUMs, c.PolyMs, c.OnlineUs, c.Cost)
+			for _, d := range c.Degrees {
+				fmt.Fprintf(w, "  %-28s %9d %3d %9.2f %9.2f %11d %11d %9.3f %9.3f %9.3f\n", c.Site, c.ReLUs, d.Degree, c.ReLUMs, d.PolyMs, c.ReLUBytes, d.PolyBytes, d.CPUUs, d.BytesUs, d.Cost)
+			}
 		}
 	}
 }
