@@ -1,6 +1,7 @@
 package fss
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/autorep/autorep/internal/bufpool"
@@ -588,6 +589,12 @@ func checkDCFParams(n, g int) error {
 // key generation runs on all CPUs. Every alpha[i] must be below 2^n and
 // len(beta) must be g·len(alpha).
 func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err error) {
+	return GenDCFContext(context.Background(), prg, n, g, alpha, beta)
+}
+
+// GenDCFContext is GenDCF stopping with ctx's error once ctx ends (see
+// GenContext); the keys of a completed generation are GenDCF's.
+func GenDCFContext(ctx context.Context, prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err error) {
 	if prg == nil {
 		return nil, nil, fmt.Errorf("fss: GenDCF: nil PRG")
 	}
@@ -610,7 +617,7 @@ func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err
 	// (bufpool.GetWords) need no clearing.
 	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: bufpool.GetWords(m * stride)}
 	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: bufpool.GetWords(m * stride)}
-	parallel(m, func(lo, hi int) {
+	err = parallelCtx(ctx, m, func(lo, hi int) {
 		i := lo
 		if g > 2 && g <= maxFast { // two keys in lockstep
 			for ; i+2 <= hi; i += 2 {
@@ -627,6 +634,11 @@ func GenDCF(prg *ring.PRG, n, g int, alpha, beta []uint64) (k0, k1 *DCFKeys, err
 				k0.w[i*stride:(i+1)*stride], k1.w[i*stride:(i+1)*stride])
 		}
 	})
+	if err != nil {
+		k0.Release()
+		k1.Release()
+		return nil, nil, err
+	}
 	return k0, k1, nil
 }
 

@@ -1,6 +1,7 @@
 package fss
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/autorep/autorep/ring"
@@ -146,7 +147,7 @@ func low(v uint64, n int) uint64 {
 
 // genKeys draws per-element randomness (perElem words) from prg serially,
 // then fills both parties' keys in parallel with fill(i, r_in[i], rnd, w0, w1).
-func genKeys(prg *ring.PRG, g Gate, rIn []uint64, ell, shift, perElem int,
+func genKeys(ctx context.Context, prg *ring.PRG, g Gate, rIn []uint64, ell, shift, perElem int,
 	fill func(r uint64, rnd, w0, w1 []uint64)) (*Keys, *Keys, error) {
 	if prg == nil {
 		return nil, nil, fmt.Errorf("fss: %v: nil PRG", g)
@@ -160,12 +161,36 @@ func genKeys(prg *ring.PRG, g Gate, rIn []uint64, ell, shift, perElem int,
 	prg.Uint64s(rnd)
 	k0 := &Keys{gate: g, party: 0, ell: ell, shift: shift, m: m, w: make([]uint64, m*st)}
 	k1 := &Keys{gate: g, party: 1, ell: ell, shift: shift, m: m, w: make([]uint64, m*st)}
-	parallel(m, func(lo, hi int) {
+	if err := parallelCtx(ctx, m, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			fill(rIn[i], rnd[i*perElem:(i+1)*perElem], k0.w[i*st:(i+1)*st], k1.w[i*st:(i+1)*st])
 		}
-	})
+	}); err != nil {
+		return nil, nil, err
+	}
 	return k0, k1, nil
+}
+
+// GenContext generates the keys of gate g for the input masks rIn, as
+// GenDReLU, GenReLU, GenTrunc (GateTrunc, GateTruncExact) or GenReLUTrunc,
+// but stops with ctx's error once ctx ends: the workers check it between
+// blocks of ctxBlock keys, so a cancelled generation of millions of keys
+// returns within milliseconds, its workers gone. The keys of a generation
+// that completes are those of the plain functions (same randomness).
+func GenContext(ctx context.Context, prg *ring.PRG, g Gate, rIn []uint64, ell, shift int) (k0, k1 *Keys, err error) {
+	if err := checkGate(g, ell, shift); err != nil {
+		return nil, nil, err
+	}
+	switch g {
+	case GateDReLU:
+		return genDReLU(ctx, prg, rIn, ell)
+	case GateReLU:
+		return genReLU(ctx, prg, rIn, ell)
+	case GateTrunc, GateTruncExact:
+		return genTrunc(ctx, prg, rIn, ell, shift, g == GateTruncExact)
+	default:
+		return genReLUTrunc(ctx, prg, rIn, ell, shift)
+	}
 }
 
 // share writes an additive sharing of v with randomness r to a and b.
@@ -179,9 +204,13 @@ func share(v, r uint64, a, b *uint64) { *a, *b = r, v-r }
 // ℓ−1 bits with payload 1 − 2q plus shares of q, so w = q ⊕ c = q + (1−2q)·c
 // is linear in the DCF output and DReLU = p + (1 − 2p)·w is local.
 func GenDReLU(prg *ring.PRG, rIn []uint64, ell int) (k0, k1 *Keys, err error) {
+	return genDReLU(context.Background(), prg, rIn, ell)
+}
+
+func genDReLU(ctx context.Context, prg *ring.PRG, rIn []uint64, ell int) (k0, k1 *Keys, err error) {
 	n := ell - 1
 	dw := dcfWords(n, 1)
-	return genKeys(prg, GateDReLU, rIn, ell, 0, 5, func(r uint64, rnd, w0, w1 []uint64) {
+	return genKeys(ctx, prg, GateDReLU, rIn, ell, 0, 5, func(r uint64, rnd, w0, w1 []uint64) {
 		rl := low(r, ell)
 		q := 1 ^ (rl>>uint(n))&1
 		genDCFWords(n, low(rl, n), []uint64{1 - 2*q}, block{rnd[0], rnd[1]}, block{rnd[2], rnd[3]}, w0[:dw], w1[:dw])
@@ -197,9 +226,13 @@ func GenDReLU(prg *ring.PRG, rIn []uint64, ell int) (k0, k1 *Keys, err error) {
 // ReLU(x) = DReLU(x)·(x̂ − r_in) = x̂·DReLU(x) − DReLU(x)·r_in is local.
 // One DCF evaluation per element, no communication beyond opening x̂.
 func GenReLU(prg *ring.PRG, rIn []uint64, ell int) (k0, k1 *Keys, err error) {
+	return genReLU(context.Background(), prg, rIn, ell)
+}
+
+func genReLU(ctx context.Context, prg *ring.PRG, rIn []uint64, ell int) (k0, k1 *Keys, err error) {
 	n := ell - 1
 	dw := dcfWords(n, 2)
-	return genKeys(prg, GateReLU, rIn, ell, 0, 7, func(r uint64, rnd, w0, w1 []uint64) {
+	return genKeys(ctx, prg, GateReLU, rIn, ell, 0, 7, func(r uint64, rnd, w0, w1 []uint64) {
 		rl := low(r, ell)
 		q := 1 ^ (rl>>uint(n))&1
 		sg := 1 - 2*q
@@ -225,13 +258,17 @@ func GenReLU(prg *ring.PRG, rIn []uint64, ell int) (k0, k1 *Keys, err error) {
 // an s-bit DCF with payload −1 for the low-bit borrow, which the one-bit
 // gate drops. The constant −(r >> s) − 2^(ℓ−1−s) is shared in the key.
 func GenTrunc(prg *ring.PRG, rIn []uint64, ell, shift int, exact bool) (k0, k1 *Keys, err error) {
+	return genTrunc(context.Background(), prg, rIn, ell, shift, exact)
+}
+
+func genTrunc(ctx context.Context, prg *ring.PRG, rIn []uint64, ell, shift int, exact bool) (k0, k1 *Keys, err error) {
 	g, per := GateTrunc, 5
 	if exact {
 		g, per = GateTruncExact, 9
 	}
 	dw := dcfWords(ell, 1)
 	dws := dcfWords(shift, 1)
-	return genKeys(prg, g, rIn, ell, shift, per, func(r uint64, rnd, w0, w1 []uint64) {
+	return genKeys(ctx, prg, g, rIn, ell, shift, per, func(r uint64, rnd, w0, w1 []uint64) {
 		rl := low(r, ell)
 		genDCFWords(ell, rl, []uint64{1 << uint(ell-shift)}, block{rnd[0], rnd[1]}, block{rnd[2], rnd[3]}, w0[:dw], w1[:dw])
 		c := -(rl >> uint(shift)) - 1<<uint(ell-1-shift)
@@ -262,9 +299,13 @@ func GenTrunc(prg *ring.PRG, rIn []uint64, ell, shift int, exact bool) (k0, k1 *
 // (1 − 2q, (1 − 2q)·K, Z·(1 − 2m), Z·m) and shares of (q, q·K, K, Z·m)
 // suffices.
 func GenReLUTrunc(prg *ring.PRG, rIn []uint64, ell, shift int) (k0, k1 *Keys, err error) {
+	return genReLUTrunc(context.Background(), prg, rIn, ell, shift)
+}
+
+func genReLUTrunc(ctx context.Context, prg *ring.PRG, rIn []uint64, ell, shift int) (k0, k1 *Keys, err error) {
 	n := ell - 1
 	dw := dcfWords(n, 4)
-	return genKeys(prg, GateReLUTrunc, rIn, ell, shift, 8, func(r uint64, rnd, w0, w1 []uint64) {
+	return genKeys(ctx, prg, GateReLUTrunc, rIn, ell, shift, 8, func(r uint64, rnd, w0, w1 []uint64) {
 		rl := low(r, ell)
 		m := (rl >> uint(n)) & 1
 		q := 1 ^ m

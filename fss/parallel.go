@@ -1,6 +1,7 @@
 package fss
 
 import (
+	"context"
 	"runtime"
 	"sync"
 )
@@ -27,4 +28,25 @@ func parallel(m int, fn func(lo, hi int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// ctxBlock is the number of elements a worker of parallelCtx handles
+// between two looks at its context (about a millisecond of key
+// generation).
+const ctxBlock = 256
+
+// parallelCtx is parallel, with each worker checking ctx between blocks of
+// ctxBlock elements and stopping once it ends; it returns ctx's error if
+// the work did not complete. All workers have returned when it returns.
+func parallelCtx(ctx context.Context, m int, fn func(lo, hi int)) error {
+	if ctx.Done() == nil { // never cancelled: no checks
+		parallel(m, fn)
+		return nil
+	}
+	parallel(m, func(lo, hi int) {
+		for b := lo; b < hi && ctx.Err() == nil; b += ctxBlock {
+			fn(b, min(b+ctxBlock, hi))
+		}
+	})
+	return context.Cause(ctx)
 }
