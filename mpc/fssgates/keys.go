@@ -61,14 +61,16 @@ func genGate(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
 	r, r0, r1 := g.Mask(req.N)
 	var k0, k1 *fss.Keys
 	var err error
+	// fss.GenContext stops with the generation's context (a large batch
+	// of keys takes seconds).
 	switch req.Kind {
 	case mpc.KindTrunc:
-		k0, k1, err = fss.GenTrunc(g.PRG, r, req.InputBits(), int(req.Shift), true)
+		k0, k1, err = fss.GenContext(g.Context(), g.PRG, fss.GateTruncExact, r, req.InputBits(), int(req.Shift))
 		m0.Param, m1.Param = uint64(req.Shift), uint64(req.Shift)
 	case mpc.KindReLU:
-		k0, k1, err = fss.GenReLU(g.PRG, r, req.InputBits())
+		k0, k1, err = fss.GenContext(g.Context(), g.PRG, fss.GateReLU, r, req.InputBits(), 0)
 	case mpc.KindDReLU:
-		k0, k1, err = fss.GenDReLU(g.PRG, r, req.InputBits())
+		k0, k1, err = fss.GenContext(g.Context(), g.PRG, fss.GateDReLU, r, req.InputBits(), 0)
 	default:
 		err = fmt.Errorf("fssgates: %v is not a gate kind", req.Kind)
 	}
@@ -102,7 +104,7 @@ func genReLUTrunc(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
 		beta[3*i], beta[3*i+1], beta[3*i+2] = sg, sg*k, q*top
 		qv[i], kv[i], qk[i] = q, k, q*k
 	}
-	k0, k1, err := fss.GenDCF(g.PRG, ell-1, reluTruncPayload, alpha, beta)
+	k0, k1, err := fss.GenDCFContext(g.Context(), g.PRG, ell-1, reluTruncPayload, alpha, beta)
 	if err != nil {
 		return err
 	}

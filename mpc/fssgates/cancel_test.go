@@ -1,0 +1,102 @@
+package fssgates_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	_ "github.com/autorep/autorep/mpc/fssgates"
+	"github.com/autorep/autorep/ring"
+)
+
+// TestGenerateContext: the dealer's generation under a live context gives
+// exactly Generate's material (FSS gates, the fused gate, a batched
+// convolution, polynomial material); cancelled 200 ms into a large
+// request (a quarter million ReLU keys, a 64-image convolution, seconds of
+// work each) through Hub.GetContext it returns the cancellation cause
+// quickly, the other party's wait for the same item ends with its own
+// context, and no goroutine is left behind.
+func TestGenerateContext(t *testing.T) {
+	d := mpc.NewDealer(ring.Seed{9})
+	conv := mpc.LinearSpec{N: 3, C: 4, H: 6, W: 6, K: 5, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	act := mpc.ActSpec{N: 1, C: 2, HW: 8, ReLU: mpc.MaskOf(make([]bool, 16))}
+	for _, req := range []mpc.Request{
+		mpc.GateRequest(mpc.KindReLU, "r", 1000, 0, 40),
+		mpc.GateRequest(mpc.KindDReLU, "d", 1000, 0, 0),
+		mpc.GateRequest(mpc.KindTrunc, "t", 1000, 12, 0),
+		mpc.ReLUTruncRequest("rt", 1000, 12, 0),
+		{Kind: mpc.KindLinear, Label: "l", Linear: conv},
+		{Kind: mpc.KindPoly, Label: "p", Act: act},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		a0, a1, err := d.Generate(req, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b0, b1, err := d.GenerateContext(ctx, req, 2)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, pair := range [][2]*mpc.Material{{a0, b0}, {a1, b1}} {
+			x, err := pair[0].MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			y, _ := pair[1].MarshalBinary()
+			if !bytes.Equal(x, y) {
+				t.Errorf("%v: party %d's material differs under a context", req.Kind, i)
+			}
+		}
+	}
+
+	before := runtime.NumGoroutine()
+	big := mpc.LinearSpec{N: 64, C: 64, H: 32, W: 32, K: 64, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	for _, req := range []mpc.Request{
+		mpc.GateRequest(mpc.KindReLU, "big", 1<<18, 0, 0),
+		{Kind: mpc.KindLinear, Label: "bigconv", Linear: big},
+	} {
+		runtime.GC() // the keys' allocation is not the generation
+		h := mpc.NewHub(d.Session(1))
+		ctx, cancel := context.WithCancelCause(context.Background())
+		stop := errors.New("party gone")
+		time.AfterFunc(200*time.Millisecond, func() { cancel(stop) })
+		type result struct {
+			err  error
+			took time.Duration
+		}
+		done := make(chan result, 1)
+		t0 := time.Now()
+		go func() {
+			_, err := h.GetContext(ctx, mpc.Server, req)
+			done <- result{err, time.Since(t0)}
+		}()
+		// The other party, asking for the same item meanwhile, waits for
+		// that generation: its own context ends the wait.
+		time.Sleep(20 * time.Millisecond)
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		t1 := time.Now()
+		_, err := h.GetContext(ctx2, mpc.Client, req)
+		waited := time.Since(t1)
+		cancel2()
+		if !errors.Is(err, context.DeadlineExceeded) || waited > time.Second {
+			t.Errorf("%v: the other party's wait returned %v after %v", req.Kind, err, waited)
+		}
+		r := <-done
+		t.Logf("%v %q: %v after %v (the other party's wait: %v)", req.Kind, req.Label, r.err, r.took, waited)
+		if !errors.Is(r.err, stop) || r.took > 3*time.Second {
+			t.Errorf("%v: cancelled after 200 ms, returned %v after %v", req.Kind, r.err, r.took)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the cancelled generations, %d before", n, before)
+	}
+}
