@@ -439,8 +439,10 @@ func (s *Server) initGen() {
 // histogram: 1 ms to about 30 s.
 var GenerateBuckets = []float64{0.001, 0.004, 0.016, 0.064, 0.25, 1, 4, 16, 32}
 
-// generate runs hub.Get for a request that generates, holding one of the
-// MaxGenerating slots, and charges its time to the session.
+// generate runs hub.GetContext for a request that generates, holding one
+// of the MaxGenerating slots, and charges its time to the session. The
+// generation stops early when ctx ends (the session ends, the party's
+// connection fails, the drain's grace expires).
 func (s *Server) generate(ctx context.Context, se *session, p mpc.Party, req mpc.Request, c Cost) (*mpc.Material, error) {
 	s.genOnce.Do(s.initGen)
 	select {
@@ -449,7 +451,7 @@ func (s *Server) generate(ctx context.Context, se *session, p mpc.Party, req mpc
 		return nil, context.Cause(ctx)
 	}
 	start := time.Now()
-	m, err := se.hub.Get(p, req)
+	m, err := se.hub.GetContext(ctx, p, req)
 	el := time.Since(start)
 	<-s.genSem
 	se.cpu.Add(int64(el))
@@ -792,8 +794,38 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 		conn.Send(frame.Error(tagError, err.Error()))
 		return err
 	}
+	// While a request generates, the connection is read ahead (one frame
+	// at most): a party that disconnects then ends the generation through
+	// gctx instead of being noticed only when its material is sent.
+	gctx, gone := context.WithCancelCause(ctx)
+	defer gone(nil)
+	type frameRead struct {
+		b   []byte
+		err error
+	}
+	var ahead chan frameRead
+	readAhead := func() {
+		if ahead != nil {
+			return
+		}
+		ahead = make(chan frameRead, 1)
+		go func(ch chan frameRead, limit int) {
+			b, err := transport.RecvMax(conn, limit)
+			if err != nil {
+				gone(fmt.Errorf("party %v: %w", p, err))
+			}
+			ch <- frameRead{b, err}
+		}(ahead, maxFrame)
+	}
 	for {
-		b, err := transport.RecvMax(conn, maxFrame)
+		var b []byte
+		var err error
+		if ahead != nil {
+			r := <-ahead
+			ahead, b, err = nil, r.b, r.err
+		} else {
+			b, err = transport.RecvMax(conn, maxFrame)
+		}
 		if err != nil {
 			return err
 		}
@@ -834,9 +866,10 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 			if err := s.admit(ctx, se); err != nil {
 				return fail(err)
 			}
-			m, err = s.generate(ctx, se, p, req, c)
+			readAhead()
+			m, err = s.generate(gctx, se, p, req, c)
 		} else {
-			m, err = se.hub.Get(p, req)
+			m, err = se.hub.GetContext(gctx, p, req)
 		}
 		if err != nil {
 			if strings.Contains(err.Error(), "different material") {
@@ -844,9 +877,9 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 			}
 			return fail(err)
 		}
-		if ctx.Err() != nil { // the session ended during the generation
+		if err := context.Cause(gctx); err != nil { // the session or the party ended during the generation
 			m.Release()
-			return context.Cause(ctx)
+			return err
 		}
 		// The FSS keys go out from their own memory (no encoded copy of
 		// the material is built).

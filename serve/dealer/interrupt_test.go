@@ -1,0 +1,96 @@
+package dealer
+
+import (
+	"context"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/mpc"
+	_ "github.com/autorep/autorep/mpc/fssgates"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/serve/secnet"
+	"github.com/autorep/autorep/transport"
+)
+
+// bigGate is a request whose generation takes seconds here (half a million
+// 64-bit ReLU keys), so that it is still running when it is interrupted.
+var bigGate = mpc.GateRequest(mpc.KindReLU, "big", 1<<19, 0, 0)
+
+// waitGenerationEnded waits until the dealer has spent time generating
+// (the generation returned) and fails unless that happened within limit
+// and nothing completed.
+func waitGenerationEnded(t *testing.T, srv *Server, since time.Time, limit time.Duration) {
+	t.Helper()
+	for srv.Stats().GenerateSeconds == 0 && time.Since(since) < 30*time.Second {
+		time.Sleep(5 * time.Millisecond)
+	}
+	took := time.Since(since)
+	st := srv.Stats()
+	t.Logf("generation ended %v after the interruption (%.2f s generating), %d completed", took, st.GenerateSeconds, st.Generated)
+	if st.GenerateSeconds == 0 || took > limit || st.Generated != 0 {
+		t.Errorf("generation ended %v after the interruption (limit %v), %d completed", took, limit, st.Generated)
+	}
+}
+
+// TestGenerationInterrupted: a party that disconnects while the dealer
+// generates its large request ends that generation within a bounded
+// time (its connection is read ahead during a generation), and a drain
+// whose grace expires does too, Serve returning without waiting for it;
+// no goroutine is left.
+func TestGenerationInterrupted(t *testing.T) {
+	base := runtime.NumGoroutine()
+	t.Run("party disconnects", func(t *testing.T) {
+		debug.FreeOSMemory() // the keys' memory comes fresh: its clearing is not the generation
+		srv := &Server{Dealer: mpc.NewDealer(ring.Seed{5})}
+		addr := serveTest(t, srv, secnet.Config{})
+		p0, err := joinAt(t, addr, secnet.Config{}, mpc.Server, mustSID(t), [32]byte{}, Ticket{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { _, err := p0.Get(bigGate); errc <- err }()
+		time.Sleep(100 * time.Millisecond)
+		t0 := time.Now()
+		p0.Close()
+		if err := <-errc; err == nil {
+			t.Error("the closed party got its material")
+		}
+		waitGenerationEnded(t, srv, t0, 3*time.Second)
+	})
+	t.Run("drain expires", func(t *testing.T) {
+		debug.FreeOSMemory()
+		ln, err := secnet.Listen("127.0.0.1:0", secnet.Config{Insecure: true}, transport.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &Server{Dealer: mpc.NewDealer(ring.Seed{6}), Grace: 100 * time.Millisecond, Logf: t.Logf}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx, ln) }()
+		p0, err := joinAt(t, ln.Addr().String(), secnet.Config{}, mpc.Server, mustSID(t), [32]byte{}, Ticket{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go p0.Get(bigGate)
+		time.Sleep(100 * time.Millisecond)
+		t0 := time.Now()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Serve waited for the generation")
+		}
+		t.Logf("Serve returned %v after the drain started (grace 100 ms)", time.Since(t0))
+		waitGenerationEnded(t, srv, t0, 3*time.Second)
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base+2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base+2 {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutine leak: %d goroutines, %d before\n%s", n, base, buf[:runtime.Stack(buf, true)])
+	}
+}
