@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/plot"
 )
 
@@ -18,7 +19,8 @@ func benchPIFixture(t *testing.T, model string, relus int, p50, lan, wan float64
 	b, err := json.Marshal(map[string]any{
 		"model": model, "arch": "resnet20", "dataset": "cifar10", "n": 10, "relus": relus,
 		"latency_ms_p50": p50, "latency_ms_p90": p50 * 1.2, "offline_bytes": offline,
-		"cpu_s_per_image": cpu, "online_bytes": 1000,
+		"cpu_s_per_image": cpu, "online_bytes": 1000, "total_bytes": offline + 1000 + 5000,
+		"online_rounds": 42, "offline_inline_rounds": 8,
 		"estimates": []map[string]any{
 			{"network": "lan", "gbit_s": 3, "rtt_ms": 0.3, "latency_ms": lan, "offline_ms": 100},
 			{"network": "wan", "gbit_s": 0.4, "rtt_ms": 40, "latency_ms": wan, "offline_ms": 900},
@@ -59,10 +61,13 @@ func TestBenchPIValues(t *testing.T) {
 		"latency":  {{"measured p50", 330}, {"LAN estimate (3 Gbit/s, 0.3 ms RTT)", 349}, {"WAN estimate (0.4 Gbit/s, 40 ms RTT)", 1224}},
 		"material": {{"dealer material", 970.822038}},
 		"cpu":      {{"measured", 0.78}},
+		"bytes":    {{"total", 970.828038}},
+		"online":   {{"online", 0.001}},
+		"rounds":   {{"rounds", 50}},
 	} {
-		got, err := benchPIValues(p, metric)
-		if err != nil {
-			t.Fatalf("%s: %v", metric, err)
+		got, suite, err := benchPIValues(p, metric)
+		if err != nil || suite != pi.SuiteDealer {
+			t.Fatalf("%s: %v (suite %q)", metric, err, suite)
 		}
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d points %+v, want %d", metric, len(got), got, len(want))
@@ -102,14 +107,15 @@ func TestBenchPIValuesErrors(t *testing.T) {
 		{"negative.json", `{"relus": 5, "cpu_s_per_image": -1}`, "cpu", "bad measured value"},
 		{"negrelus.json", `{"relus": -5, "offline_bytes": 1}`, "material", "negative relus"},
 		{"types.json", `{"relus": "many", "offline_bytes": 1}`, "material", "relus"},
+		{"nototal.json", `{"relus": 5, "offline_bytes": 1}`, "bytes", "missing total_bytes"},
 	} {
 		p := writeFiles(t, dir, map[string]string{c.name: c.content}, c.name)[0]
-		_, err := benchPIValues(p, c.metric)
+		_, _, err := benchPIValues(p, c.metric)
 		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s (--metric %s): error %v, want one naming the file and saying %q", c.name, c.metric, err, c.msg)
 		}
 	}
-	if _, err := benchPIValues(filepath.Join(dir, "absent.json"), "cpu"); err == nil {
+	if _, _, err := benchPIValues(filepath.Join(dir, "absent.json"), "cpu"); err == nil {
 		t.Error("absent file accepted")
 	}
 }
@@ -167,6 +173,24 @@ func TestPlotCostMetrics(t *testing.T) {
 	wantFail(t, runCLI(t, short, "plot", "--metric", "cpu", "--out", out, files[0], bad), 1, bad, "missing cpu_s_per_image")
 	wantFail(t, runCLI(t, short, "plot", "--metric", "speed", "--out", out, files[0]), 1, "unknown --metric")
 	wantFail(t, runCLI(t, short, "plot", "--metric", "cpu", "--out", out, t.TempDir()), 1, "no bench pi JSON files")
+	// Files of two suites: each series split by suite, in one figure.
+	two := filepath.Join(t.TempDir(), "two")
+	if err := os.Mkdir(two, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var tp map[string]any
+	if err := json.Unmarshal([]byte(benchPIFixture(t, "d", 12894, 900, 950, 2000, 0, 1.2)), &tp); err != nil {
+		t.Fatal(err)
+	}
+	tp["suite"], tp["total_bytes"] = pi.SuiteTwoParty, 30e6
+	tpb, _ := json.Marshal(tp)
+	writeFiles(t, two, map[string]string{"a.json": benchPIFixture(t, "a", 188416, 330, 349, 1224, 970822038, 0.78), "d.json": string(tpb)})
+	r = runCLI(t, short, "plot", "--metric", "bytes", "--json", "--out", out, two)
+	wantOK(t, r)
+	decodeJSON(t, r, &got)
+	if len(got.Points) != 2 || got.Points[0].Series != "dealer: total" || got.Points[1].Series != "twoparty: total" || got.Points[1].Value != 30 {
+		t.Errorf("plot --metric bytes of two suites:\n%s", r)
+	}
 	// A model file is not a bench pi output.
 	wantFail(t, runCLI(t, short, "plot", "--metric", "latency", "--out", out, modelPath(t, "lenet-mnist-snl10.safetensors")), 1, "not an autorep bench pi --json output")
 }
