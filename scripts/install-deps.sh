@@ -2,7 +2,9 @@
 # Installs the system packages autorep builds against (Debian/Ubuntu).
 # Safe to run again: it skips packages that are already present.
 set -euo pipefail
-pkgs=(libdnnl-dev libopenblas-dev pkg-config gcc)
+# time: GNU time (/usr/bin/time), with which scripts/serve-bench.sh reads the
+# client process's peak RSS and CPU time.
+pkgs=(libdnnl-dev libopenblas-dev pkg-config gcc time)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -186,7 +186,11 @@ saddr=$(wait_listen "$base.serve.log" "$spid")
 
 # 3. The client.
 timecmd=()
-if [ -x /usr/bin/time ]; then timecmd=(/usr/bin/time -f "%M %U %S" -o "$tmp/infer.time"); fi
+if [ -x /usr/bin/time ]; then
+	timecmd=(/usr/bin/time -f "%M %U %S" -o "$tmp/infer.time")
+else
+	echo "serve-bench: no /usr/bin/time (Debian package time, scripts/install-deps.sh): the client's peak RSS and CPU are not reported" >&2
+fi
 t0=$(date +%s.%N)
 if ! "${timecmd[@]}" "$bin" infer --server "$saddr" --tls-ca "$cert" --suite "$suite" "${dealerargs[@]}" "${range[@]}" --pool "$cpool" \
 	"${emu[@]}" --timeout "$timeout" --json > "$base.infer.json" 2> "$base.infer.log"; then
