@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
@@ -46,6 +47,9 @@ func measureSiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, tran
 			return f, fmt.Errorf("all-polynomial twin of degree %d: %w", d, err)
 		}
 		twin := &piReport{Suite: base.Suite, N: n}
+		// Collect the previous run's garbage now, so that its cost does
+		// not land in this run's CPU time.
+		runtime.GC()
 		if err := benchPI(plan, m, set, n, trans, lazy, twin); err != nil {
 			return f, fmt.Errorf("all-polynomial twin of degree %d: %w", d, err)
 		}
