@@ -110,6 +110,12 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 		conn.Close()
 		return nil, err
 	}
+	// A shutdown (or a client gone) while the material is fetched closes
+	// the dealer connection: the prefetch returns at once instead of the
+	// drain waiting for the dealer, which then stops generating for this
+	// party (dealer.Server: a generation ends when its party is gone).
+	stop := context.AfterFunc(ctx, func() { prov.Close() })
+	defer stop()
 	// The dealer then serves both parties only this plan's requests, at
 	// most as often as the session's inferences need.
 	if d.images > 0 {

@@ -794,9 +794,10 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 		conn.Send(frame.Error(tagError, err.Error()))
 		return err
 	}
-	// While a request generates, the connection is read ahead (one frame
-	// at most): a party that disconnects then ends the generation through
-	// gctx instead of being noticed only when its material is sent.
+	// While a request waits for memory or generates, the connection is
+	// read ahead (one frame at most): a party that disconnects then ends
+	// the wait or the generation through gctx instead of being noticed
+	// only when its material is sent.
 	gctx, gone := context.WithCancelCause(ctx)
 	defer gone(nil)
 	type frameRead struct {
@@ -863,10 +864,10 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 		se.last.Store(time.Now().UnixNano())
 		var m *mpc.Material
 		if se.hub.Generates(p, req) {
-			if err := s.admit(ctx, se); err != nil {
+			readAhead() // also while waiting for memory or a slot
+			if err := s.admit(gctx, se); err != nil {
 				return fail(err)
 			}
-			readAhead()
 			m, err = s.generate(gctx, se, p, req, c)
 		} else {
 			m, err = se.hub.GetContext(gctx, p, req)
