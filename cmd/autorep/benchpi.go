@@ -62,10 +62,14 @@ type piEstimate struct {
 
 // piReport is the JSON output of `autorep bench pi`.
 type piReport struct {
-	Model          string  `json:"model"`
-	Suite          string  `json:"suite"`
-	Arch           string  `json:"arch"`
-	RandomWeights  bool    `json:"random_weights,omitempty"`
+	Model         string `json:"model"`
+	Suite         string `json:"suite"`
+	Arch          string `json:"arch"`
+	RandomWeights bool   `json:"random_weights,omitempty"`
+	// Method and Degree come from the model's reduction record (absent
+	// for an all-ReLU model): autorep plot draws one line per method.
+	Method         string  `json:"method,omitempty"`
+	Degree         int     `json:"degree,omitempty"`
 	Dataset        string  `json:"dataset"`
 	N              int     `json:"n"`
 	Transport      string  `json:"transport"`
@@ -239,6 +243,16 @@ func runBenchPI(args []string) error {
 		rep.Output = pi.OutputName(topK)
 	}
 	rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
+	if len(m.Meta.Reduce) > 0 {
+		var rec struct {
+			Method string `json:"method"`
+			Degree int    `json:"degree"`
+		}
+		if err := json.Unmarshal(m.Meta.Reduce, &rec); err != nil {
+			return fmt.Errorf("%s: reduction record: %w", *path, err)
+		}
+		rep.Method, rep.Degree = rec.Method, rec.Degree
+	}
 	if err := benchPI(plan, m, set, total, *trans, *lazy, rep); err != nil {
 		return err
 	}

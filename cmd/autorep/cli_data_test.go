@@ -442,6 +442,9 @@ func TestBenchJSON(t *testing.T) {
 		LogitErr  float64 `json:"max_abs_logit_err"`
 		Bytes     int64   `json:"online_bytes"`
 		Rounds    int64   `json:"online_rounds"`
+		Method    string  `json:"method"`
+		Degree    int     `json:"degree"`
+		RSS       float64 `json:"peak_rss_mib"`
 		Estimates []struct {
 			Network   string  `json:"network"`
 			LatencyMS float64 `json:"latency_ms"`
@@ -452,7 +455,9 @@ func TestBenchJSON(t *testing.T) {
 		} `json:"layers"`
 	}
 	decodeJSON(t, r, &bp)
-	if bp.Arch != "lenet" || bp.N != 2 || bp.ReLUs != 610 || bp.Agree != 1 || !(bp.LogitErr < 0.05) || bp.Bytes <= 0 || bp.Rounds <= 0 {
+	// The peak RSS holds at least the model and both parties' runtime.
+	if bp.Arch != "lenet" || bp.N != 2 || bp.ReLUs != 610 || bp.Agree != 1 || !(bp.LogitErr < 0.05) || bp.Bytes <= 0 || bp.Rounds <= 0 ||
+		bp.Method != "autorep" || bp.Degree != 2 || !(bp.RSS > 10) || bp.RSS > 1<<20 {
 		t.Errorf("bench pi: %+v", bp)
 	}
 	var layerBytes int64

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,7 +41,9 @@ online the online traffic per image (MB) and rounds the rounds on the online
 critical path (online rounds plus the twoparty suite's inline offline ones).
 When the files come from more than one protocol suite (dealer, twoparty),
 every series is split by suite ("dealer: measured"), so one figure compares
-the suites.`
+the suites; when they come from models of more than one reduction method
+(bench pi records the model's method and degree), by method too ("twoparty:
+autorep d2: total"), an all-ReLU model's point starting every method's line.`
 
 // plotCosts maps the cost metrics of autorep plot --metric to their value
 // axis labels.
@@ -98,7 +101,7 @@ func runPlot(args []string) error {
 				suites = append(suites, suite)
 			}
 		}
-		splitBySuite(vals, suites)
+		vals = splitBySuite(vals, suites)
 		if len(vals) == 0 {
 			return fmt.Errorf("plot: no bench pi JSON files among %s", strings.Join(paths, " "))
 		}
@@ -256,23 +259,60 @@ func benchPIValues(path, metric string) ([]plot.Value, string, error) {
 	if suite == "" { // outputs from before the twoparty suite
 		suite = pi.SuiteDealer
 	}
+	if rep.Method != "" {
+		suite += "\x00" + rep.Method
+		if rep.Method == reduce.MethodAutoReP {
+			suite += fmt.Sprintf(" d%d", rep.Degree)
+		}
+	}
 	return vals, suite, nil
 }
 
 // splitBySuite prefixes every series with its point's suite ("dealer:
-// measured") when the points come from more than one suite, so that each
-// suite gets its own line.
-func splitBySuite(vals []plot.Value, suites []string) {
-	seen := map[string]bool{}
-	for _, s := range suites {
-		seen[s] = true
+// measured") when the points come from more than one suite, and with the
+// model's reduction method when they come from more than one method, so
+// that each gets its own line. A group is "suite" or "suite\x00method"
+// (benchPIValues); a point without a method (an all-ReLU model) is copied
+// into every method's line of its suite, whose common start it is.
+func splitBySuite(vals []plot.Value, groups []string) []plot.Value {
+	suites, methods := map[string]bool{}, map[string][]string{}
+	for _, g := range groups {
+		s, m, _ := strings.Cut(g, "\x00")
+		suites[s] = true
+		if m != "" && !slices.Contains(methods[s], m) {
+			methods[s] = append(methods[s], m)
+		}
 	}
-	if len(seen) < 2 {
-		return
+	split := false
+	for _, ms := range methods {
+		split = split || len(ms) > 1
 	}
-	for i := range vals {
-		vals[i].Series = suites[i] + ": " + vals[i].Series
+	var out []plot.Value
+	for i, v := range vals {
+		s, m, _ := strings.Cut(groups[i], "\x00")
+		prefix := ""
+		if len(suites) > 1 {
+			prefix = s + ": "
+		}
+		switch {
+		case !split:
+			v.Series = prefix + v.Series
+			out = append(out, v)
+		case m != "":
+			v.Series = prefix + m + ": " + v.Series
+			out = append(out, v)
+		case len(methods[s]) == 0:
+			v.Series = prefix + "all-ReLU: " + v.Series
+			out = append(out, v)
+		default:
+			for _, mm := range methods[s] {
+				c := v
+				c.Series = prefix + mm + ": " + v.Series
+				out = append(out, c)
+			}
+		}
 	}
+	return out
 }
 
 // splitByDegree labels AutoReP points "autorep (degree d)" when the
