@@ -74,6 +74,10 @@ type Config struct {
 	// batches: without recalibration a ResNet-20 AutoReP search that
 	// trains at 91% evaluated at 10%.
 	BNBatches int
+	// EvalRunning also evaluates every epoch with the batch-norm running
+	// averages before the recalibration (EpochLog.TestAccRunning), to see
+	// what the recalibration changes, e.g. which epoch is kept.
+	EvalRunning bool
 	// Lambda is AutoReP's budget-loss weight λ.
 	Lambda float64
 	// Threshold is AutoReP's hysteresis threshold t (default 0.003).
@@ -210,9 +214,12 @@ type EpochLog struct {
 	Loss     float64 `json:"loss"`
 	TrainAcc float64 `json:"train_acc"` // percent
 	TestAcc  float64 `json:"test_acc"`  // percent
-	ReLUs    int     `json:"relus"`
-	Eta      float64 `json:"eta,omitempty"`
-	Seconds  float64 `json:"seconds"`
+	// TestAccRunning is the test accuracy (percent) with the batch-norm
+	// running averages, before recalibration (Config.EvalRunning).
+	TestAccRunning float64 `json:"test_acc_running,omitempty"`
+	ReLUs          int     `json:"relus"`
+	Eta            float64 `json:"eta,omitempty"`
+	Seconds        float64 `json:"seconds"`
 }
 
 // Result summarises a run. After Run the student's sites carry
@@ -452,6 +459,7 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 		return fmt.Sprintf("relus %d", n)
 	}
 	t.Recalibrate = r.recalibration(0)
+	t.EvalRunning = r.cfg.EvalRunning
 	var err error
 	switch phase {
 	case "search":
@@ -523,7 +531,7 @@ func (r *runner) recalibration(offset int) *train.RecalibrateOptions {
 // logOf converts a Trainer epoch to the run's log entry.
 func logOf(phase string, s train.EpochStats) EpochLog {
 	return EpochLog{Phase: phase, Epoch: s.Epoch, Loss: s.TrainLoss, TrainAcc: 100 * s.TrainAcc,
-		TestAcc: 100 * s.TestAcc, ReLUs: s.ReLUs, Eta: s.Extra["eta"], Seconds: s.Seconds}
+		TestAcc: 100 * s.TestAcc, TestAccRunning: 100 * s.Extra["test_acc_running"], ReLUs: s.ReLUs, Eta: s.Extra["eta"], Seconds: s.Seconds}
 }
 
 // consider reports whether e is the best candidate within budget so far

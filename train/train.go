@@ -79,6 +79,11 @@ type Trainer struct {
 	// its current weights and activations, not a moving average that
 	// lags them (ReLU reduction changes the activations every step).
 	Recalibrate *RecalibrateOptions
+	// EvalRunning, with Recalibrate, first evaluates the test set with the
+	// running averages too, recording accuracy and loss in
+	// Extra["test_acc_running"] and ["test_loss_running"] (what the epoch
+	// would score without the recalibration; one more test pass per epoch).
+	EvalRunning bool
 
 	// Step replaces the default loss (see StepFunc).
 	Step StepFunc
@@ -225,6 +230,13 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 	bar.Finish(fmt.Sprintf("loss %.4f acc %.2f%%", lossSum/float64(seen), 100*float64(correct)/float64(seen)))
 	s := EpochStats{Epoch: e + 1, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen), LR: lr}
 	if t.Recalibrate != nil {
+		if t.EvalRunning && t.Test != nil {
+			m, err := Evaluate(t.Model, t.Test, EvalOptions{Batch: t.EvalBatch, Progress: t.Progress})
+			if err != nil {
+				return false, fmt.Errorf("train: epoch %d: %w", e+1, err)
+			}
+			s.Extra = map[string]float64{"test_acc_running": m.Accuracy, "test_loss_running": m.Loss}
+		}
 		opt := *t.Recalibrate
 		opt.Seed += int64(e)
 		if err := RecalibrateBN(t.Model, t.Train.Set(), opt); err != nil {
@@ -264,6 +276,9 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 		line := fmt.Sprintf("epoch %d/%d: train loss %.4f acc %.2f%%", s.Epoch, t.Epochs, s.TrainLoss, 100*s.TrainAcc)
 		if s.HasTest {
 			line += fmt.Sprintf(", test loss %.4f acc %.2f%%", s.TestLoss, 100*s.TestAcc)
+			if v, ok := s.Extra["test_acc_running"]; ok {
+				line += fmt.Sprintf(" (%.2f%% before batch-norm recalibration)", 100*v)
+			}
 		}
 		line += fmt.Sprintf(", relus %d, %.1fs", s.ReLUs, s.Seconds)
 		fmt.Fprintln(t.Log, line)

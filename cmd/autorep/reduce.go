@@ -64,6 +64,7 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	polyBound := fs.Float64("poly-bound", reduce.DefaultPolyBound, "AutoReP: keep each polynomial term of degree ≥ 2 within κ·|x| over its channel's input range (0 = unbounded least squares)")
 	scaleX2 := fs.Float64("scale-x2", 1, "AutoReP: the reference code's x² scale S: the quadratic term is S·θ2·x² with θ2 trainable and DaPa-fitted, so it starts S times the fit and learns S times slower (1 = off; the model file holds the applied coefficients)")
 	bnBatches := fs.Int("bn-batches", reduce.DefaultBNBatches, "training batches that recompute the batch-norm statistics before each evaluation (0 = keep running averages)")
+	evalRunning := fs.Bool("eval-running-bn", false, "also evaluate every epoch with the batch-norm running averages, before recalibrating (logged, and recorded as test_acc_running; one more test pass per epoch)")
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
@@ -116,8 +117,8 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 		CostFile: *costFile, TrainLimit: *trainLimit, Augment: aug,
 		Command: "autorep reduce " + strings.Join(args, " "),
 		Config: reduce.Config{
-			BNBatches: *bnBatches,
-			Method:    *method, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
+			BNBatches: *bnBatches, EvalRunning: *evalRunning,
+			Method: *method, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
 			Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, PolyBound: *polyBound, ScaleX2: *scaleX2,
 			Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Seed: *seed,
 			Checkpoint: *ckpt, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
