@@ -36,9 +36,64 @@ var roundKeys = func() (rk [11]archsimd.Uint32x4) {
 	return rk
 }()
 
+// roundKeys512 holds each round key four times: one per 128-bit lane of
+// a 512-bit register, for VAES.
+var roundKeys512 = func() (rk [11]archsimd.Uint32x16) {
+	for r := range rk {
+		var w [4]uint32
+		roundKeys[r].Store(&w)
+		var x [16]uint32
+		for l := range 4 {
+			copy(x[4*l:], w[:])
+		}
+		rk[r] = archsimd.LoadUint32x16(&x)
+	}
+	return rk
+}()
+
 func init() {
-	if archsimd.X86.AVXAES() {
+	switch {
+	case archsimd.X86.AVX512VAES():
+		permBatch = permVAES
+	case archsimd.X86.AVXAES():
 		permBatch = permSIMD
+	}
+}
+
+func load4(b *Block) archsimd.Uint8x64 {
+	return archsimd.LoadUint8x64((*[64]uint8)(unsafe.Pointer(b)))
+}
+
+func store4(v archsimd.Uint8x64, b *Block) { v.Store((*[64]uint8)(unsafe.Pointer(b))) }
+
+// permVAES encrypts 32 blocks per step, four per 512-bit register and
+// eight registers round by round (VAES); the rest goes to permSIMD.
+func permVAES(dst, src []Block) {
+	n := len(src)
+	i := 0
+	k0 := roundKeys512[0].AsUint8x64()
+	for ; i+32 <= n; i += 32 {
+		s := src[i : i+32 : i+32]
+		x0, x1, x2, x3 := load4(&s[0]).Xor(k0), load4(&s[4]).Xor(k0), load4(&s[8]).Xor(k0), load4(&s[12]).Xor(k0)
+		x4, x5, x6, x7 := load4(&s[16]).Xor(k0), load4(&s[20]).Xor(k0), load4(&s[24]).Xor(k0), load4(&s[28]).Xor(k0)
+		for r := 1; r < 10; r++ {
+			k := roundKeys512[r]
+			x0, x1, x2, x3 = x0.AESEncryptOneRound(k), x1.AESEncryptOneRound(k), x2.AESEncryptOneRound(k), x3.AESEncryptOneRound(k)
+			x4, x5, x6, x7 = x4.AESEncryptOneRound(k), x5.AESEncryptOneRound(k), x6.AESEncryptOneRound(k), x7.AESEncryptOneRound(k)
+		}
+		k := roundKeys512[10]
+		d := dst[i : i+32 : i+32]
+		store4(x0.AESEncryptLastRound(k), &d[0])
+		store4(x1.AESEncryptLastRound(k), &d[4])
+		store4(x2.AESEncryptLastRound(k), &d[8])
+		store4(x3.AESEncryptLastRound(k), &d[12])
+		store4(x4.AESEncryptLastRound(k), &d[16])
+		store4(x5.AESEncryptLastRound(k), &d[20])
+		store4(x6.AESEncryptLastRound(k), &d[24])
+		store4(x7.AESEncryptLastRound(k), &d[28])
+	}
+	if i < n {
+		permSIMD(dst[i:], src[i:])
 	}
 }
 

@@ -189,7 +189,7 @@ func BenchmarkCOTK(b *testing.B) {
 // where available) equals crypto/aes block by block, for batch tails too.
 func TestPermBatch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(35, 36))
-	for _, n := range []int{1, 7, 8, 9, 100} {
+	for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 100} {
 		x := make([]Block, n)
 		for i := range x {
 			x[i] = Block{rng.Uint64(), rng.Uint64()}
