@@ -17,8 +17,10 @@
 #    Finished models are copied to models/ (committing them is manual).
 # 2. Item 5, the fidelity comparison on the JPEG copy ($JPEG_DATA), base
 #    models/resnet20-cifar10.safetensors (88.21%), same schedule, degree 2,
-#    λ 80: κ=0 + x² scaling, κ=0.25 + x² scaling. Needs a binary with
-#    --scale-x2 ($BIN5); skipped until one is there.
+#    λ 80: κ=0 + x² scaling, κ=0.25 + x² scaling, each also evaluated
+#    before the batch-norm recalibration (--eval-running-bn). Needs a
+#    binary with --scale-x2 and --eval-running-bn ($BIN5, a link to the
+#    build of commit 1351d0a or later); skipped until one is there.
 #
 # Environment: RUNS (outputs and logs, default /root/autorep-runs/c10),
 # BIN (binary for step 1, default $RUNS/../bin-autorep-6182b6f), BIN5
@@ -80,11 +82,11 @@ PY
   }
 
   fidelity() {
-    if ! [ -x "$bin5" ] || ! "$bin5" reduce --help 2>&1 | grep -q scale-x2; then
-      echo "$(date -u +%FT%TZ) fidelity runs: no binary with --scale-x2 at $bin5, skipped"
+    if ! [ -x "$bin5" ] || ! "$bin5" reduce --help 2>&1 | grep -q eval-running-bn; then
+      echo "$(date -u +%FT%TZ) fidelity runs: no binary with --scale-x2 and --eval-running-bn at $bin5, skipped"
       return 0
     fi
-    local f=(--model "$jbase" --method autorep --budget 12.9k "${sched[@]}" --degree 2 --lambda 80 --score-lr 0.01)
+    local f=(--model "$jbase" --method autorep --budget 12.9k "${sched[@]}" --degree 2 --lambda 80 --score-lr 0.01 --eval-running-bn)
     run "$bin5" "$jpeg" fid-k0-x2s0.1 0 "${f[@]}" --poly-bound 0 --scale-x2 0.1
     run "$bin5" "$jpeg" fid-k0.25-x2s0.1 0 "${f[@]}" --poly-bound 0.25 --scale-x2 0.1
   }
