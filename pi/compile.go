@@ -97,8 +97,8 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	if cfg.Poly == PolyHE && cfg.Trunc != TruncFaithful {
 		return nil, fmt.Errorf("pi: compile: polynomial form %q needs truncation mode %q; use %q for exact truncations", PolyHE, TruncFaithful, PolyNarrow)
 	}
-	if cfg.PBits != 0 && (cfg.Poly != PolyHE || cfg.PBits < 2*int(f)+2 || cfg.PBits > MaxPBits) {
-		return nil, fmt.Errorf("pi: compile: prime width %d bits, want %d..%d and form %q", cfg.PBits, 2*f+2, MaxPBits, PolyHE)
+	if cfg.PBits != 0 && (cfg.Poly != PolyHE || cfg.PBits < minPBits(f) || cfg.PBits > MaxPBits) {
+		return nil, fmt.Errorf("pi: compile: prime width %d bits, want %d..%d and form %q", cfg.PBits, minPBits(f), MaxPBits, PolyHE)
 	}
 	if err := c.run(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)

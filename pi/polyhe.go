@@ -15,13 +15,14 @@ import (
 // path per polynomial position (polyHE):
 //
 //	z (Z_2^ℓ) → otgates.ToPrimeTrunc by f → t mod P → hesimd Quad → v mod P
-//	→ otgates.FromPrime into Z_2^PBits → otgates.Trunc by 2f → mask to ℓ
+//	→ otgates.FromPrimeTrunc by 2f → the output in Z_2^ℓ
 //
-// Both truncations may be one unit low, so the form needs the faithful
-// truncation mode (TruncFaithful; Compile refuses the exact one). Exact
-// values need |v| < P/4 — PBits ≥ bits(|v|) + 3, which MinWidths measures
-// — and, for the truncation in Z_2^PBits, PBits ≥ 2f + 2. The share width
-// ℓ no longer carries v: the form is as narrow in ℓ as the narrow one.
+// The first truncation may be one unit low, the second one unit off either
+// way, so the form needs the faithful truncation mode (TruncFaithful;
+// Compile refuses the exact one). The conversions need |v| < P/4 − 2^2f:
+// PBits ≥ bits(|v| + 2^2f) + 3, which MinWidths measures, and PBits ≥
+// 2f + 4. The share width ℓ no longer carries v: the form is as narrow in
+// ℓ as the narrow one.
 const PolyHE = "he"
 
 // DefaultPBitsMargin sets the width of P when Config.PBits is 0: 3f +
@@ -41,6 +42,10 @@ func defaultPBits(f uint) int {
 	return min(MaxPBits, 3*int(f)+DefaultPBitsMargin)
 }
 
+// minPBits is the smallest prime width at f fractional bits: the
+// truncation by 2f in FromPrimeTrunc needs 2^2f < P/4.
+func minPBits(f uint) int { return 2*int(f) + 4 }
+
 // checkPBits checks the public P width against the form and f.
 func (p *Public) checkPBits() error {
 	if p.Poly != PolyHE {
@@ -49,8 +54,8 @@ func (p *Public) checkPBits() error {
 		}
 		return nil
 	}
-	if p.PBits < 2*int(p.Frac)+2 || p.PBits > MaxPBits {
-		return fmt.Errorf("pi: prime width %d bits, want %d..%d (2f + 2 for the truncation by 2f)", p.PBits, 2*p.Frac+2, MaxPBits)
+	if p.PBits < minPBits(p.Frac) || p.PBits > MaxPBits {
+		return fmt.Errorf("pi: prime width %d bits, want %d..%d (2f + 4 for the truncation by 2f)", p.PBits, minPBits(p.Frac), MaxPBits)
 	}
 	if p.Trunc != TruncFaithful {
 		return fmt.Errorf("pi: polynomial form %q needs truncation mode %q (its conversions truncate with one-unit errors); use %q for exact truncations", PolyHE, TruncFaithful, PolyNarrow)

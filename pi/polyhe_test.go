@@ -64,15 +64,16 @@ func TestPolyHEForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The default form's ℓ carries v (|v| < 2^(ℓ−2)); the HE form's P does
-	// (|v| < 2^(PBits−3)), so PBits = ellDef + 1 when v sets ellDef.
-	if pDef != 0 || pBits < 2*f+2 || ellHE > ellDef || (ellHE < ellDef && pBits != ellDef+1) {
+	// (|v| + 2^2f < 2^(PBits−3)), so PBits = ellDef + 1 when v sets ellDef
+	// (and is not within 2^2f of a power of two).
+	if pDef != 0 || pBits < 2*f+4 || ellHE > ellDef || (ellHE < ellDef && pBits != ellDef+1) {
 		t.Errorf("MinWidths: HE ℓ %d, P %d bits; default ℓ %d, P %d bits", ellHE, pBits, ellDef, pDef)
 	}
 	t.Logf("MinWidths: HE ℓ %d with P of %d bits; default form ℓ %d", ellHE, pBits, ellDef)
 
-	// Prime widths: only with the HE form, within 2f+2..MaxPBits.
+	// Prime widths: only with the HE form, within 2f+4..MaxPBits.
 	for _, cfg := range []Config{
-		{FracBits: f, Poly: PolyHE, Trunc: TruncFaithful, PBits: 2*f + 1},
+		{FracBits: f, Poly: PolyHE, Trunc: TruncFaithful, PBits: 2*f + 3},
 		{FracBits: f, Poly: PolyHE, Trunc: TruncFaithful, PBits: MaxPBits + 1},
 		{FracBits: f, Poly: PolyNarrow, Trunc: TruncFaithful, PBits: 40},
 	} {
@@ -80,12 +81,12 @@ func TestPolyHEForm(t *testing.T) {
 			t.Errorf("Compile accepted %+v", cfg)
 		}
 	}
-	if p, err := Compile(m, Config{FracBits: f, Poly: PolyHE, Trunc: TruncFaithful, PBits: 2*f + 2}); err != nil || p.Public.PBits != 2*f+2 {
-		t.Errorf("PBits 2f+2: %v", err)
+	if p, err := Compile(m, Config{FracBits: f, Poly: PolyHE, Trunc: TruncFaithful, PBits: 2*f + 4}); err != nil || p.Public.PBits != 2*f+4 {
+		t.Errorf("PBits 2f+4: %v", err)
 	}
 	for name, edit := range map[string]func(p *Public){
 		"narrow with pbits": func(p *Public) { p.Poly = PolyNarrow },
-		"pbits too small":   func(p *Public) { p.PBits = 2 * f },
+		"pbits too small":   func(p *Public) { p.PBits = 2*f + 3 },
 		"pbits too large":   func(p *Public) { p.PBits = 63 },
 		"exact truncation":  func(p *Public) { p.Trunc = "" },
 	} {

@@ -25,10 +25,10 @@ func (p *Plan) MinEll(x *tensor.Tensor) (int, error) {
 
 // MinWidths is MinEll and, for the PolyHE form, the smallest prime width
 // (Public.PBits) at which every polynomial value v = C2·t² + C1·t + C0 (at
-// 3f fractional bits) of these images has |v| < P/4 for any P of that
-// many bits (|v| < 2^(PBits−3)) and the truncation by 2f fits (PBits ≥
-// 2f + 2): the width at which the HE path reproduces EvalFixed's values
-// up to its one-unit truncation errors. pBits is 0 for the other forms;
+// 3f fractional bits) of these images has |v| < P/4 − 2^2f for any P of
+// that many bits (|v| + 2^2f < 2^(PBits−3); PBits ≥ 2f + 4): the width at
+// which the HE path reproduces EvalFixed's values up to its one-unit
+// truncation errors. pBits is 0 for the other forms;
 // in the PolyHE form the polynomial values do not count towards ℓ.
 func (p *Plan) MinWidths(x *tensor.Tensor) (ell, pBits int, err error) {
 	if err := p.check(); err != nil {
@@ -40,7 +40,7 @@ func (p *Plan) MinWidths(x *tensor.Tensor) (ell, pBits int, err error) {
 	}
 	b := &rangeBackend{fixedBackend: fixedBackend{plan: p}, need: 2*int(p.Public.Frac) + 2}
 	if p.Public.Poly == PolyHE {
-		b.pNeed = 2*int(p.Public.Frac) + 2
+		b.pNeed = minPBits(p.Public.Frac)
 	}
 	y, err := execute(p.Public, b, n, in, nil)
 	if err != nil {
@@ -101,6 +101,7 @@ func (b *rangeBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 			u.Mul(&u, &t)
 			u.Add(&u, k.SetInt64(int64(coef[3*ch])))
 			if b.plan.Public.Poly == PolyHE {
+				u.Abs(&u).Add(&u, k.Lsh(big.NewInt(1), 2*f))
 				b.pNeed = max(b.pNeed, u.BitLen()+3)
 				continue
 			}
