@@ -1,0 +1,384 @@
+package hesimd
+
+import (
+	"fmt"
+
+	lring "github.com/tuneinsight/lattigo/v6/ring"
+
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// Client is the party holding the secret key (party 1). Not safe for
+// concurrent use; after an error the session must be discarded.
+type Client struct {
+	P    *Params
+	Conn transport.Conn
+	sk   lring.Poly // over Q, NTT domain
+	skR  lring.Poly // mod q', NTT domain
+	prg  *ring.PRG
+}
+
+// Server is the party holding the coefficients (party 0). Not safe for
+// concurrent use; after an error the session must be discarded.
+type Server struct {
+	P        *Params
+	Conn     transport.Conn
+	pk0, pk1 lring.Poly // client's public key (−a'·s + e', a'), NTT domain
+	prg      *ring.PRG
+	// noFlood switches flooding off (tests only: the privacy test checks
+	// that its statistic detects the difference then).
+	noFlood bool
+}
+
+// NewClient generates a ternary secret key and sends the public key (a
+// 16-byte seed for a' and the packed polynomial −a'·s + e' over Q).
+func NewClient(c transport.Conn, p *Params) (*Client, error) {
+	prg, err := ring.NewRandomPRG()
+	if err != nil {
+		return nil, err
+	}
+	cl := &Client{P: p, Conn: c, sk: p.rQ.NewPoly(), skR: p.rR.NewPoly(), prg: prg}
+	seed := prg.Seed()
+	smallPoly(ring.NewPRG(seed), p.Q, cl.sk, true)
+	smallPoly(ring.NewPRG(seed), []uint64{p.QR}, cl.skR, true) // the same s mod q'
+	p.rQ.NTT(cl.sk, cl.sk)
+	p.rR.NTT(cl.skR, cl.skR)
+	msg, err := cl.encrypt(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Send(msg); err != nil {
+		return nil, fmt.Errorf("hesimd: sending public key: %w", err)
+	}
+	return cl, nil
+}
+
+// NewServer receives and checks the client's public key.
+func NewServer(c transport.Conn, p *Params) (*Server, error) {
+	prg, err := ring.NewRandomPRG()
+	if err != nil {
+		return nil, err
+	}
+	want := ring.SeedSize + p.freshBytes()
+	b, err := transport.RecvMax(c, want)
+	if err != nil {
+		return nil, fmt.Errorf("hesimd: receiving public key: %w", err)
+	}
+	c0, c1, err := p.parseFresh(b, 1)
+	if err != nil {
+		return nil, fmt.Errorf("hesimd: public key: %w", err)
+	}
+	return &Server{P: p, Conn: c, pk0: c0[0], pk1: c1[0], prg: prg}, nil
+}
+
+// encrypt encrypts each slot vector of ms (nil: one encryption of zero)
+// under the secret key, c0 = −a·s + e + ⌊Q·m/P⌉, c1 = a with all a drawn
+// from one fresh seed, and returns the wire message: the seed, then the
+// packed c0 of each.
+func (cl *Client) encrypt(ms [][]uint64) ([]byte, error) {
+	p := cl.P
+	r := p.rQ
+	seed, err := ring.NewSeed()
+	if err != nil {
+		return nil, err
+	}
+	n := max(len(ms), 1)
+	out := make([]byte, ring.SeedSize, ring.SeedSize+n*p.freshBytes())
+	copy(out, seed[:])
+	aPRG := ring.NewPRG(seed)
+	a, e, m := r.NewPoly(), r.NewPoly(), r.NewPoly()
+	pm := p.rP.NewPoly()
+	for x := range n {
+		uniformPoly(aPRG, p.Q, a)
+		smallPoly(cl.prg, p.Q, e, false)
+		if ms != nil {
+			copy(pm.Coeffs[0], ms[x])
+			p.rP.INTT(pm, pm) // slots → coefficients
+			p.encodeScaled(pm.Coeffs[0], m)
+			r.Add(e, m, e)
+		}
+		r.NTT(e, e)
+		r.MulCoeffsBarrett(a, cl.sk, a)
+		r.Sub(e, a, e)
+		r.INTT(e, e) // c0 travels in the coefficient domain
+		out = packPoly(out, e, p.widths)
+	}
+	return out, nil
+}
+
+// parseFresh checks and expands a message of n seeded fresh ciphertexts:
+// c0 from the words, c1 from the seed; both in the NTT domain.
+func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
+	if want := ring.SeedSize + n*p.freshBytes(); len(b) != want {
+		return nil, nil, fmt.Errorf("hesimd: ciphertext message of %d bytes, want %d (%d polynomials)", len(b), want, n)
+	}
+	var seed ring.Seed
+	copy(seed[:], b)
+	b = b[ring.SeedSize:]
+	aPRG := ring.NewPRG(seed)
+	for range n {
+		x, a := p.rQ.NewPoly(), p.rQ.NewPoly()
+		if b, err = unpackPoly(b, p.Q, p.widths, x); err != nil {
+			return nil, nil, err
+		}
+		p.rQ.NTT(x, x)
+		uniformPoly(aPRG, p.Q, a) // a is sampled in the NTT domain, as encrypt uses it
+		c0, c1 = append(c0, x), append(c1, a)
+	}
+	return c0, c1, nil
+}
+
+// chunks returns the number of ciphertexts per vector of n elements.
+func (p *Params) chunks(n int) int { return (n + p.N - 1) / p.N }
+
+// checkDeg checks the public degree and lengths.
+func checkDeg(deg int) error {
+	if deg != 1 && deg != 2 {
+		return fmt.Errorf("hesimd: degree %d, want 1 or 2", deg)
+	}
+	return nil
+}
+
+func (p *Params) checkRange(name string, v []uint64) error {
+	for i, x := range v {
+		if x >= p.p {
+			return fmt.Errorf("hesimd: %s[%d] = %d not below P = %d", name, i, x, p.p)
+		}
+	}
+	return nil
+}
+
+// Quad (client side) sends Enc(xc) (and Enc(xc²) for deg 2) and returns
+// its share y − r mod P of y = a·x² + b·x + c, x = xs + xc mod P.
+func (cl *Client) Quad(deg int, xc []uint64) ([]uint64, error) {
+	p := cl.P
+	if err := checkDeg(deg); err != nil {
+		return nil, err
+	}
+	if err := p.checkRange("xc", xc); err != nil {
+		return nil, err
+	}
+	n := len(xc)
+	if n == 0 {
+		return []uint64{}, nil
+	}
+	k := p.chunks(n)
+	ms := make([][]uint64, 0, k*deg)
+	for x := range k {
+		v := make([]uint64, p.N)
+		copy(v, xc[x*p.N:min(n, (x+1)*p.N)])
+		ms = append(ms, v)
+		if deg == 2 {
+			sq := make([]uint64, p.N)
+			for j, t := range v {
+				sq[j] = mulMod(t, t, p.p)
+			}
+			ms = append(ms, sq)
+		}
+	}
+	msg, err := cl.encrypt(ms)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Conn.Send(msg); err != nil {
+		return nil, fmt.Errorf("hesimd: sending query: %w", err)
+	}
+	want := k * p.replyBytes()
+	b, err := transport.RecvMax(cl.Conn, want)
+	if err != nil {
+		return nil, fmt.Errorf("hesimd: receiving answer: %w", err)
+	}
+	if len(b) != want {
+		return nil, fmt.Errorf("hesimd: answer of %d bytes, want %d", len(b), want)
+	}
+	out := make([]uint64, n)
+	for x := range k {
+		y, rest, err := cl.decrypt(b)
+		if err != nil {
+			return nil, err
+		}
+		b = rest
+		copy(out[x*p.N:min(n, (x+1)*p.N)], y)
+	}
+	return out, nil
+}
+
+// decrypt reads one answer (c1 mod q', c0 mod 2^C0Bits) from b and returns
+// its slots: m = ⌊P·(c1·s mod q')/q' + P·c0/2^C0Bits⌉ mod P, then the NTT
+// mod P.
+func (cl *Client) decrypt(b []byte) (slots []uint64, rest []byte, err error) {
+	p := cl.P
+	u := p.rR.NewPoly()
+	qr := []uint64{p.QR}
+	if b, err = unpackPoly(b, qr, []uint{uint(bitsLen(p.QR))}, u); err != nil {
+		return nil, nil, err
+	}
+	v := make([]uint64, p.N)
+	sb := segBytes(p.N, p.C0Bits)
+	unpackSeg(b[:sb], v, p.C0Bits)
+	b = b[sb:]
+	p.rR.NTT(u, u)
+	p.rR.MulCoeffsBarrett(u, cl.skR, u)
+	p.rR.INTT(u, u)
+	m := p.rP.NewPoly()
+	for j := range p.N {
+		m.Coeffs[0][j] = p.decodeSplit(u.Coeffs[0][j], v[j])
+	}
+	p.rP.NTT(m, m)
+	return m.Coeffs[0], b, nil
+}
+
+// Quad (server side) returns its share r of y = a·x² + b·x + c mod P,
+// x = xs + xc mod P (a nil for deg 1; a, b, c, xs of one length n, values
+// below P), answering the client's query of the same n and deg.
+func (s *Server) Quad(deg int, a, b, c, xs []uint64) ([]uint64, error) {
+	p := s.P
+	if err := checkDeg(deg); err != nil {
+		return nil, err
+	}
+	n := len(xs)
+	if deg == 1 && a != nil {
+		return nil, fmt.Errorf("hesimd: degree 1 with a quadratic coefficient")
+	}
+	if deg == 2 && len(a) != n {
+		return nil, fmt.Errorf("hesimd: %d quadratic coefficients for %d elements", len(a), n)
+	}
+	if len(b) != n || len(c) != n {
+		return nil, fmt.Errorf("hesimd: %d linear and %d constant coefficients for %d elements", len(b), len(c), n)
+	}
+	for _, v := range []struct {
+		name string
+		v    []uint64
+	}{{"a", a}, {"b", b}, {"c", c}, {"xs", xs}} {
+		if err := p.checkRange(v.name, v.v); err != nil {
+			return nil, err
+		}
+	}
+	if n == 0 {
+		return []uint64{}, nil
+	}
+	k := p.chunks(n)
+	msg, err := transport.RecvMax(s.Conn, ring.SeedSize+k*deg*p.freshBytes())
+	if err != nil {
+		return nil, fmt.Errorf("hesimd: receiving query: %w", err)
+	}
+	c0s, c1s, err := p.parseFresh(msg, k*deg)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, k*p.replyBytes())
+	rs := make([]uint64, n)
+	for x := range k {
+		lo, hi := x*p.N, min(n, (x+1)*p.N)
+		r := make([]uint64, p.N) // uniform over all slots, padding included
+		s.uniformModP(r)
+		copy(rs[lo:hi], r)
+		// w1 = 2a·xs + b, w0 = a·xs² + b·xs + c − r (padding: w1 = 0, w0 = −r).
+		w1, w0 := make([]uint64, p.N), make([]uint64, p.N)
+		for j := range p.N {
+			var bj, cj, xj, aj uint64
+			if lo+j < hi {
+				bj, cj, xj = b[lo+j], c[lo+j], xs[lo+j]
+				if deg == 2 {
+					aj = a[lo+j]
+				}
+			}
+			ax := mulMod(aj, xj, p.p)
+			w1[j] = (mulMod(2, ax, p.p) + bj) % p.p
+			w0[j] = (mulMod(ax+bj, xj, p.p) + cj + p.p - r[j]) % p.p
+		}
+		var quad []uint64
+		if deg == 2 {
+			quad = make([]uint64, p.N)
+			for j := range p.N {
+				if lo+j < hi {
+					quad[j] = a[lo+j]
+				}
+			}
+		}
+		ct := [2][]lring.Poly{c0s[x*deg : (x+1)*deg], c1s[x*deg : (x+1)*deg]}
+		out = s.answer(out, ct, w1, quad, w0)
+	}
+	if err := s.Conn.Send(out); err != nil {
+		return nil, fmt.Errorf("hesimd: sending answer: %w", err)
+	}
+	return rs, nil
+}
+
+// uniformModP fills v with uniform values mod P (rejection sampling).
+func (s *Server) uniformModP(v []uint64) {
+	P := s.P.p
+	m := ^uint64(0) >> (64 - bitsLen(P))
+	for j := range v {
+		for {
+			x := s.prg.Uint64() & m
+			if x < P {
+				v[j] = x
+				break
+			}
+		}
+	}
+}
+
+// answer appends the switched answer for one ciphertext group: ct[0][0],
+// ct[1][0] = Enc(xc), and ct[·][1] = Enc(xc²) when quad is not nil, to
+// out: w1·Enc(xc) + quad·Enc(xc²) + ⌊Q·w0/P⌉ + Enc_pk(0) + flood, c1
+// switched to q' and c0 to 2^C0Bits (package doc).
+func (s *Server) answer(out []byte, ct [2][]lring.Poly, w1, quad, w0 []uint64) []byte {
+	p := s.P
+	r := p.rQ
+	pt := p.rP.NewPoly()
+	plain := func(slots []uint64) lring.Poly { // slots → centred plaintext over Q, NTT domain
+		copy(pt.Coeffs[0], slots)
+		p.rP.INTT(pt, pt)
+		w := r.NewPoly()
+		p.liftCentred(pt.Coeffs[0], w)
+		r.NTT(w, w)
+		return w
+	}
+	c0, c1, tmp := r.NewPoly(), r.NewPoly(), r.NewPoly()
+	w := plain(w1)
+	r.MulCoeffsBarrett(ct[0][0], w, c0)
+	r.MulCoeffsBarrett(ct[1][0], w, c1)
+	if quad != nil {
+		w = plain(quad)
+		r.MulCoeffsBarrett(ct[0][1], w, tmp)
+		r.Add(c0, tmp, c0)
+		r.MulCoeffsBarrett(ct[1][1], w, tmp)
+		r.Add(c1, tmp, c1)
+	}
+	// Re-randomisation: u·pk + (e0, e1).
+	u, e := r.NewPoly(), r.NewPoly()
+	smallPoly(s.prg, p.Q, u, true)
+	r.NTT(u, u)
+	r.MulCoeffsBarrett(u, s.pk0, tmp)
+	r.Add(c0, tmp, c0)
+	r.MulCoeffsBarrett(u, s.pk1, tmp)
+	r.Add(c1, tmp, c1)
+	r.INTT(c0, c0)
+	r.INTT(c1, c1)
+	smallPoly(s.prg, p.Q, e, false)
+	r.Add(c0, e, c0)
+	smallPoly(s.prg, p.Q, e, false)
+	r.Add(c1, e, c1)
+	// Constant term, then the flood.
+	copy(pt.Coeffs[0], w0)
+	p.rP.INTT(pt, pt)
+	p.encodeScaled(pt.Coeffs[0], tmp)
+	r.Add(c0, tmp, c0)
+	if !s.noFlood {
+		addFlood(s.prg, p.Q, c0, p.FloodBits)
+	}
+	// Modulus switch: c1 to q', c0 to 2^C0Bits.
+	sw := make([]uint64, p.N)
+	for j := range p.N {
+		sw[j] = p.scaleRound(c1, j, p.QR)
+	}
+	out = packSeg(out, sw, uint(bitsLen(p.QR)))
+	t := uint64(1) << p.C0Bits
+	for j := range p.N {
+		sw[j] = p.scaleRound(c0, j, t)
+	}
+	return packSeg(out, sw, p.C0Bits)
+}
