@@ -298,7 +298,7 @@ func (s *Server) Quad(deg int, a, b, c, xs []uint64) ([]uint64, error) {
 			}
 		}
 		ct := [2][]lring.Poly{c0s[x*deg : (x+1)*deg], c1s[x*deg : (x+1)*deg]}
-		out = s.answer(out, ct, w1, quad, w0)
+		out = p.switchOut(out, s.answer(ct, w1, quad, w0))
 	}
 	if err := s.Conn.Send(out); err != nil {
 		return nil, fmt.Errorf("hesimd: sending answer: %w", err)
@@ -321,11 +321,11 @@ func (s *Server) uniformModP(v []uint64) {
 	}
 }
 
-// answer appends the switched answer for one ciphertext group: ct[0][0],
-// ct[1][0] = Enc(xc), and ct[·][1] = Enc(xc²) when quad is not nil, to
-// out: w1·Enc(xc) + quad·Enc(xc²) + ⌊Q·w0/P⌉ + Enc_pk(0) + flood, c1
-// switched to q' and c0 to 2^C0Bits (package doc).
-func (s *Server) answer(out []byte, ct [2][]lring.Poly, w1, quad, w0 []uint64) []byte {
+// answer returns the flooded answer (c0, c1 over Q, coefficient domain)
+// for one ciphertext group: ct[0][0], ct[1][0] = Enc(xc), and ct[·][1] =
+// Enc(xc²) when quad is not nil: w1·Enc(xc) + quad·Enc(xc²) + ⌊Q·w0/P⌉ +
+// Enc_pk(0) + flood (package doc).
+func (s *Server) answer(ct [2][]lring.Poly, w1, quad, w0 []uint64) [2]lring.Poly {
 	p := s.P
 	r := p.rQ
 	pt := p.rP.NewPoly()
@@ -370,7 +370,13 @@ func (s *Server) answer(out []byte, ct [2][]lring.Poly, w1, quad, w0 []uint64) [
 	if !s.noFlood {
 		addFlood(s.prg, p.Q, c0, p.FloodBits)
 	}
-	// Modulus switch: c1 to q', c0 to 2^C0Bits.
+	return [2]lring.Poly{c0, c1}
+}
+
+// switchOut appends the answer ct switched to the reply moduli (c1 to q',
+// c0 to 2^C0Bits) to out.
+func (p *Params) switchOut(out []byte, ct [2]lring.Poly) []byte {
+	c0, c1 := ct[0], ct[1]
 	sw := make([]uint64, p.N)
 	for j := range p.N {
 		sw[j] = p.scaleRound(c1, j, p.QR)

@@ -1,0 +1,159 @@
+package hesimd
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	lring "github.com/tuneinsight/lattigo/v6/ring"
+
+	"github.com/autorep/autorep/internal/privacytest"
+)
+
+// floodedNoise runs the server's computation (before the modulus switch:
+// a stronger view than the client's, which is a public function of it) on
+// one degree-2 query of the client's, with the server's secrets given as
+// the slot vectors w1, quad, w0, and returns the noise of every
+// coefficient as the client computes it with its key: phase − Q·m/P,
+// as a float64 (exact to 53 bits).
+func floodedNoise(t *testing.T, cl *Client, s *Server, w1, quad, w0 []uint64, rng *rand.Rand) []float64 {
+	t.Helper()
+	p := cl.P
+	xc := randVec(rng, p.N, p.p)
+	sq := make([]uint64, p.N)
+	for j, v := range xc {
+		sq[j] = mulMod(v, v, p.p)
+	}
+	msg, err := cl.encrypt([][]uint64{xc, sq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c0s, c1s, err := p.parseFresh(msg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := s.answer([2][]lring.Poly{c0s, c1s}, w1, quad, w0)
+	// phase = c0 + c1·s over Q, then CRT per coefficient.
+	r := p.rQ
+	ph := r.NewPoly()
+	r.NTT(ct[1], ph)
+	r.MulCoeffsBarrett(ph, cl.sk, ph)
+	r.INTT(ph, ph)
+	r.Add(ph, ct[0], ph)
+	bigQ := big.NewInt(1)
+	for _, q := range p.Q {
+		bigQ.Mul(bigQ, new(big.Int).SetUint64(q))
+	}
+	bp := new(big.Int).SetUint64(p.p)
+	qp := new(big.Int).Mul(bigQ, bp)
+	half := new(big.Int).Rsh(qp, 1)
+	out := make([]float64, p.N)
+	for j := range p.N {
+		x := new(big.Int)
+		for i, q := range p.Q {
+			bq := new(big.Int).SetUint64(q)
+			qHat := new(big.Int).Div(bigQ, bq)
+			x.Add(x, new(big.Int).Mul(qHat, new(big.Int).SetUint64(mulMod(ph.Coeffs[i][j], p.qHatIn[i], q))))
+		}
+		x.Mod(x, bigQ)
+		// P·phase = Q·m + P·noise: m = ⌊P·phase/Q⌉, P·noise centred mod QP.
+		x.Mul(x, bp)
+		m := new(big.Int).Add(x, new(big.Int).Rsh(bigQ, 1))
+		m.Div(m, bigQ)
+		x.Sub(x, m.Mul(m, bigQ))
+		x.Mod(x, qp)
+		if x.Cmp(half) > 0 {
+			x.Sub(x, qp)
+		}
+		f, _ := new(big.Float).Quo(new(big.Float).SetInt(x), new(big.Float).SetInt(bp)).Float64()
+		out[j] = f
+	}
+	return out
+}
+
+// ks2 returns the two-sample Kolmogorov–Smirnov statistic of a and b.
+func ks2(a, b []float64) float64 {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	var d float64
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		x := min(a[i], b[j])
+		for i < len(a) && a[i] <= x {
+			i++
+		}
+		for j < len(b) && b[j] <= x {
+			j++
+		}
+		d = max(d, math.Abs(float64(i)/float64(len(a))-float64(j)/float64(len(b))))
+	}
+	return d
+}
+
+// TestCircuitPrivacy checks that the noise the client could compute from
+// the flooded answer is distributed alike for two sets of server secrets
+// (all-zero coefficients, where only the re-randomisation's noise is
+// secret-free, and full-size random ones, whose products add noise up to
+// 2^(log N + log P + 4)), by a two-sample Kolmogorov–Smirnov test at
+// α ≈ 10^−6, that the same test tells them apart when flooding is off,
+// that the flooded noise is uniform over [−F, F) and inside the
+// decryption bound, and that the client's outputs are uniform.
+func TestCircuitPrivacy(t *testing.T) {
+	cl, s := session(t, 32)
+	p := s.P
+	rng := rand.New(rand.NewPCG(3, 4))
+	zero := make([]uint64, p.N)
+	rand1, rand2, rand0 := randVec(rng, p.N, p.p), randVec(rng, p.N, p.p), randVec(rng, p.N, p.p)
+	n := float64(p.N)
+	crit := math.Sqrt(-math.Log(1e-6/2)/2) * math.Sqrt(2/n) // KS, equal sizes
+	F := math.Exp2(float64(p.FloodBits - 1))
+	for _, flood := range []bool{true, false} {
+		s.noFlood = !flood
+		eZero := floodedNoise(t, cl, s, zero, zero, rand0, rng)
+		eRand := floodedNoise(t, cl, s, rand1, rand2, rand0, rng)
+		d := ks2(eZero, eRand)
+		t.Logf("flood %v: KS distance %.4f (critical %.4f)", flood, d, crit)
+		if flood && d >= crit {
+			t.Errorf("flooded noise depends on the server's secrets: KS distance %.4f ≥ %.4f", d, crit)
+		}
+		if !flood && d < crit {
+			t.Errorf("the test does not see unflooded noise: KS distance %.4f < %.4f", d, crit)
+		}
+		if !flood {
+			continue
+		}
+		// Uniform over [−F, F): KS against the uniform CDF.
+		for _, e := range [][]float64{eZero, eRand} {
+			sorted := slices.Clone(e)
+			slices.Sort(sorted)
+			var du, maxAbs float64
+			for i, v := range sorted {
+				cdf := (v + F) / (2 * F)
+				du = max(du, math.Abs(cdf-float64(i)/n), math.Abs(cdf-float64(i+1)/n))
+				maxAbs = max(maxAbs, math.Abs(v))
+			}
+			if lim := math.Sqrt(-math.Log(1e-6/2)/2) / math.Sqrt(n); du >= lim {
+				t.Errorf("flooded noise not uniform on [−F, F): KS %.4f ≥ %.4f", du, lim)
+			}
+			// Decryption bound before the switch: P·noise/Q ≤ 1/8.
+			if got := math.Log2(maxAbs) + float64(p.PBits) - p.LogQ; got > -3 {
+				t.Errorf("noise 2^%.1f above 2^(log Q − log P − 3)", math.Log2(maxAbs))
+			}
+		}
+	}
+	s.noFlood = false
+	// The client's outputs y − r are uniform mod P (r uniform).
+	m := 4 * p.N
+	b, c, xs, xc := make([]uint64, m), make([]uint64, m), make([]uint64, m), make([]uint64, m)
+	_, yc, errS, errC := run(cl, s, 1, nil, b, c, xs, xc)
+	if errS != nil || errC != nil {
+		t.Fatal(errS, errC)
+	}
+	for i := range yc { // P ≈ 2^32: the low 32 bits are near uniform
+		yc[i] |= uint64(rng.Uint32()) << 32
+	}
+	privacytest.Uniform(t, "client outputs", yc)
+}
