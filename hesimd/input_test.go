@@ -1,0 +1,197 @@
+package hesimd
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
+)
+
+// TestParamsSecurity checks every parameter set against the HE standard's
+// 128-bit bound and the noise analysis's requirements.
+func TestParamsSecurity(t *testing.T) {
+	for pBits := MinPBits; pBits <= MaxPBits; pBits++ {
+		p, err := NewParams(pBits)
+		if err != nil {
+			t.Fatalf("pBits %d: %v", pBits, err)
+		}
+		P := p.P()
+		if P >= 1<<pBits || P < 1<<(pBits-1) || P%uint64(2*p.N) != 1 {
+			t.Errorf("pBits %d: P = %d not a %d-bit prime ≡ 1 mod 2N", pBits, P, pBits)
+		}
+		if p.LogQ > p.MaxLogQ() || p.MaxLogQ() == 0 {
+			t.Errorf("pBits %d: log Q = %.1f above the 128-bit bound %.0f for N = %d", pBits, p.LogQ, p.MaxLogQ(), p.N)
+		}
+		// Flood ≥ 2^(κ+1)·E and P·(F + E + 42N + 21)/Q ≤ 1/8.
+		fn := float64(p.N)
+		logE := math.Log2(2*fn*21.5*float64(P-1)/2 + 0.5)
+		if float64(p.FloodBits-1) < Kappa+1+logE {
+			t.Errorf("pBits %d: flood 2^%d below 2^(κ+1)·E = 2^%.1f", pBits, p.FloodBits-1, Kappa+1+logE)
+		}
+		tot := math.Exp2(float64(p.FloodBits-1)) + math.Exp2(logE) + 42*fn + 21
+		if math.Log2(tot)+float64(pBits)+3 > p.LogQ {
+			t.Errorf("pBits %d: noise 2^%.1f too large for log Q = %.1f", pBits, math.Log2(tot), p.LogQ)
+		}
+		if b := math.Sqrt(fn * 41 * math.Ln2 / 2); math.Log2(b)+float64(pBits)+2 > math.Log2(float64(p.QR)) {
+			t.Errorf("pBits %d: reply prime %d too small", pBits, p.QR)
+		}
+	}
+	for _, b := range []int{0, 19, 51, 64} {
+		if _, err := NewParams(b); err == nil {
+			t.Errorf("NewParams(%d) accepted", b)
+		}
+	}
+}
+
+// TestQuadBadInput checks that wrong degrees, lengths and values ≥ P are
+// refused with an error before anything is sent.
+func TestQuadBadInput(t *testing.T) {
+	cl, s := session(t, 24)
+	P := s.P.P()
+	v := []uint64{1, 2, 3}
+	big := []uint64{1, P, 3}
+	for _, c := range []struct {
+		name       string
+		deg        int
+		a, b, c, x []uint64
+	}{
+		{"degree 0", 0, nil, v, v, v},
+		{"degree 3", 3, v, v, v, v},
+		{"deg 1 with a", 1, v, v, v, v},
+		{"deg 2 without a", 2, nil, v, v, v},
+		{"short b", 1, nil, v[:2], v, v},
+		{"short c", 2, v, v, v[:1], v},
+		{"a ≥ P", 2, big, v, v, v},
+		{"b ≥ P", 1, nil, big, v, v},
+		{"c ≥ P", 1, nil, v, big, v},
+		{"xs ≥ P", 1, nil, v, v, big},
+	} {
+		if _, err := s.Quad(c.deg, c.a, c.b, c.c, c.x); err == nil {
+			t.Errorf("server accepted %s", c.name)
+		}
+	}
+	for _, deg := range []int{0, 3} {
+		if _, err := cl.Quad(deg, v); err == nil {
+			t.Errorf("client accepted degree %d", deg)
+		}
+	}
+	if _, err := cl.Quad(1, big); err == nil {
+		t.Error("client accepted xc ≥ P")
+	}
+}
+
+// TestBadMessages checks that malformed, short, oversized and unreduced
+// messages give errors on both sides, never a panic or a hang.
+func TestBadMessages(t *testing.T) {
+	p, err := NewParams(24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := ring.SeedSize + p.freshBytes()
+	unreduced := make([]byte, good)
+	for i := range unreduced {
+		unreduced[i] = 0xff
+	}
+	for name, msg := range map[string][]byte{
+		"empty": {}, "short": make([]byte, good-1), "long": make([]byte, good+1),
+		"unreduced": unreduced,
+	} {
+		a, b := transport.Pipe()
+		go b.Send(msg)
+		if _, err := NewServer(a, p); err == nil {
+			t.Errorf("server accepted public key %s", name)
+		}
+		a.Close()
+		b.Close()
+	}
+	// Query and answer of the wrong sizes.
+	for _, delta := range []int{-1, 1, -good / 2} {
+		cl, s := session(t, 24)
+		go func() {
+			b, _ := cl.Conn.Recv() // the server does not answer; drain nothing
+			_ = b
+		}()
+		q := make([]byte, ring.SeedSize+2*p.freshBytes()+delta)
+		if err := cl.Conn.Send(q); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Quad(2, []uint64{1}, []uint64{1}, []uint64{1}, []uint64{1}); err == nil || !strings.Contains(err.Error(), "hesimd") {
+			t.Errorf("server accepted a query %d bytes off: %v", delta, err)
+		}
+	}
+	for _, delta := range []int{-1, 1} {
+		cl, s := session(t, 24)
+		done := make(chan error, 1)
+		go func() {
+			_, err := cl.Quad(1, []uint64{5})
+			done <- err
+		}()
+		if _, err := s.Conn.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Conn.Send(make([]byte, p.replyBytes()+delta)); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err == nil {
+			t.Errorf("client accepted an answer %d bytes off", delta)
+		}
+	}
+	// An answer whose c1 is not reduced mod q'.
+	cl, s := session(t, 24)
+	done := make(chan error, 1)
+	go func() {
+		_, err := cl.Quad(1, []uint64{5})
+		done <- err
+	}()
+	if _, err := s.Conn.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	bad := make([]byte, p.replyBytes())
+	for i := range bad {
+		bad[i] = 0xff
+	}
+	if err := s.Conn.Send(bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err == nil {
+		t.Error("client accepted an unreduced answer")
+	}
+}
+
+// FuzzParseQuery feeds arbitrary bytes to the server's query parser: it
+// must return an error or ciphertexts, never panic.
+func FuzzParseQuery(f *testing.F) {
+	p, err := NewParams(20)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cl := &Client{P: p, sk: p.rQ.NewPoly(), prg: ring.NewPRG(ring.Seed{})}
+	good, err := cl.encrypt([][]uint64{make([]uint64, p.N)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)-1])
+	f.Add([]byte{})
+	rng := rand.New(rand.NewPCG(1, 2))
+	f.Add(randBytes(rng, len(good)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, n := range []int{1, 2} {
+			c0, c1, err := p.parseFresh(b, n)
+			if err == nil && (len(c0) != n || len(c1) != n) {
+				t.Fatalf("%d ciphertexts for %d", len(c0), n)
+			}
+		}
+	})
+}
+
+func randBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
