@@ -110,6 +110,9 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	if *scaleX2 != 1 && *method == reduce.MethodAutoReP && *degree < 2 {
 		return fail(fmt.Errorf("--scale-x2 %g needs degree 2 or more (--degree %d has no x² term)", *scaleX2, *degree))
 	}
+	if *scaleX2 == 1 {
+		*scaleX2 = 0 // reduce.Config: 0 = off, as a run built in code (demo) has it
+	}
 	if *polyBound == 0 {
 		*polyBound = -1 // reduce.Config: negative = off
 	}
