@@ -25,18 +25,22 @@ func TestParamsSecurity(t *testing.T) {
 		if p.LogQ > p.MaxLogQ() || p.MaxLogQ() == 0 {
 			t.Errorf("pBits %d: log Q = %.1f above the 128-bit bound %.0f for N = %d", pBits, p.LogQ, p.MaxLogQ(), p.N)
 		}
-		// Flood ≥ 2^(κ+1)·E and P·(F + E + 42N + 21)/Q ≤ 1/8.
+		// Flood ≥ 2^(κ+1)·E, P·(F + E + 42N + 21)/Q ≤ 1/4, P·B/q' ≤ 0.18,
+		// P/2^(C0Bits+1) ≤ 1/16 (package doc).
 		fn := float64(p.N)
 		logE := math.Log2(2*fn*21.5*float64(P-1)/2 + 0.5)
 		if float64(p.FloodBits-1) < Kappa+1+logE {
 			t.Errorf("pBits %d: flood 2^%d below 2^(κ+1)·E = 2^%.1f", pBits, p.FloodBits-1, Kappa+1+logE)
 		}
 		tot := math.Exp2(float64(p.FloodBits-1)) + math.Exp2(logE) + 42*fn + 21
-		if math.Log2(tot)+float64(pBits)+3 > p.LogQ {
+		if math.Log2(tot)+float64(pBits)+2 > p.LogQ {
 			t.Errorf("pBits %d: noise 2^%.1f too large for log Q = %.1f", pBits, math.Log2(tot), p.LogQ)
 		}
-		if b := math.Sqrt(fn * 41 * math.Ln2 / 2); math.Log2(b)+float64(pBits)+2 > math.Log2(float64(p.QR)) {
+		if b := math.Sqrt(fn * 41 * math.Ln2 / 2); math.Log2(b/0.18)+float64(pBits) > math.Log2(float64(p.QR)) {
 			t.Errorf("pBits %d: reply prime %d too small", pBits, p.QR)
+		}
+		if p.C0Bits < uint(pBits)+3 {
+			t.Errorf("pBits %d: c0 switched to %d bits", pBits, p.C0Bits)
 		}
 	}
 	for _, b := range []int{0, 19, 51, 64} {

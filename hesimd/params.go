@@ -41,11 +41,12 @@
 // post-processing of the flooded ciphertext (it keeps the statistical
 // hiding). Decryption is correct when P·(total noise)/Q + P·|τ1·s|/q' +
 // P·|τ0|/2^b < ½, with τ0, τ1 the switch's roundings (|τ| ≤ ½): Q is
-// chosen so that P·(F + E + 42N + 21)/Q ≤ 1/8, q' so that P·B/q' ≤ 1/4
+// chosen so that P·(F + E + 42N + 21)/Q ≤ 1/4, q' so that P·B/q' ≤ 0.18
 // with B = √(N·ln(2^41)/2) (Hoeffding: |Σ τ1_k·s_k| ≤ B except with
 // probability 2^−40 per coefficient, treating the roundings of the
-// pseudo-random c1 as independent uniform), and b = ⌈log P⌉ + 4 (≤ 1/32):
-// 1/8 + 1/4 + 1/32 < ½.
+// pseudo-random c1 as independent uniform), and b = ⌈log P⌉ + 3 (≤ 1/16):
+// 1/4 + 0.18 + 1/16 < ½. (Q's share is the largest because Q is paid once
+// per uploaded ciphertext, twice for degree 2.)
 //
 // # Security
 //
@@ -54,7 +55,8 @@
 // σ ≈ 3.2, 128-bit classical security: log Q ≤ 109, 218, 438) holds the
 // modulus Q the noise analysis needs. Q is the only modulus keys live at
 // (no key switching: no relinearisation or Galois keys), so log QP = log Q.
-// pBits ∈ [20, 50] uses N = 8192 from about 26 bits on (N = 4096 below).
+// pBits ≤ 23 uses N = 4096 (log Q ≤ 107), pBits 24..50 N = 8192 (log Q
+// ≤ 162); the public key (setup) is one seeded polynomial over Q.
 package hesimd
 
 import (
@@ -77,6 +79,10 @@ const (
 	eta = 21
 	// maxDeg is the degree Q is sized for.
 	maxDeg = 2
+	// msShare is the part of the decryption margin (in units of 1/P) left
+	// to c1's switch to q' (package doc: 1/4 + msShare + 1/16 < ½); it
+	// lets pBits = 50 keep q' below 2^61.
+	msShare = 0.18
 )
 
 // securityTable maps log2 N to the largest log Q at 128-bit classical
@@ -143,12 +149,12 @@ func newParams(pBits, logN int, maxLogQ float64) (*Params, error) {
 	logE := math.Log2(maxDeg*fn*(eta+0.5)*float64(P-1)/2 + 0.5)
 	fb := int(math.Ceil(Kappa+1+logE)) + 1
 	total := math.Log2(math.Exp2(float64(fb-1)) + math.Exp2(logE) + 2*eta*fn + eta)
-	needQ := lp + 3 + total // P·T/Q ≤ 1/8
+	needQ := lp + 2 + total // P·T/Q ≤ 1/4
 	if needQ > maxLogQ {
 		return nil, errTooBig
 	}
 	hoeff := math.Sqrt(fn * (Kappa + 1) * math.Ln2 / 2)
-	needR := lp + 2 + math.Log2(hoeff) // P·B/q' ≤ 1/4
+	needR := lp + math.Log2(hoeff/msShare) // P·B/q' ≤ msShare
 	rBits := int(math.Ceil(needR))
 	if rBits > 61 {
 		return nil, fmt.Errorf("hesimd: reply prime of %d bits needed, above 61", rBits)
@@ -184,7 +190,10 @@ func newParams(pBits, logN int, maxLogQ float64) (*Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Params{PBits: pBits, LogN: logN, N: n, Q: qs, LogQ: log2Prod(qs), QR: qr, C0Bits: uint(pBits + 4),
+	if math.Log2(float64(qr)) < needR {
+		return nil, fmt.Errorf("hesimd: no reply prime of 2^%.2f or more below 2^61", needR)
+	}
+	p := &Params{PBits: pBits, LogN: logN, N: n, Q: qs, LogQ: log2Prod(qs), QR: qr, C0Bits: uint(pBits + 3),
 		FloodBits: fb, p: P}
 	if p.rQ, err = lring.NewRing(n, qs); err != nil {
 		return nil, fmt.Errorf("hesimd: ring: %w", err)

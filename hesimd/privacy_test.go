@@ -138,9 +138,9 @@ func TestCircuitPrivacy(t *testing.T) {
 			if lim := math.Sqrt(-math.Log(1e-6/2)/2) / math.Sqrt(n); du >= lim {
 				t.Errorf("flooded noise not uniform on [−F, F): KS %.4f ≥ %.4f", du, lim)
 			}
-			// Decryption bound before the switch: P·noise/Q ≤ 1/8.
-			if got := math.Log2(maxAbs) + float64(p.PBits) - p.LogQ; got > -3 {
-				t.Errorf("noise 2^%.1f above 2^(log Q − log P − 3)", math.Log2(maxAbs))
+			// Decryption bound before the switch: P·noise/Q ≤ 1/4.
+			if got := math.Log2(maxAbs) + float64(p.PBits) - p.LogQ; got > -2 {
+				t.Errorf("noise 2^%.1f above 2^(log Q − log P − 2)", math.Log2(maxAbs))
 			}
 		}
 	}
