@@ -142,7 +142,8 @@ func runBenchPI(args []string) error {
 			"architecture (random weights, for cost figures).\n\n"+
 			"--suite twoparty runs the dealer-free suite instead (HE linear layers, OT gates; no dealer).\n\n"+
 			"--cost-out FILE (all-ReLU models, either suite) runs the same images again with every\n"+
-			"ReLU replaced by a polynomial of degree 1, then of degree 2, and writes each site's\n"+
+			"ReLU replaced by a polynomial of degree 1, then of degree 2, then all ReLU once more\n"+
+			"(the all-ReLU CPU is the mean of its two runs), and writes each site's\n"+
 			"measured saving per replaced ReLU for each degree (CPU time saved, both parties, plus\n"+
 			"the bytes saved, offline + online without setup, as microseconds on the LAN link) for\n"+
 			"'autorep reduce --cost'.\n\n"+

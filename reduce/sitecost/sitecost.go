@@ -17,7 +17,8 @@
 //	  "runs": [                     // the whole-model runs measured (optional)
 //	    {"name": "relu", "images": 3, "cpu_s_per_image": 0.43,
 //	     "bytes_per_image": 8279963, "latency_ms_p50": 830},
-//	    {"name": "poly1", ...}, {"name": "poly2", ...}
+//	    {"name": "poly1", ...}, {"name": "poly2", ...},
+//	    {"name": "relu-repeat", ...}
 //	  ],
 //	  "sites": [                    // in the model's site order
 //	    {"site": "relu1", "relus": 4704, "relu_ms": 49.3, "relu_bytes": 2805632,
@@ -133,8 +134,9 @@ type Poly struct {
 
 // RunInfo records one whole-model run a file was measured from.
 type RunInfo struct {
-	// Name is "relu" (every site all ReLU) or "poly<d>" (every site a
-	// polynomial of degree d).
+	// Name is "relu" (every site all ReLU), "poly<d>" (every site a
+	// polynomial of degree d) or "relu-repeat" (all ReLU again, after the
+	// others: bench pi takes the mean CPU of the two all-ReLU runs).
 	Name   string `json:"name"`
 	Images int    `json:"images"`
 	// CPU is the process CPU time per image (both parties in one
