@@ -54,7 +54,10 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 	if p.ID == 0 {
 		p.prg.Bits(lt)
 		p.prg.Bits(eq)
-		msgs := make([]uint64, n*q*nn)
+		if cap(p.msgBuf) < n*q*nn {
+			p.msgBuf = make([]uint64, n*q*nn)
+		}
+		msgs := p.msgBuf[:n*q*nn] // every word is written below
 		for i, x := range v {
 			for j := range q {
 				// leafMsgs[d][y] = 1{d < y} | 1{d = y}<<1, masked by the

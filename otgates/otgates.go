@@ -35,6 +35,9 @@ type Party struct {
 	Conn transport.Conn
 	OT   *ot.Session
 	prg  *ring.PRG
+	// msgBuf holds the 1-of-16 messages of LessThan's leaves between
+	// calls (16 words per digit: reused rather than reallocated).
+	msgBuf []uint64
 }
 
 // New sets up party id (0 or 1) over c: the OT session (base OTs both
