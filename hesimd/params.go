@@ -55,7 +55,7 @@
 // σ ≈ 3.2, 128-bit classical security: log Q ≤ 109, 218, 438) holds the
 // modulus Q the noise analysis needs. Q is the only modulus keys live at
 // (no key switching: no relinearisation or Galois keys), so log QP = log Q.
-// pBits ≤ 23 uses N = 4096 (log Q ≤ 107), pBits 24..50 N = 8192 (log Q
+// pBits ≤ 24 uses N = 4096 (log Q ≤ 109), pBits 25..50 N = 8192 (log Q
 // ≤ 162); the public key (setup) is one seeded polynomial over Q.
 package hesimd
 
