@@ -118,7 +118,7 @@ func TestBadMessages(t *testing.T) {
 			b, _ := cl.Conn.Recv() // the server does not answer; drain nothing
 			_ = b
 		}()
-		q := make([]byte, ring.SeedSize+2*p.freshBytes()+delta)
+		q := append(queryHeader(2, 1), make([]byte, ring.SeedSize+2*p.freshBytes()+delta)...)
 		if err := cl.Conn.Send(q); err != nil {
 			t.Fatal(err)
 		}
@@ -143,6 +143,19 @@ func TestBadMessages(t *testing.T) {
 			t.Errorf("client accepted an answer %d bytes off", delta)
 		}
 	}
+	// Parties that disagree on the degree or the length.
+	for _, c := range []struct{ degC, nC, degS, nS int }{{1, 3, 2, 3}, {2, 3, 1, 3}, {1, 3, 1, 4}} {
+		cl, s := session(t, 24)
+		v := make([]uint64, c.nS)
+		var a []uint64
+		if c.degS == 2 {
+			a = v
+		}
+		go cl.Quad(c.degC, make([]uint64, c.nC))
+		if _, err := s.Quad(c.degS, a, v, v, v); err == nil {
+			t.Errorf("server accepted a client query of degree %d on %d elements for degree %d on %d", c.degC, c.nC, c.degS, c.nS)
+		}
+	}
 	// An answer whose c1 is not reduced mod q'.
 	cl, s := session(t, 24)
 	done := make(chan error, 1)
@@ -165,8 +178,9 @@ func TestBadMessages(t *testing.T) {
 	}
 }
 
-// FuzzParseQuery feeds arbitrary bytes to the server's query parser: it
-// must return an error or ciphertexts, never panic.
+// FuzzParseQuery feeds arbitrary bytes to the server's query parser
+// (header, then seeded ciphertexts): it must return an error or the
+// expected number of ciphertexts, never panic.
 func FuzzParseQuery(f *testing.F) {
 	p, err := NewParams(20)
 	if err != nil {
@@ -177,16 +191,18 @@ func FuzzParseQuery(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	good = append(queryHeader(1, 5), good...)
 	f.Add(good)
 	f.Add(good[:len(good)-1])
 	f.Add([]byte{})
+	f.Add(good[:headerSize])
 	rng := rand.New(rand.NewPCG(1, 2))
 	f.Add(randBytes(rng, len(good)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, n := range []int{1, 2} {
-			c0, c1, err := p.parseFresh(b, n)
-			if err == nil && (len(c0) != n || len(c1) != n) {
-				t.Fatalf("%d ciphertexts for %d", len(c0), n)
+		for _, deg := range []int{1, 2} {
+			c0, c1, err := p.parseQuery(b, deg, 5)
+			if err == nil && (len(c0) != deg || len(c1) != deg) {
+				t.Fatalf("%d ciphertexts for degree %d", len(c0), deg)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package hesimd
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
@@ -129,6 +130,28 @@ func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
 	return c0, c1, nil
 }
 
+// headerSize is the size of a query's header: the degree and the number
+// of elements, so that parties that disagree on either get an error
+// instead of outputs of the wrong function or length.
+const headerSize = 8
+
+func queryHeader(deg, n int) []byte {
+	return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, uint32(deg)), uint32(n))
+}
+
+// parseQuery checks a query's header against the server's deg and n and
+// expands its ciphertexts (deg per group of Slots() elements).
+func (p *Params) parseQuery(b []byte, deg, n int) (c0, c1 []lring.Poly, err error) {
+	if len(b) < headerSize {
+		return nil, nil, fmt.Errorf("hesimd: query of %d bytes, shorter than its header", len(b))
+	}
+	gd, gn := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:])
+	if uint64(gd) != uint64(deg) || uint64(gn) != uint64(n) {
+		return nil, nil, fmt.Errorf("hesimd: client's query is degree %d on %d elements, server's degree %d on %d", gd, gn, deg, n)
+	}
+	return p.parseFresh(b[headerSize:], p.chunks(n)*deg)
+}
+
 // chunks returns the number of ciphertexts per vector of n elements.
 func (p *Params) chunks(n int) int { return (n + p.N - 1) / p.N }
 
@@ -181,7 +204,7 @@ func (cl *Client) Quad(deg int, xc []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cl.Conn.Send(msg); err != nil {
+	if err := transport.SendParts(cl.Conn, queryHeader(deg, n), msg); err != nil {
 		return nil, fmt.Errorf("hesimd: sending query: %w", err)
 	}
 	want := k * p.replyBytes()
@@ -259,11 +282,11 @@ func (s *Server) Quad(deg int, a, b, c, xs []uint64) ([]uint64, error) {
 		return []uint64{}, nil
 	}
 	k := p.chunks(n)
-	msg, err := transport.RecvMax(s.Conn, ring.SeedSize+k*deg*p.freshBytes())
+	msg, err := transport.RecvMax(s.Conn, headerSize+ring.SeedSize+k*deg*p.freshBytes())
 	if err != nil {
 		return nil, fmt.Errorf("hesimd: receiving query: %w", err)
 	}
-	c0s, c1s, err := p.parseFresh(msg, k*deg)
+	c0s, c1s, err := p.parseQuery(msg, deg, n)
 	if err != nil {
 		return nil, err
 	}
