@@ -100,7 +100,8 @@ func ks2(a, b []float64) float64 {
 // 2^(log N + log P + 4)), by a two-sample Kolmogorov–Smirnov test at
 // α ≈ 10^−6, that the same test tells them apart when flooding is off,
 // that the flooded noise is uniform over [−F, F) and inside the
-// decryption bound, and that the client's outputs are uniform.
+// decryption bound, that the client's outputs are uniform, and that the
+// answer's words are distributed alike for the two sets of secrets.
 func TestCircuitPrivacy(t *testing.T) {
 	cl, s := session(t, 32)
 	p := s.P
@@ -156,4 +157,25 @@ func TestCircuitPrivacy(t *testing.T) {
 		yc[i] |= uint64(rng.Uint32()) << 32
 	}
 	privacytest.Uniform(t, "client outputs", yc)
+
+	// The answers' words (c1 mod q', c0 mod 2^C0Bits) are distributed
+	// alike for all-zero and full-size random secrets (degree 2).
+	rec := privacytest.NewRecorder(cl.Conn)
+	cl.Conn = rec
+	words := func(a, b, c, xs []uint64) []uint64 {
+		from := rec.Len()
+		if _, _, errS, errC := run(cl, s, 2, a, b, c, xs, randVec(rng, len(xs), p.p)); errS != nil || errC != nil {
+			t.Fatal(errS, errC)
+		}
+		msgs := rec.Messages(from)
+		ans := msgs[len(msgs)-1]
+		w1, w0 := make([]uint64, p.N), make([]uint64, p.N)
+		sb := segBytes(p.N, uint(bitsLen(p.QR)))
+		unpackSeg(ans[:sb], w1, uint(bitsLen(p.QR)))
+		unpackSeg(ans[sb:], w0, p.C0Bits)
+		return append(w1, w0...)
+	}
+	z := make([]uint64, p.N)
+	privacytest.SameDistribution(t, "answer words", words(z, z, z, z),
+		words(randVec(rng, p.N, p.p), randVec(rng, p.N, p.p), randVec(rng, p.N, p.p), randVec(rng, p.N, p.p)))
 }
