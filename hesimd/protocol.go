@@ -186,15 +186,25 @@ func (cl *Client) Quad(deg int, xc []uint64) ([]uint64, error) {
 	if n == 0 {
 		return []uint64{}, nil
 	}
+	if err := cl.sendQuery(deg, xc); err != nil {
+		return nil, err
+	}
+	return cl.recvAnswer(n)
+}
+
+// sendQuery sends the header and Enc(v) (and Enc(v²) for deg 2) per group.
+func (cl *Client) sendQuery(deg int, v []uint64) error {
+	p := cl.P
+	n := len(v)
 	k := p.chunks(n)
 	ms := make([][]uint64, 0, k*deg)
 	for x := range k {
-		v := make([]uint64, p.N)
-		copy(v, xc[x*p.N:min(n, (x+1)*p.N)])
-		ms = append(ms, v)
+		g := make([]uint64, p.N)
+		copy(g, v[x*p.N:min(n, (x+1)*p.N)])
+		ms = append(ms, g)
 		if deg == 2 {
 			sq := make([]uint64, p.N)
-			for j, t := range v {
+			for j, t := range g {
 				sq[j] = mulMod(t, t, p.p)
 			}
 			ms = append(ms, sq)
@@ -202,11 +212,18 @@ func (cl *Client) Quad(deg int, xc []uint64) ([]uint64, error) {
 	}
 	msg, err := cl.encrypt(ms)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := transport.SendParts(cl.Conn, queryHeader(deg, n), msg); err != nil {
-		return nil, fmt.Errorf("hesimd: sending query: %w", err)
+		return fmt.Errorf("hesimd: sending query: %w", err)
 	}
+	return nil
+}
+
+// recvAnswer receives and decrypts the answer for n elements.
+func (cl *Client) recvAnswer(n int) ([]uint64, error) {
+	p := cl.P
+	k := p.chunks(n)
 	want := k * p.replyBytes()
 	b, err := transport.RecvMax(cl.Conn, want)
 	if err != nil {
@@ -256,40 +273,64 @@ func (cl *Client) decrypt(b []byte) (slots []uint64, rest []byte, err error) {
 // x = xs + xc mod P (a nil for deg 1; a, b, c, xs of one length n, values
 // below P), answering the client's query of the same n and deg.
 func (s *Server) Quad(deg int, a, b, c, xs []uint64) ([]uint64, error) {
-	p := s.P
-	if err := checkDeg(deg); err != nil {
+	if err := s.checkArgs(deg, a, b, c, xs); err != nil {
 		return nil, err
 	}
 	n := len(xs)
+	if n == 0 {
+		return []uint64{}, nil
+	}
+	c0s, c1s, err := s.recvQuery(deg, n)
+	if err != nil {
+		return nil, err
+	}
+	return s.respond(deg, [2][]lring.Poly{c0s, c1s}, a, b, c, xs)
+}
+
+// checkArgs checks the server's arguments of Quad.
+func (s *Server) checkArgs(deg int, a, b, c, xs []uint64) error {
+	p := s.P
+	if err := checkDeg(deg); err != nil {
+		return err
+	}
+	n := len(xs)
 	if deg == 1 && a != nil {
-		return nil, fmt.Errorf("hesimd: degree 1 with a quadratic coefficient")
+		return fmt.Errorf("hesimd: degree 1 with a quadratic coefficient")
 	}
 	if deg == 2 && len(a) != n {
-		return nil, fmt.Errorf("hesimd: %d quadratic coefficients for %d elements", len(a), n)
+		return fmt.Errorf("hesimd: %d quadratic coefficients for %d elements", len(a), n)
 	}
 	if len(b) != n || len(c) != n {
-		return nil, fmt.Errorf("hesimd: %d linear and %d constant coefficients for %d elements", len(b), len(c), n)
+		return fmt.Errorf("hesimd: %d linear and %d constant coefficients for %d elements", len(b), len(c), n)
 	}
 	for _, v := range []struct {
 		name string
 		v    []uint64
 	}{{"a", a}, {"b", b}, {"c", c}, {"xs", xs}} {
 		if err := p.checkRange(v.name, v.v); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if n == 0 {
-		return []uint64{}, nil
+	return nil
+}
+
+// recvQuery receives and parses the client's query for deg and n.
+func (s *Server) recvQuery(deg, n int) (c0, c1 []lring.Poly, err error) {
+	p := s.P
+	msg, err := transport.RecvMax(s.Conn, headerSize+ring.SeedSize+p.chunks(n)*deg*p.freshBytes())
+	if err != nil {
+		return nil, nil, fmt.Errorf("hesimd: receiving query: %w", err)
 	}
+	return p.parseQuery(msg, deg, n)
+}
+
+// respond computes, switches and sends the answers on the query's
+// ciphertexts ct (c0s, c1s: deg per group) and returns the server's share.
+func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]uint64, error) {
+	p := s.P
+	n := len(xs)
 	k := p.chunks(n)
-	msg, err := transport.RecvMax(s.Conn, headerSize+ring.SeedSize+k*deg*p.freshBytes())
-	if err != nil {
-		return nil, fmt.Errorf("hesimd: receiving query: %w", err)
-	}
-	c0s, c1s, err := p.parseQuery(msg, deg, n)
-	if err != nil {
-		return nil, err
-	}
+	c0s, c1s := ct[0], ct[1]
 	out := make([]byte, 0, k*p.replyBytes())
 	rs := make([]uint64, n)
 	for x := range k {
