@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/internal/cputime"
-	"github.com/autorep/autorep/transport"
 )
 
 // BenchmarkQuad measures one Quad of two full ciphertexts' worth of
@@ -50,4 +49,61 @@ func BenchmarkQuad(b *testing.B) {
 	}
 }
 
-var _ transport.Conn // session's connection type
+// BenchmarkOnline measures the online step of the offline/online split
+// (2·Slots elements): bytes per element each way and the process CPU of
+// both parties per 1,000 elements; the offline step costs what
+// BenchmarkQuad's query costs.
+func BenchmarkOnline(b *testing.B) {
+	for _, pBits := range []int{32, 40, 48} {
+		for _, deg := range []int{1, 2} {
+			b.Run(fmt.Sprintf("pBits=%d/deg=%d", pBits, deg), func(b *testing.B) {
+				cl, s := session(b, pBits)
+				P := s.P.P()
+				n := 2 * s.P.Slots()
+				rng := rand.New(rand.NewPCG(2, uint64(pBits)))
+				var a []uint64
+				if deg == 2 {
+					a = randVec(rng, n, P)
+				}
+				bb, c, xs, xc := randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P)
+				var cpu time.Duration
+				var up, down int64
+				for b.Loop() {
+					done := make(chan error, 1)
+					var cm *ClientMask
+					go func() {
+						var err error
+						cm, err = cl.Precompute(deg, n)
+						done <- err
+					}()
+					sm, err := s.Precompute(deg, n)
+					if err != nil || <-done != nil {
+						b.Fatal(err)
+					}
+					st0 := s.Conn.Stats().Total()
+					cpu0, _ := cputime.Process()
+					var errC error
+					fin := make(chan struct{})
+					go func() {
+						_, errC = cl.Online(cm, xc)
+						close(fin)
+					}()
+					_, errS := s.Online(sm, a, bb, c, xs)
+					<-fin
+					if errS != nil || errC != nil {
+						b.Fatal(errS, errC)
+					}
+					cpu1, _ := cputime.Process()
+					st1 := s.Conn.Stats().Total()
+					cpu += cpu1 - cpu0
+					up += st1.BytesRecv - st0.BytesRecv
+					down += st1.BytesSent - st0.BytesSent
+				}
+				elems := float64(b.N * n)
+				b.ReportMetric(float64(up)/elems, "online_up_B/elem")
+				b.ReportMetric(float64(down)/elems, "online_down_B/elem")
+				b.ReportMetric(float64(cpu)/float64(time.Millisecond)/elems*1000, "online_cpu_ms/1k")
+			})
+		}
+	}
+}

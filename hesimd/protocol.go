@@ -336,7 +336,7 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 	for x := range k {
 		lo, hi := x*p.N, min(n, (x+1)*p.N)
 		r := make([]uint64, p.N) // uniform over all slots, padding included
-		s.uniformModP(r)
+		uniformModP(s.prg, r, p.p)
 		copy(rs[lo:hi], r)
 		// w1 = 2a·xs + b, w0 = a·xs² + b·xs + c − r (padding: w1 = 0, w0 = −r).
 		w1, w0 := make([]uint64, p.N), make([]uint64, p.N)
@@ -371,12 +371,11 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 }
 
 // uniformModP fills v with uniform values mod P (rejection sampling).
-func (s *Server) uniformModP(v []uint64) {
-	P := s.P.p
+func uniformModP(prg *ring.PRG, v []uint64, P uint64) {
 	m := ^uint64(0) >> (64 - bitsLen(P))
 	for j := range v {
 		for {
-			x := s.prg.Uint64() & m
+			x := prg.Uint64() & m
 			if x < P {
 				v[j] = x
 				break
