@@ -14,8 +14,9 @@ import (
 // Config controls compilation.
 type Config struct {
 	// FracBits is the number of fractional bits of weights and
-	// activations; 0 means ring.DefaultFrac (16). At most 20 (the
-	// polynomial protocol encodes c0 with 3·FracBits bits).
+	// activations; 0 means ring.DefaultFrac (16), DefaultHEFrac (12) in
+	// the PolyHE form. At most 20 (the polynomial protocol encodes c0 with
+	// 3·FracBits bits).
 	FracBits uint
 	// Ell is the bit width of the signed inputs of the FSS gates
 	// (truncations, ReLUs, max-pool comparisons); 0 means 64. Smaller
@@ -69,6 +70,9 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	f := cfg.FracBits
 	if f == 0 {
 		f = ring.DefaultFrac
+		if cfg.Poly == PolyHE {
+			f = DefaultHEFrac
+		}
 	}
 	if f > 20 {
 		return nil, fmt.Errorf("pi: compile: %d fractional bits, at most 20", f)
@@ -99,6 +103,10 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	}
 	if cfg.PBits != 0 && (cfg.Poly != PolyHE || cfg.PBits < minPBits(f) || cfg.PBits > MaxPBits) {
 		return nil, fmt.Errorf("pi: compile: prime width %d bits, want %d..%d and form %q", cfg.PBits, minPBits(f), MaxPBits, PolyHE)
+	}
+	if cfg.Poly == PolyHE && cfg.PBits == 0 && defaultPBits(f) > MaxPBits {
+		return nil, fmt.Errorf("pi: compile: polynomial form %q at %d fractional bits wants a prime of %d bits (3f + %d), above the largest, %d: use at most %d fractional bits, an explicit prime width (exact only while |p(x)| < 2^(PBits−3−3f)), or %q",
+			PolyHE, f, defaultPBits(f), DefaultPBitsMargin, MaxPBits, (MaxPBits-DefaultPBitsMargin)/3, PolyNarrow)
 	}
 	if err := c.run(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)

@@ -19,11 +19,13 @@ import (
 // gates (otgates.Poly2Exact, Poly1Exact) and EvalFixed compute it exactly.
 const PolyNarrow = "narrow"
 
-// PolyFormFor returns the polynomial form a suite computes (Config.Poly):
-// PolyNarrow for SuiteTwoParty, "" (the default form) for the dealer suite.
+// PolyFormFor returns the polynomial form a suite computes by default
+// (Config.Poly): PolyHE for SuiteTwoParty (with TruncFor's faithful
+// mode; SuiteForms gives the narrow form for exact truncations), "" (the
+// default form) for the dealer suite.
 func PolyFormFor(suite string) string {
 	if suiteName(suite) == SuiteTwoParty {
-		return PolyNarrow
+		return PolyHE
 	}
 	return ""
 }

@@ -53,7 +53,7 @@ func TestNarrowPlanHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nar, err := Compile(m, Config{Poly: PolyFormFor(SuiteTwoParty)})
+	nar, err := Compile(m, Config{Poly: PolyNarrow})
 	if err != nil {
 		t.Fatal(err)
 	}

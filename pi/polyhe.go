@@ -2,6 +2,8 @@ package pi
 
 import (
 	"fmt"
+
+	"github.com/autorep/autorep/hesimd"
 )
 
 // PolyHE is the two-party suite's polynomial form by homomorphic
@@ -33,18 +35,25 @@ const PolyHE = "he"
 // the default leaves two bits above the larger.
 const DefaultPBitsMargin = 10
 
-// MaxPBits bounds Public.PBits: otgates' conversions need P < 2^62.
-const MaxPBits = 62
+// MaxPBits bounds Public.PBits: hesimd's largest prime (otgates'
+// conversions would take up to 2^62).
+const MaxPBits = hesimd.MaxPBits
+
+// DefaultHEFrac is the fractional bits Compile uses for the PolyHE form
+// when Config.FracBits is 0: its default prime, 3f + DefaultPBitsMargin
+// bits, must fit MaxPBits (f ≤ 13), and f = 12 keeps the committed
+// models' labels (docs/PROTOCOLS.md).
+const DefaultHEFrac = 12
 
 // defaultPBits is the PBits Compile gives the PolyHE form at f fractional
 // bits when the configuration leaves it 0.
 func defaultPBits(f uint) int {
-	return min(MaxPBits, 3*int(f)+DefaultPBitsMargin)
+	return 3*int(f) + DefaultPBitsMargin
 }
 
 // minPBits is the smallest prime width at f fractional bits: the
 // truncation by 2f in FromPrimeTrunc needs 2^2f < P/4.
-func minPBits(f uint) int { return 2*int(f) + 4 }
+func minPBits(f uint) int { return max(2*int(f)+4, hesimd.MinPBits) }
 
 // checkPBits checks the public P width against the form and f.
 func (p *Public) checkPBits() error {

@@ -100,6 +100,18 @@ func TestPolyHEForm(t *testing.T) {
 		t.Error("dealer suite accepted an HE plan")
 	}
 
+	// f = 16 would want a 58-bit prime: refused unless the width is given;
+	// FracBits 0 is DefaultHEFrac in this form.
+	if _, err := Compile(m, Config{FracBits: 16, Poly: PolyHE, Trunc: TruncFaithful}); err == nil || !strings.Contains(err.Error(), "fractional bits") {
+		t.Errorf("HE form at f = 16 with the default prime: %v", err)
+	}
+	if p, err := Compile(m, Config{FracBits: 16, Poly: PolyHE, Trunc: TruncFaithful, PBits: MaxPBits}); err != nil || p.Public.PBits != MaxPBits {
+		t.Errorf("HE form at f = 16 with an explicit prime: %v", err)
+	}
+	if p, err := Compile(m, Config{Poly: PolyHE, Trunc: TruncFaithful}); err != nil || p.Public.Frac != DefaultHEFrac {
+		t.Errorf("HE form's default f: %v", err)
+	}
+
 	// A model whose polynomials are all of degree 1 gets its steps marked.
 	installPoly(m, 0.5, 0, 44)
 	he1, err := Compile(m, Config{FracBits: f, Poly: PolyHE, Trunc: TruncFaithful})

@@ -19,6 +19,45 @@ func validTruncMode(mode string) error {
 	return nil
 }
 
+// TruncFor returns the truncation mode a suite compiles with by default
+// (Config.Trunc): TruncFaithful for SuiteTwoParty (its PolyHE form needs
+// it), "" (exact) for the dealer suite.
+func TruncFor(suite string) string {
+	if suiteName(suite) == SuiteTwoParty {
+		return TruncFaithful
+	}
+	return ""
+}
+
+// SuiteForms returns the polynomial form and truncation mode (Config.Poly,
+// Config.Trunc) of suite for a command-line truncation name: "" is the
+// suite's default (PolyFormFor, TruncFor); for the twoparty suite "exact"
+// selects the narrow form with exact truncations (logits equal to
+// EvalFixed's) and "faithful" the default; the dealer suite knows "exact"
+// only.
+func SuiteForms(suite, trunc string) (poly, mode string, err error) {
+	if err := ValidSuite(suite); err != nil {
+		return "", "", err
+	}
+	if trunc == "" {
+		return PolyFormFor(suite), TruncFor(suite), nil
+	}
+	mode, err = ParseTruncMode(trunc)
+	if err != nil {
+		return "", "", err
+	}
+	if suiteName(suite) != SuiteTwoParty {
+		if mode != "" {
+			return "", "", fmt.Errorf("pi: truncation mode %s applies to the %s suite only", trunc, SuiteTwoParty)
+		}
+		return PolyFormFor(suite), "", nil
+	}
+	if mode == "" {
+		return PolyNarrow, "", nil
+	}
+	return PolyHE, TruncFaithful, nil
+}
+
 // ParseTruncMode maps a command-line name ("exact" or "faithful") to the
 // Config.Trunc value.
 func ParseTruncMode(name string) (string, error) {
@@ -42,8 +81,9 @@ func (b *twoPartyBackend) truncate(x []uint64, s int) ([]uint64, error) {
 
 // actFaithful is act in the faithful mode: ReLU positions take
 // ReLUTrunc on z itself (the ReLU and the truncation by f in the ReLU's
-// rounds), polynomial positions Trunc then the polynomial (polyAt). Each
-// output is at most a unit or two below the exact mode's.
+// rounds), polynomial positions Trunc then the polynomial (polyAt), or in
+// the PolyHE form polyHE on z. Each output is at most a unit or two below
+// the exact mode's.
 func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	f := int(b.pub.Frac)
 	if n*st.ReLUs == len(x) {
@@ -51,6 +91,7 @@ func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uin
 	}
 	relu, poly := splitAct(st, n, len(x))
 	y := make([]uint64, len(x))
+	var err error
 	if len(relu) > 0 {
 		r, err := b.gates.ReLUTrunc(gatherIdx(x, relu), b.ell, f)
 		if err != nil {
@@ -58,11 +99,15 @@ func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uin
 		}
 		scatterIdx(y, relu, r)
 	}
-	tp, err := b.gates.Trunc(gatherIdx(x, poly), b.ell, f)
-	if err != nil {
-		return nil, err
+	var p []uint64
+	if b.pub.Poly == PolyHE {
+		p, err = b.polyHE(i, st, gatherIdx(x, poly), poly)
+	} else {
+		var tp []uint64
+		if tp, err = b.gates.Trunc(gatherIdx(x, poly), b.ell, f); err == nil {
+			p, err = b.polyAt(i, st, tp, poly, f)
+		}
 	}
-	p, err := b.polyAt(i, st, tp, poly, f)
 	if err != nil {
 		return nil, err
 	}

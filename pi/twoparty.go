@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/autorep/autorep/helinear"
+	"github.com/autorep/autorep/hesimd"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/otgates"
 	"github.com/autorep/autorep/transport"
@@ -61,11 +62,15 @@ type twoPartyBackend struct {
 	gates  *otgates.Party
 	hs     *helinear.Server // server only
 	hc     *helinear.Client // client only
+	// The PolyHE form's SIMD HE session (nil for the other forms).
+	hp *hesimd.Params
+	qs *hesimd.Server // server only
+	qc *hesimd.Client // client only
 }
 
 // newTwoPartyBackend runs the once-per-session setup on conn: base OTs
-// both ways (otgates.New), then the client's HE key (helinear). sec is nil
-// for the client.
+// both ways (otgates.New), then the client's HE keys (helinear, and
+// hesimd for a PolyHE plan). sec is nil for the client.
 func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int) (*twoPartyBackend, error) {
 	layers, err := compileLayers(pub)
 	if err != nil {
@@ -86,11 +91,40 @@ func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int
 	} else {
 		b.hc, err = helinear.NewClient(conn, uint(ell))
 	}
+	if err == nil && pub.Poly == PolyHE && hasPoly(pub) {
+		err = b.setupHESIMD()
+	}
 	transport.SetLayer(conn, "")
 	if err != nil {
 		return nil, fmt.Errorf("pi: twoparty setup: %w", err)
 	}
 	return b, nil
+}
+
+// hasPoly tells whether any activation position of the plan is a
+// polynomial (an all-ReLU plan needs no SIMD HE keys).
+func hasPoly(pub *Public) bool {
+	for i := range pub.Steps {
+		if st := &pub.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() {
+			return true
+		}
+	}
+	return false
+}
+
+// setupHESIMD starts the PolyHE form's SIMD HE session (the client's keys
+// to the server) with a prime of the plan's PBits bits.
+func (b *twoPartyBackend) setupHESIMD() error {
+	var err error
+	if b.hp, err = hesimd.NewParams(b.pub.PBits); err != nil {
+		return err
+	}
+	if b.party == tpServer {
+		b.qs, err = hesimd.NewServer(b.conn, b.hp)
+	} else {
+		b.qc, err = hesimd.NewClient(b.conn, b.hp)
+	}
+	return err
 }
 
 // begin attributes the traffic of the next step to its name.

@@ -77,6 +77,7 @@ type piReport struct {
 	Ell            int     `json:"ell"`
 	Lazy           bool    `json:"lazy,omitempty"`
 	Trunc          string  `json:"trunc,omitempty"`
+	PBits          int     `json:"pbits,omitempty"`
 	Output         string  `json:"output,omitempty"`
 	ReLUs          int     `json:"relus"`
 	Comparisons    int     `json:"maxpool_comparisons"`
@@ -160,7 +161,8 @@ func runBenchPI(args []string) error {
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs (dealer suite) or of the shares, Z_2^ell (twoparty suite)")
 	costOut := fs.String("cost-out", "", "also measure every site with polynomials of degree 1 and 2 instead of ReLUs and write the per-site saving per replaced ReLU to this JSON file (for reduce --cost; all-ReLU models)")
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
-	truncMode := fs.String("trunc", "exact", "twoparty suite's truncations: exact (logits equal the fixed-point executor's) or faithful (one-unit errors, cheaper)")
+	truncMode := fs.String("trunc", "", "twoparty suite's truncations: faithful (the default: polynomials by HE, one-unit errors) or exact (narrow polynomial form by OT, logits equal the fixed-point executor's)")
+	pBits := fs.Int("pbits", 0, "twoparty suite, faithful: bit width of the HE prime of the polynomials, at most 50 (default 3·frac+10: frac ≤ 13)")
 	output := fs.String("output", "logits", "what the client learns: logits, label (secure argmax) or topk:K (the K best labels in order)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
@@ -188,12 +190,9 @@ func runBenchPI(args []string) error {
 	if err := pi.ValidSuite(*suite); err != nil {
 		return fmt.Errorf("--suite: %w", err)
 	}
-	tm, err := pi.ParseTruncMode(*truncMode)
+	poly, tm, err := pi.SuiteForms(*suite, *truncMode)
 	if err != nil {
 		return fmt.Errorf("--trunc: %w", err)
-	}
-	if tm != "" && *suite != pi.SuiteTwoParty {
-		return errors.New("--trunc faithful applies to the twoparty suite only")
 	}
 	topK, err := pi.ParseOutput(*output)
 	if err != nil {
@@ -229,7 +228,7 @@ func runBenchPI(args []string) error {
 			return err
 		}
 	}
-	cfg := pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: tm}
+	cfg := pi.Config{FracBits: *frac, Ell: *ell, Poly: poly, Trunc: tm, PBits: *pBits}
 	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		return err
@@ -239,7 +238,7 @@ func runBenchPI(args []string) error {
 		return fmt.Errorf("--output: %w", err)
 	}
 	rep := &piReport{Model: *path, Suite: *suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Transport: *trans,
-		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy, Trunc: plan.Public.Trunc}
+		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy, Trunc: plan.Public.Trunc, PBits: plan.Public.PBits}
 	if topK > 0 {
 		rep.Output = pi.OutputName(topK)
 	}

@@ -285,7 +285,7 @@ func demoEll(file string, test *data.Set, n int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	plan, err := pi.Compile(m, pi.Config{Poly: pi.PolyFormFor(pi.SuiteTwoParty)})
+	plan, err := pi.Compile(m, pi.Config{Poly: pi.PolyFormFor(pi.SuiteTwoParty), Trunc: pi.TruncFor(pi.SuiteTwoParty)})
 	if err != nil {
 		return 0, err
 	}

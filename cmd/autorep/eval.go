@@ -127,7 +127,7 @@ func runEval(args []string) error {
 	var predictions []evalPrediction
 	fixedAgree := 0
 	if *preds {
-		if predictions, err = predictLabels(m, set, idx, *batch, *fixed, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite)}); err != nil {
+		if predictions, err = predictLabels(m, set, idx, *batch, *fixed, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite)}); err != nil {
 			return err
 		}
 		for _, p := range predictions {

@@ -146,7 +146,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite)})
+	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite)})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,54 @@
+package pi
+
+import "fmt"
+
+// polyHE evaluates the PolyHE form at the positions idx of activation
+// step i, z their inputs at 2f fractional bits (shares mod 2^ℓ): t =
+// ⌊z/2^f⌋ − e converted to shares mod P in the same OT (ToPrimeTrunc),
+// v = C2·t² + C1·t + C0 mod P for all positions of the step in one
+// hesimd Quad (degree 1 for a PolyDeg 1 step; the server's per-channel
+// coefficients as residues mod P), then ⌊v/2^2f⌋ ± 1 back in Z_2^ℓ
+// (FromPrimeTrunc).
+func (b *twoPartyBackend) polyHE(i int, st *Step, z []uint64, idx []int) ([]uint64, error) {
+	f := int(b.pub.Frac)
+	P := b.hp.P()
+	t, err := b.gates.ToPrimeTrunc(z, b.ell, f, P)
+	if err != nil {
+		return nil, err
+	}
+	deg := 2
+	if st.PolyDeg == 1 {
+		deg = 1
+	}
+	var v []uint64
+	if b.party == tpServer {
+		per := st.Positions()
+		c, _, _ := chw(st.Shape)
+		hw := per / c
+		coef := b.sec.Steps[i].Coef
+		ca, cb, cc := make([]uint64, len(idx)), make([]uint64, len(idx)), make([]uint64, len(idx))
+		for q, j := range idx {
+			ch := (j % per) / hw
+			ca[q], cb[q], cc[q] = residue(coef[3*ch+2], P), residue(coef[3*ch+1], P), residue(coef[3*ch], P)
+		}
+		if deg == 1 {
+			ca = nil
+		}
+		v, err = b.qs.Quad(deg, ca, cb, cc, t)
+	} else {
+		v, err = b.qc.Quad(deg, t)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("polynomial by HE: %w", err)
+	}
+	return b.gates.FromPrimeTrunc(v, P, b.ell, 2*f)
+}
+
+// residue is the signed 64-bit value v mod P.
+func residue(v, P uint64) uint64 {
+	r := int64(v) % int64(P)
+	if r < 0 {
+		r += int64(P)
+	}
+	return uint64(r)
+}
