@@ -21,12 +21,7 @@ func BenchmarkQuad(b *testing.B) {
 				setup := s.Conn.Stats().Total().BytesRecv
 				P := s.P.P()
 				n := 2 * s.P.Slots()
-				rng := rand.New(rand.NewPCG(1, uint64(pBits)))
-				var a []uint64
-				if deg == 2 {
-					a = randVec(rng, n, P)
-				}
-				bb, c, xs, xc := randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P)
+				a, bb, c, xs, xc := benchInputs(deg, n, P)
 				up0, down0 := s.Conn.Stats().Total().BytesRecv, s.Conn.Stats().Total().BytesSent
 				cpu0, _ := cputime.Process()
 				start := time.Now()
@@ -60,12 +55,7 @@ func BenchmarkOnline(b *testing.B) {
 				cl, s := session(b, pBits)
 				P := s.P.P()
 				n := 2 * s.P.Slots()
-				rng := rand.New(rand.NewPCG(2, uint64(pBits)))
-				var a []uint64
-				if deg == 2 {
-					a = randVec(rng, n, P)
-				}
-				bb, c, xs, xc := randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P)
+				a, bb, c, xs, xc := benchInputs(deg, n, P)
 				var cpu time.Duration
 				var up, down int64
 				for b.Loop() {
@@ -106,4 +96,13 @@ func BenchmarkOnline(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchInputs returns random coefficients (a nil for deg 1) and shares.
+func benchInputs(deg, n int, P uint64) (a, b, c, xs, xc []uint64) {
+	rng := rand.New(rand.NewPCG(uint64(deg), P))
+	if deg == 2 {
+		a = randVec(rng, n, P)
+	}
+	return a, randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P), randVec(rng, n, P)
 }
