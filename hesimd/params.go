@@ -23,6 +23,9 @@
 // m ↦ ⌊Q·m/P⌉, for which a plaintext product is exact, ⌊Qm/P⌉·w =
 // (Q/P)·[mw]_P + Q·k − ε·w with |ε| ≤ ½.
 //
+// Precompute and Online split Quad as Delphi does (offline.go): the
+// ciphertexts go ahead of the input, online only x − ρ and the answer.
+//
 // # Noise analysis (circuit privacy and correctness)
 //
 // Fresh errors are centred binomial with η = 21 (|e| ≤ 21, σ ≈ 3.24), the
