@@ -18,7 +18,7 @@
 //
 // adds a fresh encryption of zero under the client's public key
 // (re-randomisation), floods the noise of c0, switches c1 to a small prime
-// q' and c0 to 2^(⌈log P⌉+4) and returns both; the client decrypts and
+// q' and c0 to 2^(pBits+3) and returns both; the client decrypts and
 // decodes. The encoding is Δ-scaling in the rounded form helinear uses:
 // m ↦ ⌊Q·m/P⌉, for which a plaintext product is exact, ⌊Qm/P⌉·w =
 // (Q/P)·[mw]_P + Q·k − ε·w with |ε| ≤ ½.
@@ -47,7 +47,7 @@
 // chosen so that P·(F + E + 42N + 21)/Q ≤ 1/4, q' so that P·B/q' ≤ 0.18
 // with B = √(N·ln(2^41)/2) (Hoeffding: |Σ τ1_k·s_k| ≤ B except with
 // probability 2^−40 per coefficient, treating the roundings of the
-// pseudo-random c1 as independent uniform), and b = ⌈log P⌉ + 3 (≤ 1/16):
+// pseudo-random c1 as independent uniform), and b = pBits + 3 (≤ 1/16):
 // 1/4 + 0.18 + 1/16 < ½. (Q's share is the largest because Q is paid once
 // per uploaded ciphertext, twice for degree 2.)
 //
