@@ -5,6 +5,7 @@ import (
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
+	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -60,7 +61,7 @@ func packGen(l int) uint64 { return uint64(N>>(l-1)) + 1 }
 func (p *Params) keyBytes() int {
 	n := 0
 	for _, q := range p.ksQ {
-		n += segBytes(N, uint(bitsLen(q)))
+		n += rq.SegBytes(N, uint(bitsLen(q)))
 	}
 	return p.PackLog * (p.ReplyPrimes + 1) * n
 }
@@ -136,8 +137,8 @@ func (cl *Client) genKeys(s []int64, msg []byte) ([]byte, error) {
 		setSigned(p.ksQ, tv, ts)
 		r.NTT(ts, ts)
 		for i := range p.ReplyPrimes + 1 {
-			uniformPoly(aPRG, p.ksQ, a)
-			smallPoly(cl.prg, p.ksQ, b, false)
+			rq.UniformPoly(aPRG, p.ksQ, a)
+			rq.SmallPoly(cl.prg, p.ksQ, b, false)
 			r.NTT(b, b)
 			r.MulCoeffsBarrett(a, sk, as)
 			r.Sub(b, as, b)
@@ -145,10 +146,10 @@ func (cl *Client) genKeys(s []int64, msg []byte) ([]byte, error) {
 			pm := p.ksQ[len(p.ksQ)-1] % q
 			row := b.Coeffs[i]
 			for j, v := range ts.Coeffs[i] {
-				row[j] = addMod(row[j], mulMod(pm, v, q), q)
+				row[j] = rq.AddMod(row[j], rq.MulMod(pm, v, q), q)
 			}
 			for x, q := range p.ksQ {
-				msg = packSeg(msg, b.Coeffs[x], uint(bitsLen(q)))
+				msg = rq.PackSeg(msg, b.Coeffs[x], uint(bitsLen(q)))
 			}
 		}
 	}
@@ -175,11 +176,11 @@ func (p *Params) parseKeys(b []byte) ([]galoisKey, error) {
 	for l := range keys {
 		for range p.ReplyPrimes + 1 {
 			a := p.ks.NewPoly()
-			uniformPoly(aPRG, p.ksQ, a)
+			rq.UniformPoly(aPRG, p.ksQ, a)
 			w := make([]uint64, len(p.ksQ)*N)
 			for x, q := range p.ksQ {
-				sb := segBytes(N, uint(bitsLen(q)))
-				unpackSeg(b[:sb], w[x*N:(x+1)*N], uint(bitsLen(q)))
+				sb := rq.SegBytes(N, uint(bitsLen(q)))
+				rq.UnpackSeg(b[:sb], w[x*N:(x+1)*N], uint(bitsLen(q)))
 				b = b[sb:]
 			}
 			if err := checkPoly(p.ksQ, w, N); err != nil {
@@ -239,8 +240,8 @@ func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
 	r.DivRoundByLastModulus(pk.acc1, pk.acc1)
 	for x, q := range p.ksQ[:kq-1] {
 		for j := range N {
-			o0.Coeffs[x][j] = addMod(o0.Coeffs[x][j], pk.acc0.Coeffs[x][j], q)
-			o1.Coeffs[x][j] = addMod(o1.Coeffs[x][j], pk.acc1.Coeffs[x][j], q)
+			o0.Coeffs[x][j] = rq.AddMod(o0.Coeffs[x][j], pk.acc0.Coeffs[x][j], q)
+			o1.Coeffs[x][j] = rq.AddMod(o1.Coeffs[x][j], pk.acc1.Coeffs[x][j], q)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -119,7 +120,7 @@ func (c *Client) Online(pre *ClientPre, xc []uint64) ([]uint64, error) {
 	for i, v := range xc {
 		d[i] = (v - pre.r[i]) & c.P.mask
 	}
-	if err := c.Conn.Send(packSeg(nil, d, c.P.Ell)); err != nil {
+	if err := c.Conn.Send(rq.PackSeg(nil, d, c.P.Ell)); err != nil {
 		return nil, fmt.Errorf("helinear: sending masked input: %w", err)
 	}
 	return pre.y, nil
@@ -146,11 +147,11 @@ func (s *Server) Online(pre *ServerPre, w, bias, xs []uint64) ([]uint64, error) 
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving masked input: %w", err)
 	}
-	if want := segBytes(sh.xLen(), s.P.Ell); len(b) != want {
+	if want := rq.SegBytes(sh.xLen(), s.P.Ell); len(b) != want {
 		return nil, fmt.Errorf("helinear: masked input of %d bytes, want %d", len(b), want)
 	}
 	x := make([]uint64, sh.xLen())
-	unpackSeg(b, x, s.P.Ell)
+	rq.UnpackSeg(b, x, s.P.Ell)
 	for i := range x {
 		x[i] += xs[i] // x_s + x_c − r = x − r
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/internal/privacytest"
+	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -50,8 +51,8 @@ func TestOffline(t *testing.T) {
 			}
 			checkShares(t, "online conv", ell, ys, yc, want)
 			st1 := cl.Conn.Stats().Total()
-			if up, down, msgs := st1.BytesSent-st0.BytesSent, st1.BytesRecv-st0.BytesRecv, st1.MsgsSent-st0.MsgsSent; up != int64(segBytes(p.XLen(), ell)) || down != 0 || msgs != 1 {
-				t.Errorf("online: %d B up in %d messages, %d B down; want %d B in one message, nothing down", up, msgs, down, segBytes(p.XLen(), ell))
+			if up, down, msgs := st1.BytesSent-st0.BytesSent, st1.BytesRecv-st0.BytesRecv, st1.MsgsSent-st0.MsgsSent; up != int64(rq.SegBytes(p.XLen(), ell)) || down != 0 || msgs != 1 {
+				t.Errorf("online: %d B up in %d messages, %d B down; want %d B in one message, nothing down", up, msgs, down, rq.SegBytes(p.XLen(), ell))
 			}
 			if _, err := cl.Online(cp, xc); !errors.Is(err, errUsed) {
 				t.Errorf("client reusing a precomputed layer: err = %v", err)
@@ -88,7 +89,7 @@ func TestOffline(t *testing.T) {
 			t.Error("client online with a short input: no error")
 		}
 		sp2 := &ServerPre{sh: sp.sh, y: sp.y}
-		go func() { _ = cl.Conn.Send(make([]byte, segBytes(batch*in, ell)+1)) }()
+		go func() { _ = cl.Conn.Send(make([]byte, rq.SegBytes(batch*in, ell)+1)) }()
 		if _, err := s.Online(sp2, w, nil, xs); err == nil {
 			t.Error("server online with a long masked input: no error")
 		}
@@ -115,6 +116,6 @@ func TestOfflineUniform(t *testing.T) {
 	}
 	msgs := rec.Messages(0)
 	d := make([]uint64, in)
-	unpackSeg(msgs[len(msgs)-1], d, ell)
+	rq.UnpackSeg(msgs[len(msgs)-1], d, ell)
 	privacytest.Uniform(t, "masked online input", d)
 }

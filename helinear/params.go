@@ -79,7 +79,7 @@ import (
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
-	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/internal/rq"
 )
 
 const (
@@ -94,7 +94,7 @@ const (
 	// N = 8192 (HE standard, ternary secret, σ ≈ 3.2).
 	MaxLogQ = 218
 	// eta is the centred-binomial parameter of the error distribution.
-	eta = 21
+	eta = rq.Eta
 	// maxLogL is the largest log2 of the number of weight coefficients
 	// summed into one output polynomial that NewParams provisions for.
 	maxLogL = 22
@@ -317,7 +317,7 @@ func (p *Params) setPacking(k int) error {
 		v := uint64(1)
 		for range k + 1 {
 			p.inv2[i] = append(p.inv2[i], lring.MForm(v, q, p.pp.SubRings[i].BRedConstant))
-			v = mulMod(v, half, q)
+			v = rq.MulMod(v, half, q)
 		}
 	}
 	return nil
@@ -367,15 +367,9 @@ func (lv *level) width(i int) uint { return uint(bits.Len64(lv.q[i])) }
 func (lv *level) freshBytes() int {
 	n := 0
 	for i := range lv.q {
-		n += segBytes(N, lv.width(i))
+		n += rq.SegBytes(N, lv.width(i))
 	}
 	return n
-}
-
-// mulMod returns a·b mod q.
-func mulMod(a, b, q uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return bits.Rem64(hi, lo, q)
 }
 
 // signedMod returns v mod q for a signed v.
@@ -421,7 +415,7 @@ func (p *Params) decodeAt(b *basis, c lring.Poly, j int) uint64 {
 	var whole uint64
 	var frac float64
 	for i, q := range b.q {
-		y := mulMod(c.Coeffs[i][j], b.qHatInv[i], q)
+		y := rq.MulMod(c.Coeffs[i][j], b.qHatInv[i], q)
 		var hi, lo uint64
 		if p.Ell == 64 {
 			hi, lo = y, 0
@@ -453,104 +447,6 @@ func (p *Params) decodeSplit(u, v uint64) uint64 {
 	quo, rem := bits.Div64(u>>(64-p.Ell), u<<p.Ell, q)
 	frac := float64(rem)/float64(q) + float64(v&(1<<sh-1))/float64(uint64(1)<<sh)
 	return (quo + v>>sh + uint64(math.Round(frac))) & p.mask
-}
-
-// uniformPoly fills pl with uniform residues mod each q_i of qs
-// (rejection sampling on the prime's bit length).
-func uniformPoly(prg *ring.PRG, qs []uint64, pl lring.Poly) {
-	for i, q := range qs {
-		m := ^uint64(0) >> bits.LeadingZeros64(q)
-		c := pl.Coeffs[i]
-		for j := range c {
-			for {
-				v := prg.Uint64() & m
-				if v < q {
-					c[j] = v
-					break
-				}
-			}
-		}
-	}
-}
-
-// smallPoly fills pl (residues mod qs) with a small signed polynomial:
-// ternary (uniform in {−1, 0, 1}) or centred binomial with parameter eta.
-func smallPoly(prg *ring.PRG, qs []uint64, pl lring.Poly, ternary bool) {
-	v := make([]int64, N)
-	for j := range v {
-		if ternary {
-			for {
-				b := prg.Uint64() & 3
-				if b != 3 {
-					v[j] = int64(b) - 1
-					break
-				}
-			}
-		} else {
-			w := prg.Uint64()
-			const m = 1<<eta - 1
-			v[j] = int64(bits.OnesCount64(w&m)) - int64(bits.OnesCount64(w>>eta&m))
-		}
-	}
-	for i, q := range qs {
-		c := pl.Coeffs[i]
-		for j, x := range v { // |x| ≤ eta < q: no division
-			if x < 0 {
-				c[j] = q - uint64(-x)
-			} else {
-				c[j] = uint64(x)
-			}
-		}
-	}
-}
-
-// addFlood adds to every coefficient of pl (residues mod qs) a uniform
-// integer in [−2^(fb−1), 2^(fb−1)), fb ≤ 192 bits.
-func addFlood(prg *ring.PRG, qs []uint64, pl lring.Poly, fb int) {
-	words := (fb + 63) / 64
-	top := uint(fb - 64*(words-1)) // bits used in the most significant word
-	var w [3]uint64
-	half, c64 := make([]uint64, len(qs)), make([]uint64, len(qs))
-	bc := make([][2]uint64, len(qs))
-	for i, q := range qs {
-		half[i] = pow2Mod(fb-1, q)
-		c64[i] = pow2Mod(64, q)
-		bc[i] = lring.GenBRedConstant(q)
-	}
-	for j := range N {
-		for x := range words {
-			w[x] = prg.Uint64()
-		}
-		w[words-1] &= ^uint64(0) >> (64 - top)
-		for i, q := range qs {
-			// Horner over the words, most significant first, by Barrett
-			// reductions (r·2^64 + w ≡ r·(2^64 mod q) + w).
-			r := lring.BRedAdd(w[words-1], q, bc[i])
-			for x := words - 2; x >= 0; x-- {
-				r = addMod(lring.BRed(r, c64[i], q, bc[i]), lring.BRedAdd(w[x], q, bc[i]), q)
-			}
-			c := &pl.Coeffs[i][j]
-			*c = addMod(*c, r, q)
-			*c = addMod(*c, q-half[i], q)
-		}
-	}
-}
-
-// pow2Mod returns 2^e mod q.
-func pow2Mod(e int, q uint64) uint64 {
-	r := uint64(1)
-	for range e / 32 {
-		r = mulMod(r, (1<<32)%q, q)
-	}
-	return mulMod(r, (1<<uint(e%32))%q, q)
-}
-
-func addMod(a, b, q uint64) uint64 {
-	s := a + b
-	if s >= q || s < a {
-		s -= q
-	}
-	return s
 }
 
 // checkPoly reports whether every residue of w, n words per prime of

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/internal/privacytest"
+	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -155,7 +156,7 @@ func TestFlood(t *testing.T) {
 	}
 	for _, fb := range []int{70, 119, 150} {
 		pl := pr.r.NewPoly()
-		addFlood(prg, pr.Q, pl, fb)
+		rq.AddFlood(prg, pr.Q, pl, fb)
 		vals := make([]*big.Int, N)
 		for j := range vals {
 			vals[j] = new(big.Int)

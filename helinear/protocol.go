@@ -5,6 +5,7 @@ import (
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
+	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -120,8 +121,8 @@ func (cl *Client) encryptWith(lv *level, ms [][]uint64) ([]byte, error) {
 	a, e, m := r.NewPoly(), r.NewPoly(), r.NewPoly()
 	sk := lv.rowsOf(cl.sk)
 	for x := range n {
-		uniformPoly(aPRG, lv.q, a)
-		smallPoly(cl.prg, lv.q, e, false)
+		rq.UniformPoly(aPRG, lv.q, a)
+		rq.SmallPoly(cl.prg, lv.q, e, false)
 		if ms != nil {
 			p.encodeScaled(b, ms[x], m)
 			r.Add(e, m, e)
@@ -130,7 +131,7 @@ func (cl *Client) encryptWith(lv *level, ms [][]uint64) ([]byte, error) {
 		r.MulCoeffsBarrett(a, sk, a)
 		r.Sub(e, a, e)
 		for i := range lv.q {
-			out = packSeg(out, e.Coeffs[i], lv.width(i))
+			out = rq.PackSeg(out, e.Coeffs[i], lv.width(i))
 		}
 	}
 	return out, nil
@@ -147,13 +148,13 @@ func (p *Params) freshBytes() int { return p.top().freshBytes() }
 func (p *Params) replyBytes(nt int) int {
 	n := 0
 	for i := range p.ReplyPrimes {
-		n += segBytes(N, p.width(i))
+		n += rq.SegBytes(N, p.width(i))
 		if p.C0Bits == 0 {
-			n += segBytes(nt, p.width(i))
+			n += rq.SegBytes(nt, p.width(i))
 		}
 	}
 	if p.C0Bits > 0 {
-		n += segBytes(nt, p.C0Bits)
+		n += rq.SegBytes(nt, p.C0Bits)
 	}
 	return n
 }
@@ -165,20 +166,20 @@ func (p *Params) unpackReply(b []byte, nt int) (c1w, c0w []uint64, rest []byte) 
 	kr := p.ReplyPrimes
 	c1w = make([]uint64, kr*N)
 	for i := range kr {
-		sb := segBytes(N, p.width(i))
-		unpackSeg(b[:sb], c1w[i*N:(i+1)*N], p.width(i))
+		sb := rq.SegBytes(N, p.width(i))
+		rq.UnpackSeg(b[:sb], c1w[i*N:(i+1)*N], p.width(i))
 		b = b[sb:]
 	}
 	if p.C0Bits > 0 {
 		c0w = make([]uint64, nt)
-		sb := segBytes(nt, p.C0Bits)
-		unpackSeg(b[:sb], c0w, p.C0Bits)
+		sb := rq.SegBytes(nt, p.C0Bits)
+		rq.UnpackSeg(b[:sb], c0w, p.C0Bits)
 		return c1w, c0w, b[sb:]
 	}
 	c0w = make([]uint64, kr*nt)
 	for i := range kr {
-		sb := segBytes(nt, p.width(i))
-		unpackSeg(b[:sb], c0w[i*nt:(i+1)*nt], p.width(i))
+		sb := rq.SegBytes(nt, p.width(i))
+		rq.UnpackSeg(b[:sb], c0w[i*nt:(i+1)*nt], p.width(i))
 		b = b[sb:]
 	}
 	return c1w, c0w, b
@@ -203,8 +204,8 @@ func (p *Params) parseFresh(b []byte, n int, lv *level) (c0, c1 []lring.Poly, er
 	for x := range n {
 		pw := w[x*words : (x+1)*words]
 		for i := range lv.q {
-			sb := segBytes(N, lv.width(i))
-			unpackSeg(b[:sb], pw[i*N:(i+1)*N], lv.width(i))
+			sb := rq.SegBytes(N, lv.width(i))
+			rq.UnpackSeg(b[:sb], pw[i*N:(i+1)*N], lv.width(i))
 			b = b[sb:]
 		}
 		if err := checkPoly(lv.q, pw, N); err != nil {
@@ -212,7 +213,7 @@ func (p *Params) parseFresh(b []byte, n int, lv *level) (c0, c1 []lring.Poly, er
 		}
 		c0 = append(c0, polyFromWords(pw))
 		a := r.NewPoly()
-		uniformPoly(aPRG, lv.q, a)
+		rq.UniformPoly(aPRG, lv.q, a)
 		c1 = append(c1, a)
 	}
 	return c0, c1, nil
@@ -344,7 +345,7 @@ func (cl *Client) phase(coefs []int32, c1w, c0w []uint64) (lring.Poly, error) {
 	}
 	for i, q := range p.Q[:p.ReplyPrimes] {
 		for x, c := range coefs {
-			ph.Coeffs[i][c] = addMod(ph.Coeffs[i][c], c0w[i*nt+x], q)
+			ph.Coeffs[i][c] = rq.AddMod(ph.Coeffs[i][c], c0w[i*nt+x], q)
 		}
 	}
 	return ph, nil
@@ -424,7 +425,7 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 			pr.AtLevel(lvl).DivRoundByLastModulus(c1, c1)
 		}
 		for i := range p.ReplyPrimes {
-			msg = packSeg(msg, c1.Coeffs[i], p.width(i))
+			msg = rq.PackSeg(msg, c1.Coeffs[i], p.width(i))
 		}
 		for i := range p.ReplyPrimes {
 			if p.C0Bits > 0 && i > 0 {
@@ -441,9 +442,9 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 				}
 			}
 			if p.C0Bits > 0 {
-				msg = packSeg(msg, tw, p.C0Bits)
+				msg = rq.PackSeg(msg, tw, p.C0Bits)
 			} else {
-				msg = packSeg(msg, tw, p.width(i))
+				msg = rq.PackSeg(msg, tw, p.width(i))
 			}
 		}
 	}
@@ -508,7 +509,7 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lring.Poly, ntt bool, fb int, r []uint64) {
 	p := s.P
 	u, e := rg.NewPoly(), rg.NewPoly()
-	smallPoly(s.prg, qs, u, true)
+	rq.SmallPoly(s.prg, qs, u, true)
 	rg.NTT(u, u)
 	if !ntt {
 		rg.NTT(c0, c0)
@@ -518,9 +519,9 @@ func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lr
 	rg.MulCoeffsBarrettThenAdd(pk1, u, c1)
 	rg.INTT(c0, c0)
 	rg.INTT(c1, c1)
-	smallPoly(s.prg, qs, e, false)
+	rq.SmallPoly(s.prg, qs, e, false)
 	rg.Add(c0, e, c0)
-	smallPoly(s.prg, qs, e, false)
+	rq.SmallPoly(s.prg, qs, e, false)
 	rg.Add(c1, e, c1)
 	s.prg.Uint64s(r)
 	for j := range r {
@@ -528,5 +529,5 @@ func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lr
 	}
 	p.encodeScaled(b, r, e)
 	rg.Add(c0, e, c0)
-	addFlood(s.prg, qs, c0, fb)
+	rq.AddFlood(s.prg, qs, c0, fb)
 }

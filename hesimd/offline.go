@@ -5,6 +5,7 @@ import (
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
+	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -93,7 +94,7 @@ func (cl *Client) Online(m *ClientMask, xc []uint64) ([]uint64, error) {
 		d[i] = (v + p.p - m.rho[i]) % p.p
 	}
 	w := uint(bitsLen(p.p))
-	if err := cl.Conn.Send(packSeg(make([]byte, 0, segBytes(m.n, w)), d, w)); err != nil {
+	if err := cl.Conn.Send(rq.PackSeg(make([]byte, 0, rq.SegBytes(m.n, w)), d, w)); err != nil {
 		return nil, fmt.Errorf("hesimd: sending masked input: %w", err)
 	}
 	return cl.recvAnswer(m.n)
@@ -117,7 +118,7 @@ func (s *Server) Online(m *ServerMask, a, b, c, xs []uint64) ([]uint64, error) {
 		return []uint64{}, nil
 	}
 	w := uint(bitsLen(p.p))
-	want := segBytes(m.n, w)
+	want := rq.SegBytes(m.n, w)
 	msg, err := transport.RecvMax(s.Conn, want)
 	if err != nil {
 		return nil, fmt.Errorf("hesimd: receiving masked input: %w", err)
@@ -126,7 +127,7 @@ func (s *Server) Online(m *ServerMask, a, b, c, xs []uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("hesimd: masked input of %d bytes, want %d", len(msg), want)
 	}
 	z := make([]uint64, m.n)
-	unpackSeg(msg, z, w)
+	rq.UnpackSeg(msg, z, w)
 	for i, v := range z {
 		if v >= p.p {
 			return nil, fmt.Errorf("hesimd: masked input %d ≥ P = %d", v, p.p)

@@ -70,6 +70,8 @@ import (
 	"slices"
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
+
+	"github.com/autorep/autorep/internal/rq"
 )
 
 const (
@@ -79,7 +81,7 @@ const (
 	// MinPBits and MaxPBits bound the plaintext modulus's size.
 	MinPBits, MaxPBits = 20, 50
 	// eta is the centred-binomial parameter of the error distribution.
-	eta = 21
+	eta = rq.Eta
 	// maxDeg is the degree Q is sized for.
 	maxDeg = 2
 	// msShare is the part of the decryption margin (in units of 1/P) left
@@ -244,14 +246,14 @@ func (p *Params) MaxLogQ() float64 {
 func (p *Params) freshBytes() int {
 	n := 0
 	for _, w := range p.widths {
-		n += segBytes(p.N, w)
+		n += rq.SegBytes(p.N, w)
 	}
 	return n
 }
 
 // replyBytes is the packed size of one answer: c1 mod q', c0 mod 2^C0Bits.
 func (p *Params) replyBytes() int {
-	return segBytes(p.N, uint(bits.Len64(p.QR))) + segBytes(p.N, p.C0Bits)
+	return rq.SegBytes(p.N, uint(bits.Len64(p.QR))) + rq.SegBytes(p.N, p.C0Bits)
 }
 
 // nttPrime returns the largest prime q < 2^b, q ≡ 1 mod 2n, not in used.
@@ -281,8 +283,8 @@ func (p *Params) encodeScaled(m []uint64, pt lring.Poly) {
 	for i, q := range p.Q {
 		c := pt.Coeffs[i]
 		for j, v := range m {
-			rem := mulMod(p.qModP, v, P)
-			f := mulMod((q-rem%q)%q, p.pInv[i], q)
+			rem := rq.MulMod(p.qModP, v, P)
+			f := rq.MulMod((q-rem%q)%q, p.pInv[i], q)
 			if 2*rem >= P { // round half up
 				f++
 				if f == q {
@@ -323,28 +325,13 @@ func (p *Params) scaleRound(c lring.Poly, j int, t uint64) uint64 {
 	var whole uint64
 	var frac float64
 	for i, q := range p.Q {
-		y := mulMod(c.Coeffs[i][j], p.qHatIn[i], q)
+		y := rq.MulMod(c.Coeffs[i][j], p.qHatIn[i], q)
 		hi, lo := bits.Mul64(y, t)
 		quo, rem := bits.Div64(hi, lo, q) // y·t < q·2^64
-		whole = addModT(whole, quo, t)
+		whole = rq.AddMod(whole, quo, t)
 		frac += float64(rem) / float64(q)
 	}
-	return addModT(whole, uint64(math.Round(frac))%t, t)
-}
-
-// addModT returns a + b mod t for a, b < t (t ≤ 2^64 − 1).
-func addModT(a, b, t uint64) uint64 {
-	s, carry := bits.Add64(a, b, 0)
-	if carry != 0 || s >= t {
-		s -= t
-	}
-	return s
-}
-
-// mulMod returns a·b mod q.
-func mulMod(a, b, q uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	return bits.Rem64(hi, lo, q)
+	return rq.AddMod(whole, uint64(math.Round(frac))%t, t)
 }
 
 func bitsLen(q uint64) int { return bits.Len64(q) }

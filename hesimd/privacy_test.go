@@ -10,6 +10,7 @@ import (
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
 	"github.com/autorep/autorep/internal/privacytest"
+	"github.com/autorep/autorep/internal/rq"
 )
 
 // floodedNoise runs the server's computation (before the modulus switch:
@@ -24,7 +25,7 @@ func floodedNoise(t *testing.T, cl *Client, s *Server, w1, quad, w0 []uint64, rn
 	xc := randVec(rng, p.N, p.p)
 	sq := make([]uint64, p.N)
 	for j, v := range xc {
-		sq[j] = mulMod(v, v, p.p)
+		sq[j] = rq.MulMod(v, v, p.p)
 	}
 	msg, err := cl.encrypt([][]uint64{xc, sq})
 	if err != nil {
@@ -55,7 +56,7 @@ func floodedNoise(t *testing.T, cl *Client, s *Server, w1, quad, w0 []uint64, rn
 		for i, q := range p.Q {
 			bq := new(big.Int).SetUint64(q)
 			qHat := new(big.Int).Div(bigQ, bq)
-			x.Add(x, new(big.Int).Mul(qHat, new(big.Int).SetUint64(mulMod(ph.Coeffs[i][j], p.qHatIn[i], q))))
+			x.Add(x, new(big.Int).Mul(qHat, new(big.Int).SetUint64(rq.MulMod(ph.Coeffs[i][j], p.qHatIn[i], q))))
 		}
 		x.Mod(x, bigQ)
 		// P·phase = Q·m + P·noise: m = ⌊P·phase/Q⌉, P·noise centred mod QP.
@@ -170,9 +171,9 @@ func TestCircuitPrivacy(t *testing.T) {
 		msgs := rec.Messages(from)
 		ans := msgs[len(msgs)-1]
 		w1, w0 := make([]uint64, p.N), make([]uint64, p.N)
-		sb := segBytes(p.N, uint(bitsLen(p.QR)))
-		unpackSeg(ans[:sb], w1, uint(bitsLen(p.QR)))
-		unpackSeg(ans[sb:], w0, p.C0Bits)
+		sb := rq.SegBytes(p.N, uint(bitsLen(p.QR)))
+		rq.UnpackSeg(ans[:sb], w1, uint(bitsLen(p.QR)))
+		rq.UnpackSeg(ans[sb:], w0, p.C0Bits)
 		return append(w1, w0...)
 	}
 	z := make([]uint64, p.N)

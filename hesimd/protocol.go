@@ -6,6 +6,7 @@ import (
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
+	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -41,8 +42,8 @@ func NewClient(c transport.Conn, p *Params) (*Client, error) {
 	}
 	cl := &Client{P: p, Conn: c, sk: p.rQ.NewPoly(), skR: p.rR.NewPoly(), prg: prg}
 	seed := prg.Seed()
-	smallPoly(ring.NewPRG(seed), p.Q, cl.sk, true)
-	smallPoly(ring.NewPRG(seed), []uint64{p.QR}, cl.skR, true) // the same s mod q'
+	rq.SmallPoly(ring.NewPRG(seed), p.Q, cl.sk, true)
+	rq.SmallPoly(ring.NewPRG(seed), []uint64{p.QR}, cl.skR, true) // the same s mod q'
 	p.rQ.NTT(cl.sk, cl.sk)
 	p.rR.NTT(cl.skR, cl.skR)
 	msg, err := cl.encrypt(nil)
@@ -91,8 +92,8 @@ func (cl *Client) encrypt(ms [][]uint64) ([]byte, error) {
 	a, e, m := r.NewPoly(), r.NewPoly(), r.NewPoly()
 	pm := p.rP.NewPoly()
 	for x := range n {
-		uniformPoly(aPRG, p.Q, a)
-		smallPoly(cl.prg, p.Q, e, false)
+		rq.UniformPoly(aPRG, p.Q, a)
+		rq.SmallPoly(cl.prg, p.Q, e, false)
 		if ms != nil {
 			copy(pm.Coeffs[0], ms[x])
 			p.rP.INTT(pm, pm) // slots → coefficients
@@ -124,7 +125,7 @@ func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
 			return nil, nil, err
 		}
 		p.rQ.NTT(x, x)
-		uniformPoly(aPRG, p.Q, a) // a is sampled in the NTT domain, as encrypt uses it
+		rq.UniformPoly(aPRG, p.Q, a) // a is sampled in the NTT domain, as encrypt uses it
 		c0, c1 = append(c0, x), append(c1, a)
 	}
 	return c0, c1, nil
@@ -205,7 +206,7 @@ func (cl *Client) sendQuery(deg int, v []uint64) error {
 		if deg == 2 {
 			sq := make([]uint64, p.N)
 			for j, t := range g {
-				sq[j] = mulMod(t, t, p.p)
+				sq[j] = rq.MulMod(t, t, p.p)
 			}
 			ms = append(ms, sq)
 		}
@@ -255,8 +256,8 @@ func (cl *Client) decrypt(b []byte) (slots []uint64, rest []byte, err error) {
 		return nil, nil, err
 	}
 	v := make([]uint64, p.N)
-	sb := segBytes(p.N, p.C0Bits)
-	unpackSeg(b[:sb], v, p.C0Bits)
+	sb := rq.SegBytes(p.N, p.C0Bits)
+	rq.UnpackSeg(b[:sb], v, p.C0Bits)
 	b = b[sb:]
 	p.rR.NTT(u, u)
 	p.rR.MulCoeffsBarrett(u, cl.skR, u)
@@ -348,9 +349,9 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 					aj = a[lo+j]
 				}
 			}
-			ax := mulMod(aj, xj, p.p)
-			w1[j] = (mulMod(2, ax, p.p) + bj) % p.p
-			w0[j] = (mulMod(ax+bj, xj, p.p) + cj + p.p - r[j]) % p.p
+			ax := rq.MulMod(aj, xj, p.p)
+			w1[j] = (rq.MulMod(2, ax, p.p) + bj) % p.p
+			w0[j] = (rq.MulMod(ax+bj, xj, p.p) + cj + p.p - r[j]) % p.p
 		}
 		var quad []uint64
 		if deg == 2 {
@@ -413,7 +414,7 @@ func (s *Server) answer(ct [2][]lring.Poly, w1, quad, w0 []uint64) [2]lring.Poly
 	}
 	// Re-randomisation: u·pk + (e0, e1).
 	u, e := r.NewPoly(), r.NewPoly()
-	smallPoly(s.prg, p.Q, u, true)
+	rq.SmallPoly(s.prg, p.Q, u, true)
 	r.NTT(u, u)
 	r.MulCoeffsBarrett(u, s.pk0, tmp)
 	r.Add(c0, tmp, c0)
@@ -421,9 +422,9 @@ func (s *Server) answer(ct [2][]lring.Poly, w1, quad, w0 []uint64) [2]lring.Poly
 	r.Add(c1, tmp, c1)
 	r.INTT(c0, c0)
 	r.INTT(c1, c1)
-	smallPoly(s.prg, p.Q, e, false)
+	rq.SmallPoly(s.prg, p.Q, e, false)
 	r.Add(c0, e, c0)
-	smallPoly(s.prg, p.Q, e, false)
+	rq.SmallPoly(s.prg, p.Q, e, false)
 	r.Add(c1, e, c1)
 	// Constant term, then the flood.
 	copy(pt.Coeffs[0], w0)
@@ -431,7 +432,7 @@ func (s *Server) answer(ct [2][]lring.Poly, w1, quad, w0 []uint64) [2]lring.Poly
 	p.encodeScaled(pt.Coeffs[0], tmp)
 	r.Add(c0, tmp, c0)
 	if !s.noFlood {
-		addFlood(s.prg, p.Q, c0, p.FloodBits)
+		rq.AddFlood(s.prg, p.Q, c0, p.FloodBits)
 	}
 	return [2]lring.Poly{c0, c1}
 }
@@ -444,10 +445,10 @@ func (p *Params) switchOut(out []byte, ct [2]lring.Poly) []byte {
 	for j := range p.N {
 		sw[j] = p.scaleRound(c1, j, p.QR)
 	}
-	out = packSeg(out, sw, uint(bitsLen(p.QR)))
+	out = rq.PackSeg(out, sw, uint(bitsLen(p.QR)))
 	t := uint64(1) << p.C0Bits
 	for j := range p.N {
 		sw[j] = p.scaleRound(c0, j, t)
 	}
-	return packSeg(out, sw, p.C0Bits)
+	return rq.PackSeg(out, sw, p.C0Bits)
 }

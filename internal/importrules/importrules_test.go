@@ -24,17 +24,19 @@ type rule struct {
 }
 
 // arithmetic are the packages of share arithmetic and protocols.
-var arithmetic = []string{"tensor", "kernel/...", "ring/...", "fss/...", "ot/...", "otgates/...", "helinear/...", "mpc/...", "pi/..."}
+var arithmetic = []string{"tensor", "kernel/...", "ring/...", "fss/...", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "internal/rq", "mpc/...", "pi/..."}
 
 var rules = []rule{
 	{pkg: "transport", banned: arithmetic, why: "the transport moves bytes and imports no arithmetic"},
 	{pkg: "internal/bufpool", banned: append(slices.Clone(arithmetic), "transport"), why: "the buffer pool sits below transport and arithmetic"},
-	{pkg: "fss", banned: []string{"mpc/...", "ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the FSS family imports neither the core, another family, nor anything above"},
-	{pkg: "ot", banned: []string{"mpc/...", "fss/...", "helinear/...", "pi/...", "serve/..."}, why: "the OT family imports neither the core, another family, nor anything above"},
-	{pkg: "otgates", banned: []string{"mpc/...", "fss/...", "helinear/...", "pi/...", "serve/..."}, why: "the OT family imports neither the core, another family, nor anything above"},
-	{pkg: "helinear", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "pi/...", "serve/..."}, why: "the HE family imports neither the core, another family, nor anything above"},
-	{pkg: "mpc/fssgates", banned: []string{"ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the FSS gates import neither another family, a source, nor anything above"},
-	{pkg: "mpc", exact: true, banned: []string{"fss/...", "mpc/fssgates", "ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the core imports no protocol family and nothing above it"},
+	{pkg: "fss", banned: []string{"mpc/...", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the FSS family imports neither the core, another family, nor anything above"},
+	{pkg: "ot", banned: []string{"mpc/...", "fss/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the OT family imports neither the core, another family, nor anything above"},
+	{pkg: "otgates", banned: []string{"mpc/...", "fss/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the OT family imports neither the core, another family, nor anything above"},
+	{pkg: "helinear", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "hesimd/...", "pi/...", "serve/..."}, why: "the HE family imports neither the core, another family, nor anything above"},
+	{pkg: "hesimd", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the HE family imports neither the core, another family, nor anything above"},
+	{pkg: "internal/rq", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/...", "transport"}, why: "the shared R_q helpers sit below both HE packages"},
+	{pkg: "mpc/fssgates", banned: []string{"ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the FSS gates import neither another family, a source, nor anything above"},
+	{pkg: "mpc", exact: true, banned: []string{"fss/...", "mpc/fssgates", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the core imports no protocol family and nothing above it"},
 	{pkg: "serve/dealer", banned: []string{"pi/...", "serve"}, why: "a correlations source imports neither pi nor the service"},
 	{pkg: "pi", banned: []string{"serve/..."}, why: "pi is below the service"},
 }

@@ -1,4 +1,4 @@
-package helinear
+package rq
 
 import (
 	"math/rand/v2"
@@ -13,12 +13,12 @@ func TestPackRoundTrip(t *testing.T) {
 			for i := range w {
 				w[i] = rng.Uint64() >> (64 - width)
 			}
-			b := packSeg(nil, w, width)
-			if len(b) != segBytes(n, width) {
-				t.Fatalf("width %d, n %d: %d bytes, want %d", width, n, len(b), segBytes(n, width))
+			b := PackSeg(nil, w, width)
+			if len(b) != SegBytes(n, width) {
+				t.Fatalf("width %d, n %d: %d bytes, want %d", width, n, len(b), SegBytes(n, width))
 			}
 			got := make([]uint64, n)
-			unpackSeg(b, got, width)
+			UnpackSeg(b, got, width)
 			for i := range w {
 				if got[i] != w[i] {
 					t.Fatalf("width %d, n %d: word %d = %#x, want %#x", width, n, i, got[i], w[i])
