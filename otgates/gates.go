@@ -1,6 +1,10 @@
 package otgates
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/autorep/autorep/ot"
+)
 
 func checkShares(ell int, n ...int) error {
 	if err := checkEll(ell); err != nil {
@@ -143,6 +147,13 @@ func (p *Party) B2A(b []uint8, ell int) ([]uint64, error) {
 // bitProduct returns additive shares mod 2^ℓ of b0·b1, party 0's bit
 // times party 1's bit, by one correlated OT from party 0 to party 1.
 func (p *Party) bitProduct(b []uint8, ell int) ([]uint64, error) {
+	return p.bitProductOn(p.OT.Send, p.OT.Recv, b, ell)
+}
+
+// bitProductOn is bitProduct over the given extension (this party's
+// sender and receiver of it): the multiplication extension
+// (OT.MulSend/MulRecv) costs fewer bytes per OT.
+func (p *Party) bitProductOn(snd *ot.Sender, rcv *ot.Receiver, b []uint8, ell int) ([]uint64, error) {
 	n := len(b)
 	out := make([]uint64, n)
 	if n == 0 {
@@ -153,7 +164,7 @@ func (p *Party) bitProduct(b []uint8, ell int) ([]uint64, error) {
 		for i := range n {
 			delta[i] = uint64(b[i] & 1)
 		}
-		X, err := p.OT.Send.SendCorrelated(delta, ell)
+		X, err := snd.SendCorrelated(delta, ell)
 		if err != nil {
 			return nil, fmt.Errorf("otgates: bit product: %w", err)
 		}
@@ -167,7 +178,7 @@ func (p *Party) bitProduct(b []uint8, ell int) ([]uint64, error) {
 			return nil, fmt.Errorf("otgates: boolean share %d is %d, not a bit", i, b[i])
 		}
 	}
-	return p.OT.Recv.ReceiveCorrelated(b, ell)
+	return rcv.ReceiveCorrelated(b, ell)
 }
 
 // TruncNonNeg returns shares of x >> s (an error of at most one unit

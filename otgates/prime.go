@@ -106,7 +106,7 @@ func (p *Party) ToPrimeTrunc(x []uint64, ell, s int, P uint64) ([]uint64, error)
 // integers in [0, P), then wrap (y0 + y1 = y' + P) exactly when one of
 // them is at least P/2, w = a0 ∨ a1 with a_b = [y_b > (P−1)/2], and
 // y' = y0 + y1 − w·P over the integers, hence mod 2^ℓ: the product a0·a1
-// by bitProduct mod 2^ℓ.
+// by bitProduct mod 2^ℓ on the multiplication extension.
 func (p *Party) FromPrime(y []uint64, P uint64, ell int) ([]uint64, error) {
 	return p.FromPrimeTrunc(y, P, ell, 0)
 }
@@ -143,7 +143,7 @@ func (p *Party) FromPrimeTrunc(y []uint64, P uint64, ell, s int) ([]uint64, erro
 			a[i] = 1
 		}
 	}
-	prod, err := p.bitProduct(a, ell)
+	prod, err := p.bitProductOn(p.OT.MulSend, p.OT.MulRecv, a, ell)
 	if err != nil {
 		return nil, err
 	}
