@@ -97,34 +97,33 @@ func TestVersion0(t *testing.T) {
 }
 
 // TestCommittedTwoParty reads the twoparty suite's LeNet-5 file under
-// docs/costs (bench pi --suite twoparty --n 3 --cost-out, narrow polynomial
-// form): degree 1 weighs by its measured saving, degree 2 saves nothing at
-// any site (a degree-2 position moves more bytes than a ReLU), so every site
-// gets the same floored weight and the loss is the unweighted one.
+// docs/costs (bench pi --suite twoparty --frac 12 --n 3 --cost-out, HE
+// polynomials): each degree weighs by its own measured saving, and the
+// large first site saves more per position than the small last one, whose
+// step pays the polynomial's fixed per-step HE traffic over 84 positions.
 func TestCommittedTwoParty(t *testing.T) {
 	f, err := Read(filepath.Join("..", "..", "docs", "costs", "lenet-mnist-twoparty-cost.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := []string{"relu1", "relu2", "relu3", "relu4"}
-	if f.Suite != "twoparty" || f.LinkGbps != 3 || len(f.Runs) != 3 || len(f.Sites) != 4 {
+	if f.Suite != "twoparty" || f.LinkGbps != 3 || len(f.Runs) != 4 || len(f.Sites) != 4 {
 		t.Fatalf("file: %+v", f)
 	}
-	w1, err := f.Weights(names, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w2, err := f.Weights(names, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range f.Sites {
-		d1, d2 := s.Degrees[0], s.Degrees[1]
-		if w1[i] != d1.Cost || math.Abs(d1.Cost-(d1.CPUUs+d1.BytesUs)) > 1e-9 || !(d1.BytesSaved > 0) {
-			t.Errorf("%s degree 1: weight %g, %+v", s.Site, w1[i], d1)
+	for deg := 1; deg <= 2; deg++ {
+		w, err := f.Weights(names, deg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if w2[i] != w2[0] || !(d2.BytesSaved < 0) || d2.PolyBytes <= s.ReLUBytes {
-			t.Errorf("%s degree 2: weight %g (relu1's %g), %+v", s.Site, w2[i], w2[0], d2)
+		for i, s := range f.Sites {
+			d := s.Degrees[deg-1]
+			if d.Degree != deg || w[i] != d.Cost || math.Abs(d.Cost-(d.CPUUs+d.BytesUs)) > 1e-9 {
+				t.Errorf("%s degree %d: weight %g, %+v", s.Site, deg, w[i], d)
+			}
+		}
+		first, last := f.Sites[0].Degrees[deg-1], f.Sites[3].Degrees[deg-1]
+		if !(first.BytesSaved > 0) || !(first.BytesSaved > last.BytesSaved) || !(w[0] > w[3]) {
+			t.Errorf("degree %d: relu1 saves %g B (weight %g), relu4 %g B (weight %g)", deg, first.BytesSaved, w[0], last.BytesSaved, w[3])
 		}
 	}
 }
