@@ -19,12 +19,25 @@ func TestSiteCostsLeNet(t *testing.T) {
 	if dir == "" {
 		t.Skip("AUTOREP_DATA not set: skipping the cost measurement on MNIST")
 	}
-	for _, suite := range []string{pi.SuiteDealer, pi.SuiteTwoParty} {
-		t.Run(suite, func(t *testing.T) { siteCostsLeNet(t, dir, suite) })
+	for _, c := range []struct {
+		name, suite, trunc string
+		frac               uint
+	}{
+		{"dealer", pi.SuiteDealer, "", 16},
+		{"twoparty-he", pi.SuiteTwoParty, "", 12}, // the suite's default form
+		{"twoparty-narrow", pi.SuiteTwoParty, "exact", 16},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			poly, tm, err := pi.SuiteForms(c.suite, c.trunc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			siteCostsLeNet(t, dir, c.suite, pi.Config{FracBits: c.frac, Poly: poly, Trunc: tm})
+		})
 	}
 }
 
-func siteCostsLeNet(t *testing.T, dir, suite string) {
+func siteCostsLeNet(t *testing.T, dir, suite string, cfg pi.Config) {
 	m, _, err := piLoadOrBuild("lenet", "mnist", dir)
 	if err != nil {
 		t.Skipf("mnist not available: %v", err)
@@ -38,7 +51,6 @@ func siteCostsLeNet(t *testing.T, dir, suite string) {
 	if err := allReLU(m); err != nil {
 		t.Fatal(err)
 	}
-	cfg := pi.Config{Poly: pi.PolyFormFor(suite)}
 	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +101,7 @@ func siteCostsLeNet(t *testing.T, dir, suite string) {
 			t.Errorf("site %s: cost %g, degree 2's %g", c.Site, c.Cost, c.Degrees[1].Cost)
 		}
 		if suite == pi.SuiteTwoParty && c.Degrees[0].PolyBytes >= c.Degrees[1].PolyBytes {
-			// The twoparty suite skips the square at degree 1.
+			// The twoparty suite skips the square at degree 1 (both forms).
 			t.Errorf("site %s: degree 1 %d B, degree 2 %d B", c.Site, c.Degrees[0].PolyBytes, c.Degrees[1].PolyBytes)
 		}
 		if suite == pi.SuiteDealer && !(c.Degrees[1].BytesSaved > 0) {
