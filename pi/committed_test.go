@@ -23,23 +23,25 @@ type securePin struct {
 	images int // test images checked (bench pi's fixed sample, seed 1)
 }
 
-// LeNet-5 (MNIST): every activation position costs 16 B in one round per
-// layer whether ReLU or polynomial, so all reductions cost the all-ReLU
-// network's 200,368 B and 9 rounds (4 of them the max-pool tournaments);
-// ResNet-20 12.9K AutoReP, degree 1 and 2 (CIFAR-10): 4,710,992 B and 20
-// rounds, as the all-ReLU ResNet-20. `bench pi --n 3 [--frac 20] --json`
-// printed these numbers for every file on 2026-12-05.
+// LeNet-5 (MNIST): every activation position costs the same online
+// whether ReLU or polynomial, so all reductions cost the all-ReLU network's
+// 148,304 B and 8 rounds (4 of them the max-pool tournaments); ResNet-20
+// 12.9K AutoReP, degree 1 and 2 (CIFAR-10): 3,891,792 B and 19 rounds, as
+// the all-ReLU ResNet-20. Activations right after a linear layer are
+// preopened (secureBackend.preopen; before it: 200,368 B / 9 rounds and
+// 4,710,992 B / 20 rounds). `bench pi --n 3 [--frac 20] --json` printed
+// these numbers on 2026-12-06.
 var securePins = []securePin{
-	{"lenet-mnist.safetensors", 16, 6508, 4728, 200368, 9, 2},
-	{"lenet-mnist-autorep10.safetensors", 16, 610, 4728, 200368, 9, 2},
-	{"lenet-mnist-autorep10-cost.safetensors", 16, 605, 4728, 200368, 9, 1},
-	{"lenet-mnist-autorep5.safetensors", 16, 296, 4728, 200368, 9, 1},
-	{"lenet-mnist-autorep2.safetensors", 16, 106, 4728, 200368, 9, 1},
-	{"lenet-mnist-autorep0.5.safetensors", 16, 17, 4728, 200368, 9, 1},
-	{"lenet-mnist-snl10.safetensors", 16, 651, 4728, 200368, 9, 1},
-	{"lenet-mnist-snl2.safetensors", 16, 130, 4728, 200368, 9, 1},
-	{"resnet20-cifar10-autorep12.9k.safetensors", 20, 12894, 0, 4710992, 20, 3},
-	{"resnet20-cifar10-autorep12.9k-d2.safetensors", 20, 12869, 0, 4710992, 20, 3},
+	{"lenet-mnist.safetensors", 16, 6508, 4728, 148304, 8, 2},
+	{"lenet-mnist-autorep10.safetensors", 16, 610, 4728, 148304, 8, 2},
+	{"lenet-mnist-autorep10-cost.safetensors", 16, 605, 4728, 148304, 8, 1},
+	{"lenet-mnist-autorep5.safetensors", 16, 296, 4728, 148304, 8, 1},
+	{"lenet-mnist-autorep2.safetensors", 16, 106, 4728, 148304, 8, 1},
+	{"lenet-mnist-autorep0.5.safetensors", 16, 17, 4728, 148304, 8, 1},
+	{"lenet-mnist-snl10.safetensors", 16, 651, 4728, 148304, 8, 1},
+	{"lenet-mnist-snl2.safetensors", 16, 130, 4728, 148304, 8, 1},
+	{"resnet20-cifar10-autorep12.9k.safetensors", 20, 12894, 0, 3891792, 19, 3},
+	{"resnet20-cifar10-autorep12.9k-d2.safetensors", 20, 12869, 0, 3891792, 19, 3},
 }
 
 // TestCommittedModelsSecurePins runs the committed LeNet-5 and ResNet-20

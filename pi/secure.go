@@ -90,6 +90,34 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 	return b, nil
 }
 
+// preopen moves the client's half of the opening of every activation step
+// whose input is a linear step's output to the offline phase
+// (mpc.Session.PreopenAct): online, those steps then cost 8 B per position
+// from the server only. Both parties call it once per request, after the
+// prefetch and before the input is shared, in step order. The value the
+// client sends is its share of the linear output masked by the
+// activation's dealer mask; neither depends on the input (docs/PROTOCOLS.md,
+// "Preopening"). It fetches no material beyond the request's own: a lazy
+// client fetches the preopened layers' linear and activation material
+// first, which keeps each (kind, label)'s order, all the dealers pair by.
+func (b *secureBackend) preopen(n int) error {
+	for i := range b.pub.Steps {
+		st := &b.pub.Steps[i]
+		l, ok := b.layers[i].(*mpc.ActLayer)
+		if !ok || len(st.In) != 1 || st.In[0] < 0 || b.lin[st.In[0]] == nil {
+			continue
+		}
+		k := *b.lin[st.In[0]]
+		k.Spec.N = n
+		transport.SetLayer(b.s.Conn, st.Name)
+		if err := b.s.PreopenAct(&k, l.Label, b.poly[i], l.Batch(n)); err != nil {
+			return fmt.Errorf("pi: preopen %q: %w", st.Name, err)
+		}
+	}
+	transport.SetLayer(b.s.Conn, "")
+	return nil
+}
+
 // needs lists the requests of one inference of n images.
 func (b *secureBackend) needs(n int) []mpc.Request {
 	return append(mpc.Needs(b.layers, n), argmaxRequests(b.pub, n)...)
@@ -218,6 +246,9 @@ func (sv *Server) run(conn transport.Conn) error {
 		}
 		if err := conn.Send([]byte(msgReady)); err != nil {
 			return fmt.Errorf("pi: server: %w", err)
+		}
+		if err := b.preopen(n); err != nil {
+			return fmt.Errorf("pi: server: offline: %w", err)
 		}
 		st.offlineDone(time.Since(t0))
 		transport.SetPhase(conn, transport.PhaseOnline)
@@ -587,6 +618,9 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 		if err := c.prov.Prefetch(c.be.needs(n)...); err != nil {
 			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
 		}
+	}
+	if err := c.be.preopen(n); err != nil {
+		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
 	}
 	st.offlineDone(time.Since(t0))
 	transport.SetPhase(conn, transport.PhaseOnline)
