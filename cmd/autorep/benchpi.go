@@ -157,7 +157,7 @@ func runBenchPI(args []string) error {
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	trans := fs.String("transport", "pipe", "pipe (in memory) or tcp (loopback)")
 	suite := fs.String("suite", pi.SuiteDealer, "protocol suite: dealer or twoparty (no dealer)")
-	frac := fs.Uint("frac", 16, "fractional bits")
+	frac := fs.Uint("frac", 0, "fractional bits (0: 16, or 12 for the twoparty suite's HE polynomials, as serve)")
 	ell := fs.Int("ell", 64, "bit width of the FSS gate inputs (dealer suite) or of the shares, Z_2^ell (twoparty suite)")
 	costOut := fs.String("cost-out", "", "also measure every site with polynomials of degree 1 and 2 instead of ReLUs and write the per-site saving per replaced ReLU to this JSON file (for reduce --cost; all-ReLU models)")
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
