@@ -214,8 +214,7 @@ func (sv *Server) run(conn transport.Conn) error {
 	if suiteName(sv.Suite) == SuiteTwoParty {
 		return sv.runTwoParty(conn)
 	}
-	prov := mpc.NewBuffered(sv.Provider)
-	s, err := mpc.NewSession(mpc.Server, conn, prov, pub.Frac)
+	s, err := mpc.NewSession(mpc.Server, conn, mpc.NewBuffered(sv.Provider), pub.Frac)
 	if err != nil {
 		return err
 	}
@@ -224,6 +223,95 @@ func (sv *Server) run(conn transport.Conn) error {
 	if err != nil {
 		return err
 	}
+	return sv.serve(conn, &dealerRun{secureBackend: b, prov: sv.Provider, lazy: sv.Lazy})
+}
+
+// suiteRun is what the request loop (Server.serve, Client.infer) needs of
+// a suite beyond the step protocols.
+type suiteRun interface {
+	backend
+	argmaxGates
+	// stepLayers are the plan steps' layer objects (for the statistics).
+	stepLayers() []mpc.Layer
+	// provider is the party's dealer provider (nil: no dealer material).
+	provider() mpc.Provider
+	// offline runs the per-request offline phase after the request:
+	// the dealer suite's material prefetch and preopening.
+	offline(conn transport.Conn, n int) error
+	// input shares the client's encoded input (nil for the server) of
+	// size values.
+	input(in []uint64, size int) ([]uint64, error)
+	// reveal opens the output shares to the client (the server gets nil).
+	reveal(y []uint64) ([]uint64, error)
+}
+
+// dealerRun is the dealer suite's suiteRun.
+type dealerRun struct {
+	*secureBackend
+	prov mpc.Provider
+	lazy bool
+}
+
+func (r *dealerRun) stepLayers() []mpc.Layer { return r.layers }
+func (r *dealerRun) provider() mpc.Provider  { return r.prov }
+func (r *dealerRun) reveal(y []uint64) ([]uint64, error) {
+	return r.s.RevealToClient("output", y)
+}
+
+func (r *dealerRun) input(in []uint64, size int) ([]uint64, error) {
+	return r.s.ShareInput(in, size)
+}
+
+// offline fetches the request's material into a fresh buffer (mpc.Buffered's
+// queues keep consumed material reachable from their backing arrays) and
+// preopens. The server tells the client when its material is fetched;
+// the client fetches after the server's: with an in-process dealer
+// (mpc.Hub) the halves are then generated once, whereas two parties asking
+// for the same item at the same moment both generate it.
+func (r *dealerRun) offline(conn transport.Conn, n int) error {
+	server := r.s.Party == mpc.Server
+	if !server {
+		ready, err := conn.Recv()
+		if err != nil {
+			return fmt.Errorf("waiting for the server: %w", err)
+		}
+		if string(ready) != msgReady {
+			return errors.New("malformed ready message")
+		}
+	}
+	prov := mpc.NewBuffered(r.prov)
+	r.s.Prov = prov
+	if !r.lazy {
+		if err := prov.Prefetch(r.needs(n)...); err != nil {
+			return fmt.Errorf("offline: %w", err)
+		}
+	}
+	if server {
+		if err := conn.Send([]byte(msgReady)); err != nil {
+			return err
+		}
+	}
+	if err := r.preopen(n); err != nil {
+		return fmt.Errorf("offline: %w", err)
+	}
+	return nil
+}
+
+// twoPartyRun is the two-party suite's suiteRun: no per-request offline
+// phase; the client's share of the input is the input, the server's zero.
+type twoPartyRun struct{ *twoPartyBackend }
+
+func (r twoPartyRun) stepLayers() []mpc.Layer             { return r.layers }
+func (r twoPartyRun) provider() mpc.Provider              { return nil }
+func (r twoPartyRun) offline(transport.Conn, int) error   { return nil }
+func (r twoPartyRun) reveal(y []uint64) ([]uint64, error) { return r.revealToClient(y) }
+func (r twoPartyRun) input(in []uint64, size int) ([]uint64, error) {
+	return r.inputShares(in, size), nil
+}
+
+// serve answers requests until the client ends the session.
+func (sv *Server) serve(conn transport.Conn, r suiteRun) error {
+	pub := sv.Plan.Public
 	for {
 		transport.SetPhase(conn, transport.PhaseOffline)
 		n, err := recvRequest(conn, pub, sv.maxImages())
@@ -233,40 +321,27 @@ func (sv *Server) run(conn transport.Conn) error {
 		if n == 0 {
 			return nil
 		}
-		st := newStatsRecorder(conn, pub, b.layers, sv.Provider, n)
+		st := newStatsRecorder(conn, pub, r.stepLayers(), r.provider(), n)
 		t0 := time.Now()
-		// A fresh buffer per request: mpc.Buffered's queues keep
-		// consumed material reachable from their backing arrays.
-		prov = mpc.NewBuffered(sv.Provider)
-		s.Prov = prov
-		if !sv.Lazy {
-			if err := prov.Prefetch(b.needs(n)...); err != nil {
-				return fmt.Errorf("pi: server: offline: %w", err)
-			}
-		}
-		if err := conn.Send([]byte(msgReady)); err != nil {
+		if err := r.offline(conn, n); err != nil {
 			return fmt.Errorf("pi: server: %w", err)
-		}
-		if err := b.preopen(n); err != nil {
-			return fmt.Errorf("pi: server: offline: %w", err)
 		}
 		st.offlineDone(time.Since(t0))
 		transport.SetPhase(conn, transport.PhaseOnline)
 		t1 := time.Now()
-		x, err := s.ShareInput(nil, n*pub.InputLen())
-		if err != nil {
-			return err
-		}
-		y, err := execute(pub, b, n, x, st.hook)
+		y, err := r.input(nil, n*pub.InputLen())
 		if err == nil {
-			y, err = runTopK(b, conn, pub, n, y, st)
+			y, err = execute(pub, r, n, y, st.hook)
+		}
+		if err == nil {
+			y, err = runTopK(r, conn, pub, n, y, st)
 		}
 		if err != nil {
 			return fmt.Errorf("pi: server: %w", err)
 		}
 		transport.SetLayer(conn, "output")
-		if _, err := s.RevealToClient("output", y); err != nil {
-			return fmt.Errorf("pi: server: %w", err)
+		if _, err := r.reveal(y); err != nil {
+			return fmt.Errorf("pi: server: output: %w", err)
 		}
 		transport.SetLayer(conn, "")
 		if sv.OnInference != nil {
@@ -362,40 +437,11 @@ func effEll(ell int) int {
 // OTs, the client's HE key), then requests until the client ends the
 // session.
 func (sv *Server) runTwoParty(conn transport.Conn) error {
-	pub := sv.Plan.Public
-	b, err := newTwoPartyBackend(conn, pub, sv.Plan.Secret, tpServer)
+	b, err := newTwoPartyBackend(conn, sv.Plan.Public, sv.Plan.Secret, tpServer)
 	if err != nil {
 		return err
 	}
-	for {
-		transport.SetPhase(conn, transport.PhaseOffline)
-		n, err := recvRequest(conn, pub, sv.maxImages())
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		st := newStatsRecorder(conn, pub, b.layers, nil, n)
-		st.offlineDone(0)
-		transport.SetPhase(conn, transport.PhaseOnline)
-		t1 := time.Now()
-		y, err := execute(pub, b, n, b.inputShares(nil, n*pub.InputLen()), st.hook)
-		if err == nil {
-			y, err = runTopK(b, conn, pub, n, y, st)
-		}
-		if err != nil {
-			return fmt.Errorf("pi: server: %w", err)
-		}
-		transport.SetLayer(conn, "output")
-		if _, err := b.revealToClient(y); err != nil {
-			return fmt.Errorf("pi: server: output: %w", err)
-		}
-		transport.SetLayer(conn, "")
-		if sv.OnInference != nil {
-			sv.OnInference(st.finish(time.Since(t1)))
-		}
-	}
+	return sv.serve(conn, twoPartyRun{b})
 }
 
 func (sv *Server) maxImages() int {
@@ -446,8 +492,6 @@ type Client struct {
 	Lazy bool
 
 	conn   transport.Conn
-	sess   *mpc.Session
-	prov   *mpc.Buffered
 	be     *secureBackend   // dealer suite
 	tp     *twoPartyBackend // two-party suite
 	broken error
@@ -534,8 +578,7 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 		c.Setup = SetupStats{Offline: sub(conn.Stats().Total(), before), Time: time.Since(t0)}
 		return nil
 	}
-	c.prov = mpc.NewBuffered(c.Provider)
-	s, err := mpc.NewSession(mpc.Client, conn, c.prov, c.Public.Frac)
+	s, err := mpc.NewSession(mpc.Client, conn, mpc.NewBuffered(c.Provider), c.Public.Frac)
 	if err != nil {
 		return err
 	}
@@ -544,7 +587,7 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 	if err != nil {
 		return ctxErr(ctx, err)
 	}
-	c.conn, c.sess, c.be = conn, s, b
+	c.conn, c.be = conn, b
 	c.Setup = SetupStats{Offline: sub(conn.Stats().Total(), before), Material: c.Provider.Offline().Bytes - mat0, Time: time.Since(t0)}
 	return nil
 }
@@ -591,87 +634,35 @@ func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tenso
 
 // infer runs one request on the connected session.
 func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n int) (*tensor.Tensor, Stats, error) {
-	if c.tp != nil {
-		return c.inferTwoParty(ctx, conn, in, n)
+	var r suiteRun = twoPartyRun{c.tp}
+	if c.tp == nil {
+		r = &dealerRun{secureBackend: c.be, prov: c.Provider, lazy: c.Lazy}
 	}
 	pub := c.Public
-	st := newStatsRecorder(conn, pub, c.be.layers, c.Provider, n)
+	st := newStatsRecorder(conn, pub, r.stepLayers(), r.provider(), n)
 	t0 := time.Now()
 	transport.SetPhase(conn, transport.PhaseOffline)
 	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
-	// The client fetches its material after the server's: with an
-	// in-process dealer (mpc.Hub) the halves are then generated once,
-	// whereas two parties asking for the same item at the same moment
-	// both generate it.
-	ready, err := conn.Recv()
-	if err != nil {
-		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: waiting for the server: %w", err))
-	}
-	if string(ready) != msgReady {
-		return nil, Stats{}, fmt.Errorf("pi: client: malformed ready message")
-	}
-	c.prov = mpc.NewBuffered(c.Provider) // fresh per request, see Server.run
-	c.sess.Prov = c.prov
-	if !c.Lazy {
-		if err := c.prov.Prefetch(c.be.needs(n)...); err != nil {
-			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
-		}
-	}
-	if err := c.be.preopen(n); err != nil {
-		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: offline: %w", err))
-	}
-	st.offlineDone(time.Since(t0))
-	transport.SetPhase(conn, transport.PhaseOnline)
-	t1 := time.Now()
-	xs, err := c.sess.ShareInput(in, len(in))
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	y, err := execute(pub, c.be, n, xs, st.hook)
-	if err == nil {
-		y, err = runTopK(c.be, conn, pub, n, y, st)
-	}
-	if err != nil {
-		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
-	}
-	transport.SetLayer(conn, "output")
-	out, err := c.sess.RevealToClient("output", y)
-	if err != nil {
-		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
-	}
-	transport.SetLayer(conn, "")
-	logits, err := pub.decodeResult(out, n)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	return logits, st.finish(time.Since(t1)), nil
-}
-
-// inferTwoParty runs one request of the two-party suite: the request,
-// then the steps on shares (the client's share of the input is the input,
-// the server's zero) and the output reveal.
-func (c *Client) inferTwoParty(ctx context.Context, conn transport.Conn, in []uint64, n int) (*tensor.Tensor, Stats, error) {
-	pub := c.Public
-	st := newStatsRecorder(conn, pub, c.tp.layers, nil, n)
-	t0 := time.Now()
-	transport.SetPhase(conn, transport.PhaseOffline)
-	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
+	if err := r.offline(conn, n); err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
 	st.offlineDone(time.Since(t0))
 	transport.SetPhase(conn, transport.PhaseOnline)
 	t1 := time.Now()
-	y, err := execute(pub, c.tp, n, c.tp.inputShares(in, len(in)), st.hook)
+	y, err := r.input(in, len(in))
 	if err == nil {
-		y, err = runTopK(c.tp, conn, pub, n, y, st)
+		y, err = execute(pub, r, n, y, st.hook)
+	}
+	if err == nil {
+		y, err = runTopK(r, conn, pub, n, y, st)
 	}
 	if err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
 	transport.SetLayer(conn, "output")
-	out, err := c.tp.revealToClient(y)
+	out, err := r.reveal(y)
 	if err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: output: %w", err))
 	}
