@@ -154,7 +154,7 @@ func TestRepeatedRequestsFresh(t *testing.T) {
 }
 
 // TestTwoInferencesFresh runs the same input twice in one session through
-// a small network (conv → mixed activation → max pool → average pool →
+// a small network (conv → mixed activation → max pool → average pool (sum, truncation) →
 // dense → reveal) and through the gates (Mul, Square, Trunc, ReLU, DReLU,
 // TruncMSB): every message either party receives in the second run
 // differs at every word from the first run's.
@@ -193,7 +193,10 @@ func TestTwoInferencesFresh(t *testing.T) {
 				h, err = p.s.MaxPool("maxpool", mp, h)
 			}
 			if err == nil {
-				h, err = p.s.AvgPool("avgpool", ap, h)
+				h, err = mpc.SumPool(ap, h) // average pooling as pi runs it: window sums, then a truncation
+			}
+			if err == nil {
+				h, err = p.s.TruncMSB("avgpool", h, 2)
 			}
 			if err == nil {
 				h, err = p.s.Linear(kf, h)

@@ -199,19 +199,13 @@ func (l *TruncLayer) Needs(n int) []Request {
 }
 
 // DivideLayer divides Positions values per image by a public Divisor with
-// one MSB-trick truncation (the last step of AvgPool and GlobalAvgPool);
+// one MSB-trick truncation (the last step of GlobalAvgPool);
 // Frac is the session's precision.
 type DivideLayer struct {
 	Label     string
 	Positions int
 	Divisor   int
 	Frac      uint
-}
-
-// AvgPoolLayer is AvgPool's division for geometry p (p.N ignored).
-func AvgPoolLayer(label string, p PoolSpec, frac uint) *DivideLayer {
-	p.N = 1
-	return &DivideLayer{Label: label, Positions: p.OutLen(), Divisor: p.K * p.K, Frac: frac}
 }
 
 // GlobalAvgPoolLayer is GlobalAvgPool's division for c channels of hw

@@ -191,20 +191,6 @@ func SumPool(p PoolSpec, x []uint64) ([]uint64, error) {
 	return y, nil
 }
 
-// AvgPool returns shares of the window averages of x (divisor K², as
-// count_include_pad): SumPool, then divide by the public K² in one
-// truncation round (8 bytes per output each way). A power-of-two divisor
-// is an exact floor shift; otherwise the sum is multiplied by
-// round(2^f/K²) and shifted by f, which adds a relative error of at most
-// K²/2^(f+1) besides the floor.
-func (s *Session) AvgPool(label string, p PoolSpec, x []uint64) ([]uint64, error) {
-	y, err := SumPool(p, x)
-	if err != nil {
-		return nil, err
-	}
-	return s.divide(label, y, p.K*p.K)
-}
-
 // GlobalSumPool returns shares of the per-(n, c) sums over the hw spatial
 // positions of x [N, C, hw] (local, exact). A caller can fold the divisor
 // into the next linear layer's weights instead of truncating.
@@ -222,7 +208,10 @@ func GlobalSumPool(n, c, hw int, x []uint64) ([]uint64, error) {
 }
 
 // GlobalAvgPool returns shares of the per-(n, c) means of x [N, C, hw]:
-// GlobalSumPool and one truncation round as AvgPool.
+// GlobalSumPool, then divide by the public hw in one truncation round (8
+// bytes per output each way). A power-of-two divisor is an exact floor
+// shift; otherwise the sum is multiplied by round(2^f/hw) and shifted by
+// f, which adds a relative error of at most hw/2^(f+1) besides the floor.
 func (s *Session) GlobalAvgPool(label string, n, c, hw int, x []uint64) ([]uint64, error) {
 	y, err := GlobalSumPool(n, c, hw, x)
 	if err != nil {

@@ -315,19 +315,12 @@ func TestPooling(t *testing.T) {
 	p := mpc.PoolSpec{N: 2, C: 3, H: 7, W: 6, K: 3, Stride: 2, Pad: 1}
 	x := randSigned(p.N*p.C*p.H*p.W, 24, 17)
 	xs := split(x, 18)
-	pa := mpc.PoolSpec{N: 1, C: 2, H: 4, W: 4, K: 2, Stride: 2}
-	xa := randSigned(32, 24, 19)
-	xas := split(xa, 20)
 	r := run2(t, 8, func(s *mpc.Session) ([]uint64, error) {
 		m, err := s.MaxPool("mp", p, xs[s.Party])
 		if err != nil {
 			return nil, err
 		}
-		a, err := s.AvgPool("ap", pa, xas[s.Party])
-		if err != nil {
-			return nil, err
-		}
-		g, err := s.GlobalAvgPool("gap", 2, 3, 7, xas[s.Party][:42-10])
+		g, err := s.GlobalAvgPool("gap", 2, 3, 7, xs[s.Party][:42-10])
 		if err == nil {
 			t.Error("GlobalAvgPool accepted a wrong size")
 		}
@@ -335,8 +328,7 @@ func TestPooling(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		out := append(m, a...)
-		return append(out, g...), nil
+		return append(m, g...), nil
 	})
 	got := reconstruct(t, r)
 	// Reference max pool (padding ignored).
@@ -357,19 +349,6 @@ func TestPooling(t *testing.T) {
 			}
 		}
 	}
-	for nc := 0; nc < 2; nc++ {
-		for i := 0; i < 2; i++ {
-			for j := 0; j < 2; j++ {
-				var s int64
-				for a := 0; a < 2; a++ {
-					for b := 0; b < 2; b++ {
-						s += int64(xa[nc*16+(2*i+a)*4+2*j+b])
-					}
-				}
-				want = append(want, uint64(s>>2))
-			}
-		}
-	}
 	m := (uint64(1)<<frac + 6) / 12
 	for c := 0; c < 2; c++ {
 		var s uint64
@@ -380,11 +359,11 @@ func TestPooling(t *testing.T) {
 	}
 	nmax := p.OutLen()
 	equalVec(t, "max pool", got[:nmax], want[:nmax])
-	// Average pools: MSB-trick truncation, floor or one more.
-	closeVec(t, "avg pools", got[nmax:], want[nmax:], 1)
-	// Max pool: ⌈log2 9⌉ = 4 ReLU rounds; avg and global avg: 1 round each.
+	// Global average pool: MSB-trick truncation, floor or one more.
+	closeVec(t, "global avg pool", got[nmax:], want[nmax:], 1)
+	// Max pool: ⌈log2 9⌉ = 4 ReLU rounds; global avg: 1 round.
 	outs := int64(p.OutLen())
-	checkCost(t, r, 16*8*outs-16*int64(missing(p))+16*8+16*2, 6, 6)
+	checkCost(t, r, 16*8*outs-16*int64(missing(p))+16*2, 5, 5)
 }
 
 // missing counts the comparisons saved by windows cut by the padding.
@@ -518,16 +497,11 @@ func TestEdgeCases(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		a, err := s.AvgPool("ap1", p1, xs[s.Party])
-		if err != nil {
-			return nil, err
-		}
-		return append(append(y, m...), a...), nil
+		return append(y, m...), nil
 	})
 	got := reconstruct(t, r)
 	closeVec(t, "all-poly act", got[:spec.Len()], actRef(spec, co, z), 1)
 	equalVec(t, "1×1 max pool", got[spec.Len():spec.Len()+12], x)
-	equalVec(t, "1×1 avg pool", got[spec.Len()+12:], x)
 	// Setup (48 B per channel, server → client) and an all-polynomial
 	// layer (16 B per position) in one round; nothing else.
 	checkCost(t, r, 16*int64(spec.Len())+48*2, 1, 1)

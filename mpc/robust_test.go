@@ -321,7 +321,6 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 // protocols fetch nothing more from the dealer.
 func TestRequestListsComplete(t *testing.T) {
 	mp := mpc.PoolSpec{N: 2, C: 2, H: 5, W: 5, K: 3, Stride: 2, Pad: 1}
-	ap := mpc.PoolSpec{N: 1, C: 2, H: 6, W: 6, K: 3, Stride: 3}
 	lin := mpc.LinearSpec{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	x := randSigned(100, 20, 90)
 	var seed ring.Seed
@@ -344,8 +343,6 @@ func TestRequestListsComplete(t *testing.T) {
 			return err
 		}
 		reqs = append(reqs, mpl.Needs(mp.N)...)
-		reqs = append(reqs, mpc.AvgPoolLayer("ap", ap, s.Frac).Needs(ap.N)...)
-		reqs = append(reqs, mpc.AvgPoolLayer("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, s.Frac).Needs(1)...)
 		reqs = append(reqs, mpc.GlobalAvgPoolLayer("gap", 2, 7, s.Frac).Needs(1)...)
 		reqs = append(reqs, linearNeeds(k)...)
 		if err := bp[p].Prefetch(reqs...); err != nil {
@@ -354,11 +351,6 @@ func TestRequestListsComplete(t *testing.T) {
 		before := bp[p].Offline().Items
 		steps := []func() error{
 			func() error { _, err := s.MaxPool("mp", mp, x[:100]); return err },
-			func() error { _, err := s.AvgPool("ap", ap, x[:72]); return err },
-			func() error {
-				_, err := s.AvgPool("ap4", mpc.PoolSpec{N: 1, C: 1, H: 4, W: 4, K: 2, Stride: 2}, x[:16])
-				return err
-			},
 			func() error { _, err := s.GlobalAvgPool("gap", 1, 2, 7, x[:14]); return err },
 			func() error { _, err := s.Linear(k, x[:32]); return err },
 		}
