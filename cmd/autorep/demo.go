@@ -430,9 +430,10 @@ func demoRun(ctx context.Context, t demoTarget, sec secnet.Config, test *data.Se
 		}
 	}
 	var plainOK, privOK, agree int
+	var tot serve.Totals
 	bar := progress.New(os.Stderr, name, n, "img")
 	status := func(done int) string {
-		return fmt.Sprintf("private accuracy %.2f%% online %.1f ms/inference", 100*float64(privOK)/float64(done), r.OnlineMS/float64(done))
+		return fmt.Sprintf("private accuracy %.2f%% online %.1f ms/inference", 100*float64(privOK)/float64(done), serve.Sum(tot.OnlineMS)/float64(done))
 	}
 	for i := 0; i < n; i++ {
 		res, err := sess.Infer(ctx, test.Normalized(i))
@@ -450,19 +451,15 @@ func demoRun(ctx context.Context, t demoTarget, sec secnet.Config, test *data.Se
 		if res.Label == pl {
 			agree++
 		}
-		r.OnlineMS += ms(res.Stats.OnlineTime)
-		r.OfflineMS += ms(res.Stats.OfflineTime)
-		r.OnlineBytes += res.Stats.Online.Bytes()
-		r.OfflineBytes += res.Stats.OfflineMsgs.Bytes() + res.Stats.OfflineInline.Bytes()
-		r.Rounds += res.Stats.Online.Rounds
-		r.Material += res.Material
+		tot.Add(res)
 		bar.Set(i+1, status(i+1))
 	}
 	bar.Finish(status(n))
 	f, in := float64(n), int64(n)
 	r.PlainAcc, r.PrivateAcc, r.Agree = float64(plainOK)/f, float64(privOK)/f, float64(agree)/f
-	r.OnlineMS, r.OfflineMS = r.OnlineMS/f, r.OfflineMS/f
-	r.OnlineBytes, r.Rounds, r.Material = r.OnlineBytes/in, r.Rounds/in, r.Material/in
+	r.OnlineMS, r.OfflineMS = serve.Sum(tot.OnlineMS)/f, serve.Sum(tot.OfflineMS)/f
+	r.OnlineBytes, r.Rounds, r.Material = tot.OnlineBytes/in, tot.Rounds/in, tot.Material/in
+	r.OfflineBytes = tot.OfflineMsgBytes + tot.OfflineInlineBytes
 	if r.Material != clientMat {
 		// The client's own count cross-checks the generated sizes.
 		return nil, fmt.Errorf("%s: client material %d B per inference, the dealer generates %d B", name, r.Material, clientMat)

@@ -89,28 +89,6 @@ type inferReport struct {
 	inferImage
 }
 
-// latencyStats summarises per-inference latencies (ms).
-type latencyStats struct {
-	Mean   float64 `json:"mean"`
-	Median float64 `json:"median"`
-	P90    float64 `json:"p90"`
-	Min    float64 `json:"min"`
-	Max    float64 `json:"max"`
-}
-
-func summarizeLatency(v []float64) latencyStats {
-	if len(v) == 0 {
-		return latencyStats{}
-	}
-	st := latencyStats{Median: piPercentile(v, 0.5), P90: piPercentile(v, 0.9), Min: v[0], Max: v[0]}
-	for _, x := range v {
-		st.Mean += x
-		st.Min, st.Max = min(st.Min, x), max(st.Max, x)
-	}
-	st.Mean /= float64(len(v))
-	return st
-}
-
 // inferBatchReport is infer's JSON output for --count > 1: the images and
 // aggregates over them.
 type inferBatchReport struct {
@@ -121,8 +99,8 @@ type inferBatchReport struct {
 	Accuracy *float64     `json:"accuracy,omitempty"`
 	// LatencyMS summarises the per-image latencies.
 	LatencyMS struct {
-		Online  latencyStats `json:"online"`
-		Offline latencyStats `json:"offline"`
+		Online  serve.LatencyStats `json:"online"`
+		Offline serve.LatencyStats `json:"offline"`
 	} `json:"latency_ms"`
 	// PerInference are means over the images.
 	PerInference struct {
@@ -144,22 +122,13 @@ type inferBatchReport struct {
 	WallSeconds float64 `json:"wall_seconds"`
 }
 
-// summarize fills the aggregates from Images.
-func (r *inferBatchReport) summarize() {
-	on := make([]float64, len(r.Images))
-	off := make([]float64, len(r.Images))
+// summarize fills the aggregates from the session's totals.
+func (r *inferBatchReport) summarize(tot *serve.Totals) {
 	t := &r.Total
-	for i, img := range r.Images {
-		on[i], off[i] = img.LatencyMS.Online, img.LatencyMS.Offline
-		t.OnlineMS += img.LatencyMS.Online
-		t.OfflineMS += img.LatencyMS.Offline
-		t.OnlineBytes += img.Bytes.Online
-		t.OfflineBytes += img.Bytes.Offline
-		t.MaterialBytes += img.Bytes.Material
-		t.Rounds += img.Rounds
-	}
-	r.LatencyMS.Online, r.LatencyMS.Offline = summarizeLatency(on), summarizeLatency(off)
-	if n := float64(len(r.Images)); n > 0 {
+	t.OnlineMS, t.OfflineMS = serve.Sum(tot.OnlineMS), serve.Sum(tot.OfflineMS)
+	t.OnlineBytes, t.OfflineBytes, t.MaterialBytes, t.Rounds = tot.OnlineBytes, tot.OfflineMsgBytes, tot.Material, tot.Rounds
+	r.LatencyMS.Online, r.LatencyMS.Offline = serve.SummarizeLatency(tot.OnlineMS), serve.SummarizeLatency(tot.OfflineMS)
+	if n := float64(tot.Count()); n > 0 {
 		p := &r.PerInference
 		p.OnlineBytes, p.OfflineBytes = float64(t.OnlineBytes)/n, float64(t.OfflineBytes)/n
 		p.MaterialBytes, p.Rounds = float64(t.MaterialBytes)/n, float64(t.Rounds)/n
@@ -288,6 +257,7 @@ func runInfer(args []string) error {
 	t0 := time.Now()
 	images := make([]inferImage, 0, *count)
 	correct := 0
+	var tot serve.Totals
 	for k := 0; k < *count; k++ {
 		var x *tensor.Tensor
 		var truth *int
@@ -303,6 +273,7 @@ func runInfer(args []string) error {
 		if err != nil {
 			return fmt.Errorf("image %d: %w", i, err)
 		}
+		tot.Add(r)
 		img := inferImage{Label: r.Label, TrueLabel: truth, Logits: r.Logits, Labels: r.Labels, Rounds: r.Stats.Online.Rounds}
 		if set != nil {
 			img.Index = &i
@@ -346,7 +317,7 @@ func runInfer(args []string) error {
 		return printJSONObject(inferReport{inferSession: info, inferImage: images[0]})
 	}
 	rep := inferBatchReport{inferSession: info, Count: *count, Images: images, WallSeconds: wall}
-	rep.summarize()
+	rep.summarize(&tot)
 	if set != nil {
 		a := float64(correct) / float64(*count)
 		rep.Correct, rep.Accuracy = &correct, &a
