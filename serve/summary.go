@@ -1,9 +1,12 @@
 package serve
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/autorep/autorep/internal/stat"
+	"github.com/autorep/autorep/tensor"
 )
 
 // LatencyStats summarises per-inference latencies (milliseconds).
@@ -66,3 +69,42 @@ func Sum(v []float64) float64 {
 
 // ms is d in milliseconds at microsecond resolution.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Tally is a client's record of a labelled run: its Totals and how often
+// the private label was right and equal to a reference (plaintext) label.
+type Tally struct {
+	Totals
+	// Correct counts private labels equal to the truth, RefCorrect
+	// reference labels equal to the truth, Agree private labels equal to
+	// the reference.
+	Correct, RefCorrect, Agree int
+}
+
+// Classify runs private inference on n images in one session, one request
+// each: image(i) is image i [1, C, H, W], truth(i) its true label and
+// ref(i) the reference label to compare with. done, if set, is called
+// after each image with the number done and the tally so far.
+func Classify(ctx context.Context, s *Session, n int, image func(i int) *tensor.Tensor, truth, ref func(i int) int, done func(int, *Tally)) (*Tally, error) {
+	t := &Tally{}
+	for i := 0; i < n; i++ {
+		res, err := s.Infer(ctx, image(i))
+		if err != nil {
+			return nil, fmt.Errorf("image %d: %w", i, err)
+		}
+		want, r := truth(i), ref(i)
+		if r == want {
+			t.RefCorrect++
+		}
+		if res.Label == want {
+			t.Correct++
+		}
+		if res.Label == r {
+			t.Agree++
+		}
+		t.Add(res)
+		if done != nil {
+			done(i+1, t)
+		}
+	}
+	return t, nil
+}

@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/autorep/autorep/tensor"
 
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/transport"
@@ -38,5 +41,51 @@ func TestTotals(t *testing.T) {
 	}
 	if Sum(tot.OnlineMS) != 9 || Sum(tot.OfflineMS) != 6 || tot.OnlineMS[2] != 4.5 {
 		t.Errorf("latencies %v / %v", tot.OnlineMS, tot.OfflineMS)
+	}
+}
+
+// TestClassify: three images through a dealer-suite session; the tally
+// counts against labels chosen so that each counter has a known value.
+func TestClassify(t *testing.T) {
+	plan := loadPlan(t)
+	d, _ := startDealer(t, "127.0.0.1:0", insecure)
+	defer d.stop(t)
+	srv, _ := startServer(t, plan, d.addr, 1, insecure, insecure)
+	defer srv.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	imgs := make([]*tensor.Tensor, 3)
+	fixed := make([]int, 3)
+	for i := range imgs {
+		imgs[i] = randImage(int64(60+i), plan.Public.Input)
+		fixed[i] = fixedLabel(t, plan, imgs[i])
+	}
+	other := func(l int) int { return (l + 1) % plan.Public.Classes }
+	// truth: right for images 0 and 1; reference: right for image 0 only,
+	// and equal to the private label (= the fixed-point one) for 0 and 2.
+	truth := []int{fixed[0], fixed[1], other(fixed[2])}
+	ref := []int{fixed[0], other(fixed[1]), fixed[2]}
+	calls := 0
+	tot, err := Classify(ctx, sess, 3, func(i int) *tensor.Tensor { return imgs[i] },
+		func(i int) int { return truth[i] }, func(i int) int { return ref[i] },
+		func(done int, _ *Tally) {
+			calls++
+			if done != calls {
+				t.Errorf("done %d at call %d", done, calls)
+			}
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot.Correct != 2 || tot.RefCorrect != 1 || tot.Agree != 2 || tot.Count() != 3 || calls != 3 {
+		t.Errorf("tally %+v after %d calls", *tot, calls)
+	}
+	if tot.OnlineBytes <= 0 || tot.Material <= 0 || tot.Rounds <= 0 {
+		t.Errorf("totals %+v", tot.Totals)
 	}
 }

@@ -429,34 +429,19 @@ func demoRun(ctx context.Context, t demoTarget, sec secnet.Config, test *data.Se
 			return nil, err
 		}
 	}
-	var plainOK, privOK, agree int
-	var tot serve.Totals
 	bar := progress.New(os.Stderr, name, n, "img")
-	status := func(done int) string {
-		return fmt.Sprintf("private accuracy %.2f%% online %.1f ms/inference", 100*float64(privOK)/float64(done), serve.Sum(tot.OnlineMS)/float64(done))
+	status := func(done int, t *serve.Tally) string {
+		return fmt.Sprintf("private accuracy %.2f%% online %.1f ms/inference", 100*float64(t.Correct)/float64(done), serve.Sum(t.OnlineMS)/float64(done))
 	}
-	for i := 0; i < n; i++ {
-		res, err := sess.Infer(ctx, test.Normalized(i))
-		if err != nil {
-			return nil, fmt.Errorf("%s (%s suite), image %d: %w", name, t.suite, i, err)
-		}
-		pl := stat.Argmax(plain.Data[i*classes : (i+1)*classes])
-		truth := int(test.Labels[i])
-		if pl == truth {
-			plainOK++
-		}
-		if res.Label == truth {
-			privOK++
-		}
-		if res.Label == pl {
-			agree++
-		}
-		tot.Add(res)
-		bar.Set(i+1, status(i+1))
+	tot, err := serve.Classify(ctx, sess, n, test.Normalized, func(i int) int { return int(test.Labels[i]) },
+		func(i int) int { return stat.Argmax(plain.Data[i*classes : (i+1)*classes]) },
+		func(done int, t *serve.Tally) { bar.Set(done, status(done, t)) })
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s suite): %w", name, t.suite, err)
 	}
-	bar.Finish(status(n))
+	bar.Finish(status(n, tot))
 	f, in := float64(n), int64(n)
-	r.PlainAcc, r.PrivateAcc, r.Agree = float64(plainOK)/f, float64(privOK)/f, float64(agree)/f
+	r.PlainAcc, r.PrivateAcc, r.Agree = float64(tot.RefCorrect)/f, float64(tot.Correct)/f, float64(tot.Agree)/f
 	r.OnlineMS, r.OfflineMS = serve.Sum(tot.OnlineMS)/f, serve.Sum(tot.OfflineMS)/f
 	r.OnlineBytes, r.Rounds, r.Material = tot.OnlineBytes/in, tot.Rounds/in, tot.Material/in
 	r.OfflineBytes = tot.OfflineMsgBytes + tot.OfflineInlineBytes
