@@ -128,3 +128,32 @@ func TestCommittedCostsWithoutData(t *testing.T) {
 		})
 	}
 }
+
+// TestDealerMaterial pins DealerMaterial on the committed LeNet-5 models:
+// the per-inference figures `bench pi --json` measures from the parties'
+// providers (offline_material_server / _client, 2026-12-06).
+func TestDealerMaterial(t *testing.T) {
+	for _, c := range []struct {
+		file           string
+		server, client int64
+	}{
+		{"lenet-mnist.safetensors", 26457625, 26665782},
+		{"lenet-mnist-autorep10.safetensors", 11359461, 12369234},
+	} {
+		m, err := models.Load(modelFile(c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := Compile(m, Config{FracBits: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup, server, client, err := DealerMaterial(plan.Public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if server != c.server || client != c.client || setup <= 0 {
+			t.Errorf("%s: setup %d, server %d, client %d B; want server %d, client %d", c.file, setup, server, client, c.server, c.client)
+		}
+	}
+}

@@ -688,3 +688,31 @@ func (c *Client) Close() error {
 	}
 	return nil
 }
+
+// DealerMaterial returns the encoded sizes of the dealer material of pub
+// as a dealer generates it (fresh random seeds): the setup's (the
+// server's weight and coefficient masks; the client asks for none) and
+// one single-image inference's for each party.
+func DealerMaterial(pub *Public) (setup, server, client int64, err error) {
+	d, err := mpc.NewRandomDealer()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	gen := func(reqs []mpc.Request, add func(m0, m1 *mpc.Material)) error {
+		for _, req := range reqs {
+			m0, m1, err := d.Generate(req, 0)
+			if err != nil {
+				return err
+			}
+			add(m0, m1)
+			m0.Release()
+			m1.Release()
+		}
+		return nil
+	}
+	if err := gen(SetupRequests(pub, mpc.Server), func(m0, _ *mpc.Material) { setup += m0.Size() }); err != nil {
+		return 0, 0, 0, err
+	}
+	err = gen(InferenceRequests(pub, 1), func(m0, m1 *mpc.Material) { server += m0.Size(); client += m1.Size() })
+	return setup, server, client, err
+}

@@ -20,7 +20,6 @@ import (
 	"github.com/autorep/autorep/internal/progress"
 	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/reduce"
 	"github.com/autorep/autorep/serve"
@@ -425,7 +424,7 @@ func demoRun(ctx context.Context, t demoTarget, sec secnet.Config, test *data.Se
 	r.ConnectMS, r.ConnectBytes = ms(sess.Connect.Time), sess.Connect.Bytes
 	var setupMat, clientMat int64
 	if t.suite == pi.SuiteDealer {
-		if setupMat, r.ServerMaterial, clientMat, err = demoDealerMaterial(sess.Public); err != nil {
+		if setupMat, r.ServerMaterial, clientMat, err = pi.DealerMaterial(sess.Public); err != nil {
 			return nil, err
 		}
 	}
@@ -454,34 +453,6 @@ func demoRun(ctx context.Context, t demoTarget, sec secnet.Config, test *data.Se
 	r.TotalBytes = r.SetupBytes + r.OfflineBytes + r.OnlineBytes
 	r.WallSeconds = time.Since(t0).Seconds()
 	return r, nil
-}
-
-// demoDealerMaterial sizes the dealer material of a dealer-suite session
-// of pub as a dealer generates it: the setup's (the server's weight and
-// coefficient masks; the client asks for none) and one single-image
-// inference's for each party.
-func demoDealerMaterial(pub *pi.Public) (setup, server, client int64, err error) {
-	d, err := mpc.NewRandomDealer()
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	gen := func(reqs []mpc.Request, add func(m0, m1 *mpc.Material)) error {
-		for _, req := range reqs {
-			m0, m1, err := d.Generate(req, 0)
-			if err != nil {
-				return err
-			}
-			add(m0, m1)
-			m0.Release()
-			m1.Release()
-		}
-		return nil
-	}
-	if err := gen(pi.SetupRequests(pub, mpc.Server), func(m0, _ *mpc.Material) { setup += m0.Size() }); err != nil {
-		return 0, 0, 0, err
-	}
-	err = gen(pi.InferenceRequests(pub, 1), func(m0, m1 *mpc.Material) { server += m0.Size(); client += m1.Size() })
-	return setup, server, client, err
 }
 
 // child is a dealer or server child process.
