@@ -1,9 +1,6 @@
 package mpc
 
-import (
-	"fmt"
-	"math/bits"
-)
+import "fmt"
 
 // Layer is the public spec of one interactive layer of a secure network,
 // compiled once (shapes, masks, tournament schedule, precision). It reports
@@ -196,42 +193,6 @@ func (l *TruncLayer) SetupNeeds(Party) []Request { return nil }
 // Needs is one truncation gate for the n images.
 func (l *TruncLayer) Needs(n int) []Request {
 	return []Request{GateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
-}
-
-// DivideLayer divides Positions values per image by a public Divisor with
-// one MSB-trick truncation (the last step of GlobalAvgPool);
-// Frac is the session's precision.
-type DivideLayer struct {
-	Label     string
-	Positions int
-	Divisor   int
-	Frac      uint
-}
-
-// GlobalAvgPoolLayer is GlobalAvgPool's division for c channels of hw
-// positions.
-func GlobalAvgPoolLayer(label string, c, hw int, frac uint) *DivideLayer {
-	return &DivideLayer{Label: label, Positions: c, Divisor: hw, Frac: frac}
-}
-
-// SetupNeeds is empty: division has no setup.
-func (l *DivideLayer) SetupNeeds(Party) []Request { return nil }
-
-// Needs is the truncation of divide: none for a divisor of 1, a shift for
-// a power of two, else a shift by Frac after the multiplication.
-func (l *DivideLayer) Needs(n int) []Request {
-	if l.Divisor <= 1 {
-		return nil
-	}
-	return []Request{truncMSBRequest(l.Label, n*l.Positions, divideShift(l.Divisor, l.Frac))}
-}
-
-// divideShift is divide's truncation shift for divisor d > 1.
-func divideShift(d int, frac uint) uint {
-	if d&(d-1) == 0 {
-		return uint(bits.TrailingZeros(uint(d)))
-	}
-	return frac
 }
 
 func truncMSBRequest(label string, n int, shift uint) Request {

@@ -206,30 +206,3 @@ func GlobalSumPool(n, c, hw int, x []uint64) ([]uint64, error) {
 	}
 	return y, nil
 }
-
-// GlobalAvgPool returns shares of the per-(n, c) means of x [N, C, hw]:
-// GlobalSumPool, then divide by the public hw in one truncation round (8
-// bytes per output each way). A power-of-two divisor is an exact floor
-// shift; otherwise the sum is multiplied by round(2^f/hw) and shifted by
-// f, which adds a relative error of at most hw/2^(f+1) besides the floor.
-func (s *Session) GlobalAvgPool(label string, n, c, hw int, x []uint64) ([]uint64, error) {
-	y, err := GlobalSumPool(n, c, hw, x)
-	if err != nil {
-		return nil, err
-	}
-	return s.divide(label, y, hw)
-}
-
-// divide returns shares of ≈ y/d for a public d ≥ 1 (one truncation,
-// DivideLayer's needs).
-func (s *Session) divide(label string, y []uint64, d int) ([]uint64, error) {
-	if d == 1 {
-		return y, nil
-	}
-	f := s.frac()
-	shift := divideShift(d, f)
-	if d&(d-1) != 0 {
-		y = Scale(y, (uint64(1)<<f+uint64(d)/2)/uint64(d))
-	}
-	return s.TruncMSB(label, y, shift)
-}

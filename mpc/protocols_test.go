@@ -320,11 +320,11 @@ func TestPooling(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := s.GlobalAvgPool("gap", 2, 3, 7, xs[s.Party][:42-10])
+		g, err := mpc.GlobalSumPool(2, 3, 7, xs[s.Party][:42-10])
 		if err == nil {
-			t.Error("GlobalAvgPool accepted a wrong size")
+			t.Error("GlobalSumPool accepted a wrong size")
 		}
-		g, err = s.GlobalAvgPool("gap", 1, 2, 12, xs[s.Party][:24])
+		g, err = mpc.GlobalSumPool(1, 2, 12, xs[s.Party][:24])
 		if err != nil {
 			return nil, err
 		}
@@ -349,21 +349,20 @@ func TestPooling(t *testing.T) {
 			}
 		}
 	}
-	m := (uint64(1)<<frac + 6) / 12
 	for c := 0; c < 2; c++ {
 		var s uint64
 		for _, v := range x[c*12 : (c+1)*12] {
 			s += v
 		}
-		want = append(want, uint64(int64(s*m)>>frac))
+		want = append(want, s)
 	}
 	nmax := p.OutLen()
 	equalVec(t, "max pool", got[:nmax], want[:nmax])
-	// Global average pool: MSB-trick truncation, floor or one more.
-	closeVec(t, "global avg pool", got[nmax:], want[nmax:], 1)
-	// Max pool: ⌈log2 9⌉ = 4 ReLU rounds; global avg: 1 round.
+	// Global sum pool: local and exact.
+	equalVec(t, "global sum pool", got[nmax:], want[nmax:])
+	// Max pool: ⌈log2 9⌉ = 4 ReLU rounds; the sum costs nothing.
 	outs := int64(p.OutLen())
-	checkCost(t, r, 16*8*outs-16*int64(missing(p))+16*2, 5, 5)
+	checkCost(t, r, 16*8*outs-16*int64(missing(p)), 4, 4)
 }
 
 // missing counts the comparisons saved by windows cut by the padding.

@@ -343,7 +343,6 @@ func TestRequestListsComplete(t *testing.T) {
 			return err
 		}
 		reqs = append(reqs, mpl.Needs(mp.N)...)
-		reqs = append(reqs, mpc.GlobalAvgPoolLayer("gap", 2, 7, s.Frac).Needs(1)...)
 		reqs = append(reqs, linearNeeds(k)...)
 		if err := bp[p].Prefetch(reqs...); err != nil {
 			return err
@@ -351,7 +350,6 @@ func TestRequestListsComplete(t *testing.T) {
 		before := bp[p].Offline().Items
 		steps := []func() error{
 			func() error { _, err := s.MaxPool("mp", mp, x[:100]); return err },
-			func() error { _, err := s.GlobalAvgPool("gap", 1, 2, 7, x[:14]); return err },
 			func() error { _, err := s.Linear(k, x[:32]); return err },
 		}
 		for i, f := range steps {
