@@ -101,7 +101,7 @@ func TestDemoRowsBothSuites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if need < 34 || need > 64 { // 2f+2 = 34 at f = 16 is the floor
+	if need < 2*pi.DefaultHEFrac+2 || need > 64 { // 2f+2 at the twoparty form's f is the floor
 		t.Fatalf("MinEll %d on %d images", need, n)
 	}
 	ell := need + 1
@@ -142,7 +142,7 @@ func TestDemoRowsBothSuites(t *testing.T) {
 		t.Fatal(err)
 	}
 	run((&serve.Server{Plan: dplan, Dealer: &serve.DealerConfig{Addr: dln.Addr().String(), Dial: dialer, Pool: 1}, Grace: time.Second}).Serve, sln)
-	tplan, err := pi.Compile(m, pi.Config{Ell: ell})
+	tplan, err := pi.Compile(m, pi.Config{Ell: ell, Poly: pi.PolyFormFor(pi.SuiteTwoParty), Trunc: pi.TruncFor(pi.SuiteTwoParty)})
 	if err != nil {
 		t.Fatal(err)
 	}
