@@ -55,7 +55,7 @@ func TestGenerateContext(t *testing.T) {
 	}
 
 	before := runtime.NumGoroutine()
-	big := mpc.LinearSpec{N: 64, C: 64, H: 32, W: 32, K: 64, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	big := mpc.LinearSpec{N: 128, C: 64, H: 32, W: 32, K: 64, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	for _, req := range []mpc.Request{
 		mpc.GateRequest(mpc.KindReLU, "big", 1<<18, 0, 0),
 		{Kind: mpc.KindLinear, Label: "bigconv", Linear: big},
@@ -64,7 +64,7 @@ func TestGenerateContext(t *testing.T) {
 		h := mpc.NewHub(d.Session(1))
 		ctx, cancel := context.WithCancelCause(context.Background())
 		stop := errors.New("party gone")
-		time.AfterFunc(200*time.Millisecond, func() { cancel(stop) })
+		time.AfterFunc(100*time.Millisecond, func() { cancel(stop) })
 		type result struct {
 			err  error
 			took time.Duration
@@ -88,8 +88,11 @@ func TestGenerateContext(t *testing.T) {
 		}
 		r := <-done
 		t.Logf("%v %q: %v after %v (the other party's wait: %v)", req.Kind, req.Label, r.err, r.took, waited)
-		if !errors.Is(r.err, stop) || r.took > 3*time.Second {
-			t.Errorf("%v: cancelled after 200 ms, returned %v after %v", req.Kind, r.err, r.took)
+		// Generous bound: the key memory's allocation before the workers
+		// start is not interruptible and takes seconds on a loaded 2-core
+		// machine; an uninterrupted generation takes far longer still.
+		if !errors.Is(r.err, stop) || r.took > 10*time.Second {
+			t.Errorf("%v: cancelled after 100 ms, returned %v after %v", req.Kind, r.err, r.took)
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
