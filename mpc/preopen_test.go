@@ -1,6 +1,7 @@
 package mpc_test
 
 import (
+	"bytes"
 	"slices"
 	"testing"
 
@@ -103,4 +104,77 @@ func TestPreopenActMisuse(t *testing.T) {
 		}
 		return nil, nil
 	})
+}
+
+// TestPreopenMessageIndependentOfInput: the client's preopen message is
+// sent before the input exists, so two runs with the same dealer seed and
+// weights but different client inputs send the server byte-identical
+// offline messages, while their online messages differ (the server's view
+// of the opening carries the input only through the online half).
+func TestPreopenMessageIndependentOfInput(t *testing.T) {
+	const in, hid = 16, 24
+	p := mpc.DenseSpec(1, in, hid)
+	w := randSigned(p.WLen(), 14, 150)
+	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%2 == 0 })}
+	co := polyCoefs(hid)
+	// views returns the messages the server received offline and online.
+	views := func(x []uint64) (off, on [][]byte) {
+		var nOff int
+		r := run2rec(t, 72, func(s *mpc.Session) ([]uint64, error) {
+			var a, xin []uint64
+			var c [][]float64
+			if s.Party == mpc.Server {
+				a, c = w, co
+			} else {
+				xin = x
+			}
+			k, err := s.SetupLinear("fc", p, a, nil)
+			if err != nil {
+				return nil, err
+			}
+			pk, err := s.SetupPoly("act", hid, c)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.PreopenAct(k, "act", pk, spec); err != nil {
+				return nil, err
+			}
+			if s.Party == mpc.Server {
+				nOff = s.Conn.(interface{ Len() int }).Len()
+			}
+			h, err := s.ShareInput(xin, in)
+			if err == nil {
+				h, err = s.Linear(k, h)
+			}
+			if err == nil {
+				h, err = s.Act("act", pk, spec, h)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return s.RevealToClient("out", h)
+		})
+		msgs := r[0].Rec.Messages(0)
+		if nOff == 0 || nOff >= len(msgs) {
+			t.Fatalf("server received %d messages, %d of them before the input", len(msgs), nOff)
+		}
+		return msgs[:nOff], msgs[nOff:]
+	}
+	off1, on1 := views(make([]uint64, in))
+	off2, on2 := views(randSigned(in, frac+4, 151))
+	if len(off1) != len(off2) {
+		t.Fatalf("offline messages: %d and %d", len(off1), len(off2))
+	}
+	for i := range off1 {
+		if !bytes.Equal(off1[i], off2[i]) {
+			t.Fatalf("offline message %d differs between two inputs", i)
+		}
+	}
+	same := len(on1) == len(on2)
+	for i := 0; same && i < len(on1); i++ {
+		same = bytes.Equal(on1[i], on2[i])
+	}
+	if same {
+		t.Fatal("online messages equal for two inputs: the harness does not see the input")
+	}
 }

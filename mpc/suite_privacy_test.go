@@ -279,51 +279,64 @@ func suiteCases() []privacytest.Case {
 			q, err := p.s.Square("square", x)
 			return outShare(p, append(y, q...), err)
 		}),
-		cs("network + RevealToClient", 2, func(p *party, v int) error {
-			s1, s2 := mpc.DenseSpec(4, 64, 64), mpc.DenseSpec(4, 64, 64)
-			spec := mpc.ActSpec{N: 4, C: 64, HW: 1, ReLU: maskWhere(64, func(i int) bool { return i%2 == 0 })}
-			k1, err := linearSetup(p, "fc1", s1, v, 3)
-			if err != nil {
-				return err
-			}
-			pk, err := polySetup(p, "act1", spec.C, v)
-			if err != nil {
-				return err
-			}
-			k2, err := linearSetup(p, "fc2", s2, v, 4)
-			if err != nil {
-				return err
-			}
-			var x []uint64
-			if p.s.Party == mpc.Client {
-				x = secretVals(s1.XLen(), uint64(60+v))
-				p.secret("input", x)
-			}
-			h, err := p.s.ShareInput(x, s1.XLen())
-			if err == nil {
-				h, err = p.s.Linear(k1, h)
-			}
-			if err == nil {
-				h, err = p.s.Act("act1", pk, spec, h)
-			}
-			if err == nil {
-				h, err = p.s.Linear(k2, h)
-			}
-			if err != nil {
-				return err
-			}
-			if p.s.Party == mpc.Client {
-				// The client's share of the logits: the server must
-				// never see it (with its own share it gives the logits).
-				p.secret("logit share", h)
-			}
-			y, err := p.s.RevealToClient("logits", h)
-			if err == nil && p.s.Party == mpc.Client {
-				p.secret("logits", y)
-			}
-			return err
-		}),
+		cs("network + RevealToClient", 2, func(p *party, v int) error { return network(p, v, false) }),
+		// The client's half of the activation opening sent offline, before
+		// the input exists, and the server's half online.
+		cs("network with PreopenAct", 2, func(p *party, v int) error { return network(p, v, true) }),
 	}
+}
+
+// network runs dense → mixed activation → dense → RevealToClient on 4
+// images, with the activation preopened (mpc.Session.PreopenAct) in the
+// offline phase when preopen is set.
+func network(p *party, v int, preopen bool) error {
+	s1, s2 := mpc.DenseSpec(4, 64, 64), mpc.DenseSpec(4, 64, 64)
+	spec := mpc.ActSpec{N: 4, C: 64, HW: 1, ReLU: maskWhere(64, func(i int) bool { return i%2 == 0 })}
+	k1, err := linearSetup(p, "fc1", s1, v, 3)
+	if err != nil {
+		return err
+	}
+	pk, err := polySetup(p, "act1", spec.C, v)
+	if err != nil {
+		return err
+	}
+	k2, err := linearSetup(p, "fc2", s2, v, 4)
+	if err != nil {
+		return err
+	}
+	if preopen {
+		if err := p.s.PreopenAct(k1, "act1", pk, spec); err != nil {
+			return err
+		}
+	}
+	var x []uint64
+	if p.s.Party == mpc.Client {
+		x = secretVals(s1.XLen(), uint64(60+v))
+		p.secret("input", x)
+	}
+	h, err := p.s.ShareInput(x, s1.XLen())
+	if err == nil {
+		h, err = p.s.Linear(k1, h)
+	}
+	if err == nil {
+		h, err = p.s.Act("act1", pk, spec, h)
+	}
+	if err == nil {
+		h, err = p.s.Linear(k2, h)
+	}
+	if err != nil {
+		return err
+	}
+	if p.s.Party == mpc.Client {
+		// The client's share of the logits: the server must never see it
+		// (with its own share it gives the logits).
+		p.secret("logit share", h)
+	}
+	y, err := p.s.RevealToClient("logits", h)
+	if err == nil && p.s.Party == mpc.Client {
+		p.secret("logits", y)
+	}
+	return err
 }
 
 // TestSuitePrivacy checks every protocol of the suite against the privacy
