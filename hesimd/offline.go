@@ -2,6 +2,7 @@ package hesimd
 
 import (
 	"fmt"
+	"slices"
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
@@ -19,18 +20,29 @@ import (
 // to the server); masks are used in the order they were precomputed, on
 // both sides.
 
+//
+// Degree 1 with the answer offline (PrecomputeLinear): b·x + c with
+// x = z + ρ is b·z + c + b·ρ, and b·ρ does not depend on the input, so the
+// server answers Enc(ρ) offline with w1 = b, w0 = −s, through the same
+// respond path as Quad (re-randomised, flooded, switched): the client
+// keeps the decryption b·ρ − s, the server keeps s. Online the client
+// sends d and nothing comes back; the server's share b·z + c + s is local.
+
 // ClientMask is the client's side of one precomputed Quad.
 type ClientMask struct {
 	deg, n int
 	rho    []uint64
+	ans    []uint64 // PrecomputeLinear: the decrypted answer b·ρ − s
 	used   bool
 }
 
 // ServerMask is the server's side of one precomputed Quad: the client's
-// encryptions of ρ (and ρ²).
+// encryptions of ρ (and ρ²), or after PrecomputeLinear the coefficients
+// answered and the server's share s.
 type ServerMask struct {
 	deg, n int
 	ct     [2][]lring.Poly
+	b, s   []uint64 // PrecomputeLinear only
 	used   bool
 }
 
@@ -50,6 +62,43 @@ func (cl *Client) Precompute(deg, n int) (*ClientMask, error) {
 			return nil, err
 		}
 	}
+	return m, nil
+}
+
+// PrecomputeLinear is Precompute for degree 1 with the answer offline:
+// it sends Enc(ρ) for n elements and keeps the decrypted answer b·ρ − s
+// (the server's PrecomputeLinear with the coefficients b). Online then
+// sends d only.
+func (cl *Client) PrecomputeLinear(n int) (*ClientMask, error) {
+	m, err := cl.Precompute(1, n)
+	if err != nil || n == 0 {
+		return m, err
+	}
+	if m.ans, err = cl.recvAnswer(n); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// PrecomputeLinear receives the client's Enc(ρ) for len(b) elements and
+// answers it with b·ρ − s for a uniform s it keeps: the online step of the
+// mask must use the same b (values below P).
+func (s *Server) PrecomputeLinear(b []uint64) (*ServerMask, error) {
+	n := len(b)
+	zero := make([]uint64, n)
+	if err := s.checkArgs(1, nil, b, zero, zero); err != nil {
+		return nil, err
+	}
+	m, err := s.Precompute(1, n)
+	if err != nil || n == 0 {
+		return m, err
+	}
+	// Quad's answer at xs = 0, c = 0: w1 = b, w0 = −s.
+	if m.s, err = s.respond(1, m.ct, nil, b, zero, zero); err != nil {
+		return nil, err
+	}
+	m.ct = [2][]lring.Poly{}
+	m.b = slices.Clone(b)
 	return m, nil
 }
 
@@ -97,11 +146,18 @@ func (cl *Client) Online(m *ClientMask, xc []uint64) ([]uint64, error) {
 	if err := cl.Conn.Send(rq.PackSeg(make([]byte, 0, rq.SegBytes(m.n, w)), d, w)); err != nil {
 		return nil, fmt.Errorf("hesimd: sending masked input: %w", err)
 	}
+	if m.ans != nil {
+		ans := m.ans
+		m.ans, m.rho = nil, nil
+		return ans, nil
+	}
 	return cl.recvAnswer(m.n)
 }
 
 // Online (server side) finishes the precomputed Quad m: it receives
-// d = xc − ρ and answers with xs + d in place of xs; it returns r.
+// d = xc − ρ and answers with xs + d in place of xs; it returns r. After
+// PrecomputeLinear (b must be the coefficients answered) it answers
+// nothing and returns b·(xs + d) + c + s.
 func (s *Server) Online(m *ServerMask, a, b, c, xs []uint64) ([]uint64, error) {
 	p := s.P
 	if m == nil || m.used {
@@ -112,6 +168,9 @@ func (s *Server) Online(m *ServerMask, a, b, c, xs []uint64) ([]uint64, error) {
 	}
 	if len(xs) != m.n {
 		return nil, fmt.Errorf("hesimd: %d elements for a mask of %d", len(xs), m.n)
+	}
+	if m.s != nil && !slices.Equal(b, m.b) {
+		return nil, fmt.Errorf("hesimd: linear coefficients differ from those answered offline")
 	}
 	m.used = true
 	if m.n == 0 {
@@ -133,6 +192,13 @@ func (s *Server) Online(m *ServerMask, a, b, c, xs []uint64) ([]uint64, error) {
 			return nil, fmt.Errorf("hesimd: masked input %d ≥ P = %d", v, p.p)
 		}
 		z[i] = (v + xs[i]) % p.p
+	}
+	if m.s != nil {
+		for i := range z {
+			z[i] = (rq.MulMod(b[i], z[i], p.p) + c[i] + m.s[i]) % p.p
+		}
+		m.s, m.b = nil, nil
+		return z, nil
 	}
 	ct := m.ct
 	m.ct = [2][]lring.Poly{} // the ciphertexts serve once
