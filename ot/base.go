@@ -76,12 +76,9 @@ func BaseSend(c transport.Conn, n int) ([][2]ring.Seed, error) {
 	if err := c.Send(ab); err != nil {
 		return nil, fmt.Errorf("ot: base OT: sending A: %w", err)
 	}
-	msg, err := c.Recv()
+	msg, err := transport.RecvExact(c, n*elemSize)
 	if err != nil {
-		return nil, fmt.Errorf("ot: base OT: receiving B: %w", err)
-	}
-	if len(msg) != n*elemSize {
-		return nil, fmt.Errorf("ot: base OT: receiver's message has %d bytes, want %d (%d elements)", len(msg), n*elemSize, n)
+		return nil, fmt.Errorf("ot: base OT: receiving B (%d elements): %w", n, err)
 	}
 	aA := g.NewElement().Mul(A, a)
 	keys := make([][2]ring.Seed, n)
@@ -109,12 +106,9 @@ func BaseReceive(c transport.Conn, choices []byte) ([]ring.Seed, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("ot: base OT: 0 transfers")
 	}
-	msg, err := c.Recv()
+	msg, err := transport.RecvExact(c, elemSize)
 	if err != nil {
 		return nil, fmt.Errorf("ot: base OT: receiving A: %w", err)
-	}
-	if len(msg) != elemSize {
-		return nil, fmt.Errorf("ot: base OT: sender's message has %d bytes, want %d", len(msg), elemSize)
 	}
 	A, err := decodeElem(msg)
 	if err != nil {

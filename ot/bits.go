@@ -3,6 +3,8 @@ package ot
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/autorep/autorep/transport"
 )
 
 // bitWriter packs values of 1 to 64 bits, least significant bit first,
@@ -57,6 +59,16 @@ type bitReader struct {
 func newBitReader(msg []byte, bits int, what string) (*bitReader, error) {
 	if want := (bits + 7) / 8; len(msg) != want {
 		return nil, fmt.Errorf("ot: %s: message has %d bytes, want %d", what, len(msg), want)
+	}
+	return &bitReader{buf: msg, size: uint64(len(msg)) * 8}, nil
+}
+
+// recvBits receives the message of ⌈bits/8⌉ bytes of the step what from c
+// (refusing a longer one from its length prefix) and reads it.
+func recvBits(c transport.Conn, bits int, what string) (*bitReader, error) {
+	msg, err := transport.RecvExact(c, (bits+7)/8)
+	if err != nil {
+		return nil, fmt.Errorf("ot: receiving %s: %w", what, err)
 	}
 	return &bitReader{buf: msg, size: uint64(len(msg)) * 8}, nil
 }

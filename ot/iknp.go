@@ -168,16 +168,13 @@ func (s *Sender) cot(n int) ([]Block, uint64, error) {
 		return nil, 0, fmt.Errorf("ot: %d OTs", n)
 	}
 	w := padded(n)
-	msg, err := s.c.Recv()
-	if err != nil {
-		return nil, 0, fmt.Errorf("ot: receiving the extension matrix: %w", err)
-	}
 	want := Kappa * w * 8
 	if s.ss != nil {
 		want = s.ss.msgBytes(w)
 	}
-	if len(msg) != want {
-		return nil, 0, fmt.Errorf("ot: extension matrix has %d bytes, want %d (%d OTs)", len(msg), want, n)
+	msg, err := transport.RecvExact(s.c, want)
+	if err != nil {
+		return nil, 0, fmt.Errorf("ot: receiving the extension matrix (%d OTs): %w", n, err)
 	}
 	var cols [Kappa][]uint64
 	columnsOf(&cols, &s.sc.cols, w)
@@ -326,11 +323,7 @@ func (r *Receiver) Receive(choice []byte, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg, err := r.c.Recv()
-	if err != nil {
-		return nil, fmt.Errorf("ot: receiving masked messages: %w", err)
-	}
-	br, err := newBitReader(msg, 2*ell*len(t), "masked messages")
+	br, err := recvBits(r.c, 2*ell*len(t), "masked messages")
 	if err != nil {
 		return nil, err
 	}
@@ -426,11 +419,7 @@ func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uin
 	if err != nil {
 		return nil, err
 	}
-	msg, err := r.c.Recv()
-	if err != nil {
-		return nil, fmt.Errorf("ot: receiving correlations: %w", err)
-	}
-	br, err := newBitReader(msg, total, "correlations")
+	br, err := recvBits(r.c, total, "correlations")
 	if err != nil {
 		return nil, err
 	}
@@ -489,11 +478,7 @@ func (r *Receiver) ReceiveCorrelatedPair(choice []byte, w0, w1 []uint8) (x, y []
 	if err != nil {
 		return nil, nil, err
 	}
-	msg, err := r.c.Recv()
-	if err != nil {
-		return nil, nil, fmt.Errorf("ot: receiving correlations: %w", err)
-	}
-	br, err := newBitReader(msg, total, "correlations")
+	br, err := recvBits(r.c, total, "correlations")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -147,12 +147,9 @@ func (s *NSender) Send(msgs []uint64, nn, ell int) error {
 	}
 	n := len(msgs) / nn
 	w := padded(n)
-	msg, err := s.c.Recv()
+	msg, err := transport.RecvExact(s.c, KKWidth*w*8)
 	if err != nil {
-		return fmt.Errorf("ot: receiving the 1-of-N matrix: %w", err)
-	}
-	if len(msg) != KKWidth*w*8 {
-		return fmt.Errorf("ot: 1-of-N matrix has %d bytes, want %d (%d OTs)", len(msg), KKWidth*w*8, n)
+		return fmt.Errorf("ot: receiving the 1-of-N matrix (%d OTs): %w", n, err)
 	}
 	var cols [KKWidth][]uint64
 	u := make([]uint64, w)
@@ -243,11 +240,7 @@ func (r *NReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 	rows := kkRows(&cols, n)
 	base := r.next
 	r.next += uint64(n)
-	in2, err := r.c.Recv()
-	if err != nil {
-		return nil, fmt.Errorf("ot: receiving 1-of-N messages: %w", err)
-	}
-	br, err := newBitReader(in2, n*nn*ell, "1-of-N messages")
+	br, err := recvBits(r.c, n*nn*ell, "1-of-N messages")
 	if err != nil {
 		return nil, err
 	}

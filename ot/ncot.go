@@ -163,11 +163,7 @@ func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	msg, err := c.r.c.Recv()
-	if err != nil {
-		return nil, fmt.Errorf("ot: receiving 1-of-N messages: %w", err)
-	}
-	br, err := newBitReader(msg, n*nn*ell, "1-of-N messages")
+	br, err := recvBits(c.r.c, n*nn*ell, "1-of-N messages")
 	if err != nil {
 		return nil, err
 	}

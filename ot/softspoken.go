@@ -160,12 +160,9 @@ func ssSetupReceiver(c transport.Conn, k int, keys [][2]ring.Seed) (*ssSide, err
 // by the bits of Δ).
 func ssSetupSender(c transport.Conn, k int, delta Block, seeds []ring.Seed) (*ssSide, error) {
 	side := &ssSide{k: k, blocks: ssLayout(k)}
-	msg, err := c.Recv()
+	msg, err := transport.RecvExact(c, 32*Kappa)
 	if err != nil {
 		return nil, fmt.Errorf("ot: receiving the SoftSpoken trees: %w", err)
-	}
-	if len(msg) != 32*Kappa {
-		return nil, fmt.Errorf("ot: SoftSpoken trees have %d bytes, want %d", len(msg), 32*Kappa)
 	}
 	off := 0
 	for bi := range side.blocks {

@@ -134,6 +134,45 @@ func RecvMax(c Conn, max int) ([]byte, error) {
 	return checkMax(b, max)
 }
 
+// ErrMessageSize is wrapped by the errors of RecvExact and ExchangeExact
+// for a message that is not of the size the protocol step expects.
+var ErrMessageSize = errors.New("transport: message of the wrong size")
+
+// RecvExact receives one message of exactly n bytes from c, for a
+// protocol step that knows the size of the peer's message from its own
+// parameters. A longer message is refused as RecvMax does, from its length
+// prefix on a FramedConn (the error wraps ErrMessageSize and
+// ErrFrameTooLarge); a shorter one is refused once read (ErrMessageSize).
+// Either way the connection is out of step afterwards.
+func RecvExact(c Conn, n int) ([]byte, error) {
+	b, err := RecvMax(c, n)
+	return checkExact(b, n, err)
+}
+
+// ExchangeExact is Exchange receiving a message of exactly n bytes (see
+// RecvExact); like Exchange it closes c when the receive fails.
+func ExchangeExact(c Conn, out []byte, n int) ([]byte, error) {
+	b, err := ExchangeMax(c, out, n)
+	if err == nil && len(b) != n {
+		c.Close() // as for a failed receive: the stream is out of step
+	}
+	return checkExact(b, n, err)
+}
+
+// checkExact turns a receive's result into RecvExact's.
+func checkExact(b []byte, n int, err error) ([]byte, error) {
+	if errors.Is(err, ErrFrameTooLarge) {
+		return nil, fmt.Errorf("%w (want %d bytes): %w", ErrMessageSize, n, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != n {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrMessageSize, len(b), n)
+	}
+	return b, nil
+}
+
 // checkMax refuses a received message longer than max.
 func checkMax(b []byte, max int) ([]byte, error) {
 	if len(b) > max {
