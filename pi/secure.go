@@ -297,14 +297,21 @@ func (r *dealerRun) offline(conn transport.Conn, n int) error {
 	return nil
 }
 
-// twoPartyRun is the two-party suite's suiteRun: no per-request offline
-// phase; the client's share of the input is the input, the server's zero.
+// twoPartyRun is the two-party suite's suiteRun: the per-request offline
+// phase precomputes the HE work of the linear and PolyHE steps
+// (twoPartyBackend.precompute); the client's share of the input is the
+// input, the server's zero.
 type twoPartyRun struct{ *twoPartyBackend }
 
 func (r twoPartyRun) stepLayers() []mpc.Layer             { return r.layers }
 func (r twoPartyRun) provider() mpc.Provider              { return nil }
-func (r twoPartyRun) offline(transport.Conn, int) error   { return nil }
 func (r twoPartyRun) reveal(y []uint64) ([]uint64, error) { return r.revealToClient(y) }
+func (r twoPartyRun) offline(_ transport.Conn, n int) error {
+	if err := r.precompute(n); err != nil {
+		return fmt.Errorf("offline: %w", err)
+	}
+	return nil
+}
 func (r twoPartyRun) input(in []uint64, size int) ([]uint64, error) {
 	return r.inputShares(in, size), nil
 }

@@ -66,6 +66,11 @@ type twoPartyBackend struct {
 	hp *hesimd.Params
 	qs *hesimd.Server // server only
 	qc *hesimd.Client // client only
+	// pre is the request's precomputed material (precompute), by step:
+	// helinear's ClientPre/ServerPre, hesimd's ClientMask/ServerMask.
+	// takePre removes an entry as its online step uses it, so no mask can
+	// serve twice.
+	pre map[int]any
 }
 
 // newTwoPartyBackend runs the once-per-session setup on conn: base OTs
@@ -136,20 +141,96 @@ func isDense(g *Geom) bool {
 	return g.H == 1 && g.W == 1 && g.R == 1 && g.S == 1 && (g.Groups <= 1) && g.StrideH <= 1 && g.StrideW <= 1 && g.PadH == 0 && g.PadW == 0
 }
 
-func (b *twoPartyBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+// precompute is the per-request offline phase of n images: in step
+// order, the HE part of every linear step on a mask (helinear's
+// Precompute: online the client sends its masked share, the server's
+// work is local) and every PolyHE step's masks (hesimd; for degree 1 with
+// the answer too, PrecomputeLinear). None of it depends on the input.
+// Both parties run it after the request, before the input is shared.
+func (b *twoPartyBackend) precompute(n int) error {
+	b.pre = map[int]any{} // a failed request's leftovers go: the session is over anyway
+	defer transport.SetLayer(b.conn, "")
+	for i := range b.pub.Steps {
+		st := &b.pub.Steps[i]
+		var m any
+		var err error
+		transport.SetLayer(b.conn, st.Name)
+		switch {
+		case st.Op == OpLinear:
+			m, err = b.precomputeLinear(i, st, n)
+		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions():
+			m, err = b.precomputePoly(i, st, n)
+		default:
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("precompute %q: %w", st.Name, err)
+		}
+		b.pre[i] = m
+	}
+	return nil
+}
+
+func (b *twoPartyBackend) precomputeLinear(i int, st *Step, n int) (any, error) {
 	g := st.Conv
-	pr := g.Params(n)
 	if b.party == tpClient {
 		if isDense(g) {
-			return b.hc.FC(n, g.C, g.K, x)
+			return b.hc.PrecomputeFC(n, g.C, g.K)
 		}
-		return b.hc.Conv2d(pr, x)
+		return b.hc.PrecomputeConv2d(g.Params(n))
+	}
+	w := b.sec.Steps[i].W
+	if isDense(g) {
+		return b.hs.PrecomputeFC(n, g.C, g.K, w)
+	}
+	return b.hs.PrecomputeConv2d(g.Params(n), w)
+}
+
+// precomputePoly draws the hesimd masks of the polynomial positions of
+// activation step i for n images (in splitAct's order, as polyHE uses
+// them); a degree-1 step's answer is computed offline too.
+func (b *twoPartyBackend) precomputePoly(i int, st *Step, n int) (any, error) {
+	_, idx := splitAct(st, n, n*st.Positions())
+	deg1 := st.PolyDeg == 1
+	if b.party == tpClient {
+		if deg1 {
+			return b.qc.PrecomputeLinear(len(idx))
+		}
+		return b.qc.Precompute(2, len(idx))
+	}
+	if deg1 {
+		_, cb, _ := b.heCoefs(i, st, idx)
+		return b.qs.PrecomputeLinear(cb)
+	}
+	return b.qs.Precompute(2, len(idx))
+}
+
+// takePre removes and returns step i's precomputed material of type T.
+func takePre[T any](b *twoPartyBackend, i int, st *Step) (T, error) {
+	m, ok := b.pre[i].(T)
+	delete(b.pre, i)
+	if !ok {
+		return m, fmt.Errorf("step %q: no precomputed material (the offline phase did not run, or it is used)", st.Name)
+	}
+	return m, nil
+}
+
+// linear runs the online half of a precomputed linear step: the client
+// sends its masked share, the server computes locally.
+func (b *twoPartyBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	if b.party == tpClient {
+		pre, err := takePre[*helinear.ClientPre](b, i, st)
+		if err != nil {
+			return nil, err
+		}
+		return b.hc.Online(pre, x)
+	}
+	pre, err := takePre[*helinear.ServerPre](b, i, st)
+	if err != nil {
+		return nil, err
 	}
 	sec := &b.sec.Steps[i]
-	if isDense(g) {
-		return b.hs.FC(n, g.C, g.K, sec.W, sec.Bias, x)
-	}
-	return b.hs.Conv2d(pr, sec.W, sec.Bias, x)
+	return b.hs.Online(pre, sec.W, sec.Bias, x)
 }
 
 // act computes, per position, t = ⌊z/2^f⌋ exactly (TruncExact), then
