@@ -16,7 +16,9 @@ type Stats struct {
 	Images int `json:"images"`
 	// Online is the traffic from the input to the revealed logits.
 	Online transport.Counts `json:"online"`
-	// OfflineMsgs is the request/ready exchange around the prefetch.
+	// OfflineMsgs is the traffic of the per-request offline phase: the
+	// request, and the dealer suite's ready message and preopening or the
+	// two-party suite's precomputation (HE on masks).
 	OfflineMsgs transport.Counts `json:"offline_msgs"`
 	// OfflineInline is the input-independent traffic a suite makes while
 	// the online phase runs (the two-party suite's bit triples, counted in
@@ -26,7 +28,8 @@ type Stats struct {
 	// request (the encoded size, mpc.Material.Size), in bytes.
 	Material int64 `json:"material_bytes"`
 	// OfflineTime is the wall time of the offline phase (fetching the
-	// material; for the client it includes waiting for the server's).
+	// material, for the client with waiting for the server's; the
+	// two-party suite's precomputation).
 	OfflineTime time.Duration `json:"offline_ns"`
 	// OnlineTime is the wall time of the online phase.
 	OnlineTime time.Duration `json:"online_ns"`

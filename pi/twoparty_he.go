@@ -16,6 +16,18 @@ import (
 // coefficients as residues mod P), then ⌊v/2^2f⌋ ± 1 back in Z_2^ℓ
 // (FromPrimeTrunc).
 func (b *twoPartyBackend) polyHE(i int, st *Step, z []uint64, idx []int) ([]uint64, error) {
+	// The mask first: a step without one fails before any traffic.
+	var cm *hesimd.ClientMask
+	var sm *hesimd.ServerMask
+	var err error
+	if b.party == tpServer {
+		sm, err = takePre[*hesimd.ServerMask](b, i, st)
+	} else {
+		cm, err = takePre[*hesimd.ClientMask](b, i, st)
+	}
+	if err != nil {
+		return nil, err
+	}
 	f := int(b.pub.Frac)
 	P := b.hp.P()
 	t, err := b.gates.ToPrimeTrunc(z, b.ell, f, P)
@@ -24,19 +36,13 @@ func (b *twoPartyBackend) polyHE(i int, st *Step, z []uint64, idx []int) ([]uint
 	}
 	var v []uint64
 	if b.party == tpServer {
-		var m *hesimd.ServerMask
-		if m, err = takePre[*hesimd.ServerMask](b, i, st); err == nil {
-			ca, cb, cc := b.heCoefs(i, st, idx)
-			if st.PolyDeg == 1 {
-				ca = nil
-			}
-			v, err = b.qs.Online(m, ca, cb, cc, t)
+		ca, cb, cc := b.heCoefs(i, st, idx)
+		if st.PolyDeg == 1 {
+			ca = nil
 		}
+		v, err = b.qs.Online(sm, ca, cb, cc, t)
 	} else {
-		var m *hesimd.ClientMask
-		if m, err = takePre[*hesimd.ClientMask](b, i, st); err == nil {
-			v, err = b.qc.Online(m, t)
-		}
+		v, err = b.qc.Online(cm, t)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("polynomial by HE: %w", err)

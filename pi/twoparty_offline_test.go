@@ -1,0 +1,239 @@
+package pi
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/autorep/autorep/internal/rq"
+	"github.com/autorep/autorep/nn"
+	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/transport"
+)
+
+// offlinePlan is a random-weight LeNet with mixed ReLU/polynomial
+// activations in the PolyHE form at its MinWidths ℓ and prime width for
+// x: the first site's polynomials are of degree 1 (C2 = 0), the others of
+// degree 2.
+func offlinePlan(t *testing.T, x *tensor.Tensor) *Plan {
+	t.Helper()
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 61)
+	installPoly(m, 0.5, 1, 62)
+	for _, c := range m.Sites[0].Act.(*nn.PolyMask).Coef {
+		c[2] = 0
+	}
+	plan, err := Compile(m, Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ell, pBits, err := plan.MinWidths(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = Compile(m, Config{FracBits: 12, Ell: ell, Poly: PolyHE, Trunc: TruncFaithful, PBits: pBits}); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// TestTwoPartyOfflineSession: two requests in one session (two images,
+// then one) of a PolyHE plan with degree-1 and degree-2 steps: the logits
+// stay within faithfulBound units of EvalFixed's with equal labels, so
+// each request ran on its own fresh masks; every linear step's online
+// traffic is exactly the client's masked share d, ℓ bits per input
+// element in one message, at most one round (none when it extends the
+// client's last burst) (the HE moved to the offline phase, which grows
+// with the request's images); all precomputed material is consumed.
+func TestTwoPartyOfflineSession(t *testing.T) {
+	x2 := randomImages(63, 3, [3]int{1, 28, 28})
+	plan := offlinePlan(t, x2)
+	pub := plan.Public
+	deg1, deg2 := 0, 0
+	for i := range pub.Steps {
+		if st := &pub.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() {
+			if st.PolyDeg == 1 {
+				deg1++
+			} else {
+				deg2++
+			}
+		}
+	}
+	if deg1 == 0 || deg2 == 0 {
+		t.Fatalf("plan has %d degree-1 and %d degree-2 polynomial steps, want both", deg1, deg2)
+	}
+	x1 := tensor.FromData(x2.Data[2*28*28:], 1, 1, 28, 28)
+	x2 = tensor.FromData(x2.Data[:2*28*28], 2, 1, 28, 28)
+	res := runTwoParty(t, plan, x2, x1)
+	unit := math.Ldexp(1, -int(pub.Frac))
+	for k, x := range []*tensor.Tensor{x2, x1} {
+		want, err := plan.EvalFixed(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := res.logits[k]
+		for j := range want.Data {
+			if d := math.Abs(float64(got.Data[j]-want.Data[j])) / unit; d > faithfulBound {
+				t.Fatalf("request %d: logit %d %v, EvalFixed %v (%.0f units)", k, j, got.Data[j], want.Data[j], d)
+			}
+		}
+		n := x.Shape[0]
+		for i := range n {
+			if g, _ := argmax(got, i); g != argmaxOf(want, i) {
+				t.Errorf("request %d, image %d: label %d, EvalFixed's %d", k, i, g, argmaxOf(want, i))
+			}
+		}
+		st := res.stats[k]
+		layer := map[string]LayerStats{}
+		for _, l := range st.Layers {
+			layer[l.Name] = l
+		}
+		for i := range pub.Steps {
+			s := &pub.Steps[i]
+			if s.Op != OpLinear {
+				continue
+			}
+			l := layer[s.Name]
+			if want := int64(rq.SegBytes(s.Conv.Params(n).XLen(), uint(pub.Ell))); l.Bytes != want || l.Rounds > 1 {
+				t.Errorf("request %d, %s: online %d B in %d rounds, want d only: %d B in one message", k, s.Name, l.Bytes, l.Rounds, want)
+			}
+		}
+	}
+	if a, b := res.stats[0].OfflineMsgs.Bytes(), res.stats[1].OfflineMsgs.Bytes(); a <= b || b <= res.stats[1].Online.Bytes()/4 {
+		t.Errorf("offline bytes %d (2 images), %d (1 image; online %d): the HE work is not in the offline phase", a, b, res.stats[1].Online.Bytes())
+	}
+	if left := len(res.client.tp.pre); left != 0 {
+		t.Errorf("%d precomputed steps left unused after the requests", left)
+	}
+}
+
+// TestTwoPartyMaskSingleUse: a precomputed linear step and a PolyHE step
+// serve once; a second use errors on both sides before any traffic.
+func TestTwoPartyMaskSingleUse(t *testing.T) {
+	x := randomImages(64, 1, [3]int{1, 28, 28})
+	plan := offlinePlan(t, x)
+	pub := plan.Public
+	c0, c1 := transport.Pipe()
+	defer c0.Close()
+	defer c1.Close()
+	var bc *twoPartyBackend
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		if bc, err = newTwoPartyBackend(c1, pub, nil, tpClient); err == nil {
+			err = bc.precompute(1)
+		}
+		done <- err
+	}()
+	bs, err := newTwoPartyBackend(c0, pub, plan.Secret, tpServer)
+	if err == nil {
+		err = bs.precompute(1)
+	}
+	if err != nil || <-done != nil {
+		t.Fatal(err)
+	}
+	lin, act := -1, -1
+	for i := range pub.Steps {
+		st := &pub.Steps[i]
+		if st.Op == OpLinear && lin < 0 {
+			lin = i
+		}
+		if st.Op == OpAct && st.ReLUs < st.Positions() && act < 0 {
+			act = i
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	mask := ^uint64(0) >> (64 - pub.Ell)
+	shares := func(k int) []uint64 {
+		v := make([]uint64, k)
+		for j := range v {
+			v[j] = rng.Uint64() & mask
+		}
+		return v
+	}
+	both := func(f func(b *twoPartyBackend) error) (errS, errC error) {
+		go func() { done <- f(bc) }()
+		errS = f(bs)
+		return errS, <-done
+	}
+	stl := &pub.Steps[lin]
+	xl := [2][]uint64{shares(stl.Conv.Params(1).XLen()), shares(stl.Conv.Params(1).XLen())}
+	sta := &pub.Steps[act]
+	_, idx := splitAct(sta, 1, sta.Positions())
+	za := [2][]uint64{shares(len(idx)), shares(len(idx))}
+	for use := range 2 {
+		errS, errC := both(func(b *twoPartyBackend) error {
+			_, err := b.linear(lin, stl, 1, xl[b.party])
+			return err
+		})
+		if (use == 0) != (errS == nil && errC == nil) {
+			t.Fatalf("use %d of %s's masks: server %v, client %v", use, stl.Name, errS, errC)
+		}
+		errS, errC = both(func(b *twoPartyBackend) error {
+			_, err := b.polyHE(act, sta, za[b.party], idx)
+			return err
+		})
+		if (use == 0) != (errS == nil && errC == nil) {
+			t.Fatalf("use %d of %s's masks: server %v, client %v", use, sta.Name, errS, errC)
+		}
+		if use == 1 && !strings.Contains(errC.Error(), "no precomputed material") {
+			t.Errorf("second use: %v", errC)
+		}
+	}
+}
+
+// TestTwoPartyOfflineDisconnect: a client, then a server, that closes its
+// connection during the offline phase (the precomputation of the first
+// step) makes both parties return an error, the server's naming the
+// offline phase, instead of hanging.
+func TestTwoPartyOfflineDisconnect(t *testing.T) {
+	x := randomImages(65, 1, [3]int{1, 28, 28})
+	plan := offlinePlan(t, x)
+	first := plan.Public.Steps[0].Name
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, side := range []string{"client", "server"} {
+		c0, c1 := transport.Pipe()
+		victim := c1
+		if side == "server" {
+			victim = c0
+		}
+		stop := make(chan struct{})
+		go func() {
+			for s := victim.Stats(); s.Phase() != transport.PhaseOffline || s.Layer() != first; {
+				select {
+				case <-stop:
+					return
+				case <-time.After(100 * time.Microsecond):
+				}
+			}
+			victim.Close()
+		}()
+		done := make(chan error, 1)
+		go func() { done <- (&Server{Plan: plan, Suite: SuiteTwoParty}).Run(ctx, c0) }()
+		cerr := make(chan error, 1)
+		go func() {
+			_, _, err := (&Client{Public: plan.Public, Suite: SuiteTwoParty}).Infer(ctx, c1, x)
+			cerr <- err
+		}()
+		for who, ch := range map[string]chan error{"server": done, "client": cerr} {
+			select {
+			case err := <-ch:
+				if err == nil {
+					t.Errorf("%s closed during the offline phase: the %s returned nil", side, who)
+				} else if who == "server" && !strings.Contains(err.Error(), "offline") {
+					t.Errorf("%s closed during the offline phase: server error %v does not name it", side, err)
+				} else {
+					t.Logf("%s closed: %s: %v", side, who, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s closed during the offline phase: the %s hangs", side, who)
+			}
+		}
+		close(stop)
+		c0.Close()
+		c1.Close()
+	}
+}
