@@ -137,31 +137,25 @@ func (s *Session) sendVec(what string, v []uint64) error {
 	return nil
 }
 
-// recvVec receives one message of exactly n values.
+// recvVec receives one message of exactly n values; a longer one is
+// refused from its length prefix (transport.RecvExact).
 func (s *Session) recvVec(what string, n int) ([]uint64, error) {
-	b, err := s.Conn.Recv()
+	b, err := transport.RecvExact(s.Conn, 8*n)
 	if err != nil {
-		return nil, fmt.Errorf("mpc: %s: receive: %w", what, err)
+		return nil, fmt.Errorf("mpc: %s: receive (%d values): %w", what, n, err)
 	}
-	v, err := decodeVec(b, n)
-	if err != nil {
-		return nil, fmt.Errorf("mpc: %s: %w", what, err)
-	}
-	return v, nil
+	return decodeVec(b, n)
 }
 
 // exchange sends mine and receives the peer's message of the same length:
-// one simultaneous round (transport.Exchange, deadlock-free).
+// one simultaneous round (transport.Exchange, deadlock-free); a longer
+// message is refused from its length prefix (transport.ExchangeExact).
 func (s *Session) exchange(what string, mine []uint64) ([]uint64, error) {
-	b, err := transport.Exchange(s.Conn, encodeVec(mine))
+	b, err := transport.ExchangeExact(s.Conn, encodeVec(mine), 8*len(mine))
 	if err != nil {
-		return nil, fmt.Errorf("mpc: %s: %w", what, err)
+		return nil, fmt.Errorf("mpc: %s (%d values): %w", what, len(mine), err)
 	}
-	theirs, err := decodeVec(b, len(mine))
-	if err != nil {
-		return nil, fmt.Errorf("mpc: %s: %w", what, err)
-	}
-	return theirs, nil
+	return decodeVec(b, len(mine))
 }
 
 // open reconstructs x from this party's share xs in one simultaneous round

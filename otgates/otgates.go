@@ -118,7 +118,7 @@ func unpackBits(msg []byte, n int) ([]uint8, error) {
 
 // openBits reveals XOR-shared bits to both parties (one exchange).
 func (p *Party) openBits(b []uint8) ([]uint8, error) {
-	in, err := transport.Exchange(p.Conn, packBits(b))
+	in, err := transport.ExchangeExact(p.Conn, packBits(b), (len(b)+7)/8)
 	if err != nil {
 		return nil, fmt.Errorf("otgates: opening bits: %w", err)
 	}

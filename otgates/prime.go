@@ -3,6 +3,8 @@ package otgates
 import (
 	"fmt"
 	"math/bits"
+
+	"github.com/autorep/autorep/transport"
 )
 
 // Conversions between additive shares mod 2^ℓ and additive shares mod an
@@ -198,9 +200,9 @@ func (p *Party) bitProductMod(a []uint8, P uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otgates: bit product mod P: %w", err)
 	}
-	msg, err := p.Conn.Recv()
+	msg, err := transport.RecvExact(p.Conn, (n*w+7)/8)
 	if err != nil {
-		return nil, fmt.Errorf("otgates: bit product mod P: %w", err)
+		return nil, fmt.Errorf("otgates: bit product mod P: receiving the corrections: %w", err)
 	}
 	corr, err := unpackUints(msg, n, w)
 	if err != nil {
