@@ -20,7 +20,7 @@ func TestHostileSizes(t *testing.T) {
 			return err
 		})
 	}
-	const P = 1<<20 - 3 // 20 bits per correction
+	const P = 1<<20 - 3            // 20 bits per correction
 	for _, n := range []int{100} { // a setup (base OTs both ways) per case
 		a := make([]uint8, n)
 		transporttest.CheckSetup(t, "bit product mod P: receiving the corrections", (n*20+7)/8,
