@@ -2,6 +2,7 @@ package hesimd
 
 import (
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -25,22 +26,36 @@ func TestParamsSecurity(t *testing.T) {
 		if p.LogQ > p.MaxLogQ() || p.MaxLogQ() == 0 {
 			t.Errorf("pBits %d: log Q = %.1f above the 128-bit bound %.0f for N = %d", pBits, p.LogQ, p.MaxLogQ(), p.N)
 		}
-		// Flood ≥ 2^(κ+1)·E, P·(F + E + 42N + 21)/Q ≤ 1/4, P·B/q' ≤ 0.18,
-		// P/2^(C0Bits+1) ≤ 1/16 (package doc).
-		fn := float64(p.N)
-		logE := math.Log2(2*fn*21.5*float64(P-1)/2 + 0.5)
-		if float64(p.FloodBits-1) < Kappa+1+logE {
-			t.Errorf("pBits %d: flood 2^%d below 2^(κ+1)·E = 2^%.1f", pBits, p.FloodBits-1, Kappa+1+logE)
+		// The package doc's bounds, recomputed here: E at δ = 2^−64, the
+		// flood F with δ + E/(2F) ≤ 2^−42, and the three decryption margins
+		// with the actual Q (big integers), q' and b summing below ½.
+		fn, fp := float64(p.N), float64(P)
+		z := math.Sqrt(130 * math.Ln2)
+		e := (fp-1)/2*math.Sqrt(10.75*2*fn)*z + 0.5
+		F := math.Exp2(float64(p.FloodBits - 1))
+		if d := math.Exp2(-64) + e/(2*F); d > math.Exp2(-42) {
+			t.Errorf("pBits %d: flood 2^%d leaves distance 2^%.2f > 2^−42 per coefficient", pBits, p.FloodBits-1, math.Log2(d))
 		}
-		tot := math.Exp2(float64(p.FloodBits-1)) + math.Exp2(logE) + 42*fn + 21
-		if math.Log2(tot)+float64(pBits)+2 > p.LogQ {
-			t.Errorf("pBits %d: noise 2^%.1f too large for log Q = %.1f", pBits, math.Log2(tot), p.LogQ)
+		bigQ := big.NewInt(1)
+		for _, q := range p.Q {
+			bigQ.Mul(bigQ, new(big.Int).SetUint64(q))
 		}
-		if b := math.Sqrt(fn * 41 * math.Ln2 / 2); math.Log2(b/0.18)+float64(pBits) > math.Log2(float64(p.QR)) {
-			t.Errorf("pBits %d: reply prime %d too small", pBits, p.QR)
+		fq, _ := new(big.Float).Quo(big.NewFloat(fp*(F+e+42*fn+21)), new(big.Float).SetInt(bigQ)).Float64()
+		fr := fp * (math.Sqrt(fn/4)*z + fn*0x1p-48) / float64(p.QR)
+		fc := fp * (0.5 + 0x1p-50) / math.Exp2(float64(p.C0Bits))
+		if fq+fr+fc >= 0.5 {
+			t.Errorf("pBits %d: decryption margins %.4f + %.4f + %.4f ≥ ½", pBits, fq, fr, fc)
 		}
-		if p.C0Bits < uint(pBits)+3 {
-			t.Errorf("pBits %d: c0 switched to %d bits", pBits, p.C0Bits)
+		if bigQ.BitLen() > int(p.MaxLogQ()) {
+			t.Errorf("pBits %d: Q of %d bits above the 128-bit bound %.0f", pBits, bigQ.BitLen(), p.MaxLogQ())
+		}
+		if p.LogN > 12 { // the smallest ring degree that holds Q
+			if _, err := newParams(pBits, p.LogN-1, securityTable[p.LogN-13].maxLogQ); err != errTooBig {
+				t.Errorf("pBits %d: N = %d chosen, but N/2 gives %v", pBits, p.N, err)
+			}
+		}
+		if got := bigQ.BitLen(); float64(got) < p.LogQ || float64(got) > p.LogQ+1 {
+			t.Errorf("pBits %d: Q has %d bits, LogQ %.2f", pBits, got, p.LogQ)
 		}
 	}
 	for _, b := range []int{0, 19, 51, 64} {

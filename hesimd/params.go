@@ -28,28 +28,63 @@
 //
 // # Noise analysis (circuit privacy and correctness)
 //
-// Fresh errors are centred binomial with η = 21 (|e| ≤ 21, σ ≈ 3.24), the
-// secret is ternary. A plaintext w is centred, ‖w‖∞ ≤ (P−1)/2, so the
-// noise that depends on the server's secrets is at most
+// Fresh errors are centred binomial with η = 21: e is a sum of 2η
+// independent ±½ terms, so |e| ≤ 21 and e is sub-Gaussian with variance
+// proxy η/2 = 10.5 (E exp(λe) ≤ exp(λ²·10.5/2)); the secret is uniform
+// ternary. The client encodes m ↦ ⌊Q·m/P⌋ + β with β ∈ {0, 1}, Pr[β = 1] =
+// frac(Q·m/P) (randomised rounding): the encoding error ε = Q·m/P −
+// ⌊Q·m/P⌋ − β has mean 0 and lies in an interval of length 1, so it is
+// sub-Gaussian with proxy ¼ (Hoeffding's lemma) whatever m is. A plaintext
+// product stays exact up to noise: (Q·m/P − ε)·w = (Q/P)·[mw]_P + Q·k − ε·w.
 //
-//	E = deg·N·(21 + ½)·(P−1)/2 + ½
+// Secret-dependent noise. The server's plaintexts w (centred, ‖w‖∞ ≤
+// (P−1)/2) depend on a, b, c, xs and the client's xc or ρ, never on the
+// client's fresh coins e and β. For a fixed w, coefficient j of (e − ε)·w
+// is Σ_k ±(e_k − ε_k)·w_(j−k), N independent centred terms of proxy
+// 10.75·w_(j−k)², so over the deg products of a query it is sub-Gaussian
+// with proxy σ² ≤ 10.75·deg·N·((P−1)/2)² and exceeds σ·√(2·ln(2/δ)) with
+// probability ≤ δ (Chernoff). With δ = 2^−64 and the constant's rounding
+// (≤ ½), the secret-dependent noise of a coefficient is at most
 //
-// (the products' (e + ε)·w and the constant's rounding). The server adds
-// to every coefficient of c0 a uniform integer in [−F, F) with F =
-// 2^(fb−1) ≥ 2^(κ+1)·E, κ = 40: the distance of each coefficient from a
-// secret-free distribution is ≤ E/(2F) ≤ 2^−(κ+2). The encryption of zero
-// adds noise u·e' + e0 + e1·s, |·| ≤ 42N + 21, and makes c1 = (c1 of the
-// products) + u·a' + e1 pseudo-random under RLWE, so the answer is
-// simulatable from y − r alone. The modulus switch is public
-// post-processing of the flooded ciphertext (it keeps the statistical
-// hiding). Decryption is correct when P·(total noise)/Q + P·|τ1·s|/q' +
-// P·|τ0|/2^b < ½, with τ0, τ1 the switch's roundings (|τ| ≤ ½): Q is
-// chosen so that P·(F + E + 42N + 21)/Q ≤ 1/4, q' so that P·B/q' ≤ 0.18
-// with B = √(N·ln(2^41)/2) (Hoeffding: |Σ τ1_k·s_k| ≤ B except with
-// probability 2^−40 per coefficient, treating the roundings of the
-// pseudo-random c1 as independent uniform), and b = pBits + 3 (≤ 1/16):
-// 1/4 + 0.18 + 1/16 < ½. (Q's share is the largest because Q is paid once
-// per uploaded ciphertext, twice for degree 2.)
+//	E = (P−1)/2 · √(10.75·deg·N) · √(130·ln 2) + ½
+//
+// except with probability 2^−64 over the client's coins: √N where the
+// worst case over the coins, deg·N·21.5·(P−1)/2, has N. The client knows
+// its coins, so the bound is used for each fixed w, never averaged over w.
+//
+// Flooding. The server adds to every coefficient of c0 a uniform integer
+// in [−F, F), F = 2^(fb−1) ≥ E/(2·(2^−(κ+2) − δ)), κ = 40. For client
+// coins under the bound, the coefficient's distance from flood plus the
+// secret-free noise is ≤ E/(2F); over the coins, counting the failure
+// event as distance 1, it is ≤ δ + E/(2F) ≤ 2^−(κ+2) per coefficient. The
+// floods are independent, so the distances add over the coefficients of
+// an inference: ResNet-20's at most 26 answers of N = 8192 (2^17.7
+// coefficients) are within 2^−24.3 of a simulation from y − r alone, and
+// the tail bound fails for some coefficient with probability ≤ 2^−46.3.
+//
+// Re-randomisation. The encryption of zero adds u·e' + e0 + e1·s, at
+// most 42N + 21 in the worst case (no failure event: a tail bound would
+// move log Q by less than 2^−60, F ≥ 2^80 dominating), and makes c1 = (c1
+// of the products) + u·a' + e1 pseudo-random under RLWE, so the answer is
+// simulatable from y − r alone.
+//
+// Correctness. The modulus switch is post-processing of the flooded
+// ciphertext with the server's own coins (it keeps the statistical
+// hiding): c1 goes to q' by randomised rounding (errors τ1_k independent
+// given c1, each in an interval of length 1 with mean 0 up to the float
+// error, < 2^−48), c0 to 2^b by rounding (|τ0| ≤ ½ + 2^−50). The client
+// decodes a coefficient correctly when
+//
+//	P·T/Q + P·t_r/q' + P·(½ + 2^−50)/2^b < ½,
+//
+// with T = F + E + 42N + 21 the noise at Q and t_r = √(N/4 · 130·ln 2) +
+// N·2^−48 the bound on Σ τ1_k·s_(j−k) (proxy ≤ ‖s‖²/4 ≤ N/4), which fails
+// with probability ≤ 2^−64. A coefficient decodes wrongly with probability
+// ≤ 2^−63, an inference of 2^17.7 coefficients with ≤ 2^−45.3. NewParams
+// splits the ½ among the three terms so that the wire bits per element
+// (log Q per uploaded ciphertext, log q' + b per answer) are fewest for
+// degree 2: log P = 33, N = 8192 gives log Q = 120, q' < 2^45, b = 35
+// (the worst-case bounds above needed 127–128, 44 and 36).
 //
 // # Security
 //
@@ -58,8 +93,8 @@
 // σ ≈ 3.2, 128-bit classical security: log Q ≤ 109, 218, 438) holds the
 // modulus Q the noise analysis needs. Q is the only modulus keys live at
 // (no key switching: no relinearisation or Galois keys), so log QP = log Q.
-// pBits ≤ 24 uses N = 4096 (log Q ≤ 109), pBits 25..50 N = 8192 (log Q
-// ≤ 162); the public key (setup) is one seeded polynomial over Q.
+// pBits ≤ 27 uses N = 4096 (log Q ≤ 108), pBits 28..50 N = 8192 (log Q
+// ≤ 155); the public key (setup) is one seeded polynomial over Q.
 package hesimd
 
 import (
@@ -72,6 +107,7 @@ import (
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
 	"github.com/autorep/autorep/internal/rq"
+	"github.com/autorep/autorep/ring"
 )
 
 const (
@@ -84,10 +120,14 @@ const (
 	eta = rq.Eta
 	// maxDeg is the degree Q is sized for.
 	maxDeg = 2
-	// msShare is the part of the decryption margin (in units of 1/P) left
-	// to c1's switch to q' (package doc: 1/4 + msShare + 1/16 < ½); it
-	// lets pBits = 50 keep q' below 2^61.
-	msShare = 0.18
+	// tailBits: each tail bound of the package doc fails with probability
+	// ≤ 2^−tailBits per coefficient.
+	tailBits = 64
+	// roundBias bounds the float error of the switch's randomised rounding
+	// (its mean), and switchErr that of the c0 switch's rounding beyond ½.
+	roundBias, switchErr = 0x1p-48, 0x1p-50
+	// marginSlack keeps the sum of the decryption margins strictly below ½.
+	marginSlack = 0x1p-20
 )
 
 // securityTable maps log2 N to the largest log Q at 128-bit classical
@@ -118,6 +158,11 @@ type Params struct {
 	pInv   []uint64    // P^−1 mod q_i
 	qHatIn []uint64    // (Q/q_i)^−1 mod q_i
 	widths []uint      // bit length of each q_i (wire width)
+	// noise holds the package doc's bounds: E (secret-dependent), T (all
+	// noise at Q) and t_r (the switch's Σ τ1·s).
+	noise bounds
+	// margins are the decryption margins P·T/Q, P·t_r/q', P·(½+2^−50)/2^b.
+	margins [3]float64
 }
 
 // NewParams returns parameters whose plaintext modulus P is the largest
@@ -148,21 +193,42 @@ func newParams(pBits, logN int, maxLogQ float64) (*Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	fn := float64(n)
-	lp := float64(pBits) // log2 of an upper bound on P
-	// Secret-dependent noise E and the flood F = 2^(fb−1) ≥ 2^(κ+1)·E.
-	logE := math.Log2(maxDeg*fn*(eta+0.5)*float64(P-1)/2 + 0.5)
-	fb := int(math.Ceil(Kappa+1+logE)) + 1
-	total := math.Log2(math.Exp2(float64(fb-1)) + math.Exp2(logE) + 2*eta*fn + eta)
-	needQ := lp + 2 + total // P·T/Q ≤ 1/4
+	fp := float64(P)
+	nb := noiseBounds(P, n)
+	// The split of the ½ margin (package doc) with the fewest bits per
+	// element of a degree-maxDeg Quad: maxDeg·log Q + log q' + b, with q'
+	// estimated as 2^r·(1 − 2^−10) (an NTT prime that close to 2^r exists
+	// for every r used here; the actual q' is checked below).
+	var c0Bits, rBits int
+	best := math.Inf(1)
+	for c := pBits + 1; c <= pBits+8; c++ {
+		fc := fp * (0.5 + switchErr) / math.Exp2(float64(c))
+		for r := pBits + 1; r <= 61; r++ {
+			fq := 0.5 - marginSlack - fc - fp*nb.tR/(math.Exp2(float64(r))*(1-0x1p-10))
+			if fq <= 0 {
+				continue
+			}
+			if cost := maxDeg*math.Ceil(math.Log2(fp*nb.T/fq)) + float64(r+c); cost < best {
+				best, c0Bits, rBits = cost, c, r
+			}
+		}
+	}
+	if math.IsInf(best, 1) {
+		return nil, fmt.Errorf("hesimd: no reply prime below 2^61 leaves a decryption margin")
+	}
+	qr, err := nttPrime(rBits, n, []uint64{P})
+	if err != nil {
+		return nil, err
+	}
+	fc := fp * (0.5 + switchErr) / math.Exp2(float64(c0Bits))
+	fr := fp * nb.tR / float64(qr)
+	fq := 0.5 - marginSlack - fc - fr
+	if fq <= 0 {
+		return nil, fmt.Errorf("hesimd: reply prime %d leaves no decryption margin", qr)
+	}
+	needQ := math.Log2(fp * nb.T / fq) // P·T/Q ≤ fq
 	if needQ > maxLogQ {
 		return nil, errTooBig
-	}
-	hoeff := math.Sqrt(fn * (Kappa + 1) * math.Ln2 / 2)
-	needR := lp + math.Log2(hoeff/msShare) // P·B/q' ≤ msShare
-	rBits := int(math.Ceil(needR))
-	if rBits > 61 {
-		return nil, fmt.Errorf("hesimd: reply prime of %d bits needed, above 61", rBits)
 	}
 	// Q: the fewest primes (≤ 60 bits each) whose product reaches 2^needQ,
 	// sizes within one bit of each other; the largest primes below 2^b
@@ -174,7 +240,7 @@ func newParams(pBits, logN int, maxLogQ float64) (*Params, error) {
 			return nil, errTooBig
 		}
 		qs = qs[:0]
-		used := []uint64{P}
+		used := []uint64{P, qr}
 		for i := range k {
 			b := B / k
 			if i < B%k {
@@ -191,15 +257,9 @@ func newParams(pBits, logN int, maxLogQ float64) (*Params, error) {
 			break
 		}
 	}
-	qr, err := nttPrime(rBits, n, append(slices.Clone(qs), P))
-	if err != nil {
-		return nil, err
-	}
-	if math.Log2(float64(qr)) < needR {
-		return nil, fmt.Errorf("hesimd: no reply prime of 2^%.2f or more below 2^61", needR)
-	}
-	p := &Params{PBits: pBits, LogN: logN, N: n, Q: qs, LogQ: log2Prod(qs), QR: qr, C0Bits: uint(pBits + 3),
-		FloodBits: fb, p: P}
+	p := &Params{PBits: pBits, LogN: logN, N: n, Q: qs, LogQ: log2Prod(qs), QR: qr, C0Bits: uint(c0Bits),
+		FloodBits: nb.fb, p: P, noise: nb}
+	p.margins = [3]float64{fp * nb.T / math.Exp2(p.LogQ), fr, fc}
 	if p.rQ, err = lring.NewRing(n, qs); err != nil {
 		return nil, fmt.Errorf("hesimd: ring: %w", err)
 	}
@@ -223,6 +283,27 @@ func newParams(pBits, logN int, maxLogQ float64) (*Params, error) {
 		p.widths = append(p.widths, uint(bits.Len64(q)))
 	}
 	return p, nil
+}
+
+// bounds are the package doc's noise bounds for P and N.
+type bounds struct {
+	E, T, tR float64
+	fb       int
+}
+
+// noiseBounds returns the package doc's E, flood width fb, T and t_r.
+func noiseBounds(P uint64, n int) bounds {
+	fn := float64(n)
+	z := math.Sqrt(2 * (tailBits + 1) * math.Ln2) // √(2·ln(2/δ)), δ = 2^−tailBits
+	e := float64(P-1)/2*math.Sqrt((eta/2.0+0.25)*maxDeg*fn)*z + 0.5
+	// F = 2^(fb−1) ≥ E/(2·(2^−(κ+2) − δ)): distance ≤ δ + E/(2F) ≤ 2^−(κ+2).
+	fb := int(math.Ceil(math.Log2(e/(2*(math.Exp2(-(Kappa+2))-math.Exp2(-tailBits)))))) + 1
+	return bounds{
+		E:  e,
+		T:  math.Exp2(float64(fb-1)) + e + 2*eta*fn + eta,
+		tR: math.Sqrt(fn/4)*z + fn*roundBias,
+		fb: fb,
+	}
 }
 
 // P returns the plaintext modulus.
@@ -275,17 +356,34 @@ func log2Prod(qs []uint64) float64 {
 	return l
 }
 
-// encodeScaled sets pt (coefficient domain over Q) to ⌊Q·m/P⌉ for the
-// coefficients m ∈ [0, P): with rem = Q·m mod P, ⌊Qm/P⌋ ≡ −rem·P^−1 (mod
-// q_i) since q_i | Q, so no multi-precision arithmetic is needed.
-func (p *Params) encodeScaled(m []uint64, pt lring.Poly) {
+// encodeScaled sets pt (coefficient domain over Q) to ⌊Q·m/P⌋ + β for the
+// coefficients m ∈ [0, P): β rounds half up when prg is nil (the server's
+// constant), and is 1 with probability frac(Q·m/P) otherwise (the client's
+// randomised rounding, package doc). With rem = Q·m mod P, ⌊Qm/P⌋ ≡
+// −rem·P^−1 (mod q_i) since q_i | Q, so no multi-precision arithmetic is
+// needed; frac(Q·m/P) = rem/P, so β = [v < rem] for v uniform mod P.
+func (p *Params) encodeScaled(m []uint64, pt lring.Poly, prg *ring.PRG) {
 	P := p.p
+	rem := make([]uint64, len(m))
+	up := make([]bool, len(m))
+	var v []uint64
+	if prg != nil {
+		v = make([]uint64, len(m))
+		uniformModP(prg, v, P)
+	}
+	for j, x := range m {
+		rem[j] = rq.MulMod(p.qModP, x, P)
+		if v != nil {
+			up[j] = v[j] < rem[j]
+		} else {
+			up[j] = 2*rem[j] >= P
+		}
+	}
 	for i, q := range p.Q {
 		c := pt.Coeffs[i]
-		for j, v := range m {
-			rem := rq.MulMod(p.qModP, v, P)
-			f := rq.MulMod((q-rem%q)%q, p.pInv[i], q)
-			if 2*rem >= P { // round half up
+		for j := range m {
+			f := rq.MulMod((q-rem[j]%q)%q, p.pInv[i], q)
+			if up[j] {
 				f++
 				if f == q {
 					f = 0
@@ -315,15 +413,17 @@ func (p *Params) liftCentred(m []uint64, pt lring.Poly) {
 	}
 }
 
-// scaleRound returns ⌊t·c/Q⌉ mod t for coefficient j of c (coefficient
-// domain over Q), t < 2^64. With y_i = c_i·(Q/q_i)^−1 mod q_i, t·c/Q ≡
-// Σ_i y_i·t/q_i (mod t); each term is split exactly into an integer part
-// (bits.Div64) and a fraction, and only the sum of the fractions is
-// rounded in float64 (error < k·2^−52: at worst a rounding off by one
-// when the sum is within that of ½, i.e. |τ| ≤ ½ + 2^−50).
-func (p *Params) scaleRound(c lring.Poly, j int, t uint64) uint64 {
+// scaleRound returns ⌊t·c/Q + u⌋ mod t for coefficient j of c
+// (coefficient domain over Q), t < 2^64, u ∈ [0, 1): u = ½ rounds to
+// nearest, a uniform u rounds up with probability frac(t·c/Q) (randomised
+// rounding). With y_i = c_i·(Q/q_i)^−1 mod q_i, t·c/Q ≡ Σ_i y_i·t/q_i (mod
+// t); each term is split exactly into an integer part (bits.Div64) and a
+// fraction, and only the sum of the fractions and u is rounded in float64
+// (error < (k+1)·2^−53: the rounding's threshold moves by at most that,
+// |τ| ≤ ½ + 2^−50 for u = ½ and the mean of a randomised τ by < 2^−48).
+func (p *Params) scaleRound(c lring.Poly, j int, t uint64, u float64) uint64 {
 	var whole uint64
-	var frac float64
+	frac := u
 	for i, q := range p.Q {
 		y := rq.MulMod(c.Coeffs[i][j], p.qHatIn[i], q)
 		hi, lo := bits.Mul64(y, t)
@@ -331,8 +431,11 @@ func (p *Params) scaleRound(c lring.Poly, j int, t uint64) uint64 {
 		whole = rq.AddMod(whole, quo, t)
 		frac += float64(rem) / float64(q)
 	}
-	return rq.AddMod(whole, uint64(math.Round(frac))%t, t)
+	return rq.AddMod(whole, uint64(math.Floor(frac))%t, t)
 }
+
+// uniform01 returns a uniform float64 in [0, 1) (53 bits).
+func uniform01(prg *ring.PRG) float64 { return float64(prg.Uint64()>>11) * 0x1p-53 }
 
 func bitsLen(q uint64) int { return bits.Len64(q) }
 

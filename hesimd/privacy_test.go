@@ -125,6 +125,19 @@ func TestCircuitPrivacy(t *testing.T) {
 			t.Errorf("the test does not see unflooded noise: KS distance %.4f < %.4f", d, crit)
 		}
 		if !flood {
+			// Unflooded, the noise is the secret-dependent part plus the
+			// re-randomisation's: under the tail bound E + 42N + 21 (it
+			// fails with probability 2^−64 per coefficient).
+			var m float64
+			for _, v := range eRand {
+				m = max(m, math.Abs(v))
+			}
+			lim := p.noise.E + 42*n + 21
+			t.Logf("unflooded noise: max 2^%.2f, bound 2^%.2f (worst case over the client's coins 2^%.2f)",
+				math.Log2(m), math.Log2(lim), math.Log2(2*n*21.5*float64(p.p-1)/2+42*n+21.5))
+			if m > lim {
+				t.Errorf("unflooded noise 2^%.2f above the tail bound 2^%.2f", math.Log2(m), math.Log2(lim))
+			}
 			continue
 		}
 		// Uniform over [−F, F): KS against the uniform CDF.
@@ -140,9 +153,9 @@ func TestCircuitPrivacy(t *testing.T) {
 			if lim := math.Sqrt(-math.Log(1e-6/2)/2) / math.Sqrt(n); du >= lim {
 				t.Errorf("flooded noise not uniform on [−F, F): KS %.4f ≥ %.4f", du, lim)
 			}
-			// Decryption bound before the switch: P·noise/Q ≤ 1/4.
-			if got := math.Log2(maxAbs) + float64(p.PBits) - p.LogQ; got > -2 {
-				t.Errorf("noise 2^%.1f above 2^(log Q − log P − 2)", math.Log2(maxAbs))
+			// Decryption margin before the switch: P·noise/Q ≤ P·T/Q.
+			if got := math.Exp2(math.Log2(maxAbs) + math.Log2(float64(p.p)) - p.LogQ); got > p.margins[0] {
+				t.Errorf("noise 2^%.1f uses %.3f of the margin, above P·T/Q = %.3f", math.Log2(maxAbs), got, p.margins[0])
 			}
 		}
 	}

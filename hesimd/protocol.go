@@ -97,7 +97,7 @@ func (cl *Client) encrypt(ms [][]uint64) ([]byte, error) {
 		if ms != nil {
 			copy(pm.Coeffs[0], ms[x])
 			p.rP.INTT(pm, pm) // slots → coefficients
-			p.encodeScaled(pm.Coeffs[0], m)
+			p.encodeScaled(pm.Coeffs[0], m, cl.prg)
 			r.Add(e, m, e)
 		}
 		r.NTT(e, e)
@@ -363,7 +363,7 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 			}
 		}
 		ct := [2][]lring.Poly{c0s[x*deg : (x+1)*deg], c1s[x*deg : (x+1)*deg]}
-		out = p.switchOut(out, s.answer(ct, w1, quad, w0))
+		out = p.switchOut(out, s.answer(ct, w1, quad, w0), s.prg)
 	}
 	if err := s.Conn.Send(out); err != nil {
 		return nil, fmt.Errorf("hesimd: sending answer: %w", err)
@@ -429,7 +429,7 @@ func (s *Server) answer(ct [2][]lring.Poly, w1, quad, w0 []uint64) [2]lring.Poly
 	// Constant term, then the flood.
 	copy(pt.Coeffs[0], w0)
 	p.rP.INTT(pt, pt)
-	p.encodeScaled(pt.Coeffs[0], tmp)
+	p.encodeScaled(pt.Coeffs[0], tmp, nil)
 	r.Add(c0, tmp, c0)
 	if !s.noFlood {
 		rq.AddFlood(s.prg, p.Q, c0, p.FloodBits)
@@ -437,18 +437,19 @@ func (s *Server) answer(ct [2][]lring.Poly, w1, quad, w0 []uint64) [2]lring.Poly
 	return [2]lring.Poly{c0, c1}
 }
 
-// switchOut appends the answer ct switched to the reply moduli (c1 to q',
-// c0 to 2^C0Bits) to out.
-func (p *Params) switchOut(out []byte, ct [2]lring.Poly) []byte {
+// switchOut appends the answer ct switched to the reply moduli (c1 to q'
+// by randomised rounding with prg's coins, c0 to 2^C0Bits by rounding to
+// nearest: package doc) to out.
+func (p *Params) switchOut(out []byte, ct [2]lring.Poly, prg *ring.PRG) []byte {
 	c0, c1 := ct[0], ct[1]
 	sw := make([]uint64, p.N)
 	for j := range p.N {
-		sw[j] = p.scaleRound(c1, j, p.QR)
+		sw[j] = p.scaleRound(c1, j, p.QR, uniform01(prg))
 	}
 	out = rq.PackSeg(out, sw, uint(bitsLen(p.QR)))
 	t := uint64(1) << p.C0Bits
 	for j := range p.N {
-		sw[j] = p.scaleRound(c0, j, t)
+		sw[j] = p.scaleRound(c0, j, t, 0.5)
 	}
 	return rq.PackSeg(out, sw, p.C0Bits)
 }
