@@ -44,34 +44,48 @@ func BenchmarkQuad(b *testing.B) {
 	}
 }
 
-// BenchmarkOnline measures the online step of the offline/online split
-// (2·Slots elements): bytes per element each way and the process CPU of
-// both parties per 1,000 elements; the offline step costs what
-// BenchmarkQuad's query costs.
+// BenchmarkOnline measures the offline/online split (2·Slots elements)
+// per degree, and for degree 1 with the answer offline too
+// (PrecomputeLinear, "deg=1a"): bytes per element each way (up: client →
+// server) and the process CPU of both parties per 1,000 elements, of the
+// online step and of the offline one.
 func BenchmarkOnline(b *testing.B) {
 	for _, pBits := range []int{32, 40, 48} {
-		for _, deg := range []int{1, 2} {
-			b.Run(fmt.Sprintf("pBits=%d/deg=%d", pBits, deg), func(b *testing.B) {
+		for _, mode := range []string{"1", "1a", "2"} {
+			deg := int(mode[0] - '0')
+			b.Run(fmt.Sprintf("pBits=%d/deg=%s", pBits, mode), func(b *testing.B) {
 				cl, s := session(b, pBits)
 				P := s.P.P()
 				n := 2 * s.P.Slots()
 				a, bb, c, xs, xc := benchInputs(deg, n, P)
-				var cpu time.Duration
-				var up, down int64
+				var cpu, offCPU time.Duration
+				var up, down, offUp, offDown int64
 				for b.Loop() {
+					st0 := s.Conn.Stats().Total()
+					cpu0, _ := cputime.Process()
 					done := make(chan error, 1)
 					var cm *ClientMask
+					var sm *ServerMask
+					var err error
 					go func() {
 						var err error
-						cm, err = cl.Precompute(deg, n)
+						if mode == "1a" {
+							cm, err = cl.PrecomputeLinear(n)
+						} else {
+							cm, err = cl.Precompute(deg, n)
+						}
 						done <- err
 					}()
-					sm, err := s.Precompute(deg, n)
+					if mode == "1a" {
+						sm, err = s.PrecomputeLinear(bb)
+					} else {
+						sm, err = s.Precompute(deg, n)
+					}
 					if err != nil || <-done != nil {
 						b.Fatal(err)
 					}
-					st0 := s.Conn.Stats().Total()
-					cpu0, _ := cputime.Process()
+					cpu1, _ := cputime.Process()
+					st1 := s.Conn.Stats().Total()
 					var errC error
 					fin := make(chan struct{})
 					go func() {
@@ -83,16 +97,22 @@ func BenchmarkOnline(b *testing.B) {
 					if errS != nil || errC != nil {
 						b.Fatal(errS, errC)
 					}
-					cpu1, _ := cputime.Process()
-					st1 := s.Conn.Stats().Total()
-					cpu += cpu1 - cpu0
-					up += st1.BytesRecv - st0.BytesRecv
-					down += st1.BytesSent - st0.BytesSent
+					cpu2, _ := cputime.Process()
+					st2 := s.Conn.Stats().Total()
+					offCPU += cpu1 - cpu0
+					cpu += cpu2 - cpu1
+					offUp += st1.BytesRecv - st0.BytesRecv
+					offDown += st1.BytesSent - st0.BytesSent
+					up += st2.BytesRecv - st1.BytesRecv
+					down += st2.BytesSent - st1.BytesSent
 				}
 				elems := float64(b.N * n)
 				b.ReportMetric(float64(up)/elems, "online_up_B/elem")
 				b.ReportMetric(float64(down)/elems, "online_down_B/elem")
 				b.ReportMetric(float64(cpu)/float64(time.Millisecond)/elems*1000, "online_cpu_ms/1k")
+				b.ReportMetric(float64(offUp)/elems, "offline_up_B/elem")
+				b.ReportMetric(float64(offDown)/elems, "offline_down_B/elem")
+				b.ReportMetric(float64(offCPU)/float64(time.Millisecond)/elems*1000, "offline_cpu_ms/1k")
 			})
 		}
 	}
