@@ -36,7 +36,8 @@ func waitGenerationEnded(t *testing.T, srv *Server, since time.Time, limit time.
 
 // TestGenerationInterrupted: a party that disconnects while the dealer
 // generates its large request ends that generation within a bounded
-// time (its connection is read ahead during a generation), and a drain
+// time (its connection is read ahead), also when it had pipelined more
+// requests behind it before it closed, and a drain
 // whose grace expires does too, Serve returning without waiting for it;
 // no goroutine is left.
 func TestGenerationInterrupted(t *testing.T) {
@@ -57,6 +58,33 @@ func TestGenerationInterrupted(t *testing.T) {
 		if err := <-errc; err == nil {
 			t.Error("the closed party got its material")
 		}
+		waitGenerationEnded(t, srv, t0, 3*time.Second)
+	})
+	t.Run("party pipelines then disconnects", func(t *testing.T) {
+		// The party sends its large request and three more behind it, then
+		// closes: the dealer must see the closure behind the queued
+		// requests while it generates the first, not after it (issue 19).
+		debug.FreeOSMemory()
+		srv := &Server{Dealer: mpc.NewDealer(ring.Seed{8})}
+		addr := serveTest(t, srv, secnet.Config{})
+		p0, err := joinAt(t, addr, secnet.Config{}, mpc.Server, mustSID(t), [32]byte{}, Ticket{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []mpc.Request{bigGate,
+			mpc.GateRequest(mpc.KindReLU, "a", 16, 0, 0), mpc.GateRequest(mpc.KindReLU, "b", 16, 0, 0),
+			mpc.GateRequest(mpc.KindDReLU, "c", 16, 0, 0)} {
+			b, err := r.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p0.Conn().Send(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+		t0 := time.Now()
+		p0.Close()
 		waitGenerationEnded(t, srv, t0, 3*time.Second)
 	})
 	t.Run("drain expires", func(t *testing.T) {

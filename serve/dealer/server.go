@@ -794,39 +794,16 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 		conn.Send(frame.Error(tagError, err.Error()))
 		return err
 	}
-	// While a request waits for memory or generates, the connection is
-	// read ahead (one frame at most): a party that disconnects then ends
-	// the wait or the generation through gctx instead of being noticed
-	// only when its material is sent.
+	// The connection is read ahead (readahead.go): a party that
+	// disconnects, even after pipelining requests, ends the wait or the
+	// generation for it through gctx at once instead of being noticed
+	// only when its material is sent or its queued requests are read.
 	gctx, gone := context.WithCancelCause(ctx)
 	defer gone(nil)
-	type frameRead struct {
-		b   []byte
-		err error
-	}
-	var ahead chan frameRead
-	readAhead := func() {
-		if ahead != nil {
-			return
-		}
-		ahead = make(chan frameRead, 1)
-		go func(ch chan frameRead, limit int) {
-			b, err := transport.RecvMax(conn, limit)
-			if err != nil {
-				gone(fmt.Errorf("party %v: %w", p, err))
-			}
-			ch <- frameRead{b, err}
-		}(ahead, maxFrame)
-	}
+	ahead := startReadAhead(conn, maxFrame, func(err error) { gone(fmt.Errorf("party %v: %w", p, err)) })
+	defer ahead.stop()
 	for {
-		var b []byte
-		var err error
-		if ahead != nil {
-			r := <-ahead
-			ahead, b, err = nil, r.b, r.err
-		} else {
-			b, err = transport.RecvMax(conn, maxFrame)
-		}
+		b, err := ahead.next()
 		if err != nil {
 			return err
 		}
@@ -840,7 +817,7 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 			if err := s.registerPlan(se, p, b); err != nil {
 				return fail(err)
 			}
-			maxFrame = s.requestFrame()
+			ahead.setLimit(s.requestFrame())
 			if err := conn.Send([]byte(tagPlan)); err != nil {
 				return err
 			}
@@ -864,7 +841,6 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 		se.last.Store(time.Now().UnixNano())
 		var m *mpc.Material
 		if se.hub.Generates(p, req) {
-			readAhead() // also while waiting for memory or a slot
 			if err := s.admit(gctx, se); err != nil {
 				return fail(err)
 			}
