@@ -63,7 +63,7 @@ func runBench(args []string) error {
 func runBenchTrain(args []string) error {
 	fs := newFlags("bench train", "[--model ARCH] [flags]",
 		"Measures plaintext training (forward, backward, SGD step) and inference throughput\n"+
-			"in images/s on random data, like ../shared/anchors/torch_resnet20_speed.py: warm-up\n"+
+			"in images/s on random data, like scripts/torch-speed-anchor.py: warm-up\n"+
 			"steps are excluded from the timing. --rounds repeats the timing and reports medians;\n"+
 			"--anchor runs that PyTorch script after each round and reports the speed ratios\n"+
 			"(DESIGN §4: compare ratios taken in the same minutes).")
@@ -76,7 +76,7 @@ func runBenchTrain(args []string) error {
 	inferSteps := fs.Int("infer-steps", 10, "timed inference batches (after 2 untimed)")
 	threads := fs.Int("threads", 2, "compute threads (0 = all cores)")
 	rounds := fs.Int("rounds", 1, "timed rounds (training then inference); figures are medians over rounds")
-	anchor := fs.String("anchor", "", "PyTorch anchor script (e.g. ../shared/anchors/torch_resnet20_speed.py) to run after each round (resnet20, batch 128 and 256 only)")
+	anchor := fs.String("anchor", "", "PyTorch anchor script (scripts/torch-speed-anchor.py: resnet20, resnet18, wrn22_8; ../shared/anchors/torch_resnet20_speed.py: resnet20) to run after each round (batch 128 and 256 only)")
 	python := fs.String("python", "/usr/bin/python3", "with --anchor: the Python with torch that runs it")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	if err := fs.Parse(args); err != nil {

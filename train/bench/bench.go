@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,8 +41,9 @@ type Config struct {
 	InferBatch, InferSteps int
 	// Rounds is the number of timed rounds (training then inference).
 	Rounds int
-	// Anchor, if set, is a PyTorch script run as `Python Anchor threads`
-	// after each round; it prints train_images_per_s=… infer_images_per_s=….
+	// Anchor, if set, is a PyTorch script run as `Python Anchor threads
+	// Arch` after each round; it prints the model's name and
+	// train_images_per_s=… infer_images_per_s=… as fields of its output.
 	Anchor, Python string
 	// Log receives one line per round (nil = none).
 	Log io.Writer
@@ -89,6 +91,11 @@ type Result struct {
 	TrainRatio float64 `json:"train_ratio,omitempty"`
 }
 
+// anchorArchs are the architectures the anchor scripts build
+// (scripts/torch-speed-anchor.py; ../shared/anchors/torch_resnet20_speed.py
+// builds resnet20 only, which RunAnchor notices from its output).
+var anchorArchs = []string{"resnet20", "resnet18", "wrn22_8"}
+
 // Validate checks the settings before anything is built or run.
 func (c Config) Validate() error {
 	if c.Batch <= 0 || c.Steps <= 0 || c.Warmup < 0 || c.InferBatch <= 0 || c.InferSteps <= 0 || c.Rounds <= 0 {
@@ -98,8 +105,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%d classes", c.Classes)
 	}
 	if c.Anchor != "" {
-		if c.Arch != "resnet20" || c.Input != [3]int{3, 32, 32} || c.Classes != 10 || c.Batch != 128 || c.InferBatch != 256 {
-			return errors.New("the anchor measures PyTorch's ResNet-20 on CIFAR-10 shapes at batch 128 (inference 256): use those settings")
+		if !slices.Contains(anchorArchs, c.Arch) || c.Input != [3]int{3, 32, 32} || c.Classes != 10 || c.Batch != 128 || c.InferBatch != 256 {
+			return errors.New("the anchor measures PyTorch's ResNet-20, ResNet-18 or WRN-22-8 on CIFAR-10 shapes at batch 128 (inference 256): use those settings")
 		}
 		if _, err := os.Stat(c.Anchor); err != nil {
 			return fmt.Errorf("anchor: %w", err)
@@ -143,7 +150,7 @@ func Train(c Config) (*Result, error) {
 		fmt.Fprintf(log, "%s threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f (per CPU-second: train %.1f, infer %.1f)\n",
 			c.Arch, th, rd.Train, rd.Infer, rd.TrainCPU, rd.InferCPU)
 		if c.Anchor != "" {
-			a, err := RunAnchor(c.Python, c.Anchor, th)
+			a, err := RunAnchor(c.Python, c.Anchor, c.Arch, th)
 			if err != nil {
 				return nil, err
 			}
@@ -258,10 +265,12 @@ func (b *trainBench) round(steps, inferSteps int) (Round, error) {
 	return r, runErr
 }
 
-// RunAnchor runs `python script threads` and reads the
-// train_images_per_s=… infer_images_per_s=… figures it prints.
-func RunAnchor(python, script string, threads int) (AnchorRun, error) {
-	out, err := exec.Command(python, script, strconv.Itoa(threads)).Output()
+// RunAnchor runs `python script threads arch` and reads the
+// train_images_per_s=… infer_images_per_s=… figures it prints; its output
+// must name arch as a field, so that a script that builds one network
+// only (and ignores the argument) is not taken for another's speed.
+func RunAnchor(python, script, arch string, threads int) (AnchorRun, error) {
+	out, err := exec.Command(python, script, strconv.Itoa(threads), arch).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
@@ -269,14 +278,15 @@ func RunAnchor(python, script string, threads int) (AnchorRun, error) {
 		}
 		return AnchorRun{}, fmt.Errorf("anchor %s %s: %w", python, script, err)
 	}
-	return parseAnchor(script, string(out))
+	return parseAnchor(script, arch, string(out))
 }
 
-// parseAnchor reads an anchor's output.
-func parseAnchor(script, out string) (AnchorRun, error) {
+// parseAnchor reads an anchor's output, which must name arch.
+func parseAnchor(script, arch, out string) (AnchorRun, error) {
 	var a AnchorRun
 	var haveT, haveI bool
-	for _, f := range strings.Fields(out) {
+	fields := strings.Fields(out)
+	for _, f := range fields {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok {
 			continue
@@ -291,6 +301,9 @@ func parseAnchor(script, out string) (AnchorRun, error) {
 	}
 	if !haveT || !haveI {
 		return a, fmt.Errorf("anchor %s printed no positive train_images_per_s and infer_images_per_s: %q", script, lastLine(out))
+	}
+	if !slices.Contains(fields, arch) {
+		return a, fmt.Errorf("anchor %s did not name %s as the model it measured: %q", script, arch, lastLine(out))
 	}
 	return a, nil
 }

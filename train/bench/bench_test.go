@@ -85,6 +85,13 @@ func TestValidate(t *testing.T) {
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	for _, arch := range []string{"resnet18", "wrn22_8"} {
+		c := ok
+		c.Arch = arch
+		if err := c.Validate(); err != nil {
+			t.Errorf("anchor on %s: %v", arch, err)
+		}
+	}
 	for name, mod := range map[string]func(*Config){
 		"no rounds":       func(c *Config) { c.Rounds = 0 },
 		"negative warmup": func(c *Config) { c.Warmup = -1 },
@@ -106,17 +113,25 @@ func TestValidate(t *testing.T) {
 }
 
 func TestParseAnchor(t *testing.T) {
-	a, err := parseAnchor("a.py", "torch 2.1 threads=2\ntrain_images_per_s=101.5 infer_images_per_s=400\n")
+	a, err := parseAnchor("a.py", "resnet18", "torch 2.1 threads=2 resnet18\ntrain_images_per_s=101.5 infer_images_per_s=400\n")
 	if err != nil || a != (AnchorRun{101.5, 400}) {
 		t.Errorf("parseAnchor = %+v, %v", a, err)
 	}
 	for _, out := range []string{"", "no figures", "train_images_per_s=1", "train_images_per_s=0 infer_images_per_s=1",
 		"train_images_per_s=NaN infer_images_per_s=1", "train_images_per_s=x infer_images_per_s=1"} {
-		if a, err := parseAnchor("a.py", out); err == nil {
+		if a, err := parseAnchor("a.py", "resnet20", "resnet20 "+out); err == nil {
 			t.Errorf("%q parsed as %+v", out, a)
 		}
 	}
-	if _, err := RunAnchor("/nonexistent/python", "a.py", 1); err == nil {
+	// A script that measured another network (the shared ResNet-20 anchor
+	// ignores the model argument), or names none, is refused.
+	for _, out := range []string{"torch 1.13 threads=2 resnet20 train_images_per_s=100.0 infer_images_per_s=400.0",
+		"train_images_per_s=100.0 infer_images_per_s=400.0", "model=resnet18 train_images_per_s=1 infer_images_per_s=1"} {
+		if a, err := parseAnchor("a.py", "resnet18", out); err == nil || !strings.Contains(err.Error(), "did not name resnet18") {
+			t.Errorf("%q for resnet18: %+v, %v", out, a, err)
+		}
+	}
+	if _, err := RunAnchor("/nonexistent/python", "a.py", "resnet20", 1); err == nil {
 		t.Error("a missing interpreter ran")
 	}
 }
