@@ -72,6 +72,7 @@ type piReport struct {
 	Degree         int     `json:"degree,omitempty"`
 	Dataset        string  `json:"dataset"`
 	N              int     `json:"n"`
+	Skip           int     `json:"skip,omitempty"`
 	Transport      string  `json:"transport"`
 	Frac           uint    `json:"frac"`
 	Ell            int     `json:"ell"`
@@ -106,6 +107,9 @@ type piReport struct {
 	// + offline (dealer material of both parties, request messages, inline
 	// offline traffic) + online.
 	TotalBytes int64 `json:"total_bytes"`
+	// TotalBytesAmortized is one image's share of this run's session of N
+	// images, one request each: setup/N + offline + online.
+	TotalBytesAmortized int64 `json:"total_bytes_amortized"`
 	// MinEll (twoparty suite) is the smallest share width at which these
 	// images' logits stay exact (pi.Plan.MinEll, the largest over them;
 	// above 64: not guaranteed at any width).
@@ -154,6 +158,7 @@ func runBenchPI(args []string) error {
 	dataset := fs.String("dataset", "", "dataset (default: the one recorded in the model file)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	n := fs.Int("n", 10, "number of test images (a fixed random subset, seed 1, unless all)")
+	skip := fs.Int("skip", 0, "skip the first K images of the fixed subset (run images K..K+n-1 of a run of K+n: a long run in resumable chunks)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
 	trans := fs.String("transport", "pipe", "pipe (in memory) or tcp (loopback)")
 	suite := fs.String("suite", pi.SuiteDealer, "protocol suite: dealer or twoparty (no dealer)")
@@ -219,8 +224,8 @@ func runBenchPI(args []string) error {
 	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
 		return fmt.Errorf("model takes %v inputs and %d classes, %s has %v and %d", m.Input, m.Classes, name, in, set.Classes)
 	}
-	if *n < set.N {
-		set = set.Sample(*n, 1)
+	if set, err = piSubset(set, *skip, *n); err != nil {
+		return err
 	}
 	total := min(*n, set.N)
 	if *costOut != "" {
@@ -237,7 +242,7 @@ func runBenchPI(args []string) error {
 	if err := plan.Public.Validate(); err != nil {
 		return fmt.Errorf("--output: %w", err)
 	}
-	rep := &piReport{Model: *path, Suite: *suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Transport: *trans,
+	rep := &piReport{Model: *path, Suite: *suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Skip: *skip, Transport: *trans,
 		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy, Trunc: plan.Public.Trunc, PBits: plan.Public.PBits}
 	if topK > 0 {
 		rep.Output = pi.OutputName(topK)
@@ -274,6 +279,24 @@ func runBenchPI(args []string) error {
 	}
 	printPIReport(rep)
 	return nil
+}
+
+// piSubset returns images skip..skip+n−1 of bench pi's fixed subset of
+// set: a seeded sample of skip+n images, whose first images do not depend
+// on its size (data.Set.Sample), or the whole set in order when skip+n
+// covers it.
+func piSubset(set *data.Set, skip, n int) (*data.Set, error) {
+	if skip < 0 || skip >= set.N {
+		return nil, fmt.Errorf("--skip %d: %s has %d test images", skip, set.Name, set.N)
+	}
+	if skip+n < set.N {
+		set = set.Sample(skip+n, 1)
+	}
+	idx := make([]int, min(n, set.N-skip))
+	for i := range idx {
+		idx[i] = skip + i
+	}
+	return set.Subset(idx)
 }
 
 // piLoadOrBuild loads a model file, or builds an architecture with random
@@ -425,6 +448,7 @@ func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string,
 	rep.FloatAcc = float64(fltOK) / float64(n)
 	rep.OfflineBytes = rep.ServerMaterial + rep.ClientMaterial + rep.RequestMsgs + rep.OfflineInlineBytes
 	rep.TotalBytes = rep.SetupBytes + rep.SetupMaterial + rep.OfflineBytes + rep.OnlineBytes
+	rep.TotalBytesAmortized = (rep.SetupBytes+rep.SetupMaterial)/int64(n) + rep.OfflineBytes + rep.OnlineBytes
 	if rep.ReLUs > 0 {
 		rep.BytesPerReLU = float64(rep.OnlineBytes) / float64(rep.ReLUs)
 	}
@@ -539,7 +563,11 @@ func printPIReport(r *piReport) {
 	if r.RandomWeights {
 		kind = " (random weights)"
 	}
-	fmt.Fprintf(w, "private inference (%s suite): %s%s on %s, %d images, %s transport, f=%d, ell=%d\n", r.Suite, r.Arch, kind, r.Dataset, r.N, r.Transport, r.Frac, r.Ell)
+	skipped := ""
+	if r.Skip > 0 {
+		skipped = fmt.Sprintf(" (after the first %d of the subset)", r.Skip)
+	}
+	fmt.Fprintf(w, "private inference (%s suite): %s%s on %s, %d images%s, %s transport, f=%d, ell=%d\n", r.Suite, r.Arch, kind, r.Dataset, r.N, skipped, r.Transport, r.Frac, r.Ell)
 	fmt.Fprintf(w, "  ReLUs %d (+ %d max-pool comparisons)\n", r.ReLUs, r.Comparisons)
 	fmt.Fprintf(w, "  agree with fixed point %.2f%%   secure accuracy %.2f%%   float accuracy %.2f%%\n", 100*r.Agree, 100*r.SecureAcc, 100*r.FloatAcc)
 	fmt.Fprintf(w, "  max |logit − float| %.3g   max |logit − fixed| %.3g\n", r.MaxLogitErr, r.MaxFixedErr)
@@ -547,7 +575,8 @@ func printPIReport(r *piReport) {
 	fmt.Fprintf(w, "  offline %s per image (dealer material server %s, client %s; messages %s; inline %s, %d rounds); setup %s once\n",
 		piHumanBytes(r.OfflineBytes), piHumanBytes(r.ServerMaterial), piHumanBytes(r.ClientMaterial), piHumanBytes(r.RequestMsgs),
 		piHumanBytes(r.OfflineInlineBytes), r.OfflineInlineRounds, piHumanBytes(r.SetupBytes))
-	fmt.Fprintf(w, "  total %s for one image in a session of its own (setup + offline + online, both directions)\n", piHumanBytes(r.TotalBytes))
+	fmt.Fprintf(w, "  total %s for one image in a session of its own (setup + offline + online, both directions); %s per image in this session of %d (setup/%d + offline + online)\n",
+		piHumanBytes(r.TotalBytes), piHumanBytes(r.TotalBytesAmortized), r.N, r.N)
 	if r.MinEll > 0 {
 		note := ""
 		if r.MinEll > 64 {
