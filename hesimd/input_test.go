@@ -133,12 +133,21 @@ func TestBadMessages(t *testing.T) {
 			b, _ := cl.Conn.Recv() // the server does not answer; drain nothing
 			_ = b
 		}()
-		q := append(queryHeader(2, 1), make([]byte, ring.SeedSize+2*p.freshBytes()+delta)...)
+		q := append(queryHeader(degSplit, 1), make([]byte, ring.SeedSize+uploads(degSplit)*p.freshBytes()+delta)...)
 		if err := cl.Conn.Send(q); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Quad(2, []uint64{1}, []uint64{1}, []uint64{1}, []uint64{1}); err == nil || !strings.Contains(err.Error(), "hesimd") {
 			t.Errorf("server accepted a query %d bytes off: %v", delta, err)
+		}
+	}
+	// A degree-2 query in Precompute's form (Enc(x), Enc(x²)) to Quad.
+	{
+		cl, s := session(t, 24)
+		go cl.sendQuery(2, []uint64{1})
+		v := []uint64{1}
+		if _, err := s.Quad(2, v, v, v, v); err == nil || !strings.Contains(err.Error(), "hesimd") {
+			t.Errorf("server accepted a query of form 2 for Quad's degree 2: %v", err)
 		}
 	}
 	// Parties that disagree on the degree or the length.

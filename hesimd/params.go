@@ -10,18 +10,25 @@
 //
 // # Protocol (one round trip)
 //
-// The client sends Enc(xc) (and Enc(xc²) for degree 2) as seeded fresh
-// ciphertexts (c1 from a 16-byte seed, only c0 on the wire). Since x² =
-// xc² + 2·xc·xs + xs², the server computes
+// The client sends Enc(xc) as a seeded fresh ciphertext (c1 from a 16-byte
+// seed, only c0 on the wire). Since x² = xc² + 2·xc·xs + xs², the server
+// computes for degree 1 (a = 0) one answer
 //
-//	a·Enc(xc²) + (2a·xs + b)·Enc(xc) + (a·xs² + b·xs + c − r)
+//	(2a·xs + b)·Enc(xc) + ⌊Q·(a·xs² + b·xs + c − r)/P⌉
 //
-// adds a fresh encryption of zero under the client's public key
-// (re-randomisation), floods the noise of c0, switches c1 to a small prime
-// q' and c0 to 2^(pBits+3) and returns both; the client decrypts and
-// decodes. The encoding is Δ-scaling in the rounded form helinear uses:
-// m ↦ ⌊Q·m/P⌉, for which a plaintext product is exact, ⌊Qm/P⌉·w =
-// (Q/P)·[mw]_P + Q·k − ε·w with |ε| ≤ ½.
+// and for degree 2 two: a·Enc(xc) − r1 and the one above with 2a·xs + b +
+// r1 in place of 2a·xs + b, r1 uniform (the wire form degSplit). Each
+// answer gets a fresh encryption of zero under the client's public key
+// (re-randomisation), a flood on the noise of c0, a switch of c1 to a
+// small prime q' and of c0 to 2^b; the client decrypts α = a·xc − r1 and
+// γ and keeps α·xc + γ = y − r: a·xc² − r1·xc + (r1 + 2a·xs + b)·xc + … .
+// Both decryptions are uniform (r1, r), so the client learns y − r only;
+// the second answer replaces an upload of Enc(xc²), and an answer (log q'
+// + b bits per element) is cheaper than an upload (log Q). Precompute
+// keeps the older degree-2 form (Enc(xc) and Enc(xc²) up, one answer
+// a·Enc(xc²) + (2a·xs + b)·Enc(xc) + …). The encoding is Δ-scaling with
+// randomised rounding (noise analysis): m ↦ ⌊Q·m/P⌋ + β ≈ Q·m/P, for which
+// a plaintext product is exact up to noise.
 //
 // Precompute and Online split Quad as Delphi does (offline.go): the
 // ciphertexts go ahead of the input, online only x − ρ and the answer.
@@ -58,9 +65,10 @@
 // secret-free noise is ≤ E/(2F); over the coins, counting the failure
 // event as distance 1, it is ≤ δ + E/(2F) ≤ 2^−(κ+2) per coefficient. The
 // floods are independent, so the distances add over the coefficients of
-// an inference: ResNet-20's at most 26 answers of N = 8192 (2^17.7
-// coefficients) are within 2^−24.3 of a simulation from y − r alone, and
-// the tail bound fails for some coefficient with probability ≤ 2^−46.3.
+// an inference: ResNet-20's polynomial positions fill at most 26 groups of
+// N = 8192, at most 52 answers (2^18.7 coefficients), which are within
+// 2^−23.3 of a simulation from y − r alone; the tail bound fails for some
+// coefficient with probability ≤ 2^−45.3.
 //
 // Re-randomisation. The encryption of zero adds u·e' + e0 + e1·s, at
 // most 42N + 21 in the worst case (no failure event: a tail bound would
@@ -80,10 +88,12 @@
 // with T = F + E + 42N + 21 the noise at Q and t_r = √(N/4 · 130·ln 2) +
 // N·2^−48 the bound on Σ τ1_k·s_(j−k) (proxy ≤ ‖s‖²/4 ≤ N/4), which fails
 // with probability ≤ 2^−64. A coefficient decodes wrongly with probability
-// ≤ 2^−63, an inference of 2^17.7 coefficients with ≤ 2^−45.3. NewParams
+// ≤ 2^−63, an inference of 2^18.7 coefficients with ≤ 2^−44.3. NewParams
 // splits the ½ among the three terms so that the wire bits per element
 // (log Q per uploaded ciphertext, log q' + b per answer) are fewest for
-// degree 2: log P = 33, N = 8192 gives log Q = 120, q' < 2^45, b = 35
+// the form with two uploads and one answer (Precompute's degree 2); the
+// same split is within one bit of the best for one upload and one or two
+// answers. log P = 33, N = 8192 gives log Q = 120, q' < 2^45, b = 35
 // (the worst-case bounds above needed 127–128, 44 and 36).
 //
 // # Security
@@ -196,7 +206,7 @@ func newParams(pBits, logN int, maxLogQ float64) (*Params, error) {
 	fp := float64(P)
 	nb := noiseBounds(P, n)
 	// The split of the ½ margin (package doc) with the fewest bits per
-	// element of a degree-maxDeg Quad: maxDeg·log Q + log q' + b, with q'
+	// element of the form deg = 2: 2·log Q + log q' + b, with q'
 	// estimated as 2^r·(1 − 2^−10) (an NTT prime that close to 2^r exists
 	// for every r used here; the actual q' is checked below).
 	var c0Bits, rBits int

@@ -172,8 +172,37 @@ func TestCircuitPrivacy(t *testing.T) {
 	}
 	privacytest.Uniform(t, "client outputs", yc)
 
-	// The answers' words (c1 mod q', c0 mod 2^C0Bits) are distributed
-	// alike for all-zero and full-size random secrets (degree 2).
+	// Degree 2 (form degSplit): the first answer's decryption α = a·xc −
+	// r1 is uniform even for constant a and xc (r1 hides a).
+	{
+		a, v := make([]uint64, m), make([]uint64, m)
+		for i := range a {
+			a[i], v[i] = 5, 1
+		}
+		done := make(chan error, 1)
+		var ys [][]uint64
+		go func() {
+			err := cl.sendQuery(degSplit, v)
+			if err == nil {
+				ys, err = cl.recvAnswers(m, 2)
+			}
+			done <- err
+		}()
+		if _, err := s.Quad(2, a, v, v, v); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		for i := range ys[0] {
+			ys[0][i] |= uint64(rng.Uint32()) << 32
+		}
+		privacytest.Uniform(t, "degree-2 first answer", ys[0])
+	}
+
+	// The answers' words (c1 mod q', c0 mod 2^C0Bits, both answers of the
+	// degree-2 form) are distributed alike for all-zero and full-size
+	// random secrets.
 	rec := privacytest.NewRecorder(cl.Conn)
 	cl.Conn = rec
 	words := func(a, b, c, xs []uint64) []uint64 {
@@ -183,11 +212,21 @@ func TestCircuitPrivacy(t *testing.T) {
 		}
 		msgs := rec.Messages(from)
 		ans := msgs[len(msgs)-1]
-		w1, w0 := make([]uint64, p.N), make([]uint64, p.N)
-		sb := rq.SegBytes(p.N, uint(bitsLen(p.QR)))
-		rq.UnpackSeg(ans[:sb], w1, uint(bitsLen(p.QR)))
-		rq.UnpackSeg(ans[sb:], w0, p.C0Bits)
-		return append(w1, w0...)
+		var out []uint64
+		for range answers(degSplit) {
+			w1, w0 := make([]uint64, p.N), make([]uint64, p.N)
+			sb := rq.SegBytes(p.N, uint(bitsLen(p.QR)))
+			rq.UnpackSeg(ans[:sb], w1, uint(bitsLen(p.QR)))
+			ans = ans[sb:]
+			sb = rq.SegBytes(p.N, p.C0Bits)
+			rq.UnpackSeg(ans[:sb], w0, p.C0Bits)
+			ans = ans[sb:]
+			out = append(append(out, w1...), w0...)
+		}
+		if len(ans) != 0 {
+			t.Fatalf("%d bytes left after the answers", len(ans))
+		}
+		return out
 	}
 	z := make([]uint64, p.N)
 	privacytest.SameDistribution(t, "answer words", words(z, z, z, z),

@@ -131,6 +131,38 @@ func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
 	return c0, c1, nil
 }
 
+// degSplit is the wire form of Quad's degree 2: the client uploads Enc(xc)
+// only and the server answers it twice, with a·Enc(xc) − r1 and (r1 +
+// 2a·xs + b)·Enc(xc) + ⌊Q·(a·xs² + b·xs + c − r)/P⌉; the client decrypts α
+// = a·xc − r1 and γ and keeps α·xc + γ = y − r (package doc). An answer
+// costs fewer bits than an upload. Degree 2 in Precompute keeps the form
+// deg = 2 (Enc(x) and Enc(x²) up, one answer).
+const degSplit = 3
+
+// uploads returns the ciphertexts per group of a query of form deg, and
+// answers the answers per group.
+func uploads(deg int) int {
+	if deg == 2 {
+		return 2
+	}
+	return 1
+}
+
+func answers(deg int) int {
+	if deg == degSplit {
+		return 2
+	}
+	return 1
+}
+
+// quadForm is the wire form Quad uses for deg.
+func quadForm(deg int) int {
+	if deg == 2 {
+		return degSplit
+	}
+	return deg
+}
+
 // headerSize is the size of a query's header: the degree and the number
 // of elements, so that parties that disagree on either get an error
 // instead of outputs of the wrong function or length.
@@ -140,8 +172,8 @@ func queryHeader(deg, n int) []byte {
 	return binary.LittleEndian.AppendUint32(binary.LittleEndian.AppendUint32(nil, uint32(deg)), uint32(n))
 }
 
-// parseQuery checks a query's header against the server's deg and n and
-// expands its ciphertexts (deg per group of Slots() elements).
+// parseQuery checks a query's header against the server's form deg and n
+// and expands its ciphertexts (uploads(deg) per group of Slots() elements).
 func (p *Params) parseQuery(b []byte, deg, n int) (c0, c1 []lring.Poly, err error) {
 	if len(b) < headerSize {
 		return nil, nil, fmt.Errorf("hesimd: query of %d bytes, shorter than its header", len(b))
@@ -150,7 +182,7 @@ func (p *Params) parseQuery(b []byte, deg, n int) (c0, c1 []lring.Poly, err erro
 	if uint64(gd) != uint64(deg) || uint64(gn) != uint64(n) {
 		return nil, nil, fmt.Errorf("hesimd: client's query is degree %d on %d elements, server's degree %d on %d", gd, gn, deg, n)
 	}
-	return p.parseFresh(b[headerSize:], p.chunks(n)*deg)
+	return p.parseFresh(b[headerSize:], p.chunks(n)*uploads(deg))
 }
 
 // chunks returns the number of ciphertexts per vector of n elements.
@@ -173,8 +205,8 @@ func (p *Params) checkRange(name string, v []uint64) error {
 	return nil
 }
 
-// Quad (client side) sends Enc(xc) (and Enc(xc²) for deg 2) and returns
-// its share y − r mod P of y = a·x² + b·x + c, x = xs + xc mod P.
+// Quad (client side) sends Enc(xc) and returns its share y − r mod P of
+// y = a·x² + b·x + c, x = xs + xc mod P (degree 2 in the form degSplit).
 func (cl *Client) Quad(deg int, xc []uint64) ([]uint64, error) {
 	p := cl.P
 	if err := checkDeg(deg); err != nil {
@@ -187,18 +219,20 @@ func (cl *Client) Quad(deg int, xc []uint64) ([]uint64, error) {
 	if n == 0 {
 		return []uint64{}, nil
 	}
-	if err := cl.sendQuery(deg, xc); err != nil {
+	form := quadForm(deg)
+	if err := cl.sendQuery(form, xc); err != nil {
 		return nil, err
 	}
-	return cl.recvAnswer(n)
+	return cl.recvResult(form, xc)
 }
 
-// sendQuery sends the header and Enc(v) (and Enc(v²) for deg 2) per group.
+// sendQuery sends the header and Enc(v) (and Enc(v²) for the form deg =
+// 2) per group.
 func (cl *Client) sendQuery(deg int, v []uint64) error {
 	p := cl.P
 	n := len(v)
 	k := p.chunks(n)
-	ms := make([][]uint64, 0, k*deg)
+	ms := make([][]uint64, 0, k*uploads(deg))
 	for x := range k {
 		g := make([]uint64, p.N)
 		copy(g, v[x*p.N:min(n, (x+1)*p.N)])
@@ -223,9 +257,37 @@ func (cl *Client) sendQuery(deg int, v []uint64) error {
 
 // recvAnswer receives and decrypts the answer for n elements.
 func (cl *Client) recvAnswer(n int) ([]uint64, error) {
+	ys, err := cl.recvAnswers(n, 1)
+	if err != nil {
+		return nil, err
+	}
+	return ys[0], nil
+}
+
+// recvResult receives the answer to the query of form deg on v and
+// returns the client's share: the decryption, or for degSplit α·v + γ.
+func (cl *Client) recvResult(deg int, v []uint64) ([]uint64, error) {
+	if deg != degSplit {
+		return cl.recvAnswer(len(v))
+	}
+	ys, err := cl.recvAnswers(len(v), 2)
+	if err != nil {
+		return nil, err
+	}
+	P := cl.P.p
+	for i, x := range v {
+		ys[1][i] = (rq.MulMod(ys[0][i], x, P) + ys[1][i]) % P
+	}
+	return ys[1], nil
+}
+
+// recvAnswers receives and decrypts per answers per group of n elements
+// (one message, a group's answers in a row): ys[i] holds answer i of
+// every group.
+func (cl *Client) recvAnswers(n, per int) (ys [][]uint64, err error) {
 	p := cl.P
 	k := p.chunks(n)
-	want := k * p.replyBytes()
+	want := k * per * p.replyBytes()
 	b, err := transport.RecvMax(cl.Conn, want)
 	if err != nil {
 		return nil, fmt.Errorf("hesimd: receiving answer: %w", err)
@@ -233,16 +295,20 @@ func (cl *Client) recvAnswer(n int) ([]uint64, error) {
 	if len(b) != want {
 		return nil, fmt.Errorf("hesimd: answer of %d bytes, want %d", len(b), want)
 	}
-	out := make([]uint64, n)
-	for x := range k {
-		y, rest, err := cl.decrypt(b)
-		if err != nil {
-			return nil, err
-		}
-		b = rest
-		copy(out[x*p.N:min(n, (x+1)*p.N)], y)
+	ys = make([][]uint64, per)
+	for i := range ys {
+		ys[i] = make([]uint64, n)
 	}
-	return out, nil
+	for x := range k {
+		for i := range per {
+			var y []uint64
+			if y, b, err = cl.decrypt(b); err != nil {
+				return nil, err
+			}
+			copy(ys[i][x*p.N:min(n, (x+1)*p.N)], y)
+		}
+	}
+	return ys, nil
 }
 
 // decrypt reads one answer (c1 mod q', c0 mod 2^C0Bits) from b and returns
@@ -281,11 +347,12 @@ func (s *Server) Quad(deg int, a, b, c, xs []uint64) ([]uint64, error) {
 	if n == 0 {
 		return []uint64{}, nil
 	}
-	c0s, c1s, err := s.recvQuery(deg, n)
+	form := quadForm(deg)
+	c0s, c1s, err := s.recvQuery(form, n)
 	if err != nil {
 		return nil, err
 	}
-	return s.respond(deg, [2][]lring.Poly{c0s, c1s}, a, b, c, xs)
+	return s.respond(form, [2][]lring.Poly{c0s, c1s}, a, b, c, xs)
 }
 
 // checkArgs checks the server's arguments of Quad.
@@ -315,10 +382,11 @@ func (s *Server) checkArgs(deg int, a, b, c, xs []uint64) error {
 	return nil
 }
 
-// recvQuery receives and parses the client's query for deg and n.
+// recvQuery receives and parses the client's query of form deg on n
+// elements.
 func (s *Server) recvQuery(deg, n int) (c0, c1 []lring.Poly, err error) {
 	p := s.P
-	msg, err := transport.RecvMax(s.Conn, headerSize+ring.SeedSize+p.chunks(n)*deg*p.freshBytes())
+	msg, err := transport.RecvMax(s.Conn, headerSize+ring.SeedSize+p.chunks(n)*uploads(deg)*p.freshBytes())
 	if err != nil {
 		return nil, nil, fmt.Errorf("hesimd: receiving query: %w", err)
 	}
@@ -326,13 +394,15 @@ func (s *Server) recvQuery(deg, n int) (c0, c1 []lring.Poly, err error) {
 }
 
 // respond computes, switches and sends the answers on the query's
-// ciphertexts ct (c0s, c1s: deg per group) and returns the server's share.
+// ciphertexts ct (c0s, c1s: uploads(deg) per group, deg the form) and
+// returns the server's share.
 func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]uint64, error) {
 	p := s.P
 	n := len(xs)
 	k := p.chunks(n)
 	c0s, c1s := ct[0], ct[1]
-	out := make([]byte, 0, k*p.replyBytes())
+	up := uploads(deg)
+	out := make([]byte, 0, k*answers(deg)*p.replyBytes())
 	rs := make([]uint64, n)
 	for x := range k {
 		lo, hi := x*p.N, min(n, (x+1)*p.N)
@@ -345,7 +415,7 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 			var bj, cj, xj, aj uint64
 			if lo+j < hi {
 				bj, cj, xj = b[lo+j], c[lo+j], xs[lo+j]
-				if deg == 2 {
+				if deg != 1 {
 					aj = a[lo+j]
 				}
 			}
@@ -354,7 +424,7 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 			w0[j] = (rq.MulMod(ax+bj, xj, p.p) + cj + p.p - r[j]) % p.p
 		}
 		var quad []uint64
-		if deg == 2 {
+		if deg != 1 {
 			quad = make([]uint64, p.N)
 			for j := range p.N {
 				if lo+j < hi {
@@ -362,7 +432,17 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 				}
 			}
 		}
-		ct := [2][]lring.Poly{c0s[x*deg : (x+1)*deg], c1s[x*deg : (x+1)*deg]}
+		ct := [2][]lring.Poly{c0s[x*up : (x+1)*up], c1s[x*up : (x+1)*up]}
+		if deg == degSplit { // a·Enc(xc) − r1 first; r1 joins w1
+			r1 := make([]uint64, p.N)
+			uniformModP(s.prg, r1, p.p)
+			for j := range p.N {
+				w1[j] = (w1[j] + r1[j]) % p.p
+				r1[j] = (p.p - r1[j]) % p.p
+			}
+			out = p.switchOut(out, s.answer(ct, quad, nil, r1), s.prg)
+			quad = nil
+		}
 		out = p.switchOut(out, s.answer(ct, w1, quad, w0), s.prg)
 	}
 	if err := s.Conn.Send(out); err != nil {
