@@ -183,14 +183,10 @@ func predictLabels(m *models.Model, set *data.Set, idx []int, batch int, fixed b
 			return nil, err
 		}
 	}
-	per := set.ImageSize()
 	out := make([]evalPrediction, 0, set.N)
 	for lo := 0; lo < set.N; lo += batch {
 		hi := min(lo+batch, set.N)
-		x := tensor.New(hi-lo, set.C, set.H, set.W)
-		for i := lo; i < hi; i++ {
-			copy(x.Data[(i-lo)*per:], set.Normalized(i).Data)
-		}
+		x := set.NormalizedRange(lo, hi)
 		y, err := pi.ReferenceLogits(m, x)
 		if err != nil {
 			return nil, err

@@ -11,7 +11,6 @@ import (
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/onnx"
 	"github.com/autorep/autorep/onnxmodel"
-	"github.com/autorep/autorep/tensor"
 )
 
 func init() {
@@ -91,11 +90,7 @@ func runImport(args []string) error {
 			return fmt.Errorf("loading the training images for --calibrate (0 skips it): %w", err)
 		}
 		sub := trainSet.Sample(*calib, 1)
-		x := tensor.New(sub.N, sub.C, sub.H, sub.W)
-		for i := 0; i < sub.N; i++ {
-			copy(x.Data[i*sub.ImageSize():], sub.Normalized(i).Data)
-		}
-		if err := onnxmodel.CalibrateFolded(m, rep, x); err != nil {
+		if err := onnxmodel.CalibrateFolded(m, rep, sub.NormalizedRange(0, sub.N)); err != nil {
 			return err
 		}
 		calibrated = sub.N
