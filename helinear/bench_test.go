@@ -92,7 +92,7 @@ func layerFuncs(rng *rand.Rand, s *Server, cl *Client, p ring.ConvParams, wb uin
 // outside the timed loop (setup_B reports its size); cpu_ms is process
 // CPU time per layer.
 func BenchmarkLayer(b *testing.B) {
-	for _, ell := range []uint{37, 64} {
+	for _, ell := range []uint{28, 30, 37, 64} {
 		for _, wb := range benchWeightBits {
 			for _, l := range benchLayers() {
 				b.Run(layerName(l)+"/ell="+itoa(int(ell))+"/wb="+itoa(int(wb)), func(b *testing.B) {
@@ -121,13 +121,16 @@ func BenchmarkLayer(b *testing.B) {
 }
 
 // BenchmarkResNet20 runs all 22 linear layers of one ResNet-20 image per
-// iteration (each shape as often as the network has it) and reports the
-// per-image sums: bytes each way, messages, process CPU time.
+// iteration (each shape as often as the network has it) at ℓ = 28 and 30
+// (the twoparty suite's widths), 37 and 64, and reports the per-image
+// sums: bytes each way, messages, process CPU time, and the session
+// setup's bytes (setup_B).
 func BenchmarkResNet20(b *testing.B) {
-	for _, ell := range []uint{37, 64} {
+	for _, ell := range []uint{28, 30, 37, 64} {
 		for _, wb := range benchWeightBits {
 			b.Run("ell="+itoa(int(ell))+"/wb="+itoa(int(wb)), func(b *testing.B) {
 				s, cl := benchPair(b, ell, wb)
+				setup := cl.Conn.Stats().Total().BytesSent
 				rng := rand.New(rand.NewPCG(1, 1))
 				type fs struct{ srv, cli func() ([]uint64, error) }
 				var layers []fs
@@ -153,6 +156,7 @@ func BenchmarkResNet20(b *testing.B) {
 				b.ReportMetric(float64(c1.BytesSent-c0.BytesSent)/n, "up_B")
 				b.ReportMetric(float64(c1.BytesRecv-c0.BytesRecv)/n, "down_B")
 				b.ReportMetric(float64(c1.MsgsSent+c1.MsgsRecv-c0.MsgsSent-c0.MsgsRecv)/n, "msgs")
+				b.ReportMetric(float64(setup), "setup_B")
 			})
 		}
 	}

@@ -2,6 +2,7 @@ package helinear
 
 import (
 	"fmt"
+	"slices"
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
@@ -45,13 +46,21 @@ import (
 // same bits as flooding there would (the flood-to-noise ratio does not
 // depend on the modulus).
 //
-// Key switching is the hybrid RNS form with one special prime P: a key
-// for τ_l holds, per prime q_i of Q″, (b_i, a_i) = (−a_i·s + e_i +
-// P·ĝ_i·τ_l(s), a_i) mod Q″·P, ĝ_i ≡ δ_ij mod q_j; the digits of c are
-// its residues [c]_{q_i}. log(Q″·P) ≤ 201 < MaxLogQ: the 128-bit bound
-// holds for the keys too.
+// Key switching is the hybrid form with a special modulus P (primes
+// outside Q that exist only in the keys and inside the switch): the
+// primes of Q″ are split into digits D_g (Params.digits; one digit, all
+// of Q″, when log Q″·P ≈ 2·log Q″ fits the bound), and the key for τ_l
+// holds per digit (b_g, a_g) = (−a_g·s + e_g + P·ĝ_g·τ_l(s), a_g) mod
+// Q″·P, ĝ_g ≡ 1 mod D_g's primes and 0 mod the others. A digit [c]_{D_g}
+// is extended from D_g to the other primes of Q″·P by fast base
+// conversion (c + v·D_g, 0 ≤ v < |D_g|; the v·D_g part vanishes mod Q″·P
+// against P·ĝ_g), multiplied by the key, and the sum is divided by P
+// (rounded): τ_l(s)·c plus Σ_g (c_g + v·D_g)·e_g/P plus the rounding,
+// Params.packNoise. log(Q″·P) ≤ MaxLogQ: the 128-bit bound holds for the
+// keys too.
 
-// galoisKey is the key switching key for τ_l (NTT domain, over Q″·P).
+// galoisKey is the key switching key for τ_l, one (b, a) per digit (NTT
+// domain, over Q″·P).
 type galoisKey struct{ b, a []lring.Poly }
 
 // packGen returns g_l = N/2^(l−1) + 1.
@@ -63,7 +72,7 @@ func (p *Params) keyBytes() int {
 	for _, q := range p.ksQ {
 		n += rq.SegBytes(N, uint(bitsLen(q)))
 	}
-	return p.PackLog * (p.ReplyPrimes + 1) * n
+	return p.PackLog * len(p.digits) * n
 }
 
 // ternary draws a uniform ternary vector of N coefficients.
@@ -136,17 +145,22 @@ func (cl *Client) genKeys(s []int64, msg []byte) ([]byte, error) {
 		}
 		setSigned(p.ksQ, tv, ts)
 		r.NTT(ts, ts)
-		for i := range p.ReplyPrimes + 1 {
+		for _, d := range p.digits {
 			rq.UniformPoly(aPRG, p.ksQ, a)
 			rq.SmallPoly(cl.prg, p.ksQ, b, false)
 			r.NTT(b, b)
 			r.MulCoeffsBarrett(a, sk, as)
 			r.Sub(b, as, b)
-			q := p.ksQ[i]
-			pm := p.ksQ[len(p.ksQ)-1] % q
-			row := b.Coeffs[i]
-			for j, v := range ts.Coeffs[i] {
-				row[j] = rq.AddMod(row[j], rq.MulMod(pm, v, q), q)
+			for _, i := range d.idx { // + P·τ_l(s) at the digit's primes
+				q := p.ksQ[i]
+				pm := uint64(1)
+				for _, sp := range p.P {
+					pm = rq.MulMod(pm, sp%q, q)
+				}
+				row := b.Coeffs[i]
+				for j, v := range ts.Coeffs[i] {
+					row[j] = rq.AddMod(row[j], rq.MulMod(pm, v, q), q)
+				}
 			}
 			for x, q := range p.ksQ {
 				msg = rq.PackSeg(msg, b.Coeffs[x], uint(bitsLen(q)))
@@ -174,7 +188,7 @@ func (p *Params) parseKeys(b []byte) ([]galoisKey, error) {
 	aPRG := ring.NewPRG(seed)
 	keys := make([]galoisKey, p.PackLog)
 	for l := range keys {
-		for range p.ReplyPrimes + 1 {
+		for range p.digits {
 			a := p.ks.NewPoly()
 			rq.UniformPoly(aPRG, p.ksQ, a)
 			w := make([]uint64, len(p.ksQ)*N)
@@ -200,48 +214,78 @@ type packer struct {
 	d, acc0, acc1,
 	t0, t1 lring.Poly // over Q″·P
 	u0, u1 lring.Poly // over Q″
+	ys     [][]uint64 // a digit's [c·(D/q_m)^−1]_{q_m}
 }
 
 func newPacker(p *Params, keys []galoisKey) *packer {
-	return &packer{p: p, keys: keys, d: p.ks.NewPoly(), acc0: p.ks.NewPoly(), acc1: p.ks.NewPoly(),
+	pk := &packer{p: p, keys: keys, d: p.ks.NewPoly(), acc0: p.ks.NewPoly(), acc1: p.ks.NewPoly(),
 		t0: p.ks.NewPoly(), t1: p.ks.NewPoly(), u0: p.pp.NewPoly(), u1: p.pp.NewPoly()}
+	for range p.ppQ {
+		pk.ys = append(pk.ys, make([]uint64, N))
+	}
+	return pk
 }
 
 // ct is a ciphertext at Q″ in the coefficient domain.
 type ct struct{ c0, c1 lring.Poly }
 
 // keySwitch adds to (o0, o1) the switch of c (under τ_l(s)) to s with
-// the key of τ_l: ⌊Σ_i [c]_{q_i}·(b_i, a_i) / P⌉.
+// the key of τ_l: ⌊Σ_g ext(c_g)·(b_g, a_g) / P⌉.
 func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
 	p, r := pk.p, pk.p.ks
 	kq := len(p.ksQ)
 	pk.acc0.Zero()
 	pk.acc1.Zero()
-	for i := range p.ReplyPrimes + 1 {
-		src := c.Coeffs[i]
-		for x, q := range p.ksQ {
-			dst := pk.d.Coeffs[x]
-			if x == i {
-				copy(dst, src)
-				continue
-			}
-			bc := r.SubRings[x].BRedConstant
-			for j, v := range src {
-				dst[j] = lring.BRedAdd(v, q, bc)
-			}
-		}
+	for g, d := range p.digits {
+		pk.extend(d, c)
 		r.NTT(pk.d, pk.d)
-		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].b[i], pk.acc0)
-		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].a[i], pk.acc1)
+		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].b[g], pk.acc0)
+		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].a[g], pk.acc1)
 	}
 	r.INTT(pk.acc0, pk.acc0)
 	r.INTT(pk.acc1, pk.acc1)
-	r.DivRoundByLastModulus(pk.acc0, pk.acc0)
-	r.DivRoundByLastModulus(pk.acc1, pk.acc1)
-	for x, q := range p.ksQ[:kq-1] {
+	for lvl := kq - 1; lvl >= len(p.ppQ); lvl-- {
+		r.AtLevel(lvl).DivRoundByLastModulus(pk.acc0, pk.acc0)
+		r.AtLevel(lvl).DivRoundByLastModulus(pk.acc1, pk.acc1)
+	}
+	for x, q := range p.ppQ {
 		for j := range N {
 			o0.Coeffs[x][j] = rq.AddMod(o0.Coeffs[x][j], pk.acc0.Coeffs[x][j], q)
 			o1.Coeffs[x][j] = rq.AddMod(o1.Coeffs[x][j], pk.acc1.Coeffs[x][j], q)
+		}
+	}
+}
+
+// extend sets pk.d (over Q″·P, coefficient domain) to the digit d of c
+// (over Q″): c's residues at d's primes, and at every other prime
+// Σ_m [c·(D/q_m)^−1]_{q_m}·(D/q_m), which is c mod D plus v·D, 0 ≤ v <
+// len(d.idx) (fast base conversion; one prime: c's residue reduced).
+func (pk *packer) extend(d digit, c lring.Poly) {
+	p, r := pk.p, pk.p.ks
+	ys := pk.ys[:len(d.idx)]
+	for m, i := range d.idx {
+		q, bc := p.ksQ[i], r.SubRings[i].BRedConstant
+		if len(d.idx) == 1 {
+			copy(ys[m], c.Coeffs[i])
+			continue
+		}
+		for j, v := range c.Coeffs[i] {
+			ys[m][j] = lring.BRed(v, d.hatInv[m], q, bc)
+		}
+	}
+	for x, q := range p.ksQ {
+		dst := pk.d.Coeffs[x]
+		if m := slices.Index(d.idx, x); m >= 0 {
+			copy(dst, c.Coeffs[x])
+			continue
+		}
+		bc := r.SubRings[x].BRedConstant
+		for j := range dst {
+			var acc uint64
+			for m := range d.idx {
+				acc = rq.AddMod(acc, lring.BRed(lring.BRedAdd(ys[m][j], q, bc), d.hat[m][x], q, bc), q)
+			}
+			dst[j] = acc
 		}
 	}
 }

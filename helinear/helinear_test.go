@@ -235,10 +235,23 @@ func TestParams(t *testing.T) {
 		// The switch's rounding, (N+1)/2 ≈ 2^12, must stay near 2^−(ℓ+4)
 		// of Q' (fit's budget is 2^−(ℓ+2) in all), and the smallest layer
 		// must fit.
-		// The Galois keys' modulus Q″·P is within the bound too, and P is
-		// not one of the session's primes.
-		if lq := log2Prod(p.ksQ); p.PackLog < 1 || lq > MaxLogQ || slices.Contains(p.Q, p.P) || !new(big.Int).SetUint64(p.P).ProbablyPrime(20) || p.P%(2*N) != 1 {
-			t.Errorf("ℓ = %d: packing 2^%d, Galois keys mod 2^%.1f, P = %d", ell, p.PackLog, lq, p.P)
+		// The Galois keys' modulus Q″·P is within the bound too, P's
+		// primes are NTT primes outside the session's, and the digits
+		// partition Q″.
+		if lq := log2Prod(p.ksQ); p.PackLog < 1 || lq > MaxLogQ || len(p.P) == 0 {
+			t.Errorf("ℓ = %d: packing 2^%d, Galois keys mod 2^%.1f, P = %v", ell, p.PackLog, lq, p.P)
+		}
+		for i, q := range p.P {
+			if slices.Contains(p.Q, q) || slices.Contains(p.P[:i], q) || !new(big.Int).SetUint64(q).ProbablyPrime(20) || q%(2*N) != 1 {
+				t.Errorf("ℓ = %d: special prime %d", ell, q)
+			}
+		}
+		var idx []int
+		for _, d := range p.digits {
+			idx = append(idx, d.idx...)
+		}
+		if len(idx) != len(p.ppQ) || !slices.IsSorted(idx) || idx[0] != 0 || idx[len(idx)-1] != len(p.ppQ)-1 {
+			t.Errorf("ℓ = %d: digits %v of %d primes", ell, idx, len(p.ppQ))
 		}
 		if p.LogQReply < float64(ell)+15.9 {
 			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 15.9", ell, p.LogQReply)
@@ -248,8 +261,9 @@ func TestParams(t *testing.T) {
 				t.Errorf("ℓ = %d, packing 2^%d: %v", ell, k, err)
 			}
 		}
-		if ell == 16 || ell == 32 || ell == 37 || ell == 64 {
-			t.Logf("ℓ = %d: %d primes, log Q = %.1f, Q' = first %d (log %.1f)", ell, len(p.Q), p.LogQ, p.ReplyPrimes, p.LogQReply)
+		if ell == 16 || ell == 28 || ell == 30 || ell == 32 || ell == 37 || ell == 64 {
+			t.Logf("ℓ = %d: %d primes, log Q = %.1f ≤ %d, Q' = first %d (log %.1f), Q″ log %.1f, Galois keys (%d digits) mod 2^%.1f ≤ 2^%d, %d B",
+				ell, len(p.Q), p.LogQ, MaxLogQ, p.ReplyPrimes, p.LogQReply, log2Prod(p.ppQ), len(p.digits), log2Prod(p.ksQ), MaxLogQ, p.keyBytes())
 		}
 	}
 }
@@ -343,8 +357,11 @@ func TestLevels(t *testing.T) {
 			fc.lv.logQ, conv.lv.logQ, convW.lv.logQ, small.LogQ)
 	}
 	for _, pl := range []*plan{fc, conv} {
-		// E_W + F + E_pk + 1 < Q/2^(ℓ+2) at the chosen level, by the
-		// bound's own terms (plan.budget keeps a bit of slack on top).
+		// The flood is 2^(κ+2) times the W-dependent noise and the whole
+		// noise stays within Q/2^(ℓ+1) at the chosen level (Q″ when
+		// packed), by the bounds' own terms: E_W ≤ 9.57·√(10.5·L)·2^36 +
+		// L·2^35 (the subgaussian tail 2^−65 of docs/SECURITY.md), the
+		// packing's (4^k − 1)/3 key switches.
 		l := 0
 		for _, op := range pl.outs {
 			n := 0
@@ -353,18 +370,22 @@ func TestLevels(t *testing.T) {
 			}
 			l = max(l, n)
 		}
-		ew := math.Log2((eta+0.5)*float64(l)) + 36
+		L := float64(l)
+		ew := math.Sqrt(2*math.Ln2*66)*math.Sqrt(10.5*L)*math.Exp2(36) + L*math.Exp2(35)
+		if ew > 21.5*L*math.Exp2(36) || math.Abs(ew-small.noiseW(l)) > 1e-9*ew {
+			t.Errorf("E_W for %d weights: %g, noiseW %g", l, ew, small.noiseW(l))
+		}
+		fl := math.Exp2(float64(pl.floodBits - 1))
 		if pl.packLog > 0 {
-			// Packed: flooded at Q″ over E_W scaled to Q″ (at least), and
-			// the flood within Q″/2^(ℓ+2).
 			logQ2 := log2Prod(small.ppQ)
-			if float64(pl.floodBits-1) < Kappa+1+ew-pl.lv.logQ+logQ2 || float64(pl.floodBits) >= logQ2-37-2 {
+			b := ew*math.Exp2(logQ2-pl.lv.logQ) + small.packNoise(pl.packLog)
+			if fl < math.Exp2(Kappa+2)*b || math.Log2(fl+b) >= logQ2-37-1 {
 				t.Errorf("packed 2^%d at level log Q %.1f, flood 2^%d at Q″ = 2^%.1f for %d weights", pl.packLog, pl.lv.logQ, pl.floodBits-1, logQ2, l)
 			}
 			continue
 		}
-		total := math.Log2(math.Exp2(ew) + math.Exp2(float64(pl.floodBits-1)) + eta*(2*N+1) + 1)
-		if total >= pl.lv.logQ-37-2 || float64(pl.floodBits-1) < Kappa+1+ew {
+		total := math.Log2(ew + fl + 21*(2*N+1) + 1)
+		if total >= pl.lv.logQ-37-1 || fl < math.Exp2(Kappa+2)*ew {
 			t.Errorf("level log Q %.1f, flood 2^%d: noise 2^%.1f for %d weights", pl.lv.logQ, pl.floodBits-1, total, l)
 		}
 	}

@@ -124,14 +124,17 @@ type Params struct {
 	C0Bits uint
 	// PackLog is the largest k for which answers are packed 2^k to a
 	// ciphertext (galois.go): the client sends Galois keys for τ_1, …,
-	// τ_PackLog with its public key. P is their special prime (not in Q).
+	// τ_PackLog with its public key. P holds their special primes (not
+	// in Q): the key switching's special modulus, which exists only
+	// inside the keys and the switch (galois.go).
 	PackLog int
-	P       uint64
+	P       []uint64
 
 	r, rr  *lring.Ring // R_Q over all primes and R_Q'
-	pp, ks *lring.Ring // R_Q″ (Q' and the first tail prime) and R_Q″P
+	pp, ks *lring.Ring // R_Q″ (Q' and q_x) and R_Q″P
 	ppQ    []uint64    // Q″
 	ksQ    []uint64    // Q″ then P
+	digits []digit     // the key switching's gadget decomposition of Q″
 	inv2   [][]uint64  // inv2[i][k] = 2^−k mod ppQ[i], Montgomery form
 	ppB    *basis      // constants for Q″
 	full   *basis      // constants for all of Q
@@ -188,10 +191,16 @@ func log2Prod(qs []uint64) float64 {
 	return l
 }
 
-// tailSizes are the bit sizes the tail primes are drawn from, largest
-// first: a few primes whose subset sums step by ≤ 18 bits (fine levels,
-// few NTTs).
-var tailSizes = []int{60, 48, 36, 28, 22, 18}
+// tailSizes are the bit sizes the tail primes (after Q' and q_x) are
+// drawn from, smallest first, while they fit; what room is left becomes
+// one more prime. Small primes make fine levels: a layer's level is Q″
+// (or Q') times the subset of the tail with the smallest product that
+// holds its noise, so the steps between levels, not the primes, set
+// the bits a layer wastes.
+var tailSizes = []int{17, 20, 24, 28, 33, 39, 46, 54, 60}
+
+// minPrimeBits is the smallest prime ≡ 1 mod 2N (65537 for N = 8192).
+const minPrimeBits = 17
 
 // NewParams returns the parameters for shares over Z_2^ℓ, 1 ≤ ℓ ≤ 64,
 // and weights of any size (WeightBits = ℓ); NewParamsW bounds them.
@@ -201,10 +210,11 @@ func NewParams(ell uint) (*Params, error) { return NewParamsW(ell, ell) }
 // weights of at most weightBits bits (two's complement, 1 ≤ weightBits ≤
 // ℓ). Q' holds the ℓ + 16 bits (at least 30) the answers keep after
 // modulus switching (the switch adds at most (N+1)/2·(1 + 2^−16) of
-// noise, ≤ Q'/2^(ℓ+4), see Params.fit); the tail primes fill what the 128-bit
-// bound leaves (MaxLogQ in all), and each layer takes the smallest subset
-// that holds its noise (plan.budget), or fails when even all of them do
-// not.
+// noise, ≤ Q'/2^(ℓ+4), see Params.fit); q_x is the smallest prime for
+// which Q″ = Q'·q_x holds a packed answer's flood (setPacking); the tail
+// primes fill what the 128-bit bound leaves (MaxLogQ in all), and each
+// layer takes the smallest subset that holds its noise (plan.budget), or
+// fails when even all of them do not.
 func NewParamsW(ell, weightBits uint) (*Params, error) {
 	if ell < 1 || ell > 64 {
 		return nil, fmt.Errorf("helinear: share width ℓ = %d outside 1..64", ell)
@@ -215,42 +225,76 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	replyNeed := max(int(ell)+16, 30)
 	k1 := (replyNeed + 59) / 60
 	b1 := (replyNeed + k1 - 1) / k1
-	sizes := make([]int, k1, k1+len(tailSizes))
-	for i := range sizes {
-		sizes[i] = b1
-	}
-	room := MaxLogQ - k1*b1 - 1 // primes of b bits are < 2^b: one bit of slack
-	for _, b := range tailSizes {
-		if b <= room {
-			sizes = append(sizes, b)
-			room -= b
-		}
-	}
 	var qs []uint64
-	for _, b := range sizes {
-		q, err := nttPrime(b, qs)
+	for range k1 {
+		q, err := nttPrime(b1, qs)
 		if err != nil {
 			return nil, err
 		}
 		qs = append(qs, q)
 	}
-	r, err := lring.NewRing(N, qs)
-	if err != nil {
-		return nil, fmt.Errorf("helinear: ring: %w", err)
-	}
-	rr, err := lring.NewRing(N, qs[:k1])
-	if err != nil {
-		return nil, fmt.Errorf("helinear: ring: %w", err)
-	}
-	p := &Params{Ell: ell, WeightBits: weightBits, Q: qs, LogQ: log2Prod(qs), ReplyPrimes: k1, LogQReply: log2Prod(qs[:k1]),
-		r: r, rr: rr, full: newBasis(qs, ell), reply: newBasis(qs[:k1], ell), mask: ^uint64(0) >> (64 - ell)}
+	p := &Params{Ell: ell, WeightBits: weightBits, ReplyPrimes: k1, LogQReply: log2Prod(qs),
+		reply: newBasis(qs, ell), mask: ^uint64(0) >> (64 - ell)}
 	if k1 == 1 {
 		p.C0Bits = ell + 4
 	}
-	if err := p.setPacking(packLogMax); err != nil {
+	var err error
+	if p.rr, err = lring.NewRing(N, qs); err != nil {
+		return nil, fmt.Errorf("helinear: ring: %w", err)
+	}
+	// q_x: the smallest prime for which Q″ = Q'·q_x holds the flood over
+	// the packing's own noise (2^packLogMax answers from a level far above
+	// Q″, E_W scaled to nothing); a layer's level then adds tail primes
+	// until E_W scaled to Q″ fits too. None (no packing) if no prime of ≤
+	// 60 bits does. Q″ needs about ℓ + κ + 4 + log(packNoise) bits and
+	// packNoise is about 2^(2k+13): the search starts a few bits below.
+	packs := false
+	for x := max(minPrimeBits, int(ell)+Kappa+2*packLogMax+14-int(p.LogQReply)); x <= 60 && !packs; x++ {
+		qx, err := nttPrime(x, qs)
+		if err != nil {
+			continue // no prime of this size
+		}
+		p.Q = append(slices.Clone(qs), qx)
+		if p.choosePacking(packLogMax) == nil {
+			far := *p.packLevel()
+			far.logQ += 64
+			_, _, err := p.fitPacked(1, packLogMax, []*level{&far})
+			packs = err == nil
+		}
+	}
+	if !packs {
+		p.Q, p.PackLog, p.P, p.ppQ, p.ksQ, p.digits = qs, 0, nil, nil, nil, nil
+	} else if err := p.buildPacking(); err != nil {
 		return nil, err
 	}
-	tail := len(qs) - k1
+	room := MaxLogQ - 1 // primes of b bits are < 2^b: one bit of slack each
+	for _, q := range p.Q {
+		room -= bitsLen(q)
+	}
+	used := append(slices.Clone(p.Q), p.P...)
+	for _, b := range tailSizes {
+		if b > room {
+			break
+		}
+		q, err := nttPrime(b, used)
+		if err != nil {
+			continue
+		}
+		p.Q, used = append(p.Q, q), append(used, q)
+		room -= b
+	}
+	if room >= minPrimeBits {
+		if q, err := nttPrimeAtMost(min(room, 60), used); err == nil {
+			p.Q = append(p.Q, q)
+		}
+	}
+	p.LogQ = log2Prod(p.Q)
+	r, err := lring.NewRing(N, p.Q)
+	if err != nil {
+		return nil, fmt.Errorf("helinear: ring: %w", err)
+	}
+	p.r, p.full = r, newBasis(p.Q, ell)
+	tail := len(p.Q) - k1
 	for set := range 1 << tail {
 		lv := &level{}
 		for i := range k1 {
@@ -262,7 +306,7 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 			}
 		}
 		for _, i := range lv.rows {
-			lv.q = append(lv.q, qs[i])
+			lv.q = append(lv.q, p.Q[i])
 		}
 		lv.logQ = log2Prod(lv.q)
 		p.levels = append(p.levels, lv)
@@ -284,38 +328,124 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 // nothing more (no layer's C_b or answer count reaches it).
 var packLogMax = 6
 
-// setPacking sets the packing modulus Q″ = Q'·q_x (q_x the first, largest
-// tail prime), the special prime P and the constants of packing up to
-// 2^k answers (k = 0: none); log(Q″·P) must stay within MaxLogQ.
-func (p *Params) setPacking(k int) error {
+// packLevel is the level Q″ = Q'·q_x (before the levels are listed).
+func (p *Params) packLevel() *level {
+	lv := &level{q: p.ppQ, logQ: log2Prod(p.ppQ)}
+	for i := range p.ppQ {
+		lv.rows = append(lv.rows, i)
+	}
+	return lv
+}
+
+// digit is one part of the key switching's gadget decomposition: the
+// primes ppQ[idx] of Q″, whose product D is extended to the rest of
+// Q″·P by fast base conversion (c ↦ c + v·D, 0 ≤ v < len(idx)).
+type digit struct {
+	idx    []int
+	logD   float64
+	hatInv []uint64   // (D/q_i)^−1 mod q_i
+	hat    [][]uint64 // hat[m][x] = (D/q_idx[m]) mod ksQ[x]
+}
+
+// choosePacking sets the packing modulus Q″ = Q'·q_x (q_x =
+// Q[ReplyPrimes]), the special modulus P (primes outside Q, in the keys
+// only) and the key switching's digits for packing up to 2^k answers
+// (k = 0: none): with log Q″ ≤ MaxLogQ/2 + 2, one digit (all of Q″)
+// and log P ≈ log Q″ make the smallest keys (k keys of one polynomial
+// over Q″·P each); otherwise each prime of Q″ is a digit and P one prime
+// of 61 bits. log(Q″·P) must stay within MaxLogQ. buildPacking then
+// makes the rings and constants.
+func (p *Params) choosePacking(k int) error {
 	p.PackLog = k
 	k1 := p.ReplyPrimes
 	if k == 0 || len(p.Q) <= k1 {
 		p.PackLog = 0
 		return nil
 	}
-	P, err := nttPrime(61, p.Q)
-	if err != nil {
-		return err
-	}
-	p.P = P
 	p.ppQ = p.Q[: k1+1 : k1+1]
-	p.ksQ = append(slices.Clone(p.ppQ), P)
+	mBits := 0 // primes of b bits are < 2^b: Σ b bounds log(Q″·P)
+	for _, q := range p.ppQ {
+		mBits += bitsLen(q)
+	}
+	used := slices.Clone(p.Q)
+	p.P, p.digits = nil, nil
+	if room := MaxLogQ - mBits; room >= mBits-4 {
+		// One digit; P of about log Q″ bits (at most the room), in
+		// primes of ≤ 60 bits.
+		pb := min(mBits, room)
+		n := (pb + 59) / 60
+		for i := range n {
+			b := pb / n
+			if i < pb%n {
+				b++
+			}
+			q, err := nttPrimeAtMost(b, used)
+			if err != nil {
+				return err
+			}
+			p.P, used = append(p.P, q), append(used, q)
+		}
+		d := digit{}
+		for i := range p.ppQ {
+			d.idx = append(d.idx, i)
+		}
+		p.digits = []digit{d}
+	} else {
+		q, err := nttPrime(61, used)
+		if err != nil {
+			return err
+		}
+		p.P = []uint64{q}
+		for i := range p.ppQ {
+			p.digits = append(p.digits, digit{idx: []int{i}})
+		}
+	}
+	p.ksQ = append(slices.Clone(p.ppQ), p.P...)
+	for g := range p.digits {
+		d := &p.digits[g]
+		d.logD = 0
+		for _, i := range d.idx {
+			d.logD += math.Log2(float64(p.ppQ[i]))
+		}
+	}
 	if lq := log2Prod(p.ksQ); lq > MaxLogQ {
 		return fmt.Errorf("helinear: Galois key modulus 2^%.1f above the 128-bit bound 2^%d", lq, MaxLogQ)
 	}
+	return nil
+}
+
+// buildPacking makes the rings and constants of choosePacking's choice.
+func (p *Params) buildPacking() error {
+	var err error
 	if p.pp, err = lring.NewRing(N, p.ppQ); err != nil {
 		return fmt.Errorf("helinear: ring: %w", err)
 	}
 	if p.ks, err = lring.NewRing(N, p.ksQ); err != nil {
 		return fmt.Errorf("helinear: ring: %w", err)
 	}
+	for g := range p.digits {
+		d := &p.digits[g]
+		bigD := big.NewInt(1)
+		for _, i := range d.idx {
+			bigD.Mul(bigD, new(big.Int).SetUint64(p.ppQ[i]))
+		}
+		for _, i := range d.idx {
+			bq := new(big.Int).SetUint64(p.ppQ[i])
+			hat := new(big.Int).Div(bigD, bq)
+			d.hatInv = append(d.hatInv, new(big.Int).ModInverse(new(big.Int).Mod(hat, bq), bq).Uint64())
+			row := make([]uint64, len(p.ksQ))
+			for x, q := range p.ksQ {
+				row[x] = new(big.Int).Mod(hat, new(big.Int).SetUint64(q)).Uint64()
+			}
+			d.hat = append(d.hat, row)
+		}
+	}
 	p.ppB = newBasis(p.ppQ, p.Ell)
 	p.inv2 = make([][]uint64, len(p.ppQ))
 	for i, q := range p.ppQ {
 		half := (q + 1) / 2 // 2^−1 mod q
 		v := uint64(1)
-		for range k + 1 {
+		for range p.PackLog + 1 {
 			p.inv2[i] = append(p.inv2[i], lring.MForm(v, q, p.pp.SubRings[i].BRedConstant))
 			v = rq.MulMod(v, half, q)
 		}
@@ -333,6 +463,16 @@ func nttPrime(b int, used []uint64) (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("helinear: no %d-bit prime ≡ 1 mod %d", b, 2*N)
+}
+
+// nttPrimeAtMost is nttPrime of b bits or, if there is none, of fewer.
+func nttPrimeAtMost(b int, used []uint64) (uint64, error) {
+	for ; b > minPrimeBits; b-- {
+		if q, err := nttPrime(b, used); err == nil {
+			return q, nil
+		}
+	}
+	return nttPrime(minPrimeBits, used)
 }
 
 // ring returns the level's ring and basis, building them on first use.

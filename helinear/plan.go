@@ -328,6 +328,16 @@ func (pl *plan) budget(pr *Params) error {
 		}
 		maxL = max(maxL, l)
 	}
+	for _, op := range pl.outs {
+		// noiseW sums each error coefficient once per answer.
+		seen := map[int]bool{}
+		for _, t := range op.terms {
+			if seen[t.in] {
+				return fmt.Errorf("helinear: input polynomial %d twice in one answer", t.in)
+			}
+			seen[t.in] = true
+		}
+	}
 	k := pl.packLog
 	for _, op := range pl.outs {
 		for _, t := range op.targets {
@@ -341,64 +351,138 @@ func (pl *plan) budget(pr *Params) error {
 	return err
 }
 
+// Noise bounds (fit). The noise a layer's answer carries before the
+// flood is partly a function of the weights W and of what the client
+// knows (its encryption errors e, its keys' errors): E_W = Σ_k (e_k +
+// ε_k)·w_k per product (ε_k the encoding's rounding, |ε| ≤ ½), the
+// switch's rounding and, packed, the key switching's. The flood F must
+// hide it: with F ≥ 2^(κ+2)·B, where |noise| ≤ B except with
+// probability ≤ 2^−tailBits (over the honest client's errors), each
+// flooded coefficient is within 2^−(κ+3) + 2^−tailBits ≤ 2^−(κ+2) of a
+// W-free distribution. B is a high-probability bound where the noise is
+// a sum of independent errors: a centred binomial error (η) is
+// subgaussian with variance proxy η/2, so Σ_j c_j·e_j exceeds
+// tHP·√(η/2·Σ c_j²) with probability ≤ 2·exp(−tHP²/2) = 2^−tailBits;
+// the roundings are bounded in the worst case. The same bounds decide
+// decryption: a layer fails to decrypt a coefficient with probability ≤
+// 2^−tailBits+1 (two such bounds), at most 2^−40 per inference of up to
+// 2^24 outputs.
+
+// tailBits is the failure exponent of every high-probability bound.
+const tailBits = 65
+
+// tHP is the multiple of the standard deviation (variance proxy) a
+// subgaussian exceeds with probability ≤ 2^−tailBits.
+var tHP = math.Sqrt(2 * math.Ln2 * (tailBits + 1))
+
+// noiseW bounds E_W for an answer summing l weight coefficients, each
+// |w| ≤ 2^(WeightBits−1) = W: each coefficient of a product is
+// Σ_b ±(e_k + ε_k)[j−b]·w[b] over distinct error coefficients (plan.budget
+// checks that no input polynomial appears twice in an answer), so |E_W|
+// ≤ tHP·√(η/2·l)·W + l·W/2 with probability ≥ 1 − 2^−tailBits, and
+// always ≤ (η + ½)·l·W; the smaller of the two.
+func (p *Params) noiseW(l int) float64 {
+	w := math.Exp2(float64(p.WeightBits) - 1)
+	L := float64(max(l, 1))
+	return min(tHP*math.Sqrt(eta/2.0*L)*w+L*w/2, (eta+0.5)*L*w)
+}
+
+// switchNoise bounds the rounding of a modulus switch: ≤ ½ + Σ ½/q over
+// the dropped primes per coefficient of c0 and c1, c1's times s (‖s‖₁ ≤
+// N): (N+1)/2·(1 + 2^−16).
+const switchNoise = float64(N+1) / 2 * (1 + 1.0/(1<<16))
+
+// packNoise bounds the key switching noise packing 2^k answers adds at
+// Q″: per switch Σ_g ext(c_g)·e_g/P, where the extended digit is < |D_g|·D_g
+// and the key errors e_g are independent of it (the digits come from the
+// keys' uniform parts, never their errors): ≤ tHP·√(η/2·N·Σ_g
+// (|D_g|·D_g)²)/P with probability ≥ 1 − 2^−tailBits, plus the
+// rounding of the division by P, ≤ switchNoise; a switch of round l is
+// doubled by each of the l−1 later rounds and round l has 2^(l−1)
+// switches, so the wanted coefficients carry at most (4^k − 1)/3 times
+// one switch's noise (galois.go), the sum over rounds taken in the worst
+// case.
+func (p *Params) packNoise(k int) float64 {
+	var v, logP float64
+	for _, d := range p.digits {
+		v += math.Exp2(2 * (d.logD + math.Log2(float64(len(d.idx)))))
+	}
+	for _, q := range p.P {
+		logP += math.Log2(float64(q))
+	}
+	eks := tHP*math.Sqrt(eta/2.0*N*v)/math.Exp2(logP) + switchNoise
+	return (math.Exp2(2*float64(k)) - 1) / 3 * eks
+}
+
+// floodBits returns fb with F = 2^(fb−1) ≥ 2^(κ+2)·b.
+func floodBits(b float64) int { return Kappa + 3 + int(math.Ceil(math.Log2(b))) }
+
+// budgets returns the relative noise decryption tolerates, 2^−(ℓ+1)
+// less 2^−10 of it for the floating-point estimates, and the part of it
+// the switches to Q' (and c0's to 2^C0Bits) take.
+func (p *Params) budgets() (limit, rel float64) {
+	limit = math.Exp2(-float64(p.Ell)-1) * (1 - 1.0/1024)
+	rel = switchNoise / math.Exp2(p.LogQReply)
+	if p.C0Bits > 0 {
+		rel += math.Exp2(-float64(p.C0Bits) - 1)
+	}
+	return limit, rel
+}
+
 // fit returns the smallest level at which an answer that sums l weight
 // coefficients decrypts exactly, packed 2^k to a ciphertext (k = 0: not
-// packed), and the flooding width: with E_W = (η + ½)·l·2^(WeightBits−1)
-// (the W-dependent noise), F = 2^(floodBits−1) ≥ 2^(κ+1)·E_W and E_pk =
-// η·(2N+1) (re-randomisation), the noise at Q is at most E = E_W + F +
-// E_pk + 1 (the mask's rounding); each switch to a smaller modulus Q₂
-// scales it by Q₂/Q and adds at most (N+1)/2·(1 + 2^−16) (rounding each
-// coefficient, ≤ ½ + Σ_k ½/q_k over the dropped primes, times s, ‖s‖₁ ≤
-// N, and c0's own); packing (k ≥ 1, at Q″, which the level must
-// contain) adds at most (4^k − 1)/3 key switches of ≤ η·N·Σ_{q∈Q″} q/P +
-// (N+1)/2 each (galois.go), and switching c0 on to 2^C0Bits adds
-// 2^−(C0Bits+1) relative. Decoding is exact while the relative noise is
-// < 2^−(ℓ+1); fit requires ≤ 2^−(ℓ+2), a factor 2 to spare for the
-// floating-point estimate.
+// packed), and the flooding width (floodBits of the noise the flood must
+// hide, noiseW). Unpacked, the noise at the level Q is at most F + E_W +
+// E_pk + 1 (E_pk = η·(2N+1) the re-randomisation's, 1 the mask's
+// rounding); each switch to a smaller modulus scales it and adds at
+// most switchNoise, and switching c0 on to 2^C0Bits adds 2^−(C0Bits+1)
+// relative (budgets). Packed, see fitPacked.
 func (p *Params) fit(l, k int) (*level, int, error) {
 	if k > p.PackLog {
 		return nil, 0, fmt.Errorf("helinear: packing 2^%d answers, the keys allow 2^%d", k, p.PackLog)
 	}
-	logEW := math.Log2((eta+0.5)*float64(max(l, 1))) + float64(p.WeightBits) - 1
-	fb := Kappa + 2 + int(math.Ceil(logEW))
-	total := math.Log2(math.Exp2(logEW) + math.Exp2(float64(fb-1)) + eta*(2*N+1) + 1)
-	limit := math.Exp2(-float64(p.Ell) - 2)
-	sw := float64(N+1) / 2 * (1 + math.Exp2(-16))
-	rel := sw / math.Exp2(p.LogQReply) // relative noise of the switches, independent of Q
-	if p.C0Bits > 0 {
-		rel += math.Exp2(-float64(p.C0Bits) - 1)
-	}
 	if k > 0 {
-		// Packed: no flood at the level; the answers are switched to Q″
-		// and packed, and the packed ciphertext is re-randomised, masked
-		// and flooded at Q″ (F ≥ 2^(κ+1) times all its noise: E_W scaled
-		// to Q″, the switch, the packing, E_pk), then switched to Q'.
-		logQ2 := log2Prod(p.ppQ)
-		var sq float64
-		for _, q := range p.ppQ {
-			sq += float64(q)
-		}
-		eks := eta*N*sq/float64(p.P) + sw
-		epack := (math.Exp2(2*float64(k)) - 1) / 3 * eks
-		for _, lv := range p.levels {
-			if len(lv.rows) <= p.ReplyPrimes || lv.rows[p.ReplyPrimes] != p.ReplyPrimes {
-				continue // packing needs q_x
-			}
-			e2 := math.Exp2(logEW-lv.logQ+logQ2) + sw + epack + eta*(2*N+1)
-			fb2 := Kappa + 2 + int(math.Ceil(math.Log2(e2)))
-			if fb2 <= 192 && (math.Exp2(float64(fb2-1))+e2+1)/math.Exp2(logQ2)+rel <= limit {
-				return lv, fb2, nil
-			}
-		}
-	} else {
-		for _, lv := range p.levels {
-			if math.Exp2(total-lv.logQ)+rel <= limit {
-				return lv, fb, nil
-			}
+		return p.fitPacked(l, k, p.levels)
+	}
+	limit, rel := p.budgets()
+	ew := p.noiseW(l)
+	fb := floodBits(ew)
+	total := math.Exp2(float64(fb-1)) + ew + eta*(2*N+1) + 1
+	for _, lv := range p.levels {
+		if total/math.Exp2(lv.logQ)+rel <= limit {
+			return lv, fb, nil
 		}
 	}
-	return nil, 0, fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",
-		l, total, p.LogQ-float64(p.Ell)-2, p.Ell)
+	return nil, 0, p.errNoise(l, total)
+}
+
+// fitPacked is fit for k ≥ 1 among levels (each must contain Q″): no
+// flood at the level; the answers are switched to Q″ and packed, and the
+// packed ciphertext is re-randomised, masked and flooded at Q″, F ≥
+// 2^(κ+2) times the W-dependent noise there (E_W scaled to Q″, the
+// switch's rounding, packNoise), then switched to Q'.
+func (p *Params) fitPacked(l, k int, levels []*level) (*level, int, error) {
+	limit, rel := p.budgets()
+	logM := log2Prod(p.ppQ)
+	ew, epack := p.noiseW(l), p.packNoise(k)
+	total := 0.0
+	for _, lv := range levels {
+		if len(lv.rows) <= p.ReplyPrimes || lv.rows[p.ReplyPrimes] != p.ReplyPrimes {
+			continue // packing needs q_x
+		}
+		b := ew*math.Exp2(logM-lv.logQ) + switchNoise + epack
+		fb := floodBits(b)
+		total = math.Exp2(float64(fb-1)) + b + eta*(2*N+1) + 1
+		if fb <= 192 && total/math.Exp2(logM)+rel <= limit {
+			return lv, fb, nil
+		}
+	}
+	return nil, 0, p.errNoise(l, total)
+}
+
+func (p *Params) errNoise(l int, total float64) error {
+	return fmt.Errorf("helinear: layer sums %d weights into one polynomial: noise 2^%.1f exceeds the budget 2^%.1f at ℓ = %d",
+		l, math.Log2(total), p.LogQ-float64(p.Ell)-1, p.Ell)
 }
 
 // forceFactor, set by tests only, forces the stride decomposition: 1
