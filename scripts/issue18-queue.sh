@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# issue18-queue.sh: the issue-18 ResNet-18 reduction runs, one at a time,
+# resumable. Rerunning it after an interruption continues where it
+# stopped: finished runs (output model + JSON summary present) are
+# skipped, an interrupted run gets --resume. Run from the repository root:
+#
+#   nohup nice -n 10 scripts/issue18-queue.sh >> /root/autorep-runs/r18/queue.log 2>&1 &
+#
+# 0. Waits (polling every POLL seconds) until the 40-epoch ResNet-18
+#    training run writes its final model $BASE, then evaluates it on the
+#    original CIFAR-10 ($RUNS/resnet18-cifar10.eval.json, .relus.json).
+# 1. From it, on the original CIFAR-10 ($ORIG_DATA), EPOCHS search (SNL:
+#    at most EPOCHS L1) + FT finetune epochs, seed 1, distillation from
+#    the base (the default), one schedule for both methods:
+#    a. AutoReP degree 2 at 12.9K (--score-lr 0.01, as issue 17),
+#    b. SNL at 12.9K,
+#    c. AutoReP degree 2 and SNL at 25K, then at 50K (an SNL run continues
+#       from the 12.9K run's L1 checkpoint when that phase ran all its
+#       epochs above the run's budget: the L1 phase is then the same
+#       computation for every such budget).
+#    Outputs and logs in $RUNS; each run's eval and relus JSON beside it.
+#    Finished models are not copied to models/ (45 MB each; committing
+#    one is a decision, see docs/RESULTS.md).
+#
+# Environment: RUNS (default /root/autorep-runs/r18), BIN (the autorep
+# binary, default $RUNS/../bin-autorep-94664a1, built from a clean export
+# of commit 94664a1), BASE (default
+# /root/autorep-runs/resnet18/resnet18-cifar10.safetensors), ORIG_DATA
+# (/root/autorep-data), EPOCHS (4), FT (1), POLL (300).
+# The body is one function so that editing the file cannot change a
+# running queue.
+main() {
+  set -euo pipefail
+  local runs=${RUNS:-/root/autorep-runs/r18}
+  local bin=${BIN:-$runs/../bin-autorep-94664a1}
+  local base=${BASE:-/root/autorep-runs/resnet18/resnet18-cifar10.safetensors}
+  local orig=${ORIG_DATA:-/root/autorep-data}
+  local epochs=${EPOCHS:-4}
+  local sched=(--epochs "$epochs" --finetune-epochs "${FT:-1}" --seed 1)
+  local poll=${POLL:-300}
+  mkdir -p "$runs"
+  [ -x "$bin" ] || { echo "issue18-queue: no binary at $bin" >&2; exit 1; }
+  [ -d "$orig" ] || { echo "issue18-queue: no data directory $orig" >&2; exit 1; }
+
+  # The training run writes $base once, after its last epoch.
+  if [ ! -f "$base" ]; then
+    echo "$(date -u +%FT%TZ) waiting for $base"
+    while [ ! -f "$base" ]; do sleep "$poll"; done
+    sleep 5 # let the writer close the file
+  fi
+  local b=$runs/resnet18-cifar10
+  if [ ! -f "$b.eval.json" ]; then
+    "$bin" eval --data "$orig" --dataset cifar10 --model "$base" --json > "$b.eval.json.part"
+    mv "$b.eval.json.part" "$b.eval.json"
+    "$bin" relus --model "$base" --json > "$b.relus.json"
+    echo "$(date -u +%FT%TZ) base: $(cat "$b.eval.json")"
+  fi
+
+  # run NAME reduce-flags...: one reduce into $runs/NAME, then eval and
+  # relus of its output.
+  run() {
+    local name=$1; shift
+    local out=$runs/$name.safetensors
+    if [ -f "$out" ] && [ -f "$runs/$name.json" ]; then
+      echo "$(date -u +%FT%TZ) $name: done, skipping"
+      return 0
+    fi
+    local resume=()
+    ls "$out".ckpt.* >/dev/null 2>&1 && resume=(--resume)
+    echo "$(date -u +%FT%TZ) $name: start ${resume[*]:-} ($bin $*)"
+    "$bin" reduce --data "$orig" --dataset cifar10 --model "$base" "${sched[@]}" "$@" \
+      --out "$out" "${resume[@]}" --json > "$runs/$name.json.part" 2>> "$runs/$name.log"
+    mv "$runs/$name.json.part" "$runs/$name.json"
+    "$bin" eval --data "$orig" --dataset cifar10 --model "$out" --json > "$runs/$name.eval.json"
+    "$bin" relus --model "$out" --json > "$runs/$name.relus.json"
+    echo "$(date -u +%FT%TZ) $name: finished: $(cat "$runs/$name.eval.json")"
+  }
+
+  # seed_snl NAME BUDGET: start SNL run NAME from snl12.9k's finished L1
+  # phase if every one of its epochs stayed above BUDGET ReLUs (else NAME
+  # runs its own).
+  seed_snl() {
+    local src=$runs/resnet18-cifar10-snl12.9k
+    [ -f "$src.json" ] || return 0
+    ls "$runs/$1.safetensors.ckpt."* >/dev/null 2>&1 && return 0
+    if python3 - "$src.json" "$2" "$epochs" <<'PY'; then
+import json, sys
+h = [e for e in json.load(open(sys.argv[1]))["history"] if e["phase"] == "l1"]
+sys.exit(0 if len(h) == int(sys.argv[3]) and min(e["relus"] for e in h) > int(sys.argv[2]) else 1)
+PY
+      cp "$src.safetensors.ckpt.l1" "$runs/$1.safetensors.ckpt.l1"
+      echo "$(date -u +%FT%TZ) $1: continues from $src's L1 checkpoint"
+    fi
+  }
+
+  local p=resnet18-cifar10
+  run $p-autorep12.9k-d2 --method autorep --budget 12.9k --degree 2 --score-lr 0.01
+  run $p-snl12.9k --method snl --budget 12.9k
+  local n
+  for n in 25000 50000; do
+    local k=$((n / 1000))k
+    run $p-autorep$k-d2 --method autorep --budget "$n" --degree 2 --score-lr 0.01
+    seed_snl $p-snl$k "$n"
+    run $p-snl$k --method snl --budget "$n"
+  done
+  echo "$(date -u +%FT%TZ) queue finished"
+}
+main "$@"
