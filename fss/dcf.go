@@ -610,13 +610,25 @@ func GenDCFContext(ctx context.Context, prg *ring.PRG, n, g int, alpha, beta []u
 		}
 	}
 	m := len(alpha)
-	seeds := make([]uint64, 4*m)
+	// Every seed and every word of every key is written below, so
+	// recycled buffers need no clearing; none is allocated, nor cleared
+	// by the runtime, after ctx ends (getWords).
+	seeds, err := getWords(ctx, 4*m)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer bufpool.PutWords(seeds)
 	prg.Uint64s(seeds)
 	stride := dcfWords(n, g)
-	// Every word of every key is written below, so recycled buffers
-	// (bufpool.GetWords) need no clearing.
-	k0 = &DCFKeys{party: 0, n: n, g: g, m: m, w: bufpool.GetWords(m * stride)}
-	k1 = &DCFKeys{party: 1, n: n, g: g, m: m, w: bufpool.GetWords(m * stride)}
+	k0 = &DCFKeys{party: 0, n: n, g: g, m: m}
+	k1 = &DCFKeys{party: 1, n: n, g: g, m: m}
+	if k0.w, err = getWords(ctx, m*stride); err != nil {
+		return nil, nil, err
+	}
+	if k1.w, err = getWords(ctx, m*stride); err != nil {
+		k0.Release()
+		return nil, nil, err
+	}
 	err = parallelCtx(ctx, m, func(lo, hi int) {
 		i := lo
 		if g > 2 && g <= maxFast { // two keys in lockstep

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/autorep/autorep/internal/bufpool"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -58,6 +59,20 @@ type Keys struct {
 	shift int
 	m     int
 	w     []uint64 // m elements of stride(gate, ell, shift) words
+	// pooled: w is the keys' own memory (generated), recycled by Release;
+	// decoded keys may alias a frame that is not theirs to hand back.
+	pooled bool
+}
+
+// Release hands the memory of generated keys back to the buffer pool
+// (bufpool), for the next generation to reuse without clearing; the keys
+// must not be used afterwards. Decoded keys are left to the garbage
+// collector.
+func (k *Keys) Release() {
+	if k.pooled {
+		bufpool.PutWords(k.w)
+	}
+	k.w, k.m, k.pooled = nil, 0, false
 }
 
 // Gate is the function the keys compute.
@@ -157,15 +172,31 @@ func genKeys(ctx context.Context, prg *ring.PRG, g Gate, rIn []uint64, ell, shif
 	}
 	m := len(rIn)
 	st := stride(g, ell, shift)
-	rnd := make([]uint64, m*perElem)
+	// fill writes every word of every key and the PRG every random word,
+	// so recycled buffers need no clearing; none is allocated, nor cleared
+	// by the runtime, after ctx ends (getWords).
+	rnd, err := getWords(ctx, m*perElem)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer bufpool.PutWords(rnd)
 	prg.Uint64s(rnd)
-	k0 := &Keys{gate: g, party: 0, ell: ell, shift: shift, m: m, w: make([]uint64, m*st)}
-	k1 := &Keys{gate: g, party: 1, ell: ell, shift: shift, m: m, w: make([]uint64, m*st)}
+	k0 := &Keys{gate: g, party: 0, ell: ell, shift: shift, m: m, pooled: true}
+	k1 := &Keys{gate: g, party: 1, ell: ell, shift: shift, m: m, pooled: true}
+	if k0.w, err = getWords(ctx, m*st); err != nil {
+		return nil, nil, err
+	}
+	if k1.w, err = getWords(ctx, m*st); err != nil {
+		k0.Release()
+		return nil, nil, err
+	}
 	if err := parallelCtx(ctx, m, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			fill(rIn[i], rnd[i*perElem:(i+1)*perElem], k0.w[i*st:(i+1)*st], k1.w[i*st:(i+1)*st])
 		}
 	}); err != nil {
+		k0.Release()
+		k1.Release()
 		return nil, nil, err
 	}
 	return k0, k1, nil

@@ -4,7 +4,38 @@ import (
 	"context"
 	"runtime"
 	"sync"
+
+	"github.com/autorep/autorep/internal/bufpool"
 )
+
+// getWords returns n words of arbitrary content (the caller overwrites
+// every one) for a generation under ctx: a recycled buffer of the pool at
+// once; else a new one, allocated by a helper goroutine so that a
+// generation whose context ends meanwhile returns at once with its cause.
+// The runtime clears reused heap memory before handing it out, which for
+// the gigabytes of a large key batch takes seconds on a loaded machine and
+// cannot be interrupted; the abandoned helper hands its buffer to the pool
+// for the next generation. Nothing is allocated once ctx has ended.
+// allocWords is getWords's allocation (a variable for the tests).
+var allocWords = bufpool.GetWords
+
+func getWords(ctx context.Context, n int) ([]uint64, error) {
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	if ctx.Done() == nil || 8*n < bufpool.MinPooled {
+		return bufpool.GetWords(n), nil
+	}
+	ch := make(chan []uint64, 1)
+	go func() { ch <- allocWords(n) }()
+	select {
+	case w := <-ch:
+		return w, nil
+	case <-ctx.Done():
+		go func() { bufpool.PutWords(<-ch) }()
+		return nil, context.Cause(ctx)
+	}
+}
 
 // minChunk is the smallest number of elements worth a goroutine.
 const minChunk = 64

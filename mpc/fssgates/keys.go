@@ -29,8 +29,9 @@ func (k GateKeys) EncodedLen() int64 {
 	return fssHeader + int64(k.Len())*int64(k.BytesPerElement())
 }
 
-// Release does nothing: gate keys are left to the garbage collector.
-func (k GateKeys) Release() {}
+// Release hands the memory of generated keys back to the buffer pool,
+// for the next generation to reuse without clearing (fss.Keys.Release).
+func (k GateKeys) Release() { k.Keys.Release() }
 
 // DCFKeys is the payload of KindReLUTrunc material: one DCF key on ℓ−1
 // bits with a 3-word payload per position.
