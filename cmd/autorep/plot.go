@@ -6,16 +6,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 
-	"github.com/autorep/autorep/modelfile"
-	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/plot"
-	"github.com/autorep/autorep/reduce"
 )
 
 func init() {
@@ -85,7 +79,7 @@ func runPlot(args []string) error {
 	}
 	opt := plot.Options{Title: *title, LogX: *logX}
 	if isCost {
-		files, err := expandPlotPaths(paths, "*.json")
+		files, err := plot.ExpandPaths(paths, "*.json")
 		if err != nil {
 			return err
 		}
@@ -101,7 +95,7 @@ func runPlot(args []string) error {
 				suites = append(suites, suite)
 			}
 		}
-		vals = splitBySuite(vals, suites)
+		vals = plot.SplitBySuite(vals, suites)
 		if len(vals) == 0 {
 			return fmt.Errorf("plot: no bench pi JSON files among %s", strings.Join(paths, " "))
 		}
@@ -114,14 +108,14 @@ func runPlot(args []string) error {
 		}
 		return nil
 	}
-	files, err := expandPlotPaths(paths, "*.safetensors")
+	files, err := plot.ExpandPaths(paths, "*.safetensors")
 	if err != nil {
 		return err
 	}
 	var pts []plot.Point
 	var degrees []int
 	for _, f := range files {
-		p, degree, err := plotPoint(f)
+		p, degree, err := plot.ModelPoint(f)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "plot: skipping %s: %v\n", f, err)
 			continue
@@ -129,7 +123,7 @@ func runPlot(args []string) error {
 		pts = append(pts, p)
 		degrees = append(degrees, degree)
 	}
-	splitByDegree(pts, degrees)
+	plot.SplitByDegree(pts, degrees)
 	if len(pts) == 0 {
 		return fmt.Errorf("no plottable model files among %d", len(files))
 	}
@@ -141,29 +135,6 @@ func runPlot(args []string) error {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"out": *out, "points": pts})
 	}
 	return nil
-}
-
-// expandPlotPaths lists the files named by paths, replacing each directory
-// by its entries matching pattern (in name order).
-func expandPlotPaths(paths []string, pattern string) ([]string, error) {
-	var files []string
-	for _, a := range paths {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, err
-		}
-		if !st.IsDir() {
-			files = append(files, a)
-			continue
-		}
-		m, err := filepath.Glob(filepath.Join(a, pattern))
-		if err != nil {
-			return nil, err
-		}
-		sort.Strings(m)
-		files = append(files, m...)
-	}
-	return files, nil
 }
 
 // benchPIKeys lists, per cost metric, the fields of an autorep bench pi
@@ -259,152 +230,5 @@ func benchPIValues(path, metric string) ([]plot.Value, string, error) {
 	if suite == "" { // outputs from before the twoparty suite
 		suite = pi.SuiteDealer
 	}
-	if rep.Method != "" {
-		suite += "\x00" + rep.Method
-		if rep.Method == reduce.MethodAutoReP {
-			suite += fmt.Sprintf(" d%d", rep.Degree)
-		}
-	}
-	return vals, suite, nil
-}
-
-// splitBySuite prefixes every series with its point's suite ("dealer:
-// measured") when the points come from more than one suite, and with the
-// model's reduction method when they come from more than one method, so
-// that each gets its own line. A group is "suite" or "suite\x00method"
-// (benchPIValues); a point without a method (an all-ReLU model) is copied
-// into every method's line of its suite, whose common start it is.
-func splitBySuite(vals []plot.Value, groups []string) []plot.Value {
-	suites, methods := map[string]bool{}, map[string][]string{}
-	for _, g := range groups {
-		s, m, _ := strings.Cut(g, "\x00")
-		suites[s] = true
-		if m != "" && !slices.Contains(methods[s], m) {
-			methods[s] = append(methods[s], m)
-		}
-	}
-	split := false
-	for _, ms := range methods {
-		split = split || len(ms) > 1
-	}
-	var out []plot.Value
-	for i, v := range vals {
-		s, m, _ := strings.Cut(groups[i], "\x00")
-		prefix := ""
-		if len(suites) > 1 {
-			prefix = s + ": "
-		}
-		switch {
-		case !split:
-			v.Series = prefix + v.Series
-			out = append(out, v)
-		case m != "":
-			v.Series = prefix + m + ": " + v.Series
-			out = append(out, v)
-		case len(methods[s]) == 0:
-			v.Series = prefix + "all-ReLU: " + v.Series
-			out = append(out, v)
-		default:
-			for _, mm := range methods[s] {
-				c := v
-				c.Series = prefix + mm + ": " + v.Series
-				out = append(out, c)
-			}
-		}
-	}
-	return out
-}
-
-// splitByDegree labels AutoReP points "autorep (degree d)" when the
-// AutoReP models plotted together use more than one polynomial degree, so
-// that each degree gets its own line.
-func splitByDegree(pts []plot.Point, degrees []int) {
-	seen := map[int]bool{}
-	for i, p := range pts {
-		if p.Method == reduce.MethodAutoReP {
-			seen[degrees[i]] = true
-		}
-	}
-	if len(seen) < 2 {
-		return
-	}
-	for i := range pts {
-		if pts[i].Method == reduce.MethodAutoReP {
-			pts[i].Method = fmt.Sprintf("%s (degree %d)", reduce.MethodAutoReP, degrees[i])
-		}
-	}
-}
-
-// plotPoint reads one model file's method, ReLU count and test accuracy,
-// and the polynomial degree of a reduced model (0 for a baseline).
-func plotPoint(path string) (plot.Point, int, error) {
-	f, err := modelfile.Read(path)
-	if err != nil {
-		return plot.Point{}, 0, err
-	}
-	meta, err := f.Meta()
-	if err != nil {
-		return plot.Point{}, 0, err
-	}
-	if meta.Arch == "" {
-		return plot.Point{}, 0, errors.New("not a model file (no architecture metadata)")
-	}
-	if len(meta.Reduce) > 0 {
-		var rec struct {
-			Method   string   `json:"method"`
-			ReLUs    *int     `json:"relus"`
-			Accuracy *float64 `json:"accuracy"`
-			Degree   int      `json:"degree"`
-		}
-		if err := json.Unmarshal(meta.Reduce, &rec); err != nil {
-			return plot.Point{}, 0, fmt.Errorf("reduction record: %w", err)
-		}
-		if rec.ReLUs == nil || rec.Accuracy == nil || rec.Method == "" {
-			return plot.Point{}, 0, errors.New("reduction record lacks method, relus or accuracy")
-		}
-		return plot.Point{Method: rec.Method, ReLUs: *rec.ReLUs, Accuracy: *rec.Accuracy, Label: path}, rec.Degree, nil
-	}
-	acc, ok := recordAccuracy(meta.Train)
-	if !ok {
-		return plot.Point{}, 0, errors.New("no reduction record and no accuracy in the training record")
-	}
-	m, err := models.Load(path)
-	if err != nil {
-		return plot.Point{}, 0, err
-	}
-	_, total := m.ReLUCount()
-	full := 0
-	for _, s := range m.Sites {
-		full += s.Size()
-	}
-	if total < full { // e.g. a reduce checkpoint (OUT.ckpt.best): its accuracy is not recorded
-		return plot.Point{}, 0, fmt.Errorf("%d of %d ReLUs kept but no reduction record (a reduce checkpoint?): plot the reduce output instead", total, full)
-	}
-	return plot.Point{Method: "baseline", ReLUs: total, Accuracy: acc, Label: path}, 0, nil
-}
-
-// recordAccuracy finds a test accuracy (percent) in a JSON training record,
-// trying the usual key names; fractions (≤ 1) are scaled to percent.
-func recordAccuracy(raw json.RawMessage) (float64, bool) {
-	if len(raw) == 0 {
-		return 0, false
-	}
-	var rec map[string]any
-	if json.Unmarshal(raw, &rec) != nil {
-		return 0, false
-	}
-	for _, k := range []string{"test_accuracy", "test_acc", "accuracy", "best_accuracy", "acc"} {
-		for rk, v := range rec {
-			if !strings.EqualFold(rk, k) {
-				continue
-			}
-			if x, ok := v.(float64); ok && !math.IsNaN(x) {
-				if x <= 1 {
-					x *= 100
-				}
-				return x, true
-			}
-		}
-	}
-	return 0, false
+	return vals, plot.SuiteGroup(suite, rep.Method, rep.Degree), nil
 }

@@ -2,16 +2,13 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/pi"
-	"github.com/autorep/autorep/plot"
 )
 
 // benchPIFixture is a small autorep bench pi --json output (the fields the
@@ -195,55 +192,4 @@ func TestPlotCostMetrics(t *testing.T) {
 	}
 	// A model file is not a bench pi output.
 	wantFail(t, runCLI(t, short, "plot", "--metric", "latency", "--out", out, modelPath(t, "lenet-mnist-snl10.safetensors")), 1, "not an autorep bench pi --json output")
-}
-
-// TestSplitBySuite checks the series of cost points from several suites
-// and reduction methods: suite prefixes only when suites mix, method lines
-// only when methods mix, and the all-ReLU point starting each method line.
-func TestSplitBySuite(t *testing.T) {
-	v := func(relus int) plot.Value { return plot.Value{Series: "total", ReLUs: relus, Value: 1} }
-	series := func(vals []plot.Value) []string {
-		var s []string
-		for _, x := range vals {
-			s = append(s, fmt.Sprintf("%s@%d", x.Series, x.ReLUs))
-		}
-		return s
-	}
-	for _, c := range []struct {
-		groups []string
-		want   []string
-	}{
-		{[]string{"dealer", "dealer\x00snl"}, []string{"total@1", "total@2"}},
-		{[]string{"dealer", "twoparty\x00snl"}, []string{"dealer: total@1", "twoparty: total@2"}},
-		{[]string{"twoparty", "twoparty\x00autorep d2", "twoparty\x00snl", "dealer\x00snl"},
-			[]string{"twoparty: autorep d2: total@1", "twoparty: snl: total@1", "twoparty: autorep d2: total@2",
-				"twoparty: snl: total@3", "dealer: snl: total@4"}},
-		{[]string{"dealer", "twoparty\x00autorep d2", "twoparty\x00snl"},
-			[]string{"dealer: all-ReLU: total@1", "twoparty: autorep d2: total@2", "twoparty: snl: total@3"}},
-	} {
-		vals := make([]plot.Value, len(c.groups))
-		for i := range vals {
-			vals[i] = v(i + 1)
-		}
-		if got := series(splitBySuite(vals, c.groups)); !slices.Equal(got, c.want) {
-			t.Errorf("%q: %q, want %q", c.groups, got, c.want)
-		}
-	}
-}
-
-func TestSplitByDegree(t *testing.T) {
-	pts := []plot.Point{{Method: "autorep"}, {Method: "snl"}, {Method: "autorep"}, {Method: "baseline"}}
-	splitByDegree(pts, []int{2, 1, 2, 0})
-	for i, want := range []string{"autorep", "snl", "autorep", "baseline"} {
-		if pts[i].Method != want {
-			t.Errorf("one degree: point %d labelled %q, want %q", i, pts[i].Method, want)
-		}
-	}
-	pts = append(pts, plot.Point{Method: "autorep"})
-	splitByDegree(pts, []int{2, 1, 2, 0, 1})
-	for i, want := range []string{"autorep (degree 2)", "snl", "autorep (degree 2)", "baseline", "autorep (degree 1)"} {
-		if pts[i].Method != want {
-			t.Errorf("two degrees: point %d labelled %q, want %q", i, pts[i].Method, want)
-		}
-	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,22 +12,6 @@ import (
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/reduce"
 )
-
-func TestRecordAccuracy(t *testing.T) {
-	for raw, want := range map[string]float64{
-		`{"test_acc": 0.9872}`: 98.72, `{"accuracy": 97.5}`: 97.5, `{"Test_Accuracy": 0.5}`: 50,
-	} {
-		got, ok := recordAccuracy(json.RawMessage(raw))
-		if !ok || got < want-1e-9 || got > want+1e-9 {
-			t.Errorf("recordAccuracy(%s) = %v, %v; want %v", raw, got, ok, want)
-		}
-	}
-	for _, raw := range []string{``, `{}`, `{"epochs": 2}`, `not json`, `{"accuracy": "high"}`} {
-		if _, ok := recordAccuracy(json.RawMessage(raw)); ok {
-			t.Errorf("recordAccuracy(%q) found an accuracy", raw)
-		}
-	}
-}
 
 // TestReduceAndPlotCLI runs `autorep reduce` (SNL, tiny) on MNIST from an
 // untrained LeNet, checks the output file, and plots it.
