@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	lring "github.com/tuneinsight/lattigo/v6/ring"
+
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -221,7 +223,7 @@ func TestPlanPacking(t *testing.T) {
 }
 
 // TestParams checks every ℓ: log Q within the 128-bit bound for N = 8192,
-// and Q' wide enough for the answers (ℓ + 16 bits less rounding down of
+// and Q' wide enough for the answers (ℓ + 13 bits less rounding down of
 // the primes).
 func TestParams(t *testing.T) {
 	for ell := uint(1); ell <= 64; ell++ {
@@ -253,8 +255,8 @@ func TestParams(t *testing.T) {
 		if len(idx) != len(p.ppQ) || !slices.IsSorted(idx) || idx[0] != 0 || idx[len(idx)-1] != len(p.ppQ)-1 {
 			t.Errorf("ℓ = %d: digits %v of %d primes", ell, idx, len(p.ppQ))
 		}
-		if p.LogQReply < float64(ell)+15.9 {
-			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 15.9", ell, p.LogQReply)
+		if p.LogQReply < float64(ell)+12.9 {
+			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 12.9", ell, p.LogQReply)
 		}
 		for k := range p.PackLog + 1 {
 			if _, _, err := p.fit(1, k); err != nil {
@@ -429,5 +431,78 @@ func TestWeightBound(t *testing.T) {
 	}
 	if _, err := NewParamsW(37, 0); err == nil {
 		t.Error("0-bit weight bound: no error")
+	}
+}
+
+// TestDither checks the random rounding of the last switch: dividing c
+// by the last prime q after Server.dither gives ⌊c/q⌋ or ⌈c/q⌉, ⌈c/q⌉
+// with probability frac(c/q) (mean c/q: the error has mean 0), for
+// values of c spread over (−Q/2, Q/2).
+func TestDither(t *testing.T) {
+	pr, err := NewParams(28)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{P: pr}
+	if s.prg, err = ring.NewRandomPRG(); err != nil {
+		t.Fatal(err)
+	}
+	qs := pr.ppQ // Q' and q_x
+	rg := pr.pp
+	q := new(big.Int).SetUint64(qs[len(qs)-1])
+	bigQ := new(big.Int).Mul(new(big.Int).SetUint64(qs[0]), q)
+	rng := rand.New(rand.NewPCG(3, 4))
+	want := make([]*big.Int, N) // c_j, centred
+	c := rg.NewPoly()
+	for j := range want {
+		v := new(big.Int).SetUint64(rng.Uint64())
+		v.Lsh(v, 64).Add(v, new(big.Int).SetUint64(rng.Uint64())).Mod(v, bigQ)
+		v.Sub(v, new(big.Int).Rsh(bigQ, 1))
+		if j < 8 { // exact multiples and halves of q too
+			v.Mul(q, big.NewInt(int64(j)-4))
+			if j%2 == 1 {
+				v.Add(v, new(big.Int).Rsh(q, 1))
+			}
+		}
+		want[j] = v
+	}
+	const reps = 64
+	sum := make([]float64, N)
+	out := make([]*big.Int, N)
+	for j := range out {
+		out[j] = new(big.Int)
+	}
+	for range reps {
+		for j, v := range want {
+			for i, qi := range qs {
+				c.Coeffs[i][j] = new(big.Int).Mod(v, new(big.Int).SetUint64(qi)).Uint64()
+			}
+		}
+		s.dither(qs, c)
+		rg.AtLevel(len(qs)-1).DivRoundByLastModulus(c, c)
+		one := lring.Poly{Coeffs: c.Coeffs[:1]}
+		pr.rr.PolyToBigintCentered(one, 1, out)
+		for j, v := range want {
+			fl := new(big.Int).Div(v, q) // Euclidean: ⌊v/q⌋ for q > 0
+			d := new(big.Int).Sub(out[j], fl).Int64()
+			if d != 0 && d != 1 {
+				t.Fatalf("coefficient %d: %v/q rounded to %v (floor %v)", j, v, out[j], fl)
+			}
+			sum[j] += float64(d)
+		}
+	}
+	// Round-ups against frac(c/q), separately for fractions below and
+	// above ½ (rounding to nearest would be off by about ∓N·reps/8 in
+	// each): Σ (ups − reps·frac) has standard deviation ≤ √(N·reps)/2.
+	var dev [2]float64
+	for j, v := range want {
+		fr, _ := new(big.Rat).SetFrac(new(big.Int).Mod(v, q), q).Float64()
+		dev[int(2*fr)] += sum[j] - reps*fr
+		if fr == 0 && sum[j] != 0 {
+			t.Errorf("coefficient %d: a multiple of q rounded up", j)
+		}
+	}
+	if lim := 6 * math.Sqrt(N*reps) / 2; math.Abs(dev[0]) > lim || math.Abs(dev[1]) > lim {
+		t.Errorf("round-ups deviate from the fractional parts by %.0f and %.0f (6σ = %.0f): biased", dev[0], dev[1], lim)
 	}
 }

@@ -417,12 +417,20 @@ func (p *Params) packNoise(k int) float64 {
 // floodBits returns fb with F = 2^(fb−1) ≥ 2^(κ+2)·b.
 func floodBits(b float64) int { return Kappa + 3 + int(math.Ceil(math.Log2(b))) }
 
+// switchHP bounds the noise of the last switch, to Q': the server rounds
+// c1 at random (Server.dither), so each coefficient's rounding error is
+// independent, zero-mean and in an interval of length ≤ 1 + 2^−16, and
+// Σ_j r_j·s_{i−j} (‖s‖₂² ≤ N) exceeds tHP·√N/2·(1 + 2^−16) with
+// probability ≤ 2^−tailBits (Hoeffding); c0's rounding adds ≤ ½·(1 +
+// 2^−16). About 2^8.8 instead of the worst case (N+1)/2 = 2^12.
+var switchHP = (tHP*math.Sqrt(N)/2 + 0.5) * (1 + 1.0/(1<<16))
+
 // budgets returns the relative noise decryption tolerates, 2^−(ℓ+1)
 // less 2^−10 of it for the floating-point estimates, and the part of it
-// the switches to Q' (and c0's to 2^C0Bits) take.
+// the switch to Q' (and c0's to 2^C0Bits) takes.
 func (p *Params) budgets() (limit, rel float64) {
 	limit = math.Exp2(-float64(p.Ell)-1) * (1 - 1.0/1024)
-	rel = switchNoise / math.Exp2(p.LogQReply)
+	rel = switchHP / math.Exp2(p.LogQReply)
 	if p.C0Bits > 0 {
 		rel += math.Exp2(-float64(p.C0Bits) - 1)
 	}

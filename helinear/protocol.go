@@ -2,6 +2,7 @@ package helinear
 
 import (
 	"fmt"
+	"math/bits"
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
@@ -422,6 +423,7 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	send := func(c0, c1 lring.Poly, at int, g []leaf) {
 		for lvl := at; lvl >= p.ReplyPrimes; lvl-- {
 			pr.AtLevel(lvl).DivRoundByLastModulus(c0, c0)
+			s.dither(lv.q[:lvl+1], c1)
 			pr.AtLevel(lvl).DivRoundByLastModulus(c1, c1)
 		}
 		for i := range p.ReplyPrimes {
@@ -499,6 +501,29 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("helinear: sending result ciphertexts: %w", err)
 	}
 	return y, nil
+}
+
+// dither adds to every coefficient of c (coefficient domain, residues
+// mod qs) a fresh uniform integer in [−(q−1)/2, (q−1)/2], q the last
+// prime of qs, so that the rounded division by q that follows is
+// ⌊(c + U)/q⌋ for U uniform in [0, q): c/q rounded up with probability
+// its fractional part, an error of mean 0 independent of everything
+// else (switchHP). It is fresh server randomness applied to a flooded
+// ciphertext: post-processing, no leak.
+func (s *Server) dither(qs []uint64, c lring.Poly) {
+	q := qs[len(qs)-1]
+	m := ^uint64(0) >> bits.LeadingZeros64(q)
+	half := int64((q - 1) / 2)
+	for j := range N {
+		u := s.prg.Uint64() & m
+		for u >= q {
+			u = s.prg.Uint64() & m
+		}
+		v := int64(u) - half // |v| < 2^59: q < 2^60
+		for i, qi := range qs {
+			c.Coeffs[i][j] = rq.AddMod(c.Coeffs[i][j], signedMod(v, qi), qi)
+		}
+	}
 }
 
 // hide re-randomises (c0, c1) over the primes qs of ring rg with the
