@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -58,7 +59,7 @@ func step(t *testing.T, data []byte, f func(c transport.Conn) error) {
 }
 
 func FuzzMessages(f *testing.F) {
-	for sel := range uint8(9) {
+	for sel := range uint8(11) {
 		for _, n := range []uint16{1, 130} {
 			f.Add(sel, n, []byte{})
 			f.Add(sel, n, make([]byte, 31))
@@ -69,6 +70,7 @@ func FuzzMessages(f *testing.F) {
 			f.Add(sel, n, make([]byte, 2*int(n)*16/8))
 			f.Add(sel, n, make([]byte, 16*padded(int(n))*8))
 			f.Add(sel, n, make([]byte, int(n)*16*2/8))
+			f.Add(sel, n, make([]byte, 32*Kappa))
 		}
 	}
 	f.Fuzz(func(t *testing.T, sel uint8, n16 uint16, data []byte) {
@@ -77,7 +79,7 @@ func FuzzMessages(f *testing.F) {
 		rng := rand.New(rand.NewPCG(uint64(n), 1))
 		choice := randBits(rng, n)
 		st := &fuzzState
-		switch sel % 9 {
+		switch sel % 11 {
 		case 0: // base receiver: data is A
 			step(t, data, func(c transport.Conn) error { _, err := BaseReceive(c, choice); return err })
 		case 1: // base sender: data is the B's
@@ -130,6 +132,22 @@ func FuzzMessages(f *testing.F) {
 				r := *st.cr
 				r.c = c
 				_, err := NewCNReceiver(&r).Receive(make([]uint8, n), 16, 2)
+				return err
+			})
+		case 9: // correlated-pair receiver (widths 0..64): data is the correlations
+			w0, w1 := make([]uint8, n), make([]uint8, n)
+			for i := range n {
+				w0[i], w1[i] = uint8(i%65), uint8((7*i)%65)
+			}
+			step(t, data, func(c transport.Conn) error {
+				r := *st.r
+				r.c = c
+				_, _, err := r.ReceiveCorrelatedPair(choice, w0, w1)
+				return err
+			})
+		case 10: // SoftSpoken setup sender: data is the trees
+			step(t, data, func(c transport.Conn) error {
+				_, err := ssSetupSender(c, 4, Block{}, make([]ring.Seed, Kappa))
 				return err
 			})
 		}
