@@ -234,9 +234,9 @@ func TestParams(t *testing.T) {
 		if p.LogQ > MaxLogQ {
 			t.Errorf("ℓ = %d: log Q = %.1f > %d", ell, p.LogQ, MaxLogQ)
 		}
-		// The switch's rounding, (N+1)/2 ≈ 2^12, must stay near 2^−(ℓ+4)
-		// of Q' (fit's budget is 2^−(ℓ+2) in all), and the smallest layer
-		// must fit.
+		// The switch's random rounding, switchHP ≈ 2^8.8, must stay near
+		// 2^−(ℓ+4) of Q' (fit's budget is 2^−(ℓ+1) in all), and the
+		// smallest layer must fit.
 		// The Galois keys' modulus Q″·P is within the bound too, P's
 		// primes are NTT primes outside the session's, and the digits
 		// partition Q″.

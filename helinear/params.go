@@ -35,31 +35,39 @@
 // (NTT-friendly, distinct) have a product of at most 2^218, the public
 // key's modulus: the HE standard's table (Albrecht et al., 2018) gives
 // ≥ 128-bit classical security for N = 8192, log QP ≤ 218, σ ≈ 3.2. The
-// Galois keys are at Q″·P (Q' times the largest tail prime, times a
-// special 61-bit prime P outside Q), at most 2^201. Each layer runs at a level, Q' times
-// the subset of the other primes with the smallest product that holds its
-// noise (Params.fit): a smaller modulus, the same key, at least as
-// secure. A public bound on the weights (NewParamsW) lowers the noise and
-// so the level.
+// Galois keys are at Q″·P: Q″ = Q'·q_x (q_x the smallest prime for which
+// Q″ holds a packed answer's flood) times a special modulus P (primes
+// outside Q, about as large as Q″, that exist only in the keys and inside
+// the key switch), at most 2^218 too (ℓ = 28: 2^192). Each layer runs at
+// a level, Q' (or Q″) times the subset of the other primes (17 to 60
+// bits, for fine steps) with the smallest product that holds its noise
+// (Params.fit): a smaller modulus, the same key, at least as secure. A
+// public bound on the weights (NewParamsW) lowers the noise and so the
+// level.
 //
 // # Circuit privacy and decryption error
 //
 // The noise of a product, Σ_k (e_k + ε_k)·w_k, depends on W. The server
 // adds to every coefficient a uniform integer in [−F, F) with F ≥
-// 2^(κ+1)·E_W, where E_W = (21 + ½)·L·2^(wb−1) bounds that noise (L is the
+// 2^(κ+2)·B, where B bounds the W-dependent noise except with
+// probability ≤ 2^−65 over the honest client's errors (plan.go:
+// E_W ≤ 9.57·√(10.5·L)·2^(wb−1) + L·2^(wb−2), a subgaussian tail, L the
 // number of weight coefficients summed into one output polynomial, wb
-// the weight bound), so the statistical distance of each coefficient from
-// a W-free distribution is ≤ 2^−(κ+2), κ = 40 (Kappa), and the later
-// modulus switch is public post-processing; it adds an encryption of
-// zero under the client's public key so that the second component, Σ
-// a_k·w_k + a'·u + e, is pseudo-random (RLWE) instead of a linear function
-// of W; and it adds a uniform mask to every one of the N coefficients (not
-// only the outputs), so the decrypted message is uniform. Decryption is
-// exact while the noise relative to the modulus stays below 2^−(ℓ+1);
-// Params.fit keeps it ≤ 2^−(ℓ+2), counting the flooded noise at the
-// level, the switch's rounding and, with one reply prime, c0's switch to
-// 2^(ℓ+4), and a layer that no level holds is an error instead of a run
-// with a smaller margin.
+// the weight bound; packed, also the key switches'), so the statistical
+// distance of each coefficient from a W-free distribution is ≤
+// 2^−(κ+3) + 2^−65 ≤ 2^−(κ+2), κ = 40 (Kappa), and the later modulus
+// switch (with fresh random rounding) is post-processing; it adds an
+// encryption of zero under the client's public key so that the second
+// component, Σ a_k·w_k + a'·u + e, is pseudo-random (RLWE) instead of a
+// linear function of W; and it adds a uniform mask to every one of the N
+// coefficients (not only the outputs), so the decrypted message is
+// uniform. Decryption is exact while the noise relative to the modulus
+// stays below 2^−(ℓ+1); Params.fit keeps it below that (less 2^−10 of
+// it), counting the flooded noise, the switch's random rounding (a
+// Hoeffding bound, tail 2^−65) and, with one reply prime, c0's switch
+// to 2^(ℓ+2), so a coefficient decrypts wrongly with probability ≤
+// 2^−64 (≤ 2^−40 per inference of up to 2^24 outputs), and a layer that
+// no level holds is an error instead of a run with a smaller margin.
 //
 // # Offline/online split
 //
@@ -119,8 +127,8 @@ type Params struct {
 	ReplyPrimes int
 	LogQReply   float64
 	// C0Bits, when not 0, is the width of the answers' c0 at the outputs:
-	// with one reply prime q', c0 is switched on to 2^C0Bits (ℓ + 4 bits,
-	// adding at most 2^−(ℓ+5) to the relative noise of the phase).
+	// with one reply prime q', c0 is switched on to 2^C0Bits (ℓ + 2 bits,
+	// adding at most 2^−(ℓ+3) to the relative noise of the phase).
 	C0Bits uint
 	// PackLog is the largest k for which answers are packed 2^k to a
 	// ciphertext (galois.go): the client sends Galois keys for τ_1, …,
@@ -237,7 +245,7 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	p := &Params{Ell: ell, WeightBits: weightBits, ReplyPrimes: k1, LogQReply: log2Prod(qs),
 		reply: newBasis(qs, ell), mask: ^uint64(0) >> (64 - ell)}
 	if k1 == 1 {
-		p.C0Bits = ell + 4
+		p.C0Bits = ell + 2
 	}
 	var err error
 	if p.rr, err = lring.NewRing(N, qs); err != nil {
