@@ -360,8 +360,7 @@ func TestLevels(t *testing.T) {
 	}
 	for _, pl := range []*plan{fc, conv} {
 		// The flood is 2^(κ+2) times the W-dependent noise and the whole
-		// noise stays within Q/2^(ℓ+1) at the chosen level (Q″ when
-		// packed), by the bounds' own terms: E_W ≤ 9.57·√(10.5·L)·2^36 +
+		// noise stays within Q″/2^(ℓ+1), by the bounds' own terms: E_W ≤ 9.57·√(10.5·L)·2^36 +
 		// L·2^35 (the subgaussian tail 2^−65 of docs/SECURITY.md), the
 		// packing's (4^k − 1)/3 key switches.
 		l := 0
@@ -378,17 +377,11 @@ func TestLevels(t *testing.T) {
 			t.Errorf("E_W for %d weights: %g, noiseW %g", l, ew, small.noiseW(l))
 		}
 		fl := math.Exp2(float64(pl.floodBits - 1))
-		if pl.packLog > 0 {
-			logQ2 := log2Prod(small.ppQ)
-			b := ew*math.Exp2(logQ2-pl.lv.logQ) + small.packNoise(pl.packLog)
-			if fl < math.Exp2(Kappa+2)*b || math.Log2(fl+b) >= logQ2-37-1 {
-				t.Errorf("packed 2^%d at level log Q %.1f, flood 2^%d at Q″ = 2^%.1f for %d weights", pl.packLog, pl.lv.logQ, pl.floodBits-1, logQ2, l)
-			}
-			continue
-		}
-		total := math.Log2(ew + fl + 21*(2*N+1) + 1)
-		if total >= pl.lv.logQ-37-1 || fl < math.Exp2(Kappa+2)*ew {
-			t.Errorf("level log Q %.1f, flood 2^%d: noise 2^%.1f for %d weights", pl.lv.logQ, pl.floodBits-1, total, l)
+		// Flooded at Q″ (packed or not, k = 0 adds no key switches).
+		logQ2 := log2Prod(small.ppQ)
+		b := ew*math.Exp2(logQ2-pl.lv.logQ) + small.packNoise(pl.packLog)
+		if fl < math.Exp2(Kappa+2)*b || math.Log2(fl+b+21*(2*N+1)+1) >= logQ2-37-1 {
+			t.Errorf("packed 2^%d at level log Q %.1f, flood 2^%d at Q″ = 2^%.1f for %d weights", pl.packLog, pl.lv.logQ, pl.floodBits-1, logQ2, l)
 		}
 	}
 }

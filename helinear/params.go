@@ -149,6 +149,7 @@ type Params struct {
 	reply  *basis      // constants for Q'
 	mask   uint64      // 2^ℓ − 1
 	levels []*level    // Q' times each subset of the tail, by ascending log Q
+	mLevel *level      // Q″, the public key's level
 
 	mu sync.Mutex // guards the lazily built rings of levels
 }
@@ -254,8 +255,8 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	// q_x: the smallest prime for which Q″ = Q'·q_x holds the flood over
 	// the packing's own noise (2^packLogMax answers from a level far above
 	// Q″, E_W scaled to nothing); a layer's level then adds tail primes
-	// until E_W scaled to Q″ fits too. None (no packing) if no prime of ≤
-	// 60 bits does. Q″ needs about ℓ + κ + 4 + log(packNoise) bits and
+	// until E_W scaled to Q″ fits too (an error if no prime of ≤ 60 bits
+	// does; none of ℓ = 1..64 fails). Q″ needs about ℓ + κ + 4 + log(packNoise) bits and
 	// packNoise is about 2^(2k+13): the search starts a few bits below.
 	packs := false
 	for x := max(minPrimeBits, int(ell)+Kappa+2*packLogMax+14-int(p.LogQReply)); x <= 60 && !packs; x++ {
@@ -272,8 +273,9 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 		}
 	}
 	if !packs {
-		p.Q, p.PackLog, p.P, p.ppQ, p.ksQ, p.digits = qs, 0, nil, nil, nil, nil
-	} else if err := p.buildPacking(); err != nil {
+		return nil, fmt.Errorf("helinear: no packing modulus for ℓ = %d within the 128-bit bound", ell)
+	}
+	if err := p.buildPacking(); err != nil {
 		return nil, err
 	}
 	room := MaxLogQ - 1 // primes of b bits are < 2^b: one bit of slack each
@@ -328,6 +330,11 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 		return len(p.levels[i].q) < len(p.levels[j].q)
 	})
 	p.top().r, p.top().b = r, p.full // all primes, in the order of Q
+	for _, lv := range p.levels {
+		if len(lv.rows) == k1+1 && lv.rows[k1] == k1 {
+			p.mLevel = lv
+		}
+	}
 	return p, nil
 }
 

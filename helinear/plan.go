@@ -440,35 +440,21 @@ func (p *Params) budgets() (limit, rel float64) {
 // fit returns the smallest level at which an answer that sums l weight
 // coefficients decrypts exactly, packed 2^k to a ciphertext (k = 0: not
 // packed), and the flooding width (floodBits of the noise the flood must
-// hide, noiseW). Unpacked, the noise at the level Q is at most F + E_W +
-// E_pk + 1 (E_pk = η·(2N+1) the re-randomisation's, 1 the mask's
-// rounding); each switch to a smaller modulus scales it and adds at
-// most switchNoise, and switching c0 on to 2^C0Bits adds 2^−(C0Bits+1)
-// relative (budgets). Packed, see fitPacked.
+// hide): fitPacked.
 func (p *Params) fit(l, k int) (*level, int, error) {
 	if k > p.PackLog {
 		return nil, 0, fmt.Errorf("helinear: packing 2^%d answers, the keys allow 2^%d", k, p.PackLog)
 	}
-	if k > 0 {
-		return p.fitPacked(l, k, p.levels)
-	}
-	limit, rel := p.budgets()
-	ew := p.noiseW(l)
-	fb := floodBits(ew)
-	total := math.Exp2(float64(fb-1)) + ew + eta*(2*N+1) + 1
-	for _, lv := range p.levels {
-		if total/math.Exp2(lv.logQ)+rel <= limit {
-			return lv, fb, nil
-		}
-	}
-	return nil, 0, p.errNoise(l, total)
+	return p.fitPacked(l, k, p.levels)
 }
 
-// fitPacked is fit for k ≥ 1 among levels (each must contain Q″): no
-// flood at the level; the answers are switched to Q″ and packed, and the
-// packed ciphertext is re-randomised, masked and flooded at Q″, F ≥
+// fitPacked is fit among levels (each must contain Q″): no flood at the
+// level; the answers are switched to Q″ and packed (k ≥ 1), and the
+// (packed) ciphertext is re-randomised, masked and flooded at Q″, F ≥
 // 2^(κ+2) times the W-dependent noise there (E_W scaled to Q″, the
-// switch's rounding, packNoise), then switched to Q'.
+// switch's rounding, packNoise), then switched to Q' (budgets). The
+// noise at Q″ is at most F + that + E_pk + 1 (E_pk = η·(2N+1) the
+// re-randomisation's, 1 the mask's rounding).
 func (p *Params) fitPacked(l, k int, levels []*level) (*level, int, error) {
 	limit, rel := p.budgets()
 	logM := log2Prod(p.ppQ)

@@ -55,7 +55,7 @@ func NewClientParams(c transport.Conn, p *Params) (*Client, error) {
 	s := ternary(prg)
 	setSigned(p.Q, s, cl.sk)
 	p.r.NTT(cl.sk, cl.sk)
-	msg, err := cl.encryptWith(p.top(), nil)
+	msg, err := cl.encryptWith(p.pkLevel(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func NewServerParams(c transport.Conn, p *Params) (*Server, error) {
 		return nil, fmt.Errorf("helinear: receiving public key: %w", err)
 	}
 	n := min(len(b), ring.SeedSize+p.freshBytes())
-	c0, c1, err := p.parseFresh(b[:n], 1, p.top())
+	c0, c1, err := p.parseFresh(b[:n], 1, p.pkLevel())
 	if err != nil {
 		return nil, fmt.Errorf("helinear: public key: %w", err)
 	}
@@ -138,12 +138,15 @@ func (cl *Client) encryptWith(lv *level, ms [][]uint64) ([]byte, error) {
 	return out, nil
 }
 
-// top is the level of all primes (the public key's).
+// top is the level of all primes.
 func (p *Params) top() *level { return p.levels[len(p.levels)-1] }
 
-// freshBytes is the packed size of one fresh ciphertext's c0 over all
-// primes (the public key).
-func (p *Params) freshBytes() int { return p.top().freshBytes() }
+// pkLevel is the public key's level, Q″: every answer is re-randomised
+// there (Server.run).
+func (p *Params) pkLevel() *level { return p.mLevel }
+
+// freshBytes is the packed size of the public key's c0 (over Q″).
+func (p *Params) freshBytes() int { return p.pkLevel().freshBytes() }
 
 // replyBytes is the packed size of one answer with nt targets.
 func (p *Params) replyBytes(nt int) int {
@@ -389,7 +392,7 @@ func (s *Server) weights(pl *plan, r *lring.Ring, w []uint64) ([]lring.Poly, err
 // −r (batch × pl.yLen) whose sum with the client's output is W·x_c.
 func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	p, lv := s.P, pl.lv
-	pr, lb, err := p.ring(lv)
+	pr, _, err := p.ring(lv)
 	if err != nil {
 		return nil, err
 	}
@@ -405,27 +408,21 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	pk0, pk1 := lv.rowsOf(s.pk0), lv.rowsOf(s.pk1)
 	var msg []byte
 	y := make([]uint64, batch*pl.yLen)
 	acc0, acc1 := pr.NewPoly(), pr.NewPoly()
 	r, tw := make([]uint64, N), make([]uint64, 0, N)
 	k := pl.packLog
-	var pk *packer
-	if k > 0 {
-		if len(s.keys) < k {
-			return nil, fmt.Errorf("helinear: packing 2^%d answers without the Galois keys", k)
-		}
-		pk = newPacker(p, s.keys)
+	if len(s.keys) < k {
+		return nil, fmt.Errorf("helinear: packing 2^%d answers without the Galois keys", k)
 	}
-	// send switches a (packed) answer to Q' and appends c1 in full and c0
-	// at the targets of its answers g.
-	send := func(c0, c1 lring.Poly, at int, g []leaf) {
-		for lvl := at; lvl >= p.ReplyPrimes; lvl-- {
-			pr.AtLevel(lvl).DivRoundByLastModulus(c0, c0)
-			s.dither(lv.q[:lvl+1], c1)
-			pr.AtLevel(lvl).DivRoundByLastModulus(c1, c1)
-		}
+	pk := newPacker(p, s.keys)
+	// send switches a (packed) answer from Q″ to Q' and appends c1 in full
+	// and c0 at the targets of its answers g.
+	send := func(c0, c1 lring.Poly, g []leaf) {
+		p.pp.DivRoundByLastModulus(c0, c0) // Q″ = Q'·q_x
+		s.dither(p.ppQ, c1)
+		p.pp.DivRoundByLastModulus(c1, c1)
 		for i := range p.ReplyPrimes {
 			msg = rq.PackSeg(msg, c1.Coeffs[i], p.width(i))
 		}
@@ -450,6 +447,8 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 			}
 		}
 	}
+	kp := len(p.ppQ)
+	pk0, pk1 := lring.Poly{Coeffs: s.pk0.Coeffs[:kp]}, lring.Poly{Coeffs: s.pk1.Coeffs[:kp]}
 	for _, g := range pl.groups(batch) {
 		leaves := make([]*ct, 1<<k)
 		for a, lf := range g {
@@ -461,41 +460,33 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 				pr.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], acc0)
 				pr.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], acc1)
 			}
+			// Switch to Q″ (the level's first k'+1 primes) and pack (k = 0:
+			// one answer as it is).
+			pr.INTT(acc0, acc0)
+			pr.INTT(acc1, acc1)
+			for lvl := len(lv.q) - 1; lvl > p.ReplyPrimes; lvl-- {
+				pr.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
+				pr.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
+			}
+			c := &ct{p.pp.NewPoly(), p.pp.NewPoly()}
+			for i := range p.ppQ {
+				copy(c.c0.Coeffs[i], acc0.Coeffs[i])
+				copy(c.c1.Coeffs[i], acc1.Coeffs[i])
+			}
 			if k > 0 {
-				// Switch to Q″ (the level's first k'+1 primes) and pack;
-				// re-randomise, mask and flood the packed answer.
-				pr.INTT(acc0, acc0)
-				pr.INTT(acc1, acc1)
-				for lvl := len(lv.q) - 1; lvl > p.ReplyPrimes; lvl-- {
-					pr.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
-					pr.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
-				}
-				c := &ct{p.pp.NewPoly(), p.pp.NewPoly()}
-				for i := range p.ppQ {
-					copy(c.c0.Coeffs[i], acc0.Coeffs[i])
-					copy(c.c1.Coeffs[i], acc1.Coeffs[i])
-				}
 				pk.prepare(c, k, 1<<k-1)
-				leaves[a] = c
-				continue
 			}
-			s.hide(pr, lv.q, lb, pk0, pk1, acc0, acc1, true, pl.floodBits, r)
-			for _, t := range op.targets {
-				y[n*pl.yLen+int(t.idx)] = -r[t.coef] & p.mask
-			}
-			send(acc0, acc1, len(lv.q)-1, g)
+			leaves[a] = c
 		}
-		if k > 0 {
-			c := pk.pack(leaves, k)
-			kp := len(p.ppQ)
-			s.hide(p.pp, p.ppQ, p.ppB, lring.Poly{Coeffs: s.pk0.Coeffs[:kp]}, lring.Poly{Coeffs: s.pk1.Coeffs[:kp]}, c.c0, c.c1, false, pl.floodBits, r)
-			for a, lf := range g {
-				for _, t := range pl.outs[lf.op].targets {
-					y[lf.n*pl.yLen+int(t.idx)] = -r[pl.packedCoef(t.coef, a)] & p.mask
-				}
+		// Re-randomise, mask and flood the (packed) answer at Q″.
+		c := pk.pack(leaves, k)
+		s.hide(p.pp, p.ppQ, p.ppB, pk0, pk1, c.c0, c.c1, pl.floodBits, r)
+		for a, lf := range g {
+			for _, t := range pl.outs[lf.op].targets {
+				y[lf.n*pl.yLen+int(t.idx)] = -r[pl.packedCoef(t.coef, a)] & p.mask
 			}
-			send(c.c0, c.c1, p.ReplyPrimes, g)
 		}
+		send(c.c0, c.c1, g)
 	}
 	if err := s.Conn.Send(msg); err != nil {
 		return nil, fmt.Errorf("helinear: sending result ciphertexts: %w", err)
@@ -526,20 +517,18 @@ func (s *Server) dither(qs []uint64, c lring.Poly) {
 	}
 }
 
-// hide re-randomises (c0, c1) over the primes qs of ring rg with the
-// public key's residues pk0, pk1 (NTT domain), adds ⌊Q·r/2^ℓ⌉ for a fresh
-// uniform r (returned in r) to every coefficient and floods c0 with a
-// uniform integer in [−2^(fb−1), 2^(fb−1)). ntt tells whether (c0, c1)
-// are in the NTT domain; they are returned in the coefficient domain.
-func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lring.Poly, ntt bool, fb int, r []uint64) {
+// hide re-randomises (c0, c1) (coefficient domain, returned so) over the
+// primes qs of ring rg with the public key's residues pk0, pk1 (NTT
+// domain), adds ⌊Q·r/2^ℓ⌉ for a fresh uniform r (returned in r) to every
+// coefficient and floods c0 with a uniform integer in [−2^(fb−1),
+// 2^(fb−1)).
+func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lring.Poly, fb int, r []uint64) {
 	p := s.P
 	u, e := rg.NewPoly(), rg.NewPoly()
 	rq.SmallPoly(s.prg, qs, u, true)
 	rg.NTT(u, u)
-	if !ntt {
-		rg.NTT(c0, c0)
-		rg.NTT(c1, c1)
-	}
+	rg.NTT(c0, c0)
+	rg.NTT(c1, c1)
 	rg.MulCoeffsBarrettThenAdd(pk0, u, c0)
 	rg.MulCoeffsBarrettThenAdd(pk1, u, c1)
 	rg.INTT(c0, c0)
