@@ -223,7 +223,7 @@ func TestPlanPacking(t *testing.T) {
 }
 
 // TestParams checks every ℓ: log Q within the 128-bit bound for N = 8192,
-// and Q' wide enough for the answers (ℓ + 13 bits less rounding down of
+// and Q' wide enough for the answers (ℓ + 12 bits less rounding down of
 // the primes).
 func TestParams(t *testing.T) {
 	for ell := uint(1); ell <= 64; ell++ {
@@ -235,7 +235,7 @@ func TestParams(t *testing.T) {
 			t.Errorf("ℓ = %d: log Q = %.1f > %d", ell, p.LogQ, MaxLogQ)
 		}
 		// The switch's random rounding, switchHP ≈ 2^8.8, must stay near
-		// 2^−(ℓ+4) of Q' (fit's budget is 2^−(ℓ+1) in all), and the
+		// 2^−(ℓ+3) of Q' (fit's budget is 2^−(ℓ+1) in all), and the
 		// smallest layer must fit.
 		// The Galois keys' modulus Q″·P is within the bound too, P's
 		// primes are NTT primes outside the session's, and the digits
@@ -255,8 +255,8 @@ func TestParams(t *testing.T) {
 		if len(idx) != len(p.ppQ) || !slices.IsSorted(idx) || idx[0] != 0 || idx[len(idx)-1] != len(p.ppQ)-1 {
 			t.Errorf("ℓ = %d: digits %v of %d primes", ell, idx, len(p.ppQ))
 		}
-		if p.LogQReply < float64(ell)+12.9 {
-			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 12.9", ell, p.LogQReply)
+		if p.LogQReply < float64(ell)+11.9 {
+			t.Errorf("ℓ = %d: log Q' = %.1f < ℓ + 11.9", ell, p.LogQReply)
 		}
 		for k := range p.PackLog + 1 {
 			if _, _, err := p.fit(1, k); err != nil {

@@ -123,7 +123,7 @@ type Params struct {
 	Q    []uint64
 	LogQ float64 // log2 of the product of all of Q
 	// ReplyPrimes is the number of primes the server's answers keep after
-	// modulus switching (Q' = q_0⋯q_{k'−1}, ≥ ℓ + 13 bits).
+	// modulus switching (Q' = q_0⋯q_{k'−1}, ≥ ℓ + 12 bits).
 	ReplyPrimes int
 	LogQReply   float64
 	// C0Bits, when not 0, is the width of the answers' c0 at the outputs:
@@ -217,9 +217,9 @@ func NewParams(ell uint) (*Params, error) { return NewParamsW(ell, ell) }
 
 // NewParamsW returns the parameters for shares over Z_2^ℓ and server
 // weights of at most weightBits bits (two's complement, 1 ≤ weightBits ≤
-// ℓ). Q' holds the ℓ + 13 bits (at least 30) the answers keep after
+// ℓ). Q' holds the ℓ + 12 bits (at least 30) the answers keep after
 // modulus switching (the switch rounds c1 at random, so it adds at most
-// switchHP ≈ 2^8.8 of noise with probability ≥ 1 − 2^−65, ≤ Q'/2^(ℓ+4),
+// switchHP ≈ 2^8.8 of noise with probability ≥ 1 − 2^−65, ≤ Q'/2^(ℓ+3),
 // see Params.fit); q_x is the smallest prime for
 // which Q″ = Q'·q_x holds a packed answer's flood (setPacking); the tail
 // primes fill what the 128-bit bound leaves (MaxLogQ in all), and each
@@ -232,7 +232,7 @@ func NewParamsW(ell, weightBits uint) (*Params, error) {
 	if weightBits < 1 || weightBits > ell {
 		return nil, fmt.Errorf("helinear: weight bound of %d bits outside 1..ℓ = %d", weightBits, ell)
 	}
-	replyNeed := max(int(ell)+13, 30)
+	replyNeed := max(int(ell)+12, 30)
 	k1 := (replyNeed + 59) / 60
 	b1 := (replyNeed + k1 - 1) / k1
 	var qs []uint64
@@ -596,7 +596,7 @@ func (p *Params) switchC0(c uint64) uint64 {
 
 // decodeSplit decodes a phase given as u = (c1·s)_j mod q' and v = c0 mod
 // 2^C0Bits: ⌊2^ℓ·(u/q' + v/2^C0Bits)⌉ mod 2^ℓ, the integer parts exact
-// and the two fractions (each known to 2^−52) summed in float64 (ℓ ≤ 47
+// and the two fractions (each known to 2^−52) summed in float64 (ℓ ≤ 48
 // here, as q' < 2^60).
 func (p *Params) decodeSplit(u, v uint64) uint64 {
 	q, sh := p.Q[0], p.C0Bits-p.Ell
