@@ -201,6 +201,7 @@ func FuzzParseQuery(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Add(append(queryHeader(degSplit, 5), good...))
 	good = append(queryHeader(1, 5), good...)
 	f.Add(good)
 	f.Add(good[:len(good)-1])
@@ -209,10 +210,10 @@ func FuzzParseQuery(f *testing.F) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	f.Add(randBytes(rng, len(good)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, deg := range []int{1, 2} {
+		for _, deg := range []int{1, 2, degSplit} {
 			c0, c1, err := p.parseQuery(b, deg, 5)
-			if err == nil && (len(c0) != deg || len(c1) != deg) {
-				t.Fatalf("%d ciphertexts for degree %d", len(c0), deg)
+			if err == nil && (len(c0) != uploads(deg) || len(c1) != uploads(deg)) {
+				t.Fatalf("%d ciphertexts for the form %d", len(c0), deg)
 			}
 		}
 	})
