@@ -70,7 +70,7 @@ func recvBits(c transport.Conn, bits int, what string) (*bitReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ot: receiving %s: %w", what, err)
 	}
-	return &bitReader{buf: msg, size: uint64(len(msg)) * 8}, nil
+	return newBitReader(msg, bits, what)
 }
 
 // read returns the next w bits (1 ≤ w ≤ 64); the caller never reads past
