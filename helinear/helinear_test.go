@@ -128,10 +128,11 @@ func runConv(t *testing.T, s *Server, cl *Client, rng *rand.Rand, p ring.ConvPar
 }
 
 // TestConvResNet20Shapes checks every ResNet-20 layer shape exactly at
-// ℓ = 64 and 37.
+// ℓ = 64 (three key switching digits) and 28 (the twoparty suite's
+// width; one digit of two primes).
 func TestConvResNet20Shapes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, ell := range []uint{64, 37} {
+	for _, ell := range []uint{64, 28} {
 		s, cl := pair(t, ell)
 		// Every ResNet-20 shape (the fully connected one as a 1×1
 		// convolution), and one at batch 2.
