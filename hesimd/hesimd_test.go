@@ -75,7 +75,7 @@ func randVec(rng *rand.Rand, n int, P uint64) []uint64 {
 }
 
 func TestQuadCorrect(t *testing.T) {
-	for _, pBits := range []int{20, 32, 48, 50} {
+	for _, pBits := range []int{20, 27, 28, 32, 48, 50} {
 		cl, s := session(t, pBits)
 		P := s.P.P()
 		rng := rand.New(rand.NewPCG(uint64(pBits), 1))
@@ -107,6 +107,32 @@ func TestQuadCorrect(t *testing.T) {
 			for i := range n {
 				if got, w := (ys[i]+yc[i])%P, want(P, deg, a, b, c, xs, xc, i); got != w {
 					t.Fatalf("pBits %d deg %d: element %d: y = %d, want %d", pBits, deg, i, got, w)
+				}
+			}
+		}
+		// The largest plaintexts the tail bound allows: with xs = 0 the
+		// server's plaintexts are b (and a), whose coefficients are all
+		// (P−1)/2 (‖w‖² = N·((P−1)/2)², the bound's worst case).
+		m := s.P.rP.NewPoly()
+		for j := range m.Coeffs[0] {
+			m.Coeffs[0][j] = (P - 1) / 2
+		}
+		s.P.rP.NTT(m, m)
+		wMax := m.Coeffs[0][:s.P.Slots()]
+		zero := make([]uint64, s.P.Slots())
+		xc := randVec(rng, s.P.Slots(), P)
+		for _, deg := range []int{1, 2} {
+			var a []uint64
+			if deg == 2 {
+				a = wMax
+			}
+			ys, yc, errS, errC := run(cl, s, deg, a, wMax, zero, zero, xc)
+			if errS != nil || errC != nil {
+				t.Fatalf("pBits %d deg %d: %v / %v", pBits, deg, errS, errC)
+			}
+			for i := range ys {
+				if got, w := (ys[i]+yc[i])%P, want(P, deg, a, wMax, zero, zero, xc, i); got != w {
+					t.Fatalf("pBits %d deg %d, largest plaintexts: element %d: y = %d, want %d", pBits, deg, i, got, w)
 				}
 			}
 		}

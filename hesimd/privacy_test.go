@@ -128,15 +128,25 @@ func TestCircuitPrivacy(t *testing.T) {
 			// Unflooded, the noise is the secret-dependent part plus the
 			// re-randomisation's: under the tail bound E + 42N + 21 (it
 			// fails with probability 2^−64 per coefficient).
-			var m float64
-			for _, v := range eRand {
-				m = max(m, math.Abs(v))
+			// Also with the largest plaintexts: every coefficient of w1 and
+			// of the quadratic plaintext (P−1)/2, the bound's worst case.
+			wp := p.rP.NewPoly()
+			for j := range wp.Coeffs[0] {
+				wp.Coeffs[0][j] = (p.p - 1) / 2
 			}
+			p.rP.NTT(wp, wp)
+			eMax := floodedNoise(t, cl, s, wp.Coeffs[0], wp.Coeffs[0], rand0, rng)
 			lim := p.noise.E + 42*n + 21
-			t.Logf("unflooded noise: max 2^%.2f, bound 2^%.2f (worst case over the client's coins 2^%.2f)",
-				math.Log2(m), math.Log2(lim), math.Log2(2*n*21.5*float64(p.p-1)/2+42*n+21.5))
-			if m > lim {
-				t.Errorf("unflooded noise 2^%.2f above the tail bound 2^%.2f", math.Log2(m), math.Log2(lim))
+			for name, e := range map[string][]float64{"random": eRand, "largest": eMax} {
+				var m float64
+				for _, v := range e {
+					m = max(m, math.Abs(v))
+				}
+				t.Logf("unflooded noise, %s plaintexts: max 2^%.2f, bound 2^%.2f (worst case over the client's coins 2^%.2f)",
+					name, math.Log2(m), math.Log2(lim), math.Log2(2*n*21.5*float64(p.p-1)/2+42*n+21.5))
+				if m > lim {
+					t.Errorf("unflooded noise 2^%.2f above the tail bound 2^%.2f", math.Log2(m), math.Log2(lim))
+				}
 			}
 			continue
 		}
