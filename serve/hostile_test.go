@@ -11,12 +11,14 @@ import (
 )
 
 // TestClientHostileAnswer: a server that answers the hello with a frame
-// above MaxAnswer (a bare 2^31-byte header, or MaxAnswer+1 bytes) is
+// above MaxAnswer (a bare 2^31-byte or 512 MiB header, or MaxAnswer+1
+// bytes) is
 // refused from the frame's header, before it is read or allocated; an
 // empty or truncated answer is a clear error (issue 19, finding 5).
 func TestClientHostileAnswer(t *testing.T) {
 	for _, c := range []transporttest.Case{
-		{Name: "2^31 header", Bare: true},
+		{Name: "2^31 header", Header: transporttest.HugeFrame},
+		{Name: "512 MiB header", Header: transporttest.LargeFrame},
 		{Name: "MaxAnswer+1", Payload: make([]byte, MaxAnswer+1)},
 		{Name: "empty", Payload: []byte{}},
 		{Name: "short", Payload: []byte(tagOK)},
@@ -27,7 +29,7 @@ func TestClientHostileAnswer(t *testing.T) {
 			prefix = func() error { _, err := transport.RecvMax(peer, maxHello); return err }
 			return step, prefix
 		})
-		tooLarge := c.Bare || len(c.Payload) > MaxAnswer
+		tooLarge := c.Header != 0 || len(c.Payload) > MaxAnswer
 		switch {
 		case err == nil:
 			t.Errorf("%s: accepted", c.Name)

@@ -16,27 +16,32 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
-// HugeFrame is the length the bare-header case announces: 2^31 bytes,
-// within the default MaxFrame limit of no protocol message.
-const HugeFrame = 1 << 31
+// The lengths the bare-header cases announce: 2^31 bytes, above every
+// connection's default MaxFrame (1 GiB), and 512 MiB, below it, which only
+// the receiver's own bound refuses unread.
+const (
+	HugeFrame  = 1 << 31
+	LargeFrame = 512 << 20
+)
 
-// Case is one hostile message: a frame of Payload, or with Bare only a
-// header announcing HugeFrame bytes, the payload never sent.
+// Case is one hostile message: a frame of Payload, or, with Header
+// non-zero, only a frame header announcing Header bytes, the payload never
+// sent.
 type Case struct {
 	Name    string
 	Payload []byte
-	Bare    bool
+	Header  uint32
 }
 
 // Cases returns the wrong-size messages for a step that expects exactly
 // want bytes: one byte longer, a word longer, one byte shorter and empty
-// (when want > 0), and a bare header of 2^31 bytes.
+// (when want > 0), and bare headers of 2^31 and 512 MiB.
 func Cases(want int) []Case {
 	cs := []Case{{Name: "long", Payload: make([]byte, want+1)}, {Name: "word-long", Payload: make([]byte, want+8)}}
 	if want > 0 {
 		cs = append(cs, Case{Name: "short", Payload: make([]byte, want-1)}, Case{Name: "empty", Payload: []byte{}})
 	}
-	return append(cs, Case{Name: "2^31 header", Bare: true})
+	return append(cs, Case{Name: "2^31 header", Header: HugeFrame}, Case{Name: "512 MiB header", Header: LargeFrame})
 }
 
 // Pair returns the two ends of a FramedConn pair over net.Pipe, with a
@@ -52,11 +57,11 @@ func Pair() (a, b *transport.FramedConn) {
 // Send sends c's message on conn: a frame, or a bare header written to the
 // underlying connection.
 func Send(conn *transport.FramedConn, c Case) error {
-	if !c.Bare {
+	if c.Header == 0 {
 		return conn.Send(c.Payload)
 	}
 	var hdr [transport.HeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[:], HugeFrame)
+	binary.LittleEndian.PutUint32(hdr[:], c.Header)
 	_, err := conn.NetConn().Write(hdr[:])
 	return err
 }
@@ -105,11 +110,11 @@ func Check(t *testing.T, what string, want int, step func(transport.Conn) error)
 // CheckSetup runs the step of a fresh setup against every case of
 // Cases(want): each must fail with an error that wraps
 // transport.ErrMessageSize and contains what (the protocol step's name);
-// the bare 2^31 header must be refused from the header: with
+// a bare header must be refused from the header: with
 // transport.ErrFrameTooLarge, which a FramedConn returns before it reads
 // or allocates anything of the frame (transport.TestRecvMax measures
-// that); a receiver that accepted the header would wait for the payload
-// until the 5 s read timeout instead.
+// that); a receiver without its own bound would accept the 512 MiB header
+// and wait for the payload until the 5 s read timeout instead.
 func CheckSetup(t *testing.T, what string, want int, setup Setup) {
 	t.Helper()
 	for _, c := range Cases(want) {
@@ -123,8 +128,8 @@ func CheckSetup(t *testing.T, what string, want int, setup Setup) {
 		case !strings.Contains(err.Error(), what):
 			t.Errorf("%s: %s message: error %q does not name the step", what, c.Name, err)
 		}
-		if c.Bare && !errors.Is(err, transport.ErrFrameTooLarge) {
-			t.Errorf("%s: 2^31-byte header: %v, want transport.ErrFrameTooLarge", what, err)
+		if c.Header != 0 && !errors.Is(err, transport.ErrFrameTooLarge) {
+			t.Errorf("%s: %s: %v, want transport.ErrFrameTooLarge", what, c.Name, err)
 		}
 	}
 }
