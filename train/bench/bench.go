@@ -58,17 +58,23 @@ type Round struct {
 	InferCPU float64 `json:"infer_images_per_cpu_s"`
 }
 
-// AnchorRun is one run of the PyTorch anchor script.
+// AnchorRun is one run of the PyTorch anchor script. TrainCPU and
+// InferCPU (images per CPU-second of the anchor's process) are 0 when the
+// script does not print them (the shared ResNet-20 anchor).
 type AnchorRun struct {
-	Train float64 `json:"train_images_per_s"`
-	Infer float64 `json:"infer_images_per_s"`
+	Train    float64 `json:"train_images_per_s"`
+	Infer    float64 `json:"infer_images_per_s"`
+	TrainCPU float64 `json:"train_images_per_cpu_s,omitempty"`
+	InferCPU float64 `json:"infer_images_per_cpu_s,omitempty"`
 }
 
 // PyTorch is the anchor's medians over rounds and its runs.
 type PyTorch struct {
-	Infer float64     `json:"infer_images_per_s"`
-	Runs  []AnchorRun `json:"runs"`
-	Train float64     `json:"train_images_per_s"`
+	InferCPU float64     `json:"infer_images_per_cpu_s,omitempty"`
+	Infer    float64     `json:"infer_images_per_s"`
+	Runs     []AnchorRun `json:"runs"`
+	TrainCPU float64     `json:"train_images_per_cpu_s,omitempty"`
+	Train    float64     `json:"train_images_per_s"`
 }
 
 // Result is the report of Train; its JSON is `autorep bench train --json`
@@ -78,17 +84,22 @@ type Result struct {
 	InferBatch int     `json:"infer_batch"`
 	InferCPU   float64 `json:"infer_images_per_cpu_s"`
 	Infer      float64 `json:"infer_images_per_s"`
+	// InferCPURatio and TrainCPURatio are autorep over PyTorch per
+	// CPU-second (with an anchor that prints CPU-second rates): on a
+	// loaded machine they compare the code, not the CPU share granted.
+	InferCPURatio float64 `json:"infer_cpu_ratio,omitempty"`
 	// InferRatio and TrainRatio are autorep over PyTorch (with an anchor).
 	InferRatio float64  `json:"infer_ratio,omitempty"`
 	Model      string   `json:"model"`
 	PyTorch    *PyTorch `json:"pytorch,omitempty"`
 	// Rounds lists every round when there is more than one.
-	Rounds     []Round `json:"rounds,omitempty"`
-	Steps      int     `json:"steps"`
-	Threads    int     `json:"threads"`
-	TrainCPU   float64 `json:"train_images_per_cpu_s"`
-	Train      float64 `json:"train_images_per_s"`
-	TrainRatio float64 `json:"train_ratio,omitempty"`
+	Rounds        []Round `json:"rounds,omitempty"`
+	Steps         int     `json:"steps"`
+	Threads       int     `json:"threads"`
+	TrainCPU      float64 `json:"train_images_per_cpu_s"`
+	TrainCPURatio float64 `json:"train_cpu_ratio,omitempty"`
+	Train         float64 `json:"train_images_per_s"`
+	TrainRatio    float64 `json:"train_ratio,omitempty"`
 }
 
 // anchorArchs are the architectures the anchor scripts build
@@ -155,7 +166,8 @@ func Train(c Config) (*Result, error) {
 				return nil, err
 			}
 			anchors = append(anchors, a)
-			fmt.Fprintf(log, "pytorch threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f\n", th, a.Train, a.Infer)
+			fmt.Fprintf(log, "pytorch threads=%d train_images_per_s=%.1f infer_images_per_s=%.1f (per CPU-second: train %.1f, infer %.1f)\n",
+				th, a.Train, a.Infer, a.TrainCPU, a.InferCPU)
 		}
 	}
 	med := func(f func(Round) float64) float64 {
@@ -172,16 +184,34 @@ func Train(c Config) (*Result, error) {
 		res.Rounds = runs
 	}
 	if len(anchors) > 0 {
-		tt, ti := make([]float64, len(anchors)), make([]float64, len(anchors))
-		for i, a := range anchors {
-			tt[i], ti[i] = a.Train, a.Infer
-		}
-		res.PyTorch = &PyTorch{Train: stat.Median(tt), Infer: stat.Median(ti), Runs: anchors}
-		res.TrainRatio, res.InferRatio = res.Train/res.PyTorch.Train, res.Infer/res.PyTorch.Infer
-		fmt.Fprintf(log, "medians over %d round(s): autorep %.1f / %.1f, PyTorch %.1f / %.1f images/s (train / infer): %.2fx / %.2fx\n",
-			c.Rounds, res.Train, res.Infer, res.PyTorch.Train, res.PyTorch.Infer, res.TrainRatio, res.InferRatio)
+		res.addAnchor(anchors, log)
 	}
 	return res, nil
+}
+
+// addAnchor records the anchor's runs, their medians and the ratios of
+// res's medians to them, and logs them.
+func (res *Result) addAnchor(anchors []AnchorRun, log io.Writer) {
+	amed := func(f func(AnchorRun) float64) float64 {
+		v := make([]float64, len(anchors))
+		for i, a := range anchors {
+			v[i] = f(a)
+		}
+		return stat.Median(v)
+	}
+	pt := &PyTorch{Train: amed(func(a AnchorRun) float64 { return a.Train }), Infer: amed(func(a AnchorRun) float64 { return a.Infer }), Runs: anchors}
+	res.PyTorch = pt
+	res.TrainRatio, res.InferRatio = res.Train/pt.Train, res.Infer/pt.Infer
+	fmt.Fprintf(log, "medians over %d round(s): autorep %.1f / %.1f, PyTorch %.1f / %.1f images/s (train / infer): %.2fx / %.2fx\n",
+		len(anchors), res.Train, res.Infer, pt.Train, pt.Infer, res.TrainRatio, res.InferRatio)
+	// CPU-second rates only when every run printed them.
+	if slices.ContainsFunc(anchors, func(a AnchorRun) bool { return a.TrainCPU == 0 || a.InferCPU == 0 }) {
+		return
+	}
+	pt.TrainCPU, pt.InferCPU = amed(func(a AnchorRun) float64 { return a.TrainCPU }), amed(func(a AnchorRun) float64 { return a.InferCPU })
+	res.TrainCPURatio, res.InferCPURatio = res.TrainCPU/pt.TrainCPU, res.InferCPU/pt.InferCPU
+	fmt.Fprintf(log, "per CPU-second: autorep %.1f / %.1f, PyTorch %.1f / %.1f images (train / infer): %.2fx / %.2fx\n",
+		res.TrainCPU, res.InferCPU, pt.TrainCPU, pt.InferCPU, res.TrainCPURatio, res.InferCPURatio)
 }
 
 // trainBench holds a model with its random batches and optimiser.
@@ -297,6 +327,10 @@ func parseAnchor(script, arch, out string) (AnchorRun, error) {
 			a.Train, haveT = x, true
 		case k == "infer_images_per_s" && perr == nil && x > 0:
 			a.Infer, haveI = x, true
+		case k == "train_images_per_cpu_s" && perr == nil && x > 0:
+			a.TrainCPU = x
+		case k == "infer_images_per_cpu_s" && perr == nil && x > 0:
+			a.InferCPU = x
 		}
 	}
 	if !haveT || !haveI {

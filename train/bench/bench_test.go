@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +17,7 @@ import (
 // values the way the command built it: the bytes must be equal.
 func TestJSONUnchanged(t *testing.T) {
 	runs := []Round{{100, 400, 60, 250}, {110, 390, 61, 251}, {90, 410, 59, 249}}
-	anchors := []AnchorRun{{50, 200}, {52, 210}, {48, 190}}
+	anchors := []AnchorRun{{Train: 50, Infer: 200}, {Train: 52, Infer: 210}, {Train: 48, Infer: 190}}
 	for _, withAnchor := range []bool{false, true} {
 		for _, rounds := range []int{1, 3} {
 			r := &Result{Model: "resnet20", Threads: 2, Batch: 128, Steps: 20, InferBatch: 256,
@@ -112,10 +113,36 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestAddAnchor: medians of the anchor's runs and autorep's ratios to
+// them, per CPU-second only when every run printed CPU-second rates.
+func TestAddAnchor(t *testing.T) {
+	r := &Result{Train: 120, Infer: 600, TrainCPU: 60, InferCPU: 300}
+	var log bytes.Buffer
+	r.addAnchor([]AnchorRun{{100, 400, 40, 200}, {80, 300, 30, 100}, {60, 500, 50, 250}}, &log)
+	if p := r.PyTorch; p.Train != 80 || p.Infer != 400 || p.TrainCPU != 40 || p.InferCPU != 200 || len(p.Runs) != 3 {
+		t.Fatalf("medians %+v", p)
+	}
+	if r.TrainRatio != 1.5 || r.InferRatio != 1.5 || r.TrainCPURatio != 1.5 || r.InferCPURatio != 1.5 {
+		t.Fatalf("ratios %+v", r)
+	}
+	if !strings.Contains(log.String(), "per CPU-second: autorep 60.0 / 300.0, PyTorch 40.0 / 200.0 images (train / infer): 1.50x / 1.50x") {
+		t.Errorf("log:\n%s", log.String())
+	}
+	r = &Result{Train: 120, Infer: 600, TrainCPU: 60, InferCPU: 300}
+	r.addAnchor([]AnchorRun{{100, 400, 40, 200}, {Train: 80, Infer: 300}}, io.Discard)
+	if r.PyTorch.TrainCPU != 0 || r.TrainCPURatio != 0 || r.InferCPURatio != 0 || r.TrainRatio != 120.0/90 {
+		t.Errorf("a run without CPU-second rates: %+v %+v", r, r.PyTorch)
+	}
+}
+
 func TestParseAnchor(t *testing.T) {
 	a, err := parseAnchor("a.py", "resnet18", "torch 2.1 threads=2 resnet18\ntrain_images_per_s=101.5 infer_images_per_s=400\n")
-	if err != nil || a != (AnchorRun{101.5, 400}) {
+	if err != nil || a != (AnchorRun{Train: 101.5, Infer: 400}) {
 		t.Errorf("parseAnchor = %+v, %v", a, err)
+	}
+	a, err = parseAnchor("a.py", "resnet18", "resnet18 train_images_per_s=101.5 infer_images_per_s=400 train_images_per_cpu_s=55 infer_images_per_cpu_s=210.5")
+	if err != nil || a != (AnchorRun{101.5, 400, 55, 210.5}) {
+		t.Errorf("parseAnchor with CPU-second rates = %+v, %v", a, err)
 	}
 	for _, out := range []string{"", "no figures", "train_images_per_s=1", "train_images_per_s=0 infer_images_per_s=1",
 		"train_images_per_s=NaN infer_images_per_s=1", "train_images_per_s=x infer_images_per_s=1"} {
