@@ -100,43 +100,43 @@ func TestQuadCorrect(t *testing.T) {
 				}
 				b[len(edges)+i] = P - 1
 			}
-			ys, yc, errS, errC := run(cl, s, deg, a, b, c, xs, xc)
-			if errS != nil || errC != nil {
-				t.Fatalf("pBits %d deg %d: %v / %v", pBits, deg, errS, errC)
-			}
-			for i := range n {
-				if got, w := (ys[i]+yc[i])%P, want(P, deg, a, b, c, xs, xc, i); got != w {
-					t.Fatalf("pBits %d deg %d: element %d: y = %d, want %d", pBits, deg, i, got, w)
-				}
-			}
+			checkQuad(t, cl, s, "edges", deg, a, b, c, xs, xc)
 		}
 		// The largest plaintexts the tail bound allows: with xs = 0 the
 		// server's plaintexts are b (and a), whose coefficients are all
 		// (P−1)/2 (‖w‖² = N·((P−1)/2)², the bound's worst case).
-		m := s.P.rP.NewPoly()
-		for j := range m.Coeffs[0] {
-			m.Coeffs[0][j] = (P - 1) / 2
-		}
-		s.P.rP.NTT(m, m)
-		wMax := m.Coeffs[0][:s.P.Slots()]
+		wMax := s.P.maxPlain()
 		zero := make([]uint64, s.P.Slots())
 		xc := randVec(rng, s.P.Slots(), P)
-		for _, deg := range []int{1, 2} {
-			var a []uint64
-			if deg == 2 {
-				a = wMax
-			}
-			ys, yc, errS, errC := run(cl, s, deg, a, wMax, zero, zero, xc)
-			if errS != nil || errC != nil {
-				t.Fatalf("pBits %d deg %d: %v / %v", pBits, deg, errS, errC)
-			}
-			for i := range ys {
-				if got, w := (ys[i]+yc[i])%P, want(P, deg, a, wMax, zero, zero, xc, i); got != w {
-					t.Fatalf("pBits %d deg %d, largest plaintexts: element %d: y = %d, want %d", pBits, deg, i, got, w)
-				}
-			}
+		checkQuad(t, cl, s, "largest plaintexts", 1, nil, wMax, zero, zero, xc)
+		checkQuad(t, cl, s, "largest plaintexts", 2, wMax, wMax, zero, zero, xc)
+	}
+}
+
+// checkQuad runs Quad and compares the shares' sum with the reference.
+func checkQuad(t *testing.T, cl *Client, s *Server, what string, deg int, a, b, c, xs, xc []uint64) {
+	t.Helper()
+	P := s.P.P()
+	ys, yc, errS, errC := run(cl, s, deg, a, b, c, xs, xc)
+	if errS != nil || errC != nil {
+		t.Fatalf("pBits %d deg %d, %s: %v / %v", s.P.PBits, deg, what, errS, errC)
+	}
+	for i := range ys {
+		if got, w := (ys[i]+yc[i])%P, want(P, deg, a, b, c, xs, xc, i); got != w {
+			t.Fatalf("pBits %d deg %d, %s: element %d: y = %d, want %d", s.P.PBits, deg, what, i, got, w)
 		}
 	}
+}
+
+// maxPlain returns the slots of the plaintext whose coefficients are all
+// (P−1)/2.
+func (p *Params) maxPlain() []uint64 {
+	m := p.rP.NewPoly()
+	for j := range m.Coeffs[0] {
+		m.Coeffs[0][j] = (p.p - 1) / 2
+	}
+	p.rP.NTT(m, m)
+	return m.Coeffs[0]
 }
 
 // TestRounding checks the two roundings of the noise analysis against big

@@ -130,12 +130,8 @@ func TestCircuitPrivacy(t *testing.T) {
 			// fails with probability 2^−64 per coefficient).
 			// Also with the largest plaintexts: every coefficient of w1 and
 			// of the quadratic plaintext (P−1)/2, the bound's worst case.
-			wp := p.rP.NewPoly()
-			for j := range wp.Coeffs[0] {
-				wp.Coeffs[0][j] = (p.p - 1) / 2
-			}
-			p.rP.NTT(wp, wp)
-			eMax := floodedNoise(t, cl, s, wp.Coeffs[0], wp.Coeffs[0], rand0, rng)
+			wMax := p.maxPlain()
+			eMax := floodedNoise(t, cl, s, wMax, wMax, rand0, rng)
 			lim := p.noise.E + 42*n + 21
 			for name, e := range map[string][]float64{"random": eRand, "largest": eMax} {
 				var m float64
