@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -46,6 +47,7 @@ func TestTotals(t *testing.T) {
 
 // TestClassify: three images through a dealer-suite session; the tally
 // counts against labels chosen so that each counter has a known value.
+// The session's report (NewSessionReport) is checked on the way.
 func TestClassify(t *testing.T) {
 	plan := loadPlan(t)
 	d, _ := startDealer(t, "127.0.0.1:0", insecure)
@@ -59,6 +61,13 @@ func TestClassify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
+	// The session's report: the plan's and the dealer's fields.
+	rep, h := NewSessionReport(sess), plan.PublicHash()
+	relus, _ := plan.Public.ReLUs()
+	if rep.Session != sess.ID.String() || rep.Suite != pi.SuiteDealer || rep.Dealer != d.addr || rep.PlanHash != hex.EncodeToString(h[:]) ||
+		rep.Arch != plan.Public.Arch || rep.ReLUs != relus || rep.Output != "logits" || rep.Connect.Bytes <= 0 || rep.Connect.MS <= 0 {
+		t.Errorf("session report %+v (dealer %s, %d ReLUs)", rep, d.addr, relus)
+	}
 	imgs := make([]*tensor.Tensor, 3)
 	fixed := make([]int, 3)
 	for i := range imgs {

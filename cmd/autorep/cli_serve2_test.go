@@ -16,6 +16,7 @@ import (
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/tensor"
 )
 
@@ -111,7 +112,7 @@ func TestInferCountJSON(t *testing.T) {
 			t.Errorf("infer --count 3 --json has a top-level %q\n%s", k, r.stdout)
 		}
 	}
-	var res inferBatchReport // infer.go's own type: the test checks the values
+	var res serve.BatchReport // infer's own report type: the test checks the values
 	decodeJSON(t, r, &res)
 	if res.Count != 3 || len(res.Images) != 3 || res.Correct == nil || res.Accuracy == nil || res.Session == "" {
 		t.Fatalf("infer --count 3: %s", r.stdout)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/serve"
 )
 
 // TestTwoPartyServe runs `serve --suite twoparty` and `infer` as two OS
@@ -69,7 +70,7 @@ func TestTwoPartyServe(t *testing.T) {
 	r = runCLI(t, 3*time.Minute, "infer", "--server", addr, "--tls-ca", cert, "--suite", "twoparty", "--dataset", "mnist",
 		"--index", "0", "--count", "3", "--stride", "1000", "--json")
 	wantOK(t, r)
-	var batch inferBatchReport
+	var batch serve.BatchReport
 	decodeJSON(t, r, &batch)
 	if batch.Count != 3 || len(batch.Images) != 3 || len(ev.Predictions) != 3 || batch.Suite != "twoparty" {
 		t.Fatalf("infer --count 3: %s", r.stdout)

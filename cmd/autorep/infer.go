@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	_ "image/jpeg" // decoders for --image
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
@@ -44,96 +42,6 @@ Without --dealer, infer refuses a dealer-suite server unless
 --trust-server-dealer accepts the dealer it advertises (a warning is still
 printed): a refusal, not a warning, by default, since a warning in a script's
 log is easily missed and what leaks is the image itself.`
-
-// inferImage is the JSON report of one private inference.
-type inferImage struct {
-	Index     *int      `json:"index,omitempty"` // with --dataset
-	Label     int       `json:"label"`
-	TrueLabel *int      `json:"true_label,omitempty"`
-	Logits    []float32 `json:"logits,omitempty"`
-	// Labels are the K best classes, best first, when the server reveals
-	// only them (serve --output topk:K or label).
-	Labels    []int `json:"labels,omitempty"`
-	LatencyMS struct {
-		Online  float64 `json:"online"`
-		Offline float64 `json:"offline"`
-	} `json:"latency_ms"`
-	Bytes struct {
-		Online   int64 `json:"online"`
-		Offline  int64 `json:"offline"`
-		Material int64 `json:"material"`
-	} `json:"bytes"`
-	Rounds int64 `json:"rounds"`
-}
-
-// inferSession is the session part of infer's JSON output.
-type inferSession struct {
-	Session  string `json:"session"`
-	Suite    string `json:"suite"`
-	Dealer   string `json:"dealer,omitempty"` // dealer suite: the dealer joined
-	PlanHash string `json:"plan_hash"`
-	Arch     string `json:"arch"`
-	ReLUs    int    `json:"relus"`
-	// Output is what the server reveals: logits, label or topk:K.
-	Output  string `json:"output"`
-	Connect struct {
-		MS       float64 `json:"ms"`
-		Bytes    int64   `json:"bytes"`
-		Material int64   `json:"material_bytes"`
-	} `json:"connect"`
-}
-
-// inferReport is infer's JSON output for one image.
-type inferReport struct {
-	inferSession
-	inferImage
-}
-
-// inferBatchReport is infer's JSON output for --count > 1: the images and
-// aggregates over them.
-type inferBatchReport struct {
-	inferSession
-	Count    int          `json:"count"`
-	Images   []inferImage `json:"images"`
-	Correct  *int         `json:"correct,omitempty"`
-	Accuracy *float64     `json:"accuracy,omitempty"`
-	// LatencyMS summarises the per-image latencies.
-	LatencyMS struct {
-		Online  serve.LatencyStats `json:"online"`
-		Offline serve.LatencyStats `json:"offline"`
-	} `json:"latency_ms"`
-	// PerInference are means over the images.
-	PerInference struct {
-		OnlineBytes   float64 `json:"online_bytes"`
-		OfflineBytes  float64 `json:"offline_bytes"`
-		MaterialBytes float64 `json:"material_bytes"`
-		Rounds        float64 `json:"rounds"`
-	} `json:"per_inference"`
-	// Total sums over the images.
-	Total struct {
-		OnlineMS      float64 `json:"online_ms"`
-		OfflineMS     float64 `json:"offline_ms"`
-		OnlineBytes   int64   `json:"online_bytes"`
-		OfflineBytes  int64   `json:"offline_bytes"`
-		MaterialBytes int64   `json:"material_bytes"`
-		Rounds        int64   `json:"rounds"`
-	} `json:"total"`
-	// WallSeconds is the time from opening the session to the last result.
-	WallSeconds float64 `json:"wall_seconds"`
-}
-
-// summarize fills the aggregates from the session's totals.
-func (r *inferBatchReport) summarize(tot *serve.Totals) {
-	t := &r.Total
-	t.OnlineMS, t.OfflineMS = serve.Sum(tot.OnlineMS), serve.Sum(tot.OfflineMS)
-	t.OnlineBytes, t.OfflineBytes, t.MaterialBytes, t.Rounds = tot.OnlineBytes, tot.OfflineMsgBytes, tot.Material, tot.Rounds
-	r.LatencyMS.Online, r.LatencyMS.Offline = serve.SummarizeLatency(tot.OnlineMS), serve.SummarizeLatency(tot.OfflineMS)
-	if n := float64(tot.Count()); n > 0 {
-		p := &r.PerInference
-		p.OnlineBytes, p.OfflineBytes = float64(t.OnlineBytes)/n, float64(t.OfflineBytes)/n
-		p.MaterialBytes, p.Rounds = float64(t.MaterialBytes)/n, float64(t.Rounds)/n
-	}
-}
 
 func runInfer(args []string) error {
 	fs := newFlags("infer", "--server ADDR [--dealer ADDR --dealer-ca FILE | --trust-server-dealer] (--image FILE | --dataset D --index I) [--json]", inferSummary)
@@ -243,19 +151,12 @@ func runInfer(args []string) error {
 		fmt.Fprintf(os.Stderr, "infer: WARNING: using the dealer the server advertises (%s) as --trust-server-dealer asked: if the server runs or chooses it, it can read your image; pin your own with --dealer\n", sess.DealerAddr)
 	}
 	pub := sess.Public
-	var info inferSession
-	h := pub.Hash()
-	info.Session, info.PlanHash, info.Arch = sess.ID.String(), hex.EncodeToString(h[:]), pub.Arch
-	info.Suite, info.Dealer = sess.Suite, sess.DealerAddr
-	info.ReLUs, _ = pub.ReLUs()
-	info.Output = pi.OutputName(pub.TopK)
-	info.Connect.MS = ms(sess.Connect.Time)
-	info.Connect.Bytes, info.Connect.Material = sess.Connect.Bytes, sess.Connect.Material
+	info := serve.NewSessionReport(sess)
 	if set != nil && (set.C != pub.Input[0] || set.H != pub.Input[1] || set.W != pub.Input[2]) {
 		return fmt.Errorf("%s images are %dx%dx%d, the served model (%s) takes %v", *dataset, set.C, set.H, set.W, pub.Arch, pub.Input)
 	}
 	t0 := time.Now()
-	images := make([]inferImage, 0, *count)
+	images := make([]serve.ImageReport, 0, *count)
 	correct := 0
 	var tot serve.Totals
 	for k := 0; k < *count; k++ {
@@ -266,7 +167,7 @@ func runInfer(args []string) error {
 			x = set.Normalized(i)
 			l := int(set.Labels[i])
 			truth = &l
-		} else if x, err = loadImage(*imagePath, pub, !*noResize); err != nil {
+		} else if x, err = serve.LoadImage(*imagePath, pub, !*noResize); err != nil {
 			return err
 		}
 		r, err := sess.Infer(ctx, x)
@@ -274,12 +175,11 @@ func runInfer(args []string) error {
 			return fmt.Errorf("image %d: %w", i, err)
 		}
 		tot.Add(r)
-		img := inferImage{Label: r.Label, TrueLabel: truth, Logits: r.Logits, Labels: r.Labels, Rounds: r.Stats.Online.Rounds}
+		img := serve.NewImageReport(r)
+		img.TrueLabel = truth
 		if set != nil {
 			img.Index = &i
 		}
-		img.LatencyMS.Online, img.LatencyMS.Offline = ms(r.Stats.OnlineTime), ms(r.Stats.OfflineTime)
-		img.Bytes.Online, img.Bytes.Offline, img.Bytes.Material = r.Stats.Online.Bytes(), r.Stats.OfflineMsgs.Bytes(), r.Material
 		if truth != nil && *truth == r.Label {
 			correct++
 		}
@@ -314,10 +214,10 @@ func runInfer(args []string) error {
 			}
 			return nil
 		}
-		return printJSONObject(inferReport{inferSession: info, inferImage: images[0]})
+		return printJSONObject(serve.Report{SessionReport: info, ImageReport: images[0]})
 	}
-	rep := inferBatchReport{inferSession: info, Count: *count, Images: images, WallSeconds: wall}
-	rep.summarize(&tot)
+	rep := serve.BatchReport{SessionReport: info, Count: *count, Images: images, WallSeconds: wall}
+	rep.Summarize(&tot)
 	if set != nil {
 		a := float64(correct) / float64(*count)
 		rep.Correct, rep.Accuracy = &correct, &a
@@ -332,33 +232,6 @@ func runInfer(args []string) error {
 		return nil
 	}
 	return printJSONObject(rep)
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// loadImage reads a PNG/JPEG file as a normalised [1, C, H, W] input of
-// the plan.
-func loadImage(path string, pub *pi.Public, resize bool) (*tensor.Tensor, error) {
-	cfg, format, err := data.ImageConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	in := pub.Input
-	if !resize && (cfg.Width != in[2] || cfg.Height != in[1]) {
-		return nil, fmt.Errorf("%s: %s image of %dx%d pixels, the model (%s) takes %dx%d (drop --no-resize to resize)", path, format, cfg.Width, cfg.Height, pub.Arch, in[2], in[1])
-	}
-	if in[0] != 1 && in[0] != 3 {
-		return nil, fmt.Errorf("the model takes %d-channel images; only 1 (grey) and 3 (RGB) are supported from files", in[0])
-	}
-	pix, err := data.ReadImage(path, in)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	mean, std := pub.Mean, pub.Std
-	if len(mean) != in[0] || len(std) != in[0] {
-		return nil, fmt.Errorf("the served plan has no normalisation for %d channels (mean %v, std %v)", in[0], mean, std)
-	}
-	return data.NormalizePixels(pix, in, mean, std)
 }
 
 // labelList prints labels space-separated, best first.
