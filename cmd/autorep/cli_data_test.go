@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/modelfile"
 )
 
@@ -215,7 +216,7 @@ func TestTrainResumeEvalFolder(t *testing.T) {
 	// data info describes the folder set.
 	r = runCLIEnv(t, short, noCache, "data", "info", ds, "--json")
 	wantOK(t, r)
-	var info setInfo
+	var info data.Description
 	decodeJSON(t, r, &info)
 	if info.Channels != 1 || info.Height != 28 || info.Width != 28 || info.Classes != 2 ||
 		info.Train.N != 96 || info.Test == nil || info.Test.N != 32 || strings.Join(info.ClassNames, ",") != "a,b" {
@@ -290,7 +291,7 @@ func TestDataInfoMNIST(t *testing.T) {
 	dir := needData(t, "mnist")
 	r := runCLI(t, time.Minute, "data", "info", "mnist", "--json")
 	wantOK(t, r)
-	var info setInfo
+	var info data.Description
 	decodeJSON(t, r, &info)
 	if info.Name != "mnist" || info.Channels != 1 || info.Height != 28 || info.Width != 28 || info.Classes != 10 ||
 		info.Train.N != 60000 || info.Test == nil || info.Test.N != 10000 || len(info.ClassNames) != 10 {
@@ -308,8 +309,8 @@ func TestDataInfoMNIST(t *testing.T) {
 	r = runCLI(t, short, "data", "list", "--json")
 	wantOK(t, r)
 	var list struct {
-		DataDir  string      `json:"data_dir"`
-		Datasets []listEntry `json:"datasets"`
+		DataDir  string       `json:"data_dir"`
+		Datasets []data.Entry `json:"datasets"`
 	}
 	decodeJSON(t, r, &list)
 	found := false
@@ -362,7 +363,7 @@ func TestDataFetchMirror(t *testing.T) {
 	// test split is missing.
 	r = runCLIEnv(t, time.Minute, noCache, "data", "info", "mnist", "--data", dir, "--json")
 	if r.code == 0 {
-		var info setInfo
+		var info data.Description
 		decodeJSON(t, r, &info)
 		if info.Test != nil || info.TestError == "" {
 			t.Errorf("test split usable after a damaged download: %+v", info)
@@ -383,7 +384,7 @@ func TestDataFetchMirror(t *testing.T) {
 	}
 	r = runCLIEnv(t, time.Minute, noCache, "data", "info", "mnist", "--data", dir, "--json")
 	wantOK(t, r)
-	var info setInfo
+	var info data.Description
 	decodeJSON(t, r, &info)
 	if info.Train.N != 60000 || info.Test == nil || info.Test.N != 10000 {
 		t.Errorf("fetched mnist: %+v", info)

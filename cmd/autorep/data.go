@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/autorep/autorep/data"
 )
@@ -102,30 +101,6 @@ func dataFetch(args []string) error {
 	return nil
 }
 
-// splitInfo is the JSON description of one split.
-type splitInfo struct {
-	N        int     `json:"n"`
-	Source   string  `json:"source"`
-	LoadSecs float64 `json:"load_seconds"`
-}
-
-// setInfo is the JSON output of `autorep data info`.
-type setInfo struct {
-	Name       string     `json:"name"`
-	DataDir    string     `json:"data_dir"`
-	Channels   int        `json:"channels"`
-	Height     int        `json:"height"`
-	Width      int        `json:"width"`
-	Classes    int        `json:"classes"`
-	ClassNames []string   `json:"class_names"`
-	Mean       []float32  `json:"mean"`
-	Std        []float32  `json:"std"`
-	Train      splitInfo  `json:"train"`
-	Test       *splitInfo `json:"test,omitempty"`
-	TestError  string     `json:"test_error,omitempty"`
-	CacheDir   string     `json:"cache_dir"`
-}
-
 func dataInfo(args []string) error {
 	fs := newFlags("data info", "NAME [--data DIR] [--json]", "Load a dataset (decoding and caching it on first use) and describe it.")
 	dir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -134,23 +109,9 @@ func dataInfo(args []string) error {
 	if err != nil {
 		return err
 	}
-	d := data.Dir(*dir)
-	load := func(train bool) (*data.Set, float64, error) {
-		t0 := time.Now()
-		s, err := data.Load(d, name, train)
-		return s, time.Since(t0).Seconds(), err
-	}
-	tr, secs, err := load(true)
+	info, err := data.Describe(data.Dir(*dir), name)
 	if err != nil {
 		return err
-	}
-	info := setInfo{Name: tr.Name, DataDir: d, Channels: tr.C, Height: tr.H, Width: tr.W, Classes: tr.Classes,
-		ClassNames: tr.ClassNames, Mean: tr.Mean, Std: tr.Std, Train: splitInfo{N: tr.N, Source: tr.Source, LoadSecs: secs},
-		CacheDir: data.CacheDir()}
-	if te, secs, err := load(false); err != nil {
-		info.TestError = err.Error()
-	} else {
-		info.Test = &splitInfo{N: te.N, Source: te.Source, LoadSecs: secs}
 	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(info)
@@ -175,15 +136,6 @@ func dataInfo(args []string) error {
 	return nil
 }
 
-// listEntry is one dataset of `autorep data list --json`.
-type listEntry struct {
-	Name      string   `json:"name"`
-	Present   bool     `json:"present"`
-	Source    string   `json:"source,omitempty"`
-	Expected  []string `json:"expected"`
-	Fetchable bool     `json:"fetchable"`
-}
-
 func dataList(args []string) error {
 	fs := newFlags("data list", "[--data DIR] [--json]", "List the known datasets and where each is found (without decoding).")
 	dir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -195,19 +147,7 @@ func dataList(args []string) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	d := data.Dir(*dir)
-	fetchable := map[string]bool{}
-	for _, n := range data.Fetchable() {
-		fetchable[n] = true
-	}
-	var out []listEntry
-	for _, n := range data.Names() {
-		info, _ := data.Lookup(n)
-		e := listEntry{Name: n, Expected: info.Layouts, Fetchable: fetchable[n]}
-		if where, err := data.Locate(d, n); err == nil {
-			e.Present, e.Source = true, where
-		}
-		out = append(out, e)
-	}
+	out := data.Catalog(d)
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(map[string]any{"data_dir": d, "datasets": out})
 	}
