@@ -8,10 +8,9 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
-	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/train"
 )
 
@@ -26,14 +25,6 @@ them), the same images 'autorep infer' classifies with those flags;
 --predictions adds each image's predicted label (and with --fixed-point the
 label of the fixed-point executor that private inference reproduces), so the
 model owner can check a client's private labels.`
-
-// evalPrediction is one image of eval --predictions.
-type evalPrediction struct {
-	Index      int  `json:"index"`
-	Label      int  `json:"label"`
-	TrueLabel  int  `json:"true_label"`
-	FixedLabel *int `json:"fixed_label,omitempty"`
-}
 
 func runEval(args []string) error {
 	fs := newFlags("eval", "--model FILE [--dataset D] [flags]", evalSummary)
@@ -124,10 +115,14 @@ func runEval(args []string) error {
 	if err != nil {
 		return err
 	}
-	var predictions []evalPrediction
+	var predictions []serve.Prediction
 	fixedAgree := 0
 	if *preds {
-		if predictions, err = predictLabels(m, set, idx, *batch, *fixed, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite)}); err != nil {
+		var fixedCfg *pi.Config
+		if *fixed {
+			fixedCfg = &pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite)}
+		}
+		if predictions, err = serve.Predict(m, set, idx, *batch, fixedCfg); err != nil {
 			return err
 		}
 		for _, p := range predictions {
@@ -170,43 +165,4 @@ func runEval(args []string) error {
 		return printJSONObject(out)
 	}
 	return nil
-}
-
-// predictLabels returns the float model's label of every image of set (and
-// the fixed-point executor's compiled with cfg, if fixed), labelled with the dataset indices
-// idx, in batches of batch images.
-func predictLabels(m *models.Model, set *data.Set, idx []int, batch int, fixed bool, cfg pi.Config) ([]evalPrediction, error) {
-	var plan *pi.Plan
-	if fixed {
-		var err error
-		if plan, err = pi.Compile(m, cfg); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]evalPrediction, 0, set.N)
-	for lo := 0; lo < set.N; lo += batch {
-		hi := min(lo+batch, set.N)
-		x := set.NormalizedRange(lo, hi)
-		y, err := pi.ReferenceLogits(m, x)
-		if err != nil {
-			return nil, err
-		}
-		var yf *tensor.Tensor
-		if plan != nil {
-			if yf, err = plan.EvalFixed(x); err != nil {
-				return nil, err
-			}
-		}
-		classes := y.Shape[1]
-		for i := lo; i < hi; i++ {
-			k := i - lo
-			p := evalPrediction{Index: idx[i], Label: stat.Argmax(y.Data[k*classes : (k+1)*classes]), TrueLabel: int(set.Labels[i])}
-			if yf != nil {
-				l := stat.Argmax(yf.Data[k*classes : (k+1)*classes])
-				p.FixedLabel = &l
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
 }
