@@ -32,19 +32,19 @@ import (
 // packed answer. Everything off the wanted classes cancels exactly; the
 // only new noise is the key switching that brings τ_l(c1) back under s.
 //
-// The server switches each answer's products to Q″ = Q'·q_x (q_x, the
-// largest tail prime, is in every level a packing layer runs at), packs,
-// and only then re-randomises with the public key, masks every
-// coefficient and floods the packed ciphertext at Q″ (Params.fit: F ≥
-// 2^(κ+1) times all its noise, the W-dependent products scaled to Q″,
-// the switch's rounding, the packing's key switches, ≤ (4^k − 1)/3 of
-// ≤ η·N·Σq_i/P + (N+1)/2 each, and E_pk), then switches to Q'. So the
-// noise that depends on W or on c1 (the key switching's) is all under
-// the flood, c1 is pseudo-random, and every coefficient's message is
-// masked: circuit privacy as for an unpacked answer, with one flood and
-// mask per packed ciphertext instead of per answer. The level needs the
-// same bits as flooding there would (the flood-to-noise ratio does not
-// depend on the modulus).
+// The server switches each answer's products to Q″ = Q'·q_x (q_x is in
+// every level), packs, and only then re-randomises with the public key,
+// masks every coefficient and floods the packed ciphertext at Q″
+// (Params.fitPacked: F ≥ 2^(κ+2) times a high-probability bound on the
+// noise that depends on W or c1: the products scaled to Q″, the switch's
+// rounding and the packing's key switches, Params.packNoise), then
+// switches to Q' with random rounding. So the noise that depends on W
+// or on c1 (the key switching's) is all under the flood, c1 is
+// pseudo-random, and every coefficient's message is masked: circuit
+// privacy as for an unpacked answer (k = 0 takes the same path), with
+// one flood and mask per packed ciphertext instead of per answer. The
+// level needs the same bits as flooding there would (the flood-to-noise
+// ratio does not depend on the modulus).
 //
 // Key switching is the hybrid form with a special modulus P (primes
 // outside Q that exist only in the keys and inside the switch): the
