@@ -1,6 +1,7 @@
 package fss
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -70,4 +71,59 @@ func TestGenInterruptedAllocation(t *testing.T) {
 		t.Errorf("DCF: %v, want the cancellation cause", err)
 	}
 	hold <- struct{}{}
+}
+
+// TestGenRecycledMemory: every gate's keys generated into recycled
+// buffers of arbitrary content (0xA5 words) are those generated into
+// fresh memory, so the generation writes every word and recycled memory
+// needs no clearing; the buffers must come from the pool.
+func TestGenRecycledMemory(t *testing.T) {
+	const m = 1 << 11 // megabytes of keys: pooled sizes
+	rIn := testPRG(8).Rand(m).Data
+	for _, tc := range []struct {
+		g          Gate
+		ell, shift int
+	}{{GateDReLU, 64, 0}, {GateReLU, 64, 0}, {GateReLU, 37, 0}, {GateTrunc, 64, 12},
+		{GateTruncExact, 64, 12}, {GateTruncExact, 54, 16}, {GateReLUTrunc, 64, 16}} {
+		gen := func() [2][]byte {
+			k0, k1, err := GenContext(context.Background(), testPRG(9), tc.g, rIn, tc.ell, tc.shift)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out [2][]byte
+			for i, k := range []*Keys{k0, k1} {
+				if out[i], err = k.MarshalBinary(); err != nil {
+					t.Fatal(err)
+				}
+				k.Release()
+			}
+			return out
+		}
+		want := gen()
+		words := m * stride(tc.g, tc.ell, tc.shift)
+		for { // take the released keys' buffers out of the pool
+			p := bufpool.Pooled()
+			bufpool.GetWords(words)
+			if bufpool.Pooled() == p {
+				break
+			}
+		}
+		for range 2 {
+			w := make([]uint64, words)
+			for i := range w {
+				w[i] = 0xA5A5A5A5A5A5A5A5
+			}
+			bufpool.PutWords(w)
+		}
+		pooled := bufpool.Pooled()
+		got := gen() // releases its keys again: the pool is back to pooled
+		if bufpool.Pooled() != pooled {
+			t.Errorf("%v ℓ=%d: pool at %d bytes after a generation and release, want %d", tc.g, tc.ell, bufpool.Pooled(), pooled)
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Errorf("%v ℓ=%d s=%d: party %d's keys from recycled memory differ", tc.g, tc.ell, tc.shift, i)
+			}
+		}
+	}
 }
