@@ -35,6 +35,9 @@ func TestTwoPartyTokensQuotasInferences(t *testing.T) {
 	if _, err := Dial(ctx, cfg([]byte("guess"))); err == nil || !strings.Contains(err.Error(), "no valid client token") {
 		t.Errorf("unlisted token: %v, want a refusal", err)
 	}
+	// The refusal is counted once the server's handler returns, which may
+	// be just after the client has read it.
+	eventually(func() bool { return s.Stats().Refused[CauseAuth] == 1 })
 	if st := s.Stats(); st.Refused[CauseAuth] != 1 || st.Sessions != 0 {
 		t.Errorf("after an unauthenticated hello: %+v", st)
 	}
@@ -92,6 +95,7 @@ func TestTwoPartyTokensQuotasInferences(t *testing.T) {
 		t.Error(err)
 	}
 	sb.Close()
+	eventually(func() bool { st := s.Stats(); return st.Inferences == 3 && st.Refused[CauseQuota] == 2 })
 	if st := s.Stats(); st.Failed != 0 || st.Inferences != 3 || st.Refused[CauseQuota] != 2 {
 		t.Errorf("server stats %+v, want 3 inferences, 2 quota refusals, no failure", st)
 	}
