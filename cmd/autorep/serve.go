@@ -129,14 +129,9 @@ func runServe(args []string) error {
 			}
 		}
 	}
-	var tk []byte
-	if *ticketKey != "" {
-		if tk, err = dealer.ReadSecretFile(*ticketKey); err != nil {
-			return fmt.Errorf("--dealer-ticket-key: %w", err)
-		}
-		if len(tk) < dealer.MinTicketKey {
-			return fmt.Errorf("--dealer-ticket-key: %d bytes, want at least %d (dealer --gen-ticket-key writes one)", len(tk), dealer.MinTicketKey)
-		}
+	tk, err := readTicketKey("--dealer-ticket-key", *ticketKey, "dealer --gen-ticket-key")
+	if err != nil {
+		return err
 	}
 	if *modelPath == "" {
 		fs.Usage()
