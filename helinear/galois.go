@@ -264,13 +264,13 @@ func (pk *packer) extend(d digit, c lring.Poly) {
 	p, r := pk.p, pk.p.ks
 	ys := pk.ys[:len(d.idx)]
 	for m, i := range d.idx {
-		q, bc := p.ksQ[i], r.SubRings[i].BRedConstant
+		q, mc := p.ksQ[i], r.SubRings[i].MRedConstant
 		if len(d.idx) == 1 {
 			copy(ys[m], c.Coeffs[i])
 			continue
 		}
 		for j, v := range c.Coeffs[i] {
-			ys[m][j] = lring.BRed(v, d.hatInv[m], q, bc)
+			ys[m][j] = lring.MRed(v, d.hatInv[m], q, mc)
 		}
 	}
 	for x, q := range p.ksQ {
@@ -279,11 +279,19 @@ func (pk *packer) extend(d digit, c lring.Poly) {
 			copy(dst, c.Coeffs[x])
 			continue
 		}
-		bc := r.SubRings[x].BRedConstant
+		if len(d.idx) == 1 { // one prime: c's residue reduced
+			bc := r.SubRings[x].BRedConstant
+			for j, v := range ys[0] {
+				dst[j] = lring.BRedAdd(v, q, bc)
+			}
+			continue
+		}
+		// Montgomery products need y·hat < q·2^64: y < 2^61, hat < q.
+		mc := r.SubRings[x].MRedConstant
 		for j := range dst {
 			var acc uint64
 			for m := range d.idx {
-				acc = rq.AddMod(acc, lring.BRed(lring.BRedAdd(ys[m][j], q, bc), d.hat[m][x], q, bc), q)
+				acc = rq.AddMod(acc, lring.MRed(ys[m][j], d.hat[m][x], q, mc), q)
 			}
 			dst[j] = acc
 		}

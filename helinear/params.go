@@ -359,8 +359,8 @@ func (p *Params) packLevel() *level {
 type digit struct {
 	idx    []int
 	logD   float64
-	hatInv []uint64   // (D/q_i)^−1 mod q_i
-	hat    [][]uint64 // hat[m][x] = (D/q_idx[m]) mod ksQ[x]
+	hatInv []uint64   // (D/q_i)^−1 mod q_i, Montgomery form
+	hat    [][]uint64 // hat[m][x] = (D/q_idx[m]) mod ksQ[x], Montgomery form
 }
 
 // choosePacking sets the packing modulus Q″ = Q'·q_x (q_x =
@@ -448,10 +448,11 @@ func (p *Params) buildPacking() error {
 		for _, i := range d.idx {
 			bq := new(big.Int).SetUint64(p.ppQ[i])
 			hat := new(big.Int).Div(bigD, bq)
-			d.hatInv = append(d.hatInv, new(big.Int).ModInverse(new(big.Int).Mod(hat, bq), bq).Uint64())
+			inv := new(big.Int).ModInverse(new(big.Int).Mod(hat, bq), bq).Uint64()
+			d.hatInv = append(d.hatInv, lring.MForm(inv, p.ppQ[i], p.ks.SubRings[i].BRedConstant))
 			row := make([]uint64, len(p.ksQ))
 			for x, q := range p.ksQ {
-				row[x] = new(big.Int).Mod(hat, new(big.Int).SetUint64(q)).Uint64()
+				row[x] = lring.MForm(new(big.Int).Mod(hat, new(big.Int).SetUint64(q)).Uint64(), q, p.ks.SubRings[x].BRedConstant)
 			}
 			d.hat = append(d.hat, row)
 		}
