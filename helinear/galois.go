@@ -72,7 +72,16 @@ func (p *Params) keyBytes() int {
 	for _, q := range p.ksQ {
 		n += rq.SegBytes(N, uint(bitsLen(q)))
 	}
-	return p.PackLog * len(p.digits) * n
+	return p.numKeys() * len(p.digits) * n
+}
+
+// numKeys is the number of Galois keys: τ_keyFrom, …, τ_PackLog (τ_l for
+// l < keyFrom is τ_(l+1) applied twice, packer.rotate).
+func (p *Params) numKeys() int {
+	if p.PackLog == 0 {
+		return 0
+	}
+	return p.PackLog - p.keyFrom + 1
 }
 
 // ternary draws a uniform ternary vector of N coefficients.
@@ -114,7 +123,7 @@ func automorphism(qs []uint64, in lring.Poly, g uint64, out lring.Poly) {
 	}
 }
 
-// genKeys appends the Galois keys for τ_1, …, τ_PackLog under the secret
+// genKeys appends the Galois keys for τ_keyFrom, …, τ_PackLog under the secret
 // s (its signed coefficients) to msg: a 16-byte seed for every a_i, then
 // every b_i.
 func (cl *Client) genKeys(s []int64, msg []byte) ([]byte, error) {
@@ -133,7 +142,7 @@ func (cl *Client) genKeys(s []int64, msg []byte) ([]byte, error) {
 	setSigned(p.ksQ, s, sk)
 	r.NTT(sk, sk)
 	tv := make([]int64, N)
-	for l := 1; l <= p.PackLog; l++ {
+	for l := p.keyFrom; l <= p.PackLog; l++ {
 		g := packGen(l)
 		for j := range uint64(N) {
 			d := j * g % (2 * N)
@@ -186,7 +195,7 @@ func (p *Params) parseKeys(b []byte) ([]galoisKey, error) {
 	copy(seed[:], b)
 	b = b[ring.SeedSize:]
 	aPRG := ring.NewPRG(seed)
-	keys := make([]galoisKey, p.PackLog)
+	keys := make([]galoisKey, p.numKeys())
 	for l := range keys {
 		for range p.digits {
 			a := p.ks.NewPoly()
@@ -215,6 +224,7 @@ type packer struct {
 	t0, t1 lring.Poly // over Q″·P
 	u0, u1 lring.Poly // over Q″
 	ys     [][]uint64 // a digit's [c·(D/q_m)^−1]_{q_m}
+	tmp    []*ct      // rotate's intermediates, one per depth
 }
 
 func newPacker(p *Params, keys []galoisKey) *packer {
@@ -222,6 +232,9 @@ func newPacker(p *Params, keys []galoisKey) *packer {
 		t0: p.ks.NewPoly(), t1: p.ks.NewPoly(), u0: p.pp.NewPoly(), u1: p.pp.NewPoly()}
 	for range p.ppQ {
 		pk.ys = append(pk.ys, make([]uint64, N))
+	}
+	for range p.keyFrom - 1 {
+		pk.tmp = append(pk.tmp, &ct{p.pp.NewPoly(), p.pp.NewPoly()})
 	}
 	return pk
 }
@@ -239,8 +252,8 @@ func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
 	for g, d := range p.digits {
 		pk.extend(d, c)
 		r.NTT(pk.d, pk.d)
-		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].b[g], pk.acc0)
-		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-1].a[g], pk.acc1)
+		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-p.keyFrom].b[g], pk.acc0)
+		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-p.keyFrom].a[g], pk.acc1)
 	}
 	r.INTT(pk.acc0, pk.acc0)
 	r.INTT(pk.acc1, pk.acc1)
@@ -338,7 +351,7 @@ func (pk *packer) combine(a, b *ct, l int) *ct {
 	if a == nil && b == nil {
 		return nil
 	}
-	p, r := pk.p, pk.p.pp
+	r := pk.p.pp
 	s := 1 << (l - 1)
 	var sum, diff *ct
 	switch {
@@ -364,13 +377,31 @@ func (pk *packer) combine(a, b *ct, l int) *ct {
 			sum = a
 		}
 	}
+	pk.rotate(l, diff, sum, 0)
+	return sum
+}
+
+// rotate adds τ_l(src), switched back under s, to dst (src may be dst:
+// it is read before dst is written). Without a key for τ_l (l <
+// keyFrom) it applies τ_(l+1) twice, g_(l+1)² = 1 + 2^(15−l) + 2^(26−2l)
+// ≡ g_l mod 2N for l ≤ 6: one more key switch, whose noise packNoise
+// counts.
+func (pk *packer) rotate(l int, src, dst *ct, depth int) {
+	p, r := pk.p, pk.p.pp
+	if l < p.keyFrom {
+		tmp := pk.tmp[depth]
+		tmp.c0.Zero()
+		tmp.c1.Zero()
+		pk.rotate(l+1, src, tmp, depth+1)
+		pk.rotate(l+1, tmp, dst, depth+1)
+		return
+	}
 	g := packGen(l)
 	t0, t1 := lring.Poly{Coeffs: pk.t0.Coeffs[:len(p.ppQ)]}, lring.Poly{Coeffs: pk.t1.Coeffs[:len(p.ppQ)]}
-	automorphism(p.ppQ, diff.c0, g, t0)
-	automorphism(p.ppQ, diff.c1, g, t1)
-	r.Add(sum.c0, t0, sum.c0)
-	pk.keySwitch(l, t1, sum.c0, sum.c1)
-	return sum
+	automorphism(p.ppQ, src.c0, g, t0)
+	automorphism(p.ppQ, src.c1, g, t1)
+	r.Add(dst.c0, t0, dst.c0)
+	pk.keySwitch(l, t1, dst.c0, dst.c1)
 }
 
 // pack merges up to 2^k prepared leaves (nil: absent) into one ciphertext

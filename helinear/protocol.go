@@ -33,7 +33,7 @@ type Server struct {
 
 // NewClient generates the client's keys and sends its public key (one
 // polynomial and a 16-byte seed for the uniform one) and its Galois keys
-// (Params.PackLog of them, a seed and the b polynomials) in one message
+// (Params.numKeys of them, a seed and the b polynomials) in one message
 // over c, for weights of any size (NewParams).
 func NewClient(c transport.Conn, ell uint) (*Client, error) {
 	p, err := NewParams(ell)
@@ -413,7 +413,7 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	acc0, acc1 := pr.NewPoly(), pr.NewPoly()
 	r, tw := make([]uint64, N), make([]uint64, 0, N)
 	k := pl.packLog
-	if len(s.keys) < k {
+	if k > 0 && len(s.keys) != p.numKeys() {
 		return nil, fmt.Errorf("helinear: packing 2^%d answers without the Galois keys", k)
 	}
 	pk := newPacker(p, s.keys)
