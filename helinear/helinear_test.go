@@ -264,6 +264,15 @@ func TestParams(t *testing.T) {
 				t.Errorf("ℓ = %d, packing 2^%d: %v", ell, k, err)
 			}
 		}
+		if ell == 28 {
+			// One digit of Q' and q_x, keys for τ_3..τ_6: a pack of 64
+			// carries 1 + 4 + 16 + 64 + 256 + 1024 switches of its rounds
+			// 6..3, 4·2 of round 2's (τ_3 twice) and 1·4 of round 1's.
+			eks := math.Sqrt(2*math.Ln2*66)*math.Sqrt(10.5*N)*2*math.Exp2(log2Prod(p.ppQ)-log2Prod(p.P)) + float64(N+1)/2*(1+1.0/65536)
+			if len(p.digits) != 1 || p.numKeys() != 4 || math.Abs(p.packNoise(6)/eks-1372) > 1e-6 {
+				t.Errorf("ℓ = 28: %d digits, %d keys, pack noise %.1f switches", len(p.digits), p.numKeys(), p.packNoise(6)/eks)
+			}
+		}
 		if ell == 16 || ell == 28 || ell == 30 || ell == 32 || ell == 37 || ell == 64 {
 			t.Logf("ℓ = %d: %d primes, log Q = %.1f ≤ %d, Q' = first %d (log %.1f), Q″ log %.1f, Galois keys (%d digits) mod 2^%.1f ≤ 2^%d, %d B",
 				ell, len(p.Q), p.LogQ, MaxLogQ, p.ReplyPrimes, p.LogQReply, log2Prod(p.ppQ), len(p.digits), log2Prod(p.ksQ), MaxLogQ, p.keyBytes())
