@@ -165,6 +165,10 @@ type Server struct {
 	// OnInference, if set, is called after each served request with the
 	// server's statistics of it.
 	OnInference func(Stats)
+	// OnRequest, if set, is called when a request of n images has arrived,
+	// before its offline phase: from then until OnInference (or the
+	// session's end) the server is working, not waiting for its client.
+	OnRequest func(n int)
 	// MaxImages bounds the images of one request (the dealer material of
 	// a request is held in memory); 0 means DefaultMaxImages, and
 	// MaxBatch is the hard limit.
@@ -327,6 +331,9 @@ func (sv *Server) serve(conn transport.Conn, r suiteRun) error {
 		}
 		if n == 0 {
 			return nil
+		}
+		if sv.OnRequest != nil {
+			sv.OnRequest(n)
 		}
 		st := newStatsRecorder(conn, pub, r.stepLayers(), r.provider(), n)
 		t0 := time.Now()

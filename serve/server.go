@@ -366,12 +366,13 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		ended.CompareAndSwap(nil, cause)
 		conn.Close()
 	}
-	var served atomic.Bool
+	var served, busy atomic.Bool
 	n := 0
 	meter := &connMeter{c: &s.counters, conn: conn}
 	defer meter.flush()
 	hist := s.counters.hist()
 	srv := piServer(s.Plan, s.suite, ss, s.maxImages(), func(st pi.Stats) {
+		busy.Store(false)
 		served.Store(true)
 		n++
 		s.served.Add(1)
@@ -391,6 +392,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 			end(ClosedDraining)
 		}
 	})
+	srv.OnRequest = func(int) { busy.Store(true) }
 	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, tag: ss.tag, limits: lim, plan: s.plan}.encode()); err != nil {
 		return err
 	}
@@ -407,7 +409,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 			}
 			return open
 		}
-		stop := watchIdle(conn, ss.activity, timeout, func(time.Duration) { end(ClosedIdle) })
+		stop := watchIdle(conn, ss.activity, busy.Load, timeout, func(time.Duration) { end(ClosedIdle) })
 		defer stop()
 	}
 	if s.suite == suiteDealer {
@@ -473,10 +475,11 @@ func (s *Server) limits() sessionLimits {
 
 // watchIdle calls idle once if conn spends timeout() (≤ 0: no bound) in
 // the offline phase (setup, or waiting for a request) with no byte moving
-// on it and no change in activity (the dealer material received); the
-// online phase is left to the connection's read timeout. stop ends the
-// watch.
-func watchIdle(conn transport.Conn, activity func() int64, timeout func() time.Duration, idle func(time.Duration)) (stop func()) {
+// on it, no change in activity (the dealer material received) and the
+// server not busy with a request (the twoparty suite's offline phase
+// computes for seconds without traffic); the online phase is left to the
+// connection's read timeout. stop ends the watch.
+func watchIdle(conn transport.Conn, activity func() int64, busy func() bool, timeout func() time.Duration, idle func(time.Duration)) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(100 * time.Millisecond)
@@ -488,7 +491,7 @@ func watchIdle(conn transport.Conn, activity func() int64, timeout func() time.D
 				return
 			case now := <-tick.C:
 				b, a := conn.Stats().Total().Bytes(), activity()
-				if b != last || a != lastAct || conn.Stats().Phase() != transport.PhaseOffline {
+				if b != last || a != lastAct || busy() || conn.Stats().Phase() != transport.PhaseOffline {
 					last, lastAct, since = b, a, now
 					continue
 				}
