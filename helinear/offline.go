@@ -6,6 +6,7 @@ import (
 
 	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
 )
 
 // Offline/online split (Delphi, Mishra et al., USENIX Security 2020):
@@ -143,12 +144,9 @@ func (s *Server) Online(pre *ServerPre, w, bias, xs []uint64) ([]uint64, error) 
 			len(xs), len(w), len(bias), sh.xLen(), wLen, k)
 	}
 	pre.used = true
-	b, err := s.Conn.Recv()
+	b, err := transport.RecvExact(s.Conn, rq.SegBytes(sh.xLen(), s.P.Ell))
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving masked input: %w", err)
-	}
-	if want := rq.SegBytes(sh.xLen(), s.P.Ell); len(b) != want {
-		return nil, fmt.Errorf("helinear: masked input of %d bytes, want %d", len(b), want)
 	}
 	x := make([]uint64, sh.xLen())
 	rq.UnpackSeg(b, x, s.P.Ell)

@@ -85,7 +85,7 @@ func NewServerParams(c transport.Conn, p *Params) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.Recv()
+	b, err := transport.RecvExact(c, p.keysMsgBytes())
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving public key: %w", err)
 	}
@@ -147,6 +147,16 @@ func (p *Params) pkLevel() *level { return p.mLevel }
 
 // freshBytes is the packed size of the public key's c0 (over Q″).
 func (p *Params) freshBytes() int { return p.pkLevel().freshBytes() }
+
+// keysMsgBytes is the size of the client's key message: the public key,
+// then (with packing) the Galois keys, each with its seed.
+func (p *Params) keysMsgBytes() int {
+	n := ring.SeedSize + p.freshBytes()
+	if p.PackLog > 0 {
+		n += ring.SeedSize + p.keyBytes()
+	}
+	return n
+}
 
 // replyBytes is the packed size of one answer with nt targets.
 func (p *Params) replyBytes(nt int) int {
@@ -246,17 +256,14 @@ func (cl *Client) run(pl *plan, batch int, x []uint64) ([]uint64, error) {
 	if err := cl.Conn.Send(msg); err != nil {
 		return nil, fmt.Errorf("helinear: sending input ciphertexts: %w", err)
 	}
-	b, err := cl.Conn.Recv()
-	if err != nil {
-		return nil, fmt.Errorf("helinear: receiving result ciphertexts: %w", err)
-	}
 	gs := pl.groups(batch)
 	want := 0
 	for _, g := range gs {
 		want += p.replyBytes(pl.groupTargets(g))
 	}
-	if len(b) != want {
-		return nil, fmt.Errorf("helinear: result message of %d bytes, want %d (%d ciphertexts)", len(b), want, len(gs))
+	b, err := transport.RecvExact(cl.Conn, want)
+	if err != nil {
+		return nil, fmt.Errorf("helinear: receiving result ciphertexts (%d): %w", len(gs), err)
 	}
 	y := make([]uint64, batch*pl.yLen)
 	var coefs []int32
@@ -400,7 +407,7 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.Conn.Recv()
+	b, err := transport.RecvExact(s.Conn, ring.SeedSize+batch*len(pl.ins)*lv.freshBytes())
 	if err != nil {
 		return nil, fmt.Errorf("helinear: receiving input ciphertexts: %w", err)
 	}

@@ -275,7 +275,7 @@ func (r *dealerRun) input(in []uint64, size int) ([]uint64, error) {
 func (r *dealerRun) offline(conn transport.Conn, n int) error {
 	server := r.s.Party == mpc.Server
 	if !server {
-		ready, err := conn.Recv()
+		ready, err := transport.RecvMax(conn, len(msgReady))
 		if err != nil {
 			return fmt.Errorf("waiting for the server: %w", err)
 		}
@@ -368,7 +368,7 @@ func (sv *Server) serve(conn transport.Conn, r suiteRun) error {
 // the same, and the client's public-plan hash must match ours (or the
 // client asks for the public plan).
 func (sv *Server) handshake(conn transport.Conn, pub *Public) error {
-	hello, err := conn.Recv()
+	hello, err := transport.RecvMax(conn, transport.HandshakeMaxFrame)
 	if err != nil {
 		return fmt.Errorf("pi: server: handshake: %w", err)
 	}
@@ -465,10 +465,15 @@ func (sv *Server) maxImages() int {
 	return min(sv.MaxImages, MaxBatch)
 }
 
+// maxHandshakeReply bounds the server's handshake reply, which carries
+// the public plan when the client asks for it (ResNet-18's is under
+// 1 MiB): a peer cannot make the client read or allocate more.
+const maxHandshakeReply = 16 << 20
+
 // recvRequest reads an inference request: the number of images (0 = end,
 // at most limit).
 func recvRequest(conn transport.Conn, pub *Public, limit int) (int, error) {
-	m, err := conn.Recv()
+	m, err := transport.RecvMax(conn, len(msgRequest)+binary.MaxVarintLen64)
 	if err != nil {
 		return 0, fmt.Errorf("pi: server: waiting for a request: %w", err)
 	}
@@ -564,7 +569,7 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 	if err := conn.Send(hello); err != nil {
 		return ctxErr(ctx, fmt.Errorf("pi: client: handshake: %w", err))
 	}
-	reply, err := conn.Recv()
+	reply, err := transport.RecvMax(conn, maxHandshakeReply)
 	if err != nil {
 		return ctxErr(ctx, fmt.Errorf("pi: client: handshake: %w", err))
 	}

@@ -398,12 +398,9 @@ func (b *twoPartyBackend) revealToClient(y []uint64) ([]uint64, error) {
 		}
 		return nil, transport.SendUint64s(b.conn, out)
 	}
-	s, err := transport.RecvUint64s(b.conn)
-	if err != nil {
-		return nil, err
-	}
-	if len(s) != len(y) {
-		return nil, fmt.Errorf("server sent %d output shares, want %d", len(s), len(y))
+	s := make([]uint64, len(y))
+	if err := transport.RecvUint64sInto(b.conn, s); err != nil {
+		return nil, fmt.Errorf("output shares: %w", err)
 	}
 	out := make([]uint64, len(y))
 	sh := uint(64 - b.ell)
