@@ -9,7 +9,7 @@
 # Usage:
 #   scripts/serve-bench.sh --model FILE --dataset D [--n N] [--suite dealer|twoparty] [--link loopback|lan|wan]
 #       [--index I] [--stride S|auto] [--server-pool P] [--client-pool P]
-#       [--frac F] [--ell L] [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
+#       [--frac F] [--ell L] [--pbits B] [--timeout DUR] [--bin PATH] [--out DIR] [--label TEXT]
 #
 #   --model        model file served (required)
 #   --dataset      dataset of the test images (required; e.g. mnist, cifar10)
@@ -31,6 +31,8 @@
 #                  owner's fixed-point labels (serve/eval --frac; default 16)
 #   --ell          bit width of the served plan's gates (serve --ell; default
 #                  0: 64); the twoparty suite's shares are then over Z_2^L
+#   --pbits        twoparty suite: bit width of the polynomials' HE prime
+#                  (serve --pbits; default 0: 3·frac + 10)
 #   --timeout      read/write timeout of every connection (default 10m)
 #   --bin          autorep binary (default ./bin/autorep)
 #   --out          directory for the reports (default ./serve-bench-results)
@@ -68,6 +70,7 @@ cpool=1
 timeout=10m
 frac=0
 ell=0
+pbits=0
 bin=./bin/autorep
 out=./serve-bench-results
 label=
@@ -85,6 +88,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift ;;
 	--frac) frac=$2; shift ;;
 	--ell) ell=$2; shift ;;
+	--pbits) pbits=$2; shift ;;
 	--bin) bin=$2; shift ;;
 	--out) out=$2; shift ;;
 	--label) label=$2; shift ;;
@@ -178,7 +182,7 @@ if [ "$suite" = dealer ]; then
 	suiteargs+=(--dealer "$daddr" --pool "$spool" --tls-ca "$dcert")
 	dealerargs=(--dealer "$daddr" --dealer-ca "$dcert")
 fi
-"$bin" serve --model "$model" --frac "$frac" --ell "$ell" --listen 127.0.0.1:0 "${suiteargs[@]}" \
+"$bin" serve --model "$model" --frac "$frac" --ell "$ell" --pbits "$pbits" --listen 127.0.0.1:0 "${suiteargs[@]}" \
 	--tls-cert "$cert" --tls-key "$tmp/server/key.pem" "${emu[@]}" --timeout "$timeout" --quiet 2> "$base.serve.log" &
 spid=$!
 pids+=("$spid")

@@ -65,6 +65,7 @@ func runServe(args []string) error {
 	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, time given to in-flight sessions")
 	frac := fs.Uint("frac", 0, "fixed-point fractional bits (0: 16)")
 	ell := fs.Int("ell", 0, "bit width of FSS gate inputs (0: 64)")
+	pBits := fs.Int("pbits", 0, "twoparty suite: bit width of the HE prime of the polynomials, at most 50 (0: 3·frac+10, frac ≤ 13)")
 	quiet := fs.Bool("quiet", false, "do not log sessions")
 	logJSON := fs.Bool("log-json", false, "log sessions as JSON records (log/slog) instead of text")
 	tokenFile := fs.String("token-file", "", "serve only the clients listed in this file (NAME:SHA256HEX of the token, optional sessions=N per-day=N), refusing others before any session work")
@@ -141,7 +142,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite)})
+	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite), PBits: *pBits})
 	if err != nil {
 		return err
 	}
