@@ -34,14 +34,8 @@ import (
 // channel by a once-per-session setup that is not counted (one channel per
 // element here), and returns the value at scale f, floor or one more.
 func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
-	if cfg.Ell < 2 || cfg.Ell > 64 {
-		return nil, fmt.Errorf("bench gates: ℓ = %d, want 2..64", cfg.Ell)
-	}
-	if cfg.N < 1 {
-		return nil, fmt.Errorf("bench gates: n = %d, want ≥ 1", cfg.N)
-	}
-	if cfg.Frac < 1 || 2*cfg.Frac+6 > cfg.Ell-2 {
-		return nil, fmt.Errorf("bench gates: %d fractional bits do not fit poly2's x² in ℓ = %d bits (need 2·frac + 8 ≤ ℓ)", cfg.Frac, cfg.Ell)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	gates := cfg.Gates
 	if gates == nil {

@@ -67,20 +67,29 @@ type BenchReport struct {
 // BenchGates lists the gates Bench runs, in order.
 var BenchGates = []string{"relu", "drelu", "trunc", "relu_trunc", "square", "poly2", "maxpool2x2"}
 
+// Validate checks the ring width, the element count and the fractional
+// bits of a gate benchmark (either suite's: poly2's x² must fit ℓ).
+func (cfg BenchConfig) Validate() error {
+	if cfg.Ell < 2 || cfg.Ell > 64 {
+		return fmt.Errorf("bench gates: ℓ = %d, want 2..64", cfg.Ell)
+	}
+	if cfg.N < 1 {
+		return fmt.Errorf("bench gates: n = %d, want ≥ 1", cfg.N)
+	}
+	if cfg.Frac < 1 || 2*cfg.Frac+6 > cfg.Ell-2 {
+		return fmt.Errorf("bench gates: %d fractional bits do not fit poly2's x² in ℓ = %d bits (need 2·frac + 8 ≤ ℓ)", cfg.Frac, cfg.Ell)
+	}
+	return nil
+}
+
 // Bench runs every gate of BenchGates once on N random shared inputs,
 // both parties over an in-memory pipe, checks every output against the
 // plaintext function (exact, or within the stated one-unit truncation
 // error) and measures traffic, rounds and speed. The OT session's setup
 // (base OTs) is not counted.
 func Bench(cfg BenchConfig) (*BenchReport, error) {
-	if cfg.Ell < 2 || cfg.Ell > 64 {
-		return nil, fmt.Errorf("otgates: bench: ℓ = %d, want 2..64", cfg.Ell)
-	}
-	if cfg.N < 1 {
-		return nil, fmt.Errorf("otgates: bench: n = %d, want ≥ 1", cfg.N)
-	}
-	if cfg.Frac < 1 || 2*cfg.Frac+6 > cfg.Ell-2 {
-		return nil, fmt.Errorf("otgates: bench: %d fractional bits do not fit poly2's x² in ℓ = %d bits (need 2·frac + 8 ≤ ℓ)", cfg.Frac, cfg.Ell)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("otgates: %w", err)
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
