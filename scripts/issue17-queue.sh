@@ -82,7 +82,11 @@ PY
   }
 
   fidelity() {
-    if ! [ -x "$bin5" ] || ! "$bin5" reduce --help 2>&1 | grep -q eval-running-bn; then
+    # The help text goes through a variable: with pipefail, grep -q closing
+    # the pipe early (or --help's own exit status) failed this check.
+    local help=""
+    [ -x "$bin5" ] && help=$("$bin5" reduce --help 2>&1 || true)
+    if [[ $help != *eval-running-bn* || $help != *scale-x2* ]]; then
       echo "$(date -u +%FT%TZ) fidelity runs: no binary with --scale-x2 and --eval-running-bn at $bin5, skipped"
       return 0
     fi
