@@ -419,11 +419,13 @@ func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uin
 	if err != nil {
 		return nil, err
 	}
+	// Hashed before the correlations arrive: the sender is busy with its
+	// own hashes meanwhile.
+	h := rowHashes(t, base, Block{}, &r.sc)
 	br, err := recvBits(r.c, total, "correlations")
 	if err != nil {
 		return nil, err
 	}
-	h := rowHashes(t, base, Block{}, &r.sc)
 	out := make([]uint64, len(t))
 	for i := range t {
 		w := uint(widths[i])
@@ -478,11 +480,11 @@ func (r *Receiver) ReceiveCorrelatedPair(choice []byte, w0, w1 []uint8) (x, y []
 	if err != nil {
 		return nil, nil, err
 	}
+	h := rowHashes(t, base, Block{}, &r.sc) // before the peer's message, as above
 	br, err := recvBits(r.c, total, "correlations")
 	if err != nil {
 		return nil, nil, err
 	}
-	h := rowHashes(t, base, Block{}, &r.sc)
 	x, y = make([]uint64, len(t)), make([]uint64, len(t))
 	for i := range t {
 		a, b := uint(w0[i]), uint(w1[i])

@@ -189,6 +189,16 @@ func (s *NSender) Send(msgs []uint64, nn, ell int) error {
 // Receive is the receiver's side of NSender.Send: choice[i] < nn picks
 // OT i's message.
 func (r *NReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
+	p, err := r.Start(choice, nn, ell)
+	if err != nil {
+		return nil, err
+	}
+	return p.Finish()
+}
+
+// Start is the first half of Receive (see CNReceiver.Start): it sends the
+// matrix; Finish receives the messages.
+func (r *NReceiver) Start(choice []uint8, nn, ell int) (*PendingN, error) {
 	if err := checkN(nn, ell); err != nil {
 		return nil, err
 	}
@@ -240,20 +250,20 @@ func (r *NReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 	rows := kkRows(&cols, n)
 	base := r.next
 	r.next += uint64(n)
-	br, err := recvBits(r.c, n*nn*ell, "1-of-N messages")
-	if err != nil {
-		return nil, err
-	}
 	res := make([]uint64, n)
 	for i := range n {
-		var y uint64
-		for k := range nn {
-			v := br.read(uint(ell))
-			if k == int(choice[i]) {
-				y = v
-			}
-		}
-		res[i] = (y ^ wideHash(base+uint64(i), &rows[i])) & mask(uint(ell))
+		res[i] = wideHash(base+uint64(i), &rows[i])
 	}
-	return res, nil
+	return &PendingN{finish: func() ([]uint64, error) {
+		br, err := recvBits(r.c, n*nn*ell, "1-of-N messages")
+		if err != nil {
+			return nil, err
+		}
+		for i := range n {
+			br.skip(int(choice[i]) * ell)
+			res[i] = (br.read(uint(ell)) ^ res[i]) & mask(uint(ell))
+			br.skip((nn - 1 - int(choice[i])) * ell)
+		}
+		return res, nil
+	}}, nil
 }

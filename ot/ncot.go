@@ -142,6 +142,19 @@ func writeMessages(bw *bitWriter, msgs, keys []uint64, ell int) {
 // Receive is the receiver's side of CNSender.Send: choice[i] < nn picks
 // OT i's message.
 func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
+	p, err := c.Start(choice, nn, ell)
+	if err != nil {
+		return nil, err
+	}
+	return p.Finish()
+}
+
+// Start is the first half of Receive: it sends the COT matrix and hashes
+// the chosen keys; the returned PendingN's Finish receives the messages.
+// In between the party may run other steps (its own sends), so that the
+// two parties compute at the same time instead of in turn; choice must
+// not change before Finish.
+func (c *CNReceiver) Start(choice []uint8, nn, ell int) (*PendingN, error) {
 	if err := checkN(nn, ell); err != nil {
 		return nil, err
 	}
@@ -163,10 +176,6 @@ func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	br, err := recvBits(c.r.c, n*nn*ell, "1-of-N messages")
-	if err != nil {
-		return nil, err
-	}
 	tw := grow(&c.r.sc.tw, n*L)
 	for i, x := range choice {
 		for j := range L {
@@ -174,16 +183,41 @@ func (c *CNReceiver) Receive(choice []uint8, nn, ell int) ([]uint64, error) {
 		}
 	}
 	tccrBlocks(t, t, tw, &c.r.sc.tmp)
-	res := make([]uint64, n)
-	for i, x := range choice {
+	keys := make([]uint64, n)
+	for i := range keys {
 		var key uint64
-		for j := range L {
-			key ^= t[i*L+j].Lo
+		for _, r := range t[i*L : (i+1)*L] {
+			key ^= r.Lo
 		}
-		br.skip(int(x) * ell)
-		y := br.read(uint(ell))
-		br.skip((nn - 1 - int(x)) * ell)
-		res[i] = (y ^ key) & mask(uint(ell))
+		keys[i] = key
 	}
-	return res, nil
+	return &PendingN{finish: func() ([]uint64, error) {
+		br, err := recvBits(c.r.c, n*nn*ell, "1-of-N messages")
+		if err != nil {
+			return nil, err
+		}
+		m := mask(uint(ell))
+		for i, x := range choice {
+			br.skip(int(x) * ell)
+			keys[i] = (br.read(uint(ell)) ^ keys[i]) & m
+			br.skip((nn - 1 - int(x)) * ell)
+		}
+		return keys, nil
+	}}, nil
+}
+
+// PendingN is a 1-out-of-N receive whose matrix has been sent
+// (CNReceiver.Start, NReceiver.Start, Session.StartReceiveN).
+type PendingN struct{ finish func() ([]uint64, error) }
+
+// Finish receives the sender's messages and returns the chosen ones. It
+// must be called once, in the order the receives were started relative
+// to the peer's sends.
+func (p *PendingN) Finish() ([]uint64, error) {
+	if p.finish == nil {
+		return nil, fmt.Errorf("ot: 1-of-N receive finished twice")
+	}
+	f := p.finish
+	p.finish = nil
+	return f()
 }

@@ -147,8 +147,18 @@ func (s *Session) SendN(msgs []uint64, nn, ell int) error {
 
 // ReceiveN is the receiver's side of SendN.
 func (s *Session) ReceiveN(choice []uint8, nn, ell int) ([]uint64, error) {
-	if s.NRecv != nil {
-		return s.NRecv.Receive(choice, nn, ell)
+	p, err := s.StartReceiveN(choice, nn, ell)
+	if err != nil {
+		return nil, err
 	}
-	return NewCNReceiver(s.Recv).Receive(choice, nn, ell)
+	return p.Finish()
+}
+
+// StartReceiveN is the first half of ReceiveN: it sends the matrix of
+// the receive; the PendingN's Finish receives the messages.
+func (s *Session) StartReceiveN(choice []uint8, nn, ell int) (*PendingN, error) {
+	if s.NRecv != nil {
+		return s.NRecv.Start(choice, nn, ell)
+	}
+	return NewCNReceiver(s.Recv).Start(choice, nn, ell)
 }
