@@ -274,11 +274,16 @@ func (cl *Client) recvResult(deg int, v []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
+	return cl.combine(ys[0], v, ys[1]), nil
+}
+
+// combine returns degSplit's client share α·v + γ mod P (in γ).
+func (cl *Client) combine(alpha, v, gamma []uint64) []uint64 {
 	P := cl.P.p
 	for i, x := range v {
-		ys[1][i] = (rq.MulMod(ys[0][i], x, P) + ys[1][i]) % P
+		gamma[i] = (rq.MulMod(alpha[i], x, P) + gamma[i]) % P
 	}
-	return ys[1], nil
+	return gamma
 }
 
 // recvAnswers receives and decrypts per answers per group of n elements
@@ -352,7 +357,7 @@ func (s *Server) Quad(deg int, a, b, c, xs []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.respond(form, [2][]lring.Poly{c0s, c1s}, a, b, c, xs)
+	return s.respond(form, [2][]lring.Poly{c0s, c1s}, a, b, c, xs, nil)
 }
 
 // checkArgs checks the server's arguments of Quad.
@@ -395,8 +400,10 @@ func (s *Server) recvQuery(deg, n int) (c0, c1 []lring.Poly, err error) {
 
 // respond computes, switches and sends the answers on the query's
 // ciphertexts ct (c0s, c1s: uploads(deg) per group, deg the form) and
-// returns the server's share.
-func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]uint64, error) {
+// returns the server's share. For the form degSplit, r1s nil draws r1 and
+// sends both answers (Quad); r1s of Slots() per group sends the second
+// answer only, with the r1 of the first answer sent offline (firstAnswers).
+func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs, r1s []uint64) ([]uint64, error) {
 	p := s.P
 	n := len(xs)
 	k := p.chunks(n)
@@ -434,13 +441,17 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 		}
 		ct := [2][]lring.Poly{c0s[x*up : (x+1)*up], c1s[x*up : (x+1)*up]}
 		if deg == degSplit { // a·Enc(xc) − r1 first; r1 joins w1
-			r1 := make([]uint64, p.N)
-			uniformModP(s.prg, r1, p.p)
+			var r1 []uint64
+			if r1s != nil {
+				r1 = r1s[x*p.N : (x+1)*p.N]
+			} else {
+				r1 = make([]uint64, p.N)
+				uniformModP(s.prg, r1, p.p)
+				out = s.firstAnswer(out, ct, quad, r1)
+			}
 			for j := range p.N {
 				w1[j] = (w1[j] + r1[j]) % p.p
-				r1[j] = (p.p - r1[j]) % p.p
 			}
-			out = p.switchOut(out, s.answer(ct, quad, nil, r1), s.prg)
 			quad = nil
 		}
 		out = p.switchOut(out, s.answer(ct, w1, quad, w0), s.prg)
@@ -449,6 +460,17 @@ func (s *Server) respond(deg int, ct [2][]lring.Poly, a, b, c, xs []uint64) ([]u
 		return nil, fmt.Errorf("hesimd: sending answer: %w", err)
 	}
 	return rs, nil
+}
+
+// firstAnswer appends degSplit's first answer for one group, quad·Enc(xc)
+// − r1 (quad: a in the group's slots, zero in the padding), switched.
+func (s *Server) firstAnswer(out []byte, ct [2][]lring.Poly, quad, r1 []uint64) []byte {
+	p := s.P
+	neg := make([]uint64, p.N)
+	for j, v := range r1 {
+		neg[j] = (p.p - v) % p.p
+	}
+	return p.switchOut(out, s.answer(ct, quad, nil, neg), s.prg)
 }
 
 // uniformModP fills v with uniform values mod P (rejection sampling).
