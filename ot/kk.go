@@ -133,19 +133,55 @@ func checkN(nn, ell int) error {
 	return checkWidth(ell)
 }
 
+// checkNWidths checks a batch of 1-out-of-nn OTs with a message width per
+// OT (n of them, n ≥ 1) and returns the message bits of the batch.
+func checkNWidths(nn, n int, widths []uint8) (int, error) {
+	if nn < 2 || nn > MaxN {
+		return 0, fmt.Errorf("ot: 1-of-%d OT, want N in 2..%d", nn, MaxN)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("ot: 0 OTs")
+	}
+	total, err := checkWidths(widths, n)
+	return total * nn, err
+}
+
+// uniformN checks a batch of len(msgs)/nn OTs of ell-bit messages and
+// returns their widths.
+func uniformN(msgs []uint64, nn, ell int) ([]uint8, error) {
+	if err := checkN(nn, ell); err != nil {
+		return nil, err
+	}
+	if len(msgs)%nn != 0 || len(msgs) == 0 {
+		return nil, fmt.Errorf("ot: %d messages is not a positive multiple of N = %d", len(msgs), nn)
+	}
+	return uniform(len(msgs)/nn, ell), nil
+}
+
 // Send runs 1-out-of-nn OTs of ell-bit messages (1 ≤ ell ≤ 64): msgs holds
 // nn messages per OT (OT i's message y at msgs[i·nn+y]). The receiver
 // learns the message of its choice and nothing about the others. Two
 // messages: the extension matrix in (32 bytes per OT, padded to 128
 // OTs), nn·ell bits per OT out.
 func (s *NSender) Send(msgs []uint64, nn, ell int) error {
-	if err := checkN(nn, ell); err != nil {
+	widths, err := uniformN(msgs, nn, ell)
+	if err != nil {
 		return err
 	}
-	if len(msgs)%nn != 0 || len(msgs) == 0 {
-		return fmt.Errorf("ot: %d messages is not a positive multiple of N = %d", len(msgs), nn)
+	return s.SendWidths(msgs, nn, widths)
+}
+
+// SendWidths is Send with a message width per OT: OT i's nn messages
+// are widths[i] bits each (len(msgs) = nn·len(widths)).
+func (s *NSender) SendWidths(msgs []uint64, nn int, widths []uint8) error {
+	n := len(widths)
+	bits, err := checkNWidths(nn, n, widths)
+	if err != nil {
+		return err
 	}
-	n := len(msgs) / nn
+	if len(msgs) != n*nn {
+		return fmt.Errorf("ot: %d messages for %d 1-of-%d OTs", len(msgs), n, nn)
+	}
 	w := padded(n)
 	msg, err := transport.RecvExact(s.c, KKWidth*w*8)
 	if err != nil {
@@ -173,11 +209,11 @@ func (s *NSender) Send(msgs []uint64, nn, ell int) error {
 			cs[y][k] = codewords[y][k] & s.s[k]
 		}
 	}
-	bw := newBitWriter(n * nn * ell)
+	bw := newBitWriter(bits)
 	for i := range n {
 		for y := range nn {
 			x := [4]uint64{q[i][0] ^ cs[y][0], q[i][1] ^ cs[y][1], q[i][2] ^ cs[y][2], q[i][3] ^ cs[y][3]}
-			bw.write(msgs[i*nn+y]^wideHash(base+uint64(i), &x), uint(ell))
+			bw.write(msgs[i*nn+y]^wideHash(base+uint64(i), &x), uint(widths[i]))
 		}
 	}
 	if err := s.c.Send(bw.bytes()); err != nil {
@@ -202,9 +238,15 @@ func (r *NReceiver) Start(choice []uint8, nn, ell int) (*PendingN, error) {
 	if err := checkN(nn, ell); err != nil {
 		return nil, err
 	}
+	return r.StartWidths(choice, nn, uniform(len(choice), ell))
+}
+
+// StartWidths is Start with a message width per OT (NSender.SendWidths).
+func (r *NReceiver) StartWidths(choice []uint8, nn int, widths []uint8) (*PendingN, error) {
 	n := len(choice)
-	if n == 0 {
-		return nil, fmt.Errorf("ot: 0 OTs")
+	bits, err := checkNWidths(nn, n, widths)
+	if err != nil {
+		return nil, err
 	}
 	w := padded(n)
 	var cols [KKWidth][]uint64
@@ -255,15 +297,6 @@ func (r *NReceiver) Start(choice []uint8, nn, ell int) (*PendingN, error) {
 		res[i] = wideHash(base+uint64(i), &rows[i])
 	}
 	return &PendingN{finish: func() ([]uint64, error) {
-		br, err := recvBits(r.c, n*nn*ell, "1-of-N messages")
-		if err != nil {
-			return nil, err
-		}
-		for i := range n {
-			br.skip(int(choice[i]) * ell)
-			res[i] = (br.read(uint(ell)) ^ res[i]) & mask(uint(ell))
-			br.skip((nn - 1 - int(choice[i])) * ell)
-		}
-		return res, nil
+		return readChosen(r.c, bits, choice, nn, widths, res)
 	}}, nil
 }

@@ -3,6 +3,8 @@ package ot
 import (
 	"fmt"
 	"math/bits"
+
+	"github.com/autorep/autorep/transport"
 )
 
 // 1-out-of-N OT from log N correlated OTs (the construction of Naor and
@@ -50,13 +52,25 @@ func nodeTweak(idx uint64, p int) Block { return Block{idx, uint64(p) + 1} }
 // NSender.Send (OT i's message y at msgs[i·nn+y]): the COT matrix in,
 // nn·ell bits per OT out.
 func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
-	if err := checkN(nn, ell); err != nil {
+	widths, err := uniformN(msgs, nn, ell)
+	if err != nil {
 		return err
 	}
-	if len(msgs)%nn != 0 || len(msgs) == 0 {
-		return fmt.Errorf("ot: %d messages is not a positive multiple of N = %d", len(msgs), nn)
+	return c.SendWidths(msgs, nn, widths)
+}
+
+// SendWidths is Send with a message width per OT: OT i's nn messages are
+// widths[i] bits each (len(msgs) = nn·len(widths)), so batches of
+// different widths share one COT matrix and one message.
+func (c *CNSender) SendWidths(msgs []uint64, nn int, widths []uint8) error {
+	n, L := len(widths), logN(nn)
+	bits, err := checkNWidths(nn, n, widths)
+	if err != nil {
+		return err
 	}
-	n, L := len(msgs)/nn, logN(nn)
+	if len(msgs) != n*nn {
+		return fmt.Errorf("ot: %d messages for %d 1-of-%d OTs", len(msgs), n, nn)
+	}
 	q, base, err := c.s.cot(n * L)
 	if err != nil {
 		return err
@@ -64,7 +78,7 @@ func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
 	delta := c.s.delta
 	nodes := 2<<L - 2 // tree nodes per OT: 2^{j+1} at level j
 	keys := make([]uint64, 2<<L)
-	bw := newBitWriter(n * nn * ell)
+	bw := newBitWriter(bits)
 	// Hash in chunks of OTs so the batches stay in cache.
 	const chunk = 64
 	pq := make([]Block, 2*chunk*L)
@@ -111,7 +125,7 @@ func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
 				k += 2 * lo
 			}
 			top := 1 << L
-			writeMessages(bw, msgs[(i0+i)*nn:(i0+i+1)*nn], keys[top:top+nn], ell)
+			writeMessages(bw, msgs[(i0+i)*nn:(i0+i+1)*nn], keys[top:top+nn], int(widths[i0+i]))
 		}
 	}
 	if err := c.s.c.Send(bw.bytes()); err != nil {
@@ -158,9 +172,15 @@ func (c *CNReceiver) Start(choice []uint8, nn, ell int) (*PendingN, error) {
 	if err := checkN(nn, ell); err != nil {
 		return nil, err
 	}
+	return c.StartWidths(choice, nn, uniform(len(choice), ell))
+}
+
+// StartWidths is Start with a message width per OT (CNSender.SendWidths).
+func (c *CNReceiver) StartWidths(choice []uint8, nn int, widths []uint8) (*PendingN, error) {
 	n := len(choice)
-	if n == 0 {
-		return nil, fmt.Errorf("ot: 0 OTs")
+	bits, err := checkNWidths(nn, n, widths)
+	if err != nil {
+		return nil, err
 	}
 	L := logN(nn)
 	cb := make([]byte, n*L)
@@ -192,18 +212,25 @@ func (c *CNReceiver) Start(choice []uint8, nn, ell int) (*PendingN, error) {
 		keys[i] = key
 	}
 	return &PendingN{finish: func() ([]uint64, error) {
-		br, err := recvBits(c.r.c, n*nn*ell, "1-of-N messages")
-		if err != nil {
-			return nil, err
-		}
-		m := mask(uint(ell))
-		for i, x := range choice {
-			br.skip(int(x) * ell)
-			keys[i] = (br.read(uint(ell)) ^ keys[i]) & m
-			br.skip((nn - 1 - int(x)) * ell)
-		}
-		return keys, nil
+		return readChosen(c.r.c, bits, choice, nn, widths, keys)
 	}}, nil
+}
+
+// readChosen receives the sender's message of bits bits (OT i's nn
+// messages of widths[i] bits each) and returns, in keys, the chosen
+// message of every OT unmasked by its key.
+func readChosen(c transport.Conn, bits int, choice []uint8, nn int, widths []uint8, keys []uint64) ([]uint64, error) {
+	br, err := recvBits(c, bits, "1-of-N messages")
+	if err != nil {
+		return nil, err
+	}
+	for i, x := range choice {
+		w := int(widths[i])
+		br.skip(int(x) * w)
+		keys[i] = (br.read(uint(w)) ^ keys[i]) & mask(uint(w))
+		br.skip((nn - 1 - int(x)) * w)
+	}
+	return keys, nil
 }
 
 // PendingN is a 1-out-of-N receive whose matrix has been sent

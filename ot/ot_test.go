@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -338,4 +339,61 @@ func TestSessionCost(t *testing.T) {
 		t.Fatalf("default session setup: %d bytes, want %d", got.Bytes(), want)
 	}
 	t.Logf("default session setup: %d bytes, %v", want, time.Since(start))
+}
+
+// TestOneOfNWidths: one batch of 1-out-of-16 OTs with a message width
+// per OT, run the way the gates run it: both parties start their receive
+// (matrix out) before either sends, then send, then finish.
+func TestOneOfNWidths(t *testing.T) {
+	for _, cfg := range []Config{{KK: true}, {}, DefaultConfig} {
+		s := [2]*Session{}
+		s[0], s[1], _, _ = sessionsCfg(t, cfg)
+		rng := rand.New(rand.NewPCG(17, 18))
+		const nn = 16
+		var msgs, want [2][]uint64
+		var choice, widths [2][]uint8
+		for id := range 2 { // id: the sender
+			n := 150 + 37*id
+			widths[id] = make([]uint8, n)
+			choice[id] = make([]uint8, n)
+			msgs[id] = make([]uint64, n*nn)
+			want[id] = make([]uint64, n)
+			for i := range n {
+				widths[id][i] = []uint8{2, 8, 64, 1}[rng.IntN(4)]
+				choice[id][i] = uint8(rng.IntN(nn))
+				for y := range nn {
+					msgs[id][i*nn+y] = rng.Uint64() & mask(uint(widths[id][i]))
+				}
+				want[id][i] = msgs[id][i*nn+int(choice[id][i])]
+			}
+		}
+		errs := make(chan error, 2)
+		var got [2][]uint64
+		for id := range 2 {
+			go func() {
+				peer := 1 - id
+				p, err := s[id].StartReceiveNWidths(choice[peer], nn, widths[peer])
+				if err == nil {
+					err = s[id].SendNWidths(msgs[id], nn, widths[id])
+				}
+				if err == nil {
+					got[id], err = p.Finish()
+				}
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("%v: %v", cfg, err)
+			}
+		}
+		for id := range 2 {
+			if !slices.Equal(got[id], want[1-id]) {
+				t.Errorf("%v: party %d received the wrong messages", cfg, id)
+			}
+		}
+		if _, err := s[0].StartReceiveNWidths([]uint8{1}, nn, []uint8{65}); err == nil {
+			t.Errorf("%v: a 65-bit width was accepted", cfg)
+		}
+	}
 }

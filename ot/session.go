@@ -145,6 +145,23 @@ func (s *Session) SendN(msgs []uint64, nn, ell int) error {
 	return NewCNSender(s.Send).Send(msgs, nn, ell)
 }
 
+// SendNWidths is SendN with a message width per OT (CNSender.SendWidths).
+func (s *Session) SendNWidths(msgs []uint64, nn int, widths []uint8) error {
+	if s.NSend != nil {
+		return s.NSend.SendWidths(msgs, nn, widths)
+	}
+	return NewCNSender(s.Send).SendWidths(msgs, nn, widths)
+}
+
+// StartReceiveNWidths is the receiver's side of SendNWidths, started as
+// StartReceiveN is.
+func (s *Session) StartReceiveNWidths(choice []uint8, nn int, widths []uint8) (*PendingN, error) {
+	if s.NRecv != nil {
+		return s.NRecv.StartWidths(choice, nn, widths)
+	}
+	return NewCNReceiver(s.Recv).StartWidths(choice, nn, widths)
+}
+
 // ReceiveN is the receiver's side of SendN.
 func (s *Session) ReceiveN(choice []uint8, nn, ell int) ([]uint64, error) {
 	p, err := s.StartReceiveN(choice, nn, ell)
