@@ -71,6 +71,11 @@ type twoPartyBackend struct {
 	// takePre removes an entry as its online step uses it, so no mask can
 	// serve twice.
 	pre map[int]any
+	// preBytes is, by degree-1 PolyHE step, its share of the request's
+	// degree-1 batch traffic (both directions, in proportion to its
+	// positions; precomputeDeg1). The other steps' offline traffic is
+	// labelled with their names in the connection's statistics.
+	preBytes map[int]int64
 }
 
 // newTwoPartyBackend runs the once-per-session setup on conn: base OTs
@@ -144,12 +149,16 @@ func isDense(g *Geom) bool {
 // precompute is the per-request offline phase of n images: in step
 // order, the HE part of every linear step on a mask (helinear's
 // Precompute: online the client sends its masked share, the server's
-// work is local) and every PolyHE step's masks (hesimd; for degree 1 with
-// the answer too, PrecomputeLinear). None of it depends on the input.
-// Both parties run it after the request, before the input is shared.
+// work is local) and every degree-2 PolyHE step's masks with the first
+// answer (hesimd PrecomputeQuad), then the degree-1 PolyHE steps' masks
+// with their answers in one batch (precomputeDeg1). None of it depends on
+// the input. Both parties run it after the request, before the input is
+// shared.
 func (b *twoPartyBackend) precompute(n int) error {
 	b.pre = map[int]any{} // a failed request's leftovers go: the session is over anyway
+	b.preBytes = map[int]int64{}
 	defer transport.SetLayer(b.conn, "")
+	var deg1 []int
 	for i := range b.pub.Steps {
 		st := &b.pub.Steps[i]
 		var m any
@@ -158,6 +167,9 @@ func (b *twoPartyBackend) precompute(n int) error {
 		switch {
 		case st.Op == OpLinear:
 			m, err = b.precomputeLinear(i, st, n)
+		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions() && st.PolyDeg == 1:
+			deg1 = append(deg1, i)
+			continue
 		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions():
 			m, err = b.precomputePoly(i, st, n)
 		default:
@@ -167,6 +179,9 @@ func (b *twoPartyBackend) precompute(n int) error {
 			return fmt.Errorf("precompute %q: %w", st.Name, err)
 		}
 		b.pre[i] = m
+	}
+	if err := b.precomputeDeg1(deg1, n); err != nil {
+		return fmt.Errorf("precompute the degree-1 polynomial steps: %w", err)
 	}
 	return nil
 }
@@ -184,25 +199,6 @@ func (b *twoPartyBackend) precomputeLinear(i int, st *Step, n int) (any, error) 
 		return b.hs.PrecomputeFC(n, g.C, g.K, w)
 	}
 	return b.hs.PrecomputeConv2d(g.Params(n), w)
-}
-
-// precomputePoly draws the hesimd masks of the polynomial positions of
-// activation step i for n images (in splitAct's order, as polyHE uses
-// them); a degree-1 step's answer is computed offline too.
-func (b *twoPartyBackend) precomputePoly(i int, st *Step, n int) (any, error) {
-	_, idx := splitAct(st, n, n*st.Positions())
-	deg1 := st.PolyDeg == 1
-	if b.party == tpClient {
-		if deg1 {
-			return b.qc.PrecomputeLinear(len(idx))
-		}
-		return b.qc.Precompute(2, len(idx))
-	}
-	if deg1 {
-		_, cb, _ := b.heCoefs(i, st, idx)
-		return b.qs.PrecomputeLinear(cb)
-	}
-	return b.qs.Precompute(2, len(idx))
 }
 
 // takePre removes and returns step i's precomputed material of type T.

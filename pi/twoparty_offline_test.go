@@ -2,8 +2,10 @@ package pi
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,14 +18,16 @@ import (
 
 // offlinePlan is a random-weight LeNet with mixed ReLU/polynomial
 // activations in the PolyHE form at its MinWidths ℓ and prime width for
-// x: the first site's polynomials are of degree 1 (C2 = 0), the others of
-// degree 2.
+// x: the first two sites' polynomials are of degree 1 (C2 = 0; one batch
+// in the offline phase), the others of degree 2.
 func offlinePlan(t *testing.T, x *tensor.Tensor) *Plan {
 	t.Helper()
 	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 61)
 	installPoly(m, 0.5, 1, 62)
-	for _, c := range m.Sites[0].Act.(*nn.PolyMask).Coef {
-		c[2] = 0
+	for _, s := range m.Sites[:2] {
+		for _, c := range s.Act.(*nn.PolyMask).Coef {
+			c[2] = 0
+		}
 	}
 	plan, err := Compile(m, Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful})
 	if err != nil {
@@ -61,8 +65,8 @@ func TestTwoPartyOfflineSession(t *testing.T) {
 			}
 		}
 	}
-	if deg1 == 0 || deg2 == 0 {
-		t.Fatalf("plan has %d degree-1 and %d degree-2 polynomial steps, want both", deg1, deg2)
+	if deg1 < 2 || deg2 == 0 {
+		t.Fatalf("plan has %d degree-1 and %d degree-2 polynomial steps, want at least 2 and 1", deg1, deg2)
 	}
 	x1 := tensor.FromData(x2.Data[2*28*28:], 1, 1, 28, 28)
 	x2 = tensor.FromData(x2.Data[:2*28*28], 2, 1, 28, 28)
@@ -115,25 +119,8 @@ func TestTwoPartyMaskSingleUse(t *testing.T) {
 	x := randomImages(64, 1, [3]int{1, 28, 28})
 	plan := offlinePlan(t, x)
 	pub := plan.Public
-	c0, c1 := transport.Pipe()
-	defer c0.Close()
-	defer c1.Close()
-	var bc *twoPartyBackend
+	bs, bc := precomputedPair(t, plan, 1)
 	done := make(chan error, 1)
-	go func() {
-		var err error
-		if bc, err = newTwoPartyBackend(c1, pub, nil, tpClient); err == nil {
-			err = bc.precompute(1)
-		}
-		done <- err
-	}()
-	bs, err := newTwoPartyBackend(c0, pub, plan.Secret, tpServer)
-	if err == nil {
-		err = bs.precompute(1)
-	}
-	if err != nil || <-done != nil {
-		t.Fatal(err)
-	}
 	lin, act := -1, -1
 	for i := range pub.Steps {
 		st := &pub.Steps[i]
@@ -180,6 +167,113 @@ func TestTwoPartyMaskSingleUse(t *testing.T) {
 		}
 		if use == 1 && !strings.Contains(errC.Error(), "no precomputed material") {
 			t.Errorf("second use: %v", errC)
+		}
+	}
+}
+
+// precomputedPair returns the server's and the client's backend of plan
+// on a pipe after the offline phase of n images.
+func precomputedPair(t *testing.T, plan *Plan, n int) (bs, bc *twoPartyBackend) {
+	t.Helper()
+	c0, c1 := transport.Pipe()
+	t.Cleanup(func() { c0.Close(); c1.Close() })
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		if bc, err = newTwoPartyBackend(c1, plan.Public, nil, tpClient); err == nil {
+			err = bc.precompute(n)
+		}
+		done <- err
+	}()
+	bs, err := newTwoPartyBackend(c0, plan.Public, plan.Secret, tpServer)
+	if err == nil {
+		err = bs.precompute(n)
+	}
+	if err := errors.Join(err, <-done); err != nil {
+		t.Fatal(err)
+	}
+	return bs, bc
+}
+
+// TestTwoPartyDegree1Batch: the degree-1 PolyHE steps share one hesimd
+// batch in the offline phase; its traffic, as each party's connection
+// counts it under preBatchLayer, is attributed to the steps in proportion
+// to their positions, the parts summing to it exactly, and every step
+// gets its own mask.
+func TestTwoPartyDegree1Batch(t *testing.T) {
+	x := randomImages(66, 2, [3]int{1, 28, 28})
+	plan := offlinePlan(t, x)
+	const n = 2
+	bs, bc := precomputedPair(t, plan, n)
+	for _, b := range []*twoPartyBackend{bs, bc} {
+		var batch int64 = -1
+		for _, l := range b.conn.Stats().Snapshot().Layers {
+			if l.Layer == preBatchLayer {
+				batch = l.Bytes()
+			}
+		}
+		var got int64
+		var pos []int
+		var steps []int
+		for i := range plan.Public.Steps {
+			st := &plan.Public.Steps[i]
+			if st.Op == OpAct && st.ReLUs < st.Positions() && st.PolyDeg == 1 {
+				steps = append(steps, i)
+				pos = append(pos, n*(st.Positions()-st.ReLUs))
+				got += b.preBytes[i]
+				if b.pre[i] == nil {
+					t.Errorf("party %d, %s: no mask", b.party, st.Name)
+				}
+			}
+		}
+		if len(steps) < 2 || batch <= 0 || got != batch || len(b.preBytes) != len(steps) {
+			t.Fatalf("party %d: %d degree-1 steps attributed %d B of a batch of %d B (%d attributions)", b.party, len(steps), got, batch, len(b.preBytes))
+		}
+		W := sum(pos)
+		for k, i := range steps {
+			if exact := float64(batch) * float64(pos[k]) / float64(W); math.Abs(float64(b.preBytes[i])-exact) >= 1 {
+				t.Errorf("party %d, step %d: %d B attributed, %.2f in proportion", b.party, i, b.preBytes[i], exact)
+			}
+		}
+	}
+}
+
+// TestSplitBytes: the proportional split is exact in integers, sums to
+// the total and stays within one byte of the real proportion.
+func TestSplitBytes(t *testing.T) {
+	for _, c := range []struct {
+		total int64
+		w     []int
+		want  []int64
+	}{
+		{10, []int{1, 1, 1}, []int64{4, 3, 3}},
+		{5, []int{1, 2}, []int64{2, 3}},
+		{100, []int{3, 0, 7}, []int64{30, 0, 70}},
+		{7, []int{0, 0}, []int64{7, 0}},
+		{0, []int{5, 6}, []int64{0, 0}},
+		{3, nil, []int64{}},
+	} {
+		if got := splitBytes(c.total, c.w); !slices.Equal(got, c.want) {
+			t.Errorf("splitBytes(%d, %v) = %v, want %v", c.total, c.w, got, c.want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		w := make([]int, 1+rng.IntN(30))
+		for k := range w {
+			w[k] = rng.IntN(400_000)
+		}
+		total := rng.Int64N(1 << 34)
+		got := splitBytes(total, w)
+		var s int64
+		for k, v := range got {
+			s += v
+			if exact := float64(total) * float64(w[k]) / float64(max(sum(w), 1)); sum(w) > 0 && math.Abs(float64(v)-exact) >= 1 {
+				t.Fatalf("splitBytes(%d, %v)[%d] = %d, proportion %.2f", total, w, k, v, exact)
+			}
+		}
+		if s != total {
+			t.Fatalf("splitBytes(%d, %v) sums to %d", total, w, s)
 		}
 	}
 }
