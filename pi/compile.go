@@ -120,6 +120,7 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	case PolyHE:
 		plan.setHE(cfg.PBits)
 	}
+	c.pub.WeightBits, _ = linearWeightBits(c.pub, c.sec)
 	if err := c.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: internal error: %w", m.Arch, err)
 	}

@@ -3,6 +3,7 @@ package pi
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"math/rand"
 	"strings"
 	"testing"
@@ -144,15 +145,29 @@ func TestPublicHashAndValidation(t *testing.T) {
 	if p1.PublicHash() != p2.PublicHash() {
 		t.Error("compiling twice gives different public hashes")
 	}
-	// Weights are secret: changing them must not change the hash.
-	m.Net.Find("conv1").Op.(*nn.Conv2d).Weight.Value.Data[0] += 1
+	// Weights are secret but for the public bound on their width:
+	// changing a weight within the bound must not change the hash,
+	// widening the widest weight must.
+	w := m.Net.Find("conv1").Op.(*nn.Conv2d).Weight.Value.Data
+	w[0] = -w[0] / 2
 	p3, err := Compile(m, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p3.PublicHash() != p1.PublicHash() {
-		t.Error("the public hash depends on the weights")
+	if p3.Public.WeightBits != p1.Public.WeightBits || p3.PublicHash() != p1.PublicHash() {
+		t.Errorf("the public hash depends on a weight within the bound (bound %d, was %d)", p3.Public.WeightBits, p1.Public.WeightBits)
 	}
+	w0 := w[0]
+	// 3·2^(wb−1) at Frac bits: two bits more than the bound wb.
+	w[0] = 3 * float32(math.Exp2(float64(p1.Public.WeightBits-1-int(p1.Public.Frac))))
+	pw, err := Compile(m, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw.Public.WeightBits != p1.Public.WeightBits+2 || pw.PublicHash() == p1.PublicHash() {
+		t.Errorf("a weight of 3·2^(wb−1): bound %d (was %d), hash changed %v", pw.Public.WeightBits, p1.Public.WeightBits, pw.PublicHash() != p1.PublicHash())
+	}
+	w[0] = w0
 	installPoly(m, 0.5, 1, 1)
 	p4, err := Compile(m, Config{})
 	if err != nil {
@@ -394,5 +409,126 @@ func TestCompileAllArchitectures(t *testing.T) {
 		if _, want := m.ReLUCount(); relus != want {
 			t.Errorf("%s: plan has %d ReLUs, model %d", a, relus, want)
 		}
+	}
+}
+
+// TestWeightBound: Compile records the smallest public weight bound that
+// holds every linear weight (checked against a plain search), old plans
+// without one read it as ℓ, the bound is range-checked, and a plan with
+// a weight one past its bound is refused before serving, while weights
+// at both ends of the bound run exactly in the two-party suite with
+// helinear's parameters at that bound.
+func TestWeightBound(t *testing.T) {
+	for _, c := range []struct {
+		v    int64
+		ell  int
+		want int
+	}{{0, 28, 1}, {-1, 28, 1}, {1, 28, 2}, {-2, 28, 2}, {2, 28, 3}, {1<<27 - 1, 28, 28}, {-1 << 27, 28, 28},
+		{1 << 27, 28, 28}, {1<<28 + 3, 28, 3}, {-1 << 63, 64, 64}, {1<<63 - 1, 64, 64}, {-1 << 40, 64, 41}} {
+		if got := weightBits(uint64(c.v), c.ell); got != c.want {
+			t.Errorf("weightBits(%d, ℓ = %d) = %d, want %d", c.v, c.ell, got, c.want)
+		}
+	}
+	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 31)
+	plan, err := Compile(m, Config{FracBits: 8, Ell: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := plan.Public
+	// The plain search: the smallest w with −2^(w−1) ≤ c < 2^(w−1) for
+	// every weight c (mod 2^ℓ, centred), over all linear steps.
+	want := 0
+	for i := range pub.Steps {
+		if pub.Steps[i].Op != OpLinear {
+			continue
+		}
+		for _, v := range plan.Secret.Steps[i].W {
+			c := int64(v<<24) >> 24
+			w := 1
+			for c < -(int64(1)<<(w-1)) || c >= int64(1)<<(w-1) {
+				w++
+			}
+			want = max(want, w)
+		}
+	}
+	if pub.WeightBits != want || pub.WeightBound() != want {
+		t.Fatalf("WeightBits %d, WeightBound %d, want %d", pub.WeightBits, pub.WeightBound(), want)
+	}
+	if hp, err := heParams(pub, 40); err != nil || hp.WeightBits != uint(want) || hp.Ell != 40 {
+		t.Fatalf("helinear parameters %+v, %v: want ℓ = 40 and a %d-bit weight bound", hp, err, want)
+	}
+	t.Logf("LeNet (random weights) at f = 8, ℓ = 40: %d-bit weight bound", want)
+
+	// A plan from before the bound (no weight_bits) means ℓ.
+	b, err := pub.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if raw["weight_bits"] != float64(want) {
+		t.Fatalf("weight_bits in the JSON: %v", raw["weight_bits"])
+	}
+	delete(raw, "weight_bits")
+	b, _ = json.Marshal(raw)
+	old, err := UnmarshalPublic(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.WeightBits != 0 || old.WeightBound() != 40 || old.Hash() == pub.Hash() {
+		t.Errorf("plan without a bound: WeightBits %d, WeightBound %d (want 0, 40), same hash %v", old.WeightBits, old.WeightBound(), old.Hash() == pub.Hash())
+	}
+	for _, wb := range []int{-1, 41} {
+		q := *pub
+		q.WeightBits = wb
+		if err := q.Validate(); err == nil || !strings.Contains(err.Error(), "weight bound") {
+			t.Errorf("weight bound %d at ℓ = 40: %v", wb, err)
+		}
+	}
+
+	// Weights at both ends of the bound: accepted, exact in the two-party suite.
+	lin := -1
+	for i := range pub.Steps {
+		if pub.Steps[i].Op == OpLinear {
+			lin = i
+			break
+		}
+	}
+	w := plan.Secret.Steps[lin].W
+	top, bottom := uint64(1)<<(want-1)-1, -(uint64(1) << (want - 1))
+	w[0], w[1] = top, bottom
+	if err := plan.check(); err != nil {
+		t.Fatalf("weights at the ends of the bound: %v", err)
+	}
+	x := randomImages(32, 1, m.Input)
+	bound := checkTwoPartyExact(t, plan, x).stats[0].OfflineMsgs.Bytes()
+	// The session's HE layers use the bound: without it (an old plan's
+	// ℓ) their ciphertexts are larger.
+	pub.WeightBits = 0
+	unbounded := runTwoParty(t, plan, x).stats[0].OfflineMsgs.Bytes()
+	pub.WeightBits = want
+	t.Logf("offline (HE) bytes per image: %d with the %d-bit bound, %d without", bound, want, unbounded)
+	if bound >= unbounded {
+		t.Errorf("offline bytes %d with the %d-bit weight bound, %d without: the bound does not reach helinear", bound, want, unbounded)
+	}
+
+	// One past the bound: refused before serving, by either suite.
+	w[0] = top + 1
+	if _, err := plan.EvalFixed(x); err == nil || !strings.Contains(err.Error(), "public weight bound") {
+		t.Errorf("weight 2^%d with a %d-bit bound, EvalFixed: %v", want-1, want, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c0, c1 := transport.Pipe()
+	defer c1.Close()
+	err = (&Server{Plan: plan, Suite: SuiteTwoParty}).Run(ctx, c0)
+	if err == nil || !strings.Contains(err.Error(), "public weight bound") || !strings.Contains(err.Error(), pub.Steps[lin].Name) {
+		t.Errorf("server with a weight of 2^%d and a %d-bit bound: %v", want-1, want, err)
+	}
+	w[0], w[1] = top, bottom-1
+	if err := plan.check(); err == nil {
+		t.Errorf("weight −2^%d − 1 with a %d-bit bound accepted", want-1, want)
 	}
 }

@@ -76,7 +76,7 @@ func (p *Plan) check() error {
 			}
 		}
 	}
-	return nil
+	return p.checkWeightBound()
 }
 
 // ReferenceLogits runs the float model in evaluation mode (the plaintext

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/autorep/autorep/mpc"
@@ -138,6 +139,15 @@ type Public struct {
 	// PolyHE form (0 for the other forms; omitted then, so their plans
 	// hash as before).
 	PBits int `json:"pbits,omitempty"`
+	// WeightBits is a public bound on the server's linear weights: every
+	// weight of every OpLinear step, as a fixed-point integer taken mod
+	// 2^ℓ and centred, lies in [−2^(WeightBits−1), 2^(WeightBits−1)).
+	// Compile sets it to the smallest such width (linearWeightBits); the
+	// two-party suite's HE linear layers size their noise flooding, hence
+	// their moduli and uploads, by it (helinear.NewParamsW). It reveals
+	// the bit width of the largest weight (docs/SECURITY.md). 0, as in
+	// plans from before the bound, means ℓ: any weight.
+	WeightBits int `json:"weight_bits,omitempty"`
 	// TopK is the output mode, chosen by the server: 0 reveals the
 	// logits; K ≥ 1 reveals only the indices of the K largest logits, in
 	// order (1 = the label), computed by a secure argmax. Omitted when 0,
@@ -234,6 +244,59 @@ func (p *Public) ReLUs() (relus, comparisons int) {
 	return relus, comparisons
 }
 
+// WeightBound is the width of the plan's public weight bound: WeightBits,
+// or ℓ for a plan without one.
+func (p *Public) WeightBound() int {
+	if p.WeightBits == 0 {
+		return effEll(p.Ell)
+	}
+	return p.WeightBits
+}
+
+// weightBits is the smallest width w ≥ 1 for which v mod 2^ℓ, centred,
+// lies in [−2^(w−1), 2^(w−1)) (helinear's reading of a weight).
+func weightBits(v uint64, ell int) int {
+	c := int64(v<<(64-ell)) >> (64 - ell)
+	if c < 0 {
+		c = ^c
+	}
+	return bits.Len64(uint64(c)) + 1
+}
+
+// linearWeightBits returns the smallest public weight bound
+// (Public.WeightBits) that holds every weight of the plan's linear steps
+// at the plan's ℓ, and the step of the widest weight (−1 without linear
+// steps). Only the weights count: helinear multiplies the client's shares
+// by them alone, the server adds the biases in the clear.
+func linearWeightBits(pub *Public, sec *Secret) (wb, step int) {
+	wb, step = 1, -1
+	ell := effEll(pub.Ell)
+	for i := range pub.Steps {
+		if pub.Steps[i].Op != OpLinear || i >= len(sec.Steps) {
+			continue
+		}
+		for _, v := range sec.Steps[i].W {
+			if b := weightBits(v, ell); b > wb || step < 0 {
+				wb, step = max(wb, b), i
+			}
+		}
+	}
+	return wb, step
+}
+
+// checkWeightBound reports a linear weight outside the plan's public
+// weight bound, which the two-party suite's HE layers would refuse
+// mid-request (their flood covers the bound's noise, no more).
+func (p *Plan) checkWeightBound() error {
+	if p.Public.WeightBits == 0 {
+		return nil
+	}
+	if wb, i := linearWeightBits(p.Public, p.Secret); wb > p.Public.WeightBits {
+		return fmt.Errorf("pi: step %q has a weight of %d bits, above the plan's public weight bound of %d bits", p.Public.Steps[i].Name, wb, p.Public.WeightBits)
+	}
+	return nil
+}
+
 // maxPoolComparisons counts the ReLU gates of one image's max pooling.
 func maxPoolComparisons(s *Step) int {
 	n := 0
@@ -271,6 +334,9 @@ func (p *Public) Validate() error {
 	}
 	if err := p.checkPBits(); err != nil {
 		return err
+	}
+	if p.WeightBits < 0 || p.WeightBits > effEll(p.Ell) {
+		return fmt.Errorf("pi: weight bound of %d bits outside 0..ℓ = %d", p.WeightBits, effEll(p.Ell))
 	}
 	if p.Classes <= 0 || p.Classes > maxDim {
 		return fmt.Errorf("pi: %d classes", p.Classes)

@@ -97,9 +97,9 @@ func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int
 	}
 	transport.SetLayer(conn, "setup/he")
 	if party == tpServer {
-		b.hs, err = helinear.NewServer(conn, uint(ell))
+		b.hs, err = newHEServer(conn, pub, ell)
 	} else {
-		b.hc, err = helinear.NewClient(conn, uint(ell))
+		b.hc, err = newHEClient(conn, pub, ell)
 	}
 	if err == nil && pub.Poly == PolyHE && hasPoly(pub) {
 		err = b.setupHESIMD()
