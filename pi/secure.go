@@ -22,6 +22,7 @@ const (
 	msgOK      = "PIOK" // server → client: accepted [+ public plan]
 	msgError   = "PIER" // server → client: refused + reason
 	msgRequest = "PIQ1" // client → server: uvarint number of images (0 = end of session)
+	msgPrepare = "PIP1" // client → server: uvarint number of images whose offline phase runs now (Client.Prepare)
 	msgReady   = "PIRD" // server → client: per-inference material fetched
 )
 
@@ -166,9 +167,15 @@ type Server struct {
 	// server's statistics of it.
 	OnInference func(Stats)
 	// OnRequest, if set, is called when a request of n images has arrived,
-	// before its offline phase: from then until OnInference (or the
-	// session's end) the server is working, not waiting for its client.
+	// before its offline phase, and when a prepare (Client.Prepare) of n
+	// images is accepted: from then until OnInference (OnPrepare for a
+	// prepare, or the session's end) the server is working, not waiting
+	// for its client.
 	OnRequest func(n int)
+	// OnPrepare, if set, is called after each accepted prepare's offline
+	// phase with the server's statistics of it (Images, OfflineMsgs,
+	// OfflineTime).
+	OnPrepare func(Stats)
 	// MaxImages bounds the images of one request (the dealer material of
 	// a request is held in memory); 0 means DefaultMaxImages, and
 	// MaxBatch is the hard limit.
@@ -320,14 +327,22 @@ func (r twoPartyRun) input(in []uint64, size int) ([]uint64, error) {
 	return r.inputShares(in, size), nil
 }
 
-// serve answers requests until the client ends the session.
+// serve answers requests (and prepares) until the client ends the
+// session.
 func (sv *Server) serve(conn transport.Conn, r suiteRun) error {
 	pub := sv.Plan.Public
+	prepared := 0 // images of the prepared request (0: none)
 	for {
 		transport.SetPhase(conn, transport.PhaseOffline)
-		n, err := recvRequest(conn, pub, sv.maxImages())
+		n, prepare, err := recvRequest(conn, pub, sv.maxImages())
 		if err != nil {
 			return err
+		}
+		if prepare {
+			if prepared, err = sv.prepare(conn, r, n, prepared); err != nil {
+				return err
+			}
+			continue
 		}
 		if n == 0 {
 			return nil
@@ -337,10 +352,16 @@ func (sv *Server) serve(conn transport.Conn, r suiteRun) error {
 		}
 		st := newStatsRecorder(conn, pub, r.stepLayers(), r.provider(), n)
 		t0 := time.Now()
-		if err := r.offline(conn, n); err != nil {
-			return fmt.Errorf("pi: server: %w", err)
+		// A prepare of another size is dropped: offline replaces it.
+		ahead := n == prepared
+		prepared = 0
+		if !ahead {
+			if err := r.offline(conn, n); err != nil {
+				return fmt.Errorf("pi: server: %w", err)
+			}
 		}
 		st.offlineDone(time.Since(t0))
+		st.stats.Prepared = ahead
 		transport.SetPhase(conn, transport.PhaseOnline)
 		t1 := time.Now()
 		y, err := r.input(nil, n*pub.InputLen())
@@ -470,29 +491,44 @@ func (sv *Server) maxImages() int {
 // 1 MiB): a peer cannot make the client read or allocate more.
 const maxHandshakeReply = 16 << 20
 
-// recvRequest reads an inference request: the number of images (0 = end,
-// at most limit).
-func recvRequest(conn transport.Conn, pub *Public, limit int) (int, error) {
+// recvRequest reads an inference request, the number of images (0 = end,
+// at most limit), or a prepare (prepare true; n is then ≥ 1 and at most
+// MaxBatch+1, left to the caller to check against limit: a prepare out of
+// bounds is refused, not a reason to end the session).
+func recvRequest(conn transport.Conn, pub *Public, limit int) (n int, prepare bool, err error) {
 	m, err := transport.RecvMax(conn, len(msgRequest)+binary.MaxVarintLen64)
 	if err != nil {
-		return 0, fmt.Errorf("pi: server: waiting for a request: %w", err)
+		return 0, false, fmt.Errorf("pi: server: waiting for a request: %w", err)
 	}
-	if len(m) < 5 || string(m[:4]) != msgRequest {
-		return 0, fmt.Errorf("pi: server: malformed request of %d bytes", len(m))
+	if len(m) < 5 || string(m[:4]) != msgRequest && string(m[:4]) != msgPrepare {
+		return 0, false, fmt.Errorf("pi: server: malformed request of %d bytes", len(m))
 	}
-	n, k := binary.Uvarint(m[4:])
-	if k <= 0 || 4+k != len(m) {
-		return 0, fmt.Errorf("pi: server: malformed request")
+	prepare = string(m[:4]) == msgPrepare
+	v, k := binary.Uvarint(m[4:])
+	if k <= 0 || 4+k != len(m) || prepare && v == 0 {
+		return 0, false, fmt.Errorf("pi: server: malformed request")
 	}
+	if prepare {
+		return int(min(v, MaxBatch+1)), true, nil
+	}
+	if err := checkImages(pub, v, limit); err != nil {
+		return 0, false, fmt.Errorf("pi: server: %w", err)
+	}
+	return int(v), false, nil
+}
+
+// checkImages bounds the images of a request (or prepare) of n images
+// by the server's limit and maxBatchElems.
+func checkImages(pub *Public, n uint64, limit int) error {
 	if n > uint64(limit) {
-		return 0, fmt.Errorf("pi: server: request for %d images, at most %d", n, limit)
+		return fmt.Errorf("request for %d images, at most %d", n, limit)
 	}
 	for i := range pub.Steps {
 		if int(n)*pub.Steps[i].Positions() > maxBatchElems {
-			return 0, fmt.Errorf("pi: server: request for %d images is too large", n)
+			return fmt.Errorf("request for %d images is too large", n)
 		}
 	}
-	return int(n), nil
+	return nil
 }
 
 // Client is the image owner's side of private inference. One Client serves
@@ -510,10 +546,11 @@ type Client struct {
 	// Lazy skips the prefetch of per-inference material (see Server.Lazy).
 	Lazy bool
 
-	conn   transport.Conn
-	be     *secureBackend   // dealer suite
-	tp     *twoPartyBackend // two-party suite
-	broken error
+	conn     transport.Conn
+	be       *secureBackend   // dealer suite
+	tp       *twoPartyBackend // two-party suite
+	broken   error
+	prepared int // images of the prepared request (Prepare; 0: none)
 	// Setup describes the session setup (after Connect).
 	Setup SetupStats
 }
@@ -664,10 +701,16 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {
 		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
 	}
-	if err := r.offline(conn, n); err != nil {
-		return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+	// The server drops a prepare of another size as we do (Server.serve).
+	ahead := n == c.prepared
+	c.prepared = 0
+	if !ahead {
+		if err := r.offline(conn, n); err != nil {
+			return nil, Stats{}, ctxErr(ctx, fmt.Errorf("pi: client: %w", err))
+		}
 	}
 	st.offlineDone(time.Since(t0))
+	st.stats.Prepared = ahead
 	transport.SetPhase(conn, transport.PhaseOnline)
 	t1 := time.Now()
 	y, err := r.input(in, len(in))

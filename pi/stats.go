@@ -33,6 +33,10 @@ type Stats struct {
 	OfflineTime time.Duration `json:"offline_ns"`
 	// OnlineTime is the wall time of the online phase.
 	OnlineTime time.Duration `json:"online_ns"`
+	// Prepared tells that the request's offline phase ran ahead of it, in
+	// a prepare (Client.Prepare, whose own Stats describe it): OfflineMsgs
+	// and OfflineTime are then the request message's alone.
+	Prepared bool `json:"prepared,omitempty"`
 	// Layers breaks the online phase down per step (and "output" for the
 	// reveal).
 	Layers []LayerStats `json:"layers"`
