@@ -40,10 +40,12 @@ func benchLayers() []ring.ConvParams {
 		ring.ConvParams{N: 1, C: 3, H: 224, W: 224, K: 64, R: 7, S: 7, PadH: 3, PadW: 3, StrideH: 2, StrideW: 2})
 }
 
-// benchWeightBits are the weight bounds measured: any weight (ℓ bits) and
+// benchWeightBits are the weight bounds measured: any weight (ℓ bits),
 // 24 bits, which holds the committed ResNet-20 and LeNet models' folded
-// weights at 16 and 20 fractional bits (at most 24 bits measured).
-var benchWeightBits = []uint{0, 24}
+// weights at 16 and 20 fractional bits (at most 24 bits measured), and 12
+// bits, the public bound pi records for the committed ResNet-20 models
+// at the twoparty suite's 8–9 fractional bits (10–12 bits measured).
+var benchWeightBits = []uint{0, 24, 12}
 
 // layerName names a layer for the benchmarks.
 func layerName(p ring.ConvParams) string {

@@ -437,6 +437,61 @@ func TestWeightBound(t *testing.T) {
 	}
 }
 
+// TestWeightBoundSuiteWidths runs, at the twoparty suite's ℓ = 28 with
+// the 12-bit bound pi's plans of the committed ResNet-20 models carry,
+// the ResNet-20 layers that sum the most weights per answer with every
+// weight at an end of the bound (±2^11, the largest W-dependent noise):
+// exact, and at the packing modulus Q″, the lowest level, where weights
+// of any size need a higher one.
+func TestWeightBoundSuiteWidths(t *testing.T) {
+	const ell, wb = 28, 12
+	s, cl := pairWith(t, func() (*Params, error) { return NewParamsW(ell, wb) }, nil)
+	unbounded, err := NewParams(ell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, p := range []ring.ConvParams{
+		{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1},
+		{N: 1, C: 32, H: 16, W: 16, K: 64, R: 3, S: 3, PadH: 1, PadW: 1, StrideH: 2, StrideW: 2},
+	} {
+		pl, err := planConv(p, s.P)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pa, err := planConv(p, unbounded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lm := log2Prod(s.P.ppQ); pl.lv.logQ != lm || pa.lv.logQ <= lm {
+			t.Errorf("%s: level 2^%.1f with %d-bit weights, 2^%.1f with any, Q″ = 2^%.1f", layerName(p), pl.lv.logQ, wb, pa.lv.logQ, lm)
+		}
+		x, xs := randVec(rng, p.XLen()), randVec(rng, p.XLen())
+		xc := make([]uint64, len(x))
+		for i := range x {
+			xc[i] = x[i] - xs[i]
+		}
+		lo := int64(-1) << (wb - 1)
+		w := make([]uint64, p.WLen())
+		for i := range w {
+			w[i] = uint64(-lo - 1) // 2^11 − 1
+			if rng.IntN(2) == 0 {
+				w[i] = uint64(lo) // −2^11
+			}
+		}
+		want := make([]uint64, p.YLen())
+		if err := ring.Conv2d(p, x, w, want); err != nil {
+			t.Fatal(err)
+		}
+		ys, yc, err := both(func() ([]uint64, error) { return s.Conv2d(p, w, nil, xs) },
+			func() ([]uint64, error) { return cl.Conv2d(p, xc) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkShares(t, layerName(p)+", extreme 12-bit weights", ell, ys, yc, want)
+	}
+}
+
 // TestDither checks the random rounding of the last switch: dividing c
 // by the last prime q after Server.dither gives ⌊c/q⌋ or ⌈c/q⌉, ⌈c/q⌉
 // with probability frac(c/q) (mean c/q: the error has mean 0), for
