@@ -44,6 +44,8 @@ type Sender struct {
 	ss    *ssSide // non-nil: SoftSpoken columns (softspoken.go) instead of IKNP's
 	next  uint64
 	sc    scratch
+	// received and expanded count the matrices of recvMatrix and expand.
+	received, expanded uint64
 }
 
 // Receiver is the extension's receiver: it holds the choice bits.
@@ -164,8 +166,27 @@ func (s *Sender) COT(n int) ([]Block, error) {
 
 // cot is COT with the rows in s's scratch: valid until the next call.
 func (s *Sender) cot(n int) ([]Block, uint64, error) {
+	m, err := s.recvMatrix(n)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.expand(m)
+}
+
+// matrix is a received extension matrix of n OTs, number seq in the
+// order of receipt, not yet expanded.
+type matrix struct {
+	n   int
+	seq uint64
+	msg []byte
+}
+
+// recvMatrix receives the receiver's matrix for n OTs. The PRG streams
+// advance only when it is expanded, so matrices must be expanded in the
+// order they were received (expand checks).
+func (s *Sender) recvMatrix(n int) (matrix, error) {
 	if n <= 0 {
-		return nil, 0, fmt.Errorf("ot: %d OTs", n)
+		return matrix{}, fmt.Errorf("ot: %d OTs", n)
 	}
 	w := padded(n)
 	want := Kappa * w * 8
@@ -174,8 +195,20 @@ func (s *Sender) cot(n int) ([]Block, uint64, error) {
 	}
 	msg, err := transport.RecvExact(s.c, want)
 	if err != nil {
-		return nil, 0, fmt.Errorf("ot: receiving the extension matrix (%d OTs): %w", n, err)
+		return matrix{}, fmt.Errorf("ot: receiving the extension matrix (%d OTs): %w", n, err)
 	}
+	s.received++
+	return matrix{n: n, seq: s.received - 1, msg: msg}, nil
+}
+
+// expand turns a received matrix into the rows q_i (in s's scratch, valid
+// until the next call) and the index of the first.
+func (s *Sender) expand(m matrix) ([]Block, uint64, error) {
+	if m.seq != s.expanded {
+		return nil, 0, fmt.Errorf("ot: extension matrix %d expanded before matrix %d", m.seq, s.expanded)
+	}
+	s.expanded++
+	n, msg, w := m.n, m.msg, padded(m.n)
 	var cols [Kappa][]uint64
 	columnsOf(&cols, &s.sc.cols, w)
 	if s.ss != nil {

@@ -50,6 +50,8 @@ type NSender struct {
 	smask [KKWidth]uint64
 	prg   [KKWidth]*ring.PRG
 	next  uint64
+	// received and expanded count the matrices of Prepare and their sends.
+	received, expanded uint64
 }
 
 // NReceiver is the receiver of 1-out-of-N OTs.
@@ -174,6 +176,30 @@ func (s *NSender) Send(msgs []uint64, nn, ell int) error {
 // SendWidths is Send with a message width per OT: OT i's nn messages
 // are widths[i] bits each (len(msgs) = nn·len(widths)).
 func (s *NSender) SendWidths(msgs []uint64, nn int, widths []uint8) error {
+	o, err := s.Prepare(nn, widths)
+	if err != nil {
+		return err
+	}
+	return o.Send(msgs)
+}
+
+// Prepare is the first half of SendWidths (see CNSender.Prepare): it
+// receives the matrix.
+func (s *NSender) Prepare(nn int, widths []uint8) (*Outgoing, error) {
+	n := len(widths)
+	if _, err := checkNWidths(nn, n, widths); err != nil {
+		return nil, err
+	}
+	msg, err := transport.RecvExact(s.c, KKWidth*padded(n)*8)
+	if err != nil {
+		return nil, fmt.Errorf("ot: receiving the 1-of-N matrix (%d OTs): %w", n, err)
+	}
+	s.received++
+	seq := s.received - 1
+	return &Outgoing{send: func(msgs []uint64) error { return s.send(seq, msg, msgs, nn, widths) }}, nil
+}
+
+func (s *NSender) send(seq uint64, msg []byte, msgs []uint64, nn int, widths []uint8) error {
 	n := len(widths)
 	bits, err := checkNWidths(nn, n, widths)
 	if err != nil {
@@ -182,11 +208,11 @@ func (s *NSender) SendWidths(msgs []uint64, nn int, widths []uint8) error {
 	if len(msgs) != n*nn {
 		return fmt.Errorf("ot: %d messages for %d 1-of-%d OTs", len(msgs), n, nn)
 	}
-	w := padded(n)
-	msg, err := transport.RecvExact(s.c, KKWidth*w*8)
-	if err != nil {
-		return fmt.Errorf("ot: receiving the 1-of-N matrix (%d OTs): %w", n, err)
+	if seq != s.expanded {
+		return fmt.Errorf("ot: 1-of-N matrix %d sent before matrix %d", seq, s.expanded)
 	}
+	s.expanded++
+	w := padded(n)
 	var cols [KKWidth][]uint64
 	u := make([]uint64, w)
 	for j := range KKWidth {

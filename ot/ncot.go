@@ -63,6 +63,45 @@ func (c *CNSender) Send(msgs []uint64, nn, ell int) error {
 // widths[i] bits each (len(msgs) = nn·len(widths)), so batches of
 // different widths share one COT matrix and one message.
 func (c *CNSender) SendWidths(msgs []uint64, nn int, widths []uint8) error {
+	m, err := c.Prepare(nn, widths)
+	if err != nil {
+		return err
+	}
+	return m.Send(msgs)
+}
+
+// Prepare is the first half of SendWidths: it receives the receiver's
+// COT matrix; the Outgoing's Send hashes and sends the messages. A party
+// that also receives can take in all the peer's matrices before it sends
+// (one burst of sends, not two).
+func (c *CNSender) Prepare(nn int, widths []uint8) (*Outgoing, error) {
+	n, L := len(widths), logN(nn)
+	if _, err := checkNWidths(nn, n, widths); err != nil {
+		return nil, err
+	}
+	m, err := c.s.recvMatrix(n * L)
+	if err != nil {
+		return nil, err
+	}
+	return &Outgoing{send: func(msgs []uint64) error { return c.send(m, msgs, nn, widths) }}, nil
+}
+
+// Outgoing is a 1-out-of-N send whose matrix has been received
+// (CNSender.Prepare, NSender.Prepare, Session.PrepareSendN). The
+// Outgoings of one Sender must send in the order they were prepared.
+type Outgoing struct{ send func(msgs []uint64) error }
+
+// Send sends the messages (OT i's message y at msgs[i·nn+y]), once.
+func (o *Outgoing) Send(msgs []uint64) error {
+	if o.send == nil {
+		return fmt.Errorf("ot: 1-of-N messages sent twice")
+	}
+	f := o.send
+	o.send = nil
+	return f(msgs)
+}
+
+func (c *CNSender) send(m matrix, msgs []uint64, nn int, widths []uint8) error {
 	n, L := len(widths), logN(nn)
 	bits, err := checkNWidths(nn, n, widths)
 	if err != nil {
@@ -71,7 +110,7 @@ func (c *CNSender) SendWidths(msgs []uint64, nn int, widths []uint8) error {
 	if len(msgs) != n*nn {
 		return fmt.Errorf("ot: %d messages for %d 1-of-%d OTs", len(msgs), n, nn)
 	}
-	q, base, err := c.s.cot(n * L)
+	q, base, err := c.s.expand(m)
 	if err != nil {
 		return err
 	}

@@ -373,8 +373,12 @@ func TestOneOfNWidths(t *testing.T) {
 			go func() {
 				peer := 1 - id
 				p, err := s[id].StartReceiveNWidths(choice[peer], nn, widths[peer])
+				var o *Outgoing
 				if err == nil {
-					err = s[id].SendNWidths(msgs[id], nn, widths[id])
+					o, err = s[id].PrepareSendN(nn, widths[id])
+				}
+				if err == nil {
+					err = o.Send(msgs[id])
 				}
 				if err == nil {
 					got[id], err = p.Finish()
@@ -394,6 +398,24 @@ func TestOneOfNWidths(t *testing.T) {
 		}
 		if _, err := s[0].StartReceiveNWidths([]uint8{1}, nn, []uint8{65}); err == nil {
 			t.Errorf("%v: a 65-bit width was accepted", cfg)
+		}
+		// Two prepared sends must go out in the order prepared.
+		w := []uint8{3}
+		for range 2 {
+			if _, err := s[0].StartReceiveNWidths([]uint8{5}, nn, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o1, err1 := s[1].PrepareSendN(nn, w)
+		o2, err2 := s[1].PrepareSendN(nn, w)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if err := o2.Send(make([]uint64, nn)); err == nil {
+			t.Errorf("%v: the second prepared send went out first", cfg)
+		}
+		if err := o1.Send(make([]uint64, nn)); err != nil {
+			t.Errorf("%v: %v", cfg, err)
 		}
 	}
 }

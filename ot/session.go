@@ -153,6 +153,15 @@ func (s *Session) SendNWidths(msgs []uint64, nn int, widths []uint8) error {
 	return NewCNSender(s.Send).SendWidths(msgs, nn, widths)
 }
 
+// PrepareSendN is the first half of SendNWidths: it receives the
+// matrix (CNSender.Prepare).
+func (s *Session) PrepareSendN(nn int, widths []uint8) (*Outgoing, error) {
+	if s.NSend != nil {
+		return s.NSend.Prepare(nn, widths)
+	}
+	return NewCNSender(s.Send).Prepare(nn, widths)
+}
+
 // StartReceiveNWidths is the receiver's side of SendNWidths, started as
 // StartReceiveN is.
 func (s *Session) StartReceiveNWidths(choice []uint8, nn int, widths []uint8) (*PendingN, error) {
