@@ -47,9 +47,15 @@ type ClientConfig struct {
 	// server refuses the session if it serves another model); otherwise
 	// the client accepts the plan the server sends.
 	Hash *[32]byte
-	// Pool is the number of single-image inferences whose dealer material
-	// is fetched when the session opens (default 1); later ones are
-	// fetched one inference at a time before their online phase.
+	// Pool is, in the dealer suite, the number of single-image inferences
+	// whose dealer material is fetched when the session opens (default
+	// 1); later ones are fetched one inference at a time before their
+	// online phase. In the twoparty suite, Pool ≥ 1 makes Dial run the
+	// first inference's offline phase (Session.Prepare) once the session
+	// is open, so that inference, when its image comes, runs the online
+	// phase only; later inferences are prepared by calling Prepare between
+	// them (the server holds one prepared inference per session). 0: each
+	// inference runs its offline phase after its request.
 	Pool int
 	// KeepAlive is the idle time after which the dealer connection is
 	// pinged (default 30 s; negative: never).
@@ -83,6 +89,7 @@ type Session struct {
 	pic   *pi.Client
 	count int       // inferences run
 	last  time.Time // end of the last request (or of the opening)
+	ahead *pi.Stats // the prepare held for the next inference (Prepare)
 }
 
 // ConnectStats describes the opening of a session: handshakes, dealer
@@ -123,7 +130,38 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Session, error) {
 		return nil, err
 	}
 	s.Connect.Time = time.Since(t0)
+	if s.Suite == suiteTwoParty && cfg.Pool > 0 {
+		if err := s.Prepare(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// Prepare runs the offline phase of the session's next inference (one
+// image) now, ahead of its image, in the twoparty suite: that inference
+// then runs its online phase only, and its Result.Prepare describes this
+// offline phase. The server holds one prepared inference per session:
+// Prepare does nothing while one is held. The dealer suite fetches its
+// material ahead through ClientConfig.Pool instead: Prepare does nothing
+// there.
+func (s *Session) Prepare(ctx context.Context) error {
+	switch {
+	case s.pic == nil:
+		return errors.New("serve: session closed")
+	case s.Suite != suiteTwoParty || s.ahead != nil:
+		return nil
+	case s.MaxInferences > 0 && s.count >= s.MaxInferences:
+		return fmt.Errorf("serve: %w: the server allows %d inferences per session, all run; open a new session", ErrSessionLimit, s.MaxInferences)
+	}
+	st, err := s.pic.Prepare(ctx, s.conn, 1)
+	s.last = time.Now()
+	if err != nil {
+		return fmt.Errorf("serve: prepare: %w", err)
+	}
+	s.ahead = &st
+	return nil
 }
 
 // ErrSessionLimit is returned by Infer on a session the server ended or
@@ -315,6 +353,10 @@ type Result struct {
 	// Material is the dealer material this inference used (encoded bytes,
 	// client's half), whether prefetched or fetched now.
 	Material int64 `json:"material_bytes"`
+	// Prepare describes the offline phase run ahead of this inference
+	// (Session.Prepare; twoparty suite), nil if none: Stats' offline
+	// figures are then the request message's alone.
+	Prepare *pi.Stats `json:"-"`
 }
 
 // Infer runs private inference on one normalised image x [1, C, H, W].
@@ -339,6 +381,8 @@ func (s *Session) Infer(ctx context.Context, x *tensor.Tensor) (*Result, error) 
 	idle := time.Since(s.last)
 	logits, st, err := s.pic.Infer(ctx, s.conn, x)
 	s.last = time.Now()
+	ahead := s.ahead
+	s.ahead = nil // used, or dropped by pi
 	if err != nil {
 		if s.count > 0 && s.IdleTimeout > 0 && idle >= s.IdleTimeout {
 			return nil, fmt.Errorf("serve: %w: idle for %v, the server closes sessions idle for %v; open a new session (%v)", ErrSessionLimit, idle.Round(time.Millisecond), s.IdleTimeout, err)
@@ -347,6 +391,9 @@ func (s *Session) Infer(ctx context.Context, x *tensor.Tensor) (*Result, error) 
 	}
 	s.count++
 	r := &Result{Stats: st}
+	if st.Prepared {
+		r.Prepare = ahead
+	}
 	if s.prov != nil {
 		r.Material = s.prov.Used() - used
 	}

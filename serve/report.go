@@ -18,14 +18,18 @@ type ImageReport struct {
 	Logits    []float32 `json:"logits,omitempty"`
 	// Labels are the K best classes, best first, when the server reveals
 	// only them (serve --output topk:K or label).
-	Labels    []int `json:"labels,omitempty"`
+	Labels []int `json:"labels,omitempty"`
+	// Offline is the offline phase after the request; Prepare, the one
+	// run ahead of it (twoparty suite, Session.Prepare; absent if none).
 	LatencyMS struct {
 		Online  float64 `json:"online"`
 		Offline float64 `json:"offline"`
+		Prepare float64 `json:"prepare,omitempty"`
 	} `json:"latency_ms"`
 	Bytes struct {
 		Online   int64 `json:"online"`
 		Offline  int64 `json:"offline"`
+		Prepare  int64 `json:"prepare,omitempty"`
 		Material int64 `json:"material"`
 	} `json:"bytes"`
 	Rounds int64 `json:"rounds"`
@@ -36,6 +40,9 @@ func NewImageReport(r *Result) ImageReport {
 	img := ImageReport{Label: r.Label, Logits: r.Logits, Labels: r.Labels, Rounds: r.Stats.Online.Rounds}
 	img.LatencyMS.Online, img.LatencyMS.Offline = Millis(r.Stats.OnlineTime), Millis(r.Stats.OfflineTime)
 	img.Bytes.Online, img.Bytes.Offline, img.Bytes.Material = r.Stats.Online.Bytes(), r.Stats.OfflineMsgs.Bytes(), r.Material
+	if p := r.Prepare; p != nil {
+		img.LatencyMS.Prepare, img.Bytes.Prepare = Millis(p.OfflineTime), p.OfflineMsgs.Bytes()
+	}
 	return img
 }
 
@@ -83,14 +90,18 @@ type BatchReport struct {
 	Correct  *int          `json:"correct,omitempty"`
 	Accuracy *float64      `json:"accuracy,omitempty"`
 	// LatencyMS summarises the per-image latencies.
+	// (Prepare: the offline phases run ahead, over the prepared images;
+	// absent if none.)
 	LatencyMS struct {
-		Online  LatencyStats `json:"online"`
-		Offline LatencyStats `json:"offline"`
+		Online  LatencyStats  `json:"online"`
+		Offline LatencyStats  `json:"offline"`
+		Prepare *LatencyStats `json:"prepare,omitempty"`
 	} `json:"latency_ms"`
 	// PerInference are means over the images.
 	PerInference struct {
 		OnlineBytes   float64 `json:"online_bytes"`
 		OfflineBytes  float64 `json:"offline_bytes"`
+		PrepareBytes  float64 `json:"prepare_bytes,omitempty"`
 		MaterialBytes float64 `json:"material_bytes"`
 		Rounds        float64 `json:"rounds"`
 	} `json:"per_inference"`
@@ -98,8 +109,10 @@ type BatchReport struct {
 	Total struct {
 		OnlineMS      float64 `json:"online_ms"`
 		OfflineMS     float64 `json:"offline_ms"`
+		PrepareMS     float64 `json:"prepare_ms,omitempty"`
 		OnlineBytes   int64   `json:"online_bytes"`
 		OfflineBytes  int64   `json:"offline_bytes"`
+		PrepareBytes  int64   `json:"prepare_bytes,omitempty"`
 		MaterialBytes int64   `json:"material_bytes"`
 		Rounds        int64   `json:"rounds"`
 	} `json:"total"`
@@ -113,9 +126,14 @@ func (r *BatchReport) Summarize(tot *Totals) {
 	t.OnlineMS, t.OfflineMS = Sum(tot.OnlineMS), Sum(tot.OfflineMS)
 	t.OnlineBytes, t.OfflineBytes, t.MaterialBytes, t.Rounds = tot.OnlineBytes, tot.OfflineMsgBytes, tot.Material, tot.Rounds
 	r.LatencyMS.Online, r.LatencyMS.Offline = SummarizeLatency(tot.OnlineMS), SummarizeLatency(tot.OfflineMS)
+	if len(tot.PrepareMS) > 0 {
+		p := SummarizeLatency(tot.PrepareMS)
+		r.LatencyMS.Prepare = &p
+		t.PrepareMS, t.PrepareBytes = Sum(tot.PrepareMS), tot.PrepareBytes
+	}
 	if n := float64(tot.Count()); n > 0 {
 		p := &r.PerInference
-		p.OnlineBytes, p.OfflineBytes = float64(t.OnlineBytes)/n, float64(t.OfflineBytes)/n
+		p.OnlineBytes, p.OfflineBytes, p.PrepareBytes = float64(t.OnlineBytes)/n, float64(t.OfflineBytes)/n, float64(t.PrepareBytes)/n
 		p.MaterialBytes, p.Rounds = float64(t.MaterialBytes)/n, float64(t.Rounds)/n
 	}
 }

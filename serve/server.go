@@ -392,7 +392,12 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 			end(ClosedDraining)
 		}
 	})
+	// A prepare (twoparty) is work too: idle again once it is done.
 	srv.OnRequest = func(int) { busy.Store(true) }
+	srv.OnPrepare = func(pi.Stats) {
+		busy.Store(false)
+		meter.flush()
+	}
 	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, tag: ss.tag, limits: lim, plan: s.plan}.encode()); err != nil {
 		return err
 	}

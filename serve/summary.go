@@ -36,12 +36,15 @@ func SummarizeLatency(v []float64) LatencyStats {
 // Totals accumulates the figures of a session's inference results (a
 // client's loop over images: Add each Result).
 type Totals struct {
-	// OnlineMS and OfflineMS are the per-result latencies, in order.
-	OnlineMS, OfflineMS []float64
+	// OnlineMS and OfflineMS are the per-result latencies, in order;
+	// PrepareMS, the offline phases run ahead (Result.Prepare) of the
+	// results that had one.
+	OnlineMS, OfflineMS, PrepareMS []float64
 	// OnlineBytes, OfflineMsgBytes (the per-request offline messages),
-	// OfflineInlineBytes (a suite's correlations made inline), Material
-	// (dealer material, client's half) and Rounds are sums.
-	OnlineBytes, OfflineMsgBytes, OfflineInlineBytes, Material, Rounds int64
+	// OfflineInlineBytes (a suite's correlations made inline),
+	// PrepareBytes (the offline phases run ahead), Material (dealer
+	// material, client's half) and Rounds are sums.
+	OnlineBytes, OfflineMsgBytes, OfflineInlineBytes, PrepareBytes, Material, Rounds int64
 }
 
 // Add accumulates r.
@@ -53,6 +56,10 @@ func (t *Totals) Add(r *Result) {
 	t.OfflineInlineBytes += r.Stats.OfflineInline.Bytes()
 	t.Material += r.Material
 	t.Rounds += r.Stats.Online.Rounds
+	if p := r.Prepare; p != nil {
+		t.PrepareMS = append(t.PrepareMS, Millis(p.OfflineTime))
+		t.PrepareBytes += p.OfflineMsgs.Bytes()
+	}
 }
 
 // Count is the number of results added.
