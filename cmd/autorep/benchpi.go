@@ -1,139 +1,19 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/autorep/autorep/internal/cputime"
-	"math"
 	"os"
 	"runtime/pprof"
-	"sort"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/internal/progress"
-	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/pi"
-	"github.com/autorep/autorep/tensor"
-	"github.com/autorep/autorep/transport"
+	pibench "github.com/autorep/autorep/pi/bench"
+	"github.com/autorep/autorep/reduce/sitecost"
 )
 
 func init() {
 	registerBench("pi", "private inference: agreement, error, bytes, rounds, latency per image", runBenchPI)
-}
-
-// netModel is a network setting of the cost model (DESIGN §2.4).
-type netModel struct {
-	Name string
-	Gbps float64 // bandwidth in Gbit/s
-	RTT  float64 // round trip in ms
-}
-
-var costNets = []netModel{{"lan", 3, 0.3}, {"wan", 0.4, 40}}
-
-// piLayer is one row of the per-layer breakdown.
-type piLayer struct {
-	Name   string  `json:"name"`
-	Op     string  `json:"op"`
-	ReLUs  int     `json:"relus"`
-	Bytes  int64   `json:"bytes"`
-	Rounds int64   `json:"rounds"`
-	Ms     float64 `json:"ms_mean"`
-	// OfflineBytes is the input-independent traffic the step made while
-	// it ran (the twoparty suite's bit triples).
-	OfflineBytes int64 `json:"offline_bytes,omitempty"`
-}
-
-// piEstimate is the cost-model latency of one image on a network.
-type piEstimate struct {
-	Network string  `json:"network"`
-	Gbps    float64 `json:"gbit_s"`
-	RTTms   float64 `json:"rtt_ms"`
-	Ms      float64 `json:"latency_ms"`
-	// OfflineMs is the time to move the dealer material of one image to
-	// both parties over the same link.
-	OfflineMs float64 `json:"offline_ms"`
-}
-
-// piReport is the JSON output of `autorep bench pi`.
-type piReport struct {
-	Model         string `json:"model"`
-	Suite         string `json:"suite"`
-	Arch          string `json:"arch"`
-	RandomWeights bool   `json:"random_weights,omitempty"`
-	// Method and Degree come from the model's reduction record (absent
-	// for an all-ReLU model): autorep plot draws one line per method.
-	Method         string  `json:"method,omitempty"`
-	Degree         int     `json:"degree,omitempty"`
-	Dataset        string  `json:"dataset"`
-	N              int     `json:"n"`
-	Skip           int     `json:"skip,omitempty"`
-	Transport      string  `json:"transport"`
-	Frac           uint    `json:"frac"`
-	Ell            int     `json:"ell"`
-	Lazy           bool    `json:"lazy,omitempty"`
-	Trunc          string  `json:"trunc,omitempty"`
-	PBits          int     `json:"pbits,omitempty"`
-	Output         string  `json:"output,omitempty"`
-	ReLUs          int     `json:"relus"`
-	Comparisons    int     `json:"maxpool_comparisons"`
-	Agree          float64 `json:"agree"`
-	SecureAcc      float64 `json:"secure_accuracy"`
-	FloatAcc       float64 `json:"float_accuracy"`
-	MaxLogitErr    float64 `json:"max_abs_logit_err"`
-	MaxFixedErr    float64 `json:"max_abs_fixed_err"`
-	OnlineBytes    int64   `json:"online_bytes"`
-	OnlineRounds   int64   `json:"online_rounds"`
-	BytesPerReLU   float64 `json:"online_bytes_per_relu"`
-	OfflineBytes   int64   `json:"offline_bytes"`
-	ServerMaterial int64   `json:"offline_material_server"`
-	ClientMaterial int64   `json:"offline_material_client"`
-	RequestMsgs    int64   `json:"offline_msg_bytes"`
-	SetupBytes     int64   `json:"setup_bytes"`
-	SetupMaterial  int64   `json:"setup_material_client"`
-	SetupMs        float64 `json:"setup_ms"`
-	// OfflineInlineBytes and OfflineInlineRounds are the twoparty suite's
-	// input-independent traffic made during the online phase (bit
-	// triples; part of OfflineBytes), per image.
-	OfflineInlineBytes  int64 `json:"offline_inline_bytes"`
-	OfflineInlineRounds int64 `json:"offline_inline_rounds"`
-	// TotalBytes is everything one image costs in a session of its own,
-	// both directions: setup (messages and the client's setup material)
-	// + offline (dealer material of both parties, request messages, inline
-	// offline traffic) + online.
-	TotalBytes int64 `json:"total_bytes"`
-	// TotalBytesAmortized is one image's share of this run's session of N
-	// images, one request each: setup/N + offline + online.
-	TotalBytesAmortized int64 `json:"total_bytes_amortized"`
-	// MinEll (twoparty suite) is the smallest share width at which these
-	// images' logits stay exact (pi.Plan.MinEll, the largest over them;
-	// above 64: not guaranteed at any width).
-	MinEll     int     `json:"min_ell,omitempty"`
-	P50        float64 `json:"latency_ms_p50"`
-	P90        float64 `json:"latency_ms_p90"`
-	Mean       float64 `json:"latency_ms_mean"`
-	OfflineP50 float64 `json:"offline_ms_p50"`
-	// OfflineMs is the mean wall time of the offline phase per image (the
-	// twoparty suite's inline offline work is inside the online latency).
-	OfflineMs float64 `json:"offline_ms"`
-	// CPUPerImage is the process CPU time (user + system, getrusage) of
-	// the secure inferences per image: dealer, server and client together,
-	// offline and online phases, without the plaintext checks.
-	CPUPerImage float64 `json:"cpu_s_per_image"`
-	// PeakRSSMiB is the peak resident set size of this process
-	// (getrusage Maxrss) at the end of the run, in MiB: server, client
-	// and the dealer suite's dealer all run in it, so it bounds no single
-	// party's memory; the --cost-out runs are included.
-	PeakRSSMiB float64      `json:"peak_rss_mib"`
-	Estimates  []piEstimate `json:"estimates"`
-	Layers     []piLayer    `json:"layers"`
-	// SiteCosts is set with --cost-out.
-	SiteCosts []siteCost `json:"site_costs,omitempty"`
 }
 
 func runBenchPI(args []string) error {
@@ -183,95 +63,17 @@ func runBenchPI(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *path == "" {
-		return errors.New("--model is required")
-	}
-	if *n <= 0 {
-		return errors.New("--n must be positive")
-	}
-	if *trans != "pipe" && *trans != "tcp" {
-		return fmt.Errorf("--transport %q: want pipe or tcp", *trans)
-	}
-	if err := pi.ValidSuite(*suite); err != nil {
-		return fmt.Errorf("--suite: %w", err)
-	}
-	poly, tm, err := pi.SuiteForms(*suite, *truncMode)
-	if err != nil {
-		return fmt.Errorf("--trunc: %w", err)
-	}
-	topK, err := pi.ParseOutput(*output)
-	if err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	if topK > 0 && *costOut != "" {
-		return errors.New("--cost-out measures the logits output only")
-	}
-	if *suite == pi.SuiteTwoParty && *lazy {
-		return errors.New("--lazy applies to the dealer suite's material; the twoparty suite has none")
-	}
-	m, random, err := piLoadOrBuild(*path, *dataset, *dataDir)
+	rep, costs, err := pibench.Run(pibench.Config{Model: *path, Dataset: *dataset, DataDir: *dataDir, N: *n, Skip: *skip,
+		Suite: *suite, Frac: *frac, Ell: *ell, Trunc: *truncMode, PBits: *pBits, Output: *output, SiteCosts: *costOut != "",
+		Options: pibench.Options{Transport: *trans, Lazy: *lazy, Progress: os.Stderr}})
 	if err != nil {
 		return err
 	}
-	name, err := datasetOf(*dataset, *path, m)
-	if err != nil {
-		return err
-	}
-	set, err := data.Load(data.Dir(*dataDir), name, false)
-	if err != nil {
-		return err
-	}
-	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
-		return fmt.Errorf("model takes %v inputs and %d classes, %s has %v and %d", m.Input, m.Classes, name, in, set.Classes)
-	}
-	if set, err = piSubset(set, *skip, *n); err != nil {
-		return err
-	}
-	total := min(*n, set.N)
-	if *costOut != "" {
-		if err := allReLU(m); err != nil {
-			return err
+	if costs != nil {
+		if err := sitecost.Write(*costOut, *costs); err != nil {
+			return fmt.Errorf("--cost-out: %w", err)
 		}
 	}
-	cfg := pi.Config{FracBits: *frac, Ell: *ell, Poly: poly, Trunc: tm, PBits: *pBits}
-	plan, err := pi.Compile(m, cfg)
-	if err != nil {
-		return err
-	}
-	plan.Public.TopK = topK
-	if err := plan.Public.Validate(); err != nil {
-		return fmt.Errorf("--output: %w", err)
-	}
-	rep := &piReport{Model: *path, Suite: *suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Skip: *skip, Transport: *trans,
-		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: *lazy, Trunc: plan.Public.Trunc, PBits: plan.Public.PBits}
-	if topK > 0 {
-		rep.Output = pi.OutputName(topK)
-	}
-	rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
-	if len(m.Meta.Reduce) > 0 {
-		var rec struct {
-			Method string `json:"method"`
-			Degree int    `json:"degree"`
-		}
-		if err := json.Unmarshal(m.Meta.Reduce, &rec); err != nil {
-			return fmt.Errorf("%s: reduction record: %w", *path, err)
-		}
-		rep.Method, rep.Degree = rec.Method, rec.Degree
-	}
-	if err := benchPI(plan, m, set, total, *trans, *lazy, rep); err != nil {
-		return err
-	}
-	if *costOut != "" {
-		cf, err := measureSiteCosts(m, cfg, set, total, *trans, *lazy, rep)
-		if err != nil {
-			return err
-		}
-		if err := writeCostFile(*costOut, cf); err != nil {
-			return err
-		}
-		rep.SiteCosts = cf.Sites
-	}
-	rep.PeakRSSMiB = float64(cputime.PeakRSS()) / (1 << 20)
 	if *jsonOut {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -279,239 +81,6 @@ func runBenchPI(args []string) error {
 	}
 	printPIReport(rep)
 	return nil
-}
-
-// piSubset returns images skip..skip+n−1 of bench pi's fixed subset of
-// set: a seeded sample of skip+n images, whose first images do not depend
-// on its size (data.Set.Sample), or the whole set in order when skip+n
-// covers it.
-func piSubset(set *data.Set, skip, n int) (*data.Set, error) {
-	if skip < 0 || skip >= set.N {
-		return nil, fmt.Errorf("--skip %d: %s has %d test images", skip, set.Name, set.N)
-	}
-	if skip+n < set.N {
-		set = set.Sample(skip+n, 1)
-	}
-	idx := make([]int, min(n, set.N-skip))
-	for i := range idx {
-		idx[i] = skip + i
-	}
-	return set.Subset(idx)
-}
-
-// piLoadOrBuild loads a model file, or builds an architecture with random
-// weights (batch norm in evaluation mode) for the dataset's shape.
-func piLoadOrBuild(path, dataset, dataDir string) (*models.Model, bool, error) {
-	if _, err := os.Stat(path); err == nil || models.Describe(path) == "" {
-		m, err := models.Load(path)
-		return m, false, err
-	}
-	if dataset == "" {
-		return nil, false, fmt.Errorf("--model %s (random weights) needs --dataset", path)
-	}
-	info, err := data.Load(data.Dir(dataDir), dataset, false)
-	if err != nil {
-		return nil, false, err
-	}
-	m, err := models.New(path, info.Classes, info.Shape())
-	if err != nil {
-		return nil, false, err
-	}
-	m.Meta.Dataset = dataset
-	m.SetTraining(false)
-	return m, true, nil
-}
-
-// benchPI serves the plan to a client over the chosen transport and runs
-// the images one by one, with the suite rep.Suite ("": the dealer suite,
-// with an in-process dealer).
-func benchPI(plan *pi.Plan, m *models.Model, set *data.Set, n int, trans string, lazy bool, rep *piReport) error {
-	if rep.Suite == "" {
-		rep.Suite = pi.SuiteDealer
-	}
-	var p0, p1 mpc.Provider
-	if rep.Suite == pi.SuiteDealer {
-		dealer, err := mpc.NewRandomDealer()
-		if err != nil {
-			return err
-		}
-		p0, p1 = mpc.LocalProviders(dealer)
-	}
-	c0, c1, err := piConns(trans)
-	if err != nil {
-		return err
-	}
-	defer c0.Close()
-	defer c1.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var mu sync.Mutex
-	var serverStats []pi.Stats
-	srv := &pi.Server{Plan: plan, Provider: p0, Suite: rep.Suite, Lazy: lazy, OnInference: func(s pi.Stats) {
-		mu.Lock()
-		serverStats = append(serverStats, s)
-		mu.Unlock()
-	}}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, c0) }()
-	cl := &pi.Client{Public: plan.Public, Provider: p1, Suite: rep.Suite, Lazy: lazy}
-	if err := cl.Connect(ctx, c1); err != nil {
-		return piServerErr(err, done)
-	}
-	rep.SetupBytes, rep.SetupMaterial, rep.SetupMs = cl.Setup.Offline.Bytes(), cl.Setup.Material, piMs(cl.Setup.Time)
-	bar := progress.New(os.Stderr, "bench pi", n, "img")
-	var lat, off []float64
-	var layers []piLayer
-	agree, secOK, fltOK := 0, 0, 0
-	for i := 0; i < n; i++ {
-		x := set.Normalized(i)
-		cpu0 := cputime.Seconds()
-		y, st, err := cl.Infer(ctx, c1, x)
-		if err != nil {
-			return piServerErr(err, done)
-		}
-		rep.CPUPerImage += (cputime.Seconds() - cpu0) / float64(n)
-		fx, err := plan.EvalFixed(x)
-		if err != nil {
-			return err
-		}
-		if rep.Suite == pi.SuiteTwoParty {
-			e, err := plan.MinEll(x)
-			if err != nil {
-				return fmt.Errorf("image %d: %w", i, err)
-			}
-			rep.MinEll = max(rep.MinEll, e)
-		}
-		fl, err := pi.ReferenceLogits(m, x)
-		if err != nil {
-			return err
-		}
-		ls, lf, lfl := piArgmax(y.Data), piArgmax(fx.Data), piArgmax(fl.Data)
-		if plan.Public.TopK > 0 { // the client got labels, best first, no logits
-			ls = int(y.Data[0])
-		}
-		if ls == lf {
-			agree++
-		}
-		if int32(ls) == set.Labels[i] {
-			secOK++
-		}
-		if int32(lfl) == set.Labels[i] {
-			fltOK++
-		}
-		dl, dx := tensor.MaxAbsDiff(y, fl), tensor.MaxAbsDiff(y, fx)
-		if plan.Public.TopK > 0 {
-			dl, dx = 0, 0 // no logits to compare
-		}
-		if math.IsInf(dl, 1) || math.IsInf(dx, 1) {
-			// A shape mismatch or a NaN/Inf logit, not an error to average away.
-			return fmt.Errorf("image %d: secure logits %v %v are not comparable with the float %v and fixed-point %v references (max |diff| %g, %g)",
-				i, y, y.Data, fl, fx, dl, dx)
-		}
-		rep.MaxLogitErr = math.Max(rep.MaxLogitErr, dl)
-		rep.MaxFixedErr = math.Max(rep.MaxFixedErr, dx)
-		lat = append(lat, piMs(st.OnlineTime))
-		off = append(off, piMs(st.OfflineTime))
-		rep.OfflineMs += piMs(st.OfflineTime) / float64(n)
-		if i == 0 {
-			rep.OnlineBytes, rep.OnlineRounds = st.Online.Bytes(), st.Online.Rounds
-			rep.ClientMaterial, rep.RequestMsgs = st.Material, st.OfflineMsgs.Bytes()
-			rep.OfflineInlineBytes, rep.OfflineInlineRounds = st.OfflineInline.Bytes(), st.OfflineInline.Rounds
-			for _, l := range st.Layers {
-				layers = append(layers, piLayer{Name: l.Name, Op: string(l.Op), ReLUs: l.ReLUs, Bytes: l.Bytes, Rounds: l.Rounds, OfflineBytes: l.OfflineBytes})
-			}
-		} else if st.Online.Bytes() != rep.OnlineBytes {
-			return fmt.Errorf("image %d: %d online bytes, image 0 had %d", i, st.Online.Bytes(), rep.OnlineBytes)
-		}
-		for k := range layers {
-			if k < len(st.Layers) {
-				layers[k].Ms += piMs(st.Layers[k].Time) / float64(n)
-			}
-		}
-		bar.Set(i+1, fmt.Sprintf("agree %d/%d, p50 %.0f ms", agree, i+1, piPercentile(lat, 0.5)))
-	}
-	bar.Finish("")
-	if err := cl.Close(); err != nil {
-		return err
-	}
-	if err := <-done; err != nil {
-		return fmt.Errorf("server: %w", err)
-	}
-	mu.Lock()
-	if len(serverStats) > 0 {
-		rep.ServerMaterial = serverStats[0].Material
-	}
-	mu.Unlock()
-	rep.Layers = layers
-	rep.Agree = float64(agree) / float64(n)
-	rep.SecureAcc = float64(secOK) / float64(n)
-	rep.FloatAcc = float64(fltOK) / float64(n)
-	rep.OfflineBytes = rep.ServerMaterial + rep.ClientMaterial + rep.RequestMsgs + rep.OfflineInlineBytes
-	rep.TotalBytes = rep.SetupBytes + rep.SetupMaterial + rep.OfflineBytes + rep.OnlineBytes
-	rep.TotalBytesAmortized = (rep.SetupBytes+rep.SetupMaterial)/int64(n) + rep.OfflineBytes + rep.OnlineBytes
-	if rep.ReLUs > 0 {
-		rep.BytesPerReLU = float64(rep.OnlineBytes) / float64(rep.ReLUs)
-	}
-	rep.P50, rep.P90 = piPercentile(lat, 0.5), piPercentile(lat, 0.9)
-	for _, v := range lat {
-		rep.Mean += v / float64(len(lat))
-	}
-	rep.OfflineP50 = piPercentile(off, 0.5)
-	for _, nm := range costNets {
-		bps := nm.Gbps * 1e9 / 8 // bytes per second
-		// The twoparty suite's inline offline traffic and rounds are on
-		// the online phase's critical path (zero for the dealer suite).
-		rounds, bytes := rep.OnlineRounds+rep.OfflineInlineRounds, rep.OnlineBytes+rep.OfflineInlineBytes
-		rep.Estimates = append(rep.Estimates, piEstimate{Network: nm.Name, Gbps: nm.Gbps, RTTms: nm.RTT,
-			Ms:        float64(rounds)*nm.RTT + float64(bytes)/bps*1e3 + rep.P50,
-			OfflineMs: float64(rep.ServerMaterial+rep.ClientMaterial) / bps * 1e3})
-	}
-	return nil
-}
-
-func piServerErr(err error, done chan error) error {
-	select {
-	case serr := <-done:
-		if serr != nil {
-			return fmt.Errorf("%w (server: %v)", err, serr)
-		}
-	case <-time.After(time.Second):
-	}
-	return err
-}
-
-// piBenchConns returns the server's and the client's connection.
-func piConns(trans string) (transport.Conn, transport.Conn, error) {
-	if trans == "pipe" {
-		a, b := transport.Pipe()
-		return a, b, nil
-	}
-	l, err := transport.Listen("127.0.0.1:0")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer l.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	type acc struct {
-		c   transport.Conn
-		err error
-	}
-	ch := make(chan acc, 1)
-	go func() {
-		c, err := l.Accept(ctx)
-		ch <- acc{c, err}
-	}()
-	c1, err := transport.Dial(ctx, l.Addr().String())
-	if err != nil {
-		return nil, nil, err
-	}
-	a := <-ch
-	if a.err != nil {
-		c1.Close()
-		return nil, nil, a.err
-	}
-	return a.c, c1, nil
 }
 
 // startCPUProfile starts a Go CPU profile written to path; stop ends it
@@ -533,31 +102,8 @@ func startCPUProfile(path string) (stop func(), err error) {
 	}, nil
 }
 
-func piMs(d time.Duration) float64 { return float64(d) / 1e6 }
-
-func piArgmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}
-
-// piPercentile returns the q-quantile (nearest rank) of v.
-func piPercentile(v []float64, q float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	i := int(math.Ceil(q*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
 // printPIReport prints the human-readable report on stderr.
-func printPIReport(r *piReport) {
+func printPIReport(r *pibench.Report) {
 	w := os.Stderr
 	kind := ""
 	if r.RandomWeights {

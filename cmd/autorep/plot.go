@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/autorep/autorep/pi"
+	pibench "github.com/autorep/autorep/pi/bench"
 	"github.com/autorep/autorep/plot"
 )
 
@@ -174,7 +175,7 @@ func benchPIValues(path, metric string) ([]plot.Value, string, error) {
 	if len(missing) > 0 {
 		return nil, "", fmt.Errorf("plot: %s: not an autorep bench pi --json output for --metric %s (missing %s)", path, metric, strings.Join(missing, ", "))
 	}
-	var rep piReport
+	var rep pibench.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return nil, "", fmt.Errorf("plot: %s: %w", path, err)
 	}

@@ -1,12 +1,10 @@
-package main
+package bench
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/reduce/sitecost"
@@ -15,10 +13,6 @@ import (
 // TestSiteCostsLeNet measures per-site ReLU costs on a random-weight LeNet
 // in each suite and feeds the file to reduce's --cost reader.
 func TestSiteCostsLeNet(t *testing.T) {
-	dir := os.Getenv("AUTOREP_DATA")
-	if dir == "" {
-		t.Skip("AUTOREP_DATA not set: skipping the cost measurement on MNIST")
-	}
 	for _, c := range []struct {
 		name, suite, trunc string
 		frac               uint
@@ -32,34 +26,26 @@ func TestSiteCostsLeNet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			siteCostsLeNet(t, dir, c.suite, pi.Config{FracBits: c.frac, Poly: poly, Trunc: tm})
+			siteCostsLeNet(t, c.suite, pi.Config{FracBits: c.frac, Poly: poly, Trunc: tm})
 		})
 	}
 }
 
-func siteCostsLeNet(t *testing.T, dir, suite string, cfg pi.Config) {
-	m, _, err := piLoadOrBuild("lenet", "mnist", dir)
-	if err != nil {
-		t.Skipf("mnist not available: %v", err)
-	}
-	set, err := data.Load(dir, "mnist", false)
-	if err != nil {
-		t.Skip(err)
-	}
+func siteCostsLeNet(t *testing.T, suite string, cfg pi.Config) {
 	const n = 1
-	set = set.Sample(n, 1)
-	if err := allReLU(m); err != nil {
+	m, set := lenetMNIST(t, n)
+	if err := AllReLU(m); err != nil {
 		t.Fatal(err)
 	}
 	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := &piReport{Suite: suite, N: n}
-	if err := benchPI(plan, m, set, n, "pipe", false, base); err != nil {
+	base := &Report{Suite: suite, N: n}
+	if err := Measure(plan, m, set, n, Options{Transport: "pipe"}, base); err != nil {
 		t.Fatal(err)
 	}
-	cf, err := measureSiteCosts(m, cfg, set, n, "pipe", false, base)
+	cf, err := SiteCosts(m, cfg, set, n, Options{Transport: "pipe"}, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +57,7 @@ func siteCostsLeNet(t *testing.T, dir, suite string, cfg pi.Config) {
 	if len(costs) != len(fresh.Sites) || cf.Suite != suite || len(cf.Runs) != 4 || cf.Runs[0].Name != "relu" || cf.Runs[2].Name != "poly2" || cf.Runs[3].Name != "relu-repeat" {
 		t.Fatalf("%d costs for %d sites; file %+v", len(costs), len(fresh.Sites), cf)
 	}
-	steps := map[string]piLayer{}
+	steps := map[string]Layer{}
 	for _, l := range base.Layers {
 		steps[l.Name] = l
 	}
@@ -92,7 +78,7 @@ func siteCostsLeNet(t *testing.T, dir, suite string, cfg pi.Config) {
 			// from the mean of the two all-ReLU runs.
 			wantCPU := ((cf.Runs[0].CPU+cf.Runs[3].CPU)/2 - cf.Runs[k+1].CPU) * 1e6 / float64(positions)
 			if d.Degree != k+1 || d.PolyBytes <= 0 || math.Abs(d.CPUUs-wantCPU) > 1e-6*math.Abs(wantCPU)+1e-9 ||
-				math.Abs(d.BytesUs-d.BytesSaved/(costNets[0].Gbps*1e9/8)*1e6) > 1e-9 || !(d.Cost > 0) ||
+				math.Abs(d.BytesUs-d.BytesSaved/(Networks[0].Gbps*1e9/8)*1e6) > 1e-9 || !(d.Cost > 0) ||
 				(d.CPUUs+d.BytesUs > 0 && d.Cost < d.CPUUs+d.BytesUs-1e-9) {
 				t.Errorf("site %s degree %d: implausible %+v (want cpu %g)", c.Site, d.Degree, d, wantCPU)
 			}
@@ -110,7 +96,7 @@ func siteCostsLeNet(t *testing.T, dir, suite string, cfg pi.Config) {
 		}
 	}
 	path := filepath.Join(t.TempDir(), "cost.json")
-	if err := writeCostFile(path, cf); err != nil {
+	if err := sitecost.Write(path, cf); err != nil {
 		t.Fatal(err)
 	}
 	f, err := sitecost.Read(path)
@@ -134,7 +120,7 @@ func siteCostsLeNet(t *testing.T, dir, suite string, cfg pi.Config) {
 		}
 	}
 	// The model is all ReLU again.
-	if err := allReLU(m); err != nil {
+	if err := AllReLU(m); err != nil {
 		t.Error(err)
 	}
 }
@@ -145,18 +131,18 @@ func TestSiteCostsFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	relu, poly := &piReport{OfflineBytes: 1 << 20, CPUPerImage: 0.5}, &piReport{CPUPerImage: 0.6}
+	relu, poly := &Report{OfflineBytes: 1 << 20, CPUPerImage: 0.5}, &Report{CPUPerImage: 0.6}
 	for i, s := range m.Sites {
 		b := int64(i + 1)
 		if i == 0 {
 			b = 0 // the polynomial was dearer here
 		}
-		relu.Layers = append(relu.Layers, piLayer{Name: s.Name, Op: string(pi.OpAct), Ms: 1, Bytes: b << 20})
-		poly.Layers = append(poly.Layers, piLayer{Name: s.Name, Op: string(pi.OpAct), Ms: 0.5, OfflineBytes: 1 << 20})
+		relu.Layers = append(relu.Layers, Layer{Name: s.Name, Op: string(pi.OpAct), Ms: 1, Bytes: b << 20})
+		poly.Layers = append(poly.Layers, Layer{Name: s.Name, Op: string(pi.OpAct), Ms: 0.5, OfflineBytes: 1 << 20})
 	}
 	relu.OnlineBytes = 10 << 20
 	poly.OnlineBytes = 4 << 20
-	costs, err := siteCosts(relu, map[int]*piReport{2: poly}, m.Sites)
+	costs, err := siteCosts(relu, map[int]*Report{2: poly}, m.Sites)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +151,7 @@ func TestSiteCostsFloor(t *testing.T) {
 			t.Errorf("site %s: cost %v", c.Site, c.Cost)
 		}
 	}
-	if _, err := siteCosts(relu, map[int]*piReport{2: {}}, m.Sites); err == nil {
+	if _, err := siteCosts(relu, map[int]*Report{2: {}}, m.Sites); err == nil {
 		t.Error("a twin without activation steps was accepted")
 	}
 }

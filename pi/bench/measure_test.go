@@ -1,36 +1,24 @@
-package main
+package bench
 
 import (
 	"os"
 	"testing"
 
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 )
 
-func TestPiPercentile(t *testing.T) {
-	v := []float64{5, 1, 4, 2, 3}
-	for q, want := range map[float64]float64{0.5: 3, 0.9: 5, 0.2: 1, 1: 5, 0: 1} {
-		if got := piPercentile(v, q); got != want {
-			t.Errorf("piPercentile(%v) = %v, want %v", q, got, want)
-		}
-	}
-	if piPercentile(nil, 0.5) != 0 {
-		t.Error("empty percentile")
-	}
-	if v[0] != 5 {
-		t.Error("piPercentile sorted its input")
-	}
-}
-
-// TestBenchPILeNet runs the benchmark on a random-weight LeNet and two MNIST
-// images and checks the report against the protocol cost formulas.
-func TestBenchPILeNet(t *testing.T) {
+// lenetMNIST returns a random-weight LeNet (LoadModel of the architecture
+// name) and n images of the fixed MNIST test subset, or skips the test
+// when $AUTOREP_DATA has no MNIST.
+func lenetMNIST(t *testing.T, n int) (*models.Model, *data.Set) {
+	t.Helper()
 	dir := os.Getenv("AUTOREP_DATA")
 	if dir == "" {
 		t.Skip("AUTOREP_DATA not set: skipping the bench pi run on MNIST")
 	}
-	m, random, err := piLoadOrBuild("lenet", "mnist", dir)
+	m, random, err := LoadModel("lenet", "mnist", dir)
 	if err != nil {
 		t.Skipf("mnist not available: %v", err)
 	}
@@ -41,15 +29,25 @@ func TestBenchPILeNet(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	set = set.Sample(2, 1)
+	set, err = Subset(set, 0, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, set
+}
+
+// TestBenchPILeNet runs the benchmark on a random-weight LeNet and two MNIST
+// images and checks the report against the protocol cost formulas.
+func TestBenchPILeNet(t *testing.T) {
+	m, set := lenetMNIST(t, 2)
 	plan, err := pi.Compile(m, pi.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, trans := range []string{"pipe", "tcp"} {
-		rep := &piReport{}
+		rep := &Report{}
 		rep.ReLUs, rep.Comparisons = plan.Public.ReLUs()
-		if err := benchPI(plan, m, set, 2, trans, false, rep); err != nil {
+		if err := Measure(plan, m, set, 2, Options{Transport: trans}, rep); err != nil {
 			t.Fatal(err)
 		}
 		// 16 B per ReLU (with its truncation) and per max-pool comparison,
@@ -85,25 +83,13 @@ func TestBenchPILeNet(t *testing.T) {
 // MNIST image over loopback TCP: the logits equal the fixed-point
 // executor's, no dealer material, and the byte totals add up.
 func TestBenchPITwoParty(t *testing.T) {
-	dir := os.Getenv("AUTOREP_DATA")
-	if dir == "" {
-		t.Skip("AUTOREP_DATA not set: skipping the bench pi run on MNIST")
-	}
-	m, _, err := piLoadOrBuild("lenet", "mnist", dir)
-	if err != nil {
-		t.Skipf("mnist not available: %v", err)
-	}
-	set, err := data.Load(dir, "mnist", false)
-	if err != nil {
-		t.Skip(err)
-	}
-	set = set.Sample(1, 1)
+	m, set := lenetMNIST(t, 1)
 	plan, err := pi.Compile(m, pi.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := &piReport{Suite: pi.SuiteTwoParty}
-	if err := benchPI(plan, m, set, 1, "tcp", false, rep); err != nil {
+	rep := &Report{Suite: pi.SuiteTwoParty}
+	if err := Measure(plan, m, set, 1, Options{Transport: "tcp"}, rep); err != nil {
 		t.Fatal(err)
 	}
 	if rep.Agree != 1 || rep.MaxFixedErr != 0 || rep.MinEll < 34 || rep.MinEll > 64 {

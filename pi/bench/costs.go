@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -12,12 +12,14 @@ import (
 	"github.com/autorep/autorep/reduce/sitecost"
 )
 
-// siteCost is one site's measured cost in bench pi's report (site_costs).
-type siteCost = sitecost.Site
+// CostDegrees are the polynomial degrees SiteCosts measures: the ones
+// private inference evaluates (a suite may run degree 1 cheaper).
+var CostDegrees = []int{1, 2}
 
-// allReLU reports whether every site of m evaluates a ReLU at every
-// position (no activation, or an all-ones PolyMask).
-func allReLU(m *models.Model) error {
+// AllReLU reports whether every site of m evaluates a ReLU at every
+// position (no activation, or an all-ones PolyMask): site costs are
+// measured on such a model.
+func AllReLU(m *models.Model) error {
 	for _, s := range m.Sites {
 		if s.ReLUCount() != s.Size() {
 			return fmt.Errorf("site %s keeps %d of its %d ReLUs; --cost-out needs an all-ReLU model", s.Name, s.ReLUCount(), s.Size())
@@ -26,19 +28,16 @@ func allReLU(m *models.Model) error {
 	return nil
 }
 
-// costDegrees are the polynomial degrees --cost-out measures: the ones
-// private inference evaluates (a suite may run degree 1 cheaper).
-var costDegrees = []int{1, 2}
-
-// measureSiteCosts runs the same n images through m with every site a
-// polynomial of each degree of costDegrees, then all ReLU again, in the
-// suite and configuration of base (the all-ReLU report, measured by the
-// caller on the unmodified m), and derives each site's saving per replaced
-// position, with the mean CPU time of the two all-ReLU runs (the first run
-// of a process pays warm-up costs the later ones do not). It returns the
-// file to write. m's activations are restored at the end.
-func measureSiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, trans string, lazy bool, base *piReport) (sitecost.File, error) {
-	f := sitecost.File{Suite: base.Suite, LinkGbps: costNets[0].Gbps, Runs: []sitecost.RunInfo{runInfo("relu", base)}}
+// SiteCosts runs the same n images through m with every site a polynomial
+// of each degree of CostDegrees, then all ReLU again, in the suite and
+// configuration of base (the all-ReLU report, measured by the caller on
+// the unmodified m with Measure), and derives each site's saving per
+// replaced position (sitecost.Derive, bytes counted on Networks[0]), with
+// the mean CPU time of the two all-ReLU runs (the first run of a process
+// pays warm-up costs the later ones do not). It returns the file to write.
+// m's activations are restored at the end.
+func SiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, o Options, base *Report) (sitecost.File, error) {
+	f := sitecost.File{Suite: base.Suite, LinkGbps: Networks[0].Gbps, Runs: []sitecost.RunInfo{runInfo("relu", base)}}
 	acts := make([]nn.Activation, len(m.Sites))
 	for i, s := range m.Sites {
 		acts[i] = s.Act
@@ -48,23 +47,23 @@ func measureSiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, tran
 			s.Act = acts[i]
 		}
 	}()
-	run := func(name string) (*piReport, error) {
+	run := func(name string) (*Report, error) {
 		plan, err := pi.Compile(m, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("%s run: %w", name, err)
 		}
-		r := &piReport{Suite: base.Suite, N: n}
+		r := &Report{Suite: base.Suite, N: n}
 		// Collect the previous run's garbage now, so that its cost does
 		// not land in this run's CPU time.
 		runtime.GC()
-		if err := benchPI(plan, m, set, n, trans, lazy, r); err != nil {
+		if err := Measure(plan, m, set, n, o, r); err != nil {
 			return nil, fmt.Errorf("%s run: %w", name, err)
 		}
 		f.Runs = append(f.Runs, runInfo(name, r))
 		return r, nil
 	}
-	twins := map[int]*piReport{}
-	for _, d := range costDegrees {
+	twins := map[int]*Report{}
+	for _, d := range CostDegrees {
 		if err := reduce.PolyTwinDegree(m.Sites, d); err != nil {
 			return f, err
 		}
@@ -87,15 +86,15 @@ func measureSiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, tran
 	return f, err
 }
 
-// runInfo is the cost file's record of a bench pi run.
-func runInfo(name string, r *piReport) sitecost.RunInfo {
+// runInfo is the cost file's record of a run.
+func runInfo(name string, r *Report) sitecost.RunInfo {
 	return sitecost.RunInfo{Name: name, Images: r.N, CPU: r.CPUPerImage, Bytes: r.OfflineBytes + r.OnlineBytes, LatencyMs: r.P50}
 }
 
 // siteCosts derives the per-site costs from an all-ReLU report and the
 // all-polynomial reports of each degree, of the same plan shape, bytes
 // counted on the LAN link of the cost model.
-func siteCosts(relu *piReport, poly map[int]*piReport, sites []*nn.Site) ([]siteCost, error) {
+func siteCosts(relu *Report, poly map[int]*Report, sites []*nn.Site) ([]sitecost.Site, error) {
 	sizes := make([]sitecost.SiteSize, len(sites))
 	for i, s := range sites {
 		sizes[i] = sitecost.SiteSize{Name: s.Name, ReLUs: s.Size()}
@@ -104,14 +103,14 @@ func siteCosts(relu *piReport, poly map[int]*piReport, sites []*nn.Site) ([]site
 	for d, r := range poly {
 		runs[d] = costRun(r)
 	}
-	return sitecost.Derive(sizes, costRun(relu), runs, costNets[0].Gbps)
+	return sitecost.Derive(sizes, costRun(relu), runs, Networks[0].Gbps)
 }
 
-// costRun is what sitecost.Derive needs of a bench pi report: per image,
-// each activation step's wall time and traffic (online and the offline
-// traffic made during the step), all traffic but the session setup, and
-// the process CPU time.
-func costRun(r *piReport) sitecost.Run {
+// costRun is what sitecost.Derive needs of a report: per image, each
+// activation step's wall time and traffic (online and the offline traffic
+// made during the step), all traffic but the session setup, and the
+// process CPU time.
+func costRun(r *Report) sitecost.Run {
 	run := sitecost.Run{ActMs: map[string]float64{}, ActBytes: map[string]int64{}, Bytes: r.OfflineBytes + r.OnlineBytes, CPU: r.CPUPerImage}
 	for _, l := range r.Layers {
 		if l.Op == string(pi.OpAct) {
@@ -120,13 +119,4 @@ func costRun(r *piReport) sitecost.Run {
 		}
 	}
 	return run
-}
-
-// writeCostFile writes the measured costs as `autorep reduce --cost` reads
-// them.
-func writeCostFile(path string, f sitecost.File) error {
-	if err := sitecost.Write(path, f); err != nil {
-		return fmt.Errorf("--cost-out: %w", err)
-	}
-	return nil
 }

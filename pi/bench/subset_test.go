@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"slices"
@@ -18,11 +18,11 @@ func TestPISubsetSkip(t *testing.T) {
 		set.Pixels[2*i], set.Pixels[2*i+1], set.Labels[i] = uint8(i), uint8(100+i), int32(i)
 	}
 	for _, c := range []struct{ skip, n int }{{0, 7}, {3, 4}, {6, 1}, {40, 10}, {45, 20}} {
-		whole, err := piSubset(set, 0, c.skip+c.n)
+		whole, err := Subset(set, 0, c.skip+c.n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		part, err := piSubset(set, c.skip, c.n)
+		part, err := Subset(set, c.skip, c.n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestPISubsetSkip(t *testing.T) {
 		}
 	}
 	for _, skip := range []int{-1, size} {
-		if _, err := piSubset(set, skip, 1); err == nil {
+		if _, err := Subset(set, skip, 1); err == nil {
 			t.Errorf("skip %d accepted for %d images", skip, size)
 		}
 	}
