@@ -33,6 +33,11 @@ type Config struct {
 	// Trunc is the two-party suite's truncation mode: "" (exact, the
 	// fixed-point executor's values) or TruncFaithful.
 	Trunc string
+	// WeightBits is the public weight bound to record (Public.WeightBits):
+	// 0 means the smallest that holds the weights; a larger width (at
+	// most ℓ) reveals less of them for larger HE uploads, ℓ nothing at
+	// all. A width the weights do not fit is an error.
+	WeightBits int
 }
 
 // value is a compile-time description of an intermediate tensor.
@@ -120,7 +125,14 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	case PolyHE:
 		plan.setHE(cfg.PBits)
 	}
-	c.pub.WeightBits, _ = linearWeightBits(c.pub, c.sec)
+	wb, i := linearWeightBits(c.pub, c.sec)
+	if cfg.WeightBits != 0 {
+		if cfg.WeightBits < wb || cfg.WeightBits > c.pub.Ell {
+			return nil, fmt.Errorf("pi: compile %s: weight bound of %d bits, want %d..ℓ = %d (step %q has a %d-bit weight)", m.Arch, cfg.WeightBits, wb, c.pub.Ell, c.pub.Steps[max(i, 0)].Name, wb)
+		}
+		wb = cfg.WeightBits
+	}
+	c.pub.WeightBits = wb
 	if err := c.pub.Validate(); err != nil {
 		return nil, fmt.Errorf("pi: compile %s: internal error: %w", m.Arch, err)
 	}

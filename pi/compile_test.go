@@ -480,6 +480,15 @@ func TestWeightBound(t *testing.T) {
 	if old.WeightBits != 0 || old.WeightBound() != 40 || old.Hash() == pub.Hash() {
 		t.Errorf("plan without a bound: WeightBits %d, WeightBound %d (want 0, 40), same hash %v", old.WeightBits, old.WeightBound(), old.Hash() == pub.Hash())
 	}
+	// A wider bound on request; one the weights do not fit is refused.
+	if p, err := Compile(m, Config{FracBits: 8, Ell: 40, WeightBits: 40}); err != nil || p.Public.WeightBits != 40 {
+		t.Errorf("Config.WeightBits 40: %v", err)
+	}
+	for _, wb := range []int{want - 1, 41, -1} {
+		if _, err := Compile(m, Config{FracBits: 8, Ell: 40, WeightBits: wb}); err == nil || !strings.Contains(err.Error(), "weight bound") {
+			t.Errorf("Config.WeightBits %d with %d-bit weights at ℓ = 40: %v", wb, want, err)
+		}
+	}
 	for _, wb := range []int{-1, 41} {
 		q := *pub
 		q.WeightBits = wb
