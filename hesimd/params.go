@@ -26,12 +26,14 @@
 // the second answer replaces an upload of Enc(xc²), and an answer (log q'
 // + b bits per element) is cheaper than an upload (log Q). Precompute
 // keeps the older degree-2 form (Enc(xc) and Enc(xc²) up, one answer
-// a·Enc(xc²) + (2a·xs + b)·Enc(xc) + …). The encoding is Δ-scaling with
+// a·Enc(xc²) + (2a·xs + b)·Enc(xc) + …); PrecomputeQuad uses degSplit
+// with the first answer offline. The encoding is Δ-scaling with
 // randomised rounding (noise analysis): m ↦ ⌊Q·m/P⌋ + β ≈ Q·m/P, for which
 // a plaintext product is exact up to noise.
 //
 // Precompute and Online split Quad as Delphi does (offline.go): the
-// ciphertexts go ahead of the input, online only x − ρ and the answer.
+// ciphertexts go ahead of the input, online only x − ρ and the answer
+// (none for PrecomputeLinear, the second for PrecomputeQuad).
 //
 // # Noise analysis (circuit privacy and correctness)
 //

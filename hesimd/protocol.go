@@ -136,7 +136,8 @@ func (p *Params) parseFresh(b []byte, n int) (c0, c1 []lring.Poly, err error) {
 // 2a·xs + b)·Enc(xc) + ⌊Q·(a·xs² + b·xs + c − r)/P⌉; the client decrypts α
 // = a·xc − r1 and γ and keeps α·xc + γ = y − r (package doc). An answer
 // costs fewer bits than an upload. Degree 2 in Precompute keeps the form
-// deg = 2 (Enc(x) and Enc(x²) up, one answer).
+// deg = 2 (Enc(x) and Enc(x²) up, one answer); PrecomputeQuad sends the
+// first answer offline, Online the second.
 const degSplit = 3
 
 // uploads returns the ciphertexts per group of a query of form deg, and
