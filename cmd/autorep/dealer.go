@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/autorep/autorep/mpc"
-	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
@@ -189,7 +186,7 @@ func runDealer(args []string) error {
 		fmt.Fprintf(os.Stderr, "wrote %s: give it to the dealer (--ticket-key) and the model server, nobody else\n", *genTicketKey)
 		return nil
 	}
-	d, err := dealerSeed(*listen, *seed, *seedFile)
+	d, err := dealer.SeededDealer(*listen, *seed, *seedFile, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -282,49 +279,4 @@ func readTicketKey(flag, path, gen string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %d bytes, want at least %d (%s writes one)", flag, len(tk), dealer.MinTicketKey, gen)
 	}
 	return tk, nil
-}
-
-// dealerSeed returns the dealer: random, or from a fixed seed (--seed-file,
-// or the deprecated --seed) on a loopback address only.
-func dealerSeed(listen, seed, seedFile string) (*mpc.Dealer, error) {
-	if seed == "" && seedFile == "" {
-		return mpc.NewRandomDealer()
-	}
-	if seed != "" && seedFile != "" {
-		return nil, errors.New("give --seed-file or --seed, not both")
-	}
-	name := "--seed-file"
-	if seed != "" {
-		name = "--seed"
-	}
-	// Anyone who knows a fixed seed recomputes every weight and input
-	// mask of every session, so it must never serve other machines.
-	if secnet.CheckLoopback(listen) != nil {
-		return nil, fmt.Errorf("%s is for tests only and needs a loopback --listen address (127.0.0.1, ::1 or localhost), not %q: anyone knowing the seed knows every mask", name, listen)
-	}
-	var b []byte
-	if seed != "" {
-		var err error
-		if b, err = hex.DecodeString(seed); err != nil {
-			b = nil
-		}
-		fmt.Fprintln(os.Stderr, "dealer: WARNING: --seed is deprecated (command lines are visible to every user); use --seed-file")
-	} else {
-		var err error
-		if b, err = dealer.ReadSecretFile(seedFile); err != nil {
-			return nil, fmt.Errorf("--seed-file: %w", err)
-		}
-	}
-	if len(b) != len(ring.Seed{}) {
-		return nil, fmt.Errorf("%s: want %d hex digits", name, 2*len(ring.Seed{}))
-	}
-	var s ring.Seed
-	copy(s[:], b)
-	fmt.Fprintln(os.Stderr, "dealer: WARNING: fixed seed, for tests only")
-	return mpc.NewDealer(s), nil
-}
-
-// logf prints a timestamped line to stderr.
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
 }

@@ -1,0 +1,58 @@
+package dealer
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/serve/secnet"
+)
+
+// SeededDealer returns the generator a dealer listening on listen serves
+// from: random when neither seedHex (the deprecated `dealer --seed`: hex
+// on the command line) nor seedFile (`--seed-file`: a secret file, see
+// ReadSecretFile) is given, else the fixed seed, which is refused on any
+// but a loopback address (anyone who knows it recomputes every weight and
+// input mask of every session). Warnings about a fixed or deprecated seed
+// go to warn (nil: none); errors name the flags.
+func SeededDealer(listen, seedHex, seedFile string, warn io.Writer) (*mpc.Dealer, error) {
+	if seedHex == "" && seedFile == "" {
+		return mpc.NewRandomDealer()
+	}
+	if seedHex != "" && seedFile != "" {
+		return nil, errors.New("give --seed-file or --seed, not both")
+	}
+	if warn == nil {
+		warn = io.Discard
+	}
+	name := "--seed-file"
+	if seedHex != "" {
+		name = "--seed"
+	}
+	if secnet.CheckLoopback(listen) != nil {
+		return nil, fmt.Errorf("%s is for tests only and needs a loopback --listen address (127.0.0.1, ::1 or localhost), not %q: anyone knowing the seed knows every mask", name, listen)
+	}
+	var b []byte
+	if seedHex != "" {
+		var err error
+		if b, err = hex.DecodeString(seedHex); err != nil {
+			b = nil // reported as the wrong length below
+		}
+		fmt.Fprintln(warn, "dealer: WARNING: --seed is deprecated (command lines are visible to every user); use --seed-file")
+	} else {
+		var err error
+		if b, err = ReadSecretFile(seedFile); err != nil {
+			return nil, fmt.Errorf("--seed-file: %w", err)
+		}
+	}
+	var s ring.Seed
+	if len(b) != len(s) {
+		return nil, fmt.Errorf("%s: want %d hex digits", name, 2*len(s))
+	}
+	copy(s[:], b)
+	fmt.Fprintln(warn, "dealer: WARNING: fixed seed, for tests only")
+	return mpc.NewDealer(s), nil
+}
