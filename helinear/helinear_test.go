@@ -442,7 +442,7 @@ func TestWeightBound(t *testing.T) {
 // the ResNet-20 layers that sum the most weights per answer with every
 // weight at an end of the bound (±2^11, the largest W-dependent noise):
 // exact, and at the packing modulus Q″, the lowest level, where weights
-// of any size need a higher one.
+// of any size need a higher one; every ResNet-20 layer plans at Q″.
 func TestWeightBoundSuiteWidths(t *testing.T) {
 	const ell, wb = 28, 12
 	s, cl := pairWith(t, func() (*Params, error) { return NewParamsW(ell, wb) }, nil)
@@ -489,6 +489,28 @@ func TestWeightBoundSuiteWidths(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkShares(t, layerName(p)+", extreme 12-bit weights", ell, ys, yc, want)
+	}
+	// Every ResNet-20 layer plans at Q″ with 12-bit weights at ℓ = 28 and
+	// 30 (the suite's widths), so a bound per layer could lower none.
+	for _, ell := range []uint{28, 30} {
+		pr, err := NewParamsW(ell, wb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range resnet20Layers {
+			var pl *plan
+			if isFC(l.conv) {
+				pl, err = planFC(l.conv.C, l.conv.K, pr)
+			} else {
+				pl, err = planConv(l.conv, pr)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lm := log2Prod(pr.ppQ); pl.lv.logQ != lm {
+				t.Errorf("ℓ = %d, %s: level 2^%.1f with %d-bit weights, Q″ = 2^%.1f", ell, layerName(l.conv), pl.lv.logQ, wb, lm)
+			}
+		}
 	}
 }
 

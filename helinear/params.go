@@ -43,7 +43,8 @@
 // bits, for fine steps) with the smallest product that holds its noise
 // (Params.fit): a smaller modulus, the same key, at least as secure. A
 // public bound on the weights (NewParamsW) lowers the noise and so the
-// level.
+// level, down to Q″ (the twoparty suite passes its plan's bound,
+// pi.Public.WeightBits: at 12 bits every ResNet-20 layer runs at Q″).
 //
 // # Circuit privacy and decryption error
 //
