@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strings"
 
-	"github.com/autorep/autorep/pi"
 	pibench "github.com/autorep/autorep/pi/bench"
 	"github.com/autorep/autorep/plot"
 )
@@ -40,17 +38,6 @@ the suites; when they come from models of more than one reduction method
 (bench pi records the model's method and degree), by method too ("twoparty:
 autorep d2: total"), an all-ReLU model's point starting every method's line.`
 
-// plotCosts maps the cost metrics of autorep plot --metric to their value
-// axis labels.
-var plotCosts = map[string]string{
-	"latency":  "online latency per image (ms)",
-	"material": "dealer material per image (MB)",
-	"cpu":      "CPU time per image (s)",
-	"bytes":    "total bytes per image, setup + offline + online (MB)",
-	"online":   "online bytes per image (MB)",
-	"rounds":   "online rounds per image",
-}
-
 func runPlot(args []string) error {
 	fs := newFlags("plot", "--out FILE.png [--metric M] [--title T] FILE|DIR...", plotSummary)
 	metric := fs.String("metric", "accuracy", "what to plot against the ReLU count: accuracy (model files), or latency, material, cpu, bytes, online or rounds (bench pi --json files)")
@@ -74,7 +61,7 @@ func runPlot(args []string) error {
 		fs.Usage()
 		return errors.New("--out and at least one FILE or DIR are required")
 	}
-	yLabel, isCost := plotCosts[*metric]
+	yLabel, isCost := pibench.CostMetrics[*metric]
 	if *metric != "accuracy" && !isCost {
 		return fmt.Errorf("plot: unknown --metric %q (want accuracy, latency, material, cpu, bytes, online or rounds)", *metric)
 	}
@@ -138,98 +125,22 @@ func runPlot(args []string) error {
 	return nil
 }
 
-// benchPIKeys lists, per cost metric, the fields of an autorep bench pi
-// --json output that the metric needs (besides relus).
-var benchPIKeys = map[string][]string{
-	"latency":  {"latency_ms_p50", "estimates"},
-	"material": {"offline_bytes"},
-	"cpu":      {"cpu_s_per_image"},
-	"bytes":    {"total_bytes"},
-	"online":   {"online_bytes"},
-	"rounds":   {"online_rounds"},
-}
-
 // benchPIValues reads one autorep bench pi --json output and returns its
-// points for a cost metric (see plotCosts), labelled with the file name,
-// and the protocol suite it records (dealer when absent: older outputs).
-// Files that are not such an output, or lack the metric's fields, are
-// errors naming the file.
+// points for a cost metric (pibench.DecodeMetric), labelled with the file
+// name, and its series group (suite, and method and degree when recorded).
+// Errors name the file.
 func benchPIValues(path, metric string) ([]plot.Value, string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, "", err
 	}
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, "", fmt.Errorf("plot: %s: empty file (want autorep bench pi --json output)", path)
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, "", fmt.Errorf("plot: %s: not an autorep bench pi --json output: %w", path, err)
-	}
-	var missing []string
-	for _, k := range append([]string{"relus"}, benchPIKeys[metric]...) {
-		if v, ok := raw[k]; !ok || string(v) == "null" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, "", fmt.Errorf("plot: %s: not an autorep bench pi --json output for --metric %s (missing %s)", path, metric, strings.Join(missing, ", "))
-	}
-	var rep pibench.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
+	rep, mv, err := pibench.DecodeMetric(b, metric)
+	if err != nil {
 		return nil, "", fmt.Errorf("plot: %s: %w", path, err)
 	}
-	if rep.ReLUs < 0 {
-		return nil, "", fmt.Errorf("plot: %s: negative relus %d", path, rep.ReLUs)
+	vals := make([]plot.Value, len(mv))
+	for i, v := range mv {
+		vals[i] = plot.Value{Series: v.Series, ReLUs: rep.ReLUs, Value: v.Value, Label: path}
 	}
-	val := func(series string, v float64) plot.Value {
-		return plot.Value{Series: series, ReLUs: rep.ReLUs, Value: v, Label: path}
-	}
-	var vals []plot.Value
-	switch metric {
-	case "latency":
-		vals = append(vals, val("measured p50", rep.P50))
-		var ests []map[string]json.RawMessage
-		if err := json.Unmarshal(raw["estimates"], &ests); err != nil {
-			return nil, "", fmt.Errorf("plot: %s: estimates: %w", path, err)
-		}
-		if len(ests) == 0 {
-			return nil, "", fmt.Errorf("plot: %s: no cost-model estimates", path)
-		}
-		for i, e := range ests {
-			for _, k := range []string{"network", "latency_ms"} {
-				if _, ok := e[k]; !ok {
-					return nil, "", fmt.Errorf("plot: %s: estimates[%d] lacks %s", path, i, k)
-				}
-			}
-			est := rep.Estimates[i]
-			name := strings.ToUpper(est.Network) + " estimate"
-			if est.Gbps > 0 {
-				name += fmt.Sprintf(" (%g Gbit/s, %g ms RTT)", est.Gbps, est.RTTms)
-			}
-			vals = append(vals, val(name, est.Ms))
-		}
-	case "material":
-		vals = append(vals, val("dealer material", float64(rep.OfflineBytes)/1e6))
-	case "cpu":
-		vals = append(vals, val("measured", rep.CPUPerImage))
-	case "bytes":
-		vals = append(vals, val("total", float64(rep.TotalBytes)/1e6))
-	case "online":
-		vals = append(vals, val("online", float64(rep.OnlineBytes)/1e6))
-	case "rounds":
-		vals = append(vals, val("rounds", float64(rep.OnlineRounds+rep.OfflineInlineRounds)))
-	default:
-		return nil, "", fmt.Errorf("plot: unknown cost metric %q", metric)
-	}
-	for _, v := range vals {
-		if v.Value < 0 || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
-			return nil, "", fmt.Errorf("plot: %s: bad %s value %v", path, v.Series, v.Value)
-		}
-	}
-	suite := rep.Suite
-	if suite == "" { // outputs from before the twoparty suite
-		suite = pi.SuiteDealer
-	}
-	return vals, plot.SuiteGroup(suite, rep.Method, rep.Degree), nil
+	return vals, plot.SuiteGroup(rep.Suite, rep.Method, rep.Degree), nil
 }
