@@ -25,8 +25,14 @@
 #                  images cover every class of sorted ImageFolder sets such as
 #                  the CIFAR-10 JPEG copy)
 #   --server-pool  serve --pool (dealer suite; default 2); --client-pool: infer --pool
-#                  (default 1: the session prefetches one inference's material,
-#                  later ones are fetched per inference, in the offline phase)
+#                  (dealer suite, default 1: the session prefetches one
+#                  inference's material, later ones are fetched per inference,
+#                  in the offline phase; twoparty suite, default N: every
+#                  inference's offline phase runs ahead of its image, the first
+#                  when the session opens, each next after the previous one —
+#                  the offline ms and bytes are then the prepares', and
+#                  --client-pool P < N leaves images P+1.. to run theirs after
+#                  their request)
 #   --frac         fixed-point fractional bits of the served plan and of the
 #                  owner's fixed-point labels (serve/eval --frac; default 16)
 #   --ell          bit width of the served plan's gates (serve --ell; default
@@ -55,7 +61,9 @@
 # Markdown row: model | suite | link | N | labels equal to plaintext | online ms
 # mean / median / p90 / min | online bytes | rounds | offline ms (mean) |
 # material per inference | session open | peak RSS dealer / server / client
-# | CPU s per inference (all processes).
+# | CPU s per inference (all processes). Twoparty suite: offline ms (mean, and
+# how many images ran it ahead) | offline bytes per inference | session open |
+# peak RSS server / client | CPU s per inference.
 set -euo pipefail
 
 model=
@@ -66,7 +74,7 @@ link=loopback
 index=0
 stride=auto
 spool=2
-cpool=1
+cpool=
 timeout=10m
 frac=0
 ell=0
@@ -109,6 +117,11 @@ command -v python3 > /dev/null || die "python3 is needed for the summary"
 [[ "$index" =~ ^[0-9]+$ ]] || die "--index must be a non-negative integer"
 [[ "$stride" = auto || "$stride" =~ ^[1-9][0-9]*$ ]] || die "--stride must be auto or a positive integer"
 [ "$suite" = dealer ] || [ "$suite" = twoparty ] || die "--suite must be dealer or twoparty"
+if [ -z "$cpool" ]; then
+	cpool=1
+	[ "$suite" = dealer ] || cpool=$n
+fi
+[[ "$cpool" =~ ^[0-9]+$ ]] || die "--client-pool must be a non-negative integer"
 emu=()
 case "$link" in
 loopback) ;;
@@ -238,7 +251,10 @@ fixed = sum(1 for i in imgs if plain[i["index"]].get("fixed_label") == i["label"
 diff = [{"index": i["index"], "private": i["label"], "plaintext": plain[i["index"]]["label"],
          "fixed_point": plain[i["index"]].get("fixed_label")} for i in imgs if plain[i["index"]]["label"] != i["label"]]
 on = sorted(i["latency_ms"]["online"] for i in imgs)
-off = [i["latency_ms"]["offline"] for i in imgs]
+# The offline phase, whether it ran after the request or ahead of it (a
+# twoparty prepare, "prepare").
+off = [i["latency_ms"]["offline"] + i["latency_ms"].get("prepare", 0) for i in imgs]
+offb = [i["bytes"]["offline"] + i["bytes"].get("prepare", 0) for i in imgs]
 def q(v, p):  # nearest rank, as autorep infer
     import math
     return v[max(0, min(len(v) - 1, math.ceil(p * len(v)) - 1))]
@@ -252,6 +268,9 @@ s = {
     "plaintext_accuracy": ev["accuracy"],
     "online_ms": {"mean": sum(on) / n, "median": q(on, 0.5), "p90": q(on, 0.9), "min": on[0], "max": on[-1]},
     "offline_ms_mean": sum(off) / n,
+    "offline_bytes_per_inference": sum(offb) / n,
+    "prepared": sum(1 for i in imgs if "prepare" in i["latency_ms"]),
+    "prepare_ms_mean": sum(i["latency_ms"].get("prepare", 0) for i in imgs) / n,
     "online_bytes_per_inference": sum(i["bytes"]["online"] for i in imgs) / n,
     "rounds_per_inference": sum(i["rounds"] for i in imgs) / n,
     "material_bytes_per_inference": sum(i["bytes"]["material"] for i in imgs) / n,
@@ -273,12 +292,21 @@ json.dump(s, open(base + ".json", "w"), indent=1)
 print(json.dumps(s))
 o = s["online_ms"]
 f = lambda x: "n/a" if x is None else f"{x:,.0f}"
-print(f"| {label} | {suite} | {link} | {n} | {equal}/{n} ({100*equal/n:.1f}%) | "
-      f"{o['mean']:,.1f} / {o['median']:,.1f} / {o['p90']:,.1f} / {o['min']:,.1f} | "
-      f"{s['online_bytes_per_inference']/1e6:,.2f} MB | {s['rounds_per_inference']:.0f} | {s['offline_ms_mean']:,.0f} | "
-      f"{s['material_bytes_per_inference']/1e6:,.1f} MB | {s['session_open_ms']:,.0f} ms | "
-      f"{f(s['peak_rss_mb']['dealer'])} / {f(s['peak_rss_mb']['server'])} / {f(s['peak_rss_mb']['client'])} MB | "
-      f"{s.get('cpu_seconds_per_inference', float('nan')):.2f} |", file=sys.stderr)
+cpu = s.get('cpu_seconds_per_inference', float('nan'))
+if suite == "dealer":
+    print(f"| {label} | {suite} | {link} | {n} | {equal}/{n} ({100*equal/n:.1f}%) | "
+          f"{o['mean']:,.1f} / {o['median']:,.1f} / {o['p90']:,.1f} / {o['min']:,.1f} | "
+          f"{s['online_bytes_per_inference']/1e6:,.2f} MB | {s['rounds_per_inference']:.0f} | {s['offline_ms_mean']:,.0f} | "
+          f"{s['material_bytes_per_inference']/1e6:,.1f} MB | {s['session_open_ms']:,.0f} ms | "
+          f"{f(s['peak_rss_mb']['dealer'])} / {f(s['peak_rss_mb']['server'])} / {f(s['peak_rss_mb']['client'])} MB | "
+          f"{cpu:.2f} |", file=sys.stderr)
+else:  # no material: the offline phase's bytes instead, and how many ran ahead
+    print(f"| {label} | {suite} | {link} | {n} | {equal}/{n} ({100*equal/n:.1f}%) | "
+          f"{o['mean']:,.1f} / {o['median']:,.1f} / {o['p90']:,.1f} / {o['min']:,.1f} | "
+          f"{s['online_bytes_per_inference']/1e6:,.2f} MB | {s['rounds_per_inference']:.0f} | "
+          f"{s['offline_ms_mean']:,.0f} ({s['prepared']}/{n} ahead) | {s['offline_bytes_per_inference']/1e6:,.2f} MB | "
+          f"{s['session_open_ms']:,.0f} ms | {f(s['peak_rss_mb']['server'])} / {f(s['peak_rss_mb']['client'])} MB | "
+          f"{cpu:.2f} |", file=sys.stderr)
 if diff:
     print(f"serve-bench.sh: {len(diff)} private labels differ from the plaintext ones: {diff[:10]}", file=sys.stderr)
     sys.exit(3)

@@ -28,9 +28,12 @@ about the image, this client learns the logits. --image takes a PNG or JPEG
 file (converted to the model's channels, resized to its input size unless
 --no-resize, normalised with the model's mean/std); --dataset/--index take a
 test image of a dataset (--count N: N consecutive images over one session).
-Latency is split into the offline phase (session opening, dealer material)
-and the online phase (input to logits), which is what a user waits for once
-the session is ready.
+Latency is split into the offline phase (session opening, dealer material;
+twoparty: the HE work on masks) and the online phase (input to logits),
+which is what a user waits for once the session is ready. In the twoparty
+suite the offline phase of an inference runs ahead of its image (--pool):
+the first when the session opens, each next one after the previous result
+is printed, so each inference's latency is its online phase.
 
 The suite (dealer or twoparty) is the server's; --suite refuses any other.
 Dealer suite: the dealer learns the masks that hide the image, so it must be
@@ -58,7 +61,7 @@ func runInfer(args []string) error {
 	count := fs.Int("count", 1, "with --dataset: classify COUNT images from --index over one session")
 	stride := fs.Int("stride", 1, "with --count: step between the images (--index, --index+STRIDE, ...)")
 	noResize := fs.Bool("no-resize", false, "refuse images whose size differs from the model's input")
-	pool := fs.Int("pool", 0, "inferences whose dealer material is fetched when the session opens (default: --count, at most 8)")
+	pool := fs.Int("pool", 0, "dealer suite: inferences whose dealer material is fetched when the session opens (default: --count, at most 8); twoparty suite: inferences whose offline phase runs ahead of their image, the first when the session opens, each next after the previous inference (default: --count)")
 	expect := fs.String("expect-hash", "", "public-plan hash (hex, as printed by serve) the server must serve")
 	tokenFile := fs.String("token-file", "", "file of this client's token (hex, mode 0600; serve --gen-client-token writes one) for a server with --token-file")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object on stdout")
@@ -104,8 +107,11 @@ func runInfer(args []string) error {
 			return err
 		}
 	}
+	// The twoparty suite holds one prepared inference at a time, so its
+	// default covers every image.
+	ahead := *pool
 	if *pool <= 0 {
-		*pool = min(*count, 8)
+		*pool, ahead = min(*count, 8), *count
 	}
 	cfg := serve.ClientConfig{Server: *server, Suite: *suite, Dealer: *dealerAddr, TrustServerDealer: *trustDealer, Pool: *pool}
 	if *tokenFile != "" {
@@ -195,10 +201,21 @@ func runInfer(args []string) error {
 			if truth != nil {
 				fmt.Fprintf(os.Stderr, " (true %d)", *truth)
 			}
-			fmt.Fprintf(os.Stderr, "  online %.1f ms, %d B, %d rounds; offline %.1f ms, material %d B\n",
+			fmt.Fprintf(os.Stderr, "  online %.1f ms, %d B, %d rounds; offline %.1f ms, material %d B",
 				img.LatencyMS.Online, img.Bytes.Online, img.Rounds, img.LatencyMS.Offline, img.Bytes.Material)
+			if r.Prepare != nil {
+				fmt.Fprintf(os.Stderr, "; offline ahead %.1f ms, %d B", img.LatencyMS.Prepare, img.Bytes.Prepare)
+			}
+			fmt.Fprintln(os.Stderr)
 		}
 		images = append(images, img)
+		// The next image's offline phase, while this result is read
+		// (Session.Prepare does nothing in the dealer suite).
+		if k+1 < *count && k+1 < ahead {
+			if err := sess.Prepare(ctx); err != nil {
+				return fmt.Errorf("image %d: %w", *index+(k+1)**stride, err)
+			}
+		}
 	}
 	wall := time.Since(t0).Seconds()
 	if !*jsonOut {
@@ -224,8 +241,12 @@ func runInfer(args []string) error {
 	}
 	if !*jsonOut {
 		l := rep.LatencyMS.Online
-		fmt.Fprintf(os.Stderr, "%d images in %.1f s: online ms mean %.1f, median %.1f, p90 %.1f, min %.1f; per inference %.0f B online, %.1f rounds, %.0f B material; offline ms mean %.1f\n",
+		fmt.Fprintf(os.Stderr, "%d images in %.1f s: online ms mean %.1f, median %.1f, p90 %.1f, min %.1f; per inference %.0f B online, %.1f rounds, %.0f B material; offline ms mean %.1f",
 			*count, wall, l.Mean, l.Median, l.P90, l.Min, rep.PerInference.OnlineBytes, rep.PerInference.Rounds, rep.PerInference.MaterialBytes, rep.LatencyMS.Offline.Mean)
+		if p := rep.LatencyMS.Prepare; p != nil {
+			fmt.Fprintf(os.Stderr, "; offline ahead ms mean %.1f, %.0f B per inference", p.Mean, rep.PerInference.PrepareBytes)
+		}
+		fmt.Fprintln(os.Stderr)
 		if rep.Accuracy != nil {
 			fmt.Fprintf(os.Stderr, "accuracy %.2f%% (%d of %d images)\n", 100**rep.Accuracy, correct, *count)
 		}

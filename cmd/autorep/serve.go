@@ -59,7 +59,7 @@ func runServe(args []string) error {
 	maxSessions := fs.Int("max-sessions", serve.DefaultMaxSessions, "maximum concurrent client sessions; more are refused with \"busy; retry after\"")
 	maxPending := fs.Int("max-pending", serve.DefaultMaxPending, "connections still in their TLS handshake or hello at once; more are closed")
 	maxPendingHost := fs.Int("max-pending-per-host", serve.DefaultMaxPendingPerHost, "the same bound per source IP address")
-	maxImages := fs.Int("max-images", serve.DefaultMaxImages, "maximum images per inference request (a batch's material is held at once)")
+	maxImages := fs.Int("max-images", serve.DefaultMaxImages, "maximum images per inference request or twoparty prepare (a batch's material is held at once)")
 	idle := fs.Duration("idle-timeout", serve.DefaultIdleTimeout, "close a session idle this long between requests (a client's opening prefetch of dealer material counts; negative: never)")
 	maxInf := fs.Int("max-inferences", serve.DefaultMaxInferences, "maximum inference requests per session (negative: no limit)")
 	grace := fs.Duration("grace", 10*time.Second, "on SIGINT/SIGTERM, time given to in-flight sessions")
