@@ -7,7 +7,6 @@ import (
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
 	"github.com/autorep/autorep/internal/rq"
-	"github.com/autorep/autorep/transport"
 )
 
 // Offline/online split (Delphi's): before x exists, the client encrypts a
@@ -43,10 +42,11 @@ type ClientMask struct {
 	deg, n int
 	rho    []uint64
 	// ans is the answer decrypted offline: b·ρ − s (PrecomputeLinear) or
-	// α = a·ρ − r1 (PrecomputeQuad); nil after Precompute.
-	ans  []uint64
-	form int // pre* below
-	used bool
+	// α = a·ρ − r1 (PrecomputeQuad, PrecomputeQuadElementwise); nil after
+	// Precompute. ans2 is PrecomputeQuadElementwise's β = u·ρ − s.
+	ans, ans2 []uint64
+	form      int // pre* below
+	used      bool
 }
 
 // ServerMask is the server's side of one precomputed Quad: the client's
@@ -58,6 +58,7 @@ type ServerMask struct {
 	ct     [2][]lring.Poly
 	a, b   []uint64 // the coefficients answered offline
 	s, r1  []uint64 // PrecomputeLinear's s, PrecomputeQuad's r1 (Slots() per group)
+	u      []uint64 // PrecomputeQuadElementwise's u (with its r1 and s, per element)
 	form   int
 	used   bool
 }
@@ -69,6 +70,7 @@ const (
 	preQuery = iota
 	preLinear
 	preSplit
+	preElem // PrecomputeQuadElementwise (quad_elem.go)
 )
 
 // Precompute draws a uniform mask ρ of n elements and sends its
@@ -243,6 +245,8 @@ func (cl *Client) Online(m *ClientMask, xc []uint64) ([]uint64, error) {
 	switch m.form {
 	case preLinear:
 		return ans, nil
+	case preElem:
+		return cl.onlineElem(m, ans, rho)
 	case preSplit:
 		gamma, err := cl.recvAnswer(m.n)
 		if err != nil {
@@ -271,29 +275,22 @@ func (s *Server) Online(m *ServerMask, a, b, c, xs []uint64) ([]uint64, error) {
 	if m.form == preLinear && !slices.Equal(b, m.b) {
 		return nil, fmt.Errorf("hesimd: linear coefficients differ from those answered offline")
 	}
-	if m.form == preSplit && !slices.Equal(a, m.a) {
+	if (m.form == preSplit || m.form == preElem) && !slices.Equal(a, m.a) {
 		return nil, fmt.Errorf("hesimd: quadratic coefficients differ from those answered offline")
 	}
 	m.used = true
 	if m.n == 0 {
 		return []uint64{}, nil
 	}
-	w := uint(bitsLen(p.p))
-	want := rq.SegBytes(m.n, w)
-	msg, err := transport.RecvMax(s.Conn, want)
+	z, err := recvResidues(s.Conn, m.n, p.p, "masked input")
 	if err != nil {
-		return nil, fmt.Errorf("hesimd: receiving masked input: %w", err)
+		return nil, err
 	}
-	if len(msg) != want {
-		return nil, fmt.Errorf("hesimd: masked input of %d bytes, want %d", len(msg), want)
-	}
-	z := make([]uint64, m.n)
-	rq.UnpackSeg(msg, z, w)
 	for i, v := range z {
-		if v >= p.p {
-			return nil, fmt.Errorf("hesimd: masked input %d ≥ P = %d", v, p.p)
-		}
 		z[i] = (v + xs[i]) % p.p
+	}
+	if m.form == preElem {
+		return s.onlineElem(m, a, b, c, z)
 	}
 	if m.form == preLinear {
 		for i := range z {
@@ -310,43 +307,46 @@ func (s *Server) Online(m *ServerMask, a, b, c, xs []uint64) ([]uint64, error) {
 	return s.respond(m.deg, ct, a, b, c, z, nil)
 }
 
-// Split cuts a mask of PrecomputeLinear into masks of the given sizes, in
+// Split cuts a mask of PrecomputeLinear or PrecomputeQuadElementwise (whose
+// material is elementwise) into masks of the given sizes, in
 // order (they must sum to its length): one batch of Enc(ρ) and answers
 // then serves several steps, with less padding than a batch per step.
 // Each piece serves one Online call; the mask itself is used up.
 func (m *ClientMask) Split(sizes []int) ([]*ClientMask, error) {
-	cuts, err := splitCuts(m != nil && !m.used && m.form == preLinear, m.size(), sizes)
+	cuts, err := splitCuts(m != nil && !m.used && (m.form == preLinear || m.form == preElem), m.size(), sizes)
 	if err != nil {
 		return nil, err
 	}
 	m.used = true
 	out := make([]*ClientMask, len(cuts))
 	for i, c := range cuts {
-		out[i] = &ClientMask{deg: 1, n: c[1] - c[0], rho: m.rho[c[0]:c[1]], form: preLinear}
-		if m.ans != nil {
-			out[i].ans = m.ans[c[0]:c[1]]
-		}
+		out[i] = &ClientMask{deg: m.deg, n: c[1] - c[0], rho: m.rho[c[0]:c[1]], ans: cut(m.ans, c), ans2: cut(m.ans2, c), form: m.form}
 	}
-	m.rho, m.ans = nil, nil
+	m.rho, m.ans, m.ans2 = nil, nil, nil
 	return out, nil
 }
 
 // Split is the server's side of ClientMask.Split: the same sizes.
 func (m *ServerMask) Split(sizes []int) ([]*ServerMask, error) {
-	cuts, err := splitCuts(m != nil && !m.used && m.form == preLinear, m.size(), sizes)
+	cuts, err := splitCuts(m != nil && !m.used && (m.form == preLinear || m.form == preElem), m.size(), sizes)
 	if err != nil {
 		return nil, err
 	}
 	m.used = true
 	out := make([]*ServerMask, len(cuts))
 	for i, c := range cuts {
-		out[i] = &ServerMask{deg: 1, n: c[1] - c[0], b: m.b[c[0]:c[1]], form: preLinear}
-		if m.s != nil {
-			out[i].s = m.s[c[0]:c[1]]
-		}
+		out[i] = &ServerMask{deg: m.deg, n: c[1] - c[0], a: cut(m.a, c), b: cut(m.b, c), s: cut(m.s, c), r1: cut(m.r1, c), u: cut(m.u, c), form: m.form}
 	}
-	m.b, m.s = nil, nil
+	m.a, m.b, m.s, m.r1, m.u = nil, nil, nil, nil, nil
 	return out, nil
+}
+
+// cut returns v[c[0]:c[1]], or nil for a nil v (a mask of no elements).
+func cut(v []uint64, c [2]int) []uint64 {
+	if v == nil {
+		return nil
+	}
+	return v[c[0]:c[1]]
 }
 
 func (m *ClientMask) size() int {
@@ -365,10 +365,10 @@ func (m *ServerMask) size() int {
 
 // splitCuts returns the [lo, hi) ranges of consecutive pieces of the given
 // sizes of a mask of n elements; ok tells that the mask is an unused one
-// of PrecomputeLinear.
+// of PrecomputeLinear or PrecomputeQuadElementwise.
 func splitCuts(ok bool, n int, sizes []int) ([][2]int, error) {
 	if !ok {
-		return nil, fmt.Errorf("hesimd: split of a mask that is missing, used, or not answered offline (PrecomputeLinear)")
+		return nil, fmt.Errorf("hesimd: split of a mask that is missing, used, or not elementwise (PrecomputeLinear, PrecomputeQuadElementwise)")
 	}
 	cuts := make([][2]int, len(sizes))
 	lo := 0
