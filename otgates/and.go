@@ -3,6 +3,7 @@ package otgates
 import (
 	"fmt"
 
+	"github.com/autorep/autorep/ot"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -21,69 +22,115 @@ import (
 // oleSlots is s above.
 const oleSlots = 4
 
-// triples returns this party's shares of n correlated triples: a (n·k
-// bits, group i at a[i·k:]), b (n bits), c = a ∧ b (n·k bits).
-func (p *Party) triples(n, k int) (a, b, c []uint8, err error) {
-	g := (n + oleSlots - 1) / oleSlots // OTs per direction
-	b = p.randomBits(g * oleSlots)[:n]
-	a = p.randomBits(n * k)
-	u := make([]uint8, n*k) // sender's r: its share of a·b_peer
-	var v []uint64          // received slots: share of a_peer·b
-	const nn = 1 << oleSlots
-	send := func() error {
-		rb := p.randomBits(g * oleSlots * k)
-		copy(u, rb)
-		// OT o's message for choice ch is R_o ⊕ (A_o ∧ S_ch): R_o packs
-		// the slots' random bits (slot j's k bits at j·k), A_o the a bits
-		// the same way, S_ch is all ones in the slots whose bit of ch is
-		// set.
-		var sel [nn]uint64
-		for ch := range nn {
-			for j := range oleSlots {
-				if ch>>j&1 == 1 {
-					sel[ch] |= (1<<uint(k) - 1) << uint(j*k)
-				}
-			}
-		}
-		w := oleSlots * k
-		msgs := make([]uint64, g*nn)
-		for o := range g {
-			var r, am uint64
-			for t, bit := range rb[o*w : o*w+w] {
-				r |= uint64(bit) << uint(t)
-			}
-			if lo := o * w; lo < n*k {
-				for t, bit := range a[lo:min(lo+w, n*k)] {
-					am |= uint64(bit) << uint(t)
-				}
-			}
-			for ch := range nn {
-				msgs[o*nn+ch] = r ^ am&sel[ch]
-			}
-		}
-		return p.OT.SendN(msgs, nn, w)
+// tripleGen is a batch of n correlated triples (k a-bits per b) in the
+// making. Its four steps — start (this party's choice bits b out as the
+// receiver's matrix), prepare (the peer's matrix in), send (this party's
+// slots out), finish (the peer's slots in) — interleave with the
+// comparison leaves' steps in LessThan, so that the two parties compute
+// at the same time. The triples do not depend on any input, so their
+// traffic is counted in the offline phase (made here, when the gate runs;
+// a caller with idle time could make them ahead).
+type tripleGen struct {
+	n, k, g int     // g: 1-of-16 OTs per direction
+	a, b, u []uint8 // u: the sender's r, its share of a·b_peer
+	widths  []uint8
+	recv    *ot.PendingN
+	out     *ot.Outgoing
+}
+
+// offline runs f with p's traffic counted in the offline phase.
+func (p *Party) offline(f func() error) error {
+	st := p.Conn.Stats()
+	prev := st.Phase()
+	st.SetPhase(transport.PhaseOffline)
+	defer st.SetPhase(prev)
+	if err := f(); err != nil {
+		return fmt.Errorf("otgates: triples: %w", err)
 	}
-	recv := func() error {
-		choice := make([]uint8, g)
-		for i := range b {
-			choice[i/oleSlots] |= b[i] << (i % oleSlots)
+	return nil
+}
+
+// startTriples draws the bits of n triples and sends the matrix of the
+// OTs in which this party receives (its b bits are the choices).
+func (p *Party) startTriples(n, k int) (*tripleGen, error) {
+	t := &tripleGen{n: n, k: k, g: (n + oleSlots - 1) / oleSlots}
+	t.b = p.randomBits(t.g * oleSlots)[:n]
+	t.a = p.randomBits(n * k)
+	t.widths = make([]uint8, t.g)
+	for i := range t.widths {
+		t.widths[i] = uint8(oleSlots * k)
+	}
+	return t, p.offline(func() error {
+		choice := make([]uint8, t.g)
+		for i := range t.b {
+			choice[i/oleSlots] |= t.b[i] << (i % oleSlots)
 		}
 		var err error
-		v, err = p.OT.ReceiveN(choice, nn, oleSlots*k)
+		t.recv, err = p.OT.StartReceiveNWidths(choice, 1<<oleSlots, t.widths)
 		return err
-	}
-	if err := p.both(send, recv); err != nil {
-		return nil, nil, nil, err
-	}
-	c = make([]uint8, n*k)
-	for i := range n {
-		o, j := i/oleSlots, i%oleSlots
-		for t := range k {
-			vb := uint8(v[o] >> (j*k + t) & 1)
-			c[i*k+t] = a[i*k+t]&b[i] ^ u[i*k+t] ^ vb
+	})
+}
+
+// prepare receives the peer's matrix of the OTs in which this party sends.
+func (t *tripleGen) prepare(p *Party) error {
+	return p.offline(func() (err error) {
+		t.out, err = p.OT.PrepareSendN(1<<oleSlots, t.widths)
+		return err
+	})
+}
+
+// send sends this party's slots: OT o's message for choice ch is
+// R_o ⊕ (A_o ∧ S_ch), with R_o packing the slots' random bits (slot j's k
+// bits at j·k), A_o the a bits the same way and S_ch all ones in the
+// slots whose bit of ch is set.
+func (t *tripleGen) send(p *Party) error {
+	const nn = 1 << oleSlots
+	n, k, g := t.n, t.k, t.g
+	rb := p.randomBits(g * oleSlots * k)
+	t.u = rb[:n*k]
+	var sel [nn]uint64
+	for ch := range nn {
+		for j := range oleSlots {
+			if ch>>j&1 == 1 {
+				sel[ch] |= (1<<uint(k) - 1) << uint(j*k)
+			}
 		}
 	}
-	return a, b, c, nil
+	w := oleSlots * k
+	msgs := make([]uint64, g*nn)
+	for o := range g {
+		var r, am uint64
+		for x, bit := range rb[o*w : o*w+w] {
+			r |= uint64(bit) << uint(x)
+		}
+		if lo := o * w; lo < n*k {
+			for x, bit := range t.a[lo:min(lo+w, n*k)] {
+				am |= uint64(bit) << uint(x)
+			}
+		}
+		for ch := range nn {
+			msgs[o*nn+ch] = r ^ am&sel[ch]
+		}
+	}
+	return p.offline(func() error { return t.out.Send(msgs) })
+}
+
+// finish receives the peer's slots and returns the triples.
+func (t *tripleGen) finish(p *Party) (*tripleSet, error) {
+	var v []uint64 // received slots: share of a_peer·b
+	if err := p.offline(func() (err error) { v, err = t.recv.Finish(); return err }); err != nil {
+		return nil, err
+	}
+	n, k := t.n, t.k
+	c := make([]uint8, n*k)
+	for i := range n {
+		o, j := i/oleSlots, i%oleSlots
+		for s := range k {
+			vb := uint8(v[o] >> (j*k + s) & 1)
+			c[i*k+s] = t.a[i*k+s]&t.b[i] ^ t.u[i*k+s] ^ vb
+		}
+	}
+	return &tripleSet{a: t.a, b: t.b, c: c, k: k}, nil
 }
 
 // tripleSet is a batch of correlated triples with k a-bits per b,
@@ -91,22 +138,6 @@ func (p *Party) triples(n, k int) (a, b, c []uint8, err error) {
 type tripleSet struct {
 	a, b, c []uint8
 	k, next int
-}
-
-// newTriples makes n correlated triples with k a-bits each. They do not
-// depend on any input, so their traffic is counted in the offline phase
-// (made here, when the gate runs; a caller with idle time could make them
-// ahead).
-func (p *Party) newTriples(n, k int) (*tripleSet, error) {
-	st := p.Conn.Stats()
-	prev := st.Phase()
-	st.SetPhase(transport.PhaseOffline)
-	defer st.SetPhase(prev)
-	a, b, c, err := p.triples(n, k)
-	if err != nil {
-		return nil, fmt.Errorf("otgates: triples: %w", err)
-	}
-	return &tripleSet{a: a, b: b, c: c, k: k}, nil
 }
 
 // andShared returns shares of x[i·k+j] ∧ y[i] for XOR-shared bits x (n·k)

@@ -36,10 +36,21 @@ func cotBytesK(n, k int) int {
 
 func ceil8(bits int) int { return (bits + 7) / 8 }
 
-// lessThanBytes is LessThan of n values of the given width.
+// lessThanBytes is LessThan of n values of the given width: with more
+// than one digit, each party sends the leaves of half the elements (a
+// batch of COTs each way).
 func lessThanBytes(n, bits int) int {
 	q := (bits + LeafBits - 1) / LeafBits
-	b := cotBytes(4*n*q) + ceil8(n*q*16*2)
+	leaves := func(m int) int {
+		if m == 0 {
+			return 0
+		}
+		return cotBytes(4*m*q) + ceil8(m*q*16*2)
+	}
+	b := leaves(n)
+	if q > 1 {
+		b = leaves((n+1)/2) + leaves(n/2)
+	}
 	total := 0
 	for l := q; l > 1; l = (l + 1) / 2 {
 		total += n * (l / 2)
@@ -61,14 +72,16 @@ func lessThanBytes(n, bits int) int {
 
 // lessThanRounds is the rounds of LessThan counted by party 0's Stats
 // (transport.Counts: a round is a burst of sends after a receive): the
-// triples of all levels (one), the leaf OT (party 1 sends the matrix,
-// party 0 the messages: one) and one opening per tree level. Party 0's
-// multiplexer adds one (correction and its own matrix in one burst).
+// leaf OT alone (one digit: party 1 sends the matrix, party 0 the
+// messages) is one; with more digits party 0 sends its leaf and triple
+// matrices in one burst and its answers to party 1's in another (two),
+// then one opening per tree level. Party 0's multiplexer adds one
+// (correction and its own matrix in one burst).
 func lessThanRounds(bits int) int {
 	q := (bits + LeafBits - 1) / LeafBits
 	r := 1
 	if q > 1 {
-		r++ // the triples: party 0 answers party 1's matrix and sends its own in one burst
+		r++ // party 0's matrices, then its answers
 	}
 	for q > 1 {
 		r++
@@ -134,7 +147,9 @@ func TestCosts(t *testing.T) {
 				return p.ReLUTrunc(xs[p.ID], ell, 6)
 			}},
 			{"trunc", cotBytes(n) + ceil8(n*6), 1, func(p *Party) ([]uint64, error) { return p.Trunc(xs[p.ID], ell, 6) }},
-			{"trunc_exact", cotBytes(n) + ceil8(n*6) + lessThanBytes(n, 6) + cotBytes(n) + ceil8(n*ell), 2 + lessThanRounds(6), func(p *Party) ([]uint64, error) { return p.TruncExact(xs[p.ID], ell, 6) }},
+			// The truncation's correction and party 0's comparison
+			// matrices go out in one burst; the B2A adds one.
+			{"trunc_exact", cotBytes(n) + ceil8(n*6) + lessThanBytes(n, 6) + cotBytes(n) + ceil8(n*ell), 1 + lessThanRounds(6), func(p *Party) ([]uint64, error) { return p.TruncExact(xs[p.ID], ell, 6) }},
 			{"mul_private", mulBytes(n*ell) + ceil8(n*ell*(ell+1)/2), 1, func(p *Party) ([]uint64, error) {
 				if p.ID == 0 {
 					return p.MulPrivate(x, xs[0], ell)

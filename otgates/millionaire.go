@@ -1,6 +1,10 @@
 package otgates
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/autorep/autorep/ot"
+)
 
 // LeafBits is the digit width m of the millionaires' protocol: each
 // ℓ-bit comparison is split into ⌈ℓ/m⌉ digits compared by one
@@ -25,16 +29,32 @@ var leafMsgs = func() (t [1 << LeafBits][1 << LeafBits]uint64) {
 	return t
 }()
 
+// leafMsgsRev[d][y] = leafMsgs[y][d]: the leaf table when the OT sender
+// holds the larger side b (digit d) and the receiver a (digit y):
+// 1{y < d} in bit 0, 1{y = d} in bit 1.
+var leafMsgsRev = func() (t [1 << LeafBits][1 << LeafBits]uint64) {
+	for d := range t {
+		for y := range t[d] {
+			t[d][y] = leafMsgs[y][d]
+		}
+	}
+	return t
+}()
+
 // LessThan compares the two parties' private values: party 0 holds a,
 // party 1 holds b (each bits wide, 1 ≤ bits ≤ 64); both get XOR shares of
-// 1{a[i] < b[i]} (unsigned). Party 0 is the 1-out-of-16 OT sender.
+// 1{a[i] < b[i]} (unsigned).
 //
-// Leaves: for digit j of a, party 0 draws share bits lt0, eq0 and offers,
-// for every digit value v of b, (lt0 ⊕ 1{a_j < v}, eq0 ⊕ 1{a_j = v});
-// party 1 picks v = b_j. Tree: digits are merged in pairs, most
-// significant first, by lt = lt_hi ⊕ (eq_hi ∧ lt_lo), eq = eq_hi ∧ eq_lo
-// (the two ANDs share eq_hi, one correlated triple pair); the last merge
-// needs lt only.
+// Leaves: for digit j, the OT sender draws share bits lt_s, eq_s and
+// offers, for every digit value v of the receiver, (lt_s ⊕ 1{a_j < b_j},
+// eq_s ⊕ 1{a_j = b_j}) with the receiver's digit set to v; the receiver
+// picks its own digit. Party 0 is the sender for the first half of the
+// elements and party 1 for the rest (with the table transposed), so the
+// two parties do the same work at the same time; the bit triples of the
+// tree are made in the same messages' rounds (tripleGen). Tree: digits are
+// merged in pairs, most significant first, by lt = lt_hi ⊕ (eq_hi ∧
+// lt_lo), eq = eq_hi ∧ eq_lo (the two ANDs share eq_hi, one correlated
+// triple pair); the last merge needs lt only.
 func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 	if bits < 1 || bits > 64 {
 		return nil, fmt.Errorf("otgates: comparison width %d bits, want 1..64", bits)
@@ -51,56 +71,132 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 		w := min(LeafBits, bits-j*LeafBits)
 		return x >> uint(j*LeafBits) & (1<<uint(w) - 1)
 	}
-	if p.ID == 0 {
-		p.prg.Bits(lt)
-		p.prg.Bits(eq)
-		if cap(p.msgBuf) < n*q*nn {
-			p.msgBuf = make([]uint64, n*q*nn)
+	// Party 0 sends the leaves of elements [0, n0), party 1 those of
+	// [n0, n). A single digit (no tree, no triples) is not split: its
+	// leaves alone would then take two rounds instead of one.
+	n0 := n
+	if q > 1 {
+		n0 = (n + 1) / 2
+	}
+	sLo, sHi, rLo, rHi := 0, n0, n0, n // this party's sender and receiver elements
+	table := &leafMsgs
+	if p.ID == 1 {
+		sLo, sHi, rLo, rHi = n0, n, 0, n0
+		table = &leafMsgsRev
+	}
+	// The AND tree's triples, for all levels in one batch.
+	total := 0
+	for l := q; l > 1; l = (l + 1) / 2 {
+		total += n * (l / 2)
+	}
+	var leafIn *ot.PendingN
+	var leafOut *ot.Outgoing
+	var tg *tripleGen
+	var ts *tripleSet
+	widths := func(m int) []uint8 {
+		w := make([]uint8, m)
+		for i := range w {
+			w[i] = 2
 		}
-		msgs := p.msgBuf[:n*q*nn] // every word is written below
-		for i, x := range v {
+		return w
+	}
+	startLeaves := func() (err error) {
+		if rLo == rHi {
+			return nil
+		}
+		choice := make([]uint8, (rHi-rLo)*q)
+		for i, x := range v[rLo:rHi] {
 			for j := range q {
-				// leafMsgs[d][y] = 1{d < y} | 1{d = y}<<1, masked by the
-				// shares (lt0, eq0).
-				s := uint64(lt[i*q+j]) | uint64(eq[i*q+j])<<1
-				row := &leafMsgs[digit(x, j)]
-				out := msgs[(i*q+j)*nn : (i*q+j+1)*nn : (i*q+j+1)*nn]
+				choice[i*q+j] = uint8(digit(x, j))
+			}
+		}
+		leafIn, err = p.OT.StartReceiveNWidths(choice, nn, widths(len(choice)))
+		return err
+	}
+	prepareLeaves := func() (err error) {
+		if sLo < sHi {
+			leafOut, err = p.OT.PrepareSendN(nn, widths((sHi-sLo)*q))
+		}
+		return err
+	}
+	sendLeaves := func() error {
+		if sLo == sHi {
+			return nil
+		}
+		m := (sHi - sLo) * q
+		p.prg.Bits(lt[sLo*q : sHi*q])
+		p.prg.Bits(eq[sLo*q : sHi*q])
+		if cap(p.msgBuf) < m*nn {
+			p.msgBuf = make([]uint64, m*nn)
+		}
+		msgs := p.msgBuf[:m*nn] // every word is written below
+		for i := sLo; i < sHi; i++ {
+			x := v[i]
+			for j := range q {
+				// The table's entry masked by the shares (lt_s, eq_s).
+				k := i*q + j
+				s := uint64(lt[k]) | uint64(eq[k])<<1
+				row := &table[digit(x, j)]
+				out := msgs[(k-sLo*q)*nn : (k-sLo*q+1)*nn : (k-sLo*q+1)*nn]
 				for y := range out {
 					out[y] = row[y] ^ s
 				}
 			}
 		}
-		if err := p.OT.SendN(msgs, nn, 2); err != nil {
-			return nil, fmt.Errorf("otgates: comparison leaves: %w", err)
+		return leafOut.Send(msgs)
+	}
+	finishLeaves := func() error {
+		if rLo == rHi {
+			return nil
 		}
-	} else {
-		choice := make([]uint8, n*q)
-		for i, x := range v {
-			for j := range q {
-				choice[i*q+j] = uint8(digit(x, j))
-			}
-		}
-		got, err := p.OT.ReceiveN(choice, nn, 2)
+		got, err := leafIn.Finish()
 		if err != nil {
-			return nil, fmt.Errorf("otgates: comparison leaves: %w", err)
+			return err
 		}
 		for k, g := range got {
-			lt[k], eq[k] = uint8(g&1), uint8(g>>1)
+			lt[rLo*q+k], eq[rLo*q+k] = uint8(g&1), uint8(g>>1)
 		}
+		return nil
+	}
+	startTriples := func() (err error) {
+		if total > 0 {
+			tg, err = p.startTriples(total, 2)
+		}
+		return err
+	}
+	triples := func(f func() error) error {
+		if tg == nil {
+			return nil
+		}
+		return f()
+	}
+	// The order of the steps makes every message meet a reader (see
+	// orderedConn): party 0 sends its two matrices in one burst and its
+	// two answers in another, party 1 takes each of party 0's messages
+	// before it sends the next.
+	var steps []func() error
+	if p.ID == 0 {
+		steps = []func() error{startLeaves, startTriples, prepareLeaves, func() error { return triples(func() error { return tg.prepare(p) }) },
+			sendLeaves, func() error { return triples(func() error { return tg.send(p) }) }, finishLeaves}
+	} else {
+		steps = []func() error{startLeaves, prepareLeaves, startTriples, func() error { return triples(func() error { return tg.prepare(p) }) },
+			sendLeaves, finishLeaves, func() error { return triples(func() error { return tg.send(p) }) }}
+	}
+	steps = append(steps, func() error {
+		return triples(func() (err error) { ts, err = tg.finish(p); return err })
+	})
+	if err := p.interleaved(func() error {
+		for _, f := range steps {
+			if err := f(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("otgates: comparison leaves: %w", err)
 	}
 	// AND tree over the digits of every element at once, on triples made
 	// for all levels in one batch.
-	total := 0
-	for l := q; l > 1; l = (l + 1) / 2 {
-		total += n * (l / 2)
-	}
-	var ts *tripleSet
-	if total > 0 {
-		var err error
-		if ts, err = p.newTriples(total, 2); err != nil {
-			return nil, err
-		}
-	}
 	for q > 1 {
 		pairs := q / 2
 		final := q == 2

@@ -35,6 +35,7 @@ type Party struct {
 	Conn transport.Conn
 	OT   *ot.Session
 	prg  *ring.PRG
+	oc   *orderedConn // the OT session's connection: Conn with asynchronous sends on demand
 	// msgBuf holds the 1-of-16 messages of LessThan's leaves between
 	// calls (16 words per digit: reused rather than reallocated).
 	msgBuf []uint64
@@ -50,7 +51,8 @@ func New(c transport.Conn, id int) (*Party, error) {
 // the same); New's default is the measured best, the others are there to
 // compare (IKNP, smaller SoftSpoken k, KK13).
 func NewConfig(c transport.Conn, id int, cfg ot.Config) (*Party, error) {
-	s, err := ot.NewSessionConfig(c, id, cfg)
+	oc := &orderedConn{Conn: c}
+	s, err := ot.NewSessionConfig(oc, id, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("otgates: OT setup: %w", err)
 	}
@@ -58,7 +60,7 @@ func NewConfig(c transport.Conn, id int, cfg ot.Config) (*Party, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Party{ID: id, Conn: c, OT: s, prg: prg}, nil
+	return &Party{ID: id, Conn: c, OT: s, prg: prg, oc: oc}, nil
 }
 
 func checkEll(ell int) error {

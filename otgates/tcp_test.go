@@ -9,7 +9,8 @@ import (
 )
 
 // TestReLUOverTCP runs the session setup and a ReLU over framed TCP on
-// loopback: the same messages as over the pipe, through real frames.
+// loopback: the same messages as over the pipe, through real frames
+// and small socket buffers.
 func TestReLUOverTCP(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,6 +34,20 @@ func TestReLUOverTCP(t *testing.T) {
 	if nc0 == nil {
 		t.Fatal("accept failed")
 	}
+	// Small socket buffers: the interleaved steps of LessThan, where both
+	// parties send before either receives, must not deadlock when a
+	// message does not fit in them (here the leaf matrices are 256 KB;
+	// with blocking sends this test hangs).
+	for _, nc := range []net.Conn{nc0, nc1} {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			if err := tc.SetWriteBuffer(32768); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.SetReadBuffer(32768); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	c0, c1 := transport.NewConn(nc0), transport.NewConn(nc1)
 	defer c0.Close()
 	defer c1.Close()
@@ -40,7 +55,7 @@ func TestReLUOverTCP(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	ell := 32
 	lo, hi := fullRange(ell)
-	x := inputs(rng, 500, ell, lo, hi)
+	x := inputs(rng, 5000, ell, lo, hi)
 	x0, x1 := share(rng, x, ell)
 	c0.Stats().Reset()
 	y0, y1 := run(t, p0, p1, func(p *Party) ([]uint64, error) { return p.ReLU([][]uint64{x0, x1}[p.ID], ell) })
@@ -49,7 +64,7 @@ func TestReLUOverTCP(t *testing.T) {
 			t.Fatalf("ReLU(%d) over TCP = %d", signed(v, ell), got)
 		}
 	}
-	if got, want := int(c0.Stats().Total().Bytes()), lessThanBytes(500, ell-1)+selectBytes(500, ell); got != want {
+	if got, want := int(c0.Stats().Total().Bytes()), lessThanBytes(5000, ell-1)+selectBytes(5000, ell); got != want {
 		t.Errorf("over TCP: %d bytes, want %d (frame headers are not counted)", got, want)
 	}
 }
