@@ -6,8 +6,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/onnx"
 	"github.com/autorep/autorep/onnxmodel"
@@ -17,9 +15,6 @@ func init() {
 	register("import", "turn an ONNX model exported from PyTorch into an autorep model file", runImport)
 	register("export", "write an autorep model (reduced or not) as an ONNX file", runExport)
 }
-
-// keyImport is the metadata key of the import record.
-const keyImport = "autorep.import"
 
 func runImport(args []string) error {
 	fs := newFlags("import", "--onnx FILE.onnx --dataset D --out MODEL.safetensors [--arch NAME]",
@@ -46,74 +41,18 @@ func runImport(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *calib < 0 {
-		return fmt.Errorf("--calibrate must be >= 0, got %d", *calib)
-	}
-	if *in == "" || *out == "" {
-		return errors.New("--onnx and --out are required")
-	}
-	om, err := onnx.ReadFile(*in)
+	res, err := onnxmodel.FileImport{ONNX: *in, Out: *out, Dataset: *dataset, DataDir: *dataDir, Arch: *arch, Pixels: *pixels, Calibrate: *calib}.Run()
 	if err != nil {
 		return err
 	}
-	if *dataset == "" {
-		// A file from autorep export names its dataset.
-		if *dataset = om.Meta(modelfile.KeyDataset); *dataset == "" {
-			return fmt.Errorf("--dataset is required (%s records no %s)", *in, modelfile.KeyDataset)
-		}
-	}
-	opt := onnxmodel.Options{Arch: *arch}
-	if *pixels {
-		if opt.PixelMean, opt.PixelStd, err = datasetNorm(*dataDir, *dataset); err != nil {
-			return err
-		}
-	}
-	m, rep, err := onnxmodel.ImportWith(om, opt)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *in, err)
-	}
-	shape, classes, err := datasetShape(data.Dir(*dataDir), *dataset)
-	if err != nil {
-		return err
-	}
-	if shape != m.Input || classes != m.Classes {
-		return fmt.Errorf("%s takes input %v with %d outputs; dataset %s has images %v and %d classes", *in, m.Input, m.Classes, *dataset, shape, classes)
-	}
-	m.Meta.Dataset = *dataset
-	if m.Meta.Mean, m.Meta.Std, err = datasetNorm(*dataDir, *dataset); err != nil {
-		return err
-	}
-	calibrated := 0
-	if rep.FoldedBN > 0 && *calib > 0 {
-		trainSet, err := data.Load(data.Dir(*dataDir), *dataset, true)
-		if err != nil {
-			return fmt.Errorf("loading the training images for --calibrate (0 skips it): %w", err)
-		}
-		sub := trainSet.Sample(*calib, 1)
-		if err := onnxmodel.CalibrateFolded(m, rep, sub.NormalizedRange(0, sub.N)); err != nil {
-			return err
-		}
-		calibrated = sub.N
-	}
-	rewrites := rep.Rewrites
-	if rewrites == nil {
-		rewrites = []string{} // JSON [] rather than null
-	}
-	record := map[string]any{"source": *in, "pixels": *pixels, "opset": om.Opset(), "producer": strings.TrimSpace(om.ProducerName + " " + om.ProducerVersion),
-		"arch": rep.Arch, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "mixed_sites": rep.Mixed, "rewrites": rewrites}
-	if err := m.Meta.SetJSON(keyImport, record); err != nil {
-		return err
-	}
-	if err := m.Save(*out); err != nil {
-		return err
-	}
+	m, rep, calibrated, rewrites := res.Model, res.Report, res.Calibrated, res.Rewrites
 	_, relus := m.ReLUCount()
 	if *jsonOut {
 		return printJSONObject(map[string]any{"out": *out, "arch": rep.Arch, "input": m.Input, "classes": m.Classes,
-			"sites": rep.Sites, "mixed_sites": rep.Mixed, "relus": relus, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "opset": om.Opset(), "rewrites": rewrites})
+			"sites": rep.Sites, "mixed_sites": rep.Mixed, "relus": relus, "folded_bn": rep.FoldedBN, "calibration_images": calibrated, "opset": res.Opset, "rewrites": rewrites})
 	}
 	fmt.Fprintf(os.Stderr, "imported %s (opset %d) as %s: %d ReLU sites (%d mixed), %d ReLUs, %d folded batch norms (calibrated on %d images); wrote %s\n",
-		*in, om.Opset(), rep.Arch, rep.Sites, rep.Mixed, relus, rep.FoldedBN, calibrated, *out)
+		*in, res.Opset, rep.Arch, rep.Sites, rep.Mixed, relus, rep.FoldedBN, calibrated, *out)
 	for _, r := range rep.Rewrites {
 		fmt.Fprintf(os.Stderr, "  %s\n", r)
 	}
@@ -155,18 +94,4 @@ func runExport(args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "exported %s (%s, %d ReLUs) as %s: opset %d, %d nodes\n", *in, m.Arch, relus, *out, onnxmodel.ExportOpset, len(om.Graph.Nodes))
 	return nil
-}
-
-// datasetNorm returns the per-channel mean and std a dataset's images are
-// normalised with: the standard constants of a known dataset, else its
-// training split's statistics.
-func datasetNorm(dir, name string) (mean, std []float32, err error) {
-	if info, ok := data.Lookup(name); ok {
-		return info.Mean, info.Std, nil
-	}
-	s, err := data.Load(data.Dir(dir), name, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.Mean, s.Std, nil
 }
