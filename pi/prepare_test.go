@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,7 @@ type prepareSession struct {
 	mu      sync.Mutex
 	infer   []Stats // the server's, per request
 	prepare []Stats // the server's, per prepare
+	started []int   // OnRequest's images, per request and accepted prepare
 }
 
 func newPrepareSession(t *testing.T, plan *Plan, suite string, maxImages int) *prepareSession {
@@ -59,6 +61,7 @@ func newPrepareSession(t *testing.T, plan *Plan, suite string, maxImages int) *p
 	srv := &Server{Plan: plan, Suite: suite, MaxImages: maxImages,
 		OnInference: func(st Stats) { s.mu.Lock(); s.infer = append(s.infer, st); s.mu.Unlock() },
 		OnPrepare:   func(st Stats) { s.mu.Lock(); s.prepare = append(s.prepare, st); s.mu.Unlock() },
+		OnRequest:   func(n int) { s.mu.Lock(); s.started = append(s.started, n); s.mu.Unlock() },
 	}
 	if suite == SuiteDealer {
 		var sd ring.Seed
@@ -117,7 +120,8 @@ const requestBytes = int64(len(msgRequest) + 1)
 // request message alone (Stats.Prepared on both sides), and the prepare's
 // plus the request's offline bytes are exactly an unprepared request's
 // plus the prepare message and its answer (the same work, moved); the
-// server reports the prepare (OnPrepare) with the client's bytes; all
+// server reports the prepare (OnRequest when it starts, OnPrepare when it
+// is done) with the client's bytes; all
 // precomputed material is used. A later request of one image, not
 // prepared, runs its own offline phase.
 func TestPrepareInfer(t *testing.T) {
@@ -161,6 +165,9 @@ func TestPrepareInfer(t *testing.T) {
 	// request's after the request).
 	if sp := s.prepare[0]; sp.Images != 2 || sp.OfflineMsgs.Bytes() != ps.OfflineMsgs.Bytes()-int64(len(msgPrepare)+1) {
 		t.Errorf("server's prepare: %d images, %d B; client's %d B with the prepare message", sp.Images, sp.OfflineMsgs.Bytes(), ps.OfflineMsgs.Bytes())
+	}
+	if want := []int{2, 2, 1}; !slices.Equal(s.started, want) {
+		t.Errorf("OnRequest saw %v, want %v (the prepare, then each request)", s.started, want)
 	}
 	if !s.infer[0].Prepared || s.infer[1].Prepared {
 		t.Errorf("server's requests Prepared %v, %v; want true, false", s.infer[0].Prepared, s.infer[1].Prepared)

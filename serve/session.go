@@ -46,7 +46,12 @@
 // whose dealer material (setup and one single-image inference) is fetched
 // before any client arrives (DealerConfig.Pool); a client prefetches its
 // material for Pool inferences when it connects; so an inference's online
-// phase (input to logits) does no dealer work. Every read has a deadline;
+// phase (input to logits) does no dealer work. Twoparty suite: nothing can
+// be made before the client's keys arrive, but a client with Pool ≥ 1
+// runs an inference's offline phase (the HE work on masks) right after
+// the session's setup and each next one between inferences (pi's prepare,
+// Session.Prepare; one held per session, within MaxImages), so the
+// inference, when its image comes, runs the online phase only. Every read has a deadline;
 // a failing client or dealer connection ends only its own session.
 package serve
 
