@@ -111,12 +111,12 @@ func checkFreshViews(t *testing.T, plan *Plan, x *tensor.Tensor) {
 }
 
 // dropQueryHeader removes the public 8-byte header of a hesimd query (the
-// form, 1, 2 or 3 (degree 2 with Enc(ρ) only: PrecomputeQuad), and the
-// element count as little-endian uint32s), which repeats between
-// inferences by design.
+// form, 1, 2, or 3 and 4 for degree 2 with Enc(ρ) only (PrecomputeQuad,
+// PrecomputeQuadElementwise), and the element count as little-endian
+// uint32s), which repeats between inferences by design.
 func dropQueryHeader(m []byte) []byte {
 	if len(m) > 8 {
-		if d, n := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:]); d >= 1 && d <= 3 && n > 0 && int(n) < 1<<24 {
+		if d, n := binary.LittleEndian.Uint32(m), binary.LittleEndian.Uint32(m[4:]); d >= 1 && d <= 4 && n > 0 && int(n) < 1<<24 {
 			return m[8:]
 		}
 	}

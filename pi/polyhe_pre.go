@@ -1,13 +1,16 @@
 package pi
 
 import (
+	"fmt"
+
+	"github.com/autorep/autorep/hesimd"
 	"github.com/autorep/autorep/transport"
 )
 
-// preBatchLayer labels the traffic of the PolyHE degree-1 batch
-// (precomputeDeg1) in the connection's statistics; the backend's
+// batchLayer labels the traffic of the PolyHE batch of degree deg
+// (precomputeBatch) in the connection's statistics; the backend's
 // preBytes attributes it to the steps.
-const preBatchLayer = "polyhe/degree-1 batch"
+func batchLayer(deg int) string { return fmt.Sprintf("polyhe/degree-%d batch", deg) }
 
 // precomputePoly draws the hesimd masks of the polynomial positions of
 // degree-2 activation step i for n images (in splitAct's order, as polyHE
@@ -22,32 +25,64 @@ func (b *twoPartyBackend) precomputePoly(i int, st *Step, n int) (any, error) {
 	return b.qs.PrecomputeQuad(ca)
 }
 
-// precomputeDeg1 precomputes the degree-1 PolyHE steps steps for n images
-// in one hesimd batch (PrecomputeLinear is elementwise on both sides), so
-// that only the batch's last group of Slots() positions has padding, not
-// every step's; the batch is split into per-step single-use masks. Its
-// traffic is attributed to the steps in proportion to their positions
-// (preBytes).
-func (b *twoPartyBackend) precomputeDeg1(steps []int, n int) error {
+// polySizes returns the number of polynomial positions of each step for n
+// images.
+func polySizes(pub *Public, steps []int, n int) []int {
+	sizes := make([]int, len(steps))
+	for k, i := range steps {
+		st := &pub.Steps[i]
+		sizes[k] = n * (st.Positions() - st.ReLUs)
+	}
+	return sizes
+}
+
+// precomputeDeg2 precomputes the degree-2 PolyHE steps for n images in
+// the form with fewer bytes in all (hesimd.Params.Degree2Bytes: both
+// parties decide alike from public sizes): one PrecomputeQuadElementwise
+// batch (no padding but the last group's, no HE online, one answer more
+// offline and e online) or PrecomputeQuad per step.
+func (b *twoPartyBackend) precomputeDeg2(steps []int, n int) error {
 	if len(steps) == 0 {
 		return nil
 	}
-	transport.SetLayer(b.conn, preBatchLayer)
-	before := b.conn.Stats().Total()
-	sizes := make([]int, len(steps))
-	var cb []uint64
-	for k, i := range steps {
-		st := &b.pub.Steps[i]
-		_, idx := splitAct(st, n, n*st.Positions())
-		sizes[k] = len(idx)
-		if b.party == tpServer {
-			_, c, _ := b.heCoefs(i, st, idx)
-			cb = append(cb, c...)
-		}
+	if perStep, batch := b.hp.Degree2Bytes(polySizes(b.pub, steps, n)); batch <= perStep && !b.deg2PerStep {
+		return b.precomputeBatch(steps, n, 2)
 	}
-	var masks []any
+	for _, i := range steps {
+		st := &b.pub.Steps[i]
+		transport.SetLayer(b.conn, st.Name)
+		m, err := b.precomputePoly(i, st, n)
+		if err != nil {
+			return fmt.Errorf("precompute %q: %w", st.Name, err)
+		}
+		b.pre[i] = m
+	}
+	return nil
+}
+
+// precomputeBatch precomputes the PolyHE steps steps, all of degree deg,
+// for n images in one hesimd batch (PrecomputeLinear for degree 1,
+// PrecomputeQuadElementwise for degree 2: elementwise material on both
+// sides), so that only the batch's last group of Slots() positions has
+// padding, not every step's; the batch is split into per-step single-use
+// masks. Its traffic is attributed to the steps in proportion to their
+// positions (preBytes).
+func (b *twoPartyBackend) precomputeBatch(steps []int, n, deg int) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	transport.SetLayer(b.conn, batchLayer(deg))
+	before := b.conn.Stats().Total()
+	sizes := polySizes(b.pub, steps, n)
+	masks := make([]any, len(steps))
 	if b.party == tpClient {
-		m, err := b.qc.PrecomputeLinear(sum(sizes))
+		var m *hesimd.ClientMask
+		var err error
+		if deg == 1 {
+			m, err = b.qc.PrecomputeLinear(sum(sizes))
+		} else {
+			m, err = b.qc.PrecomputeQuadElementwise(sum(sizes))
+		}
 		if err != nil {
 			return err
 		}
@@ -55,11 +90,27 @@ func (b *twoPartyBackend) precomputeDeg1(steps []int, n int) error {
 		if err != nil {
 			return err
 		}
-		for _, p := range ms {
-			masks = append(masks, p)
+		for k, p := range ms {
+			masks[k] = p
 		}
 	} else {
-		m, err := b.qs.PrecomputeLinear(cb)
+		var coef []uint64 // C1 (degree 1) or C2 residues of all steps in a row
+		for _, i := range steps {
+			st := &b.pub.Steps[i]
+			_, idx := splitAct(st, n, n*st.Positions())
+			ca, cb, _ := b.heCoefs(i, st, idx)
+			if deg == 1 {
+				ca = cb
+			}
+			coef = append(coef, ca...)
+		}
+		var m *hesimd.ServerMask
+		var err error
+		if deg == 1 {
+			m, err = b.qs.PrecomputeLinear(coef)
+		} else {
+			m, err = b.qs.PrecomputeQuadElementwise(coef)
+		}
 		if err != nil {
 			return err
 		}
@@ -67,8 +118,8 @@ func (b *twoPartyBackend) precomputeDeg1(steps []int, n int) error {
 		if err != nil {
 			return err
 		}
-		for _, p := range ms {
-			masks = append(masks, p)
+		for k, p := range ms {
+			masks[k] = p
 		}
 	}
 	after := b.conn.Stats().Total()

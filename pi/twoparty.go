@@ -71,11 +71,14 @@ type twoPartyBackend struct {
 	// takePre removes an entry as its online step uses it, so no mask can
 	// serve twice.
 	pre map[int]any
-	// preBytes is, by degree-1 PolyHE step, its share of the request's
-	// degree-1 batch traffic (both directions, in proportion to its
-	// positions; precomputeDeg1). The other steps' offline traffic is
+	// preBytes is, by PolyHE step precomputed in a batch, its share of
+	// the batch's traffic (both directions, in proportion to its
+	// positions; precomputeBatch). The other steps' offline traffic is
 	// labelled with their names in the connection's statistics.
 	preBytes map[int]int64
+	// deg2PerStep makes precomputeDeg2 take the per-step form whatever
+	// the bytes (tests: ResNet-size steps choose it, the test plans not).
+	deg2PerStep bool
 }
 
 // newTwoPartyBackend runs the once-per-session setup on conn: base OTs
@@ -149,39 +152,37 @@ func isDense(g *Geom) bool {
 // precompute is the per-request offline phase of n images: in step
 // order, the HE part of every linear step on a mask (helinear's
 // Precompute: online the client sends its masked share, the server's
-// work is local) and every degree-2 PolyHE step's masks with the first
-// answer (hesimd PrecomputeQuad), then the degree-1 PolyHE steps' masks
-// with their answers in one batch (precomputeDeg1). None of it depends on
-// the input. Both parties run it after the request, before the input is
-// shared.
+// work is local); then the PolyHE steps' masks, the degree-1 steps' with
+// their answers in one batch (precomputeBatch), the degree-2 steps' in
+// one batch or per step, whichever sends fewer bytes (precomputeDeg2).
+// None of it depends on the input. Both parties run it after the request,
+// before the input is shared.
 func (b *twoPartyBackend) precompute(n int) error {
 	b.pre = map[int]any{} // a failed request's leftovers go: the session is over anyway
 	b.preBytes = map[int]int64{}
 	defer transport.SetLayer(b.conn, "")
-	var deg1 []int
+	var deg1, deg2 []int
 	for i := range b.pub.Steps {
 		st := &b.pub.Steps[i]
-		var m any
-		var err error
-		transport.SetLayer(b.conn, st.Name)
 		switch {
 		case st.Op == OpLinear:
-			m, err = b.precomputeLinear(i, st, n)
+			transport.SetLayer(b.conn, st.Name)
+			m, err := b.precomputeLinear(i, st, n)
+			if err != nil {
+				return fmt.Errorf("precompute %q: %w", st.Name, err)
+			}
+			b.pre[i] = m
 		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions() && st.PolyDeg == 1:
 			deg1 = append(deg1, i)
-			continue
 		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions():
-			m, err = b.precomputePoly(i, st, n)
-		default:
-			continue
+			deg2 = append(deg2, i)
 		}
-		if err != nil {
-			return fmt.Errorf("precompute %q: %w", st.Name, err)
-		}
-		b.pre[i] = m
 	}
-	if err := b.precomputeDeg1(deg1, n); err != nil {
+	if err := b.precomputeBatch(deg1, n, 1); err != nil {
 		return fmt.Errorf("precompute the degree-1 polynomial steps: %w", err)
+	}
+	if err := b.precomputeDeg2(deg2, n); err != nil {
+		return fmt.Errorf("precompute the degree-2 polynomial steps: %w", err)
 	}
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,7 +121,7 @@ func TestTwoPartyMaskSingleUse(t *testing.T) {
 	x := randomImages(64, 1, [3]int{1, 28, 28})
 	plan := offlinePlan(t, x)
 	pub := plan.Public
-	bs, bc := precomputedPair(t, plan, 1)
+	bs, bc := precomputedPair(t, plan, 1, false)
 	done := make(chan error, 1)
 	lin, act := -1, -1
 	for i := range pub.Steps {
@@ -172,8 +174,9 @@ func TestTwoPartyMaskSingleUse(t *testing.T) {
 }
 
 // precomputedPair returns the server's and the client's backend of plan
-// on a pipe after the offline phase of n images.
-func precomputedPair(t *testing.T, plan *Plan, n int) (bs, bc *twoPartyBackend) {
+// on a pipe after the offline phase of n images (degree-2 steps per step
+// if perStep).
+func precomputedPair(t *testing.T, plan *Plan, n int, perStep bool) (bs, bc *twoPartyBackend) {
 	t.Helper()
 	c0, c1 := transport.Pipe()
 	t.Cleanup(func() { c0.Close(); c1.Close() })
@@ -181,12 +184,14 @@ func precomputedPair(t *testing.T, plan *Plan, n int) (bs, bc *twoPartyBackend) 
 	go func() {
 		var err error
 		if bc, err = newTwoPartyBackend(c1, plan.Public, nil, tpClient); err == nil {
+			bc.deg2PerStep = perStep
 			err = bc.precompute(n)
 		}
 		done <- err
 	}()
 	bs, err := newTwoPartyBackend(c0, plan.Public, plan.Secret, tpServer)
 	if err == nil {
+		bs.deg2PerStep = perStep
 		err = bs.precompute(n)
 	}
 	if err := errors.Join(err, <-done); err != nil {
@@ -195,46 +200,79 @@ func precomputedPair(t *testing.T, plan *Plan, n int) (bs, bc *twoPartyBackend) 
 	return bs, bc
 }
 
-// TestTwoPartyDegree1Batch: the degree-1 PolyHE steps share one hesimd
-// batch in the offline phase; its traffic, as each party's connection
-// counts it under preBatchLayer, is attributed to the steps in proportion
-// to their positions, the parts summing to it exactly, and every step
-// gets its own mask.
-func TestTwoPartyDegree1Batch(t *testing.T) {
+// TestTwoPartyPolyBatches: the degree-1 PolyHE steps share one hesimd
+// batch in the offline phase, and so do the degree-2 steps when
+// Degree2Bytes prices the batch lower (else each has its own
+// PrecomputeQuad); a batch's traffic, as each party's connection counts it
+// under its label, is attributed to its steps in proportion to their
+// positions, the parts summing to it exactly, and every step gets its own
+// mask. Requests of 1 and 3 images, the second with the per-step form
+// forced (the test plan's steps are too small to choose it).
+func TestTwoPartyPolyBatches(t *testing.T) {
 	x := randomImages(66, 2, [3]int{1, 28, 28})
 	plan := offlinePlan(t, x)
-	const n = 2
-	bs, bc := precomputedPair(t, plan, n)
-	for _, b := range []*twoPartyBackend{bs, bc} {
-		var batch int64 = -1
-		for _, l := range b.conn.Stats().Snapshot().Layers {
-			if l.Layer == preBatchLayer {
-				batch = l.Bytes()
+	var forms []bool
+	for _, n := range []int{1, 3} {
+		bs, bc := precomputedPair(t, plan, n, n == 3)
+		for deg := 1; deg <= 2; deg++ {
+			var steps []int
+			for i := range plan.Public.Steps {
+				if st := &plan.Public.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() && (st.PolyDeg == 1) == (deg == 1) {
+					steps = append(steps, i)
+				}
 			}
-		}
-		var got int64
-		var pos []int
-		var steps []int
-		for i := range plan.Public.Steps {
-			st := &plan.Public.Steps[i]
-			if st.Op == OpAct && st.ReLUs < st.Positions() && st.PolyDeg == 1 {
-				steps = append(steps, i)
-				pos = append(pos, n*(st.Positions()-st.ReLUs))
-				got += b.preBytes[i]
-				if b.pre[i] == nil {
-					t.Errorf("party %d, %s: no mask", b.party, st.Name)
+			sizes := polySizes(plan.Public, steps, n)
+			perStep, batched := bs.hp.Degree2Bytes(sizes)
+			isBatch := deg == 1 || (batched <= perStep && !bs.deg2PerStep)
+			if deg == 2 {
+				forms = append(forms, isBatch)
+			}
+			for _, b := range []*twoPartyBackend{bs, bc} {
+				var layer int64 = -1
+				for _, l := range b.conn.Stats().Snapshot().Layers {
+					if l.Layer == batchLayer(deg) {
+						layer = l.Bytes()
+					}
+				}
+				var got int64
+				for _, i := range steps {
+					got += b.preBytes[i]
+					if b.pre[i] == nil {
+						t.Errorf("n %d, party %d, %s: no mask", n, b.party, plan.Public.Steps[i].Name)
+					}
+				}
+				if !isBatch {
+					if layer != -1 || got != 0 {
+						t.Errorf("n %d, party %d: degree-2 steps per step, but a batch of %d B with %d B attributed", n, b.party, layer, got)
+					}
+					continue
+				}
+				if len(steps) < 2 || layer <= 0 || got != layer {
+					t.Fatalf("n %d, party %d, degree %d: %d steps attributed %d B of a batch of %d B", n, b.party, deg, len(steps), got, layer)
+				}
+				if deg == 2 {
+					// Degree2Bytes' batch is this offline traffic plus d and e
+					// online, ⌈log2 P⌉ bits each per position.
+					w := uint(bits.Len64(bs.hp.P()))
+					online := 0
+					for _, k := range sizes {
+						online += 2 * rq.SegBytes(k, w)
+					}
+					if layer+int64(online) != int64(batched) {
+						t.Errorf("n %d: degree-2 batch offline %d B + online %d B, Degree2Bytes %d", n, layer, online, batched)
+					}
+				}
+				W := sum(sizes)
+				for k, i := range steps {
+					if exact := float64(layer) * float64(sizes[k]) / float64(W); math.Abs(float64(b.preBytes[i])-exact) >= 1 {
+						t.Errorf("n %d, party %d, step %d: %d B attributed, %.2f in proportion", n, b.party, i, b.preBytes[i], exact)
+					}
 				}
 			}
 		}
-		if len(steps) < 2 || batch <= 0 || got != batch || len(b.preBytes) != len(steps) {
-			t.Fatalf("party %d: %d degree-1 steps attributed %d B of a batch of %d B (%d attributions)", b.party, len(steps), got, batch, len(b.preBytes))
-		}
-		W := sum(pos)
-		for k, i := range steps {
-			if exact := float64(batch) * float64(pos[k]) / float64(W); math.Abs(float64(b.preBytes[i])-exact) >= 1 {
-				t.Errorf("party %d, step %d: %d B attributed, %.2f in proportion", b.party, i, b.preBytes[i], exact)
-			}
-		}
+	}
+	if len(forms) != 2 || !forms[0] || forms[1] {
+		t.Errorf("degree-2 batch chosen at 1 and 3 images: %v; want the batch, then the forced per-step form", forms)
 	}
 }
 
@@ -289,22 +327,16 @@ func TestTwoPartyOfflineDisconnect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, side := range []string{"client", "server"} {
-		c0, c1 := transport.Pipe()
-		victim := c1
+		p0, p1 := transport.Pipe()
+		var c0, c1 transport.Conn = p0, p1
+		// The victim closes as it first sends or receives in the first
+		// step's precomputation (a polling watcher could miss that window
+		// on a loaded machine, and the request would then succeed).
 		if side == "server" {
-			victim = c0
+			c0 = &closeAt{Conn: p0, layer: first}
+		} else {
+			c1 = &closeAt{Conn: p1, layer: first}
 		}
-		stop := make(chan struct{})
-		go func() {
-			for s := victim.Stats(); s.Phase() != transport.PhaseOffline || s.Layer() != first; {
-				select {
-				case <-stop:
-					return
-				case <-time.After(100 * time.Microsecond):
-				}
-			}
-			victim.Close()
-		}()
 		done := make(chan error, 1)
 		go func() { done <- (&Server{Plan: plan, Suite: SuiteTwoParty}).Run(ctx, c0) }()
 		cerr := make(chan error, 1)
@@ -326,8 +358,31 @@ func TestTwoPartyOfflineDisconnect(t *testing.T) {
 				t.Fatalf("%s closed during the offline phase: the %s hangs", side, who)
 			}
 		}
-		close(stop)
 		c0.Close()
 		c1.Close()
 	}
+}
+
+// closeAt is a connection that closes itself when it first sends or
+// receives in the offline phase under the layer label layer.
+type closeAt struct {
+	transport.Conn
+	layer string
+	once  sync.Once
+}
+
+func (c *closeAt) check() {
+	if s := c.Stats(); s.Phase() == transport.PhaseOffline && s.Layer() == c.layer {
+		c.once.Do(func() { c.Conn.Close() })
+	}
+}
+
+func (c *closeAt) Send(b []byte) error {
+	c.check()
+	return c.Conn.Send(b)
+}
+
+func (c *closeAt) Recv() ([]byte, error) {
+	c.check()
+	return c.Conn.Recv()
 }
