@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"strings"
@@ -14,10 +15,11 @@ import (
 )
 
 // TestReportJSONUnchanged encodes a report with every field set, and an
-// empty one, as `autorep bench pi --json` does: the bytes must be those
-// the command printed before the harness moved here
-// (testdata/report.golden.json, written by the old piReport with the same
-// values).
+// empty one, as `autorep bench pi --json` does, and writes it and a
+// variant as text (WriteText, the output without --json): the bytes must
+// be those the command printed before the harness moved here
+// (testdata/report.golden.json and .txt, written by the old piReport and
+// printPIReport with the same values).
 func TestReportJSONUnchanged(t *testing.T) {
 	r := &Report{Model: "m.safetensors", Suite: "twoparty", Arch: "lenet", RandomWeights: true, Method: "autorep", Degree: 2,
 		Dataset: "mnist", N: 3, Skip: 4, Transport: "tcp", Frac: 12, Ell: 40, Lazy: true, Trunc: "faithful", PBits: 46, Output: "topk:3",
@@ -30,6 +32,24 @@ func TestReportJSONUnchanged(t *testing.T) {
 		Layers:    []Layer{{Name: "relu1", Op: "act", ReLUs: 1000, Bytes: 9000, Rounds: 8, Ms: 2.5, OfflineBytes: 1700}, {Name: "fc", Op: "linear", Bytes: 3345, Rounds: 1, Ms: 1}},
 		SiteCosts: []sitecost.Site{{Site: "relu1", ReLUs: 1000, ReLUMs: 2.5, ReLUBytes: 10700, Cost: 3.5,
 			Degrees: []sitecost.Poly{{Degree: 2, PolyMs: 1, PolyBytes: 2000, OnlineUs: 1.5, CPUUs: 2, BytesSaved: 8.7, BytesUs: 0.5, Cost: 3.5}}}},
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	r2 := *r
+	r2.RandomWeights, r2.Skip, r2.MinEll, r2.SiteCosts = false, 0, 65, nil
+	r2.Estimates = append(r2.Estimates, Estimate{Network: "wan", Gbps: 0.4, RTTms: 40, Ms: 1234.5, OfflineMs: 2})
+	r2.OnlineBytes, r2.OfflineBytes, r2.TotalBytes, r2.SetupBytes = 3<<30, 5<<20, 1536, 7
+	if err := r2.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	wantText, err := os.ReadFile("testdata/report.golden.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text.String() != string(wantText) {
+		t.Errorf("text changed:\n%s\nwant\n%s", text.String(), wantText)
 	}
 	var got bytes.Buffer
 	enc := json.NewEncoder(&got)
@@ -132,5 +152,17 @@ func TestMeasureBadInput(t *testing.T) {
 	}
 	if _, err := Subset(set, 0, 0); err == nil {
 		t.Error("Subset of 0 images accepted")
+	}
+}
+
+// failWriter fails every write.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestWriteTextError: a failed write is reported, not lost.
+func TestWriteTextError(t *testing.T) {
+	if err := (&Report{}).WriteText(failWriter{}); err == nil || err.Error() != "disk full" {
+		t.Errorf("error %v", err)
 	}
 }
