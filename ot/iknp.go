@@ -259,9 +259,9 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 	columnsOf(&cols, &r.sc.cols, w)
 	var msg []byte
 	if r.ss != nil {
-		msg = r.ss.receiverCols(&cols, rw, &r.sc.aux)
+		msg = r.ss.receiverCols(&cols, rw, &r.sc.aux, &r.sc.msg)
 	} else {
-		msg = make([]byte, Kappa*w*8)
+		msg = grow(&r.sc.msg, Kappa*w*8)
 		u := grow(&r.sc.aux, w)
 		for j := range Kappa {
 			r.prg[j][0].Uint64s(cols[j])
@@ -336,7 +336,7 @@ func (s *Sender) Send(m0, m1 []uint64, ell int) error {
 		return err
 	}
 	h0, h1 := rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc)
-	bw := newBitWriter(2 * ell * len(q))
+	bw := s.sc.bitWriter(2 * ell * len(q))
 	for i := range q {
 		bw.write(m0[i]^h0[i].Lo, uint(ell))
 		bw.write(m1[i]^h1[i].Lo, uint(ell))
@@ -430,7 +430,7 @@ func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64,
 	}
 	h0, h1 := rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc)
 	x := make([]uint64, len(q))
-	bw := newBitWriter(total)
+	bw := s.sc.bitWriter(total)
 	for i := range q {
 		w := uint(widths[i])
 		x[i] = h0[i].Lo & mask(w)
@@ -486,7 +486,7 @@ func (s *Sender) SendCorrelatedPair(d0, d1 []uint64, w0, w1 []uint8) (x, y []uin
 	}
 	h0, h1 := rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc)
 	x, y = make([]uint64, n), make([]uint64, n)
-	bw := newBitWriter(total)
+	bw := s.sc.bitWriter(total)
 	for i := range q {
 		a, b := uint(w0[i]), uint(w1[i])
 		x[i], y[i] = h0[i].Lo&mask(a), h0[i].Hi&mask(b)

@@ -117,7 +117,7 @@ func (c *CNSender) send(m matrix, msgs []uint64, nn int, widths []uint8) error {
 	delta := c.s.delta
 	nodes := 2<<L - 2 // tree nodes per OT: 2^{j+1} at level j
 	keys := make([]uint64, 2<<L)
-	bw := newBitWriter(bits)
+	bw := c.s.sc.bitWriter(bits)
 	// Hash in chunks of OTs so the batches stay in cache.
 	const chunk = 64
 	pq := make([]Block, 2*chunk*L)

@@ -9,6 +9,15 @@ type scratch struct {
 	rows []Block  // the transposed rows (cot's result, valid until the next call)
 	tmp  []Block  // π(x) in tccrBlocks
 	tw   []Block  // tweaks
+	msg  []byte   // the outgoing message (a Conn does not keep it after Send)
+}
+
+// bitWriter returns a bitWriter for a message of bits bits in sc.msg.
+func (sc *scratch) bitWriter(bits int) *bitWriter {
+	if need := (bits + 7) / 8; cap(sc.msg) < need {
+		sc.msg = make([]byte, 0, need)
+	}
+	return &bitWriter{buf: sc.msg[:0]}
 }
 
 // grow returns (*b)[:n], reallocating when the capacity is short; the

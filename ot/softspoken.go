@@ -267,8 +267,8 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 
 // receiverCols makes the receiver's columns t^j (cols zeroed) for choice
 // words rw and the correction message (u ⊕ r per block, w words each);
-// aux is scratch for the u's.
-func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64) []byte {
+// aux is scratch for the u's, buf for the message.
+func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64, buf *[]byte) []byte {
 	w := len(rw)
 	slab := grow(aux, len(s.blocks)*w)
 	us := make([][]uint64, len(s.blocks))
@@ -276,7 +276,7 @@ func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64)
 		us[bi] = slab[bi*w : (bi+1)*w : (bi+1)*w]
 	}
 	s.columns(cols, us, w, false)
-	msg := make([]byte, len(s.blocks)*w*8)
+	msg := grow(buf, len(s.blocks)*w*8)
 	for bi, u := range us {
 		for k := range u {
 			u[k] ^= rw[k]

@@ -97,7 +97,10 @@ func (t *tripleGen) send(p *Party) error {
 		}
 	}
 	w := oleSlots * k
-	msgs := make([]uint64, g*nn)
+	if cap(p.tripleBuf) < g*nn {
+		p.tripleBuf = make([]uint64, g*nn)
+	}
+	msgs := p.tripleBuf[:g*nn] // every word is written below
 	for o := range g {
 		var r, am uint64
 		for x, bit := range rb[o*w : o*w+w] {

@@ -1,10 +1,6 @@
 package otgates
 
-import (
-	"slices"
-
-	"github.com/autorep/autorep/transport"
-)
+import "github.com/autorep/autorep/transport"
 
 // orderedConn is the connection a Party's OT session runs over. While
 // async is set (LessThan's interleaved steps) a Send hands a copy of the
@@ -20,6 +16,7 @@ type orderedConn struct {
 	transport.Conn
 	async  bool
 	flight <-chan error
+	buf    []byte // the copy of the message in flight
 }
 
 // flush waits until the message in flight, if any, is written.
@@ -40,7 +37,8 @@ func (c *orderedConn) Send(b []byte) error {
 	if !c.async {
 		return c.Conn.Send(b)
 	}
-	c.flight = c.sendAsync(slices.Clone(b))
+	c.buf = append(c.buf[:0], b...) // free again: the previous message is written
+	c.flight = c.sendAsync(c.buf)
 	return nil
 }
 
