@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/autorep/autorep/data"
-	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve"
 	"github.com/autorep/autorep/train"
@@ -58,8 +56,10 @@ func runEval(args []string) error {
 	}
 	ranged := *count != 0
 	fs.Visit(func(f *flag.Flag) { ranged = ranged || f.Name == "index" || f.Name == "stride" })
-	if ranged && (*index < 0 || *count < 1 || *stride < 1) {
-		return errors.New("--index I --count N [--stride S] need I >= 0, N >= 1, S >= 1")
+	images := train.EvalSet{Model: *path, Dataset: *dataset, DataDir: *dataDir, Train: *train_, N: *n,
+		Ranged: ranged, Index: *index, Count: *count, Stride: *stride}
+	if err := images.Check(); err != nil {
+		return err
 	}
 	if ranged && *n != 0 {
 		return errors.New("give either --n or --index/--count, not both")
@@ -76,39 +76,9 @@ func runEval(args []string) error {
 	if err := applyThreads(*threads); err != nil {
 		return err
 	}
-	m, err := models.Load(*path)
+	m, name, set, idx, err := images.Load()
 	if err != nil {
 		return err
-	}
-	name, err := datasetOf(*dataset, *path, m)
-	if err != nil {
-		return err
-	}
-	set, err := data.Load(data.Dir(*dataDir), name, *train_)
-	if err != nil {
-		return err
-	}
-	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
-		return fmt.Errorf("%s expects %v inputs and %d classes; dataset %s has %v and %d", *path, m.Input, m.Classes, name, in, set.Classes)
-	}
-	var idx []int // dataset index of each evaluated image
-	if ranged {
-		if last := *index + (*count-1)**stride; last >= set.N {
-			return fmt.Errorf("--index %d --count %d --stride %d reaches image %d; %s has %d", *index, *count, *stride, last, name, set.N)
-		}
-		for k := 0; k < *count; k++ {
-			idx = append(idx, *index+k**stride)
-		}
-		if set, err = set.Subset(idx); err != nil {
-			return err
-		}
-	} else {
-		if *n > 0 && *n < set.N {
-			set = set.Sample(*n, 1)
-		}
-		for i := range set.N {
-			idx = append(idx, i)
-		}
 	}
 	start := time.Now()
 	res, err := train.Evaluate(m, set, train.EvalOptions{Batch: *batch, Progress: os.Stderr})

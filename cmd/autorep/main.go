@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-
-	"github.com/autorep/autorep/models"
 )
 
 // command is one subcommand. run receives the arguments after its name and
@@ -90,7 +88,3 @@ func augmentFlag(v string) (*bool, error) {
 	}
 	return nil, fmt.Errorf("--augment %q: want auto, on or off", v)
 }
-
-// datasetOf returns the dataset to use with model file path: flag if
-// given, else the one the file records.
-func datasetOf(flag, path string, m *models.Model) (string, error) { return m.DatasetName(flag, path) }
