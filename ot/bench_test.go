@@ -136,3 +136,21 @@ func BenchmarkOneOf16(b *testing.B) {
 	}
 	reportOT(b, n, c0, cpu0)
 }
+
+// BenchmarkTranspose64: the plain and the vector 64×64 bit transpose.
+func BenchmarkTranspose64(b *testing.B) {
+	var a [64]uint64
+	for i := range a {
+		a[i] = uint64(i) * 0x9E3779B97F4A7C15
+	}
+	b.Run("go", func(b *testing.B) {
+		for b.Loop() {
+			transpose64(&a)
+		}
+	})
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			transpose64Fast(&a)
+		}
+	})
+}

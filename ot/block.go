@@ -24,12 +24,8 @@ func (a Block) and(b Block) Block { return Block{a.Lo & b.Lo, a.Hi & b.Hi} }
 // every 2j×2j block for j = 32, 16, ..., 1 (Eklundh's recursive transpose,
 // 6·32 masked word swaps instead of 4,096 single-bit moves).
 func transpose64(a *[64]uint64) {
-	masks := [6]uint64{
-		0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF,
-		0x0F0F0F0F0F0F0F0F, 0x3333333333333333, 0x5555555555555555,
-	}
 	j := 32
-	for _, m := range masks {
+	for _, m := range transposeMasks {
 		for k := 0; k < 64; k = (k + j + 1) &^ j {
 			t := (a[k]>>uint(j) ^ a[k+j]) & m
 			a[k+j] ^= t
@@ -38,6 +34,17 @@ func transpose64(a *[64]uint64) {
 		j >>= 1
 	}
 }
+
+// transposeMasks are the bits that move in transpose64's swaps of j×j
+// blocks, j = 32, 16, ..., 1.
+var transposeMasks = [6]uint64{
+	0x00000000FFFFFFFF, 0x0000FFFF0000FFFF, 0x00FF00FF00FF00FF,
+	0x0F0F0F0F0F0F0F0F, 0x3333333333333333, 0x5555555555555555,
+}
+
+// transpose64Fast is transpose64, or a vector version of it where the CPU
+// has one (transpose_simd.go); the transposes of the extension use it.
+var transpose64Fast = transpose64
 
 // transpose128 writes the transpose of the 128×128 bit matrix in to out:
 // bit j of out[i] is bit i of in[j]. It transposes the four 64×64
@@ -49,7 +56,7 @@ func transpose128(in, out *[128]Block) {
 		q[2][j], q[3][j] = in[64+j].Lo, in[64+j].Hi
 	}
 	for k := range q {
-		transpose64(&q[k])
+		transpose64Fast(&q[k])
 	}
 	for i := range 64 {
 		out[i] = Block{q[0][i], q[2][i]}

@@ -143,16 +143,26 @@ func blockFromBytes(b []byte) Block {
 func padded(n int) int { return (n + 127) / 128 * 2 }
 
 // rowsOf transposes 128 columns of words 64-bit words each into n rows,
-// in the buffer *dst.
+// in the buffer *dst: per 128 rows, the four 64×64 quadrants of
+// transpose128, loaded from the columns and stored to the rows directly.
 func rowsOf(cols *[Kappa][]uint64, n int, dst *[]Block) []Block {
 	rows := grow(dst, n)
-	var in, out [128]Block
+	var q [4][64]uint64 // as in transpose128
 	for b := 0; b*128 < n; b++ {
-		for j := range Kappa {
-			in[j] = Block{cols[j][2*b], cols[j][2*b+1]}
+		for j := range 64 {
+			q[0][j], q[1][j] = cols[j][2*b], cols[j][2*b+1]
+			q[2][j], q[3][j] = cols[64+j][2*b], cols[64+j][2*b+1]
 		}
-		transpose128(&in, &out)
-		copy(rows[b*128:], out[:min(128, n-b*128)])
+		for k := range q {
+			transpose64Fast(&q[k])
+		}
+		out := rows[b*128 : b*128+min(128, n-b*128)]
+		for i := range min(64, len(out)) {
+			out[i] = Block{q[0][i], q[2][i]}
+		}
+		for i := 64; i < len(out); i++ {
+			out[i] = Block{q[1][i-64], q[3][i-64]}
+		}
 	}
 	return rows
 }

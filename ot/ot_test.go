@@ -11,6 +11,31 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
+// TestTranspose64Fast: the vector transpose (where the CPU has one)
+// against the plain Eklundh transpose and against the definition.
+func TestTranspose64Fast(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 50 {
+		var a [64]uint64
+		for i := range a {
+			a[i] = rng.Uint64()
+		}
+		got, want := a, a
+		transpose64Fast(&got)
+		transpose64(&want)
+		if got != want {
+			t.Fatal("transpose64Fast differs from transpose64")
+		}
+		for r := range 64 {
+			for c := range 64 {
+				if got[r]>>c&1 != a[c]>>r&1 {
+					t.Fatalf("bit (%d, %d) is not the transpose", r, c)
+				}
+			}
+		}
+	}
+}
+
 func TestTranspose128(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var in, out, back [128]Block
