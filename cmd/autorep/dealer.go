@@ -190,7 +190,7 @@ func runDealer(args []string) error {
 	if err != nil {
 		return err
 	}
-	tk, err := readTicketKey("--ticket-key", *ticketKey, "--gen-ticket-key")
+	tk, err := dealer.ReadTicketKey("--ticket-key", *ticketKey, "--gen-ticket-key")
 	if err != nil {
 		return err
 	}
@@ -263,20 +263,4 @@ func sizeFlag(name, v string, def int64) (int64, error) {
 		return 0, fmt.Errorf("%s: want a positive size such as 4GiB, or off (%q)", name, v)
 	}
 	return n, nil
-}
-
-// readTicketKey reads the join-ticket key file given to flag (nil if path
-// is empty); gen names the flag that writes one.
-func readTicketKey(flag, path, gen string) ([]byte, error) {
-	if path == "" {
-		return nil, nil
-	}
-	tk, err := dealer.ReadSecretFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	if len(tk) < dealer.MinTicketKey {
-		return nil, fmt.Errorf("%s: %d bytes, want at least %d (%s writes one)", flag, len(tk), dealer.MinTicketKey, gen)
-	}
-	return tk, nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/serve"
-	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -115,12 +114,9 @@ func runInfer(args []string) error {
 	}
 	cfg := serve.ClientConfig{Server: *server, Suite: *suite, Dealer: *dealerAddr, TrustServerDealer: *trustDealer, Pool: *pool}
 	if *tokenFile != "" {
-		tok, err := dealer.ReadSecretFile(*tokenFile)
+		tok, err := serve.ReadClientToken(*tokenFile)
 		if err != nil {
 			return fmt.Errorf("--token-file: %w", err)
-		}
-		if len(tok) > serve.MaxToken {
-			return fmt.Errorf("--token-file: token of %d bytes, at most %d", len(tok), serve.MaxToken)
 		}
 		cfg.Token = tok
 	}

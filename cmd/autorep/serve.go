@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/autorep/autorep/models"
@@ -130,7 +129,7 @@ func runServe(args []string) error {
 			}
 		}
 	}
-	tk, err := readTicketKey("--dealer-ticket-key", *ticketKey, "dealer --gen-ticket-key")
+	tk, err := dealer.ReadTicketKey("--dealer-ticket-key", *ticketKey, "dealer --gen-ticket-key")
 	if err != nil {
 		return err
 	}
@@ -198,17 +197,11 @@ func genClientToken(path, name string) error {
 	if name == "" {
 		return errors.New("--gen-client-token needs --client-name")
 	}
-	if _, err := serve.ParseClients(strings.NewReader(serve.TokenLine(name, nil)), serve.Quota{}); err != nil {
-		return fmt.Errorf("--client-name %q: letters, digits and ._@- only, at most 64", name)
-	}
-	if err := dealer.WriteSecretFile(path, 32); err != nil {
-		return err
-	}
-	tok, err := dealer.ReadSecretFile(path)
+	line, err := serve.WriteClientToken(path, name)
 	if err != nil {
 		return err
 	}
-	fmt.Println(serve.TokenLine(name, tok))
+	fmt.Println(line)
 	fmt.Fprintf(os.Stderr, "serve: client token for %s in %s (give it to the client: infer --token-file); add the line above to serve's --token-file\n", name, path)
 	return nil
 }

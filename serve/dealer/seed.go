@@ -56,3 +56,20 @@ func SeededDealer(listen, seedHex, seedFile string, warn io.Writer) (*mpc.Dealer
 	fmt.Fprintln(warn, "dealer: WARNING: fixed seed, for tests only")
 	return mpc.NewDealer(s), nil
 }
+
+// ReadTicketKey reads the join-ticket key file given to flag (nil if path
+// is empty): a secret file (ReadSecretFile) of at least MinTicketKey
+// bytes; gen names the flag that writes one.
+func ReadTicketKey(flag, path, gen string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	tk, err := ReadSecretFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	if len(tk) < MinTicketKey {
+		return nil, fmt.Errorf("%s: %d bytes, want at least %d (%s writes one)", flag, len(tk), MinTicketKey, gen)
+	}
+	return tk, nil
+}

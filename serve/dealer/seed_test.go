@@ -79,3 +79,32 @@ func TestSeededDealer(t *testing.T) {
 		}
 	}
 }
+
+// TestReadTicketKey: no path gives no key; a short key, an open file and a
+// missing one are refused naming the flag.
+func TestReadTicketKey(t *testing.T) {
+	if k, err := ReadTicketKey("--ticket-key", "", "--gen-ticket-key"); k != nil || err != nil {
+		t.Errorf("no path: %x, %v", k, err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "key")
+	if err := WriteSecretFile(good, MinTicketKey); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := ReadTicketKey("--ticket-key", good, "--gen-ticket-key"); err != nil || len(k) != MinTicketKey {
+		t.Errorf("good key: %d bytes, %v", len(k), err)
+	}
+	short := filepath.Join(dir, "short")
+	if err := WriteSecretFile(short, MinTicketKey-1); err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(dir, "open")
+	if err := os.WriteFile(open, []byte(strings.Repeat("ab", MinTicketKey)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{short: "want at least 32 (--gen-ticket-key writes one)", open: "--ticket-key: ", filepath.Join(dir, "absent"): "--ticket-key: "} {
+		if _, err := ReadTicketKey("--ticket-key", p, "--gen-ticket-key"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", p, err, want)
+		}
+	}
+}
