@@ -33,7 +33,9 @@
 //
 // Precompute and Online split Quad as Delphi does (offline.go): the
 // ciphertexts go ahead of the input, online only x − ρ and the answer
-// (none for PrecomputeLinear, the second for PrecomputeQuad).
+// (none for PrecomputeLinear, the second for PrecomputeQuad; for
+// PrecomputeQuadElementwise both answers are offline and online the
+// server sends a uniform e in the clear, quad_elem.go).
 //
 // # Noise analysis (circuit privacy and correctness)
 //
