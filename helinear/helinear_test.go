@@ -76,6 +76,17 @@ func randVec(rng *rand.Rand, n int) []uint64 {
 	return v
 }
 
+// sharedVec returns a random vector x of n elements and additive shares
+// of it, x = xs + xc.
+func sharedVec(rng *rand.Rand, n int) (x, xs, xc []uint64) {
+	x, xs = randVec(rng, n), randVec(rng, n)
+	xc = make([]uint64, n)
+	for i := range x {
+		xc[i] = x[i] - xs[i]
+	}
+	return x, xs, xc
+}
+
 // checkShares asserts that ys + yc ≡ want (mod 2^ℓ) elementwise.
 func checkShares(t *testing.T, what string, ell uint, ys, yc, want []uint64) {
 	t.Helper()
@@ -99,11 +110,7 @@ func checkShares(t *testing.T, what string, ell uint, ys, yc, want []uint64) {
 
 func runConv(t *testing.T, s *Server, cl *Client, rng *rand.Rand, p ring.ConvParams, withBias bool) {
 	t.Helper()
-	x, xs := randVec(rng, p.XLen()), randVec(rng, p.XLen())
-	xc := make([]uint64, len(x))
-	for i := range x {
-		xc[i] = x[i] - xs[i]
-	}
+	x, xs, xc := sharedVec(rng, p.XLen())
 	w := randVec(rng, p.WLen())
 	var bias []uint64
 	if withBias {
@@ -174,11 +181,7 @@ func TestFC(t *testing.T) {
 		s, cl := pair(t, ell)
 		for _, sh := range [][3]int{{2, 64, 10}, {1, 1, 1}, {3, 500, 7}, {1, 9000, 3}, {2, 100, 300}} {
 			batch, in, out := sh[0], sh[1], sh[2]
-			x, xs := randVec(rng, batch*in), randVec(rng, batch*in)
-			xc := make([]uint64, len(x))
-			for i := range x {
-				xc[i] = x[i] - xs[i]
-			}
+			x, xs, xc := sharedVec(rng, batch*in)
 			w, bias := randVec(rng, in*out), randVec(rng, out)
 			want := make([]uint64, batch*out)
 			if err := ring.MatMulTransB(batch, out, in, x, w, want); err != nil {
@@ -404,11 +407,7 @@ func TestWeightBound(t *testing.T) {
 	s, cl := pairWith(t, func() (*Params, error) { return NewParamsW(ell, wb) }, nil)
 	cp := ring.ConvParams{N: 1, C: 4, H: 6, W: 6, K: 3, R: 3, S: 3, PadH: 1, PadW: 1}
 	rng := rand.New(rand.NewPCG(11, 12))
-	x, xs := randVec(rng, cp.XLen()), randVec(rng, cp.XLen())
-	xc := make([]uint64, len(x))
-	for i := range x {
-		xc[i] = x[i] - xs[i]
-	}
+	x, xs, xc := sharedVec(rng, cp.XLen())
 	w := randVec(rng, cp.WLen())
 	for i := range w {
 		w[i] = uint64(int64(w[i]) >> (64 - wb))
@@ -466,11 +465,7 @@ func TestWeightBoundSuiteWidths(t *testing.T) {
 		if lm := log2Prod(s.P.ppQ); pl.lv.logQ != lm || pa.lv.logQ <= lm {
 			t.Errorf("%s: level 2^%.1f with %d-bit weights, 2^%.1f with any, Q″ = 2^%.1f", layerName(p), pl.lv.logQ, wb, pa.lv.logQ, lm)
 		}
-		x, xs := randVec(rng, p.XLen()), randVec(rng, p.XLen())
-		xc := make([]uint64, len(x))
-		for i := range x {
-			xc[i] = x[i] - xs[i]
-		}
+		x, xs, xc := sharedVec(rng, p.XLen())
 		lo := int64(-1) << (wb - 1)
 		w := make([]uint64, p.WLen())
 		for i := range w {

@@ -30,11 +30,7 @@ func TestOffline(t *testing.T) {
 				func() ([]uint64, error) { var err error; cp, err = cl.PrecomputeConv2d(p); return nil, err }); err != nil {
 				t.Fatal(err)
 			}
-			x, xs := randVec(rng, p.XLen()), randVec(rng, p.XLen())
-			xc := make([]uint64, len(x))
-			for i := range x {
-				xc[i] = x[i] - xs[i]
-			}
+			x, xs, xc := sharedVec(rng, p.XLen())
 			want := make([]uint64, p.YLen())
 			if err := ring.Conv2d(p, x, w, want); err != nil {
 				t.Fatal(err)
@@ -70,11 +66,7 @@ func TestOffline(t *testing.T) {
 			func() ([]uint64, error) { var err error; cp, err = cl.PrecomputeFC(batch, in, out); return nil, err }); err != nil {
 			t.Fatal(err)
 		}
-		x, xs := randVec(rng, batch*in), randVec(rng, batch*in)
-		xc := make([]uint64, len(x))
-		for i := range x {
-			xc[i] = x[i] - xs[i]
-		}
+		x, xs, xc := sharedVec(rng, batch*in)
 		want := make([]uint64, batch*out)
 		if err := ring.MatMulTransB(batch, out, in, x, w, want); err != nil {
 			t.Fatal(err)
