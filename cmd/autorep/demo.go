@@ -1,22 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/demo"
+	"github.com/autorep/autorep/internal/childproc"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve/secnet"
 )
@@ -164,10 +160,10 @@ func runDemo(args []string) error {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return err
 	}
-	var children []*child
+	var children []*childproc.Proc
 	defer func() {
 		for i := len(children) - 1; i >= 0; i-- {
-			children[i].stop()
+			children[i].Stop()
 		}
 	}()
 	d, err := startChild(ctx, "dealer", append([]string{"dealer", "--listen", "127.0.0.1:0"}, tlsListen...), logDir, *verbose)
@@ -184,7 +180,7 @@ func runDemo(args []string) error {
 			}
 			images := *n
 			if suite == pi.SuiteDealer {
-				args = append(args, "--dealer", d.addr, "--pool", "2")
+				args = append(args, "--dealer", d.Addr, "--pool", "2")
 			} else {
 				name += "-twoparty"
 				args = append(args, "--suite", suite, "--ell", strconv.Itoa(ells[i]))
@@ -195,11 +191,11 @@ func runDemo(args []string) error {
 				return err
 			}
 			children = append(children, c)
-			targets = append(targets, demo.Target{Name: names[i], Suite: suite, File: f, Addr: c.addr, N: images, Progress: os.Stderr})
-			fmt.Fprintf(os.Stderr, "%s: %s suite, %s (pid %d)\n", names[i], suite, c.addr, c.cmd.Process.Pid)
+			targets = append(targets, demo.Target{Name: names[i], Suite: suite, File: f, Addr: c.Addr, N: images, Progress: os.Stderr})
+			fmt.Fprintf(os.Stderr, "%s: %s suite, %s (pid %d)\n", names[i], suite, c.Addr, c.Cmd.Process.Pid)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "dealer %s (pid %d); logs in %s\n", d.addr, d.cmd.Process.Pid, logDir)
+	fmt.Fprintf(os.Stderr, "dealer %s (pid %d); logs in %s\n", d.Addr, d.Cmd.Process.Pid, logDir)
 
 	var reports []demo.Row
 	for _, tg := range targets {
@@ -211,7 +207,7 @@ func runDemo(args []string) error {
 		reports = append(reports, *r)
 	}
 	for _, c := range children {
-		if err := c.alive(); err != nil {
+		if err := c.Alive(); err != nil {
 			return err
 		}
 	}
@@ -233,102 +229,16 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// child is a dealer or server child process.
-type child struct {
-	name string
-	cmd  *exec.Cmd
-	addr string
-	done chan struct{}
-	mu   sync.Mutex
-	err  error
-}
-
-// startChild runs this executable with args, logs its stderr to
-// logDir/NAME.log (and to stderr if verbose) and waits for its
-// "listening on ADDR" line.
-func startChild(ctx context.Context, name string, args []string, logDir string, verbose bool) (*child, error) {
+// startChild runs this executable with args as a child process
+// (childproc.Start), logged to logDir/NAME.log and, if verbose, to stderr.
+func startChild(ctx context.Context, name string, args []string, logDir string, verbose bool) (*childproc.Proc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding the autorep executable: %w", err)
 	}
-	logFile, err := os.Create(filepath.Join(logDir, name+".log"))
-	if err != nil {
-		return nil, err
+	var echo io.Writer
+	if verbose {
+		echo = os.Stderr
 	}
-	cmd := exec.Command(exe, args...)
-	cmd.Stdout = logFile
-	pipe, err := cmd.StderrPipe()
-	if err != nil {
-		logFile.Close()
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
-	addrCh := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			line := sc.Text()
-			fmt.Fprintln(logFile, line)
-			if verbose {
-				fmt.Fprintf(os.Stderr, "[%s] %s\n", name, line)
-			}
-			if i := strings.Index(line, "listening on "); i >= 0 {
-				if f := strings.Fields(line[i+len("listening on "):]); len(f) > 0 {
-					select {
-					case addrCh <- strings.TrimSuffix(f[0], ","):
-					default:
-					}
-				}
-			}
-		}
-		io.Copy(io.Discard, pipe)
-		err := cmd.Wait()
-		logFile.Close()
-		c.mu.Lock()
-		c.err = err
-		c.mu.Unlock()
-		close(c.done)
-	}()
-	select {
-	case c.addr = <-addrCh:
-		return c, nil
-	case <-c.done:
-		return nil, fmt.Errorf("%s exited at start (%v); see %s", name, c.err, filepath.Join(logDir, name+".log"))
-	case <-time.After(60 * time.Second):
-		c.stop()
-		return nil, fmt.Errorf("%s did not start listening within 60 s", name)
-	case <-ctx.Done():
-		c.stop()
-		return nil, ctx.Err()
-	}
-}
-
-// alive returns an error if the child has exited.
-func (c *child) alive() error {
-	select {
-	case <-c.done:
-		return fmt.Errorf("%s exited unexpectedly: %v", c.name, c.err)
-	default:
-		return nil
-	}
-}
-
-// stop sends SIGTERM, waits up to 15 s, then kills.
-func (c *child) stop() {
-	select {
-	case <-c.done:
-		return
-	default:
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(15 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
+	return childproc.Start(ctx, name, exe, args, filepath.Join(logDir, name+".log"), echo)
 }
