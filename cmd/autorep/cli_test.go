@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/modelfile"
+	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/reduce"
 )
 
@@ -350,12 +351,12 @@ func TestReLUCountsByArch(t *testing.T) {
 		r := runCLI(t, short, "relus", "--arch", c.arch, "--dataset", c.dataset, "--json")
 		wantOK(t, r)
 		var got struct {
-			Arch    string      `json:"arch"`
-			Input   [3]int      `json:"input"`
-			Classes int         `json:"classes"`
-			Sites   []siteCount `json:"sites"`
-			Total   int         `json:"total"`
-			AllReLU int         `json:"all_relu"`
+			Arch    string             `json:"arch"`
+			Input   [3]int             `json:"input"`
+			Classes int                `json:"classes"`
+			Sites   []models.SiteCount `json:"sites"`
+			Total   int                `json:"total"`
+			AllReLU int                `json:"all_relu"`
 		}
 		decodeJSON(t, r, &got)
 		if got.Arch != c.arch || got.Input != c.input || got.Total != c.total || got.AllReLU != c.total || len(got.Sites) != c.sites {
@@ -391,10 +392,10 @@ func TestReLUCountsByArch(t *testing.T) {
 
 // relusJSON is the output of `autorep relus --json`.
 type relusJSON struct {
-	Arch    string      `json:"arch"`
-	Sites   []siteCount `json:"sites"`
-	Total   int         `json:"total"`
-	AllReLU int         `json:"all_relu"`
+	Arch    string             `json:"arch"`
+	Sites   []models.SiteCount `json:"sites"`
+	Total   int                `json:"total"`
+	AllReLU int                `json:"all_relu"`
 }
 
 func TestReLUsOfModelFiles(t *testing.T) {

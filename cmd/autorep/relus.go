@@ -14,14 +14,6 @@ func init() {
 	register("relus", "per-site and total ReLU counts of a model file or architecture", runReLUs)
 }
 
-// siteCount is one row of `autorep relus`.
-type siteCount struct {
-	Name  string `json:"name"`
-	Shape []int  `json:"shape"`
-	Kept  int    `json:"kept"`
-	Total int    `json:"total"`
-}
-
 func runReLUs(args []string) error {
 	fs := newFlags("relus", "(--model FILE | --arch NAME --dataset D) [--json]",
 		"Prints every ReLU site of a model with its activation shape and its ReLU count per\n"+
@@ -59,13 +51,7 @@ func runReLUs(args []string) error {
 	if err != nil {
 		return err
 	}
-	perSite, total := m.ReLUCount()
-	rows := make([]siteCount, len(m.Sites))
-	full := 0
-	for i, s := range m.Sites {
-		rows[i] = siteCount{Name: s.Name, Shape: s.Shape, Kept: perSite[i], Total: s.Size()}
-		full += s.Size()
-	}
+	rows, total, full := m.SiteCounts()
 	if *jsonOut {
 		return printJSONObject(map[string]any{"arch": m.Arch, "input": m.Input, "classes": m.Classes,
 			"sites": rows, "total": total, "all_relu": full})
