@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 
 	"github.com/autorep/autorep/models"
@@ -33,14 +32,7 @@ func init() {
 
 func benchUsage() {
 	fmt.Fprintf(os.Stderr, "Usage: autorep bench SUBCOMMAND [flags]\n\nSubcommands:\n")
-	names := make([]string, 0, len(benchCommands))
-	for n := range benchCommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, benchCommands[n].summary)
-	}
+	listCommands(benchCommands, func(c benchCommand) string { return c.summary })
 	fmt.Fprintf(os.Stderr, "\nRun 'autorep bench SUBCOMMAND --help' for its flags.\n")
 }
 

@@ -7,8 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 )
 
 // command is one subcommand. run receives the arguments after its name and
@@ -28,15 +29,16 @@ func register(name, summary string, run func(args []string) error) {
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "autorep: private inference with automatic ReLU reduction\n\nUsage: autorep COMMAND [flags]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, commands[n].summary)
-	}
+	listCommands(commands, func(c *command) string { return c.summary })
 	fmt.Fprintf(os.Stderr, "\nRun 'autorep COMMAND --help' (or 'autorep help COMMAND') for a command's flags.\n")
+}
+
+// listCommands prints each command's name and summary on stderr, in
+// name order (the command list of usage and of a command group's usage).
+func listCommands[C any](cmds map[string]C, summary func(C) string) {
+	for _, n := range slices.Sorted(maps.Keys(cmds)) {
+		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, summary(cmds[n]))
+	}
 }
 
 func main() {
