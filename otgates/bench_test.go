@@ -1,19 +1,22 @@
 package otgates
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/ot"
-	"github.com/autorep/autorep/transport"
 )
 
 // The gate benchmarks run both parties in one process, each on its own OS
 // thread, over an in-memory pipe: elements per second of wall time, of
 // process CPU time (both parties) and of the busier party's thread CPU
 // time (elem/thread-cpu-s, GateCost.PerThreadCPUS: the per-thread figure
-// to compare with SCI's), and bytes per element (both directions).
+// to compare with SCI's), of the critical path's CPU time (elem/crit-cpu-s:
+// each party's thread CPU time plus its waits for the peer's work, the
+// wall rate with one idle core per party; critpath_test.go), and bytes
+// per element (both directions).
 
 const benchN = 1 << 14
 
@@ -22,7 +25,12 @@ func benchLoop(b *testing.B, ell int, f func(p *Party, x []uint64) error) {
 }
 
 func benchLoopConfig(b *testing.B, cfg ot.Config, ell int, f func(p *Party, x []uint64) error) {
-	c0, c1 := transport.Pipe()
+	benchLoopN(b, cfg, benchN, ell, f)
+}
+
+func benchLoopN(b *testing.B, cfg ot.Config, benchN, ell int, f func(p *Party, x []uint64) error) {
+	var clk [2]critClock
+	c0, c1 := critPipe(&clk[0], &clk[1])
 	var p1 *Party
 	perr := make(chan error, 1)
 	go func() { var err error; p1, err = NewConfig(c1, 1, cfg); perr <- err }()
@@ -38,14 +46,25 @@ func benchLoopConfig(b *testing.B, cfg ot.Config, ell int, f func(p *Party, x []
 	x := inputs(rng, benchN, ell, lo, hi)
 	x0, x1 := share(rng, x, ell)
 	p0.Conn.Stats().Reset()
-	var cpu, party float64
+	var cpu, party, crit float64
+	critOK := true
+	timed := func(i int, p *Party, x []uint64) func() error {
+		return func() error {
+			clk[i].start()
+			err := f(p, x)
+			clk[i].advance()
+			return err
+		}
+	}
 	for b.Loop() {
-		_, c, pc, err := runParties(func() error { return f(p0, x0) }, func() error { return f(p1, x1) })
+		_, c, pc, err := runParties(timed(0, p0, x0), timed(1, p1, x1))
 		if err != nil {
 			b.Fatal(err)
 		}
 		cpu += c
 		party += pc
+		crit += max(clk[0].v, clk[1].v)
+		critOK = critOK && clk[0].ok && clk[1].ok
 	}
 	n := float64(benchN * b.N)
 	b.ReportMetric(n/b.Elapsed().Seconds(), "elem/s")
@@ -54,6 +73,9 @@ func benchLoopConfig(b *testing.B, cfg ot.Config, ell int, f func(p *Party, x []
 	}
 	if party > 0 {
 		b.ReportMetric(n/party, "elem/thread-cpu-s")
+	}
+	if critOK && crit > 0 {
+		b.ReportMetric(n/crit, "elem/crit-cpu-s") // critpath_test.go
 	}
 	b.ReportMetric(float64(p0.Conn.Stats().Total().Bytes())/float64(benchN*b.N), "B/elem")
 }
@@ -67,6 +89,16 @@ func BenchmarkReLU32OT(b *testing.B) {
 	for _, cfg := range []ot.Config{{KK: true}, {}, {K: 2}, {K: 4}, {K: 6}, {K: 8}} {
 		b.Run(strings.ReplaceAll(cfg.String(), " ", "_"), func(b *testing.B) {
 			benchLoopConfig(b, cfg, 32, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 32); return err })
+		})
+	}
+}
+
+// BenchmarkReLU32Batch: the ReLU's cost per element against the batch
+// (elements per call; bench gates calls 32K at a time).
+func BenchmarkReLU32Batch(b *testing.B) {
+	for _, n := range []int{1 << 12, 1 << 15} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			benchLoopN(b, ot.DefaultConfig, n, 32, func(p *Party, x []uint64) error { _, err := p.ReLU(x, 32); return err })
 		})
 	}
 }
