@@ -196,17 +196,14 @@ func (s *NSender) Prepare(nn int, widths []uint8) (*Outgoing, error) {
 	}
 	s.received++
 	seq := s.received - 1
-	return &Outgoing{send: func(msgs []uint64) error { return s.send(seq, msg, msgs, nn, widths) }}, nil
+	return &Outgoing{n: n, nn: nn, send: func(gen func(int, []uint64)) error { return s.send(seq, msg, gen, nn, widths) }}, nil
 }
 
-func (s *NSender) send(seq uint64, msg []byte, msgs []uint64, nn int, widths []uint8) error {
+func (s *NSender) send(seq uint64, msg []byte, gen func(int, []uint64), nn int, widths []uint8) error {
 	n := len(widths)
 	bits, err := checkNWidths(nn, n, widths)
 	if err != nil {
 		return err
-	}
-	if len(msgs) != n*nn {
-		return fmt.Errorf("ot: %d messages for %d 1-of-%d OTs", len(msgs), n, nn)
 	}
 	if seq != s.expanded {
 		return fmt.Errorf("ot: 1-of-N matrix %d sent before matrix %d", seq, s.expanded)
@@ -236,10 +233,12 @@ func (s *NSender) send(seq uint64, msg []byte, msgs []uint64, nn int, widths []u
 		}
 	}
 	bw := newBitWriter(bits)
+	msgs := make([]uint64, nn)
 	for i := range n {
+		gen(i, msgs)
 		for y := range nn {
 			x := [4]uint64{q[i][0] ^ cs[y][0], q[i][1] ^ cs[y][1], q[i][2] ^ cs[y][2], q[i][3] ^ cs[y][3]}
-			bw.write(msgs[i*nn+y]^wideHash(base+uint64(i), &x), uint(widths[i]))
+			bw.write(msgs[y]^wideHash(base+uint64(i), &x), uint(widths[i]))
 		}
 	}
 	if err := s.c.Send(bw.bytes()); err != nil {

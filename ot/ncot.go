@@ -83,32 +83,43 @@ func (c *CNSender) Prepare(nn int, widths []uint8) (*Outgoing, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Outgoing{send: func(msgs []uint64) error { return c.send(m, msgs, nn, widths) }}, nil
+	return &Outgoing{n: n, nn: nn, send: func(gen func(int, []uint64)) error { return c.send(m, gen, nn, widths) }}, nil
 }
 
 // Outgoing is a 1-out-of-N send whose matrix has been received
 // (CNSender.Prepare, NSender.Prepare, Session.PrepareSendN). The
 // Outgoings of one Sender must send in the order they were prepared.
-type Outgoing struct{ send func(msgs []uint64) error }
+type Outgoing struct {
+	n, nn int // OTs, messages per OT
+	send  func(gen func(i int, out []uint64)) error
+}
 
 // Send sends the messages (OT i's message y at msgs[i·nn+y]), once.
 func (o *Outgoing) Send(msgs []uint64) error {
+	if len(msgs) != o.n*o.nn {
+		return fmt.Errorf("ot: %d messages for %d 1-of-%d OTs", len(msgs), o.n, o.nn)
+	}
+	return o.SendFunc(func(i int, out []uint64) { copy(out, msgs[i*o.nn:(i+1)*o.nn]) })
+}
+
+// SendFunc is Send with the messages made on demand: gen(i, out) writes
+// OT i's nn messages to out, for i = 0, 1, … in order, while the keys
+// are hashed, so that a large batch's messages never sit in memory all
+// at once.
+func (o *Outgoing) SendFunc(gen func(i int, out []uint64)) error {
 	if o.send == nil {
 		return fmt.Errorf("ot: 1-of-N messages sent twice")
 	}
 	f := o.send
 	o.send = nil
-	return f(msgs)
+	return f(gen)
 }
 
-func (c *CNSender) send(m matrix, msgs []uint64, nn int, widths []uint8) error {
+func (c *CNSender) send(m matrix, gen func(int, []uint64), nn int, widths []uint8) error {
 	n, L := len(widths), logN(nn)
 	bits, err := checkNWidths(nn, n, widths)
 	if err != nil {
 		return err
-	}
-	if len(msgs) != n*nn {
-		return fmt.Errorf("ot: %d messages for %d 1-of-%d OTs", len(msgs), n, nn)
 	}
 	q, base, err := c.s.expand(m)
 	if err != nil {
@@ -117,6 +128,7 @@ func (c *CNSender) send(m matrix, msgs []uint64, nn int, widths []uint8) error {
 	delta := c.s.delta
 	nodes := 2<<L - 2 // tree nodes per OT: 2^{j+1} at level j
 	keys := make([]uint64, 2<<L)
+	msgs := make([]uint64, nn)
 	bw := c.s.sc.bitWriter(bits)
 	// Hash in chunks of OTs so the batches stay in cache.
 	const chunk = 64
@@ -164,7 +176,8 @@ func (c *CNSender) send(m matrix, msgs []uint64, nn int, widths []uint8) error {
 				k += 2 * lo
 			}
 			top := 1 << L
-			writeMessages(bw, msgs[(i0+i)*nn:(i0+i+1)*nn], keys[top:top+nn], int(widths[i0+i]))
+			gen(i0+i, msgs)
+			writeMessages(bw, msgs, keys[top:top+nn], int(widths[i0+i]))
 		}
 	}
 	if err := c.s.c.Send(bw.bytes()); err != nil {
@@ -235,20 +248,26 @@ func (c *CNReceiver) StartWidths(choice []uint8, nn int, widths []uint8) (*Pendi
 	if err != nil {
 		return nil, err
 	}
-	tw := grow(&c.r.sc.tw, n*L)
-	for i, x := range choice {
-		for j := range L {
-			tw[i*L+j] = nodeTweak(base+uint64(i*L+j), int(x)&(2<<j-1))
-		}
-	}
-	tccrBlocks(t, t, tw, &c.r.sc.tmp)
+	// Hash in chunks of OTs so that the tweaks and π(t) stay in cache.
+	const chunk = 256
+	tw := grow(&c.r.sc.tw, chunk*L)
 	keys := make([]uint64, n)
-	for i := range keys {
-		var key uint64
-		for _, r := range t[i*L : (i+1)*L] {
-			key ^= r.Lo
+	for i0 := 0; i0 < n; i0 += chunk {
+		cn := min(chunk, n-i0)
+		rows := t[i0*L : (i0+cn)*L]
+		for i, x := range choice[i0 : i0+cn] {
+			for j := range L {
+				tw[i*L+j] = nodeTweak(base+uint64((i0+i)*L+j), int(x)&(2<<j-1))
+			}
 		}
-		keys[i] = key
+		tccrBlocks(rows, rows, tw[:cn*L], &c.r.sc.tmp)
+		for i := range cn {
+			var key uint64
+			for _, r := range rows[i*L : (i+1)*L] {
+				key ^= r.Lo
+			}
+			keys[i0+i] = key
+		}
 	}
 	return &PendingN{finish: func() ([]uint64, error) {
 		return readChosen(c.r.c, bits, choice, nn, widths, keys)

@@ -85,8 +85,8 @@ func (t *tripleGen) prepare(p *Party) error {
 // slots whose bit of ch is set.
 func (t *tripleGen) send(p *Party) error {
 	const nn = 1 << oleSlots
-	n, k, g := t.n, t.k, t.g
-	rb := p.randomBits(g * oleSlots * k)
+	n, k := t.n, t.k
+	rb := p.randomBits(t.g * oleSlots * k)
 	t.u = rb[:n*k]
 	var sel [nn]uint64
 	for ch := range nn {
@@ -97,11 +97,7 @@ func (t *tripleGen) send(p *Party) error {
 		}
 	}
 	w := oleSlots * k
-	if cap(p.tripleBuf) < g*nn {
-		p.tripleBuf = make([]uint64, g*nn)
-	}
-	msgs := p.tripleBuf[:g*nn] // every word is written below
-	for o := range g {
+	gen := func(o int, out []uint64) {
 		var r, am uint64
 		for x, bit := range rb[o*w : o*w+w] {
 			r |= uint64(bit) << uint(x)
@@ -111,11 +107,11 @@ func (t *tripleGen) send(p *Party) error {
 				am |= uint64(bit) << uint(x)
 			}
 		}
-		for ch := range nn {
-			msgs[o*nn+ch] = r ^ am&sel[ch]
+		for ch := range out {
+			out[ch] = r ^ am&sel[ch]
 		}
 	}
-	return p.offline(func() error { return t.out.Send(msgs) })
+	return p.offline(func() error { return t.out.SendFunc(gen) })
 }
 
 // finish receives the peer's slots and returns the triples.

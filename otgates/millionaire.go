@@ -123,27 +123,18 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 		if sLo == sHi {
 			return nil
 		}
-		m := (sHi - sLo) * q
 		p.prg.Bits(lt[sLo*q : sHi*q])
 		p.prg.Bits(eq[sLo*q : sHi*q])
-		if cap(p.msgBuf) < m*nn {
-			p.msgBuf = make([]uint64, m*nn)
-		}
-		msgs := p.msgBuf[:m*nn] // every word is written below
-		for i := sLo; i < sHi; i++ {
-			x := v[i]
-			for j := range q {
-				// The table's entry masked by the shares (lt_s, eq_s).
-				k := i*q + j
-				s := uint64(lt[k]) | uint64(eq[k])<<1
-				row := &table[digit(x, j)]
-				out := msgs[(k-sLo*q)*nn : (k-sLo*q+1)*nn : (k-sLo*q+1)*nn]
-				for y := range out {
-					out[y] = row[y] ^ s
-				}
+		// OT o is digit o mod q of element sLo + o/q: the table's row of
+		// this party's digit, masked by the shares (lt_s, eq_s).
+		return leafOut.SendFunc(func(o int, out []uint64) {
+			k := sLo*q + o
+			s := uint64(lt[k]) | uint64(eq[k])<<1
+			row := &table[digit(v[k/q], k%q)]
+			for y := range out {
+				out[y] = row[y] ^ s
 			}
-		}
-		return leafOut.Send(msgs)
+		})
 	}
 	finishLeaves := func() error {
 		if rLo == rHi {

@@ -36,11 +36,6 @@ type Party struct {
 	OT   *ot.Session
 	prg  *ring.PRG
 	oc   *orderedConn // the OT session's connection: Conn with asynchronous sends on demand
-	// msgBuf holds the 1-of-16 messages of LessThan's leaves between
-	// calls (16 words per digit: reused rather than reallocated).
-	msgBuf []uint64
-	// tripleBuf is the same for the triples' 1-of-16 messages.
-	tripleBuf []uint64
 }
 
 // New sets up party id (0 or 1) over c: the OT session (base OTs both
