@@ -184,21 +184,8 @@ func TestOnlineQuad(t *testing.T) {
 			}
 		}
 		a[2], xs[2], xc[2] = P-1, P-1, 0
-		var cm *ClientMask
-		done := make(chan error, 1)
 		before := cl.Conn.Stats().Total()
-		go func() {
-			var err error
-			cm, err = cl.PrecomputeQuad(n)
-			done <- err
-		}()
-		sm, err := s.PrecomputeQuad(a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		cm, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeQuad(n) }, func() (*ServerMask, error) { return s.PrecomputeQuad(a) })
 		k := p.chunks(n)
 		off := cl.Conn.Stats().Total()
 		if sent, recv := off.BytesSent-before.BytesSent, off.BytesRecv-before.BytesRecv; sent != int64(headerSize+ring.SeedSize+k*p.freshBytes()) || recv != int64(k*p.replyBytes()) {
@@ -211,14 +198,7 @@ func TestOnlineQuad(t *testing.T) {
 				t.Fatalf("P %d bits, element %d: α + r1 = %d, want a·ρ = %d", pBits, e, got, w)
 			}
 		}
-		var yc []uint64
-		var errC error
-		go func() {
-			yc, errC = cl.Online(cm, xc)
-			done <- nil
-		}()
-		ys, errS := s.Online(sm, a, b, c, xs)
-		<-done
+		ys, yc, errS, errC := onlinePair(cl, s, cm, sm, a, b, c, xs, xc)
 		if errS != nil || errC != nil {
 			t.Fatal(errS, errC)
 		}
@@ -242,14 +222,7 @@ func TestOnlineQuad(t *testing.T) {
 	cl, s := session(t, 33)
 	P := s.P.P()
 	done := make(chan error, 1)
-	go func() {
-		_, err := cl.PrecomputeQuad(2)
-		done <- err
-	}()
-	sm, err := s.PrecomputeQuad([]uint64{1, 2})
-	if err != nil || <-done != nil {
-		t.Fatal(err)
-	}
+	_, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeQuad(2) }, func() (*ServerMask, error) { return s.PrecomputeQuad([]uint64{1, 2}) })
 	if _, err := s.Online(sm, []uint64{1, 3}, []uint64{0, 0}, []uint64{0, 0}, []uint64{0, 0}); err == nil {
 		t.Error("server used a mask with other quadratic coefficients than answered")
 	}
@@ -282,17 +255,7 @@ func TestSplit(t *testing.T) {
 	n := 3 + N + 6
 	b := randVec(rng, n, P)
 	b[0], b[n-1] = P-1, 0
-	var cm *ClientMask
-	done := make(chan error, 1)
-	go func() {
-		var err error
-		cm, err = cl.PrecomputeLinear(n)
-		done <- err
-	}()
-	sm, err := s.PrecomputeLinear(b)
-	if err != nil || <-done != nil {
-		t.Fatal(err)
-	}
+	cm, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeLinear(n) }, func() (*ServerMask, error) { return s.PrecomputeLinear(b) })
 	for _, bad := range [][]int{{n - 1}, {n + 1}, {-1, n + 1}, {n, 1}} {
 		if _, err := cm.Split(bad); err == nil {
 			t.Errorf("client split %d elements into %v", n, bad)
@@ -319,14 +282,7 @@ func TestSplit(t *testing.T) {
 	for i, k := range sizes { // in reverse order of use would work too: pieces are independent
 		bi := b[lo : lo+k]
 		c, xs, xc := randVec(rng, k, P), randVec(rng, k, P), randVec(rng, k, P)
-		var yc []uint64
-		var errC error
-		go func() {
-			yc, errC = cl.Online(cms[i], xc)
-			done <- nil
-		}()
-		ys, errS := s.Online(sms[i], nil, bi, c, xs)
-		<-done
+		ys, yc, errS, errC := onlinePair(cl, s, cms[i], sms[i], nil, bi, c, xs, xc)
 		if errS != nil || errC != nil {
 			t.Fatal(i, errS, errC)
 		}
@@ -343,6 +299,7 @@ func TestSplit(t *testing.T) {
 		}
 		lo += k
 	}
+	done := make(chan error, 1)
 	go func() {
 		m, err := cl.Precompute(1, 2)
 		if err == nil {

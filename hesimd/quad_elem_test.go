@@ -1,12 +1,35 @@
 package hesimd
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/autorep/autorep/internal/rq"
 	"github.com/autorep/autorep/ring"
 )
+
+// prePair runs a precomputation on both sides (the client's in a
+// goroutine; a server error closes the client's connection) and fails the
+// test on an error.
+func prePair(t *testing.T, cl *Client, client func() (*ClientMask, error), server func() (*ServerMask, error)) (*ClientMask, *ServerMask) {
+	t.Helper()
+	var cm *ClientMask
+	done := make(chan error, 1)
+	go func() {
+		var err error
+		cm, err = client()
+		done <- err
+	}()
+	sm, err := server()
+	if err != nil {
+		cl.Conn.Close()
+	}
+	if err := errors.Join(err, <-done); err != nil {
+		t.Fatal(err)
+	}
+	return cm, sm
+}
 
 // onlinePair runs Online on both sides of a precomputed mask pair.
 func onlinePair(cl *Client, s *Server, cm *ClientMask, sm *ServerMask, a, b, c, xs, xc []uint64) (ys, yc []uint64, errS, errC error) {
@@ -46,18 +69,8 @@ func TestQuadElementwise(t *testing.T) {
 				vec[e], vec[n-1-e], vec[5+e] = v, v, v
 			}
 		}
-		var cm *ClientMask
-		done := make(chan error, 1)
 		before := cl.Conn.Stats().Total()
-		go func() {
-			var err error
-			cm, err = cl.PrecomputeQuadElementwise(n)
-			done <- err
-		}()
-		sm, err := s.PrecomputeQuadElementwise(a)
-		if err != nil || <-done != nil {
-			t.Fatal(err)
-		}
+		cm, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeQuadElementwise(n) }, func() (*ServerMask, error) { return s.PrecomputeQuadElementwise(a) })
 		off := cl.Conn.Stats().Total()
 		k := p.chunks(n)
 		if sent, recv := off.BytesSent-before.BytesSent, off.BytesRecv-before.BytesRecv; sent != int64(headerSize+ring.SeedSize+k*p.freshBytes()) || recv != int64(2*k*p.replyBytes()) {
@@ -110,14 +123,7 @@ func TestQuadElementwise(t *testing.T) {
 	cl, s := session(t, 33)
 	P := s.P.P()
 	done := make(chan error, 1)
-	go func() {
-		_, err := cl.PrecomputeQuadElementwise(2)
-		done <- err
-	}()
-	sm, err := s.PrecomputeQuadElementwise([]uint64{1, 2})
-	if err != nil || <-done != nil {
-		t.Fatal(err)
-	}
+	_, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeQuadElementwise(2) }, func() (*ServerMask, error) { return s.PrecomputeQuadElementwise([]uint64{1, 2}) })
 	if _, err := s.Online(sm, []uint64{1, 3}, []uint64{0, 0}, []uint64{0, 0}, []uint64{0, 0}); err == nil {
 		t.Error("server used a mask with other quadratic coefficients than answered")
 	}
@@ -157,17 +163,7 @@ func TestDegree2Bytes(t *testing.T) {
 			continue // the per-step form skips empty steps
 		}
 		a := randVec(rng, m, P)
-		done := make(chan error, 1)
-		var cm *ClientMask
-		go func() {
-			var err error
-			cm, err = cl.PrecomputeQuad(m)
-			done <- err
-		}()
-		sm, err := s.PrecomputeQuad(a)
-		if err != nil || <-done != nil {
-			t.Fatal(err)
-		}
+		cm, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeQuad(m) }, func() (*ServerMask, error) { return s.PrecomputeQuad(a) })
 		v := randVec(rng, m, P)
 		if _, _, errS, errC := onlinePair(cl, s, cm, sm, a, v, v, v, v); errS != nil || errC != nil {
 			t.Fatal(errS, errC)
@@ -179,17 +175,7 @@ func TestDegree2Bytes(t *testing.T) {
 		n += m
 	}
 	a := randVec(rng, n, P)
-	done := make(chan error, 1)
-	var cm *ClientMask
-	go func() {
-		var err error
-		cm, err = cl.PrecomputeQuadElementwise(n)
-		done <- err
-	}()
-	sm, err := s.PrecomputeQuadElementwise(a)
-	if err != nil || <-done != nil {
-		t.Fatal(err)
-	}
+	cm, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeQuadElementwise(n) }, func() (*ServerMask, error) { return s.PrecomputeQuadElementwise(a) })
 	cms, _ := cm.Split(sizes)
 	sms, _ := sm.Split(sizes)
 	lo := 0

@@ -74,24 +74,17 @@ func (b *twoPartyBackend) precomputeBatch(steps []int, n, deg int) error {
 	transport.SetLayer(b.conn, batchLayer(deg))
 	before := b.conn.Stats().Total()
 	sizes := polySizes(b.pub, steps, n)
-	masks := make([]any, len(steps))
+	var masks []any
+	var err error
 	if b.party == tpClient {
 		var m *hesimd.ClientMask
-		var err error
 		if deg == 1 {
 			m, err = b.qc.PrecomputeLinear(sum(sizes))
 		} else {
 			m, err = b.qc.PrecomputeQuadElementwise(sum(sizes))
 		}
-		if err != nil {
-			return err
-		}
-		ms, err := m.Split(sizes)
-		if err != nil {
-			return err
-		}
-		for k, p := range ms {
-			masks[k] = p
+		if err == nil {
+			masks, err = splitMask(m, sizes)
 		}
 	} else {
 		var coef []uint64 // C1 (degree 1) or C2 residues of all steps in a row
@@ -105,22 +98,17 @@ func (b *twoPartyBackend) precomputeBatch(steps []int, n, deg int) error {
 			coef = append(coef, ca...)
 		}
 		var m *hesimd.ServerMask
-		var err error
 		if deg == 1 {
 			m, err = b.qs.PrecomputeLinear(coef)
 		} else {
 			m, err = b.qs.PrecomputeQuadElementwise(coef)
 		}
-		if err != nil {
-			return err
+		if err == nil {
+			masks, err = splitMask(m, sizes)
 		}
-		ms, err := m.Split(sizes)
-		if err != nil {
-			return err
-		}
-		for k, p := range ms {
-			masks[k] = p
-		}
+	}
+	if err != nil {
+		return err
 	}
 	after := b.conn.Stats().Total()
 	split := splitBytes(after.Bytes()-before.Bytes(), sizes)
@@ -129,6 +117,19 @@ func (b *twoPartyBackend) precomputeBatch(steps []int, n, deg int) error {
 		b.preBytes[i] = split[k]
 	}
 	return nil
+}
+
+// splitMask splits a batch mask (either party's) into per-step masks.
+func splitMask[M any](m interface{ Split([]int) ([]M, error) }, sizes []int) ([]any, error) {
+	ms, err := m.Split(sizes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(ms))
+	for k, p := range ms {
+		out[k] = p
+	}
+	return out, nil
 }
 
 func sum(v []int) int {
