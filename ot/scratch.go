@@ -29,11 +29,10 @@ func grow[T any](b *[]T, n int) []T {
 	return (*b)[:n]
 }
 
-// columnsOf points cols[j] at consecutive w-word pieces of slab,
-// zeroed.
+// columnsOf points cols[j] at consecutive w-word pieces of slab, not
+// cleared: both extensions overwrite every column.
 func columnsOf(cols *[Kappa][]uint64, slab *[]uint64, w int) {
 	s := grow(slab, Kappa*w)
-	clear(s)
 	for j := range cols {
 		cols[j] = s[j*w : (j+1)*w : (j+1)*w]
 	}

@@ -214,7 +214,7 @@ var littleEndian = func() bool {
 }()
 
 // columns expands the next w words of every leaf and writes, per block,
-// the k columns (into cols, zeroed by the caller) (v_c on the receiver, w_c on the sender) into cols and the
+// the k columns (into cols, overwritten) (v_c on the receiver, w_c on the sender) into cols and the
 // receiver's u into us[bi] (sender: us is nil). The sender relabels its
 // leaves by y = x ⊕ δ_b, so both sides run the same tree sum: with G_y the
 // leaf of index y (zero where unknown), the sum over pairs that differ in
@@ -250,7 +250,12 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 			for c := range b.k {
 				step := 1 << c
 				col := cols[b.c0+c][off : off+m]
-				for y := 0; y < nl; y += 2 * step {
+				lo, hi := leaf(0), leaf(step)
+				copy(col, hi) // the pair y = 0 sets the column: no clearing first
+				for i := range m {
+					lo[i] ^= hi[i]
+				}
+				for y := 2 * step; y < nl; y += 2 * step {
 					lo, hi := leaf(y), leaf(y+step)
 					for i := range m {
 						col[i] ^= hi[i]
@@ -265,7 +270,7 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 	}
 }
 
-// receiverCols makes the receiver's columns t^j (cols zeroed) for choice
+// receiverCols makes the receiver's columns t^j (cols overwritten) for choice
 // words rw and the correction message (u ⊕ r per block, w words each);
 // aux is scratch for the u's, buf for the message.
 func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64, buf *[]byte) []byte {
@@ -289,7 +294,7 @@ func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64,
 // msgBytes is the size of the correction message for w words per column.
 func (s *ssSide) msgBytes(w int) int { return len(s.blocks) * w * 8 }
 
-// senderCols makes the sender's columns q^j (cols zeroed) from the
+// senderCols makes the sender's columns q^j (cols overwritten) from the
 // receiver's correction message (already checked to be msgBytes(w)
 // long); aux is scratch.
 func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int, aux *[]uint64) error {
