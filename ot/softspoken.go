@@ -272,23 +272,39 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 
 // receiverCols makes the receiver's columns t^j (cols overwritten) for choice
 // words rw and the correction message (u ⊕ r per block, w words each);
-// aux is scratch for the u's, buf for the message.
+// aux is scratch for the u's, buf for the message. On a little-endian
+// machine the u's are made in the message itself.
 func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64, buf *[]byte) []byte {
 	w := len(rw)
-	slab := grow(aux, len(s.blocks)*w)
+	msg := grow(buf, len(s.blocks)*w*8)
+	slab, direct := asWords(msg)
+	if !direct {
+		slab = grow(aux, len(s.blocks)*w)
+	}
 	us := make([][]uint64, len(s.blocks))
 	for bi := range us {
 		us[bi] = slab[bi*w : (bi+1)*w : (bi+1)*w]
 	}
 	s.columns(cols, us, w, false)
-	msg := grow(buf, len(s.blocks)*w*8)
 	for bi, u := range us {
 		for k := range u {
 			u[k] ^= rw[k]
 		}
-		transport.EncodeUint64s(msg[bi*w*8:(bi+1)*w*8], u)
+		if !direct {
+			transport.EncodeUint64s(msg[bi*w*8:(bi+1)*w*8], u)
+		}
 	}
 	return msg
+}
+
+// asWords views b (a multiple of 8 bytes) as little-endian words where the
+// machine is little-endian and b is 8-byte aligned (ok); else it returns
+// false and the caller converts.
+func asWords(b []byte) (w []uint64, ok bool) {
+	if !littleEndian || len(b)%8 != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%8 != 0 {
+		return nil, false
+	}
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/8), true
 }
 
 // msgBytes is the size of the correction message for w words per column.
@@ -299,10 +315,13 @@ func (s *ssSide) msgBytes(w int) int { return len(s.blocks) * w * 8 }
 // long); aux is scratch.
 func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int, aux *[]uint64) error {
 	s.columns(cols, nil, w, true)
+	all, direct := asWords(msg)
 	d := grow(aux, w)
 	for bi := range s.blocks {
 		b := &s.blocks[bi]
-		if err := transport.DecodeUint64s(d, msg[bi*w*8:(bi+1)*w*8]); err != nil {
+		if direct {
+			d = all[bi*w : (bi+1)*w]
+		} else if err := transport.DecodeUint64s(d, msg[bi*w*8:(bi+1)*w*8]); err != nil {
 			return fmt.Errorf("ot: SoftSpoken correction: %w", err)
 		}
 		for c := range b.k {

@@ -287,3 +287,20 @@ func BenchmarkOneOf16Config(b *testing.B) {
 		})
 	}
 }
+
+// TestAsWords: the in-place word view of a message is little-endian
+// words, and is refused for a buffer that is not 8-byte aligned (the
+// callers then decode a copy).
+func TestAsWords(t *testing.T) {
+	b := make([]byte, 33)
+	for i := range b {
+		b[i] = byte(i + 1)
+	}
+	w, ok := asWords(b[:32])
+	if littleEndian && (!ok || len(w) != 4 || w[1] != 0x100f0e0d0c0b0a09) {
+		t.Errorf("aligned: %v %x", ok, w)
+	}
+	if _, ok := asWords(b[1:33]); ok {
+		t.Error("a buffer at an odd address was viewed as words")
+	}
+}
