@@ -85,15 +85,9 @@ func runDemo(args []string) error {
 	}
 
 	step("data: MNIST under %s", dir)
-	test, err := data.Load(dir, "mnist", false)
+	test, err := demo.TestImages(ctx, dir, os.Stderr)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "MNIST not found (%v); downloading it\n", err)
-		if _, ferr := data.Fetch(ctx, dir, "mnist", data.FetchOptions{Progress: os.Stderr}); ferr != nil {
-			return fmt.Errorf("MNIST is not under %s and could not be downloaded: %w", dir, ferr)
-		}
-		if test, err = data.Load(dir, "mnist", false); err != nil {
-			return err
-		}
+		return err
 	}
 	*n = min(*n, test.N)
 	*n2 = min(*n2, *n)
@@ -146,12 +140,9 @@ func runDemo(args []string) error {
 	if *insecure {
 		tlsListen = []string{"--insecure"}
 	} else {
-		certDir := filepath.Join(*workdir, "certs")
-		cert, key := filepath.Join(certDir, secnet.CertName), filepath.Join(certDir, secnet.KeyName)
-		if !exists(cert) || !exists(key) {
-			if cert, key, err = secnet.GenerateSelfSigned(certDir, []string{"127.0.0.1", "localhost"}, 0); err != nil {
-				return err
-			}
+		cert, key, err := demo.Cert(filepath.Join(*workdir, "certs"))
+		if err != nil {
+			return err
 		}
 		sec.CAFile = cert
 		tlsListen = []string{"--tls-cert", cert, "--tls-key", key, "--tls-ca", cert}
