@@ -143,12 +143,20 @@ func blockFromBytes(b []byte) Block {
 func padded(n int) int { return (n + 127) / 128 * 2 }
 
 // rowsOf transposes 128 columns of words 64-bit words each into n rows,
-// in the buffer *dst: per 128 rows, the four 64×64 quadrants of
-// transpose128, loaded from the columns and stored to the rows directly.
+// in the buffer *dst.
 func rowsOf(cols *[Kappa][]uint64, n int, dst *[]Block) []Block {
 	rows := grow(dst, n)
+	rowsChunk(cols, padded(n), rows)
+	return rows
+}
+
+// rowsChunk transposes the first m words (m even) of the 128 columns
+// into the rows (up to 64·m of them; fewer at the end of a batch): per
+// 128 rows, the four 64×64 quadrants of transpose128, loaded from the
+// columns and stored to the rows directly.
+func rowsChunk(cols *[Kappa][]uint64, m int, rows []Block) {
 	var q [4][64]uint64 // as in transpose128
-	for b := 0; b*128 < n; b++ {
+	for b := 0; b < m/2 && b*128 < len(rows); b++ {
 		for j := range 64 {
 			q[0][j], q[1][j] = cols[j][2*b], cols[j][2*b+1]
 			q[2][j], q[3][j] = cols[64+j][2*b], cols[64+j][2*b+1]
@@ -156,7 +164,7 @@ func rowsOf(cols *[Kappa][]uint64, n int, dst *[]Block) []Block {
 		for k := range q {
 			transpose64Fast(&q[k])
 		}
-		out := rows[b*128 : b*128+min(128, n-b*128)]
+		out := rows[b*128 : b*128+min(128, len(rows)-b*128)]
 		for i := range min(64, len(out)) {
 			out[i] = Block{q[0][i], q[2][i]}
 		}
@@ -164,7 +172,6 @@ func rowsOf(cols *[Kappa][]uint64, n int, dst *[]Block) []Block {
 			out[i] = Block{q[1][i-64], q[3][i-64]}
 		}
 	}
-	return rows
 }
 
 // COT extends n correlated OTs: it returns q_1..q_n, of which the receiver
@@ -220,15 +227,17 @@ func (s *Sender) expand(m matrix) ([]Block, uint64, error) {
 	s.expanded++
 	n, msg, w := m.n, m.msg, padded(m.n)
 	var cols [Kappa][]uint64
-	columnsOf(&cols, &s.sc.cols, w)
 	if s.ss != nil {
-		if err := s.ss.senderCols(&cols, msg, w, &s.sc.aux); err != nil {
+		columnsOf(&cols, &s.sc.cols, min(w, ssChunk))
+		rows := grow(&s.sc.rows, n)
+		if err := s.ss.senderCols(&cols, msg, w, rows, &s.sc.aux); err != nil {
 			return nil, 0, err
 		}
 		base := s.next
 		s.next += uint64(n)
-		return rowsOf(&cols, n, &s.sc.rows), base, nil
+		return rows, base, nil
 	}
+	columnsOf(&cols, &s.sc.cols, w)
 	u := grow(&s.sc.aux, w)
 	for j := range Kappa {
 		s.prg[j].Uint64s(cols[j])
@@ -266,11 +275,14 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 		rw[i/64] |= uint64(b) << (i % 64)
 	}
 	var cols [Kappa][]uint64
-	columnsOf(&cols, &r.sc.cols, w)
 	var msg []byte
+	var rows []Block
 	if r.ss != nil {
-		msg = r.ss.receiverCols(&cols, rw, &r.sc.aux, &r.sc.msg)
+		columnsOf(&cols, &r.sc.cols, min(w, ssChunk))
+		rows = grow(&r.sc.rows, n)
+		msg = r.ss.receiverCols(&cols, rw, rows, &r.sc.aux, &r.sc.msg)
 	} else {
+		columnsOf(&cols, &r.sc.cols, w)
 		msg = grow(&r.sc.msg, Kappa*w*8)
 		u := grow(&r.sc.aux, w)
 		for j := range Kappa {
@@ -287,7 +299,10 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 	}
 	base := r.next
 	r.next += uint64(n)
-	return rowsOf(&cols, n, &r.sc.rows), base, nil
+	if rows == nil {
+		rows = rowsOf(&cols, n, &r.sc.rows)
+	}
+	return rows, base, nil
 }
 
 // ROT extends n random OTs: the sender gets two random 128-bit messages

@@ -213,22 +213,26 @@ var littleEndian = func() bool {
 	return *(*byte)(unsafe.Pointer(&x)) == 1
 }()
 
-// columns expands the next w words of every leaf and writes, per block,
-// the k columns (into cols, overwritten) (v_c on the receiver, w_c on the sender) into cols and the
-// receiver's u into us[bi] (sender: us is nil). The sender relabels its
-// leaves by y = x ⊕ δ_b, so both sides run the same tree sum: with G_y the
-// leaf of index y (zero where unknown), the sum over pairs that differ in
-// bit c of the right halves is ⊕_{y: y_c=1} G_y.
-func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender bool) {
-	for bi := range s.blocks {
-		b := &s.blocks[bi]
-		nl := 1 << b.k
-		chunk := min(w, ssChunk)
-		if len(s.buf) < nl*chunk {
-			s.buf = make([]uint64, nl*chunk)
-		}
-		for off := 0; off < w; off += chunk {
-			m := min(chunk, w-off)
+// columns expands the next w words of every leaf, ssChunk words at a
+// time, so that the columns of a chunk stay in cache until they are
+// transposed: per chunk of m words at word off it writes, for every block,
+// the k columns (v_c on the receiver, w_c on the sender) into cols[j][:m]
+// (overwritten; cols holds ssChunk words per column) and the receiver's u
+// into us[bi][off:off+m] (sender: us is nil), then calls done(off, m).
+// The sender relabels its leaves by y = x ⊕ δ_b, so both sides run the
+// same tree sum: with G_y the leaf of index y (zero where unknown), the
+// sum over pairs that differ in bit c of the right halves is
+// ⊕_{y: y_c=1} G_y.
+func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender bool, done func(off, m int)) {
+	chunk := min(w, ssChunk)
+	for off := 0; off < w; off += chunk {
+		m := min(chunk, w-off)
+		for bi := range s.blocks {
+			b := &s.blocks[bi]
+			nl := 1 << b.k
+			if len(s.buf) < nl*chunk {
+				s.buf = make([]uint64, nl*chunk)
+			}
 			leaf := func(y int) []uint64 { return s.buf[y*chunk : y*chunk+m] }
 			for x := range nl {
 				y := x
@@ -249,7 +253,7 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 			}
 			for c := range b.k {
 				step := 1 << c
-				col := cols[b.c0+c][off : off+m]
+				col := cols[b.c0+c][:m]
 				lo, hi := leaf(0), leaf(step)
 				copy(col, hi) // the pair y = 0 sets the column: no clearing first
 				for i := range m {
@@ -267,14 +271,16 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 				copy(us[bi][off:off+m], leaf(0))
 			}
 		}
+		done(off, m)
 	}
 }
 
-// receiverCols makes the receiver's columns t^j (cols overwritten) for choice
-// words rw and the correction message (u ⊕ r per block, w words each);
-// aux is scratch for the u's, buf for the message. On a little-endian
-// machine the u's are made in the message itself.
-func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64, buf *[]byte) []byte {
+// receiverCols makes the receiver's rows t_i (the first n of them, into
+// rows) for choice words rw and returns the correction message (u ⊕ r per
+// block, w = len(rw) words each); cols is chunk scratch (ssChunk words per
+// column), aux scratch for the u's, buf for the message. On a
+// little-endian machine the u's are made in the message itself.
+func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, rows []Block, aux *[]uint64, buf *[]byte) []byte {
 	w := len(rw)
 	msg := grow(buf, len(s.blocks)*w*8)
 	slab, direct := asWords(msg)
@@ -285,12 +291,16 @@ func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, aux *[]uint64,
 	for bi := range us {
 		us[bi] = slab[bi*w : (bi+1)*w : (bi+1)*w]
 	}
-	s.columns(cols, us, w, false)
-	for bi, u := range us {
-		for k := range u {
-			u[k] ^= rw[k]
+	s.columns(cols, us, w, false, func(off, m int) {
+		for _, u := range us {
+			for k := off; k < off+m; k++ {
+				u[k] ^= rw[k]
+			}
 		}
-		if !direct {
+		rowsChunk(cols, m, rows[min(len(rows), off*64):min(len(rows), (off+m)*64)])
+	})
+	if !direct {
+		for bi, u := range us {
 			transport.EncodeUint64s(msg[bi*w*8:(bi+1)*w*8], u)
 		}
 	}
@@ -310,28 +320,33 @@ func asWords(b []byte) (w []uint64, ok bool) {
 // msgBytes is the size of the correction message for w words per column.
 func (s *ssSide) msgBytes(w int) int { return len(s.blocks) * w * 8 }
 
-// senderCols makes the sender's columns q^j (cols overwritten) from the
-// receiver's correction message (already checked to be msgBytes(w)
-// long); aux is scratch.
-func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int, aux *[]uint64) error {
-	s.columns(cols, nil, w, true)
+// senderCols makes the sender's rows q_i (the first n of them, into
+// rows) from the receiver's correction message (already checked to be
+// msgBytes(w) long); cols is chunk scratch, aux scratch.
+func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int, rows []Block, aux *[]uint64) error {
 	all, direct := asWords(msg)
-	d := grow(aux, w)
-	for bi := range s.blocks {
-		b := &s.blocks[bi]
-		if direct {
-			d = all[bi*w : (bi+1)*w]
-		} else if err := transport.DecodeUint64s(d, msg[bi*w*8:(bi+1)*w*8]); err != nil {
-			return fmt.Errorf("ot: SoftSpoken correction: %w", err)
-		}
-		for c := range b.k {
-			if b.delta>>c&1 == 1 {
-				col := cols[b.c0+c]
-				for i := range w {
-					col[i] ^= d[i]
-				}
+	if !direct {
+		all = grow(aux, len(s.blocks)*w)
+		for bi := range s.blocks {
+			if err := transport.DecodeUint64s(all[bi*w:(bi+1)*w], msg[bi*w*8:(bi+1)*w*8]); err != nil {
+				return fmt.Errorf("ot: SoftSpoken correction: %w", err)
 			}
 		}
 	}
+	s.columns(cols, nil, w, true, func(off, m int) {
+		for bi := range s.blocks {
+			b := &s.blocks[bi]
+			d := all[bi*w+off : bi*w+off+m]
+			for c := range b.k {
+				if b.delta>>c&1 == 1 {
+					col := cols[b.c0+c][:m]
+					for i := range m {
+						col[i] ^= d[i]
+					}
+				}
+			}
+		}
+		rowsChunk(cols, m, rows[min(len(rows), off*64):min(len(rows), (off+m)*64)])
+	})
 	return nil
 }
