@@ -68,8 +68,10 @@ import (
 
 // Version is the session protocol version (2: the suite in hello and
 // answer; 3: the dealer session tag in the answer, the client token in
-// the hello; 4: the client's dealer session tag to the server).
-const Version = 4
+// the hello; 4: the client's dealer session tag to the server; 5: pi's
+// prepare message, which a server of version 4 takes for a malformed
+// request).
+const Version = 5
 
 // Message tags.
 const (
