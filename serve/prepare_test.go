@@ -133,3 +133,35 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 	sess.Close()
 	checkServes(t, srv.addr, 310)
 }
+
+// TestTwoPartyPrepareIdle: a session's prepares are work, not idleness,
+// however quiet the connection (Dial's prepare and one between
+// inferences run under a 1 s open and idle bound), and once a prepare is
+// done the idle bound applies again: a client that prepares and then
+// sends nothing is closed for idleness.
+func TestTwoPartyPrepareIdle(t *testing.T) {
+	plan := loadPlanFile(t, baseModel)
+	const idle = time.Second
+	slog := &logSink{t: t}
+	srv, _ := startTwoParty(t, plan, insecure, func(s *Server) { s.IdleTimeout, s.OpenTimeout, s.Logf = idle, idle, slog.logf })
+	defer srv.stop(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Pool: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	x := randImage(320, plan.Public.Input)
+	r, err := sess.Infer(ctx, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Prepare == nil || r.Label != fixedLabel(t, plan, x) {
+		t.Errorf("prepared inference: prepare %v, label %d, want %d", r.Prepare, r.Label, fixedLabel(t, plan, x))
+	}
+	if err := sess.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slog.waitFor(t, "closed by the server", "cause=idle", "inferences=1")
+}
