@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -94,15 +95,6 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 	defer srv.stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	var conn transport.Conn
-	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Pool: 0, Dial: func(ctx context.Context, addr string) (transport.Conn, error) {
-		c, err := dialer(insecure)(ctx, addr)
-		conn = c
-		return c, err
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	first := ""
 	for i := range plan.Public.Steps {
 		if st := &plan.Public.Steps[i]; st.Op == pi.OpLinear {
@@ -110,18 +102,13 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 			break
 		}
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for st := conn.Stats(); st.Layer() != first; {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Microsecond):
-			}
-		}
-		conn.Close()
-	}()
+	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Pool: 0, Dial: func(ctx context.Context, addr string) (transport.Conn, error) {
+		c, err := dialer(insecure)(ctx, addr)
+		return &cutConn{Conn: c, layer: first}, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := sess.Prepare(ctx); err == nil {
 		t.Fatal("prepare over a connection closed during it succeeded")
 	}
@@ -132,6 +119,36 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 	}
 	sess.Close()
 	checkServes(t, srv.addr, 310)
+}
+
+// cutConn closes its connection at its first message to or from the
+// given layer in the offline phase (the first step of the prepare's
+// precomputation), whatever the goroutine schedule.
+type cutConn struct {
+	transport.Conn
+	layer string
+}
+
+func (c *cutConn) cut() error {
+	if st := c.Stats(); st.Phase() == transport.PhaseOffline && st.Layer() == c.layer {
+		c.Conn.Close()
+		return errors.New("cut during " + c.layer)
+	}
+	return nil
+}
+
+func (c *cutConn) Send(b []byte) error {
+	if err := c.cut(); err != nil {
+		return err
+	}
+	return c.Conn.Send(b)
+}
+
+func (c *cutConn) Recv() ([]byte, error) {
+	if err := c.cut(); err != nil {
+		return nil, err
+	}
+	return c.Conn.Recv()
 }
 
 // TestTwoPartyPrepareIdle: a session's prepares are work, not idleness,
