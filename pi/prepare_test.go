@@ -286,24 +286,15 @@ func TestPrepareDisconnect(t *testing.T) {
 		}
 	}
 	s := newPrepareSession(t, plan, SuiteTwoParty, 1)
-	if err := s.cl.Connect(s.ctx, s.c1); err != nil {
+	// The client's connection closes at its first message of the first
+	// step's precomputation, whatever the goroutine schedule.
+	cut := &cutConn{Conn: s.c1, layer: first}
+	if err := s.cl.Connect(s.ctx, cut); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for st := s.c1.Stats(); st.Layer() != first; {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Microsecond):
-			}
-		}
-		s.c1.Close()
-	}()
 	cerr := make(chan error, 1)
 	go func() {
-		_, err := s.cl.Prepare(s.ctx, s.c1, 1)
+		_, err := s.cl.Prepare(s.ctx, cut, 1)
 		cerr <- err
 	}()
 	for who, ch := range map[string]chan error{"server": s.done, "client": cerr} {
@@ -318,7 +309,36 @@ func TestPrepareDisconnect(t *testing.T) {
 			t.Fatalf("client closed during a prepare: the %s hangs", who)
 		}
 	}
-	if _, _, err := s.cl.Infer(s.ctx, s.c1, x); err == nil {
+	if _, _, err := s.cl.Infer(s.ctx, cut, x); err == nil {
 		t.Error("infer after a failed prepare succeeded")
 	}
+}
+
+// cutConn closes its connection at its first message to or from the
+// given layer in the offline phase.
+type cutConn struct {
+	transport.Conn
+	layer string
+}
+
+func (c *cutConn) cut() error {
+	if st := c.Stats(); st.Phase() == transport.PhaseOffline && st.Layer() == c.layer {
+		c.Conn.Close()
+		return errors.New("cut during " + c.layer)
+	}
+	return nil
+}
+
+func (c *cutConn) Send(b []byte) error {
+	if err := c.cut(); err != nil {
+		return err
+	}
+	return c.Conn.Send(b)
+}
+
+func (c *cutConn) Recv() ([]byte, error) {
+	if err := c.cut(); err != nil {
+		return nil, err
+	}
+	return c.Conn.Recv()
 }
