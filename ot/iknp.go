@@ -262,15 +262,29 @@ func (r *Receiver) COT(choice []byte) ([]Block, error) {
 
 // cot is COT with the rows in r's scratch: valid until the next call.
 func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
+	rows, base, msg, err := r.makeCOT(choice)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := r.c.Send(msg); err != nil {
+		return nil, 0, fmt.Errorf("ot: sending the extension matrix: %w", err)
+	}
+	return rows, base, nil
+}
+
+// makeCOT is cot without the send: the rows (r's scratch), their first
+// index and the matrix message (r's scratch too), valid until the next
+// extension of r.
+func (r *Receiver) makeCOT(choice []byte) ([]Block, uint64, []byte, error) {
 	n := len(choice)
 	if n == 0 {
-		return nil, 0, fmt.Errorf("ot: 0 OTs")
+		return nil, 0, nil, fmt.Errorf("ot: 0 OTs")
 	}
 	w := padded(n)
 	rw := make([]uint64, w)
 	for i, b := range choice {
 		if b > 1 {
-			return nil, 0, fmt.Errorf("ot: choice %d is %d, not a bit", i, b)
+			return nil, 0, nil, fmt.Errorf("ot: choice %d is %d, not a bit", i, b)
 		}
 		rw[i/64] |= uint64(b) << (i % 64)
 	}
@@ -294,15 +308,12 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 			transport.EncodeUint64s(msg[j*w*8:(j+1)*w*8], u)
 		}
 	}
-	if err := r.c.Send(msg); err != nil {
-		return nil, 0, fmt.Errorf("ot: sending the extension matrix: %w", err)
-	}
 	base := r.next
 	r.next += uint64(n)
 	if rows == nil {
 		rows = rowsOf(&cols, n, &r.sc.rows)
 	}
-	return rows, base, nil
+	return rows, base, msg, nil
 }
 
 // ROT extends n random OTs: the sender gets two random 128-bit messages
@@ -469,26 +480,76 @@ func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64,
 
 // ReceiveCorrelatedWidths is the receiver's side of SendCorrelatedWidths.
 func (r *Receiver) ReceiveCorrelatedWidths(choice []byte, widths []uint8) ([]uint64, error) {
+	p, err := r.PrepareCorrelatedWidths(choice, widths)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Send(); err != nil {
+		return nil, err
+	}
+	return p.Finish()
+}
+
+// PendingCorrelated is a correlated receive whose matrix is made and
+// whose hashes are computed but which has sent nothing yet
+// (Receiver.PrepareCorrelatedWidths): a party can make it while its peer
+// makes its own matrix, then send it when the protocol's order allows.
+type PendingCorrelated struct {
+	r      *Receiver
+	msg    []byte
+	h      []Block
+	choice []byte
+	widths []uint8
+	total  int
+	sent   bool
+}
+
+// PrepareCorrelatedWidths is the first part of ReceiveCorrelatedWidths:
+// the matrix and the keys, nothing sent. The Receiver may not extend
+// again before Send (the matrix is in its scratch); choice and widths
+// must not change before Finish.
+func (r *Receiver) PrepareCorrelatedWidths(choice []byte, widths []uint8) (*PendingCorrelated, error) {
 	total, err := checkWidths(widths, len(choice))
 	if err != nil {
 		return nil, err
 	}
-	t, base, err := r.cot(choice)
+	t, base, msg, err := r.makeCOT(choice)
 	if err != nil {
 		return nil, err
 	}
 	// Hashed before the correlations arrive: the sender is busy with its
 	// own hashes meanwhile.
 	h := rowHashes(t, base, Block{}, &r.sc)
-	br, err := recvBits(r.c, total, "correlations")
+	return &PendingCorrelated{r: r, msg: msg, h: h, choice: choice, widths: widths, total: total}, nil
+}
+
+// Send sends the matrix.
+func (p *PendingCorrelated) Send() error {
+	if p.sent {
+		return fmt.Errorf("ot: correlated receive's matrix sent twice")
+	}
+	p.sent = true
+	if err := p.r.c.Send(p.msg); err != nil {
+		return fmt.Errorf("ot: sending the extension matrix: %w", err)
+	}
+	return nil
+}
+
+// Finish receives the correlations (after Send) and returns this
+// party's values.
+func (p *PendingCorrelated) Finish() ([]uint64, error) {
+	if !p.sent {
+		return nil, fmt.Errorf("ot: correlated receive finished before its matrix was sent")
+	}
+	br, err := recvBits(p.r.c, p.total, "correlations")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]uint64, len(t))
-	for i := range t {
-		w := uint(widths[i])
+	out := make([]uint64, len(p.h))
+	for i := range p.h {
+		w := uint(p.widths[i])
 		d := br.read(w)
-		out[i] = (h[i].Lo + uint64(choice[i])*d) & mask(w)
+		out[i] = (p.h[i].Lo + uint64(p.choice[i])*d) & mask(w)
 	}
 	return out, nil
 }

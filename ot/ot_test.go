@@ -444,3 +444,45 @@ func TestOneOfNWidths(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareCorrelated: a correlated receive prepared before the sender
+// starts gives the same relation, and its steps refuse the wrong order.
+func TestPrepareCorrelated(t *testing.T) {
+	s, r := pair(t)
+	rng := rand.New(rand.NewPCG(19, 20))
+	n := 300
+	choice := randBits(rng, n)
+	delta := make([]uint64, n)
+	widths := make([]uint8, n)
+	for i := range n {
+		delta[i], widths[i] = rng.Uint64(), 32
+	}
+	p, err := r.PrepareCorrelatedWidths(choice, widths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Finish(); err == nil {
+		t.Fatal("finished before the matrix was sent")
+	}
+	var x []uint64
+	errs := make(chan error, 1)
+	go func() { var err error; x, err = s.SendCorrelatedWidths(delta, widths); errs <- err }()
+	if err := p.Send(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(); err == nil {
+		t.Fatal("the matrix was sent twice")
+	}
+	got, err := p.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if want := (x[i] + uint64(choice[i])*delta[i]) & mask(32); got[i] != want {
+			t.Fatalf("OT %d: got %x want %x", i, got[i], want)
+		}
+	}
+}

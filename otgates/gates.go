@@ -107,13 +107,46 @@ func (p *Party) Select(d []uint8, x []uint64, ell int) ([]uint64, error) {
 		}
 		return nil
 	}
-	if err := p.both(send, recv); err != nil {
+	if p.ID == 1 {
+		if err := p.both(send, recv); err != nil {
+			return nil, err
+		}
+	} else if err := p.selectParty0(d, ell, send, out); err != nil {
 		return nil, err
 	}
 	for i := range out {
 		out[i] &= m
 	}
 	return out, nil
+}
+
+// selectParty0 is party 0's side of Select's two directions in the order
+// of both (its answer, then its own matrix), with the matrix made before
+// party 1's arrives: the two parties expand their matrices at the same
+// time, and the wire order and rounds are those of both.
+func (p *Party) selectParty0(d []uint8, ell int, send func() error, out []uint64) error {
+	widths := make([]uint8, len(d))
+	for i := range widths {
+		widths[i] = uint8(ell)
+	}
+	pend, err := p.OT.Recv.PrepareCorrelatedWidths(d, widths)
+	if err != nil {
+		return fmt.Errorf("otgates: multiplexer: %w", err)
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	if err := pend.Send(); err != nil {
+		return fmt.Errorf("otgates: multiplexer: %w", err)
+	}
+	Y, err := pend.Finish()
+	if err != nil {
+		return fmt.Errorf("otgates: multiplexer: %w", err)
+	}
+	for i, y := range Y {
+		out[i] += y
+	}
+	return nil
 }
 
 // ReLU returns shares of max(x, 0) for shared signed ℓ-bit values x:
