@@ -142,14 +142,6 @@ func blockFromBytes(b []byte) Block {
 // a multiple of 128 for the transpose).
 func padded(n int) int { return (n + 127) / 128 * 2 }
 
-// rowsOf transposes 128 columns of words 64-bit words each into n rows,
-// in the buffer *dst.
-func rowsOf(cols *[Kappa][]uint64, n int, dst *[]Block) []Block {
-	rows := grow(dst, n)
-	rowsChunk(cols, padded(n), rows)
-	return rows
-}
-
 // rowsChunk transposes the first m words (m even) of the 128 columns
 // into the rows (up to 64·m of them; fewer at the end of a batch): per
 // 128 rows, the four 64×64 quadrants of transpose128, loaded from the
@@ -221,36 +213,77 @@ func (s *Sender) recvMatrix(n int) (matrix, error) {
 // expand turns a received matrix into the rows q_i (in s's scratch, valid
 // until the next call) and the index of the first.
 func (s *Sender) expand(m matrix) ([]Block, uint64, error) {
+	rows := grow(&s.sc.rows, m.n)
+	base, err := s.expandTo(m, fullRows(rows))
+	return rows, base, err
+}
+
+// rowWriter takes an extension's rows as they are made: dst gives where
+// rows [first, first+count) go, and ready (if set) is called once they
+// are there. With SoftSpoken the rows come 4,096 at a time, in order, so
+// a consumer that only needs each row once can keep them in a chunk-sized
+// buffer instead of the whole batch.
+type rowWriter struct {
+	dst   func(first, count int) []Block
+	ready func(first int, rows []Block)
+}
+
+// fullRows writes every row into rows.
+func fullRows(rows []Block) rowWriter {
+	return rowWriter{dst: func(first, count int) []Block { return rows[first : first+count] }}
+}
+
+// streamRows writes each chunk of rows into *buf (reused) and hands it to
+// ready.
+func streamRows(buf *[]Block, ready func(first int, rows []Block)) rowWriter {
+	return rowWriter{dst: func(_, count int) []Block { return grow(buf, count) }, ready: ready}
+}
+
+// put transposes the first m words of the columns, which hold rows
+// [first, first+64m), into the writer (the rows below n only).
+func (rw rowWriter) put(cols *[Kappa][]uint64, m, first, n int) {
+	count := min(n, first+64*m) - first
+	if count <= 0 {
+		return
+	}
+	d := rw.dst(first, count)
+	rowsChunk(cols, m, d)
+	if rw.ready != nil {
+		rw.ready(first, d)
+	}
+}
+
+// expandTo expands a received matrix into rw and returns the index of
+// the first row.
+func (s *Sender) expandTo(m matrix, rw rowWriter) (uint64, error) {
 	if m.seq != s.expanded {
-		return nil, 0, fmt.Errorf("ot: extension matrix %d expanded before matrix %d", m.seq, s.expanded)
+		return 0, fmt.Errorf("ot: extension matrix %d expanded before matrix %d", m.seq, s.expanded)
 	}
 	s.expanded++
 	n, msg, w := m.n, m.msg, padded(m.n)
+	base := s.next
+	s.next += uint64(n)
 	var cols [Kappa][]uint64
 	if s.ss != nil {
 		columnsOf(&cols, &s.sc.cols, min(w, ssChunk))
-		rows := grow(&s.sc.rows, n)
-		if err := s.ss.senderCols(&cols, msg, w, rows, &s.sc.aux); err != nil {
-			return nil, 0, err
+		if err := s.ss.senderCols(&cols, msg, w, n, rw, &s.sc.aux); err != nil {
+			return 0, err
 		}
-		base := s.next
-		s.next += uint64(n)
-		return rows, base, nil
+		return base, nil
 	}
 	columnsOf(&cols, &s.sc.cols, w)
 	u := grow(&s.sc.aux, w)
 	for j := range Kappa {
 		s.prg[j].Uint64s(cols[j])
 		if err := transport.DecodeUint64s(u, msg[j*w*8:(j+1)*w*8]); err != nil {
-			return nil, 0, fmt.Errorf("ot: extension matrix: %w", err)
+			return 0, fmt.Errorf("ot: extension matrix: %w", err)
 		}
 		for k := range w {
 			cols[j][k] ^= u[k] & s.dmask[j]
 		}
 	}
-	base := s.next
-	s.next += uint64(n)
-	return rowsOf(&cols, n, &s.sc.rows), base, nil
+	rw.put(&cols, w, 0, n)
+	return base, nil
 }
 
 // COT extends len(choice) correlated OTs with the given choice bits (one
@@ -276,44 +309,45 @@ func (r *Receiver) cot(choice []byte) ([]Block, uint64, error) {
 // index and the matrix message (r's scratch too), valid until the next
 // extension of r.
 func (r *Receiver) makeCOT(choice []byte) ([]Block, uint64, []byte, error) {
+	rows := grow(&r.sc.rows, len(choice))
+	base, msg, err := r.makeCOTTo(choice, fullRows(rows))
+	return rows, base, msg, err
+}
+
+// makeCOTTo is makeCOT with the rows going to rw.
+func (r *Receiver) makeCOTTo(choice []byte, rows rowWriter) (uint64, []byte, error) {
 	n := len(choice)
 	if n == 0 {
-		return nil, 0, nil, fmt.Errorf("ot: 0 OTs")
+		return 0, nil, fmt.Errorf("ot: 0 OTs")
 	}
 	w := padded(n)
 	rw := make([]uint64, w)
 	for i, b := range choice {
 		if b > 1 {
-			return nil, 0, nil, fmt.Errorf("ot: choice %d is %d, not a bit", i, b)
+			return 0, nil, fmt.Errorf("ot: choice %d is %d, not a bit", i, b)
 		}
 		rw[i/64] |= uint64(b) << (i % 64)
 	}
-	var cols [Kappa][]uint64
-	var msg []byte
-	var rows []Block
-	if r.ss != nil {
-		columnsOf(&cols, &r.sc.cols, min(w, ssChunk))
-		rows = grow(&r.sc.rows, n)
-		msg = r.ss.receiverCols(&cols, rw, rows, &r.sc.aux, &r.sc.msg)
-	} else {
-		columnsOf(&cols, &r.sc.cols, w)
-		msg = grow(&r.sc.msg, Kappa*w*8)
-		u := grow(&r.sc.aux, w)
-		for j := range Kappa {
-			r.prg[j][0].Uint64s(cols[j])
-			r.prg[j][1].Uint64s(u)
-			for k := range w {
-				u[k] ^= cols[j][k] ^ rw[k]
-			}
-			transport.EncodeUint64s(msg[j*w*8:(j+1)*w*8], u)
-		}
-	}
 	base := r.next
 	r.next += uint64(n)
-	if rows == nil {
-		rows = rowsOf(&cols, n, &r.sc.rows)
+	var cols [Kappa][]uint64
+	if r.ss != nil {
+		columnsOf(&cols, &r.sc.cols, min(w, ssChunk))
+		return base, r.ss.receiverCols(&cols, rw, n, rows, &r.sc.aux, &r.sc.msg), nil
 	}
-	return rows, base, msg, nil
+	columnsOf(&cols, &r.sc.cols, w)
+	msg := grow(&r.sc.msg, Kappa*w*8)
+	u := grow(&r.sc.aux, w)
+	for j := range Kappa {
+		r.prg[j][0].Uint64s(cols[j])
+		r.prg[j][1].Uint64s(u)
+		for k := range w {
+			u[k] ^= cols[j][k] ^ rw[k]
+		}
+		transport.EncodeUint64s(msg[j*w*8:(j+1)*w*8], u)
+	}
+	rows.put(&cols, w, 0, n)
+	return base, msg, nil
 }
 
 // ROT extends n random OTs: the sender gets two random 128-bit messages

@@ -121,10 +121,7 @@ func (c *CNSender) send(m matrix, gen func(int, []uint64), nn int, widths []uint
 	if err != nil {
 		return err
 	}
-	q, base, err := c.s.expand(m)
-	if err != nil {
-		return err
-	}
+	base := c.s.next // the index expandTo gives the first row
 	delta := c.s.delta
 	nodes := 2<<L - 2 // tree nodes per OT: 2^{j+1} at level j
 	keys := make([]uint64, 2<<L)
@@ -134,51 +131,81 @@ func (c *CNSender) send(m matrix, gen func(int, []uint64), nn int, widths []uint
 	const chunk = 64
 	pq := make([]Block, 2*chunk*L)
 	in := make([]Block, chunk*nodes)
-	for i0 := 0; i0 < n; i0 += chunk {
-		cn := min(chunk, n-i0)
-		// π(q) and π(q ⊕ Δ) of every COT of the chunk.
-		for r := range cn * L {
-			pq[2*r] = q[i0*L+r]
-			pq[2*r+1] = q[i0*L+r].Xor(delta)
-		}
-		permBlocks(pq[:2*cn*L], pq[:2*cn*L])
-		// Node (j, p) of OT i hashes π(q_j ⊕ p_j·Δ) ⊕ tweak: the prefixes
-		// p < 2^j have bit j clear (π(q_j)), the others set (π(q_j ⊕ Δ)).
-		k := 0
-		for i := range cn {
-			for j := range L {
-				r := i*L + j
-				idx := base + uint64((i0+i)*L+j)
-				half := 1 << j
-				a, b := pq[2*r], pq[2*r+1]
-				dst := in[k : k+2*half : k+2*half]
-				for p := range half {
-					dst[p] = Block{a.Lo ^ idx, a.Hi ^ uint64(p+1)}
-					dst[half+p] = Block{b.Lo ^ idx, b.Hi ^ uint64(half+p+1)}
+	// hash sends OTs o0 .. o0+cnt−1, whose rows start at q[0].
+	hash := func(q []Block, o0, cnt int) {
+		for c0 := 0; c0 < cnt; c0 += chunk {
+			cn := min(chunk, cnt-c0)
+			i0 := o0 + c0 // first OT of the chunk
+			qc := q[c0*L : (c0+cn)*L]
+			// π(q) and π(q ⊕ Δ) of every COT of the chunk.
+			for r := range cn * L {
+				pq[2*r] = qc[r]
+				pq[2*r+1] = qc[r].Xor(delta)
+			}
+			permBlocks(pq[:2*cn*L], pq[:2*cn*L])
+			// Node (j, p) of OT i hashes π(q_j ⊕ p_j·Δ) ⊕ tweak: the
+			// prefixes p < 2^j have bit j clear (π(q_j)), the others set
+			// (π(q_j ⊕ Δ)).
+			k := 0
+			for i := range cn {
+				for j := range L {
+					r := i*L + j
+					idx := base + uint64((i0+i)*L+j)
+					half := 1 << j
+					a, b := pq[2*r], pq[2*r+1]
+					dst := in[k : k+2*half : k+2*half]
+					for p := range half {
+						dst[p] = Block{a.Lo ^ idx, a.Hi ^ uint64(p+1)}
+						dst[half+p] = Block{b.Lo ^ idx, b.Hi ^ uint64(half+p+1)}
+					}
+					k += 2 * half
 				}
-				k += 2 * half
+			}
+			permBlocks(in[:k], in[:k])
+			k = 0
+			for i := range cn {
+				keys[1] = 0 // the empty prefix (level −1 sits at index 1)
+				for j := range L {
+					r := i*L + j
+					lo := 1 << j // prefixes of level j−1 at [lo, 2lo)
+					aLo, bLo := pq[2*r].Lo, pq[2*r+1].Lo
+					prev, next := keys[lo:2*lo:2*lo], keys[2*lo:4*lo:4*lo]
+					src := in[k : k+2*lo : k+2*lo]
+					for p := range lo {
+						next[p] = prev[p] ^ src[p].Lo ^ aLo
+						next[lo+p] = prev[p] ^ src[lo+p].Lo ^ bLo
+					}
+					k += 2 * lo
+				}
+				top := 1 << L
+				gen(i0+i, msgs)
+				writeMessages(bw, msgs, keys[top:top+nn], int(widths[i0+i]))
 			}
 		}
-		permBlocks(in[:k], in[:k])
-		k = 0
-		for i := range cn {
-			keys[1] = 0 // the empty prefix (level −1 sits at index 1)
-			for j := range L {
-				r := i*L + j
-				lo := 1 << j // prefixes of level j−1 at [lo, 2lo)
-				aLo, bLo := pq[2*r].Lo, pq[2*r+1].Lo
-				prev, next := keys[lo:2*lo:2*lo], keys[2*lo:4*lo:4*lo]
-				src := in[k : k+2*lo : k+2*lo]
-				for p := range lo {
-					next[p] = prev[p] ^ src[p].Lo ^ aLo
-					next[lo+p] = prev[p] ^ src[lo+p].Lo ^ bLo
-				}
-				k += 2 * lo
-			}
-			top := 1 << L
-			gen(i0+i, msgs)
-			writeMessages(bw, msgs, keys[top:top+nn], int(widths[i0+i]))
+	}
+	// The rows come a chunk at a time (rowWriter); an OT whose L rows
+	// straddle two chunks waits in pend for the rest.
+	pend := c.s.sc.pend[:0]
+	done := 0 // OTs sent
+	ready := func(_ int, rows []Block) {
+		if len(pend) == 0 && len(rows)%L == 0 {
+			hash(rows, done, len(rows)/L)
+			done += len(rows) / L
+			return
 		}
+		pend = append(pend, rows...)
+		full := len(pend) / L
+		hash(pend, done, full)
+		done += full
+		pend = pend[:copy(pend, pend[full*L:])]
+	}
+	_, err = c.s.expandTo(m, streamRows(&c.s.sc.rows, ready))
+	c.s.sc.pend = pend
+	if err != nil {
+		return err
+	}
+	if done != n {
+		return fmt.Errorf("ot: internal: %d of %d 1-of-N OTs hashed", done, n) // unreachable
 	}
 	if err := c.s.c.Send(bw.bytes()); err != nil {
 		return fmt.Errorf("ot: sending 1-of-N messages: %w", err)
@@ -244,30 +271,28 @@ func (c *CNReceiver) StartWidths(choice []uint8, nn int, widths []uint8) (*Pendi
 			cb[i*L+j] = x >> j & 1
 		}
 	}
-	t, base, err := c.r.cot(cb)
+	// Each row is hashed as its chunk comes (rowWriter), under the tweak of
+	// its node, into its OT's key.
+	base := c.r.next // the index makeCOTTo gives the first row
+	keys := make([]uint64, n)
+	ready := func(first int, rows []Block) {
+		tw := grow(&c.r.sc.tw, len(rows))
+		for k := range rows {
+			g := first + k
+			i, j := g/L, g%L
+			tw[k] = nodeTweak(base+uint64(g), int(choice[i])&(2<<j-1))
+		}
+		tccrBlocks(rows, rows, tw, &c.r.sc.tmp)
+		for k, r := range rows {
+			keys[(first+k)/L] ^= r.Lo
+		}
+	}
+	_, msg, err := c.r.makeCOTTo(cb, streamRows(&c.r.sc.rows, ready))
 	if err != nil {
 		return nil, err
 	}
-	// Hash in chunks of OTs so that the tweaks and π(t) stay in cache.
-	const chunk = 256
-	tw := grow(&c.r.sc.tw, chunk*L)
-	keys := make([]uint64, n)
-	for i0 := 0; i0 < n; i0 += chunk {
-		cn := min(chunk, n-i0)
-		rows := t[i0*L : (i0+cn)*L]
-		for i, x := range choice[i0 : i0+cn] {
-			for j := range L {
-				tw[i*L+j] = nodeTweak(base+uint64((i0+i)*L+j), int(x)&(2<<j-1))
-			}
-		}
-		tccrBlocks(rows, rows, tw[:cn*L], &c.r.sc.tmp)
-		for i := range cn {
-			var key uint64
-			for _, r := range rows[i*L : (i+1)*L] {
-				key ^= r.Lo
-			}
-			keys[i0+i] = key
-		}
+	if err := c.r.c.Send(msg); err != nil {
+		return nil, fmt.Errorf("ot: sending the extension matrix: %w", err)
 	}
 	return &PendingN{finish: func() ([]uint64, error) {
 		return readChosen(c.r.c, bits, choice, nn, widths, keys)

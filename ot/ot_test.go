@@ -284,7 +284,9 @@ func sessionsCfg(t testing.TB, cfg Config) (*Session, *Session, transport.Conn, 
 	return s0, s1, c0, c1
 }
 
-// TestOneOfN runs 1-out-of-N OT by KK13 and from COTs (IKNP and SoftSpoken).
+// TestOneOfN runs 1-out-of-N OT by KK13 and from COTs (IKNP and SoftSpoken);
+// the batches of more than 4,096 COTs come in several row chunks, and
+// with N = 5 (3 COTs per OT) an OT's rows straddle two of them.
 func TestOneOfN(t *testing.T) {
 	for _, cfg := range []Config{{KK: true}, {}, {K: 3}, DefaultConfig} {
 		testOneOfN(t, cfg)
@@ -297,7 +299,7 @@ func testOneOfN(t *testing.T, cfg Config) {
 		t.Fatalf("%v: KK13 sender %v", cfg, s0.NSend)
 	}
 	rng := rand.New(rand.NewPCG(15, 16))
-	for _, tc := range []struct{ n, nn, ell int }{{1, 2, 1}, {200, 16, 2}, {129, 256, 64}, {300, 5, 7}, {70, 3, 64}} {
+	for _, tc := range []struct{ n, nn, ell int }{{1, 2, 1}, {200, 16, 2}, {129, 256, 64}, {300, 5, 7}, {70, 3, 64}, {2000, 5, 3}, {1500, 16, 2}} {
 		// Both directions: party 0 sends to party 1 and the reverse.
 		for dir := range 2 {
 			snd, rcv := s0, s1

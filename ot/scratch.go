@@ -10,6 +10,7 @@ type scratch struct {
 	tmp  []Block  // π(x) in tccrBlocks
 	tw   []Block  // tweaks
 	msg  []byte   // the outgoing message (a Conn does not keep it after Send)
+	pend []Block  // rows of a 1-of-N OT split between two chunks (ncot.go)
 }
 
 // bitWriter returns a bitWriter for a message of bits bits in sc.msg.

@@ -276,11 +276,12 @@ func (s *ssSide) columns(cols *[Kappa][]uint64, us [][]uint64, w int, sender boo
 }
 
 // receiverCols makes the receiver's rows t_i (the first n of them, into
-// rows) for choice words rw and returns the correction message (u ⊕ r per
-// block, w = len(rw) words each); cols is chunk scratch (ssChunk words per
-// column), aux scratch for the u's, buf for the message. On a
-// little-endian machine the u's are made in the message itself.
-func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, rows []Block, aux *[]uint64, buf *[]byte) []byte {
+// rows, chunk by chunk) for choice words rw and returns the correction
+// message (u ⊕ r per block, w = len(rw) words each); cols is chunk scratch
+// (ssChunk words per column), aux scratch for the u's, buf for the
+// message. On a little-endian machine the u's are made in the message
+// itself.
+func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, n int, rows rowWriter, aux *[]uint64, buf *[]byte) []byte {
 	w := len(rw)
 	msg := grow(buf, len(s.blocks)*w*8)
 	slab, direct := asWords(msg)
@@ -297,7 +298,7 @@ func (s *ssSide) receiverCols(cols *[Kappa][]uint64, rw []uint64, rows []Block, 
 				u[k] ^= rw[k]
 			}
 		}
-		rowsChunk(cols, m, rows[min(len(rows), off*64):min(len(rows), (off+m)*64)])
+		rows.put(cols, m, off*64, n)
 	})
 	if !direct {
 		for bi, u := range us {
@@ -321,9 +322,9 @@ func asWords(b []byte) (w []uint64, ok bool) {
 func (s *ssSide) msgBytes(w int) int { return len(s.blocks) * w * 8 }
 
 // senderCols makes the sender's rows q_i (the first n of them, into
-// rows) from the receiver's correction message (already checked to be
-// msgBytes(w) long); cols is chunk scratch, aux scratch.
-func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int, rows []Block, aux *[]uint64) error {
+// rows, chunk by chunk) from the receiver's correction message (already
+// checked to be msgBytes(w) long); cols is chunk scratch, aux scratch.
+func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w, n int, rows rowWriter, aux *[]uint64) error {
 	all, direct := asWords(msg)
 	if !direct {
 		all = grow(aux, len(s.blocks)*w)
@@ -346,7 +347,7 @@ func (s *ssSide) senderCols(cols *[Kappa][]uint64, msg []byte, w int, rows []Blo
 				}
 			}
 		}
-		rowsChunk(cols, m, rows[min(len(rows), off*64):min(len(rows), (off+m)*64)])
+		rows.put(cols, m, off*64, n)
 	})
 	return nil
 }
