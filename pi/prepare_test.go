@@ -14,6 +14,7 @@ import (
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
+	"github.com/autorep/autorep/transport/transporttest"
 )
 
 // preparePlan is a random-weight LeNet with mixed ReLU/polynomial
@@ -288,7 +289,7 @@ func TestPrepareDisconnect(t *testing.T) {
 	s := newPrepareSession(t, plan, SuiteTwoParty, 1)
 	// The client's connection closes at its first message of the first
 	// step's precomputation, whatever the goroutine schedule.
-	cut := &cutConn{Conn: s.c1, layer: first}
+	cut := &transporttest.CutConn{Conn: s.c1, Layer: first}
 	if err := s.cl.Connect(s.ctx, cut); err != nil {
 		t.Fatal(err)
 	}
@@ -312,33 +313,4 @@ func TestPrepareDisconnect(t *testing.T) {
 	if _, _, err := s.cl.Infer(s.ctx, cut, x); err == nil {
 		t.Error("infer after a failed prepare succeeded")
 	}
-}
-
-// cutConn closes its connection at its first message to or from the
-// given layer in the offline phase.
-type cutConn struct {
-	transport.Conn
-	layer string
-}
-
-func (c *cutConn) cut() error {
-	if st := c.Stats(); st.Phase() == transport.PhaseOffline && st.Layer() == c.layer {
-		c.Conn.Close()
-		return errors.New("cut during " + c.layer)
-	}
-	return nil
-}
-
-func (c *cutConn) Send(b []byte) error {
-	if err := c.cut(); err != nil {
-		return err
-	}
-	return c.Conn.Send(b)
-}
-
-func (c *cutConn) Recv() ([]byte, error) {
-	if err := c.cut(); err != nil {
-		return nil, err
-	}
-	return c.Conn.Recv()
 }

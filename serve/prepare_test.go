@@ -2,13 +2,13 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/transport"
+	"github.com/autorep/autorep/transport/transporttest"
 )
 
 // TestTwoPartyPrepare: with Pool 1 the twoparty session prepares its first
@@ -104,7 +104,7 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 	}
 	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Pool: 0, Dial: func(ctx context.Context, addr string) (transport.Conn, error) {
 		c, err := dialer(insecure)(ctx, addr)
-		return &cutConn{Conn: c, layer: first}, err
+		return &transporttest.CutConn{Conn: c, Layer: first}, err
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -119,36 +119,6 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 	}
 	sess.Close()
 	checkServes(t, srv.addr, 310)
-}
-
-// cutConn closes its connection at its first message to or from the
-// given layer in the offline phase (the first step of the prepare's
-// precomputation), whatever the goroutine schedule.
-type cutConn struct {
-	transport.Conn
-	layer string
-}
-
-func (c *cutConn) cut() error {
-	if st := c.Stats(); st.Phase() == transport.PhaseOffline && st.Layer() == c.layer {
-		c.Conn.Close()
-		return errors.New("cut during " + c.layer)
-	}
-	return nil
-}
-
-func (c *cutConn) Send(b []byte) error {
-	if err := c.cut(); err != nil {
-		return err
-	}
-	return c.Conn.Send(b)
-}
-
-func (c *cutConn) Recv() ([]byte, error) {
-	if err := c.cut(); err != nil {
-		return nil, err
-	}
-	return c.Conn.Recv()
 }
 
 // TestTwoPartyPrepareIdle: a session's prepares are work, not idleness,
