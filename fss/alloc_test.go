@@ -65,12 +65,24 @@ func TestGenInterruptedAllocation(t *testing.T) {
 	done := make(chan error, 1)
 	alpha, beta := make([]uint64, m), make([]uint64, 3*m)
 	go func() { _, _, err := GenDCFContext(ctx, testPRG(7), 63, 3, alpha, beta); done <- err }()
-	<-entered
+	n := <-entered
 	cancel(stop)
 	if err := <-done; !errors.Is(err, stop) {
 		t.Errorf("DCF: %v, want the cancellation cause", err)
 	}
+	pooled := bufpool.Pooled()
 	hold <- struct{}{}
+	// Wait for the abandoned buffer to reach the pool: handed back later,
+	// it would change the pool under the next test (TestGenRecycledMemory
+	// counts the pool's bytes), as it did on a loaded CI machine.
+	deadline := time.Now().Add(10 * time.Second)
+	for bufpool.Pooled() < pooled+8*n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := bufpool.Pooled(); got < pooled+8*n {
+		t.Errorf("DCF: the abandoned %d words did not reach the pool (%d bytes pooled, %d before)", n, got, pooled)
+	}
+	bufpool.GetWords(n)
 }
 
 // TestGenRecycledMemory: every gate's keys generated into recycled
