@@ -136,8 +136,11 @@ func TestPlotCommittedModels(t *testing.T) {
 		method, _, _ := strings.Cut(p.Method, " (degree ") // AutoReP lines split by degree
 		methods[method] = true
 		full := 6508 // LeNet-5
-		if strings.HasPrefix(filepath.Base(p.Label), "resnet20") {
+		switch base := filepath.Base(p.Label); {
+		case strings.HasPrefix(base, "resnet20"):
 			full = 188416
+		case strings.HasPrefix(base, "resnet18"):
+			full = 491520
 		}
 		if p.Accuracy <= 50 || p.Accuracy > 100 || p.ReLUs <= 0 || p.ReLUs > full {
 			t.Errorf("implausible point %+v", p)
