@@ -238,3 +238,40 @@ func TestCircuitPrivacy(t *testing.T) {
 	privacytest.SameDistribution(t, "answer words", words(z, z, z, z),
 		words(randVec(rng, p.N, p.p), randVec(rng, p.N, p.p), randVec(rng, p.N, p.p), randVec(rng, p.N, p.p)))
 }
+
+// TestQuadElementwiseView: in PrecomputeQuadElementwise's form the client
+// decrypts α = a·ρ − r1 and β = u·ρ − s offline and receives e = r1 +
+// 2a·z + b − u online in the clear. With constant coefficients and
+// constant inputs each of the three is uniform mod P (r1, s and u hide
+// them), so the client's view says nothing of a and b.
+func TestQuadElementwiseView(t *testing.T) {
+	cl, s := session(t, 32)
+	p := s.P
+	m := 4 * p.N
+	a, b, c, xs, xc := make([]uint64, m), make([]uint64, m), make([]uint64, m), make([]uint64, m), make([]uint64, m)
+	for i := range a {
+		a[i], b[i], c[i], xs[i], xc[i] = 5, 7, 1, 3, 2
+	}
+	cm, sm := prePair(t, cl, func() (*ClientMask, error) { return cl.PrecomputeQuadElementwise(m) },
+		func() (*ServerMask, error) { return s.PrecomputeQuadElementwise(a) })
+	alpha, beta := slices.Clone(cm.ans), slices.Clone(cm.ans2)
+	rec := privacytest.NewRecorder(cl.Conn)
+	cl.Conn = rec
+	if _, _, errS, errC := onlinePair(cl, s, cm, sm, a, b, c, xs, xc); errS != nil || errC != nil {
+		t.Fatal(errS, errC)
+	}
+	msgs := rec.Messages(0)
+	if len(msgs) != 1 {
+		t.Fatalf("client received %d online messages, want 1 (e)", len(msgs))
+	}
+	w := uint(bitsLen(p.p))
+	e := make([]uint64, m)
+	rq.UnpackSeg(msgs[0], e, w)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for name, v := range map[string][]uint64{"α": alpha, "β": beta, "e": e} {
+		for i := range v { // P ≈ 2^32: the low 32 bits are near uniform
+			v[i] |= uint64(rng.Uint32()) << 32
+		}
+		privacytest.Uniform(t, "elementwise degree 2, client's "+name, v)
+	}
+}
