@@ -139,3 +139,56 @@ func TestGenRecycledMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestGenAbandonedAbovePool: a generation cancelled while the key batch
+// above the buffer pool's bound (MaxPooled: such a batch is never
+// recycled, so it is always a fresh allocation) is being allocated
+// returns with the cancellation's cause, and the abandoned allocation
+// counts in AbandonedBytes until it completes, then no longer. The
+// allocation is held by the test hook (and never made: the hook returns
+// no memory to the abandoned helper), so nothing depends on timing.
+func TestGenAbandonedAbovePool(t *testing.T) {
+	const m = 1 << 19 // 64-bit ReLU keys: over 1 GiB per party
+	if st := stride(GateReLU, 64, 0); 8*m*st <= bufpool.MaxPooled {
+		t.Fatalf("%d ReLU keys are %d bytes, not above the pool's %d", m, 8*m*st, bufpool.MaxPooled)
+	}
+	hold, entered := make(chan struct{}), make(chan int, 1)
+	allocWords = func(n int) []uint64 {
+		if 8*n <= bufpool.MaxPooled {
+			return bufpool.GetWords(n)
+		}
+		entered <- n
+		<-hold
+		return nil // abandoned: the helper hands back nothing
+	}
+	defer func() { allocWords = bufpool.GetWords }()
+	before := AbandonedBytes()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("session ended")
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := GenContext(ctx, testPRG(9), GateReLU, make([]uint64, m), 64, 0)
+		done <- err
+	}()
+	n := <-entered
+	cancel(stop)
+	select {
+	case err := <-done:
+		if !errors.Is(err, stop) {
+			t.Errorf("%v, want the cancellation cause", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the generation waited for its allocation above the pool's bound")
+	}
+	if got := AbandonedBytes() - before; got != int64(8*n) {
+		t.Errorf("AbandonedBytes grew by %d while the %d-byte allocation runs, want %d", got, 8*n, 8*n)
+	}
+	close(hold)
+	deadline := time.Now().Add(10 * time.Second)
+	for AbandonedBytes() != before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := AbandonedBytes(); got != before {
+		t.Errorf("AbandonedBytes %d after the allocation completed, want %d", got, before)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/autorep/autorep/internal/bufpool"
 )
@@ -15,9 +16,22 @@ import (
 // The runtime clears reused heap memory before handing it out, which for
 // the gigabytes of a large key batch takes seconds on a loaded machine and
 // cannot be interrupted; the abandoned helper hands its buffer to the pool
-// for the next generation. Nothing is allocated once ctx has ended.
+// for the next generation (above the pool's bound, to the garbage
+// collector), and until then its bytes count in AbandonedBytes. Nothing is
+// allocated once ctx has ended.
 // allocWords is getWords's allocation (a variable for the tests).
 var allocWords = bufpool.GetWords
+
+// abandoned is AbandonedBytes.
+var abandoned atomic.Int64
+
+// AbandonedBytes returns the bytes of key buffers still being allocated
+// for generations that ended before their allocation did: memory (and the
+// CPU time of the runtime clearing it) that the process spends for no one
+// until the allocation completes. A network dealer counts them against its
+// memory bound, so that parties that ask for large batches and leave
+// cannot pile such allocations up beyond it.
+func AbandonedBytes() int64 { return abandoned.Load() }
 
 func getWords(ctx context.Context, n int) ([]uint64, error) {
 	if err := context.Cause(ctx); err != nil {
@@ -32,7 +46,11 @@ func getWords(ctx context.Context, n int) ([]uint64, error) {
 	case w := <-ch:
 		return w, nil
 	case <-ctx.Done():
-		go func() { bufpool.PutWords(<-ch) }()
+		abandoned.Add(int64(8 * n))
+		go func() {
+			bufpool.PutWords(<-ch)
+			abandoned.Add(-int64(8 * n))
+		}()
 		return nil, context.Cause(ctx)
 	}
 }

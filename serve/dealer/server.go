@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/mpc"
@@ -228,6 +229,9 @@ type Stats struct {
 	// Held is the material held in memory for parties now (see
 	// Server.MaxMemory).
 	Held int64 `json:"held_bytes"`
+	// Abandoned is the key memory still being allocated for generations
+	// that ended first (fss.AbandonedBytes; counted against MaxMemory).
+	Abandoned int64 `json:"abandoned_alloc_bytes"`
 	// MemoryRefused is the number of sessions failed by the memory bounds
 	// (Refused["memory"] + Refused["session_memory"]).
 	MemoryRefused int64 `json:"memory_refused"`
@@ -246,7 +250,7 @@ func (s *Server) Stats() Stats {
 	st := Stats{Sessions: s.served.Load(), MaterialBytes: s.material.Load(), Requests: s.requests.Load(),
 		Generated: s.generated.Load(), GeneratedBytes: s.genBytes.Load(),
 		GenerateSeconds: time.Duration(s.genNanos.Load()).Seconds(),
-		Open:            open, Held: s.held(), Reaped: s.reaped.Load(), Refused: map[string]int64{}}
+		Open:            open, Held: s.held(), Abandoned: abandonedBytes(), Reaped: s.reaped.Load(), Refused: map[string]int64{}}
 	s.refusedMu.Lock()
 	for k, v := range s.refused {
 		st.Refused[k] = v
@@ -272,6 +276,7 @@ func (s *Server) Register(r *metrics.Registry) {
 	r.CounterFunc("autorep_dealer_generations_total", "Generations (both halves of one request each).", stat(func(st Stats) float64 { return float64(st.Generated) }))
 	r.CounterFunc("autorep_dealer_generated_bytes_total", "Encoded material generated, both halves.", stat(func(st Stats) float64 { return float64(st.GeneratedBytes) }))
 	r.GaugeFunc("autorep_dealer_material_held_bytes", "Generated halves held until their party fetches them.", stat(func(st Stats) float64 { return float64(st.Held) }))
+	r.GaugeFunc("autorep_dealer_abandoned_alloc_bytes", "Key memory still being allocated for generations that ended first (counted against --max-memory).", stat(func(st Stats) float64 { return float64(st.Abandoned) }))
 	r.CounterFunc("autorep_dealer_sessions_reaped_total", "Sessions ended by the idle timeout.", stat(func(st Stats) float64 { return float64(st.Reaped) }))
 	r.LabeledCounterFunc("autorep_dealer_refused_total", "Hellos and requests refused, by cause.", "cause", func() map[string]float64 {
 		m := map[string]float64{}
@@ -388,9 +393,16 @@ func (s *Server) checkRequest(req mpc.Request, c Cost) error {
 	return nil
 }
 
+// abandonedBytes is fss.AbandonedBytes (a variable for the tests).
+var abandonedBytes = fss.AbandonedBytes
+
 // admit waits until a request that generates may: while the dealer holds
 // MaxMemory or the session MaxSessionHeld, for at most MemoryWait; and it
-// fails when the session has spent MaxSessionCPU.
+// fails when the session has spent MaxSessionCPU. Key memory still being
+// allocated for generations that ended first (a party that asked for a
+// batch above the buffer pool's bound and left: the runtime's clearing of
+// it cannot be stopped) counts against MaxMemory until it is done, so such
+// allocations cannot pile up beyond it.
 func (s *Server) admit(ctx context.Context, se *session) error {
 	if q := time.Duration(bound(int64(s.MaxSessionCPU), int64(DefaultMaxSessionCPU))); q >= 0 {
 		if spent := time.Duration(se.cpu.Load()); spent >= q {
@@ -407,8 +419,8 @@ func (s *Server) admit(ctx context.Context, se *session) error {
 		var err error
 		if h := se.hub.Pending(); sessLimit >= 0 && h >= sessLimit {
 			err = refuse(CauseSessionMemory, fmt.Errorf("%w: this session holds %s of material its other party has not fetched (limit %s per session) for %v; retry later", ErrMemory, FormatBytes(h), FormatBytes(sessLimit), wait))
-		} else if h := s.held(); limit >= 0 && h >= limit {
-			err = refuse(CauseMemory, fmt.Errorf("%w: %s of material waiting for parties (limit %s) for %v; retry later", ErrMemory, FormatBytes(h), FormatBytes(limit), wait))
+		} else if h := s.held() + abandonedBytes(); limit >= 0 && h >= limit {
+			err = refuse(CauseMemory, fmt.Errorf("%w: %s of material waiting for parties or still being allocated for ended generations (limit %s) for %v; retry later", ErrMemory, FormatBytes(h), FormatBytes(limit), wait))
 		}
 		if err == nil {
 			return nil
