@@ -2,6 +2,7 @@ package ot
 
 import (
 	"crypto/rand"
+	mrand "math/rand/v2"
 	"testing"
 
 	"github.com/autorep/autorep/ring"
@@ -182,5 +183,135 @@ func TestLPNEncode(t *testing.T) {
 				t.Fatalf("n=%d k=%d: row %d differs from the plain encoding", c.n, c.k, i)
 			}
 		}
+	}
+}
+
+func init() { allowTinyFerret = true }
+
+// ferretSessions sets up two sessions with Ferret; both sides' buffers
+// start with what the bootstrap left.
+func ferretSessions(t testing.TB, set FerretParams, k int) (*Session, *Session) {
+	s0, s1, _, _ := sessionsCfg(t, Config{K: k, Ferret: set})
+	for _, s := range []*Session{s0, s1} {
+		if s.Send.fe == nil || s.Recv.fe == nil || s.MulSend != s.Send {
+			t.Fatalf("%v: session without Ferret on both sides", s.Config)
+		}
+	}
+	return s0, s1
+}
+
+// TestFerretCOT: every COT a Ferret session makes, in both directions and
+// over batches that fit the buffer, exhaust it (the rest from the
+// extension) and follow refills, satisfies t_i = q_i ⊕ c_i·Δ with the
+// sender's Δ; the buffer serves most of them.
+func TestFerretCOT(t *testing.T) {
+	for _, k := range []int{0, 4} {
+		s0, s1 := ferretSessions(t, ferretTiny, k)
+		rng := mrand.New(mrand.NewPCG(uint64(k), 9))
+		served, total := 0, 0
+		for _, n := range []int{1, 100, 1700, 3000, 5, 4000, 4000, 1636, 1} {
+			for dir := range 2 {
+				snd, rcv := s0.Send, s1.Recv
+				if dir == 1 {
+					snd, rcv = s1.Send, s0.Recv
+				}
+				choice := randBits(rng, n)
+				var q []Block
+				errs := make(chan error, 1)
+				go func() { var err error; q, err = snd.COT(n); errs <- err }()
+				tr, err := rcv.COT(choice)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+				d := snd.Delta()
+				for i := range n {
+					want := q[i]
+					if choice[i] == 1 {
+						want = want.Xor(d)
+					}
+					if tr[i] != want {
+						t.Fatalf("k=%d n=%d dir %d: COT %d breaks the correlation", k, n, dir, i)
+					}
+				}
+				total += n
+			}
+		}
+		for _, p := range [][2]*Session{{s0, s1}, {s1, s0}} {
+			snd, rcv := p[0].Send.fe, p[1].Recv.fe
+			if snd.iters < 3 || snd.iters != rcv.iters {
+				t.Fatalf("k=%d: %d and %d iterations", k, snd.iters, rcv.iters)
+			}
+			served += snd.served
+		}
+		// Batches above one iteration's yield (1,636 COTs here) take the
+		// excess from the extension.
+		if served < total/2 {
+			t.Fatalf("k=%d: Ferret served %d of %d COTs", k, served, total)
+		}
+	}
+}
+
+// TestFerretOneOfN runs the 1-out-of-N checks (rows streamed in chunks,
+// OTs straddling them) over Ferret COTs.
+func TestFerretOneOfN(t *testing.T) {
+	testOneOfN(t, Config{Ferret: ferretTiny})
+	testOneOfN(t, Config{K: 4, Ferret: FerretSmall})
+}
+
+// TestFerretInterleaved: the multiplexer's order (otgates.Select) with
+// Ferret refills due: party 0 makes its receive's matrix, then sends in
+// the other direction (taking in party 1's matrix) and only then sends
+// its own, while party 1 receives first. Refills travel with payloads,
+// so nobody waits on a matrix; the additive correlations come out right.
+func TestFerretInterleaved(t *testing.T) {
+	s0, s1 := ferretSessions(t, ferretTiny, 4)
+	rng := mrand.New(mrand.NewPCG(21, 22))
+	const ell = 37
+	for _, n := range []int{1000, 1500, 700, 3000, 10} {
+		d0, d1 := randBits(rng, n), randBits(rng, n)
+		x0, x1 := make([]uint64, n), make([]uint64, n)
+		for i := range n {
+			x0[i], x1[i] = rng.Uint64()&mask(ell), rng.Uint64()&mask(ell)
+		}
+		var a0, b0, a1, b1 []uint64 // party p: its X as sender (a), Y as receiver (b)
+		errs := make(chan error, 1)
+		go func() {
+			errs <- func() error {
+				var err error
+				pend, err := s0.Recv.PrepareCorrelatedWidths(d0, uniform(n, ell))
+				if err != nil {
+					return err
+				}
+				if a0, err = s0.Send.SendCorrelated(x0, ell); err != nil {
+					return err
+				}
+				if err := pend.Send(); err != nil {
+					return err
+				}
+				b0, err = pend.Finish()
+				return err
+			}()
+		}()
+		var err error
+		if b1, err = s1.Recv.ReceiveCorrelated(d1, ell); err != nil {
+			t.Fatal(err)
+		}
+		if a1, err = s1.Send.SendCorrelated(x1, ell); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if b1[i] != (a0[i]+uint64(d1[i])*x0[i])&mask(ell) || b0[i] != (a1[i]+uint64(d0[i])*x1[i])&mask(ell) {
+				t.Fatalf("n=%d: correlated OT %d wrong", n, i)
+			}
+		}
+	}
+	if s0.Send.fe.iters < 3 || s1.Send.fe.iters < 3 {
+		t.Fatalf("only %d and %d refills", s0.Send.fe.iters, s1.Send.fe.iters)
 	}
 }

@@ -41,7 +41,8 @@ type Sender struct {
 	delta Block
 	dmask [Kappa]uint64 // all ones where Δ_j = 1
 	prg   [Kappa]*ring.PRG
-	ss    *ssSide // non-nil: SoftSpoken columns (softspoken.go) instead of IKNP's
+	ss    *ssSide       // non-nil: SoftSpoken columns (softspoken.go) instead of IKNP's
+	fe    *ferretSender // non-nil: COTs from Ferret first (ferret.go)
 	next  uint64
 	sc    scratch
 	// received and expanded count the matrices of recvMatrix and expand.
@@ -52,7 +53,8 @@ type Sender struct {
 type Receiver struct {
 	c    transport.Conn
 	prg  [Kappa][2]*ring.PRG
-	ss   *ssSide // non-nil: SoftSpoken columns
+	ss   *ssSide         // non-nil: SoftSpoken columns
+	fe   *ferretReceiver // non-nil: COTs from Ferret first (ferret.go)
 	next uint64
 	sc   scratch
 }
@@ -170,7 +172,30 @@ func rowsChunk(cols *[Kappa][]uint64, m int, rows []Block) {
 // gets t_i = q_i ⊕ r_i·Δ. It receives one message of 16·⌈n/128⌉·128 bytes.
 func (s *Sender) COT(n int) ([]Block, error) {
 	q, _, err := s.cot(n)
-	return slices.Clone(q), err
+	if err != nil {
+		return nil, err
+	}
+	q = slices.Clone(q)
+	return q, s.refill()
+}
+
+// refill sends the Ferret iterations the oldest matrix without a payload
+// asked for (ferret.go; nothing without Ferret): every path that sends a
+// payload for a matrix calls it just before, the raw COT and ROT right
+// after the matrix.
+func (s *Sender) refill() error {
+	if s.fe == nil {
+		return nil
+	}
+	return s.fe.sendRefill(s.c)
+}
+
+// refill is the receiver's side of Sender.refill.
+func (r *Receiver) refill() error {
+	if r.fe == nil {
+		return nil
+	}
+	return r.fe.recvRefill(r.c)
 }
 
 // cot is COT with the rows in s's scratch: valid until the next call.
@@ -188,6 +213,7 @@ type matrix struct {
 	n   int
 	seq uint64
 	msg []byte
+	fm  int // OTs from the Ferret buffer (ferret.go)
 }
 
 // recvMatrix receives the receiver's matrix for n OTs. The PRG streams
@@ -197,17 +223,28 @@ func (s *Sender) recvMatrix(n int) (matrix, error) {
 	if n <= 0 {
 		return matrix{}, fmt.Errorf("ot: %d OTs", n)
 	}
-	w := padded(n)
-	want := Kappa * w * 8
-	if s.ss != nil {
-		want = s.ss.msgBytes(w)
+	if s.fe != nil {
+		msg, fm, err := s.fe.recvMatrix(s.c, n, s.matrixBytes)
+		if err != nil {
+			return matrix{}, err
+		}
+		s.received++
+		return matrix{n: n, seq: s.received - 1, msg: msg, fm: fm}, nil
 	}
-	msg, err := transport.RecvExact(s.c, want)
+	msg, err := transport.RecvExact(s.c, s.matrixBytes(n))
 	if err != nil {
 		return matrix{}, fmt.Errorf("ot: receiving the extension matrix (%d OTs): %w", n, err)
 	}
 	s.received++
 	return matrix{n: n, seq: s.received - 1, msg: msg}, nil
+}
+
+// matrixBytes is the size of the extension's matrix of n OTs.
+func (s *Sender) matrixBytes(n int) int {
+	if s.ss != nil {
+		return s.ss.msgBytes(padded(n))
+	}
+	return Kappa * padded(n) * 8
 }
 
 // expand turns a received matrix into the rows q_i (in s's scratch, valid
@@ -260,37 +297,51 @@ func (s *Sender) expandTo(m matrix, rw rowWriter) (uint64, error) {
 		return 0, fmt.Errorf("ot: extension matrix %d expanded before matrix %d", m.seq, s.expanded)
 	}
 	s.expanded++
-	n, msg, w := m.n, m.msg, padded(m.n)
 	base := s.next
-	s.next += uint64(n)
+	s.next += uint64(m.n)
+	if s.fe == nil {
+		return base, s.extExpand(m.n, m.msg, rw)
+	}
+	rest := s.fe.expand(m.msg, m.fm, rw)
+	if m.fm == m.n {
+		return base, nil
+	}
+	return base, s.extExpand(m.n-m.fm, rest, rw.from(m.fm))
+}
+
+// extExpand is the extension's part of expandTo: n rows from its matrix
+// msg.
+func (s *Sender) extExpand(n int, msg []byte, rw rowWriter) error {
+	w := padded(n)
 	var cols [Kappa][]uint64
 	if s.ss != nil {
 		columnsOf(&cols, &s.sc.cols, min(w, ssChunk))
-		if err := s.ss.senderCols(&cols, msg, w, n, rw, &s.sc.aux); err != nil {
-			return 0, err
-		}
-		return base, nil
+		return s.ss.senderCols(&cols, msg, w, n, rw, &s.sc.aux)
 	}
 	columnsOf(&cols, &s.sc.cols, w)
 	u := grow(&s.sc.aux, w)
 	for j := range Kappa {
 		s.prg[j].Uint64s(cols[j])
 		if err := transport.DecodeUint64s(u, msg[j*w*8:(j+1)*w*8]); err != nil {
-			return 0, fmt.Errorf("ot: extension matrix: %w", err)
+			return fmt.Errorf("ot: extension matrix: %w", err)
 		}
 		for k := range w {
 			cols[j][k] ^= u[k] & s.dmask[j]
 		}
 	}
 	rw.put(&cols, w, 0, n)
-	return base, nil
+	return nil
 }
 
 // COT extends len(choice) correlated OTs with the given choice bits (one
 // 0/1 per byte) and returns t_i = q_i ⊕ choice_i·Δ. It sends one message.
 func (r *Receiver) COT(choice []byte) ([]Block, error) {
 	t, _, err := r.cot(choice)
-	return slices.Clone(t), err
+	if err != nil {
+		return nil, err
+	}
+	t = slices.Clone(t)
+	return t, r.refill()
 }
 
 // cot is COT with the rows in r's scratch: valid until the next call.
@@ -320,20 +371,34 @@ func (r *Receiver) makeCOTTo(choice []byte, rows rowWriter) (uint64, []byte, err
 	if n == 0 {
 		return 0, nil, fmt.Errorf("ot: 0 OTs")
 	}
-	w := padded(n)
-	rw := make([]uint64, w)
 	for i, b := range choice {
 		if b > 1 {
 			return 0, nil, fmt.Errorf("ot: choice %d is %d, not a bit", i, b)
 		}
-		rw[i/64] |= uint64(b) << (i % 64)
 	}
 	base := r.next
 	r.next += uint64(n)
+	if r.fe != nil {
+		msg, err := r.fe.makeMatrix(choice, rows, r.extMatrix)
+		return base, msg, err
+	}
+	msg, err := r.extMatrix(choice, rows)
+	return base, msg, err
+}
+
+// extMatrix is the extension's part of makeCOTTo: the matrix of the
+// (checked) choice bits, the rows going to rows.
+func (r *Receiver) extMatrix(choice []byte, rows rowWriter) ([]byte, error) {
+	n := len(choice)
+	w := padded(n)
+	rw := make([]uint64, w)
+	for i, b := range choice {
+		rw[i/64] |= uint64(b) << (i % 64)
+	}
 	var cols [Kappa][]uint64
 	if r.ss != nil {
 		columnsOf(&cols, &r.sc.cols, min(w, ssChunk))
-		return base, r.ss.receiverCols(&cols, rw, n, rows, &r.sc.aux, &r.sc.msg), nil
+		return r.ss.receiverCols(&cols, rw, n, rows, &r.sc.aux, &r.sc.msg), nil
 	}
 	columnsOf(&cols, &r.sc.cols, w)
 	msg := grow(&r.sc.msg, Kappa*w*8)
@@ -347,7 +412,7 @@ func (r *Receiver) makeCOTTo(choice []byte, rows rowWriter) (uint64, []byte, err
 		transport.EncodeUint64s(msg[j*w*8:(j+1)*w*8], u)
 	}
 	rows.put(&cols, w, 0, n)
-	return base, msg, nil
+	return msg, nil
 }
 
 // ROT extends n random OTs: the sender gets two random 128-bit messages
@@ -357,7 +422,8 @@ func (s *Sender) ROT(n int) (m0, m1 []Block, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc), nil
+	m0, m1 = rowHashes(q, base, Block{}, &s.sc), rowHashes(q, base, s.delta, &s.sc)
+	return m0, m1, s.refill()
 }
 
 // ROT is the receiver's side of Sender.ROT.
@@ -366,7 +432,8 @@ func (r *Receiver) ROT(choice []byte) ([]Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	return rowHashes(t, base, Block{}, &r.sc), nil
+	h := rowHashes(t, base, Block{}, &r.sc)
+	return h, r.refill()
 }
 
 // rowHashes returns H(base+i, rows[i] ⊕ d) for every row: the random
@@ -411,6 +478,9 @@ func (s *Sender) Send(m0, m1 []uint64, ell int) error {
 		bw.write(m0[i]^h0[i].Lo, uint(ell))
 		bw.write(m1[i]^h1[i].Lo, uint(ell))
 	}
+	if err := s.refill(); err != nil {
+		return err
+	}
 	if err := s.c.Send(bw.bytes()); err != nil {
 		return fmt.Errorf("ot: sending masked messages: %w", err)
 	}
@@ -424,6 +494,9 @@ func (r *Receiver) Receive(choice []byte, ell int) ([]uint64, error) {
 	}
 	t, base, err := r.cot(choice)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.refill(); err != nil {
 		return nil, err
 	}
 	br, err := recvBits(r.c, 2*ell*len(t), "masked messages")
@@ -506,6 +579,9 @@ func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64,
 		x[i] = h0[i].Lo & mask(w)
 		bw.write(x[i]+delta[i]-h1[i].Lo, w)
 	}
+	if err := s.refill(); err != nil {
+		return nil, err
+	}
 	if err := s.c.Send(bw.bytes()); err != nil {
 		return nil, fmt.Errorf("ot: sending correlations: %w", err)
 	}
@@ -575,6 +651,9 @@ func (p *PendingCorrelated) Finish() ([]uint64, error) {
 	if !p.sent {
 		return nil, fmt.Errorf("ot: correlated receive finished before its matrix was sent")
 	}
+	if err := p.r.refill(); err != nil {
+		return nil, err
+	}
 	br, err := recvBits(p.r.c, p.total, "correlations")
 	if err != nil {
 		return nil, err
@@ -617,6 +696,9 @@ func (s *Sender) SendCorrelatedPair(d0, d1 []uint64, w0, w1 []uint8) (x, y []uin
 			bw.write(y[i]+d1[i]-h1[i].Hi, b)
 		}
 	}
+	if err := s.refill(); err != nil {
+		return nil, nil, err
+	}
 	if err := s.c.Send(bw.bytes()); err != nil {
 		return nil, nil, fmt.Errorf("ot: sending correlations: %w", err)
 	}
@@ -634,6 +716,9 @@ func (r *Receiver) ReceiveCorrelatedPair(choice []byte, w0, w1 []uint8) (x, y []
 		return nil, nil, err
 	}
 	h := rowHashes(t, base, Block{}, &r.sc) // before the peer's message, as above
+	if err := r.refill(); err != nil {
+		return nil, nil, err
+	}
 	br, err := recvBits(r.c, total, "correlations")
 	if err != nil {
 		return nil, nil, err

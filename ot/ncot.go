@@ -207,6 +207,9 @@ func (c *CNSender) send(m matrix, gen func(int, []uint64), nn int, widths []uint
 	if done != n {
 		return fmt.Errorf("ot: internal: %d of %d 1-of-N OTs hashed", done, n) // unreachable
 	}
+	if err := c.s.refill(); err != nil {
+		return err
+	}
 	if err := c.s.c.Send(bw.bytes()); err != nil {
 		return fmt.Errorf("ot: sending 1-of-N messages: %w", err)
 	}
@@ -295,6 +298,9 @@ func (c *CNReceiver) StartWidths(choice []uint8, nn int, widths []uint8) (*Pendi
 		return nil, fmt.Errorf("ot: sending the extension matrix: %w", err)
 	}
 	return &PendingN{finish: func() ([]uint64, error) {
+		if err := c.r.refill(); err != nil {
+			return nil, err
+		}
 		return readChosen(c.r.c, bits, choice, nn, widths, keys)
 	}}, nil
 }

@@ -20,6 +20,12 @@ type Config struct {
 	// KK makes 1-out-of-N OT by Kolesnikov–Kumaresan (256 bits per OT,
 	// SHA-256 keys; kk.go) instead of from ⌈log2 N⌉ COTs (ncot.go).
 	KK bool
+	// Ferret, when set, makes both directions' COTs by Ferret silent OT
+	// (ferret.go) with this parameter set, bootstrapped from the K
+	// extension, which also serves what a cold buffer cannot: a COT then
+	// costs its receiver one bit plus its share of the iterations. KMul
+	// is ignored (the multiplications use the same COTs).
+	Ferret FerretParams
 }
 
 // DefaultConfig is what NewSession uses: SoftSpoken with k = 4 (4 bytes per
@@ -31,6 +37,9 @@ type Config struct {
 var DefaultConfig = Config{K: 4, KMul: 8}
 
 func (c Config) check() error {
+	if _, ok := ferretSets[c.Ferret]; c.Ferret != NoFerret && (!ok || c.Ferret == ferretTiny && !allowTinyFerret) {
+		return fmt.Errorf("ot: Ferret parameter set %v", c.Ferret)
+	}
 	for _, k := range []int{c.K, c.KMul} {
 		if k != 0 {
 			if err := checkSoftSpokenK(k); err != nil {
@@ -47,7 +56,9 @@ func (c Config) String() string {
 	if c.K != 0 {
 		s = fmt.Sprintf("softspoken k=%d", c.K)
 	}
-	if c.KMul != 0 && c.KMul != c.K {
+	if c.Ferret != NoFerret {
+		s = fmt.Sprintf("ferret %v from %s", c.Ferret, s)
+	} else if c.KMul != 0 && c.KMul != c.K {
 		s += fmt.Sprintf(", mul k=%d", c.KMul)
 	}
 	if c.KK {
@@ -114,7 +125,18 @@ func NewSessionConfig(c transport.Conn, party int, cfg Config) (*Session, error)
 		return nil, err
 	}
 	s.MulSend, s.MulRecv = s.Send, s.Recv
-	if cfg.KMul != 0 && cfg.KMul != cfg.K {
+	if cfg.Ferret != NoFerret {
+		for step := range 2 {
+			if (step == 0) == sendFirst {
+				err = setupFerretSender(s.Send, cfg.Ferret)
+			} else {
+				err = setupFerretReceiver(s.Recv, cfg.Ferret)
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	} else if cfg.KMul != 0 && cfg.KMul != cfg.K {
 		if s.MulSend, s.MulRecv, err = pair(cfg.KMul); err != nil {
 			return nil, err
 		}
