@@ -28,8 +28,8 @@ const oleSlots = 4
 // slots out), finish (the peer's slots in) — interleave with the
 // comparison leaves' steps in LessThan, so that the two parties compute
 // at the same time. The triples do not depend on any input, so their
-// traffic is counted in the offline phase (made here, when the gate runs;
-// a caller with idle time could make them ahead).
+// traffic is counted in the offline phase. A caller with idle time makes
+// them ahead instead (MakeTriples, UseTriples).
 type tripleGen struct {
 	n, k, g int     // g: 1-of-16 OTs per direction
 	a, b, u []uint8 // u: the sender's r, its share of a·b_peer
@@ -53,6 +53,9 @@ func (p *Party) offline(f func() error) error {
 // startTriples draws the bits of n triples and sends the matrix of the
 // OTs in which this party receives (its b bits are the choices).
 func (p *Party) startTriples(n, k int) (*tripleGen, error) {
+	if k < 1 || k > maxTripleWidth {
+		return nil, fmt.Errorf("otgates: triples of width %d, want 1..%d", k, maxTripleWidth)
+	}
 	t := &tripleGen{n: n, k: k, g: (n + oleSlots - 1) / oleSlots}
 	t.b = p.randomBits(t.g * oleSlots)[:n]
 	t.a = p.randomBits(n * k)
@@ -121,21 +124,32 @@ func (t *tripleGen) finish(p *Party) (*tripleSet, error) {
 		return nil, err
 	}
 	n, k := t.n, t.k
-	c := make([]uint8, n*k)
+	w := make([]uint8, n)
 	for i := range n {
 		o, j := i/oleSlots, i%oleSlots
+		x := t.b[i] << tripleB
 		for s := range k {
 			vb := uint8(v[o] >> (j*k + s) & 1)
-			c[i*k+s] = t.a[i*k+s]&t.b[i] ^ t.u[i*k+s] ^ vb
+			a := t.a[i*k+s]
+			x |= a<<s | (a&t.b[i]^t.u[i*k+s]^vb)<<(tripleC+s)
 		}
+		w[i] = x
 	}
-	return &tripleSet{a: t.a, b: t.b, c: c, k: k}, nil
+	return &tripleSet{w: w, k: k}, nil
 }
+
+// A triple of width k ≤ maxTripleWidth packs into one byte: a_j at bit
+// j, b at bit tripleB, c_j at bit tripleC+j.
+const (
+	maxTripleWidth = 3
+	tripleB        = 3
+	tripleC        = 4
+)
 
 // tripleSet is a batch of correlated triples with k a-bits per b,
 // consumed in order by andShared.
 type tripleSet struct {
-	a, b, c []uint8
+	w       []uint8 // one packed triple per byte
 	k, next int
 }
 
@@ -144,33 +158,128 @@ type tripleSet struct {
 // triples of ts, one exchange of n·(k+1) bits each way.
 func (p *Party) andShared(x, y []uint8, k int, ts *tripleSet) ([]uint8, error) {
 	n := len(y)
-	if k > ts.k || ts.next+n > len(ts.b) {
-		return nil, fmt.Errorf("otgates: %d triples of width %d wanted, %d of width %d left", n, k, len(ts.b)-ts.next, ts.k)
+	if k > ts.k || ts.next+n > len(ts.w) {
+		return nil, fmt.Errorf("otgates: %d triples of width %d wanted, %d of width %d left", n, k, len(ts.w)-ts.next, ts.k)
 	}
-	K := ts.k
-	a, b, c := ts.a[ts.next*K:], ts.b[ts.next:], ts.c[ts.next*K:]
+	w := ts.w[ts.next : ts.next+n]
 	ts.next += n
 	masked := make([]uint8, n*(k+1))
-	for i := range n {
+	for i, t := range w {
 		for j := range k {
-			masked[i*k+j] = x[i*k+j] ^ a[i*K+j]
+			masked[i*k+j] = x[i*k+j] ^ t>>j&1
 		}
-		masked[n*k+i] = y[i] ^ b[i]
+		masked[n*k+i] = y[i] ^ t>>tripleB&1
 	}
 	open, err := p.openBits(masked)
 	if err != nil {
 		return nil, err
 	}
 	z := make([]uint8, n*k)
-	for i := range n {
-		f := open[n*k+i]
+	for i, t := range w {
+		f, b := open[n*k+i], t>>tripleB&1
 		for j := range k {
 			e := open[i*k+j]
-			z[i*k+j] = c[i*K+j] ^ e&b[i] ^ f&a[i*K+j]
+			z[i*k+j] = t>>(tripleC+j)&1 ^ e&b ^ f&(t>>j&1)
 			if p.ID == 0 {
 				z[i*k+j] ^= e & f
 			}
 		}
 	}
 	return z, nil
+}
+
+// Triples is a store of bit triples made ahead of the gates that consume
+// them (MakeTriples): a Party using it (UseTriples) takes each
+// comparison's AND-tree triples from it instead of making them while the
+// comparison runs, so the comparison sends no offline traffic. The
+// triples do not depend on any input. Single use: a triple taken is gone.
+type Triples struct {
+	w    []uint8 // packed triples of width lessThanWidth
+	next int
+}
+
+// Len returns the number of triples left.
+func (t *Triples) Len() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.w) - t.next
+}
+
+// take removes the next n triples.
+func (t *Triples) take(n int) (*tripleSet, error) {
+	if t.Len() < n {
+		return nil, fmt.Errorf("otgates: %d bit triples wanted, %d left of those made ahead", n, t.Len())
+	}
+	ts := &tripleSet{w: t.w[t.next : t.next+n : t.next+n], k: lessThanWidth}
+	if t.next += n; t.next == len(t.w) {
+		t.w, t.next = nil, 0 // used up: the memory goes with the last taker
+	}
+	return ts, nil
+}
+
+// UseTriples makes p's gates take their bit triples from t (nil: make
+// them while they run, counted in transport.PhaseOffline). A gate that
+// needs more triples than t holds fails (the peers' counts are alike, so
+// both fail at the same gate).
+func (p *Party) UseTriples(t *Triples) { p.store = t }
+
+// maxTripleBatch bounds the triples MakeTriples makes per exchange, so
+// that its transient memory (about 8 bytes per triple beside the byte
+// kept) does not grow with the request. A variable for tests.
+var maxTripleBatch = 1 << 20
+
+// MakeTriples makes ahead, for each count, a store of that many bit
+// triples of the kind LessThan's AND tree consumes, in exchanges of at
+// most maxTripleBatch triples over all the stores in order (two rounds
+// each; the traffic counted in transport.PhaseOffline). Both parties
+// call it with the same counts. A store keeps one byte per triple.
+func (p *Party) MakeTriples(counts []int) ([]*Triples, error) {
+	total := 0
+	out := make([]*Triples, len(counts))
+	for i, c := range counts {
+		if c < 0 {
+			return nil, fmt.Errorf("otgates: %d bit triples asked for", c)
+		}
+		out[i] = &Triples{w: make([]uint8, c)}
+		total += c
+	}
+	dst, off := 0, 0 // the store being filled, and how far
+	for made := 0; made < total; {
+		m := min(maxTripleBatch, total-made)
+		ts, err := p.tripleBatch(m)
+		if err != nil {
+			return nil, err
+		}
+		for w := ts.w; len(w) > 0; {
+			for off == len(out[dst].w) {
+				dst, off = dst+1, 0
+			}
+			c := copy(out[dst].w[off:], w)
+			w, off = w[c:], off+c
+		}
+		made += m
+	}
+	return out, nil
+}
+
+// tripleBatch makes n triples of width lessThanWidth in one exchange:
+// both parties send their receiver's matrix, then their slots
+// (asynchronous sends, so neither waits on the other's large message).
+func (p *Party) tripleBatch(n int) (*tripleSet, error) {
+	var ts *tripleSet
+	err := p.interleaved(func() error {
+		tg, err := p.startTriples(n, lessThanWidth)
+		if err == nil {
+			err = tg.prepare(p)
+		}
+		if err == nil {
+			err = tg.send(p)
+		}
+		if err == nil {
+			ts, err = tg.finish(p)
+		}
+		return err
+	})
+	return ts, err
 }

@@ -41,6 +41,24 @@ var leafMsgsRev = func() (t [1 << LeafBits][1 << LeafBits]uint64) {
 	return t
 }()
 
+// lessThanWidth is the width (a-bits per b) of LessThan's triples: the
+// two ANDs of a tree node share eq_hi.
+const lessThanWidth = 2
+
+// LessThanTriples returns the number of bit triples LessThan of n values
+// of the given width consumes: per element, one per digit pair of every
+// level of the AND tree.
+func LessThanTriples(n, bits int) int {
+	if n <= 0 || bits < 1 {
+		return 0
+	}
+	total := 0
+	for l := (bits + LeafBits - 1) / LeafBits; l > 1; l = (l + 1) / 2 {
+		total += n * (l / 2)
+	}
+	return total
+}
+
 // LessThan compares the two parties' private values: party 0 holds a,
 // party 1 holds b (each bits wide, 1 ≤ bits ≤ 64); both get XOR shares of
 // 1{a[i] < b[i]} (unsigned).
@@ -51,7 +69,8 @@ var leafMsgsRev = func() (t [1 << LeafBits][1 << LeafBits]uint64) {
 // picks its own digit. Party 0 is the sender for the first half of the
 // elements and party 1 for the rest (with the table transposed), so the
 // two parties do the same work at the same time; the bit triples of the
-// tree are made in the same messages' rounds (tripleGen). Tree: digits are
+// tree are taken from the store made ahead (UseTriples), else made in the
+// same messages' rounds (tripleGen). Tree: digits are
 // merged in pairs, most significant first, by lt = lt_hi ⊕ (eq_hi ∧
 // lt_lo), eq = eq_hi ∧ eq_lo (the two ANDs share eq_hi, one correlated
 // triple pair); the last merge needs lt only.
@@ -85,14 +104,17 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 		table = &leafMsgsRev
 	}
 	// The AND tree's triples, for all levels in one batch.
-	total := 0
-	for l := q; l > 1; l = (l + 1) / 2 {
-		total += n * (l / 2)
-	}
+	total := LessThanTriples(n, bits)
 	var leafIn *ot.PendingN
 	var leafOut *ot.Outgoing
 	var tg *tripleGen
 	var ts *tripleSet
+	if total > 0 && p.store != nil {
+		var err error
+		if ts, err = p.store.take(total); err != nil {
+			return nil, err
+		}
+	}
 	widths := func(m int) []uint8 {
 		w := make([]uint8, m)
 		for i := range w {
@@ -150,8 +172,8 @@ func (p *Party) LessThan(v []uint64, bits int) ([]uint8, error) {
 		return nil
 	}
 	startTriples := func() (err error) {
-		if total > 0 {
-			tg, err = p.startTriples(total, 2)
+		if total > 0 && ts == nil {
+			tg, err = p.startTriples(total, lessThanWidth)
 		}
 		return err
 	}

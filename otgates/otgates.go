@@ -36,6 +36,9 @@ type Party struct {
 	OT   *ot.Session
 	prg  *ring.PRG
 	oc   *orderedConn // the OT session's connection: Conn with asynchronous sends on demand
+	// store holds bit triples made ahead (UseTriples); nil: the
+	// comparisons make their own.
+	store *Triples
 }
 
 // New sets up party id (0 or 1) over c: the OT session (base OTs both
