@@ -35,13 +35,13 @@ import (
 // the sender's (it holds only what the sender has made and sent); the
 // sender checks m against its own. Refills are asked for in the header
 // when what is left falls below the largest batch seen so far (capped at
-// one iteration's yield) and come, one message per iteration, right
-// before the sender's payload of that batch (its masked messages,
-// correlations or 1-of-N messages), which the receiver reads at the
-// same point: the iterations never wait on the peer while a party is
-// making a matrix, so every order of sends and receives that works with
-// the extension works with Ferret. Raw COT/ROT calls send and receive
-// the refills right after the matrix.
+// one iteration's yield) and come in the same message as the sender's
+// payload of that batch (its masked messages, correlations or 1-of-N
+// messages), in front of it: the iterations never wait on the peer while
+// a party is making a matrix, and no step gains a message, so every
+// order of sends and receives that works with the extension works with
+// Ferret. Raw COT/ROT calls, which have no payload, send and receive
+// the refill as a message of its own right after the matrix.
 //
 // Memory per side: the buffer holds at most two iterations' yield (with
 // the large set 2 × 10.0M COTs × 16 B = 320 MB; the receiver adds a byte
@@ -305,20 +305,22 @@ func (f *ferretReceiver) makeMatrix(choice []byte, rows rowWriter, ext func(choi
 	return msg, nil
 }
 
-// recvRefill receives the iterations asked for with the oldest matrix
-// whose payload has not come yet.
-func (f *ferretReceiver) recvRefill(c transport.Conn) error {
+// popOwed returns the iterations asked for with the oldest matrix whose
+// payload has not come yet.
+func (f *ferretReceiver) popOwed() (int, error) {
 	if len(f.owed) == 0 {
-		return fmt.Errorf("ot: ferret refill with no matrix sent")
+		return 0, fmt.Errorf("ot: ferret refill with no matrix sent")
 	}
 	k := f.owed[0]
 	f.owed = f.owed[1:]
-	for range k {
-		msg, err := transport.RecvExact(c, f.p.msgBytes())
-		if err != nil {
-			return fmt.Errorf("ot: receiving a ferret iteration: %w", err)
-		}
-		if err := f.absorb(msg); err != nil {
+	return k, nil
+}
+
+// absorbAll absorbs k iteration messages, concatenated in msg.
+func (f *ferretReceiver) absorbAll(msg []byte, k int) error {
+	sz := f.p.msgBytes()
+	for i := range k {
+		if err := f.absorb(msg[i*sz : (i+1)*sz]); err != nil {
 			return err
 		}
 		f.pending -= f.p.usable()
@@ -370,24 +372,23 @@ func (f *ferretSender) expand(msg []byte, m int, rows rowWriter) []byte {
 	return msg[ferretHeader+(m+7)/8:]
 }
 
-// sendRefill runs and sends the iterations the oldest matrix without a
-// payload asked for.
-func (f *ferretSender) sendRefill(c transport.Conn) error {
+// refillMsg runs the iterations the oldest matrix without a payload
+// asked for and returns their messages, concatenated (nil for none).
+func (f *ferretSender) refillMsg() ([]byte, error) {
 	if len(f.owed) == 0 {
-		return fmt.Errorf("ot: ferret refill with no matrix received")
+		return nil, fmt.Errorf("ot: ferret refill with no matrix received")
 	}
 	k := f.owed[0]
 	f.owed = f.owed[1:]
+	var out []byte
 	for range k {
 		msg, err := f.iterate()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := c.Send(msg); err != nil {
-			return fmt.Errorf("ot: sending a ferret iteration: %w", err)
-		}
+		out = append(out, msg...)
 	}
-	return nil
+	return out, nil
 }
 
 // from returns a writer for rows counted from off in rw.

@@ -179,15 +179,22 @@ func (s *Sender) COT(n int) ([]Block, error) {
 	return q, s.refill()
 }
 
-// refill sends the Ferret iterations the oldest matrix without a payload
-// asked for (ferret.go; nothing without Ferret): every path that sends a
-// payload for a matrix calls it just before, the raw COT and ROT right
+// refill sends, as a message of their own, the Ferret iterations the
+// oldest matrix without a payload asked for (ferret.go; nothing without
+// Ferret): the raw COT and ROT, which have no payload, call it right
 // after the matrix.
 func (s *Sender) refill() error {
 	if s.fe == nil {
 		return nil
 	}
-	return s.fe.sendRefill(s.c)
+	pre, err := s.fe.refillMsg()
+	if err != nil || len(pre) == 0 {
+		return err
+	}
+	if err := s.c.Send(pre); err != nil {
+		return fmt.Errorf("ot: sending a ferret iteration: %w", err)
+	}
+	return nil
 }
 
 // refill is the receiver's side of Sender.refill.
@@ -195,7 +202,60 @@ func (r *Receiver) refill() error {
 	if r.fe == nil {
 		return nil
 	}
-	return r.fe.recvRefill(r.c)
+	k, err := r.fe.popOwed()
+	if err != nil || k == 0 {
+		return err
+	}
+	msg, err := transport.RecvExact(r.c, k*r.fe.p.msgBytes())
+	if err != nil {
+		return fmt.Errorf("ot: receiving a ferret iteration: %w", err)
+	}
+	return r.fe.absorbAll(msg, k)
+}
+
+// sendPayload sends a batch's payload b (the step what), preceded in the
+// same message by the Ferret iterations its matrix asked for: one
+// message, so that a sender whose peer is also sending never has two in
+// flight (otgates' ordered connection waits for one before the next).
+func (s *Sender) sendPayload(b []byte, what string) error {
+	var pre []byte
+	if s.fe != nil {
+		var err error
+		if pre, err = s.fe.refillMsg(); err != nil {
+			return err
+		}
+	}
+	var err error
+	if len(pre) == 0 {
+		err = s.c.Send(b)
+	} else {
+		err = transport.SendParts(s.c, pre, b)
+	}
+	if err != nil {
+		return fmt.Errorf("ot: sending %s: %w", what, err)
+	}
+	return nil
+}
+
+// recvPayload is the receiver's side of sendPayload: it reads the
+// payload of bits bits after absorbing the iterations.
+func (r *Receiver) recvPayload(bits int, what string) (*bitReader, error) {
+	if r.fe == nil {
+		return recvBits(r.c, bits, what)
+	}
+	k, err := r.fe.popOwed()
+	if err != nil {
+		return nil, err
+	}
+	pre := k * r.fe.p.msgBytes()
+	msg, err := transport.RecvExact(r.c, pre+(bits+7)/8)
+	if err != nil {
+		return nil, fmt.Errorf("ot: receiving %s: %w", what, err)
+	}
+	if err := r.fe.absorbAll(msg[:pre], k); err != nil {
+		return nil, err
+	}
+	return newBitReader(msg[pre:], bits, what)
 }
 
 // cot is COT with the rows in s's scratch: valid until the next call.
@@ -478,13 +538,7 @@ func (s *Sender) Send(m0, m1 []uint64, ell int) error {
 		bw.write(m0[i]^h0[i].Lo, uint(ell))
 		bw.write(m1[i]^h1[i].Lo, uint(ell))
 	}
-	if err := s.refill(); err != nil {
-		return err
-	}
-	if err := s.c.Send(bw.bytes()); err != nil {
-		return fmt.Errorf("ot: sending masked messages: %w", err)
-	}
-	return nil
+	return s.sendPayload(bw.bytes(), "masked messages")
 }
 
 // Receive is the receiver's side of Sender.Send.
@@ -496,10 +550,7 @@ func (r *Receiver) Receive(choice []byte, ell int) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := r.refill(); err != nil {
-		return nil, err
-	}
-	br, err := recvBits(r.c, 2*ell*len(t), "masked messages")
+	br, err := r.recvPayload(2*ell*len(t), "masked messages")
 	if err != nil {
 		return nil, err
 	}
@@ -579,11 +630,8 @@ func (s *Sender) SendCorrelatedWidths(delta []uint64, widths []uint8) ([]uint64,
 		x[i] = h0[i].Lo & mask(w)
 		bw.write(x[i]+delta[i]-h1[i].Lo, w)
 	}
-	if err := s.refill(); err != nil {
+	if err := s.sendPayload(bw.bytes(), "correlations"); err != nil {
 		return nil, err
-	}
-	if err := s.c.Send(bw.bytes()); err != nil {
-		return nil, fmt.Errorf("ot: sending correlations: %w", err)
 	}
 	return x, nil
 }
@@ -651,10 +699,7 @@ func (p *PendingCorrelated) Finish() ([]uint64, error) {
 	if !p.sent {
 		return nil, fmt.Errorf("ot: correlated receive finished before its matrix was sent")
 	}
-	if err := p.r.refill(); err != nil {
-		return nil, err
-	}
-	br, err := recvBits(p.r.c, p.total, "correlations")
+	br, err := p.r.recvPayload(p.total, "correlations")
 	if err != nil {
 		return nil, err
 	}
@@ -696,11 +741,8 @@ func (s *Sender) SendCorrelatedPair(d0, d1 []uint64, w0, w1 []uint8) (x, y []uin
 			bw.write(y[i]+d1[i]-h1[i].Hi, b)
 		}
 	}
-	if err := s.refill(); err != nil {
+	if err := s.sendPayload(bw.bytes(), "correlations"); err != nil {
 		return nil, nil, err
-	}
-	if err := s.c.Send(bw.bytes()); err != nil {
-		return nil, nil, fmt.Errorf("ot: sending correlations: %w", err)
 	}
 	return x, y, nil
 }
@@ -716,10 +758,7 @@ func (r *Receiver) ReceiveCorrelatedPair(choice []byte, w0, w1 []uint8) (x, y []
 		return nil, nil, err
 	}
 	h := rowHashes(t, base, Block{}, &r.sc) // before the peer's message, as above
-	if err := r.refill(); err != nil {
-		return nil, nil, err
-	}
-	br, err := recvBits(r.c, total, "correlations")
+	br, err := r.recvPayload(total, "correlations")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -207,13 +207,7 @@ func (c *CNSender) send(m matrix, gen func(int, []uint64), nn int, widths []uint
 	if done != n {
 		return fmt.Errorf("ot: internal: %d of %d 1-of-N OTs hashed", done, n) // unreachable
 	}
-	if err := c.s.refill(); err != nil {
-		return err
-	}
-	if err := c.s.c.Send(bw.bytes()); err != nil {
-		return fmt.Errorf("ot: sending 1-of-N messages: %w", err)
-	}
-	return nil
+	return c.s.sendPayload(bw.bytes(), "1-of-N messages")
 }
 
 // writeMessages writes msgs[y] ⊕ keys[y], ell bits each, gathering as
@@ -298,10 +292,11 @@ func (c *CNReceiver) StartWidths(choice []uint8, nn int, widths []uint8) (*Pendi
 		return nil, fmt.Errorf("ot: sending the extension matrix: %w", err)
 	}
 	return &PendingN{finish: func() ([]uint64, error) {
-		if err := c.r.refill(); err != nil {
+		br, err := c.r.recvPayload(bits, "1-of-N messages")
+		if err != nil {
 			return nil, err
 		}
-		return readChosen(c.r.c, bits, choice, nn, widths, keys)
+		return readChosenFrom(br, choice, nn, widths, keys), nil
 	}}, nil
 }
 
@@ -313,13 +308,18 @@ func readChosen(c transport.Conn, bits int, choice []uint8, nn int, widths []uin
 	if err != nil {
 		return nil, err
 	}
+	return readChosenFrom(br, choice, nn, widths, keys), nil
+}
+
+// readChosenFrom is readChosen on a message already received.
+func readChosenFrom(br *bitReader, choice []uint8, nn int, widths []uint8, keys []uint64) []uint64 {
 	for i, x := range choice {
 		w := int(widths[i])
 		br.skip(int(x) * w)
 		keys[i] = (br.read(uint(w)) ^ keys[i]) & mask(uint(w))
 		br.skip((nn - 1 - int(x)) * w)
 	}
-	return keys, nil
+	return keys
 }
 
 // PendingN is a 1-out-of-N receive whose matrix has been sent
