@@ -38,6 +38,10 @@ type Config struct {
 	// most ℓ) reveals less of them for larger HE uploads, ℓ nothing at
 	// all. A width the weights do not fit is an error.
 	WeightBits int
+	// NoFold keeps the degree-1 activations of the PolyHE form on the
+	// PolyHE path; by default Compile folds those it can into the linear
+	// step before them (fold.go), which the plan records (Step.Fold).
+	NoFold bool
 }
 
 // value is a compile-time description of an intermediate tensor.
@@ -57,6 +61,18 @@ type compiler struct {
 	vals   map[int]value  // graph node index → value
 	conv   map[string]int // memoised conversions: "<step>/<kind>" → step
 	folded map[int]bool   // batch-norm nodes folded into their conv
+	// real keeps each conv and dense step's real weights (batch norm
+	// folded) and input for fold; coefs each activation step's real
+	// per-channel coefficients [C0, C1, C2].
+	real  map[int]realLinear
+	coefs map[int][][]float64
+}
+
+// realLinear is a linear step's weights and biases before quantization
+// and its input value.
+type realLinear struct {
+	w, bias []float64
+	x       value
 }
 
 // Compile turns a model into a plan. Batch norm is folded into the
@@ -93,6 +109,8 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 		vals:   map[int]value{},
 		conv:   map[string]int{},
 		folded: map[int]bool{},
+		real:   map[int]realLinear{},
+		coefs:  map[int][][]float64{},
 	}
 	if c.pub.Ell == 0 {
 		c.pub.Ell = 64
@@ -124,6 +142,11 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 		}
 	case PolyHE:
 		plan.setHE(cfg.PBits)
+		if !cfg.NoFold {
+			if err := c.fold(); err != nil {
+				return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)
+			}
+		}
 	}
 	wb, i := linearWeightBits(c.pub, c.sec)
 	if cfg.WeightBits != 0 {
@@ -405,7 +428,9 @@ func (c *compiler) convStep(name string, op *nn.Conv2d, bn *nn.BatchNorm2d, x va
 	}
 	st := Step{Name: name, Node: name, Op: OpLinear, Conv: &g, Bias: bias != nil,
 		Shape: []int{p.K, p.OutH(), p.OutW()}, Frac: x.frac + c.f, Div: x.div}
-	return c.emit(st, sec, x), nil
+	out := c.emit(st, sec, x)
+	c.real[out.step] = realLinear{w: w, bias: bias, x: x}
+	return out, nil
 }
 
 // bnAffine returns the evaluation-mode batch norm as y = scale·x + shift.
@@ -476,7 +501,9 @@ func (c *compiler) denseStep(name string, op *nn.Linear, x value) (value, error)
 	}
 	g := Geom{C: op.In, H: 1, W: 1, K: op.Out, R: 1, S: 1}
 	st := Step{Name: name, Node: name, Op: OpLinear, Conv: &g, Bias: bias != nil, Shape: []int{op.Out}, Frac: x.frac + c.f, Div: x.div}
-	return c.emit(st, sec, x), nil
+	out := c.emit(st, sec, x)
+	c.real[out.step] = realLinear{w: w, bias: bias, x: x}
+	return out, nil
 }
 
 func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
@@ -489,6 +516,7 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 	ch, _, _ := chw(x.shape)
 	mask := make(mpc.ReLUMask, (n+7)/8)
 	var sec SecretStep
+	var rows [][]float64 // the real coefficients, for fold
 	relus := n
 	switch act := site.Act.(type) {
 	case nil:
@@ -514,7 +542,7 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 			}
 		}
 		if relus < n {
-			rows := make([][]float64, ch)
+			rows = make([][]float64, ch)
 			for k, row := range act.Coef {
 				if len(row) == 0 {
 					return value{}, fmt.Errorf("channel %d has no coefficients", k)
@@ -539,7 +567,11 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 		return value{}, fmt.Errorf("unsupported activation %T (freeze it into an nn.PolyMask first)", site.Act)
 	}
 	st := Step{Name: name, Node: name, Op: OpAct, Shape: x.shape, Frac: c.f, Div: 1, Mask: mask, ReLUs: relus}
-	return c.emit(st, sec, x), nil
+	out := c.emit(st, sec, x)
+	if rows != nil {
+		c.coefs[out.step] = rows
+	}
+	return out, nil
 }
 
 func (c *compiler) poolStep(name string, op Op, k, stride, pad int, x value) (value, error) {

@@ -12,10 +12,12 @@ import (
 
 // EvalFixed runs the plan in the clear with exactly the ring arithmetic of
 // the secure protocols and returns the logits [N, Classes] for normalised
-// images x [N, C, H, W]. Linear layers, additions, pooling sums, exact
+// images x [N, C, H, W]. Linear layers (a Fold step's with the folded
+// weights at its polynomial positions), additions, pooling sums, exact
 // truncations and max pooling are bit-identical to the secure run. An
 // activation position computes floor(z/2^f) then ReLU, or floor(p(x)·2^f)
-// for a polynomial (in the plan's form, Public.Poly); the secure protocols (mpc.Session.Act: the fused
+// for a polynomial (in the plan's form, Public.Poly; floor(z/2^f) at a
+// Folded step's polynomial positions); the secure protocols (mpc.Session.Act: the fused
 // ReLU+truncation gate, the polynomial opening) give that or one unit
 // (2^−f) more (docs/PROTOCOLS.md), so secure logits differ from these only
 // by the propagation of such one-unit differences through later layers.
@@ -64,6 +66,9 @@ func (p *Plan) check() error {
 			if st.Bias != (sec.Bias != nil) || (sec.Bias != nil && len(sec.Bias) != pr.K) {
 				return fmt.Errorf("pi: step %q: bias does not match the public description", st.Name)
 			}
+			if st.Fold != (sec.FoldW != nil) || (st.Fold && (len(sec.FoldW) != pr.WLen() || len(sec.FoldBias) != pr.K)) {
+				return fmt.Errorf("pi: step %q: folded weights do not match the public description", st.Name)
+			}
 		case OpAct:
 			c, _, _ := chw(st.Shape)
 			if st.ReLUs < st.Positions() && sec.Coef.Channels() != c {
@@ -97,17 +102,33 @@ type fixedBackend struct {
 	plan *Plan
 }
 
+// linear is W·x + bias; a Fold step runs the stacked convolution of its
+// W and folded weights, then selects each position's copy (foldMap).
 func (b *fixedBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	sec := &b.plan.Secret.Steps[i]
-	pr := st.Conv.Params(n)
-	y := make([]uint64, pr.YLen())
-	if err := ring.Conv2d(pr, x, sec.W, y); err != nil {
+	if !st.Fold {
+		return convBias(st.Conv.Params(n), x, sec.W, sec.Bias)
+	}
+	fm := foldChannels(st)
+	w, bias := fm.stack(sec, st.Conv.Params(1).WLen()/st.Conv.K)
+	y, err := convBias(fm.geom(st).Params(n), x, w, bias)
+	if err != nil {
 		return nil, err
 	}
-	if sec.Bias != nil {
+	return fm.gather(st, n, y), nil
+}
+
+// convBias is the convolution pr of x by w plus the per-channel bias (nil:
+// none) in Z_2^64.
+func convBias(pr ring.ConvParams, x, w, bias []uint64) ([]uint64, error) {
+	y := make([]uint64, pr.YLen())
+	if err := ring.Conv2d(pr, x, w, y); err != nil {
+		return nil, err
+	}
+	if bias != nil {
 		hw := pr.OutH() * pr.OutW()
 		for j := range y {
-			y[j] += sec.Bias[(j/hw)%pr.K]
+			y[j] += bias[(j/hw)%pr.K]
 		}
 	}
 	return y, nil
@@ -129,6 +150,10 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 			if int64(t) > 0 {
 				y[j] = t
 			}
+			continue
+		}
+		if st.Folded { // the polynomial ran in the linear step before
+			y[j] = t
 			continue
 		}
 		if narrow {

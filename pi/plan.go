@@ -95,7 +95,8 @@ type Step struct {
 	// Bias tells whether an OpLinear adds a bias.
 	Bias bool `json:"bias,omitempty"`
 	// Mask is the ReLU mask of OpAct as a bitset over C·H·W (LSB first,
-	// 1 = ReLU, 0 = polynomial), the form mpc's layers and requests use.
+	// 1 = ReLU, 0 = polynomial), the form mpc's layers and requests use;
+	// on an OpLinear with Fold, the mask of the activation it feeds.
 	Mask mpc.ReLUMask `json:"mask,omitempty"`
 	// ReLUs is the number of ReLU positions of OpAct per image.
 	ReLUs int `json:"relus,omitempty"`
@@ -108,6 +109,15 @@ type Step struct {
 	// PolyDeg is 1 for an OpAct whose polynomials are all of degree ≤ 1
 	// in the narrow form (its gate skips the square), 0 otherwise.
 	PolyDeg int `json:"poly_deg,omitempty"`
+	// Fold marks an OpLinear into which the degree-1 polynomials of the
+	// activation reading it are folded (fold.go): at the positions where
+	// Mask is 0 it computes with the folded weights (SecretStep.FoldW,
+	// FoldBias), elsewhere with W. PolyHE form only; omitted when false,
+	// so unfolded plans hash as before.
+	Fold bool `json:"fold,omitempty"`
+	// Folded marks an OpAct whose polynomial positions were folded into
+	// the OpLinear before it: they compute ⌊z/2^f⌋, the truncation alone.
+	Folded bool `json:"folded,omitempty"`
 }
 
 // Positions is the number of elements of the step's output per image.
@@ -181,6 +191,10 @@ type SecretStep struct {
 	// Coef holds the polynomial coefficients of an OpAct, encoded at the
 	// plan's Frac (mpc.EncodePolyCoefs).
 	Coef mpc.PolyCoefs
+	// FoldW and FoldBias are the folded weights C1·W and biases
+	// C1·bias + C0 of an OpLinear with Fold, encoded like W and Bias (zero
+	// for the channels without polynomial positions).
+	FoldW, FoldBias []uint64
 }
 
 // Plan is a compiled model: the public description and the server's secrets.
@@ -265,8 +279,8 @@ func weightBits(v uint64, ell int) int {
 
 // linearWeightBits returns the smallest public weight bound
 // (Public.WeightBits) that holds every weight of the plan's linear steps
-// at the plan's ℓ, and the step of the widest weight (−1 without linear
-// steps). Only the weights count: helinear multiplies the client's shares
+// at the plan's ℓ (the folded weights of a Fold step too), and the step of
+// the widest weight (−1 without linear steps). Only the weights count: helinear multiplies the client's shares
 // by them alone, the server adds the biases in the clear.
 func linearWeightBits(pub *Public, sec *Secret) (wb, step int) {
 	wb, step = 1, -1
@@ -275,9 +289,11 @@ func linearWeightBits(pub *Public, sec *Secret) (wb, step int) {
 		if pub.Steps[i].Op != OpLinear || i >= len(sec.Steps) {
 			continue
 		}
-		for _, v := range sec.Steps[i].W {
-			if b := weightBits(v, ell); b > wb || step < 0 {
-				wb, step = max(wb, b), i
+		for _, w := range [][]uint64{sec.Steps[i].W, sec.Steps[i].FoldW} {
+			for _, v := range w {
+				if b := weightBits(v, ell); b > wb || step < 0 {
+					wb, step = max(wb, b), i
+				}
 			}
 		}
 	}
@@ -368,6 +384,9 @@ func (p *Public) Validate() error {
 			return fmt.Errorf("pi: step %d: duplicate name %q", i, s.Name)
 		}
 		names[s.Name] = true
+	}
+	if err := p.checkFold(); err != nil {
+		return err
 	}
 	if out := p.Steps[len(p.Steps)-1].Positions(); out != p.Classes {
 		return fmt.Errorf("pi: plan output has %d values per image, want %d classes", out, p.Classes)

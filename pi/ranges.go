@@ -76,7 +76,7 @@ func (b *rangeBackend) fit(v []uint64, margin int) {
 
 func (b *rangeBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	b.fit(x, 2)
-	if st.ReLUs < st.Positions() {
+	if st.ReLUs < st.Positions() && !st.Folded { // a folded position is a truncation
 		f := b.plan.Public.Frac
 		per := st.Positions()
 		c, _, _ := chw(st.Shape)

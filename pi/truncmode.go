@@ -82,8 +82,8 @@ func (b *twoPartyBackend) truncate(x []uint64, s int) ([]uint64, error) {
 // actFaithful is act in the faithful mode: ReLU positions take
 // ReLUTrunc on z itself (the ReLU and the truncation by f in the ReLU's
 // rounds), polynomial positions Trunc then the polynomial (polyAt), or in
-// the PolyHE form polyHE on z. Each output is at most a unit or two below
-// the exact mode's.
+// the PolyHE form polyHE on z, or Trunc alone at a Folded step. Each
+// output is at most a unit or two below the exact mode's.
 func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	f := int(b.pub.Frac)
 	if n*st.ReLUs == len(x) {
@@ -100,7 +100,9 @@ func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uin
 		scatterIdx(y, relu, r)
 	}
 	var p []uint64
-	if b.pub.Poly == PolyHE {
+	if st.Folded { // the polynomial ran in the linear step: the truncation is left
+		p, err = b.gates.Trunc(gatherIdx(x, poly), b.ell, f)
+	} else if b.pub.Poly == PolyHE {
 		p, err = b.polyHE(i, st, gatherIdx(x, poly), poly)
 	} else {
 		var tp []uint64

@@ -20,9 +20,11 @@ import (
 
 // offlinePlan is a random-weight LeNet with mixed ReLU/polynomial
 // activations in the PolyHE form at its MinWidths ℓ and prime width for
-// x: the first two sites' polynomials are of degree 1 (C2 = 0; one batch
-// in the offline phase), the others of degree 2.
-func offlinePlan(t *testing.T, x *tensor.Tensor) *Plan {
+// x: the first two sites' polynomials are of degree 1 (C2 = 0), the others
+// of degree 2. With fold the degree-1 sites are folded into their convs
+// (Compile's default), else they run on the PolyHE path (one batch in the
+// offline phase).
+func offlinePlan(t *testing.T, x *tensor.Tensor, fold bool) *Plan {
 	t.Helper()
 	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 61)
 	installPoly(m, 0.5, 1, 62)
@@ -31,7 +33,7 @@ func offlinePlan(t *testing.T, x *tensor.Tensor) *Plan {
 			c[2] = 0
 		}
 	}
-	plan, err := Compile(m, Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful})
+	plan, err := Compile(m, Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful, NoFold: !fold})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,14 +41,15 @@ func offlinePlan(t *testing.T, x *tensor.Tensor) *Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if plan, err = Compile(m, Config{FracBits: 12, Ell: ell, Poly: PolyHE, Trunc: TruncFaithful, PBits: pBits}); err != nil {
+	if plan, err = Compile(m, Config{FracBits: 12, Ell: ell, Poly: PolyHE, Trunc: TruncFaithful, PBits: pBits, NoFold: !fold}); err != nil {
 		t.Fatal(err)
 	}
 	return plan
 }
 
 // TestTwoPartyOfflineSession: two requests in one session (two images,
-// then one) of a PolyHE plan with degree-1 and degree-2 steps: the logits
+// then one) of a PolyHE plan with degree-1 steps folded into their convs
+// (mixed channels: stacked convolutions) and degree-2 steps: the logits
 // stay within faithfulBound units of EvalFixed's with equal labels, so
 // each request ran on its own fresh masks; every linear step's online
 // traffic is exactly the client's masked share d, ℓ bits per input
@@ -55,12 +58,12 @@ func offlinePlan(t *testing.T, x *tensor.Tensor) *Plan {
 // with the request's images); all precomputed material is consumed.
 func TestTwoPartyOfflineSession(t *testing.T) {
 	x2 := randomImages(63, 3, [3]int{1, 28, 28})
-	plan := offlinePlan(t, x2)
+	plan := offlinePlan(t, x2, true)
 	pub := plan.Public
 	deg1, deg2 := 0, 0
 	for i := range pub.Steps {
 		if st := &pub.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() {
-			if st.PolyDeg == 1 {
+			if st.Folded {
 				deg1++
 			} else {
 				deg2++
@@ -68,7 +71,7 @@ func TestTwoPartyOfflineSession(t *testing.T) {
 		}
 	}
 	if deg1 < 2 || deg2 == 0 {
-		t.Fatalf("plan has %d degree-1 and %d degree-2 polynomial steps, want at least 2 and 1", deg1, deg2)
+		t.Fatalf("plan has %d folded degree-1 and %d degree-2 polynomial steps, want at least 2 and 1", deg1, deg2)
 	}
 	x1 := tensor.FromData(x2.Data[2*28*28:], 1, 1, 28, 28)
 	x2 = tensor.FromData(x2.Data[:2*28*28], 2, 1, 28, 28)
@@ -119,7 +122,7 @@ func TestTwoPartyOfflineSession(t *testing.T) {
 // serve once; a second use errors on both sides before any traffic.
 func TestTwoPartyMaskSingleUse(t *testing.T) {
 	x := randomImages(64, 1, [3]int{1, 28, 28})
-	plan := offlinePlan(t, x)
+	plan := offlinePlan(t, x, false)
 	pub := plan.Public
 	bs, bc := precomputedPair(t, plan, 1, false)
 	done := make(chan error, 1)
@@ -210,7 +213,7 @@ func precomputedPair(t *testing.T, plan *Plan, n int, perStep bool) (bs, bc *two
 // forced (the test plan's steps are too small to choose it).
 func TestTwoPartyPolyBatches(t *testing.T) {
 	x := randomImages(66, 2, [3]int{1, 28, 28})
-	plan := offlinePlan(t, x)
+	plan := offlinePlan(t, x, false)
 	var forms []bool
 	for _, n := range []int{1, 3} {
 		bs, bc := precomputedPair(t, plan, n, n == 3)
@@ -322,7 +325,7 @@ func TestSplitBytes(t *testing.T) {
 // offline phase, instead of hanging.
 func TestTwoPartyOfflineDisconnect(t *testing.T) {
 	x := randomImages(65, 1, [3]int{1, 28, 28})
-	plan := offlinePlan(t, x)
+	plan := offlinePlan(t, x, true)
 	first := plan.Public.Steps[0].Name
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
