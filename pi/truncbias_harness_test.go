@@ -1,0 +1,132 @@
+package pi
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/tensor"
+)
+
+// BenchmarkFaithfulLogitBias is the issue-15 harness: committed ResNet-20
+// models in the twoparty suite's default (faithful, PolyHE) form on
+// consecutive CIFAR-10 test images ($AUTOREP_DATA; the original batches
+// for reported figures), logging per image the signed error of each logit
+// against EvalFixed's, in units of 2^−f, and splitting it into the
+// image's common shift (the mean over its logits, which cannot change a
+// label) and the rest. AUTOREP_BIAS_SKIP and AUTOREP_BIAS_N choose the
+// images (default 0 and 10). One iteration is the whole measurement: run
+// with -benchtime=1x.
+func BenchmarkFaithfulLogitBias(b *testing.B) {
+	skip, n := envInt(b, "AUTOREP_BIAS_SKIP", 0), envInt(b, "AUTOREP_BIAS_N", 10)
+	set := loadSet(b, "cifar10")
+	if skip < 0 || n <= 0 || skip+n > set.N {
+		b.Fatalf("images %d..%d of a set of %d", skip, skip+n-1, set.N)
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = skip + i
+	}
+	x := batch(set, idx)
+	for _, c := range []struct {
+		name, file   string
+		f, ell, pBit int
+	}{
+		{"d1-f9", "resnet20-cifar10-autorep12.9k.safetensors", 9, 30, 33},
+		{"d1-f10", "resnet20-cifar10-autorep12.9k.safetensors", 10, 32, 36},
+		{"d1-f8", "resnet20-cifar10-autorep12.9k.safetensors", 8, 28, 0},
+		{"relu-f8", "resnet20-cifar10-lossless.safetensors", 8, 28, 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			path := modelFile(c.file)
+			if path == "" {
+				b.Skipf("models/%s is missing", c.file)
+			}
+			m, err := models.Load(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			poly, mode, err := SuiteForms(SuiteTwoParty, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := Config{FracBits: uint(c.f), Ell: c.ell, PBits: c.pBit, Poly: poly, Trunc: mode}
+			plan, err := Compile(m, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if c.pBit == 0 && plan.Public.Poly == PolyHE {
+				// The smallest prime these images need (MinWidths).
+				if _, pb, err := plan.MinWidths(x); err != nil {
+					b.Fatal(err)
+				} else if plan, err = Compile(m, Config{FracBits: uint(c.f), Ell: c.ell, PBits: pb, Poly: poly, Trunc: mode}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			want, err := plan.EvalFixed(x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range b.N {
+				// One inference per image: runTwoParty's deadline is per call.
+				got := tensor.New(want.Shape...)
+				for i := range n {
+					y := runTwoParty(b, plan, batch(set, idx[i:i+1])).logits[0]
+					copy(got.Data[i*len(y.Data):], y.Data)
+				}
+				logBias(b, fmt.Sprintf("%s ℓ=%d P %d bits images %d..%d", c.name, plan.Public.Ell, plan.Public.PBits, skip, skip+n-1), got, want, c.f)
+			}
+		})
+	}
+}
+
+// logBias logs the signed logit errors got − want ([N, K] logits at f
+// fractional bits) in units of 2^−f: per image the common shift and the
+// largest deviation from it, and over all the mean, the RMS and the share
+// of the squared error that is the images' common shifts.
+func logBias(b *testing.B, what string, got, want *tensor.Tensor, f int) {
+	n, k := want.Shape[0], want.Shape[1]
+	unit := math.Ldexp(1, f)
+	var sum, sq, common float64
+	agree := 0
+	for i := range n {
+		d := make([]float64, k)
+		var mean float64
+		for j := range k {
+			d[j] = float64(got.Data[i*k+j]-want.Data[i*k+j]) * unit
+			mean += d[j] / float64(k)
+		}
+		var dev float64
+		for _, v := range d {
+			sum += v
+			sq += v * v
+			dev = max(dev, math.Abs(v-mean))
+		}
+		common += float64(k) * mean * mean
+		ga, wa := argmaxOf(got, i), argmaxOf(want, i)
+		if ga == wa {
+			agree++
+		}
+		b.Logf("%s: image %d: common shift %+.1f units, max |deviation| %.1f, label %d (fixed %d), errors %.0f", what, i, mean, dev, ga, wa, d)
+	}
+	tot := float64(n * k)
+	b.Logf("%s: agree %d/%d, mean error %+.2f units, RMS %.2f, common shifts %.0f%% of the squared error", what, agree, n, sum/tot, math.Sqrt(sq/tot), 100*common/math.Max(sq, 1e-300))
+	b.ReportMetric(sum/tot, "mean-err-units")
+	b.ReportMetric(math.Sqrt(sq/tot), "rms-err-units")
+}
+
+// envInt is the integer environment variable name, or def when unset.
+func envInt(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		b.Fatalf("%s=%q: %v", name, s, err)
+	}
+	return v
+}
