@@ -70,6 +70,20 @@ const (
 // allowTinyFerret lets the package's tests select ferretTiny.
 var allowTinyFerret = false
 
+// ParseFerret maps a command-line name to a parameter set: "" or "none"
+// (no Ferret), "large" or "ferret", "small".
+func ParseFerret(name string) (FerretParams, error) {
+	switch name {
+	case "", "none":
+		return NoFerret, nil
+	case "large", "ferret":
+		return FerretLarge, nil
+	case "small":
+		return FerretSmall, nil
+	}
+	return NoFerret, fmt.Errorf("ot: Ferret parameter set %q: want none, large or small", name)
+}
+
 type ferretParams struct{ n, k, t, h int }
 
 var ferretSets = map[FerretParams]ferretParams{

@@ -15,7 +15,7 @@ func init() {
 }
 
 func runBenchGates(args []string) error {
-	fs := newFlags("bench gates", "[--suite twoparty|dealer] [--ell N] [--n N] [--gates LIST] [--ot-k K] [--ot-kmul K] [--kk] [--json]",
+	fs := newFlags("bench gates", "[--suite twoparty|dealer] [--ell N] [--n N] [--gates LIST] [--ot-k K] [--ot-kmul K] [--kk] [--ferret large|small] [--json]",
 		"Runs each non-linear gate (relu, drelu, trunc, relu_trunc, square, poly2, maxpool2x2)\n"+
 			"on N random shared inputs, both parties in this process (one goroutine each, in-memory\n"+
 			"pipe), checks every output against the plaintext function and reports per element the\n"+
@@ -27,6 +27,7 @@ func runBenchGates(args []string) error {
 	otK := fs.Int("ot-k", ot.DefaultConfig.K, "twoparty: SoftSpoken k of the OT extension (1..8; 0 = IKNP)")
 	otKMul := fs.Int("ot-kmul", ot.DefaultConfig.KMul, "twoparty: SoftSpoken k of the multiplications' OT extension (0: the same as --ot-k)")
 	kk := fs.Bool("kk", false, "twoparty: 1-out-of-N OT by Kolesnikov–Kumaresan instead of from correlated OTs")
+	ferret := fs.String("ferret", "none", "twoparty: correlated OTs by Ferret silent OT with this parameter set (none, large: n = 10.6M, small: n = 607K), bootstrapped from --ot-k")
 	ell := fs.Int("ell", 32, "ring width ℓ in bits (2·frac + 8 ≤ ℓ ≤ 64)")
 	n := fs.Int("n", 10000, "elements per gate (outputs for maxpool2x2)")
 	frac := fs.Int("frac", 12, "fractional bits: the shift of trunc, relu_trunc and poly2 (2·frac + 8 ≤ ℓ)")
@@ -39,9 +40,12 @@ func runBenchGates(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	cfg := otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed, Gates: strings.Split(*gates, ","), OT: &ot.Config{K: *otK, KMul: *otKMul, KK: *kk}}
+	fe, err := ot.ParseFerret(*ferret)
+	if err != nil {
+		return err
+	}
+	cfg := otgates.BenchConfig{Ell: *ell, N: *n, Frac: *frac, Seed: *seed, Gates: strings.Split(*gates, ","), OT: &ot.Config{K: *otK, KMul: *otKMul, KK: *kk, Ferret: fe}}
 	var rep *otgates.BenchReport
-	var err error
 	switch *suite {
 	case "twoparty":
 		rep, err = otgates.Bench(cfg)

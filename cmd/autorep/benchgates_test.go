@@ -48,6 +48,17 @@ func TestBenchGatesCLI(t *testing.T) {
 	if irep.OT != "iknp" || irep.Gates["trunc"].Bytes < 16 {
 		t.Errorf("--ot-k 0: %+v", irep)
 	}
+	// --ferret small: the session says so and the ReLU is exact.
+	r = runCLI(t, 4*short, "bench", "gates", "--n", "40", "--gates", "relu", "--ferret", "small", "--json")
+	var frep otgates.BenchReport
+	decodeJSON(t, r, &frep)
+	if frep.OT != "ferret small from softspoken k=4" || frep.Gates["relu"].Mismatches != 0 {
+		t.Errorf("--ferret small: %+v", frep)
+	}
+	r = runCLI(t, short, "bench", "gates", "--ferret", "medium")
+	if r.code != 1 || !strings.Contains(r.stderr, "none, large or small") {
+		t.Errorf("--ferret medium: want exit 1 naming the sets\n%s", r)
+	}
 	r = runCLI(t, short, "bench", "gates", "--suite", "thirdparty")
 	if r.code != 1 || !strings.Contains(r.stderr, "twoparty or dealer") {
 		t.Errorf("--suite thirdparty: want exit 1 naming the suites\n%s", r)
