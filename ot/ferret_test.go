@@ -2,10 +2,13 @@ package ot
 
 import (
 	"crypto/rand"
+	"math/bits"
 	mrand "math/rand/v2"
 	"testing"
 
+	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
 )
 
 func randBlock(t *testing.T) Block {
@@ -314,4 +317,164 @@ func TestFerretInterleaved(t *testing.T) {
 	if s0.Send.fe.iters < 3 || s1.Send.fe.iters < 3 {
 		t.Fatalf("only %d and %d refills", s0.Send.fe.iters, s1.Send.fe.iters)
 	}
+}
+
+// ferretCOTs runs batches of COTs from snd to rcv with the given choices
+// (the receiver's side returned).
+func ferretCOTs(t *testing.T, snd *Sender, rcv *Receiver, choice []byte) []Block {
+	t.Helper()
+	errs := make(chan error, 1)
+	go func() { _, err := snd.COT(len(choice)); errs <- err }()
+	r, err := rcv.COT(choice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestFerretHostile: a Ferret matrix with a bad header or size, a payload
+// or iteration message of the wrong size, is an error, never a panic.
+func TestFerretHostile(t *testing.T) {
+	s0, s1 := ferretSessions(t, ferretTiny, 4)
+	for range 3 {
+		ferretCOTs(t, s0.Send, s1.Recv, make([]byte, 1000))
+	}
+	avail := len(s0.Send.fe.buf) - s0.Send.fe.off
+	if avail < 200 {
+		t.Fatalf("buffer holds %d COTs", avail)
+	}
+	header := func(m, refill int, rest int) []byte {
+		b := make([]byte, ferretHeader+rest)
+		b[0], b[1], b[2] = byte(m), byte(m>>8), byte(m>>16)
+		b[4] = byte(refill)
+		return b
+	}
+	ext := s0.Send.matrixBytes
+	for _, tc := range []struct {
+		what string
+		n    int
+		msg  []byte
+	}{
+		{"no header", 100, make([]byte, 5)},
+		{"m > n", 100, header(101, 0, 13)},
+		{"m > buffer", avail + 10, header(avail+1, 0, (avail+8)/8+ext(9))},
+		{"two refills", 100, header(100, 2, 13)},
+		{"one byte short", 100, header(100, 0, 12)},
+		{"one byte long", 100, header(100, 0, 14)},
+		{"extension part short", 100, header(50, 0, 7+ext(50)-1)},
+	} {
+		ca, cb := transport.Pipe()
+		if err := cb.Send(tc.msg); err != nil {
+			t.Fatal(err)
+		}
+		s := *s0.Send
+		fe := *s.fe
+		s.fe, s.c = &fe, ca
+		if _, err := s.COT(tc.n); err == nil {
+			t.Errorf("%s: matrix accepted", tc.what)
+		}
+	}
+	// The receiver's side: a payload carrying a refill of the wrong size.
+	for _, cut := range []int{-1, 1} {
+		r := *s1.Recv
+		fe := *r.fe
+		r.fe = &fe
+		fe.owed = nil
+		ca, cb := transport.Pipe()
+		r.c = ca
+		choice := make([]byte, 10)
+		p, err := r.PrepareCorrelatedWidths(choice, uniform(10, 8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fe.owed[0] = 1 // this batch asked for an iteration
+		if err := p.Send(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cb.Send(make([]byte, fe.p.msgBytes()+10+cut)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Finish(); err == nil {
+			t.Errorf("payload with a refill %+d bytes off accepted", cut)
+		}
+	}
+	var f ferretReceiver
+	f.p = ferretSets[ferretTiny]
+	if err := f.absorb(make([]byte, f.p.msgBytes()-1)); err == nil {
+		t.Error("a short iteration message was absorbed")
+	}
+}
+
+// TestFerretViews: what each side receives. The sender sees the bits
+// d = x ⊕ c: for all-zero and all-one choices they must be balanced (x,
+// the LPN output's choice bits, pseudo-random). The receiver sees the
+// iteration messages: the masked keys it cannot unmask and each tree's
+// sum block c (its unknown leaf ⊕ Δ) must be balanced.
+func TestFerretViews(t *testing.T) {
+	s0, s1 := ferretSessions(t, ferretTiny, 4)
+	tapS := privacytest.NewRecorder(s0.Send.c)
+	s0.Send.c = tapS
+	tapR := privacytest.NewRecorder(s1.Recv.c)
+	s1.Recv.c = tapR
+	const n = 1500
+	for _, c := range []byte{0, 1} {
+		choice := make([]byte, n)
+		for i := range choice {
+			choice[i] = c
+		}
+		for range 8 {
+			ferretCOTs(t, s0.Send, s1.Recv, choice)
+		}
+	}
+	// Counted per choice: a leak of x would show as all zeros for one
+	// and all ones for the other.
+	if tapS.Len() != 16 {
+		t.Fatalf("the sender received %d messages, want 16 matrices", tapS.Len())
+	}
+	for c := range 2 {
+		ones, total := 0, 0
+		for _, msg := range tapS.Messages(0)[8*c : 8*c+8] {
+			m := int(msg[0]) | int(msg[1])<<8 | int(msg[2])<<16
+			for j := range m {
+				ones += int(msg[ferretHeader+j/8] >> (j % 8) & 1)
+			}
+			total += m
+		}
+		if total < 4*n {
+			t.Fatalf("choice %d: the buffer served %d COTs", c, total)
+		}
+		balanced(t, "the choice corrections d", ones, total)
+	}
+	ones, total := 0, 0
+	p := ferretSets[ferretTiny]
+	f := s1.Recv.fe
+	for i := range tapR.Len() {
+		msg := tapR.Messages(i)[0]
+		if len(msg) != p.msgBytes() {
+			continue // not an iteration
+		}
+		tree := msg[ring.SeedSize:]
+		for j := range p.t * p.h {
+			// The receiver's choice bit of tree COT j is unknown here;
+			// both masked keys must look random to anyone without Δ or
+			// the sender's hashes, so count both.
+			for b := range 2 {
+				x := getBlock(tree[(2*j+b)*16:])
+				ones += bits.OnesCount64(x.Lo) + bits.OnesCount64(x.Hi)
+				total += 128
+			}
+		}
+		for i := range p.t {
+			x := getBlock(tree[(2*p.t*p.h+i)*16:])
+			ones += bits.OnesCount64(x.Lo) + bits.OnesCount64(x.Hi)
+			total += 128
+		}
+	}
+	if total == 0 || f.iters < 2 {
+		t.Fatalf("no iteration messages (%d iterations)", f.iters)
+	}
+	balanced(t, "the iteration messages", ones, total)
 }
