@@ -15,8 +15,8 @@ import (
 func benchArch(b *testing.B, arch string, in [3]int) { benchSuite(b, arch, in, SuiteDealer) }
 
 // benchSuite is benchArch with the given suite. The two-party suite's
-// logits must equal EvalFixed's; its inline offline traffic is reported
-// as offline-B/op.
+// logits must equal EvalFixed's; its per-request offline traffic (HE
+// precomputation, bit triples) is reported as offline-B/op.
 func benchSuite(b *testing.B, arch string, in [3]int, suite string) {
 	m := newModel(b, arch, 10, in, 1)
 	plan, err := Compile(m, Config{})
@@ -52,7 +52,7 @@ func benchSuite(b *testing.B, arch string, in [3]int, suite string) {
 		}
 		online += float64(st.OnlineTime.Microseconds()) / 1e3
 		bytes, rounds = float64(st.Online.Bytes()), float64(st.Online.Rounds)
-		offline = float64(st.OfflineInline.Bytes())
+		offline = float64(st.OfflineMsgs.Bytes() + st.OfflineInline.Bytes())
 	}
 	b.StopTimer()
 	relus, _ := plan.Public.ReLUs()

@@ -72,7 +72,7 @@ func (c *Client) Prepare(ctx context.Context, conn transport.Conn, n int) (Stats
 // prepare runs the client's side of a prepare of n images.
 func (c *Client) prepare(conn transport.Conn, n int) (Stats, error) {
 	r := twoPartyRun{c.tp}
-	st := newStatsRecorder(conn, c.Public, r.stepLayers(), nil, n)
+	st := newStatsRecorder(conn, c.Public, r, n)
 	t0 := time.Now()
 	transport.SetPhase(conn, transport.PhaseOffline)
 	if err := conn.Send(binary.AppendUvarint([]byte(msgPrepare), uint64(n))); err != nil {
@@ -119,7 +119,7 @@ func (sv *Server) prepare(conn transport.Conn, r suiteRun, n, held int) (int, er
 	}
 	// The server's figures start after the prepare message, as a
 	// request's do after the request.
-	st := newStatsRecorder(conn, sv.Plan.Public, r.stepLayers(), nil, n)
+	st := newStatsRecorder(conn, sv.Plan.Public, r, n)
 	t0 := time.Now()
 	if err := conn.Send([]byte(msgOK)); err != nil {
 		return 0, fmt.Errorf("pi: server: prepare: %w", err)
@@ -134,9 +134,16 @@ func (sv *Server) prepare(conn transport.Conn, r suiteRun, n, held int) (int, er
 	return n, nil
 }
 
-// prepared closes a prepare's offline phase and returns its statistics.
+// prepared closes a prepare's offline phase and returns its statistics,
+// with a row per step holding its offline bytes and a row "prepare" for
+// the rest (the prepare's messages): they sum to OfflineMsgs.
 func (r *statsRecorder) prepared(d time.Duration) Stats {
 	r.offlineDone(d)
 	r.stats.Images = r.n
+	r.stats.Layers = r.offlineRows("prepare")
+	for i := range r.pub.Steps {
+		st := &r.pub.Steps[i]
+		r.stats.Layers = append(r.stats.Layers, LayerStats{Name: st.Name, Op: st.Op, OfflineBytes: r.offStep[i]})
+	}
 	return r.stats
 }

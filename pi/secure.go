@@ -309,14 +309,14 @@ func (r *dealerRun) offline(conn transport.Conn, n int) error {
 }
 
 // twoPartyRun is the two-party suite's suiteRun: the per-request offline
-// phase precomputes the HE work of the linear and PolyHE steps
-// (twoPartyBackend.precompute); the client's share of the input is the
-// input, the server's zero.
+// phase precomputes the HE work of the linear and PolyHE steps and the
+// bit triples (twoPartyBackend.precompute), which the steps with
+// comparisons take (twoparty_triples.go); the client's share of the
+// input is the input, the server's zero.
 type twoPartyRun struct{ *twoPartyBackend }
 
-func (r twoPartyRun) stepLayers() []mpc.Layer             { return r.layers }
-func (r twoPartyRun) provider() mpc.Provider              { return nil }
-func (r twoPartyRun) reveal(y []uint64) ([]uint64, error) { return r.revealToClient(y) }
+func (r twoPartyRun) stepLayers() []mpc.Layer { return r.layers }
+func (r twoPartyRun) provider() mpc.Provider  { return nil }
 func (r twoPartyRun) offline(_ transport.Conn, n int) error {
 	if err := r.precompute(n); err != nil {
 		return fmt.Errorf("offline: %w", err)
@@ -350,7 +350,7 @@ func (sv *Server) serve(conn transport.Conn, r suiteRun) error {
 		if sv.OnRequest != nil {
 			sv.OnRequest(n)
 		}
-		st := newStatsRecorder(conn, pub, r.stepLayers(), r.provider(), n)
+		st := newStatsRecorder(conn, pub, r, n)
 		t0 := time.Now()
 		// A prepare of another size is dropped: offline replaces it.
 		ahead := n == prepared
@@ -695,7 +695,7 @@ func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n 
 		r = &dealerRun{secureBackend: c.be, prov: c.Provider, lazy: c.Lazy}
 	}
 	pub := c.Public
-	st := newStatsRecorder(conn, pub, r.stepLayers(), r.provider(), n)
+	st := newStatsRecorder(conn, pub, r, n)
 	t0 := time.Now()
 	transport.SetPhase(conn, transport.PhaseOffline)
 	if err := conn.Send(binary.AppendUvarint([]byte(msgRequest), uint64(n))); err != nil {

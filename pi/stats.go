@@ -18,11 +18,13 @@ type Stats struct {
 	Online transport.Counts `json:"online"`
 	// OfflineMsgs is the traffic of the per-request offline phase: the
 	// request, and the dealer suite's ready message and preopening or the
-	// two-party suite's precomputation (HE on masks).
+	// two-party suite's precomputation (HE on masks, bit triples).
 	OfflineMsgs transport.Counts `json:"offline_msgs"`
 	// OfflineInline is the input-independent traffic a suite makes while
-	// the online phase runs (the two-party suite's bit triples, counted in
-	// transport.PhaseOffline by otgates); zero for the dealer suite.
+	// the online phase runs (counted in transport.PhaseOffline): zero for
+	// both suites since the two-party suite makes its bit triples in the
+	// offline phase; otgates gates run without a store made ahead would
+	// show here.
 	OfflineInline transport.Counts `json:"offline_inline"`
 	// Material is the dealer material this party received for the
 	// request (the encoded size, mpc.Material.Size), in bytes.
@@ -37,8 +39,11 @@ type Stats struct {
 	// a prepare (Client.Prepare, whose own Stats describe it): OfflineMsgs
 	// and OfflineTime are then the request message's alone.
 	Prepared bool `json:"prepared,omitempty"`
-	// Layers breaks the online phase down per step (and "output" for the
-	// reveal).
+	// Layers breaks the request down per step: a row "request" first for
+	// the offline traffic no step is credited with (the request message;
+	// absent without any), then the steps, "argmax" for a top-k output
+	// and "output" for the reveal. Their Bytes sum to Online, their
+	// OfflineBytes to OfflineMsgs + OfflineInline.
 	Layers []LayerStats `json:"layers"`
 }
 
@@ -49,7 +54,13 @@ type LayerStats struct {
 	// Bytes in both directions and rounds of this party (online phase).
 	Bytes  int64 `json:"bytes"`
 	Rounds int64 `json:"rounds"`
-	// OfflineBytes and OfflineRounds are the step's OfflineInline share.
+	// OfflineBytes is the step's offline traffic: what the offline phase
+	// made for it (traffic labelled with its name, such as its HE
+	// precomputation or the dealer suite's preopening, and its share of
+	// the batches several steps share: the PolyHE batches and the bit
+	// triples, in proportion to positions and triples) plus its
+	// OfflineInline share. OfflineRounds counts the inline share's rounds
+	// only.
 	OfflineBytes  int64 `json:"offline_bytes,omitempty"`
 	OfflineRounds int64 `json:"offline_rounds,omitempty"`
 	// ReLUs is the number of ReLU gates of the step for the request
@@ -63,14 +74,20 @@ type LayerStats struct {
 type statsRecorder struct {
 	conn   transport.Conn
 	pub    *Public
+	run    suiteRun
 	layers []mpc.Layer  // per step, for the ReLU counts
 	prov   mpc.Provider // nil without a dealer
 	mat0   int64
 	n      int
 	start  transport.Counts
-	off    counts2 // at the start of the online phase
-	last   counts2 // at the end of the last step
-	stats  Stats
+	label0 map[string]int64 // offline bytes by label at the start
+	off    counts2          // at the start of the online phase
+	last   counts2          // at the end of the last step
+	// offStep is the offline phase's traffic by step (offlineDone; the
+	// top-k's at len(pub.Steps)), offRest the rest.
+	offStep map[int]int64
+	offRest int64
+	stats   Stats
 }
 
 // counts2 is a connection's total and offline-phase counters.
@@ -89,22 +106,90 @@ func (r *statsRecorder) since(c counts2) (now counts2, online, offline transport
 	return now, sub(sub(now.total, c.total), offline), offline
 }
 
-func newStatsRecorder(conn transport.Conn, pub *Public, layers []mpc.Layer, prov mpc.Provider, n int) *statsRecorder {
-	r := &statsRecorder{conn: conn, pub: pub, layers: layers, prov: prov, n: n}
-	if prov != nil {
-		r.mat0 = prov.Offline().Bytes
+func newStatsRecorder(conn transport.Conn, pub *Public, run suiteRun, n int) *statsRecorder {
+	r := &statsRecorder{conn: conn, pub: pub, run: run, layers: run.stepLayers(), prov: run.provider(), n: n}
+	if r.prov != nil {
+		r.mat0 = r.prov.Offline().Bytes
 	}
+	r.label0 = offlineByLabel(conn)
 	r.last = r.now()
 	r.start = r.last.total
 	return r
 }
 
-// offlineDone closes the offline phase.
+// offlineDone closes the offline phase and credits its traffic to the
+// steps (attributeOffline).
 func (r *statsRecorder) offlineDone(d time.Duration) {
 	t := r.now()
 	r.stats.OfflineMsgs = sub(t.total, r.start)
 	r.stats.OfflineTime = d
 	r.off, r.last = t, t
+	r.attributeOffline()
+	r.stats.Layers = r.offlineRows("request")
+}
+
+// offlineByLabel returns conn's offline-phase bytes by layer label.
+func offlineByLabel(conn transport.Conn) map[string]int64 {
+	m := map[string]int64{}
+	for _, l := range conn.Stats().Snapshot().Layers {
+		if l.Phase == transport.PhaseOffline {
+			m[l.Layer] += l.Counts.Bytes()
+		}
+	}
+	return m
+}
+
+// batchSharer is a suite run whose offline phase makes batches for
+// several steps at once: batchShares returns each step's share of the
+// batches' bytes by their labels (twoPartyRun: the PolyHE batches).
+type batchSharer interface {
+	batchShares(n int, byLabel map[string]int64) (map[int]int64, error)
+}
+
+// attributeOffline credits the offline phase's traffic since the start
+// to the steps: traffic labelled with a step's name to that step, the
+// batches of several steps by the run's shares (batchSharer); what is
+// left (the request message) is offRest.
+func (r *statsRecorder) attributeOffline() {
+	now := offlineByLabel(r.conn)
+	diff := map[string]int64{}
+	for l, b := range now {
+		if d := b - r.label0[l]; d != 0 {
+			diff[l] = d
+		}
+	}
+	r.offStep = map[int]int64{}
+	attributed := int64(0)
+	if s, ok := r.run.(batchSharer); ok {
+		if shares, err := s.batchShares(r.n, diff); err == nil {
+			for i, b := range shares {
+				r.offStep[i] += b
+				attributed += b
+			}
+		}
+	}
+	step := map[string]int{}
+	for i := range r.pub.Steps {
+		if _, dup := step[r.pub.Steps[i].Name]; !dup {
+			step[r.pub.Steps[i].Name] = i
+		}
+	}
+	for l, b := range diff {
+		if i, ok := step[l]; ok {
+			r.offStep[i] += b
+			attributed += b
+		}
+	}
+	r.offRest = r.stats.OfflineMsgs.Bytes() - attributed
+}
+
+// offlineRows returns the row of the offline traffic no step is credited
+// with, named name (none if there is none).
+func (r *statsRecorder) offlineRows(name string) []LayerStats {
+	if r.offRest == 0 {
+		return nil
+	}
+	return []LayerStats{{Name: name, Op: Op(name), OfflineBytes: r.offRest}}
 }
 
 // hook records step i's traffic and time.
@@ -113,7 +198,7 @@ func (r *statsRecorder) hook(i int, d time.Duration) {
 	r.last = t
 	st := &r.pub.Steps[i]
 	l := LayerStats{Name: st.Name, Op: st.Op, Bytes: on.Bytes(), Rounds: on.Rounds,
-		OfflineBytes: off.Bytes(), OfflineRounds: off.Rounds, Time: d}
+		OfflineBytes: r.offStep[i] + off.Bytes(), OfflineRounds: off.Rounds, Time: d}
 	switch st.Op {
 	case OpAct:
 		l.ReLUs = r.n * st.ReLUs
@@ -129,6 +214,13 @@ func (r *statsRecorder) hook(i int, d time.Duration) {
 func (r *statsRecorder) finish(d time.Duration) Stats {
 	if _, on, _ := r.since(r.last); on.Bytes() > 0 || on.Rounds > 0 {
 		r.stats.Layers = append(r.stats.Layers, LayerStats{Name: "output", Op: "reveal", Bytes: on.Bytes(), Rounds: on.Rounds})
+	}
+	if k := len(r.pub.Steps); r.offStep[k] != 0 {
+		for j := range r.stats.Layers {
+			if l := &r.stats.Layers[j]; l.Name == "argmax" && l.Op == "argmax" {
+				l.OfflineBytes += r.offStep[k]
+			}
+		}
 	}
 	_, on, off := r.since(r.off)
 	r.stats.Images = r.n

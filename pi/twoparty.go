@@ -76,6 +76,10 @@ type twoPartyBackend struct {
 	// positions; precomputeBatch). The other steps' offline traffic is
 	// labelled with their names in the connection's statistics.
 	preBytes map[int]int64
+	// tri holds the request's bit triples made ahead, by step
+	// (precomputeTriples); the step's online gates take them
+	// (withTriples).
+	tri map[int]*otgates.Triples
 	// deg2PerStep makes precomputeDeg2 take the per-step form whatever
 	// the bytes (tests: ResNet-size steps choose it, the test plans not).
 	deg2PerStep bool
@@ -115,11 +119,10 @@ func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int
 }
 
 // hasPoly tells whether any activation position of the plan is a
-// polynomial not folded into a linear step (a plan without one needs no
-// SIMD HE keys).
+// polynomial (an all-ReLU plan needs no SIMD HE keys).
 func hasPoly(pub *Public) bool {
 	for i := range pub.Steps {
-		if st := &pub.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() && !st.Folded {
+		if st := &pub.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() {
 			return true
 		}
 	}
@@ -155,7 +158,8 @@ func isDense(g *Geom) bool {
 // Precompute: online the client sends its masked share, the server's
 // work is local); then the PolyHE steps' masks, the degree-1 steps' with
 // their answers in one batch (precomputeBatch), the degree-2 steps' in
-// one batch or per step, whichever sends fewer bytes (precomputeDeg2).
+// one batch or per step, whichever sends fewer bytes (precomputeDeg2);
+// then the bit triples of every step's comparisons (precomputeTriples).
 // None of it depends on the input. Both parties run it after the request,
 // before the input is shared.
 func (b *twoPartyBackend) precompute(n int) error {
@@ -173,10 +177,9 @@ func (b *twoPartyBackend) precompute(n int) error {
 				return fmt.Errorf("precompute %q: %w", st.Name, err)
 			}
 			b.pre[i] = m
-		case st.Op != OpAct || b.hp == nil || st.ReLUs == st.Positions() || st.Folded:
-		case st.PolyDeg == 1:
+		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions() && st.PolyDeg == 1:
 			deg1 = append(deg1, i)
-		default:
+		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions():
 			deg2 = append(deg2, i)
 		}
 	}
@@ -186,23 +189,18 @@ func (b *twoPartyBackend) precompute(n int) error {
 	if err := b.precomputeDeg2(deg2, n); err != nil {
 		return fmt.Errorf("precompute the degree-2 polynomial steps: %w", err)
 	}
-	return nil
+	return b.precomputeTriples(n)
 }
 
-// precomputeLinear is the offline half of linear step i: of its stacked
-// convolution (foldMap) for a Fold step.
 func (b *twoPartyBackend) precomputeLinear(i int, st *Step, n int) (any, error) {
 	g := st.Conv
-	if st.Fold {
-		g = foldChannels(st).geom(st)
-	}
 	if b.party == tpClient {
 		if isDense(g) {
 			return b.hc.PrecomputeFC(n, g.C, g.K)
 		}
 		return b.hc.PrecomputeConv2d(g.Params(n))
 	}
-	w, _ := b.weights(i, st)
+	w := b.sec.Steps[i].W
 	if isDense(g) {
 		return b.hs.PrecomputeFC(n, g.C, g.K, w)
 	}
@@ -219,41 +217,22 @@ func takePre[T any](b *twoPartyBackend, i int, st *Step) (T, error) {
 	return m, nil
 }
 
-// weights returns the server's weights and biases of linear step i: W
-// and Bias, or a Fold step's stacked set (foldMap.stack).
-func (b *twoPartyBackend) weights(i int, st *Step) (w, bias []uint64) {
-	sec := &b.sec.Steps[i]
-	if !st.Fold {
-		return sec.W, sec.Bias
-	}
-	return foldChannels(st).stack(sec, st.Conv.Params(1).WLen()/st.Conv.K)
-}
-
 // linear runs the online half of a precomputed linear step: the client
-// sends its masked share, the server computes locally. A Fold step's
-// stacked output is then narrowed to the step's by the public mask
-// (foldMap.gather), locally on each share.
+// sends its masked share, the server computes locally.
 func (b *twoPartyBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
-	var y []uint64
-	var err error
 	if b.party == tpClient {
-		var pre *helinear.ClientPre
-		if pre, err = takePre[*helinear.ClientPre](b, i, st); err != nil {
+		pre, err := takePre[*helinear.ClientPre](b, i, st)
+		if err != nil {
 			return nil, err
 		}
-		y, err = b.hc.Online(pre, x)
-	} else {
-		var pre *helinear.ServerPre
-		if pre, err = takePre[*helinear.ServerPre](b, i, st); err != nil {
-			return nil, err
-		}
-		w, bias := b.weights(i, st)
-		y, err = b.hs.Online(pre, w, bias, x)
+		return b.hc.Online(pre, x)
 	}
-	if err != nil || !st.Fold {
-		return y, err
+	pre, err := takePre[*helinear.ServerPre](b, i, st)
+	if err != nil {
+		return nil, err
 	}
-	return foldChannels(st).gather(st, n, y), nil
+	sec := &b.sec.Steps[i]
+	return b.hs.Online(pre, sec.W, sec.Bias, x)
 }
 
 // act computes, per position, t = ⌊z/2^f⌋ exactly (TruncExact), then
