@@ -35,7 +35,7 @@ import (
 // the sender's (it holds only what the sender has made and sent); the
 // sender checks m against its own. Refills are asked for in the header
 // when what is left falls below the largest batch seen so far (capped at
-// one iteration's yield) and come in the same message as the sender's
+// the larger of one iteration's yield and 2^22 COTs) and come in the same message as the sender's
 // payload of that batch (its masked messages, correlations or 1-of-N
 // messages), in front of it: the iterations never wait on the peer while
 // a party is making a matrix, and no step gains a message, so every
@@ -43,9 +43,10 @@ import (
 // Ferret. Raw COT/ROT calls, which have no payload, send and receive
 // the refill as a message of its own right after the matrix.
 //
-// Memory per side: the buffer holds at most two iterations' yield (with
-// the large set 2 × 10.0M COTs × 16 B = 320 MB; the receiver adds a byte
-// per COT), plus the k + t·h reserve.
+// Memory per side: the buffer holds less than its target plus one
+// iteration's yield (large set: 2 × 10.0M COTs × 16 B = 320 MB; small
+// set: 4.2M + 0.53M COTs, 76 MB; the receiver adds a byte per COT),
+// plus the k + t·h reserve and, during an iteration, its n new rows.
 
 // FerretParams selects a Ferret parameter set (Config.Ferret).
 type FerretParams int
@@ -106,6 +107,17 @@ func (f FerretParams) String() string {
 	}
 	return fmt.Sprintf("FerretParams(%d)", int(f))
 }
+
+// ferretTarget bounds the buffer's target level (COTs) where one
+// iteration yields less: 2^22 COTs, 64 MiB of rows.
+const ferretTarget = 1 << 22
+
+// target is the most a buffer is refilled to: the largest batch seen,
+// up to this.
+func (p ferretParams) target() int { return max(p.usable(), ferretTarget) }
+
+// maxRefill is the most iterations one matrix can ask for.
+func (p ferretParams) maxRefill() int { return (p.target() + p.usable() - 1) / p.usable() }
 
 func (p ferretParams) reserve() int  { return p.k + p.t*p.h }
 func (p ferretParams) usable() int   { return p.n - p.reserve() }
@@ -288,11 +300,9 @@ func (f *ferretReceiver) makeMatrix(choice []byte, rows rowWriter, ext func(choi
 	n := len(choice)
 	m := min(n, len(f.buf)-f.off)
 	f.maxBatch = max(f.maxBatch, n)
-	// One iteration always lifts what is left to the target, so a
-	// matrix asks for at most one.
 	refill := 0
-	if len(f.buf)-f.off-m+f.pending < min(f.maxBatch, f.p.usable()) {
-		refill = 1
+	for have := len(f.buf) - f.off - m + f.pending; have < min(f.maxBatch, f.p.target()); have += f.p.usable() {
+		refill++
 	}
 	f.pending += refill * f.p.usable()
 	f.owed = append(f.owed, refill)
@@ -356,8 +366,8 @@ func (f *ferretSender) recvMatrix(c transport.Conn, n int, extBytes func(int) in
 	if avail := len(f.buf) - f.off - f.claimed; m > n || m > avail {
 		return nil, 0, fmt.Errorf("ot: ferret matrix takes %d of %d OTs from the buffer, which holds %d", m, n, avail)
 	}
-	if refill > 1 {
-		return nil, 0, fmt.Errorf("ot: ferret matrix asks for %d iterations, at most 1", refill)
+	if most := f.p.maxRefill(); refill > most {
+		return nil, 0, fmt.Errorf("ot: ferret matrix asks for %d iterations, at most %d", refill, most)
 	}
 	want := ferretHeader + (m+7)/8
 	if m < n {

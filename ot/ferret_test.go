@@ -11,7 +11,7 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
-func randBlock(t *testing.T) Block {
+func randBlock(t testing.TB) Block {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestGGMExpandPuncture(t *testing.T) {
 
 // dealtCOTs returns n COTs with Δ made locally: sender q, receiver r =
 // q ⊕ b·Δ with random b.
-func dealtCOTs(t *testing.T, delta Block, n int) (q, r []Block, b []byte) {
+func dealtCOTs(t testing.TB, delta Block, n int) (q, r []Block, b []byte) {
 	q, r, b = make([]Block, n), make([]Block, n), make([]byte, n)
 	for i := range n {
 		q[i] = randBlock(t)
@@ -349,7 +349,7 @@ func TestFerretHostile(t *testing.T) {
 	header := func(m, refill int, rest int) []byte {
 		b := make([]byte, ferretHeader+rest)
 		b[0], b[1], b[2] = byte(m), byte(m>>8), byte(m>>16)
-		b[4] = byte(refill)
+		b[4], b[5] = byte(refill), byte(refill>>8)
 		return b
 	}
 	ext := s0.Send.matrixBytes
@@ -361,7 +361,7 @@ func TestFerretHostile(t *testing.T) {
 		{"no header", 100, make([]byte, 5)},
 		{"m > n", 100, header(101, 0, 13)},
 		{"m > buffer", avail + 10, header(avail+1, 0, (avail+8)/8+ext(9))},
-		{"two refills", 100, header(100, 2, 13)},
+		{"too many refills", 100, header(100, ferretSets[ferretTiny].maxRefill()+1, 13)},
 		{"one byte short", 100, header(100, 0, 12)},
 		{"one byte long", 100, header(100, 0, 14)},
 		{"extension part short", 100, header(50, 0, 7+ext(50)-1)},
