@@ -89,6 +89,10 @@ type Server struct {
 	// more are closed at once, so a flood of stalled connections costs a
 	// bounded number of goroutines (issue 19, finding 3).
 	MaxPending, MaxPendingPerHost int
+	// HelloTimeout is how long a connection may take to send its hello
+	// (default 10 s): with MaxPendingPerHost, it bounds how long stalled
+	// connections from one host can keep others from that host out.
+	HelloTimeout time.Duration
 	// Grace is how long Serve lets in-flight sessions finish after ctx
 	// ends before cancelling them (default 10 s; negative: at once).
 	// While draining, Ready is false and each session is closed after
@@ -303,7 +307,11 @@ func (r *refusal) Error() string { return "refused: " + r.err.Error() }
 func refuse(cause string, err error) error { return &refusal{cause, err} }
 
 func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots chan struct{}) error {
-	timer := time.AfterFunc(helloTimeout, func() { conn.Close() })
+	hto := s.HelloTimeout
+	if hto <= 0 {
+		hto = helloTimeout
+	}
+	timer := time.AfterFunc(hto, func() { conn.Close() })
 	b, err := transport.RecvMax(conn, maxHello)
 	timer.Stop()
 	if err != nil {
