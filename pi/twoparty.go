@@ -119,10 +119,11 @@ func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int
 }
 
 // hasPoly tells whether any activation position of the plan is a
-// polynomial (an all-ReLU plan needs no SIMD HE keys).
+// polynomial not folded into a linear step (a plan without one needs no
+// SIMD HE keys).
 func hasPoly(pub *Public) bool {
 	for i := range pub.Steps {
-		if st := &pub.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() {
+		if st := &pub.Steps[i]; st.Op == OpAct && st.ReLUs < st.Positions() && !st.Folded {
 			return true
 		}
 	}
@@ -177,9 +178,10 @@ func (b *twoPartyBackend) precompute(n int) error {
 				return fmt.Errorf("precompute %q: %w", st.Name, err)
 			}
 			b.pre[i] = m
-		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions() && st.PolyDeg == 1:
+		case st.Op != OpAct || b.hp == nil || st.ReLUs == st.Positions() || st.Folded:
+		case st.PolyDeg == 1:
 			deg1 = append(deg1, i)
-		case st.Op == OpAct && b.hp != nil && st.ReLUs < st.Positions():
+		default:
 			deg2 = append(deg2, i)
 		}
 	}
@@ -192,15 +194,20 @@ func (b *twoPartyBackend) precompute(n int) error {
 	return b.precomputeTriples(n)
 }
 
+// precomputeLinear is the offline half of linear step i: of its stacked
+// convolution (foldMap) for a Fold step.
 func (b *twoPartyBackend) precomputeLinear(i int, st *Step, n int) (any, error) {
 	g := st.Conv
+	if st.Fold {
+		g = foldChannels(st).geom(st)
+	}
 	if b.party == tpClient {
 		if isDense(g) {
 			return b.hc.PrecomputeFC(n, g.C, g.K)
 		}
 		return b.hc.PrecomputeConv2d(g.Params(n))
 	}
-	w := b.sec.Steps[i].W
+	w, _ := b.weights(i, st)
 	if isDense(g) {
 		return b.hs.PrecomputeFC(n, g.C, g.K, w)
 	}
@@ -217,22 +224,41 @@ func takePre[T any](b *twoPartyBackend, i int, st *Step) (T, error) {
 	return m, nil
 }
 
+// weights returns the server's weights and biases of linear step i: W
+// and Bias, or a Fold step's stacked set (foldMap.stack).
+func (b *twoPartyBackend) weights(i int, st *Step) (w, bias []uint64) {
+	sec := &b.sec.Steps[i]
+	if !st.Fold {
+		return sec.W, sec.Bias
+	}
+	return foldChannels(st).stack(sec, st.Conv.Params(1).WLen()/st.Conv.K)
+}
+
 // linear runs the online half of a precomputed linear step: the client
-// sends its masked share, the server computes locally.
+// sends its masked share, the server computes locally. A Fold step's
+// stacked output is then narrowed to the step's by the public mask
+// (foldMap.gather), locally on each share.
 func (b *twoPartyBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
+	var y []uint64
+	var err error
 	if b.party == tpClient {
-		pre, err := takePre[*helinear.ClientPre](b, i, st)
-		if err != nil {
+		var pre *helinear.ClientPre
+		if pre, err = takePre[*helinear.ClientPre](b, i, st); err != nil {
 			return nil, err
 		}
-		return b.hc.Online(pre, x)
+		y, err = b.hc.Online(pre, x)
+	} else {
+		var pre *helinear.ServerPre
+		if pre, err = takePre[*helinear.ServerPre](b, i, st); err != nil {
+			return nil, err
+		}
+		w, bias := b.weights(i, st)
+		y, err = b.hs.Online(pre, w, bias, x)
 	}
-	pre, err := takePre[*helinear.ServerPre](b, i, st)
-	if err != nil {
-		return nil, err
+	if err != nil || !st.Fold {
+		return y, err
 	}
-	sec := &b.sec.Steps[i]
-	return b.hs.Online(pre, sec.W, sec.Bias, x)
+	return foldChannels(st).gather(st, n, y), nil
 }
 
 // act computes, per position, t = ⌊z/2^f⌋ exactly (TruncExact), then
