@@ -51,9 +51,9 @@ import (
 // FerretParams selects a Ferret parameter set (Config.Ferret).
 type FerretParams int
 
-// The parameter sets are emp-ot's (ferret/constants.h), chosen in the
-// Ferret paper for ≥ 128-bit security of regular-noise LPN against the
-// known attacks (the paper's estimate, §6; not re-derived here).
+// The parameter sets are emp-ot's (ferret/constants.h), used by the
+// Ferret authors for 128-bit security of regular-noise LPN against the
+// known attacks (the paper's estimate; not re-derived here, see doc.go).
 const (
 	// NoFerret: COTs come from the extension alone.
 	NoFerret FerretParams = iota
