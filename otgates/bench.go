@@ -2,6 +2,7 @@ package otgates
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -366,18 +367,20 @@ func benchGate(p0, p1 *Party, rng *rand.Rand, name string, cfg BenchConfig, edge
 		hi := lo
 		switch {
 		case exact:
-		case name == "trunc":
-			hi = floorShift(sgn(x[i]), f)
-			lo = hi - 1
+		case name == "trunc": // centred: the floor or one unit either way
+			lo = floorShift(sgn(x[i]), f)
+			lo, hi = lo-1, lo+1
 		case name == "relu_trunc":
-			hi = floorShift(max(sgn(x[i]), 0), f)
-			lo = hi - 1
-		default: // poly2
+			lo = floorShift(max(sgn(x[i]), 0), f)
+			lo, hi = lo-1, lo+1
+		default: // poly2: ⌊x²/2^f⌋ and the final shift each within one unit
 			v := sgn(x[i])
-			y := floorShift(v*v, f) // y or y − 1
-			zs := [2]int64{int64(k2[i])*y + int64(k1[i])*v + int64(k0[i]), int64(k2[i])*(y-1) + int64(k1[i])*v + int64(k0[i])}
-			hi = floorShift(zs[0], f)
-			lo = floorShift(zs[1], f) - 1
+			y := floorShift(v*v, f)
+			lo, hi = math.MaxInt64, math.MinInt64
+			for _, yy := range []int64{y - 1, y, y + 1} {
+				z := floorShift(int64(k2[i])*yy+int64(k1[i])*v+int64(k0[i]), f)
+				lo, hi = min(lo, z-1), max(hi, z+1)
+			}
 		}
 		if got < lo || got > hi {
 			g.Mismatches++

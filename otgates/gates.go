@@ -214,14 +214,29 @@ func (p *Party) bitProductOn(snd *ot.Sender, rcv *ot.Receiver, b []uint8, ell in
 	return rcv.ReceiveCorrelated(b, ell)
 }
 
-// TruncNonNeg returns shares of x >> s (an error of at most one unit
-// below: ⌊x/2^s⌋ − e, e ∈ {0, 1}) for shared x known to lie in
-// [0, 2^(ℓ−1)) — after a ReLU or a square. For such x the wrap of the
-// shares, x0 + x1 = x + w·2^ℓ, is w = msb(x0) ∨ msb(x1) (Cheetah's
-// known-MSB truncation), one bit product mod 2^s (w·2^(ℓ−s) only needs
-// w mod 2^s): one IKNP OT and s bits per element. Each party shifts its share, and w·2^(ℓ−s) is subtracted; e is
-// the carry of the two shares' discarded low s bits.
+// TruncNonNeg returns shares of x/2^s rounded by the shares' carry:
+// ⌊(x + 2^(s−1))/2^s⌋ − e, e ∈ {0, 1}, so ⌊x/2^s⌋ + δ with δ ∈ {−1, 0, 1}
+// (δ = 0 for s = 0), for shared x known to lie in [0, 2^(ℓ−1)) — after
+// a ReLU or a square. For such x the wrap of the shares, x0 + x1 = x +
+// w·2^ℓ, is w = msb(x0) ∨ msb(x1) (Cheetah's known-MSB truncation), one
+// bit product mod 2^s (w·2^(ℓ−s) only needs w mod 2^s): one IKNP OT and s
+// bits per element. Each party shifts its share, and w·2^(ℓ−s) is
+// subtracted; e is the carry of the two shares' discarded low s bits.
+//
+// Centring: party 0 shifts x0 + 2^(s−1) (over the integers, roundedQuot),
+// which costs nothing. With uniform shares P(e = 1) = (2^s − 1 − r)/2^s
+// for r = (x + 2^(s−1)) mod 2^s, so E[result] = x/2^s − ½ + 2^−s for
+// every x: an error of mean 2^−(s+1) against ⌊x/2^s⌋ over uniform low
+// bits of x. Without the 2^(s−1) the result would be ⌊x/2^s⌋ − e with
+// mean −½ + 2^−(s+1), a bias that every position of a layer shares and a
+// convolution then sums with its weights (issue 15).
 func (p *Party) TruncNonNeg(x []uint64, ell, s int) ([]uint64, error) {
+	return p.truncNonNeg(x, ell, s, true)
+}
+
+// truncNonNeg is TruncNonNeg, centred or (centred false) ⌊x/2^s⌋ − e, the
+// form TruncExactNonNeg adds the carry e to.
+func (p *Party) truncNonNeg(x []uint64, ell, s int, centred bool) ([]uint64, error) {
 	if err := checkEll(ell); err != nil {
 		return nil, err
 	}
@@ -248,12 +263,18 @@ func (p *Party) TruncNonNeg(x []uint64, ell, s int) ([]uint64, error) {
 		// w = m0 + m1 − m0·m1; this party's share of w, times 2^(ℓ−s),
 		// only matters mod 2^ℓ, so the product is needed mod 2^s.
 		ws := uint64(msb[i]) - prod[i]
-		out[i] = ((v&m)>>uint(s) - ws<<uint(ell-s)) & m
+		q := (v & m) >> uint(s)
+		if centred && p.ID == 0 {
+			q = roundedQuot(v&m, s)
+		}
+		out[i] = (q - ws<<uint(ell-s)) & m
 	}
 	return out, nil
 }
 
-// Trunc returns shares of ⌊x/2^s⌋ − e, e ∈ {0, 1}, for shared signed x
+// Trunc returns shares of ⌊(x + 2^(s−1))/2^s⌋ − e, e ∈ {0, 1}: ⌊x/2^s⌋
+// + δ with δ ∈ {−1, 0, 1} (0 for s = 0) and E[δ] = 2^−(s+1) over uniform
+// shares and low bits of x (TruncNonNeg's centring), for shared signed x
 // with |x| < 2^(ℓ−2) (s ≤ ℓ−2): party 0 adds 2^(ℓ−2), which makes the
 // value non-negative below 2^(ℓ−1), truncates by TruncNonNeg and
 // subtracts 2^(ℓ−2−s). Same cost as TruncNonNeg.
@@ -289,4 +310,17 @@ func (p *Party) signedTrunc(x []uint64, ell, s int, trunc func([]uint64, int, in
 		}
 	}
 	return z, nil
+}
+
+// roundedQuot is party 0's quotient of the centred truncations:
+// ⌊(v + 2^(s−1))/2^s⌋ over the integers (0 ≤ s < 64; v itself for s = 0),
+// without v + 2^(s−1) wrapping. With party 1's ⌊v1/2^s⌋ the two sum to
+// ⌊(x + 2^(s−1))/2^s⌋ − e (plus the wraps' multiples of 2^(ℓ−s) the
+// gates subtract), e the carry of the shares' low bits: the value is
+// rounded to nearest before the carry's one unit, not floored.
+func roundedQuot(v uint64, s int) uint64 {
+	if s == 0 {
+		return v
+	}
+	return v>>uint(s) + (v&(1<<uint(s)-1)+1<<uint(s-1))>>uint(s)
 }

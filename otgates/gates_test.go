@@ -188,17 +188,28 @@ func TestB2A(t *testing.T) {
 	}
 }
 
-// checkTrunc checks that got is ⌊x/2^s⌋ or one less, and that both occur
-// only as the bound allows.
+// checkTrunc checks that got is ⌊(x + 2^(s−1))/2^s⌋ or one less (x itself
+// for s = 0): the centred truncation, ⌊x/2^s⌋ + δ, δ ∈ {−1, 0, 1}, with
+// δ = 1 only when x's low s bits are at least 2^(s−1) and δ = −1 only when
+// they are below.
 func checkTrunc(t *testing.T, what string, x []uint64, z0, z1 []uint64, ell, s int) {
 	t.Helper()
 	for i, v := range x {
-		want := signed(v, ell) >> uint(s)
+		want := centred(signed(v, ell), s)
 		got := signed((z0[i]+z1[i])&mask(ell), ell)
-		if got != want && got != want-1 {
-			t.Fatalf("%s ℓ=%d s=%d: %d >> %d gave %d, want %d or %d", what, ell, s, signed(v, ell), s, got, want, want-1)
+		if got != want && (s == 0 || got != want-1) {
+			t.Fatalf("%s ℓ=%d s=%d: %d >> %d gave %d, want %d or %d (floor %d)", what, ell, s, signed(v, ell), s, got, want, want-1, signed(v, ell)>>uint(s))
 		}
 	}
+}
+
+// centred is ⌊(v + 2^(s−1))/2^s⌋ (v for s = 0): the centred truncations'
+// value before their carry, without v + 2^(s−1) overflowing.
+func centred(v int64, s int) int64 {
+	if s == 0 {
+		return v
+	}
+	return v>>uint(s) + (v&(1<<uint(s)-1)+1<<uint(s-1))>>uint(s)
 }
 
 // checkExact checks that got is ⌊x/2^s⌋.

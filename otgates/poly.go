@@ -7,8 +7,9 @@ import "fmt"
 // c at scale 2^(2f), one per element, known to party 0 only (party 1 passes
 // nil for all three); x is shared at scale 2^f with x² < 2^(ℓ−1) and the
 // polynomial's value at scale 2^(2f) within the signed ℓ−2-bit range. The
-// result is one of the values the two one-unit truncation errors allow
-// (⌊x²/2^f⌋ may be one less, and so may the final shift), as Trunc's.
+// result is one of the values the two centred truncations allow (each is
+// ⌊(v + 2^(f−1))/2^f⌋ or one less, as Trunc's: within one unit of the
+// floor, of mean error 2^−(f+1)).
 //
 // Gilboa's products x0·x1 (for x²) and b·x1 use the same multiplier bits
 // x1, so they share one batch of ℓ correlated OTs, each carrying both

@@ -6,7 +6,8 @@ import (
 )
 
 // TestPoly2 checks Poly2 against the plaintext polynomial with the two
-// one-unit truncation errors allowed, at several ℓ and scales, with signed
+// centred truncations' carries allowed (each ⌊(v + 2^(f−1))/2^f⌋ or one
+// less), at several ℓ and scales, with signed
 // coefficients (negative a and b included) and the edge inputs.
 func TestPoly2(t *testing.T) {
 	p0, p1 := parties(t)
@@ -23,11 +24,11 @@ func TestPoly2(t *testing.T) {
 		})
 		for i := range x {
 			v := signed(x[i], ell)
-			y := (v * v) >> uint(f)
+			y := centred(v*v, f) // the centred truncations: this or one less
 			A, B, C := signed(a[i], ell), signed(b[i], ell), signed(c[i], ell)
 			ok := false
 			for _, yy := range []int64{y, y - 1} {
-				w := (A*yy + B*v + C) >> uint(f)
+				w := centred(A*yy+B*v+C, f)
 				for _, e := range []int64{0, -1} {
 					if got := signed((z0[i]+z1[i])&m, ell); got == w+e {
 						ok = true

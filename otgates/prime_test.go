@@ -33,8 +33,8 @@ func residue(v int64, P uint64) uint64 {
 	return uint64(r)
 }
 
-// TestToPrime: shares mod 2^ℓ of x become shares mod P of ⌊x/2^s⌋ − e,
-// e ∈ {0, 1} (e = 0 for s = 0), for edge and random x with |x| < 2^(ℓ−2),
+// TestToPrime: shares mod 2^ℓ of x become shares mod P of ⌊(x +
+// 2^(s−1))/2^s⌋ − e, e ∈ {0, 1} (x itself for s = 0), for edge and random x with |x| < 2^(ℓ−2),
 // over widths, shifts and moduli of both sides of 2^ℓ (the identity holds
 // for any P; P > 2^(ℓ−1−s) makes it a signed value).
 func TestToPrime(t *testing.T) {
@@ -63,7 +63,7 @@ func TestToPrime(t *testing.T) {
 			if z0[i] >= P || z1[i] >= P {
 				t.Fatalf("ℓ=%d s=%d P=%d: shares %d, %d not reduced", c.ell, c.s, P, z0[i], z1[i])
 			}
-			want := signed(v, c.ell) >> uint(c.s)
+			want := centred(signed(v, c.ell), c.s)
 			got := (z0[i] + z1[i]) % P
 			if got != residue(want, P) && (c.s == 0 || got != residue(want-1, P)) {
 				t.Fatalf("ℓ=%d s=%d P=%d: x = %d gave %d mod P, want %d (or one less)", c.ell, c.s, P, signed(v, c.ell), got, residue(want, P))

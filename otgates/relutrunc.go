@@ -2,15 +2,19 @@ package otgates
 
 import "fmt"
 
-// ReLUTrunc returns shares of ⌊ReLU(x)/2^s⌋ − e, e ∈ {0, 1} (0 for x < 0),
-// for shared signed x with |x| < 2^(ℓ−2), 0 ≤ s ≤ ℓ−2: the ReLU and the
-// truncation after a linear layer fused into the ReLU's rounds (6 at
-// ℓ = 32, as the ReLU alone; ReLU then TruncNonNeg takes 7).
+// ReLUTrunc returns shares of 0 for x < 0 and of ⌊(x + 2^(s−1))/2^s⌋ − e,
+// e ∈ {0, 1}, for x ≥ 0 — ⌊ReLU(x)/2^s⌋ + δ, δ ∈ {−1, 0, 1} (0 for s = 0
+// and for x < 0), with Trunc's centring: E[δ] = 2^−(s+1) over uniform
+// shares and low bits of x ≥ 0 — for shared signed x with |x| < 2^(ℓ−2),
+// 0 ≤ s ≤ ℓ−2: the ReLU and the truncation after a linear layer fused into
+// the ReLU's rounds (6 at ℓ = 32, as the ReLU alone; ReLU then
+// TruncNonNeg takes 7).
 //
 // With the bias of Trunc, x' = x + 2^(ℓ−2) ∈ [0, 2^(ℓ−1)), the shares wrap,
 // x0' + x1' = x' + w·2^ℓ, exactly when w = a0 ∨ a1 (a_b = msb(x_b')), and
-// t = y0 + y1 − w·2^(ℓ−s) with y_b = x_b' >> s (party 0 also subtracting
-// 2^(ℓ−2−s)) is ⌊x/2^s⌋ − e. So ReLU(x) >> s ≈ d·t = d·(y0 + y1) −
+// t = y0 + y1 − w·2^(ℓ−s) with y1 = x1' >> s and party 0's y0 =
+// ⌊(x0' + 2^(s−1))/2^s⌋ − 2^(ℓ−2−s) (roundedQuot) is ⌊(x + 2^(s−1))/2^s⌋
+// − e. So ReLU(x) >> s ≈ d·t = d·(y0 + y1) −
 // (d·w)·2^(ℓ−s) for d = DReLU(x). The first term is the multiplexer on y;
 // d·w is needed mod 2^s only, and as a function of party 1's bits d1, a1
 // it is, with D = d0, A = a0 party 0's,
@@ -49,7 +53,7 @@ func (p *Party) ReLUTrunc(x []uint64, ell, s int) ([]uint64, error) {
 		a[i] = uint8(v >> uint(ell-1))
 		y[i] = v >> uint(s)
 		if p.ID == 0 {
-			y[i] -= bias >> uint(s)
+			y[i] = roundedQuot(v, s) - bias>>uint(s)
 		}
 	}
 	out := make([]uint64, n)

@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// TestReLUTrunc: the fused gate gives ⌊ReLU(x)/2^s⌋ or one less for
-// x ≥ 0 and exactly 0 for x < 0, at several ℓ and shifts, edge inputs
+// TestReLUTrunc: the fused gate gives ⌊(x + 2^(s−1))/2^s⌋ or one less
+// (Trunc's centred truncation; x for s = 0) for x ≥ 0 and exactly 0 for
+// x < 0, at several ℓ and shifts, edge inputs
 // included, in the ReLU's rounds.
 func TestReLUTrunc(t *testing.T) {
 	p0, p1 := parties(t)
@@ -28,8 +29,8 @@ func TestReLUTrunc(t *testing.T) {
 			for i, v := range x {
 				sv := signed(v, ell)
 				got := signed((z0[i]+z1[i])&mask(ell), ell)
-				want := max(sv, 0) >> uint(s)
-				if sv < 0 && got != 0 || sv >= 0 && got != want && got != want-1 {
+				want := centred(max(sv, 0), s)
+				if sv < 0 && got != 0 || sv >= 0 && got != want && (s == 0 || got != want-1) {
 					t.Fatalf("ℓ=%d s=%d: ReLU(%d)>>%d = %d, want %d or one less (0 for x < 0)", ell, s, sv, s, got, want)
 				}
 			}

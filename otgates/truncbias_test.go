@@ -2,6 +2,8 @@ package otgates
 
 import (
 	"fmt"
+	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -118,8 +120,16 @@ func truncErrors(t *testing.T, p0, p1 *Party, rng *rand.Rand, n, ell, s int, P u
 	out["ToPrimeTrunc"] = st
 
 	// FromPrimeTrunc by 2s: a polynomial's value at 3s fractional bits,
-	// |y| < 2^(3s+4), shared mod P.
-	lim := int64(1) << uint(3*s+4)
+	// |y| < 2^(3s+2) (|value| < 4).
+	out["FromPrimeTrunc"] = fromPrimeErrors(t, p0, p1, rng, n, ell, 2*s, 3*s+2, P)
+	return out
+}
+
+// fromPrimeErrors measures FromPrimeTrunc by s from mod P to ℓ bits on n
+// uniform |y| < 2^yBits with uniform shares mod P.
+func fromPrimeErrors(t *testing.T, p0, p1 *Party, rng *rand.Rand, n, ell, s, yBits int, P uint64) *errStats {
+	t.Helper()
+	lim := int64(1) << uint(yBits)
 	y := make([]int64, n)
 	y0, y1 := make([]uint64, n), make([]uint64, n)
 	for i := range y {
@@ -127,21 +137,37 @@ func truncErrors(t *testing.T, p0, p1 *Party, rng *rand.Rand, n, ell, s int, P u
 		y0[i] = rng.Uint64N(P)
 		y1[i] = (residue(y[i], P) + P - y0[i]) % P
 	}
-	z0, z1 = run(t, p0, p1, func(p *Party) ([]uint64, error) {
-		return p.FromPrimeTrunc([][]uint64{y0, y1}[p.ID], P, ell, 2*s)
+	z0, z1 := run(t, p0, p1, func(p *Party) ([]uint64, error) {
+		return p.FromPrimeTrunc([][]uint64{y0, y1}[p.ID], P, ell, s)
 	})
-	st = &errStats{}
+	st := &errStats{}
 	for i, v := range y {
-		st.add(signed((z0[i]+z1[i])&m, ell) - v>>uint(2*s))
+		st.add(signed((z0[i]+z1[i])&mask(ell), ell) - v>>uint(s))
 	}
-	out["FromPrimeTrunc"] = st
-	return out
+	return st
+}
+
+// checkCentred fails unless every error of st is within one unit and its
+// mean is 2^−(s+1) (the centred truncations' mean against the floor) up
+// to slack plus 0.025 (five standard errors at 2^14 samples).
+func checkCentred(t *testing.T, what string, st *errStats, s int, slack float64) {
+	t.Helper()
+	for d := range st.counts {
+		if d < -1 || d > 1 {
+			t.Errorf("%s: error %+d units (%v)", what, d, st)
+		}
+	}
+	if want := math.Ldexp(1, -(s + 1)); math.Abs(st.mean()-want) > slack+0.025 {
+		t.Errorf("%s: mean error %+.4f units, want %.4f ± %.3f (%v)", what, st.mean(), want, slack+0.025, st)
+	}
 }
 
 // TestTruncErrorDistribution measures the one-unit truncations' error
 // against the exact floor at the twoparty suite's widths in use (ℓ = 30,
 // f = 9, P of 33 bits; ℓ = 32, f = 10, P of 36 bits) on activation-like
-// inputs with uniform shares, and logs its mean and distribution.
+// inputs with uniform shares, logs its mean and distribution, and requires
+// the centred ones' mean: within 0.03 unit of 0 (it was −0.5 for all but
+// FromPrimeTrunc before issue 15's centring).
 func TestTruncErrorDistribution(t *testing.T) {
 	p0, p1 := parties(t)
 	rng := rand.New(rand.NewPCG(15, 15))
@@ -150,6 +176,33 @@ func TestTruncErrorDistribution(t *testing.T) {
 		res := truncErrors(t, p0, p1, rng, n, c.ell, c.f, hesimdPrimes[c.pBits])
 		for _, g := range []string{"Trunc", "TruncNonNeg", "ReLUTrunc", "ToPrimeTrunc", "FromPrimeTrunc"} {
 			t.Logf("ℓ=%d f=%d P %d bits: %-14s %v", c.ell, c.f, c.pBits, g, res[g])
+			s := c.f
+			if g == "FromPrimeTrunc" {
+				s = 2 * c.f
+			}
+			checkCentred(t, fmt.Sprintf("%s ℓ=%d s=%d", g, c.ell, s), res[g], s, 0)
+		}
+	}
+}
+
+// TestFromPrimeTruncMean: FromPrimeTrunc's offset centres it for primes
+// whose P mod 2^s lies anywhere in [0, 2^s) (the largest primes below and
+// the smallest above powers of two, both sides of 2^(s−1)), at large and
+// small shifts, within one unit; the mean's slack is the offset's rounding
+// (2^−(s+1)) and the wrap probability's dependence on y (|y|/(2P), 2^−6
+// here at most).
+func TestFromPrimeTruncMean(t *testing.T) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, P := range []uint64{primeBelow(40), smallestPrimeAbove(39), primeBelow(29), smallestPrimeAbove(30), 8589852673} {
+		for _, s := range []int{3, 5, 12, 20} {
+			if uint64(1)<<uint(s+5) >= P/4 {
+				continue
+			}
+			st := fromPrimeErrors(t, p0, p1, rng, 1<<14, 32, s, bits.Len64(P)-6, P)
+			rho := int64(P%(1<<uint(s))) - int64(P%(1<<uint(s))>>uint(s-1))<<uint(s)
+			t.Logf("P=%d (ρ = %d of 2^%d) s=%d: %v", P, rho, s, s, st)
+			checkCentred(t, fmt.Sprintf("FromPrimeTrunc P=%d s=%d", P, s), st, s, math.Ldexp(1, -(s+1))+1.0/64)
 		}
 	}
 }
