@@ -107,9 +107,10 @@ func siteCosts(relu *Report, poly map[int]*Report, sites []*nn.Site) ([]sitecost
 }
 
 // costRun is what sitecost.Derive needs of a report: per image, each
-// activation step's wall time and traffic (online and the offline traffic
-// made during the step), all traffic but the session setup, and the
-// process CPU time.
+// activation step's wall time and traffic (online and offline: the
+// step's share of the request's offline phase, such as its bit triples
+// or PolyHE masks, and any made while it ran), all traffic but the
+// session setup, and the process CPU time.
 func costRun(r *Report) sitecost.Run {
 	run := sitecost.Run{ActMs: map[string]float64{}, ActBytes: map[string]int64{}, Bytes: r.OfflineBytes + r.OnlineBytes, CPU: r.CPUPerImage}
 	for _, l := range r.Layers {

@@ -5,8 +5,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/pi"
+	"github.com/autorep/autorep/reduce"
 	"github.com/autorep/autorep/reduce/sitecost"
 )
 
@@ -122,6 +125,73 @@ func siteCostsLeNet(t *testing.T, suite string, cfg pi.Config) {
 	// The model is all ReLU again.
 	if err := AllReLU(m); err != nil {
 		t.Error(err)
+	}
+	if suite == pi.SuiteTwoParty {
+		checkSavings(t, m, cfg, set, n, base, cf)
+	}
+}
+
+// checkSavings runs the polynomial twins of m again (their bytes are
+// deterministic) and checks that each site's saving per position is the
+// difference of its step's total (online + offline) traffic in the
+// all-ReLU and the twin run, per position, plus the even share of the
+// rest of the traffic's difference.
+func checkSavings(t *testing.T, m *models.Model, cfg pi.Config, set *data.Set, n int, base *Report, cf sitecost.File) {
+	t.Helper()
+	acts := make([]nn.Activation, len(m.Sites))
+	for i, s := range m.Sites {
+		acts[i] = s.Act
+	}
+	defer func() {
+		for i, s := range m.Sites {
+			s.Act = acts[i]
+		}
+	}()
+	// total is a run's traffic without the setup; act its activation
+	// steps' totals by site.
+	totals := func(r *Report) (total int64, act map[string]int64) {
+		act = map[string]int64{}
+		for _, l := range r.Layers {
+			if l.Op == string(pi.OpAct) {
+				act[l.Name] = l.Bytes + l.OfflineBytes
+			}
+		}
+		return r.OfflineBytes + r.OnlineBytes, act
+	}
+	reluTotal, reluAct := totals(base)
+	var positions int
+	for _, s := range m.Sites {
+		positions += s.Size()
+	}
+	for k, d := range CostDegrees {
+		if err := reduce.PolyTwinDegree(m.Sites, d); err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pi.Compile(m, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &Report{Suite: base.Suite, N: n}
+		if err := Measure(plan, m, set, n, Options{Transport: "pipe"}, r); err != nil {
+			t.Fatal(err)
+		}
+		polyTotal, polyAct := totals(r)
+		if r.OfflineInlineBytes != 0 || cf.Runs[k+1].Bytes != polyTotal {
+			t.Errorf("degree %d: run of %d B (cost file %d), %d B inline", d, polyTotal, cf.Runs[k+1].Bytes, r.OfflineInlineBytes)
+		}
+		var rest int64 = reluTotal - polyTotal
+		for _, s := range m.Sites {
+			rest -= reluAct[s.Name] - polyAct[s.Name]
+		}
+		for _, c := range cf.Sites {
+			p := c.Degrees[k]
+			want := float64(reluAct[c.Site]-polyAct[c.Site])/float64(c.ReLUs) + float64(rest)/float64(positions)
+			if c.ReLUBytes != reluAct[c.Site] || p.PolyBytes != polyAct[c.Site] || math.Abs(p.BytesSaved-want) > 1e-9*math.Abs(want) {
+				t.Errorf("site %s degree %d: relu %d B, poly %d B, saved %g B per position; the runs' steps %d, %d B, rest %d B: want %g",
+					c.Site, d, c.ReLUBytes, p.PolyBytes, p.BytesSaved, reluAct[c.Site], polyAct[c.Site], rest, want)
+			}
+		}
+		t.Logf("degree %d: per-site savings are the steps' differences; rest of the model %d B", d, rest)
 	}
 }
 

@@ -103,8 +103,11 @@ func TestBenchPITwoParty(t *testing.T) {
 		sum += l.Bytes
 		off += l.OfflineBytes
 	}
-	if sum != rep.OnlineBytes || off != rep.OfflineInlineBytes || rep.OfflineInlineBytes == 0 {
-		t.Errorf("twoparty: layers sum to %d online, %d inline offline bytes; report %d, %d", sum, off, rep.OnlineBytes, rep.OfflineInlineBytes)
+	// The bit triples are made in the offline phase (none inline), and
+	// its bytes are the layers' (the request row's included).
+	if sum != rep.OnlineBytes || off != rep.RequestMsgs || rep.OfflineInlineBytes != 0 || rep.OfflineInlineRounds != 0 {
+		t.Errorf("twoparty: layers sum to %d online, %d offline bytes; report %d, %d (inline %d in %d rounds)",
+			sum, off, rep.OnlineBytes, rep.RequestMsgs, rep.OfflineInlineBytes, rep.OfflineInlineRounds)
 	}
 	if rep.TotalBytes != rep.SetupBytes+rep.OfflineBytes+rep.OnlineBytes || rep.SetupBytes == 0 {
 		t.Errorf("twoparty: total %d ≠ setup %d + offline %d + online %d", rep.TotalBytes, rep.SetupBytes, rep.OfflineBytes, rep.OnlineBytes)

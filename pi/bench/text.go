@@ -41,7 +41,7 @@ func (r *Report) WriteText(out io.Writer) error {
 	for _, e := range r.Estimates {
 		fmt.Fprintf(w, "  cost model %-3s (%.1f Gbit/s, %.1f ms RTT): %.1f ms online, %.1f ms to ship the dealer material\n", strings.ToUpper(e.Network), e.Gbps, e.RTTms, e.Ms, e.OfflineMs)
 	}
-	fmt.Fprintf(w, "\n  %-28s %-9s %9s %12s %6s %9s %12s\n", "layer", "op", "ReLUs", "bytes", "rounds", "ms", "inline off.")
+	fmt.Fprintf(w, "\n  %-28s %-9s %9s %12s %6s %9s %12s\n", "layer", "op", "ReLUs", "bytes", "rounds", "ms", "offline B")
 	for _, l := range r.Layers {
 		fmt.Fprintf(w, "  %-28s %-9s %9d %12d %6d %9.2f %12d\n", l.Name, l.Op, l.ReLUs, l.Bytes, l.Rounds, l.Ms, l.OfflineBytes)
 	}

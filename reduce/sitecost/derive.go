@@ -19,8 +19,10 @@ type Run struct {
 	// activation step.
 	ActMs map[string]float64
 	// ActBytes maps a site name to its activation step's traffic (both
-	// directions, online and offline traffic made during the step; nil =
-	// not attributed, then all traffic is in Bytes' remainder).
+	// directions, online and offline: the step's share of the request's
+	// offline phase, such as its bit triples or PolyHE masks, and any made
+	// while it ran; nil = not attributed, then all traffic is in Bytes'
+	// remainder).
 	ActBytes map[string]int64
 	// Bytes is the run's whole traffic without the session setup (offline
 	// and online, both parties, dealer material included).

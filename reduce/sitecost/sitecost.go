@@ -35,8 +35,9 @@
 //	}
 //
 // relu_ms and relu_bytes are the site's activation step with every position
-// a ReLU (mean wall time and traffic per image, both directions, offline
-// traffic made during the step included), poly_ms and poly_bytes the same
+// a ReLU (mean wall time and traffic per image, both directions, the
+// step's offline traffic included: its share of the request's offline
+// phase and any made while it ran), poly_ms and poly_bytes the same
 // with every position a polynomial of the degree. A degree's cost is the
 // saving one replaced position brings (Derive): the CPU time saved per
 // position (the runs' process CPU difference, all parties, spread evenly
@@ -87,8 +88,7 @@ type Site struct {
 	ReLUs int    `json:"relus"`
 	// ReLUMs is the site's mean activation-step wall time per image with
 	// every position a ReLU; ReLUBytes its traffic per image then (both
-	// directions, online and the offline traffic made during the step;
-	// version 2).
+	// directions, online and the step's offline traffic; version 2).
 	ReLUMs    float64 `json:"relu_ms"`
 	ReLUBytes int64   `json:"relu_bytes,omitempty"`
 	// PolyMs, OnlineUs and MaterialUs are version 1's record of the
