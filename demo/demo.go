@@ -76,7 +76,11 @@ func Ell(file string, test *data.Set, n int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	plan, err := pi.Compile(m, pi.Config{Poly: pi.PolyFormFor(pi.SuiteTwoParty), Trunc: pi.TruncFor(pi.SuiteTwoParty)})
+	cfg, err := pi.Config{}.ForSuite(pi.SuiteTwoParty, "")
+	if err != nil {
+		return 0, err
+	}
+	plan, err := pi.Compile(m, cfg)
 	if err != nil {
 		return 0, err
 	}

@@ -88,31 +88,84 @@ type Tally struct {
 	Correct, RefCorrect, Agree int
 }
 
+// ImageRun is a client's run of private inferences on N images over one
+// session, one request each (`autorep infer --count`, the demo's
+// Classify).
+type ImageRun struct {
+	// N is the number of images; Image(k) returns image k [1, C, H, W]
+	// (an error ends the run as it is).
+	N     int
+	Image func(k int) (*tensor.Tensor, error)
+	// Index, if set, is the number errors give image k (a dataset index);
+	// else k.
+	Index func(k int) int
+	// Ahead is how many inferences have their offline phase run ahead of
+	// their image (Session.Prepare, the twoparty suite's; the first, when
+	// the session opened): after each result the next one's runs, up to
+	// the Ahead-th image. 0 and 1: none beyond the session's.
+	Ahead int
+	// Done, if set, is called after each image with its result, once it
+	// is added to the totals; an error ends the run.
+	Done func(k int, r *Result) error
+}
+
+// Run runs the images in order and adds each result to tot.
+func (run ImageRun) Run(ctx context.Context, s *Session, tot *Totals) error {
+	index := run.Index
+	if index == nil {
+		index = func(k int) int { return k }
+	}
+	for k := 0; k < run.N; k++ {
+		x, err := run.Image(k)
+		if err != nil {
+			return err
+		}
+		r, err := s.Infer(ctx, x)
+		if err != nil {
+			return fmt.Errorf("image %d: %w", index(k), err)
+		}
+		tot.Add(r)
+		if run.Done != nil {
+			if err := run.Done(k, r); err != nil {
+				return err
+			}
+		}
+		// The next image's offline phase, while this result is read
+		// (Session.Prepare does nothing in the dealer suite).
+		if k+1 < run.N && k+1 < run.Ahead {
+			if err := s.Prepare(ctx); err != nil {
+				return fmt.Errorf("image %d: %w", index(k+1), err)
+			}
+		}
+	}
+	return nil
+}
+
 // Classify runs private inference on n images in one session, one request
-// each: image(i) is image i [1, C, H, W], truth(i) its true label and
-// ref(i) the reference label to compare with. done, if set, is called
-// after each image with the number done and the tally so far.
+// each (ImageRun): image(i) is image i [1, C, H, W], truth(i) its true
+// label and ref(i) the reference label to compare with. done, if set, is
+// called after each image with the number done and the tally so far.
 func Classify(ctx context.Context, s *Session, n int, image func(i int) *tensor.Tensor, truth, ref func(i int) int, done func(int, *Tally)) (*Tally, error) {
 	t := &Tally{}
-	for i := 0; i < n; i++ {
-		res, err := s.Infer(ctx, image(i))
-		if err != nil {
-			return nil, fmt.Errorf("image %d: %w", i, err)
-		}
-		want, r := truth(i), ref(i)
-		if r == want {
-			t.RefCorrect++
-		}
-		if res.Label == want {
-			t.Correct++
-		}
-		if res.Label == r {
-			t.Agree++
-		}
-		t.Add(res)
-		if done != nil {
-			done(i+1, t)
-		}
+	run := ImageRun{N: n, Image: func(i int) (*tensor.Tensor, error) { return image(i), nil },
+		Done: func(i int, res *Result) error {
+			want, r := truth(i), ref(i)
+			if r == want {
+				t.RefCorrect++
+			}
+			if res.Label == want {
+				t.Correct++
+			}
+			if res.Label == r {
+				t.Agree++
+			}
+			if done != nil {
+				done(i+1, t)
+			}
+			return nil
+		}}
+	if err := run.Run(ctx, s, &t.Totals); err != nil {
+		return nil, err
 	}
 	return t, nil
 }

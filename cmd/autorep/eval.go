@@ -90,7 +90,11 @@ func runEval(args []string) error {
 	if *preds {
 		var fixedCfg *pi.Config
 		if *fixed {
-			fixedCfg = &pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite)}
+			cfg, err := pi.Config{FracBits: *frac, Ell: *ell}.ForSuite(*suite, "")
+			if err != nil {
+				return err
+			}
+			fixedCfg = &cfg
 		}
 		if predictions, err = serve.Predict(m, set, idx, *batch, fixedCfg); err != nil {
 			return err

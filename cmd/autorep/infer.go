@@ -161,57 +161,32 @@ func runInfer(args []string) error {
 	images := make([]serve.ImageReport, 0, *count)
 	correct := 0
 	var tot serve.Totals
-	for k := 0; k < *count; k++ {
-		var x *tensor.Tensor
-		var truth *int
-		i := *index + k**stride
-		if set != nil {
-			x = set.Normalized(i)
-			l := int(set.Labels[i])
-			truth = &l
-		} else if x, err = serve.LoadImage(*imagePath, pub, !*noResize); err != nil {
-			return err
-		}
-		r, err := sess.Infer(ctx, x)
-		if err != nil {
-			return fmt.Errorf("image %d: %w", i, err)
-		}
-		tot.Add(r)
-		img := serve.NewImageReport(r)
-		img.TrueLabel = truth
-		if set != nil {
-			img.Index = &i
-		}
-		if truth != nil && *truth == r.Label {
-			correct++
-		}
-		if !*jsonOut {
+	at := func(k int) int { return *index + k**stride }
+	run := serve.ImageRun{N: *count, Ahead: ahead, Index: at,
+		Image: func(k int) (*tensor.Tensor, error) {
+			if set != nil {
+				return set.Normalized(at(k)), nil
+			}
+			return serve.LoadImage(*imagePath, pub, !*noResize)
+		},
+		Done: func(k int, r *serve.Result) error {
+			img := serve.NewImageReport(r)
 			name := *imagePath
 			if set != nil {
-				name = fmt.Sprint(i)
+				i, l := at(k), int(set.Labels[at(k)])
+				img.Index, img.TrueLabel, name = &i, &l, fmt.Sprint(i)
+				if l == r.Label {
+					correct++
+				}
 			}
-			fmt.Fprintf(os.Stderr, "image %s: label %d", name, img.Label)
-			if len(img.Labels) > 1 {
-				fmt.Fprintf(os.Stderr, " (top %d: %s)", len(img.Labels), labelList(img.Labels))
+			images = append(images, img)
+			if !*jsonOut {
+				printImage(name, img, r.Prepare != nil)
 			}
-			if truth != nil {
-				fmt.Fprintf(os.Stderr, " (true %d)", *truth)
-			}
-			fmt.Fprintf(os.Stderr, "  online %.1f ms, %d B, %d rounds; offline %.1f ms, material %d B",
-				img.LatencyMS.Online, img.Bytes.Online, img.Rounds, img.LatencyMS.Offline, img.Bytes.Material)
-			if r.Prepare != nil {
-				fmt.Fprintf(os.Stderr, "; offline ahead %.1f ms, %d B", img.LatencyMS.Prepare, img.Bytes.Prepare)
-			}
-			fmt.Fprintln(os.Stderr)
-		}
-		images = append(images, img)
-		// The next image's offline phase, while this result is read
-		// (Session.Prepare does nothing in the dealer suite).
-		if k+1 < *count && k+1 < ahead {
-			if err := sess.Prepare(ctx); err != nil {
-				return fmt.Errorf("image %d: %w", *index+(k+1)**stride, err)
-			}
-		}
+			return nil
+		}}
+	if err := run.Run(ctx, sess, &tot); err != nil {
+		return err
 	}
 	wall := time.Since(t0).Seconds()
 	if !*jsonOut {
@@ -249,6 +224,24 @@ func runInfer(args []string) error {
 		return nil
 	}
 	return printJSONObject(rep)
+}
+
+// printImage prints an image's result line to stderr (prepared: its
+// offline phase ran ahead).
+func printImage(name string, img serve.ImageReport, prepared bool) {
+	fmt.Fprintf(os.Stderr, "image %s: label %d", name, img.Label)
+	if len(img.Labels) > 1 {
+		fmt.Fprintf(os.Stderr, " (top %d: %s)", len(img.Labels), labelList(img.Labels))
+	}
+	if img.TrueLabel != nil {
+		fmt.Fprintf(os.Stderr, " (true %d)", *img.TrueLabel)
+	}
+	fmt.Fprintf(os.Stderr, "  online %.1f ms, %d B, %d rounds; offline %.1f ms, material %d B",
+		img.LatencyMS.Online, img.Bytes.Online, img.Rounds, img.LatencyMS.Offline, img.Bytes.Material)
+	if prepared {
+		fmt.Fprintf(os.Stderr, "; offline ahead %.1f ms, %d B", img.LatencyMS.Prepare, img.Bytes.Prepare)
+	}
+	fmt.Fprintln(os.Stderr)
 }
 
 // labelList prints labels space-separated, best first.

@@ -141,15 +141,15 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := pi.Compile(m, pi.Config{FracBits: *frac, Ell: *ell, Poly: pi.PolyFormFor(*suite), Trunc: pi.TruncFor(*suite), PBits: *pBits})
+	cfg0, err := pi.Config{FracBits: *frac, Ell: *ell, PBits: *pBits}.ForSuite(*suite, "")
 	if err != nil {
 		return err
 	}
-	// The output mode is public: part of the plan and its hash, which the
-	// client receives and checks.
-	plan.Public.TopK = topK
-	if err := plan.Public.Validate(); err != nil {
+	plan, err := pi.CompileOutput(m, cfg0, topK)
+	if errors.As(err, new(*pi.OutputError)) {
 		return fmt.Errorf("--output: %w", err)
+	} else if err != nil {
+		return err
 	}
 	opts := tf.options()
 	ln, err := secnet.Listen(*listen, cfg, opts)

@@ -48,11 +48,8 @@ type Layer struct {
 	Bytes  int64   `json:"bytes"`
 	Rounds int64   `json:"rounds"`
 	Ms     float64 `json:"ms_mean"`
-	// OfflineBytes is the step's input-independent traffic
-	// (pi.LayerStats.OfflineBytes: its share of the request's offline
-	// phase, such as its HE precomputation, its PolyHE masks and bit
-	// triples or the dealer suite's preopening, and any made while it
-	// ran); the row "request" holds the rest (the request message).
+	// OfflineBytes is the input-independent traffic the step made while
+	// it ran (the twoparty suite's bit triples).
 	OfflineBytes int64 `json:"offline_bytes,omitempty"`
 }
 
@@ -105,10 +102,9 @@ type Report struct {
 	SetupBytes     int64   `json:"setup_bytes"`
 	SetupMaterial  int64   `json:"setup_material_client"`
 	SetupMs        float64 `json:"setup_ms"`
-	// OfflineInlineBytes and OfflineInlineRounds are input-independent
-	// traffic made during the online phase (part of OfflineBytes), per
-	// image: zero since the twoparty suite makes its bit triples in the
-	// offline phase (in RequestMsgs).
+	// OfflineInlineBytes and OfflineInlineRounds are the twoparty suite's
+	// input-independent traffic made during the online phase (bit
+	// triples; part of OfflineBytes), per image.
 	OfflineInlineBytes  int64 `json:"offline_inline_bytes"`
 	OfflineInlineRounds int64 `json:"offline_inline_rounds"`
 	// TotalBytes is everything one image costs in a session of its own,
@@ -128,7 +124,7 @@ type Report struct {
 	Mean       float64 `json:"latency_ms_mean"`
 	OfflineP50 float64 `json:"offline_ms_p50"`
 	// OfflineMs is the mean wall time of the offline phase per image (the
-	// twoparty suite's offline phase includes its bit triples).
+	// twoparty suite's inline offline work is inside the online latency).
 	OfflineMs float64 `json:"offline_ms"`
 	// CPUPerImage is the process CPU time (user + system, getrusage) of
 	// the secure inferences per image: dealer, server and client together,
@@ -185,39 +181,40 @@ type Config struct {
 }
 
 // forms checks c as the command checks its flags, in the same order, and
-// returns the suite's polynomial and truncation forms and the top-K output.
-func (c *Config) forms() (poly, trunc string, topK int, err error) {
+// returns the compile configuration (the suite's forms) and the top-K
+// output.
+func (c *Config) forms() (cfg pi.Config, topK int, err error) {
 	if c.Model == "" {
-		return "", "", 0, errors.New("--model is required")
+		return pi.Config{}, 0, errors.New("--model is required")
 	}
 	if c.N <= 0 {
-		return "", "", 0, errors.New("--n must be positive")
+		return pi.Config{}, 0, errors.New("--n must be positive")
 	}
 	if err := validTransport(c.Transport); err != nil {
-		return "", "", 0, err
+		return pi.Config{}, 0, err
 	}
 	if err := pi.ValidSuite(c.Suite); err != nil {
-		return "", "", 0, fmt.Errorf("--suite: %w", err)
+		return pi.Config{}, 0, fmt.Errorf("--suite: %w", err)
 	}
-	if poly, trunc, err = pi.SuiteForms(c.Suite, c.Trunc); err != nil {
-		return "", "", 0, fmt.Errorf("--trunc: %w", err)
+	if cfg, err = (pi.Config{FracBits: c.Frac, Ell: c.Ell, PBits: c.PBits}).ForSuite(c.Suite, c.Trunc); err != nil {
+		return pi.Config{}, 0, fmt.Errorf("--trunc: %w", err)
 	}
 	if topK, err = pi.ParseOutput(c.Output); err != nil {
-		return "", "", 0, fmt.Errorf("--output: %w", err)
+		return pi.Config{}, 0, fmt.Errorf("--output: %w", err)
 	}
 	if topK > 0 && c.SiteCosts {
-		return "", "", 0, errors.New("--cost-out measures the logits output only")
+		return pi.Config{}, 0, errors.New("--cost-out measures the logits output only")
 	}
 	if c.Suite == pi.SuiteTwoParty && c.Lazy {
-		return "", "", 0, errors.New("--lazy applies to the dealer suite's material; the twoparty suite has none")
+		return pi.Config{}, 0, errors.New("--lazy applies to the dealer suite's material; the twoparty suite has none")
 	}
-	return poly, trunc, topK, nil
+	return cfg, topK, nil
 }
 
 // Check reports the first flag-level error of c (what Run refuses before
 // loading any model or data).
 func (c Config) Check() error {
-	_, _, _, err := c.forms()
+	_, _, err := c.forms()
 	return err
 }
 
@@ -232,7 +229,7 @@ func validTransport(t string) error {
 // (Measure) and, with c.SiteCosts, the per-site costs. The cost file
 // returned is nil without c.SiteCosts; its sites are also the report's.
 func Run(c Config) (*Report, *sitecost.File, error) {
-	poly, tm, topK, err := c.forms()
+	cfg, topK, err := c.forms()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -260,14 +257,11 @@ func Run(c Config) (*Report, *sitecost.File, error) {
 			return nil, nil, err
 		}
 	}
-	cfg := pi.Config{FracBits: c.Frac, Ell: c.Ell, Poly: poly, Trunc: tm, PBits: c.PBits}
-	plan, err := pi.Compile(m, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan.Public.TopK = topK
-	if err := plan.Public.Validate(); err != nil {
+	plan, err := pi.CompileOutput(m, cfg, topK)
+	if errors.As(err, new(*pi.OutputError)) {
 		return nil, nil, fmt.Errorf("--output: %w", err)
+	} else if err != nil {
+		return nil, nil, err
 	}
 	rep := &Report{Model: c.Model, Suite: c.Suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Skip: c.Skip, Transport: c.Transport,
 		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: c.Lazy, Trunc: plan.Public.Trunc, PBits: plan.Public.PBits}
