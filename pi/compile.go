@@ -42,6 +42,9 @@ type Config struct {
 	// PolyHE path; by default Compile folds those it can into the linear
 	// step before them (fold.go), which the plan records (Step.Fold).
 	NoFold bool
+	// FoldShift is the extra fractional bits of the folded weights
+	// (Step.FoldShift); 0 means DefaultFoldShift.
+	FoldShift uint
 }
 
 // value is a compile-time description of an intermediate tensor.
@@ -143,7 +146,11 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	case PolyHE:
 		plan.setHE(cfg.PBits)
 		if !cfg.NoFold {
-			if err := c.fold(); err != nil {
+			s := cfg.FoldShift
+			if s == 0 {
+				s = DefaultFoldShift
+			}
+			if err := c.fold(s); err != nil {
 				return nil, fmt.Errorf("pi: compile %s: %w", m.Arch, err)
 			}
 		}

@@ -16,8 +16,8 @@ import (
 // weights at its polynomial positions), additions, pooling sums, exact
 // truncations and max pooling are bit-identical to the secure run. An
 // activation position computes floor(z/2^f) then ReLU, or floor(p(x)·2^f)
-// for a polynomial (in the plan's form, Public.Poly; floor(z/2^f) at a
-// Folded step's polynomial positions); the secure protocols (mpc.Session.Act: the fused
+// for a polynomial (in the plan's form, Public.Poly; floor(z/2^(f+s)) at
+// a Folded step's polynomial positions, s its FoldShift); the secure protocols (mpc.Session.Act: the fused
 // ReLU+truncation gate, the polynomial opening) give that or one unit
 // (2^−f) more (docs/PROTOCOLS.md), so secure logits differ from these only
 // by the propagation of such one-unit differences through later layers.
@@ -153,7 +153,7 @@ func (b *fixedBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error)
 			continue
 		}
 		if st.Folded { // the polynomial ran in the linear step before
-			y[j] = t
+			y[j] = uint64(int64(v) >> b.plan.Public.foldTrunc(st))
 			continue
 		}
 		if narrow {

@@ -21,6 +21,20 @@ import (
 // W's for the channels with ReLU positions and the folded weights' for the
 // channels with polynomial positions (a mixed channel twice: foldMap), then
 // a public selection per position (foldMap.gather), local on shares.
+//
+// The folded weights C1·W are smaller than W (DaPa's C1 = Φ(μ/σ) lies in
+// (0, 1)), so at W's f fractional bits their relative rounding error
+// would grow by 1/C1; they are encoded at f + s bits (Step.FoldShift, a
+// public constant of the compile, not taken from the coefficients) and
+// the folded positions truncated by f + s.
+
+// DefaultFoldShift is the extra fractional bits of the folded weights
+// (Config.FoldShift): with C1 ≤ 1 the folded values stay below 2^s times
+// the unfolded pre-activations, which ℓ must hold (MinWidths measures it).
+const DefaultFoldShift = 2
+
+// maxFoldShift bounds Step.FoldShift.
+const maxFoldShift = 16
 
 // foldMap lists the output channels of a folded linear step's stacked
 // convolution: channel q computes original channel src[q] with the folded
@@ -129,8 +143,9 @@ func (c *compiler) foldable(i int, readers []int) (j int, ok bool) {
 // (see foldMap): the folded weights C1·W and biases C1·bias + C0 of the
 // channels with polynomial positions are computed in float64 from the
 // model's weights (batch norm folded) and coefficients, then quantized
-// like any weights (W at f, the bias at the output's 2f).
-func (c *compiler) fold() error {
+// like any weights, shift bits finer (W at f + shift, the bias at the
+// output's 2f + shift).
+func (c *compiler) fold(shift uint) error {
 	readers := make([]int, len(c.pub.Steps))
 	for i := range c.pub.Steps {
 		for _, v := range c.pub.Steps[i].In {
@@ -168,17 +183,27 @@ func (c *compiler) fold() error {
 				fb[ch] += c1 * r.bias[ch]
 			}
 		}
-		enc, err := c.encodeLinear(lin.Name+" (folded "+act.Name+")", fw, fb, r.x)
-		if err != nil {
-			return err
-		}
 		sec := &c.sec.Steps[j]
-		sec.FoldW, sec.FoldBias = enc.W, enc.Bias
+		sec.FoldW, sec.FoldBias = make([]uint64, len(fw)), make([]uint64, k)
+		for q, v := range fw {
+			e, err := encodeScaled(v, c.f+shift, 1)
+			if err != nil {
+				return fmt.Errorf("%s folded weight %d: %w", lin.Name, q, err)
+			}
+			sec.FoldW[q] = e
+		}
+		for ch, v := range fb {
+			e, err := encodeScaled(v, r.x.frac+c.f+shift, r.x.div)
+			if err != nil {
+				return fmt.Errorf("%s folded bias %d: %w", lin.Name, ch, err)
+			}
+			sec.FoldBias[ch] = e
+		}
 		if sec.Bias == nil { // the W channels get zero biases beside the folded ones
 			sec.Bias = make([]uint64, k)
 			lin.Bias = true
 		}
-		lin.Fold, lin.Mask = true, slices.Clone(act.Mask)
+		lin.Fold, lin.FoldShift, lin.Mask = true, shift, slices.Clone(act.Mask)
 		act.Folded = true
 	}
 	return nil
@@ -211,8 +236,11 @@ func (p *Public) checkFold() error {
 			if s.Op != OpLinear || s.Conv.Groups > 1 || !s.Bias || readers[i] != 1 || folded[i] != 1 {
 				return fmt.Errorf("pi: step %d %q: fold mark on a step that is not an ungrouped linear step with bias read by one folded activation", i, s.Name)
 			}
-		case s.Op == OpLinear && s.Mask != nil:
-			return fmt.Errorf("pi: step %d %q: mask on a linear step without the fold mark", i, s.Name)
+		case s.Op == OpLinear && s.Mask != nil, s.FoldShift != 0:
+			return fmt.Errorf("pi: step %d %q: mask or fold shift on a step without the fold mark", i, s.Name)
+		}
+		if s.FoldShift > maxFoldShift || (s.Fold && int(p.Frac+s.FoldShift)+2 > effEll(p.Ell)) {
+			return fmt.Errorf("pi: step %d %q: fold shift %d", i, s.Name, s.FoldShift)
 		}
 		if s.Folded {
 			if s.Op != OpAct || s.ReLUs == s.Positions() || s.In[0] < 0 {
@@ -224,4 +252,10 @@ func (p *Public) checkFold() error {
 		}
 	}
 	return nil
+}
+
+// foldTrunc is the truncation of a Folded activation step's polynomial
+// positions: f plus its linear step's FoldShift.
+func (p *Public) foldTrunc(st *Step) uint {
+	return p.Frac + p.Steps[st.In[0]].FoldShift
 }

@@ -115,8 +115,14 @@ type Step struct {
 	// FoldBias), elsewhere with W. PolyHE form only; omitted when false,
 	// so unfolded plans hash as before.
 	Fold bool `json:"fold,omitempty"`
+	// FoldShift is the extra fractional bits s of a Fold step's folded
+	// weights (at f + s) and biases (at 2f + s): its outputs at the
+	// folded positions are at 2f + s fractional bits, which the folded
+	// activation truncates by f + s (fold.go).
+	FoldShift uint `json:"fold_shift,omitempty"`
 	// Folded marks an OpAct whose polynomial positions were folded into
-	// the OpLinear before it: they compute ⌊z/2^f⌋, the truncation alone.
+	// the OpLinear before it: they compute ⌊z/2^(f+s)⌋, the truncation
+	// alone (s the linear step's FoldShift).
 	Folded bool `json:"folded,omitempty"`
 }
 
@@ -192,8 +198,9 @@ type SecretStep struct {
 	// plan's Frac (mpc.EncodePolyCoefs).
 	Coef mpc.PolyCoefs
 	// FoldW and FoldBias are the folded weights C1·W and biases
-	// C1·bias + C0 of an OpLinear with Fold, encoded like W and Bias (zero
-	// for the channels without polynomial positions).
+	// C1·bias + C0 of an OpLinear with Fold, encoded like W and Bias with
+	// FoldShift more fractional bits (zero for the channels without
+	// polynomial positions).
 	FoldW, FoldBias []uint64
 }
 

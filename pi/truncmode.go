@@ -101,7 +101,7 @@ func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uin
 	}
 	var p []uint64
 	if st.Folded { // the polynomial ran in the linear step: the truncation is left
-		p, err = b.gates.Trunc(gatherIdx(x, poly), b.ell, f)
+		p, err = b.gates.Trunc(gatherIdx(x, poly), b.ell, int(b.pub.foldTrunc(st)))
 	} else if b.pub.Poly == PolyHE {
 		p, err = b.polyHE(i, st, gatherIdx(x, poly), poly)
 	} else {
