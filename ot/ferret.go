@@ -17,7 +17,7 @@ import (
 // (one 1 per bin of n/t), and the primal LPN code (ferret_lpn.go) adds
 // A·u for the k reserved COTs of random u, so the receiver's choice bits
 // x = e ⊕ A·u are pseudo-random under regular-noise LPN and the rows keep
-// r_i = s_i ⊕ x_i·Δ. The first k + t·h of the outputs are the next
+// r_i = s_i ⊕ x_i·Δ. The last k + t·h of the outputs are the next
 // iteration's reserve; the rest go to a buffer. One message per
 // iteration, sender to receiver: a 16-byte LPN seed and t·(2h+1) blocks.
 //
@@ -254,8 +254,9 @@ func (f *ferretSender) iterate() ([]byte, error) {
 	copy(msg[ring.SeedSize:], tree)
 	f.tw += uint64(p.t * p.h)
 	lpnEncode(seed, f.res[:p.k], out, nil, nil, &f.sc.idx)
-	copy(f.res, out[:p.reserve()])
-	f.buf = append(f.buf[:start], out[p.reserve():]...)
+	// The reserve is the last outputs, so the rest stays where it is.
+	copy(f.res, out[p.usable():])
+	f.buf = f.buf[:start+p.usable()]
 	f.iters++
 	return msg, nil
 }
@@ -284,10 +285,9 @@ func (f *ferretReceiver) absorb(msg []byte) error {
 		ob[i<<p.h+a] = 1
 	}
 	lpnEncode(seed, f.res[:p.k], out, f.resBits[:p.k], ob, &f.sc.idx)
-	copy(f.res, out[:p.reserve()])
-	copy(f.resBits, ob[:p.reserve()])
-	f.buf = append(f.buf[:start], out[p.reserve():]...)
-	f.bits = append(f.bits[:start], ob[p.reserve():]...)
+	copy(f.res, out[p.usable():])
+	copy(f.resBits, ob[p.usable():])
+	f.buf, f.bits = f.buf[:start+p.usable()], f.bits[:start+p.usable()]
 	f.iters++
 	return nil
 }
@@ -386,10 +386,17 @@ func (f *ferretSender) recvMatrix(c transport.Conn, n int, extBytes func(int) in
 func (f *ferretSender) expand(msg []byte, m int, rows rowWriter) []byte {
 	d := msg[ferretHeader : ferretHeader+(m+7)/8]
 	src := f.buf[f.off : f.off+m]
-	for i := range src {
-		src[i] = src[i].Xor(Block{f.delta.Lo & -uint64(d[i/8]>>(i%8)&1), f.delta.Hi & -uint64(d[i/8]>>(i%8)&1)})
+	for lo := 0; lo < m; lo += 4096 {
+		hi := min(m, lo+4096)
+		dst := rows.dst(lo, hi-lo)
+		for i, x := range src[lo:hi] {
+			b := -uint64(d[(lo+i)/8] >> ((lo + i) % 8) & 1)
+			dst[i] = Block{x.Lo ^ f.delta.Lo&b, x.Hi ^ f.delta.Hi&b}
+		}
+		if rows.ready != nil {
+			rows.ready(lo, dst)
+		}
 	}
-	rows.putBlocks(src, 0)
 	f.off += m
 	f.claimed -= m
 	f.served += m
