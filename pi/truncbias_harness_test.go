@@ -22,7 +22,8 @@ import (
 // image's common shift (the mean over its logits, which cannot change a
 // label) and the rest. AUTOREP_BIAS_SKIP and AUTOREP_BIAS_N choose the
 // images (default 0 and 10). One iteration is the whole measurement: run
-// with -benchtime=1x.
+// with -benchtime=1x -v (without -v go test keeps 10 lines of a
+// benchmark's log).
 func BenchmarkFaithfulLogitBias(b *testing.B) {
 	skip, n := envInt(b, "AUTOREP_BIAS_SKIP", 0), envInt(b, "AUTOREP_BIAS_N", 10)
 	set := loadSet(b, "cifar10")
@@ -114,23 +115,27 @@ func inferEach(b *testing.B, plan *Plan, set *data.Set, idx []int) *tensor.Tenso
 }
 
 // logBias logs the signed logit errors got − want ([N, K] logits at f
-// fractional bits) in units of 2^−f: per image the common shift and the
-// largest deviation from it, and over all the mean, the RMS and the share
-// of the squared error that is the images' common shifts.
+// fractional bits) in units of 2^−f: per image the errors, their common
+// shift (the mean over the image's logits, which cannot change a label)
+// and the largest deviation from it; per logit (class) the mean over the
+// images, the systematic part a bias in the truncations would leave; and
+// over all the mean, the RMS and the shares of the squared error that the
+// images' common shifts and the classes' means explain.
 func logBias(b *testing.B, what string, got, want *tensor.Tensor, f int) {
 	n, k := want.Shape[0], want.Shape[1]
 	unit := math.Ldexp(1, f)
+	d := make([]float64, n*k)
+	cls := make([]float64, k)
 	var sum, sq, common float64
 	agree := 0
 	for i := range n {
-		d := make([]float64, k)
-		var mean float64
+		var mean, dev float64
 		for j := range k {
-			d[j] = float64(got.Data[i*k+j]-want.Data[i*k+j]) * unit
-			mean += d[j] / float64(k)
+			d[i*k+j] = float64(got.Data[i*k+j]-want.Data[i*k+j]) * unit
+			mean += d[i*k+j] / float64(k)
+			cls[j] += d[i*k+j] / float64(n)
 		}
-		var dev float64
-		for _, v := range d {
+		for _, v := range d[i*k : (i+1)*k] {
 			sum += v
 			sq += v * v
 			dev = max(dev, math.Abs(v-mean))
@@ -140,12 +145,27 @@ func logBias(b *testing.B, what string, got, want *tensor.Tensor, f int) {
 		if ga == wa {
 			agree++
 		}
-		b.Logf("%s: image %d: common shift %+.1f units, max |deviation| %.1f, label %d (fixed %d), errors %.0f", what, i, mean, dev, ga, wa, d)
+		b.Logf("%s: image %d: common shift %+.1f units, max |deviation| %.1f, label %d (fixed %d), errors %.0f", what, i, mean, dev, ga, wa, d[i*k:(i+1)*k])
+	}
+	var sys float64
+	for _, c := range cls {
+		sys += float64(n) * c * c
 	}
 	tot := float64(n * k)
-	b.Logf("%s: agree %d/%d, mean error %+.2f units, RMS %.2f, common shifts %.0f%% of the squared error", what, agree, n, sum/tot, math.Sqrt(sq/tot), 100*common/math.Max(sq, 1e-300))
+	sq = math.Max(sq, 1e-300)
+	b.Logf("%s: per-class mean errors %.1f", what, cls)
+	b.Logf("%s: agree %d/%d, mean error %+.2f units, RMS %.2f, max |error| %.0f; of the squared error %.0f%% the images' common shifts, %.0f%% the classes' means",
+		what, agree, n, sum/tot, math.Sqrt(sq/tot), maxAbsOf(d), 100*common/sq, 100*sys/sq)
 	b.ReportMetric(sum/tot, "mean-err-units")
 	b.ReportMetric(math.Sqrt(sq/tot), "rms-err-units")
+}
+
+func maxAbsOf(v []float64) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, math.Abs(x))
+	}
+	return m
 }
 
 // envInt is the integer environment variable name, or def when unset.
