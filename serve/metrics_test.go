@@ -53,13 +53,27 @@ func probe(t *testing.T, addr, path string) int {
 // (sessions, inferences, bytes, rounds, latency, material held, refusals
 // by cause); on shutdown /readyz turns 503 at once, the open session gets
 // its next inference and is then closed by the server, and Serve returns
-// long before its grace period.
+// long before its grace period. Both suites.
 func TestMetricsAndDrain(t *testing.T) {
+	for _, suite := range []string{suiteDealer, suiteTwoParty} {
+		t.Run(suite, func(t *testing.T) { testMetricsAndDrain(t, suite) })
+	}
+}
+
+func testMetricsAndDrain(t *testing.T, suite string) {
 	plan := loadPlan(t)
-	d, _ := startDealer(t, "127.0.0.1:0", insecure)
-	defer d.stop(t)
 	log := &logSink{t: t}
-	srv, s := startServer(t, plan, d.addr, 1, insecure, insecure, func(s *Server) { s.Grace = time.Minute; s.Logf = log.logf })
+	opts := func(s *Server) { s.Grace = time.Minute; s.Logf = log.logf }
+	var srv *running
+	var s *Server
+	if suite == suiteDealer {
+		d, _ := startDealer(t, "127.0.0.1:0", insecure)
+		defer d.stop(t)
+		srv, s = startServer(t, plan, d.addr, 1, insecure, insecure, opts)
+	} else {
+		skipShortTwoParty(t)
+		srv, s = startTwoParty(t, plan, insecure, opts)
+	}
 	reg := metrics.NewRegistry()
 	s.Register(reg)
 	mctx, mcancel := context.WithCancel(context.Background())
@@ -84,7 +98,7 @@ func TestMetricsAndDrain(t *testing.T) {
 		t.Errorf("refusals %v, want one by plan", s.Stats().Refused)
 	}
 	// The pool's session holds material before any client.
-	if !eventually(func() bool { _, v := scrape(t, maddr); return v("autorep_serve_material_held_bytes") > 0 }) {
+	if suite == suiteDealer && !eventually(func() bool { _, v := scrape(t, maddr); return v("autorep_serve_material_held_bytes") > 0 }) {
 		t.Error("no material held by the pooled session")
 	}
 
@@ -105,11 +119,12 @@ func TestMetricsAndDrain(t *testing.T) {
 		}
 		text, v := scrape(t, maddr)
 		now := map[string]float64{}
-		for _, name := range []string{`autorep_serve_sessions_total{suite="dealer"}`, "autorep_serve_sessions_open", "autorep_serve_inferences_total",
+		sessions := `autorep_serve_sessions_total{suite="` + suite + `"}`
+		for _, name := range []string{sessions, "autorep_serve_sessions_open", "autorep_serve_inferences_total",
 			"autorep_serve_bytes_total", "autorep_serve_rounds_total", "autorep_serve_inference_seconds_count", `autorep_serve_refused_total{cause="plan"}`, "autorep_serve_ready"} {
 			now[name] = v(name)
 		}
-		want := map[string]float64{`autorep_serve_sessions_total{suite="dealer"}`: 1, "autorep_serve_sessions_open": 1, "autorep_serve_inferences_total": float64(i + 1),
+		want := map[string]float64{sessions: 1, "autorep_serve_sessions_open": 1, "autorep_serve_inferences_total": float64(i + 1),
 			"autorep_serve_inference_seconds_count": float64(i + 1), `autorep_serve_refused_total{cause="plan"}`: 1, "autorep_serve_ready": 1}
 		for k, w := range want {
 			if now[k] != w {
