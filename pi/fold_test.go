@@ -377,3 +377,43 @@ func BenchmarkFoldAccuracy(b *testing.B) {
 		})
 	}
 }
+
+// TestTwoPartyFoldPrepare: a folded plan's offline phase prepared ahead
+// (Client.Prepare of 2 images, then the request of 2): the request runs
+// on the prepared material (nothing left over), its logits within
+// faithfulBound units of EvalFixed's with equal labels.
+func TestTwoPartyFoldPrepare(t *testing.T) {
+	m := foldModel(t)
+	x := randomImages(76, 2, m.Input)
+	plan, err := Compile(m, Config{FracBits: 12, Ell: 28, PBits: 28, Poly: PolyHE, Trunc: TruncFaithful})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plan.EvalFixed(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newPrepareSession(t, plan, SuiteTwoParty, 4)
+	if _, err := s.cl.Prepare(s.ctx, s.c1, 2); err != nil {
+		t.Fatal(err)
+	}
+	got, st, err := s.cl.Infer(s.ctx, s.c1, x)
+	if err != nil {
+		t.Fatalf("infer: %v (server: %v)", err, drain(s.done))
+	}
+	if !st.Prepared || len(s.cl.tp.pre) != 0 {
+		t.Errorf("request Prepared %v, %d precomputed steps left", st.Prepared, len(s.cl.tp.pre))
+	}
+	unit := math.Ldexp(1, -12)
+	for j := range want.Data {
+		if d := math.Abs(float64(got.Data[j]-want.Data[j])) / unit; d > faithfulBound {
+			t.Fatalf("logit %d: %v, EvalFixed %v (%.0f units)", j, got.Data[j], want.Data[j], d)
+		}
+	}
+	for i := range 2 {
+		if g, _ := argmax(got, i); g != argmaxOf(want, i) {
+			t.Errorf("image %d: label %d, EvalFixed's %d", i, g, argmaxOf(want, i))
+		}
+	}
+	s.close()
+}
