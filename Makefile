@@ -8,11 +8,12 @@ export GOEXPERIMENT ?= simd
 
 # Packages whose code shares state between goroutines, run a second time
 # under the race detector: the connections and their byte counters
-# (transport), the dealer hub and buffered material (mpc; its hub test only
-# means something with -race), the parallel gate evaluation (fss), the
-# servers, the network dealer and their connection sets (serve/...), the
-# parallel kernels and gradient sums (kernel, ring, nn, autograd, reduce),
-# the data loader (data) and the progress bar. -short skips the large-n
+# (transport), the in-process dealer's pairing and prefetched material
+# (mpc; its pairing test only means something with -race), the parallel
+# gate evaluation (fss), the servers, the network dealer and their
+# connection sets (serve/...), the parallel kernels and gradient sums
+# (kernel, ring, nn, autograd, reduce), the data loader (data) and the
+# progress bar. -short skips the large-n
 # exhaustive checks and the OS-process tests: the plain run covers them and
 # they add no concurrency. serve's TestConcurrentClients (16 secure
 # inferences) overruns its own 180 s deadline under -race on a busy 2-core

@@ -121,7 +121,7 @@ func TestRowsBothSuites(t *testing.T) {
 	}
 
 	dln, sln, tln := listen(), listen(), listen()
-	run((&dealer.Server{Dealer: mpc.NewDealer(ring.Seed{7}), Grace: -1}).Serve, dln)
+	run((&dealer.Server{Generator: mpc.NewGenerator(ring.Seed{7}), Grace: -1}).Serve, dln)
 	dplan, err := pi.Compile(m, pi.Config{})
 	if err != nil {
 		t.Fatal(err)

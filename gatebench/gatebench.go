@@ -46,7 +46,7 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 			return nil, fmt.Errorf("bench gates: unknown gate %q (have %s)", g, strings.Join(otgates.BenchGates, ", "))
 		}
 	}
-	dealer, err := mpc.NewRandomDealer()
+	dealer, err := mpc.NewRandomGenerator()
 	if err != nil {
 		return nil, err
 	}

@@ -52,8 +52,8 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session) error) {
 	var seed ring.Seed
 	seed[0] = 99
-	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
-	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
+	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	if tcp {
 		c0, c1 = tcpPair(b)
@@ -185,7 +185,7 @@ func BenchmarkLinearConv(b *testing.B) {
 // truncation gate (both parties' material) per activation.
 func BenchmarkDealerReLU(b *testing.B) {
 	var seed ring.Seed
-	d := mpc.NewDealer(seed)
+	d := mpc.NewGenerator(seed)
 	b.ResetTimer()
 	u0 := cputime.Seconds()
 	for i := range b.N {

@@ -31,7 +31,7 @@ func Example() {
 	act := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, false, false})}
 	coef := [][]float64{{0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}}
 
-	dealer, _ := mpc.NewRandomDealer()
+	dealer, _ := mpc.NewRandomGenerator()
 	p0, p1 := mpc.LocalProviders(dealer)
 	c0, c1 := transport.Pipe()
 	run := func(s *mpc.Session, w1, w2, x []uint64, coef [][]float64) ([]uint64, error) {

@@ -10,7 +10,7 @@ import (
 
 // withoutFamily runs f with kind k's registered family (if any) removed,
 // as in a program that does not import the family.
-func withoutFamily(k Kind, f func()) {
+func withoutFamily(k MaterialKind, f func()) {
 	kindsMu.Lock()
 	impl, ok := kinds[k]
 	delete(kinds, k)
@@ -30,7 +30,7 @@ func withoutFamily(k Kind, f func()) {
 // checked or encoded, never a panic.
 func TestFamilyKindUnregistered(t *testing.T) {
 	req := Request{Kind: KindReLU, Label: "r", N: 3}
-	d := NewDealer(ring.Seed{1})
+	d := NewGenerator(ring.Seed{1})
 	var enc []byte
 	if _, err := kindImpl(KindReLU); err == nil { // the external tests link the FSS family in
 		m0, _, err := d.Generate(req, 0)
@@ -102,7 +102,7 @@ func TestRegisterKindRefuses(t *testing.T) {
 // session without them (Session.Gates nil) is an error naming them,
 // before any material is fetched or anything is sent.
 func TestSessionWithoutGates(t *testing.T) {
-	p0, _ := LocalProviders(NewDealer(ring.Seed{2}))
+	p0, _ := LocalProviders(NewGenerator(ring.Seed{2}))
 	c0, c1 := transport.Pipe()
 	defer c0.Close()
 	defer c1.Close()

@@ -34,7 +34,7 @@ func kindRequests(label string) []mpc.Request {
 }
 
 // sessionKind reports the kinds fixed for a label over a session.
-func sessionKind(k mpc.Kind) bool { return k == mpc.KindWeightMask || k == mpc.KindCoefMask }
+func sessionKind(k mpc.MaterialKind) bool { return k == mpc.KindWeightMask || k == mpc.KindCoefMask }
 
 // freshMaterial asserts that two items of material share no word at any
 // position of any vector (uniform independent words are equal with
@@ -65,7 +65,7 @@ func encode(t *testing.T, m *mpc.Material) []byte {
 // differs from index j (both parties, every vector), and material for
 // two labels differs; session kinds are the same for every index.
 func TestDealerIndexFresh(t *testing.T) {
-	d := mpc.NewDealer(ring.Seed{7, 7})
+	d := mpc.NewGenerator(ring.Seed{7, 7})
 	pairs := [][2]uint64{{0, 1}, {1, 2}, {0, 1 << 40}}
 	for _, req := range kindRequests("layer") {
 		for _, ij := range pairs {
@@ -104,18 +104,18 @@ func TestDealerIndexFresh(t *testing.T) {
 
 // TestRepeatedRequestsFresh: two requests of the same kind and label in
 // one session get different material, through the hub (LocalProviders)
-// and through the prefetch queue the protocols use (Buffered), for both
+// and through the prefetch queue the protocols use (Prefetcher), for both
 // parties; the halves still pair (the reconstructed first vector of the
 // second request differs from the first's).
 func TestRepeatedRequestsFresh(t *testing.T) {
 	for _, buffered := range []bool{false, true} {
-		p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{8}))
+		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{8}))
 		provs := [2]mpc.Provider{p0, p1}
 		for _, req := range kindRequests("layer") {
 			var got [2][2]*mpc.Material // [party][request]
 			for p, pr := range provs {
 				if buffered {
-					b := mpc.NewBuffered(pr)
+					b := mpc.NewPrefetcher(pr)
 					if err := b.Prefetch(req, req); err != nil {
 						t.Fatal(err)
 					}

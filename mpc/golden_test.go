@@ -33,7 +33,7 @@ func TestDealerGolden(t *testing.T) {
 		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, true, true})}},
 		{Kind: mpc.KindLinear, Label: "l", Linear: mpc.DenseSpec(2, 3, 4)},
 	}
-	d := mpc.NewDealer(ring.Seed{7, 7})
+	d := mpc.NewGenerator(ring.Seed{7, 7})
 	h := sha256.New()
 	for i, r := range reqs {
 		m0, m1, err := d.Generate(r, uint64(i))

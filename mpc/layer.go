@@ -173,7 +173,7 @@ func (l *MaxPoolLayer) Needs(n int) []Request {
 // GateRequest is the request of a gate of kind (KindReLU, KindDReLU,
 // KindTrunc) on n values of ell bits: what MaxPoolLayer and TruncLayer
 // need and the gates of a family fetch.
-func GateRequest(kind Kind, label string, n int, shift uint, ell int) Request {
+func GateRequest(kind MaterialKind, label string, n int, shift uint, ell int) Request {
 	return Request{Kind: kind, Label: label, N: n, Shift: shift, Ell: ell}
 }
 

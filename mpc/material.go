@@ -10,8 +10,8 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// Kind names a type of correlated randomness.
-type Kind uint8
+// MaterialKind names a type of correlated randomness.
+type MaterialKind uint8
 
 // The material kinds. The comment of each lists the vectors of Material.Vecs
 // in order, for the server (party 0) and the client (party 1); "shared" means
@@ -19,7 +19,7 @@ type Kind uint8
 const (
 	// KindWeightMask (once per session per linear layer): server: B, the
 	// uniform mask of the weight tensor (seeded). Client: nothing.
-	KindWeightMask Kind = iota + 1
+	KindWeightMask MaterialKind = iota + 1
 	// KindLinear (per inference per linear layer): server: [B⊛R]₀ (seeded).
 	// Client: R, the input mask (seeded), then [B⊛R]₁ (explicit).
 	KindLinear
@@ -64,7 +64,7 @@ const (
 )
 
 // String names the kind.
-func (k Kind) String() string {
+func (k MaterialKind) String() string {
 	names := [...]string{"", "weight-mask", "linear", "coef-mask", "poly", "trunc", "relu", "drelu", "triple", "square", "relu-trunc", "trunc-msb"}
 	if k > 0 && k < kindEnd {
 		return names[k]
@@ -73,7 +73,7 @@ func (k Kind) String() string {
 }
 
 // vecCount is the number of vectors of each kind for each party.
-func vecCount(k Kind, p Party) int {
+func vecCount(k MaterialKind, p Party) int {
 	switch k {
 	case KindWeightMask, KindCoefMask:
 		if p == Server {
@@ -121,7 +121,7 @@ func SeededVec(seed ring.Seed, n int) Vec {
 
 // Material is one party's half of one request's correlated randomness.
 type Material struct {
-	Kind  Kind
+	Kind  MaterialKind
 	Party Party
 	// Param is a kind-specific parameter: the shift of KindTrunc,
 	// KindReLUTrunc and KindTruncMSB, else 0.
@@ -410,7 +410,7 @@ func unmarshalMaterial(b []byte, want []int, owned bool) (*Material, error) {
 	if d.err != nil {
 		return nil, fmt.Errorf("mpc: material: %w", d.err)
 	}
-	m := &Material{Kind: Kind(hdr[0]), Party: Party(hdr[1])}
+	m := &Material{Kind: MaterialKind(hdr[0]), Party: Party(hdr[1])}
 	m.Param = d.uvarint()
 	nv := d.uvarint()
 	if d.err == nil && nv > 16 {

@@ -85,9 +85,9 @@ func TestRequestRoundTrip(t *testing.T) {
 func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 	var seed ring.Seed
 	seed[3] = 7
-	d1, d2 := mpc.NewDealer(seed), mpc.NewDealer(seed)
+	d1, d2 := mpc.NewGenerator(seed), mpc.NewGenerator(seed)
 	seed[3] = 8
-	d3 := mpc.NewDealer(seed)
+	d3 := mpc.NewGenerator(seed)
 	for _, r := range sampleRequests() {
 		a0, a1, err := d1.Generate(r, 2)
 		if err != nil {
@@ -154,7 +154,7 @@ func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 
 func TestMaterialRejectsInconsistent(t *testing.T) {
 	var seed ring.Seed
-	d := mpc.NewDealer(seed)
+	d := mpc.NewGenerator(seed)
 	m0, m1, err := d.Generate(mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 4}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestMaterialRejectsInconsistent(t *testing.T) {
 
 func TestProvidersMismatchAndSession(t *testing.T) {
 	var seed ring.Seed
-	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
+	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
 	if _, err := p0.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestProvidersMismatchAndSession(t *testing.T) {
 // bytes.
 func FuzzUnmarshalMaterial(f *testing.F) {
 	var seed ring.Seed
-	d := mpc.NewDealer(seed)
+	d := mpc.NewGenerator(seed)
 	reqs := sampleRequests()
 	for i, r := range reqs {
 		m0, m1, err := d.Generate(r, 0)
@@ -283,7 +283,7 @@ func TestSessionsDoNotShareMasks(t *testing.T) {
 	var seed ring.Seed
 	seed[9] = 4
 	req := mpc.Request{Kind: mpc.KindLinear, Label: "fc", Linear: mpc.DenseSpec(1, 8, 3)}
-	first := func(d *mpc.Dealer) []uint64 {
+	first := func(d *mpc.Generator) []uint64 {
 		_, p1 := mpc.LocalProviders(d)
 		m, err := p1.Get(req)
 		if err != nil {
@@ -291,12 +291,12 @@ func TestSessionsDoNotShareMasks(t *testing.T) {
 		}
 		return m.Vecs[0].Data // the client's input mask R
 	}
-	d := mpc.NewDealer(seed)
+	d := mpc.NewGenerator(seed)
 	a, b := first(d), first(d)
 	if slices.Equal(a, b) {
 		t.Fatal("two sessions of one dealer reuse the input mask")
 	}
-	if c := first(mpc.NewDealer(seed)); !slices.Equal(a, c) {
+	if c := first(mpc.NewGenerator(seed)); !slices.Equal(a, c) {
 		t.Fatal("the same seed did not reproduce the first session")
 	}
 }
@@ -326,7 +326,7 @@ func TestHugeSpecsRejected(t *testing.T) {
 func TestUnmarshalMaterialOwned(t *testing.T) {
 	var seed ring.Seed
 	seed[1] = 9
-	d := mpc.NewDealer(seed)
+	d := mpc.NewGenerator(seed)
 	for _, r := range sampleRequests() {
 		m0, m1, err := d.Generate(r, 0)
 		if err != nil {
@@ -364,7 +364,7 @@ func TestUnmarshalMaterialOwned(t *testing.T) {
 // TestMarshalParts checks that the two parts concatenate to MarshalBinary's
 // encoding for every kind.
 func TestMarshalParts(t *testing.T) {
-	d := mpc.NewDealer(ring.Seed{5})
+	d := mpc.NewGenerator(ring.Seed{5})
 	for _, r := range sampleRequests() {
 		m0, m1, err := d.Generate(r, 0)
 		if err != nil {

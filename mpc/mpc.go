@@ -13,7 +13,7 @@
 // the clear), party 1 the client (it holds the input and learns only the
 // output). Correlated randomness comes from a Provider: the Dealer served
 // in process (LocalProviders) or by the network dealer (package
-// serve/dealer, over a Hub), or a future two-party provider; the protocols
+// serve/dealer, over a Pairing), or a future two-party provider; the protocols
 // never depend on where it comes from.
 //
 // Every protocol works on whole layer tensors: one message per protocol step

@@ -178,7 +178,7 @@ func TestPolyEvalWide(t *testing.T) {
 	const C, hw = 4, 2048
 	var seed ring.Seed
 	seed[0] = 5
-	d := NewDealer(seed)
+	d := NewGenerator(seed)
 	spec := ActSpec{N: 1, C: C, HW: hw}
 	for _, f := range []uint{12, 16, 20} {
 		rng := rand.New(rand.NewPCG(uint64(f), 3))

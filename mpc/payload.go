@@ -48,7 +48,7 @@ type KindImpl struct {
 
 var (
 	kindsMu sync.RWMutex
-	kinds   = map[Kind]KindImpl{}
+	kinds   = map[MaterialKind]KindImpl{}
 )
 
 // RegisterKind makes impl the implementation of kind k. A protocol family
@@ -56,7 +56,7 @@ var (
 // program error, as database/sql.Register) if k is a kind the core
 // generates itself, unknown, already registered, or impl lacks Generate,
 // or has a Decode without Check and Matches.
-func RegisterKind(k Kind, impl KindImpl) {
+func RegisterKind(k MaterialKind, impl KindImpl) {
 	switch {
 	case k == 0 || k >= kindEnd || coreKind(k):
 		panic(fmt.Sprintf("mpc: RegisterKind(%v): not a family kind", k))
@@ -75,7 +75,7 @@ func RegisterKind(k Kind, impl KindImpl) {
 
 // coreKind reports kinds the core generates itself (they carry no
 // payload).
-func coreKind(k Kind) bool {
+func coreKind(k MaterialKind) bool {
 	switch k {
 	case KindWeightMask, KindLinear, KindCoefMask, KindPoly, KindTruncMSB, KindTriple, KindSquare:
 		return true
@@ -85,7 +85,7 @@ func coreKind(k Kind) bool {
 
 // kindImpl returns the registered implementation of the family kind k, or
 // an error naming the missing family.
-func kindImpl(k Kind) (KindImpl, error) {
+func kindImpl(k MaterialKind) (KindImpl, error) {
 	kindsMu.RLock()
 	impl, ok := kinds[k]
 	kindsMu.RUnlock()
@@ -97,7 +97,7 @@ func kindImpl(k Kind) (KindImpl, error) {
 
 // payloadImpl returns the implementation of k if k carries a payload
 // (ok false for core kinds and kinds without one).
-func payloadImpl(k Kind) (KindImpl, bool, error) {
+func payloadImpl(k MaterialKind) (KindImpl, bool, error) {
 	if coreKind(k) {
 		return KindImpl{}, false, nil
 	}

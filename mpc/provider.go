@@ -28,18 +28,18 @@ type Provider interface {
 
 // OfflineStats counts dealer material delivered to one party.
 type OfflineStats struct {
-	Bytes  int64          `json:"bytes"`
-	Items  int64          `json:"items"`
-	ByKind map[Kind]int64 `json:"-"`
+	Bytes  int64                  `json:"bytes"`
+	Items  int64                  `json:"items"`
+	ByKind map[MaterialKind]int64 `json:"-"`
 }
 
 // Add counts one item of n encoded bytes of kind k: the one place offline
 // material is accounted, whichever source delivered it.
-func (s *OfflineStats) Add(k Kind, n int64) {
+func (s *OfflineStats) Add(k MaterialKind, n int64) {
 	s.Bytes += n
 	s.Items++
 	if s.ByKind == nil {
-		s.ByKind = map[Kind]int64{}
+		s.ByKind = map[MaterialKind]int64{}
 	}
 	s.ByKind[k] += n
 }
@@ -48,7 +48,7 @@ func (s *OfflineStats) Add(k Kind, n int64) {
 // Offline hands out a snapshot of its running stats).
 func (s OfflineStats) Clone() OfflineStats {
 	c := s
-	c.ByKind = make(map[Kind]int64, len(s.ByKind))
+	c.ByKind = make(map[MaterialKind]int64, len(s.ByKind))
 	for k, v := range s.ByKind {
 		c.ByKind[k] = v
 	}
@@ -238,7 +238,7 @@ func (a ActSpec) split() (relu, poly []int, polyCh []int) {
 // (KindWeightMask, KindCoefMask) return the same mask for a label however
 // often they are requested.
 type Request struct {
-	Kind  Kind
+	Kind  MaterialKind
 	Label string
 	N     int
 	Shift uint
@@ -354,7 +354,7 @@ func UnmarshalRequest(b []byte) (Request, error) {
 	if d.err != nil {
 		return r, fmt.Errorf("mpc: request: %w", d.err)
 	}
-	r.Kind = Kind(k[0])
+	r.Kind = MaterialKind(k[0])
 	ll := d.uvarint()
 	if d.err == nil && ll > maxLabel {
 		return r, fmt.Errorf("mpc: request: label of %d bytes", ll)

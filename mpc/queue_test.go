@@ -9,7 +9,7 @@ import (
 // The one prefetch queue: order per (kind, label), sizes, the same-request
 // test, emptiness.
 func TestQueue(t *testing.T) {
-	var q mpc.Queue
+	var q mpc.MaterialQueue
 	a1 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 4}
 	a2 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 8}
 	b := mpc.Request{Kind: mpc.KindTrunc, Label: "a", N: 4, Shift: 3}

@@ -19,7 +19,7 @@ import (
 func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) error {
 	t.Helper()
 	var seed ring.Seed
-	_, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
+	_, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
 	c0, c1 := transport.Pipe()
 	s, err := newSession(mpc.Client, c1, p1, 16)
 	if err != nil {
@@ -103,7 +103,7 @@ func TestFaultyProvider(t *testing.T) {
 		"shift":   func(m *mpc.Material) { m.Param++ },
 	}
 	for name, c := range corruptions {
-		p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
+		p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
 		c0, _ := transport.Pipe()
 		s, err := newSession(mpc.Server, c0, badProvider{p0, c}, 16)
 		if err != nil {
@@ -123,7 +123,7 @@ func TestFaultyProvider(t *testing.T) {
 		}
 	}
 	// A provider that fails.
-	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
+	p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
 	c0, _ := transport.Pipe()
 	s, _ := newSession(mpc.Server, c0, errProvider{p0}, 16)
 	if _, err := fssgates.Trunc(s, "t", make([]uint64, 3), 16, 0); err == nil {
@@ -170,14 +170,14 @@ func TestBadArguments(t *testing.T) {
 	_ = r
 }
 
-func TestBufferedPrefetch(t *testing.T) {
+func TestPrefetcherPrefetch(t *testing.T) {
 	spec := mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, true, true})}
 	z := randSigned(spec.Len(), 2*frac+3, 31)
 	zs := split(z, 32)
 	co := polyCoefs(2)
 	var seed ring.Seed
-	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
-	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
+	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	var outs [2][]uint64
 	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session) error {
@@ -208,7 +208,7 @@ func TestBufferedPrefetch(t *testing.T) {
 	ring.AddVec(got, outs[0], outs[1])
 	closeVec(t, "buffered act", got, actRef(spec, co, z), 1)
 	// A prefetched item that does not match the request is an error.
-	b := mpc.NewBuffered(p0)
+	b := mpc.NewPrefetcher(p0)
 	if err := b.Prefetch(mpc.Request{Kind: mpc.KindReLU, Label: "x", N: 3}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,10 +217,10 @@ func TestBufferedPrefetch(t *testing.T) {
 	}
 }
 
-// wireProvider serves a party from a Hub through the binary encodings, as
+// wireProvider serves a party from a Pairing through the binary encodings, as
 // a network dealer would.
 type wireProvider struct {
-	h     *mpc.Hub
+	h     *mpc.Pairing
 	party mpc.Party
 	bytes *int64
 }
@@ -251,7 +251,7 @@ func (w wireProvider) Get(req mpc.Request) (*mpc.Material, error) {
 func TestProtocolsThroughWireEncoding(t *testing.T) {
 	var seed ring.Seed
 	seed[5] = 1
-	h := mpc.NewHub(mpc.NewDealer(seed))
+	h := mpc.NewPairing(mpc.NewGenerator(seed))
 	var n0, n1 int64
 	provs := [2]mpc.Provider{wireProvider{h, mpc.Server, &n0}, wireProvider{h, mpc.Client, &n1}}
 	p := mpc.LinearSpec{N: 1, C: 2, H: 5, W: 5, K: 3, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
@@ -324,8 +324,8 @@ func TestRequestListsComplete(t *testing.T) {
 	lin := mpc.LinearSpec{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	x := randSigned(100, 20, 90)
 	var seed ring.Seed
-	p0, p1 := mpc.LocalProviders(mpc.NewDealer(seed))
-	bp := [2]*mpc.Buffered{mpc.NewBuffered(p0), mpc.NewBuffered(p1)}
+	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session) error {
 		p := s.Party
@@ -376,7 +376,7 @@ func (p skewProvider) Get(r mpc.Request) (*mpc.Material, error) {
 
 func TestMismatchedMaterialRejected(t *testing.T) {
 	var seed ring.Seed
-	p0, _ := mpc.LocalProviders(mpc.NewDealer(seed))
+	p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
 	c0, _ := transport.Pipe()
 	s, _ := newSession(mpc.Server, c0, skewProvider{p0}, 16)
 	if _, err := fssgates.Trunc(s, "t", make([]uint64, 4), 16, 0); err == nil {

@@ -78,7 +78,7 @@ func runTopKPair(t *testing.T, suite string, pub *Public, rows [][]int64) []uint
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 9
-		p0, p1 = mpc.LocalProviders(mpc.NewDealer(sd))
+		p0, p1 = mpc.LocalProviders(mpc.NewGenerator(sd))
 	}
 	mk := func(party int, conn transport.Conn) (argmaxGates, error) {
 		if suite == SuiteTwoParty {

@@ -25,7 +25,7 @@ func benchSuite(b *testing.B, arch string, in [3]int, suite string) {
 	}
 	var p0, p1 mpc.Provider
 	if suite == SuiteDealer {
-		p0, p1 = mpc.LocalProviders(mpc.NewDealer(ring.Seed{1}))
+		p0, p1 = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{1}))
 	}
 	c0, c1 := transport.Pipe()
 	ctx := context.Background()

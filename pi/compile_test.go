@@ -309,7 +309,7 @@ func TestHandshake(t *testing.T) {
 	x := randomImages(3, 1, m.Input)
 
 	// Mismatched public plan: both sides fail cleanly.
-	p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{1}))
+	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{1}))
 	conn, done := serve(t, plan, p0)
 	cl := &Client{Public: otherPlan.Public, Provider: p1}
 	if _, _, err := cl.Infer(ctx, conn, x); err == nil || !strings.Contains(err.Error(), "mismatch") {
@@ -320,7 +320,7 @@ func TestHandshake(t *testing.T) {
 	}
 
 	// A client without the plan fetches it.
-	p0, p1 = mpc.LocalProviders(mpc.NewDealer(ring.Seed{2}))
+	p0, p1 = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{2}))
 	conn, done = serve(t, plan, p0)
 	cl = &Client{Provider: p1}
 	y, _, err := cl.Infer(ctx, conn, x)
@@ -344,7 +344,7 @@ func TestHandshake(t *testing.T) {
 
 	// Malformed messages end the server with an error, no panic or hang.
 	for i, msg := range [][]byte{nil, []byte("PIH1"), []byte("XXXX" + strings.Repeat("\x00", 32))} {
-		p0, _ = mpc.LocalProviders(mpc.NewDealer(ring.Seed{3}))
+		p0, _ = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{3}))
 		conn, done = serve(t, plan, p0)
 		conn.Send(msg)
 		if err := <-done; err == nil {
@@ -353,7 +353,7 @@ func TestHandshake(t *testing.T) {
 	}
 	h := plan.PublicHash()
 	for i, req := range [][]byte{[]byte("PIQ1"), []byte("PIQ1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), []byte("PIQ1\x01\x00"), []byte("PIQ1\x80\x80\x04"), []byte("PIQ1\x41")} {
-		p0, _ = mpc.LocalProviders(mpc.NewDealer(ring.Seed{4}))
+		p0, _ = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{4}))
 		conn, done = serve(t, plan, p0)
 		conn.Send(append([]byte("PIH1"), h[:]...))
 		for {
@@ -372,7 +372,7 @@ func TestHandshake(t *testing.T) {
 	}
 
 	// Cancelling the context stops a server waiting for its client.
-	p0, _ = mpc.LocalProviders(mpc.NewDealer(ring.Seed{5}))
+	p0, _ = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{5}))
 	c0, _ := transport.Pipe()
 	cctx, cancel := context.WithCancel(ctx)
 	done = make(chan error, 1)

@@ -138,7 +138,7 @@ func runSuiteOn(t testing.TB, plan *Plan, suite string, c0, c1 transport.Conn, b
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 7
-		p0, p1 = mpc.LocalProviders(mpc.NewDealer(sd))
+		p0, p1 = mpc.LocalProviders(mpc.NewGenerator(sd))
 	}
 	defer c0.Close()
 	defer c1.Close()

@@ -67,7 +67,7 @@ func newPrepareSession(t *testing.T, plan *Plan, suite string, maxImages int) *p
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 7
-		p0, p1 := mpc.LocalProviders(mpc.NewDealer(sd))
+		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(sd))
 		srv.Provider = p0
 		s.cl = &Client{Public: plan.Public, Suite: suite, Provider: p1}
 	} else {

@@ -183,8 +183,8 @@ type Server struct {
 	// Lazy skips the prefetch of per-inference material: it is fetched
 	// layer by layer during the online phase (bounded memory for large
 	// networks; the online time then includes the dealer's work). With
-	// the in-process mpc.Hub both parties then ask for each item at about
-	// the same time, and the Hub may generate it twice and keep the
+	// the in-process mpc.Pairing both parties then ask for each item at about
+	// the same time, and the Pairing may generate it twice and keep the
 	// unclaimed copies; prefer it with a network dealer.
 	Lazy bool
 }
@@ -225,7 +225,7 @@ func (sv *Server) run(conn transport.Conn) error {
 	if suiteName(sv.Suite) == SuiteTwoParty {
 		return sv.runTwoParty(conn)
 	}
-	s, err := mpc.NewSession(mpc.Server, conn, mpc.NewBuffered(sv.Provider), pub.Frac)
+	s, err := mpc.NewSession(mpc.Server, conn, mpc.NewPrefetcher(sv.Provider), pub.Frac)
 	if err != nil {
 		return err
 	}
@@ -273,11 +273,11 @@ func (r *dealerRun) input(in []uint64, size int) ([]uint64, error) {
 	return r.s.ShareInput(in, size)
 }
 
-// offline fetches the request's material into a fresh buffer (mpc.Buffered's
+// offline fetches the request's material into a fresh buffer (mpc.Prefetcher's
 // queues keep consumed material reachable from their backing arrays) and
 // preopens. The server tells the client when its material is fetched;
 // the client fetches after the server's: with an in-process dealer
-// (mpc.Hub) the halves are then generated once, whereas two parties asking
+// (mpc.Pairing) the halves are then generated once, whereas two parties asking
 // for the same item at the same moment both generate it.
 func (r *dealerRun) offline(conn transport.Conn, n int) error {
 	server := r.s.Party == mpc.Server
@@ -290,7 +290,7 @@ func (r *dealerRun) offline(conn transport.Conn, n int) error {
 			return errors.New("malformed ready message")
 		}
 	}
-	prov := mpc.NewBuffered(r.prov)
+	prov := mpc.NewPrefetcher(r.prov)
 	r.s.Prov = prov
 	if !r.lazy {
 		if err := prov.Prefetch(r.needs(n)...); err != nil {
@@ -634,7 +634,7 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 		c.Setup = SetupStats{Offline: sub(conn.Stats().Total(), before), Time: time.Since(t0)}
 		return nil
 	}
-	s, err := mpc.NewSession(mpc.Client, conn, mpc.NewBuffered(c.Provider), c.Public.Frac)
+	s, err := mpc.NewSession(mpc.Client, conn, mpc.NewPrefetcher(c.Provider), c.Public.Frac)
 	if err != nil {
 		return err
 	}
@@ -756,7 +756,7 @@ func (c *Client) Close() error {
 // server's weight and coefficient masks; the client asks for none) and
 // one single-image inference's for each party.
 func DealerMaterial(pub *Public) (setup, server, client int64, err error) {
-	d, err := mpc.NewRandomDealer()
+	d, err := mpc.NewRandomGenerator()
 	if err != nil {
 		return 0, 0, 0, err
 	}

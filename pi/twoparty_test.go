@@ -121,7 +121,7 @@ func TestSuiteMismatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, c := range []struct{ server, client string }{{SuiteDealer, SuiteTwoParty}, {SuiteTwoParty, ""}} {
-		p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{5}))
+		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{5}))
 		c0, c1 := transport.Pipe()
 		done := make(chan error, 1)
 		go func() { done <- (&Server{Plan: plan, Provider: p0, Suite: c.server}).Run(ctx, c0) }()

@@ -85,7 +85,7 @@ type Session struct {
 	Connect ConnectStats
 
 	conn  transport.Conn
-	prov  *dealer.Provider // nil without a dealer
+	prov  *dealer.Remote // nil without a dealer
 	pic   *pi.Client
 	count int       // inferences run
 	last  time.Time // end of the last request (or of the opening)
@@ -312,7 +312,7 @@ func checkTag(server []byte, client dealer.SessionTag) error {
 
 // joinDealer joins the dealer session sid at addr as the client, with the
 // ticket the server issued (zero: none).
-func joinDealer(ctx context.Context, cfg ClientConfig, addr string, sid dealer.SessionID, hash [32]byte, ticket dealer.Ticket) (*dealer.Provider, error) {
+func joinDealer(ctx context.Context, cfg ClientConfig, addr string, sid dealer.SessionID, hash [32]byte, ticket dealer.Ticket) (*dealer.Remote, error) {
 	dial := cfg.DialDealer
 	if dial == nil {
 		dial = cfg.Dial

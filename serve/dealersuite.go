@@ -29,7 +29,7 @@ type DealerConfig struct {
 	// a pi client batching several images per request needs Pool 0 (the
 	// dealer would otherwise see the parties ask for different material).
 	// Later inferences of a session are fetched one single-image request
-	// list at a time (dealer.Provider.Refill).
+	// list at a time (dealer.Remote.Refill).
 	Pool int
 	// PoolTTL discards pooled sessions older than this (default 5 min).
 	PoolTTL time.Duration
@@ -58,7 +58,7 @@ type dealerSuite struct {
 	logf   func(format string, args ...any)
 	// live are the providers of the pooled and running sessions.
 	liveMu sync.Mutex
-	live   map[*dealer.Provider]bool
+	live   map[*dealer.Remote]bool
 }
 
 func newDealerSuite(cfg *DealerConfig, plan *pi.Plan, images int, logf func(string, ...any)) (*dealerSuite, error) {
@@ -135,7 +135,7 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 	tag := prov.Tag()
 	d.liveMu.Lock()
 	if d.live == nil {
-		d.live = map[*dealer.Provider]bool{}
+		d.live = map[*dealer.Remote]bool{}
 	}
 	d.live[prov] = true
 	d.liveMu.Unlock()

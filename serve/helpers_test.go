@@ -122,7 +122,7 @@ func startDealer(t testing.TB, addr string, cfg secnet.Config, logf ...func(stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dealer.Server{Dealer: mpc.NewDealer(ring.Seed{1, 2, 3}), Grace: -1, Logf: t.Logf}
+	d := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{1, 2, 3}), Grace: -1, Logf: t.Logf}
 	if len(logf) > 0 {
 		d.Logf = logf[0]
 	}

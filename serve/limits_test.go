@@ -173,7 +173,7 @@ func TestDealerTicketsAndPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := &dealer.Server{Dealer: mpc.NewDealer(ring.Seed{4}), Grace: -1, Logf: t.Logf, TicketKey: key, RequirePlan: true}
+	ds := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{4}), Grace: -1, Logf: t.Logf, TicketKey: key, RequirePlan: true}
 	dctx, dcancel := context.WithCancel(context.Background())
 	d := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
 	go func() { d.done <- ds.Serve(dctx, ln) }()

@@ -169,7 +169,7 @@ func TestDealerClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := &dealer.Server{Dealer: mpc.NewDealer(ring.Seed{4}), RequireServerCert: true, Grace: -1, Logf: t.Logf}
+	ds := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{4}), RequireServerCert: true, Grace: -1, Logf: t.Logf}
 	dctx, dcancel := context.WithCancel(context.Background())
 	dr := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
 	go func() { dr.done <- ds.Serve(dctx, ln) }()

@@ -23,7 +23,7 @@ func TestShutdownDuringPoolPrefetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dealer.Server{Dealer: mpc.NewDealer(ring.Seed{3}), MaxMemory: 1, MemoryWait: time.Minute, Grace: -1, Logf: t.Logf}
+	d := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{3}), MaxMemory: 1, MemoryWait: time.Minute, Grace: -1, Logf: t.Logf}
 	dctx, dcancel := context.WithCancel(context.Background())
 	dr := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
 	go func() { dr.done <- d.Serve(dctx, ln) }()

@@ -56,7 +56,7 @@ func sameRequests(t *testing.T, what string, got, want []mpc.Request) {
 func samePerLabel(t *testing.T, what string, got, want []mpc.Request) {
 	t.Helper()
 	type key struct {
-		kind  mpc.Kind
+		kind  mpc.MaterialKind
 		label string
 	}
 	group := func(rs []mpc.Request) (map[key][]mpc.Request, []key) {
@@ -89,7 +89,7 @@ func samePerLabel(t *testing.T, what string, got, want []mpc.Request) {
 func TestRequestLists(t *testing.T) {
 	plan := loadPlan(t)
 	for _, n := range []int{1, 2} {
-		p0, p1 := mpc.LocalProviders(mpc.NewDealer(ring.Seed{9}))
+		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{9}))
 		r0, r1 := &recorder{Provider: p0}, &recorder{Provider: p1}
 		a, b := transport.Pipe()
 		ctx := context.Background()

@@ -21,7 +21,7 @@
 //     the client's dealer join ticket (one length byte, 0 or 32, and the
 //     ticket the server issued under the key it shares with the dealer),
 //     the server's dealer session tag (one length byte, 0 or 32, and
-//     dealer.Provider.Tag: the client compares it with the tag its own
+//     dealer.Remote.Tag: the client compares it with the tag its own
 //     join answered, so parties that reached different dealer sessions
 //     stop before setup instead of computing wrong logits), the
 //     session's limits (uvarints: inferences per session, idle timeout

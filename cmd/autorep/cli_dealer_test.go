@@ -110,7 +110,7 @@ func TestDealerAdmissionMetricsDrain(t *testing.T) {
 	}
 	anon := secnet.Config{CAFile: tlsCert}
 	server := secnet.Config{CAFile: tlsCert, ClientCertFile: filepath.Join(dir, "server", secnet.ClientCertName), ClientKeyFile: filepath.Join(dir, "server", secnet.ClientKeyName)}
-	join := func(cfg secnet.Config, p mpc.Party, sid dealer.SessionID, tk dealer.Ticket) (*dealer.Provider, error) {
+	join := func(cfg secnet.Config, p mpc.Party, sid dealer.SessionID, tk dealer.Ticket) (*dealer.Remote, error) {
 		c, err := secnet.Dial(context.Background(), addr, cfg, transport.DefaultOptions())
 		if err != nil {
 			t.Fatal(err)

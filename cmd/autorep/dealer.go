@@ -186,7 +186,7 @@ func runDealer(args []string) error {
 		fmt.Fprintf(os.Stderr, "wrote %s: give it to the dealer (--ticket-key) and the model server, nobody else\n", *genTicketKey)
 		return nil
 	}
-	d, err := dealer.SeededDealer(*listen, *seed, *seedFile, os.Stderr)
+	d, err := dealer.SeededGenerator(*listen, *seed, *seedFile, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -208,7 +208,7 @@ func runDealer(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &dealer.Server{Dealer: d, MaxSessions: *maxSessions, Grace: *grace, MaxMemory: limit, MemoryWait: *memWait,
+	srv := &dealer.Server{Generator: d, MaxSessions: *maxSessions, Grace: *grace, MaxMemory: limit, MemoryWait: *memWait,
 		MaxSessionHeld: sessLimit, MaxSessionCPU: *sessCPU, IdleTimeout: *idle, MaxGenerating: *maxGen,
 		MaxRequestElems: *maxElems, MaxRequestMACs: *maxMACs, MaxRequestBytes: reqBytes,
 		MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost,

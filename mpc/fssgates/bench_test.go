@@ -16,7 +16,7 @@ import (
 // the next as in a serving dealer.
 func BenchmarkGenerateReLU(b *testing.B) {
 	const n = 1 << 17
-	d := mpc.NewDealer(ring.Seed{3})
+	d := mpc.NewGenerator(ring.Seed{3})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req := mpc.GateRequest(mpc.KindReLU, "r", n, 0, 0)

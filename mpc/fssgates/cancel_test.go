@@ -17,11 +17,11 @@ import (
 // exactly Generate's material (FSS gates, the fused gate, a batched
 // convolution, polynomial material); cancelled during a large request (a
 // quarter million ReLU keys, a 128-image convolution, seconds of work
-// each) through Hub.GetContext, after the other party's wait for the same
+// each) through Pairing.GetContext, after the other party's wait for the same
 // item has ended with its own context, it returns the cancellation cause
 // quickly, and no goroutine is left behind.
 func TestGenerateContext(t *testing.T) {
-	d := mpc.NewDealer(ring.Seed{9})
+	d := mpc.NewGenerator(ring.Seed{9})
 	conv := mpc.LinearSpec{N: 3, C: 4, H: 6, W: 6, K: 5, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	act := mpc.ActSpec{N: 1, C: 2, HW: 8, ReLU: mpc.MaskOf(make([]bool, 16))}
 	for _, req := range []mpc.Request{
@@ -61,7 +61,7 @@ func TestGenerateContext(t *testing.T) {
 		{Kind: mpc.KindLinear, Label: "bigconv", Linear: big},
 	} {
 		runtime.GC()
-		h := mpc.NewHub(d.Session(1))
+		h := mpc.NewPairing(d.Session(1))
 		ctx, cancel := context.WithCancelCause(context.Background())
 		stop := errors.New("party gone")
 		type result struct {

@@ -10,7 +10,7 @@ import (
 // The kinds this family owns: their generation and payload codecs.
 func init() {
 	gk := mpc.KindImpl{Generate: genGate, Decode: decodeGateKeys, Check: checkGateKeys, Matches: matchGateKeys}
-	for _, k := range []mpc.Kind{mpc.KindTrunc, mpc.KindReLU, mpc.KindDReLU} {
+	for _, k := range []mpc.MaterialKind{mpc.KindTrunc, mpc.KindReLU, mpc.KindDReLU} {
 		mpc.RegisterKind(k, gk)
 	}
 	mpc.RegisterKind(mpc.KindReLUTrunc, mpc.KindImpl{Generate: genReLUTrunc, Decode: decodeDCFKeys,
@@ -131,7 +131,7 @@ func checkGateKeys(m *mpc.Material, p mpc.Payload) error {
 		return fmt.Errorf("fssgates: %v material carries %T, not FSS gate keys", m.Kind, p)
 	}
 	g := gk.Keys
-	want := map[mpc.Kind]fss.Gate{mpc.KindReLU: fss.GateReLU, mpc.KindDReLU: fss.GateDReLU, mpc.KindTrunc: fss.GateTruncExact}[m.Kind]
+	want := map[mpc.MaterialKind]fss.Gate{mpc.KindReLU: fss.GateReLU, mpc.KindDReLU: fss.GateDReLU, mpc.KindTrunc: fss.GateTruncExact}[m.Kind]
 	if g.Gate() != want {
 		return fmt.Errorf("fssgates: %v material carries %v keys", m.Kind, g.Gate())
 	}

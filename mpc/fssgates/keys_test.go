@@ -12,7 +12,7 @@ import (
 // input width than the request's, when encoding and when decoding for a
 // request.
 func TestKeyChecks(t *testing.T) {
-	d := mpc.NewDealer(ring.Seed{3})
+	d := mpc.NewGenerator(ring.Seed{3})
 	gen := func(req mpc.Request) (m0, m1 *mpc.Material) {
 		t.Helper()
 		m0, m1, err := d.Generate(req, 0)

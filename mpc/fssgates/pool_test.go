@@ -17,7 +17,7 @@ import (
 // clearing. The recycled buffers are filled with 0xA5 first and must be
 // taken from the pool.
 func TestRecycledKeyMemory(t *testing.T) {
-	d := mpc.NewDealer(ring.Seed{4})
+	d := mpc.NewGenerator(ring.Seed{4})
 	const n = 1 << 12 // megabytes of keys per party: pooled sizes
 	for _, req := range []mpc.Request{
 		mpc.GateRequest(mpc.KindReLU, "r", n, 0, 0),

@@ -36,7 +36,7 @@ func Measure(plan *pi.Plan, m *models.Model, set *data.Set, n int, o Options, re
 	}
 	var p0, p1 mpc.Provider
 	if rep.Suite == pi.SuiteDealer {
-		dealer, err := mpc.NewRandomDealer()
+		dealer, err := mpc.NewRandomGenerator()
 		if err != nil {
 			return err
 		}

@@ -7,5 +7,5 @@
 DESCRIPTION="dealer: per-item index forced to 0 (masks reused within a session)"
 PACKAGES="./mpc ./fss ./pi ./serve ./serve/dealer"
 apply() {
-	mutate mpc/dealer.go 's/prg := d\.prg\(req\.Kind, req\.Label, index\)/prg := d.prg(req.Kind, req.Label, 0)/'
+	mutate mpc/generator.go 's/prg := d\.prg\(req\.Kind, req\.Label, index\)/prg := d.prg(req.Kind, req.Label, 0)/'
 }

@@ -31,7 +31,7 @@ func TestAbandonedAllocationCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	const limit = 1 << 30
-	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{11}), Grace: -1, Logf: t.Logf, MaxMemory: limit, MemoryWait: 300 * time.Millisecond}
+	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{11}), Grace: -1, Logf: t.Logf, MaxMemory: limit, MemoryWait: 300 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

@@ -15,7 +15,7 @@ import (
 
 // joinAt dials the dealer at addr with cfg (insecure when zero) and joins
 // party p of sid with ticket t.
-func joinAt(t *testing.T, addr string, cfg secnet.Config, p mpc.Party, sid SessionID, hash [32]byte, tk Ticket) (*Provider, error) {
+func joinAt(t *testing.T, addr string, cfg secnet.Config, p mpc.Party, sid SessionID, hash [32]byte, tk Ticket) (*Remote, error) {
 	t.Helper()
 	if cfg == (secnet.Config{}) {
 		cfg.Insecure = true
@@ -71,7 +71,7 @@ func TestServerRoleNeedsCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&Server{Dealer: mpc.NewDealer([16]byte{}), RequireServerCert: true}).Serve(context.Background(), plain); err == nil {
+	if err := (&Server{Generator: mpc.NewGenerator([16]byte{}), RequireServerCert: true}).Serve(context.Background(), plain); err == nil {
 		t.Error("RequireServerCert served on a listener that verifies no client")
 	}
 

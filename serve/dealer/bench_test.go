@@ -14,7 +14,7 @@ import (
 func BenchmarkGenerateLinear(b *testing.B) {
 	conv := mpc.LinearSpec{N: 1, C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, PadH: 1, PadW: 1}
 	r := mpc.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}
-	d := mpc.NewDealer(ring.Seed{})
+	d := mpc.NewGenerator(ring.Seed{})
 	for i := 0; b.Loop(); i++ {
 		if _, _, err := d.Generate(r, uint64(i)); err != nil {
 			b.Fatal(err)

@@ -50,7 +50,7 @@ func uvarintLen(x uint64) int64 {
 }
 
 // RequestCost returns the cost of a valid request (mpc.Request.Validate).
-// The material layout per kind is mpc's (see mpc.Kind): each party's
+// The material layout per kind is mpc's (see mpc.MaterialKind): each party's
 // encoding is a header (magic, kind, party, parameter, vector count), its
 // vectors, and its FSS key batch (16-byte header and fixed-size keys).
 func RequestCost(r mpc.Request) Cost {

@@ -33,7 +33,7 @@ func TestRequestCostExact(t *testing.T) {
 		{Kind: mpc.KindTriple, Label: "b", N: 129},
 		{Kind: mpc.KindSquare, Label: "s", N: 0},
 	}
-	d := mpc.NewDealer(ring.Seed{3})
+	d := mpc.NewGenerator(ring.Seed{3})
 	for _, r := range reqs {
 		m0, m1, err := d.Generate(r, 0)
 		if err != nil {

@@ -39,12 +39,12 @@ func TestDealerSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{4}), Grace: -1, Logf: t.Logf}
+	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{4}), Grace: -1, Logf: t.Logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
 	addr := ln.Addr().String()
-	join := func(p mpc.Party, sid SessionID, h [32]byte) (*Provider, error) {
+	join := func(p mpc.Party, sid SessionID, h [32]byte) (*Remote, error) {
 		c, err := secnet.Dial(ctx, addr, secnet.Config{Insecure: true}, transport.DefaultOptions())
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestKeepAlive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{5}), Grace: -1}
+	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{5}), Grace: -1}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

@@ -21,7 +21,7 @@ func TestDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{8}), Grace: time.Minute, Logf: t.Logf}
+	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{8}), Grace: time.Minute, Logf: t.Logf}
 	reg := metrics.NewRegistry()
 	srv.Register(reg)
 	if srv.Ready() {

@@ -22,7 +22,7 @@ func TestNetworkDealerFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{5}), Grace: -1, Logf: t.Logf}
+	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{5}), Grace: -1, Logf: t.Logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -33,7 +33,7 @@ func TestNetworkDealerFresh(t *testing.T) {
 		}
 	}()
 	sid, _ := NewSessionID()
-	var provs [2]*Provider
+	var provs [2]*Remote
 	for p := range 2 {
 		c, err := secnet.Dial(ctx, ln.Addr().String(), secnet.Config{Insecure: true}, transport.DefaultOptions())
 		if err != nil {

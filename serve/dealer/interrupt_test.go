@@ -53,7 +53,7 @@ func TestGenerationInterrupted(t *testing.T) {
 	base := runtime.NumGoroutine()
 	t.Run("party disconnects", func(t *testing.T) {
 		debug.FreeOSMemory() // the keys' memory comes fresh: its clearing is not the generation
-		srv := &Server{Dealer: mpc.NewDealer(ring.Seed{5})}
+		srv := &Server{Generator: mpc.NewGenerator(ring.Seed{5})}
 		addr := serveTest(t, srv, secnet.Config{})
 		p0, err := joinAt(t, addr, secnet.Config{}, mpc.Server, mustSID(t), [32]byte{}, Ticket{})
 		if err != nil {
@@ -74,7 +74,7 @@ func TestGenerationInterrupted(t *testing.T) {
 		// closes: the dealer must see the closure behind the queued
 		// requests while it generates the first, not after it (issue 19).
 		debug.FreeOSMemory()
-		srv := &Server{Dealer: mpc.NewDealer(ring.Seed{8})}
+		srv := &Server{Generator: mpc.NewGenerator(ring.Seed{8})}
 		addr := serveTest(t, srv, secnet.Config{})
 		p0, err := joinAt(t, addr, secnet.Config{}, mpc.Server, mustSID(t), [32]byte{}, Ticket{})
 		if err != nil {
@@ -102,7 +102,7 @@ func TestGenerationInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &Server{Dealer: mpc.NewDealer(ring.Seed{6}), Grace: 100 * time.Millisecond, Logf: t.Logf}
+		srv := &Server{Generator: mpc.NewGenerator(ring.Seed{6}), Grace: 100 * time.Millisecond, Logf: t.Logf}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ctx, ln) }()

@@ -22,8 +22,8 @@ func serveTest(t *testing.T, srv *Server, cfg secnet.Config) string {
 	if cfg == (secnet.Config{}) {
 		cfg.Insecure = true
 	}
-	if srv.Dealer == nil {
-		srv.Dealer = mpc.NewDealer(ring.Seed{7})
+	if srv.Generator == nil {
+		srv.Generator = mpc.NewGenerator(ring.Seed{7})
 	}
 	if srv.Grace == 0 {
 		srv.Grace = -1

@@ -25,7 +25,7 @@ func TestMemoryLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Dealer: mpc.NewDealer(ring.Seed{6}), Grace: -1, Logf: t.Logf, MaxMemory: 1, MemoryWait: 2 * time.Second}
+	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{6}), Grace: -1, Logf: t.Logf, MaxMemory: 1, MemoryWait: 2 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -35,7 +35,7 @@ func TestMemoryLimit(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	join := func(p mpc.Party, sid SessionID) *Provider {
+	join := func(p mpc.Party, sid SessionID) *Remote {
 		t.Helper()
 		c, err := secnet.Dial(ctx, ln.Addr().String(), secnet.Config{Insecure: true}, transport.DefaultOptions())
 		if err != nil {

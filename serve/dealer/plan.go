@@ -39,7 +39,7 @@ const (
 var ErrPlan = errors.New("request outside the session's registered plan")
 
 type planKey struct {
-	kind  mpc.Kind
+	kind  mpc.MaterialKind
 	label string
 }
 
@@ -167,7 +167,7 @@ func (pl *plan) allow(p mpc.Party, r mpc.Request) error {
 // requests, the requests of one inference, and the number of inferences
 // the session may run. The dealer then serves both parties only these
 // requests, at most that often (see the plan registration above).
-func (p *Provider) RegisterPlan(setup, infer []mpc.Request, images int) error {
+func (p *Remote) RegisterPlan(setup, infer []mpc.Request, images int) error {
 	if p.party != mpc.Server {
 		return errors.New("dealer: only the server registers the plan")
 	}

@@ -83,7 +83,7 @@ func TestPlan(t *testing.T) {
 	}
 	for i := range 2 {
 		for _, r := range infer {
-			for _, p := range []*Provider{p0, p1} {
+			for _, p := range []*Remote{p0, p1} {
 				if _, err := p.Get(r); err != nil {
 					t.Fatalf("inference %d, %v %q: %v", i, r.Kind, r.Label, err)
 				}

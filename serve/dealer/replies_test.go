@@ -13,7 +13,7 @@ import (
 // Get and Prefetch, never a panic or a hang.
 func TestProviderRejectsBadReplies(t *testing.T) {
 	req := mpc.Request{Kind: mpc.KindTriple, Label: "m", N: 5}
-	m, _, err := mpc.NewDealer(ring.Seed{}).Generate(req, 0)
+	m, _, err := mpc.NewGenerator(ring.Seed{}).Generate(req, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestProviderRejectsBadReplies(t *testing.T) {
 					a.Send(reply)
 				}
 			}()
-			p := &Provider{conn: b, party: mpc.Server, stopAlive: make(chan struct{})}
+			p := &Remote{conn: b, party: mpc.Server, stopAlive: make(chan struct{})}
 			if prefetch {
 				err = p.Prefetch([]mpc.Request{req})
 			} else {
@@ -55,7 +55,7 @@ func TestProviderRejectsBadReplies(t *testing.T) {
 			a.Send(good)
 		}
 	}()
-	if _, err := (&Provider{conn: b, party: mpc.Server, stopAlive: make(chan struct{})}).Get(req); err != nil {
+	if _, err := (&Remote{conn: b, party: mpc.Server, stopAlive: make(chan struct{})}).Get(req); err != nil {
 		t.Errorf("good reply: %v", err)
 	}
 	a.Close()
@@ -63,7 +63,7 @@ func TestProviderRejectsBadReplies(t *testing.T) {
 	// A dealer that hangs up.
 	a, b = transport.Pipe()
 	a.Close()
-	if _, err := (&Provider{conn: b, party: mpc.Client, stopAlive: make(chan struct{})}).Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 1}); err == nil {
+	if _, err := (&Remote{conn: b, party: mpc.Client, stopAlive: make(chan struct{})}).Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 1}); err == nil {
 		t.Error("closed dealer connection accepted")
 	}
 }

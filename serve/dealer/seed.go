@@ -11,16 +11,16 @@ import (
 	"github.com/autorep/autorep/serve/secnet"
 )
 
-// SeededDealer returns the generator a dealer listening on listen serves
+// SeededGenerator returns the generator a dealer listening on listen serves
 // from: random when neither seedHex (the deprecated `dealer --seed`: hex
 // on the command line) nor seedFile (`--seed-file`: a secret file, see
 // ReadSecretFile) is given, else the fixed seed, which is refused on any
 // but a loopback address (anyone who knows it recomputes every weight and
 // input mask of every session). Warnings about a fixed or deprecated seed
 // go to warn (nil: none); errors name the flags.
-func SeededDealer(listen, seedHex, seedFile string, warn io.Writer) (*mpc.Dealer, error) {
+func SeededGenerator(listen, seedHex, seedFile string, warn io.Writer) (*mpc.Generator, error) {
 	if seedHex == "" && seedFile == "" {
-		return mpc.NewRandomDealer()
+		return mpc.NewRandomGenerator()
 	}
 	if seedHex != "" && seedFile != "" {
 		return nil, errors.New("give --seed-file or --seed, not both")
@@ -54,7 +54,7 @@ func SeededDealer(listen, seedHex, seedFile string, warn io.Writer) (*mpc.Dealer
 	}
 	copy(s[:], b)
 	fmt.Fprintln(warn, "dealer: WARNING: fixed seed, for tests only")
-	return mpc.NewDealer(s), nil
+	return mpc.NewGenerator(s), nil
 }
 
 // ReadTicketKey reads the join-ticket key file given to flag (nil if path

@@ -11,11 +11,11 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// TestSeededDealer: a fixed seed, from hex or a secret file, gives the
-// same material as mpc.NewDealer of that seed (and a warning); no seed a
+// TestSeededGenerator: a fixed seed, from hex or a secret file, gives the
+// same material as mpc.NewGenerator of that seed (and a warning); no seed a
 // random dealer; a seed off loopback, both seed flags, a bad length or an
 // open file are refused.
-func TestSeededDealer(t *testing.T) {
+func TestSeededGenerator(t *testing.T) {
 	seed := ring.Seed{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	hexSeed := "0102030405060708090a0b0c0d0e0f10"
 	dir := t.TempDir()
@@ -24,7 +24,7 @@ func TestSeededDealer(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := mpc.Request{Kind: mpc.KindTriple, Label: "x", N: 5}
-	material := func(d *mpc.Dealer) []byte {
+	material := func(d *mpc.Generator) []byte {
 		m0, m1, err := d.Generate(req, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -39,25 +39,25 @@ func TestSeededDealer(t *testing.T) {
 		}
 		return out
 	}
-	want := material(mpc.NewDealer(seed))
+	want := material(mpc.NewGenerator(seed))
 	for _, c := range []struct{ hex, file, warn string }{{hexSeed, "", "--seed is deprecated"}, {"", file, "fixed seed"}} {
 		var w bytes.Buffer
-		d, err := SeededDealer("127.0.0.1:0", c.hex, c.file, &w)
+		d, err := SeededGenerator("127.0.0.1:0", c.hex, c.file, &w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(material(d), want) {
-			t.Errorf("seed %q / file %q: material differs from mpc.NewDealer's", c.hex, c.file)
+			t.Errorf("seed %q / file %q: material differs from mpc.NewGenerator's", c.hex, c.file)
 		}
 		if !strings.Contains(w.String(), c.warn) || !strings.Contains(w.String(), "for tests only") {
 			t.Errorf("warnings %q", w.String())
 		}
 	}
-	r1, err := SeededDealer("0.0.0.0:7001", "", "", nil)
+	r1, err := SeededGenerator("0.0.0.0:7001", "", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, _ := SeededDealer("0.0.0.0:7001", "", "", nil)
+	r2, _ := SeededGenerator("0.0.0.0:7001", "", "", nil)
 	if bytes.Equal(material(r1), material(r2)) || bytes.Equal(material(r1), want) {
 		t.Error("random dealers gave equal material")
 	}
@@ -74,7 +74,7 @@ func TestSeededDealer(t *testing.T) {
 		{"127.0.0.1:0", "", open, "--seed-file: "},
 		{"127.0.0.1:0", "", filepath.Join(dir, "absent"), "--seed-file: "},
 	} {
-		if _, err := SeededDealer(c.listen, c.hex, c.file, nil); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := SeededGenerator(c.listen, c.hex, c.file, nil); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: %v", c, err)
 		}
 	}

@@ -70,8 +70,8 @@ const (
 // session idle for IdleTimeout is ended, and the generations it waits for
 // are abandoned.
 type Server struct {
-	// Dealer generates the material (NewRandomDealer in production).
-	Dealer *mpc.Dealer
+	// Generator generates the material (NewRandomGenerator in production).
+	Generator *mpc.Generator
 	// MaxSessions bounds the sessions open at once (default 4096).
 	MaxSessions int
 	// MaxUsed bounds the remembered ended session ids used to refuse
@@ -198,7 +198,7 @@ const (
 )
 
 type session struct {
-	hub    *mpc.Hub
+	hub    *mpc.Pairing
 	hash   [32]byte
 	tag    SessionTag
 	joined [2]bool
@@ -340,7 +340,7 @@ func (s *Server) count(cause string) {
 // held returns the material held for parties over all open sessions.
 func (s *Server) held() int64 {
 	s.mu.Lock()
-	hubs := make([]*mpc.Hub, 0, len(s.sessions))
+	hubs := make([]*mpc.Pairing, 0, len(s.sessions))
 	for _, se := range s.sessions {
 		hubs = append(hubs, se.hub)
 	}
@@ -540,7 +540,7 @@ func (s *Server) join(h helloMsg, p mpc.Party) (*session, error) {
 		if len(s.sessions) >= maxS {
 			return nil, refuse(CauseSessions, fmt.Errorf("too many open sessions (%d)", maxS))
 		}
-		se = &session{hub: mpc.NewHub(s.Dealer), hash: h.hash}
+		se = &session{hub: mpc.NewPairing(s.Generator), hash: h.hash}
 		if _, err := rand.Read(se.tag[:]); err != nil {
 			return nil, fmt.Errorf("session tag: %w", err)
 		}
@@ -607,8 +607,8 @@ func (s *Server) reap(now time.Time, idle time.Duration) int {
 // Serve accepts parties on ln until ctx ends, then drains (see Grace). It
 // closes ln and returns nil after a shutdown, or the accept error.
 func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
-	if s.Dealer == nil {
-		return errors.New("dealer: no mpc.Dealer")
+	if s.Generator == nil {
+		return errors.New("dealer: no mpc.Generator")
 	}
 	if s.RequireServerCert && !ln.VerifiesClients() {
 		ln.Close()

@@ -56,7 +56,7 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]
 	t.Helper()
 	var sd ring.Seed
 	sd[0] = seed
-	p0, p1 := mpc.LocalProviders(mpc.NewDealer(sd))
+	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(sd))
 	c0, c1 := transport.Pipe()
 	conns := [2]transport.Conn{c0, c1}
 	var recs [2]*privacytest.Recorder

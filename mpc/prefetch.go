@@ -5,12 +5,12 @@ import (
 	"sync"
 )
 
-// Queue holds prefetched material per (kind, label) in request order: the
-// one prefetch queue of the correlation sources (Buffered, the network
+// MaterialQueue holds prefetched material per (kind, label) in request order: the
+// one prefetch queue of the correlation sources (Prefetcher, the network
 // dealer's provider) and its one "same request" test (a queued item must
 // have been fetched for exactly the spec asked for). Safe for concurrent
 // use; the zero value is empty and ready.
-type Queue struct {
+type MaterialQueue struct {
 	mu    sync.Mutex
 	items map[countKey][]queued
 	n     int
@@ -24,7 +24,7 @@ type queued struct {
 
 // Put appends m, fetched for req (size: its encoded bytes, for the
 // caller's accounting), to the queue of req's (kind, label).
-func (q *Queue) Put(req Request, m *Material, size int64) {
+func (q *MaterialQueue) Put(req Request, m *Material, size int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.items == nil {
@@ -39,7 +39,7 @@ func (q *Queue) Put(req Request, m *Material, size int64) {
 // material and size; ok is false if that queue is empty. An item queued
 // for a different spec is removed and reported as an error (the request
 // order diverged from the prefetch order).
-func (q *Queue) Take(req Request) (m *Material, size int64, ok bool, err error) {
+func (q *MaterialQueue) Take(req Request) (m *Material, size int64, ok bool, err error) {
 	k := countKey{req.Kind, req.Label}
 	q.mu.Lock()
 	l := q.items[k]
@@ -63,36 +63,36 @@ func (q *Queue) Take(req Request) (m *Material, size int64, ok bool, err error) 
 }
 
 // Len returns the number of queued items.
-func (q *Queue) Len() int {
+func (q *MaterialQueue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.n
 }
 
-// Buffered is a Provider that fetches material ahead of time: Prefetch
+// Prefetcher is a Provider that fetches material ahead of time: Prefetch
 // asks the underlying provider for a list of requests (the offline phase)
 // and Get then serves matching requests from that queue in order, so the
 // online phase does no dealer work. Requests not prefetched go to the
 // underlying provider. It is safe for concurrent use.
-type Buffered struct {
+type Prefetcher struct {
 	under Provider
-	queue Queue
+	queue MaterialQueue
 }
 
-// NewBuffered wraps p.
-func NewBuffered(p Provider) *Buffered {
-	return &Buffered{under: p}
+// NewPrefetcher wraps p.
+func NewPrefetcher(p Provider) *Prefetcher {
+	return &Prefetcher{under: p}
 }
 
 // Party returns the underlying provider's party.
-func (b *Buffered) Party() Party { return b.under.Party() }
+func (b *Prefetcher) Party() Party { return b.under.Party() }
 
 // Offline returns the underlying provider's counters (prefetched material
 // is counted when it is fetched).
-func (b *Buffered) Offline() OfflineStats { return b.under.Offline() }
+func (b *Prefetcher) Offline() OfflineStats { return b.under.Offline() }
 
 // Prefetch fetches the material of reqs now, in order.
-func (b *Buffered) Prefetch(reqs ...Request) error {
+func (b *Prefetcher) Prefetch(reqs ...Request) error {
 	for _, r := range reqs {
 		m, err := b.under.Get(r)
 		if err != nil {
@@ -106,7 +106,7 @@ func (b *Buffered) Prefetch(reqs ...Request) error {
 // Get serves req from the prefetched queue of its (kind, label) if any,
 // else from the underlying provider. A queued item for a different spec
 // is an error (the request order diverged from the prefetch order).
-func (b *Buffered) Get(req Request) (*Material, error) {
+func (b *Prefetcher) Get(req Request) (*Material, error) {
 	m, _, ok, err := b.queue.Take(req)
 	if err != nil {
 		return nil, err

@@ -14,12 +14,12 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
-// Provider is one party's mpc.Provider backed by a connection to the
-// network dealer for one session. Prefetch fetches a request list in one
+// Remote is one party's mpc.Provider backed by its connection to a
+// network dealer session. Prefetch fetches a request list in one
 // pipelined burst (the offline phase) and Get serves matching requests
 // from that queue in order; other requests cost one round trip each.
 // Safe for concurrent use (requests are serialised).
-type Provider struct {
+type Remote struct {
 	conn  transport.Conn
 	party mpc.Party
 	tag   SessionTag
@@ -28,9 +28,9 @@ type Provider struct {
 	// requests of one more inference).
 	Refill func() []mpc.Request
 
-	mu    sync.Mutex // serialises the connection
-	queue mpc.Queue  // prefetched material
-	qmu   sync.Mutex // guards stats and used
+	mu    sync.Mutex        // serialises the connection
+	queue mpc.MaterialQueue // prefetched material
+	qmu   sync.Mutex        // guards stats and used
 	stats mpc.OfflineStats
 	used  int64
 
@@ -43,13 +43,13 @@ type Provider struct {
 // hash both parties must agree on) on conn and waits for the dealer's
 // answer. On success the Provider owns conn. It presents no ticket: see
 // JoinTicket for a dealer that requires one.
-func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, hash [32]byte) (*Provider, error) {
+func Join(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, hash [32]byte) (*Remote, error) {
 	return JoinTicket(ctx, conn, p, sid, hash, Ticket{})
 }
 
 // JoinTicket is Join presenting a join ticket (see Ticket; the zero
 // Ticket is none).
-func JoinTicket(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, hash [32]byte, t Ticket) (*Provider, error) {
+func JoinTicket(ctx context.Context, conn transport.Conn, p mpc.Party, sid SessionID, hash [32]byte, t Ticket) (*Remote, error) {
 	if !p.Valid() {
 		return nil, fmt.Errorf("dealer: invalid party %d", int(p))
 	}
@@ -69,7 +69,7 @@ func JoinTicket(ctx context.Context, conn transport.Conn, p mpc.Party, sid Sessi
 	if len(b) != okLen || string(b[:len(tagOK)]) != tagOK {
 		return nil, fmt.Errorf("dealer: join session %s: malformed answer", sid)
 	}
-	pr := &Provider{conn: conn, party: p, stopAlive: make(chan struct{})}
+	pr := &Remote{conn: conn, party: p, stopAlive: make(chan struct{})}
 	copy(pr.tag[:], b[len(tagOK):])
 	pr.touch()
 	return pr, nil
@@ -77,15 +77,15 @@ func JoinTicket(ctx context.Context, conn transport.Conn, p mpc.Party, sid Sessi
 
 // Tag is the session tag the dealer answered (see SessionTag): the
 // parties compare theirs before setup.
-func (p *Provider) Tag() SessionTag { return p.tag }
+func (p *Remote) Tag() SessionTag { return p.tag }
 
-func (p *Provider) touch() { p.lastUse.Store(time.Now().UnixNano()) }
+func (p *Remote) touch() { p.lastUse.Store(time.Now().UnixNano()) }
 
 // KeepAlive pings the dealer whenever the connection has been idle for
 // interval, until Close, so that the dealer's read timeout ends a session
 // only when its party is gone, not while the party is busy elsewhere
 // (computing, or waiting for its user between inferences).
-func (p *Provider) KeepAlive(interval time.Duration) {
+func (p *Remote) KeepAlive(interval time.Duration) {
 	if interval <= 0 {
 		return
 	}
@@ -115,10 +115,10 @@ func ctxErr(ctx context.Context, err error) error {
 }
 
 // Party is the party served.
-func (p *Provider) Party() mpc.Party { return p.party }
+func (p *Remote) Party() mpc.Party { return p.party }
 
 // Offline returns the material received so far (encoded bytes).
-func (p *Provider) Offline() mpc.OfflineStats {
+func (p *Remote) Offline() mpc.OfflineStats {
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
 	return p.stats.Clone()
@@ -126,27 +126,27 @@ func (p *Provider) Offline() mpc.OfflineStats {
 
 // Used returns the encoded bytes of the material handed out by Get so far
 // (Offline counts what was fetched, including unused prefetched items).
-func (p *Provider) Used() int64 {
+func (p *Remote) Used() int64 {
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
 	return p.used
 }
 
 // Queued returns the number of prefetched items not yet used.
-func (p *Provider) Queued() int { return p.queue.Len() }
+func (p *Remote) Queued() int { return p.queue.Len() }
 
 // Close closes the connection to the dealer (ending the party's part of
 // the session).
-func (p *Provider) Close() error {
+func (p *Remote) Close() error {
 	p.closeOnce.Do(func() { close(p.stopAlive) })
 	return p.conn.Close()
 }
 
 // Conn returns the connection to the dealer (for its traffic counters).
-func (p *Provider) Conn() transport.Conn { return p.conn }
+func (p *Remote) Conn() transport.Conn { return p.conn }
 
 // Ping checks that the dealer still serves the session (one round trip).
-func (p *Provider) Ping() error {
+func (p *Remote) Ping() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	defer p.touch()
@@ -158,7 +158,7 @@ func (p *Provider) Ping() error {
 
 // answer reads the dealer's one-tag answer to what was just sent (p.mu
 // held).
-func (p *Provider) answer(tag, what string) error {
+func (p *Remote) answer(tag, what string) error {
 	b, err := transport.RecvMax(p.conn, transport.HandshakeMaxFrame)
 	if err != nil {
 		return fmt.Errorf("dealer: %s: %w", what, err)
@@ -175,7 +175,7 @@ func (p *Provider) answer(tag, what string) error {
 // Prefetch fetches the material of reqs now and queues it. The requests
 // are sent by one goroutine while the answers are read, so a long list
 // costs about one round trip.
-func (p *Provider) Prefetch(reqs []mpc.Request) error {
+func (p *Remote) Prefetch(reqs []mpc.Request) error {
 	if len(reqs) == 0 {
 		return nil
 	}
@@ -230,7 +230,7 @@ func (p *Provider) Prefetch(reqs []mpc.Request) error {
 }
 
 // recv reads the answer to r.
-func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
+func (p *Remote) recv(r mpc.Request) (*mpc.Material, int, error) {
 	// The answer's exact size is known from the request: a longer frame
 	// is refused from its header.
 	b, err := transport.RecvMax(p.conn, int(max(RequestCost(r).Bytes[p.party], int64(len(tagError)+frame.MaxReason))))
@@ -255,7 +255,7 @@ func (p *Provider) recv(r mpc.Request) (*mpc.Material, int, error) {
 // Get returns the party's material for req: the next queued item of its
 // (kind, label) if any (which must be for the same spec), else fetched
 // now (with the Refill list when req starts it).
-func (p *Provider) Get(req mpc.Request) (*mpc.Material, error) {
+func (p *Remote) Get(req mpc.Request) (*mpc.Material, error) {
 	enc, err := req.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -292,7 +292,7 @@ func (p *Provider) Get(req mpc.Request) (*mpc.Material, error) {
 }
 
 // pop takes the head of req's queue if there is one.
-func (p *Provider) pop(req mpc.Request) (*mpc.Material, bool, error) {
+func (p *Remote) pop(req mpc.Request) (*mpc.Material, bool, error) {
 	m, size, ok, err := p.queue.Take(req)
 	if ok || err != nil {
 		p.qmu.Lock()

@@ -6,11 +6,11 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// TestHubPending: Pending counts the halves waiting for their party and
+// TestPairingPending: Pending counts the halves waiting for their party and
 // Generates tells a request that would generate from one that would
 // collect the other party's generated half.
-func TestHubPending(t *testing.T) {
-	h := NewHub(NewDealer(ring.Seed{1}))
+func TestPairingPending(t *testing.T) {
+	h := NewPairing(NewGenerator(ring.Seed{1}))
 	req := Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
 	if h.Pending() != 0 || !h.Generates(Server, req) || !h.Generates(Client, req) {
 		t.Fatal("fresh hub: something pending")

@@ -8,15 +8,15 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// TestHubConcurrentGet has both parties ask for the same items at the
+// TestPairingConcurrentGet has both parties ask for the same items at the
 // same time: each item must be generated once, both halves must match the
 // serial hub's, and nothing may be left pending.
-func TestHubConcurrentGet(t *testing.T) {
+func TestPairingConcurrentGet(t *testing.T) {
 	var seed ring.Seed
 	seed[0] = 7
 	req := Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
 	const n = 200
-	serial := NewHub(NewDealer(seed))
+	serial := NewPairing(NewGenerator(seed))
 	want := [2][]*Material{}
 	for i := 0; i < n; i++ {
 		for p := Server; p <= Client; p++ {
@@ -27,7 +27,7 @@ func TestHubConcurrentGet(t *testing.T) {
 			want[p] = append(want[p], m)
 		}
 	}
-	h := NewHub(NewDealer(seed))
+	h := NewPairing(NewGenerator(seed))
 	got := [2][]*Material{}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
