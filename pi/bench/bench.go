@@ -48,8 +48,11 @@ type Layer struct {
 	Bytes  int64   `json:"bytes"`
 	Rounds int64   `json:"rounds"`
 	Ms     float64 `json:"ms_mean"`
-	// OfflineBytes is the input-independent traffic the step made while
-	// it ran (the twoparty suite's bit triples).
+	// OfflineBytes is the step's input-independent traffic
+	// (pi.LayerStats.OfflineBytes: its share of the request's offline
+	// phase, such as its HE precomputation, its PolyHE masks and bit
+	// triples or the dealer suite's preopening, and any made while it
+	// ran); the row "request" holds the rest (the request message).
 	OfflineBytes int64 `json:"offline_bytes,omitempty"`
 }
 
@@ -102,9 +105,10 @@ type Report struct {
 	SetupBytes     int64   `json:"setup_bytes"`
 	SetupMaterial  int64   `json:"setup_material_client"`
 	SetupMs        float64 `json:"setup_ms"`
-	// OfflineInlineBytes and OfflineInlineRounds are the twoparty suite's
-	// input-independent traffic made during the online phase (bit
-	// triples; part of OfflineBytes), per image.
+	// OfflineInlineBytes and OfflineInlineRounds are input-independent
+	// traffic made during the online phase (part of OfflineBytes), per
+	// image: zero since the twoparty suite makes its bit triples in the
+	// offline phase (in RequestMsgs).
 	OfflineInlineBytes  int64 `json:"offline_inline_bytes"`
 	OfflineInlineRounds int64 `json:"offline_inline_rounds"`
 	// TotalBytes is everything one image costs in a session of its own,
@@ -124,7 +128,7 @@ type Report struct {
 	Mean       float64 `json:"latency_ms_mean"`
 	OfflineP50 float64 `json:"offline_ms_p50"`
 	// OfflineMs is the mean wall time of the offline phase per image (the
-	// twoparty suite's inline offline work is inside the online latency).
+	// twoparty suite's offline phase includes its bit triples).
 	OfflineMs float64 `json:"offline_ms"`
 	// CPUPerImage is the process CPU time (user + system, getrusage) of
 	// the secure inferences per image: dealer, server and client together,
