@@ -38,15 +38,8 @@ func AllReLU(m *models.Model) error {
 // m's activations are restored at the end.
 func SiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, o Options, base *Report) (sitecost.File, error) {
 	f := sitecost.File{Suite: base.Suite, LinkGbps: Networks[0].Gbps, Runs: []sitecost.RunInfo{runInfo("relu", base)}}
-	acts := make([]nn.Activation, len(m.Sites))
-	for i, s := range m.Sites {
-		acts[i] = s.Act
-	}
-	defer func() {
-		for i, s := range m.Sites {
-			s.Act = acts[i]
-		}
-	}()
+	restore := keepActs(m.Sites)
+	defer restore()
 	run := func(name string) (*Report, error) {
 		plan, err := pi.Compile(m, cfg)
 		if err != nil {
@@ -73,9 +66,7 @@ func SiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, o Options, 
 		}
 		twins[d] = r
 	}
-	for i, s := range m.Sites {
-		s.Act = acts[i]
-	}
+	restore()
 	again, err := run("relu-repeat")
 	if err != nil {
 		return f, err
@@ -84,6 +75,20 @@ func SiteCosts(m *models.Model, cfg pi.Config, set *data.Set, n int, o Options, 
 	relu.CPUPerImage = (base.CPUPerImage + again.CPUPerImage) / 2
 	f.Sites, err = siteCosts(&relu, twins, m.Sites)
 	return f, err
+}
+
+// keepActs records the sites' activations and returns the function that
+// puts them back.
+func keepActs(sites []*nn.Site) (restore func()) {
+	acts := make([]nn.Activation, len(sites))
+	for i, s := range sites {
+		acts[i] = s.Act
+	}
+	return func() {
+		for i, s := range sites {
+			s.Act = acts[i]
+		}
+	}
 }
 
 // runInfo is the cost file's record of a run.

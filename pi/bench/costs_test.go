@@ -7,7 +7,6 @@ import (
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/reduce"
 	"github.com/autorep/autorep/reduce/sitecost"
@@ -138,15 +137,7 @@ func siteCostsLeNet(t *testing.T, suite string, cfg pi.Config) {
 // rest of the traffic's difference.
 func checkSavings(t *testing.T, m *models.Model, cfg pi.Config, set *data.Set, n int, base *Report, cf sitecost.File) {
 	t.Helper()
-	acts := make([]nn.Activation, len(m.Sites))
-	for i, s := range m.Sites {
-		acts[i] = s.Act
-	}
-	defer func() {
-		for i, s := range m.Sites {
-			s.Act = acts[i]
-		}
-	}()
+	defer keepActs(m.Sites)()
 	// total is a run's traffic without the setup; act its activation
 	// steps' totals by site.
 	totals := func(r *Report) (total int64, act map[string]int64) {
