@@ -224,6 +224,20 @@ func setupFerretReceiver(r *Receiver, set FerretParams) error {
 	return nil
 }
 
+// roomFor returns b with capacity for an iteration's n outputs after
+// its contents. A new array at least doubles the old one, up to room for
+// the target level and an iteration, so that a buffer is reallocated
+// (and cleared) a few times, not every iteration.
+func roomFor[T any](b []T, p ferretParams) []T {
+	if cap(b)-len(b) >= p.n {
+		return b
+	}
+	most := max(len(b), p.target()) + p.n
+	nb := make([]T, len(b), min(most, max(2*cap(b), len(b)+p.n)))
+	copy(nb, b)
+	return nb
+}
+
 // compact drops the used front of a buffer.
 func compact[T any](b []T, off int) []T { return append(b[:0], b[off:]...) }
 
@@ -243,10 +257,10 @@ func (f *ferretSender) iterate() ([]byte, error) {
 	if _, err := rand.Read(seed[:]); err != nil {
 		return nil, fmt.Errorf("ot: ferret LPN seed: %w", err)
 	}
-	f.buf = compact(f.buf, f.off)
+	f.buf = roomFor(compact(f.buf, f.off), p)
 	f.off = 0
 	start := len(f.buf)
-	f.buf = slices.Grow(f.buf, p.n)[:start+p.n]
+	f.buf = f.buf[:start+p.n]
 	out := f.buf[start:]
 	tree := mpcotSend(f.delta, f.res[p.k:], seeds, p.h, f.tw, out, &f.sc)
 	msg := make([]byte, p.msgBytes())
@@ -269,11 +283,10 @@ func (f *ferretReceiver) absorb(msg []byte) error {
 	}
 	var seed ring.Seed
 	copy(seed[:], msg)
-	f.buf, f.bits = compact(f.buf, f.off), compact(f.bits, f.off)
+	f.buf, f.bits = roomFor(compact(f.buf, f.off), p), roomFor(compact(f.bits, f.off), p)
 	f.off = 0
 	start := len(f.buf)
-	f.buf = slices.Grow(f.buf, p.n)[:start+p.n]
-	f.bits = slices.Grow(f.bits, p.n)[:start+p.n]
+	f.buf, f.bits = f.buf[:start+p.n], f.bits[:start+p.n]
 	out, ob := f.buf[start:], f.bits[start:]
 	clear(ob)
 	alphas, err := mpcotRecv(f.res[p.k:], f.resBits[p.k:], p.t, p.h, f.tw, msg[ring.SeedSize:], out, &f.sc)
