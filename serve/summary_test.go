@@ -3,6 +3,8 @@ package serve
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +98,55 @@ func TestClassify(t *testing.T) {
 	}
 	if tot.OnlineBytes <= 0 || tot.Material <= 0 || tot.Rounds <= 0 {
 		t.Errorf("totals %+v", tot.Totals)
+	}
+	testImageRunStops(t, ctx, sess, imgs[0])
+}
+
+// testImageRunStops: ImageRun ends at an image's error (returned as it
+// is), at a Done error, and at an inference's error, naming the image by
+// Index; an image is counted only once inferred.
+func testImageRunStops(t *testing.T, ctx context.Context, sess *Session, img *tensor.Tensor) {
+	errImage, errDone := errors.New("no such image"), errors.New("stop")
+	for _, c := range []struct {
+		name  string
+		run   ImageRun
+		want  error
+		text  string
+		count int
+	}{
+		{"image error", ImageRun{N: 3, Image: func(k int) (*tensor.Tensor, error) {
+			if k == 1 {
+				return nil, errImage
+			}
+			return img, nil
+		}}, errImage, "", 1},
+		{"done error", ImageRun{N: 3, Image: func(int) (*tensor.Tensor, error) { return img, nil },
+			Done: func(k int, r *Result) error { return errDone }}, errDone, "", 1},
+		{"infer error", ImageRun{N: 2, Index: func(k int) int { return 7 + 2*k }, Ahead: 2, Image: func(k int) (*tensor.Tensor, error) {
+			if k == 1 {
+				return tensor.New(1, 1, 2, 2), nil // not the model's input
+			}
+			return img, nil
+		}}, nil, "image 9: serve: image of shape", 1},
+	} {
+		var tot Totals
+		done := 0
+		if c.run.Done == nil {
+			c.run.Done = func(int, *Result) error { done++; return nil }
+		} else {
+			done = 1
+		}
+		err := c.run.Run(ctx, sess, &tot)
+		switch {
+		case err == nil:
+			t.Errorf("%s: no error", c.name)
+		case c.want != nil && err != c.want:
+			t.Errorf("%s: error %v, want %v as it is", c.name, err, c.want)
+		case c.text != "" && !strings.HasPrefix(err.Error(), c.text):
+			t.Errorf("%s: error %q, want it to start %q", c.name, err, c.text)
+		}
+		if tot.Count() != c.count || done != c.count {
+			t.Errorf("%s: %d results counted, Done called %d times, want %d", c.name, tot.Count(), done, c.count)
+		}
 	}
 }
