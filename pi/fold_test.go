@@ -199,12 +199,7 @@ func TestTwoPartyFoldSynthetic(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := runTwoParty(t, plan, x)
-	unit := math.Ldexp(1, -12)
-	for j := range want.Data {
-		if d := math.Abs(float64(res.logits[0].Data[j]-want.Data[j])) / unit; d > faithfulBound {
-			t.Fatalf("logit %d: %v, EvalFixed %v (%.0f units)", j, res.logits[0].Data[j], want.Data[j], d)
-		}
-	}
+	checkFaithfulLogits(t, res.logits[0], want, 12)
 	for _, l := range res.stats[0].Layers {
 		if l.Name == batchLayer(1) || l.Name == batchLayer(2) {
 			t.Errorf("folded plan ran a hesimd batch: %+v", l)
@@ -404,16 +399,23 @@ func TestTwoPartyFoldPrepare(t *testing.T) {
 	if !st.Prepared || len(s.cl.tp.pre) != 0 {
 		t.Errorf("request Prepared %v, %d precomputed steps left", st.Prepared, len(s.cl.tp.pre))
 	}
-	unit := math.Ldexp(1, -12)
+	checkFaithfulLogits(t, got, want, 12)
+	s.close()
+}
+
+// checkFaithfulLogits requires secure logits within faithfulBound units
+// (2^−frac) of EvalFixed's and equal labels.
+func checkFaithfulLogits(t *testing.T, got, want *tensor.Tensor, frac int) {
+	t.Helper()
+	unit := math.Ldexp(1, -frac)
 	for j := range want.Data {
 		if d := math.Abs(float64(got.Data[j]-want.Data[j])) / unit; d > faithfulBound {
 			t.Fatalf("logit %d: %v, EvalFixed %v (%.0f units)", j, got.Data[j], want.Data[j], d)
 		}
 	}
-	for i := range 2 {
+	for i := range want.Shape[0] {
 		if g, _ := argmax(got, i); g != argmaxOf(want, i) {
 			t.Errorf("image %d: label %d, EvalFixed's %d", i, g, argmaxOf(want, i))
 		}
 	}
-	s.close()
 }
