@@ -24,8 +24,9 @@ type Generator struct {
 	sessions atomic.Uint64
 }
 
-// NewGenerator returns a generator whose output is a deterministic function of
-// seed. Use it for tests; anyone knowing the seed knows all masks.
+// NewGenerator returns a generator whose output is a deterministic
+// function of seed. Use it for tests; anyone knowing the seed knows all
+// masks.
 func NewGenerator(seed ring.Seed) *Generator { return &Generator{master: seed} }
 
 // Session returns the generator of session number id, whose masks are
@@ -283,12 +284,12 @@ type pendItem struct {
 	m   *Material
 }
 
-// Pairing matches the two parties' requests of one session to a Generator: the
-// n-th request of a (kind, label) from either party is the n-th of the
-// other; the first of the two generates both halves and the other half
-// waits in the pairing until its party asks. A network dealer serves each
-// party's connection with Get; LocalProviders wraps it in process. It is
-// safe for concurrent use.
+// Pairing matches the two parties' requests of one session to a
+// Generator: the n-th request of a (kind, label) from either party is the
+// n-th of the other; the first of the two generates both halves and the
+// other half waits in the pairing until its party asks. A network dealer
+// serves each party's connection with Get; LocalProviders wraps it in
+// process. It is safe for concurrent use.
 type Pairing struct {
 	d        *Generator
 	mu       sync.Mutex

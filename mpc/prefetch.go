@@ -5,11 +5,11 @@ import (
 	"sync"
 )
 
-// MaterialQueue holds prefetched material per (kind, label) in request order: the
-// one prefetch queue of the correlation sources (Prefetcher, the network
-// dealer's provider) and its one "same request" test (a queued item must
-// have been fetched for exactly the spec asked for). Safe for concurrent
-// use; the zero value is empty and ready.
+// MaterialQueue holds prefetched material per (kind, label) in request
+// order: the one prefetch queue of the correlation sources (Prefetcher,
+// the network dealer's dealer.Remote) and its one "same request" test (a
+// queued item must have been fetched for exactly the spec asked for).
+// Safe for concurrent use; the zero value is empty and ready.
 type MaterialQueue struct {
 	mu    sync.Mutex
 	items map[countKey][]queued
