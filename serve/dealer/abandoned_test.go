@@ -1,7 +1,6 @@
 package dealer
 
 import (
-	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -10,9 +9,7 @@ import (
 	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/mpc"
-	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
-	"github.com/autorep/autorep/transport"
 )
 
 // TestAbandonedAllocationCounted: key memory still being allocated for
@@ -26,32 +23,15 @@ func TestAbandonedAllocationCounted(t *testing.T) {
 	var pending atomic.Int64
 	abandonedBytes = pending.Load
 	defer func() { abandonedBytes = fss.AbandonedBytes }()
-	ln, err := secnet.Listen("127.0.0.1:0", secnet.Config{Insecure: true}, transport.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
 	const limit = 1 << 30
-	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{11}), Grace: -1, Logf: t.Logf, MaxMemory: limit, MemoryWait: 300 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	srv := &Server{MaxMemory: limit, MemoryWait: 300 * time.Millisecond}
+	addr := serveTest(t, srv, secnet.Config{})
 	get := func() error {
-		c, err := secnet.Dial(ctx, ln.Addr().String(), secnet.Config{Insecure: true}, transport.DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
 		sid, _ := NewSessionID()
-		pr, err := Join(ctx, c, mpc.Server, sid, [32]byte{4})
+		pr, err := joinAt(t, addr, secnet.Config{}, mpc.Server, sid, [32]byte{4}, Ticket{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer pr.Close()
 		_, err = pr.Get(mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 16})
 		return err
 	}
