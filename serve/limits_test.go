@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
@@ -23,20 +24,24 @@ func bothSuites(t *testing.T, opts func(*Server), f func(t *testing.T, addr stri
 	for _, suite := range []string{suiteDealer, suiteTwoParty} {
 		t.Run(suite, func(t *testing.T) {
 			log := &logSink{t: t}
-			o := func(s *Server) { s.Logf = log.logf; opts(s) }
-			var srv *running
-			var s *Server
-			if suite == suiteDealer {
-				d, _ := startDealer(t, "127.0.0.1:0", insecure)
-				defer d.stop(t)
-				srv, s = startServer(t, plan, d.addr, 0, insecure, insecure, o)
-			} else {
-				srv, s = startTwoParty(t, plan, insecure, o)
-			}
+			srv, s := startSuite(t, plan, suite, 0, func(s *Server) { s.Logf = log.logf; opts(s) })
 			defer srv.stop(t)
 			f(t, srv.addr, s, log)
 		})
 	}
+}
+
+// startSuite runs a server of suite (insecure loopback) with opts; a
+// dealer-suite server gets its own dealer, stopped at the test's cleanup,
+// and a pool of pool sessions.
+func startSuite(t *testing.T, plan *pi.Plan, suite string, pool int, opts func(*Server)) (*running, *Server) {
+	t.Helper()
+	if suite == suiteDealer {
+		d, _ := startDealer(t, "127.0.0.1:0", insecure)
+		t.Cleanup(func() { d.stop(t) })
+		return startServer(t, plan, d.addr, pool, insecure, insecure, opts)
+	}
+	return startTwoParty(t, plan, insecure, opts)
 }
 
 // TestBusyRetryAfter: with every session slot taken, a client is refused

@@ -63,17 +63,11 @@ func TestMetricsAndDrain(t *testing.T) {
 func testMetricsAndDrain(t *testing.T, suite string) {
 	plan := loadPlan(t)
 	log := &logSink{t: t}
-	opts := func(s *Server) { s.Grace = time.Minute; s.Logf = log.logf }
-	var srv *running
-	var s *Server
-	if suite == suiteDealer {
-		d, _ := startDealer(t, "127.0.0.1:0", insecure)
-		defer d.stop(t)
-		srv, s = startServer(t, plan, d.addr, 1, insecure, insecure, opts)
-	} else {
+	opts := func(s *Server) { s.Grace = 3 * time.Minute; s.Logf = log.logf }
+	if suite == suiteTwoParty {
 		skipShortTwoParty(t)
-		srv, s = startTwoParty(t, plan, insecure, opts)
 	}
+	srv, s := startSuite(t, plan, suite, 1, opts)
 	reg := metrics.NewRegistry()
 	s.Register(reg)
 	mctx, mcancel := context.WithCancel(context.Background())
@@ -86,7 +80,8 @@ func testMetricsAndDrain(t *testing.T, suite string) {
 	if !eventually(s.Ready) || probe(t, maddr, "/readyz") != 200 || probe(t, maddr, "/healthz") != 200 {
 		t.Fatal("server not ready")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Generous: a twoparty inference takes seconds on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 	defer cancel()
 
 	// A refusal: the client expects another plan.
@@ -162,10 +157,10 @@ func testMetricsAndDrain(t *testing.T, suite string) {
 			t.Errorf("Serve: %v", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("Serve still draining 20 s after its last session was closed (grace 1 min)")
+		t.Fatal("Serve still draining 20 s after its last session was closed (grace 3 min)")
 	}
-	if took := time.Since(t0); took > 30*time.Second {
-		t.Errorf("drain took %v", took)
+	if took := time.Since(t0); took > 90*time.Second {
+		t.Errorf("drain took %v, want well within the 3 min grace (one inference)", took)
 	}
 	text, v := scrape(t, maddr)
 	if v(`autorep_serve_sessions_closed_total{cause="draining"}`) != 1 || v("autorep_serve_ready") != 0 || v("autorep_serve_sessions_open") != 0 {
