@@ -94,8 +94,11 @@ func NewSession(c transport.Conn, party int) (*Session, error) {
 
 // NewSessionConfig sets up a session with the given extensions (both
 // parties must pass the same cfg): 2·128 base OTs (one batch each way, two
-// round trips), with SoftSpoken one tree message each way, and with KK
-// 2·256 random OTs for the 1-out-of-N extensions.
+// round trips), with SoftSpoken one tree message each way, with Ferret
+// its bootstrap each way (the first reserve's COTs from the extension,
+// for FerretLarge one small iteration; 620 KB in all for FerretSmall,
+// 1.02 MB for FerretLarge, with k = 4), and with KK 2·256 random OTs for
+// the 1-out-of-N extensions.
 func NewSessionConfig(c transport.Conn, party int, cfg Config) (*Session, error) {
 	if party != 0 && party != 1 {
 		return nil, fmt.Errorf("ot: party %d, want 0 or 1", party)
