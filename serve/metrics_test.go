@@ -112,6 +112,10 @@ func testMetricsAndDrain(t *testing.T, suite string) {
 		if want := fixedLabel(t, plan, x); r.Label != want {
 			t.Errorf("label %d, want %d", r.Label, want)
 		}
+		// The server counts a request once its side is done, which in
+		// the twoparty suite may be just after the client has its logits;
+		// a drain before that would take this request as the last.
+		eventually(func() bool { return s.Stats().Inferences == int64(i+1) })
 		text, v := scrape(t, maddr)
 		now := map[string]float64{}
 		sessions := `autorep_serve_sessions_total{suite="` + suite + `"}`
