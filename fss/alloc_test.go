@@ -192,3 +192,32 @@ func TestGenAbandonedAbovePool(t *testing.T) {
 		t.Errorf("AbandonedBytes %d after the allocation completed, want %d", got, before)
 	}
 }
+
+// TestRandomWords: randomWords draws the same words as one prg.Uint64s
+// call (its blocks do not show), and draws nothing once its context has
+// ended, returning the cause.
+func TestRandomWords(t *testing.T) {
+	const n = 3*prgBlock + 5
+	want, got := make([]uint64, n), make([]uint64, n)
+	testPRG(10).Uint64s(want)
+	if err := randomWords(context.Background(), testPRG(10), got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("word %d: %#x, want %#x (one draw)", i, got[i], want[i])
+		}
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("session ended")
+	cancel(stop)
+	clear(got)
+	if err := randomWords(ctx, testPRG(10), got); !errors.Is(err, stop) {
+		t.Errorf("after the context ended: %v, want its cause", err)
+	}
+	for i, w := range got {
+		if w != 0 {
+			t.Fatalf("word %d drawn after the context ended", i)
+		}
+	}
+}

@@ -618,7 +618,9 @@ func GenDCFContext(ctx context.Context, prg *ring.PRG, n, g int, alpha, beta []u
 		return nil, nil, err
 	}
 	defer bufpool.PutWords(seeds)
-	prg.Uint64s(seeds)
+	if err := randomWords(ctx, prg, seeds); err != nil {
+		return nil, nil, err
+	}
 	stride := dcfWords(n, g)
 	k0 = &DCFKeys{party: 0, n: n, g: g, m: m}
 	k1 = &DCFKeys{party: 1, n: n, g: g, m: m}

@@ -180,7 +180,9 @@ func genKeys(ctx context.Context, prg *ring.PRG, g Gate, rIn []uint64, ell, shif
 		return nil, nil, err
 	}
 	defer bufpool.PutWords(rnd)
-	prg.Uint64s(rnd)
+	if err := randomWords(ctx, prg, rnd); err != nil {
+		return nil, nil, err
+	}
 	k0 := &Keys{gate: g, party: 0, ell: ell, shift: shift, m: m, pooled: true}
 	k1 := &Keys{gate: g, party: 1, ell: ell, shift: shift, m: m, pooled: true}
 	if k0.w, err = getWords(ctx, m*st); err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/autorep/autorep/internal/bufpool"
+	"github.com/autorep/autorep/ring"
 )
 
 // getWords returns n words of arbitrary content (the caller overwrites
@@ -53,6 +54,25 @@ func getWords(ctx context.Context, n int) ([]uint64, error) {
 		}()
 		return nil, context.Cause(ctx)
 	}
+}
+
+// prgBlock is how many words randomWords draws between two looks at its
+// context (1 MiB: about a millisecond of AES-CTR).
+const prgBlock = 1 << 17
+
+// randomWords fills dst from prg, stopping with ctx's cause once ctx ends:
+// the serial draw of a large batch's randomness takes seconds on a loaded
+// machine. The words do not depend on the blocks (ring.PRG.Uint64s).
+func randomWords(ctx context.Context, prg *ring.PRG, dst []uint64) error {
+	for len(dst) > 0 {
+		if err := context.Cause(ctx); err != nil {
+			return err
+		}
+		n := min(len(dst), prgBlock)
+		prg.Uint64s(dst[:n])
+		dst = dst[n:]
+	}
+	return nil
 }
 
 // minChunk is the smallest number of elements worth a goroutine.
