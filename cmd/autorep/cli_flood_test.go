@@ -36,46 +36,63 @@ func lowerNofile(t *testing.T, pid, spare int) {
 // limit lowered to a few spare descriptors) makes their accept fail with
 // EMFILE; both keep serving (the accept loop backs off and retries, issue
 // 19 finding 3), and once the flood is gone an honest client's inference
-// through both succeeds.
+// through both succeeds. The same for a twoparty `serve` alone.
 func TestFDFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the descriptor flood")
 	}
 	needData(t, "mnist")
 	file := modelPath(t, "lenet-mnist-autorep10.safetensors")
-	dealerAddr, dealer := startDaemon(t, "dealer", "--listen", "127.0.0.1:0", "--insecure", "--grace", "1s")
-	serverAddr, server := startDaemon(t, "serve", "--model", file, "--listen", "127.0.0.1:0", "--dealer", dealerAddr,
-		"--insecure", "--pool", "0", "--grace", "1s")
-	const spare = 8
-	lowerNofile(t, dealer.cmd.Process.Pid, spare)
-	lowerNofile(t, server.cmd.Process.Pid, spare)
+	t.Run("dealer suite", func(t *testing.T) {
+		dealerAddr, dealer := startDaemon(t, "dealer", "--listen", "127.0.0.1:0", "--insecure", "--grace", "1s")
+		serverAddr, server := startDaemon(t, "serve", "--model", file, "--listen", "127.0.0.1:0", "--dealer", dealerAddr,
+			"--insecure", "--pool", "0", "--grace", "1s")
+		flood(t, map[string]*daemon{dealerAddr: dealer, serverAddr: server},
+			"infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--dataset", "mnist", "--index", "0")
+	})
+	t.Run("twoparty suite", func(t *testing.T) {
+		serverAddr, server := startDaemon(t, "serve", "--model", file, "--listen", "127.0.0.1:0", "--suite", "twoparty",
+			"--insecure", "--grace", "1s")
+		flood(t, map[string]*daemon{serverAddr: server},
+			"infer", "--server", serverAddr, "--suite", "twoparty", "--insecure", "--dataset", "mnist", "--index", "0")
+	})
+}
 
+// flood lowers the open-file limit of each daemon (by its address) to a
+// few spare descriptors, floods each with raw connections until its
+// accept fails with EMFILE, closes them, checks that every daemon still
+// runs, and then that the honest command infer succeeds.
+func flood(t *testing.T, daemons map[string]*daemon, infer ...string) {
+	const spare = 8
+	for _, d := range daemons {
+		lowerNofile(t, d.cmd.Process.Pid, spare)
+	}
 	// More connections to each than it has descriptors to spare; the ones
 	// it cannot accept wait in the kernel's backlog.
-	var flood []net.Conn
-	for _, addr := range []string{dealerAddr, serverAddr} {
+	var conns []net.Conn
+	for addr := range daemons {
 		for range 4 * spare {
 			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 			if err != nil {
 				break // the backlog is full too
 			}
-			flood = append(flood, c)
+			conns = append(conns, c)
 		}
 	}
-	for _, d := range []*daemon{dealer, server} {
+	for _, d := range daemons {
 		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(d.stderr(), "too many open files") && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
 		}
 		if !strings.Contains(d.stderr(), "too many open files") {
-			t.Fatalf("autorep %s never ran out of descriptors under %d connections\n%s", d.name, len(flood), d.stderr())
+			t.Fatalf("autorep %s never ran out of descriptors under %d connections\n%s", d.name, len(conns), d.stderr())
 		}
 	}
-	t.Logf("%d flood connections; both processes out of descriptors", len(flood))
+	t.Logf("%d flood connections; every process out of descriptors", len(conns))
 	time.Sleep(200 * time.Millisecond) // a few back-off rounds
-	for _, c := range flood {
+	for _, c := range conns {
 		c.Close()
 	}
-	for _, d := range []*daemon{dealer, server} {
+	for _, d := range daemons {
 		select {
 		case err := <-d.done:
 			d.done <- err
@@ -84,7 +101,7 @@ func TestFDFlood(t *testing.T) {
 		}
 	}
 	t0 := time.Now()
-	r := runCLI(t, 2*time.Minute, "infer", "--server", serverAddr, "--dealer", dealerAddr, "--insecure", "--dataset", "mnist", "--index", "0")
+	r := runCLI(t, 3*time.Minute, infer...)
 	wantOK(t, r)
 	if !strings.Contains(r.stdout+r.stderr, "label") {
 		t.Errorf("infer after the flood:\n%s", r)
