@@ -12,13 +12,7 @@ func TestBench(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, name := range BenchGates {
-			g, ok := rep.Gates[name]
-			if !ok {
-				t.Fatalf("ℓ=%d: no %s", ell, name)
-			}
-			if g.Mismatches != 0 {
-				t.Errorf("ℓ=%d %s: %d outputs differ from the plaintext function", ell, name, g.Mismatches)
-			}
+			g := checkGateExact(t, rep, ell, name, "")
 			if g.Bytes <= 0 || math.Abs(g.Bytes-g.OnlineBytes-g.OfflineBytes) > 1e-9 || g.Rounds <= 0 || g.PerS <= 0 {
 				t.Errorf("ℓ=%d %s: implausible costs %+v", ell, name, g)
 			}
@@ -60,4 +54,19 @@ func TestBench(t *testing.T) {
 			t.Errorf("Bench(%+v) accepted", bad)
 		}
 	}
+}
+
+// checkGateExact returns rep's row for gate name, failing the test if it
+// is missing or any output differs from the plaintext function (what
+// names the OT source in the message).
+func checkGateExact(t *testing.T, rep *BenchReport, ell int, name, what string) GateCost {
+	t.Helper()
+	g, ok := rep.Gates[name]
+	if !ok {
+		t.Fatalf("ℓ=%d: no %s", ell, name)
+	}
+	if g.Mismatches != 0 {
+		t.Errorf("ℓ=%d %s%s: %d outputs differ from the plaintext function", ell, name, what, g.Mismatches)
+	}
+	return g
 }

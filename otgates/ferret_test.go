@@ -24,13 +24,7 @@ func TestBenchFerret(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, name := range BenchGates {
-			g, ok := rep.Gates[name]
-			if !ok {
-				t.Fatalf("ℓ=%d: no %s", ell, name)
-			}
-			if g.Mismatches != 0 {
-				t.Errorf("ℓ=%d %s over Ferret: %d outputs differ from the plaintext function", ell, name, g.Mismatches)
-			}
+			checkGateExact(t, rep, ell, name, " over Ferret")
 		}
 		if f, b := rep.Gates["relu"].Bytes, base.Gates["relu"].Bytes; f >= b {
 			t.Errorf("ℓ=%d: ReLU over Ferret %.1f bytes, over SoftSpoken %.1f", ell, f, b)
