@@ -182,18 +182,7 @@ func TestFoldLinear(t *testing.T) {
 func TestTwoPartyFoldSynthetic(t *testing.T) {
 	m := foldModel(t)
 	x := randomImages(74, 2, m.Input)
-	plan, err := Compile(m, Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ell, pBits, err := plan.MinWidths(x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{FracBits: 12, Ell: ell, Poly: PolyHE, Trunc: TruncFaithful, PBits: pBits}
-	if plan, err = Compile(m, cfg); err != nil {
-		t.Fatal(err)
-	}
+	plan, cfg := compileHEMinWidths(t, m, x)
 	want, err := plan.EvalFixed(x)
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +208,7 @@ func TestTwoPartyFoldSynthetic(t *testing.T) {
 			t.Errorf("image %d: label %d, EvalFixed's %d, unfolded %d", i, g, argmaxOf(want, i), argmaxOf(ref, i))
 		}
 	}
-	t.Logf("ℓ %d, P %d bits; online %d B, offline %d B", ell, pBits, res.stats[0].Online.Bytes(), res.stats[0].OfflineMsgs.Bytes())
+	t.Logf("ℓ %d, P %d bits; online %d B, offline %d B", cfg.Ell, cfg.PBits, res.stats[0].Online.Bytes(), res.stats[0].OfflineMsgs.Bytes())
 }
 
 // TestFoldOffUnchanged: with the fold off, foldModel's PolyHE plan is the

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/models"
+	"github.com/autorep/autorep/tensor"
 )
 
 // TestTwoPartyPolyHESynthetic: a random-weight LeNet with mixed
@@ -15,20 +16,29 @@ func TestTwoPartyPolyHESynthetic(t *testing.T) {
 	for _, curv := range []float64{1, 0} {
 		m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 51)
 		installPoly(m, 0.5, curv, 52)
-		plan, err := Compile(m, Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ell, pBits, err := plan.MinWidths(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if plan, err = Compile(m, Config{FracBits: 12, Ell: ell, Poly: PolyHE, Trunc: TruncFaithful, PBits: pBits}); err != nil {
-			t.Fatal(err)
-		}
+		plan, cfg := compileHEMinWidths(t, m, x)
 		w := checkFaithful(t, plan, x, faithfulBound)
-		t.Logf("curvature %g: ℓ %d, P %d bits, max logit error %.0f units", curv, ell, pBits, w)
+		t.Logf("curvature %g: ℓ %d, P %d bits, max logit error %.0f units", curv, cfg.Ell, cfg.PBits, w)
 	}
+}
+
+// compileHEMinWidths compiles m in the PolyHE form (f = 12, faithful)
+// at the ℓ and prime width MinWidths measures on x, and returns the plan
+// with its configuration.
+func compileHEMinWidths(t *testing.T, m *models.Model, x *tensor.Tensor) (*Plan, Config) {
+	t.Helper()
+	cfg := Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful}
+	plan, err := Compile(m, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Ell, cfg.PBits, err = plan.MinWidths(x); err != nil {
+		t.Fatal(err)
+	}
+	if plan, err = Compile(m, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return plan, cfg
 }
 
 // TestTwoPartyPolyHEMNIST: the committed LeNet-5 AutoReP 10% model in the
