@@ -136,7 +136,8 @@ run() {
 		sleep 0.2
 	done
 	if command -v ping > /dev/null; then ip netns exec "$nsc" ping -c 3 -q 10.200.1.1 | tail -1 >&2; fi
-	ip netns exec "$nsc" "$bin" infer --server 10.200.1.1:7002 --tls-ca "$cert" "${emu[@]}" \
+	# The client pins the dealer (infer refuses a server-advertised one).
+	ip netns exec "$nsc" "$bin" infer --server 10.200.1.1:7002 --tls-ca "$cert" --dealer 10.200.3.1:7001 --dealer-ca "$cert" "${emu[@]}" \
 		--dataset mnist --index 0 --count "$n" --pool 4 --json > "$out/$name.json"
 	kill -TERM "$spid" "$dpid"
 	wait "$spid" "$dpid" || true
