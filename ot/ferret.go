@@ -397,19 +397,7 @@ func (f *ferretSender) recvMatrix(c transport.Conn, n int, extBytes func(int) in
 // expand writes the buffer's m rows, flipped by the receiver's bits d,
 // to rows; the rest of msg is the extension's.
 func (f *ferretSender) expand(msg []byte, m int, rows rowWriter) []byte {
-	d := msg[ferretHeader : ferretHeader+(m+7)/8]
-	src := f.buf[f.off : f.off+m]
-	for lo := 0; lo < m; lo += 4096 {
-		hi := min(m, lo+4096)
-		dst := rows.dst(lo, hi-lo)
-		for i, x := range src[lo:hi] {
-			b := -uint64(d[(lo+i)/8] >> ((lo + i) % 8) & 1)
-			dst[i] = Block{x.Lo ^ f.delta.Lo&b, x.Hi ^ f.delta.Hi&b}
-		}
-		if rows.ready != nil {
-			rows.ready(lo, dst)
-		}
-	}
+	derandRows(f.buf[f.off:f.off+m], msg[ferretHeader:ferretHeader+(m+7)/8], f.delta, rows)
 	f.off += m
 	f.claimed -= m
 	f.served += m

@@ -43,6 +43,7 @@ type Sender struct {
 	prg   [Kappa]*ring.PRG
 	ss    *ssSide       // non-nil: SoftSpoken columns (softspoken.go) instead of IKNP's
 	fe    *ferretSender // non-nil: COTs from Ferret first (ferret.go)
+	pre   *sendPool     // non-nil: COTs precomputed (pool.go), before all else
 	next  uint64
 	sc    scratch
 	// received and expanded count the matrices of recvMatrix and expand.
@@ -55,6 +56,7 @@ type Receiver struct {
 	prg  [Kappa][2]*ring.PRG
 	ss   *ssSide         // non-nil: SoftSpoken columns
 	fe   *ferretReceiver // non-nil: COTs from Ferret first (ferret.go)
+	pre  *recvPool       // non-nil: COTs precomputed (pool.go), before all else
 	next uint64
 	sc   scratch
 }
@@ -274,6 +276,9 @@ type matrix struct {
 	seq uint64
 	msg []byte
 	fm  int // OTs from the Ferret buffer (ferret.go)
+	// pool, when set, serves all n OTs: msg is the derandomization bits
+	// (pool.go).
+	pool *sendPool
 }
 
 // recvMatrix receives the receiver's matrix for n OTs. The PRG streams
@@ -282,6 +287,17 @@ type matrix struct {
 func (s *Sender) recvMatrix(n int) (matrix, error) {
 	if n <= 0 {
 		return matrix{}, fmt.Errorf("ot: %d OTs", n)
+	}
+	if p := s.pre; p != nil {
+		msg, err := p.recvBits(s.c, n)
+		if err != nil {
+			return matrix{}, err
+		}
+		if s.fe != nil {
+			s.fe.owed = append(s.fe.owed, 0) // its payload carries no iterations
+		}
+		s.received++
+		return matrix{n: n, seq: s.received - 1, msg: msg, pool: p}, nil
 	}
 	if s.fe != nil {
 		msg, fm, err := s.fe.recvMatrix(s.c, n, s.matrixBytes)
@@ -359,6 +375,10 @@ func (s *Sender) expandTo(m matrix, rw rowWriter) (uint64, error) {
 	s.expanded++
 	base := s.next
 	s.next += uint64(m.n)
+	if m.pool != nil {
+		m.pool.expand(m.msg, m.n, s.delta, rw)
+		return base, nil
+	}
 	if s.fe == nil {
 		return base, s.extExpand(m.n, m.msg, rw)
 	}
@@ -435,6 +455,17 @@ func (r *Receiver) makeCOTTo(choice []byte, rows rowWriter) (uint64, []byte, err
 		if b > 1 {
 			return 0, nil, fmt.Errorf("ot: choice %d is %d, not a bit", i, b)
 		}
+	}
+	if p := r.pre; p != nil {
+		msg, err := p.take(choice, rows, &r.sc.msg)
+		if err != nil {
+			return 0, nil, err
+		}
+		if r.fe != nil {
+			r.fe.owed = append(r.fe.owed, 0) // as the sender's recvMatrix
+		}
+		r.next += uint64(n)
+		return r.next - uint64(n), msg, nil
 	}
 	base := r.next
 	r.next += uint64(n)
