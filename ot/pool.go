@@ -157,6 +157,13 @@ func (s *Sender) Pooled() int { return s.pre.left() }
 // Pooled returns the precomputed COTs r has left (0 without a pool).
 func (r *Receiver) Pooled() int { return r.pre.left() }
 
+// Pooling tells whether s has a pool installed (Precompute, until
+// DropPool), used up or not: its extensions then take only from it.
+func (s *Sender) Pooling() bool { return s.pre != nil }
+
+// Pooling tells whether r has a pool installed.
+func (r *Receiver) Pooling() bool { return r.pre != nil }
+
 // DropPool frees s's pool: its extensions extend again.
 func (s *Sender) DropPool() { s.pre = nil }
 

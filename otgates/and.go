@@ -38,14 +38,19 @@ type tripleGen struct {
 	out     *ot.Outgoing
 }
 
-// offline runs f with p's traffic counted in the offline phase.
-func (p *Party) offline(f func() error) error {
+// offline runs f, a step of the triples, with p's traffic counted in the
+// offline phase.
+func (p *Party) offline(f func() error) error { return p.offlineAs("triples", f) }
+
+// offlineAs runs f with p's traffic counted in the offline phase; what
+// names it in an error.
+func (p *Party) offlineAs(what string, f func() error) error {
 	st := p.Conn.Stats()
 	prev := st.Phase()
 	st.SetPhase(transport.PhaseOffline)
 	defer st.SetPhase(prev)
 	if err := f(); err != nil {
-		return fmt.Errorf("otgates: triples: %w", err)
+		return fmt.Errorf("otgates: %s: %w", what, err)
 	}
 	return nil
 }
@@ -233,8 +238,13 @@ var maxTripleBatch = 1 << 20
 // triples of the kind LessThan's AND tree consumes, in exchanges of at
 // most maxTripleBatch triples over all the stores in order (two rounds
 // each; the traffic counted in transport.PhaseOffline). Both parties
-// call it with the same counts. A store keeps one byte per triple.
+// call it with the same counts, before MakeCOTs (or after DropCOTs). A
+// store keeps one byte per triple.
 func (p *Party) MakeTriples(counts []int) ([]*Triples, error) {
+	if p.pooling() {
+		// Their OTs would draw on COTs counted for the gates.
+		return nil, fmt.Errorf("otgates: bit triples made while COTs made ahead are installed (make the triples first, or DropCOTs)")
+	}
 	total := 0
 	out := make([]*Triples, len(counts))
 	for i, c := range counts {
