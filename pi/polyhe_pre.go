@@ -13,11 +13,11 @@ import (
 func batchLayer(deg int) string { return fmt.Sprintf("polyhe/degree-%d batch", deg) }
 
 // precomputePoly draws the hesimd masks of the polynomial positions of
-// degree-2 activation step i for n images (in splitAct's order, as polyHE
+// degree-2 activation step i for n images (in actSplit.batch's order, as polyHE
 // uses them), with the first answer offline (PrecomputeQuad: the server
 // knows the quadratic coefficients already).
 func (b *twoPartyBackend) precomputePoly(i int, st *Step, n int) (any, error) {
-	_, idx := splitAct(st, n, n*st.Positions())
+	_, idx := b.acts[i].batch(n)
 	if b.party == tpClient {
 		return b.qc.PrecomputeQuad(len(idx))
 	}
@@ -90,7 +90,7 @@ func (b *twoPartyBackend) precomputeBatch(steps []int, n, deg int) error {
 		var coef []uint64 // C1 (degree 1) or C2 residues of all steps in a row
 		for _, i := range steps {
 			st := &b.pub.Steps[i]
-			_, idx := splitAct(st, n, n*st.Positions())
+			_, idx := b.acts[i].batch(n)
 			ca, cb, _ := b.heCoefs(i, st, idx)
 			if deg == 1 {
 				ca = cb

@@ -89,7 +89,7 @@ func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uin
 	if n*st.ReLUs == len(x) {
 		return b.gates.ReLUTrunc(x, b.ell, f)
 	}
-	relu, poly := splitAct(st, n, len(x))
+	relu, poly := b.acts[i].batch(n)
 	y := make([]uint64, len(x))
 	var err error
 	if len(relu) > 0 {

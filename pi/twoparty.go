@@ -80,9 +80,16 @@ type twoPartyBackend struct {
 	// (precomputeTriples); the step's online gates take them
 	// (withTriples).
 	tri map[int]*otgates.Triples
+	// cots is the request's COT count by step, the top-k's last
+	// (cotCounts): the gates take them from the pool precomputeCOTs made
+	// (withCOTs checks each step).
+	cots []otgates.COTs
 	// deg2PerStep makes precomputeDeg2 take the per-step form whatever
 	// the bytes (tests: ResNet-size steps choose it, the test plans not).
 	deg2PerStep bool
+	// acts is, by activation step, one image's split of its positions
+	// (newActSplits), computed once per session, not per request.
+	acts []actSplit
 }
 
 // newTwoPartyBackend runs the once-per-session setup on conn: base OTs
@@ -97,7 +104,7 @@ func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int
 	if ell == 0 {
 		ell = 64
 	}
-	b := &twoPartyBackend{party: party, conn: conn, pub: pub, sec: sec, ell: ell, layers: layers}
+	b := &twoPartyBackend{party: party, conn: conn, pub: pub, sec: sec, ell: ell, layers: layers, acts: newActSplits(pub)}
 	transport.SetLayer(conn, "setup/ot")
 	if b.gates, err = otgates.New(conn, party); err != nil {
 		return nil, fmt.Errorf("pi: twoparty setup: %w", err)
@@ -160,11 +167,13 @@ func isDense(g *Geom) bool {
 // work is local); then the PolyHE steps' masks, the degree-1 steps' with
 // their answers in one batch (precomputeBatch), the degree-2 steps' in
 // one batch or per step, whichever sends fewer bytes (precomputeDeg2);
-// then the bit triples of every step's comparisons (precomputeTriples).
+// then the bit triples of every step's comparisons (precomputeTriples),
+// then the correlated OTs of every step's gates (precomputeCOTs).
 // None of it depends on the input. Both parties run it after the request,
 // before the input is shared.
 func (b *twoPartyBackend) precompute(n int) error {
 	b.pre = map[int]any{} // a failed request's leftovers go: the session is over anyway
+	b.gates.DropCOTs()    // so are its COTs (the triples' OTs must not draw on them)
 	b.preBytes = map[int]int64{}
 	defer transport.SetLayer(b.conn, "")
 	var deg1, deg2 []int
@@ -191,7 +200,10 @@ func (b *twoPartyBackend) precompute(n int) error {
 	if err := b.precomputeDeg2(deg2, n); err != nil {
 		return fmt.Errorf("precompute the degree-2 polynomial steps: %w", err)
 	}
-	return b.precomputeTriples(n)
+	if err := b.precomputeTriples(n); err != nil {
+		return err
+	}
+	return b.precomputeCOTs(n)
 }
 
 // precomputeLinear is the offline half of linear step i: of its stacked
@@ -277,7 +289,7 @@ func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, err
 	if n*st.ReLUs == len(t) {
 		return b.relu(t, f)
 	}
-	relu, poly := splitAct(st, n, len(t))
+	relu, poly := b.acts[i].batch(n)
 	y := make([]uint64, len(t))
 	if len(relu) > 0 {
 		r, err := b.relu(gatherIdx(t, relu), f)
@@ -294,20 +306,55 @@ func (b *twoPartyBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, err
 	return y, nil
 }
 
-// splitAct returns the indices of the ReLU and of the polynomial positions
-// among the m = n·Positions() outputs of activation step st.
-func splitAct(st *Step, n, m int) (relu, poly []int) {
-	per := st.Positions()
-	relu = make([]int, 0, n*st.ReLUs)
-	poly = make([]int, 0, m-n*st.ReLUs)
-	for j := range m {
-		if st.Mask.At(j % per) {
-			relu = append(relu, j)
-		} else {
-			poly = append(poly, j)
+// actSplit is one image's split of an activation step's positions: the
+// indices of its ReLU and of its polynomial positions. The mask is public
+// and the same for every image, so the split is computed once per step
+// (newActSplits) and a batch's is this one repeated (batch).
+type actSplit struct {
+	per        int // positions per image
+	relu, poly []int
+}
+
+// newActSplits returns the split of every activation step of pub, by
+// step index (the zero value for the other steps).
+func newActSplits(pub *Public) []actSplit {
+	acts := make([]actSplit, len(pub.Steps))
+	for i := range pub.Steps {
+		st := &pub.Steps[i]
+		if st.Op != OpAct {
+			continue
+		}
+		a := &acts[i]
+		a.per = st.Positions()
+		a.relu = make([]int, 0, st.ReLUs)
+		a.poly = make([]int, 0, a.per-st.ReLUs)
+		for j := range a.per {
+			if st.Mask.At(j) {
+				a.relu = append(a.relu, j)
+			} else {
+				a.poly = append(a.poly, j)
+			}
 		}
 	}
-	return relu, poly
+	return acts
+}
+
+// batch returns the indices of the ReLU and of the polynomial positions
+// among the n·per outputs of n images, image by image.
+func (a actSplit) batch(n int) (relu, poly []int) {
+	return repeatIdx(a.relu, a.per, n), repeatIdx(a.poly, a.per, n)
+}
+
+// repeatIdx is idx for each of n images of per positions: image k's
+// indices offset by k·per.
+func repeatIdx(idx []int, per, n int) []int {
+	out := make([]int, 0, n*len(idx))
+	for k := range n {
+		for _, j := range idx {
+			out = append(out, k*per+j)
+		}
+	}
+	return out
 }
 
 // polyAt evaluates the step's polynomials at the positions idx, tp their

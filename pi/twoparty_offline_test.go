@@ -153,7 +153,7 @@ func TestTwoPartyMaskSingleUse(t *testing.T) {
 	stl := &pub.Steps[lin]
 	xl := [2][]uint64{shares(stl.Conv.Params(1).XLen()), shares(stl.Conv.Params(1).XLen())}
 	sta := &pub.Steps[act]
-	_, idx := splitAct(sta, 1, sta.Positions())
+	_, idx := bs.acts[act].batch(1)
 	za := [2][]uint64{shares(len(idx)), shares(len(idx))}
 	for use := range 2 {
 		errS, errC := both(func(b *twoPartyBackend) error {
