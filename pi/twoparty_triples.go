@@ -130,12 +130,12 @@ func (b *twoPartyBackend) takeTriples(k int) *otgates.Triples {
 
 // withTriples runs f, the online gates of step i, on the step's triples
 // made ahead and checks that they used them all (both parties count
-// alike, so both fail alike).
+// alike, so both fail alike), and its COTs (withCOTs).
 func (b *twoPartyBackend) withTriples(i int, st *Step, f func() ([]uint64, error)) ([]uint64, error) {
 	t := b.takeTriples(i)
 	b.gates.UseTriples(t)
 	defer b.gates.UseTriples(nil)
-	y, err := f()
+	y, err := b.withCOTs(i, st, f)
 	if err == nil && t.Len() > 0 {
 		err = fmt.Errorf("step %q left %d of its bit triples unused (tripleCounts and the gates disagree)", st.Name, t.Len())
 	}
@@ -174,13 +174,16 @@ func (r twoPartyRun) reveal(y []uint64) ([]uint64, error) {
 	if t := r.takeTriples(argmaxTriples(r.pub)); t.Len() > 0 {
 		return nil, fmt.Errorf("the top-k left %d of its bit triples unused (tripleCounts and the gates disagree)", t.Len())
 	}
+	if err := r.cotsDone(); err != nil {
+		return nil, err
+	}
 	return r.revealToClient(y)
 }
 
 // batchShares implements batchSharer: the PolyHE batches' bytes as the
 // backend split them (preBytes, when they are this offline phase's, whose
-// batch labels byLabel holds) and the bit triples' bytes in proportion to
-// the steps' counts.
+// batch labels byLabel holds), the bit triples' bytes in proportion to
+// the steps' counts, and the COTs' by the steps' COT counts (cotWeights).
 func (r twoPartyRun) batchShares(n int, byLabel map[string]int64) (map[int]int64, error) {
 	shares := map[int]int64{}
 	if batch := byLabel[batchLayer(1)] + byLabel[batchLayer(2)]; batch != 0 {
@@ -191,6 +194,17 @@ func (r twoPartyRun) batchShares(n int, byLabel map[string]int64) (map[int]int64
 		}
 		if sum != batch {
 			return nil, fmt.Errorf("pi: PolyHE batches of %d B, %d B split over their steps", batch, sum)
+		}
+	}
+	if t := byLabel[cotLayer]; t != 0 {
+		counts, err := cotCounts(r.pub, n)
+		if err != nil {
+			return nil, err
+		}
+		for k, b := range splitBytes(t, r.cotWeights(counts)) {
+			if b != 0 {
+				shares[k] += b
+			}
 		}
 	}
 	if t := byLabel[tripleLayer]; t != 0 {

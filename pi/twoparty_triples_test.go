@@ -85,6 +85,21 @@ func TestTwoPartyTriplesAhead(t *testing.T) {
 				t.Fatal("no traffic labelled with the triples")
 			}
 			share := splitBytes(triples, counts)
+			// The COTs made ahead (twoparty_ots.go) are the steps'
+			// offline bytes too, split by their COT counts.
+			cc, err := cotCounts(pub, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cots int64
+			for _, l := range c1.Stats().Snapshot().Layers {
+				if l.Layer == cotLayer {
+					cots += l.Counts.Bytes()
+				}
+			}
+			for k, b := range splitBytes(cots, res.client.tp.cotWeights(cc)) {
+				share[k] += b
+			}
 			for party, st := range map[string]Stats{"client": res.stats[0], "server": res.server[0]} {
 				if st.OfflineInline.Bytes() != 0 || st.OfflineInline.Rounds != 0 {
 					t.Errorf("%s: %d B in %d rounds of offline traffic in the online phase", party, st.OfflineInline.Bytes(), st.OfflineInline.Rounds)
@@ -101,7 +116,7 @@ func TestTwoPartyTriplesAhead(t *testing.T) {
 					t.Errorf("%s: rows sum to %d B online, %d B offline; totals %d, %d", party, on, off, st.Online.Bytes(), st.OfflineMsgs.Bytes())
 				}
 				// A step with comparisons and no HE of its own has its
-				// triples' share alone offline.
+				// triples' and COTs' shares alone offline.
 				for _, l := range st.Layers {
 					i := stepIndex(pub, l.Name)
 					if l.Name == "argmax" {
@@ -112,7 +127,7 @@ func TestTwoPartyTriplesAhead(t *testing.T) {
 					}
 					he := i < len(pub.Steps) && pub.Steps[i].Op == OpAct && pub.Poly == PolyHE && pub.Steps[i].ReLUs < pub.Steps[i].Positions()
 					if !he && l.OfflineBytes != share[i] || he && l.OfflineBytes < share[i] {
-						t.Errorf("%s, %s: %d offline bytes, its triples' share %d", party, l.Name, l.OfflineBytes, share[i])
+						t.Errorf("%s, %s: %d offline bytes, its triples' and COTs' share %d", party, l.Name, l.OfflineBytes, share[i])
 					}
 				}
 			}
