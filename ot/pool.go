@@ -84,7 +84,12 @@ func (s *Sender) Precompute(n int) error {
 	q = append(q, p.q[p.off:]...)
 	for done := 0; done < n; {
 		m := min(poolBatch, n-done)
-		rows, _, err := s.cot(m)
+		// The rows go straight into the pool, not through scratch.
+		q = q[:len(q)+m]
+		mat, err := s.recvMatrix(m)
+		if err == nil {
+			_, err = s.expandTo(mat, fullRows(q[len(q)-m:]))
+		}
 		if err == nil {
 			err = s.refill()
 		}
@@ -92,7 +97,6 @@ func (s *Sender) Precompute(n int) error {
 			s.pre = p
 			return fmt.Errorf("ot: precomputing COTs: %w", err)
 		}
-		q = append(q, rows...)
 		done += m
 	}
 	p.q, p.off = q, 0
@@ -118,9 +122,15 @@ func (r *Receiver) Precompute(n int) error {
 	for done := 0; done < n; {
 		m := min(poolBatch, n-done)
 		c, err := randomBits(m)
-		var rows []Block
+		var msg []byte
 		if err == nil {
-			rows, _, err = r.cot(c)
+			t = t[:len(t)+m]
+			_, msg, err = r.makeCOTTo(c, fullRows(t[len(t)-m:]))
+		}
+		if err == nil {
+			if err = r.c.Send(msg); err != nil {
+				err = fmt.Errorf("sending the extension matrix: %w", err)
+			}
 		}
 		if err == nil {
 			err = r.refill()
@@ -129,7 +139,6 @@ func (r *Receiver) Precompute(n int) error {
 			r.pre = p
 			return fmt.Errorf("ot: precomputing COTs: %w", err)
 		}
-		t = append(t, rows...)
 		bits = append(bits, c...)
 		done += m
 	}
