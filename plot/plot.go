@@ -45,6 +45,10 @@ type Options struct {
 	// LogX uses a logarithmic ReLU axis (default when counts span more
 	// than a factor of 20).
 	LogX bool
+	// LogY uses a logarithmic value axis, on which equal ratios are equal
+	// distances (costs that differ by orders of magnitude, such as two
+	// protocol suites'); every value must then be positive.
+	LogY bool
 	// Width and Height in inches (default 6 × 4).
 	Width, Height float64
 }
@@ -74,7 +78,7 @@ func AccuracyVsReLUs(points []Point, out string, opt Options) error {
 // CostVsReLUs writes a PNG (or SVG/PDF, by extension) of a cost against
 // ReLU count to out: one line per series, in order of first appearance,
 // with the points sorted by ReLU count. yLabel names the cost and its unit;
-// the cost axis starts at zero. Costs must be finite and non-negative.
+// the cost axis starts at zero (unless opt.LogY). Costs must be finite and non-negative.
 func CostVsReLUs(vals []Value, out, yLabel string, opt Options) error {
 	for _, v := range vals {
 		if v.ReLUs < 0 || v.Value < 0 || math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
@@ -116,6 +120,13 @@ func draw(vals []Value, out string, opt Options, ax axes) error {
 	if ax.sortSeries {
 		sort.Strings(names)
 	}
+	if opt.LogY {
+		for _, v := range vals {
+			if v.Value <= 0 {
+				return fmt.Errorf("plot: a logarithmic value axis needs positive values (series %q has %v at %d ReLUs)", v.Series, v.Value, v.ReLUs)
+			}
+		}
+	}
 	logX := opt.LogX || (minR > 0 && maxR/minR > 20)
 	if minR <= 0 {
 		logX = false // zero ReLUs cannot be placed on a log axis
@@ -132,12 +143,22 @@ func draw(vals []Value, out string, opt Options, ax axes) error {
 		p.X.Scale = gplot.LogScale{}
 		p.X.Tick.Marker = countTicks{gplot.LogTicks{Prec: -1}}
 	}
+	if opt.LogY {
+		// log10 of the values on a linear axis with ticks at powers of ten
+		// and their multiples: gonum's LogScale places the (long) value
+		// label's box at the arithmetic middle of the range, so its layout
+		// shrinks the figure.
+		p.Y.Tick.Marker = logTicks{}
+	}
 	for i, name := range names {
 		pts := append([]Value(nil), bySeries[name]...)
 		sort.SliceStable(pts, func(a, b int) bool { return pts[a].ReLUs < pts[b].ReLUs })
 		xy := make(plotter.XYs, len(pts))
 		for j, q := range pts {
 			xy[j].X, xy[j].Y = float64(q.ReLUs), q.Value
+			if opt.LogY {
+				xy[j].Y = math.Log10(q.Value)
+			}
 		}
 		line, scatter, err := plotter.NewLinePoints(xy)
 		if err != nil {
@@ -165,12 +186,13 @@ func draw(vals []Value, out string, opt Options, ax axes) error {
 	p.Legend.Left = true
 	p.Legend.XOffs = vg.Points(6)
 	p.Legend.YOffs = -vg.Points(6)
-	// Pad the axes so points are not on the frame (and the legend has room).
-	if ax.yFromZero {
+	// Pad the axes so points are not on the frame (and the legend has room;
+	// on a log axis, in decades).
+	if ax.yFromZero && !opt.LogY {
 		p.Y.Min = 0
 	}
 	yr := math.Max(p.Y.Max-p.Y.Min, 1)
-	if !ax.yFromZero {
+	if !ax.yFromZero || opt.LogY {
 		p.Y.Min -= 0.08 * yr
 	}
 	p.Y.Max += 0.25 * yr
@@ -205,6 +227,32 @@ func (c countTicks) Ticks(min, max float64) []gplot.Tick {
 	for i := range ts {
 		if ts[i].Label != "" {
 			ts[i].Label = shortCount(ts[i].Value)
+		}
+	}
+	return ts
+}
+
+// logTicks marks an axis of log10 values at 1, 2 and 5 times each power
+// of ten (labelled with the value) and at the other integer multiples
+// (unlabelled); gonum's LogTicks labels powers of ten only, which leaves a
+// range of one or two decades with one or two labels.
+type logTicks struct{}
+
+// Ticks returns the ticks between min and max (log10 of the values).
+func (logTicks) Ticks(min, max float64) []gplot.Tick {
+	var ts []gplot.Tick
+	for e := math.Floor(min); e <= max; e++ {
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * math.Pow(10, e)
+			lv := math.Log10(v)
+			if lv < min || lv > max {
+				continue
+			}
+			t := gplot.Tick{Value: lv}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			ts = append(ts, t)
 		}
 	}
 	return ts

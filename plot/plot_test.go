@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,12 +84,28 @@ func TestCostVsReLUs(t *testing.T) {
 		{Series: "measured p50", ReLUs: 12894, Value: 171}, {Series: "LAN estimate", ReLUs: 12894, Value: 190},
 		{Series: "WAN estimate", ReLUs: 12894, Value: 1065},
 	}
-	for _, opt := range []Options{{Title: "ResNet-20"}, {LogX: true, Width: 5, Height: 3}} {
+	for _, opt := range []Options{{Title: "ResNet-20"}, {LogX: true, Width: 5, Height: 3}, {LogX: true, LogY: true}} {
 		out := filepath.Join(dir, "cost.png")
 		if err := CostVsReLUs(vals, out, "latency (ms)", opt); err != nil {
 			t.Fatal(err)
 		}
 		checkPNG(t, out)
+	}
+	// A logarithmic value axis: ticks at 1, 2, 5 × 10^k labelled with the
+	// values (a linear axis would label 0.00, 200.00, …); zero refused.
+	logSVG := filepath.Join(dir, "log.svg")
+	if err := CostVsReLUs(vals, logSVG, "latency (ms)", Options{LogY: true}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(logSVG); err != nil || !strings.Contains(string(b), ">1000<") || strings.Contains(string(b), ".00<") {
+		t.Errorf("log-axis SVG lacks the tick label 1000 or has linear labels (%v)", err)
+	}
+	zero := append([]Value{{Series: "s", ReLUs: 10, Value: 0}}, vals...)
+	if err := CostVsReLUs(zero, filepath.Join(dir, "z.png"), "y", Options{}); err != nil {
+		t.Errorf("zero cost on a linear axis: %v", err)
+	}
+	if err := CostVsReLUs(zero, filepath.Join(dir, "z.png"), "y", Options{LogY: true}); err == nil || !strings.Contains(err.Error(), "positive") {
+		t.Errorf("zero cost on a log axis: %v, want an error", err)
 	}
 	// SVG by extension.
 	svg := filepath.Join(dir, "cost.svg")
@@ -128,6 +145,29 @@ func TestShortCount(t *testing.T) {
 	ts := countTicks{stubTicker{}}.Ticks(0, 1)
 	if len(ts) != 2 || ts[0].Label != "25K" || ts[1].Label != "" {
 		t.Errorf("countTicks relabelled %+v", ts)
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	ts := logTicks{}.Ticks(math.Log10(15), math.Log10(600))
+	var labels []string
+	var values []float64
+	for _, tk := range ts {
+		values = append(values, math.Round(math.Pow(10, tk.Value)))
+		if tk.Label != "" {
+			labels = append(labels, tk.Label)
+		}
+	}
+	wantV := []float64{20, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 600}
+	if !slices.Equal(values, wantV) || !slices.Equal(labels, []string{"20", "50", "100", "200", "500"}) {
+		t.Errorf("logTicks(15..600): values %v labels %v, want %v and 20 50 100 200 500", values, labels, wantV)
+	}
+	if ts := (logTicks{}).Ticks(0, math.Log10(3.5)); len(ts) != 3 || ts[0].Label != "1" || ts[1].Label != "2" || ts[2].Label != "" {
+		t.Errorf("logTicks(1..3.5): %+v, want 1, 2 and an unlabelled 3", ts)
+	}
+	// Below one: 0.5 is labelled as such.
+	if ts := (logTicks{}).Ticks(math.Log10(0.45), math.Log10(0.55)); len(ts) != 1 || ts[0].Label != "0.5" {
+		t.Errorf("logTicks(0.45..0.55): %+v, want one tick labelled 0.5", ts)
 	}
 }
 

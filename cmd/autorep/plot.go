@@ -36,14 +36,17 @@ When the files come from more than one protocol suite (dealer, twoparty),
 every series is split by suite ("dealer: measured"), so one figure compares
 the suites; when they come from models of more than one reduction method
 (bench pi records the model's method and degree), by method too ("twoparty:
-autorep d2: total"), an all-ReLU model's point starting every method's line.`
+autorep d2: total"), an all-ReLU model's point starting every method's line.
+--logy draws the value axis logarithmically, so that costs of different
+magnitude (the two suites' bytes) show their ratios as equal distances.`
 
 func runPlot(args []string) error {
-	fs := newFlags("plot", "--out FILE.png [--metric M] [--title T] FILE|DIR...", plotSummary)
+	fs := newFlags("plot", "--out FILE.png [--metric M] [--title T] [--logx] [--logy] FILE|DIR...", plotSummary)
 	metric := fs.String("metric", "accuracy", "what to plot against the ReLU count: accuracy (model files), or latency, material, cpu, bytes, online or rounds (bench pi --json files)")
 	out := fs.String("out", "", "output image (.png; .svg and .pdf also work)")
 	title := fs.String("title", "", "figure title")
 	logX := fs.Bool("logx", false, "logarithmic ReLU axis (automatic when counts span > 20x)")
+	logY := fs.Bool("logy", false, "logarithmic value axis (equal ratios at equal distances, e.g. two suites' costs; values must be positive)")
 	jsonOut := fs.Bool("json", false, "print the plotted points as JSON on stdout")
 	// Flags may come before or after the files.
 	var paths []string
@@ -65,7 +68,7 @@ func runPlot(args []string) error {
 	if *metric != "accuracy" && !isCost {
 		return fmt.Errorf("plot: unknown --metric %q (want accuracy, latency, material, cpu, bytes, online or rounds)", *metric)
 	}
-	opt := plot.Options{Title: *title, LogX: *logX}
+	opt := plot.Options{Title: *title, LogX: *logX, LogY: *logY}
 	if isCost {
 		files, err := plot.ExpandPaths(paths, "*.json")
 		if err != nil {

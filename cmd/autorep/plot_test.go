@@ -190,6 +190,20 @@ func TestPlotCostMetrics(t *testing.T) {
 	if len(got.Points) != 2 || got.Points[0].Series != "dealer: total" || got.Points[1].Series != "twoparty: total" || got.Points[1].Value != 30 {
 		t.Errorf("plot --metric bytes of two suites:\n%s", r)
 	}
+	// --logy: the same figure with a logarithmic value axis (the SVG's
+	// tick labels are values, 50, 100, …, not a linear axis's 250.00);
+	// a zero cost cannot be drawn on it.
+	svg := filepath.Join(t.TempDir(), "bytes.svg")
+	wantOK(t, runCLI(t, short, "plot", "--metric", "bytes", "--logy", "--out", svg, two))
+	if b, err := os.ReadFile(svg); err != nil || !strings.Contains(string(b), ">100<") || strings.Contains(string(b), ".00<") {
+		t.Errorf("plot --logy: no value tick label 100 in %s, or a linear axis's labels (%v)", svg, err)
+	}
+	zero := filepath.Join(two, "z.json")
+	if err := os.WriteFile(zero, []byte(benchPIFixture(t, "z", 5000, 100, 110, 900, 0, 0)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantOK(t, runCLI(t, short, "plot", "--metric", "cpu", "--out", out, two))
+	wantFail(t, runCLI(t, short, "plot", "--metric", "cpu", "--logy", "--out", out, two), 1, "positive values")
 	// A model file is not a bench pi output.
 	wantFail(t, runCLI(t, short, "plot", "--metric", "latency", "--out", out, modelPath(t, "lenet-mnist-snl10.safetensors")), 1, "not an autorep bench pi --json output")
 }
