@@ -16,21 +16,37 @@ import (
 // opened AND input, a multiplexer correction) would be all zeros or
 // all ones and fail the 6σ bound on its own. The same for the fused
 // ReLU with truncation, whose extra correlations (d·w) join the
-// multiplexer's messages, and for Poly2 with zero coefficients.
+// multiplexer's messages, and for Poly2 with zero coefficients. Each
+// again with its triples and COTs made ahead, where the OT matrices give
+// way to derandomization bits.
 func TestViewBalanced(t *testing.T) {
 	n, ell := 4096, 32
 	zero := make([]uint64, n)
-	testView(t, "relu", func(q *Party) ([]uint64, error) { return q.ReLU(zero, ell) })
-	testView(t, "relu_trunc", func(q *Party) ([]uint64, error) { return q.ReLUTrunc(zero, ell, 12) })
-	testView(t, "poly2", func(q *Party) ([]uint64, error) {
-		if q.ID == 0 {
-			return q.Poly2(zero, zero, zero, zero, ell, 12)
+	for _, made := range []bool{false, true} {
+		pre := func(tri int, c COTs) *ahead {
+			if !made {
+				return nil
+			}
+			return &ahead{tri, c}
 		}
-		return q.Poly2(nil, nil, nil, zero, ell, 12)
-	})
+		testView(t, "relu", pre(DReLUTriples(n, ell), ReLUCOTs(n, ell)), func(q *Party) ([]uint64, error) { return q.ReLU(zero, ell) })
+		testView(t, "relu_trunc", pre(ReLUTruncTriples(n, ell), ReLUTruncCOTs(n, ell, 12)), func(q *Party) ([]uint64, error) { return q.ReLUTrunc(zero, ell, 12) })
+		testView(t, "poly2", pre(0, Poly2COTs(n, ell, 12)), func(q *Party) ([]uint64, error) {
+			if q.ID == 0 {
+				return q.Poly2(zero, zero, zero, zero, ell, 12)
+			}
+			return q.Poly2(nil, nil, nil, zero, ell, 12)
+		})
+	}
 }
 
-func testView(t *testing.T, gate string, f func(q *Party) ([]uint64, error)) {
+// ahead is what testView makes ahead of the gate: its triples and COTs.
+type ahead struct {
+	triples int
+	cots    COTs
+}
+
+func testView(t *testing.T, gate string, pre *ahead, f func(q *Party) ([]uint64, error)) {
 	c0, c1 := transport.Pipe()
 	taps := [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 	var p [2]*Party
@@ -43,7 +59,14 @@ func testView(t *testing.T, gate string, f func(q *Party) ([]uint64, error)) {
 	if err := <-errs; err != nil {
 		t.Fatal(err)
 	}
-	from := [2]int{taps[0].Len(), taps[1].Len()} // the setup's messages are not part of the ReLU's view
+	if pre != nil {
+		gate += " (made ahead)"
+		tri := run2(t, p[0], p[1], func(q *Party) ([]*Triples, error) { return q.MakeTriples([]int{pre.triples}) })
+		run(t, p[0], p[1], func(q *Party) (struct{}, error) { return struct{}{}, q.MakeCOTs(pre.cots) })
+		p[0].UseTriples(tri[0][0])
+		p[1].UseTriples(tri[1][0])
+	}
+	from := [2]int{taps[0].Len(), taps[1].Len()} // the setup's (and offline phase's) messages are not part of the ReLU's view
 	y0, y1 := run(t, p[0], p[1], f)
 	// Each party's output share alone is uniform too (their sum is 0).
 	for id, y := range [][]uint64{y0, y1} {
@@ -72,6 +95,13 @@ func testView(t *testing.T, gate string, f func(q *Party) ([]uint64, error)) {
 		}
 		if len(view) == 0 {
 			t.Errorf("%s: party %d received nothing", gate, id)
+		}
+	}
+	if pre != nil {
+		for id, q := range p {
+			if l := q.COTsLeft(); l.Total() != 0 {
+				t.Errorf("%s: party %d has %v COTs left", gate, id, l)
+			}
 		}
 	}
 }
