@@ -175,8 +175,10 @@ func TestNarrowBytesPin(t *testing.T) {
 	on, off := actBytes(res.stats[0])
 	// The triples were made inline, per comparison, until they moved to
 	// the offline phase in one batch: 315,936 B then (the OT extension's
-	// padding of each comparison's batch).
-	const wantOn, wantOff = 2125528, 312746
+	// padding of each comparison's batch). The gates' COTs moved there
+	// too (session 13): 2,125,528 B online and 312,746 B offline before,
+	// the extension's matrices offline and a bit per COT online now.
+	const wantOn, wantOff = 935529, 1550016
 	wide, err := Compile(m, Config{FracBits: f})
 	if err != nil {
 		t.Fatal(err)
