@@ -52,7 +52,8 @@ for m in "$relu" "$d1"; do [ -f "$m" ] || die "no model file $m"; done
 if [ -z "$out" ]; then
 	out=$(mktemp -d "${TMPDIR:-/tmp}/premise-lan.XXXXXX")
 fi
-echo "premise-lan: $(date -u +%FT%TZ), link $link, $n images per model, load:$(uptime | sed 's/.*load average//')" >&2
+mkdir -p "$out"
+echo "premise-lan: $(date -u +%FT%TZ), link $link, $n images per model, load average$(uptime | sed 's/.*load average//')" >&2
 
 # run LABEL MODEL FLAGS...: one serve-bench run; prints its summary line.
 run() {
@@ -84,5 +85,5 @@ import json, sys
 a, b = (json.load(open(p))["online_ms"] for p in sys.argv[1:])
 print(f"all-ReLU / 12.9K d1 online latency: median {a['median'] / b['median']:.2f}x, mean {a['mean'] / b['mean']:.2f}x")
 PY
-echo "premise-lan: done $(date -u +%FT%TZ), load:$(uptime | sed 's/.*load average//'); reports in $out" >&2
+echo "premise-lan: done $(date -u +%FT%TZ), load average$(uptime | sed 's/.*load average//'); reports in $out" >&2
 exit "$status"
