@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/ot"
+	"github.com/autorep/autorep/transport"
 )
 
 // The gate benchmarks run both parties in one process, each on its own OS
@@ -29,6 +30,13 @@ func benchLoopConfig(b *testing.B, cfg ot.Config, ell int, f func(p *Party, x []
 }
 
 func benchLoopN(b *testing.B, cfg ot.Config, benchN, ell int, f func(p *Party, x []uint64) error) {
+	benchLoopAhead(b, cfg, benchN, ell, nil, f)
+}
+
+// benchLoopAhead is benchLoopN with ahead, when set, run by both parties
+// before each iteration, untimed (the offline phase: triples and COTs
+// made ahead); online-B/elem then gives the online bytes alone.
+func benchLoopAhead(b *testing.B, cfg ot.Config, benchN, ell int, ahead func(p *Party) error, f func(p *Party, x []uint64) error) {
 	var clk [2]critClock
 	c0, c1 := critPipe(&clk[0], &clk[1])
 	var p1 *Party
@@ -57,6 +65,13 @@ func benchLoopN(b *testing.B, cfg ot.Config, benchN, ell int, f func(p *Party, x
 		}
 	}
 	for b.Loop() {
+		if ahead != nil {
+			b.StopTimer()
+			if _, _, _, err := runParties(func() error { return ahead(p0) }, func() error { return ahead(p1) }); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
 		_, c, pc, err := runParties(timed(0, p0, x0), timed(1, p1, x1))
 		if err != nil {
 			b.Fatal(err)
@@ -78,6 +93,9 @@ func benchLoopN(b *testing.B, cfg ot.Config, benchN, ell int, f func(p *Party, x
 		b.ReportMetric(n/crit, "elem/crit-cpu-s") // critpath_test.go
 	}
 	b.ReportMetric(float64(p0.Conn.Stats().Total().Bytes())/float64(benchN*b.N), "B/elem")
+	if ahead != nil {
+		b.ReportMetric(float64(p0.Conn.Stats().Snapshot().Phases[transport.PhaseOnline].Bytes())/float64(benchN*b.N), "online-B/elem")
+	}
 }
 
 func BenchmarkReLU32(b *testing.B) {
@@ -95,6 +113,24 @@ func BenchmarkReLU32OT(b *testing.B) {
 
 // BenchmarkReLU32Batch: the ReLU's cost per element against the batch
 // (elements per call; bench gates calls 32K at a time).
+// BenchmarkReLU32Ahead is BenchmarkReLU32 with the triples and COTs made
+// ahead (untimed): the online phase alone.
+func BenchmarkReLU32Ahead(b *testing.B) {
+	const ell = 32
+	benchLoopAhead(b, ot.DefaultConfig, benchN, ell, func(p *Party) error {
+		p.DropCOTs()
+		t, err := p.MakeTriples([]int{DReLUTriples(benchN, ell)})
+		if err != nil {
+			return err
+		}
+		p.UseTriples(t[0])
+		return p.MakeCOTs(ReLUCOTs(benchN, ell))
+	}, func(p *Party, x []uint64) error {
+		_, err := p.ReLU(x, ell)
+		return err
+	})
+}
+
 func BenchmarkReLU32Batch(b *testing.B) {
 	for _, n := range []int{1 << 12, 1 << 15} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
