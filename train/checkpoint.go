@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -20,6 +21,16 @@ const (
 	optimPrefix = modelfile.CheckpointOptimPrefix
 )
 
+// Checkpoint versions: 1 holds the state after a completed epoch (what
+// binaries before mid-epoch checkpoints write; still read); 2 adds
+// Position, set in a checkpoint written within an epoch. Version 2 is
+// written always, so that an older binary refuses a mid-epoch checkpoint
+// instead of restarting its epoch from half-trained weights.
+const (
+	ckptVersionEpoch = 1
+	ckptVersion      = 2
+)
+
 // ckptState is the JSON run state stored under KeyCheckpoint.
 type ckptState struct {
 	Version    int                        `json:"version"`
@@ -31,14 +42,21 @@ type ckptState struct {
 	Best       *EpochStats                `json:"best,omitempty"`
 	Optim      optim.State                `json:"optim"`
 	Extra      map[string]json.RawMessage `json:"extra,omitempty"`
+	// Position is the epoch in progress (number Epoch+1) in a mid-epoch
+	// checkpoint; nil after a completed epoch.
+	Position *epochPos `json:"position,omitempty"`
 }
 
 // SaveCheckpoint writes the model, optimiser state and run state to path
 // atomically (one .safetensors file: model tensors under "model.",
-// optimiser buffers under "optim.", run state in the metadata).
+// optimiser buffers under "optim.", run state in the metadata; written to
+// a temporary file renamed over path, so the previous checkpoint stays
+// until the new one is complete). Between epochs it records the epochs
+// done; after Resume from a mid-epoch checkpoint, before the epoch
+// continues, it records that position again.
 func (t *Trainer) SaveCheckpoint(path string) error {
-	st := ckptState{Version: 1, Arch: t.Model.Arch, Epoch: t.Epoch(), GlobalStep: t.GlobalStep,
-		ElapsedNS: int64(t.Elapsed), History: t.History, Best: t.Best, Optim: t.Opt.State()}
+	st := ckptState{Version: ckptVersion, Arch: t.Model.Arch, Epoch: t.Epoch(), GlobalStep: t.GlobalStep,
+		ElapsedNS: int64(t.Elapsed), History: t.History, Best: t.Best, Optim: t.Opt.State(), Position: t.pos}
 	if len(t.State) > 0 {
 		st.Extra = map[string]json.RawMessage{}
 		for name, s := range t.State {
@@ -68,7 +86,25 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	if err := modelfile.Write(path, ts, meta.Map()); err != nil {
 		return fmt.Errorf("train: checkpoint: %w", err)
 	}
+	t.lastSave = time.Now()
 	return nil
+}
+
+// saveAt writes the checkpoint within an epoch, at position p.
+func (t *Trainer) saveAt(p epochPos) error {
+	t.pos = &p
+	defer func() { t.pos = nil }()
+	return t.SaveCheckpoint(t.Checkpoint)
+}
+
+// Position returns the epoch (0-based) and the batches of it done that
+// the next Run continues from: after Resume from a mid-epoch checkpoint
+// (epoch, batches > 0), else (Epoch(), 0).
+func (t *Trainer) Position() (epoch, batches int) {
+	if t.pos != nil {
+		return t.Epoch(), t.pos.Batches
+	}
+	return t.Epoch(), 0
 }
 
 // Resume restores the state saved by SaveCheckpoint at path into t, whose
@@ -94,14 +130,26 @@ func (t *Trainer) Resume(path string) error {
 	if err := json.Unmarshal([]byte(raw), &st); err != nil {
 		return fmt.Errorf("train: resume: %s: bad checkpoint state: %w", path, err)
 	}
-	if st.Version != 1 {
-		return fmt.Errorf("train: resume: %s: unsupported checkpoint version %d", path, st.Version)
+	if st.Version != ckptVersion && st.Version != ckptVersionEpoch {
+		return fmt.Errorf("train: resume: %s: unsupported checkpoint version %d (this binary reads %d and %d)", path, st.Version, ckptVersionEpoch, ckptVersion)
 	}
 	if st.Arch != t.Model.Arch {
 		return fmt.Errorf("train: resume: %s holds a %q model, this run trains %q", path, st.Arch, t.Model.Arch)
 	}
 	if st.Epoch != len(st.History) || st.Epoch < 0 || st.GlobalStep < 0 {
 		return fmt.Errorf("train: resume: %s: inconsistent checkpoint (epoch %d, %d history entries)", path, st.Epoch, len(st.History))
+	}
+	if p := st.Position; p != nil {
+		if st.Version == ckptVersionEpoch || p.Batches < 1 || p.Batches > p.Of || p.Seen < 1 || p.Correct < 0 || p.Correct > p.Seen ||
+			math.IsNaN(p.LossSum) || p.ElapsedNS < 0 {
+			return fmt.Errorf("train: resume: %s: inconsistent mid-epoch position %+v", path, *p)
+		}
+		if t.Train != nil {
+			if of, batch := t.Train.Len(), t.Train.Config().Batch; p.Of != of || p.Batch != batch {
+				return fmt.Errorf("train: resume: %s was written at batch %d of an epoch of %d batches of %d images; this run has %d batches of %d (resume with the same batch size and data)",
+					path, p.Batches, p.Of, p.Batch, of, batch)
+			}
+		}
 	}
 	model := map[string]*tensor.Tensor{}
 	st.Optim.Tensors = map[string]*tensor.Tensor{}
@@ -134,5 +182,6 @@ func (t *Trainer) Resume(path string) error {
 	t.Best = st.Best
 	t.GlobalStep = st.GlobalStep
 	t.Elapsed = time.Duration(st.ElapsedNS)
+	t.pos = st.Position
 	return nil
 }

@@ -103,6 +103,18 @@ type Trainer struct {
 	// Checkpoint is the path written atomically after every epoch ("" for
 	// none); Resume reads it.
 	Checkpoint string
+	// CheckpointEvery, if positive, also writes Checkpoint within an
+	// epoch, at the first step boundary after this much wall time since
+	// the last checkpoint (0 = epoch ends only). A mid-epoch checkpoint
+	// holds the epoch's position and partial statistics, so that a run
+	// killed during a long epoch loses at most this much work and resumes
+	// bit-identically.
+	CheckpointEvery time.Duration
+	// Interrupt, if set, is asked after every step (with the number of
+	// steps done, GlobalStep); when it returns true the trainer writes
+	// Checkpoint at that step boundary and Run returns an error matching
+	// ErrInterrupted (a signal handler or a test stops a run this way).
+	Interrupt func(step int) bool
 	// State lists extra state saved with the checkpoint, by name.
 	State map[string]Stateful
 
@@ -122,11 +134,45 @@ type Trainer struct {
 	GlobalStep int
 	// Elapsed accumulates training wall time across resumes.
 	Elapsed time.Duration
+
+	// pos is the position within the current epoch: restored by Resume
+	// from a mid-epoch checkpoint (then consumed by the next epoch), and
+	// set while a mid-epoch checkpoint is written.
+	pos *epochPos
+	// lastSave is when the checkpoint was last written (or Run started).
+	lastSave time.Time
+}
+
+// epochPos is the state of an epoch in progress that is not in the model
+// or optimiser: which batches are done (the loader's order and
+// augmentation are functions of the epoch and batch index, so the rest of
+// the epoch replays from the index alone) and the running statistics of
+// its logged line.
+type epochPos struct {
+	// Batches is the number of batches done, of Of batches of Batch
+	// images (the loader's; a resume with other ones is refused).
+	Batches int `json:"batches"`
+	Of      int `json:"of"`
+	Batch   int `json:"batch"`
+	// LossSum, Correct and Seen are the epoch's running loss sum (per
+	// image), correct predictions and images.
+	LossSum float64 `json:"loss_sum"`
+	Correct int     `json:"correct"`
+	Seen    int     `json:"seen"`
+	// LR is the learning rate of the last step.
+	LR float64 `json:"lr"`
+	// ElapsedNS is the epoch's wall time so far.
+	ElapsedNS int64 `json:"elapsed_ns"`
 }
 
 // ErrStop, returned by an AfterEpoch hook, stops training after the
 // current epoch without error.
 var ErrStop = errors.New("train: stop requested")
+
+// ErrInterrupted is matched (errors.Is) by the error Run returns when
+// Interrupt asked it to stop; the checkpoint then holds the run up to
+// that step.
+var ErrInterrupted = errors.New("interrupted")
 
 // Epoch returns the number of completed epochs.
 func (t *Trainer) Epoch() int { return len(t.History) }
@@ -153,6 +199,7 @@ func (t *Trainer) Run() error {
 	if err := t.check(); err != nil {
 		return err
 	}
+	t.lastSave = time.Now()
 	for e := t.Epoch(); e < t.Epochs; e++ {
 		stop, err := t.runEpoch(e)
 		if err != nil {
@@ -165,7 +212,8 @@ func (t *Trainer) Run() error {
 	return nil
 }
 
-// runEpoch trains epoch e (0-based) and records it.
+// runEpoch trains epoch e (0-based) and records it; it continues from
+// the position Resume restored, if any.
 func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 	start := time.Now()
 	t.Model.SetTraining(true)
@@ -180,17 +228,25 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 		total = t.Train.Len() * cfg.Batch
 	}
 	bar := progress.New(t.Progress, fmt.Sprintf("epoch %d/%d", e+1, t.Epochs), total, "img")
-	var lossSum float64
-	var correct, seen int
-	lr := t.Opt.LR()
+	p := epochPos{Of: t.Train.Len(), Batch: t.Train.Config().Batch, LR: t.Opt.LR()}
+	if t.pos != nil {
+		p, t.pos = *t.pos, nil
+		for range p.Batches { // the batches done before the checkpoint
+			if _, ok := it.Next(); !ok {
+				return false, fmt.Errorf("train: epoch %d: the checkpoint is at batch %d of an epoch with fewer", e+1, p.Batches)
+			}
+		}
+		bar.Set(p.Seen, "resumed")
+	}
+	prior := time.Duration(p.ElapsedNS)
 	for {
 		b, ok := it.Next()
 		if !ok {
 			break
 		}
 		if t.Schedule != nil {
-			lr = t.Schedule.LR(t.GlobalStep)
-			t.Opt.SetLR(lr)
+			p.LR = t.Schedule.LR(t.GlobalStep)
+			t.Opt.SetLR(p.LR)
 		}
 		for _, h := range t.BeforeStep {
 			if err := h(t.GlobalStep); err != nil {
@@ -210,20 +266,39 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 		t.Opt.Step()
 		t.GlobalStep++
 		n := len(b.Y)
-		lossSum += lv * float64(n)
-		correct += nn.Accuracy(logits.Value, b.Y)
-		seen += n
+		p.LossSum += lv * float64(n)
+		p.Correct += nn.Accuracy(logits.Value, b.Y)
+		p.Seen += n
+		p.Batches++
 		// Nothing of this step is used any more: its activation and
 		// gradient buffers go back to the graph's pool for the next.
 		t.Model.Net.ReleaseBuffers()
-		if seen < total {
-			info := fmt.Sprintf("loss %.4f acc %.2f%% lr %.3g", lossSum/float64(seen), 100*float64(correct)/float64(seen), lr)
+		if p.Seen < total {
+			info := fmt.Sprintf("loss %.4f acc %.2f%% lr %.3g", p.LossSum/float64(p.Seen), 100*float64(p.Correct)/float64(p.Seen), p.LR)
 			if t.BarInfo != nil {
 				info += " " + t.BarInfo()
 			}
-			bar.Set(seen, info)
+			bar.Set(p.Seen, info)
+		}
+		interrupt := t.Interrupt != nil && t.Interrupt(t.GlobalStep)
+		if t.Checkpoint != "" && (interrupt || (t.CheckpointEvery > 0 && time.Since(t.lastSave) >= t.CheckpointEvery)) {
+			p.ElapsedNS = int64(prior + time.Since(start))
+			if err := t.saveAt(p); err != nil {
+				return false, err
+			}
+		}
+		if interrupt {
+			where := "no checkpoint (none configured)"
+			if t.Checkpoint != "" {
+				where = "checkpoint " + t.Checkpoint
+			}
+			if t.Log != nil {
+				fmt.Fprintf(t.Log, "\ninterrupted after epoch %d batch %d/%d (step %d): %s\n", e+1, p.Batches, p.Of, t.GlobalStep, where)
+			}
+			return false, fmt.Errorf("%w at epoch %d batch %d/%d: %s", ErrInterrupted, e+1, p.Batches, p.Of, where)
 		}
 	}
+	lossSum, correct, seen, lr := p.LossSum, p.Correct, p.Seen, p.LR
 	if seen == 0 {
 		return false, fmt.Errorf("train: epoch %d produced no batches (dataset smaller than one batch?)", e+1)
 	}
@@ -260,8 +335,8 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 			return false, fmt.Errorf("train: after epoch %d: %w", e+1, err)
 		}
 	}
-	s.Seconds = time.Since(start).Seconds()
-	t.Elapsed += time.Since(start)
+	s.Seconds = (prior + time.Since(start)).Seconds()
+	t.Elapsed += prior + time.Since(start)
 	t.History = append(t.History, s)
 	if t.KeepBest != nil && t.KeepBest(s, t.Best) {
 		best := s
