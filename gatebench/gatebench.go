@@ -57,7 +57,7 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 	defer c1.Close()
 	var ss [2]*mpc.Session
 	for p, c := range []transport.Conn{c0, c1} {
-		if ss[p], err = mpc.NewSession(mpc.Party(p), c, provs[p], uint(cfg.Frac)); err != nil {
+		if ss[p], err = mpc.NewSession(mpc.Party(p), c, uint(cfg.Frac)); err != nil {
 			return nil, err
 		}
 		ss[p].Ell = cfg.Ell
@@ -79,7 +79,7 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 		if p == 1 {
 			xs = make([]uint64, len(warm)) // shares of the inputs themselves
 		}
-		_, err := fssgates.ReLU(ss[p], "warm-up", xs, ell)
+		_, err := fssgates.ReLU(ss[p], provs[p], "warm-up", xs, ell)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("bench gates warm-up: %w", err)
@@ -102,7 +102,7 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 			label := fmt.Sprintf("poly%d", gi)
 			if err := both(func(p int) error {
 				var err error
-				keys[p], err = ss[p].SetupPolyCoefs(label, n, [2]mpc.PolyCoefs{coefs, nil}[p])
+				keys[p], err = ss[p].SetupPolyCoefs(provs[p], label, n, [2]mpc.PolyCoefs{coefs, nil}[p])
 				return err
 			}); err != nil {
 				return nil, err
@@ -121,22 +121,22 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 		}
 		label := fmt.Sprintf("bench%d", gi)
 		gate := func(p int) ([]uint64, error) {
-			s, xs := ss[p], sh[p]
+			s, src, xs := ss[p], provs[p], sh[p]
 			switch name {
 			case "relu":
-				return fssgates.ReLU(s, label, xs, ell)
+				return fssgates.ReLU(s, src, label, xs, ell)
 			case "drelu":
-				return fssgates.DReLU(s, label, xs, ell)
+				return fssgates.DReLU(s, src, label, xs, ell)
 			case "trunc":
-				return fssgates.Trunc(s, label, xs, uint(f), ell)
+				return fssgates.Trunc(s, src, label, xs, uint(f), ell)
 			case "relu_trunc":
-				return fssgates.ReLUTrunc(s, label, xs, uint(f), ell)
+				return fssgates.ReLUTrunc(s, src, label, xs, uint(f), ell)
 			case "square":
-				return s.Square(label, xs)
+				return s.Square(src, label, xs)
 			case "poly2":
-				return s.Poly(keys[p], mpc.ActSpec{N: 1, C: n, HW: 1}, xs)
+				return s.Poly(src, keys[p], mpc.ActSpec{N: 1, C: n, HW: 1}, xs)
 			default:
-				return s.MaxPool(label, mpc.PoolSpec{N: 1, C: n, H: 2, W: 2, K: 2, Stride: 2}, xs)
+				return s.MaxPool(src, label, mpc.PoolSpec{N: 1, C: n, H: 2, W: 2, K: 2, Stride: 2}, xs)
 			}
 		}
 		off0 := prov0.Offline().Bytes + prov1.Offline().Bytes

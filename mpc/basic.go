@@ -6,12 +6,20 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// Fetch returns this party's material for req from the session's provider,
-// checked: well-formed for this party, answering req, and with vectors of
-// the expected lengths (lens[i] for vector i; -1 skips a vector), so that
-// a faulty provider gives an error rather than a panic.
-func (s *Session) Fetch(req Request, lens ...int) (*Material, error) {
-	m, err := s.Prov.Get(req)
+// Fetch returns this party's material for req from src, checked: for
+// this party, well-formed, answering req, and with vectors of the expected
+// lengths (lens[i] for vector i; -1 skips a vector), so that a faulty
+// source gives an error rather than a panic. Every protocol that uses
+// correlated randomness takes its source as an argument and fetches
+// through Fetch: the session holds none.
+func (s *Session) Fetch(src Provider, req Request, lens ...int) (*Material, error) {
+	if src == nil {
+		return nil, fmt.Errorf("mpc: %v material for %q: no correlation source", req.Kind, req.Label)
+	}
+	if src.Party() != s.Party {
+		return nil, fmt.Errorf("mpc: %v material for %q: the source serves the %v, the session is the %v", req.Kind, req.Label, src.Party(), s.Party)
+	}
+	m, err := src.Get(req)
 	if err != nil {
 		return nil, fmt.Errorf("mpc: %v material for %q: %w", req.Kind, req.Label, err)
 	}
@@ -98,12 +106,12 @@ func Scale(x []uint64, k uint64) []uint64 {
 // Mul returns shares of x·y (element-wise, no truncation) with Beaver
 // triples: the parties open e = x − a and d = y − b in one round (16 bytes
 // per element each way) and compute c + e·b + d·a + e·d.
-func (s *Session) Mul(label string, x, y []uint64) ([]uint64, error) {
+func (s *Session) Mul(src Provider, label string, x, y []uint64) ([]uint64, error) {
 	n := len(x)
 	if len(y) != n {
 		return nil, fmt.Errorf("mpc: mul of %d and %d values", n, len(y))
 	}
-	m, err := s.Fetch(Request{Kind: KindTriple, Label: label, N: n}, n, n, n)
+	m, err := s.Fetch(src, Request{Kind: KindTriple, Label: label, N: n}, n, n, n)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +137,9 @@ func (s *Session) Mul(label string, x, y []uint64) ([]uint64, error) {
 // Square returns shares of x² (no truncation) with square pairs (a, a²):
 // open e = x − a (one round, 8 bytes per element each way) and compute
 // a² + 2e·a + e².
-func (s *Session) Square(label string, x []uint64) ([]uint64, error) {
+func (s *Session) Square(src Provider, label string, x []uint64) ([]uint64, error) {
 	n := len(x)
-	m, err := s.Fetch(Request{Kind: KindSquare, Label: label, N: n}, n, n)
+	m, err := s.Fetch(src, Request{Kind: KindSquare, Label: label, N: n}, n, n)
 	if err != nil {
 		return nil, err
 	}

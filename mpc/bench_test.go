@@ -19,8 +19,8 @@ import (
 // reports online bytes (both directions) and rounds (per party) per
 // iteration, divided by per where a unit metric is wanted, dealer bytes
 // per party per unit and units per second.
-func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session) error,
-	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session) error) {
+func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session, src mpc.Provider) error,
+	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session, src mpc.Provider) error) {
 	benchPairConn(b, false, unit, per, setup, reqs, online)
 }
 
@@ -48,8 +48,8 @@ func tcpPair(b *testing.B) (transport.Conn, transport.Conn) {
 	return c0, c1
 }
 
-func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *mpc.Session) error,
-	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session) error) {
+func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *mpc.Session, src mpc.Provider) error,
+	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session, src mpc.Provider) error) {
 	var seed ring.Seed
 	seed[0] = 99
 	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
@@ -60,18 +60,18 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 	}
 	var ss [2]*mpc.Session
 	for p, c := range []transport.Conn{c0, c1} {
-		s, err := newSession(mpc.Party(p), c, bp[p], 16)
+		s, err := newSession(mpc.Party(p), c, 16)
 		if err != nil {
 			b.Fatal(err)
 		}
 		ss[p] = s
 	}
-	both := func(f func(s *mpc.Session) error) {
+	both := func(f func(s *mpc.Session, src mpc.Provider) error) {
 		var wg sync.WaitGroup
 		var errs [2]error
 		for p := range 2 {
 			wg.Add(1)
-			go func() { defer wg.Done(); errs[p] = f(ss[p]) }()
+			go func() { defer wg.Done(); errs[p] = f(ss[p], bp[p]) }()
 		}
 		wg.Wait()
 		for _, err := range errs {
@@ -91,7 +91,7 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		both(func(s *mpc.Session) error { return bp[s.Party].Prefetch(reqs(s)...) })
+		both(func(s *mpc.Session, src mpc.Provider) error { return bp[s.Party].Prefetch(reqs(s)) })
 		b.StartTimer()
 		t0, u0 := time.Now(), cputime.Seconds()
 		both(online)
@@ -121,7 +121,10 @@ func BenchmarkReLUGate(b *testing.B) {
 		func(s *mpc.Session) []mpc.Request {
 			return []mpc.Request{{Kind: mpc.KindReLU, Label: "r", N: benchN}}
 		},
-		func(s *mpc.Session) error { _, err := fssgates.ReLU(s, "r", xs[s.Party], 0); return err })
+		func(s *mpc.Session, src mpc.Provider) error {
+			_, err := fssgates.ReLU(s, src, "r", xs[s.Party], 0)
+			return err
+		})
 }
 
 // actBench benchmarks a full activation layer (truncation + ReLU or
@@ -135,17 +138,20 @@ func actBenchConn(b *testing.B, tcp bool, unit string, reluEvery int) {
 	co := polyCoefs(16)
 	var keys [2]*mpc.PolyKey
 	benchPairConn(b, tcp, unit, benchN,
-		func(s *mpc.Session) error {
+		func(s *mpc.Session, src mpc.Provider) error {
 			var c [][]float64
 			if s.Party == mpc.Server {
 				c = co
 			}
-			k, err := s.SetupPoly("act", 16, c)
+			k, err := s.SetupPoly(src, "act", 16, c)
 			keys[s.Party] = k
 			return err
 		},
 		func(s *mpc.Session) []mpc.Request { return actNeeds(b, s, "act", "act", spec) },
-		func(s *mpc.Session) error { _, err := s.Act("act", keys[s.Party], spec, zs[s.Party]); return err })
+		func(s *mpc.Session, src mpc.Provider) error {
+			_, err := s.Act(src, "act", keys[s.Party], spec, zs[s.Party])
+			return err
+		})
 }
 
 // BenchmarkActReLU: an all-ReLU layer, truncation included.
@@ -168,17 +174,20 @@ func BenchmarkLinearConv(b *testing.B) {
 	xs := split(x, 7)
 	var keys [2]*mpc.LinearKey
 	benchPair(b, "in", p.XLen(),
-		func(s *mpc.Session) error {
+		func(s *mpc.Session, src mpc.Provider) error {
 			var ww []uint64
 			if s.Party == mpc.Server {
 				ww = w
 			}
-			k, err := s.SetupLinear("conv", p, ww, nil)
+			k, err := s.SetupLinear(src, "conv", p, ww, nil)
 			keys[s.Party] = k
 			return err
 		},
 		func(s *mpc.Session) []mpc.Request { return linearNeeds(keys[s.Party]) },
-		func(s *mpc.Session) error { _, err := s.Linear(keys[s.Party], xs[s.Party]); return err })
+		func(s *mpc.Session, src mpc.Provider) error {
+			_, err := s.Linear(src, keys[s.Party], xs[s.Party])
+			return err
+		})
 }
 
 // BenchmarkDealerReLU measures dealer key generation for the fused ReLU +
@@ -211,12 +220,12 @@ func truncBench(b *testing.B, msb bool) {
 			}
 			return []mpc.Request{{Kind: mpc.KindTrunc, Label: "t", N: benchN, Shift: frac}}
 		},
-		func(s *mpc.Session) error {
+		func(s *mpc.Session, src mpc.Provider) error {
 			var err error
 			if msb {
-				_, err = s.TruncMSB("t", xs[s.Party], frac)
+				_, err = s.TruncMSB(src, "t", xs[s.Party], frac)
 			} else {
-				_, err = fssgates.Trunc(s, "t", xs[s.Party], frac, 0)
+				_, err = fssgates.Trunc(s, src, "t", xs[s.Party], frac, 0)
 			}
 			return err
 		})

@@ -34,17 +34,17 @@ func Example() {
 	dealer, _ := mpc.NewRandomGenerator()
 	p0, p1 := mpc.LocalProviders(dealer)
 	c0, c1 := transport.Pipe()
-	run := func(s *mpc.Session, w1, w2, x []uint64, coef [][]float64) ([]uint64, error) {
-		s.Gates = fssgates.Gates{}                   // the ReLU positions use the FSS gates
-		k1, err := s.SetupLinear("fc1", l1, w1, nil) // once per session
+	run := func(s *mpc.Session, src mpc.Provider, w1, w2, x []uint64, coef [][]float64) ([]uint64, error) {
+		s.Gates = fssgates.Gates{}                        // the ReLU positions use the FSS gates
+		k1, err := s.SetupLinear(src, "fc1", l1, w1, nil) // once per session
 		if err != nil {
 			return nil, err
 		}
-		k2, err := s.SetupLinear("fc2", l2, w2, nil)
+		k2, err := s.SetupLinear(src, "fc2", l2, w2, nil)
 		if err != nil {
 			return nil, err
 		}
-		pk, err := s.SetupPoly("act1", 4, coef)
+		pk, err := s.SetupPoly(src, "act1", 4, coef)
 		if err != nil {
 			return nil, err
 		}
@@ -52,13 +52,13 @@ func Example() {
 		if err != nil {
 			return nil, err
 		}
-		if h, err = s.Linear(k1, h); err != nil { // scale 2f
+		if h, err = s.Linear(src, k1, h); err != nil { // scale 2f
 			return nil, err
 		}
-		if h, err = s.Act("act1", pk, act, h); err != nil { // scale f
+		if h, err = s.Act(src, "act1", pk, act, h); err != nil { // scale f
 			return nil, err
 		}
-		if h, err = s.Linear(k2, h); err != nil { // scale 2f
+		if h, err = s.Linear(src, k2, h); err != nil { // scale 2f
 			return nil, err
 		}
 		return s.RevealToClient("out", h)
@@ -68,15 +68,15 @@ func Example() {
 	wg.Add(2)
 	go func() { // server
 		defer wg.Done()
-		s, _ := mpc.NewSession(mpc.Server, c0, p0, f)
-		if _, err := run(s, w1, w2, nil, coef); err != nil {
+		s, _ := mpc.NewSession(mpc.Server, c0, f)
+		if _, err := run(s, p0, w1, w2, nil, coef); err != nil {
 			fmt.Println("server:", err)
 		}
 	}()
 	go func() { // client
 		defer wg.Done()
-		s, _ := mpc.NewSession(mpc.Client, c1, p1, f)
-		out, err := run(s, nil, nil, x, nil)
+		s, _ := mpc.NewSession(mpc.Client, c1, f)
+		out, err := run(s, p1, nil, nil, x, nil)
 		if err != nil {
 			fmt.Println("client:", err)
 		}

@@ -106,16 +106,17 @@ func TestSessionWithoutGates(t *testing.T) {
 	c0, c1 := transport.Pipe()
 	defer c0.Close()
 	defer c1.Close()
-	s, err := NewSession(Server, c0, p0, 16)
+	src := p0
+	s, err := NewSession(Server, c0, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec := ActSpec{N: 1, C: 1, HW: 4, ReLU: MaskOf([]bool{true, true, true, true})}
-	_, err = s.Act("a", nil, spec, make([]uint64, 4))
+	_, err = s.Act(src, "a", nil, spec, make([]uint64, 4))
 	if err == nil || !strings.Contains(err.Error(), "Session.Gates") {
 		t.Errorf("Act without gates: %v", err)
 	}
-	_, err = s.MaxPool("p", PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 2, Stride: 2}, make([]uint64, 4))
+	_, err = s.MaxPool(src, "p", PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 2, Stride: 2}, make([]uint64, 4))
 	if err == nil || !strings.Contains(err.Error(), "Session.Gates") {
 		t.Errorf("MaxPool without gates: %v", err)
 	}

@@ -116,7 +116,7 @@ func TestRepeatedRequestsFresh(t *testing.T) {
 			for p, pr := range provs {
 				if buffered {
 					b := mpc.NewPrefetcher(pr)
-					if err := b.Prefetch(req, req); err != nil {
+					if err := b.Prefetch([]mpc.Request{req, req}); err != nil {
 						t.Fatal(err)
 					}
 					pr = b
@@ -184,22 +184,22 @@ func TestTwoInferencesFresh(t *testing.T) {
 		return func() error {
 			h, err := p.s.ShareInput(x, conv.XLen())
 			if err == nil {
-				h, err = p.s.Linear(kc, h)
+				h, err = p.s.Linear(p.src, kc, h)
 			}
 			if err == nil {
-				h, err = p.s.Act("act", pk, act, h)
+				h, err = p.s.Act(p.src, "act", pk, act, h)
 			}
 			if err == nil {
-				h, err = p.s.MaxPool("maxpool", mp, h)
+				h, err = p.s.MaxPool(p.src, "maxpool", mp, h)
 			}
 			if err == nil {
 				h, err = mpc.SumPool(ap, h) // average pooling as pi runs it: window sums, then a truncation
 			}
 			if err == nil {
-				h, err = p.s.TruncMSB("avgpool", h, 2)
+				h, err = p.s.TruncMSB(p.src, "avgpool", h, 2)
 			}
 			if err == nil {
-				h, err = p.s.Linear(kf, h)
+				h, err = p.s.Linear(p.src, kf, h)
 			}
 			if err == nil {
 				p.out, err = p.s.RevealToClient("logits", h)
@@ -210,22 +210,22 @@ func TestTwoInferencesFresh(t *testing.T) {
 	gates := func(p *party) (func() error, error) {
 		x := structuredShares(p, 64, 14)
 		return func() error {
-			if _, err := p.s.Mul("mul", x, x); err != nil {
+			if _, err := p.s.Mul(p.src, "mul", x, x); err != nil {
 				return err
 			}
-			if _, err := p.s.Square("square", x); err != nil {
+			if _, err := p.s.Square(p.src, "square", x); err != nil {
 				return err
 			}
-			if _, err := fssgates.Trunc(p.s, "trunc", x, frac, 0); err != nil {
+			if _, err := fssgates.Trunc(p.s, p.src, "trunc", x, frac, 0); err != nil {
 				return err
 			}
-			if _, err := fssgates.ReLU(p.s, "relu", x, 0); err != nil {
+			if _, err := fssgates.ReLU(p.s, p.src, "relu", x, 0); err != nil {
 				return err
 			}
-			if _, err := fssgates.DReLU(p.s, "drelu", x, 0); err != nil {
+			if _, err := fssgates.DReLU(p.s, p.src, "drelu", x, 0); err != nil {
 				return err
 			}
-			_, err := p.s.TruncMSB("tmsb", x, frac)
+			_, err := p.s.TruncMSB(p.src, "tmsb", x, frac)
 			return err
 		}, nil
 	}

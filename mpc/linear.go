@@ -22,7 +22,7 @@ type LinearKey struct {
 // fetches the weight mask B from the provider and sends Ŵ = W − B to the
 // client (8 bytes per weight, one message, offline). The client passes nil
 // for both and receives Ŵ.
-func (s *Session) SetupLinear(label string, spec LinearSpec, w, bias []uint64) (*LinearKey, error) {
+func (s *Session) SetupLinear(src Provider, label string, spec LinearSpec, w, bias []uint64) (*LinearKey, error) {
 	if err := validateLinear(spec); err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (s *Session) SetupLinear(label string, spec LinearSpec, w, bias []uint64) (
 	if bias != nil && len(bias) != spec.K {
 		return nil, fmt.Errorf("mpc: linear %q: %d biases for %d outputs", label, len(bias), spec.K)
 	}
-	m, err := s.Fetch(weightMaskRequest(label, spec), nw)
+	m, err := s.Fetch(src, weightMaskRequest(label, spec), nw)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func (s *Session) SetupLinear(label string, spec LinearSpec, w, bias []uint64) (
 // one message); the server computes W ⊛ (x − R) + [B⊛R]₀ while the
 // client's share Ŵ ⊛ R + [B⊛R]₁ needs no input (it can be computed before
 // the input is known).
-func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
+func (s *Session) Linear(src Provider, k *LinearKey, x []uint64) ([]uint64, error) {
 	if k == nil {
 		return nil, fmt.Errorf("mpc: linear: nil key")
 	}
@@ -86,7 +86,7 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 			}
 			return pl.y, nil
 		}
-		m, err := s.Fetch(req, p.XLen(), p.YLen())
+		m, err := s.Fetch(src, req, p.XLen(), p.YLen())
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +103,7 @@ func (s *Session) Linear(k *LinearKey, x []uint64) ([]uint64, error) {
 		ring.AddVec(y, y, m.Vecs[1].Data)
 		return y, nil
 	}
-	m, err := s.Fetch(req, p.YLen())
+	m, err := s.Fetch(src, req, p.YLen())
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
+	"github.com/autorep/autorep/transport"
 )
 
 // sampleRequests covers every kind.
@@ -208,8 +209,27 @@ func TestProvidersMismatchAndSession(t *testing.T) {
 	if _, err := p1.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: -2}); err == nil {
 		t.Error("invalid request accepted")
 	}
-	if _, err := mpc.NewSession(mpc.Client, nil, p0, 0); err == nil {
+	if _, err := mpc.NewSession(mpc.Client, nil, 0); err == nil {
 		t.Error("session without a connection accepted")
+	}
+	// The protocols fetch from the source they are given: one serving the
+	// other party, or none, is an error before anything is fetched.
+	c0, c1 := transport.Pipe()
+	defer c0.Close()
+	defer c1.Close()
+	cs, err := mpc.NewSession(mpc.Client, c1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := p0.Offline().Items
+	if _, err := cs.Fetch(p0, mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 2}); err == nil || !strings.Contains(err.Error(), "serves the server") {
+		t.Errorf("the server's source on the client's session: %v", err)
+	}
+	if _, err := cs.Mul(nil, "t", []uint64{1}, []uint64{2}); err == nil || !strings.Contains(err.Error(), "no correlation source") {
+		t.Errorf("no source: %v", err)
+	}
+	if got := p0.Offline().Items; got != items {
+		t.Errorf("%d items fetched from the wrong source", got-items)
 	}
 	// Session-level masks are stable however often they are requested.
 	req := mpc.Request{Kind: mpc.KindWeightMask, Label: "w", Linear: mpc.DenseSpec(1, 4, 2)}

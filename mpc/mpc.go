@@ -11,10 +11,11 @@
 //
 // Party 0 is the server (it holds the weights and polynomial coefficients in
 // the clear), party 1 the client (it holds the input and learns only the
-// output). Correlated randomness comes from a Provider: the Dealer served
-// in process (LocalProviders) or by the network dealer (package
-// serve/dealer, over a Pairing), or a future two-party provider; the protocols
-// never depend on where it comes from.
+// output). Correlated randomness comes from a Provider that the caller
+// passes to each protocol needing it: the Generator served in process
+// (LocalProviders, over a Pairing) or by the network dealer (package
+// serve/dealer), or a future two-party provider; the protocols never
+// depend on where it comes from, and the Session holds none.
 //
 // Every protocol works on whole layer tensors: one message per protocol step
 // per layer. Values are fixed point with Session.Frac fractional bits
@@ -55,12 +56,13 @@ func (p Party) String() string {
 func (p Party) Valid() bool { return p == Server || p == Client }
 
 // Session is one party's view of a two-party computation: its role, the
-// connection to the peer, the source of correlated randomness and the
-// fixed-point precision. A Session is not safe for concurrent use.
+// connection to the peer and the fixed-point precision. It holds no source
+// of correlated randomness: the protocols that need material take their
+// Provider as an argument (the caller decides where material comes from
+// and when it is fetched). A Session is not safe for concurrent use.
 type Session struct {
 	Party Party
 	Conn  transport.Conn
-	Prov  Provider
 	// Frac is the number of fractional bits of activations (and weights);
 	// 0 means ring.DefaultFrac.
 	Frac uint
@@ -80,17 +82,13 @@ type Session struct {
 	preLin map[string]*preLinear // client: linear material fetched by PreopenAct
 }
 
-// NewSession returns a session for party p; it checks that the provider
-// serves the same party.
-func NewSession(p Party, conn transport.Conn, prov Provider, frac uint) (*Session, error) {
+// NewSession returns a session for party p over conn.
+func NewSession(p Party, conn transport.Conn, frac uint) (*Session, error) {
 	if !p.Valid() {
 		return nil, fmt.Errorf("mpc: invalid party %d", int(p))
 	}
-	if conn == nil || prov == nil {
-		return nil, errors.New("mpc: session needs a connection and a provider")
-	}
-	if prov.Party() != p {
-		return nil, fmt.Errorf("mpc: provider serves the %v, session is the %v", prov.Party(), p)
+	if conn == nil {
+		return nil, errors.New("mpc: session needs a connection")
 	}
 	if frac == 0 {
 		frac = ring.DefaultFrac
@@ -98,7 +96,7 @@ func NewSession(p Party, conn transport.Conn, prov Provider, frac uint) (*Sessio
 	if frac > ring.MaxFrac {
 		return nil, fmt.Errorf("mpc: %d fractional bits, at most %d", frac, ring.MaxFrac)
 	}
-	return &Session{Party: p, Conn: conn, Prov: prov, Frac: frac}, nil
+	return &Session{Party: p, Conn: conn, Frac: frac}, nil
 }
 
 func (s *Session) frac() uint {

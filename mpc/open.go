@@ -63,16 +63,16 @@ func finishAll(ops []Opening, xhat []uint64) error {
 // comparisons of MaxPool. A protocol family implements it (the FSS one:
 // fssgates.Gates) and whoever binds the protocols (today pi) sets it on
 // the Session, so the core depends on no family. Each method fetches the
-// gate's material (Session.Fetch) and returns the opening of its masked
+// gate's material from src (Session.Fetch) and returns the opening of its masked
 // input, whose finisher stores this party's output shares in *out; the
 // caller opens it, possibly with others in the same round.
 type Gates interface {
 	// ReLU prepares shares of max(x, 0) for signed x in
 	// [−2^(ell−1), 2^(ell−1)) (ell 0 means 64).
-	ReLU(s *Session, label string, x []uint64, ell int, out *[]uint64) (Opening, error)
+	ReLU(s *Session, src Provider, label string, x []uint64, ell int, out *[]uint64) (Opening, error)
 	// ReLUTrunc prepares shares of ReLU(z) >> shift for signed z of ell
 	// bits: 0 for z < 0, floor(z/2^shift) or one more for z ≥ 0.
-	ReLUTrunc(s *Session, label string, z []uint64, shift uint, ell int, out *[]uint64) (Opening, error)
+	ReLUTrunc(s *Session, src Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (Opening, error)
 }
 
 // gates returns the session's gates, or an error naming the layer that

@@ -82,7 +82,7 @@ func (p PolyCoefs) Eval(c int, t uint64, f uint) uint64 {
 
 // SetupPoly is SetupPolyCoefs with the server's coefficients given as reals
 // (EncodePolyCoefs at the session's precision); the client passes nil.
-func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, error) {
+func (s *Session) SetupPoly(src Provider, label string, C int, coef [][]float64) (*PolyKey, error) {
 	var enc PolyCoefs
 	if s.Party == Server {
 		var err error
@@ -90,14 +90,14 @@ func (s *Session) SetupPoly(label string, C int, coef [][]float64) (*PolyKey, er
 			return nil, fmt.Errorf("mpc: poly %q: %w", label, err)
 		}
 	}
-	return s.SetupPolyCoefs(label, C, enc)
+	return s.SetupPolyCoefs(src, label, C, enc)
 }
 
 // SetupPolyCoefs runs the once-per-session part of a polynomial layer with
 // C channels. The server passes the coefficients encoded at the session's
 // precision, fetches the coefficient masks and sends D1, D2 (48 bytes per
 // channel, one message, offline). The client passes nil and receives them.
-func (s *Session) SetupPolyCoefs(label string, C int, coef PolyCoefs) (*PolyKey, error) {
+func (s *Session) SetupPolyCoefs(src Provider, label string, C int, coef PolyCoefs) (*PolyKey, error) {
 	if C <= 0 || C > maxDim {
 		return nil, fmt.Errorf("mpc: poly %q: %d channels", label, C)
 	}
@@ -118,7 +118,7 @@ func (s *Session) SetupPolyCoefs(label string, C int, coef PolyCoefs) (*PolyKey,
 		return nil, fmt.Errorf("mpc: poly %q: coefficients for %d channels, want %d", label, len(coef)/3, C)
 	}
 	k.coef = coef
-	m, err := s.Fetch(coefMaskRequest(label, C), coefMaskWords*C)
+	m, err := s.Fetch(src, coefMaskRequest(label, C), coefMaskWords*C)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (s *Session) SetupPolyCoefs(label string, C int, coef PolyCoefs) (*PolyKey,
 // Each party then truncates its share locally by 4f (party 0: floor,
 // party 1: −floor(−·)) and keeps the low 64 bits: shares of floor(P/2^4f)
 // or one more, wrong only with probability below |P|/2^191 per position.
-func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, out *[]uint64) (Opening, error) {
+func (s *Session) polyOpening(src Provider, k *PolyKey, spec ActSpec, z []uint64, ch []int, out *[]uint64) (Opening, error) {
 	if k == nil {
 		return Opening{}, fmt.Errorf("mpc: polynomial layer without a PolyKey")
 	}
@@ -169,7 +169,7 @@ func (s *Session) polyOpening(k *PolyKey, spec ActSpec, z []uint64, ch []int, ou
 	for _, w := range polyWords {
 		lens = append(lens, w*n)
 	}
-	m, err := s.Fetch(polyRequest(k.Label, spec), lens...)
+	m, err := s.Fetch(src, polyRequest(k.Label, spec), lens...)
 	if err != nil {
 		return Opening{}, err
 	}
@@ -226,7 +226,7 @@ func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) [
 // HW], which holds shares at scale 2f (a linear layer's output, |z| <
 // 2^61), and returns shares of p(z/2^2f) at scale f (floor or one more,
 // see polyOpening): one round, 8 bytes per element each way.
-func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
+func (s *Session) Poly(src Provider, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	spec.ReLU, spec.part = nil, nil
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -236,7 +236,7 @@ func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	}
 	_, _, ch := spec.split()
 	var y []uint64
-	op, err := s.polyOpening(k, spec, z, ch, &y)
+	op, err := s.polyOpening(src, k, spec, z, ch, &y)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +262,7 @@ func (s *Session) Poly(k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 // ReLU inputs must fit the session's Ell bits (64 by default), polynomial
 // inputs |z| < 2^61. If the layer was prepared with PreopenAct, only the
 // server sends (8 B per position).
-func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
+func (s *Session) Act(src Provider, label string, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -271,9 +271,9 @@ func (s *Session) Act(label string, k *PolyKey, spec ActSpec, z []uint64) ([]uin
 	}
 	if pa, ok := s.preAct[label]; ok {
 		delete(s.preAct, label)
-		return s.actPreopened(label, k, spec, z, pa)
+		return s.actPreopened(src, label, k, spec, z, pa)
 	}
-	p, err := s.newActPlan(label, k, spec, z)
+	p, err := s.newActPlan(src, label, k, spec, z)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +293,7 @@ type actPlan struct {
 
 // newActPlan fetches the material of Act(label, k, spec, ·) and prepares
 // the openings of z (this party's shares).
-func (s *Session) newActPlan(label string, k *PolyKey, spec ActSpec, z []uint64) (*actPlan, error) {
+func (s *Session) newActPlan(src Provider, label string, k *PolyKey, spec ActSpec, z []uint64) (*actPlan, error) {
 	relu, poly, ch := spec.split()
 	if len(poly) > 0 && k == nil {
 		return nil, fmt.Errorf("mpc: act %q: polynomial positions without a PolyKey", label)
@@ -304,14 +304,14 @@ func (s *Session) newActPlan(label string, k *PolyKey, spec ActSpec, z []uint64)
 		if err != nil {
 			return nil, err
 		}
-		op, err := g.ReLUTrunc(s, label+"/relu", gather(z, relu), s.frac(), s.Ell, &p.yr)
+		op, err := g.ReLUTrunc(s, src, label+"/relu", gather(z, relu), s.frac(), s.Ell, &p.yr)
 		if err != nil {
 			return nil, err
 		}
 		p.ops = append(p.ops, op)
 	}
 	if len(poly) > 0 {
-		op, err := s.polyOpening(k, spec, gather(z, poly), ch, &p.yp)
+		op, err := s.polyOpening(src, k, spec, gather(z, poly), ch, &p.yp)
 		if err != nil {
 			return nil, err
 		}

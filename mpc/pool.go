@@ -145,7 +145,7 @@ func MaxPoolRounds(p PoolSpec) []int {
 // Tournament: ⌈log2(K²)⌉ rounds, each one ReLU gate (8 bytes each way
 // per comparison) for all windows at once; K² − 1 comparisons per output.
 // Differences must fit the session's Ell bits.
-func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error) {
+func (s *Session) MaxPool(src Provider, label string, p PoolSpec, x []uint64) ([]uint64, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (s *Session) MaxPool(label string, p PoolSpec, x []uint64) ([]uint64, error
 		d := make([]uint64, len(a))
 		ring.SubVec(d, a, b)
 		var r []uint64
-		op, err := g.ReLU(s, label, d, s.Ell, &r)
+		op, err := g.ReLU(s, src, label, d, s.Ell, &r)
 		if err != nil {
 			return nil, err
 		}

@@ -62,6 +62,31 @@ func (q *MaterialQueue) Take(req Request) (m *Material, size int64, ok bool, err
 	return it.m, it.size, true, nil
 }
 
+// Missing returns the requests of reqs (in order) that the queue does not
+// already hold: per (kind, label), the first queued items answer the
+// first requests. A queued item for a different spec than the request it
+// would answer is an error (the request order diverged from the prefetch
+// order), found here rather than when the item is taken.
+func (q *MaterialQueue) Missing(reqs []Request) ([]Request, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	used := map[countKey]int{}
+	var miss []Request
+	for _, r := range reqs {
+		k := countKey{r.Kind, r.Label}
+		i := used[k]
+		if l := q.items[k]; i < len(l) {
+			if !l[i].req.Same(r) {
+				return nil, fmt.Errorf("mpc: %v %q: request differs from the prefetched one", r.Kind, r.Label)
+			}
+			used[k] = i + 1
+			continue
+		}
+		miss = append(miss, r)
+	}
+	return miss, nil
+}
+
 // Len returns the number of queued items.
 func (q *MaterialQueue) Len() int {
 	q.mu.Lock()
@@ -69,11 +94,34 @@ func (q *MaterialQueue) Len() int {
 	return q.n
 }
 
-// Prefetcher is a Provider that fetches material ahead of time: Prefetch
-// asks the underlying provider for a list of requests (the offline phase)
-// and Get then serves matching requests from that queue in order, so the
-// online phase does no dealer work. Requests not prefetched go to the
-// underlying provider. It is safe for concurrent use.
+// Prefetching is a Provider with a prefetch queue: Prefetch makes sure
+// the material of reqs is queued, fetching only what the queue lacks
+// (MaterialQueue.Missing), and Get serves queued requests in order
+// without asking the source again, so an online phase after a Prefetch
+// does no dealer work. A Prefetcher gives any Provider one; the network
+// dealer's dealer.Remote is one itself (one pipelined burst per
+// Prefetch). A run fetches through one Prefetching source (WithPrefetch),
+// so material is queued once.
+type Prefetching interface {
+	Provider
+	Prefetch(reqs []Request) error
+}
+
+// WithPrefetch returns p itself if it has a prefetch queue, else p behind
+// a new Prefetcher.
+func WithPrefetch(p Provider) Prefetching {
+	if q, ok := p.(Prefetching); ok {
+		return q
+	}
+	return NewPrefetcher(p)
+}
+
+// Prefetcher is the Prefetching form of a Provider that has no queue of
+// its own (the in-process Generator's): Prefetch asks the underlying
+// provider for the requests the queue lacks, one at a time, and Get
+// serves matching requests from the queue in order. Requests not
+// prefetched go to the underlying provider. It is safe for concurrent
+// use.
 type Prefetcher struct {
 	under Provider
 	queue MaterialQueue
@@ -91,9 +139,14 @@ func (b *Prefetcher) Party() Party { return b.under.Party() }
 // is counted when it is fetched).
 func (b *Prefetcher) Offline() OfflineStats { return b.under.Offline() }
 
-// Prefetch fetches the material of reqs now, in order.
-func (b *Prefetcher) Prefetch(reqs ...Request) error {
-	for _, r := range reqs {
+// Prefetch fetches the material of the requests of reqs that are not
+// queued yet now, in order.
+func (b *Prefetcher) Prefetch(reqs []Request) error {
+	miss, err := b.queue.Missing(reqs)
+	if err != nil {
+		return err
+	}
+	for _, r := range miss {
 		m, err := b.under.Get(r)
 		if err != nil {
 			return fmt.Errorf("mpc: prefetch: %w", err)

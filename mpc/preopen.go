@@ -38,7 +38,7 @@ type preLinear struct {
 // position from the server to the client (instead of 8 B each way).
 // Results are the same as without preopening. The server passes its keys
 // too (it only receives here).
-func (s *Session) PreopenAct(lk *LinearKey, label string, k *PolyKey, spec ActSpec) error {
+func (s *Session) PreopenAct(src Provider, lk *LinearKey, label string, k *PolyKey, spec ActSpec) error {
 	if lk == nil {
 		return fmt.Errorf("mpc: preopen act %q: nil linear key", label)
 	}
@@ -67,7 +67,7 @@ func (s *Session) PreopenAct(lk *LinearKey, label string, k *PolyKey, spec ActSp
 		s.preAct[label] = &preAct{spec: spec, theirs: theirs}
 		return nil
 	}
-	m, err := s.Fetch(linearRequest(lk.Label, p), p.XLen(), p.YLen())
+	m, err := s.Fetch(src, linearRequest(lk.Label, p), p.XLen(), p.YLen())
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (s *Session) PreopenAct(lk *LinearKey, label string, k *PolyKey, spec ActSp
 		return err
 	}
 	ring.AddVec(z, z, m.Vecs[1].Data)
-	plan, err := s.newActPlan(label, k, spec, z)
+	plan, err := s.newActPlan(src, label, k, spec, z)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (s *Session) takePreLinear(label string, spec LinearSpec) (*preLinear, erro
 // actPreopened finishes an activation layer prepared by PreopenAct: the
 // server sends its masked shares and both open with the client's
 // offline ones.
-func (s *Session) actPreopened(label string, k *PolyKey, spec ActSpec, z []uint64, pa *preAct) ([]uint64, error) {
+func (s *Session) actPreopened(src Provider, label string, k *PolyKey, spec ActSpec, z []uint64, pa *preAct) ([]uint64, error) {
 	if spec.N != pa.spec.N || spec.C != pa.spec.C || spec.HW != pa.spec.HW || !bytes.Equal(spec.ReLU, pa.spec.ReLU) {
 		return nil, fmt.Errorf("mpc: act %q: spec differs from the preopened one", label)
 	}
@@ -124,7 +124,7 @@ func (s *Session) actPreopened(label string, k *PolyKey, spec ActSpec, z []uint6
 		}
 		return pa.plan.result(), nil
 	}
-	p, err := s.newActPlan(label, k, spec, z)
+	p, err := s.newActPlan(src, label, k, spec, z)
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func TestPreopenAct(t *testing.T) {
 	co := polyCoefs(hid)
 	x := randSigned(in, frac+1, 132)
 	net := func(pre bool) [2]result {
-		return run2(t, 70, func(s *mpc.Session) ([]uint64, error) {
+		return run2(t, 70, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 			var a, b, xin []uint64
 			var c [][]float64
 			if s.Party == mpc.Server {
@@ -30,36 +30,36 @@ func TestPreopenAct(t *testing.T) {
 				xin = x
 			}
 			transport.SetPhase(s.Conn, transport.PhaseOffline)
-			k1, err := s.SetupLinear("fc1", p1, a, nil)
+			k1, err := s.SetupLinear(src, "fc1", p1, a, nil)
 			if err != nil {
 				return nil, err
 			}
-			k2, err := s.SetupLinear("fc2", p2, b, nil)
+			k2, err := s.SetupLinear(src, "fc2", p2, b, nil)
 			if err != nil {
 				return nil, err
 			}
-			pk, err := s.SetupPoly("act", hid, c)
+			pk, err := s.SetupPoly(src, "act", hid, c)
 			if err != nil {
 				return nil, err
 			}
 			if pre {
-				if err := s.PreopenAct(k1, "act", pk, spec); err != nil {
+				if err := s.PreopenAct(src, k1, "act", pk, spec); err != nil {
 					return nil, err
 				}
-				if err := s.PreopenAct(k1, "act", pk, spec); err == nil {
+				if err := s.PreopenAct(src, k1, "act", pk, spec); err == nil {
 					t.Error("a second PreopenAct of the same layer accepted")
 				}
 			}
 			s.Conn.Stats().Reset()
 			transport.SetPhase(s.Conn, transport.PhaseOnline)
 			h, _ := s.ShareInput(xin, in)
-			if h, err = s.Linear(k1, h); err != nil {
+			if h, err = s.Linear(src, k1, h); err != nil {
 				return nil, err
 			}
-			if h, err = s.Act("act", pk, spec, h); err != nil {
+			if h, err = s.Act(src, "act", pk, spec, h); err != nil {
 				return nil, err
 			}
-			if h, err = s.Linear(k2, h); err != nil {
+			if h, err = s.Linear(src, k2, h); err != nil {
 				return nil, err
 			}
 			return s.RevealToClient("out", h)
@@ -82,23 +82,23 @@ func TestPreopenActMisuse(t *testing.T) {
 	p := mpc.DenseSpec(1, 4, 4)
 	w := randSigned(p.WLen(), 14, 140)
 	spec := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, true, true})}
-	run2(t, 71, func(s *mpc.Session) ([]uint64, error) {
+	run2(t, 71, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		var a []uint64
 		if s.Party == mpc.Server {
 			a = w
 		}
-		k, err := s.SetupLinear("fc", p, a, nil)
+		k, err := s.SetupLinear(src, "fc", p, a, nil)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.PreopenAct(k, "act", nil, mpc.ActSpec{N: 1, C: 5, HW: 1, ReLU: mpc.MaskOf(make([]bool, 5))}); err == nil {
+		if err := s.PreopenAct(src, k, "act", nil, mpc.ActSpec{N: 1, C: 5, HW: 1, ReLU: mpc.MaskOf(make([]bool, 5))}); err == nil {
 			t.Error("activation of another size than the linear output accepted")
 		}
-		if err := s.PreopenAct(k, "act", nil, spec); err != nil {
+		if err := s.PreopenAct(src, k, "act", nil, spec); err != nil {
 			return nil, err
 		}
 		if s.Party == mpc.Client {
-			if _, err := s.Act("act", nil, spec, make([]uint64, 4)); err == nil {
+			if _, err := s.Act(src, "act", nil, spec, make([]uint64, 4)); err == nil {
 				t.Error("client input other than the preopened share accepted")
 			}
 		}
@@ -120,7 +120,7 @@ func TestPreopenMessageIndependentOfInput(t *testing.T) {
 	// views returns the messages the server received offline and online.
 	views := func(x []uint64) (off, on [][]byte) {
 		var nOff int
-		r := run2rec(t, 72, func(s *mpc.Session) ([]uint64, error) {
+		r := run2rec(t, 72, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 			var a, xin []uint64
 			var c [][]float64
 			if s.Party == mpc.Server {
@@ -128,15 +128,15 @@ func TestPreopenMessageIndependentOfInput(t *testing.T) {
 			} else {
 				xin = x
 			}
-			k, err := s.SetupLinear("fc", p, a, nil)
+			k, err := s.SetupLinear(src, "fc", p, a, nil)
 			if err != nil {
 				return nil, err
 			}
-			pk, err := s.SetupPoly("act", hid, c)
+			pk, err := s.SetupPoly(src, "act", hid, c)
 			if err != nil {
 				return nil, err
 			}
-			if err := s.PreopenAct(k, "act", pk, spec); err != nil {
+			if err := s.PreopenAct(src, k, "act", pk, spec); err != nil {
 				return nil, err
 			}
 			if s.Party == mpc.Server {
@@ -144,10 +144,10 @@ func TestPreopenMessageIndependentOfInput(t *testing.T) {
 			}
 			h, err := s.ShareInput(xin, in)
 			if err == nil {
-				h, err = s.Linear(k, h)
+				h, err = s.Linear(src, k, h)
 			}
 			if err == nil {
-				h, err = s.Act("act", pk, spec, h)
+				h, err = s.Act(src, "act", pk, spec, h)
 			}
 			if err != nil {
 				return nil, err

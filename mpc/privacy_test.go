@@ -43,22 +43,22 @@ func miniNet(t *testing.T, x []uint64, seed byte) ([2]result, []uint64) {
 	b1 := randSigned(hid, 20, 52)
 	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%4 == 0 })}
 	co := polyCoefs(hid)
-	r := run2rec(t, seed, func(s *mpc.Session) ([]uint64, error) {
+	r := run2rec(t, seed, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		var (
 			k1, k2 *mpc.LinearKey
 			pk     *mpc.PolyKey
 			err    error
 		)
 		if s.Party == mpc.Server {
-			if k1, err = s.SetupLinear("fc1", p1, w1, b1); err == nil {
-				if k2, err = s.SetupLinear("fc2", p2, w2, nil); err == nil {
-					pk, err = s.SetupPoly("act1", hid, co)
+			if k1, err = s.SetupLinear(src, "fc1", p1, w1, b1); err == nil {
+				if k2, err = s.SetupLinear(src, "fc2", p2, w2, nil); err == nil {
+					pk, err = s.SetupPoly(src, "act1", hid, co)
 				}
 			}
 		} else {
-			if k1, err = s.SetupLinear("fc1", p1, nil, nil); err == nil {
-				if k2, err = s.SetupLinear("fc2", p2, nil, nil); err == nil {
-					pk, err = s.SetupPoly("act1", hid, nil)
+			if k1, err = s.SetupLinear(src, "fc1", p1, nil, nil); err == nil {
+				if k2, err = s.SetupLinear(src, "fc2", p2, nil, nil); err == nil {
+					pk, err = s.SetupPoly(src, "act1", hid, nil)
 				}
 			}
 		}
@@ -73,13 +73,13 @@ func miniNet(t *testing.T, x []uint64, seed byte) ([2]result, []uint64) {
 		if err != nil {
 			return nil, err
 		}
-		if h, err = s.Linear(k1, h); err != nil {
+		if h, err = s.Linear(src, k1, h); err != nil {
 			return nil, err
 		}
-		if h, err = s.Act("act1", pk, spec, h); err != nil {
+		if h, err = s.Act(src, "act1", pk, spec, h); err != nil {
 			return nil, err
 		}
-		if h, err = s.Linear(k2, h); err != nil {
+		if h, err = s.Linear(src, k2, h); err != nil {
 			return nil, err
 		}
 		return s.RevealToClient("logits", h)
@@ -160,16 +160,16 @@ func TestOpenedValuesUniform(t *testing.T) {
 		for i := range z {
 			z[i] = ring.Encode(val, 2*frac)
 		}
-		r := run2rec(t, seed, func(s *mpc.Session) ([]uint64, error) {
+		r := run2rec(t, seed, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 			var k *mpc.LinearKey
 			var pk *mpc.PolyKey
 			var err error
 			if s.Party == mpc.Server {
-				if k, err = s.SetupLinear("fc", p, w, nil); err == nil {
-					pk, err = s.SetupPoly("act", 8, co)
+				if k, err = s.SetupLinear(src, "fc", p, w, nil); err == nil {
+					pk, err = s.SetupPoly(src, "act", 8, co)
 				}
-			} else if k, err = s.SetupLinear("fc", p, nil, nil); err == nil {
-				pk, err = s.SetupPoly("act", 8, nil)
+			} else if k, err = s.SetupLinear(src, "fc", p, nil, nil); err == nil {
+				pk, err = s.SetupPoly(src, "act", 8, nil)
 			}
 			if err != nil {
 				return nil, err
@@ -181,10 +181,10 @@ func TestOpenedValuesUniform(t *testing.T) {
 			}
 			xs, _ := s.ShareInput(xin, len(x))
 			zs, _ := s.ShareInput(zin, len(z))
-			if _, err := s.Linear(k, xs); err != nil {
+			if _, err := s.Linear(src, k, xs); err != nil {
 				return nil, err
 			}
-			return s.Act("act", pk, spec, zs)
+			return s.Act(src, "act", pk, spec, zs)
 		})
 		return [2][]uint64{words(r[0]), words(r[1])}
 	}
@@ -221,12 +221,12 @@ func TestMSBOpeningsUniform(t *testing.T) {
 		for i := range z {
 			z[i] = val
 		}
-		r := run2rec(t, seed, func(s *mpc.Session) ([]uint64, error) {
+		r := run2rec(t, seed, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 			var c [][]float64
 			if s.Party == mpc.Server {
 				c = co
 			}
-			pk, err := s.SetupPoly("act", 8, c)
+			pk, err := s.SetupPoly(src, "act", 8, c)
 			if err != nil {
 				return nil, err
 			}
@@ -236,10 +236,10 @@ func TestMSBOpeningsUniform(t *testing.T) {
 				zin = z
 			}
 			zs, _ := s.ShareInput(zin, n)
-			if _, err := s.Act("act", pk, spec, zs); err != nil {
+			if _, err := s.Act(src, "act", pk, spec, zs); err != nil {
 				return nil, err
 			}
-			return s.TruncMSB("t", zs, 16)
+			return s.TruncMSB(src, "t", zs, 16)
 		})
 		// Skip the setup message (the client's first): only openings.
 		tr := [2][]uint64{}

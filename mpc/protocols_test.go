@@ -54,14 +54,14 @@ func TestLinear(t *testing.T) {
 		bias := randSigned(p.K, 30, byte(30+si))
 		xs := split(x, byte(40+si))
 		var first [2][]uint64 // each party's share from the first inference
-		r := run2(t, 1, func(s *mpc.Session) ([]uint64, error) {
+		r := run2(t, 1, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 			transport.SetPhase(s.Conn, transport.PhaseOffline)
 			var k *mpc.LinearKey
 			var err error
 			if s.Party == mpc.Server {
-				k, err = s.SetupLinear("fc", p, w, bias)
+				k, err = s.SetupLinear(src, "fc", p, w, bias)
 			} else {
-				k, err = s.SetupLinear("fc", p, nil, nil)
+				k, err = s.SetupLinear(src, "fc", p, nil, nil)
 			}
 			if err != nil {
 				return nil, err
@@ -69,12 +69,12 @@ func TestLinear(t *testing.T) {
 			transport.SetPhase(s.Conn, transport.PhaseOnline)
 			// Two inferences of the same input: fresh masks each time
 			// (checked below).
-			y, err := s.Linear(k, xs[s.Party])
+			y, err := s.Linear(src, k, xs[s.Party])
 			if err != nil {
 				return nil, err
 			}
 			first[s.Party] = y
-			return s.Linear(k, xs[s.Party])
+			return s.Linear(src, k, xs[s.Party])
 		})
 		want := refConv(p, w, x)
 		hw := p.OutH() * p.OutW()
@@ -109,12 +109,12 @@ func TestMulSquare(t *testing.T) {
 	const n = 500
 	x, y := randSigned(n, 64, 7), randSigned(n, 64, 8)
 	xs, ys := split(x, 9), split(y, 10)
-	r := run2(t, 4, func(s *mpc.Session) ([]uint64, error) {
-		z, err := s.Mul("m", xs[s.Party], ys[s.Party])
+	r := run2(t, 4, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		z, err := s.Mul(src, "m", xs[s.Party], ys[s.Party])
 		if err != nil {
 			return nil, err
 		}
-		q, err := s.Square("q", xs[s.Party])
+		q, err := s.Square(src, "q", xs[s.Party])
 		return append(z, q...), err
 	})
 	want := make([]uint64, 2*n)
@@ -159,13 +159,13 @@ func TestPoly(t *testing.T) {
 	co := polyCoefs(spec.C)
 	x := randSigned(spec.Len(), 2*frac+4, 11) // |z| < 8 at 2f
 	xs := split(x, 12)
-	r := run2(t, 5, func(s *mpc.Session) ([]uint64, error) {
+	r := run2(t, 5, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		transport.SetPhase(s.Conn, transport.PhaseOffline)
 		var c [][]float64
 		if s.Party == mpc.Server {
 			c = co
 		}
-		k, err := s.SetupPoly("p", spec.C, c)
+		k, err := s.SetupPoly(src, "p", spec.C, c)
 		if err != nil {
 			return nil, err
 		}
@@ -178,7 +178,7 @@ func TestPoly(t *testing.T) {
 		// restart the counters for the online phase.
 		s.Conn.Stats().Reset()
 		transport.SetPhase(s.Conn, transport.PhaseOnline)
-		return s.Poly(k, spec, xs[s.Party])
+		return s.Poly(src, k, spec, xs[s.Party])
 	})
 	want := make([]uint64, len(x))
 	for i, v := range x {
@@ -230,17 +230,17 @@ func TestActPrecisions(t *testing.T) {
 	}{{12, 0}, {20, 0}, {16, 48}, {12, 30}} {
 		z := randSigned(spec.Len(), 2*tc.f+3, byte(tc.f)) // |z| < 4
 		zs := split(z, byte(tc.ell))
-		r := run2(t, 40, func(s *mpc.Session) ([]uint64, error) {
+		r := run2(t, 40, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 			s.Frac, s.Ell = tc.f, tc.ell
 			var c [][]float64
 			if s.Party == mpc.Server {
 				c = co
 			}
-			k, err := s.SetupPoly("act", 3, c)
+			k, err := s.SetupPoly(src, "act", 3, c)
 			if err != nil {
 				return nil, err
 			}
-			return s.Act("act", k, spec, zs[s.Party])
+			return s.Act(src, "act", k, spec, zs[s.Party])
 		})
 		closeVec(t, fmt.Sprintf("act f=%d ell=%d", tc.f, tc.ell), reconstruct(t, r), actRefF(spec, co, z, tc.f), 1)
 		// Polynomial positions need no FSS keys: the client gets four 24-byte
@@ -257,9 +257,9 @@ func TestActPrecisions(t *testing.T) {
 		}
 	}
 	// A precision the polynomial cannot represent is refused.
-	run2(t, 41, func(s *mpc.Session) ([]uint64, error) {
+	run2(t, 41, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		s.Frac = 21
-		if _, err := s.SetupPoly("p", 1, [][]float64{{0, 1, 0}}); err == nil {
+		if _, err := s.SetupPoly(src, "p", 1, [][]float64{{0, 1, 0}}); err == nil {
 			t.Error("f = 21 accepted for a polynomial")
 		}
 		return nil, nil
@@ -274,19 +274,19 @@ func TestActMixed(t *testing.T) {
 	co := polyCoefs(spec.C)
 	z := randSigned(spec.Len(), 2*frac+4, 13) // |z| < 8 at 2f
 	zs := split(z, 14)
-	r := run2(t, 6, func(s *mpc.Session) ([]uint64, error) {
+	r := run2(t, 6, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		transport.SetPhase(s.Conn, transport.PhaseOffline)
 		var c [][]float64
 		if s.Party == mpc.Server {
 			c = co
 		}
-		k, err := s.SetupPoly("act", spec.C, c)
+		k, err := s.SetupPoly(src, "act", spec.C, c)
 		if err != nil {
 			return nil, err
 		}
 		s.Conn.Stats().Reset()
 		transport.SetPhase(s.Conn, transport.PhaseOnline)
-		return s.Act("act", k, spec, zs[s.Party])
+		return s.Act(src, "act", k, spec, zs[s.Party])
 	})
 	got := reconstruct(t, r)
 	want := actRef(spec, co, z)
@@ -304,8 +304,8 @@ func TestActMixed(t *testing.T) {
 	spec2 := mpc.ActSpec{N: 3, C: 2, HW: 8, ReLU: maskWhere(16, func(i int) bool { return true })}
 	z2 := randSigned(spec2.Len(), 2*frac+6, 15)
 	zs2 := split(z2, 16)
-	r2 := run2(t, 7, func(s *mpc.Session) ([]uint64, error) {
-		return s.Act("relu", nil, spec2, zs2[s.Party])
+	r2 := run2(t, 7, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		return s.Act(src, "relu", nil, spec2, zs2[s.Party])
 	})
 	closeVec(t, "act relu", reconstruct(t, r2), actRef(spec2, nil, z2), 1)
 	checkCost(t, r2, 16*int64(spec2.Len()), 1, 1)
@@ -315,8 +315,8 @@ func TestPooling(t *testing.T) {
 	p := mpc.PoolSpec{N: 2, C: 3, H: 7, W: 6, K: 3, Stride: 2, Pad: 1}
 	x := randSigned(p.N*p.C*p.H*p.W, 24, 17)
 	xs := split(x, 18)
-	r := run2(t, 8, func(s *mpc.Session) ([]uint64, error) {
-		m, err := s.MaxPool("mp", p, xs[s.Party])
+	r := run2(t, 8, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		m, err := s.MaxPool(src, "mp", p, xs[s.Party])
 		if err != nil {
 			return nil, err
 		}
@@ -387,7 +387,7 @@ func missing(p mpc.PoolSpec) int {
 
 func TestInputAndReveal(t *testing.T) {
 	x := randSigned(100, 30, 21)
-	r := run2(t, 9, func(s *mpc.Session) ([]uint64, error) {
+	r := run2(t, 9, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		var in []uint64
 		if s.Party == mpc.Client {
 			in = x
@@ -397,7 +397,7 @@ func TestInputAndReveal(t *testing.T) {
 			return nil, err
 		}
 		// Re-randomise through a ReLU so the server's share is non-trivial.
-		y, err := fssgates.ReLU(s, "r", sh, 0)
+		y, err := fssgates.ReLU(s, src, "r", sh, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -427,30 +427,30 @@ func TestLayerPipelining(t *testing.T) {
 	w1, w2 := randSigned(p1.WLen(), 14, 100), randSigned(p2.WLen(), 14, 101)
 	spec := mpc.ActSpec{N: 1, C: 8, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, true, true, true, true, true, true})}
 	x := randSigned(12, frac+1, 102)
-	r := run2(t, 60, func(s *mpc.Session) ([]uint64, error) {
+	r := run2(t, 60, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		var a, b, in []uint64
 		if s.Party == mpc.Server {
 			a, b = w1, w2
 		} else {
 			in = x
 		}
-		k1, err := s.SetupLinear("fc1", p1, a, nil)
+		k1, err := s.SetupLinear(src, "fc1", p1, a, nil)
 		if err != nil {
 			return nil, err
 		}
-		k2, err := s.SetupLinear("fc2", p2, b, nil)
+		k2, err := s.SetupLinear(src, "fc2", p2, b, nil)
 		if err != nil {
 			return nil, err
 		}
 		s.Conn.Stats().Reset()
 		h, _ := s.ShareInput(in, 12)
-		if h, err = s.Linear(k1, h); err != nil {
+		if h, err = s.Linear(src, k1, h); err != nil {
 			return nil, err
 		}
-		if h, err = s.Act("act", nil, spec, h); err != nil {
+		if h, err = s.Act(src, "act", nil, spec, h); err != nil {
 			return nil, err
 		}
-		if h, err = s.Linear(k2, h); err != nil {
+		if h, err = s.Linear(src, k2, h); err != nil {
 			return nil, err
 		}
 		return s.RevealToClient("out", h)
@@ -468,31 +468,31 @@ func TestEdgeCases(t *testing.T) {
 	zs := split(z, 111)
 	x := randSigned(12, 20, 112)
 	xs := split(x, 113)
-	r := run2(t, 90, func(s *mpc.Session) ([]uint64, error) {
+	r := run2(t, 90, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		var c [][]float64
 		if s.Party == mpc.Server {
 			c = co
 		}
-		k, err := s.SetupPoly("act", 2, c)
+		k, err := s.SetupPoly(src, "act", 2, c)
 		if err != nil {
 			return nil, err
 		}
-		y, err := s.Act("act", k, spec, zs[s.Party])
+		y, err := s.Act(src, "act", k, spec, zs[s.Party])
 		if err != nil {
 			return nil, err
 		}
 		// Empty gate batches and 1×1 pools need no messages.
 		for _, f := range []func() ([]uint64, error){
-			func() ([]uint64, error) { return fssgates.ReLU(s, "e", nil, 0) },
-			func() ([]uint64, error) { return fssgates.ReLUTrunc(s, "e", nil, 16, 0) },
-			func() ([]uint64, error) { return fssgates.Trunc(s, "e", nil, 16, 0) },
+			func() ([]uint64, error) { return fssgates.ReLU(s, src, "e", nil, 0) },
+			func() ([]uint64, error) { return fssgates.ReLUTrunc(s, src, "e", nil, 16, 0) },
+			func() ([]uint64, error) { return fssgates.Trunc(s, src, "e", nil, 16, 0) },
 		} {
 			if e, err := f(); err != nil || len(e) != 0 {
 				t.Errorf("empty batch: %v, %d values", err, len(e))
 			}
 		}
 		p1 := mpc.PoolSpec{N: 1, C: 3, H: 2, W: 2, K: 1, Stride: 1}
-		m, err := s.MaxPool("mp1", p1, xs[s.Party])
+		m, err := s.MaxPool(src, "mp1", p1, xs[s.Party])
 		if err != nil {
 			return nil, err
 		}
@@ -519,8 +519,8 @@ func TestTruncMSB(t *testing.T) {
 	}
 	xs := split(x, 121)
 	for _, shift := range []uint{1, 16, 40, 61} {
-		r := run2(t, 122, func(s *mpc.Session) ([]uint64, error) {
-			return s.TruncMSB("t", xs[s.Party], shift)
+		r := run2(t, 122, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+			return s.TruncMSB(src, "t", xs[s.Party], shift)
 		})
 		want := make([]uint64, n)
 		for i, v := range x {
@@ -540,8 +540,8 @@ func TestTruncMSB(t *testing.T) {
 			t.Errorf("server dealer bytes %d, want seeds only", d)
 		}
 	}
-	run2(t, 123, func(s *mpc.Session) ([]uint64, error) {
-		if _, err := s.TruncMSB("t", xs[s.Party], 62); err == nil {
+	run2(t, 123, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		if _, err := s.TruncMSB(src, "t", xs[s.Party], 62); err == nil {
 			t.Error("shift 62 accepted")
 		}
 		return nil, nil

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ring"
 )
 
 // The one prefetch queue: order per (kind, label), sizes, the same-request
@@ -36,5 +37,64 @@ func TestQueue(t *testing.T) {
 	}
 	if !a1.Same(a1) || a1.Same(a2) || a1.Same(b) {
 		t.Fatal("Same")
+	}
+}
+
+// Missing: per (kind, label) the queued items answer the first requests in
+// order; the rest are missing; a queued item for another spec is an error.
+func TestQueueMissing(t *testing.T) {
+	var q mpc.MaterialQueue
+	a4 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 4}
+	a8 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 8}
+	b := mpc.Request{Kind: mpc.KindTrunc, Label: "a", N: 4, Shift: 3}
+	c := mpc.Request{Kind: mpc.KindTriple, Label: "c", N: 2}
+	q.Put(a4, &mpc.Material{Kind: mpc.KindReLU}, 1)
+	q.Put(b, &mpc.Material{Kind: mpc.KindTrunc}, 1)
+	miss, err := q.Missing([]mpc.Request{a4, b, c, a4, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(miss) != 3 || !miss[0].Same(c) || !miss[1].Same(a4) || !miss[2].Same(b) {
+		t.Fatalf("missing %+v, want c, a4, b", miss)
+	}
+	if miss, err := q.Missing(nil); err != nil || len(miss) != 0 {
+		t.Fatalf("nothing asked: %v %v", miss, err)
+	}
+	if _, err := q.Missing([]mpc.Request{a8}); err == nil {
+		t.Fatal("a queued item for another spec was not reported")
+	}
+	if q.Len() != 2 {
+		t.Fatalf("Missing changed the queue: Len %d", q.Len())
+	}
+}
+
+// A Prefetcher fetches only what its queue lacks: prefetching the same list
+// twice, or Get after Prefetch, asks the source nothing more.
+func TestPrefetcherFetchesOnce(t *testing.T) {
+	p0, _ := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{3}))
+	b := mpc.WithPrefetch(p0)
+	if mpc.WithPrefetch(b) != b {
+		t.Fatal("WithPrefetch wrapped a Prefetching source again")
+	}
+	reqs := []mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 2}, {Kind: mpc.KindSquare, Label: "s", N: 3}, {Kind: mpc.KindTriple, Label: "t", N: 2}}
+	if err := b.Prefetch(reqs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Prefetch(reqs[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if got := p0.Offline().Items; got != 3 {
+		t.Fatalf("%d items fetched, want 3", got)
+	}
+	for _, r := range reqs {
+		if _, err := b.Get(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p0.Offline().Items; got != 3 {
+		t.Fatalf("%d items fetched after the gets, want 3", got)
+	}
+	if err := b.Prefetch([]mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 2}}); err != nil || p0.Offline().Items != 4 {
+		t.Fatalf("prefetch on an empty queue: %v, %d items", err, p0.Offline().Items)
 	}
 }

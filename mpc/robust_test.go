@@ -16,12 +16,13 @@ import (
 
 // clientAgainst runs f as the client against a fake server that sends the
 // given raw messages and then closes; it returns f's error.
-func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) error {
+func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session, src mpc.Provider) error) error {
 	t.Helper()
 	var seed ring.Seed
 	_, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
 	c0, c1 := transport.Pipe()
-	s, err := newSession(mpc.Client, c1, p1, 16)
+	src := p1
+	s, err := newSession(mpc.Client, c1, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) er
 		}
 		c0.Close()
 	}()
-	err = f(s)
+	err = f(s, src)
 	wg.Wait()
 	return err
 }
@@ -44,21 +45,24 @@ func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session) error) er
 func TestMalformedPeerMessages(t *testing.T) {
 	x := make([]uint64, 10)
 	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: mpc.MaskOf([]bool{true, true, false, true, false, true, true, true, false, true})}
-	cases := map[string]func(s *mpc.Session) error{
-		"reveal": func(s *mpc.Session) error { _, err := s.RevealToClient("o", x); return err },
-		"relu":   func(s *mpc.Session) error { _, err := fssgates.ReLU(s, "r", x, 0); return err },
-		"trunc":  func(s *mpc.Session) error { _, err := fssgates.Trunc(s, "t", x, 16, 0); return err },
-		"mul":    func(s *mpc.Session) error { _, err := s.Mul("m", x, x); return err },
-		"act": func(s *mpc.Session) error {
-			k, err := s.SetupPoly("p", 2, nil)
+	cases := map[string]func(s *mpc.Session, src mpc.Provider) error{
+		"reveal": func(s *mpc.Session, src mpc.Provider) error { _, err := s.RevealToClient("o", x); return err },
+		"relu":   func(s *mpc.Session, src mpc.Provider) error { _, err := fssgates.ReLU(s, src, "r", x, 0); return err },
+		"trunc": func(s *mpc.Session, src mpc.Provider) error {
+			_, err := fssgates.Trunc(s, src, "t", x, 16, 0)
+			return err
+		},
+		"mul": func(s *mpc.Session, src mpc.Provider) error { _, err := s.Mul(src, "m", x, x); return err },
+		"act": func(s *mpc.Session, src mpc.Provider) error {
+			k, err := s.SetupPoly(src, "p", 2, nil)
 			if err != nil {
 				return err
 			}
-			_, err = s.Act("a", k, spec, x)
+			_, err = s.Act(src, "a", k, spec, x)
 			return err
 		},
-		"setup": func(s *mpc.Session) error {
-			_, err := s.SetupLinear("l", mpc.DenseSpec(1, 10, 3), nil, nil)
+		"setup": func(s *mpc.Session, src mpc.Provider) error {
+			_, err := s.SetupLinear(src, "l", mpc.DenseSpec(1, 10, 3), nil, nil)
 			return err
 		},
 	}
@@ -105,28 +109,30 @@ func TestFaultyProvider(t *testing.T) {
 	for name, c := range corruptions {
 		p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
 		c0, _ := transport.Pipe()
-		s, err := newSession(mpc.Server, c0, badProvider{p0, c}, 16)
+		src := badProvider{p0, c}
+		s, err := newSession(mpc.Server, c0, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fssgates.ReLU(s, "r", make([]uint64, 8), 0); err == nil && name != "shift" {
+		if _, err := fssgates.ReLU(s, src, "r", make([]uint64, 8), 0); err == nil && name != "shift" {
 			t.Errorf("%s: corrupted ReLU material accepted", name)
 		}
-		if _, err := fssgates.Trunc(s, "t", make([]uint64, 8), 16, 0); err == nil {
+		if _, err := fssgates.Trunc(s, src, "t", make([]uint64, 8), 16, 0); err == nil {
 			t.Errorf("%s: corrupted truncation material accepted", name)
 		}
 		if name == "no keys" || name == "shift" {
 			continue // triples have no keys; Mul would wait for the peer
 		}
-		if _, err := s.Mul("m", make([]uint64, 8), make([]uint64, 8)); err == nil {
+		if _, err := s.Mul(src, "m", make([]uint64, 8), make([]uint64, 8)); err == nil {
 			t.Errorf("%s: corrupted triple accepted", name)
 		}
 	}
 	// A provider that fails.
 	p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
 	c0, _ := transport.Pipe()
-	s, _ := newSession(mpc.Server, c0, errProvider{p0}, 16)
-	if _, err := fssgates.Trunc(s, "t", make([]uint64, 3), 16, 0); err == nil {
+	src := errProvider{p0}
+	s, _ := newSession(mpc.Server, c0, 16)
+	if _, err := fssgates.Trunc(s, src, "t", make([]uint64, 3), 16, 0); err == nil {
 		t.Error("provider error swallowed")
 	}
 }
@@ -136,28 +142,28 @@ type errProvider struct{ mpc.Provider }
 func (errProvider) Get(mpc.Request) (*mpc.Material, error) { return nil, errors.New("dealer down") }
 
 func TestBadArguments(t *testing.T) {
-	r := run2(t, 30, func(s *mpc.Session) ([]uint64, error) {
+	r := run2(t, 30, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
 		var errs []error
-		_, err := s.Mul("m", make([]uint64, 3), make([]uint64, 4))
+		_, err := s.Mul(src, "m", make([]uint64, 3), make([]uint64, 4))
 		errs = append(errs, err)
-		_, err = s.Act("a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 4)) // polynomial positions without a key
+		_, err = s.Act(src, "a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 4)) // polynomial positions without a key
 		errs = append(errs, err)
-		_, err = s.Act("a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 5))
+		_, err = s.Act(src, "a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 5))
 		errs = append(errs, err)
-		_, err = s.MaxPool("p", mpc.PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 3, Stride: 1}, make([]uint64, 4))
+		_, err = s.MaxPool(src, "p", mpc.PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 3, Stride: 1}, make([]uint64, 4))
 		errs = append(errs, err)
-		_, err = fssgates.Trunc(s, "t", make([]uint64, 2), 64, 0)
+		_, err = fssgates.Trunc(s, src, "t", make([]uint64, 2), 64, 0)
 		errs = append(errs, err)
 		_, err = s.ShareInput(make([]uint64, 2), 3)
 		if s.Party == mpc.Client {
 			errs = append(errs, err)
 		}
-		_, err = s.SetupPoly("p", 0, nil)
+		_, err = s.SetupPoly(src, "p", 0, nil)
 		errs = append(errs, err)
 		if s.Party == mpc.Server {
-			_, err = s.SetupLinear("l", mpc.DenseSpec(1, 3, 2), make([]uint64, 5), nil)
+			_, err = s.SetupLinear(src, "l", mpc.DenseSpec(1, 3, 2), make([]uint64, 5), nil)
 			errs = append(errs, err)
-			_, err = s.SetupPoly("p", 2, [][]float64{{1, 2, 3, 4}, {1}})
+			_, err = s.SetupPoly(src, "p", 2, [][]float64{{1, 2, 3, 4}, {1}})
 			errs = append(errs, err)
 		}
 		for i, e := range errs {
@@ -180,21 +186,21 @@ func TestPrefetcherPrefetch(t *testing.T) {
 	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	var outs [2][]uint64
-	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session) error {
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session, src mpc.Provider) error {
 		p := s.Party
 		var c [][]float64
 		if p == mpc.Server {
 			c = co
 		}
-		k, err := s.SetupPoly("act", 2, c)
+		k, err := s.SetupPoly(src, "act", 2, c)
 		if err != nil {
 			return err
 		}
-		if err := bp[p].Prefetch(actNeeds(t, s, "act", "act", spec)...); err != nil {
+		if err := bp[p].Prefetch(actNeeds(t, s, "act", "act", spec)); err != nil {
 			return err
 		}
 		before := bp[p].Offline().Items
-		y, err := s.Act("act", k, spec, zs[p])
+		y, err := s.Act(src, "act", k, spec, zs[p])
 		if err != nil {
 			return err
 		}
@@ -209,7 +215,7 @@ func TestPrefetcherPrefetch(t *testing.T) {
 	closeVec(t, "buffered act", got, actRef(spec, co, z), 1)
 	// A prefetched item that does not match the request is an error.
 	b := mpc.NewPrefetcher(p0)
-	if err := b.Prefetch(mpc.Request{Kind: mpc.KindReLU, Label: "x", N: 3}); err != nil {
+	if err := b.Prefetch([]mpc.Request{{Kind: mpc.KindReLU, Label: "x", N: 3}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.Get(mpc.Request{Kind: mpc.KindReLU, Label: "x", N: 4}); err == nil {
@@ -261,7 +267,7 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 	co := polyCoefs(3)
 	c0, c1 := transport.Pipe()
 	var outs [2][]uint64
-	mpctest.Run(t, [2]transport.Conn{c0, c1}, provs, func(s *mpc.Session) error {
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, provs, func(s *mpc.Session, src mpc.Provider) error {
 		var ww []uint64
 		var cc [][]float64
 		var in []uint64
@@ -270,24 +276,24 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 		} else {
 			in = x
 		}
-		k, err := s.SetupLinear("conv", p, ww, nil)
+		k, err := s.SetupLinear(src, "conv", p, ww, nil)
 		if err != nil {
 			return err
 		}
-		pk, err := s.SetupPoly("act", 3, cc)
+		pk, err := s.SetupPoly(src, "act", 3, cc)
 		if err != nil {
 			return err
 		}
 		xs, _ := s.ShareInput(in, len(x))
-		z, err := s.Linear(k, xs)
+		z, err := s.Linear(src, k, xs)
 		if err != nil {
 			return err
 		}
-		y, err := s.Act("act", pk, spec, z)
+		y, err := s.Act(src, "act", pk, spec, z)
 		if err != nil {
 			return err
 		}
-		m, err := s.MaxPool("mp", mpc.PoolSpec{N: 1, C: 3, H: 5, W: 5, K: 2, Stride: 2}, y)
+		m, err := s.MaxPool(src, "mp", mpc.PoolSpec{N: 1, C: 3, H: 5, W: 5, K: 2, Stride: 2}, y)
 		if err != nil {
 			return err
 		}
@@ -327,13 +333,13 @@ func TestRequestListsComplete(t *testing.T) {
 	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
 	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
-	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session) error {
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session, src mpc.Provider) error {
 		p := s.Party
 		var w []uint64
 		if p == mpc.Server {
 			w = randSigned(lin.WLen(), 12, 91)
 		}
-		k, err := s.SetupLinear("lin", lin, w, nil)
+		k, err := s.SetupLinear(src, "lin", lin, w, nil)
 		if err != nil {
 			return err
 		}
@@ -344,13 +350,13 @@ func TestRequestListsComplete(t *testing.T) {
 		}
 		reqs = append(reqs, mpl.Needs(mp.N)...)
 		reqs = append(reqs, linearNeeds(k)...)
-		if err := bp[p].Prefetch(reqs...); err != nil {
+		if err := bp[p].Prefetch(reqs); err != nil {
 			return err
 		}
 		before := bp[p].Offline().Items
 		steps := []func() error{
-			func() error { _, err := s.MaxPool("mp", mp, x[:100]); return err },
-			func() error { _, err := s.Linear(k, x[:32]); return err },
+			func() error { _, err := s.MaxPool(src, "mp", mp, x[:100]); return err },
+			func() error { _, err := s.Linear(src, k, x[:32]); return err },
 		}
 		for i, f := range steps {
 			if err := f(); err != nil {
@@ -378,11 +384,12 @@ func TestMismatchedMaterialRejected(t *testing.T) {
 	var seed ring.Seed
 	p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
 	c0, _ := transport.Pipe()
-	s, _ := newSession(mpc.Server, c0, skewProvider{p0}, 16)
-	if _, err := fssgates.Trunc(s, "t", make([]uint64, 4), 16, 0); err == nil {
+	src := skewProvider{p0}
+	s, _ := newSession(mpc.Server, c0, 16)
+	if _, err := fssgates.Trunc(s, src, "t", make([]uint64, 4), 16, 0); err == nil {
 		t.Error("truncation keys for another shift accepted")
 	}
-	if _, err := fssgates.ReLUTrunc(s, "rt", make([]uint64, 4), 16, 0); err == nil {
+	if _, err := fssgates.ReLUTrunc(s, src, "rt", make([]uint64, 4), 16, 0); err == nil {
 		t.Error("ReLU-truncation keys for another shift accepted")
 	}
 }

@@ -51,6 +51,7 @@ func (p *recProvider) Get(req mpc.Request) (*mpc.Material, error) {
 // party is one party's side of a recorded run.
 type party struct {
 	s   *mpc.Session
+	src mpc.Provider // its dealer material
 	rec *privacytest.Recorder
 	out []uint64
 	// secrets the peer must never see (filled by the run).
@@ -75,8 +76,8 @@ func runViews(t testing.TB, seed uint64, f func(p *party) error) ([2]privacytest
 	c0, c1 := transport.Pipe()
 	recs := [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 	var parties [2]*party
-	mpctest.Run(t, [2]transport.Conn{recs[0], recs[1]}, [2]mpc.Provider{provs[0], provs[1]}, func(s *mpc.Session) error {
-		parties[s.Party] = &party{s: s, rec: recs[s.Party]}
+	mpctest.Run(t, [2]transport.Conn{recs[0], recs[1]}, [2]mpc.Provider{provs[0], provs[1]}, func(s *mpc.Session, src mpc.Provider) error {
+		parties[s.Party] = &party{s: s, src: src, rec: recs[s.Party]}
 		return f(parties[s.Party])
 	})
 	var v [2]privacytest.View
@@ -147,7 +148,7 @@ func polySecrets(p *party, co [][]float64) {
 // server's secrets).
 func linearSetup(p *party, label string, spec mpc.LinearSpec, v int, seed uint64) (*mpc.LinearKey, error) {
 	if p.s.Party == mpc.Client {
-		return p.s.SetupLinear(label, spec, nil, nil)
+		return p.s.SetupLinear(p.src, label, spec, nil, nil)
 	}
 	w := secretVals(spec.WLen(), seed+uint64(100*v))
 	b := secretVals(spec.K, seed+uint64(100*v)+1)
@@ -156,17 +157,17 @@ func linearSetup(p *party, label string, spec mpc.LinearSpec, v int, seed uint64
 	}
 	p.secret(label+" weight", w)
 	p.secret(label+" bias", b)
-	return p.s.SetupLinear(label, spec, w, b)
+	return p.s.SetupLinear(p.src, label, spec, w, b)
 }
 
 // polySetup runs SetupPoly with the variant's coefficients.
 func polySetup(p *party, label string, C, v int) (*mpc.PolyKey, error) {
 	if p.s.Party == mpc.Client {
-		return p.s.SetupPoly(label, C, nil)
+		return p.s.SetupPoly(p.src, label, C, nil)
 	}
 	co := polyCoefsVariant(C, v)
 	polySecrets(p, co)
-	return p.s.SetupPoly(label, C, co)
+	return p.s.SetupPoly(p.src, label, C, co)
 }
 
 // outShare keeps a party's output share. (Output shares are not secrets
@@ -211,7 +212,7 @@ func suiteCases() []privacytest.Case {
 			if err != nil {
 				return err
 			}
-			y, err := p.s.Linear(k, xs)
+			y, err := p.s.Linear(p.src, k, xs)
 			return outShare(p, y, err)
 		}),
 		cs("Linear conv", 2, func(p *party, v int) error {
@@ -220,7 +221,7 @@ func suiteCases() []privacytest.Case {
 			if err != nil {
 				return err
 			}
-			y, err := p.s.Linear(k, in(p, spec.XLen(), v))
+			y, err := p.s.Linear(p.src, k, in(p, spec.XLen(), v))
 			return outShare(p, y, err)
 		}),
 		cs("Act (ReLU+polynomial)", 6, func(p *party, v int) error {
@@ -229,7 +230,7 @@ func suiteCases() []privacytest.Case {
 			if err != nil {
 				return err
 			}
-			y, err := p.s.Act("act", k, spec, in(p, spec.Len(), v))
+			y, err := p.s.Act(p.src, "act", k, spec, in(p, spec.Len(), v))
 			return outShare(p, y, err)
 		}),
 		cs("Poly", 3, func(p *party, v int) error {
@@ -238,45 +239,45 @@ func suiteCases() []privacytest.Case {
 			if err != nil {
 				return err
 			}
-			y, err := p.s.Poly(k, spec, in(p, spec.Len(), v))
+			y, err := p.s.Poly(p.src, k, spec, in(p, spec.Len(), v))
 			return outShare(p, y, err)
 		}),
 		// Two ReLU layers on the same input: masks shared between layers
 		// would repeat the opened words.
 		cs("ReLU, DReLU", 2, func(p *party, v int) error {
 			x := in(p, 128, v)
-			y, err := fssgates.ReLU(p.s, "relu", x, 0)
+			y, err := fssgates.ReLU(p.s, p.src, "relu", x, 0)
 			if err != nil {
 				return err
 			}
-			if _, err := fssgates.ReLU(p.s, "relu2", x, 0); err != nil {
+			if _, err := fssgates.ReLU(p.s, p.src, "relu2", x, 0); err != nil {
 				return err
 			}
-			d, err := fssgates.DReLU(p.s, "drelu", x, 0)
+			d, err := fssgates.DReLU(p.s, p.src, "drelu", x, 0)
 			return outShare(p, append(y, d...), err)
 		}),
 		cs("Trunc (FSS)", 1, func(p *party, v int) error {
-			y, err := fssgates.Trunc(p.s, "trunc", in(p, 256, v), frac, 0)
+			y, err := fssgates.Trunc(p.s, p.src, "trunc", in(p, 256, v), frac, 0)
 			return outShare(p, y, err)
 		}),
 		cs("TruncMSB", 1, func(p *party, v int) error {
-			y, err := p.s.TruncMSB("tmsb", in(p, 256, v), frac)
+			y, err := p.s.TruncMSB(p.src, "tmsb", in(p, 256, v), frac)
 			return outShare(p, y, err)
 		}),
 		cs("MaxPool", 2, func(p *party, v int) error {
 			ps := mpc.PoolSpec{N: 1, C: 2, H: 16, W: 16, K: 2, Stride: 2}
-			y, err := p.s.MaxPool("pool", ps, in(p, 2*16*16, v))
+			y, err := p.s.MaxPool(p.src, "pool", ps, in(p, 2*16*16, v))
 			return outShare(p, y, err)
 		}),
 		// x·x and x²: equal operands make a mask shared by a and b (or
 		// by two openings) repeat an opened word.
 		cs("Mul, Square", 1, func(p *party, v int) error {
 			x := in(p, 256, v)
-			y, err := p.s.Mul("mul", x, x)
+			y, err := p.s.Mul(p.src, "mul", x, x)
 			if err != nil {
 				return err
 			}
-			q, err := p.s.Square("square", x)
+			q, err := p.s.Square(p.src, "square", x)
 			return outShare(p, append(y, q...), err)
 		}),
 		cs("network + RevealToClient", 2, func(p *party, v int) error { return network(p, v, false) }),
@@ -305,7 +306,7 @@ func network(p *party, v int, preopen bool) error {
 		return err
 	}
 	if preopen {
-		if err := p.s.PreopenAct(k1, "act1", pk, spec); err != nil {
+		if err := p.s.PreopenAct(p.src, k1, "act1", pk, spec); err != nil {
 			return err
 		}
 	}
@@ -316,13 +317,13 @@ func network(p *party, v int, preopen bool) error {
 	}
 	h, err := p.s.ShareInput(x, s1.XLen())
 	if err == nil {
-		h, err = p.s.Linear(k1, h)
+		h, err = p.s.Linear(p.src, k1, h)
 	}
 	if err == nil {
-		h, err = p.s.Act("act1", pk, spec, h)
+		h, err = p.s.Act(p.src, "act1", pk, spec, h)
 	}
 	if err == nil {
-		h, err = p.s.Linear(k2, h)
+		h, err = p.s.Linear(p.src, k2, h)
 	}
 	if err != nil {
 		return err

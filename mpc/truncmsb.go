@@ -23,13 +23,13 @@ const msbOffset = uint64(1) << 61
 //
 // from the dealer's shares of r >> s and M: one bit of error (the borrow
 // of the low bits), no larger error for any |x| < 2^61.
-func (s *Session) truncMSBOpening(label string, x []uint64, shift uint, out *[]uint64) (Opening, error) {
+func (s *Session) truncMSBOpening(src Provider, label string, x []uint64, shift uint, out *[]uint64) (Opening, error) {
 	n := len(x)
 	req := truncMSBRequest(label, n, shift)
 	if err := req.Validate(); err != nil {
 		return Opening{}, err
 	}
-	m, err := s.Fetch(req, n, n, n)
+	m, err := s.Fetch(src, req, n, n, n)
 	if err != nil {
 		return Opening{}, err
 	}
@@ -74,9 +74,9 @@ func truncMSBEval(party Party, shift uint, xh, rh, msb []uint64) []uint64 {
 // rounding). One round, 8 bytes per element each way; the dealer sends
 // 16 bytes per element to the client and seeds to the server (no FSS keys,
 // no AES work online). Outside |x| < 2^61 the result is garbage.
-func (s *Session) TruncMSB(label string, x []uint64, shift uint) ([]uint64, error) {
+func (s *Session) TruncMSB(src Provider, label string, x []uint64, shift uint) ([]uint64, error) {
 	var y []uint64
-	op, err := s.truncMSBOpening(label, x, shift, &y)
+	op, err := s.truncMSBOpening(src, label, x, shift, &y)
 	if err != nil {
 		return nil, err
 	}

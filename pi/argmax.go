@@ -297,11 +297,11 @@ func (p *Public) decodeResult(v []uint64, n int) (*tensor.Tensor, error) {
 // multiplication, over Z_2^64.
 
 func (b *secureBackend) geq(label string, d []uint64) ([]uint64, error) {
-	return fssgates.DReLU(b.s, label, d, b.pub.Ell)
+	return fssgates.DReLU(b.s, b.src, label, d, b.pub.Ell)
 }
 
 func (b *secureBackend) mux(label string, bit, x []uint64) ([]uint64, error) {
-	return b.s.Mul(label, bit, x)
+	return b.s.Mul(b.src, label, bit, x)
 }
 
 func (b *secureBackend) ringMask() uint64 { return ^uint64(0) }

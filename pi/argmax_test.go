@@ -89,12 +89,12 @@ func runTopKPair(t *testing.T, suite string, pub *Public, rows [][]int64) []uint
 			return &twoPartyBackend{party: party, conn: conn, pub: pub, ell: ell, gates: g}, nil
 		}
 		prov := []mpc.Provider{p0, p1}[party]
-		s, err := mpc.NewSession(mpc.Party(party), conn, prov, pub.Frac)
+		s, err := mpc.NewSession(mpc.Party(party), conn, pub.Frac)
 		if err != nil {
 			return nil, err
 		}
 		s.Ell = pub.Ell
-		return &secureBackend{s: s, pub: pub}, nil
+		return &secureBackend{s: s, src: mpc.WithPrefetch(prov), pub: pub}, nil
 	}
 	var out [2][]uint64
 	errc := make(chan error, 2)

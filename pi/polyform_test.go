@@ -74,7 +74,7 @@ func TestNarrowPlanHash(t *testing.T) {
 	if _, err := Compile(m, Config{Poly: "wide"}); err == nil {
 		t.Error("unknown form accepted")
 	}
-	if _, err := newSecureBackend(nil, nar.Public, nar.Secret); err == nil {
+	if _, err := newSecureBackend(nil, nil, nar.Public, nar.Secret); err == nil {
 		t.Error("dealer suite accepted a narrow plan")
 	}
 }

@@ -96,7 +96,7 @@ func TestPolyHEForm(t *testing.T) {
 			t.Errorf("%s: Validate accepted it", name)
 		}
 	}
-	if _, err := newSecureBackend(nil, he.Public, he.Secret); err == nil {
+	if _, err := newSecureBackend(nil, nil, he.Public, he.Secret); err == nil {
 		t.Error("dealer suite accepted an HE plan")
 	}
 

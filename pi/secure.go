@@ -36,9 +36,13 @@ const DefaultMaxImages = 64
 // maxBatchElems bounds the activation values of one request.
 const maxBatchElems = 1 << 28
 
-// secureBackend evaluates steps on shares through an mpc.Session.
+// secureBackend evaluates steps on shares through an mpc.Session, with
+// the party's dealer material from src: the run's one prefetch queue
+// (mpc.WithPrefetch of the party's Provider), which the per-request
+// offline phase fills and the protocols take from.
 type secureBackend struct {
 	s      *mpc.Session
+	src    mpc.Prefetching
 	pub    *Public
 	layers []mpc.Layer // per step (compileLayers)
 	lin    map[int]*mpc.LinearKey
@@ -48,15 +52,18 @@ type secureBackend struct {
 // newSecureBackend compiles the steps' layer objects and runs the
 // once-per-session setup of every linear and polynomial step (sec is nil
 // for the client).
-func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend, error) {
+func newSecureBackend(s *mpc.Session, src mpc.Prefetching, pub *Public, sec *Secret) (*secureBackend, error) {
 	if pub.Poly != "" {
 		return nil, fmt.Errorf("pi: the dealer suite computes the default polynomial form, not %q", pub.Poly)
+	}
+	if src.Party() != s.Party {
+		return nil, fmt.Errorf("pi: the %v's provider serves the %v", s.Party, src.Party())
 	}
 	layers, err := compileLayers(pub)
 	if err != nil {
 		return nil, err
 	}
-	b := &secureBackend{s: s, pub: pub, layers: layers, lin: map[int]*mpc.LinearKey{}, poly: map[int]*mpc.PolyKey{}}
+	b := &secureBackend{s: s, src: src, pub: pub, layers: layers, lin: map[int]*mpc.LinearKey{}, poly: map[int]*mpc.PolyKey{}}
 	s.Gates = fssgates.Gates{} // the dealer suite's comparison gates
 	for i := range pub.Steps {
 		st := &pub.Steps[i]
@@ -67,7 +74,7 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 			if sec != nil {
 				w, bias = sec.Steps[i].W, sec.Steps[i].Bias
 			}
-			k, err := s.SetupLinear(l.Label, l.Spec, w, bias)
+			k, err := s.SetupLinear(src, l.Label, l.Spec, w, bias)
 			if err != nil {
 				return nil, fmt.Errorf("pi: setup %q: %w", st.Name, err)
 			}
@@ -80,7 +87,7 @@ func newSecureBackend(s *mpc.Session, pub *Public, sec *Secret) (*secureBackend,
 			if sec != nil {
 				coef = sec.Steps[i].Coef
 			}
-			k, err := s.SetupPolyCoefs(l.PolyLabel, l.Spec.C, coef)
+			k, err := s.SetupPolyCoefs(src, l.PolyLabel, l.Spec.C, coef)
 			if err != nil {
 				return nil, fmt.Errorf("pi: setup %q: %w", st.Name, err)
 			}
@@ -111,7 +118,7 @@ func (b *secureBackend) preopen(n int) error {
 		k := *b.lin[st.In[0]]
 		k.Spec.N = n
 		transport.SetLayer(b.s.Conn, st.Name)
-		if err := b.s.PreopenAct(&k, l.Label, b.poly[i], l.Batch(n)); err != nil {
+		if err := b.s.PreopenAct(b.src, &k, l.Label, b.poly[i], l.Batch(n)); err != nil {
 			return fmt.Errorf("pi: preopen %q: %w", st.Name, err)
 		}
 	}
@@ -132,24 +139,24 @@ func (b *secureBackend) begin(st *Step) { transport.SetLayer(b.s.Conn, st.Name) 
 func (b *secureBackend) linear(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	k := *b.lin[i]
 	k.Spec.N = n
-	return b.s.Linear(&k, x)
+	return b.s.Linear(b.src, &k, x)
 }
 
 func (b *secureBackend) act(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	l := b.layers[i].(*mpc.ActLayer)
-	return b.s.Act(l.Label, b.poly[i], l.Batch(n), x)
+	return b.s.Act(b.src, l.Label, b.poly[i], l.Batch(n), x)
 }
 
 func (b *secureBackend) maxPool(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	l := b.layers[i].(*mpc.MaxPoolLayer)
-	return b.s.MaxPool(l.Label, l.Batch(n), x)
+	return b.s.MaxPool(b.src, l.Label, l.Batch(n), x)
 }
 
 func (b *secureBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
 	if st.Mul != 1 {
 		x = mpc.Scale(x, st.Mul)
 	}
-	return fssgates.Trunc(b.s, st.Name, x, st.Shift, b.s.Ell)
+	return fssgates.Trunc(b.s, b.src, st.Name, x, st.Shift, b.s.Ell)
 }
 
 // Server is the model owner's side of private inference.
@@ -225,16 +232,16 @@ func (sv *Server) run(conn transport.Conn) error {
 	if suiteName(sv.Suite) == SuiteTwoParty {
 		return sv.runTwoParty(conn)
 	}
-	s, err := mpc.NewSession(mpc.Server, conn, mpc.NewPrefetcher(sv.Provider), pub.Frac)
+	s, err := mpc.NewSession(mpc.Server, conn, pub.Frac)
 	if err != nil {
 		return err
 	}
 	s.Ell = pub.Ell
-	b, err := newSecureBackend(s, pub, sv.Plan.Secret)
+	b, err := newSecureBackend(s, mpc.WithPrefetch(sv.Provider), pub, sv.Plan.Secret)
 	if err != nil {
 		return err
 	}
-	return sv.serve(conn, &dealerRun{secureBackend: b, prov: sv.Provider, lazy: sv.Lazy})
+	return sv.serve(conn, &dealerRun{secureBackend: b, lazy: sv.Lazy})
 }
 
 // suiteRun is what the request loop (Server.serve, Client.infer) needs of
@@ -259,12 +266,11 @@ type suiteRun interface {
 // dealerRun is the dealer suite's suiteRun.
 type dealerRun struct {
 	*secureBackend
-	prov mpc.Provider
 	lazy bool
 }
 
 func (r *dealerRun) stepLayers() []mpc.Layer { return r.layers }
-func (r *dealerRun) provider() mpc.Provider  { return r.prov }
+func (r *dealerRun) provider() mpc.Provider  { return r.src }
 func (r *dealerRun) reveal(y []uint64) ([]uint64, error) {
 	return r.s.RevealToClient("output", y)
 }
@@ -273,9 +279,9 @@ func (r *dealerRun) input(in []uint64, size int) ([]uint64, error) {
 	return r.s.ShareInput(in, size)
 }
 
-// offline fetches the request's material into a fresh buffer (mpc.Prefetcher's
-// queues keep consumed material reachable from their backing arrays) and
-// preopens. The server tells the client when its material is fetched;
+// offline fetches the request's material into the run's one queue
+// (r.src.Prefetch: only what it lacks, e.g. not what a network dealer
+// session pooled ahead) and preopens. The server tells the client when its material is fetched;
 // the client fetches after the server's: with an in-process dealer
 // (mpc.Pairing) the halves are then generated once, whereas two parties asking
 // for the same item at the same moment both generate it.
@@ -290,10 +296,8 @@ func (r *dealerRun) offline(conn transport.Conn, n int) error {
 			return errors.New("malformed ready message")
 		}
 	}
-	prov := mpc.NewPrefetcher(r.prov)
-	r.s.Prov = prov
 	if !r.lazy {
-		if err := prov.Prefetch(r.needs(n)...); err != nil {
+		if err := r.src.Prefetch(r.needs(n)); err != nil {
 			return fmt.Errorf("offline: %w", err)
 		}
 	}
@@ -634,12 +638,15 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 		c.Setup = SetupStats{Offline: sub(conn.Stats().Total(), before), Time: time.Since(t0)}
 		return nil
 	}
-	s, err := mpc.NewSession(mpc.Client, conn, mpc.NewPrefetcher(c.Provider), c.Public.Frac)
+	if c.Provider == nil {
+		return errors.New("pi: client has no provider (the dealer suite needs one)")
+	}
+	s, err := mpc.NewSession(mpc.Client, conn, c.Public.Frac)
 	if err != nil {
 		return err
 	}
 	s.Ell = c.Public.Ell
-	b, err := newSecureBackend(s, c.Public, nil)
+	b, err := newSecureBackend(s, mpc.WithPrefetch(c.Provider), c.Public, nil)
 	if err != nil {
 		return ctxErr(ctx, err)
 	}
@@ -692,7 +699,7 @@ func (c *Client) Infer(ctx context.Context, conn transport.Conn, x *tensor.Tenso
 func (c *Client) infer(ctx context.Context, conn transport.Conn, in []uint64, n int) (*tensor.Tensor, Stats, error) {
 	var r suiteRun = twoPartyRun{c.tp}
 	if c.tp == nil {
-		r = &dealerRun{secureBackend: c.be, prov: c.Provider, lazy: c.Lazy}
+		r = &dealerRun{secureBackend: c.be, lazy: c.Lazy}
 	}
 	pub := c.Public
 	st := newStatsRecorder(conn, pub, r, n)

@@ -25,21 +25,21 @@ import (
 type Gates struct{}
 
 // ReLU prepares the FSS ReLU gate on x (see mpc.Gates).
-func (Gates) ReLU(s *mpc.Session, label string, x []uint64, ell int, out *[]uint64) (mpc.Opening, error) {
-	return gate(s, mpc.GateRequest(mpc.KindReLU, label, len(x), 0, ell), x, out)
+func (Gates) ReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int, out *[]uint64) (mpc.Opening, error) {
+	return gate(s, src, mpc.GateRequest(mpc.KindReLU, label, len(x), 0, ell), x, out)
 }
 
 // ReLUTrunc prepares the fused ReLU-truncation gate on z (see mpc.Gates
 // and ReLUTrunc).
-func (Gates) ReLUTrunc(s *mpc.Session, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
-	return reluTruncOpening(s, label, z, shift, ell, out)
+func (Gates) ReLUTrunc(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
+	return reluTruncOpening(s, src, label, z, shift, ell, out)
 }
 
 // gate prepares an FSS gate evaluation on the shared x: it fetches the
-// material and returns the opening of x + r_in whose finisher stores the
+// material from src and returns the opening of x + r_in whose finisher stores the
 // shares of the gate's output in *out.
-func gate(s *mpc.Session, req mpc.Request, x []uint64, out *[]uint64) (mpc.Opening, error) {
-	m, err := s.Fetch(req, len(x))
+func gate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64, out *[]uint64) (mpc.Opening, error) {
+	m, err := s.Fetch(src, req, len(x))
 	if err != nil {
 		return mpc.Opening{}, err
 	}
@@ -69,9 +69,9 @@ func gate(s *mpc.Session, req mpc.Request, x []uint64, out *[]uint64) (mpc.Openi
 }
 
 // runGate evaluates one gate in one round.
-func runGate(s *mpc.Session, req mpc.Request, x []uint64) ([]uint64, error) {
+func runGate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64) ([]uint64, error) {
 	var y []uint64
-	op, err := gate(s, req, x, &y)
+	op, err := gate(s, src, req, x, &y)
 	if err != nil {
 		return nil, err
 	}
@@ -85,20 +85,20 @@ func runGate(s *mpc.Session, req mpc.Request, x []uint64) ([]uint64, error) {
 // floor(x/2^shift)) for signed x in [−2^(ell−1), 2^(ell−1)) (ell 0 means
 // 64), with the FSS truncation gate: one round, 8 bytes per element each
 // way. There is no failure probability inside that range.
-func Trunc(s *mpc.Session, label string, x []uint64, shift uint, ell int) ([]uint64, error) {
-	return runGate(s, mpc.GateRequest(mpc.KindTrunc, label, len(x), shift, ell), x)
+func Trunc(s *mpc.Session, src mpc.Provider, label string, x []uint64, shift uint, ell int) ([]uint64, error) {
+	return runGate(s, src, mpc.GateRequest(mpc.KindTrunc, label, len(x), shift, ell), x)
 }
 
 // ReLU returns shares of max(x, 0) for signed x in [−2^(ell−1), 2^(ell−1))
 // with the FSS ReLU gate: one round, 8 bytes per element each way.
-func ReLU(s *mpc.Session, label string, x []uint64, ell int) ([]uint64, error) {
-	return runGate(s, mpc.GateRequest(mpc.KindReLU, label, len(x), 0, ell), x)
+func ReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) ([]uint64, error) {
+	return runGate(s, src, mpc.GateRequest(mpc.KindReLU, label, len(x), 0, ell), x)
 }
 
 // DReLU returns arithmetic shares of the bit 1{x ≥ 0}: one round, 8 bytes
 // per element each way.
-func DReLU(s *mpc.Session, label string, x []uint64, ell int) ([]uint64, error) {
-	return runGate(s, mpc.GateRequest(mpc.KindDReLU, label, len(x), 0, ell), x)
+func DReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) ([]uint64, error) {
+	return runGate(s, src, mpc.GateRequest(mpc.KindDReLU, label, len(x), 0, ell), x)
 }
 
 // reluTruncOpening prepares ReLU(z) >> shift on the shared z (signed,
@@ -123,10 +123,10 @@ func DReLU(s *mpc.Session, label string, x []uint64, ell int) ([]uint64, error) 
 // the dealer's shares of q, K and q·K (genReLUTrunc): no communication
 // besides opening ẑ. The result is 0 for z < 0 and floor(z/2^f) or one
 // more (stochastic rounding) for z ≥ 0.
-func reluTruncOpening(s *mpc.Session, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
+func reluTruncOpening(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
 	req := mpc.ReLUTruncRequest(label, len(z), shift, ell)
 	n := len(z)
-	m, err := s.Fetch(req, n, n, n, n)
+	m, err := s.Fetch(src, req, n, n, n, n)
 	if err != nil {
 		return mpc.Opening{}, err
 	}
@@ -171,9 +171,9 @@ func reluTruncOpening(s *mpc.Session, label string, z []uint64, shift uint, ell 
 // element each way: 0 for z < 0, floor(z/2^shift) or one more (stochastic
 // rounding) for z ≥ 0. This fuses the truncation after a linear layer with
 // the following ReLU.
-func ReLUTrunc(s *mpc.Session, label string, z []uint64, shift uint, ell int) ([]uint64, error) {
+func ReLUTrunc(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int) ([]uint64, error) {
 	var y []uint64
-	op, err := reluTruncOpening(s, label, z, shift, ell, &y)
+	op, err := reluTruncOpening(s, src, label, z, shift, ell, &y)
 	if err != nil {
 		return nil, err
 	}

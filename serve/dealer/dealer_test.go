@@ -75,6 +75,17 @@ func TestDealerSessions(t *testing.T) {
 	if err := p0.Prefetch(reqs); err != nil {
 		t.Fatal(err)
 	}
+	// The queue is the run's one queue: prefetching what it holds asks
+	// the dealer nothing (pi's offline phase after a pooled prefetch), and
+	// a list that differs from what is queued is an error before the
+	// online phase.
+	fetched := p0.Offline().Items
+	if err := p0.Prefetch(reqs); err != nil || p0.Offline().Items != fetched || p0.Queued() != len(reqs) {
+		t.Errorf("prefetch of queued requests: %v, %d items fetched, %d queued", err, p0.Offline().Items-fetched, p0.Queued())
+	}
+	if err := p0.Prefetch([]mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 4}}); err == nil || !strings.Contains(err.Error(), "differs") {
+		t.Errorf("prefetch differing from the queue: %v", err)
+	}
 	if err := p1.Ping(); err != nil {
 		t.Fatal(err)
 	}

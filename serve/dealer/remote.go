@@ -15,7 +15,8 @@ import (
 )
 
 // Remote is one party's mpc.Provider backed by its connection to a
-// network dealer session. Prefetch fetches a request list in one
+// network dealer session, with its one prefetch queue (mpc.Prefetching):
+// Prefetch fetches what the queue lacks of a request list in one
 // pipelined burst (the offline phase) and Get serves matching requests
 // from that queue in order; other requests cost one round trip each.
 // Safe for concurrent use (requests are serialised).
@@ -172,10 +173,22 @@ func (p *Remote) answer(tag, what string) error {
 	return nil
 }
 
-// Prefetch fetches the material of reqs now and queues it. The requests
-// are sent by one goroutine while the answers are read, so a long list
-// costs about one round trip.
+// Prefetch makes sure the material of reqs is queued (mpc.Prefetching):
+// it fetches the requests the queue lacks (mpc.MaterialQueue.Missing) in
+// one pipelined burst. A run's offline phase calls it with the request's
+// list, so material prefetched earlier (a pool) is used, not fetched again.
 func (p *Remote) Prefetch(reqs []mpc.Request) error {
+	miss, err := p.queue.Missing(reqs)
+	if err != nil {
+		return fmt.Errorf("dealer: prefetch: %w (pooled material is for single-image requests)", err)
+	}
+	return p.burst(miss)
+}
+
+// burst fetches the material of reqs now and queues it. The requests are
+// sent by one goroutine while the answers are read, so a long list costs
+// about one round trip.
+func (p *Remote) burst(reqs []mpc.Request) error {
 	if len(reqs) == 0 {
 		return nil
 	}
@@ -265,7 +278,7 @@ func (p *Remote) Get(req mpc.Request) (*mpc.Material, error) {
 	}
 	if p.Refill != nil {
 		if list := p.Refill(); len(list) > 0 && list[0].Same(req) {
-			if err := p.Prefetch(list); err != nil {
+			if err := p.burst(list); err != nil {
 				return nil, err
 			}
 			if m, ok, err := p.pop(req); ok || err != nil {

@@ -21,8 +21,8 @@ import (
 const Frac = 16
 
 // NewSession is mpc.NewSession with the dealer suite's comparison gates.
-func NewSession(p mpc.Party, conn transport.Conn, prov mpc.Provider, frac uint) (*mpc.Session, error) {
-	s, err := mpc.NewSession(p, conn, prov, frac)
+func NewSession(p mpc.Party, conn transport.Conn, frac uint) (*mpc.Session, error) {
+	s, err := mpc.NewSession(p, conn, frac)
 	if err == nil {
 		s.Gates = fssgates.Gates{}
 	}
@@ -38,21 +38,21 @@ type Result struct {
 }
 
 // Run2 runs f as the server and the client over a pipe with an in-process
-// dealer seeded by seed and returns both parties' results; an error of
-// either party fails t.
-func Run2(t testing.TB, seed byte, f func(s *mpc.Session) ([]uint64, error)) [2]Result {
+// dealer seeded by seed (src: the party's provider) and returns both
+// parties' results; an error of either party fails t.
+func Run2(t testing.TB, seed byte, f func(s *mpc.Session, src mpc.Provider) ([]uint64, error)) [2]Result {
 	t.Helper()
 	return runParties(t, seed, false, f)
 }
 
 // Run2Rec is Run2 recording the messages each party receives
 // (privacytest.Recorder).
-func Run2Rec(t testing.TB, seed byte, f func(s *mpc.Session) ([]uint64, error)) [2]Result {
+func Run2Rec(t testing.TB, seed byte, f func(s *mpc.Session, src mpc.Provider) ([]uint64, error)) [2]Result {
 	t.Helper()
 	return runParties(t, seed, true, f)
 }
 
-func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]uint64, error)) [2]Result {
+func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session, src mpc.Provider) ([]uint64, error)) [2]Result {
 	t.Helper()
 	var sd ring.Seed
 	sd[0] = seed
@@ -66,8 +66,8 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]
 	}
 	provs := [2]mpc.Provider{p0, p1}
 	var res [2]Result
-	Run(t, conns, provs, func(s *mpc.Session) error {
-		out, err := f(s)
+	Run(t, conns, provs, func(s *mpc.Session, src mpc.Provider) error {
+		out, err := f(s, src)
 		res[s.Party] = Result{Out: out, Conn: conns[s.Party], Rec: recs[s.Party], Prov: provs[s.Party]}
 		return err
 	})
@@ -75,10 +75,10 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session) ([]
 }
 
 // Run runs f as the server and the client, each in its own goroutine on a
-// session (NewSession) over conns[p] with provider provs[p]. A party's
+// session (NewSession) over conns[p], with provider provs[p] as src. A party's
 // error closes its connection, so that the peer does not wait for it, and
 // fails t once both have returned.
-func Run(t testing.TB, conns [2]transport.Conn, provs [2]mpc.Provider, f func(s *mpc.Session) error) {
+func Run(t testing.TB, conns [2]transport.Conn, provs [2]mpc.Provider, f func(s *mpc.Session, src mpc.Provider) error) {
 	t.Helper()
 	var errs [2]error
 	var wg sync.WaitGroup
@@ -86,9 +86,9 @@ func Run(t testing.TB, conns [2]transport.Conn, provs [2]mpc.Provider, f func(s 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := NewSession(mpc.Party(p), conns[p], provs[p], Frac)
+			s, err := NewSession(mpc.Party(p), conns[p], Frac)
 			if err == nil {
-				err = f(s)
+				err = f(s, provs[p])
 			}
 			if err != nil {
 				errs[p] = fmt.Errorf("%v: %w", mpc.Party(p), err)
