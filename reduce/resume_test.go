@@ -11,11 +11,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/tensor"
+	"github.com/autorep/autorep/train"
 )
 
 // quadrantSet is a 4-class C×S×S problem: the class is the brightest
@@ -206,6 +208,28 @@ type resumeCase struct {
 	train, test *data.Set
 	cfg         Config
 	crashes     []crashLog
+	// stops are runs stopped within epochs, each by one or more
+	// processes in turn.
+	stops []midStops
+}
+
+// midStop stops a run after step Step of phase Phase (steps counted
+// within the phase): gracefully (Config.Interrupt: the checkpoint is
+// written at that step and Run returns train.ErrInterrupted), or with
+// Kill by a panic at that step in a run that writes a checkpoint after
+// every step (Config.CheckpointEvery of 1ns), so it resumes from the
+// step before.
+type midStop struct {
+	Phase string
+	Step  int
+	Kill  bool
+}
+
+// midStops is a run stopped by successive processes, then resumed to
+// its end.
+type midStops struct {
+	name  string
+	stops []midStop
 }
 
 func runResumeCase(t *testing.T, rc resumeCase) runOutcome {
@@ -256,7 +280,82 @@ func runResumeCase(t *testing.T, rc resumeCase) runOutcome {
 			sameOutcome(t, want, outcome(t, res, student, cfg.Checkpoint))
 		})
 	}
+	for _, ms := range rc.stops {
+		t.Run(ms.name, func(t *testing.T) {
+			cfg := rc.cfg
+			cfg.Checkpoint = filepath.Join(dir, ms.name)
+			cfg.Log = logWriter{t}
+			for i, st := range ms.stops {
+				cfg.Resume = i > 0
+				runStopped(t, rc, cfg, st)
+			}
+			cfg.Resume = true
+			student := rc.model()
+			res, err := Run(student, rc.model(), rc.train, rc.test, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameOutcome(t, want, outcome(t, res, student, cfg.Checkpoint))
+		})
+	}
 	return want
+}
+
+// runStopped runs (or resumes) the case until st stops it.
+func runStopped(t *testing.T, rc resumeCase, cfg Config, st midStop) {
+	t.Helper()
+	stopped := false
+	cfg.Interrupt = func(phase string, step int) bool {
+		if phase != st.Phase || step != st.Step {
+			return false
+		}
+		stopped = true
+		if st.Kill {
+			panic(errCrash{fmt.Sprintf("%+v", st)})
+		}
+		return true
+	}
+	if st.Kill {
+		cfg.CheckpointEvery = time.Nanosecond
+	}
+	err := func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if _, ok := v.(errCrash); !ok {
+					panic(v)
+				}
+			}
+		}()
+		_, err = Run(rc.model(), rc.model(), rc.train, rc.test, cfg)
+		return err
+	}()
+	if !stopped {
+		t.Fatalf("the run never reached %+v (error %v)", st, err)
+	}
+	if !st.Kill && !errors.Is(err, train.ErrInterrupted) {
+		t.Fatalf("stopped at %+v: error %v, want train.ErrInterrupted", st, err)
+	}
+	// The phase's checkpoint is at that step (a kill: the step before).
+	f, err := modelfile.Read(cfg.Checkpoint + "." + st.Phase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state struct {
+		GlobalStep int `json:"global_step"`
+	}
+	if err := json.Unmarshal([]byte(f.Metadata[train.KeyCheckpoint]), &state); err != nil {
+		t.Fatal(err)
+	}
+	if want := st.Step - b2i(st.Kill); state.GlobalStep != want {
+		t.Fatalf("stopped at %+v: the checkpoint is at step %d, want %d", st, state.GlobalStep, want)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // tinyResNet is ResNet-20 on 3×8×8 inputs: batch norm (recalibrated
@@ -294,6 +393,14 @@ func TestAutoRePResumeExact(t *testing.T) {
 			// checkpointed.
 			{name: "search-done", at: "finetune", epoch: 1},
 			{name: "finetune", at: "finetune", epoch: 2},
+		},
+		// 6 steps an epoch; DaPa refits every 10 steps.
+		stops: []midStops{
+			{name: "mid-search", stops: []midStop{{Phase: "search", Step: 8}}},
+			{name: "mid-search-twice", stops: []midStop{{Phase: "search", Step: 3}, {Phase: "search", Step: 4}}},
+			{name: "mid-search-killed", stops: []midStop{{Phase: "search", Step: 11, Kill: true}}},
+			// The first finetune epoch, whose start is the search's best.
+			{name: "mid-finetune", stops: []midStop{{Phase: "finetune", Step: 2}, {Phase: "finetune", Step: 9, Kill: true}}},
 		}})
 	h := want.res.History
 	if len(h) != 5 {
@@ -341,6 +448,10 @@ func TestSNLResumeExact(t *testing.T) {
 			{name: "l1", at: "l1", epoch: 6},
 			{name: "binarised", line: "snl: binarised"}, // L1 finished and checkpointed, finetune not yet
 			{name: "finetune", at: "finetune", epoch: 2},
+		},
+		stops: []midStops{
+			{name: "mid-l1", stops: []midStop{{Phase: "l1", Step: 15}, {Phase: "l1", Step: 33, Kill: true}}},
+			{name: "mid-finetune", stops: []midStop{{Phase: "finetune", Step: 4}}},
 		}})
 	var etas []float64
 	for _, e := range want.res.History {

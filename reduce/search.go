@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/data"
@@ -113,6 +114,14 @@ type Config struct {
 	// checkpoints.
 	Checkpoint string
 	Resume     bool
+	// CheckpointEvery also writes the phase's checkpoint within an epoch
+	// once this much wall time has passed since the last one (0 = at
+	// epoch ends only); see train.Trainer.CheckpointEvery.
+	CheckpointEvery time.Duration
+	// Interrupt, if set, is asked after every training step with the
+	// phase and its steps done; true writes the phase's checkpoint at that
+	// step and Run returns an error matching train.ErrInterrupted.
+	Interrupt func(phase string, step int) bool
 	// Progress receives progress bars, Log per-epoch lines (nil = silent).
 	Progress, Log io.Writer
 }
@@ -301,7 +310,9 @@ func (r *runner) LoadState(b json.RawMessage) error {
 // model within budget in student (sites with nn.PolyMask). teacher (the
 // all-ReLU input model, may be nil) provides the distillation targets. The
 // epochs run in package train's Trainer (one per phase), which checkpoints
-// every epoch; with cfg.Resume the run continues from the checkpoints.
+// every epoch and, with cfg.CheckpointEvery, within epochs; with
+// cfg.Resume the run continues from the checkpoints, mid-epoch ones
+// included, to the same result as an uninterrupted run.
 func Run(student, teacher *models.Model, trainSet, test *data.Set, cfg Config) (*Result, error) {
 	cfg.defaults()
 	if student == nil || student.Net == nil || len(student.Sites) == 0 {
@@ -458,6 +469,10 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 		_, n := r.student.ReLUCount()
 		return fmt.Sprintf("relus %d", n)
 	}
+	t.CheckpointEvery = r.cfg.CheckpointEvery
+	if r.cfg.Interrupt != nil {
+		t.Interrupt = func(step int) bool { return r.cfg.Interrupt(phase, step) }
+	}
 	t.Recalibrate = r.recalibration(0)
 	t.EvalRunning = r.cfg.EvalRunning
 	var err error
@@ -512,7 +527,11 @@ func (r *runner) trainer(phase string, epochs int, step train.StepFunc) (*train.
 			if err := t.Resume(t.Checkpoint); err != nil {
 				return nil, fmt.Errorf("reduce: %w", err)
 			}
-			r.logf("resumed %s phase from %s after epoch %d\n", phase, t.Checkpoint, t.Epoch())
+			if e, b := t.Position(); b > 0 {
+				r.logf("resumed %s phase from %s in epoch %d after batch %d of %d\n", phase, t.Checkpoint, e+1, b, steps)
+			} else {
+				r.logf("resumed %s phase from %s after epoch %d\n", phase, t.Checkpoint, e)
+			}
 		}
 	}
 	r.logf("%s phase: %d epochs, %d steps each\n", phase, epochs, steps)
@@ -646,7 +665,7 @@ func (r *runner) finetune() error {
 	if err != nil {
 		return err
 	}
-	if t.Epoch() == 0 {
+	if e, b := t.Position(); e == 0 && b == 0 {
 		// Checkpoint the finetune's starting point (AutoReP: the search's
 		// best snapshot; SNL: the binarised model) before its first epoch.
 		// The best snapshot is overwritten as soon as a finetune epoch

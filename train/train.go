@@ -293,9 +293,9 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 				where = "checkpoint " + t.Checkpoint
 			}
 			if t.Log != nil {
-				fmt.Fprintf(t.Log, "\ninterrupted after epoch %d batch %d/%d (step %d): %s\n", e+1, p.Batches, p.Of, t.GlobalStep, where)
+				fmt.Fprintf(t.Log, "\ninterrupted in epoch %d after batch %d of %d (step %d): %s\n", e+1, p.Batches, p.Of, t.GlobalStep, where)
 			}
-			return false, fmt.Errorf("%w at epoch %d batch %d/%d: %s", ErrInterrupted, e+1, p.Batches, p.Of, where)
+			return false, fmt.Errorf("%w in epoch %d after batch %d of %d: %s", ErrInterrupted, e+1, p.Batches, p.Of, where)
 		}
 	}
 	lossSum, correct, seen, lr := p.LossSum, p.Correct, p.Seen, p.LR
