@@ -114,6 +114,27 @@ func TestMidEpochResumeExact(t *testing.T) {
 			}
 			sameRun(t, fmt.Sprintf("%s stopped at steps %v", opt, stops), full, tr, cFull, c)
 		}
+		// A stop asked for during an epoch's evaluation (as a signal
+		// would) takes effect after its checkpoint, before the next step.
+		ckpt := filepath.Join(dir, opt+"-eval.ckpt")
+		tr, _ := newTrainer(t, ckpt, 0, opt)
+		asked := false
+		tr.AfterEpoch = append(tr.AfterEpoch, func(s *EpochStats) error { asked = s.Epoch == 2; return nil })
+		tr.Interrupt = func(int) bool { return asked }
+		if err := tr.Run(); !errors.Is(err, ErrInterrupted) || tr.GlobalStep != 8 {
+			t.Fatalf("%s: stop during the evaluation: %v after %d steps", opt, err, tr.GlobalStep)
+		}
+		tr, c := newTrainer(t, ckpt, 0, opt)
+		if err := tr.Resume(ckpt); err != nil {
+			t.Fatal(err)
+		}
+		if e, b := tr.Position(); e != 2 || b != 0 {
+			t.Fatalf("%s: stopped after epoch 2, resumed at epoch %d batch %d", opt, e, b)
+		}
+		if err := tr.Run(); err != nil {
+			t.Fatal(err)
+		}
+		sameRun(t, opt+" stopped after epoch 2", full, tr, cFull, c)
 	}
 }
 

@@ -208,6 +208,11 @@ func (t *Trainer) Run() error {
 		if stop {
 			break
 		}
+		// A stop asked for during the evaluation: the epoch's checkpoint
+		// is written.
+		if e+1 < t.Epochs && t.Interrupt != nil && t.Interrupt(t.GlobalStep) {
+			return t.interrupted(fmt.Sprintf("after epoch %d (step %d)", e+1, t.GlobalStep))
+		}
 	}
 	return nil
 }
@@ -288,14 +293,10 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 			}
 		}
 		if interrupt {
-			where := "no checkpoint (none configured)"
-			if t.Checkpoint != "" {
-				where = "checkpoint " + t.Checkpoint
+			if t.Progress != nil {
+				fmt.Fprintln(t.Progress) // end the bar's line
 			}
-			if t.Log != nil {
-				fmt.Fprintf(t.Log, "\ninterrupted in epoch %d after batch %d of %d (step %d): %s\n", e+1, p.Batches, p.Of, t.GlobalStep, where)
-			}
-			return false, fmt.Errorf("%w in epoch %d after batch %d of %d: %s", ErrInterrupted, e+1, p.Batches, p.Of, where)
+			return false, t.interrupted(fmt.Sprintf("in epoch %d after batch %d of %d (step %d)", e+1, p.Batches, p.Of, t.GlobalStep))
 		}
 	}
 	lossSum, correct, seen, lr := p.LossSum, p.Correct, p.Seen, p.LR
@@ -364,6 +365,19 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 		}
 	}
 	return stop, nil
+}
+
+// interrupted logs and returns the ErrInterrupted of a stop at the
+// position at (the checkpoint is written).
+func (t *Trainer) interrupted(at string) error {
+	where := "no checkpoint (none configured)"
+	if t.Checkpoint != "" {
+		where = "checkpoint written to " + t.Checkpoint
+	}
+	if t.Log != nil {
+		fmt.Fprintf(t.Log, "interrupted %s: %s\n", at, where)
+	}
+	return fmt.Errorf("%w %s: %s", ErrInterrupted, at, where)
 }
 
 // defaultStep is cross-entropy with label smoothing.
