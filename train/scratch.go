@@ -21,8 +21,8 @@ import (
 // Scratch is a from-scratch training run of a built-in architecture on a
 // dataset, as `autorep train` runs it: SGD (or Adam) with a per-step
 // cosine schedule and linear warm-up, per-dataset defaults, a checkpoint
-// Out+".ckpt" after every epoch (Resume continues from it and refuses other
-// settings), and the model file Out with the run's record (modelfile.KeyTrain).
+// Out+".ckpt" after every epoch and every CheckpointEvery within one
+// (Resume continues from it and refuses other settings), and the model file Out with the run's record (modelfile.KeyTrain).
 // NewScratch gives the command's defaults.
 type Scratch struct {
 	Arch, Dataset string
@@ -53,6 +53,12 @@ type Scratch struct {
 	// images, fixed by Seed (data.Set.Sample); 0 = all.
 	Limit, TestLimit int
 	Resume           bool
+	// CheckpointEvery also writes the checkpoint within an epoch once this
+	// much wall time has passed since the last one (0 = epoch ends only);
+	// Interrupt, if set, stops the run at a step boundary with a
+	// checkpoint (see Trainer).
+	CheckpointEvery time.Duration
+	Interrupt       func(step int) bool
 	// KeepCheckpoint keeps Out+".ckpt" after the run (removed by default).
 	KeepCheckpoint bool
 	// Command is recorded in the model file.
@@ -174,6 +180,7 @@ func (s Scratch) Run() (*ScratchResult, error) {
 	tr := &Trainer{
 		Model: m, Opt: opt, Schedule: sched, Train: loader, Test: testSet, Epochs: s.Epochs,
 		LabelSmoothing: float32(s.LabelSmoothing), Checkpoint: s.Out + ".ckpt",
+		CheckpointEvery: s.CheckpointEvery, Interrupt: s.Interrupt,
 		Progress: s.Progress, Log: s.Log,
 	}
 	tr.State = map[string]Stateful{"config": &settingsState{cfg: runConfig}}
@@ -181,7 +188,11 @@ func (s Scratch) Run() (*ScratchResult, error) {
 		if err := tr.Resume(tr.Checkpoint); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(log, "resuming %s after epoch %d of %d\n", tr.Checkpoint, tr.Epoch(), s.Epochs)
+		if e, b := tr.Position(); b > 0 {
+			fmt.Fprintf(log, "resuming %s in epoch %d of %d after batch %d of %d\n", tr.Checkpoint, e+1, s.Epochs, b, loader.Len())
+		} else {
+			fmt.Fprintf(log, "resuming %s after epoch %d of %d\n", tr.Checkpoint, e, s.Epochs)
+		}
 	} else if _, err := os.Stat(tr.Checkpoint); err == nil {
 		fmt.Fprintf(log, "note: %s exists and will be overwritten; pass --resume to continue that run instead\n", tr.Checkpoint)
 	}

@@ -21,8 +21,10 @@ from the input model) or the SNL baseline (L1-relaxed masks, identity
 replacements). The output model file carries the masks and polynomial
 coefficients ("<site>.mask", "<site>.poly") and a reduction record, so
 'autorep eval', 'relus', 'serve' and 'plot' use them. A checkpoint is written
-after every epoch (OUT.ckpt.search|l1|finetune, best snapshot OUT.ckpt.best);
---resume continues from them.
+after every epoch and every --checkpoint-every within one
+(OUT.ckpt.search|l1|finetune, best snapshot OUT.ckpt.best); SIGINT/SIGTERM
+write it at the next step boundary and exit; --resume continues from it,
+mid-epoch or not, to the result of an uninterrupted run.
 
 --budget is a ReLU count per image: 12900, 12.9k, 1.2M, or a percentage of
 the model's ReLUs (5%). --cost FILE (a site-cost file as 'bench pi --cost-out' writes it, or the
@@ -34,9 +36,12 @@ func runReduce(args []string) error {
 	if err != nil {
 		return err
 	}
+	asked, stop := stopOnSignal("reduce")
+	defer stop()
+	run.Config.Interrupt = func(string, int) bool { return asked() }
 	rec, err := run.Run()
 	if err != nil {
-		return err
+		return resumeHint(err)
 	}
 	if jsonOut {
 		// The record stored in the model file, and where it went.
@@ -68,7 +73,8 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
-	resume := fs.Bool("resume", false, "resume from the checkpoint")
+	resume := fs.Bool("resume", false, "resume from the checkpoint (written after every epoch and within epochs)")
+	every := fs.Duration("checkpoint-every", DefaultCheckpointEvery, "also write the checkpoint within an epoch after this much wall time (0 = at epoch ends only)")
 	ckpt := fs.String("checkpoint", "", "checkpoint prefix: files PREFIX.search, .l1, .finetune, .best (default OUT.ckpt)")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as one JSON object on stdout")
 	out := fs.String("out", "", "output model file")
@@ -94,6 +100,9 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	if *modelPath == "" || *out == "" || *budgetFlag == "" {
 		fs.Usage()
 		return fail(errors.New("--model, --budget and --out are required"))
+	}
+	if *every < 0 {
+		return fail(fmt.Errorf("--checkpoint-every %v is negative", *every))
 	}
 	if *bnBatches < 0 {
 		return fail(fmt.Errorf("--bn-batches %d is negative", *bnBatches))
@@ -124,7 +133,7 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 			Method: *method, Epochs: *epochs, FinetuneEpochs: *ftEpochs,
 			Degree: *degree, Lambda: *lambda, Threshold: *threshold, SigmaMin: *sigmaMin, PolyBound: *polyBound, ScaleX2: *scaleX2,
 			Batch: *batch, LR: *lr, ScoreLR: *scoreLR, FinetuneLR: *ftLR, NoKD: *noKD, Seed: *seed,
-			Checkpoint: *ckpt, Resume: *resume, Progress: os.Stderr, Log: os.Stderr,
+			Checkpoint: *ckpt, Resume: *resume, CheckpointEvery: *every, Progress: os.Stderr, Log: os.Stderr,
 		}}
 	return run, jsonOut, nil
 }

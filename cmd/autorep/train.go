@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/kernel"
@@ -43,9 +47,12 @@ func runTrain(args []string) error {
 	if err := applyThreads(threads); err != nil {
 		return err
 	}
+	asked, stop := stopOnSignal("train")
+	defer stop()
+	sc.Interrupt = func(int) bool { return asked() }
 	res, err := sc.Run()
 	if err != nil {
-		return err
+		return resumeHint(err)
 	}
 	if jsonOut {
 		return printJSONObject(map[string]any{
@@ -66,7 +73,8 @@ func trainFlags(args []string) (sc train.Scratch, threads int, jsonOut bool, err
 			"a per-step cosine learning-rate schedule with linear warm-up, and per-dataset defaults:\n"+
 			"1-channel sets (MNIST, Fashion-MNIST) batch 32, lr 0.03, no warm-up, no augmentation;\n"+
 			"colour sets batch 128, lr 0.1, one warm-up epoch, random crop (pad 4) + flip.\n"+
-			"A checkpoint OUT.ckpt is written after every epoch; --resume continues from it.")
+			"A checkpoint OUT.ckpt is written after every epoch and every --checkpoint-every within\n"+
+			"one (SIGINT/SIGTERM write it at the next step and exit); --resume continues from it.")
 	arch := fs.String("model", "", "architecture: "+strings.Join(models.Names(), ", "))
 	dataset := fs.String("dataset", "", "dataset: "+strings.Join(data.Names(), ", ")+" or folder:PATH")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
@@ -87,7 +95,8 @@ func trainFlags(args []string) (sc train.Scratch, threads int, jsonOut bool, err
 	fs.IntVar(&threads, "threads", 0, "compute threads (0 = all cores)")
 	limit := fs.Int("limit", 0, "train on N training images only, a random subset fixed by --seed (0 = all)")
 	testLimit := fs.Int("test-limit", 0, "evaluate on N test images only, a random subset fixed by --seed (0 = all)")
-	resume := fs.Bool("resume", false, "continue from OUT.ckpt, written after every completed epoch")
+	resume := fs.Bool("resume", false, "continue from OUT.ckpt (written after every epoch and within epochs)")
+	every := fs.Duration("checkpoint-every", DefaultCheckpointEvery, "also write the checkpoint within an epoch after this much wall time (0 = at epoch ends only)")
 	keepCkpt := fs.Bool("keep-checkpoint", false, "keep OUT.ckpt after training finished (it is removed by default)")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as one JSON object on stdout")
 	fail := func(e error) (train.Scratch, int, bool, error) { return train.Scratch{}, 0, false, e }
@@ -111,6 +120,9 @@ func trainFlags(args []string) (sc train.Scratch, threads int, jsonOut bool, err
 	case *out == "":
 		return fail(errors.New("--out is required"))
 	}
+	if *every < 0 {
+		return fail(fmt.Errorf("--checkpoint-every %v is negative", *every))
+	}
 	warmup := -1.0 // auto
 	if *warmupFlag != "auto" {
 		if warmup, err = strconv.ParseFloat(*warmupFlag, 64); err != nil || warmup < 0 {
@@ -120,9 +132,44 @@ func trainFlags(args []string) (sc train.Scratch, threads int, jsonOut bool, err
 	sc = train.Scratch{Arch: *arch, Dataset: *dataset, DataDir: *dataDir, Epochs: *epochs, Out: *out,
 		Opt: *opt, LR: *lr, Batch: *batch, Momentum: *momentum, Nesterov: *nesterov, WeightDecay: *wd, NoBNDecay: *noBNDecay,
 		Warmup: warmup, MinLR: *minLR, LabelSmoothing: *smoothing, Augment: aug, Seed: *seed, Limit: *limit, TestLimit: *testLimit,
-		Resume: *resume, KeepCheckpoint: *keepCkpt, Command: "autorep train " + strings.Join(args, " "),
+		Resume: *resume, CheckpointEvery: *every, KeepCheckpoint: *keepCkpt, Command: "autorep train " + strings.Join(args, " "),
 		Progress: os.Stderr, Log: os.Stderr}
 	return sc, threads, jsonOut, nil
+}
+
+// DefaultCheckpointEvery is --checkpoint-every of train and reduce: a
+// ResNet-18 checkpoint (weights and optimiser state) takes about a second
+// to write, a stopped run loses at most this much.
+const DefaultCheckpointEvery = 10 * time.Minute
+
+// stopOnSignal makes the first SIGINT or SIGTERM ask a training run
+// (asked reports it) to write its checkpoint at the next step boundary and
+// stop; the signal is then released, so a second one ends the process at
+// once. stop releases the signals.
+func stopOnSignal(name string) (asked func() bool, stop func()) {
+	var flag atomic.Bool
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch)
+			flag.Store(true)
+			fmt.Fprintf(os.Stderr, "\nautorep %s: %v: writing a checkpoint after the current step, then exiting (signal again to exit at once, losing the work since the last checkpoint)\n", name, s)
+		case <-done:
+		}
+	}()
+	return flag.Load, func() { signal.Stop(ch); close(done) }
+}
+
+// resumeHint adds how to continue to the error of a run stopped with a
+// checkpoint.
+func resumeHint(err error) error {
+	if errors.Is(err, train.ErrInterrupted) {
+		return fmt.Errorf("%w; continue with the same flags and --resume", err)
+	}
+	return err
 }
 
 // printJSONObject writes v as one JSON object on stdout.
