@@ -367,15 +367,12 @@ func (t *Trainer) runEpoch(e int) (stop bool, err error) {
 	return stop, nil
 }
 
-// interrupted logs and returns the ErrInterrupted of a stop at the
-// position at (the checkpoint is written).
+// interrupted returns the ErrInterrupted of a stop at the position at
+// (the checkpoint is written).
 func (t *Trainer) interrupted(at string) error {
 	where := "no checkpoint (none configured)"
 	if t.Checkpoint != "" {
 		where = "checkpoint written to " + t.Checkpoint
-	}
-	if t.Log != nil {
-		fmt.Fprintf(t.Log, "interrupted %s: %s\n", at, where)
 	}
 	return fmt.Errorf("%w %s: %s", ErrInterrupted, at, where)
 }
