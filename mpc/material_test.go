@@ -2,6 +2,7 @@ package mpc_test
 
 import (
 	"bytes"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -405,6 +406,20 @@ func TestMarshalParts(t *testing.T) {
 			if (m.Keys != nil) != (len(body) > 0) {
 				t.Fatalf("%v: body of %d bytes", r.Kind, len(body))
 			}
+		}
+	}
+}
+
+// TestSessionHoldsNoSource: the session is party, connection and
+// precision; no field of it can hold a source of correlated randomness
+// (issue 13: the protocols take their Provider as an argument).
+func TestSessionHoldsNoSource(t *testing.T) {
+	st := reflect.TypeFor[mpc.Session]()
+	prov := reflect.TypeFor[mpc.Provider]()
+	for i := range st.NumField() {
+		f := st.Field(i)
+		if f.Type.Implements(prov) || f.Type == prov || (f.Type.Kind() == reflect.Interface && prov.Implements(f.Type) && f.Type.NumMethod() > 0) {
+			t.Errorf("mpc.Session.%s (%v) can hold a Provider", f.Name, f.Type)
 		}
 	}
 }
