@@ -109,8 +109,10 @@ func (t *Trainer) Position() (epoch, batches int) {
 
 // Resume restores the state saved by SaveCheckpoint at path into t, whose
 // Model and Opt must be built exactly as in the interrupted run (same
-// architecture, same activations installed, same parameter groups). Run
-// then continues with the epoch after the last completed one. The file is
+// architecture, same activations installed, same parameter groups) and
+// over the same data and batch size. Run then continues where the
+// checkpoint was written: within its epoch (mid-epoch checkpoint), or with
+// the epoch after the last completed one. The file is
 // validated before anything is restored, but the model, optimiser and
 // State entries are restored one after the other: after an error, do not
 // train with t.

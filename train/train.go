@@ -2,8 +2,9 @@
 // mini-batch optimisation with a per-step learning-rate schedule,
 // cross-entropy (with label smoothing) or a caller-supplied loss, hooks for
 // ReLU-reduction methods (mask updates before each step, bookkeeping after
-// each epoch, a keep-best predicate), a progress bar, and a checkpoint after
-// every epoch from which an interrupted run resumes exactly.
+// each epoch, a keep-best predicate), a progress bar, and checkpoints after
+// every epoch and within epochs (on a wall-time period or when asked to
+// stop) from which an interrupted run resumes exactly.
 package train
 
 import (
@@ -100,8 +101,9 @@ type Trainer struct {
 	// BestPath (when not empty) and recorded in Best.
 	KeepBest func(s EpochStats, best *EpochStats) bool
 	BestPath string
-	// Checkpoint is the path written atomically after every epoch ("" for
-	// none); Resume reads it.
+	// Checkpoint is the path written atomically after every epoch and
+	// within epochs (CheckpointEvery, Interrupt) ("" for none); Resume
+	// reads it.
 	Checkpoint string
 	// CheckpointEvery, if positive, also writes Checkpoint within an
 	// epoch, at the first step boundary after this much wall time since
