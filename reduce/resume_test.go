@@ -64,6 +64,10 @@ type crashLog struct {
 	at    string
 	epoch int
 	line  string
+	// v1 rewrites the checkpoints left by the crash into version 1, the
+	// per-epoch format of binaries before mid-epoch checkpoints, before
+	// the resume.
+	v1 bool
 }
 
 func (w *crashLog) Write(p []byte) (int, error) {
@@ -269,6 +273,9 @@ func runResumeCase(t *testing.T, rc resumeCase) runOutcome {
 			if !crashed {
 				t.Fatalf("the run never reached the crash point %+v", c)
 			}
+			if c.v1 {
+				toVersion1(t, cfg.Checkpoint)
+			}
 			// A new process: fresh models, the same flags plus --resume.
 			cfg.Resume = true
 			cfg.Log = logWriter{t}
@@ -299,6 +306,43 @@ func runResumeCase(t *testing.T, rc resumeCase) runOutcome {
 		})
 	}
 	return want
+}
+
+// toVersion1 rewrites the per-epoch checkpoints of prefix as binaries
+// before mid-epoch checkpoints wrote them: the same tensors and state
+// under version 1.
+func toVersion1(t *testing.T, prefix string) {
+	t.Helper()
+	n := 0
+	for _, p := range Phases {
+		f, err := modelfile.Read(prefix + "." + p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st map[string]any
+		if err := json.Unmarshal([]byte(f.Metadata[train.KeyCheckpoint]), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st["version"] != 2.0 || st["position"] != nil {
+			t.Fatalf("%s.%s: not an epoch-end checkpoint of version 2: %v", prefix, p, st["version"])
+		}
+		st["version"] = 1
+		raw, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Metadata[train.KeyCheckpoint] = string(raw)
+		if err := modelfile.Write(prefix+"."+p, f.Tensors, f.Metadata); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatalf("no checkpoint at %s to rewrite", prefix)
+	}
 }
 
 // runStopped runs (or resumes) the case until st stops it.
@@ -387,7 +431,7 @@ func TestAutoRePResumeExact(t *testing.T) {
 		LR: 0.01, ScoreLR: 0.1, FinetuneLR: 0.01, Lambda: 20, Seed: 6, BNBatches: 4, Augment: true}
 	want := runResumeCase(t, resumeCase{name: "autorep", model: model, train: train, test: test, cfg: cfg,
 		crashes: []crashLog{
-			{name: "search", at: "search", epoch: 2},
+			{name: "search", at: "search", epoch: 2, v1: true},
 			// Search finished and checkpointed, finetune epoch 1 trained and
 			// saved as the best snapshot (it beats the search), not yet
 			// checkpointed.
@@ -445,7 +489,7 @@ func TestSNLResumeExact(t *testing.T) {
 		LR: 0.02, FinetuneLR: 0.01, Eta0: 1e-4, Seed: 6, BNBatches: 4}
 	want := runResumeCase(t, resumeCase{name: "snl", model: model, train: train, test: test, cfg: cfg,
 		crashes: []crashLog{
-			{name: "l1", at: "l1", epoch: 6},
+			{name: "l1", at: "l1", epoch: 6, v1: true},
 			{name: "binarised", line: "snl: binarised"}, // L1 finished and checkpointed, finetune not yet
 			{name: "finetune", at: "finetune", epoch: 2},
 		},
