@@ -245,7 +245,7 @@ func TestTopKMNIST(t *testing.T) {
 					// TestSecureTopKExact keeps the suite's argmax there.
 					t.Skip("-short: the twoparty LeNet-5 run; the plain pass runs it")
 				}
-				plan, err := Compile(m, Config{})
+				plan, err := Compile(m, Config{Suite: suite})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -33,6 +33,10 @@ type Config struct {
 	// Trunc is the two-party suite's truncation mode: "" (exact, the
 	// fixed-point executor's values) or TruncFaithful.
 	Trunc string
+	// Suite is the protocol suite the plan is for (Public.Suite): "" is
+	// the suite the forms imply, SuiteTwoParty for a Poly or Trunc other
+	// than the default, else SuiteDealer (configSuite).
+	Suite string
 	// WeightBits is the public weight bound to record (Public.WeightBits):
 	// 0 means the smallest that holds the weights; a larger width (at
 	// most ℓ) reveals less of them for larger HE uploads, ℓ nothing at
@@ -124,6 +128,11 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 	if err := validTruncMode(cfg.Trunc); err != nil {
 		return nil, err
 	}
+	suite, err := configSuite(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pi: compile: %w", err)
+	}
+	c.pub.Suite = suite
 	if cfg.Poly == PolyHE && cfg.Trunc != TruncFaithful {
 		return nil, fmt.Errorf("pi: compile: polynomial form %q needs truncation mode %q; use %q for exact truncations", PolyHE, TruncFaithful, PolyNarrow)
 	}

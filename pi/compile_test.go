@@ -430,7 +430,7 @@ func TestWeightBound(t *testing.T) {
 		}
 	}
 	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 31)
-	plan, err := Compile(m, Config{FracBits: 8, Ell: 40})
+	plan, err := Compile(m, Config{FracBits: 8, Ell: 40, Suite: SuiteTwoParty})
 	if err != nil {
 		t.Fatal(err)
 	}

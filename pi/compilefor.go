@@ -2,16 +2,16 @@ package pi
 
 import "github.com/autorep/autorep/models"
 
-// ForSuite returns c with the polynomial form and truncation mode (Poly,
-// Trunc) that suite computes for the command-line truncation name trunc
-// (SuiteForms; "" is the suite's default: PolyFormFor, TruncFor), its
-// other fields unchanged.
+// ForSuite returns c for suite (Suite, the canonical name) with the
+// polynomial form and truncation mode (Poly, Trunc) that suite computes
+// for the command-line truncation name trunc (SuiteForms; "" is the
+// suite's default: PolyFormFor, TruncFor), its other fields unchanged.
 func (c Config) ForSuite(suite, trunc string) (Config, error) {
 	poly, mode, err := SuiteForms(suite, trunc)
 	if err != nil {
 		return Config{}, err
 	}
-	c.Poly, c.Trunc = poly, mode
+	c.Suite, c.Poly, c.Trunc = suiteName(suite), poly, mode
 	return c, nil
 }
 

@@ -1,7 +1,6 @@
 package pi
 
 import (
-	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -222,8 +221,8 @@ func TestFoldOffUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := fmt.Sprintf("%x", plan.Public.Hash()); h != "319f65fcf6f87025836f9a2587909dc039d17d3c4aa2c3528b6b502bc4e65848" {
-		t.Fatalf("unfolded plan hash %s, before the fold 319f65fc…", h)
+	if h := hashWithoutSuite(t, plan.Public); h != "319f65fcf6f87025836f9a2587909dc039d17d3c4aa2c3528b6b502bc4e65848" {
+		t.Fatalf("unfolded plan hash %s (without the suite the plan names since), before the fold 319f65fc…", h)
 	}
 }
 
@@ -243,20 +242,6 @@ func TestTwoPartyFoldFresh(t *testing.T) {
 // (CIFAR-10; JPEG-copy and original-data bases).
 var resnet20D1 = []string{"resnet20-cifar10-autorep12.9k.safetensors", "resnet20-cifar10-lossless-autorep12.9k-d1.safetensors"}
 
-// loadD1 loads a committed degree-1 ResNet-20 model or fails.
-func loadD1(t testing.TB, file string) *models.Model {
-	t.Helper()
-	path := modelFile(file)
-	if path == "" {
-		t.Fatalf("models/%s is missing", file)
-	}
-	m, err := models.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // TestTwoPartyFoldResNet20: the committed ResNet-20 AutoReP 12.9K degree-1
 // model in the twoparty suite's default form at f = 10, ℓ = 32, P of 36
 // bits (the issue-15 setting) folds the stem's and every block's relu1
@@ -268,7 +253,7 @@ func TestTwoPartyFoldResNet20(t *testing.T) {
 		t.Skip("short mode: ResNet-20 twoparty run")
 	}
 	set := loadSet(t, "cifar10")
-	m := loadD1(t, resnet20D1[0])
+	m := loadCommitted(t, resnet20D1[0])
 	plan, err := Compile(m, Config{FracBits: 10, Ell: 32, PBits: 36, Poly: PolyHE, Trunc: TruncFaithful})
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +287,7 @@ func BenchmarkFoldAccuracy(b *testing.B) {
 	set := loadSet(b, "cifar10")
 	for _, file := range resnet20D1 {
 		b.Run(file, func(b *testing.B) {
-			m := loadD1(b, file)
+			m := loadCommitted(b, file)
 			var plans [2]*Plan
 			for k, noFold := range []bool{true, false} {
 				p, err := Compile(m, Config{FracBits: 10, Ell: 32, PBits: 36, Poly: PolyHE, Trunc: TruncFaithful, NoFold: noFold})

@@ -238,6 +238,20 @@ func argmax(t *tensor.Tensor, i int) (best int, margin float64) {
 	return best, float64(row[best]) - second
 }
 
+// loadCommitted loads a model shipped in models/ or fails.
+func loadCommitted(t testing.TB, file string) *models.Model {
+	t.Helper()
+	path := modelFile(file)
+	if path == "" {
+		t.Fatalf("models/%s is missing", file)
+	}
+	m, err := models.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // modelFile returns the path of a trained model shipped in models/, or "".
 func modelFile(name string) string {
 	p := filepath.Join("..", "models", name)

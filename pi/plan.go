@@ -142,6 +142,11 @@ type Public struct {
 	Frac uint `json:"frac"`
 	// Ell is the bit width of the FSS gate inputs (64 by default).
 	Ell int `json:"ell"`
+	// Suite is the protocol suite the plan is compiled for (SuiteDealer
+	// or SuiteTwoParty, Config.Suite); Poly, Trunc and PBits are its
+	// parameters. A party of the other suite refuses the plan, and the
+	// hash the hello compares covers the name.
+	Suite string `json:"suite"`
 	// Poly is the fixed-point form of the activation polynomials: "" for
 	// the default (mpc.PolyCoefs.Eval), PolyNarrow for the two-party
 	// suite's. Omitted when empty, so default plans hash as before.
@@ -353,6 +358,9 @@ func (p *Public) Validate() error {
 		return err
 	}
 	if err := validTruncMode(p.Trunc); err != nil {
+		return err
+	}
+	if err := checkSuiteForms(p.Suite, p.Poly, p.Trunc); err != nil {
 		return err
 	}
 	if err := p.checkPBits(); err != nil {

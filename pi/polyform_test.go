@@ -187,7 +187,7 @@ func TestNarrowBytesPin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wide, err = Compile(m, Config{FracBits: f, Ell: we}); err != nil {
+	if wide, err = Compile(m, Config{FracBits: f, Ell: we, Suite: SuiteTwoParty}); err != nil {
 		t.Fatal(err)
 	}
 	wres := checkTwoPartyExact(t, wide, x)

@@ -19,8 +19,15 @@ import (
 
 // preparePlan is a random-weight LeNet with mixed ReLU/polynomial
 // activations at f = 8 and the smallest ℓ MinEll gives for x, where the
-// two-party suite equals EvalFixed exactly (TestTwoPartyExactSynthetic).
+// two-party suite equals EvalFixed exactly (TestTwoPartyExactSynthetic),
+// compiled for the twoparty suite (preparePlanFor: another).
 func preparePlan(t *testing.T, x *tensor.Tensor) *Plan {
+	t.Helper()
+	return preparePlanFor(t, x, SuiteTwoParty)
+}
+
+// preparePlanFor is preparePlan for suite.
+func preparePlanFor(t *testing.T, x *tensor.Tensor, suite string) *Plan {
 	t.Helper()
 	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 21)
 	installPoly(m, 0.5, 1, 22)
@@ -32,7 +39,7 @@ func preparePlan(t *testing.T, x *tensor.Tensor) *Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, err = Compile(m, Config{FracBits: 8, Ell: ell}); err != nil {
+	if p, err = Compile(m, Config{FracBits: 8, Ell: ell, Suite: suite}); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -232,7 +239,7 @@ func TestPrepareBounds(t *testing.T) {
 // and goes on serving.
 func TestPrepareDealer(t *testing.T) {
 	x := randomImages(25, 1, [3]int{1, 28, 28})
-	plan := preparePlan(t, x)
+	plan := preparePlanFor(t, x, SuiteDealer)
 	s := newPrepareSession(t, plan, SuiteDealer, 0)
 	if err := s.cl.Connect(s.ctx, s.c1); err != nil {
 		t.Fatal(err)

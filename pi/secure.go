@@ -211,6 +211,9 @@ func (sv *Server) Run(ctx context.Context, conn transport.Conn) error {
 	if err := ValidSuite(sv.Suite); err != nil {
 		return err
 	}
+	if err := checkPlanSuite("server", sv.Suite, sv.Plan.Public); err != nil {
+		return err
+	}
 	if suiteName(sv.Suite) == SuiteDealer && sv.Provider == nil {
 		return errors.New("pi: server has no provider (the dealer suite needs one)")
 	}
@@ -588,6 +591,11 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 	if dealer && c.Provider == nil {
 		return errors.New("pi: client has no provider (the dealer suite needs one)")
 	}
+	if c.Public != nil {
+		if err := checkPlanSuite("client", c.Suite, c.Public); err != nil {
+			return err
+		}
+	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	t0 := time.Now()
@@ -622,6 +630,9 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 	}
 	if c.Public == nil {
 		p, err := UnmarshalPublic(reply[4:])
+		if err == nil {
+			err = checkPlanSuite("client", c.Suite, p)
+		}
 		if err != nil {
 			return fmt.Errorf("pi: client: server's plan: %w", err)
 		}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
 )
@@ -81,14 +80,7 @@ func TestTwoPartyFaithfulSynthetic(t *testing.T) {
 func TestTwoPartyFaithfulMNIST(t *testing.T) {
 	set := loadSet(t, "mnist")
 	for _, name := range []string{"lenet-mnist.safetensors", "lenet-mnist-autorep10.safetensors"} {
-		path := modelFile(name)
-		if path == "" {
-			t.Fatalf("models/%s is missing", name)
-		}
-		m, err := models.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := loadCommitted(t, name)
 		plan, err := Compile(m, Config{Poly: PolyNarrow, Trunc: TruncFaithful})
 		if err != nil {
 			t.Fatal(err)

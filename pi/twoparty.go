@@ -40,6 +40,48 @@ func suiteName(name string) string {
 	return name
 }
 
+// configSuite is the canonical suite a plan of cfg is compiled for:
+// cfg.Suite, or when empty the one its forms imply (the dealer suite
+// computes the default forms only).
+func configSuite(cfg Config) (string, error) {
+	if err := ValidSuite(cfg.Suite); err != nil {
+		return "", err
+	}
+	suite := cfg.Suite
+	if suite == "" {
+		suite = SuiteDealer
+		if cfg.Poly != "" || cfg.Trunc != "" {
+			suite = SuiteTwoParty
+		}
+	}
+	return suite, checkSuiteForms(suite, cfg.Poly, cfg.Trunc)
+}
+
+// checkSuiteForms checks a plan's suite, a canonical name, against its
+// polynomial form and truncation mode: the dealer suite computes the
+// default ones only.
+func checkSuiteForms(suite, poly, trunc string) error {
+	switch suite {
+	case SuiteTwoParty:
+		return nil
+	case SuiteDealer:
+		if poly != "" || trunc != "" {
+			return fmt.Errorf("pi: the %s suite computes the default polynomial form and exact truncations, not form %q, truncation %q", SuiteDealer, poly, trunc)
+		}
+		return nil
+	}
+	return fmt.Errorf("pi: plan for suite %q (known: %s, %s)", suite, SuiteDealer, SuiteTwoParty)
+}
+
+// checkPlanSuite refuses to run, as party ("server" or "client") of
+// suite, a plan compiled for another suite.
+func checkPlanSuite(party, suite string, pub *Public) error {
+	if ours := suiteName(suite); pub.Suite != ours {
+		return fmt.Errorf("pi: %s: the plan is compiled for the %s suite, the %s runs the %s suite", party, pub.Suite, party, ours)
+	}
+	return nil
+}
+
 // Parties of the two-party suite: the server holds the weights and is
 // party 0 of otgates and helinear, the client holds the input and the HE
 // secret key.

@@ -2,11 +2,11 @@ package pi
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
@@ -75,7 +75,7 @@ func TestTwoPartyExactSynthetic(t *testing.T) {
 	if ell < 2*8+2 || ell >= 64 {
 		t.Fatalf("MinEll = %d at f = 8, want a width in 18..63", ell)
 	}
-	for _, cfg := range []Config{{FracBits: 12}, {FracBits: 8, Ell: ell}} {
+	for _, cfg := range []Config{{FracBits: 12, Suite: SuiteTwoParty}, {FracBits: 8, Ell: ell, Suite: SuiteTwoParty}} {
 		plan, err := Compile(m, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -93,15 +93,8 @@ func TestTwoPartyExactSynthetic(t *testing.T) {
 func TestTwoPartyExactMNIST(t *testing.T) {
 	set := loadSet(t, "mnist")
 	for _, name := range []string{"lenet-mnist.safetensors", "lenet-mnist-autorep10.safetensors"} {
-		path := modelFile(name)
-		if path == "" {
-			t.Fatalf("models/%s is missing", name)
-		}
-		m, err := models.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := Compile(m, Config{})
+		m := loadCommitted(t, name)
+		plan, err := Compile(m, Config{Suite: SuiteTwoParty})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,12 +104,25 @@ func TestTwoPartyExactMNIST(t *testing.T) {
 }
 
 // TestSuiteMismatch: a client and a server of different suites refuse each
-// other with an error naming both suites, either way round.
+// other with an error naming both suites, either way round; a plan is
+// compiled for one suite (its name in the plan and its hash), and a party
+// of the other refuses it, naming both.
 func TestSuiteMismatch(t *testing.T) {
 	m := newModel(t, "lenet", 10, [3]int{1, 28, 28}, 3)
-	plan, err := Compile(m, Config{})
-	if err != nil {
-		t.Fatal(err)
+	plans := map[string]*Plan{}
+	for _, suite := range []string{SuiteDealer, SuiteTwoParty} {
+		p, err := Compile(m, Config{Suite: suite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Public.Suite != suite {
+			t.Fatalf("plan compiled for %s says suite %q", suite, p.Public.Suite)
+		}
+		plans[suite] = p
+	}
+	plan := plans[SuiteDealer]
+	if plan.PublicHash() == plans[SuiteTwoParty].PublicHash() {
+		t.Error("the dealer and twoparty plans of one model hash alike")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -124,8 +130,10 @@ func TestSuiteMismatch(t *testing.T) {
 		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{5}))
 		c0, c1 := transport.Pipe()
 		done := make(chan error, 1)
-		go func() { done <- (&Server{Plan: plan, Provider: p0, Suite: c.server}).Run(ctx, c0) }()
-		err := (&Client{Public: plan.Public, Provider: p1, Suite: c.client}).Connect(ctx, c1)
+		go func() {
+			done <- (&Server{Plan: plans[suiteName(c.server)], Provider: p0, Suite: c.server}).Run(ctx, c0)
+		}()
+		err := (&Client{Public: plans[suiteName(c.client)].Public, Provider: p1, Suite: c.client}).Connect(ctx, c1)
 		want := "client wants suite " + suiteName(c.client) + ", server runs " + suiteName(c.server)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("client %q, server %q: client error %v, want %q", c.client, c.server, err, want)
@@ -135,6 +143,19 @@ func TestSuiteMismatch(t *testing.T) {
 		}
 		c0.Close()
 		c1.Close()
+	}
+	// A party given the other suite's plan refuses it before any message.
+	for _, c := range []struct{ plan, party string }{{SuiteDealer, SuiteTwoParty}, {SuiteTwoParty, SuiteDealer}} {
+		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{5}))
+		want := "the plan is compiled for the " + c.plan + " suite, the %s runs the " + c.party + " suite"
+		err := (&Server{Plan: plans[c.plan], Provider: p0, Suite: c.party}).Run(ctx, nil)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf(want, "server")) {
+			t.Errorf("server of %s, plan for %s: %v", c.party, c.plan, err)
+		}
+		err = (&Client{Public: plans[c.plan].Public, Provider: p1, Suite: c.party}).Connect(ctx, nil)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf(want, "client")) {
+			t.Errorf("client of %s, plan for %s: %v", c.party, c.plan, err)
+		}
 	}
 	if err := ValidSuite("fss"); err == nil || !strings.Contains(err.Error(), SuiteTwoParty) {
 		t.Errorf("ValidSuite(fss) = %v", err)

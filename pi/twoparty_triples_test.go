@@ -44,7 +44,7 @@ func TestTwoPartyTriplesAhead(t *testing.T) {
 		name string
 		plan *Plan
 	}{
-		{"wide exact", plan(Config{FracBits: 8}, 0)},
+		{"wide exact", plan(Config{FracBits: 8, Suite: SuiteTwoParty}, 0)},
 		{"narrow exact", plan(Config{FracBits: 8, Poly: PolyNarrow}, 0)},
 		{"narrow exact, label", plan(Config{FracBits: 8, Poly: PolyNarrow}, 1)},
 		{"he faithful", plan(Config{FracBits: 12, Poly: PolyHE, Trunc: TruncFaithful}, 0)},

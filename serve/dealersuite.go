@@ -44,14 +44,15 @@ type DealerConfig struct {
 	TicketKey []byte
 }
 
-// dealerSuite is the dealer suite of a server: a pool of dealer sessions
-// prepared ahead of clients.
+// dealerSuite is the dealer suite's Correlations: a pool of dealer
+// sessions prepared ahead of clients.
 type dealerSuite struct {
+	given *DealerConfig // DealerCorrelations' argument, checked by Init
 	cfg   DealerConfig
 	hash  [32]byte
 	setup []mpc.Request
 	infer []mpc.Request
-	pool  chan *suiteSession
+	pool  chan *pooledSession
 	// images is the number of single-image inferences each session's
 	// plan registration grants (0: no registration).
 	images int
@@ -61,29 +62,45 @@ type dealerSuite struct {
 	live   map[*dealer.Remote]bool
 }
 
-func newDealerSuite(cfg *DealerConfig, plan *pi.Plan, images int, logf func(string, ...any)) (*dealerSuite, error) {
+// pooledSession is a dealer session prepared ahead of its client.
+type pooledSession struct {
+	*CorrelationSession
+	created time.Time
+	ping    func() error // checks the session still answers
+}
+
+// DealerCorrelations returns the dealer suite's Correlations: each
+// session's material from the network dealer cfg describes (checked by
+// Init: nil, or without Addr or Dial, is an error there).
+func DealerCorrelations(cfg *DealerConfig) Correlations { return &dealerSuite{given: cfg} }
+
+func (d *dealerSuite) Suite() string { return suiteDealer }
+
+// Init checks the dealer configuration and lists the plan's requests.
+func (d *dealerSuite) Init(env CorrelationsEnv) error {
+	cfg := d.given
 	if cfg == nil || cfg.Dial == nil || cfg.Addr == "" {
-		return nil, errors.New("serve: the dealer suite needs a dealer (Server.Dealer with Addr and Dial)")
+		return errors.New("serve: the dealer suite needs a dealer (Server.Dealer with Addr and Dial)")
 	}
 	if cfg.TicketKey != nil && len(cfg.TicketKey) < dealer.MinTicketKey {
-		return nil, fmt.Errorf("serve: dealer ticket key of %d bytes, want at least %d", len(cfg.TicketKey), dealer.MinTicketKey)
+		return fmt.Errorf("serve: dealer ticket key of %d bytes, want at least %d", len(cfg.TicketKey), dealer.MinTicketKey)
 	}
-	d := &dealerSuite{cfg: *cfg, hash: plan.Public.Hash(), images: images, logf: logf}
+	d.cfg, d.hash, d.images, d.logf = *cfg, env.Plan.Public.Hash(), env.Images, env.Logf
 	if d.cfg.Advertise == "" {
 		d.cfg.Advertise = d.cfg.Addr
 	}
 	if len(d.cfg.Advertise) > maxAddr {
-		return nil, fmt.Errorf("serve: dealer address of %d bytes", len(d.cfg.Advertise))
+		return fmt.Errorf("serve: dealer address of %d bytes", len(d.cfg.Advertise))
 	}
-	d.setup = pi.SetupRequests(plan.Public, mpc.Server)
-	d.infer = pi.InferenceRequests(plan.Public, 1)
-	d.pool = make(chan *suiteSession, max(d.cfg.Pool, 0))
-	return d, nil
+	d.setup = pi.SetupRequests(env.Plan.Public, mpc.Server)
+	d.infer = pi.InferenceRequests(env.Plan.Public, 1)
+	d.pool = make(chan *pooledSession, max(d.cfg.Pool, 0))
+	return nil
 }
 
 // newSession joins a fresh dealer session; with prefetch, it also fetches
 // the material of the setup and of one single-image inference.
-func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSession, error) {
+func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*pooledSession, error) {
 	sid, err := dealer.NewSessionID()
 	if err != nil {
 		return nil, err
@@ -139,16 +156,17 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*suiteSess
 	}
 	d.live[prov] = true
 	d.liveMu.Unlock()
-	return &suiteSession{sid: sid, advertise: d.cfg.Advertise, ticket: theirs, tag: tag[:], prov: prov, created: time.Now(), ping: prov.Ping,
-		activity: func() int64 { return prov.Offline().Bytes }, close: func() {
+	cs := &CorrelationSession{ID: sid, Advertise: d.cfg.Advertise, Ticket: theirs, Tag: tag[:], Provider: prov,
+		Activity: func() int64 { return prov.Offline().Bytes }, Close: func() {
 			d.liveMu.Lock()
 			delete(d.live, prov)
 			d.liveMu.Unlock()
 			prov.Close()
-		}}, nil
+		}}
+	return &pooledSession{CorrelationSession: cs, created: time.Now(), ping: prov.Ping}, nil
 }
 
-func (d *dealerSuite) held() int64 {
+func (d *dealerSuite) Held() int64 {
 	d.liveMu.Lock()
 	defer d.liveMu.Unlock()
 	var n int64
@@ -168,11 +186,11 @@ func keepAlive(d time.Duration) time.Duration {
 	return d
 }
 
-func (d *dealerSuite) pooled() int { return len(d.pool) }
+func (d *dealerSuite) Pooled() int { return len(d.pool) }
 
-// start keeps the pool full until ctx ends, retrying with back-off while
+// Start keeps the pool full until ctx ends, retrying with back-off while
 // the dealer is unreachable.
-func (d *dealerSuite) start(ctx context.Context) func() {
+func (d *dealerSuite) Start(ctx context.Context) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	if d.cfg.Pool > 0 {
@@ -217,8 +235,8 @@ func (d *dealerSuite) fill(ctx context.Context) {
 	}
 }
 
-// open returns a pooled session that still answers, or a new one.
-func (d *dealerSuite) open(ctx context.Context) (*suiteSession, error) {
+// Open returns a pooled session that still answers, or a new one.
+func (d *dealerSuite) Open(ctx context.Context) (*CorrelationSession, error) {
 	ttl := d.cfg.PoolTTL
 	if ttl <= 0 {
 		ttl = DefaultPoolTTL
@@ -231,13 +249,17 @@ func (d *dealerSuite) open(ctx context.Context) (*suiteSession, error) {
 				continue
 			}
 			if err := p.ping(); err != nil {
-				d.logf("serve: pooled session %s is dead: %v", p.sid, err)
+				d.logf("serve: pooled session %s is dead: %v", p.ID, err)
 				p.close()
 				continue
 			}
-			return p, nil
+			return p.CorrelationSession, nil
 		default:
-			return d.newSession(ctx, false)
+			p, err := d.newSession(ctx, false)
+			if err != nil {
+				return nil, err
+			}
+			return p.CorrelationSession, nil
 		}
 	}
 }

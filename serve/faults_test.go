@@ -64,14 +64,7 @@ func checkServes(t *testing.T, addr string, seed int64) {
 		t.Fatalf("server no longer serves: %v", err)
 	}
 	defer sess.Close()
-	x := randImage(seed, plan.Public.Input)
-	r, err := sess.Infer(ctx, x)
-	if err != nil {
-		t.Fatalf("server no longer serves: %v", err)
-	}
-	if want := fixedLabel(t, plan, x); r.Label != want {
-		t.Fatalf("label %d, want %d", r.Label, want)
-	}
+	checkLabel(t, ctx, sess, plan, seed)
 }
 
 // rawFrame writes a frame header announcing n bytes and then body.

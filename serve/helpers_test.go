@@ -31,26 +31,35 @@ var (
 	plans  = map[string]*pi.Plan{}
 )
 
-// loadPlan compiles the reduced test model once.
+// loadPlan compiles the reduced test model once for the dealer suite.
 func loadPlan(t testing.TB) *pi.Plan { return loadPlanFile(t, testModel) }
 
-// loadPlanFile compiles a model file once.
-func loadPlanFile(t testing.TB, path string) *pi.Plan {
+// loadPlanFile compiles a model file once for the dealer suite.
+func loadPlanFile(t testing.TB, path string) *pi.Plan { return loadPlanSuite(t, path, suiteDealer) }
+
+// twoPartyPlan is loadPlan for the twoparty suite (in the default forms,
+// as loadPlan's).
+func twoPartyPlan(t testing.TB) *pi.Plan { return loadPlanSuite(t, testModel, suiteTwoParty) }
+
+// loadPlanSuite compiles a model file once per suite, in the default
+// forms (the plans differ in the suite they name only).
+func loadPlanSuite(t testing.TB, path, suite string) *pi.Plan {
 	t.Helper()
 	planMu.Lock()
 	defer planMu.Unlock()
-	if p := plans[path]; p != nil {
+	key := suite + " " + path
+	if p := plans[key]; p != nil {
 		return p
 	}
 	m, err := models.Load(path)
 	if err != nil {
 		t.Fatalf("loading %s: %v", path, err)
 	}
-	p, err := pi.Compile(m, pi.Config{})
+	p, err := pi.Compile(m, pi.Config{Suite: suite})
 	if err != nil {
 		t.Fatalf("compiling %s: %v", path, err)
 	}
-	plans[path] = p
+	plans[key] = p
 	return p
 }
 
@@ -62,6 +71,20 @@ func randImage(seed int64, in [3]int) *tensor.Tensor {
 		x.Data[i] = float32(r.NormFloat64())
 	}
 	return x
+}
+
+// checkLabel infers a random image (seed) on sess and requires the
+// fixed-point executor's label.
+func checkLabel(t testing.TB, ctx context.Context, sess *Session, plan *pi.Plan, seed int64) {
+	t.Helper()
+	x := randImage(seed, plan.Public.Input)
+	r, err := sess.Infer(ctx, x)
+	if err != nil {
+		t.Fatalf("inference: %v", err)
+	}
+	if want := fixedLabel(t, plan, x); r.Label != want {
+		t.Fatalf("label %d, want %d", r.Label, want)
+	}
 }
 
 func fixedLabel(t testing.TB, p *pi.Plan, x *tensor.Tensor) int {

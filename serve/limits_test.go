@@ -20,11 +20,10 @@ import (
 // bothSuites runs f against a fresh server of each suite (a dealer-suite
 // server gets its own dealer), with opts applied to the server.
 func bothSuites(t *testing.T, opts func(*Server), f func(t *testing.T, addr string, s *Server, log *logSink)) {
-	plan := loadPlan(t)
 	for _, suite := range []string{suiteDealer, suiteTwoParty} {
 		t.Run(suite, func(t *testing.T) {
 			log := &logSink{t: t}
-			srv, s := startSuite(t, plan, suite, 0, func(s *Server) { s.Logf = log.logf; opts(s) })
+			srv, s := startSuite(t, loadPlanSuite(t, testModel, suite), suite, 0, func(s *Server) { s.Logf = log.logf; opts(s) })
 			defer srv.stop(t)
 			f(t, srv.addr, s, log)
 		})
@@ -223,7 +222,7 @@ func TestDealerTicketsAndPlan(t *testing.T) {
 // MaxPending places; more are closed at once, and an honest client is
 // served once the stalled ones are gone.
 func TestMaxPending(t *testing.T) {
-	plan := loadPlan(t)
+	plan := twoPartyPlan(t)
 	srv, _ := startTwoParty(t, plan, insecure, func(s *Server) { s.MaxPending = 2 })
 	defer srv.stop(t)
 	var stalled []net.Conn

@@ -61,7 +61,7 @@ func TestMetricsAndDrain(t *testing.T) {
 }
 
 func testMetricsAndDrain(t *testing.T, suite string) {
-	plan := loadPlan(t)
+	plan := loadPlanSuite(t, testModel, suite)
 	log := &logSink{t: t}
 	opts := func(s *Server) { s.Grace = 3 * time.Minute; s.Logf = log.logf }
 	if suite == suiteTwoParty {

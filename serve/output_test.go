@@ -50,7 +50,6 @@ func fixedTopK(t testing.TB, plan *pi.Plan, x *tensor.Tensor, k int) []int {
 // serves the argmax material within the registered limits), in the
 // twoparty suite without a dealer.
 func TestOutputModes(t *testing.T) {
-	base := loadPlan(t)
 	d, dSrv := startDealer(t, "127.0.0.1:0", insecure)
 	defer d.stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
@@ -60,7 +59,7 @@ func TestOutputModes(t *testing.T) {
 		k     int
 	}{{suiteDealer, 1}, {suiteDealer, 3}, {suiteTwoParty, 1}} {
 		t.Run(fmt.Sprintf("%s/top%d", tc.suite, tc.k), func(t *testing.T) {
-			plan := withTopK(base, tc.k)
+			plan := withTopK(loadPlanSuite(t, testModel, tc.suite), tc.k)
 			var srv *running
 			if tc.suite == suiteDealer {
 				srv, _ = startServer(t, plan, d.addr, 1, insecure, insecure, func(s *Server) { s.MaxInferences = 2 })
@@ -183,14 +182,7 @@ func TestDealerClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := randImage(71, plan.Public.Input)
-	r, err := sess.Infer(ctx, x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := fixedLabel(t, plan, x); r.Label != want {
-		t.Errorf("label %d, want %d", r.Label, want)
-	}
+	checkLabel(t, ctx, sess, plan, 71)
 	sess.Close()
 	srv.stop(t)
 	if st := s.Stats(); st.Inferences != 1 || st.Failed != 0 {

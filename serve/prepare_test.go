@@ -19,7 +19,7 @@ import (
 // labels equal the fixed-point executor's; the reports carry both
 // phases. A session closed with a prepared inference held ends cleanly.
 func TestTwoPartyPrepare(t *testing.T) {
-	plan := loadPlanFile(t, baseModel)
+	plan := loadPlanSuite(t, baseModel, suiteTwoParty)
 	var mu sync.Mutex
 	var served []pi.Stats
 	srv, s := startTwoParty(t, plan, insecure, func(s *Server) {
@@ -89,7 +89,7 @@ func TestTwoPartyPrepare(t *testing.T) {
 // fails its session on the server (logged, counted) without hanging it,
 // and the next client is served.
 func TestTwoPartyPrepareDisconnect(t *testing.T) {
-	plan := loadPlanFile(t, baseModel)
+	plan := loadPlanSuite(t, baseModel, suiteTwoParty)
 	slog := &logSink{t: t}
 	srv, s := startTwoParty(t, plan, insecure, func(s *Server) { s.Logf = slog.logf })
 	defer srv.stop(t)
@@ -127,7 +127,7 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 // done the idle bound applies again: a client that prepares and then
 // sends nothing is closed for idleness.
 func TestTwoPartyPrepareIdle(t *testing.T) {
-	plan := loadPlanFile(t, baseModel)
+	plan := loadPlanSuite(t, baseModel, suiteTwoParty)
 	const idle = time.Second
 	slog := &logSink{t: t}
 	// OpenTimeout stays generous: before the first request the client

@@ -63,6 +63,11 @@ type Server struct {
 	// Dealer is the network dealer of the dealer suite (required there;
 	// must be nil with twoparty, which has no third party).
 	Dealer *DealerConfig
+	// Correlations, if set, is the suite's source of correlations (a
+	// plug-in: DealerCorrelations, TwoPartyCorrelations or another
+	// suite's); Suite is then its suite ("" or the same name) and Dealer
+	// nil. If nil, Suite and Dealer select one of the two.
+	Correlations Correlations
 	// MaxSessions bounds concurrent client sessions (default 64); further
 	// clients are refused with "busy" and a time to retry after
 	// (RetryAfter, default 5 s; a client sees a *BusyError).
@@ -115,7 +120,7 @@ type Server struct {
 
 	suite    string
 	suitesMu sync.Mutex // Stats may run while Serve sets suites
-	suites   suiteServer
+	suites   Correlations
 	hash     [32]byte
 	plan     []byte
 	active   atomic.Int64
@@ -161,7 +166,7 @@ func (s *Server) Stats() ServerStats {
 	p, held := 0, int64(0)
 	s.suitesMu.Lock()
 	if s.suites != nil {
-		p, held = s.suites.pooled(), s.suites.held()
+		p, held = s.suites.Pooled(), s.suites.Held()
 	}
 	suite := s.suite
 	s.suitesMu.Unlock()
@@ -184,32 +189,27 @@ func (s *Server) init() error {
 	if err := s.Plan.Public.Validate(); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	suite, err := checkSuite(s.Suite)
+	corr, err := s.correlations()
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return err
+	}
+	suite := corr.Suite()
+	if ps := s.Plan.Public.Suite; ps != suite {
+		return fmt.Errorf("serve: the plan is compiled for the %s suite, the server runs the %s suite", ps, suite)
 	}
 	s.suitesMu.Lock()
 	s.suite = suite
 	s.suitesMu.Unlock()
-	switch suite {
-	case suiteDealer:
-		// A plan registration grants the session's inferences of one
-		// image each: with larger requests, or no limit, there is none.
-		images := 0
-		if l := s.limits(); s.maxImages() == 1 && l.inferences > 0 {
-			images = int(min(l.inferences, 1<<20))
-		}
-		d, err := newDealerSuite(s.Dealer, s.Plan, images, s.logf)
-		if err != nil {
-			return err
-		}
-		s.setSuites(d)
-	default:
-		if s.Dealer != nil {
-			return fmt.Errorf("serve: suite %s uses no dealer, but a dealer is configured", suite)
-		}
-		s.setSuites(twoParty{})
+	// A plan registration grants the session's inferences of one image
+	// each: with larger requests, or no limit, there is none.
+	images := 0
+	if l := s.limits(); s.maxImages() == 1 && l.inferences > 0 {
+		images = int(min(l.inferences, 1<<20))
 	}
+	if err := corr.Init(CorrelationsEnv{Plan: s.Plan, Images: images, Logf: s.logf}); err != nil {
+		return err
+	}
+	s.setSuites(corr)
 	plan, err := s.Plan.Public.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -218,7 +218,7 @@ func (s *Server) init() error {
 	return nil
 }
 
-func (s *Server) setSuites(ss suiteServer) {
+func (s *Server) setSuites(ss Correlations) {
 	s.suitesMu.Lock()
 	s.suites = ss
 	s.suitesMu.Unlock()
@@ -241,7 +241,7 @@ func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 	}
 	slots := make(chan struct{}, maxS)
 	var once sync.Once
-	stopSuite := s.suites.start(ctx)
+	stopSuite := s.suites.Start(ctx)
 	defer once.Do(stopSuite)
 	grace := orDefault(s.Grace, DefaultGrace)
 	s.started.Store(true)
@@ -354,7 +354,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		conn.Send(frame.Error(tagError, busyReason(cap(slots), orDefault(s.RetryAfter, DefaultRetryAfter))))
 		return refuse(CauseBusy, fmt.Errorf("busy (%d sessions)", cap(slots)))
 	}
-	ss, err := s.suites.open(ctx)
+	ss, err := s.suites.Open(ctx)
 	if err != nil {
 		if s.suite == suiteDealer {
 			conn.Send(frame.Error(tagError, "dealer unavailable"))
@@ -364,7 +364,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		return err
 	}
 	defer ss.close()
-	log := s.logger().With("session", ss.sid.String(), "remote", conn.RemoteAddr().String())
+	log := s.logger().With("session", ss.ID.String(), "remote", conn.RemoteAddr().String())
 	if client != "" {
 		log = log.With("client", client)
 	}
@@ -406,7 +406,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		busy.Store(false)
 		meter.flush()
 	}
-	if err := conn.Send(okAnswer{sid: ss.sid, suite: s.suite, dealer: ss.advertise, ticket: ss.ticket, tag: ss.tag, limits: lim, plan: s.plan}.encode()); err != nil {
+	if err := conn.Send(okAnswer{sid: ss.ID, suite: s.suite, dealer: ss.Advertise, ticket: ss.Ticket, tag: ss.Tag, limits: lim, plan: s.plan}.encode()); err != nil {
 		return err
 	}
 	acceptloop.Authenticated(ctx) // past the hello: the session slot bounds it now
@@ -425,11 +425,11 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		stop := watchIdle(conn, ss.activity, busy.Load, timeout, func(time.Duration) { end(ClosedIdle) })
 		defer stop()
 	}
-	if s.suite == suiteDealer {
+	if ss.Tag != nil {
 		// Parties in different dealer sessions would compute garbage on
 		// unrelated material: the server stops too, not only the client.
-		if err := recvTag(conn, ss.tag); err != nil {
-			return fmt.Errorf("session %s: dealer %s: %w", ss.sid, ss.advertise, err)
+		if err := recvTag(conn, ss.Tag); err != nil {
+			return fmt.Errorf("session %s: dealer %s: %w", ss.ID, ss.Advertise, err)
 		}
 	}
 	err = srv.Run(ctx, conn)
@@ -440,7 +440,7 @@ func (s *Server) session(ctx context.Context, conn *transport.FramedConn, slots 
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("session %s (%s) after %d inferences: %w", ss.sid, s.suite, n, err)
+		return fmt.Errorf("session %s (%s) after %d inferences: %w", ss.ID, s.suite, n, err)
 	}
 	log.Info("session done", "inferences", n, "time", took)
 	return nil

@@ -87,6 +87,14 @@ func TestSuiteConfig(t *testing.T) {
 		{&Server{Plan: plan, Suite: "threeparty"}, `unknown suite "threeparty"`},
 		{&Server{Plan: plan}, "needs a dealer"},
 		{&Server{Plan: plan, Suite: suiteDealer, Dealer: &DealerConfig{Addr: "127.0.0.1:1"}}, "needs a dealer"},
+		// The plan names its suite: the other suite's server refuses it.
+		{&Server{Plan: plan, Suite: suiteTwoParty}, "the plan is compiled for the dealer suite, the server runs the twoparty suite"},
+		{&Server{Plan: twoPartyPlan(t), Dealer: dcfg}, "the plan is compiled for the twoparty suite, the server runs the dealer suite"},
+		{&Server{Plan: plan, Correlations: TwoPartyCorrelations()}, "the plan is compiled for the dealer suite, the server runs the twoparty suite"},
+		// A plug-in carries its suite and configuration.
+		{&Server{Plan: plan, Suite: suiteTwoParty, Correlations: DealerCorrelations(dcfg)}, "Suite is twoparty, the correlations plug-in's suite dealer"},
+		{&Server{Plan: plan, Correlations: DealerCorrelations(dcfg), Dealer: dcfg}, "a correlations plug-in (suite dealer) and a Dealer are both set"},
+		{&Server{Plan: plan, Correlations: DealerCorrelations(nil)}, "needs a dealer"},
 	} {
 		if err := c.s.init(); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("suite %q, dealer %+v: %v, want an error with %q", c.s.Suite, c.s.Dealer, err, c.want)
@@ -110,7 +118,7 @@ func TestSuiteMismatch(t *testing.T) {
 	defer d.stop(t)
 	srv, s := startServer(t, plan, d.addr, 0, insecure, insecure)
 	defer srv.stop(t)
-	two, s2 := startTwoParty(t, plan, insecure)
+	two, s2 := startTwoParty(t, twoPartyPlan(t), insecure)
 	defer two.stop(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -191,5 +199,68 @@ func TestCheckTag(t *testing.T) {
 	// The prefixes shown may coincide; the full tags differ.
 	if err := checkTag(s[:], c); !errors.Is(err, ErrDealerSession) {
 		t.Errorf("different tags: %v", err)
+	}
+}
+
+// countingCorrelations is a Correlations plug-in built, as another
+// suite's would be, on the exported interface alone: it counts the
+// sessions it opens and closes around the suite it wraps.
+type countingCorrelations struct {
+	Correlations
+	opened, closed atomic.Int64
+}
+
+func (c *countingCorrelations) Open(ctx context.Context) (*CorrelationSession, error) {
+	cs, err := c.Correlations.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.opened.Add(1)
+	inner := cs.Close
+	cs.Close = func() {
+		c.closed.Add(1)
+		if inner != nil {
+			inner()
+		}
+	}
+	return cs, nil
+}
+
+// TestCorrelationsPlugin: a server given its suite's correlations as a
+// plug-in (Server.Correlations, no Suite or Dealer fields) serves that
+// suite: the handshake names it, the dealer address goes to the client in
+// the dealer suite only, the labels equal the fixed-point executor's, and
+// the plug-in opens and closes one session per client.
+func TestCorrelationsPlugin(t *testing.T) {
+	d, _ := startDealer(t, "127.0.0.1:0", insecure)
+	defer d.stop(t)
+	for _, suite := range []string{suiteDealer, suiteTwoParty} {
+		t.Run(suite, func(t *testing.T) {
+			plan := loadPlanSuite(t, testModel, suite)
+			inner := TwoPartyCorrelations()
+			if suite == suiteDealer {
+				inner = DealerCorrelations(&DealerConfig{Addr: d.addr, Dial: dialer(insecure)})
+			}
+			cc := &countingCorrelations{Correlations: inner}
+			srv, s := runServer(t, &Server{Plan: plan, Correlations: cc, Grace: 5 * time.Second, Logf: t.Logf}, insecure)
+			defer srv.stop(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Suite: suite, TrustServerDealer: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sess.Suite != suite || (sess.DealerAddr != "") != (suite == suiteDealer) {
+				t.Errorf("session of suite %q, dealer %q", sess.Suite, sess.DealerAddr)
+			}
+			checkLabel(t, ctx, sess, plan, 61)
+			sess.Close()
+			if !eventually(func() bool { return cc.closed.Load() == 1 }) || cc.opened.Load() != 1 {
+				t.Errorf("plug-in opened %d sessions, closed %d; want 1, 1", cc.opened.Load(), cc.closed.Load())
+			}
+			if st := s.Stats(); st.Suite != suite {
+				t.Errorf("server stats name suite %q", st.Suite)
+			}
+		})
 	}
 }

@@ -18,7 +18,7 @@ import (
 // pending bounds: TestBusyRetryAfter, TestIdleTimeout, TestMaxPending.)
 func TestTwoPartyTokensQuotasInferences(t *testing.T) {
 	skipShortTwoParty(t)
-	plan := loadPlanFile(t, baseModel)
+	plan := loadPlanSuite(t, baseModel, suiteTwoParty)
 	alice, bob := []byte("alice's token, 32 bytes or more.."), []byte("bob's token")
 	clients, err := ParseClients(strings.NewReader(TokenLine("alice", alice)+" sessions=1 per-day=2\n"+TokenLine("bob", bob)+"\n"), Quota{})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 // with a client that does not trust any server-chosen dealer (none is
 // needed).
 func TestTwoPartyEndToEnd(t *testing.T) {
-	plan := loadPlan(t)
+	plan := twoPartyPlan(t)
 	srvCfg, cliCfg := tlsPair(t, t.TempDir())
 	srv, s := startTwoParty(t, plan, srvCfg)
 	defer srv.stop(t)
@@ -54,7 +54,7 @@ func TestTwoPartyEndToEnd(t *testing.T) {
 // serving the next honest client, with no goroutine left behind.
 func TestTwoPartyFaults(t *testing.T) {
 	skipShortTwoParty(t)
-	plan := loadPlan(t)
+	plan := twoPartyPlan(t)
 	base := runtimeGoroutines()
 	slog := &logSink{t: t}
 	srv, s := startTwoParty(t, plan, insecure, func(s *Server) { s.Logf = slog.logf })
@@ -70,7 +70,7 @@ func TestTwoPartyFaults(t *testing.T) {
 // model); every label equals the fixed-point executor's.
 func TestTwoPartyConcurrentClients(t *testing.T) {
 	skipShortTwoParty(t)
-	plan := loadPlanFile(t, baseModel)
+	plan := loadPlanSuite(t, baseModel, suiteTwoParty)
 	base := runtimeGoroutines()
 	srvCfg, cliCfg := tlsPair(t, t.TempDir())
 	srv, s := startTwoParty(t, plan, srvCfg)

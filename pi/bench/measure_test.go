@@ -84,7 +84,7 @@ func TestBenchPILeNet(t *testing.T) {
 // executor's, no dealer material, and the byte totals add up.
 func TestBenchPITwoParty(t *testing.T) {
 	m, set := lenetMNIST(t, 1)
-	plan, err := pi.Compile(m, pi.Config{})
+	plan, err := pi.Compile(m, pi.Config{Suite: pi.SuiteTwoParty})
 	if err != nil {
 		t.Fatal(err)
 	}
