@@ -41,13 +41,6 @@ func cotGates(rng *rand.Rand, n, ell int) []cotGate {
 		}
 		return out
 	}
-	words := func(b []uint8, err error) ([]uint64, error) {
-		out := make([]uint64, len(b))
-		for i, v := range b {
-			out[i] = uint64(v)
-		}
-		return out, err
-	}
 	bit := func(x []uint64) []uint8 {
 		b := make([]uint8, len(x))
 		for i, v := range x {
@@ -82,9 +75,9 @@ func cotGates(rng *rand.Rand, n, ell int) []cotGate {
 		return out
 	}
 	return []cotGate{
-		{name: "LessThan", run: func(p *Party, x []uint64) ([]uint64, error) { return words(p.LessThan(x, ell-1)) },
+		{name: "LessThan", run: func(p *Party, x []uint64) ([]uint64, error) { return bitWords(p.LessThan(x, ell-1)) },
 			cots: LessThanCOTs(n, ell-1), triples: LessThanTriples(n, ell-1), open: xor},
-		{name: "DReLU", run: func(p *Party, x []uint64) ([]uint64, error) { return words(p.DReLU(x, ell)) },
+		{name: "DReLU", run: func(p *Party, x []uint64) ([]uint64, error) { return bitWords(p.DReLU(x, ell)) },
 			cots: DReLUCOTs(n, ell), triples: DReLUTriples(n, ell), open: xor},
 		{name: "Select", run: func(p *Party, x []uint64) ([]uint64, error) { return p.Select(bit(x), x, ell) },
 			cots: SelectCOTs(n), open: add},
@@ -193,6 +186,15 @@ func TestCOTsAhead(t *testing.T) {
 			}
 		}
 	}
+}
+
+// bitWords passes a gate's XOR-shared bits on as 0/1 words.
+func bitWords(b []uint8, err error) ([]uint64, error) {
+	out := make([]uint64, len(b))
+	for i, v := range b {
+		out[i] = uint64(v)
+	}
+	return out, err
 }
 
 // newPair sets up two parties with OT configuration cfg over c0, c1.

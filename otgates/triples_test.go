@@ -81,13 +81,6 @@ func TestGatesOnTriplesAhead(t *testing.T) {
 		// several: the gate makes more than one comparison.
 		several bool
 	}
-	bitsOf := func(b []uint8, err error) ([]uint64, error) {
-		out := make([]uint64, len(b))
-		for i, v := range b {
-			out[i] = uint64(v)
-		}
-		return out, err
-	}
 	var gates []gate
 	for _, ell := range []int{17, 64} {
 		lo, hi := fullRange(ell)
@@ -106,8 +99,8 @@ func TestGatesOnTriplesAhead(t *testing.T) {
 			gates = append(gates, gate{name: name + "/ℓ=" + strconv.Itoa(ell), count: count, bits: bits, mask: mask(ell), f: f,
 				several: name == "MaxPool2x2" || name == "Poly2Exact"})
 		}
-		add("LessThan", LessThanTriples(n, ell), true, func(p *Party) ([]uint64, error) { return bitsOf(p.LessThan(xs(p), ell)) })
-		add("DReLU", DReLUTriples(n, ell), true, func(p *Party) ([]uint64, error) { return bitsOf(p.DReLU(xs(p), ell)) })
+		add("LessThan", LessThanTriples(n, ell), true, func(p *Party) ([]uint64, error) { return bitWords(p.LessThan(xs(p), ell)) })
+		add("DReLU", DReLUTriples(n, ell), true, func(p *Party) ([]uint64, error) { return bitWords(p.DReLU(xs(p), ell)) })
 		add("ReLU", DReLUTriples(n, ell), false, func(p *Party) ([]uint64, error) { return p.ReLU(xs(p), ell) })
 		add("Max", MaxTriples(n, ell), false, func(p *Party) ([]uint64, error) { return p.Max(xs(p), ys(p), ell) })
 		add("MaxPool2x2", MaxTriples(2*(n/4), ell)+MaxTriples(n/4, ell), false, func(p *Party) ([]uint64, error) {
