@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -98,28 +99,33 @@ func Ell(file string, test *data.Set, n int) (int, error) {
 
 // Table prints the summary table, one row per suite and model.
 func Table(w io.Writer, reports []Row) {
-	fmt.Fprintf(w, "%-8s %-20s %6s %6s %8s %8s %7s %4s %10s %10s %10s %10s %6s %10s %10s\n", "suite", "model", "ReLUs", "images", "plain", "private",
+	fmt.Fprintf(w, "%-8s %-22s %6s %6s %8s %8s %7s %4s %10s %10s %10s %10s %6s %10s %10s\n", "suite", "model", "ReLUs", "images", "plain", "private",
 		"agree", "ell", "setup B", "offline B", "online B", "total B", "rounds", "online ms", "offline ms")
 	for _, r := range reports {
-		fmt.Fprintf(w, "%-8s %-20s %6d %6d %7.2f%% %7.2f%% %6.2f%% %4d %10d %10d %10d %10d %6d %10.1f %10.1f\n", r.Suite, r.Name, r.ReLUs, r.Images,
+		fmt.Fprintf(w, "%-8s %-22s %6d %6d %7.2f%% %7.2f%% %6.2f%% %4d %10d %10d %10d %10d %6d %10.1f %10.1f\n", r.Suite, r.Name, r.ReLUs, r.Images,
 			100*r.PlainAcc, 100*r.PrivateAcc, 100*r.Agree, r.Ell, r.SetupBytes, r.OfflineBytes, r.OnlineBytes, r.TotalBytes, r.Rounds, r.OnlineMS, r.OfflineMS)
 	}
 	fmt.Fprintln(w, "Bytes both directions. setup: opening a session, once (to the server, and the setup dealer material); per inference:\n"+
 		"offline = dealer material of both parties and request messages (dealer), input-independent traffic (twoparty);\n"+
 		"online = input to logits; total = setup + offline + online (one image in a session of its own, as bench pi's\n"+
 		"total_bytes). agree = private labels equal to the plaintext model's. online ms: what a user waits for once the\n"+
-		"session is open; offline ms: material left to fetch plus waiting for the server (the twoparty suite's\n"+
-		"input-independent work runs inside the online ms).")
+		"session is open; offline ms: material left to fetch plus waiting for the server (dealer), the input-independent\n"+
+		"phase run after each request, before its online phase (twoparty). A reduction removes ReLU comparisons only: max-pool\n"+
+		"comparisons, linear layers (homomorphic encryption in the twoparty suite) and the session setup stay. In the\n"+
+		"twoparty suite a degree-2 polynomial position has HE work of its own; a degree-1 one is folded into the linear\n"+
+		"layer before it.")
 }
 
-// Headline says, from the measured rows, what the reduction buys in
-// each suite: the reduced model's total bytes and online time against the
-// all-ReLU model's in the same suite.
+// Headline says, from the measured rows, what each reduction buys in
+// each suite: every reduced model's total bytes and online time against
+// the all-ReLU model's in the same suite (the suite's first row, which
+// must have more ReLUs).
 func Headline(reports []Row) []string {
 	var out []string
-	for i := 0; i+1 < len(reports); i++ {
-		a, b := reports[i], reports[i+1]
-		if a.Suite != b.Suite || a.ReLUs <= b.ReLUs || a.TotalBytes <= 0 || b.TotalBytes <= 0 || a.OnlineMS <= 0 || b.OnlineMS <= 0 {
+	for i, b := range reports {
+		j := slices.IndexFunc(reports, func(r Row) bool { return r.Suite == b.Suite })
+		a := reports[j]
+		if j == i || a.ReLUs <= b.ReLUs || a.TotalBytes <= 0 || b.TotalBytes <= 0 || a.OnlineMS <= 0 || b.OnlineMS <= 0 {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s suite: %s (%d of %d ReLUs) %s and %s per image than %s, online %d vs %d B, %d vs %d rounds.",
@@ -147,23 +153,25 @@ func WriteJSON(w io.Writer, n, n2 int, reports []Row, seconds float64) error {
 }
 
 // Train is the demo's training run, what `autorep train --model lenet
-// --dataset mnist --data DIR --epochs N --out OUT` runs (progress and log
-// on stderr).
+// --dataset mnist --data DIR --epochs N --checkpoint-every 0 --out OUT`
+// runs (progress and log on stderr; checkpoints at epoch ends only: the
+// demo's epochs last seconds and it never resumes).
 func Train(dir string, epochs int, out string) train.Scratch {
 	s := train.NewScratch("lenet", "mnist", epochs, out)
 	s.DataDir, s.Progress, s.Log = dir, os.Stderr, os.Stderr
-	s.Command = fmt.Sprintf("autorep train --model lenet --dataset mnist --data %s --epochs %d --out %s", dir, epochs, out)
+	s.Command = fmt.Sprintf("autorep train --model lenet --dataset mnist --data %s --epochs %d --checkpoint-every 0 --out %s", dir, epochs, out)
 	return s
 }
 
 // Reduce is the demo's AutoReP run, what `autorep reduce --model BASE
-// --method autorep --budget B --epochs N --lr LR --data DIR --out OUT`
-// runs (progress and log on stderr).
-func Reduce(dir, base, budget string, epochs int, lr float64, out string) reduce.FileRun {
+// --method autorep --budget B --degree D --epochs N --lr LR
+// --checkpoint-every 0 --data DIR --out OUT` runs (progress and log on
+// stderr; checkpoints at epoch ends only, as Train).
+func Reduce(dir, base, budget string, degree, epochs int, lr float64, out string) reduce.FileRun {
 	return reduce.FileRun{Model: base, Out: out, Budget: budget, DataDir: dir,
-		Command: fmt.Sprintf("autorep reduce --model %s --method autorep --budget %s --epochs %d --lr %s --data %s --out %s",
-			base, budget, epochs, strconv.FormatFloat(lr, 'g', -1, 64), dir, out),
-		Config: reduce.Config{Method: reduce.MethodAutoReP, Epochs: epochs, LR: lr, Seed: 1, Progress: os.Stderr, Log: os.Stderr}}
+		Command: fmt.Sprintf("autorep reduce --model %s --method autorep --budget %s --degree %d --epochs %d --lr %s --checkpoint-every 0 --data %s --out %s",
+			base, budget, degree, epochs, strconv.FormatFloat(lr, 'g', -1, 64), dir, out),
+		Config: reduce.Config{Method: reduce.MethodAutoReP, Degree: degree, Epochs: epochs, LR: lr, Seed: 1, Progress: os.Stderr, Log: os.Stderr}}
 }
 
 // Target is one private-inference run of the demo: the model file File

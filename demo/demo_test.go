@@ -50,7 +50,7 @@ func TestTrainReduce(t *testing.T) {
 	if res.Last.TestAcc < 0.5 { // chance is 0.1
 		t.Errorf("LeNet after one epoch on 2048 images: test accuracy %.2f", res.Last.TestAcc)
 	}
-	red := Reduce(dir, base, "15%", 1, 0.004, reduced)
+	red := Reduce(dir, base, "15%", 2, 1, 0.004, reduced)
 	red.TrainLimit, red.Config.Progress = 512, nil
 	rec, err := red.Run()
 	if err != nil {
@@ -179,23 +179,28 @@ func TestRowsBothSuites(t *testing.T) {
 	}
 }
 
-// TestHeadline: the headline compares the reduced row with the
-// all-ReLU row of the same suite, in the direction the numbers go.
+// TestHeadline: the headline compares every reduced row with the
+// all-ReLU row of the same suite (its first), in the direction the numbers
+// go, never a reduced row with another.
 func TestHeadline(t *testing.T) {
 	rows := []Row{
 		{Suite: "dealer", Name: "all", ReLUs: 100, TotalBytes: 400, OnlineMS: 10, OnlineBytes: 50, Rounds: 9},
 		{Suite: "dealer", Name: "red", ReLUs: 10, TotalBytes: 100, OnlineMS: 5, OnlineBytes: 50, Rounds: 9},
+		{Suite: "dealer", Name: "red1", ReLUs: 12, TotalBytes: 80, OnlineMS: 4, OnlineBytes: 40, Rounds: 8},
 		{Suite: "twoparty", Name: "all", ReLUs: 100, TotalBytes: 400, OnlineMS: 10, OnlineBytes: 300, Rounds: 50},
 		{Suite: "twoparty", Name: "red", ReLUs: 10, TotalBytes: 600, OnlineMS: 40, OnlineBytes: 500, Rounds: 80},
+		{Suite: "twoparty", Name: "red1", ReLUs: 12, TotalBytes: 160, OnlineMS: 8, OnlineBytes: 200, Rounds: 40},
 	}
 	want := []string{
 		"dealer suite: red (10 of 100 ReLUs) ×4.00 fewer total bytes and ×2.00 faster online per image than all, online 50 vs 50 B, 9 vs 9 rounds.",
+		"dealer suite: red1 (12 of 100 ReLUs) ×5.00 fewer total bytes and ×2.50 faster online per image than all, online 40 vs 50 B, 8 vs 9 rounds.",
 		"twoparty suite: red (10 of 100 ReLUs) ×1.50 more total bytes and ×4.00 slower online per image than all, online 500 vs 300 B, 80 vs 50 rounds.",
+		"twoparty suite: red1 (12 of 100 ReLUs) ×2.50 fewer total bytes and ×1.25 faster online per image than all, online 200 vs 300 B, 40 vs 50 rounds.",
 	}
 	if got := Headline(rows); !reflect.DeepEqual(got, want) {
 		t.Errorf("headline\n got %q\nwant %q", got, want)
 	}
-	if got := Headline(rows[1:3]); len(got) != 0 {
+	if got := Headline(rows[2:4]); len(got) != 0 {
 		t.Errorf("rows of different suites compared: %q", got)
 	}
 }

