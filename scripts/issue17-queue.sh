@@ -27,7 +27,7 @@
 # Environment: RUNS (outputs and logs, default /root/autorep-runs/c10),
 # BIN (binary for step 1, default $RUNS/../bin-autorep-6182b6f), BIN5
 # (binary for step 2, default $RUNS/../bin-autorep-x2), BINX (binary for
-# step 1e, default $RUNS/../bin-autorep-d93a0b3), ORIG_DATA
+# step 1e, default $RUNS/../bin-autorep-e9e277a), ORIG_DATA
 # (/root/autorep-data), JPEG_DATA (/work/shared/datasets).
 # The body is one function so that editing the file cannot change a
 # running queue.
@@ -36,7 +36,7 @@ main() {
   local runs=${RUNS:-/root/autorep-runs/c10}
   local bin=${BIN:-$runs/../bin-autorep-6182b6f}
   local bin5=${BIN5:-$runs/../bin-autorep-x2}
-  local binx=${BINX:-$runs/../bin-autorep-d93a0b3}
+  local binx=${BINX:-$runs/../bin-autorep-e9e277a}
   local orig=${ORIG_DATA:-/root/autorep-data} jpeg=${JPEG_DATA:-/work/shared/datasets}
   local lbase=models/resnet20-cifar10-lossless.safetensors jbase=models/resnet20-cifar10.safetensors
   local sched=(--epochs 10 --finetune-epochs 2 --seed 1)

@@ -23,8 +23,9 @@
 #    one is a decision, see docs/RESULTS.md).
 #
 # Environment: RUNS (default /root/autorep-runs/r18), BIN (the autorep
-# binary, default $RUNS/../bin-autorep-94664a1, built from a clean export
-# of commit 94664a1), BASE (default
+# binary, default $RUNS/../bin-autorep-e9e277a, built from a clean export
+# of commit e9e277a: mid-epoch checkpoints; runs before 13:24 UTC on
+# 2026-12-06 used 94664a1), BASE (default
 # /root/autorep-runs/resnet18/resnet18-cifar10.safetensors), ORIG_DATA
 # (/root/autorep-data), EPOCHS (4), FT (1), POLL (300).
 # The body is one function so that editing the file cannot change a
@@ -32,7 +33,7 @@
 main() {
   set -euo pipefail
   local runs=${RUNS:-/root/autorep-runs/r18}
-  local bin=${BIN:-$runs/../bin-autorep-94664a1}
+  local bin=${BIN:-$runs/../bin-autorep-e9e277a}
   local base=${BASE:-/root/autorep-runs/resnet18/resnet18-cifar10.safetensors}
   local orig=${ORIG_DATA:-/root/autorep-data}
   local epochs=${EPOCHS:-4}
