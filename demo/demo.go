@@ -110,10 +110,10 @@ func Table(w io.Writer, reports []Row) {
 		"online = input to logits; total = setup + offline + online (one image in a session of its own, as bench pi's\n"+
 		"total_bytes). agree = private labels equal to the plaintext model's. online ms: what a user waits for once the\n"+
 		"session is open; offline ms: material left to fetch plus waiting for the server (dealer), the input-independent\n"+
-		"phase run after each request, before its online phase (twoparty). A reduction removes ReLU comparisons only: max-pool\n"+
-		"comparisons, linear layers (homomorphic encryption in the twoparty suite) and the session setup stay. In the\n"+
-		"twoparty suite a degree-2 polynomial position has HE work of its own; a degree-1 one is folded into the linear\n"+
-		"layer before it.")
+		"phase run after each request, before its online phase (twoparty). A reduction removes ReLU comparisons only:\n"+
+		"max-pool comparisons, linear layers (homomorphic encryption in the twoparty suite) and the session setup stay.\n"+
+		"In the twoparty suite a degree-2 polynomial position has HE work of its own; a degree-1 one is folded into the\n"+
+		"linear layer before it.")
 }
 
 // Headline says, from the measured rows, what each reduction buys in
