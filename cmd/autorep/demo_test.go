@@ -51,3 +51,9 @@ func TestParseDegrees(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoBadDegrees: a bad --degrees stops the command with exit 1 and
+// a message naming the flag, before any data, training or servers.
+func TestDemoBadDegrees(t *testing.T) {
+	wantFail(t, runCLI(t, short, "demo", "--degrees", "2,4", "--workdir", t.TempDir()), 1, "--degrees")
+}
