@@ -1,6 +1,7 @@
 package mpc
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestFamilyKindUnregistered(t *testing.T) {
 	req := Request{Kind: KindReLU, Label: "r", N: 3}
 	d := NewGenerator(ring.Seed{1})
 	var enc []byte
-	if _, err := kindImpl(KindReLU); err == nil { // the external tests link the FSS family in
+	if _, err := kindDesc(KindReLU); err == nil { // the external tests link the FSS family in
 		m0, _, err := d.Generate(req, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -44,7 +45,8 @@ func TestFamilyKindUnregistered(t *testing.T) {
 	withoutFamily(KindReLU, func() {
 		noFamily := func(what string, err error) {
 			t.Helper()
-			if err == nil || !strings.Contains(err.Error(), "no protocol family registered") || !strings.Contains(err.Error(), "relu") {
+			// Without its family the core knows the kind by number only.
+			if err == nil || !strings.Contains(err.Error(), "no protocol family registered") || !strings.Contains(err.Error(), "kind(6)") {
 				t.Errorf("%s without the family: %v", what, err)
 			}
 		}
@@ -64,23 +66,29 @@ func TestFamilyKindUnregistered(t *testing.T) {
 	})
 }
 
-// TestRegisterKindRefuses: registering a core kind, an unknown kind, a kind
-// twice or an incomplete implementation is a program error (a panic at
+// TestRegisterKindRefuses: registering kind 0, a kind twice (a core kind
+// included) or an incomplete description is a program error (a panic at
 // init), and leaves the registry as it was.
 func TestRegisterKindRefuses(t *testing.T) {
 	gen := func(Request, Gen, *Material, *Material) error { return nil }
 	dec := func([]byte, bool) (Payload, error) { return nil, nil }
+	full := KindDesc{Name: "t", Validate: Request.CheckN, Shape: func(Request) Shape { return Shape{} }, Generate: gen}
+	without := func(f func(*KindDesc)) KindDesc { d := full; f(&d); return d }
 	cases := map[string]func(){
-		"core kind":    func() { RegisterKind(KindLinear, KindImpl{Generate: gen}) },
-		"unknown kind": func() { RegisterKind(kindEnd, KindImpl{Generate: gen}) },
-		"zero kind":    func() { RegisterKind(0, KindImpl{Generate: gen}) },
-		"no generator": func() { withoutFamily(KindDReLU, func() { RegisterKind(KindDReLU, KindImpl{}) }) },
+		"core kind":   func() { RegisterKind(KindLinear, full) },
+		"zero kind":   func() { RegisterKind(0, full) },
+		"no name":     func() { RegisterKind(testKind, without(func(d *KindDesc) { d.Name = "" })) },
+		"no validate": func() { RegisterKind(testKind, without(func(d *KindDesc) { d.Validate = nil })) },
+		"no shape":    func() { RegisterKind(testKind, without(func(d *KindDesc) { d.Shape = nil })) },
+		"no generator": func() {
+			withoutFamily(KindDReLU, func() { RegisterKind(KindDReLU, without(func(d *KindDesc) { d.Generate = nil })) })
+		},
 		"payload checks": func() {
-			withoutFamily(KindDReLU, func() { RegisterKind(KindDReLU, KindImpl{Generate: gen, Decode: dec}) })
+			withoutFamily(KindDReLU, func() { RegisterKind(KindDReLU, without(func(d *KindDesc) { d.Decode = dec })) })
 		},
 	}
-	if _, err := kindImpl(KindReLU); err == nil {
-		cases["twice"] = func() { RegisterKind(KindReLU, KindImpl{Generate: gen}) }
+	if _, err := kindDesc(KindReLU); err == nil {
+		cases["twice"] = func() { RegisterKind(KindReLU, full) }
 	}
 	before := len(kinds)
 	for name, f := range cases {
@@ -95,6 +103,78 @@ func TestRegisterKindRefuses(t *testing.T) {
 	}
 	if len(kinds) != before {
 		t.Errorf("registry changed: %d kinds, was %d", len(kinds), before)
+	}
+}
+
+// testKind is a kind number no package registers.
+const testKind MaterialKind = 200
+
+// TestNewKindOneDescription: a kind added by registering one description
+// (here: n uniform pairs (r, r) with r shared twice) is validated,
+// generated, sized, encoded and decoded for a request with nothing else
+// changed, and its shape's sizes are the encoded sizes.
+func TestNewKindOneDescription(t *testing.T) {
+	RegisterKind(testKind, KindDesc{Name: "test-pair", Vecs: [2]int{2, 2}, EqualLens: true,
+		Validate: Request.CheckN,
+		Shape: func(r Request) Shape {
+			s := Shape{Elems: int64(r.N)}
+			s.Mask(r.N)
+			s.Shared(r.N)
+			return s
+		},
+		Generate: func(req Request, g Gen, m0, m1 *Material) error {
+			r, r0, r1 := g.Mask(req.N)
+			v0, v1 := g.Share(r)
+			m0.Vecs, m1.Vecs = []Vec{r0, v0}, []Vec{r1, v1}
+			return nil
+		}})
+	defer func() {
+		kindsMu.Lock()
+		delete(kinds, testKind)
+		kindsMu.Unlock()
+	}()
+	if got := testKind.String(); got != "test-pair" {
+		t.Errorf("name %q", got)
+	}
+	if err := (Request{Kind: testKind, N: -1}).Validate(); err == nil {
+		t.Error("negative count accepted")
+	}
+	req := Request{Kind: testKind, Label: "p", N: 5}
+	m0, m1, err := NewGenerator(ring.Seed{3}).Generate(req, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape, err := RequestShape(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*Material{m0, m1} {
+		enc, err := m.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(enc)) != shape.Size(m.Party) || m.Size() != shape.Size(m.Party) {
+			t.Errorf("%v: encoded %d bytes, Size %d, shape %d", m.Party, len(enc), m.Size(), shape.Size(m.Party))
+		}
+		got, err := UnmarshalMaterialFor(enc, req, m.Party)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got.Vecs {
+			if !slices.Equal(got.Vecs[i].Data, m.Vecs[i].Data) {
+				t.Errorf("%v: vector %d differs after decoding", m.Party, i)
+			}
+		}
+		if _, err := UnmarshalMaterialFor(enc, Request{Kind: testKind, Label: "p", N: 4}, m.Party); err == nil {
+			t.Errorf("%v: material of 5 accepted for a request of 4", m.Party)
+		}
+	}
+	// The two halves are shares of r = r0 + r1.
+	for i := range 5 {
+		r := m0.Vecs[0].Data[i] + m1.Vecs[0].Data[i]
+		if m0.Vecs[1].Data[i]+m1.Vecs[1].Data[i] != r {
+			t.Fatalf("position %d: shares of %d, want %d", i, m0.Vecs[1].Data[i]+m1.Vecs[1].Data[i], r)
+		}
 	}
 }
 

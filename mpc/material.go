@@ -60,46 +60,7 @@ const (
 	// (seeded), then shares of r >> shift and of M = msb(r) (party 0
 	// seeded, party 1 explicit); see Session.TruncMSB. No FSS keys.
 	KindTruncMSB
-	kindEnd
 )
-
-// String names the kind.
-func (k MaterialKind) String() string {
-	names := [...]string{"", "weight-mask", "linear", "coef-mask", "poly", "trunc", "relu", "drelu", "triple", "square", "relu-trunc", "trunc-msb"}
-	if k > 0 && k < kindEnd {
-		return names[k]
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
-
-// vecCount is the number of vectors of each kind for each party.
-func vecCount(k MaterialKind, p Party) int {
-	switch k {
-	case KindWeightMask, KindCoefMask:
-		if p == Server {
-			return 1
-		}
-		return 0
-	case KindLinear:
-		if p == Server {
-			return 1
-		}
-		return 2
-	case KindPoly:
-		return 1 + polyVecs
-	case KindTruncMSB:
-		return 3
-	case KindTrunc, KindReLU, KindDReLU:
-		return 1
-	case KindTriple:
-		return 3
-	case KindSquare:
-		return 2
-	case KindReLUTrunc:
-		return 4
-	}
-	return -1
-}
 
 // coefMaskWords is the number of words of the coefficient masks per
 // channel: B1 and B2 in Z_2^192.
@@ -168,21 +129,36 @@ const (
 // Size is the length of the binary encoding in bytes: what a network
 // dealer sends to this party for this material (the offline cost).
 func (m *Material) Size() int64 {
-	n := int64(len(materialMagic) + 2 + uvarintLen(m.Param) + uvarintLen(uint64(len(m.Vecs))))
+	n := materialHeadLen(m.Param, len(m.Vecs))
 	for _, v := range m.Vecs {
-		n += 1 + int64(uvarintLen(uint64(len(v.Data))))
-		if v.Seed != nil {
-			n += ring.SeedSize
-		} else {
-			n += 8 * int64(len(v.Data))
-		}
+		n += vecLen(len(v.Data), v.Seed != nil)
 	}
 	k := int64(0)
 	if m.Keys != nil {
 		k = m.Keys.EncodedLen()
 	}
-	return n + int64(uvarintLen(uint64(k))) + k
+	return n + payloadLen(k)
 }
+
+// materialHeadLen is the encoded length of a material's header: magic,
+// kind, party, parameter and vector count.
+func materialHeadLen(param uint64, vecs int) int64 {
+	return int64(len(materialMagic) + 2 + uvarintLen(param) + uvarintLen(uint64(vecs)))
+}
+
+// vecLen is the encoded length of a vector of n values: mode byte,
+// length, then the seed or the values.
+func vecLen(n int, seeded bool) int64 {
+	l := 1 + int64(uvarintLen(uint64(n)))
+	if seeded {
+		return l + ring.SeedSize
+	}
+	return l + 8*int64(n)
+}
+
+// payloadLen is the encoded length of a payload of k bytes with its
+// length prefix.
+func payloadLen(k int64) int64 { return int64(uvarintLen(uint64(k))) + k }
 
 func uvarintLen(x uint64) int {
 	var b [binary.MaxVarintLen64]byte
@@ -252,52 +228,35 @@ func (m *Material) marshalParts(capacity int64) (head, body []byte, err error) {
 
 // check validates the structure (not the key contents).
 func (m *Material) check() error {
-	if m.Kind == 0 || m.Kind >= kindEnd {
-		return fmt.Errorf("mpc: material: unknown kind %d", uint8(m.Kind))
-	}
 	if !m.Party.Valid() {
 		return fmt.Errorf("mpc: material: invalid party %d", int(m.Party))
 	}
-	if want := vecCount(m.Kind, m.Party); len(m.Vecs) != want {
+	d, err := kindDesc(m.Kind)
+	if err != nil {
+		return err
+	}
+	if want := d.Vecs[m.Party]; len(m.Vecs) != want {
 		return fmt.Errorf("mpc: %v material for the %v has %d vectors, want %d", m.Kind, m.Party, len(m.Vecs), want)
 	}
 	if err := m.checkPayload(); err != nil {
 		return err
 	}
-	shifted := m.Kind == KindTrunc || m.Kind == KindReLUTrunc || m.Kind == KindTruncMSB
-	if !shifted && m.Param != 0 {
+	if d.MaxShift == 0 && m.Param != 0 {
 		return fmt.Errorf("mpc: %v material has parameter %d, want 0", m.Kind, m.Param)
 	}
-	if shifted && (m.Param == 0 || m.Param >= 63) {
-		return fmt.Errorf("mpc: truncation shift %d outside 1..62", m.Param)
-	}
-	if m.Kind == KindTruncMSB && m.Param > maxMSBShift {
-		return fmt.Errorf("mpc: MSB truncation shift %d outside 1..%d", m.Param, maxMSBShift)
+	if d.MaxShift != 0 && (m.Param == 0 || m.Param > d.MaxShift) {
+		return fmt.Errorf("mpc: %v material: shift %d outside 1..%d", m.Kind, m.Param, d.MaxShift)
 	}
 	for i, v := range m.Vecs {
 		if len(v.Data) > MaxMaterialElems {
 			return fmt.Errorf("mpc: material vector %d has %d values, limit %d", i, len(v.Data), MaxMaterialElems)
 		}
+		if d.EqualLens && len(v.Data) != len(m.Vecs[0].Data) {
+			return fmt.Errorf("mpc: %v material vectors of lengths %d and %d", m.Kind, len(m.Vecs[0].Data), len(v.Data))
+		}
 	}
-	// Per-kind length consistency.
-	n := func(i int) int { return len(m.Vecs[i].Data) }
-	switch m.Kind {
-	case KindPoly:
-		for i := 1; i < len(m.Vecs); i++ {
-			if n(i) != polyWords[i-1]*n(0) {
-				return fmt.Errorf("mpc: poly material vectors of lengths %d and %d", n(0), n(i))
-			}
-		}
-	case KindTriple, KindSquare, KindReLUTrunc, KindTruncMSB:
-		for i := 1; i < len(m.Vecs); i++ {
-			if n(i) != n(0) {
-				return fmt.Errorf("mpc: %v material vectors of lengths %d and %d", m.Kind, n(0), n(i))
-			}
-		}
-	case KindCoefMask:
-		if m.Party == Server && n(0)%coefMaskWords != 0 {
-			return fmt.Errorf("mpc: coefficient mask of length %d, not %d per channel", n(0), coefMaskWords)
-		}
+	if d.CheckVecs != nil {
+		return d.CheckVecs(m)
 	}
 	return nil
 }
@@ -338,8 +297,11 @@ func unmarshalMaterialFor(b []byte, req Request, p Party, owned bool) (*Material
 	if !p.Valid() {
 		return nil, fmt.Errorf("mpc: material: invalid party %d", int(p))
 	}
-	want := expectedLens(req, p)
-	m, err := unmarshalMaterial(b, want, owned)
+	shape, err := RequestShape(req)
+	if err != nil {
+		return nil, err
+	}
+	m, err := unmarshalMaterial(b, shape.Lens(p), owned)
 	if err != nil {
 		return nil, err
 	}
@@ -355,48 +317,17 @@ func (m *Material) matches(req Request, p Party) error {
 	if m.Kind != req.Kind || m.Party != p {
 		return fmt.Errorf("mpc: material: got %v for the %v, want %v for the %v", m.Kind, m.Party, req.Kind, p)
 	}
-	if (req.Kind == KindTrunc || req.Kind == KindReLUTrunc || req.Kind == KindTruncMSB) && m.Param != uint64(req.Shift) {
-		return fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
-	}
-	c, ok, err := payloadImpl(req.Kind)
-	if err != nil || !ok {
+	d, err := kindDesc(req.Kind)
+	if err != nil {
 		return err
 	}
-	return c.Matches(req, m.Keys)
-}
-
-// expectedLens returns the vector lengths of party p's material for req.
-func expectedLens(req Request, p Party) []int {
-	n := vecCount(req.Kind, p)
-	lens := make([]int, n)
-	l := -1
-	switch req.Kind {
-	case KindWeightMask:
-		l = req.Linear.WLen()
-	case KindLinear:
-		if p == Client {
-			return []int{req.Linear.XLen(), req.Linear.YLen()}
-		}
-		l = req.Linear.YLen()
-	case KindCoefMask:
-		l = coefMaskWords * req.Act.C
-	case KindPoly:
-		l = req.Act.Len()
-		if req.Act.ReLU != nil {
-			l = req.Act.N * (req.Act.C*req.Act.HW - req.Act.ReLU.Count())
-		}
-		lens[0] = l
-		for i, w := range polyWords {
-			lens[i+1] = w * l
-		}
-		return lens
-	default:
-		l = req.N
+	if d.MaxShift != 0 && m.Param != uint64(req.Shift) {
+		return fmt.Errorf("mpc: material: shift %d, want %d", m.Param, req.Shift)
 	}
-	for i := range lens {
-		lens[i] = l
+	if d.Decode == nil {
+		return nil
 	}
-	return lens
+	return d.Matches(req, m.Keys)
 }
 
 // unmarshalMaterial decodes b; with owned, FSS keys are decoded in place
@@ -455,7 +386,7 @@ func unmarshalMaterial(b []byte, want []int, owned bool) (*Material, error) {
 		if owned {
 			kb = alignInPlace(b, off, len(kb))
 		}
-		c, ok, err := payloadImpl(m.Kind)
+		c, ok, err := payloadDesc(m.Kind)
 		if err != nil {
 			return nil, err
 		}

@@ -255,48 +255,11 @@ func (r Request) Validate() error {
 	if len(r.Label) > maxLabel {
 		return fmt.Errorf("mpc: request label of %d bytes, limit %d", len(r.Label), maxLabel)
 	}
-	switch r.Kind {
-	case KindWeightMask, KindLinear:
-		return validateLinear(r.Linear)
-	case KindCoefMask:
-		if r.Act.C <= 0 || r.Act.C > maxDim {
-			return fmt.Errorf("mpc: coefficient mask for %d channels", r.Act.C)
-		}
-		return nil
-	case KindPoly:
-		return r.Act.Validate()
-	case KindTruncMSB:
-		if r.Ell != 0 {
-			return fmt.Errorf("mpc: %v request with bit width %d (inputs are |x| < 2^61)", r.Kind, r.Ell)
-		}
-		if r.Shift == 0 || r.Shift > maxMSBShift {
-			return fmt.Errorf("mpc: MSB truncation shift %d outside 1..%d", r.Shift, maxMSBShift)
-		}
-		if r.N < 0 || r.N > MaxMaterialElems {
-			return fmt.Errorf("mpc: %v request for %d elements", r.Kind, r.N)
-		}
-		return nil
-	case KindTrunc, KindReLU, KindDReLU, KindReLUTrunc:
-		if r.Ell != 0 && (r.Ell < 2 || r.Ell > 64) {
-			return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
-		}
-		if r.Kind == KindTrunc && (r.Shift == 0 || int(r.Shift) >= r.InputBits()) {
-			return fmt.Errorf("mpc: truncation shift %d outside 1..%d", r.Shift, r.InputBits()-1)
-		}
-		if r.Kind == KindReLUTrunc && (r.Shift == 0 || int(r.Shift) >= r.InputBits()-1) {
-			return fmt.Errorf("mpc: ReLU-truncation shift %d outside 1..%d", r.Shift, r.InputBits()-2)
-		}
-		if r.Kind != KindTrunc && r.Kind != KindReLUTrunc && r.Shift != 0 {
-			return fmt.Errorf("mpc: %v request with shift %d", r.Kind, r.Shift)
-		}
-		fallthrough
-	case KindTriple, KindSquare:
-		if r.N < 0 || r.N > MaxMaterialElems {
-			return fmt.Errorf("mpc: %v request for %d elements", r.Kind, r.N)
-		}
-		return nil
+	d, err := kindDesc(r.Kind)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("mpc: request of unknown kind %d", uint8(r.Kind))
+	return d.Validate(r)
 }
 
 // InputBits is the gate input width: Ell, or 64 if Ell is 0.

@@ -7,14 +7,62 @@ import (
 	"github.com/autorep/autorep/mpc"
 )
 
-// The kinds this family owns: their generation and payload codecs.
+// The kinds this family owns: their validation, shape, generation and
+// payload codecs.
 func init() {
-	gk := mpc.KindImpl{Generate: genGate, Decode: decodeGateKeys, Check: checkGateKeys, Matches: matchGateKeys}
-	for _, k := range []mpc.MaterialKind{mpc.KindTrunc, mpc.KindReLU, mpc.KindDReLU} {
-		mpc.RegisterKind(k, gk)
+	gate := func(name string, g fss.Gate, maxShift uint64) mpc.KindDesc {
+		return mpc.KindDesc{Name: name, Vecs: [2]int{1, 1}, MaxShift: maxShift,
+			Validate: validateGate,
+			Shape: func(r mpc.Request) mpc.Shape {
+				s := mpc.Shape{Param: uint64(r.Shift), Elems: int64(r.N),
+					PayloadBytes: fssHeader + int64(r.N)*int64(fss.KeyBytes(g, r.InputBits(), int(r.Shift)))}
+				s.Mask(r.N)
+				return s
+			},
+			Generate: genGate, Decode: decodeGateKeys, Check: checkGateKeys, Matches: matchGateKeys}
 	}
-	mpc.RegisterKind(mpc.KindReLUTrunc, mpc.KindImpl{Generate: genReLUTrunc, Decode: decodeDCFKeys,
-		OwnsFrame: true, Check: checkDCFKeys, Matches: matchDCFKeys})
+	mpc.RegisterKind(mpc.KindTrunc, gate("trunc", fss.GateTruncExact, maxShift))
+	mpc.RegisterKind(mpc.KindReLU, gate("relu", fss.GateReLU, 0))
+	mpc.RegisterKind(mpc.KindDReLU, gate("drelu", fss.GateDReLU, 0))
+	mpc.RegisterKind(mpc.KindReLUTrunc, mpc.KindDesc{Name: "relu-trunc", Vecs: [2]int{4, 4}, MaxShift: maxShift, EqualLens: true,
+		Validate: validateGate,
+		Shape: func(r mpc.Request) mpc.Shape {
+			s := mpc.Shape{Param: uint64(r.Shift), Elems: int64(r.N),
+				PayloadBytes: fssHeader + int64(r.N)*int64(fss.DCFKeyBytes(r.InputBits()-1, reluTruncPayload))}
+			s.Mask(r.N)
+			for range 3 {
+				s.Shared(r.N)
+			}
+			return s
+		},
+		Generate: genReLUTrunc, Decode: decodeDCFKeys, OwnsFrame: true, Check: checkDCFKeys, Matches: matchDCFKeys})
+}
+
+// maxShift bounds the shift of a truncating gate's material (the request
+// bounds it further by the input width).
+const maxShift = 62
+
+// validateGate checks a gate request: the input width, the shift of the
+// truncating gates (none for the others) and the element count.
+func validateGate(r mpc.Request) error {
+	if r.Ell != 0 && (r.Ell < 2 || r.Ell > 64) {
+		return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
+	}
+	switch r.Kind {
+	case mpc.KindTrunc:
+		if r.Shift == 0 || int(r.Shift) >= r.InputBits() {
+			return fmt.Errorf("mpc: truncation shift %d outside 1..%d", r.Shift, r.InputBits()-1)
+		}
+	case mpc.KindReLUTrunc:
+		if r.Shift == 0 || int(r.Shift) >= r.InputBits()-1 {
+			return fmt.Errorf("mpc: ReLU-truncation shift %d outside 1..%d", r.Shift, r.InputBits()-2)
+		}
+	default:
+		if r.Shift != 0 {
+			return fmt.Errorf("mpc: %v request with shift %d", r.Kind, r.Shift)
+		}
+	}
+	return r.CheckN()
 }
 
 // reluTruncPayload is the payload width of the ReLU-truncation DCF keys.
