@@ -110,24 +110,16 @@ func TestRegisterKindRefuses(t *testing.T) {
 const testKind MaterialKind = 200
 
 // TestNewKindOneDescription: a kind added by registering one description
-// (here: n uniform pairs (r, r) with r shared twice) is validated,
-// generated, sized, encoded and decoded for a request with nothing else
-// changed, and its shape's sizes are the encoded sizes.
+// (here a copy of the square pairs' under another number and name) is
+// validated, generated, sized, encoded and decoded for a request with
+// nothing else changed, and its shape's sizes are the encoded sizes.
 func TestNewKindOneDescription(t *testing.T) {
-	RegisterKind(testKind, KindDesc{Name: "test-pair", Vecs: [2]int{2, 2}, EqualLens: true,
-		Validate: Request.CheckN,
-		Shape: func(r Request) Shape {
-			s := Shape{Elems: int64(r.N)}
-			s.Mask(r.N)
-			s.Shared(r.N)
-			return s
-		},
-		Generate: func(req Request, g Gen, m0, m1 *Material) error {
-			r, r0, r1 := g.Mask(req.N)
-			v0, v1 := g.Share(r)
-			m0.Vecs, m1.Vecs = []Vec{r0, v0}, []Vec{r1, v1}
-			return nil
-		}})
+	d, err := kindDesc(KindSquare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Name = "test-pair"
+	RegisterKind(testKind, d)
 	defer func() {
 		kindsMu.Lock()
 		delete(kinds, testKind)
@@ -169,11 +161,11 @@ func TestNewKindOneDescription(t *testing.T) {
 			t.Errorf("%v: material of 5 accepted for a request of 4", m.Party)
 		}
 	}
-	// The two halves are shares of r = r0 + r1.
+	// The halves are shares of a and a².
 	for i := range 5 {
-		r := m0.Vecs[0].Data[i] + m1.Vecs[0].Data[i]
-		if m0.Vecs[1].Data[i]+m1.Vecs[1].Data[i] != r {
-			t.Fatalf("position %d: shares of %d, want %d", i, m0.Vecs[1].Data[i]+m1.Vecs[1].Data[i], r)
+		a := m0.Vecs[0].Data[i] + m1.Vecs[0].Data[i]
+		if got := m0.Vecs[1].Data[i] + m1.Vecs[1].Data[i]; got != a*a {
+			t.Fatalf("position %d: shares of %d, want %d", i, got, a*a)
 		}
 	}
 }
