@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/autorep/autorep/data"
@@ -250,4 +252,48 @@ func Run(ctx context.Context, t Target, sec secnet.Config, test *data.Set) (*Row
 	r.TotalBytes = r.SetupBytes + r.OfflineBytes + r.OnlineBytes
 	r.WallSeconds = time.Since(t0).Seconds()
 	return r, nil
+}
+
+// ParseDegrees parses the demo's --degrees: distinct polynomial degrees
+// reduce supports (1, 2 or 3), comma-separated, at least one.
+func ParseDegrees(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || d < 1 || d > 3 {
+			return nil, fmt.Errorf("--degrees %q: want degrees 1, 2 or 3, comma-separated", s)
+		}
+		if slices.Contains(out, d) {
+			return nil, fmt.Errorf("--degrees %q: degree %d twice", s, d)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Files returns the demo's model files in workdir and their rows' names:
+// the all-ReLU LeNet, then one AutoReP model per degree.
+func Files(workdir, budget string, degrees []int) (files, names []string) {
+	files = []string{filepath.Join(workdir, "lenet-mnist.safetensors")}
+	names = []string{"LeNet (all ReLU)"}
+	for _, d := range degrees {
+		files = append(files, filepath.Join(workdir, fmt.Sprintf("lenet-mnist-autorep-deg%d.safetensors", d)))
+		names = append(names, fmt.Sprintf("LeNet AutoReP %s deg%d", budget, d))
+	}
+	return files, names
+}
+
+// Ells returns each model's twoparty share width: Ell on the first calib
+// test images plus one bit, at most 64, each logged on w.
+func Ells(files, names []string, test *data.Set, calib int, w io.Writer) ([]int, error) {
+	ells := make([]int, len(files))
+	for i, f := range files {
+		need, err := Ell(f, test, calib)
+		if err != nil {
+			return nil, err
+		}
+		ells[i] = min(need+1, 64)
+		fmt.Fprintf(w, "%s: MinEll %d, serving at ell %d\n", names[i], need, ells[i])
+	}
+	return ells, nil
 }

@@ -7,9 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/autorep/autorep/data"
@@ -77,7 +75,7 @@ func runDemo(args []string) error {
 	if !(*redLR > 0) {
 		return errors.New("--reduce-lr must be positive")
 	}
-	degrees, err := parseDegrees(*degreeList)
+	degrees, err := demo.ParseDegrees(*degreeList)
 	if err != nil {
 		return err
 	}
@@ -98,16 +96,9 @@ func runDemo(args []string) error {
 	if err != nil {
 		return err
 	}
-	*n = min(*n, test.N)
-	*n2 = min(*n2, *n)
-
-	base := filepath.Join(*workdir, "lenet-mnist.safetensors")
-	files := []string{base}
-	names := []string{"LeNet (all ReLU)"}
-	for _, d := range degrees {
-		files = append(files, filepath.Join(*workdir, fmt.Sprintf("lenet-mnist-autorep-deg%d.safetensors", d)))
-		names = append(names, fmt.Sprintf("LeNet AutoReP %s deg%d", *budget, d))
-	}
+	*n, *n2 = min(*n, test.N), min(*n2, *n, test.N)
+	files, names := demo.Files(*workdir, *budget, degrees)
+	base := files[0]
 	if *fresh {
 		for _, f := range files {
 			os.Remove(f)
@@ -140,14 +131,9 @@ func runDemo(args []string) error {
 
 	calib := min(demo.CalibImages, test.N)
 	step("twoparty share width: pi.Plan.MinEll on the first %d test images, plus one bit", calib)
-	ells := make([]int, len(files))
-	for i, f := range files {
-		need, err := demo.Ell(f, test, calib)
-		if err != nil {
-			return err
-		}
-		ells[i] = min(need+1, 64)
-		fmt.Fprintf(os.Stderr, "%s: MinEll %d, serving at ell %d\n", names[i], need, ells[i])
+	ells, err := demo.Ells(files, names, test, calib, os.Stderr)
+	if err != nil {
+		return err
 	}
 
 	step("serve: dealer, %d dealer-suite and %d twoparty-suite model servers as child processes (%s)", len(files), len(files), map[bool]string{true: "plain TCP, loopback", false: "TLS, self-signed certificate"}[*insecure])
@@ -229,23 +215,6 @@ func runDemo(args []string) error {
 		return demo.WriteJSON(os.Stdout, *n, *n2, reports, time.Since(t0).Seconds())
 	}
 	return nil
-}
-
-// parseDegrees parses demo --degrees: distinct polynomial degrees
-// reduce supports (1, 2 or 3), comma-separated, at least one.
-func parseDegrees(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		d, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || d < 1 || d > 3 {
-			return nil, fmt.Errorf("--degrees %q: want degrees 1, 2 or 3, comma-separated", s)
-		}
-		if slices.Contains(out, d) {
-			return nil, fmt.Errorf("--degrees %q: degree %d twice", s, d)
-		}
-		out = append(out, d)
-	}
-	return out, nil
 }
 
 func exists(path string) bool {

@@ -37,16 +37,16 @@ func TestDemoRunsEqualCommands(t *testing.T) {
 	}
 }
 
-// TestParseDegrees: --degrees takes distinct degrees 1–3 and refuses the
+// TestParseDegrees: demo.ParseDegrees (--degrees) takes distinct degrees 1–3 and refuses the
 // rest with an error naming the flag.
 func TestParseDegrees(t *testing.T) {
 	for in, want := range map[string][]int{"2,1": {2, 1}, "1": {1}, " 3 , 2": {3, 2}} {
-		if got, err := parseDegrees(in); err != nil || !reflect.DeepEqual(got, want) {
+		if got, err := demo.ParseDegrees(in); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("parseDegrees(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"", "0", "4", "1,1", "2,x", "2,"} {
-		if got, err := parseDegrees(in); err == nil || !strings.Contains(err.Error(), "--degrees") {
+		if got, err := demo.ParseDegrees(in); err == nil || !strings.Contains(err.Error(), "--degrees") {
 			t.Errorf("parseDegrees(%q) = %v, %v; want an error naming --degrees", in, got, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/autorep/autorep/reduce"
+	"github.com/autorep/autorep/train"
 )
 
 func init() {
@@ -36,12 +37,12 @@ func runReduce(args []string) error {
 	if err != nil {
 		return err
 	}
-	asked, stop := stopOnSignal("reduce")
+	asked, stop := train.StopOnSignal("reduce", os.Stderr)
 	defer stop()
 	run.Config.Interrupt = func(string, int) bool { return asked() }
 	rec, err := run.Run()
 	if err != nil {
-		return resumeHint(err)
+		return train.ResumeHint(err)
 	}
 	if jsonOut {
 		// The record stored in the model file, and where it went.
@@ -74,7 +75,7 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
 	resume := fs.Bool("resume", false, "resume from the checkpoint (written after every epoch and within epochs)")
-	every := fs.Duration("checkpoint-every", DefaultCheckpointEvery, "also write the checkpoint within an epoch after this much wall time (0 = at epoch ends only)")
+	every := fs.Duration("checkpoint-every", train.DefaultCheckpointEvery, "also write the checkpoint within an epoch after this much wall time (0 = at epoch ends only)")
 	ckpt := fs.String("checkpoint", "", "checkpoint prefix: files PREFIX.search, .l1, .finetune, .best (default OUT.ckpt)")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as one JSON object on stdout")
 	out := fs.String("out", "", "output model file")

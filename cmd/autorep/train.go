@@ -5,13 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
-	"time"
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/kernel"
@@ -47,12 +43,12 @@ func runTrain(args []string) error {
 	if err := applyThreads(threads); err != nil {
 		return err
 	}
-	asked, stop := stopOnSignal("train")
+	asked, stop := train.StopOnSignal("train", os.Stderr)
 	defer stop()
 	sc.Interrupt = func(int) bool { return asked() }
 	res, err := sc.Run()
 	if err != nil {
-		return resumeHint(err)
+		return train.ResumeHint(err)
 	}
 	if jsonOut {
 		return printJSONObject(map[string]any{
@@ -96,7 +92,7 @@ func trainFlags(args []string) (sc train.Scratch, threads int, jsonOut bool, err
 	limit := fs.Int("limit", 0, "train on N training images only, a random subset fixed by --seed (0 = all)")
 	testLimit := fs.Int("test-limit", 0, "evaluate on N test images only, a random subset fixed by --seed (0 = all)")
 	resume := fs.Bool("resume", false, "continue from OUT.ckpt (written after every epoch and within epochs)")
-	every := fs.Duration("checkpoint-every", DefaultCheckpointEvery, "also write the checkpoint within an epoch after this much wall time (0 = at epoch ends only)")
+	every := fs.Duration("checkpoint-every", train.DefaultCheckpointEvery, "also write the checkpoint within an epoch after this much wall time (0 = at epoch ends only)")
 	keepCkpt := fs.Bool("keep-checkpoint", false, "keep OUT.ckpt after training finished (it is removed by default)")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as one JSON object on stdout")
 	fail := func(e error) (train.Scratch, int, bool, error) { return train.Scratch{}, 0, false, e }
@@ -135,41 +131,6 @@ func trainFlags(args []string) (sc train.Scratch, threads int, jsonOut bool, err
 		Resume: *resume, CheckpointEvery: *every, KeepCheckpoint: *keepCkpt, Command: "autorep train " + strings.Join(args, " "),
 		Progress: os.Stderr, Log: os.Stderr}
 	return sc, threads, jsonOut, nil
-}
-
-// DefaultCheckpointEvery is --checkpoint-every of train and reduce: a
-// ResNet-18 checkpoint (weights and optimiser state) takes about a second
-// to write, a stopped run loses at most this much.
-const DefaultCheckpointEvery = 10 * time.Minute
-
-// stopOnSignal makes the first SIGINT or SIGTERM ask a training run
-// (asked reports it) to write its checkpoint at the next step boundary and
-// stop; the signal is then released, so a second one ends the process at
-// once. stop releases the signals.
-func stopOnSignal(name string) (asked func() bool, stop func()) {
-	var flag atomic.Bool
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case s := <-ch:
-			signal.Stop(ch)
-			flag.Store(true)
-			fmt.Fprintf(os.Stderr, "\nautorep %s: %v: writing a checkpoint after the current step, then exiting (signal again to exit at once, losing the work since the last checkpoint)\n", name, s)
-		case <-done:
-		}
-	}()
-	return flag.Load, func() { signal.Stop(ch); close(done) }
-}
-
-// resumeHint adds how to continue to the error of a run stopped with a
-// checkpoint.
-func resumeHint(err error) error {
-	if errors.Is(err, train.ErrInterrupted) {
-		return fmt.Errorf("%w; continue with the same flags and --resume", err)
-	}
-	return err
 }
 
 // printJSONObject writes v as one JSON object on stdout.
