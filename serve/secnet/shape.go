@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +17,10 @@ import (
 // time (the one-way delay). Reads are untouched, so both ends of a
 // connection must shape their writes to emulate the link in both
 // directions. It is the in-process fallback for `tc netem` where the
-// kernel lacks it; timer granularity (tens of µs) limits its precision for
-// sub-millisecond delays. Write returns once the data is queued (at most
-// shapeQueue chunks are in flight); Close delivers what is queued first
+// kernel lacks it; the last 2 ms of every delay are spun, not slept, so
+// sub-millisecond delays hold (timer wake-ups would round them up to
+// ~1 ms). Write returns once the data is queued (at most shapeQueue
+// chunks are in flight); Close delivers what is queued first
 // (waiting at most the delay plus one second).
 func Shape(nc net.Conn, l transport.Link) net.Conn {
 	s := &shapedConn{Conn: nc, delay: l.RTT / 2, q: make(chan chunk, shapeQueue), done: make(chan struct{})}
@@ -83,9 +85,7 @@ func (s *shapedConn) writer() {
 	for {
 		select {
 		case c := <-s.q:
-			if d := time.Until(c.due); d > 0 {
-				time.Sleep(d)
-			}
+			waitUntil(c.due)
 			if _, err := s.Conn.Write(c.b); err != nil {
 				s.mu.Lock()
 				if s.err == nil {
@@ -96,6 +96,24 @@ func (s *shapedConn) writer() {
 		case <-s.done:
 			return
 		}
+	}
+}
+
+// spinBelow is the part of a delay the writer spins instead of sleeping:
+// a Go sleep while the process is otherwise idle ends on the netpoller's
+// millisecond timeout, so a 0.15 ms one-way delay (the emulated LAN) took
+// about 1 ms and every protocol round several times the link's round trip
+// (BenchmarkShapeRoundTripLAN).
+const spinBelow = 2 * time.Millisecond
+
+// waitUntil returns at t: it sleeps all but the last spinBelow of the wait
+// and yields the processor in a loop for the rest.
+func waitUntil(t time.Time) {
+	if d := time.Until(t); d > spinBelow {
+		time.Sleep(d - spinBelow)
+	}
+	for time.Now().Before(t) {
+		runtime.Gosched()
 	}
 }
 
