@@ -119,7 +119,7 @@ func BenchmarkReLUGate(b *testing.B) {
 	xs := split(x, 2)
 	benchPair(b, "relu", benchN, nil,
 		func(s *mpc.Session) []mpc.Request {
-			return []mpc.Request{{Kind: mpc.KindReLU, Label: "r", N: benchN}}
+			return []mpc.Request{{Kind: fssgates.KindReLU, Label: "r", N: benchN}}
 		},
 		func(s *mpc.Session, src mpc.Provider) error {
 			_, err := fssgates.ReLU(s, src, "r", xs[s.Party], 0)
@@ -198,7 +198,7 @@ func BenchmarkDealerReLU(b *testing.B) {
 	b.ResetTimer()
 	u0 := cputime.Seconds()
 	for i := range b.N {
-		if _, _, err := d.Generate(mpc.Request{Kind: mpc.KindReLUTrunc, Label: "rt", N: benchN, Shift: 16}, uint64(i)); err != nil {
+		if _, _, err := d.Generate(mpc.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: benchN, Shift: 16}, uint64(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -218,7 +218,7 @@ func truncBench(b *testing.B, msb bool) {
 			if msb {
 				return []mpc.Request{{Kind: mpc.KindTruncMSB, Label: "t", N: benchN, Shift: frac}}
 			}
-			return []mpc.Request{{Kind: mpc.KindTrunc, Label: "t", N: benchN, Shift: frac}}
+			return []mpc.Request{{Kind: fssgates.KindTrunc, Label: "t", N: benchN, Shift: frac}}
 		},
 		func(s *mpc.Session, src mpc.Provider) error {
 			var err error

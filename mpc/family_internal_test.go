@@ -9,6 +9,13 @@ import (
 	"github.com/autorep/autorep/transport"
 )
 
+// The FSS family's kinds (fssgates.KindReLU, KindDReLU), by value: a test
+// inside the core cannot import the family.
+const (
+	kindReLU  MaterialKind = 6
+	kindDReLU MaterialKind = 7
+)
+
 // withoutFamily runs f with kind k's registered family (if any) removed,
 // as in a program that does not import the family.
 func withoutFamily(k MaterialKind, f func()) {
@@ -30,10 +37,10 @@ func withoutFamily(k MaterialKind, f func()) {
 // is not registered is an error naming the kind when generated, decoded,
 // checked or encoded, never a panic.
 func TestFamilyKindUnregistered(t *testing.T) {
-	req := Request{Kind: KindReLU, Label: "r", N: 3}
+	req := Request{Kind: kindReLU, Label: "r", N: 3}
 	d := NewGenerator(ring.Seed{1})
 	var enc []byte
-	if _, err := kindDesc(KindReLU); err == nil { // the external tests link the FSS family in
+	if _, err := kindDesc(kindReLU); err == nil { // the external tests link the FSS family in
 		m0, _, err := d.Generate(req, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -42,7 +49,7 @@ func TestFamilyKindUnregistered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	withoutFamily(KindReLU, func() {
+	withoutFamily(kindReLU, func() {
 		noFamily := func(what string, err error) {
 			t.Helper()
 			// Without its family the core knows the kind by number only.
@@ -56,7 +63,7 @@ func TestFamilyKindUnregistered(t *testing.T) {
 			_, err = UnmarshalMaterialFor(enc, req, Server)
 			noFamily("UnmarshalMaterialFor", err)
 		}
-		m := &Material{Kind: KindReLU, Party: Server, Vecs: []Vec{{Data: make([]uint64, 3)}}}
+		m := &Material{Kind: kindReLU, Party: Server, Vecs: []Vec{{Data: make([]uint64, 3)}}}
 		_, err = m.MarshalBinary()
 		noFamily("MarshalBinary", err)
 		// A core kind needs no family.
@@ -81,14 +88,14 @@ func TestRegisterKindRefuses(t *testing.T) {
 		"no validate": func() { RegisterKind(testKind, without(func(d *KindDesc) { d.Validate = nil })) },
 		"no shape":    func() { RegisterKind(testKind, without(func(d *KindDesc) { d.Shape = nil })) },
 		"no generator": func() {
-			withoutFamily(KindDReLU, func() { RegisterKind(KindDReLU, without(func(d *KindDesc) { d.Generate = nil })) })
+			withoutFamily(kindDReLU, func() { RegisterKind(kindDReLU, without(func(d *KindDesc) { d.Generate = nil })) })
 		},
 		"payload checks": func() {
-			withoutFamily(KindDReLU, func() { RegisterKind(KindDReLU, without(func(d *KindDesc) { d.Decode = dec })) })
+			withoutFamily(kindDReLU, func() { RegisterKind(kindDReLU, without(func(d *KindDesc) { d.Decode = dec })) })
 		},
 	}
-	if _, err := kindDesc(KindReLU); err == nil {
-		cases["twice"] = func() { RegisterKind(KindReLU, full) }
+	if _, err := kindDesc(kindReLU); err == nil {
+		cases["twice"] = func() { RegisterKind(kindReLU, full) }
 	}
 	before := len(kinds)
 	for name, f := range cases {

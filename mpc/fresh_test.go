@@ -23,12 +23,12 @@ func kindRequests(label string) []mpc.Request {
 		{Kind: mpc.KindLinear, Label: label, Linear: lin},
 		{Kind: mpc.KindCoefMask, Label: label, Act: mpc.ActSpec{C: 4}},
 		{Kind: mpc.KindPoly, Label: label, Act: act},
-		{Kind: mpc.KindTrunc, Label: label, N: 16, Shift: 16},
-		{Kind: mpc.KindReLU, Label: label, N: 16},
-		{Kind: mpc.KindDReLU, Label: label, N: 16, Ell: 40},
+		{Kind: fssgates.KindTrunc, Label: label, N: 16, Shift: 16},
+		{Kind: fssgates.KindReLU, Label: label, N: 16},
+		{Kind: fssgates.KindDReLU, Label: label, N: 16, Ell: 40},
 		{Kind: mpc.KindTriple, Label: label, N: 16},
 		{Kind: mpc.KindSquare, Label: label, N: 16},
-		{Kind: mpc.KindReLUTrunc, Label: label, N: 16, Shift: 16},
+		{Kind: fssgates.KindReLUTrunc, Label: label, N: 16, Shift: 16},
 		{Kind: mpc.KindTruncMSB, Label: label, N: 16, Shift: 16},
 	}
 }

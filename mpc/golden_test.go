@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
-	_ "github.com/autorep/autorep/mpc/fssgates" // the FSS kinds
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -20,13 +20,13 @@ import (
 func TestDealerGolden(t *testing.T) {
 	const want = "a1a1ae2a01c2584012c5c62f6709a1cad61e188f1bc35e6239d9605112b673ad"
 	reqs := []mpc.Request{
-		{Kind: mpc.KindTrunc, Label: "t", N: 9, Shift: 16},
-		{Kind: mpc.KindTrunc, Label: "t", N: 4, Shift: 12, Ell: 37},
-		{Kind: mpc.KindReLU, Label: "r", N: 6, Ell: 40},
-		{Kind: mpc.KindReLU, Label: "r", N: 6},
-		{Kind: mpc.KindDReLU, Label: "d", N: 5},
-		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 16},
-		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 7, Shift: 12, Ell: 40},
+		{Kind: fssgates.KindTrunc, Label: "t", N: 9, Shift: 16},
+		{Kind: fssgates.KindTrunc, Label: "t", N: 4, Shift: 12, Ell: 37},
+		{Kind: fssgates.KindReLU, Label: "r", N: 6, Ell: 40},
+		{Kind: fssgates.KindReLU, Label: "r", N: 6},
+		{Kind: fssgates.KindDReLU, Label: "d", N: 5},
+		{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 16},
+		{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 7, Shift: 12, Ell: 40},
 		{Kind: mpc.KindTruncMSB, Label: "m", N: 7, Shift: 12},
 		{Kind: mpc.KindTriple, Label: "x", N: 7},
 		{Kind: mpc.KindSquare, Label: "x", N: 7},

@@ -1,6 +1,7 @@
 package mpc_test
 
 import (
+	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
@@ -47,7 +48,7 @@ func closeVec(t *testing.T, what string, got, want []uint64, tol int64) {
 // actNeeds is what Act(label, k, spec, ·) asks for on s (k labelled
 // polyLabel): the needs of the layer object.
 func actNeeds(t testing.TB, s *mpc.Session, label, polyLabel string, spec mpc.ActSpec) []mpc.Request {
-	l, err := mpc.NewActLayer(label, polyLabel, spec.C, spec.HW, spec.ReLU, s.Frac, s.Ell)
+	l, err := mpc.NewActLayer(label, polyLabel, spec.C, spec.HW, spec.ReLU, s.Frac, s.Ell, fssgates.Gates{})
 	if err != nil { // t.Error: callers run in the parties' goroutines
 		t.Error(err)
 		return nil

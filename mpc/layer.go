@@ -63,17 +63,23 @@ type ActLayer struct {
 	// Ell the gate width of the ReLU positions (0: 64).
 	Frac uint
 	Ell  int
+	// gates name the material of the ReLU positions (Gates.ReLUTruncNeeds).
+	gates Gates
 }
 
 // NewActLayer returns the activation layer over C channels of HW
-// positions with ReLU mask relu (nil = all polynomial).
-func NewActLayer(label, polyLabel string, C, HW int, relu ReLUMask, frac uint, ell int) (*ActLayer, error) {
+// positions with ReLU mask relu (nil = all polynomial), whose ReLU
+// positions are gates g (the family that names their material).
+func NewActLayer(label, polyLabel string, C, HW int, relu ReLUMask, frac uint, ell int, g Gates) (*ActLayer, error) {
+	if g == nil {
+		return nil, fmt.Errorf("mpc: act %q: no comparison gates", label)
+	}
 	spec := ActSpec{N: 1, C: C, HW: HW, ReLU: relu}
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("mpc: act %q: %w", label, err)
 	}
 	spec.part = spec.partition() // once, for every batch and request
-	return &ActLayer{Label: label, PolyLabel: polyLabel, Spec: spec, Frac: frac, Ell: ell}, nil
+	return &ActLayer{Label: label, PolyLabel: polyLabel, Spec: spec, Frac: frac, Ell: ell, gates: g}, nil
 }
 
 // Batch is the layer's spec for n images (sharing the computed split).
@@ -92,13 +98,13 @@ func (l *ActLayer) SetupNeeds(p Party) []Request {
 	return []Request{coefMaskRequest(l.PolyLabel, l.Spec.C)}
 }
 
-// Needs is the fused ReLU-truncation material of the ReLU positions and
-// the polynomial material of the others (Act).
+// Needs is the fused ReLU-truncation material of the ReLU positions (as
+// the gates name it) and the polynomial material of the others (Act).
 func (l *ActLayer) Needs(n int) []Request {
 	part := l.Spec.split1()
 	var reqs []Request
 	if k := len(part.relu); k > 0 {
-		reqs = append(reqs, ReLUTruncRequest(l.Label+"/relu", n*k, l.Frac, l.Ell))
+		reqs = append(reqs, l.gates.ReLUTruncNeeds(l.Label+"/relu", n*k, l.Frac, l.Ell)...)
 	}
 	if len(part.poly) > 0 {
 		reqs = append(reqs, polyRequest(l.PolyLabel, l.Batch(n)))
@@ -108,12 +114,6 @@ func (l *ActLayer) Needs(n int) []Request {
 
 func coefMaskRequest(label string, C int) Request {
 	return Request{Kind: KindCoefMask, Label: label, Act: ActSpec{C: C}}
-}
-
-// ReLUTruncRequest is the request of a fused ReLU-truncation gate on n
-// values of ell bits (the ReLU positions of an ActLayer).
-func ReLUTruncRequest(label string, n int, shift uint, ell int) Request {
-	return Request{Kind: KindReLUTrunc, Label: label, N: n, Shift: shift, Ell: ell}
 }
 
 func polyRequest(label string, spec ActSpec) Request {
@@ -129,16 +129,20 @@ type MaxPoolLayer struct {
 	// Ell is the gate width of the comparisons (0: 64).
 	Ell    int
 	rounds []int // comparisons per tournament round for one image
+	gates  Gates // name the comparisons' material (Gates.ReLUNeeds)
 }
 
 // NewMaxPoolLayer returns the max-pooling layer of geometry p (p.N is
-// ignored).
-func NewMaxPoolLayer(label string, p PoolSpec, ell int) (*MaxPoolLayer, error) {
+// ignored) whose comparisons are gates g.
+func NewMaxPoolLayer(label string, p PoolSpec, ell int, g Gates) (*MaxPoolLayer, error) {
+	if g == nil {
+		return nil, fmt.Errorf("mpc: maxpool %q: no comparison gates", label)
+	}
 	p.N = 1
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("mpc: maxpool %q: %w", label, err)
 	}
-	return &MaxPoolLayer{Label: label, Pool: p, Ell: ell, rounds: MaxPoolRounds(p)}, nil
+	return &MaxPoolLayer{Label: label, Pool: p, Ell: ell, rounds: MaxPoolRounds(p), gates: g}, nil
 }
 
 // Batch is the layer's geometry for n images.
@@ -161,38 +165,13 @@ func (l *MaxPoolLayer) Comparisons() int {
 func (l *MaxPoolLayer) SetupNeeds(Party) []Request { return nil }
 
 // Needs is one ReLU gate per tournament round (every window of every
-// image plays its round at once).
+// image plays its round at once), as the gates name it.
 func (l *MaxPoolLayer) Needs(n int) []Request {
-	reqs := make([]Request, len(l.rounds))
-	for i, c := range l.rounds {
-		reqs[i] = GateRequest(KindReLU, l.Label, n*c, 0, l.Ell)
+	var reqs []Request
+	for _, c := range l.rounds {
+		reqs = append(reqs, l.gates.ReLUNeeds(l.Label, n*c, l.Ell)...)
 	}
 	return reqs
-}
-
-// GateRequest is the request of a gate of kind (KindReLU, KindDReLU,
-// KindTrunc) on n values of ell bits: what MaxPoolLayer and TruncLayer
-// need and the gates of a family fetch.
-func GateRequest(kind MaterialKind, label string, n int, shift uint, ell int) Request {
-	return Request{Kind: kind, Label: label, N: n, Shift: shift, Ell: ell}
-}
-
-// TruncLayer is an exact (FSS) truncation by Shift of Positions values per
-// image (Trunc).
-type TruncLayer struct {
-	Label     string
-	Positions int
-	Shift     uint
-	// Ell is the input width (0: 64).
-	Ell int
-}
-
-// SetupNeeds is empty: truncation has no setup.
-func (l *TruncLayer) SetupNeeds(Party) []Request { return nil }
-
-// Needs is one truncation gate for the n images.
-func (l *TruncLayer) Needs(n int) []Request {
-	return []Request{GateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
 }
 
 func truncMSBRequest(label string, n int, shift uint) Request {

@@ -10,23 +10,32 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// MaterialKind names a type of correlated randomness.
+// MaterialKind names a type of correlated randomness. The set of kinds is
+// open: each is declared, with its value, by the package that owns it and
+// registered there with its description (RegisterKind) — the core's below,
+// a protocol family's in the family (the FSS gates' in mpc/fssgates). The
+// value is the kind's byte on the wire and in the generator's derivation of
+// a request's randomness, so a kind keeps its value for good: the values
+// 1..11 are taken (the core: 1–4, 8, 9, 11; the FSS family: 5–7, 10), a
+// new family declares new ones, and registering a value twice is a
+// program error.
 type MaterialKind uint8
 
-// The material kinds. The comment of each lists the vectors of Material.Vecs
-// in order, for the server (party 0) and the client (party 1); "shared" means
-// additive shares of one value. Seeded vectors travel as 16-byte seeds.
+// The core's material kinds. The comment of each lists the vectors of
+// Material.Vecs in order, for the server (party 0) and the client (party
+// 1); "shared" means additive shares of one value. Seeded vectors travel
+// as 16-byte seeds.
 const (
 	// KindWeightMask (once per session per linear layer): server: B, the
 	// uniform mask of the weight tensor (seeded). Client: nothing.
-	KindWeightMask MaterialKind = iota + 1
+	KindWeightMask MaterialKind = 1
 	// KindLinear (per inference per linear layer): server: [B⊛R]₀ (seeded).
 	// Client: R, the input mask (seeded), then [B⊛R]₁ (explicit).
-	KindLinear
+	KindLinear MaterialKind = 2
 	// KindCoefMask (once per session per polynomial layer): server: the
 	// uniform Z_2^192 masks B1, B2 of the coefficients laid out
 	// [channel][B1 (3 words), B2 (3 words)] (seeded). Client: nothing.
-	KindCoefMask
+	KindCoefMask MaterialKind = 3
 	// KindPoly (per inference per polynomial layer, n positions): both:
 	// shares over Z_2^64 of the opening mask r (seeded), then eight
 	// vectors of shares (party 0 seeded, party 1 explicit; little-endian
@@ -35,31 +44,17 @@ const (
 	// of the position's channel (see Session.Act): over Z_2^192 (3n words)
 	// for r, r², B2·r, B2·r² − B1·r, over Z_2^128 (2n words) for the
 	// others, which are only used multiplied by 2^64. No FSS keys.
-	KindPoly
-	// KindTrunc (n elements, Param = shift): both: shared input mask r
-	// (seeded), then the FSS truncation keys in Keys.
-	KindTrunc
-	// KindReLU (n elements): both: shared input mask r (seeded), FSS ReLU
-	// keys in Keys.
-	KindReLU
-	// KindDReLU (n elements): both: shared input mask r (seeded), FSS DReLU
-	// keys in Keys.
-	KindDReLU
+	KindPoly MaterialKind = 4
 	// KindTriple (n Beaver triples): both: shared a, b (seeded), shared c =
 	// a·b (party 0 seeded, party 1 explicit).
-	KindTriple
+	KindTriple MaterialKind = 8
 	// KindSquare (n square pairs): both: shared a (seeded), shared a²
 	// (party 0 seeded, party 1 explicit).
-	KindSquare
-	// KindReLUTrunc (n elements, Param = shift): both: shared input mask r
-	// (seeded), shares of q, K and q·K (party 0 seeded, party 1 explicit),
-	// and in Keys (DCFKeys) n DCF keys on ℓ−1 bits with 3-word payloads (see
-	// fssgates.ReLUTrunc).
-	KindReLUTrunc
+	KindSquare MaterialKind = 9
 	// KindTruncMSB (n elements, Param = shift): both: shared input mask r
 	// (seeded), then shares of r >> shift and of M = msb(r) (party 0
 	// seeded, party 1 explicit); see Session.TruncMSB. No FSS keys.
-	KindTruncMSB
+	KindTruncMSB MaterialKind = 11
 )
 
 // coefMaskWords is the number of words of the coefficient masks per
@@ -84,15 +79,14 @@ func SeededVec(seed ring.Seed, n int) Vec {
 type Material struct {
 	Kind  MaterialKind
 	Party Party
-	// Param is a kind-specific parameter: the shift of KindTrunc,
-	// KindReLUTrunc and KindTruncMSB, else 0.
+	// Param is a kind-specific parameter: the shift of KindTruncMSB and
+	// of a family's truncating kinds (KindDesc.MaxShift), else 0.
 	Param uint64
 	// Vecs are the kind's vectors in the documented order.
 	Vecs []Vec
 	// Keys is the protocol-specific payload of the kinds that carry one
-	// (the FSS family's fssgates.GateKeys for KindTrunc, KindReLU and
-	// KindDReLU, one per element of Vecs[0]; fssgates.DCFKeys for
-	// KindReLUTrunc, one per position); nil for the other kinds.
+	// (the FSS family's key batches, fssgates.GateKeys and
+	// fssgates.DCFKeys); nil for the other kinds.
 	Keys Payload
 	// frame is the received buffer the keys were decoded from in place
 	// (UnmarshalMaterialOwned), returned to the buffer pool by Release.

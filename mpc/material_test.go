@@ -2,6 +2,7 @@ package mpc_test
 
 import (
 	"bytes"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"reflect"
 	"slices"
 	"strings"
@@ -22,14 +23,14 @@ func sampleRequests() []mpc.Request {
 		{Kind: mpc.KindCoefMask, Label: "act", Act: mpc.ActSpec{C: 3}},
 		{Kind: mpc.KindPoly, Label: "act", Act: act},
 		{Kind: mpc.KindPoly, Label: "act", Act: mpc.ActSpec{N: 1, C: 3, HW: 2}},
-		{Kind: mpc.KindTrunc, Label: "t", N: 9, Shift: 16},
-		{Kind: mpc.KindTrunc, Label: "t", N: 4, Shift: 12, Ell: 37},
-		{Kind: mpc.KindReLU, Label: "r", N: 6, Ell: 40},
-		{Kind: mpc.KindDReLU, Label: "d", N: 5},
+		{Kind: fssgates.KindTrunc, Label: "t", N: 9, Shift: 16},
+		{Kind: fssgates.KindTrunc, Label: "t", N: 4, Shift: 12, Ell: 37},
+		{Kind: fssgates.KindReLU, Label: "r", N: 6, Ell: 40},
+		{Kind: fssgates.KindDReLU, Label: "d", N: 5},
 		{Kind: mpc.KindTriple, Label: "m", N: 8},
 		{Kind: mpc.KindSquare, Label: "s", N: 3},
-		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 16},
-		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 2, Shift: 12, Ell: 40},
+		{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 16},
+		{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 2, Shift: 12, Ell: 40},
 		{Kind: mpc.KindTruncMSB, Label: "tm", N: 7, Shift: 16},
 		{Kind: mpc.KindTruncMSB, Label: "tm", N: 3, Shift: 61},
 	}
@@ -60,15 +61,15 @@ func TestRequestRoundTrip(t *testing.T) {
 	}
 	bad := []mpc.Request{
 		{Kind: 0},
-		{Kind: mpc.KindTrunc, N: 3, Shift: 0},
-		{Kind: mpc.KindTrunc, N: 3, Shift: 40, Ell: 40},
-		{Kind: mpc.KindReLU, N: -1},
-		{Kind: mpc.KindReLU, N: 1, Ell: 65},
+		{Kind: fssgates.KindTrunc, N: 3, Shift: 0},
+		{Kind: fssgates.KindTrunc, N: 3, Shift: 40, Ell: 40},
+		{Kind: fssgates.KindReLU, N: -1},
+		{Kind: fssgates.KindReLU, N: 1, Ell: 65},
 		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, Groups: 1}},
 		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 2}},
 		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: mpc.ReLUMask{1, 0}}}, // 2 bytes for 4 positions
 		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: mpc.ReLUMask{0x11}}}, // padding bit set
-		{Kind: mpc.KindReLU, N: 1, Label: strings.Repeat("x", 5000)},
+		{Kind: fssgates.KindReLU, N: 1, Label: strings.Repeat("x", 5000)},
 		{Kind: mpc.KindTruncMSB, N: 3, Shift: 0},
 		{Kind: mpc.KindTruncMSB, N: 3, Shift: 62},
 		{Kind: mpc.KindTruncMSB, N: 3, Shift: 16, Ell: 48},
@@ -157,7 +158,7 @@ func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 func TestMaterialRejectsInconsistent(t *testing.T) {
 	var seed ring.Seed
 	d := mpc.NewGenerator(seed)
-	m0, m1, err := d.Generate(mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 4}, 0)
+	m0, m1, err := d.Generate(mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 4}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,11 +169,11 @@ func TestMaterialRejectsInconsistent(t *testing.T) {
 	}
 	m0.Party = mpc.Server
 	// Kind mismatch with the keys.
-	m1.Kind = mpc.KindDReLU
+	m1.Kind = fssgates.KindDReLU
 	if _, err := m1.MarshalBinary(); err == nil {
 		t.Error("ReLU keys accepted as DReLU material")
 	}
-	m1.Kind = mpc.KindReLU
+	m1.Kind = fssgates.KindReLU
 	// Fewer masks than keys.
 	m1.Vecs[0].Data = m1.Vecs[0].Data[:3]
 	m1.Vecs[0].Seed = nil
@@ -201,13 +202,13 @@ func TestMaterialRejectsInconsistent(t *testing.T) {
 func TestProvidersMismatchAndSession(t *testing.T) {
 	var seed ring.Seed
 	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
-	if _, err := p0.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 5}); err != nil {
+	if _, err := p0.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p1.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 6}); err == nil {
+	if _, err := p1.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 6}); err == nil {
 		t.Error("parties asking for different material was not detected")
 	}
-	if _, err := p1.Get(mpc.Request{Kind: mpc.KindReLU, Label: "a", N: -2}); err == nil {
+	if _, err := p1.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: -2}); err == nil {
 		t.Error("invalid request accepted")
 	}
 	if _, err := mpc.NewSession(mpc.Client, nil, 0); err == nil {

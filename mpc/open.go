@@ -73,6 +73,12 @@ type Gates interface {
 	// ReLUTrunc prepares shares of ReLU(z) >> shift for signed z of ell
 	// bits: 0 for z < 0, floor(z/2^shift) or one more for z ≥ 0.
 	ReLUTrunc(s *Session, src Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (Opening, error)
+	// ReLUNeeds lists, in order, the material ReLU fetches for n values
+	// of ell bits under label (a layer's Needs: the core names no
+	// family's kind).
+	ReLUNeeds(label string, n, ell int) []Request
+	// ReLUTruncNeeds lists the material ReLUTrunc fetches for n values.
+	ReLUTruncNeeds(label string, n int, shift uint, ell int) []Request
 }
 
 // gates returns the session's gates, or an error naming the layer that

@@ -252,7 +252,7 @@ func TestActPrecisions(t *testing.T) {
 		if got := r[0].Prov.Offline().ByKind[mpc.KindPoly]; got > 200 {
 			t.Errorf("ell=%d: server's poly dealer bytes %d, want seeds only", tc.ell, got)
 		}
-		if got := r[0].Prov.Offline().ByKind[mpc.KindTrunc]; got != 0 {
+		if got := r[0].Prov.Offline().ByKind[fssgates.KindTrunc]; got != 0 {
 			t.Errorf("ell=%d: %d truncation dealer bytes, want none", tc.ell, got)
 		}
 	}

@@ -228,10 +228,9 @@ func (a ActSpec) split() (relu, poly []int, polyCh []int) {
 //	KindWeightMask, KindLinear: Linear
 //	KindCoefMask:               Act.C (channels)
 //	KindPoly:                   Act (material for its polynomial positions)
-//	KindTrunc, KindReLUTrunc:   N, Shift, Ell
 //	KindTruncMSB:               N, Shift (Ell must be 0)
-//	KindReLU, KindDReLU:        N, Ell
 //	KindTriple, KindSquare:     N
+//	a family's gate kinds:      N, Shift, Ell (fssgates.KindReLU, ...)
 //
 // Label names the layer (material of the same label and kind is matched
 // between the parties in request order). Session-level kinds
@@ -242,9 +241,9 @@ type Request struct {
 	Label string
 	N     int
 	Shift uint
-	// Ell is the bit width of the (signed) gate input of KindTrunc,
-	// KindReLU and KindDReLU: inputs must lie in [−2^(Ell−1), 2^(Ell−1)).
-	// 0 means 64. Smaller widths give smaller FSS keys.
+	// Ell is the bit width of the (signed) input of a family's gate kinds
+	// (the FSS gates'): inputs must lie in [−2^(Ell−1), 2^(Ell−1)). 0
+	// means 64. Smaller widths give smaller FSS keys.
 	Ell    int
 	Linear LinearSpec
 	Act    ActSpec

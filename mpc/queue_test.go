@@ -1,6 +1,7 @@
 package mpc_test
 
 import (
+	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
@@ -11,10 +12,10 @@ import (
 // test, emptiness.
 func TestQueue(t *testing.T) {
 	var q mpc.MaterialQueue
-	a1 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 4}
-	a2 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 8}
-	b := mpc.Request{Kind: mpc.KindTrunc, Label: "a", N: 4, Shift: 3}
-	m1, m2, m3 := &mpc.Material{Kind: mpc.KindReLU}, &mpc.Material{Kind: mpc.KindReLU}, &mpc.Material{Kind: mpc.KindTrunc}
+	a1 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 4}
+	a2 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 8}
+	b := mpc.Request{Kind: fssgates.KindTrunc, Label: "a", N: 4, Shift: 3}
+	m1, m2, m3 := &mpc.Material{Kind: fssgates.KindReLU}, &mpc.Material{Kind: fssgates.KindReLU}, &mpc.Material{Kind: fssgates.KindTrunc}
 	q.Put(a1, m1, 10)
 	q.Put(b, m3, 30)
 	q.Put(a2, m2, 20)
@@ -44,12 +45,12 @@ func TestQueue(t *testing.T) {
 // order; the rest are missing; a queued item for another spec is an error.
 func TestQueueMissing(t *testing.T) {
 	var q mpc.MaterialQueue
-	a4 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 4}
-	a8 := mpc.Request{Kind: mpc.KindReLU, Label: "a", N: 8}
-	b := mpc.Request{Kind: mpc.KindTrunc, Label: "a", N: 4, Shift: 3}
+	a4 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 4}
+	a8 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 8}
+	b := mpc.Request{Kind: fssgates.KindTrunc, Label: "a", N: 4, Shift: 3}
 	c := mpc.Request{Kind: mpc.KindTriple, Label: "c", N: 2}
-	q.Put(a4, &mpc.Material{Kind: mpc.KindReLU}, 1)
-	q.Put(b, &mpc.Material{Kind: mpc.KindTrunc}, 1)
+	q.Put(a4, &mpc.Material{Kind: fssgates.KindReLU}, 1)
+	q.Put(b, &mpc.Material{Kind: fssgates.KindTrunc}, 1)
 	miss, err := q.Missing([]mpc.Request{a4, b, c, a4, b})
 	if err != nil {
 		t.Fatal(err)

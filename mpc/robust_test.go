@@ -215,10 +215,10 @@ func TestPrefetcherPrefetch(t *testing.T) {
 	closeVec(t, "buffered act", got, actRef(spec, co, z), 1)
 	// A prefetched item that does not match the request is an error.
 	b := mpc.NewPrefetcher(p0)
-	if err := b.Prefetch([]mpc.Request{{Kind: mpc.KindReLU, Label: "x", N: 3}}); err != nil {
+	if err := b.Prefetch([]mpc.Request{{Kind: fssgates.KindReLU, Label: "x", N: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Get(mpc.Request{Kind: mpc.KindReLU, Label: "x", N: 4}); err == nil {
+	if _, err := b.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "x", N: 4}); err == nil {
 		t.Error("mismatched prefetched material served")
 	}
 }
@@ -344,7 +344,7 @@ func TestRequestListsComplete(t *testing.T) {
 			return err
 		}
 		var reqs []mpc.Request
-		mpl, err := mpc.NewMaxPoolLayer("mp", mp, s.Ell)
+		mpl, err := mpc.NewMaxPoolLayer("mp", mp, s.Ell, fssgates.Gates{})
 		if err != nil {
 			return err
 		}

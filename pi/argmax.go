@@ -118,7 +118,7 @@ func argmaxRequests(pub *Public, n int) []mpc.Request {
 	for r, levels := range argmaxLevels(pub.Classes, pub.TopK) {
 		for l, lv := range levels {
 			label := argmaxLabel(r, l)
-			reqs = append(reqs, mpc.GateRequest(mpc.KindDReLU, label, n*lv.pairs, 0, pub.Ell),
+			reqs = append(reqs, fssgates.GateRequest(fssgates.KindDReLU, label, n*lv.pairs, 0, pub.Ell),
 				mpc.Request{Kind: mpc.KindTriple, Label: label, N: n * lv.width})
 		}
 	}

@@ -4,7 +4,12 @@ import (
 	"fmt"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/fssgates"
 )
+
+// dealerGates are the dealer suite's comparison gates: the session's
+// (Session.Gates) and the ones that name its layers' material.
+var dealerGates mpc.Gates = fssgates.Gates{}
 
 // compileLayers returns the mpc layer object of every interactive step of
 // pub (nil for the local steps), its public spec computed once: the
@@ -22,14 +27,14 @@ func compileLayers(pub *Public) ([]mpc.Layer, error) {
 			layers[i] = &mpc.LinearLayer{Label: st.Name, Spec: st.Conv.Params(1)}
 		case OpAct:
 			c, h, w := chw(st.Shape)
-			layers[i], err = mpc.NewActLayer(st.Name, polyLabel(st), c, h*w, st.Mask, pub.Frac, pub.Ell)
+			layers[i], err = mpc.NewActLayer(st.Name, polyLabel(st), c, h*w, st.Mask, pub.Frac, pub.Ell, dealerGates)
 		case OpMaxPool:
 			if st.Pool == nil {
 				return nil, fmt.Errorf("pi: step %q: pooling step without a window", st.Name)
 			}
-			layers[i], err = mpc.NewMaxPoolLayer(st.Name, poolSpec(st, 1), pub.Ell)
+			layers[i], err = mpc.NewMaxPoolLayer(st.Name, poolSpec(st, 1), pub.Ell, dealerGates)
 		case OpTrunc:
-			layers[i] = &mpc.TruncLayer{Label: st.Name, Positions: st.Positions(), Shift: st.Shift, Ell: pub.Ell}
+			layers[i] = &fssgates.TruncLayer{Label: st.Name, Positions: st.Positions(), Shift: st.Shift, Ell: pub.Ell}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("pi: step %q: %w", st.Name, err)

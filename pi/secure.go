@@ -64,7 +64,7 @@ func newSecureBackend(s *mpc.Session, src mpc.Prefetching, pub *Public, sec *Sec
 		return nil, err
 	}
 	b := &secureBackend{s: s, src: src, pub: pub, layers: layers, lin: map[int]*mpc.LinearKey{}, poly: map[int]*mpc.PolyKey{}}
-	s.Gates = fssgates.Gates{} // the dealer suite's comparison gates
+	s.Gates = dealerGates
 	for i := range pub.Steps {
 		st := &pub.Steps[i]
 		transport.SetLayer(s.Conn, st.Name)

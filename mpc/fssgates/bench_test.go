@@ -2,6 +2,7 @@ package fssgates_test
 
 import (
 	"context"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/internal/cputime"
@@ -19,7 +20,7 @@ func BenchmarkGenerateReLU(b *testing.B) {
 	d := mpc.NewGenerator(ring.Seed{3})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req := mpc.GateRequest(mpc.KindReLU, "r", n, 0, 0)
+	req := fssgates.GateRequest(fssgates.KindReLU, "r", n, 0, 0)
 	u0 := cputime.Seconds()
 	i := uint64(0)
 	for b.Loop() {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
-	_ "github.com/autorep/autorep/mpc/fssgates"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -25,10 +25,10 @@ func TestGenerateContext(t *testing.T) {
 	conv := mpc.LinearSpec{N: 3, C: 4, H: 6, W: 6, K: 5, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	act := mpc.ActSpec{N: 1, C: 2, HW: 8, ReLU: mpc.MaskOf(make([]bool, 16))}
 	for _, req := range []mpc.Request{
-		mpc.GateRequest(mpc.KindReLU, "r", 1000, 0, 40),
-		mpc.GateRequest(mpc.KindDReLU, "d", 1000, 0, 0),
-		mpc.GateRequest(mpc.KindTrunc, "t", 1000, 12, 0),
-		mpc.ReLUTruncRequest("rt", 1000, 12, 0),
+		fssgates.GateRequest(fssgates.KindReLU, "r", 1000, 0, 40),
+		fssgates.GateRequest(fssgates.KindDReLU, "d", 1000, 0, 0),
+		fssgates.GateRequest(fssgates.KindTrunc, "t", 1000, 12, 0),
+		fssgates.ReLUTruncRequest("rt", 1000, 12, 0),
 		{Kind: mpc.KindLinear, Label: "l", Linear: conv},
 		{Kind: mpc.KindPoly, Label: "p", Act: act},
 	} {
@@ -57,7 +57,7 @@ func TestGenerateContext(t *testing.T) {
 	before := runtime.NumGoroutine()
 	big := mpc.LinearSpec{N: 128, C: 64, H: 32, W: 32, K: 64, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	for _, req := range []mpc.Request{
-		mpc.GateRequest(mpc.KindReLU, "big", 1<<18, 0, 0),
+		fssgates.GateRequest(fssgates.KindReLU, "big", 1<<18, 0, 0),
 		{Kind: mpc.KindLinear, Label: "bigconv", Linear: big},
 	} {
 		runtime.GC()

@@ -6,7 +6,7 @@
 // mpc.Session.Act and the comparisons of MaxPool); Trunc, ReLU, DReLU and
 // ReLUTrunc run one gate in one round. Importing the package registers the
 // generation and payload codecs of the material kinds it owns
-// (mpc.KindTrunc, KindReLU, KindDReLU, KindReLUTrunc) with the core
+// (KindTrunc, KindReLU, KindDReLU, KindReLUTrunc) with the core
 // (mpc.RegisterKind), so a dealer generates and a party decodes them.
 //
 // Every gate opens x + r_in (one round, 8 bytes per element each way) and
@@ -26,13 +26,54 @@ type Gates struct{}
 
 // ReLU prepares the FSS ReLU gate on x (see mpc.Gates).
 func (Gates) ReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int, out *[]uint64) (mpc.Opening, error) {
-	return gate(s, src, mpc.GateRequest(mpc.KindReLU, label, len(x), 0, ell), x, out)
+	return gate(s, src, GateRequest(KindReLU, label, len(x), 0, ell), x, out)
 }
 
 // ReLUTrunc prepares the fused ReLU-truncation gate on z (see mpc.Gates
 // and ReLUTrunc).
 func (Gates) ReLUTrunc(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
 	return reluTruncOpening(s, src, label, z, shift, ell, out)
+}
+
+// ReLUNeeds is the one ReLU request of n values (see mpc.Gates).
+func (Gates) ReLUNeeds(label string, n, ell int) []mpc.Request {
+	return []mpc.Request{GateRequest(KindReLU, label, n, 0, ell)}
+}
+
+// ReLUTruncNeeds is the one fused ReLU-truncation request of n values
+// (see mpc.Gates).
+func (Gates) ReLUTruncNeeds(label string, n int, shift uint, ell int) []mpc.Request {
+	return []mpc.Request{ReLUTruncRequest(label, n, shift, ell)}
+}
+
+// GateRequest is the request of a gate of kind (KindReLU, KindDReLU,
+// KindTrunc) on n values of ell bits.
+func GateRequest(kind mpc.MaterialKind, label string, n int, shift uint, ell int) mpc.Request {
+	return mpc.Request{Kind: kind, Label: label, N: n, Shift: shift, Ell: ell}
+}
+
+// ReLUTruncRequest is the request of a fused ReLU-truncation gate on n
+// values of ell bits (the ReLU positions of an mpc.ActLayer).
+func ReLUTruncRequest(label string, n int, shift uint, ell int) mpc.Request {
+	return mpc.Request{Kind: KindReLUTrunc, Label: label, N: n, Shift: shift, Ell: ell}
+}
+
+// TruncLayer is an exact (FSS) truncation by Shift of Positions values per
+// image (Trunc): an mpc.Layer whose material this family names.
+type TruncLayer struct {
+	Label     string
+	Positions int
+	Shift     uint
+	// Ell is the input width (0: 64).
+	Ell int
+}
+
+// SetupNeeds is empty: truncation has no setup.
+func (l *TruncLayer) SetupNeeds(mpc.Party) []mpc.Request { return nil }
+
+// Needs is one truncation gate for the n images.
+func (l *TruncLayer) Needs(n int) []mpc.Request {
+	return []mpc.Request{GateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
 }
 
 // gate prepares an FSS gate evaluation on the shared x: it fetches the
@@ -51,11 +92,11 @@ func gate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64, out *[]
 		var err error
 		keys := gateKeys(m)
 		switch req.Kind {
-		case mpc.KindTrunc:
+		case KindTrunc:
 			y, err = fss.EvalTrunc(party, keys, xhat)
-		case mpc.KindReLU:
+		case KindReLU:
 			y, err = fss.EvalReLU(party, keys, xhat)
-		case mpc.KindDReLU:
+		case KindDReLU:
 			y, err = fss.EvalDReLU(party, keys, xhat)
 		default:
 			err = fmt.Errorf("fssgates: %v is not a gate", req.Kind)
@@ -86,19 +127,19 @@ func runGate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64) ([]u
 // 64), with the FSS truncation gate: one round, 8 bytes per element each
 // way. There is no failure probability inside that range.
 func Trunc(s *mpc.Session, src mpc.Provider, label string, x []uint64, shift uint, ell int) ([]uint64, error) {
-	return runGate(s, src, mpc.GateRequest(mpc.KindTrunc, label, len(x), shift, ell), x)
+	return runGate(s, src, GateRequest(KindTrunc, label, len(x), shift, ell), x)
 }
 
 // ReLU returns shares of max(x, 0) for signed x in [−2^(ell−1), 2^(ell−1))
 // with the FSS ReLU gate: one round, 8 bytes per element each way.
 func ReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) ([]uint64, error) {
-	return runGate(s, src, mpc.GateRequest(mpc.KindReLU, label, len(x), 0, ell), x)
+	return runGate(s, src, GateRequest(KindReLU, label, len(x), 0, ell), x)
 }
 
 // DReLU returns arithmetic shares of the bit 1{x ≥ 0}: one round, 8 bytes
 // per element each way.
 func DReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) ([]uint64, error) {
-	return runGate(s, src, mpc.GateRequest(mpc.KindDReLU, label, len(x), 0, ell), x)
+	return runGate(s, src, GateRequest(KindDReLU, label, len(x), 0, ell), x)
 }
 
 // reluTruncOpening prepares ReLU(z) >> shift on the shared z (signed,
@@ -124,7 +165,7 @@ func DReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) 
 // besides opening ẑ. The result is 0 for z < 0 and floor(z/2^f) or one
 // more (stochastic rounding) for z ≥ 0.
 func reluTruncOpening(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
-	req := mpc.ReLUTruncRequest(label, len(z), shift, ell)
+	req := ReLUTruncRequest(label, len(z), shift, ell)
 	n := len(z)
 	m, err := s.Fetch(src, req, n, n, n, n)
 	if err != nil {

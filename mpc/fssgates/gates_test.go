@@ -56,7 +56,7 @@ func TestReLUAndDReLU(t *testing.T) {
 	mpctest.EqualVec(t, "relu|drelu", got, want)
 	mpctest.CheckCost(t, r, 2*16*n, 2, 2)
 	// Dealer bytes per ReLU ≈ the FSS key plus a little framing.
-	if per := float64(r[0].Prov.Offline().ByKind[mpc.KindReLU]) / n; per < 2072 || per > 2100 {
+	if per := float64(r[0].Prov.Offline().ByKind[fssgates.KindReLU]) / n; per < 2072 || per > 2100 {
 		t.Errorf("dealer bytes per ReLU %.1f, want ≈ 2072", per)
 	}
 }

@@ -7,6 +7,23 @@ import (
 	"github.com/autorep/autorep/mpc"
 )
 
+// The material kinds this family owns, with their values (the wire byte;
+// see mpc.MaterialKind). Each has n elements and both parties' material
+// holds the shared input mask r (seeded) first.
+const (
+	// KindTrunc (Param = shift): the FSS exact-truncation keys in Keys
+	// (GateKeys).
+	KindTrunc mpc.MaterialKind = 5
+	// KindReLU: the FSS ReLU keys in Keys (GateKeys).
+	KindReLU mpc.MaterialKind = 6
+	// KindDReLU: the FSS DReLU keys in Keys (GateKeys).
+	KindDReLU mpc.MaterialKind = 7
+	// KindReLUTrunc (Param = shift): after r, shares of q, K and q·K
+	// (party 0 seeded, party 1 explicit), and in Keys (DCFKeys) n DCF keys
+	// on ℓ−1 bits with 3-word payloads (see ReLUTrunc).
+	KindReLUTrunc mpc.MaterialKind = 10
+)
+
 // The kinds this family owns: their validation, shape, generation and
 // payload codecs.
 func init() {
@@ -21,10 +38,10 @@ func init() {
 			},
 			Generate: genGate, Decode: decodeGateKeys, Check: checkGateKeys, Matches: matchGateKeys}
 	}
-	mpc.RegisterKind(mpc.KindTrunc, gate("trunc", fss.GateTruncExact, maxShift))
-	mpc.RegisterKind(mpc.KindReLU, gate("relu", fss.GateReLU, 0))
-	mpc.RegisterKind(mpc.KindDReLU, gate("drelu", fss.GateDReLU, 0))
-	mpc.RegisterKind(mpc.KindReLUTrunc, mpc.KindDesc{Name: "relu-trunc", Vecs: [2]int{4, 4}, MaxShift: maxShift, EqualLens: true,
+	mpc.RegisterKind(KindTrunc, gate("trunc", fss.GateTruncExact, maxShift))
+	mpc.RegisterKind(KindReLU, gate("relu", fss.GateReLU, 0))
+	mpc.RegisterKind(KindDReLU, gate("drelu", fss.GateDReLU, 0))
+	mpc.RegisterKind(KindReLUTrunc, mpc.KindDesc{Name: "relu-trunc", Vecs: [2]int{4, 4}, MaxShift: maxShift, EqualLens: true,
 		Validate: validateGate,
 		Shape: func(r mpc.Request) mpc.Shape {
 			s := mpc.Shape{Param: uint64(r.Shift), Elems: int64(r.N),
@@ -49,11 +66,11 @@ func validateGate(r mpc.Request) error {
 		return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
 	}
 	switch r.Kind {
-	case mpc.KindTrunc:
+	case KindTrunc:
 		if r.Shift == 0 || int(r.Shift) >= r.InputBits() {
 			return fmt.Errorf("mpc: truncation shift %d outside 1..%d", r.Shift, r.InputBits()-1)
 		}
-	case mpc.KindReLUTrunc:
+	case KindReLUTrunc:
 		if r.Shift == 0 || int(r.Shift) >= r.InputBits()-1 {
 			return fmt.Errorf("mpc: ReLU-truncation shift %d outside 1..%d", r.Shift, r.InputBits()-2)
 		}
@@ -113,12 +130,12 @@ func genGate(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
 	// fss.GenContext stops with the generation's context (a large batch
 	// of keys takes seconds).
 	switch req.Kind {
-	case mpc.KindTrunc:
+	case KindTrunc:
 		k0, k1, err = fss.GenContext(g.Context(), g.PRG, fss.GateTruncExact, r, req.InputBits(), int(req.Shift))
 		m0.Param, m1.Param = uint64(req.Shift), uint64(req.Shift)
-	case mpc.KindReLU:
+	case KindReLU:
 		k0, k1, err = fss.GenContext(g.Context(), g.PRG, fss.GateReLU, r, req.InputBits(), 0)
-	case mpc.KindDReLU:
+	case KindDReLU:
 		k0, k1, err = fss.GenContext(g.Context(), g.PRG, fss.GateDReLU, r, req.InputBits(), 0)
 	default:
 		err = fmt.Errorf("fssgates: %v is not a gate kind", req.Kind)
@@ -179,7 +196,7 @@ func checkGateKeys(m *mpc.Material, p mpc.Payload) error {
 		return fmt.Errorf("fssgates: %v material carries %T, not FSS gate keys", m.Kind, p)
 	}
 	g := gk.Keys
-	want := map[mpc.MaterialKind]fss.Gate{mpc.KindReLU: fss.GateReLU, mpc.KindDReLU: fss.GateDReLU, mpc.KindTrunc: fss.GateTruncExact}[m.Kind]
+	want := map[mpc.MaterialKind]fss.Gate{KindReLU: fss.GateReLU, KindDReLU: fss.GateDReLU, KindTrunc: fss.GateTruncExact}[m.Kind]
 	if g.Gate() != want {
 		return fmt.Errorf("fssgates: %v material carries %v keys", m.Kind, g.Gate())
 	}
@@ -189,7 +206,7 @@ func checkGateKeys(m *mpc.Material, p mpc.Payload) error {
 	if len(m.Vecs) == 1 && g.Len() != len(m.Vecs[0].Data) {
 		return fmt.Errorf("fssgates: %v material: %d keys for %d masks", m.Kind, g.Len(), len(m.Vecs[0].Data))
 	}
-	if m.Kind == mpc.KindTrunc && uint64(g.Shift()) != m.Param {
+	if m.Kind == KindTrunc && uint64(g.Shift()) != m.Param {
 		return fmt.Errorf("fssgates: truncation material: keys shift %d, parameter %d", g.Shift(), m.Param)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package fssgates_test
 
 import (
+	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
@@ -21,19 +22,19 @@ func TestKeyChecks(t *testing.T) {
 		}
 		return m0, m1
 	}
-	reluReq := mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 4, Ell: 40}
-	rtReq := mpc.Request{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 12, Ell: 40}
-	truncReq := mpc.Request{Kind: mpc.KindTrunc, Label: "t", N: 4, Shift: 12}
+	reluReq := mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 4, Ell: 40}
+	rtReq := mpc.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 12, Ell: 40}
+	truncReq := mpc.Request{Kind: fssgates.KindTrunc, Label: "t", N: 4, Shift: 12}
 	relu0, _ := gen(reluReq)
 	rt0, rt1 := gen(rtReq)
 	tr0, _ := gen(truncReq)
 
 	bad := map[string]*mpc.Material{
-		"DCF keys of the other party":    {Kind: mpc.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: rt1.Keys},
-		"gate keys in ReLUTrunc":         {Kind: mpc.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: relu0.Keys},
-		"DCF keys in ReLU":               {Kind: mpc.KindReLU, Party: mpc.Server, Vecs: relu0.Vecs, Keys: rt0.Keys},
-		"truncation keys of shift 12/13": {Kind: mpc.KindTrunc, Party: mpc.Server, Param: 13, Vecs: tr0.Vecs, Keys: tr0.Keys},
-		"ReLU keys as truncation":        {Kind: mpc.KindTrunc, Party: mpc.Server, Param: 12, Vecs: relu0.Vecs, Keys: relu0.Keys},
+		"DCF keys of the other party":    {Kind: fssgates.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: rt1.Keys},
+		"gate keys in ReLUTrunc":         {Kind: fssgates.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: relu0.Keys},
+		"DCF keys in ReLU":               {Kind: fssgates.KindReLU, Party: mpc.Server, Vecs: relu0.Vecs, Keys: rt0.Keys},
+		"truncation keys of shift 12/13": {Kind: fssgates.KindTrunc, Party: mpc.Server, Param: 13, Vecs: tr0.Vecs, Keys: tr0.Keys},
+		"ReLU keys as truncation":        {Kind: fssgates.KindTrunc, Party: mpc.Server, Param: 12, Vecs: relu0.Vecs, Keys: relu0.Keys},
 	}
 	for name, m := range bad {
 		if _, err := m.MarshalBinary(); err == nil {
@@ -44,8 +45,8 @@ func TestKeyChecks(t *testing.T) {
 		m   *mpc.Material
 		req mpc.Request
 	}{
-		{relu0, mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 4}},                // 40-bit keys, 64-bit request
-		{rt0, mpc.Request{Kind: mpc.KindReLUTrunc, Label: "rt", N: 4, Shift: 12}}, // likewise
+		{relu0, mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 4}},                // 40-bit keys, 64-bit request
+		{rt0, mpc.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 12}}, // likewise
 	} {
 		b, err := c.m.MarshalBinary()
 		if err != nil {
@@ -55,7 +56,7 @@ func TestKeyChecks(t *testing.T) {
 			t.Errorf("%v: keys for 40-bit inputs accepted for a 64-bit request", c.m.Kind)
 		}
 		want := reluReq
-		if c.m.Kind == mpc.KindReLUTrunc {
+		if c.m.Kind == fssgates.KindReLUTrunc {
 			want = rtReq
 		}
 		if _, err := mpc.UnmarshalMaterialFor(b, want, mpc.Server); err != nil {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/autorep/autorep/internal/bufpool"
 	"github.com/autorep/autorep/mpc"
-	_ "github.com/autorep/autorep/mpc/fssgates"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -20,11 +20,11 @@ func TestRecycledKeyMemory(t *testing.T) {
 	d := mpc.NewGenerator(ring.Seed{4})
 	const n = 1 << 12 // megabytes of keys per party: pooled sizes
 	for _, req := range []mpc.Request{
-		mpc.GateRequest(mpc.KindReLU, "r", n, 0, 0),
-		mpc.GateRequest(mpc.KindReLU, "r37", n, 0, 37),
-		mpc.GateRequest(mpc.KindDReLU, "d", n, 0, 0),
-		mpc.GateRequest(mpc.KindTrunc, "t", n, 12, 0),
-		mpc.ReLUTruncRequest("rt", n, 16, 0),
+		fssgates.GateRequest(fssgates.KindReLU, "r", n, 0, 0),
+		fssgates.GateRequest(fssgates.KindReLU, "r37", n, 0, 37),
+		fssgates.GateRequest(fssgates.KindDReLU, "d", n, 0, 0),
+		fssgates.GateRequest(fssgates.KindTrunc, "t", n, 12, 0),
+		fssgates.ReLUTruncRequest("rt", n, 16, 0),
 	} {
 		a0, a1, err := d.Generate(req, 3)
 		if err != nil {

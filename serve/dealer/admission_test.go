@@ -3,6 +3,7 @@ package dealer
 import (
 	"context"
 	"errors"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -187,7 +188,7 @@ func TestRequestLimits(t *testing.T) {
 		flag string
 	}{
 		{mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 1001}, "--max-request-elems"},
-		{mpc.Request{Kind: mpc.KindReLU, Label: "r", N: 1000}, "--max-request-bytes"}, // 2 × 1000 × 2,072 B
+		{mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 1000}, "--max-request-bytes"}, // 2 × 1000 × 2,072 B
 		{mpc.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}, "--max-request-elems"},
 		{mpc.Request{Kind: mpc.KindLinear, Label: "d", Linear: mpc.DenseSpec(1, 4, 1<<21)}, "--max-request-elems"},
 		{mpc.Request{Kind: mpc.KindLinear, Label: "w", Linear: wide}, "--max-request-elems"},

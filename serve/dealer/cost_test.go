@@ -1,6 +1,7 @@
 package dealer
 
 import (
+	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
@@ -22,13 +23,13 @@ func TestRequestCostExact(t *testing.T) {
 		{Kind: mpc.KindCoefMask, Label: "p", Act: mpc.ActSpec{C: 3}},
 		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 2, C: 3, HW: 4, ReLU: mask}},
 		{Kind: mpc.KindPoly, Label: "q", Act: mpc.ActSpec{N: 1, C: 3, HW: 4}},
-		{Kind: mpc.KindTrunc, Label: "t", N: 300, Shift: 12},
-		{Kind: mpc.KindTrunc, Label: "t", N: 7, Shift: 5, Ell: 20},
-		{Kind: mpc.KindReLU, Label: "r", N: 130},
-		{Kind: mpc.KindReLU, Label: "r", N: 9, Ell: 37},
-		{Kind: mpc.KindDReLU, Label: "d", N: 17, Ell: 2},
-		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 11, Shift: 12},
-		{Kind: mpc.KindReLUTrunc, Label: "rt", N: 3, Shift: 3, Ell: 30},
+		{Kind: fssgates.KindTrunc, Label: "t", N: 300, Shift: 12},
+		{Kind: fssgates.KindTrunc, Label: "t", N: 7, Shift: 5, Ell: 20},
+		{Kind: fssgates.KindReLU, Label: "r", N: 130},
+		{Kind: fssgates.KindReLU, Label: "r", N: 9, Ell: 37},
+		{Kind: fssgates.KindDReLU, Label: "d", N: 17, Ell: 2},
+		{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 11, Shift: 12},
+		{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 3, Shift: 3, Ell: 30},
 		{Kind: mpc.KindTruncMSB, Label: "m", N: 20, Shift: 16},
 		{Kind: mpc.KindTriple, Label: "b", N: 129},
 		{Kind: mpc.KindSquare, Label: "s", N: 0},

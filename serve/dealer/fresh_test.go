@@ -3,6 +3,7 @@ package dealer
 import (
 	"context"
 	"fmt"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/internal/privacytest"
@@ -47,7 +48,7 @@ func TestNetworkDealerFresh(t *testing.T) {
 	reqs := []mpc.Request{
 		{Kind: mpc.KindLinear, Label: "fc", Linear: mpc.DenseSpec(2, 8, 4)},
 		{Kind: mpc.KindPoly, Label: "act", Act: mpc.ActSpec{N: 1, C: 4, HW: 8}},
-		{Kind: mpc.KindReLUTrunc, Label: "act", N: 16, Shift: 16},
+		{Kind: fssgates.KindReLUTrunc, Label: "act", N: 16, Shift: 16},
 		{Kind: mpc.KindTriple, Label: "mul", N: 16},
 	}
 	for _, prefetch := range []bool{true, false} {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
-	_ "github.com/autorep/autorep/mpc/fssgates"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
@@ -16,7 +16,7 @@ import (
 
 // bigGate is a request whose generation takes seconds here (half a million
 // 64-bit ReLU keys), so that it is still running when it is interrupted.
-var bigGate = mpc.GateRequest(mpc.KindReLU, "big", 1<<19, 0, 0)
+var bigGate = fssgates.GateRequest(fssgates.KindReLU, "big", 1<<19, 0, 0)
 
 // waitGenerationEnded waits until the dealer has spent time generating
 // (the generation returned) and fails unless that happened within limit
@@ -81,8 +81,8 @@ func TestGenerationInterrupted(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range []mpc.Request{bigGate,
-			mpc.GateRequest(mpc.KindReLU, "a", 16, 0, 0), mpc.GateRequest(mpc.KindReLU, "b", 16, 0, 0),
-			mpc.GateRequest(mpc.KindDReLU, "c", 16, 0, 0)} {
+			fssgates.GateRequest(fssgates.KindReLU, "a", 16, 0, 0), fssgates.GateRequest(fssgates.KindReLU, "b", 16, 0, 0),
+			fssgates.GateRequest(fssgates.KindDReLU, "c", 16, 0, 0)} {
 			b, err := r.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)

@@ -1,6 +1,7 @@
 package dealer
 
 import (
+	"github.com/autorep/autorep/mpc/fssgates"
 	"strings"
 	"testing"
 
@@ -12,7 +13,7 @@ import (
 // panic.
 func FuzzParsePlan(f *testing.F) {
 	good, err := encodePlan([]mpc.Request{{Kind: mpc.KindWeightMask, Label: "w", Linear: mpc.DenseSpec(1, 2, 3)}},
-		[]mpc.Request{{Kind: mpc.KindReLU, Label: "r", N: 4}}, 2)
+		[]mpc.Request{{Kind: fssgates.KindReLU, Label: "r", N: 4}}, 2)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func FuzzParsePlan(f *testing.F) {
 func TestPlan(t *testing.T) {
 	lin := mpc.DenseSpec(1, 8, 4)
 	setup := []mpc.Request{{Kind: mpc.KindWeightMask, Label: "fc", Linear: lin}}
-	infer := []mpc.Request{{Kind: mpc.KindLinear, Label: "fc", Linear: lin}, {Kind: mpc.KindReLU, Label: "r", N: 4}}
+	infer := []mpc.Request{{Kind: mpc.KindLinear, Label: "fc", Linear: lin}, {Kind: fssgates.KindReLU, Label: "r", N: 4}}
 	srv := &Server{RequirePlan: true, MaxRequestElems: 1 << 10}
 	addr := serveTest(t, srv, secnet.Config{})
 	sid := mustSID(t)
@@ -98,8 +99,8 @@ func TestPlan(t *testing.T) {
 		t.Errorf("third inference's ReLU: %v", err)
 	}
 	for name, r := range map[string]mpc.Request{
-		"other shape": {Kind: mpc.KindReLU, Label: "r", N: 5},
-		"other label": {Kind: mpc.KindReLU, Label: "q", N: 4},
+		"other shape": {Kind: fssgates.KindReLU, Label: "r", N: 5},
+		"other label": {Kind: fssgates.KindReLU, Label: "q", N: 4},
 	} {
 		sid := mustSID(t)
 		q0, _ := joinAt(t, addr, secnet.Config{}, mpc.Server, sid, [32]byte{}, Ticket{})
