@@ -216,57 +216,177 @@ func (p *Params) parseKeys(b []byte) ([]galoisKey, error) {
 	return keys, nil
 }
 
+// The packer works with c0 over Q″·P in the NTT domain, scaled by P: a
+// key switch's c0 part is added there as it is, and the division by P
+// (rounded) happens once per packed answer (packer.finish) instead of
+// once per switch. Automorphisms (a permutation of NTT slots), monomials
+// (a product with the NTT of X^s) and sums are ring operations mod Q″·P,
+// so the undivided sum divided once is the per-switch quotients' sum up
+// to their roundings: at most the noise packNoise counts (one rounding
+// of c0 instead of one per switch). c1 stays over Q″ in the coefficient
+// domain: each switch needs its digits. A switch so costs 4 NTTs and 4
+// inverse NTTs over Q″·P instead of 4 and 8, and a leaf's c0 none.
+
+// packConsts are a session's packing constants, made once (Params.packing).
+type packConsts struct {
+	aut   [][]uint64   // aut[l]: the NTT slot permutation of τ_l
+	mono  []lring.Poly // mono[l]: X^(2^(l−1)) over Q″·P, NTT and Montgomery form
+	leaf  []lring.Poly // leaf[k]: P·2^−k·X^−(2^k−1) over Q″, NTT and Montgomery form
+	pMont []uint64     // P mod each prime of Q″, Montgomery form
+}
+
+// packing returns the session's packing constants, built on first use.
+func (p *Params) packing() *packConsts {
+	p.packOnce.Do(func() {
+		ks, pp := p.ks, p.pp
+		c := &packConsts{aut: make([][]uint64, p.PackLog+1), mono: make([]lring.Poly, p.PackLog+1)}
+		for l := 1; l <= p.PackLog; l++ {
+			idx, err := lring.AutomorphismNTTIndex(N, 2*N, packGen(l))
+			if err != nil {
+				panic(err) // N and 2N are powers of two
+			}
+			c.aut[l] = idx
+			m := ks.NewPoly()
+			for x := range p.ksQ {
+				m.Coeffs[x][1<<(l-1)] = 1
+			}
+			ks.NTT(m, m)
+			ks.MForm(m, m)
+			c.mono[l] = m
+		}
+		for i, q := range p.ppQ {
+			pm := uint64(1)
+			for _, sp := range p.P {
+				pm = rq.MulMod(pm, sp%q, q)
+			}
+			c.pMont = append(c.pMont, lring.MForm(pm, q, pp.SubRings[i].BRedConstant))
+		}
+		for k := 0; k <= p.PackLog; k++ {
+			r := 1<<k - 1
+			m := pp.NewPoly()
+			for i, q := range p.ppQ {
+				v := rq.MulMod(lring.IMForm(c.pMont[i], q, pp.SubRings[i].MRedConstant),
+					lring.IMForm(p.inv2[i][k], q, pp.SubRings[i].MRedConstant), q)
+				if r == 0 {
+					m.Coeffs[i][0] = v
+				} else if v != 0 { // X^−r = −X^(N−r)
+					m.Coeffs[i][N-r] = q - v
+				}
+			}
+			pp.NTT(m, m)
+			pp.MForm(m, m)
+			c.leaf = append(c.leaf, m)
+		}
+		p.packC = c
+	})
+	return p.packC
+}
+
 // packer holds the server's buffers for packing at Q″.
 type packer struct {
 	p    *Params
+	c    *packConsts
 	keys []galoisKey
-	d, acc0, acc1,
-	t0, t1 lring.Poly // over Q″·P
-	u0, u1 lring.Poly // over Q″
+	d, acc1,
+	t0, e0 lring.Poly // over Q″·P
+	u0     lring.Poly // over Q″·P (combine's sums)
+	u1, t1 lring.Poly // over Q″
 	ys     [][]uint64 // a digit's [c·(D/q_m)^−1]_{q_m}
 	tmp    []*ct      // rotate's intermediates, one per depth
 }
 
 func newPacker(p *Params, keys []galoisKey) *packer {
-	pk := &packer{p: p, keys: keys, d: p.ks.NewPoly(), acc0: p.ks.NewPoly(), acc1: p.ks.NewPoly(),
-		t0: p.ks.NewPoly(), t1: p.ks.NewPoly(), u0: p.pp.NewPoly(), u1: p.pp.NewPoly()}
+	pk := &packer{p: p, c: p.packing(), keys: keys, d: p.ks.NewPoly(), acc1: p.ks.NewPoly(),
+		t0: p.ks.NewPoly(), e0: p.ks.NewPoly(), u0: p.ks.NewPoly(), u1: p.pp.NewPoly(), t1: p.pp.NewPoly()}
 	for range p.ppQ {
 		pk.ys = append(pk.ys, make([]uint64, N))
 	}
 	for range p.keyFrom - 1 {
-		pk.tmp = append(pk.tmp, &ct{p.pp.NewPoly(), p.pp.NewPoly()})
+		pk.tmp = append(pk.tmp, pk.newCt())
 	}
 	return pk
 }
 
-// ct is a ciphertext at Q″ in the coefficient domain.
+// ct is a ciphertext being packed: c0 over Q″·P (NTT domain, scaled by
+// P: finish divides), c1 over Q″ (coefficient domain).
 type ct struct{ c0, c1 lring.Poly }
 
-// keySwitch adds to (o0, o1) the switch of c (under τ_l(s)) to s with
-// the key of τ_l: ⌊Σ_g ext(c_g)·(b_g, a_g) / P⌉.
+func (pk *packer) newCt() *ct { return &ct{pk.p.ks.NewPoly(), pk.p.pp.NewPoly()} }
+
+// leaf makes a packing leaf from an answer's products (acc0, acc1: NTT
+// domain over the first nq primes of ring r, whose first len(Q″) are
+// Q″; both are overwritten): switched to Q″ (rounded division by the
+// other primes), multiplied by 2^−k·X^−(2^k−1) (its class to 0), c0
+// lifted to Q″·P as P·c0.
+func (pk *packer) leaf(r *lring.Ring, nq int, acc0, acc1 lring.Poly, k int) *ct {
+	p := pk.p
+	kp := len(p.ppQ)
+	c := pk.newCt()
+	r.INTT(acc1, acc1)
+	for lvl := nq - 1; lvl >= kp; lvl-- {
+		r.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
+	}
+	for i := range kp {
+		copy(c.c1.Coeffs[i], acc1.Coeffs[i])
+	}
+	if k > 0 {
+		if rr := 1<<k - 1; rr != 0 {
+			pk.monomial(c.c1, 2*N-rr)
+		}
+		for x := range kp {
+			p.pp.SubRings[x].MulScalarMontgomery(c.c1.Coeffs[x], p.inv2[x][k], c.c1.Coeffs[x])
+		}
+	}
+	q0 := lring.Poly{Coeffs: c.c0.Coeffs[:kp]}
+	if nq > kp {
+		r.INTT(acc0, acc0)
+		for lvl := nq - 1; lvl >= kp; lvl-- {
+			r.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
+		}
+		for i := range kp {
+			copy(q0.Coeffs[i], acc0.Coeffs[i])
+		}
+		p.pp.NTT(q0, q0)
+		p.pp.MulCoeffsMontgomery(q0, pk.c.leaf[k], q0)
+	} else {
+		p.pp.MulCoeffsMontgomery(lring.Poly{Coeffs: acc0.Coeffs[:kp]}, pk.c.leaf[k], q0)
+	}
+	return c // c0's rows mod P are zero (NewPoly)
+}
+
+// finish divides a packed c0 by P (rounded) and returns it over Q″ in
+// the coefficient domain (sharing c0's memory).
+func (pk *packer) finish(c0 lring.Poly) lring.Poly {
+	p, r := pk.p, pk.p.ks
+	r.INTT(c0, c0)
+	for lvl := len(p.ksQ) - 1; lvl >= len(p.ppQ); lvl-- {
+		r.AtLevel(lvl).DivRoundByLastModulus(c0, c0)
+	}
+	return lring.Poly{Coeffs: c0.Coeffs[:len(p.ppQ)]}
+}
+
+// keySwitch adds to (o0, o1) the switch of c (under τ_l(s); over Q″,
+// coefficient domain) to s with the key of τ_l: Σ_g ext(c_g)·(b_g, a_g),
+// added to o0 (over Q″·P, NTT, scaled by P) as it is, and divided by P
+// (rounded) into o1 (over Q″, coefficient domain).
 func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
 	p, r := pk.p, pk.p.ks
-	kq := len(p.ksQ)
-	pk.acc0.Zero()
-	pk.acc1.Zero()
+	key := pk.keys[l-p.keyFrom]
 	for g, d := range p.digits {
 		pk.extend(d, c)
 		r.NTT(pk.d, pk.d)
-		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-p.keyFrom].b[g], pk.acc0)
-		r.MulCoeffsBarrettThenAdd(pk.d, pk.keys[l-p.keyFrom].a[g], pk.acc1)
-	}
-	r.INTT(pk.acc0, pk.acc0)
-	r.INTT(pk.acc1, pk.acc1)
-	for lvl := kq - 1; lvl >= len(p.ppQ); lvl-- {
-		r.AtLevel(lvl).DivRoundByLastModulus(pk.acc0, pk.acc0)
-		r.AtLevel(lvl).DivRoundByLastModulus(pk.acc1, pk.acc1)
-	}
-	for x, q := range p.ppQ {
-		for j := range N {
-			o0.Coeffs[x][j] = rq.AddMod(o0.Coeffs[x][j], pk.acc0.Coeffs[x][j], q)
-			o1.Coeffs[x][j] = rq.AddMod(o1.Coeffs[x][j], pk.acc1.Coeffs[x][j], q)
+		r.MulCoeffsBarrettThenAdd(pk.d, key.b[g], o0)
+		if g == 0 {
+			r.MulCoeffsBarrett(pk.d, key.a[g], pk.acc1)
+		} else {
+			r.MulCoeffsBarrettThenAdd(pk.d, key.a[g], pk.acc1)
 		}
 	}
+	r.INTT(pk.acc1, pk.acc1)
+	for lvl := len(p.ksQ) - 1; lvl >= len(p.ppQ); lvl-- {
+		r.AtLevel(lvl).DivRoundByLastModulus(pk.acc1, pk.acc1)
+	}
+	p.pp.Add(o1, lring.Poly{Coeffs: pk.acc1.Coeffs[:len(p.ppQ)]}, o1)
 }
 
 // extend sets pk.d (over Q″·P, coefficient domain) to the digit d of c
@@ -332,26 +452,13 @@ func (pk *packer) monomial(pl lring.Poly, e int) {
 	}
 }
 
-// prepare multiplies a leaf by 2^−k·X^−r in place.
-func (pk *packer) prepare(c *ct, k, r int) {
-	p := pk.p
-	for _, pl := range []lring.Poly{c.c0, c.c1} {
-		if r != 0 {
-			pk.monomial(pl, 2*N-r)
-		}
-		for x := range p.ppQ {
-			p.pp.SubRings[x].MulScalarMontgomery(pl.Coeffs[x], p.inv2[x][k], pl.Coeffs[x])
-		}
-	}
-}
-
 // combine returns (A + X^s·B) + τ_l(A − X^s·B) (A, B may be nil: absent);
 // it reuses A's or B's memory.
 func (pk *packer) combine(a, b *ct, l int) *ct {
 	if a == nil && b == nil {
 		return nil
 	}
-	r := pk.p.pp
+	p := pk.p
 	s := 1 << (l - 1)
 	var sum, diff *ct
 	switch {
@@ -359,19 +466,19 @@ func (pk *packer) combine(a, b *ct, l int) *ct {
 		sum = a
 		diff = a
 	default:
-		pk.monomial(b.c0, s)
+		p.ks.MulCoeffsMontgomery(b.c0, pk.c.mono[l], b.c0)
 		pk.monomial(b.c1, s)
 		if a == nil {
 			sum = b
 			diff = &ct{pk.u0, pk.u1}
-			r.Neg(b.c0, diff.c0)
-			r.Neg(b.c1, diff.c1)
+			p.ks.Neg(b.c0, diff.c0)
+			p.pp.Neg(b.c1, diff.c1)
 		} else {
 			diff = b // becomes A − X^s·B, sum A + X^s·B
-			for _, x := range [][3]lring.Poly{{a.c0, b.c0, pk.u0}, {a.c1, b.c1, pk.u1}} {
-				r.Add(x[0], x[1], x[2])
-				r.Sub(x[0], x[1], x[1])
-			}
+			p.ks.Add(a.c0, b.c0, pk.u0)
+			p.ks.Sub(a.c0, b.c0, b.c0)
+			p.pp.Add(a.c1, b.c1, pk.u1)
+			p.pp.Sub(a.c1, b.c1, b.c1)
 			a.c0, pk.u0 = pk.u0, a.c0
 			a.c1, pk.u1 = pk.u1, a.c1
 			sum = a
@@ -387,7 +494,7 @@ func (pk *packer) combine(a, b *ct, l int) *ct {
 // ≡ g_l mod 2N for l ≤ 6: one more key switch, whose noise packNoise
 // counts.
 func (pk *packer) rotate(l int, src, dst *ct, depth int) {
-	p, r := pk.p, pk.p.pp
+	p := pk.p
 	if l < p.keyFrom {
 		tmp := pk.tmp[depth]
 		tmp.c0.Zero()
@@ -396,16 +503,14 @@ func (pk *packer) rotate(l int, src, dst *ct, depth int) {
 		pk.rotate(l+1, tmp, dst, depth+1)
 		return
 	}
-	g := packGen(l)
-	t0, t1 := lring.Poly{Coeffs: pk.t0.Coeffs[:len(p.ppQ)]}, lring.Poly{Coeffs: pk.t1.Coeffs[:len(p.ppQ)]}
-	automorphism(p.ppQ, src.c0, g, t0)
-	automorphism(p.ppQ, src.c1, g, t1)
-	r.Add(dst.c0, t0, dst.c0)
-	pk.keySwitch(l, t1, dst.c0, dst.c1)
+	p.ks.AutomorphismNTTWithIndex(src.c0, pk.c.aut[l], pk.e0)
+	automorphism(p.ppQ, src.c1, packGen(l), pk.t1)
+	p.ks.Add(dst.c0, pk.e0, dst.c0)
+	pk.keySwitch(l, pk.t1, dst.c0, dst.c1)
 }
 
-// pack merges up to 2^k prepared leaves (nil: absent) into one ciphertext
-// whose coefficient u − r + a holds leaf a's coefficient u.
+// pack merges up to 2^k leaves (nil: absent) into one ciphertext whose
+// coefficient u − r + a holds leaf a's coefficient u.
 func (pk *packer) pack(leaves []*ct, k int) *ct {
 	for l := k; l >= 1; l-- {
 		s := 1 << (l - 1)

@@ -155,6 +155,12 @@ type Params struct {
 	mLevel  *level      // Q″, the public key's level
 
 	mu sync.Mutex // guards the lazily built rings of levels
+
+	planMu sync.Mutex        // guards plans
+	plans  map[planKey]*plan // the plans made so far (plancache.go)
+
+	packOnce sync.Once
+	packC    *packConsts // packing constants (Params.packing)
 }
 
 // level is one modulus of the session: Q' times a subset of the tail

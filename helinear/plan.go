@@ -72,7 +72,7 @@ type plan struct {
 // per client polynomial (one per tile and channel block), Σ_{i<k'} log
 // q_i per packed answer (2^k answers, one per tile and output-channel
 // block; its c0 only at the outputs).
-func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
+func newPlanConv(p ring.ConvParams, pr *Params) (*plan, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("helinear: %w", err)
 	}
@@ -249,7 +249,7 @@ func planConv(p ring.ConvParams, pr *Params) (*plan, error) {
 // n_b−1−j, so coefficient i·n_b + n_b−1 of the product is the block's dot
 // product and no other index pair reaches it (m_b·n_b ≤ N keeps wrapped
 // terms below the first target). Block sizes minimise polynomials sent.
-func planFC(in, out int, pr *Params) (*plan, error) {
+func newPlanFC(in, out int, pr *Params) (*plan, error) {
 	if in < 1 || out < 1 {
 		return nil, fmt.Errorf("helinear: fully connected %d→%d", in, out)
 	}

@@ -467,33 +467,19 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 				pr.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], acc0)
 				pr.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], acc1)
 			}
-			// Switch to Q″ (the level's first k'+1 primes) and pack (k = 0:
-			// one answer as it is).
-			pr.INTT(acc0, acc0)
-			pr.INTT(acc1, acc1)
-			for lvl := len(lv.q) - 1; lvl > p.ReplyPrimes; lvl-- {
-				pr.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
-				pr.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
-			}
-			c := &ct{p.pp.NewPoly(), p.pp.NewPoly()}
-			for i := range p.ppQ {
-				copy(c.c0.Coeffs[i], acc0.Coeffs[i])
-				copy(c.c1.Coeffs[i], acc1.Coeffs[i])
-			}
-			if k > 0 {
-				pk.prepare(c, k, 1<<k-1)
-			}
-			leaves[a] = c
+			// Switch to Q″ (the level's first k'+1 primes), ready to pack
+			// (k = 0: one answer as it is).
+			leaves[a] = pk.leaf(pr, len(lv.q), acc0, acc1, k)
 		}
 		// Re-randomise, mask and flood the (packed) answer at Q″.
 		c := pk.pack(leaves, k)
-		s.hide(p.pp, p.ppQ, p.ppB, pk0, pk1, c.c0, c.c1, pl.floodBits, r)
+		c0, c1 := s.hide(pk, pk0, pk1, c, pl.floodBits, r)
 		for a, lf := range g {
 			for _, t := range pl.outs[lf.op].targets {
 				y[lf.n*pl.yLen+int(t.idx)] = -r[pl.packedCoef(t.coef, a)] & p.mask
 			}
 		}
-		send(c.c0, c.c1, g)
+		send(c0, c1, g)
 	}
 	if err := s.Conn.Send(msg); err != nil {
 		return nil, fmt.Errorf("helinear: sending result ciphertexts: %w", err)
@@ -524,22 +510,28 @@ func (s *Server) dither(qs []uint64, c lring.Poly) {
 	}
 }
 
-// hide re-randomises (c0, c1) (coefficient domain, returned so) over the
-// primes qs of ring rg with the public key's residues pk0, pk1 (NTT
-// domain), adds ⌊Q·r/2^ℓ⌉ for a fresh uniform r (returned in r) to every
+// hide re-randomises the packed answer c with the public key's residues
+// pk0, pk1 over Q″ (NTT domain), divides its c0 by P (packer.finish),
+// adds ⌊Q″·r/2^ℓ⌉ for a fresh uniform r (returned in r) to every
 // coefficient and floods c0 with a uniform integer in [−2^(fb−1),
-// 2^(fb−1)).
-func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lring.Poly, fb int, r []uint64) {
+// 2^(fb−1)); it returns (c0, c1) over Q″ in the coefficient domain.
+// pk0·u goes into c0 before the division, multiplied by P: a multiple of
+// P, so the division adds exactly pk0·u.
+func (s *Server) hide(pk *packer, pk0, pk1 lring.Poly, c *ct, fb int, r []uint64) (c0, c1 lring.Poly) {
 	p := s.P
-	u, e := rg.NewPoly(), rg.NewPoly()
+	rg, qs := p.pp, p.ppQ
+	u, e := pk.u1, pk.t1 // free between packs
 	rq.SmallPoly(s.prg, qs, u, true)
 	rg.NTT(u, u)
-	rg.NTT(c0, c0)
-	rg.NTT(c1, c1)
-	rg.MulCoeffsBarrettThenAdd(pk0, u, c0)
-	rg.MulCoeffsBarrettThenAdd(pk1, u, c1)
-	rg.INTT(c0, c0)
-	rg.INTT(c1, c1)
+	rg.MulCoeffsBarrett(pk0, u, e)
+	for i := range qs {
+		rg.SubRings[i].MulScalarMontgomeryThenAdd(e.Coeffs[i], pk.c.pMont[i], c.c0.Coeffs[i])
+	}
+	rg.MulCoeffsBarrett(pk1, u, e)
+	rg.INTT(e, e)
+	c1 = c.c1
+	rg.Add(c1, e, c1)
+	c0 = pk.finish(c.c0)
 	rq.SmallPoly(s.prg, qs, e, false)
 	rg.Add(c0, e, c0)
 	rq.SmallPoly(s.prg, qs, e, false)
@@ -548,7 +540,8 @@ func (s *Server) hide(rg *lring.Ring, qs []uint64, b *basis, pk0, pk1, c0, c1 lr
 	for j := range r {
 		r[j] &= p.mask
 	}
-	p.encodeScaled(b, r, e)
+	p.encodeScaled(p.ppB, r, e)
 	rg.Add(c0, e, c0)
 	rq.AddFlood(s.prg, qs, c0, fb)
+	return c0, c1
 }
