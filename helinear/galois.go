@@ -293,6 +293,7 @@ type packer struct {
 	u1, t1 lring.Poly // over Q″
 	ys     [][]uint64 // a digit's [c·(D/q_m)^−1]_{q_m}
 	tmp    []*ct      // rotate's intermediates, one per depth
+	free   []*ct      // ciphertext buffers for reuse (packTree)
 }
 
 func newPacker(p *Params, keys []galoisKey) *packer {
@@ -313,15 +314,17 @@ type ct struct{ c0, c1 lring.Poly }
 
 func (pk *packer) newCt() *ct { return &ct{pk.p.ks.NewPoly(), pk.p.pp.NewPoly()} }
 
-// leaf makes a packing leaf from an answer's products (acc0, acc1: NTT
-// domain over the first nq primes of ring r, whose first len(Q″) are
-// Q″; both are overwritten): switched to Q″ (rounded division by the
-// other primes), multiplied by 2^−k·X^−(2^k−1) (its class to 0), c0
-// lifted to Q″·P as P·c0.
-func (pk *packer) leaf(r *lring.Ring, nq int, acc0, acc1 lring.Poly, k int) *ct {
+// leaf sets c to a packing leaf made from an answer's products (acc0,
+// acc1: NTT domain over the first nq primes of ring r, whose first
+// len(Q″) are Q″; both are overwritten): switched to Q″ (rounded division
+// by the other primes), multiplied by 2^−k·X^−(2^k−1) (its class to 0),
+// c0 lifted to Q″·P as P·c0.
+func (pk *packer) leaf(r *lring.Ring, nq int, acc0, acc1 lring.Poly, k int, c *ct) {
 	p := pk.p
 	kp := len(p.ppQ)
-	c := pk.newCt()
+	for _, row := range c.c0.Coeffs[kp:] {
+		clear(row) // P·c0 is 0 mod P
+	}
 	r.INTT(acc1, acc1)
 	for lvl := nq - 1; lvl >= kp; lvl-- {
 		r.AtLevel(lvl).DivRoundByLastModulus(acc1, acc1)
@@ -351,7 +354,6 @@ func (pk *packer) leaf(r *lring.Ring, nq int, acc0, acc1 lring.Poly, k int) *ct 
 	} else {
 		p.pp.MulCoeffsMontgomery(lring.Poly{Coeffs: acc0.Coeffs[:kp]}, pk.c.leaf[k], q0)
 	}
-	return c // c0's rows mod P are zero (NewPoly)
 }
 
 // finish divides a packed c0 by P (rounded) and returns it over Q″ in
@@ -509,14 +511,36 @@ func (pk *packer) rotate(l int, src, dst *ct, depth int) {
 	pk.keySwitch(l, pk.t1, dst.c0, dst.c1)
 }
 
-// pack merges up to 2^k leaves (nil: absent) into one ciphertext whose
-// coefficient u − r + a holds leaf a's coefficient u.
-func (pk *packer) pack(leaves []*ct, k int) *ct {
-	for l := k; l >= 1; l-- {
-		s := 1 << (l - 1)
-		for i := range s {
-			leaves[i] = pk.combine(leaves[i], leaves[i+s], l)
-		}
+// packTree returns the merge of the leaves ≡ c mod 2^m among 2^k (nil
+// if all are absent): leaf(a, dst) sets dst to leaf a and reports whether
+// it exists. It is the tree of the rounds l = k, …, 1 (round l merges the
+// items ≡ i and ≡ i + 2^(l−1) mod 2^l), walked depth first: leaves are
+// made as their merges need them, so at most k + 1 are held at a time
+// instead of 2^k.
+func (pk *packer) packTree(c, m, k int, present int, leaf func(a int, dst *ct)) *ct {
+	if c >= present {
+		return nil // leaves c, c + 2^m, … are all absent
 	}
-	return leaves[0]
+	if m == k {
+		x := pk.get()
+		leaf(c, x)
+		return x
+	}
+	a := pk.packTree(c, m+1, k, present, leaf)
+	b := pk.packTree(c+1<<m, m+1, k, present, leaf)
+	sum := pk.combine(a, b, m+1)
+	if a != nil && b != nil {
+		pk.free = append(pk.free, b) // combine left A + X^s·B in a
+	}
+	return sum
+}
+
+// get returns a free ciphertext buffer.
+func (pk *packer) get() *ct {
+	if n := len(pk.free); n > 0 {
+		x := pk.free[n-1]
+		pk.free = pk.free[:n-1]
+		return x
+	}
+	return pk.newCt()
 }

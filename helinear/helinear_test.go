@@ -510,7 +510,7 @@ func TestWeightBoundSuiteWidths(t *testing.T) {
 }
 
 // TestDither checks the random rounding of the last switch: dividing c
-// by the last prime q after Server.dither gives ⌊c/q⌋ or ⌈c/q⌉, ⌈c/q⌉
+// by the last prime q after dither gives ⌊c/q⌋ or ⌈c/q⌉, ⌈c/q⌉
 // with probability frac(c/q) (mean c/q: the error has mean 0), for
 // values of c spread over (−Q/2, Q/2).
 func TestDither(t *testing.T) {
@@ -553,7 +553,7 @@ func TestDither(t *testing.T) {
 				c.Coeffs[i][j] = new(big.Int).Mod(v, new(big.Int).SetUint64(qi)).Uint64()
 			}
 		}
-		s.dither(qs, c)
+		dither(s.prg, qs, c)
 		rg.AtLevel(len(qs)-1).DivRoundByLastModulus(c, c)
 		one := lring.Poly{Coeffs: c.Coeffs[:1]}
 		pr.rr.PolyToBigintCentered(one, 1, out)

@@ -424,7 +424,7 @@ func (p *Params) packNoise(k int) float64 {
 func floodBits(b float64) int { return Kappa + 3 + int(math.Ceil(math.Log2(b))) }
 
 // switchHP bounds the noise of the last switch, to Q': the server rounds
-// c1 at random (Server.dither), so each coefficient's rounding error is
+// c1 at random (dither), so each coefficient's rounding error is
 // independent, zero-mean and in an interval of length ≤ 1 + 2^−16, and
 // Σ_j r_j·s_{i−j} (‖s‖₂² ≤ N) exceeds tHP·√N/2·(1 + 2^−16) with
 // probability ≤ 2^−tailBits (Hoeffding); c0's rounding adds ≤ ½·(1 +

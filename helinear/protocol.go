@@ -3,6 +3,9 @@ package helinear
 import (
 	"fmt"
 	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	lring "github.com/tuneinsight/lattigo/v6/ring"
 
@@ -415,76 +418,123 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	var msg []byte
-	y := make([]uint64, batch*pl.yLen)
-	acc0, acc1 := pr.NewPoly(), pr.NewPoly()
-	r, tw := make([]uint64, N), make([]uint64, 0, N)
 	k := pl.packLog
 	if k > 0 && len(s.keys) != p.numKeys() {
 		return nil, fmt.Errorf("helinear: packing 2^%d answers without the Galois keys", k)
 	}
-	pk := newPacker(p, s.keys)
-	// send switches a (packed) answer from Q″ to Q' and appends c1 in full
-	// and c0 at the targets of its answers g.
-	send := func(c0, c1 lring.Poly, g []leaf) {
-		p.pp.DivRoundByLastModulus(c0, c0) // Q″ = Q'·q_x
-		s.dither(p.ppQ, c1)
-		p.pp.DivRoundByLastModulus(c1, c1)
-		for i := range p.ReplyPrimes {
-			msg = rq.PackSeg(msg, c1.Coeffs[i], p.width(i))
+	// The packed answers are independent: GOMAXPROCS workers take them in
+	// turn, each with its own buffers and a PRG of its own fresh seed, and
+	// the message is their parts in order.
+	gs := pl.groups(batch)
+	y := make([]uint64, batch*pl.yLen)
+	parts := make([][]byte, len(gs))
+	nw := min(runtime.GOMAXPROCS(0), len(gs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range nw {
+		seed, err := ring.NewSeed()
+		if err != nil {
+			return nil, err
 		}
-		for i := range p.ReplyPrimes {
-			if p.C0Bits > 0 && i > 0 {
-				break
-			}
-			tw = tw[:0]
-			for a, lf := range g {
-				for _, t := range pl.outs[lf.op].targets {
-					v := c0.Coeffs[i][pl.packedCoef(t.coef, a)]
-					if p.C0Bits > 0 {
-						v = p.switchC0(v)
-					}
-					tw = append(tw, v)
+		wk := s.newWorker(pr, ring.NewPRG(seed))
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(gs) {
+					return
 				}
+				parts[i] = s.answer(wk, pr, pl, c0s, c1s, ws, gs[i], y)
 			}
-			if p.C0Bits > 0 {
-				msg = rq.PackSeg(msg, tw, p.C0Bits)
-			} else {
-				msg = rq.PackSeg(msg, tw, p.width(i))
-			}
-		}
+		})
 	}
-	kp := len(p.ppQ)
-	pk0, pk1 := lring.Poly{Coeffs: s.pk0.Coeffs[:kp]}, lring.Poly{Coeffs: s.pk1.Coeffs[:kp]}
-	for _, g := range pl.groups(batch) {
-		leaves := make([]*ct, 1<<k)
-		for a, lf := range g {
-			n, op := lf.n, pl.outs[lf.op]
-			acc0.Zero()
-			acc1.Zero()
-			for _, t := range op.terms {
-				in := n*len(pl.ins) + t.in
-				pr.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], acc0)
-				pr.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], acc1)
-			}
-			// Switch to Q″ (the level's first k'+1 primes), ready to pack
-			// (k = 0: one answer as it is).
-			leaves[a] = pk.leaf(pr, len(lv.q), acc0, acc1, k)
-		}
-		// Re-randomise, mask and flood the (packed) answer at Q″.
-		c := pk.pack(leaves, k)
-		c0, c1 := s.hide(pk, pk0, pk1, c, pl.floodBits, r)
-		for a, lf := range g {
-			for _, t := range pl.outs[lf.op].targets {
-				y[lf.n*pl.yLen+int(t.idx)] = -r[pl.packedCoef(t.coef, a)] & p.mask
-			}
-		}
-		send(c0, c1, g)
+	wg.Wait()
+	n := 0
+	for _, b := range parts {
+		n += len(b)
+	}
+	msg := make([]byte, 0, n)
+	for _, b := range parts {
+		msg = append(msg, b...)
 	}
 	if err := s.Conn.Send(msg); err != nil {
 		return nil, fmt.Errorf("helinear: sending result ciphertexts: %w", err)
 	}
 	return y, nil
+}
+
+// worker is one goroutine's state in Server.run.
+type worker struct {
+	pk         *packer
+	prg        *ring.PRG
+	acc0, acc1 lring.Poly // products at the layer's level
+	r, tw      []uint64
+}
+
+func (s *Server) newWorker(pr *lring.Ring, prg *ring.PRG) *worker {
+	return &worker{pk: newPacker(s.P, s.keys), prg: prg, acc0: pr.NewPoly(), acc1: pr.NewPoly(),
+		r: make([]uint64, N), tw: make([]uint64, 0, N)}
+}
+
+// answer computes the packed answer of the answers g (image n's output
+// polynomial op each) from the client's ciphertexts (c0s, c1s) and the
+// weight polynomials ws, writes the server's mask shares into y and
+// returns the answer's wire bytes: switched from Q″ to Q', c1 in full and
+// c0 at the targets.
+func (s *Server) answer(wk *worker, pr *lring.Ring, pl *plan, c0s, c1s, ws []lring.Poly, g []leaf, y []uint64) []byte {
+	p, k := s.P, pl.packLog
+	// Each answer's products, switched to Q″ (the level's first k'+1
+	// primes), are a leaf of the pack (k = 0: one answer as it is).
+	c := wk.pk.packTree(0, 0, k, len(g), func(a int, dst *ct) {
+		n, op := g[a].n, pl.outs[g[a].op]
+		wk.acc0.Zero()
+		wk.acc1.Zero()
+		for _, t := range op.terms {
+			in := n*len(pl.ins) + t.in
+			pr.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], wk.acc0)
+			pr.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], wk.acc1)
+		}
+		wk.pk.leaf(pr, len(pl.lv.q), wk.acc0, wk.acc1, k, dst)
+	})
+	// Re-randomise, mask and flood the (packed) answer at Q″.
+	kp := len(p.ppQ)
+	pk0, pk1 := lring.Poly{Coeffs: s.pk0.Coeffs[:kp]}, lring.Poly{Coeffs: s.pk1.Coeffs[:kp]}
+	c0, c1 := s.hide(wk.pk, wk.prg, pk0, pk1, c, pl.floodBits, wk.r)
+	defer func() { wk.pk.free = append(wk.pk.free, c) }() // c0, c1 are c's memory
+	for a, lf := range g {
+		for _, t := range pl.outs[lf.op].targets {
+			y[lf.n*pl.yLen+int(t.idx)] = -wk.r[pl.packedCoef(t.coef, a)] & p.mask
+		}
+	}
+	// Switch from Q″ to Q' (c1 rounded at random) and append c1 in full
+	// and c0 at the targets.
+	p.pp.DivRoundByLastModulus(c0, c0) // Q″ = Q'·q_x
+	dither(wk.prg, p.ppQ, c1)
+	p.pp.DivRoundByLastModulus(c1, c1)
+	var msg []byte
+	for i := range p.ReplyPrimes {
+		msg = rq.PackSeg(msg, c1.Coeffs[i], p.width(i))
+	}
+	for i := range p.ReplyPrimes {
+		if p.C0Bits > 0 && i > 0 {
+			break
+		}
+		tw := wk.tw[:0]
+		for a, lf := range g {
+			for _, t := range pl.outs[lf.op].targets {
+				v := c0.Coeffs[i][pl.packedCoef(t.coef, a)]
+				if p.C0Bits > 0 {
+					v = p.switchC0(v)
+				}
+				tw = append(tw, v)
+			}
+		}
+		if p.C0Bits > 0 {
+			msg = rq.PackSeg(msg, tw, p.C0Bits)
+		} else {
+			msg = rq.PackSeg(msg, tw, p.width(i))
+		}
+	}
+	return msg
 }
 
 // dither adds to every coefficient of c (coefficient domain, residues
@@ -494,14 +544,14 @@ func (s *Server) run(pl *plan, batch int, w []uint64) ([]uint64, error) {
 // its fractional part, an error of mean 0 independent of everything
 // else (switchHP). It is fresh server randomness applied to a flooded
 // ciphertext: post-processing, no leak.
-func (s *Server) dither(qs []uint64, c lring.Poly) {
+func dither(prg *ring.PRG, qs []uint64, c lring.Poly) {
 	q := qs[len(qs)-1]
 	m := ^uint64(0) >> bits.LeadingZeros64(q)
 	half := int64((q - 1) / 2)
 	for j := range N {
-		u := s.prg.Uint64() & m
+		u := prg.Uint64() & m
 		for u >= q {
-			u = s.prg.Uint64() & m
+			u = prg.Uint64() & m
 		}
 		v := int64(u) - half // |v| < 2^59: q < 2^60
 		for i, qi := range qs {
@@ -517,11 +567,11 @@ func (s *Server) dither(qs []uint64, c lring.Poly) {
 // 2^(fb−1)); it returns (c0, c1) over Q″ in the coefficient domain.
 // pk0·u goes into c0 before the division, multiplied by P: a multiple of
 // P, so the division adds exactly pk0·u.
-func (s *Server) hide(pk *packer, pk0, pk1 lring.Poly, c *ct, fb int, r []uint64) (c0, c1 lring.Poly) {
+func (s *Server) hide(pk *packer, prg *ring.PRG, pk0, pk1 lring.Poly, c *ct, fb int, r []uint64) (c0, c1 lring.Poly) {
 	p := s.P
 	rg, qs := p.pp, p.ppQ
 	u, e := pk.u1, pk.t1 // free between packs
-	rq.SmallPoly(s.prg, qs, u, true)
+	rq.SmallPoly(prg, qs, u, true)
 	rg.NTT(u, u)
 	rg.MulCoeffsBarrett(pk0, u, e)
 	for i := range qs {
@@ -532,16 +582,16 @@ func (s *Server) hide(pk *packer, pk0, pk1 lring.Poly, c *ct, fb int, r []uint64
 	c1 = c.c1
 	rg.Add(c1, e, c1)
 	c0 = pk.finish(c.c0)
-	rq.SmallPoly(s.prg, qs, e, false)
+	rq.SmallPoly(prg, qs, e, false)
 	rg.Add(c0, e, c0)
-	rq.SmallPoly(s.prg, qs, e, false)
+	rq.SmallPoly(prg, qs, e, false)
 	rg.Add(c1, e, c1)
-	s.prg.Uint64s(r)
+	prg.Uint64s(r)
 	for j := range r {
 		r[j] &= p.mask
 	}
 	p.encodeScaled(p.ppB, r, e)
 	rg.Add(c0, e, c0)
-	rq.AddFlood(s.prg, qs, c0, fb)
+	rq.AddFlood(prg, qs, c0, fb)
 	return c0, c1
 }
