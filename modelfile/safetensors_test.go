@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/autorep/autorep/internal/testutil"
 	"github.com/autorep/autorep/tensor"
 )
 
@@ -31,27 +32,6 @@ func encode(t *testing.T, ts map[string]*tensor.Tensor, md map[string]string) []
 	return buf.Bytes()
 }
 
-func sameTensors(t *testing.T, want, got map[string]*tensor.Tensor) {
-	t.Helper()
-	if len(want) != len(got) {
-		t.Fatalf("got %d tensors, want %d", len(got), len(want))
-	}
-	for n, w := range want {
-		g, ok := got[n]
-		if !ok {
-			t.Fatalf("tensor %q missing", n)
-		}
-		if !tensor.SameShape(w, g) && !(len(w.Shape) == 0 && len(g.Shape) == 0) {
-			t.Fatalf("%q: shape %v, want %v", n, g.Shape, w.Shape)
-		}
-		for i := range w.Data {
-			if math.Float32bits(w.Data[i]) != math.Float32bits(g.Data[i]) {
-				t.Fatalf("%q[%d] = %v, want %v", n, i, g.Data[i], w.Data[i])
-			}
-		}
-	}
-}
-
 func TestRoundTrip(t *testing.T) {
 	md := map[string]string{"autorep.arch": "lenet", "x": "y"}
 	want := sample()
@@ -68,7 +48,9 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameTensors(t, want, f.Tensors)
+	if err := testutil.SameTensors(want, f.Tensors); err != nil {
+		t.Fatal(err)
+	}
 	if f.Metadata["autorep.arch"] != "lenet" || f.Metadata["x"] != "y" || len(f.Metadata) != 2 {
 		t.Fatalf("metadata %v", f.Metadata)
 	}
@@ -93,7 +75,9 @@ func TestWriteReadAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameTensors(t, ts, f.Tensors)
+	if err := testutil.SameTensors(ts, f.Tensors); err != nil {
+		t.Fatal(err)
+	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {
 		t.Fatalf("directory holds %d entries, want only the file", len(ents))
@@ -288,19 +272,8 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
-		if len(again.Tensors) != len(file.Tensors) {
-			t.Fatal("tensor count changed")
-		}
-		for n, x := range file.Tensors {
-			y := again.Tensors[n]
-			if y == nil || len(y.Data) != len(x.Data) {
-				t.Fatalf("tensor %q changed", n)
-			}
-			for i := range x.Data {
-				if math.Float32bits(x.Data[i]) != math.Float32bits(y.Data[i]) {
-					t.Fatalf("tensor %q value changed", n)
-				}
-			}
+		if err := testutil.SameTensors(file.Tensors, again.Tensors); err != nil {
+			t.Fatalf("re-decoded: %v", err)
 		}
 	})
 }

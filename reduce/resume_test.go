@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/internal/testutil"
 	"github.com/autorep/autorep/modelfile"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/tensor"
@@ -114,28 +114,6 @@ func outcome(t *testing.T, res *Result, student *models.Model, prefix string) ru
 	return o
 }
 
-// sameTensors requires bit-identical tensor sets.
-func sameTensors(t *testing.T, what string, want, got map[string]*tensor.Tensor) {
-	t.Helper()
-	if len(want) != len(got) {
-		t.Fatalf("%s: %d tensors uninterrupted, %d resumed", what, len(want), len(got))
-	}
-	for name, w := range want {
-		g, ok := got[name]
-		if !ok {
-			t.Fatalf("%s: %q missing after resume", what, name)
-		}
-		if !reflect.DeepEqual(w.Shape, g.Shape) {
-			t.Fatalf("%s: %q shape %v uninterrupted, %v resumed", what, name, w.Shape, g.Shape)
-		}
-		for i := range w.Data {
-			if math.Float32bits(w.Data[i]) != math.Float32bits(g.Data[i]) {
-				t.Fatalf("%s: %s[%d] = %v uninterrupted, %v resumed", what, name, i, w.Data[i], g.Data[i])
-			}
-		}
-	}
-}
-
 // dropTimes removes wall-clock fields (epoch seconds, elapsed time) from a
 // decoded JSON value; everything else must match exactly.
 func dropTimes(v any) any {
@@ -190,7 +168,9 @@ func sameOutcome(t *testing.T, want, got runOutcome) {
 		gb, _ := json.Marshal(got.res)
 		t.Fatalf("results differ:\nuninterrupted %s\nresumed       %s", wb, gb)
 	}
-	sameTensors(t, "returned model", want.tensors, got.tensors)
+	if err := testutil.SameTensors(want.tensors, got.tensors); err != nil {
+		t.Fatalf("returned model, resumed vs uninterrupted: %v", err)
+	}
 	if len(want.files) != len(got.files) {
 		t.Fatalf("checkpoint files: %d uninterrupted, %d resumed", len(want.files), len(got.files))
 	}
@@ -199,7 +179,9 @@ func sameOutcome(t *testing.T, want, got runOutcome) {
 		if !ok {
 			t.Fatalf("checkpoint %s missing after resume", p)
 		}
-		sameTensors(t, "checkpoint "+p, wf.Tensors, gf.Tensors)
+		if err := testutil.SameTensors(wf.Tensors, gf.Tensors); err != nil {
+			t.Fatalf("checkpoint %s, resumed vs uninterrupted: %v", p, err)
+		}
 		sameMetadata(t, "checkpoint "+p, wf.Metadata, gf.Metadata)
 	}
 }

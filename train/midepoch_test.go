@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -12,8 +11,8 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/data"
+	"github.com/autorep/autorep/internal/testutil"
 	"github.com/autorep/autorep/modelfile"
-	"github.com/autorep/autorep/tensor"
 )
 
 // sameRun requires that resumed ended bit-identical to full: model
@@ -29,9 +28,13 @@ func sameRun(t *testing.T, what string, full, resumed *Trainer, cFull, cResumed 
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameBits(t, what+": model", a, b)
+	if err := testutil.SameTensors(a, b); err != nil {
+		t.Fatalf("%s: model, resumed vs uninterrupted: %v", what, err)
+	}
 	oa, ob := full.Opt.State(), resumed.Opt.State()
-	sameBits(t, what+": optimiser", oa.Tensors, ob.Tensors)
+	if err := testutil.SameTensors(oa.Tensors, ob.Tensors); err != nil {
+		t.Fatalf("%s: optimiser, resumed vs uninterrupted: %v", what, err)
+	}
 	oa.Tensors, ob.Tensors = nil, nil
 	if !reflect.DeepEqual(oa, ob) {
 		t.Fatalf("%s: optimiser state %+v uninterrupted, %+v resumed", what, oa, ob)
@@ -47,24 +50,6 @@ func sameRun(t *testing.T, what string, full, resumed *Trainer, cFull, cResumed 
 		h1.Seconds, h2.Seconds = 0, 0
 		if !reflect.DeepEqual(h1, h2) {
 			t.Fatalf("%s: epoch %d logged %+v uninterrupted, %+v resumed", what, i+1, h1, h2)
-		}
-	}
-}
-
-func sameBits(t *testing.T, what string, a, b map[string]*tensor.Tensor) {
-	t.Helper()
-	if len(a) != len(b) {
-		t.Fatalf("%s: %d tensors vs %d", what, len(a), len(b))
-	}
-	for name, x := range a {
-		y, ok := b[name]
-		if !ok || !reflect.DeepEqual(x.Shape, y.Shape) {
-			t.Fatalf("%s: %s missing or reshaped after resume", what, name)
-		}
-		for i := range x.Data {
-			if math.Float32bits(x.Data[i]) != math.Float32bits(y.Data[i]) {
-				t.Fatalf("%s: %s[%d] = %v uninterrupted, %v resumed", what, name, i, x.Data[i], y.Data[i])
-			}
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/autorep/autorep/internal/testutil"
 	"github.com/autorep/autorep/modelfile"
 )
 
@@ -79,19 +79,8 @@ func TestSignalCheckpoint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(a.Tensors) != len(b.Tensors) {
-				t.Fatalf("%d tensors uninterrupted, %d resumed", len(a.Tensors), len(b.Tensors))
-			}
-			for name, x := range a.Tensors {
-				y := b.Tensors[name]
-				if y == nil || len(y.Data) != len(x.Data) {
-					t.Fatalf("tensor %s missing or resized after the resume", name)
-				}
-				for j := range x.Data {
-					if math.Float32bits(x.Data[j]) != math.Float32bits(y.Data[j]) {
-						t.Fatalf("%s[%d] = %v uninterrupted, %v signalled and resumed", name, j, x.Data[j], y.Data[j])
-					}
-				}
+			if err := testutil.SameTensors(a.Tensors, b.Tensors); err != nil {
+				t.Fatalf("signalled and resumed vs uninterrupted: %v", err)
 			}
 		})
 	}
