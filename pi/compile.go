@@ -7,6 +7,7 @@ import (
 
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/ring"
 )
@@ -37,6 +38,9 @@ type Config struct {
 	// the suite the forms imply, SuiteTwoParty for a Poly or Trunc other
 	// than the default, else SuiteDealer (configSuite).
 	Suite string
+	// OT is the two-party suite's OT configuration (Public.OT; nil:
+	// ot.DefaultConfig).
+	OT *OTParams
 	// WeightBits is the public weight bound to record (Public.WeightBits):
 	// 0 means the smallest that holds the weights; a larger width (at
 	// most ℓ) reveals less of them for larger HE uploads, ℓ nothing at
@@ -133,6 +137,10 @@ func Compile(m *models.Model, cfg Config) (*Plan, error) {
 		return nil, fmt.Errorf("pi: compile: %w", err)
 	}
 	c.pub.Suite = suite
+	c.pub.OT = canonOT(cfg.OT)
+	if err := checkSuiteOT(suite, c.pub.OT); err != nil {
+		return nil, fmt.Errorf("pi: compile: %w", err)
+	}
 	if cfg.Poly == PolyHE && cfg.Trunc != TruncFaithful {
 		return nil, fmt.Errorf("pi: compile: polynomial form %q needs truncation mode %q; use %q for exact truncations", PolyHE, TruncFaithful, PolyNarrow)
 	}
@@ -530,7 +538,7 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 	x = c.toFrac(x, 2*c.f)
 	n := numel(x.shape)
 	ch, _, _ := chw(x.shape)
-	mask := make(mpc.ReLUMask, (n+7)/8)
+	mask := make(corr.ReLUMask, (n+7)/8)
 	var sec SecretStep
 	var rows [][]float64 // the real coefficients, for fold
 	relus := n

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -97,7 +98,7 @@ type Step struct {
 	// Mask is the ReLU mask of OpAct as a bitset over C·H·W (LSB first,
 	// 1 = ReLU, 0 = polynomial), the form mpc's layers and requests use;
 	// on an OpLinear with Fold, the mask of the activation it feeds.
-	Mask mpc.ReLUMask `json:"mask,omitempty"`
+	Mask corr.ReLUMask `json:"mask,omitempty"`
 	// ReLUs is the number of ReLU positions of OpAct per image.
 	ReLUs int `json:"relus,omitempty"`
 	// Pool is the window of OpMaxPool and OpSumPool.
@@ -160,6 +161,10 @@ type Public struct {
 	// PolyHE form (0 for the other forms; omitted then, so their plans
 	// hash as before).
 	PBits int `json:"pbits,omitempty"`
+	// OT is the two-party suite's OT configuration (OTParams; nil, and
+	// omitted, for ot.DefaultConfig, so default plans hash as before):
+	// both parties extend their OTs by it.
+	OT *OTParams `json:"ot,omitempty"`
 	// WeightBits is a public bound on the server's linear weights: every
 	// weight of every OpLinear step, as a fixed-point integer taken mod
 	// 2^ℓ and centred, lies in [−2^(WeightBits−1), 2^(WeightBits−1)).
@@ -363,6 +368,9 @@ func (p *Public) Validate() error {
 	if err := checkSuiteForms(p.Suite, p.Poly, p.Trunc); err != nil {
 		return err
 	}
+	if err := checkSuiteOT(p.Suite, p.OT); err != nil {
+		return err
+	}
 	if err := p.checkPBits(); err != nil {
 		return err
 	}
@@ -476,7 +484,7 @@ func (p *Public) checkStep(i int, s *Step) error {
 			return fmt.Errorf("scale or shape bookkeeping")
 		}
 		c, h, w := chw(s.Shape)
-		if err := (mpc.ActSpec{N: 1, C: c, HW: h * w, ReLU: s.Mask}).Validate(); err != nil {
+		if err := (corr.ActSpec{N: 1, C: c, HW: h * w, ReLU: s.Mask}).Validate(); err != nil {
 			return err
 		}
 		if n := s.Mask.Count(); n != s.ReLUs {

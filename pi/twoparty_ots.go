@@ -1,12 +1,162 @@
 package pi
 
 import (
+	"flag"
 	"fmt"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/ot"
 	"github.com/autorep/autorep/otgates"
 	"github.com/autorep/autorep/transport"
 )
+
+// OTParams is the two-party suite's OT configuration, a public parameter
+// of the plan (Public.OT, Config.OT): both parties must extend their OTs
+// alike, so it is in the plan hash the hello compares. nil is
+// ot.DefaultConfig (SoftSpoken k = 4 for the comparisons, k = 8 for the
+// multiplications), and Compile records the default as nil, so default
+// plans hash and run as before the field.
+type OTParams struct {
+	// K is the SoftSpoken k of the comparisons' extension (1..8; 0:
+	// IKNP); with Ferret, of the extension its first COTs come from.
+	K int `json:"k"`
+	// KMul is the SoftSpoken k of the multiplications' extension (0:
+	// K's); 0 with Ferret, whose COTs serve both kinds.
+	KMul int `json:"kmul,omitempty"`
+	// Ferret is the Ferret silent-OT parameter set that makes every COT
+	// (ot.FerretSmall's "small", ot.FerretLarge's "large"); "" for none.
+	Ferret string `json:"ferret,omitempty"`
+}
+
+// defaultOT is ot.DefaultConfig as OTParams (Compile records it as nil).
+var defaultOT = OTParams{K: ot.DefaultConfig.K, KMul: ot.DefaultConfig.KMul}
+
+// FerretOT returns the OT configuration of Ferret's parameter set name
+// ("none" or "": the default, nil; "small", "large"), bootstrapped from
+// the default comparisons' extension.
+func FerretOT(name string) (*OTParams, error) {
+	f, err := ot.ParseFerret(name)
+	if err != nil {
+		return nil, err
+	}
+	if f == ot.NoFerret {
+		return nil, nil
+	}
+	return &OTParams{K: ot.DefaultConfig.K, Ferret: f.String()}, nil
+}
+
+// Config returns the ot package's configuration of p (nil:
+// ot.DefaultConfig), or an error for parameters out of range.
+func (p *OTParams) Config() (ot.Config, error) {
+	if p == nil {
+		return ot.DefaultConfig, nil
+	}
+	for _, k := range []int{p.K, p.KMul} {
+		if k < 0 || k > ot.MaxSoftSpokenK {
+			return ot.Config{}, fmt.Errorf("pi: OT configuration %+v: SoftSpoken k %d outside 0..%d", *p, k, ot.MaxSoftSpokenK)
+		}
+	}
+	cfg := ot.Config{K: p.K, KMul: p.KMul}
+	if p.Ferret == "" {
+		return cfg, nil
+	}
+	f, err := ot.ParseFerret(p.Ferret)
+	if err != nil || f == ot.NoFerret || f.String() != p.Ferret {
+		return ot.Config{}, fmt.Errorf("pi: OT configuration %+v: Ferret parameter set %q (want small or large)", *p, p.Ferret)
+	}
+	if p.KMul != 0 {
+		return ot.Config{}, fmt.Errorf("pi: OT configuration %+v: Ferret's COTs serve the multiplications too (kmul must be 0)", *p)
+	}
+	cfg.Ferret = f
+	return cfg, nil
+}
+
+// String names the configuration as ot.Config does ("softspoken k=4,
+// mul k=8", "ferret small from softspoken k=4").
+func (p *OTParams) String() string {
+	cfg, err := p.Config()
+	if err != nil {
+		return fmt.Sprintf("invalid %+v", *p)
+	}
+	return cfg.String()
+}
+
+// canonOT returns p as a plan records it: nil for the default.
+func canonOT(p *OTParams) *OTParams {
+	if p == nil || *p == defaultOT {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
+// checkSuiteOT checks a plan's OT configuration against its suite: the
+// dealer suite runs no OTs.
+func checkSuiteOT(suite string, p *OTParams) error {
+	if p == nil {
+		return nil
+	}
+	if suite != SuiteTwoParty {
+		return fmt.Errorf("pi: the %s suite runs no OTs (OT configuration %s given)", suite, p)
+	}
+	_, err := p.Config()
+	return err
+}
+
+// planOTNote names, for a hello's error, whose plan pub is and its OT
+// configuration when it is a two-party plan ("" otherwise), so that a
+// plan mismatch between parties of different OT configurations names
+// both.
+func planOTNote(pub *Public, whose string) string {
+	if pub == nil || pub.Suite != SuiteTwoParty {
+		return ""
+	}
+	return fmt.Sprintf("; %s plan's OTs: %s", whose, pub.OT)
+}
+
+// FerretFlagUsage is the help text of a command's --ferret flag
+// (FerretFlag).
+const FerretFlagUsage = "twoparty suite: make the correlated OTs by Ferret silent OT with this parameter `set` (none, small or large; none: SoftSpoken extension, 4 B per comparison COT, 2 B per multiplication COT; small: n = 607K, about 1 B per COT made ahead at about 2x the CPU, a 76 MB buffer per party; large: n = 10.6M, about 0.5 B per COT at best, 320 MB per party); part of the public plan, so the client follows the server"
+
+// FerretFlag is the value of a --ferret flag: an OT configuration by
+// Ferret parameter set name (FerretOT).
+type FerretFlag struct {
+	name string
+	p    *OTParams
+}
+
+// AddFerretFlag defines the --ferret flag on fs (default none).
+func AddFerretFlag(fs *flag.FlagSet) *FerretFlag {
+	f := &FerretFlag{name: "none"}
+	fs.Var(f, "ferret", FerretFlagUsage)
+	return f
+}
+
+// Set parses a parameter set name (flag.Value).
+func (f *FerretFlag) Set(s string) error {
+	p, err := FerretOT(s)
+	if err != nil {
+		return err
+	}
+	f.name, f.p = s, p
+	return nil
+}
+
+// String returns the name given (flag.Value).
+func (f *FerretFlag) String() string {
+	if f == nil {
+		return "none"
+	}
+	return f.name
+}
+
+// OT returns the configuration chosen (nil: the default).
+func (f *FerretFlag) OT() *OTParams {
+	if f == nil {
+		return nil
+	}
+	return f.p
+}
 
 // The two-party suite's correlated OTs are made in the request's offline
 // phase too (OT precomputation, otgates.MakeCOTs): the COTs each step's

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime/pprof"
 
 	"github.com/autorep/autorep/pi"
 	pibench "github.com/autorep/autorep/pi/bench"
@@ -47,23 +46,17 @@ func runBenchPI(args []string) error {
 	lazy := fs.Bool("lazy", false, "fetch dealer material layer by layer during the online phase (bounded memory; the in-process dealer may then generate items twice)")
 	truncMode := fs.String("trunc", "", "twoparty suite's truncations: faithful (the default: polynomials by HE, one-unit errors) or exact (narrow polynomial form by OT, logits equal the fixed-point executor's)")
 	pBits := fs.Int("pbits", 0, "twoparty suite, faithful: bit width of the HE prime of the polynomials, at most 50 (default 3·frac+10: frac ≤ 13)")
+	ferret := pi.AddFerretFlag(fs)
 	output := fs.String("output", "logits", "what the client learns: logits, label (secure argmax) or topk:K (the K best labels in order)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		stop, err := startCPUProfile(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	rep, costs, err := pibench.Run(pibench.Config{Model: *path, Dataset: *dataset, DataDir: *dataDir, N: *n, Skip: *skip,
-		Suite: *suite, Frac: *frac, Ell: *ell, Trunc: *truncMode, PBits: *pBits, Output: *output, SiteCosts: *costOut != "",
+		Suite: *suite, Frac: *frac, Ell: *ell, Trunc: *truncMode, PBits: *pBits, OT: ferret.OT(), Output: *output, SiteCosts: *costOut != "", CPUProfile: *cpuProfile,
 		Options: pibench.Options{Transport: *trans, Lazy: *lazy, Progress: os.Stderr}})
 	if err != nil {
 		return err
@@ -80,23 +73,4 @@ func runBenchPI(args []string) error {
 	}
 	_ = rep.WriteText(os.Stderr) // a failed write to stderr has nowhere to be reported
 	return nil
-}
-
-// startCPUProfile starts a Go CPU profile written to path; stop ends it
-// and closes the file.
-func startCPUProfile(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
-			fmt.Fprintf(os.Stderr, "autorep: --cpuprofile %s: %v\n", path, err)
-		}
-	}, nil
 }

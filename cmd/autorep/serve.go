@@ -65,6 +65,7 @@ func runServe(args []string) error {
 	frac := fs.Uint("frac", 0, "fixed-point fractional bits (0: 16)")
 	ell := fs.Int("ell", 0, "bit width of FSS gate inputs (0: 64)")
 	pBits := fs.Int("pbits", 0, "twoparty suite: bit width of the HE prime of the polynomials, at most 50 (0: 3·frac+10, frac ≤ 13)")
+	ferret := pi.AddFerretFlag(fs)
 	quiet := fs.Bool("quiet", false, "do not log sessions")
 	logJSON := fs.Bool("log-json", false, "log sessions as JSON records (log/slog) instead of text")
 	tokenFile := fs.String("token-file", "", "serve only the clients listed in this file (NAME:SHA256HEX of the token, optional sessions=N per-day=N), refusing others before any session work")
@@ -141,7 +142,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg0, err := pi.Config{FracBits: *frac, Ell: *ell, PBits: *pBits}.ForSuite(*suite, "")
+	cfg0, err := pi.Config{FracBits: *frac, Ell: *ell, PBits: *pBits, OT: ferret.OT()}.ForSuite(*suite, "")
 	if err != nil {
 		return err
 	}
@@ -158,7 +159,7 @@ func runServe(args []string) error {
 	}
 	srv := &serve.Server{Plan: plan, Suite: *suite, MaxSessions: *maxSessions, Grace: *grace,
 		MaxImages: *maxImages, IdleTimeout: *idle, MaxInferences: *maxInf, MaxPending: *maxPending, MaxPendingPerHost: *maxPendingHost, Clients: clients}
-	where := "no dealer"
+	where := "no dealer, OTs " + plan.Public.OT.String()
 	if *suite == "dealer" {
 		dcfg := cfg
 		dcfg.ClientCertFile, dcfg.ClientKeyFile = *dealerCert, *dealerKey

@@ -87,6 +87,7 @@ type Report struct {
 	Lazy           bool    `json:"lazy,omitempty"`
 	Trunc          string  `json:"trunc,omitempty"`
 	PBits          int     `json:"pbits,omitempty"`
+	OT             string  `json:"ot,omitempty"`
 	Output         string  `json:"output,omitempty"`
 	ReLUs          int     `json:"relus"`
 	Comparisons    int     `json:"maxpool_comparisons"`
@@ -175,12 +176,18 @@ type Config struct {
 	Ell   int
 	Trunc string
 	PBits int
+	// OT is the twoparty suite's OT configuration (pi.Config.OT; nil:
+	// the default).
+	OT *pi.OTParams
 	// Output is what the client learns (pi.ParseOutput): "logits",
 	// "label" or "topk:K".
 	Output string
 	// SiteCosts also measures every site with polynomials of each degree
 	// of CostDegrees instead of ReLUs (all-ReLU models, logits output).
 	SiteCosts bool
+	// CPUProfile, if set, is a file to write a Go CPU profile of the
+	// whole run to (go tool pprof).
+	CPUProfile string
 	Options
 }
 
@@ -200,7 +207,7 @@ func (c *Config) forms() (cfg pi.Config, topK int, err error) {
 	if err := pi.ValidSuite(c.Suite); err != nil {
 		return pi.Config{}, 0, fmt.Errorf("--suite: %w", err)
 	}
-	if cfg, err = (pi.Config{FracBits: c.Frac, Ell: c.Ell, PBits: c.PBits}).ForSuite(c.Suite, c.Trunc); err != nil {
+	if cfg, err = (pi.Config{FracBits: c.Frac, Ell: c.Ell, PBits: c.PBits, OT: c.OT}).ForSuite(c.Suite, c.Trunc); err != nil {
 		return pi.Config{}, 0, fmt.Errorf("--trunc: %w", err)
 	}
 	if topK, err = pi.ParseOutput(c.Output); err != nil {
@@ -237,6 +244,11 @@ func Run(c Config) (*Report, *sitecost.File, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	stop, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stop()
 	m, random, err := LoadModel(c.Model, c.Dataset, c.DataDir)
 	if err != nil {
 		return nil, nil, err
@@ -269,6 +281,9 @@ func Run(c Config) (*Report, *sitecost.File, error) {
 	}
 	rep := &Report{Model: c.Model, Suite: c.Suite, Arch: m.Arch, RandomWeights: random, Dataset: name, N: total, Skip: c.Skip, Transport: c.Transport,
 		Frac: plan.Public.Frac, Ell: plan.Public.Ell, Lazy: c.Lazy, Trunc: plan.Public.Trunc, PBits: plan.Public.PBits}
+	if plan.Public.OT != nil { // the default is not named, so default reports are as before
+		rep.OT = plan.Public.OT.String()
+	}
 	if topK > 0 {
 		rep.Output = pi.OutputName(topK)
 	}
