@@ -17,6 +17,7 @@ import (
 
 	"github.com/autorep/autorep/internal/cputime"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/otgates"
 	"github.com/autorep/autorep/transport"
@@ -51,7 +52,7 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 		return nil, err
 	}
 	prov0, prov1 := mpc.LocalProviders(dealer)
-	provs := [2]mpc.Provider{prov0, prov1}
+	provs := [2]corr.Provider{prov0, prov1}
 	c0, c1 := transport.Pipe()
 	defer c0.Close()
 	defer c1.Close()
@@ -134,7 +135,7 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 			case "square":
 				return s.Square(src, label, xs)
 			case "poly2":
-				return s.Poly(src, keys[p], mpc.ActSpec{N: 1, C: n, HW: 1}, xs)
+				return s.Poly(src, keys[p], corr.ActSpec{N: 1, C: n, HW: 1}, xs)
 			default:
 				return s.MaxPool(src, label, mpc.PoolSpec{N: 1, C: n, H: 2, W: 2, K: 2, Stride: 2}, xs)
 			}

@@ -3,6 +3,7 @@ package mpc
 import (
 	"fmt"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -12,7 +13,7 @@ import (
 // source gives an error rather than a panic. Every protocol that uses
 // correlated randomness takes its source as an argument and fetches
 // through Fetch: the session holds none.
-func (s *Session) Fetch(src Provider, req Request, lens ...int) (*Material, error) {
+func (s *Session) Fetch(src corr.Provider, req corr.Request, lens ...int) (*corr.Material, error) {
 	if src == nil {
 		return nil, fmt.Errorf("mpc: %v material for %q: no correlation source", req.Kind, req.Label)
 	}
@@ -29,10 +30,7 @@ func (s *Session) Fetch(src Provider, req Request, lens ...int) (*Material, erro
 	if m.Kind != req.Kind || m.Party != s.Party {
 		return nil, fmt.Errorf("mpc: asked for %v material for the %v, got %v for the %v", req.Kind, s.Party, m.Kind, m.Party)
 	}
-	if err := m.check(); err != nil {
-		return nil, err
-	}
-	if err := m.matches(req, s.Party); err != nil {
+	if err := m.Answers(req, s.Party); err != nil {
 		return nil, err
 	}
 	for i, n := range lens {
@@ -106,12 +104,12 @@ func Scale(x []uint64, k uint64) []uint64 {
 // Mul returns shares of x·y (element-wise, no truncation) with Beaver
 // triples: the parties open e = x − a and d = y − b in one round (16 bytes
 // per element each way) and compute c + e·b + d·a + e·d.
-func (s *Session) Mul(src Provider, label string, x, y []uint64) ([]uint64, error) {
+func (s *Session) Mul(src corr.Provider, label string, x, y []uint64) ([]uint64, error) {
 	n := len(x)
 	if len(y) != n {
 		return nil, fmt.Errorf("mpc: mul of %d and %d values", n, len(y))
 	}
-	m, err := s.Fetch(src, Request{Kind: KindTriple, Label: label, N: n}, n, n, n)
+	m, err := s.Fetch(src, corr.Request{Kind: KindTriple, Label: label, N: n}, n, n, n)
 	if err != nil {
 		return nil, err
 	}
@@ -137,9 +135,9 @@ func (s *Session) Mul(src Provider, label string, x, y []uint64) ([]uint64, erro
 // Square returns shares of x² (no truncation) with square pairs (a, a²):
 // open e = x − a (one round, 8 bytes per element each way) and compute
 // a² + 2e·a + e².
-func (s *Session) Square(src Provider, label string, x []uint64) ([]uint64, error) {
+func (s *Session) Square(src corr.Provider, label string, x []uint64) ([]uint64, error) {
 	n := len(x)
-	m, err := s.Fetch(src, Request{Kind: KindSquare, Label: label, N: n}, n, n)
+	m, err := s.Fetch(src, corr.Request{Kind: KindSquare, Label: label, N: n}, n, n)
 	if err != nil {
 		return nil, err
 	}

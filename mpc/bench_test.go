@@ -3,6 +3,7 @@ package mpc_test
 import (
 	"context"
 	"github.com/autorep/autorep/internal/cputime"
+	"github.com/autorep/autorep/mpc/corr"
 	"sync"
 	"testing"
 	"time"
@@ -19,8 +20,8 @@ import (
 // reports online bytes (both directions) and rounds (per party) per
 // iteration, divided by per where a unit metric is wanted, dealer bytes
 // per party per unit and units per second.
-func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session, src mpc.Provider) error,
-	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session, src mpc.Provider) error) {
+func benchPair(b *testing.B, unit string, per int, setup func(s *mpc.Session, src corr.Provider) error,
+	reqs func(s *mpc.Session) []corr.Request, online func(s *mpc.Session, src corr.Provider) error) {
 	benchPairConn(b, false, unit, per, setup, reqs, online)
 }
 
@@ -48,12 +49,12 @@ func tcpPair(b *testing.B) (transport.Conn, transport.Conn) {
 	return c0, c1
 }
 
-func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *mpc.Session, src mpc.Provider) error,
-	reqs func(s *mpc.Session) []mpc.Request, online func(s *mpc.Session, src mpc.Provider) error) {
+func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *mpc.Session, src corr.Provider) error,
+	reqs func(s *mpc.Session) []corr.Request, online func(s *mpc.Session, src corr.Provider) error) {
 	var seed ring.Seed
 	seed[0] = 99
 	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
-	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
+	bp := [2]*corr.Prefetcher{corr.NewPrefetcher(p0), corr.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	if tcp {
 		c0, c1 = tcpPair(b)
@@ -66,7 +67,7 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 		}
 		ss[p] = s
 	}
-	both := func(f func(s *mpc.Session, src mpc.Provider) error) {
+	both := func(f func(s *mpc.Session, src corr.Provider) error) {
 		var wg sync.WaitGroup
 		var errs [2]error
 		for p := range 2 {
@@ -91,7 +92,7 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		both(func(s *mpc.Session, src mpc.Provider) error { return bp[s.Party].Prefetch(reqs(s)) })
+		both(func(s *mpc.Session, src corr.Provider) error { return bp[s.Party].Prefetch(reqs(s)) })
 		b.StartTimer()
 		t0, u0 := time.Now(), cputime.Seconds()
 		both(online)
@@ -118,10 +119,10 @@ func BenchmarkReLUGate(b *testing.B) {
 	x := randSigned(benchN, 40, 1)
 	xs := split(x, 2)
 	benchPair(b, "relu", benchN, nil,
-		func(s *mpc.Session) []mpc.Request {
-			return []mpc.Request{{Kind: fssgates.KindReLU, Label: "r", N: benchN}}
+		func(s *mpc.Session) []corr.Request {
+			return []corr.Request{{Kind: fssgates.KindReLU, Label: "r", N: benchN}}
 		},
-		func(s *mpc.Session, src mpc.Provider) error {
+		func(s *mpc.Session, src corr.Provider) error {
 			_, err := fssgates.ReLU(s, src, "r", xs[s.Party], 0)
 			return err
 		})
@@ -132,13 +133,13 @@ func BenchmarkReLUGate(b *testing.B) {
 func actBench(b *testing.B, unit string, reluEvery int) { actBenchConn(b, false, unit, reluEvery) }
 
 func actBenchConn(b *testing.B, tcp bool, unit string, reluEvery int) {
-	spec := mpc.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: maskWhere(benchN, func(i int) bool { return reluEvery > 0 && i%reluEvery == 0 })}
+	spec := corr.ActSpec{N: 1, C: 16, HW: benchN / 16, ReLU: maskWhere(benchN, func(i int) bool { return reluEvery > 0 && i%reluEvery == 0 })}
 	z := randSigned(benchN, 2*frac+4, 3)
 	zs := split(z, 4)
 	co := polyCoefs(16)
 	var keys [2]*mpc.PolyKey
 	benchPairConn(b, tcp, unit, benchN,
-		func(s *mpc.Session, src mpc.Provider) error {
+		func(s *mpc.Session, src corr.Provider) error {
 			var c [][]float64
 			if s.Party == mpc.Server {
 				c = co
@@ -147,8 +148,8 @@ func actBenchConn(b *testing.B, tcp bool, unit string, reluEvery int) {
 			keys[s.Party] = k
 			return err
 		},
-		func(s *mpc.Session) []mpc.Request { return actNeeds(b, s, "act", "act", spec) },
-		func(s *mpc.Session, src mpc.Provider) error {
+		func(s *mpc.Session) []corr.Request { return actNeeds(b, s, "act", "act", spec) },
+		func(s *mpc.Session, src corr.Provider) error {
 			_, err := s.Act(src, "act", keys[s.Party], spec, zs[s.Party])
 			return err
 		})
@@ -168,13 +169,13 @@ func BenchmarkActMixed(b *testing.B) { actBench(b, "elem", 16) }
 
 // BenchmarkLinearConv: ResNet-20's 16→16 3×3 convolution on 32×32.
 func BenchmarkLinearConv(b *testing.B) {
-	p := mpc.LinearSpec{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	p := corr.LinearSpec{N: 1, C: 16, H: 32, W: 32, K: 16, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	w := randSigned(p.WLen(), 16, 5)
 	x := randSigned(p.XLen(), 20, 6)
 	xs := split(x, 7)
 	var keys [2]*mpc.LinearKey
 	benchPair(b, "in", p.XLen(),
-		func(s *mpc.Session, src mpc.Provider) error {
+		func(s *mpc.Session, src corr.Provider) error {
 			var ww []uint64
 			if s.Party == mpc.Server {
 				ww = w
@@ -183,8 +184,8 @@ func BenchmarkLinearConv(b *testing.B) {
 			keys[s.Party] = k
 			return err
 		},
-		func(s *mpc.Session) []mpc.Request { return linearNeeds(keys[s.Party]) },
-		func(s *mpc.Session, src mpc.Provider) error {
+		func(s *mpc.Session) []corr.Request { return linearNeeds(keys[s.Party]) },
+		func(s *mpc.Session, src corr.Provider) error {
 			_, err := s.Linear(src, keys[s.Party], xs[s.Party])
 			return err
 		})
@@ -198,7 +199,7 @@ func BenchmarkDealerReLU(b *testing.B) {
 	b.ResetTimer()
 	u0 := cputime.Seconds()
 	for i := range b.N {
-		if _, _, err := d.Generate(mpc.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: benchN, Shift: 16}, uint64(i)); err != nil {
+		if _, _, err := d.Generate(corr.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: benchN, Shift: 16}, uint64(i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -214,13 +215,13 @@ func truncBench(b *testing.B, msb bool) {
 	x := randSigned(benchN, 2*frac+8, 5)
 	xs := split(x, 6)
 	benchPair(b, "elem", benchN, nil,
-		func(s *mpc.Session) []mpc.Request {
+		func(s *mpc.Session) []corr.Request {
 			if msb {
-				return []mpc.Request{{Kind: mpc.KindTruncMSB, Label: "t", N: benchN, Shift: frac}}
+				return []corr.Request{{Kind: mpc.KindTruncMSB, Label: "t", N: benchN, Shift: frac}}
 			}
-			return []mpc.Request{{Kind: fssgates.KindTrunc, Label: "t", N: benchN, Shift: frac}}
+			return []corr.Request{{Kind: fssgates.KindTrunc, Label: "t", N: benchN, Shift: frac}}
 		},
-		func(s *mpc.Session, src mpc.Provider) error {
+		func(s *mpc.Session, src corr.Provider) error {
 			var err error
 			if msb {
 				_, err = s.TruncMSB(src, "t", xs[s.Party], frac)

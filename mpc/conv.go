@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
 // conv returns y = w ⊛ x over Z_2^64 for the geometry p (ring.Conv2d).
-func conv(p LinearSpec, w, x []uint64) ([]uint64, error) {
+func conv(p corr.LinearSpec, w, x []uint64) ([]uint64, error) {
 	y := make([]uint64, p.YLen())
 	if err := ring.Conv2d(p, x, w, y); err != nil {
 		return nil, fmt.Errorf("mpc: %w", err)
@@ -20,7 +21,7 @@ func conv(p LinearSpec, w, x []uint64) ([]uint64, error) {
 // convolved in up to 16 groups of images, the context checked between
 // them (each image's output depends on that image only, so the result is
 // conv's).
-func convContext(ctx context.Context, p LinearSpec, w, x []uint64) ([]uint64, error) {
+func convContext(ctx context.Context, p corr.LinearSpec, w, x []uint64) ([]uint64, error) {
 	if ctx.Done() == nil || p.N <= 1 {
 		return conv(p, w, x)
 	}

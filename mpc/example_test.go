@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -27,14 +28,14 @@ func Example() {
 	w1 := enc([]float64{1, -1, 0.5, 2, -0.5, 1, 1, 1}, f) // [4 out][2 in]
 	w2 := enc([]float64{1, 1, 1, -1}, f)                  // [1][4]
 	x := enc([]float64{1.5, -0.25}, f)
-	l1, l2 := mpc.DenseSpec(1, 2, 4), mpc.DenseSpec(1, 4, 1)
-	act := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, false, false})}
+	l1, l2 := corr.DenseSpec(1, 2, 4), corr.DenseSpec(1, 4, 1)
+	act := corr.ActSpec{N: 1, C: 4, HW: 1, ReLU: corr.MaskOf([]bool{true, true, false, false})}
 	coef := [][]float64{{0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}}
 
 	dealer, _ := mpc.NewRandomGenerator()
 	p0, p1 := mpc.LocalProviders(dealer)
 	c0, c1 := transport.Pipe()
-	run := func(s *mpc.Session, src mpc.Provider, w1, w2, x []uint64, coef [][]float64) ([]uint64, error) {
+	run := func(s *mpc.Session, src corr.Provider, w1, w2, x []uint64, coef [][]float64) ([]uint64, error) {
 		s.Gates = fssgates.Gates{}                        // the ReLU positions use the FSS gates
 		k1, err := s.SetupLinear(src, "fc1", l1, w1, nil) // once per session
 		if err != nil {

@@ -10,18 +10,19 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
 
 // kindRequests returns one small request of every material kind.
-func kindRequests(label string) []mpc.Request {
-	lin := mpc.DenseSpec(2, 8, 4)
-	act := mpc.ActSpec{N: 1, C: 4, HW: 8}
-	return []mpc.Request{
+func kindRequests(label string) []corr.Request {
+	lin := corr.DenseSpec(2, 8, 4)
+	act := corr.ActSpec{N: 1, C: 4, HW: 8}
+	return []corr.Request{
 		{Kind: mpc.KindWeightMask, Label: label, Linear: lin},
 		{Kind: mpc.KindLinear, Label: label, Linear: lin},
-		{Kind: mpc.KindCoefMask, Label: label, Act: mpc.ActSpec{C: 4}},
+		{Kind: mpc.KindCoefMask, Label: label, Act: corr.ActSpec{C: 4}},
 		{Kind: mpc.KindPoly, Label: label, Act: act},
 		{Kind: fssgates.KindTrunc, Label: label, N: 16, Shift: 16},
 		{Kind: fssgates.KindReLU, Label: label, N: 16},
@@ -34,12 +35,12 @@ func kindRequests(label string) []mpc.Request {
 }
 
 // sessionKind reports the kinds fixed for a label over a session.
-func sessionKind(k mpc.MaterialKind) bool { return k == mpc.KindWeightMask || k == mpc.KindCoefMask }
+func sessionKind(k corr.MaterialKind) bool { return k == mpc.KindWeightMask || k == mpc.KindCoefMask }
 
 // freshMaterial asserts that two items of material share no word at any
 // position of any vector (uniform independent words are equal with
 // probability 2^−64) and have different encodings (FSS keys included).
-func freshMaterial(t *testing.T, what string, a, b *mpc.Material) {
+func freshMaterial(t *testing.T, what string, a, b *corr.Material) {
 	t.Helper()
 	if len(a.Vecs) != len(b.Vecs) || len(a.Vecs) == 0 {
 		t.Fatalf("%s: %d and %d vectors", what, len(a.Vecs), len(b.Vecs))
@@ -52,7 +53,7 @@ func freshMaterial(t *testing.T, what string, a, b *mpc.Material) {
 	}
 }
 
-func encode(t *testing.T, m *mpc.Material) []byte {
+func encode(t *testing.T, m *corr.Material) []byte {
 	t.Helper()
 	b, err := m.MarshalBinary()
 	if err != nil {
@@ -110,13 +111,13 @@ func TestDealerIndexFresh(t *testing.T) {
 func TestRepeatedRequestsFresh(t *testing.T) {
 	for _, buffered := range []bool{false, true} {
 		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{8}))
-		provs := [2]mpc.Provider{p0, p1}
+		provs := [2]corr.Provider{p0, p1}
 		for _, req := range kindRequests("layer") {
-			var got [2][2]*mpc.Material // [party][request]
+			var got [2][2]*corr.Material // [party][request]
 			for p, pr := range provs {
 				if buffered {
-					b := mpc.NewPrefetcher(pr)
-					if err := b.Prefetch([]mpc.Request{req, req}); err != nil {
+					b := corr.NewPrefetcher(pr)
+					if err := b.Prefetch([]corr.Request{req, req}); err != nil {
 						t.Fatal(err)
 					}
 					pr = b
@@ -159,11 +160,11 @@ func TestRepeatedRequestsFresh(t *testing.T) {
 // TruncMSB): every message either party receives in the second run
 // differs at every word from the first run's.
 func TestTwoInferencesFresh(t *testing.T) {
-	conv := mpc.LinearSpec{N: 1, C: 2, H: 8, W: 8, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	conv := corr.LinearSpec{N: 1, C: 2, H: 8, W: 8, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	act := mixedSpec(4, 64)
 	mp := mpc.PoolSpec{N: 1, C: 4, H: 8, W: 8, K: 2, Stride: 2}
 	ap := mpc.PoolSpec{N: 1, C: 4, H: 4, W: 4, K: 2, Stride: 2}
-	fc := mpc.DenseSpec(1, 16, 10)
+	fc := corr.DenseSpec(1, 16, 10)
 	network := func(p *party) (func() error, error) {
 		kc, err := linearSetup(p, "conv", conv, 0, 11)
 		if err != nil {

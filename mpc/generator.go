@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -57,7 +58,7 @@ func NewRandomGenerator() (*Generator, error) {
 }
 
 // prg returns the PRG of the request (kind, label, index).
-func (d *Generator) prg(k MaterialKind, label string, index uint64) *ring.PRG {
+func (d *Generator) prg(k corr.MaterialKind, label string, index uint64) *ring.PRG {
 	mac := hmac.New(sha256.New, d.master[:])
 	var hdr [9]byte
 	hdr[0] = byte(k)
@@ -69,63 +70,16 @@ func (d *Generator) prg(k MaterialKind, label string, index uint64) *ring.PRG {
 	return ring.NewPRG(s)
 }
 
-// weightMaskSeed is the seed of label's weight mask B.
-func (d *Generator) weightMaskSeed(label string) ring.Seed {
-	return d.prg(KindWeightMask, label, 0).Seed()
-}
-
-// coefMaskSeed is the seed of label's coefficient masks A.
-func (d *Generator) coefMaskSeed(label string) ring.Seed {
-	return d.prg(KindCoefMask, label, 0).Seed()
-}
-
-// Gen draws one request's material from the request's PRG: the helpers
-// that the core's generators and a family's (KindDesc.Generate) share.
-type Gen struct {
-	// PRG is the request's generator (Generator: derived from the master
-	// seed, the kind, the label and the request's index).
-	PRG *ring.PRG
-	// Ctx, if set, ends the generation early (GenerateContext): a
-	// family's long loops pass it on (fss.GenContext) or check Err.
-	Ctx context.Context
-	// d is the generator, for the core kinds that derive a session
-	// kind's mask (a linear layer's weight mask, a polynomial's
-	// coefficient masks).
-	d *Generator
-}
-
-// Context is g.Ctx, or context.Background if unset.
-func (g Gen) Context() context.Context {
-	if g.Ctx == nil {
-		return context.Background()
-	}
-	return g.Ctx
-}
-
-// Err is the cause of g's context's end, nil while the generation may go
-// on.
-func (g Gen) Err() error { return context.Cause(g.Context()) }
-
-// Share returns party 0's seeded share and party 1's explicit share of v.
-func (g Gen) Share(v []uint64) (Vec, Vec) {
-	v0 := SeededVec(g.PRG.Seed(), len(v))
-	v1 := make([]uint64, len(v))
-	ring.SubVec(v1, v, v0.Data)
-	return v0, Vec{Data: v1}
-}
-
-// Mask returns n uniform values r shared with both shares seeded.
-func (g Gen) Mask(n int) (r []uint64, r0, r1 Vec) {
-	r0, r1 = SeededVec(g.PRG.Seed(), n), SeededVec(g.PRG.Seed(), n)
-	r = make([]uint64, n)
-	ring.AddVec(r, r0.Data, r1.Data)
-	return r, r0, r1
+// sessionSeed is the seed of label's material of session kind k (a
+// weight mask B, coefficient masks A): its first request's (corr.Gen).
+func (d *Generator) sessionSeed(k corr.MaterialKind, label string) ring.Seed {
+	return d.prg(k, label, 0).Seed()
 }
 
 // Generate returns the server's and the client's material for req, the
 // index-th request of its (kind, label) (ignored for session kinds). The
 // kind's registered description (KindDesc.Generate) generates it.
-func (d *Generator) Generate(req Request, index uint64) (m0, m1 *Material, err error) {
+func (d *Generator) Generate(req corr.Request, index uint64) (m0, m1 *corr.Material, err error) {
 	return d.GenerateContext(context.Background(), req, index)
 }
 
@@ -135,23 +89,23 @@ func (d *Generator) Generate(req Request, index uint64) (m0, m1 *Material, err e
 // The checks (between blocks of FSS keys, images of a linear layer's
 // convolution, positions of a polynomial) do not change the material of
 // a generation that completes.
-func (d *Generator) GenerateContext(ctx context.Context, req Request, index uint64) (m0, m1 *Material, err error) {
+func (d *Generator) GenerateContext(ctx context.Context, req corr.Request, index uint64) (m0, m1 *corr.Material, err error) {
 	if err := req.Validate(); err != nil {
 		return nil, nil, err
 	}
 	if err := context.Cause(ctx); err != nil {
 		return nil, nil, err
 	}
-	desc, err := kindDesc(req.Kind)
+	desc, err := corr.Describe(req.Kind)
 	if err != nil {
 		return nil, nil, err
 	}
 	if desc.Session {
 		index = 0
 	}
-	g := Gen{PRG: d.prg(req.Kind, req.Label, index), Ctx: ctx, d: d}
-	m0 = &Material{Kind: req.Kind, Party: Server}
-	m1 = &Material{Kind: req.Kind, Party: Client}
+	g := corr.Gen{PRG: d.prg(req.Kind, req.Label, index), Ctx: ctx, SessionSeed: d.sessionSeed}
+	m0 = &corr.Material{Kind: req.Kind, Party: Server}
+	m1 = &corr.Material{Kind: req.Kind, Party: Client}
 	if err := desc.Generate(req, g, m0, m1); err != nil {
 		if c := context.Cause(ctx); c != nil {
 			return nil, nil, c
@@ -168,12 +122,13 @@ func (d *Generator) GenerateContext(ctx context.Context, req Request, index uint
 // two looks at its context.
 const ctxPositions = 1 << 14
 
-// genPoly fills the KindPoly material (see KindPoly and Session.Act).
-func (d *Generator) genPoly(ctx context.Context, req Request, prg *ring.PRG, m0, m1 *Material) error {
-	_, _, ch := req.Act.split()
+// genPoly fills the KindPoly material (see KindPoly and Session.Act) with
+// the coefficient masks of seed coef.
+func genPoly(ctx context.Context, req corr.Request, prg *ring.PRG, coef ring.Seed, m0, m1 *corr.Material) error {
+	_, _, ch := req.Act.Split()
 	n := len(ch)
-	b := ring.ExpandSeed(d.coefMaskSeed(req.Label), coefMaskWords*req.Act.C).Data
-	r0, r1 := SeededVec(prg.Seed(), n), SeededVec(prg.Seed(), n)
+	b := ring.ExpandSeed(coef, coefMaskWords*req.Act.C).Data
+	r0, r1 := corr.SeededVec(prg.Seed(), n), corr.SeededVec(prg.Seed(), n)
 	r := make([]uint64, n)
 	ring.AddVec(r, r0.Data, r1.Data)
 	vals := make([][]uint64, polyVecs)
@@ -201,9 +156,9 @@ func (d *Generator) genPoly(ctx context.Context, req Request, prg *ring.PRG, m0,
 		put3(vals[6], i, b2.mul(sq).sub(b1.mul(ri)))
 		put2(vals[7], i, b2m.shl(64).sub(b2.mul(mr).shl(1)).add(b1.mul(mi)))
 	}
-	m0.Vecs, m1.Vecs = []Vec{r0}, []Vec{r1}
+	m0.Vecs, m1.Vecs = []corr.Vec{r0}, []corr.Vec{r1}
 	for j, v := range vals {
-		v0 := SeededVec(prg.Seed(), len(v))
+		v0 := corr.SeededVec(prg.Seed(), len(v))
 		v1 := make([]uint64, len(v))
 		for i := 0; i < n; i++ {
 			if polyWords[j] == 3 {
@@ -213,20 +168,20 @@ func (d *Generator) genPoly(ctx context.Context, req Request, prg *ring.PRG, m0,
 			}
 		}
 		m0.Vecs = append(m0.Vecs, v0)
-		m1.Vecs = append(m1.Vecs, Vec{Data: v1})
+		m1.Vecs = append(m1.Vecs, corr.Vec{Data: v1})
 	}
 	return nil
 }
 
 // LocalProviders returns in-process providers for the server and the
 // client of a new session of d (through one Pairing).
-func LocalProviders(d *Generator) (server, client Provider) {
+func LocalProviders(d *Generator) (server, client corr.Provider) {
 	h := NewPairing(d)
 	return &localProvider{h: h, party: Server}, &localProvider{h: h, party: Client}
 }
 
 type countKey struct {
-	kind  MaterialKind
+	kind  corr.MaterialKind
 	label string
 }
 
@@ -237,8 +192,8 @@ type pendKey struct {
 }
 
 type pendItem struct {
-	req Request
-	m   *Material
+	req corr.Request
+	m   *corr.Material
 }
 
 // Pairing matches the two parties' requests of one session to a
@@ -280,7 +235,7 @@ func NewPairing(d *Generator) *Pairing {
 
 // Get returns party p's half of its next request req. If the other party
 // made the matching request with a different spec, it is an error.
-func (h *Pairing) Get(p Party, req Request) (*Material, error) {
+func (h *Pairing) Get(p Party, req corr.Request) (*corr.Material, error) {
 	return h.GetContext(context.Background(), p, req)
 }
 
@@ -288,7 +243,7 @@ func (h *Pairing) Get(p Party, req Request) (*Material, error) {
 // the other party's generation of the same item, stops with ctx's cause
 // once ctx ends. The item's index is then spent: the session cannot go on
 // consistently and is expected to end with ctx.
-func (h *Pairing) GetContext(ctx context.Context, p Party, req Request) (*Material, error) {
+func (h *Pairing) GetContext(ctx context.Context, p Party, req corr.Request) (*corr.Material, error) {
 	if !p.Valid() {
 		return nil, fmt.Errorf("mpc: pairing: invalid party %d", int(p))
 	}
@@ -298,7 +253,7 @@ func (h *Pairing) GetContext(ctx context.Context, p Party, req Request) (*Materi
 	ck := countKey{req.Kind, req.Label}
 	h.mu.Lock()
 	idx := uint64(0)
-	if !sessionKind(req.Kind) {
+	if !corr.SessionKind(req.Kind) {
 		idx = h.count[p][ck]
 		h.count[p][ck]++
 	}
@@ -377,7 +332,7 @@ func (h *Pairing) Pending() int64 {
 // Generates reports whether Get(p, req) called now would generate new
 // material, rather than return the half that the other party's matching
 // request generated or is generating.
-func (h *Pairing) Generates(p Party, req Request) bool {
+func (h *Pairing) Generates(p Party, req corr.Request) bool {
 	if !p.Valid() {
 		return false
 	}
@@ -385,7 +340,7 @@ func (h *Pairing) Generates(p Party, req Request) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	idx := uint64(0)
-	if !sessionKind(req.Kind) {
+	if !corr.SessionKind(req.Kind) {
 		idx = h.count[p][ck]
 	}
 	if _, ok := h.pending[pendKey{ck, idx, p}]; ok {
@@ -399,21 +354,21 @@ type localProvider struct {
 	h     *Pairing
 	party Party
 	mu    sync.Mutex
-	stats OfflineStats
+	stats corr.OfflineStats
 }
 
 // Party returns the party served.
 func (p *localProvider) Party() Party { return p.party }
 
 // Offline returns the dealer bytes delivered to this party so far.
-func (p *localProvider) Offline() OfflineStats {
+func (p *localProvider) Offline() corr.OfflineStats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stats.Clone()
 }
 
 // Get returns this party's half of req.
-func (p *localProvider) Get(req Request) (*Material, error) {
+func (p *localProvider) Get(req corr.Request) (*corr.Material, error) {
 	m, err := p.h.Get(p.party, req)
 	if err != nil {
 		return nil, err

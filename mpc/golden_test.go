@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
@@ -19,7 +20,7 @@ import (
 // updates the hash.
 func TestDealerGolden(t *testing.T) {
 	const want = "a1a1ae2a01c2584012c5c62f6709a1cad61e188f1bc35e6239d9605112b673ad"
-	reqs := []mpc.Request{
+	reqs := []corr.Request{
 		{Kind: fssgates.KindTrunc, Label: "t", N: 9, Shift: 16},
 		{Kind: fssgates.KindTrunc, Label: "t", N: 4, Shift: 12, Ell: 37},
 		{Kind: fssgates.KindReLU, Label: "r", N: 6, Ell: 40},
@@ -30,8 +31,8 @@ func TestDealerGolden(t *testing.T) {
 		{Kind: mpc.KindTruncMSB, Label: "m", N: 7, Shift: 12},
 		{Kind: mpc.KindTriple, Label: "x", N: 7},
 		{Kind: mpc.KindSquare, Label: "x", N: 7},
-		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, true, true})}},
-		{Kind: mpc.KindLinear, Label: "l", Linear: mpc.DenseSpec(2, 3, 4)},
+		{Kind: mpc.KindPoly, Label: "p", Act: corr.ActSpec{N: 2, C: 2, HW: 4, ReLU: corr.MaskOf([]bool{true, false, true, true, false, false, true, true})}},
+		{Kind: mpc.KindLinear, Label: "l", Linear: corr.DenseSpec(2, 3, 4)},
 	}
 	d := mpc.NewGenerator(ring.Seed{7, 7})
 	h := sha256.New()
@@ -40,7 +41,7 @@ func TestDealerGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range []*mpc.Material{m0, m1} {
+		for _, m := range []*corr.Material{m0, m1} {
 			b, err := m.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)

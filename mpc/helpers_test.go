@@ -1,6 +1,7 @@
 package mpc_test
 
 import (
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -47,7 +48,7 @@ func closeVec(t *testing.T, what string, got, want []uint64, tol int64) {
 
 // actNeeds is what Act(label, k, spec, ·) asks for on s (k labelled
 // polyLabel): the needs of the layer object.
-func actNeeds(t testing.TB, s *mpc.Session, label, polyLabel string, spec mpc.ActSpec) []mpc.Request {
+func actNeeds(t testing.TB, s *mpc.Session, label, polyLabel string, spec corr.ActSpec) []corr.Request {
 	l, err := mpc.NewActLayer(label, polyLabel, spec.C, spec.HW, spec.ReLU, s.Frac, s.Ell, fssgates.Gates{})
 	if err != nil { // t.Error: callers run in the parties' goroutines
 		t.Error(err)
@@ -57,15 +58,15 @@ func actNeeds(t testing.TB, s *mpc.Session, label, polyLabel string, spec mpc.Ac
 }
 
 // linearNeeds is what Linear(k, ·) asks for.
-func linearNeeds(k *mpc.LinearKey) []mpc.Request {
+func linearNeeds(k *mpc.LinearKey) []corr.Request {
 	return (&mpc.LinearLayer{Label: k.Label, Spec: k.Spec}).Needs(k.Spec.N)
 }
 
 // maskWhere is the ReLU mask of n positions that is a ReLU where relu(i).
-func maskWhere(n int, relu func(i int) bool) mpc.ReLUMask {
+func maskWhere(n int, relu func(i int) bool) corr.ReLUMask {
 	b := make([]bool, n)
 	for i := range b {
 		b[i] = relu(i)
 	}
-	return mpc.MaskOf(b)
+	return corr.MaskOf(b)
 }

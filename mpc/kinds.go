@@ -2,261 +2,78 @@ package mpc
 
 import (
 	"fmt"
-	"sync"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
-// KindDesc describes one material kind: everything the core, the
-// generator, the codec and a dealer's cost need to know about it. Each
-// kind has exactly one, registered (RegisterKind) by the package that owns
-// the kind: the core's own kinds from this package, a protocol family's
-// from the family's package initialisation, so the core depends on no
-// family and a new kind is added by registering its description.
-type KindDesc struct {
-	// Name names the kind in messages (MaterialKind.String).
-	Name string
-	// Vecs is the number of vectors of each party's material (Server,
-	// Client).
-	Vecs [2]int
-	// Session: the material is fixed for a label over the whole session
-	// (generated once, index 0, however often it is requested).
-	Session bool
-	// MaxShift, if not 0, makes the material's Param the request's shift,
-	// in 1..MaxShift; else Param is 0.
-	MaxShift uint64
-	// EqualLens: all vectors of a party's material have the same length.
-	EqualLens bool
-	// Validate checks the request fields the kind uses (the label is
-	// checked by Request.Validate).
-	Validate func(r Request) error
-	// Shape is the public shape of the material answering a valid
-	// request: vector lengths, parameter, payload size, generation work.
-	Shape func(r Request) Shape
-	// CheckVecs, if set, checks the lengths of a material's vectors
-	// against each other beyond EqualLens (the count is checked before).
-	CheckVecs func(m *Material) error
-	// Generate fills the vectors, parameter and payload of both parties'
-	// halves m0, m1 (Kind and Party already set) of req, drawing all
-	// randomness from g.
-	Generate func(req Request, g Gen, m0, m1 *Material) error
-	// Decode decodes a payload; with owned, in place (the payload aliases
-	// b). Nil if the kind carries no payload.
-	Decode func(b []byte, owned bool) (Payload, error)
-	// OwnsFrame: an owned decode keeps the received frame alive, and the
-	// material's Release returns the frame instead of the payload.
-	OwnsFrame bool
-	// Check verifies that p fits m (kind, party, parameter, vectors).
-	Check func(m *Material, p Payload) error
-	// Matches verifies that p answers req (input widths).
-	Matches func(req Request, p Payload) error
-}
-
-// VecShape is the public shape of one vector of a party's material.
-type VecShape struct {
-	// Len is the number of values.
-	Len int
-	// Seeded: the vector travels as a 16-byte seed.
-	Seeded bool
-}
-
-// Shape is the public shape of the material answering one request, known
-// from the request alone before anything is generated: the vector
-// lengths the decoder bounds, the exact encoded sizes a dealer admits and
-// sends, and the generation's work.
-type Shape struct {
-	// Vecs are each party's vectors (Server, Client) in the kind's order.
-	Vecs [2][]VecShape
-	// Param is the material's parameter (Material.Param).
-	Param uint64
-	// PayloadBytes is the encoded payload of each party's material (0:
-	// none).
-	PayloadBytes int64
-	// Elems is the number of ring elements of the request: the batch
-	// length of a gate or Beaver request, positions of an activation
-	// layer, the largest of the input, output and weight tensors of a
-	// linear layer.
-	Elems int64
-	// MACs is the multiply-adds of the generation's linear algebra (the
-	// convolution of a linear layer's material; 0 where the work is linear
-	// in Elems).
-	MACs int64
-}
-
-// Mask adds a vector of n values shared with both shares seeded (as
-// Gen.Mask draws).
-func (s *Shape) Mask(n int) {
-	s.Vecs[Server] = append(s.Vecs[Server], VecShape{n, true})
-	s.Vecs[Client] = append(s.Vecs[Client], VecShape{n, true})
-}
-
-// Shared adds a vector of n values, the server's share seeded and the
-// client's explicit (as Gen.Share draws).
-func (s *Shape) Shared(n int) {
-	s.Vecs[Server] = append(s.Vecs[Server], VecShape{n, true})
-	s.Vecs[Client] = append(s.Vecs[Client], VecShape{n, false})
-}
-
-// Lens returns the vector lengths of party p's material.
-func (s Shape) Lens(p Party) []int {
-	lens := make([]int, len(s.Vecs[p]))
-	for i, v := range s.Vecs[p] {
-		lens[i] = v.Len
-	}
-	return lens
-}
-
-// Size is the encoded size of party p's material in bytes
-// (Material.Size of the material answering the request).
-func (s Shape) Size(p Party) int64 {
-	n := materialHeadLen(s.Param, len(s.Vecs[p]))
-	for _, v := range s.Vecs[p] {
-		n += vecLen(v.Len, v.Seeded)
-	}
-	return n + payloadLen(s.PayloadBytes)
-}
-
-// RequestShape returns the shape of the material answering req.
-func RequestShape(req Request) (Shape, error) {
-	if err := req.Validate(); err != nil {
-		return Shape{}, err
-	}
-	d, err := kindDesc(req.Kind)
-	if err != nil {
-		return Shape{}, err
-	}
-	return d.Shape(req), nil
-}
-
-var (
-	kindsMu sync.RWMutex
-	kinds   = map[MaterialKind]KindDesc{}
-)
-
-// RegisterKind makes d the description of kind k. The package owning k
-// calls it from an init function. It panics (a program error, as
-// database/sql.Register) if k is 0 or already registered, or d lacks
-// Name, Validate, Shape or Generate, or has a Decode without Check and
-// Matches.
-func RegisterKind(k MaterialKind, d KindDesc) {
-	switch {
-	case k == 0:
-		panic("mpc: RegisterKind(0)")
-	case d.Name == "" || d.Validate == nil || d.Shape == nil || d.Generate == nil:
-		panic(fmt.Sprintf("mpc: RegisterKind(%d): no name, Validate, Shape or Generate", uint8(k)))
-	case d.Decode != nil && (d.Check == nil || d.Matches == nil):
-		panic(fmt.Sprintf("mpc: RegisterKind(%q): a payload needs Check and Matches", d.Name))
-	}
-	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	if _, dup := kinds[k]; dup {
-		panic(fmt.Sprintf("mpc: RegisterKind(%d, %q) twice", uint8(k), d.Name)) // not %v: String takes the lock
-	}
-	kinds[k] = d
-}
-
-// kindDesc returns the registered description of k, or an error naming
-// the missing family.
-func kindDesc(k MaterialKind) (KindDesc, error) {
-	kindsMu.RLock()
-	d, ok := kinds[k]
-	kindsMu.RUnlock()
-	if !ok {
-		return KindDesc{}, fmt.Errorf("mpc: kind(%d) material: no protocol family registered for this kind (import the family, e.g. mpc/fssgates)", uint8(k))
-	}
-	return d, nil
-}
-
-// sessionKind reports kinds whose material is fixed for a label over the
-// whole session (always index 0).
-func sessionKind(k MaterialKind) bool {
-	d, err := kindDesc(k)
-	return err == nil && d.Session
-}
-
-// String names the kind.
-func (k MaterialKind) String() string {
-	if d, err := kindDesc(k); err == nil {
-		return d.Name
-	}
-	return fmt.Sprintf("kind(%d)", uint8(k))
-}
-
-// CheckN checks a request's element count: 0..MaxMaterialElems.
-func (r Request) CheckN() error {
-	if r.N < 0 || r.N > MaxMaterialElems {
-		return fmt.Errorf("mpc: %v request for %d elements", r.Kind, r.N)
-	}
-	return nil
-}
-
 // The core's kinds.
 func init() {
-	RegisterKind(KindWeightMask, KindDesc{Name: "weight-mask", Vecs: [2]int{1, 0}, Session: true,
-		Validate: func(r Request) error { return validateLinear(r.Linear) },
-		Shape: func(r Request) Shape {
+	corr.RegisterKind(KindWeightMask, corr.KindDesc{Name: "weight-mask", Vecs: [2]int{1, 0}, Session: true,
+		Validate: func(r corr.Request) error { return corr.ValidateLinear(r.Linear) },
+		Shape: func(r corr.Request) corr.Shape {
 			w := r.Linear.WLen()
-			return Shape{Vecs: [2][]VecShape{{{w, true}}, nil}, Elems: int64(w)}
+			return corr.Shape{Vecs: [2][]corr.VecShape{{{Len: w, Seeded: true}}, nil}, Elems: int64(w)}
 		},
-		Generate: func(req Request, g Gen, m0, _ *Material) error {
-			m0.Vecs = []Vec{SeededVec(g.d.weightMaskSeed(req.Label), req.Linear.WLen())}
+		Generate: func(req corr.Request, g corr.Gen, m0, _ *corr.Material) error {
+			m0.Vecs = []corr.Vec{corr.SeededVec(g.SessionSeed(KindWeightMask, req.Label), req.Linear.WLen())}
 			return nil
 		}})
-	RegisterKind(KindLinear, KindDesc{Name: "linear", Vecs: [2]int{1, 2},
-		Validate: func(r Request) error { return validateLinear(r.Linear) },
-		Shape: func(r Request) Shape {
+	corr.RegisterKind(KindLinear, corr.KindDesc{Name: "linear", Vecs: [2]int{1, 2},
+		Validate: func(r corr.Request) error { return corr.ValidateLinear(r.Linear) },
+		Shape: func(r corr.Request) corr.Shape {
 			p := r.Linear.Norm()
 			x, y, w := p.XLen(), p.YLen(), p.WLen()
-			return Shape{Vecs: [2][]VecShape{{{y, true}}, {{x, true}, {y, false}}},
+			return corr.Shape{Vecs: [2][]corr.VecShape{{{Len: y, Seeded: true}}, {{Len: x, Seeded: true}, {Len: y, Seeded: false}}},
 				Elems: int64(max(x, y, w)), MACs: int64(y) * int64(p.C/p.Groups) * int64(p.R) * int64(p.S)}
 		},
-		Generate: func(req Request, g Gen, m0, m1 *Material) error {
+		Generate: func(req corr.Request, g corr.Gen, m0, m1 *corr.Material) error {
 			p := req.Linear
-			b := ring.ExpandSeed(g.d.weightMaskSeed(req.Label), p.WLen()).Data
-			r := SeededVec(g.PRG.Seed(), p.XLen())
+			b := ring.ExpandSeed(g.SessionSeed(KindWeightMask, req.Label), p.WLen()).Data
+			r := corr.SeededVec(g.PRG.Seed(), p.XLen())
 			br, err := convContext(g.Context(), p, b, r.Data)
 			if err != nil {
 				return err
 			}
 			c0, c1 := g.Share(br)
-			m0.Vecs = []Vec{c0}
-			m1.Vecs = []Vec{r, c1}
+			m0.Vecs = []corr.Vec{c0}
+			m1.Vecs = []corr.Vec{r, c1}
 			return nil
 		}})
-	RegisterKind(KindCoefMask, KindDesc{Name: "coef-mask", Vecs: [2]int{1, 0}, Session: true,
-		Validate: func(r Request) error {
-			if r.Act.C <= 0 || r.Act.C > maxDim {
+	corr.RegisterKind(KindCoefMask, corr.KindDesc{Name: "coef-mask", Vecs: [2]int{1, 0}, Session: true,
+		Validate: func(r corr.Request) error {
+			if r.Act.C <= 0 || r.Act.C > corr.MaxDim {
 				return fmt.Errorf("mpc: coefficient mask for %d channels", r.Act.C)
 			}
 			return nil
 		},
-		Shape: func(r Request) Shape {
+		Shape: func(r corr.Request) corr.Shape {
 			w := coefMaskWords * r.Act.C
-			return Shape{Vecs: [2][]VecShape{{{w, true}}, nil}, Elems: int64(w)}
+			return corr.Shape{Vecs: [2][]corr.VecShape{{{Len: w, Seeded: true}}, nil}, Elems: int64(w)}
 		},
-		CheckVecs: func(m *Material) error {
+		CheckVecs: func(m *corr.Material) error {
 			if m.Party == Server && len(m.Vecs[0].Data)%coefMaskWords != 0 {
 				return fmt.Errorf("mpc: coefficient mask of length %d, not %d per channel", len(m.Vecs[0].Data), coefMaskWords)
 			}
 			return nil
 		},
-		Generate: func(req Request, g Gen, m0, _ *Material) error {
-			m0.Vecs = []Vec{SeededVec(g.d.coefMaskSeed(req.Label), coefMaskWords*req.Act.C)}
+		Generate: func(req corr.Request, g corr.Gen, m0, _ *corr.Material) error {
+			m0.Vecs = []corr.Vec{corr.SeededVec(g.SessionSeed(KindCoefMask, req.Label), coefMaskWords*req.Act.C)}
 			return nil
 		}})
-	RegisterKind(KindPoly, KindDesc{Name: "poly", Vecs: [2]int{1 + polyVecs, 1 + polyVecs},
-		Validate: func(r Request) error { return r.Act.Validate() },
-		Shape: func(r Request) Shape {
+	corr.RegisterKind(KindPoly, corr.KindDesc{Name: "poly", Vecs: [2]int{1 + polyVecs, 1 + polyVecs},
+		Validate: func(r corr.Request) error { return r.Act.Validate() },
+		Shape: func(r corr.Request) corr.Shape {
 			a := r.Act
 			pos := a.N * (a.C*a.HW - a.ReLU.Count())
-			s := Shape{Elems: int64(a.N) * int64(a.C) * int64(a.HW)}
+			s := corr.Shape{Elems: int64(a.N) * int64(a.C) * int64(a.HW)}
 			s.Mask(pos)
 			for _, w := range polyWords {
 				s.Shared(w * pos)
 			}
 			return s
 		},
-		CheckVecs: func(m *Material) error {
+		CheckVecs: func(m *corr.Material) error {
 			for i := 1; i < len(m.Vecs); i++ {
 				if len(m.Vecs[i].Data) != polyWords[i-1]*len(m.Vecs[0].Data) {
 					return fmt.Errorf("mpc: poly material vectors of lengths %d and %d", len(m.Vecs[0].Data), len(m.Vecs[i].Data))
@@ -264,11 +81,11 @@ func init() {
 			}
 			return nil
 		},
-		Generate: func(req Request, g Gen, m0, m1 *Material) error {
-			return g.d.genPoly(g.Context(), req, g.PRG, m0, m1)
+		Generate: func(req corr.Request, g corr.Gen, m0, m1 *corr.Material) error {
+			return genPoly(g.Context(), req, g.PRG, g.SessionSeed(KindCoefMask, req.Label), m0, m1)
 		}})
-	RegisterKind(KindTruncMSB, KindDesc{Name: "trunc-msb", Vecs: [2]int{3, 3}, MaxShift: maxMSBShift, EqualLens: true,
-		Validate: func(r Request) error {
+	corr.RegisterKind(KindTruncMSB, corr.KindDesc{Name: "trunc-msb", Vecs: [2]int{3, 3}, MaxShift: maxMSBShift, EqualLens: true,
+		Validate: func(r corr.Request) error {
 			if r.Ell != 0 {
 				return fmt.Errorf("mpc: %v request with bit width %d (inputs are |x| < 2^61)", r.Kind, r.Ell)
 			}
@@ -277,14 +94,14 @@ func init() {
 			}
 			return r.CheckN()
 		},
-		Shape: func(r Request) Shape {
-			s := Shape{Param: uint64(r.Shift), Elems: int64(r.N)}
+		Shape: func(r corr.Request) corr.Shape {
+			s := corr.Shape{Param: uint64(r.Shift), Elems: int64(r.N)}
 			s.Mask(r.N)
 			s.Shared(r.N)
 			s.Shared(r.N)
 			return s
 		},
-		Generate: func(req Request, g Gen, m0, m1 *Material) error {
+		Generate: func(req corr.Request, g corr.Gen, m0, m1 *corr.Material) error {
 			r, r0, r1 := g.Mask(req.N)
 			hi, msb := make([]uint64, req.N), make([]uint64, req.N)
 			for i, ri := range r {
@@ -292,42 +109,42 @@ func init() {
 			}
 			h0, h1 := g.Share(hi)
 			q0, q1 := g.Share(msb)
-			m0.Vecs, m1.Vecs = []Vec{r0, h0, q0}, []Vec{r1, h1, q1}
+			m0.Vecs, m1.Vecs = []corr.Vec{r0, h0, q0}, []corr.Vec{r1, h1, q1}
 			m0.Param, m1.Param = uint64(req.Shift), uint64(req.Shift)
 			return nil
 		}})
-	RegisterKind(KindTriple, KindDesc{Name: "triple", Vecs: [2]int{3, 3}, EqualLens: true,
-		Validate: Request.CheckN,
-		Shape: func(r Request) Shape {
-			s := Shape{Elems: int64(r.N)}
+	corr.RegisterKind(KindTriple, corr.KindDesc{Name: "triple", Vecs: [2]int{3, 3}, EqualLens: true,
+		Validate: corr.Request.CheckN,
+		Shape: func(r corr.Request) corr.Shape {
+			s := corr.Shape{Elems: int64(r.N)}
 			s.Mask(r.N)
 			s.Mask(r.N)
 			s.Shared(r.N)
 			return s
 		},
-		Generate: func(req Request, g Gen, m0, m1 *Material) error {
+		Generate: func(req corr.Request, g corr.Gen, m0, m1 *corr.Material) error {
 			a, a0, a1 := g.Mask(req.N)
 			b, b0, b1 := g.Mask(req.N)
 			c := make([]uint64, req.N)
 			ring.MulVec(c, a, b)
 			c0, c1 := g.Share(c)
-			m0.Vecs, m1.Vecs = []Vec{a0, b0, c0}, []Vec{a1, b1, c1}
+			m0.Vecs, m1.Vecs = []corr.Vec{a0, b0, c0}, []corr.Vec{a1, b1, c1}
 			return nil
 		}})
-	RegisterKind(KindSquare, KindDesc{Name: "square", Vecs: [2]int{2, 2}, EqualLens: true,
-		Validate: Request.CheckN,
-		Shape: func(r Request) Shape {
-			s := Shape{Elems: int64(r.N)}
+	corr.RegisterKind(KindSquare, corr.KindDesc{Name: "square", Vecs: [2]int{2, 2}, EqualLens: true,
+		Validate: corr.Request.CheckN,
+		Shape: func(r corr.Request) corr.Shape {
+			s := corr.Shape{Elems: int64(r.N)}
 			s.Mask(r.N)
 			s.Shared(r.N)
 			return s
 		},
-		Generate: func(req Request, g Gen, m0, m1 *Material) error {
+		Generate: func(req corr.Request, g corr.Gen, m0, m1 *corr.Material) error {
 			a, a0, a1 := g.Mask(req.N)
 			sq := make([]uint64, req.N)
 			ring.MulVec(sq, a, a)
 			s0, s1 := g.Share(sq)
-			m0.Vecs, m1.Vecs = []Vec{a0, s0}, []Vec{a1, s1}
+			m0.Vecs, m1.Vecs = []corr.Vec{a0, s0}, []corr.Vec{a1, s1}
 			return nil
 		}})
 }

@@ -3,6 +3,7 @@ package mpc
 import (
 	"fmt"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -11,7 +12,7 @@ import (
 // masked weights Ŵ = W − B, uniform to it.
 type LinearKey struct {
 	Label string
-	Spec  LinearSpec
+	Spec  corr.LinearSpec
 	w     []uint64 // server: W; client: Ŵ
 	bias  []uint64 // server only, K values at the output scale
 }
@@ -22,8 +23,8 @@ type LinearKey struct {
 // fetches the weight mask B from the provider and sends Ŵ = W − B to the
 // client (8 bytes per weight, one message, offline). The client passes nil
 // for both and receives Ŵ.
-func (s *Session) SetupLinear(src Provider, label string, spec LinearSpec, w, bias []uint64) (*LinearKey, error) {
-	if err := validateLinear(spec); err != nil {
+func (s *Session) SetupLinear(src corr.Provider, label string, spec corr.LinearSpec, w, bias []uint64) (*LinearKey, error) {
+	if err := corr.ValidateLinear(spec); err != nil {
 		return nil, err
 	}
 	k := &LinearKey{Label: label, Spec: spec}
@@ -64,7 +65,7 @@ func (s *Session) SetupLinear(src Provider, label string, spec LinearSpec, w, bi
 // one message); the server computes W ⊛ (x − R) + [B⊛R]₀ while the
 // client's share Ŵ ⊛ R + [B⊛R]₁ needs no input (it can be computed before
 // the input is known).
-func (s *Session) Linear(src Provider, k *LinearKey, x []uint64) ([]uint64, error) {
+func (s *Session) Linear(src corr.Provider, k *LinearKey, x []uint64) ([]uint64, error) {
 	if k == nil {
 		return nil, fmt.Errorf("mpc: linear: nil key")
 	}

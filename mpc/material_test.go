@@ -2,6 +2,7 @@ package mpc_test
 
 import (
 	"bytes"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"reflect"
 	"slices"
@@ -14,15 +15,15 @@ import (
 )
 
 // sampleRequests covers every kind.
-func sampleRequests() []mpc.Request {
-	act := mpc.ActSpec{N: 2, C: 3, HW: 5, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, false, true, false, true, true, true, false, false, true})}
-	return []mpc.Request{
-		{Kind: mpc.KindWeightMask, Label: "conv1", Linear: mpc.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
-		{Kind: mpc.KindLinear, Label: "conv1", Linear: mpc.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
-		{Kind: mpc.KindLinear, Label: "fc", Linear: mpc.DenseSpec(2, 7, 3)},
-		{Kind: mpc.KindCoefMask, Label: "act", Act: mpc.ActSpec{C: 3}},
+func sampleRequests() []corr.Request {
+	act := corr.ActSpec{N: 2, C: 3, HW: 5, ReLU: corr.MaskOf([]bool{true, false, true, true, false, false, false, true, false, true, true, true, false, false, true})}
+	return []corr.Request{
+		{Kind: mpc.KindWeightMask, Label: "conv1", Linear: corr.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
+		{Kind: mpc.KindLinear, Label: "conv1", Linear: corr.LinearSpec{N: 1, C: 3, H: 5, W: 5, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}},
+		{Kind: mpc.KindLinear, Label: "fc", Linear: corr.DenseSpec(2, 7, 3)},
+		{Kind: mpc.KindCoefMask, Label: "act", Act: corr.ActSpec{C: 3}},
 		{Kind: mpc.KindPoly, Label: "act", Act: act},
-		{Kind: mpc.KindPoly, Label: "act", Act: mpc.ActSpec{N: 1, C: 3, HW: 2}},
+		{Kind: mpc.KindPoly, Label: "act", Act: corr.ActSpec{N: 1, C: 3, HW: 2}},
 		{Kind: fssgates.KindTrunc, Label: "t", N: 9, Shift: 16},
 		{Kind: fssgates.KindTrunc, Label: "t", N: 4, Shift: 12, Ell: 37},
 		{Kind: fssgates.KindReLU, Label: "r", N: 6, Ell: 40},
@@ -42,7 +43,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", r.Kind, err)
 		}
-		got, err := mpc.UnmarshalRequest(b)
+		got, err := corr.UnmarshalRequest(b)
 		if err != nil {
 			t.Fatalf("%v: %v", r.Kind, err)
 		}
@@ -51,24 +52,24 @@ func TestRequestRoundTrip(t *testing.T) {
 			t.Fatalf("%v: round trip changed the request", r.Kind)
 		}
 		for cut := 0; cut < len(b); cut++ {
-			if _, err := mpc.UnmarshalRequest(b[:cut]); err == nil {
+			if _, err := corr.UnmarshalRequest(b[:cut]); err == nil {
 				t.Fatalf("%v: truncated request (%d of %d bytes) accepted", r.Kind, cut, len(b))
 			}
 		}
-		if _, err := mpc.UnmarshalRequest(append(b, 0)); err == nil {
+		if _, err := corr.UnmarshalRequest(append(b, 0)); err == nil {
 			t.Fatalf("%v: trailing byte accepted", r.Kind)
 		}
 	}
-	bad := []mpc.Request{
+	bad := []corr.Request{
 		{Kind: 0},
 		{Kind: fssgates.KindTrunc, N: 3, Shift: 0},
 		{Kind: fssgates.KindTrunc, N: 3, Shift: 40, Ell: 40},
 		{Kind: fssgates.KindReLU, N: -1},
 		{Kind: fssgates.KindReLU, N: 1, Ell: 65},
-		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, Groups: 1}},
-		{Kind: mpc.KindLinear, Linear: mpc.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 2}},
-		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: mpc.ReLUMask{1, 0}}}, // 2 bytes for 4 positions
-		{Kind: mpc.KindPoly, Act: mpc.ActSpec{N: 1, C: 2, HW: 2, ReLU: mpc.ReLUMask{0x11}}}, // padding bit set
+		{Kind: mpc.KindLinear, Linear: corr.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, Groups: 1}},
+		{Kind: mpc.KindLinear, Linear: corr.LinearSpec{N: 1, C: 3, H: 2, W: 2, K: 2, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 2}},
+		{Kind: mpc.KindPoly, Act: corr.ActSpec{N: 1, C: 2, HW: 2, ReLU: corr.ReLUMask{1, 0}}}, // 2 bytes for 4 positions
+		{Kind: mpc.KindPoly, Act: corr.ActSpec{N: 1, C: 2, HW: 2, ReLU: corr.ReLUMask{0x11}}}, // padding bit set
 		{Kind: fssgates.KindReLU, N: 1, Label: strings.Repeat("x", 5000)},
 		{Kind: mpc.KindTruncMSB, N: 3, Shift: 0},
 		{Kind: mpc.KindTruncMSB, N: 3, Shift: 62},
@@ -98,7 +99,7 @@ func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 		}
 		b0, b1, _ := d2.Generate(r, 2)
 		c0, _, _ := d3.Generate(r, 2)
-		for _, pair := range [][2]*mpc.Material{{a0, b0}, {a1, b1}} {
+		for _, pair := range [][2]*corr.Material{{a0, b0}, {a1, b1}} {
 			x, err := pair[0].MarshalBinary()
 			if err != nil {
 				t.Fatalf("%v: %v", r.Kind, err)
@@ -110,21 +111,21 @@ func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 			if int64(len(x)) != pair[0].Size() {
 				t.Fatalf("%v: Size %d, encoding %d bytes", r.Kind, pair[0].Size(), len(x))
 			}
-			m, err := mpc.UnmarshalMaterial(x)
+			m, err := corr.UnmarshalMaterial(x)
 			if err != nil {
 				t.Fatalf("%v: %v", r.Kind, err)
 			}
-			if _, err := mpc.UnmarshalMaterialFor(x, r, pair[0].Party); err != nil {
+			if _, err := corr.UnmarshalMaterialFor(x, r, pair[0].Party); err != nil {
 				t.Fatalf("%v: for its request: %v", r.Kind, err)
 			}
-			if _, err := mpc.UnmarshalMaterialFor(x, r, 1-pair[0].Party); err == nil {
+			if _, err := corr.UnmarshalMaterialFor(x, r, 1-pair[0].Party); err == nil {
 				t.Fatalf("%v: accepted for the other party", r.Kind)
 			}
 			other := r
 			other.N++
 			other.Act.C++
 			other.Linear.K++
-			if _, err := mpc.UnmarshalMaterialFor(x, other, pair[0].Party); err == nil && len(m.Vecs) > 0 {
+			if _, err := corr.UnmarshalMaterialFor(x, other, pair[0].Party); err == nil && len(m.Vecs) > 0 {
 				t.Fatalf("%v: accepted for a request of another size", r.Kind)
 			}
 			z, _ := m.MarshalBinary()
@@ -138,12 +139,12 @@ func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 			}
 			for _, cut := range []int{0, 3, 5, len(x) / 2, len(x) - 1} {
 				if cut < len(x) {
-					if _, err := mpc.UnmarshalMaterial(x[:cut]); err == nil {
+					if _, err := corr.UnmarshalMaterial(x[:cut]); err == nil {
 						t.Fatalf("%v: truncated material accepted", r.Kind)
 					}
 				}
 			}
-			if _, err := mpc.UnmarshalMaterial(append(x, 1)); err == nil {
+			if _, err := corr.UnmarshalMaterial(append(x, 1)); err == nil {
 				t.Fatalf("%v: trailing byte accepted", r.Kind)
 			}
 		}
@@ -158,7 +159,7 @@ func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 func TestMaterialRejectsInconsistent(t *testing.T) {
 	var seed ring.Seed
 	d := mpc.NewGenerator(seed)
-	m0, m1, err := d.Generate(mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 4}, 0)
+	m0, m1, err := d.Generate(corr.Request{Kind: fssgates.KindReLU, Label: "r", N: 4}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +181,8 @@ func TestMaterialRejectsInconsistent(t *testing.T) {
 	if _, err := m1.MarshalBinary(); err == nil {
 		t.Error("3 masks for 4 keys accepted")
 	}
-	t0, _, _ := d.Generate(mpc.Request{Kind: mpc.KindTriple, Label: "m", N: 4}, 0)
-	t0.Vecs[2] = mpc.Vec{Data: make([]uint64, 5)}
+	t0, _, _ := d.Generate(corr.Request{Kind: mpc.KindTriple, Label: "m", N: 4}, 0)
+	t0.Vecs[2] = corr.Vec{Data: make([]uint64, 5)}
 	if _, err := t0.MarshalBinary(); err == nil {
 		t.Error("triple with vectors of different lengths accepted")
 	}
@@ -191,7 +192,7 @@ func TestMaterialRejectsInconsistent(t *testing.T) {
 	for i := range x {
 		y := append([]byte(nil), x...)
 		y[i] ^= 0x41
-		if m, err := mpc.UnmarshalMaterial(y); err == nil {
+		if m, err := corr.UnmarshalMaterial(y); err == nil {
 			if _, err := m.MarshalBinary(); err != nil {
 				t.Fatalf("byte %d: decoded material does not re-encode: %v", i, err)
 			}
@@ -202,13 +203,13 @@ func TestMaterialRejectsInconsistent(t *testing.T) {
 func TestProvidersMismatchAndSession(t *testing.T) {
 	var seed ring.Seed
 	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
-	if _, err := p0.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 5}); err != nil {
+	if _, err := p0.Get(corr.Request{Kind: fssgates.KindReLU, Label: "a", N: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p1.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 6}); err == nil {
+	if _, err := p1.Get(corr.Request{Kind: fssgates.KindReLU, Label: "a", N: 6}); err == nil {
 		t.Error("parties asking for different material was not detected")
 	}
-	if _, err := p1.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: -2}); err == nil {
+	if _, err := p1.Get(corr.Request{Kind: fssgates.KindReLU, Label: "a", N: -2}); err == nil {
 		t.Error("invalid request accepted")
 	}
 	if _, err := mpc.NewSession(mpc.Client, nil, 0); err == nil {
@@ -224,7 +225,7 @@ func TestProvidersMismatchAndSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	items := p0.Offline().Items
-	if _, err := cs.Fetch(p0, mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 2}); err == nil || !strings.Contains(err.Error(), "serves the server") {
+	if _, err := cs.Fetch(p0, corr.Request{Kind: mpc.KindTriple, Label: "t", N: 2}); err == nil || !strings.Contains(err.Error(), "serves the server") {
 		t.Errorf("the server's source on the client's session: %v", err)
 	}
 	if _, err := cs.Mul(nil, "t", []uint64{1}, []uint64{2}); err == nil || !strings.Contains(err.Error(), "no correlation source") {
@@ -234,7 +235,7 @@ func TestProvidersMismatchAndSession(t *testing.T) {
 		t.Errorf("%d items fetched from the wrong source", got-items)
 	}
 	// Session-level masks are stable however often they are requested.
-	req := mpc.Request{Kind: mpc.KindWeightMask, Label: "w", Linear: mpc.DenseSpec(1, 4, 2)}
+	req := corr.Request{Kind: mpc.KindWeightMask, Label: "w", Linear: corr.DenseSpec(1, 4, 2)}
 	a, _ := p0.Get(req)
 	b, _ := p0.Get(req)
 	if !slices.Equal(a.Vecs[0].Data, b.Vecs[0].Data) {
@@ -254,7 +255,7 @@ func FuzzUnmarshalMaterial(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		for p, m := range []*mpc.Material{m0, m1} {
+		for p, m := range []*corr.Material{m0, m1} {
 			b, _ := m.MarshalBinary()
 			if len(b) < 1<<12 {
 				f.Add(uint8(i), uint8(p), b)
@@ -263,7 +264,7 @@ func FuzzUnmarshalMaterial(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, ri, p uint8, b []byte) {
 		req := reqs[int(ri)%len(reqs)]
-		m, err := mpc.UnmarshalMaterialFor(b, req, mpc.Party(p%2))
+		m, err := corr.UnmarshalMaterialFor(b, req, mpc.Party(p%2))
 		if err != nil {
 			return
 		}
@@ -285,7 +286,7 @@ func FuzzUnmarshalRequest(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := mpc.UnmarshalRequest(b)
+		r, err := corr.UnmarshalRequest(b)
 		if err != nil {
 			return
 		}
@@ -304,7 +305,7 @@ func FuzzUnmarshalRequest(f *testing.F) {
 func TestSessionsDoNotShareMasks(t *testing.T) {
 	var seed ring.Seed
 	seed[9] = 4
-	req := mpc.Request{Kind: mpc.KindLinear, Label: "fc", Linear: mpc.DenseSpec(1, 8, 3)}
+	req := corr.Request{Kind: mpc.KindLinear, Label: "fc", Linear: corr.DenseSpec(1, 8, 3)}
 	first := func(d *mpc.Generator) []uint64 {
 		_, p1 := mpc.LocalProviders(d)
 		m, err := p1.Get(req)
@@ -324,10 +325,10 @@ func TestSessionsDoNotShareMasks(t *testing.T) {
 }
 
 func TestHugeSpecsRejected(t *testing.T) {
-	huge := []mpc.Request{
-		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 1 << 24, C: 1 << 24, HW: 1 << 16}},
-		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 1 << 20, C: 1 << 10, HW: 1 << 10}},
-		{Kind: mpc.KindLinear, Label: "l", Linear: mpc.LinearSpec{N: 1 << 24, C: 1 << 24, H: 1 << 24, W: 1 << 24, K: 1, R: 1, S: 1}},
+	huge := []corr.Request{
+		{Kind: mpc.KindPoly, Label: "p", Act: corr.ActSpec{N: 1 << 24, C: 1 << 24, HW: 1 << 16}},
+		{Kind: mpc.KindPoly, Label: "p", Act: corr.ActSpec{N: 1 << 20, C: 1 << 10, HW: 1 << 10}},
+		{Kind: mpc.KindLinear, Label: "l", Linear: corr.LinearSpec{N: 1 << 24, C: 1 << 24, H: 1 << 24, W: 1 << 24, K: 1, R: 1, S: 1}},
 	}
 	for i, r := range huge {
 		if err := r.Validate(); err == nil {
@@ -354,7 +355,7 @@ func TestUnmarshalMaterialOwned(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", r.Kind, err)
 		}
-		for _, m := range []*mpc.Material{m0, m1} {
+		for _, m := range []*corr.Material{m0, m1} {
 			x, err := m.MarshalBinary()
 			if err != nil {
 				t.Fatalf("%v: %v", r.Kind, err)
@@ -362,7 +363,7 @@ func TestUnmarshalMaterialOwned(t *testing.T) {
 			for shift := range 9 {
 				buf := make([]byte, shift+len(x))
 				copy(buf[shift:], x)
-				got, err := mpc.UnmarshalMaterialOwned(buf[shift:], r, m.Party)
+				got, err := corr.UnmarshalMaterialOwned(buf[shift:], r, m.Party)
 				if err != nil {
 					t.Fatalf("%v, offset %d: %v", r.Kind, shift, err)
 				}
@@ -371,11 +372,11 @@ func TestUnmarshalMaterialOwned(t *testing.T) {
 					t.Fatalf("%v, offset %d: in-place decoding changed the material (%v)", r.Kind, shift, err)
 				}
 			}
-			if _, err := mpc.UnmarshalMaterialOwned(append([]byte(nil), x...), r, 1-m.Party); err == nil {
+			if _, err := corr.UnmarshalMaterialOwned(append([]byte(nil), x...), r, 1-m.Party); err == nil {
 				t.Fatalf("%v: accepted for the other party", r.Kind)
 			}
 			if len(x) > 8 {
-				if _, err := mpc.UnmarshalMaterialOwned(append([]byte(nil), x[:len(x)-1]...), r, m.Party); err == nil {
+				if _, err := corr.UnmarshalMaterialOwned(append([]byte(nil), x[:len(x)-1]...), r, m.Party); err == nil {
 					t.Fatalf("%v: truncated material accepted", r.Kind)
 				}
 			}
@@ -392,7 +393,7 @@ func TestMarshalParts(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", r.Kind, err)
 		}
-		for _, m := range []*mpc.Material{m0, m1} {
+		for _, m := range []*corr.Material{m0, m1} {
 			want, err := m.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
@@ -416,7 +417,7 @@ func TestMarshalParts(t *testing.T) {
 // (issue 13: the protocols take their Provider as an argument).
 func TestSessionHoldsNoSource(t *testing.T) {
 	st := reflect.TypeFor[mpc.Session]()
-	prov := reflect.TypeFor[mpc.Provider]()
+	prov := reflect.TypeFor[corr.Provider]()
 	for i := range st.NumField() {
 		f := st.Field(i)
 		if f.Type.Implements(prov) || f.Type == prov || (f.Type.Kind() == reflect.Interface && prov.Implements(f.Type) && f.Type.NumMethod() > 0) {

@@ -28,32 +28,20 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
 
-// Party identifies a protocol participant.
-type Party int
+// Party identifies a protocol participant: the correlations contract's
+// (corr.Party), named by every protocol's caller.
+type Party = corr.Party
 
 // The two parties.
 const (
-	Server Party = 0 // holds the weights, learns nothing
-	Client Party = 1 // holds the input, learns the output
+	Server = corr.Server // holds the weights, learns nothing
+	Client = corr.Client // holds the input, learns the output
 )
-
-// String names the party.
-func (p Party) String() string {
-	switch p {
-	case Server:
-		return "server"
-	case Client:
-		return "client"
-	}
-	return fmt.Sprintf("party(%d)", int(p))
-}
-
-// Valid reports whether p is Server or Client.
-func (p Party) Valid() bool { return p == Server || p == Client }
 
 // Session is one party's view of a two-party computation: its role, the
 // connection to the peer and the fixed-point precision. It holds no source

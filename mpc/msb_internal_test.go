@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -179,7 +180,7 @@ func TestPolyEvalWide(t *testing.T) {
 	var seed ring.Seed
 	seed[0] = 5
 	d := NewGenerator(seed)
-	spec := ActSpec{N: 1, C: C, HW: hw}
+	spec := corr.ActSpec{N: 1, C: C, HW: hw}
 	for _, f := range []uint{12, 16, 20} {
 		rng := rand.New(rand.NewPCG(uint64(f), 3))
 		// coefficients: realistic DaPa-like ones on channels 0, 1; tiny
@@ -193,7 +194,7 @@ func TestPolyEvalWide(t *testing.T) {
 		// below 2^191 even for |z| near 2^61
 		coef = append(coef, uint64(12345), uint64(1)<<f, 3, ^uint64(999), ^uint64(6), ^uint64(0))
 		k0 := &PolyKey{Label: "p", C: C, coef: coef}
-		b := ring.ExpandSeed(d.coefMaskSeed("p"), coefMaskWords*C).Data
+		b := ring.ExpandSeed(d.sessionSeed(KindCoefMask, "p"), coefMaskWords*C).Data
 		k0.hat = make([]uint64, coefMaskWords*C)
 		for c := range C {
 			put3(k0.hat, 2*c, big64(coef[3*c+1]).shl(f).sub(at3(b, 2*c)))
@@ -210,7 +211,7 @@ func TestPolyEvalWide(t *testing.T) {
 				z[i] = uint64(rng.Int64N(1<<62-2) - (1<<61 - 1)) // |z| < 2^61
 			}
 		}
-		m0, m1, err := d.Generate(Request{Kind: KindPoly, Label: "p", Act: spec}, uint64(f))
+		m0, m1, err := d.Generate(corr.Request{Kind: KindPoly, Label: "p", Act: spec}, uint64(f))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,10 @@
 package mpc
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/autorep/autorep/mpc/corr"
+)
 
 // Opening is one value to open in a combined round: this party's share of
 // a masked value, and what to do with the opened value. Protocols that
@@ -69,16 +73,16 @@ func finishAll(ops []Opening, xhat []uint64) error {
 type Gates interface {
 	// ReLU prepares shares of max(x, 0) for signed x in
 	// [−2^(ell−1), 2^(ell−1)) (ell 0 means 64).
-	ReLU(s *Session, src Provider, label string, x []uint64, ell int, out *[]uint64) (Opening, error)
+	ReLU(s *Session, src corr.Provider, label string, x []uint64, ell int, out *[]uint64) (Opening, error)
 	// ReLUTrunc prepares shares of ReLU(z) >> shift for signed z of ell
 	// bits: 0 for z < 0, floor(z/2^shift) or one more for z ≥ 0.
-	ReLUTrunc(s *Session, src Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (Opening, error)
+	ReLUTrunc(s *Session, src corr.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (Opening, error)
 	// ReLUNeeds lists, in order, the material ReLU fetches for n values
 	// of ell bits under label (a layer's Needs: the core names no
 	// family's kind).
-	ReLUNeeds(label string, n, ell int) []Request
+	ReLUNeeds(label string, n, ell int) []corr.Request
 	// ReLUTruncNeeds lists the material ReLUTrunc fetches for n values.
-	ReLUTruncNeeds(label string, n int, shift uint, ell int) []Request
+	ReLUTruncNeeds(label string, n int, shift uint, ell int) []corr.Request
 }
 
 // gates returns the session's gates, or an error naming the layer that

@@ -3,6 +3,7 @@ package mpc
 import (
 	"testing"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -11,7 +12,7 @@ import (
 // collect the other party's generated half.
 func TestPairingPending(t *testing.T) {
 	h := NewPairing(NewGenerator(ring.Seed{1}))
-	req := Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
+	req := corr.Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
 	if h.Pending() != 0 || !h.Generates(Server, req) || !h.Generates(Client, req) {
 		t.Fatal("fresh hub: something pending")
 	}

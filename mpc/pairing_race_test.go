@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -14,10 +15,10 @@ import (
 func TestPairingConcurrentGet(t *testing.T) {
 	var seed ring.Seed
 	seed[0] = 7
-	req := Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
+	req := corr.Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
 	const n = 200
 	serial := NewPairing(NewGenerator(seed))
-	want := [2][]*Material{}
+	want := [2][]*corr.Material{}
 	for i := 0; i < n; i++ {
 		for p := Server; p <= Client; p++ {
 			m, err := serial.Get(p, req)
@@ -28,7 +29,7 @@ func TestPairingConcurrentGet(t *testing.T) {
 		}
 	}
 	h := NewPairing(NewGenerator(seed))
-	got := [2][]*Material{}
+	got := [2][]*corr.Material{}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for p := Server; p <= Client; p++ {

@@ -3,6 +3,7 @@ package mpc
 import (
 	"fmt"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -82,7 +83,7 @@ func (p PolyCoefs) Eval(c int, t uint64, f uint) uint64 {
 
 // SetupPoly is SetupPolyCoefs with the server's coefficients given as reals
 // (EncodePolyCoefs at the session's precision); the client passes nil.
-func (s *Session) SetupPoly(src Provider, label string, C int, coef [][]float64) (*PolyKey, error) {
+func (s *Session) SetupPoly(src corr.Provider, label string, C int, coef [][]float64) (*PolyKey, error) {
 	var enc PolyCoefs
 	if s.Party == Server {
 		var err error
@@ -97,8 +98,8 @@ func (s *Session) SetupPoly(src Provider, label string, C int, coef [][]float64)
 // C channels. The server passes the coefficients encoded at the session's
 // precision, fetches the coefficient masks and sends D1, D2 (48 bytes per
 // channel, one message, offline). The client passes nil and receives them.
-func (s *Session) SetupPolyCoefs(src Provider, label string, C int, coef PolyCoefs) (*PolyKey, error) {
-	if C <= 0 || C > maxDim {
+func (s *Session) SetupPolyCoefs(src corr.Provider, label string, C int, coef PolyCoefs) (*PolyKey, error) {
+	if C <= 0 || C > corr.MaxDim {
 		return nil, fmt.Errorf("mpc: poly %q: %d channels", label, C)
 	}
 	f := s.frac()
@@ -157,7 +158,7 @@ func (s *Session) SetupPolyCoefs(src Provider, label string, C int, coef PolyCoe
 // Each party then truncates its share locally by 4f (party 0: floor,
 // party 1: −floor(−·)) and keeps the low 64 bits: shares of floor(P/2^4f)
 // or one more, wrong only with probability below |P|/2^191 per position.
-func (s *Session) polyOpening(src Provider, k *PolyKey, spec ActSpec, z []uint64, ch []int, out *[]uint64) (Opening, error) {
+func (s *Session) polyOpening(src corr.Provider, k *PolyKey, spec corr.ActSpec, z []uint64, ch []int, out *[]uint64) (Opening, error) {
 	if k == nil {
 		return Opening{}, fmt.Errorf("mpc: polynomial layer without a PolyKey")
 	}
@@ -193,7 +194,7 @@ func (s *Session) polyOpening(src Provider, k *PolyKey, spec ActSpec, z []uint64
 // B2·r, B2·M, B2·r² − B1·r and 2^64·B2·M − 2·B2·M·r + B1·M (that is
 // (2^128·B2·M − 2^65·B2·M·r + 2^64·B1·M) / 2^64), with the widths of
 // polyWords.
-func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) []uint64 {
+func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []corr.Vec) []uint64 {
 	r, mm, r2, mr, e1, e2, e3, e4 := v[0].Data, v[1].Data, v[2].Data, v[3].Data, v[4].Data, v[5].Data, v[6].Data, v[7].Data
 	y := make([]uint64, len(zh))
 	off := bigU(polyOffset)
@@ -226,15 +227,15 @@ func polyEval(party Party, k *PolyKey, f uint, zh []uint64, ch []int, v []Vec) [
 // HW], which holds shares at scale 2f (a linear layer's output, |z| <
 // 2^61), and returns shares of p(z/2^2f) at scale f (floor or one more,
 // see polyOpening): one round, 8 bytes per element each way.
-func (s *Session) Poly(src Provider, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
-	spec.ReLU, spec.part = nil, nil
+func (s *Session) Poly(src corr.Provider, k *PolyKey, spec corr.ActSpec, z []uint64) ([]uint64, error) {
+	spec = spec.Unpartitioned()
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
 	if len(z) != spec.Len() {
 		return nil, fmt.Errorf("mpc: poly: %d values for a %dx%dx%d layer", len(z), spec.N, spec.C, spec.HW)
 	}
-	_, _, ch := spec.split()
+	_, _, ch := spec.Split()
 	var y []uint64
 	op, err := s.polyOpening(src, k, spec, z, ch, &y)
 	if err != nil {
@@ -262,7 +263,7 @@ func (s *Session) Poly(src Provider, k *PolyKey, spec ActSpec, z []uint64) ([]ui
 // ReLU inputs must fit the session's Ell bits (64 by default), polynomial
 // inputs |z| < 2^61. If the layer was prepared with PreopenAct, only the
 // server sends (8 B per position).
-func (s *Session) Act(src Provider, label string, k *PolyKey, spec ActSpec, z []uint64) ([]uint64, error) {
+func (s *Session) Act(src corr.Provider, label string, k *PolyKey, spec corr.ActSpec, z []uint64) ([]uint64, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -293,8 +294,8 @@ type actPlan struct {
 
 // newActPlan fetches the material of Act(label, k, spec, ·) and prepares
 // the openings of z (this party's shares).
-func (s *Session) newActPlan(src Provider, label string, k *PolyKey, spec ActSpec, z []uint64) (*actPlan, error) {
-	relu, poly, ch := spec.split()
+func (s *Session) newActPlan(src corr.Provider, label string, k *PolyKey, spec corr.ActSpec, z []uint64) (*actPlan, error) {
+	relu, poly, ch := spec.Split()
 	if len(poly) > 0 && k == nil {
 		return nil, fmt.Errorf("mpc: act %q: polynomial positions without a PolyKey", label)
 	}

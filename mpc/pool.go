@@ -3,6 +3,7 @@ package mpc
 import (
 	"fmt"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -26,8 +27,8 @@ func (p PoolSpec) OutLen() int { return p.N * p.C * p.OutH() * p.OutW() }
 // Validate checks the geometry.
 func (p PoolSpec) Validate() error {
 	for _, d := range []int{p.N, p.C, p.H, p.W, p.K, p.Stride} {
-		if d <= 0 || d > maxDim {
-			return fmt.Errorf("mpc: pool spec %+v: dimensions must be in 1..%d", p, maxDim)
+		if d <= 0 || d > corr.MaxDim {
+			return fmt.Errorf("mpc: pool spec %+v: dimensions must be in 1..%d", p, corr.MaxDim)
 		}
 	}
 	if p.Pad < 0 || 2*p.Pad > p.K {
@@ -36,8 +37,8 @@ func (p PoolSpec) Validate() error {
 	if p.H+2*p.Pad < p.K || p.W+2*p.Pad < p.K {
 		return fmt.Errorf("mpc: pool spec %+v: window larger than padded input", p)
 	}
-	if _, ok := boundedProduct(p.N, p.C, p.H, p.W); !ok {
-		return fmt.Errorf("mpc: pool spec %+v: more than %d elements", p, MaxMaterialElems)
+	if _, ok := corr.BoundedProduct(p.N, p.C, p.H, p.W); !ok {
+		return fmt.Errorf("mpc: pool spec %+v: more than %d elements", p, corr.MaxMaterialElems)
 	}
 	return nil
 }
@@ -145,7 +146,7 @@ func MaxPoolRounds(p PoolSpec) []int {
 // Tournament: ⌈log2(K²)⌉ rounds, each one ReLU gate (8 bytes each way
 // per comparison) for all windows at once; K² − 1 comparisons per output.
 // Differences must fit the session's Ell bits.
-func (s *Session) MaxPool(src Provider, label string, p PoolSpec, x []uint64) ([]uint64, error) {
+func (s *Session) MaxPool(src corr.Provider, label string, p PoolSpec, x []uint64) ([]uint64, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func SumPool(p PoolSpec, x []uint64) ([]uint64, error) {
 // positions of x [N, C, hw] (local, exact). A caller can fold the divisor
 // into the next linear layer's weights instead of truncating.
 func GlobalSumPool(n, c, hw int, x []uint64) ([]uint64, error) {
-	if tot, ok := boundedProduct(n, c, hw); !ok || tot != len(x) {
+	if tot, ok := corr.BoundedProduct(n, c, hw); !ok || tot != len(x) {
 		return nil, fmt.Errorf("mpc: global pool: %d values for %dx%dx%d", len(x), n, c, hw)
 	}
 	y := make([]uint64, n*c)

@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
 // preAct is an activation layer whose client half of the opening was sent
 // in the offline phase (PreopenAct).
 type preAct struct {
-	spec   ActSpec
+	spec   corr.ActSpec
 	z      []uint64 // client: its share of the layer's input
 	plan   *actPlan // client: openings with material
 	theirs []uint64 // server: the client's masked shares
@@ -20,8 +21,8 @@ type preAct struct {
 // preLinear is the client's KindLinear material fetched by PreopenAct for
 // the next Linear call of its layer.
 type preLinear struct {
-	spec LinearSpec
-	m    *Material
+	spec corr.LinearSpec
+	m    *corr.Material
 	y    []uint64 // the client's output share, computed from m
 }
 
@@ -38,7 +39,7 @@ type preLinear struct {
 // position from the server to the client (instead of 8 B each way).
 // Results are the same as without preopening. The server passes its keys
 // too (it only receives here).
-func (s *Session) PreopenAct(src Provider, lk *LinearKey, label string, k *PolyKey, spec ActSpec) error {
+func (s *Session) PreopenAct(src corr.Provider, lk *LinearKey, label string, k *PolyKey, spec corr.ActSpec) error {
 	if lk == nil {
 		return fmt.Errorf("mpc: preopen act %q: nil linear key", label)
 	}
@@ -90,7 +91,7 @@ func (s *Session) PreopenAct(src Provider, lk *LinearKey, label string, k *PolyK
 
 // takePreLinear returns (and forgets) the client's material and output
 // share prepared by PreopenAct for the linear layer label, or nil.
-func (s *Session) takePreLinear(label string, spec LinearSpec) (*preLinear, error) {
+func (s *Session) takePreLinear(label string, spec corr.LinearSpec) (*preLinear, error) {
 	pl, ok := s.preLin[label]
 	if !ok {
 		return nil, nil
@@ -105,7 +106,7 @@ func (s *Session) takePreLinear(label string, spec LinearSpec) (*preLinear, erro
 // actPreopened finishes an activation layer prepared by PreopenAct: the
 // server sends its masked shares and both open with the client's
 // offline ones.
-func (s *Session) actPreopened(src Provider, label string, k *PolyKey, spec ActSpec, z []uint64, pa *preAct) ([]uint64, error) {
+func (s *Session) actPreopened(src corr.Provider, label string, k *PolyKey, spec corr.ActSpec, z []uint64, pa *preAct) ([]uint64, error) {
 	if spec.N != pa.spec.N || spec.C != pa.spec.C || spec.HW != pa.spec.HW || !bytes.Equal(spec.ReLU, pa.spec.ReLU) {
 		return nil, fmt.Errorf("mpc: act %q: spec differs from the preopened one", label)
 	}

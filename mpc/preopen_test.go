@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -15,13 +16,13 @@ import (
 // client only), with the same rounds.
 func TestPreopenAct(t *testing.T) {
 	const in, hid, out = 12, 16, 3
-	p1, p2 := mpc.DenseSpec(1, in, hid), mpc.DenseSpec(1, hid, out)
+	p1, p2 := corr.DenseSpec(1, in, hid), corr.DenseSpec(1, hid, out)
 	w1, w2 := randSigned(p1.WLen(), 14, 130), randSigned(p2.WLen(), 14, 131)
-	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%3 == 0 })}
+	spec := corr.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%3 == 0 })}
 	co := polyCoefs(hid)
 	x := randSigned(in, frac+1, 132)
 	net := func(pre bool) [2]result {
-		return run2(t, 70, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		return run2(t, 70, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			var a, b, xin []uint64
 			var c [][]float64
 			if s.Party == mpc.Server {
@@ -79,10 +80,10 @@ func TestPreopenAct(t *testing.T) {
 // TestPreopenActMisuse: a client input that is not the prepared linear
 // output, or a different spec, is an error.
 func TestPreopenActMisuse(t *testing.T) {
-	p := mpc.DenseSpec(1, 4, 4)
+	p := corr.DenseSpec(1, 4, 4)
 	w := randSigned(p.WLen(), 14, 140)
-	spec := mpc.ActSpec{N: 1, C: 4, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, true, true})}
-	run2(t, 71, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	spec := corr.ActSpec{N: 1, C: 4, HW: 1, ReLU: corr.MaskOf([]bool{true, true, true, true})}
+	run2(t, 71, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		var a []uint64
 		if s.Party == mpc.Server {
 			a = w
@@ -91,7 +92,7 @@ func TestPreopenActMisuse(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.PreopenAct(src, k, "act", nil, mpc.ActSpec{N: 1, C: 5, HW: 1, ReLU: mpc.MaskOf(make([]bool, 5))}); err == nil {
+		if err := s.PreopenAct(src, k, "act", nil, corr.ActSpec{N: 1, C: 5, HW: 1, ReLU: corr.MaskOf(make([]bool, 5))}); err == nil {
 			t.Error("activation of another size than the linear output accepted")
 		}
 		if err := s.PreopenAct(src, k, "act", nil, spec); err != nil {
@@ -113,14 +114,14 @@ func TestPreopenActMisuse(t *testing.T) {
 // of the opening carries the input only through the online half).
 func TestPreopenMessageIndependentOfInput(t *testing.T) {
 	const in, hid = 16, 24
-	p := mpc.DenseSpec(1, in, hid)
+	p := corr.DenseSpec(1, in, hid)
 	w := randSigned(p.WLen(), 14, 150)
-	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%2 == 0 })}
+	spec := corr.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%2 == 0 })}
 	co := polyCoefs(hid)
 	// views returns the messages the server received offline and online.
 	views := func(x []uint64) (off, on [][]byte) {
 		var nOff int
-		r := run2rec(t, 72, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := run2rec(t, 72, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			var a, xin []uint64
 			var c [][]float64
 			if s.Party == mpc.Server {

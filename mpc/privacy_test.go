@@ -7,6 +7,7 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -38,12 +39,12 @@ func twoSample(a, b []uint64) float64 { return privacytest.TwoSample(a, b, 60) }
 // the plaintext fixed-point reference logits.
 func miniNet(t *testing.T, x []uint64, seed byte) ([2]result, []uint64) {
 	const in, hid, out = 64, 48, 10
-	p1, p2 := mpc.DenseSpec(1, in, hid), mpc.DenseSpec(1, hid, out)
+	p1, p2 := corr.DenseSpec(1, in, hid), corr.DenseSpec(1, hid, out)
 	w1, w2 := randSigned(p1.WLen(), 15, 50), randSigned(p2.WLen(), 15, 51)
 	b1 := randSigned(hid, 20, 52)
-	spec := mpc.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%4 == 0 })}
+	spec := corr.ActSpec{N: 1, C: hid, HW: 1, ReLU: maskWhere(hid, func(i int) bool { return i%4 == 0 })}
 	co := polyCoefs(hid)
-	r := run2rec(t, seed, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2rec(t, seed, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		var (
 			k1, k2 *mpc.LinearKey
 			pk     *mpc.PolyKey
@@ -147,8 +148,8 @@ func TestTranscriptHidesInputAndOutput(t *testing.T) {
 // tests on several bit windows and a two-sample homogeneity test.
 func TestOpenedValuesUniform(t *testing.T) {
 	const n = 4096
-	spec := mpc.ActSpec{N: 1, C: 8, HW: n / 8, ReLU: maskWhere(n, func(i int) bool { return i%2 == 0 })}
-	p := mpc.DenseSpec(n/64, 64, 16)
+	spec := corr.ActSpec{N: 1, C: 8, HW: n / 8, ReLU: maskWhere(n, func(i int) bool { return i%2 == 0 })}
+	p := corr.DenseSpec(n/64, 64, 16)
 	w := randSigned(p.WLen(), 16, 70)
 	co := polyCoefs(8)
 	transcripts := func(val float64, seed byte) [2][]uint64 {
@@ -160,7 +161,7 @@ func TestOpenedValuesUniform(t *testing.T) {
 		for i := range z {
 			z[i] = ring.Encode(val, 2*frac)
 		}
-		r := run2rec(t, seed, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := run2rec(t, seed, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			var k *mpc.LinearKey
 			var pk *mpc.PolyKey
 			var err error
@@ -214,14 +215,14 @@ func TestOpenedValuesUniform(t *testing.T) {
 // protocols use in the clear) and a two-sample homogeneity test.
 func TestMSBOpeningsUniform(t *testing.T) {
 	const n = 4096
-	spec := mpc.ActSpec{N: 1, C: 8, HW: n / 8} // all polynomial
+	spec := corr.ActSpec{N: 1, C: 8, HW: n / 8} // all polynomial
 	co := polyCoefs(8)
 	transcripts := func(val uint64, seed byte) [2][]uint64 {
 		z := make([]uint64, n)
 		for i := range z {
 			z[i] = val
 		}
-		r := run2rec(t, seed, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := run2rec(t, seed, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			var c [][]float64
 			if s.Party == mpc.Server {
 				c = co

@@ -8,13 +8,14 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
 
 // refConv is a naive reference convolution over Z_2^64.
-func refConv(p mpc.LinearSpec, w, x []uint64) []uint64 {
+func refConv(p corr.LinearSpec, w, x []uint64) []uint64 {
 	oh, ow := p.OutH(), p.OutW()
 	cg, kg := p.C/p.Groups, p.K/p.Groups
 	y := make([]uint64, p.YLen())
@@ -43,8 +44,8 @@ func refConv(p mpc.LinearSpec, w, x []uint64) []uint64 {
 }
 
 func TestLinear(t *testing.T) {
-	specs := []mpc.LinearSpec{
-		mpc.DenseSpec(3, 20, 7),
+	specs := []corr.LinearSpec{
+		corr.DenseSpec(3, 20, 7),
 		{N: 2, C: 4, H: 6, W: 5, K: 6, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1},
 		{N: 1, C: 4, H: 7, W: 7, K: 4, R: 3, S: 2, StrideH: 2, StrideW: 1, PadH: 1, PadW: 0, Groups: 2},
 	}
@@ -54,7 +55,7 @@ func TestLinear(t *testing.T) {
 		bias := randSigned(p.K, 30, byte(30+si))
 		xs := split(x, byte(40+si))
 		var first [2][]uint64 // each party's share from the first inference
-		r := run2(t, 1, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := run2(t, 1, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			transport.SetPhase(s.Conn, transport.PhaseOffline)
 			var k *mpc.LinearKey
 			var err error
@@ -109,7 +110,7 @@ func TestMulSquare(t *testing.T) {
 	const n = 500
 	x, y := randSigned(n, 64, 7), randSigned(n, 64, 8)
 	xs, ys := split(x, 9), split(y, 10)
-	r := run2(t, 4, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 4, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		z, err := s.Mul(src, "m", xs[s.Party], ys[s.Party])
 		if err != nil {
 			return nil, err
@@ -155,11 +156,11 @@ func polyRefF(co []float64, z uint64, f uint) uint64 {
 }
 
 func TestPoly(t *testing.T) {
-	spec := mpc.ActSpec{N: 2, C: 3, HW: 10}
+	spec := corr.ActSpec{N: 2, C: 3, HW: 10}
 	co := polyCoefs(spec.C)
 	x := randSigned(spec.Len(), 2*frac+4, 11) // |z| < 8 at 2f
 	xs := split(x, 12)
-	r := run2(t, 5, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 5, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		transport.SetPhase(s.Conn, transport.PhaseOffline)
 		var c [][]float64
 		if s.Party == mpc.Server {
@@ -199,11 +200,11 @@ func TestPoly(t *testing.T) {
 }
 
 // actRef is the plaintext fixed-point mixed activation for z at 2f.
-func actRef(spec mpc.ActSpec, co [][]float64, z []uint64) []uint64 {
+func actRef(spec corr.ActSpec, co [][]float64, z []uint64) []uint64 {
 	return actRefF(spec, co, z, frac)
 }
 
-func actRefF(spec mpc.ActSpec, co [][]float64, z []uint64, frac uint) []uint64 {
+func actRefF(spec corr.ActSpec, co [][]float64, z []uint64, frac uint) []uint64 {
 	y := make([]uint64, len(z))
 	per := spec.C * spec.HW
 	for i, v := range z {
@@ -222,7 +223,7 @@ func actRefF(spec mpc.ActSpec, co [][]float64, z []uint64, frac uint) []uint64 {
 // TestActPrecisions runs a mixed layer at other fixed-point precisions and
 // gate widths.
 func TestActPrecisions(t *testing.T) {
-	spec := mpc.ActSpec{N: 1, C: 3, HW: 20, ReLU: maskWhere(60, func(i int) bool { return i%2 == 0 })}
+	spec := corr.ActSpec{N: 1, C: 3, HW: 20, ReLU: maskWhere(60, func(i int) bool { return i%2 == 0 })}
 	co := polyCoefs(3)
 	for _, tc := range []struct {
 		f   uint
@@ -230,7 +231,7 @@ func TestActPrecisions(t *testing.T) {
 	}{{12, 0}, {20, 0}, {16, 48}, {12, 30}} {
 		z := randSigned(spec.Len(), 2*tc.f+3, byte(tc.f)) // |z| < 4
 		zs := split(z, byte(tc.ell))
-		r := run2(t, 40, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := run2(t, 40, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			s.Frac, s.Ell = tc.f, tc.ell
 			var c [][]float64
 			if s.Party == mpc.Server {
@@ -257,7 +258,7 @@ func TestActPrecisions(t *testing.T) {
 		}
 	}
 	// A precision the polynomial cannot represent is refused.
-	run2(t, 41, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	run2(t, 41, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		s.Frac = 21
 		if _, err := s.SetupPoly(src, "p", 1, [][]float64{{0, 1, 0}}); err == nil {
 			t.Error("f = 21 accepted for a polynomial")
@@ -267,14 +268,14 @@ func TestActPrecisions(t *testing.T) {
 }
 
 func TestActMixed(t *testing.T) {
-	spec := mpc.ActSpec{N: 2, C: 4, HW: 9}
+	spec := corr.ActSpec{N: 2, C: 4, HW: 9}
 	spec.ReLU = maskWhere(spec.C*spec.HW, func(i int) bool { return i%3 != 1 })
 	nrelu := spec.ReLU.Count()
 	npoly := spec.C*spec.HW - nrelu
 	co := polyCoefs(spec.C)
 	z := randSigned(spec.Len(), 2*frac+4, 13) // |z| < 8 at 2f
 	zs := split(z, 14)
-	r := run2(t, 6, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 6, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		transport.SetPhase(s.Conn, transport.PhaseOffline)
 		var c [][]float64
 		if s.Party == mpc.Server {
@@ -301,10 +302,10 @@ func TestActMixed(t *testing.T) {
 	checkCost(t, r, int64(spec.N)*(16*int64(nrelu)+16*int64(npoly)), 1, 1)
 
 	// ReLU-only layer: 16 B per ReLU including its truncation, 1 round.
-	spec2 := mpc.ActSpec{N: 3, C: 2, HW: 8, ReLU: maskWhere(16, func(i int) bool { return true })}
+	spec2 := corr.ActSpec{N: 3, C: 2, HW: 8, ReLU: maskWhere(16, func(i int) bool { return true })}
 	z2 := randSigned(spec2.Len(), 2*frac+6, 15)
 	zs2 := split(z2, 16)
-	r2 := run2(t, 7, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r2 := run2(t, 7, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		return s.Act(src, "relu", nil, spec2, zs2[s.Party])
 	})
 	closeVec(t, "act relu", reconstruct(t, r2), actRef(spec2, nil, z2), 1)
@@ -315,7 +316,7 @@ func TestPooling(t *testing.T) {
 	p := mpc.PoolSpec{N: 2, C: 3, H: 7, W: 6, K: 3, Stride: 2, Pad: 1}
 	x := randSigned(p.N*p.C*p.H*p.W, 24, 17)
 	xs := split(x, 18)
-	r := run2(t, 8, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 8, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		m, err := s.MaxPool(src, "mp", p, xs[s.Party])
 		if err != nil {
 			return nil, err
@@ -387,7 +388,7 @@ func missing(p mpc.PoolSpec) int {
 
 func TestInputAndReveal(t *testing.T) {
 	x := randSigned(100, 30, 21)
-	r := run2(t, 9, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 9, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		var in []uint64
 		if s.Party == mpc.Client {
 			in = x
@@ -423,11 +424,11 @@ func TestInputAndReveal(t *testing.T) {
 // costs one round per party in total, because the client's two messages
 // (masked input, its half of the activation's opening) go back to back.
 func TestLayerPipelining(t *testing.T) {
-	p1, p2 := mpc.DenseSpec(1, 12, 8), mpc.DenseSpec(1, 8, 3)
+	p1, p2 := corr.DenseSpec(1, 12, 8), corr.DenseSpec(1, 8, 3)
 	w1, w2 := randSigned(p1.WLen(), 14, 100), randSigned(p2.WLen(), 14, 101)
-	spec := mpc.ActSpec{N: 1, C: 8, HW: 1, ReLU: mpc.MaskOf([]bool{true, true, true, true, true, true, true, true})}
+	spec := corr.ActSpec{N: 1, C: 8, HW: 1, ReLU: corr.MaskOf([]bool{true, true, true, true, true, true, true, true})}
 	x := randSigned(12, frac+1, 102)
-	r := run2(t, 60, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 60, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		var a, b, in []uint64
 		if s.Party == mpc.Server {
 			a, b = w1, w2
@@ -462,13 +463,13 @@ func TestLayerPipelining(t *testing.T) {
 }
 
 func TestEdgeCases(t *testing.T) {
-	spec := mpc.ActSpec{N: 2, C: 2, HW: 3} // all polynomial
+	spec := corr.ActSpec{N: 2, C: 2, HW: 3} // all polynomial
 	co := polyCoefs(2)
 	z := randSigned(spec.Len(), 2*frac+3, 110)
 	zs := split(z, 111)
 	x := randSigned(12, 20, 112)
 	xs := split(x, 113)
-	r := run2(t, 90, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 90, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		var c [][]float64
 		if s.Party == mpc.Server {
 			c = co
@@ -519,7 +520,7 @@ func TestTruncMSB(t *testing.T) {
 	}
 	xs := split(x, 121)
 	for _, shift := range []uint{1, 16, 40, 61} {
-		r := run2(t, 122, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := run2(t, 122, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			return s.TruncMSB(src, "t", xs[s.Party], shift)
 		})
 		want := make([]uint64, n)
@@ -540,7 +541,7 @@ func TestTruncMSB(t *testing.T) {
 			t.Errorf("server dealer bytes %d, want seeds only", d)
 		}
 	}
-	run2(t, 123, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	run2(t, 123, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		if _, err := s.TruncMSB(src, "t", xs[s.Party], 62); err == nil {
 			t.Error("shift 62 accepted")
 		}

@@ -1,6 +1,7 @@
 package mpc_test
 
 import (
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -11,11 +12,11 @@ import (
 // The one prefetch queue: order per (kind, label), sizes, the same-request
 // test, emptiness.
 func TestQueue(t *testing.T) {
-	var q mpc.MaterialQueue
-	a1 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 4}
-	a2 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 8}
-	b := mpc.Request{Kind: fssgates.KindTrunc, Label: "a", N: 4, Shift: 3}
-	m1, m2, m3 := &mpc.Material{Kind: fssgates.KindReLU}, &mpc.Material{Kind: fssgates.KindReLU}, &mpc.Material{Kind: fssgates.KindTrunc}
+	var q corr.MaterialQueue
+	a1 := corr.Request{Kind: fssgates.KindReLU, Label: "a", N: 4}
+	a2 := corr.Request{Kind: fssgates.KindReLU, Label: "a", N: 8}
+	b := corr.Request{Kind: fssgates.KindTrunc, Label: "a", N: 4, Shift: 3}
+	m1, m2, m3 := &corr.Material{Kind: fssgates.KindReLU}, &corr.Material{Kind: fssgates.KindReLU}, &corr.Material{Kind: fssgates.KindTrunc}
 	q.Put(a1, m1, 10)
 	q.Put(b, m3, 30)
 	q.Put(a2, m2, 20)
@@ -44,14 +45,14 @@ func TestQueue(t *testing.T) {
 // Missing: per (kind, label) the queued items answer the first requests in
 // order; the rest are missing; a queued item for another spec is an error.
 func TestQueueMissing(t *testing.T) {
-	var q mpc.MaterialQueue
-	a4 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 4}
-	a8 := mpc.Request{Kind: fssgates.KindReLU, Label: "a", N: 8}
-	b := mpc.Request{Kind: fssgates.KindTrunc, Label: "a", N: 4, Shift: 3}
-	c := mpc.Request{Kind: mpc.KindTriple, Label: "c", N: 2}
-	q.Put(a4, &mpc.Material{Kind: fssgates.KindReLU}, 1)
-	q.Put(b, &mpc.Material{Kind: fssgates.KindTrunc}, 1)
-	miss, err := q.Missing([]mpc.Request{a4, b, c, a4, b})
+	var q corr.MaterialQueue
+	a4 := corr.Request{Kind: fssgates.KindReLU, Label: "a", N: 4}
+	a8 := corr.Request{Kind: fssgates.KindReLU, Label: "a", N: 8}
+	b := corr.Request{Kind: fssgates.KindTrunc, Label: "a", N: 4, Shift: 3}
+	c := corr.Request{Kind: mpc.KindTriple, Label: "c", N: 2}
+	q.Put(a4, &corr.Material{Kind: fssgates.KindReLU}, 1)
+	q.Put(b, &corr.Material{Kind: fssgates.KindTrunc}, 1)
+	miss, err := q.Missing([]corr.Request{a4, b, c, a4, b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +62,7 @@ func TestQueueMissing(t *testing.T) {
 	if miss, err := q.Missing(nil); err != nil || len(miss) != 0 {
 		t.Fatalf("nothing asked: %v %v", miss, err)
 	}
-	if _, err := q.Missing([]mpc.Request{a8}); err == nil {
+	if _, err := q.Missing([]corr.Request{a8}); err == nil {
 		t.Fatal("a queued item for another spec was not reported")
 	}
 	if q.Len() != 2 {
@@ -73,11 +74,11 @@ func TestQueueMissing(t *testing.T) {
 // twice, or Get after Prefetch, asks the source nothing more.
 func TestPrefetcherFetchesOnce(t *testing.T) {
 	p0, _ := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{3}))
-	b := mpc.WithPrefetch(p0)
-	if mpc.WithPrefetch(b) != b {
+	b := corr.WithPrefetch(p0)
+	if corr.WithPrefetch(b) != b {
 		t.Fatal("WithPrefetch wrapped a Prefetching source again")
 	}
-	reqs := []mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 2}, {Kind: mpc.KindSquare, Label: "s", N: 3}, {Kind: mpc.KindTriple, Label: "t", N: 2}}
+	reqs := []corr.Request{{Kind: mpc.KindTriple, Label: "t", N: 2}, {Kind: mpc.KindSquare, Label: "s", N: 3}, {Kind: mpc.KindTriple, Label: "t", N: 2}}
 	if err := b.Prefetch(reqs); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestPrefetcherFetchesOnce(t *testing.T) {
 	if got := p0.Offline().Items; got != 3 {
 		t.Fatalf("%d items fetched after the gets, want 3", got)
 	}
-	if err := b.Prefetch([]mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 2}}); err != nil || p0.Offline().Items != 4 {
+	if err := b.Prefetch([]corr.Request{{Kind: mpc.KindTriple, Label: "t", N: 2}}); err != nil || p0.Offline().Items != 4 {
 		t.Fatalf("prefetch on an empty queue: %v, %d items", err, p0.Offline().Items)
 	}
 }

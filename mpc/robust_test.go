@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/mpc/internal/mpctest"
 	"github.com/autorep/autorep/ring"
@@ -16,7 +17,7 @@ import (
 
 // clientAgainst runs f as the client against a fake server that sends the
 // given raw messages and then closes; it returns f's error.
-func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session, src mpc.Provider) error) error {
+func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session, src corr.Provider) error) error {
 	t.Helper()
 	var seed ring.Seed
 	_, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
@@ -44,16 +45,16 @@ func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session, src mpc.P
 
 func TestMalformedPeerMessages(t *testing.T) {
 	x := make([]uint64, 10)
-	spec := mpc.ActSpec{N: 1, C: 2, HW: 5, ReLU: mpc.MaskOf([]bool{true, true, false, true, false, true, true, true, false, true})}
-	cases := map[string]func(s *mpc.Session, src mpc.Provider) error{
-		"reveal": func(s *mpc.Session, src mpc.Provider) error { _, err := s.RevealToClient("o", x); return err },
-		"relu":   func(s *mpc.Session, src mpc.Provider) error { _, err := fssgates.ReLU(s, src, "r", x, 0); return err },
-		"trunc": func(s *mpc.Session, src mpc.Provider) error {
+	spec := corr.ActSpec{N: 1, C: 2, HW: 5, ReLU: corr.MaskOf([]bool{true, true, false, true, false, true, true, true, false, true})}
+	cases := map[string]func(s *mpc.Session, src corr.Provider) error{
+		"reveal": func(s *mpc.Session, src corr.Provider) error { _, err := s.RevealToClient("o", x); return err },
+		"relu":   func(s *mpc.Session, src corr.Provider) error { _, err := fssgates.ReLU(s, src, "r", x, 0); return err },
+		"trunc": func(s *mpc.Session, src corr.Provider) error {
 			_, err := fssgates.Trunc(s, src, "t", x, 16, 0)
 			return err
 		},
-		"mul": func(s *mpc.Session, src mpc.Provider) error { _, err := s.Mul(src, "m", x, x); return err },
-		"act": func(s *mpc.Session, src mpc.Provider) error {
+		"mul": func(s *mpc.Session, src corr.Provider) error { _, err := s.Mul(src, "m", x, x); return err },
+		"act": func(s *mpc.Session, src corr.Provider) error {
 			k, err := s.SetupPoly(src, "p", 2, nil)
 			if err != nil {
 				return err
@@ -61,8 +62,8 @@ func TestMalformedPeerMessages(t *testing.T) {
 			_, err = s.Act(src, "a", k, spec, x)
 			return err
 		},
-		"setup": func(s *mpc.Session, src mpc.Provider) error {
-			_, err := s.SetupLinear(src, "l", mpc.DenseSpec(1, 10, 3), nil, nil)
+		"setup": func(s *mpc.Session, src corr.Provider) error {
+			_, err := s.SetupLinear(src, "l", corr.DenseSpec(1, 10, 3), nil, nil)
 			return err
 		},
 	}
@@ -82,11 +83,11 @@ func TestMalformedPeerMessages(t *testing.T) {
 
 // badProvider corrupts the material of an honest provider.
 type badProvider struct {
-	mpc.Provider
-	corrupt func(m *mpc.Material)
+	corr.Provider
+	corrupt func(m *corr.Material)
 }
 
-func (b badProvider) Get(r mpc.Request) (*mpc.Material, error) {
+func (b badProvider) Get(r corr.Request) (*corr.Material, error) {
 	m, err := b.Provider.Get(r)
 	if err != nil {
 		return nil, err
@@ -99,12 +100,12 @@ func (b badProvider) Get(r mpc.Request) (*mpc.Material, error) {
 
 func TestFaultyProvider(t *testing.T) {
 	var seed ring.Seed
-	corruptions := map[string]func(m *mpc.Material){
-		"party":   func(m *mpc.Material) { m.Party = 1 - m.Party },
-		"kind":    func(m *mpc.Material) { m.Kind = mpc.KindSquare },
-		"short":   func(m *mpc.Material) { m.Vecs[0] = mpc.Vec{Data: m.Vecs[0].Data[:len(m.Vecs[0].Data)-1]} },
-		"no keys": func(m *mpc.Material) { m.Keys = nil },
-		"shift":   func(m *mpc.Material) { m.Param++ },
+	corruptions := map[string]func(m *corr.Material){
+		"party":   func(m *corr.Material) { m.Party = 1 - m.Party },
+		"kind":    func(m *corr.Material) { m.Kind = mpc.KindSquare },
+		"short":   func(m *corr.Material) { m.Vecs[0] = corr.Vec{Data: m.Vecs[0].Data[:len(m.Vecs[0].Data)-1]} },
+		"no keys": func(m *corr.Material) { m.Keys = nil },
+		"shift":   func(m *corr.Material) { m.Param++ },
 	}
 	for name, c := range corruptions {
 		p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
@@ -137,18 +138,18 @@ func TestFaultyProvider(t *testing.T) {
 	}
 }
 
-type errProvider struct{ mpc.Provider }
+type errProvider struct{ corr.Provider }
 
-func (errProvider) Get(mpc.Request) (*mpc.Material, error) { return nil, errors.New("dealer down") }
+func (errProvider) Get(corr.Request) (*corr.Material, error) { return nil, errors.New("dealer down") }
 
 func TestBadArguments(t *testing.T) {
-	r := run2(t, 30, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := run2(t, 30, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		var errs []error
 		_, err := s.Mul(src, "m", make([]uint64, 3), make([]uint64, 4))
 		errs = append(errs, err)
-		_, err = s.Act(src, "a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 4)) // polynomial positions without a key
+		_, err = s.Act(src, "a", nil, corr.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 4)) // polynomial positions without a key
 		errs = append(errs, err)
-		_, err = s.Act(src, "a", nil, mpc.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 5))
+		_, err = s.Act(src, "a", nil, corr.ActSpec{N: 1, C: 2, HW: 2}, make([]uint64, 5))
 		errs = append(errs, err)
 		_, err = s.MaxPool(src, "p", mpc.PoolSpec{N: 1, C: 1, H: 2, W: 2, K: 3, Stride: 1}, make([]uint64, 4))
 		errs = append(errs, err)
@@ -161,7 +162,7 @@ func TestBadArguments(t *testing.T) {
 		_, err = s.SetupPoly(src, "p", 0, nil)
 		errs = append(errs, err)
 		if s.Party == mpc.Server {
-			_, err = s.SetupLinear(src, "l", mpc.DenseSpec(1, 3, 2), make([]uint64, 5), nil)
+			_, err = s.SetupLinear(src, "l", corr.DenseSpec(1, 3, 2), make([]uint64, 5), nil)
 			errs = append(errs, err)
 			_, err = s.SetupPoly(src, "p", 2, [][]float64{{1, 2, 3, 4}, {1}})
 			errs = append(errs, err)
@@ -177,16 +178,16 @@ func TestBadArguments(t *testing.T) {
 }
 
 func TestPrefetcherPrefetch(t *testing.T) {
-	spec := mpc.ActSpec{N: 2, C: 2, HW: 4, ReLU: mpc.MaskOf([]bool{true, false, true, true, false, false, true, true})}
+	spec := corr.ActSpec{N: 2, C: 2, HW: 4, ReLU: corr.MaskOf([]bool{true, false, true, true, false, false, true, true})}
 	z := randSigned(spec.Len(), 2*frac+3, 31)
 	zs := split(z, 32)
 	co := polyCoefs(2)
 	var seed ring.Seed
 	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
-	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
+	bp := [2]*corr.Prefetcher{corr.NewPrefetcher(p0), corr.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	var outs [2][]uint64
-	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session, src mpc.Provider) error {
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]corr.Provider{bp[0], bp[1]}, func(s *mpc.Session, src corr.Provider) error {
 		p := s.Party
 		var c [][]float64
 		if p == mpc.Server {
@@ -214,11 +215,11 @@ func TestPrefetcherPrefetch(t *testing.T) {
 	ring.AddVec(got, outs[0], outs[1])
 	closeVec(t, "buffered act", got, actRef(spec, co, z), 1)
 	// A prefetched item that does not match the request is an error.
-	b := mpc.NewPrefetcher(p0)
-	if err := b.Prefetch([]mpc.Request{{Kind: fssgates.KindReLU, Label: "x", N: 3}}); err != nil {
+	b := corr.NewPrefetcher(p0)
+	if err := b.Prefetch([]corr.Request{{Kind: fssgates.KindReLU, Label: "x", N: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Get(mpc.Request{Kind: fssgates.KindReLU, Label: "x", N: 4}); err == nil {
+	if _, err := b.Get(corr.Request{Kind: fssgates.KindReLU, Label: "x", N: 4}); err == nil {
 		t.Error("mismatched prefetched material served")
 	}
 }
@@ -231,14 +232,14 @@ type wireProvider struct {
 	bytes *int64
 }
 
-func (w wireProvider) Party() mpc.Party          { return w.party }
-func (w wireProvider) Offline() mpc.OfflineStats { return mpc.OfflineStats{Bytes: *w.bytes} }
-func (w wireProvider) Get(req mpc.Request) (*mpc.Material, error) {
+func (w wireProvider) Party() mpc.Party           { return w.party }
+func (w wireProvider) Offline() corr.OfflineStats { return corr.OfflineStats{Bytes: *w.bytes} }
+func (w wireProvider) Get(req corr.Request) (*corr.Material, error) {
 	rb, err := req.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	r2, err := mpc.UnmarshalRequest(rb)
+	r2, err := corr.UnmarshalRequest(rb)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +252,7 @@ func (w wireProvider) Get(req mpc.Request) (*mpc.Material, error) {
 		return nil, err
 	}
 	*w.bytes += int64(len(mb))
-	return mpc.UnmarshalMaterialFor(mb, req, w.party)
+	return corr.UnmarshalMaterialFor(mb, req, w.party)
 }
 
 func TestProtocolsThroughWireEncoding(t *testing.T) {
@@ -259,15 +260,15 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 	seed[5] = 1
 	h := mpc.NewPairing(mpc.NewGenerator(seed))
 	var n0, n1 int64
-	provs := [2]mpc.Provider{wireProvider{h, mpc.Server, &n0}, wireProvider{h, mpc.Client, &n1}}
-	p := mpc.LinearSpec{N: 1, C: 2, H: 5, W: 5, K: 3, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
-	spec := mpc.ActSpec{N: 1, C: 3, HW: 25, ReLU: maskWhere(75, func(i int) bool { return i%5 == 0 })}
+	provs := [2]corr.Provider{wireProvider{h, mpc.Server, &n0}, wireProvider{h, mpc.Client, &n1}}
+	p := corr.LinearSpec{N: 1, C: 2, H: 5, W: 5, K: 3, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	spec := corr.ActSpec{N: 1, C: 3, HW: 25, ReLU: maskWhere(75, func(i int) bool { return i%5 == 0 })}
 	w := randSigned(p.WLen(), 15, 80)
 	x := randSigned(p.XLen(), frac+2, 81)
 	co := polyCoefs(3)
 	c0, c1 := transport.Pipe()
 	var outs [2][]uint64
-	mpctest.Run(t, [2]transport.Conn{c0, c1}, provs, func(s *mpc.Session, src mpc.Provider) error {
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, provs, func(s *mpc.Session, src corr.Provider) error {
 		var ww []uint64
 		var cc [][]float64
 		var in []uint64
@@ -327,13 +328,13 @@ func TestProtocolsThroughWireEncoding(t *testing.T) {
 // protocols fetch nothing more from the dealer.
 func TestRequestListsComplete(t *testing.T) {
 	mp := mpc.PoolSpec{N: 2, C: 2, H: 5, W: 5, K: 3, Stride: 2, Pad: 1}
-	lin := mpc.LinearSpec{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	lin := corr.LinearSpec{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	x := randSigned(100, 20, 90)
 	var seed ring.Seed
 	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
-	bp := [2]*mpc.Prefetcher{mpc.NewPrefetcher(p0), mpc.NewPrefetcher(p1)}
+	bp := [2]*corr.Prefetcher{corr.NewPrefetcher(p0), corr.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
-	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]mpc.Provider{bp[0], bp[1]}, func(s *mpc.Session, src mpc.Provider) error {
+	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]corr.Provider{bp[0], bp[1]}, func(s *mpc.Session, src corr.Provider) error {
 		p := s.Party
 		var w []uint64
 		if p == mpc.Server {
@@ -343,7 +344,7 @@ func TestRequestListsComplete(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		var reqs []mpc.Request
+		var reqs []corr.Request
 		mpl, err := mpc.NewMaxPoolLayer("mp", mp, s.Ell, fssgates.Gates{})
 		if err != nil {
 			return err
@@ -372,9 +373,9 @@ func TestRequestListsComplete(t *testing.T) {
 
 // skewProvider answers a different request than asked (another shift and
 // width): well-formed material that does not match.
-type skewProvider struct{ mpc.Provider }
+type skewProvider struct{ corr.Provider }
 
-func (p skewProvider) Get(r mpc.Request) (*mpc.Material, error) {
+func (p skewProvider) Get(r corr.Request) (*corr.Material, error) {
 	r.Shift++
 	r.Ell = 60
 	return p.Provider.Get(r)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/mpc/internal/mpctest"
 	"github.com/autorep/autorep/ring"
@@ -22,13 +23,13 @@ import (
 // network dealer sends) and its explicit vectors (seeded vectors travel as
 // seeds; FSS keys are pseudo-random but not uniform byte by byte).
 type recProvider struct {
-	mpc.Provider
+	corr.Provider
 	mu       sync.Mutex
 	material [][]byte
 	uniform  [][]uint64
 }
 
-func (p *recProvider) Get(req mpc.Request) (*mpc.Material, error) {
+func (p *recProvider) Get(req corr.Request) (*corr.Material, error) {
 	m, err := p.Provider.Get(req)
 	if err != nil || m == nil {
 		return m, err
@@ -51,7 +52,7 @@ func (p *recProvider) Get(req mpc.Request) (*mpc.Material, error) {
 // party is one party's side of a recorded run.
 type party struct {
 	s   *mpc.Session
-	src mpc.Provider // its dealer material
+	src corr.Provider // its dealer material
 	rec *privacytest.Recorder
 	out []uint64
 	// secrets the peer must never see (filled by the run).
@@ -76,7 +77,7 @@ func runViews(t testing.TB, seed uint64, f func(p *party) error) ([2]privacytest
 	c0, c1 := transport.Pipe()
 	recs := [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 	var parties [2]*party
-	mpctest.Run(t, [2]transport.Conn{recs[0], recs[1]}, [2]mpc.Provider{provs[0], provs[1]}, func(s *mpc.Session, src mpc.Provider) error {
+	mpctest.Run(t, [2]transport.Conn{recs[0], recs[1]}, [2]corr.Provider{provs[0], provs[1]}, func(s *mpc.Session, src corr.Provider) error {
 		parties[s.Party] = &party{s: s, src: src, rec: recs[s.Party]}
 		return f(parties[s.Party])
 	})
@@ -146,7 +147,7 @@ func polySecrets(p *party, co [][]float64) {
 
 // linearSetup runs SetupLinear with the variant's weights and bias (the
 // server's secrets).
-func linearSetup(p *party, label string, spec mpc.LinearSpec, v int, seed uint64) (*mpc.LinearKey, error) {
+func linearSetup(p *party, label string, spec corr.LinearSpec, v int, seed uint64) (*mpc.LinearKey, error) {
 	if p.s.Party == mpc.Client {
 		return p.s.SetupLinear(p.src, label, spec, nil, nil)
 	}
@@ -180,8 +181,8 @@ func outShare(p *party, y []uint64, err error) error {
 }
 
 // mixedSpec is an activation layer with every other position a ReLU.
-func mixedSpec(c, hw int) mpc.ActSpec {
-	spec := mpc.ActSpec{N: 1, C: c, HW: hw, ReLU: maskWhere(c*hw, func(i int) bool { return i%2 == 0 })}
+func mixedSpec(c, hw int) corr.ActSpec {
+	spec := corr.ActSpec{N: 1, C: c, HW: hw, ReLU: maskWhere(c*hw, func(i int) bool { return i%2 == 0 })}
 	return spec
 }
 
@@ -198,7 +199,7 @@ func suiteCases() []privacytest.Case {
 	in := func(p *party, n, v int) []uint64 { return structuredShares(p, n, uint64(7+v)) }
 	return []privacytest.Case{
 		cs("ShareInput+Linear dense", 4, func(p *party, v int) error {
-			spec := mpc.DenseSpec(4, 64, 16)
+			spec := corr.DenseSpec(4, 64, 16)
 			k, err := linearSetup(p, "fc", spec, v, 1)
 			if err != nil {
 				return err
@@ -216,7 +217,7 @@ func suiteCases() []privacytest.Case {
 			return outShare(p, y, err)
 		}),
 		cs("Linear conv", 2, func(p *party, v int) error {
-			spec := mpc.LinearSpec{N: 1, C: 4, H: 8, W: 8, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+			spec := corr.LinearSpec{N: 1, C: 4, H: 8, W: 8, K: 4, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 			k, err := linearSetup(p, "conv", spec, v, 2)
 			if err != nil {
 				return err
@@ -234,7 +235,7 @@ func suiteCases() []privacytest.Case {
 			return outShare(p, y, err)
 		}),
 		cs("Poly", 3, func(p *party, v int) error {
-			spec := mpc.ActSpec{N: 1, C: 16, HW: 16}
+			spec := corr.ActSpec{N: 1, C: 16, HW: 16}
 			k, err := polySetup(p, "poly", spec.C, v)
 			if err != nil {
 				return err
@@ -291,8 +292,8 @@ func suiteCases() []privacytest.Case {
 // images, with the activation preopened (mpc.Session.PreopenAct) in the
 // offline phase when preopen is set.
 func network(p *party, v int, preopen bool) error {
-	s1, s2 := mpc.DenseSpec(4, 64, 64), mpc.DenseSpec(4, 64, 64)
-	spec := mpc.ActSpec{N: 4, C: 64, HW: 1, ReLU: maskWhere(64, func(i int) bool { return i%2 == 0 })}
+	s1, s2 := corr.DenseSpec(4, 64, 64), corr.DenseSpec(4, 64, 64)
+	spec := corr.ActSpec{N: 4, C: 64, HW: 1, ReLU: maskWhere(64, func(i int) bool { return i%2 == 0 })}
 	k1, err := linearSetup(p, "fc1", s1, v, 3)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package mpc
 
 import (
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -23,7 +24,7 @@ const msbOffset = uint64(1) << 61
 //
 // from the dealer's shares of r >> s and M: one bit of error (the borrow
 // of the low bits), no larger error for any |x| < 2^61.
-func (s *Session) truncMSBOpening(src Provider, label string, x []uint64, shift uint, out *[]uint64) (Opening, error) {
+func (s *Session) truncMSBOpening(src corr.Provider, label string, x []uint64, shift uint, out *[]uint64) (Opening, error) {
 	n := len(x)
 	req := truncMSBRequest(label, n, shift)
 	if err := req.Validate(); err != nil {
@@ -74,7 +75,7 @@ func truncMSBEval(party Party, shift uint, xh, rh, msb []uint64) []uint64 {
 // rounding). One round, 8 bytes per element each way; the dealer sends
 // 16 bytes per element to the client and seeds to the server (no FSS keys,
 // no AES work online). Outside |x| < 2^61 the result is garbage.
-func (s *Session) TruncMSB(src Provider, label string, x []uint64, shift uint) ([]uint64, error) {
+func (s *Session) TruncMSB(src corr.Provider, label string, x []uint64, shift uint) ([]uint64, error) {
 	var y []uint64
 	op, err := s.truncMSBOpening(src, label, x, shift, &y)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -110,16 +111,16 @@ func argmaxLabel(round, level int) string { return fmt.Sprintf("argmax/%d/%d", r
 // argmaxRequests lists the dealer requests of the secure top-k of n images
 // (none in logits mode): per level one DReLU gate per comparison and one
 // Beaver triple per multiplexed value.
-func argmaxRequests(pub *Public, n int) []mpc.Request {
+func argmaxRequests(pub *Public, n int) []corr.Request {
 	if pub.TopK == 0 {
 		return nil
 	}
-	var reqs []mpc.Request
+	var reqs []corr.Request
 	for r, levels := range argmaxLevels(pub.Classes, pub.TopK) {
 		for l, lv := range levels {
 			label := argmaxLabel(r, l)
 			reqs = append(reqs, fssgates.GateRequest(fssgates.KindDReLU, label, n*lv.pairs, 0, pub.Ell),
-				mpc.Request{Kind: mpc.KindTriple, Label: label, N: n * lv.width})
+				corr.Request{Kind: mpc.KindTriple, Label: label, N: n * lv.width})
 		}
 	}
 	return reqs

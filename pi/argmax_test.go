@@ -11,6 +11,7 @@ import (
 
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/otgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -74,7 +75,7 @@ func runTopKPair(t *testing.T, suite string, pub *Public, rows [][]int64) []uint
 	c0, c1 := transport.Pipe()
 	defer c0.Close()
 	defer c1.Close()
-	var p0, p1 mpc.Provider
+	var p0, p1 corr.Provider
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 9
@@ -88,13 +89,13 @@ func runTopKPair(t *testing.T, suite string, pub *Public, rows [][]int64) []uint
 			}
 			return &twoPartyBackend{party: party, conn: conn, pub: pub, ell: ell, gates: g}, nil
 		}
-		prov := []mpc.Provider{p0, p1}[party]
+		prov := []corr.Provider{p0, p1}[party]
 		s, err := mpc.NewSession(mpc.Party(party), conn, pub.Frac)
 		if err != nil {
 			return nil, err
 		}
 		s.Ell = pub.Ell
-		return &secureBackend{s: s, src: mpc.WithPrefetch(prov), pub: pub}, nil
+		return &secureBackend{s: s, src: corr.WithPrefetch(prov), pub: pub}, nil
 	}
 	var out [2][]uint64
 	errc := make(chan error, 2)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -23,7 +24,7 @@ func benchSuite(b *testing.B, arch string, in [3]int, suite string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var p0, p1 mpc.Provider
+	var p0, p1 corr.Provider
 	if suite == SuiteDealer {
 		p0, p1 = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{1}))
 	}

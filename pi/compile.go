@@ -7,6 +7,7 @@ import (
 
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/ring"
 )
@@ -537,7 +538,7 @@ func (c *compiler) actStep(name string, site *nn.Site, x value) (value, error) {
 	x = c.toFrac(x, 2*c.f)
 	n := numel(x.shape)
 	ch, _, _ := chw(x.shape)
-	mask := make(mpc.ReLUMask, (n+7)/8)
+	mask := make(corr.ReLUMask, (n+7)/8)
 	var sec SecretStep
 	var rows [][]float64 // the real coefficients, for fold
 	relus := n

@@ -12,6 +12,7 @@ import (
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
@@ -280,7 +281,7 @@ func (otherAct) Apply(x *autograd.Var) *autograd.Var { return x }
 
 // serve starts a server for plan on one end of a pipe and returns the
 // other end and the server's result channel.
-func serve(t *testing.T, plan *Plan, prov mpc.Provider) (transport.Conn, chan error) {
+func serve(t *testing.T, plan *Plan, prov corr.Provider) (transport.Conn, chan error) {
 	t.Helper()
 	c0, c1 := transport.Pipe()
 	done := make(chan error, 1)

@@ -23,7 +23,7 @@
 // reveal or, when an activation needs it, by one exact truncation.
 //
 // Two protocol suites run a plan (Server.Suite, Client.Suite): SuiteDealer
-// (function secret sharing over Z_2^64 with an mpc.Provider's correlated
+// (function secret sharing over Z_2^64 with a corr.Provider's correlated
 // randomness) and SuiteTwoParty (no dealer: linear steps by homomorphic
 // encryption, package helinear; activations, max pooling and truncations
 // by oblivious-transfer gates, package otgates; shares over Z_2^ℓ with ℓ

@@ -15,7 +15,7 @@ import (
 // activations, max and average pooling, residual adds) and compares what
 // each party receives: every protocol message of the second inference
 // differs at every word from the first's, so no mask is reused within a
-// session through the executor's prefetch path (mpc.Prefetcher over the
+// session through the executor's prefetch path (corr.Prefetcher over the
 // dealer). The session's control messages (request, ready) are public and
 // left out.
 func TestTwoInferencesFresh(t *testing.T) {

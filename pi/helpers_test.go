@@ -13,6 +13,7 @@ import (
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
@@ -134,7 +135,7 @@ func runSecureOn(t testing.TB, plan *Plan, c0, c1 transport.Conn, batches ...*te
 // in-process dealer, the twoparty suite none).
 func runSuiteOn(t testing.TB, plan *Plan, suite string, c0, c1 transport.Conn, batches ...*tensor.Tensor) secureResult {
 	t.Helper()
-	var p0, p1 mpc.Provider
+	var p0, p1 corr.Provider
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 7

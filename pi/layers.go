@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 )
 
@@ -48,7 +49,7 @@ func compileLayers(pub *Public) ([]mpc.Layer, error) {
 // masks (one per linear step) and coefficient masks (one per activation
 // step with polynomial positions); the client makes none. It returns nil
 // for a public plan that does not validate.
-func SetupRequests(pub *Public, p mpc.Party) []mpc.Request {
+func SetupRequests(pub *Public, p mpc.Party) []corr.Request {
 	layers, err := compileLayers(pub)
 	if err != nil {
 		return nil
@@ -62,7 +63,7 @@ func SetupRequests(pub *Public, p mpc.Party) []mpc.Request {
 // top-k output mode; the secure run prefetches
 // the same list, so a dealer that serves it serves exactly what the run
 // asks for). It returns nil for a public plan that does not validate.
-func InferenceRequests(pub *Public, n int) []mpc.Request {
+func InferenceRequests(pub *Public, n int) []corr.Request {
 	layers, err := compileLayers(pub)
 	if err != nil {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -97,7 +98,7 @@ type Step struct {
 	// Mask is the ReLU mask of OpAct as a bitset over C·H·W (LSB first,
 	// 1 = ReLU, 0 = polynomial), the form mpc's layers and requests use;
 	// on an OpLinear with Fold, the mask of the activation it feeds.
-	Mask mpc.ReLUMask `json:"mask,omitempty"`
+	Mask corr.ReLUMask `json:"mask,omitempty"`
 	// ReLUs is the number of ReLU positions of OpAct per image.
 	ReLUs int `json:"relus,omitempty"`
 	// Pool is the window of OpMaxPool and OpSumPool.
@@ -483,7 +484,7 @@ func (p *Public) checkStep(i int, s *Step) error {
 			return fmt.Errorf("scale or shape bookkeeping")
 		}
 		c, h, w := chw(s.Shape)
-		if err := (mpc.ActSpec{N: 1, C: c, HW: h * w, ReLU: s.Mask}).Validate(); err != nil {
+		if err := (corr.ActSpec{N: 1, C: c, HW: h * w, ReLU: s.Mask}).Validate(); err != nil {
 			return err
 		}
 		if n := s.Mask.Count(); n != s.ReLUs {

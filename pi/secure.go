@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -38,11 +39,11 @@ const maxBatchElems = 1 << 28
 
 // secureBackend evaluates steps on shares through an mpc.Session, with
 // the party's dealer material from src: the run's one prefetch queue
-// (mpc.WithPrefetch of the party's Provider), which the per-request
+// (corr.WithPrefetch of the party's Provider), which the per-request
 // offline phase fills and the protocols take from.
 type secureBackend struct {
 	s      *mpc.Session
-	src    mpc.Prefetching
+	src    corr.Prefetching
 	pub    *Public
 	layers []mpc.Layer // per step (compileLayers)
 	lin    map[int]*mpc.LinearKey
@@ -52,7 +53,7 @@ type secureBackend struct {
 // newSecureBackend compiles the steps' layer objects and runs the
 // once-per-session setup of every linear and polynomial step (sec is nil
 // for the client).
-func newSecureBackend(s *mpc.Session, src mpc.Prefetching, pub *Public, sec *Secret) (*secureBackend, error) {
+func newSecureBackend(s *mpc.Session, src corr.Prefetching, pub *Public, sec *Secret) (*secureBackend, error) {
 	if pub.Poly != "" {
 		return nil, fmt.Errorf("pi: the dealer suite computes the default polynomial form, not %q", pub.Poly)
 	}
@@ -127,7 +128,7 @@ func (b *secureBackend) preopen(n int) error {
 }
 
 // needs lists the requests of one inference of n images.
-func (b *secureBackend) needs(n int) []mpc.Request {
+func (b *secureBackend) needs(n int) []corr.Request {
 	return append(mpc.Needs(b.layers, n), argmaxRequests(b.pub, n)...)
 }
 
@@ -163,10 +164,10 @@ func (b *secureBackend) trunc(i int, st *Step, x []uint64) ([]uint64, error) {
 type Server struct {
 	// Plan is the compiled model (public part and secrets).
 	Plan *Plan
-	// Provider supplies the server's correlated randomness (mpc.Provider
+	// Provider supplies the server's correlated randomness (corr.Provider
 	// of party mpc.Server: the in-process dealer or a network dealer);
 	// required by the dealer suite only (ignored by SuiteTwoParty).
-	Provider mpc.Provider
+	Provider corr.Provider
 	// Suite is the protocol suite served (SuiteDealer or SuiteTwoParty;
 	// "" is SuiteDealer). A client asking for another suite is refused.
 	Suite string
@@ -240,7 +241,7 @@ func (sv *Server) run(conn transport.Conn) error {
 		return err
 	}
 	s.Ell = pub.Ell
-	b, err := newSecureBackend(s, mpc.WithPrefetch(sv.Provider), pub, sv.Plan.Secret)
+	b, err := newSecureBackend(s, corr.WithPrefetch(sv.Provider), pub, sv.Plan.Secret)
 	if err != nil {
 		return err
 	}
@@ -255,7 +256,7 @@ type suiteRun interface {
 	// stepLayers are the plan steps' layer objects (for the statistics).
 	stepLayers() []mpc.Layer
 	// provider is the party's dealer provider (nil: no dealer material).
-	provider() mpc.Provider
+	provider() corr.Provider
 	// offline runs the per-request offline phase after the request:
 	// the dealer suite's material prefetch and preopening.
 	offline(conn transport.Conn, n int) error
@@ -273,7 +274,7 @@ type dealerRun struct {
 }
 
 func (r *dealerRun) stepLayers() []mpc.Layer { return r.layers }
-func (r *dealerRun) provider() mpc.Provider  { return r.src }
+func (r *dealerRun) provider() corr.Provider { return r.src }
 func (r *dealerRun) reveal(y []uint64) ([]uint64, error) {
 	return r.s.RevealToClient("output", y)
 }
@@ -323,7 +324,7 @@ func (r *dealerRun) offline(conn transport.Conn, n int) error {
 type twoPartyRun struct{ *twoPartyBackend }
 
 func (r twoPartyRun) stepLayers() []mpc.Layer { return r.layers }
-func (r twoPartyRun) provider() mpc.Provider  { return nil }
+func (r twoPartyRun) provider() corr.Provider { return nil }
 func (r twoPartyRun) offline(_ transport.Conn, n int) error {
 	if err := r.precompute(n); err != nil {
 		return fmt.Errorf("offline: %w", err)
@@ -546,7 +547,7 @@ type Client struct {
 	Public *Public
 	// Provider supplies the client's correlated randomness (party
 	// mpc.Client); required by the dealer suite only.
-	Provider mpc.Provider
+	Provider corr.Provider
 	// Suite is the protocol suite asked for in the handshake (SuiteDealer
 	// or SuiteTwoParty; "" is SuiteDealer).
 	Suite string
@@ -657,7 +658,7 @@ func (c *Client) Connect(ctx context.Context, conn transport.Conn) error {
 		return err
 	}
 	s.Ell = c.Public.Ell
-	b, err := newSecureBackend(s, mpc.WithPrefetch(c.Provider), c.Public, nil)
+	b, err := newSecureBackend(s, corr.WithPrefetch(c.Provider), c.Public, nil)
 	if err != nil {
 		return ctxErr(ctx, err)
 	}
@@ -778,7 +779,7 @@ func DealerMaterial(pub *Public) (setup, server, client int64, err error) {
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	gen := func(reqs []mpc.Request, add func(m0, m1 *mpc.Material)) error {
+	gen := func(reqs []corr.Request, add func(m0, m1 *corr.Material)) error {
 		for _, req := range reqs {
 			m0, m1, err := d.Generate(req, 0)
 			if err != nil {
@@ -790,9 +791,9 @@ func DealerMaterial(pub *Public) (setup, server, client int64, err error) {
 		}
 		return nil
 	}
-	if err := gen(SetupRequests(pub, mpc.Server), func(m0, _ *mpc.Material) { setup += m0.Size() }); err != nil {
+	if err := gen(SetupRequests(pub, mpc.Server), func(m0, _ *corr.Material) { setup += m0.Size() }); err != nil {
 		return 0, 0, 0, err
 	}
-	err = gen(InferenceRequests(pub, 1), func(m0, m1 *mpc.Material) { server += m0.Size(); client += m1.Size() })
+	err = gen(InferenceRequests(pub, 1), func(m0, m1 *corr.Material) { server += m0.Size(); client += m1.Size() })
 	return setup, server, client, err
 }

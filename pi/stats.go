@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -27,7 +28,7 @@ type Stats struct {
 	// show here.
 	OfflineInline transport.Counts `json:"offline_inline"`
 	// Material is the dealer material this party received for the
-	// request (the encoded size, mpc.Material.Size), in bytes.
+	// request (the encoded size, corr.Material.Size), in bytes.
 	Material int64 `json:"material_bytes"`
 	// OfflineTime is the wall time of the offline phase (fetching the
 	// material, for the client with waiting for the server's; the
@@ -75,8 +76,8 @@ type statsRecorder struct {
 	conn   transport.Conn
 	pub    *Public
 	run    suiteRun
-	layers []mpc.Layer  // per step, for the ReLU counts
-	prov   mpc.Provider // nil without a dealer
+	layers []mpc.Layer   // per step, for the ReLU counts
+	prov   corr.Provider // nil without a dealer
 	mat0   int64
 	n      int
 	start  transport.Counts

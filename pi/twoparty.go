@@ -14,7 +14,7 @@ import (
 // correlations behind the secure steps.
 const (
 	// SuiteDealer computes on shares over Z_2^64 with function secret
-	// sharing and correlated randomness from a dealer (mpc.Provider).
+	// sharing and correlated randomness from a dealer (corr.Provider).
 	SuiteDealer = "dealer"
 	// SuiteTwoParty needs no dealer: linear steps by homomorphic
 	// encryption (helinear), the other secure steps by oblivious-transfer

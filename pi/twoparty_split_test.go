@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 )
 
 // TestActSplit: the split computed once per step and repeated per image
@@ -26,7 +26,7 @@ func TestActSplit(t *testing.T) {
 		}
 		pub := &Public{Steps: []Step{
 			{Name: "lin", Op: OpLinear},
-			{Name: "act", Op: OpAct, Shape: shape, Mask: mpc.MaskOf(relu), ReLUs: count},
+			{Name: "act", Op: OpAct, Shape: shape, Mask: corr.MaskOf(relu), ReLUs: count},
 		}}
 		acts := newActSplits(pub)
 		if r, p := acts[0].batch(2); len(r)+len(p) != 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/tensor"
@@ -240,7 +241,7 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 		return nil, fmt.Errorf("serve: %s sent plan %x, expected %x", cfg.Server, h[:8], want[:8])
 	}
 	s.Public = pub
-	var prov mpc.Provider
+	var prov corr.Provider
 	if suite == suiteDealer {
 		if s.DealerAddr, err = chooseDealer(cfg, ans.dealer); err != nil {
 			return nil, fmt.Errorf("serve: %s: %w", cfg.Server, err)
@@ -275,8 +276,8 @@ func open(ctx context.Context, cfg ClientConfig, conn transport.Conn) (*Session,
 	}
 	if s.prov != nil {
 		infer := pi.InferenceRequests(s.Public, 1)
-		s.prov.Refill = func() []mpc.Request { return infer }
-		var reqs []mpc.Request
+		s.prov.Refill = func() []corr.Request { return infer }
+		var reqs []corr.Request
 		for range max(cfg.Pool, 1) {
 			reqs = append(reqs, infer...)
 		}

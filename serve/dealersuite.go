@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve/dealer"
 )
@@ -50,8 +51,8 @@ type dealerSuite struct {
 	given *DealerConfig // DealerCorrelations' argument, checked by Init
 	cfg   DealerConfig
 	hash  [32]byte
-	setup []mpc.Request
-	infer []mpc.Request
+	setup []corr.Request
+	infer []corr.Request
 	pool  chan *pooledSession
 	// images is the number of single-image inferences each session's
 	// plan registration grants (0: no registration).
@@ -141,10 +142,10 @@ func (d *dealerSuite) newSession(ctx context.Context, prefetch bool) (*pooledSes
 			return nil, err
 		}
 	}
-	prov.Refill = func() []mpc.Request { return d.infer }
+	prov.Refill = func() []corr.Request { return d.infer }
 	prov.KeepAlive(keepAlive(d.cfg.KeepAlive))
 	if prefetch {
-		if err := prov.Prefetch(append(append([]mpc.Request(nil), d.setup...), d.infer...)); err != nil {
+		if err := prov.Prefetch(append(append([]corr.Request(nil), d.setup...), d.infer...)); err != nil {
 			prov.Close()
 			return nil, err
 		}

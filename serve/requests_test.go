@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -14,19 +15,19 @@ import (
 
 // recorder is a Provider that logs the requests it serves.
 type recorder struct {
-	mpc.Provider
+	corr.Provider
 	mu   sync.Mutex
-	reqs []mpc.Request
+	reqs []corr.Request
 }
 
-func (r *recorder) Get(req mpc.Request) (*mpc.Material, error) {
+func (r *recorder) Get(req corr.Request) (*corr.Material, error) {
 	r.mu.Lock()
 	r.reqs = append(r.reqs, req)
 	r.mu.Unlock()
 	return r.Provider.Get(req)
 }
 
-func encodeAll(t *testing.T, reqs []mpc.Request) [][]byte {
+func encodeAll(t *testing.T, reqs []corr.Request) [][]byte {
 	t.Helper()
 	out := make([][]byte, len(reqs))
 	for i, r := range reqs {
@@ -39,7 +40,7 @@ func encodeAll(t *testing.T, reqs []mpc.Request) [][]byte {
 	return out
 }
 
-func sameRequests(t *testing.T, what string, got, want []mpc.Request) {
+func sameRequests(t *testing.T, what string, got, want []corr.Request) {
 	t.Helper()
 	g, w := encodeAll(t, got), encodeAll(t, want)
 	if len(g) != len(w) {
@@ -53,14 +54,14 @@ func sameRequests(t *testing.T, what string, got, want []mpc.Request) {
 }
 
 // samePerLabel is sameRequests for each (kind, label) on its own.
-func samePerLabel(t *testing.T, what string, got, want []mpc.Request) {
+func samePerLabel(t *testing.T, what string, got, want []corr.Request) {
 	t.Helper()
 	type key struct {
-		kind  mpc.MaterialKind
+		kind  corr.MaterialKind
 		label string
 	}
-	group := func(rs []mpc.Request) (map[key][]mpc.Request, []key) {
-		m := map[key][]mpc.Request{}
+	group := func(rs []corr.Request) (map[key][]corr.Request, []key) {
+		m := map[key][]corr.Request{}
 		var order []key
 		for _, r := range rs {
 			k := key{r.Kind, r.Label}

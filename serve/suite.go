@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/serve/dealer"
 )
@@ -80,7 +80,7 @@ type CorrelationSession struct {
 	Tag []byte
 	// Provider is the server's correlated randomness (pi.Server.Provider;
 	// nil for a suite without a dealer).
-	Provider mpc.Provider
+	Provider corr.Provider
 	// Activity grows while the session's material arrives (the idle
 	// watch counts it as activity); nil: never.
 	Activity func() int64

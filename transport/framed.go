@@ -85,7 +85,7 @@ func readFrame(r io.Reader, maxSize int, progress func(), prealloc int) ([]byte,
 	}
 	size := int(n)
 	// Buffers of a megabyte or more come from the pool of recycled dealer
-	// material (see mpc.Material.Release), and outgrown ones go back to it.
+	// material (see corr.Material.Release), and outgrown ones go back to it.
 	buf := frameBuf(0, min(size, max(initialAlloc, prealloc)))
 	for len(buf) < size {
 		step := min(size-len(buf), readChunk)

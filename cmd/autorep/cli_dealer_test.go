@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
@@ -147,7 +148,7 @@ func TestDealerAdmissionMetricsDrain(t *testing.T) {
 	if p0.Tag() != p1.Tag() {
 		t.Error("the parties of one session got different tags")
 	}
-	req := mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 64}
+	req := corr.Request{Kind: mpc.KindTriple, Label: "t", N: 64}
 	if _, err := p0.Get(req); err != nil {
 		t.Fatal(err)
 	}

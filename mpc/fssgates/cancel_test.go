@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
@@ -22,9 +23,9 @@ import (
 // quickly, and no goroutine is left behind.
 func TestGenerateContext(t *testing.T) {
 	d := mpc.NewGenerator(ring.Seed{9})
-	conv := mpc.LinearSpec{N: 3, C: 4, H: 6, W: 6, K: 5, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
-	act := mpc.ActSpec{N: 1, C: 2, HW: 8, ReLU: mpc.MaskOf(make([]bool, 16))}
-	for _, req := range []mpc.Request{
+	conv := corr.LinearSpec{N: 3, C: 4, H: 6, W: 6, K: 5, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	act := corr.ActSpec{N: 1, C: 2, HW: 8, ReLU: corr.MaskOf(make([]bool, 16))}
+	for _, req := range []corr.Request{
 		fssgates.GateRequest(fssgates.KindReLU, "r", 1000, 0, 40),
 		fssgates.GateRequest(fssgates.KindDReLU, "d", 1000, 0, 0),
 		fssgates.GateRequest(fssgates.KindTrunc, "t", 1000, 12, 0),
@@ -42,7 +43,7 @@ func TestGenerateContext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i, pair := range [][2]*mpc.Material{{a0, b0}, {a1, b1}} {
+		for i, pair := range [][2]*corr.Material{{a0, b0}, {a1, b1}} {
 			x, err := pair[0].MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
@@ -55,8 +56,8 @@ func TestGenerateContext(t *testing.T) {
 	}
 
 	before := runtime.NumGoroutine()
-	big := mpc.LinearSpec{N: 128, C: 64, H: 32, W: 32, K: 64, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
-	for _, req := range []mpc.Request{
+	big := corr.LinearSpec{N: 128, C: 64, H: 32, W: 32, K: 64, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
+	for _, req := range []corr.Request{
 		fssgates.GateRequest(fssgates.KindReLU, "big", 1<<18, 0, 0),
 		{Kind: mpc.KindLinear, Label: "bigconv", Linear: big},
 	} {

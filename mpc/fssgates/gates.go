@@ -7,7 +7,7 @@
 // ReLUTrunc run one gate in one round. Importing the package registers the
 // generation and payload codecs of the material kinds it owns
 // (KindTrunc, KindReLU, KindDReLU, KindReLUTrunc) with the core
-// (mpc.RegisterKind), so a dealer generates and a party decodes them.
+// (corr.RegisterKind), so a dealer generates and a party decodes them.
 //
 // Every gate opens x + r_in (one round, 8 bytes per element each way) and
 // evaluates its keys locally; docs/PROTOCOLS.md documents each gate.
@@ -18,6 +18,7 @@ import (
 
 	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -25,37 +26,37 @@ import (
 type Gates struct{}
 
 // ReLU prepares the FSS ReLU gate on x (see mpc.Gates).
-func (Gates) ReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int, out *[]uint64) (mpc.Opening, error) {
+func (Gates) ReLU(s *mpc.Session, src corr.Provider, label string, x []uint64, ell int, out *[]uint64) (mpc.Opening, error) {
 	return gate(s, src, GateRequest(KindReLU, label, len(x), 0, ell), x, out)
 }
 
 // ReLUTrunc prepares the fused ReLU-truncation gate on z (see mpc.Gates
 // and ReLUTrunc).
-func (Gates) ReLUTrunc(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
+func (Gates) ReLUTrunc(s *mpc.Session, src corr.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
 	return reluTruncOpening(s, src, label, z, shift, ell, out)
 }
 
 // ReLUNeeds is the one ReLU request of n values (see mpc.Gates).
-func (Gates) ReLUNeeds(label string, n, ell int) []mpc.Request {
-	return []mpc.Request{GateRequest(KindReLU, label, n, 0, ell)}
+func (Gates) ReLUNeeds(label string, n, ell int) []corr.Request {
+	return []corr.Request{GateRequest(KindReLU, label, n, 0, ell)}
 }
 
 // ReLUTruncNeeds is the one fused ReLU-truncation request of n values
 // (see mpc.Gates).
-func (Gates) ReLUTruncNeeds(label string, n int, shift uint, ell int) []mpc.Request {
-	return []mpc.Request{ReLUTruncRequest(label, n, shift, ell)}
+func (Gates) ReLUTruncNeeds(label string, n int, shift uint, ell int) []corr.Request {
+	return []corr.Request{ReLUTruncRequest(label, n, shift, ell)}
 }
 
 // GateRequest is the request of a gate of kind (KindReLU, KindDReLU,
 // KindTrunc) on n values of ell bits.
-func GateRequest(kind mpc.MaterialKind, label string, n int, shift uint, ell int) mpc.Request {
-	return mpc.Request{Kind: kind, Label: label, N: n, Shift: shift, Ell: ell}
+func GateRequest(kind corr.MaterialKind, label string, n int, shift uint, ell int) corr.Request {
+	return corr.Request{Kind: kind, Label: label, N: n, Shift: shift, Ell: ell}
 }
 
 // ReLUTruncRequest is the request of a fused ReLU-truncation gate on n
 // values of ell bits (the ReLU positions of an mpc.ActLayer).
-func ReLUTruncRequest(label string, n int, shift uint, ell int) mpc.Request {
-	return mpc.Request{Kind: KindReLUTrunc, Label: label, N: n, Shift: shift, Ell: ell}
+func ReLUTruncRequest(label string, n int, shift uint, ell int) corr.Request {
+	return corr.Request{Kind: KindReLUTrunc, Label: label, N: n, Shift: shift, Ell: ell}
 }
 
 // TruncLayer is an exact (FSS) truncation by Shift of Positions values per
@@ -69,17 +70,17 @@ type TruncLayer struct {
 }
 
 // SetupNeeds is empty: truncation has no setup.
-func (l *TruncLayer) SetupNeeds(mpc.Party) []mpc.Request { return nil }
+func (l *TruncLayer) SetupNeeds(mpc.Party) []corr.Request { return nil }
 
 // Needs is one truncation gate for the n images.
-func (l *TruncLayer) Needs(n int) []mpc.Request {
-	return []mpc.Request{GateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
+func (l *TruncLayer) Needs(n int) []corr.Request {
+	return []corr.Request{GateRequest(KindTrunc, l.Label, n*l.Positions, l.Shift, l.Ell)}
 }
 
 // gate prepares an FSS gate evaluation on the shared x: it fetches the
 // material from src and returns the opening of x + r_in whose finisher stores the
 // shares of the gate's output in *out.
-func gate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64, out *[]uint64) (mpc.Opening, error) {
+func gate(s *mpc.Session, src corr.Provider, req corr.Request, x []uint64, out *[]uint64) (mpc.Opening, error) {
 	m, err := s.Fetch(src, req, len(x))
 	if err != nil {
 		return mpc.Opening{}, err
@@ -110,7 +111,7 @@ func gate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64, out *[]
 }
 
 // runGate evaluates one gate in one round.
-func runGate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64) ([]uint64, error) {
+func runGate(s *mpc.Session, src corr.Provider, req corr.Request, x []uint64) ([]uint64, error) {
 	var y []uint64
 	op, err := gate(s, src, req, x, &y)
 	if err != nil {
@@ -126,19 +127,19 @@ func runGate(s *mpc.Session, src mpc.Provider, req mpc.Request, x []uint64) ([]u
 // floor(x/2^shift)) for signed x in [−2^(ell−1), 2^(ell−1)) (ell 0 means
 // 64), with the FSS truncation gate: one round, 8 bytes per element each
 // way. There is no failure probability inside that range.
-func Trunc(s *mpc.Session, src mpc.Provider, label string, x []uint64, shift uint, ell int) ([]uint64, error) {
+func Trunc(s *mpc.Session, src corr.Provider, label string, x []uint64, shift uint, ell int) ([]uint64, error) {
 	return runGate(s, src, GateRequest(KindTrunc, label, len(x), shift, ell), x)
 }
 
 // ReLU returns shares of max(x, 0) for signed x in [−2^(ell−1), 2^(ell−1))
 // with the FSS ReLU gate: one round, 8 bytes per element each way.
-func ReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) ([]uint64, error) {
+func ReLU(s *mpc.Session, src corr.Provider, label string, x []uint64, ell int) ([]uint64, error) {
 	return runGate(s, src, GateRequest(KindReLU, label, len(x), 0, ell), x)
 }
 
 // DReLU returns arithmetic shares of the bit 1{x ≥ 0}: one round, 8 bytes
 // per element each way.
-func DReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) ([]uint64, error) {
+func DReLU(s *mpc.Session, src corr.Provider, label string, x []uint64, ell int) ([]uint64, error) {
 	return runGate(s, src, GateRequest(KindDReLU, label, len(x), 0, ell), x)
 }
 
@@ -164,7 +165,7 @@ func DReLU(s *mpc.Session, src mpc.Provider, label string, x []uint64, ell int) 
 // the dealer's shares of q, K and q·K (genReLUTrunc): no communication
 // besides opening ẑ. The result is 0 for z < 0 and floor(z/2^f) or one
 // more (stochastic rounding) for z ≥ 0.
-func reluTruncOpening(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
+func reluTruncOpening(s *mpc.Session, src corr.Provider, label string, z []uint64, shift uint, ell int, out *[]uint64) (mpc.Opening, error) {
 	req := ReLUTruncRequest(label, len(z), shift, ell)
 	n := len(z)
 	m, err := s.Fetch(src, req, n, n, n, n)
@@ -212,7 +213,7 @@ func reluTruncOpening(s *mpc.Session, src mpc.Provider, label string, z []uint64
 // element each way: 0 for z < 0, floor(z/2^shift) or one more (stochastic
 // rounding) for z ≥ 0. This fuses the truncation after a linear layer with
 // the following ReLU.
-func ReLUTrunc(s *mpc.Session, src mpc.Provider, label string, z []uint64, shift uint, ell int) ([]uint64, error) {
+func ReLUTrunc(s *mpc.Session, src corr.Provider, label string, z []uint64, shift uint, ell int) ([]uint64, error) {
 	var y []uint64
 	op, err := reluTruncOpening(s, src, label, z, shift, ell, &y)
 	if err != nil {

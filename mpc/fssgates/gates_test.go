@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/mpc/internal/mpctest"
 )
@@ -19,7 +20,7 @@ func TestTruncExact(t *testing.T) {
 	}{{64, 16, 50}, {64, 32, 63}, {40, 12, 40}} {
 		x := mpctest.RandSigned(n, tc.bits, 3)
 		xs := mpctest.Split(x, 4)
-		r := mpctest.Run2(t, 2, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := mpctest.Run2(t, 2, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			return fssgates.Trunc(s, src, "t", xs[s.Party], tc.shift, tc.ell)
 		})
 		want := make([]uint64, n)
@@ -38,7 +39,7 @@ func TestReLUAndDReLU(t *testing.T) {
 	x := mpctest.RandSigned(n, 40, 5)
 	x[0], x[1], x[2] = 0, ^uint64(0), 1 // 0, −1, 1
 	xs := mpctest.Split(x, 6)
-	r := mpctest.Run2(t, 3, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+	r := mpctest.Run2(t, 3, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 		y, err := fssgates.ReLU(s, src, "r", xs[s.Party], 0)
 		if err != nil {
 			return nil, err
@@ -71,7 +72,7 @@ func TestReLUTrunc(t *testing.T) {
 		z := mpctest.RandSigned(n, tc.bits, byte(tc.ell+int(tc.shift)))
 		z[0], z[1], z[2], z[3] = 0, ^uint64(0), 1<<tc.shift, 1<<tc.shift-1
 		zs := mpctest.Split(z, 8)
-		r := mpctest.Run2(t, 50, func(s *mpc.Session, src mpc.Provider) ([]uint64, error) {
+		r := mpctest.Run2(t, 50, func(s *mpc.Session, src corr.Provider) ([]uint64, error) {
 			return fssgates.ReLUTrunc(s, src, "rt", zs[s.Party], tc.shift, tc.ell)
 		})
 		got := mpctest.Reconstruct(t, r)

@@ -4,47 +4,47 @@ import (
 	"fmt"
 
 	"github.com/autorep/autorep/fss"
-	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 )
 
 // The material kinds this family owns, with their values (the wire byte;
-// see mpc.MaterialKind). Each has n elements and both parties' material
+// see corr.MaterialKind). Each has n elements and both parties' material
 // holds the shared input mask r (seeded) first.
 const (
 	// KindTrunc (Param = shift): the FSS exact-truncation keys in Keys
 	// (GateKeys).
-	KindTrunc mpc.MaterialKind = 5
+	KindTrunc corr.MaterialKind = 5
 	// KindReLU: the FSS ReLU keys in Keys (GateKeys).
-	KindReLU mpc.MaterialKind = 6
+	KindReLU corr.MaterialKind = 6
 	// KindDReLU: the FSS DReLU keys in Keys (GateKeys).
-	KindDReLU mpc.MaterialKind = 7
+	KindDReLU corr.MaterialKind = 7
 	// KindReLUTrunc (Param = shift): after r, shares of q, K and q·K
 	// (party 0 seeded, party 1 explicit), and in Keys (DCFKeys) n DCF keys
 	// on ℓ−1 bits with 3-word payloads (see ReLUTrunc).
-	KindReLUTrunc mpc.MaterialKind = 10
+	KindReLUTrunc corr.MaterialKind = 10
 )
 
 // The kinds this family owns: their validation, shape, generation and
 // payload codecs.
 func init() {
-	gate := func(name string, g fss.Gate, maxShift uint64) mpc.KindDesc {
-		return mpc.KindDesc{Name: name, Vecs: [2]int{1, 1}, MaxShift: maxShift,
+	gate := func(name string, g fss.Gate, maxShift uint64) corr.KindDesc {
+		return corr.KindDesc{Name: name, Vecs: [2]int{1, 1}, MaxShift: maxShift,
 			Validate: validateGate,
-			Shape: func(r mpc.Request) mpc.Shape {
-				s := mpc.Shape{Param: uint64(r.Shift), Elems: int64(r.N),
+			Shape: func(r corr.Request) corr.Shape {
+				s := corr.Shape{Param: uint64(r.Shift), Elems: int64(r.N),
 					PayloadBytes: fssHeader + int64(r.N)*int64(fss.KeyBytes(g, r.InputBits(), int(r.Shift)))}
 				s.Mask(r.N)
 				return s
 			},
 			Generate: genGate, Decode: decodeGateKeys, Check: checkGateKeys, Matches: matchGateKeys}
 	}
-	mpc.RegisterKind(KindTrunc, gate("trunc", fss.GateTruncExact, maxShift))
-	mpc.RegisterKind(KindReLU, gate("relu", fss.GateReLU, 0))
-	mpc.RegisterKind(KindDReLU, gate("drelu", fss.GateDReLU, 0))
-	mpc.RegisterKind(KindReLUTrunc, mpc.KindDesc{Name: "relu-trunc", Vecs: [2]int{4, 4}, MaxShift: maxShift, EqualLens: true,
+	corr.RegisterKind(KindTrunc, gate("trunc", fss.GateTruncExact, maxShift))
+	corr.RegisterKind(KindReLU, gate("relu", fss.GateReLU, 0))
+	corr.RegisterKind(KindDReLU, gate("drelu", fss.GateDReLU, 0))
+	corr.RegisterKind(KindReLUTrunc, corr.KindDesc{Name: "relu-trunc", Vecs: [2]int{4, 4}, MaxShift: maxShift, EqualLens: true,
 		Validate: validateGate,
-		Shape: func(r mpc.Request) mpc.Shape {
-			s := mpc.Shape{Param: uint64(r.Shift), Elems: int64(r.N),
+		Shape: func(r corr.Request) corr.Shape {
+			s := corr.Shape{Param: uint64(r.Shift), Elems: int64(r.N),
 				PayloadBytes: fssHeader + int64(r.N)*int64(fss.DCFKeyBytes(r.InputBits()-1, reluTruncPayload))}
 			s.Mask(r.N)
 			for range 3 {
@@ -61,7 +61,7 @@ const maxShift = 62
 
 // validateGate checks a gate request: the input width, the shift of the
 // truncating gates (none for the others) and the element count.
-func validateGate(r mpc.Request) error {
+func validateGate(r corr.Request) error {
 	if r.Ell != 0 && (r.Ell < 2 || r.Ell > 64) {
 		return fmt.Errorf("mpc: %v request: bit width %d outside 2..64", r.Kind, r.Ell)
 	}
@@ -115,15 +115,15 @@ const fssHeader = 16
 
 // gateKeys returns the FSS gate keys of a checked KindTrunc, KindReLU or
 // KindDReLU material.
-func gateKeys(m *mpc.Material) *fss.Keys { return m.Keys.(GateKeys).Keys }
+func gateKeys(m *corr.Material) *fss.Keys { return m.Keys.(GateKeys).Keys }
 
 // dcfKeys returns the DCF keys of a checked KindReLUTrunc material.
-func dcfKeys(m *mpc.Material) *fss.DCFKeys { return m.Keys.(DCFKeys).DCFKeys }
+func dcfKeys(m *corr.Material) *fss.DCFKeys { return m.Keys.(DCFKeys).DCFKeys }
 
 // genGate generates KindTrunc (exact), KindReLU and KindDReLU material:
 // both parties get shares of the input mask r (seeded) and their gate
 // keys.
-func genGate(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
+func genGate(req corr.Request, g corr.Gen, m0, m1 *corr.Material) error {
 	r, r0, r1 := g.Mask(req.N)
 	var k0, k1 *fss.Keys
 	var err error
@@ -143,8 +143,8 @@ func genGate(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
 	if err != nil {
 		return err
 	}
-	m0.Vecs, m0.Keys = []mpc.Vec{r0}, GateKeys{k0}
-	m1.Vecs, m1.Keys = []mpc.Vec{r1}, GateKeys{k1}
+	m0.Vecs, m0.Keys = []corr.Vec{r0}, GateKeys{k0}
+	m1.Vecs, m1.Keys = []corr.Vec{r1}, GateKeys{k1}
 	return nil
 }
 
@@ -153,7 +153,7 @@ func genGate(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
 // q·K, and one (ℓ−1)-bit DCF per position with payload (s, s·K, q·T),
 // s = 1 − 2q, T = 2^(ℓ−f), at alpha = r mod 2^(ℓ−1) (see
 // reluTruncOpening).
-func genReLUTrunc(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
+func genReLUTrunc(req corr.Request, g corr.Gen, m0, m1 *corr.Material) error {
 	r, r0, r1 := g.Mask(req.N)
 	ell, f := req.InputBits(), req.Shift
 	half := uint64(1) << uint(ell-1)
@@ -174,7 +174,7 @@ func genReLUTrunc(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
 	if err != nil {
 		return err
 	}
-	m0.Vecs, m1.Vecs = []mpc.Vec{r0}, []mpc.Vec{r1}
+	m0.Vecs, m1.Vecs = []corr.Vec{r0}, []corr.Vec{r1}
 	for _, v := range [][]uint64{qv, kv, qk} {
 		v0, v1 := g.Share(v)
 		m0.Vecs = append(m0.Vecs, v0)
@@ -185,18 +185,18 @@ func genReLUTrunc(req mpc.Request, g mpc.Gen, m0, m1 *mpc.Material) error {
 	return nil
 }
 
-func decodeGateKeys(b []byte, owned bool) (mpc.Payload, error) {
+func decodeGateKeys(b []byte, owned bool) (corr.Payload, error) {
 	k, err := decodeKeys[fss.Keys](b, owned)
 	return GateKeys{k}, err
 }
 
-func checkGateKeys(m *mpc.Material, p mpc.Payload) error {
+func checkGateKeys(m *corr.Material, p corr.Payload) error {
 	gk, ok := p.(GateKeys)
 	if !ok || gk.Keys == nil {
 		return fmt.Errorf("fssgates: %v material carries %T, not FSS gate keys", m.Kind, p)
 	}
 	g := gk.Keys
-	want := map[mpc.MaterialKind]fss.Gate{KindReLU: fss.GateReLU, KindDReLU: fss.GateDReLU, KindTrunc: fss.GateTruncExact}[m.Kind]
+	want := map[corr.MaterialKind]fss.Gate{KindReLU: fss.GateReLU, KindDReLU: fss.GateDReLU, KindTrunc: fss.GateTruncExact}[m.Kind]
 	if g.Gate() != want {
 		return fmt.Errorf("fssgates: %v material carries %v keys", m.Kind, g.Gate())
 	}
@@ -212,19 +212,19 @@ func checkGateKeys(m *mpc.Material, p mpc.Payload) error {
 	return nil
 }
 
-func matchGateKeys(req mpc.Request, p mpc.Payload) error {
+func matchGateKeys(req corr.Request, p corr.Payload) error {
 	if ell := p.(GateKeys).Ell(); ell != req.InputBits() {
 		return fmt.Errorf("fssgates: material: keys for %d-bit inputs, want %d", ell, req.InputBits())
 	}
 	return nil
 }
 
-func decodeDCFKeys(b []byte, owned bool) (mpc.Payload, error) {
+func decodeDCFKeys(b []byte, owned bool) (corr.Payload, error) {
 	k, err := decodeKeys[fss.DCFKeys](b, owned)
 	return DCFKeys{k}, err
 }
 
-func checkDCFKeys(m *mpc.Material, p mpc.Payload) error {
+func checkDCFKeys(m *corr.Material, p corr.Payload) error {
 	dk, ok := p.(DCFKeys)
 	if !ok || dk.DCFKeys == nil {
 		return fmt.Errorf("fssgates: %v material carries %T, not DCF keys", m.Kind, p)
@@ -243,7 +243,7 @@ func checkDCFKeys(m *mpc.Material, p mpc.Payload) error {
 	return nil
 }
 
-func matchDCFKeys(req mpc.Request, p mpc.Payload) error {
+func matchDCFKeys(req corr.Request, p corr.Payload) error {
 	if bits := p.(DCFKeys).Bits(); bits != req.InputBits()-1 {
 		return fmt.Errorf("fssgates: material: keys for %d-bit inputs, want %d", bits+1, req.InputBits())
 	}

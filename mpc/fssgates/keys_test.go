@@ -1,6 +1,7 @@
 package fssgates_test
 
 import (
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 // request.
 func TestKeyChecks(t *testing.T) {
 	d := mpc.NewGenerator(ring.Seed{3})
-	gen := func(req mpc.Request) (m0, m1 *mpc.Material) {
+	gen := func(req corr.Request) (m0, m1 *corr.Material) {
 		t.Helper()
 		m0, m1, err := d.Generate(req, 0)
 		if err != nil {
@@ -22,14 +23,14 @@ func TestKeyChecks(t *testing.T) {
 		}
 		return m0, m1
 	}
-	reluReq := mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 4, Ell: 40}
-	rtReq := mpc.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 12, Ell: 40}
-	truncReq := mpc.Request{Kind: fssgates.KindTrunc, Label: "t", N: 4, Shift: 12}
+	reluReq := corr.Request{Kind: fssgates.KindReLU, Label: "r", N: 4, Ell: 40}
+	rtReq := corr.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 12, Ell: 40}
+	truncReq := corr.Request{Kind: fssgates.KindTrunc, Label: "t", N: 4, Shift: 12}
 	relu0, _ := gen(reluReq)
 	rt0, rt1 := gen(rtReq)
 	tr0, _ := gen(truncReq)
 
-	bad := map[string]*mpc.Material{
+	bad := map[string]*corr.Material{
 		"DCF keys of the other party":    {Kind: fssgates.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: rt1.Keys},
 		"gate keys in ReLUTrunc":         {Kind: fssgates.KindReLUTrunc, Party: mpc.Server, Param: 12, Vecs: rt0.Vecs, Keys: relu0.Keys},
 		"DCF keys in ReLU":               {Kind: fssgates.KindReLU, Party: mpc.Server, Vecs: relu0.Vecs, Keys: rt0.Keys},
@@ -42,24 +43,24 @@ func TestKeyChecks(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		m   *mpc.Material
-		req mpc.Request
+		m   *corr.Material
+		req corr.Request
 	}{
-		{relu0, mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 4}},                // 40-bit keys, 64-bit request
-		{rt0, mpc.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 12}}, // likewise
+		{relu0, corr.Request{Kind: fssgates.KindReLU, Label: "r", N: 4}},                // 40-bit keys, 64-bit request
+		{rt0, corr.Request{Kind: fssgates.KindReLUTrunc, Label: "rt", N: 4, Shift: 12}}, // likewise
 	} {
 		b, err := c.m.MarshalBinary()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mpc.UnmarshalMaterialFor(b, c.req, mpc.Server); err == nil {
+		if _, err := corr.UnmarshalMaterialFor(b, c.req, mpc.Server); err == nil {
 			t.Errorf("%v: keys for 40-bit inputs accepted for a 64-bit request", c.m.Kind)
 		}
 		want := reluReq
 		if c.m.Kind == fssgates.KindReLUTrunc {
 			want = rtReq
 		}
-		if _, err := mpc.UnmarshalMaterialFor(b, want, mpc.Server); err != nil {
+		if _, err := corr.UnmarshalMaterialFor(b, want, mpc.Server); err != nil {
 			t.Errorf("%v: own request refused: %v", c.m.Kind, err)
 		}
 	}

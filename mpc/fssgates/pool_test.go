@@ -6,6 +6,7 @@ import (
 
 	"github.com/autorep/autorep/internal/bufpool"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
@@ -19,7 +20,7 @@ import (
 func TestRecycledKeyMemory(t *testing.T) {
 	d := mpc.NewGenerator(ring.Seed{4})
 	const n = 1 << 12 // megabytes of keys per party: pooled sizes
-	for _, req := range []mpc.Request{
+	for _, req := range []corr.Request{
 		fssgates.GateRequest(fssgates.KindReLU, "r", n, 0, 0),
 		fssgates.GateRequest(fssgates.KindReLU, "r37", n, 0, 37),
 		fssgates.GateRequest(fssgates.KindDReLU, "d", n, 0, 0),
@@ -54,7 +55,7 @@ func TestRecycledKeyMemory(t *testing.T) {
 		if got := bufpool.Pooled(); got > pooled-int(16*keyWords) {
 			t.Errorf("%v %q: the generation took %d bytes from the pool, want both key blobs (%d)", req.Kind, req.Label, pooled-got, 16*keyWords)
 		}
-		for i, m := range []*mpc.Material{b0, b1} {
+		for i, m := range []*corr.Material{b0, b1} {
 			if !bytes.Equal(marshal(t, m), want[i]) {
 				t.Errorf("%v %q: party %d's material from recycled memory differs", req.Kind, req.Label, i)
 			}
@@ -64,7 +65,7 @@ func TestRecycledKeyMemory(t *testing.T) {
 	}
 }
 
-func marshal(t *testing.T, m *mpc.Material) []byte {
+func marshal(t *testing.T, m *corr.Material) []byte {
 	t.Helper()
 	b, err := m.MarshalBinary()
 	if err != nil {

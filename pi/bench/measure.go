@@ -14,6 +14,7 @@ import (
 	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -34,7 +35,7 @@ func Measure(plan *pi.Plan, m *models.Model, set *data.Set, n int, o Options, re
 	if rep.Suite == "" {
 		rep.Suite = pi.SuiteDealer
 	}
-	var p0, p1 mpc.Provider
+	var p0, p1 corr.Provider
 	if rep.Suite == pi.SuiteDealer {
 		dealer, err := mpc.NewRandomGenerator()
 		if err != nil {

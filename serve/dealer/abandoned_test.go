@@ -9,6 +9,7 @@ import (
 	"github.com/autorep/autorep/fss"
 	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/serve/secnet"
 )
 
@@ -32,7 +33,7 @@ func TestAbandonedAllocationCounted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = pr.Get(mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 16})
+		_, err = pr.Get(corr.Request{Kind: mpc.KindTriple, Label: "t", N: 16})
 		return err
 	}
 	pending.Store(limit + 1) // 1 GiB + 1 B of an abandoned ReLU batch

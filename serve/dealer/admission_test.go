@@ -3,6 +3,7 @@ package dealer
 import (
 	"context"
 	"errors"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"path/filepath"
 	"strings"
@@ -96,7 +97,7 @@ func TestServerRoleNeedsCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	req := mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 3}
+	req := corr.Request{Kind: mpc.KindSquare, Label: "s", N: 3}
 	if _, err := p0.Get(req); err != nil {
 		t.Fatal(err)
 	}
@@ -180,18 +181,18 @@ func mustTicket(t *testing.T, key []byte, p mpc.Party, sid SessionID, hash [32]b
 func TestRequestLimits(t *testing.T) {
 	srv := &Server{MaxRequestElems: 1000, MaxRequestMACs: 1 << 20, MaxRequestBytes: 1 << 20}
 	addr := serveTest(t, srv, secnet.Config{})
-	conv := mpc.LinearSpec{N: 1, C: 64, H: 16, W: 16, K: 64, R: 3, S: 3, PadH: 1, PadW: 1} // 16,384 elements in and out
-	small := mpc.LinearSpec{N: 1, C: 8, H: 8, W: 8, K: 8, R: 3, S: 3, PadH: 1, PadW: 1}    // 512 elements, 294,912 MACs
-	wide := mpc.DenseSpec(1, 1000, 1000)                                                   // 10^6 MACs, 10^6 weights
+	conv := corr.LinearSpec{N: 1, C: 64, H: 16, W: 16, K: 64, R: 3, S: 3, PadH: 1, PadW: 1} // 16,384 elements in and out
+	small := corr.LinearSpec{N: 1, C: 8, H: 8, W: 8, K: 8, R: 3, S: 3, PadH: 1, PadW: 1}    // 512 elements, 294,912 MACs
+	wide := corr.DenseSpec(1, 1000, 1000)                                                   // 10^6 MACs, 10^6 weights
 	for _, c := range []struct {
-		req  mpc.Request
+		req  corr.Request
 		flag string
 	}{
-		{mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 1001}, "--max-request-elems"},
-		{mpc.Request{Kind: fssgates.KindReLU, Label: "r", N: 1000}, "--max-request-bytes"}, // 2 × 1000 × 2,072 B
-		{mpc.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}, "--max-request-elems"},
-		{mpc.Request{Kind: mpc.KindLinear, Label: "d", Linear: mpc.DenseSpec(1, 4, 1<<21)}, "--max-request-elems"},
-		{mpc.Request{Kind: mpc.KindLinear, Label: "w", Linear: wide}, "--max-request-elems"},
+		{corr.Request{Kind: mpc.KindTriple, Label: "t", N: 1001}, "--max-request-elems"},
+		{corr.Request{Kind: fssgates.KindReLU, Label: "r", N: 1000}, "--max-request-bytes"}, // 2 × 1000 × 2,072 B
+		{corr.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}, "--max-request-elems"},
+		{corr.Request{Kind: mpc.KindLinear, Label: "d", Linear: corr.DenseSpec(1, 4, 1<<21)}, "--max-request-elems"},
+		{corr.Request{Kind: mpc.KindLinear, Label: "w", Linear: wide}, "--max-request-elems"},
 	} {
 		sid, _ := NewSessionID()
 		p0, err := joinAt(t, addr, secnet.Config{}, mpc.Server, sid, [32]byte{}, Ticket{})
@@ -211,8 +212,8 @@ func TestRequestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mid := mpc.LinearSpec{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}
-	if _, err := p0.Get(mpc.Request{Kind: mpc.KindLinear, Label: "m", Linear: mid}); err == nil || !strings.Contains(err.Error(), "--max-request-macs") {
+	mid := corr.LinearSpec{N: 1, C: 64, H: 8, W: 8, K: 64, R: 3, S: 3, PadH: 1, PadW: 1}
+	if _, err := p0.Get(corr.Request{Kind: mpc.KindLinear, Label: "m", Linear: mid}); err == nil || !strings.Contains(err.Error(), "--max-request-macs") {
 		t.Errorf("conv of 2.4M multiply-adds: %v", err)
 	}
 	nothingGenerated(t, srv2, map[string]int64{CauseRequestLimit: 1})
@@ -222,7 +223,7 @@ func TestRequestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p0.Get(mpc.Request{Kind: mpc.KindLinear, Label: "s", Linear: small}); err != nil {
+	if _, err := p0.Get(corr.Request{Kind: mpc.KindLinear, Label: "s", Linear: small}); err != nil {
 		t.Errorf("small conv: %v", err)
 	}
 	if st := srv.Stats(); st.Generated != 1 {
@@ -234,7 +235,7 @@ func TestRequestLimits(t *testing.T) {
 // MaxSessionHeld, and its generation time by MaxSessionCPU; both refusals
 // are counted by cause.
 func TestSessionQuotas(t *testing.T) {
-	req := func(i int) mpc.Request { return mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 100 + i} }
+	req := func(i int) corr.Request { return corr.Request{Kind: mpc.KindTriple, Label: "t", N: 100 + i} }
 	srv := &Server{MaxSessionHeld: 1, MemoryWait: 300 * time.Millisecond}
 	addr := serveTest(t, srv, secnet.Config{})
 	sid, _ := NewSessionID()
@@ -295,7 +296,7 @@ func TestIdleSessionReapedAndWaitCancelled(t *testing.T) {
 	for srv.Stats().Reaped == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := p0.Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 2}); err == nil {
+	if _, err := p0.Get(corr.Request{Kind: mpc.KindSquare, Label: "s", N: 2}); err == nil {
 		t.Error("reaped session still served")
 	}
 	if st := srv.Stats(); st.Reaped != 1 || st.Generated != 0 {
@@ -309,7 +310,7 @@ func TestIdleSessionReapedAndWaitCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a0.Get(mpc.Request{Kind: mpc.KindTriple, Label: "a", N: 10}); err != nil {
+	if _, err := a0.Get(corr.Request{Kind: mpc.KindTriple, Label: "a", N: 10}); err != nil {
 		t.Fatal(err)
 	}
 	stopA := make(chan struct{})
@@ -320,7 +321,7 @@ func TestIdleSessionReapedAndWaitCancelled(t *testing.T) {
 			case <-stopA:
 				return
 			case <-time.After(100 * time.Millisecond):
-				a0.Get(mpc.Request{Kind: mpc.KindWeightMask, Label: "w", Linear: mpc.DenseSpec(1, 2, 2)}) // session-level: no new generation after the first
+				a0.Get(corr.Request{Kind: mpc.KindWeightMask, Label: "w", Linear: corr.DenseSpec(1, 2, 2)}) // session-level: no new generation after the first
 			}
 		}
 	}()
@@ -330,7 +331,7 @@ func TestIdleSessionReapedAndWaitCancelled(t *testing.T) {
 	}
 	before := srv.Stats().Generated
 	start := time.Now()
-	_, err = b0.Get(mpc.Request{Kind: mpc.KindTriple, Label: "b", N: 10})
+	_, err = b0.Get(corr.Request{Kind: mpc.KindTriple, Label: "b", N: 10})
 	if err == nil {
 		t.Fatal("request served over the memory bound")
 	}

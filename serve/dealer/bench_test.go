@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -12,8 +13,8 @@ import (
 // multiply-adds), the unit behind DefaultMaxRequestMACs: its ns/op times
 // 2^35 / RequestCost().MACs is the longest generation the default admits.
 func BenchmarkGenerateLinear(b *testing.B) {
-	conv := mpc.LinearSpec{N: 1, C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, PadH: 1, PadW: 1}
-	r := mpc.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}
+	conv := corr.LinearSpec{N: 1, C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, PadH: 1, PadW: 1}
+	r := corr.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}
 	d := mpc.NewGenerator(ring.Seed{})
 	for i := 0; b.Loop(); i++ {
 		if _, _, err := d.Generate(r, uint64(i)); err != nil {

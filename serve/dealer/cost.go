@@ -1,6 +1,9 @@
 package dealer
 
-import "github.com/autorep/autorep/mpc"
+import (
+	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
+)
 
 // Cost is what generating one request costs, computed from its public
 // shape alone, before anything is generated: the dealer's admission
@@ -17,7 +20,7 @@ type Cost struct {
 	// is linear in Elems).
 	MACs int64
 	// Bytes is the encoded size of each party's material
-	// (mpc.Material.Size, exactly): what the dealer sends, and holds for
+	// (corr.Material.Size, exactly): what the dealer sends, and holds for
 	// the party that has not asked yet.
 	Bytes [2]int64
 }
@@ -25,11 +28,11 @@ type Cost struct {
 // Total is the encoded material of both parties.
 func (c Cost) Total() int64 { return c.Bytes[0] + c.Bytes[1] }
 
-// RequestCost returns the cost of a valid request (mpc.Request.Validate),
-// from the shape its kind's registered description gives (mpc.RequestShape);
+// RequestCost returns the cost of a valid request (corr.Request.Validate),
+// from the shape its kind's registered description gives (corr.RequestShape);
 // the zero Cost for an invalid one.
-func RequestCost(r mpc.Request) Cost {
-	s, err := mpc.RequestShape(r)
+func RequestCost(r corr.Request) Cost {
+	s, err := corr.RequestShape(r)
 	if err != nil {
 		return Cost{}
 	}

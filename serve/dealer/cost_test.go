@@ -1,6 +1,7 @@
 package dealer
 
 import (
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -14,15 +15,15 @@ import (
 // break honest sessions), and its elements and multiply-adds are the
 // shapes' exact counts.
 func TestRequestCostExact(t *testing.T) {
-	conv := mpc.LinearSpec{N: 2, C: 4, H: 5, W: 6, K: 6, R: 3, S: 2, StrideH: 2, StrideW: 1, PadH: 1, PadW: 0, Groups: 2}
-	mask := mpc.MaskOf([]bool{true, false, false, true, true, false, true, false, false, false, true, true})
-	reqs := []mpc.Request{
+	conv := corr.LinearSpec{N: 2, C: 4, H: 5, W: 6, K: 6, R: 3, S: 2, StrideH: 2, StrideW: 1, PadH: 1, PadW: 0, Groups: 2}
+	mask := corr.MaskOf([]bool{true, false, false, true, true, false, true, false, false, false, true, true})
+	reqs := []corr.Request{
 		{Kind: mpc.KindWeightMask, Label: "w", Linear: conv},
 		{Kind: mpc.KindLinear, Label: "w", Linear: conv},
-		{Kind: mpc.KindLinear, Label: "d", Linear: mpc.DenseSpec(3, 200, 130)},
-		{Kind: mpc.KindCoefMask, Label: "p", Act: mpc.ActSpec{C: 3}},
-		{Kind: mpc.KindPoly, Label: "p", Act: mpc.ActSpec{N: 2, C: 3, HW: 4, ReLU: mask}},
-		{Kind: mpc.KindPoly, Label: "q", Act: mpc.ActSpec{N: 1, C: 3, HW: 4}},
+		{Kind: mpc.KindLinear, Label: "d", Linear: corr.DenseSpec(3, 200, 130)},
+		{Kind: mpc.KindCoefMask, Label: "p", Act: corr.ActSpec{C: 3}},
+		{Kind: mpc.KindPoly, Label: "p", Act: corr.ActSpec{N: 2, C: 3, HW: 4, ReLU: mask}},
+		{Kind: mpc.KindPoly, Label: "q", Act: corr.ActSpec{N: 1, C: 3, HW: 4}},
 		{Kind: fssgates.KindTrunc, Label: "t", N: 300, Shift: 12},
 		{Kind: fssgates.KindTrunc, Label: "t", N: 7, Shift: 5, Ell: 20},
 		{Kind: fssgates.KindReLU, Label: "r", N: 130},
@@ -44,7 +45,7 @@ func TestRequestCostExact(t *testing.T) {
 		if c.Bytes != [2]int64{m0.Size(), m1.Size()} {
 			t.Errorf("%v %q: cost %v bytes, material %d and %d", r.Kind, r.Label, c.Bytes, m0.Size(), m1.Size())
 		}
-		for _, m := range []*mpc.Material{m0, m1} {
+		for _, m := range []*corr.Material{m0, m1} {
 			if b, err := m.MarshalBinary(); err != nil || int64(len(b)) != m.Size() {
 				t.Errorf("%v: Size %d, encoding %d bytes (%v)", r.Kind, m.Size(), len(b), err)
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
@@ -71,7 +72,7 @@ func TestDealerSessions(t *testing.T) {
 	if _, err := join(mpc.Server, sid, hash); err == nil || !strings.Contains(err.Error(), "replay") {
 		t.Errorf("second server join: %v", err)
 	}
-	reqs := []mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 5}, {Kind: mpc.KindTriple, Label: "t", N: 3}}
+	reqs := []corr.Request{{Kind: mpc.KindTriple, Label: "t", N: 5}, {Kind: mpc.KindTriple, Label: "t", N: 3}}
 	if err := p0.Prefetch(reqs); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestDealerSessions(t *testing.T) {
 	if err := p0.Prefetch(reqs); err != nil || p0.Offline().Items != fetched || p0.Queued() != len(reqs) {
 		t.Errorf("prefetch of queued requests: %v, %d items fetched, %d queued", err, p0.Offline().Items-fetched, p0.Queued())
 	}
-	if err := p0.Prefetch([]mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 4}}); err == nil || !strings.Contains(err.Error(), "differs") {
+	if err := p0.Prefetch([]corr.Request{{Kind: mpc.KindTriple, Label: "t", N: 4}}); err == nil || !strings.Contains(err.Error(), "differs") {
 		t.Errorf("prefetch differing from the queue: %v", err)
 	}
 	if err := p1.Ping(); err != nil {
@@ -112,10 +113,10 @@ func TestDealerSessions(t *testing.T) {
 	}
 	// A request the other party made differently is an error for this
 	// session only.
-	if _, err := p0.Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 2}); err != nil {
+	if _, err := p0.Get(corr.Request{Kind: mpc.KindSquare, Label: "s", N: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p1.Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 3}); err == nil {
+	if _, err := p1.Get(corr.Request{Kind: mpc.KindSquare, Label: "s", N: 3}); err == nil {
 		t.Error("mismatched request served")
 	}
 	p0.Close()
@@ -175,7 +176,7 @@ func TestKeepAlive(t *testing.T) {
 			p.KeepAlive(100 * time.Millisecond)
 		}
 		time.Sleep(time.Second)
-		_, err = p.Get(mpc.Request{Kind: mpc.KindSquare, Label: "x", N: 4})
+		_, err = p.Get(corr.Request{Kind: mpc.KindSquare, Label: "x", N: 4})
 		if alive && err != nil {
 			t.Errorf("kept-alive session ended: %v", err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
@@ -43,7 +44,7 @@ func TestDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 4}
+	req := corr.Request{Kind: mpc.KindSquare, Label: "s", N: 4}
 	if _, err := p0.Get(req); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package dealer
 import (
 	"context"
 	"fmt"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -45,18 +46,18 @@ func TestNetworkDealerFresh(t *testing.T) {
 		}
 		defer provs[p].Close()
 	}
-	reqs := []mpc.Request{
-		{Kind: mpc.KindLinear, Label: "fc", Linear: mpc.DenseSpec(2, 8, 4)},
-		{Kind: mpc.KindPoly, Label: "act", Act: mpc.ActSpec{N: 1, C: 4, HW: 8}},
+	reqs := []corr.Request{
+		{Kind: mpc.KindLinear, Label: "fc", Linear: corr.DenseSpec(2, 8, 4)},
+		{Kind: mpc.KindPoly, Label: "act", Act: corr.ActSpec{N: 1, C: 4, HW: 8}},
 		{Kind: fssgates.KindReLUTrunc, Label: "act", N: 16, Shift: 16},
 		{Kind: mpc.KindTriple, Label: "mul", N: 16},
 	}
 	for _, prefetch := range []bool{true, false} {
 		for _, req := range reqs {
-			var got [2][2]*mpc.Material // [party][request]
+			var got [2][2]*corr.Material // [party][request]
 			for p, pr := range provs {
 				if prefetch {
-					if err := pr.Prefetch([]mpc.Request{req, req}); err != nil {
+					if err := pr.Prefetch([]corr.Request{req, req}); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
@@ -80,7 +81,7 @@ func TestGenerationInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range []mpc.Request{bigGate,
+		for _, r := range []corr.Request{bigGate,
 			fssgates.GateRequest(fssgates.KindReLU, "a", 16, 0, 0), fssgates.GateRequest(fssgates.KindReLU, "b", 16, 0, 0),
 			fssgates.GateRequest(fssgates.KindDReLU, "c", 16, 0, 0)} {
 			b, err := r.MarshalBinary()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
@@ -47,11 +48,11 @@ func TestMemoryLimit(t *testing.T) {
 		}
 		return pr
 	}
-	req := mpc.Request{Kind: mpc.KindTriple, Label: "t", N: 1000}
+	req := corr.Request{Kind: mpc.KindTriple, Label: "t", N: 1000}
 	sidA, _ := NewSessionID()
 	a0 := join(mpc.Server, sidA) // a pooled session: its client has not come yet
 	defer a0.Close()
-	if err := a0.Prefetch([]mpc.Request{req}); err != nil {
+	if err := a0.Prefetch([]corr.Request{req}); err != nil {
 		t.Fatal(err)
 	}
 	if held := srv.Stats().Held; held <= 0 {

@@ -7,16 +7,17 @@ import (
 	"sync"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 )
 
 // Plan registration (issue 19, finding 2). The model server may register
 // its session's public request lists with the dealer once, after joining:
 // a frame "ADPL", uvarint images, then the setup requests and the
 // per-inference requests, each list as a uvarint count and, per request,
-// a uvarint length and mpc.Request.MarshalBinary. The dealer answers
+// a uvarint length and corr.Request.MarshalBinary. The dealer answers
 // "ADPL" or "ADER". From then on it serves either party only requests of
 // the plan: a request's (kind, label) must be in a list with the same
-// spec (mpc.Request.Same), and each party may ask for it at most as often
+// spec (corr.Request.Same), and each party may ask for it at most as often
 // as the setup list names it plus images times the per-inference list; a
 // request outside the plan is refused (cause "plan") before anything is
 // generated. With Server.RequirePlan, requests before a registration are
@@ -39,20 +40,20 @@ const (
 var ErrPlan = errors.New("request outside the session's registered plan")
 
 type planKey struct {
-	kind  mpc.MaterialKind
+	kind  corr.MaterialKind
 	label string
 }
 
 // plan is a session's registered plan and the requests counted against it.
 type plan struct {
-	specs map[planKey][]mpc.Request // the distinct specs of each (kind, label)
-	limit map[planKey]int64         // requests allowed per party
+	specs map[planKey][]corr.Request // the distinct specs of each (kind, label)
+	limit map[planKey]int64          // requests allowed per party
 	mu    sync.Mutex
 	used  [2]map[planKey]int64
 }
 
 // encodePlan encodes a plan registration.
-func encodePlan(setup, infer []mpc.Request, images int) ([]byte, error) {
+func encodePlan(setup, infer []corr.Request, images int) ([]byte, error) {
 	if images < 1 || images > maxPlanImages {
 		return nil, fmt.Errorf("dealer: plan for %d images (1..%d)", images, maxPlanImages)
 	}
@@ -60,7 +61,7 @@ func encodePlan(setup, infer []mpc.Request, images int) ([]byte, error) {
 		return nil, fmt.Errorf("dealer: plan of %d requests, limit %d", len(setup)+len(infer), maxPlanRequests)
 	}
 	b := binary.AppendUvarint([]byte(tagPlan), uint64(images))
-	for _, list := range [][]mpc.Request{setup, infer} {
+	for _, list := range [][]corr.Request{setup, infer} {
 		b = binary.AppendUvarint(b, uint64(len(list)))
 		for _, r := range list {
 			e, err := r.MarshalBinary()
@@ -79,7 +80,7 @@ func encodePlan(setup, infer []mpc.Request, images int) ([]byte, error) {
 
 // parsePlan decodes a registration strictly, checking every request with
 // check (the per-request bounds).
-func parsePlan(b []byte, check func(mpc.Request) error) (*plan, error) {
+func parsePlan(b []byte, check func(corr.Request) error) (*plan, error) {
 	if len(b) < len(tagPlan) || string(b[:len(tagPlan)]) != tagPlan {
 		return nil, errors.New("malformed plan")
 	}
@@ -99,7 +100,7 @@ func parsePlan(b []byte, check func(mpc.Request) error) (*plan, error) {
 	if images < 1 || images > maxPlanImages {
 		return nil, fmt.Errorf("plan for %d images (1..%d)", images, maxPlanImages)
 	}
-	pl := &plan{specs: map[planKey][]mpc.Request{}, limit: map[planKey]int64{}, used: [2]map[planKey]int64{{}, {}}}
+	pl := &plan{specs: map[planKey][]corr.Request{}, limit: map[planKey]int64{}, used: [2]map[planKey]int64{{}, {}}}
 	total := uint64(0)
 	for _, times := range []int64{1, int64(images)} {
 		n, err := next()
@@ -117,7 +118,7 @@ func parsePlan(b []byte, check func(mpc.Request) error) (*plan, error) {
 			if l > uint64(len(b)) {
 				return nil, errors.New("malformed plan: truncated request")
 			}
-			r, err := mpc.UnmarshalRequest(b[:l])
+			r, err := corr.UnmarshalRequest(b[:l])
 			if err != nil {
 				return nil, fmt.Errorf("plan request: %w", err)
 			}
@@ -138,7 +139,7 @@ func parsePlan(b []byte, check func(mpc.Request) error) (*plan, error) {
 	return pl, nil
 }
 
-func containsSame(list []mpc.Request, r mpc.Request) bool {
+func containsSame(list []corr.Request, r corr.Request) bool {
 	for _, o := range list {
 		if o.Same(r) {
 			return true
@@ -148,7 +149,7 @@ func containsSame(list []mpc.Request, r mpc.Request) bool {
 }
 
 // allow counts party p's request against the plan, or refuses it.
-func (pl *plan) allow(p mpc.Party, r mpc.Request) error {
+func (pl *plan) allow(p mpc.Party, r corr.Request) error {
 	k := planKey{r.Kind, r.Label}
 	if !containsSame(pl.specs[k], r) {
 		return refuse(CausePlan, fmt.Errorf("%w: %v %q with this shape is not in it", ErrPlan, r.Kind, r.Label))
@@ -167,7 +168,7 @@ func (pl *plan) allow(p mpc.Party, r mpc.Request) error {
 // requests, the requests of one inference, and the number of inferences
 // the session may run. The dealer then serves both parties only these
 // requests, at most that often (see the plan registration above).
-func (p *Remote) RegisterPlan(setup, infer []mpc.Request, images int) error {
+func (p *Remote) RegisterPlan(setup, infer []corr.Request, images int) error {
 	if p.party != mpc.Server {
 		return errors.New("dealer: only the server registers the plan")
 	}

@@ -1,6 +1,7 @@
 package dealer
 
 import (
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"strings"
 	"testing"
@@ -12,15 +13,15 @@ import (
 // FuzzParsePlan: arbitrary registrations are refused or decoded, never a
 // panic.
 func FuzzParsePlan(f *testing.F) {
-	good, err := encodePlan([]mpc.Request{{Kind: mpc.KindWeightMask, Label: "w", Linear: mpc.DenseSpec(1, 2, 3)}},
-		[]mpc.Request{{Kind: fssgates.KindReLU, Label: "r", N: 4}}, 2)
+	good, err := encodePlan([]corr.Request{{Kind: mpc.KindWeightMask, Label: "w", Linear: corr.DenseSpec(1, 2, 3)}},
+		[]corr.Request{{Kind: fssgates.KindReLU, Label: "r", N: 4}}, 2)
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
 	f.Add([]byte(tagPlan))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		parsePlan(b, func(mpc.Request) error { return nil })
+		parsePlan(b, func(corr.Request) error { return nil })
 	})
 }
 
@@ -30,9 +31,9 @@ func FuzzParsePlan(f *testing.F) {
 // (with RequirePlan) a request before any registration are refused, all
 // without generating (issue 19, finding 2).
 func TestPlan(t *testing.T) {
-	lin := mpc.DenseSpec(1, 8, 4)
-	setup := []mpc.Request{{Kind: mpc.KindWeightMask, Label: "fc", Linear: lin}}
-	infer := []mpc.Request{{Kind: mpc.KindLinear, Label: "fc", Linear: lin}, {Kind: fssgates.KindReLU, Label: "r", N: 4}}
+	lin := corr.DenseSpec(1, 8, 4)
+	setup := []corr.Request{{Kind: mpc.KindWeightMask, Label: "fc", Linear: lin}}
+	infer := []corr.Request{{Kind: mpc.KindLinear, Label: "fc", Linear: lin}, {Kind: fssgates.KindReLU, Label: "r", N: 4}}
 	srv := &Server{RequirePlan: true, MaxRequestElems: 1 << 10}
 	addr := serveTest(t, srv, secnet.Config{})
 	sid := mustSID(t)
@@ -60,7 +61,7 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := big.RegisterPlan(nil, []mpc.Request{{Kind: mpc.KindTriple, Label: "t", N: 1 << 11}}, 1); err == nil || !strings.Contains(err.Error(), "limit") {
+	if err := big.RegisterPlan(nil, []corr.Request{{Kind: mpc.KindTriple, Label: "t", N: 1 << 11}}, 1); err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("plan with an oversized request: %v", err)
 	}
 	nothingGenerated(t, srv, map[string]int64{CausePlan: 2})
@@ -98,7 +99,7 @@ func TestPlan(t *testing.T) {
 	if _, err := p1.Get(infer[1]); err == nil || !strings.Contains(err.Error(), "more than the 2 times") {
 		t.Errorf("third inference's ReLU: %v", err)
 	}
-	for name, r := range map[string]mpc.Request{
+	for name, r := range map[string]corr.Request{
 		"other shape": {Kind: fssgates.KindReLU, Label: "r", N: 5},
 		"other label": {Kind: fssgates.KindReLU, Label: "q", N: 4},
 	} {

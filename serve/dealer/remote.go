@@ -11,11 +11,12 @@ import (
 
 	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/transport"
 )
 
-// Remote is one party's mpc.Provider backed by its connection to a
-// network dealer session, with its one prefetch queue (mpc.Prefetching):
+// Remote is one party's corr.Provider backed by its connection to a
+// network dealer session, with its one prefetch queue (corr.Prefetching):
 // Prefetch fetches what the queue lacks of a request list in one
 // pipelined burst (the offline phase) and Get serves matching requests
 // from that queue in order; other requests cost one round trip each.
@@ -27,12 +28,12 @@ type Remote struct {
 	// Refill, if set, lists the requests fetched together when Get misses
 	// the queue on a request equal to the list's first one (typically the
 	// requests of one more inference).
-	Refill func() []mpc.Request
+	Refill func() []corr.Request
 
-	mu    sync.Mutex        // serialises the connection
-	queue mpc.MaterialQueue // prefetched material
-	qmu   sync.Mutex        // guards stats and used
-	stats mpc.OfflineStats
+	mu    sync.Mutex         // serialises the connection
+	queue corr.MaterialQueue // prefetched material
+	qmu   sync.Mutex         // guards stats and used
+	stats corr.OfflineStats
 	used  int64
 
 	lastUse   atomic.Int64 // unix nanoseconds of the last dealer traffic
@@ -119,7 +120,7 @@ func ctxErr(ctx context.Context, err error) error {
 func (p *Remote) Party() mpc.Party { return p.party }
 
 // Offline returns the material received so far (encoded bytes).
-func (p *Remote) Offline() mpc.OfflineStats {
+func (p *Remote) Offline() corr.OfflineStats {
 	p.qmu.Lock()
 	defer p.qmu.Unlock()
 	return p.stats.Clone()
@@ -173,11 +174,11 @@ func (p *Remote) answer(tag, what string) error {
 	return nil
 }
 
-// Prefetch makes sure the material of reqs is queued (mpc.Prefetching):
-// it fetches the requests the queue lacks (mpc.MaterialQueue.Missing) in
+// Prefetch makes sure the material of reqs is queued (corr.Prefetching):
+// it fetches the requests the queue lacks (corr.MaterialQueue.Missing) in
 // one pipelined burst. A run's offline phase calls it with the request's
 // list, so material prefetched earlier (a pool) is used, not fetched again.
-func (p *Remote) Prefetch(reqs []mpc.Request) error {
+func (p *Remote) Prefetch(reqs []corr.Request) error {
 	miss, err := p.queue.Missing(reqs)
 	if err != nil {
 		return fmt.Errorf("dealer: prefetch: %w (pooled material is for single-image requests)", err)
@@ -188,7 +189,7 @@ func (p *Remote) Prefetch(reqs []mpc.Request) error {
 // burst fetches the material of reqs now and queues it. The requests are
 // sent by one goroutine while the answers are read, so a long list costs
 // about one round trip.
-func (p *Remote) burst(reqs []mpc.Request) error {
+func (p *Remote) burst(reqs []corr.Request) error {
 	if len(reqs) == 0 {
 		return nil
 	}
@@ -213,7 +214,7 @@ func (p *Remote) burst(reqs []mpc.Request) error {
 		}
 		sendErr <- nil
 	}()
-	got := make([]*mpc.Material, len(reqs))
+	got := make([]*corr.Material, len(reqs))
 	sizes := make([]int, len(reqs))
 	var rerr error
 	for i, r := range reqs {
@@ -243,7 +244,7 @@ func (p *Remote) burst(reqs []mpc.Request) error {
 }
 
 // recv reads the answer to r.
-func (p *Remote) recv(r mpc.Request) (*mpc.Material, int, error) {
+func (p *Remote) recv(r corr.Request) (*corr.Material, int, error) {
 	// The answer's exact size is known from the request: a longer frame
 	// is refused from its header.
 	b, err := transport.RecvMax(p.conn, int(max(RequestCost(r).Bytes[p.party], int64(len(tagError)+frame.MaxReason))))
@@ -258,7 +259,7 @@ func (p *Remote) recv(r mpc.Request) (*mpc.Material, int, error) {
 	}
 	// b is this frame's own buffer (nothing else refers to it), so the
 	// keys may be decoded in place.
-	m, err := mpc.UnmarshalMaterialOwned(b, r, p.party)
+	m, err := corr.UnmarshalMaterialOwned(b, r, p.party)
 	if err != nil {
 		return nil, 0, fmt.Errorf("material for %v %q: %w", r.Kind, r.Label, err)
 	}
@@ -268,7 +269,7 @@ func (p *Remote) recv(r mpc.Request) (*mpc.Material, int, error) {
 // Get returns the party's material for req: the next queued item of its
 // (kind, label) if any (which must be for the same spec), else fetched
 // now (with the Refill list when req starts it).
-func (p *Remote) Get(req mpc.Request) (*mpc.Material, error) {
+func (p *Remote) Get(req corr.Request) (*corr.Material, error) {
 	enc, err := req.MarshalBinary()
 	if err != nil {
 		return nil, err
@@ -305,7 +306,7 @@ func (p *Remote) Get(req mpc.Request) (*mpc.Material, error) {
 }
 
 // pop takes the head of req's queue if there is one.
-func (p *Remote) pop(req mpc.Request) (*mpc.Material, bool, error) {
+func (p *Remote) pop(req corr.Request) (*corr.Material, bool, error) {
 	m, size, ok, err := p.queue.Take(req)
 	if ok || err != nil {
 		p.qmu.Lock()

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -12,7 +13,7 @@ import (
 // garbage, truncated material, an error frame, a hang-up) is an error of
 // Get and Prefetch, never a panic or a hang.
 func TestProviderRejectsBadReplies(t *testing.T) {
-	req := mpc.Request{Kind: mpc.KindTriple, Label: "m", N: 5}
+	req := corr.Request{Kind: mpc.KindTriple, Label: "m", N: 5}
 	m, _, err := mpc.NewGenerator(ring.Seed{}).Generate(req, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +38,7 @@ func TestProviderRejectsBadReplies(t *testing.T) {
 			}()
 			p := &Remote{conn: b, party: mpc.Server, stopAlive: make(chan struct{})}
 			if prefetch {
-				err = p.Prefetch([]mpc.Request{req})
+				err = p.Prefetch([]corr.Request{req})
 			} else {
 				_, err = p.Get(req)
 			}
@@ -63,7 +64,7 @@ func TestProviderRejectsBadReplies(t *testing.T) {
 	// A dealer that hangs up.
 	a, b = transport.Pipe()
 	a.Close()
-	if _, err := (&Remote{conn: b, party: mpc.Client, stopAlive: make(chan struct{})}).Get(mpc.Request{Kind: mpc.KindSquare, Label: "s", N: 1}); err == nil {
+	if _, err := (&Remote{conn: b, party: mpc.Client, stopAlive: make(chan struct{})}).Get(corr.Request{Kind: mpc.KindSquare, Label: "s", N: 1}); err == nil {
 		t.Error("closed dealer connection accepted")
 	}
 }

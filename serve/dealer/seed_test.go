@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -23,14 +24,14 @@ func TestSeededGenerator(t *testing.T) {
 	if err := os.WriteFile(file, []byte(hexSeed+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	req := mpc.Request{Kind: mpc.KindTriple, Label: "x", N: 5}
+	req := corr.Request{Kind: mpc.KindTriple, Label: "x", N: 5}
 	material := func(d *mpc.Generator) []byte {
 		m0, m1, err := d.Generate(req, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var out []byte
-		for _, m := range []*mpc.Material{m0, m1} {
+		for _, m := range []*corr.Material{m0, m1} {
 			b, err := m.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/autorep/autorep/internal/frame"
 	"github.com/autorep/autorep/internal/metrics"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/serve/internal/acceptloop"
 	"github.com/autorep/autorep/serve/secnet"
 	"github.com/autorep/autorep/transport"
@@ -376,7 +377,7 @@ func (s *Server) maxSessionHeld() int64 {
 }
 
 // checkRequest applies the per-request bounds.
-func (s *Server) checkRequest(req mpc.Request, c Cost) error {
+func (s *Server) checkRequest(req corr.Request, c Cost) error {
 	for _, l := range []struct {
 		what     string
 		got, max int64
@@ -455,7 +456,7 @@ var GenerateBuckets = []float64{0.001, 0.004, 0.016, 0.064, 0.25, 1, 4, 16, 32}
 // of the MaxGenerating slots, and charges its time to the session. The
 // generation stops early when ctx ends (the session ends, the party's
 // connection fails, the drain's grace expires).
-func (s *Server) generate(ctx context.Context, se *session, p mpc.Party, req mpc.Request, c Cost) (*mpc.Material, error) {
+func (s *Server) generate(ctx context.Context, se *session, p mpc.Party, req corr.Request, c Cost) (*corr.Material, error) {
 	s.genOnce.Do(s.initGen)
 	select {
 	case s.genSem <- struct{}{}:
@@ -774,7 +775,7 @@ func (s *Server) registerPlan(se *session, p mpc.Party, b []byte) error {
 	if p != mpc.Server {
 		return refuse(CausePlan, errors.New("only the server registers the plan"))
 	}
-	pl, err := parsePlan(b, func(r mpc.Request) error { return s.checkRequest(r, RequestCost(r)) })
+	pl, err := parsePlan(b, func(r corr.Request) error { return s.checkRequest(r, RequestCost(r)) })
 	if err != nil {
 		return refuse(CausePlan, err)
 	}
@@ -787,8 +788,8 @@ func (s *Server) registerPlan(se *session, p mpc.Party, b []byte) error {
 // requestFrame bounds a request frame: its ReLU mask has a bit per
 // position, at most the request's elements.
 func (s *Server) requestFrame() int {
-	if e := bound(s.MaxRequestElems, DefaultMaxRequestElems); e >= 0 && e < mpc.MaxMaterialElems {
-		return maxRequestFrame - mpc.MaxMaterialElems/8 + int(e+7)/8
+	if e := bound(s.MaxRequestElems, DefaultMaxRequestElems); e >= 0 && e < corr.MaxMaterialElems {
+		return maxRequestFrame - corr.MaxMaterialElems/8 + int(e+7)/8
 	}
 	return maxRequestFrame
 }
@@ -835,7 +836,7 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 			}
 			continue
 		}
-		req, err := mpc.UnmarshalRequest(b)
+		req, err := corr.UnmarshalRequest(b)
 		if err != nil {
 			return fail(refuse(CauseRequest, err))
 		}
@@ -851,7 +852,7 @@ func (s *Server) loop(ctx context.Context, conn transport.Conn, se *session, p m
 			return fail(refuse(CausePlan, fmt.Errorf("%w: the server has not registered one (dealer requires it)", ErrPlan)))
 		}
 		se.last.Store(time.Now().UnixNano())
-		var m *mpc.Material
+		var m *corr.Material
 		if se.hub.Generates(p, req) {
 			if err := s.admit(gctx, se); err != nil {
 				return fail(err)

@@ -1,7 +1,7 @@
 // Package dealer is autorep's network dealer: a process that both parties
 // of a private inference connect to and that hands each its half of the
-// correlated randomness (mpc.Material) of one session, and the
-// party-side mpc.Provider that talks to it.
+// correlated randomness (corr.Material) of one session, and the
+// party-side corr.Provider that talks to it.
 //
 // Protocol (framed transport.Conn, TLS unless --insecure). A party opens a
 // connection per session and sends a hello: "ADH1", the protocol version
@@ -14,8 +14,8 @@
 // party and never again after the session ends (a replayed id is refused),
 // and its material comes from a fresh mpc.Pairing, so masks are never shared
 // between sessions. Then each frame from the party is either an
-// mpc.Request (mpc.Request.MarshalBinary, answered in order by the
-// party's mpc.Material.MarshalBinary or an "ADER" error frame after which
+// corr.Request (corr.Request.MarshalBinary, answered in order by the
+// party's corr.Material.MarshalBinary or an "ADER" error frame after which
 // the dealer closes the connection) or a ping "ADPG" (answered "ADPG").
 // The dealer never sees weights or inputs: only the public shapes in the
 // requests.
@@ -37,6 +37,7 @@ import (
 	"fmt"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 )
 
 // Version is the dealer protocol version (2: the ticket in the hello and
@@ -58,11 +59,11 @@ const (
 	okLen    = len(tagOK) + len(SessionTag{})
 )
 
-// maxRequestFrame bounds a request frame (mpc.Request.MarshalBinary):
+// maxRequestFrame bounds a request frame (corr.Request.MarshalBinary):
 // magic, kind, a label of at most 4 KiB with its length, 18 uvarints of at
-// most 10 bytes, the mask flag and a mask of at most mpc.MaxMaterialElems
+// most 10 bytes, the mask flag and a mask of at most corr.MaxMaterialElems
 // bits. A longer frame is refused from its header.
-const maxRequestFrame = 4 + 1 + 2 + 4<<10 + 18*10 + 1 + mpc.MaxMaterialElems/8
+const maxRequestFrame = 4 + 1 + 2 + 4<<10 + 18*10 + 1 + corr.MaxMaterialElems/8
 
 // SessionID names one session at the dealer: random, chosen by the model
 // server, presented by both parties.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -34,25 +35,25 @@ type Result struct {
 	Out  []uint64
 	Conn transport.Conn
 	Rec  *privacytest.Recorder // nil unless recording
-	Prov mpc.Provider
+	Prov corr.Provider
 }
 
 // Run2 runs f as the server and the client over a pipe with an in-process
 // dealer seeded by seed (src: the party's provider) and returns both
 // parties' results; an error of either party fails t.
-func Run2(t testing.TB, seed byte, f func(s *mpc.Session, src mpc.Provider) ([]uint64, error)) [2]Result {
+func Run2(t testing.TB, seed byte, f func(s *mpc.Session, src corr.Provider) ([]uint64, error)) [2]Result {
 	t.Helper()
 	return runParties(t, seed, false, f)
 }
 
 // Run2Rec is Run2 recording the messages each party receives
 // (privacytest.Recorder).
-func Run2Rec(t testing.TB, seed byte, f func(s *mpc.Session, src mpc.Provider) ([]uint64, error)) [2]Result {
+func Run2Rec(t testing.TB, seed byte, f func(s *mpc.Session, src corr.Provider) ([]uint64, error)) [2]Result {
 	t.Helper()
 	return runParties(t, seed, true, f)
 }
 
-func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session, src mpc.Provider) ([]uint64, error)) [2]Result {
+func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session, src corr.Provider) ([]uint64, error)) [2]Result {
 	t.Helper()
 	var sd ring.Seed
 	sd[0] = seed
@@ -64,9 +65,9 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session, src
 		recs = [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}
 		conns = [2]transport.Conn{recs[0], recs[1]}
 	}
-	provs := [2]mpc.Provider{p0, p1}
+	provs := [2]corr.Provider{p0, p1}
 	var res [2]Result
-	Run(t, conns, provs, func(s *mpc.Session, src mpc.Provider) error {
+	Run(t, conns, provs, func(s *mpc.Session, src corr.Provider) error {
 		out, err := f(s, src)
 		res[s.Party] = Result{Out: out, Conn: conns[s.Party], Rec: recs[s.Party], Prov: provs[s.Party]}
 		return err
@@ -78,7 +79,7 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session, src
 // session (NewSession) over conns[p], with provider provs[p] as src. A party's
 // error closes its connection, so that the peer does not wait for it, and
 // fails t once both have returned.
-func Run(t testing.TB, conns [2]transport.Conn, provs [2]mpc.Provider, f func(s *mpc.Session, src mpc.Provider) error) {
+func Run(t testing.TB, conns [2]transport.Conn, provs [2]corr.Provider, f func(s *mpc.Session, src corr.Provider) error) {
 	t.Helper()
 	var errs [2]error
 	var wg sync.WaitGroup

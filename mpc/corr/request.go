@@ -1,4 +1,4 @@
-package mpc
+package corr
 
 import (
 	"bytes"
@@ -11,50 +11,6 @@ import (
 	"github.com/autorep/autorep/ring"
 )
 
-// Provider is one party's source of correlated randomness. Both parties
-// issue the same sequence of requests (same kinds, labels and specs, in the
-// same order per (kind, label)); the provider returns this party's half.
-// The in-process Dealer, a network dealer and a future two-party (OT/HE)
-// provider implement it; the protocols do not care which.
-type Provider interface {
-	// Party is the party this provider serves.
-	Party() Party
-	// Get returns this party's material for req.
-	Get(req Request) (*Material, error)
-	// Offline returns the dealer traffic received so far: the encoded
-	// size of all material delivered to this party.
-	Offline() OfflineStats
-}
-
-// OfflineStats counts dealer material delivered to one party.
-type OfflineStats struct {
-	Bytes  int64                  `json:"bytes"`
-	Items  int64                  `json:"items"`
-	ByKind map[MaterialKind]int64 `json:"-"`
-}
-
-// Add counts one item of n encoded bytes of kind k: the one place offline
-// material is accounted, whichever source delivered it.
-func (s *OfflineStats) Add(k MaterialKind, n int64) {
-	s.Bytes += n
-	s.Items++
-	if s.ByKind == nil {
-		s.ByKind = map[MaterialKind]int64{}
-	}
-	s.ByKind[k] += n
-}
-
-// Clone returns a copy of s that shares no map with it (a provider's
-// Offline hands out a snapshot of its running stats).
-func (s OfflineStats) Clone() OfflineStats {
-	c := s
-	c.ByKind = make(map[MaterialKind]int64, len(s.ByKind))
-	for k, v := range s.ByKind {
-		c.ByKind[k] = v
-	}
-	return c
-}
-
 // LinearSpec is the public geometry of a linear layer: a 2-D convolution of
 // x [N,C,H,W] with weights [K, C/Groups, R, S] giving y [N, K, OH, OW]
 // (ring.ConvParams; zero strides and groups mean 1). A dense layer is the
@@ -66,12 +22,12 @@ func DenseSpec(n, in, out int) LinearSpec {
 	return LinearSpec{N: n, C: in, H: 1, W: 1, K: out, R: 1, S: 1, StrideH: 1, StrideW: 1, Groups: 1}
 }
 
-// maxDim bounds every dimension so that products cannot overflow.
-const maxDim = 1 << 24
+// MaxDim bounds every dimension so that products cannot overflow.
+const MaxDim = 1 << 24
 
-// boundedProduct returns the product of positive dims if it is at most
+// BoundedProduct returns the product of positive dims if it is at most
 // MaxMaterialElems (without overflowing on the way).
-func boundedProduct(dims ...int) (int, bool) {
+func BoundedProduct(dims ...int) (int, bool) {
 	n := 1
 	for _, d := range dims {
 		if d <= 0 || d > MaxMaterialElems || n > MaxMaterialElems/d {
@@ -82,11 +38,11 @@ func boundedProduct(dims ...int) (int, bool) {
 	return n, true
 }
 
-// validateLinear checks a linear spec and bounds its sizes.
-func validateLinear(p LinearSpec) error {
+// ValidateLinear checks a linear spec and bounds its sizes.
+func ValidateLinear(p LinearSpec) error {
 	for _, d := range []int{p.N, p.C, p.H, p.W, p.K, p.R, p.S, p.StrideH, p.StrideW, p.PadH, p.PadW, p.Groups} {
-		if d < 0 || d > maxDim {
-			return fmt.Errorf("mpc: linear spec %+v: dimensions must be in 0..%d", p, maxDim)
+		if d < 0 || d > MaxDim {
+			return fmt.Errorf("mpc: linear spec %+v: dimensions must be in 0..%d", p, MaxDim)
 		}
 	}
 	if err := p.Validate(); err != nil {
@@ -147,10 +103,30 @@ type ActSpec struct {
 	N, C, HW int
 	ReLU     ReLUMask
 
-	// part is the split of one image's positions, computed once by
-	// NewActLayer and shared by the specs of every batch (nil: computed
-	// from ReLU when needed).
+	// part is the split of one image's positions, computed once
+	// (Partitioned, by the core's mpc.NewActLayer) and shared by the
+	// specs of every batch (nil: computed from ReLU when needed).
 	part *actPart
+}
+
+// Partitioned returns a with one image's split computed once, shared by
+// every copy (a layer's batches); a must not change afterwards.
+func (a ActSpec) Partitioned() ActSpec {
+	a.part = a.partition()
+	return a
+}
+
+// Unpartitioned returns a without its mask and computed split: the same
+// shape, every position a polynomial.
+func (a ActSpec) Unpartitioned() ActSpec {
+	a.ReLU, a.part = nil, nil
+	return a
+}
+
+// Counts returns the number of ReLU and polynomial positions of one image.
+func (a ActSpec) Counts() (relu, poly int) {
+	p := a.split1()
+	return len(p.relu), len(p.poly)
 }
 
 // actPart is the split of one image's C·HW positions of an activation
@@ -165,11 +141,11 @@ func (a ActSpec) Len() int { return a.N * a.C * a.HW }
 // Validate checks the shape and mask length.
 func (a ActSpec) Validate() error {
 	for _, d := range []int{a.N, a.C, a.HW} {
-		if d <= 0 || d > maxDim {
-			return fmt.Errorf("mpc: activation spec %dx%dx%d: dimensions must be in 1..%d", a.N, a.C, a.HW, maxDim)
+		if d <= 0 || d > MaxDim {
+			return fmt.Errorf("mpc: activation spec %dx%dx%d: dimensions must be in 1..%d", a.N, a.C, a.HW, MaxDim)
 		}
 	}
-	if _, ok := boundedProduct(a.N, a.C, a.HW); !ok {
+	if _, ok := BoundedProduct(a.N, a.C, a.HW); !ok {
 		return fmt.Errorf("mpc: activation spec %dx%dx%d: more than %d elements", a.N, a.C, a.HW, MaxMaterialElems)
 	}
 	if a.ReLU != nil {
@@ -202,10 +178,10 @@ func (a ActSpec) split1() *actPart {
 	return a.partition()
 }
 
-// split returns the flat indices (over N·C·HW) of the ReLU positions and of
+// Split returns the flat indices (over N·C·HW) of the ReLU positions and of
 // the polynomial positions, and the channel of each polynomial position:
 // one image's split repeated over the batch.
-func (a ActSpec) split() (relu, poly []int, polyCh []int) {
+func (a ActSpec) Split() (relu, poly []int, polyCh []int) {
 	p, per := a.split1(), a.C*a.HW
 	relu = make([]int, 0, a.N*len(p.relu))
 	poly = make([]int, 0, a.N*len(p.poly))
@@ -325,7 +301,7 @@ func UnmarshalRequest(b []byte) (Request, error) {
 	var v [18]int
 	for i := range v {
 		x := d.uvarint()
-		if x > maxDim {
+		if x > MaxDim {
 			return r, fmt.Errorf("mpc: request: field %d = %d too large", i, x)
 		}
 		v[i] = int(x)

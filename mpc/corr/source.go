@@ -1,9 +1,59 @@
-package mpc
+package corr
 
 import (
 	"fmt"
 	"sync"
 )
+
+// Provider is one party's source of correlated randomness. Both parties
+// issue the same sequence of requests (same kinds, labels and specs, in the
+// same order per (kind, label)); the provider returns this party's half.
+// The in-process Dealer, a network dealer and a future two-party (OT/HE)
+// provider implement it; the protocols do not care which.
+type Provider interface {
+	// Party is the party this provider serves.
+	Party() Party
+	// Get returns this party's material for req.
+	Get(req Request) (*Material, error)
+	// Offline returns the dealer traffic received so far: the encoded
+	// size of all material delivered to this party.
+	Offline() OfflineStats
+}
+
+// OfflineStats counts dealer material delivered to one party.
+type OfflineStats struct {
+	Bytes  int64                  `json:"bytes"`
+	Items  int64                  `json:"items"`
+	ByKind map[MaterialKind]int64 `json:"-"`
+}
+
+// Add counts one item of n encoded bytes of kind k: the one place offline
+// material is accounted, whichever source delivered it.
+func (s *OfflineStats) Add(k MaterialKind, n int64) {
+	s.Bytes += n
+	s.Items++
+	if s.ByKind == nil {
+		s.ByKind = map[MaterialKind]int64{}
+	}
+	s.ByKind[k] += n
+}
+
+// Clone returns a copy of s that shares no map with it (a provider's
+// Offline hands out a snapshot of its running stats).
+func (s OfflineStats) Clone() OfflineStats {
+	c := s
+	c.ByKind = make(map[MaterialKind]int64, len(s.ByKind))
+	for k, v := range s.ByKind {
+		c.ByKind[k] = v
+	}
+	return c
+}
+
+// queueKey names the queue of one (kind, label).
+type queueKey struct {
+	kind  MaterialKind
+	label string
+}
 
 // MaterialQueue holds prefetched material per (kind, label) in request
 // order: the one prefetch queue of the correlation sources (Prefetcher,
@@ -12,7 +62,7 @@ import (
 // Safe for concurrent use; the zero value is empty and ready.
 type MaterialQueue struct {
 	mu    sync.Mutex
-	items map[countKey][]queued
+	items map[queueKey][]queued
 	n     int
 }
 
@@ -28,9 +78,9 @@ func (q *MaterialQueue) Put(req Request, m *Material, size int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.items == nil {
-		q.items = map[countKey][]queued{}
+		q.items = map[queueKey][]queued{}
 	}
-	k := countKey{req.Kind, req.Label}
+	k := queueKey{req.Kind, req.Label}
 	q.items[k] = append(q.items[k], queued{req, m, size})
 	q.n++
 }
@@ -40,7 +90,7 @@ func (q *MaterialQueue) Put(req Request, m *Material, size int64) {
 // for a different spec is removed and reported as an error (the request
 // order diverged from the prefetch order).
 func (q *MaterialQueue) Take(req Request) (m *Material, size int64, ok bool, err error) {
-	k := countKey{req.Kind, req.Label}
+	k := queueKey{req.Kind, req.Label}
 	q.mu.Lock()
 	l := q.items[k]
 	if len(l) == 0 {
@@ -70,10 +120,10 @@ func (q *MaterialQueue) Take(req Request) (m *Material, size int64, ok bool, err
 func (q *MaterialQueue) Missing(reqs []Request) ([]Request, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	used := map[countKey]int{}
+	used := map[queueKey]int{}
 	var miss []Request
 	for _, r := range reqs {
-		k := countKey{r.Kind, r.Label}
+		k := queueKey{r.Kind, r.Label}
 		i := used[k]
 		if l := q.items[k]; i < len(l) {
 			if !l[i].req.Same(r) {
