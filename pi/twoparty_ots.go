@@ -116,7 +116,7 @@ func planOTNote(pub *Public, whose string) string {
 
 // FerretFlagUsage is the help text of a command's --ferret flag
 // (FerretFlag).
-const FerretFlagUsage = "twoparty suite: make the correlated OTs by Ferret silent OT with this parameter `set` (none, small or large; none: SoftSpoken extension, 4 B per comparison COT, 2 B per multiplication COT; small: n = 607K, about 1 B per COT made ahead at about 2x the CPU, a 76 MB buffer per party; large: n = 10.6M, about 0.5 B per COT at best, 320 MB per party); part of the public plan, so the client follows the server"
+const FerretFlagUsage = "twoparty suite: correlated OTs by Ferret silent OT with this parameter `set`: none (the SoftSpoken extension: 4 B per comparison COT, 2 B per multiplication COT), small (n = 607K: about 1 B per COT made ahead for about 2x the CPU, 0.6 MB more setup, a 76 MB buffer per party) or large (n = 10.6M: fewer bytes still on requests of millions of COTs, a 320 MB buffer per party); recorded in the public plan, so the client follows the server"
 
 // FerretFlag is the value of a --ferret flag: an OT configuration by
 // Ferret parameter set name (FerretOT).

@@ -23,7 +23,8 @@ func runBenchPI(args []string) error {
 			"the DESIGN §2.4 cost model (rounds x RTT + bytes / bandwidth + measured online time)\n"+
 			"for LAN (3 Gbit/s, 0.3 ms) and WAN (400 Mbit/s, 40 ms). --model may also name an\n"+
 			"architecture (random weights, for cost figures).\n\n"+
-			"--suite twoparty runs the dealer-free suite instead (HE linear layers, OT gates; no dealer).\n\n"+
+			"--suite twoparty runs the dealer-free suite instead (HE linear layers, OT gates; no dealer);\n"+
+			"--ferret small|large makes its correlated OTs by Ferret silent OT (fewer offline bytes, more CPU).\n\n"+
 			"--cost-out FILE (all-ReLU models, either suite) runs the same images again with every\n"+
 			"ReLU replaced by a polynomial of degree 1, then of degree 2, then all ReLU once more\n"+
 			"(the all-ReLU CPU is the mean of its two runs), and writes each site's\n"+

@@ -35,7 +35,7 @@ started with --server-ca (dealer --gen-server-cert writes one), which then
 admits this server's role without join tickets.
 --suite twoparty: no third party (OT and HE between server and client; the
 per-client setup runs when the client connects); --dealer, --advertise-dealer
-and --pool do not apply. --metrics serves Prometheus metrics, /healthz and
+and --pool do not apply; --ferret small|large trades offline bytes for CPU. --metrics serves Prometheus metrics, /healthz and
 /readyz. --token-file admits only listed clients (lines NAME:SHA256HEX of
 their tokens, optional sessions=N per-day=N), each within its quotas;
 --gen-client-token FILE --client-name NAME writes a client's token and
