@@ -60,7 +60,8 @@ import (
 // keys too.
 
 // galoisKey is the key switching key for τ_l, one (b, a) per digit (NTT
-// domain, over Q″·P).
+// and Montgomery form, over Q″·P: Server.keySwitch multiplies by them
+// with Montgomery products, cheaper than Barrett's).
 type galoisKey struct{ b, a []lring.Poly }
 
 // packGen returns g_l = N/2^(l−1) + 1.
@@ -209,8 +210,11 @@ func (p *Params) parseKeys(b []byte) ([]galoisKey, error) {
 			if err := checkPoly(p.ksQ, w, N); err != nil {
 				return nil, fmt.Errorf("helinear: Galois key: %w", err)
 			}
+			bp := polyFromWords(w)
+			p.ks.MForm(a, a)
+			p.ks.MForm(bp, bp)
 			keys[l].a = append(keys[l].a, a)
-			keys[l].b = append(keys[l].b, polyFromWords(w))
+			keys[l].b = append(keys[l].b, bp)
 		}
 	}
 	return keys, nil
@@ -377,11 +381,11 @@ func (pk *packer) keySwitch(l int, c, o0, o1 lring.Poly) {
 	for g, d := range p.digits {
 		pk.extend(d, c)
 		r.NTT(pk.d, pk.d)
-		r.MulCoeffsBarrettThenAdd(pk.d, key.b[g], o0)
+		r.MulCoeffsMontgomeryThenAdd(pk.d, key.b[g], o0)
 		if g == 0 {
-			r.MulCoeffsBarrett(pk.d, key.a[g], pk.acc1)
+			r.MulCoeffsMontgomery(pk.d, key.a[g], pk.acc1)
 		} else {
-			r.MulCoeffsBarrettThenAdd(pk.d, key.a[g], pk.acc1)
+			r.MulCoeffsMontgomeryThenAdd(pk.d, key.a[g], pk.acc1)
 		}
 	}
 	r.INTT(pk.acc1, pk.acc1)

@@ -366,7 +366,7 @@ func (cl *Client) phase(coefs []int32, c1w, c0w []uint64) (lring.Poly, error) {
 }
 
 // weights encodes the server's weight polynomials at the layer's level
-// (centred residues, NTT domain); a weight outside WeightBits is an
+// (centred residues, NTT and Montgomery form); a weight outside WeightBits is an
 // error (the flood would not cover its noise).
 func (s *Server) weights(pl *plan, r *lring.Ring, w []uint64) ([]lring.Poly, error) {
 	p := s.P
@@ -393,6 +393,7 @@ func (s *Server) weights(pl *plan, r *lring.Ring, w []uint64) ([]lring.Poly, err
 			}
 		}
 		r.NTT(pw, pw)
+		r.MForm(pw, pw) // Montgomery products in answer
 		ws[i] = pw
 	}
 	return ws, nil
@@ -490,8 +491,8 @@ func (s *Server) answer(wk *worker, pr *lring.Ring, pl *plan, c0s, c1s, ws []lri
 		wk.acc1.Zero()
 		for _, t := range op.terms {
 			in := n*len(pl.ins) + t.in
-			pr.MulCoeffsBarrettThenAdd(c0s[in], ws[t.w], wk.acc0)
-			pr.MulCoeffsBarrettThenAdd(c1s[in], ws[t.w], wk.acc1)
+			pr.MulCoeffsMontgomeryThenAdd(c0s[in], ws[t.w], wk.acc0)
+			pr.MulCoeffsMontgomeryThenAdd(c1s[in], ws[t.w], wk.acc1)
 		}
 		wk.pk.leaf(pr, len(pl.lv.q), wk.acc0, wk.acc1, k, dst)
 	})
