@@ -84,6 +84,62 @@ func storageOrder(shape []int, l kernel.Layout, cache *[]int32) []int32 {
 	return order
 }
 
+// channelAbsMax returns the per-channel maximum of |x| over n images of c
+// channels × s positions stored in order (nil or storageOrder's nChw16c),
+// NaN for a channel holding a NaN. The absolute values are compared as
+// bits (sign cleared), which orders non-negative floats as their values and
+// puts every NaN above +Inf; the loops follow the layout's channel runs
+// (s positions of one channel, or 16 channels per position), so no element
+// needs an order lookup or a division.
+func channelAbsMax(xs []float32, n, c, s int, order []int32) []float32 {
+	if order != nil && (c%16 != 0 || len(order) != c*s) {
+		panic("reduce: channelAbsMax: order is not the nChw16c order of the site")
+	}
+	numel := c * s
+	var mu sync.Mutex
+	bits := make([]uint32, c)
+	parallelImages(n, numel, func(_, lo, hi int) {
+		loc := make([]uint32, c)
+		for b := lo; b < hi; b++ {
+			img := xs[b*numel : (b+1)*numel]
+			if order == nil {
+				for ch := range c {
+					m := loc[ch]
+					for _, v := range img[ch*s : (ch+1)*s] {
+						m = max(m, math.Float32bits(v)&^(1<<31))
+					}
+					loc[ch] = m
+				}
+				continue
+			}
+			for cb := 0; cb < c; cb += 16 {
+				absMax16((*[16]uint32)(loc[cb:cb+16]), img[cb*s:(cb+16)*s])
+			}
+		}
+		mu.Lock()
+		for ch, v := range loc {
+			bits[ch] = max(bits[ch], v)
+		}
+		mu.Unlock()
+	})
+	out := make([]float32, c)
+	for ch, v := range bits {
+		out[ch] = math.Float32frombits(v)
+	}
+	return out
+}
+
+// absMax16Scalar folds the absolute-value bits of blk (groups of 16
+// channels) into acc lane by lane: channelAbsMax's blocked kernel.
+func absMax16Scalar(acc *[16]uint32, blk []float32) {
+	for p := 0; p+16 <= len(blk); p += 16 {
+		v := (*[16]float32)(blk[p : p+16])
+		for k := range 16 {
+			acc[k] = max(acc[k], math.Float32bits(v[k])&^(1<<31))
+		}
+	}
+}
+
 // stored returns v (C·H·W order) permuted to storage order.
 func stored(v []float32, order []int32) []float32 {
 	if order == nil {

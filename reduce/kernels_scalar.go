@@ -16,3 +16,5 @@ func polyBackwardBinary(xs, gs, dx, q, acc []float32, wantM, wantC bool) {
 func snlForwardRun(xs, ys, al []float32) { snlForwardScalar(xs, ys, al) }
 
 func snlBackwardRun(xs, gs, dx, al, pa []float32) { snlBackwardScalar(xs, gs, dx, al, pa) }
+
+func absMax16(acc *[16]uint32, blk []float32) { absMax16Scalar(acc, blk) }

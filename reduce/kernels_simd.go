@@ -140,3 +140,17 @@ func snlBackwardRun(xs, gs, dx, al, pa []float32) {
 	}
 	snlBackwardScalar(xs[n:], gs[n:], d, al[n:], p)
 }
+
+// absMax16 is absMax16Scalar, 16 lanes at a time.
+func absMax16(acc *[16]uint32, blk []float32) {
+	if !simdKernels {
+		absMax16Scalar(acc, blk)
+		return
+	}
+	abs := archsimd.BroadcastUint32x16(1<<31 - 1)
+	m := archsimd.LoadUint32x16(acc)
+	for p := 0; p+16 <= len(blk); p += 16 {
+		m = m.Max(archsimd.LoadFloat32x16(f16(blk, p)).AsUint32x16().And(abs))
+	}
+	m.Store(acc)
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/kernel"
@@ -263,31 +262,7 @@ func (m *Masked) Bound() {
 
 // updateRange folds the batch's per-channel maxima of |x| into Range.
 func (m *Masked) updateRange(xs []float32, n, s int, order []int32) {
-	c := len(m.Range)
-	numel := c * s
-	var mu sync.Mutex
-	batch := make([]float32, c)
-	parallelImages(n, numel, func(_, lo, hi int) {
-		loc := make([]float32, c)
-		for b := lo; b < hi; b++ {
-			for j, v := range xs[b*numel : (b+1)*numel] {
-				i := j
-				if order != nil {
-					i = int(order[j])
-				}
-				if a := float32(math.Abs(float64(v))); a > loc[i/s] || a != a {
-					loc[i/s] = a
-				}
-			}
-		}
-		mu.Lock()
-		for ch, v := range loc {
-			if v > batch[ch] || v != v {
-				batch[ch] = v
-			}
-		}
-		mu.Unlock()
-	})
+	batch := channelAbsMax(xs, n, len(m.Range), s, order)
 	for ch, v := range batch {
 		if v != v || math.IsInf(float64(v), 0) {
 			continue // a non-finite batch says nothing about the range
