@@ -344,19 +344,41 @@ func (pk *packer) leaf(r *lring.Ring, nq int, acc0, acc1 lring.Poly, k int, c *c
 			p.pp.SubRings[x].MulScalarMontgomery(c.c1.Coeffs[x], p.inv2[x][k], c.c1.Coeffs[x])
 		}
 	}
-	q0 := lring.Poly{Coeffs: c.c0.Coeffs[:kp]}
-	if nq > kp {
-		r.INTT(acc0, acc0)
-		for lvl := nq - 1; lvl >= kp; lvl-- {
-			r.AtLevel(lvl).DivRoundByLastModulus(acc0, acc0)
+	for lvl := nq - 1; lvl >= kp; lvl-- {
+		pk.divRoundLastNTT(r, lvl, acc0)
+	}
+	p.pp.MulCoeffsMontgomery(lring.Poly{Coeffs: acc0.Coeffs[:kp]}, pk.c.leaf[k], lring.Poly{Coeffs: c.c0.Coeffs[:kp]})
+}
+
+// divRoundLastNTT divides pl (NTT domain, over the primes 0..lvl of r)
+// by prime lvl, rounded, and leaves the quotient over primes 0..lvl−1 in
+// the NTT domain: ⌊c/q⌉ = (c − [c]_q)/q with [c]_q the centred residue,
+// so only row lvl goes through an inverse NTT and [c]_q through one NTT
+// per other prime (the coefficient-domain division would need every row
+// inverted, and c0 back in the NTT domain after). Exact, fully reduced
+// arithmetic: the primes may differ in size.
+func (pk *packer) divRoundLastNTT(r *lring.Ring, lvl int, pl lring.Poly) {
+	last := r.SubRings[lvl]
+	ql := last.Modulus
+	half := (ql - 1) / 2
+	t, u := pk.ys[0], pk.t0.Coeffs[0]
+	last.INTT(pl.Coeffs[lvl], t)
+	for j, v := range t {
+		t[j] = rq.AddMod(v, half, ql) // [c]_q + half, in [0, q)
+	}
+	for i := range lvl {
+		s := r.SubRings[i]
+		q, bc := s.Modulus, s.BRedConstant
+		h := lring.BRedAdd(half, q, bc)
+		for j, v := range t {
+			u[j] = rq.AddMod(lring.BRedAdd(v, q, bc), q-h, q) // [c]_q mod q_i
 		}
-		for i := range kp {
-			copy(q0.Coeffs[i], acc0.Coeffs[i])
+		s.NTT(u, u)
+		inv := lring.MForm(rq.ModInv(ql%q, q), q, bc)
+		row := pl.Coeffs[i]
+		for j := range row {
+			row[j] = lring.MRed(rq.AddMod(row[j], q-u[j], q), inv, q, s.MRedConstant)
 		}
-		p.pp.NTT(q0, q0)
-		p.pp.MulCoeffsMontgomery(q0, pk.c.leaf[k], q0)
-	} else {
-		p.pp.MulCoeffsMontgomery(lring.Poly{Coeffs: acc0.Coeffs[:kp]}, pk.c.leaf[k], q0)
 	}
 }
 

@@ -175,3 +175,15 @@ func AddMod(a, b, q uint64) uint64 {
 	}
 	return s
 }
+
+// ModInv returns a^−1 mod a prime q (a ≢ 0): a^(q−2) by Fermat.
+func ModInv(a, q uint64) uint64 {
+	r, b := uint64(1), a%q
+	for e := q - 2; e > 0; e >>= 1 {
+		if e&1 == 1 {
+			r = MulMod(r, b, q)
+		}
+		b = MulMod(b, b, q)
+	}
+	return r
+}

@@ -27,3 +27,15 @@ func TestPackRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestModInv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 5))
+	for _, q := range []uint64{65537, 1073479681, 1152921504606830593} {
+		for range 100 {
+			a := rng.Uint64()%(q-1) + 1
+			if got := MulMod(ModInv(a, q), a, q); got != 1 {
+				t.Fatalf("q %d: a·a^−1 = %d for a = %d", q, got, a)
+			}
+		}
+	}
+}
