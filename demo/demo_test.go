@@ -12,7 +12,7 @@ import (
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/mpc"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve"
@@ -121,7 +121,7 @@ func TestRowsBothSuites(t *testing.T) {
 	}
 
 	dln, sln, tln := listen(), listen(), listen()
-	run((&dealer.Server{Generator: mpc.NewGenerator(ring.Seed{7}), Grace: -1}).Serve, dln)
+	run((&dealer.Server{Generator: mpcdealer.NewGenerator(ring.Seed{7}), Grace: -1}).Serve, dln)
 	dplan, err := pi.Compile(m, pi.Config{})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/autorep/autorep/internal/cputime"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/otgates"
 	"github.com/autorep/autorep/transport"
@@ -47,11 +48,11 @@ func Dealer(cfg otgates.BenchConfig) (*otgates.BenchReport, error) {
 			return nil, fmt.Errorf("bench gates: unknown gate %q (have %s)", g, strings.Join(otgates.BenchGates, ", "))
 		}
 	}
-	dealer, err := mpc.NewRandomGenerator()
+	gen, err := dealer.NewRandomGenerator()
 	if err != nil {
 		return nil, err
 	}
-	prov0, prov1 := mpc.LocalProviders(dealer)
+	prov0, prov1 := dealer.LocalProviders(gen)
 	provs := [2]corr.Provider{prov0, prov1}
 	c0, c1 := transport.Pipe()
 	defer c0.Close()

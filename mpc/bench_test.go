@@ -2,13 +2,14 @@ package mpc_test
 
 import (
 	"context"
-	"github.com/autorep/autorep/internal/cputime"
-	"github.com/autorep/autorep/mpc/corr"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/autorep/autorep/internal/cputime"
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -53,7 +54,7 @@ func benchPairConn(b *testing.B, tcp bool, unit string, per int, setup func(s *m
 	reqs func(s *mpc.Session) []corr.Request, online func(s *mpc.Session, src corr.Provider) error) {
 	var seed ring.Seed
 	seed[0] = 99
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(seed))
 	bp := [2]*corr.Prefetcher{corr.NewPrefetcher(p0), corr.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	if tcp {
@@ -195,7 +196,7 @@ func BenchmarkLinearConv(b *testing.B) {
 // truncation gate (both parties' material) per activation.
 func BenchmarkDealerReLU(b *testing.B) {
 	var seed ring.Seed
-	d := mpc.NewGenerator(seed)
+	d := dealer.NewGenerator(seed)
 	b.ResetTimer()
 	u0 := cputime.Seconds()
 	for i := range b.N {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -32,8 +33,8 @@ func Example() {
 	act := corr.ActSpec{N: 1, C: 4, HW: 1, ReLU: corr.MaskOf([]bool{true, true, false, false})}
 	coef := [][]float64{{0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}, {0.2, 0.5, 0.25}}
 
-	dealer, _ := mpc.NewRandomGenerator()
-	p0, p1 := mpc.LocalProviders(dealer)
+	gen, _ := dealer.NewRandomGenerator()
+	p0, p1 := dealer.LocalProviders(gen)
 	c0, c1 := transport.Pipe()
 	run := func(s *mpc.Session, src corr.Provider, w1, w2, x []uint64, coef [][]float64) ([]uint64, error) {
 		s.Gates = fssgates.Gates{}                        // the ReLU positions use the FSS gates

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
 )
@@ -13,7 +14,7 @@ import (
 // session without them (Session.Gates nil) is an error naming them,
 // before any material is fetched or anything is sent.
 func TestSessionWithoutGates(t *testing.T) {
-	p0, _ := LocalProviders(NewGenerator(ring.Seed{2}))
+	p0, _ := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{2}))
 	c0, c1 := transport.Pipe()
 	defer c0.Close()
 	defer c1.Close()

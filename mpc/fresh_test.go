@@ -11,6 +11,7 @@ import (
 	"github.com/autorep/autorep/internal/privacytest"
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
@@ -66,7 +67,7 @@ func encode(t *testing.T, m *corr.Material) []byte {
 // differs from index j (both parties, every vector), and material for
 // two labels differs; session kinds are the same for every index.
 func TestDealerIndexFresh(t *testing.T) {
-	d := mpc.NewGenerator(ring.Seed{7, 7})
+	d := dealer.NewGenerator(ring.Seed{7, 7})
 	pairs := [][2]uint64{{0, 1}, {1, 2}, {0, 1 << 40}}
 	for _, req := range kindRequests("layer") {
 		for _, ij := range pairs {
@@ -110,7 +111,7 @@ func TestDealerIndexFresh(t *testing.T) {
 // second request differs from the first's).
 func TestRepeatedRequestsFresh(t *testing.T) {
 	for _, buffered := range []bool{false, true} {
-		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{8}))
+		p0, p1 := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{8}))
 		provs := [2]corr.Provider{p0, p1}
 		for _, req := range kindRequests("layer") {
 			var got [2][2]*corr.Material // [party][request]

@@ -3,6 +3,7 @@ package mpc_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/autorep/autorep/mpc/dealer"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
@@ -34,7 +35,7 @@ func TestDealerGolden(t *testing.T) {
 		{Kind: mpc.KindPoly, Label: "p", Act: corr.ActSpec{N: 2, C: 2, HW: 4, ReLU: corr.MaskOf([]bool{true, false, true, true, false, false, true, true})}},
 		{Kind: mpc.KindLinear, Label: "l", Linear: corr.DenseSpec(2, 3, 4)},
 	}
-	d := mpc.NewGenerator(ring.Seed{7, 7})
+	d := dealer.NewGenerator(ring.Seed{7, 7})
 	h := sha256.New()
 	for i, r := range reqs {
 		m0, m1, err := d.Generate(r, uint64(i))

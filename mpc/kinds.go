@@ -1,6 +1,7 @@
 package mpc
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/autorep/autorep/mpc/corr"
@@ -147,4 +148,59 @@ func init() {
 			m0.Vecs, m1.Vecs = []corr.Vec{a0, s0}, []corr.Vec{a1, s1}
 			return nil
 		}})
+}
+
+// ctxPositions is how many polynomial positions genPoly generates between
+// two looks at its context.
+const ctxPositions = 1 << 14
+
+// genPoly fills the KindPoly material (see KindPoly and Session.Act) with
+// the coefficient masks of seed coef.
+func genPoly(ctx context.Context, req corr.Request, prg *ring.PRG, coef ring.Seed, m0, m1 *corr.Material) error {
+	_, _, ch := req.Act.Split()
+	n := len(ch)
+	b := ring.ExpandSeed(coef, coefMaskWords*req.Act.C).Data
+	r0, r1 := corr.SeededVec(prg.Seed(), n), corr.SeededVec(prg.Seed(), n)
+	r := make([]uint64, n)
+	ring.AddVec(r, r0.Data, r1.Data)
+	vals := make([][]uint64, polyVecs)
+	for j := range vals {
+		vals[j] = make([]uint64, polyWords[j]*n)
+	}
+	for i, c := range ch {
+		if i%ctxPositions == 0 {
+			if err := context.Cause(ctx); err != nil {
+				return err
+			}
+		}
+		b1, b2 := at3(b, 2*c), at3(b, 2*c+1)
+		ri := bigU(r[i])
+		mi := bigU(r[i] >> 63)
+		sq := ri.mul(ri)
+		mr := mi.mul(ri)
+		b2m := b2.mul(mi)
+		put3(vals[0], i, ri)
+		put2(vals[1], i, mi)
+		put3(vals[2], i, sq)
+		put2(vals[3], i, mr)
+		put3(vals[4], i, b2.mul(ri))
+		put2(vals[5], i, b2m)
+		put3(vals[6], i, b2.mul(sq).sub(b1.mul(ri)))
+		put2(vals[7], i, b2m.shl(64).sub(b2.mul(mr).shl(1)).add(b1.mul(mi)))
+	}
+	m0.Vecs, m1.Vecs = []corr.Vec{r0}, []corr.Vec{r1}
+	for j, v := range vals {
+		v0 := corr.SeededVec(prg.Seed(), len(v))
+		v1 := make([]uint64, len(v))
+		for i := 0; i < n; i++ {
+			if polyWords[j] == 3 {
+				put3(v1, i, at3(v, i).sub(at3(v0.Data, i)))
+			} else {
+				put2(v1, i, at2(v, i).sub(at2(v0.Data, i)))
+			}
+		}
+		m0.Vecs = append(m0.Vecs, v0)
+		m1.Vecs = append(m1.Vecs, corr.Vec{Data: v1})
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package mpc_test
 import (
 	"bytes"
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"reflect"
 	"slices"
@@ -89,9 +90,9 @@ func TestRequestRoundTrip(t *testing.T) {
 func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 	var seed ring.Seed
 	seed[3] = 7
-	d1, d2 := mpc.NewGenerator(seed), mpc.NewGenerator(seed)
+	d1, d2 := dealer.NewGenerator(seed), dealer.NewGenerator(seed)
 	seed[3] = 8
-	d3 := mpc.NewGenerator(seed)
+	d3 := dealer.NewGenerator(seed)
 	for _, r := range sampleRequests() {
 		a0, a1, err := d1.Generate(r, 2)
 		if err != nil {
@@ -158,7 +159,7 @@ func TestMaterialRoundTripAndDeterminism(t *testing.T) {
 
 func TestMaterialRejectsInconsistent(t *testing.T) {
 	var seed ring.Seed
-	d := mpc.NewGenerator(seed)
+	d := dealer.NewGenerator(seed)
 	m0, m1, err := d.Generate(corr.Request{Kind: fssgates.KindReLU, Label: "r", N: 4}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestMaterialRejectsInconsistent(t *testing.T) {
 
 func TestProvidersMismatchAndSession(t *testing.T) {
 	var seed ring.Seed
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(seed))
 	if _, err := p0.Get(corr.Request{Kind: fssgates.KindReLU, Label: "a", N: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func TestProvidersMismatchAndSession(t *testing.T) {
 // bytes.
 func FuzzUnmarshalMaterial(f *testing.F) {
 	var seed ring.Seed
-	d := mpc.NewGenerator(seed)
+	d := dealer.NewGenerator(seed)
 	reqs := sampleRequests()
 	for i, r := range reqs {
 		m0, m1, err := d.Generate(r, 0)
@@ -306,20 +307,20 @@ func TestSessionsDoNotShareMasks(t *testing.T) {
 	var seed ring.Seed
 	seed[9] = 4
 	req := corr.Request{Kind: mpc.KindLinear, Label: "fc", Linear: corr.DenseSpec(1, 8, 3)}
-	first := func(d *mpc.Generator) []uint64 {
-		_, p1 := mpc.LocalProviders(d)
+	first := func(d *dealer.Generator) []uint64 {
+		_, p1 := dealer.LocalProviders(d)
 		m, err := p1.Get(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return m.Vecs[0].Data // the client's input mask R
 	}
-	d := mpc.NewGenerator(seed)
+	d := dealer.NewGenerator(seed)
 	a, b := first(d), first(d)
 	if slices.Equal(a, b) {
 		t.Fatal("two sessions of one dealer reuse the input mask")
 	}
-	if c := first(mpc.NewGenerator(seed)); !slices.Equal(a, c) {
+	if c := first(dealer.NewGenerator(seed)); !slices.Equal(a, c) {
 		t.Fatal("the same seed did not reproduce the first session")
 	}
 }
@@ -349,7 +350,7 @@ func TestHugeSpecsRejected(t *testing.T) {
 func TestUnmarshalMaterialOwned(t *testing.T) {
 	var seed ring.Seed
 	seed[1] = 9
-	d := mpc.NewGenerator(seed)
+	d := dealer.NewGenerator(seed)
 	for _, r := range sampleRequests() {
 		m0, m1, err := d.Generate(r, 0)
 		if err != nil {
@@ -387,7 +388,7 @@ func TestUnmarshalMaterialOwned(t *testing.T) {
 // TestMarshalParts checks that the two parts concatenate to MarshalBinary's
 // encoding for every kind.
 func TestMarshalParts(t *testing.T) {
-	d := mpc.NewGenerator(ring.Seed{5})
+	d := dealer.NewGenerator(ring.Seed{5})
 	for _, r := range sampleRequests() {
 		m0, m1, err := d.Generate(r, 0)
 		if err != nil {

@@ -11,11 +11,14 @@
 //
 // Party 0 is the server (it holds the weights and polynomial coefficients in
 // the clear), party 1 the client (it holds the input and learns only the
-// output). Correlated randomness comes from a Provider that the caller
-// passes to each protocol needing it: the Generator served in process
-// (LocalProviders, over a Pairing) or by the network dealer (package
-// serve/dealer), or a future two-party provider; the protocols never
-// depend on where it comes from, and the Session holds none.
+// output). Correlated randomness comes from a source (corr.Provider, the
+// correlations contract of package mpc/corr) that the caller passes to
+// each protocol needing it: the in-process dealer (package mpc/dealer) or
+// the network dealer (package serve/dealer); the protocols never depend
+// on where it comes from, and the Session holds none. The core declares
+// and registers its own material kinds (KindWeightMask, KindLinear,
+// KindCoefMask, KindPoly, KindTriple, KindSquare, KindTruncMSB); a
+// family declares its own.
 //
 // Every protocol works on whole layer tensors: one message per protocol step
 // per layer. Values are fixed point with Session.Frac fractional bits

@@ -1,6 +1,7 @@
 package mpc
 
 import (
+	"github.com/autorep/autorep/mpc/dealer"
 	"math/big"
 	"math/rand/v2"
 	"runtime"
@@ -179,7 +180,7 @@ func TestPolyEvalWide(t *testing.T) {
 	const C, hw = 4, 2048
 	var seed ring.Seed
 	seed[0] = 5
-	d := NewGenerator(seed)
+	d := dealer.NewGenerator(seed)
 	spec := corr.ActSpec{N: 1, C: C, HW: hw}
 	for _, f := range []uint{12, 16, 20} {
 		rng := rand.New(rand.NewPCG(uint64(f), 3))
@@ -194,7 +195,7 @@ func TestPolyEvalWide(t *testing.T) {
 		// below 2^191 even for |z| near 2^61
 		coef = append(coef, uint64(12345), uint64(1)<<f, 3, ^uint64(999), ^uint64(6), ^uint64(0))
 		k0 := &PolyKey{Label: "p", C: C, coef: coef}
-		b := ring.ExpandSeed(d.sessionSeed(KindCoefMask, "p"), coefMaskWords*C).Data
+		b := ring.ExpandSeed(d.SessionSeed(KindCoefMask, "p"), coefMaskWords*C).Data
 		k0.hat = make([]uint64, coefMaskWords*C)
 		for c := range C {
 			put3(k0.hat, 2*c, big64(coef[3*c+1]).shl(f).sub(at3(b, 2*c)))

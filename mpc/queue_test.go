@@ -2,6 +2,7 @@ package mpc_test
 
 import (
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -73,7 +74,7 @@ func TestQueueMissing(t *testing.T) {
 // A Prefetcher fetches only what its queue lacks: prefetching the same list
 // twice, or Get after Prefetch, asks the source nothing more.
 func TestPrefetcherFetchesOnce(t *testing.T) {
-	p0, _ := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{3}))
+	p0, _ := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{3}))
 	b := corr.WithPrefetch(p0)
 	if corr.WithPrefetch(b) != b {
 		t.Fatal("WithPrefetch wrapped a Prefetching source again")

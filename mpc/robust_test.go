@@ -3,6 +3,7 @@ package mpc_test
 import (
 	"errors"
 	"fmt"
+	"github.com/autorep/autorep/mpc/dealer"
 	"slices"
 	"sync"
 	"testing"
@@ -20,7 +21,7 @@ import (
 func clientAgainst(t *testing.T, msgs [][]byte, f func(s *mpc.Session, src corr.Provider) error) error {
 	t.Helper()
 	var seed ring.Seed
-	_, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	_, p1 := dealer.LocalProviders(dealer.NewGenerator(seed))
 	c0, c1 := transport.Pipe()
 	src := p1
 	s, err := newSession(mpc.Client, c1, 16)
@@ -108,7 +109,7 @@ func TestFaultyProvider(t *testing.T) {
 		"shift":   func(m *corr.Material) { m.Param++ },
 	}
 	for name, c := range corruptions {
-		p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
+		p0, _ := dealer.LocalProviders(dealer.NewGenerator(seed))
 		c0, _ := transport.Pipe()
 		src := badProvider{p0, c}
 		s, err := newSession(mpc.Server, c0, 16)
@@ -129,7 +130,7 @@ func TestFaultyProvider(t *testing.T) {
 		}
 	}
 	// A provider that fails.
-	p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
+	p0, _ := dealer.LocalProviders(dealer.NewGenerator(seed))
 	c0, _ := transport.Pipe()
 	src := errProvider{p0}
 	s, _ := newSession(mpc.Server, c0, 16)
@@ -183,7 +184,7 @@ func TestPrefetcherPrefetch(t *testing.T) {
 	zs := split(z, 32)
 	co := polyCoefs(2)
 	var seed ring.Seed
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(seed))
 	bp := [2]*corr.Prefetcher{corr.NewPrefetcher(p0), corr.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	var outs [2][]uint64
@@ -227,7 +228,7 @@ func TestPrefetcherPrefetch(t *testing.T) {
 // wireProvider serves a party from a Pairing through the binary encodings, as
 // a network dealer would.
 type wireProvider struct {
-	h     *mpc.Pairing
+	h     *dealer.Pairing
 	party mpc.Party
 	bytes *int64
 }
@@ -258,7 +259,7 @@ func (w wireProvider) Get(req corr.Request) (*corr.Material, error) {
 func TestProtocolsThroughWireEncoding(t *testing.T) {
 	var seed ring.Seed
 	seed[5] = 1
-	h := mpc.NewPairing(mpc.NewGenerator(seed))
+	h := dealer.NewPairing(dealer.NewGenerator(seed))
 	var n0, n1 int64
 	provs := [2]corr.Provider{wireProvider{h, mpc.Server, &n0}, wireProvider{h, mpc.Client, &n1}}
 	p := corr.LinearSpec{N: 1, C: 2, H: 5, W: 5, K: 3, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
@@ -331,7 +332,7 @@ func TestRequestListsComplete(t *testing.T) {
 	lin := corr.LinearSpec{N: 1, C: 2, H: 4, W: 4, K: 2, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	x := randSigned(100, 20, 90)
 	var seed ring.Seed
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(seed))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(seed))
 	bp := [2]*corr.Prefetcher{corr.NewPrefetcher(p0), corr.NewPrefetcher(p1)}
 	c0, c1 := transport.Pipe()
 	mpctest.Run(t, [2]transport.Conn{c0, c1}, [2]corr.Provider{bp[0], bp[1]}, func(s *mpc.Session, src corr.Provider) error {
@@ -383,7 +384,7 @@ func (p skewProvider) Get(r corr.Request) (*corr.Material, error) {
 
 func TestMismatchedMaterialRejected(t *testing.T) {
 	var seed ring.Seed
-	p0, _ := mpc.LocalProviders(mpc.NewGenerator(seed))
+	p0, _ := dealer.LocalProviders(dealer.NewGenerator(seed))
 	c0, _ := transport.Pipe()
 	src := skewProvider{p0}
 	s, _ := newSession(mpc.Server, c0, 16)

@@ -7,6 +7,7 @@ package mpc_test
 
 import (
 	"encoding/binary"
+	"github.com/autorep/autorep/mpc/dealer"
 	"sync"
 	"testing"
 
@@ -72,7 +73,7 @@ func runViews(t testing.TB, seed uint64, f func(p *party) error) ([2]privacytest
 	var sd ring.Seed
 	binary.LittleEndian.PutUint64(sd[:], seed)
 	sd[15] = 0x7e
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(sd))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(sd))
 	provs := [2]*recProvider{{Provider: p0}, {Provider: p1}}
 	c0, c1 := transport.Pipe()
 	recs := [2]*privacytest.Recorder{privacytest.NewRecorder(c0), privacytest.NewRecorder(c1)}

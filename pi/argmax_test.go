@@ -3,6 +3,7 @@ package pi
 import (
 	"cmp"
 	"fmt"
+	"github.com/autorep/autorep/mpc/dealer"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -79,7 +80,7 @@ func runTopKPair(t *testing.T, suite string, pub *Public, rows [][]int64) []uint
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 9
-		p0, p1 = mpc.LocalProviders(mpc.NewGenerator(sd))
+		p0, p1 = dealer.LocalProviders(dealer.NewGenerator(sd))
 	}
 	mk := func(party int, conn transport.Conn) (argmaxGates, error) {
 		if suite == SuiteTwoParty {

@@ -2,9 +2,9 @@ package pi
 
 import (
 	"context"
+	"github.com/autorep/autorep/mpc/dealer"
 	"testing"
 
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/transport"
@@ -26,7 +26,7 @@ func benchSuite(b *testing.B, arch string, in [3]int, suite string) {
 	}
 	var p0, p1 corr.Provider
 	if suite == SuiteDealer {
-		p0, p1 = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{1}))
+		p0, p1 = dealer.LocalProviders(dealer.NewGenerator(ring.Seed{1}))
 	}
 	c0, c1 := transport.Pipe()
 	ctx := context.Background()

@@ -3,6 +3,7 @@ package pi
 import (
 	"context"
 	"encoding/json"
+	"github.com/autorep/autorep/mpc/dealer"
 	"math"
 	"math/rand"
 	"strings"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/ring"
@@ -310,7 +310,7 @@ func TestHandshake(t *testing.T) {
 	x := randomImages(3, 1, m.Input)
 
 	// Mismatched public plan: both sides fail cleanly.
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{1}))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{1}))
 	conn, done := serve(t, plan, p0)
 	cl := &Client{Public: otherPlan.Public, Provider: p1}
 	if _, _, err := cl.Infer(ctx, conn, x); err == nil || !strings.Contains(err.Error(), "mismatch") {
@@ -321,7 +321,7 @@ func TestHandshake(t *testing.T) {
 	}
 
 	// A client without the plan fetches it.
-	p0, p1 = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{2}))
+	p0, p1 = dealer.LocalProviders(dealer.NewGenerator(ring.Seed{2}))
 	conn, done = serve(t, plan, p0)
 	cl = &Client{Provider: p1}
 	y, _, err := cl.Infer(ctx, conn, x)
@@ -345,7 +345,7 @@ func TestHandshake(t *testing.T) {
 
 	// Malformed messages end the server with an error, no panic or hang.
 	for i, msg := range [][]byte{nil, []byte("PIH1"), []byte("XXXX" + strings.Repeat("\x00", 32))} {
-		p0, _ = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{3}))
+		p0, _ = dealer.LocalProviders(dealer.NewGenerator(ring.Seed{3}))
 		conn, done = serve(t, plan, p0)
 		conn.Send(msg)
 		if err := <-done; err == nil {
@@ -354,7 +354,7 @@ func TestHandshake(t *testing.T) {
 	}
 	h := plan.PublicHash()
 	for i, req := range [][]byte{[]byte("PIQ1"), []byte("PIQ1\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"), []byte("PIQ1\x01\x00"), []byte("PIQ1\x80\x80\x04"), []byte("PIQ1\x41")} {
-		p0, _ = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{4}))
+		p0, _ = dealer.LocalProviders(dealer.NewGenerator(ring.Seed{4}))
 		conn, done = serve(t, plan, p0)
 		conn.Send(append([]byte("PIH1"), h[:]...))
 		for {
@@ -373,7 +373,7 @@ func TestHandshake(t *testing.T) {
 	}
 
 	// Cancelling the context stops a server waiting for its client.
-	p0, _ = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{5}))
+	p0, _ = dealer.LocalProviders(dealer.NewGenerator(ring.Seed{5}))
 	c0, _ := transport.Pipe()
 	cctx, cancel := context.WithCancel(ctx)
 	done = make(chan error, 1)

@@ -2,6 +2,7 @@ package pi
 
 import (
 	"context"
+	"github.com/autorep/autorep/mpc/dealer"
 	"math"
 	"math/rand"
 	"os"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/ring"
@@ -139,7 +139,7 @@ func runSuiteOn(t testing.TB, plan *Plan, suite string, c0, c1 transport.Conn, b
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 7
-		p0, p1 = mpc.LocalProviders(mpc.NewGenerator(sd))
+		p0, p1 = dealer.LocalProviders(dealer.NewGenerator(sd))
 	}
 	defer c0.Close()
 	defer c1.Close()

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/autorep/autorep/mpc/dealer"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -74,7 +74,7 @@ func newPrepareSession(t *testing.T, plan *Plan, suite string, maxImages int) *p
 	if suite == SuiteDealer {
 		var sd ring.Seed
 		sd[0] = 7
-		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(sd))
+		p0, p1 := dealer.LocalProviders(dealer.NewGenerator(sd))
 		srv.Provider = p0
 		s.cl = &Client{Public: plan.Public, Suite: suite, Provider: p1}
 	} else {

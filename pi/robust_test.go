@@ -2,11 +2,11 @@ package pi
 
 import (
 	"context"
+	"github.com/autorep/autorep/mpc/dealer"
 	"math"
 	"testing"
 	"time"
 
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -58,7 +58,7 @@ func TestPeerFailure(t *testing.T) {
 
 	// The server answers the handshake, then its connection closes while
 	// the client waits for the setup messages.
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{9}))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{9}))
 	c0, c1 := transport.Pipe()
 	go func() {
 		c0.Recv()
@@ -71,7 +71,7 @@ func TestPeerFailure(t *testing.T) {
 	}
 
 	// The client leaves after the setup: the server's Run returns an error.
-	p0, p1 = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{10}))
+	p0, p1 = dealer.LocalProviders(dealer.NewGenerator(ring.Seed{10}))
 	c0, c1 = transport.Pipe()
 	done := make(chan error, 1)
 	go func() { done <- (&Server{Plan: plan, Provider: p0}).Run(ctx, c0) }()
@@ -90,7 +90,7 @@ func TestPeerFailure(t *testing.T) {
 	}
 
 	// A client cancelled while waiting for a silent server returns.
-	_, p1 = mpc.LocalProviders(mpc.NewGenerator(ring.Seed{11}))
+	_, p1 = dealer.LocalProviders(dealer.NewGenerator(ring.Seed{11}))
 	_, c1 = transport.Pipe()
 	cctx, ccancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/autorep/autorep/mpc/dealer"
 	"time"
 
 	"github.com/autorep/autorep/mpc"
@@ -191,7 +192,7 @@ type Server struct {
 	// Lazy skips the prefetch of per-inference material: it is fetched
 	// layer by layer during the online phase (bounded memory for large
 	// networks; the online time then includes the dealer's work). With
-	// the in-process mpc.Pairing both parties then ask for each item at about
+	// the in-process dealer.Pairing both parties then ask for each item at about
 	// the same time, and the Pairing may generate it twice and keep the
 	// unclaimed copies; prefer it with a network dealer.
 	Lazy bool
@@ -287,7 +288,7 @@ func (r *dealerRun) input(in []uint64, size int) ([]uint64, error) {
 // (r.src.Prefetch: only what it lacks, e.g. not what a network dealer
 // session pooled ahead) and preopens. The server tells the client when its material is fetched;
 // the client fetches after the server's: with an in-process dealer
-// (mpc.Pairing) the halves are then generated once, whereas two parties asking
+// (dealer.Pairing) the halves are then generated once, whereas two parties asking
 // for the same item at the same moment both generate it.
 func (r *dealerRun) offline(conn transport.Conn, n int) error {
 	server := r.s.Party == mpc.Server
@@ -775,7 +776,7 @@ func (c *Client) Close() error {
 // server's weight and coefficient masks; the client asks for none) and
 // one single-image inference's for each party.
 func DealerMaterial(pub *Public) (setup, server, client int64, err error) {
-	d, err := mpc.NewRandomGenerator()
+	d, err := dealer.NewRandomGenerator()
 	if err != nil {
 		return 0, 0, 0, err
 	}

@@ -3,11 +3,11 @@ package pi
 import (
 	"context"
 	"fmt"
+	"github.com/autorep/autorep/mpc/dealer"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/tensor"
 	"github.com/autorep/autorep/transport"
@@ -127,7 +127,7 @@ func TestSuiteMismatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, c := range []struct{ server, client string }{{SuiteDealer, SuiteTwoParty}, {SuiteTwoParty, ""}} {
-		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{5}))
+		p0, p1 := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{5}))
 		c0, c1 := transport.Pipe()
 		done := make(chan error, 1)
 		go func() {
@@ -146,7 +146,7 @@ func TestSuiteMismatch(t *testing.T) {
 	}
 	// A party given the other suite's plan refuses it before any message.
 	for _, c := range []struct{ plan, party string }{{SuiteDealer, SuiteTwoParty}, {SuiteTwoParty, SuiteDealer}} {
-		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{5}))
+		p0, p1 := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{5}))
 		want := "the plan is compiled for the " + c.plan + " suite, the %s runs the " + c.party + " suite"
 		err := (&Server{Plan: plans[c.plan], Provider: p0, Suite: c.party}).Run(ctx, nil)
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf(want, "server")) {

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"math/rand"
 	"runtime"
 	"sync"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/dealer"
@@ -145,7 +145,7 @@ func startDealer(t testing.TB, addr string, cfg secnet.Config, logf ...func(stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{1, 2, 3}), Grace: -1, Logf: t.Logf}
+	d := &dealer.Server{Generator: mpcdealer.NewGenerator(ring.Seed{1, 2, 3}), Grace: -1, Logf: t.Logf}
 	if len(logf) > 0 {
 		d.Logf = logf[0]
 	}

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"io"
 	"net"
 	"strings"
@@ -177,7 +178,7 @@ func TestDealerTicketsAndPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{4}), Grace: -1, Logf: t.Logf, TicketKey: key, RequirePlan: true}
+	ds := &dealer.Server{Generator: mpcdealer.NewGenerator(ring.Seed{4}), Grace: -1, Logf: t.Logf, TicketKey: key, RequirePlan: true}
 	dctx, dcancel := context.WithCancel(context.Background())
 	d := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
 	go func() { d.done <- ds.Serve(dctx, ln) }()

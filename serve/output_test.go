@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/dealer"
@@ -168,7 +168,7 @@ func TestDealerClientCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{4}), RequireServerCert: true, Grace: -1, Logf: t.Logf}
+	ds := &dealer.Server{Generator: mpcdealer.NewGenerator(ring.Seed{4}), RequireServerCert: true, Grace: -1, Logf: t.Logf}
 	dctx, dcancel := context.WithCancel(context.Background())
 	dr := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
 	go func() { dr.done <- ds.Serve(dctx, ln) }()

@@ -2,10 +2,10 @@ package serve
 
 import (
 	"context"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"testing"
 	"time"
 
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/dealer"
 	"github.com/autorep/autorep/serve/secnet"
@@ -23,7 +23,7 @@ func TestShutdownDuringPoolPrefetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &dealer.Server{Generator: mpc.NewGenerator(ring.Seed{3}), MaxMemory: 1, MemoryWait: time.Minute, Grace: -1, Logf: t.Logf}
+	d := &dealer.Server{Generator: mpcdealer.NewGenerator(ring.Seed{3}), MaxMemory: 1, MemoryWait: time.Minute, Grace: -1, Logf: t.Logf}
 	dctx, dcancel := context.WithCancel(context.Background())
 	dr := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
 	go func() { dr.done <- d.Serve(dctx, ln) }()

@@ -3,6 +3,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"github.com/autorep/autorep/mpc/dealer"
 	"sync"
 	"testing"
 
@@ -90,7 +91,7 @@ func samePerLabel(t *testing.T, what string, got, want []corr.Request) {
 func TestRequestLists(t *testing.T) {
 	plan := loadPlan(t)
 	for _, n := range []int{1, 2} {
-		p0, p1 := mpc.LocalProviders(mpc.NewGenerator(ring.Seed{9}))
+		p0, p1 := dealer.LocalProviders(dealer.NewGenerator(ring.Seed{9}))
 		r0, r1 := &recorder{Provider: p0}, &recorder{Provider: p1}
 		a, b := transport.Pipe()
 		ctx := context.Background()

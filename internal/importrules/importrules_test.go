@@ -35,9 +35,10 @@ var rules = []rule{
 	{pkg: "helinear", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "hesimd/...", "pi/...", "serve/..."}, why: "the HE family imports neither the core, another family, nor anything above"},
 	{pkg: "hesimd", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "helinear/...", "pi/...", "serve/..."}, why: "the HE family imports neither the core, another family, nor anything above"},
 	{pkg: "internal/rq", banned: []string{"mpc/...", "fss/...", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/...", "transport"}, why: "the shared R_q helpers sit below both HE packages"},
-	{pkg: "mpc/fssgates", banned: []string{"ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the FSS gates import neither another family, a source, nor anything above"},
+	{pkg: "mpc/fssgates", banned: []string{"ot/...", "otgates/...", "helinear/...", "hesimd/...", "mpc/dealer", "pi/...", "serve/..."}, why: "the FSS gates import neither another family, a source, nor anything above"},
 	{pkg: "mpc/corr", banned: []string{"mpc", "mpc/fssgates", "fss/...", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the correlations contract imports neither the core, a protocol family, a source, nor anything above"},
-	{pkg: "mpc", exact: true, banned: []string{"fss/...", "mpc/fssgates", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the core imports no protocol family and nothing above it"},
+	{pkg: "mpc/dealer", banned: []string{"mpc", "mpc/fssgates", "fss/...", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the in-process dealer (generator, pairing) imports the correlations contract only: no core, no family, nothing above"},
+	{pkg: "mpc", exact: true, banned: []string{"fss/...", "mpc/fssgates", "mpc/dealer", "ot/...", "otgates/...", "helinear/...", "hesimd/...", "pi/...", "serve/..."}, why: "the core imports no protocol family and nothing above it"},
 	{pkg: "serve/dealer", banned: []string{"pi/...", "serve"}, why: "a correlations source imports neither pi nor the service"},
 	{pkg: "pi", banned: []string{"serve/..."}, why: "pi is below the service"},
 }

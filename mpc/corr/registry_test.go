@@ -7,6 +7,7 @@ import (
 
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
@@ -16,7 +17,7 @@ import (
 // checked or encoded, never a panic.
 func TestFamilyKindUnregistered(t *testing.T) {
 	req := corr.Request{Kind: fssgates.KindReLU, Label: "r", N: 3}
-	d := mpc.NewGenerator(ring.Seed{1})
+	d := dealer.NewGenerator(ring.Seed{1})
 	var enc []byte
 	if _, err := corr.Describe(fssgates.KindReLU); err == nil { // the external tests link the FSS family in
 		m0, _, err := d.Generate(req, 0)
@@ -113,7 +114,7 @@ func TestNewKindOneDescription(t *testing.T) {
 		t.Error("negative count accepted")
 	}
 	req := corr.Request{Kind: testKind, Label: "p", N: 5}
-	m0, m1, err := mpc.NewGenerator(ring.Seed{3}).Generate(req, 0)
+	m0, m1, err := dealer.NewGenerator(ring.Seed{3}).Generate(req, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

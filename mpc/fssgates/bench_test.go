@@ -2,11 +2,11 @@ package fssgates_test
 
 import (
 	"context"
-	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/internal/cputime"
-	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/dealer"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -17,7 +17,7 @@ import (
 // the next as in a serving dealer.
 func BenchmarkGenerateReLU(b *testing.B) {
 	const n = 1 << 17
-	d := mpc.NewGenerator(ring.Seed{3})
+	d := dealer.NewGenerator(ring.Seed{3})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	req := fssgates.GateRequest(fssgates.KindReLU, "r", n, 0, 0)

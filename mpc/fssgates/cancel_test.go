@@ -10,6 +10,7 @@ import (
 
 	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
@@ -22,7 +23,7 @@ import (
 // item has ended with its own context, it returns the cancellation cause
 // quickly, and no goroutine is left behind.
 func TestGenerateContext(t *testing.T) {
-	d := mpc.NewGenerator(ring.Seed{9})
+	d := dealer.NewGenerator(ring.Seed{9})
 	conv := corr.LinearSpec{N: 3, C: 4, H: 6, W: 6, K: 5, R: 3, S: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, Groups: 1}
 	act := corr.ActSpec{N: 1, C: 2, HW: 8, ReLU: corr.MaskOf(make([]bool, 16))}
 	for _, req := range []corr.Request{
@@ -62,7 +63,7 @@ func TestGenerateContext(t *testing.T) {
 		{Kind: mpc.KindLinear, Label: "bigconv", Linear: big},
 	} {
 		runtime.GC()
-		h := mpc.NewPairing(d.Session(1))
+		h := dealer.NewPairing(d.Session(1))
 		ctx, cancel := context.WithCancelCause(context.Background())
 		stop := errors.New("party gone")
 		type result struct {

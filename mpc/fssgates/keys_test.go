@@ -1,11 +1,12 @@
 package fssgates_test
 
 import (
-	"github.com/autorep/autorep/mpc/corr"
-	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
+	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
+	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
 
@@ -14,7 +15,7 @@ import (
 // input width than the request's, when encoding and when decoding for a
 // request.
 func TestKeyChecks(t *testing.T) {
-	d := mpc.NewGenerator(ring.Seed{3})
+	d := dealer.NewGenerator(ring.Seed{3})
 	gen := func(req corr.Request) (m0, m1 *corr.Material) {
 		t.Helper()
 		m0, m1, err := d.Generate(req, 0)

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/autorep/autorep/internal/bufpool"
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
+	"github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"github.com/autorep/autorep/ring"
 )
@@ -18,7 +18,7 @@ import (
 // clearing. The recycled buffers are filled with 0xA5 first and must be
 // taken from the pool.
 func TestRecycledKeyMemory(t *testing.T) {
-	d := mpc.NewGenerator(ring.Seed{4})
+	d := dealer.NewGenerator(ring.Seed{4})
 	const n = 1 << 12 // megabytes of keys per party: pooled sizes
 	for _, req := range []corr.Request{
 		fssgates.GateRequest(fssgates.KindReLU, "r", n, 0, 0),

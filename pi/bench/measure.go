@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/autorep/autorep/mpc/dealer"
 	"io"
 	"math"
 	"sync"
@@ -13,7 +14,6 @@ import (
 	"github.com/autorep/autorep/internal/progress"
 	"github.com/autorep/autorep/internal/stat"
 	"github.com/autorep/autorep/models"
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/tensor"
@@ -37,11 +37,11 @@ func Measure(plan *pi.Plan, m *models.Model, set *data.Set, n int, o Options, re
 	}
 	var p0, p1 corr.Provider
 	if rep.Suite == pi.SuiteDealer {
-		dealer, err := mpc.NewRandomGenerator()
+		gen, err := dealer.NewRandomGenerator()
 		if err != nil {
 			return err
 		}
-		p0, p1 = mpc.LocalProviders(dealer)
+		p0, p1 = dealer.LocalProviders(gen)
 	}
 	c0, c1, err := conns(o.Transport)
 	if err != nil {

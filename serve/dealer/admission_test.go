@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/autorep/autorep/mpc/corr"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"path/filepath"
 	"strings"
@@ -73,7 +74,7 @@ func TestServerRoleNeedsCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&Server{Generator: mpc.NewGenerator([16]byte{}), RequireServerCert: true}).Serve(context.Background(), plain); err == nil {
+	if err := (&Server{Generator: mpcdealer.NewGenerator([16]byte{}), RequireServerCert: true}).Serve(context.Background(), plain); err == nil {
 		t.Error("RequireServerCert served on a listener that verifies no client")
 	}
 

@@ -1,6 +1,7 @@
 package dealer
 
 import (
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
@@ -15,7 +16,7 @@ import (
 func BenchmarkGenerateLinear(b *testing.B) {
 	conv := corr.LinearSpec{N: 1, C: 256, H: 14, W: 14, K: 256, R: 3, S: 3, PadH: 1, PadW: 1}
 	r := corr.Request{Kind: mpc.KindLinear, Label: "c", Linear: conv}
-	d := mpc.NewGenerator(ring.Seed{})
+	d := mpcdealer.NewGenerator(ring.Seed{})
 	for i := 0; b.Loop(); i++ {
 		if _, _, err := d.Generate(r, uint64(i)); err != nil {
 			b.Fatal(err)

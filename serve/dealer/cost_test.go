@@ -2,6 +2,7 @@ package dealer
 
 import (
 	"github.com/autorep/autorep/mpc/corr"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -35,7 +36,7 @@ func TestRequestCostExact(t *testing.T) {
 		{Kind: mpc.KindTriple, Label: "b", N: 129},
 		{Kind: mpc.KindSquare, Label: "s", N: 0},
 	}
-	d := mpc.NewGenerator(ring.Seed{3})
+	d := mpcdealer.NewGenerator(ring.Seed{3})
 	for _, r := range reqs {
 		m0, m1, err := d.Generate(r, 0)
 		if err != nil {

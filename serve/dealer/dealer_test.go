@@ -3,6 +3,7 @@ package dealer
 import (
 	"bytes"
 	"context"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestDealerSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{4}), Grace: -1, Logf: t.Logf}
+	srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{4}), Grace: -1, Logf: t.Logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()
@@ -158,7 +159,7 @@ func TestKeepAlive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{5}), Grace: -1}
+	srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{5}), Grace: -1}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

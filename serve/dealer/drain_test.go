@@ -2,6 +2,7 @@ package dealer
 
 import (
 	"context"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ func TestDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{8}), Grace: time.Minute, Logf: t.Logf}
+	srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{8}), Grace: time.Minute, Logf: t.Logf}
 	reg := metrics.NewRegistry()
 	srv.Register(reg)
 	if srv.Ready() {

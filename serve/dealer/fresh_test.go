@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/autorep/autorep/mpc/corr"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"github.com/autorep/autorep/mpc/fssgates"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestNetworkDealerFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{5}), Grace: -1, Logf: t.Logf}
+	srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{5}), Grace: -1, Logf: t.Logf}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

@@ -2,6 +2,7 @@ package dealer
 
 import (
 	"context"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"runtime"
 	"runtime/debug"
 	"testing"
@@ -54,7 +55,7 @@ func TestGenerationInterrupted(t *testing.T) {
 	base := runtime.NumGoroutine()
 	t.Run("party disconnects", func(t *testing.T) {
 		debug.FreeOSMemory() // the keys' memory comes fresh: its clearing is not the generation
-		srv := &Server{Generator: mpc.NewGenerator(ring.Seed{5})}
+		srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{5})}
 		addr := serveTest(t, srv, secnet.Config{})
 		p0, err := joinAt(t, addr, secnet.Config{}, mpc.Server, mustSID(t), [32]byte{}, Ticket{})
 		if err != nil {
@@ -75,7 +76,7 @@ func TestGenerationInterrupted(t *testing.T) {
 		// closes: the dealer must see the closure behind the queued
 		// requests while it generates the first, not after it (issue 19).
 		debug.FreeOSMemory()
-		srv := &Server{Generator: mpc.NewGenerator(ring.Seed{8})}
+		srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{8})}
 		addr := serveTest(t, srv, secnet.Config{})
 		p0, err := joinAt(t, addr, secnet.Config{}, mpc.Server, mustSID(t), [32]byte{}, Ticket{})
 		if err != nil {
@@ -103,7 +104,7 @@ func TestGenerationInterrupted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := &Server{Generator: mpc.NewGenerator(ring.Seed{6}), Grace: 100 * time.Millisecond, Logf: t.Logf}
+		srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{6}), Grace: 100 * time.Millisecond, Logf: t.Logf}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- srv.Serve(ctx, ln) }()

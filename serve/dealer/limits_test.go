@@ -3,6 +3,7 @@ package dealer
 import (
 	"context"
 	"encoding/binary"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"io"
 	"net"
 	"runtime"
@@ -23,7 +24,7 @@ func serveTest(t *testing.T, srv *Server, cfg secnet.Config) string {
 		cfg.Insecure = true
 	}
 	if srv.Generator == nil {
-		srv.Generator = mpc.NewGenerator(ring.Seed{7})
+		srv.Generator = mpcdealer.NewGenerator(ring.Seed{7})
 	}
 	if srv.Grace == 0 {
 		srv.Grace = -1

@@ -3,6 +3,7 @@ package dealer
 import (
 	"context"
 	"errors"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,7 +27,7 @@ func TestMemoryLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Generator: mpc.NewGenerator(ring.Seed{6}), Grace: -1, Logf: t.Logf, MaxMemory: 1, MemoryWait: 2 * time.Second}
+	srv := &Server{Generator: mpcdealer.NewGenerator(ring.Seed{6}), Grace: -1, Logf: t.Logf, MaxMemory: 1, MemoryWait: 2 * time.Second}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, ln) }()

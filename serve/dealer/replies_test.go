@@ -1,6 +1,7 @@
 package dealer
 
 import (
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"testing"
 
 	"github.com/autorep/autorep/mpc"
@@ -14,7 +15,7 @@ import (
 // Get and Prefetch, never a panic or a hang.
 func TestProviderRejectsBadReplies(t *testing.T) {
 	req := corr.Request{Kind: mpc.KindTriple, Label: "m", N: 5}
-	m, _, err := mpc.NewGenerator(ring.Seed{}).Generate(req, 0)
+	m, _, err := mpcdealer.NewGenerator(ring.Seed{}).Generate(req, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

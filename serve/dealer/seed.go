@@ -4,9 +4,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"io"
 
-	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/ring"
 	"github.com/autorep/autorep/serve/secnet"
 )
@@ -18,9 +18,9 @@ import (
 // but a loopback address (anyone who knows it recomputes every weight and
 // input mask of every session). Warnings about a fixed or deprecated seed
 // go to warn (nil: none); errors name the flags.
-func SeededGenerator(listen, seedHex, seedFile string, warn io.Writer) (*mpc.Generator, error) {
+func SeededGenerator(listen, seedHex, seedFile string, warn io.Writer) (*mpcdealer.Generator, error) {
 	if seedHex == "" && seedFile == "" {
-		return mpc.NewRandomGenerator()
+		return mpcdealer.NewRandomGenerator()
 	}
 	if seedHex != "" && seedFile != "" {
 		return nil, errors.New("give --seed-file or --seed, not both")
@@ -54,7 +54,7 @@ func SeededGenerator(listen, seedHex, seedFile string, warn io.Writer) (*mpc.Gen
 	}
 	copy(s[:], b)
 	fmt.Fprintln(warn, "dealer: WARNING: fixed seed, for tests only")
-	return mpc.NewGenerator(s), nil
+	return mpcdealer.NewGenerator(s), nil
 }
 
 // ReadTicketKey reads the join-ticket key file given to flag (nil if path

@@ -2,6 +2,7 @@ package dealer
 
 import (
 	"bytes"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,7 @@ import (
 )
 
 // TestSeededGenerator: a fixed seed, from hex or a secret file, gives the
-// same material as mpc.NewGenerator of that seed (and a warning); no seed a
+// same material as dealer.NewGenerator of that seed (and a warning); no seed a
 // random dealer; a seed off loopback, both seed flags, a bad length or an
 // open file are refused.
 func TestSeededGenerator(t *testing.T) {
@@ -25,7 +26,7 @@ func TestSeededGenerator(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := corr.Request{Kind: mpc.KindTriple, Label: "x", N: 5}
-	material := func(d *mpc.Generator) []byte {
+	material := func(d *mpcdealer.Generator) []byte {
 		m0, m1, err := d.Generate(req, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -40,7 +41,7 @@ func TestSeededGenerator(t *testing.T) {
 		}
 		return out
 	}
-	want := material(mpc.NewGenerator(seed))
+	want := material(mpcdealer.NewGenerator(seed))
 	for _, c := range []struct{ hex, file, warn string }{{hexSeed, "", "--seed is deprecated"}, {"", file, "fixed seed"}} {
 		var w bytes.Buffer
 		d, err := SeededGenerator("127.0.0.1:0", c.hex, c.file, &w)
@@ -48,7 +49,7 @@ func TestSeededGenerator(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(material(d), want) {
-			t.Errorf("seed %q / file %q: material differs from mpc.NewGenerator's", c.hex, c.file)
+			t.Errorf("seed %q / file %q: material differs from mpcdealer.NewGenerator's", c.hex, c.file)
 		}
 		if !strings.Contains(w.String(), c.warn) || !strings.Contains(w.String(), "for tests only") {
 			t.Errorf("warnings %q", w.String())

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mpcdealer "github.com/autorep/autorep/mpc/dealer"
 	"io"
 	"log/slog"
 	"runtime"
@@ -72,7 +73,7 @@ const (
 // are abandoned.
 type Server struct {
 	// Generator generates the material (NewRandomGenerator in production).
-	Generator *mpc.Generator
+	Generator *mpcdealer.Generator
 	// MaxSessions bounds the sessions open at once (default 4096).
 	MaxSessions int
 	// MaxUsed bounds the remembered ended session ids used to refuse
@@ -199,7 +200,7 @@ const (
 )
 
 type session struct {
-	hub    *mpc.Pairing
+	hub    *mpcdealer.Pairing
 	hash   [32]byte
 	tag    SessionTag
 	joined [2]bool
@@ -341,7 +342,7 @@ func (s *Server) count(cause string) {
 // held returns the material held for parties over all open sessions.
 func (s *Server) held() int64 {
 	s.mu.Lock()
-	hubs := make([]*mpc.Pairing, 0, len(s.sessions))
+	hubs := make([]*mpcdealer.Pairing, 0, len(s.sessions))
 	for _, se := range s.sessions {
 		hubs = append(hubs, se.hub)
 	}
@@ -541,7 +542,7 @@ func (s *Server) join(h helloMsg, p mpc.Party) (*session, error) {
 		if len(s.sessions) >= maxS {
 			return nil, refuse(CauseSessions, fmt.Errorf("too many open sessions (%d)", maxS))
 		}
-		se = &session{hub: mpc.NewPairing(s.Generator), hash: h.hash}
+		se = &session{hub: mpcdealer.NewPairing(s.Generator), hash: h.hash}
 		if _, err := rand.Read(se.tag[:]); err != nil {
 			return nil, fmt.Errorf("session tag: %w", err)
 		}
@@ -609,7 +610,7 @@ func (s *Server) reap(now time.Time, idle time.Duration) int {
 // closes ln and returns nil after a shutdown, or the accept error.
 func (s *Server) Serve(ctx context.Context, ln *secnet.Listener) error {
 	if s.Generator == nil {
-		return errors.New("dealer: no mpc.Generator")
+		return errors.New("dealer: no mpcdealer.Generator")
 	}
 	if s.RequireServerCert && !ln.VerifiesClients() {
 		ln.Close()

@@ -12,7 +12,7 @@
 // dealer: see SessionTag), or "ADER" and a reason. Both parties of a
 // session present the same id and hash; each id can be joined once per
 // party and never again after the session ends (a replayed id is refused),
-// and its material comes from a fresh mpc.Pairing, so masks are never shared
+// and its material comes from a fresh dealer.Pairing, so masks are never shared
 // between sessions. Then each frame from the party is either an
 // corr.Request (corr.Request.MarshalBinary, answered in order by the
 // party's corr.Material.MarshalBinary or an "ADER" error frame after which

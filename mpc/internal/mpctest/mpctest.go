@@ -7,6 +7,7 @@ package mpctest
 
 import (
 	"fmt"
+	"github.com/autorep/autorep/mpc/dealer"
 	"sync"
 	"testing"
 
@@ -57,7 +58,7 @@ func runParties(t testing.TB, seed byte, record bool, f func(s *mpc.Session, src
 	t.Helper()
 	var sd ring.Seed
 	sd[0] = seed
-	p0, p1 := mpc.LocalProviders(mpc.NewGenerator(sd))
+	p0, p1 := dealer.LocalProviders(dealer.NewGenerator(sd))
 	c0, c1 := transport.Pipe()
 	conns := [2]transport.Conn{c0, c1}
 	var recs [2]*privacytest.Recorder

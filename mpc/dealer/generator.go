@@ -1,4 +1,4 @@
-package mpc
+package dealer
 
 import (
 	"context"
@@ -72,7 +72,7 @@ func (d *Generator) prg(k corr.MaterialKind, label string, index uint64) *ring.P
 
 // sessionSeed is the seed of label's material of session kind k (a
 // weight mask B, coefficient masks A): its first request's (corr.Gen).
-func (d *Generator) sessionSeed(k corr.MaterialKind, label string) ring.Seed {
+func (d *Generator) SessionSeed(k corr.MaterialKind, label string) ring.Seed {
 	return d.prg(k, label, 0).Seed()
 }
 
@@ -103,9 +103,9 @@ func (d *Generator) GenerateContext(ctx context.Context, req corr.Request, index
 	if desc.Session {
 		index = 0
 	}
-	g := corr.Gen{PRG: d.prg(req.Kind, req.Label, index), Ctx: ctx, SessionSeed: d.sessionSeed}
-	m0 = &corr.Material{Kind: req.Kind, Party: Server}
-	m1 = &corr.Material{Kind: req.Kind, Party: Client}
+	g := corr.Gen{PRG: d.prg(req.Kind, req.Label, index), Ctx: ctx, SessionSeed: d.SessionSeed}
+	m0 = &corr.Material{Kind: req.Kind, Party: corr.Server}
+	m1 = &corr.Material{Kind: req.Kind, Party: corr.Client}
 	if err := desc.Generate(req, g, m0, m1); err != nil {
 		if c := context.Cause(ctx); c != nil {
 			return nil, nil, c
@@ -118,66 +118,11 @@ func (d *Generator) GenerateContext(ctx context.Context, req corr.Request, index
 	return m0, m1, nil
 }
 
-// ctxPositions is how many polynomial positions genPoly generates between
-// two looks at its context.
-const ctxPositions = 1 << 14
-
-// genPoly fills the KindPoly material (see KindPoly and Session.Act) with
-// the coefficient masks of seed coef.
-func genPoly(ctx context.Context, req corr.Request, prg *ring.PRG, coef ring.Seed, m0, m1 *corr.Material) error {
-	_, _, ch := req.Act.Split()
-	n := len(ch)
-	b := ring.ExpandSeed(coef, coefMaskWords*req.Act.C).Data
-	r0, r1 := corr.SeededVec(prg.Seed(), n), corr.SeededVec(prg.Seed(), n)
-	r := make([]uint64, n)
-	ring.AddVec(r, r0.Data, r1.Data)
-	vals := make([][]uint64, polyVecs)
-	for j := range vals {
-		vals[j] = make([]uint64, polyWords[j]*n)
-	}
-	for i, c := range ch {
-		if i%ctxPositions == 0 {
-			if err := context.Cause(ctx); err != nil {
-				return err
-			}
-		}
-		b1, b2 := at3(b, 2*c), at3(b, 2*c+1)
-		ri := bigU(r[i])
-		mi := bigU(r[i] >> 63)
-		sq := ri.mul(ri)
-		mr := mi.mul(ri)
-		b2m := b2.mul(mi)
-		put3(vals[0], i, ri)
-		put2(vals[1], i, mi)
-		put3(vals[2], i, sq)
-		put2(vals[3], i, mr)
-		put3(vals[4], i, b2.mul(ri))
-		put2(vals[5], i, b2m)
-		put3(vals[6], i, b2.mul(sq).sub(b1.mul(ri)))
-		put2(vals[7], i, b2m.shl(64).sub(b2.mul(mr).shl(1)).add(b1.mul(mi)))
-	}
-	m0.Vecs, m1.Vecs = []corr.Vec{r0}, []corr.Vec{r1}
-	for j, v := range vals {
-		v0 := corr.SeededVec(prg.Seed(), len(v))
-		v1 := make([]uint64, len(v))
-		for i := 0; i < n; i++ {
-			if polyWords[j] == 3 {
-				put3(v1, i, at3(v, i).sub(at3(v0.Data, i)))
-			} else {
-				put2(v1, i, at2(v, i).sub(at2(v0.Data, i)))
-			}
-		}
-		m0.Vecs = append(m0.Vecs, v0)
-		m1.Vecs = append(m1.Vecs, corr.Vec{Data: v1})
-	}
-	return nil
-}
-
 // LocalProviders returns in-process providers for the server and the
 // client of a new session of d (through one Pairing).
 func LocalProviders(d *Generator) (server, client corr.Provider) {
 	h := NewPairing(d)
-	return &localProvider{h: h, party: Server}, &localProvider{h: h, party: Client}
+	return &localProvider{h: h, party: corr.Server}, &localProvider{h: h, party: corr.Client}
 }
 
 type countKey struct {
@@ -188,7 +133,7 @@ type countKey struct {
 type pendKey struct {
 	countKey
 	index uint64
-	party Party
+	party corr.Party
 }
 
 type pendItem struct {
@@ -235,7 +180,7 @@ func NewPairing(d *Generator) *Pairing {
 
 // Get returns party p's half of its next request req. If the other party
 // made the matching request with a different spec, it is an error.
-func (h *Pairing) Get(p Party, req corr.Request) (*corr.Material, error) {
+func (h *Pairing) Get(p corr.Party, req corr.Request) (*corr.Material, error) {
 	return h.GetContext(context.Background(), p, req)
 }
 
@@ -243,7 +188,7 @@ func (h *Pairing) Get(p Party, req corr.Request) (*corr.Material, error) {
 // the other party's generation of the same item, stops with ctx's cause
 // once ctx ends. The item's index is then spent: the session cannot go on
 // consistently and is expected to end with ctx.
-func (h *Pairing) GetContext(ctx context.Context, p Party, req corr.Request) (*corr.Material, error) {
+func (h *Pairing) GetContext(ctx context.Context, p corr.Party, req corr.Request) (*corr.Material, error) {
 	if !p.Valid() {
 		return nil, fmt.Errorf("mpc: pairing: invalid party %d", int(p))
 	}
@@ -296,7 +241,7 @@ func (h *Pairing) GetContext(ctx context.Context, p Party, req corr.Request) (*c
 	h.mu.Unlock()
 	m0, m1, err := h.d.GenerateContext(ctx, req, idx)
 	m, other := m0, m1
-	if p == Client {
+	if p == corr.Client {
 		m, other = m1, m0
 	}
 	h.mu.Lock()
@@ -332,7 +277,7 @@ func (h *Pairing) Pending() int64 {
 // Generates reports whether Get(p, req) called now would generate new
 // material, rather than return the half that the other party's matching
 // request generated or is generating.
-func (h *Pairing) Generates(p Party, req corr.Request) bool {
+func (h *Pairing) Generates(p corr.Party, req corr.Request) bool {
 	if !p.Valid() {
 		return false
 	}
@@ -352,13 +297,13 @@ func (h *Pairing) Generates(p Party, req corr.Request) bool {
 // localProvider serves one party from a Pairing and counts its material.
 type localProvider struct {
 	h     *Pairing
-	party Party
+	party corr.Party
 	mu    sync.Mutex
 	stats corr.OfflineStats
 }
 
 // Party returns the party served.
-func (p *localProvider) Party() Party { return p.party }
+func (p *localProvider) Party() corr.Party { return p.party }
 
 // Offline returns the dealer bytes delivered to this party so far.
 func (p *localProvider) Offline() corr.OfflineStats {

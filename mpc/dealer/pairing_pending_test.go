@@ -1,8 +1,9 @@
-package mpc
+package dealer
 
 import (
 	"testing"
 
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
@@ -12,18 +13,18 @@ import (
 // collect the other party's generated half.
 func TestPairingPending(t *testing.T) {
 	h := NewPairing(NewGenerator(ring.Seed{1}))
-	req := corr.Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
-	if h.Pending() != 0 || !h.Generates(Server, req) || !h.Generates(Client, req) {
+	req := corr.Request{Kind: mpc.KindTruncMSB, Label: "t", N: 64, Shift: 16}
+	if h.Pending() != 0 || !h.Generates(corr.Server, req) || !h.Generates(corr.Client, req) {
 		t.Fatal("fresh hub: something pending")
 	}
 	var want int64
 	for i := 0; i < 3; i++ {
-		if _, err := h.Get(Server, req); err != nil {
+		if _, err := h.Get(corr.Server, req); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The client's three halves wait; their size is what the client gets.
-	if !h.Generates(Server, req) || h.Generates(Client, req) {
+	if !h.Generates(corr.Server, req) || h.Generates(corr.Client, req) {
 		t.Fatal("after three server requests: Generates wrong")
 	}
 	for i := 0; i < 3; i++ {
@@ -31,7 +32,7 @@ func TestPairingPending(t *testing.T) {
 			t.Fatalf("item %d: nothing pending", i)
 		}
 		before := h.Pending()
-		m, err := h.Get(Client, req)
+		m, err := h.Get(corr.Client, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +41,7 @@ func TestPairingPending(t *testing.T) {
 		}
 		want += m.Size()
 	}
-	if h.Pending() != 0 || want == 0 || !h.Generates(Client, req) {
+	if h.Pending() != 0 || want == 0 || !h.Generates(corr.Client, req) {
 		t.Fatalf("after collecting: %d bytes pending", h.Pending())
 	}
 }

@@ -1,10 +1,11 @@
-package mpc
+package dealer
 
 import (
 	"reflect"
 	"sync"
 	"testing"
 
+	"github.com/autorep/autorep/mpc"
 	"github.com/autorep/autorep/mpc/corr"
 	"github.com/autorep/autorep/ring"
 )
@@ -15,12 +16,12 @@ import (
 func TestPairingConcurrentGet(t *testing.T) {
 	var seed ring.Seed
 	seed[0] = 7
-	req := corr.Request{Kind: KindTruncMSB, Label: "t", N: 64, Shift: 16}
+	req := corr.Request{Kind: mpc.KindTruncMSB, Label: "t", N: 64, Shift: 16}
 	const n = 200
 	serial := NewPairing(NewGenerator(seed))
 	want := [2][]*corr.Material{}
 	for i := 0; i < n; i++ {
-		for p := Server; p <= Client; p++ {
+		for p := corr.Server; p <= corr.Client; p++ {
 			m, err := serial.Get(p, req)
 			if err != nil {
 				t.Fatal(err)
@@ -32,9 +33,9 @@ func TestPairingConcurrentGet(t *testing.T) {
 	got := [2][]*corr.Material{}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	for p := Server; p <= Client; p++ {
+	for p := corr.Server; p <= corr.Client; p++ {
 		wg.Add(1)
-		go func(p Party) {
+		go func(p corr.Party) {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
 				m, err := h.Get(p, req)
@@ -51,7 +52,7 @@ func TestPairingConcurrentGet(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	for p := Server; p <= Client; p++ {
+	for p := corr.Server; p <= corr.Client; p++ {
 		for i := range want[p] {
 			if !reflect.DeepEqual(got[p][i], want[p][i]) {
 				t.Fatalf("party %d item %d differs from the serial hub's", p, i)
