@@ -233,7 +233,7 @@ func (g *Graph) blockedOp(i int, isBlk func(int) bool, sb *stepBufs) func(*autog
 	case *BatchNorm2d:
 		return func(x *autograd.Var) *autograd.Var { return op.bnBlocked(x, false, sb) }
 	case *Site:
-		return op.blockedForward(xb)
+		return op.blockedForward(xb, sb)
 	case GlobalAvgPool, *GlobalAvgPool:
 		return func(x *autograd.Var) *autograd.Var { return globalAvgPoolBlocked(x, sb) }
 	}

@@ -18,6 +18,18 @@ type LayoutActivation interface {
 	ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var
 }
 
+// PooledLayoutActivation is a LayoutActivation that can write its output
+// into a buffer the graph hands it: in training runs after
+// Graph.ReleaseBuffers one from the step-buffer pool (arena.go), as the
+// conv/batch-norm chains' outputs are, so the output is not a fresh
+// allocation that every step faults in and zeroes again.
+type PooledLayoutActivation interface {
+	LayoutActivation
+	// ApplyLayoutInto is ApplyLayout storing its output in y (x's length,
+	// arbitrary contents on entry, every element overwritten).
+	ApplyLayoutInto(x *autograd.Var, l kernel.Layout, y []float32) *autograd.Var
+}
+
 // keepsLayout reports whether the site runs on either layout: a plain ReLU
 // or a LayoutActivation.
 func (s *Site) keepsLayout() bool {
@@ -30,8 +42,9 @@ func (s *Site) keepsLayout() bool {
 
 // blockedForward returns how to run the site on an input stored blocked
 // (if blocked) when its activation is a LayoutActivation, or nil (a plain
-// ReLU, which is the same in both layouts, or another activation).
-func (s *Site) blockedForward(blocked bool) func(*autograd.Var) *autograd.Var {
+// ReLU, which is the same in both layouts, or another activation). A
+// PooledLayoutActivation's output comes from sb (nil: it allocates).
+func (s *Site) blockedForward(blocked bool, sb *stepBufs) func(*autograd.Var) *autograd.Var {
 	la, ok := s.Act.(LayoutActivation)
 	if !ok || !blocked {
 		return nil
@@ -42,6 +55,9 @@ func (s *Site) blockedForward(blocked bool) func(*autograd.Var) *autograd.Var {
 		}
 		if s.Shape == nil {
 			s.Shape = append([]int(nil), x.Value.Shape[1:]...)
+		}
+		if pa, ok := la.(PooledLayoutActivation); ok && sb != nil {
+			return pa.ApplyLayoutInto(x, kernel.Blocked, sb.get(x.Value.Len()))
 		}
 		return la.ApplyLayout(x, kernel.Blocked)
 	}

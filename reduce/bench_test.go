@@ -142,6 +142,7 @@ func benchResNet20Step(b *testing.B, mode string) {
 			b.Fatal(err)
 		}
 		loss.Backward()
+		student.Net.ReleaseBuffers() // as train.Trainer does after each step
 	}
 	benchutil.Images(b, batch, run)
 }

@@ -140,6 +140,16 @@ func absMax16Scalar(acc *[16]uint32, blk []float32) {
 	}
 }
 
+// outTensor returns the output tensor of an activation of x: over y (x's
+// length; a buffer the graph pools, overwritten by the kernels) or, for a
+// nil y, a new one.
+func outTensor(x *tensor.Tensor, y []float32) *tensor.Tensor {
+	if y == nil {
+		return tensor.New(x.Shape...)
+	}
+	return tensor.FromData(y, x.Shape...)
+}
+
 // stored returns v (C·H·W order) permuted to storage order.
 func stored(v []float32, order []int32) []float32 {
 	if order == nil {

@@ -341,6 +341,12 @@ func (m *Masked) Apply(x *autograd.Var) *autograd.Var { return m.ApplyLayout(x, 
 // stored in layout l (kernel.Blocked keeps oneDNN's nChw16c order through
 // the site; the mask and coefficients are laid out to match).
 func (m *Masked) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
+	return m.ApplyLayoutInto(x, l, nil)
+}
+
+// ApplyLayoutInto implements nn.PooledLayoutActivation: ApplyLayout with
+// the output stored in y (nil: a new buffer).
+func (m *Masked) ApplyLayoutInto(x *autograd.Var, l kernel.Layout, y []float32) *autograd.Var {
 	numel := len(m.Mask)
 	if len(x.Value.Shape) < 2 || x.Value.Len()%numel != 0 || tensor.Numel(x.Value.Shape[1:]) != numel {
 		panic(&nn.ShapeError{Op: "reduce site " + m.Name, Msg: fmt.Sprintf("input %v does not match site shape %v", x.Value.Shape, m.Shape)})
@@ -375,13 +381,13 @@ func (m *Masked) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
 	m.Bound()
 	t := newPolyTables(m.Mask, m.effCoef(), c, s, order)
 	x2s := m.x2Scale()
-	y := tensor.New(x.Value.Shape...)
-	t.forward(x.Value.Data, y.Data)
+	out := outTensor(x.Value, y)
+	t.forward(x.Value.Data, out.Data)
 	var score *autograd.Var
 	if !m.Frozen {
 		score = m.Score
 	}
-	return autograd.Result(y, func(g *tensor.Tensor) {
+	return autograd.Result(out, func(g *tensor.Tensor) {
 		// dx overwrites g, which belongs to this op's output.
 		var dxd []float32
 		if x.RequiresGrad() {

@@ -67,15 +67,21 @@ func (a *SNLAct) Apply(x *autograd.Var) *autograd.Var { return a.ApplyLayout(x, 
 // ApplyLayout implements nn.LayoutActivation: Apply for x [N, C, H, W]
 // stored in layout l (α is laid out to match).
 func (a *SNLAct) ApplyLayout(x *autograd.Var, l kernel.Layout) *autograd.Var {
+	return a.ApplyLayoutInto(x, l, nil)
+}
+
+// ApplyLayoutInto implements nn.PooledLayoutActivation: ApplyLayout with
+// the output stored in y (nil: a new buffer).
+func (a *SNLAct) ApplyLayoutInto(x *autograd.Var, l kernel.Layout, y []float32) *autograd.Var {
 	numel := a.Alpha.Value.Len()
 	if len(x.Value.Shape) < 2 || tensor.Numel(x.Value.Shape[1:]) != numel {
 		panic(&nn.ShapeError{Op: "reduce site " + a.Name, Msg: fmt.Sprintf("input %v does not match site shape %v", x.Value.Shape, a.Shape)})
 	}
 	order := storageOrder(a.Shape, l, &a.order)
 	al := stored(a.Alpha.Value.Data, order)
-	y := tensor.New(x.Value.Shape...)
-	snlForward(x.Value.Data, y.Data, al)
-	return autograd.Result(y, func(g *tensor.Tensor) {
+	out := outTensor(x.Value, y)
+	snlForward(x.Value.Data, out.Data, al)
+	return autograd.Result(out, func(g *tensor.Tensor) {
 		// dx overwrites g, which belongs to this op's output.
 		var dxd []float32
 		if x.RequiresGrad() {
