@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"github.com/autorep/autorep/ot"
 	"github.com/autorep/autorep/transport"
 )
 
@@ -63,6 +64,20 @@ func (p *Party) ToPrime(x []uint64, ell int, P uint64) ([]uint64, error) {
 // party's own value except w's product a0·a1, which one correlated OT mod
 // P gives (mulPrime).
 func (p *Party) ToPrimeTrunc(x []uint64, ell, s int, P uint64) ([]uint64, error) {
+	c, err := p.toPrime(x, ell, s, P)
+	if err != nil {
+		return nil, err
+	}
+	prod, err := p.bitProductMod(c.a, P)
+	if err != nil {
+		return nil, err
+	}
+	return c.fin(prod), nil
+}
+
+// toPrime is ToPrimeTrunc's local part: the bits a_b whose product the
+// conversion needs, and the end that combines its shares of it.
+func (p *Party) toPrime(x []uint64, ell, s int, P uint64) (*Conv, error) {
 	if err := checkEll(ell); err != nil {
 		return nil, err
 	}
@@ -89,21 +104,19 @@ func (p *Party) ToPrimeTrunc(x []uint64, ell, s int, P uint64) ([]uint64, error)
 			y[i] = (v >> uint(s)) % P
 		}
 	}
-	prod, err := p.bitProductMod(a, P)
-	if err != nil {
-		return nil, err
-	}
 	k := pow2Mod(ell-s, P)
 	corr := (bias >> uint(s)) % P
-	for i := range y {
-		// This party's share of w = a0 + a1 − a0·a1, times 2^(ℓ−s).
-		w := (uint64(a[i]) + P - prod[i]) % P
-		y[i] = (y[i] + P - mulMod(w, k, P)) % P
-		if p.ID == 0 {
-			y[i] = (y[i] + P - corr) % P
+	return &Conv{p: p, a: a, fin: func(prod []uint64) []uint64 {
+		for i := range y {
+			// This party's share of w = a0 + a1 − a0·a1, times 2^(ℓ−s).
+			w := (uint64(a[i]) + P - prod[i]) % P
+			y[i] = (y[i] + P - mulMod(w, k, P)) % P
+			if p.ID == 0 {
+				y[i] = (y[i] + P - corr) % P
+			}
 		}
-	}
-	return y, nil
+		return y
+	}}, nil
 }
 
 // FromPrime converts shares mod P of y, |y| < P/4 (y as a signed residue),
@@ -144,6 +157,19 @@ func (p *Party) FromPrime(y []uint64, P uint64, ell int) ([]uint64, error) {
 // −½ for other primes.) With |ρ| ≤ 2^(s−1) and 0 ≤ c ≤ 2^s the result
 // stays within one unit of ⌊y/2^s⌋.
 func (p *Party) FromPrimeTrunc(y []uint64, P uint64, ell, s int) ([]uint64, error) {
+	c, err := p.fromPrime(y, P, ell, s)
+	if err != nil {
+		return nil, err
+	}
+	prod, err := p.bitProductOn(p.OT.MulSend, p.OT.MulRecv, c.a, ell)
+	if err != nil {
+		return nil, err
+	}
+	return c.fin(prod), nil
+}
+
+// fromPrime is FromPrimeTrunc's local part (see toPrime).
+func (p *Party) fromPrime(y []uint64, P uint64, ell, s int) (*Conv, error) {
 	if err := checkEll(ell); err != nil {
 		return nil, err
 	}
@@ -177,19 +203,17 @@ func (p *Party) FromPrimeTrunc(y []uint64, P uint64, ell, s int) ([]uint64, erro
 			a[i] = 1
 		}
 	}
-	prod, err := p.bitProductOn(p.OT.MulSend, p.OT.MulRecv, a, ell)
-	if err != nil {
-		return nil, err
-	}
 	m := mask(ell)
-	out := make([]uint64, n)
-	for i, v := range q {
-		out[i] = (v - (uint64(a[i])-prod[i])*Q) & m
-		if p.ID == 0 {
-			out[i] = (out[i] - bias>>uint(s)) & m
+	return &Conv{p: p, a: a, fin: func(prod []uint64) []uint64 {
+		out := make([]uint64, n)
+		for i, v := range q {
+			out[i] = (v - (uint64(a[i])-prod[i])*Q) & m
+			if p.ID == 0 {
+				out[i] = (out[i] - bias>>uint(s)) & m
+			}
 		}
-	}
-	return out, nil
+		return out
+	}}, nil
 }
 
 // wrapShare is round(π0·ρ) for FromPrimeTrunc's offset: π0 = (P − 1 −
@@ -210,6 +234,259 @@ func wrapShare(P, B uint64, rho int64) int64 {
 		return -int64(q)
 	}
 	return int64(q)
+}
+
+// Conv is a conversion (ToPrimeTrunc, FromPrimeTrunc) or truncation
+// (Trunc) split at its messages, so that a caller can put them in the
+// rounds of another gate (pi runs them in ReLUTrunc's). Its one joint
+// term, the bit product a0·a1, is a random OT from party 0 (on the
+// multiplication extension; Trunc's on the comparison one), derandomized: party 1, the receiver, sends its
+// choices a1 (First: its input is needed here), party 0 answers with X +
+// a0 − H1 mod M (Second: its input is needed only here), ⌈log2 M⌉ bits
+// each, M = P or 2^w. So First sends from party 1 only and Second from
+// party 0 only, one message each, and none of the extension's calls (the
+// COTs) happen in Second. The values are the gates' own (the same product
+// and shares' distribution); the counts are the gates' (PrimeCOTs(n),
+// TruncCOTs), all taken in First. Both parties call
+// First, Second, then Result; a Conv serves once.
+type Conv struct {
+	p    *Party
+	snd  *ot.Sender   // party 0's sender of the extension
+	rcv  *ot.Receiver // party 1's receiver
+	n    int
+	mod  uint64 // P, or 0 for 2^w
+	w    int    // bits per correlation
+	prep func(in []uint64) ([]uint8, func(prod []uint64) []uint64, error)
+	step int
+	a    []uint8
+	fin  func(prod []uint64) []uint64
+	h    []uint64 // party 1's pad H_{a1}; party 0's H0 (X) mod M
+	h1   []uint64 // party 0's H1 mod M
+	prod []uint64 // this party's share of a0·a1
+}
+
+// ToPrimeTruncSplit is ToPrimeTrunc of n elements as a Conv (the input x
+// goes to First for party 1, to Second for party 0).
+func (p *Party) ToPrimeTruncSplit(n, ell, s int, P uint64) (*Conv, error) {
+	if _, err := p.toPrime(nil, ell, s, P); err != nil {
+		return nil, err
+	}
+	return &Conv{p: p, snd: p.OT.MulSend, rcv: p.OT.MulRecv, n: n, mod: P, w: bits.Len64(P - 1), prep: func(x []uint64) ([]uint8, func([]uint64) []uint64, error) {
+		c, err := p.toPrime(x, ell, s, P)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c.a, c.fin, nil
+	}}, nil
+}
+
+// FromPrimeTruncSplit is FromPrimeTrunc of n elements as a Conv.
+func (p *Party) FromPrimeTruncSplit(n int, P uint64, ell, s int) (*Conv, error) {
+	if _, err := p.fromPrime(nil, P, ell, s); err != nil {
+		return nil, err
+	}
+	return &Conv{p: p, snd: p.OT.MulSend, rcv: p.OT.MulRecv, n: n, w: ell, prep: func(y []uint64) ([]uint8, func([]uint64) []uint64, error) {
+		c, err := p.fromPrime(y, P, ell, s)
+		if err != nil {
+			return nil, nil, err
+		}
+		return c.a, c.fin, nil
+	}}, nil
+}
+
+// TruncSplit is Trunc of n elements as a Conv (on the comparison
+// extension, as Trunc: its count is TruncCOTs).
+func (p *Party) TruncSplit(n, ell, s int) (*Conv, error) {
+	if err := checkEll(ell); err != nil {
+		return nil, err
+	}
+	if ell < 2 || s > ell-2 || s < 0 {
+		return nil, fmt.Errorf("otgates: signed truncation by %d bits of ℓ = %d, want 0 ≤ s ≤ ℓ−2", s, ell)
+	}
+	if s == 0 {
+		n = 0 // no product
+	}
+	return &Conv{p: p, snd: p.OT.Send, rcv: p.OT.Recv, n: n, w: max(s, 1), prep: func(x []uint64) ([]uint8, func([]uint64) []uint64, error) {
+		m := mask(ell)
+		bias := uint64(1) << uint(ell-2)
+		y := make([]uint64, len(x))
+		msb := make([]uint8, len(x))
+		for i, v := range x {
+			y[i] = v & m
+			if p.ID == 0 {
+				y[i] = (y[i] + bias) & m
+			}
+			msb[i] = uint8(y[i] >> uint(ell-1))
+		}
+		if s == 0 {
+			msb = nil
+		}
+		return msb, func(prod []uint64) []uint64 {
+			for i, v := range y {
+				if s > 0 {
+					// Trunc's known-MSB truncation with its centring
+					// (truncNonNeg), then the bias off (signedTrunc).
+					ws := uint64(msb[i]) - prod[i]
+					q := v >> uint(s)
+					if p.ID == 0 {
+						q = roundedQuot(v, s)
+					}
+					v = (q - ws<<uint(ell-s)) & m
+				}
+				if p.ID == 0 {
+					v = (v - bias>>uint(s)) & m
+				}
+				y[i] = v
+			}
+			return y
+		}, nil
+	}}, nil
+}
+
+// reduce is b mod M.
+func (c *Conv) reduce(b ot.Block) uint64 {
+	if c.mod != 0 {
+		return bits.Rem64(b.Hi, b.Lo, c.mod)
+	}
+	return b.Lo & mask(c.w)
+}
+
+// add is x + y mod M.
+func (c *Conv) add(x, y uint64) uint64 {
+	if c.mod != 0 {
+		return (x + y) % c.mod
+	}
+	return (x + y) & mask(c.w)
+}
+
+// neg is −x mod M.
+func (c *Conv) neg(x uint64) uint64 {
+	if c.mod != 0 {
+		return (c.mod - x) % c.mod
+	}
+	return -x & mask(c.w)
+}
+
+// input runs the local part on this party's input.
+func (c *Conv) input(in []uint64) error {
+	a, fin, err := c.prep(in)
+	if err != nil {
+		return err
+	}
+	if len(a) != c.n {
+		return fmt.Errorf("otgates: split conversion of %d elements given %d", c.n, len(in))
+	}
+	c.a, c.fin = a, fin
+	for i, b := range a {
+		if b > 1 {
+			return fmt.Errorf("otgates: boolean share %d is %d, not a bit", i, b)
+		}
+	}
+	return nil
+}
+
+func (c *Conv) next(step int) error {
+	if c.step != step {
+		return fmt.Errorf("otgates: split conversion: step %d after step %d", step+1, c.step)
+	}
+	c.step++
+	return nil
+}
+
+// First is the product's first message: party 1 passes its input and
+// sends its derandomized choices; party 0 passes nil and receives them
+// (its pads).
+func (c *Conv) First(in []uint64) error {
+	if err := c.next(0); err != nil {
+		return err
+	}
+	p := c.p
+	if p.ID == 1 {
+		if err := c.input(in); err != nil {
+			return err
+		}
+	}
+	if c.n == 0 {
+		return nil
+	}
+	if p.ID == 1 {
+		h, err := c.rcv.ROT(c.a)
+		if err != nil {
+			return fmt.Errorf("otgates: split bit product: %w", err)
+		}
+		c.h = make([]uint64, c.n)
+		for i := range h {
+			c.h[i] = c.reduce(h[i])
+		}
+		return nil
+	}
+	h0, h1, err := c.snd.ROT(c.n)
+	if err != nil {
+		return fmt.Errorf("otgates: split bit product: %w", err)
+	}
+	c.h, c.h1 = make([]uint64, c.n), make([]uint64, c.n)
+	for i := range h0 {
+		c.h[i], c.h1[i] = c.reduce(h0[i]), c.reduce(h1[i])
+	}
+	return nil
+}
+
+// Second is the product's second message: party 0 passes its input and
+// sends its correlations; party 1 passes nil and receives them. It takes
+// no COTs.
+func (c *Conv) Second(in []uint64) error {
+	if err := c.next(1); err != nil {
+		return err
+	}
+	p, n := c.p, c.n
+	if p.ID == 0 {
+		if err := c.input(in); err != nil {
+			return err
+		}
+	}
+	c.prod = make([]uint64, n)
+	if n == 0 {
+		return nil
+	}
+	if p.ID == 0 {
+		corr := make([]uint64, n)
+		for i := range n {
+			corr[i] = c.add(c.add(c.h[i], uint64(c.a[i])), c.neg(c.h1[i]))
+			c.prod[i] = c.neg(c.h[i])
+		}
+		c.h, c.h1 = nil, nil
+		if err := p.Conn.Send(packUints(corr, c.w)); err != nil {
+			return fmt.Errorf("otgates: split bit product: %w", err)
+		}
+		return nil
+	}
+	msg, err := transport.RecvExact(p.Conn, (n*c.w+7)/8)
+	if err != nil {
+		return fmt.Errorf("otgates: split bit product: receiving the correlations: %w", err)
+	}
+	corr, err := unpackUints(msg, n, c.w)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		if c.mod != 0 && corr[i] >= c.mod {
+			return fmt.Errorf("otgates: split bit product: correlation %d is not below the modulus", i)
+		}
+		c.prod[i] = c.h[i]
+		if c.a[i] == 1 {
+			c.prod[i] = c.add(c.prod[i], corr[i])
+		}
+	}
+	c.h = nil
+	return nil
+}
+
+// Result returns the gate's output shares after Second.
+func (c *Conv) Result() ([]uint64, error) {
+	if err := c.next(2); err != nil {
+		return nil, err
+	}
+	return c.fin(c.prod), nil
 }
 
 // bitProductMod returns shares mod P of a0·a1, party 0's bit times party

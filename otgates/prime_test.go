@@ -281,3 +281,89 @@ func TestPackUints(t *testing.T) {
 		}
 	}
 }
+
+// TestConvSplit: the split gates (ToPrimeTruncSplit, FromPrimeTruncSplit,
+// TruncSplit: the bit product's two messages left to the caller) give the
+// values their gates give, on edge and random inputs; First sends from
+// party 1 only and Second from party 0 only, one message each (so pi can
+// put them in another gate's rounds), with their COTs made ahead too
+// (PrimeCOTs and TruncCOTs, none left); steps out of order are errors.
+func TestConvSplit(t *testing.T) {
+	for _, ahead := range []bool{false, true} {
+		testConvSplit(t, ahead)
+	}
+}
+
+func testConvSplit(t *testing.T, ahead bool) {
+	p0, p1 := parties(t)
+	rng := rand.New(rand.NewPCG(15, 7))
+	const ell, s = 32, 10
+	P := primeBelow(36)
+	lo, hi := quarterRange(ell)
+	x := append(inputs(rng, 20000, ell, lo, hi), 0, 1, mask(ell), uint64(hi-1), uint64(lo)&mask(ell))
+	x0, x1 := share(rng, x, ell)
+	lim := int64(P/4) - 1<<(2*s)
+	var y []int64
+	var y0, y1 []uint64
+	for len(y) < len(x) {
+		v := rng.Int64N(2*lim+1) - lim
+		if len(y) < 4 {
+			v = []int64{0, -1, lim, -lim}[len(y)]
+		}
+		sh := rng.Uint64N(P)
+		y, y0, y1 = append(y, v), append(y0, sh), append(y1, (residue(v, P)+P-sh)%P)
+	}
+	n := len(x)
+	if ahead {
+		run(t, p0, p1, func(p *Party) (struct{}, error) { return struct{}{}, p.MakeCOTs(PrimeCOTs(2 * n).Add(TruncCOTs(n, s))) })
+	}
+	// Each gate, run as First / Second / Result, checking who sends.
+	split := func(mk func(p *Party) (*Conv, error), in [2][]uint64) (z0, z1 []uint64) {
+		var c [2]*Conv
+		run(t, p0, p1, func(p *Party) (struct{}, error) { var err error; c[p.ID], err = mk(p); return struct{}{}, err })
+		for step, from := range []int{1, 0} {
+			before := [2]int64{p0.Conn.Stats().Total().MsgsSent, p1.Conn.Stats().Total().MsgsSent}
+			run(t, p0, p1, func(p *Party) (struct{}, error) {
+				if step == 0 {
+					return struct{}{}, c[p.ID].First([][]uint64{nil, in[1]}[p.ID])
+				}
+				return struct{}{}, c[p.ID].Second([][]uint64{in[0], nil}[p.ID])
+			})
+			sent := [2]int64{p0.Conn.Stats().Total().MsgsSent - before[0], p1.Conn.Stats().Total().MsgsSent - before[1]}
+			if sent[from] != 1 || sent[1-from] != 0 {
+				t.Fatalf("step %d: messages sent %v, want one from party %d only", step+1, sent, from)
+			}
+		}
+		if err := c[0].First(nil); err == nil {
+			t.Error("First after Second accepted")
+		}
+		return run(t, p0, p1, func(p *Party) ([]uint64, error) { return c[p.ID].Result() })
+	}
+	z0, z1 := split(func(p *Party) (*Conv, error) { return p.ToPrimeTruncSplit(n, ell, s, P) }, [2][]uint64{x0, x1})
+	for i, v := range x {
+		want := centred(signed(v, ell), s)
+		if got := (z0[i] + z1[i]) % P; got != residue(want, P) && got != residue(want-1, P) {
+			t.Fatalf("ToPrimeTruncSplit: x = %d gave %d mod P, want %d or one less", signed(v, ell), got, residue(want, P))
+		}
+	}
+	z0, z1 = split(func(p *Party) (*Conv, error) { return p.TruncSplit(n, ell, s) }, [2][]uint64{x0, x1})
+	for i, v := range x {
+		want := centred(signed(v, ell), s)
+		if got := signed((z0[i]+z1[i])&mask(ell), ell); got != want && got != want-1 {
+			t.Fatalf("TruncSplit: x = %d gave %d, want %d or one less", signed(v, ell), got, want)
+		}
+	}
+	z0, z1 = split(func(p *Party) (*Conv, error) { return p.FromPrimeTruncSplit(n, P, ell, 2*s) }, [2][]uint64{y0, y1})
+	for i, v := range y {
+		if d := signed((z0[i]+z1[i])&mask(ell), ell) - v>>(2*s); d < -1 || d > 1 {
+			t.Fatalf("FromPrimeTruncSplit: y = %d gave an error of %d", v, d)
+		}
+	}
+	if ahead {
+		for id, q := range []*Party{p0, p1} {
+			if l := q.COTsLeft(); l.Total() != 0 {
+				t.Errorf("party %d: %v COTs left", id, l)
+			}
+		}
+	}
+}

@@ -25,7 +25,13 @@ import (
 // PBits ≥ bits(|v| + 2^2f) + 3, which MinWidths measures, and PBits ≥
 // 2f + 4. The share width ℓ no longer carries v: the form is as narrow in
 // ℓ as the narrow one.
-const PolyHE = "he"
+//
+// The name is the plan's (Public.Poly), so the public-plan hash covers
+// the form's message schedule: "he2" since the conversions' messages ride
+// in the ReLU positions' rounds (polyhe_sched.go, issue 15, session 14).
+// Plans of the earlier schedule said "he"; a peer of either refuses the
+// other's plan (an unknown form, or a different hash) before any message.
+const PolyHE = "he2"
 
 // DefaultPBitsMargin sets the width of P when Config.PBits is 0: 3f +
 // DefaultPBitsMargin bits (at most MaxPBits), so exact while

@@ -36,11 +36,18 @@ func TestPolyHEForm(t *testing.T) {
 	if bytes.Contains(b, []byte(`"pbits"`)) {
 		t.Error("a plan of the default form encodes a prime width")
 	}
-	if b, _ = json.Marshal(he.Public); !bytes.Contains(b, []byte(`"pbits":46`)) || !bytes.Contains(b, []byte(`"poly":"he"`)) {
+	if b, _ = json.Marshal(he.Public); !bytes.Contains(b, []byte(`"pbits":46`)) || !bytes.Contains(b, []byte(`"poly":"he2"`)) {
 		t.Error("the HE plan does not encode its form and prime width")
 	}
 	if he.PublicHash() == def.PublicHash() {
 		t.Error("HE and default plans hash alike")
+	}
+	// A plan of the form's earlier message schedule ("he", before the
+	// conversions rode in ReLUTrunc's rounds) is refused, not run.
+	old := *he.Public
+	old.Poly = "he"
+	if err := old.Validate(); err == nil || !strings.Contains(err.Error(), "unknown polynomial form") {
+		t.Errorf("a plan of the earlier schedule: %v, want an unknown form", err)
 	}
 	yh, _, err := he.EvalFixedRaw(x)
 	if err != nil {

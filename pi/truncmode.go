@@ -82,8 +82,10 @@ func (b *twoPartyBackend) truncate(x []uint64, s int) ([]uint64, error) {
 // actFaithful is act in the faithful mode: ReLU positions take
 // ReLUTrunc on z itself (the ReLU and the truncation by f in the ReLU's
 // rounds), polynomial positions Trunc then the polynomial (polyAt), or in
-// the PolyHE form polyHE on z, or Trunc alone at a Folded step. Each
-// output is at most a unit or two below the exact mode's.
+// the PolyHE form the PolyHE path on z (polyHEStart), or Trunc alone at
+// a Folded step (truncStart); those two put their messages in
+// ReLUTrunc's rounds (polyhe_sched.go). Each output is at most a unit or
+// two below the exact mode's.
 func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uint64, error) {
 	f := int(b.pub.Frac)
 	if n*st.ReLUs == len(x) {
@@ -91,7 +93,19 @@ func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uin
 	}
 	relu, poly := b.acts[i].batch(n)
 	y := make([]uint64, len(x))
+	xp := gatherIdx(x, poly)
+	var p []uint64
+	var ph *polyHEStep
 	var err error
+	switch {
+	case st.Folded: // the polynomial ran in the linear step: the truncation is left
+		ph, err = b.truncStart(xp, int(b.pub.foldTrunc(st)))
+	case b.pub.Poly == PolyHE:
+		ph, err = b.polyHEStart(i, st, xp, poly)
+	}
+	if err != nil {
+		return nil, err
+	}
 	if len(relu) > 0 {
 		r, err := b.gates.ReLUTrunc(gatherIdx(x, relu), b.ell, f)
 		if err != nil {
@@ -99,14 +113,15 @@ func (b *twoPartyBackend) actFaithful(i int, st *Step, n int, x []uint64) ([]uin
 		}
 		scatterIdx(y, relu, r)
 	}
-	var p []uint64
-	if st.Folded { // the polynomial ran in the linear step: the truncation is left
-		p, err = b.gates.Trunc(gatherIdx(x, poly), b.ell, int(b.pub.foldTrunc(st)))
-	} else if b.pub.Poly == PolyHE {
-		p, err = b.polyHE(i, st, gatherIdx(x, poly), poly)
-	} else {
+	if err := b.hooks.flush(); err != nil {
+		return nil, err
+	}
+	switch {
+	case ph != nil:
+		p, err = ph.finish()
+	default: // the narrow form
 		var tp []uint64
-		if tp, err = b.gates.Trunc(gatherIdx(x, poly), b.ell, f); err == nil {
+		if tp, err = b.gates.Trunc(xp, b.ell, f); err == nil {
 			p, err = b.polyAt(i, st, tp, poly, f)
 		}
 	}

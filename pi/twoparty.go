@@ -132,12 +132,18 @@ type twoPartyBackend struct {
 	// acts is, by activation step, one image's split of its positions
 	// (newActSplits), computed once per session, not per request.
 	acts []actSplit
+	// hooks is the session's connection with the one-shot hooks that
+	// let a PolyHE step's masked input ride in its ReLUs' rounds
+	// (polyhe_sched.go); every protocol of the session runs over it.
+	hooks *hookConn
 }
 
 // newTwoPartyBackend runs the once-per-session setup on conn: base OTs
 // both ways (otgates.New), then the client's HE keys (helinear, and
 // hesimd for a PolyHE plan). sec is nil for the client.
 func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int) (*twoPartyBackend, error) {
+	hooks := &hookConn{Conn: conn}
+	conn = hooks
 	layers, err := compileLayers(pub)
 	if err != nil {
 		return nil, err
@@ -146,7 +152,7 @@ func newTwoPartyBackend(conn transport.Conn, pub *Public, sec *Secret, party int
 	if ell == 0 {
 		ell = 64
 	}
-	b := &twoPartyBackend{party: party, conn: conn, pub: pub, sec: sec, ell: ell, layers: layers, acts: newActSplits(pub)}
+	b := &twoPartyBackend{party: party, conn: conn, pub: pub, sec: sec, ell: ell, layers: layers, acts: newActSplits(pub), hooks: hooks}
 	otc, err := pub.OT.Config()
 	if err != nil {
 		return nil, err

@@ -1,11 +1,5 @@
 package pi
 
-import (
-	"fmt"
-
-	"github.com/autorep/autorep/hesimd"
-)
-
 // polyHE evaluates the PolyHE form at the positions idx of activation
 // step i, z their inputs at 2f fractional bits (shares mod 2^ℓ): t =
 // ⌊z/2^f⌋ − e converted to shares mod P in the same OT (ToPrimeTrunc),
@@ -16,38 +10,14 @@ import (
 // coefficients as residues mod P), then ⌊v/2^2f⌋ ± 1 back in Z_2^ℓ
 // (FromPrimeTrunc).
 func (b *twoPartyBackend) polyHE(i int, st *Step, z []uint64, idx []int) ([]uint64, error) {
-	// The mask first: a step without one fails before any traffic.
-	var cm *hesimd.ClientMask
-	var sm *hesimd.ServerMask
-	var err error
-	if b.party == tpServer {
-		sm, err = takePre[*hesimd.ServerMask](b, i, st)
-	} else {
-		cm, err = takePre[*hesimd.ClientMask](b, i, st)
-	}
+	ps, err := b.polyHEStart(i, st, z, idx)
 	if err != nil {
 		return nil, err
 	}
-	f := int(b.pub.Frac)
-	P := b.hp.P()
-	t, err := b.gates.ToPrimeTrunc(z, b.ell, f, P)
-	if err != nil {
+	if err := b.hooks.flush(); err != nil { // no gate between: d goes at once
 		return nil, err
 	}
-	var v []uint64
-	if b.party == tpServer {
-		ca, cb, cc := b.heCoefs(i, st, idx)
-		if st.PolyDeg == 1 {
-			ca = nil
-		}
-		v, err = b.qs.Online(sm, ca, cb, cc, t)
-	} else {
-		v, err = b.qc.Online(cm, t)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("polynomial by HE: %w", err)
-	}
-	return b.gates.FromPrimeTrunc(v, P, b.ell, 2*f)
+	return ps.finish()
 }
 
 // heCoefs returns the server's coefficients C2, C1, C0 of activation step
