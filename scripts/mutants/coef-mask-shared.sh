@@ -6,5 +6,5 @@
 DESCRIPTION="dealer: one coefficient mask for all polynomial layers"
 PACKAGES="./mpc ./pi ./serve"
 apply() {
-	mutate mpc/generator.go 's/return d\.prg\(KindCoefMask, label, 0\)\.Seed\(\)/return d.prg(KindCoefMask, "", 0).Seed()/'
+	mutate mpc/kinds.go 's/g\.SessionSeed\(KindCoefMask, req\.Label\)/g.SessionSeed(KindCoefMask, "")/g'
 }

@@ -7,5 +7,5 @@
 DESCRIPTION="dealer: per-item index forced to 0 (masks reused within a session)"
 PACKAGES="./mpc ./fss ./pi ./serve ./serve/dealer"
 apply() {
-	mutate mpc/generator.go 's/prg := d\.prg\(req\.Kind, req\.Label, index\)/prg := d.prg(req.Kind, req.Label, 0)/'
+	mutate mpc/dealer/generator.go 's/PRG: d\.prg\(req\.Kind, req\.Label, index\)/PRG: d.prg(req.Kind, req.Label, 0)/'
 }

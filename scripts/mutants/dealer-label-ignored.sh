@@ -6,5 +6,5 @@
 DESCRIPTION="dealer: label not in the derivation (masks shared across layers)"
 PACKAGES="./mpc ./pi ./serve ./serve/dealer"
 apply() {
-	mutate mpc/generator.go 's/\tmac\.Write\(hdr\[:\]\)\n\tmac\.Write\(\[\]byte\(label\)\)\n/\tmac.Write(hdr[:])\n/'
+	mutate mpc/dealer/generator.go 's/\tmac\.Write\(hdr\[:\]\)\n\tmac\.Write\(\[\]byte\(label\)\)\n/\tmac.Write(hdr[:])\n/'
 }

@@ -4,5 +4,5 @@
 DESCRIPTION="dealer: Beaver triple b = a (Mul leaks x − y)"
 PACKAGES="./mpc ./pi"
 apply() {
-	mutate mpc/generator.go 's/b, b0, b1 := mask\(req\.N\)/b, b0, b1 := a, a0, a1/'
+	mutate mpc/kinds.go 's/b, b0, b1 := g\.Mask\(req\.N\)/b, b0, b1 := a, a0, a1/'
 }
