@@ -8,9 +8,9 @@ import (
 // KindDesc describes one material kind: everything the core, the
 // generator, the codec and a dealer's cost need to know about it. Each
 // kind has exactly one, registered (RegisterKind) by the package that owns
-// the kind: the core's own kinds from this package, a protocol family's
-// from the family's package initialisation, so the core depends on no
-// family and a new kind is added by registering its description.
+// the kind from its package initialisation (the core mpc its own kinds, a
+// protocol family its own), so neither the core nor a generator depends on
+// a family, and a new kind is added by registering its description.
 type KindDesc struct {
 	// Name names the kind in messages (MaterialKind.String).
 	Name string

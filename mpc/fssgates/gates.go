@@ -6,8 +6,9 @@
 // mpc.Session.Act and the comparisons of MaxPool); Trunc, ReLU, DReLU and
 // ReLUTrunc run one gate in one round. Importing the package registers the
 // generation and payload codecs of the material kinds it owns
-// (KindTrunc, KindReLU, KindDReLU, KindReLUTrunc) with the core
-// (corr.RegisterKind), so a dealer generates and a party decodes them.
+// (KindTrunc, KindReLU, KindDReLU, KindReLUTrunc) with the correlations
+// contract (corr.RegisterKind), so a dealer generates and a party decodes
+// them.
 //
 // Every gate opens x + r_in (one round, 8 bytes per element each way) and
 // evaluates its keys locally; docs/PROTOCOLS.md documents each gate.
