@@ -49,26 +49,7 @@ func TestPooledSiteOutputs(t *testing.T) {
 		var got [2]map[string]*tensor.Tensor
 		calls := 0
 		for k, pool := range []bool{true, false} {
-			m, err := models.New("resnet20", 10, [3]int{3, 32, 32})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &runner{cfg: Config{Method: method, Degree: 2, Threshold: DefaultThreshold, Lambda: 1}, student: m}
-			if err := r.install(); err != nil {
-				t.Fatal(err)
-			}
-			rr := rand.New(rand.NewPCG(53, 54))
-			for _, a := range r.masked {
-				for i := range a.Mask {
-					a.Mask[i] = float32(rr.IntN(2))
-					a.Score.Value.Data[i] = 2*a.Mask[i] - 1
-				}
-			}
-			for _, a := range r.snl {
-				for i := range a.Alpha.Value.Data {
-					a.Alpha.Value.Data[i] = rr.Float32()
-				}
-			}
+			m, r := resNet20Sites(t, method, rand.New(rand.NewPCG(53, 54)))
 			m.SetTraining(true)
 			params := nn.NamedParameters(m.Net)
 			for _, a := range r.masked {
@@ -121,4 +102,31 @@ func TestPooledSiteOutputs(t *testing.T) {
 			t.Errorf("%s: pooled site outputs, vs fresh: %v", method, err)
 		}
 	}
+}
+
+// resNet20Sites returns a ResNet-20 with method's activations installed at
+// every site (degree 2), about half of each AutoReP mask replaced and SNL's
+// α uniform in [0, 1), drawn from rr, and its runner.
+func resNet20Sites(t *testing.T, method string, rr *rand.Rand) (*models.Model, *runner) {
+	t.Helper()
+	m, err := models.New("resnet20", 10, [3]int{3, 32, 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{cfg: Config{Method: method, Degree: 2, Threshold: DefaultThreshold, Lambda: 1}, student: m}
+	if err := r.install(); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range r.masked {
+		for i := range a.Mask {
+			a.Mask[i] = float32(rr.IntN(2))
+			a.Score.Value.Data[i] = 2*a.Mask[i] - 1
+		}
+	}
+	for _, a := range r.snl {
+		for i := range a.Alpha.Value.Data {
+			a.Alpha.Value.Data[i] = rr.Float32()
+		}
+	}
+	return m, r
 }

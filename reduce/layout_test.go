@@ -7,7 +7,6 @@ import (
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/kernel"
-	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/nn"
 	"github.com/autorep/autorep/tensor"
 )
@@ -150,26 +149,7 @@ func TestResNet20SitesBlocked(t *testing.T) {
 		var grads [2][]*tensor.Tensor
 		var logits, inferred [2]*tensor.Tensor
 		for k, noFusion := range []bool{false, true} {
-			m, err := models.New("resnet20", 10, [3]int{3, 32, 32})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := &runner{cfg: Config{Method: method, Degree: 2, Threshold: DefaultThreshold, Lambda: 1}, student: m}
-			if err := r.install(); err != nil {
-				t.Fatal(err)
-			}
-			rr := rand.New(rand.NewPCG(49, 50))
-			for _, a := range r.masked {
-				for i := range a.Mask {
-					a.Mask[i] = float32(rr.IntN(2))
-					a.Score.Value.Data[i] = 2*a.Mask[i] - 1
-				}
-			}
-			for _, a := range r.snl {
-				for i := range a.Alpha.Value.Data {
-					a.Alpha.Value.Data[i] = rr.Float32()
-				}
-			}
+			m, _ := resNet20Sites(t, method, rand.New(rand.NewPCG(49, 50)))
 			m.Net.NoFusion = noFusion
 			y, err := m.Forward(autograd.Const(x))
 			if err != nil {
