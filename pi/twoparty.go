@@ -132,8 +132,8 @@ type twoPartyBackend struct {
 	// acts is, by activation step, one image's split of its positions
 	// (newActSplits), computed once per session, not per request.
 	acts []actSplit
-	// hooks is the session's connection with the one-shot hooks that
-	// let a PolyHE step's masked input ride in its ReLUs' rounds
+	// hooks is the session's connection with the hooks that put a
+	// PolyHE or folded step's messages in its ReLUTrunc's rounds
 	// (polyhe_sched.go); every protocol of the session runs over it.
 	hooks *hookConn
 }
