@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 
 	"github.com/autorep/autorep/autograd"
 	"github.com/autorep/autorep/kernel"
@@ -426,4 +427,43 @@ func softplus(a float32) float32 {
 		return float32(math.Exp(v))
 	}
 	return float32(math.Log1p(math.Exp(v)))
+}
+
+// TrimFraction bounds the excess a finished AutoReP search may have and
+// still be trimmed to its budget (TrimToBudget) instead of failing: at
+// most budget/TrimFraction ReLUs above it.
+const TrimFraction = 10
+
+// TrimToBudget replaces kept positions of the sites, lowest score first
+// (ties: site, then position order), until at most budget ReLUs remain,
+// and returns how many it replaced. Sites without a score keep their
+// mask and count against the budget.
+func TrimToBudget(sites []*Masked, budget int) int {
+	type pos struct {
+		score float32
+		site  int
+		i     int
+	}
+	var kept []pos
+	n := 0
+	for s, m := range sites {
+		n += m.Count()
+		if m.Score == nil {
+			continue
+		}
+		for i, v := range m.Mask {
+			if v != 0 {
+				kept = append(kept, pos{m.Score.Value.Data[i], s, i})
+			}
+		}
+	}
+	k := min(max(n-budget, 0), len(kept))
+	if k == 0 {
+		return 0
+	}
+	sort.SliceStable(kept, func(a, b int) bool { return kept[a].score < kept[b].score })
+	for _, p := range kept[:k] {
+		sites[p.site].Mask[p.i] = 0
+	}
+	return k
 }

@@ -640,13 +640,22 @@ func (r *runner) runAutoReP() error {
 		r.appendHistory("search", t)
 		if r.state.Best == nil {
 			_, n := r.student.ReLUCount()
-			return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d: raise --score-lr, --lambda or --epochs", n, r.cfg.Budget)
-		}
-		if r.cfg.FinetuneEpochs == 0 {
-			return nil
-		}
-		if err := r.loadBest(); err != nil {
-			return err
+			// A search that ends a little above the budget is trimmed
+			// rather than thrown away (hours of work on the large
+			// networks): the finetune starts from its last epoch with the
+			// excess kept positions of lowest score replaced.
+			if r.cfg.FinetuneEpochs == 0 || n-r.cfg.Budget > r.cfg.Budget/TrimFraction {
+				return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d: raise --score-lr, --lambda or --epochs", n, r.cfg.Budget)
+			}
+			k := TrimToBudget(r.masked, r.cfg.Budget)
+			r.logf("the search ended with %d ReLUs, above the budget %d: the %d kept positions of lowest score are replaced; the finetune starts from the search's last epoch\n", n, r.cfg.Budget, k)
+		} else {
+			if r.cfg.FinetuneEpochs == 0 {
+				return nil
+			}
+			if err := r.loadBest(); err != nil {
+				return err
+			}
 		}
 	}
 	for _, m := range r.masked {
