@@ -638,21 +638,14 @@ func (r *runner) runAutoReP() error {
 			return fmt.Errorf("reduce: search: %w", err)
 		}
 		r.appendHistory("search", t)
-		if r.state.Best == nil {
-			_, n := r.student.ReLUCount()
-			// A search that ends a little above the budget is trimmed
-			// rather than thrown away (hours of work on the large
-			// networks): the finetune starts from its last epoch with the
-			// excess kept positions of lowest score replaced.
-			if r.cfg.FinetuneEpochs == 0 || n-r.cfg.Budget > r.cfg.Budget/TrimFraction {
-				return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d: raise --score-lr, --lambda or --epochs", n, r.cfg.Budget)
+		switch {
+		case r.state.Best == nil:
+			if err := r.trimSearch(); err != nil {
+				return err
 			}
-			k := TrimToBudget(r.masked, r.cfg.Budget)
-			r.logf("the search ended with %d ReLUs, above the budget %d: the %d kept positions of lowest score are replaced; the finetune starts from the search's last epoch\n", n, r.cfg.Budget, k)
-		} else {
-			if r.cfg.FinetuneEpochs == 0 {
-				return nil
-			}
+		case r.cfg.FinetuneEpochs == 0:
+			return nil
+		default:
 			if err := r.loadBest(); err != nil {
 				return err
 			}
@@ -663,6 +656,24 @@ func (r *runner) runAutoReP() error {
 		m.Score.SetRequiresGrad(false)
 	}
 	return r.finetune()
+}
+
+// trimSearch handles a search that ended above the budget: a small
+// excess (at most budget/TrimFraction, with a finetune to follow) is
+// trimmed rather than thrown away — hours of work on the large networks —
+// and the finetune starts from the search's last epoch; anything else is
+// an error.
+func (r *runner) trimSearch() error {
+	_, n := r.student.ReLUCount()
+	if r.cfg.FinetuneEpochs == 0 || n-r.cfg.Budget > r.cfg.Budget/TrimFraction {
+		return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d: raise --score-lr, --lambda or --epochs", n, r.cfg.Budget)
+	}
+	k := TrimToBudget(r.masked, r.cfg.Budget)
+	if _, left := r.student.ReLUCount(); left > r.cfg.Budget {
+		return fmt.Errorf("reduce: the search ended with %d ReLUs, above the budget %d, and trimming its searched sites leaves %d", n, r.cfg.Budget, left)
+	}
+	r.logf("the search ended with %d ReLUs, above the budget %d: the %d kept positions of lowest score are replaced; the finetune starts from the search's last epoch\n", n, r.cfg.Budget, k)
+	return nil
 }
 
 // finetune trains with the mask frozen (SGD, cosine), keeping the best.
