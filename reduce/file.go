@@ -59,6 +59,7 @@ type Record struct {
 	PolyBound      float64           `json:"poly_bound,omitempty"`
 	ScaleX2        float64           `json:"scale_x2,omitempty"`
 	ScoreLR        float64           `json:"score_lr,omitempty"`
+	BNRunning      bool              `json:"bn_running,omitempty"` // evaluated with the batch-norm running averages (Result.BNRunning)
 	Epochs         int               `json:"epochs"`
 	FinetuneEpochs int               `json:"finetune_epochs"`
 	BestPhase      string            `json:"best_phase"`
@@ -165,7 +166,7 @@ func (f FileRun) Run() (*Record, error) {
 	}
 	rec := &Record{
 		Method: res.Method, Budget: res.Budget, ReLUs: res.ReLUs, Total: res.Total, PerSite: map[string]int{},
-		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound, ScaleX2: res.ScaleX2, ScoreLR: res.ScoreLR,
+		Accuracy: res.Accuracy, Degree: res.Degree, Lambda: res.Lambda, Threshold: res.Threshold, PolyBound: res.PolyBound, ScaleX2: res.ScaleX2, ScoreLR: res.ScoreLR, BNRunning: res.BNRunning,
 		Epochs: res.Epochs, FinetuneEpochs: res.Finetune, BestPhase: res.Phase, BestEpoch: res.Epoch,
 		Dataset: name, Base: f.Model, Cost: costRec, Forced: res.Forced, Seed: cfg.Seed,
 		Seconds: time.Since(start).Seconds(), Command: f.Command, History: res.History,

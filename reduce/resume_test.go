@@ -295,36 +295,12 @@ func runResumeCase(t *testing.T, rc resumeCase) runOutcome {
 // under version 1.
 func toVersion1(t *testing.T, prefix string) {
 	t.Helper()
-	n := 0
-	for _, p := range Phases {
-		f, err := modelfile.Read(prefix + "." + p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st map[string]any
-		if err := json.Unmarshal([]byte(f.Metadata[train.KeyCheckpoint]), &st); err != nil {
-			t.Fatal(err)
-		}
+	rewriteCheckpoints(t, prefix, func(what string, st map[string]any) {
 		if st["version"] != 2.0 || st["position"] != nil {
-			t.Fatalf("%s.%s: not an epoch-end checkpoint of version 2: %v", prefix, p, st["version"])
+			t.Fatalf("%s: not an epoch-end checkpoint of version 2: %v", what, st["version"])
 		}
 		st["version"] = 1
-		raw, err := json.Marshal(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Metadata[train.KeyCheckpoint] = string(raw)
-		if err := modelfile.Write(prefix+"."+p, f.Tensors, f.Metadata); err != nil {
-			t.Fatal(err)
-		}
-		n++
-	}
-	if n == 0 {
-		t.Fatalf("no checkpoint at %s to rewrite", prefix)
-	}
+	})
 }
 
 // runStopped runs (or resumes) the case until st stops it.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/autograd"
@@ -124,8 +125,8 @@ func TestScaleX2Bound(t *testing.T) {
 }
 
 // Run: a scaled run records S, exports a model whose reported accuracy is
-// its own, refuses bad scales, and refuses to resume a checkpoint trained
-// with another scale.
+// its own, refuses bad scales, refuses to resume a checkpoint trained
+// with another scale set, and resumes one with its scale when unset.
 func TestRunScaleX2(t *testing.T) {
 	train, test := toySet(320, 1), toySet(96, 2)
 	for _, bad := range []Config{
@@ -154,10 +155,19 @@ func TestRunScaleX2(t *testing.T) {
 		t.Fatalf("exported model evaluates at %.2f%% (%v), the run reported %.2f%%", 100*m.Accuracy, err, res.Accuracy)
 	}
 	cfg.Resume = true
-	for _, other := range []float64{0, 1, 0.2} {
+	for _, other := range []float64{1, 0.2} {
 		cfg.ScaleX2 = other
-		if _, err := Run(toyNet(7), nil, train, test, cfg); err == nil {
-			t.Errorf("resumed a checkpoint trained with x² scale 0.1 with scale %g", other)
+		if _, err := Run(toyNet(7), nil, train, test, cfg); err == nil || !strings.Contains(err.Error(), "--scale-x2 0.1") {
+			t.Errorf("resumed a checkpoint trained with x² scale 0.1 with scale %g: error %v", other, err)
 		}
+	}
+	// Unset, the scale is the checkpoint's.
+	cfg.ScaleX2 = 0
+	res, err = Run(toyNet(7), nil, train, test, cfg)
+	if err != nil {
+		t.Fatalf("resumed with the scale unset: %v", err)
+	}
+	if res.ScaleX2 != 0.1 {
+		t.Errorf("resumed with the scale unset: x² scale %g, want the checkpoint's 0.1", res.ScaleX2)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"os"
@@ -68,9 +69,9 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	threshold := fs.Float64("threshold", reduce.DefaultThreshold, "AutoReP hysteresis threshold t")
 	sigmaMin := fs.Float64("sigma-min", reduce.DefaultSigmaMin, "AutoReP: floor on the standard deviation DaPa fits to (bounds the quadratic term)")
 	polyBound := fs.Float64("poly-bound", reduce.DefaultPolyBound, "AutoReP: keep each polynomial term of degree ≥ 2 within κ·|x| over its channel's input range (0 = unbounded least squares)")
-	scaleX2 := fs.Float64("scale-x2", 1, "AutoReP: the reference code's x² scale S: the quadratic term is S·θ2·x² with θ2 trainable and DaPa-fitted, so it starts S times the fit and learns S times slower (1 = off; the model file holds the applied coefficients)")
-	bnBatches := fs.Int("bn-batches", reduce.DefaultBNBatches, "training batches that recompute the batch-norm statistics before each evaluation (0 = keep running averages)")
-	evalRunning := fs.Bool("eval-running-bn", false, "also evaluate every epoch with the batch-norm running averages, before recalibrating (logged, and recorded as test_acc_running; one more test pass per epoch)")
+	scaleX2 := fs.Float64("scale-x2", 0, fmt.Sprintf("AutoReP: the reference code's x² scale S: the quadratic term is S·θ2·x² with θ2 trainable and DaPa-fitted, so it starts S times the fit and learns S times slower (1 = off; default %g with degree ≥ 2, none with degree 1; --resume: the checkpoint's; the model file holds the applied coefficients)", reduce.DefaultScaleX2))
+	bnBatches := fs.Int("bn-batches", 0, fmt.Sprintf("training batches that recompute the batch-norm statistics before each evaluation (0 = keep the running averages; default: autorep 0, snl %d; --resume: the checkpoint's)", reduce.DefaultBNBatches))
+	evalRunning := fs.Bool("eval-running-bn", false, "also evaluate every epoch with the batch-norm running averages, before recalibrating (logged, and recorded as test_acc_running; one more test pass per epoch; nothing to add without recalibration)")
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
 	dataDir := fs.String("data", "", "data directory (default $AUTOREP_DATA, else ~/.cache/autorep/data)")
 	seed := fs.Int64("seed", 1, "random seed (scores, shuffling)")
@@ -105,23 +106,26 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	if *every < 0 {
 		return fail(fmt.Errorf("--checkpoint-every %v is negative", *every))
 	}
+	// Unset --scale-x2 and --bn-batches stay 0 in reduce.Config: the
+	// method's default, or the checkpoint's setting on --resume.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *bnBatches < 0 {
 		return fail(fmt.Errorf("--bn-batches %d is negative", *bnBatches))
 	}
-	if *bnBatches == 0 {
+	if *bnBatches == 0 && set["bn-batches"] {
 		*bnBatches = -1 // reduce.Config: negative = off
 	}
 	if *polyBound < 0 {
 		return fail(fmt.Errorf("--poly-bound %g is negative", *polyBound))
 	}
-	if !(*scaleX2 > 0) || math.IsInf(*scaleX2, 0) {
-		return fail(fmt.Errorf("--scale-x2 %g: want a positive number (1 = off)", *scaleX2))
-	}
-	if *scaleX2 != 1 && *method == reduce.MethodAutoReP && *degree < 2 {
-		return fail(fmt.Errorf("--scale-x2 %g needs degree 2 or more (--degree %d has no x² term)", *scaleX2, *degree))
-	}
-	if *scaleX2 == 1 {
-		*scaleX2 = 0 // reduce.Config: 0 = off, as a run built in code (demo) has it
+	if set["scale-x2"] {
+		if !(*scaleX2 > 0) || math.IsInf(*scaleX2, 0) {
+			return fail(fmt.Errorf("--scale-x2 %g: want a positive number (1 = off)", *scaleX2))
+		}
+		if *scaleX2 != 1 && *method == reduce.MethodAutoReP && *degree < 2 {
+			return fail(fmt.Errorf("--scale-x2 %g needs degree 2 or more (--degree %d has no x² term)", *scaleX2, *degree))
+		}
 	}
 	if *polyBound == 0 {
 		*polyBound = -1 // reduce.Config: negative = off
