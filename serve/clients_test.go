@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,7 +58,7 @@ func TestClientTokens(t *testing.T) {
 	clients.now = func() time.Time { return time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC).AddDate(0, 0, int(day.Load())) }
 	srv, s := startServer(t, plan, d.addr, 0, insecure, insecure, func(s *Server) { s.Clients = clients })
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	cfg := func(token []byte) ClientConfig {
 		return ClientConfig{Server: srv.addr, Dial: dialer(insecure), TrustServerDealer: true, Token: token}

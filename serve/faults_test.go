@@ -57,7 +57,7 @@ func (l *logSink) waitFor(t *testing.T, subs ...string) string {
 func checkServes(t *testing.T, addr string, seed int64) {
 	t.Helper()
 	plan := loadPlan(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	sess, err := Dial(ctx, ClientConfig{Server: addr, TrustServerDealer: true, Dial: dialer(insecure)})
 	if err != nil {
@@ -88,7 +88,7 @@ func TestFaults(t *testing.T) {
 	dlog, slog := &logSink{t: t}, &logSink{t: t}
 	d, ds := startDealer(t, "127.0.0.1:0", insecure, dlog.logf)
 	srv, s := startServer(t, plan, d.addr, 1, insecure, insecure, func(s *Server) { s.Logf = slog.logf })
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 
 	peerFaults(t, ctx, srv.addr, s, slog)

@@ -1,11 +1,9 @@
 package serve
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/tensor"
@@ -26,7 +24,7 @@ func TestMaxImagesDefault(t *testing.T) {
 		if s.MaxImages != 0 {
 			t.Fatalf("MaxImages %d, want the default", s.MaxImages)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		ctx, cancel := testCtx(t)
 		defer cancel()
 		sess, err := Dial(ctx, ClientConfig{Server: addr, Dial: dialer(insecure), TrustServerDealer: true})
 		if err != nil {

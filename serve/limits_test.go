@@ -49,7 +49,7 @@ func startSuite(t *testing.T, plan *pi.Plan, suite string, pool int, opts func(*
 // served.
 func TestBusyRetryAfter(t *testing.T) {
 	bothSuites(t, func(s *Server) { s.MaxSessions, s.RetryAfter = 1, 1500*time.Millisecond }, func(t *testing.T, addr string, s *Server, _ *logSink) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := testCtx(t)
 		defer cancel()
 		cfg := ClientConfig{Server: addr, Dial: dialer(insecure), TrustServerDealer: true}
 		a, err := Dial(ctx, cfg)
@@ -81,7 +81,7 @@ func TestIdleTimeout(t *testing.T) {
 	const idle, open = time.Second, 5 * time.Second
 	bothSuites(t, func(s *Server) { s.IdleTimeout, s.OpenTimeout = idle, open }, func(t *testing.T, addr string, s *Server, log *logSink) {
 		plan := s.Plan
-		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		ctx, cancel := testCtx(t)
 		defer cancel()
 		cfg := ClientConfig{Server: addr, Dial: dialer(insecure), TrustServerDealer: true}
 		sess, err := Dial(ctx, cfg)
@@ -136,7 +136,7 @@ func TestMaxInferences(t *testing.T) {
 	log := &logSink{t: t}
 	srv, s := startServer(t, plan, d.addr, 0, insecure, insecure, func(s *Server) { s.MaxInferences, s.Logf = 2, log.logf })
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	for _, honest := range []bool{true, false} {
 		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), TrustServerDealer: true})
@@ -183,7 +183,7 @@ func TestDealerTicketsAndPlan(t *testing.T) {
 	d := &running{addr: ln.Addr().String(), cancel: dcancel, done: make(chan error, 1)}
 	go func() { d.done <- ds.Serve(dctx, ln) }()
 	defer d.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	for _, pool := range []int{0, 1} {
 		srv, _ := startServer(t, plan, d.addr, pool, insecure, insecure, func(s *Server) { s.Dealer.TicketKey = key })

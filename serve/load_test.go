@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -19,7 +18,7 @@ func TestConcurrentClients(t *testing.T) {
 	d, _ := startDealer(t, "127.0.0.1:0", srvCfg)
 	srv, s := startServer(t, plan, d.addr, 2, srvCfg, cliCfg)
 	const clients, per = 8, 2
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)

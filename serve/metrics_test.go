@@ -81,7 +81,7 @@ func testMetricsAndDrain(t *testing.T, suite string) {
 		t.Fatal("server not ready")
 	}
 	// Generous: a twoparty inference takes seconds on a loaded machine.
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 
 	// A refusal: the client expects another plan.

@@ -52,7 +52,7 @@ func fixedTopK(t testing.TB, plan *pi.Plan, x *tensor.Tensor, k int) []int {
 func TestOutputModes(t *testing.T) {
 	d, dSrv := startDealer(t, "127.0.0.1:0", insecure)
 	defer d.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	for _, tc := range []struct {
 		suite string
@@ -107,7 +107,7 @@ func TestServerChecksDealerTag(t *testing.T) {
 	sink := &logSink{t: t}
 	srv, s := startServer(t, plan, d.addr, 0, insecure, insecure, func(s *Server) { s.Logf = sink.logf })
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	conn, err := dialer(insecure)(ctx, srv.addr)
 	if err != nil {
@@ -174,7 +174,7 @@ func TestDealerClientCertificate(t *testing.T) {
 	go func() { dr.done <- ds.Serve(dctx, ln) }()
 	defer dr.stop(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	withCert := secnet.Config{CAFile: cert, ClientCertFile: cc, ClientKeyFile: ck}
 	srv, s := startServer(t, plan, dr.addr, 0, insecure, withCert)

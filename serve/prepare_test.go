@@ -26,7 +26,7 @@ func TestTwoPartyPrepare(t *testing.T) {
 		s.OnInference = func(st pi.Stats) { mu.Lock(); served = append(served, st); mu.Unlock() }
 	})
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Pool: 1})
 	if err != nil {
@@ -93,7 +93,7 @@ func TestTwoPartyPrepareDisconnect(t *testing.T) {
 	slog := &logSink{t: t}
 	srv, s := startTwoParty(t, plan, insecure, func(s *Server) { s.Logf = slog.logf })
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	first := ""
 	for i := range plan.Public.Steps {
@@ -135,7 +135,7 @@ func TestTwoPartyPrepareIdle(t *testing.T) {
 	// seconds under the race detector on a loaded machine.
 	srv, _ := startTwoParty(t, plan, insecure, func(s *Server) { s.IdleTimeout, s.OpenTimeout, s.Logf = idle, 60*time.Second, slog.logf })
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Pool: 1})
 	if err != nil {

@@ -1,12 +1,10 @@
 package serve
 
 import (
-	"context"
 	"encoding/binary"
 	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/autorep/autorep/transport"
 )
@@ -20,7 +18,7 @@ import (
 // (its setup runs). Both suites (issue 19, finding 5).
 func TestRequestFrameBounds(t *testing.T) {
 	bothSuites(t, func(*Server) {}, func(t *testing.T, addr string, s *Server, log *logSink) {
-		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		ctx, cancel := testCtx(t)
 		defer cancel()
 		cfg := ClientConfig{Server: addr, Dial: dialer(insecure), TrustServerDealer: true}
 		for i, tc := range []struct {

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -12,7 +11,7 @@ func TestEndToEnd(t *testing.T) {
 	defer d.stop(t)
 	srv, s := startServer(t, plan, d.addr, 1, insecure, insecure)
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure), Pool: 2})
 	if err != nil {
@@ -42,7 +41,7 @@ func TestGracefulShutdown(t *testing.T) {
 	plan := loadPlan(t)
 	base := runtimeGoroutines()
 	d, _ := startDealer(t, "127.0.0.1:0", insecure)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	for _, grace := range []time.Duration{10 * time.Second, 200 * time.Millisecond} {
 		srv, _ := startServer(t, plan, d.addr, 0, insecure, insecure, func(s *Server) { s.Grace = grace })

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"net"
 	"testing"
 	"time"
@@ -26,7 +25,7 @@ func TestStalledConnectionsBoundedServe(t *testing.T) {
 			}
 			defer nc.Close()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := testCtx(t)
 		defer cancel()
 		cfg := ClientConfig{Server: addr, Dial: dialer(insecure), TrustServerDealer: true}
 		var joined time.Duration

@@ -24,7 +24,7 @@ func TestDealerPinning(t *testing.T) {
 	defer theirs.stop(t)
 	srv, _ := startServer(t, plan, theirs.addr, 0, insecure, insecure)
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 
 	var dealerDials atomic.Int64
@@ -120,7 +120,7 @@ func TestSuiteMismatch(t *testing.T) {
 	defer srv.stop(t)
 	two, s2 := startTwoParty(t, twoPartyPlan(t), insecure)
 	defer two.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	for _, c := range []struct {
 		addr, suite, runs string
@@ -152,7 +152,7 @@ func TestDealerSessionTag(t *testing.T) {
 	const name = "dealer.example:7001"
 	srv, srvS := startServer(t, plan, a.addr, 0, insecure, insecure, func(s *Server) { s.Dealer.Advertise = name })
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	to := func(addr string) DialFunc {
 		return func(ctx context.Context, _ string) (transport.Conn, error) { return dialer(insecure)(ctx, addr) }
@@ -244,7 +244,7 @@ func TestCorrelationsPlugin(t *testing.T) {
 			cc := &countingCorrelations{Correlations: inner}
 			srv, s := runServer(t, &Server{Plan: plan, Correlations: cc, Grace: 5 * time.Second, Logf: t.Logf}, insecure)
 			defer srv.stop(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			ctx, cancel := testCtx(t)
 			defer cancel()
 			sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(insecure), Suite: suite, TrustServerDealer: true})
 			if err != nil {

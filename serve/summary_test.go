@@ -56,7 +56,7 @@ func TestClassify(t *testing.T) {
 	defer d.stop(t)
 	srv, _ := startServer(t, plan, d.addr, 1, insecure, insecure)
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)})
 	if err != nil {

@@ -1,11 +1,9 @@
 package serve
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestTwoPartyTokensQuotasInferences: the twoparty suite has the dealer
@@ -27,7 +25,7 @@ func TestTwoPartyTokensQuotasInferences(t *testing.T) {
 	log := &logSink{t: t}
 	srv, s := startTwoParty(t, plan, insecure, func(s *Server) { s.Clients, s.MaxInferences, s.Logf = clients, 1, log.logf })
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	cfg := func(token []byte) ClientConfig {
 		return ClientConfig{Server: srv.addr, Dial: dialer(insecure), Token: token}

@@ -1,10 +1,8 @@
 package serve
 
 import (
-	"context"
 	"fmt"
 	"testing"
-	"time"
 )
 
 // TestTwoPartyEndToEnd: a twoparty server and a client with no dealer
@@ -16,7 +14,7 @@ func TestTwoPartyEndToEnd(t *testing.T) {
 	srvCfg, cliCfg := tlsPair(t, t.TempDir())
 	srv, s := startTwoParty(t, plan, srvCfg)
 	defer srv.stop(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	sess, err := Dial(ctx, ClientConfig{Server: srv.addr, Dial: dialer(cliCfg)})
 	if err != nil {
@@ -58,7 +56,7 @@ func TestTwoPartyFaults(t *testing.T) {
 	base := runtimeGoroutines()
 	slog := &logSink{t: t}
 	srv, s := startTwoParty(t, plan, insecure, func(s *Server) { s.Logf = slog.logf })
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	peerFaults(t, ctx, srv.addr, s, slog)
 	srv.stop(t)
@@ -74,7 +72,7 @@ func TestTwoPartyConcurrentClients(t *testing.T) {
 	base := runtimeGoroutines()
 	srvCfg, cliCfg := tlsPair(t, t.TempDir())
 	srv, s := startTwoParty(t, plan, srvCfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+	ctx, cancel := testCtx(t)
 	defer cancel()
 	const clients = 3
 	errs := make(chan error, clients)
