@@ -225,6 +225,12 @@ func stripBNRecord(t *testing.T, prefix string) {
 // in its finetune). A set value that contradicts a checkpoint is refused
 // with the flag to pass.
 func TestResumeKeepsCheckpointSettings(t *testing.T) {
+	if testing.Short() {
+		// 70 s under -race on a loaded 2-core machine, for no
+		// concurrency of its own (TestAutoRePResumeExact covers the
+		// resume's); the plain pass runs it.
+		t.Skip("skipped with -short: a resume-settings check with 50-batch recalibrations, no concurrency of its own")
+	}
 	trainSet, test := quadrantSet(200, 3, 8, 1), quadrantSet(64, 3, 8, 2)
 	_, total := tinyResNet().ReLUCount()
 	old := Config{Method: MethodAutoReP, Budget: total / 2, Epochs: 2, FinetuneEpochs: 2, Batch: 32,
