@@ -25,9 +25,9 @@
 // DefaultScaleX2 (0.1; Config.ScaleX2): θ2 is refitted to the
 // least-squares c2, so the fitted quadratic enters S times smaller and
 // learns S times slower. Each term of degree ≥ 2 stays within
-// κ·|x| on its channel's input range (Config.PolyBound). AutoReP evaluates
-// with the batch-norm running averages; SNL recomputes the statistics
-// before each evaluation (Config.BNBatches).
+// κ·|x| on its channel's input range (Config.PolyBound). By default
+// AutoReP evaluates with the batch-norm running averages and SNL
+// recomputes the statistics before each evaluation (Config.BNBatches).
 //
 // Hysteresis follows the formula literally: a kept ReLU stays while a > −t
 // (a = −t drops it), a dropped one returns only when a > t.
