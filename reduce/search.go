@@ -89,9 +89,9 @@ type Config struct {
 	// set value that differs from a checkpoint's recorded one is refused.
 	// Recalibration does not change the training trajectory, only the
 	// evaluations and so which epoch is kept (TestRecalibrationKeepsTrajectory):
-	// in the scaled ResNet-20 AutoReP searches it cost 2.2-2.4 points an
-	// epoch from the fifth on, while SNL's binarisation, which changes
-	// every mask at once, is what it is for. The running averages can absorb a
+	// in the scaled ResNet-20 AutoReP searches it cost points in every
+	// epoch from the fourth, 2.2-2.5 in the last three, while SNL's
+	// binarisation, which changes every mask at once, is what it is for. The running averages can absorb a
 	// rare blown-up batch: with unbounded polynomials (PolyBound < 0) a
 	// ResNet-20 search that trained at 89% evaluated at 10% for an epoch;
 	// none of the bounded (default κ) searches did.
