@@ -45,6 +45,10 @@ for k in range(0, n, chunk):
     d = json.load(open(f"{out}/{name}-{k}.json"))
     imgs += d["n"]
     agree += round(d["agree"] * d["n"])
+    if d["agree"] < 1:
+        # Binaries before the disagreements field name only the chunk.
+        for x in d.get("disagreements") or [{"image": f"{k}..{k + d['n'] - 1}"}]:
+            print(f"{name}: image {x['image']} differs: {json.dumps(x)}")
 print(f"{name}: private labels equal the fixed-point executor's on {agree}/{imgs} images")
 PY
 }

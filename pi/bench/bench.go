@@ -144,6 +144,41 @@ type Report struct {
 	Layers     []Layer    `json:"layers"`
 	// SiteCosts is set with Config.SiteCosts (--cost-out).
 	SiteCosts []sitecost.Site `json:"site_costs,omitempty"`
+	// Disagreements lists the images whose private label is not the
+	// fixed-point executor's (none when Agree is 1).
+	Disagreements []Disagreement `json:"disagreements,omitempty"`
+}
+
+// Disagreement is an image whose private label differs from the
+// fixed-point executor's. The twoparty suite's faithful truncation rounds
+// each step either way (±1 unit in the last place, at random), so its
+// logits differ from the executor's deterministic ones by up to
+// max_abs_fixed_err; when the executor's two labels are closer than twice
+// this image's difference (WithinError), the protocol met a tie it may
+// break either way, not a wrong result.
+type Disagreement struct {
+	Image   int `json:"image"`         // index in bench pi's subset, --skip included
+	Label   int `json:"label"`         // the dataset's
+	Fixed   int `json:"fixed_label"`   // the fixed-point executor's
+	Private int `json:"private_label"` // the protocol's
+	// FixedMargin is the executor's logit of its label minus its logit of
+	// the private label (0 with --output label: no logits).
+	FixedMargin float64 `json:"fixed_margin"`
+	// FixedErr is this image's max |private − fixed| logit difference.
+	FixedErr    float64 `json:"max_abs_fixed_err"`
+	WithinError bool    `json:"within_error"`
+}
+
+// disagreement describes image i whose private label ls is not the
+// fixed-point label lf, from the executor's logits fx and this image's
+// max |private − fixed| dx (no logits: fx nil).
+func disagreement(i, label, lf, ls int, fx []float32, dx float64) Disagreement {
+	d := Disagreement{Image: i, Label: label, Fixed: lf, Private: ls, FixedErr: dx}
+	if fx != nil && ls >= 0 && ls < len(fx) {
+		d.FixedMargin = float64(fx[lf]) - float64(fx[ls])
+		d.WithinError = d.FixedMargin <= 2*dx
+	}
+	return d
 }
 
 // Options are how Measure runs the parties.

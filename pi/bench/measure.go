@@ -100,9 +100,6 @@ func Measure(plan *pi.Plan, m *models.Model, set *data.Set, n int, o Options, re
 		if plan.Public.TopK > 0 { // the client got labels, best first, no logits
 			ls = int(y.Data[0])
 		}
-		if ls == lf {
-			agree++
-		}
 		if int32(ls) == set.Labels[i] {
 			secOK++
 		}
@@ -117,6 +114,15 @@ func Measure(plan *pi.Plan, m *models.Model, set *data.Set, n int, o Options, re
 			// A shape mismatch or a NaN/Inf logit, not an error to average away.
 			return fmt.Errorf("image %d: secure logits %v %v are not comparable with the float %v and fixed-point %v references (max |diff| %g, %g)",
 				i, y, y.Data, fl, fx, dl, dx)
+		}
+		if ls == lf {
+			agree++
+		} else {
+			var logits []float32
+			if plan.Public.TopK == 0 {
+				logits = fx.Data
+			}
+			rep.Disagreements = append(rep.Disagreements, disagreement(rep.Skip+i, int(set.Labels[i]), lf, ls, logits, dx))
 		}
 		rep.MaxLogitErr = math.Max(rep.MaxLogitErr, dl)
 		rep.MaxFixedErr = math.Max(rep.MaxFixedErr, dx)

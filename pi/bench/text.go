@@ -22,6 +22,14 @@ func (r *Report) WriteText(out io.Writer) error {
 	fmt.Fprintf(w, "private inference (%s suite): %s%s on %s, %d images%s, %s transport, f=%d, ell=%d\n", r.Suite, r.Arch, kind, r.Dataset, r.N, skipped, r.Transport, r.Frac, r.Ell)
 	fmt.Fprintf(w, "  ReLUs %d (+ %d max-pool comparisons)\n", r.ReLUs, r.Comparisons)
 	fmt.Fprintf(w, "  agree with fixed point %.2f%%   secure accuracy %.2f%%   float accuracy %.2f%%\n", 100*r.Agree, 100*r.SecureAcc, 100*r.FloatAcc)
+	for _, d := range r.Disagreements {
+		why := ""
+		if d.WithinError {
+			why = ": a tie within the truncation error"
+		}
+		fmt.Fprintf(w, "  image %d (label %d): private %d, fixed point %d, fixed-point margin %.4g, |private − fixed| ≤ %.3g%s\n",
+			d.Image, d.Label, d.Private, d.Fixed, d.FixedMargin, d.FixedErr, why)
+	}
 	fmt.Fprintf(w, "  max |logit − float| %.3g   max |logit − fixed| %.3g\n", r.MaxLogitErr, r.MaxFixedErr)
 	fmt.Fprintf(w, "  online  %s, %d rounds, %.1f B/ReLU\n", humanBytes(r.OnlineBytes), r.OnlineRounds, r.BytesPerReLU)
 	fmt.Fprintf(w, "  offline %s per image (dealer material server %s, client %s; messages %s; inline %s, %d rounds); setup %s once\n",
