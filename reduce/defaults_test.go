@@ -17,9 +17,9 @@ import (
 	"github.com/autorep/autorep/train"
 )
 
-// The zero Config takes each method's defaults: AutoReP scales x² by
-// DefaultScaleX2 when there is an x² term and keeps the batch-norm running
-// averages; SNL recalibrates from DefaultBNBatches.
+// The zero Config takes each method's defaults: AutoReP leaves x² unscaled
+// and keeps the batch-norm running averages; SNL recalibrates from
+// DefaultBNBatches.
 func TestConfigDefaultsPerMethod(t *testing.T) {
 	for _, tc := range []struct {
 		method string
@@ -27,9 +27,9 @@ func TestConfigDefaultsPerMethod(t *testing.T) {
 		x2     float64 // scaleX2() after defaults (0 = off)
 		bn     int
 	}{
-		{MethodAutoReP, 0, DefaultScaleX2, -1}, // default degree 2
-		{MethodAutoReP, 2, DefaultScaleX2, -1},
-		{MethodAutoReP, 3, DefaultScaleX2, -1},
+		{MethodAutoReP, 0, 0, -1}, // default degree 2
+		{MethodAutoReP, 2, 0, -1},
+		{MethodAutoReP, 3, 0, -1},
 		{MethodAutoReP, 1, 0, -1},
 		{MethodSNL, 0, 0, DefaultBNBatches},
 	} {

@@ -21,10 +21,10 @@
 // so the checkpoint is the ordinary state dict. At the end every site gets
 // a frozen nn.PolyMask, saved as "<site>.mask" and "<site>.poly".
 //
-// As in the reference scripts, the x² term is S·θ2·x² with S =
-// DefaultScaleX2 (0.1; Config.ScaleX2): θ2 is refitted to the
-// least-squares c2, so the fitted quadratic enters S times smaller and
-// learns S times slower. Each term of degree ≥ 2 stays within
+// As an option (Config.ScaleX2; the reference scripts use S = 0.1), the x²
+// term is S·θ2·x²: θ2 is refitted to the least-squares c2, so the fitted
+// quadratic enters S times smaller and learns S times slower; by default
+// S = 1 (it lost on the reference's schedule). Each term of degree ≥ 2 stays within
 // κ·|x| on its channel's input range (Config.PolyBound). By default
 // AutoReP evaluates with the batch-norm running averages and SNL
 // recomputes the statistics before each evaluation (Config.BNBatches).

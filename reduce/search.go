@@ -42,11 +42,6 @@ const (
 	// binarisation changes every mask at once); AutoReP keeps the running
 	// averages by default (Config.BNBatches).
 	DefaultBNBatches = 50
-	// DefaultScaleX2 is AutoReP's default x² scale S with an x² term
-	// (degree ≥ 2), the reference scripts' --scale_x2 0.1. With it and the
-	// running averages a ResNet-20 search reached 85.69% at 12,900 ReLUs
-	// on the reference's schedule (docs/RESULTS.md, issue 17 item 5).
-	DefaultScaleX2 = 0.1
 )
 
 // Config configures a reduction run. Zero fields take the defaults above.
@@ -72,10 +67,11 @@ type Config struct {
 	PolyBound float64
 	// ScaleX2 is Masked.ScaleX2, the reference code's --scale_x2: the
 	// quadratic term is ScaleX2·θ2·x² with θ2 trainable and DaPa-fitted
-	// (AutoReP, degree ≥ 2). 0 = the default: DefaultScaleX2 for AutoReP
-	// with degree ≥ 2, none otherwise; when resuming, the scale the
-	// checkpoint was trained with. 1 = off. A set value that differs from
-	// a checkpoint's is refused. The model file holds the applied
+	// (AutoReP, degree ≥ 2). 0 = the default: none, or when resuming the
+	// scale the checkpoint was trained with; 1 = none. On the reference's
+	// own schedule the unscaled search led the scaled ones by 1.2-1.8
+	// points (docs/RESULTS.md, issue 17 item 5). A set value that differs
+	// from a checkpoint's is refused. The model file holds the applied
 	// coefficients.
 	ScaleX2 float64
 	// BNBatches is the number of training batches from which the
@@ -207,9 +203,6 @@ func (c *Config) defaults() {
 	}
 	if c.ScaleX2 == 0 {
 		c.ScaleX2 = 1
-		if c.Method == MethodAutoReP && c.Degree >= 2 {
-			c.ScaleX2 = DefaultScaleX2
-		}
 	}
 	if c.BNBatches == 0 {
 		c.BNBatches = -1

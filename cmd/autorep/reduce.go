@@ -69,7 +69,7 @@ func reduceFlags(args []string) (run reduce.FileRun, jsonOut bool, err error) {
 	threshold := fs.Float64("threshold", reduce.DefaultThreshold, "AutoReP hysteresis threshold t")
 	sigmaMin := fs.Float64("sigma-min", reduce.DefaultSigmaMin, "AutoReP: floor on the standard deviation DaPa fits to (bounds the quadratic term)")
 	polyBound := fs.Float64("poly-bound", reduce.DefaultPolyBound, "AutoReP: keep each polynomial term of degree ≥ 2 within κ·|x| over its channel's input range (0 = unbounded least squares)")
-	scaleX2 := fs.Float64("scale-x2", 0, fmt.Sprintf("AutoReP: the reference code's x² scale S: the quadratic term is S·θ2·x² with θ2 trainable and DaPa-fitted, so it starts S times the fit and learns S times slower (1 = off; default %g with degree ≥ 2, none with degree 1; --resume: the checkpoint's; the model file holds the applied coefficients)", reduce.DefaultScaleX2))
+	scaleX2 := fs.Float64("scale-x2", 0, "AutoReP: the reference code's x² scale S: the quadratic term is S·θ2·x² with θ2 trainable and DaPa-fitted, so it starts S times the fit and learns S times slower (default 1 = off; --resume: the checkpoint's; the model file holds the applied coefficients)")
 	bnBatches := fs.Int("bn-batches", 0, fmt.Sprintf("training batches that recompute the batch-norm statistics before each evaluation (0 = keep the running averages; default: autorep 0, snl %d; --resume: the checkpoint's)", reduce.DefaultBNBatches))
 	evalRunning := fs.Bool("eval-running-bn", false, "also evaluate every epoch with the batch-norm running averages, before recalibrating (logged, and recorded as test_acc_running; one more test pass per epoch; nothing to add without recalibration)")
 	dataset := fs.String("dataset", "", "dataset name (default: the model's)")
