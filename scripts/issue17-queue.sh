@@ -15,7 +15,12 @@
 #       without reaching 50K: the L1 phase is the same computation for
 #       every budget).
 #    e. AutoReP degree 2 at 12.9K with a 30 + 10 epoch schedule, κ = 0,
-#       --scale-x2 0.1, --bn-batches 0 (after the 25K AutoReP run).
+#       --scale-x2 0.1, --bn-batches 0 (last: started by hand in session
+#       13, before item 5 found the unscaled default better).
+#    f. AutoReP degree 2 at 12.9K, 10 + 2 epochs, with the defaults of
+#       d6eace6 (κ 0.25, no x² scaling, batch-norm running averages: the
+#       recalibration cost the 1a run ≈ 2.5 points on the JPEG copy), first;
+#       the 25K and 50K AutoReP runs (d) take the same defaults ($BIN).
 #    Finished models are copied to models/ (committing them is manual).
 # 2. Item 5, the fidelity comparison on the JPEG copy ($JPEG_DATA), base
 #    models/resnet20-cifar10.safetensors (88.21%), same schedule, degree 2,
@@ -25,7 +30,8 @@
 #    build of commit 1351d0a or later); skipped until one is there.
 #
 # Environment: RUNS (outputs and logs, default /root/autorep-runs/c10),
-# BIN (binary for step 1, default $RUNS/../bin-autorep-6182b6f), BIN5
+# BIN (binary for step 1's runs not yet finished, default
+# $RUNS/../bin-autorep-d6eace6: the runs 1a-1c were made with 6182b6f), BIN5
 # (binary for step 2, default $RUNS/../bin-autorep-x2), BINX (binary for
 # step 1e, default $RUNS/../bin-autorep-e9e277a), ORIG_DATA
 # (/root/autorep-data), JPEG_DATA (/work/shared/datasets).
@@ -34,7 +40,7 @@
 main() {
   set -euo pipefail
   local runs=${RUNS:-/root/autorep-runs/c10}
-  local bin=${BIN:-$runs/../bin-autorep-6182b6f}
+  local bin=${BIN:-$runs/../bin-autorep-d6eace6}
   local bin5=${BIN5:-$runs/../bin-autorep-x2}
   local binx=${BINX:-$runs/../bin-autorep-e9e277a}
   local orig=${ORIG_DATA:-/root/autorep-data} jpeg=${JPEG_DATA:-/work/shared/datasets}
@@ -105,20 +111,20 @@ PY
   run "$bin" "$orig" $p-snl12.9k 1 "${o[@]}" --method snl --budget 12.9k
   run "$bin" "$orig" $p-autorep12.9k-d1 1 "${o[@]}" --method autorep --budget 12.9k --degree 1 --score-lr 0.01
   fidelity
+  # f. The 12.9K degree-2 run again with the defaults of d6eace6.
+  run "$bin" "$orig" $p-autorep12.9k-d2-bnrun 1 "${o[@]}" --method autorep --budget 12.9k --degree 2 --score-lr 0.01
   run "$bin" "$orig" $p-autorep25k-d2 1 "${o[@]}" --method autorep --budget 25k --degree 2 --score-lr 0.01
-  # e. A longer AutoReP degree-2 search at 12.9K (30 + 10 epochs): every
-  #    10 + 2 run was still improving at its end (the 89.5% must-show).
-  #    With item 5's best setting so far (κ = 0, x² scaled by 0.1, the
-  #    running batch-norm averages kept: 85.90% vs 84.58% on the JPEG
-  #    base); started by hand at 12:20 UTC on 2026-12-06 with these flags,
-  #    so a rerun of the queue resumes it.
-  run "$binx" "$orig" $p-autorep12.9k-d2-x2-e40 1 --model "$lbase" --epochs 30 --finetune-epochs 10 --seed 1 \
-    --method autorep --budget 12.9k --degree 2 --score-lr 0.01 --poly-bound 0 --scale-x2 0.1 --bn-batches 0
   seed_snl $p-snl25k
   run "$bin" "$orig" $p-snl25k 1 "${o[@]}" --method snl --budget 25k
   run "$bin" "$orig" $p-autorep50k-d2 1 "${o[@]}" --method autorep --budget 50k --degree 2 --score-lr 0.01
   seed_snl $p-snl50k
   run "$bin" "$orig" $p-snl50k 1 "${o[@]}" --method snl --budget 50k
+  # e. A longer AutoReP degree-2 search at 12.9K (30 + 10 epochs), with
+  #    item 5's best setting when it started (κ = 0, x² scaled by 0.1, the
+  #    running batch-norm averages kept); started by hand at 12:20 UTC on
+  #    2026-12-06 with these flags, so a rerun of the queue resumes it.
+  run "$binx" "$orig" $p-autorep12.9k-d2-x2-e40 1 --model "$lbase" --epochs 30 --finetune-epochs 10 --seed 1 \
+    --method autorep --budget 12.9k --degree 2 --score-lr 0.01 --poly-bound 0 --scale-x2 0.1 --bn-batches 0
   echo "$(date -u +%FT%TZ) queue finished"
 }
 main "$@"
