@@ -69,7 +69,7 @@ type Config struct {
 	// quadratic term is ScaleX2·θ2·x² with θ2 trainable and DaPa-fitted
 	// (AutoReP, degree ≥ 2). 0 = the default: none, or when resuming the
 	// scale the checkpoint was trained with; 1 = none. On the reference's
-	// own schedule the unscaled search led the scaled ones by 1.2-1.8
+	// own schedule the unscaled search led the scaled ones by 1.2-2.6
 	// points (docs/RESULTS.md, issue 17 item 5). A set value that differs
 	// from a checkpoint's is refused. The model file holds the applied
 	// coefficients.
