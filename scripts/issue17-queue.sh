@@ -21,7 +21,8 @@
 #       d6eace6 (κ 0.25, no x² scaling, batch-norm running averages: the
 #       recalibration cost the 1a run ≈ 2.5 points on the JPEG copy), first;
 #       the 25K and 50K AutoReP runs (d) take the same defaults ($BIN).
-#    Finished models are copied to models/ (committing them is manual).
+#    Finished models are copied to models/ (committing them is manual); a
+#    run whose model is committed and that has no checkpoint is skipped.
 # 2. Item 5, the fidelity comparison on the JPEG copy ($JPEG_DATA), base
 #    models/resnet20-cifar10.safetensors (88.21%), same schedule, degree 2,
 #    λ 80: κ=0 + x² scaling, κ=0.25 + x² scaling, each also evaluated
@@ -57,8 +58,17 @@ main() {
   run() {
     local b=$1 data=$2 name=$3 copy=$4; shift 4
     local out=$runs/$name.safetensors
+    if [ ! -x "$b" ]; then
+      echo "$(date -u +%FT%TZ) $name: no binary $b, skipped"
+      return 0
+    fi
     if [ -f "$out" ] && [ -f "$runs/$name.json" ]; then
       echo "$(date -u +%FT%TZ) $name: done, skipping"
+    elif [ "$copy" = 1 ] && [ -f "models/$name.safetensors" ] && ! ls "$out".ckpt.* >/dev/null 2>&1; then
+      # Finished and committed on an earlier machine (its run directory
+      # did not survive): not run again.
+      echo "$(date -u +%FT%TZ) $name: committed as models/$name.safetensors, skipping"
+      return 0
     else
       local resume=()
       ls "$out".ckpt.* >/dev/null 2>&1 && resume=(--resume)
