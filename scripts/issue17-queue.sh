@@ -14,9 +14,9 @@
 #       12.9K run's L1 checkpoint when that phase ran all its epochs
 #       without reaching 50K: the L1 phase is the same computation for
 #       every budget).
-#    e. AutoReP degree 2 at 12.9K with a 30 + 10 epoch schedule, κ = 0,
-#       --scale-x2 0.1, --bn-batches 0 (last: started by hand in session
-#       13, before item 5 found the unscaled default better).
+#    e. AutoReP degree 2 at 12.9K with a 30 + 10 epoch schedule and the
+#       defaults of (f), last (the κ = 0 + x² scaling run of session 13
+#       was lost with the machine in session 16).
 #    f. AutoReP degree 2 at 12.9K, 10 + 2 epochs, with the defaults of
 #       d6eace6 (κ 0.25, no x² scaling, batch-norm running averages: the
 #       recalibration cost the 1a run ≈ 2.5 points on the JPEG copy), first;
@@ -33,8 +33,7 @@
 # Environment: RUNS (outputs and logs, default /root/autorep-runs/c10),
 # BIN (binary for step 1's runs not yet finished, default
 # $RUNS/../bin-autorep-d6eace6: the runs 1a-1c were made with 6182b6f), BIN5
-# (binary for step 2, default $RUNS/../bin-autorep-x2), BINX (binary for
-# step 1e, default $RUNS/../bin-autorep-e9e277a), ORIG_DATA
+# (binary for step 2, default $RUNS/../bin-autorep-x2), ORIG_DATA
 # (/root/autorep-data), JPEG_DATA (/work/shared/datasets).
 # The body is one function so that editing the file cannot change a
 # running queue.
@@ -43,7 +42,6 @@ main() {
   local runs=${RUNS:-/root/autorep-runs/c10}
   local bin=${BIN:-$runs/../bin-autorep-d6eace6}
   local bin5=${BIN5:-$runs/../bin-autorep-x2}
-  local binx=${BINX:-$runs/../bin-autorep-e9e277a}
   local orig=${ORIG_DATA:-/root/autorep-data} jpeg=${JPEG_DATA:-/work/shared/datasets}
   local lbase=models/resnet20-cifar10-lossless.safetensors jbase=models/resnet20-cifar10.safetensors
   local sched=(--epochs 10 --finetune-epochs 2 --seed 1)
@@ -129,12 +127,12 @@ PY
   run "$bin" "$orig" $p-autorep50k-d2 1 "${o[@]}" --method autorep --budget 50k --degree 2 --score-lr 0.01
   seed_snl $p-snl50k
   run "$bin" "$orig" $p-snl50k 1 "${o[@]}" --method snl --budget 50k
-  # e. A longer AutoReP degree-2 search at 12.9K (30 + 10 epochs), with
-  #    item 5's best setting when it started (κ = 0, x² scaled by 0.1, the
-  #    running batch-norm averages kept); started by hand at 12:20 UTC on
-  #    2026-12-06 with these flags, so a rerun of the queue resumes it.
-  run "$binx" "$orig" $p-autorep12.9k-d2-x2-e40 1 --model "$lbase" --epochs 30 --finetune-epochs 10 --seed 1 \
-    --method autorep --budget 12.9k --degree 2 --score-lr 0.01 --poly-bound 0 --scale-x2 0.1 --bn-batches 0
+  # e. A longer AutoReP degree-2 search at 12.9K (30 + 10 epochs). Its
+  #    first run (κ = 0, x² scaled by 0.1, running averages; search epoch
+  #    11 of 30 at 87.77%) was lost with the machine in session 16, so it
+  #    starts again with the defaults of (f), which item 5 found better.
+  run "$bin" "$orig" $p-autorep12.9k-d2-e40 1 --model "$lbase" --epochs 30 --finetune-epochs 10 --seed 1 \
+    --method autorep --budget 12.9k --degree 2 --score-lr 0.01
   echo "$(date -u +%FT%TZ) queue finished"
 }
 main "$@"
