@@ -26,7 +26,7 @@
 # binary, default $RUNS/../bin-autorep-e9e277a, built from a clean export
 # of commit e9e277a: mid-epoch checkpoints; runs before 13:24 UTC on
 # 2026-12-06 used 94664a1), BASE (default
-# /root/autorep-runs/resnet18/resnet18-cifar10.safetensors), ORIG_DATA
+# models/resnet18-cifar10.safetensors, the committed 94.23% base), ORIG_DATA
 # (/root/autorep-data), EPOCHS (4), FT (1), POLL (300).
 # The body is one function so that editing the file cannot change a
 # running queue.
@@ -34,7 +34,7 @@ main() {
   set -euo pipefail
   local runs=${RUNS:-/root/autorep-runs/r18}
   local bin=${BIN:-$runs/../bin-autorep-e9e277a}
-  local base=${BASE:-/root/autorep-runs/resnet18/resnet18-cifar10.safetensors}
+  local base=${BASE:-models/resnet18-cifar10.safetensors}
   local orig=${ORIG_DATA:-/root/autorep-data}
   local epochs=${EPOCHS:-4}
   local sched=(--epochs "$epochs" --finetune-epochs "${FT:-1}" --seed 1)
