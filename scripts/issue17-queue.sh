@@ -17,6 +17,7 @@
 #    e. AutoReP degree 2 at 12.9K with a 30 + 10 epoch schedule and the
 #       defaults of (f), last (the κ = 0 + x² scaling run of session 13
 #       was lost with the machine in session 16).
+#    g. AutoReP degree 1 at 25K and 50K, after (d).
 #    f. AutoReP degree 2 at 12.9K, 10 + 2 epochs, with the defaults of
 #       d6eace6 (κ 0.25, no x² scaling, batch-norm running averages: the
 #       recalibration cost the 1a run ≈ 2.5 points on the JPEG copy), first;
@@ -127,6 +128,9 @@ PY
   run "$bin" "$orig" $p-autorep50k-d2 1 "${o[@]}" --method autorep --budget 50k --degree 2 --score-lr 0.01
   seed_snl $p-snl50k
   run "$bin" "$orig" $p-snl50k 1 "${o[@]}" --method snl --budget 50k
+  # g. AutoReP degree 1 at 25K and 50K (item 4 names both degrees).
+  run "$bin" "$orig" $p-autorep25k-d1 1 "${o[@]}" --method autorep --budget 25k --degree 1 --score-lr 0.01
+  run "$bin" "$orig" $p-autorep50k-d1 1 "${o[@]}" --method autorep --budget 50k --degree 1 --score-lr 0.01
   # e. A longer AutoReP degree-2 search at 12.9K (30 + 10 epochs). Its
   #    first run (κ = 0, x² scaled by 0.1, running averages; search epoch
   #    11 of 30 at 87.77%) was lost with the machine in session 16, so it
