@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -387,6 +388,12 @@ func TestAutoRePResumeExact(t *testing.T) {
 	// its randomness per epoch and batch, so it must replay too.
 	cfg := Config{Method: MethodAutoReP, Budget: total / 2, Epochs: 3, FinetuneEpochs: 2, Batch: 32,
 		LR: 0.01, ScoreLR: 0.1, FinetuneLR: 0.01, Lambda: 20, Seed: 6, BNBatches: 4, Augment: true}
+	// The search-done case needs a run whose first finetune epoch beats
+	// the search (below). Whether a seed gives one depends on the last
+	// bits of the float arithmetic, which differ between machines (seed 6
+	// did on the machine of sessions 1-15, not on session 16's: 39.06%
+	// against 40.62%), so the seed is the first from 6 that does here.
+	cfg.Seed = finetuneBeatsSearchSeed(t, model, train, test, cfg)
 	want := runResumeCase(t, resumeCase{name: "autorep", model: model, train: train, test: test, cfg: cfg,
 		crashes: []crashLog{
 			{name: "search", at: "search", epoch: 2, v1: true},
@@ -404,18 +411,8 @@ func TestAutoRePResumeExact(t *testing.T) {
 			// The first finetune epoch, whose start is the search's best.
 			{name: "mid-finetune", stops: []midStop{{Phase: "finetune", Step: 2}, {Phase: "finetune", Step: 9, Kill: true}}},
 		}})
-	h := want.res.History
-	if len(h) != 5 {
-		t.Fatalf("history %+v, want 3 search + 2 finetune epochs", h)
-	}
-	var searchBest float64
-	for _, e := range h[:3] {
-		if e.ReLUs <= cfg.Budget {
-			searchBest = max(searchBest, e.TestAcc)
-		}
-	}
-	if !(h[3].TestAcc > searchBest) {
-		t.Fatalf("finetune epoch 1 (%.2f%%) does not beat the search (%.2f%%): the search-done case does not cover an overwritten best snapshot", h[3].TestAcc, searchBest)
+	if err := finetuneBeatsSearch(want.res.History, cfg); err != nil {
+		t.Fatalf("%v: the search-done case does not cover an overwritten best snapshot", err)
 	}
 	// The step counters in the search checkpoint count every search step:
 	// DaPa's schedule resumes where it stopped.
@@ -432,6 +429,50 @@ func TestAutoRePResumeExact(t *testing.T) {
 	if n != len(model().Sites) {
 		t.Fatalf("%d sites with dapa_steps in the search checkpoint, want %d", n, len(model().Sites))
 	}
+}
+
+// finetuneBeatsSearch reports why the history h of a 3 + 2-epoch run
+// with cfg does not have its first finetune epoch scoring above every
+// search epoch within the budget (nil when it does).
+func finetuneBeatsSearch(h []EpochLog, cfg Config) error {
+	if len(h) != 5 {
+		return fmt.Errorf("history %+v, want 3 search + 2 finetune epochs", h)
+	}
+	var searchBest float64
+	for _, e := range h[:3] {
+		if e.ReLUs <= cfg.Budget {
+			searchBest = max(searchBest, e.TestAcc)
+		}
+	}
+	if !(h[3].TestAcc > searchBest) {
+		return fmt.Errorf("finetune epoch 1 (%.2f%%) does not beat the search (%.2f%%)", h[3].TestAcc, searchBest)
+	}
+	return nil
+}
+
+// finetuneBeatsSearchSeed returns the first seed from cfg.Seed on whose
+// uninterrupted run finetuneBeatsSearch holds (at most 20 tried).
+func finetuneBeatsSearchSeed(t *testing.T, model func() *models.Model, train, test *data.Set, cfg Config) int64 {
+	t.Helper()
+	var why []string
+	for s := cfg.Seed; s < cfg.Seed+20; s++ {
+		c := cfg
+		c.Seed, c.Checkpoint, c.Log = s, filepath.Join(t.TempDir(), "probe"), io.Discard
+		res, err := Run(model(), model(), train, test, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = finetuneBeatsSearch(res.History, c)
+		if err == nil {
+			if s != cfg.Seed {
+				t.Logf("seed %d (%s)", s, strings.Join(why, "; "))
+			}
+			return s
+		}
+		why = append(why, fmt.Sprintf("seed %d: %v", s, err))
+	}
+	t.Fatalf("no seed gives a first finetune epoch above the search: %s", strings.Join(why, "; "))
+	return 0
 }
 
 // TestSNLResumeExact interrupts an SNL run in its L1 phase (after η has
