@@ -288,18 +288,8 @@ func Run(c Config) (*Report, *sitecost.File, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	name, err := m.DatasetName(c.Dataset, c.Model)
+	set, name, err := Images(m, c.Model, c.Dataset, c.DataDir, c.Skip, c.N)
 	if err != nil {
-		return nil, nil, err
-	}
-	set, err := data.Load(data.Dir(c.DataDir), name, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
-		return nil, nil, fmt.Errorf("model takes %v inputs and %d classes, %s has %v and %d", m.Input, m.Classes, name, in, set.Classes)
-	}
-	if set, err = Subset(set, c.Skip, c.N); err != nil {
 		return nil, nil, err
 	}
 	total := min(c.N, set.N)
@@ -346,6 +336,26 @@ func Run(c Config) (*Report, *sitecost.File, error) {
 	}
 	rep.PeakRSSMiB = float64(cputime.PeakRSS()) / (1 << 20)
 	return rep, cf, nil
+}
+
+// Images loads the test images bench pi measures m on: the test split of
+// dataset (default: the one recorded in the model file at path) from
+// dataDir (data.Dir), checked against the model's input shape and
+// classes, then Subset(skip, n); name is the dataset's. Scripts that study
+// an agreement run (scripts/margins, scripts/minwidths) use it to see the
+// same images.
+func Images(m *models.Model, path, dataset, dataDir string, skip, n int) (set *data.Set, name string, err error) {
+	if name, err = m.DatasetName(dataset, path); err != nil {
+		return nil, "", err
+	}
+	if set, err = data.Load(data.Dir(dataDir), name, false); err != nil {
+		return nil, "", err
+	}
+	if in := [3]int{set.C, set.H, set.W}; in != m.Input || set.Classes != m.Classes {
+		return nil, "", fmt.Errorf("model takes %v inputs and %d classes, %s has %v and %d", m.Input, m.Classes, name, in, set.Classes)
+	}
+	set, err = Subset(set, skip, n)
+	return set, name, err
 }
 
 // Subset returns images skip..skip+n−1 of bench pi's fixed subset of set:

@@ -24,7 +24,6 @@ import (
 	"os"
 	"sort"
 
-	"github.com/autorep/autorep/data"
 	"github.com/autorep/autorep/models"
 	"github.com/autorep/autorep/pi"
 	"github.com/autorep/autorep/pi/bench"
@@ -68,15 +67,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	name, err := m.DatasetName(*dataset, *model)
+	set, _, err := bench.Images(m, *model, *dataset, *dir, 0, *n)
 	if err != nil {
-		return err
-	}
-	set, err := data.Load(data.Dir(*dir), name, false)
-	if err != nil {
-		return err
-	}
-	if set, err = bench.Subset(set, 0, *n); err != nil {
 		return err
 	}
 	cfg, err := (pi.Config{FracBits: *frac, Ell: *ell, PBits: *pbits}).ForSuite(*suite, "")
