@@ -84,20 +84,25 @@ main() {
     fi
   }
 
-  # seed_snl NAME: start SNL run NAME from snl12.9k's finished L1 phase
-  # if it ran all its epochs above 50K ReLUs (else NAME runs its own).
+  # seed_snl NAME: start SNL run NAME from the finished L1 phase of an
+  # earlier SNL run (snl12.9k, else snl25k: the one whose checkpoint is
+  # still there) if it ran all its epochs above 50K ReLUs (else NAME runs
+  # its own).
   seed_snl() {
-    local src=$runs/resnet20-cifar10-lossless-snl12.9k
-    [ -f "$src.json" ] || return 0
     ls "$runs/$1.safetensors.ckpt."* >/dev/null 2>&1 && return 0
-    if python3 - "$src.json" <<'PY'; then
+    local src
+    for src in "$runs/resnet20-cifar10-lossless-snl12.9k" "$runs/resnet20-cifar10-lossless-snl25k"; do
+      [ -f "$src.json" ] && [ -f "$src.safetensors.ckpt.l1" ] || continue
+      if python3 - "$src.json" <<'PY'; then
 import json, sys
 h = [e for e in json.load(open(sys.argv[1]))["history"] if e["phase"] == "l1"]
 sys.exit(0 if len(h) == 10 and h[-1]["relus"] > 50000 else 1)
 PY
-      cp "$src.safetensors.ckpt.l1" "$runs/$1.safetensors.ckpt.l1"
-      echo "$(date -u +%FT%TZ) $1: continues from $src's L1 checkpoint"
-    fi
+        cp "$src.safetensors.ckpt.l1" "$runs/$1.safetensors.ckpt.l1"
+        echo "$(date -u +%FT%TZ) $1: continues from $src's L1 checkpoint"
+        return 0
+      fi
+    done
   }
 
   fidelity() {
