@@ -56,19 +56,25 @@ func BenchmarkMaskedSite(b *testing.B) {
 //	              statistics of every site's input)
 //	snl           SNL L1 step
 //	finetune      AutoReP finetune step (frozen mask, about half replaced)
-func BenchmarkResNet20Step(b *testing.B) {
+func BenchmarkResNet20Step(b *testing.B) { benchReduceSteps(b, "resnet20") }
+
+// BenchmarkResNet18Step is BenchmarkResNet20Step for the paper's
+// ResNet-18 ("resnet18_in"), the network of issue 18's longest runs.
+func BenchmarkResNet18Step(b *testing.B) { benchReduceSteps(b, "resnet18") }
+
+func benchReduceSteps(b *testing.B, arch string) {
 	for _, mode := range []string{"train", "autorep", "autorep-dapa", "snl", "finetune"} {
-		b.Run(mode, func(b *testing.B) { benchResNet20Step(b, mode) })
+		b.Run(mode, func(b *testing.B) { benchReduceStep(b, arch, mode) })
 	}
 }
 
-func benchResNet20Step(b *testing.B, mode string) {
+func benchReduceStep(b *testing.B, arch, mode string) {
 	const batch = 128
-	student, err := models.New("resnet20", 10, [3]int{3, 32, 32})
+	student, err := models.New(arch, 10, [3]int{3, 32, 32})
 	if err != nil {
 		b.Fatal(err)
 	}
-	teacher, err := models.NewSeeded("resnet20", 10, [3]int{3, 32, 32}, 2)
+	teacher, err := models.NewSeeded(arch, 10, [3]int{3, 32, 32}, 2)
 	if err != nil {
 		b.Fatal(err)
 	}
