@@ -1,6 +1,8 @@
 // Package progress draws a one-line progress bar with rate and ETA on a
 // terminal; into a pipe or file a bar prints one line when it finishes
-// (one per epoch or phase), so that logs stay readable.
+// (one per epoch or phase), so that logs stay readable, and one more each
+// PipeInterval while it runs, so that a background run's log shows where a
+// long epoch is (a ResNet-18 epoch takes 10–20 minutes on two cores).
 package progress
 
 import (
@@ -11,6 +13,11 @@ import (
 	"sync"
 	"time"
 )
+
+// PipeInterval is the least time between two lines of a running bar that
+// writes into a pipe or file: work shorter than this prints only its final
+// line.
+const PipeInterval = 5 * time.Minute
 
 // Bar is a progress bar for a known amount of work.
 type Bar struct {
@@ -24,6 +31,7 @@ type Bar struct {
 	last     time.Time
 	tty      bool
 	finished bool
+	now      func() time.Time // time.Now; a test's clock
 }
 
 // New returns a bar writing to w (usually os.Stderr) for total items of unit
@@ -40,12 +48,21 @@ func New(w io.Writer, label string, total int, unit string) *Bar {
 }
 
 func newBar(w io.Writer, label string, total int, unit string, tty bool) *Bar {
-	return &Bar{w: w, label: label, total: total, unit: unit, start: time.Now(), tty: tty}
+	return newBarClock(w, label, total, unit, tty, time.Now)
+}
+
+func newBarClock(w io.Writer, label string, total int, unit string, tty bool, now func() time.Time) *Bar {
+	b := &Bar{w: w, label: label, total: total, unit: unit, start: now(), tty: tty, now: now}
+	if !tty {
+		b.last = b.start // the first line after PipeInterval
+	}
+	return b
 }
 
 // Set records that done items are finished and shows extra (e.g.
 // "loss 0.31 acc 91.2%"). On a terminal it redraws at most 10 times a
-// second; otherwise it only records (Finish prints the line).
+// second; otherwise it prints a line when PipeInterval has passed since the
+// start or the last line (Finish prints the final one).
 func (b *Bar) Set(done int, extra string) {
 	if b == nil || b.w == nil {
 		return
@@ -53,11 +70,15 @@ func (b *Bar) Set(done int, extra string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done = done
+	now := b.now()
+	every := 100 * time.Millisecond
 	if !b.tty {
-		return
+		if done >= b.total { // Finish prints the final line
+			return
+		}
+		every = PipeInterval
 	}
-	now := time.Now()
-	if now.Sub(b.last) < 100*time.Millisecond && done < b.total {
+	if now.Sub(b.last) < every && done < b.total {
 		return
 	}
 	b.last = now
@@ -65,7 +86,7 @@ func (b *Bar) Set(done int, extra string) {
 }
 
 // Finish draws the final state and ends the line (into a pipe or file:
-// the bar's only line).
+// the bar's last line, its only one for work shorter than PipeInterval).
 func (b *Bar) Finish(extra string) {
 	if b == nil || b.w == nil {
 		return
@@ -83,7 +104,7 @@ func (b *Bar) Finish(extra string) {
 }
 
 func (b *Bar) draw(extra string) {
-	el := time.Since(b.start).Seconds()
+	el := b.now().Sub(b.start).Seconds()
 	rate := 0.0
 	if el > 0 {
 		rate = float64(b.done) / el

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTerminalRedraws: on a terminal each Set may redraw the line in place
@@ -73,4 +74,33 @@ func TestNewDetectsTerminal(t *testing.T) {
 	var nilBar *Bar
 	nilBar.Set(1, "")
 	nilBar.Finish("")
+}
+
+// TestPipeLongWork: into a pipe or file a bar that runs longer than
+// PipeInterval prints a plain line each PipeInterval, then its final line.
+func TestPipeLongWork(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	b := newBarClock(&buf, "epoch 1/4", 390, "step", false, func() time.Time { return clock })
+	for i := 1; i <= 390; i++ {
+		clock = clock.Add(2500 * time.Millisecond) // 16 min 15 s in all
+		b.Set(i, "loss 1.0")
+		if i == 119 && buf.Len() != 0 {
+			t.Fatalf("a line before %v had passed:\n%q", PipeInterval, buf.String())
+		}
+	}
+	b.Finish("loss 0.9")
+	out := buf.String()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 4 || strings.ContainsAny(out, "\r\033") {
+		t.Fatalf("want 3 plain lines at 5, 10 and 15 min and the final one, got:\n%s", out)
+	}
+	for i, want := range []string{" 120/390 ", " 240/390 ", " 360/390 ", " 390/390 "} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d = %q, want %q", i, lines[i], want)
+		}
+	}
+	if !strings.Contains(lines[0], "ETA 11m15s loss 1.0") || !strings.HasSuffix(lines[3], "loss 0.9") {
+		t.Errorf("rate or extra wrong:\n%s", out)
+	}
 }
