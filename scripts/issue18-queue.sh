@@ -20,7 +20,7 @@
 #       computation for every such budget).
 #    d. at 12.9K, the longer finetune (6 epochs at lr 0.01, FT6_FLAGS)
 #       from each method's finished 4-epoch search / L1 phase (AutoReP's
-#       first: it ran first, by hand, in session 18): the search is not
+#       right after b., SNL's after c.): the search is not
 #       repeated, its checkpoint is copied (scripts/best-from-checkpoint.py
 #       writes AutoReP's best snapshot from it) and the run resumes with
 #       the new finetune flags.
@@ -118,8 +118,6 @@ PY
   run $p-snl12.9k --method snl --budget 12.9k
   extend $p-autorep12.9k-d2-ft6 $p-autorep12.9k-d2 search
   run $p-autorep12.9k-d2-ft6 --method autorep --budget 12.9k --degree 2 --score-lr 0.01 "${ft6[@]}"
-  extend $p-snl12.9k-ft6 $p-snl12.9k l1
-  run $p-snl12.9k-ft6 --method snl --budget 12.9k "${ft6[@]}"
   local n
   for n in 25000 50000; do
     local k=$((n / 1000))k
@@ -127,6 +125,8 @@ PY
     seed_snl $p-snl$k "$n"
     run $p-snl$k --method snl --budget "$n"
   done
+  extend $p-snl12.9k-ft6 $p-snl12.9k l1
+  run $p-snl12.9k-ft6 --method snl --budget 12.9k "${ft6[@]}"
   echo "$(date -u +%FT%TZ) queue finished"
 }
 main "$@"
