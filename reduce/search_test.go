@@ -110,6 +110,13 @@ func TestRunAutoRePReachesBudgetAndResumes(t *testing.T) {
 	if res2.ReLUs > budget {
 		t.Fatalf("resumed result over budget: %d", res2.ReLUs)
 	}
+	// Resuming with another finetune learning rate is refused: the
+	// finished steps followed the checkpoint's.
+	cfg.FinetuneLR *= 2
+	if _, err := Run(toyNet(7), teacher, train, test, cfg); err == nil || !strings.Contains(err.Error(), "learning-rate schedule") {
+		t.Fatalf("resumed with another finetune learning rate: %v", err)
+	}
+	cfg.FinetuneLR /= 2
 	// Resuming with a different degree (other tensor shapes) is refused.
 	cfg.Degree = 3
 	if _, err := Run(toyNet(7), nil, train, test, cfg); err == nil {

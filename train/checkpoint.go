@@ -45,6 +45,31 @@ type ckptState struct {
 	// Position is the epoch in progress (number Epoch+1) in a mid-epoch
 	// checkpoint; nil after a completed epoch.
 	Position *epochPos `json:"position,omitempty"`
+	// Epochs and Schedule are the run's length and learning-rate schedule
+	// (scheduleString); Resume refuses other learning rates and notes
+	// another length (absent in checkpoints of older binaries: not
+	// checked).
+	Epochs   int    `json:"epochs,omitempty"`
+	Schedule string `json:"schedule,omitempty"`
+}
+
+// scheduleRates drops a cosine schedule's length (Total=N) from its
+// scheduleString, leaving what a resumed run must keep.
+func scheduleRates(s string) string {
+	i := strings.Index(s, " Total:")
+	if !strings.HasPrefix(s, "optim.Cosine{") || i < 0 {
+		return s
+	}
+	return s[:i] + "}"
+}
+
+// scheduleString describes s for the checkpoint ("" for nil): its type
+// and fields, e.g. "optim.Cosine{Base:0.001 Min:1e-05 Warmup:0 Total:1560}".
+func scheduleString(s optim.Schedule) string {
+	if s == nil {
+		return ""
+	}
+	return fmt.Sprintf("%T%+v", s, s)
 }
 
 // SaveCheckpoint writes the model, optimiser state and run state to path
@@ -56,7 +81,8 @@ type ckptState struct {
 // continues, it records that position again.
 func (t *Trainer) SaveCheckpoint(path string) error {
 	st := ckptState{Version: ckptVersion, Arch: t.Model.Arch, Epoch: t.Epoch(), GlobalStep: t.GlobalStep,
-		ElapsedNS: int64(t.Elapsed), History: t.History, Best: t.Best, Optim: t.Opt.State(), Position: t.pos}
+		ElapsedNS: int64(t.Elapsed), History: t.History, Best: t.Best, Optim: t.Opt.State(), Position: t.pos,
+		Epochs: t.Epochs, Schedule: scheduleString(t.Schedule)}
 	if len(t.State) > 0 {
 		st.Extra = map[string]json.RawMessage{}
 		for name, s := range t.State {
@@ -140,6 +166,20 @@ func (t *Trainer) Resume(path string) error {
 	}
 	if st.Epoch != len(st.History) || st.Epoch < 0 || st.GlobalStep < 0 {
 		return fmt.Errorf("train: resume: %s: inconsistent checkpoint (epoch %d, %d history entries)", path, st.Epoch, len(st.History))
+	}
+	// The steps so far followed the checkpoint's learning rates: another
+	// rate would continue a run that never was. The length may change (a
+	// finished phase continued for more epochs, as `reduce --resume
+	// --finetune-epochs` does); the remaining steps then follow the new
+	// length's schedule, which no uninterrupted run of either length had,
+	// so it is logged.
+	if cur := scheduleString(t.Schedule); st.Schedule != "" && scheduleRates(st.Schedule) != scheduleRates(cur) {
+		return fmt.Errorf("train: resume: %s was written with the learning-rate schedule %s, this run's is %s: resume with the run's own learning rate and batch size",
+			path, st.Schedule, cur)
+	}
+	if st.Epochs > 0 && st.Epochs != t.Epochs && t.Log != nil {
+		fmt.Fprintf(t.Log, "note: %s was written by a run of %d epochs, continued as a run of %d: its remaining steps follow the %d-epoch learning-rate schedule\n",
+			path, st.Epochs, t.Epochs, t.Epochs)
 	}
 	if p := st.Position; p != nil {
 		if st.Version == ckptVersionEpoch || p.Batches < 1 || p.Batches > p.Of || p.Seen < 1 || p.Correct < 0 || p.Correct > p.Seen ||

@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/autorep/autorep/autograd"
@@ -190,6 +191,24 @@ func TestResumeErrors(t *testing.T) {
 	}
 	if err := fresh.Resume(filepath.Join(dir, "missing.ckpt")); err == nil {
 		t.Fatal("resumed from a missing file")
+	}
+	// Another learning rate: the steps taken followed the checkpoint's, so
+	// no run would match. Another length is noted.
+	lr, _ := newTrainer(t, "", 0, "sgd")
+	lr.Schedule = optim.Cosine{Base: 0.05, Min: 0.001, Warmup: 2, Total: 12}
+	if err := lr.Resume(ckpt); err == nil || !strings.Contains(err.Error(), "optim.Cosine{Base:0.1 Min:0.001 Warmup:2 Total:12}, this run's is optim.Cosine{Base:0.05") {
+		t.Fatalf("resumed with another learning rate: %v", err)
+	}
+	longer, _ := newTrainer(t, "", 0, "sgd")
+	var log strings.Builder
+	longer.Epochs, longer.Log = 4, &log
+	longer.Schedule = optim.Cosine{Base: 0.1, Min: 0.001, Warmup: 2, Total: 16}
+	if err := longer.Resume(ckpt); err != nil || !strings.Contains(log.String(), "written by a run of 3 epochs, continued as a run of 4") {
+		t.Fatalf("a longer run: %v, log %q", err, log.String())
+	}
+	same, _ := newTrainer(t, "", 0, "sgd")
+	if err := same.Resume(ckpt); err != nil {
+		t.Fatalf("the run's own settings: %v", err)
 	}
 }
 

@@ -26,7 +26,9 @@ coefficients ("<site>.mask", "<site>.poly") and a reduction record, so
 after every epoch and every --checkpoint-every within one
 (OUT.ckpt.search|l1|finetune, best snapshot OUT.ckpt.best); SIGINT/SIGTERM
 write it at the next step boundary and exit; --resume continues from it,
-mid-epoch or not, to the result of an uninterrupted run.
+mid-epoch or not, to the result of an uninterrupted run (with the run's
+own flags: another learning rate is refused; more --finetune-epochs
+continue a finished run, and the log says so).
 
 --budget is a ReLU count per image: 12900, 12.9k, 1.2M, or a percentage of
 the model's ReLUs (5%). --cost FILE (a site-cost file as 'bench pi --cost-out' writes it, or the
