@@ -157,13 +157,13 @@ func TestRunScaleX2(t *testing.T) {
 	cfg.Resume = true
 	for _, other := range []float64{1, 0.2} {
 		cfg.ScaleX2 = other
-		if _, err := Run(toyNet(7), nil, train, test, cfg); err == nil || !strings.Contains(err.Error(), "--scale-x2 0.1") {
+		if _, err := Run(toyNet(7), toyNet(7), train, test, cfg); err == nil || !strings.Contains(err.Error(), "--scale-x2 0.1") {
 			t.Errorf("resumed a checkpoint trained with x² scale 0.1 with scale %g: error %v", other, err)
 		}
 	}
 	// Unset, the scale is the checkpoint's.
 	cfg.ScaleX2 = 0
-	res, err = Run(toyNet(7), nil, train, test, cfg)
+	res, err = Run(toyNet(7), toyNet(7), train, test, cfg)
 	if err != nil {
 		t.Fatalf("resumed with the scale unset: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -329,6 +330,52 @@ type runState struct {
 	// before it was recorded, when every run recalibrated with
 	// DefaultBNBatches unless told otherwise.
 	BNBatches int `json:"bn_batches,omitempty"`
+	// Settings are the run's other settings that shape its steps, by
+	// reduce's flag names (settingsOf); a resumed run must keep them
+	// (absent in checkpoints of older binaries: not checked). The budget
+	// is not among them: an SNL run may continue another budget's L1
+	// phase (scripts/issue18-queue.sh).
+	Settings map[string]string `json:"settings,omitempty"`
+}
+
+// settingsOf returns the settings of c (after defaults; ScoreLR as
+// configured, 0 = derived) that a resumed run must keep, keyed by
+// reduce's flag names; the method's own only.
+func settingsOf(c *Config, kd bool) map[string]string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	s := map[string]string{"method": string(c.Method), "batch": strconv.Itoa(c.Batch), "seed": strconv.FormatInt(c.Seed, 10),
+		"augment": strconv.FormatBool(c.Augment), "lr": f(c.LR), "kd": "off"}
+	if kd {
+		s["kd"] = "temperature " + f(c.KDTemp)
+	}
+	switch c.Method {
+	case MethodAutoReP:
+		s["degree"], s["lambda"], s["threshold"] = strconv.Itoa(c.Degree), f(c.Lambda), f(c.Threshold)
+		s["poly-bound"], s["sigma-min"], s["score-lr"] = f(c.PolyBound), f(c.SigmaMin), f(c.ScoreLR)
+		if c.CostWeights != nil {
+			s["cost"] = fmt.Sprint(c.CostWeights)
+		}
+	case MethodSNL:
+		s["eta0"] = f(c.Eta0)
+	}
+	return s
+}
+
+// settingsDiff lists the settings in which now differs from saved.
+func settingsDiff(saved, now map[string]string) []string {
+	var d []string
+	for k, v := range now {
+		if w, ok := saved[k]; !ok || w != v {
+			d = append(d, fmt.Sprintf("--%s was %q, now %q", k, w, v))
+		}
+	}
+	for k, w := range saved {
+		if _, ok := now[k]; !ok {
+			d = append(d, fmt.Sprintf("--%s was %q, now unset", k, w))
+		}
+	}
+	sort.Strings(d)
+	return d
 }
 
 // SaveState implements train.Stateful.
@@ -367,6 +414,12 @@ func (r *runner) LoadState(b json.RawMessage) error {
 		r.cfg.BNBatches = rec
 		r.logf("resuming with the checkpoint's batch-norm recalibration (--bn-batches %d)\n", bnFlag(rec))
 	}
+	if st.Settings != nil {
+		if d := settingsDiff(st.Settings, r.state.Settings); len(d) > 0 {
+			return fmt.Errorf("the checkpoint was made with other settings (%s): resume with the same flags", strings.Join(d, "; "))
+		}
+	}
+	st.Settings = r.state.Settings
 	st.BNBatches = r.cfg.BNBatches
 	r.state = st
 	return nil
@@ -419,6 +472,7 @@ func Run(student, teacher *models.Model, trainSet, test *data.Set, cfg Config) (
 	}
 	r := &runner{cfg: cfg, student: student, teacher: teacher, train: trainSet, test: test, total: total, setX2: setX2, setBN: setBN}
 	r.state.BNBatches = cfg.BNBatches
+	r.state.Settings = settingsOf(&cfg, teacher != nil)
 	if err := r.install(); err != nil {
 		return nil, err
 	}

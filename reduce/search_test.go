@@ -117,6 +117,12 @@ func TestRunAutoRePReachesBudgetAndResumes(t *testing.T) {
 		t.Fatalf("resumed with another finetune learning rate: %v", err)
 	}
 	cfg.FinetuneLR /= 2
+	// So is another λ (a setting of the search, recorded in its state).
+	cfg.Lambda *= 2
+	if _, err := Run(toyNet(7), teacher, train, test, cfg); err == nil || !strings.Contains(err.Error(), "--lambda was") {
+		t.Fatalf("resumed with another lambda: %v", err)
+	}
+	cfg.Lambda /= 2
 	// Resuming with a different degree (other tensor shapes) is refused.
 	cfg.Degree = 3
 	if _, err := Run(toyNet(7), nil, train, test, cfg); err == nil {
@@ -169,9 +175,10 @@ func TestRunSNLNaturalStop(t *testing.T) {
 	if last.ReLUs > 40 || last.Eta <= 0 {
 		t.Fatalf("last L1 epoch %+v", last)
 	}
-	// Resuming the finished L1 phase trains no more L1 epochs.
+	// Resuming the finished L1 phase trains no more L1 epochs (with the
+	// run's teacher: distillation is one of the settings it must keep).
 	cfg.Resume = true
-	res2, err := Run(toyNet(9), nil, train, test, cfg)
+	res2, err := Run(toyNet(9), toyNet(9), train, test, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
