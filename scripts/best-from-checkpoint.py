@@ -78,4 +78,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, struct.error) as e:
+        # A damaged or foreign file: say which and why, not a traceback.
+        raise SystemExit(f"best-from-checkpoint: {sys.argv[1] if len(sys.argv) > 1 else ''}: {type(e).__name__}: {e}")
