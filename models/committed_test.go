@@ -134,7 +134,8 @@ func sourceKind(dataset, file, src string) string {
 	// Models reduced from the lossless control (issue 17) were searched and
 	// evaluated on the original CIFAR-10; their reduction records name no
 	// source.
-	if strings.HasPrefix(file, "resnet20-cifar10-lossless-") {
+	// So were all ResNet-18 models (issue 18).
+	if strings.HasPrefix(file, "resnet20-cifar10-lossless-") || strings.HasPrefix(file, "resnet18-cifar10") {
 		return cifarOriginal
 	}
 	return cifarJPEG
