@@ -142,7 +142,9 @@ func TestPlotCommittedModels(t *testing.T) {
 		case strings.HasPrefix(base, "resnet18"):
 			full = 491520
 		}
-		if p.Accuracy <= 50 || p.Accuracy > 100 || p.ReLUs <= 0 || p.ReLUs > full {
+		// Better than chance on the 10 classes of every committed model
+		// (SNL at 12.9K on ResNet-18 keeps 39.97%).
+		if p.Accuracy <= 10 || p.Accuracy > 100 || p.ReLUs <= 0 || p.ReLUs > full {
 			t.Errorf("implausible point %+v", p)
 		}
 	}
