@@ -100,8 +100,18 @@ func flood(t *testing.T, daemons map[string]*daemon, infer ...string) {
 		default:
 		}
 	}
+	// A daemon still backing off from EMFILE, or still draining the closed
+	// connections from its backlog, may refuse the first request with a
+	// clear error ("dealer unavailable": the server's dial of the dealer
+	// failed; seen once on a loaded machine); recovering is what is
+	// tested, so a refusal is retried a few times, each logged.
 	t0 := time.Now()
 	r := runCLI(t, 3*time.Minute, infer...)
+	for try := 1; try < 5 && r.code != 0 && strings.Contains(r.stderr, "unavailable"); try++ {
+		t.Logf("infer %d after the flood refused, retrying in 1 s: %s", try, strings.TrimSpace(r.stderr))
+		time.Sleep(time.Second)
+		r = runCLI(t, 3*time.Minute, infer...)
+	}
 	wantOK(t, r)
 	if !strings.Contains(r.stdout+r.stderr, "label") {
 		t.Errorf("infer after the flood:\n%s", r)
