@@ -361,23 +361,6 @@ func settingsOf(c *Config, kd bool) map[string]string {
 	return s
 }
 
-// settingsDiff lists the settings in which now differs from saved.
-func settingsDiff(saved, now map[string]string) []string {
-	var d []string
-	for k, v := range now {
-		if w, ok := saved[k]; !ok || w != v {
-			d = append(d, fmt.Sprintf("--%s was %q, now %q", k, w, v))
-		}
-	}
-	for k, w := range saved {
-		if _, ok := now[k]; !ok {
-			d = append(d, fmt.Sprintf("--%s was %q, now unset", k, w))
-		}
-	}
-	sort.Strings(d)
-	return d
-}
-
 // SaveState implements train.Stateful.
 func (r *runner) SaveState() (json.RawMessage, error) { return json.Marshal(r.state) }
 
@@ -415,8 +398,8 @@ func (r *runner) LoadState(b json.RawMessage) error {
 		r.logf("resuming with the checkpoint's batch-norm recalibration (--bn-batches %d)\n", bnFlag(rec))
 	}
 	if st.Settings != nil {
-		if d := settingsDiff(st.Settings, r.state.Settings); len(d) > 0 {
-			return fmt.Errorf("the checkpoint was made with other settings (%s): resume with the same flags", strings.Join(d, "; "))
+		if err := train.CheckSettings(st.Settings, r.state.Settings); err != nil {
+			return err
 		}
 	}
 	st.Settings = r.state.Settings

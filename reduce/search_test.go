@@ -119,7 +119,7 @@ func TestRunAutoRePReachesBudgetAndResumes(t *testing.T) {
 	cfg.FinetuneLR /= 2
 	// So is another λ (a setting of the search, recorded in its state).
 	cfg.Lambda *= 2
-	if _, err := Run(toyNet(7), teacher, train, test, cfg); err == nil || !strings.Contains(err.Error(), "--lambda was") {
+	if _, err := Run(toyNet(7), teacher, train, test, cfg); err == nil || !strings.Contains(err.Error(), "lambda was 20, now 40") {
 		t.Fatalf("resumed with another lambda: %v", err)
 	}
 	cfg.Lambda /= 2

@@ -257,15 +257,36 @@ func (c *settingsState) LoadState(raw json.RawMessage) error {
 	if err := json.Unmarshal(cur, &now); err != nil {
 		return err
 	}
+	return CheckSettings(saved, now)
+}
+
+// CheckSettings compares the settings a run asks for (now) with those its
+// checkpoint recorded (saved), values as fmt.Sprint prints them, and
+// returns an error naming every difference (a key on one side only
+// included), or nil: a resume with other settings would not continue the
+// same run.
+func CheckSettings[S, N any](saved map[string]S, now map[string]N) error {
 	var diffs []string
+	show := func(v any, ok bool) string {
+		if !ok {
+			return "unset"
+		}
+		return fmt.Sprint(v)
+	}
 	for k, v := range now {
-		if fmt.Sprint(saved[k]) != fmt.Sprint(v) {
-			diffs = append(diffs, fmt.Sprintf("%s was %v, now %v", k, saved[k], v))
+		w, ok := saved[k]
+		if !ok || fmt.Sprint(w) != fmt.Sprint(v) {
+			diffs = append(diffs, fmt.Sprintf("%s was %s, now %s", k, show(w, ok), show(v, true)))
 		}
 	}
-	if len(diffs) > 0 {
-		sort.Strings(diffs)
-		return fmt.Errorf("the checkpoint was made with other settings (%s); resume with the same flags", strings.Join(diffs, "; "))
+	for k, w := range saved {
+		if _, ok := now[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s was %s, now unset", k, show(w, true)))
+		}
 	}
-	return nil
+	if len(diffs) == 0 {
+		return nil
+	}
+	sort.Strings(diffs)
+	return fmt.Errorf("the checkpoint was made with other settings (%s); resume with the same flags", strings.Join(diffs, "; "))
 }
