@@ -22,6 +22,12 @@
 #       after b., SNL after c.: the issue's ≥ 91% needs more than 4 + 1
 #       epochs, and a 6-epoch finetune at lr 0.01 from the 4-epoch
 #       search collapsed (docs/RESULTS.md, session 18).
+#    e. if d.'s AutoReP model ends under 91% (the issue's bar), its
+#       finished 10-epoch search finetuned for 8 epochs at the default
+#       rate instead of 2 (EXTRA_FT): the search checkpoint copied and its
+#       best snapshot written by scripts/best-from-checkpoint.py, which
+#       gives the uninterrupted run --epochs 10 --finetune-epochs 8 bit
+#       for bit (reduce/extend_test.go); right after d.
 #    Outputs and logs in $RUNS; each run's eval and relus JSON beside it.
 #    Finished models are not copied to models/ (45 MB each; committing
 #    one is a decision, see docs/RESULTS.md).
@@ -99,11 +105,33 @@ PY
     fi
   }
 
+  # seed_search NAME FROM: run NAME continues from run FROM's finished
+  # search with its own finetune flags (nothing to do once NAME has a
+  # checkpoint or FROM has not finished).
+  seed_search() {
+    local dst=$runs/$1.safetensors
+    [ -f "$runs/$2.json" ] || return 0
+    ls "$dst".ckpt.* >/dev/null 2>&1 && return 0
+    cp "$runs/$2.safetensors.ckpt.search" "$dst.ckpt.search"
+    python3 scripts/best-from-checkpoint.py "$dst.ckpt.search" "$dst.ckpt.best"
+    echo "$(date -u +%FT%TZ) $1: continues from $2's search checkpoint"
+  }
+  # below NAME PERCENT: whether run NAME's evaluated accuracy is below PERCENT.
+  below() {
+    python3 -c 'import json,sys; sys.exit(0 if 100*json.load(open(sys.argv[1]))["accuracy"] < float(sys.argv[2]) else 1)' \
+      "$runs/$1.eval.json" "$2"
+  }
+
   local p=resnet18-cifar10
   local long=(${LONG_FLAGS:---epochs 10 --finetune-epochs 2})
   run $p-autorep12.9k-d2 --method autorep --budget 12.9k --degree 2 --score-lr 0.01
   run $p-snl12.9k --method snl --budget 12.9k
   run $p-autorep12.9k-d2-e12 --method autorep --budget 12.9k --degree 2 --score-lr 0.01 "${long[@]}"
+  if below $p-autorep12.9k-d2-e12 91; then
+    local ft=${EXTRA_FT:-8}
+    seed_search $p-autorep12.9k-d2-e10ft$ft $p-autorep12.9k-d2-e12
+    run $p-autorep12.9k-d2-e10ft$ft --method autorep --budget 12.9k --degree 2 --score-lr 0.01 "${long[@]}" --finetune-epochs "$ft"
+  fi
   local n
   for n in 25000 50000; do
     local k=$((n / 1000))k
