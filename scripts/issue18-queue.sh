@@ -19,7 +19,7 @@
 #       epochs above the run's budget: the L1 phase is then the same
 #       computation for every such budget).
 #    d. at 12.9K, 10 search + 2 finetune epochs (LONG_FLAGS), AutoReP right
-#       after b., SNL after c.: the issue's ≥ 91% needs more than 4 + 1
+#       after b., SNL in f.: the issue's ≥ 91% needs more than 4 + 1
 #       epochs, and a 6-epoch finetune at lr 0.01 from the 4-epoch
 #       search collapsed (docs/RESULTS.md, session 18).
 #    e. if d.'s AutoReP model ends under 91% (the issue's bar), its
@@ -28,6 +28,8 @@
 #       best snapshot written by scripts/best-from-checkpoint.py, which
 #       gives the uninterrupted run --epochs 10 --finetune-epochs 8 bit
 #       for bit (reduce/extend_test.go); right after d.
+#    f. SNL at 12.9K on e.'s schedule (10 + 8), then 10 + 2 from its L1
+#       phase (finetune only), last.
 #    Outputs and logs in $RUNS; each run's eval and relus JSON beside it.
 #    Finished models are not copied to models/ (45 MB each; committing
 #    one is a decision, see docs/RESULTS.md).
@@ -88,14 +90,16 @@ main() {
     echo "$(date -u +%FT%TZ) $name: finished: $(cat "$runs/$name.eval.json")"
   }
 
-  # seed_snl NAME BUDGET: start SNL run NAME from snl12.9k's finished L1
-  # phase if every one of its epochs stayed above BUDGET ReLUs (else NAME
-  # runs its own).
+  # seed_snl NAME BUDGET [FROM [L1EPOCHS]]: start SNL run NAME from run
+  # FROM's (default snl12.9k) finished L1 phase of L1EPOCHS (default
+  # $epochs) epochs if every one of them stayed above BUDGET ReLUs (else
+  # NAME runs its own). The L1 phase depends on neither the budget nor
+  # the finetune's length, only on its epoch count.
   seed_snl() {
-    local src=$runs/resnet18-cifar10-snl12.9k
+    local src=$runs/${3:-resnet18-cifar10-snl12.9k}
     [ -f "$src.json" ] || return 0
     ls "$runs/$1.safetensors.ckpt."* >/dev/null 2>&1 && return 0
-    if python3 - "$src.json" "$2" "$epochs" <<'PY'; then
+    if python3 - "$src.json" "$2" "${4:-$epochs}" <<'PY'; then
 import json, sys
 h = [e for e in json.load(open(sys.argv[1]))["history"] if e["phase"] == "l1"]
 sys.exit(0 if len(h) == int(sys.argv[3]) and min(e["relus"] for e in h) > int(sys.argv[2]) else 1)
@@ -127,8 +131,8 @@ PY
   run $p-autorep12.9k-d2 --method autorep --budget 12.9k --degree 2 --score-lr 0.01
   run $p-snl12.9k --method snl --budget 12.9k
   run $p-autorep12.9k-d2-e12 --method autorep --budget 12.9k --degree 2 --score-lr 0.01 "${long[@]}"
+  local ft=${EXTRA_FT:-8}
   if below $p-autorep12.9k-d2-e12 91; then
-    local ft=${EXTRA_FT:-8}
     seed_search $p-autorep12.9k-d2-e10ft$ft $p-autorep12.9k-d2-e12
     run $p-autorep12.9k-d2-e10ft$ft --method autorep --budget 12.9k --degree 2 --score-lr 0.01 "${long[@]}" --finetune-epochs "$ft"
   fi
@@ -139,6 +143,10 @@ PY
     seed_snl $p-snl$k "$n"
     run $p-snl$k --method snl --budget "$n"
   done
+  # f. SNL at 12.9K on item e.'s schedule (10 + EXTRA_FT), then
+  # 10 + 2 from the same L1 phase (finetune only).
+  run $p-snl12.9k-e10ft$ft --method snl --budget 12.9k "${long[@]}" --finetune-epochs "$ft"
+  seed_snl $p-snl12.9k-e12 12900 $p-snl12.9k-e10ft$ft 10
   run $p-snl12.9k-e12 --method snl --budget 12.9k "${long[@]}"
   echo "$(date -u +%FT%TZ) queue finished"
 }
