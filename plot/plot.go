@@ -15,6 +15,7 @@ import (
 	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -211,6 +212,7 @@ func draw(vals []Value, out string, opt Options, ax axes) error {
 	if h <= 0 {
 		h = 4
 	}
+	fitTitle(&p.Title.TextStyle, p.Title.Text, vg.Length(w)*vg.Inch)
 	if err := p.Save(vg.Length(w)*vg.Inch, vg.Length(h)*vg.Inch, out); err != nil {
 		return fmt.Errorf("plot: save %s: %w", out, err)
 	}
@@ -268,5 +270,19 @@ func shortCount(v float64) string {
 		return strconv.FormatFloat(v/1e3, 'g', 4, 64) + "K"
 	default:
 		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+}
+
+// fitTitle shrinks the title's font until the title fits the canvas width
+// with a small margin (gonum centres it and clips what overflows), down
+// to a floor below which a shorter --title is the fix.
+func fitTitle(sty *text.Style, title string, width vg.Length) {
+	const floor = vg.Length(7)
+	avail := width - 2*vg.Points(8)
+	if title == "" || sty.Font.Size <= floor {
+		return
+	}
+	if tw := sty.Width(title); tw > avail {
+		sty.Font.Size = max(floor, sty.Font.Size*avail/tw)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	gplot "gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
 )
 
 // checkPNG fails unless path is a PNG of at least 300×200 pixels that is
@@ -176,4 +177,26 @@ type stubTicker struct{}
 
 func (stubTicker) Ticks(min, max float64) []gplot.Tick {
 	return []gplot.Tick{{Value: 25000, Label: "25000.00"}, {Value: 30000}}
+}
+
+// TestFitTitle: a title wider than the canvas gets a smaller font that
+// fits it (gonum would clip both ends); one that fits keeps its size.
+func TestFitTitle(t *testing.T) {
+	const long = "ResNet-18, original CIFAR-10: test accuracy vs ReLU count (4 + 1, 10 + 2, 10 + 8 epochs)"
+	width := 6 * vg.Inch
+	p := gplot.New()
+	sty := p.Title.TextStyle
+	size := sty.Font.Size
+	if sty.Width(long) <= width {
+		t.Fatalf("test title %.0f pt wide fits %.0f pt: make it longer", sty.Width(long), width)
+	}
+	fitTitle(&sty, long, width)
+	if sty.Font.Size >= size || sty.Width(long) > width-16 {
+		t.Errorf("font %.1f pt (was %.1f), title %.0f pt wide on a %.0f pt canvas", sty.Font.Size, size, sty.Width(long), width)
+	}
+	short := p.Title.TextStyle
+	fitTitle(&short, "CIFAR-10", width)
+	if short.Font.Size != size {
+		t.Errorf("a short title's font changed from %.1f to %.1f pt", size, short.Font.Size)
+	}
 }
