@@ -146,7 +146,11 @@ PY
   # f. SNL at 12.9K on item e.'s schedule (10 + EXTRA_FT), then
   # 10 + 2 from the same L1 phase (finetune only).
   run $p-snl12.9k-e10ft$ft --method snl --budget 12.9k "${long[@]}" --finetune-epochs "$ft"
-  seed_snl $p-snl12.9k-e12 12900 $p-snl12.9k-e10ft$ft 10
+  local i long_epochs=$epochs
+  for ((i = 0; i + 1 < ${#long[@]}; i++)); do
+    [ "${long[i]}" = --epochs ] && long_epochs=${long[i + 1]}
+  done
+  seed_snl $p-snl12.9k-e12 12900 $p-snl12.9k-e10ft$ft "$long_epochs"
   run $p-snl12.9k-e12 --method snl --budget 12.9k "${long[@]}"
   echo "$(date -u +%FT%TZ) queue finished"
 }
