@@ -72,10 +72,20 @@ main() {
 
   # run NAME reduce-flags...: one reduce into $runs/NAME, then eval and
   # relus of its output.
+  # finished NAME: whether run NAME wrote its model and JSON summary (on
+  # a new machine: the committed models/NAME.safetensors stands for the
+  # model, and the JSON comes back with runstate/).
+  finished() {
+    [ -f "$runs/$1.json" ] || return 1
+    [ -f "$runs/$1.safetensors" ] && return 0
+    [ -f "models/$1.safetensors" ] || return 1
+    cp "models/$1.safetensors" "$runs/$1.safetensors"
+  }
+
   run() {
     local name=$1; shift
     local out=$runs/$name.safetensors
-    if [ -f "$out" ] && [ -f "$runs/$name.json" ]; then
+    if finished "$name"; then
       echo "$(date -u +%FT%TZ) $name: done, skipping"
       return 0
     fi
@@ -98,12 +108,18 @@ main() {
   seed_snl() {
     local src=$runs/${3:-resnet18-cifar10-snl12.9k}
     [ -f "$src.json" ] || return 0
+    finished "$1" && return 0
     ls "$runs/$1.safetensors.ckpt."* >/dev/null 2>&1 && return 0
     if python3 - "$src.json" "$2" "${4:-$epochs}" <<'PY'; then
 import json, sys
 h = [e for e in json.load(open(sys.argv[1]))["history"] if e["phase"] == "l1"]
 sys.exit(0 if len(h) == int(sys.argv[3]) and min(e["relus"] for e in h) > int(sys.argv[2]) else 1)
 PY
+      if [ ! -f "$src.safetensors.ckpt.l1" ]; then
+        # A new machine has the JSON (runstate/) but not the checkpoint.
+        echo "$(date -u +%FT%TZ) $1: $src's L1 checkpoint is gone (new machine?): runs its own L1 phase"
+        return 0
+      fi
       cp "$src.safetensors.ckpt.l1" "$runs/$1.safetensors.ckpt.l1"
       echo "$(date -u +%FT%TZ) $1: continues from $src's L1 checkpoint"
     fi
@@ -115,7 +131,12 @@ PY
   seed_search() {
     local dst=$runs/$1.safetensors
     [ -f "$runs/$2.json" ] || return 0
+    finished "$1" && return 0
     ls "$dst".ckpt.* >/dev/null 2>&1 && return 0
+    if [ ! -f "$runs/$2.safetensors.ckpt.search" ]; then
+      echo "$(date -u +%FT%TZ) $1: $2's search checkpoint is gone (new machine?): runs its own search"
+      return 0
+    fi
     cp "$runs/$2.safetensors.ckpt.search" "$dst.ckpt.search"
     python3 scripts/best-from-checkpoint.py "$dst.ckpt.search" "$dst.ckpt.best"
     echo "$(date -u +%FT%TZ) $1: continues from $2's search checkpoint"
