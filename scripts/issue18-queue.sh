@@ -70,18 +70,15 @@ main() {
     echo "$(date -u +%FT%TZ) base: $(cat "$b.eval.json")"
   fi
 
-  # run NAME reduce-flags...: one reduce into $runs/NAME, then eval and
-  # relus of its output.
-  # finished NAME: whether run NAME wrote its model and JSON summary (on
-  # a new machine: the committed models/NAME.safetensors stands for the
-  # model, and the JSON comes back with runstate/).
+  # finished NAME: whether run NAME wrote its JSON summary and its model
+  # (on a new machine the JSON comes back with runstate/ and the committed
+  # models/NAME.safetensors stands for the model).
   finished() {
-    [ -f "$runs/$1.json" ] || return 1
-    [ -f "$runs/$1.safetensors" ] && return 0
-    [ -f "models/$1.safetensors" ] || return 1
-    cp "models/$1.safetensors" "$runs/$1.safetensors"
+    [ -f "$runs/$1.json" ] && { [ -f "$runs/$1.safetensors" ] || [ -f "models/$1.safetensors" ]; }
   }
 
+  # run NAME reduce-flags...: one reduce into $runs/NAME, then eval and
+  # relus of its output.
   run() {
     local name=$1; shift
     local out=$runs/$name.safetensors
