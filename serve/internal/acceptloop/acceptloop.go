@@ -51,7 +51,8 @@ type Loop struct {
 	// no bound.
 	MaxPending, MaxPendingPerHost int
 	// Rejected, if set, is called for each connection closed by
-	// MaxPending (perHost false) or MaxPendingPerHost (perHost true).
+	// MaxPending (perHost false) or MaxPendingPerHost (perHost true),
+	// before the close; it runs on the accept goroutine, so it must not block.
 	Rejected func(host string, perHost bool)
 
 	conns   secnet.ConnSet
@@ -194,10 +195,12 @@ func (l *Loop) run(ctx context.Context, ln listener) error {
 		h := host(nc)
 		sl, ok, perHost := l.reserve(h)
 		if !ok {
-			nc.Close()
+			// Report before closing: a peer that sees the close then
+			// finds the rejection already logged (tests rely on it).
 			if l.Rejected != nil {
 				l.Rejected(h, perHost)
 			}
+			nc.Close()
 			continue
 		}
 		wg.Add(1)
