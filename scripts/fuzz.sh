@@ -4,23 +4,25 @@
 #
 # Go's fuzzer sometimes reports "context deadline exceeded" when -fuzztime
 # expires while a worker is busy (a loaded machine makes this likelier); that
-# is not a finding (no failing input is written), so such a run is retried
-# once. Real failures (a "Failing input written to ..." line) fail at once.
+# is not a finding (no failing input is written), so such a run is retried,
+# up to 3 times (one retry was not always enough beside a background run).
+# Real failures (a "Failing input written to ..." line) fail at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t="${FUZZTIME:-5s}"
 fuzz1() { # dir fn
-  local out
-  if out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$t" "$1" 2>&1); then
+  local out try
+  for try in 1 2 3 4; do
+    if out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "$t" "$1" 2>&1); then
+      printf '%s\n' "$out"
+      return 0
+    fi
     printf '%s\n' "$out"
-    return 0
-  fi
-  printf '%s\n' "$out"
-  if grep -q 'context deadline exceeded' <<<"$out" && ! grep -q 'Failing input written' <<<"$out"; then
-    echo "fuzz $1 $2: deadline hiccup of the fuzzing engine, no failing input; retrying once"
-    go test -run '^$' -fuzz "^$2\$" -fuzztime "$t" "$1"
-    return
-  fi
+    if ! grep -q 'context deadline exceeded' <<<"$out" || grep -q 'Failing input written' <<<"$out"; then
+      return 1
+    fi
+    [ "$try" -lt 4 ] && echo "fuzz $1 $2: deadline hiccup of the fuzzing engine, no failing input; retry $try of 3"
+  done
   return 1
 }
 { grep -rl --include='*_test.go' '^func Fuzz' . || true; } | while read -r f; do
