@@ -251,14 +251,13 @@ func TestMaxPending(t *testing.T) {
 	// machine that can take a while, so retry the refused dial.
 	ctx, cancel := testCtx(t)
 	defer cancel()
+	var sess *Session
 	if !eventually(func() bool {
-		sess, err := Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)})
-		if err == nil {
-			sess.Close()
-		}
+		sess, err = Dial(ctx, ClientConfig{Server: srv.addr, TrustServerDealer: true, Dial: dialer(insecure)})
 		return err == nil
 	}) {
-		t.Fatal("an honest client still refused 10 s after the stalled connections closed")
+		t.Fatalf("an honest client still refused 10 s after the stalled connections closed: %v", err)
 	}
-	checkServes(t, srv.addr, 90)
+	defer sess.Close()
+	checkLabel(t, ctx, sess, loadPlan(t), 90)
 }
